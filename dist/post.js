@@ -1,0 +1,4 @@
+var __webpack_exports__ = {};
+/** Entry point placeholder: wired in a later step. */
+
+

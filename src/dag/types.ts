@@ -1,0 +1,124 @@
+/**
+ * The scheduler's vocabulary: the events it is fed, the decisions it makes, and the run state
+ * it keeps, which is also what every report (summary, annotations, outputs, summary-json) reads.
+ *
+ * The scheduler is pure: time comes in on every event as epoch milliseconds; it never reads a
+ * clock, starts a timer or does I/O. The driver (src/engine.ts) turns decisions into pods and
+ * timers and turns what the cluster says back into events.
+ */
+import type { AttemptClass } from '../spec/types.ts';
+
+/** The final result of a task. */
+export type TaskResult = 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'not-run';
+
+/** The result of a whole run, as the action's `result` output says it. */
+export type RunResult = 'success' | 'failure' | 'cancelled';
+
+/** Why a run is being cancelled. */
+export type CancelReason = 'signal' | 'timeout';
+
+/** What the cluster said about one attempt when it ended. */
+export interface AttemptOutcome {
+  class: AttemptClass;
+  /** A short machine-ish reason: `Error`, `OOMKilled`, `Evicted`, `Unschedulable`, `DeadlineExceeded`, `ErrImagePull`… */
+  reason: string | null;
+  /** The cluster's own words (kubelet, scheduler), or ours where the cluster said nothing. */
+  message: string | null;
+  exitCode: number | null;
+  /** `name=value` outputs the task wrote to POD_DAG_OUTPUT (only for `succeeded`). */
+  outputs: Record<string, string>;
+  /** The node the pod ran on, when known. */
+  node: string | null;
+}
+
+/** Events the driver feeds to the scheduler. */
+export type SchedulerEvent =
+  /** The driver created (or adopted) the attempt's pod. */
+  | { type: 'started'; at: number; task: string; attempt: number; pod: string }
+  /** The attempt ended; exactly one such event per started attempt. */
+  | ({ type: 'finished'; at: number; task: string; attempt: number } & AttemptOutcome)
+  /** Time passed: due retries start, the DAG timeout fires. Harmless when nothing is due. */
+  | { type: 'tick'; at: number }
+  /** Stop the run. `signal`: nothing new starts. `timeout`: like GitHub, tasks whose `if:`
+   * uses `always()` or `cancelled()` may still start. */
+  | { type: 'cancel'; at: number; reason: CancelReason };
+
+/** Decisions the scheduler returns; the driver carries them out in order. */
+export type Decision =
+  /** Create the pod of this attempt now (attempt numbers start at 1). */
+  | { type: 'start'; task: string; attempt: number }
+  /** Informational: the attempt failed and will be retried at `at` (the driver logs it). */
+  | {
+      type: 'retry';
+      task: string;
+      failedAttempt: number;
+      nextAttempt: number;
+      /** The attempt number out of the most this task can have under its policy. */
+      maxAttempts: number;
+      at: number;
+      delayMs: number;
+      outcome: AttemptOutcome;
+    }
+  /** Informational: the task will not run. */
+  | { type: 'skip'; task: string; reason: string }
+  /** Informational: the task failed for good. */
+  | { type: 'give-up'; task: string; attempt: number; reason: string; outcome: AttemptOutcome }
+  /** Delete the pods of these running attempts; each will come back as `finished` (cancelled). */
+  | { type: 'cancel'; attempts: { task: string; attempt: number }[]; reason: CancelReason }
+  /** Nothing more will happen: every task has a final result. */
+  | { type: 'done'; result: RunResult };
+
+/** One attempt of a task as the run state records it. */
+export interface AttemptRecord {
+  attempt: number;
+  pod: string | null;
+  startedAt: number;
+  finishedAt: number | null;
+  /** `null` while the attempt runs. */
+  outcome: AttemptOutcome | null;
+}
+
+/** One task's state. */
+export interface TaskState {
+  id: string;
+  /** `null` while the task is waiting or running. */
+  result: TaskResult | null;
+  attempts: AttemptRecord[];
+  /** The outputs of the succeeded attempt (or reused from an earlier run attempt). */
+  outputs: Record<string, string>;
+  /** Why the task was skipped, not run or cancelled. */
+  reason: string | null;
+  /** Set when the task's success was taken from an earlier run attempt instead of running. */
+  reusedFrom: { runAttempt: number } | null;
+  /** When a retry is due, while the task waits for it. */
+  retryAt: number | null;
+}
+
+/** The state of a run: what the scheduler knows, in the spec's task order. */
+export interface RunState {
+  dag: string;
+  startedAt: number;
+  finishedAt: number | null;
+  /** `null` until the run is done. */
+  result: RunResult | null;
+  cancelled: CancelReason | null;
+  tasks: TaskState[];
+}
+
+/** A task that already succeeded in an earlier attempt of the same GitHub run (re-run failed jobs). */
+export interface PreviousSuccess {
+  outputs: Record<string, string>;
+  runAttempt: number;
+}
+
+/** Options of one run. */
+export interface SchedulerOptions {
+  /** The run's start, epoch ms. */
+  now: number;
+  /** At most this many attempts run at once; `0` means no limit. */
+  maxParallel: number;
+  /** Resolved params (spec defaults overridden by the action's `params` input). */
+  params: Record<string, string>;
+  /** Tasks to treat as succeeded without running them. */
+  previous?: Record<string, PreviousSuccess>;
+}

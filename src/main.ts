@@ -1,0 +1,2 @@
+/** Entry point placeholder: wired in a later step. */
+export {};

@@ -1,0 +1,99 @@
+/**
+ * Reporting goes through one interface of optional hooks (as nx's task-runner life cycle does):
+ * the engine calls them, each reporter (live log, summary, annotations, outputs) implements the
+ * ones it cares about, and `CompositeReporter` forwards to all of them.
+ */
+import type { Decision, RunState } from '../dag/types.ts';
+import type { DagSpec } from '../spec/types.ts';
+
+export type Mode = 'run' | 'dry-run' | 'plan';
+
+/** Where this run comes from on GitHub; every field is optional outside a workflow (the CLI). */
+export interface RunContext {
+  /** `owner/name`. */
+  repository: string | null;
+  runId: string | null;
+  runAttempt: number;
+  sha: string | null;
+  ref: string | null;
+  /** `https://github.com` or a GitHub Enterprise Server URL. */
+  serverUrl: string;
+  workflow: string | null;
+  job: string | null;
+  actor: string | null;
+  eventName: string | null;
+}
+
+/** Everything a reporter needs to know about a run before it starts. */
+export interface RunInfo {
+  mode: Mode;
+  spec: DagSpec;
+  context: RunContext;
+  namespace: string | null;
+  params: Record<string, string>;
+}
+
+/** The cluster's verdict on one pod submitted with `dryRun=All`. */
+export interface DryRunVerdict {
+  task: string;
+  pod: string;
+  accepted: boolean;
+  /** The cluster's message when it refused (admission, RBAC, schema, quota). */
+  message: string | null;
+}
+
+/** One line of a container's log. */
+export interface LogLine {
+  task: string;
+  attempt: number;
+  /** The line without its trailing newline. */
+  text: string;
+  /** The timestamp Kubernetes gave the line, when asked for. */
+  time: string | null;
+}
+
+/** The hooks; every one is optional. */
+export interface Reporter {
+  runStarted?(info: RunInfo): void | Promise<void>;
+  /** Every scheduler decision, as it is made (start, retry, skip, give-up, cancel, done). */
+  decision?(decision: Decision, state: RunState): void | Promise<void>;
+  /** A pod was created (or adopted) for an attempt. */
+  podCreated?(task: string, attempt: number, pod: string, adopted: boolean): void | Promise<void>;
+  logLine?(line: LogLine): void;
+  dryRunVerdict?(verdict: DryRunVerdict): void | Promise<void>;
+  /** The run is over: the final state, and for each failed task the last lines of its log. */
+  runFinished?(state: RunState, logTails: Record<string, string[]>): void | Promise<void>;
+}
+
+/** Forwards every hook to each reporter, in order. */
+export class CompositeReporter implements Reporter {
+  readonly #reporters: Reporter[];
+
+  constructor(reporters: Reporter[]) {
+    this.#reporters = reporters;
+  }
+
+  async runStarted(info: RunInfo): Promise<void> {
+    for (const r of this.#reporters) await r.runStarted?.(info);
+  }
+
+  async decision(decision: Decision, state: RunState): Promise<void> {
+    for (const r of this.#reporters) await r.decision?.(decision, state);
+  }
+
+  async podCreated(task: string, attempt: number, pod: string, adopted: boolean): Promise<void> {
+    for (const r of this.#reporters) await r.podCreated?.(task, attempt, pod, adopted);
+  }
+
+  logLine(line: LogLine): void {
+    for (const r of this.#reporters) r.logLine?.(line);
+  }
+
+  async dryRunVerdict(verdict: DryRunVerdict): Promise<void> {
+    for (const r of this.#reporters) await r.dryRunVerdict?.(verdict);
+  }
+
+  async runFinished(state: RunState, logTails: Record<string, string[]>): Promise<void> {
+    for (const r of this.#reporters) await r.runFinished?.(state, logTails);
+  }
+}
