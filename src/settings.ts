@@ -1,0 +1,108 @@
+/**
+ * The action's inputs, read and checked once into one typed object (as actions/checkout's
+ * input-helper does), plus the GitHub run context. Nothing here runs at import time: the entry
+ * point calls `readSettings` with a function that reads an input.
+ */
+import type { Mode, RunContext } from './report/types.ts';
+
+/** How pods of finished tasks are treated. */
+export type KeepPods = 'never' | 'on-failure' | 'always';
+
+/** The credentials the user gave as inputs; all optional (see src/kube/auth.ts for the order). */
+export interface AuthInputs {
+  kubeconfig?: string;
+  context?: string;
+  server?: string;
+  token?: string;
+  certificateAuthorityData?: string;
+}
+
+/** Every input of action.yml, parsed. */
+export interface Settings {
+  /** The spec's path as the user wrote it (relative to the workspace). */
+  dag: string;
+  mode: Mode;
+  /** The raw `params` input (YAML or JSON map); parsed against the spec's params later. */
+  params: string;
+  namespace: string | null;
+  maxParallel: number;
+  keepPods: KeepPods;
+  logTailLines: number;
+  auth: AuthInputs;
+}
+
+/** A bad input: the message says which input, what was found and what was expected. */
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+const MODES: readonly Mode[] = ['run', 'dry-run', 'plan'];
+const KEEP_PODS: readonly KeepPods[] = ['never', 'on-failure', 'always'];
+
+/** Reads and checks every input. `getInput` returns '' for an input that was not given. */
+export function readSettings(getInput: (name: string) => string): Settings {
+  const problems: string[] = [];
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = getInput(name).trim();
+    if (raw === '') return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`Invalid input '${name}': '${raw}'. Expected one of: ${allowed.join(', ')}.`);
+    return fallback;
+  };
+  const wholeNumber = (name: string, fallback: number): number => {
+    const raw = getInput(name).trim();
+    if (raw === '') return fallback;
+    if (/^\d+$/.test(raw)) return Number(raw);
+    problems.push(`Invalid input '${name}': '${raw}'. Expected a whole number >= 0.`);
+    return fallback;
+  };
+  const optional = (name: string): string | undefined => {
+    const raw = getInput(name).trim();
+    return raw === '' ? undefined : raw;
+  };
+
+  const dag = getInput('dag').trim();
+  if (dag === '') problems.push(`Input 'dag' is required: the path of the DAG spec, e.g. 'dag: .github/dags/nightly.yaml'.`);
+  const settings: Settings = {
+    dag,
+    mode: oneOf('mode', MODES, 'run'),
+    params: getInput('params'),
+    namespace: optional('namespace') ?? null,
+    maxParallel: wholeNumber('max-parallel', 0),
+    keepPods: oneOf('keep-pods', KEEP_PODS, 'on-failure'),
+    logTailLines: wholeNumber('log-tail-lines', 50),
+    auth: {
+      kubeconfig: optional('kubeconfig'),
+      context: optional('context'),
+      server: optional('server'),
+      token: optional('token'),
+      certificateAuthorityData: optional('certificate-authority-data'),
+    },
+  };
+  const { auth } = settings;
+  if (auth.server !== undefined && auth.token === undefined && auth.kubeconfig === undefined) {
+    problems.push(`Input 'server' was given without 'token'. Give both (a service-account token), or a 'kubeconfig' instead.`);
+  }
+  if (auth.token !== undefined && auth.server === undefined && auth.kubeconfig === undefined) {
+    problems.push(`Input 'token' was given without 'server'. Give the API server's URL in 'server'.`);
+  }
+  if (problems.length > 0) throw new InputError(problems.join('\n'));
+  return settings;
+}
+
+/** The GitHub run this step belongs to, from the runner's environment variables. */
+export function readRunContext(env: NodeJS.ProcessEnv): RunContext {
+  const attempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1');
+  return {
+    repository: env['GITHUB_REPOSITORY'] || null,
+    runId: env['GITHUB_RUN_ID'] || null,
+    runAttempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
+    sha: env['GITHUB_SHA'] || null,
+    ref: env['GITHUB_REF'] || null,
+    serverUrl: (env['GITHUB_SERVER_URL'] || 'https://github.com').replace(/\/+$/, ''),
+    workflow: env['GITHUB_WORKFLOW'] || null,
+    job: env['GITHUB_JOB'] || null,
+    actor: env['GITHUB_ACTOR'] || null,
+    eventName: env['GITHUB_EVENT_NAME'] || null,
+  };
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { InputError, readRunContext, readSettings } from '../../src/settings.ts';
+
+const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? '';
+
+describe('readSettings', () => {
+  it('applies the documented defaults when only dag is given', () => {
+    const s = readSettings(inputs({ dag: '.github/dags/a.yaml' }));
+    expect(s).toEqual({
+      dag: '.github/dags/a.yaml',
+      mode: 'run',
+      params: '',
+      namespace: null,
+      maxParallel: 0,
+      keepPods: 'on-failure',
+      logTailLines: 50,
+      auth: { kubeconfig: undefined, context: undefined, server: undefined, token: undefined, certificateAuthorityData: undefined },
+    });
+  });
+
+  it('reports every bad input at once, naming the input, the value and what is allowed', () => {
+    let message = '';
+    try {
+      readSettings(inputs({ mode: 'dryrun', 'max-parallel': 'four', 'keep-pods': 'sometimes' }));
+    } catch (error) {
+      expect(error).toBeInstanceOf(InputError);
+      message = (error as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      `Input 'dag' is required: the path of the DAG spec, e.g. 'dag: .github/dags/nightly.yaml'.`,
+      `Invalid input 'mode': 'dryrun'. Expected one of: run, dry-run, plan.`,
+      `Invalid input 'max-parallel': 'four'. Expected a whole number >= 0.`,
+      `Invalid input 'keep-pods': 'sometimes'. Expected one of: never, on-failure, always.`,
+    ]);
+  });
+
+  it('names the missing half of server/token', () => {
+    expect(() => readSettings(inputs({ dag: 'a.yaml', server: 'https://k8s:6443' }))).toThrow(/'server' was given without 'token'/);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', token: 'abc' }))).toThrow(/'token' was given without 'server'/);
+  });
+});
+
+describe('readRunContext', () => {
+  it('reads the runner variables and falls back where they are absent', () => {
+    expect(readRunContext({ GITHUB_REPOSITORY: 'o/r', GITHUB_RUN_ID: '7', GITHUB_RUN_ATTEMPT: '2', GITHUB_SERVER_URL: 'https://ghe.example.com/' })).toMatchObject({
+      repository: 'o/r',
+      runId: '7',
+      runAttempt: 2,
+      serverUrl: 'https://ghe.example.com',
+    });
+    expect(readRunContext({})).toMatchObject({ repository: null, runId: null, runAttempt: 1, serverUrl: 'https://github.com' });
+  });
+});
