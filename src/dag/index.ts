@@ -1,0 +1,16 @@
+/** The DAG core: the graph, the `if:` evaluator and the scheduler (pure: no I/O, no clock). */
+export * from './types.ts';
+export { Scheduler, retryDelay, githubResult, formatDuration, type SchedulerStats } from './scheduler.ts';
+export { buildGraph, levels, type DagGraph } from './graph.ts';
+export {
+  evaluate,
+  decide,
+  truthy,
+  toNumber,
+  looseEquals,
+  callsStatusFunction,
+  runsWhenCancelled,
+  type ExprValue,
+  type ConditionContext,
+  type ConditionVerdict,
+} from './condition.ts';

@@ -1,0 +1,695 @@
+/**
+ * The scheduler: given the validated spec and a stream of events, decides what runs next.
+ *
+ * Pure and deterministic: time comes in on every event (the clock is the largest time seen, so
+ * it never goes backwards); there is no I/O, timer or randomness. The same spec, options and
+ * events always give the same decisions.
+ *
+ * Semantics are GitHub's for jobs:
+ * - A task is *ready* when every one of its `needs` has a final result. Its `if:` (default
+ *   `success()`) then decides whether it runs or is skipped.
+ * - `success()`: every ancestor succeeded (and the run is not cancelled); `failure()`: some
+ *   ancestor failed; `always()`: true; `cancelled()`: the run was cancelled.
+ * - Ready tasks start in spec order, at most `maxParallel` attempts at once (0: no limit).
+ *   A task waiting for a retry holds no slot.
+ * - Retries follow the task's RetryPolicy per failure class (see `#afterFailure`).
+ * - Cancel with reason `signal`: nothing new starts; every task that is not running is
+ *   `not-run`. Cancel with reason `timeout` (the DAG timeout, raised by the scheduler itself):
+ *   tasks whose `if:` calls `always()` or `cancelled()` may still start when ready; the others
+ *   are `not-run`. Running attempts are listed in a `cancel` decision and end when the driver
+ *   reports them `finished`.
+ * - The run's result is `cancelled` if the run was cancelled, else `failure` if a task failed
+ *   (or was cancelled on its own), else `success`.
+ *
+ * Cost: each task is made ready, evaluated and finished once, touching only its own needs and
+ * dependants; the ready tasks and the pending retries sit in heaps. So one event costs
+ * O(needs + dependants of the tasks it touches + log n), never O(finished tasks). The one
+ * exception is a cancel, which visits every unfinished task once (at most twice per run).
+ */
+import type { Condition, DagSpec, TaskSpec } from '../spec/types.ts';
+import { decide, runsWhenCancelled, type ConditionContext } from './condition.ts';
+import { buildGraph } from './graph.ts';
+import { MinHeap } from './heap.ts';
+import type {
+  AttemptOutcome,
+  AttemptRecord,
+  CancelReason,
+  Decision,
+  RunResult,
+  RunState,
+  SchedulerEvent,
+  SchedulerOptions,
+  TaskResult,
+  TaskState,
+} from './types.ts';
+
+/** Counters of the scheduler's work, for tests that check its cost does not grow with the run. */
+export interface SchedulerStats {
+  /** Events handled (plus 1 for `start()`). */
+  events: number;
+  /** Decisions returned. */
+  decisions: number;
+  /** Elementary steps: heap moves, needs and dependants visited, tasks evaluated. */
+  work: number;
+}
+
+/** Where a task is in its life. Invariant: `result !== null` exactly when `status === 'final'`. */
+type Status = 'waiting' | 'queued' | 'running' | 'retry-wait' | 'final';
+
+/** The scheduler's record of one task. */
+interface Node {
+  spec: TaskSpec;
+  index: number;
+  needs: number[];
+  dependants: number[];
+  /** Needs without a final result yet; the task is ready when this reaches 0. */
+  pendingNeeds: number;
+  status: Status;
+  result: TaskResult | null;
+  reason: string | null;
+  attempts: AttemptRecord[];
+  outputs: Record<string, string>;
+  reusedFrom: { runAttempt: number } | null;
+  retryAt: number | null;
+  /** Retries used from `retries.limit` and from `retries.infrastructure`. */
+  limitUsed: number;
+  infraUsed: number;
+  /**
+   * Propagated ancestor flags, set when the task becomes ready (its needs are final then, and so
+   * are their flags): every ancestor succeeded / some ancestor failed. `blame` says, for a skip
+   * by `success()`, which need (or which task upstream of it) did not succeed.
+   */
+  allSucceeded: boolean;
+  someFailed: boolean;
+  blame: string | null;
+  /** The first upstream task that did not succeed, for the `blame` of tasks downstream. */
+  culprit: Node | null;
+  /** Whether the `started` event of the current attempt came. */
+  startedSeen: boolean;
+  /** Whether the current attempt was listed in a `cancel` decision. */
+  cancelAsked: boolean;
+}
+
+/** Decides which tasks of one run start, retry, are skipped, and when the run is done. */
+export class Scheduler {
+  readonly #spec: DagSpec;
+  readonly #options: SchedulerOptions;
+  readonly #nodes: Node[];
+  readonly #byId = new Map<string, Node>();
+  /** Ready tasks by spec index. Entries whose task is no longer `queued` are stale and skipped. */
+  readonly #ready: MinHeap<number>;
+  /** Pending retries by due time, then spec index. Stale entries are skipped the same way. */
+  readonly #retries: MinHeap<{ at: number; index: number; attempt: number }>;
+  /** Tasks with an attempt running (started and not finished), in the order they started. */
+  readonly #running = new Set<number>();
+  /** Tasks without a final result, in spec order (a Set keeps insertion order). */
+  readonly #unfinished = new Set<number>();
+  /** Tasks whose needs just all became final, to evaluate (FIFO, so topological). */
+  #newlyReady: number[] = [];
+  #clock: number;
+  readonly #deadline: number | null;
+  #cancelled: CancelReason | null = null;
+  #begun = false;
+  #done = false;
+  #result: RunResult | null = null;
+  #finishedAt: number | null = null;
+  #failedTasks = 0;
+  #cancelledTasks = 0;
+  #out: Decision[] = [];
+  readonly #stats: SchedulerStats = { events: 0, decisions: 0, work: 0 };
+
+  /** Builds the scheduler of one run; `spec` must be validated (acyclic, needs known). */
+  constructor(spec: DagSpec, options: SchedulerOptions) {
+    this.#spec = spec;
+    this.#options = options;
+    this.#clock = options.now;
+    this.#deadline = spec.timeoutMs === null ? null : options.now + spec.timeoutMs;
+    const count = () => void this.#stats.work++;
+    this.#ready = new MinHeap<number>((a, b) => a < b, count);
+    this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.index < b.index), count);
+    const graph = buildGraph(spec.tasks);
+    this.#nodes = spec.tasks.map((task, index) => ({
+      spec: task,
+      index,
+      needs: graph.needs[index]!,
+      dependants: graph.dependants[index]!,
+      pendingNeeds: graph.needs[index]!.length,
+      status: 'waiting',
+      result: null,
+      reason: null,
+      attempts: [],
+      outputs: {},
+      reusedFrom: null,
+      retryAt: null,
+      limitUsed: 0,
+      infraUsed: 0,
+      allSucceeded: true,
+      someFailed: false,
+      blame: null,
+      culprit: null,
+      startedSeen: false,
+      cancelAsked: false,
+    }));
+    for (const node of this.#nodes) {
+      this.#byId.set(node.spec.id, node);
+      this.#unfinished.add(node.index);
+    }
+    for (const id of Object.keys(options.previous ?? {})) {
+      if (!this.#byId.has(id)) {
+        throw new Error(
+          `scheduler: options.previous names task "${id}", which is not in DAG "${spec.name}"; ` +
+            'previous successes must come from a run attempt of the same spec',
+        );
+      }
+    }
+  }
+
+  /** The first decisions, at `options.now`: reused tasks succeed, tasks without needs start. */
+  start(): Decision[] {
+    if (this.#begun) throw new Error('scheduler: start() was called twice; call it once, then handle() events');
+    this.#begun = true;
+    this.#stats.events++;
+    this.#out = [];
+    const previous = this.#options.previous ?? {};
+    for (const node of this.#nodes) {
+      const reused = previous[node.spec.id];
+      if (reused === undefined) continue;
+      // A reused success stands for itself and its ancestors: they were judged in the earlier
+      // run attempt, so its flags say "all succeeded" whatever its needs do in this one.
+      node.outputs = { ...reused.outputs };
+      node.reusedFrom = { runAttempt: reused.runAttempt };
+      this.#finish(node, 'succeeded', null);
+    }
+    for (const node of this.#nodes) {
+      if (node.status === 'waiting' && node.pendingNeeds === 0) this.#newlyReady.push(node.index);
+    }
+    return this.#settle();
+  }
+
+  /** Feeds one event; returns the decisions it leads to, in the order to carry them out. */
+  handle(event: SchedulerEvent): Decision[] {
+    if (!this.#begun) throw new Error(`scheduler: got a "${event.type}" event before start(); call start() first`);
+    if (typeof event.at !== 'number' || !Number.isFinite(event.at)) {
+      throw new Error(`scheduler: event ${describeEvent(event)} has no valid time (at: ${String(event.at)})`);
+    }
+    this.#stats.events++;
+    this.#out = [];
+    this.#clock = Math.max(this.#clock, event.at);
+    if (this.#done) {
+      if (event.type === 'tick' || event.type === 'cancel') return [];
+    } else {
+      // Time passed: the DAG timeout first (so a retry due after it never starts), then retries.
+      if (this.#deadline !== null && this.#cancelled === null && this.#clock >= this.#deadline) {
+        this.#cancel('timeout');
+      }
+      this.#queueDueRetries();
+    }
+    switch (event.type) {
+      case 'started':
+        this.#started(event);
+        break;
+      case 'finished':
+        this.#finished(event);
+        break;
+      case 'cancel':
+        this.#cancel(event.reason);
+        break;
+      case 'tick':
+        break;
+      default:
+        throw new Error(`scheduler: unknown event ${JSON.stringify(event)}`);
+    }
+    return this.#settle();
+  }
+
+  /** The earliest time at which a `tick` would change something (a due retry, the DAG timeout); `null`: none. */
+  nextWakeAt(): number | null {
+    if (this.#done) return null;
+    this.#dropStaleRetries();
+    const retry = this.#retries.peek()?.at ?? null;
+    const deadline = this.#cancelled === null ? this.#deadline : null;
+    if (retry === null) return deadline;
+    if (deadline === null) return retry;
+    return Math.min(retry, deadline);
+  }
+
+  /** A snapshot of the run, in spec order; later events do not change it. */
+  state(): RunState {
+    return {
+      dag: this.#spec.name,
+      startedAt: this.#options.now,
+      finishedAt: this.#finishedAt,
+      result: this.#result,
+      cancelled: this.#cancelled,
+      tasks: this.#nodes.map(snapshot),
+    };
+  }
+
+  /** Whether the `done` decision was given: every task has a final result and nothing runs. */
+  isDone(): boolean {
+    return this.#done;
+  }
+
+  /** Work counters (for tests: the work per decision must not grow with the run). */
+  stats(): SchedulerStats {
+    return { ...this.#stats };
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  #started(event: Extract<SchedulerEvent, { type: 'started' }>): void {
+    const node = this.#node(event);
+    const record = node.attempts.at(-1);
+    if (node.status !== 'running' || record?.attempt !== event.attempt) {
+      throw this.#driverBug(event, node, `attempt ${event.attempt} is not the running attempt`);
+    }
+    if (node.startedSeen) throw this.#driverBug(event, node, `attempt ${event.attempt} was already reported started`);
+    node.startedSeen = true;
+    record.pod = event.pod;
+    record.startedAt = this.#clock;
+  }
+
+  #finished(event: Extract<SchedulerEvent, { type: 'finished' }>): void {
+    const node = this.#node(event);
+    const record = node.attempts.at(-1);
+    if (node.status !== 'running' || record?.attempt !== event.attempt) {
+      const why =
+        event.attempt > node.attempts.length
+          ? `attempt ${event.attempt} was never started`
+          : `attempt ${event.attempt} already finished`;
+      throw this.#driverBug(event, node, why);
+    }
+    // `finished` without `started` is allowed: a pod whose create was rejected has no pod.
+    const outcome: AttemptOutcome = {
+      class: event.class,
+      reason: event.reason,
+      message: event.message,
+      exitCode: event.exitCode,
+      outputs: { ...event.outputs },
+      node: event.node,
+    };
+    record.finishedAt = this.#clock;
+    record.outcome = outcome;
+    this.#running.delete(node.index);
+    if (outcome.class === 'succeeded') {
+      node.outputs = { ...outcome.outputs };
+      this.#finish(node, 'succeeded', null);
+    } else if (outcome.class === 'cancelled') {
+      const why =
+        this.#cancelled === null
+          ? `attempt ${record.attempt} was cancelled`
+          : `${this.#cancelWords()} while it ran (attempt ${record.attempt})`;
+      this.#finish(node, 'cancelled', why);
+    } else {
+      this.#afterFailure(node, record.attempt, outcome);
+    }
+  }
+
+  /**
+   * Retry or give up after a failed attempt, per the task's RetryPolicy:
+   * - `failed`, `timeout`: retried while `limit` lasts, if the class is listed in `on`;
+   * - `infrastructure`: always retried, on its own budget `infrastructure`;
+   * - `configuration` (and anything after the run was cancelled): never.
+   * Retry n (n = the failed attempt's number: every retry counts, whatever its class) waits
+   * `min(delayMs * backoff^(n-1), maxDelayMs)`.
+   */
+  #afterFailure(node: Node, attempt: number, outcome: AttemptOutcome): void {
+    const policy = node.spec.retries;
+    const cls = outcome.class;
+    let giveUp: string | null = null;
+    if (this.#cancelled !== null) {
+      giveUp = `not retried: ${this.#cancelWords()}`;
+    } else if (cls === 'configuration') {
+      giveUp = 'configuration errors are not retried';
+    } else if (cls === 'infrastructure') {
+      if (node.infraUsed < policy.infrastructure) node.infraUsed++;
+      else giveUp = `no more infrastructure retries left (${node.infraUsed} of ${policy.infrastructure} used)`;
+    } else if (cls === 'failed' || cls === 'timeout') {
+      if (!policy.on.includes(cls)) {
+        giveUp =
+          cls === 'timeout'
+            ? 'timeouts are not retried (add "timeout" to retries.on to retry them)'
+            : `failures are not retried (retries.on is [${policy.on.join(', ')}])`;
+      } else if (node.limitUsed < policy.limit) {
+        node.limitUsed++;
+      } else if (policy.limit === 0) {
+        giveUp = 'retries.limit is 0, so failures are not retried';
+      } else {
+        giveUp = `no more retries left (${attempt} of ${this.#maxAttempts(node)} attempts failed)`;
+      }
+    } else {
+      giveUp = `an attempt that ended "${cls}" is not retried`;
+    }
+    if (giveUp !== null) {
+      this.#emit({ type: 'give-up', task: node.spec.id, attempt, reason: giveUp, outcome });
+      this.#finish(node, 'failed', giveUp);
+      return;
+    }
+    const delayMs = retryDelay(node.spec.retries, attempt);
+    const at = this.#clock + delayMs;
+    this.#emit({
+      type: 'retry',
+      task: node.spec.id,
+      failedAttempt: attempt,
+      nextAttempt: attempt + 1,
+      maxAttempts: this.#maxAttempts(node),
+      at,
+      delayMs,
+      outcome,
+    });
+    if (delayMs === 0) {
+      this.#queue(node);
+    } else {
+      node.status = 'retry-wait';
+      node.retryAt = at;
+      this.#retries.push({ at, index: node.index, attempt: attempt + 1 });
+    }
+  }
+
+  /**
+   * The most attempts the task can have as things stand: the first, `limit` retries, and the
+   * infrastructure retries used so far (they do not use up `limit`, so each adds an attempt).
+   */
+  #maxAttempts(node: Node): number {
+    const policy = node.spec.retries;
+    return 1 + (policy.on.length > 0 ? policy.limit : 0) + node.infraUsed;
+  }
+
+  /**
+   * Cancels the run. Running attempts are listed in one `cancel` decision. With `signal` every
+   * other unfinished task is `not-run` at once; with `timeout` pending retries and queued tasks
+   * are, except queued tasks whose `if:` calls `always()`/`cancelled()` and is still true;
+   * waiting tasks are judged when they become ready (see `#evaluate`). A `signal` after a
+   * `timeout` escalates; any other repeat is ignored.
+   */
+  #cancel(reason: CancelReason): void {
+    if (this.#done || this.#cancelled === 'signal' || this.#cancelled === reason) return;
+    this.#cancelled = reason;
+    const attempts: { task: string; attempt: number }[] = [];
+    for (const index of [...this.#running].sort((a, b) => a - b)) {
+      this.#stats.work++;
+      const node = this.#nodes[index]!;
+      if (node.cancelAsked) continue;
+      node.cancelAsked = true;
+      attempts.push({ task: node.spec.id, attempt: node.attempts.length });
+    }
+    if (attempts.length > 0) this.#emit({ type: 'cancel', attempts, reason });
+    // Copy first: #notRun deletes from #unfinished while we walk it.
+    for (const index of [...this.#unfinished]) {
+      this.#stats.work++;
+      const node = this.#nodes[index]!;
+      if (node.status === 'retry-wait') {
+        this.#notRun(node, `${this.#cancelWords()} while it waited to retry`);
+      } else if (node.status === 'queued' || (node.status === 'waiting' && reason === 'signal')) {
+        if (reason === 'timeout' && survivesTimeout(node.spec.if)) {
+          // Its condition was true before the cancel; `!cancelled()` and the like may now be false.
+          const verdict = decide(node.spec.if, this.#context(node));
+          if (!verdict.run) this.#skip(node, `if: "${node.spec.if?.source}" is false after the run was cancelled`);
+        } else {
+          this.#notRun(node, `${this.#cancelWords()} before it started`);
+        }
+      }
+    }
+  }
+
+  // ---- the core loop -----------------------------------------------------------------------
+
+  /** Evaluates newly ready tasks, starts what fits, and checks whether the run is done. */
+  #settle(): Decision[] {
+    while (this.#newlyReady.length > 0) {
+      const batch = this.#newlyReady;
+      this.#newlyReady = [];
+      for (const index of batch) {
+        this.#stats.work++;
+        const node = this.#nodes[index]!;
+        // A reused success or a cancelled task may already be final.
+        if (node.status === 'waiting') this.#evaluate(node);
+      }
+    }
+    this.#fill();
+    if (!this.#done && this.#unfinished.size === 0 && this.#running.size === 0) {
+      this.#done = true;
+      this.#finishedAt = this.#clock;
+      this.#result =
+        this.#cancelled !== null ? 'cancelled' : this.#failedTasks + this.#cancelledTasks > 0 ? 'failure' : 'success';
+      this.#emit({ type: 'done', result: this.#result });
+    }
+    const out = this.#out;
+    this.#out = [];
+    this.#stats.decisions += out.length;
+    return out;
+  }
+
+  /** Judges a task whose needs all have a final result: queue it, skip it, or mark it not run. */
+  #evaluate(node: Node): void {
+    // Propagate the ancestor flags from the direct needs: O(needs).
+    let allSucceeded = true;
+    let someFailed = false;
+    let blame: string | null = null;
+    let culprit: Node | null = null;
+    for (const index of node.needs) {
+      this.#stats.work++;
+      const need = this.#nodes[index]!;
+      if (need.result === 'failed' || need.someFailed) someFailed = true;
+      if (allSucceeded && !(need.result === 'succeeded' && need.allSucceeded)) {
+        allSucceeded = false;
+        if (need.result !== 'succeeded') {
+          culprit = need;
+          blame = `needs "${need.spec.id}", which ${resultWords(need.result)}`;
+        } else {
+          culprit = need.culprit;
+          const up = need.culprit;
+          blame = up
+            ? `needs "${need.spec.id}", whose upstream task "${up.spec.id}" ${resultWords(up.result)}`
+            : `needs "${need.spec.id}", whose upstream tasks did not all succeed`;
+        }
+      }
+    }
+    node.allSucceeded = allSucceeded;
+    node.someFailed = someFailed;
+    node.blame = blame;
+    node.culprit = culprit;
+
+    if (this.#cancelled === 'signal' || (this.#cancelled === 'timeout' && !survivesTimeout(node.spec.if))) {
+      this.#notRun(node, `${this.#cancelWords()} before it started`);
+      return;
+    }
+    const verdict = decide(node.spec.if, this.#context(node));
+    if (verdict.run) {
+      this.#queue(node);
+    } else if (verdict.becauseOfSuccess) {
+      this.#skip(node, blame ?? this.#cancelWords());
+    } else {
+      this.#skip(node, `if: "${node.spec.if?.source}" is false`);
+    }
+  }
+
+  /** Starts queued tasks in spec order while slots are free. Nothing starts after a `signal` cancel. */
+  #fill(): void {
+    if (this.#cancelled === 'signal') return;
+    const limit = this.#options.maxParallel;
+    while (this.#ready.size > 0 && (limit <= 0 || this.#running.size < limit)) {
+      const index = this.#ready.pop()!;
+      const node = this.#nodes[index]!;
+      if (node.status !== 'queued') continue; // stale: skipped or not run since it was queued
+      const attempt = node.attempts.length + 1;
+      node.status = 'running';
+      node.startedSeen = false;
+      node.cancelAsked = false;
+      node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null });
+      this.#running.add(index);
+      this.#emit({ type: 'start', task: node.spec.id, attempt });
+    }
+  }
+
+  #queueDueRetries(): void {
+    for (;;) {
+      this.#dropStaleRetries();
+      const top = this.#retries.peek();
+      if (top === undefined || top.at > this.#clock) return;
+      this.#retries.pop();
+      const node = this.#nodes[top.index]!;
+      node.retryAt = null;
+      this.#queue(node);
+    }
+  }
+
+  #dropStaleRetries(): void {
+    for (;;) {
+      const top = this.#retries.peek();
+      if (top === undefined) return;
+      const node = this.#nodes[top.index]!;
+      if (node.status === 'retry-wait' && node.attempts.length + 1 === top.attempt) return;
+      this.#retries.pop();
+    }
+  }
+
+  #queue(node: Node): void {
+    node.status = 'queued';
+    this.#ready.push(node.index);
+  }
+
+  #skip(node: Node, reason: string): void {
+    this.#emit({ type: 'skip', task: node.spec.id, reason });
+    this.#finish(node, 'skipped', reason);
+  }
+
+  #notRun(node: Node, reason: string): void {
+    this.#emit({ type: 'skip', task: node.spec.id, reason });
+    this.#finish(node, 'not-run', reason);
+  }
+
+  /** Gives a task its final result and tells its dependants: O(dependants). */
+  #finish(node: Node, result: TaskResult, reason: string | null): void {
+    node.status = 'final';
+    node.result = result;
+    node.reason = reason;
+    node.retryAt = null;
+    this.#unfinished.delete(node.index);
+    if (result === 'failed') this.#failedTasks++;
+    if (result === 'cancelled') this.#cancelledTasks++;
+    for (const index of node.dependants) {
+      this.#stats.work++;
+      const dependant = this.#nodes[index]!;
+      if (--dependant.pendingNeeds === 0) this.#newlyReady.push(index);
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  #context(node: Node): ConditionContext {
+    const params = this.#options.params;
+    return {
+      param: (name) => (Object.hasOwn(params, name) ? params[name]! : ''),
+      output: (task, name) => {
+        const outputs = this.#byId.get(task)?.outputs;
+        return outputs !== undefined && Object.hasOwn(outputs, name) ? outputs[name]! : '';
+      },
+      result: (task) => githubResult(this.#byId.get(task)?.result ?? null),
+      success: node.allSucceeded && this.#cancelled === null,
+      failure: node.someFailed,
+      cancelled: this.#cancelled !== null,
+    };
+  }
+
+  #cancelWords(): string {
+    if (this.#cancelled === 'timeout') {
+      return `the run was cancelled: the DAG timeout of ${formatDuration(this.#spec.timeoutMs ?? 0)} was reached`;
+    }
+    return 'the run was cancelled';
+  }
+
+  #emit(decision: Decision): void {
+    this.#out.push(decision);
+  }
+
+  #node(event: { type: string; task: string; attempt: number }): Node {
+    const node = this.#byId.get(event.task);
+    if (node === undefined) {
+      throw new Error(
+        `scheduler: got ${describeEvent(event)}, but DAG "${this.#spec.name}" has no task "${event.task}". ` +
+          'This is a bug in the driver: events must name tasks the scheduler started.',
+      );
+    }
+    return node;
+  }
+
+  #driverBug(event: { type: string; task: string; attempt: number }, node: Node, why: string): Error {
+    return new Error(
+      `scheduler: got ${describeEvent(event)}, but ${why}: task "${node.spec.id}" is ${describeNode(node)}. ` +
+        'This is a bug in the driver: it must report each attempt the scheduler started exactly once as started and once as finished.',
+    );
+  }
+}
+
+/** Whether a task may still start after a DAG timeout: its `if:` calls `always()` or `cancelled()`. */
+function survivesTimeout(condition: Condition | null): boolean {
+  return condition !== null && runsWhenCancelled(condition.expr);
+}
+
+/** The delay before retry n (n = the number of the attempt that failed, 1-based). */
+export function retryDelay(policy: TaskSpec['retries'], n: number): number {
+  const raw = policy.delayMs * Math.pow(policy.backoff, n - 1);
+  // A huge backoff overflows to Infinity; the cap still applies. NaN (0 * Infinity) means no delay.
+  const capped = Math.min(raw, policy.maxDelayMs);
+  return Number.isFinite(capped) ? Math.max(0, Math.round(capped)) : Number.isNaN(capped) ? 0 : policy.maxDelayMs;
+}
+
+/** A task result in GitHub's words, as `tasks.<id>.result` gives it. */
+export function githubResult(result: TaskResult | null): string {
+  switch (result) {
+    case 'succeeded':
+      return 'success';
+    case 'failed':
+      return 'failure';
+    case 'skipped':
+      return 'skipped';
+    case 'cancelled':
+    case 'not-run':
+      return 'cancelled';
+    case null:
+      return '';
+  }
+}
+
+function resultWords(result: TaskResult | null): string {
+  switch (result) {
+    case 'succeeded':
+      return 'succeeded';
+    case 'failed':
+      return 'failed';
+    case 'skipped':
+      return 'was skipped';
+    case 'cancelled':
+      return 'was cancelled';
+    case 'not-run':
+      return 'did not run';
+    case null:
+      return 'has not finished';
+  }
+}
+
+/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
+}
+
+function describeEvent(event: { type: string; task?: string; attempt?: number; at?: unknown }): string {
+  const what = event.task === undefined ? '' : ` for task "${event.task}" attempt ${event.attempt}`;
+  return `"${event.type}"${what}`;
+}
+
+function describeNode(node: Node): string {
+  const n = node.attempts.length;
+  switch (node.status) {
+    case 'waiting':
+      return 'waiting for its needs (no attempt started)';
+    case 'queued':
+      return n === 0 ? 'queued to start (no attempt started)' : `queued to start attempt ${n + 1}`;
+    case 'running':
+      return `running attempt ${n}`;
+    case 'retry-wait':
+      return `waiting to retry (attempt ${n + 1} due at ${node.retryAt})`;
+    case 'final':
+      return `finished (${node.result}) after ${n} attempt${n === 1 ? '' : 's'}`;
+  }
+}
+
+function snapshot(node: Node): TaskState {
+  return {
+    id: node.spec.id,
+    result: node.result,
+    attempts: node.attempts.map((a) => ({
+      ...a,
+      outcome: a.outcome === null ? null : { ...a.outcome, outputs: { ...a.outcome.outputs } },
+    })),
+    outputs: { ...node.outputs },
+    reason: node.reason,
+    reusedFrom: node.reusedFrom === null ? null : { ...node.reusedFrom },
+    retryAt: node.retryAt,
+  };
+}
