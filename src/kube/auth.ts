@@ -1,0 +1,290 @@
+/**
+ * Authentication to the user's cluster, and the preflight that checks, before any pod exists,
+ * that the cluster can be reached, trusts us, has the namespace, and lets us do everything a run
+ * needs. Nothing happens at import time: the KubeConfig is built only when `connect` is called.
+ *
+ * Precedence (first match wins; issue 4):
+ *  1. the `kubeconfig` input: a kubeconfig's content, plain YAML or base64 (detected), plus `context`;
+ *  2. `server` + `token` (+ `certificate-authority-data`), for a service-account token;
+ *  3. `KUBECONFIG` or `~/.kube/config` as a previous step left it (azure/k8s-set-context,
+ *     get-gke-credentials, `aws eks update-kubeconfig`); exec credential plugins run, and
+ *     client-node runs them again when their credential expires;
+ *  4. in-cluster service-account credentials (runners on actions-runner-controller).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { V1SelfSubjectAccessReview } from '@kubernetes/client-node';
+import { createClient } from './client.ts';
+import type { KubeClient } from './client.ts';
+import { KubeError, classifyError, describeError } from './errors.ts';
+
+/** The authentication inputs of the action (all optional). */
+export interface AuthInputs {
+  kubeconfig?: string;
+  context?: string;
+  server?: string;
+  token?: string;
+  /** Base64 of the CA's PEM (a plain PEM is accepted too). */
+  certificateAuthorityData?: string;
+}
+
+/** What `connect` found. */
+export interface Connection {
+  kubeConfig: KubeConfig;
+  /** The namespace of the kubeconfig's context or of the in-cluster service account, if any. */
+  namespace: string | null;
+  /** Every value that must be masked before anything is printed (tokens, keys, the kubeconfig). */
+  secrets: string[];
+  /** Where the credentials came from, for a log line (never a secret). */
+  source: 'kubeconfig-input' | 'token-input' | 'kubeconfig-file' | 'in-cluster';
+}
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * Builds the KubeConfig from the inputs and environment, per the precedence above. Runs exec
+ * credential plugins once (so their token can be masked). Makes no request to the cluster.
+ * Throws a KubeError that says what is missing or malformed and how to fix it.
+ */
+export async function connect(auth: AuthInputs, env: NodeJS.ProcessEnv, options: { serviceAccountDir?: string } = {}): Promise<Connection> {
+  const secrets = new Set<string>();
+  const kc = new KubeConfig();
+  let source: Connection['source'];
+  let namespace: string | null = null;
+  const kubeconfigInput = auth.kubeconfig?.trim();
+
+  if (kubeconfigInput) {
+    secrets.add(auth.kubeconfig!);
+    secrets.add(kubeconfigInput);
+    const text = decodeKubeconfig(kubeconfigInput);
+    secrets.add(text);
+    secrets.add(Buffer.from(text, 'utf8').toString('base64'));
+    try {
+      kc.loadFromString(text);
+    } catch (err) {
+      throw new KubeError(
+        `The kubeconfig input is not a valid kubeconfig (${(err as Error).message.split('\n')[0]}). Give the file's content, as YAML or base64 (e.g. \`base64 -w0 ~/.kube/config\`), in a secret.`,
+      );
+    }
+    source = 'kubeconfig-input';
+  } else if (auth.server || auth.token) {
+    if (!auth.server || !auth.token) {
+      throw new KubeError(
+        `Inputs \`server\` and \`token\` go together: got ${auth.server ? '`server` without `token`' : '`token` without `server`'}. Give both (and \`certificate-authority-data\`), or a \`kubeconfig\`.`,
+      );
+    }
+    secrets.add(auth.token);
+    let caData: string | undefined;
+    const ca = auth.certificateAuthorityData?.trim();
+    if (ca) caData = ca.startsWith('-----BEGIN') ? Buffer.from(ca, 'utf8').toString('base64') : ca.replace(/\s+/g, '');
+    if (caData && !Buffer.from(caData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
+      throw new KubeError('Input `certificate-authority-data` is not a base64-encoded PEM certificate. Give the cluster CA as in a kubeconfig\'s `certificate-authority-data` (base64 of the PEM).');
+    }
+    try {
+      new URL(auth.server);
+    } catch {
+      throw new KubeError(`Input \`server\` is not a URL: "${auth.server}". Expected e.g. https://203.0.113.10:6443.`);
+    }
+    kc.loadFromClusterAndUser({ name: 'pod-dag', server: auth.server, caData, skipTLSVerify: false }, { name: 'pod-dag', token: auth.token });
+    source = 'token-input';
+  } else if (env.KUBECONFIG || (homeKubeconfig(env) && existsSync(homeKubeconfig(env)!))) {
+    const files = env.KUBECONFIG ? env.KUBECONFIG.split(path.delimiter).filter((f) => f) : [homeKubeconfig(env)!];
+    for (const [i, file] of files.entries()) {
+      if (!existsSync(file)) {
+        if (i === 0 && files.length === 1) throw new KubeError(`KUBECONFIG points at ${file}, which does not exist. Check the step that should have written it.`);
+        continue;
+      }
+      const one = new KubeConfig();
+      try {
+        one.loadFromFile(file);
+      } catch (err) {
+        throw new KubeError(`The kubeconfig file ${file} is not valid (${(err as Error).message.split('\n')[0]}).`);
+      }
+      secrets.add(readFileSync(file, 'utf8'));
+      if (kc.clusters.length === 0) kc.loadFromFile(file);
+      else kc.mergeConfig(one, true);
+    }
+    source = 'kubeconfig-file';
+  } else {
+    const dir = options.serviceAccountDir ?? SA_DIR;
+    if (!env.KUBERNETES_SERVICE_HOST || !existsSync(path.join(dir, 'token'))) {
+      throw new KubeError(
+        'No Kubernetes credentials found. Give the `kubeconfig` input (a kubeconfig in a secret), or `server` + `token` + `certificate-authority-data`, or run a step before this one that writes ~/.kube/config (azure/k8s-set-context, google-github-actions/get-gke-credentials, `aws eks update-kubeconfig`), or run on a runner inside the cluster.',
+      );
+    }
+    const host = env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
+    kc.loadFromClusterAndUser(
+      { name: 'in-cluster', server: `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`, caFile: path.join(dir, 'ca.crt'), skipTLSVerify: false },
+      { name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: path.join(dir, 'token') } } },
+    );
+    secrets.add(readFileSync(path.join(dir, 'token'), 'utf8').trim());
+    const nsFile = path.join(dir, 'namespace');
+    if (existsSync(nsFile)) namespace = readFileSync(nsFile, 'utf8').trim() || null;
+    source = 'in-cluster';
+  }
+
+  if (auth.context && source !== 'token-input' && source !== 'in-cluster') {
+    if (!kc.getContextObject(auth.context)) {
+      throw new KubeError(`Context "${auth.context}" is not in the kubeconfig; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
+    }
+    kc.setCurrentContext(auth.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new KubeError(
+      `The kubeconfig has no usable current context (current-context: "${kc.getCurrentContext() ?? ''}"). Set current-context in it or give the \`context\` input; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`,
+    );
+  }
+  if (source !== 'in-cluster') namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
+
+  for (const user of kc.getUsers()) {
+    for (const v of [user.token, user.password, user.keyData, user.certData]) if (v) secrets.add(v);
+    const cfg = user.authProvider?.config as Record<string, unknown> | undefined;
+    for (const k of ['access-token', 'id-token', 'refresh-token', 'client-secret']) if (typeof cfg?.[k] === 'string') secrets.add(cfg[k]);
+    for (const e of user.exec?.env ?? []) if (e.value) secrets.add(e.value);
+  }
+  // Run the credential plugin now (exec, oidc, token file), so the token it hands out is masked
+  // before any log line; client-node re-runs it when the token expires.
+  try {
+    const opts: { headers?: Record<string, string> } = { headers: {} };
+    await kc.applyToHTTPSOptions(opts);
+    const authz = opts.headers?.Authorization ?? opts.headers?.authorization;
+    if (authz) {
+      secrets.add(authz);
+      secrets.add(authz.replace(/^(Bearer|Basic)\s+/i, ''));
+    }
+  } catch (err) {
+    throw new KubeError(
+      `The kubeconfig's credential plugin failed (${(err as Error).message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`,
+    );
+  }
+  return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
+}
+
+function homeKubeconfig(env: NodeJS.ProcessEnv): string | null {
+  const home = env.HOME ?? env.USERPROFILE;
+  return home ? path.join(home, '.kube', 'config') : null;
+}
+
+/** A kubeconfig given as YAML, or as base64 of it; which one is detected, not guessed from a flag. */
+export function decodeKubeconfig(input: string): string {
+  const t = input.trim();
+  if (/^[A-Za-z0-9+/=\s_-]+$/.test(t) && !t.includes(':')) {
+    const decoded = Buffer.from(t.replace(/\s+/g, ''), 'base64').toString('utf8');
+    if (/\b(apiVersion|clusters|contexts|current-context)\b/.test(decoded)) return decoded;
+  }
+  return t;
+}
+
+/** A permission a run needs, and the Role rule that grants it. */
+export interface Permission {
+  verb: string;
+  resource: string;
+  subresource?: string;
+}
+
+const RUN_PERMISSIONS: Permission[] = [
+  { verb: 'create', resource: 'pods' },
+  { verb: 'get', resource: 'pods' },
+  { verb: 'list', resource: 'pods' },
+  { verb: 'watch', resource: 'pods' },
+  { verb: 'delete', resource: 'pods' },
+  { verb: 'get', resource: 'pods', subresource: 'log' },
+];
+
+const DRY_RUN_PERMISSIONS: Permission[] = [{ verb: 'create', resource: 'pods' }];
+
+/** The permissions `preflight` checks for a mode. */
+export function permissionsFor(needs: 'run' | 'dry-run'): Permission[] {
+  return needs === 'run' ? RUN_PERMISSIONS : DRY_RUN_PERMISSIONS;
+}
+
+/** The smallest Role (and its binding) the action needs in its namespace; the README shows it. */
+export const MINIMAL_ROLE_YAML = `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: pod-dag-action
+  namespace: NAMESPACE
+rules:
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["create", "get", "list", "watch", "delete"]
+  - apiGroups: [""]
+    resources: ["pods/log"]
+    verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: pod-dag-action
+  namespace: NAMESPACE
+subjects:
+  - kind: ServiceAccount        # or User / Group: whoever the credentials authenticate as
+    name: pod-dag-action
+    namespace: NAMESPACE
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: pod-dag-action
+`;
+
+function ruleFor(p: Permission): string {
+  const res = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
+  return `- apiGroups: [""]\n  resources: ["${res}"]\n  verbs: ["${p.verb}"]`;
+}
+
+/**
+ * Checks, before any pod is created: the server answers (network, TLS), the credentials are
+ * accepted, the namespace exists, and every permission the mode needs is granted
+ * (SelfSubjectAccessReview). Throws one KubeError naming every problem and its fix.
+ */
+export async function preflight(target: KubeConfig | KubeClient, namespace: string, needs: 'run' | 'dry-run'): Promise<void> {
+  const client = target instanceof KubeConfig ? createClient(target) : target;
+  const server = client.server;
+  const perms = permissionsFor(needs);
+  // SelfSubjectAccessReview needs no permission of its own (every authenticated user may ask),
+  // so its answer separates "unreachable", "bad TLS" and "bad credentials" from "not allowed".
+  const reviews = await Promise.all(
+    perms.map(async (p) => {
+      const body: V1SelfSubjectAccessReview = {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: '' } },
+      };
+      try {
+        const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }), {
+          retriable: (e) => classifyError(e).retriable && classifyError(e).kind !== 'network',
+        });
+        return { p, allowed: r.status?.allowed === true, reason: r.status?.reason ?? null };
+      } catch (err) {
+        throw new KubeError(preflightMessage(err, server), classifyError(err), { cause: err });
+      }
+    }),
+  );
+  const missing = reviews.filter((r) => !r.allowed);
+  if (missing.length) {
+    const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
+    const rules = missing.map((m) => ruleFor(m.p)).join('\n');
+    throw new KubeError(
+      `The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)`,
+    );
+  }
+  try {
+    await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
+  } catch (err) {
+    const e = classifyError(err);
+    if (e.kind === 'not-found') {
+      throw new KubeError(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
+    }
+    // 403: a namespaced Role cannot grant `get namespaces`; the pod create will say if it is missing.
+    if (e.kind !== 'forbidden') throw new KubeError(preflightMessage(err, server), e, { cause: err });
+  }
+}
+
+function preflightMessage(err: unknown, server: string): string {
+  const e = classifyError(err);
+  if (e.kind === 'unauthorized') {
+    return `The Kubernetes API server at ${server} rejected the credentials (401 Unauthorized): the token or client certificate is wrong or expired. Check the kubeconfig/token secret, or that the login step before this one ran.`;
+  }
+  return describeError(err, 'check permissions (SelfSubjectAccessReview)', server);
+}

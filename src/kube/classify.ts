@@ -1,0 +1,170 @@
+/**
+ * Pod status → the class of an attempt (DESIGN.md, "Failure classes"). Pure: time comes in.
+ *
+ * Invariant: `succeeded` comes ONLY from `state.terminated.exitCode === 0` of the task's own
+ * container; never from the pod phase alone, never from a log stream ending.
+ */
+import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { AttemptOutcome } from '../dag/types.ts';
+import { CONTAINER, parseOutputs } from './pod.ts';
+
+/** What `classifyPod` needs besides the pod. */
+export interface ClassifyContext {
+  /** Now, epoch ms. */
+  now: number;
+  /** When we created (or adopted) the pod, epoch ms; Pending time counts from here. */
+  createdAt: number;
+  /** How long the pod may stay Pending (unschedulable, pulling) before it is a `timeout`. */
+  startTimeoutMs: number;
+  /** How long an image pull error is tolerated before it is a `configuration` failure. */
+  imagePullGraceMs: number;
+  /** The pod is gone (watch DELETED, or 404) and we did not delete it. */
+  deleted?: boolean;
+  /** The task's id, for messages. */
+  task?: string;
+}
+
+/** Waiting reasons that mean the image cannot be pulled (may be transient: a short grace). */
+const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+
+/** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
+const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+/** Pod-level `Failed` reasons set by the kubelet or the control plane when it is not the task's fault. */
+const INFRA_POD_REASONS = new Set([
+  'Evicted',
+  'NodeLost',
+  'Shutdown',
+  'Terminated',
+  'NodeShutdown',
+  'UnexpectedAdmissionError',
+  'OutOfcpu',
+  'OutOfmemory',
+  'OutOfpods',
+  'NodeAffinity',
+  'Preempting',
+]);
+
+function outcome(partial: Partial<AttemptOutcome> & Pick<AttemptOutcome, 'class'>, pod: V1Pod): AttemptOutcome {
+  return {
+    reason: null,
+    message: null,
+    exitCode: null,
+    outputs: {},
+    node: pod.spec?.nodeName ?? null,
+    ...partial,
+  };
+}
+
+function mainStatus(pod: V1Pod): V1ContainerStatus | undefined {
+  const all = pod.status?.containerStatuses ?? [];
+  return all.find((c) => c.name === CONTAINER) ?? all[0];
+}
+
+/**
+ * The outcome of an attempt from its pod, or `null` while it is still pending or running.
+ *
+ * Order matters: a container that terminated tells the truth about the task (even when the pod
+ * was then evicted or deleted); pod-level signals (eviction, preemption, deadline) come next;
+ * Pending-state checks (configuration errors, image pulls, start timeout) last.
+ */
+export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | null {
+  const status = pod.status ?? {};
+  const main = mainStatus(pod);
+  const terminated = main?.state?.terminated;
+  const disruption = (status.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+
+  if (terminated) {
+    const exitCode = terminated.exitCode;
+    if (exitCode === 0) {
+      const parsed = parseOutputs(terminated.message, ctx.task ?? pod.metadata?.labels?.['pod-dag.io/task'] ?? 'task');
+      if (!parsed.ok) return outcome({ class: 'failed', reason: 'InvalidOutputs', message: parsed.error, exitCode }, pod);
+      return outcome({ class: 'succeeded', reason: 'Completed', exitCode, outputs: parsed.outputs }, pod);
+    }
+    // A container killed because the pod was evicted, preempted or deleted under it is not the
+    // task's failure: the disruption wins over the exit code it caused (137, 143).
+    if (disruption) {
+      return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted', exitCode }, pod);
+    }
+    if (status.reason === 'Evicted' || (ctx.deleted && (exitCode === 137 || exitCode === 143))) {
+      return outcome({ class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? 'the pod was deleted by someone else while it ran', exitCode }, pod);
+    }
+    if (status.reason === 'DeadlineExceeded') {
+      return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
+    }
+    const reason = terminated.reason ?? 'Error';
+    const message =
+      reason === 'OOMKilled'
+        ? `OOMKilled: the container ran out of memory (exit code ${exitCode}); raise resources.limits.memory`
+        : `exit code ${exitCode}${reason && reason !== 'Error' ? ` (${reason})` : ''}`;
+    return outcome({ class: 'failed', reason, message, exitCode }, pod);
+  }
+
+  if (disruption) {
+    return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted' }, pod);
+  }
+  if (status.phase === 'Failed') {
+    if (status.reason === 'DeadlineExceeded') {
+      return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout' }, pod);
+    }
+    if (status.reason && INFRA_POD_REASONS.has(status.reason)) {
+      return outcome({ class: 'infrastructure', reason: status.reason, message: status.message ?? null }, pod);
+    }
+    return outcome({ class: 'infrastructure', reason: status.reason ?? 'PodFailed', message: status.message ?? 'the pod failed before its container ran' }, pod);
+  }
+  if (status.phase === 'Succeeded') {
+    // Succeeded without a terminated container status should not happen; never call it success.
+    return outcome({ class: 'infrastructure', reason: 'NoContainerStatus', message: 'the pod reports Succeeded but its container status is missing' }, pod);
+  }
+  if (ctx.deleted) {
+    return outcome({ class: 'infrastructure', reason: 'Deleted', message: 'the pod was deleted by someone else before its container finished' }, pod);
+  }
+
+  const waiting = main?.state?.waiting;
+  if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
+    return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
+  }
+  const pending = ctx.now - ctx.createdAt;
+  if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && (pending >= ctx.imagePullGraceMs || waiting.reason === 'InvalidImageName')) {
+    return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
+  }
+  const running = main?.state?.running !== undefined;
+  if (!running && (status.phase === 'Pending' || status.phase === undefined) && pending >= ctx.startTimeoutMs) {
+    const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    const why = sched?.message ?? waiting?.message ?? waiting?.reason ?? 'the pod stayed Pending';
+    return outcome(
+      {
+        class: 'timeout',
+        reason: sched?.reason ?? waiting?.reason ?? 'StartTimeout',
+        message: `not started within the start timeout (${Math.round(ctx.startTimeoutMs / 1000)}s): ${why}`,
+      },
+      pod,
+    );
+  }
+  return null;
+}
+
+/**
+ * When `classifyPod` may give a different answer for this pod without any change to it (a grace or
+ * the start timeout running out), epoch ms; `null` when only a change of the pod can.
+ */
+export function recheckAt(pod: V1Pod, ctx: Omit<ClassifyContext, 'now' | 'deleted'>): number | null {
+  const main = mainStatus(pod);
+  if (main?.state?.running || main?.state?.terminated) return null;
+  const phase = pod.status?.phase;
+  if (phase && phase !== 'Pending') return null;
+  const at = [ctx.createdAt + ctx.startTimeoutMs];
+  if (main?.state?.waiting?.reason && IMAGE_PULL_REASONS.has(main.state.waiting.reason)) at.push(ctx.createdAt + ctx.imagePullGraceMs);
+  return Math.min(...at);
+}
+
+/** Whether the task's container has terminated (its log is complete once read to the end). */
+export function containerTerminated(pod: V1Pod): boolean {
+  return mainStatus(pod)?.state?.terminated !== undefined;
+}
+
+/** Whether the task's container has started (its log can be read). */
+export function containerStarted(pod: V1Pod): boolean {
+  const s = mainStatus(pod)?.state;
+  return s?.running !== undefined || s?.terminated !== undefined;
+}

@@ -1,0 +1,359 @@
+/**
+ * Kubernetes API errors, classified in ONE place (as client-go's retrywatcher and util/retry do).
+ *
+ * Every failure of a request to the API server goes through `classifyError`, which says what the
+ * status means for us and whether trying again can help. Nothing else in the code looks at HTTP
+ * status codes. The meaning of each status:
+ *
+ * - 401 Unauthorized: the credential is missing, wrong or expired. Stop; retrying cannot help.
+ * - 403 Forbidden: authenticated, but RBAC (or an admission webhook) refuses. Stop; name the verb
+ *   and resource so the user can grant it.
+ * - 404 NotFound: the object (or the namespace) does not exist. For a delete it is success.
+ * - 409 Conflict / AlreadyExists: on create, our deterministic pod name exists already, so the
+ *   pod is adopted (a re-run or a retried request that reached the server); on update, a
+ *   resourceVersion conflict.
+ * - 410 Gone: a watch's resourceVersion is too old (etcd compacted it). List again.
+ * - 422 Invalid: the cluster rejected the object's schema; a configuration error whose `causes`
+ *   name the fields. Never retried.
+ * - 429 TooManyRequests: API priority and fairness or a proxy throttles us. Retry after the
+ *   server's Retry-After, else with backoff.
+ * - 500, 502, 503, 504: the server or a proxy in front of it failed. Retry after Retry-After or
+ *   with backoff.
+ * - Network errors (connection refused or reset, DNS, timeouts): the server could not be reached.
+ *   Retried a few times (a flaky network), then reported with the server's URL and what to check.
+ * - TLS errors (unknown CA, name mismatch, expired certificate): never retried; they name the
+ *   server and the fix (certificate-authority-data).
+ */
+
+/** What an error from the API server (or the way to it) means for us. */
+export type KubeErrorKind =
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'gone'
+  | 'invalid'
+  | 'bad-request'
+  | 'throttled'
+  | 'server'
+  | 'network'
+  | 'tls'
+  | 'timeout'
+  | 'aborted'
+  | 'unknown';
+
+/** A classified API error. */
+export interface KubeErrorInfo {
+  kind: KubeErrorKind;
+  /** The HTTP status, when there was a response. */
+  status: number | null;
+  /** The `reason` of the Kubernetes Status body (`AlreadyExists`, `Forbidden`, `Invalid`…). */
+  reason: string | null;
+  /** The server's message, or the network error's. */
+  message: string;
+  /** The `details.causes` of a 422, as `field: message`. */
+  causes: string[];
+  /** How long the server asked us to wait (Retry-After), in ms. */
+  retryAfterMs: number | null;
+  /** Whether the same request may succeed if sent again later. */
+  retriable: boolean;
+}
+
+/** An error we raise ourselves with a message fit for the user (no stack trace needed). */
+export class KubeError extends Error {
+  /** The classification of the underlying API error, when there was one. */
+  readonly info: KubeErrorInfo | null;
+
+  constructor(message: string, info: KubeErrorInfo | null = null, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KubeError';
+    this.info = info;
+  }
+}
+
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'EPROTO',
+]);
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** Walks `err.cause` chains (fetch wraps the socket error in `TypeError: fetch failed`). */
+function causes(err: unknown): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  let cur: unknown = err;
+  for (let i = 0; i < 6 && cur !== null && typeof cur === 'object'; i++) {
+    out.push(cur as Record<string, unknown>);
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return out;
+}
+
+/** Parses a Kubernetes `Status` body, which client-node hands over as text or an object. */
+function parseStatusBody(body: unknown): { reason: string | null; message: string | null; causes: string[]; retryAfterSeconds: number | null } {
+  let obj: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      obj = JSON.parse(body);
+    } catch {
+      return { reason: null, message: body.trim() || null, causes: [], retryAfterSeconds: null };
+    }
+  }
+  if (obj === null || typeof obj !== 'object') return { reason: null, message: null, causes: [], retryAfterSeconds: null };
+  const s = obj as { reason?: unknown; message?: unknown; details?: { causes?: unknown; retryAfterSeconds?: unknown } };
+  const list = Array.isArray(s.details?.causes) ? (s.details.causes as { field?: string; message?: string }[]) : [];
+  return {
+    reason: typeof s.reason === 'string' ? s.reason : null,
+    message: typeof s.message === 'string' ? s.message : null,
+    causes: list.map((c) => (c.field ? `${c.field}: ${c.message ?? ''}` : (c.message ?? ''))).filter((c) => c !== ''),
+    retryAfterSeconds: typeof s.details?.retryAfterSeconds === 'number' ? s.details.retryAfterSeconds : null,
+  };
+}
+
+/** Reads Retry-After (seconds or an HTTP date) from a header bag. */
+export function retryAfterMs(headers: unknown, now: number = Date.now()): number | null {
+  if (headers === null || typeof headers !== 'object') return null;
+  const h = headers as Record<string, unknown>;
+  const raw = h['retry-after'] ?? h['Retry-After'];
+  if (typeof raw !== 'string' || raw.trim() === '') return null;
+  const secs = Number(raw);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const date = Date.parse(raw);
+  return Number.isFinite(date) ? Math.max(0, date - now) : null;
+}
+
+function kindOfStatus(status: number): KubeErrorKind {
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not-found';
+  if (status === 409) return 'conflict';
+  if (status === 410) return 'gone';
+  if (status === 422) return 'invalid';
+  if (status === 429) return 'throttled';
+  if (status === 400) return 'bad-request';
+  if (status === 504 || status === 408) return 'timeout';
+  if (status >= 500) return 'server';
+  return 'unknown';
+}
+
+/**
+ * Classifies anything a request to the API server may throw: client-node's `ApiException`
+ * (`code`, `body`, `headers`), the Watch's `statusCode` errors, a Kubernetes `Status` object seen
+ * in a watch ERROR event, and Node/undici network and TLS errors.
+ */
+export function classifyError(err: unknown): KubeErrorInfo {
+  if (err instanceof KubeError && err.info) return err.info;
+  const chain = causes(err);
+  const top = chain[0] ?? {};
+  // A Status object (from a watch ERROR event) or an ApiException.
+  const status =
+    typeof top.code === 'number' && top.code >= 100
+      ? top.code
+      : typeof top.statusCode === 'number'
+        ? top.statusCode
+        : top.kind === 'Status' && typeof top.code === 'number'
+          ? top.code
+          : null;
+  if (status !== null) {
+    const parsed = parseStatusBody(top.kind === 'Status' ? top : top.body);
+    const kind = kindOfStatus(status);
+    const headerWait = retryAfterMs(top.headers);
+    const wait = headerWait ?? (parsed.retryAfterSeconds !== null ? parsed.retryAfterSeconds * 1000 : null);
+    return {
+      kind,
+      status,
+      reason: parsed.reason,
+      message: parsed.message ?? (typeof top.message === 'string' && !top.message.startsWith('HTTP-Code') ? top.message : `HTTP ${status}`),
+      causes: parsed.causes,
+      retryAfterMs: wait,
+      retriable: kind === 'throttled' || kind === 'server' || kind === 'timeout',
+    };
+  }
+  for (const c of chain) {
+    const code = typeof c.code === 'string' ? c.code : null;
+    const msg = typeof c.message === 'string' ? c.message : String(c);
+    if (c.name === 'AbortError' && !(typeof c.message === 'string' && c.message.includes('timeout'))) {
+      return info('aborted', msg, false);
+    }
+    if (c.name === 'TimeoutError') return info('timeout', msg, true);
+    if (code && TLS_CODES.has(code)) return info('tls', `${code}: ${msg}`, false);
+    if (code && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT'))) return info('tls', `${code}: ${msg}`, false);
+    if (code && TIMEOUT_CODES.has(code)) return info('timeout', `${code}: ${msg}`, true);
+    if (code && NETWORK_CODES.has(code)) return info('network', `${code}: ${msg}`, true);
+  }
+  const msg = typeof top.message === 'string' ? top.message : String(err);
+  if (/fetch failed|socket hang up|terminated|other side closed/i.test(msg)) return info('network', msg, true);
+  return info('unknown', msg, false);
+}
+
+function info(kind: KubeErrorKind, message: string, retriable: boolean): KubeErrorInfo {
+  return { kind, status: null, reason: null, message, causes: [], retryAfterMs: null, retriable };
+}
+
+/** The default `retriable` predicate: throttling, server errors, timeouts and network blips. */
+export function isRetriable(err: unknown): boolean {
+  return classifyError(err).retriable;
+}
+
+/**
+ * A sentence for the user about a failed request: what failed, what the server said, what to do.
+ * `what` names the request ("create pod x in namespace y"); `server` is the API server's URL.
+ */
+export function describeError(err: unknown, what: string, server: string | null): string {
+  const e = classifyError(err);
+  const at = server ? ` at ${server}` : '';
+  switch (e.kind) {
+    case 'unauthorized':
+      return `Could not ${what}: the Kubernetes API server${at} rejected the credentials (401 Unauthorized). The token or client certificate is wrong or expired; check the kubeconfig/token input or the step that wrote ~/.kube/config.`;
+    case 'forbidden':
+      return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
+    case 'not-found':
+      return `Could not ${what}: not found (404). ${e.message}`;
+    case 'invalid':
+      return `Could not ${what}: the cluster rejected it as invalid (422). ${e.message}${e.causes.length ? ` (${e.causes.join('; ')})` : ''}`;
+    case 'tls':
+      return `Could not ${what}: TLS handshake with the API server${at} failed (${e.message}). The server's certificate is not trusted: give the cluster's CA in certificate-authority-data (or the kubeconfig's certificate-authority-data) and check that the server URL matches the certificate.`;
+    case 'network':
+    case 'timeout':
+      return `Could not ${what}: the API server${at} could not be reached (${e.message}). Check the server URL, that the cluster is running, and that the runner can reach it (firewall, VPN, private endpoint).`;
+    case 'throttled':
+      return `Could not ${what}: the API server kept throttling requests (429 Too Many Requests). ${e.message}`;
+    case 'server':
+      return `Could not ${what}: the API server answered ${e.status ?? ''} ${e.message}`.trim();
+    default:
+      return `Could not ${what}: ${e.status ? `HTTP ${e.status} ` : ''}${e.message}`;
+  }
+}
+
+/** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Options of `withRetry`. */
+export interface RetryOptions {
+  /** Whether an error may go away if the request is sent again; default `isRetriable`. */
+  retriable?: (err: unknown) => boolean;
+  /** Attempts in all, the first included; default 6. */
+  attempts?: number;
+  /** First backoff in ms (doubled each time, with jitter); default 200. */
+  baseMs?: number;
+  /** Longest single wait in ms; default 10 s. */
+  maxMs?: number;
+  /** Waits; tests inject a fake. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Jitter source in [0, 1); default Math.random. */
+  random?: () => number;
+  signal?: AbortSignal;
+  /** Told about each retry (for a debug line). */
+  onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
+}
+
+/**
+ * Runs `fn` until it succeeds, fails with an error `retriable` rejects, or runs out of attempts.
+ * Waits the server's Retry-After when given, else exponential backoff with jitter (client-go's
+ * `retry.OnError` with a `wait.Backoff`).
+ */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const retriable = options.retriable ?? isRetriable;
+  const attempts = options.attempts ?? 6;
+  const base = options.baseMs ?? 200;
+  const max = options.maxMs ?? 10_000;
+  const sleep = options.sleep ?? abortableSleep;
+  const random = options.random ?? Math.random;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (attempt >= attempts || !retriable(err) || options.signal?.aborted) throw err;
+      const server = classifyError(err).retryAfterMs;
+      const backoff = Math.min(max, base * 2 ** (attempt - 1));
+      const wait = server !== null ? Math.min(server, 60_000) : Math.round(backoff * (0.5 + random() / 2));
+      options.onRetry?.(err, attempt, wait);
+      await sleep(wait, options.signal);
+    }
+  }
+}
+
+/**
+ * A client-side token bucket (client-go's `flowcontrol.NewTokenBucketRateLimiter(qps, burst)`):
+ * up to `burst` requests at once, refilled at `qps` per second. `take()` resolves when a token is
+ * free. Keeps a burst of pod creations (a wide DAG) from tripping the server's throttling.
+ */
+export class TokenBucket {
+  readonly #qps: number;
+  readonly #burst: number;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  #tokens: number;
+  #last: number;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(options: { qps: number; burst: number; now?: () => number; sleep?: (ms: number) => Promise<void> }) {
+    if (!(options.qps > 0) || !(options.burst >= 1)) {
+      throw new Error(`TokenBucket needs qps > 0 and burst >= 1, got qps=${options.qps} burst=${options.burst}`);
+    }
+    this.#qps = options.qps;
+    this.#burst = options.burst;
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? ((ms) => abortableSleep(ms));
+    this.#tokens = options.burst;
+    this.#last = this.#now();
+  }
+
+  #refill(): void {
+    const now = this.#now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#qps);
+    this.#last = now;
+  }
+
+  /** Waits for a token and takes it. Callers are served in order. */
+  take(): Promise<void> {
+    const next = this.#queue.then(async () => {
+      this.#refill();
+      while (this.#tokens < 1) {
+        await this.#sleep(Math.ceil(((1 - this.#tokens) / this.#qps) * 1000));
+        this.#refill();
+      }
+      this.#tokens -= 1;
+    });
+    this.#queue = next;
+    return next;
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * One attempt's pod, rendered from its TaskSpec: the manifest, its deterministic name and labels,
+ * and the parsing of the outputs the task leaves in its termination message.
+ *
+ * Pure: no I/O. Templates are rendered by a function the caller passes in, so the engine renders
+ * with real upstream outputs and `plan` renders with placeholders.
+ */
+import { createHash } from 'node:crypto';
+import type { V1Container, V1EnvFromSource, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import type { RunContext } from '../report/types.ts';
+import type { DagSpec, Template, TaskSpec } from '../spec/types.ts';
+
+/** The value of `app.kubernetes.io/managed-by` on every pod we create. */
+export const MANAGED_BY = 'pod-dag-action';
+
+/** Label keys put on every pod. */
+export const LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  dag: 'pod-dag.io/dag',
+  task: 'pod-dag.io/task',
+  runId: 'pod-dag.io/run-id',
+  runAttempt: 'pod-dag.io/run-attempt',
+  taskAttempt: 'pod-dag.io/task-attempt',
+  repository: 'pod-dag.io/repository',
+} as const;
+
+/** Annotation keys put on every pod. */
+export const ANNOTATIONS = {
+  runUrl: 'pod-dag.io/run-url',
+  repository: 'pod-dag.io/repository',
+  sha: 'pod-dag.io/sha',
+  workflow: 'pod-dag.io/workflow',
+} as const;
+
+/** The name of the task's container in its pod. */
+export const CONTAINER = 'main';
+
+/** Where the task writes its outputs; Kubernetes' default termination message path. */
+export const OUTPUT_PATH = '/dev/termination-log';
+
+/** Kubernetes keeps at most this many bytes of a container's termination message. */
+export const OUTPUT_LIMIT_BYTES = 4096;
+
+/** What identifies one attempt's pod. */
+export interface PodIdentity {
+  dag: string;
+  /** The GitHub run id (or the CLI's local run id). */
+  runId: string;
+  runAttempt: number;
+  task: string;
+  attempt: number;
+}
+
+const MAX_NAME = 63;
+
+/**
+ * The pod's name: `<dag>-<runId>-<runAttempt>-<task>-<attempt>`, a valid DNS-1123 label of at
+ * most 63 characters. When too long it is cut and ends with 8 hex digits of a hash of the full
+ * name, so the same inputs always give the same name and different inputs (almost surely)
+ * different names. The run attempt is in the name so that re-running a failed GitHub run never
+ * adopts a kept pod of the earlier run attempt.
+ */
+export function podName(id: PodIdentity): string {
+  const full = sanitizeDnsLabel(`${id.dag}-${id.runId}-${id.runAttempt}-${id.task}-${id.attempt}`);
+  if (full.length <= MAX_NAME) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
+  const head = full.slice(0, MAX_NAME - hash.length - 1).replace(/-+$/, '');
+  return `${head}-${hash}`;
+}
+
+function sanitizeDnsLabel(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/**
+ * A valid label value from any string: at most 63 characters of `[A-Za-z0-9._-]`, starting and
+ * ending with an alphanumeric. `owner/repo` becomes `owner_repo`.
+ */
+export function labelValue(s: string): string {
+  let v = s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 63);
+  v = v.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
+  return v;
+}
+
+/** The label selector that matches every pod of one run attempt of a DAG (the watch's selector). */
+export function runSelector(dag: string, runId: string, runAttempt: number): string {
+  return `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(dag)},${LABELS.runId}=${labelValue(runId)},${LABELS.runAttempt}=${runAttempt}`;
+}
+
+/** The URL of the GitHub run, or null outside a workflow. */
+export function runUrl(context: RunContext): string | null {
+  if (!context.repository || !context.runId) return null;
+  return `${context.serverUrl.replace(/\/+$/, '')}/${context.repository}/actions/runs/${context.runId}/attempts/${context.runAttempt}`;
+}
+
+/** Everything `renderPod` needs besides the task. */
+export interface PodContext {
+  spec: DagSpec;
+  namespace: string;
+  runId: string;
+  context: RunContext;
+  /** Renders a template with the params and upstream outputs known when the attempt starts. */
+  render: (t: Template) => string;
+}
+
+/**
+ * The pod of one attempt. `restartPolicy: Never` (a retry is a new pod, decided by us, never
+ * a kubelet restart); `activeDeadlineSeconds` from the task's timeout; the termination message
+ * file is where outputs go (`POD_DAG_OUTPUT`), with policy `File` so a crash's log tail is not
+ * mistaken for outputs.
+ */
+export function renderPod(task: TaskSpec, attempt: number, ctx: PodContext): V1Pod {
+  const { spec, context } = ctx;
+  const name = podName({ dag: spec.name, runId: ctx.runId, runAttempt: context.runAttempt, task: task.id, attempt });
+  const labels: Record<string, string> = {
+    ...(task.pod.labels ?? {}),
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.dag]: labelValue(spec.name),
+    [LABELS.task]: labelValue(task.id),
+    [LABELS.runId]: labelValue(ctx.runId),
+    [LABELS.runAttempt]: String(context.runAttempt),
+    [LABELS.taskAttempt]: String(attempt),
+  };
+  if (context.repository) labels[LABELS.repository] = labelValue(context.repository);
+  const annotations: Record<string, string> = { ...(task.pod.annotations ?? {}) };
+  const url = runUrl(context);
+  if (url) annotations[ANNOTATIONS.runUrl] = url;
+  if (context.repository) annotations[ANNOTATIONS.repository] = context.repository;
+  if (context.sha) annotations[ANNOTATIONS.sha] = context.sha;
+  if (context.workflow) annotations[ANNOTATIONS.workflow] = context.workflow;
+
+  const env: V1EnvVar[] = task.env.map((e): V1EnvVar => {
+    if ('value' in e) return { name: e.name, value: ctx.render(e.value) };
+    if ('secret' in e) return { name: e.name, valueFrom: { secretKeyRef: { name: e.secret, key: e.key, optional: e.optional } } };
+    return { name: e.name, valueFrom: { configMapKeyRef: { name: e.configMap, key: e.key, optional: e.optional } } };
+  });
+  // Ours last: a task cannot point POD_DAG_OUTPUT elsewhere by accident.
+  env.push({ name: 'POD_DAG_OUTPUT', value: OUTPUT_PATH });
+  const envFrom: V1EnvFromSource[] = task.envFrom.map((e): V1EnvFromSource => {
+    const prefix = e.prefix ?? undefined;
+    if ('secret' in e) return { prefix, secretRef: { name: e.secret, optional: e.optional } };
+    return { prefix, configMapRef: { name: e.configMap, optional: e.optional } };
+  });
+
+  const container: V1Container = {
+    name: CONTAINER,
+    image: ctx.render(task.image),
+    env,
+    terminationMessagePath: OUTPUT_PATH,
+    terminationMessagePolicy: 'File',
+  };
+  if (task.command) container.command = task.command.map(ctx.render);
+  if (task.args) container.args = task.args.map(ctx.render);
+  if (envFrom.length) container.envFrom = envFrom;
+  if (task.workingDir) container.workingDir = task.workingDir;
+  const { requests, limits } = task.resources;
+  if (Object.keys(requests).length || Object.keys(limits).length) {
+    container.resources = {};
+    if (Object.keys(requests).length) container.resources.requests = { ...requests };
+    if (Object.keys(limits).length) container.resources.limits = { ...limits };
+  }
+  if (task.pod.volumeMounts) container.volumeMounts = task.pod.volumeMounts as unknown as V1Container['volumeMounts'];
+  if (task.pod.containerSecurityContext) container.securityContext = task.pod.containerSecurityContext as V1Container['securityContext'];
+
+  const pod: V1Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ctx.namespace, labels, annotations },
+    spec: { restartPolicy: 'Never', containers: [container] },
+  };
+  const ps = pod.spec!;
+  if (task.timeoutMs !== null) ps.activeDeadlineSeconds = Math.max(1, Math.ceil(task.timeoutMs / 1000));
+  const o = task.pod;
+  if (o.nodeSelector) ps.nodeSelector = { ...o.nodeSelector };
+  if (o.affinity) ps.affinity = o.affinity as NonNullable<V1Pod['spec']>['affinity'];
+  if (o.tolerations) ps.tolerations = o.tolerations as NonNullable<V1Pod['spec']>['tolerations'];
+  if (o.serviceAccountName) ps.serviceAccountName = o.serviceAccountName;
+  if (o.imagePullSecrets) ps.imagePullSecrets = o.imagePullSecrets.map((s) => ({ name: s.name }));
+  if (o.volumes) ps.volumes = o.volumes as unknown as NonNullable<V1Pod['spec']>['volumes'];
+  if (o.securityContext) ps.securityContext = o.securityContext as NonNullable<V1Pod['spec']>['securityContext'];
+  if (o.priorityClassName) ps.priorityClassName = o.priorityClassName;
+  return pod;
+}
+
+const OUTPUT_REF = /\{\{\s*tasks\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_.-]+)\s*\}\}/g;
+
+/** Every `tasks.<id>.outputs.<name>` a template refers to. */
+export function outputRefs(t: Template): { task: string; name: string }[] {
+  return [...t.matchAll(OUTPUT_REF)].map((m) => ({ task: m[1]!, name: m[2]! }));
+}
+
+/**
+ * The pods of attempt 1 of every task, for `plan` mode: upstream outputs are not known, so each
+ * reference to one shows as `<tasks.x.outputs.y>`. `renderTemplate(t, {params, outputs})` is
+ * passed in (src/spec/template.ts).
+ */
+export function renderPlanPods(
+  spec: DagSpec,
+  params: Record<string, string>,
+  context: RunContext & { namespace?: string | null },
+  renderTemplate: (t: Template, values: { params: Record<string, string>; outputs: Record<string, Record<string, string>> }) => string,
+): V1Pod[] {
+  const runId = context.runId ?? 'plan';
+  const namespace = context.namespace ?? spec.namespace ?? 'default';
+  return spec.tasks.map((task) => {
+    const render = (t: Template): string => {
+      const outputs: Record<string, Record<string, string>> = {};
+      for (const r of outputRefs(t)) (outputs[r.task] ??= {})[r.name] = `<tasks.${r.task}.outputs.${r.name}>`;
+      return renderTemplate(t, { params, outputs });
+    };
+    return renderPod(task, 1, { spec, namespace, runId, context, render });
+  });
+}
+
+/** The result of reading a termination message as outputs. */
+export type ParsedOutputs = { ok: true; outputs: Record<string, string> } | { ok: false; error: string };
+
+/**
+ * Parses the `name=value` lines a task wrote to POD_DAG_OUTPUT, and GitHub's multi-line form:
+ *
+ *     name<<EOF
+ *     line 1
+ *     line 2
+ *     EOF
+ *
+ * Blank lines are ignored. A message of 4 KiB or more is an error: Kubernetes cuts the file at
+ * 4096 bytes, so such outputs may have been truncated and must not be trusted.
+ */
+export function parseOutputs(message: string | null | undefined, task: string): ParsedOutputs {
+  if (!message) return { ok: true, outputs: {} };
+  const bytes = Buffer.byteLength(message, 'utf8');
+  if (bytes >= OUTPUT_LIMIT_BYTES) {
+    return {
+      ok: false,
+      error: `task "${task}" wrote ${bytes} bytes to POD_DAG_OUTPUT; Kubernetes keeps at most ${OUTPUT_LIMIT_BYTES} bytes of a termination message, so its outputs may be cut off. Keep outputs small (names, ids, paths) and pass large data through storage.`,
+    };
+  }
+  const outputs: Record<string, string> = {};
+  const lines = message.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '') continue;
+    const heredoc = /^([A-Za-z_][A-Za-z0-9_.-]*)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const [, name, delim] = heredoc;
+      const body: string[] = [];
+      let closed = false;
+      for (i++; i < lines.length; i++) {
+        if (lines[i] === delim) {
+          closed = true;
+          break;
+        }
+        body.push(lines[i]!);
+      }
+      if (!closed) {
+        return { ok: false, error: `task "${task}" wrote output "${name}" in the ${name}<<${delim} form to POD_DAG_OUTPUT, but no line "${delim}" ends it.` };
+      }
+      outputs[name!] = body.join('\n');
+      continue;
+    }
+    const eq = line.indexOf('=');
+    const name = eq > 0 ? line.slice(0, eq) : '';
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) {
+      return {
+        ok: false,
+        error: `task "${task}" wrote line ${i + 1} of POD_DAG_OUTPUT as ${JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line)}; expected name=value (a name of letters, digits, '_', '-', '.') or name<<DELIMITER for a multi-line value.`,
+      };
+    }
+    outputs[name] = line.slice(eq + 1);
+  }
+  return { ok: true, outputs };
+}
