@@ -1,0 +1,163 @@
+/**
+ * Escaping for everything a report writes that came from a user or a pod (task ids, params,
+ * messages from the cluster, log lines), and redaction of secrets.
+ *
+ * Invariant: no text from outside reaches a summary, an annotation or a chart without going
+ * through one of these functions, so a hostile name or log line cannot close a `<details>`,
+ * open a `<script>`, split a table row or break a Mermaid chart.
+ */
+
+/** Control characters other than tab, and ANSI escape sequences, which a log line may carry. */
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-_]/g;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/g;
+
+/** Strips ANSI colour codes and control characters (keeps tabs); `\r` and `\n` become spaces. */
+export function stripControl(text: string): string {
+  return text.replace(ANSI, '').replace(/\r\n|\r|\n/g, ' ').replace(CONTROL, '');
+}
+
+const HTML_ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Escapes text for an HTML context (an attribute or an element's content). */
+export function escapeHtml(text: string): string {
+  return stripControl(text).replace(/[&<>"']/g, (c) => HTML_ENTITIES[c] ?? c);
+}
+
+/**
+ * Characters that mean something to GitHub's Markdown inline (emphasis, code, links, tables,
+ * strikethrough, math, HTML, entities) or at the start of a line (headings, lists, quotes). They
+ * are written as numeric entities, which GitHub shows as the character and never interprets.
+ */
+const MARKDOWN_SPECIAL = /[&<>"'`*_[\]|~\\#$+-]/g;
+
+/**
+ * Escapes text for Markdown inline content, table cells included: the result shows exactly the
+ * input and can neither format, link, inject HTML nor split a table row. Line breaks become spaces.
+ *
+ * Letters, digits, spaces and most punctuation pass through, so ordinary names and messages stay
+ * readable in the file; `-` is kept inside words (it only means something at the start).
+ */
+export function escapeMarkdown(text: string): string {
+  const clean = stripControl(text);
+  return clean.replace(MARKDOWN_SPECIAL, (c, offset: number) => {
+    // A hyphen between two word characters (task ids like `create-db`) cannot start a list
+    // item, a table rule or a strikethrough, so it stays as written for readability.
+    if (c === '-' && /\w/.test(clean[offset - 1] ?? '') && /\w/.test(clean[offset + 1] ?? '')) return c;
+    return `&#${c.charCodeAt(0)};`;
+  });
+}
+
+/**
+ * Text as a Markdown code span inside a table cell: a backtick fence longer than any run of
+ * backticks in the text, and `|` escaped (GFM splits cells before it parses code spans).
+ */
+export function codeSpan(text: string): string {
+  const clean = stripControl(text);
+  const fence = '`'.repeat(longestRun(clean, '`') + 1);
+  // A span that starts or ends with a backtick needs a space so the fence is not extended.
+  const pad = clean.startsWith('`') || clean.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${clean.replace(/\|/g, '\\|')}${pad}${fence}`;
+}
+
+/** The length of the longest run of `char` in `text`. */
+export function longestRun(text: string, char: string): number {
+  let longest = 0;
+  let run = 0;
+  for (const c of text) {
+    run = c === char ? run + 1 : 0;
+    if (run > longest) longest = run;
+  }
+  return longest;
+}
+
+/**
+ * A fenced code block whose fence is longer than any backtick run in its lines, so no line can
+ * close it early. Inside a fence GitHub interprets neither Markdown nor HTML.
+ */
+export function codeBlock(lines: string[], info = 'text'): string {
+  const clean = lines.map(stripControl);
+  const fence = '`'.repeat(Math.max(3, longestRun(clean.join('\n'), '`') + 1));
+  return [`${fence}${info}`, ...clean, fence].join('\n');
+}
+
+/**
+ * Escapes a Mermaid node or edge label written inside `"…"`: every character that is not a
+ * letter, digit, space or a harmless punctuation mark becomes a Mermaid entity code (`#35;`),
+ * which Mermaid shows as the character. This covers `"`, `]`, `-->`, `%%`, `;`, `<`, `#`, `|`.
+ */
+export function escapeMermaidLabel(text: string): string {
+  return stripControl(text).replace(/[^A-Za-z0-9 .,_/-]/gu, (c) => `#${c.codePointAt(0)};`);
+}
+
+/**
+ * A Gantt task or section name: Gantt syntax has no quoting, `:` ends a name, `#` and `%%` start
+ * comments and `;` ends a statement, so anything outside a safe set becomes `_`, except `:`,
+ * which becomes ` -` to keep `attempt 1: exit 1` readable. Task ids (DNS labels) are unchanged.
+ */
+export function mermaidGanttName(text: string): string {
+  const safe = stripControl(text).replace(/:/g, ' -').replace(/[^A-Za-z0-9 ._,()/-]/g, '_').trim();
+  return safe === '' ? '_' : safe;
+}
+
+/** A URL path segment, with the characters that end a Markdown link destination encoded too. */
+export function urlSegment(text: string): string {
+  return encodeURIComponent(text).replace(/[()!*']/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** What a redacted secret is replaced with, as the runner does in logs. */
+export const REDACTED = '***';
+
+/**
+ * The strings to hide for one secret: the value itself, and its base64 forms at each of the
+ * three byte alignments it can have inside a longer base64 text (as the runner masks them),
+ * keeping only the characters that depend on the secret alone.
+ */
+export function secretVariants(secret: string): string[] {
+  if (secret === '') return [];
+  const variants = new Set<string>([secret]);
+  const bytes = Buffer.from(secret, 'utf8');
+  for (let prefix = 0; prefix < 3; prefix++) {
+    const encoded = Buffer.concat([Buffer.alloc(prefix), bytes]).toString('base64');
+    const start = Math.ceil((prefix * 8) / 6);
+    const end = Math.floor(((prefix + bytes.length) * 8) / 6);
+    const stable = encoded.slice(start, end);
+    // A very short fragment would hide innocent text everywhere; the runner also skips them.
+    if (stable.length >= 6) variants.add(stable);
+  }
+  // Newlines inside a secret (a PEM key) appear in reports as spaces after escaping.
+  if (/[\r\n]/.test(secret)) variants.add(secret.replace(/\r\n|\r|\n/g, ' '));
+  for (const line of secret.split(/\r\n|\r|\n/)) if (line.trim().length >= 6) variants.add(line);
+  return [...variants];
+}
+
+/** Returns a function that replaces every secret (and its base64 forms) in a string by `***`. */
+export function makeRedactor(secrets: readonly string[]): (text: string) => string {
+  const variants = [...new Set(secrets.flatMap(secretVariants))].sort((a, b) => b.length - a.length);
+  if (variants.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const v of variants) if (out.includes(v)) out = out.split(v).join(REDACTED);
+    return out;
+  };
+}
+
+/** A deep copy of plain data (objects, arrays, strings) with `redact` applied to every string, keys included. */
+export function redactDeep<T>(value: T, redact: (text: string) => string): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return redact(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [redact(k), walk(x)]));
+    }
+    return v;
+  };
+  return walk(value) as T;
+}

@@ -1,0 +1,124 @@
+/**
+ * Mermaid charts for the job summary: the DAG as a flowchart coloured by result, and a Gantt of
+ * every attempt. GitHub renders ```mermaid blocks in job summaries.
+ *
+ * Invariants that keep every chart parseable whatever the task ids, reasons or messages are:
+ * node ids are generated (`t0`, `t1`… in spec order), never taken from a task id; every label is
+ * quoted and passed through `escapeMermaidLabel`; Gantt names (which cannot be quoted) go through
+ * `mermaidGanttName`. The tests parse every chart with the real Mermaid parser.
+ */
+import type { TaskSpec } from '../spec/types.ts';
+import { escapeMermaidLabel, mermaidGanttName } from './escape.ts';
+
+/**
+ * Mermaid refuses diagrams whose source is longer than this (its default `maxTextSize`, which
+ * GitHub keeps) and shows an error instead; a larger chart is left out with a note.
+ */
+export const MERMAID_MAX_TEXT = 50_000;
+
+/** Mermaid's default limit on the edges of a flowchart (`maxEdges`). */
+export const MERMAID_MAX_EDGES = 500;
+
+/** A node's style class in the flowchart. */
+export type NodeClass =
+  | 'succeeded'
+  | 'retried'
+  | 'failed'
+  | 'cancelled'
+  | 'skipped'
+  | 'notrun'
+  | 'running'
+  | 'planned'
+  | 'accepted'
+  | 'refused';
+
+/**
+ * Colours of each class: GitHub's Primer palette (fill, border, text), readable in both the
+ * light and the dark theme because every class sets its own text colour.
+ */
+const CLASS_DEFS: Record<NodeClass, string> = {
+  succeeded: 'fill:#dafbe1,stroke:#1a7f37,color:#0f5323,stroke-width:2px',
+  retried: 'fill:#fff8c5,stroke:#9a6700,color:#633c01,stroke-width:2px',
+  failed: 'fill:#ffebe9,stroke:#cf222e,color:#82071e,stroke-width:3px',
+  cancelled: 'fill:#fff1e5,stroke:#bc4c00,color:#762c00,stroke-width:2px',
+  skipped: 'fill:#f6f8fa,stroke:#8c959f,color:#57606a,stroke-dasharray:5 3',
+  notrun: 'fill:#ffffff,stroke:#d0d7de,color:#57606a,stroke-dasharray:2 2',
+  running: 'fill:#ddf4ff,stroke:#0969da,color:#0a3069',
+  planned: 'fill:#ddf4ff,stroke:#0969da,color:#0a3069',
+  accepted: 'fill:#dafbe1,stroke:#1a7f37,color:#0f5323,stroke-width:2px',
+  refused: 'fill:#ffebe9,stroke:#cf222e,color:#82071e,stroke-width:3px',
+};
+
+/** One node of the flowchart. */
+export interface FlowNode {
+  task: TaskSpec;
+  cls: NodeClass;
+  /** Label lines written by us (already safe), shown under the task id. */
+  lines: string[];
+}
+
+/** A flowchart of the DAG: a node per task, an edge per `needs`, a class per node. */
+export function flowchart(nodes: FlowNode[]): string {
+  const ids = new Map<string, string>();
+  nodes.forEach((n, i) => ids.set(n.task.id, `t${i}`));
+  const out = ['flowchart LR'];
+  for (const n of nodes) {
+    const label = [escapeMermaidLabel(n.task.id), ...n.lines].join('<br/>');
+    out.push(`  ${ids.get(n.task.id)}["${label}"]`);
+  }
+  for (const n of nodes) {
+    for (const need of n.task.needs) {
+      const from = ids.get(need);
+      if (from !== undefined) out.push(`  ${from} --> ${ids.get(n.task.id)}`);
+    }
+  }
+  const used = new Map<NodeClass, string[]>();
+  for (const n of nodes) used.set(n.cls, [...(used.get(n.cls) ?? []), ids.get(n.task.id) ?? '']);
+  for (const [cls, members] of used) {
+    out.push(`  classDef ${cls} ${CLASS_DEFS[cls]}`);
+    out.push(`  class ${members.join(',')} ${cls}`);
+  }
+  return out.join('\n');
+}
+
+/** The number of edges `flowchart` draws. */
+export function edgeCount(tasks: TaskSpec[]): number {
+  const ids = new Set(tasks.map((t) => t.id));
+  return tasks.reduce((n, t) => n + t.needs.filter((x) => ids.has(x)).length, 0);
+}
+
+/** One bar of the Gantt chart. */
+export interface GanttBar {
+  section: string;
+  name: string;
+  /** Mermaid's task tags: `done` (grey), `active` (light), `crit` (red), none (the theme's colour). */
+  tag: 'done' | 'active' | 'crit' | null;
+  start: number;
+  end: number;
+}
+
+/**
+ * A Gantt chart of attempts on absolute time (`dateFormat x`: epoch milliseconds), one section
+ * per task. The axis shows clock time (the reader's browser time zone); seconds are shown when
+ * the run is shorter than two hours.
+ */
+export function gantt(bars: GanttBar[], spanMs: number): string {
+  const out = ['gantt', '  dateFormat x', `  axisFormat ${spanMs < 2 * 3_600_000 ? '%H:%M:%S' : '%H:%M'}`, '  todayMarker off'];
+  let section: string | null = null;
+  bars.forEach((bar, i) => {
+    if (bar.section !== section) {
+      section = bar.section;
+      out.push(`  section ${mermaidGanttName(bar.section)}`);
+    }
+    // A bar needs a positive length to be drawn at all.
+    const end = Math.max(bar.end, bar.start + 1);
+    const tag = bar.tag === null ? '' : `${bar.tag}, `;
+    out.push(`    ${mermaidGanttName(bar.name)} :${tag}b${i}, ${bar.start}, ${end}`);
+  });
+  return out.join('\n');
+}
+
+/** A chart as a fenced ```mermaid block. */
+export function mermaidBlock(chart: string): string {
+  return ['```mermaid', chart, '```'].join('\n');
+}

@@ -1,0 +1,594 @@
+/**
+ * The job summary: pure renderers from a run's data to the Markdown (with a little HTML) that
+ * GitHub shows on the run's page. Nothing here touches a file; `SummaryReporter` writes.
+ *
+ * Invariants:
+ * - Every string from a user or a pod goes through `escape.ts` before it is written.
+ * - The output depends only on the arguments: times come from the state, so the same run always
+ *   renders the same text (the golden tests rely on it).
+ * - The output stays under `maxBytes` (GitHub rejects a step summary over 1 MiB): log tails are
+ *   trimmed first, oldest lines first, and the summary says so.
+ * - Secrets given in `options.secrets` (and their base64 forms) never appear in the output.
+ */
+import { stringify } from 'yaml';
+import type { AttemptRecord, RunState, TaskState } from '../dag/types.ts';
+import type { DagSpec, TaskSpec } from '../spec/types.ts';
+import type { DryRunVerdict, RunInfo } from './types.ts';
+import {
+  codeBlock,
+  codeSpan,
+  escapeHtml,
+  escapeMarkdown,
+  escapeMermaidLabel,
+  makeRedactor,
+  redactDeep,
+  stripControl,
+  urlSegment,
+} from './escape.ts';
+import {
+  SHOWN_STATES,
+  STATE_LABEL,
+  formatClock,
+  formatDateTime,
+  formatDuration,
+  outcomeText,
+  shownState,
+  taskSpan,
+  truncate,
+  type ShownState,
+} from './format.ts';
+import {
+  MERMAID_MAX_EDGES,
+  MERMAID_MAX_TEXT,
+  edgeCount,
+  flowchart,
+  gantt,
+  mermaidBlock,
+  type FlowNode,
+  type GanttBar,
+  type NodeClass,
+} from './mermaid.ts';
+
+/** GitHub's limit on one step's summary: 1 MiB. */
+export const GITHUB_SUMMARY_LIMIT = 1024 * 1024;
+
+/**
+ * The default size budget: GitHub's limit less room for whatever else the step appends and for
+ * the runner's own accounting.
+ */
+export const DEFAULT_MAX_BYTES = GITHUB_SUMMARY_LIMIT - 64 * 1024;
+
+/** Longest log line shown; a longer one is cut (one minified JSON line can be megabytes). */
+export const MAX_LOG_LINE = 2000;
+
+/** Options of `renderRunSummary`. */
+export interface RunSummaryOptions {
+  /** Show at most this many of the last log lines of each failed task. */
+  logTailLines: number;
+  /** Size budget in bytes (UTF-8); default `DEFAULT_MAX_BYTES`. */
+  maxBytes?: number;
+  /** Values to redact (with their base64 forms) from everything written. */
+  secrets?: readonly string[];
+}
+
+/** Options of the plan and dry-run summaries. */
+export interface SummaryOptions {
+  maxBytes?: number;
+  secrets?: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Links and headline pieces
+
+/** The spec file's path as a URL path, or `null` when it cannot be linked (absolute, outside). */
+function specPath(file: string): string | null {
+  const path = file.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+  if (path === '' || path.startsWith('/') || /^[A-Za-z]:/.test(path) || path.split('/').includes('..')) return null;
+  return path.split('/').map(urlSegment).join('/');
+}
+
+/** The URL of the spec file (at a line) at the commit that ran, when the run is on GitHub. */
+export function specUrl(info: RunInfo, line?: number): string | null {
+  const { repository, sha, serverUrl } = info.context;
+  const path = specPath(info.spec.file);
+  if (repository === null || sha === null || path === null) return null;
+  const repo = repository.split('/').map(urlSegment).join('/');
+  const base = `${serverUrl.replace(/\/+$/, '')}/${repo}/blob/${urlSegment(sha)}/${path}`;
+  return line === undefined ? base : `${base}#L${line}`;
+}
+
+/** The URL of the workflow run (and its attempt), when the run is on GitHub. */
+export function runUrl(info: RunInfo): string | null {
+  const { repository, runId, runAttempt, serverUrl } = info.context;
+  if (repository === null || runId === null) return null;
+  const repo = repository.split('/').map(urlSegment).join('/');
+  const base = `${serverUrl.replace(/\/+$/, '')}/${repo}/actions/runs/${urlSegment(runId)}`;
+  return runAttempt > 1 ? `${base}/attempts/${runAttempt}` : base;
+}
+
+/** `[text](url)` with the text escaped, or the escaped text alone without a URL. */
+function link(text: string, url: string | null): string {
+  return url === null ? escapeMarkdown(text) : `[${escapeMarkdown(text)}](${url})`;
+}
+
+/** The "where from" line: the spec at its commit, the workflow run, the namespace. */
+function sourceLine(info: RunInfo): string {
+  const parts: string[] = [];
+  const spec = specUrl(info);
+  const short = info.context.sha === null ? '' : ` at ${codeSpan(info.context.sha.slice(0, 7))}`;
+  parts.push(`Spec ${spec === null ? codeSpan(info.spec.file) : `[${codeSpan(info.spec.file)}](${spec})`}${short}`);
+  const run = runUrl(info);
+  if (run !== null) {
+    const attempt = info.context.runAttempt > 1 ? `, attempt ${info.context.runAttempt}` : '';
+    parts.push(`[workflow run ${escapeMarkdown(info.context.runId ?? '')}${attempt}](${run})`);
+  }
+  if (info.namespace !== null) parts.push(`namespace ${codeSpan(info.namespace)}`);
+  return parts.join(' · ');
+}
+
+/** The params, collapsed: they matter when reading a run, but rarely first. */
+function paramsBlock(params: Record<string, string>): string | null {
+  const names = Object.keys(params).sort();
+  if (names.length === 0) return null;
+  const rows = names.map((n) => `| ${codeSpan(n)} | ${codeSpan(params[n] ?? '')} |`);
+  return ['<details><summary>Params</summary>', '', '| Param | Value |', '|---|---|', ...rows, '', '</details>'].join('\n');
+}
+
+/** A chart, or a note saying why it was left out (Mermaid would show an error instead). */
+function chartOrNote(chart: string, what: string, edges = 0): string {
+  if (chart.length > MERMAID_MAX_TEXT) {
+    return `_The ${what} is left out: at ${chart.length.toLocaleString('en-US')} characters it is over Mermaid's limit of ${MERMAID_MAX_TEXT.toLocaleString('en-US')}, so GitHub could not draw it._`;
+  }
+  if (edges > MERMAID_MAX_EDGES) {
+    return `_The ${what} is left out: it has ${edges} edges, over Mermaid's limit of ${MERMAID_MAX_EDGES}, so GitHub could not draw it._`;
+  }
+  return mermaidBlock(chart);
+}
+
+/** The spec of each task by id. */
+function specsById(spec: DagSpec): Map<string, TaskSpec> {
+  return new Map(spec.tasks.map((t) => [t.id, t]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run summary
+
+const NODE_CLASS: Record<ShownState, NodeClass> = {
+  succeeded: 'succeeded',
+  retried: 'retried',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  skipped: 'skipped',
+  'not-run': 'notrun',
+  running: 'running',
+};
+
+const RUN_RESULT: Record<string, { emoji: string; text: string }> = {
+  success: { emoji: '✅', text: 'succeeded' },
+  failure: { emoji: '❌', text: 'failed' },
+  cancelled: { emoji: '🚫', text: 'cancelled' },
+  unfinished: { emoji: '⏳', text: 'did not finish' },
+};
+
+/** The run's end: its own, else the last attempt's. */
+function runEnd(state: RunState): number {
+  if (state.finishedAt !== null) return state.finishedAt;
+  let end = state.startedAt;
+  for (const t of state.tasks) for (const a of t.attempts) end = Math.max(end, a.finishedAt ?? a.startedAt);
+  return end;
+}
+
+/** `2 ✅ succeeded · 1 ❌ failed`, in a fixed order, only the states that occur. */
+function countsLine(state: RunState): string {
+  const counts = new Map<ShownState, number>();
+  for (const t of state.tasks) counts.set(shownState(t), (counts.get(shownState(t)) ?? 0) + 1);
+  const parts = SHOWN_STATES.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${STATE_LABEL[s].emoji} ${STATE_LABEL[s].text}`);
+  const n = state.tasks.length;
+  return `${n} ${n === 1 ? 'task' : 'tasks'}: ${parts.join(' · ')}`;
+}
+
+/** Why the run was cancelled, in words. */
+function cancelText(info: RunInfo, state: RunState): string | null {
+  if (state.cancelled === 'signal') return 'The workflow was cancelled: running pods were deleted and nothing new started.';
+  if (state.cancelled === 'timeout') {
+    const limit = info.spec.timeoutMs === null ? '' : ` (${formatDuration(info.spec.timeoutMs)})`;
+    return `The DAG's timeout${limit} was reached: running pods were deleted; only tasks with \`always()\` or \`cancelled()\` still ran.`;
+  }
+  return null;
+}
+
+/** The label lines of a task's node: result and wall time or attempts. */
+function nodeLines(task: TaskState, state: RunState): string[] {
+  const shown = shownState(task);
+  const label = STATE_LABEL[shown];
+  const span = taskSpan(task, state);
+  const time = span === null ? '' : ` · ${formatDuration(span.end - span.start)}`;
+  const lines = [`${label.emoji} ${label.text}${time}`];
+  if (task.attempts.length > 1) lines.push(`${task.attempts.length} attempts`);
+  if (task.reusedFrom !== null) lines.push(`reused from run attempt ${task.reusedFrom.runAttempt}`);
+  return lines;
+}
+
+/** The flowchart of a run, coloured by result. */
+function runFlowchart(info: RunInfo, state: RunState): string {
+  const byId = new Map(state.tasks.map((t) => [t.id, t]));
+  const nodes: FlowNode[] = info.spec.tasks.map((spec) => {
+    const task = byId.get(spec.id);
+    if (task === undefined) return { task: spec, cls: 'notrun', lines: [`${STATE_LABEL['not-run'].emoji} not run`] };
+    return { task: spec, cls: NODE_CLASS[shownState(task)], lines: nodeLines(task, state) };
+  });
+  return chartOrNote(flowchart(nodes), 'graph', edgeCount(info.spec.tasks));
+}
+
+/** The Gantt tag of an attempt: red for failures, grey for cancelled, light while running. */
+function ganttTag(a: AttemptRecord): GanttBar['tag'] {
+  if (a.outcome === null) return 'active';
+  if (a.outcome.class === 'succeeded') return null;
+  if (a.outcome.class === 'cancelled') return 'done';
+  return 'crit';
+}
+
+/** The Gantt of every attempt, or `null` when nothing ran. */
+function runGantt(state: RunState): string | null {
+  const bars: GanttBar[] = [];
+  for (const task of state.tasks) {
+    for (const a of task.attempts) {
+      const ended = a.outcome === null ? ', running' : a.outcome.class === 'succeeded' ? '' : `, ${outcomeText(a.outcome)}`;
+      bars.push({
+        section: task.id,
+        name: `attempt ${a.attempt}${ended}`,
+        tag: ganttTag(a),
+        start: a.startedAt,
+        end: a.finishedAt ?? runEnd(state),
+      });
+    }
+  }
+  if (bars.length === 0) return null;
+  return chartOrNote(gantt(bars, runEnd(state) - state.startedAt), 'timeline');
+}
+
+/** The exit code or reason cell of a task. */
+function taskEndText(task: TaskState): string {
+  const last = task.attempts[task.attempts.length - 1];
+  if (task.reusedFrom !== null) return `reused from run attempt ${task.reusedFrom.runAttempt}`;
+  if (last?.outcome != null && (task.result === 'succeeded' || task.result === 'failed' || task.result === 'cancelled')) {
+    return outcomeText(last.outcome);
+  }
+  return task.reason ?? (last?.outcome == null ? '' : outcomeText(last.outcome));
+}
+
+/** The task table, with a row per attempt under each retried task. */
+function runTable(info: RunInfo, state: RunState): string {
+  const specs = specsById(info.spec);
+  const rows = [
+    '| Task | Result | Attempts | Duration | Started (UTC) | Pod | Node | Exit code or reason |',
+    '|---|---|--:|--:|---|---|---|---|',
+  ];
+  const dash = '—';
+  for (const task of state.tasks) {
+    const shown = STATE_LABEL[shownState(task)];
+    const span = taskSpan(task, state);
+    const last = task.attempts[task.attempts.length - 1];
+    const line = specs.get(task.id)?.pos.line;
+    rows.push(
+      [
+        link(task.id, line === undefined ? null : specUrl(info, line)),
+        `${shown.emoji} ${shown.text}`,
+        String(task.attempts.length),
+        span === null ? dash : formatDuration(span.end - span.start),
+        span === null ? dash : formatClock(span.start),
+        last?.pod == null ? dash : codeSpan(last.pod),
+        last?.outcome?.node == null ? dash : escapeMarkdown(last.outcome.node),
+        escapeMarkdown(taskEndText(task)) || dash,
+      ].join(' | ').replace(/^/, '| ').concat(' |'),
+    );
+    if (task.attempts.length > 1) {
+      for (const a of task.attempts) {
+        const o = a.outcome;
+        const cls = o === null ? STATE_LABEL.running : o.class === 'succeeded' ? STATE_LABEL.succeeded : { emoji: '✖️', text: o.class };
+        const message = o?.message == null || o.class === 'succeeded' ? '' : ` — ${truncate(stripControl(o.message), 160)}`;
+        rows.push(
+          [
+            `↳ attempt ${a.attempt}`,
+            `${cls.emoji} ${cls.text}`,
+            '',
+            a.finishedAt === null ? dash : formatDuration(a.finishedAt - a.startedAt),
+            formatClock(a.startedAt),
+            a.pod === null ? dash : codeSpan(a.pod),
+            o?.node == null ? dash : escapeMarkdown(o.node),
+            o === null ? dash : escapeMarkdown(`${outcomeText(o)}${message}`),
+          ].join(' | ').replace(/^/, '| ').concat(' |'),
+        );
+      }
+    }
+  }
+  return rows.join('\n');
+}
+
+/** The last `n` lines of a tail, each cut to `MAX_LOG_LINE` characters. */
+function lastLines(lines: readonly string[], n: number): string[] {
+  return lines.slice(Math.max(0, lines.length - n)).map((l) => truncate(stripControl(l), MAX_LOG_LINE));
+}
+
+/** One failed task's section: how it ended, the cluster's message, its log tail. */
+function failedSection(info: RunInfo, task: TaskState, tail: readonly string[] | undefined, cap: number, logTailLines: number): string {
+  const last = task.attempts[task.attempts.length - 1];
+  const o = last?.outcome ?? null;
+  const line = specsById(info.spec).get(task.id)?.pos.line;
+  const out: string[] = [`#### ❌ ${link(task.id, line === undefined ? null : specUrl(info, line))}`, ''];
+  const where: string[] = [];
+  if (last?.pod != null) where.push(`pod ${codeSpan(last.pod)}`);
+  if (o?.node != null) where.push(`node ${codeSpan(o.node)}`);
+  const attempts = `${task.attempts.length} ${task.attempts.length === 1 ? 'attempt' : 'attempts'}`;
+  const how = o === null ? escapeMarkdown(task.reason ?? 'failed') : `**${escapeMarkdown(outcomeText(o))}**`;
+  out.push(`${how} after ${attempts}${where.length > 0 ? ` on ${where.join(', ')}` : ''}.`);
+  const message = o?.message ?? null;
+  if (message !== null && message.trim() !== '') {
+    out.push('');
+    for (const l of message.split(/\r\n|\r|\n/)) out.push(`> ${escapeMarkdown(l)}`);
+  }
+  const lines = lastLines(tail ?? [], Math.min(cap, logTailLines));
+  out.push('');
+  if (lines.length === 0) {
+    out.push(
+      (tail ?? []).length === 0
+        ? '_No log lines: the container may not have started._'
+        : `_Log lines left out to keep the summary under GitHub's size limit._`,
+    );
+    return out.join('\n');
+  }
+  const shown = Math.min(tail?.length ?? 0, logTailLines);
+  const cut = lines.length < shown ? ` (of the last ${shown}; trimmed for size)` : '';
+  const which = last === undefined ? '' : ` of attempt ${last.attempt}`;
+  out.push(`<details><summary>Last ${lines.length} log ${lines.length === 1 ? 'line' : 'lines'}${which}${escapeHtml(cut)}</summary>`, '');
+  out.push(codeBlock(lines), '', '</details>');
+  return out.join('\n');
+}
+
+/**
+ * The summary of a run: headline, graph, table, timeline and the failed tasks' logs.
+ *
+ * `logTails` maps a task id to the last lines of its (last attempt's) log, oldest first.
+ */
+export function renderRunSummary(
+  info: RunInfo,
+  state: RunState,
+  logTails: Record<string, string[]>,
+  options: RunSummaryOptions,
+): string {
+  const redact = makeRedactor(options.secrets ?? []);
+  const safeInfo = redactDeep(info, redact);
+  const safeState = redactDeep(state, redact);
+  const safeTails = redactDeep(logTails, redact);
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const logTailLines = Math.max(0, options.logTailLines);
+
+  const render = (cap: number, trimmed: boolean, compact: boolean): string =>
+    redact(buildRunSummary(safeInfo, safeState, safeTails, logTailLines, cap, trimmed, compact));
+
+  const full = render(logTailLines, false, false);
+  if (byteLength(full) <= maxBytes) return full;
+  // Too big: find the largest number of lines per task that fits (oldest lines go first).
+  let lo = 0;
+  let hi = logTailLines;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (byteLength(render(mid, true, false)) <= maxBytes) lo = mid;
+    else hi = mid - 1;
+  }
+  const trimmed = render(lo, true, false);
+  if (byteLength(trimmed) <= maxBytes) return trimmed;
+  // Even without logs it is too big (thousands of tasks): leave out the charts and attempt rows,
+  // then cut what is left at a line boundary.
+  return cutToBytes(render(0, true, true), maxBytes);
+}
+
+function buildRunSummary(
+  info: RunInfo,
+  state: RunState,
+  tails: Record<string, string[]>,
+  logTailLines: number,
+  cap: number,
+  trimmed: boolean,
+  compact: boolean,
+): string {
+  const result = RUN_RESULT[state.result ?? 'unfinished'] ?? { emoji: '⏳', text: 'unfinished' };
+  const out: string[] = [];
+  out.push(`## ${result.emoji} ${escapeMarkdown(state.dag)} ${result.text}`, '');
+  out.push(
+    `**${capitalize(result.text)}** in **${formatDuration(runEnd(state) - state.startedAt)}** · mode ${codeSpan(info.mode)} · started ${formatDateTime(state.startedAt)}`,
+    '',
+    countsLine(state),
+    '',
+    sourceLine(info),
+  );
+  const cancelled = cancelText(info, state);
+  if (cancelled !== null) out.push('', `> 🚫 ${cancelled}`);
+  if (trimmed) {
+    out.push(
+      '',
+      cap > 0
+        ? `> ✂️ Log tails were trimmed to the last ${cap} ${cap === 1 ? 'line' : 'lines'} per task to keep this summary under GitHub's 1 MiB limit. The full logs are in the step's log.`
+        : `> ✂️ Log tails were left out to keep this summary under GitHub's 1 MiB limit. The full logs are in the step's log.`,
+    );
+  }
+  if (!compact) out.push('', '### Graph', '', runFlowchart(info, state));
+  out.push('', '### Tasks', '', compact ? compactTable(info, state) : runTable(info, state));
+  if (!compact) {
+    const timeline = runGantt(state);
+    if (timeline !== null) out.push('', '### Timeline', '', timeline);
+  }
+  const failed = state.tasks.filter((t) => t.result === 'failed');
+  if (failed.length > 0) {
+    out.push('', `### ${failed.length === 1 ? 'Failed task' : 'Failed tasks'}`);
+    for (const t of failed) out.push('', failedSection(info, t, tails[t.id], cap, logTailLines));
+  }
+  const params = paramsBlock(info.params);
+  if (params !== null) out.push('', params);
+  return `${out.join('\n')}\n`;
+}
+
+/** The table without per-attempt rows, for summaries too big for everything. */
+function compactTable(info: RunInfo, state: RunState): string {
+  const one: RunState = { ...state, tasks: state.tasks.map((t) => ({ ...t, attempts: t.attempts.slice(-1) })) };
+  return runTable(info, one).replace(/^\| ↳.*\n?/gm, '');
+}
+
+/** `failed` → `Failed`. */
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** UTF-8 size of a string. */
+function byteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/** Cuts a summary at the last line boundary that fits, and says it was cut. */
+function cutToBytes(text: string, maxBytes: number): string {
+  const note = "\n\n_The summary was cut here to stay under GitHub's 1 MiB limit; the full report is in the `summary-json` output._\n";
+  const budget = maxBytes - byteLength(note);
+  let cut = Buffer.from(text, 'utf8').subarray(0, Math.max(0, budget)).toString('utf8');
+  // A partial multi-byte character decodes to U+FFFD; a partial line may be broken markup.
+  cut = cut.replace(/\uFFFD$/, '');
+  const nl = cut.lastIndexOf('\n');
+  if (nl >= 0) cut = cut.slice(0, nl);
+  return `${cut}${note}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan and dry-run summaries
+
+/** A command line for reading (not for a shell: values are never passed through one). */
+export function commandLine(command: readonly string[] | null, args: readonly string[] | null): string {
+  const quote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const parts = [...(command ?? []), ...(args ?? [])].map(quote);
+  if (command === null) parts.unshift('(image entrypoint)');
+  return parts.join(' ');
+}
+
+/** The task table of a plan: needs, condition, image, command. */
+function planTable(info: RunInfo): string {
+  const rows = ['| Task | Needs | If | Image | Command |', '|---|---|---|---|---|'];
+  for (const t of info.spec.tasks) {
+    rows.push(
+      `| ${link(t.id, specUrl(info, t.pos.line))} | ${t.needs.length === 0 ? '—' : t.needs.map(escapeMarkdown).join(', ')} | ${t.if === null ? '—' : codeSpan(t.if.source)} | ${codeSpan(t.image)} | ${codeSpan(commandLine(t.command, t.args))} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+/** A flowchart where each node is classed by `cls`, with an optional extra line. */
+function specFlowchart(spec: DagSpec, node: (t: TaskSpec) => { cls: NodeClass; lines: string[] }): string {
+  const nodes: FlowNode[] = spec.tasks.map((t) => ({ task: t, ...node(t) }));
+  return chartOrNote(flowchart(nodes), 'graph', edgeCount(spec.tasks));
+}
+
+/** The summary of `plan`: the graph, the tasks, and each rendered pod. */
+export function renderPlanSummary(info: RunInfo, pods: Record<string, object>, options: SummaryOptions = {}): string {
+  const redact = makeRedactor(options.secrets ?? []);
+  const safeInfo = redactDeep(info, redact);
+  const safePods = redactDeep(pods, redact);
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const render = (withPods: boolean): string => redact(buildPlanSummary(safeInfo, safePods, withPods));
+  const full = render(true);
+  if (byteLength(full) <= maxBytes) return full;
+  const lean = render(false);
+  return byteLength(lean) <= maxBytes ? lean : cutToBytes(lean, maxBytes);
+}
+
+function buildPlanSummary(info: RunInfo, pods: Record<string, object>, withPods: boolean): string {
+  const n = info.spec.tasks.length;
+  const out: string[] = [
+    `## 📋 ${escapeMarkdown(info.spec.name)} plan`,
+    '',
+    `**Plan** of ${n} ${n === 1 ? 'task' : 'tasks'} · mode ${codeSpan(info.mode)} · nothing was run and no cluster was contacted`,
+    '',
+    sourceLine(info),
+    '',
+    '### Graph',
+    '',
+    specFlowchart(info.spec, (t) => ({
+      cls: 'planned',
+      lines: t.if === null ? [] : [`if ${escapeMermaidLabel(truncate(t.if.source, 60))}`],
+    })),
+    '',
+    '### Tasks',
+    '',
+    planTable(info),
+  ];
+  const rendered = info.spec.tasks.filter((t) => pods[t.id] !== undefined);
+  if (rendered.length > 0) {
+    out.push('', '### Pods', '');
+    if (!withPods) {
+      out.push("_The rendered pods are left out to keep this summary under GitHub's 1 MiB limit._");
+    } else {
+      for (const t of rendered) {
+        out.push(`<details><summary>Pod of ${escapeHtml(t.id)}</summary>`, '', codeBlock(stringify(pods[t.id]).trimEnd().split('\n'), 'yaml'), '', '</details>', '');
+      }
+      out.pop();
+    }
+  }
+  const params = paramsBlock(info.params);
+  if (params !== null) out.push('', params);
+  return `${out.join('\n')}\n`;
+}
+
+/** The summary of `dry-run`: the graph coloured by the cluster's verdict, and its messages. */
+export function renderDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], options: SummaryOptions = {}): string {
+  const redact = makeRedactor(options.secrets ?? []);
+  const safeInfo = redactDeep(info, redact);
+  const safeVerdicts = redactDeep(verdicts, redact);
+  const text = redact(buildDryRunSummary(safeInfo, safeVerdicts));
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  return byteLength(text) <= maxBytes ? text : cutToBytes(text, maxBytes);
+}
+
+function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
+  const byTask = new Map(verdicts.map((v) => [v.task, v]));
+  const refused = verdicts.filter((v) => !v.accepted);
+  const missing = info.spec.tasks.filter((t) => !byTask.has(t.id));
+  const n = info.spec.tasks.length;
+  const ok = refused.length === 0 && missing.length === 0;
+  const headline = ok
+    ? `## ✅ ${escapeMarkdown(info.spec.name)} dry run: every pod accepted`
+    : `## ❌ ${escapeMarkdown(info.spec.name)} dry run: ${refused.length} of ${n} ${n === 1 ? 'pod' : 'pods'} refused`;
+  const counts = [`${verdicts.length - refused.length} ✅ accepted`];
+  if (refused.length > 0) counts.push(`${refused.length} ❌ refused`);
+  if (missing.length > 0) counts.push(`${missing.length} ⚪ not checked`);
+  const out: string[] = [
+    headline,
+    '',
+    `**Dry run** of ${n} ${n === 1 ? 'task' : 'tasks'} · mode ${codeSpan(info.mode)} · every pod was submitted with server-side dry run (\`dryRun=All\`); nothing ran`,
+    '',
+    `${n} ${n === 1 ? 'task' : 'tasks'}: ${counts.join(' · ')}`,
+    '',
+    sourceLine(info),
+    '',
+    '### Graph',
+    '',
+    specFlowchart(info.spec, (t) => {
+      const v = byTask.get(t.id);
+      if (v === undefined) return { cls: 'notrun', lines: ['⚪ not checked'] };
+      return v.accepted ? { cls: 'accepted', lines: ['✅ accepted'] } : { cls: 'refused', lines: ['❌ refused'] };
+    }),
+    '',
+    '### Verdicts',
+    '',
+    '| Task | Pod | Verdict | Cluster’s message |',
+    '|---|---|---|---|',
+  ];
+  for (const t of info.spec.tasks) {
+    const v = byTask.get(t.id);
+    const task = link(t.id, specUrl(info, t.pos.line));
+    if (v === undefined) {
+      out.push(`| ${task} | — | ⚪ not checked | — |`);
+      continue;
+    }
+    const message = v.message === null || v.message === '' ? '—' : escapeMarkdown(v.message);
+    out.push(`| ${task} | ${codeSpan(v.pod)} | ${v.accepted ? '✅ accepted' : '❌ refused'} | ${message} |`);
+  }
+  const params = paramsBlock(info.params);
+  if (params !== null) out.push('', params);
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,261 @@
+/**
+ * Run data for the report tests, built by hand from the types (no parser, no scheduler): the
+ * example DAG of DESIGN.md and the run states of each scenario.
+ *
+ *   drop-destination-db ──▶ create-db ──▶ migrate-data ──▶ report (if: always())
+ */
+import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../../src/dag/types.ts';
+import type { RunInfo } from '../../src/report/types.ts';
+import type { DagSpec, RetryPolicy, TaskSpec } from '../../src/spec/types.ts';
+
+/** 2026-11-24T02:00:00Z, the nightly run's start. */
+export const T0 = Date.UTC(2026, 10, 24, 2, 0, 0);
+
+const retries: RetryPolicy = { limit: 2, delayMs: 180_000, backoff: 2, maxDelayMs: 1_800_000, on: ['failed'], infrastructure: 3 };
+
+/** A task spec with the example's defaults. */
+export function taskSpec(id: string, line: number, over: Partial<TaskSpec> = {}): TaskSpec {
+  return {
+    id,
+    needs: [],
+    if: null,
+    image: 'clickhouse/clickhouse-server:24.8',
+    command: ['clickhouse-client', '--host', '{{ params.destination_host }}'],
+    args: null,
+    env: [],
+    envFrom: [],
+    workingDir: null,
+    resources: { requests: {}, limits: {} },
+    retries,
+    timeoutMs: 3_600_000,
+    startTimeoutMs: 300_000,
+    pod: {},
+    pos: { line, col: 3 },
+    ...over,
+  };
+}
+
+/** The example DAG of DESIGN.md. */
+export function clickhouseSpec(): DagSpec {
+  return {
+    version: 1,
+    name: 'clickhouse-db-sync',
+    namespace: 'data-jobs',
+    params: [],
+    timeoutMs: 14_400_000,
+    file: '.github/dags/clickhouse-db-sync.yaml',
+    tasks: [
+      taskSpec('drop-destination-db', 16, {
+        command: ['clickhouse-client', '--host', '{{ params.destination_host }}', '--query', 'DROP DATABASE IF EXISTS {{ params.destination_db }}'],
+      }),
+      taskSpec('create-db', 19, {
+        needs: ['drop-destination-db'],
+        command: ['clickhouse-client', '--host', '{{ params.destination_host }}', '--query', 'CREATE DATABASE {{ params.destination_db }}'],
+      }),
+      taskSpec('migrate-data', 23, {
+        needs: ['create-db'],
+        image: 'registry.example.com/internal-scripts:2024-01',
+        command: ['python', 'clickhouse/migration.py'],
+        args: ['--source-db', '{{ params.source_db }}', '--destination-db', '{{ params.destination_db }}'],
+        timeoutMs: 10_800_000,
+      }),
+      taskSpec('report', 32, {
+        needs: ['migrate-data'],
+        if: { source: 'always()', expr: { kind: 'call', name: 'always' } },
+        image: 'registry.example.com/internal-scripts:2024-01',
+        command: ['python', 'report.py'],
+      }),
+    ],
+  };
+}
+
+/** The run's GitHub context. */
+export function info(spec: DagSpec = clickhouseSpec(), mode: RunInfo['mode'] = 'run'): RunInfo {
+  return {
+    mode,
+    spec,
+    namespace: 'data-jobs',
+    params: {
+      source_db: 'clickhouse_source_db',
+      destination_db: 'clickhouse_destination_db',
+      destination_host: 'clickhouse.data.svc',
+    },
+    context: {
+      repository: 'acme/data-pipelines',
+      runId: '12345678901',
+      runAttempt: 1,
+      sha: '4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d',
+      ref: 'refs/heads/main',
+      serverUrl: 'https://github.com',
+      workflow: 'nightly-clickhouse-sync',
+      job: 'sync',
+      actor: 'github-actions[bot]',
+      eventName: 'schedule',
+    },
+  };
+}
+
+/** An outcome; defaults describe a clean success. */
+export function outcome(over: Partial<AttemptOutcome> = {}): AttemptOutcome {
+  return { class: 'succeeded', reason: 'Completed', message: null, exitCode: 0, outputs: {}, node: 'pool-a-7f9c2', ...over };
+}
+
+/** An attempt from `start` to `end` seconds after T0. */
+export function attempt(task: string, n: number, start: number, end: number | null, o: AttemptOutcome | null): AttemptRecord {
+  return {
+    attempt: n,
+    pod: `clickhouse-db-sync-12345678901-${task}-${n}`,
+    startedAt: T0 + start * 1000,
+    finishedAt: end === null ? null : T0 + end * 1000,
+    outcome: o,
+  };
+}
+
+/** A task state. */
+export function task(id: string, result: TaskState['result'], attempts: AttemptRecord[], over: Partial<TaskState> = {}): TaskState {
+  return { id, result, attempts, outputs: {}, reason: null, reusedFrom: null, retryAt: null, ...over };
+}
+
+/** A run state. */
+export function run(tasks: TaskState[], end: number | null, result: RunState['result'], over: Partial<RunState> = {}): RunState {
+  return { dag: 'clickhouse-db-sync', startedAt: T0, finishedAt: end === null ? null : T0 + end * 1000, result, cancelled: null, tasks, ...over };
+}
+
+const ok = (node = 'pool-a-7f9c2'): AttemptOutcome => outcome({ node });
+
+/** Every task succeeds at the first attempt. */
+export function successState(): RunState {
+  return run(
+    [
+      task('drop-destination-db', 'succeeded', [attempt('drop-destination-db', 1, 0, 4, ok())]),
+      task('create-db', 'succeeded', [attempt('create-db', 1, 5, 8, ok())]),
+      task('migrate-data', 'succeeded', [attempt('migrate-data', 1, 9, 2843, ok('pool-b-91d4e'))], {
+        outputs: { rows: '18234112', tables: '42' },
+      }),
+      task('report', 'succeeded', [attempt('report', 1, 2844, 2851, ok())]),
+    ],
+    2852,
+    'success',
+  );
+}
+
+const oom = outcome({
+  class: 'failed',
+  reason: 'OOMKilled',
+  exitCode: 137,
+  node: 'pool-b-91d4e',
+  message: 'The container used more memory than its limit (4Gi) and was killed.',
+});
+
+/** migrate-data is OOMKilled once, then succeeds. */
+export function retriesState(): RunState {
+  return run(
+    [
+      task('drop-destination-db', 'succeeded', [attempt('drop-destination-db', 1, 0, 4, ok())]),
+      task('create-db', 'succeeded', [attempt('create-db', 1, 5, 8, ok())]),
+      task(
+        'migrate-data',
+        'succeeded',
+        [attempt('migrate-data', 1, 9, 1207, oom), attempt('migrate-data', 2, 1387, 4203, ok('pool-b-2c7aa'))],
+        { outputs: { rows: '18234112', tables: '42' } },
+      ),
+      task('report', 'succeeded', [attempt('report', 1, 4204, 4211, ok())]),
+    ],
+    4212,
+    'success',
+  );
+}
+
+/** The log tail of migrate-data's last attempt when it fails. */
+export function migrateTail(): string[] {
+  return [
+    '2026-11-24 02:20:01 INFO copying table events (1/42)',
+    '2026-11-24 02:31:44 INFO copied 12000000 rows into events',
+    '2026-11-24 02:31:45 INFO copying table sessions (2/42)',
+    'Traceback (most recent call last):',
+    '  File "/app/clickhouse/migration.py", line 118, in <module>',
+    '    copy_table(src, dst, "sessions")',
+    'clickhouse_driver.errors.ServerException: Code: 241. DB::Exception: Memory limit (total) exceeded',
+  ];
+}
+
+/** migrate-data fails three times (OOM, OOM, exit 1); report still runs (always()). */
+export function failureState(): RunState {
+  return run(
+    [
+      task('drop-destination-db', 'succeeded', [attempt('drop-destination-db', 1, 0, 4, ok())]),
+      task('create-db', 'succeeded', [attempt('create-db', 1, 5, 8, ok())]),
+      task('migrate-data', 'failed', [
+        attempt('migrate-data', 1, 9, 1207, oom),
+        attempt('migrate-data', 2, 1387, 2512, oom),
+        attempt('migrate-data', 3, 2872, 3950, outcome({ class: 'failed', reason: 'Error', exitCode: 1, node: 'pool-b-2c7aa', message: null })),
+      ]),
+      task('report', 'succeeded', [attempt('report', 1, 3951, 3958, ok())]),
+    ],
+    3959,
+    'failure',
+  );
+}
+
+/** A spec with a branch, so skips propagate past a failure: a ─▶ b ─▶ c, a ─▶ d. */
+export function skipsSpec(): DagSpec {
+  const spec = clickhouseSpec();
+  spec.tasks = [
+    spec.tasks[0]!,
+    spec.tasks[1]!,
+    spec.tasks[2]!,
+    taskSpec('report', 32, { needs: ['migrate-data'] }),
+    taskSpec('notify-on-failure', 36, {
+      needs: ['migrate-data'],
+      if: { source: 'failure()', expr: { kind: 'call', name: 'failure' } },
+    }),
+  ];
+  return spec;
+}
+
+/** create-db cannot pull its image: migrate-data and report are skipped. */
+export function skipsState(): RunState {
+  return run(
+    [
+      task('drop-destination-db', 'succeeded', [attempt('drop-destination-db', 1, 0, 4, ok())]),
+      task('create-db', 'failed', [
+        attempt(
+          'create-db',
+          1,
+          5,
+          71,
+          outcome({
+            class: 'configuration',
+            reason: 'ErrImagePull',
+            exitCode: null,
+            node: 'pool-a-7f9c2',
+            message:
+              'Failed to pull image "clickhouse/clickhouse-server:24.88": rpc error: code = NotFound desc = failed to pull and unpack image: not found',
+          }),
+        ),
+      ]),
+      task('migrate-data', 'skipped', [], { reason: 'needs create-db, which failed' }),
+      task('report', 'skipped', [], { reason: 'needs migrate-data, which was skipped' }),
+      task('notify-on-failure', 'skipped', [], { reason: 'if: failure() was false' }),
+    ],
+    72,
+    'failure',
+  );
+}
+
+/** The workflow is cancelled while migrate-data runs. */
+export function cancelState(): RunState {
+  return run(
+    [
+      task('drop-destination-db', 'succeeded', [attempt('drop-destination-db', 1, 0, 4, ok())]),
+      task('create-db', 'succeeded', [attempt('create-db', 1, 5, 8, ok())]),
+      task('migrate-data', 'cancelled', [
+        attempt('migrate-data', 1, 9, 1503, outcome({ class: 'cancelled', reason: 'Cancelled', exitCode: null, node: 'pool-b-91d4e', message: 'The workflow was cancelled; the pod was deleted.' })),
+      ]),
+      task('report', 'not-run', [], { reason: 'the run was cancelled' }),
+    ],
+    1504,
+    'cancelled',
+    { cancelled: 'signal' },
+  );
+}
