@@ -21,6 +21,9 @@
  * - The run's result is `cancelled` if the run was cancelled, else `failure` if a task failed
  *   (or was cancelled on its own), else `success`.
  *
+ * Order within one batch of decisions: what the event itself leads to (retry, give-up, cancel),
+ * then skips as tasks become ready, then starts in spec order, then `done`.
+ *
  * Cost: each task is made ready, evaluated and finished once, touching only its own needs and
  * dependants; the ready tasks and the pending retries sit in heaps. So one event costs
  * O(needs + dependants of the tasks it touches + log n), never O(finished tasks). The one
