@@ -1,0 +1,455 @@
+/**
+ * Re-running a GitHub run: which tasks of the spec may reuse a success recorded in an earlier run
+ * attempt, which run again and why, and the run state that is kept in the cluster between
+ * attempts (its shape, its JSON form, and the pure update applied when an attempt ends).
+ *
+ * Pure: no I/O, no clock (times come in as arguments), no process.env. src/kube/run-store.ts
+ * reads and writes the state in a ConfigMap; the engine calls `planRerun` before the scheduler
+ * starts and hands `plan.previous` to it as `SchedulerOptions.previous`.
+ *
+ * The rules, in the order they are checked for each task:
+ * 1. A task recorded in the current run attempt already ran in it (the action was restarted
+ *    after a crash). It is never reused as "previous": the engine replays its recorded attempts
+ *    (`recordedAttempt`) and adopts its live pod, so nothing runs twice.
+ * 2. A task with no success recorded in an earlier run attempt runs.
+ * 3. `mode: 'all'` runs every task.
+ * 4. A success whose outputs were dropped to fit the ConfigMap runs again (its outputs are gone).
+ * 5. A success whose fingerprint changed (image, command, args, env, resources, pod fields,
+ *    rendered with the params in effect) runs again, saying what changed.
+ * 6. A success downstream of a task that runs again runs again too: its inputs may change.
+ * Everything else is reused, with its outputs.
+ */
+import { createHash } from 'node:crypto';
+import { findTemplateRefs } from '../spec/template.ts';
+import type { DagSpec, EnvVar, TaskSpec, Template } from '../spec/types.ts';
+import type { AttemptOutcome, PreviousSuccess, TaskResult } from './types.ts';
+
+/** What the `rerun` input chooses: re-run only what did not succeed, or everything. */
+export type RerunMode = 'failed' | 'all';
+
+/**
+ * What decides what a task's container does, in a compact form that can be compared between
+ * run attempts. The image is kept as text so a change can be shown; every other field is a short
+ * hash (env values may hold secrets, and the whole state must fit in one ConfigMap).
+ */
+export interface TaskFingerprint {
+  /** The image, rendered with the params in effect. */
+  image: string;
+  /**
+   * A 16-hex-digit hash per field that is set: `command`, `args`, `workingDir`, `envFrom`,
+   * `resources`, `env.<NAME>` per variable, `pod.<field>` per pod field. An absent key means the
+   * field is not set.
+   */
+  fields: Record<string, string>;
+}
+
+/** The end of one attempt as it is kept in the state (enough to replay it after a crash). */
+export interface StoredAttempt {
+  attempt: number;
+  pod: string | null;
+  startedAt: number;
+  finishedAt: number;
+  class: AttemptOutcome['class'];
+  reason: string | null;
+  /** The cluster's message, cut to MESSAGE_LIMIT characters. */
+  message: string | null;
+  exitCode: number | null;
+  node: string | null;
+}
+
+/** What the state keeps of one task: its latest recorded attempt and, if final, its result. */
+export interface StoredTask {
+  /** The task's final result in `runAttempt`, or `null` when a retry was still to come. */
+  result: TaskResult | null;
+  /** The number of the last attempt that ended (1-based, counted within `runAttempt`). */
+  attempt: number;
+  /** The GitHub run attempt the task last ran in. */
+  runAttempt: number;
+  /** The outputs of the succeeded attempt (`{}` otherwise, or when dropped). */
+  outputs: Record<string, string>;
+  /** Set when the outputs were dropped to keep the state under the ConfigMap size limit. */
+  outputsDropped?: true;
+  /** When the last attempt ended, epoch ms. */
+  finishedAt: number;
+  fingerprint: TaskFingerprint;
+  /** The pod of the last attempt. */
+  pod: string | null;
+  /** Every attempt that ended in `runAttempt`, in order (for the engine's replay after a crash). */
+  attempts: StoredAttempt[];
+}
+
+/** The state of one GitHub run of one DAG, across its run attempts. */
+export interface StoredRunState {
+  /** The format of this object; `parseRunState` refuses formats it does not know. */
+  version: typeof STATE_VERSION;
+  dag: string;
+  runId: string;
+  /** When the state was last written, epoch ms. */
+  updatedAt: number;
+  /** By task id. */
+  tasks: Record<string, StoredTask>;
+}
+
+/** The version `serializeRunState` writes. */
+export const STATE_VERSION = 1;
+
+/** The longest cluster message kept per attempt; the state must stay small. */
+export const MESSAGE_LIMIT = 500;
+
+/** What `planRerun` decided. */
+export interface RerunPlan {
+  /** Tasks to treat as succeeded (SchedulerOptions.previous). */
+  previous: Record<string, PreviousSuccess>;
+  /** Every other task of the spec, in spec order, with why it runs. */
+  rerun: { task: string; reason: string }[];
+}
+
+// ---- fingerprints ------------------------------------------------------------------------
+
+/**
+ * Substitutes `{{ params.x }}` and leaves `{{ tasks.<id>.outputs.<name> }}` as written: the
+ * outputs of an upstream task are only known when it ran, and a task whose upstream runs again
+ * runs again anyway (rule 6), so its fingerprint need not see them.
+ */
+function renderParams(t: Template, params: Record<string, string>): string {
+  const { refs } = findTemplateRefs(t);
+  let out = '';
+  let at = 0;
+  for (const m of refs) {
+    const value = m.ref.kind === 'param' && Object.hasOwn(params, m.ref.name) ? params[m.ref.name]! : m.text;
+    out += t.slice(at, m.start) + value;
+    at = m.end;
+  }
+  return out + t.slice(at);
+}
+
+/** JSON with object keys sorted, so equal values always give equal text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function hash(value: unknown): string {
+  return createHash('sha256').update(canonical(value)).digest('hex').slice(0, 16);
+}
+
+function envSource(e: EnvVar, params: Record<string, string>): unknown {
+  if ('value' in e) return { value: renderParams(e.value, params) };
+  if ('secret' in e) return { secret: e.secret, key: e.key, optional: e.optional };
+  return { configMap: e.configMap, key: e.key, optional: e.optional };
+}
+
+/** The fingerprint of a task with these params (deterministic: same spec and params, same result). */
+export function taskFingerprint(task: TaskSpec, params: Record<string, string>): TaskFingerprint {
+  const fields: Record<string, string> = {};
+  if (task.command !== null) fields['command'] = hash(task.command.map((c) => renderParams(c, params)));
+  if (task.args !== null) fields['args'] = hash(task.args.map((a) => renderParams(a, params)));
+  if (task.workingDir !== null) fields['workingDir'] = hash(task.workingDir);
+  if (task.envFrom.length > 0) fields['envFrom'] = hash(task.envFrom);
+  const { requests, limits } = task.resources;
+  if (Object.keys(requests).length > 0 || Object.keys(limits).length > 0) fields['resources'] = hash(task.resources);
+  for (const e of task.env) fields[`env.${e.name}`] = hash(envSource(e, params));
+  for (const [key, value] of Object.entries(task.pod)) {
+    if (value !== undefined) fields[`pod.${key}`] = hash(value);
+  }
+  return { image: renderParams(task.image, params), fields };
+}
+
+const FIELD_WORDS: Record<string, string> = {
+  command: 'command',
+  args: 'args',
+  workingDir: 'workingDir',
+  envFrom: 'envFrom',
+  resources: 'resources',
+};
+
+function fieldWords(key: string): string {
+  if (key.startsWith('env.')) return `env ${key.slice(4)}`;
+  if (key.startsWith('pod.')) return `pod field ${key.slice(4)}`;
+  return FIELD_WORDS[key] ?? key;
+}
+
+/**
+ * What changed from `before` to `after`, in words ("image changed from a:1 to a:2; args
+ * changed; env TOKEN added"), or `null` when nothing did. Values other than the image are never
+ * shown: they may hold secrets.
+ */
+export function fingerprintChange(before: TaskFingerprint, after: TaskFingerprint): string | null {
+  const changes: string[] = [];
+  if (before.image !== after.image) changes.push(`image changed from ${before.image} to ${after.image}`);
+  const keys = [...new Set([...Object.keys(before.fields), ...Object.keys(after.fields)])];
+  // A stable, readable order: the container's own fields, then env, then pod fields.
+  const rank = (k: string): number => (k.startsWith('env.') ? 1 : k.startsWith('pod.') ? 2 : 0);
+  keys.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  for (const key of keys) {
+    const was = before.fields[key];
+    const now = after.fields[key];
+    if (was === now) continue;
+    const what = fieldWords(key);
+    if (was === undefined) changes.push(`${what} added`);
+    else if (now === undefined) changes.push(`${what} removed`);
+    else changes.push(`${what} changed`);
+  }
+  return changes.length === 0 ? null : changes.join('; ');
+}
+
+// ---- the plan ----------------------------------------------------------------------------
+
+function describeEnd(entry: StoredTask): string {
+  const last = entry.attempts.at(-1);
+  const detail = last === undefined ? '' : last.exitCode !== null && last.class === 'failed' ? ` (exit code ${last.exitCode})` : last.reason ? ` (${last.reason})` : '';
+  switch (entry.result) {
+    case 'failed':
+      return `it failed in run attempt ${entry.runAttempt}${detail}`;
+    case 'cancelled':
+      return `it was cancelled in run attempt ${entry.runAttempt}`;
+    case 'skipped':
+      return `it was skipped in run attempt ${entry.runAttempt}`;
+    case 'not-run':
+      return `it did not run in run attempt ${entry.runAttempt}`;
+    case null:
+      return `it had not finished in run attempt ${entry.runAttempt} (attempt ${entry.attempt} ended${detail}, a retry was due)`;
+    case 'succeeded':
+      return `it succeeded in run attempt ${entry.runAttempt}`;
+  }
+}
+
+/**
+ * Decides, for run attempt `options.runAttempt` of a run whose earlier state is `stored`, which
+ * tasks reuse an earlier success and which run, each with a reason a user can read. Without
+ * `options.runAttempt`, every stored entry counts as earlier.
+ */
+export function planRerun(
+  spec: DagSpec,
+  params: Record<string, string>,
+  stored: StoredRunState | null,
+  mode: RerunMode,
+  options: { runAttempt?: number } = {},
+): RerunPlan {
+  const byId = new Map(spec.tasks.map((t) => [t.id, t]));
+  const reasons = new Map<string, string | null>(); // null: reused
+  const visiting = new Set<string>();
+
+  const decideTask = (task: TaskSpec): string | null => {
+    if (reasons.has(task.id)) return reasons.get(task.id)!;
+    if (visiting.has(task.id)) throw new Error(`planRerun: the needs of task "${task.id}" form a cycle; validate the spec first`);
+    visiting.add(task.id);
+    // Upstream first, so every task's needs are decided before it (any order of the spec works).
+    const upstream: string[] = [];
+    for (const need of task.needs) {
+      const up = byId.get(need);
+      if (up === undefined) throw new Error(`planRerun: task "${task.id}" needs "${need}", which is not in DAG "${spec.name}"`);
+      if (decideTask(up) !== null) upstream.push(need);
+    }
+    const reason = ownReason(task, upstream);
+    visiting.delete(task.id);
+    reasons.set(task.id, reason);
+    return reason;
+  };
+
+  const ownReason = (task: TaskSpec, upstream: string[]): string | null => {
+    if (stored === null) return 'no earlier run attempt recorded it';
+    const entry = Object.hasOwn(stored.tasks, task.id) ? stored.tasks[task.id]! : undefined;
+    if (entry === undefined) return 'no earlier run attempt recorded it';
+    if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
+      return `it already ran in this run attempt (${entry.runAttempt}) before the action restarted; its recorded attempts are replayed, not run again`;
+    }
+    if (entry.result !== 'succeeded') return describeEnd(entry);
+    if (mode === 'all') return `rerun is 'all' (it succeeded in run attempt ${entry.runAttempt})`;
+    if (entry.outputsDropped) {
+      return `its outputs from run attempt ${entry.runAttempt} were not kept (the run's state had to stay under the ConfigMap size limit)`;
+    }
+    const change = fingerprintChange(entry.fingerprint, taskFingerprint(task, params));
+    if (change !== null) return `${change} since run attempt ${entry.runAttempt}`;
+    if (upstream.length > 0) {
+      const names = upstream.map((u) => `"${u}"`).join(', ');
+      return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+    }
+    return null;
+  };
+
+  const plan: RerunPlan = { previous: {}, rerun: [] };
+  for (const task of spec.tasks) {
+    const reason = decideTask(task);
+    if (reason === null) {
+      const entry = stored!.tasks[task.id]!;
+      plan.previous[task.id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
+    } else {
+      plan.rerun.push({ task: task.id, reason });
+    }
+  }
+  return plan;
+}
+
+/**
+ * The recorded end of attempt `attempt` of `task` in run attempt `runAttempt`, or `null`. After a
+ * crash the engine asks this before creating a pod: a recorded attempt is fed to the scheduler
+ * as `started` + `finished` instead of running again (its pod may already be deleted).
+ */
+export function recordedAttempt(
+  stored: StoredRunState | null,
+  runAttempt: number,
+  task: string,
+  attempt: number,
+): (StoredAttempt & { outputs: Record<string, string> }) | null {
+  if (stored === null || !Object.hasOwn(stored.tasks, task)) return null;
+  const entry = stored.tasks[task]!;
+  if (entry.runAttempt !== runAttempt) return null;
+  const found = entry.attempts.find((a) => a.attempt === attempt);
+  if (found === undefined) return null;
+  const outputs = found.attempt === entry.attempt && found.class === 'succeeded' ? { ...entry.outputs } : {};
+  return { ...found, outputs };
+}
+
+// ---- updates -----------------------------------------------------------------------------
+
+/** What the engine records when an attempt ends. */
+export interface TaskUpdate {
+  task: string;
+  runAttempt: number;
+  attempt: number;
+  pod: string | null;
+  startedAt: number;
+  finishedAt: number;
+  outcome: AttemptOutcome;
+  /** The task's final result if this attempt settled it; `null` when a retry follows. */
+  result: TaskResult | null;
+  fingerprint: TaskFingerprint;
+}
+
+/** An empty state for a run. */
+export function emptyRunState(dag: string, runId: string, now: number): StoredRunState {
+  return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {} };
+}
+
+/**
+ * The state after `update` (a new object; `state` is not changed). Idempotent: applying the same
+ * update twice (a write retried after a conflict) gives the same state. An update from an older
+ * run attempt than the one recorded is ignored, so a late writer cannot roll the state back.
+ */
+export function applyTaskUpdate(state: StoredRunState, update: TaskUpdate, now: number): StoredRunState {
+  const before = Object.hasOwn(state.tasks, update.task) ? state.tasks[update.task] : undefined;
+  if (before !== undefined && before.runAttempt > update.runAttempt) return state;
+  const attempts = before !== undefined && before.runAttempt === update.runAttempt ? before.attempts.filter((a) => a.attempt !== update.attempt) : [];
+  const o = update.outcome;
+  attempts.push({
+    attempt: update.attempt,
+    pod: update.pod,
+    startedAt: update.startedAt,
+    finishedAt: update.finishedAt,
+    class: o.class,
+    reason: o.reason,
+    message: o.message === null ? null : o.message.length > MESSAGE_LIMIT ? `${o.message.slice(0, MESSAGE_LIMIT - 1)}…` : o.message,
+    exitCode: o.exitCode,
+    node: o.node,
+  });
+  attempts.sort((a, b) => a.attempt - b.attempt);
+  const last = attempts.at(-1)!;
+  const isLast = last.attempt === update.attempt;
+  const entry: StoredTask = {
+    result: isLast ? update.result : (before?.result ?? null),
+    attempt: last.attempt,
+    runAttempt: update.runAttempt,
+    outputs: isLast ? (o.class === 'succeeded' ? { ...o.outputs } : {}) : { ...(before?.outputs ?? {}) },
+    finishedAt: last.finishedAt,
+    fingerprint: update.fingerprint,
+    pod: last.pod,
+    attempts,
+  };
+  return { ...state, updatedAt: Math.max(state.updatedAt, now), tasks: { ...state.tasks, [update.task]: entry } };
+}
+
+// ---- JSON --------------------------------------------------------------------------------
+
+/** The state as the JSON text kept in the ConfigMap. */
+export function serializeRunState(state: StoredRunState): string {
+  return JSON.stringify(state);
+}
+
+/** Why a stored state could not be read. */
+export class RunStateFormatError extends Error {
+  override name = 'RunStateFormatError';
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isStrMap = (v: unknown): v is Record<string, string> => isObj(v) && Object.values(v).every((x) => typeof x === 'string');
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStrOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
+const RESULTS: readonly (TaskResult | null)[] = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run', null];
+const CLASSES: readonly string[] = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'];
+
+/**
+ * Parses the JSON text of a stored state. `where` names its origin for messages
+ * ("ConfigMap data-jobs/pod-dag-nightly-123"). Throws RunStateFormatError saying what is wrong.
+ */
+export function parseRunState(text: string, where: string): StoredRunState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new RunStateFormatError(`${where}: state.json is not valid JSON (${(err as Error).message}); delete the ConfigMap to start the run's state afresh`);
+  }
+  const bad = (what: string): never => {
+    throw new RunStateFormatError(`${where}: state.json ${what}; delete the ConfigMap to start the run's state afresh`);
+  };
+  if (!isObj(raw)) return bad('is not a JSON object');
+  if (raw['version'] !== STATE_VERSION) {
+    return bad(`has version ${JSON.stringify(raw['version'])}, but this version of pod-dag-action reads version ${STATE_VERSION} (was it written by a newer release?)`);
+  }
+  if (typeof raw['dag'] !== 'string' || typeof raw['runId'] !== 'string' || !isNum(raw['updatedAt']) || !isObj(raw['tasks'])) {
+    return bad('lacks dag, runId, updatedAt or tasks');
+  }
+  for (const [id, t] of Object.entries(raw['tasks'])) {
+    const at = `has a bad entry for task "${id}"`;
+    if (!isObj(t)) return bad(at);
+    if (!RESULTS.includes(t['result'] as TaskResult | null)) return bad(`${at}: result ${JSON.stringify(t['result'])}`);
+    if (!isNum(t['attempt']) || !isNum(t['runAttempt']) || !isNum(t['finishedAt'])) return bad(`${at}: attempt, runAttempt or finishedAt is not a number`);
+    if (!isStrMap(t['outputs'])) return bad(`${at}: outputs is not a map of strings`);
+    if (!isStrOrNull(t['pod'])) return bad(`${at}: pod`);
+    const fp = t['fingerprint'];
+    if (!isObj(fp) || typeof fp['image'] !== 'string' || !isStrMap(fp['fields'])) return bad(`${at}: fingerprint`);
+    if (!Array.isArray(t['attempts'])) return bad(`${at}: attempts is not a list`);
+    for (const a of t['attempts'] as unknown[]) {
+      if (!isObj(a) || !isNum(a['attempt']) || !isNum(a['startedAt']) || !isNum(a['finishedAt']) || !CLASSES.includes(a['class'] as string)) {
+        return bad(`${at}: an attempt lacks attempt, startedAt, finishedAt or a known class`);
+      }
+      if (!isStrOrNull(a['pod']) || !isStrOrNull(a['reason']) || !isStrOrNull(a['message']) || !isStrOrNull(a['node'])) return bad(`${at}: an attempt has a non-text field`);
+      if (!(a['exitCode'] === null || isNum(a['exitCode']))) return bad(`${at}: an attempt's exitCode`);
+    }
+  }
+  return raw as unknown as StoredRunState;
+}
+
+/**
+ * Makes the serialized state fit in `limitBytes` (UTF-8) by dropping the outputs of the tasks
+ * with the largest outputs first, marking each (`outputsDropped`) so a later run attempt runs it
+ * again rather than reusing it without its outputs. Returns the text and the tasks whose outputs
+ * were dropped, or throws when even without any outputs the state is too large.
+ */
+export function fitRunState(state: StoredRunState, limitBytes: number): { text: string; state: StoredRunState; dropped: string[] } {
+  let text = serializeRunState(state);
+  if (Buffer.byteLength(text, 'utf8') <= limitBytes) return { text, state, dropped: [] };
+  const size = (o: Record<string, string>): number => Buffer.byteLength(JSON.stringify(o), 'utf8');
+  const candidates = Object.entries(state.tasks)
+    .filter(([, t]) => Object.keys(t.outputs).length > 0)
+    .sort(([a, x], [b, y]) => size(y.outputs) - size(x.outputs) || (a < b ? -1 : 1));
+  const tasks = { ...state.tasks };
+  const dropped: string[] = [];
+  for (const [id, t] of candidates) {
+    tasks[id] = { ...t, outputs: {}, outputsDropped: true };
+    dropped.push(id);
+    const next = { ...state, tasks: { ...tasks } };
+    text = serializeRunState(next);
+    if (Buffer.byteLength(text, 'utf8') <= limitBytes) return { text, state: next, dropped };
+  }
+  throw new RunStateFormatError(
+    `the run's state of DAG "${state.dag}" (${Object.keys(state.tasks).length} tasks) is ${Buffer.byteLength(text, 'utf8')} bytes even without task outputs, ` +
+      `more than the ${limitBytes} bytes a ConfigMap can hold; split the DAG into smaller DAGs`,
+  );
+}
