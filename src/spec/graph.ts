@@ -1,0 +1,147 @@
+/**
+ * Graph algorithms over tasks and their `needs`: cycle detection with the cycle spelled out,
+ * a stable topological order, and the transitive upstream of every task. Data in, data out.
+ */
+
+/** The minimal shape of a task the graph functions need. */
+export interface GraphNode {
+  id: string;
+  needs: readonly string[];
+}
+
+/**
+ * The first dependency cycle found, as the list of task ids along it with the first id repeated
+ * at the end (`['a', 'b', 'c', 'a']`: a needs b, b needs c, c needs a), or `null` when there is
+ * none. Needs that name unknown tasks are ignored (they are reported separately). Tasks are
+ * visited in the given order, so the answer is deterministic.
+ */
+export function findCycle(tasks: readonly GraphNode[]): string[] | null {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  // 0 = not visited, 1 = on the current path, 2 = done (no cycle through it).
+  const state = new Map<string, 0 | 1 | 2>();
+  for (const root of tasks) {
+    if ((state.get(root.id) ?? 0) !== 0) continue;
+    // Iterative DFS: a chain of thousands of tasks must not overflow the stack.
+    const path: string[] = [];
+    const stack: { id: string; next: number }[] = [{ id: root.id, next: 0 }];
+    state.set(root.id, 1);
+    path.push(root.id);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const needs = byId.get(top.id)!.needs;
+      if (top.next >= needs.length) {
+        state.set(top.id, 2);
+        stack.pop();
+        path.pop();
+        continue;
+      }
+      const dep = needs[top.next++]!;
+      if (!byId.has(dep)) continue;
+      const s = state.get(dep) ?? 0;
+      if (s === 1) return [...path.slice(path.indexOf(dep)), dep];
+      if (s === 0) {
+        state.set(dep, 1);
+        path.push(dep);
+        stack.push({ id: dep, next: 0 });
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Task ids in an order where every task comes after all the tasks it needs; among tasks that
+ * are ready at the same time, the given order wins (Kahn's algorithm, stable). Throws if the
+ * graph has a cycle or a need names an unknown task (a validated spec has neither).
+ */
+export function topologicalOrder(tasks: readonly GraphNode[]): string[] {
+  const index = new Map(tasks.map((t, i) => [t.id, i]));
+  const missing = new Map<string, number>();
+  const dependents: number[][] = tasks.map(() => []);
+  tasks.forEach((t, i) => {
+    const unique = new Set(t.needs);
+    for (const dep of unique) {
+      const j = index.get(dep);
+      if (j === undefined) throw new Error(`task "${t.id}" needs "${dep}", which is not a task`);
+      dependents[j]!.push(i);
+    }
+    missing.set(t.id, unique.size);
+  });
+  // A binary heap on the file position keeps the order stable in O(n log n).
+  const ready = new MinHeap();
+  tasks.forEach((t, i) => {
+    if (missing.get(t.id) === 0) ready.push(i);
+  });
+  const order: string[] = [];
+  while (ready.size > 0) {
+    const i = ready.pop();
+    order.push(tasks[i]!.id);
+    for (const d of dependents[i]!) {
+      const id = tasks[d]!.id;
+      const left = missing.get(id)! - 1;
+      missing.set(id, left);
+      if (left === 0) ready.push(d);
+    }
+  }
+  if (order.length !== tasks.length) {
+    const cycle = findCycle(tasks);
+    throw new Error(`the tasks have a dependency cycle: ${cycle?.join(' → ') ?? '(unknown)'}`);
+  }
+  return order;
+}
+
+/**
+ * All tasks `id` depends on, directly or transitively (breadth-first, iterative, so long chains
+ * are fine). Unknown needs and cycles are tolerated (they are reported elsewhere).
+ */
+export function upstreamOf(tasks: ReadonlyMap<string, GraphNode>, id: string): Set<string> {
+  const seen = new Set<string>();
+  const queue = [...(tasks.get(id)?.needs ?? [])];
+  while (queue.length > 0) {
+    const dep = queue.pop()!;
+    if (seen.has(dep) || !tasks.has(dep)) continue;
+    seen.add(dep);
+    queue.push(...tasks.get(dep)!.needs);
+  }
+  seen.delete(id);
+  return seen;
+}
+
+/** A min-heap of numbers (file positions). */
+class MinHeap {
+  #items: number[] = [];
+  get size(): number {
+    return this.#items.length;
+  }
+  push(v: number): void {
+    const a = this.#items;
+    a.push(v);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= a[i]!) break;
+      [a[p], a[i]] = [a[i]!, a[p]!];
+      i = p;
+    }
+  }
+  pop(): number {
+    const a = this.#items;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l]! < a[m]!) m = l;
+        if (r < a.length && a[r]! < a[m]!) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i]!, a[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The action's `params` input (a YAML or JSON map; YAML parses both) resolved against the
+ * params the spec declares: unknown names and missing required values are errors, values
+ * must be scalars and become strings.
+ */
+import { parse } from 'yaml';
+import { didYouMean } from './suggest.ts';
+import type { DagSpec } from './types.ts';
+
+/**
+ * The value of every declared param: the caller's, else the default. `issues` lists every
+ * problem (as complete sentences); when it is non-empty `params` must not be used.
+ */
+export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string): { params: Record<string, string>; issues: string[] } {
+  const issues: string[] = [];
+  let given: unknown;
+  try {
+    given = input.trim() === '' ? {} : parse(input);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return { params: {}, issues: [`the params input is not valid YAML or JSON: ${reason}`] };
+  }
+  if (given === null || given === undefined) given = {};
+  if (typeof given !== 'object' || Array.isArray(given)) {
+    return { params: {}, issues: [`the params input must be a map of name: value (YAML or JSON), found ${Array.isArray(given) ? 'a list' : JSON.stringify(given)}`] };
+  }
+  const declared = spec.params.map((p) => p.name);
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(given as Record<string, unknown>)) {
+    if (!declared.includes(name)) {
+      const list = declared.length === 0 ? 'the spec declares no params' : `declared params: ${declared.join(', ')}`;
+      issues.push(`unknown param "${name}" in the params input${didYouMean(name, declared)} (${list})`);
+      continue;
+    }
+    if (value === null || value === undefined) {
+      issues.push(`param "${name}" is given an empty value; give it a value, or remove the line to use the spec's default`);
+    } else if (typeof value === 'object') {
+      issues.push(`param "${name}" must be a single value (string, number or boolean), found ${Array.isArray(value) ? 'a list' : 'a map'}`);
+    } else {
+      values[name] = String(value);
+    }
+  }
+  const params: Record<string, string> = {};
+  for (const p of spec.params) {
+    const value = Object.hasOwn(values, p.name) ? values[p.name] : (p.default ?? undefined);
+    if (value !== undefined) params[p.name] = value;
+    else if (!issues.some((i) => i.startsWith(`param "${p.name}"`))) {
+      issues.push(
+        p.required
+          ? `param "${p.name}" is required; give it in the action's params input (e.g. "${p.name}: value")`
+          : `param "${p.name}" has no default and no value was given; give it in the action's params input`,
+      );
+    }
+  }
+  return { params, issues };
+}

@@ -1,0 +1,483 @@
+/**
+ * `parseSpec`: spec text → validated DagSpec, or every problem found, each with its line and
+ * column. Pure: no I/O (see load.ts for reading the file).
+ *
+ * The stages, each reporting as much as it can so a user sees all problems at once:
+ *  1. YAML syntax (positions from the yaml library); nothing else runs on broken YAML.
+ *  2. Duplicate keys, found by walking the document (the yaml library would stop at the first).
+ *  3. The zod schema (schema.ts); each zod issue's path is mapped back to its YAML node.
+ *  4. Semantic checks on the raw data, defensively typed so they run even when stage 3 failed:
+ *     names, needs, cycles, templates, `if:` expressions, missing images.
+ *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
+ */
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import * as z from 'zod';
+import { specSchema } from './schema.ts';
+import { didYouMean } from './suggest.ts';
+import { ENV_NAME, fixName, nameProblem, PARAM_NAME } from './names.ts';
+import { findCycle, upstreamOf, type GraphNode } from './graph.ts';
+import { findTemplateRefs } from './template.ts';
+import { ExpressionError, exprRefs, parseExpression } from './expression.ts';
+import { normalizeSpec } from './normalize.ts';
+import type { DagSpec, SpecIssue } from './types.ts';
+
+/** A path into the document: map keys and list indexes. */
+export type SpecPath = readonly (string | number)[];
+
+/** Formats a path the way messages show it: `tasks.migrate-data.args[2]`. */
+export function formatPath(path: SpecPath): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/** Describes a value found in the file for "found …" in messages. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'an empty value';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  return String(v);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function valueAt(root: unknown, path: SpecPath): unknown {
+  let v = root;
+  for (const seg of path) {
+    if (Array.isArray(v) && typeof seg === 'number') v = v[seg];
+    else if (isRecord(v) && Object.hasOwn(v, String(seg))) v = v[String(seg)];
+    else return undefined;
+  }
+  return v;
+}
+
+/** "in task "x"", "in defaults", "at the top level": where a key sits, for messages. */
+function where(path: SpecPath): string {
+  if (path.length === 0) return 'at the top level';
+  if (path.length === 2 && path[0] === 'tasks') return `in task "${String(path[1])}"`;
+  if (path.length === 2 && path[0] === 'params') return `in param "${String(path[1])}"`;
+  return `in ${formatPath(path)}`;
+}
+
+/** Maps paths and string offsets back to positions in the file. */
+class Locator {
+  readonly #doc: Document;
+  readonly #lines: LineCounter;
+  readonly #text: string;
+  constructor(doc: Document, lines: LineCounter, text: string) {
+    this.#doc = doc;
+    this.#lines = lines;
+    this.#text = text;
+  }
+
+  /** The value node at `path`, the key node it sits under, and the deepest key found on the way. */
+  find(path: SpecPath): { value: Node | null; key: Node | null; nearest: Node | null } {
+    let node: unknown = this.#doc.contents;
+    let key: Node | null = null;
+    let nearest: Node | null = isMap(node) || isSeq(node) || isScalar(node) ? (node as Node) : null;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.findLast((p) => keyText(p.key) === String(seg));
+        if (pair === undefined) return { value: null, key: null, nearest };
+        key = pair.key as Node;
+        nearest = key;
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number' && seg < node.items.length) {
+        node = node.items[seg];
+        key = null;
+        nearest = node as Node;
+      } else {
+        return { value: null, key: null, nearest };
+      }
+    }
+    return { value: isMap(node) || isSeq(node) || isScalar(node) ? (node as Node) : null, key, nearest };
+  }
+
+  offsetPos(offset: number): { line: number; col: number } {
+    return this.#lines.linePos(offset);
+  }
+
+  nodePos(node: Node | null): { line: number; col: number } {
+    return node?.range ? this.offsetPos(node.range[0]) : { line: 1, col: 1 };
+  }
+
+  /** Position of the value at `path` (or its key, or the nearest thing that exists). */
+  valuePos(path: SpecPath): { line: number; col: number } {
+    const f = this.find(path);
+    return this.nodePos(f.value ?? f.key ?? f.nearest);
+  }
+
+  /** Position of the key at the end of `path`. */
+  keyPos(path: SpecPath): { line: number; col: number } {
+    const f = this.find(path);
+    return this.nodePos(f.key ?? f.value ?? f.nearest);
+  }
+
+  /**
+   * Position of character `offset` of the string at `path`. Exact for plain and quoted
+   * one-line scalars written without escapes; otherwise the start of the scalar.
+   */
+  stringPos(path: SpecPath, offset: number): { line: number; col: number } {
+    const node = this.find(path).value;
+    if (!isScalar(node) || typeof node.value !== 'string' || !node.range) return this.valuePos(path);
+    const source = this.#text.slice(node.range[0], node.range[1]);
+    const value = node.value;
+    if (source === value) return this.offsetPos(node.range[0] + offset);
+    if ((node.type === 'QUOTE_SINGLE' || node.type === 'QUOTE_DOUBLE') && source.slice(1, -1) === value) {
+      return this.offsetPos(node.range[0] + 1 + offset);
+    }
+    return this.offsetPos(node.range[0]);
+  }
+
+  /** The keys of the map at `path`, in file order, without duplicates. */
+  mapKeys(path: SpecPath): string[] {
+    const node = this.find(path).value;
+    if (!isMap(node)) return [];
+    return [...new Set(node.items.map((p) => keyText(p.key)))];
+  }
+}
+
+function keyText(key: unknown): string {
+  if (isScalar(key)) return String(key.value);
+  return String(key);
+}
+
+/** Collects issues for one file. */
+class Issues {
+  readonly list: SpecIssue[] = [];
+  readonly #file: string;
+  constructor(file: string) {
+    this.#file = file;
+  }
+  add(pos: { line: number; col: number }, path: SpecPath, message: string): void {
+    this.list.push({ file: this.#file, line: pos.line, col: pos.col, path: formatPath(path), message });
+  }
+  sorted(): SpecIssue[] {
+    const seen = new Set<string>();
+    return this.list
+      .filter((i) => {
+        const k = `${i.line}:${i.col}:${i.message}`;
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      })
+      .sort((a, b) => a.line - b.line || a.col - b.col || a.message.localeCompare(b.message));
+  }
+}
+
+/**
+ * Parses and validates a spec. `file` is only used in the issues and the result (as given).
+ * Returns the spec when it is valid, else `null` and every issue found, sorted by position.
+ */
+export function parseSpec(text: string, file: string): { spec: DagSpec | null; issues: SpecIssue[] } {
+  const issues = new Issues(file);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
+  const loc = new Locator(doc, lines, text);
+
+  for (const err of doc.errors) {
+    const pos = lines.linePos(err.pos[0]);
+    const what = err.code === 'MULTIPLE_DOCS' ? 'the file holds more than one YAML document ("---"); a spec is one document' : err.message;
+    issues.add(pos, [], `YAML syntax error: ${what}`);
+  }
+  if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
+
+  checkDuplicateKeys(doc.contents, [], loc, issues);
+
+  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  if (raw === null || raw === undefined) {
+    issues.add({ line: 1, col: 1 }, [], 'the spec is empty; expected a map with version, name and tasks');
+    return { spec: null, issues: issues.sorted() };
+  }
+
+  const result = specSchema.safeParse(raw, { error: genericError });
+  if (!result.success) {
+    for (const issue of result.error.issues) reportZodIssue(issue, [], raw, loc, issues);
+  }
+  checkSemantics(raw, loc, issues);
+
+  if (issues.list.length > 0 || !result.success) return { spec: null, issues: issues.sorted() };
+  const taskOrder = loc.mapKeys(['tasks']);
+  const spec = normalizeSpec(result.data, {
+    file,
+    taskOrder,
+    taskPos: (id) => loc.keyPos(['tasks', id]),
+  });
+  return { spec, issues: [] };
+}
+
+/** The message of a zod issue whose schema has no `error` of its own. */
+function genericError(iss: { code: string; expected?: unknown }): string | undefined {
+  if (iss.code === 'invalid_type') {
+    const names: Record<string, string> = {
+      string: 'a string',
+      number: 'a number',
+      int: 'a whole number',
+      boolean: 'true or false',
+      object: 'a map',
+      record: 'a map',
+      array: 'a list',
+    };
+    return `expected ${names[String(iss.expected)] ?? String(iss.expected)}`;
+  }
+  return undefined;
+}
+
+function checkDuplicateKeys(node: unknown, path: (string | number)[], loc: Locator, issues: Issues): void {
+  if (isMap(node)) {
+    const first = new Map<string, Node>();
+    for (const pair of node.items) {
+      const k = keyText(pair.key);
+      const prev = first.get(k);
+      if (prev === undefined) first.set(k, pair.key as Node);
+      else {
+        const p = loc.nodePos(prev);
+        issues.add(loc.nodePos(pair.key as Node), [...path, k], `duplicate key "${k}" ${where(path)} (first defined at line ${p.line}); YAML keys must be unique`);
+      }
+      checkDuplicateKeys(pair.value, [...path, k], loc, issues);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => checkDuplicateKeys(item, [...path, i], loc, issues));
+  }
+}
+
+/** The keys allowed in the strict object at `path` of the schema. */
+function allowedKeysAt(path: SpecPath): string[] {
+  let s: z.ZodType = specSchema;
+  const unwrap = (t: z.ZodType): z.ZodType => {
+    for (;;) {
+      if (t instanceof z.ZodOptional || t instanceof z.ZodNullable || t instanceof z.ZodDefault) t = t.unwrap() as z.ZodType;
+      else return t;
+    }
+  };
+  const step = (t: z.ZodType, seg: string | number): z.ZodType | null => {
+    t = unwrap(t);
+    if (t instanceof z.ZodObject) return (t.shape as Record<string, z.ZodType>)[String(seg)] ?? null;
+    if (t instanceof z.ZodRecord) return t.valueType as z.ZodType;
+    if (t instanceof z.ZodArray) return t.element as z.ZodType;
+    if (t instanceof z.ZodUnion) {
+      for (const option of t.options as z.ZodType[]) {
+        const next = step(option, seg);
+        if (next !== null) return next;
+      }
+    }
+    return null;
+  };
+  for (const seg of path) {
+    const next = step(s, seg);
+    if (next === null) return [];
+    s = next;
+  }
+  s = unwrap(s);
+  if (s instanceof z.ZodObject) return Object.keys(s.shape);
+  if (s instanceof z.ZodUnion) {
+    const obj = (s.options as z.ZodType[]).map(unwrap).find((o) => o instanceof z.ZodObject);
+    return obj instanceof z.ZodObject ? Object.keys(obj.shape) : [];
+  }
+  return [];
+}
+
+function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown, loc: Locator, issues: Issues): void {
+  const path: SpecPath = [...prefix, ...(issue.path as (string | number)[])];
+  if (issue.code === 'unrecognized_keys') {
+    const allowed = allowedKeysAt(path);
+    for (const key of issue.keys) {
+      const keyPath = [...path, key];
+      let message: string;
+      if (path.length === 1 && path[0] === 'defaults' && (key === 'needs' || key === 'if')) {
+        message = `"${key}" cannot be set in defaults; set it on each task that needs it`;
+      } else {
+        const hint = didYouMean(key, allowed);
+        message = `unknown key "${key}" ${where(path)}${hint !== '' ? hint : `; expected one of: ${allowed.join(', ')}`}`;
+      }
+      issues.add(loc.keyPos(keyPath), keyPath, message);
+    }
+    return;
+  }
+  if (issue.code === 'invalid_union') {
+    // Drop the branches that failed only because the value has another type (a map is not a
+    // string); if exactly one branch is left, its issues are the useful ones.
+    const relevant = issue.errors.filter((branch) => !branch.every((b) => b.code === 'invalid_type' && b.path.length === 0));
+    if (relevant.length === 1) {
+      for (const sub of relevant[0]!) reportZodIssue(sub, path, raw, loc, issues);
+      return;
+    }
+  }
+  const found = valueAt(raw, path);
+  if (found === undefined && path.length > 0) {
+    const parent = path.slice(0, -1);
+    issues.add(loc.keyPos(parent), path, `missing required key "${String(path[path.length - 1])}" ${where(parent)}; ${issue.message}`);
+    return;
+  }
+  // Custom checks (durations, env references) word their own message, found value included.
+  const showFound = issue.code !== 'custom' && !issue.message.includes(', found ');
+  issues.add(loc.valuePos(path), path, `${formatPath(path) || 'the spec'}: ${issue.message}${showFound ? `, found ${describeValue(found)}` : ''}`);
+}
+
+/** The needs of a raw task as a list of [need, path] pairs, whatever shape it has. */
+function rawNeeds(id: string, task: unknown): { need: string; path: SpecPath }[] {
+  if (!isRecord(task)) return [];
+  const needs = task.needs;
+  if (typeof needs === 'string') return [{ need: needs, path: ['tasks', id, 'needs'] }];
+  if (!Array.isArray(needs)) return [];
+  return needs.flatMap((n, i) => (typeof n === 'string' ? [{ need: n, path: ['tasks', id, 'needs', i] }] : []));
+}
+
+/** Every string of a task (or `defaults`) that may hold `{{ }}` templates, with its path. */
+function templateStrings(base: SpecPath, fields: unknown): { text: string; path: SpecPath }[] {
+  if (!isRecord(fields)) return [];
+  const out: { text: string; path: SpecPath }[] = [];
+  if (typeof fields.image === 'string') out.push({ text: fields.image, path: [...base, 'image'] });
+  for (const list of ['command', 'args'] as const) {
+    const v = fields[list];
+    if (Array.isArray(v)) v.forEach((s, i) => typeof s === 'string' && out.push({ text: s, path: [...base, list, i] }));
+  }
+  if (isRecord(fields.env)) {
+    for (const [name, v] of Object.entries(fields.env)) if (typeof v === 'string') out.push({ text: v, path: [...base, 'env', name] });
+  }
+  return out;
+}
+
+function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
+  if (!isRecord(raw)) return;
+
+  if (typeof raw.name === 'string') {
+    const problem = nameProblem(raw.name);
+    if (problem !== null) {
+      const fixed = fixName(raw.name);
+      issues.add(loc.valuePos(['name']), ['name'], `DAG name "${raw.name}" is not valid: ${problem} (it is used in pod names and labels)${fixed ? `; try "${fixed}"` : ''}`);
+    }
+  }
+  if (typeof raw.namespace === 'string' && (raw.namespace.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(raw.namespace))) {
+    issues.add(loc.valuePos(['namespace']), ['namespace'], `namespace "${raw.namespace}" is not a valid Kubernetes namespace name: lowercase a-z, 0-9 and "-", at most 63 characters`);
+  }
+
+  const params = isRecord(raw.params) ? Object.keys(raw.params) : [];
+  for (const p of params) {
+    if (!PARAM_NAME.test(p)) {
+      issues.add(loc.keyPos(['params', p]), ['params', p], `param name "${p}" is not valid: use letters, digits, "_" and "-", starting with a letter or "_" (it is written {{ params.${p} }})`);
+    }
+  }
+
+  const tasksRaw = isRecord(raw.tasks) ? raw.tasks : null;
+  if (tasksRaw === null) return;
+  const ids = loc.mapKeys(['tasks']).filter((id) => Object.hasOwn(tasksRaw, id));
+  if (ids.length === 0) {
+    issues.add(loc.valuePos(['tasks']), ['tasks'], 'tasks: the DAG has no tasks; expected at least one under "tasks:"');
+    return;
+  }
+  const defaults = isRecord(raw.defaults) ? raw.defaults : {};
+  const graph = new Map<string, GraphNode>();
+  const needPaths = new Map<string, Map<string, SpecPath>>();
+
+  for (const id of ids) {
+    const task = tasksRaw[id];
+    const problem = nameProblem(id);
+    if (problem !== null) {
+      const fixed = fixName(id);
+      issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id "${id}" is not valid: ${problem} (task ids are used in pod names and label values)${fixed ? `; rename it to "${fixed}"` : ''}`);
+    }
+    const needs = rawNeeds(id, task);
+    const known: string[] = [];
+    const paths = new Map<string, SpecPath>();
+    for (const { need, path } of needs) {
+      if (Object.hasOwn(tasksRaw, need)) {
+        known.push(need);
+        if (!paths.has(need)) paths.set(need, path);
+      } else {
+        issues.add(loc.valuePos(path), path, `task "${id}" needs "${need}", which is not a task${didYouMean(need, ids)}`);
+      }
+    }
+    graph.set(id, { id, needs: known });
+    needPaths.set(id, paths);
+    if (isRecord(task) && task.image === undefined && defaults.image === undefined) {
+      issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task "${id}" has no image; set tasks.${id}.image or defaults.image`);
+    }
+    for (const [name] of Object.entries(isRecord(task) && isRecord(task.env) ? task.env : {})) checkEnvName(name, ['tasks', id, 'env', name], loc, issues);
+  }
+  for (const [name] of Object.entries(isRecord(defaults.env) ? defaults.env : {})) checkEnvName(name, ['defaults', 'env', name], loc, issues);
+
+  const cycle = findCycle([...graph.values()]);
+  if (cycle !== null) {
+    const path = needPaths.get(cycle[0]!)!.get(cycle[1]!)!;
+    issues.add(loc.valuePos(path), path, `dependency cycle: ${cycle.join(' → ')} (each task needs the next, so none of them can ever start); remove one of these needs`);
+  }
+
+  // Templates in defaults apply to every task, so they may only use params.
+  for (const { text, path } of templateStrings(['defaults'], defaults)) {
+    checkTemplate(text, path, params, null, loc, issues);
+  }
+  for (const id of ids) {
+    const task = tasksRaw[id];
+    if (!isRecord(task)) continue;
+    let upstream: Set<string> | null = null;
+    const up = () => (upstream ??= upstreamOf(graph, id));
+    for (const { text, path } of templateStrings(['tasks', id], task)) {
+      checkTemplate(text, path, params, { id, ids, upstream: up }, loc, issues);
+    }
+    if (typeof task.if === 'string') checkCondition(task.if, ['tasks', id, 'if'], params, { id, ids, upstream: up }, loc, issues);
+  }
+}
+
+function checkEnvName(name: string, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (!ENV_NAME.test(name)) {
+    issues.add(loc.keyPos(path), path, `environment variable name "${name}" is not valid: use letters, digits, "_", "-" and ".", not starting with a digit`);
+  }
+}
+
+interface TaskScope {
+  id: string;
+  ids: string[];
+  upstream: () => Set<string>;
+}
+
+/** Why a reference to task `ref` from `scope` is invalid, or null. */
+function taskRefProblem(ref: string, scope: TaskScope | null): string | null {
+  if (scope === null) return 'defaults apply to every task, so they cannot use task outputs; move this value to the tasks that need it';
+  if (!scope.ids.includes(ref)) return `task "${ref}" does not exist${didYouMean(ref, scope.ids)}`;
+  if (ref === scope.id) return `a task cannot use its own outputs or result`;
+  if (!scope.upstream().has(ref)) {
+    return `task "${ref}" is not upstream of "${scope.id}", so it may not have run yet; add "${ref}" to tasks.${scope.id}.needs (directly or through a task it needs)`;
+  }
+  return null;
+}
+
+function paramProblem(name: string, params: string[]): string {
+  const declared = params.length === 0 ? 'the spec declares no params' : `declared params: ${params.join(', ')}`;
+  return `unknown param "${name}"${didYouMean(name, params)} (${declared})`;
+}
+
+function checkTemplate(text: string, path: SpecPath, params: string[], scope: TaskScope | null, loc: Locator, issues: Issues): void {
+  const { refs, errors } = findTemplateRefs(text);
+  for (const e of errors) issues.add(loc.stringPos(path, e.offset), path, `${formatPath(path)}: ${e.message}`);
+  for (const m of refs) {
+    const problem =
+      m.ref.kind === 'param' ? (params.includes(m.ref.name) ? null : paramProblem(m.ref.name, params)) : taskRefProblem(m.ref.task, scope);
+    if (problem !== null) issues.add(loc.stringPos(path, m.start), path, `${formatPath(path)}: ${m.text}: ${problem}`);
+  }
+}
+
+function checkCondition(source: string, path: SpecPath, params: string[], scope: TaskScope, loc: Locator, issues: Issues): void {
+  let expr;
+  try {
+    expr = parseExpression(source);
+  } catch (err) {
+    if (!(err instanceof ExpressionError)) throw err;
+    issues.add(loc.stringPos(path, err.column - 1), path, `${formatPath(path)}: ${err.message} at column ${err.column} of the expression "${source}"`);
+    return;
+  }
+  for (const ref of exprRefs(expr)) {
+    const problem = ref.kind === 'param' ? (params.includes(ref.name) ? null : paramProblem(ref.name, params)) : taskRefProblem(ref.task, scope);
+    const text = ref.kind === 'param' ? `params.${ref.name}` : ref.kind === 'result' ? `tasks.${ref.task}.result` : `tasks.${ref.task}.outputs.${ref.name}`;
+    const at = Math.max(0, source.indexOf(text));
+    if (problem !== null) issues.add(loc.stringPos(path, at), path, `${formatPath(path)}: ${text}: ${problem}`);
+  }
+}
