@@ -39,7 +39,7 @@ function duration(description: string) {
 const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;
 const quantity = z
   .union([z.string().regex(QUANTITY), z.number().nonnegative()], expected('a Kubernetes quantity like "500m", "4Gi" or 2'))
-  .describe('A Kubernetes quantity: "500m" (CPU), "4Gi" (memory), 2.');
+  .meta({ id: 'Quantity', description: 'A Kubernetes quantity: "500m" (CPU), "4Gi" (memory), 2.' });
 
 const stringMap = (what: string) => z.record(z.string(), z.string(expected(`a string (quote numbers and booleans)`)), expected(`a map of ${what}`));
 const looseObject = (what: string) => z.record(z.string(), z.unknown(), expected(`a map (${what})`));
@@ -64,7 +64,7 @@ const envRef = z
 
 const envValue = z
   .union([z.string(), z.number(), z.boolean(), envRef], expected('a string, a number, true/false, {secret, key} or {configMap, key}'))
-  .describe('A plain value (may use {{ }} templates), or {secret, key} / {configMap, key}.');
+  .meta({ id: 'EnvValue', description: 'A plain value (may use {{ }} templates), or {secret, key} / {configMap, key}.' });
 
 const envFromSource = z
   .strictObject(
@@ -100,7 +100,7 @@ const retries = z
     expected('a map with limit, delay, backoff, maxDelay, on, infrastructure'),
   )
   .partial()
-  .describe('When and how a failed attempt is tried again.');
+  .meta({ id: 'Retries', description: 'When and how a failed attempt is tried again.' });
 
 const pod = z
   .strictObject(
@@ -123,7 +123,7 @@ const pod = z
     },
     expected('a map of pod fields'),
   )
-  .describe('Pod-spec fields merged into the task pod.');
+  .meta({ id: 'PodOverrides', description: 'Pod-spec fields merged into the task pod.' });
 
 const stringList = (what: string) =>
   z.array(z.string(expected('a string (quote numbers: "4")')), expected(`a list of strings (${what}); values are never passed through a shell`));
@@ -168,7 +168,7 @@ export const taskSchema = z
     },
     expected('a map of task fields'),
   )
-  .describe('A task: one container run as a Kubernetes pod.');
+  .meta({ id: 'Task', description: 'A task: one container run as a Kubernetes pod.' });
 
 /** `defaults:`: every task field but `needs` and `if`. */
 export const defaultsSchema = z.strictObject(taskFields, expected('a map of task fields')).describe("Applied to every task; a task's own fields win (pod, env and resources merge key by key, retries field by field).");
