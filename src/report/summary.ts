@@ -412,7 +412,11 @@ function buildRunSummary(
         : `> ✂️ Log tails were left out to keep this summary under GitHub's 1 MiB limit. The full logs are in the step's log.`,
     );
   }
-  if (!compact) out.push('', '### Graph', '', runFlowchart(info, state));
+  if (compact) {
+    out.push('', "> ✂️ The graph, the timeline and the rows of each attempt are left out to keep this summary under GitHub's 1 MiB limit.");
+  } else {
+    out.push('', '### Graph', '', runFlowchart(info, state));
+  }
   out.push('', '### Tasks', '', compact ? compactTable(info, state) : runTable(info, state));
   if (!compact) {
     const timeline = runGantt(state);

@@ -1,0 +1,235 @@
+import { describe, expect, it } from 'vitest';
+import type { RunState } from '../../src/dag/types.ts';
+import {
+  GITHUB_SUMMARY_LIMIT,
+  renderDryRunSummary,
+  renderPlanSummary,
+  renderRunSummary,
+} from '../../src/report/summary.ts';
+import { formatDuration } from '../../src/report/format.ts';
+import type { DryRunVerdict } from '../../src/report/types.ts';
+import { expectGolden } from './golden.ts';
+import { mermaidBlocks, parseMermaid } from './mermaid-parse.ts';
+import * as f from './fixtures.ts';
+
+/** Every Mermaid block parses with the real parser; returns their diagram types. */
+async function chartsParse(markdown: string): Promise<string[]> {
+  const types: string[] = [];
+  for (const chart of mermaidBlocks(markdown)) types.push(await parseMermaid(chart));
+  return types;
+}
+
+/** The rendered pods of the example, as the pod builder would give them (trimmed). */
+function pods(): Record<string, object> {
+  return Object.fromEntries(
+    f.clickhouseSpec().tasks.map((t) => [
+      t.id,
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `clickhouse-db-sync-plan-${t.id}-1`, namespace: 'data-jobs', labels: { 'pod-dag/task': t.id } },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{ name: 'main', image: t.image.replace('{{ params.destination_host }}', 'clickhouse.data.svc'), command: t.command, args: t.args }],
+        },
+      },
+    ]),
+  );
+}
+
+const tail = { 'migrate-data': f.migrateTail() };
+
+describe('run summary golden files', () => {
+  const scenarios: [string, () => string][] = [
+    ['success.md', () => renderRunSummary(f.info(), f.successState(), {}, { logTailLines: 50 })],
+    ['retries.md', () => renderRunSummary(f.info(), f.retriesState(), {}, { logTailLines: 50 })],
+    ['failure.md', () => renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50 })],
+    [
+      'skips.md',
+      () => renderRunSummary(f.info(f.skipsSpec()), f.skipsState(), { 'create-db': [] }, { logTailLines: 50 }),
+    ],
+    ['cancel.md', () => renderRunSummary(f.info(), f.cancelState(), {}, { logTailLines: 50 })],
+    ['plan.md', () => renderPlanSummary(f.info(f.clickhouseSpec(), 'plan'), pods())],
+    [
+      'dry-run.md',
+      () =>
+        renderDryRunSummary(f.info(f.clickhouseSpec(), 'dry-run'), [
+          { task: 'drop-destination-db', pod: 'clickhouse-db-sync-dry-drop-destination-db-1', accepted: true, message: null },
+          { task: 'create-db', pod: 'clickhouse-db-sync-dry-create-db-1', accepted: true, message: null },
+          {
+            task: 'migrate-data',
+            pod: 'clickhouse-db-sync-dry-migrate-data-1',
+            accepted: false,
+            message: 'pods "clickhouse-db-sync-dry-migrate-data-1" is forbidden: exceeded quota: compute, requested: requests.memory=4Gi, used: requests.memory=14Gi, limited: requests.memory=16Gi',
+          },
+          { task: 'report', pod: 'clickhouse-db-sync-dry-report-1', accepted: true, message: null },
+        ]),
+    ],
+    [
+      'oversize.md',
+      () => {
+        const lines = Array.from({ length: 400 }, (_, i) => `line ${String(i).padStart(4, '0')} ${'x'.repeat(60)}`);
+        return renderRunSummary(f.info(), f.failureState(), { 'migrate-data': lines }, { logTailLines: 400, maxBytes: 12_000 });
+      },
+    ],
+  ];
+  for (const [name, render] of scenarios) {
+    it(`${name} matches its golden file and every chart parses`, async () => {
+      const text = render();
+      expectGolden(name, text);
+      const types = await chartsParse(text);
+      expect(types.length).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe('run summary content', () => {
+  it('colours each task by its result, with retried-then-succeeded apart from succeeded', async () => {
+    const text = renderRunSummary(f.info(), f.retriesState(), {}, { logTailLines: 50 });
+    expect(text).toContain('class t0,t1,t3 succeeded');
+    expect(text).toContain('class t2 retried');
+    expect(await chartsParse(text)).toEqual(['flowchart-v2', 'gantt']);
+  });
+
+  it('lists every attempt of a retried task with its class and reason', () => {
+    const text = renderRunSummary(f.info(), f.retriesState(), {}, { logTailLines: 50 });
+    expect(text).toMatch(/\| ↳ attempt 1 \| ✖️ failed \|.*OOMKilled, exit 137 — The container used more memory/);
+    expect(text).toMatch(/\| ↳ attempt 2 \| ✅ succeeded \|/);
+  });
+
+  it('links the spec at the commit and each task at its line', () => {
+    const text = renderRunSummary(f.info(), f.successState(), {}, { logTailLines: 50 });
+    const base = 'https://github.com/acme/data-pipelines/blob/4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d/.github/dags/clickhouse-db-sync.yaml';
+    expect(text).toContain(`(${base})`);
+    expect(text).toContain(`[migrate-data](${base}#L23)`);
+    expect(text).toContain('[workflow run 12345678901](https://github.com/acme/data-pipelines/actions/runs/12345678901)');
+  });
+
+  it('writes plain names without links outside GitHub (the CLI)', () => {
+    const i = f.info();
+    i.context = { ...i.context, repository: null, sha: null, runId: null };
+    const text = renderRunSummary(i, f.successState(), {}, { logTailLines: 50 });
+    expect(text).not.toContain('https://');
+    expect(text).toContain('Spec `.github/dags/clickhouse-db-sync.yaml`');
+  });
+
+  it('shows only the last logTailLines lines of a failed task', () => {
+    const text = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 2 });
+    expect(text).toContain('Last 2 log lines of attempt 3');
+    expect(text).not.toContain('Traceback');
+    expect(text).toContain('Memory limit (total) exceeded');
+  });
+
+  it('says why a failed task has no log', () => {
+    const text = renderRunSummary(f.info(f.skipsSpec()), f.skipsState(), {}, { logTailLines: 50 });
+    expect(text).toContain('_No log lines: the container may not have started._');
+    expect(text).toContain('> Failed to pull image &#34;clickhouse/clickhouse-server:24.88&#34;');
+  });
+
+  it('renders the same state to the same text', () => {
+    const a = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50 });
+    const b = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50 });
+    expect(a).toBe(b);
+  });
+
+  it('describes an unfinished run without crashing (a runner that died)', async () => {
+    const state = f.run(
+      [f.task('drop-destination-db', null, [f.attempt('drop-destination-db', 1, 0, null, null)]), f.task('create-db', null, [])],
+      null,
+      null,
+    );
+    const text = renderRunSummary(f.info(), state, {}, { logTailLines: 50 });
+    expect(text).toContain('## ⏳ clickhouse-db-sync did not finish');
+    await chartsParse(text);
+  });
+});
+
+describe('formatDuration', () => {
+  it.each([
+    [0, '0ms'],
+    [850, '850ms'],
+    [12_000, '12s'],
+    [83_000, '1m 23s'],
+    [7_500_000, '2h 5m 0s'],
+    [-5, '0ms'],
+  ])('%d ms is %s', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+describe('the size budget', () => {
+  const huge = (n: number): string[] => Array.from({ length: n }, (_, i) => `${String(i).padStart(6, '0')} ${'y'.repeat(300)}`);
+
+  it('stays under 1 MiB with megabytes of log tails, trimming the oldest lines and saying so', async () => {
+    const state = f.failureState();
+    state.tasks[0] = f.task('drop-destination-db', 'failed', [f.attempt('drop-destination-db', 1, 0, 4, f.outcome({ class: 'failed', reason: 'Error', exitCode: 2 }))]);
+    const tails = { 'migrate-data': huge(6000), 'drop-destination-db': huge(6000) };
+    const text = renderRunSummary(f.info(), state, tails, { logTailLines: 6000 });
+    const bytes = Buffer.byteLength(text);
+    expect(bytes).toBeLessThanOrEqual(GITHUB_SUMMARY_LIMIT);
+    expect(bytes).toBeGreaterThan(GITHUB_SUMMARY_LIMIT / 2);
+    expect(text).toMatch(/Log tails were trimmed to the last \d+ lines per task to keep this summary under GitHub's 1 MiB limit/);
+    expect(text).toContain('005999 yyy'); // the newest line stays
+    expect(text).not.toContain('000000 yyy'); // the oldest goes
+    await chartsParse(text);
+  });
+
+  it('does not mention trimming when everything fits', () => {
+    const text = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50 });
+    expect(text).not.toContain('trimmed');
+  });
+
+  it('cuts a single enormous log line', () => {
+    const text = renderRunSummary(f.info(), f.failureState(), { 'migrate-data': ['z'.repeat(3_000_000)] }, { logTailLines: 50 });
+    expect(Buffer.byteLength(text)).toBeLessThan(20_000);
+    expect(text).toContain(`${'z'.repeat(1999)}…`);
+  });
+
+  /** A chain of `n` tasks that all succeeded. */
+  function chain(n: number): [ReturnType<typeof f.info>, RunState] {
+    const spec = f.clickhouseSpec();
+    spec.tasks = Array.from({ length: n }, (_, i) => f.taskSpec(`task-${i}`, 10 + i, { needs: i === 0 ? [] : [`task-${i - 1}`] }));
+    const state = f.run(
+      spec.tasks.map((t, i) => f.task(t.id, 'succeeded', [f.attempt(t.id, 1, i, i + 1, f.outcome())])),
+      n + 1,
+      'success',
+    );
+    return [f.info(spec), state];
+  }
+
+  it('leaves out a chart too big for Mermaid, and says so', async () => {
+    const [i, state] = chain(1500);
+    const text = renderRunSummary(i, state, {}, { logTailLines: 50 });
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(GITHUB_SUMMARY_LIMIT);
+    expect(text).toMatch(/The graph is left out: .* over Mermaid's limit of 50,000/);
+    expect(text).toMatch(/The timeline is left out: .* over Mermaid's limit of 50,000/);
+    expect(text).toContain('task-1499');
+    expect(mermaidBlocks(text)).toEqual([]);
+  });
+
+  it('still fits with thousands of tasks, leaving out the charts, then cutting the table', () => {
+    const [i, state] = chain(6000);
+    const text = renderRunSummary(i, state, {}, { logTailLines: 50 });
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(GITHUB_SUMMARY_LIMIT);
+    expect(text).toContain('The graph, the timeline and the rows of each attempt are left out');
+    expect(text).toMatch(/\| \[task-\d+\]\(.*\) \| ✅ succeeded .* \|\n\n_The summary was cut here to stay under GitHub's 1 MiB limit/);
+  });
+});
+
+describe('plan and dry-run summaries', () => {
+  it('plan shows each task with image, command, args, needs and if', () => {
+    const text = renderPlanSummary(f.info(f.clickhouseSpec(), 'plan'), pods());
+    expect(text).toContain(
+      "| `registry.example.com/internal-scripts:2024-01` | `python clickhouse/migration.py --source-db '{{ params.source_db }}' --destination-db '{{ params.destination_db }}'` |",
+    );
+    expect(text).toMatch(/\| \[report\]\(.*#L32\) \| migrate-data \| `always\(\)` \|/);
+  });
+
+  it('dry-run counts a task without a verdict as not checked', async () => {
+    const verdicts: DryRunVerdict[] = [{ task: 'drop-destination-db', pod: 'p-1', accepted: true, message: null }];
+    const text = renderDryRunSummary(f.info(f.clickhouseSpec(), 'dry-run'), verdicts);
+    expect(text).toContain('4 tasks: 1 ✅ accepted · 3 ⚪ not checked');
+    expect(text.startsWith('## ❌')).toBe(true);
+    await chartsParse(text);
+  });
+});
