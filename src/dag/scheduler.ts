@@ -248,6 +248,13 @@ export class Scheduler {
     };
   }
 
+  /** A snapshot of one task (O(1), for a driver that reports as it goes); throws for an unknown id. */
+  taskState(id: string): TaskState {
+    const node = this.#byId.get(id);
+    if (node === undefined) throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}"`);
+    return snapshot(node);
+  }
+
   /** Whether the `done` decision was given: every task has a final result and nothing runs. */
   isDone(): boolean {
     return this.#done;
@@ -321,7 +328,7 @@ export class Scheduler {
     const cls = outcome.class;
     let giveUp: string | null = null;
     if (this.#cancelled !== null) {
-      giveUp = `not retried: ${this.#cancelWords()}`;
+      giveUp = `not retried because ${this.#cancelWords()}`;
     } else if (cls === 'configuration') {
       giveUp = 'configuration errors are not retried';
     } else if (cls === 'infrastructure') {
@@ -336,7 +343,7 @@ export class Scheduler {
       } else if (node.limitUsed < policy.limit) {
         node.limitUsed++;
       } else if (policy.limit === 0) {
-        giveUp = 'retries.limit is 0, so failures are not retried';
+        giveUp = 'no retries configured (retries.limit is 0)';
       } else {
         giveUp = `no more retries left (${attempt} of ${this.#maxAttempts(node)} attempts failed)`;
       }
@@ -401,7 +408,8 @@ export class Scheduler {
     for (const index of [...this.#unfinished]) {
       this.#stats.work++;
       const node = this.#nodes[index]!;
-      if (node.status === 'retry-wait') {
+      // A retry due now (zero delay, waiting for a slot) is a retry all the same: not after a cancel.
+      if (node.status === 'retry-wait' || (node.status === 'queued' && node.attempts.length > 0)) {
         this.#notRun(node, `${this.#cancelWords()} while it waited to retry`);
       } else if (node.status === 'queued' || (node.status === 'waiting' && reason === 'signal')) {
         if (reason === 'timeout' && survivesTimeout(node.spec.if)) {
@@ -577,7 +585,9 @@ export class Scheduler {
 
   #cancelWords(): string {
     if (this.#cancelled === 'timeout') {
-      return `the run was cancelled: the DAG timeout of ${formatDuration(this.#spec.timeoutMs ?? 0)} was reached`;
+      return this.#spec.timeoutMs === null
+        ? 'the run was cancelled: its time limit was reached'
+        : `the run was cancelled: the DAG timeout of ${formatDuration(this.#spec.timeoutMs)} was reached`;
     }
     return 'the run was cancelled';
   }

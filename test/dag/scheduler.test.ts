@@ -162,7 +162,7 @@ const scenarios: Scenario[] = [
       [
         ran('b', 1, 20, 'failed'),
         [
-          giveUp('b', 1, 'retries.limit is 0, so failures are not retried'),
+          giveUp('b', 1, 'no retries configured (retries.limit is 0)'),
           skip('c', 'needs "b", which failed'),
           done('failure'),
         ],
@@ -190,7 +190,7 @@ const scenarios: Scenario[] = [
     first: [start('a')],
     steps: [
       [ran('a', 1, 10), [start('b'), start('c')]],
-      [ran('c', 1, 20, 'failed'), [giveUp('c', 1, 'retries.limit is 0, so failures are not retried')]],
+      [ran('c', 1, 20, 'failed'), [giveUp('c', 1, 'no retries configured (retries.limit is 0)')]],
       [ran('b', 1, 30), [skip('d', 'needs "c", which failed'), done('failure')]],
     ],
     results: { a: 'succeeded', b: 'succeeded', c: 'failed', d: 'skipped' },
@@ -353,7 +353,7 @@ const scenarios: Scenario[] = [
       [
         ran('b', 1, 2, 'failed'),
         [
-          giveUp('b', 1, 'retries.limit is 0, so failures are not retried'),
+          giveUp('b', 1, 'no retries configured (retries.limit is 0)'),
           skip('c', 'needs "b", which failed'),
           skip('d', 'needs "c", which was skipped'),
           done('failure'),
@@ -370,7 +370,7 @@ const scenarios: Scenario[] = [
     steps: [
       [
         ran('a', 1, 1, 'failed'),
-        [giveUp('a', 1, 'retries.limit is 0, so failures are not retried'), skip('b', 'needs "a", which failed'), start('cleanup'), start('report')],
+        [giveUp('a', 1, 'no retries configured (retries.limit is 0)'), skip('b', 'needs "a", which failed'), start('cleanup'), start('report')],
       ],
       [ran('cleanup', 1, 2), []],
       [ran('report', 1, 3), [done('failure')]],
@@ -395,7 +395,7 @@ const scenarios: Scenario[] = [
     spec: alwaysInTheMiddle(),
     first: [start('a')],
     steps: [
-      [ran('a', 1, 1, 'failed'), [giveUp('a', 1, 'retries.limit is 0, so failures are not retried'), start('b')]],
+      [ran('a', 1, 1, 'failed'), [giveUp('a', 1, 'no retries configured (retries.limit is 0)'), start('b')]],
       [ran('b', 1, 2), [skip('c', 'needs "b", whose upstream task "a" failed'), done('failure')]],
     ],
     results: { a: 'failed', b: 'succeeded', c: 'skipped' },
@@ -429,7 +429,7 @@ const scenarios: Scenario[] = [
     steps: [
       [
         ran('a', 1, 1, 'failed'),
-        [giveUp('a', 1, 'retries.limit is 0, so failures are not retried'), skip('b', 'needs "a", which failed'), start('c')],
+        [giveUp('a', 1, 'no retries configured (retries.limit is 0)'), skip('b', 'needs "a", which failed'), start('c')],
       ],
       [ran('c', 1, 2), [done('failure')]],
     ],
@@ -487,6 +487,60 @@ const scenarios: Scenario[] = [
     ],
     results: { a: 'cancelled', b: 'not-run', report: 'succeeded' },
     run: 'cancelled',
+  },
+  {
+    name: 'DAG timeout: a pending retry is not run, even for an always() task',
+    spec: dag([task('a', { if: ALWAYS, retries: { limit: 1, delayMs: 5000 } })], { timeoutMs: 1000 }),
+    first: [start('a')],
+    steps: [
+      [ran('a', 1, 10, 'failed'), [retry('a', 1, 2, 5010, 5000)]],
+      [
+        [tick(1000)],
+        [skip('a', 'the run was cancelled: the DAG timeout of 1s was reached while it waited to retry'), done('cancelled')],
+      ],
+    ],
+    results: { a: 'not-run' },
+    run: 'cancelled',
+  },
+  {
+    name: 'DAG timeout: a failure() cleanup does not run (only always() and cancelled() do)',
+    spec: dag([task('a'), task('cleanup', { needs: ['a'], if: FAILURE })], { timeoutMs: 1000 }),
+    first: [start('a')],
+    steps: [
+      [[tick(1000)], [cancelDecision('timeout', ['a', 1])]],
+      [
+        [finished('a', 1, 1001, 'failed')],
+        [
+          giveUp('a', 1, 'not retried because the run was cancelled: the DAG timeout of 1s was reached'),
+          skip('cleanup', 'the run was cancelled: the DAG timeout of 1s was reached before it started'),
+          done('cancelled'),
+        ],
+      ],
+    ],
+    results: { a: 'failed', cleanup: 'not-run' },
+    run: 'cancelled',
+  },
+  {
+    name: 'a cancel asked by the driver with reason timeout, on a DAG without a timeout',
+    spec: dag([task('a'), task('b', { needs: ['a'] })]),
+    first: [start('a')],
+    steps: [
+      [[cancel('timeout', 5)], [cancelDecision('timeout', ['a', 1])]],
+      [
+        [finished('a', 1, 6, 'cancelled')],
+        [skip('b', 'the run was cancelled: its time limit was reached before it started'), done('cancelled')],
+      ],
+    ],
+    results: { a: 'cancelled', b: 'not-run' },
+    run: 'cancelled',
+  },
+  {
+    name: 'an attempt cancelled without a run cancel makes the run a failure',
+    spec: dag([task('a'), task('b', { needs: ['a'] })]),
+    first: [start('a')],
+    steps: [[ran('a', 1, 1, 'cancelled'), [skip('b', 'needs "a", which was cancelled'), done('failure')]]],
+    results: { a: 'cancelled', b: 'skipped' },
+    run: 'failure',
   },
   {
     name: 'DAG timeout: cancelled() and !cancelled() are judged after the cancel',
@@ -654,6 +708,15 @@ describe('Scheduler state', () => {
     s.handle(tick(3000));
     expect(s.nextWakeAt()).toBeNull(); // the pending retry is not-run, the timeout has fired
     expect(s.state().cancelled).toBe('timeout');
+  });
+
+  it('taskState gives one task without building the whole state', () => {
+    const s = newScheduler(chain());
+    s.start();
+    s.handle(finished('a', 1, 5, 'succeeded', { outputs: { k: 'v' } }));
+    expect(s.taskState('a')).toMatchObject({ id: 'a', result: 'succeeded', outputs: { k: 'v' } });
+    expect(s.taskState('b')).toMatchObject({ id: 'b', result: null, attempts: [{ attempt: 1, pod: null }] });
+    expect(() => s.taskState('zz')).toThrow(/has no task "zz"/);
   });
 
   it('a tick or cancel after done changes nothing', () => {
