@@ -38,8 +38,8 @@ export interface KubeClient {
    * cannot tell from success, unless the caller handles the 409 that follows, which we do).
    */
   request<T>(what: string, fn: () => Promise<T>, options?: { retriable?: (err: unknown) => boolean; signal?: AbortSignal }): Promise<T>;
-  /** Takes a rate-limit token (for requests made outside `request`, like watches). */
-  throttle(): Promise<void>;
+  /** Takes a rate-limit token and counts a request made outside `request` (watches). */
+  throttle(what: string): Promise<void>;
   /** Opens a GET stream (pod logs); rejects with an error `classifyError` understands on non-200. */
   openStream(path: string, query: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage>;
 }
@@ -57,7 +57,10 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
     core: kubeConfig.makeApiClient(CoreV1Api),
     authz: kubeConfig.makeApiClient(AuthorizationV1Api),
     watch: new Watch(kubeConfig),
-    throttle: () => limiter.take(),
+    async throttle(what: string): Promise<void> {
+      await limiter.take();
+      onRequest(what);
+    },
     request<T>(what: string, fn: () => Promise<T>, opts: { retriable?: (err: unknown) => boolean; signal?: AbortSignal } = {}): Promise<T> {
       return withRetry(
         async () => {

@@ -3,7 +3,7 @@
  * the engine calls them, each reporter (live log, summary, annotations, outputs) implements the
  * ones it cares about, and `CompositeReporter` forwards to all of them.
  */
-import type { Decision, RunState } from '../dag/types.ts';
+import type { AttemptOutcome, Decision, RunState } from '../dag/types.ts';
 import type { DagSpec } from '../spec/types.ts';
 
 export type Mode = 'run' | 'dry-run' | 'plan';
@@ -60,6 +60,8 @@ export interface Reporter {
   /** A pod was created (or adopted) for an attempt. */
   podCreated?(task: string, attempt: number, pod: string, adopted: boolean): void | Promise<void>;
   logLine?(line: LogLine): void;
+  /** An attempt ended (succeeded or not), after the scheduler was told; `state` includes it. */
+  attemptFinished?(task: string, attempt: number, outcome: AttemptOutcome, state: RunState): void | Promise<void>;
   dryRunVerdict?(verdict: DryRunVerdict): void | Promise<void>;
   /** The run is over: the final state, and for each failed task the last lines of its log. */
   runFinished?(state: RunState, logTails: Record<string, string[]>): void | Promise<void>;
@@ -87,6 +89,10 @@ export class CompositeReporter implements Reporter {
 
   logLine(line: LogLine): void {
     for (const r of this.#reporters) r.logLine?.(line);
+  }
+
+  async attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, state: RunState): Promise<void> {
+    for (const r of this.#reporters) await r.attemptFinished?.(task, attempt, outcome, state);
   }
 
   async dryRunVerdict(verdict: DryRunVerdict): Promise<void> {

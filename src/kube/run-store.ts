@@ -1,0 +1,212 @@
+/**
+ * The run's state kept in the cluster, so a re-run (next GitHub run attempt) or a restart after a
+ * crash (same run attempt) knows what already happened even when the pods are gone.
+ *
+ * One ConfigMap per GitHub run of a DAG, named from the DAG and the run id, labelled like the
+ * run's pods (managed-by, dag, run id, repository), holding `state.json` (src/dag/rerun.ts's
+ * StoredRunState). It is written after every attempt ends, BEFORE that attempt's pod may be
+ * deleted: whatever the moment of a crash, either the pod or the record of its end exists.
+ *
+ * Writes use optimistic concurrency: each replace carries the resourceVersion read, a 409 means
+ * someone else wrote in between (another process of the same run after a restart, a retried
+ * request that reached the server), so the state is read again and the update, which is
+ * idempotent, applied again. Transient errors (429, 5xx, network) are retried by `request`.
+ *
+ * Size: a ConfigMap holds at most 1 MiB. When the state would not fit, the largest task outputs
+ * are dropped (and marked, so a later run attempt runs those tasks again instead of reusing them
+ * without outputs), and `onNote` says so; if it still does not fit, `recordTask` fails clearly.
+ */
+import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import {
+  applyTaskUpdate,
+  emptyRunState,
+  fitRunState,
+  parseRunState,
+  type StoredRunState,
+  type TaskUpdate,
+} from '../dag/rerun.ts';
+import { classifyError, KubeError, withRetry } from './errors.ts';
+import { LABELS, MANAGED_BY, labelValue } from './pod.ts';
+
+/** The key of the state in the ConfigMap's data. */
+export const STATE_KEY = 'state.json';
+
+/**
+ * The most bytes of state.json we write. Kubernetes refuses a ConfigMap whose data exceeds 1 MiB
+ * (1,048,576 bytes); the margin leaves room for metadata and the key.
+ */
+export const STATE_LIMIT_BYTES = 1_000_000;
+
+/** Sends one API request with the caller's rate limit and retries (KubeClient.request fits). */
+export type Requester = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** The default Requester: retries 429, 5xx and network errors with backoff (src/kube/errors.ts). */
+export const retryingRequester: Requester = (_what, fn) => withRetry(() => fn());
+
+/** The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>`, a valid DNS subdomain. */
+export function runStateName(dag: string, runId: string): string {
+  const id = runId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (id === '') throw new Error(`runStateName: run id ${JSON.stringify(runId)} has no letter or digit to name a ConfigMap with`);
+  return `pod-dag-${dag}-${id}`;
+}
+
+/** The labels of a run's state ConfigMap (the pods' labels without task and attempts). */
+export function runStateLabels(dag: string, runId: string, repository: string | null): Record<string, string> {
+  const labels: Record<string, string> = {
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.dag]: labelValue(dag),
+    [LABELS.runId]: labelValue(runId),
+  };
+  if (repository) labels[LABELS.repository] = labelValue(repository);
+  return labels;
+}
+
+/** Options of a RunStore. */
+export interface RunStoreOptions {
+  core: CoreV1Api;
+  namespace: string;
+  dag: string;
+  runId: string;
+  /** `owner/name` of the GitHub repository, or null outside a workflow. */
+  repository: string | null;
+  /** The clock (epoch ms) for `updatedAt`; default Date.now. */
+  now?: () => number;
+  /** How requests are sent; default `retryingRequester`. Pass KubeClient.request to share its rate limit. */
+  request?: Requester;
+  /** The most bytes of state.json; default STATE_LIMIT_BYTES. */
+  limitBytes?: number;
+  /** Told when something worth a log line happened (outputs dropped to fit). */
+  onNote?: (message: string) => void;
+  /** How many 409 conflicts in a row one write tolerates before it fails; default 20. */
+  maxConflicts?: number;
+}
+
+/** The run's state in its ConfigMap: read it once at the start, record every attempt's end. */
+export class RunStore {
+  /** The ConfigMap's name. */
+  readonly name: string;
+  readonly #o: Required<Omit<RunStoreOptions, 'repository'>> & { repository: string | null };
+  /** The last state read or written, and its resourceVersion; `null` until known. */
+  #known: { state: StoredRunState; resourceVersion: string } | null = null;
+  /** Writes of this process, one after the other (parallel tasks end at the same time). */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(options: RunStoreOptions) {
+    this.name = runStateName(options.dag, options.runId);
+    this.#o = {
+      now: Date.now,
+      request: retryingRequester,
+      limitBytes: STATE_LIMIT_BYTES,
+      onNote: () => {},
+      maxConflicts: 20,
+      ...options,
+    };
+  }
+
+  get #where(): string {
+    return `ConfigMap ${this.#o.namespace}/${this.name}`;
+  }
+
+  /** The stored state, or `null` when the run has none yet (its first attempt). */
+  async load(): Promise<StoredRunState | null> {
+    return (await this.#read())?.state ?? null;
+  }
+
+  /**
+   * Records the end of one attempt (and the task's result when final). Resolves once the state
+   * is in the cluster; only then may the attempt's pod be deleted. Calls are applied in order.
+   */
+  recordTask(update: TaskUpdate): Promise<void> {
+    const write = this.#queue.then(() => this.#write(update));
+    // The queue goes on after a failed write; the failure is the caller's to handle.
+    this.#queue = write.catch(() => {});
+    return write;
+  }
+
+  async #read(): Promise<{ state: StoredRunState; resourceVersion: string } | null> {
+    const { core, namespace } = this.#o;
+    let cm: V1ConfigMap;
+    try {
+      cm = await this.#o.request(`read ${this.#where}`, () => core.readNamespacedConfigMap({ name: this.name, namespace }));
+    } catch (err) {
+      if (classifyError(err).kind === 'not-found') {
+        this.#known = null;
+        return null;
+      }
+      throw new KubeError(`Could not read the run's state (${this.#where}): ${classifyError(err).message}`, classifyError(err), { cause: err });
+    }
+    const text = cm.data?.[STATE_KEY];
+    if (text === undefined) {
+      throw new KubeError(
+        `${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`,
+      );
+    }
+    const state = parseRunState(text, this.#where);
+    if (state.dag !== this.#o.dag || state.runId !== this.#o.runId) {
+      throw new KubeError(
+        `${this.#where} holds the state of DAG "${state.dag}" run ${state.runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
+          'two DAGs whose names collide after sanitising? Rename one, or delete the ConfigMap.',
+      );
+    }
+    this.#known = { state, resourceVersion: cm.metadata?.resourceVersion ?? '' };
+    return this.#known;
+  }
+
+  async #write(update: TaskUpdate): Promise<void> {
+    const { core, namespace } = this.#o;
+    for (let conflicts = 0; ; ) {
+      const base = this.#known ?? (await this.#read());
+      const next = applyTaskUpdate(base?.state ?? emptyRunState(this.#o.dag, this.#o.runId, this.#o.now()), update, this.#o.now());
+      if (base !== null && next === base.state) return; // an older run attempt's update: nothing to write
+      let fitted: ReturnType<typeof fitRunState>;
+      try {
+        fitted = fitRunState(next, this.#o.limitBytes);
+      } catch (err) {
+        throw new KubeError(`Could not record task "${update.task}" in ${this.#where}: ${(err as Error).message}`, null, { cause: err });
+      }
+      if (fitted.dropped.length > 0) {
+        this.#o.onNote(
+          `The run's state in ${this.#where} would exceed ${this.#o.limitBytes} bytes, so the outputs of ${fitted.dropped.map((t) => `"${t}"`).join(', ')} ` +
+            'were not kept; a re-run of this run will run those tasks again instead of reusing them.',
+        );
+      }
+      const body: V1ConfigMap = {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: this.name,
+          namespace,
+          labels: runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository),
+          annotations: this.#o.repository ? { 'pod-dag.io/repository': this.#o.repository } : {},
+          ...(base !== null ? { resourceVersion: base.resourceVersion } : {}),
+        },
+        data: { [STATE_KEY]: fitted.text },
+      };
+      try {
+        const written =
+          base === null
+            ? await this.#o.request(`create ${this.#where}`, () => core.createNamespacedConfigMap({ namespace, body }))
+            : await this.#o.request(`replace ${this.#where}`, () => core.replaceNamespacedConfigMap({ name: this.name, namespace, body }));
+        this.#known = { state: fitted.state, resourceVersion: written.metadata?.resourceVersion ?? '' };
+        return;
+      } catch (err) {
+        const info = classifyError(err);
+        // 409: AlreadyExists on create, a stale resourceVersion on replace; 404: deleted meanwhile.
+        // Either way read the state again and apply the (idempotent) update to what is there now.
+        if (info.kind === 'conflict' || (info.kind === 'not-found' && base !== null)) {
+          this.#known = null;
+          if (++conflicts > this.#o.maxConflicts) {
+            throw new KubeError(
+              `Could not record task "${update.task}" in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
+                '(two jobs running the same DAG with the same run id?)',
+              info,
+              { cause: err },
+            );
+          }
+          continue;
+        }
+        throw new KubeError(`Could not record task "${update.task}" in ${this.#where}: ${info.message}`, info, { cause: err });
+      }
+    }
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * ONE watch per run over its pods (a label selector), kept alive like client-go's RetryWatcher:
+ *
+ * - list, then watch from the list's resourceVersion, with bookmarks;
+ * - when the watch ends (the server's timeoutSeconds, client-node's 30 s idle abort, a dropped
+ *   connection), watch again from the last resourceVersion seen: nothing is missed, nothing repeated;
+ * - 410 Gone (the resourceVersion was compacted away): list again and diff the list against what
+ *   we knew, synthesizing the ADDED / MODIFIED / DELETED events we missed;
+ * - other errors: back off and resume; 401/403 stop the watcher with the error.
+ *
+ * No per-pod polling ever: however long a task runs, the run costs one open watch.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import type { KubeClient } from './client.ts';
+import { KubeError, abortableSleep, classifyError, describeError } from './errors.ts';
+
+/** A change to one of the run's pods. `synthetic` when derived from a re-list, not a watch event. */
+export interface PodEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  pod: V1Pod;
+  synthetic: boolean;
+}
+
+/** Options of `PodWatcher`. */
+export interface PodWatcherOptions {
+  /** Seconds after which the server ends each watch request (we then resume); default 25, under client-node's 30 s idle abort. */
+  timeoutSeconds?: number;
+  /** Waits between attempts after errors; tests inject a fake. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Told about each recoverable problem (for debug lines). */
+  onRecover?: (what: string) => void;
+}
+
+/** Watches the pods matching a selector and reports every change once, in order. */
+export class PodWatcher {
+  readonly #client: KubeClient;
+  readonly #namespace: string;
+  readonly #selector: string;
+  readonly #onEvent: (e: PodEvent) => void;
+  readonly #options: PodWatcherOptions;
+  readonly #cache = new Map<string, V1Pod>();
+  readonly #stop = new AbortController();
+  #rv = '';
+  #controller: AbortController | null = null;
+  #loop: Promise<void> | null = null;
+
+  constructor(client: KubeClient, namespace: string, selector: string, onEvent: (e: PodEvent) => void, options: PodWatcherOptions = {}) {
+    this.#client = client;
+    this.#namespace = namespace;
+    this.#selector = selector;
+    this.#onEvent = onEvent;
+    this.#options = options;
+  }
+
+  /** The last known state of every pod of the run that exists. */
+  get pods(): ReadonlyMap<string, V1Pod> {
+    return this.#cache;
+  }
+
+  /**
+   * Lists the pods (reporting each as ADDED) and starts watching. Resolves after the first list;
+   * the returned promise of `done` settles when the watcher stops (rejects on 401/403).
+   */
+  async start(): Promise<void> {
+    await this.#list();
+    this.#loop = this.#run();
+    // Surface fatal errors through `done`; avoid an unhandled rejection meanwhile.
+    this.#loop.catch(() => {});
+  }
+
+  /** Settles when the watcher stops: resolves after `stop()`, rejects with a fatal error. */
+  get done(): Promise<void> {
+    return this.#loop ?? Promise.resolve();
+  }
+
+  /** Stops watching; no event is reported after this returns. */
+  stop(): void {
+    this.#stop.abort(new Error('watch stopped'));
+    this.#controller?.abort();
+  }
+
+  async #list(): Promise<void> {
+    const list = await this.#client.request(
+      `list pods ${this.#selector}`,
+      () => this.#client.core.listNamespacedPod({ namespace: this.#namespace, labelSelector: this.#selector }),
+      { signal: this.#stop.signal },
+    );
+    if (this.#stop.signal.aborted) return;
+    this.#rv = list.metadata?.resourceVersion ?? '';
+    const seen = new Set<string>();
+    for (const pod of list.items) {
+      const name = pod.metadata?.name ?? '';
+      seen.add(name);
+      const old = this.#cache.get(name);
+      this.#cache.set(name, pod);
+      if (!old) this.#onEvent({ type: 'ADDED', pod, synthetic: true });
+      else if (old.metadata?.resourceVersion !== pod.metadata?.resourceVersion) this.#onEvent({ type: 'MODIFIED', pod, synthetic: true });
+    }
+    for (const [name, pod] of [...this.#cache]) {
+      if (seen.has(name)) continue;
+      this.#cache.delete(name);
+      this.#onEvent({ type: 'DELETED', pod, synthetic: true });
+    }
+  }
+
+  async #run(): Promise<void> {
+    const sleep = this.#options.sleep ?? abortableSleep;
+    let failures = 0;
+    while (!this.#stop.signal.aborted) {
+      const result = await this.#watchOnce();
+      if (this.#stop.signal.aborted) return;
+      if (result.kind === 'ended') {
+        failures = result.events > 0 ? 0 : failures;
+        // A watch that ends at once with nothing in it, again and again, must not spin.
+        if (result.events === 0 && result.quick) await this.#pause(sleep, ++failures);
+        continue;
+      }
+      const e = classifyError(result.error);
+      if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
+        throw new KubeError(describeError(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#client.server), e);
+      }
+      if (e.kind === 'gone') {
+        this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
+        failures = 0;
+        await this.#relist(sleep);
+        continue;
+      }
+      this.#options.onRecover?.(`watch failed (${e.message}); resuming from resourceVersion ${this.#rv}`);
+      await this.#pause(sleep, ++failures, e.retryAfterMs);
+    }
+  }
+
+  async #relist(sleep: (ms: number, signal?: AbortSignal) => Promise<void>): Promise<void> {
+    for (let n = 1; !this.#stop.signal.aborted; n++) {
+      try {
+        await this.#list();
+        return;
+      } catch (err) {
+        const e = classifyError(err);
+        if (e.kind === 'unauthorized' || e.kind === 'forbidden') throw err;
+        await this.#pause(sleep, n, e.retryAfterMs);
+      }
+    }
+  }
+
+  async #pause(sleep: (ms: number, signal?: AbortSignal) => Promise<void>, n: number, serverMs: number | null = null): Promise<void> {
+    const ms = serverMs ?? Math.min(10_000, 100 * 2 ** Math.min(n - 1, 7));
+    try {
+      await sleep(ms, this.#stop.signal);
+    } catch {
+      // stopped while waiting
+    }
+  }
+
+  /** One watch request; resolves when it ends, never rejects. */
+  async #watchOnce(): Promise<{ kind: 'ended'; events: number; quick: boolean } | { kind: 'error'; error: unknown }> {
+    const started = Date.now();
+    let events = 0;
+    let gone: unknown = null;
+    await this.#client.throttle(`watch pods ${this.#selector}`);
+    return new Promise((resolve) => {
+      const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods`;
+      const query = {
+        labelSelector: this.#selector,
+        resourceVersion: this.#rv,
+        allowWatchBookmarks: true,
+        timeoutSeconds: this.#options.timeoutSeconds ?? 25,
+      };
+      const onEvent = (type: string, obj: unknown): void => {
+        if (this.#stop.signal.aborted || gone) return;
+        if (type === 'ERROR') {
+          // A Status object: 410 Gone most often (the watch's resourceVersion is too old).
+          gone = obj ?? new Error('watch ERROR event without a status');
+          this.#controller?.abort();
+          return;
+        }
+        const pod = obj as V1Pod;
+        const rv = pod?.metadata?.resourceVersion;
+        if (rv) this.#rv = rv;
+        if (type === 'BOOKMARK') return;
+        if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
+        events++;
+        const name = pod.metadata?.name ?? '';
+        if (type === 'DELETED') {
+          this.#cache.delete(name);
+          this.#onEvent({ type, pod, synthetic: false });
+          return;
+        }
+        this.#cache.set(name, pod);
+        this.#onEvent({ type, pod, synthetic: false });
+      };
+      const onDone = (err: unknown): void => {
+        this.#controller = null;
+        if (gone) resolve({ kind: 'error', error: gone });
+        else if (err && !this.#stop.signal.aborted && classifyError(err).kind !== 'timeout') resolve({ kind: 'error', error: err });
+        else resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
+      };
+      this.#client.watch.watch(path, query, onEvent, onDone).then(
+        (controller) => {
+          this.#controller = controller;
+          if (this.#stop.signal.aborted) controller.abort();
+        },
+        (err: unknown) => onDone(err),
+      );
+    });
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The live step log: every container log line prefixed with its task (and attempt when > 1), and
+ * every decision in plain words ("migrate-data attempt 1 failed: exit code 3; retrying in 3m
+ * (attempt 2 of 3)"). Each line is written with ONE `write` call, so lines of parallel tasks never
+ * mix mid-line. It prints names, reasons and the cluster's messages, never env values; secrets
+ * registered with the runner are masked by the runner on top of that.
+ */
+import type { AttemptOutcome, Decision, RunState } from '../dag/types.ts';
+import { formatDuration } from '../dag/scheduler.ts';
+import type { DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
+
+/** Options of `LiveLogReporter`. */
+export interface LiveLogOptions {
+  /** Writes one line (no trailing newline). The action passes `core.info`; tests capture. */
+  write: (line: string) => void;
+  /** Longest container log line printed; longer ones are cut with a note. Default 8000. */
+  maxLineLength?: number;
+}
+
+/** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
+export function describeOutcome(o: AttemptOutcome): string {
+  if (o.class === 'failed' && o.message) return o.message;
+  if (o.class === 'failed') return o.exitCode !== null ? `exit code ${o.exitCode}` : (o.reason ?? 'failed');
+  const head = o.reason ?? o.class;
+  return o.message ? `${head}: ${o.message}` : head;
+}
+
+const VERB: Record<AttemptOutcome['class'], string> = {
+  succeeded: 'succeeded',
+  failed: 'failed',
+  infrastructure: 'was lost to an infrastructure problem',
+  configuration: 'failed on configuration',
+  timeout: 'timed out',
+  cancelled: 'was cancelled',
+};
+
+/** The Reporter that prints the run to the step log as it happens. */
+export class LiveLogReporter implements Reporter {
+  readonly #write: (line: string) => void;
+  readonly #max: number;
+  #donePrinted = false;
+
+  constructor(options: LiveLogOptions) {
+    this.#write = options.write;
+    this.#max = options.maxLineLength ?? 8000;
+  }
+
+  runStarted(info: RunInfo): void {
+    const n = info.spec.tasks.length;
+    const where = info.namespace ? ` in namespace ${info.namespace}` : '';
+    const what = info.mode === 'dry-run' ? 'Dry run of' : 'Running';
+    this.#write(`${what} DAG ${info.spec.name} (${n} ${n === 1 ? 'task' : 'tasks'})${where}`);
+  }
+
+  podCreated(task: string, attempt: number, pod: string, adopted: boolean): void {
+    this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'started pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+  }
+
+  logLine(line: LogLine): void {
+    // A carriage return or escape sequence must not rewrite earlier lines of the step log.
+    let text = line.text.replace(/\r/g, '');
+    if (text.length > this.#max) text = `${text.slice(0, this.#max)}… (${text.length - this.#max} more characters)`;
+    this.#write(`${label(line.task, line.attempt)} ${text}`);
+  }
+
+  attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, state: RunState): void {
+    if (outcome.class !== 'succeeded') return; // failures are told by the retry / give-up decision
+    const t = state.tasks.find((x) => x.id === task);
+    const rec = t?.attempts.find((a) => a.attempt === attempt);
+    const took = rec && rec.finishedAt !== null ? ` in ${formatDuration(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
+    const outs = Object.keys(outcome.outputs);
+    this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
+  }
+
+  decision(d: Decision, state: RunState): void {
+    switch (d.type) {
+      case 'retry':
+        this.#write(
+          `${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${formatDuration(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`,
+        );
+        break;
+      case 'give-up':
+        this.#write(`${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
+        break;
+      case 'skip':
+        this.#write(`${d.task} skipped: ${d.reason}`);
+        break;
+      case 'cancel': {
+        const names = d.attempts.map((a) => (a.attempt > 1 ? `${a.task} (attempt ${a.attempt})` : a.task)).join(', ');
+        const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : 'the run was cancelled';
+        this.#write(`${why}: stopping ${names}`);
+        break;
+      }
+      case 'done': {
+        this.#donePrinted = true;
+        const counts = new Map<string, number>();
+        for (const t of state.tasks) counts.set(t.result ?? 'unfinished', (counts.get(t.result ?? 'unfinished') ?? 0) + 1);
+        const parts = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
+        this.#write(`DAG ${state.dag} finished: ${d.result} (${parts})`);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  dryRunVerdict(v: DryRunVerdict): void {
+    this.#write(v.accepted ? `${v.task}: the cluster would accept pod ${v.pod}` : `${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
+  }
+
+  runFinished(state: RunState): void {
+    // A run's `done` decision already said it; a dry run has none.
+    if (this.#donePrinted) return;
+    const failed = state.tasks.filter((t) => t.result === 'failed').length;
+    this.#write(`DAG ${state.dag} finished: ${state.result ?? 'unfinished'}${failed ? ` (${failed} failed)` : ''}`);
+  }
+}
+
+function label(task: string, attempt: number): string {
+  return attempt > 1 ? `[${task} #${attempt}]` : `[${task}]`;
+}
