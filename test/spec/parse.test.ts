@@ -1,0 +1,281 @@
+/**
+ * parseSpec on whole files: each invalid fixture under fixtures/ maps to the exact issues a
+ * user sees (`line:col path: message`), so a change of wording or position is a visible diff.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSpec } from '../../src/spec/index.ts';
+
+const fixtures = join(import.meta.dirname, 'fixtures');
+
+function issuesOf(name: string): string[] {
+  const { spec, issues } = parseSpec(readFileSync(join(fixtures, name), 'utf8'), `fixtures/${name}`);
+  expect(spec).toBeNull();
+  for (const i of issues) expect(i.file).toBe(`fixtures/${name}`);
+  return issues.map((i) => `${i.line}:${i.col} ${i.path} | ${i.message}`);
+}
+
+function parseText(text: string) {
+  return parseSpec(text, 'inline.yaml');
+}
+
+const cases: { name: string; file: string; want: string[] }[] = [
+  {
+    name: 'YAML syntax error, at its position',
+    file: 'syntax-error.yaml',
+    want: ['5:12  | YAML syntax error: Nested mappings are not allowed in compact mappings'],
+  },
+  {
+    name: 'duplicate keys, in a task and among tasks, pointing at the second one',
+    file: 'duplicate-key.yaml',
+    want: [
+      '8:5 tasks.b.image | duplicate key "image" in task "b" (first defined at line 7); YAML keys must be unique',
+      '9:3 tasks.a | duplicate key "a" in tasks (first defined at line 4); YAML keys must be unique',
+    ],
+  },
+  {
+    name: 'unknown keys with a close match suggested, or the allowed keys listed',
+    file: 'unknown-key.yaml',
+    want: [
+      '7:5 tasks.create-db.need | unknown key "need" in task "create-db"; did you mean "needs"?',
+      '9:5 tasks.create-db.retires | unknown key "retires" in task "create-db"; did you mean "retries"?',
+      '10:5 tasks.create-db.colour | unknown key "colour" in task "create-db"; expected one of: needs, if, image, command, args, env, envFrom, workingDir, resources, retries, timeout, startTimeout, pod',
+    ],
+  },
+  {
+    name: 'wrong types say what was expected and what was found',
+    file: 'wrong-type.yaml',
+    want: [
+      '6:14 tasks.migrate-data.command | tasks.migrate-data.command: expected a list of strings (the entrypoint); values are never passed through a shell, found "echo hello"',
+      '8:14 tasks.migrate-data.retries.limit | tasks.migrate-data.retries.limit: expected a whole number >= 0, found "two"',
+      '9:16 tasks.migrate-data.retries.backoff | tasks.migrate-data.retries.backoff: expected a number >= 1, found 0.5',
+      '11:7 tasks.migrate-data.env.DEBUG.key | missing required key "key" in tasks.migrate-data.env.DEBUG; expected the key inside the Secret or ConfigMap',
+    ],
+  },
+  {
+    name: 'bad durations: a bare number, an unknown unit, units out of order',
+    file: 'bad-duration.yaml',
+    want: [
+      '3:10 timeout | timeout: expected a duration string like "90s", "3m" or "1h30m", found 90 (a number has no unit: write "90s" for seconds or "90m" for minutes)',
+      '7:14 tasks.a.timeout | tasks.a.timeout: expected a duration string like "90s", "3m" or "1h30m", found "3 minutes": units are d, h, m, s and ms, each after a whole number',
+      '8:19 tasks.a.startTimeout | tasks.a.startTimeout: expected a duration string like "90s", "3m" or "1h30m", found "30m1h": each unit may appear once, largest first ("1h30m", not "30m1h")',
+    ],
+  },
+  {
+    name: 'unknown need with a suggestion, and a cycle spelled out',
+    file: 'graph-errors.yaml',
+    want: [
+      '6:13 tasks.a.needs[0] | dependency cycle: a → c → b → a (each task needs the next, so none of them can ever start); remove one of these needs',
+      '9:16 tasks.b.needs[1] | task "b" needs "creat-db", which is not a task; did you mean "create-db"?',
+    ],
+  },
+  {
+    name: 'DAG name and task ids that cannot be pod names or label values, with the fixed name',
+    file: 'bad-names.yaml',
+    want: [
+      '2:7 name | DAG name "My_DAG" is not valid: it must be a lowercase RFC 1123 label: only a-z, 0-9 and "-", starting and ending with a letter or digit (it is used in pod names and labels); try "my-dag"',
+      '4:3 tasks.Migrate_Data | task id "Migrate_Data" is not valid: it must be a lowercase RFC 1123 label: only a-z, 0-9 and "-", starting and ending with a letter or digit (task ids are used in pod names and label values); rename it to "migrate-data"',
+      '6:3 tasks.this-task-id-is-far-too-long-to-fit-in-a-pod-name | task id "this-task-id-is-far-too-long-to-fit-in-a-pod-name" is not valid: it is 49 characters long, the limit is 40 (task ids are used in pod names and label values); rename it to "this-task-id-is-far-too-long-to-fit-in-a"',
+    ],
+  },
+  {
+    name: 'templates: unknown param, non-upstream task, unknown task, outputs in defaults, malformed',
+    file: 'template-errors.yaml',
+    want: [
+      '6:19 defaults.image | defaults.image: {{ tasks.a.outputs.tag }}: defaults apply to every task, so they cannot use task outputs; move this value to the tasks that need it',
+      '9:22 tasks.a.command[1] | tasks.a.command[1]: {{ params.destinaton_db }}: unknown param "destinaton_db"; did you mean "destination_db"? (declared params: destination_db)',
+      '11:22 tasks.b.command[1] | tasks.b.command[1]: {{ tasks.c.outputs.x }}: task "c" is not upstream of "b", so it may not have run yet; add "c" to tasks.b.needs (directly or through a task it needs)',
+      '11:49 tasks.b.command[2] | tasks.b.command[2]: "{{ params }}" is not a reference; expected {{ params.<name> }} or {{ tasks.<id>.outputs.<name> }}',
+      '14:49 tasks.c.command[2] | tasks.c.command[2]: {{ tasks.nope.outputs.x }}: task "nope" does not exist',
+    ],
+  },
+  {
+    name: 'if: a parse error at the column inside the expression, non-upstream result, unknown param',
+    file: 'if-errors.yaml',
+    want: [
+      '11:22 tasks.b.if | tasks.b.if: expected a value (a status function, a reference, a string, a number, true, false or null), found "&&" at column 14 of the expression "success() && && params.env == \'prod\'"',
+      '15:14 tasks.c.if | tasks.c.if: tasks.b.result: task "b" is not upstream of "c", so it may not have run yet; add "b" to tasks.c.needs (directly or through a task it needs)',
+      '19:21 tasks.d.if | tasks.d.if: params.nope: unknown param "nope" (declared params: env)',
+    ],
+  },
+  {
+    name: 'several kinds of errors at once, sorted by position',
+    file: 'many-errors.yaml',
+    want: [
+      '2:7 name | DAG name "Nightly" is not valid: it must be a lowercase RFC 1123 label: only a-z, 0-9 and "-", starting and ending with a letter or digit (it is used in pod names and labels); try "nightly"',
+      '3:1 retires | unknown key "retires" at the top level; expected one of: version, name, namespace, params, defaults, tasks, timeout',
+      '7:13 tasks.a.needs[0] | task "a" needs "bb", which is not a task; did you mean "b"?',
+      '8:5 tasks.a.need | unknown key "need" in task "a"; did you mean "needs"?',
+      '11:14 tasks.b.timeout | tasks.b.timeout: expected a duration string like "90s", "3m" or "1h30m", found 5 (a number has no unit: write "5s" for seconds or "5m" for minutes)',
+      '12:16 tasks.b.if | tasks.b.if: expected ")" (always() takes no arguments), found "1" at column 8 of the expression "always(1)"',
+    ],
+  },
+];
+
+describe('parseSpec reports every problem with its position', () => {
+  it.each(cases)('$name', ({ file, want }) => {
+    expect(issuesOf(file)).toEqual(want);
+  });
+});
+
+describe('parseSpec edge cases', () => {
+  it.each([
+    { name: 'empty file', text: '', want: ['1:1  | the spec is empty; expected a map with version, name and tasks'] },
+    {
+      name: 'a list instead of a map',
+      text: '- a\n- b\n',
+      want: ['1:1  | the spec: expected a map with version, name, tasks…, found a list'],
+    },
+    {
+      name: 'missing name and tasks',
+      text: 'version: 1\n',
+      want: [
+        '1:1 name | missing required key "name" at the top level; expected the DAG name (a lowercase DNS label)',
+        '1:1 tasks | missing required key "tasks" at the top level; expected a map of task id → task',
+      ],
+    },
+    {
+      name: 'wrong version',
+      text: 'version: 2\nname: x\ntasks: {a: {image: busybox}}\n',
+      want: ['1:10 version | version: expected 1 (the only spec version), found 2'],
+    },
+    {
+      name: 'no tasks',
+      text: 'version: 1\nname: x\ntasks: {}\n',
+      want: ['3:8 tasks | tasks: the DAG has no tasks; expected at least one under "tasks:"'],
+    },
+    {
+      name: 'a task without an image anywhere',
+      text: 'version: 1\nname: x\ntasks:\n  a:\n    command: ["true"]\n',
+      want: ['4:3 tasks.a | task "a" has no image; set tasks.a.image or defaults.image'],
+    },
+    {
+      name: 'needs and if are not allowed in defaults',
+      text: 'version: 1\nname: x\ndefaults:\n  needs: [a]\ntasks:\n  a: {image: busybox}\n',
+      want: ['4:3 defaults.needs | "needs" cannot be set in defaults; set it on each task that needs it'],
+    },
+    {
+      name: 'a task that needs itself',
+      text: 'version: 1\nname: x\ntasks:\n  a: {image: busybox, needs: a}\n',
+      want: ['4:30 tasks.a.needs | dependency cycle: a → a (each task needs the next, so none of them can ever start); remove one of these needs'],
+    },
+    {
+      name: 'env reference with both secret and configMap',
+      text: 'version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    env:\n      A: {secret: s, configMap: c, key: k}\n',
+      want: ['7:10 tasks.a.env.A | tasks.a.env.A: expected exactly one of "secret" or "configMap" next to "key", e.g. {secret: db-creds, key: password}'],
+    },
+    {
+      name: 'an unquoted number in command',
+      text: 'version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    command: [sleep, 5]\n',
+      want: ['6:22 tasks.a.command[1] | tasks.a.command[1]: expected a string (quote numbers: "4"), found 5'],
+    },
+    {
+      name: 'two documents',
+      text: 'version: 1\n---\nname: x\n',
+      want: ['2:1  | YAML syntax error: the file holds more than one YAML document ("---"); a spec is one document'],
+    },
+  ])('$name', ({ text, want }) => {
+    const { spec, issues } = parseText(text);
+    expect(spec).toBeNull();
+    expect(issues.map((i) => `${i.line}:${i.col} ${i.path} | ${i.message}`)).toEqual(want);
+  });
+});
+
+describe('valid specs', () => {
+  it('builds a minimal spec with every built-in default', () => {
+    const { spec, issues } = parseSpec(readFileSync(join(fixtures, 'valid-minimal.yaml'), 'utf8'), 'valid-minimal.yaml');
+    expect(issues).toEqual([]);
+    expect(spec).toEqual({
+      version: 1,
+      name: 'hello',
+      namespace: null,
+      params: [],
+      timeoutMs: null,
+      file: 'valid-minimal.yaml',
+      tasks: [
+        {
+          id: 'say-hello',
+          needs: [],
+          if: null,
+          image: 'busybox:1.36',
+          command: ['echo', 'hello'],
+          args: null,
+          env: [],
+          envFrom: [],
+          workingDir: null,
+          resources: { requests: {}, limits: {} },
+          retries: { limit: 0, delayMs: 10_000, backoff: 2, maxDelayMs: 600_000, on: ['failed'], infrastructure: 3 },
+          timeoutMs: null,
+          startTimeoutMs: 300_000,
+          pod: {},
+          pos: { line: 4, col: 3 },
+        },
+      ],
+    });
+  });
+
+  it('merges defaults into each task: the task wins, env/pod/resources key by key, retries field by field', () => {
+    const { spec, issues } = parseSpec(readFileSync(join(fixtures, 'defaults-merge.yaml'), 'utf8'), 'defaults-merge.yaml');
+    expect(issues).toEqual([]);
+    const [plain, custom] = spec!.tasks;
+    expect(plain).toMatchObject({
+      image: 'busybox:1.36',
+      env: [
+        { name: 'SHARED', value: 'from-defaults' },
+        { name: 'OVERRIDDEN', value: 'from-defaults' },
+      ],
+      retries: { limit: 2, delayMs: 180_000, backoff: 2, maxDelayMs: 600_000, on: ['failed'], infrastructure: 3 },
+      timeoutMs: 3_600_000,
+      resources: { requests: { cpu: '500m' }, limits: {} },
+      pod: { nodeSelector: { org: 'locale' }, labels: { team: 'data' }, serviceAccountName: 'runner' },
+    });
+    expect(custom).toMatchObject({
+      image: 'alpine:3',
+      env: [
+        { name: 'SHARED', value: 'from-defaults' },
+        { name: 'OVERRIDDEN', value: 'from-task' },
+        { name: 'PORT', value: '9000' },
+      ],
+      retries: { limit: 2, delayMs: 180_000, backoff: 3, on: ['failed', 'timeout'] },
+      resources: { requests: { cpu: '500m', memory: '4Gi' }, limits: { 'nvidia.com/gpu': '1' } },
+      pod: { nodeSelector: { org: 'locale' }, labels: { team: 'data', tier: 'batch' }, serviceAccountName: 'special' },
+    });
+  });
+
+  it('keeps tasks in file order, even ids that look like numbers', () => {
+    const { spec } = parseText('version: 1\nname: x\ndefaults: {image: busybox}\ntasks:\n  b: {}\n  "10": {}\n  a: {needs: ["10"]}\n');
+    expect(spec!.tasks.map((t) => t.id)).toEqual(['b', '10', 'a']);
+  });
+
+  it('parses if: into a Condition, accepting ${{ }} and a plain boolean', () => {
+    const { spec, issues } = parseText(
+      'version: 1\nname: x\ndefaults: {image: busybox}\ntasks:\n  a: {}\n  b: {needs: a, if: "${{ failure() }}"}\n  c: {needs: [a], if: false}\n',
+    );
+    expect(issues).toEqual([]);
+    expect(spec!.tasks[1]!.if).toEqual({ source: '${{ failure() }}', expr: { kind: 'call', name: 'failure' } });
+    expect(spec!.tasks[2]!.if).toEqual({ source: 'false', expr: { kind: 'literal', value: false } });
+    expect(spec!.tasks[1]!.needs).toEqual(['a']);
+  });
+
+  it('accepts output templates of upstream tasks, transitively', () => {
+    const { issues } = parseText(
+      'version: 1\nname: x\ndefaults: {image: busybox}\ntasks:\n  a: {}\n  b: {needs: [a]}\n  c:\n    needs: [b]\n    args: ["{{ tasks.a.outputs.v }}-{{tasks.b.outputs.w}}"]\n    if: tasks.a.outputs.v == \'1\' && tasks.a.result == \'success\'\n',
+    );
+    expect(issues).toEqual([]);
+  });
+
+  it('reads env references and envFrom sources', () => {
+    const { spec } = parseText(
+      'version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    env:\n      P: {secret: creds, key: password}\n      C: {configMap: cfg, key: k, optional: true}\n    envFrom: [{secret: all}, {configMap: cfg, prefix: CFG_}]\n',
+    );
+    expect(spec!.tasks[0]!.env).toEqual([
+      { name: 'P', secret: 'creds', key: 'password', optional: false },
+      { name: 'C', configMap: 'cfg', key: 'k', optional: true },
+    ]);
+    expect(spec!.tasks[0]!.envFrom).toEqual([
+      { secret: 'all', prefix: null, optional: false },
+      { configMap: 'cfg', prefix: 'CFG_', optional: false },
+    ]);
+  });
+});
