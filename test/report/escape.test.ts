@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { codeBlock, codeSpan, escapeMarkdown, escapeMermaidLabel, makeRedactor, mermaidGanttName } from '../../src/report/escape.ts';
+import { renderDryRunSummary, renderPlanSummary, renderRunSummary } from '../../src/report/summary.ts';
+import { mermaidBlocks, parseMermaid } from './mermaid-parse.ts';
+import * as f from './fixtures.ts';
+
+/** Names and lines written to break things. */
+const HOSTILE = [
+  '</details><script>alert(1)</script>',
+  'a | b || c',
+  '```` four backticks ` one',
+  'x --> y; z[evil] %% comment',
+  'quote " and \' and ] and [ and ( )',
+  '%%{init: {"theme":"dark"}}%%',
+  '# heading',
+  '- list item',
+  '<img src=x onerror=alert(1)>',
+  '**bold** _it_ ~~strike~~ $x^2$',
+  '[link](https://evil.example)',
+  'line\nbreak\r\nand\u001b[31mred\u001b[0m\u0007bell',
+  'colon: semi; hash # amp & lt <',
+];
+
+/** The spec and state of a run whose every name, reason, message and log line is hostile. */
+function hostileRun(): [ReturnType<typeof f.info>, ReturnType<typeof f.run>, Record<string, string[]>] {
+  const spec = f.clickhouseSpec();
+  spec.name = HOSTILE[0]!;
+  spec.file = '.github/dags/a (b) ]`.yaml';
+  spec.tasks = HOSTILE.map((id, i) =>
+    f.taskSpec(id, 10 + i, {
+      needs: i === 0 ? [] : [HOSTILE[i - 1]!],
+      if: { source: HOSTILE[(i + 1) % HOSTILE.length]!, expr: { kind: 'call', name: 'always' } },
+      image: HOSTILE[(i + 2) % HOSTILE.length]!,
+      command: HOSTILE,
+    }),
+  );
+  const tasks = HOSTILE.map((id, i) => {
+    const o = f.outcome({
+      class: i % 2 === 0 ? 'failed' : 'configuration',
+      reason: HOSTILE[(i + 3) % HOSTILE.length]!,
+      message: HOSTILE.join('\n'),
+      exitCode: 1,
+      node: HOSTILE[(i + 4) % HOSTILE.length]!,
+    });
+    const a1 = { ...f.attempt('x', 1, i, i + 1, o), pod: HOSTILE[(i + 5) % HOSTILE.length]! };
+    const a2 = { ...f.attempt('x', 2, i + 2, i + 3, o), pod: HOSTILE[(i + 6) % HOSTILE.length]! };
+    return f.task(id, 'failed', [a1, a2], { reason: HOSTILE[(i + 7) % HOSTILE.length]! });
+  });
+  const state = f.run(tasks, 100, 'failure', { dag: HOSTILE[0]! });
+  const i = f.info(spec);
+  i.params = Object.fromEntries(HOSTILE.map((h, n) => [h, HOSTILE[(n + 1) % HOSTILE.length]!]));
+  const tails = Object.fromEntries(HOSTILE.map((h) => [h, HOSTILE]));
+  return [i, state, tails];
+}
+
+/**
+ * The text with fenced code blocks and code spans removed: GitHub shows their content as
+ * written, so only what is outside them can be markup.
+ */
+function outsideCode(text: string): string {
+  const out: string[] = [];
+  let fence: string | null = null;
+  for (const line of text.split('\n')) {
+    const m = /^(`{3,})(\w*)$/.exec(line);
+    if (fence === null && m !== null) fence = m[1]!;
+    else if (fence !== null && m !== null && m[2] === '' && m[1]!.length >= fence.length) fence = null;
+    else if (fence === null) out.push(line.replace(/(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g, ''));
+  }
+  return out.join('\n');
+}
+
+/** Structural checks that hold for any summary we write, hostile or not. */
+function expectWellFormed(full: string): void {
+  const text = outsideCode(full);
+  // No raw HTML from the input: the only tags are ours.
+  expect(text.split('\n').filter((l) => /<script|<img/i.test(l))).toEqual([]);
+  const tags = [...text.matchAll(/<\/?[a-z][^>]*>/gi)].map((m) => m[0]);
+  for (const tag of tags) expect(['<details>', '</details>', '<summary>', '</summary>', '<br/>']).toContain(tag.replace(/<details><summary>/, '<details>'));
+  expect(text.split('<details>').length).toBe(text.split('</details>').length);
+  // Every table row has as many cells as its header (a `|` from input would add one).
+  const lines = text.split('\n');
+  let cells: number | null = null;
+  for (const line of lines) {
+    if (!line.startsWith('|')) {
+      cells = null;
+      continue;
+    }
+    const count = line.replace(/\\\|/g, '').split('|').length;
+    cells ??= count;
+    expect(count, line).toBe(cells);
+  }
+  // Code fences open and close in pairs, with matching lengths.
+  const fences: string[] = [];
+  for (const line of full.split('\n')) {
+    const m = /^(`{3,})(\w*)$/.exec(line);
+    if (m === null) continue;
+    if (fences.length > 0 && m[2] === '' && m[1]!.length >= fences[fences.length - 1]!.length) fences.pop();
+    else if (m[2] !== '' || fences.length === 0) fences.push(m[1]!);
+  }
+  expect(fences).toEqual([]);
+  // No control characters (ANSI escapes, bells) reach the page.
+  // eslint-disable-next-line no-control-regex
+  expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+}
+
+describe('hostile names, messages and log lines', () => {
+  it('cannot break the run summary or its charts', async () => {
+    const [i, state, tails] = hostileRun();
+    const text = renderRunSummary(i, state, tails, { logTailLines: 50 });
+    expectWellFormed(text);
+    const charts = mermaidBlocks(text);
+    expect(charts).toHaveLength(2);
+    for (const c of charts) await parseMermaid(c);
+    // Log lines are shown as written, inside a fence longer than their longest backtick run.
+    expect(text).toContain('`````text\n</details><script>alert(1)</script>');
+    expect(text).toContain('\n```` four backticks ` one\n');
+  });
+
+  it('cannot break the plan or dry-run summaries', async () => {
+    const [i] = hostileRun();
+    const pods = Object.fromEntries(HOSTILE.map((h) => [h, { metadata: { name: h }, spec: { containers: [{ command: HOSTILE }] } }]));
+    const plan = renderPlanSummary(i, pods);
+    const dry = renderDryRunSummary(
+      i,
+      HOSTILE.map((h, n) => ({ task: h, pod: HOSTILE[(n + 1) % HOSTILE.length]!, accepted: n % 2 === 0, message: HOSTILE.join('\n') })),
+    );
+    for (const text of [plan, dry]) {
+      expectWellFormed(text);
+      for (const c of mermaidBlocks(text)) await parseMermaid(c);
+    }
+  });
+
+  it('escapes Markdown so the text shows as written', () => {
+    expect(escapeMarkdown('a|b')).toBe('a&#124;b');
+    expect(escapeMarkdown('</details>')).toBe('&#60;/details&#62;');
+    expect(escapeMarkdown('**x**')).toBe('&#42;&#42;x&#42;&#42;');
+    expect(escapeMarkdown('create-db')).toBe('create-db');
+    expect(escapeMarkdown('- item')).toBe('&#45; item');
+  });
+
+  it('fences code with more backticks than any run inside', () => {
+    expect(codeSpan('a`b')).toBe('``a`b``');
+    expect(codeSpan('`x`')).toBe('`` `x` ``');
+    expect(codeSpan('a|b')).toBe('`a\\|b`');
+    expect(codeBlock(['x', '````', 'y'])).toBe('`````text\nx\n````\ny\n`````');
+  });
+
+  it('makes Mermaid labels and Gantt names safe', async () => {
+    expect(escapeMermaidLabel('a"b]c')).toBe('a#34;b#93;c');
+    expect(mermaidGanttName('a: b # c ; d %% e')).toBe('a - b _ c _ d __ e');
+    for (const h of HOSTILE) {
+      await parseMermaid(`flowchart LR\n  t0["${escapeMermaidLabel(h)}"]`);
+      await parseMermaid(`gantt\n  dateFormat x\n  section ${mermaidGanttName(h)}\n    ${mermaidGanttName(h)} :b0, 1000, 2000`);
+    }
+  });
+});
+
+describe('secrets', () => {
+  const secret = 's3cr3t-P@ss';
+  const b64 = Buffer.from(secret).toString('base64');
+
+  it('are redacted, with their base64 forms, from everything in the summary', () => {
+    const state = f.failureState();
+    state.tasks[2]!.attempts[2]!.outcome!.message = `auth failed for password ${secret}`;
+    const tails = { 'migrate-data': [`connecting with ${secret}`, `header: Basic ${b64}`, `embedded x${Buffer.from(`:${secret}`).toString('base64')}`] };
+    const i = f.info();
+    i.params = { password: secret };
+    const text = renderRunSummary(i, state, tails, { logTailLines: 50, secrets: [secret] });
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(b64.slice(0, 12));
+    expect(text).toContain('connecting with ***'); // in a code block: as written
+    expect(text).toContain(escapeMarkdown('auth failed for password ***')); // in Markdown: escaped
+    expect(text).toContain('`password` | `***`');
+  });
+
+  it('are redacted from plan and dry-run summaries', () => {
+    const i = f.info(f.clickhouseSpec(), 'plan');
+    i.params = { token: secret };
+    const plan = renderPlanSummary(i, { report: { env: [{ name: 'X', value: secret }] } }, { secrets: [secret] });
+    const dry = renderDryRunSummary(i, [{ task: 'report', pod: 'p', accepted: false, message: `bad ${secret}` }], { secrets: [secret] });
+    expect(plan).not.toContain(secret);
+    expect(dry).not.toContain(secret);
+    expect(dry).toContain(escapeMarkdown('bad ***'));
+  });
+
+  it('redactor leaves text alone without secrets and ignores empty ones', () => {
+    expect(makeRedactor([])('abc')).toBe('abc');
+    expect(makeRedactor([''])('abc')).toBe('abc');
+  });
+});
