@@ -91,6 +91,11 @@ interface Node {
   startedSeen: boolean;
   /** Whether the current attempt was listed in a `cancel` decision. */
   cancelAsked: boolean;
+  /**
+   * The task's last snapshot, deep-frozen so it can be shared by every `state()` until the task
+   * changes; `null` when it changed since (every change goes through `#touch`).
+   */
+  snap: TaskState | null;
 }
 
 /** Decides which tasks of one run start, retry, are skipped, and when the run is done. */
@@ -152,6 +157,7 @@ export class Scheduler {
       culprit: null,
       startedSeen: false,
       cancelAsked: false,
+      snap: null,
     }));
     for (const node of this.#nodes) {
       this.#byId.set(node.spec.id, node);
@@ -236,7 +242,11 @@ export class Scheduler {
     return Math.min(retry, deadline);
   }
 
-  /** A snapshot of the run, in spec order; later events do not change it. */
+  /**
+   * A snapshot of the run, in spec order; later events do not change it. Task snapshots are
+   * deep-frozen and shared between calls until the task changes, so a call costs O(tasks)
+   * references, and copies only what changed.
+   */
   state(): RunState {
     return {
       dag: this.#spec.name,
@@ -275,6 +285,7 @@ export class Scheduler {
     }
     if (node.startedSeen) throw this.#driverBug(event, node, `attempt ${event.attempt} was already reported started`);
     node.startedSeen = true;
+    touch(node);
     record.pod = event.pod;
     record.startedAt = this.#clock;
   }
@@ -298,6 +309,7 @@ export class Scheduler {
       outputs: { ...event.outputs },
       node: event.node,
     };
+    touch(node);
     record.finishedAt = this.#clock;
     record.outcome = outcome;
     this.#running.delete(node.index);
@@ -370,6 +382,7 @@ export class Scheduler {
     if (delayMs === 0) {
       this.#queue(node);
     } else {
+      touch(node);
       node.status = 'retry-wait';
       node.retryAt = at;
       this.#retries.push({ at, index: node.index, attempt: attempt + 1 });
@@ -504,6 +517,7 @@ export class Scheduler {
       const node = this.#nodes[index]!;
       if (node.status !== 'queued') continue; // stale: skipped or not run since it was queued
       const attempt = node.attempts.length + 1;
+      touch(node);
       node.status = 'running';
       node.startedSeen = false;
       node.cancelAsked = false;
@@ -520,6 +534,7 @@ export class Scheduler {
       if (top === undefined || top.at > this.#clock) return;
       this.#retries.pop();
       const node = this.#nodes[top.index]!;
+      touch(node);
       node.retryAt = null;
       this.#queue(node);
     }
@@ -552,6 +567,7 @@ export class Scheduler {
 
   /** Gives a task its final result and tells its dependants: O(dependants). */
   #finish(node: Node, result: TaskResult, reason: string | null): void {
+    touch(node);
     node.status = 'final';
     node.result = result;
     node.reason = reason;
@@ -692,7 +708,25 @@ function describeNode(node: Node): string {
   }
 }
 
+/** Marks a task changed: its next snapshot is built afresh. */
+function touch(node: Node): void {
+  node.snap = null;
+}
+
 function snapshot(node: Node): TaskState {
+  node.snap ??= deepFreeze(buildSnapshot(node));
+  return node.snap;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function buildSnapshot(node: Node): TaskState {
   return {
     id: node.spec.id,
     result: node.result,

@@ -677,6 +677,22 @@ describe('Scheduler state', () => {
     expect(waiting.result).toBeNull();
   });
 
+  it('snapshots are frozen, so a kept one cannot be changed by anyone, and stay correct as tasks change', () => {
+    const s = newScheduler(chain());
+    s.start();
+    const first = s.state();
+    expect(Object.isFrozen(first.tasks[0])).toBe(true);
+    expect(Object.isFrozen(first.tasks[0]!.attempts[0])).toBe(true);
+    expect(() => {
+      (first.tasks[0]!.outputs as Record<string, string>).x = 'y';
+    }).toThrow(TypeError);
+    s.handle(finished('a', 1, 5, 'succeeded', { outputs: { k: 'v' } }));
+    const second = s.state();
+    expect(second.tasks[0]).toMatchObject({ result: 'succeeded', outputs: { k: 'v' } });
+    expect(first.tasks[0]).toMatchObject({ result: null, outputs: {} });
+    expect(second.tasks[2]).toBe(first.tasks[2]); // c did not change: the same frozen object
+  });
+
   it('marks reused tasks with reusedFrom and their outputs', () => {
     const s = newScheduler(chain(), { previous: { a: { outputs: { x: '1' }, runAttempt: 3 } } });
     s.start();
