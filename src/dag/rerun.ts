@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { findTemplateRefs } from '../spec/template.ts';
 import type { DagSpec, EnvVar, TaskSpec, Template } from '../spec/types.ts';
-import type { AttemptOutcome, PreviousSuccess, TaskResult } from './types.ts';
+import type { AttemptOutcome, PreviousSuccess, RunResult, TaskResult } from './types.ts';
 
 /** What the `rerun` input chooses: re-run only what did not succeed, or everything. */
 export type RerunMode = 'failed' | 'all';
@@ -88,6 +88,20 @@ export interface StoredRunState {
   updatedAt: number;
   /** By task id. */
   tasks: Record<string, StoredTask>;
+  /**
+   * Every run attempt that started, in order: when it started and, once it ended, when and how.
+   * Housekeeping reads it: a run whose last attempt has not ended may still be in progress.
+   */
+  runAttempts: StoredRunAttempt[];
+}
+
+/** One GitHub run attempt of the run, as the state records it. */
+export interface StoredRunAttempt {
+  runAttempt: number;
+  startedAt: number;
+  /** `null` while it runs (or if it died without saying so). */
+  finishedAt: number | null;
+  result: RunResult | null;
 }
 
 /** The version `serializeRunState` writes. */
@@ -325,7 +339,24 @@ export interface TaskUpdate {
 
 /** An empty state for a run. */
 export function emptyRunState(dag: string, runId: string, now: number): StoredRunState {
-  return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {} };
+  return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {}, runAttempts: [] };
+}
+
+/**
+ * The state with run attempt `runAttempt` marked started (`result` undefined) or finished. A
+ * restart of the same run attempt after a crash keeps its first start time and clears an end.
+ */
+export function markRunAttempt(state: StoredRunState, runAttempt: number, now: number, result?: RunResult): StoredRunState {
+  const runAttempts = state.runAttempts.filter((r) => r.runAttempt !== runAttempt);
+  const before = state.runAttempts.find((r) => r.runAttempt === runAttempt);
+  runAttempts.push({
+    runAttempt,
+    startedAt: before?.startedAt ?? now,
+    finishedAt: result === undefined ? null : now,
+    result: result ?? null,
+  });
+  runAttempts.sort((a, b) => a.runAttempt - b.runAttempt);
+  return { ...state, updatedAt: Math.max(state.updatedAt, now), runAttempts };
 }
 
 /**
@@ -402,8 +433,14 @@ export function parseRunState(text: string, where: string): StoredRunState {
   if (raw['version'] !== STATE_VERSION) {
     return bad(`has version ${JSON.stringify(raw['version'])}, but this version of pod-dag-action reads version ${STATE_VERSION} (was it written by a newer release?)`);
   }
-  if (typeof raw['dag'] !== 'string' || typeof raw['runId'] !== 'string' || !isNum(raw['updatedAt']) || !isObj(raw['tasks'])) {
-    return bad('lacks dag, runId, updatedAt or tasks');
+  if (typeof raw['dag'] !== 'string' || typeof raw['runId'] !== 'string' || !isNum(raw['updatedAt']) || !isObj(raw['tasks']) || !Array.isArray(raw['runAttempts'])) {
+    return bad('lacks dag, runId, updatedAt, tasks or runAttempts');
+  }
+  for (const r of raw['runAttempts'] as unknown[]) {
+    if (!isObj(r) || !isNum(r['runAttempt']) || !isNum(r['startedAt']) || !(r['finishedAt'] === null || isNum(r['finishedAt']))) {
+      return bad('has a bad entry in runAttempts');
+    }
+    if (!(r['result'] === null || ['success', 'failure', 'cancelled'].includes(r['result'] as string))) return bad(`has a bad run result ${JSON.stringify(r['result'])}`);
   }
   for (const [id, t] of Object.entries(raw['tasks'])) {
     const at = `has a bad entry for task "${id}"`;

@@ -17,10 +17,12 @@
  * without outputs), and `onNote` says so; if it still does not fit, `recordTask` fails clearly.
  */
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import type { RunResult } from '../dag/types.ts';
 import {
   applyTaskUpdate,
   emptyRunState,
   fitRunState,
+  markRunAttempt,
   parseRunState,
   type StoredRunState,
   type TaskUpdate,
@@ -117,7 +119,21 @@ export class RunStore {
    * is in the cluster; only then may the attempt's pod be deleted. Calls are applied in order.
    */
   recordTask(update: TaskUpdate): Promise<void> {
-    const write = this.#queue.then(() => this.#write(update));
+    return this.#enqueue(`record task "${update.task}"`, (state) => applyTaskUpdate(state, update, this.#o.now()));
+  }
+
+  /** Records that run attempt `runAttempt` started (call once the lease, if any, is held). */
+  markStarted(runAttempt: number): Promise<void> {
+    return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now()));
+  }
+
+  /** Records that run attempt `runAttempt` ended with `result` (housekeeping then knows it is over). */
+  markFinished(runAttempt: number, result: RunResult): Promise<void> {
+    return this.#enqueue(`record the end of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), result));
+  }
+
+  #enqueue(what: string, change: (state: StoredRunState) => StoredRunState): Promise<void> {
+    const write = this.#queue.then(() => this.#write(what, change));
     // The queue goes on after a failed write; the failure is the caller's to handle.
     this.#queue = write.catch(() => {});
     return write;
@@ -152,17 +168,17 @@ export class RunStore {
     return this.#known;
   }
 
-  async #write(update: TaskUpdate): Promise<void> {
+  async #write(what: string, change: (state: StoredRunState) => StoredRunState): Promise<void> {
     const { core, namespace } = this.#o;
     for (let conflicts = 0; ; ) {
       const base = this.#known ?? (await this.#read());
-      const next = applyTaskUpdate(base?.state ?? emptyRunState(this.#o.dag, this.#o.runId, this.#o.now()), update, this.#o.now());
-      if (base !== null && next === base.state) return; // an older run attempt's update: nothing to write
+      const next = change(base?.state ?? emptyRunState(this.#o.dag, this.#o.runId, this.#o.now()));
+      if (base !== null && next === base.state) return; // nothing changes (an older run attempt's update)
       let fitted: ReturnType<typeof fitRunState>;
       try {
         fitted = fitRunState(next, this.#o.limitBytes);
       } catch (err) {
-        throw new KubeError(`Could not record task "${update.task}" in ${this.#where}: ${(err as Error).message}`, null, { cause: err });
+        throw new KubeError(`Could not ${what} in ${this.#where}: ${(err as Error).message}`, null, { cause: err });
       }
       if (fitted.dropped.length > 0) {
         this.#o.onNote(
@@ -197,7 +213,7 @@ export class RunStore {
           this.#known = null;
           if (++conflicts > this.#o.maxConflicts) {
             throw new KubeError(
-              `Could not record task "${update.task}" in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
+              `Could not ${what} in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
                 '(two jobs running the same DAG with the same run id?)',
               info,
               { cause: err },
@@ -205,7 +221,7 @@ export class RunStore {
           }
           continue;
         }
-        throw new KubeError(`Could not record task "${update.task}" in ${this.#where}: ${info.message}`, info, { cause: err });
+        throw new KubeError(`Could not ${what} in ${this.#where}: ${info.message}`, info, { cause: err });
       }
     }
   }

@@ -8,6 +8,7 @@ import {
   emptyRunState,
   fingerprintChange,
   fitRunState,
+  markRunAttempt,
   parseRunState,
   planRerun,
   recordedAttempt,
@@ -301,6 +302,19 @@ describe('the stored state', () => {
     expect(fitted.state.tasks['transform']!.outputs).toEqual({ rows: 'transform-rows' });
     const plan = planRerun(spec, PARAMS, parseRunState(fitted.text, 'cm'), 'failed', { runAttempt: 2 });
     expect(plan.rerun.find((r) => r.task === 'extract')?.reason).toMatch(/outputs from run attempt 1 were not kept/);
+  });
+
+  it('records each run attempt starting and ending; a restart of the same attempt keeps its start and reopens it', () => {
+    let state = markRunAttempt(emptyRunState('d', '1', 0), 1, 100);
+    state = markRunAttempt(state, 1, 200, 'failure');
+    state = markRunAttempt(state, 2, 300);
+    expect(state.runAttempts).toEqual([
+      { runAttempt: 1, startedAt: 100, finishedAt: 200, result: 'failure' },
+      { runAttempt: 2, startedAt: 300, finishedAt: null, result: null },
+    ]);
+    state = markRunAttempt(markRunAttempt(state, 2, 400, 'success'), 2, 500);
+    expect(state.runAttempts[1]).toEqual({ runAttempt: 2, startedAt: 300, finishedAt: null, result: null });
+    expect(parseRunState(serializeRunState(state), 'cm')).toEqual(state);
   });
 
   it('fails clearly when the state cannot fit even without outputs', () => {
