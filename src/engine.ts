@@ -45,6 +45,9 @@ export const systemClock: Clock = {
   },
 };
 
+/** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
+const LOG_WAIT_MS = 10_000;
+
 /** What happens to the pods of finished attempts. */
 export type KeepPods = 'never' | 'on-failure' | 'always';
 
@@ -103,6 +106,8 @@ interface Live {
   started: boolean;
   /** The `finished` event was fed. */
   finished: boolean;
+  /** The outcome is known; `finished` is fed once the log was read to its end. */
+  judged: boolean;
   /** The scheduler asked to cancel this attempt. */
   cancelAsked: boolean;
   /** We deleted the pod (so its DELETED event is ours, not someone else's). */
@@ -266,6 +271,7 @@ class Engine {
       createdAt: this.#clock.now(),
       started: false,
       finished: false,
+      judged: false,
       cancelAsked: false,
       deletedByUs: false,
       gone: false,
@@ -366,7 +372,7 @@ class Engine {
       live.follower.start();
     }
     if (containerTerminated(pod)) live.follower?.terminated();
-    if (live.finished) return;
+    if (live.finished || live.judged) return;
     const outcome = classifyPod(pod, {
       now: this.#clock.now(),
       createdAt: live.createdAt,
@@ -375,7 +381,23 @@ class Engine {
       deleted: deleted && !live.deletedByUs,
       task: live.task,
     });
-    if (outcome) await this.#endAttempt(live, outcome, pod);
+    if (!outcome) return;
+    if (live.follower && containerTerminated(pod) && !deleted) {
+      // Let the log finish first, so the step log shows a task's last lines before its result.
+      // Bounded: a log that cannot be read must not hold the run.
+      live.judged = true;
+      const follower = live.follower;
+      this.#track(
+        (async () => {
+          let cancel = (): void => {};
+          await Promise.race([follower.done, new Promise<void>((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
+          cancel();
+          this.#enqueue(() => this.#endAttempt(live, outcome, pod));
+        })(),
+      );
+      return;
+    }
+    await this.#endAttempt(live, outcome, pod);
   }
 
   /** Feeds `finished` once, then cleans the pod up in the background per keep-pods. */
