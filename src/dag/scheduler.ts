@@ -204,15 +204,10 @@ export class Scheduler {
     this.#stats.events++;
     this.#out = [];
     this.#clock = Math.max(this.#clock, event.at);
-    if (this.#done) {
-      if (event.type === 'tick' || event.type === 'cancel') return [];
-    } else {
-      // Time passed: the DAG timeout first (so a retry due after it never starts), then retries.
-      if (this.#deadline !== null && this.#cancelled === null && this.#clock >= this.#deadline) {
-        this.#cancel('timeout');
-      }
-      this.#queueDueRetries();
-    }
+    if (this.#done && (event.type === 'tick' || event.type === 'cancel')) return [];
+    // The event first (an attempt that just ended is not then listed in a timeout's `cancel`),
+    // then what the passing of time brings: the DAG timeout (before retries, so a retry due
+    // after it never starts), then due retries. Tasks made ready are judged after both.
     switch (event.type) {
       case 'started':
         this.#started(event);
@@ -228,6 +223,10 @@ export class Scheduler {
       default:
         throw new Error(`scheduler: unknown event ${JSON.stringify(event)}`);
     }
+    if (this.#deadline !== null && this.#cancelled === null && this.#clock >= this.#deadline) {
+      this.#cancel('timeout');
+    }
+    this.#queueDueRetries();
     return this.#settle();
   }
 

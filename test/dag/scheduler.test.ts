@@ -521,6 +521,24 @@ const scenarios: Scenario[] = [
     run: 'cancelled',
   },
   {
+    name: 'DAG timeout noticed on a finished event: the attempt that ended is not listed to cancel',
+    spec: dag([task('a'), task('b'), task('c', { needs: ['a'] }), task('d', { needs: ['a'], if: ALWAYS })], { timeoutMs: 1000 }),
+    first: [start('a'), start('b')],
+    steps: [
+      [
+        [finished('a', 1, 1500)],
+        [
+          cancelDecision('timeout', ['b', 1]),
+          skip('c', 'the run was cancelled: the DAG timeout of 1s was reached before it started'),
+          start('d'),
+        ],
+      ],
+      [[finished('b', 1, 1501, 'cancelled'), ...ran('d', 1, 1502)], [done('cancelled')]],
+    ],
+    results: { a: 'succeeded', b: 'cancelled', c: 'not-run', d: 'succeeded' },
+    run: 'cancelled',
+  },
+  {
     name: 'a cancel asked by the driver with reason timeout, on a DAG without a timeout',
     spec: dag([task('a'), task('b', { needs: ['a'] })]),
     first: [start('a')],
