@@ -107,6 +107,48 @@ export function upstreamOf(tasks: ReadonlyMap<string, GraphNode>, id: string): S
   return seen;
 }
 
+/**
+ * A reachability test over the needs graph: `dependsOn(a, b)` is true when task `a` needs `b`
+ * directly or transitively. References usually point at a few tasks, so the first query for a
+ * target `b` marks every task downstream of `b` in one reverse walk, O(tasks), and keeps the
+ * marks (for up to 256 targets, n bytes each); queries beyond that walk from `a` instead.
+ * Either way memory stays linear and a large DAG validates in linear time per target.
+ */
+export function reachability(tasks: readonly GraphNode[]): (from: string, to: string) => boolean {
+  const index = new Map(tasks.map((t, i) => [t.id, i]));
+  const needs = tasks.map((t) => t.needs.flatMap((n) => (index.has(n) ? [index.get(n)!] : [])));
+  const dependents: number[][] = tasks.map(() => []);
+  needs.forEach((list, i) => list.forEach((n) => dependents[n]!.push(i)));
+  const downstream = new Map<number, Uint8Array>();
+  const MAX_CACHED_TARGETS = 256;
+
+  const walk = (start: number, edges: number[][], mark: Uint8Array, stopAt: number): boolean => {
+    const stack = [...edges[start]!];
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      if (i === stopAt) return true;
+      if (mark[i] === 1) continue;
+      mark[i] = 1;
+      for (const n of edges[i]!) if (mark[n] !== 1) stack.push(n);
+    }
+    return false;
+  };
+
+  return (from, to) => {
+    const a = index.get(from);
+    const b = index.get(to);
+    if (a === undefined || b === undefined) return false;
+    let marks = downstream.get(b);
+    if (marks === undefined && downstream.size < MAX_CACHED_TARGETS) {
+      marks = new Uint8Array(tasks.length);
+      walk(b, dependents, marks, -1);
+      downstream.set(b, marks);
+    }
+    if (marks !== undefined) return marks[a] === 1;
+    return walk(a, needs, new Uint8Array(tasks.length), b);
+  };
+}
+
 /** A min-heap of numbers (file positions). */
 class MinHeap {
   #items: number[] = [];

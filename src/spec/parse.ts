@@ -10,12 +10,12 @@
  *     names, needs, cycles, templates, `if:` expressions, missing images.
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
 import { didYouMean } from './suggest.ts';
 import { ENV_NAME, fixName, nameProblem, PARAM_NAME } from './names.ts';
-import { findCycle, upstreamOf, type GraphNode } from './graph.ts';
+import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
 import { ExpressionError, exprRefs, parseExpression } from './expression.ts';
 import { normalizeSpec } from './normalize.ts';
@@ -72,6 +72,8 @@ class Locator {
   readonly #doc: Document;
   readonly #lines: LineCounter;
   readonly #text: string;
+  /** Key → last pair of each map, built on first use: lookups in a map of thousands of tasks stay O(1). */
+  readonly #index = new WeakMap<object, Map<string, Pair>>();
   constructor(doc: Document, lines: LineCounter, text: string) {
     this.#doc = doc;
     this.#lines = lines;
@@ -85,7 +87,12 @@ class Locator {
     let nearest: Node | null = isMap(node) || isSeq(node) || isScalar(node) ? (node as Node) : null;
     for (const seg of path) {
       if (isMap(node)) {
-        const pair = node.items.findLast((p) => keyText(p.key) === String(seg));
+        let byKey = this.#index.get(node);
+        if (byKey === undefined) {
+          byKey = new Map(node.items.map((p) => [keyText(p.key), p as Pair]));
+          this.#index.set(node, byKey);
+        }
+        const pair = byKey.get(String(seg));
         if (pair === undefined) return { value: null, key: null, nearest };
         key = pair.key as Node;
         nearest = key;
@@ -415,15 +422,14 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
   for (const { text, path } of templateStrings(['defaults'], defaults)) {
     checkTemplate(text, path, params, null, loc, issues);
   }
+  const dependsOn = reachability([...graph.values()]);
+  const idSet = new Set(ids);
   for (const id of ids) {
     const task = tasksRaw[id];
     if (!isRecord(task)) continue;
-    let upstream: Set<string> | null = null;
-    const up = () => (upstream ??= upstreamOf(graph, id));
-    for (const { text, path } of templateStrings(['tasks', id], task)) {
-      checkTemplate(text, path, params, { id, ids, upstream: up }, loc, issues);
-    }
-    if (typeof task.if === 'string') checkCondition(task.if, ['tasks', id, 'if'], params, { id, ids, upstream: up }, loc, issues);
+    const scope: TaskScope = { id, ids: idSet, isUpstream: (other) => dependsOn(id, other) };
+    for (const { text, path } of templateStrings(['tasks', id], task)) checkTemplate(text, path, params, scope, loc, issues);
+    if (typeof task.if === 'string') checkCondition(task.if, ['tasks', id, 'if'], params, scope, loc, issues);
   }
 }
 
@@ -433,18 +439,19 @@ function checkEnvName(name: string, path: SpecPath, loc: Locator, issues: Issues
   }
 }
 
+/** The task a reference is checked from. */
 interface TaskScope {
   id: string;
-  ids: string[];
-  upstream: () => Set<string>;
+  ids: ReadonlySet<string>;
+  isUpstream: (other: string) => boolean;
 }
 
 /** Why a reference to task `ref` from `scope` is invalid, or null. */
 function taskRefProblem(ref: string, scope: TaskScope | null): string | null {
   if (scope === null) return 'defaults apply to every task, so they cannot use task outputs; move this value to the tasks that need it';
-  if (!scope.ids.includes(ref)) return `task "${ref}" does not exist${didYouMean(ref, scope.ids)}`;
+  if (!scope.ids.has(ref)) return `task "${ref}" does not exist${didYouMean(ref, scope.ids)}`;
   if (ref === scope.id) return `a task cannot use its own outputs or result`;
-  if (!scope.upstream().has(ref)) {
+  if (!scope.isUpstream(ref)) {
     return `task "${ref}" is not upstream of "${scope.id}", so it may not have run yet; add "${ref}" to tasks.${scope.id}.needs (directly or through a task it needs)`;
   }
   return null;

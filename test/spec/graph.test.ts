@@ -1,6 +1,6 @@
 /** Graph helpers: cycles, stable topological order, transitive upstream. */
 import { describe, expect, it } from 'vitest';
-import { findCycle, topologicalOrder, upstreamOf } from '../../src/spec/index.ts';
+import { findCycle, reachability, topologicalOrder, upstreamOf } from '../../src/spec/index.ts';
 
 const g = (spec: Record<string, string[]>) => Object.entries(spec).map(([id, needs]) => ({ id, needs }));
 
@@ -40,5 +40,26 @@ describe('upstreamOf', () => {
     const tasks = new Map(g({ a: [], b: ['a'], c: ['b'], d: [] }).map((t) => [t.id, t]));
     expect([...upstreamOf(tasks, 'c')].sort()).toEqual(['a', 'b']);
     expect([...upstreamOf(tasks, 'd')]).toEqual([]);
+  });
+});
+
+describe('reachability', () => {
+  it('answers "a depends on b" transitively, for cached and uncached targets alike', () => {
+    const tasks = g({ a: [], b: ['a'], c: ['b'], d: [], e: ['c', 'd'] });
+    const dependsOn = reachability(tasks);
+    const pairs = tasks.flatMap((x) => tasks.map((y) => [x.id, y.id] as const));
+    const want = new Map(pairs.map(([x, y]) => [`${x}>${y}`, upstreamOf(new Map(tasks.map((t) => [t.id, t])), x).has(y)]));
+    expect(new Map(pairs.map(([x, y]) => [`${x}>${y}`, dependsOn(x, y)]))).toEqual(want);
+    expect(dependsOn('e', 'a')).toBe(true);
+    expect(dependsOn('a', 'e')).toBe(false);
+    expect(dependsOn('e', 'ghost')).toBe(false);
+  });
+
+  it('stays linear on a long chain where every task depends on the first', () => {
+    const n = 20_000;
+    const dependsOn = reachability(Array.from({ length: n }, (_, i) => ({ id: `t${i}`, needs: i === 0 ? [] : [`t${i - 1}`] })));
+    let count = 0;
+    for (let i = 0; i < n; i++) if (dependsOn(`t${i}`, 't0')) count++;
+    expect(count).toBe(n - 1);
   });
 });
