@@ -65,6 +65,8 @@ export interface Reporter {
   dryRunVerdict?(verdict: DryRunVerdict): void | Promise<void>;
   /** The run is over: the final state, and for each failed task the last lines of its log. */
   runFinished?(state: RunState, logTails: Record<string, string[]>): void | Promise<void>;
+  /** `plan` mode is done: the pod each task would get, by task id (instead of `runFinished`). */
+  planRendered?(info: RunInfo, pods: Record<string, object>): void | Promise<void>;
 }
 
 /** Forwards every hook to each reporter, in order. */
@@ -101,5 +103,9 @@ export class CompositeReporter implements Reporter {
 
   async runFinished(state: RunState, logTails: Record<string, string[]>): Promise<void> {
     for (const r of this.#reporters) await r.runFinished?.(state, logTails);
+  }
+
+  async planRendered(info: RunInfo, pods: Record<string, object>): Promise<void> {
+    for (const r of this.#reporters) await r.planRendered?.(info, pods);
   }
 }
