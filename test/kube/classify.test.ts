@@ -1,0 +1,163 @@
+/**
+ * classifyPod: pod status → the attempt's class, per DESIGN.md's failure classes table. Each case
+ * is a status as a real cluster reports it (kubectl get pod -o json), trimmed to what matters.
+ */
+import { describe, expect, test } from 'vitest';
+import type { V1Pod } from '@kubernetes/client-node';
+import { classifyPod, containerStarted, containerTerminated, recheckAt } from '../../src/kube/classify.ts';
+
+const T0 = Date.parse('2026-11-24T02:00:00Z');
+
+function pod(status: object, extra: { deletionTimestamp?: string } = {}): V1Pod {
+  return {
+    metadata: { name: 'clickhouse-db-sync-123-1-migrate-data-1', labels: { 'pod-dag.io/task': 'migrate-data' }, ...extra } as V1Pod['metadata'],
+    spec: { containers: [{ name: 'main', image: 'registry.example.com/internal-scripts:2024-01' }], nodeName: 'node-a' },
+    status: status as V1Pod['status'],
+  };
+}
+
+const running = { phase: 'Running', containerStatuses: [{ name: 'main', ready: true, restartCount: 0, image: 'x', imageID: '', state: { running: { startedAt: '2026-11-24T02:00:03Z' } } }] };
+const terminated = (exitCode: number, reason: string, message?: string, podStatus: object = {}) => ({
+  phase: exitCode === 0 ? 'Succeeded' : 'Failed',
+  ...podStatus,
+  containerStatuses: [
+    { name: 'main', ready: false, restartCount: 0, image: 'x', imageID: '', state: { terminated: { exitCode, reason, message, startedAt: '2026-11-24T02:00:03Z', finishedAt: '2026-11-24T02:01:03Z' } } },
+  ],
+});
+const waiting = (reason: string, message: string) => ({
+  phase: 'Pending',
+  conditions: [{ type: 'PodScheduled', status: 'True' }],
+  containerStatuses: [{ name: 'main', ready: false, restartCount: 0, image: 'x', imageID: '', state: { waiting: { reason, message } } }],
+});
+const unschedulable = {
+  phase: 'Pending',
+  conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.' }],
+};
+
+interface Case {
+  name: string;
+  pod: V1Pod;
+  /** ms since the pod was created */
+  after?: number;
+  deleted?: boolean;
+  want: null | { class: string; reason?: string | null; exitCode?: number | null; message?: RegExp; outputs?: Record<string, string> };
+}
+
+const cases: Case[] = [
+  { name: 'pending, just created: still going', pod: pod({ phase: 'Pending' }), want: null },
+  { name: 'running: still going', pod: pod(running), want: null },
+  { name: 'exit 0: succeeded, with outputs', pod: pod(terminated(0, 'Completed', 'rows=42\ntable=events\n')), want: { class: 'succeeded', exitCode: 0, outputs: { rows: '42', table: 'events' } } },
+  { name: 'exit 0 with outputs over 4 KiB: failed, clearly', pod: pod(terminated(0, 'Completed', `big=${'x'.repeat(4100)}`)), want: { class: 'failed', reason: 'InvalidOutputs', message: /4096 bytes/ } },
+  { name: 'exit 3: failed with the exit code', pod: pod(terminated(3, 'Error')), want: { class: 'failed', reason: 'Error', exitCode: 3, message: /^exit code 3$/ } },
+  { name: 'OOMKilled: failed, reason shown', pod: pod(terminated(137, 'OOMKilled')), want: { class: 'failed', reason: 'OOMKilled', exitCode: 137, message: /OOMKilled/ } },
+  {
+    name: 'phase Succeeded without a container status is never success',
+    pod: pod({ phase: 'Succeeded' }),
+    want: { class: 'infrastructure', reason: 'NoContainerStatus' },
+  },
+  {
+    name: 'evicted by the kubelet: infrastructure',
+    pod: pod({ phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi.' }),
+    want: { class: 'infrastructure', reason: 'Evicted', message: /low on resource/ },
+  },
+  {
+    name: 'evicted after the container was killed (137): infrastructure, not failed',
+    pod: pod(terminated(137, 'Error', undefined, { reason: 'Evicted', message: 'The node was low on resource: memory.' })),
+    want: { class: 'infrastructure', reason: 'Evicted' },
+  },
+  {
+    name: 'preempted (DisruptionTarget): infrastructure',
+    pod: pod({
+      ...running,
+      conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', message: 'Preempted in order to admit critical pod' }],
+    }),
+    want: { class: 'infrastructure', reason: 'PreemptionByScheduler' },
+  },
+  {
+    name: 'killed by a disruption (143) still infrastructure',
+    pod: pod({ ...terminated(143, 'Error'), conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' }] }),
+    want: { class: 'infrastructure', reason: 'EvictionByEvictionAPI', exitCode: 143 },
+  },
+  { name: 'deleted by someone else while running: infrastructure', pod: pod(running), deleted: true, want: { class: 'infrastructure', reason: 'Deleted' } },
+  { name: 'deleted after it exited 0: still succeeded', pod: pod(terminated(0, 'Completed')), deleted: true, want: { class: 'succeeded', exitCode: 0 } },
+  { name: 'deleted, SIGTERM exit 143: infrastructure', pod: pod(terminated(143, 'Error')), deleted: true, want: { class: 'infrastructure', exitCode: 143 } },
+  {
+    name: 'deadline exceeded: timeout',
+    pod: pod({ phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' }),
+    want: { class: 'timeout', reason: 'DeadlineExceeded' },
+  },
+  {
+    name: 'deadline exceeded with the container killed: timeout',
+    pod: pod(terminated(137, 'Error', undefined, { reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' })),
+    want: { class: 'timeout', reason: 'DeadlineExceeded' },
+  },
+  {
+    name: 'ErrImagePull within the grace: still going',
+    pod: pod(waiting('ErrImagePull', 'rpc error: code = NotFound desc = failed to pull and unpack image "registry.example.com/nope:1": not found')),
+    after: 5_000,
+    want: null,
+  },
+  {
+    name: 'ImagePullBackOff past the grace: configuration with the kubelet message',
+    pod: pod(waiting('ImagePullBackOff', 'Back-off pulling image "registry.example.com/nope:1"')),
+    after: 31_000,
+    want: { class: 'configuration', reason: 'ImagePullBackOff', message: /Back-off pulling image/ },
+  },
+  { name: 'InvalidImageName: configuration at once', pod: pod(waiting('InvalidImageName', 'couldn\'t parse image name "UPPER:case"')), after: 0, want: { class: 'configuration', reason: 'InvalidImageName' } },
+  {
+    name: 'missing secret (CreateContainerConfigError): configuration at once',
+    pod: pod(waiting('CreateContainerConfigError', 'secret "clickhouse-creds" not found')),
+    after: 0,
+    want: { class: 'configuration', reason: 'CreateContainerConfigError', message: /secret "clickhouse-creds" not found/ },
+  },
+  { name: 'unschedulable before the start timeout: still going', pod: pod(unschedulable), after: 60_000, want: null },
+  {
+    name: 'unschedulable past the start timeout: timeout quoting the scheduler',
+    pod: pod(unschedulable),
+    after: 600_000,
+    want: { class: 'timeout', reason: 'Unschedulable', message: /Insufficient memory/ },
+  },
+  { name: 'running past the start timeout is not a start timeout', pod: pod(running), after: 10_000_000, want: null },
+];
+
+describe('classifyPod', () => {
+  test.each(cases)('$name', (c) => {
+    const got = classifyPod(c.pod, { now: T0 + (c.after ?? 0), createdAt: T0, startTimeoutMs: 300_000, imagePullGraceMs: 30_000, deleted: c.deleted });
+    if (c.want === null) {
+      expect(got).toBeNull();
+      return;
+    }
+    expect(got).not.toBeNull();
+    expect(got!.class).toBe(c.want.class);
+    if (c.want.reason !== undefined) expect(got!.reason).toBe(c.want.reason);
+    if (c.want.exitCode !== undefined) expect(got!.exitCode).toBe(c.want.exitCode);
+    if (c.want.message) expect(got!.message).toMatch(c.want.message);
+    expect(got!.outputs).toEqual(c.want.outputs ?? {});
+    expect(got!.node).toBe('node-a');
+  });
+
+  test('only terminated.exitCode === 0 of the main container is success, whatever the phase says', () => {
+    const p = pod({ phase: 'Succeeded', containerStatuses: [{ name: 'main', ready: false, restartCount: 0, image: 'x', imageID: '', state: { running: { startedAt: '2026-11-24T02:00:03Z' } } }] });
+    expect(classifyPod(p, { now: T0, createdAt: T0, startTimeoutMs: 1, imagePullGraceMs: 1 })?.class).not.toBe('succeeded');
+  });
+});
+
+describe('recheckAt', () => {
+  const ctx = { createdAt: T0, startTimeoutMs: 300_000, imagePullGraceMs: 30_000 };
+  test('a pulling pod is looked at again when the grace ends', () => {
+    expect(recheckAt(pod(waiting('ErrImagePull', 'x')), ctx)).toBe(T0 + 30_000);
+  });
+  test('a pending pod is looked at again at the start timeout', () => {
+    expect(recheckAt(pod(unschedulable), ctx)).toBe(T0 + 300_000);
+  });
+  test('a running pod needs no timer', () => {
+    expect(recheckAt(pod(running), ctx)).toBeNull();
+  });
+});
+
+test('containerStarted / containerTerminated read the main container', () => {
+  expect(containerStarted(pod(running))).toBe(true);
+  expect(containerTerminated(pod(running))).toBe(false);
+  expect(containerStarted(pod(waiting('ContainerCreating', '')))).toBe(false);
+  expect(containerTerminated(pod(terminated(1, 'Error')))).toBe(true);
+});
