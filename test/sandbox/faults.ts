@@ -1,0 +1,151 @@
+/**
+ * Injectable faults and per-request counters. Shares are deterministic (every k-th matching
+ * request), not random, so a test that injects them asserts the same thing on every run.
+ */
+
+/** Which requests a fault applies to; empty lists mean all. */
+export interface FaultMatch {
+  /** Kubernetes verbs: get, list, watch, create, update, patch, delete, deletecollection. */
+  verbs?: string[];
+  /** Resources, with subresources as "pods/log". */
+  resources?: string[];
+}
+
+interface ShareFault extends FaultMatch {
+  share: number;
+  seen: number;
+  fired: number;
+}
+
+/** Faults that a test can turn on and off while the sandbox runs. */
+export class Faults {
+  #dropAfterEvents: number | undefined;
+  #dropAfterSeconds: number | undefined;
+  #dropMode: 'end' | 'reset' = 'end';
+  #throttle: (ShareFault & { retryAfterSeconds: number }) | undefined;
+  #errors: ShareFault | undefined;
+  #latencyMs = 0;
+  #cutLogsAfterBytes: number | undefined;
+  #forget: () => void;
+
+  constructor(forgetHistory: () => void) {
+    this.#forget = forgetHistory;
+  }
+
+  /**
+   * Ends every watch (open ones at their next event, and new ones) after it delivered `afterEvents`
+   * events or was open `afterSeconds`; `mode: 'reset'` destroys the connection instead of ending
+   * the chunked response cleanly.
+   */
+  dropWatches(opts: { afterEvents?: number; afterSeconds?: number; mode?: 'end' | 'reset' }): void {
+    this.#dropAfterEvents = opts.afterEvents;
+    this.#dropAfterSeconds = opts.afterSeconds;
+    this.#dropMode = opts.mode ?? 'end';
+  }
+
+  /** Answers `share` (0..1) of matching requests with 429 TooManyRequests and Retry-After. */
+  throttle(opts: { share: number; retryAfterSeconds?: number } & FaultMatch): void {
+    this.#throttle = { ...opts, retryAfterSeconds: opts.retryAfterSeconds ?? 1, seen: 0, fired: 0 };
+  }
+
+  /** Answers `share` (0..1) of matching requests with 500 InternalError. */
+  serverErrors(opts: { share: number } & FaultMatch): void {
+    this.#errors = { ...opts, seen: 0, fired: 0 };
+  }
+
+  /** Delays every request by `ms` before it is handled. */
+  latency(ms: number): void {
+    this.#latencyMs = ms;
+  }
+
+  /** Ends every pods/log response after `afterBytes` bytes, mid-line if need be. */
+  cutLogs(opts: { afterBytes: number }): void {
+    this.#cutLogsAfterBytes = opts.afterBytes;
+  }
+
+  /** Forgets the change history: a watch from any earlier resourceVersion gets 410 Expired. */
+  forgetHistory(): void {
+    this.#forget();
+  }
+
+  /** Turns every fault off. */
+  clear(): void {
+    this.#dropAfterEvents = undefined;
+    this.#dropAfterSeconds = undefined;
+    this.#throttle = undefined;
+    this.#errors = undefined;
+    this.#latencyMs = 0;
+    this.#cutLogsAfterBytes = undefined;
+  }
+
+  /** @internal The watch drop settings now in force. */
+  get watchDrop(): { afterEvents?: number; afterSeconds?: number; mode: 'end' | 'reset' } {
+    return { afterEvents: this.#dropAfterEvents, afterSeconds: this.#dropAfterSeconds, mode: this.#dropMode };
+  }
+
+  /** @internal */
+  get latencyMs(): number {
+    return this.#latencyMs;
+  }
+
+  /** @internal */
+  get cutLogsAfterBytes(): number | undefined {
+    return this.#cutLogsAfterBytes;
+  }
+
+  static #fires(f: ShareFault | undefined, verb: string, resource: string): boolean {
+    if (!f) return false;
+    if (f.verbs?.length && !f.verbs.includes(verb)) return false;
+    if (f.resources?.length && !f.resources.includes(resource)) return false;
+    f.seen++;
+    // Fire when the running share crosses the next whole request: deterministic, evenly spread.
+    if (Math.floor(f.seen * f.share) > f.fired) {
+      f.fired++;
+      return true;
+    }
+    return false;
+  }
+
+  /** @internal Whether this request gets a 429; returns Retry-After seconds. */
+  throttled(verb: string, resource: string): number | undefined {
+    return Faults.#fires(this.#throttle, verb, resource) ? this.#throttle!.retryAfterSeconds : undefined;
+  }
+
+  /** @internal Whether this request gets a 500. */
+  failed(verb: string, resource: string): boolean {
+    return Faults.#fires(this.#errors, verb, resource);
+  }
+}
+
+/** Counts requests by verb and resource ("watch pods", "get pods/log"). */
+export class Counters {
+  #counts = new Map<string, number>();
+
+  /** @internal Counts one request. */
+  add(verb: string, resource: string): void {
+    const key = `${verb} ${resource}`;
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+  }
+
+  /** Every count, keyed "verb resource". */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.#counts].sort());
+  }
+
+  /** Requests with this verb on this resource ("pods/log" for a subresource). */
+  get(verb: string, resource: string): number {
+    return this.#counts.get(`${verb} ${resource}`) ?? 0;
+  }
+
+  /** All requests counted. */
+  total(): number {
+    let n = 0;
+    for (const v of this.#counts.values()) n += v;
+    return n;
+  }
+
+  /** Starts counting from zero. */
+  reset(): void {
+    this.#counts.clear();
+  }
+}
