@@ -187,7 +187,8 @@ class Issues {
 export function parseSpec(text: string, file: string): { spec: DagSpec | null; issues: SpecIssue[] } {
   const issues = new Issues(file);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
+  // `merge: true` lets users share blocks with anchors and `<<: *anchor`, as in many CI files.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true });
   const loc = new Locator(doc, lines, text);
 
   for (const err of doc.errors) {
@@ -433,8 +434,13 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
   }
 }
 
+/** Set on every task container by pod-dag-action itself (the path of the outputs file). */
+const RESERVED_ENV = 'POD_DAG_OUTPUT';
+
 function checkEnvName(name: string, path: SpecPath, loc: Locator, issues: Issues): void {
-  if (!ENV_NAME.test(name)) {
+  if (name === RESERVED_ENV) {
+    issues.add(loc.keyPos(path), path, `environment variable "${RESERVED_ENV}" is set by pod-dag-action (the file a task writes its outputs to); use another name`);
+  } else if (!ENV_NAME.test(name)) {
     issues.add(loc.keyPos(path), path, `environment variable name "${name}" is not valid: use letters, digits, "_", "-" and ".", not starting with a digit`);
   }
 }

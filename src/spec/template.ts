@@ -52,6 +52,12 @@ export function findTemplateRefs(template: Template): { refs: TemplateMatch[]; e
     }
     const text = template.slice(open, close + 2);
     const inner = template.slice(open + 2, close).trim();
+    if (open > 0 && template[open - 1] === '$') {
+      // GitHub's `${{ }}` is not evaluated in a spec file: rendering it would leave a stray "$".
+      errors.push({ message: `"$${text}" uses GitHub's expression syntax; in a spec, write "${text}" (without "$")`, offset: open - 1 });
+      at = close + 2;
+      continue;
+    }
     const param = PARAM_REF.exec(inner);
     const output = OUTPUT_REF.exec(inner);
     if (param !== null) refs.push({ ref: { kind: 'param', name: param[1]! }, text, start: open, end: close + 2 });

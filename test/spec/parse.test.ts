@@ -171,6 +171,16 @@ describe('parseSpec edge cases', () => {
       want: ['6:22 tasks.a.command[1] | tasks.a.command[1]: expected a string (quote numbers: "4"), found 5'],
     },
     {
+      name: 'the outputs variable is reserved',
+      text: 'version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    env: {POD_DAG_OUTPUT: /tmp/x}\n',
+      want: ['6:11 tasks.a.env.POD_DAG_OUTPUT | environment variable "POD_DAG_OUTPUT" is set by pod-dag-action (the file a task writes its outputs to); use another name'],
+    },
+    {
+      name: 'GitHub expression syntax in an argument, at the "$"',
+      text: 'version: 1\nname: x\nparams: {db: d}\ntasks:\n  a:\n    image: busybox\n    args: ["--db=${{ params.db }}"]\n',
+      want: ['7:18 tasks.a.args[0] | tasks.a.args[0]: "${{ params.db }}" uses GitHub\'s expression syntax; in a spec, write "{{ params.db }}" (without "$")'],
+    },
+    {
       name: 'two documents',
       text: 'version: 1\n---\nname: x\n',
       want: ['2:1  | YAML syntax error: the file holds more than one YAML document ("---"); a spec is one document'],
@@ -263,6 +273,14 @@ describe('valid specs', () => {
       'version: 1\nname: x\ndefaults: {image: busybox}\ntasks:\n  a: {}\n  b: {needs: [a]}\n  c:\n    needs: [b]\n    args: ["{{ tasks.a.outputs.v }}-{{tasks.b.outputs.w}}"]\n    if: tasks.a.outputs.v == \'1\' && tasks.a.result == \'success\'\n',
     );
     expect(issues).toEqual([]);
+  });
+
+  it('resolves YAML anchors and merge keys', () => {
+    const { spec, issues } = parseText(
+      'version: 1\nname: x\ntasks:\n  a: &common\n    image: busybox\n    retries: {limit: 1}\n  b:\n    <<: *common\n    needs: [a]\n',
+    );
+    expect(issues).toEqual([]);
+    expect(spec!.tasks[1]).toMatchObject({ id: 'b', image: 'busybox', needs: ['a'], retries: { limit: 1 } });
   });
 
   it('reads env references and envFrom sources', () => {

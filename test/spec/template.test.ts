@@ -45,3 +45,11 @@ describe('findTemplateRefs', () => {
     });
   });
 });
+
+describe('GitHub-style ${{ }} in a template', () => {
+  it('is an error, not a stray "$" in the rendered value', () => {
+    expect(findTemplateRefs('--db=${{ params.db }}').errors).toEqual([
+      { message: '"${{ params.db }}" uses GitHub\'s expression syntax; in a spec, write "{{ params.db }}" (without "$")', offset: 5 },
+    ]);
+  });
+});
