@@ -83,10 +83,13 @@ export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | 
     }
     // A container killed because the pod was evicted, preempted or deleted under it is not the
     // task's failure: the disruption wins over the exit code it caused (137, 143).
+    if (status.reason === 'Evicted') {
+      return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted', exitCode }, pod);
+    }
     if (disruption) {
       return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted', exitCode }, pod);
     }
-    if (status.reason === 'Evicted' || (ctx.deleted && (exitCode === 137 || exitCode === 143))) {
+    if (ctx.deleted && (exitCode === 137 || exitCode === 143)) {
       return outcome({ class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? 'the pod was deleted by someone else while it ran', exitCode }, pod);
     }
     if (status.reason === 'DeadlineExceeded') {
@@ -100,6 +103,11 @@ export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | 
     return outcome({ class: 'failed', reason, message, exitCode }, pod);
   }
 
+  // The kubelet's own words ("The node was low on resource: memory…") say more than the
+  // DisruptionTarget condition it adds (TerminationByKubelet).
+  if (status.reason === 'Evicted') {
+    return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted' }, pod);
+  }
   if (disruption) {
     return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted' }, pod);
   }

@@ -1,0 +1,180 @@
+/**
+ * One scenario per failure class, against the sandbox cluster through the real client: the final
+ * result, the attempts, and that the sandbox started each attempt's container exactly once.
+ */
+import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { attempts, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
+
+let cluster: Cluster;
+beforeAll(async () => {
+  cluster = await startCluster({ nodes: [{ name: 'node-a', allocatable: { cpu: '4', memory: '8Gi' } }] });
+});
+afterAll(() => cluster.sandbox.close());
+beforeEach(() => cluster.sandbox.faults.clear());
+
+/** Every attempt's pod was started by the sandbox exactly once (0 for pods that never ran). */
+function startsPerPod(r: Awaited<ReturnType<typeof run>>): Record<string, number> {
+  return Object.fromEntries(r.out.created.map((c) => [c.pod, cluster.sandbox.containerStarts(c.pod)]));
+}
+
+test('a chain succeeds; outputs feed downstream templates and if: conditions; logs are prefixed', async () => {
+  const s = spec(`version: 1
+name: chain
+tasks:
+  extract:
+    image: busybox
+    command: [sh, -c, 'echo "extracting"; echo "rows=42" > "$POD_DAG_OUTPUT"; echo "table=events" >> "$POD_DAG_OUTPUT"']
+  load:
+    needs: [extract]
+    if: tasks.extract.outputs.rows == '42'
+    image: busybox
+    command: [sh, -c, 'echo "loading $1 rows into $2"', sh, '{{ tasks.extract.outputs.rows }}', '{{ tasks.extract.outputs.table }}']
+  never:
+    needs: [extract]
+    if: tasks.extract.outputs.rows == '0'
+    image: sandbox/succeed
+`);
+  const r = await run(cluster, s);
+  expect(r.state.result).toBe('success');
+  expect(results(r.state)).toEqual({ extract: 'succeeded', load: 'succeeded', never: 'skipped' });
+  expect(r.state.tasks[0]!.outputs).toEqual({ rows: '42', table: 'events' });
+  expect(r.out.lines).toContain('[extract] extracting');
+  expect(r.out.lines).toContain('[load] loading 42 rows into events');
+  // The task's last log line comes before its result line.
+  expect(r.out.lines.indexOf('[load] loading 42 rows into events')).toBeLessThan(r.out.lines.findIndex((l) => l.startsWith('[load] succeeded')));
+  expect(Object.values(startsPerPod(r))).toEqual([1, 1]);
+});
+
+test('failed: a non-zero exit is retried per the policy, then the task fails with the exit code', async () => {
+  const s = spec(`version: 1
+name: exit3
+tasks:
+  migrate-data:
+    image: sandbox/exit:3
+    retries: {limit: 2, delay: 10ms, backoff: 2}
+`);
+  const r = await run(cluster, s);
+  expect(r.state.result).toBe('failure');
+  expect(attempts(r.state, 'migrate-data')).toEqual(['failed:Error', 'failed:Error', 'failed:Error']);
+  expect(r.state.tasks[0]!.attempts.map((a) => a.outcome?.exitCode)).toEqual([3, 3, 3]);
+  expect(r.out.lines).toContain('migrate-data attempt 1 failed: exit code 3; retrying in 10ms (attempt 2 of 3)');
+  expect(r.out.lines).toContain('migrate-data attempt 2 failed: exit code 3; retrying in 20ms (attempt 3 of 3)');
+  expect(Object.values(startsPerPod(r))).toEqual([1, 1, 1]);
+});
+
+test('failed: OOMKilled shows the reason', async () => {
+  const s = spec(`version: 1
+name: oom
+tasks:
+  train:
+    image: sandbox/oomkilled
+    retries: {limit: 0}
+`);
+  const r = await run(cluster, s);
+  expect(attempts(r.state, 'train')).toEqual(['failed:OOMKilled']);
+  expect(r.state.tasks[0]!.attempts[0]!.outcome!.message).toMatch(/OOMKilled/);
+  expect(r.out.lines.some((l) => /train attempt 1 failed: OOMKilled/.test(l))).toBe(true);
+  expect(Object.values(startsPerPod(r))).toEqual([1]);
+});
+
+test('infrastructure: an evicted pod is retried on the infrastructure budget, and the task fails when it runs out', async () => {
+  const s = spec(`version: 1
+name: evict
+tasks:
+  crunch:
+    image: sandbox/evicted
+    retries: {limit: 0, delay: 10ms, infrastructure: 1}
+`);
+  const r = await run(cluster, s);
+  expect(r.state.result).toBe('failure');
+  expect(attempts(r.state, 'crunch')).toEqual(['infrastructure:Evicted', 'infrastructure:Evicted']);
+  expect(Object.values(startsPerPod(r))).toEqual([1, 1]);
+});
+
+test('configuration: an image that cannot be pulled fails fast with the kubelet message, not retried', async () => {
+  const s = spec(`version: 1
+name: pull
+tasks:
+  fetch:
+    image: sandbox/image-pull-error
+    retries: {limit: 3, delay: 10ms}
+`);
+  const r = await run(cluster, s);
+  expect(attempts(r.state, 'fetch')).toEqual(['configuration:ErrImagePull']);
+  expect(r.state.tasks[0]!.attempts[0]!.outcome!.message).toMatch(/failed to pull and unpack image/);
+  expect(Object.values(startsPerPod(r))).toEqual([0]);
+  // The pod that could never run is gone: it must not start later untracked.
+  await expect.poll(() => cluster.sandbox.list('pods', 'default').filter((p) => p.metadata.name === r.out.created[0]!.pod).length).toBe(0);
+});
+
+test('configuration: a missing secret (CreateContainerConfigError) fails fast', async () => {
+  const s = spec(`version: 1
+name: nosecret
+tasks:
+  load:
+    image: sandbox/succeed
+    env:
+      PASSWORD: {secret: does-not-exist, key: password}
+`);
+  const r = await run(cluster, s);
+  expect(attempts(r.state, 'load')).toEqual(['configuration:CreateContainerConfigError']);
+  expect(r.state.tasks[0]!.attempts[0]!.outcome!.message).toMatch(/does-not-exist/);
+  expect(Object.values(startsPerPod(r))).toEqual([0]);
+});
+
+test('timeout: unschedulable past startTimeout quotes the scheduler', async () => {
+  const s = spec(`version: 1
+name: unsched
+tasks:
+  big:
+    image: sandbox/succeed
+    resources: {requests: {cpu: "64"}}
+    startTimeout: 1s
+`);
+  const r = await run(cluster, s);
+  expect(attempts(r.state, 'big')).toEqual(['timeout:Unschedulable']);
+  expect(r.state.tasks[0]!.attempts[0]!.outcome!.message).toMatch(/Insufficient cpu/);
+  expect(Object.values(startsPerPod(r))).toEqual([0]);
+});
+
+test('timeout: a task running past its timeout ends with DeadlineExceeded', async () => {
+  const s = spec(`version: 1
+name: deadline
+tasks:
+  slow:
+    image: sandbox/sleep:60
+    timeout: 1s
+`);
+  const r = await run(cluster, s);
+  expect(attempts(r.state, 'slow')).toEqual(['timeout:DeadlineExceeded']);
+  expect(Object.values(startsPerPod(r))).toEqual([1]);
+});
+
+test('infrastructure: a pod deleted by someone else is retried, and the retry runs', async () => {
+  // Attempt 1 leaves a marker and sleeps; attempt 2 sees the marker and succeeds.
+  const marker = join(mkdtempSync(join(tmpdir(), 'pod-dag-')), 'attempt-1-ran');
+  const s = spec(`version: 1
+name: deleted
+tasks:
+  victim:
+    image: busybox
+    command: [sh, -c, 'if [ -e "$0" ]; then echo second; exit 0; fi; touch "$0"; echo first; sleep 60', '${marker}']
+    retries: {delay: 10ms}
+`);
+  const running = run(cluster, s);
+  const isRunning = (): string | null => {
+    const p = cluster.sandbox.list('pods', 'default').find((x) => x.metadata.labels?.['pod-dag.io/dag'] === 'deleted' && x.metadata.labels?.['pod-dag.io/task-attempt'] === '1');
+    const st = p?.status as { containerStatuses?: { state?: { running?: unknown } }[] } | undefined;
+    return p && st?.containerStatuses?.[0]?.state?.running ? p.metadata.name : null;
+  };
+  await until(() => isRunning() !== null, 'attempt 1 running');
+  expect(cluster.sandbox.deletePod(isRunning()!, 'default', { gracePeriodSeconds: 0 })).toBe(true);
+  const r = await running;
+  expect(r.state.result).toBe('success');
+  expect(attempts(r.state, 'victim')).toEqual(['infrastructure:Deleted', 'succeeded:Completed']);
+  expect(Object.values(startsPerPod(r))).toEqual([1, 1]);
+  expect(r.out.lines).toContain('[victim #2] second');
+});
