@@ -227,6 +227,7 @@ export async function acquireLease(api: CoordinationV1Api, options: LeaseOptions
   async function wakeAt(until: number, resourceVersion: string | undefined): Promise<void> {
     const stop = new AbortController();
     const onAbort = (): void => stop.abort();
+    if (o.signal?.aborted) return; // cancelled already (perhaps by onWait): the loop says so
     o.signal?.addEventListener('abort', onAbort, { once: true });
     let watchRequest: { abort(): void } | null = null;
     try {

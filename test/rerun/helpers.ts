@@ -64,6 +64,11 @@ export class FakeClock implements LeaseClock {
     });
   }
 
+  /** How many sleeps are pending. */
+  get pending(): number {
+    return this.#sleepers.length;
+  }
+
   /** Resolves when at least one sleep is pending. */
   sleeping(): Promise<void> {
     if (this.#sleepers.length > 0) return Promise.resolve();
