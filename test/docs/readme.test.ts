@@ -4,7 +4,7 @@
  * retry policy is the contract's, its Role is the one the action checks for, its DAG listings
  * are the example file, and its links lead somewhere.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -190,14 +190,22 @@ describe('the README', () => {
     for (const f of folders) expect(existsSync(path.join(ROOT, 'examples', f, 'dag.yaml'))).toBe(true);
   });
 
-  it('has no link to a missing file or heading', () => {
-    const anchors = new Set(headings(readme).map((h) => anchor(h.title)));
-    const broken: string[] = [];
-    for (const target of links(readme)) {
-      if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
-      const [file, hash] = target.split('#') as [string, string | undefined];
-      if (file === '' ? !anchors.has(hash ?? '') : !existsSync(path.join(ROOT, file))) broken.push(target);
-    }
-    expect(broken).toEqual([]);
-  });
+  it.each(['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)])(
+    '%s has no link to a missing file or heading',
+    (doc) => {
+      const text = readFileSync(path.join(ROOT, doc), 'utf8');
+      const broken: string[] = [];
+      for (const target of links(text)) {
+        if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+        const [file, hash] = target.split('#') as [string, string | undefined];
+        const resolved = file === '' ? path.join(ROOT, doc) : path.resolve(path.dirname(path.join(ROOT, doc)), file);
+        if (!existsSync(resolved)) broken.push(target);
+        else if (hash !== undefined && resolved.endsWith('.md')) {
+          const anchors = new Set(headings(readFileSync(resolved, 'utf8')).map((h) => anchor(h.title)));
+          if (!anchors.has(hash)) broken.push(target);
+        }
+      }
+      expect(broken).toEqual([]);
+    },
+  );
 });
