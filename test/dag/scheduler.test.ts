@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Scheduler } from '../../src/dag/scheduler.ts';
 import type { Decision, RunResult, SchedulerEvent, SchedulerOptions, TaskResult } from '../../src/dag/types.ts';
-import type { AttemptClass, DagSpec } from '../../src/spec/types.ts';
+import type { AttemptClass, DagSpec, RetryPolicy } from '../../src/spec/types.ts';
 import type { AttemptOutcome } from '../../src/dag/types.ts';
 import {
   ALWAYS,
@@ -109,7 +109,7 @@ function conditions(): DagSpec {
 }
 
 //  a (retries) ; b      (two independent tasks)
-function retrying(retries: Parameters<typeof task>[1] extends infer O ? O extends { retries?: infer R } ? R : never : never): DagSpec {
+function retrying(retries: Partial<RetryPolicy>): DagSpec {
   return dag([task('a', { retries }), task('b')]);
 }
 
@@ -329,6 +329,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'retry: configuration errors fail fast whatever the limit, and skip what follows',
+    //  a (limit 5) -- b
     spec: dag([task('a', { retries: { limit: 5 } }), task('b', { needs: ['a'] })]),
     first: [start('a')],
     steps: [
@@ -419,6 +420,8 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'a condition without status functions is implicitly success() && …',
+    //  a -- b (if: params.env != 'prod')
+    //    \- c (if: failure() && params.env != 'prod')
     spec: dag([
       task('a'),
       task('b', { needs: ['a'], if: cond("params.env != 'prod'", ne(param('env'), lit('prod'))) }),
@@ -438,6 +441,8 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'cancel by signal: running attempts are cancelled, the rest does not run, nothing new starts',
+    //  a -- b
+    //    \- d (if: always())      c (if: always())
     spec: dag([task('a'), task('b', { needs: ['a'] }), task('c', { if: ALWAYS }), task('d', { needs: ['a'], if: ALWAYS })]),
     first: [start('a'), start('c')],
     steps: [
@@ -490,6 +495,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'DAG timeout: a pending retry is not run, even for an always() task',
+    //  a (if: always(), retried after 5s) , DAG timeout 1s
     spec: dag([task('a', { if: ALWAYS, retries: { limit: 1, delayMs: 5000 } })], { timeoutMs: 1000 }),
     first: [start('a')],
     steps: [
@@ -504,6 +510,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'DAG timeout: a failure() cleanup does not run (only always() and cancelled() do)',
+    //  a -- cleanup (if: failure()) , DAG timeout 1s
     spec: dag([task('a'), task('cleanup', { needs: ['a'], if: FAILURE })], { timeoutMs: 1000 }),
     first: [start('a')],
     steps: [
@@ -522,6 +529,8 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'DAG timeout noticed on a finished event: the attempt that ended is not listed to cancel',
+    //  a -- c
+    //    \- d (if: always())      b , DAG timeout 1s
     spec: dag([task('a'), task('b'), task('c', { needs: ['a'] }), task('d', { needs: ['a'], if: ALWAYS })], { timeoutMs: 1000 }),
     first: [start('a'), start('b')],
     steps: [
@@ -540,6 +549,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'a cancel asked by the driver with reason timeout, on a DAG without a timeout',
+    //  a -- b
     spec: dag([task('a'), task('b', { needs: ['a'] })]),
     first: [start('a')],
     steps: [
@@ -554,6 +564,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'an attempt cancelled without a run cancel makes the run a failure',
+    //  a -- b
     spec: dag([task('a'), task('b', { needs: ['a'] })]),
     first: [start('a')],
     steps: [[ran('a', 1, 1, 'cancelled'), [skip('b', 'needs "a", which was cancelled'), done('failure')]]],
@@ -562,6 +573,9 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'DAG timeout: cancelled() and !cancelled() are judged after the cancel',
+    //  a -- on-cancel     (if: cancelled())
+    //    |- not-on-cancel (if: !cancelled())
+    //    \- either        (if: success() || cancelled())   , DAG timeout 100ms
     spec: dag(
       [
         task('a'),
@@ -601,6 +615,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'previous successes are reused: they never start, and their outputs feed conditions',
+    //  a (reused) -- b (if: tasks.a.outputs.go == 'yes') -- c
     spec: dag([
       task('a'),
       task('b', { needs: ['a'], if: cond("tasks.a.outputs.go == 'yes'", eq(output('a', 'go'), lit('yes'))) }),
