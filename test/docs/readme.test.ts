@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { MINIMAL_ROLE_YAML } from '../../src/kube/auth.ts';
 import { ROOT } from '../harness/action.ts';
 import { anchor, code, codeBlocks, firstTable, headings, links, section } from './markdown.ts';
@@ -174,6 +174,32 @@ describe('the README', () => {
         .map((b) => b.content.slice(b.content.indexOf('version: 1')).trimEnd());
     expect(listed('Quick start')).toEqual([dag]);
     expect(listed('Coming from Airflow')).toEqual([dag]);
+  });
+
+  it('has only valid YAML in its yaml blocks, and every step that uses the action passes inputs it declares', () => {
+    const problems: string[] = [];
+    let uses = 0;
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(visit);
+      if (node === null || typeof node !== 'object') return;
+      const o = node as Record<string, unknown>;
+      if (typeof o['uses'] === 'string' && o['uses'].startsWith('org/pod-dag-action')) {
+        uses++;
+        if (o['uses'] !== 'org/pod-dag-action@v1') problems.push(`uses ${o['uses']}`);
+        const given = Object.keys((o['with'] as Record<string, unknown> | undefined) ?? {});
+        for (const k of given) if (!(k in action.inputs)) problems.push(`unknown input "${k}"`);
+        if (!given.includes('dag')) problems.push('a step without the required input "dag"');
+      }
+      Object.values(o).forEach(visit);
+    };
+    for (const block of codeBlocks(readme).filter((b) => b.lang === 'yaml')) {
+      for (const doc of parseAllDocuments(block.content)) {
+        if (doc.errors.length > 0) problems.push(`invalid YAML: ${doc.errors[0]!.message.split('\n')[0]} in\n${block.content.slice(0, 120)}`);
+        else visit(doc.toJS());
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(uses).toBeGreaterThanOrEqual(7); // quick start, forks, kubeconfig, token, EKS, GKE, AKS
   });
 
   it('maps every KubernetesPodOperator argument the migration guide promises', () => {
