@@ -4,6 +4,7 @@
  * `Status` body with the right code.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
 import { applyDefaults, randomSuffix, validate } from './admission.ts';
 import type { NodeAgent } from './agent.ts';
 import { Counters, Faults } from './faults.ts';
@@ -503,7 +504,8 @@ function store(ctx: ServerContext, r: Route, prev: KObject, next: KObject, expec
   }
   validate(out, r.res);
   delete out.metadata.resourceVersion;
-  const same = JSON.stringify({ ...prev, metadata: { ...prev.metadata, resourceVersion: undefined } }) === JSON.stringify({ ...out, metadata: { ...out.metadata, resourceVersion: undefined } });
+  const comparable = (o: KObject): unknown => JSON.parse(JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } }));
+  const same = isDeepStrictEqual(comparable(prev), comparable(out));
   if (expectedRv !== undefined && expectedRv !== prev.metadata.resourceVersion) throw conflict(r.res, prev.metadata.name);
   // A no-op write is not a change: no new resourceVersion, no watch event (as GuaranteedUpdate).
   if (same || isDry) return same ? prev : { ...out, metadata: { ...out.metadata, resourceVersion: prev.metadata.resourceVersion } };

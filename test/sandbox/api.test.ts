@@ -1,0 +1,152 @@
+// The sandbox's API, driven by @kubernetes/client-node over HTTPS: objects, errors, watches.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as k8s from '@kubernetes/client-node';
+import { startSandbox, type Sandbox } from './index.ts';
+import { clients, failure, finished, podManifest, raw, watchPod, type Clients } from './helpers.ts';
+
+let sandbox: Sandbox;
+let admin: Clients;
+const ns = 'api';
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ namespaces: ['default', ns] });
+  admin = clients(sandbox);
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+describe('authentication and authorization', () => {
+  it('answers an unknown token with 401 Unauthorized', async () => {
+    expect(await failure(clients(sandbox, { token: 'nope' }).core.listNamespacedPod({ namespace: ns }))).toMatchObject({ code: 401 });
+    const res = await raw(sandbox, 'GET', `/api/v1/namespaces/${ns}/pods`, { token: 'nope' });
+    expect(res.status).toBe(401);
+    expect(res.json()).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    expect((await raw(sandbox, 'GET', '/api/v1/namespaces', { token: null })).status).toBe(401);
+  });
+
+  it('answers a verb outside the rules with 403 worded as kube-apiserver', async () => {
+    sandbox.addUser('reader-token', [{ namespaces: [ns], verbs: ['get', 'list', 'watch'], resources: ['pods', 'pods/log'] }], 'system:serviceaccount:api:reader');
+    const reader = clients(sandbox, { token: 'reader-token' });
+    await expect(reader.core.listNamespacedPod({ namespace: ns })).resolves.toBeDefined();
+    const create = await failure(reader.core.createNamespacedPod({ namespace: ns, body: podManifest('forbidden', {}) }));
+    expect(create).toMatchObject({
+      reason: 'Forbidden', code: 403,
+      message: 'pods is forbidden: User "system:serviceaccount:api:reader" cannot create resource "pods" in API group "" in the namespace "api"',
+    });
+    const other = await failure(reader.core.readNamespacedPod({ name: 'x', namespace: 'default' }));
+    expect(other.message).toBe('pods "x" is forbidden: User "system:serviceaccount:api:reader" cannot get resource "pods" in API group "" in the namespace "default"');
+    const lease = await failure(reader.coordination.readNamespacedLease({ name: 'l', namespace: ns }));
+    expect(lease.message).toBe('leases.coordination.k8s.io "l" is forbidden: User "system:serviceaccount:api:reader" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "api"');
+  });
+
+  it('tells a user what it may do through SelfSubjectAccessReview', async () => {
+    sandbox.addUser('logs-token', [{ namespaces: [ns], verbs: ['get'], resources: ['pods/log'] }]);
+    const authz = clients(sandbox, { token: 'logs-token' }).kc.makeApiClient(k8s.AuthorizationV1Api);
+    const ask = (verb: string, subresource?: string) =>
+      authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { namespace: ns, verb, resource: 'pods', subresource } } } });
+    expect((await ask('get', 'log')).status?.allowed).toBe(true);
+    expect((await ask('delete')).status?.allowed).toBe(false);
+  });
+});
+
+describe('objects', () => {
+  it('creates with generateName, fills defaults and gives a resourceVersion', async () => {
+    const pod = await admin.core.createNamespacedPod({ namespace: ns, body: { metadata: { generateName: 'gen-' }, spec: { containers: [{ name: 'main', image: 'sandbox/sleep:forever' }] } } });
+    expect(pod.metadata?.name).toMatch(/^gen-[a-z0-9]{5}$/);
+    expect(pod.metadata?.uid).toBeTruthy();
+    expect(Number(pod.metadata?.resourceVersion)).toBeGreaterThan(0);
+    expect(pod.spec?.restartPolicy).toBe('Always');
+    expect(pod.spec?.containers[0]?.terminationMessagePath).toBe('/dev/termination-log');
+    expect(pod.status?.phase).toBe('Pending');
+    await admin.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: ns, gracePeriodSeconds: 0 });
+  });
+
+  it('answers 409 AlreadyExists, 404 NotFound and 404 for a missing namespace', async () => {
+    await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('twice', { image: 'sandbox/sleep:forever' }) });
+    expect(await failure(admin.core.createNamespacedPod({ namespace: ns, body: podManifest('twice', {}) }))).toMatchObject({
+      reason: 'AlreadyExists', code: 409, message: 'pods "twice" already exists', details: { name: 'twice', kind: 'pods' },
+    });
+    expect(await failure(admin.core.readNamespacedPod({ name: 'absent', namespace: ns }))).toMatchObject({ reason: 'NotFound', code: 404, message: 'pods "absent" not found' });
+    expect(await failure(admin.core.createNamespacedPod({ namespace: 'no-such-ns', body: podManifest('x', {}) }))).toMatchObject({ code: 404, message: 'namespaces "no-such-ns" not found' });
+    await admin.core.deleteNamespacedPod({ name: 'twice', namespace: ns, gracePeriodSeconds: 0 });
+  });
+
+  it('answers an invalid pod with 422 Invalid and a cause per field', async () => {
+    const status = await failure(admin.core.createNamespacedPod({
+      namespace: ns,
+      body: { metadata: { name: 'Bad_Name' }, spec: { restartPolicy: 'Sometimes', containers: [{ name: 'main', image: '' }] } },
+    }));
+    expect(status.code).toBe(422);
+    expect(status.reason).toBe('Invalid');
+    expect(status.message).toMatch(/^Pod "Bad_Name" is invalid: \[metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/);
+    const causes = (status.details?.causes as { field: string; reason: string }[]).map((c) => `${c.field} ${c.reason}`);
+    expect(causes).toEqual(['metadata.name FieldValueInvalid', 'spec.containers[0].image FieldValueRequired', 'spec.restartPolicy FieldValueNotSupported']);
+  });
+
+  it('does not store a dry-run create', async () => {
+    const pod = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('dry', {}), dryRun: 'All' });
+    expect(pod.metadata?.uid).toBeTruthy();
+    expect(await failure(admin.core.readNamespacedPod({ name: 'dry', namespace: ns }))).toMatchObject({ code: 404 });
+  });
+
+  it('refuses a stale update of a lease with 409 Conflict', async () => {
+    const lease = await admin.coordination.createNamespacedLease({ namespace: ns, body: { metadata: { name: 'run-lock' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 30 } } });
+    const renewed = await admin.coordination.replaceNamespacedLease({ name: 'run-lock', namespace: ns, body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } } });
+    expect(Number(renewed.metadata?.resourceVersion)).toBeGreaterThan(Number(lease.metadata?.resourceVersion));
+    const stale = await failure(admin.coordination.replaceNamespacedLease({ name: 'run-lock', namespace: ns, body: { ...lease, spec: { ...lease.spec, holderIdentity: 'c' } } }));
+    expect(stale).toMatchObject({
+      reason: 'Conflict', code: 409,
+      message: 'Operation cannot be fulfilled on leases.coordination.k8s.io "run-lock": the object has been modified; please apply your changes to the latest version and try again',
+    });
+  });
+
+  it('merge-patches a configmap and keeps the resourceVersion of a no-op write', async () => {
+    const cm = await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'cfg' }, data: { a: '1' } } });
+    const patched = await admin.core.patchNamespacedConfigMap(
+      { name: 'cfg', namespace: ns, body: { data: { b: '2' } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    expect(patched.data).toEqual({ a: '1', b: '2' });
+    const again = await admin.core.replaceNamespacedConfigMap({ name: 'cfg', namespace: ns, body: patched });
+    expect(again.metadata?.resourceVersion).toBe(patched.metadata?.resourceVersion);
+    const stale = await failure(admin.core.replaceNamespacedConfigMap({ name: 'cfg', namespace: ns, body: { ...cm, data: { c: '3' } } }));
+    expect(stale.code).toBe(409);
+  });
+
+  it('lists with a label selector and the current resourceVersion', async () => {
+    await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'l1', labels: { team: 'x' } } } });
+    await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'l2', labels: { team: 'y' } } } });
+    const list = await admin.core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'team in (x),team!=z' });
+    expect(list.items.map((i) => i.metadata?.name)).toEqual(['l1']);
+    expect(Number(list.metadata?.resourceVersion)).toBeGreaterThan(0);
+    const bad = await failure(admin.core.listNamespacedPod({ namespace: ns, fieldSelector: 'spec.color=red' }));
+    expect(bad).toMatchObject({ code: 400, message: 'field label not supported: spec.color' });
+  });
+});
+
+describe('watch', () => {
+  it('reports every pod transition as an event with a new resourceVersion', async () => {
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('watched', { image: 'sandbox/exit:3' }) });
+    const { pod, events } = await watchPod(admin.kc, ns, 'watched', finished, { fromResourceVersion: created.metadata!.resourceVersion! });
+    const rvs = events.map((e) => Number(e.object.metadata?.resourceVersion));
+    expect(rvs).toEqual([...rvs].sort((a, b) => a - b));
+    expect(new Set(rvs).size).toBe(rvs.length);
+    const states = events.map((e) => Object.keys(e.object.status?.containerStatuses?.[0]?.state ?? {})[0] ?? e.object.status?.phase);
+    expect(states).toEqual(['Pending', 'waiting', 'running', 'terminated']);
+    expect(pod.status?.phase).toBe('Failed');
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 3, reason: 'Error' });
+  });
+
+  it('sends 410 Expired as an ERROR event when history no longer reaches back', async () => {
+    const cm = await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'old' } } });
+    await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'newer' } } });
+    sandbox.faults.forgetHistory();
+    const seen = await new Promise<{ type: string; object: { code?: number; reason?: string; message?: string } }>((resolve, reject) => {
+      void new k8s.Watch(admin.kc).watch(`/api/v1/namespaces/${ns}/configmaps`, { resourceVersion: cm.metadata!.resourceVersion }, (type, object) => resolve({ type, object }), (err) => (err ? reject(err) : undefined));
+    });
+    expect(seen.type).toBe('ERROR');
+    expect(seen.object).toMatchObject({ code: 410, reason: 'Expired' });
+    expect(seen.object.message).toMatch(/^too old resource version: \d+ \(\d+\)$/);
+  });
+});
