@@ -200,7 +200,14 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
 
   checkDuplicateKeys(doc.contents, [], loc, issues);
 
-  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  let raw: unknown;
+  try {
+    // The alias cap stops a "billion laughs" document from expanding without bound.
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    issues.add({ line: 1, col: 1 }, [], `YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    return { spec: null, issues: issues.sorted() };
+  }
   if (raw === null || raw === undefined) {
     issues.add({ line: 1, col: 1 }, [], 'the spec is empty; expected a map with version, name and tasks');
     return { spec: null, issues: issues.sorted() };

@@ -192,6 +192,20 @@ describe('parseSpec edge cases', () => {
   });
 });
 
+describe('resource limits', () => {
+  it('refuses a document whose aliases would expand without bound', () => {
+    let text = 'version: 1\nname: x\nparams:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n';
+    let prev = 'a';
+    for (const n of ['b', 'c', 'd', 'e', 'f', 'g']) {
+      text += `  ${n}: &${n} [${Array(10).fill(`*${prev}`).join(', ')}]\n`;
+      prev = n;
+    }
+    const { spec, issues } = parseText(`${text}tasks: {a: {image: busybox}}\n`);
+    expect(spec).toBeNull();
+    expect(issues.map((i) => `${i.line}:${i.col} ${i.message}`)).toEqual(['1:1 YAML error: Excessive alias count indicates a resource exhaustion attack']);
+  });
+});
+
 describe('valid specs', () => {
   it('builds a minimal spec with every built-in default', () => {
     const { spec, issues } = parseSpec(readFileSync(join(fixtures, 'valid-minimal.yaml'), 'utf8'), 'valid-minimal.yaml');
