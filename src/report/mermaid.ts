@@ -103,7 +103,17 @@ export interface GanttBar {
  * the run is shorter than two hours.
  */
 export function gantt(bars: GanttBar[], spanMs: number): string {
-  const out = ['gantt', '  dateFormat x', `  axisFormat ${spanMs < 2 * 3_600_000 ? '%H:%M:%S' : '%H:%M'}`, '  todayMarker off'];
+  // Section names are drawn in the left margin, which is 75px by default: a longer task id would
+  // run into the bars. Widen it to fit the longest name (about 7px a character at 11px).
+  const longest = Math.max(0, ...bars.map((b) => mermaidGanttName(b.section).length));
+  const padding = Math.min(320, Math.max(75, longest * 7 + 16));
+  const out = [
+    `%%{init: {"gantt": {"leftPadding": ${padding}}}}%%`,
+    'gantt',
+    '  dateFormat x',
+    `  axisFormat ${spanMs < 2 * 3_600_000 ? '%H:%M:%S' : '%H:%M'}`,
+    '  todayMarker off',
+  ];
   let section: string | null = null;
   bars.forEach((bar, i) => {
     if (bar.section !== section) {

@@ -202,9 +202,11 @@ function nodeLines(task: TaskState, state: RunState): string[] {
   const shown = shownState(task);
   const label = STATE_LABEL[shown];
   const span = taskSpan(task, state);
-  const time = span === null ? '' : ` · ${formatDuration(span.end - span.start)}`;
-  const lines = [`${label.emoji} ${label.text}${time}`];
-  if (task.attempts.length > 1) lines.push(`${task.attempts.length} attempts`);
+  const lines = [`${label.emoji} ${label.text}`];
+  const details: string[] = [];
+  if (span !== null) details.push(formatDuration(span.end - span.start));
+  if (task.attempts.length > 1) details.push(`${task.attempts.length} attempts`);
+  if (details.length > 0) lines.push(details.join(' · '));
   if (task.reusedFrom !== null) lines.push(`reused from run attempt ${task.reusedFrom.runAttempt}`);
   return lines;
 }
@@ -402,6 +404,18 @@ function buildRunSummary(
     '',
     sourceLine(info),
   );
+  const failedNow = state.tasks.filter((t) => t.result === 'failed');
+  if (failedNow.length > 0) {
+    // The reader's first question, answered before any chart: which task, and how it ended.
+    const shown = failedNow.slice(0, 5).map((t) => {
+      const o = t.attempts[t.attempts.length - 1]?.outcome ?? null;
+      const how = o === null ? (t.reason ?? 'failed') : outcomeText(o);
+      const n = t.attempts.length;
+      return `**${escapeMarkdown(t.id)}** (${escapeMarkdown(how)}${n > 1 ? `, ${n} attempts` : ''})`;
+    });
+    const more = failedNow.length > 5 ? ` and ${failedNow.length - 5} more` : '';
+    out.push('', `Failed: ${shown.join(', ')}${more}`);
+  }
   const cancelled = cancelText(info, state);
   if (cancelled !== null) out.push('', `> 🚫 ${cancelled}`);
   if (trimmed) {
