@@ -38,7 +38,10 @@ function duration(description: string) {
 /** A Kubernetes quantity such as `500m`, `4Gi`, `2`; numbers are accepted and kept as written. */
 const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;
 const quantity = z
-  .union([z.string().regex(QUANTITY), z.number().nonnegative()], expected('a Kubernetes quantity like "500m", "4Gi" or 2'))
+  .union(
+    [z.string().regex(QUANTITY, expected('a Kubernetes quantity like "500m", "4Gi" or 2')), z.number().nonnegative(expected('a quantity >= 0'))],
+    expected('a Kubernetes quantity like "500m", "4Gi" or 2'),
+  )
   .meta({ id: 'Quantity', description: 'A Kubernetes quantity: "500m" (CPU), "4Gi" (memory), 2.' });
 
 const stringMap = (what: string) => z.record(z.string(), z.string(expected(`a string (quote numbers and booleans)`)), expected(`a map of ${what}`));

@@ -171,6 +171,15 @@ describe('parseSpec edge cases', () => {
       want: ['6:22 tasks.a.command[1] | tasks.a.command[1]: expected a string (quote numbers: "4"), found 5'],
     },
     {
+      name: 'typos and wrong values inside pod and resources',
+      text: 'version: 1\nname: x\ntasks:\n  a: {image: busybox, pod: {nodeselector: {a: b}, labels: {team: 1}}, resources: {requests: {memory: 4 GB}}}\n',
+      want: [
+        '4:29 tasks.a.pod.nodeselector | unknown key "nodeselector" in tasks.a.pod; did you mean "nodeSelector"?',
+        '4:66 tasks.a.pod.labels.team | tasks.a.pod.labels.team: expected a string (quote numbers and booleans), found 1',
+        '4:102 tasks.a.resources.requests.memory | tasks.a.resources.requests.memory: expected a Kubernetes quantity like "500m", "4Gi" or 2, found "4 GB"',
+      ],
+    },
+    {
       name: 'the outputs variable is reserved',
       text: 'version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    env: {POD_DAG_OUTPUT: /tmp/x}\n',
       want: ['6:11 tasks.a.env.POD_DAG_OUTPUT | environment variable "POD_DAG_OUTPUT" is set by pod-dag-action (the file a task writes its outputs to); use another name'],
