@@ -82,7 +82,9 @@ const PLAIN_REASONS = new Set(['Error', 'Completed']);
  */
 export function outcomeText(outcome: AttemptOutcome): string {
   const parts: string[] = [];
-  if (outcome.reason !== null && outcome.reason !== '' && !PLAIN_REASONS.has(outcome.reason)) parts.push(outcome.reason);
+  const reason = outcome.reason ?? '';
+  // `cancelled: Cancelled` says the same thing twice.
+  if (reason !== '' && !PLAIN_REASONS.has(reason) && reason.toLowerCase() !== outcome.class) parts.push(reason);
   if (outcome.exitCode !== null) parts.push(`exit ${outcome.exitCode}`);
   const detail = parts.join(', ');
   if (outcome.class === 'succeeded' || outcome.class === 'failed') return detail === '' ? outcome.class : detail;
