@@ -9,8 +9,9 @@
  *
  * The rules, in the order they are checked for each task:
  * 1. A task recorded in the current run attempt already ran in it (the action was restarted
- *    after a crash). It is never reused as "previous": the engine replays its recorded attempts
- *    (`recordedAttempt`) and adopts its live pod, so nothing runs twice.
+ *    after a crash). If it succeeded, it is reused whatever else holds (never twice). If not,
+ *    it runs on: the engine replays its recorded attempts (`recordedAttempt`) instead of creating
+ *    their pods again, and adopts a pod that still exists (409 on create).
  * 2. A task with no success recorded in an earlier run attempt runs.
  * 3. `mode: 'all'` runs every task.
  * 4. A success whose outputs were dropped to fit the ConfigMap runs again (its outputs are gone).
@@ -228,7 +229,7 @@ function describeEnd(entry: StoredTask): string {
     case 'not-run':
       return `it did not run in run attempt ${entry.runAttempt}`;
     case null:
-      return `it had not finished in run attempt ${entry.runAttempt} (attempt ${entry.attempt} ended${detail}, a retry was due)`;
+      return `it did not succeed in run attempt ${entry.runAttempt} (its last attempt, ${entry.attempt}, ended ${last?.class ?? 'failed'}${detail})`;
     case 'succeeded':
       return `it succeeded in run attempt ${entry.runAttempt}`;
   }
@@ -272,6 +273,7 @@ export function planRerun(
     const entry = Object.hasOwn(stored.tasks, task.id) ? stored.tasks[task.id]! : undefined;
     if (entry === undefined) return 'no earlier run attempt recorded it';
     if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
+      if (entry.result === 'succeeded') return null;
       return `it already ran in this run attempt (${entry.runAttempt}) before the action restarted; its recorded attempts are replayed, not run again`;
     }
     if (entry.result !== 'succeeded') return describeEnd(entry);
@@ -332,8 +334,12 @@ export interface TaskUpdate {
   startedAt: number;
   finishedAt: number;
   outcome: AttemptOutcome;
-  /** The task's final result if this attempt settled it; `null` when a retry follows. */
-  result: TaskResult | null;
+  /**
+   * The task's final result if this attempt settled it, `null` when a retry follows. When not
+   * given: `succeeded` for a succeeded attempt, else `null` (which a re-run treats the same as
+   * `failed`; only the wording of its reason differs).
+   */
+  result?: TaskResult | null;
   fingerprint: TaskFingerprint;
 }
 
@@ -384,7 +390,7 @@ export function applyTaskUpdate(state: StoredRunState, update: TaskUpdate, now: 
   const last = attempts.at(-1)!;
   const isLast = last.attempt === update.attempt;
   const entry: StoredTask = {
-    result: isLast ? update.result : (before?.result ?? null),
+    result: isLast ? (update.result !== undefined ? update.result : o.class === 'succeeded' ? 'succeeded' : null) : (before?.result ?? null),
     attempt: last.attempt,
     runAttempt: update.runAttempt,
     outputs: isLast ? (o.class === 'succeeded' ? { ...o.outputs } : {}) : { ...(before?.outputs ?? {}) },

@@ -163,7 +163,7 @@ const cases: Case[] = [
     name: 'a task whose last attempt failed with a retry still due (the run died) runs',
     stored: storedAfter(pipeline(), { ...ALL_OK, audit: null }),
     reused: ['extract', 'transform', 'load'],
-    rerun: { audit: /^it had not finished in run attempt 1 \(attempt 1 ended \(exit code 3\), a retry was due\)$/ },
+    rerun: { audit: /^it did not succeed in run attempt 1 \(its last attempt, 1, ended failed \(exit code 3\)\)$/ },
   },
   {
     name: 'changes in fields the container does not see (retries, timeout, if) do not re-run',
@@ -203,17 +203,36 @@ describe('planRerun', () => {
     expect(plan.rerun).toEqual([{ task: 'load', reason: 'it failed in run attempt 2 (exit code 3)' }]);
   });
 
-  it('after a crash in the same run attempt, tasks recorded in it are replayed, not reused or planned afresh', () => {
+  it('after a crash in the same run attempt, its successes are kept and its other tasks replayed', () => {
     const spec = pipeline();
-    // Attempt 2 re-ran load (failed in 1); it succeeded in 2 before the action was killed.
-    let state = storedAfter(spec, { ...ALL_OK, load: 'failed' });
-    state = applyTaskUpdate(state, update(spec.tasks[2]!, 2, 1, 'succeeded', 'succeeded'), 20);
+    // Run attempt 2 (rerun: all) re-ran everything: extract failed once, then succeeded; transform
+    // failed for good. Then the action was killed and started again as run attempt 2.
+    let state = storedAfter(spec, ALL_OK);
+    state = applyTaskUpdate(state, update(spec.tasks[0]!, 2, 1, 'failed', null), 20);
+    state = applyTaskUpdate(state, update(spec.tasks[0]!, 2, 2, 'succeeded', 'succeeded'), 21);
+    state = applyTaskUpdate(state, update(spec.tasks[1]!, 2, 1, 'failed', 'failed'), 22);
+    const plan = planRerun(spec, PARAMS, state, 'all', { runAttempt: 2 });
+    // Never twice: extract succeeded in this very run attempt, so even 'all' keeps it.
+    expect(plan.previous).toEqual({ extract: { outputs: { rows: 'extract-rows' }, runAttempt: 2 } });
+    expect(plan.rerun).toEqual([
+      { task: 'transform', reason: 'it already ran in this run attempt (2) before the action restarted; its recorded attempts are replayed, not run again' },
+      { task: 'load', reason: expect.stringMatching(/^rerun is 'all'/) },
+      { task: 'audit', reason: expect.stringMatching(/^rerun is 'all'/) },
+    ]);
+    expect(recordedAttempt(state, 2, 'extract', 1)).toMatchObject({ class: 'failed', exitCode: 3, outputs: {}, pod: 'pod-extract-1' });
+    expect(recordedAttempt(state, 2, 'extract', 2)).toMatchObject({ class: 'succeeded', outputs: { rows: 'extract-rows' }, pod: 'pod-extract-2' });
+    expect(recordedAttempt(state, 2, 'transform', 2)).toBeNull();
+    expect(recordedAttempt(state, 1, 'extract', 1)).toBeNull();
+  });
+
+  it('a success of this run attempt is kept even when a task it needs runs again', () => {
+    const spec = pipeline((t) => (t.id === 'load' ? { ...t, needs: ['transform'] } : t));
+    let state = storedAfter(spec, { extract: 'succeeded', transform: 'failed' });
+    // In run attempt 2, transform failed again and load ran anyway (say, if: always()) and succeeded.
+    state = applyTaskUpdate(state, update(spec.tasks[1]!, 2, 1, 'failed', 'failed'), 20);
+    state = applyTaskUpdate(state, update(spec.tasks[2]!, 2, 1, 'succeeded', 'succeeded'), 21);
     const plan = planRerun(spec, PARAMS, state, 'failed', { runAttempt: 2 });
-    expect(Object.keys(plan.previous).sort()).toEqual(['audit', 'extract', 'transform']);
-    expect(plan.rerun).toEqual([{ task: 'load', reason: expect.stringMatching(/already ran in this run attempt \(2\).*replayed/) }]);
-    expect(recordedAttempt(state, 2, 'load', 1)).toMatchObject({ class: 'succeeded', outputs: { rows: 'load-rows' }, pod: 'pod-load-1' });
-    expect(recordedAttempt(state, 2, 'load', 2)).toBeNull();
-    expect(recordedAttempt(state, 1, 'load', 1)).toBeNull();
+    expect(Object.keys(plan.previous).sort()).toEqual(['extract', 'load']);
   });
 
   it('decides needs before dependants whatever the order tasks are written in', () => {
