@@ -119,12 +119,27 @@ export class LogFollower {
         await this.#nap(sleep, Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
         continue;
       }
-      const got = await this.#read(res, final);
-      if (final || this.#gone) return;
-      failures = got > 0 ? 0 : failures + 1;
-      // The stream ended while we have not seen the container terminate: either it just did (the
-      // watch will say so in a moment) or the stream was cut. Wait a little for the former.
-      this.#o.onResume?.(`log stream of ${this.#o.pod} ended after ${got} lines; resuming from ${this.#lastTs ?? 'the start'}`);
+      const got = await this.#read(res);
+      if (this.#gone) return;
+      if (final) {
+        // A read after termination can be cut too: read again until one brings nothing new.
+        if (got.emitted > 0) continue;
+        // Nothing new, and the same unterminated last line again: it is the log's real last line
+        // (a line without its newline). A bare timestamp is a cut, not a line.
+        if (/^\S+ /.test(got.partial)) this.#accept(got.partial);
+        return;
+      }
+      if (got.partial !== '' && got.emitted > 0) {
+        // Cut mid-line: certainly not the end of the log. Resume at once from the last whole line
+        // (only after progress, so a server that ends every stream at once cannot make us spin).
+        this.#o.onResume?.(`log stream of ${this.#o.pod} was cut mid-line; resuming from ${this.#lastTs ?? 'the start'}`);
+        failures = 0;
+        continue;
+      }
+      failures = got.emitted > 0 ? 0 : failures + 1;
+      // The stream ended on a line boundary while we have not seen the container terminate:
+      // either it just did (the watch will say so in a moment) or the stream was cut. Wait a
+      // little for the former; `terminated()` wakes us.
       await this.#nap(sleep, Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
     }
   }
@@ -142,8 +157,11 @@ export class LogFollower {
     }
   }
 
-  /** Reads one response to its end; returns the number of lines emitted. */
-  #read(res: IncomingMessage, final: boolean): Promise<number> {
+  /**
+   * Reads one response to its end; returns the number of lines emitted and the unterminated
+   * text after the last newline (never emitted here: a resumed read sends it again, whole).
+   */
+  #read(res: IncomingMessage): Promise<{ emitted: number; partial: string }> {
     return new Promise((resolve) => {
       let buf = '';
       let emitted = 0;
@@ -157,15 +175,8 @@ export class LogFollower {
           buf = buf.slice(nl + 1);
         }
       });
-      const finish = (): void => {
-        // A partial last line is kept only when this read is complete and final: otherwise the
-        // resumed stream sends it again, whole.
-        if (final && res.complete && buf !== '' && this.#accept(buf)) emitted++;
-        buf = '';
-        resolve(emitted);
-      };
       res.on('error', () => {});
-      res.on('close', finish);
+      res.on('close', () => resolve({ emitted, partial: buf }));
     });
   }
 
