@@ -1,7 +1,7 @@
 /**
- * Just enough protobuf to read the SelfSubjectAccessReview that `kubectl auth can-i` sends
- * (typed clients encode built-in kinds as protobuf inside the "k8s\0" runtime.Unknown envelope).
- * Responses stay JSON: clients decode by the response's Content-Type.
+ * Just enough protobuf to read what kubectl's typed clients send (`auth can-i`, `create
+ * configmap`, `create secret`): built-in kinds encoded as protobuf inside the "k8s\0"
+ * runtime.Unknown envelope. Responses stay JSON: clients decode by the response's Content-Type.
  */
 
 type Fields = Map<number, (Buffer | bigint)[]>;
@@ -56,15 +56,69 @@ function sub(f: Fields, n: number): Fields | undefined {
   return Buffer.isBuffer(v) ? fields(v) : undefined;
 }
 
-/** Decodes a protobuf SelfSubjectAccessReview into its JSON shape; throws on anything else. */
-export function decodeSelfSubjectAccessReview(body: Buffer): Record<string, unknown> {
+function map(f: Fields, n: number, bytes: boolean): Record<string, string> | undefined {
+  const entries = f.get(n);
+  if (!entries) return undefined;
+  const out: Record<string, string> = {};
+  for (const e of entries) {
+    if (!Buffer.isBuffer(e)) continue;
+    const kv = fields(e);
+    const v = kv.get(2)?.[0];
+    out[str(kv, 1) ?? ''] = Buffer.isBuffer(v) ? (bytes ? v.toString('base64') : v.toString('utf8')) : '';
+  }
+  return out;
+}
+
+function objectMeta(f: Fields | undefined): Record<string, unknown> {
+  const meta: Record<string, unknown> = {};
+  if (!f) return meta;
+  const names: [number, string][] = [[1, 'name'], [2, 'generateName'], [3, 'namespace'], [6, 'resourceVersion']];
+  for (const [n, key] of names) {
+    const v = str(f, n);
+    if (v) meta[key] = v;
+  }
+  const labels = map(f, 11, false);
+  if (labels) meta.labels = labels;
+  const annotations = map(f, 12, false);
+  if (annotations) meta.annotations = annotations;
+  return meta;
+}
+
+/** Unwraps the runtime.Unknown envelope: the kind and the encoded object. */
+function envelope(body: Buffer): { kind: string; apiVersion: string; raw: Fields } {
   if (body.subarray(0, 4).toString('binary') !== 'k8s\0') throw new Error('missing the k8s protobuf envelope');
   const unknown = fields(body.subarray(4));
   const typeMeta = sub(unknown, 1);
-  const kind = typeMeta ? str(typeMeta, 2) : undefined;
-  if (kind !== 'SelfSubjectAccessReview') throw new Error(`expected a SelfSubjectAccessReview, got ${kind ?? 'nothing'}`);
   const raw = unknown.get(2)?.[0];
-  const review = Buffer.isBuffer(raw) ? fields(raw) : new Map();
+  return { kind: (typeMeta && str(typeMeta, 2)) ?? '', apiVersion: (typeMeta && str(typeMeta, 1)) ?? '', raw: Buffer.isBuffer(raw) ? fields(raw) : new Map() };
+}
+
+/** Decodes a protobuf ConfigMap, Secret or SelfSubjectAccessReview into its JSON shape; throws on any other kind. */
+export function decodeProtobuf(body: Buffer): Record<string, unknown> {
+  const { kind, apiVersion, raw } = envelope(body);
+  if (kind === 'SelfSubjectAccessReview') return decodeSelfSubjectAccessReview(raw);
+  if (kind === 'ConfigMap') {
+    const out: Record<string, unknown> = { apiVersion, kind, metadata: objectMeta(sub(raw, 1)) };
+    const data = map(raw, 2, false);
+    if (data) out.data = data;
+    const binaryData = map(raw, 3, true);
+    if (binaryData) out.binaryData = binaryData;
+    return out;
+  }
+  if (kind === 'Secret') {
+    const out: Record<string, unknown> = { apiVersion, kind, metadata: objectMeta(sub(raw, 1)) };
+    const data = map(raw, 2, true);
+    if (data) out.data = data;
+    const type = str(raw, 3);
+    if (type) out.type = type;
+    const stringData = map(raw, 4, false);
+    if (stringData) out.stringData = stringData;
+    return out;
+  }
+  throw new Error(`the sandbox reads protobuf only for ConfigMap, Secret and SelfSubjectAccessReview, not ${kind || 'this object'}; send JSON`);
+}
+
+function decodeSelfSubjectAccessReview(review: Fields): Record<string, unknown> {
   const spec = sub(review, 2) ?? new Map();
   const ra = sub(spec, 1);
   const nra = sub(spec, 2);

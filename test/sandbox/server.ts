@@ -9,7 +9,7 @@ import { applyDefaults, randomSuffix, validate } from './admission.ts';
 import type { NodeAgent } from './agent.ts';
 import { Counters, Faults } from './faults.ts';
 import { formatRfc3339Nano, nowNanos, parseRfc3339, type LogStore } from './logs.ts';
-import { decodeSelfSubjectAccessReview } from './protobuf.ts';
+import { decodeProtobuf } from './protobuf.ts';
 import { jsonPatch, mergePatch, strategicMergePatch, TestFailed } from './patch.ts';
 import { allowed, rulesIn, type User } from './rbac.ts';
 import { apiGroups, apiVersionOf, findResource, RESOURCES, type ResourceInfo } from './resources.ts';
@@ -18,6 +18,7 @@ import {
   alreadyExists, ApiError, badRequest, cause, conflict, conflictMessage, expired, expiredBody, forbidden, internalError,
   invalid, methodNotAllowed, notFound, pathNotFound, tooManyRequests, unauthorized, unsupportedMediaType,
 } from './status.ts';
+import { toTable, wantsTable } from './table.ts';
 import { resourceKey, StaleResourceVersion, type Change, type Store } from './store.ts';
 
 /** What the handlers share. */
@@ -251,8 +252,8 @@ async function dispatch(ctx: ServerContext, user: User, r: Route, req: IncomingM
   if (r.sub === 'log') return podLog(ctx, r, req, res, q);
   if (r.sub === 'eviction') return eviction(ctx, r, req, res);
   switch (r.verb) {
-    case 'get': return getOne(ctx, r, res);
-    case 'list': return list(ctx, r, res, q);
+    case 'get': return getOne(ctx, r, req, res, q);
+    case 'list': return list(ctx, r, req, res, q);
     case 'watch': return watch(ctx, r, req, res, q);
     case 'create': return create(ctx, r, req, res, q);
     case 'update': return update(ctx, r, req, res, q);
@@ -273,8 +274,10 @@ function mustGet(ctx: ServerContext, r: Route): KObject {
   return obj;
 }
 
-function getOne(ctx: ServerContext, r: Route, res: ServerResponse): void {
-  send(res, 200, mustGet(ctx, r));
+function getOne(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): void {
+  const obj = mustGet(ctx, r);
+  if (wantsTable(req.headers.accept)) send(res, 200, toTable(r.res, [obj], obj.metadata.resourceVersion ?? '', q.get('includeObject')));
+  else send(res, 200, obj);
 }
 
 function matchers(r: Route, q: URLSearchParams): Matcher {
@@ -283,7 +286,7 @@ function matchers(r: Route, q: URLSearchParams): Matcher {
   return (o) => labels(o) && fields(o);
 }
 
-function list(ctx: ServerContext, r: Route, res: ServerResponse, q: URLSearchParams): void {
+function list(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): void {
   const match = matchers(r, q);
   const rvParam = q.get('resourceVersion') ?? '';
   const rvMatch = q.get('resourceVersionMatch');
@@ -312,6 +315,12 @@ function list(ctx: ServerContext, r: Route, res: ServerResponse, q: URLSearchPar
     metadata.continue = Buffer.from(JSON.stringify({ start: `${last.metadata.namespace ?? ''}/${last.metadata.name}`, rv: current })).toString('base64');
     metadata.remainingItemCount = items.length - limit;
     items = items.slice(0, limit);
+  }
+  if (wantsTable(req.headers.accept)) {
+    const table = toTable(r.res, items, String(current), q.get('includeObject')) as { metadata: Record<string, unknown> };
+    table.metadata = metadata;
+    send(res, 200, table);
+    return;
   }
   send(res, 200, { kind: `${r.res.kind}List`, apiVersion: apiVersionOf(r.res), metadata, items });
 }
@@ -343,9 +352,17 @@ function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerRe
     if (reset) res.destroy();
     else res.end();
   };
+  const table = wantsTable(req.headers.accept);
+  let columnsSent = false;
   const write = (type: string, object: unknown): void => {
     if (closed) return;
-    res.write(`${JSON.stringify({ type, object })}\n`);
+    let out = object;
+    if (table && type !== 'ERROR' && type !== 'BOOKMARK') {
+      const o = object as KObject;
+      out = toTable(r.res, [o], o.metadata.resourceVersion ?? '', q.get('includeObject'), !columnsSent);
+      columnsSent = true;
+    }
+    res.write(`${JSON.stringify({ type, object: out })}\n`);
     if (type !== 'BOOKMARK') delivered++;
     const d = ctx.faults.watchDrop;
     if (d.afterEvents !== undefined && delivered >= d.afterEvents) close(d.mode === 'reset');
@@ -397,6 +414,15 @@ function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerRe
 
 async function bodyObject(req: IncomingMessage): Promise<KObject> {
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
+  if (type === 'application/vnd.kubernetes.protobuf') {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    try {
+      return decodeProtobuf(Buffer.concat(chunks)) as KObject;
+    } catch (err) {
+      throw new ApiError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'UnsupportedMediaType', code: 415, message: (err as Error).message });
+    }
+  }
   if (type !== 'application/json' && type !== '*/*') {
     throw new ApiError({
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'UnsupportedMediaType', code: 415,
@@ -652,16 +678,7 @@ async function eviction(ctx: ServerContext, r: Route, req: IncomingMessage, res:
 }
 
 async function selfSubjectAccessReview(user: User, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  let body: KObject;
-  if ((req.headers['content-type'] ?? '').startsWith('application/vnd.kubernetes.protobuf')) {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    try {
-      body = decodeSelfSubjectAccessReview(Buffer.concat(chunks)) as KObject;
-    } catch (err) {
-      throw badRequest(`the object provided is unrecognized: ${(err as Error).message}`);
-    }
-  } else body = await bodyObject(req);
+  const body = await bodyObject(req);
   const spec = (body.spec ?? {}) as { resourceAttributes?: { namespace?: string; verb?: string; group?: string; resource?: string; subresource?: string; name?: string }; nonResourceAttributes?: unknown };
   const a = spec.resourceAttributes;
   let ok = false;

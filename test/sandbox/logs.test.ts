@@ -1,0 +1,90 @@
+// pods/log as the kubelet serves it: follow, timestamps, sinceTime, tailLines, limitBytes, previous, and its 400s.
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as k8s from '@kubernetes/client-node';
+import { startSandbox, type Sandbox } from './index.ts';
+import { clients, failure, finished, podManifest, raw, watchPod, type Clients } from './helpers.ts';
+
+let sandbox: Sandbox;
+let admin: Clients;
+const ns = 'logs';
+const node = process.execPath;
+// Prints five numbered lines, 30 ms apart, so a follower sees them arrive.
+const fiveLines = 'let i = 0; const t = setInterval(() => { console.log(`line ${++i}`); if (i === 5) clearInterval(t); }, 30);';
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ namespaces: [ns], restartBackoffMs: 50 });
+  admin = clients(sandbox);
+  const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('five', { image: 'local/node', command: [node, '-e', fiveLines] }) });
+  await watchPod(admin.kc, ns, 'five', finished, { fromResourceVersion: created.metadata!.resourceVersion! });
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+function logPath(pod: string, query: string): string {
+  return `/api/v1/namespaces/${ns}/pods/${pod}/log?${query}`;
+}
+
+describe('reading', () => {
+  it('follows a running container to its end', async () => {
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('follow', { image: 'local/node', command: [node, '-e', fiveLines] }) });
+    await watchPod(admin.kc, ns, 'follow', (p) => p.status?.phase === 'Running', { fromResourceVersion: created.metadata!.resourceVersion! });
+    let text = '';
+    const ended = new Promise<void>((resolve) => {
+      const sink = new Writable({ write(chunk: Buffer, _e, cb) { text += chunk.toString(); cb(); } });
+      sink.on('finish', () => resolve());
+      void new k8s.Log(admin.kc).log(ns, 'follow', 'main', sink, { follow: true });
+    });
+    await ended;
+    expect(text).toBe('line 1\nline 2\nline 3\nline 4\nline 5\n');
+  });
+
+  it('prefixes RFC3339Nano timestamps and resumes from sinceTime inclusively', async () => {
+    const res = await raw(sandbox, 'GET', logPath('five', 'timestamps=true'));
+    const lines = res.text.trimEnd().split('\n');
+    expect(lines).toHaveLength(5);
+    for (const l of lines) expect(l).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z line \d$/);
+    const third = lines[2]!.split(' ')[0]!;
+    const resumed = await raw(sandbox, 'GET', logPath('five', `timestamps=true&sinceTime=${encodeURIComponent(third)}`));
+    expect(resumed.text.trimEnd().split('\n')).toEqual(lines.slice(2));
+  });
+
+  it('honours tailLines and limitBytes', async () => {
+    expect(await admin.core.readNamespacedPodLog({ name: 'five', namespace: ns, tailLines: 2 })).toBe('line 4\nline 5\n');
+    expect((await raw(sandbox, 'GET', logPath('five', 'limitBytes=10'))).text).toBe('line 1\nlin');
+  });
+
+  it('serves the previous instance of a restarted container', async () => {
+    const created = await admin.core.createNamespacedPod({
+      namespace: ns,
+      body: podManifest('restarts', { image: 'local/node', command: [node, '-e', 'console.log("attempt"); process.exit(1)'] }, { restartPolicy: 'OnFailure' }),
+    });
+    const { pod } = await watchPod(admin.kc, ns, 'restarts', (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1, { fromResourceVersion: created.metadata!.resourceVersion! });
+    expect(pod.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
+    expect(await admin.core.readNamespacedPodLog({ name: 'restarts', namespace: ns, previous: true })).toBe('attempt\n');
+    await admin.core.deleteNamespacedPod({ name: 'restarts', namespace: ns, gracePeriodSeconds: 0 });
+  });
+});
+
+describe('errors', () => {
+  it('answers 400 while the container is waiting, with the kubelet wording', async () => {
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('waiting', { env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'absent', key: 'k' } } }] }) });
+    await watchPod(admin.kc, ns, 'waiting', (p) => !!p.status?.containerStatuses?.[0]?.state?.waiting?.message, { fromResourceVersion: created.metadata!.resourceVersion! });
+    const res = await raw(sandbox, 'GET', logPath('waiting', ''));
+    expect(res.status).toBe(400);
+    expect(res.json()).toMatchObject({ kind: 'Status', reason: 'BadRequest', code: 400, message: 'container "main" in pod "waiting" is waiting to start: CreateContainerConfigError' });
+    const pull = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('pulling', { image: 'sandbox/image-pull-error' }) });
+    await watchPod(admin.kc, ns, 'pulling', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ImagePullBackOff', { fromResourceVersion: pull.metadata!.resourceVersion! });
+    expect((await raw(sandbox, 'GET', logPath('pulling', ''))).json()).toMatchObject({ message: 'container "main" in pod "pulling" is waiting to start: trying and failing to pull image' });
+  });
+
+  it('answers 400 for a missing previous instance, an unknown container and an ambiguous one', async () => {
+    expect(await failure(admin.core.readNamespacedPodLog({ name: 'five', namespace: ns, previous: true }))).toMatchObject({ code: 400, message: 'previous terminated container "main" in pod "five" not found' });
+    expect(await failure(admin.core.readNamespacedPodLog({ name: 'five', namespace: ns, container: 'side' }))).toMatchObject({ code: 400, message: 'container side is not valid for pod five' });
+    const two = podManifest('two', {});
+    two.spec!.containers.push({ name: 'side', image: 'sandbox/succeed' });
+    await admin.core.createNamespacedPod({ namespace: ns, body: two });
+    expect(await failure(admin.core.readNamespacedPodLog({ name: 'two', namespace: ns }))).toMatchObject({ code: 400, message: 'a container name must be specified for pod two, choose one of: [main side]' });
+  });
+});
