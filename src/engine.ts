@@ -178,10 +178,10 @@ class Engine {
     await this.#watcher.start();
     this.#watcher.done.catch((err: unknown) => this.#enqueue(() => this.#onFatal(err)));
     const onAbort = (): void => this.#enqueue(() => this.#feed({ type: 'cancel', at: this.#clock.now(), reason: 'signal' }));
+    // The scheduler must start before it hears of a cancel.
+    this.#enqueue(() => this.#apply(this.#scheduler.start()));
     if (o.signal?.aborted) onAbort();
     else o.signal?.addEventListener('abort', onAbort, { once: true });
-
-    this.#enqueue(() => this.#apply(this.#scheduler.start()));
     await this.#finished;
     o.signal?.removeEventListener('abort', onAbort);
     this.#cancelTimer?.();
@@ -205,7 +205,14 @@ class Engine {
 
   /** Runs `fn` after everything queued before it; errors end the run instead of vanishing. */
   #enqueue(fn: () => void | Promise<void>): void {
-    this.#queue = this.#queue.then(fn).catch((err: unknown) => this.#onFatal(err));
+    this.#queue = this.#queue
+      .then(fn)
+      .catch((err: unknown) => this.#onFatal(err))
+      .catch((err: unknown) => {
+        // Even the way out failed (a bug): end the run with the error rather than hang.
+        this.#fatal ??= err;
+        this.#finish();
+      });
   }
 
   /** Keeps track of background work (creates, deletes) that must end before the run does. */
@@ -280,6 +287,11 @@ class Engine {
     };
     this.#live.set(name, live);
     this.#lastAttempt.set(task, live);
+    if (o.signal?.aborted) {
+      // Cancelled before the pod was created: create nothing.
+      this.#enqueue(() => this.#endAttempt(live, cancelledOutcome('the run was cancelled before the pod was created')));
+      return;
+    }
     const outputs: Record<string, Record<string, string>> = {};
     for (const t of this.#scheduler.state().tasks) if (t.result === 'succeeded') outputs[t.id] = t.outputs;
     let pod: V1Pod;
@@ -549,10 +561,16 @@ export async function dryRunDag(options: Omit<RunDagOptions, 'mode' | 'maxParall
 }
 
 /**
- * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`.
+ * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
+ * (with `keepFinished`, only those that have not ended: kept pods stay, per keep-pods).
  * Never throws: problems come back as warnings for the caller to print.
  */
-export async function cleanupRun(client: KubeClient, namespace: string, selector: string): Promise<{ deleted: string[]; warnings: string[] }> {
+export async function cleanupRun(
+  client: KubeClient,
+  namespace: string,
+  selector: string,
+  options: { keepFinished?: boolean } = {},
+): Promise<{ deleted: string[]; warnings: string[] }> {
   const deleted: string[] = [];
   const warnings: string[] = [];
   let pods: V1Pod[];
@@ -565,6 +583,8 @@ export async function cleanupRun(client: KubeClient, namespace: string, selector
     pods.map(async (p) => {
       const name = p.metadata?.name ?? '';
       if (p.metadata?.deletionTimestamp) return;
+      // Pods kept on purpose (keep-pods on-failure/always) have ended; only live leftovers go.
+      if (options.keepFinished && (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed')) return;
       try {
         await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 2 }));
         deleted.push(name);

@@ -1,0 +1,181 @@
+/**
+ * The run's life cycle against the sandbox: cancellation leaves no pod, API requests per task stay
+ * bounded however long a task runs, keep-pods, adopting an existing pod on 409, dry run, and the
+ * post step's cleanup.
+ */
+import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import { cleanupRun, dryRunDag, runPodSelector } from '../../src/engine.ts';
+import { capture, context, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
+
+let cluster: Cluster;
+beforeAll(async () => {
+  cluster = await startCluster({ namespaces: ['default', 'locked'] });
+});
+afterAll(() => cluster.sandbox.close());
+beforeEach(() => {
+  cluster.sandbox.faults.clear();
+  cluster.sandbox.counters.reset();
+});
+
+const podsOf = (dag: string) => cluster.sandbox.list('pods', 'default').filter((p) => p.metadata.labels?.['pod-dag.io/dag'] === dag);
+const isRunning = (p: { status?: unknown }) =>
+  Boolean((p.status as { containerStatuses?: { state?: { running?: unknown } }[] } | undefined)?.containerStatuses?.[0]?.state?.running);
+
+test('cancellation deletes every live pod of the run and reports cancelled', async () => {
+  const s = spec(`version: 1
+name: cancel-me
+tasks:
+  a: {image: "sandbox/sleep:forever"}
+  b: {image: "sandbox/sleep:forever"}
+  after: {needs: [a, b], image: sandbox/succeed}
+`);
+  const abort = new AbortController();
+  const running = run(cluster, s, { signal: abort.signal });
+  await until(() => podsOf('cancel-me').filter(isRunning).length === 2, 'both pods running');
+  abort.abort();
+  const r = await running;
+  expect(r.state.result).toBe('cancelled');
+  expect(results(r.state)).toEqual({ a: 'cancelled', b: 'cancelled', after: 'not-run' });
+  // Every delete was sent before runDag returned; the pods go once their grace ends.
+  expect(cluster.sandbox.counters.get('delete', 'pods')).toBe(2);
+  await until(() => podsOf('cancel-me').length === 0, 'no pod of the run left');
+  expect(r.out.lines.some((l) => /the run was cancelled: stopping a, b/.test(l))).toBe(true);
+});
+
+test('a cancel that arrives before any pod exists starts nothing', async () => {
+  const s = spec(`version: 1
+name: cancel-early
+tasks:
+  a: {image: "sandbox/sleep:forever"}
+`);
+  const abort = new AbortController();
+  abort.abort();
+  const r = await run(cluster, s, { signal: abort.signal });
+  expect(r.state.result).toBe('cancelled');
+  expect(cluster.sandbox.counters.get('create', 'pods')).toBe(0);
+});
+
+/** Requests the sandbox saw, by "verb resource". */
+const requests = () => cluster.sandbox.counters.snapshot();
+
+test('API requests per task are bounded and do not grow with how long a task runs; no per-pod polling', async () => {
+  const short = spec(`version: 1
+name: short
+tasks:
+  t: {image: sandbox/succeed}
+`);
+  const long = spec(`version: 1
+name: long
+tasks:
+  t: {image: "sandbox/sleep:4"}
+`);
+  await run(cluster, short);
+  const shortReqs = requests();
+  cluster.sandbox.counters.reset();
+  await run(cluster, long);
+  const longReqs = requests();
+  const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  expect(shortReqs['get pods'] ?? 0).toBe(0);
+  expect(longReqs['get pods'] ?? 0).toBe(0);
+  expect(total(shortReqs)).toBeLessThanOrEqual(8);
+  expect(total(longReqs)).toBeLessThanOrEqual(total(shortReqs) + 1);
+});
+
+test('a wide fan-out costs a bounded number of requests per task', async () => {
+  const n = 12;
+  const s = spec(`version: 1
+name: fan
+tasks:
+${Array.from({ length: n }, (_, i) => `  t${i}: {image: sandbox/succeed}`).join('\n')}
+`);
+  const r = await run(cluster, s);
+  expect(r.state.result).toBe('success');
+  const total = Object.values(requests()).reduce((a, b) => a + b, 0);
+  // One list and one watch for the run; per task a create, a delete and its log reads.
+  expect(total / n).toBeLessThanOrEqual(6);
+  expect(cluster.sandbox.counters.get('watch', 'pods')).toBe(1);
+});
+
+test('keep-pods on-failure keeps the failed attempt and deletes the succeeded one', async () => {
+  const s = spec(`version: 1
+name: keep
+tasks:
+  ok: {image: sandbox/succeed}
+  bad: {image: "sandbox/exit:2", retries: {limit: 0}}
+`);
+  const r = await run(cluster, s, { keepPods: 'on-failure' });
+  expect(results(r.state)).toEqual({ ok: 'succeeded', bad: 'failed' });
+  await until(() => podsOf('keep').length === 1, 'the succeeded pod deleted');
+  expect(podsOf('keep')[0]!.metadata.labels!['pod-dag.io/task']).toBe('bad');
+});
+
+test('a pod that already exists (409) is adopted, not run again', async () => {
+  const s = spec(`version: 1
+name: adopt
+tasks:
+  once:
+    image: busybox
+    command: [sh, -c, 'echo ran; echo "n=1" > "$POD_DAG_OUTPUT"']
+`);
+  const ctx = context('777001');
+  const first = await run(cluster, s, { keepPods: 'always', context: ctx });
+  expect(first.out.created).toEqual([{ task: 'once', attempt: 1, pod: first.out.created[0]!.pod, adopted: false }]);
+  // The same run attempt again (a crashed runner restarted): the pod exists, it is adopted.
+  const second = await run(cluster, s, { keepPods: 'always', context: ctx });
+  expect(second.out.created[0]!.adopted).toBe(true);
+  expect(second.state.result).toBe('success');
+  expect(second.state.tasks[0]!.outputs).toEqual({ n: '1' });
+  expect(cluster.sandbox.containerStarts(first.out.created[0]!.pod)).toBe(1);
+  expect(second.out.lines.some((l) => /\[once\] adopted existing pod/.test(l))).toBe(true);
+});
+
+test('dry-run submits every pod with dryRun=All and reports per task whether the cluster accepts it', async () => {
+  const s = spec(`version: 1
+name: dry
+tasks:
+  fine: {image: sandbox/succeed}
+  broken:
+    image: sandbox/succeed
+    pod:
+      labels: {team: "data team!"}
+`);
+  const { reporter, out } = capture();
+  const { verdicts, state } = await dryRunDag({
+    spec: s,
+    params: {},
+    namespace: 'default',
+    client: cluster.client,
+    context: context('888001'),
+    reporter,
+  });
+  expect(verdicts.map((v) => [v.task, v.accepted])).toEqual([
+    ['fine', true],
+    ['broken', false],
+  ]);
+  expect(verdicts[1]!.message).toMatch(/metadata.labels/);
+  expect(state.result).toBe('failure');
+  expect(podsOf('dry')).toHaveLength(0);
+  expect(out.lines.some((l) => /fine: the cluster would accept pod/.test(l))).toBe(true);
+});
+
+test("cleanupRun deletes the run's pods by label and only warns", async () => {
+  const s = spec(`version: 1
+name: sweep
+tasks:
+  a: {image: sandbox/succeed}
+`);
+  const ctx = context('999001');
+  await run(cluster, s, { keepPods: 'always', context: ctx });
+  expect(podsOf('sweep')).toHaveLength(1);
+  const res = await cleanupRun(cluster.client, 'default', runPodSelector(s, ctx));
+  expect(res.warnings).toEqual([]);
+  expect(res.deleted).toHaveLength(1);
+  await until(() => podsOf('sweep').length === 0, 'the pod deleted');
+  // A namespace we may not list: a warning, not a throw.
+  cluster.sandbox.addUser('nobody-token', []);
+  const { connect } = await import('../../src/kube/auth.ts');
+  const { createClient } = await import('../../src/kube/client.ts');
+  const conn = await connect({ kubeconfig: cluster.sandbox.kubeconfig({ token: 'nobody-token' }) }, {});
+  const res2 = await cleanupRun(createClient(conn.kubeConfig), 'locked', runPodSelector(s, ctx));
+  expect(res2.warnings[0]).toMatch(/forbidden/);
+});
