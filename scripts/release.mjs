@@ -14,7 +14,7 @@
 // Pure helpers (version arithmetic, changelog editing) are exported for the tests; nothing runs
 // on import.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -171,7 +171,7 @@ function release(wanted, { dryRun, push }) {
   // The version may be bundled into dist/ (the CLI's --version): rebuild so the tag holds a dist/ in sync.
   npmRun('build');
   step(`commit and tag ${tag}`, () => {
-    sh('git', ['add', 'package.json', 'package-lock.json', 'CHANGELOG.md', 'dist']);
+    sh('git', ['add', '--', ...['package.json', 'package-lock.json', 'CHANGELOG.md', 'dist'].filter((f) => existsSync(path.join(ROOT, f)))]);
     sh('git', ['commit', '-q', '-m', `Release ${tag}`]);
     sh('git', ['tag', '-a', tag, '-m', `${tag}`]);
     if (major) sh('git', ['tag', '-f', '-a', major, '-m', `${major}: latest is ${tag}`, `${tag}^{commit}`]);

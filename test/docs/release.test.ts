@@ -3,9 +3,11 @@
  * own changelog and workflows: the changelog can be released, and the workflows are valid YAML
  * that set Node up from .node-version and run what they say.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
 import { compareVersions, majorTag, nextVersion, parseVersion, releaseChangelog, releaseNotes, ReleaseError } from '../../scripts/release.mjs';
 import { ROOT } from '../harness/action.ts';
@@ -133,5 +135,85 @@ describe('workflows', () => {
     expect(runs).toContain('bash .ci/run');
     expect(runs).toContain('gh release create');
     expect(runs).toContain('git push -f origin "refs/tags/$MAJOR"');
+  });
+});
+
+describe('scripts/release.mjs, run in a scratch repository', () => {
+  // A repository with the project's release script and npm scripts that only record that they
+  // ran, so the whole flow (checks, bump, changelog, commit, tags) runs for real in seconds.
+  const SCRIPTS = ['typecheck', 'lint', 'build', 'schema', 'test'];
+  let dir: string;
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8' }).trim();
+  const release = (...args: string[]) =>
+    spawnSync(process.execPath, ['scripts/release.mjs', ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, GITHUB_OUTPUT: '' } });
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'pod-dag-release-'));
+    mkdirSync(path.join(dir, 'scripts'));
+    mkdirSync(path.join(dir, 'dist'));
+    copyFileSync(path.join(ROOT, 'scripts', 'release.mjs'), path.join(dir, 'scripts', 'release.mjs'));
+    const scripts = Object.fromEntries(SCRIPTS.map((s) => [s, `node -e "require('fs').appendFileSync('ran.log', '${s}\\\\n')"`]));
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.1.0', private: true, scripts }, null, 2) + '\n');
+    writeFileSync(path.join(dir, 'CHANGELOG.md'), CHANGELOG);
+    writeFileSync(path.join(dir, 'dist', 'index.js'), '// bundle\n');
+    writeFileSync(path.join(dir, '.gitignore'), 'ran.log\n');
+    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: dir });
+    git('config', 'user.email', 'release-test@example.com');
+    git('config', 'user.name', 'release test');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'initial');
+    git('tag', '-a', 'v1.1.0', '-m', 'v1.1.0');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--dry-run runs every check and changes nothing', () => {
+    const r = release('minor', '--dry-run');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFileSync(path.join(dir, 'ran.log'), 'utf8').trim().split('\n')).toEqual(['typecheck', 'lint', 'build', 'schema', 'test']);
+    expect(r.stdout).toContain('tag v1.2.0, and move v1 to it');
+    expect(git('status', '--porcelain')).toBe('');
+    expect(git('tag', '--list')).toBe('v1.1.0');
+  });
+
+  it('releases: bumps the version, dates the changelog, commits, tags vX.Y.Z and moves v1', () => {
+    const r = release('1.2.0');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version).toBe('1.2.0');
+    expect(readFileSync(path.join(dir, 'CHANGELOG.md'), 'utf8')).toMatch(/## \[Unreleased\]\n\n## \[1\.2\.0\] - \d{4}-\d\d-\d\d\n\n### Added\n\n- Retries per failure class\./);
+    expect(git('log', '-1', '--format=%s')).toBe('Release v1.2.0');
+    expect(git('rev-parse', 'v1.2.0^{commit}')).toBe(git('rev-parse', 'HEAD'));
+    expect(git('rev-parse', 'v1^{commit}')).toBe(git('rev-parse', 'HEAD'));
+    expect(git('status', '--porcelain')).toBe('');
+  });
+
+  it('refuses a dirty tree, before touching anything', () => {
+    writeFileSync(path.join(dir, 'stray.txt'), 'x\n');
+    const r = release('1.2.0');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('uncommitted changes');
+    expect(r.stderr).toContain('stray.txt');
+    expect(JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version).toBe('1.1.0');
+  });
+
+  it('refuses a dist/ that a fresh build changes', () => {
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    pkg.scripts.build = `node -e "require('fs').writeFileSync('dist/index.js', '// rebuilt\\\\n')"`;
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
+    git('commit', '-q', '-am', 'a build that changes dist');
+    const r = release('1.2.0', '--dry-run');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('dist/ or schema/ differs from a fresh build');
+  });
+
+  it('verify accepts the tag of a release and refuses one that is not package.json\'s version', () => {
+    expect(release('1.2.0').status).toBe(0);
+    const ok = release('verify', 'v1.2.0');
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toContain('v1.2.0 is releasable');
+    const bad = release('verify', 'v1.3.0');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("does not match package.json's version 1.2.0");
   });
 });
