@@ -229,7 +229,11 @@ function describeEnd(entry: StoredTask): string {
     case 'not-run':
       return `it did not run in run attempt ${entry.runAttempt}`;
     case null:
-      return `it did not succeed in run attempt ${entry.runAttempt} (its last attempt, ${entry.attempt}, ended ${last?.class ?? 'failed'}${detail})`;
+      // No final result recorded (the engine did not say, or the run died while a retry was
+      // due): its last attempt says how it ended.
+      if (last === undefined || last.class === 'failed') return `it failed in run attempt ${entry.runAttempt}${detail}`;
+      if (last.class === 'cancelled') return `it was cancelled in run attempt ${entry.runAttempt}`;
+      return `its last attempt in run attempt ${entry.runAttempt} ended as ${last.class}${detail}`;
     case 'succeeded':
       return `it succeeded in run attempt ${entry.runAttempt}`;
   }

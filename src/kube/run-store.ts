@@ -17,16 +17,22 @@
  * without outputs), and `onNote` says so; if it still does not fit, `recordTask` fails clearly.
  */
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
-import type { RunResult } from '../dag/types.ts';
 import {
   applyTaskUpdate,
   emptyRunState,
   fitRunState,
   markRunAttempt,
   parseRunState,
+  planRerun,
+  recordedAttempt,
+  taskFingerprint,
+  type RerunMode,
+  type RerunPlan,
   type StoredRunState,
   type TaskUpdate,
 } from '../dag/rerun.ts';
+import type { AttemptOutcome, RunResult, TaskResult } from '../dag/types.ts';
+import type { DagSpec } from '../spec/types.ts';
 import { classifyError, KubeError, withRetry } from './errors.ts';
 import { LABELS, MANAGED_BY, labelValue } from './pod.ts';
 
@@ -225,4 +231,75 @@ export class RunStore {
       }
     }
   }
+}
+
+/** The end of one attempt as the engine reports it (src/engine.ts's AttemptEnd). */
+export interface AttemptEndLike {
+  task: string;
+  attempt: number;
+  pod: string | null;
+  startedAt: number;
+  finishedAt: number;
+  outcome: AttemptOutcome;
+  /** The task's result once the scheduler was told, if the engine knows it (`null`: a retry follows). */
+  result?: TaskResult | null;
+}
+
+/** One run attempt's use of the stored state: the plan, and the hooks that keep the state. */
+export interface RerunSession {
+  /** The state as it was when this run attempt (or this restart of it) began. */
+  stored: StoredRunState | null;
+  /** Which tasks are reused (for SchedulerOptions.previous / RunDagOptions.previous) and why the others run. */
+  plan: RerunPlan;
+  /**
+   * For RunDagOptions.onAttemptEnd: records the attempt. The engine must await it BEFORE it
+   * deletes the attempt's pod, and keep the pod if it rejects (so a restart can still adopt it).
+   */
+  attemptEnded(end: AttemptEndLike): Promise<void>;
+  /**
+   * For the engine, before it creates the pod of (task, attempt): the recorded end of that
+   * attempt in this run attempt, if the action is a restart after a crash. Feed it to the
+   * scheduler as `started` + `finished` instead of creating the pod: it already ran.
+   */
+  recorded(task: string, attempt: number): (AttemptEndLike & { outputs: Record<string, string> }) | null;
+  /** Records that this run attempt ended (housekeeping then knows the run is over). */
+  finished(result: RunResult): Promise<void>;
+}
+
+/**
+ * Starts a run attempt's session: reads the stored state, plans the re-run, and records that the
+ * run attempt started. Call it after the concurrency lease (if any) is held, before `runDag`.
+ */
+export async function startRerunSession(
+  store: RunStore,
+  options: { spec: DagSpec; params: Record<string, string>; runAttempt: number; mode: RerunMode },
+): Promise<RerunSession> {
+  const { spec, params, runAttempt, mode } = options;
+  const stored = await store.load();
+  const plan = planRerun(spec, params, stored, mode, { runAttempt });
+  await store.markStarted(runAttempt);
+  const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
+  return {
+    stored,
+    plan,
+    attemptEnded: (end) => {
+      const task = tasks.get(end.task);
+      if (task === undefined) return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
+      return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
+    },
+    recorded: (task, attempt) => {
+      const r = recordedAttempt(stored, runAttempt, task, attempt);
+      if (r === null) return null;
+      return {
+        task,
+        attempt,
+        pod: r.pod,
+        startedAt: r.startedAt,
+        finishedAt: r.finishedAt,
+        outcome: { class: r.class, reason: r.reason, message: r.message, exitCode: r.exitCode, outputs: r.outputs, node: r.node },
+        outputs: r.outputs,
+      };
+    },
+    finished: (result) => store.markFinished(runAttempt, result),
+  };
 }
