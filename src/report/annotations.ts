@@ -132,13 +132,19 @@ const CLASS_ORDER: Record<AttemptClass, number> = {
 /** The tasks skipped because of `failed`, directly or through other skipped tasks, in spec order. */
 function skippedBecauseOf(spec: DagSpec, state: RunState, failed: string): string[] {
   const skipped = new Set(state.tasks.filter((t) => t.result === 'skipped' || t.result === 'not-run').map((t) => t.id));
-  const reached = new Set<string>([failed]);
-  // Spec order is a topological order for needs, so one pass finds every dependant.
-  for (const t of spec.tasks) {
-    if (skipped.has(t.id) && t.needs.some((n) => reached.has(n))) reached.add(t.id);
+  const dependants = new Map<string, string[]>();
+  for (const t of spec.tasks) for (const n of t.needs) dependants.set(n, [...(dependants.get(n) ?? []), t.id]);
+  const reached = new Set<string>();
+  const queue = [failed];
+  while (queue.length > 0) {
+    for (const d of dependants.get(queue.pop()!) ?? []) {
+      if (skipped.has(d) && !reached.has(d)) {
+        reached.add(d);
+        queue.push(d);
+      }
+    }
   }
-  reached.delete(failed);
-  return [...reached];
+  return spec.tasks.filter((t) => reached.has(t.id)).map((t) => t.id);
 }
 
 /** The error of one failed task, pointing at its definition. */

@@ -61,6 +61,8 @@ export function escapeMarkdown(text: string): string {
  */
 export function codeSpan(text: string): string {
   const clean = stripControl(text);
+  // An empty span would be two bare backticks, shown as written; a single space shows as blank.
+  if (clean === '') return '` `';
   const fence = '`'.repeat(longestRun(clean, '`') + 1);
   // A span that starts or ends with a backtick needs a space so the fence is not extended.
   const pad = clean.startsWith('`') || clean.endsWith('`') ? ' ' : '';

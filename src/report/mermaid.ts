@@ -61,7 +61,9 @@ export interface FlowNode {
 export function flowchart(nodes: FlowNode[]): string {
   const ids = new Map<string, string>();
   nodes.forEach((n, i) => ids.set(n.task.id, `t${i}`));
-  const out = ['flowchart LR'];
+  // Left to right reads best for short pipelines; a long chain drawn that way is scaled down to
+  // the page's width until its labels are unreadable, so deep graphs go top to bottom.
+  const out = [`flowchart ${depth(nodes) > MAX_LR_DEPTH ? 'TD' : 'LR'}`];
   for (const n of nodes) {
     const label = [escapeMermaidLabel(n.task.id), ...n.lines].join('<br/>');
     out.push(`  ${ids.get(n.task.id)}["${label}"]`);
@@ -79,6 +81,39 @@ export function flowchart(nodes: FlowNode[]): string {
     out.push(`  class ${members.join(',')} ${cls}`);
   }
   return out.join('\n');
+}
+
+/** Graphs with more levels than this are drawn top to bottom. */
+const MAX_LR_DEPTH = 6;
+
+/** The number of levels of the graph (the longest chain of needs, counted in tasks). */
+function depth(nodes: FlowNode[]): number {
+  // Kahn's algorithm, carrying each task's level; tasks in a cycle (never in a validated spec)
+  // are simply not counted.
+  const ids = new Set(nodes.map((n) => n.task.id));
+  const waiting = new Map<string, number>();
+  const dependants = new Map<string, string[]>();
+  for (const n of nodes) {
+    const needs = n.task.needs.filter((x) => ids.has(x));
+    waiting.set(n.task.id, needs.length);
+    for (const x of needs) dependants.set(x, [...(dependants.get(x) ?? []), n.task.id]);
+  }
+  const level = new Map<string, number>();
+  const ready = nodes.filter((n) => waiting.get(n.task.id) === 0).map((n) => n.task.id);
+  for (const id of ready) level.set(id, 1);
+  let deepest = 0;
+  while (ready.length > 0) {
+    const id = ready.pop()!;
+    const l = level.get(id) ?? 1;
+    deepest = Math.max(deepest, l);
+    for (const d of dependants.get(id) ?? []) {
+      level.set(d, Math.max(level.get(d) ?? 0, l + 1));
+      const left = (waiting.get(d) ?? 1) - 1;
+      waiting.set(d, left);
+      if (left === 0) ready.push(d);
+    }
+  }
+  return deepest;
 }
 
 /** The number of edges `flowchart` draws. */

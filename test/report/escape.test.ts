@@ -3,55 +3,7 @@ import { codeBlock, codeSpan, escapeMarkdown, escapeMermaidLabel, makeRedactor, 
 import { renderDryRunSummary, renderPlanSummary, renderRunSummary } from '../../src/report/summary.ts';
 import { mermaidBlocks, parseMermaid } from './mermaid-parse.ts';
 import * as f from './fixtures.ts';
-
-/** Names and lines written to break things. */
-const HOSTILE = [
-  '</details><script>alert(1)</script>',
-  'a | b || c',
-  '```` four backticks ` one',
-  'x --> y; z[evil] %% comment',
-  'quote " and \' and ] and [ and ( )',
-  '%%{init: {"theme":"dark"}}%%',
-  '# heading',
-  '- list item',
-  '<img src=x onerror=alert(1)>',
-  '**bold** _it_ ~~strike~~ $x^2$',
-  '[link](https://evil.example)',
-  'line\nbreak\r\nand\u001b[31mred\u001b[0m\u0007bell',
-  'colon: semi; hash # amp & lt <',
-];
-
-/** The spec and state of a run whose every name, reason, message and log line is hostile. */
-function hostileRun(): [ReturnType<typeof f.info>, ReturnType<typeof f.run>, Record<string, string[]>] {
-  const spec = f.clickhouseSpec();
-  spec.name = HOSTILE[0]!;
-  spec.file = '.github/dags/a (b) ]`.yaml';
-  spec.tasks = HOSTILE.map((id, i) =>
-    f.taskSpec(id, 10 + i, {
-      needs: i === 0 ? [] : [HOSTILE[i - 1]!],
-      if: { source: HOSTILE[(i + 1) % HOSTILE.length]!, expr: { kind: 'call', name: 'always' } },
-      image: HOSTILE[(i + 2) % HOSTILE.length]!,
-      command: HOSTILE,
-    }),
-  );
-  const tasks = HOSTILE.map((id, i) => {
-    const o = f.outcome({
-      class: i % 2 === 0 ? 'failed' : 'configuration',
-      reason: HOSTILE[(i + 3) % HOSTILE.length]!,
-      message: HOSTILE.join('\n'),
-      exitCode: 1,
-      node: HOSTILE[(i + 4) % HOSTILE.length]!,
-    });
-    const a1 = { ...f.attempt('x', 1, i, i + 1, o), pod: HOSTILE[(i + 5) % HOSTILE.length]! };
-    const a2 = { ...f.attempt('x', 2, i + 2, i + 3, o), pod: HOSTILE[(i + 6) % HOSTILE.length]! };
-    return f.task(id, 'failed', [a1, a2], { reason: HOSTILE[(i + 7) % HOSTILE.length]! });
-  });
-  const state = f.run(tasks, 100, 'failure', { dag: HOSTILE[0]! });
-  const i = f.info(spec);
-  i.params = Object.fromEntries(HOSTILE.map((h, n) => [h, HOSTILE[(n + 1) % HOSTILE.length]!]));
-  const tails = Object.fromEntries(HOSTILE.map((h) => [h, HOSTILE]));
-  return [i, state, tails];
-}
+import { HOSTILE, hostileRun } from './fixtures.ts';
 
 /**
  * The text with fenced code blocks and code spans removed: GitHub shows their content as
@@ -143,6 +95,7 @@ describe('hostile names, messages and log lines', () => {
     expect(codeSpan('`x`')).toBe('`` `x` ``');
     expect(codeSpan('a|b')).toBe('`a\\|b`');
     expect(codeBlock(['x', '````', 'y'])).toBe('`````text\nx\n````\ny\n`````');
+    expect(codeSpan('')).toBe('` `');
   });
 
   it('makes Mermaid labels and Gantt names safe', async () => {

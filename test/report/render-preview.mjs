@@ -4,7 +4,7 @@
  *
  *   node_modules/.bin/node test/report/render-preview.mjs [scenario] [out-dir]
  *
- * scenario: retries (default), failure, success, skips, cancel, plan, dry-run.
+ * scenario: retries (default), failure, success, skips, cancel, hostile, plan, dry-run.
  * Writes <out-dir>/<scenario>.md, .html and .png (out-dir defaults to .tmp/preview).
  *
  * The Markdown is turned into HTML with `marked` (GFM, as GitHub does, roughly) and every
@@ -32,6 +32,10 @@ const markdown = {
   failure: () => renderRunSummary(f.info(), f.failureState(), tails, { logTailLines: 50 }),
   skips: () => renderRunSummary(f.info(f.skipsSpec()), f.skipsState(), {}, { logTailLines: 50 }),
   cancel: () => renderRunSummary(f.info(), f.cancelState(), {}, { logTailLines: 50 }),
+  hostile: () => {
+    const [i, state, hostileTails] = f.hostileRun();
+    return renderRunSummary(i, state, hostileTails, { logTailLines: 50 });
+  },
   plan: () => renderPlanSummary(f.info(f.clickhouseSpec(), 'plan'), {}),
   'dry-run': () =>
     renderDryRunSummary(f.info(f.clickhouseSpec(), 'dry-run'), [
@@ -42,7 +46,7 @@ const markdown = {
     ]),
 }[scenario];
 if (markdown === undefined) {
-  console.error(`Unknown scenario '${scenario}'. Expected one of: success, retries, failure, skips, cancel, plan, dry-run.`);
+  console.error(`Unknown scenario '${scenario}'. Expected one of: success, retries, failure, skips, cancel, hostile, plan, dry-run.`);
   process.exit(2);
 }
 

@@ -97,6 +97,17 @@ describe('run summary content', () => {
     expect(text).toMatch(/\| ↳ attempt 2 \| ✅ succeeded \|/);
   });
 
+  it('draws a short pipeline left to right and a deep one top to bottom', async () => {
+    expect(renderRunSummary(f.info(), f.successState(), {}, { logTailLines: 50 })).toContain('flowchart LR');
+    const spec = f.clickhouseSpec();
+    // Written in reverse order, so file order is not dependency order.
+    spec.tasks = Array.from({ length: 8 }, (_, i) => f.taskSpec(`step-${i}`, 10 + i, { needs: i === 7 ? [] : [`step-${i + 1}`] }));
+    const state = f.run(spec.tasks.map((t) => f.task(t.id, 'succeeded', [f.attempt(t.id, 1, 0, 1, f.outcome())])), 2, 'success');
+    const text = renderRunSummary(f.info(spec), state, {}, { logTailLines: 50 });
+    expect(text).toContain('flowchart TD');
+    await chartsParse(text);
+  });
+
   it('links the spec at the commit and each task at its line', () => {
     const text = renderRunSummary(f.info(), f.successState(), {}, { logTailLines: 50 });
     const base = 'https://github.com/acme/data-pipelines/blob/4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d/.github/dags/clickhouse-db-sync.yaml';
