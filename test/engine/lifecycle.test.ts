@@ -18,8 +18,8 @@ beforeEach(() => {
 });
 
 const podsOf = (dag: string) => cluster.sandbox.list('pods', 'default').filter((p) => p.metadata.labels?.['pod-dag.io/dag'] === dag);
-const isRunning = (p: { status?: unknown }) =>
-  Boolean((p.status as { containerStatuses?: { state?: { running?: unknown } }[] } | undefined)?.containerStatuses?.[0]?.state?.running);
+const isRunning = (p: object) =>
+  Boolean(((p as { status?: unknown }).status as { containerStatuses?: { state?: { running?: unknown } }[] } | undefined)?.containerStatuses?.[0]?.state?.running);
 
 test('cancellation deletes every live pod of the run and reports cancelled', async () => {
   const s = spec(`version: 1
