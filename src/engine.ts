@@ -16,7 +16,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { Scheduler } from './dag/scheduler.ts';
-import type { AttemptOutcome, Decision, PreviousSuccess, RunState, SchedulerEvent } from './dag/types.ts';
+import type { AttemptOutcome, Decision, PreviousSuccess, RunState, SchedulerEvent, TaskResult } from './dag/types.ts';
 import { classifyPod, containerStarted, containerTerminated, recheckAt } from './kube/classify.ts';
 import type { KubeClient } from './kube/client.ts';
 import { KubeError, classifyError, describeError } from './kube/errors.ts';
@@ -59,6 +59,14 @@ export interface AttemptEnd {
   startedAt: number;
   finishedAt: number;
   outcome: AttemptOutcome;
+  /** The task's result once the scheduler was told; `null` when a retry follows. */
+  result: TaskResult | null;
+}
+
+/** An attempt that already ended in this run attempt before a restart (from the run store). */
+export interface RecordedAttempt {
+  pod: string | null;
+  outcome: AttemptOutcome;
 }
 
 /** Options of `runDag`. */
@@ -89,8 +97,17 @@ export interface RunDagOptions {
   logTailLines?: number;
   /** Watch request timeout, seconds (the server ends each watch; we resume). */
   watchTimeoutSeconds?: number;
-  /** Called when an attempt ends (after the scheduler has been told). */
+  /**
+   * Called when an attempt ends, after the scheduler was told and before its pod is deleted
+   * (awaited). If it rejects, the pod is kept (so a restart can still adopt it) and the run goes on.
+   */
   onAttemptEnd?: (end: AttemptEnd) => void | Promise<void>;
+  /**
+   * Before creating the pod of (task, attempt): its recorded end, if this run attempt is a restart
+   * after a crash and the attempt already ended. It is then fed to the scheduler as it was, and
+   * no pod is created.
+   */
+  recorded?: (task: string, attempt: number) => RecordedAttempt | null;
   /** Debug lines (resumed watches and log streams, retried requests). */
   debug?: (line: string) => void;
 }
@@ -114,6 +131,8 @@ interface Live {
   deletedByUs: boolean;
   /** Deleted from the API (DELETED seen or 404). */
   gone: boolean;
+  /** Replayed from the run store, not run by this process. */
+  recorded?: boolean;
   follower: LogFollower | null;
   startTimeoutMs: number;
 }
@@ -287,6 +306,18 @@ class Engine {
     };
     this.#live.set(name, live);
     this.#lastAttempt.set(task, live);
+    const rec = o.recorded?.(task, attempt);
+    if (rec) {
+      // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
+      this.#enqueue(async () => {
+        live.started = true;
+        live.gone = true;
+        live.recorded = true;
+        await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
+        await this.#endAttempt(live, rec.outcome);
+      });
+      return;
+    }
     if (o.signal?.aborted) {
       // Cancelled before the pod was created: create nothing.
       this.#enqueue(() => this.#endAttempt(live, cancelledOutcome('the run was cancelled before the pod was created')));
@@ -419,10 +450,20 @@ class Engine {
     const at = this.#clock.now();
     await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
     await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#scheduler.state());
-    await this.#o.onAttemptEnd?.({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod : null, startedAt: live.createdAt, finishedAt: at, outcome });
+    let recordFailed = false;
+    if (!live.recorded && this.#o.onAttemptEnd) {
+      const result = this.#scheduler.state().tasks.find((t) => t.id === live.task)?.result ?? null;
+      try {
+        await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
+      } catch (err) {
+        recordFailed = true;
+        this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${(err as Error).message}); keeping its pod`);
+      }
+    }
     if (!live.started || live.gone) return;
     const stillRunning = !pod || !containerTerminated(pod);
-    const keep = !stillRunning && (this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+    const keep =
+      !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
     if (keep) return;
     this.#track(
       (async () => {

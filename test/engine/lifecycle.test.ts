@@ -179,3 +179,41 @@ tasks:
   const res2 = await cleanupRun(createClient(conn.kubeConfig), 'locked', runPodSelector(s, ctx));
   expect(res2.warnings[0]).toMatch(/forbidden/);
 });
+
+test('after a restart, a recorded attempt is replayed instead of run; its outputs still flow', async () => {
+  const s = spec(`version: 1
+name: replay
+tasks:
+  first: {image: "sandbox/sleep:forever"}
+  second:
+    needs: [first]
+    image: busybox
+    command: [sh, -c, 'echo "got {{ tasks.first.outputs.v }}"']
+`);
+  const ends: string[] = [];
+  const r = await run(cluster, s, {
+    recorded: (task, attempt) =>
+      task === 'first' && attempt === 1
+        ? { pod: 'replay-x-1-first-1', outcome: { class: 'succeeded', reason: 'Completed', message: null, exitCode: 0, outputs: { v: 'from-before' }, node: null } }
+        : null,
+    onAttemptEnd: (e) => void ends.push(`${e.task}#${e.attempt}:${e.outcome.class}:${e.result}`),
+  });
+  expect(r.state.result).toBe('success');
+  expect(r.out.created.map((c) => c.task)).toEqual(['second']);
+  expect(r.out.lines).toContain('[second] got from-before');
+  // Only what ran in this process is recorded again.
+  expect(ends).toEqual(['second#1:succeeded:succeeded']);
+});
+
+test('when recording an attempt fails, its pod is kept so a restart can adopt it', async () => {
+  const s = spec(`version: 1
+name: unrecorded
+tasks:
+  a: {image: sandbox/succeed}
+`);
+  const r = await run(cluster, s, {
+    onAttemptEnd: () => Promise.reject(new Error('configmap write refused')),
+  });
+  expect(r.state.result).toBe('success');
+  expect(podsOf('unrecorded')).toHaveLength(1);
+});
