@@ -151,8 +151,12 @@ const TERMINAL = new Set(['Succeeded', 'Failed']);
 export class NodeAgent {
   #o: AgentOptions;
   #runs = new Map<string, PodRun>();
-  #unschedulable = new Set<string>();
+  /** Pods waiting for a node: uid → namespace and name, in creation order. */
+  #unschedulable = new Map<string, { ns: string; name: string }>();
   #starts = new Map<string, number>();
+  /** Pods bound to a node and not finished: uid → node and requests (the scheduler's cache). */
+  #placed = new Map<string, { node: string; cpu: number; memory: number }>();
+  #retryQueued = false;
   #totalStarts = 0;
   #unsubscribe: () => void;
   #closed = false;
@@ -207,12 +211,16 @@ export class NodeAgent {
         }
         const phase = (pod.status as { phase?: string } | undefined)?.phase;
         const prevPhase = (c.prev?.status as { phase?: string } | undefined)?.phase;
-        if (phase && TERMINAL.has(phase) && !TERMINAL.has(prevPhase ?? '')) this.#defer(() => this.#retryUnschedulable());
+        if (phase && TERMINAL.has(phase) && !TERMINAL.has(prevPhase ?? '')) {
+          this.#placed.delete(uid);
+          this.#queueRetry();
+        }
       } else {
         this.#unschedulable.delete(uid);
+        this.#placed.delete(uid);
         const run = this.#runs.get(uid);
         if (run) this.#defer(() => this.#discard(run));
-        this.#defer(() => this.#retryUnschedulable());
+        this.#queueRetry();
       }
     } else if ((c.resource === 'secrets' || c.resource === 'configmaps') && c.type !== 'DELETED') {
       const ns = c.object.metadata.namespace;
@@ -247,25 +255,32 @@ export class NodeAgent {
     });
   }
 
+  /** What is placed on `node`: pods bound to it that have not finished or gone. */
   #usage(node: string): NodeUsage {
     const u = { cpu: 0, memory: 0, pods: 0 };
-    for (const p of this.#o.store.list('pods')) {
-      const spec = p.spec as SchedPod & { nodeName?: string };
-      if (spec.nodeName !== node) continue;
-      if (TERMINAL.has((p.status as { phase?: string }).phase ?? '')) continue;
-      const r = podRequests(spec);
-      u.cpu += r.cpu;
-      u.memory += r.memory;
+    for (const p of this.#placed.values()) {
+      if (p.node !== node) continue;
+      u.cpu += p.cpu;
+      u.memory += p.memory;
       u.pods++;
     }
     return u;
   }
 
+  /** Retries pending pods once per burst of freed capacity, not once per freed pod. */
+  #queueRetry(): void {
+    if (this.#retryQueued || this.#unschedulable.size === 0) return;
+    this.#retryQueued = true;
+    this.#defer(() => {
+      this.#retryQueued = false;
+      this.#retryUnschedulable();
+    });
+  }
+
   #retryUnschedulable(): void {
-    for (const uid of [...this.#unschedulable]) {
-      const pod = this.#o.store.list('pods').find((p) => p.metadata.uid === uid);
-      if (!pod) this.#unschedulable.delete(uid);
-      else this.#admit(pod.metadata.namespace!, pod.metadata.name, uid);
+    for (const [uid, { ns, name }] of [...this.#unschedulable]) {
+      if (!this.#getPod(ns, name, uid)) this.#unschedulable.delete(uid);
+      else this.#admit(ns, name, uid);
     }
   }
 
@@ -281,7 +296,7 @@ export class NodeAgent {
       const result = schedule(spec, this.#o.nodes, (n) => this.#usage(n), neverFits);
       if ('message' in result) {
         const already = this.#unschedulable.has(uid);
-        this.#unschedulable.add(uid);
+        this.#unschedulable.set(uid, { ns, name });
         const status = (pod.status ?? {}) as { conditions?: { type: string; message?: string }[] };
         const current = status.conditions?.find((c) => c.type === 'PodScheduled');
         if (current?.message !== result.message) {
@@ -310,6 +325,7 @@ export class NodeAgent {
       });
       this.#event(ref, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${node}`, 'default-scheduler');
     }
+    if (!TERMINAL.has((pod.status as { phase?: string } | undefined)?.phase ?? '')) this.#placed.set(uid, { node, ...podRequests(spec) });
     const nodeIndex = Math.max(0, this.#o.nodes.findIndex((n) => n.name === node));
     const ip = this.#ipCounter++;
     const full = pod.spec as { restartPolicy: string; terminationGracePeriodSeconds: number; activeDeadlineSeconds?: number; containers: Container[]; initContainers?: Container[] };

@@ -86,6 +86,11 @@ export class Store {
     return out;
   }
 
+  /** Every object of a resource, unsorted (cheap: for the agent's bookkeeping). */
+  values(resource: string): IterableIterator<KObject> {
+    return this.#bucket(resource).values();
+  }
+
   /** Stores a new object (the caller checked it does not exist) and returns it with its resourceVersion. */
   create(resource: string, obj: KObject): KObject {
     const rv = ++this.#rv;
