@@ -204,7 +204,9 @@ export function classifyError(err: unknown): KubeErrorInfo {
     if (code && NETWORK_CODES.has(code)) return info('network', `${code}: ${msg}`, true);
   }
   const msg = typeof top.message === 'string' ? top.message : String(err);
-  if (/fetch failed|socket hang up|terminated|other side closed/i.test(msg)) return info('network', msg, true);
+  // `fetch failed` says nothing: its innermost cause says what failed.
+  const inner = chain.map((c) => (typeof c.message === 'string' ? c.message : '')).filter((m) => m !== '').at(-1) ?? msg;
+  if (/fetch failed|socket hang up|terminated|other side closed/i.test(msg)) return info('network', inner, true);
   return info('unknown', msg, false);
 }
 
