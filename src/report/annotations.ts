@@ -133,7 +133,13 @@ const CLASS_ORDER: Record<AttemptClass, number> = {
 function skippedBecauseOf(spec: DagSpec, state: RunState, failed: string): string[] {
   const skipped = new Set(state.tasks.filter((t) => t.result === 'skipped' || t.result === 'not-run').map((t) => t.id));
   const dependants = new Map<string, string[]>();
-  for (const t of spec.tasks) for (const n of t.needs) dependants.set(n, [...(dependants.get(n) ?? []), t.id]);
+  for (const t of spec.tasks) {
+    for (const n of t.needs) {
+      const list = dependants.get(n) ?? [];
+      list.push(t.id);
+      dependants.set(n, list);
+    }
+  }
   const reached = new Set<string>();
   const queue = [failed];
   while (queue.length > 0) {

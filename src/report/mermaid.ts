@@ -75,7 +75,11 @@ export function flowchart(nodes: FlowNode[]): string {
     }
   }
   const used = new Map<NodeClass, string[]>();
-  for (const n of nodes) used.set(n.cls, [...(used.get(n.cls) ?? []), ids.get(n.task.id) ?? '']);
+  for (const n of nodes) {
+    const members = used.get(n.cls) ?? [];
+    members.push(ids.get(n.task.id) ?? '');
+    used.set(n.cls, members);
+  }
   for (const [cls, members] of used) {
     out.push(`  classDef ${cls} ${CLASS_DEFS[cls]}`);
     out.push(`  class ${members.join(',')} ${cls}`);
@@ -96,7 +100,11 @@ function depth(nodes: FlowNode[]): number {
   for (const n of nodes) {
     const needs = n.task.needs.filter((x) => ids.has(x));
     waiting.set(n.task.id, needs.length);
-    for (const x of needs) dependants.set(x, [...(dependants.get(x) ?? []), n.task.id]);
+    for (const x of needs) {
+      const list = dependants.get(x) ?? [];
+      list.push(n.task.id);
+      dependants.set(x, list);
+    }
   }
   const level = new Map<string, number>();
   const ready = nodes.filter((n) => waiting.get(n.task.id) === 0).map((n) => n.task.id);

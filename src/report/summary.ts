@@ -370,7 +370,10 @@ export function renderRunSummary(
 
   const full = render(logTailLines, false, false);
   if (byteLength(full) <= maxBytes) return full;
-  // Too big: find the largest number of lines per task that fits (oldest lines go first).
+  // Too big. Without any log line? Then trimming logs cannot help.
+  const bare = render(0, true, false);
+  if (byteLength(bare) > maxBytes) return cutToBytes(render(0, true, true), maxBytes);
+  // Find the largest number of lines per task that fits (oldest lines go first).
   let lo = 0;
   let hi = logTailLines;
   while (lo < hi) {
@@ -378,11 +381,7 @@ export function renderRunSummary(
     if (byteLength(render(mid, true, false)) <= maxBytes) lo = mid;
     else hi = mid - 1;
   }
-  const trimmed = render(lo, true, false);
-  if (byteLength(trimmed) <= maxBytes) return trimmed;
-  // Even without logs it is too big (thousands of tasks): leave out the charts and attempt rows,
-  // then cut what is left at a line boundary.
-  return cutToBytes(render(0, true, true), maxBytes);
+  return lo === 0 ? bare : render(lo, true, false);
 }
 
 function buildRunSummary(
@@ -464,6 +463,7 @@ function byteLength(text: string): number {
 
 /** Cuts a summary at the last line boundary that fits, and says it was cut. */
 function cutToBytes(text: string, maxBytes: number): string {
+  if (byteLength(text) <= maxBytes) return text;
   const note = "\n\n_The summary was cut here to stay under GitHub's 1 MiB limit; the full report is in the `summary-json` output._\n";
   const budget = maxBytes - byteLength(note);
   let cut = Buffer.from(text, 'utf8').subarray(0, Math.max(0, budget)).toString('utf8');
