@@ -108,6 +108,17 @@ describe('run summary content', () => {
     await chartsParse(text);
   });
 
+  it('shows a task reused from an earlier run attempt (re-run failed jobs)', () => {
+    const state = f.successState();
+    state.tasks[0] = f.task('drop-destination-db', 'succeeded', [], { reusedFrom: { runAttempt: 1 } });
+    const i = f.info();
+    i.context = { ...i.context, runAttempt: 2 };
+    const text = renderRunSummary(i, state, {}, { logTailLines: 50 });
+    expect(text).toMatch(/\| \[drop-destination-db\]\(.*\) \| ✅ succeeded \| 0 \| — \| — \| — \| — \| reused from run attempt 1 \|/);
+    expect(text).toContain('reused from run attempt 1"]');
+    expect(text).toContain('[workflow run 12345678901, attempt 2](https://github.com/acme/data-pipelines/actions/runs/12345678901/attempts/2)');
+  });
+
   it('links the spec at the commit and each task at its line', () => {
     const text = renderRunSummary(f.info(), f.successState(), {}, { logTailLines: 50 });
     const base = 'https://github.com/acme/data-pipelines/blob/4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d/.github/dags/clickhouse-db-sync.yaml';
