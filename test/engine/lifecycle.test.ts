@@ -217,3 +217,17 @@ tasks:
   expect(r.state.result).toBe('success');
   expect(podsOf('unrecorded')).toHaveLength(1);
 });
+
+test('the DAG timeout stops running tasks and the run ends cancelled (timeout)', async () => {
+  const s = spec(`version: 1
+name: dag-timeout
+timeout: 1s
+tasks:
+  forever: {image: "sandbox/sleep:forever"}
+`);
+  const r = await run(cluster, s);
+  expect(r.state.result).toBe('cancelled');
+  expect(r.state.cancelled).toBe('timeout');
+  expect(results(r.state)).toEqual({ forever: 'cancelled' });
+  await until(() => podsOf('dag-timeout').length === 0, 'no pod of the run left');
+});

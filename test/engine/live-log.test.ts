@@ -1,0 +1,58 @@
+/** The live step log: prefixes, plain-words decisions, one write per line. */
+import { expect, test } from 'vitest';
+import type { AttemptOutcome, RunState } from '../../src/dag/types.ts';
+import { LiveLogReporter, describeOutcome } from '../../src/report/live-log.ts';
+
+const failed: AttemptOutcome = { class: 'failed', reason: 'Error', message: 'exit code 3', exitCode: 3, outputs: {}, node: 'n1' };
+const state: RunState = { dag: 'clickhouse-db-sync', startedAt: 0, finishedAt: 10, result: 'failure', cancelled: null, tasks: [] };
+
+function reporter(): { r: LiveLogReporter; lines: string[] } {
+  const lines: string[] = [];
+  return { r: new LiveLogReporter({ write: (l) => void lines.push(l) }), lines };
+}
+
+test('log lines are prefixed with the task, and the attempt when > 1; one write per line', () => {
+  const { r, lines } = reporter();
+  r.logLine({ task: 'migrate-data', attempt: 1, text: 'copied 10 rows', time: null });
+  r.logLine({ task: 'migrate-data', attempt: 2, text: 'progress\r50%', time: null });
+  expect(lines).toEqual(['[migrate-data] copied 10 rows', '[migrate-data #2] progress50%']);
+});
+
+test('a retry reads as a sentence', () => {
+  const { r, lines } = reporter();
+  r.decision({ type: 'retry', task: 'migrate-data', failedAttempt: 1, nextAttempt: 2, maxAttempts: 3, at: 180_000, delayMs: 180_000, outcome: failed }, state);
+  expect(lines).toEqual(['migrate-data attempt 1 failed: exit code 3; retrying in 3m (attempt 2 of 3)']);
+});
+
+test('give-up, skip, cancel and done', () => {
+  const { r, lines } = reporter();
+  r.decision({ type: 'give-up', task: 'load', attempt: 1, reason: 'configuration errors are not retried', outcome: { ...failed, class: 'configuration', reason: 'ErrImagePull', message: 'not found', exitCode: null } }, state);
+  r.decision({ type: 'skip', task: 'report', reason: 'needs load, which failed' }, state);
+  r.decision({ type: 'cancel', attempts: [{ task: 'a', attempt: 1 }, { task: 'b', attempt: 2 }], reason: 'signal' }, state);
+  r.decision({ type: 'done', result: 'failure' }, { ...state, tasks: [{ id: 'load', result: 'failed', attempts: [], outputs: {}, reason: null, reusedFrom: null, retryAt: null }] });
+  r.runFinished(state);
+  expect(lines).toEqual([
+    'load attempt 1 failed on configuration: ErrImagePull: not found; configuration errors are not retried',
+    'report skipped: needs load, which failed',
+    'the run was cancelled: stopping a, b (attempt 2)',
+    'DAG clickhouse-db-sync finished: failure (1 failed)',
+  ]);
+});
+
+test('describeOutcome keeps the reason in view', () => {
+  expect(describeOutcome({ ...failed, reason: 'OOMKilled', message: 'OOMKilled: the container ran out of memory (exit code 137)' })).toMatch(/^OOMKilled/);
+  expect(describeOutcome({ ...failed, class: 'infrastructure', reason: 'Evicted', message: 'The node was low on resource: memory.' })).toBe('Evicted: The node was low on resource: memory.');
+});
+
+test('pods created and adopted, and a success with its outputs (names only, never values)', () => {
+  const { r, lines } = reporter();
+  r.podCreated('a', 1, 'dag-1-1-a-1', false);
+  r.podCreated('a', 2, 'dag-1-1-a-2', true);
+  const st: RunState = {
+    ...state,
+    tasks: [{ id: 'a', result: 'succeeded', attempts: [{ attempt: 2, pod: 'p', startedAt: 1000, finishedAt: 3500, outcome: null }], outputs: {}, reason: null, reusedFrom: null, retryAt: null }],
+  };
+  r.attemptFinished('a', 2, { ...failed, class: 'succeeded', exitCode: 0, outputs: { password: 'hunter2' } }, st);
+  expect(lines).toEqual(['[a] started pod dag-1-1-a-1', '[a #2] adopted existing pod dag-1-1-a-2 (attempt 2)', '[a #2] succeeded in 2.5s (attempt 2); outputs: password']);
+  expect(lines.join('\n')).not.toContain('hunter2');
+});
