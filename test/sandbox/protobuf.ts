@@ -135,3 +135,49 @@ function decodeSelfSubjectAccessReview(review: Fields): Record<string, unknown> 
   if (nra) out.nonResourceAttributes = { path: str(nra, 1) ?? '', verb: str(nra, 2) ?? '' };
   return { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {}, spec: out };
 }
+
+function encVarint(n: number): Buffer {
+  const out: number[] = [];
+  let v = n;
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+
+/** One length-delimited field. */
+function enc(field: number, value: Buffer | string): Buffer {
+  const bytes = typeof value === 'string' ? Buffer.from(value) : value;
+  return Buffer.concat([encVarint((field << 3) | 2), encVarint(bytes.length), bytes]);
+}
+
+/** An operation of the OpenAPI v2 document kubectl reads, as gnostic's openapi_v2 messages. */
+export interface OpenApiV2Patch {
+  path: string;
+  group: string;
+  version: string;
+  kind: string;
+  queryParams: string[];
+}
+
+/**
+ * Encodes an OpenAPI v2 document (gnostic openapi_v2.Document protobuf) holding one PATCH
+ * operation per kind with its query parameters and x-kubernetes-group-version-kind: what
+ * kubectl before 1.23 reads to decide that the server supports dryRun.
+ */
+export function encodeOpenApiV2(ops: OpenApiV2Patch[]): Buffer {
+  const paths = ops.map((op) => {
+    const params = op.queryParams.map((name) =>
+      // ParametersItem.parameter(1) → Parameter.non_body_parameter(2) → query_parameter_sub_schema(3){in(2), name(4), type(6)}
+      enc(8, enc(1, enc(2, enc(3, Buffer.concat([enc(2, 'query'), enc(4, name), enc(6, 'string')]))))));
+    const gvk = `group: "${op.group}"\nkind: ${op.kind}\nversion: ${op.version}\n`;
+    // Operation.vendor_extension(13) = NamedAny{name(1), value(2) = Any{yaml(2)}}
+    const ext = enc(13, Buffer.concat([enc(1, 'x-kubernetes-group-version-kind'), enc(2, enc(2, gvk))]));
+    const operation = Buffer.concat([enc(5, `patch${op.kind}`), ...params, ext]);
+    // Paths.path(2) = NamedPathItem{name(1), value(2) = PathItem{patch(8)}}
+    return enc(2, Buffer.concat([enc(1, op.path), enc(2, enc(8, operation))]));
+  });
+  return Buffer.concat([enc(1, '2.0'), enc(2, Buffer.concat([enc(1, 'Kubernetes'), enc(2, 'v1.32.0-sandbox')])), enc(8, Buffer.concat(paths))]);
+}

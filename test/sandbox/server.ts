@@ -9,7 +9,7 @@ import { applyDefaults, randomSuffix, validate } from './admission.ts';
 import type { NodeAgent } from './agent.ts';
 import { Counters, Faults } from './faults.ts';
 import { formatRfc3339Nano, nowNanos, parseRfc3339, type LogStore } from './logs.ts';
-import { decodeProtobuf } from './protobuf.ts';
+import { decodeProtobuf, encodeOpenApiV2 } from './protobuf.ts';
 import { jsonPatch, mergePatch, strategicMergePatch, TestFailed } from './patch.ts';
 import { allowed, rulesIn, type User } from './rbac.ts';
 import { apiGroups, apiVersionOf, findResource, RESOURCES, type ResourceInfo } from './resources.ts';
@@ -187,14 +187,21 @@ function apiResourceList(group: string, version: string): unknown {
 }
 
 /**
- * OpenAPI for kubectl: v2 as an empty protobuf document (kubectl downloads it before validating),
- * v3 with one PATCH operation per kind that declares `fieldValidation`, so kubectl leaves
- * validation to the server (fieldValidation=Strict) instead of validating client-side.
+ * OpenAPI for kubectl, operations only (no schemas, so kubectl skips client-side validation):
+ * v2 as protobuf with one PATCH operation per kind declaring `dryRun` (kubectl < 1.23 checks it
+ * before --dry-run=server), v3 with the same operations declaring `fieldValidation`, so newer
+ * kubectl leaves validation to the server.
  */
 function openapi(res: ServerResponse, path: string): boolean {
   if (path === '/openapi/v2') {
-    res.writeHead(200, { 'Content-Type': 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' });
-    res.end();
+    const ops = RESOURCES.filter((r) => r.verbs.includes('patch')).map((r) => ({
+      path: `/${r.group ? `apis/${r.group}` : 'api'}/${r.version}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.plural}/{name}`,
+      group: r.group, version: r.version, kind: r.kind,
+      queryParams: ['dryRun', 'fieldManager', 'fieldValidation', 'force'],
+    }));
+    // Not the Accept type itself: Go's mime parser (client-go's response handling) rejects its '@'.
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+    res.end(encodeOpenApiV2(ops));
     return true;
   }
   const gvs = [...new Set(RESOURCES.map((r) => (r.group ? `apis/${r.group}/${r.version}` : `api/${r.version}`)))];
