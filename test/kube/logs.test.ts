@@ -36,8 +36,7 @@ test('resumes after a mid-line cut from the last whole line, without repeating l
     `${T(2)} partial line\n${T(3)} last`,
   ]);
   const lines: string[] = [];
-  let follower!: LogFollower;
-  follower = new LogFollower({
+  const follower: LogFollower = new LogFollower({
     client,
     namespace: 'ns',
     pod: 'p',
