@@ -109,3 +109,17 @@ test('log streams cut mid-line: resumed from the last timestamp, every line once
   expectAllLines(r, 40);
   expect(cluster.sandbox.counters.get('get', 'pods/log')).toBeGreaterThan(8);
 });
+
+test('watches that the server ends every second (as on idle timeouts) resume; the task still runs once', async () => {
+  const s = spec(`version: 1
+name: idle
+tasks:
+  slow: {image: "sandbox/sleep:3"}
+`);
+  const r = await run(cluster, s, { watchTimeoutSeconds: 1 });
+  expect(r.state.result).toBe('success');
+  expect(cluster.sandbox.containerStarts(r.out.created[0]!.pod)).toBe(1);
+  // Resumed, not re-listed: one list for the run, however many watches.
+  expect(cluster.sent.filter((w) => w.startsWith('watch pods') && w.includes('dag=idle')).length).toBeGreaterThan(1);
+  expect(cluster.sent.filter((w) => w.startsWith('list pods') && w.includes('dag=idle')).length).toBe(1);
+});

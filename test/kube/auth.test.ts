@@ -72,6 +72,28 @@ describe('connect', () => {
     expect(b.source).toBe('kubeconfig-file');
   });
 
+  test('an exec credential plugin (as cloud logins write) runs, and its token is masked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exec-'));
+    const plugin = join(dir, 'get-token');
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-token-0123456789"}}'\n`,
+      { mode: 0o755 },
+    );
+    sandbox.addUser('exec-token-0123456789', [{ apiGroups: ['*'], namespaces: ['*'], resources: ['*'], verbs: ['*'] }], 'exec-user');
+    const kubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "${sandbox.url}", certificate-authority-data: "${Buffer.from(sandbox.caPem).toString('base64')}"}}]
+users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}}}]
+contexts: [{name: cloud, context: {cluster: c, user: u, namespace: data-jobs}}]
+current-context: cloud
+`;
+    writeFileSync(join(dir, 'config'), kubeconfig);
+    const c = await connect({}, { KUBECONFIG: join(dir, 'config') });
+    expect(c.secrets).toContain('exec-token-0123456789');
+    await preflight(c.kubeConfig, 'data-jobs', 'run');
+  });
+
   test('an unknown context names the ones there are', async () => {
     await expect(connect({ kubeconfig: sandbox.kubeconfig(), context: 'prod' }, {})).rejects.toThrow(/Context "prod" is not in the kubeconfig; it has: sandbox/);
   });
