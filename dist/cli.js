@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-var __webpack_exports__ = {};
-/** Entry point placeholder: wired in a later step. */
-
-
+// The `pod-dag` CLI: the code is in index.js (one bundle for all entry points).
+globalThis.__POD_DAG_ENTRY__ = 'cli';
+await import('./index.js');

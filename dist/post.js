@@ -1,4 +1,3 @@
-var __webpack_exports__ = {};
-/** Entry point placeholder: wired in a later step. */
-
-
+// The action's post step: the code is in index.js (one bundle for all entry points).
+globalThis.__POD_DAG_ENTRY__ = 'post';
+await import('./index.js');

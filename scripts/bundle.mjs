@@ -1,45 +1,34 @@
-// Bundles the compiled entry points (lib/*.js, from `tsc -p tsconfig.build.json`) into dist/
-// with @vercel/ncc: dist/index.js (the action), dist/post.js (its post step), dist/cli.js (the
-// `pod-dag` CLI), and dist/licenses.txt (the third-party licences of everything bundled).
+// Bundles the compiled sources (lib/, from `tsc -p tsconfig.build.json`) into dist/ with
+// @vercel/ncc. One bundle, dist/index.js, holds the action's main step, its post step and the
+// CLI, so the Kubernetes client (most of the size) ships once; dist/post.js and dist/cli.js only
+// name their entry and import it. dist/licenses.txt lists the licences of everything bundled.
 import { createRequire } from 'node:module';
-import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const ncc = require('@vercel/ncc');
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
-const entries = [
-  ['lib/main.js', 'index.js'],
-  ['lib/post.js', 'post.js'],
-  ['lib/cli.js', 'cli.js'],
-];
 
+const { code, assets } = await ncc(path.join(root, 'lib', 'entry.js'), {
+  minify: false,
+  sourceMap: false,
+  quiet: true,
+  license: 'licenses.txt',
+  target: 'es2023',
+});
 await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
-const licenses = new Map();
-for (const [input, output] of entries) {
-  const { code, assets } = await ncc(path.join(root, input), {
-    minify: false,
-    sourceMap: false,
-    quiet: true,
-    license: 'licenses.txt',
-    target: 'es2023',
-  });
-  for (const [name, asset] of Object.entries(assets ?? {})) {
-    if (name === 'licenses.txt') {
-      licenses.set(output, asset.source.toString());
-    } else if (name !== 'package.json') {
-      throw new Error(`ncc emitted an unexpected asset '${name}' for ${input}: bundle it or ship it explicitly`);
-    }
-  }
-  const body = output === 'cli.js' && !code.startsWith('#!') ? `#!/usr/bin/env node\n${code}` : code;
-  await writeFile(path.join(dist, output), body, { mode: 0o755 });
+for (const [name, asset] of Object.entries(assets ?? {})) {
+  if (name === 'licenses.txt') await writeFile(path.join(dist, name), asset.source);
+  else if (name !== 'package.json') throw new Error(`ncc emitted an unexpected asset '${name}': bundle it or ship it explicitly`);
 }
-// One licence file for the whole of dist/: the union of every entry's bundled packages.
-const sections = new Set();
-for (const text of licenses.values()) for (const s of text.split(/\n(?=\S[^\n]*\n(?:MIT|ISC|Apache|BSD|[A-Z]))/)) sections.add(s.trim());
-await writeFile(path.join(dist, 'licenses.txt'), [...sections].sort().join('\n\n') + '\n');
+await writeFile(path.join(dist, 'index.js'), code);
+const shim = (entry, shebang) =>
+  `${shebang ? '#!/usr/bin/env node\n' : ''}// The ${entry === 'post' ? "action's post step" : '`pod-dag` CLI'}: the code is in index.js (one bundle for all entry points).\nglobalThis.__POD_DAG_ENTRY__ = '${entry}';\nawait import('./index.js');\n`;
+await writeFile(path.join(dist, 'post.js'), shim('post', false));
+await writeFile(path.join(dist, 'cli.js'), shim('cli', true), { mode: 0o755 });
 await writeFile(path.join(dist, 'package.json'), JSON.stringify({ type: 'module' }, null, 2) + '\n');
-const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
-console.log(`bundled ${entries.length} entry points of ${pkg.name}@${pkg.version} into dist/`);
+console.log(`bundled dist/index.js (${(code.length / 1e6).toFixed(1)} MB), dist/post.js, dist/cli.js`);

@@ -1,0 +1,137 @@
+/**
+ * The `pod-dag` commands. Side effects go through `CliIO`, so tests run them in process and
+ * compare what they print.
+ */
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { renderPlanPods } from '../kube/pod.ts';
+import { loadSpec, renderTemplate, resolveParams } from '../spec/index.ts';
+import type { DagSpec, SpecIssue } from '../spec/types.ts';
+import type { RunContext } from '../report/types.ts';
+import { runLocal } from './run.ts';
+
+/** What a command may touch. */
+export interface CliIO {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  signal: AbortSignal;
+}
+
+const USAGE = `usage:
+  pod-dag validate FILE
+  pod-dag plan FILE [--params YAML|JSON] [--namespace NS] [-o yaml|json]
+  pod-dag run FILE [--params YAML|JSON] [--namespace NS] [--context NAME] [--max-parallel N] [--keep-pods never|on-failure|always]
+
+validate  checks the spec and prints every problem as FILE:LINE:COL: message
+plan      renders the pod of every task, as 'kubectl --dry-run=client -o yaml' would print them
+run       runs the DAG against the cluster of the current kubeconfig (KUBECONFIG or ~/.kube/config)
+`;
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Formats spec issues the way compilers do, so terminals and editors make them clickable. */
+export function formatIssues(issues: SpecIssue[]): string {
+  return issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.message}\n`).join('');
+}
+
+/** Runs one `pod-dag` command line; resolves to the process's exit code. */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    (command === undefined ? io.stderr : io.stdout)(USAGE);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        params: { type: 'string', default: '' },
+        namespace: { type: 'string' },
+        output: { type: 'string', short: 'o', default: 'yaml' },
+        context: { type: 'string' },
+        'max-parallel': { type: 'string', default: '0' },
+        'keep-pods': { type: 'string', default: 'on-failure' },
+      },
+    });
+  } catch (err) {
+    io.stderr(`pod-dag ${command}: ${(err as Error).message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) {
+    io.stderr(`pod-dag ${command}: expected exactly one spec FILE, found ${positionals.length}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const file = positionals[0]!;
+
+  if (!['validate', 'plan', 'run'].includes(command)) {
+    io.stderr(`pod-dag: unknown command '${command}'\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const loaded = await loadSpec(file, io.cwd);
+  if (!loaded.spec) {
+    io.stderr(formatIssues(loaded.issues));
+    io.stderr(`${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'} in ${file}\n`);
+    return EXIT.usage;
+  }
+  const spec: DagSpec = loaded.spec;
+  if (command === 'validate') {
+    io.stdout(`${file}: valid (${spec.tasks.length} task${spec.tasks.length === 1 ? '' : 's'})\n`);
+    return EXIT.ok;
+  }
+
+  const { params, issues } = resolveParams(spec, values.params ?? '');
+  if (issues.length > 0) {
+    io.stderr(issues.map((i) => `--params: ${i}\n`).join(''));
+    return EXIT.usage;
+  }
+
+  if (command === 'plan') {
+    const output = values.output;
+    if (output !== 'yaml' && output !== 'json') {
+      io.stderr(`pod-dag plan: -o must be yaml or json, found '${output}'\n`);
+      return EXIT.usage;
+    }
+    const context: RunContext & { namespace: string | null } = { ...localContext(io.env), namespace: values.namespace ?? null };
+    const pods = renderPlanPods(spec, params, context, renderTemplate);
+    if (output === 'json') {
+      io.stdout(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pods }, null, 2) + '\n');
+    } else {
+      io.stdout(pods.map((pod) => stringify(pod, { lineWidth: 0 })).join('---\n'));
+    }
+    return EXIT.ok;
+  }
+
+  const maxParallel = Number(values['max-parallel']);
+  if (!Number.isInteger(maxParallel) || maxParallel < 0) {
+    io.stderr(`pod-dag run: --max-parallel must be a whole number >= 0, found '${values['max-parallel']}'\n`);
+    return EXIT.usage;
+  }
+  const keepPods = values['keep-pods'];
+  if (keepPods !== 'never' && keepPods !== 'on-failure' && keepPods !== 'always') {
+    io.stderr(`pod-dag run: --keep-pods must be never, on-failure or always, found '${keepPods}'\n`);
+    return EXIT.usage;
+  }
+  return runLocal({ spec, params, namespace: values.namespace ?? null, context: values.context ?? null, maxParallel, keepPods }, io);
+}
+
+/** A RunContext for a run from a terminal: a local run id, no GitHub links. */
+export function localContext(env: NodeJS.ProcessEnv): RunContext {
+  return {
+    repository: null,
+    runId: env['POD_DAG_RUN_ID'] || null,
+    runAttempt: 1,
+    sha: null,
+    ref: null,
+    serverUrl: 'https://github.com',
+    workflow: null,
+    job: null,
+    actor: env['USER'] || null,
+    eventName: 'local',
+  };
+}
