@@ -386,6 +386,7 @@ class Engine {
       // Events about the pod may have come before the create answered: look at it now.
       const known = this.#watcher?.pods.get(live.pod);
       if (known) await this.#observe(live, known, false);
+      else if (live.gone) await this.#endAttempt(live, failure('infrastructure', 'Deleted', 'the pod was deleted by someone else right after it was created'));
     });
   }
 
