@@ -1,0 +1,124 @@
+/**
+ * PodWatcher with a scripted API: list then watch from the list's resourceVersion, resume from the
+ * last resourceVersion seen, and on 410 Gone list again and synthesize what was missed.
+ */
+import { expect, test } from 'vitest';
+import type { V1Pod, V1PodList } from '@kubernetes/client-node';
+import type { KubeClient } from '../../src/kube/client.ts';
+import { PodWatcher, type PodEvent } from '../../src/kube/watch.ts';
+
+const pod = (name: string, rv: string, phase = 'Running'): V1Pod => ({ metadata: { name, resourceVersion: rv }, status: { phase } });
+
+type WatchScript = (cb: (type: string, obj: unknown) => void, done: (err: unknown) => void, query: Record<string, unknown>) => void;
+
+function fakeClient(lists: V1PodList[], watches: WatchScript[]) {
+  const calls: string[] = [];
+  let held: ((err: unknown) => void) | null = null;
+  const client = {
+    server: 'https://fake',
+    async request<T>(_what: string, fn: () => Promise<T>) {
+      return fn();
+    },
+    async throttle() {},
+    core: {
+      async listNamespacedPod() {
+        calls.push('list');
+        const l = lists.shift();
+        if (!l) throw new Error('no more lists scripted');
+        return l;
+      },
+    },
+    watch: {
+      async watch(_path: string, query: Record<string, unknown>, cb: (type: string, obj: unknown) => void, done: (err: unknown) => void) {
+        calls.push(`watch@${String(query.resourceVersion)}`);
+        const script = watches.shift();
+        const controller = new AbortController();
+        if (script) queueMicrotask(() => script(cb, done, query));
+        else {
+          // No more scripts: stay open until aborted.
+          held = done;
+          controller.signal.addEventListener('abort', () => held?.(null));
+        }
+        return controller;
+      },
+    },
+  } as unknown as KubeClient;
+  return { client, calls, isHeld: () => held !== null };
+}
+
+async function settle(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  expect(cond()).toBe(true);
+}
+
+test('resumes from the last resourceVersion after a clean end, reporting each change once', async () => {
+  const { client, calls, isHeld } = fakeClient(
+    [{ metadata: { resourceVersion: '10' }, items: [pod('a', '9')] }],
+    [
+      (cb, done) => {
+        cb('MODIFIED', pod('a', '11', 'Succeeded'));
+        cb('BOOKMARK', { metadata: { resourceVersion: '15' } });
+        done(null);
+      },
+    ],
+  );
+  const events: PodEvent[] = [];
+  const w = new PodWatcher(client, 'ns', 'x=y', (e) => events.push(e), { sleep: async () => {} });
+  await w.start();
+  await settle(isHeld);
+  w.stop();
+  await w.done;
+  expect(events.map((e) => `${e.type} ${e.pod.metadata!.name}@${e.pod.metadata!.resourceVersion}${e.synthetic ? ' (listed)' : ''}`)).toEqual(['ADDED a@9 (listed)', 'MODIFIED a@11']);
+  expect(calls).toEqual(['list', 'watch@10', 'watch@15']);
+});
+
+test('410 Gone: lists again and synthesizes the DELETED and MODIFIED events it missed', async () => {
+  const { client, calls, isHeld } = fakeClient(
+    [
+      { metadata: { resourceVersion: '10' }, items: [pod('a', '9'), pod('b', '8')] },
+      { metadata: { resourceVersion: '30' }, items: [pod('b', '25', 'Succeeded'), pod('c', '29')] },
+    ],
+    [(cb, done) => {
+      cb('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 10 (20)' });
+      done(null);
+    }],
+  );
+  const events: PodEvent[] = [];
+  const w = new PodWatcher(client, 'ns', 'x=y', (e) => events.push(e), { sleep: async () => {} });
+  await w.start();
+  await settle(isHeld);
+  w.stop();
+  expect(events.map((e) => `${e.type} ${e.pod.metadata!.name}`)).toEqual(['ADDED a', 'ADDED b', 'MODIFIED b', 'ADDED c', 'DELETED a']);
+  expect(calls).toEqual(['list', 'watch@10', 'list', 'watch@30']);
+  expect([...w.pods.keys()].sort()).toEqual(['b', 'c']);
+});
+
+test('403 on the watch stops the watcher with an error that says so', async () => {
+  const { client } = fakeClient(
+    [{ metadata: { resourceVersion: '1' }, items: [] }],
+    [(_cb, done) => done(Object.assign(new Error('Forbidden'), { statusCode: 403 }))],
+  );
+  const w = new PodWatcher(client, 'ns', 'x=y', () => {}, { sleep: async () => {} });
+  await w.start();
+  await expect(w.done).rejects.toThrow(/forbidden \(403\)/);
+});
+
+test('errors back off and resume from where the watch was', async () => {
+  const waits: number[] = [];
+  const { client, calls, isHeld } = fakeClient(
+    [{ metadata: { resourceVersion: '5' }, items: [] }],
+    [
+      (cb, done) => {
+        cb('ADDED', pod('a', '6'));
+        done(Object.assign(new TypeError('terminated'), { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }));
+      },
+      (_cb, done) => done(Object.assign(new Error('Internal Server Error'), { statusCode: 500 })),
+    ],
+  );
+  const w = new PodWatcher(client, 'ns', 'x=y', () => {}, { sleep: async (ms) => void waits.push(ms) });
+  await w.start();
+  await settle(isHeld);
+  w.stop();
+  expect(calls).toEqual(['list', 'watch@5', 'watch@6', 'watch@6']);
+  expect(waits).toEqual([100, 200]);
+});
