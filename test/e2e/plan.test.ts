@@ -1,0 +1,130 @@
+/**
+ * `mode: plan` through the bundled action (dist/index.js), driven as the runner drives it: no
+ * cluster, no credentials. A bad spec or a bad input stops the step before anything else, with
+ * annotations at the spec's file:line:col.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runStep } from '../harness/action.ts';
+
+const EXAMPLE = 'examples/clickhouse-db-sync/dag.yaml';
+const PARAMS = 'destination_host: clickhouse.data-jobs.svc.cluster.local\n';
+
+/** The annotations (error/warning/notice) a step printed. */
+const annotations = (commands: { command: string; properties: Record<string, string>; message: string }[]) =>
+  commands.filter((c) => ['error', 'warning', 'notice'].includes(c.command));
+
+describe('mode: plan', () => {
+  it('plans the example without any cluster or credentials: result success, Mermaid graph and every task in the summary', async () => {
+    // No KUBECONFIG, and a HOME without ~/.kube: nothing to connect to even by accident.
+    const home = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-home-'));
+    const step = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: PARAMS }, env: { HOME: home } });
+
+    expect(step.exitCode, step.stdout + step.stderr).toBe(0);
+    expect(step.outputs['result']).toBe('success');
+    expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual([]);
+    expect(annotations(step.commands).filter((c) => c.command === 'error')).toEqual([]);
+    expect(step.summary).toContain('```mermaid');
+    expect(step.summary).toMatch(/flowchart/);
+    for (const task of ['drop-destination-db', 'create-db', 'migrate-data', 'report']) expect(step.summary).toContain(task);
+    // The rendered pods carry the params, substituted: nothing was left as a template.
+    expect(step.summary).toContain('clickhouse.data-jobs.svc.cluster.local');
+    // Deterministic pod names from DAG, run id, run attempt, task and attempt.
+    expect(step.summary).toContain('name: clickhouse-db-sync-1000001-1-drop-destination-db-1');
+    // Nothing about a cluster in the log.
+    expect(step.stdout).not.toMatch(/Cluster https?:/);
+  });
+
+  it('is deterministic: the same inputs give the same summary', async () => {
+    const a = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: PARAMS } });
+    const b = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: PARAMS } });
+    expect(a.exitCode).toBe(0);
+    expect(b.summary).toBe(a.summary);
+  });
+
+  it('a bad spec: one ::error at file,line,col for every problem, exit 1, and nothing else happens', async () => {
+    const file = 'test/spec/fixtures/many-errors.yaml';
+    const step = await runStep({ inputs: { dag: file, mode: 'plan' } });
+
+    expect(step.exitCode).toBe(1);
+    const errors = annotations(step.commands).filter((c) => c.command === 'error');
+    const located = errors.filter((c) => c.properties['file'] !== undefined);
+    // The fixture has six problems; every one is reported at once, each with its position.
+    expect(located.map((c) => [c.properties['line'], c.properties['col']])).toEqual([
+      ['2', '7'],
+      ['3', '1'],
+      ['7', '13'],
+      ['8', '5'],
+      ['11', '14'],
+      ['12', '16'],
+    ]);
+    for (const c of located) expect(c.properties['file']).toBe(file);
+    expect(located.find((c) => c.message.includes('"need"'))?.message).toMatch(/did you mean "needs"/);
+    expect(located.find((c) => c.message.includes('retires'))?.message).toMatch(/unknown key/);
+    // The step's failure message counts them and says nothing ran.
+    expect(errors.at(-1)!.message).toMatch(/has 6 problems.*nothing was run/);
+    // Before anything else: the first lines of the log are the annotations, no plan, no summary.
+    const firstLines = step.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('::add-mask::') && !l.startsWith('::debug::'));
+    expect(firstLines.slice(0, 6).every((l) => l.startsWith('::error '))).toBe(true);
+    expect(step.stdout).not.toContain('Plan of DAG');
+    expect(step.summary).toBe('');
+    expect(step.outputs['result']).toBeUndefined();
+  });
+
+  it('a spec that is not YAML at all is annotated at its position', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-'));
+    await writeFile(path.join(dir, 'dag.yaml'), 'version: 1\nname: x\ntasks:\n  a: {image: busybox\n');
+    const step = await runStep({ inputs: { dag: 'dag.yaml', mode: 'plan' }, cwd: dir });
+    expect(step.exitCode).toBe(1);
+    const located = step.commands.filter((c) => c.command === 'error' && c.properties['file'] === 'dag.yaml');
+    expect(located.length).toBeGreaterThan(0);
+    for (const c of located) {
+      expect(Number(c.properties['line'])).toBeGreaterThan(0);
+      expect(Number(c.properties['col'])).toBeGreaterThan(0);
+    }
+  });
+
+  it("a bad input (mode: dryrun) fails with a message naming the input, the value and what is allowed", async () => {
+    const step = await runStep({ inputs: { dag: EXAMPLE, mode: 'dryrun', params: PARAMS } });
+    expect(step.exitCode).toBe(1);
+    const errors = step.commands.filter((c) => c.command === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toBe("Invalid input 'mode': 'dryrun'. Expected one of: run, dry-run, plan.");
+    expect(step.stderr).not.toMatch(/at .*\.js:\d+/); // never a stack trace
+  });
+
+  it('several bad inputs are reported together', async () => {
+    const step = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', 'keep-pods': 'sometimes', 'max-parallel': '-1' } });
+    expect(step.exitCode).toBe(1);
+    const message = step.commands.find((c) => c.command === 'error')!.message;
+    expect(message).toContain("'keep-pods': 'sometimes'");
+    expect(message).toContain("'max-parallel': '-1'");
+  });
+
+  it('a missing required param names it and fails before anything is planned', async () => {
+    const step = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan' } });
+    expect(step.exitCode).toBe(1);
+    const message = step.commands.find((c) => c.command === 'error')!.message;
+    expect(message).toContain("'params'");
+    expect(message).toContain('destination_host');
+    expect(step.stdout).not.toContain('Plan of DAG');
+  });
+
+  it('a missing spec file says where it looked and what to check', async () => {
+    const step = await runStep({ inputs: { dag: '.github/dags/missing.yaml', mode: 'plan' } });
+    expect(step.exitCode).toBe(1);
+    const message = step.commands.find((c) => c.command === 'error')!.message;
+    expect(message).toContain('.github/dags/missing.yaml');
+    expect(message).toContain(path.join(ROOT, '.github/dags/missing.yaml'));
+    expect(message).toMatch(/checkout/);
+    expect(step.stderr).toBe('');
+  });
+
+  it('a missing dag input is required', async () => {
+    const step = await runStep({ inputs: { mode: 'plan' } });
+    expect(step.exitCode).toBe(1);
+    expect(step.commands.find((c) => c.command === 'error')!.message).toMatch(/Input 'dag' is required/);
+  });
+});
