@@ -126,6 +126,8 @@ export class PodWatcher {
         continue;
       }
       this.#options.onRecover?.(`watch failed (${e.message}); resuming from resourceVersion ${this.#rv}`);
+      // A watch that made progress before it failed starts the backoff afresh.
+      if (result.events > 0) failures = 0;
       await this.#pause(sleep, ++failures, e.retryAfterMs);
     }
   }
@@ -153,7 +155,7 @@ export class PodWatcher {
   }
 
   /** One watch request; resolves when it ends, never rejects. */
-  async #watchOnce(): Promise<{ kind: 'ended'; events: number; quick: boolean } | { kind: 'error'; error: unknown }> {
+  async #watchOnce(): Promise<{ kind: 'ended'; events: number; quick: boolean } | { kind: 'error'; error: unknown; events: number }> {
     const started = Date.now();
     let events = 0;
     let gone: unknown = null;
@@ -191,8 +193,8 @@ export class PodWatcher {
       };
       const onDone = (err: unknown): void => {
         this.#controller = null;
-        if (gone) resolve({ kind: 'error', error: gone });
-        else if (err && !this.#stop.signal.aborted && classifyError(err).kind !== 'timeout') resolve({ kind: 'error', error: err });
+        if (gone) resolve({ kind: 'error', error: gone, events });
+        else if (err && !this.#stop.signal.aborted && classifyError(err).kind !== 'timeout') resolve({ kind: 'error', error: err, events });
         else resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
       };
       this.#client.watch.watch(path, query, onEvent, onDone).then(

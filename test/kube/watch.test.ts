@@ -120,5 +120,6 @@ test('errors back off and resume from where the watch was', async () => {
   await settle(isHeld);
   w.stop();
   expect(calls).toEqual(['list', 'watch@5', 'watch@6', 'watch@6']);
+  // Backoff doubles while no progress is made.
   expect(waits).toEqual([100, 200]);
 });
