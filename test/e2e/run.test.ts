@@ -1,0 +1,175 @@
+/**
+ * `mode: run` end to end: the bundled action (dist/index.js) driven as the runner drives it,
+ * against one in-process sandbox set up for the example DAG. Each test asserts what the runner
+ * would see (exit code, outputs, summary, annotations, the masked log) and what the cluster saw
+ * (pods left, container starts).
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { podName } from '../../src/kube/pod.ts';
+import type { Sandbox } from '../sandbox/index.ts';
+import { DEMO_PARAMS, DEMO_PASSWORD, startDemoCluster } from '../fixtures/demo-cluster.ts';
+import { runStep, type StepResult } from '../harness/action.ts';
+
+const EXAMPLE = 'examples/clickhouse-db-sync/dag.yaml';
+const NS = 'data-jobs';
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startDemoCluster();
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+/** Writes a spec into a fresh workspace; returns the workspace. */
+async function workspace(yaml: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-run-'));
+  await writeFile(path.join(dir, 'dag.yaml'), yaml);
+  return dir;
+}
+
+/** Pods of one GitHub run still in the sandbox. */
+const podsOfRun = (runId: string) =>
+  sandbox.list('pods', NS).filter((p) => (p.metadata as { name: string }).name.includes(`-${runId}-`));
+
+const show = (step: StepResult) => `exit ${step.exitCode}\n${step.maskedLog}\n${step.stderr}`;
+
+/** Every place a secret must never reach. */
+function expectNowhere(step: StepResult, secret: string): void {
+  expect(step.maskedLog).not.toContain(secret);
+  expect(step.summary).not.toContain(secret);
+  for (const value of Object.values(step.outputs)) expect(value).not.toContain(secret);
+  for (const c of step.commands.filter((c) => c.command !== 'add-mask')) expect(c.message).not.toContain(secret);
+}
+
+describe('mode: run', () => {
+  it('runs the example DAG end to end: outputs, one start per container, no pod left with keep-pods never, no secret anywhere', async () => {
+    const runId = '2000001';
+    const kubeconfig = sandbox.kubeconfig();
+    const step = await runStep({
+      inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig, 'keep-pods': 'never' },
+      env: { GITHUB_RUN_ID: runId },
+    });
+
+    expect(step.exitCode, show(step)).toBe(0);
+    expect(step.outputs['result']).toBe('success');
+    expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual([]);
+    const outputs = JSON.parse(step.outputs['outputs']!) as Record<string, Record<string, string>>;
+    expect(outputs['migrate-data']).toEqual({ rows_copied: '150000', tables: '5' });
+    expect(outputs['report']).toEqual({ tables: '42' });
+
+    // Each task ran exactly once: one container start per task, on attempt 1 only.
+    for (const task of ['drop-destination-db', 'create-db', 'migrate-data', 'report']) {
+      const name = (attempt: number) => podName({ dag: 'clickhouse-db-sync', runId, runAttempt: 1, task, attempt });
+      expect(sandbox.containerStarts(name(1)), task).toBe(1);
+      expect(sandbox.containerStarts(name(2)), task).toBe(0);
+    }
+    expect(podsOfRun(runId)).toEqual([]);
+
+    // The live log: each task's lines, prefixed with the task.
+    expect(step.maskedLog).toMatch(/migrate-data.*\[5\/5\] payments: copied 50000 rows/);
+    expect(step.summary).toContain('```mermaid');
+    expect(step.summary).toContain('migrate-data');
+
+    // Secrets: the database password (from a Kubernetes secret) and every credential.
+    expect(step.stdout).not.toContain(DEMO_PASSWORD);
+    expectNowhere(step, DEMO_PASSWORD);
+    expect(step.masks).toContain(sandbox.adminToken);
+    expectNowhere(step, sandbox.adminToken);
+    expectNowhere(step, kubeconfig.trim());
+    expect(step.stderr).toBe('');
+  });
+
+  it('a failing task with retries: result failure, failed-tasks, every attempt ran once, annotations at the task in the spec', async () => {
+    const runId = '2000002';
+    const dir = await workspace(
+      [
+        'version: 1',
+        'name: flaky',
+        'namespace: data-jobs',
+        'tasks:',
+        '  ok:',
+        '    image: sandbox/succeed',
+        '  bad:', // line 7
+        '    needs: [ok]',
+        '    image: "sandbox/exit:3"',
+        '    retries: {limit: 2, delay: 0s}',
+        '  after:',
+        '    needs: [bad]',
+        '    image: sandbox/succeed',
+        '',
+      ].join('\n'),
+    );
+    const step = await runStep({
+      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'on-failure' },
+      env: { GITHUB_RUN_ID: runId },
+      cwd: dir,
+    });
+
+    expect(step.exitCode, show(step)).toBe(1);
+    expect(step.outputs['result']).toBe('failure');
+    expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual(['bad']);
+    const name = (task: string, attempt: number) => podName({ dag: 'flaky', runId, runAttempt: 1, task, attempt });
+    expect([1, 2, 3, 4].map((a) => sandbox.containerStarts(name('bad', a)))).toEqual([1, 1, 1, 0]);
+    expect(sandbox.containerStarts(name('ok', 1))).toBe(1);
+    expect(sandbox.containerStarts(name('after', 1))).toBe(0); // skipped: its need failed
+
+    // The failed task is annotated at its definition (line 7, col 3), with its attempts and what it blocked.
+    const errors = step.commands.filter((c) => c.command === 'error' && c.properties['file'] === 'dag.yaml');
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]!.properties['line']).toBe('7');
+    expect(errors[0]!.message).toMatch(/exit code 3/);
+    expect(errors[0]!.properties['col']).toBe('3');
+    expect(errors[0]!.properties['title']).toMatch(/bad failed/);
+    expect(errors[0]!.message).toMatch(/Failed after 3 attempts/);
+    expect(errors[0]!.message).toMatch(/Not run because of it: after/);
+    // The retry decisions in plain words in the log.
+    expect(step.maskedLog).toMatch(/bad attempt 1 failed: exit code 3; retrying/);
+    // The step's own failure names the task.
+    expect(step.commands.filter((c) => c.command === 'error').at(-1)!.message).toMatch(/failed.*bad/);
+
+    // keep-pods on-failure: the failed attempts' pods stay, the succeeded one is gone.
+    const left = podsOfRun(runId).map((p) => (p.metadata as { name: string }).name).sort();
+    expect(left).toEqual([name('bad', 1), name('bad', 2), name('bad', 3)].sort());
+    expect(step.summary).toContain('bad');
+  });
+
+  it('an if: always() cleanup runs after a failure, and its dependants without it are skipped', async () => {
+    const runId = '2000003';
+    const dir = await workspace(
+      [
+        'version: 1',
+        'name: with-cleanup',
+        'namespace: data-jobs',
+        'tasks:',
+        '  work:',
+        '    image: "sandbox/exit:1"',
+        '    retries: {limit: 0}',
+        '  publish:',
+        '    needs: [work]',
+        '    image: sandbox/succeed',
+        '  cleanup:',
+        '    needs: [work]',
+        '    if: always()',
+        '    image: sandbox/succeed',
+        '',
+      ].join('\n'),
+    );
+    const step = await runStep({
+      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' },
+      env: { GITHUB_RUN_ID: runId },
+      cwd: dir,
+    });
+    expect(step.exitCode, show(step)).toBe(1);
+    expect(step.outputs['result']).toBe('failure');
+    expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual(['work']);
+    const name = (task: string) => podName({ dag: 'with-cleanup', runId, runAttempt: 1, task, attempt: 1 });
+    expect(sandbox.containerStarts(name('cleanup'))).toBe(1);
+    expect(sandbox.containerStarts(name('publish'))).toBe(0);
+    expect(step.summary).toMatch(/skipped/i);
+    expect(podsOfRun(runId)).toEqual([]);
+  });
+});
