@@ -1,6 +1,7 @@
 /**
  * A stand-in for the action's main step, for the crash test: it wires the run store and the
- * engine exactly as the action must (startRerunSession → runDag's `previous`, `onAttemptEnd`),
+ * engine exactly as the action must (startRerunSession → runDag's `previous`, `onAttemptEnd`,
+ * `recorded`),
  * prints the live log, and at the end one line `RESULT <json>` with every task's result. The test
  * SIGKILLs it at random moments and starts it again.
  *
@@ -60,6 +61,7 @@ const state = await runDag({
   imagePullGraceMs: 0,
   previous: session.plan.previous,
   onAttemptEnd: (end) => session.attemptEnded(end),
+  recorded: (task, attempt) => session.recorded(task, attempt),
 });
 await session.finished(state.result!);
 console.log(`RESULT ${JSON.stringify({ result: state.result, tasks: Object.fromEntries(state.tasks.map((t) => [t.id, t.result])) })}`);

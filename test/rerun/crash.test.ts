@@ -228,8 +228,8 @@ describe(`SIGKILL at random moments, then start again (seed ${SEED})`, () => {
 
 describe('a kill after an attempt was recorded and its pod deleted (keep-pods never)', () => {
   // The restarted action must not create that attempt's pod again: the engine replays the
-  // recorded end (RerunSession.recorded) instead. Until src/engine.ts takes that hook
-  // (RunDagOptions.recorded), the attempt runs twice; this test says so.
+  // recorded end (RunDagOptions.recorded ← RerunSession.recorded) instead. Skipped only if an
+  // engine without that hook is in the tree.
   const engineReplays = readFileSync(path.join(ROOT, 'src', 'engine.ts'), 'utf8').includes('recorded?.(');
   it.skipIf(!engineReplays)('the failed attempt is replayed from the state, not run again', async () => {
     const yaml = ['version: 1', 'name: replay', 'tasks:', '  t0: {image: "sandbox/exit:3"}', '  t1: {image: "sandbox/sleep:1", needs: [t0], if: "always()"}', ''].join('\n');

@@ -39,6 +39,7 @@ async function attempt(s: DagSpec, runId: string, runAttempt: number, mode: Reru
     context: context(runId, runAttempt),
     previous: session.plan.previous,
     onAttemptEnd: (end) => session.attemptEnded(end),
+    recorded: (task, n) => session.recorded(task, n),
   });
   await session.finished(state.result!);
   return { state, plan: session.plan };
