@@ -21,12 +21,12 @@ import { classifyPod, containerStarted, containerTerminated, recheckAt } from '.
 import type { KubeClient } from './kube/client.ts';
 import { KubeError, classifyError, describeError } from './kube/errors.ts';
 import { LogFollower } from './kube/logs.ts';
-import { CONTAINER, outputRefs, podName, renderPod, runSelector } from './kube/pod.ts';
+import { CONTAINER, placeholderRender, podName, renderPod, runSelector } from './kube/pod.ts';
 import { PodWatcher } from './kube/watch.ts';
 import type { PodEvent } from './kube/watch.ts';
 import type { DryRunVerdict, Reporter, RunContext } from './report/types.ts';
 import { renderTemplate } from './spec/template.ts';
-import type { DagSpec, Template } from './spec/types.ts';
+import type { DagSpec } from './spec/types.ts';
 
 /** Time, behind an interface so tests can control it. */
 export interface Clock {
@@ -562,11 +562,7 @@ export async function dryRunDag(options: Omit<RunDagOptions, 'mode' | 'maxParall
   const verdicts = await Promise.all(
     o.spec.tasks.map(async (task): Promise<DryRunVerdict> => {
       const name = podName({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
-      const render = (t: Template): string => {
-        const outputs: Record<string, Record<string, string>> = {};
-        for (const r of outputRefs(t)) (outputs[r.task] ??= {})[r.name] = `<tasks.${r.task}.outputs.${r.name}>`;
-        return renderTemplate(t, { params: o.params, outputs });
-      };
+      const render = placeholderRender(o.params);
       let verdict: DryRunVerdict;
       try {
         const pod = renderPod(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });

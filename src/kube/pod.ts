@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import type { RunContext } from '../report/types.ts';
+import { renderTemplate } from '../spec/template.ts';
 import type { DagSpec, Template, TaskSpec } from '../spec/types.ts';
 
 /** The value of `app.kubernetes.io/managed-by` on every pod we create. */
@@ -192,27 +193,34 @@ export function outputRefs(t: Template): { task: string; name: string }[] {
   return [...t.matchAll(OUTPUT_REF)].map((m) => ({ task: m[1]!, name: m[2]! }));
 }
 
+/** How templates are rendered: `renderTemplate` from src/spec/template.ts, or a stand-in. */
+export type RenderFn = (t: Template, values: { params: Record<string, string>; outputs: Record<string, Record<string, string>> }) => string;
+
+/**
+ * A render function for pods whose upstream outputs are not known yet (`plan`, `dry-run`): each
+ * reference to one shows as `<tasks.x.outputs.y>`; params are substituted.
+ */
+export function placeholderRender(params: Record<string, string>, render: RenderFn = renderTemplate): (t: Template) => string {
+  return (t) => {
+    const outputs: Record<string, Record<string, string>> = {};
+    for (const r of outputRefs(t)) (outputs[r.task] ??= {})[r.name] = `<tasks.${r.task}.outputs.${r.name}>`;
+    return render(t, { params, outputs });
+  };
+}
+
 /**
  * The pods of attempt 1 of every task, for `plan` mode: upstream outputs are not known, so each
- * reference to one shows as `<tasks.x.outputs.y>`. `renderTemplate(t, {params, outputs})` is
- * passed in (src/spec/template.ts).
+ * reference to one shows as `<tasks.x.outputs.y>`.
  */
 export function renderPlanPods(
   spec: DagSpec,
   params: Record<string, string>,
   context: RunContext & { namespace?: string | null },
-  renderTemplate: (t: Template, values: { params: Record<string, string>; outputs: Record<string, Record<string, string>> }) => string,
+  render: RenderFn = renderTemplate,
 ): V1Pod[] {
   const runId = context.runId ?? 'plan';
   const namespace = context.namespace ?? spec.namespace ?? 'default';
-  return spec.tasks.map((task) => {
-    const render = (t: Template): string => {
-      const outputs: Record<string, Record<string, string>> = {};
-      for (const r of outputRefs(t)) (outputs[r.task] ??= {})[r.name] = `<tasks.${r.task}.outputs.${r.name}>`;
-      return renderTemplate(t, { params, outputs });
-    };
-    return renderPod(task, 1, { spec, namespace, runId, context, render });
-  });
+  return spec.tasks.map((task) => renderPod(task, 1, { spec, namespace, runId, context, render: placeholderRender(params, render) }));
 }
 
 /** The result of reading a termination message as outputs. */
