@@ -1,0 +1,171 @@
+/**
+ * Authentication and preflight through the bundled action (dist/index.js), against one sandbox:
+ * each way of giving credentials works, and each problem (wrong token, unreachable server, TLS,
+ * missing namespace, missing RBAC permission) stops the step with a message that names the
+ * problem and its fix, before a single pod is created.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify } from 'yaml';
+import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { runStep, type StepResult } from '../harness/action.ts';
+
+const NS = 'data-jobs';
+const SPEC = ['version: 1', 'name: auth-check', `namespace: ${NS}`, 'tasks:', '  a: {image: sandbox/succeed}', '  b: {image: sandbox/succeed, needs: [a]}', ''].join('\n');
+const LIMITED = 'no-create-token-0123456789';
+
+let sandbox: Sandbox;
+let dir: string;
+let runs = 0;
+beforeAll(async () => {
+  sandbox = await startSandbox({ namespaces: ['default', NS] });
+  // Everything the action needs but `create pods`.
+  sandbox.addUser(
+    LIMITED,
+    [
+      { namespaces: [NS], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
+      { namespaces: [NS], resources: ['pods/log'], verbs: ['get'] },
+    ],
+    'system:serviceaccount:data-jobs:limited',
+  );
+  dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-auth-'));
+  await writeFile(path.join(dir, 'dag.yaml'), SPEC);
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+beforeEach(() => sandbox.counters.reset());
+
+/** Runs the step in the workspace with these inputs and a fresh run id. */
+function step(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<StepResult> {
+  runs += 1;
+  return runStep({ inputs: { dag: 'dag.yaml', 'keep-pods': 'never', ...inputs }, env: { GITHUB_RUN_ID: `300000${runs}`, ...env }, cwd: dir });
+}
+
+/** The message the step failed with (its last ::error). */
+const failure = (s: StepResult) => s.commands.filter((c) => c.command === 'error').at(-1)?.message ?? '';
+
+/** The step stopped before any pod was created, with one error and no stack trace. */
+function expectStoppedBeforePods(s: StepResult): void {
+  expect(s.exitCode, s.stdout + s.stderr).toBe(1);
+  expect(sandbox.counters.get('create', 'pods')).toBe(0);
+  expect(sandbox.list('pods', NS)).toEqual([]);
+  expect(s.stderr).not.toMatch(/\n\s+at /);
+  expect(failure(s)).not.toMatch(/internal error/);
+}
+
+/** The step ran both tasks: success, two pods created, none left. */
+function expectRan(s: StepResult): void {
+  expect(s.exitCode, s.stdout + s.stderr).toBe(0);
+  expect(s.outputs['result']).toBe('success');
+  expect(sandbox.counters.get('create', 'pods')).toBe(2);
+  expect(sandbox.list('pods', NS)).toEqual([]);
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+describe('credentials', () => {
+  it('a kubeconfig input in plain YAML: runs, and its token and text are masked', async () => {
+    const kubeconfig = sandbox.kubeconfig();
+    const s = await step({ kubeconfig });
+    expectRan(s);
+    expect(s.maskedLog).toContain("credentials: the 'kubeconfig' input");
+    expect(s.masks).toContain(sandbox.adminToken);
+    expect(s.maskedLog).not.toContain(sandbox.adminToken);
+  });
+
+  it('a kubeconfig input in base64: decoded, runs, and the decoded token is masked', async () => {
+    const b64 = Buffer.from(sandbox.kubeconfig()).toString('base64');
+    const s = await step({ kubeconfig: b64 });
+    expectRan(s);
+    expect(s.masks).toContain(b64);
+    expect(s.masks).toContain(sandbox.adminToken);
+    expect(s.maskedLog).not.toContain(sandbox.adminToken);
+  });
+
+  it('server, token and certificate-authority-data inputs', async () => {
+    const s = await step({ server: sandbox.url, token: sandbox.adminToken, 'certificate-authority-data': Buffer.from(sandbox.caPem).toString('base64') });
+    expectRan(s);
+    expect(s.maskedLog).toContain("credentials: the 'server' and 'token' inputs");
+    expect(s.masks).toContain(sandbox.adminToken);
+    expect(s.maskedLog).not.toContain(sandbox.adminToken);
+  });
+
+  it('KUBECONFIG left by an earlier step (no credential inputs)', async () => {
+    const file = path.join(dir, 'kubeconfig-from-earlier-step');
+    await writeFile(file, sandbox.kubeconfig(), { mode: 0o600 });
+    const s = await step({}, { KUBECONFIG: file });
+    expectRan(s);
+    expect(s.maskedLog).toContain('credentials: the kubeconfig file of an earlier step');
+    expect(s.masks).toContain(sandbox.adminToken);
+    expect(s.maskedLog).not.toContain(sandbox.adminToken);
+  });
+
+  it('no credentials at all: says every way to give them', async () => {
+    const home = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-home-'));
+    const s = await step({}, { HOME: home });
+    expectStoppedBeforePods(s);
+    expect(failure(s)).toMatch(/No Kubernetes credentials found/);
+    expect(failure(s)).toMatch(/kubeconfig/);
+  });
+});
+
+describe('preflight: every problem before any pod', () => {
+  it('a wrong token: 401, in words', async () => {
+    const s = await step({ kubeconfig: sandbox.kubeconfig({ token: 'wrong-token-0123456789' }) });
+    expectStoppedBeforePods(s);
+    expect(failure(s)).toMatch(/rejected the credentials \(401 Unauthorized\)/);
+    expect(s.maskedLog).not.toContain('wrong-token-0123456789');
+  });
+
+  it('an unreachable server (a closed port): names the server and the cause', async () => {
+    const port = await closedPort();
+    const s = await step({ server: `https://127.0.0.1:${port}`, token: sandbox.adminToken, 'certificate-authority-data': Buffer.from(sandbox.caPem).toString('base64') });
+    expectStoppedBeforePods(s);
+    expect(failure(s)).toMatch(/could not be reached/);
+    expect(failure(s)).toContain(`127.0.0.1:${port}`);
+    expect(failure(s)).toMatch(/ECONNREFUSED/);
+  });
+
+  it('a TLS error (a kubeconfig whose CA did not sign the server certificate)', async () => {
+    // Another CA, made by openssl: the server's certificate does not chain to it.
+    const caDir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-ca-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=some-other-ca', '-keyout', path.join(caDir, 'key.pem'), '-out', path.join(caDir, 'ca.pem')], { stdio: 'ignore' });
+    const otherCa = await readFile(path.join(caDir, 'ca.pem'), 'utf8');
+    const doc = parseYaml(sandbox.kubeconfig()) as { clusters: { cluster: Record<string, string> }[] };
+    doc.clusters[0]!.cluster['certificate-authority-data'] = Buffer.from(otherCa).toString('base64');
+    const s = await step({ kubeconfig: stringify(doc) });
+    expectStoppedBeforePods(s);
+    expect(failure(s)).toMatch(/TLS/);
+    expect(failure(s)).toContain(sandbox.url);
+    expect(failure(s)).toMatch(/certificate-authority/);
+  });
+
+  it('a namespace that does not exist: names it and how to create it', async () => {
+    const s = await step({ kubeconfig: sandbox.kubeconfig(), namespace: 'no-such-ns' });
+    expectStoppedBeforePods(s);
+    expect(failure(s)).toMatch(/Namespace "no-such-ns" does not exist/);
+    expect(failure(s)).toMatch(/kubectl create namespace no-such-ns/);
+  });
+
+  it('a user without create pods: names the verb, resource, namespace and the Role rule', async () => {
+    const s = await step({ kubeconfig: sandbox.kubeconfig({ token: LIMITED }) });
+    expectStoppedBeforePods(s);
+    const msg = failure(s);
+    expect(msg).toMatch(/create pods in namespace "data-jobs"/);
+    expect(msg).toMatch(/resources: \["pods"\]/);
+    expect(msg).toMatch(/verbs: \[[^\]]*"create"/);
+    expect(s.maskedLog).not.toContain(LIMITED);
+  });
+});
