@@ -194,7 +194,11 @@ class Engine {
       timeoutSeconds: o.watchTimeoutSeconds,
       onRecover: (what) => o.debug?.(what),
     });
-    await this.#watcher.start();
+    try {
+      await this.#watcher.start();
+    } catch (err) {
+      throw new KubeError(describeError(err, `list the run's pods (${this.#selector}) in namespace ${o.namespace}`, o.client.server), classifyError(err), { cause: err });
+    }
     this.#watcher.done.catch((err: unknown) => this.#enqueue(() => this.#onFatal(err)));
     const onAbort = (): void => this.#enqueue(() => this.#feed({ type: 'cancel', at: this.#clock.now(), reason: 'signal' }));
     // The scheduler must start before it hears of a cancel.
