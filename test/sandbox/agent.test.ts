@@ -1,4 +1,7 @@
 // The node agent: pods run as real processes or scripted behaviours, with status as a kubelet reports it.
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from './index.ts';
 import { clients, failure, finished, podManifest, waitForLog, watchPod, type Clients } from './helpers.ts';
@@ -104,7 +107,63 @@ describe('real processes', () => {
   });
 });
 
+describe('images, init containers and restarts', () => {
+  it('takes PATH, working directory and env from the images option', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-image-'));
+    try {
+      const bin = join(dir, 'bin');
+      mkdirSync(bin);
+      symlinkSync(node, join(bin, 'node-in-image'));
+      const other = await startSandbox({ namespaces: [ns], images: { 'local/tool:1': { path: [bin], workingDir: dir, env: { FROM_IMAGE: 'yes' } } } });
+      try {
+        const c = clients(other);
+        const body = podManifest('image-env', { image: 'local/tool:1', command: ['node-in-image', '-e', 'console.log(process.cwd(), process.env.FROM_IMAGE, process.env.PATH)'] });
+        const created = await c.core.createNamespacedPod({ namespace: ns, body });
+        const { pod } = await watchPod(c.kc, ns, 'image-env', finished, { fromResourceVersion: created.metadata!.resourceVersion! });
+        expect(pod.status?.phase).toBe('Succeeded');
+        expect(await c.core.readNamespacedPodLog({ name: 'image-env', namespace: ns })).toBe(`${dir} yes ${bin}\n`);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs init containers first, in order, then the main container', async () => {
+    const created = await admin.core.createNamespacedPod({
+      namespace: ns,
+      body: { metadata: { name: 'with-init' }, spec: { restartPolicy: 'Never', initContainers: [{ name: 'one', image: 'sandbox/succeed' }, { name: 'two', image: 'sandbox/sleep:0.1' }], containers: [{ name: 'main', image: 'sandbox/succeed' }] } },
+    });
+    const { pod, events } = await watchPod(admin.kc, ns, 'with-init', finished, { fromResourceVersion: created.metadata!.resourceVersion! });
+    expect(pod.status?.phase).toBe('Succeeded');
+    const initializing = events.find((e) => e.object.status?.conditions?.some((c) => c.type === 'Initialized' && c.status === 'False'));
+    expect(initializing?.object.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe('PodInitializing');
+    expect(pod.status?.initContainerStatuses?.map((c) => c.state?.terminated?.reason)).toEqual(['Completed', 'Completed']);
+  });
+
+  it('restarts a failing container under OnFailure: restartCount, lastState, CrashLoopBackOff', async () => {
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('crashloop', { image: 'sandbox/exit:1' }, { restartPolicy: 'OnFailure' }) });
+    const { pod, events } = await watchPod(admin.kc, ns, 'crashloop', (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 2, { fromResourceVersion: created.metadata!.resourceVersion! });
+    expect(events.some((e) => e.object.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff')).toBe(true);
+    expect(pod.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
+    expect(pod.status?.phase).toBe('Running');
+    expect(sandbox.containerStarts('crashloop')).toBeGreaterThanOrEqual(2);
+    await admin.core.deleteNamespacedPod({ name: 'crashloop', namespace: ns, gracePeriodSeconds: 0 });
+  });
+});
+
 describe('configuration errors', () => {
+  it('deletes a pod stuck in CreateContainerConfigError after one last status', async () => {
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('stuck', { envFrom: [{ secretRef: { name: 'never-there' } }] }) });
+    await watchPod(admin.kc, ns, 'stuck', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError', { fromResourceVersion: created.metadata!.resourceVersion! });
+    const deleted = await admin.core.deleteNamespacedPod({ name: 'stuck', namespace: ns });
+    expect(deleted.metadata?.deletionTimestamp).toBeTruthy();
+    const { events } = await watchPod(admin.kc, ns, 'stuck', (_p, type) => type === 'DELETED', { fromResourceVersion: deleted.metadata!.resourceVersion! });
+    expect(events.at(-1)?.type).toBe('DELETED');
+    expect(sandbox.containerStarts('stuck')).toBe(0);
+  });
+
   it('keeps a pod with a missing secret Pending in CreateContainerConfigError, and starts it once the secret exists', async () => {
     const created = await admin.core.createNamespacedPod({
       namespace: ns,

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { startSandbox, type Sandbox } from './index.ts';
-import { clients, failure, finished, podManifest, raw, watchPod, type Clients } from './helpers.ts';
+import { clients, failure, finished, podManifest, raw, waitForLog, watchPod, type Clients } from './helpers.ts';
 
 let sandbox: Sandbox;
 let admin: Clients;
@@ -125,7 +125,69 @@ describe('objects', () => {
   });
 });
 
+describe('lists, namespaces and eviction', () => {
+  it('pages a list with limit and continue', async () => {
+    for (const name of ['page-a', 'page-b', 'page-c']) await admin.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name, labels: { page: 'yes' } }, stringData: { k: name } } });
+    const first = await admin.core.listNamespacedSecret({ namespace: ns, labelSelector: 'page', limit: 2 });
+    expect(first.items.map((i) => i.metadata?.name)).toEqual(['page-a', 'page-b']);
+    expect(first.metadata?.remainingItemCount).toBe(1);
+    const rest = await admin.core.listNamespacedSecret({ namespace: ns, labelSelector: 'page', limit: 2, _continue: first.metadata!._continue! });
+    expect(rest.items.map((i) => i.metadata?.name)).toEqual(['page-c']);
+    expect(rest.metadata?._continue).toBeUndefined();
+    expect(rest.items[0]?.data).toEqual({ k: Buffer.from('page-c').toString('base64') });
+  });
+
+  it('deletes a namespace: Terminating, then its objects and itself are gone', async () => {
+    await admin.core.createNamespace({ body: { metadata: { name: 'doomed-ns' } } });
+    await admin.core.createNamespacedConfigMap({ namespace: 'doomed-ns', body: { metadata: { name: 'c' } } });
+    // A process that ignores SIGTERM keeps the namespace Terminating for its grace period.
+    const stubborn = 'process.on("SIGTERM", () => {}); console.log("ready"); setInterval(() => {}, 1000)';
+    await admin.core.createNamespacedPod({ namespace: 'doomed-ns', body: podManifest('p', { image: 'local/node', command: [process.execPath, '-e', stubborn] }, { terminationGracePeriodSeconds: 2 }) });
+    await waitForLog(admin.kc, 'doomed-ns', 'p', 'ready\n');
+    const deleting = await admin.core.deleteNamespace({ name: 'doomed-ns' });
+    expect((deleting as k8s.V1Namespace).status?.phase).toBe('Terminating');
+    expect(await failure(admin.core.createNamespacedConfigMap({ namespace: 'doomed-ns', body: { metadata: { name: 'late' } } }))).toMatchObject({
+      code: 403, message: 'configmaps "late" is forbidden: unable to create new content in namespace doomed-ns because it is being terminated',
+    });
+    const gone = await new Promise<string>((resolve, reject) => {
+      void new k8s.Watch(admin.kc).watch('/api/v1/namespaces', { fieldSelector: 'metadata.name=doomed-ns' }, (type) => type === 'DELETED' && resolve(type), (err) => (err ? reject(err) : undefined));
+    });
+    expect(gone).toBe('DELETED');
+    expect(sandbox.list('pods', 'doomed-ns')).toEqual([]);
+    expect(sandbox.list('configmaps', 'doomed-ns')).toEqual([]);
+  });
+
+  it('evicts through the Eviction API: DisruptionTarget, then a graceful delete', async () => {
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('evict-me', { image: 'sandbox/sleep:forever' }, { terminationGracePeriodSeconds: 1 }) });
+    const running = await watchPod(admin.kc, ns, 'evict-me', (p) => p.status?.phase === 'Running', { fromResourceVersion: created.metadata!.resourceVersion! });
+    await admin.core.createNamespacedPodEviction({ name: 'evict-me', namespace: ns, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'evict-me', namespace: ns } } });
+    const { events } = await watchPod(admin.kc, ns, 'evict-me', (_p, type) => type === 'DELETED', { fromResourceVersion: running.pod.metadata!.resourceVersion! });
+    const disrupted = events.find((e) => e.object.status?.conditions?.some((c) => c.type === 'DisruptionTarget'));
+    expect(disrupted?.object.status?.conditions?.find((c) => c.type === 'DisruptionTarget')).toMatchObject({ status: 'True', reason: 'EvictionByEvictionAPI' });
+  });
+});
+
 describe('watch', () => {
+  it('reports an object leaving the label selector as DELETED and entering it as ADDED', async () => {
+    const cm = await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'mover', labels: { stage: 'a' } } } });
+    const seen: string[] = [];
+    let controller: AbortController | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      void new k8s.Watch(admin.kc)
+        .watch(`/api/v1/namespaces/${ns}/configmaps`, { resourceVersion: cm.metadata!.resourceVersion, labelSelector: 'stage=b' }, (type, obj: k8s.V1ConfigMap) => {
+          seen.push(`${type} ${obj.metadata?.labels?.stage}`);
+          if (seen.length === 2) resolve();
+        }, (err) => (err ? reject(err) : undefined))
+        .then((c) => (controller = c), reject);
+    });
+    const patch = (stage: string) => admin.core.patchNamespacedConfigMap({ name: 'mover', namespace: ns, body: { metadata: { labels: { stage } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await patch('b');
+    await patch('c');
+    await done;
+    controller?.abort();
+    expect(seen).toEqual(['ADDED b', 'DELETED c']);
+  });
+
   it('reports every pod transition as an event with a new resourceVersion', async () => {
     const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('watched', { image: 'sandbox/exit:3' }) });
     const { pod, events } = await watchPod(admin.kc, ns, 'watched', finished, { fromResourceVersion: created.metadata!.resourceVersion! });
