@@ -218,8 +218,23 @@ export function applyDefaults(obj: KObject, res: ResourceInfo, now: string): KOb
     out.data = data;
     out.type ??= 'Opaque';
   }
-  if (res.plural === 'events') {
-    out.metadata.creationTimestamp = now;
-  }
+  if (res.plural === 'leases') normalizeLease(out);
   return out;
+}
+
+/** Formats a time as metav1.MicroTime serializes (six fraction digits); unparseable input is kept. */
+function microTime(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(v);
+  if (!m) return v;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(ms)) return v;
+  return `${new Date(ms).toISOString().slice(0, 19)}.${(m[2] ?? '').padEnd(6, '0').slice(0, 6)}Z`;
+}
+
+/** Lease times are MicroTime: apiserver stores and returns them with microseconds, in UTC. */
+export function normalizeLease(obj: KObject): void {
+  const spec = obj.spec as Record<string, unknown> | undefined;
+  if (!spec) return;
+  for (const f of ['acquireTime', 'renewTime']) if (spec[f] !== undefined) spec[f] = microTime(spec[f]);
 }

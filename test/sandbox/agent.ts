@@ -8,7 +8,7 @@
  * every watcher sees a change before the changes it causes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, fstatSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -248,7 +248,7 @@ export class NodeAgent {
     this.#o.store.create('events', {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${pod.name}.${randomBytes(8).toString('hex')}`, namespace: pod.ns, uid: randomBytes(16).toString('hex'), creationTimestamp: ts },
+      metadata: { name: `${pod.name}.${randomBytes(8).toString('hex')}`, namespace: pod.ns, uid: randomUUID(), creationTimestamp: ts },
       involvedObject, reason, message, source, type,
       firstTimestamp: ts, lastTimestamp: ts, count: 1,
       reportingComponent: component, reportingInstance: host ?? '',

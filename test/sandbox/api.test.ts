@@ -101,6 +101,26 @@ describe('objects', () => {
     });
   });
 
+  it('replaces a pod read back through the client, and refuses a spec change outside the mutable fields', async () => {
+    await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('mutable', { image: 'sandbox/sleep:forever' }) });
+    const pod = await admin.core.readNamespacedPod({ name: 'mutable', namespace: ns });
+    pod.metadata!.labels = { changed: 'yes' };
+    const replaced = await admin.core.replaceNamespacedPod({ name: 'mutable', namespace: ns, body: pod });
+    expect(replaced.metadata?.labels).toEqual({ changed: 'yes' });
+    replaced.spec!.restartPolicy = 'OnFailure';
+    const refused = await failure(admin.core.replaceNamespacedPod({ name: 'mutable', namespace: ns, body: replaced }));
+    expect(refused).toMatchObject({ code: 422, reason: 'Invalid' });
+    expect(refused.message).toMatch(/^Pod "mutable" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers\[\*\].image`/);
+    await admin.core.deleteNamespacedPod({ name: 'mutable', namespace: ns, gracePeriodSeconds: 0 });
+  });
+
+  it('stores lease times as MicroTime', async () => {
+    const renewTime = new Date('2026-01-02T03:04:05.678Z');
+    const lease = await admin.coordination.createNamespacedLease({ namespace: ns, body: { metadata: { name: 'micro' }, spec: { holderIdentity: 'a', renewTime: renewTime as unknown as k8s.V1MicroTime } } });
+    expect(sandbox.get('leases.coordination.k8s.io', ns, 'micro')?.spec).toMatchObject({ renewTime: '2026-01-02T03:04:05.678000Z' });
+    expect(new Date(lease.spec!.renewTime as unknown as string).getTime()).toBe(renewTime.getTime());
+  });
+
   it('merge-patches a configmap and keeps the resourceVersion of a no-op write', async () => {
     const cm = await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'cfg' }, data: { a: '1' } } });
     const patched = await admin.core.patchNamespacedConfigMap(

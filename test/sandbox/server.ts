@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
-import { applyDefaults, randomSuffix, validate } from './admission.ts';
+import { applyDefaults, normalizeLease, randomSuffix, validate } from './admission.ts';
 import type { NodeAgent } from './agent.ts';
 import { Counters, Faults } from './faults.ts';
 import { formatRfc3339Nano, nowNanos, parseRfc3339, type LogStore } from './logs.ts';
@@ -502,7 +502,8 @@ function checkPodUpdate(prev: KObject, next: KObject): void {
     delete s.tolerations;
     return s;
   };
-  if (JSON.stringify(strip(prev.spec)) !== JSON.stringify(strip(next.spec))) {
+  // Compared as JSON values: clients serialize fields in their own order.
+  if (!isDeepStrictEqual(JSON.parse(JSON.stringify(strip(prev.spec))), JSON.parse(JSON.stringify(strip(next.spec))))) {
     throw invalid('Pod', '', prev.metadata.name, [cause('FieldValueForbidden', 'spec', 'Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)')]);
   }
 }
@@ -535,6 +536,7 @@ function store(ctx: ServerContext, r: Route, prev: KObject, next: KObject, expec
     delete out.stringData;
     out.data = data;
   }
+  if (r.res.plural === 'leases') normalizeLease(out);
   validate(out, r.res);
   delete out.metadata.resourceVersion;
   const comparable = (o: KObject): unknown => JSON.parse(JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } }));
