@@ -43,8 +43,45 @@ export const STATE = {
   keepPods: 'keep-pods',
 } as const;
 
-/** Runs the main step. Resolves when the step's outcome is reported; throws ActionError. */
+/**
+ * Runs the main step. Resolves when the step's outcome is reported; throws ActionError.
+ *
+ * Invariant: the step always sets `result` (and `failed-tasks`, `outputs`), also when it stops
+ * before the run reports (a bad input or spec, no access to the cluster), so a later step's
+ * `steps.<id>.outputs.result == 'failure'` sees every failure.
+ */
 export async function runMain(deps: MainDeps): Promise<void> {
+  const base = deps.runner;
+  let resultSet = false;
+  const runner: Runner = {
+    getInput: (name) => base.getInput(name),
+    setSecret: (value) => base.setSecret(value),
+    info: (line) => base.info(line),
+    debug: (line) => base.debug(line),
+    warning: (message, place) => base.warning(message, place),
+    error: (message, place) => base.error(message, place),
+    setOutput: (name, value) => {
+      if (name === 'result') resultSet = true;
+      base.setOutput(name, value);
+    },
+    saveState: (name, value) => base.saveState(name, value),
+    getState: (name) => base.getState(name),
+    appendSummary: (markdown) => base.appendSummary(markdown),
+    setFailed: (message) => base.setFailed(message),
+  };
+  try {
+    await runMainSteps({ ...deps, runner });
+  } catch (err) {
+    if (!resultSet) {
+      base.setOutput('result', deps.signal.aborted ? 'cancelled' : 'failure');
+      base.setOutput('failed-tasks', '[]');
+      base.setOutput('outputs', '{}');
+    }
+    throw err;
+  }
+}
+
+async function runMainSteps(deps: MainDeps): Promise<void> {
   const { runner, env } = deps;
   // Secrets first: nothing may be printed before the runner knows what to mask.
   for (const name of ['kubeconfig', 'token']) maskSecret(runner, runner.getInput(name));

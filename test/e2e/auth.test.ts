@@ -56,6 +56,7 @@ function expectStoppedBeforePods(s: StepResult): void {
   expect(sandbox.list('pods', NS)).toEqual([]);
   expect(s.stderr).not.toMatch(/\n\s+at /);
   expect(failure(s)).not.toMatch(/internal error/);
+  expect(s.outputs['result']).toBe('failure');
 }
 
 /** The step ran both tasks: success, two pods created, none left. */

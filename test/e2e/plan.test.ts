@@ -70,7 +70,9 @@ describe('mode: plan', () => {
     expect(firstLines.slice(0, 6).every((l) => l.startsWith('::error '))).toBe(true);
     expect(step.stdout).not.toContain('Plan of DAG');
     expect(step.summary).toBe('');
-    expect(step.outputs['result']).toBeUndefined();
+    // A later step's `if: steps.dag.outputs.result == 'failure'` sees this failure too.
+    expect(step.outputs['result']).toBe('failure');
+    expect(step.outputs['failed-tasks']).toBe('[]');
   });
 
   it('a spec that is not YAML at all is annotated at its position', async () => {
@@ -92,6 +94,7 @@ describe('mode: plan', () => {
     const errors = step.commands.filter((c) => c.command === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0]!.message).toBe("Invalid input 'mode': 'dryrun'. Expected one of: run, dry-run, plan.");
+    expect(step.outputs['result']).toBe('failure');
     expect(step.stderr).not.toMatch(/at .*\.js:\d+/); // never a stack trace
   });
 

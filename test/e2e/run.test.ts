@@ -170,6 +170,65 @@ describe('mode: run', () => {
     expect(sandbox.containerStarts(name('cleanup'))).toBe(1);
     expect(sandbox.containerStarts(name('publish'))).toBe(0);
     expect(step.summary).toMatch(/skipped/i);
+    expect(podsOfRun(runId), JSON.stringify(podsOfRun(runId), null, 1) + show(step)).toEqual([]);
+  });
+});
+
+describe('mode: dry-run', () => {
+  it('submits every pod with dryRun=All: nothing exists afterwards, nothing started, verdicts in the summary', async () => {
+    const runId = '2000101';
+    sandbox.counters.reset();
+    const startsBefore = sandbox.containerStarts();
+    const step = await runStep({
+      inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig: sandbox.kubeconfig(), mode: 'dry-run' },
+      env: { GITHUB_RUN_ID: runId },
+    });
+    expect(step.exitCode, show(step)).toBe(0);
+    expect(step.outputs['result']).toBe('success');
+    // One create per task, each a dry run: the store never held a pod of this run.
+    expect(sandbox.counters.get('create', 'pods')).toBe(4);
     expect(podsOfRun(runId)).toEqual([]);
+    expect(sandbox.containerStarts()).toBe(startsBefore);
+    expect(sandbox.counters.get('get', 'pods/log')).toBe(0);
+    for (const task of ['drop-destination-db', 'create-db', 'migrate-data', 'report']) expect(step.summary).toContain(task);
+    expect(step.summary).toMatch(/dry.run/i);
+    expect(step.summary).toMatch(/accept/i);
+    expect(step.state).toEqual({}); // nothing for the post step to sweep
+  });
+
+  it('a user who may not create pods: refused before any submit, with the rule to grant', async () => {
+    const runId = '2000102';
+    const token = 'dry-run-no-create-0123456789';
+    sandbox.addUser(token, [{ namespaces: [NS], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] }], 'system:serviceaccount:data-jobs:viewer');
+    sandbox.counters.reset();
+    const step = await runStep({
+      inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig: sandbox.kubeconfig({ token }), mode: 'dry-run' },
+      env: { GITHUB_RUN_ID: runId },
+    });
+    expect(step.exitCode, show(step)).toBe(1);
+    expect(podsOfRun(runId)).toEqual([]);
+    const message = step.commands.filter((c) => c.command === 'error').map((c) => c.message).join('\n');
+    expect(message).toMatch(/create pods in namespace "data-jobs"/);
+    expect(message).toMatch(/verbs: \["create"\]/);
+    expect(step.outputs['result']).toBe('failure');
+  });
+
+  it('a pod the cluster would refuse: its verdict with the cluster\'s own message, result failure, others accepted', async () => {
+    const runId = '2000103';
+    const dir = await workspace(
+      ['version: 1', 'name: rejected', 'namespace: data-jobs', 'tasks:', '  fine: {image: sandbox/succeed}', '  odd:', '    image: sandbox/succeed', '    pod: {labels: {team: "not a label value!"}}', ''].join('\n'),
+    );
+    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), mode: 'dry-run' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
+    expect(step.exitCode, show(step)).toBe(1);
+    expect(step.outputs['result']).toBe('failure');
+    expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual(['odd']);
+    expect(podsOfRun(runId)).toEqual([]);
+    const refused = step.commands.find((c) => c.command === 'error' && c.properties['file'] === 'dag.yaml')!;
+    expect(refused.properties['line']).toBe('6');
+    expect(refused.message).toMatch(/422/);
+    expect(refused.message).toContain('metadata.labels: Invalid value: "not a label value!"');
+    expect(step.summary).toMatch(/fine.*accepted/);
+    expect(step.summary).toMatch(/odd.*refused/);
+    expect(step.maskedLog).toMatch(/fine: the cluster would accept pod/);
   });
 });

@@ -1,0 +1,134 @@
+/**
+ * Cancellation as the runner does it, through the bundled action: SIGINT to the running
+ * dist/index.js, then (7.5 s later) the runner's SIGTERM and kill, emulated here as a SIGKILL
+ * deadline: a step still alive then has failed the test (it would have been killed). Then the post
+ * step (dist/post.js) with the state the main step saved. And a main step SIGKILLed mid-run,
+ * whose post step sweeps the live pods it left, keeping finished ones per keep-pods.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { podName } from '../../src/kube/pod.ts';
+import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { runStep, type StepResult } from '../harness/action.ts';
+
+const NS = 'jobs';
+/** The runner's window between SIGINT and SIGTERM (then it kills the step). */
+const RUNNER_GRACE_MS = 7_500;
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startSandbox({ namespaces: ['default', NS] });
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+async function workspace(yaml: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-cancel-'));
+  await writeFile(path.join(dir, 'dag.yaml'), yaml);
+  return dir;
+}
+
+const podsOfRun = (runId: string) =>
+  sandbox
+    .list('pods', NS)
+    .map((p) => p.metadata as { name: string; labels?: Record<string, string> })
+    .filter((m) => m.name.includes(`-${runId}-`))
+    .map((m) => m.name)
+    .sort();
+
+const show = (s: StepResult) => `exit ${s.exitCode} signal ${s.signal}\n${s.maskedLog}\n${s.stderr}`;
+
+/** A task that logs `line` as soon as it starts, then runs until stopped. */
+const forever = (id: string, line: string, extra = '') => `  ${id}:\n    image: "sandbox/sleep:forever"\n    env: {SANDBOX_LOG: "${line}"}\n${extra}`;
+
+describe('cancellation', () => {
+  it('SIGINT while tasks run: the step ends within the runner\'s window, result cancelled, no pod left; the post step runs cleanly', async () => {
+    const runId = '4000001';
+    const dir = await workspace(['version: 1', 'name: cancel-me', `namespace: ${NS}`, 'tasks:', forever('long', 'long is working'), forever('wide', 'wide is working'), '  later: {image: sandbox/succeed, needs: [long]}', ''].join('\n'));
+    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'on-failure' };
+    let seen = 0;
+    let deadline: NodeJS.Timeout | null = null;
+    let killedAtDeadline = false;
+    const main = await runStep({
+      inputs,
+      env: { GITHUB_RUN_ID: runId },
+      cwd: dir,
+      deadlineMs: 90_000,
+      onLine: (line, step) => {
+        // Cancel once both tasks have logged their first line: both pods are running.
+        if (/\[(long|wide)\] \w+ is working/.test(line)) seen += 1;
+        if (seen === 2 && deadline === null) {
+          step.signal('SIGINT');
+          deadline = setTimeout(() => {
+            killedAtDeadline = true;
+            step.signal('SIGKILL');
+          }, RUNNER_GRACE_MS);
+        }
+      },
+    });
+    if (deadline !== null) clearTimeout(deadline);
+
+    expect(deadline, show(main)).not.toBeNull(); // the signal was sent while the tasks ran
+    expect(killedAtDeadline, `the step outlived the runner's ${RUNNER_GRACE_MS} ms window:\n${show(main)}`).toBe(false);
+    expect(main.signal).toBeNull();
+    expect(main.exitCode, show(main)).toBe(1);
+    expect(main.outputs['result']).toBe('cancelled');
+    expect(main.commands.filter((c) => c.command === 'error').at(-1)!.message).toMatch(/cancelled/);
+    expect(main.maskedLog).toMatch(/Received SIGINT/);
+    expect(podsOfRun(runId), show(main)).toEqual([]);
+    const name = (task: string) => podName({ dag: 'cancel-me', runId, runAttempt: 1, task, attempt: 1 });
+    expect(sandbox.containerStarts(name('long'))).toBe(1);
+    expect(sandbox.containerStarts(name('later'))).toBe(0);
+
+    // The post step, as the runner runs it after a cancelled main step: nothing to do, no warning.
+    expect(main.state['selector']).toBeTruthy();
+    const post = await runStep({ entry: 'post', inputs, state: main.state, env: { GITHUB_RUN_ID: runId }, cwd: dir, deadlineMs: 60_000 });
+    expect(post.exitCode, show(post)).toBe(0);
+    expect(post.commands.filter((c) => c.command === 'warning' || c.command === 'error')).toEqual([]);
+    expect(post.maskedLog).not.toContain(sandbox.adminToken);
+    expect(podsOfRun(runId)).toEqual([]);
+  });
+
+  describe('a main step SIGKILLed mid-run: the post step deletes the live pods, and keeps finished ones per keep-pods', () => {
+    const cases = [
+      // keep-pods, the finished task (its pod ended before the kill), and its image
+      { keepPods: 'on-failure', finished: 'bad', image: 'sandbox/exit:3', runId: '4000011', kept: true },
+      { keepPods: 'always', finished: 'ok', image: 'sandbox/succeed', runId: '4000012', kept: true },
+      { keepPods: 'never', finished: 'bad', image: 'sandbox/exit:3', runId: '4000013', kept: false },
+    ] as const;
+    for (const c of cases) {
+      it(`keep-pods ${c.keepPods}`, async () => {
+        const dag = `killed-${c.keepPods}`;
+        const dir = await workspace(
+          ['version: 1', `name: ${dag}`, `namespace: ${NS}`, 'tasks:', `  ${c.finished}: {image: "${c.image}", retries: {limit: 0}}`, forever('long', 'long is working', `    needs: [${c.finished}]\n    if: always()\n`), ''].join('\n'),
+        );
+        const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': c.keepPods };
+        const main = await runStep({
+          inputs,
+          env: { GITHUB_RUN_ID: c.runId },
+          cwd: dir,
+          deadlineMs: 90_000,
+          onLine: (line, step) => {
+            if (/\[long\] long is working/.test(line)) step.signal('SIGKILL');
+          },
+        });
+        expect(main.signal, show(main)).toBe('SIGKILL');
+        const name = (task: string) => podName({ dag, runId: c.runId, runAttempt: 1, task, attempt: 1 });
+        // The kill left the long task's pod running.
+        expect(podsOfRun(c.runId)).toContain(name('long'));
+
+        const post = await runStep({ entry: 'post', inputs, state: main.state, env: { GITHUB_RUN_ID: c.runId }, cwd: dir, deadlineMs: 60_000 });
+        expect(post.exitCode, show(post)).toBe(0);
+        expect(post.commands.filter((cmd) => cmd.command === 'warning' || cmd.command === 'error'), show(post)).toEqual([]);
+        expect(post.maskedLog).toMatch(/Deleted \d+ leftover pods? of this run: .*long/);
+        const left = podsOfRun(c.runId);
+        expect(left).not.toContain(name('long'));
+        expect(left).toEqual(c.kept ? [name(c.finished)] : []);
+        expect(sandbox.containerStarts(name('long'))).toBe(1);
+      });
+    }
+  });
+});
