@@ -1,0 +1,162 @@
+/**
+ * The `pod-dag` CLI in process (`runCli` with captured output): validate, plan -o yaml|json, bad
+ * usage; and once as a real process through the bundle (dist/cli.js), as a user runs it.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { EXIT, runCli } from '../../src/cli/commands.ts';
+import { ROOT } from '../harness/action.ts';
+
+const EXAMPLE = 'examples/clickhouse-db-sync/dag.yaml';
+const HELLO = 'examples/hello/dag.yaml';
+const BAD = 'test/spec/fixtures/many-errors.yaml';
+
+/** Runs one command line in process; returns its exit code and what it printed. */
+async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    cwd: ROOT,
+    env,
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    signal: new AbortController().signal,
+  });
+  return { code, stdout, stderr };
+}
+
+interface Pod {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: { restartPolicy: string; containers: { image: string; command?: string[]; args?: string[] }[] };
+}
+
+describe('pod-dag validate', () => {
+  it('a valid spec: exit 0 and a one-line verdict', async () => {
+    const r = await cli(['validate', EXAMPLE]);
+    expect(r).toEqual({ code: EXIT.ok, stdout: `${EXAMPLE}: valid (4 tasks)\n`, stderr: '' });
+  });
+
+  it('an invalid spec: every problem as FILE:LINE:COL: message, then a count; exit 2', async () => {
+    const r = await cli(['validate', BAD]);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.slice(0, 6).map((l) => /^([^:]+):(\d+):(\d+): /.exec(l)?.slice(1))).toEqual([
+      [BAD, '2', '7'],
+      [BAD, '3', '1'],
+      [BAD, '7', '13'],
+      [BAD, '8', '5'],
+      [BAD, '11', '14'],
+      [BAD, '12', '16'],
+    ]);
+    expect(lines[3]).toMatch(/did you mean "needs"\?$/);
+    expect(lines[6]).toBe(`6 problems in ${BAD}`);
+  });
+});
+
+describe('pod-dag plan', () => {
+  it('-o yaml: one valid YAML document per task, the pods as kubectl --dry-run=client prints them', async () => {
+    const r = await cli(['plan', EXAMPLE, '--params', 'destination_host: ch.example', '-o', 'yaml']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const docs = parseAllDocuments(r.stdout);
+    for (const d of docs) expect(d.errors).toEqual([]);
+    const pods = docs.map((d) => d.toJS() as Pod);
+    expect(pods.map((p) => [p.kind, p.metadata.name])).toEqual([
+      ['Pod', 'clickhouse-db-sync-plan-1-drop-destination-db-1'],
+      ['Pod', 'clickhouse-db-sync-plan-1-create-db-1'],
+      ['Pod', 'clickhouse-db-sync-plan-1-migrate-data-1'],
+      ['Pod', 'clickhouse-db-sync-plan-1-report-1'],
+    ]);
+    for (const p of pods) {
+      expect(p.apiVersion).toBe('v1');
+      expect(p.metadata.namespace).toBe('data-jobs');
+      expect(p.spec.restartPolicy).toBe('Never');
+      expect(p.metadata.labels['pod-dag.io/dag']).toBe('clickhouse-db-sync');
+    }
+    const migrate = pods[2]!.spec.containers[0]!;
+    expect(migrate.image).toBe('registry.example.com/internal-scripts:2024-01');
+    expect(migrate.args).toEqual(['--source-db', 'clickhouse_source_db', '--destination-db', 'clickhouse_destination_db', '--destination-host', 'ch.example']);
+  });
+
+  it('-o json: a valid v1 List of the same pods; deterministic; --namespace and POD_DAG_RUN_ID are honoured', async () => {
+    const a = await cli(['plan', HELLO, '-o', 'json', '--namespace', 'batch'], { POD_DAG_RUN_ID: 'try1' });
+    const b = await cli(['plan', HELLO, '-o', 'json', '--namespace', 'batch'], { POD_DAG_RUN_ID: 'try1' });
+    expect(a.code, a.stderr).toBe(EXIT.ok);
+    expect(b.stdout).toBe(a.stdout);
+    const list = JSON.parse(a.stdout) as { apiVersion: string; kind: string; items: Pod[] };
+    expect([list.apiVersion, list.kind]).toEqual(['v1', 'List']);
+    expect(list.items.map((p) => p.metadata.name)).toEqual(['hello-try1-1-greet-1', 'hello-try1-1-count-1', 'hello-try1-1-shout-1', 'hello-try1-1-wrap-up-1']);
+    for (const p of list.items) expect(p.metadata.namespace).toBe('batch');
+  });
+
+  it('params override the defaults, in YAML or JSON', async () => {
+    const r = await cli(['plan', HELLO, '-o', 'json', '--params', '{"who": "octocat"}']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toContain('octocat');
+  });
+
+  it('a missing required param: named, exit 2', async () => {
+    const r = await cli(['plan', EXAMPLE]);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/--params: param "destination_host" is required/);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('bad usage: exit 2, the problem and the usage on stderr', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['no command', [], /usage:/],
+    ['an unknown command', ['lint', EXAMPLE], /unknown command 'lint'/],
+    ['no file', ['validate'], /expected exactly one spec FILE, found 0/],
+    ['two files', ['validate', EXAMPLE, HELLO], /expected exactly one spec FILE, found 2/],
+    ['an unknown option', ['plan', HELLO, '--output-format', 'yaml'], /Unknown option '--output-format'/],
+    ['-o xml', ['plan', HELLO, '-o', 'xml'], /-o must be yaml or json, found 'xml'/],
+    ['a bad --max-parallel', ['run', HELLO, '--max-parallel', 'many'], /--max-parallel must be a whole number >= 0, found 'many'/],
+    ['a bad --keep-pods', ['run', HELLO, '--keep-pods', 'sometimes'], /--keep-pods must be never, on-failure or always, found 'sometimes'/],
+  ];
+  for (const [what, argv, message] of cases) {
+    it(what, async () => {
+      const r = await cli(argv);
+      expect(r.code).toBe(EXIT.usage);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('--help prints the usage on stdout, exit 0', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/pod-dag validate FILE/);
+  });
+});
+
+describe('the bundled CLI as a real process', () => {
+  const node = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { cwd: ROOT, timeout: 60_000 }, (_err, stdout, stderr) =>
+        resolve({ code: child.exitCode, stdout, stderr }),
+      );
+    });
+
+  it('node dist/cli.js validate <example>: exit 0', async () => {
+    const r = await node(['validate', EXAMPLE]);
+    expect(r).toEqual({ code: 0, stdout: `${EXAMPLE}: valid (4 tasks)\n`, stderr: '' });
+  });
+
+  it('node dist/cli.js validate <bad spec>: FILE:LINE:COL lines, exit 2', async () => {
+    const r = await node(['validate', BAD]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${BAD}:8:5: unknown key "need" in task "a"; did you mean "needs"?`);
+  });
+
+  it('node dist/cli.js validate <missing file>: one line naming the file, no stack trace, exit 2', async () => {
+    const r = await node(['validate', 'no/such/dag.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^pod-dag: .*no\/such\/dag\.yaml/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
