@@ -1,0 +1,111 @@
+/**
+ * `pod-dag run` in process against one sandbox, with KUBECONFIG pointing at a written kubeconfig
+ * (as after `kind export kubeconfig` or `aws eks update-kubeconfig`): the same engine and live log
+ * as the action, the exit code from the result, and a cancel (Ctrl-C) that leaves no pod.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, runCli } from '../../src/cli/commands.ts';
+import { podName } from '../../src/kube/pod.ts';
+import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+
+const NS = 'try-out';
+let sandbox: Sandbox;
+let dir: string;
+let kubeconfig: string;
+beforeAll(async () => {
+  sandbox = await startSandbox({ namespaces: ['default', NS] });
+  dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-cli-run-'));
+  kubeconfig = path.join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, sandbox.kubeconfig({ namespace: NS }), { mode: 0o600 });
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+/** Runs `pod-dag run` in process; `onOut` sees stdout as it comes and may abort (Ctrl-C). */
+async function run(file: string, yaml: string, args: string[], env: NodeJS.ProcessEnv, onOut?: (text: string, abort: () => void) => void) {
+  await writeFile(path.join(dir, file), yaml);
+  const controller = new AbortController();
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['run', file, ...args], {
+    cwd: dir,
+    env: { KUBECONFIG: kubeconfig, HOME: dir, ...env },
+    stdout: (t) => {
+      stdout += t;
+      onOut?.(t, () => controller.abort('SIGINT'));
+    },
+    stderr: (t) => void (stderr += t),
+    signal: controller.signal,
+  });
+  return { code, stdout, stderr };
+}
+
+const podsOfRun = (runId: string) => sandbox.list('pods', NS).map((p) => (p.metadata as { name: string }).name).filter((n) => n.includes(`-${runId}-`));
+
+describe('pod-dag run', () => {
+  it('runs a DAG on the current kubeconfig: live log with task prefixes, outputs feed templates, exit 0', async () => {
+    const yaml = [
+      'version: 1',
+      'name: cli-try',
+      'tasks:',
+      '  first:',
+      '    image: sandbox/succeed',
+      '    env: {SANDBOX_LOG: "first says hi", SANDBOX_TERMINATION_MESSAGE: "count=7"}',
+      '  second:',
+      '    needs: [first]',
+      '    image: sandbox/succeed',
+      '    env: {SANDBOX_LOG: "second got {{ tasks.first.outputs.count }}"}',
+      '',
+    ].join('\n');
+    const r = await run('ok.yaml', yaml, ['--keep-pods', 'never'], { POD_DAG_RUN_ID: 'cli1' });
+    expect(r.code, r.stdout + r.stderr).toBe(EXIT.ok);
+    expect(r.stderr).toContain(`cluster ${sandbox.url}, namespace ${NS}`);
+    expect(r.stdout).toMatch(/\[first\] first says hi/);
+    expect(r.stdout).toMatch(/\[second\] second got 7/);
+    for (const task of ['first', 'second']) expect(sandbox.containerStarts(podName({ dag: 'cli-try', runId: 'cli1', runAttempt: 1, task, attempt: 1 }))).toBe(1);
+    expect(r.stdout + r.stderr).not.toContain(sandbox.adminToken);
+  });
+
+  // Fails today: runDag returns before the last attempt's delete is even sent (src/engine.ts drains
+  // #pending before the last #endAttempt has tracked its delete; see test/e2e/engine-drain.test.ts),
+  // and the real CLI exits at once, so `pod-dag run --keep-pods never` leaves the last task's pod.
+  // Remove `.fails` when the engine is fixed.
+  it.fails('keep-pods never: no pod of the run is left when the command returns', async () => {
+    const yaml = ['version: 1', 'name: cli-clean', 'tasks:', '  a: {image: sandbox/succeed}', '  b: {image: sandbox/succeed, needs: [a]}', ''].join('\n');
+    const r = await run('clean.yaml', yaml, ['--keep-pods', 'never'], { POD_DAG_RUN_ID: 'cli5' });
+    expect(r.code, r.stdout + r.stderr).toBe(EXIT.ok);
+    expect(podsOfRun('cli5')).toEqual([]);
+  });
+
+  it('a failing DAG: exit 1, the failure in plain words', async () => {
+    const yaml = ['version: 1', 'name: cli-fail', 'tasks:', '  bad: {image: "sandbox/exit:3", retries: {limit: 1, delay: 0s}}', ''].join('\n');
+    const r = await run('fail.yaml', yaml, ['--keep-pods', 'never'], { POD_DAG_RUN_ID: 'cli2' });
+    expect(r.code, r.stdout + r.stderr).toBe(EXIT.failed);
+    expect(r.stdout).toMatch(/bad attempt 1 failed: exit code 3; retrying/);
+    expect([1, 2, 3].map((attempt) => sandbox.containerStarts(podName({ dag: 'cli-fail', runId: 'cli2', runAttempt: 1, task: 'bad', attempt })))).toEqual([1, 1, 0]);
+  });
+
+  it('Ctrl-C while a task runs: exit 1 and no pod of the run left', async () => {
+    const yaml = ['version: 1', 'name: cli-cancel', 'tasks:', '  long: {image: "sandbox/sleep:forever", env: {SANDBOX_LOG: "long started"}}', ''].join('\n');
+    const r = await run('cancel.yaml', yaml, [], { POD_DAG_RUN_ID: 'cli3' }, (text, abort) => {
+      if (text.includes('long started')) abort();
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(EXIT.failed);
+    expect(sandbox.containerStarts(podName({ dag: 'cli-cancel', runId: 'cli3', runAttempt: 1, task: 'long', attempt: 1 }))).toBe(1);
+    expect(podsOfRun('cli3')).toEqual([]);
+  });
+
+  it('no access to the cluster: a clear message, exit 2, no pod created', async () => {
+    const bad = path.join(dir, 'wrong-token.kubeconfig');
+    await writeFile(bad, sandbox.kubeconfig({ token: 'not-a-valid-token-0123', namespace: NS }));
+    sandbox.counters.reset();
+    const r = await run('ok2.yaml', 'version: 1\nname: cli-denied\ntasks:\n  a: {image: sandbox/succeed}\n', [], { KUBECONFIG: bad, POD_DAG_RUN_ID: 'cli4' });
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/pod-dag run: .*401/);
+    expect(sandbox.counters.get('create', 'pods')).toBe(0);
+  });
+});
