@@ -84,6 +84,16 @@ describe('objects', () => {
     expect(causes).toEqual(['metadata.name FieldValueInvalid', 'spec.containers[0].image FieldValueRequired', 'spec.restartPolicy FieldValueNotSupported']);
   });
 
+  it('refuses unknown fields under fieldValidation=Strict and warns about them by default', async () => {
+    const body = { metadata: { name: 'typo' }, spec: { containers: [{ name: 'main', image: 'sandbox/succeed', imagee: 'x' }], restartPolicyy: 'Never' } };
+    const strict = await raw(sandbox, 'POST', `/api/v1/namespaces/${ns}/pods?fieldValidation=Strict&dryRun=All`, { body });
+    expect(strict.status).toBe(400);
+    expect(strict.json()).toMatchObject({ reason: 'BadRequest', message: 'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].imagee", unknown field "spec.restartPolicyy"' });
+    const warned = await raw(sandbox, 'POST', `/api/v1/namespaces/${ns}/pods?dryRun=All`, { body });
+    expect(warned.status).toBe(201);
+    expect(warned.headers.warning).toBe('299 - "unknown field \\"spec.containers[0].imagee\\"", 299 - "unknown field \\"spec.restartPolicyy\\""');
+  });
+
   it('does not store a dry-run create', async () => {
     const pod = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('dry', {}), dryRun: 'All' });
     expect(pod.metadata?.uid).toBeTruthy();

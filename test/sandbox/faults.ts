@@ -120,11 +120,35 @@ export class Faults {
 /** Counts requests by verb and resource ("watch pods", "get pods/log"). */
 export class Counters {
   #counts = new Map<string, number>();
+  #waiters = new Set<() => void>();
 
-  /** @internal Counts one request. */
+  /** @internal Counts one request (before it is handled, so a waiter runs once the handler has started). */
   add(verb: string, resource: string): void {
     const key = `${verb} ${resource}`;
     this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+    for (const w of [...this.#waiters]) w();
+  }
+
+  /**
+   * Resolves once `get(verb, resource)` reaches `count` (e.g. "a client has opened its watch"),
+   * or rejects after `timeoutMs`. Event-driven: no polling.
+   */
+  waitFor(verb: string, resource: string, count: number, timeoutMs = 20_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.get(verb, resource) < count) return;
+        this.#waiters.delete(check);
+        clearTimeout(timer);
+        // After the handler that counted this request has run synchronously (watch registered).
+        setImmediate(resolve);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(new Error(`sandbox: ${count} "${verb} ${resource}" requests expected within ${timeoutMs} ms, saw ${this.get(verb, resource)}`));
+      }, timeoutMs);
+      this.#waiters.add(check);
+      check();
+    });
   }
 
   /** Every count, keyed "verb resource". */

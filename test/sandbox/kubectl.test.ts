@@ -100,6 +100,15 @@ describe.skipIf(!kubectl)('kubectl', () => {
     expect(res.stderr).toContain('The Pod "bad" is invalid: spec.containers[0].image: Required value');
   });
 
+  it('catches a misspelt field: refused under fieldValidation=Strict (kubectl >= 1.25), warned about before', async () => {
+    const res = await run(['create', '-f', '-'], { input: podYaml('typo', 'sandbox/succeed', '    imagePullPolicyy: Always\n') });
+    expect(res.stderr).toContain('unknown field "spec.containers[0].imagePullPolicyy"');
+    if (minor >= 25) {
+      expect(res.code).not.toBe(0);
+      expect(res.stderr).toContain('Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].imagePullPolicyy"');
+    }
+  });
+
   it('applies a pod, waits for Ready and for phase Succeeded, reads it as JSON, follows its log', async () => {
     const applied = await run(['apply', '-f', '-'], { input: podYaml('app', 'sandbox/sleep:1.5', '    env: [{name: SANDBOX_LOG, value: "hello from the sandbox"}]\n') });
     expect(applied).toMatchObject({ code: 0, stdout: 'pod/app created\n' });
@@ -118,14 +127,16 @@ describe.skipIf(!kubectl)('kubectl', () => {
 
   it('watches with get -w: each change of the pod is a line, in order', async () => {
     await run(['create', '-f', '-'], { input: podYaml('watched', 'sandbox/sleep:forever') });
-    let evicted = false;
-    const out = await runUntil(['get', 'pod', 'watched', '-w', '-o', 'jsonpath={.status.phase}{"\\n"}'], (s) => {
-      // Once the watch has shown the pod running, end it from the outside and see that too.
-      if (!evicted && s.split('\n').includes('Running')) evicted = sandbox.evictPod('watched', ns);
-      return s.split('\n').includes('Failed');
-    });
+    expect(await run(['wait', '--for=condition=Ready', 'pod/watched', '--timeout=20s'])).toMatchObject({ code: 0 });
+    // kubectl prints the pod, then watches from resourceVersion 0 and skips that watch's first
+    // (initial) event: a change made before its watch is open would be lost, in a real cluster too.
+    // So the pod is evicted only once the watch request has arrived.
+    const watchOpen = sandbox.counters.waitFor('watch', 'pods', sandbox.counters.get('watch', 'pods') + 1);
+    void watchOpen.then(() => sandbox.evictPod('watched', ns));
+    const out = await runUntil(['get', 'pod', 'watched', '-w', '-o', 'jsonpath={.status.phase}{"\\n"}'], (s) => s.split('\n').includes('Failed'));
+    await watchOpen;
     const phases = out.trim().split('\n');
-    expect(phases.indexOf('Running')).toBeLessThan(phases.indexOf('Failed'));
+    expect(phases[0]).toBe('Running');
     expect(phases.at(-1)).toBe('Failed');
   });
 

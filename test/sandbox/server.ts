@@ -9,6 +9,7 @@ import { applyDefaults, normalizeLease, randomSuffix, validate } from './admissi
 import type { NodeAgent } from './agent.ts';
 import { Counters, Faults } from './faults.ts';
 import { formatRfc3339Nano, nowNanos, parseRfc3339, type LogStore } from './logs.ts';
+import { unknownFields } from './fields.ts';
 import { decodeProtobuf, encodeOpenApiV2 } from './protobuf.ts';
 import { jsonPatch, mergePatch, strategicMergePatch, TestFailed } from './patch.ts';
 import { allowed, rulesIn, type User } from './rbac.ts';
@@ -449,6 +450,25 @@ function checkKind(r: Route, obj: KObject): void {
   }
 }
 
+/**
+ * Applies `fieldValidation` to a decoded body: Strict answers 400 as the strict decoder words it,
+ * Warn (the default) adds one Warning header per unknown field, Ignore does nothing.
+ */
+function checkFields(r: Route, body: unknown, q: URLSearchParams, res: ServerResponse): void {
+  const mode = q.get('fieldValidation') ?? 'Warn';
+  if (!['Strict', 'Warn', 'Ignore'].includes(mode)) {
+    throw badRequest(`fieldValidation: Unsupported value: "${mode}": supported values: "Ignore", "Strict", "Warn"`);
+  }
+  if (mode === 'Ignore' || r.sub) return;
+  const unknown = unknownFields(r.res.kind, body);
+  if (unknown.length === 0) return;
+  if (mode === 'Strict') {
+    const list = unknown.map((f) => `unknown field "${f}"`).join(', ');
+    throw badRequest(`${r.res.kind} in version "${r.res.version}" cannot be handled as a ${r.res.kind}: strict decoding error: ${list}`);
+  }
+  res.setHeader('Warning', unknown.map((f) => `299 - "unknown field \\"${f}\\""`));
+}
+
 function dryRun(q: URLSearchParams): boolean {
   const d = q.getAll('dryRun');
   if (d.some((x) => x !== 'All')) throw badRequest(`dryRun: Unsupported value: "${d.find((x) => x !== 'All')}": supported values: "All"`);
@@ -458,6 +478,7 @@ function dryRun(q: URLSearchParams): boolean {
 async function create(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
   const obj = await bodyObject(req);
   checkKind(r, obj);
+  checkFields(r, obj, q, res);
   const isDry = dryRun(q);
   if (r.res.namespaced) {
     if (obj.metadata.namespace !== undefined && obj.metadata.namespace !== r.namespace) {
@@ -555,6 +576,7 @@ function store(ctx: ServerContext, r: Route, prev: KObject, next: KObject, expec
 async function update(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
   const obj = await bodyObject(req);
   checkKind(r, obj);
+  checkFields(r, obj, q, res);
   const isDry = dryRun(q);
   const prev = mustGet(ctx, r);
   const rv = obj.metadata.resourceVersion;
@@ -580,6 +602,7 @@ async function patch(ctx: ServerContext, r: Route, req: IncomingMessage, res: Se
     throw err;
   }
   const obj = next as KObject;
+  checkFields(r, obj, q, res);
   if (typeof obj !== 'object' || obj === null || typeof obj.metadata !== 'object') throw badRequest('the patch did not produce an object');
   // A patch carries a resourceVersion precondition only if it sets one itself.
   const patchRv = (body as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
