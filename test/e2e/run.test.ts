@@ -49,6 +49,7 @@ describe('mode: run', () => {
   it('runs the example DAG end to end: outputs, one start per container, no pod left with keep-pods never, no secret anywhere', async () => {
     const runId = '2000001';
     const kubeconfig = sandbox.kubeconfig();
+    sandbox.counters.reset();
     const step = await runStep({
       inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig, 'keep-pods': 'never' },
       env: { GITHUB_RUN_ID: runId },
@@ -68,6 +69,12 @@ describe('mode: run', () => {
       expect(sandbox.containerStarts(name(2)), task).toBe(0);
     }
     expect(podsOfRun(runId)).toEqual([]);
+    // Watch, don't poll: one list and one watch for the run, no per-pod reads; one create and one
+    // delete per task; a bounded number of log requests per task (a follow and a final read).
+    const c = sandbox.counters;
+    expect([c.get('list', 'pods'), c.get('watch', 'pods'), c.get('get', 'pods')]).toEqual([1, 1, 0]);
+    expect([c.get('create', 'pods'), c.get('delete', 'pods')]).toEqual([4, 4]);
+    expect(c.get('get', 'pods/log')).toBeLessThanOrEqual(2 * 4);
 
     // The live log: each task's lines, prefixed with the task.
     expect(step.maskedLog).toMatch(/migrate-data.*\[5\/5\] payments: copied 50000 rows/);
