@@ -92,6 +92,55 @@ describe('cancellation', () => {
     expect(podsOfRun(runId)).toEqual([]);
   });
 
+  it('SIGINT then SIGTERM at once (a second signal changes nothing): still cancelled cleanly, no pod left', async () => {
+    const runId = '4000002';
+    const dir = await workspace(['version: 1', 'name: cancel-twice', `namespace: ${NS}`, 'tasks:', forever('long', 'long is working'), ''].join('\n'));
+    let sent = false;
+    const main = await runStep({
+      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' },
+      env: { GITHUB_RUN_ID: runId },
+      cwd: dir,
+      deadlineMs: 90_000,
+      onLine: (line, step) => {
+        if (!sent && line.includes('[long] long is working')) {
+          sent = true;
+          step.signal('SIGINT');
+          step.signal('SIGTERM');
+        }
+      },
+    });
+    expect(sent, show(main)).toBe(true);
+    expect(main.signal, show(main)).toBeNull();
+    expect(main.exitCode).toBe(1);
+    expect(main.outputs['result']).toBe('cancelled');
+    expect(podsOfRun(runId)).toEqual([]);
+  });
+
+  it('SIGINT before any pod exists (while connecting): result cancelled, nothing created', async () => {
+    const runId = '4000003';
+    const dir = await workspace(['version: 1', 'name: cancel-early', `namespace: ${NS}`, 'tasks:', forever('long', 'long is working'), ''].join('\n'));
+    sandbox.counters.reset();
+    let sent = false;
+    const main = await runStep({
+      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' },
+      env: { GITHUB_RUN_ID: runId },
+      cwd: dir,
+      deadlineMs: 90_000,
+      onLine: (line, step) => {
+        // The first line about the cluster comes before the preflight and before any create.
+        if (!sent && line.startsWith('Cluster ')) {
+          sent = true;
+          step.signal('SIGINT');
+        }
+      },
+    });
+    expect(sent, show(main)).toBe(true);
+    expect(main.exitCode, show(main)).toBe(1);
+    expect(main.outputs['result']).toBe('cancelled');
+    expect(sandbox.counters.get('create', 'pods')).toBe(0);
+    expect(podsOfRun(runId)).toEqual([]);
+  });
+
   describe('a main step SIGKILLed mid-run: the post step deletes the live pods, and keeps finished ones per keep-pods', () => {
     const cases = [
       // keep-pods, the finished task (its pod ended before the kill), and its image
