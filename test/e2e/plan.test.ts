@@ -37,6 +37,14 @@ describe('mode: plan', () => {
     expect(step.stdout).not.toMatch(/Cluster https?:/);
   });
 
+  it('the post step after a plan has nothing to do: no state, exit 0, no cluster, no warning', async () => {
+    const main = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: PARAMS } });
+    expect(main.state).toEqual({});
+    const post = await runStep({ entry: 'post', inputs: { dag: EXAMPLE, mode: 'plan', params: PARAMS }, state: main.state });
+    expect(post.exitCode, post.stdout + post.stderr).toBe(0);
+    expect(post.commands.filter((c) => c.command === 'warning' || c.command === 'error')).toEqual([]);
+  });
+
   it('is deterministic: the same inputs give the same summary', async () => {
     const a = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: PARAMS } });
     const b = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: PARAMS } });
