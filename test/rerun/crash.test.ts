@@ -12,7 +12,7 @@
  * - the bundled dist/index.js driven as the runner does (test/harness/action.ts), which needs the
  *   lead's wiring of the run store in src/main.ts: skipped until dist/index.js contains it.
  *
- * POD_DAG_CRASH_DAGS (default 4), POD_DAG_CRASH_KILLS (kills per DAG, default 5) and
+ * POD_DAG_CRASH_DAGS (default 3), POD_DAG_CRASH_KILLS (kills per DAG, default 4) and
  * POD_DAG_CRASH_SEED tune a run; a longer run outside CI:
  * POD_DAG_CRASH_DAGS=50 POD_DAG_CRASH_KILLS=20 npx vitest run test/rerun/crash.test.ts
  */
@@ -31,9 +31,9 @@ import type { ChildConfig } from './crash-child.ts';
 import { waitForPods } from './helpers.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const DAGS = Number(process.env['POD_DAG_CRASH_DAGS'] ?? 4);
+const DAGS = Number(process.env['POD_DAG_CRASH_DAGS'] ?? 3);
 /** Kills per DAG before it is let run to its end. */
-const KILLS = Number(process.env['POD_DAG_CRASH_KILLS'] ?? 5);
+const KILLS = Number(process.env['POD_DAG_CRASH_KILLS'] ?? 4);
 const SEED = Number(process.env['POD_DAG_CRASH_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const NS = 'crash';
 
