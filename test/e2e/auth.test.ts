@@ -113,6 +113,25 @@ describe('credentials', () => {
     expect(s.maskedLog).not.toContain(sandbox.adminToken);
   });
 
+  it('the context input picks a context of the kubeconfig; an unknown one is named with the ones there are', async () => {
+    // current-context uses a wrong token; the `admin` context works.
+    type Kc = { users: { name: string; user: { token: string } }[]; contexts: { name: string; context: Record<string, string> }[]; 'current-context': string };
+    const doc = parseYaml(sandbox.kubeconfig({ token: 'stale-token-0123456789' })) as Kc;
+    doc.users.push({ name: 'admin', user: { token: sandbox.adminToken } });
+    doc.contexts.push({ name: 'admin', context: { cluster: doc.contexts[0]!.context['cluster']!, user: 'admin' } });
+    const kubeconfig = stringify(doc);
+    const s = await step({ kubeconfig, context: 'admin' });
+    expectRan(s);
+    expect(s.maskedLog).not.toContain(sandbox.adminToken);
+
+    sandbox.counters.reset();
+    const bad = await step({ kubeconfig, context: 'prod' });
+    expectStoppedBeforePods(bad);
+    expect(failure(bad)).toMatch(/prod/);
+    expect(failure(bad)).toMatch(/sandbox/);
+    expect(failure(bad)).toMatch(/admin/);
+  });
+
   it('no credentials at all: says every way to give them', async () => {
     const home = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-home-'));
     const s = await step({}, { HOME: home });
