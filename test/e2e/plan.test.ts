@@ -123,6 +123,21 @@ describe('mode: plan', () => {
     expect(step.stdout).not.toContain('Plan of DAG');
   });
 
+  it('params as JSON work; a misspelt param or params that are not a map are named', async () => {
+    const json = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: '{"destination_host": "json.example"}' } });
+    expect(json.exitCode, json.stdout).toBe(0);
+    expect(json.summary).toContain('json.example');
+
+    const typo = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: 'destination_host: h\ndestination_bd: x\n' } });
+    expect(typo.exitCode).toBe(1);
+    expect(typo.commands.find((c) => c.command === 'error')!.message).toMatch(/destination_bd.*destination_db/s);
+
+    const list = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: '- a\n- b\n' } });
+    expect(list.exitCode).toBe(1);
+    expect(list.commands.find((c) => c.command === 'error')!.message).toMatch(/params/);
+    expect(list.commands.find((c) => c.command === 'error')!.message).not.toMatch(/internal error/);
+  });
+
   it('a missing spec file says where it looked and what to check', async () => {
     const step = await runStep({ inputs: { dag: '.github/dags/missing.yaml', mode: 'plan' } });
     expect(step.exitCode).toBe(1);
