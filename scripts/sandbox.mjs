@@ -58,3 +58,9 @@ const stop = async (signal) => {
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+// `npm run sandbox` does not pass a SIGTERM sent to npm on to this script: when the process that
+// started it goes away (this one is re-parented), stop as if signalled instead of serving on.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stop('parent process exited');
+}, 1000).unref();
