@@ -7,6 +7,7 @@
  * Order matters for secrets: every credential input is registered with the runner as a secret
  * before anything else is printed, and the kubeconfig's decoded contents as soon as it is read.
  */
+import path from 'node:path';
 import { renderPlanPods } from './kube/pod.ts';
 import { connect, preflight } from './kube/auth.ts';
 import { createClient } from './kube/client.ts';
@@ -113,7 +114,7 @@ async function runMainSteps(deps: MainDeps): Promise<void> {
 async function readSpec(settings: Settings, workspace: string, runner: Runner): Promise<DagSpec> {
   let loaded;
   try {
-    loaded = await loadSpec(settings.dag, workspace);
+    loaded = await loadSpec(workspaceRelative(settings.dag, workspace), workspace);
   } catch (err) {
     if (err instanceof SpecFileError) throw new ActionError(err.message);
     throw err;
@@ -124,6 +125,17 @@ async function readSpec(settings: Settings, workspace: string, runner: Runner): 
     throw new ActionError(`The DAG spec ${settings.dag} has ${n} problem${n === 1 ? '' : 's'} (see the annotations above); nothing was run.`);
   }
   return loaded.spec;
+}
+
+/**
+ * The spec's path as annotations and the summary's links need it: relative to the workspace (the
+ * repository), also when the input was absolute (`${{ github.workspace }}/.github/dags/x.yaml`)
+ * or started with `./`. A path outside the workspace is kept as given.
+ */
+export function workspaceRelative(file: string, workspace: string): string {
+  const rel = path.isAbsolute(file) ? path.relative(workspace, file) : path.normalize(file);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return file;
+  return rel.split(path.sep).join('/');
 }
 
 /** `plan`: no cluster, no secrets. Renders every pod and the plan summary. */

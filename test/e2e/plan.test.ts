@@ -83,6 +83,20 @@ describe('mode: plan', () => {
     expect(step.outputs['failed-tasks']).toBe('[]');
   });
 
+  it('an absolute dag path (${{ github.workspace }}/…) or ./…: annotations and summary links use the repository path', async () => {
+    const file = 'test/spec/fixtures/many-errors.yaml';
+    for (const dag of [path.join(ROOT, file), `./${file}`]) {
+      const step = await runStep({ inputs: { dag, mode: 'plan' } });
+      expect(step.exitCode).toBe(1);
+      const located = step.commands.filter((c) => c.command === 'error' && c.properties['file'] !== undefined);
+      expect(located).toHaveLength(6);
+      for (const c of located) expect(c.properties['file'], dag).toBe(file);
+    }
+    const ok = await runStep({ inputs: { dag: path.join(ROOT, EXAMPLE), mode: 'plan', params: PARAMS } });
+    expect(ok.exitCode, ok.stdout).toBe(0);
+    expect(ok.summary).toContain(`/blob/0123456789abcdef0123456789abcdef01234567/${EXAMPLE}#L`);
+  });
+
   it('a spec that is not YAML at all is annotated at its position', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-'));
     await writeFile(path.join(dir, 'dag.yaml'), 'version: 1\nname: x\ntasks:\n  a: {image: busybox\n');
