@@ -12,7 +12,12 @@ import { renderPlanPods } from './kube/pod.ts';
 import { connect, preflight } from './kube/auth.ts';
 import { createClient } from './kube/client.ts';
 import { KubeError } from './kube/errors.ts';
-import { cleanupRun, runDag, runPodSelector, type AttemptEnd } from './engine.ts';
+import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { cleanupRun, effectiveRunId, runDag, runPodSelector, type AttemptEnd, type KeepPods } from './engine.ts';
+import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from './kube/lease.ts';
+import { RunStore, startRerunSession } from './kube/run-store.ts';
+import { removeOldRuns } from './kube/housekeeping.ts';
+import type { KubeClient } from './kube/client.ts';
 import { loadSpec, renderTemplate, resolveParams, SpecFileError } from './spec/index.ts';
 import type { DagSpec } from './spec/types.ts';
 import type { RunState } from './dag/types.ts';
@@ -164,13 +169,7 @@ async function runOnCluster(spec: DagSpec, params: Record<string, string>, setti
   const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
   const client = createClient(connection.kubeConfig);
   runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
-  await withKubeErrors(() => preflight(client, namespace, mode));
-
-  if (mode === 'run') {
-    runner.saveState(STATE.namespace, namespace);
-    runner.saveState(STATE.selector, runPodSelector(spec, context));
-    runner.saveState(STATE.keepPods, settings.keepPods);
-  }
+  await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
 
   const secrets = connection.secrets;
   const summary = new SummaryReporter({ runner, logTailLines: settings.logTailLines, secrets });
@@ -182,28 +181,127 @@ async function runOnCluster(spec: DagSpec, params: Record<string, string>, setti
     outputs,
   ];
   const reporter = new CompositeReporter(reporters);
-  const state: RunState = await withKubeErrors(() =>
-    runDag({
-      spec,
-      params,
-      mode,
+  const common = {
+    spec,
+    params,
+    namespace,
+    maxParallel: settings.maxParallel,
+    keepPods: settings.keepPods,
+    client,
+    context,
+    reporter,
+    signal,
+    logTailLines: settings.logTailLines,
+    debug: (line: string) => runner.debug(line),
+  };
+  if (mode === 'dry-run') {
+    const state = await withKubeErrors(() => runDag({ ...common, mode }));
+    finish(spec, state, mode);
+    return;
+  }
+
+  // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
+  // selector must all agree on it.
+  const runId = effectiveRunId(context);
+  runner.saveState(STATE.namespace, namespace);
+  runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
+  runner.saveState(STATE.keepPods, settings.keepPods);
+
+  const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, connection.kubeConfig, deps);
+  if (lease !== null && !lease.acquired) return;
+  try {
+    const store = new RunStore({
+      core: client.core,
       namespace,
-      maxParallel: settings.maxParallel,
+      dag: spec.name,
+      runId,
+      repository: context.repository,
+      request: (what, fn) => client.request(what, fn),
+      onNote: (note) => runner.warning(note),
+    });
+    const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
+    for (const [task, prev] of Object.entries(session.plan.previous)) {
+      runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
+    }
+    if (session.stored !== null) for (const r of session.plan.rerun) runner.info(`${r.task} runs: ${r.reason}`);
+
+    const state: RunState = await withKubeErrors(() =>
+      runDag({
+        ...common,
+        mode,
+        runId,
+        previous: session.plan.previous,
+        onAttemptEnd: (end: AttemptEnd) => session.attemptEnded(end),
+        recorded: (task: string, attempt: number) => session.recorded(task, attempt),
+      }),
+    );
+    if (state.result !== null) await session.finished(state.result).catch((err: unknown) => runner.warning(`Could not record the end of the run: ${(err as Error).message}`));
+    const old = await removeOldRuns({
+      core: client.core,
+      namespace,
+      dag: spec.name,
+      repository: context.repository,
+      runId,
+      retentionMs: settings.retentionMs,
       keepPods: settings.keepPods,
-      client,
-      context,
-      reporter,
+      request: (what, fn) => client.request(what, fn),
+    });
+    if (old.pods.length + old.configMaps.length > 0) {
+      runner.info(`Removed ${old.pods.length} pod(s) and ${old.configMaps.length} state ConfigMap(s) of runs older than the retention`);
+    }
+    for (const e of old.errors) runner.warning(`Housekeeping: ${e}`);
+    finish(spec, state, mode);
+  } finally {
+    await lease?.release();
+  }
+}
+
+/**
+ * Takes the `concurrency` lock per its policy. Resolves to the held lease, or to a lease that was
+ * not acquired after the step's outcome was set (skipped: success with result `skipped`).
+ */
+async function takeLock(
+  settings: Settings,
+  name: string,
+  namespace: string,
+  context: RunContext,
+  client: KubeClient,
+  kubeConfig: KubeConfig,
+  deps: MainDeps,
+): Promise<LeaseHandle> {
+  const { runner, signal } = deps;
+  const lease = await withKubeErrors(() =>
+    acquireLease(kubeConfig.makeApiClient(CoordinationV1Api), {
+      name: concurrencyLeaseName(name),
+      namespace,
+      holder: leaseHolder(context),
+      policy: settings.concurrencyPolicy,
+      waitTimeoutMs: settings.concurrencyTimeoutMs,
+      request: (what, fn) => client.request(what, fn),
+      watch: client.watch,
       signal,
-      logTailLines: settings.logTailLines,
-      debug: (line) => runner.debug(line),
-      onAttemptEnd: (_end: AttemptEnd) => undefined,
+      onWait: (holder, until) => runner.info(`Waiting for the concurrency lock '${name}': held by ${holder} (until ${new Date(until).toISOString()} unless renewed)`),
+      onLost: (reason) => runner.warning(`Lost the concurrency lock '${name}': ${reason}`),
     }),
   );
-  finish(spec, state, mode, runner);
+  if (lease.acquired) {
+    runner.info(`Holding the concurrency lock '${name}' (Lease ${namespace}/${concurrencyLeaseName(name)})`);
+    return lease;
+  }
+  if (signal.aborted) throw new ActionError(`Cancelled while waiting for the concurrency lock '${name}'.`);
+  if (settings.concurrencyPolicy === 'skip') {
+    runner.info(`Skipped: ${lease.reason} (concurrency-policy: skip)`);
+    runner.setOutput('result', 'skipped');
+    runner.setOutput('failed-tasks', '[]');
+    runner.setOutput('outputs', '{}');
+    await runner.appendSummary(`## ⏭️ Skipped\n\nAnother run holds the concurrency lock \`${name}\`: ${lease.reason}.\n`);
+    return lease;
+  }
+  throw new ActionError(`Another run holds the concurrency lock '${name}': ${lease.reason}. Nothing was run.`);
 }
 
 /** Turns the run's result into the step's: a failed DAG fails the step, with the tasks named. */
-function finish(spec: DagSpec, state: RunState, mode: 'run' | 'dry-run', runner: Runner): void {
+function finish(spec: DagSpec, state: RunState, mode: 'run' | 'dry-run'): void {
   if (state.result === 'success') return;
   const failed = state.tasks.filter((t) => t.result === 'failed').map((t) => t.id);
   if (state.result === 'cancelled') {
@@ -212,7 +310,6 @@ function finish(spec: DagSpec, state: RunState, mode: 'run' | 'dry-run', runner:
   if (mode === 'dry-run') {
     throw new ActionError(`Dry run of DAG ${spec.name}: the cluster would refuse the pods of ${failed.join(', ')} (see the summary).`);
   }
-  runner.debug(`failed tasks: ${failed.join(', ')}`);
   throw new ActionError(`DAG ${spec.name} failed: ${failed.length} task${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`);
 }
 
@@ -254,7 +351,7 @@ export async function runPost(deps: Omit<MainDeps, 'signal'>): Promise<void> {
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
     const client = createClient(connection.kubeConfig);
-    const { deleted, warnings } = await cleanupRun(client, namespace, selector, { keepFinished: keepPods !== 'never' });
+    const { deleted, warnings } = await cleanupRun(client, namespace, selector, { keepPods: keepPods as KeepPods });
     if (deleted.length > 0) runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
     for (const w of warnings) runner.warning(w);
   } catch (err) {

@@ -212,7 +212,18 @@ class Engine {
     // Logs to their end, pods deleted per keep-pods: all before the report.
     const cancelled = this.#scheduler.state().cancelled === 'signal';
     if (cancelled) for (const l of this.#live.values()) l.follower?.stop();
-    while (this.#pending.size) await Promise.allSettled([...this.#pending]);
+    // Drain until quiet: an attempt that is still ending (a reporter awaiting I/O) queues its
+    // pod's delete only afterwards, so wait for the serial queue as well as the tracked requests,
+    // and again if either brought more work.
+    for (;;) {
+      const queue = this.#queue;
+      await queue;
+      if (this.#pending.size > 0) {
+        await Promise.allSettled([...this.#pending]);
+        continue;
+      }
+      if (queue === this.#queue) break;
+    }
     await Promise.allSettled([...this.#live.values()].map((l) => l.follower?.done));
     this.#watcher.stop();
     const state = this.#scheduler.state();
@@ -604,14 +615,14 @@ export async function dryRunDag(options: Omit<RunDagOptions, 'mode' | 'maxParall
 
 /**
  * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
- * (with `keepFinished`, only those that have not ended: kept pods stay, per keep-pods).
+ * (with `keepPods`, the ended pods that policy keeps stay).
  * Never throws: problems come back as warnings for the caller to print.
  */
 export async function cleanupRun(
   client: KubeClient,
   namespace: string,
   selector: string,
-  options: { keepFinished?: boolean } = {},
+  options: { keepPods?: KeepPods } = {},
 ): Promise<{ deleted: string[]; warnings: string[] }> {
   const deleted: string[] = [];
   const warnings: string[] = [];
@@ -625,8 +636,11 @@ export async function cleanupRun(
     pods.map(async (p) => {
       const name = p.metadata?.name ?? '';
       if (p.metadata?.deletionTimestamp) return;
-      // Pods kept on purpose (keep-pods on-failure/always) have ended; only live leftovers go.
-      if (options.keepFinished && (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed')) return;
+      // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
+      // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
+      const phase = p.status?.phase;
+      if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed')) return;
+      if (options.keepPods === 'on-failure' && phase === 'Failed') return;
       try {
         await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 2 }));
         deleted.push(name);

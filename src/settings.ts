@@ -4,9 +4,16 @@
  * point calls `readSettings` with a function that reads an input.
  */
 import type { Mode, RunContext } from './report/types.ts';
+import { parseDuration } from './spec/duration.ts';
 
 /** How pods of finished tasks are treated. */
 export type KeepPods = 'never' | 'on-failure' | 'always';
+
+/** Which tasks a re-run of a GitHub run (same run id, next attempt) runs again. */
+export type RerunMode = 'failed' | 'all';
+
+/** What a run does when the `concurrency` lock is held by another run. */
+export type ConcurrencyPolicy = 'wait' | 'skip' | 'fail';
 
 /** The credentials the user gave as inputs; all optional (see src/kube/auth.ts for the order). */
 export interface AuthInputs {
@@ -28,6 +35,13 @@ export interface Settings {
   maxParallel: number;
   keepPods: KeepPods;
   logTailLines: number;
+  rerun: RerunMode;
+  /** The name of the cluster-wide lock (a Lease), or `null` for none. */
+  concurrency: string | null;
+  concurrencyPolicy: ConcurrencyPolicy;
+  concurrencyTimeoutMs: number;
+  /** Old runs' pods and state are removed after this long. */
+  retentionMs: number;
   auth: AuthInputs;
 }
 
@@ -38,6 +52,8 @@ export class InputError extends Error {
 
 const MODES: readonly Mode[] = ['run', 'dry-run', 'plan'];
 const KEEP_PODS: readonly KeepPods[] = ['never', 'on-failure', 'always'];
+const RERUN: readonly RerunMode[] = ['failed', 'all'];
+const POLICIES: readonly ConcurrencyPolicy[] = ['wait', 'skip', 'fail'];
 
 /** Reads and checks every input. `getInput` returns '' for an input that was not given. */
 export function readSettings(getInput: (name: string) => string): Settings {
@@ -56,6 +72,13 @@ export function readSettings(getInput: (name: string) => string): Settings {
     problems.push(`Invalid input '${name}': '${raw}'. Expected a whole number >= 0.`);
     return fallback;
   };
+  const duration = (name: string, fallback: string): number => {
+    const raw = getInput(name).trim() || fallback;
+    const parsed = parseDuration(raw);
+    if (parsed.ok) return parsed.ms;
+    problems.push(`Invalid input '${name}': '${raw}'. Expected a duration like "90s", "30m", "1h30m" or "7d".`);
+    return 0;
+  };
   const optional = (name: string): string | undefined => {
     const raw = getInput(name).trim();
     return raw === '' ? undefined : raw;
@@ -71,6 +94,11 @@ export function readSettings(getInput: (name: string) => string): Settings {
     maxParallel: wholeNumber('max-parallel', 0),
     keepPods: oneOf('keep-pods', KEEP_PODS, 'on-failure'),
     logTailLines: wholeNumber('log-tail-lines', 50),
+    rerun: oneOf('rerun', RERUN, 'failed'),
+    concurrency: optional('concurrency') ?? null,
+    concurrencyPolicy: oneOf('concurrency-policy', POLICIES, 'wait'),
+    concurrencyTimeoutMs: duration('concurrency-timeout', '1h'),
+    retentionMs: duration('retention', '30d'),
     auth: {
       kubeconfig: optional('kubeconfig'),
       context: optional('context'),

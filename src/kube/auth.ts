@@ -181,6 +181,8 @@ export interface Permission {
   verb: string;
   resource: string;
   subresource?: string;
+  /** The API group; '' (the default) is the core group. */
+  group?: string;
 }
 
 const RUN_PERMISSIONS: Permission[] = [
@@ -190,13 +192,27 @@ const RUN_PERMISSIONS: Permission[] = [
   { verb: 'watch', resource: 'pods' },
   { verb: 'delete', resource: 'pods' },
   { verb: 'get', resource: 'pods', subresource: 'log' },
+  // The run's state (for re-runs and reattach) lives in a ConfigMap; housekeeping lists old ones.
+  { verb: 'get', resource: 'configmaps' },
+  { verb: 'create', resource: 'configmaps' },
+  { verb: 'update', resource: 'configmaps' },
+  { verb: 'list', resource: 'configmaps' },
+  { verb: 'delete', resource: 'configmaps' },
 ];
 
 const DRY_RUN_PERMISSIONS: Permission[] = [{ verb: 'create', resource: 'pods' }];
 
-/** The permissions `preflight` checks for a mode. */
-export function permissionsFor(needs: 'run' | 'dry-run'): Permission[] {
-  return needs === 'run' ? RUN_PERMISSIONS : DRY_RUN_PERMISSIONS;
+/** What the `concurrency` lock needs: a Lease it can create, renew and watch. */
+export const LEASE_PERMISSIONS: Permission[] = ['get', 'create', 'update', 'watch'].map((verb) => ({
+  verb,
+  resource: 'leases',
+  group: 'coordination.k8s.io',
+}));
+
+/** The permissions `preflight` checks for a mode (`concurrency` adds LEASE_PERMISSIONS). */
+export function permissionsFor(needs: 'run' | 'dry-run', options: { concurrency?: boolean } = {}): Permission[] {
+  if (needs === 'dry-run') return DRY_RUN_PERMISSIONS;
+  return options.concurrency ? [...RUN_PERMISSIONS, ...LEASE_PERMISSIONS] : RUN_PERMISSIONS;
 }
 
 /** The smallest Role (and its binding) the action needs in its namespace; the README shows it. */
@@ -212,6 +228,12 @@ rules:
   - apiGroups: [""]
     resources: ["pods/log"]
     verbs: ["get"]
+  - apiGroups: [""]               # the run's state, for re-runs and reattach
+    resources: ["configmaps"]
+    verbs: ["get", "create", "update", "list", "delete"]
+  - apiGroups: ["coordination.k8s.io"]   # only with the concurrency input
+    resources: ["leases"]
+    verbs: ["get", "create", "update", "watch"]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -230,7 +252,7 @@ roleRef:
 
 function ruleFor(p: Permission): string {
   const res = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
-  return `- apiGroups: [""]\n  resources: ["${res}"]\n  verbs: ["${p.verb}"]`;
+  return `- apiGroups: ["${p.group ?? ''}"]\n  resources: ["${res}"]\n  verbs: ["${p.verb}"]`;
 }
 
 /**
@@ -238,10 +260,15 @@ function ruleFor(p: Permission): string {
  * accepted, the namespace exists, and every permission the mode needs is granted
  * (SelfSubjectAccessReview). Throws one KubeError naming every problem and its fix.
  */
-export async function preflight(target: KubeConfig | KubeClient, namespace: string, needs: 'run' | 'dry-run'): Promise<void> {
+export async function preflight(
+  target: KubeConfig | KubeClient,
+  namespace: string,
+  needs: 'run' | 'dry-run',
+  options: { concurrency?: boolean } = {},
+): Promise<void> {
   const client = target instanceof KubeConfig ? createClient(target) : target;
   const server = client.server;
-  const perms = permissionsFor(needs);
+  const perms = permissionsFor(needs, options);
   // SelfSubjectAccessReview needs no permission of its own (every authenticated user may ask),
   // so its answer separates "unreachable", "bad TLS" and "bad credentials" from "not allowed".
   const reviews = await Promise.all(
@@ -249,7 +276,7 @@ export async function preflight(target: KubeConfig | KubeClient, namespace: stri
       const body: V1SelfSubjectAccessReview = {
         apiVersion: 'authorization.k8s.io/v1',
         kind: 'SelfSubjectAccessReview',
-        spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: '' } },
+        spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: p.group ?? '' } },
       };
       try {
         const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }), {

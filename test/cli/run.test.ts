@@ -70,11 +70,9 @@ describe('pod-dag run', () => {
     expect(r.stdout + r.stderr).not.toContain(sandbox.adminToken);
   });
 
-  // Fails today: runDag returns before the last attempt's delete is even sent (src/engine.ts drains
-  // #pending before the last #endAttempt has tracked its delete; see test/e2e/engine-drain.test.ts),
-  // and the real CLI exits at once, so `pod-dag run --keep-pods never` leaves the last task's pod.
-  // Remove `.fails` when the engine is fixed.
-  it.fails('keep-pods never: no pod of the run is left when the command returns', async () => {
+  // Failed before the engine waited for its queue as well as its pending requests when draining
+  // (see test/e2e/engine-drain.test.ts): the CLI exits at once, so the last task's pod was left.
+  it('keep-pods never: no pod of the run is left when the command returns', async () => {
     const yaml = ['version: 1', 'name: cli-clean', 'tasks:', '  a: {image: sandbox/succeed}', '  b: {image: sandbox/succeed, needs: [a]}', ''].join('\n');
     const r = await run('clean.yaml', yaml, ['--keep-pods', 'never'], { POD_DAG_RUN_ID: 'cli5' });
     expect(r.code, r.stdout + r.stderr).toBe(EXIT.ok);

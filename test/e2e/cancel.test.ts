@@ -147,6 +147,8 @@ describe('cancellation', () => {
       { keepPods: 'on-failure', finished: 'bad', image: 'sandbox/exit:3', runId: '4000011', kept: true },
       { keepPods: 'always', finished: 'ok', image: 'sandbox/succeed', runId: '4000012', kept: true },
       { keepPods: 'never', finished: 'bad', image: 'sandbox/exit:3', runId: '4000013', kept: false },
+      // on-failure keeps failed pods only: a succeeded pod a crash left behind goes too.
+      { keepPods: 'on-failure', finished: 'ok', image: 'sandbox/succeed', runId: '4000014', kept: false },
     ] as const;
     for (const c of cases) {
       it(`keep-pods ${c.keepPods}`, async () => {

@@ -14,6 +14,11 @@ describe('readSettings', () => {
       maxParallel: 0,
       keepPods: 'on-failure',
       logTailLines: 50,
+      rerun: 'failed',
+      concurrency: null,
+      concurrencyPolicy: 'wait',
+      concurrencyTimeoutMs: 3_600_000,
+      retentionMs: 30 * 24 * 3_600_000,
       auth: { kubeconfig: undefined, context: undefined, server: undefined, token: undefined, certificateAuthorityData: undefined },
     });
   });
@@ -32,6 +37,14 @@ describe('readSettings', () => {
       `Invalid input 'max-parallel': 'four'. Expected a whole number >= 0.`,
       `Invalid input 'keep-pods': 'sometimes'. Expected one of: never, on-failure, always.`,
     ]);
+  });
+
+  it('reads the re-run and concurrency inputs, and names a bad duration', () => {
+    const s = readSettings(inputs({ dag: 'a.yaml', rerun: 'all', concurrency: 'nightly-db', 'concurrency-policy': 'skip', 'concurrency-timeout': '10m', retention: '7d' }));
+    expect(s).toMatchObject({ rerun: 'all', concurrency: 'nightly-db', concurrencyPolicy: 'skip', concurrencyTimeoutMs: 600_000, retentionMs: 7 * 24 * 3_600_000 });
+    expect(() => readSettings(inputs({ dag: 'a.yaml', retention: 'a week' }))).toThrow(
+      `Invalid input 'retention': 'a week'. Expected a duration like "90s", "30m", "1h30m" or "7d".`,
+    );
   });
 
   it('names the missing half of server/token', () => {
