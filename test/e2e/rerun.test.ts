@@ -1,0 +1,144 @@
+/**
+ * Never twice, through the bundled action (dist/index.js) as the runner drives it: a GitHub re-run
+ * (same run id, next run attempt) runs only what did not succeed, reusing earlier outputs; the
+ * `concurrency` lock keeps a second run out (skip or fail) while another run holds it.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { podName } from '../../src/kube/pod.ts';
+import { concurrencyLeaseName } from '../../src/kube/lease.ts';
+import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { runStep, type StepResult } from '../harness/action.ts';
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startSandbox();
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+async function workspace(yaml: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-rerun-'));
+  await writeFile(path.join(dir, 'dag.yaml'), yaml);
+  return dir;
+}
+
+const show = (step: StepResult) => `exit ${step.exitCode}\n${step.maskedLog}\n${step.stderr}`;
+
+/*
+ *   extract ──► load
+ *
+ * extract writes an output that load reads; load fails in run attempt 1 and is fixed for attempt 2.
+ */
+const spec = (loadImage: string) =>
+  [
+    'version: 1',
+    'name: rerun-e2e',
+    'tasks:',
+    '  extract:',
+    '    image: sandbox/succeed',
+    '    env: {SANDBOX_TERMINATION_MESSAGE: "rows=42"}',
+    '  load:',
+    '    needs: [extract]',
+    `    image: ${loadImage}`,
+    '    args: ["{{ tasks.extract.outputs.rows }}"]',
+    '',
+  ].join('\n');
+
+describe('re-running a failed GitHub run', () => {
+  it('runs only the failed task again and reuses the outputs of the one that succeeded', async () => {
+    const runId = '7000001';
+    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' };
+    const first = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' }, cwd: await workspace(spec('sandbox/exit:3')) });
+    expect(first.exitCode, show(first)).toBe(1);
+    expect(first.outputs['failed-tasks']).toBe('["load"]');
+
+    // The fix lands; the user clicks "Re-run failed jobs": same run id, run attempt 2.
+    const second = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: await workspace(spec('sandbox/succeed')) });
+    expect(second.exitCode, show(second)).toBe(0);
+    expect(second.outputs['result']).toBe('success');
+    expect(JSON.parse(second.outputs['outputs']!)).toMatchObject({ extract: { rows: '42' } });
+    expect(second.maskedLog).toContain('extract: succeeded in run attempt 1; reusing its result and outputs');
+    expect(second.maskedLog).toMatch(/load runs: .+/);
+
+    const name = (task: string, runAttempt: number) => podName({ dag: 'rerun-e2e', runId, runAttempt, task, attempt: 1 });
+    // extract ran once in all (attempt 1 of the run); load once per run attempt.
+    expect(sandbox.containerStarts(name('extract', 1))).toBe(1);
+    expect(sandbox.containerStarts(name('extract', 2))).toBe(0);
+    expect(sandbox.containerStarts(name('load', 1))).toBe(1);
+    expect(sandbox.containerStarts(name('load', 2))).toBe(1);
+  });
+
+  it('with rerun: all, runs everything again', async () => {
+    const runId = '7000002';
+    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' };
+    const first = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' }, cwd: await workspace(spec('sandbox/exit:3')) });
+    expect(first.exitCode, show(first)).toBe(1);
+    const second = await runStep({ inputs: { ...inputs, rerun: 'all' }, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: await workspace(spec('sandbox/succeed')) });
+    expect(second.exitCode, show(second)).toBe(0);
+    const name = (task: string, runAttempt: number) => podName({ dag: 'rerun-e2e', runId, runAttempt, task, attempt: 1 });
+    expect(sandbox.containerStarts(name('extract', 2))).toBe(1);
+  });
+});
+
+describe('the concurrency lock', () => {
+  /** Another run holds the lock: a Lease renewed just now, for an hour. */
+  async function holdLock(name: string): Promise<void> {
+    const kc = new KubeConfig();
+    kc.loadFromString(sandbox.kubeconfig());
+    const api = kc.makeApiClient(CoordinationV1Api);
+    const now = new Date();
+    await api.createNamespacedLease({
+      namespace: 'default',
+      body: {
+        metadata: { name: concurrencyLeaseName(name) },
+        spec: { holderIdentity: 'octo-org/other/runs/1/attempts/1/sync#abcd', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now },
+      },
+    });
+  }
+
+  const oneTask = ['version: 1', 'name: locked', 'tasks:', '  only: {image: sandbox/succeed}', ''].join('\n');
+
+  it('skip: the step succeeds with result skipped and runs nothing', async () => {
+    await holdLock('nightly-skip');
+    const step = await runStep({
+      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), concurrency: 'nightly-skip', 'concurrency-policy': 'skip' },
+      env: { GITHUB_RUN_ID: '7100001' },
+      cwd: await workspace(oneTask),
+    });
+    expect(step.exitCode, show(step)).toBe(0);
+    expect(step.outputs['result']).toBe('skipped');
+    expect(step.summary).toContain('Skipped');
+    expect(sandbox.containerStarts(podName({ dag: 'locked', runId: '7100001', runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
+  });
+
+  it('fail: the step fails, naming the lock and its holder, and runs nothing', async () => {
+    await holdLock('nightly-fail');
+    const step = await runStep({
+      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), concurrency: 'nightly-fail', 'concurrency-policy': 'fail' },
+      env: { GITHUB_RUN_ID: '7100002' },
+      cwd: await workspace(oneTask),
+    });
+    expect(step.exitCode, show(step)).toBe(1);
+    expect(step.outputs['result']).toBe('failure');
+    const error = step.commands.find((c) => c.command === 'error');
+    expect(error?.message).toMatch(/concurrency lock 'nightly-fail'.*octo-org\/other/s);
+    expect(sandbox.containerStarts(podName({ dag: 'locked', runId: '7100002', runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
+  });
+
+  it('a free lock is taken, held for the run, and released at its end', async () => {
+    const step = await runStep({
+      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), concurrency: 'nightly-free' },
+      env: { GITHUB_RUN_ID: '7100003' },
+      cwd: await workspace(oneTask),
+    });
+    expect(step.exitCode, show(step)).toBe(0);
+    expect(step.maskedLog).toContain("Holding the concurrency lock 'nightly-free'");
+    const lease = sandbox.get('leases.coordination.k8s.io', 'default', concurrencyLeaseName('nightly-free')) as { spec?: { holderIdentity?: string } } | undefined;
+    expect(lease?.spec?.holderIdentity ?? '').toBe('');
+  });
+});
