@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { MINIMAL_ROLE_YAML, connect, decodeKubeconfig, preflight } from '../../src/kube/auth.ts';
 import { createClient } from '../../src/kube/client.ts';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
@@ -14,13 +15,15 @@ import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 let sandbox: Sandbox;
 beforeAll(async () => {
   sandbox = await startSandbox({ namespaces: ['default', 'data-jobs'] });
-  // A service account bound to the README's minimal Role, and one that may not read logs.
+  // A service account bound to exactly the README's minimal Role (its rules, read from the YAML),
+  // and one that may neither read logs nor delete pods.
+  const minimal = (parseAllDocuments(MINIMAL_ROLE_YAML)[0]!.toJS() as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules;
+  sandbox.addUser('minimal-token-0123456789', minimal.map((r) => ({ ...r, namespaces: ['data-jobs'] })), 'system:serviceaccount:data-jobs:pod-dag-action');
   const role = { apiGroups: [''], namespaces: ['data-jobs'] };
-  sandbox.addUser('minimal-token-0123456789', [
-    { ...role, resources: ['pods'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
-    { ...role, resources: ['pods/log'], verbs: ['get'] },
-  ], 'system:serviceaccount:data-jobs:pod-dag-action');
-  sandbox.addUser('nolog-token-0123456789', [{ ...role, resources: ['pods'], verbs: ['create', 'get', 'list', 'watch'] }], 'system:serviceaccount:data-jobs:half');
+  sandbox.addUser('nolog-token-0123456789', [
+    { ...role, resources: ['pods'], verbs: ['create', 'get', 'list', 'watch'] },
+    { ...role, resources: ['configmaps'], verbs: ['get', 'create', 'update', 'list', 'delete'] },
+  ], 'system:serviceaccount:data-jobs:half');
 });
 afterAll(() => sandbox.close());
 
@@ -123,8 +126,9 @@ current-context: cloud
 describe('preflight', () => {
   const client = async (token: string) => createClient((await connect({ kubeconfig: sandbox.kubeconfig({ token }) }, {})).kubeConfig, { retry: { baseMs: 10, maxMs: 20 } });
 
-  test('the minimal Role is enough for a run', async () => {
+  test('the minimal Role is enough for a run, with or without the concurrency lock', async () => {
     await preflight(await client('minimal-token-0123456789'), 'data-jobs', 'run');
+    await preflight(await client('minimal-token-0123456789'), 'data-jobs', 'run', { concurrency: true });
     expect(MINIMAL_ROLE_YAML).toMatch(/resources: \["pods\/log"\]/);
   });
 
@@ -136,6 +140,17 @@ describe('preflight', () => {
     expect(msg).toMatch(/delete pods in namespace "data-jobs"/);
     expect(msg).toMatch(/get pods\/log in namespace "data-jobs"/);
     expect(msg).toMatch(/resources: \["pods\/log"\]\n {2}verbs: \["get"\]/);
+  });
+
+  test('with the concurrency lock, a missing Lease permission names its API group in the rule', async () => {
+    sandbox.addUser('nolease-token-0123456789', [{ apiGroups: [''], namespaces: ['data-jobs'], resources: ['*'], verbs: ['*'] }], 'no-lease');
+    const err = await preflight(await client('nolease-token-0123456789'), 'data-jobs', 'run', { concurrency: true }).catch((e: Error) => e);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/lack 4 permissions/);
+    expect(msg).toMatch(/watch leases in namespace "data-jobs"/);
+    expect(msg).toMatch(/apiGroups: \["coordination.k8s.io"\]\n {2}resources: \["leases"\]\n {2}verbs: \["watch"\]/);
+    // Without the lock, leases are not needed.
+    await preflight(await client('nolease-token-0123456789'), 'data-jobs', 'run');
   });
 
   test('dry-run needs only create', async () => {
