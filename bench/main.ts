@@ -115,22 +115,34 @@ async function chain(): Promise<void> {
     const perTask: number[] = [];
     const floors: number[] = [];
     const engines: number[] = [];
+    const unlimited: number[] = [];
     for (let i = 0; i < SIZE.reps; i++) {
       const r = await runChild(sb, 'chain', { tasks: n, floorFirst: i % 2 === 0 }, 300_000);
       ratios.push(num(r, 'engineMs') / num(r, 'floorMs'));
       perTask.push((num(r, 'engineMs') - num(r, 'floorMs')) / n);
       floors.push(num(r, 'floorMs'));
       engines.push(num(r, 'engineMs'));
-      log(`  chain ${i + 1}/${SIZE.reps}: engine ${fmt(num(r, 'engineMs'))} ms, floor ${fmt(num(r, 'floorMs'))} ms`);
+      unlimited.push(num(r, 'unlimitedMs'));
+      log(`  chain ${i + 1}/${SIZE.reps}: engine ${fmt(num(r, 'engineMs'))} ms (rate limit lifted: ${fmt(num(r, 'unlimitedMs'))} ms), floor ${fmt(num(r, 'floorMs'))} ms`);
     }
     const ratio = median(ratios);
     const extra = median(perTask);
+    const uRatio = median(unlimited.map((u, k) => u / floors[k]!));
+    const uExtra = median(unlimited.map((u, k) => (u - floors[k]!) / n));
     rows.push({
       id: '1',
-      what: `Chain of ${n} instant tasks: makespan ÷ floor`,
+      what: `Chain of ${n} instant tasks: makespan ÷ floor (client as shipped: 20 requests/s, burst 40)`,
       result: `${fmt(ratio, 2)}× (${fmt(extra, 1)} ms/task above the floor; runDag ${fmt(median(engines) / n, 1)} ms/task, floor ${fmt(median(floors) / n, 1)} ms/task)`,
       target: '≤ 1.15×, ≤ 10 ms/task',
       met: ratio <= 1.15 && extra <= 10,
+      notes: [],
+    });
+    rows.push({
+      id: '1b',
+      what: `The same chain, the client's rate limit lifted (not shipped; shows what the limit costs)`,
+      result: `${fmt(uRatio, 2)}× (${fmt(uExtra, 1)} ms/task above the floor; runDag ${fmt(median(unlimited) / n, 1)} ms/task)`,
+      target: '≤ 1.15×, ≤ 10 ms/task',
+      met: uRatio <= 1.15 && uExtra <= 10,
       notes: [],
     });
   });
