@@ -64,7 +64,7 @@ client's alone, as on a runner where the API server is elsewhere.
    picks up anything a cut stream missed (both \`get pods/log\`). The **reference poller** does what
    Airflow's KubernetesPodOperator does with each pod: create, GET the pod every 2 s until it has
    ended, read its log once, delete; counted by another sandbox, at the same time. The full run uses
-   1 s and 60 s tasks; the quick run 1 s and 3 s.
+   1 s and 60 s tasks; the quick run 1 s and 2 s.
 4. **Logs.** One pod (process mode) whose container is a small node script writing numbered
    100-byte lines to stdout as fast as the pipe takes them, followed by \`runDag\`'s log follower to
    a reporter that counts lines and checks the numbering (a gap is a lost line, a number seen
@@ -112,4 +112,6 @@ client's alone, as on a runner where the API server is elsewhere.
   mode, which makes no request: a CPU profile shows ~1.9 s of 3.5 s in \`compileSourceTextModule\`
   on the shared machine. (Minifying does not help: a minified 6 MB bundle started slower here.)
   Loading the Kubernetes client only when a mode needs it would take it off \`plan\`'s path.
+  The figure is very sensitive to the machine's load: a quick run at a quieter moment (22:41 UTC,
+  same machine) measured 784 ms median, a busier one 2,023 ms.
 `;
