@@ -85,6 +85,36 @@ describe('re-running a failed GitHub run', () => {
   });
 });
 
+describe('a re-run while an earlier attempt of the run still runs (its runner died)', () => {
+  it('starts nothing, names the pods that still run and says how to go on', async () => {
+    const runId = '7000003';
+    const yaml = ['version: 1', 'name: rerun-dead', 'tasks:', '  long: {image: "sandbox/sleep:600"}', ''].join('\n');
+    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' };
+    const dir = await workspace(yaml);
+    // Run attempt 1's runner dies (SIGKILL) while its task runs: nobody deletes the pod.
+    const first = await runStep({
+      inputs,
+      env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' },
+      cwd: dir,
+      onLine: (line, step) => {
+        if (/\[long\] started pod/.test(line)) step.signal('SIGKILL');
+      },
+    });
+    expect(first.signal, show(first)).toBe('SIGKILL');
+    const creates = sandbox.counters.get('create', 'pods');
+
+    const second = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: dir });
+    expect(second.exitCode, show(second)).toBe(1);
+    const error = second.commands.find((c) => c.command === 'error')?.message ?? '';
+    const name = (runAttempt: number) => podName({ dag: 'rerun-dead', runId, runAttempt, task: 'long', attempt: 1 });
+    expect(error).toContain(`${name(1)} (task long, run attempt 1, Running)`);
+    expect(error).toMatch(/nothing was started.*kubectl delete pod -n default -l/s);
+    expect(sandbox.counters.get('create', 'pods')).toBe(creates);
+    expect(sandbox.containerStarts(name(2))).toBe(0);
+    sandbox.deletePod(name(1), 'default', { gracePeriodSeconds: 0 });
+  });
+});
+
 describe('the concurrency lock', () => {
   /** Another run holds the lock: a Lease renewed just now, for an hour. */
   async function holdLock(name: string): Promise<void> {
