@@ -21,7 +21,7 @@ import { classifyPod, containerStarted, containerTerminated, recheckAt } from '.
 import type { KubeClient } from './kube/client.ts';
 import { KubeError, classifyError, describeError } from './kube/errors.ts';
 import { LogFollower } from './kube/logs.ts';
-import { CONTAINER, placeholderRender, podName, renderPod, runSelector } from './kube/pod.ts';
+import { CONTAINER, outputRefs, placeholderRender, podName, renderPod, runSelector } from './kube/pod.ts';
 import { PodWatcher } from './kube/watch.ts';
 import type { PodEvent } from './kube/watch.ts';
 import type { DryRunVerdict, Reporter, RunContext } from './report/types.ts';
@@ -165,6 +165,8 @@ class Engine {
   /** The last attempt of each task (for log tails). */
   readonly #lastAttempt = new Map<string, Live>();
   readonly #pending = new Set<Promise<unknown>>();
+  /** The run was cancelled by a signal (kept here so checking it costs O(1), not a snapshot). */
+  #cancelledBySignal = false;
   #watcher: PodWatcher | null = null;
   #queue: Promise<void> = Promise.resolve();
   #cancelTimer: (() => void) | null = null;
@@ -266,6 +268,7 @@ class Engine {
   }
 
   async #feed(event: SchedulerEvent): Promise<void> {
+    if (event.type === 'cancel' && event.reason === 'signal') this.#cancelledBySignal = true;
     await this.#apply(this.#scheduler.handle(event));
   }
 
@@ -338,8 +341,16 @@ class Engine {
       this.#enqueue(() => this.#endAttempt(live, cancelledOutcome('the run was cancelled before the pod was created')));
       return;
     }
+    // Only the outputs this task's templates refer to (O(references), not O(tasks): a wide DAG
+    // would otherwise cost tasks² in snapshots).
     const outputs: Record<string, Record<string, string>> = {};
-    for (const t of this.#scheduler.state().tasks) if (t.result === 'succeeded') outputs[t.id] = t.outputs;
+    for (const t of [spec.image, ...(spec.command ?? []), ...(spec.args ?? []), ...spec.env.map((e) => ('value' in e ? e.value : ''))]) {
+      for (const ref of outputRefs(t)) {
+        if (outputs[ref.task] !== undefined) continue;
+        const upstream = this.#scheduler.taskState(ref.task);
+        if (upstream.result === 'succeeded') outputs[ref.task] = upstream.outputs;
+      }
+    }
     let pod: V1Pod;
     try {
       pod = renderPod(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render: (t) => renderTemplate(t, { params: o.params, outputs }) });
@@ -393,7 +404,7 @@ class Engine {
       live.started = true;
       await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod });
       await o.reporter.podCreated?.(live.task, live.attempt, live.pod, adopted);
-      if (live.cancelAsked || this.#scheduler.state().cancelled === 'signal') {
+      if (live.cancelAsked || this.#cancelledBySignal) {
         live.cancelAsked = true;
         await this.#cancelAttempt(live);
         return;
@@ -468,7 +479,7 @@ class Engine {
     await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#scheduler.state());
     let recordFailed = false;
     if (!live.recorded && this.#o.onAttemptEnd) {
-      const result = this.#scheduler.state().tasks.find((t) => t.id === live.task)?.result ?? null;
+      const result = this.#scheduler.taskState(live.task).result;
       try {
         await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
       } catch (err) {
