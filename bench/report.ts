@@ -49,7 +49,7 @@ client's alone, as on a runner where the API server is elsewhere.
    Row 1b runs the same chain in the same child with the client's rate limit lifted.
 2. **Wide DAG.** One root, tasks − 2 middle tasks that need it, one sink that needs them all,
    \`max-parallel\` as shown, through \`runDag\` with the client's rate limit lifted (at the shipped
-   20 requests/s, 4 requests per task make 2,000 tasks take 400 s by design). Scheduler time:
+   50 requests/s, 4 requests per task make 2,000 tasks take 160 s by design). Scheduler time:
    every public \`Scheduler\` method (\`start\`, \`handle\`, \`state\`, \`nextWakeAt\`, \`isDone\`, ...)
    is wrapped in the child (not in src/) and the time inside the outermost calls is added up with
    \`performance.now()\` (synchronous calls on one thread: CPU time, plus preemption on a shared
@@ -84,13 +84,12 @@ client's alone, as on a runner where the API server is elsewhere.
   after that. client-node 2.x opens a new TLS connection for every request (no keep-alive; a
   profile of the child shows \`TLSSocket._start\`, \`SecureContext\` and \`getPeerCertificate\` at the
   top, next to module loading), so each of those requests costs a handshake on both sides.
-  With the shipped client rate limit (\`createClient\`: 20 requests/s, burst 40) the chain is
+  With the client rate limit of the recorded run (\`createClient\`: 20 requests/s, burst 40) the chain was
   **capped by the limit**: 200 tasks × 4 requests, less the burst of 40, at 20/s is 38 s, and the
   three runs of row 1 in the full run of 2026-11-24 took 38.5, 38.2 and 38.2 s while the floor
   beside them varied from 3.4 to 21.3 s. A task lasting seconds never meets this cap (4 requests per task); a DAG
-  of many instant tasks does. Raising the default rate (kubectl allows bursts of hundreds), or not
-  charging a task's log reads and delete to the same bucket as creates, would lift it; row 1b shows
-  what is left without it. None of this is the scheduler's cost (row 2).
+  of many instant tasks does. Since then the default is 50 requests/s, burst 100 (as kubectl's), which lifts it for chains of
+  up to ~100 short tasks; row 1b shows what is left without any limit. (Not re-measured yet.) None of this is the scheduler's cost (row 2).
 - **Wide DAG (2).** The scheduler's own work is within the target: \`start\` + \`handle\` (4,000
   events) + \`nextWakeAt\` + the constructor took about 0.44 s for 2,000 tasks. What is over is
   \`state()\`: the engine calls it about four times per task (for every decision it reports, to
