@@ -38,7 +38,8 @@ const VERB: Record<AttemptOutcome['class'], string> = {
 export class LiveLogReporter implements Reporter {
   readonly #write: (line: string) => void;
   readonly #max: number;
-  #donePrinted = false;
+  /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
+  #doneLine: string | null = null;
 
   constructor(options: LiveLogOptions) {
     this.#write = options.write;
@@ -92,11 +93,12 @@ export class LiveLogReporter implements Reporter {
         break;
       }
       case 'done': {
-        this.#donePrinted = true;
+        // Held until runFinished: the `done` decision comes with the last attempt's end, before
+        // that attempt's own "succeeded" line is written.
         const counts = new Map<string, number>();
         for (const t of state.tasks) counts.set(t.result ?? 'unfinished', (counts.get(t.result ?? 'unfinished') ?? 0) + 1);
         const parts = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
-        this.#write(`DAG ${state.dag} finished: ${d.result} (${parts})`);
+        this.#doneLine = `DAG ${state.dag} finished: ${d.result} (${parts})`;
         break;
       }
       default:
@@ -109,8 +111,11 @@ export class LiveLogReporter implements Reporter {
   }
 
   runFinished(state: RunState): void {
-    // A run's `done` decision already said it; a dry run has none.
-    if (this.#donePrinted) return;
+    // A run's `done` decision said what to print; a dry run has none.
+    if (this.#doneLine !== null) {
+      this.#write(this.#doneLine);
+      return;
+    }
     const failed = state.tasks.filter((t) => t.result === 'failed').length;
     this.#write(`DAG ${state.dag} finished: ${state.result ?? 'unfinished'}${failed ? ` (${failed} failed)` : ''}`);
   }

@@ -56,3 +56,19 @@ test('pods created and adopted, and a success with its outputs (names only, neve
   expect(lines).toEqual(['[a] started pod dag-1-1-a-1', '[a #2] adopted existing pod dag-1-1-a-2 (attempt 2)', '[a #2] succeeded in 2.5s (attempt 2); outputs: password']);
   expect(lines.join('\n')).not.toContain('hunter2');
 });
+
+test('the run\'s last line comes after the last task\'s own line, though its done decision comes first', () => {
+  // The engine feeds the last attempt's end to the scheduler (which decides `done`) and only then
+  // tells the reporters that the attempt finished.
+  const { r, lines } = reporter();
+  const ok: AttemptOutcome = { class: 'succeeded', reason: 'Completed', message: null, exitCode: 0, outputs: {}, node: 'n1' };
+  const done: RunState = {
+    ...state,
+    result: 'success',
+    tasks: [{ id: 'report', result: 'succeeded', attempts: [{ attempt: 1, pod: 'p', startedAt: 0, finishedAt: 2000, outcome: ok }], outputs: {}, reason: null, reusedFrom: null, retryAt: null }],
+  };
+  r.decision({ type: 'done', result: 'success' }, done);
+  r.attemptFinished('report', 1, ok, done);
+  r.runFinished(done);
+  expect(lines).toEqual(['[report] succeeded in 2s', 'DAG clickhouse-db-sync finished: success (1 succeeded)']);
+});
