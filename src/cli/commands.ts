@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { renderPlanPods } from '../kube/pod.ts';
-import { loadSpec, renderTemplate, resolveParams } from '../spec/index.ts';
+import { loadSpec, renderTemplate, resolveParams, SpecFileError } from '../spec/index.ts';
 import type { DagSpec, SpecIssue } from '../spec/types.ts';
 import type { RunContext } from '../report/types.ts';
 import { runLocal } from './run.ts';
@@ -73,7 +73,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     io.stderr(`pod-dag: unknown command '${command}'\n\n${USAGE}`);
     return EXIT.usage;
   }
-  const loaded = await loadSpec(file, io.cwd);
+  let loaded;
+  try {
+    loaded = await loadSpec(file, io.cwd, { inWorkflow: false });
+  } catch (err) {
+    if (!(err instanceof SpecFileError)) throw err;
+    io.stderr(`pod-dag ${command}: ${err.message}\n`);
+    return EXIT.usage;
+  }
   if (!loaded.spec) {
     io.stderr(formatIssues(loaded.issues));
     io.stderr(`${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'} in ${file}\n`);

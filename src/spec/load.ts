@@ -16,7 +16,11 @@ export class SpecFileError extends Error {
  * Reads and parses the spec at `path` (relative to `cwd`). Throws SpecFileError when the file
  * cannot be read; a file that reads but is invalid returns `spec: null` and its issues.
  */
-export async function loadSpec(path: string, cwd: string = process.cwd()): Promise<{ spec: DagSpec | null; issues: SpecIssue[] }> {
+export async function loadSpec(
+  path: string,
+  cwd: string = process.cwd(),
+  options: { inWorkflow?: boolean } = {},
+): Promise<{ spec: DagSpec | null; issues: SpecIssue[] }> {
   const abs = resolve(cwd, path);
   let text: string;
   try {
@@ -24,7 +28,9 @@ export async function loadSpec(path: string, cwd: string = process.cwd()): Promi
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new SpecFileError(`DAG spec not found at '${path}' (resolved to ${abs}). Did you run actions/checkout before this step?`);
+      // In a workflow the usual cause is a missing checkout step; from a terminal, a typo.
+      const hint = options.inWorkflow === false ? '' : ' Did you run actions/checkout before this step?';
+      throw new SpecFileError(`DAG spec not found at '${path}' (resolved to ${abs}).${hint}`);
     }
     if (code === 'EISDIR') throw new SpecFileError(`DAG spec '${path}' (resolved to ${abs}) is a directory; expected a YAML file`);
     throw new SpecFileError(`cannot read DAG spec '${path}' (resolved to ${abs}): ${(err as Error).message}`);

@@ -156,7 +156,15 @@ describe('the bundled CLI as a real process', () => {
   it('node dist/cli.js validate <missing file>: one line naming the file, no stack trace, exit 2', async () => {
     const r = await node(['validate', 'no/such/dag.yaml']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^pod-dag: .*no\/such\/dag\.yaml/);
+    expect(r.stderr).toMatch(/^pod-dag validate: DAG spec not found at 'no\/such\/dag\.yaml' \(resolved to .*\)\.\n$/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    // A workflow hint (actions/checkout) means nothing in a terminal.
+    expect(r.stderr).not.toContain('actions/checkout');
+  });
+
+  it('runCli on a missing file returns 2 with the message (it does not throw)', async () => {
+    const r = await cli(['plan', 'no/such/dag.yaml']);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/^pod-dag plan: DAG spec not found at 'no\/such\/dag\.yaml'/);
   });
 });
