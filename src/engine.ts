@@ -16,7 +16,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { Scheduler } from './dag/scheduler.ts';
-import type { AttemptOutcome, Decision, PreviousSuccess, RunState, SchedulerEvent, TaskResult } from './dag/types.ts';
+import type { AttemptEnd, AttemptOutcome, Decision, PreviousSuccess, RunState, SchedulerEvent } from './dag/types.ts';
 import { classifyPod, containerStarted, containerTerminated, recheckAt } from './kube/classify.ts';
 import type { KubeClient } from './kube/client.ts';
 import { KubeError, classifyError, describeError } from './kube/errors.ts';
@@ -52,16 +52,7 @@ const LOG_WAIT_MS = 10_000;
 export type KeepPods = 'never' | 'on-failure' | 'always';
 
 /** What the engine records when an attempt ends (for the run store of re-runs). */
-export interface AttemptEnd {
-  task: string;
-  attempt: number;
-  pod: string | null;
-  startedAt: number;
-  finishedAt: number;
-  outcome: AttemptOutcome;
-  /** The task's result once the scheduler was told; `null` when a retry follows. */
-  result: TaskResult | null;
-}
+export type { AttemptEnd };
 
 /** An attempt that already ended in this run attempt before a restart (from the run store). */
 export interface RecordedAttempt {

@@ -122,3 +122,15 @@ export interface SchedulerOptions {
   /** Tasks to treat as succeeded without running them. */
   previous?: Record<string, PreviousSuccess>;
 }
+
+/** The end of one attempt, as the engine reports it to the run store (for re-runs and replay). */
+export interface AttemptEnd {
+  task: string;
+  attempt: number;
+  pod: string | null;
+  startedAt: number;
+  finishedAt: number;
+  outcome: AttemptOutcome;
+  /** The task's result once the scheduler was told; `null` when a retry follows. */
+  result: TaskResult | null;
+}

@@ -31,7 +31,7 @@ import {
   type StoredRunState,
   type TaskUpdate,
 } from '../dag/rerun.ts';
-import type { AttemptOutcome, RunResult, TaskResult } from '../dag/types.ts';
+import type { AttemptEnd, RunResult } from '../dag/types.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { classifyError, KubeError, withRetry } from './errors.ts';
 import { LABELS, MANAGED_BY, labelValue } from './pod.ts';
@@ -233,18 +233,6 @@ export class RunStore {
   }
 }
 
-/** The end of one attempt as the engine reports it (src/engine.ts's AttemptEnd). */
-export interface AttemptEndLike {
-  task: string;
-  attempt: number;
-  pod: string | null;
-  startedAt: number;
-  finishedAt: number;
-  outcome: AttemptOutcome;
-  /** The task's result once the scheduler was told, if the engine knows it (`null`: a retry follows). */
-  result?: TaskResult | null;
-}
-
 /** One run attempt's use of the stored state: the plan, and the hooks that keep the state. */
 export interface RerunSession {
   /** The state as it was when this run attempt (or this restart of it) began. */
@@ -255,13 +243,13 @@ export interface RerunSession {
    * For RunDagOptions.onAttemptEnd: records the attempt. The engine must await it BEFORE it
    * deletes the attempt's pod, and keep the pod if it rejects (so a restart can still adopt it).
    */
-  attemptEnded(end: AttemptEndLike): Promise<void>;
+  attemptEnded(end: AttemptEnd): Promise<void>;
   /**
    * For the engine, before it creates the pod of (task, attempt): the recorded end of that
    * attempt in this run attempt, if the action is a restart after a crash. Feed it to the
    * scheduler as `started` + `finished` instead of creating the pod: it already ran.
    */
-  recorded(task: string, attempt: number): (AttemptEndLike & { outputs: Record<string, string> }) | null;
+  recorded(task: string, attempt: number): (Omit<AttemptEnd, 'result'> & { outputs: Record<string, string> }) | null;
   /** Records that this run attempt ended (housekeeping then knows the run is over). */
   finished(result: RunResult): Promise<void>;
 }
