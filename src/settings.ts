@@ -5,6 +5,7 @@
  */
 import type { Mode, RunContext } from './report/types.ts';
 import { parseDuration } from './spec/duration.ts';
+import type { AuthInputs } from './kube/auth.ts';
 
 /** How pods of finished tasks are treated. */
 export type KeepPods = 'never' | 'on-failure' | 'always';
@@ -14,15 +15,6 @@ export type RerunMode = 'failed' | 'all';
 
 /** What a run does when the `concurrency` lock is held by another run. */
 export type ConcurrencyPolicy = 'wait' | 'skip' | 'fail';
-
-/** The credentials the user gave as inputs; all optional (see src/kube/auth.ts for the order). */
-export interface AuthInputs {
-  kubeconfig?: string;
-  context?: string;
-  server?: string;
-  token?: string;
-  certificateAuthorityData?: string;
-}
 
 /** Every input of action.yml, parsed. */
 export interface Settings {

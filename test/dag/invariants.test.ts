@@ -7,18 +7,7 @@ import { Scheduler } from '../../src/dag/scheduler.ts';
 import type { Decision, SchedulerEvent } from '../../src/dag/types.ts';
 import type { AttemptClass, DagSpec, TaskSpec } from '../../src/spec/types.ts';
 import { ALWAYS, CANCELLED, FAILURE, dag, finished, started, task } from './builders.ts';
-
-/** mulberry32: a tiny seeded generator, so the cases are the same on every run. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/prng.ts';
 
 /** A random DAG: each task needs up to 3 earlier ones, some with conditions and retries. */
 function randomDag(rand: () => number): DagSpec {
@@ -51,7 +40,7 @@ const CLASSES: AttemptClass[] = ['succeeded', 'succeeded', 'succeeded', 'failed'
 
 /** Plays one run with random outcomes; checks invariants as it goes; returns every decision. */
 function play(spec: DagSpec, seed: number, maxParallel: number): Decision[] {
-  const rand = generator(seed);
+  const rand = prng(seed);
   const s = new Scheduler(spec, { now: 0, maxParallel, params: {} });
   const log: Decision[] = [];
   const running: { task: string; attempt: number; cancelAsked: boolean }[] = [];
@@ -114,7 +103,7 @@ describe('Scheduler invariants over generated runs', () => {
   const seeds = Array.from({ length: 300 }, (_, i) => i + 1);
   it('every run ends exactly once, with every task final, within max-parallel, and replays identically', () => {
     for (const seed of seeds) {
-      const spec = randomDag(generator(seed * 7919));
+      const spec = randomDag(prng(seed * 7919));
       const maxParallel = seed % 4;
       const first = play(spec, seed, maxParallel);
       expect(play(spec, seed, maxParallel), `seed ${seed}`).toEqual(first);

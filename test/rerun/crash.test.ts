@@ -29,6 +29,7 @@ import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { ROOT, runStep } from '../harness/action.ts';
 import type { ChildConfig } from './crash-child.ts';
 import { waitForPods } from './helpers.ts';
+import { prng } from '../helpers/prng.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DAGS = Number(process.env['POD_DAG_CRASH_DAGS'] ?? 3);
@@ -37,17 +38,6 @@ const KILLS = Number(process.env['POD_DAG_CRASH_KILLS'] ?? 4);
 const SEED = Number(process.env['POD_DAG_CRASH_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const NS = 'crash';
 
-/** mulberry32: a small seeded PRNG, enough to replay a failing case from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random DAG: 2..6 tasks, each needing some earlier ones; most sleep a little, some fail. */
 export function randomDag(rand: () => number, name: string): { yaml: string; tasks: { id: string; retries: number }[] } {
