@@ -187,8 +187,8 @@ export class InProcessAction {
     return new InProcessAction(sandbox, workspace, { dag: 'dag.yaml', mode: 'run', ...inputs });
   }
 
-  /** Starts the action's main step with this GitHub run id (attempt 1), and kills it at `kill`. */
-  async start(runId: string, kill: KillPoint): Promise<StartResult> {
+  /** Starts the action's main step with this GitHub run id and run attempt, and kills it at `kill`. */
+  async start(runId: string, kill: KillPoint, runAttempt = 1): Promise<StartResult> {
     const link = await Link.open(this.#sandbox.url);
     this.#links.push(link);
     const kubeconfig = this.#sandbox.kubeconfig().replace(this.#sandbox.url, link.url);
@@ -196,7 +196,7 @@ export class InProcessAction {
     const temp = path.join(this.#workspace, `temp-${randomBytes(4).toString('hex')}`);
     const env = {
       GITHUB_RUN_ID: runId,
-      GITHUB_RUN_ATTEMPT: '1',
+      GITHUB_RUN_ATTEMPT: String(runAttempt),
       GITHUB_REPOSITORY: 'octo-org/data-pipelines',
       GITHUB_JOB: 'nightly',
       GITHUB_WORKFLOW: 'nightly',

@@ -12,7 +12,9 @@
  * - at a random time from 0 to the uninterrupted run's length (mid-watch, mid-log, mid-sleep).
  * Then it is started again with the same run id and attempt, until a start runs to its end, and
  * then: every task's result equals an uninterrupted run's, and every task attempt's container
- * started exactly as often as in that run (the sandbox counts starts).
+ * started exactly as often as in that run (the sandbox counts starts). For DAGs whose tasks all
+ * succeed, half the sequences start again as the next run attempt instead (a GitHub re-run after
+ * the runner died): every task must still have run exactly once, over all run attempts.
  *
  * Starting in-process costs nothing, so hundreds of kills fit in seconds; crash.test.ts kills
  * real processes (SIGKILL, dist/index.js) beside it, fewer times.
@@ -67,10 +69,15 @@ async function oneDag(d: number): Promise<DagReport> {
     const baseStarts = startsByTask(sandbox, name, baselineId, tasks);
     for (const [id] of ran) expect(baseStarts[id]![0], `${where}: ${id}`).toBe(1);
 
+    // A DAG whose tasks all succeed may also be re-run as GitHub does after a dead runner: each
+    // start after a kill is the next run attempt. Then every task still runs once in all.
+    const canRerun = Object.values(baseline.outcome!.tasks).every((r) => r === 'succeeded');
     for (let seq = 1; report.kills < KILLS; seq++) {
       const runId = `${SEED % 100000}k${d}x${seq}`;
       const inARow = 1 + Math.floor(rand() * 4);
-      const starts: { kill: KillPoint; r: StartResult }[] = [];
+      const rerun = canRerun && rand() < 0.5;
+      let runAttempt = 1;
+      const starts: { kill: KillPoint; runAttempt: number; r: StartResult }[] = [];
       let final: Outcome | null = null;
       for (let i = 0; final === null; i++) {
         let kill: KillPoint = null;
@@ -78,18 +85,22 @@ async function oneDag(d: number): Promise<DagReport> {
           if (rand() < 0.5) kill = { request: 1 + Math.floor(rand() * baseline.requests), phase: rand() < 0.5 ? 'received' : 'answered' };
           else kill = { ms: Math.floor(rand() * baseline.ms) };
         }
-        const r = await action.start(runId, kill);
-        starts.push({ kill, r });
+        const r = await action.start(runId, kill, runAttempt);
+        starts.push({ kill, runAttempt, r });
         if (r.killed) {
           report.kills++;
           const kind = kill === null ? 'none' : 'ms' in kill ? 'time' : `request ${kill.phase}`;
           report.byKind[kind] = (report.byKind[kind] ?? 0) + 1;
+          if (rerun) {
+            runAttempt++;
+            report.byKind['then re-run'] = (report.byKind['then re-run'] ?? 0) + 1;
+          }
         } else final = r.outcome;
       }
-      const history = `${where}\nrun ${runId}, starts:\n${starts.map((s, i) => `--- start ${i + 1}: ${describeKill(s.kill)} (${s.r.killed ? 'killed' : 'ran to its end'} after ${s.r.requests} requests)\n${s.r.log.join('\n')}`).join('\n')}`;
+      const history = `${where}\nrun ${runId}, starts:\n${starts.map((s, i) => `--- start ${i + 1} (run attempt ${s.runAttempt}): ${describeKill(s.kill)} (${s.r.killed ? 'killed' : 'ran to its end'} after ${s.r.requests} requests)\n${s.r.log.join('\n')}`).join('\n')}`;
       expect(final, history).toEqual(baseline.outcome);
       // Every attempt ran exactly as often as in the uninterrupted run: never twice, never lost.
-      expect(startsByTask(sandbox, name, runId, tasks), history).toEqual(startsByTask(sandbox, name, baselineId, tasks));
+      expect(startsByTask(sandbox, name, runId, tasks, runAttempt), history).toEqual(startsByTask(sandbox, name, baselineId, tasks));
     }
   } finally {
     await action.close();
@@ -113,6 +124,7 @@ describe(`the action killed at random points, then started again (seed ${SEED})`
     // Both kinds of kill point were exercised, and kills between a request and its answer.
     expect(byKind['request answered'] ?? 0).toBeGreaterThan(0);
     expect(byKind['time'] ?? 0).toBeGreaterThan(0);
+    expect(byKind['then re-run'] ?? 0).toBeGreaterThan(0);
   }, 900_000);
 });
 

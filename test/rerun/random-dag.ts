@@ -20,7 +20,15 @@ export function randomDag(rand: () => number, name: string): { yaml: string; tas
   return { yaml: lines.join('\n') + '\n', tasks };
 }
 
-/** Container starts of every attempt pod of a run (attempt 1 of the GitHub run), by task (task attempts 1..3). */
-export function startsByTask(sandbox: Sandbox, dag: string, runId: string, tasks: { id: string }[]): Record<string, number[]> {
-  return Object.fromEntries(tasks.map((t) => [t.id, [1, 2, 3].map((attempt) => sandbox.containerStarts(podName({ dag, runId, runAttempt: 1, task: t.id, attempt })))]));
+/**
+ * Container starts of every attempt pod of a run, by task (task attempts 1..3), added up over the
+ * GitHub run attempts 1..`runAttempts`.
+ */
+export function startsByTask(sandbox: Sandbox, dag: string, runId: string, tasks: { id: string }[], runAttempts = 1): Record<string, number[]> {
+  const starts = (task: string, attempt: number): number => {
+    let n = 0;
+    for (let runAttempt = 1; runAttempt <= runAttempts; runAttempt++) n += sandbox.containerStarts(podName({ dag, runId, runAttempt, task, attempt }));
+    return n;
+  };
+  return Object.fromEntries(tasks.map((t) => [t.id, [1, 2, 3].map((attempt) => starts(t.id, attempt))]));
 }
