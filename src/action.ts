@@ -12,7 +12,7 @@ import { renderPlanPods } from './kube/pod.ts';
 import { connect, preflight } from './kube/auth.ts';
 import { createClient } from './kube/client.ts';
 import { KubeError } from './kube/errors.ts';
-import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import { cleanupRun, effectiveRunId, runDag, runPodSelector, type AttemptEnd, type KeepPods } from './engine.ts';
 import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from './kube/lease.ts';
 import { RunStore, startRerunSession } from './kube/run-store.ts';
@@ -208,7 +208,7 @@ async function runOnCluster(spec: DagSpec, params: Record<string, string>, setti
   runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
   runner.saveState(STATE.keepPods, settings.keepPods);
 
-  const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, connection.kubeConfig, deps);
+  const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
   if (lease !== null && !lease.acquired) return;
   try {
     const store = new RunStore({
@@ -288,12 +288,11 @@ async function takeLock(
   namespace: string,
   context: RunContext,
   client: KubeClient,
-  kubeConfig: KubeConfig,
   deps: MainDeps,
 ): Promise<LeaseHandle> {
   const { runner, signal } = deps;
   const lease = await withKubeErrors(() =>
-    acquireLease(kubeConfig.makeApiClient(CoordinationV1Api), {
+    acquireLease(client.kubeConfig.makeApiClient(CoordinationV1Api), {
       name: concurrencyLeaseName(name),
       namespace,
       holder: leaseHolder(context),

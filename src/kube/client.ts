@@ -3,12 +3,16 @@
  * request follows: a client-side rate limit (token bucket) and retries of retriable errors
  * (src/kube/errors.ts). Log streams are opened here too, over node:https with the KubeConfig's
  * own TLS and auth options (exec plugins included), so a stream cut mid-way is seen as such.
+ *
+ * Requests reuse connections (keep-alive): a run makes about four requests per task, and a new
+ * TLS handshake for each would cost more than the request itself (BENCHMARKS.md, row 1).
  */
+import { createHash } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { AuthorizationV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { Cluster, KubeConfig } from '@kubernetes/client-node';
 import { KubeError, TokenBucket, abortableSleep, withRetry } from './errors.ts';
 import type { RetryOptions } from './errors.ts';
 
@@ -26,6 +30,7 @@ export interface ClientOptions {
 
 /** The connected client bundle the engine, preflight and cleanup use. */
 export interface KubeClient {
+  /** The KubeConfig given to `createClient`, seen through a view whose requests reuse connections (`reusingConnections`). */
   kubeConfig: KubeConfig;
   /** The API server's URL. */
   server: string;
@@ -51,12 +56,19 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
   const limiter = new TokenBucket({ qps: options.qps ?? 50, burst: options.burst ?? 100 });
   const server = cluster.server.replace(/\/+$/, '');
   const onRequest = options.onRequest ?? ((): void => {});
+  const pooled = reusingConnections(kubeConfig);
+  // Log streams: client-node's own agent for them keeps no connection alive, and keeps the TLS
+  // options it was first built with (a client certificate an exec plugin renews would not take
+  // effect). This one keeps connections alive and, like every https.Agent, pools them per TLS
+  // options given with each request (CA, client certificate and key, server name, verification).
+  // Through a proxy, client-node's agent stays (it tunnels).
+  const streamAgent = cluster.proxyUrl ? null : new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
   return {
-    kubeConfig,
+    kubeConfig: pooled,
     server,
-    core: kubeConfig.makeApiClient(CoreV1Api),
-    authz: kubeConfig.makeApiClient(AuthorizationV1Api),
-    watch: new Watch(kubeConfig),
+    core: pooled.makeApiClient(CoreV1Api),
+    authz: pooled.makeApiClient(AuthorizationV1Api),
+    watch: new Watch(pooled),
     async throttle(what: string): Promise<void> {
       await limiter.take();
       onRequest(what);
@@ -79,6 +91,7 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
       const opts: https.RequestOptions = { method: 'GET', headers: {} };
       await kubeConfig.applyToHTTPSOptions(opts);
       const lib = url.protocol === 'http:' ? http : https;
+      if (streamAgent && lib === https) opts.agent = streamAgent;
       return new Promise<IncomingMessage>((resolve, reject) => {
         const req = lib.request(url, { ...opts, signal }, (res) => {
           if (res.statusCode === 200) {
@@ -98,6 +111,56 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
       });
     },
   };
+}
+
+/**
+ * A view of `kubeConfig` whose typed-API requests and watches reuse connections.
+ *
+ * client-node 2.x builds a new undici Agent, so a new connection and TLS handshake, for every
+ * request (`applySecurityAuthentication` → `createDispatcher`). The view keeps the Agent it built
+ * last while the TLS options it was built from stay the same (CA, client certificate and key,
+ * server name, verification), so a client certificate an exec plugin renews gets a new Agent
+ * (the old one's idle connections close on their own). Everything else is client-node's: the
+ * headers (tokens, exec plugins), and the dispatchers of proxies (HTTP and SOCKS) and of servers
+ * without TLS options, which are left as they are. The view delegates to `kubeConfig` (its
+ * prototype), which is not changed.
+ *
+ * `createDispatcher` is private in client-node's types: should a later version rename it, the
+ * view changes nothing and requests open connections as before (test/kube/client.test.ts fails).
+ */
+export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
+  const build: unknown = Reflect.get(kubeConfig, 'createDispatcher');
+  if (typeof build !== 'function') return kubeConfig;
+  let last: { key: string; dispatcher: unknown } | null = null;
+  const view = Object.create(kubeConfig) as KubeConfig;
+  Object.defineProperty(view, 'createDispatcher', {
+    value(cluster: Cluster | null, agentOptions: https.AgentOptions): unknown {
+      const options = kubeConfig.createDispatcherOptions(cluster, agentOptions);
+      const key = options.type === 'agent' ? fingerprint(options.connect) : null;
+      if (key === null) return build.call(kubeConfig, cluster, agentOptions);
+      if (last?.key !== key) last = { key, dispatcher: build.call(kubeConfig, cluster, agentOptions) };
+      return last.dispatcher;
+    },
+  });
+  return view;
+}
+
+/**
+ * A digest of connection options (strings, buffers, numbers, booleans, or arrays of them), so
+ * that no key material is kept as a map key; null for anything else (then nothing is reused).
+ */
+function fingerprint(options: object): string | null {
+  const hash = createHash('sha256');
+  for (const [name, value] of Object.entries(options).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (value === undefined) continue;
+    for (const part of Array.isArray(value) ? (value as unknown[]) : [value]) {
+      if (Buffer.isBuffer(part)) hash.update(`${name}:buffer:${part.length}:`).update(part);
+      else if (typeof part === 'string') hash.update(`${name}:string:${part.length}:`).update(part);
+      else if (typeof part === 'number' || typeof part === 'boolean') hash.update(`${name}:${typeof part}:${String(part)};`);
+      else return null;
+    }
+  }
+  return hash.digest('hex');
 }
 
 /** Re-exported so callers sleep the same way. */

@@ -61,6 +61,8 @@ export interface Sandbox {
   addUser(token: string, rules: Rule[], name?: string): void;
   /** Requests by verb and resource. */
   counters: Counters;
+  /** TLS connections accepted since the start (a client that reuses connections opens few). */
+  connections(): number;
   /** Fault injection. */
   faults: Faults;
   /**
@@ -104,11 +106,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const faults = new Faults(() => store.forgetHistory());
   const streams = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
+  let connections = 0;
   const holder: { ctx?: ServerContext } = {};
   const server: Server = createServer({ key: certs.keyPem, cert: certs.certPem }, (req, res) => {
     void handle(holder.ctx!, req, res);
   });
   server.on('secureConnection', (s) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -186,6 +190,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       users.set(token, { name: name ?? `sandbox-user-${++userCount}`, groups: ['system:authenticated'], rules });
     },
     counters,
+    connections: () => connections,
     faults,
     onRequest(listener) {
       const observers = holder.ctx!.observers;

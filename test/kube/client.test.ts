@@ -1,0 +1,102 @@
+/**
+ * The client reuses connections: a run's typed requests, watches and log streams do not each open
+ * a TLS connection (the sandbox counts the connections it accepts), a client certificate that an
+ * exec plugin renews gets new connections, and proxies keep client-node's own dispatchers.
+ */
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { createClient } from '../../src/kube/client.ts';
+import { run, spec, startCluster, type Cluster } from '../engine/helpers.ts';
+
+let cluster: Cluster;
+beforeAll(async () => {
+  cluster = await startCluster({ scale: true });
+});
+afterAll(() => cluster.sandbox.close());
+
+const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+
+test('a chain of tasks opens far fewer connections than it makes requests', async () => {
+  const n = 10;
+  const s = spec(`version: 1
+name: chain
+tasks:
+${Array.from({ length: n }, (_, i) => `  t${i}: {image: sandbox/succeed${i ? `, needs: [t${i - 1}]` : ''}}`).join('\n')}
+`);
+  cluster.sandbox.counters.reset();
+  const before = cluster.sandbox.connections();
+  const r = await run(cluster, s);
+  expect(r.state.result).toBe('success');
+  const requests = total(cluster.sandbox.counters.snapshot());
+  const connections = cluster.sandbox.connections() - before;
+  // Per task: a create, a delete and two log reads; a connection each would be 4 per task.
+  expect(requests).toBeGreaterThanOrEqual(4 * n);
+  expect(connections).toBeLessThan(n);
+});
+
+/** The dispatcher client-node would send a request with, through `kc`. */
+async function dispatcherOf(kc: KubeConfig): Promise<unknown> {
+  const ctx = new RequestContext(`${cluster.sandbox.url}/api/v1/namespaces`, HttpMethod.GET);
+  await kc.applySecurityAuthentication(ctx);
+  return ctx.getDispatcher();
+}
+
+/** A kubeconfig for the sandbox whose user is an exec plugin returning `status` (JSON). */
+function execKubeconfig(script: string, extraCluster = ''): KubeConfig {
+  const dir = mkdtempSync(join(tmpdir(), 'exec-cert-'));
+  const plugin = join(dir, 'credential');
+  writeFileSync(plugin, script);
+  chmodSync(plugin, 0o755);
+  const kc = new KubeConfig();
+  kc.loadFromString(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "${cluster.sandbox.url}", certificate-authority-data: "${Buffer.from(cluster.sandbox.caPem).toString('base64')}"${extraCluster}}}]
+users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: "${plugin}", interactiveMode: Never}}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`);
+  return kc;
+}
+
+/** An exec plugin that returns a new client certificate each time it runs (each one expired, so it runs each time). */
+const ROTATING = `#!/bin/sh
+n=$(cat "$0.n" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$0.n"
+echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"clientCertificateData":"cert-'$n'","clientKeyData":"key-'$n'","expirationTimestamp":"2000-01-01T00:00:00Z"}}'
+`;
+
+test('requests with the same TLS options share one dispatcher; a renewed client certificate gets a new one', async () => {
+  const same = createClient(execKubeconfig(`#!/bin/sh
+echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-token-0123456789"}}'
+`)).kubeConfig;
+  const a = await dispatcherOf(same);
+  expect(a).toBeDefined();
+  expect(await dispatcherOf(same)).toBe(a);
+
+  const rotating = createClient(execKubeconfig(ROTATING)).kubeConfig;
+  const first = await dispatcherOf(rotating);
+  const second = await dispatcherOf(rotating);
+  expect(first).toBeDefined();
+  expect(second).toBeDefined();
+  expect(second).not.toBe(first);
+});
+
+test('through a proxy, every request gets client-node’s own dispatcher, as without the client', async () => {
+  const kc = createClient(execKubeconfig(`#!/bin/sh
+echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-token-0123456789"}}'
+`, ', proxy-url: "http://127.0.0.1:9"')).kubeConfig;
+  const a = await dispatcherOf(kc);
+  expect(a).toBeDefined();
+  expect(await dispatcherOf(kc)).not.toBe(a);
+});
+
+test('the KubeConfig given to createClient is left as it was', async () => {
+  const kc = new KubeConfig();
+  kc.loadFromString(cluster.sandbox.kubeconfig());
+  const client = createClient(kc);
+  expect(client.kubeConfig).toBeInstanceOf(KubeConfig);
+  expect(client.kubeConfig.getCurrentCluster()?.server).toBe(cluster.sandbox.url);
+  expect(await dispatcherOf(kc)).not.toBe(await dispatcherOf(kc));
+});
