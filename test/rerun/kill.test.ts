@@ -19,7 +19,7 @@
  * Starting in-process costs nothing, so hundreds of kills fit in seconds; crash.test.ts kills
  * real processes (SIGKILL, dist/index.js) beside it, fewer times.
  *
- * POD_DAG_KILL_DAGS (default 24), POD_DAG_KILL_KILLS (kills per DAG, default 12),
+ * POD_DAG_KILL_DAGS (default 20), POD_DAG_KILL_KILLS (kills per DAG, default 10),
  * POD_DAG_KILL_PARALLEL (DAGs at once, default 4), POD_DAG_KILL_SEED. A longer run:
  * POD_DAG_KILL_DAGS=200 POD_DAG_KILL_KILLS=20 npx vitest run test/rerun/kill.test.ts
  */
@@ -30,8 +30,8 @@ import { prng } from '../helpers/prng.ts';
 import { describeKill, InProcessAction, type KillPoint, type Outcome, type StartResult } from './kill-switch.ts';
 import { randomDag, startsByTask } from './random-dag.ts';
 
-const DAGS = Number(process.env['POD_DAG_KILL_DAGS'] ?? 24);
-const KILLS = Number(process.env['POD_DAG_KILL_KILLS'] ?? 12);
+const DAGS = Number(process.env['POD_DAG_KILL_DAGS'] ?? 20);
+const KILLS = Number(process.env['POD_DAG_KILL_KILLS'] ?? 10);
 const PARALLEL = Number(process.env['POD_DAG_KILL_PARALLEL'] ?? 4);
 const SEED = Number(process.env['POD_DAG_KILL_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const NS = 'kill';
