@@ -126,6 +126,8 @@ interface Live {
   recorded?: boolean;
   follower: LogFollower | null;
   startTimeoutMs: number;
+  /** `recheckAt` of the pod object last looked at (the watch replaces the object on every change). */
+  recheck?: { pod: V1Pod; at: number | null };
 }
 
 /**
@@ -155,6 +157,8 @@ class Engine {
   /** What reporters see of the run as it goes: asked for, never copied per event. */
   readonly #view: RunView;
   readonly #live = new Map<string, Live>();
+  /** Attempts started and not finished: what the timer looks at (not every attempt ever made). */
+  readonly #active = new Set<Live>();
   /** The last attempt of each task (for log tails). */
   readonly #lastAttempt = new Map<string, Live>();
   readonly #pending = new Set<Promise<unknown>>();
@@ -323,7 +327,7 @@ class Engine {
     if (rec) {
       // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
       this.#enqueue(async () => {
-        live.started = true;
+        this.#markStarted(live);
         live.gone = true;
         live.recorded = true;
         await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
@@ -396,7 +400,7 @@ class Engine {
     }
     this.#enqueue(async () => {
       if (live.finished) return;
-      live.started = true;
+      this.#markStarted(live);
       await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod });
       await o.reporter.podCreated?.(live.task, live.attempt, live.pod, adopted);
       if (live.cancelAsked || this.#cancelledBySignal) {
@@ -469,6 +473,7 @@ class Engine {
   async #endAttempt(live: Live, outcome: AttemptOutcome, pod?: V1Pod): Promise<void> {
     if (live.finished) return;
     live.finished = true;
+    this.#active.delete(live);
     const at = this.#clock.now();
     await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
     await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
@@ -518,15 +523,23 @@ class Engine {
     }
   }
 
+  #markStarted(live: Live): void {
+    live.started = true;
+    if (!live.finished) this.#active.add(live);
+  }
+
   /** One timer at the earliest due time: a retry, the DAG timeout, a grace or start timeout. */
   #armTimer(): void {
     let at = this.#scheduler.nextWakeAt();
-    for (const live of this.#live.values()) {
-      if (!live.started || live.finished) continue;
+    for (const live of this.#active) {
       const pod = this.#watcher?.pods.get(live.pod);
-      const r = pod
-        ? recheckAt(pod, { createdAt: live.createdAt, startTimeoutMs: live.startTimeoutMs, imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000 })
-        : live.createdAt + live.startTimeoutMs;
+      let r: number | null;
+      if (pod === undefined) r = live.createdAt + live.startTimeoutMs;
+      else if (live.recheck?.pod === pod) r = live.recheck.at;
+      else {
+        r = recheckAt(pod, { createdAt: live.createdAt, startTimeoutMs: live.startTimeoutMs, imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000 });
+        live.recheck = { pod, at: r };
+      }
       if (r !== null && (at === null || r < at)) at = r;
     }
     if (at === this.#timerAt) return;
@@ -539,8 +552,8 @@ class Engine {
         this.#timerAt = null;
         this.#cancelTimer = null;
         await this.#feed({ type: 'tick', at: this.#clock.now() });
-        for (const live of [...this.#live.values()]) {
-          if (!live.started || live.finished) continue;
+        for (const live of [...this.#active]) {
+          if (live.finished) continue; // ended by an earlier turn of this loop
           const pod = this.#watcher?.pods.get(live.pod);
           if (pod) await this.#observe(live, pod, false);
           else if (this.#clock.now() - live.createdAt >= live.startTimeoutMs) {
