@@ -277,7 +277,9 @@ export function planRerun(
     const entry = Object.hasOwn(stored.tasks, task.id) ? stored.tasks[task.id]! : undefined;
     if (entry === undefined) return 'no earlier run attempt recorded it';
     if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
-      if (entry.result === 'succeeded') return null;
+      // Replayed, successes too, not reused: the scheduler must see this attempt's whole history
+      // again to decide as it did (a success whose upstream failed does not let its dependants
+      // run; reused, it would).
       return `it already ran in this run attempt (${entry.runAttempt}) before the action restarted; its recorded attempts are replayed, not run again`;
     }
     if (entry.result !== 'succeeded') return describeEnd(entry);

@@ -150,3 +150,34 @@ describe('a kill after an attempt was recorded and its pod deleted (keep-pods ne
     }
   });
 });
+
+describe('a kill after the whole run ended, before the step did', () => {
+  // The restart replays the run; a task that succeeded after its upstream failed (if: always())
+  // must not let its own dependants run on the restart when they were skipped before.
+  it('the restart reports the same run and runs nothing', async () => {
+    const yaml = [
+      'version: 1',
+      'name: replay-skips',
+      'tasks:',
+      '  t0: {image: "sandbox/exit:3"}',
+      '  t3: {image: sandbox/succeed, needs: [t0], if: "always()"}',
+      '  t4: {image: sandbox/succeed, needs: [t3]}',
+      '',
+    ].join('\n');
+    const action = await InProcessAction.create(sandbox, yaml, { namespace: NS, 'keep-pods': 'always' });
+    try {
+      const runId = `${SEED % 100000}skips`;
+      const expected = { result: 'failure', tasks: { t0: 'failed', t3: 'succeeded', t4: 'skipped' } };
+      // Housekeeping lists the state ConfigMaps once the run has ended and been recorded.
+      const killed = await action.start(runId, { on: (e) => e.phase === 'received' && e.verb === 'list' && e.resource === 'configmaps', what: 'when housekeeping starts' });
+      expect(killed.killed, killed.log.join('\n')).toBe(true);
+      expect(killed.log.join('\n')).toContain('t4 skipped');
+      const creates = sandbox.counters.get('create', 'pods');
+      const again = await action.start(runId, null);
+      expect(again.outcome, again.log.join('\n')).toEqual(expected);
+      expect(sandbox.counters.get('create', 'pods')).toBe(creates);
+    } finally {
+      await action.close();
+    }
+  });
+});

@@ -203,7 +203,7 @@ describe('planRerun', () => {
     expect(plan.rerun).toEqual([{ task: 'load', reason: 'it failed in run attempt 2 (exit code 3)' }]);
   });
 
-  it('after a crash in the same run attempt, its successes are kept and its other tasks replayed', () => {
+  it('after a crash in the same run attempt, its tasks are replayed, successes too, and the rest planned as usual', () => {
     const spec = pipeline();
     // Run attempt 2 (rerun: all) re-ran everything: extract failed once, then succeeded; transform
     // failed for good. Then the action was killed and started again as run attempt 2.
@@ -212,9 +212,11 @@ describe('planRerun', () => {
     state = applyTaskUpdate(state, update(spec.tasks[0]!, 2, 2, 'succeeded', 'succeeded'), 21);
     state = applyTaskUpdate(state, update(spec.tasks[1]!, 2, 1, 'failed', 'failed'), 22);
     const plan = planRerun(spec, PARAMS, state, 'all', { runAttempt: 2 });
-    // Never twice: extract succeeded in this very run attempt, so even 'all' keeps it.
-    expect(plan.previous).toEqual({ extract: { outputs: { rows: 'extract-rows' }, runAttempt: 2 } });
+    // Never twice: extract succeeded in this very run attempt, so even 'all' replays it (its
+    // recorded attempts are fed to the scheduler; nothing runs).
+    expect(plan.previous).toEqual({});
     expect(plan.rerun).toEqual([
+      { task: 'extract', reason: 'it already ran in this run attempt (2) before the action restarted; its recorded attempts are replayed, not run again' },
       { task: 'transform', reason: 'it already ran in this run attempt (2) before the action restarted; its recorded attempts are replayed, not run again' },
       { task: 'load', reason: expect.stringMatching(/^rerun is 'all'/) },
       { task: 'audit', reason: expect.stringMatching(/^rerun is 'all'/) },
@@ -225,14 +227,16 @@ describe('planRerun', () => {
     expect(recordedAttempt(state, 1, 'extract', 1)).toBeNull();
   });
 
-  it('a success of this run attempt is kept even when a task it needs runs again', () => {
+  it('a success of this run attempt is replayed, not run, even when a task it needs runs again', () => {
     const spec = pipeline((t) => (t.id === 'load' ? { ...t, needs: ['transform'] } : t));
     let state = storedAfter(spec, { extract: 'succeeded', transform: 'failed' });
     // In run attempt 2, transform failed again and load ran anyway (say, if: always()) and succeeded.
     state = applyTaskUpdate(state, update(spec.tasks[1]!, 2, 1, 'failed', 'failed'), 20);
     state = applyTaskUpdate(state, update(spec.tasks[2]!, 2, 1, 'succeeded', 'succeeded'), 21);
     const plan = planRerun(spec, PARAMS, state, 'failed', { runAttempt: 2 });
-    expect(Object.keys(plan.previous).sort()).toEqual(['extract', 'load']);
+    expect(Object.keys(plan.previous)).toEqual(['extract']);
+    expect(plan.rerun.find((r) => r.task === 'load')?.reason).toMatch(/^it already ran in this run attempt \(2\)/);
+    expect(recordedAttempt(state, 2, 'load', 1)).toMatchObject({ class: 'succeeded' });
   });
 
   it('decides needs before dependants whatever the order tasks are written in', () => {
