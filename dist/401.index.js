@@ -11,7 +11,7 @@ export const modules = {
 /* harmony import */ var _kube_auth_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(5129);
 /* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(508);
 /* harmony import */ var _kube_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(940);
-/* harmony import */ var _engine_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(979);
+/* harmony import */ var _engine_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(3776);
 /* harmony import */ var _report_live_log_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(8091);
 /* harmony import */ var _commands_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(7132);
 /**

@@ -24,6 +24,9 @@ import { readRunContext, readSettings, InputError, type Settings } from './setti
 import { maskSecret, type Runner } from './runner.ts';
 import { ActionError, STATE, type MainDeps } from './step.ts';
 
+// What callers of the main step know it by (defined in step.ts, which the cluster side shares).
+export { ActionError, STATE, type MainDeps };
+
 /**
  * Runs the main step. Resolves when the step's outcome is reported; throws ActionError.
  *

@@ -16,7 +16,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { Scheduler } from './dag/scheduler.ts';
-import type { AttemptEnd, AttemptOutcome, Decision, PreviousSuccess, RunState, SchedulerEvent } from './dag/types.ts';
+import type { AttemptEnd, AttemptOutcome, Decision, PreviousSuccess, RunState, RunView, SchedulerEvent } from './dag/types.ts';
 import { classifyPod, containerStarted, containerTerminated, recheckAt } from './kube/classify.ts';
 import type { KubeClient } from './kube/client.ts';
 import { KubeError, classifyError, describeError } from './kube/errors.ts';
@@ -152,6 +152,8 @@ class Engine {
   readonly #runId: string;
   readonly #selector: string;
   readonly #scheduler: Scheduler;
+  /** What reporters see of the run as it goes: asked for, never copied per event. */
+  readonly #view: RunView;
   readonly #live = new Map<string, Live>();
   /** The last attempt of each task (for log tails). */
   readonly #lastAttempt = new Map<string, Live>();
@@ -177,6 +179,8 @@ class Engine {
       params: options.params,
       previous: options.previous,
     });
+    const scheduler = this.#scheduler;
+    this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
   }
 
   async run(): Promise<RunState> {
@@ -265,7 +269,7 @@ class Engine {
 
   async #apply(decisions: Decision[]): Promise<void> {
     for (const d of decisions) {
-      await this.#o.reporter.decision?.(d, this.#scheduler.state());
+      await this.#o.reporter.decision?.(d, this.#view);
       switch (d.type) {
         case 'start':
           this.#startAttempt(d.task, d.attempt);
@@ -467,7 +471,7 @@ class Engine {
     live.finished = true;
     const at = this.#clock.now();
     await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
-    await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#scheduler.state());
+    await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
     let recordFailed = false;
     if (!live.recorded && this.#o.onAttemptEnd) {
       const result = this.#scheduler.taskState(live.task).result;

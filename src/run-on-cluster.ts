@@ -3,7 +3,6 @@
  * cluster. `action.ts` loads this module only when a mode needs it (`import()`), because it brings
  * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
  */
-import { LABELS, MANAGED_BY, labelValue } from './kube/pod.ts';
 import { connect, preflight } from './kube/auth.ts';
 import { createClient, type KubeClient } from './kube/client.ts';
 import { CoordinationV1Api } from '@kubernetes/client-node';
@@ -11,6 +10,7 @@ import { cleanupRun, effectiveRunId, runDag, runPodSelector, type AttemptEnd, ty
 import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from './kube/lease.ts';
 import { RunStore, startRerunSession } from './kube/run-store.ts';
 import { removeOldRuns } from './kube/housekeeping.ts';
+import { settleEarlierAttempts } from './kube/earlier-attempts.ts';
 import type { DagSpec } from './spec/types.ts';
 import type { RunState } from './dag/types.ts';
 import { CompositeReporter, type Reporter, type RunContext } from './report/types.ts';
@@ -81,7 +81,27 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
       request: (what, fn) => client.request(what, fn),
       onNote: (note) => runner.warning(note),
     });
-    if (context.runAttempt > 1) await refuseWhileEarlierAttemptRuns(client, namespace, spec, runId, context.runAttempt);
+    if (context.runAttempt > 1) {
+      await withKubeErrors(() =>
+        settleEarlierAttempts({
+          client,
+          namespace,
+          spec,
+          params,
+          runId,
+          runAttempt: context.runAttempt,
+          store,
+          signal,
+          onWait: (pods, selector) => {
+            runner.info(`Waiting for ${pods.length} pod${pods.length === 1 ? '' : 's'} of an earlier attempt of this run, whose runner stopped without seeing ${pods.length === 1 ? 'it' : 'them'} end, so that no task runs twice at once:`);
+            for (const p of pods) runner.info(`  ${p.name} (task ${p.task}, run attempt ${p.runAttempt}, ${p.phase})`);
+            runner.info(`Their results will be used as if that attempt had seen them. To stop waiting, delete them: kubectl delete pod -n ${namespace} -l '${selector}'`);
+          },
+          onRecorded: (task, runAttempt, attempt, outcome) =>
+            runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
+        }),
+      );
+    }
     const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
     for (const [task, prev] of Object.entries(session.plan.previous)) {
       runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
@@ -117,34 +137,6 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
   } finally {
     await lease?.release();
   }
-}
-
-/**
- * A re-run (run attempt N > 1) must not start while pods of an earlier attempt of the same run
- * still run: that happens when the earlier attempt's runner died (its post step never ran), and
- * running those tasks again now would run them twice at once. The step stops and says which pods
- * and how to go on; it never deletes them itself (they may be halfway through a migration).
- */
-async function refuseWhileEarlierAttemptRuns(client: KubeClient, namespace: string, spec: DagSpec, runId: string, runAttempt: number): Promise<void> {
-  const selector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(spec.name)},${LABELS.runId}=${labelValue(runId)}`;
-  const pods = await withKubeErrors(() =>
-    client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector })),
-  );
-  const live = pods.items.filter((p) => {
-    const attempt = Number(p.metadata?.labels?.[LABELS.runAttempt] ?? '0');
-    const phase = p.status?.phase;
-    return attempt < runAttempt && phase !== 'Succeeded' && phase !== 'Failed';
-  });
-  if (live.length === 0) return;
-  const names = live.map((p) => `${p.metadata?.name} (task ${p.metadata?.labels?.[LABELS.task] ?? '?'}, run attempt ${p.metadata?.labels?.[LABELS.runAttempt] ?? '?'}, ${p.status?.phase ?? 'unknown'})`);
-  throw new ActionError(
-    [
-      `This is run attempt ${runAttempt}, but ${live.length} pod${live.length === 1 ? '' : 's'} of an earlier attempt of this run ${live.length === 1 ? 'is' : 'are'} still running in namespace ${namespace}:`,
-      ...names.map((n) => `  - ${n}`),
-      `Its runner probably stopped without cleaning up. Running now could run ${live.length === 1 ? 'that task' : 'those tasks'} twice at once, so nothing was started.`,
-      `Wait for ${live.length === 1 ? 'it' : 'them'} to finish, or stop ${live.length === 1 ? 'it' : 'them'} (kubectl delete pod -n ${namespace} -l '${selector}'), then re-run the job.`,
-    ].join('\n'),
-  );
 }
 
 /**

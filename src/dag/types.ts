@@ -94,6 +94,19 @@ export interface TaskState {
   retryAt: number | null;
 }
 
+/**
+ * A live, read-only view of a run for reporters that are told of every event: one task's state
+ * costs O(1), the whole run's O(tasks), so a reporter asks for what it needs and a run of
+ * thousands of tasks does not copy its state per event.
+ */
+export interface RunView {
+  readonly dag: string;
+  /** One task's state now. */
+  task(id: string): TaskState;
+  /** The whole run's state now (O(tasks): not per event). */
+  state(): RunState;
+}
+
 /** The state of a run: what the scheduler knows, in the spec's task order. */
 export interface RunState {
   dag: string;

@@ -5,7 +5,7 @@
  * mix mid-line. It prints names, reasons and the cluster's messages, never env values; secrets
  * registered with the runner are masked by the runner on top of that.
  */
-import type { AttemptOutcome, Decision, RunState } from '../dag/types.ts';
+import type { AttemptOutcome, Decision, RunResult, RunState, RunView } from '../dag/types.ts';
 import { formatDuration } from '../dag/scheduler.ts';
 import type { DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
 
@@ -39,7 +39,7 @@ export class LiveLogReporter implements Reporter {
   readonly #write: (line: string) => void;
   readonly #max: number;
   /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
-  #doneLine: string | null = null;
+  #done: RunResult | null = null;
 
   constructor(options: LiveLogOptions) {
     this.#write = options.write;
@@ -64,16 +64,15 @@ export class LiveLogReporter implements Reporter {
     this.#write(`${label(line.task, line.attempt)} ${text}`);
   }
 
-  attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, state: RunState): void {
+  attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): void {
     if (outcome.class !== 'succeeded') return; // failures are told by the retry / give-up decision
-    const t = state.tasks.find((x) => x.id === task);
-    const rec = t?.attempts.find((a) => a.attempt === attempt);
+    const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
     const took = rec && rec.finishedAt !== null ? ` in ${formatDuration(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
     const outs = Object.keys(outcome.outputs);
     this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
   }
 
-  decision(d: Decision, state: RunState): void {
+  decision(d: Decision): void {
     switch (d.type) {
       case 'retry':
         this.#write(
@@ -95,10 +94,7 @@ export class LiveLogReporter implements Reporter {
       case 'done': {
         // Held until runFinished: the `done` decision comes with the last attempt's end, before
         // that attempt's own "succeeded" line is written.
-        const counts = new Map<string, number>();
-        for (const t of state.tasks) counts.set(t.result ?? 'unfinished', (counts.get(t.result ?? 'unfinished') ?? 0) + 1);
-        const parts = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
-        this.#doneLine = `DAG ${state.dag} finished: ${d.result} (${parts})`;
+        this.#done = d.result;
         break;
       }
       default:
@@ -111,9 +107,12 @@ export class LiveLogReporter implements Reporter {
   }
 
   runFinished(state: RunState): void {
-    // A run's `done` decision said what to print; a dry run has none.
-    if (this.#doneLine !== null) {
-      this.#write(this.#doneLine);
+    // A run's `done` decision said how it ended; a dry run has none.
+    if (this.#done !== null) {
+      const counts = new Map<string, number>();
+      for (const t of state.tasks) counts.set(t.result ?? 'unfinished', (counts.get(t.result ?? 'unfinished') ?? 0) + 1);
+      const parts = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
+      this.#write(`DAG ${state.dag} finished: ${this.#done} (${parts})`);
       return;
     }
     const failed = state.tasks.filter((t) => t.result === 'failed').length;

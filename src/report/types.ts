@@ -3,7 +3,7 @@
  * the engine calls them, each reporter (live log, summary, annotations, outputs) implements the
  * ones it cares about, and `CompositeReporter` forwards to all of them.
  */
-import type { AttemptOutcome, Decision, RunState } from '../dag/types.ts';
+import type { AttemptOutcome, Decision, RunState, RunView } from '../dag/types.ts';
 import type { DagSpec } from '../spec/types.ts';
 
 export type Mode = 'run' | 'dry-run' | 'plan';
@@ -55,13 +55,13 @@ export interface LogLine {
 /** The hooks; every one is optional. */
 export interface Reporter {
   runStarted?(info: RunInfo): void | Promise<void>;
-  /** Every scheduler decision, as it is made (start, retry, skip, give-up, cancel, done). */
-  decision?(decision: Decision, state: RunState): void | Promise<void>;
+  /** Every scheduler decision, as it is made (start, retry, skip, give-up, cancel, done); `run` is live. */
+  decision?(decision: Decision, run: RunView): void | Promise<void>;
   /** A pod was created (or adopted) for an attempt. */
   podCreated?(task: string, attempt: number, pod: string, adopted: boolean): void | Promise<void>;
   logLine?(line: LogLine): void;
-  /** An attempt ended (succeeded or not), after the scheduler was told; `state` includes it. */
-  attemptFinished?(task: string, attempt: number, outcome: AttemptOutcome, state: RunState): void | Promise<void>;
+  /** An attempt ended (succeeded or not), after the scheduler was told; `run` (live) includes it. */
+  attemptFinished?(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): void | Promise<void>;
   dryRunVerdict?(verdict: DryRunVerdict): void | Promise<void>;
   /** The run is over: the final state, and for each failed task the last lines of its log. */
   runFinished?(state: RunState, logTails: Record<string, string[]>): void | Promise<void>;
@@ -81,8 +81,8 @@ export class CompositeReporter implements Reporter {
     for (const r of this.#reporters) await r.runStarted?.(info);
   }
 
-  async decision(decision: Decision, state: RunState): Promise<void> {
-    for (const r of this.#reporters) await r.decision?.(decision, state);
+  async decision(decision: Decision, run: RunView): Promise<void> {
+    for (const r of this.#reporters) await r.decision?.(decision, run);
   }
 
   async podCreated(task: string, attempt: number, pod: string, adopted: boolean): Promise<void> {
@@ -93,8 +93,8 @@ export class CompositeReporter implements Reporter {
     for (const r of this.#reporters) r.logLine?.(line);
   }
 
-  async attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, state: RunState): Promise<void> {
-    for (const r of this.#reporters) await r.attemptFinished?.(task, attempt, outcome, state);
+  async attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): Promise<void> {
+    for (const r of this.#reporters) await r.attemptFinished?.(task, attempt, outcome, run);
   }
 
   async dryRunVerdict(verdict: DryRunVerdict): Promise<void> {

@@ -12,6 +12,7 @@ import { podName } from '../../src/kube/pod.ts';
 import { concurrencyLeaseName } from '../../src/kube/lease.ts';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { runStep, type StepResult } from '../harness/action.ts';
+import { waitForPods } from '../rerun/helpers.ts';
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -85,33 +86,62 @@ describe('re-running a failed GitHub run', () => {
   });
 });
 
-describe('a re-run while an earlier attempt of the run still runs (its runner died)', () => {
-  it('starts nothing, names the pods that still run and says how to go on', async () => {
-    const runId = '7000003';
-    const yaml = ['version: 1', 'name: rerun-dead', 'tasks:', '  long: {image: "sandbox/sleep:600"}', ''].join('\n');
-    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' };
-    const dir = await workspace(yaml);
-    // Run attempt 1's runner dies (SIGKILL) while its task runs: nobody deletes the pod.
+describe('a re-run after the runner of an earlier attempt died', () => {
+  const inputs = () => ({ dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' });
+  const oneTask = (image: string) => ['version: 1', 'name: rerun-dead', 'tasks:', `  long: {image: "${image}"}`, ''].join('\n');
+  const name = (runId: string, runAttempt: number) => podName({ dag: 'rerun-dead', runId, runAttempt, task: 'long', attempt: 1 });
+
+  /** Run attempt 1, whose runner dies (SIGKILL) once its task's pod was created: nobody sees the pod end. */
+  async function dyingFirstAttempt(runId: string, image: string): Promise<void> {
     const first = await runStep({
-      inputs,
+      inputs: inputs(),
       env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' },
-      cwd: dir,
+      cwd: await workspace(oneTask(image)),
       onLine: (line, step) => {
         if (/\[long\] started pod/.test(line)) step.signal('SIGKILL');
       },
     });
     expect(first.signal, show(first)).toBe('SIGKILL');
+  }
+
+  it('a task whose pod succeeded after its runner died is reused, not run again', async () => {
+    const runId = '7000003';
+    await dyingFirstAttempt(runId, 'sandbox/sleep:0.5');
+    await waitForPods(sandbox, 'default', `pod-dag.io/run-id=${runId}`, (pods) => pods.length === 1 && pods[0]!.status?.phase === 'Succeeded');
     const creates = sandbox.counters.get('create', 'pods');
 
-    const second = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: dir });
-    expect(second.exitCode, show(second)).toBe(1);
-    const error = second.commands.find((c) => c.command === 'error')?.message ?? '';
-    const name = (runAttempt: number) => podName({ dag: 'rerun-dead', runId, runAttempt, task: 'long', attempt: 1 });
-    expect(error).toContain(`${name(1)} (task long, run attempt 1, Running)`);
-    expect(error).toMatch(/nothing was started.*kubectl delete pod -n default -l/s);
+    const second = await runStep({ inputs: inputs(), env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: await workspace(oneTask('sandbox/sleep:0.5')) });
+    expect(second.exitCode, show(second)).toBe(0);
+    expect(second.maskedLog).toContain('long: its pod of run attempt 1 (attempt 1) ended unseen by that attempt\'s runner: succeeded');
+    expect(second.maskedLog).toContain('long: succeeded in run attempt 1; reusing its result and outputs');
     expect(sandbox.counters.get('create', 'pods')).toBe(creates);
-    expect(sandbox.containerStarts(name(2))).toBe(0);
-    sandbox.deletePod(name(1), 'default', { gracePeriodSeconds: 0 });
+    expect(sandbox.containerStarts(name(runId, 1))).toBe(1);
+    expect(sandbox.containerStarts(name(runId, 2))).toBe(0);
+  });
+
+  it('waits for a pod that still runs, naming it, and runs the task again only once it ended without success', async () => {
+    const runId = '7000004';
+    await dyingFirstAttempt(runId, 'sandbox/sleep:forever');
+    const creates = sandbox.counters.get('create', 'pods');
+    let createsWhileWaiting: number | null = null;
+    // The fix lands meanwhile (another image); the user re-runs the job while the old pod still runs.
+    const second = await runStep({
+      inputs: inputs(),
+      env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' },
+      cwd: await workspace(oneTask('sandbox/succeed')),
+      onLine: (line) => {
+        if (!line.includes(`${name(runId, 1)} (task long, run attempt 1, Running)`)) return;
+        createsWhileWaiting = sandbox.counters.get('create', 'pods');
+        // Someone stops the old pod, as the log says how to.
+        sandbox.deletePod(name(runId, 1), 'default', { gracePeriodSeconds: 0 });
+      },
+    });
+    expect(second.exitCode, show(second)).toBe(0);
+    expect(second.maskedLog).toMatch(/Waiting for 1 pod of an earlier attempt of this run/);
+    expect(second.maskedLog).toMatch(/kubectl delete pod -n default -l 'app.kubernetes.io\/managed-by=pod-dag-action,pod-dag.io\/dag=rerun-dead,pod-dag.io\/run-id=7000004'/);
+    expect(second.maskedLog).toContain('long: its pod of run attempt 1 (attempt 1) ended unseen by that attempt\'s runner: infrastructure');
+    expect(createsWhileWaiting).toBe(creates);
+    expect(sandbox.containerStarts(name(runId, 2))).toBe(1);
   });
 });
 

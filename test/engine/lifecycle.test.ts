@@ -3,7 +3,8 @@
  * bounded however long a task runs, keep-pods, adopting an existing pod on 409, dry run, and the
  * post step's cleanup.
  */
-import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, test, vi } from 'vitest';
+import { Scheduler } from '../../src/dag/scheduler.ts';
 import { cleanupRun, dryRunDag, runPodSelector } from '../../src/engine.ts';
 import { capture, context, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
 
@@ -230,4 +231,22 @@ tasks:
   expect(r.state.cancelled).toBe('timeout');
   expect(results(r.state)).toEqual({ forever: 'cancelled' });
   await until(() => podsOf('dag-timeout').length === 0, 'no pod of the run left');
+});
+
+test('the engine takes a snapshot of the whole run a fixed number of times, not once per event', async () => {
+  // A snapshot costs O(tasks); taken per decision or per attempt end it made a wide DAG cost
+  // tasks² (bench row 2). Reporters get a live view and ask for one task.
+  const lines = ['version: 1', 'name: snapshots', 'tasks:', '  root: {image: sandbox/succeed}'];
+  for (let i = 0; i < 30; i++) lines.push(`  m${i}: {image: sandbox/succeed, needs: [root]}`);
+  const s = spec(lines.join('\n') + '\n');
+  const snapshots = vi.spyOn(Scheduler.prototype, 'state');
+  try {
+    const r = await run(cluster, s);
+    expect(r.state.result).toBe('success');
+    // The step log still says how long each attempt took (it asks the view for that one task).
+    expect(r.out.lines.filter((l) => /^\[m\d+\] succeeded in \d/.test(l))).toHaveLength(30);
+    expect(snapshots.mock.calls.length).toBeLessThanOrEqual(3);
+  } finally {
+    snapshots.mockRestore();
+  }
 });

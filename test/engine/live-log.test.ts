@@ -1,10 +1,15 @@
 /** The live step log: prefixes, plain-words decisions, one write per line. */
 import { expect, test } from 'vitest';
-import type { AttemptOutcome, RunState } from '../../src/dag/types.ts';
+import type { AttemptOutcome, RunState, RunView } from '../../src/dag/types.ts';
 import { LiveLogReporter, describeOutcome } from '../../src/report/live-log.ts';
 
 const failed: AttemptOutcome = { class: 'failed', reason: 'Error', message: 'exit code 3', exitCode: 3, outputs: {}, node: 'n1' };
 const state: RunState = { dag: 'clickhouse-db-sync', startedAt: 0, finishedAt: 10, result: 'failure', cancelled: null, tasks: [] };
+
+/** A view of a fixed state, as the engine hands reporters a live one. */
+function view(st: RunState): RunView {
+  return { dag: st.dag, task: (id) => st.tasks.find((t) => t.id === id)!, state: () => st };
+}
 
 function reporter(): { r: LiveLogReporter; lines: string[] } {
   const lines: string[] = [];
@@ -20,17 +25,18 @@ test('log lines are prefixed with the task, and the attempt when > 1; one write 
 
 test('a retry reads as a sentence', () => {
   const { r, lines } = reporter();
-  r.decision({ type: 'retry', task: 'migrate-data', failedAttempt: 1, nextAttempt: 2, maxAttempts: 3, at: 180_000, delayMs: 180_000, outcome: failed }, state);
+  r.decision({ type: 'retry', task: 'migrate-data', failedAttempt: 1, nextAttempt: 2, maxAttempts: 3, at: 180_000, delayMs: 180_000, outcome: failed });
   expect(lines).toEqual(['migrate-data attempt 1 failed: exit code 3; retrying in 3m (attempt 2 of 3)']);
 });
 
 test('give-up, skip, cancel and done', () => {
   const { r, lines } = reporter();
-  r.decision({ type: 'give-up', task: 'load', attempt: 1, reason: 'configuration errors are not retried', outcome: { ...failed, class: 'configuration', reason: 'ErrImagePull', message: 'not found', exitCode: null } }, state);
-  r.decision({ type: 'skip', task: 'report', reason: 'needs load, which failed' }, state);
-  r.decision({ type: 'cancel', attempts: [{ task: 'a', attempt: 1 }, { task: 'b', attempt: 2 }], reason: 'signal' }, state);
-  r.decision({ type: 'done', result: 'failure' }, { ...state, tasks: [{ id: 'load', result: 'failed', attempts: [], outputs: {}, reason: null, reusedFrom: null, retryAt: null }] });
-  r.runFinished(state);
+  r.decision({ type: 'give-up', task: 'load', attempt: 1, reason: 'configuration errors are not retried', outcome: { ...failed, class: 'configuration', reason: 'ErrImagePull', message: 'not found', exitCode: null } });
+  r.decision({ type: 'skip', task: 'report', reason: 'needs load, which failed' });
+  r.decision({ type: 'cancel', attempts: [{ task: 'a', attempt: 1 }, { task: 'b', attempt: 2 }], reason: 'signal' });
+  const end: RunState = { ...state, tasks: [{ id: 'load', result: 'failed', attempts: [], outputs: {}, reason: null, reusedFrom: null, retryAt: null }] };
+  r.decision({ type: 'done', result: 'failure' });
+  r.runFinished(end);
   expect(lines).toEqual([
     'load attempt 1 failed on configuration: ErrImagePull: not found; configuration errors are not retried',
     'report skipped: needs load, which failed',
@@ -52,7 +58,7 @@ test('pods created and adopted, and a success with its outputs (names only, neve
     ...state,
     tasks: [{ id: 'a', result: 'succeeded', attempts: [{ attempt: 2, pod: 'p', startedAt: 1000, finishedAt: 3500, outcome: null }], outputs: {}, reason: null, reusedFrom: null, retryAt: null }],
   };
-  r.attemptFinished('a', 2, { ...failed, class: 'succeeded', exitCode: 0, outputs: { password: 'hunter2' } }, st);
+  r.attemptFinished('a', 2, { ...failed, class: 'succeeded', exitCode: 0, outputs: { password: 'hunter2' } }, view(st));
   expect(lines).toEqual(['[a] started pod dag-1-1-a-1', '[a #2] adopted existing pod dag-1-1-a-2 (attempt 2)', '[a #2] succeeded in 2.5s (attempt 2); outputs: password']);
   expect(lines.join('\n')).not.toContain('hunter2');
 });
@@ -67,8 +73,8 @@ test('the run\'s last line comes after the last task\'s own line, though its don
     result: 'success',
     tasks: [{ id: 'report', result: 'succeeded', attempts: [{ attempt: 1, pod: 'p', startedAt: 0, finishedAt: 2000, outcome: ok }], outputs: {}, reason: null, reusedFrom: null, retryAt: null }],
   };
-  r.decision({ type: 'done', result: 'success' }, done);
-  r.attemptFinished('report', 1, ok, done);
+  r.decision({ type: 'done', result: 'success' });
+  r.attemptFinished('report', 1, ok, view(done));
   r.runFinished(done);
   expect(lines).toEqual(['[report] succeeded in 2s', 'DAG clickhouse-db-sync finished: success (1 succeeded)']);
 });

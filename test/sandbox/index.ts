@@ -16,13 +16,14 @@ import type { Rule, User } from './rbac.ts';
 import { coreResource } from './resources.ts';
 import { allocatable, type NodeSpec } from './scheduler.ts';
 import type { KObject } from './selectors.ts';
-import { handle, type ServerContext } from './server.ts';
+import { handle, type RequestObserver, type ServerContext } from './server.ts';
 import { Store } from './store.ts';
 
 export type { NodeSpec } from './scheduler.ts';
 export type { Rule } from './rbac.ts';
 export type { ImageSpec } from './agent.ts';
 export type { Faults, Counters, FaultMatch } from './faults.ts';
+export type { RequestEvent, RequestObserver } from './server.ts';
 
 /** How to set up a sandbox. Every field is optional. */
 export interface SandboxOptions {
@@ -64,6 +65,11 @@ export interface Sandbox {
   connections(): number;
   /** Fault injection. */
   faults: Faults;
+  /**
+   * Calls `listener` synchronously when an API request is received (routed and counted, before it
+   * is handled) and when its response was handed to the socket; returns a function that stops it.
+   */
+  onRequest(listener: RequestObserver): () => void;
   /** Containers the node agent started, for one pod name or in total. */
   containerStarts(podName?: string): number;
   /** Creates a namespace (no-op if it exists). */
@@ -127,6 +133,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
   holder.ctx = {
     store, logs, agent, users, faults, counters, streams,
+    observers: new Set(),
     bookmarkIntervalMs: (options.bookmarkIntervalSeconds ?? 60) * 1000,
     kubernetesVersion: { major: '1', minor: '32', gitVersion: 'v1.32.0-sandbox' },
   };
@@ -185,6 +192,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     counters,
     connections: () => connections,
     faults,
+    onRequest(listener) {
+      const observers = holder.ctx!.observers;
+      observers.add(listener);
+      return () => void observers.delete(listener);
+    },
     containerStarts: (podName) => agent.containerStarts(podName),
     createNamespace,
     createSecret(namespace, name, stringData) {

@@ -35,7 +35,23 @@ export interface ServerContext {
   /** Open watch and log streams, ended on close. */
   streams: Set<ServerResponse>;
   kubernetesVersion: { major: string; minor: string; gitVersion: string };
+  /** Listeners of `Sandbox.onRequest`. */
+  observers: Set<RequestObserver>;
 }
+
+/** One API request as `Sandbox.onRequest` reports it, at each of its two moments. */
+export interface RequestEvent {
+  /** `received`: routed and counted, before it is handled; `answered`: its response was handed to the socket. */
+  phase: 'received' | 'answered';
+  verb: string;
+  /** As the counters name it: `pods`, `pods/log`, `leases`, ... */
+  resource: string;
+  /** The client's port on this connection (tells connections, so clients, apart). */
+  remotePort: number | undefined;
+}
+
+/** A listener of `Sandbox.onRequest`; it runs synchronously at each moment. */
+export type RequestObserver = (event: RequestEvent) => void;
 
 interface Route {
   res: ResourceInfo;
@@ -149,6 +165,7 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
     }
     const counted = r.sub ? `${r.res.plural}/${r.sub}` : r.res.plural;
     ctx.counters.add(r.verb, counted);
+    if (ctx.observers.size > 0) observe(ctx, req, res, r.verb, counted);
     const retryAfter = ctx.faults.throttled(r.verb, counted);
     if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
     if (ctx.faults.failed(r.verb, counted)) throw internalError('sandbox fault injection: etcdserver: request timed out');
@@ -164,6 +181,14 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
       send(res, 500, e.body);
     }
   }
+}
+
+function observe(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, verb: string, resource: string): void {
+  const remotePort = req.socket.remotePort;
+  for (const o of ctx.observers) o({ phase: 'received', verb, resource, remotePort });
+  res.once('finish', () => {
+    for (const o of ctx.observers) o({ phase: 'answered', verb, resource, remotePort });
+  });
 }
 
 function authenticate(ctx: ServerContext, req: IncomingMessage): User {

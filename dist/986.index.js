@@ -1,5 +1,5 @@
-export const id = 237;
-export const ids = [237];
+export const id = 986;
+export const ids = [986];
 export const modules = {
 
 /***/ 198:
@@ -893,7 +893,7 @@ function buildSnapshot(node) {
 
 /***/ }),
 
-/***/ 979:
+/***/ 3776:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -908,153 +908,9 @@ __webpack_require__.d(__webpack_exports__, {
 // UNUSED EXPORTS: dryRunDag, systemClock
 
 // EXTERNAL MODULE: ./lib/dag/scheduler.js + 3 modules
-var scheduler = __webpack_require__(198);
-// EXTERNAL MODULE: ./lib/kube/pod.js
-var kube_pod = __webpack_require__(1336);
-;// CONCATENATED MODULE: ./lib/kube/classify.js
-
-/** Waiting reasons that mean the image cannot be pulled (may be transient: a short grace). */
-const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
-/** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
-const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
-/** Pod-level `Failed` reasons set by the kubelet or the control plane when it is not the task's fault. */
-const INFRA_POD_REASONS = new Set([
-    'Evicted',
-    'NodeLost',
-    'Shutdown',
-    'Terminated',
-    'NodeShutdown',
-    'UnexpectedAdmissionError',
-    'OutOfcpu',
-    'OutOfmemory',
-    'OutOfpods',
-    'NodeAffinity',
-    'Preempting',
-]);
-function outcome(partial, pod) {
-    return {
-        reason: null,
-        message: null,
-        exitCode: null,
-        outputs: {},
-        node: pod.spec?.nodeName ?? null,
-        ...partial,
-    };
-}
-function mainStatus(pod) {
-    const all = pod.status?.containerStatuses ?? [];
-    return all.find((c) => c.name === kube_pod/* CONTAINER */.MR) ?? all[0];
-}
-/**
- * The outcome of an attempt from its pod, or `null` while it is still pending or running.
- *
- * Order matters: a container that terminated tells the truth about the task (even when the pod
- * was then evicted or deleted); pod-level signals (eviction, preemption, deadline) come next;
- * Pending-state checks (configuration errors, image pulls, start timeout) last.
- */
-function classifyPod(pod, ctx) {
-    const status = pod.status ?? {};
-    const main = mainStatus(pod);
-    const terminated = main?.state?.terminated;
-    const disruption = (status.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
-    if (terminated) {
-        const exitCode = terminated.exitCode;
-        if (exitCode === 0) {
-            const parsed = (0,kube_pod/* parseOutputs */.Q8)(terminated.message, ctx.task ?? pod.metadata?.labels?.['pod-dag.io/task'] ?? 'task');
-            if (!parsed.ok)
-                return outcome({ class: 'failed', reason: 'InvalidOutputs', message: parsed.error, exitCode }, pod);
-            return outcome({ class: 'succeeded', reason: 'Completed', exitCode, outputs: parsed.outputs }, pod);
-        }
-        // A container killed because the pod was evicted, preempted or deleted under it is not the
-        // task's failure: the disruption wins over the exit code it caused (137, 143).
-        if (status.reason === 'Evicted') {
-            return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted', exitCode }, pod);
-        }
-        if (disruption) {
-            return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted', exitCode }, pod);
-        }
-        if (ctx.deleted && (exitCode === 137 || exitCode === 143)) {
-            return outcome({ class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? 'the pod was deleted by someone else while it ran', exitCode }, pod);
-        }
-        if (status.reason === 'DeadlineExceeded') {
-            return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
-        }
-        const reason = terminated.reason ?? 'Error';
-        const message = reason === 'OOMKilled'
-            ? `OOMKilled: the container ran out of memory (exit code ${exitCode}); raise resources.limits.memory`
-            : `exit code ${exitCode}${reason && reason !== 'Error' ? ` (${reason})` : ''}`;
-        return outcome({ class: 'failed', reason, message, exitCode }, pod);
-    }
-    // The kubelet's own words ("The node was low on resource: memory…") say more than the
-    // DisruptionTarget condition it adds (TerminationByKubelet).
-    if (status.reason === 'Evicted') {
-        return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted' }, pod);
-    }
-    if (disruption) {
-        return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted' }, pod);
-    }
-    if (status.phase === 'Failed') {
-        if (status.reason === 'DeadlineExceeded') {
-            return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout' }, pod);
-        }
-        if (status.reason && INFRA_POD_REASONS.has(status.reason)) {
-            return outcome({ class: 'infrastructure', reason: status.reason, message: status.message ?? null }, pod);
-        }
-        return outcome({ class: 'infrastructure', reason: status.reason ?? 'PodFailed', message: status.message ?? 'the pod failed before its container ran' }, pod);
-    }
-    if (status.phase === 'Succeeded') {
-        // Succeeded without a terminated container status should not happen; never call it success.
-        return outcome({ class: 'infrastructure', reason: 'NoContainerStatus', message: 'the pod reports Succeeded but its container status is missing' }, pod);
-    }
-    if (ctx.deleted) {
-        return outcome({ class: 'infrastructure', reason: 'Deleted', message: 'the pod was deleted by someone else before its container finished' }, pod);
-    }
-    const waiting = main?.state?.waiting;
-    if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
-        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
-    }
-    const pending = ctx.now - ctx.createdAt;
-    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && (pending >= ctx.imagePullGraceMs || waiting.reason === 'InvalidImageName')) {
-        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
-    }
-    const running = main?.state?.running !== undefined;
-    if (!running && (status.phase === 'Pending' || status.phase === undefined) && pending >= ctx.startTimeoutMs) {
-        const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
-        const why = sched?.message ?? waiting?.message ?? waiting?.reason ?? 'the pod stayed Pending';
-        return outcome({
-            class: 'timeout',
-            reason: sched?.reason ?? waiting?.reason ?? 'StartTimeout',
-            message: `not started within the start timeout (${Math.round(ctx.startTimeoutMs / 1000)}s): ${why}`,
-        }, pod);
-    }
-    return null;
-}
-/**
- * When `classifyPod` may give a different answer for this pod without any change to it (a grace or
- * the start timeout running out), epoch ms; `null` when only a change of the pod can.
- */
-function recheckAt(pod, ctx) {
-    const main = mainStatus(pod);
-    if (main?.state?.running || main?.state?.terminated)
-        return null;
-    const phase = pod.status?.phase;
-    if (phase && phase !== 'Pending')
-        return null;
-    const at = [ctx.createdAt + ctx.startTimeoutMs];
-    if (main?.state?.waiting?.reason && IMAGE_PULL_REASONS.has(main.state.waiting.reason))
-        at.push(ctx.createdAt + ctx.imagePullGraceMs);
-    return Math.min(...at);
-}
-/** Whether the task's container has terminated (its log is complete once read to the end). */
-function containerTerminated(pod) {
-    return mainStatus(pod)?.state?.terminated !== undefined;
-}
-/** Whether the task's container has started (its log can be read). */
-function containerStarted(pod) {
-    const s = mainStatus(pod)?.state;
-    return s?.running !== undefined || s?.terminated !== undefined;
-}
-
+var dag_scheduler = __webpack_require__(198);
+// EXTERNAL MODULE: ./lib/kube/classify.js
+var classify = __webpack_require__(2453);
 // EXTERNAL MODULE: ./lib/kube/errors.js
 var errors = __webpack_require__(940);
 ;// CONCATENATED MODULE: ./lib/kube/logs.js
@@ -1249,186 +1105,10 @@ class LogFollower {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/kube/watch.js
-
-/** Watches the pods matching a selector and reports every change once, in order. */
-class PodWatcher {
-    #client;
-    #namespace;
-    #selector;
-    #onEvent;
-    #options;
-    #cache = new Map();
-    #stop = new AbortController();
-    #rv = '';
-    #controller = null;
-    #loop = null;
-    constructor(client, namespace, selector, onEvent, options = {}) {
-        this.#client = client;
-        this.#namespace = namespace;
-        this.#selector = selector;
-        this.#onEvent = onEvent;
-        this.#options = options;
-    }
-    /** The last known state of every pod of the run that exists. */
-    get pods() {
-        return this.#cache;
-    }
-    /**
-     * Lists the pods (reporting each as ADDED) and starts watching. Resolves after the first list;
-     * the returned promise of `done` settles when the watcher stops (rejects on 401/403).
-     */
-    async start() {
-        await this.#list();
-        this.#loop = this.#run();
-        // Surface fatal errors through `done`; avoid an unhandled rejection meanwhile.
-        this.#loop.catch(() => { });
-    }
-    /** Settles when the watcher stops: resolves after `stop()`, rejects with a fatal error. */
-    get done() {
-        return this.#loop ?? Promise.resolve();
-    }
-    /** Stops watching; no event is reported after this returns. */
-    stop() {
-        this.#stop.abort(new Error('watch stopped'));
-        this.#controller?.abort();
-    }
-    async #list() {
-        const list = await this.#client.request(`list pods ${this.#selector}`, () => this.#client.core.listNamespacedPod({ namespace: this.#namespace, labelSelector: this.#selector }), { signal: this.#stop.signal });
-        if (this.#stop.signal.aborted)
-            return;
-        this.#rv = list.metadata?.resourceVersion ?? '';
-        const seen = new Set();
-        for (const pod of list.items) {
-            const name = pod.metadata?.name ?? '';
-            seen.add(name);
-            const old = this.#cache.get(name);
-            this.#cache.set(name, pod);
-            if (!old)
-                this.#onEvent({ type: 'ADDED', pod, synthetic: true });
-            else if (old.metadata?.resourceVersion !== pod.metadata?.resourceVersion)
-                this.#onEvent({ type: 'MODIFIED', pod, synthetic: true });
-        }
-        for (const [name, pod] of [...this.#cache]) {
-            if (seen.has(name))
-                continue;
-            this.#cache.delete(name);
-            this.#onEvent({ type: 'DELETED', pod, synthetic: true });
-        }
-    }
-    async #run() {
-        const sleep = this.#options.sleep ?? errors/* abortableSleep */.Mf;
-        let failures = 0;
-        while (!this.#stop.signal.aborted) {
-            const result = await this.#watchOnce();
-            if (this.#stop.signal.aborted)
-                return;
-            if (result.kind === 'ended') {
-                failures = result.events > 0 ? 0 : failures;
-                // A watch that ends at once with nothing in it, again and again, must not spin.
-                if (result.events === 0 && result.quick)
-                    await this.#pause(sleep, ++failures);
-                continue;
-            }
-            const e = (0,errors/* classifyError */.fe)(result.error);
-            if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
-                throw new errors/* KubeError */.a3((0,errors/* describeError */.Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#client.server), e);
-            }
-            if (e.kind === 'gone') {
-                this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
-                failures = 0;
-                await this.#relist(sleep);
-                continue;
-            }
-            this.#options.onRecover?.(`watch failed (${e.message}); resuming from resourceVersion ${this.#rv}`);
-            // A watch that made progress before it failed starts the backoff afresh.
-            if (result.events > 0)
-                failures = 0;
-            await this.#pause(sleep, ++failures, e.retryAfterMs);
-        }
-    }
-    async #relist(sleep) {
-        for (let n = 1; !this.#stop.signal.aborted; n++) {
-            try {
-                await this.#list();
-                return;
-            }
-            catch (err) {
-                const e = (0,errors/* classifyError */.fe)(err);
-                if (e.kind === 'unauthorized' || e.kind === 'forbidden')
-                    throw err;
-                await this.#pause(sleep, n, e.retryAfterMs);
-            }
-        }
-    }
-    async #pause(sleep, n, serverMs = null) {
-        const ms = serverMs ?? Math.min(10_000, 100 * 2 ** Math.min(n - 1, 7));
-        try {
-            await sleep(ms, this.#stop.signal);
-        }
-        catch {
-            // stopped while waiting
-        }
-    }
-    /** One watch request; resolves when it ends, never rejects. */
-    async #watchOnce() {
-        const started = Date.now();
-        let events = 0;
-        let gone = null;
-        await this.#client.throttle(`watch pods ${this.#selector}`);
-        return new Promise((resolve) => {
-            const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods`;
-            const query = {
-                labelSelector: this.#selector,
-                resourceVersion: this.#rv,
-                allowWatchBookmarks: true,
-                timeoutSeconds: this.#options.timeoutSeconds ?? 25,
-            };
-            const onEvent = (type, obj) => {
-                if (this.#stop.signal.aborted || gone)
-                    return;
-                if (type === 'ERROR') {
-                    // A Status object: 410 Gone most often (the watch's resourceVersion is too old).
-                    gone = obj ?? new Error('watch ERROR event without a status');
-                    this.#controller?.abort();
-                    return;
-                }
-                const pod = obj;
-                const rv = pod?.metadata?.resourceVersion;
-                if (rv)
-                    this.#rv = rv;
-                if (type === 'BOOKMARK')
-                    return;
-                if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED')
-                    return;
-                events++;
-                const name = pod.metadata?.name ?? '';
-                if (type === 'DELETED') {
-                    this.#cache.delete(name);
-                    this.#onEvent({ type, pod, synthetic: false });
-                    return;
-                }
-                this.#cache.set(name, pod);
-                this.#onEvent({ type, pod, synthetic: false });
-            };
-            const onDone = (err) => {
-                this.#controller = null;
-                if (gone)
-                    resolve({ kind: 'error', error: gone, events });
-                else if (err && !this.#stop.signal.aborted && (0,errors/* classifyError */.fe)(err).kind !== 'timeout')
-                    resolve({ kind: 'error', error: err, events });
-                else
-                    resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
-            };
-            this.#client.watch.watch(path, query, onEvent, onDone).then((controller) => {
-                this.#controller = controller;
-                if (this.#stop.signal.aborted)
-                    controller.abort();
-            }, (err) => onDone(err));
-        });
-    }
-}
-
+// EXTERNAL MODULE: ./lib/kube/pod.js
+var kube_pod = __webpack_require__(1336);
+// EXTERNAL MODULE: ./lib/kube/watch.js
+var watch = __webpack_require__(4696);
 // EXTERNAL MODULE: ./lib/spec/template.js
 var template = __webpack_require__(8111);
 ;// CONCATENATED MODULE: ./lib/engine.js
@@ -1471,6 +1151,8 @@ class Engine {
     #runId;
     #selector;
     #scheduler;
+    /** What reporters see of the run as it goes: asked for, never copied per event. */
+    #view;
     #live = new Map();
     /** The last attempt of each task (for log tails). */
     #lastAttempt = new Map();
@@ -1489,18 +1171,20 @@ class Engine {
         this.#clock = options.clock ?? systemClock;
         this.#runId = effectiveRunId(options.context, options.runId, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
-        this.#scheduler = new scheduler/* Scheduler */._F(options.spec, {
+        this.#scheduler = new dag_scheduler/* Scheduler */._F(options.spec, {
             now: this.#clock.now(),
             maxParallel: options.maxParallel,
             params: options.params,
             previous: options.previous,
         });
+        const scheduler = this.#scheduler;
+        this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
     }
     async run() {
         const o = this.#o;
         await o.reporter.runStarted?.({ mode: 'run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
         // Watch first, so no change to a pod we are about to create can be missed.
-        this.#watcher = new PodWatcher(o.client, o.namespace, this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
+        this.#watcher = new watch/* PodWatcher */.u(o.client, o.namespace, this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
             timeoutSeconds: o.watchTimeoutSeconds,
             onRecover: (what) => o.debug?.(what),
         });
@@ -1587,7 +1271,7 @@ class Engine {
     }
     async #apply(decisions) {
         for (const d of decisions) {
-            await this.#o.reporter.decision?.(d, this.#scheduler.state());
+            await this.#o.reporter.decision?.(d, this.#view);
             switch (d.type) {
                 case 'start':
                     this.#startAttempt(d.task, d.attempt);
@@ -1750,7 +1434,7 @@ class Engine {
     }
     /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
     async #observe(live, pod, deleted) {
-        if (containerStarted(pod) && !live.follower && !deleted) {
+        if ((0,classify/* containerStarted */.h0)(pod) && !live.follower && !deleted) {
             live.follower = new LogFollower({
                 client: this.#o.client,
                 namespace: this.#o.namespace,
@@ -1762,11 +1446,11 @@ class Engine {
             });
             live.follower.start();
         }
-        if (containerTerminated(pod))
+        if ((0,classify/* containerTerminated */.Xp)(pod))
             live.follower?.terminated();
         if (live.finished || live.judged)
             return;
-        const outcome = classifyPod(pod, {
+        const outcome = (0,classify/* classifyPod */.Eg)(pod, {
             now: this.#clock.now(),
             createdAt: live.createdAt,
             startTimeoutMs: live.startTimeoutMs,
@@ -1776,7 +1460,7 @@ class Engine {
         });
         if (!outcome)
             return;
-        if (live.follower && containerTerminated(pod) && !deleted) {
+        if (live.follower && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
             // Let the log finish first, so the step log shows a task's last lines before its result.
             // Bounded: a log that cannot be read must not hold the run.
             live.judged = true;
@@ -1798,7 +1482,7 @@ class Engine {
         live.finished = true;
         const at = this.#clock.now();
         await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
-        await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#scheduler.state());
+        await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
         let recordFailed = false;
         if (!live.recorded && this.#o.onAttemptEnd) {
             const result = this.#scheduler.taskState(live.task).result;
@@ -1812,7 +1496,7 @@ class Engine {
         }
         if (!live.started || live.gone)
             return;
-        const stillRunning = !pod || !containerTerminated(pod);
+        const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
         const keep = !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
         if (keep)
             return;
@@ -1854,7 +1538,7 @@ class Engine {
                 continue;
             const pod = this.#watcher?.pods.get(live.pod);
             const r = pod
-                ? recheckAt(pod, { createdAt: live.createdAt, startTimeoutMs: live.startTimeoutMs, imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000 })
+                ? (0,classify/* recheckAt */.hW)(pod, { createdAt: live.createdAt, startTimeoutMs: live.startTimeoutMs, imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000 })
                 : live.createdAt + live.startTimeoutMs;
             if (r !== null && (at === null || r < at))
                 at = r;
@@ -2274,6 +1958,162 @@ function preflightMessage(err, server) {
 
 /***/ }),
 
+/***/ 2453:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Eg: () => (/* binding */ classifyPod),
+/* harmony export */   Xp: () => (/* binding */ containerTerminated),
+/* harmony export */   h0: () => (/* binding */ containerStarted),
+/* harmony export */   hW: () => (/* binding */ recheckAt)
+/* harmony export */ });
+/* harmony import */ var _pod_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1336);
+
+/** Waiting reasons that mean the image cannot be pulled (may be transient: a short grace). */
+const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+/** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
+const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+/** Pod-level `Failed` reasons set by the kubelet or the control plane when it is not the task's fault. */
+const INFRA_POD_REASONS = new Set([
+    'Evicted',
+    'NodeLost',
+    'Shutdown',
+    'Terminated',
+    'NodeShutdown',
+    'UnexpectedAdmissionError',
+    'OutOfcpu',
+    'OutOfmemory',
+    'OutOfpods',
+    'NodeAffinity',
+    'Preempting',
+]);
+function outcome(partial, pod) {
+    return {
+        reason: null,
+        message: null,
+        exitCode: null,
+        outputs: {},
+        node: pod.spec?.nodeName ?? null,
+        ...partial,
+    };
+}
+function mainStatus(pod) {
+    const all = pod.status?.containerStatuses ?? [];
+    return all.find((c) => c.name === _pod_js__WEBPACK_IMPORTED_MODULE_0__/* .CONTAINER */ .MR) ?? all[0];
+}
+/**
+ * The outcome of an attempt from its pod, or `null` while it is still pending or running.
+ *
+ * Order matters: a container that terminated tells the truth about the task (even when the pod
+ * was then evicted or deleted); pod-level signals (eviction, preemption, deadline) come next;
+ * Pending-state checks (configuration errors, image pulls, start timeout) last.
+ */
+function classifyPod(pod, ctx) {
+    const status = pod.status ?? {};
+    const main = mainStatus(pod);
+    const terminated = main?.state?.terminated;
+    const disruption = (status.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+    if (terminated) {
+        const exitCode = terminated.exitCode;
+        if (exitCode === 0) {
+            const parsed = (0,_pod_js__WEBPACK_IMPORTED_MODULE_0__/* .parseOutputs */ .Q8)(terminated.message, ctx.task ?? pod.metadata?.labels?.['pod-dag.io/task'] ?? 'task');
+            if (!parsed.ok)
+                return outcome({ class: 'failed', reason: 'InvalidOutputs', message: parsed.error, exitCode }, pod);
+            return outcome({ class: 'succeeded', reason: 'Completed', exitCode, outputs: parsed.outputs }, pod);
+        }
+        // A container killed because the pod was evicted, preempted or deleted under it is not the
+        // task's failure: the disruption wins over the exit code it caused (137, 143).
+        if (status.reason === 'Evicted') {
+            return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted', exitCode }, pod);
+        }
+        if (disruption) {
+            return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted', exitCode }, pod);
+        }
+        if (ctx.deleted && (exitCode === 137 || exitCode === 143)) {
+            return outcome({ class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? 'the pod was deleted by someone else while it ran', exitCode }, pod);
+        }
+        if (status.reason === 'DeadlineExceeded') {
+            return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
+        }
+        const reason = terminated.reason ?? 'Error';
+        const message = reason === 'OOMKilled'
+            ? `OOMKilled: the container ran out of memory (exit code ${exitCode}); raise resources.limits.memory`
+            : `exit code ${exitCode}${reason && reason !== 'Error' ? ` (${reason})` : ''}`;
+        return outcome({ class: 'failed', reason, message, exitCode }, pod);
+    }
+    // The kubelet's own words ("The node was low on resource: memory…") say more than the
+    // DisruptionTarget condition it adds (TerminationByKubelet).
+    if (status.reason === 'Evicted') {
+        return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted' }, pod);
+    }
+    if (disruption) {
+        return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted' }, pod);
+    }
+    if (status.phase === 'Failed') {
+        if (status.reason === 'DeadlineExceeded') {
+            return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout' }, pod);
+        }
+        if (status.reason && INFRA_POD_REASONS.has(status.reason)) {
+            return outcome({ class: 'infrastructure', reason: status.reason, message: status.message ?? null }, pod);
+        }
+        return outcome({ class: 'infrastructure', reason: status.reason ?? 'PodFailed', message: status.message ?? 'the pod failed before its container ran' }, pod);
+    }
+    if (status.phase === 'Succeeded') {
+        // Succeeded without a terminated container status should not happen; never call it success.
+        return outcome({ class: 'infrastructure', reason: 'NoContainerStatus', message: 'the pod reports Succeeded but its container status is missing' }, pod);
+    }
+    if (ctx.deleted) {
+        return outcome({ class: 'infrastructure', reason: 'Deleted', message: 'the pod was deleted by someone else before its container finished' }, pod);
+    }
+    const waiting = main?.state?.waiting;
+    if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
+        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
+    }
+    const pending = ctx.now - ctx.createdAt;
+    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && (pending >= ctx.imagePullGraceMs || waiting.reason === 'InvalidImageName')) {
+        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
+    }
+    const running = main?.state?.running !== undefined;
+    if (!running && (status.phase === 'Pending' || status.phase === undefined) && pending >= ctx.startTimeoutMs) {
+        const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
+        const why = sched?.message ?? waiting?.message ?? waiting?.reason ?? 'the pod stayed Pending';
+        return outcome({
+            class: 'timeout',
+            reason: sched?.reason ?? waiting?.reason ?? 'StartTimeout',
+            message: `not started within the start timeout (${Math.round(ctx.startTimeoutMs / 1000)}s): ${why}`,
+        }, pod);
+    }
+    return null;
+}
+/**
+ * When `classifyPod` may give a different answer for this pod without any change to it (a grace or
+ * the start timeout running out), epoch ms; `null` when only a change of the pod can.
+ */
+function recheckAt(pod, ctx) {
+    const main = mainStatus(pod);
+    if (main?.state?.running || main?.state?.terminated)
+        return null;
+    const phase = pod.status?.phase;
+    if (phase && phase !== 'Pending')
+        return null;
+    const at = [ctx.createdAt + ctx.startTimeoutMs];
+    if (main?.state?.waiting?.reason && IMAGE_PULL_REASONS.has(main.state.waiting.reason))
+        at.push(ctx.createdAt + ctx.imagePullGraceMs);
+    return Math.min(...at);
+}
+/** Whether the task's container has terminated (its log is complete once read to the end). */
+function containerTerminated(pod) {
+    return mainStatus(pod)?.state?.terminated !== undefined;
+}
+/** Whether the task's container has started (its log can be read). */
+function containerStarted(pod) {
+    const s = mainStatus(pod)?.state;
+    return s?.running !== undefined || s?.terminated !== undefined;
+}
+
+
+/***/ }),
+
 /***/ 508:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
@@ -2425,6 +2265,195 @@ function fingerprint(options) {
 
 /***/ }),
 
+/***/ 4696:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   u: () => (/* binding */ PodWatcher)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(940);
+
+/** Watches the pods matching a selector and reports every change once, in order. */
+class PodWatcher {
+    #client;
+    #namespace;
+    #selector;
+    #onEvent;
+    #options;
+    #cache = new Map();
+    #stop = new AbortController();
+    #rv = '';
+    #controller = null;
+    #loop = null;
+    constructor(client, namespace, selector, onEvent, options = {}) {
+        this.#client = client;
+        this.#namespace = namespace;
+        this.#selector = selector;
+        this.#onEvent = onEvent;
+        this.#options = options;
+    }
+    /** The last known state of every pod of the run that exists. */
+    get pods() {
+        return this.#cache;
+    }
+    /**
+     * Lists the pods (reporting each as ADDED) and starts watching. Resolves after the first list;
+     * the returned promise of `done` settles when the watcher stops (rejects on 401/403).
+     */
+    async start() {
+        await this.#list();
+        this.#loop = this.#run();
+        // Surface fatal errors through `done`; avoid an unhandled rejection meanwhile.
+        this.#loop.catch(() => { });
+    }
+    /** Settles when the watcher stops: resolves after `stop()`, rejects with a fatal error. */
+    get done() {
+        return this.#loop ?? Promise.resolve();
+    }
+    /** Stops watching; no event is reported after this returns. */
+    stop() {
+        this.#stop.abort(new Error('watch stopped'));
+        this.#controller?.abort();
+    }
+    async #list() {
+        const list = await this.#client.request(`list pods ${this.#selector}`, () => this.#client.core.listNamespacedPod({ namespace: this.#namespace, labelSelector: this.#selector }), { signal: this.#stop.signal });
+        if (this.#stop.signal.aborted)
+            return;
+        this.#rv = list.metadata?.resourceVersion ?? '';
+        const seen = new Set();
+        for (const pod of list.items) {
+            const name = pod.metadata?.name ?? '';
+            seen.add(name);
+            const old = this.#cache.get(name);
+            this.#cache.set(name, pod);
+            if (!old)
+                this.#onEvent({ type: 'ADDED', pod, synthetic: true });
+            else if (old.metadata?.resourceVersion !== pod.metadata?.resourceVersion)
+                this.#onEvent({ type: 'MODIFIED', pod, synthetic: true });
+        }
+        for (const [name, pod] of [...this.#cache]) {
+            if (seen.has(name))
+                continue;
+            this.#cache.delete(name);
+            this.#onEvent({ type: 'DELETED', pod, synthetic: true });
+        }
+    }
+    async #run() {
+        const sleep = this.#options.sleep ?? _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .Mf;
+        let failures = 0;
+        while (!this.#stop.signal.aborted) {
+            const result = await this.#watchOnce();
+            if (this.#stop.signal.aborted)
+                return;
+            if (result.kind === 'ended') {
+                failures = result.events > 0 ? 0 : failures;
+                // A watch that ends at once with nothing in it, again and again, must not spin.
+                if (result.events === 0 && result.quick)
+                    await this.#pause(sleep, ++failures);
+                continue;
+            }
+            const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(result.error);
+            if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#client.server), e);
+            }
+            if (e.kind === 'gone') {
+                this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
+                failures = 0;
+                await this.#relist(sleep);
+                continue;
+            }
+            this.#options.onRecover?.(`watch failed (${e.message}); resuming from resourceVersion ${this.#rv}`);
+            // A watch that made progress before it failed starts the backoff afresh.
+            if (result.events > 0)
+                failures = 0;
+            await this.#pause(sleep, ++failures, e.retryAfterMs);
+        }
+    }
+    async #relist(sleep) {
+        for (let n = 1; !this.#stop.signal.aborted; n++) {
+            try {
+                await this.#list();
+                return;
+            }
+            catch (err) {
+                const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err);
+                if (e.kind === 'unauthorized' || e.kind === 'forbidden')
+                    throw err;
+                await this.#pause(sleep, n, e.retryAfterMs);
+            }
+        }
+    }
+    async #pause(sleep, n, serverMs = null) {
+        const ms = serverMs ?? Math.min(10_000, 100 * 2 ** Math.min(n - 1, 7));
+        try {
+            await sleep(ms, this.#stop.signal);
+        }
+        catch {
+            // stopped while waiting
+        }
+    }
+    /** One watch request; resolves when it ends, never rejects. */
+    async #watchOnce() {
+        const started = Date.now();
+        let events = 0;
+        let gone = null;
+        await this.#client.throttle(`watch pods ${this.#selector}`);
+        return new Promise((resolve) => {
+            const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods`;
+            const query = {
+                labelSelector: this.#selector,
+                resourceVersion: this.#rv,
+                allowWatchBookmarks: true,
+                timeoutSeconds: this.#options.timeoutSeconds ?? 25,
+            };
+            const onEvent = (type, obj) => {
+                if (this.#stop.signal.aborted || gone)
+                    return;
+                if (type === 'ERROR') {
+                    // A Status object: 410 Gone most often (the watch's resourceVersion is too old).
+                    gone = obj ?? new Error('watch ERROR event without a status');
+                    this.#controller?.abort();
+                    return;
+                }
+                const pod = obj;
+                const rv = pod?.metadata?.resourceVersion;
+                if (rv)
+                    this.#rv = rv;
+                if (type === 'BOOKMARK')
+                    return;
+                if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED')
+                    return;
+                events++;
+                const name = pod.metadata?.name ?? '';
+                if (type === 'DELETED') {
+                    this.#cache.delete(name);
+                    this.#onEvent({ type, pod, synthetic: false });
+                    return;
+                }
+                this.#cache.set(name, pod);
+                this.#onEvent({ type, pod, synthetic: false });
+            };
+            const onDone = (err) => {
+                this.#controller = null;
+                if (gone)
+                    resolve({ kind: 'error', error: gone, events });
+                else if (err && !this.#stop.signal.aborted && (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err).kind !== 'timeout')
+                    resolve({ kind: 'error', error: err, events });
+                else
+                    resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
+            };
+            this.#client.watch.watch(path, query, onEvent, onDone).then((controller) => {
+                this.#controller = controller;
+                if (this.#stop.signal.aborted)
+                    controller.abort();
+            }, (err) => onDone(err));
+        });
+    }
+}
+
+
+/***/ }),
+
 /***/ 8091:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
@@ -2456,7 +2485,7 @@ class LiveLogReporter {
     #write;
     #max;
     /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
-    #doneLine = null;
+    #done = null;
     constructor(options) {
         this.#write = options.write;
         this.#max = options.maxLineLength ?? 8000;
@@ -2477,16 +2506,15 @@ class LiveLogReporter {
             text = `${text.slice(0, this.#max)}… (${text.length - this.#max} more characters)`;
         this.#write(`${label(line.task, line.attempt)} ${text}`);
     }
-    attemptFinished(task, attempt, outcome, state) {
+    attemptFinished(task, attempt, outcome, run) {
         if (outcome.class !== 'succeeded')
             return; // failures are told by the retry / give-up decision
-        const t = state.tasks.find((x) => x.id === task);
-        const rec = t?.attempts.find((a) => a.attempt === attempt);
+        const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
         const took = rec && rec.finishedAt !== null ? ` in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
         const outs = Object.keys(outcome.outputs);
         this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
     }
-    decision(d, state) {
+    decision(d) {
         switch (d.type) {
             case 'retry':
                 this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
@@ -2506,11 +2534,7 @@ class LiveLogReporter {
             case 'done': {
                 // Held until runFinished: the `done` decision comes with the last attempt's end, before
                 // that attempt's own "succeeded" line is written.
-                const counts = new Map();
-                for (const t of state.tasks)
-                    counts.set(t.result ?? 'unfinished', (counts.get(t.result ?? 'unfinished') ?? 0) + 1);
-                const parts = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
-                this.#doneLine = `DAG ${state.dag} finished: ${d.result} (${parts})`;
+                this.#done = d.result;
                 break;
             }
             default:
@@ -2521,9 +2545,13 @@ class LiveLogReporter {
         this.#write(v.accepted ? `${v.task}: the cluster would accept pod ${v.pod}` : `${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
     }
     runFinished(state) {
-        // A run's `done` decision said what to print; a dry run has none.
-        if (this.#doneLine !== null) {
-            this.#write(this.#doneLine);
+        // A run's `done` decision said how it ended; a dry run has none.
+        if (this.#done !== null) {
+            const counts = new Map();
+            for (const t of state.tasks)
+                counts.set(t.result ?? 'unfinished', (counts.get(t.result ?? 'unfinished') ?? 0) + 1);
+            const parts = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
+            this.#write(`DAG ${state.dag} finished: ${this.#done} (${parts})`);
             return;
         }
         const failed = state.tasks.filter((t) => t.result === 'failed').length;

@@ -1,8 +1,8 @@
-export const id = 742;
-export const ids = [742];
+export const id = 129;
+export const ids = [129];
 export const modules = {
 
-/***/ 2742:
+/***/ 4129:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -12,16 +12,14 @@ __webpack_require__.d(__webpack_exports__, {
   runOnCluster: () => (/* binding */ runOnCluster)
 });
 
-// EXTERNAL MODULE: ./lib/kube/pod.js
-var pod = __webpack_require__(1336);
 // EXTERNAL MODULE: ./lib/kube/auth.js
 var auth = __webpack_require__(5129);
 // EXTERNAL MODULE: ./lib/kube/client.js
 var kube_client = __webpack_require__(508);
 // EXTERNAL MODULE: ../main/node_modules/@kubernetes/client-node/dist/index.js + 876 modules
 var dist = __webpack_require__(4983);
-// EXTERNAL MODULE: ./lib/engine.js + 3 modules
-var engine = __webpack_require__(979);
+// EXTERNAL MODULE: ./lib/engine.js + 1 modules
+var engine = __webpack_require__(3776);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: ./lib/kube/errors.js
@@ -430,6 +428,8 @@ function fitRunState(state, limitBytes) {
         `more than the ${limitBytes} bytes a ConfigMap can hold; split the DAG into smaller DAGs`);
 }
 
+// EXTERNAL MODULE: ./lib/kube/pod.js
+var pod = __webpack_require__(1336);
 ;// CONCATENATED MODULE: ./lib/kube/run-store.js
 
 
@@ -1064,6 +1064,109 @@ async function removeOldRuns(options) {
     }
 }
 
+// EXTERNAL MODULE: ./lib/kube/classify.js
+var classify = __webpack_require__(2453);
+// EXTERNAL MODULE: ./lib/kube/watch.js
+var watch = __webpack_require__(4696);
+;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
+
+
+
+
+
+/** A timestamp as client-node gives it (a Date) or as JSON has it (a string), in epoch ms. */
+function toMs(t) {
+    if (t === undefined)
+        return null;
+    const ms = t instanceof Date ? t.getTime() : Date.parse(t);
+    return Number.isNaN(ms) ? null : ms;
+}
+const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
+/** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
+async function settleEarlierAttempts(o) {
+    if (o.runAttempt <= 1)
+        return;
+    const selector = `${pod/* LABELS */.kg.managedBy}=${pod/* MANAGED_BY */.Kf},${pod/* LABELS */.kg.dag}=${(0,pod/* labelValue */.w)(o.spec.name)},${pod/* LABELS */.kg.runId}=${(0,pod/* labelValue */.w)(o.runId)}`;
+    const earlier = new Map();
+    let changed = () => { };
+    const watcher = new watch/* PodWatcher */.u(o.client, o.namespace, selector, (e) => {
+        const attempt = Number(e.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? NaN);
+        if (!(attempt < o.runAttempt))
+            return;
+        earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
+        changed();
+    });
+    const running = () => [...earlier.entries()]
+        .filter(([, s]) => !ended(s))
+        .map(([name, s]) => ({
+        name,
+        task: s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '?',
+        runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]),
+        phase: s.pod.status?.phase ?? 'Pending',
+    }));
+    await watcher.start();
+    try {
+        if (running().length > 0) {
+            o.onWait?.(running(), selector);
+            await new Promise((resolve, reject) => {
+                const onAbort = () => reject(new errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
+                if (o.signal?.aborted)
+                    return onAbort();
+                o.signal?.addEventListener('abort', onAbort, { once: true });
+                watcher.done.catch(reject);
+                changed = () => {
+                    if (running().length > 0)
+                        return;
+                    o.signal?.removeEventListener('abort', onAbort);
+                    resolve();
+                };
+                changed(); // they may have ended since the list
+            });
+        }
+    }
+    finally {
+        watcher.stop();
+    }
+    const ends = [...earlier.entries()]
+        .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.taskAttempt]) }))
+        .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
+        .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
+    if (ends.length === 0)
+        return;
+    const stored = await o.store.load();
+    const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
+    const now = Date.now();
+    for (const e of ends) {
+        const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
+        const task = tasks.get(taskId);
+        if (task === undefined)
+            continue; // a task the spec no longer has: nothing to plan
+        const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
+        if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt))))
+            continue;
+        const created = toMs(e.s.pod.metadata?.creationTimestamp) ?? now;
+        const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
+        if (outcome === null)
+            continue;
+        const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === pod/* CONTAINER */.MR)?.state?.terminated;
+        const started = toMs(main?.startedAt) ?? toMs(e.s.pod.status?.startTime) ?? created;
+        const finished = toMs(main?.finishedAt) ?? now;
+        await o.store.recordTask({
+            task: taskId,
+            runAttempt: e.runAttempt,
+            attempt: e.attempt,
+            pod: e.name,
+            startedAt: started,
+            finishedAt: finished,
+            outcome,
+            // Whether a retry would have followed a failure is not known: null reads as "did not succeed".
+            result: outcome.class === 'succeeded' ? 'succeeded' : null,
+            fingerprint: taskFingerprint(task, o.params),
+        });
+        o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/report/types.js
 /** Forwards every hook to each reporter, in order. */
 class CompositeReporter {
@@ -1075,9 +1178,9 @@ class CompositeReporter {
         for (const r of this.#reporters)
             await r.runStarted?.(info);
     }
-    async decision(decision, state) {
+    async decision(decision, run) {
         for (const r of this.#reporters)
-            await r.decision?.(decision, state);
+            await r.decision?.(decision, run);
     }
     async podCreated(task, attempt, pod, adopted) {
         for (const r of this.#reporters)
@@ -1087,9 +1190,9 @@ class CompositeReporter {
         for (const r of this.#reporters)
             r.logLine?.(line);
     }
-    async attemptFinished(task, attempt, outcome, state) {
+    async attemptFinished(task, attempt, outcome, run) {
         for (const r of this.#reporters)
-            await r.attemptFinished?.(task, attempt, outcome, state);
+            await r.attemptFinished?.(task, attempt, outcome, run);
     }
     async dryRunVerdict(verdict) {
         for (const r of this.#reporters)
@@ -1199,8 +1302,25 @@ async function runOnCluster(spec, params, settings, context, deps) {
             request: (what, fn) => client.request(what, fn),
             onNote: (note) => runner.warning(note),
         });
-        if (context.runAttempt > 1)
-            await refuseWhileEarlierAttemptRuns(client, namespace, spec, runId, context.runAttempt);
+        if (context.runAttempt > 1) {
+            await (0,step/* withKubeErrors */.$6)(() => settleEarlierAttempts({
+                client,
+                namespace,
+                spec,
+                params,
+                runId,
+                runAttempt: context.runAttempt,
+                store,
+                signal,
+                onWait: (pods, selector) => {
+                    runner.info(`Waiting for ${pods.length} pod${pods.length === 1 ? '' : 's'} of an earlier attempt of this run, whose runner stopped without seeing ${pods.length === 1 ? 'it' : 'them'} end, so that no task runs twice at once:`);
+                    for (const p of pods)
+                        runner.info(`  ${p.name} (task ${p.task}, run attempt ${p.runAttempt}, ${p.phase})`);
+                    runner.info(`Their results will be used as if that attempt had seen them. To stop waiting, delete them: kubectl delete pod -n ${namespace} -l '${selector}'`);
+                },
+                onRecorded: (task, runAttempt, attempt, outcome) => runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
+            }));
+        }
         const session = await (0,step/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
         for (const [task, prev] of Object.entries(session.plan.previous)) {
             runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
@@ -1238,30 +1358,6 @@ async function runOnCluster(spec, params, settings, context, deps) {
     finally {
         await lease?.release();
     }
-}
-/**
- * A re-run (run attempt N > 1) must not start while pods of an earlier attempt of the same run
- * still run: that happens when the earlier attempt's runner died (its post step never ran), and
- * running those tasks again now would run them twice at once. The step stops and says which pods
- * and how to go on; it never deletes them itself (they may be halfway through a migration).
- */
-async function refuseWhileEarlierAttemptRuns(client, namespace, spec, runId, runAttempt) {
-    const selector = `${pod/* LABELS */.kg.managedBy}=${pod/* MANAGED_BY */.Kf},${pod/* LABELS */.kg.dag}=${(0,pod/* labelValue */.w)(spec.name)},${pod/* LABELS */.kg.runId}=${(0,pod/* labelValue */.w)(runId)}`;
-    const pods = await (0,step/* withKubeErrors */.$6)(() => client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector })));
-    const live = pods.items.filter((p) => {
-        const attempt = Number(p.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? '0');
-        const phase = p.status?.phase;
-        return attempt < runAttempt && phase !== 'Succeeded' && phase !== 'Failed';
-    });
-    if (live.length === 0)
-        return;
-    const names = live.map((p) => `${p.metadata?.name} (task ${p.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '?'}, run attempt ${p.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? '?'}, ${p.status?.phase ?? 'unknown'})`);
-    throw new step/* ActionError */.lZ([
-        `This is run attempt ${runAttempt}, but ${live.length} pod${live.length === 1 ? '' : 's'} of an earlier attempt of this run ${live.length === 1 ? 'is' : 'are'} still running in namespace ${namespace}:`,
-        ...names.map((n) => `  - ${n}`),
-        `Its runner probably stopped without cleaning up. Running now could run ${live.length === 1 ? 'that task' : 'those tasks'} twice at once, so nothing was started.`,
-        `Wait for ${live.length === 1 ? 'it' : 'them'} to finish, or stop ${live.length === 1 ? 'it' : 'them'} (kubectl delete pod -n ${namespace} -l '${selector}'), then re-run the job.`,
-    ].join('\n'));
 }
 /**
  * Takes the `concurrency` lock per its policy. Resolves to the held lease, or to a lease that was

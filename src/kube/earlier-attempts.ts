@@ -1,0 +1,143 @@
+/**
+ * Before a GitHub re-run (run attempt N > 1) plans what to run again: what the pods of the run's
+ * earlier attempts say.
+ *
+ * An earlier attempt whose runner died (the VM was lost, the job was killed) left its pods behind:
+ * some still running, some ended after the runner was gone or just before it could record them.
+ * The run's state does not know those ends, so without this a re-run would run such a task again:
+ * twice at once if its pod still runs, twice in a row if it succeeded unrecorded. So, first:
+ *
+ * 1. wait, on one watch, until no pod of an earlier attempt of the run is still running (the user
+ *    is told which pods, and may stop them with kubectl instead of waiting);
+ * 2. record in the run's state the end of every earlier attempt's pod the state does not know yet,
+ *    classified from the pod's status exactly as the engine would have, so that the plan reuses a
+ *    task that succeeded and says why any other runs again.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { taskFingerprint } from '../dag/rerun.ts';
+import type { StoredRunState, TaskUpdate } from '../dag/rerun.ts';
+import type { AttemptOutcome } from '../dag/types.ts';
+import type { DagSpec } from '../spec/types.ts';
+import { classifyPod } from './classify.ts';
+import type { KubeClient } from './client.ts';
+import { KubeError } from './errors.ts';
+import { CONTAINER, LABELS, MANAGED_BY, labelValue } from './pod.ts';
+import { PodWatcher } from './watch.ts';
+
+/** A pod of an earlier run attempt that has not ended yet. */
+export interface RunningEarlierPod {
+  name: string;
+  task: string;
+  runAttempt: number;
+  phase: string;
+}
+
+/** Options of `settleEarlierAttempts`. */
+export interface SettleOptions {
+  client: KubeClient;
+  namespace: string;
+  spec: DagSpec;
+  params: Record<string, string>;
+  runId: string;
+  /** This run attempt; pods of lower ones are settled. */
+  runAttempt: number;
+  store: { load(): Promise<StoredRunState | null>; recordTask(update: TaskUpdate): Promise<void> };
+  signal?: AbortSignal;
+  /** Told once, if pods of earlier attempts still run, before waiting for them. */
+  onWait?: (pods: RunningEarlierPod[], selector: string) => void;
+  /** Told of each end recorded from a pod. */
+  onRecorded?: (task: string, runAttempt: number, attempt: number, outcome: AttemptOutcome) => void;
+}
+
+interface Seen {
+  pod: V1Pod;
+  deleted: boolean;
+}
+
+/** A timestamp as client-node gives it (a Date) or as JSON has it (a string), in epoch ms. */
+function toMs(t: Date | string | undefined): number | null {
+  if (t === undefined) return null;
+  const ms = t instanceof Date ? t.getTime() : Date.parse(t);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+const ended = (s: Seen): boolean => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
+
+/** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
+export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
+  if (o.runAttempt <= 1) return;
+  const selector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(o.spec.name)},${LABELS.runId}=${labelValue(o.runId)}`;
+  const earlier = new Map<string, Seen>();
+  let changed: () => void = () => {};
+  const watcher = new PodWatcher(o.client, o.namespace, selector, (e) => {
+    const attempt = Number(e.pod.metadata?.labels?.[LABELS.runAttempt] ?? NaN);
+    if (!(attempt < o.runAttempt)) return;
+    earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
+    changed();
+  });
+  const running = (): RunningEarlierPod[] =>
+    [...earlier.entries()]
+      .filter(([, s]) => !ended(s))
+      .map(([name, s]) => ({
+        name,
+        task: s.pod.metadata?.labels?.[LABELS.task] ?? '?',
+        runAttempt: Number(s.pod.metadata?.labels?.[LABELS.runAttempt]),
+        phase: s.pod.status?.phase ?? 'Pending',
+      }));
+
+  await watcher.start();
+  try {
+    if (running().length > 0) {
+      o.onWait?.(running(), selector);
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(new KubeError(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
+        if (o.signal?.aborted) return onAbort();
+        o.signal?.addEventListener('abort', onAbort, { once: true });
+        watcher.done.catch(reject);
+        changed = () => {
+          if (running().length > 0) return;
+          o.signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        changed(); // they may have ended since the list
+      });
+    }
+  } finally {
+    watcher.stop();
+  }
+
+  const ends = [...earlier.entries()]
+    .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[LABELS.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[LABELS.taskAttempt]) }))
+    .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
+    .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
+  if (ends.length === 0) return;
+  const stored = await o.store.load();
+  const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
+  const now = Date.now();
+  for (const e of ends) {
+    const taskId = e.s.pod.metadata?.labels?.[LABELS.task] ?? '';
+    const task = tasks.get(taskId);
+    if (task === undefined) continue; // a task the spec no longer has: nothing to plan
+    const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId]! : undefined;
+    if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt)))) continue;
+    const created = toMs(e.s.pod.metadata?.creationTimestamp) ?? now;
+    const outcome = classifyPod(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
+    if (outcome === null) continue;
+    const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.state?.terminated;
+    const started = toMs(main?.startedAt) ?? toMs(e.s.pod.status?.startTime) ?? created;
+    const finished = toMs(main?.finishedAt) ?? now;
+    await o.store.recordTask({
+      task: taskId,
+      runAttempt: e.runAttempt,
+      attempt: e.attempt,
+      pod: e.name,
+      startedAt: started,
+      finishedAt: finished,
+      outcome,
+      // Whether a retry would have followed a failure is not known: null reads as "did not succeed".
+      result: outcome.class === 'succeeded' ? 'succeeded' : null,
+      fingerprint: taskFingerprint(task, o.params),
+    });
+    o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
+  }
+}

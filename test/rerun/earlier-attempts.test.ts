@@ -1,0 +1,114 @@
+/**
+ * settleEarlierAttempts against the sandbox: before run attempt N plans, pods of earlier attempts
+ * that ended unrecorded are recorded as the engine would have (a success is reused, a failure
+ * says why it runs again), running ones are waited for (cancellable), and nothing already
+ * recorded or of this attempt is touched.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planRerun } from '../../src/dag/rerun.ts';
+import { connect as connectAuth } from '../../src/kube/auth.ts';
+import { createClient, type KubeClient } from '../../src/kube/client.ts';
+import { settleEarlierAttempts, type RunningEarlierPod } from '../../src/kube/earlier-attempts.ts';
+import { LABELS, MANAGED_BY } from '../../src/kube/pod.ts';
+import { RunStore } from '../../src/kube/run-store.ts';
+import type { TaskUpdate } from '../../src/dag/rerun.ts';
+import { parseSpec } from '../../src/spec/index.ts';
+import type { DagSpec } from '../../src/spec/types.ts';
+import { podManifest } from '../sandbox/helpers.ts';
+import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { waitForPods } from './helpers.ts';
+
+const NS = 'earlier';
+let sandbox: Sandbox;
+let client: KubeClient;
+beforeAll(async () => {
+  sandbox = await startSandbox({ namespaces: [NS] });
+  client = createClient((await connectAuth({ kubeconfig: sandbox.kubeconfig() }, {})).kubeConfig, { retry: { baseMs: 20, maxMs: 200 } });
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+
+const spec: DagSpec = parseSpec(['version: 1', 'name: settle', 'tasks:', '  a: {image: sandbox/succeed}', '  b: {image: sandbox/succeed}', ''].join('\n'), 'dag.yaml').spec!;
+
+/** A pod of the run as the engine would have made it, with the given image. */
+async function pod(runId: string, task: string, runAttempt: number, attempt: number, image: string, env: Record<string, string> = {}): Promise<string> {
+  const name = `settle-${runId}-${runAttempt}-${task}-${attempt}`;
+  const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.dag]: 'settle', [LABELS.runId]: runId, [LABELS.runAttempt]: String(runAttempt), [LABELS.task]: task, [LABELS.taskAttempt]: String(attempt) };
+  await client.core.createNamespacedPod({ namespace: NS, body: podManifest(name, { image, env: Object.entries(env).map(([n, value]) => ({ name: n, value })) }, {}, labels) });
+  return name;
+}
+
+function store(runId: string): { store: RunStore; writes: TaskUpdate[] } {
+  const s = new RunStore({ core: client.core, namespace: NS, dag: 'settle', runId, repository: 'octo-org/data-pipelines', request: (w, fn) => client.request(w, fn) });
+  const writes: TaskUpdate[] = [];
+  const record = s.recordTask.bind(s);
+  s.recordTask = (u) => (writes.push(u), record(u));
+  return { store: s, writes };
+}
+
+const ended = (runId: string, n: number) => waitForPods(sandbox, NS, `${LABELS.runId}=${runId}`, (pods) => pods.length === n && pods.every((p) => ['Succeeded', 'Failed'].includes(p.status?.phase ?? '')));
+
+describe('settleEarlierAttempts', () => {
+  it('records the unrecorded ends of earlier attempts, so a success is reused and a failure runs again with its reason', async () => {
+    const runId = '101';
+    await pod(runId, 'a', 1, 1, 'sandbox/succeed', { SANDBOX_TERMINATION_MESSAGE: 'rows=7' });
+    await pod(runId, 'b', 1, 1, 'sandbox/exit:3');
+    await ended(runId, 2);
+    const { store: s, writes } = store(runId);
+    const recorded: string[] = [];
+    await settleEarlierAttempts({ client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s, onRecorded: (t, ra, at, o) => recorded.push(`${t} ${ra}/${at} ${o.class}`) });
+    expect(recorded.sort()).toEqual(['a 1/1 succeeded', 'b 1/1 failed']);
+    const plan = planRerun(spec, {}, await s.load(), 'failed', { runAttempt: 2 });
+    expect(plan.previous).toEqual({ a: { outputs: { rows: '7' }, runAttempt: 1 } });
+    expect(plan.rerun).toEqual([{ task: 'b', reason: expect.stringMatching(/exit code 3/) }]);
+
+    // Settling again writes nothing: those ends are known now.
+    writes.length = 0;
+    await settleEarlierAttempts({ client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s });
+    expect(writes).toEqual([]);
+  });
+
+  it("ignores this attempt's own pods (a restart of the same attempt adopts them itself)", async () => {
+    const runId = '102';
+    await pod(runId, 'a', 2, 1, 'sandbox/sleep:forever');
+    const { store: s, writes } = store(runId);
+    const waited: RunningEarlierPod[] = [];
+    await settleEarlierAttempts({ client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s, onWait: (p) => waited.push(...p) });
+    expect(waited).toEqual([]);
+    expect(writes).toEqual([]);
+  });
+
+  it('waits for a running pod of an earlier attempt, says which, and can be cancelled', async () => {
+    const runId = '103';
+    const name = await pod(runId, 'a', 1, 1, 'sandbox/sleep:forever');
+    await waitForPods(sandbox, NS, `${LABELS.runId}=${runId}`, (pods) => pods[0]?.status?.phase === 'Running');
+    const { store: s, writes } = store(runId);
+    const abort = new AbortController();
+    const waited: RunningEarlierPod[] = [];
+    const settling = settleEarlierAttempts({
+      client, namespace: NS, spec, params: {}, runId, runAttempt: 3, store: s, signal: abort.signal,
+      onWait: (pods) => {
+        waited.push(...pods);
+        abort.abort();
+      },
+    });
+    await expect(settling).rejects.toThrow(/Cancelled while waiting for the pods of an earlier run attempt to end/);
+    expect(waited).toEqual([{ name, task: 'a', runAttempt: 1, phase: 'Running' }]);
+    expect(writes).toEqual([]);
+  });
+
+  it('resolves once the running pod ends, and records how it ended', async () => {
+    const runId = '104';
+    const name = await pod(runId, 'a', 1, 1, 'sandbox/sleep:forever');
+    await waitForPods(sandbox, NS, `${LABELS.runId}=${runId}`, (pods) => pods[0]?.status?.phase === 'Running');
+    const { store: s } = store(runId);
+    const recorded: string[] = [];
+    await settleEarlierAttempts({
+      client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s,
+      onWait: () => void sandbox.evictPod(name, NS),
+      onRecorded: (t, ra, at, o) => recorded.push(`${t} ${ra}/${at} ${o.class} ${o.reason}`),
+    });
+    expect(recorded).toEqual(['a 1/1 infrastructure Evicted']);
+  });
+});
