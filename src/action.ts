@@ -4,51 +4,28 @@
  * its own module. Errors that stop the step come out as `ActionError` (a message for the user,
  * never a stack trace); `main.ts` is the one place that turns them into a failed step.
  *
+ * What talks to the cluster (`run`, `dry-run`, the post step's sweep) is in run-on-cluster.ts,
+ * loaded only when a mode needs it: it brings in @kubernetes/client-node, most of the bundle,
+ * and `plan` (pull requests from forks, every push) starts much faster without it.
+ *
  * Order matters for secrets: every credential input is registered with the runner as a secret
  * before anything else is printed, and the kubeconfig's decoded contents as soon as it is read.
  */
 import path from 'node:path';
 import { renderPlanPods } from './kube/pod.ts';
-import { connect, preflight } from './kube/auth.ts';
-import { createClient } from './kube/client.ts';
-import { KubeError } from './kube/errors.ts';
-import { CoordinationV1Api } from '@kubernetes/client-node';
-import { cleanupRun, effectiveRunId, runDag, runPodSelector, type AttemptEnd, type KeepPods } from './engine.ts';
-import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from './kube/lease.ts';
-import { RunStore, startRerunSession } from './kube/run-store.ts';
-import { removeOldRuns } from './kube/housekeeping.ts';
-import { settleEarlierAttempts } from './kube/earlier-attempts.ts';
-import type { KubeClient } from './kube/client.ts';
+import type { KeepPods } from './engine.ts';
 import { loadSpec, renderTemplate, resolveParams, SpecFileError } from './spec/index.ts';
 import type { DagSpec } from './spec/types.ts';
-import type { RunState } from './dag/types.ts';
-import { CompositeReporter, type Reporter, type RunContext, type RunInfo } from './report/types.ts';
-import { LiveLogReporter } from './report/live-log.ts';
-import { AnnotationReporter, annotateSpecIssues } from './report/annotations.ts';
+import type { RunContext, RunInfo } from './report/types.ts';
+import { annotateSpecIssues } from './report/annotations.ts';
 import { OutputsReporter } from './report/outputs.ts';
 import { SummaryReporter } from './report/summary-reporter.ts';
 import { readRunContext, readSettings, InputError, type Settings } from './settings.ts';
 import { maskSecret, type Runner } from './runner.ts';
+import { ActionError, STATE, type MainDeps } from './step.ts';
 
-/** A problem that stops the step; its message is for the user. */
-export class ActionError extends Error {
-  override name = 'ActionError';
-}
-
-/** What the main step needs from its surroundings. */
-export interface MainDeps {
-  runner: Runner;
-  env: NodeJS.ProcessEnv;
-  /** Aborted when the runner cancels the job (SIGINT, then SIGTERM). */
-  signal: AbortSignal;
-}
-
-/** State handed from the main step to the post step (`saveState`). */
-export const STATE = {
-  namespace: 'namespace',
-  selector: 'selector',
-  keepPods: 'keep-pods',
-} as const;
+// What callers of the main step know it by (defined in step.ts, which the cluster side shares).
+export { ActionError, STATE, type MainDeps };
 
 /**
  * Runs the main step. Resolves when the step's outcome is reported; throws ActionError.
@@ -113,6 +90,7 @@ async function runMainSteps(deps: MainDeps): Promise<void> {
     await plan(spec, params, settings, context, runner);
     return;
   }
+  const { runOnCluster } = await import('./run-on-cluster.ts');
   await runOnCluster(spec, params, settings, context, deps);
 }
 
@@ -161,204 +139,6 @@ async function plan(spec: DagSpec, params: Record<string, string>, settings: Set
   await outputs.planFinished(spec);
 }
 
-/** `run` and `dry-run`: connect, check permissions, then hand over to the engine. */
-async function runOnCluster(spec: DagSpec, params: Record<string, string>, settings: Settings, context: RunContext, deps: MainDeps): Promise<void> {
-  const { runner, env, signal } = deps;
-  const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
-  const connection = await withKubeErrors(() => connect(settings.auth, env));
-  for (const secret of connection.secrets) maskSecret(runner, secret);
-  const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
-  const client = createClient(connection.kubeConfig);
-  runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
-  await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
-
-  const secrets = connection.secrets;
-  const summary = new SummaryReporter({ runner, logTailLines: settings.logTailLines, secrets });
-  const outputs = new OutputsReporter({ runner, env, secrets });
-  const reporters: Reporter[] = [
-    new LiveLogReporter({ write: (line) => runner.info(line) }),
-    summary,
-    new AnnotationReporter({ runner, secrets }),
-    outputs,
-  ];
-  const reporter = new CompositeReporter(reporters);
-  const common = {
-    spec,
-    params,
-    namespace,
-    maxParallel: settings.maxParallel,
-    keepPods: settings.keepPods,
-    client,
-    context,
-    reporter,
-    signal,
-    logTailLines: settings.logTailLines,
-    debug: (line: string) => runner.debug(line),
-  };
-  if (mode === 'dry-run') {
-    const state = await withKubeErrors(() => runDag({ ...common, mode }));
-    finish(spec, state, mode);
-    return;
-  }
-
-  // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
-  // selector must all agree on it.
-  const runId = effectiveRunId(context);
-  runner.saveState(STATE.namespace, namespace);
-  runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
-  runner.saveState(STATE.keepPods, settings.keepPods);
-
-  const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
-  if (lease !== null && !lease.acquired) return;
-  try {
-    const store = new RunStore({
-      core: client.core,
-      namespace,
-      dag: spec.name,
-      runId,
-      repository: context.repository,
-      request: (what, fn) => client.request(what, fn),
-      onNote: (note) => runner.warning(note),
-    });
-    if (context.runAttempt > 1) {
-      await withKubeErrors(() =>
-        settleEarlierAttempts({
-          client,
-          namespace,
-          spec,
-          params,
-          runId,
-          runAttempt: context.runAttempt,
-          store,
-          signal,
-          onWait: (pods, selector) => {
-            runner.info(`Waiting for ${pods.length} pod${pods.length === 1 ? '' : 's'} of an earlier attempt of this run, whose runner stopped without seeing ${pods.length === 1 ? 'it' : 'them'} end, so that no task runs twice at once:`);
-            for (const p of pods) runner.info(`  ${p.name} (task ${p.task}, run attempt ${p.runAttempt}, ${p.phase})`);
-            runner.info(`Their results will be used as if that attempt had seen them. To stop waiting, delete them: kubectl delete pod -n ${namespace} -l '${selector}'`);
-          },
-          onRecorded: (task, runAttempt, attempt, outcome) =>
-            runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
-        }),
-      );
-    }
-    const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
-    for (const [task, prev] of Object.entries(session.plan.previous)) {
-      runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
-    }
-    if (session.stored !== null) for (const r of session.plan.rerun) runner.info(`${r.task} runs: ${r.reason}`);
-
-    const state: RunState = await withKubeErrors(() =>
-      runDag({
-        ...common,
-        mode,
-        runId,
-        previous: session.plan.previous,
-        onAttemptEnd: (end: AttemptEnd) => session.attemptEnded(end),
-        recorded: (task: string, attempt: number) => session.recorded(task, attempt),
-      }),
-    );
-    if (state.result !== null) await session.finished(state.result).catch((err: unknown) => runner.warning(`Could not record the end of the run: ${(err as Error).message}`));
-    const old = await removeOldRuns({
-      core: client.core,
-      namespace,
-      dag: spec.name,
-      repository: context.repository,
-      runId,
-      retentionMs: settings.retentionMs,
-      keepPods: settings.keepPods,
-      request: (what, fn) => client.request(what, fn),
-    });
-    if (old.pods.length + old.configMaps.length > 0) {
-      runner.info(`Removed ${old.pods.length} pod(s) and ${old.configMaps.length} state ConfigMap(s) of runs older than the retention`);
-    }
-    for (const e of old.errors) runner.warning(`Housekeeping: ${e}`);
-    finish(spec, state, mode);
-  } finally {
-    await lease?.release();
-  }
-}
-
-/**
- * Takes the `concurrency` lock per its policy. Resolves to the held lease, or to a lease that was
- * not acquired after the step's outcome was set (skipped: success with result `skipped`).
- */
-async function takeLock(
-  settings: Settings,
-  name: string,
-  namespace: string,
-  context: RunContext,
-  client: KubeClient,
-  deps: MainDeps,
-): Promise<LeaseHandle> {
-  const { runner, signal } = deps;
-  const lease = await withKubeErrors(() =>
-    acquireLease(client.kubeConfig.makeApiClient(CoordinationV1Api), {
-      name: concurrencyLeaseName(name),
-      namespace,
-      holder: leaseHolder(context),
-      policy: settings.concurrencyPolicy,
-      waitTimeoutMs: settings.concurrencyTimeoutMs,
-      request: (what, fn) => client.request(what, fn),
-      watch: client.watch,
-      signal,
-      onWait: (holder, until) => runner.info(`Waiting for the concurrency lock '${name}': held by ${holder} (until ${new Date(until).toISOString()} unless renewed)`),
-      onLost: (reason) => runner.warning(`Lost the concurrency lock '${name}': ${reason}`),
-    }),
-  );
-  if (lease.acquired) {
-    runner.info(`Holding the concurrency lock '${name}' (Lease ${namespace}/${concurrencyLeaseName(name)})`);
-    return lease;
-  }
-  if (signal.aborted) throw new ActionError(`Cancelled while waiting for the concurrency lock '${name}'.`);
-  if (settings.concurrencyPolicy === 'skip') {
-    runner.info(`Skipped: ${lease.reason} (concurrency-policy: skip)`);
-    runner.setOutput('result', 'skipped');
-    runner.setOutput('failed-tasks', '[]');
-    runner.setOutput('outputs', '{}');
-    await runner.appendSummary(`## ⏭️ Skipped\n\nAnother run holds the concurrency lock \`${name}\`: ${lease.reason}.\n`);
-    return lease;
-  }
-  throw new ActionError(`Another run holds the concurrency lock '${name}': ${lease.reason}. Nothing was run.`);
-}
-
-/** Turns the run's result into the step's: a failed DAG fails the step, with the tasks named. */
-function finish(spec: DagSpec, state: RunState, mode: 'run' | 'dry-run'): void {
-  if (state.result === 'success') return;
-  const failed = state.tasks.filter((t) => t.result === 'failed').map((t) => t.id);
-  if (state.result === 'cancelled') {
-    throw new ActionError(`DAG ${spec.name} was cancelled${state.cancelled === 'timeout' ? ' (its timeout passed)' : ''}.`);
-  }
-  if (mode === 'dry-run') {
-    throw new ActionError(`Dry run of DAG ${spec.name}: the cluster would refuse the pods of ${failed.join(', ')} (see the summary).`);
-  }
-  throw new ActionError(`DAG ${spec.name} failed: ${failed.length} task${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`);
-}
-
-/** Turns a KubeError (already worded for the user) into an ActionError. */
-async function withKubeErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof KubeError) throw new ActionError(err.message);
-    throw err;
-  }
-}
-
-function describeSource(source: string): string {
-  switch (source) {
-    case 'kubeconfig-input':
-      return "the 'kubeconfig' input";
-    case 'token-input':
-      return "the 'server' and 'token' inputs";
-    case 'kubeconfig-file':
-      return 'the kubeconfig file of an earlier step (KUBECONFIG or ~/.kube/config)';
-    case 'in-cluster':
-      return 'the in-cluster service account';
-    default:
-      return source;
-  }
-}
-
 /** Runs the post step: removes what is left of this run's pods. Never fails the job; only warns. */
 export async function runPost(deps: Omit<MainDeps, 'signal'>): Promise<void> {
   const { runner, env } = deps;
@@ -367,15 +147,6 @@ export async function runPost(deps: Omit<MainDeps, 'signal'>): Promise<void> {
   const selector = runner.getState(STATE.selector);
   if (!namespace || !selector) return; // plan, dry-run, or the main step stopped before creating anything
   const keepPods = runner.getState(STATE.keepPods) || 'on-failure';
-  try {
-    const settings = readSettings((name) => runner.getInput(name));
-    const connection = await connect(settings.auth, env);
-    for (const secret of connection.secrets) maskSecret(runner, secret);
-    const client = createClient(connection.kubeConfig);
-    const { deleted, warnings } = await cleanupRun(client, namespace, selector, { keepPods: keepPods as KeepPods });
-    if (deleted.length > 0) runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
-    for (const w of warnings) runner.warning(w);
-  } catch (err) {
-    runner.warning(`Could not clean up this run's pods (${selector} in namespace ${namespace}): ${(err as Error).message}`);
-  }
+  const { cleanUpRun } = await import('./run-on-cluster.ts');
+  await cleanUpRun(runner, env, namespace, selector, keepPods as KeepPods);
 }

@@ -2,7 +2,9 @@
  * The one bundle's entry point (dist/index.js). The action's main step, its post step and the
  * CLI share one bundle, so the Kubernetes client (most of the bundle's size) ships once:
  * dist/post.js and dist/cli.js are two-line files that name their entry in
- * `globalThis.__POD_DAG_ENTRY__` and import dist/index.js.
+ * `globalThis.__POD_DAG_ENTRY__` and import dist/index.js. The Kubernetes client itself is in
+ * chunks (dist/<id>.index.js) that dist/index.js loads only for `run` and `dry-run`
+ * (action.ts, cli/commands.ts), so `plan` and `validate` start without it.
  */
 import { cli } from './cli.ts';
 import { main } from './main.ts';

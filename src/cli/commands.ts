@@ -8,7 +8,6 @@ import { renderPlanPods } from '../kube/pod.ts';
 import { loadSpec, renderTemplate, resolveParams, SpecFileError } from '../spec/index.ts';
 import type { DagSpec, SpecIssue } from '../spec/types.ts';
 import type { RunContext } from '../report/types.ts';
-import { runLocal } from './run.ts';
 
 /** What a command may touch. */
 export interface CliIO {
@@ -124,6 +123,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     io.stderr(`pod-dag run: --keep-pods must be never, on-failure or always, found '${keepPods}'\n`);
     return EXIT.usage;
   }
+  // Loaded only now: the run brings in the Kubernetes client, which validate and plan do without.
+  const { runLocal } = await import('./run.ts');
   return runLocal({ spec, params, namespace: values.namespace ?? null, context: values.context ?? null, maxParallel, keepPods }, io);
 }
 

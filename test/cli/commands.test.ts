@@ -3,11 +3,13 @@
  * usage; and once as a real process through the bundle (dist/cli.js), as a user runs it.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { EXIT, runCli } from '../../src/cli/commands.ts';
 import { ROOT } from '../harness/action.ts';
+import { recordLoads } from '../helpers/record-loads.ts';
 
 const EXAMPLE = 'examples/clickhouse-db-sync/dag.yaml';
 const HELLO = 'examples/hello/dag.yaml';
@@ -135,12 +137,39 @@ describe('bad usage: exit 2, the problem and the usage on stderr', () => {
 });
 
 describe('the bundled CLI as a real process', () => {
-  const node = (args: string[]) =>
+  const node = (args: string[], env?: Record<string, string>) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { cwd: ROOT, timeout: 60_000 }, (_err, stdout, stderr) =>
+      const options = { cwd: ROOT, timeout: 60_000, ...(env ? { env: { ...process.env, ...env } } : {}) };
+      const child = execFile(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], options, (_err, stdout, stderr) =>
         resolve({ code: child.exitCode, stdout, stderr }),
       );
     });
+
+  /** The files of dist/ a command line loads. */
+  const distLoaded = async (args: string[], env: Record<string, string> = {}) => {
+    const rec = recordLoads();
+    const r = await node(args, { ...env, ...rec.env });
+    const dist = path.join(ROOT, 'dist') + path.sep;
+    return { ...r, files: rec.loaded().filter((f) => f.startsWith(dist)).map((f) => f.slice(dist.length)) };
+  };
+
+  it('validate and plan load no chunk of the bundle (the Kubernetes client); run does', async () => {
+    const validate = await distLoaded(['validate', EXAMPLE]);
+    expect(validate.code).toBe(0);
+    expect(validate.files).toEqual(['cli.js', 'index.js']);
+    const plan = await distLoaded(['plan', EXAMPLE, '--params', 'destination_host: clickhouse']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.files).toEqual(['cli.js', 'index.js']);
+    // Without credentials the run stops at connecting, after loading what a run needs.
+    const run = await distLoaded(['run', EXAMPLE, '--params', 'destination_host: clickhouse'], { HOME: '/nonexistent', KUBECONFIG: '' });
+    expect(run.stderr).toMatch(/No Kubernetes credentials found/);
+    const chunks = run.files.filter((f) => /^\d+\.index\.js$/.test(f));
+    expect(chunks.length).toBeGreaterThan(0);
+    // The client is in those chunks, not in index.js (a method of client-node's KubeConfig).
+    const client = 'applySecurityAuthentication(context)';
+    expect(chunks.some((c) => readFileSync(path.join(ROOT, 'dist', c), 'utf8').includes(client))).toBe(true);
+    expect(readFileSync(path.join(ROOT, 'dist', 'index.js'), 'utf8')).not.toContain(client);
+  });
 
   it('node dist/cli.js validate <example>: exit 0', async () => {
     const r = await node(['validate', EXAMPLE]);

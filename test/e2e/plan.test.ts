@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runStep } from '../harness/action.ts';
+import { recordLoads } from '../helpers/record-loads.ts';
 
 const EXAMPLE = 'examples/clickhouse-db-sync/dag.yaml';
 const PARAMS = 'destination_host: clickhouse.data-jobs.svc.cluster.local\n';
@@ -35,6 +36,24 @@ describe('mode: plan', () => {
     expect(step.summary).toContain('name: clickhouse-db-sync-1000001-1-drop-destination-db-1');
     // Nothing about a cluster in the log.
     expect(step.stdout).not.toMatch(/Cluster https?:/);
+  });
+
+  it('loads dist/index.js only, not the chunks with the Kubernetes client (a run loads them), and so does its post step', async () => {
+    const dist = path.join(ROOT, 'dist') + path.sep;
+    const files = (rec: ReturnType<typeof recordLoads>) => rec.loaded().filter((f) => f.startsWith(dist)).map((f) => f.slice(dist.length));
+    const main = recordLoads();
+    const step = await runStep({ inputs: { dag: EXAMPLE, mode: 'plan', params: PARAMS }, env: main.env });
+    expect(step.exitCode, step.stdout + step.stderr).toBe(0);
+    expect(files(main)).toEqual(['index.js']);
+    const post = recordLoads();
+    const cleanup = await runStep({ entry: 'post', inputs: { dag: EXAMPLE, mode: 'plan', params: PARAMS }, state: step.state, env: post.env });
+    expect(cleanup.exitCode).toBe(0);
+    expect(files(post)).toEqual(['post.js', 'index.js']);
+    // The same step in run mode, without credentials: it stops at connecting, chunks loaded.
+    const run = recordLoads();
+    const failed = await runStep({ inputs: { dag: EXAMPLE, mode: 'run', params: PARAMS }, env: { ...run.env, HOME: '/nonexistent' } });
+    expect(failed.exitCode).toBe(1);
+    expect(files(run).filter((f) => /^\d+\.index\.js$/.test(f)).length).toBeGreaterThan(0);
   });
 
   it('the post step after a plan has nothing to do: no state, exit 0, no cluster, no warning', async () => {

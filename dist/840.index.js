@@ -1,0 +1,2580 @@
+export const id = 840;
+export const ids = [840];
+export const modules = {
+
+/***/ 2621:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  _F: () => (/* binding */ Scheduler),
+  a3: () => (/* binding */ formatDuration)
+});
+
+// UNUSED EXPORTS: githubResult, retryDelay
+
+;// CONCATENATED MODULE: ./lib/dag/condition.js
+/** Evaluates an expression to a value of the language (not yet taken as a boolean). */
+function evaluate(expr, ctx) {
+    switch (expr.kind) {
+        case 'literal':
+            return expr.value;
+        case 'param':
+            return ctx.param(expr.name);
+        case 'output':
+            return ctx.output(expr.task, expr.name);
+        case 'result':
+            return ctx.result(expr.task);
+        case 'call':
+            switch (expr.name) {
+                case 'success':
+                    return ctx.success;
+                case 'failure':
+                    return ctx.failure;
+                case 'always':
+                    return true;
+                case 'cancelled':
+                    return ctx.cancelled;
+            }
+            break;
+        case 'not':
+            return !truthy(evaluate(expr.operand, ctx));
+        case 'binary': {
+            const left = evaluate(expr.left, ctx);
+            switch (expr.op) {
+                // Short-circuit like GitHub: the right side is not evaluated when the left decides.
+                case '&&':
+                    return truthy(left) ? evaluate(expr.right, ctx) : left;
+                case '||':
+                    return truthy(left) ? left : evaluate(expr.right, ctx);
+                case '==':
+                    return looseEquals(left, evaluate(expr.right, ctx));
+                case '!=':
+                    return !looseEquals(left, evaluate(expr.right, ctx));
+            }
+        }
+    }
+    // Unreachable for a well-typed AST; an unknown node is a bug in whoever built it.
+    throw new Error(`condition: unknown expression node ${JSON.stringify(expr)}`);
+}
+/** GitHub's truthiness: `null`, `false`, `0`, `NaN` and `''` are false. */
+function truthy(value) {
+    if (value === null)
+        return false;
+    if (typeof value === 'boolean')
+        return value;
+    if (typeof value === 'number')
+        return value !== 0 && !Number.isNaN(value);
+    return value !== '';
+}
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+/** GitHub's conversion to a number for comparisons between different types. */
+function toNumber(value) {
+    if (value === null)
+        return 0;
+    if (typeof value === 'boolean')
+        return value ? 1 : 0;
+    if (typeof value === 'number')
+        return value;
+    const s = value.trim();
+    if (s === '')
+        return 0;
+    return JSON_NUMBER.test(s) ? Number(s) : Number.NaN;
+}
+/** GitHub's `==`: strings ignore case; different types compare as numbers; `NaN` equals nothing. */
+function looseEquals(a, b) {
+    if (typeof a === 'string' && typeof b === 'string')
+        return a.toUpperCase() === b.toUpperCase();
+    if (a === null && b === null)
+        return true;
+    if (typeof a === typeof b && a !== null && b !== null)
+        return a === b;
+    // Different types (or one null): both as numbers. `NaN === NaN` is false, as GitHub wants.
+    return toNumber(a) === toNumber(b);
+}
+/** Whether the expression calls any status function (`success`, `failure`, `always`, `cancelled`). */
+function callsStatusFunction(expr) {
+    return someCall(expr, () => true);
+}
+/** Whether the expression calls `always()` or `cancelled()`: such tasks may start after a DAG timeout. */
+function runsWhenCancelled(expr) {
+    return someCall(expr, (name) => name === 'always' || name === 'cancelled');
+}
+function someCall(expr, pred) {
+    switch (expr.kind) {
+        case 'call':
+            return pred(expr.name);
+        case 'not':
+            return someCall(expr.operand, pred);
+        case 'binary':
+            return someCall(expr.left, pred) || someCall(expr.right, pred);
+        default:
+            return false;
+    }
+}
+/**
+ * Decides whether a task runs: `null` means the default `success()`; a condition without status
+ * functions gets GitHub's implicit `success() && (…)`.
+ */
+function decide(condition, ctx) {
+    if (condition === null || !callsStatusFunction(condition.expr)) {
+        if (!ctx.success)
+            return { run: false, becauseOfSuccess: true };
+        if (condition === null)
+            return { run: true, becauseOfSuccess: false };
+    }
+    return { run: truthy(evaluate(condition.expr, ctx)), becauseOfSuccess: false };
+}
+
+;// CONCATENATED MODULE: ./lib/dag/graph.js
+/** Builds the graph of `tasks`; throws if a need is unknown, an id repeats, or there is a cycle. */
+function buildGraph(tasks) {
+    const ids = tasks.map((t) => t.id);
+    const indexOf = new Map();
+    ids.forEach((id, i) => {
+        if (indexOf.has(id))
+            throw new Error(`dag: task "${id}" is defined twice; task ids must be unique`);
+        indexOf.set(id, i);
+    });
+    const needs = [];
+    const dependants = ids.map(() => []);
+    tasks.forEach((t, i) => {
+        const own = [];
+        for (const need of t.needs) {
+            const j = indexOf.get(need);
+            if (j === undefined)
+                throw new Error(`dag: task "${t.id}" needs "${need}", but there is no task "${need}"`);
+            if (j === i)
+                throw new Error(`dag: task "${t.id}" needs itself`);
+            if (!own.includes(j))
+                own.push(j);
+        }
+        needs.push(own);
+        // Visiting tasks in ascending order keeps every dependants list ascending.
+        for (const j of own)
+            dependants[j].push(i);
+    });
+    const graph = { ids, indexOf, needs, dependants };
+    levels(graph); // throws on a cycle
+    return graph;
+}
+/**
+ * The level of every task: 0 for tasks without needs, else 1 + the highest level of its needs
+ * (the column a task sits in when the DAG is drawn left to right). Kahn's algorithm; a cycle
+ * throws an error naming the tasks that could not be ordered.
+ */
+function levels(graph) {
+    const n = graph.ids.length;
+    const level = new Array(n).fill(0);
+    const pending = graph.needs.map((ns) => ns.length);
+    const queue = [];
+    for (let i = 0; i < n; i++)
+        if (pending[i] === 0)
+            queue.push(i);
+    for (let head = 0; head < queue.length; head++) {
+        const i = queue[head];
+        for (const d of graph.dependants[i]) {
+            level[d] = Math.max(level[d], level[i] + 1);
+            if (--pending[d] === 0)
+                queue.push(d);
+        }
+    }
+    if (queue.length < n) {
+        const stuck = graph.ids.filter((_, i) => pending[i] > 0);
+        throw new Error(`dag: the needs of these tasks form a cycle: ${stuck.map((s) => `"${s}"`).join(', ')}`);
+    }
+    return level;
+}
+
+;// CONCATENATED MODULE: ./lib/dag/heap.js
+/**
+ * A binary min-heap: O(log n) push and pop, O(1) peek. The scheduler keeps its ready tasks
+ * (by spec index) and its pending retries (by due time) in these, so picking what runs next
+ * never scans the tasks.
+ */
+class MinHeap {
+    #items = [];
+    #less;
+    #count;
+    /** `less(a, b)`: whether `a` comes out before `b`. `count` is called once per step of work (for tests). */
+    constructor(less, count = () => { }) {
+        this.#less = less;
+        this.#count = count;
+    }
+    /** How many items the heap holds. */
+    get size() {
+        return this.#items.length;
+    }
+    /** The smallest item, without removing it. */
+    peek() {
+        return this.#items[0];
+    }
+    /** Adds an item. */
+    push(item) {
+        const items = this.#items;
+        items.push(item);
+        let i = items.length - 1;
+        while (i > 0) {
+            this.#count();
+            const parent = (i - 1) >> 1;
+            if (!this.#less(items[i], items[parent]))
+                break;
+            [items[i], items[parent]] = [items[parent], items[i]];
+            i = parent;
+        }
+    }
+    /** Removes and returns the smallest item. */
+    pop() {
+        const items = this.#items;
+        const top = items[0];
+        const last = items.pop();
+        if (items.length === 0 || last === undefined)
+            return top;
+        items[0] = last;
+        let i = 0;
+        for (;;) {
+            this.#count();
+            const l = 2 * i + 1;
+            const r = l + 1;
+            let m = i;
+            if (l < items.length && this.#less(items[l], items[m]))
+                m = l;
+            if (r < items.length && this.#less(items[r], items[m]))
+                m = r;
+            if (m === i)
+                break;
+            [items[i], items[m]] = [items[m], items[i]];
+            i = m;
+        }
+        return top;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/dag/scheduler.js
+
+
+
+/** Decides which tasks of one run start, retry, are skipped, and when the run is done. */
+class Scheduler {
+    #spec;
+    #options;
+    #nodes;
+    #byId = new Map();
+    /** Ready tasks by spec index. Entries whose task is no longer `queued` are stale and skipped. */
+    #ready;
+    /** Pending retries by due time, then spec index. Stale entries are skipped the same way. */
+    #retries;
+    /** Tasks with an attempt running (started and not finished), in the order they started. */
+    #running = new Set();
+    /** Tasks without a final result, in spec order (a Set keeps insertion order). */
+    #unfinished = new Set();
+    /** Tasks whose needs just all became final, to evaluate (FIFO, so topological). */
+    #newlyReady = [];
+    #clock;
+    #deadline;
+    #cancelled = null;
+    #begun = false;
+    #done = false;
+    #result = null;
+    #finishedAt = null;
+    #failedTasks = 0;
+    #cancelledTasks = 0;
+    #out = [];
+    #stats = { events: 0, decisions: 0, work: 0 };
+    /** Builds the scheduler of one run; `spec` must be validated (acyclic, needs known). */
+    constructor(spec, options) {
+        this.#spec = spec;
+        this.#options = options;
+        this.#clock = options.now;
+        this.#deadline = spec.timeoutMs === null ? null : options.now + spec.timeoutMs;
+        const count = () => void this.#stats.work++;
+        this.#ready = new MinHeap((a, b) => a < b, count);
+        this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.index < b.index), count);
+        const graph = buildGraph(spec.tasks);
+        this.#nodes = spec.tasks.map((task, index) => ({
+            spec: task,
+            index,
+            needs: graph.needs[index],
+            dependants: graph.dependants[index],
+            pendingNeeds: graph.needs[index].length,
+            status: 'waiting',
+            result: null,
+            reason: null,
+            attempts: [],
+            outputs: {},
+            reusedFrom: null,
+            retryAt: null,
+            limitUsed: 0,
+            infraUsed: 0,
+            allSucceeded: true,
+            someFailed: false,
+            blame: null,
+            culprit: null,
+            startedSeen: false,
+            cancelAsked: false,
+            snap: null,
+        }));
+        for (const node of this.#nodes) {
+            this.#byId.set(node.spec.id, node);
+            this.#unfinished.add(node.index);
+        }
+        for (const id of Object.keys(options.previous ?? {})) {
+            if (!this.#byId.has(id)) {
+                throw new Error(`scheduler: options.previous names task "${id}", which is not in DAG "${spec.name}"; ` +
+                    'previous successes must come from a run attempt of the same spec');
+            }
+        }
+    }
+    /** The first decisions, at `options.now`: reused tasks succeed, tasks without needs start. */
+    start() {
+        if (this.#begun)
+            throw new Error('scheduler: start() was called twice; call it once, then handle() events');
+        this.#begun = true;
+        this.#stats.events++;
+        this.#out = [];
+        const previous = this.#options.previous ?? {};
+        for (const node of this.#nodes) {
+            const reused = previous[node.spec.id];
+            if (reused === undefined)
+                continue;
+            // A reused success stands for itself and its ancestors: they were judged in the earlier
+            // run attempt, so its flags say "all succeeded" whatever its needs do in this one.
+            node.outputs = { ...reused.outputs };
+            node.reusedFrom = { runAttempt: reused.runAttempt };
+            this.#finish(node, 'succeeded', null);
+        }
+        for (const node of this.#nodes) {
+            if (node.status === 'waiting' && node.pendingNeeds === 0)
+                this.#newlyReady.push(node.index);
+        }
+        return this.#settle();
+    }
+    /** Feeds one event; returns the decisions it leads to, in the order to carry them out. */
+    handle(event) {
+        if (!this.#begun)
+            throw new Error(`scheduler: got a "${event.type}" event before start(); call start() first`);
+        if (typeof event.at !== 'number' || !Number.isFinite(event.at)) {
+            throw new Error(`scheduler: event ${describeEvent(event)} has no valid time (at: ${String(event.at)})`);
+        }
+        this.#stats.events++;
+        this.#out = [];
+        this.#clock = Math.max(this.#clock, event.at);
+        if (this.#done && (event.type === 'tick' || event.type === 'cancel'))
+            return [];
+        // The event first (an attempt that just ended is not then listed in a timeout's `cancel`),
+        // then what the passing of time brings: the DAG timeout (before retries, so a retry due
+        // after it never starts), then due retries. Tasks made ready are judged after both.
+        switch (event.type) {
+            case 'started':
+                this.#started(event);
+                break;
+            case 'finished':
+                this.#finished(event);
+                break;
+            case 'cancel':
+                this.#cancel(event.reason);
+                break;
+            case 'tick':
+                break;
+            default:
+                throw new Error(`scheduler: unknown event ${JSON.stringify(event)}`);
+        }
+        if (this.#deadline !== null && this.#cancelled === null && this.#clock >= this.#deadline) {
+            this.#cancel('timeout');
+        }
+        this.#queueDueRetries();
+        return this.#settle();
+    }
+    /** The earliest time at which a `tick` would change something (a due retry, the DAG timeout); `null`: none. */
+    nextWakeAt() {
+        if (this.#done)
+            return null;
+        this.#dropStaleRetries();
+        const retry = this.#retries.peek()?.at ?? null;
+        const deadline = this.#cancelled === null ? this.#deadline : null;
+        if (retry === null)
+            return deadline;
+        if (deadline === null)
+            return retry;
+        return Math.min(retry, deadline);
+    }
+    /**
+     * A snapshot of the run, in spec order; later events do not change it. Task snapshots are
+     * deep-frozen and shared between calls until the task changes, so a call costs O(tasks)
+     * references, and copies only what changed.
+     */
+    state() {
+        return {
+            dag: this.#spec.name,
+            startedAt: this.#options.now,
+            finishedAt: this.#finishedAt,
+            result: this.#result,
+            cancelled: this.#cancelled,
+            tasks: this.#nodes.map(snapshot),
+        };
+    }
+    /** A snapshot of one task (O(1), for a driver that reports as it goes); throws for an unknown id. */
+    taskState(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}"`);
+        return snapshot(node);
+    }
+    /** Whether the `done` decision was given: every task has a final result and nothing runs. */
+    isDone() {
+        return this.#done;
+    }
+    /** Work counters (for tests: the work per decision must not grow with the run). */
+    stats() {
+        return { ...this.#stats };
+    }
+    // ---- events ------------------------------------------------------------------------------
+    #started(event) {
+        const node = this.#node(event);
+        const record = node.attempts.at(-1);
+        if (node.status !== 'running' || record?.attempt !== event.attempt) {
+            throw this.#driverBug(event, node, `attempt ${event.attempt} is not the running attempt`);
+        }
+        if (node.startedSeen)
+            throw this.#driverBug(event, node, `attempt ${event.attempt} was already reported started`);
+        node.startedSeen = true;
+        touch(node);
+        record.pod = event.pod;
+        record.startedAt = this.#clock;
+    }
+    #finished(event) {
+        const node = this.#node(event);
+        const record = node.attempts.at(-1);
+        if (node.status !== 'running' || record?.attempt !== event.attempt) {
+            const why = event.attempt > node.attempts.length
+                ? `attempt ${event.attempt} was never started`
+                : `attempt ${event.attempt} already finished`;
+            throw this.#driverBug(event, node, why);
+        }
+        // `finished` without `started` is allowed: a pod whose create was rejected has no pod.
+        const outcome = {
+            class: event.class,
+            reason: event.reason,
+            message: event.message,
+            exitCode: event.exitCode,
+            outputs: { ...event.outputs },
+            node: event.node,
+        };
+        touch(node);
+        record.finishedAt = this.#clock;
+        record.outcome = outcome;
+        this.#running.delete(node.index);
+        if (outcome.class === 'succeeded') {
+            node.outputs = { ...outcome.outputs };
+            this.#finish(node, 'succeeded', null);
+        }
+        else if (outcome.class === 'cancelled') {
+            const why = this.#cancelled === null
+                ? `attempt ${record.attempt} was cancelled`
+                : `${this.#cancelWords()} while it ran (attempt ${record.attempt})`;
+            this.#finish(node, 'cancelled', why);
+        }
+        else {
+            this.#afterFailure(node, record.attempt, outcome);
+        }
+    }
+    /**
+     * Retry or give up after a failed attempt, per the task's RetryPolicy:
+     * - `failed`, `timeout`: retried while `limit` lasts, if the class is listed in `on`;
+     * - `infrastructure`: always retried, on its own budget `infrastructure`;
+     * - `configuration` (and anything after the run was cancelled): never.
+     * Retry n (n = the failed attempt's number: every retry counts, whatever its class) waits
+     * `min(delayMs * backoff^(n-1), maxDelayMs)`.
+     */
+    #afterFailure(node, attempt, outcome) {
+        const policy = node.spec.retries;
+        const cls = outcome.class;
+        let giveUp = null;
+        if (this.#cancelled !== null) {
+            giveUp = `not retried because ${this.#cancelWords()}`;
+        }
+        else if (cls === 'configuration') {
+            giveUp = 'configuration errors are not retried';
+        }
+        else if (cls === 'infrastructure') {
+            if (node.infraUsed < policy.infrastructure)
+                node.infraUsed++;
+            else
+                giveUp = `no more infrastructure retries left (${node.infraUsed} of ${policy.infrastructure} used)`;
+        }
+        else if (cls === 'failed' || cls === 'timeout') {
+            if (!policy.on.includes(cls)) {
+                giveUp =
+                    cls === 'timeout'
+                        ? 'timeouts are not retried (add "timeout" to retries.on to retry them)'
+                        : `failures are not retried (retries.on is [${policy.on.join(', ')}])`;
+            }
+            else if (node.limitUsed < policy.limit) {
+                node.limitUsed++;
+            }
+            else if (policy.limit === 0) {
+                giveUp = 'no retries configured (retries.limit is 0)';
+            }
+            else {
+                giveUp = `no more retries left (${attempt} of ${this.#maxAttempts(node)} attempts failed)`;
+            }
+        }
+        else {
+            giveUp = `an attempt that ended "${cls}" is not retried`;
+        }
+        if (giveUp !== null) {
+            this.#emit({ type: 'give-up', task: node.spec.id, attempt, reason: giveUp, outcome });
+            this.#finish(node, 'failed', giveUp);
+            return;
+        }
+        const delayMs = retryDelay(node.spec.retries, attempt);
+        const at = this.#clock + delayMs;
+        this.#emit({
+            type: 'retry',
+            task: node.spec.id,
+            failedAttempt: attempt,
+            nextAttempt: attempt + 1,
+            maxAttempts: this.#maxAttempts(node),
+            at,
+            delayMs,
+            outcome,
+        });
+        if (delayMs === 0) {
+            this.#queue(node);
+        }
+        else {
+            touch(node);
+            node.status = 'retry-wait';
+            node.retryAt = at;
+            this.#retries.push({ at, index: node.index, attempt: attempt + 1 });
+        }
+    }
+    /**
+     * The most attempts the task can have as things stand: the first, `limit` retries, and the
+     * infrastructure retries used so far (they do not use up `limit`, so each adds an attempt).
+     */
+    #maxAttempts(node) {
+        const policy = node.spec.retries;
+        return 1 + (policy.on.length > 0 ? policy.limit : 0) + node.infraUsed;
+    }
+    /**
+     * Cancels the run. Running attempts are listed in one `cancel` decision. With `signal` every
+     * other unfinished task is `not-run` at once; with `timeout` pending retries and queued tasks
+     * are, except queued tasks whose `if:` calls `always()`/`cancelled()` and is still true;
+     * waiting tasks are judged when they become ready (see `#evaluate`). A `signal` after a
+     * `timeout` escalates; any other repeat is ignored.
+     */
+    #cancel(reason) {
+        if (this.#done || this.#cancelled === 'signal' || this.#cancelled === reason)
+            return;
+        this.#cancelled = reason;
+        const attempts = [];
+        for (const index of [...this.#running].sort((a, b) => a - b)) {
+            this.#stats.work++;
+            const node = this.#nodes[index];
+            if (node.cancelAsked)
+                continue;
+            node.cancelAsked = true;
+            attempts.push({ task: node.spec.id, attempt: node.attempts.length });
+        }
+        if (attempts.length > 0)
+            this.#emit({ type: 'cancel', attempts, reason });
+        // Copy first: #notRun deletes from #unfinished while we walk it.
+        for (const index of [...this.#unfinished]) {
+            this.#stats.work++;
+            const node = this.#nodes[index];
+            // A retry due now (zero delay, waiting for a slot) is a retry all the same: not after a cancel.
+            if (node.status === 'retry-wait' || (node.status === 'queued' && node.attempts.length > 0)) {
+                this.#notRun(node, `${this.#cancelWords()} while it waited to retry`);
+            }
+            else if (node.status === 'queued' || (node.status === 'waiting' && reason === 'signal')) {
+                if (reason === 'timeout' && survivesTimeout(node.spec.if)) {
+                    // Its condition was true before the cancel; `!cancelled()` and the like may now be false.
+                    const verdict = decide(node.spec.if, this.#context(node));
+                    if (!verdict.run)
+                        this.#skip(node, `if: "${node.spec.if?.source}" is false after the run was cancelled`);
+                }
+                else {
+                    this.#notRun(node, `${this.#cancelWords()} before it started`);
+                }
+            }
+        }
+    }
+    // ---- the core loop -----------------------------------------------------------------------
+    /** Evaluates newly ready tasks, starts what fits, and checks whether the run is done. */
+    #settle() {
+        while (this.#newlyReady.length > 0) {
+            const batch = this.#newlyReady;
+            this.#newlyReady = [];
+            for (const index of batch) {
+                this.#stats.work++;
+                const node = this.#nodes[index];
+                // A reused success or a cancelled task may already be final.
+                if (node.status === 'waiting')
+                    this.#evaluate(node);
+            }
+        }
+        this.#fill();
+        if (!this.#done && this.#unfinished.size === 0 && this.#running.size === 0) {
+            this.#done = true;
+            this.#finishedAt = this.#clock;
+            this.#result =
+                this.#cancelled !== null ? 'cancelled' : this.#failedTasks + this.#cancelledTasks > 0 ? 'failure' : 'success';
+            this.#emit({ type: 'done', result: this.#result });
+        }
+        const out = this.#out;
+        this.#out = [];
+        this.#stats.decisions += out.length;
+        return out;
+    }
+    /** Judges a task whose needs all have a final result: queue it, skip it, or mark it not run. */
+    #evaluate(node) {
+        // Propagate the ancestor flags from the direct needs: O(needs).
+        let allSucceeded = true;
+        let someFailed = false;
+        let blame = null;
+        let culprit = null;
+        for (const index of node.needs) {
+            this.#stats.work++;
+            const need = this.#nodes[index];
+            if (need.result === 'failed' || need.someFailed)
+                someFailed = true;
+            if (allSucceeded && !(need.result === 'succeeded' && need.allSucceeded)) {
+                allSucceeded = false;
+                if (need.result !== 'succeeded') {
+                    culprit = need;
+                    blame = `needs "${need.spec.id}", which ${resultWords(need.result)}`;
+                }
+                else {
+                    culprit = need.culprit;
+                    const up = need.culprit;
+                    blame = up
+                        ? `needs "${need.spec.id}", whose upstream task "${up.spec.id}" ${resultWords(up.result)}`
+                        : `needs "${need.spec.id}", whose upstream tasks did not all succeed`;
+                }
+            }
+        }
+        node.allSucceeded = allSucceeded;
+        node.someFailed = someFailed;
+        node.blame = blame;
+        node.culprit = culprit;
+        if (this.#cancelled === 'signal' || (this.#cancelled === 'timeout' && !survivesTimeout(node.spec.if))) {
+            this.#notRun(node, `${this.#cancelWords()} before it started`);
+            return;
+        }
+        const verdict = decide(node.spec.if, this.#context(node));
+        if (verdict.run) {
+            this.#queue(node);
+        }
+        else if (verdict.becauseOfSuccess) {
+            this.#skip(node, blame ?? this.#cancelWords());
+        }
+        else {
+            this.#skip(node, `if: "${node.spec.if?.source}" is false`);
+        }
+    }
+    /** Starts queued tasks in spec order while slots are free. Nothing starts after a `signal` cancel. */
+    #fill() {
+        if (this.#cancelled === 'signal')
+            return;
+        const limit = this.#options.maxParallel;
+        while (this.#ready.size > 0 && (limit <= 0 || this.#running.size < limit)) {
+            const index = this.#ready.pop();
+            const node = this.#nodes[index];
+            if (node.status !== 'queued')
+                continue; // stale: skipped or not run since it was queued
+            const attempt = node.attempts.length + 1;
+            touch(node);
+            node.status = 'running';
+            node.startedSeen = false;
+            node.cancelAsked = false;
+            node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null });
+            this.#running.add(index);
+            this.#emit({ type: 'start', task: node.spec.id, attempt });
+        }
+    }
+    #queueDueRetries() {
+        for (;;) {
+            this.#dropStaleRetries();
+            const top = this.#retries.peek();
+            if (top === undefined || top.at > this.#clock)
+                return;
+            this.#retries.pop();
+            const node = this.#nodes[top.index];
+            touch(node);
+            node.retryAt = null;
+            this.#queue(node);
+        }
+    }
+    #dropStaleRetries() {
+        for (;;) {
+            const top = this.#retries.peek();
+            if (top === undefined)
+                return;
+            const node = this.#nodes[top.index];
+            if (node.status === 'retry-wait' && node.attempts.length + 1 === top.attempt)
+                return;
+            this.#retries.pop();
+        }
+    }
+    #queue(node) {
+        node.status = 'queued';
+        this.#ready.push(node.index);
+    }
+    #skip(node, reason) {
+        this.#emit({ type: 'skip', task: node.spec.id, reason });
+        this.#finish(node, 'skipped', reason);
+    }
+    #notRun(node, reason) {
+        this.#emit({ type: 'skip', task: node.spec.id, reason });
+        this.#finish(node, 'not-run', reason);
+    }
+    /** Gives a task its final result and tells its dependants: O(dependants). */
+    #finish(node, result, reason) {
+        touch(node);
+        node.status = 'final';
+        node.result = result;
+        node.reason = reason;
+        node.retryAt = null;
+        this.#unfinished.delete(node.index);
+        if (result === 'failed')
+            this.#failedTasks++;
+        if (result === 'cancelled')
+            this.#cancelledTasks++;
+        for (const index of node.dependants) {
+            this.#stats.work++;
+            const dependant = this.#nodes[index];
+            if (--dependant.pendingNeeds === 0)
+                this.#newlyReady.push(index);
+        }
+    }
+    // ---- helpers -----------------------------------------------------------------------------
+    #context(node) {
+        const params = this.#options.params;
+        return {
+            param: (name) => (Object.hasOwn(params, name) ? params[name] : ''),
+            output: (task, name) => {
+                const outputs = this.#byId.get(task)?.outputs;
+                return outputs !== undefined && Object.hasOwn(outputs, name) ? outputs[name] : '';
+            },
+            result: (task) => githubResult(this.#byId.get(task)?.result ?? null),
+            success: node.allSucceeded && this.#cancelled === null,
+            failure: node.someFailed,
+            cancelled: this.#cancelled !== null,
+        };
+    }
+    #cancelWords() {
+        if (this.#cancelled === 'timeout') {
+            return this.#spec.timeoutMs === null
+                ? 'the run was cancelled: its time limit was reached'
+                : `the run was cancelled: the DAG timeout of ${formatDuration(this.#spec.timeoutMs)} was reached`;
+        }
+        return 'the run was cancelled';
+    }
+    #emit(decision) {
+        this.#out.push(decision);
+    }
+    #node(event) {
+        const node = this.#byId.get(event.task);
+        if (node === undefined) {
+            throw new Error(`scheduler: got ${describeEvent(event)}, but DAG "${this.#spec.name}" has no task "${event.task}". ` +
+                'This is a bug in the driver: events must name tasks the scheduler started.');
+        }
+        return node;
+    }
+    #driverBug(event, node, why) {
+        return new Error(`scheduler: got ${describeEvent(event)}, but ${why}: task "${node.spec.id}" is ${describeNode(node)}. ` +
+            'This is a bug in the driver: it must report each attempt the scheduler started exactly once as started and once as finished.');
+    }
+}
+/** Whether a task may still start after a DAG timeout: its `if:` calls `always()` or `cancelled()`. */
+function survivesTimeout(condition) {
+    return condition !== null && runsWhenCancelled(condition.expr);
+}
+/** The delay before retry n (n = the number of the attempt that failed, 1-based). */
+function retryDelay(policy, n) {
+    const raw = policy.delayMs * Math.pow(policy.backoff, n - 1);
+    // A huge backoff overflows to Infinity; the cap still applies. NaN (0 * Infinity) means no delay.
+    const capped = Math.min(raw, policy.maxDelayMs);
+    return Number.isFinite(capped) ? Math.max(0, Math.round(capped)) : Number.isNaN(capped) ? 0 : policy.maxDelayMs;
+}
+/** A task result in GitHub's words, as `tasks.<id>.result` gives it. */
+function githubResult(result) {
+    switch (result) {
+        case 'succeeded':
+            return 'success';
+        case 'failed':
+            return 'failure';
+        case 'skipped':
+            return 'skipped';
+        case 'cancelled':
+        case 'not-run':
+            return 'cancelled';
+        case null:
+            return '';
+    }
+}
+function resultWords(result) {
+    switch (result) {
+        case 'succeeded':
+            return 'succeeded';
+        case 'failed':
+            return 'failed';
+        case 'skipped':
+            return 'was skipped';
+        case 'cancelled':
+            return 'was cancelled';
+        case 'not-run':
+            return 'did not run';
+        case null:
+            return 'has not finished';
+    }
+}
+/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${ms}ms`;
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.floor((ms % 3_600_000) / 60_000);
+    const s = (ms % 60_000) / 1000;
+    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
+}
+function describeEvent(event) {
+    const what = event.task === undefined ? '' : ` for task "${event.task}" attempt ${event.attempt}`;
+    return `"${event.type}"${what}`;
+}
+function describeNode(node) {
+    const n = node.attempts.length;
+    switch (node.status) {
+        case 'waiting':
+            return 'waiting for its needs (no attempt started)';
+        case 'queued':
+            return n === 0 ? 'queued to start (no attempt started)' : `queued to start attempt ${n + 1}`;
+        case 'running':
+            return `running attempt ${n}`;
+        case 'retry-wait':
+            return `waiting to retry (attempt ${n + 1} due at ${node.retryAt})`;
+        case 'final':
+            return `finished (${node.result}) after ${n} attempt${n === 1 ? '' : 's'}`;
+    }
+}
+/** Marks a task changed: its next snapshot is built afresh. */
+function touch(node) {
+    node.snap = null;
+}
+function snapshot(node) {
+    node.snap ??= deepFreeze(buildSnapshot(node));
+    return node.snap;
+}
+function deepFreeze(value) {
+    if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const v of Object.values(value))
+            deepFreeze(v);
+    }
+    return value;
+}
+function buildSnapshot(node) {
+    return {
+        id: node.spec.id,
+        result: node.result,
+        attempts: node.attempts.map((a) => ({
+            ...a,
+            outcome: a.outcome === null ? null : { ...a.outcome, outputs: { ...a.outcome.outputs } },
+        })),
+        outputs: { ...node.outputs },
+        reason: node.reason,
+        reusedFrom: node.reusedFrom === null ? null : { ...node.reusedFrom },
+        retryAt: node.retryAt,
+    };
+}
+
+
+/***/ }),
+
+/***/ 7974:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  wX: () => (/* binding */ cleanupRun),
+  gw: () => (/* binding */ effectiveRunId),
+  WP: () => (/* binding */ runDag),
+  SS: () => (/* binding */ runPodSelector)
+});
+
+// UNUSED EXPORTS: dryRunDag, systemClock
+
+// EXTERNAL MODULE: ./lib/dag/scheduler.js + 3 modules
+var dag_scheduler = __webpack_require__(2621);
+// EXTERNAL MODULE: ./lib/kube/classify.js
+var classify = __webpack_require__(2239);
+// EXTERNAL MODULE: ./lib/kube/errors.js
+var errors = __webpack_require__(2474);
+;// CONCATENATED MODULE: ./lib/kube/logs.js
+
+/** Normalises an RFC3339(Nano) timestamp so that string order is time order. */
+function sortableTime(ts) {
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(ts);
+    if (!m)
+        return ts;
+    if (m[3] !== 'Z') {
+        const d = new Date(ts);
+        return `${d.toISOString().slice(0, 19)}.${(m[2] ?? '').padEnd(9, '0').slice(0, 9)}`;
+    }
+    return `${m[1]}.${(m[2] ?? '').padEnd(9, '0').slice(0, 9)}`;
+}
+/** Follows the log of one container of one pod. */
+class LogFollower {
+    #o;
+    #abort = new AbortController();
+    #tail = [];
+    #lastTs = null;
+    #lastKey = '';
+    /** How many times each text was emitted with timestamp `#lastTs`. */
+    #atLast = new Map();
+    /** How many times each text stamped `#lastTs` came in the current read. */
+    #pass = new Map();
+    #terminated = false;
+    #gone = false;
+    #wake = null;
+    #done = null;
+    #lines = 0;
+    constructor(options) {
+        this.#o = options;
+    }
+    /** Starts following (call once the container has started). Idempotent. */
+    start() {
+        this.#done ??= this.#run().catch(() => { });
+    }
+    /** Resolves when the log has been read to its end (or can no longer be read). */
+    get done() {
+        return this.#done ?? Promise.resolve();
+    }
+    /** The container has terminated: finish reading, then resolve `done`. */
+    terminated() {
+        this.#terminated = true;
+        this.#wake?.();
+    }
+    /** The pod is gone: its log cannot be read any more. */
+    gone() {
+        this.#gone = true;
+        this.#abort.abort();
+        this.#wake?.();
+    }
+    /** Stops at once (cancellation). */
+    stop() {
+        this.gone();
+    }
+    /** The last lines read, oldest first. */
+    tail() {
+        return [...this.#tail];
+    }
+    /** How many lines were emitted. */
+    get lineCount() {
+        return this.#lines;
+    }
+    async #run() {
+        const sleep = this.#o.sleep ?? errors/* abortableSleep */.Mf;
+        let failures = 0;
+        while (!this.#gone) {
+            const final = this.#terminated;
+            let res;
+            try {
+                const query = { container: this.#o.container, timestamps: 'true', follow: final ? 'false' : 'true' };
+                if (this.#lastTs)
+                    query.sinceTime = this.#lastTs;
+                res = await this.#o.client.openStream(`/api/v1/namespaces/${encodeURIComponent(this.#o.namespace)}/pods/${encodeURIComponent(this.#o.pod)}/log`, query, this.#abort.signal);
+            }
+            catch (err) {
+                if (this.#gone)
+                    return;
+                const e = (0,errors/* classifyError */.fe)(err);
+                // 404: the pod is gone. 401/403: we may not read logs (preflight said so); do not spin.
+                if (e.kind === 'not-found' || e.kind === 'unauthorized' || e.kind === 'forbidden')
+                    return;
+                if (++failures > 30)
+                    return;
+                this.#o.onResume?.(`log request failed (${e.message}); retrying`);
+                await this.#nap(sleep, Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+                continue;
+            }
+            const got = await this.#read(res);
+            if (this.#gone)
+                return;
+            if (final) {
+                // A read after termination can be cut too: read again until one brings nothing new.
+                if (got.emitted > 0)
+                    continue;
+                // Nothing new, and the same unterminated last line again: it is the log's real last line
+                // (a line without its newline). A bare timestamp is a cut, not a line.
+                if (/^\S+ /.test(got.partial))
+                    this.#accept(got.partial);
+                return;
+            }
+            if (got.partial !== '' && got.emitted > 0) {
+                // Cut mid-line: certainly not the end of the log. Resume at once from the last whole line
+                // (only after progress, so a server that ends every stream at once cannot make us spin).
+                this.#o.onResume?.(`log stream of ${this.#o.pod} was cut mid-line; resuming from ${this.#lastTs ?? 'the start'}`);
+                failures = 0;
+                continue;
+            }
+            failures = got.emitted > 0 ? 0 : failures + 1;
+            // The stream ended on a line boundary while we have not seen the container terminate:
+            // either it just did (the watch will say so in a moment) or the stream was cut. Wait a
+            // little for the former; `terminated()` wakes us.
+            await this.#nap(sleep, Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+        }
+    }
+    /** Sleeps, but wakes as soon as the container terminates or the pod goes. */
+    async #nap(sleep, ms) {
+        if (this.#terminated || this.#gone)
+            return;
+        const woken = new Promise((resolve) => (this.#wake = resolve));
+        const nap = new AbortController();
+        try {
+            await Promise.race([woken, sleep(ms, nap.signal).catch(() => { })]);
+        }
+        finally {
+            nap.abort();
+            this.#wake = null;
+        }
+    }
+    /**
+     * Reads one response to its end; returns the number of lines emitted and the unterminated
+     * text after the last newline (never emitted here: a resumed read sends it again, whole).
+     */
+    #read(res) {
+        return new Promise((resolve) => {
+            let buf = '';
+            let emitted = 0;
+            this.#pass = new Map();
+            res.setEncoding('utf8');
+            res.on('data', (chunk) => {
+                buf += chunk;
+                let nl;
+                while ((nl = buf.indexOf('\n')) >= 0) {
+                    if (this.#accept(buf.slice(0, nl)))
+                        emitted++;
+                    buf = buf.slice(nl + 1);
+                }
+            });
+            res.on('error', () => { });
+            res.on('close', () => resolve({ emitted, partial: buf }));
+        });
+    }
+    /**
+     * Emits a raw `<timestamp> <text>` line unless it was emitted before. A resumed read starts at
+     * `sinceTime` = the last timestamp, so it sends again the lines stamped with it: for each text,
+     * as many as were emitted at that timestamp are skipped (`#atLast` vs `#pass`).
+     */
+    #accept(raw) {
+        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+        const sp = line.indexOf(' ');
+        const ts = sp > 0 && /^\d{4}-\d\d-\d\dT/.test(line) ? line.slice(0, sp) : null;
+        const text = ts ? line.slice(sp + 1) : line;
+        if (ts) {
+            const key = sortableTime(ts);
+            if (this.#lastTs !== null && key < this.#lastKey)
+                return false;
+            if (key === this.#lastKey) {
+                const seen = (this.#pass.get(text) ?? 0) + 1;
+                this.#pass.set(text, seen);
+                if (seen <= (this.#atLast.get(text) ?? 0))
+                    return false;
+                this.#atLast.set(text, (this.#atLast.get(text) ?? 0) + 1);
+            }
+            else {
+                this.#lastKey = key;
+                this.#lastTs = ts;
+                this.#atLast = new Map([[text, 1]]);
+                this.#pass = new Map([[text, 1]]);
+            }
+        }
+        this.#emit(text, ts);
+        return true;
+    }
+    #emit(text, ts) {
+        this.#lines++;
+        this.#tail.push(text);
+        if (this.#tail.length > (this.#o.tailLines ?? 50))
+            this.#tail.shift();
+        this.#o.onLine(text, ts);
+    }
+}
+
+// EXTERNAL MODULE: ./lib/kube/pod.js
+var kube_pod = __webpack_require__(1794);
+// EXTERNAL MODULE: ./lib/kube/watch.js
+var watch = __webpack_require__(7718);
+// EXTERNAL MODULE: ./lib/spec/template.js
+var template = __webpack_require__(5841);
+;// CONCATENATED MODULE: ./lib/engine.js
+
+
+
+
+
+
+
+/** The real clock. */
+const systemClock = {
+    now: () => Date.now(),
+    setTimer(at, fn) {
+        const t = setTimeout(fn, Math.max(0, at - Date.now()));
+        return () => clearTimeout(t);
+    },
+};
+/** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
+const LOG_WAIT_MS = 10_000;
+/**
+ * Runs the DAG (or, in `dry-run`, submits every pod with `dryRun=All`) and returns the final run
+ * state. Reports through `options.reporter` (runStarted, decisions, pods, log lines, verdicts,
+ * runFinished). Throws KubeError only when the run cannot go on at all (the watch was refused).
+ */
+async function runDag(options) {
+    if (options.mode === 'dry-run') {
+        const { state } = await dryRunDag(options);
+        return state;
+    }
+    return new Engine(options).run();
+}
+/** The run id used in pod names and labels. */
+function effectiveRunId(context, fallback, now = Date.now()) {
+    return context.runId ?? fallback ?? `local-${now.toString(36)}`;
+}
+class Engine {
+    #o;
+    #clock;
+    #runId;
+    #selector;
+    #scheduler;
+    /** What reporters see of the run as it goes: asked for, never copied per event. */
+    #view;
+    #live = new Map();
+    /** Attempts started and not finished: what the timer looks at (not every attempt ever made). */
+    #active = new Set();
+    /** The last attempt of each task (for log tails). */
+    #lastAttempt = new Map();
+    #pending = new Set();
+    /** The run was cancelled by a signal (kept here so checking it costs O(1), not a snapshot). */
+    #cancelledBySignal = false;
+    #watcher = null;
+    #queue = Promise.resolve();
+    #cancelTimer = null;
+    #timerAt = null;
+    #fatal = null;
+    #finish;
+    #finished = new Promise((resolve) => (this.#finish = resolve));
+    constructor(options) {
+        this.#o = options;
+        this.#clock = options.clock ?? systemClock;
+        this.#runId = effectiveRunId(options.context, options.runId, this.#clock.now());
+        this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
+        this.#scheduler = new dag_scheduler/* Scheduler */._F(options.spec, {
+            now: this.#clock.now(),
+            maxParallel: options.maxParallel,
+            params: options.params,
+            previous: options.previous,
+        });
+        const scheduler = this.#scheduler;
+        this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
+    }
+    async run() {
+        const o = this.#o;
+        await o.reporter.runStarted?.({ mode: 'run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
+        // Watch first, so no change to a pod we are about to create can be missed.
+        this.#watcher = new watch/* PodWatcher */.u(o.client, o.namespace, this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
+            timeoutSeconds: o.watchTimeoutSeconds,
+            onRecover: (what) => o.debug?.(what),
+        });
+        try {
+            await this.#watcher.start();
+        }
+        catch (err) {
+            throw new errors/* KubeError */.a3((0,errors/* describeError */.Uc)(err, `list the run's pods (${this.#selector}) in namespace ${o.namespace}`, o.client.server), (0,errors/* classifyError */.fe)(err), { cause: err });
+        }
+        this.#watcher.done.catch((err) => this.#enqueue(() => this.#onFatal(err)));
+        const onAbort = () => this.#enqueue(() => this.#feed({ type: 'cancel', at: this.#clock.now(), reason: 'signal' }));
+        // The scheduler must start before it hears of a cancel.
+        this.#enqueue(() => this.#apply(this.#scheduler.start()));
+        if (o.signal?.aborted)
+            onAbort();
+        else
+            o.signal?.addEventListener('abort', onAbort, { once: true });
+        await this.#finished;
+        o.signal?.removeEventListener('abort', onAbort);
+        this.#cancelTimer?.();
+        // Logs to their end, pods deleted per keep-pods: all before the report.
+        const cancelled = this.#scheduler.state().cancelled === 'signal';
+        if (cancelled)
+            for (const l of this.#live.values())
+                l.follower?.stop();
+        // Drain until quiet: an attempt that is still ending (a reporter awaiting I/O) queues its
+        // pod's delete only afterwards, so wait for the serial queue as well as the tracked requests,
+        // and again if either brought more work.
+        for (;;) {
+            const queue = this.#queue;
+            await queue;
+            if (this.#pending.size > 0) {
+                await Promise.allSettled([...this.#pending]);
+                continue;
+            }
+            if (queue === this.#queue)
+                break;
+        }
+        await Promise.allSettled([...this.#live.values()].map((l) => l.follower?.done));
+        this.#watcher.stop();
+        const state = this.#scheduler.state();
+        const tails = {};
+        for (const t of state.tasks) {
+            const live = this.#lastAttempt.get(t.id);
+            if (live?.follower && t.result !== 'succeeded')
+                tails[t.id] = live.follower.tail();
+        }
+        await o.reporter.runFinished?.(state, tails);
+        if (this.#fatal)
+            throw this.#fatal;
+        return state;
+    }
+    /** Runs `fn` after everything queued before it; errors end the run instead of vanishing. */
+    #enqueue(fn) {
+        this.#queue = this.#queue
+            .then(fn)
+            .catch((err) => this.#onFatal(err))
+            .catch((err) => {
+            // Even the way out failed (a bug): end the run with the error rather than hang.
+            this.#fatal ??= err;
+            this.#finish();
+        });
+    }
+    /** Keeps track of background work (creates, deletes) that must end before the run does. */
+    #track(p) {
+        const q = p.catch((err) => this.#o.debug?.(`background request failed: ${err.message}`)).finally(() => this.#pending.delete(q));
+        this.#pending.add(q);
+    }
+    async #onFatal(err) {
+        if (this.#fatal || this.#scheduler.isDone())
+            return;
+        this.#fatal = err instanceof errors/* KubeError */.a3 ? err : new errors/* KubeError */.a3(`The run stopped: ${err.message ?? String(err)}`, null, { cause: err });
+        // The run cannot be followed any more: delete what runs, like a cancel.
+        await this.#feed({ type: 'cancel', at: this.#clock.now(), reason: 'signal' });
+        for (const live of this.#live.values()) {
+            if (!live.finished)
+                await this.#endAttempt(live, cancelledOutcome('the run stopped: the cluster can no longer be watched'));
+        }
+    }
+    async #feed(event) {
+        if (event.type === 'cancel' && event.reason === 'signal')
+            this.#cancelledBySignal = true;
+        await this.#apply(this.#scheduler.handle(event));
+    }
+    async #apply(decisions) {
+        for (const d of decisions) {
+            await this.#o.reporter.decision?.(d, this.#view);
+            switch (d.type) {
+                case 'start':
+                    this.#startAttempt(d.task, d.attempt);
+                    break;
+                case 'cancel':
+                    for (const a of d.attempts) {
+                        const live = this.#find(a.task, a.attempt);
+                        if (!live)
+                            continue;
+                        live.cancelAsked = true;
+                        // A pod whose create has not answered yet is deleted when it answers.
+                        if (live.started)
+                            await this.#cancelAttempt(live);
+                    }
+                    break;
+                case 'done':
+                    this.#finish();
+                    break;
+                default:
+                    break;
+            }
+        }
+        this.#armTimer();
+    }
+    #find(task, attempt) {
+        const l = this.#lastAttempt.get(task);
+        return l && l.attempt === attempt ? l : undefined;
+    }
+    /** Renders and creates the attempt's pod (in the background); 409 adopts the existing pod. */
+    #startAttempt(task, attempt) {
+        const o = this.#o;
+        const spec = o.spec.tasks.find((t) => t.id === task);
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt });
+        const live = {
+            task,
+            attempt,
+            pod: name,
+            createdAt: this.#clock.now(),
+            started: false,
+            finished: false,
+            judged: false,
+            cancelAsked: false,
+            deletedByUs: false,
+            gone: false,
+            follower: null,
+            startTimeoutMs: spec.startTimeoutMs,
+        };
+        this.#live.set(name, live);
+        this.#lastAttempt.set(task, live);
+        const rec = o.recorded?.(task, attempt);
+        if (rec) {
+            // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
+            this.#enqueue(async () => {
+                this.#markStarted(live);
+                live.gone = true;
+                live.recorded = true;
+                await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
+                await this.#endAttempt(live, rec.outcome);
+            });
+            return;
+        }
+        if (o.signal?.aborted) {
+            // Cancelled before the pod was created: create nothing.
+            this.#enqueue(() => this.#endAttempt(live, cancelledOutcome('the run was cancelled before the pod was created')));
+            return;
+        }
+        // Only the outputs this task's templates refer to (O(references), not O(tasks): a wide DAG
+        // would otherwise cost tasks² in snapshots).
+        const outputs = {};
+        for (const t of [spec.image, ...(spec.command ?? []), ...(spec.args ?? []), ...spec.env.map((e) => ('value' in e ? e.value : ''))]) {
+            for (const ref of (0,kube_pod/* outputRefs */.g2)(t)) {
+                if (outputs[ref.task] !== undefined)
+                    continue;
+                const upstream = this.#scheduler.taskState(ref.task);
+                if (upstream.result === 'succeeded')
+                    outputs[ref.task] = upstream.outputs;
+            }
+        }
+        let pod;
+        try {
+            pod = (0,kube_pod/* renderPod */.Ci)(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render: (t) => (0,template/* renderTemplate */.Xm)(t, { params: o.params, outputs }) });
+        }
+        catch (err) {
+            // An output an `if: always()` task refers to is missing, for one: a configuration error.
+            this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'TemplateError', `task "${task}": ${err.message}`)));
+            return;
+        }
+        this.#track(this.#create(live, pod));
+    }
+    async #create(live, pod) {
+        const o = this.#o;
+        let adopted = false;
+        try {
+            // Retrying a create after a network error is safe: if the first one reached the server,
+            // the retry answers 409 and we adopt the pod.
+            await o.client.request(`create pod ${live.pod}`, () => o.client.core.createNamespacedPod({ namespace: o.namespace, body: pod }), { signal: undefined });
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            if (e.kind === 'conflict') {
+                adopted = true;
+            }
+            else {
+                const cls = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled' ? 'infrastructure' : 'configuration';
+                const message = (0,errors/* describeError */.Uc)(err, `create pod ${live.pod} in namespace ${o.namespace}`, o.client.server);
+                this.#enqueue(() => this.#endAttempt(live, failure(cls, e.reason ?? e.kind, message)));
+                return;
+            }
+        }
+        if (adopted) {
+            // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
+            try {
+                const existing = await o.client.request(`get pod ${live.pod}`, () => o.client.core.readNamespacedPod({ name: live.pod, namespace: o.namespace }));
+                const labels = existing.metadata?.labels ?? {};
+                if (labels['pod-dag.io/task'] !== live.task || labels['pod-dag.io/task-attempt'] !== String(live.attempt)) {
+                    const msg = `pod ${live.pod} already exists in namespace ${o.namespace} but is not attempt ${live.attempt} of task "${live.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
+                    this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'AlreadyExists', msg)));
+                    return;
+                }
+            }
+            catch (err) {
+                const e = (0,errors/* classifyError */.fe)(err);
+                if (e.kind !== 'not-found') {
+                    this.#enqueue(() => this.#endAttempt(live, failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `read pod ${live.pod}`, o.client.server))));
+                    return;
+                }
+                // Deleted between the 409 and the read: its DELETED event tells the rest.
+            }
+        }
+        this.#enqueue(async () => {
+            if (live.finished)
+                return;
+            this.#markStarted(live);
+            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod });
+            await o.reporter.podCreated?.(live.task, live.attempt, live.pod, adopted);
+            if (live.cancelAsked || this.#cancelledBySignal) {
+                live.cancelAsked = true;
+                await this.#cancelAttempt(live);
+                return;
+            }
+            // Events about the pod may have come before the create answered: look at it now.
+            const known = this.#watcher?.pods.get(live.pod);
+            if (known)
+                await this.#observe(live, known, false);
+            else if (live.gone)
+                await this.#endAttempt(live, failure('infrastructure', 'Deleted', 'the pod was deleted by someone else right after it was created'));
+        });
+    }
+    async #onPodEvent(e) {
+        const live = this.#live.get(e.pod.metadata?.name ?? '');
+        if (!live)
+            return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
+        if (e.type === 'DELETED') {
+            live.gone = true;
+            live.follower?.gone();
+        }
+        if (!live.started)
+            return;
+        await this.#observe(live, e.pod, e.type === 'DELETED');
+    }
+    /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
+    async #observe(live, pod, deleted) {
+        if ((0,classify/* containerStarted */.h0)(pod) && !live.follower && !deleted) {
+            live.follower = new LogFollower({
+                client: this.#o.client,
+                namespace: this.#o.namespace,
+                pod: live.pod,
+                container: kube_pod/* CONTAINER */.MR,
+                tailLines: this.#o.logTailLines,
+                onLine: (text, time) => this.#o.reporter.logLine?.({ task: live.task, attempt: live.attempt, text, time }),
+                onResume: (why) => this.#o.debug?.(why),
+            });
+            live.follower.start();
+        }
+        if ((0,classify/* containerTerminated */.Xp)(pod))
+            live.follower?.terminated();
+        if (live.finished || live.judged)
+            return;
+        const outcome = (0,classify/* classifyPod */.Eg)(pod, {
+            now: this.#clock.now(),
+            createdAt: live.createdAt,
+            startTimeoutMs: live.startTimeoutMs,
+            imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000,
+            deleted: deleted && !live.deletedByUs,
+            task: live.task,
+        });
+        if (!outcome)
+            return;
+        if (live.follower && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
+            // Let the log finish first, so the step log shows a task's last lines before its result.
+            // Bounded: a log that cannot be read must not hold the run.
+            live.judged = true;
+            const follower = live.follower;
+            this.#track((async () => {
+                let cancel = () => { };
+                await Promise.race([follower.done, new Promise((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
+                cancel();
+                this.#enqueue(() => this.#endAttempt(live, outcome, pod));
+            })());
+            return;
+        }
+        await this.#endAttempt(live, outcome, pod);
+    }
+    /** Feeds `finished` once, then cleans the pod up in the background per keep-pods. */
+    async #endAttempt(live, outcome, pod) {
+        if (live.finished)
+            return;
+        live.finished = true;
+        this.#active.delete(live);
+        const at = this.#clock.now();
+        await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
+        await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
+        let recordFailed = false;
+        if (!live.recorded && this.#o.onAttemptEnd) {
+            const result = this.#scheduler.taskState(live.task).result;
+            try {
+                await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
+            }
+            catch (err) {
+                recordFailed = true;
+                this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${err.message}); keeping its pod`);
+            }
+        }
+        if (!live.started || live.gone)
+            return;
+        const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
+        const keep = !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+        if (keep)
+            return;
+        this.#track((async () => {
+            // The log is read to its end before the pod goes (a Pending pod has none).
+            if (!stillRunning)
+                await live.follower?.done;
+            else
+                live.follower?.stop();
+            await this.#deletePod(live, stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
+        })());
+    }
+    async #cancelAttempt(live) {
+        if (live.finished)
+            return;
+        live.follower?.stop();
+        this.#track(this.#deletePod(live, this.#o.cancelGraceSeconds ?? 2));
+        await this.#endAttempt(live, cancelledOutcome('the run was cancelled; the pod was deleted'));
+    }
+    async #deletePod(live, graceSeconds) {
+        if (live.deletedByUs)
+            return;
+        live.deletedByUs = true;
+        const o = this.#o;
+        try {
+            await o.client.request(`delete pod ${live.pod}`, () => o.client.core.deleteNamespacedPod({ name: live.pod, namespace: o.namespace, gracePeriodSeconds: graceSeconds, propagationPolicy: 'Background' }));
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
+                return;
+            o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${live.pod}`, o.client.server));
+        }
+    }
+    #markStarted(live) {
+        live.started = true;
+        if (!live.finished)
+            this.#active.add(live);
+    }
+    /** One timer at the earliest due time: a retry, the DAG timeout, a grace or start timeout. */
+    #armTimer() {
+        let at = this.#scheduler.nextWakeAt();
+        for (const live of this.#active) {
+            const pod = this.#watcher?.pods.get(live.pod);
+            let r;
+            if (pod === undefined)
+                r = live.createdAt + live.startTimeoutMs;
+            else if (live.recheck?.pod === pod)
+                r = live.recheck.at;
+            else {
+                r = (0,classify/* recheckAt */.hW)(pod, { createdAt: live.createdAt, startTimeoutMs: live.startTimeoutMs, imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000 });
+                live.recheck = { pod, at: r };
+            }
+            if (r !== null && (at === null || r < at))
+                at = r;
+        }
+        if (at === this.#timerAt)
+            return;
+        this.#cancelTimer?.();
+        this.#cancelTimer = null;
+        this.#timerAt = at;
+        if (at === null || this.#scheduler.isDone())
+            return;
+        this.#cancelTimer = this.#clock.setTimer(at, () => this.#enqueue(async () => {
+            this.#timerAt = null;
+            this.#cancelTimer = null;
+            await this.#feed({ type: 'tick', at: this.#clock.now() });
+            for (const live of [...this.#active]) {
+                if (live.finished)
+                    continue; // ended by an earlier turn of this loop
+                const pod = this.#watcher?.pods.get(live.pod);
+                if (pod)
+                    await this.#observe(live, pod, false);
+                else if (this.#clock.now() - live.createdAt >= live.startTimeoutMs) {
+                    // Not even seen by the watch within the start timeout.
+                    await this.#endAttempt(live, failure('timeout', 'StartTimeout', `pod ${live.pod} was not seen within the start timeout`));
+                }
+            }
+            this.#armTimer();
+        }));
+    }
+}
+function failure(cls, reason, message) {
+    return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
+}
+function cancelledOutcome(message) {
+    return failure('cancelled', 'Cancelled', message);
+}
+/**
+ * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
+ * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
+ * schema checks speak. Nothing runs. A task is `succeeded` in the returned state when the cluster
+ * would accept its pod, `failed` (class configuration, the cluster's message) when not.
+ */
+async function dryRunDag(options) {
+    const o = options;
+    const clock = o.clock ?? systemClock;
+    const started = clock.now();
+    const runId = effectiveRunId(o.context, o.runId, started);
+    await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
+    const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
+        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
+        let verdict;
+        try {
+            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
+            await o.client.request(`create pod ${name} (dry run)`, () => o.client.core.createNamespacedPod({ namespace: o.namespace, body: pod, dryRun: 'All' }));
+            verdict = { task: task.id, pod: name, accepted: true, message: null };
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${name} in namespace ${o.namespace}`, o.client.server);
+            verdict = { task: task.id, pod: name, accepted: false, message };
+        }
+        await o.reporter.dryRunVerdict?.(verdict);
+        return verdict;
+    }));
+    const finishedAt = clock.now();
+    const state = {
+        dag: o.spec.name,
+        startedAt: started,
+        finishedAt,
+        result: verdicts.every((v) => v.accepted) ? 'success' : 'failure',
+        cancelled: null,
+        tasks: verdicts.map((v) => ({
+            id: v.task,
+            result: v.accepted ? 'succeeded' : 'failed',
+            attempts: [],
+            outputs: {},
+            reason: v.accepted ? 'the cluster would accept its pod (dry run)' : v.message,
+            reusedFrom: null,
+            retryAt: null,
+        })),
+    };
+    await o.reporter.runFinished?.(state, {});
+    return { verdicts, state };
+}
+/**
+ * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
+ * (with `keepPods`, the ended pods that policy keeps stay).
+ * Never throws: problems come back as warnings for the caller to print.
+ */
+async function cleanupRun(client, namespace, selector, options = {}) {
+    const deleted = [];
+    const warnings = [];
+    let pods;
+    try {
+        pods = (await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }))).items;
+    }
+    catch (err) {
+        return { deleted, warnings: [(0,errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, client.server)] };
+    }
+    await Promise.all(pods.map(async (p) => {
+        const name = p.metadata?.name ?? '';
+        if (p.metadata?.deletionTimestamp)
+            return;
+        // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
+        // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
+        const phase = p.status?.phase;
+        if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed'))
+            return;
+        if (options.keepPods === 'on-failure' && phase === 'Failed')
+            return;
+        try {
+            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 2 }));
+            deleted.push(name);
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
+                warnings.push((0,errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, client.server));
+        }
+    }));
+    return { deleted: deleted.sort(), warnings };
+}
+/** The label selector of one run attempt's pods (what `cleanupRun` is given by the post step). */
+function runPodSelector(spec, context, runId) {
+    return (0,kube_pod/* runSelector */.fC)(spec.name, effectiveRunId(context, runId), context.runAttempt);
+}
+
+
+/***/ }),
+
+/***/ 843:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Mz: () => (/* binding */ preflight),
+/* harmony export */   Ng: () => (/* binding */ connect)
+/* harmony export */ });
+/* unused harmony exports decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3024);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6760);
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(9655);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(6254);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2474);
+/**
+ * Authentication to the user's cluster, and the preflight that checks, before any pod exists,
+ * that the cluster can be reached, trusts us, has the namespace, and lets us do everything a run
+ * needs. Nothing happens at import time: the KubeConfig is built only when `connect` is called.
+ *
+ * Precedence (first match wins; issue 4):
+ *  1. the `kubeconfig` input: a kubeconfig's content, plain YAML or base64 (detected), plus `context`;
+ *  2. `server` + `token` (+ `certificate-authority-data`), for a service-account token;
+ *  3. `KUBECONFIG` or `~/.kube/config` as a previous step left it (azure/k8s-set-context,
+ *     get-gke-credentials, `aws eks update-kubeconfig`); exec credential plugins run, and
+ *     client-node runs them again when their credential expires;
+ *  4. in-cluster service-account credentials (runners on actions-runner-controller).
+ */
+
+
+
+
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/**
+ * Builds the KubeConfig from the inputs and environment, per the precedence above. Runs exec
+ * credential plugins once (so their token can be masked). Makes no request to the cluster.
+ * Throws a KubeError that says what is missing or malformed and how to fix it.
+ */
+async function connect(auth, env, options = {}) {
+    const secrets = new Set();
+    const kc = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW();
+    let source;
+    let namespace = null;
+    const kubeconfigInput = auth.kubeconfig?.trim();
+    if (kubeconfigInput) {
+        secrets.add(auth.kubeconfig);
+        secrets.add(kubeconfigInput);
+        const text = decodeKubeconfig(kubeconfigInput);
+        secrets.add(text);
+        secrets.add(Buffer.from(text, 'utf8').toString('base64'));
+        try {
+            kc.loadFromString(text);
+        }
+        catch (err) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig input is not a valid kubeconfig (${err.message.split('\n')[0]}). Give the file's content, as YAML or base64 (e.g. \`base64 -w0 ~/.kube/config\`), in a secret.`);
+        }
+        source = 'kubeconfig-input';
+    }
+    else if (auth.server || auth.token) {
+        if (!auth.server || !auth.token) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Inputs \`server\` and \`token\` go together: got ${auth.server ? '`server` without `token`' : '`token` without `server`'}. Give both (and \`certificate-authority-data\`), or a \`kubeconfig\`.`);
+        }
+        secrets.add(auth.token);
+        let caData;
+        const ca = auth.certificateAuthorityData?.trim();
+        if (ca)
+            caData = ca.startsWith('-----BEGIN') ? Buffer.from(ca, 'utf8').toString('base64') : ca.replace(/\s+/g, '');
+        if (caData && !Buffer.from(caData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3('Input `certificate-authority-data` is not a base64-encoded PEM certificate. Give the cluster CA as in a kubeconfig\'s `certificate-authority-data` (base64 of the PEM).');
+        }
+        try {
+            new URL(auth.server);
+        }
+        catch {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Input \`server\` is not a URL: "${auth.server}". Expected e.g. https://203.0.113.10:6443.`);
+        }
+        kc.loadFromClusterAndUser({ name: 'pod-dag', server: auth.server, caData, skipTLSVerify: false }, { name: 'pod-dag', token: auth.token });
+        source = 'token-input';
+    }
+    else if (env.KUBECONFIG || (homeKubeconfig(env) && (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(homeKubeconfig(env)))) {
+        const files = env.KUBECONFIG ? env.KUBECONFIG.split(node_path__WEBPACK_IMPORTED_MODULE_1__.delimiter).filter((f) => f) : [homeKubeconfig(env)];
+        for (const [i, file] of files.entries()) {
+            if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(file)) {
+                if (i === 0 && files.length === 1)
+                    throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`KUBECONFIG points at ${file}, which does not exist. Check the step that should have written it.`);
+                continue;
+            }
+            const one = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW();
+            try {
+                one.loadFromFile(file);
+            }
+            catch (err) {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig file ${file} is not valid (${err.message.split('\n')[0]}).`);
+            }
+            secrets.add((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(file, 'utf8'));
+            if (kc.clusters.length === 0)
+                kc.loadFromFile(file);
+            else
+                kc.mergeConfig(one, true);
+        }
+        source = 'kubeconfig-file';
+    }
+    else {
+        const dir = options.serviceAccountDir ?? SA_DIR;
+        if (!env.KUBERNETES_SERVICE_HOST || !(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'token'))) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3('No Kubernetes credentials found. Give the `kubeconfig` input (a kubeconfig in a secret), or `server` + `token` + `certificate-authority-data`, or run a step before this one that writes ~/.kube/config (azure/k8s-set-context, google-github-actions/get-gke-credentials, `aws eks update-kubeconfig`), or run on a runner inside the cluster.');
+        }
+        const host = env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
+        kc.loadFromClusterAndUser({ name: 'in-cluster', server: `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`, caFile: node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'ca.crt'), skipTLSVerify: false }, { name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'token') } } });
+        secrets.add((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'token'), 'utf8').trim());
+        const nsFile = node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'namespace');
+        if ((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(nsFile))
+            namespace = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(nsFile, 'utf8').trim() || null;
+        source = 'in-cluster';
+    }
+    if (auth.context && source !== 'token-input' && source !== 'in-cluster') {
+        if (!kc.getContextObject(auth.context)) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Context "${auth.context}" is not in the kubeconfig; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
+        }
+        kc.setCurrentContext(auth.context);
+    }
+    if (!kc.getCurrentCluster()) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig has no usable current context (current-context: "${kc.getCurrentContext() ?? ''}"). Set current-context in it or give the \`context\` input; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
+    }
+    if (source !== 'in-cluster')
+        namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
+    for (const user of kc.getUsers()) {
+        for (const v of [user.token, user.password, user.keyData, user.certData])
+            if (v)
+                secrets.add(v);
+        const cfg = user.authProvider?.config;
+        for (const k of ['access-token', 'id-token', 'refresh-token', 'client-secret'])
+            if (typeof cfg?.[k] === 'string')
+                secrets.add(cfg[k]);
+        for (const e of user.exec?.env ?? [])
+            if (e.value)
+                secrets.add(e.value);
+    }
+    // Run the credential plugin now (exec, oidc, token file), so the token it hands out is masked
+    // before any log line; client-node re-runs it when the token expires.
+    try {
+        const opts = { headers: {} };
+        await kc.applyToHTTPSOptions(opts);
+        const authz = opts.headers?.Authorization ?? opts.headers?.authorization;
+        if (authz) {
+            secrets.add(authz);
+            secrets.add(authz.replace(/^(Bearer|Basic)\s+/i, ''));
+        }
+    }
+    catch (err) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig's credential plugin failed (${err.message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`);
+    }
+    return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
+}
+function homeKubeconfig(env) {
+    const home = env.HOME ?? env.USERPROFILE;
+    return home ? node_path__WEBPACK_IMPORTED_MODULE_1__.join(home, '.kube', 'config') : null;
+}
+/** A kubeconfig given as YAML, or as base64 of it; which one is detected, not guessed from a flag. */
+function decodeKubeconfig(input) {
+    const t = input.trim();
+    if (/^[A-Za-z0-9+/=\s_-]+$/.test(t) && !t.includes(':')) {
+        const decoded = Buffer.from(t.replace(/\s+/g, ''), 'base64').toString('utf8');
+        if (/\b(apiVersion|clusters|contexts|current-context)\b/.test(decoded))
+            return decoded;
+    }
+    return t;
+}
+const RUN_PERMISSIONS = [
+    { verb: 'create', resource: 'pods' },
+    { verb: 'get', resource: 'pods' },
+    { verb: 'list', resource: 'pods' },
+    { verb: 'watch', resource: 'pods' },
+    { verb: 'delete', resource: 'pods' },
+    { verb: 'get', resource: 'pods', subresource: 'log' },
+    // The run's state (for re-runs and reattach) lives in a ConfigMap; housekeeping lists old ones.
+    { verb: 'get', resource: 'configmaps' },
+    { verb: 'create', resource: 'configmaps' },
+    { verb: 'update', resource: 'configmaps' },
+    { verb: 'list', resource: 'configmaps' },
+    { verb: 'delete', resource: 'configmaps' },
+];
+const DRY_RUN_PERMISSIONS = [{ verb: 'create', resource: 'pods' }];
+/** What the `concurrency` lock needs: a Lease it can create, renew and watch. */
+const LEASE_PERMISSIONS = ['get', 'create', 'update', 'watch'].map((verb) => ({
+    verb,
+    resource: 'leases',
+    group: 'coordination.k8s.io',
+}));
+/** The permissions `preflight` checks for a mode (`concurrency` adds LEASE_PERMISSIONS). */
+function permissionsFor(needs, options = {}) {
+    if (needs === 'dry-run')
+        return DRY_RUN_PERMISSIONS;
+    return options.concurrency ? [...RUN_PERMISSIONS, ...LEASE_PERMISSIONS] : RUN_PERMISSIONS;
+}
+/** The smallest Role (and its binding) the action needs in its namespace; the README shows it. */
+const MINIMAL_ROLE_YAML = (/* unused pure expression or super */ null && (`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: pod-dag-action
+  namespace: NAMESPACE
+rules:
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["create", "get", "list", "watch", "delete"]
+  - apiGroups: [""]
+    resources: ["pods/log"]
+    verbs: ["get"]
+  - apiGroups: [""]               # the run's state, for re-runs and reattach
+    resources: ["configmaps"]
+    verbs: ["get", "create", "update", "list", "delete"]
+  - apiGroups: ["coordination.k8s.io"]   # only with the concurrency input
+    resources: ["leases"]
+    verbs: ["get", "create", "update", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: pod-dag-action
+  namespace: NAMESPACE
+subjects:
+  - kind: ServiceAccount        # or User / Group: whoever the credentials authenticate as
+    name: pod-dag-action
+    namespace: NAMESPACE
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: pod-dag-action
+`));
+function ruleFor(p) {
+    const res = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
+    return `- apiGroups: ["${p.group ?? ''}"]\n  resources: ["${res}"]\n  verbs: ["${p.verb}"]`;
+}
+/**
+ * Checks, before any pod is created: the server answers (network, TLS), the credentials are
+ * accepted, the namespace exists, and every permission the mode needs is granted
+ * (SelfSubjectAccessReview). Throws one KubeError naming every problem and its fix.
+ */
+async function preflight(target, namespace, needs, options = {}) {
+    const client = target instanceof _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW ? (0,_client_js__WEBPACK_IMPORTED_MODULE_3__/* .createClient */ .UU)(target) : target;
+    const server = client.server;
+    const perms = permissionsFor(needs, options);
+    // SelfSubjectAccessReview needs no permission of its own (every authenticated user may ask),
+    // so its answer separates "unreachable", "bad TLS" and "bad credentials" from "not allowed".
+    const reviews = await Promise.all(perms.map(async (p) => {
+        const body = {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: p.group ?? '' } },
+        };
+        try {
+            const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }), {
+                retriable: (e) => (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(e).retriable && (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(e).kind !== 'network',
+            });
+            return { p, allowed: r.status?.allowed === true, reason: r.status?.reason ?? null };
+        }
+        catch (err) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err), { cause: err });
+        }
+    }));
+    const missing = reviews.filter((r) => !r.allowed);
+    if (missing.length) {
+        const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
+        const rules = missing.map((m) => ruleFor(m.p)).join('\n');
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)`);
+    }
+    try {
+        await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
+    }
+    catch (err) {
+        const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
+        if (e.kind === 'not-found') {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
+        }
+        // 403: a namespaced Role cannot grant `get namespaces`; the pod create will say if it is missing.
+        if (e.kind !== 'forbidden')
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), e, { cause: err });
+    }
+}
+function preflightMessage(err, server) {
+    const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
+    if (e.kind === 'unauthorized') {
+        return `The Kubernetes API server at ${server} rejected the credentials (401 Unauthorized): the token or client certificate is wrong or expired. Check the kubeconfig/token secret, or that the login step before this one ran.`;
+    }
+    return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .describeError */ .Uc)(err, 'check permissions (SelfSubjectAccessReview)', server);
+}
+
+
+/***/ }),
+
+/***/ 2239:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Eg: () => (/* binding */ classifyPod),
+/* harmony export */   Xp: () => (/* binding */ containerTerminated),
+/* harmony export */   h0: () => (/* binding */ containerStarted),
+/* harmony export */   hW: () => (/* binding */ recheckAt)
+/* harmony export */ });
+/* harmony import */ var _pod_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1794);
+
+/** Waiting reasons that mean the image cannot be pulled (may be transient: a short grace). */
+const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+/** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
+const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+/** Pod-level `Failed` reasons set by the kubelet or the control plane when it is not the task's fault. */
+const INFRA_POD_REASONS = new Set([
+    'Evicted',
+    'NodeLost',
+    'Shutdown',
+    'Terminated',
+    'NodeShutdown',
+    'UnexpectedAdmissionError',
+    'OutOfcpu',
+    'OutOfmemory',
+    'OutOfpods',
+    'NodeAffinity',
+    'Preempting',
+]);
+function outcome(partial, pod) {
+    return {
+        reason: null,
+        message: null,
+        exitCode: null,
+        outputs: {},
+        node: pod.spec?.nodeName ?? null,
+        ...partial,
+    };
+}
+function mainStatus(pod) {
+    const all = pod.status?.containerStatuses ?? [];
+    return all.find((c) => c.name === _pod_js__WEBPACK_IMPORTED_MODULE_0__/* .CONTAINER */ .MR) ?? all[0];
+}
+/**
+ * The outcome of an attempt from its pod, or `null` while it is still pending or running.
+ *
+ * Order matters: a container that terminated tells the truth about the task (even when the pod
+ * was then evicted or deleted); pod-level signals (eviction, preemption, deadline) come next;
+ * Pending-state checks (configuration errors, image pulls, start timeout) last.
+ */
+function classifyPod(pod, ctx) {
+    const status = pod.status ?? {};
+    const main = mainStatus(pod);
+    const terminated = main?.state?.terminated;
+    const disruption = (status.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+    if (terminated) {
+        const exitCode = terminated.exitCode;
+        if (exitCode === 0) {
+            const parsed = (0,_pod_js__WEBPACK_IMPORTED_MODULE_0__/* .parseOutputs */ .Q8)(terminated.message, ctx.task ?? pod.metadata?.labels?.['pod-dag.io/task'] ?? 'task');
+            if (!parsed.ok)
+                return outcome({ class: 'failed', reason: 'InvalidOutputs', message: parsed.error, exitCode }, pod);
+            return outcome({ class: 'succeeded', reason: 'Completed', exitCode, outputs: parsed.outputs }, pod);
+        }
+        // A container killed because the pod was evicted, preempted or deleted under it is not the
+        // task's failure: the disruption wins over the exit code it caused (137, 143).
+        if (status.reason === 'Evicted') {
+            return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted', exitCode }, pod);
+        }
+        if (disruption) {
+            return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted', exitCode }, pod);
+        }
+        if (ctx.deleted && (exitCode === 137 || exitCode === 143)) {
+            return outcome({ class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? 'the pod was deleted by someone else while it ran', exitCode }, pod);
+        }
+        if (status.reason === 'DeadlineExceeded') {
+            return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
+        }
+        const reason = terminated.reason ?? 'Error';
+        const message = reason === 'OOMKilled'
+            ? `OOMKilled: the container ran out of memory (exit code ${exitCode}); raise resources.limits.memory`
+            : `exit code ${exitCode}${reason && reason !== 'Error' ? ` (${reason})` : ''}`;
+        return outcome({ class: 'failed', reason, message, exitCode }, pod);
+    }
+    // The kubelet's own words ("The node was low on resource: memory…") say more than the
+    // DisruptionTarget condition it adds (TerminationByKubelet).
+    if (status.reason === 'Evicted') {
+        return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted' }, pod);
+    }
+    if (disruption) {
+        return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted' }, pod);
+    }
+    if (status.phase === 'Failed') {
+        if (status.reason === 'DeadlineExceeded') {
+            return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout' }, pod);
+        }
+        if (status.reason && INFRA_POD_REASONS.has(status.reason)) {
+            return outcome({ class: 'infrastructure', reason: status.reason, message: status.message ?? null }, pod);
+        }
+        return outcome({ class: 'infrastructure', reason: status.reason ?? 'PodFailed', message: status.message ?? 'the pod failed before its container ran' }, pod);
+    }
+    if (status.phase === 'Succeeded') {
+        // Succeeded without a terminated container status should not happen; never call it success.
+        return outcome({ class: 'infrastructure', reason: 'NoContainerStatus', message: 'the pod reports Succeeded but its container status is missing' }, pod);
+    }
+    if (ctx.deleted) {
+        return outcome({ class: 'infrastructure', reason: 'Deleted', message: 'the pod was deleted by someone else before its container finished' }, pod);
+    }
+    const waiting = main?.state?.waiting;
+    if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
+        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
+    }
+    const pending = ctx.now - ctx.createdAt;
+    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && (pending >= ctx.imagePullGraceMs || waiting.reason === 'InvalidImageName')) {
+        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
+    }
+    const running = main?.state?.running !== undefined;
+    if (!running && (status.phase === 'Pending' || status.phase === undefined) && pending >= ctx.startTimeoutMs) {
+        const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
+        const why = sched?.message ?? waiting?.message ?? waiting?.reason ?? 'the pod stayed Pending';
+        return outcome({
+            class: 'timeout',
+            reason: sched?.reason ?? waiting?.reason ?? 'StartTimeout',
+            message: `not started within the start timeout (${Math.round(ctx.startTimeoutMs / 1000)}s): ${why}`,
+        }, pod);
+    }
+    return null;
+}
+/**
+ * When `classifyPod` may give a different answer for this pod without any change to it (a grace or
+ * the start timeout running out), epoch ms; `null` when only a change of the pod can.
+ */
+function recheckAt(pod, ctx) {
+    const main = mainStatus(pod);
+    if (main?.state?.running || main?.state?.terminated)
+        return null;
+    const phase = pod.status?.phase;
+    if (phase && phase !== 'Pending')
+        return null;
+    const at = [ctx.createdAt + ctx.startTimeoutMs];
+    if (main?.state?.waiting?.reason && IMAGE_PULL_REASONS.has(main.state.waiting.reason))
+        at.push(ctx.createdAt + ctx.imagePullGraceMs);
+    return Math.min(...at);
+}
+/** Whether the task's container has terminated (its log is complete once read to the end). */
+function containerTerminated(pod) {
+    return mainStatus(pod)?.state?.terminated !== undefined;
+}
+/** Whether the task's container has started (its log can be read). */
+function containerStarted(pod) {
+    const s = mainStatus(pod)?.state;
+    return s?.running !== undefined || s?.terminated !== undefined;
+}
+
+
+/***/ }),
+
+/***/ 6254:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   UU: () => (/* binding */ createClient)
+/* harmony export */ });
+/* unused harmony export reusingConnections */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
+/* harmony import */ var node_https__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(4708);
+/* harmony import */ var node_http__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(7067);
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(9655);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2474);
+/**
+ * The connected client bundle: one KubeConfig, the typed APIs we use, and the two rules every
+ * request follows: a client-side rate limit (token bucket) and retries of retriable errors
+ * (src/kube/errors.ts). Log streams are opened here too, over node:https with the KubeConfig's
+ * own TLS and auth options (exec plugins included), so a stream cut mid-way is seen as such.
+ *
+ * Requests reuse connections (keep-alive): a run makes about four requests per task, and a new
+ * TLS handshake for each would cost more than the request itself (BENCHMARKS.md, row 1).
+ */
+
+
+
+
+
+/** Builds the bundle. Makes no request. */
+function createClient(kubeConfig, options = {}) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3('The kubeconfig has no current cluster: set current-context or give the `context` input.');
+    const limiter = new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .TokenBucket */ .qc({ qps: options.qps ?? 50, burst: options.burst ?? 100 });
+    const server = cluster.server.replace(/\/+$/, '');
+    const onRequest = options.onRequest ?? (() => { });
+    const pooled = reusingConnections(kubeConfig);
+    // Log streams: client-node's own agent for them keeps no connection alive, and keeps the TLS
+    // options it was first built with (a client certificate an exec plugin renews would not take
+    // effect). This one keeps connections alive and, like every https.Agent, pools them per TLS
+    // options given with each request (CA, client certificate and key, server name, verification).
+    // Through a proxy, client-node's agent stays (it tunnels).
+    const streamAgent = cluster.proxyUrl ? null : new node_https__WEBPACK_IMPORTED_MODULE_1__.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
+    return {
+        kubeConfig: pooled,
+        server,
+        core: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoreV1Api */ .f5Y),
+        authz: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .AuthorizationV1Api */ .NwU),
+        watch: new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .Watch */ .ox1(pooled),
+        async throttle(what) {
+            await limiter.take();
+            onRequest(what);
+        },
+        request(what, fn, opts = {}) {
+            return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .withRetry */ .bD)(async () => {
+                await limiter.take();
+                onRequest(what);
+                return fn();
+            }, { ...options.retry, ...opts });
+        },
+        async openStream(path, query, signal) {
+            await limiter.take();
+            onRequest(`GET ${path}`);
+            const url = new URL(server + path);
+            for (const [k, v] of Object.entries(query))
+                url.searchParams.set(k, v);
+            const opts = { method: 'GET', headers: {} };
+            await kubeConfig.applyToHTTPSOptions(opts);
+            const lib = url.protocol === 'http:' ? node_http__WEBPACK_IMPORTED_MODULE_2__ : node_https__WEBPACK_IMPORTED_MODULE_1__;
+            if (streamAgent && lib === node_https__WEBPACK_IMPORTED_MODULE_1__)
+                opts.agent = streamAgent;
+            return new Promise((resolve, reject) => {
+                const req = lib.request(url, { ...opts, signal }, (res) => {
+                    if (res.statusCode === 200) {
+                        resolve(res);
+                        return;
+                    }
+                    const chunks = [];
+                    res.on('data', (c) => chunks.push(c));
+                    res.on('error', reject);
+                    res.on('end', () => {
+                        // Shaped like client-node's ApiException so classifyError reads it the same way.
+                        reject(Object.assign(new Error(`HTTP ${res.statusCode} for GET ${path}`), { code: res.statusCode, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+                    });
+                });
+                req.on('error', reject);
+                req.end();
+            });
+        },
+    };
+}
+/**
+ * A view of `kubeConfig` whose typed-API requests and watches reuse connections.
+ *
+ * client-node 2.x builds a new undici Agent, so a new connection and TLS handshake, for every
+ * request (`applySecurityAuthentication` → `createDispatcher`). The view keeps the Agent it built
+ * last while the TLS options it was built from stay the same (CA, client certificate and key,
+ * server name, verification), so a client certificate an exec plugin renews gets a new Agent
+ * (the old one's idle connections close on their own). Everything else is client-node's: the
+ * headers (tokens, exec plugins), and the dispatchers of proxies (HTTP and SOCKS) and of servers
+ * without TLS options, which are left as they are. The view delegates to `kubeConfig` (its
+ * prototype), which is not changed.
+ *
+ * `createDispatcher` is private in client-node's types: should a later version rename it, the
+ * view changes nothing and requests open connections as before (test/kube/client.test.ts fails).
+ */
+function reusingConnections(kubeConfig) {
+    const build = Reflect.get(kubeConfig, 'createDispatcher');
+    if (typeof build !== 'function')
+        return kubeConfig;
+    let last = null;
+    const view = Object.create(kubeConfig);
+    Object.defineProperty(view, 'createDispatcher', {
+        value(cluster, agentOptions) {
+            const options = kubeConfig.createDispatcherOptions(cluster, agentOptions);
+            const key = options.type === 'agent' ? fingerprint(options.connect) : null;
+            if (key === null)
+                return build.call(kubeConfig, cluster, agentOptions);
+            if (last?.key !== key)
+                last = { key, dispatcher: build.call(kubeConfig, cluster, agentOptions) };
+            return last.dispatcher;
+        },
+    });
+    return view;
+}
+/**
+ * A digest of connection options (strings, buffers, numbers, booleans, or arrays of them), so
+ * that no key material is kept as a map key; null for anything else (then nothing is reused).
+ */
+function fingerprint(options) {
+    const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256');
+    for (const [name, value] of Object.entries(options).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        if (value === undefined)
+            continue;
+        for (const part of Array.isArray(value) ? value : [value]) {
+            if (Buffer.isBuffer(part))
+                hash.update(`${name}:buffer:${part.length}:`).update(part);
+            else if (typeof part === 'string')
+                hash.update(`${name}:string:${part.length}:`).update(part);
+            else if (typeof part === 'number' || typeof part === 'boolean')
+                hash.update(`${name}:${typeof part}:${String(part)};`);
+            else
+                return null;
+        }
+    }
+    return hash.digest('hex');
+}
+/** Re-exported so callers sleep the same way. */
+
+
+
+/***/ }),
+
+/***/ 7718:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   u: () => (/* binding */ PodWatcher)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2474);
+
+/** Watches the pods matching a selector and reports every change once, in order. */
+class PodWatcher {
+    #client;
+    #namespace;
+    #selector;
+    #onEvent;
+    #options;
+    #cache = new Map();
+    #stop = new AbortController();
+    #rv = '';
+    #controller = null;
+    #loop = null;
+    constructor(client, namespace, selector, onEvent, options = {}) {
+        this.#client = client;
+        this.#namespace = namespace;
+        this.#selector = selector;
+        this.#onEvent = onEvent;
+        this.#options = options;
+    }
+    /** The last known state of every pod of the run that exists. */
+    get pods() {
+        return this.#cache;
+    }
+    /**
+     * Lists the pods (reporting each as ADDED) and starts watching. Resolves after the first list;
+     * the returned promise of `done` settles when the watcher stops (rejects on 401/403).
+     */
+    async start() {
+        await this.#list();
+        this.#loop = this.#run();
+        // Surface fatal errors through `done`; avoid an unhandled rejection meanwhile.
+        this.#loop.catch(() => { });
+    }
+    /** Settles when the watcher stops: resolves after `stop()`, rejects with a fatal error. */
+    get done() {
+        return this.#loop ?? Promise.resolve();
+    }
+    /** Stops watching; no event is reported after this returns. */
+    stop() {
+        this.#stop.abort(new Error('watch stopped'));
+        this.#controller?.abort();
+    }
+    async #list() {
+        const list = await this.#client.request(`list pods ${this.#selector}`, () => this.#client.core.listNamespacedPod({ namespace: this.#namespace, labelSelector: this.#selector }), { signal: this.#stop.signal });
+        if (this.#stop.signal.aborted)
+            return;
+        this.#rv = list.metadata?.resourceVersion ?? '';
+        const seen = new Set();
+        for (const pod of list.items) {
+            const name = pod.metadata?.name ?? '';
+            seen.add(name);
+            const old = this.#cache.get(name);
+            this.#cache.set(name, pod);
+            if (!old)
+                this.#onEvent({ type: 'ADDED', pod, synthetic: true });
+            else if (old.metadata?.resourceVersion !== pod.metadata?.resourceVersion)
+                this.#onEvent({ type: 'MODIFIED', pod, synthetic: true });
+        }
+        for (const [name, pod] of [...this.#cache]) {
+            if (seen.has(name))
+                continue;
+            this.#cache.delete(name);
+            this.#onEvent({ type: 'DELETED', pod, synthetic: true });
+        }
+    }
+    async #run() {
+        const sleep = this.#options.sleep ?? _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .Mf;
+        let failures = 0;
+        while (!this.#stop.signal.aborted) {
+            const result = await this.#watchOnce();
+            if (this.#stop.signal.aborted)
+                return;
+            if (result.kind === 'ended') {
+                failures = result.events > 0 ? 0 : failures;
+                // A watch that ends at once with nothing in it, again and again, must not spin.
+                if (result.events === 0 && result.quick)
+                    await this.#pause(sleep, ++failures);
+                continue;
+            }
+            const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(result.error);
+            if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#client.server), e);
+            }
+            if (e.kind === 'gone') {
+                this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
+                failures = 0;
+                await this.#relist(sleep);
+                continue;
+            }
+            this.#options.onRecover?.(`watch failed (${e.message}); resuming from resourceVersion ${this.#rv}`);
+            // A watch that made progress before it failed starts the backoff afresh.
+            if (result.events > 0)
+                failures = 0;
+            await this.#pause(sleep, ++failures, e.retryAfterMs);
+        }
+    }
+    async #relist(sleep) {
+        for (let n = 1; !this.#stop.signal.aborted; n++) {
+            try {
+                await this.#list();
+                return;
+            }
+            catch (err) {
+                const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err);
+                if (e.kind === 'unauthorized' || e.kind === 'forbidden')
+                    throw err;
+                await this.#pause(sleep, n, e.retryAfterMs);
+            }
+        }
+    }
+    async #pause(sleep, n, serverMs = null) {
+        const ms = serverMs ?? Math.min(10_000, 100 * 2 ** Math.min(n - 1, 7));
+        try {
+            await sleep(ms, this.#stop.signal);
+        }
+        catch {
+            // stopped while waiting
+        }
+    }
+    /** One watch request; resolves when it ends, never rejects. */
+    async #watchOnce() {
+        const started = Date.now();
+        let events = 0;
+        let gone = null;
+        await this.#client.throttle(`watch pods ${this.#selector}`);
+        return new Promise((resolve) => {
+            const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods`;
+            const query = {
+                labelSelector: this.#selector,
+                resourceVersion: this.#rv,
+                allowWatchBookmarks: true,
+                timeoutSeconds: this.#options.timeoutSeconds ?? 25,
+            };
+            const onEvent = (type, obj) => {
+                if (this.#stop.signal.aborted || gone)
+                    return;
+                if (type === 'ERROR') {
+                    // A Status object: 410 Gone most often (the watch's resourceVersion is too old).
+                    gone = obj ?? new Error('watch ERROR event without a status');
+                    this.#controller?.abort();
+                    return;
+                }
+                const pod = obj;
+                const rv = pod?.metadata?.resourceVersion;
+                if (rv)
+                    this.#rv = rv;
+                if (type === 'BOOKMARK')
+                    return;
+                if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED')
+                    return;
+                events++;
+                const name = pod.metadata?.name ?? '';
+                if (type === 'DELETED') {
+                    this.#cache.delete(name);
+                    this.#onEvent({ type, pod, synthetic: false });
+                    return;
+                }
+                this.#cache.set(name, pod);
+                this.#onEvent({ type, pod, synthetic: false });
+            };
+            const onDone = (err) => {
+                this.#controller = null;
+                if (gone)
+                    resolve({ kind: 'error', error: gone, events });
+                else if (err && !this.#stop.signal.aborted && (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err).kind !== 'timeout')
+                    resolve({ kind: 'error', error: err, events });
+                else
+                    resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
+            };
+            this.#client.watch.watch(path, query, onEvent, onDone).then((controller) => {
+                this.#controller = controller;
+                if (this.#stop.signal.aborted)
+                    controller.abort();
+            }, (err) => onDone(err));
+        });
+    }
+}
+
+
+/***/ }),
+
+/***/ 1781:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   U: () => (/* binding */ LiveLogReporter)
+/* harmony export */ });
+/* unused harmony export describeOutcome */
+/* harmony import */ var _dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2621);
+
+/** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
+function describeOutcome(o) {
+    if (o.class === 'failed' && o.message)
+        return o.message;
+    if (o.class === 'failed')
+        return o.exitCode !== null ? `exit code ${o.exitCode}` : (o.reason ?? 'failed');
+    const head = o.reason ?? o.class;
+    return o.message ? `${head}: ${o.message}` : head;
+}
+const VERB = {
+    succeeded: 'succeeded',
+    failed: 'failed',
+    infrastructure: 'was lost to an infrastructure problem',
+    configuration: 'failed on configuration',
+    timeout: 'timed out',
+    cancelled: 'was cancelled',
+};
+/** The Reporter that prints the run to the step log as it happens. */
+class LiveLogReporter {
+    #write;
+    #max;
+    /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
+    #done = null;
+    constructor(options) {
+        this.#write = options.write;
+        this.#max = options.maxLineLength ?? 8000;
+    }
+    runStarted(info) {
+        const n = info.spec.tasks.length;
+        const where = info.namespace ? ` in namespace ${info.namespace}` : '';
+        const what = info.mode === 'dry-run' ? 'Dry run of' : 'Running';
+        this.#write(`${what} DAG ${info.spec.name} (${n} ${n === 1 ? 'task' : 'tasks'})${where}`);
+    }
+    podCreated(task, attempt, pod, adopted) {
+        this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'started pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    }
+    logLine(line) {
+        // A carriage return or escape sequence must not rewrite earlier lines of the step log.
+        let text = line.text.replace(/\r/g, '');
+        if (text.length > this.#max)
+            text = `${text.slice(0, this.#max)}… (${text.length - this.#max} more characters)`;
+        this.#write(`${label(line.task, line.attempt)} ${text}`);
+    }
+    attemptFinished(task, attempt, outcome, run) {
+        if (outcome.class !== 'succeeded')
+            return; // failures are told by the retry / give-up decision
+        const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
+        const took = rec && rec.finishedAt !== null ? ` in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
+        const outs = Object.keys(outcome.outputs);
+        this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
+    }
+    decision(d) {
+        switch (d.type) {
+            case 'retry':
+                this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
+                break;
+            case 'give-up':
+                this.#write(`${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
+                break;
+            case 'skip':
+                this.#write(`${d.task} skipped: ${d.reason}`);
+                break;
+            case 'cancel': {
+                const names = d.attempts.map((a) => (a.attempt > 1 ? `${a.task} (attempt ${a.attempt})` : a.task)).join(', ');
+                const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : 'the run was cancelled';
+                this.#write(`${why}: stopping ${names}`);
+                break;
+            }
+            case 'done': {
+                // Held until runFinished: the `done` decision comes with the last attempt's end, before
+                // that attempt's own "succeeded" line is written.
+                this.#done = d.result;
+                break;
+            }
+            default:
+                break;
+        }
+    }
+    dryRunVerdict(v) {
+        this.#write(v.accepted ? `${v.task}: the cluster would accept pod ${v.pod}` : `${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
+    }
+    runFinished(state) {
+        // A run's `done` decision said how it ended; a dry run has none.
+        if (this.#done !== null) {
+            const counts = new Map();
+            for (const t of state.tasks)
+                counts.set(t.result ?? 'unfinished', (counts.get(t.result ?? 'unfinished') ?? 0) + 1);
+            const parts = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
+            this.#write(`DAG ${state.dag} finished: ${this.#done} (${parts})`);
+            return;
+        }
+        const failed = state.tasks.filter((t) => t.result === 'failed').length;
+        this.#write(`DAG ${state.dag} finished: ${state.result ?? 'unfinished'}${failed ? ` (${failed} failed)` : ''}`);
+    }
+}
+function label(task, attempt) {
+    return attempt > 1 ? `[${task} #${attempt}]` : `[${task}]`;
+}
+
+
+/***/ })
+
+};

@@ -1,0 +1,37 @@
+/**
+ * What the action's steps share: what a step needs from its surroundings, the error that stops
+ * a step (its message is for the user), and the state the main step hands to the post step.
+ * Light on purpose: `plan` loads it, and `plan` must not load the Kubernetes client.
+ */
+import { KubeError } from './kube/errors.ts';
+import type { Runner } from './runner.ts';
+
+/** A problem that stops the step; its message is for the user. */
+export class ActionError extends Error {
+  override name = 'ActionError';
+}
+
+/** What the main step needs from its surroundings. */
+export interface MainDeps {
+  runner: Runner;
+  env: NodeJS.ProcessEnv;
+  /** Aborted when the runner cancels the job (SIGINT, then SIGTERM). */
+  signal: AbortSignal;
+}
+
+/** State handed from the main step to the post step (`saveState`). */
+export const STATE = {
+  namespace: 'namespace',
+  selector: 'selector',
+  keepPods: 'keep-pods',
+} as const;
+
+/** Turns a KubeError (already worded for the user) into an ActionError. */
+export async function withKubeErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof KubeError) throw new ActionError(err.message);
+    throw err;
+  }
+}
