@@ -19,9 +19,8 @@ export async function writeBenchmarksMd(file: string, run: BenchRun): Promise<vo
 
 ${run.quick ? '**Quick run** (`--quick`: fewer, smaller repetitions; see the sizes below).\n\n' : ''}Measured by \`npm run bench\` (bench/), ${run.started.toISOString().slice(0, 16).replace('T', ' ')} UTC, on:
 ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, Node ${process.version}, ${os.type()} ${os.release()}.
-Load average at the end of the run: ${load}. **The machine was shared** with other work while this ran
-(several engineers' builds and tests on the same two cores), so absolute times are noisy and
-pessimistic; the ratios are measured in the same run, side by side, and suffer less.
+Load average at the end of the run: ${load} (${Number(load.split(',')[0]) > 1.5 ? '**the machine was busy** with other work, so absolute times are pessimistic' : 'the machine was otherwise quiet'}); the ratios are
+measured in the same run, side by side, and suffer less from other load.
 
 ${run.table}
 
@@ -75,42 +74,46 @@ client's alone, as on a runner where the API server is elsewhere.
    \`INPUT_MODE=plan\`, \`INPUT_PARAMS\` with \`destination_host\`, fresh \`GITHUB_OUTPUT\` and
    \`GITHUB_STEP_SUMMARY\` files), wall time from spawn to exit; \`node -e 0\` beside it.
 
-## What bounds the figures that miss their targets
+## What bounds each figure, and what changed it
 
 - **Chain (1).** Per task the floor makes one request (the create); \`runDag\` makes four (create,
   follow the log, read the log once more after the container ended, delete), and three of them are
   in the chain's critical path: a task's result is reported only after its log was read to the
   end (so the step log shows a task's last lines before its result), and the dependant is created
-  after that. client-node 2.x opens a new TLS connection for every request (no keep-alive; a
-  profile of the child shows \`TLSSocket._start\`, \`SecureContext\` and \`getPeerCertificate\` at the
-  top, next to module loading), so each of those requests costs a handshake on both sides.
-  With the client rate limit of the recorded run (\`createClient\`: 20 requests/s, burst 40) the chain was
-  **capped by the limit**: 200 tasks × 4 requests, less the burst of 40, at 20/s is 38 s, and the
-  three runs of row 1 in the full run of 2026-11-24 took 38.5, 38.2 and 38.2 s while the floor
-  beside them varied from 3.4 to 21.3 s. A task lasting seconds never meets this cap (4 requests per task); a DAG
-  of many instant tasks does. Since then the default is 50 requests/s, burst 100 (as kubectl's), which lifts it for chains of
-  up to ~100 short tasks; row 1b shows what is left without any limit. (Not re-measured yet.) None of this is the scheduler's cost (row 2).
-- **Wide DAG (2).** The scheduler's own work is within the target: \`start\` + \`handle\` (4,000
-  events) + \`nextWakeAt\` + the constructor took about 0.44 s for 2,000 tasks. What is over is
-  \`state()\`: the engine calls it about four times per task (for every decision it reports, to
-  collect upstream outputs before each start, when a create answers, when an attempt ends), and
-  each call builds an array of all 2,000 task snapshots: 8,003 calls, 2.1 s, and 16 million array
-  slots of garbage. That is quadratic in the number of tasks, in src/engine.ts, not in the
-  scheduler (\`taskState(id)\` is O(1); the run-level \`cancelled\` and the outputs a task refers to
-  need no full snapshot). Peak RSS: loading \`@kubernetes/client-node\` alone takes a Node 24
-  process from ~42 MB to ~125 MB; peak heap in use was ~216 MB; the rest is V8 letting the heap
-  grow under that garbage and the garbage of ~8,000 TLS connections (one per request).
+  after that. Requests reuse connections (keep-alive; client-node 2.x alone opens a TLS
+  connection per request, which the floor, written with client-node directly, still does). With
+  the client's rate limit lifted (1b) \`runDag\` is therefore faster than this floor; against a
+  floor that also reuses connections it takes about twice as long per task (measured beside it:
+  11.1 against 5.5 ms per task), the two log reads in the critical path.
+  With the shipped limit (50 requests/s, burst 100, as kubectl's) the chain is **capped by the
+  limit**: (200 tasks × 4 requests − 100) ÷ 50/s = 14.0 s, whatever the floor does. Meeting 1.15×
+  on 200 instant tasks would take about 200 requests/s (measured: 50.3 ms per task at 50/s, 30.6
+  at 100/s, 10.7 at 200/s, 11.1 without a limit), which is a lot to ask of a shared API server for
+  tasks that do nothing; a task that lasts seconds never meets the cap (4 requests per task). The
+  limit is a choice, not a cost of the engine: none of this is the scheduler's (row 2).
+- **Wide DAG (2).** The scheduler and the engine's own work are within the target since the engine
+  stopped copying the run per event (reporters get a live view of the run; the timer looks only at
+  running attempts): before, every decision and every attempt's end copied the state of all 2,000
+  tasks (8,003 copies, 2.1 s, quadratic in the tasks). Peak RSS is over: loading the run path
+  (\`@kubernetes/client-node\` and ours) takes a Node 24 process from ~41 MB to ~150 MB before the
+  first request. A heap snapshot in the middle of the run holds ~76 MB, most of it module code and
+  source strings; what the run allocates is short-lived (~950 MB over the run, sampled with V8's
+  heap profiler: client-node's JSON (de)serialisation of every pod created and deleted, the
+  watch's line parsing, HTTP requests and log streams of 200 attempts at a time), and V8 sizes its
+  young generation by the machine's memory: at the peak, \`heapTotal\` is ~240 MB for ~130 MB in
+  use. With \`--max-semi-space-size=16\` (a Node flag an action cannot set for itself) the same run
+  peaks at ~290 MB.
 - **Logs (4).** In this setup the sandbox is the bound: it writes each log line as its own HTTP
   chunk and formats each line's nanosecond timestamp with BigInt arithmetic (its profile shows
   \`formatRfc3339Nano\` and per-line \`writev\` at the top), and the client then parses 100-byte
   HTTP chunks (\`socketOnData\`). "LogFollower alone" removes the server and shows the client's
   own ceiling: per-line work in \`LogFollower.#accept\` (a regular expression and a timestamp
   normalisation per line, two new \`Map\`s per distinct timestamp) and string slicing in \`#read\`.
-- **Cold start (5).** \`dist/index.js\` is one ~21 MB ESM bundle, almost all of it
-  \`@kubernetes/client-node\` (868 of its modules), and it is compiled and evaluated even in \`plan\`
-  mode, which makes no request: a CPU profile shows ~1.9 s of 3.5 s in \`compileSourceTextModule\`
-  on the shared machine. (Minifying does not help: a minified 6 MB bundle started slower here.)
-  Loading the Kubernetes client only when a mode needs it would take it off \`plan\`'s path.
-  The figure is very sensitive to the machine's load: a quick run at a quieter moment (22:41 UTC,
-  same machine) measured 784 ms median, a busier one 2,023 ms.
+- **Cold start (5).** Met since \`plan\` and \`validate\` stopped loading \`@kubernetes/client-node\`:
+  what talks to the cluster (\`run\`, \`dry-run\`, the post step's sweep, the CLI's \`run\`) is
+  loaded with \`import()\`, and the bundle splits it into chunks (\`dist/<id>.index.js\`, ~19.6 MB)
+  that only those modes load; \`dist/index.js\` is 1.9 MB (it was one ~21.5 MB bundle, compiled
+  and evaluated in every mode: ~1.1 s). Of the ~0.6 s of CPU left in a \`plan\` run, compiling
+  modules is ~0.14 s, and about 40% of what is loaded is \`undici\` 6, which \`@actions/core\` loads
+  for an OIDC client the action does not use. \`run\` starts as before (the same code, in two parts).
 `;
