@@ -3,39 +3,65 @@
  * container instance (restart), readable while it grows.
  */
 
+/**
+ * Log timestamps are nanoseconds since `EPOCH_MS` (when this module loaded), as plain numbers:
+ * exact up to 2^53 ns (104 days of uptime), and a line costs no BigInt. A time far before the
+ * epoch (a `sinceTime` of last year) loses its last digits, but still compares below every line.
+ */
+const EPOCH_MS = Date.now();
+
 /** One log line (its text keeps the trailing newline when the container wrote one). */
 export interface LogLine {
-  /** Nanoseconds since the epoch; strictly increasing across the sandbox. */
-  ts: bigint;
+  /** Nanoseconds since `EPOCH_MS`; strictly increasing across the sandbox. */
+  ts: number;
   text: string;
 }
 
-let lastTs = 0n;
+let lastTs = -1;
 
-/** Now in nanoseconds, strictly increasing, so `sinceTime` resumption can be exact. */
-export function nowNanos(): bigint {
-  const wall = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
-  lastTs = wall > lastTs ? wall : lastTs + 1n;
+/** Now in nanoseconds since `EPOCH_MS`, strictly increasing, so `sinceTime` resumption can be exact. */
+export function nowNanos(): number {
+  // The wall clock gives milliseconds; the sub-millisecond digits come from the monotonic clock.
+  const wall = (Date.now() - EPOCH_MS) * 1_000_000 + (process.hrtime()[1] % 1_000_000);
+  lastTs = wall > lastTs ? wall : lastTs + 1;
   return lastTs;
 }
 
-/** Formats nanoseconds as Go's time.RFC3339Nano does (trailing zeros of the fraction trimmed). */
-export function formatRfc3339Nano(ns: bigint): string {
-  const ms = Number(ns / 1_000_000n);
-  const base = new Date(ms).toISOString().slice(0, 19);
-  let frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
-  if (frac) frac = `.${frac}`;
-  return `${base}${frac}Z`;
+/** The next nanosecond after the last timestamp given: the lines of one read share one clock reading. */
+function nextNanos(): number {
+  return ++lastTs;
 }
 
-/** Parses RFC 3339 with an optional fraction of up to 9 digits into nanoseconds; undefined if invalid. */
-export function parseRfc3339(s: string): bigint | undefined {
+/** The ISO date and time to the second ("2026-11-24T23:45:31") of the last second formatted. */
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
+/** Formats a log timestamp as Go's time.RFC3339Nano does (trailing zeros of the fraction trimmed). */
+export function formatRfc3339Nano(ts: number): string {
+  const subMs = ts % 1_000_000;
+  const ms = EPOCH_MS + (ts - subMs) / 1_000_000;
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  let frac = (ms - second * 1000) * 1_000_000 + subMs;
+  if (frac === 0) return `${cachedPrefix}Z`;
+  let digits = 9;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    digits--;
+  }
+  return `${cachedPrefix}.${String(frac).padStart(digits, '0')}Z`;
+}
+
+/** Parses RFC 3339 with an optional fraction of up to 9 digits into a log timestamp; undefined if invalid. */
+export function parseRfc3339(s: string): number | undefined {
   const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(s);
   if (!m) return undefined;
-  const secs = Date.parse(`${m[1]}${m[3]}`);
-  if (Number.isNaN(secs)) return undefined;
-  const frac = BigInt((m[2] ?? '').padEnd(9, '0') || '0');
-  return BigInt(secs) * 1_000_000n + frac;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(ms)) return undefined;
+  return (ms - EPOCH_MS) * 1_000_000 + Number((m[2] ?? '').padEnd(9, '0'));
 }
 
 /** The log of one container instance. */
@@ -50,18 +76,38 @@ export class ContainerLog {
     return this.#done;
   }
 
-  /** Appends raw output of one stream ("stdout"/"stderr"); complete lines become log lines. */
+  /**
+   * Appends raw output of one stream ("stdout"/"stderr"); complete lines become log lines. The
+   * lines of one chunk are stamped one nanosecond apart from one clock reading, as a kubelet
+   * stamps the lines of one read of the container's pipe with the time of that read.
+   */
   write(stream: string, chunk: string): void {
-    let buf = (this.#partial.get(stream) ?? '') + chunk;
-    let nl: number;
-    let added = false;
-    while ((nl = buf.indexOf('\n')) !== -1) {
-      this.lines.push({ ts: nowNanos(), text: buf.slice(0, nl + 1) });
-      buf = buf.slice(nl + 1);
-      added = true;
+    const partial = this.#partial.get(stream) ?? '';
+    let nl = chunk.indexOf('\n');
+    if (nl === -1) {
+      this.#partial.set(stream, partial + chunk);
+      return;
     }
-    this.#partial.set(stream, buf);
-    if (added) this.#notify();
+    this.lines.push({ ts: nowNanos(), text: partial + chunk.slice(0, nl + 1) });
+    let start = nl + 1;
+    while ((nl = chunk.indexOf('\n', start)) !== -1) {
+      this.lines.push({ ts: nextNanos(), text: chunk.slice(start, nl + 1) });
+      start = nl + 1;
+    }
+    this.#partial.set(stream, chunk.slice(start));
+    this.#notify();
+  }
+
+  /** The index of the first line stamped `ts` or later (`lines.length` if none). */
+  firstAtOrAfter(ts: number): number {
+    let lo = 0;
+    let hi = this.lines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.lines[mid]!.ts < ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Flushes unterminated output and marks the log complete. */
