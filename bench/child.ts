@@ -186,17 +186,22 @@ async function pollerRun(kc: k8s.KubeConfig, n: number, image: string, intervalM
   return performance.now() - t0;
 }
 
-/** Counts log lines and checks their numbering: the writer prints `<9-digit number> <filler>`. */
-function countingReporter(): { reporter: Reporter; stats: { lines: number; bytes: number; lost: number; repeated: number; outOfOrder: number; firstAt: number; lastAt: number; lastNumber: number } } {
+/**
+ * Counts log lines and checks their numbering: the writer prints `<9-digit number> <filler>`.
+ * Cheap per line (no allocation, the clock read once per 1,024 lines and at the last line), so
+ * that it measures the follower rather than itself.
+ */
+function countingReporter(expectedLines: number): { reporter: Reporter; stats: { lines: number; bytes: number; lost: number; repeated: number; outOfOrder: number; firstAt: number; lastAt: number; lastNumber: number } } {
   const stats = { lines: 0, bytes: 0, lost: 0, repeated: 0, outOfOrder: 0, firstAt: 0, lastAt: 0, lastNumber: -1 };
   const reporter: Reporter = {
     logLine(l: LogLine) {
-      const now = performance.now();
-      if (stats.lines === 0) stats.firstAt = now;
-      stats.lastAt = now;
+      const t = l.text;
+      if (stats.lines === 0) stats.firstAt = performance.now();
       stats.lines++;
-      stats.bytes += Buffer.byteLength(l.text) + 1;
-      const n = Number(l.text.slice(0, 9));
+      // The lines are ASCII: characters are bytes.
+      stats.bytes += t.length + 1;
+      let n = 0;
+      for (let i = 0; i < 9; i++) n = n * 10 + t.charCodeAt(i) - 48;
       if (n === stats.lastNumber + 1) stats.lastNumber = n;
       else if (n <= stats.lastNumber) stats.repeated++;
       else {
@@ -204,6 +209,7 @@ function countingReporter(): { reporter: Reporter; stats: { lines: number; bytes
         stats.outOfOrder++;
         stats.lastNumber = n;
       }
+      if ((stats.lines & 1023) === 0 || n === expectedLines - 1) stats.lastAt = performance.now();
     },
   };
   return { reporter, stats };
@@ -256,7 +262,7 @@ async function followerAlone(bytes: number): Promise<Record<string, unknown>> {
     // The first read sends everything; the next ones (the final read) only the last line again.
     openStream: async () => Readable.from(calls++ === 0 ? chunks : [last]) as unknown as IncomingMessage,
   } as unknown as KubeClient;
-  const { reporter, stats } = countingReporter();
+  const { reporter, stats } = countingReporter(bytes / 100);
   const follower = new LogFollower({ client: fake, namespace: NAMESPACE, pod: 'p', container: 'main', onLine: (text, time) => reporter.logLine!({ task: 't', attempt: 1, text, time }) });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -335,7 +341,7 @@ async function main(): Promise<void> {
       const s = spec(
         [`version: 1`, `name: logs-${tag}`, `tasks:`, `  writer:`, `    image: bench/log-writer`, `    command: ${JSON.stringify([process.execPath, '-e', WRITER_SCRIPT, String(bytes)])}`].join('\n'),
       );
-      const { reporter, stats } = countingReporter();
+      const { reporter, stats } = countingReporter(bytes / 100);
       const cpu0 = process.cpuUsage();
       const wallMs = await runEngine(client, s, reporter);
       const cpu = process.cpuUsage(cpu0);
