@@ -10,11 +10,18 @@
  */
 const EPOCH_MS = Date.now();
 
-/** One log line (its text keeps the trailing newline when the container wrote one). */
-export interface LogLine {
-  /** Nanoseconds since `EPOCH_MS`; strictly increasing across the sandbox. */
+/**
+ * The lines of one read of a container's pipe, kept as the text that came (whole lines, each with
+ * its newline, but for an unterminated last line at exit): line `i` is stamped `ts + i`. A log of
+ * millions of lines is a few thousand of these, not millions of objects for the GC to walk.
+ */
+interface Segment {
   ts: number;
   text: string;
+  /** How many lines. */
+  count: number;
+  /** The index, in the whole log, of its first line. */
+  first: number;
 }
 
 let lastTs = -1;
@@ -27,17 +34,19 @@ export function nowNanos(): number {
   return lastTs;
 }
 
-/** The next nanosecond after the last timestamp given: the lines of one read share one clock reading. */
-function nextNanos(): number {
-  return ++lastTs;
+/** `count` timestamps one nanosecond apart from now on, strictly after any given before; the first. */
+function nowNanosFor(count: number): number {
+  const first = nowNanos();
+  lastTs = first + count - 1;
+  return first;
 }
 
 /** The ISO date and time to the second ("2026-11-24T23:45:31") of the last second formatted. */
 let cachedSecond = Number.NaN;
 let cachedPrefix = '';
 
-/** Formats a log timestamp as Go's time.RFC3339Nano does (trailing zeros of the fraction trimmed). */
-export function formatRfc3339Nano(ts: number): string {
+/** The second of a log timestamp (cached), and the nanoseconds within it. */
+function split(ts: number): number {
   const subMs = ts % 1_000_000;
   const ms = EPOCH_MS + (ts - subMs) / 1_000_000;
   const second = Math.floor(ms / 1000);
@@ -45,7 +54,12 @@ export function formatRfc3339Nano(ts: number): string {
     cachedSecond = second;
     cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
   }
-  let frac = (ms - second * 1000) * 1_000_000 + subMs;
+  return (ms - second * 1000) * 1_000_000 + subMs;
+}
+
+/** Formats a log timestamp as Go's time.RFC3339Nano does (trailing zeros of the fraction trimmed). */
+export function formatRfc3339Nano(ts: number): string {
+  let frac = split(ts);
   if (frac === 0) return `${cachedPrefix}Z`;
   let digits = 9;
   while (frac % 10 === 0) {
@@ -66,7 +80,8 @@ export function parseRfc3339(s: string): number | undefined {
 
 /** The log of one container instance. */
 export class ContainerLog {
-  readonly lines: LogLine[] = [];
+  readonly #segments: Segment[] = [];
+  #lines = 0;
   #partial = new Map<string, string>();
   #done = false;
   #listeners = new Set<() => void>();
@@ -76,45 +91,64 @@ export class ContainerLog {
     return this.#done;
   }
 
+  /** How many lines the log has. */
+  get lineCount(): number {
+    return this.#lines;
+  }
+
   /**
    * Appends raw output of one stream ("stdout"/"stderr"); complete lines become log lines. The
    * lines of one chunk are stamped one nanosecond apart from one clock reading, as a kubelet
    * stamps the lines of one read of the container's pipe with the time of that read.
    */
   write(stream: string, chunk: string): void {
+    const last = chunk.lastIndexOf('\n');
     const partial = this.#partial.get(stream) ?? '';
-    let nl = chunk.indexOf('\n');
-    if (nl === -1) {
+    if (last === -1) {
       this.#partial.set(stream, partial + chunk);
       return;
     }
-    this.lines.push({ ts: nowNanos(), text: partial + chunk.slice(0, nl + 1) });
-    let start = nl + 1;
-    while ((nl = chunk.indexOf('\n', start)) !== -1) {
-      this.lines.push({ ts: nextNanos(), text: chunk.slice(start, nl + 1) });
-      start = nl + 1;
-    }
-    this.#partial.set(stream, chunk.slice(start));
+    let count = 0;
+    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', nl + 1)) count++;
+    this.#add(partial + chunk.slice(0, last + 1), count);
+    this.#partial.set(stream, chunk.slice(last + 1));
     this.#notify();
   }
 
-  /** The index of the first line stamped `ts` or later (`lines.length` if none). */
+  #add(text: string, count: number): void {
+    this.#segments.push({ ts: nowNanosFor(count), text, count, first: this.#lines });
+    this.#lines += count;
+  }
+
+  /** The index of the first line stamped `ts` or later (`lineCount` if none). */
   firstAtOrAfter(ts: number): number {
+    const segs = this.#segments;
     let lo = 0;
-    let hi = this.lines.length;
+    let hi = segs.length;
+    // The first segment whose last line is stamped `ts` or later.
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.lines[mid]!.ts < ts) lo = mid + 1;
+      if (segs[mid]!.ts + segs[mid]!.count - 1 < ts) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    const seg = segs[lo];
+    if (!seg) return this.#lines;
+    return seg.first + Math.max(0, Math.ceil(ts - seg.ts));
+  }
+
+  /**
+   * Reads the log from line `from` on, as it grows: `next()` moves to the next line (false when
+   * there is none yet), then `ts` and `text` (with its newline) are that line's.
+   */
+  reader(from: number): LogReader {
+    return new LogReader(this.#segments, from);
   }
 
   /** Flushes unterminated output and marks the log complete. */
   finish(): void {
     if (this.#done) return;
     for (const rest of this.#partial.values()) {
-      if (rest) this.lines.push({ ts: nowNanos(), text: rest });
+      if (rest) this.#add(rest, 1);
     }
     this.#partial.clear();
     this.#done = true;
@@ -133,9 +167,56 @@ export class ContainerLog {
 
   /** The last `bytes` bytes of the log, for FallbackToLogsOnError (kubelet takes 80 lines / 2 KiB). */
   tail(maxLines: number, maxBytes: number): string {
-    const text = this.lines.slice(-maxLines).map((l) => l.text).join('');
+    const r = this.reader(Math.max(0, this.#lines - maxLines));
+    let text = '';
+    while (r.next()) text += r.text;
     const buf = Buffer.from(text);
     return buf.length > maxBytes ? buf.subarray(buf.length - maxBytes).toString() : text;
+  }
+}
+
+/** A cursor over a log's lines (see `ContainerLog.reader`). */
+export class LogReader {
+  readonly #segments: Segment[];
+  /** The segment of the next line, where that line starts in its text, and its index in the segment. */
+  #seg = 0;
+  #at = 0;
+  #k = 0;
+  /** The current line's timestamp and text. */
+  ts = 0;
+  text = '';
+
+  constructor(segments: Segment[], from: number) {
+    this.#segments = segments;
+    // The segment holding line `from`, and that line's start in its text.
+    let lo = 0;
+    let hi = segments.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (segments[mid]!.first + segments[mid]!.count <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#seg = lo;
+    const seg = segments[lo];
+    if (!seg) return;
+    for (; this.#k < from - seg.first; this.#k++) this.#at = seg.text.indexOf('\n', this.#at) + 1;
+  }
+
+  /** Moves to the next line; false if there is none (yet). */
+  next(): boolean {
+    let seg = this.#segments[this.#seg];
+    if (seg && this.#at >= seg.text.length) {
+      seg = this.#segments[++this.#seg];
+      this.#at = 0;
+      this.#k = 0;
+    }
+    if (!seg) return false;
+    const nl = seg.text.indexOf('\n', this.#at);
+    const end = nl === -1 ? seg.text.length : nl + 1;
+    this.ts = seg.ts + this.#k++;
+    this.text = seg.text.slice(this.#at, end);
+    this.#at = end;
+    return true;
   }
 }
 

@@ -820,9 +820,10 @@ function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerR
   start();
   ctx.streams.add(res);
   let sent = 0;
-  let index = tail !== null ? Math.max(0, log.lines.length - Number(tail)) : 0;
+  let from = tail !== null ? Math.max(0, log.lineCount - Number(tail)) : 0;
   // Lines are in time order: start at the first one at or after `since` (a resumed read of a long log).
-  if (since !== undefined) index = Math.max(index, log.firstAtOrAfter(since));
+  if (since !== undefined) from = Math.max(from, log.firstAtOrAfter(since));
+  const lines = log.reader(from);
   let closed = false;
   /** The response's buffer is full: pump again on 'drain', as a kubelet's write blocks on a slow reader. */
   let blocked = false;
@@ -840,10 +841,10 @@ function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerR
     if (blocked) return;
     let batch = '';
     let batchBytes = 0;
-    while (!closed && index < log.lines.length) {
-      const line = log.lines[index++]!;
-      if (since !== undefined && line.ts < since) continue;
-      const text = timestamps ? `${formatRfc3339Nano(line.ts)} ${line.text}` : line.text;
+    while (!closed && lines.next()) {
+      // (A sinceTime still to come: lines written until then are not served.)
+      if (since !== undefined && lines.ts < since) continue;
+      const text = timestamps ? `${formatRfc3339Nano(lines.ts)} ${lines.text}` : lines.text;
       // Bytes are counted only when a limit needs them; the batch size can be approximate.
       const bytes = limited ? Buffer.byteLength(text) : text.length;
       if (sent + bytes >= maxBytes) {
