@@ -63,6 +63,7 @@ export async function runMain(deps: MainDeps): Promise<void> {
     getInput: (name) => base.getInput(name),
     setSecret: (value) => base.setSecret(value),
     info: (line) => base.info(line),
+    logBacklog: () => base.logBacklog?.(),
     debug: (line) => base.debug(line),
     warning: (message, place) => base.warning(message, place),
     error: (message, place) => base.error(message, place),
@@ -193,6 +194,7 @@ async function runOnCluster(spec: DagSpec, params: Record<string, string>, setti
     signal,
     logTailLines: settings.logTailLines,
     debug: (line: string) => runner.debug(line),
+    logBacklog: () => runner.logBacklog?.(),
   };
   if (mode === 'dry-run') {
     const state = await withKubeErrors(() => runDag({ ...common, mode }));
