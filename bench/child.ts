@@ -10,11 +10,12 @@ import type { IncomingMessage } from 'node:http';
 import * as k8s from '@kubernetes/client-node';
 import { connect } from '../src/kube/auth.ts';
 import { createClient, type KubeClient } from '../src/kube/client.ts';
-import { runDag } from '../src/engine.ts';
+import { runDag, type RunDagOptions } from '../src/engine.ts';
 import { Scheduler } from '../src/dag/scheduler.ts';
 import { LogFollower } from '../src/kube/logs.ts';
 import { LiveLogReporter } from '../src/report/live-log.ts';
-import type { LogLine, Reporter, RunContext } from '../src/report/types.ts';
+import { CompositeReporter, type LogLine, type Reporter, type RunContext } from '../src/report/types.ts';
+import { StdoutLines } from '../src/runner.ts';
 import { parseSpec } from '../src/spec/index.ts';
 import type { DagSpec } from '../src/spec/types.ts';
 import { NAMESPACE } from './common.ts';
@@ -67,7 +68,7 @@ function flatSpec(name: string, n: number, image: string): DagSpec {
 const stepLogReporter = (): Reporter => new LiveLogReporter({ write: () => {} });
 
 let runSeq = 0;
-async function runEngine(client: KubeClient, s: DagSpec, reporter: Reporter, maxParallel = 0): Promise<number> {
+async function runEngine(client: KubeClient, s: DagSpec, reporter: Reporter, maxParallel = 0, extra: Partial<RunDagOptions> = {}): Promise<number> {
   const t0 = performance.now();
   const state = await runDag({
     spec: s,
@@ -79,6 +80,7 @@ async function runEngine(client: KubeClient, s: DagSpec, reporter: Reporter, max
     client,
     context: context(`${process.pid}${++runSeq}`),
     reporter,
+    ...extra,
   });
   const ms = performance.now() - t0;
   if (state.result !== 'success') {
@@ -342,8 +344,16 @@ async function main(): Promise<void> {
         [`version: 1`, `name: logs-${tag}`, `tasks:`, `  writer:`, `    image: bench/log-writer`, `    command: ${JSON.stringify([process.execPath, '-e', WRITER_SCRIPT, String(bytes)])}`].join('\n'),
       );
       const { reporter, stats } = countingReporter(bytes / 100);
+      // The step log as the action writes it: the live log's lines through the runner's stdout
+      // writer (a burst of lines per write), to this process's stdout, a pipe the driver reads as
+      // the runner would; a backed-up pipe pauses the log stream.
+      // (`stepLog: false`: counted only, to see what the step log costs.)
+      const stepLog = new StdoutLines(process.stdout);
+      const withStepLog = p['stepLog'] !== false;
+      const both = withStepLog ? new CompositeReporter([reporter, new LiveLogReporter({ write: (line) => stepLog.line(line) })]) : reporter;
       const cpu0 = process.cpuUsage();
-      const wallMs = await runEngine(client, s, reporter);
+      const wallMs = await runEngine(client, s, both, 0, withStepLog ? { logBacklog: () => stepLog.backlog() } : {});
+      stepLog.flush();
       const cpu = process.cpuUsage(cpu0);
       const expectedLines = bytes / 100;
       // Lines never seen at the end count as lost too.

@@ -68,9 +68,12 @@ client's alone, as on a runner where the API server is elsewhere.
 4. **Logs.** One pod (process mode) whose container is a small node script writing numbered
    100-byte lines to stdout as fast as the pipe takes them, followed by \`runDag\`'s log follower to
    a reporter that counts lines and checks the numbering (a gap is a lost line, a number seen
-   again a repeated one). Throughput = payload bytes ÷ time from the first line to the last
-   received. "LogFollower alone" hands the same lines, timestamped, in 64 KiB chunks, to
-   \`LogFollower\` through a fake stream with no server at all: what the client side can take.
+   again a repeated one) and to the step log as the action writes it (\`LiveLogReporter\` through
+   the runner's stdout writer, \`StdoutLines\`, to the child's stdout: a pipe the driver reads, as
+   the runner would; a backed-up pipe pauses the log stream). Throughput = payload bytes ÷ time
+   from the first line to the last received. "LogFollower alone" hands the same lines,
+   timestamped, in 64 KiB chunks, to \`LogFollower\` through a fake stream with no server at all:
+   what the client side can take.
 5. **Cold start.** \`node dist/index.js\` with the environment the runner gives a step (\`INPUT_DAG\`,
    \`INPUT_MODE=plan\`, \`INPUT_PARAMS\` with \`destination_host\`, fresh \`GITHUB_OUTPUT\` and
    \`GITHUB_STEP_SUMMARY\` files), wall time from spawn to exit; \`node -e 0\` beside it.
