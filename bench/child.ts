@@ -5,6 +5,7 @@
  * in BENCH_KUBECONFIG. Prints one line `RESULT <json>` on stdout; exits non-zero if the case
  * could not run.
  */
+import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import * as k8s from '@kubernetes/client-node';
@@ -345,15 +346,17 @@ async function main(): Promise<void> {
       );
       const { reporter, stats } = countingReporter(bytes / 100);
       // The step log as the action writes it: the live log's lines through the runner's stdout
-      // writer (a burst of lines per write), to this process's stdout, a pipe the driver reads as
-      // the runner would; a backed-up pipe pauses the log stream.
+      // writer (a burst of lines per write) into a pipe that another process reads (`cat`, as the
+      // runner reads the action's stdout); a backed-up pipe pauses the log stream.
       // (`stepLog: false`: counted only, to see what the step log costs.)
-      const stepLog = new StdoutLines(process.stdout);
       const withStepLog = p['stepLog'] !== false;
+      const runner = withStepLog ? spawn('cat', [], { stdio: ['pipe', 'ignore', 'inherit'] }) : null;
+      const stepLog = new StdoutLines(runner?.stdin ?? process.stdout);
       const both = withStepLog ? new CompositeReporter([reporter, new LiveLogReporter({ write: (line) => stepLog.line(line) })]) : reporter;
       const cpu0 = process.cpuUsage();
       const wallMs = await runEngine(client, s, both, 0, withStepLog ? { logBacklog: () => stepLog.backlog() } : {});
       stepLog.flush();
+      runner?.stdin.end();
       const cpu = process.cpuUsage(cpu0);
       const expectedLines = bytes / 100;
       // Lines never seen at the end count as lost too.

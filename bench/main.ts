@@ -92,16 +92,9 @@ function runChild(sb: Sandbox, name: string, params: Record<string, unknown>, de
       env: { ...process.env, BENCH_KUBECONFIG: sb.kubeconfig({ namespace: NAMESPACE }) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    // The RESULT line comes last; what comes before it (the logs case's step log, hundreds of MB)
-    // is read, as the runner would, and only its last 64 KiB or so are kept.
-    const tail: string[] = [];
-    let tailChars = 0;
+    let out = '';
     let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      tail.push(c);
-      tailChars += c.length;
-      while (tailChars - tail[0]!.length >= 65536) tailChars -= tail.shift()!.length;
-    });
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -109,7 +102,7 @@ function runChild(sb: Sandbox, name: string, params: Record<string, unknown>, de
     }, deadlineMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      const line = tail.join('').split('\n').find((l) => l.startsWith('RESULT '));
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (code === 0 && line) resolve(JSON.parse(line.slice(7)) as Result);
       else reject(new Error(`${name} ${JSON.stringify(params)} exited ${code ?? signal}: ${err.trim().split('\n').slice(-8).join('\n')}`));
     });

@@ -69,8 +69,8 @@ client's alone, as on a runner where the API server is elsewhere.
    100-byte lines to stdout as fast as the pipe takes them, followed by \`runDag\`'s log follower to
    a reporter that counts lines and checks the numbering (a gap is a lost line, a number seen
    again a repeated one) and to the step log as the action writes it (\`LiveLogReporter\` through
-   the runner's stdout writer, \`StdoutLines\`, to the child's stdout: a pipe the driver reads, as
-   the runner would; a backed-up pipe pauses the log stream). Throughput = payload bytes ÷ time
+   the runner's stdout writer, \`StdoutLines\`, into a pipe that \`cat\` reads, as the runner reads
+   the action's stdout; a backed-up pipe pauses the log stream). Throughput = payload bytes ÷ time
    from the first line to the last received. "LogFollower alone" hands the same lines,
    timestamped, in 64 KiB chunks, to \`LogFollower\` through a fake stream with no server at all:
    what the client side can take.
