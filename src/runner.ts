@@ -76,15 +76,24 @@ export class StdoutLines {
     this.#out.write(text);
   }
 
-  /** Flushes; then a promise (one for all callers) if the stream is backed up, settled on 'drain'. */
+  /**
+   * Flushes; then a promise (one for all callers) if the stream is backed up, settled on 'drain'
+   * (or when the stream closes or fails: nothing is waited for that will not come).
+   */
   backlog(): Promise<void> | undefined {
     this.flush();
     if (!this.#out.writableNeedDrain) return undefined;
     this.#drained ??= new Promise<void>((resolve) => {
-      this.#out.once('drain', () => {
+      const done = (): void => {
+        this.#out.off('drain', done);
+        this.#out.off('close', done);
+        this.#out.off('error', done);
         this.#drained = null;
         resolve();
-      });
+      };
+      this.#out.on('drain', done);
+      this.#out.on('close', done);
+      this.#out.on('error', done);
     });
     return this.#drained;
   }

@@ -63,7 +63,20 @@ test('backlog flushes, then answers one promise for all while stdout is backed u
   out.emit('drain');
   await first;
   expect(settled).toBe(true);
+  for (const e of ['drain', 'close', 'error']) expect(out.listenerCount(e)).toBe(0);
   expect(lines.backlog()).toBeUndefined();
+});
+
+test('a backlog also ends when stdout closes or fails, and leaves no listener behind', async () => {
+  for (const end of ['close', 'error'] as const) {
+    const out = fakeStdout();
+    const lines = new StdoutLines(out as unknown as NodeJS.WriteStream);
+    out.backedUp = true;
+    const waiting = lines.backlog()!;
+    out.emit(end, new Error('EPIPE'));
+    await waiting;
+    for (const e of ['drain', 'close', 'error']) expect(out.listenerCount(e)).toBe(0);
+  }
 });
 
 test('the real runner prints info lines in a burst, and anything else after the lines printed before it', async () => {
