@@ -270,7 +270,7 @@ async function logs(): Promise<void> {
     rows.push({
       id: '4',
       what: `Logs: one pod writing ${fmt(bytes / 1e6)} MB (100-byte numbered lines)`,
-      result: `${fmt(rate, 1)} MB/s streamed (${fmt(median(e2e), 1)} MB/s over the whole run); LogFollower alone, no server: ${fmt(median(alone), 1)} MB/s (${fmt(median(aloneCpu), 1)} MB per CPU-second); peak RSS ${fmt(m)} MB; ${lost} lines lost, ${repeated} repeated`,
+      result: `${fmt(rate, 1)} MB/s streamed to the step log (${fmt(median(e2e), 1)} MB/s over the whole run); LogFollower alone, no server: ${fmt(median(alone), 1)} MB/s (${fmt(median(aloneCpu), 1)} MB per CPU-second); peak RSS ${fmt(m)} MB; ${lost} lines lost, ${repeated} repeated`,
       target: '≥ 50 MB/s; RSS < 150 MB; none lost or repeated',
       met: rate >= 50 && m < 150 && lost === 0 && repeated === 0,
       notes: [],

@@ -1213,8 +1213,8 @@ class CompositeReporter {
 var live_log = __webpack_require__(1781);
 // EXTERNAL MODULE: ./lib/report/annotations.js
 var annotations = __webpack_require__(1116);
-// EXTERNAL MODULE: ./lib/report/outputs.js + 1 modules
-var report_outputs = __webpack_require__(4209);
+// EXTERNAL MODULE: ./lib/report/outputs.js
+var report_outputs = __webpack_require__(8568);
 // EXTERNAL MODULE: ./lib/report/summary-reporter.js
 var summary_reporter = __webpack_require__(626);
 // EXTERNAL MODULE: ./lib/settings.js
@@ -1251,7 +1251,7 @@ async function runOnCluster(spec, params, settings, context, deps) {
     const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
     const connection = await (0,step/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
     for (const secret of connection.secrets)
-        (0,lib_runner/* maskSecret */.$)(runner, secret);
+        (0,lib_runner/* maskSecret */.$l)(runner, secret);
     const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
     const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
@@ -1278,6 +1278,7 @@ async function runOnCluster(spec, params, settings, context, deps) {
         signal,
         logTailLines: settings.logTailLines,
         debug: (line) => runner.debug(line),
+        logBacklog: () => runner.logBacklog?.(),
     };
     if (mode === 'dry-run') {
         const state = await (0,step/* withKubeErrors */.$6)(() => (0,engine/* runDag */.WP)({ ...common, mode }));
@@ -1430,7 +1431,7 @@ async function cleanUpRun(runner, env, namespace, selector, keepPods) {
         const settings = (0,lib_settings/* readSettings */.sb)((name) => runner.getInput(name));
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
         for (const secret of connection.secrets)
-            (0,lib_runner/* maskSecret */.$)(runner, secret);
+            (0,lib_runner/* maskSecret */.$l)(runner, secret);
         const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
         const { deleted, warnings } = await (0,engine/* cleanupRun */.wX)(client, namespace, selector, { keepPods });
         if (deleted.length > 0)

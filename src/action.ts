@@ -41,6 +41,7 @@ export async function runMain(deps: MainDeps): Promise<void> {
     getInput: (name) => base.getInput(name),
     setSecret: (value) => base.setSecret(value),
     info: (line) => base.info(line),
+    logBacklog: () => base.logBacklog?.(),
     debug: (line) => base.debug(line),
     warning: (message, place) => base.warning(message, place),
     error: (message, place) => base.error(message, place),

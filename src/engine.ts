@@ -101,6 +101,11 @@ export interface RunDagOptions {
   recorded?: (task: string, attempt: number) => RecordedAttempt | null;
   /** Debug lines (resumed watches and log streams, retried requests). */
   debug?: (line: string) => void;
+  /**
+   * A promise while whatever the reporter writes log lines to is backed up (the step log); the
+   * log streams pause until it settles, so a slow reader of our output is not met by buffering.
+   */
+  logBacklog?: () => Promise<void> | undefined;
 }
 
 /** One attempt the engine is carrying out. */
@@ -437,6 +442,7 @@ class Engine {
         tailLines: this.#o.logTailLines,
         onLine: (text, time) => this.#o.reporter.logLine?.({ task: live.task, attempt: live.attempt, text, time }),
         onResume: (why) => this.#o.debug?.(why),
+        backlog: this.#o.logBacklog,
       });
       live.follower.start();
     }

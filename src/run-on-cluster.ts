@@ -55,6 +55,7 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
     signal,
     logTailLines: settings.logTailLines,
     debug: (line: string) => runner.debug(line),
+    logBacklog: () => runner.logBacklog?.(),
   };
   if (mode === 'dry-run') {
     const state = await withKubeErrors(() => runDag({ ...common, mode }));

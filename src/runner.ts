@@ -3,6 +3,7 @@
  * action's code calls these, never @actions/core directly, so the flow can be followed and tested
  * in one place. `githubRunner()` is the real one.
  */
+import { EOL } from 'node:os';
 import * as core from '@actions/core';
 
 /** Where an annotation points. */
@@ -19,6 +20,11 @@ export interface Runner {
   /** Registers a value the runner masks as `***` in the log from now on. */
   setSecret(value: string): void;
   info(line: string): void;
+  /**
+   * A promise while the step log is backed up (the runner reads our output slower than we write
+   * it), settled when it has drained; undefined otherwise. Log streams pause on it.
+   */
+  logBacklog?(): Promise<void> | undefined;
   debug(line: string): void;
   warning(message: string, place?: AnnotationPlace): void;
   error(message: string, place?: AnnotationPlace): void;
@@ -31,24 +37,96 @@ export interface Runner {
   setFailed(message: string): void;
 }
 
+/**
+ * The step log's text on its way to stdout. `core.info` writes each line with its own `write`,
+ * a system call per line: that capped a container log at ~20 MB/s of 100-byte lines. Here the
+ * lines printed in one burst (the lines of one chunk of a container log) leave in one write, at
+ * the next microtask checkpoint or once 64 KiB are pending; whatever else the runner prints
+ * flushes them first, so the step log keeps the order things were printed in. Each line is whole
+ * inside one write, so lines of parallel tasks never mix.
+ */
+export class StdoutLines {
+  readonly #out: NodeJS.WritableStream & { writableNeedDrain: boolean };
+  #pending = '';
+  #scheduled = false;
+  #drained: Promise<void> | null = null;
+
+  constructor(out: NodeJS.WritableStream & { writableNeedDrain: boolean }) {
+    this.#out = out;
+  }
+
+  /** Prints one line (without its newline). */
+  line(text: string): void {
+    this.#pending += text + EOL;
+    if (this.#pending.length >= 64 * 1024) this.flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** Writes what is pending now. */
+  flush(): void {
+    if (this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.#out.write(text);
+  }
+
+  /**
+   * Flushes; then a promise (one for all callers) if the stream is backed up, settled on 'drain'
+   * (or when the stream closes or fails: nothing is waited for that will not come).
+   */
+  backlog(): Promise<void> | undefined {
+    this.flush();
+    if (!this.#out.writableNeedDrain) return undefined;
+    this.#drained ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.#out.off('drain', done);
+        this.#out.off('close', done);
+        this.#out.off('error', done);
+        this.#drained = null;
+        resolve();
+      };
+      this.#out.on('drain', done);
+      this.#out.on('close', done);
+      this.#out.on('error', done);
+    });
+    return this.#drained;
+  }
+}
+
 /** The real runner, through @actions/core (workflow commands and file commands). */
 export function githubRunner(): Runner {
+  const out = new StdoutLines(process.stdout);
+  // Lines printed just before a synchronous process.exit() still go out.
+  process.on('exit', () => out.flush());
+  /** Everything but `info` writes through @actions/core: after the lines printed before it. */
+  const then = <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A): R => {
+    out.flush();
+    return fn(...args);
+  };
   return {
     getInput: (name) => core.getInput(name),
-    setSecret: (value) => core.setSecret(value),
-    info: (line) => core.info(line),
-    debug: (line) => core.debug(line),
-    warning: (message, place) => core.warning(message, place ?? {}),
-    error: (message, place) => core.error(message, place ?? {}),
-    setOutput: (name, value) => core.setOutput(name, value),
-    saveState: (name, value) => core.saveState(name, value),
+    setSecret: then((value: string) => core.setSecret(value)),
+    info: (line) => out.line(line),
+    logBacklog: () => out.backlog(),
+    debug: then((line: string) => core.debug(line)),
+    warning: then((message: string, place?: AnnotationPlace) => core.warning(message, place ?? {})),
+    error: then((message: string, place?: AnnotationPlace) => core.error(message, place ?? {})),
+    setOutput: then((name: string, value: string) => core.setOutput(name, value)),
+    saveState: then((name: string, value: string) => core.saveState(name, value)),
     getState: (name) => core.getState(name),
     appendSummary: async (markdown) => {
       if (!process.env['GITHUB_STEP_SUMMARY']) return;
+      out.flush();
       await core.summary.addRaw(markdown, true).write();
       core.summary.emptyBuffer();
     },
-    setFailed: (message) => core.setFailed(message),
+    setFailed: then((message: string) => core.setFailed(message)),
   };
 }
 

@@ -21,6 +21,12 @@ export interface LogFollowerOptions {
   container: string;
   /** Called once per complete line, in order. */
   onLine: (text: string, time: string | null) => void;
+  /**
+   * Asked after each chunk of lines: a promise means that whatever `onLine` writes to is backed
+   * up, and the stream is paused (the server's writes block, nothing piles up here) until it
+   * settles. Undefined: go on.
+   */
+  backlog?: () => Promise<void> | undefined;
   /** How many last lines to keep for the summary; default 50. */
   tailLines?: number;
   /** Waits between resumes; tests inject a fake. */
@@ -29,28 +35,73 @@ export interface LogFollowerOptions {
   onResume?: (why: string) => void;
 }
 
-/** Normalises an RFC3339(Nano) timestamp so that string order is time order. */
-function sortableTime(ts: string): string {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(ts);
+const ZERO = 48;
+const NINE = 57;
+const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
+
+/** Whether `s` has, at `i`, the start of an RFC 3339 timestamp: `dddd-dd-ddT`. No allocation. */
+function timestampAt(s: string, i: number): boolean {
+  return (
+    isDigit(s.charCodeAt(i)) && isDigit(s.charCodeAt(i + 1)) && isDigit(s.charCodeAt(i + 2)) && isDigit(s.charCodeAt(i + 3)) &&
+    s.charCodeAt(i + 4) === 45 && isDigit(s.charCodeAt(i + 5)) && isDigit(s.charCodeAt(i + 6)) &&
+    s.charCodeAt(i + 7) === 45 && isDigit(s.charCodeAt(i + 8)) && isDigit(s.charCodeAt(i + 9)) && s.charCodeAt(i + 10) === 84
+  );
+}
+
+/**
+ * The timestamp as UTC ("...Z"). The kubelet's stamps already are (and are never converted); an
+ * offset is converted, nanoseconds kept. Anything unparseable is returned as it is.
+ */
+function utcStamp(ts: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?([+-]\d\d:\d\d)$/.exec(ts);
   if (!m) return ts;
-  if (m[3] !== 'Z') {
-    const d = new Date(ts);
-    return `${d.toISOString().slice(0, 19)}.${(m[2] ?? '').padEnd(9, '0').slice(0, 9)}`;
+  const d = new Date(`${m[1]}${m[3]}`);
+  if (Number.isNaN(d.getTime())) return ts;
+  return `${d.toISOString().slice(0, 19)}${m[2] ?? ''}Z`;
+}
+
+/** The length of "YYYY-MM-DDTHH:MM:SS". */
+const SECOND = 19;
+
+/** Orders the second of the stamp at `s[i]` against `second` ("YYYY-MM-DDTHH:MM:SS", UTC), as strings. */
+function compareSecond(s: string, i: number, second: string): number {
+  // From the end: consecutive stamps differ, if at all, in their last digits.
+  let k = SECOND - 1;
+  while (k >= 0 && s.charCodeAt(i + k) === second.charCodeAt(k)) k--;
+  if (k < 0) return 0;
+  for (let j = 0; j < SECOND; j++) {
+    const d = s.charCodeAt(i + j) - second.charCodeAt(j);
+    if (d !== 0) return d;
   }
-  return `${m[1]}.${(m[2] ?? '').padEnd(9, '0').slice(0, 9)}`;
+  return 0;
+}
+
+/** The fraction at `s[i]` ("." and digits; past the ninth they are ignored) in nanoseconds; 0 if none. */
+function fractionNanos(s: string, i: number): number {
+  if (s.charCodeAt(i) !== 46 /* . */) return 0;
+  let n = 0;
+  let digits = 0;
+  for (let c = s.charCodeAt(++i); isDigit(c) && digits < 9; c = s.charCodeAt(++i), digits++) n = n * 10 + c - ZERO;
+  for (; digits < 9; digits++) n *= 10;
+  return n;
 }
 
 /** Follows the log of one container of one pod. */
 export class LogFollower {
   readonly #o: LogFollowerOptions;
   readonly #abort = new AbortController();
+  /** The last lines, a ring: `#tail[#tailAt]` is the oldest once it is full. */
   readonly #tail: string[] = [];
+  #tailAt = 0;
+  /** The last timestamp emitted, as the server wrote it (the next read's `sinceTime`). */
   #lastTs: string | null = null;
-  #lastKey = '';
-  /** How many times each text was emitted with timestamp `#lastTs`. */
-  #atLast = new Map<string, number>();
-  /** How many times each text stamped `#lastTs` came in the current read. */
-  #pass = new Map<string, number>();
+  /** `#lastTs` in UTC: its second ("YYYY-MM-DDTHH:MM:SS") and the nanoseconds within it. */
+  #lastSecond = '';
+  #lastNanos = 0;
+  /** How many lines stamped `#lastTs` were emitted. */
+  #atLast = 0;
+  /** How many lines stamped `#lastTs` came in the current read. */
+  #pass = 0;
   #terminated = false;
   #gone = false;
   #wake: (() => void) | null = null;
@@ -91,7 +142,7 @@ export class LogFollower {
 
   /** The last lines read, oldest first. */
   tail(): string[] {
-    return [...this.#tail];
+    return [...this.#tail.slice(this.#tailAt), ...this.#tail.slice(0, this.#tailAt)];
   }
 
   /** How many lines were emitted. */
@@ -126,7 +177,7 @@ export class LogFollower {
         if (got.emitted > 0) continue;
         // Nothing new, and the same unterminated last line again: it is the log's real last line
         // (a line without its newline). A bare timestamp is a cut, not a line.
-        if (/^\S+ /.test(got.partial)) this.#accept(got.partial);
+        if (/^\S+ /.test(got.partial)) this.#accept(got.partial, 0, got.partial.length);
         return;
       }
       if (got.partial !== '' && got.emitted > 0) {
@@ -160,59 +211,97 @@ export class LogFollower {
   /**
    * Reads one response to its end; returns the number of lines emitted and the unterminated
    * text after the last newline (never emitted here: a resumed read sends it again, whole).
+   * The work is per chunk: lines are found with `indexOf` and handed on as slices of the chunk,
+   * and a backed-up consumer (`backlog`) pauses the response.
    */
   #read(res: IncomingMessage): Promise<{ emitted: number; partial: string }> {
     return new Promise((resolve) => {
-      let buf = '';
+      /** The text after the last newline so far (a line that has not ended yet). */
+      let rest = '';
       let emitted = 0;
-      this.#pass = new Map();
+      this.#pass = 0;
+      // Decodes UTF-8 across chunks: a character split between two chunks is whole in one.
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        buf += chunk;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          if (this.#accept(buf.slice(0, nl))) emitted++;
-          buf = buf.slice(nl + 1);
+        let nl = chunk.indexOf('\n');
+        if (nl === -1) {
+          rest += chunk;
+          return;
+        }
+        let start = 0;
+        if (rest !== '') {
+          const first = rest + chunk.slice(0, nl);
+          rest = '';
+          if (this.#accept(first, 0, first.length)) emitted++;
+          start = nl + 1;
+          nl = chunk.indexOf('\n', start);
+        }
+        while (nl !== -1) {
+          if (this.#accept(chunk, start, nl)) emitted++;
+          start = nl + 1;
+          nl = chunk.indexOf('\n', start);
+        }
+        rest = chunk.slice(start);
+        const backlog = this.#o.backlog?.();
+        if (backlog) {
+          res.pause();
+          const resume = (): void => void res.resume();
+          backlog.then(resume, resume);
         }
       });
       res.on('error', () => {});
-      res.on('close', () => resolve({ emitted, partial: buf }));
+      res.on('close', () => resolve({ emitted, partial: rest }));
     });
   }
 
   /**
-   * Emits a raw `<timestamp> <text>` line unless it was emitted before. A resumed read starts at
-   * `sinceTime` = the last timestamp, so it sends again the lines stamped with it: for each text,
-   * as many as were emitted at that timestamp are skipped (`#atLast` vs `#pass`).
+   * Emits the raw `<timestamp> <text>` line `s[start, end)` unless it was emitted before. A
+   * resumed read starts at `sinceTime` = the last timestamp (the API server passes it on to the
+   * kubelet to the second), so it sends again lines stamped up to it: older ones are skipped, and
+   * of those stamped with it, as many as were emitted (the log is append-only, so they come again
+   * in the same order, first).
    */
-  #accept(raw: string): boolean {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    const sp = line.indexOf(' ');
-    const ts = sp > 0 && /^\d{4}-\d\d-\d\dT/.test(line) ? line.slice(0, sp) : null;
-    const text = ts ? line.slice(sp + 1) : line;
-    if (ts) {
-      const key = sortableTime(ts);
-      if (this.#lastTs !== null && key < this.#lastKey) return false;
-      if (key === this.#lastKey) {
-        const seen = (this.#pass.get(text) ?? 0) + 1;
-        this.#pass.set(text, seen);
-        if (seen <= (this.#atLast.get(text) ?? 0)) return false;
-        this.#atLast.set(text, (this.#atLast.get(text) ?? 0) + 1);
-      } else {
-        this.#lastKey = key;
-        this.#lastTs = ts;
-        this.#atLast = new Map([[text, 1]]);
-        this.#pass = new Map([[text, 1]]);
-      }
+  #accept(s: string, start: number, end: number): boolean {
+    if (end > start && s.charCodeAt(end - 1) === 13 /* \r */) end--;
+    const sp = timestampAt(s, start) ? s.indexOf(' ', start) : -1;
+    if (sp === -1 || sp >= end) {
+      // No timestamp: nothing to order it by.
+      this.#emit(start === 0 && end === s.length ? s : s.slice(start, end), null);
+      return true;
     }
-    this.#emit(text, ts);
+    // Ordered by character codes and numbers, without allocating (but for a stamp with an offset).
+    let stamp = s;
+    let at = start;
+    if (s.charCodeAt(sp - 1) !== 90 /* Z */) {
+      stamp = utcStamp(s.slice(start, sp));
+      at = 0;
+    }
+    const nanos = fractionNanos(stamp, at + SECOND);
+    const secondOrder = this.#lastTs === null ? 1 : compareSecond(stamp, at, this.#lastSecond);
+    const order = secondOrder !== 0 ? secondOrder : nanos - this.#lastNanos;
+    if (order < 0) return false;
+    if (order === 0 && ++this.#pass <= this.#atLast) return false;
+    const ts = s.slice(start, sp);
+    if (order === 0) this.#atLast++;
+    else {
+      if (secondOrder !== 0) this.#lastSecond = stamp.slice(at, at + SECOND);
+      this.#lastNanos = nanos;
+      this.#lastTs = ts;
+      this.#atLast = 1;
+      this.#pass = 1;
+    }
+    this.#emit(s.slice(sp + 1, end), ts);
     return true;
   }
 
   #emit(text: string, ts: string | null): void {
     this.#lines++;
-    this.#tail.push(text);
-    if (this.#tail.length > (this.#o.tailLines ?? 50)) this.#tail.shift();
+    const keep = this.#o.tailLines ?? 50;
+    if (this.#tail.length < keep) this.#tail.push(text);
+    else if (keep > 0) {
+      this.#tail[this.#tailAt] = text;
+      this.#tailAt = (this.#tailAt + 1) % keep;
+    }
     this.#o.onLine(text, ts);
   }
 }

@@ -11,7 +11,10 @@ import type { DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
 
 /** Options of `LiveLogReporter`. */
 export interface LiveLogOptions {
-  /** Writes one line (no trailing newline). The action passes `core.info`; tests capture. */
+  /**
+   * Writes one line (no trailing newline). The action passes the runner's `info` (which sends a
+   * burst of lines to stdout in one write); tests capture.
+   */
   write: (line: string) => void;
   /** Longest container log line printed; longer ones are cut with a note. Default 8000. */
   maxLineLength?: number;
@@ -59,7 +62,7 @@ export class LiveLogReporter implements Reporter {
 
   logLine(line: LogLine): void {
     // A carriage return or escape sequence must not rewrite earlier lines of the step log.
-    let text = line.text.replace(/\r/g, '');
+    let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
     if (text.length > this.#max) text = `${text.slice(0, this.#max)}… (${text.length - this.#max} more characters)`;
     this.#write(`${label(line.task, line.attempt)} ${text}`);
   }

@@ -110,6 +110,19 @@ test('log streams cut mid-line: resumed from the last timestamp, every line once
   expect(cluster.sandbox.counters.get('get', 'pods/log')).toBeGreaterThan(8);
 });
 
+test('a backed-up step log pauses the log streams; once it drains every line comes, once, in order', async () => {
+  // Every chunk of lines backs the step log up until the next turn of the event loop.
+  let asked = 0;
+  const logBacklog = (): Promise<void> => {
+    asked++;
+    return new Promise((resolve) => setImmediate(resolve));
+  };
+  const r = await run(cluster, diamond('backlog', 40), { logBacklog });
+  expect(r.state.result).toBe('success');
+  expectAllLines(r, 40);
+  expect(asked).toBeGreaterThanOrEqual(4);
+});
+
 test('watches that the server ends every second (as on idle timeouts) resume; the task still runs once', async () => {
   const s = spec(`version: 1
 name: idle

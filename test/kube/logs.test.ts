@@ -70,3 +70,121 @@ test('a pod that is gone (404) ends the follower quietly', async () => {
   await f.done;
   expect(f.lineCount).toBe(0);
 });
+
+/** A client whose one log request answers `chunks` (strings or bytes), one `data` event each. */
+function chunkedClient(chunks: (string | Buffer)[]): { client: KubeClient; stream: PassThrough } {
+  const stream = new PassThrough();
+  let first = true;
+  const client = {
+    async openStream() {
+      if (!first) return new PassThrough().end() as unknown as IncomingMessage;
+      first = false;
+      queueMicrotask(() => {
+        for (const c of chunks) stream.write(c);
+        stream.end();
+      });
+      return stream as unknown as IncomingMessage;
+    },
+  } as unknown as KubeClient;
+  return { client, stream };
+}
+
+async function follow(client: KubeClient, more: Partial<ConstructorParameters<typeof LogFollower>[0]> = {}): Promise<{ lines: [string, string | null][]; follower: LogFollower }> {
+  const lines: [string, string | null][] = [];
+  const follower = new LogFollower({ client, namespace: 'ns', pod: 'p', container: 'main', onLine: (text, time) => lines.push([text, time]), sleep: async () => {}, ...more });
+  follower.terminated();
+  follower.start();
+  await follower.done;
+  return { lines, follower };
+}
+
+test('lines split across chunks, a character split between two chunks, CRLF and unstamped lines come whole', async () => {
+  const bytes = Buffer.from(`${T(1)} héllo wörld\r\n${T(2)} second\nno stamp here\n${T(3)} last\n`);
+  const at = bytes.indexOf('é') + 1; // inside the two bytes of "é"
+  const { client } = chunkedClient([bytes.subarray(0, 5), bytes.subarray(5, at), bytes.subarray(at, at + 30), bytes.subarray(at + 30)]);
+  const { lines } = await follow(client);
+  expect(lines).toEqual([
+    ['héllo wörld', T(1)],
+    ['second', T(2)],
+    ['no stamp here', null],
+    ['last', T(3)],
+  ]);
+});
+
+test('a resumed read skips what it sends again: older lines (sinceTime is whole seconds), the same instant spelt otherwise', async () => {
+  const { client, queries } = fakeClient([
+    // follow, cut after two lines of the same instant (and one before)
+    `2026-11-24T02:00:00.9Z zero\n2026-11-24T02:00:01.5Z a\n2026-11-24T02:00:01.5Z b\n2026-11-24T02:00:02`,
+    // resumed: the server replays the whole second, spells .5 as .500, then goes on
+    `2026-11-24T02:00:01.1Z older\n2026-11-24T02:00:01.4999Z older too\n2026-11-24T02:00:01.500Z a\n2026-11-24T02:00:01.500Z b\n2026-11-24T02:00:01.500Z c\n2026-11-24T02:00:01.50001Z d\n2026-11-24T03:00:02+01:00 e, an hour off\n2026-11-24T02:00:02.1Z f\n`,
+    '',
+  ]);
+  const lines: string[] = [];
+  const follower: LogFollower = new LogFollower({
+    client,
+    namespace: 'ns',
+    pod: 'p',
+    container: 'main',
+    onLine: (text) => {
+      lines.push(text);
+      if (text === 'f') follower.terminated();
+    },
+    sleep: async () => {},
+  });
+  follower.start();
+  await follower.done;
+  expect(lines).toEqual(['zero', 'a', 'b', 'c', 'd', 'e, an hour off', 'f']);
+  expect(queries[1]?.sinceTime).toBe('2026-11-24T02:00:01.5Z');
+  expect(queries[2]?.sinceTime).toBe('2026-11-24T02:00:02.1Z');
+});
+
+test('keeps the last tailLines lines, oldest first', async () => {
+  const { client } = chunkedClient([Array.from({ length: 7 }, (_, i) => `${T(i)} line ${i}\n`).join('')]);
+  const { follower } = await follow(client, { tailLines: 3 });
+  expect(follower.lineCount).toBe(7);
+  expect(follower.tail()).toEqual(['line 4', 'line 5', 'line 6']);
+});
+
+test('pauses the stream while the consumer is backed up, and goes on when it has drained', async () => {
+  const stream = new PassThrough();
+  let opened = 0;
+  const client = {
+    // The final read after this one brings nothing new.
+    async openStream() {
+      return (opened++ === 0 ? stream : new PassThrough().end()) as unknown as IncomingMessage;
+    },
+  } as unknown as KubeClient;
+  let release: (() => void) | null = null;
+  const backedUp = new Promise<void>((resolve) => (release = resolve));
+  let asked = 0;
+  const lines: string[] = [];
+  let firstLine!: () => void;
+  const sawFirstLine = new Promise<void>((resolve) => (firstLine = resolve));
+  const follower = new LogFollower({
+    client,
+    namespace: 'ns',
+    pod: 'p',
+    container: 'main',
+    onLine: (text) => {
+      lines.push(text);
+      firstLine();
+    },
+    // Backed up after the first chunk only.
+    backlog: () => (++asked === 1 ? backedUp : undefined),
+    sleep: async () => {},
+  });
+  follower.terminated();
+  follower.start();
+  stream.write(`${T(1)} one\n`);
+  await sawFirstLine;
+  expect(stream.isPaused()).toBe(true);
+  stream.write(`${T(2)} two\n`);
+  stream.end();
+  // Nothing more is read while paused: the second chunk stays in the stream.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  expect(lines).toEqual(['one']);
+  expect(stream.readableLength).toBeGreaterThan(0);
+  release!();
+  await follower.done;
+  expect(lines).toEqual(['one', 'two']);
+});

@@ -119,7 +119,7 @@ export async function raw(
   method: string,
   path: string,
   opts: { token?: string | null; body?: unknown; contentType?: string } = {},
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; json: () => unknown }> {
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; text: string; json: () => unknown }> {
   const { request } = await import('node:https');
   const url = new URL(path, sandbox.url);
   const token = opts.token === undefined ? sandbox.adminToken : opts.token;
@@ -135,8 +135,9 @@ export async function raw(
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+        const body = Buffer.concat(chunks);
+        const text = body.toString();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) });
       });
       res.on('error', reject);
     });

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { startSandbox, type Sandbox } from './index.ts';
+import { ContainerLog, formatRfc3339Nano, parseRfc3339 } from './logs.ts';
 import { clients, failure, finished, podManifest, raw, watchPod, type Clients } from './helpers.ts';
 
 let sandbox: Sandbox;
@@ -64,6 +65,110 @@ describe('reading', () => {
     expect(pod.status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
     expect(await admin.core.readNamespacedPodLog({ name: 'restarts', namespace: ns, previous: true })).toBe('attempt\n');
     await admin.core.deleteNamespacedPod({ name: 'restarts', namespace: ns, gracePeriodSeconds: 0 });
+  });
+});
+
+describe('a long log', () => {
+  // 30,000 numbered lines (3.3 MB, each with a two-byte character), written as fast as the pipe takes them.
+  const many = 'let i = 0; const more = () => { while (i < 30000) { let c = ""; for (let k = 0; k < 500; k++) c += String(i++).padStart(6, "0") + " é " + "x".repeat(100) + "\\n"; if (!process.stdout.write(c)) return process.stdout.once("drain", more); } }; more();';
+  const lineBytes = 6 + 4 + 100 + 1;
+  let stamped: string[];
+
+  beforeAll(async () => {
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('many', { image: 'local/node', command: [node, '-e', many] }) });
+    await watchPod(admin.kc, ns, 'many', finished, { fromResourceVersion: created.metadata!.resourceVersion! });
+    stamped = (await raw(sandbox, 'GET', logPath('many', 'timestamps=true'))).text.split('\n');
+  });
+
+  it('serves every line once, in order, with strictly increasing timestamps', () => {
+    expect(stamped.pop()).toBe('');
+    expect(stamped).toHaveLength(30000);
+    let last = -Infinity;
+    stamped.forEach((l, i) => {
+      const [ts, n, rest] = l.split(' ');
+      expect(n).toBe(String(i).padStart(6, '0'));
+      expect(rest).toBe('é');
+      const t = parseRfc3339(ts!)!;
+      expect(t).toBeGreaterThan(last);
+      last = t;
+    });
+  });
+
+  it('resumes from the exact line of any sinceTime', async () => {
+    const ts = stamped[12345]!.split(' ')[0]!;
+    const resumed = (await raw(sandbox, 'GET', logPath('many', `timestamps=true&sinceTime=${encodeURIComponent(ts)}`))).text.split('\n');
+    resumed.pop();
+    expect(resumed).toEqual(stamped.slice(12345));
+  });
+
+  it('serves the last tailLines lines, also with a sinceTime', async () => {
+    const tail = (await raw(sandbox, 'GET', logPath('many', 'timestamps=true&tailLines=1234'))).text.split('\n');
+    tail.pop();
+    expect(tail).toEqual(stamped.slice(-1234));
+    const ts = stamped[29000]!.split(' ')[0]!;
+    const both = (await raw(sandbox, 'GET', logPath('many', `timestamps=true&tailLines=1234&sinceTime=${encodeURIComponent(ts)}`))).text.split('\n');
+    both.pop();
+    expect(both).toEqual(stamped.slice(29000));
+  });
+
+  it('cuts at limitBytes in the middle of a line (and of a character) far into the log', async () => {
+    const limit = 2000 * lineBytes + 8; // into the first byte of "é" of line 2000
+    const res = (await raw(sandbox, 'GET', logPath('many', `limitBytes=${limit}`))).body;
+    const whole = Buffer.from(stamped.slice(0, 2001).map((l) => `${l.slice(l.indexOf(' ') + 1)}\n`).join(''));
+    expect(res.length).toBe(limit);
+    expect(res.equals(whole.subarray(0, limit))).toBe(true);
+  });
+});
+
+describe('the log store', () => {
+  it('keeps lines whole across chunks and streams, stamps them in order, and reads from any line as the log grows', () => {
+    const log = new ContainerLog();
+    log.write('stdout', 'a1\na');
+    log.write('stdout', 'é');
+    log.write('stderr', 'e1\ne2\ne');
+    log.write('stdout', '2\na3\n');
+    const r = log.reader(0);
+    const read = (): string[] => {
+      const got: string[] = [];
+      let last = -Infinity;
+      while (r.next()) {
+        expect(r.ts).toBeGreaterThan(last);
+        last = r.ts;
+        got.push(r.text);
+      }
+      return got;
+    };
+    expect(read()).toEqual(['a1\n', 'e1\n', 'e2\n', 'aé2\n', 'a3\n']);
+    // At the end, the reader waits for more.
+    log.write('stdout', 'a4\n');
+    log.finish();
+    expect(read()).toEqual(['a4\n', 'e']);
+    expect(log.lineCount).toBe(7);
+    const mid = log.reader(2);
+    expect(mid.next() && mid.text).toBe('e2\n');
+    const at = mid.ts;
+    expect(log.firstAtOrAfter(at)).toBe(2);
+    expect(log.firstAtOrAfter(at + 0.5)).toBe(3);
+    expect(log.firstAtOrAfter(-1e18)).toBe(0);
+    expect(log.firstAtOrAfter(1e18)).toBe(7);
+    const end = log.reader(7);
+    expect(end.next()).toBe(false);
+    expect(log.tail(2, 2048)).toBe('a4\ne');
+    expect(log.tail(80, 3)).toBe('4\ne');
+  });
+});
+
+describe('timestamps', () => {
+  it('formats as RFC3339Nano (fraction trimmed of trailing zeros) and parses back to the same instant', () => {
+    // Near now: log timestamps are exact within 104 days of the sandbox's start.
+    const second = new Date().toISOString().slice(0, 19);
+    for (const frac of ['', '.5', '.000000001', '.12345', '.999999999', '.10203']) {
+      const s = `${second}${frac}Z`;
+      expect(formatRfc3339Nano(parseRfc3339(s)!)).toBe(s);
+    }
+    expect(formatRfc3339Nano(parseRfc3339(`${second}.500000000Z`)!)).toBe(`${second}.5Z`);
+    expect(parseRfc3339(`${second}.25+01:00`)! - parseRfc3339(`${second}.25Z`)!).toBe(-3600e9);
+    expect(parseRfc3339('yesterday')).toBeUndefined();
   });
 });
 

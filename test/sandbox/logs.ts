@@ -3,44 +3,85 @@
  * container instance (restart), readable while it grows.
  */
 
-/** One log line (its text keeps the trailing newline when the container wrote one). */
-export interface LogLine {
-  /** Nanoseconds since the epoch; strictly increasing across the sandbox. */
-  ts: bigint;
+/**
+ * Log timestamps are nanoseconds since `EPOCH_MS` (when this module loaded), as plain numbers:
+ * exact up to 2^53 ns (104 days of uptime), and a line costs no BigInt. A time far before the
+ * epoch (a `sinceTime` of last year) loses its last digits, but still compares below every line.
+ */
+const EPOCH_MS = Date.now();
+
+/**
+ * The lines of one read of a container's pipe, kept as the text that came (whole lines, each with
+ * its newline, but for an unterminated last line at exit): line `i` is stamped `ts + i`. A log of
+ * millions of lines is a few thousand of these, not millions of objects for the GC to walk.
+ */
+interface Segment {
+  ts: number;
   text: string;
+  /** How many lines. */
+  count: number;
+  /** The index, in the whole log, of its first line. */
+  first: number;
 }
 
-let lastTs = 0n;
+let lastTs = -1;
 
-/** Now in nanoseconds, strictly increasing, so `sinceTime` resumption can be exact. */
-export function nowNanos(): bigint {
-  const wall = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
-  lastTs = wall > lastTs ? wall : lastTs + 1n;
+/** Now in nanoseconds since `EPOCH_MS`, strictly increasing, so `sinceTime` resumption can be exact. */
+export function nowNanos(): number {
+  // The wall clock gives milliseconds; the sub-millisecond digits come from the monotonic clock.
+  const wall = (Date.now() - EPOCH_MS) * 1_000_000 + (process.hrtime()[1] % 1_000_000);
+  lastTs = wall > lastTs ? wall : lastTs + 1;
   return lastTs;
 }
 
-/** Formats nanoseconds as Go's time.RFC3339Nano does (trailing zeros of the fraction trimmed). */
-export function formatRfc3339Nano(ns: bigint): string {
-  const ms = Number(ns / 1_000_000n);
-  const base = new Date(ms).toISOString().slice(0, 19);
-  let frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
-  if (frac) frac = `.${frac}`;
-  return `${base}${frac}Z`;
+/** `count` timestamps one nanosecond apart from now on, strictly after any given before; the first. */
+function nowNanosFor(count: number): number {
+  const first = nowNanos();
+  lastTs = first + count - 1;
+  return first;
 }
 
-/** Parses RFC 3339 with an optional fraction of up to 9 digits into nanoseconds; undefined if invalid. */
-export function parseRfc3339(s: string): bigint | undefined {
+/** The ISO date and time to the second ("2026-11-24T23:45:31") of the last second formatted. */
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
+/** The second of a log timestamp (cached), and the nanoseconds within it. */
+function split(ts: number): number {
+  const subMs = ts % 1_000_000;
+  const ms = EPOCH_MS + (ts - subMs) / 1_000_000;
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  return (ms - second * 1000) * 1_000_000 + subMs;
+}
+
+/** Formats a log timestamp as Go's time.RFC3339Nano does (trailing zeros of the fraction trimmed). */
+export function formatRfc3339Nano(ts: number): string {
+  let frac = split(ts);
+  if (frac === 0) return `${cachedPrefix}Z`;
+  let digits = 9;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    digits--;
+  }
+  return `${cachedPrefix}.${String(frac).padStart(digits, '0')}Z`;
+}
+
+/** Parses RFC 3339 with an optional fraction of up to 9 digits into a log timestamp; undefined if invalid. */
+export function parseRfc3339(s: string): number | undefined {
   const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(s);
   if (!m) return undefined;
-  const secs = Date.parse(`${m[1]}${m[3]}`);
-  if (Number.isNaN(secs)) return undefined;
-  const frac = BigInt((m[2] ?? '').padEnd(9, '0') || '0');
-  return BigInt(secs) * 1_000_000n + frac;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(ms)) return undefined;
+  return (ms - EPOCH_MS) * 1_000_000 + Number((m[2] ?? '').padEnd(9, '0'));
 }
 
 /** The log of one container instance. */
 export class ContainerLog {
-  readonly lines: LogLine[] = [];
+  readonly #segments: Segment[] = [];
+  #lines = 0;
   #partial = new Map<string, string>();
   #done = false;
   #listeners = new Set<() => void>();
@@ -50,25 +91,64 @@ export class ContainerLog {
     return this.#done;
   }
 
-  /** Appends raw output of one stream ("stdout"/"stderr"); complete lines become log lines. */
+  /** How many lines the log has. */
+  get lineCount(): number {
+    return this.#lines;
+  }
+
+  /**
+   * Appends raw output of one stream ("stdout"/"stderr"); complete lines become log lines. The
+   * lines of one chunk are stamped one nanosecond apart from one clock reading, as a kubelet
+   * stamps the lines of one read of the container's pipe with the time of that read.
+   */
   write(stream: string, chunk: string): void {
-    let buf = (this.#partial.get(stream) ?? '') + chunk;
-    let nl: number;
-    let added = false;
-    while ((nl = buf.indexOf('\n')) !== -1) {
-      this.lines.push({ ts: nowNanos(), text: buf.slice(0, nl + 1) });
-      buf = buf.slice(nl + 1);
-      added = true;
+    const last = chunk.lastIndexOf('\n');
+    const partial = this.#partial.get(stream) ?? '';
+    if (last === -1) {
+      this.#partial.set(stream, partial + chunk);
+      return;
     }
-    this.#partial.set(stream, buf);
-    if (added) this.#notify();
+    let count = 0;
+    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', nl + 1)) count++;
+    this.#add(partial + chunk.slice(0, last + 1), count);
+    this.#partial.set(stream, chunk.slice(last + 1));
+    this.#notify();
+  }
+
+  #add(text: string, count: number): void {
+    this.#segments.push({ ts: nowNanosFor(count), text, count, first: this.#lines });
+    this.#lines += count;
+  }
+
+  /** The index of the first line stamped `ts` or later (`lineCount` if none). */
+  firstAtOrAfter(ts: number): number {
+    const segs = this.#segments;
+    let lo = 0;
+    let hi = segs.length;
+    // The first segment whose last line is stamped `ts` or later.
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (segs[mid]!.ts + segs[mid]!.count - 1 < ts) lo = mid + 1;
+      else hi = mid;
+    }
+    const seg = segs[lo];
+    if (!seg) return this.#lines;
+    return seg.first + Math.max(0, Math.ceil(ts - seg.ts));
+  }
+
+  /**
+   * Reads the log from line `from` on, as it grows: `next()` moves to the next line (false when
+   * there is none yet), then `ts` and `text` (with its newline) are that line's.
+   */
+  reader(from: number): LogReader {
+    return new LogReader(this.#segments, from);
   }
 
   /** Flushes unterminated output and marks the log complete. */
   finish(): void {
     if (this.#done) return;
     for (const rest of this.#partial.values()) {
-      if (rest) this.lines.push({ ts: nowNanos(), text: rest });
+      if (rest) this.#add(rest, 1);
     }
     this.#partial.clear();
     this.#done = true;
@@ -87,9 +167,56 @@ export class ContainerLog {
 
   /** The last `bytes` bytes of the log, for FallbackToLogsOnError (kubelet takes 80 lines / 2 KiB). */
   tail(maxLines: number, maxBytes: number): string {
-    const text = this.lines.slice(-maxLines).map((l) => l.text).join('');
+    const r = this.reader(Math.max(0, this.#lines - maxLines));
+    let text = '';
+    while (r.next()) text += r.text;
     const buf = Buffer.from(text);
     return buf.length > maxBytes ? buf.subarray(buf.length - maxBytes).toString() : text;
+  }
+}
+
+/** A cursor over a log's lines (see `ContainerLog.reader`). */
+export class LogReader {
+  readonly #segments: Segment[];
+  /** The segment of the next line, where that line starts in its text, and its index in the segment. */
+  #seg = 0;
+  #at = 0;
+  #k = 0;
+  /** The current line's timestamp and text. */
+  ts = 0;
+  text = '';
+
+  constructor(segments: Segment[], from: number) {
+    this.#segments = segments;
+    // The segment holding line `from`, and that line's start in its text.
+    let lo = 0;
+    let hi = segments.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (segments[mid]!.first + segments[mid]!.count <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#seg = lo;
+    const seg = segments[lo];
+    if (!seg) return;
+    for (; this.#k < from - seg.first; this.#k++) this.#at = seg.text.indexOf('\n', this.#at) + 1;
+  }
+
+  /** Moves to the next line; false if there is none (yet). */
+  next(): boolean {
+    let seg = this.#segments[this.#seg];
+    if (seg && this.#at >= seg.text.length) {
+      seg = this.#segments[++this.#seg];
+      this.#at = 0;
+      this.#k = 0;
+    }
+    if (!seg) return false;
+    const nl = seg.text.indexOf('\n', this.#at);
+    const end = nl === -1 ? seg.text.length : nl + 1;
+    this.ts = seg.ts + this.#k++;
+    this.text = seg.text.slice(this.#at, end);
+    this.#at = end;
+    return true;
   }
 }
 

@@ -796,12 +796,12 @@ function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerR
   if (sinceSeconds !== null && !(Number(sinceSeconds) >= 1)) causes.push(cause('FieldValueInvalid', 'sinceSeconds', `Invalid value: ${sinceSeconds}: must be greater than 0`));
   if (sinceSeconds !== null && sinceTime !== null) causes.push(cause('FieldValueForbidden', '', 'Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified'));
   if (causes.length) throw invalid('PodLogOptions', '', '', causes);
-  let since: bigint | undefined;
+  let since: number | undefined;
   if (sinceTime !== null) {
     since = parseRfc3339(sinceTime);
     if (since === undefined) throw badRequest(`parsing time "${sinceTime}" as "2006-01-02T15:04:05Z07:00": cannot parse "${sinceTime}" as "2006"`);
   } else if (sinceSeconds !== null) {
-    since = nowNanos() - BigInt(Number(sinceSeconds)) * 1_000_000_000n;
+    since = nowNanos() - Number(sinceSeconds) * 1_000_000_000;
   }
   const start = (): void => {
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
@@ -841,11 +841,17 @@ function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerR
   const limitBytes = limit !== null ? Number(limit) : Infinity;
   const cut = ctx.faults.cutLogsAfterBytes;
   const maxBytes = Math.min(limitBytes, cut ?? Infinity);
+  const limited = maxBytes !== Infinity;
   start();
   ctx.streams.add(res);
   let sent = 0;
-  let index = tail !== null ? Math.max(0, log.lines.length - Number(tail)) : 0;
+  let from = tail !== null ? Math.max(0, log.lineCount - Number(tail)) : 0;
+  // Lines are in time order: start at the first one at or after `since` (a resumed read of a long log).
+  if (since !== undefined) from = Math.max(from, log.firstAtOrAfter(since));
+  const lines = log.reader(from);
   let closed = false;
+  /** The response's buffer is full: pump again on 'drain', as a kubelet's write blocks on a slow reader. */
+  let blocked = false;
   let unsubscribe = (): void => {};
   const finish = (): void => {
     if (closed) return;
@@ -854,21 +860,46 @@ function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerR
     ctx.streams.delete(res);
     res.end();
   };
+  // Lines go out in writes of up to BATCH bytes, not one write (and one HTTP chunk) per line.
+  const BATCH = 64 * 1024;
   const pump = (): void => {
-    while (!closed && index < log.lines.length) {
-      const line = log.lines[index++]!;
-      if (since !== undefined && line.ts < since) continue;
-      const text = timestamps ? `${formatRfc3339Nano(line.ts)} ${line.text}` : line.text;
-      let buf = Buffer.from(text);
-      if (sent + buf.length > maxBytes) buf = buf.subarray(0, maxBytes - sent);
-      if (buf.length) res.write(buf);
-      sent += buf.length;
-      if (sent >= maxBytes) {
+    if (blocked) return;
+    let batch = '';
+    let batchBytes = 0;
+    while (!closed && lines.next()) {
+      // (A sinceTime still to come: lines written until then are not served.)
+      if (since !== undefined && lines.ts < since) continue;
+      const text = timestamps ? `${formatRfc3339Nano(lines.ts)} ${lines.text}` : lines.text;
+      // Bytes are counted only when a limit needs them; the batch size can be approximate.
+      const bytes = limited ? Buffer.byteLength(text) : text.length;
+      if (sent + bytes >= maxBytes) {
+        // The limit (limitBytes, or a cut fault) ends the response, mid-line if need be.
+        if (batch) res.write(batch);
+        const cutAt = maxBytes - sent;
+        if (cutAt > 0) res.write(Buffer.from(text).subarray(0, cutAt));
+        sent = maxBytes;
         finish();
         return;
       }
+      batch += text;
+      batchBytes += bytes;
+      sent += bytes;
+      if (batchBytes >= BATCH) {
+        const more = res.write(batch);
+        batch = '';
+        batchBytes = 0;
+        if (!more) {
+          blocked = true;
+          res.once('drain', () => {
+            blocked = false;
+            pump();
+          });
+          return;
+        }
+      }
     }
-    if (!follow || log.done) finish();
+    if (batch) res.write(batch);
+    if (!closed && (!follow || log.done)) finish();
   };
   req.on('close', finish);
   pump();
