@@ -103,9 +103,9 @@ client's alone, as on a runner where the API server is elsewhere.
   source strings; what the run allocates is short-lived (~950 MB over the run, sampled with V8's
   heap profiler: client-node's JSON (de)serialisation of every pod created and deleted, the
   watch's line parsing, HTTP requests and log streams of 200 attempts at a time), and V8 sizes its
-  young generation by the machine's memory: at the peak, \`heapTotal\` is ~240 MB for ~130 MB in
-  use. With \`--max-semi-space-size=16\` (a Node flag an action cannot set for itself) the same run
-  peaks at ~290 MB.
+  young generation by the machine's memory (sampled with \`process.memoryUsage()\` in one run,
+  \`heapTotal\` peaked at ~245 MB with ~130 MB in use). With \`--max-semi-space-size=16\` (a Node flag an action cannot set for itself) the same run
+  peaked at ~290 MB.
 - **Logs (4).** The client keeps up: "LogFollower alone" takes ~70 MB/s (64 MB per CPU-second):
   lines are found per chunk with \`indexOf\` and handed on as slices, timestamps are ordered by
   character codes and numbers (no regular expression or \`Map\` per line), and the step log's
