@@ -1087,7 +1087,7 @@ const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.s
 async function settleEarlierAttempts(o) {
     if (o.runAttempt <= 1)
         return;
-    const selector = `${pod/* LABELS */.kg.managedBy}=${pod/* MANAGED_BY */.Kf},${pod/* LABELS */.kg.dag}=${(0,pod/* labelValue */.w)(o.spec.name)},${pod/* LABELS */.kg.runId}=${(0,pod/* labelValue */.w)(o.runId)}`;
+    const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId);
     const earlier = new Map();
     let changed = () => { };
     const watcher = new watch/* PodWatcher */.u(o.client, o.namespace, selector, (e) => {

@@ -21,7 +21,7 @@ import type { DagSpec } from '../spec/types.ts';
 import { classifyPod } from './classify.ts';
 import type { KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
-import { CONTAINER, LABELS, MANAGED_BY, labelValue } from './pod.ts';
+import { CONTAINER, LABELS, runSelector } from './pod.ts';
 import { PodWatcher } from './watch.ts';
 
 /** A pod of an earlier run attempt that has not ended yet. */
@@ -66,7 +66,7 @@ const ended = (s: Seen): boolean => s.deleted || s.pod.status?.phase === 'Succee
 /** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
 export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
   if (o.runAttempt <= 1) return;
-  const selector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(o.spec.name)},${LABELS.runId}=${labelValue(o.runId)}`;
+  const selector = runSelector(o.spec.name, o.runId);
   const earlier = new Map<string, Seen>();
   let changed: () => void = () => {};
   const watcher = new PodWatcher(o.client, o.namespace, selector, (e) => {

@@ -86,9 +86,13 @@ export function labelValue(s: string): string {
   return v;
 }
 
-/** The label selector that matches every pod of one run attempt of a DAG (the watch's selector). */
-export function runSelector(dag: string, runId: string, runAttempt: number): string {
-  return `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(dag)},${LABELS.runId}=${labelValue(runId)},${LABELS.runAttempt}=${runAttempt}`;
+/**
+ * The label selector that matches every pod of one run attempt of a DAG (the watch's selector),
+ * or, without `runAttempt`, of every attempt of the run.
+ */
+export function runSelector(dag: string, runId: string, runAttempt?: number): string {
+  const run = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(dag)},${LABELS.runId}=${labelValue(runId)}`;
+  return runAttempt === undefined ? run : `${run},${LABELS.runAttempt}=${runAttempt}`;
 }
 
 /** The URL of the GitHub run, or null outside a workflow. */

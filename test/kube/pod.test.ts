@@ -137,6 +137,8 @@ describe('renderPod', () => {
       const [k, v] = pair.split('=');
       expect(pod.metadata!.labels![k!]).toBe(v);
     }
+    // Without a run attempt: every attempt of the run.
+    expect(runSelector('clickhouse-db-sync', '12345678901')).toBe(sel.replace(/,pod-dag\.io\/run-attempt=2$/, ''));
   });
 });
 
