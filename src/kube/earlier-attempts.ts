@@ -23,6 +23,7 @@ import type { KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
 import { CONTAINER, LABELS, runSelector } from './pod.ts';
 import { PodWatcher } from './watch.ts';
+import { kubeTimeMs } from './time.ts';
 
 /** A pod of an earlier run attempt that has not ended yet. */
 export interface RunningEarlierPod {
@@ -52,13 +53,6 @@ export interface SettleOptions {
 interface Seen {
   pod: V1Pod;
   deleted: boolean;
-}
-
-/** A timestamp as client-node gives it (a Date) or as JSON has it (a string), in epoch ms. */
-function toMs(t: Date | string | undefined): number | null {
-  if (t === undefined) return null;
-  const ms = t instanceof Date ? t.getTime() : Date.parse(t);
-  return Number.isNaN(ms) ? null : ms;
 }
 
 const ended = (s: Seen): boolean => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
@@ -120,12 +114,12 @@ export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
     if (task === undefined) continue; // a task the spec no longer has: nothing to plan
     const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId]! : undefined;
     if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt)))) continue;
-    const created = toMs(e.s.pod.metadata?.creationTimestamp) ?? now;
+    const created = kubeTimeMs(e.s.pod.metadata?.creationTimestamp) ?? now;
     const outcome = classifyPod(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
     if (outcome === null) continue;
     const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.state?.terminated;
-    const started = toMs(main?.startedAt) ?? toMs(e.s.pod.status?.startTime) ?? created;
-    const finished = toMs(main?.finishedAt) ?? now;
+    const started = kubeTimeMs(main?.startedAt) ?? kubeTimeMs(e.s.pod.status?.startTime) ?? created;
+    const finished = kubeTimeMs(main?.finishedAt) ?? now;
     await o.store.recordTask({
       task: taskId,
       runAttempt: e.runAttempt,

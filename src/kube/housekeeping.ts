@@ -24,6 +24,7 @@ import type { KeepPods } from '../settings.ts';
 import { classifyError } from './errors.ts';
 import { LABELS, MANAGED_BY, labelValue } from './pod.ts';
 import { retryingRequester, STATE_KEY, type Requester } from './run-store.ts';
+import { kubeTimeMs } from './time.ts';
 
 /** Options of `removeOldRuns`. */
 export interface HousekeepingOptions {
@@ -62,17 +63,11 @@ export function dagSelector(dag: string, repository: string | null): string {
 
 const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
 
-function ms(t: unknown): number | null {
-  if (t === undefined || t === null) return null;
-  const v = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
-  return Number.isFinite(v) ? v : null;
-}
-
 /** The latest moment a pod showed life: created, started or finished. */
 function podActivity(pod: V1Pod): number {
-  let latest = ms(pod.metadata?.creationTimestamp) ?? 0;
+  let latest = kubeTimeMs(pod.metadata?.creationTimestamp) ?? 0;
   for (const s of pod.status?.containerStatuses ?? []) {
-    latest = Math.max(latest, ms(s.state?.terminated?.finishedAt) ?? 0, ms(s.state?.running?.startedAt) ?? 0);
+    latest = Math.max(latest, kubeTimeMs(s.state?.terminated?.finishedAt) ?? 0, kubeTimeMs(s.state?.running?.startedAt) ?? 0);
   }
   return latest;
 }
@@ -131,7 +126,7 @@ export async function removeOldRuns(options: HousekeepingOptions): Promise<House
     const run = runOf(cm.metadata?.labels);
     if (run === null) continue;
     run.maps.push(cm);
-    run.activity = Math.max(run.activity, ms(cm.metadata?.creationTimestamp) ?? 0);
+    run.activity = Math.max(run.activity, kubeTimeMs(cm.metadata?.creationTimestamp) ?? 0);
     const text = cm.data?.[STATE_KEY];
     if (text === undefined) continue;
     try {

@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease, type Watch } from '@kubernetes/client-node';
 import { abortableSleep, classifyError, KubeError } from './errors.ts';
 import { retryingRequester, type Requester } from './run-store.ts';
+import { kubeTimeMs } from './time.ts';
 
 /** What to do when another run holds the lease. */
 export type LeasePolicy = 'wait' | 'skip' | 'fail';
@@ -115,12 +116,6 @@ export function concurrencyLeaseName(input: string): string {
   return name;
 }
 
-function timeMs(t: unknown): number | null {
-  if (t === undefined || t === null) return null;
-  const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
-  return Number.isFinite(ms) ? ms : null;
-}
-
 function formatWait(ms: number): string {
   const s = Math.max(0, Math.ceil(ms / 1000));
   return s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
@@ -187,7 +182,7 @@ export async function acquireLease(api: CoordinationV1Api, options: LeaseOptions
     }
 
     const holder = lease.spec?.holderIdentity ?? '';
-    const renewed = timeMs(lease.spec?.renewTime) ?? timeMs(lease.spec?.acquireTime);
+    const renewed = kubeTimeMs(lease.spec?.renewTime) ?? kubeTimeMs(lease.spec?.acquireTime);
     const key = `${holder}@${String(renewed)}`;
     if (observed?.key !== key) observed = { key, at: now };
     const duration = (lease.spec?.leaseDurationSeconds ?? o.durationSeconds) * 1000;

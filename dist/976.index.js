@@ -1,8 +1,8 @@
-export const id = 18;
-export const ids = [18];
+export const id = 976;
+export const ids = [976];
 export const modules = {
 
-/***/ 3018:
+/***/ 9976:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -626,6 +626,19 @@ async function startRerunSession(store, options) {
     };
 }
 
+;// CONCATENATED MODULE: ./lib/kube/time.js
+/** Times in Kubernetes objects. */
+/**
+ * A timestamp of a Kubernetes object in epoch ms: client-node gives a `Date`, raw JSON an RFC 3339
+ * string; `null` when it is absent or not a time.
+ */
+function kubeTimeMs(t) {
+    if (t === undefined || t === null)
+        return null;
+    const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
+    return Number.isFinite(ms) ? ms : null;
+}
+
 ;// CONCATENATED MODULE: ./lib/kube/lease.js
 /**
  * One run at a time: the `concurrency` input names a coordination.k8s.io/v1 Lease that a run
@@ -650,6 +663,7 @@ async function startRerunSession(store, options) {
  * a watch on the Lease reports a change (a release), whichever is first, bounded by the wait
  * timeout. Requests while waiting: about one read per lease duration.
  */
+
 
 
 
@@ -697,12 +711,6 @@ function concurrencyLeaseName(input) {
         name = `${name.replace(/[-.]+$/, '')}-${h.toString(16).padStart(8, '0')}`;
     }
     return name;
-}
-function timeMs(t) {
-    if (t === undefined || t === null)
-        return null;
-    const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
-    return Number.isFinite(ms) ? ms : null;
 }
 function formatWait(ms) {
     const s = Math.max(0, Math.ceil(ms / 1000));
@@ -767,7 +775,7 @@ async function acquireLease(api, options) {
             }
         }
         const holder = lease.spec?.holderIdentity ?? '';
-        const renewed = timeMs(lease.spec?.renewTime) ?? timeMs(lease.spec?.acquireTime);
+        const renewed = kubeTimeMs(lease.spec?.renewTime) ?? kubeTimeMs(lease.spec?.acquireTime);
         const key = `${holder}@${String(renewed)}`;
         if (observed?.key !== key)
             observed = { key, at: now };
@@ -939,23 +947,18 @@ async function acquireLease(api, options) {
 
 
 
+
 /** The label selector of everything of this DAG (and repository) that pod-dag-action created. */
 function dagSelector(dag, repository) {
     const repo = repository ? `${pod/* LABELS */.kg.repository}=${(0,pod/* labelValue */.w)(repository)}` : `!${pod/* LABELS */.kg.repository}`;
     return `${pod/* LABELS */.kg.managedBy}=${pod/* MANAGED_BY */.Kf},${pod/* LABELS */.kg.dag}=${(0,pod/* labelValue */.w)(dag)},${repo}`;
 }
 const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
-function ms(t) {
-    if (t === undefined || t === null)
-        return null;
-    const v = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
-    return Number.isFinite(v) ? v : null;
-}
 /** The latest moment a pod showed life: created, started or finished. */
 function podActivity(pod) {
-    let latest = ms(pod.metadata?.creationTimestamp) ?? 0;
+    let latest = kubeTimeMs(pod.metadata?.creationTimestamp) ?? 0;
     for (const s of pod.status?.containerStatuses ?? []) {
-        latest = Math.max(latest, ms(s.state?.terminated?.finishedAt) ?? 0, ms(s.state?.running?.startedAt) ?? 0);
+        latest = Math.max(latest, kubeTimeMs(s.state?.terminated?.finishedAt) ?? 0, kubeTimeMs(s.state?.running?.startedAt) ?? 0);
     }
     return latest;
 }
@@ -1010,7 +1013,7 @@ async function removeOldRuns(options) {
         if (run === null)
             continue;
         run.maps.push(cm);
-        run.activity = Math.max(run.activity, ms(cm.metadata?.creationTimestamp) ?? 0);
+        run.activity = Math.max(run.activity, kubeTimeMs(cm.metadata?.creationTimestamp) ?? 0);
         const text = cm.data?.[STATE_KEY];
         if (text === undefined)
             continue;
@@ -1075,13 +1078,7 @@ var watch = __webpack_require__(7718);
 
 
 
-/** A timestamp as client-node gives it (a Date) or as JSON has it (a string), in epoch ms. */
-function toMs(t) {
-    if (t === undefined)
-        return null;
-    const ms = t instanceof Date ? t.getTime() : Date.parse(t);
-    return Number.isNaN(ms) ? null : ms;
-}
+
 const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
 /** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
 async function settleEarlierAttempts(o) {
@@ -1145,13 +1142,13 @@ async function settleEarlierAttempts(o) {
         const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
         if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt))))
             continue;
-        const created = toMs(e.s.pod.metadata?.creationTimestamp) ?? now;
+        const created = kubeTimeMs(e.s.pod.metadata?.creationTimestamp) ?? now;
         const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
         if (outcome === null)
             continue;
         const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === pod/* CONTAINER */.MR)?.state?.terminated;
-        const started = toMs(main?.startedAt) ?? toMs(e.s.pod.status?.startTime) ?? created;
-        const finished = toMs(main?.finishedAt) ?? now;
+        const started = kubeTimeMs(main?.startedAt) ?? kubeTimeMs(e.s.pod.status?.startTime) ?? created;
+        const finished = kubeTimeMs(main?.finishedAt) ?? now;
         await o.store.recordTask({
             task: taskId,
             runAttempt: e.runAttempt,
