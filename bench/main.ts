@@ -11,7 +11,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSandbox, type Sandbox } from '../test/sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { NAMESPACE } from './common.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

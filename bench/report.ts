@@ -33,7 +33,7 @@ ${run.notes.length ? `Details of this run:\n\n${run.notes.map((n) => `- ${n}`).j
 
 const EXPLANATION = `## What each row measures, and how
 
-All runs use the sandbox API server (test/sandbox) in **scale mode** (scripted pods, no processes;
+All runs use the sandbox API server (sandbox/) in **scale mode** (scripted pods, no processes;
 row 4 uses process mode because a real process writes the log), served over real HTTPS in the
 benchmark's own process, and the real \`@kubernetes/client-node\` 2.x. Each measurement runs in a
 child process (bench/child.ts), so its peak RSS (\`process.resourceUsage().maxRSS\`) is the

@@ -41,7 +41,7 @@ if (major < 24) {
   process.exit(2);
 }
 
-const { startSandbox } = await import('../test/sandbox/index.ts');
+const { startSandbox } = await import('../sandbox/index.ts');
 const namespaces = ['default', ...(values.namespace ?? []).filter((n) => n !== 'default')];
 const sandbox = await startSandbox({ port, namespaces, scale: values.scale ?? false });
 writeFileSync(values['kubeconfig-out'], sandbox.kubeconfig(), { mode: 0o600 });

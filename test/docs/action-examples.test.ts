@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseSpec } from '../../src/spec/index.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { ROOT, runStep } from '../harness/action.ts';
 
 const examples = readdirSync(path.join(ROOT, 'examples'), { withFileTypes: true })

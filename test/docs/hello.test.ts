@@ -12,7 +12,7 @@ import { createClient, type KubeClient } from '../../src/kube/client.ts';
 import { LiveLogReporter } from '../../src/report/live-log.ts';
 import type { RunContext } from '../../src/report/types.ts';
 import { parseSpec, resolveParams } from '../../src/spec/index.ts';
-import { startSandbox } from '../sandbox/index.ts';
+import { startSandbox } from '../../sandbox/index.ts';
 import { ROOT } from '../harness/action.ts';
 
 /** A cluster to run on: the one named by the environment, else a fresh sandbox. */

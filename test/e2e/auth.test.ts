@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { runStep, type StepResult } from '../harness/action.ts';
 
 const NS = 'data-jobs';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { runStep, type StepResult } from '../harness/action.ts';
 
 const NS = 'jobs';

@@ -10,7 +10,7 @@ import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { concurrencyLeaseName } from '../../src/kube/lease.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { runStep, type StepResult } from '../harness/action.ts';
 import { waitForPods } from '../rerun/helpers.ts';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
-import type { Sandbox } from '../sandbox/index.ts';
+import type { Sandbox } from '../../sandbox/index.ts';
 import { DEMO_PARAMS, DEMO_PASSWORD, startDemoCluster } from '../fixtures/demo-cluster.ts';
 import { runStep, type StepResult } from '../harness/action.ts';
 

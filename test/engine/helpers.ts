@@ -11,7 +11,7 @@ import { CompositeReporter, type LogLine, type Reporter, type RunContext } from 
 import { parseSpec } from '../../src/spec/index.ts';
 import type { DagSpec } from '../../src/spec/types.ts';
 import type { RunState } from '../../src/dag/types.ts';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.ts';
 
 /** A sandbox and a client of it. */
 export interface Cluster {

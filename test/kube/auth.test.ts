@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { MINIMAL_ROLE_YAML, connect, decodeKubeconfig, preflight } from '../../src/kube/auth.ts';
 import { createClient } from '../../src/kube/client.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 
 let sandbox: Sandbox;
 beforeAll(async () => {

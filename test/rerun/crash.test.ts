@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeepPods } from '../../src/settings.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { runStep } from '../harness/action.ts';
 import { prng } from '../helpers/prng.ts';
 import { randomDag, startsByTask } from './random-dag.ts';

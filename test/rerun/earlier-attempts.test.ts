@@ -15,7 +15,7 @@ import type { TaskUpdate } from '../../src/dag/rerun.ts';
 import { parseSpec } from '../../src/spec/index.ts';
 import type { DagSpec } from '../../src/spec/types.ts';
 import { podManifest } from '../sandbox/helpers.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { waitForPods } from './helpers.ts';
 
 const NS = 'earlier';

@@ -7,7 +7,7 @@ import { CoordinationV1Api, CoreV1Api, KubeConfig, Watch, type V1Pod } from '@ku
 import { classifyError, withRetry } from '../../src/kube/errors.ts';
 import type { LeaseClock } from '../../src/kube/lease.ts';
 import type { Requester } from '../../src/kube/run-store.ts';
-import type { Sandbox } from '../sandbox/index.ts';
+import type { Sandbox } from '../../sandbox/index.ts';
 
 /** The typed APIs of a sandbox, through the real client over HTTPS. */
 export function connect(sandbox: Sandbox): { kc: KubeConfig; core: CoreV1Api; coordination: CoordinationV1Api; watch: Watch } {

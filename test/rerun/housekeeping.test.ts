@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyTaskUpdate, emptyRunState, markRunAttempt, serializeRunState, taskFingerprint } from '../../src/dag/rerun.ts';
 import { dagSelector, removeOldRuns, type HousekeepingOptions } from '../../src/kube/housekeeping.ts';
 import { runStateLabels, runStateName, STATE_KEY } from '../../src/kube/run-store.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { outcome, task } from '../dag/builders.ts';
 import { connect, waitForPods } from './helpers.ts';
 

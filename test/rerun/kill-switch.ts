@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ActionError, runMain } from '../../src/action.ts';
 import type { AnnotationPlace, Runner } from '../../src/runner.ts';
-import type { RequestEvent, Sandbox } from '../sandbox/index.ts';
+import type { RequestEvent, Sandbox } from '../../sandbox/index.ts';
 
 /** A cuttable network path from one client to the sandbox. */
 export class Link {

@@ -25,7 +25,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { prng } from '../helpers/prng.ts';
 import { describeKill, InProcessAction, type KillPoint, type Outcome, type StartResult } from './kill-switch.ts';
 import { randomDag, startsByTask } from './random-dag.ts';

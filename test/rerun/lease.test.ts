@@ -7,7 +7,7 @@
 import { V1MicroTime } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLease, concurrencyLeaseName, isEarlierSelf, leaseHolder, type LeaseOptions } from '../../src/kube/lease.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { connect, FakeClock, recordingRequester } from './helpers.ts';
 
 const NS = 'locks';

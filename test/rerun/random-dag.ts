@@ -1,6 +1,6 @@
 /** Random DAGs for the crash property tests (crash.test.ts, kill.test.ts), and what they check. */
 import { podName } from '../../src/kube/pod.ts';
-import type { Sandbox } from '../sandbox/index.ts';
+import type { Sandbox } from '../../sandbox/index.ts';
 
 /** A random DAG: 2..6 tasks, each needing some earlier ones; most sleep a little, some fail. */
 export function randomDag(rand: () => number, name: string): { yaml: string; tasks: { id: string; retries: number }[] } {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taskFingerprint, type TaskUpdate } from '../../src/dag/rerun.ts';
 import { RunStore, runStateName, STATE_KEY } from '../../src/kube/run-store.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { outcome, task } from '../dag/builders.ts';
 import { connect, recordingRequester } from './helpers.ts';
 

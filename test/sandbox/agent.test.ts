@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from './index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { clients, failure, finished, podManifest, waitForLog, watchPod, type Clients } from './helpers.ts';
 
 let sandbox: Sandbox;

@@ -1,7 +1,7 @@
 // The sandbox's API, driven by @kubernetes/client-node over HTTPS: objects, errors, watches.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
-import { startSandbox, type Sandbox } from './index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { clients, failure, finished, podManifest, raw, waitForLog, watchPod, type Clients } from './helpers.ts';
 
 let sandbox: Sandbox;

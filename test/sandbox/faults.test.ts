@@ -1,7 +1,7 @@
 // Injected faults and request counters, as the pod runner's tests and benchmarks use them.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
-import { startSandbox, type Sandbox } from './index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { clients, failure, finished, podManifest, raw, watchPod, type Clients } from './helpers.ts';
 
 let sandbox: Sandbox;

@@ -3,7 +3,7 @@
  * kubeconfig, and waiting on a pod's watch events (never polling, always with a deadline).
  */
 import * as k8s from '@kubernetes/client-node';
-import type { Sandbox } from './index.ts';
+import type { Sandbox } from '../../sandbox/index.ts';
 
 /** Typed clients for one sandbox user. */
 export interface Clients {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from './index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 
 // SANDBOX_KUBECTL picks another binary (e.g. Debian bookworm's kubernetes-client 1.20) to check both.
 const binary = process.env.SANDBOX_KUBECTL || 'kubectl';

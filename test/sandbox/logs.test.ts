@@ -2,8 +2,8 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
-import { startSandbox, type Sandbox } from './index.ts';
-import { ContainerLog, formatRfc3339Nano, parseRfc3339 } from './logs.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
+import { ContainerLog, formatRfc3339Nano, parseRfc3339 } from '../../sandbox/logs.ts';
 import { clients, failure, finished, podManifest, raw, watchPod, type Clients } from './helpers.ts';
 
 let sandbox: Sandbox;

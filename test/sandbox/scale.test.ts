@@ -2,7 +2,7 @@
 import { Agent, request } from 'node:https';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
-import { startSandbox, type Sandbox } from './index.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { clients, type Clients } from './helpers.ts';
 
 let sandbox: Sandbox;
