@@ -9,16 +9,16 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { createAuthority, type CertificateAuthority } from '../sandbox/certs.ts';
-import type { NodeSpec } from '../sandbox/scheduler.ts';
+import type { ImageSpec, NodeSpec } from '../sandbox/index.ts';
 
-export type { NodeSpec } from '../sandbox/scheduler.ts';
+export type { ImageSpec, NodeSpec } from '../sandbox/index.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -39,6 +39,10 @@ export interface ControlPlaneOptions {
    * default true, the node agent from sandbox/node-agent when it is there (else as false).
    */
   nodeAgent?: boolean;
+  /** Process mode: what an image "contains" (working directory, PATH, env), as in the sandbox. */
+  images?: Record<string, ImageSpec>;
+  /** First CrashLoopBackOff delay; default the node agent's (10 s, as the kubelet). */
+  restartBackoffMs?: number;
   /** Progress lines (which component started, how long it took); default silent. */
   log?: (line: string) => void;
 }
@@ -77,6 +81,19 @@ export function pinnedVersions(): { kubernetes: string; etcd: string } {
   const etcd = /go\.etcd\.io\/etcd\/server\/v3 (v\S+)/.exec(gomod)?.[1];
   if (!kubernetes || !etcd) throw new Error(`control-plane: cannot read the pinned versions from ${HERE}/versions.env and go.mod`);
   return { kubernetes, etcd };
+}
+
+/** Where build.sh puts the binaries (it prints the same path); they may not be built yet. */
+export function binariesDir(): string {
+  if (process.env['POD_DAG_CONTROL_PLANE_DIR']) return process.env['POD_DAG_CONTROL_PLANE_DIR'];
+  const { kubernetes, etcd } = pinnedVersions();
+  const cache = process.env['XDG_CACHE_HOME'] || path.join(homedir(), '.cache');
+  return path.join(cache, 'pod-dag-action', 'control-plane', `${kubernetes}-etcd${etcd.replace(/^v/, '')}`);
+}
+
+/** The path of one built binary (kube-apiserver, kube-scheduler, kubectl, etcd). */
+export function builtBinary(name: 'kube-apiserver' | 'kube-scheduler' | 'kubectl' | 'etcd'): string {
+  return path.join(binariesDir(), name);
 }
 
 /**
@@ -206,13 +223,18 @@ const AUDIT_POLICY = stringify({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', 
 /** The node agent's module, when helper code has landed it; its absence means nodes are registered by hand. */
 const NODE_AGENT_MODULE = path.join(HERE, '..', 'sandbox', 'node-agent', 'index.ts');
 
-/** What the node agent module exports (sandbox/node-agent/index.ts). */
+/** What the node agent module exports (sandbox/node-agent/index.ts), as far as it is used here. */
 interface NodeAgentModule {
   startNodeAgent(opts: {
     server: string;
     caPem: string;
-    nodes: (NodeSpec & { kubeconfig: string; clientCertPem: string; clientKeyPem: string; servingCertPem: string; servingKeyPem: string })[];
-  }): Promise<{ close(): Promise<void> }>;
+    clientCa: CertificateAuthority;
+    controller: { certPem: string; keyPem: string };
+    nodes: NodeSpec[];
+    images?: Record<string, ImageSpec>;
+    restartBackoffMs?: number;
+    onError?: (err: Error) => void;
+  }): Promise<{ close(): Promise<void>; containerStarts(podName?: string): number }>;
 }
 
 /** Starts etcd, kube-apiserver, kube-scheduler and the node agent; see ControlPlaneOptions. */
@@ -339,18 +361,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       const agent = await mod.startNodeAgent({
         server: url,
         caPem: ca.caPem,
-        nodes: nodes.map((n) => {
-          const client = ca.issue({ commonName: `system:node:${n.name}`, organizations: ['system:nodes'], client: true });
-          const kubeletServing = ca.issue({ commonName: `system:node:${n.name}`, ips: ['127.0.0.1'], dnsNames: ['localhost', n.name] });
-          return {
-            ...n,
-            kubeconfig: kubeconfigYaml(url, ca.caPem, `system:node:${n.name}`, certAuth(client)),
-            clientCertPem: client.certPem,
-            clientKeyPem: client.keyPem,
-            servingCertPem: kubeletServing.certPem,
-            servingKeyPem: kubeletServing.keyPem,
-          };
-        }),
+        clientCa: ca,
+        // What kube-controller-manager would do for a new node (take off the not-ready taint).
+        controller: admin,
+        nodes,
+        ...(opts.images ? { images: opts.images } : {}),
+        ...(opts.restartBackoffMs !== undefined ? { restartBackoffMs: opts.restartBackoffMs } : {}),
+        onError: (err) => log(`node agent: ${err.message}`),
       });
       closers.push(() => agent.close());
     } else {
@@ -412,6 +429,11 @@ async function registerNode(core: k8s.CoreV1Api, n: NodeSpec): Promise<void> {
       },
     },
   });
+  // The TaintNodesByCondition admission plugin taints every new Node not-ready; with no
+  // controller-manager to take it off once Ready, take it off here.
+  const node = await core.readNode({ name: n.name });
+  node.spec = { ...node.spec, taints: (node.spec?.taints ?? []).filter((t) => t.key !== 'node.kubernetes.io/not-ready') };
+  await core.replaceNode({ name: n.name, body: node });
 }
 
 /** Creates a pod that fits the first node, waits (by watch) until it is scheduled, or has run, then deletes it. */

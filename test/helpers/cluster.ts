@@ -57,8 +57,14 @@ export interface TestCluster {
   url: string;
   /** The sandbox itself, when the file runs on it (for what only it can do). */
   sandbox: Sandbox | undefined;
+  /** The CA (PEM) of the API server's certificate. */
+  caPem: string;
   /** A kubeconfig with every permission (the file's own identity on a shared cluster). */
   kubeconfig(namespace?: string): string;
+  /** The bearer token of `kubeconfig()`'s identity (undefined on a kubeconfig: cluster with other credentials). */
+  token: string | undefined;
+  /** A kubeconfig for this cluster with any bearer token (a wrong one, for the 401 tests). */
+  kubeconfigWithToken(token: string, namespace?: string): string;
   /** The credential texts in `kubeconfig()` that must never be printed (token or client key). */
   secrets: string[];
   /** A kubeconfig for a new identity allowed exactly `rules` (a Role in `namespace`, or a ClusterRole). */
@@ -69,7 +75,7 @@ export interface TestCluster {
   /** Containers started, by the kubelet's Started events, for one pod or in the namespace. */
   containerStarts(namespace: string, podName?: string): Promise<number>;
   /**
-   * Requests this file's identity made since the last `resetRequests`, by verb and resource
+   * Requests this file's identities (kubeconfig()'s and userKubeconfig()'s) made since the last `resetRequests`, by verb and resource
    * ("pods", "pods/log"): the sandbox's counters or the control plane's audit log. Undefined on a
    * cluster whose requests cannot be seen (kubeconfig:).
    */
@@ -112,14 +118,17 @@ export async function startTestCluster(setup: ClusterSetup = {}): Promise<TestCl
   // On the control plane each test file gets its own identity (a ServiceAccount bound to
   // cluster-admin), so the audit log tells its requests from those of files running beside it.
   let kubeconfig = rootKubeconfig;
-  let username: string | undefined;
-  let token: string | undefined;
+  let token: string | undefined = root.kc.getCurrentUser()?.token;
+  // Whose requests `requests()` counts: this file's identity and the users it made.
+  const usernames = new Set<string>();
   if (provided) {
     const name = `test-${randomBytes(4).toString('hex')}`;
     token = await serviceAccountToken(root, 'default', name, [{ namespaces: ['*'], verbs: ['*'], resources: ['*'], apiGroups: ['*'] }]);
-    username = `system:serviceaccount:default:${name}`;
+    usernames.add(`system:serviceaccount:default:${name}`);
     kubeconfig = tokenKubeconfig(root.kc, token);
   }
+  const cluster = root.kc.getCurrentCluster()!;
+  const caPem = cluster.caData ? Buffer.from(cluster.caData, 'base64').toString('utf8') : cluster.caFile ? readFileSync(cluster.caFile, 'utf8') : '';
   const mine = clientsOf(kubeconfig);
 
   let auditOffset = 0;
@@ -136,9 +145,15 @@ export async function startTestCluster(setup: ClusterSetup = {}): Promise<TestCl
     kind: CLUSTER.kind,
     url,
     sandbox: undefined,
+    caPem,
     kubeconfig: (namespace) => (namespace ? withNamespace(kubeconfig, namespace) : kubeconfig),
-    secrets: token ? [token] : credentialTexts(rootKubeconfig),
-    userKubeconfig: async (name, rules, namespace) => tokenKubeconfig(root.kc, await serviceAccountToken(root, namespace, name, rules), namespace),
+    token,
+    kubeconfigWithToken: (t, namespace) => tokenKubeconfig(root.kc, t, namespace),
+    secrets: provided && token ? [token] : credentialTexts(rootKubeconfig),
+    userKubeconfig: async (name, rules, namespace) => {
+      usernames.add(`system:serviceaccount:${namespace}:${name}`);
+      return tokenKubeconfig(root.kc, await serviceAccountToken(root, namespace, name, rules), namespace);
+    },
     createSecret: async (namespace, name, stringData) => {
       await mine.core.deleteNamespacedSecret({ namespace, name }).catch(() => {});
       await mine.core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData } });
@@ -154,9 +169,9 @@ export async function startTestCluster(setup: ClusterSetup = {}): Promise<TestCl
       const text = readFileSync(provided.auditLogPath).subarray(auditOffset).toString('utf8');
       let n = 0;
       for (const line of text.split('\n')) {
-        if (!line.includes(username!)) continue;
+        if (!line.includes('"ResponseComplete"')) continue;
         const e = JSON.parse(line) as { stage: string; verb: string; user: { username: string }; objectRef?: { resource?: string; subresource?: string } };
-        if (e.stage !== 'ResponseComplete' || e.user.username !== username || e.verb !== verb || !e.objectRef) continue;
+        if (e.stage !== 'ResponseComplete' || !usernames.has(e.user.username) || e.verb !== verb || !e.objectRef) continue;
         const r = e.objectRef.subresource ? `${e.objectRef.resource}/${e.objectRef.subresource}` : e.objectRef.resource;
         if (r === resource) n++;
       }
@@ -176,7 +191,10 @@ async function sandboxCluster(setup: ClusterSetup, namespaces: string[]): Promis
     kind: 'sandbox',
     url: sandbox.url,
     sandbox,
+    caPem: sandbox.caPem,
     kubeconfig: (namespace) => sandbox.kubeconfig(namespace ? { namespace } : {}),
+    token: sandbox.adminToken,
+    kubeconfigWithToken: (token, namespace) => sandbox.kubeconfig({ token, ...(namespace ? { namespace } : {}) }),
     secrets: [sandbox.adminToken],
     userKubeconfig: async (name, rules, namespace) => {
       const token = `${name}-${++users}-${randomBytes(8).toString('hex')}`;
