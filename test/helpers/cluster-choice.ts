@@ -2,8 +2,6 @@
  * POD_DAG_TEST_CLUSTER, read without importing vitest's test API (the global setup reads it too).
  * See test/helpers/cluster.ts.
  */
-import type { NodeSpec } from '../../sandbox/index.ts';
-
 /** Which cluster the shared suites run on. */
 export type ClusterChoice = { kind: 'sandbox' } | { kind: 'control-plane' } | { kind: 'kubeconfig'; path: string };
 
@@ -18,12 +16,3 @@ export function clusterChoice(env: NodeJS.ProcessEnv = process.env): ClusterChoi
   if (value.startsWith('kubeconfig:') && value.length > 'kubeconfig:'.length) return { kind: 'kubeconfig', path: value.slice('kubeconfig:'.length) };
   throw new Error(`POD_DAG_TEST_CLUSTER="${value}": expected sandbox, control-plane or kubeconfig:<path to a kubeconfig>`);
 }
-
-/**
- * The real control plane's nodes for the test run: those of the demo cluster (the example DAG's
- * node affinity wants org=locale), as test/fixtures/demo-cluster.ts gives the sandbox.
- */
-export const CONTROL_PLANE_NODES: NodeSpec[] = [
-  { name: 'pool-locale-1', labels: { org: 'locale' } },
-  { name: 'pool-general-1', labels: { org: 'general' } },
-];
