@@ -15,7 +15,7 @@ k8s_version="$(sed -n 's/^K8S_VERSION=//p' versions.env)"
 etcd_version="$(sed -n 's/^\s*go\.etcd\.io\/etcd\/server\/v3 \(v[^ ]*\).*$/\1/p;s/^require go\.etcd\.io\/etcd\/server\/v3 \(v[^ ]*\).*$/\1/p' go.mod | head -1)"
 [ -n "$k8s_version" ] && [ -n "$etcd_version" ] || { echo "build.sh: cannot read the pinned versions from versions.env/go.mod" >&2; exit 1; }
 
-out="${POD_DAG_CONTROL_PLANE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pod-dag-action/control-plane/${k8s_version}-etcd${etcd_version}}"
+out="${POD_DAG_CONTROL_PLANE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pod-dag-action/control-plane/${k8s_version}-etcd${etcd_version#v}}"
 binaries=(kube-apiserver kube-scheduler kubectl etcd)
 complete=1
 for b in "${binaries[@]}"; do [ -x "$out/$b" ] || complete=0; done

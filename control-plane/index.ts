@@ -319,6 +319,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     components.push(apiserver);
     const url = `https://127.0.0.1:${apiPort}`;
     const adminKubeconfig = kubeconfigYaml(url, ca.caPem, 'admin', certAuth(admin));
+    // Also in the work dir, to look at a control plane that fails to become ready.
+    file('admin.kubeconfig', adminKubeconfig);
     const kc = new k8s.KubeConfig();
     kc.loadFromString(adminKubeconfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -349,7 +351,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--authorization-kubeconfig=${schedulerConfig}`,
         '--leader-elect=false',
         '--secure-port=0',
-        '--v=0',
+        '--v=2',
       ]),
     );
     const schedulerComponent = components[components.length - 1]!;
@@ -417,18 +419,15 @@ async function registerNode(core: k8s.CoreV1Api, n: NodeSpec): Promise<void> {
     },
   });
   const now = new Date();
-  await core.replaceNodeStatus({
-    name: n.name,
-    body: {
-      metadata: { name: n.name },
-      status: {
-        capacity: resources,
-        allocatable: resources,
-        addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: n.name }],
-        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'registered by hand: no node agent runs', lastHeartbeatTime: now, lastTransitionTime: now }],
-      },
-    },
-  });
+  // A status update takes the whole object (metadata included): start from the stored one.
+  const created = await core.readNode({ name: n.name });
+  created.status = {
+    capacity: resources,
+    allocatable: resources,
+    addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: n.name }],
+    conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'registered by hand: no node agent runs', lastHeartbeatTime: now, lastTransitionTime: now }],
+  };
+  await core.replaceNodeStatus({ name: n.name, body: created });
   // The TaintNodesByCondition admission plugin taints every new Node not-ready; with no
   // controller-manager to take it off once Ready, take it off here.
   const node = await core.readNode({ name: n.name });

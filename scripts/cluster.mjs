@@ -4,7 +4,7 @@
 // FILE [options]`. Writes the admin kubeconfig to FILE once a Node is Ready and a pod has been
 // scheduled, then serves until SIGINT/SIGTERM or until the process that started it exits.
 // Needs Node 24 (it imports the TypeScript sources directly).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const usage = `usage: npm run cluster -- --kubeconfig-out FILE [options]
@@ -125,9 +125,25 @@ const stop = async (signal) => {
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
-// `npm run cluster` does not pass a SIGTERM sent to npm on to this script: when the process that
-// started it goes away (this one is re-parented), stop as if signalled instead of serving on.
-const parent = process.ppid;
+// `npm run cluster` does not pass a SIGTERM sent to npm on to this script, and npm's `sh -c` may
+// stay alive as this process's parent when npm dies: stop, as if signalled, when the parent or
+// the grandparent (npm) goes away.
+const ancestors = [process.ppid];
+try {
+  const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+  const grandparent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  if (grandparent > 1) ancestors.push(grandparent);
+} catch {
+  // No /proc: watch the parent only.
+}
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+};
 setInterval(() => {
-  if (process.ppid !== parent) void stop('parent process exited');
+  if (process.ppid !== ancestors[0] || !ancestors.every(alive)) void stop('parent process exited');
 }, 1000).unref();
