@@ -156,7 +156,10 @@ describe.skipIf(!kubectl)('kubectl', () => {
   it('deletes with --wait until the pod is gone', async () => {
     await run(['create', '-f', '-'], { input: podYaml('doomed', 'sandbox/sleep:forever') });
     expect(await run(['wait', '--for=condition=Ready', 'pod/doomed', '--timeout=20s'])).toMatchObject({ code: 0 });
-    expect(await run(['delete', 'pod', 'doomed', '--wait=true', '--timeout=20s'])).toMatchObject({ code: 0, stdout: 'pod "doomed" deleted\n' });
+    // kubectl 1.34 and later name the namespace.
+    const deleted = await run(['delete', 'pod', 'doomed', '--wait=true', '--timeout=20s']);
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toMatch(/^pod "doomed" deleted( from kubectl namespace)?\n$/);
     const get = await run(['get', 'pod', 'doomed', '--ignore-not-found', '-o', 'name']);
     expect(get).toMatchObject({ code: 0, stdout: '' });
   });
