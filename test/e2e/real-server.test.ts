@@ -92,8 +92,12 @@ describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () =>
     expect(s.exitCode, show(s)).toBe(1);
     expect(JSON.parse(s.outputs['failed-tasks']!)).toEqual(['one']);
     const message = errors(s).join('\n');
-    expect(message).toContain('exceeded quota: one-pod');
-    expect(message).toMatch(/configuration/i);
+    expect(message).toContain('refused by the namespace\'s admission policy (403)');
+    expect(message).toContain('exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1');
+    expect(message).not.toMatch(/Grant the permission/);
+    // A configuration failure: not retried (the retry budget is for failures and timeouts).
+    expect(message).toMatch(/Failed after 1 attempt/);
+    expect(s.summary).toMatch(/configuration/);
     expect(await cluster.containerStarts(QUOTA)).toBe(0);
   });
 
