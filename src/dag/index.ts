@@ -8,7 +8,7 @@ export {
   truthy,
   toNumber,
   looseEquals,
-  callsStatusFunction,
+  conditionCallsStatus,
   runsWhenCancelled,
   type ExprValue,
   type ConditionContext,

@@ -21,7 +21,7 @@
  * Everything else is reused, with its outputs.
  */
 import { createHash } from 'node:crypto';
-import { findTemplateRefs } from '../spec/template.ts';
+import { findTemplateRefs, type TemplateMatch } from '../spec/template.ts';
 import type { DagSpec, EnvVar, TaskSpec, Template } from '../spec/types.ts';
 import type { AttemptOutcome, PreviousSuccess, RunResult, TaskResult } from './types.ts';
 
@@ -131,11 +131,21 @@ function renderParams(t: Template, params: Record<string, string>): string {
   let out = '';
   let at = 0;
   for (const m of refs) {
-    const value = m.ref.kind === 'param' && Object.hasOwn(params, m.ref.name) ? params[m.ref.name]! : m.text;
+    // Only a plain `{{ params.x }}` is substituted; any other expression is kept as written (its
+    // text changes when it does, and the params it reads are hashed with it below).
+    const only = m.expression.refs.length === 1 ? m.expression.refs[0]!.ref : null;
+    const plain = only?.kind === 'param' && /^\s*params\.[A-Za-z0-9_-]+\s*$/.test(m.expression.source);
+    const value = plain && only.kind === 'param' && Object.hasOwn(params, only.name) ? params[only.name]! : expressionWithParams(m.text, m.expression.refs, params);
     out += t.slice(at, m.start) + value;
     at = m.end;
   }
   return out + t.slice(at);
+}
+
+/** An expression's text followed by the values of the params it reads, so a change of either shows. */
+function expressionWithParams(text: string, refs: TemplateMatch['expression']['refs'], params: Record<string, string>): string {
+  const read = refs.flatMap(({ ref }) => (ref.kind === 'param' ? [`${ref.name}=${Object.hasOwn(params, ref.name) ? params[ref.name] : ''}`] : ref.kind === 'params' ? [JSON.stringify(params)] : []));
+  return read.length === 0 ? text : `${text}[${read.join(',')}]`;
 }
 
 /** JSON with object keys sorted, so equal values always give equal text. */
