@@ -604,7 +604,7 @@ function checkStrategy(id: string, task: Record<string, unknown>, params: string
   if (!expansion.ok) {
     for (const p of expansion.problems) {
       const at = [...path, ...p.path];
-      issues.add(loc.valuePos(at), at, `${formatPath(path)}: ${p.message}`);
+      issues.add(loc.keyPos(at), at, `${formatPath(path)}: ${p.message}`);
     }
     return 'dynamic';
   }

@@ -3,7 +3,7 @@
  * text, and the events and decisions the scheduler exchanges.
  */
 import type { Condition, DagSpec, RetryPolicy, TaskSpec } from '../../src/spec/types.ts';
-import type { AttemptOutcome, CancelReason, Decision, SchedulerEvent } from '../../src/dag/types.ts';
+import type { AttemptCancelReason, AttemptOutcome, CancelReason, Decision, SchedulerEvent } from '../../src/dag/types.ts';
 import type { AttemptClass } from '../../src/spec/types.ts';
 
 /** What a test may set on a task; everything else gets a plain default. */
@@ -145,7 +145,7 @@ export const giveUp = (taskId: string, attempt: number, reason: string, failure:
   reason,
   outcome: failure,
 });
-export const cancelDecision = (reason: CancelReason, ...attempts: [string, number][]): Decision => ({
+export const cancelDecision = (reason: AttemptCancelReason, ...attempts: [string, number][]): Decision => ({
   type: 'cancel',
   reason,
   attempts: attempts.map(([t, a]) => ({ task: t, attempt: a })),
