@@ -162,7 +162,7 @@ describe('a dynamic matrix', () => {
   });
 
   it('fails the task when the output is missing or is not JSON', () => {
-    for (const outputs of [{}, { shards: 'nope' }]) {
+    for (const outputs of [{}, { shards: 'nope' }] as Record<string, string>[]) {
       const s = scheduler(spec());
       s.start();
       s.handle(started('plan', 1, 1));
