@@ -2,6 +2,7 @@
 export * from './types.ts';
 export { Scheduler, retryDelay, githubResult, formatDuration, type SchedulerStats } from './scheduler.ts';
 export { buildGraph, levels, type DagGraph } from './graph.ts';
+export { runDates, backfillDates, parseLogicalDate, runContext, RunDateError, MAX_BACKFILL_RUNS, type RunDates, type RunDateInputs } from './run-dates.ts';
 export {
   evaluate,
   decide,
