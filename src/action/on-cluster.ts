@@ -1,6 +1,6 @@
 /**
  * The action's `run` and `dry-run` modes, and the post step's sweep: everything that talks to the
- * cluster. `action.ts` loads this module only when a mode needs it (`import()`), because it brings
+ * cluster. `steps.ts` loads this module only when a mode needs it (`import()`), because it brings
  * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
  */
 import { effectiveRunId, type KeepPods, type RunContext } from '../common/run.ts';

@@ -91,7 +91,7 @@ export class FakePods implements PodApi {
     if (options.dryRun) return structuredClone(pod);
     if (this.#pods.has(name)) throw apiError(409, 'AlreadyExists', `pods "${name}" already exists`);
     const stored: V1Pod = structuredClone(pod);
-    stored.metadata = { ...stored.metadata, namespace, creationTimestamp: this.#now() };
+    stored.metadata = { ...stored.metadata, namespace, creationTimestamp: this.#time() };
     stored.status = { phase: 'Pending' };
     this.#put('ADDED', stored);
     this.#logs.set(name, { lines: [], streams: new Set(), ended: false });
@@ -165,8 +165,8 @@ export class FakePods implements PodApi {
     this.#update(name, (p) => {
       p.status = {
         phase: 'Running',
-        startTime: this.#now(),
-        containerStatuses: [{ name: 'main', image: p.spec?.containers?.[0]?.image ?? '', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: this.#now() } } }],
+        startTime: this.#time(),
+        containerStatuses: [{ name: 'main', image: p.spec?.containers?.[0]?.image ?? '', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: this.#time() } } }],
       };
     });
   }
@@ -188,7 +188,7 @@ export class FakePods implements PodApi {
       for (const s of log.streams) s.end();
     }
     this.#update(name, (p) => {
-      const startedAt = p.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? this.#now();
+      const startedAt = p.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? this.#time();
       p.status = {
         phase: exitCode === 0 ? 'Succeeded' : 'Failed',
         startTime: p.status?.startTime ?? startedAt,
@@ -199,7 +199,7 @@ export class FakePods implements PodApi {
             imageID: '',
             ready: false,
             restartCount: 0,
-            state: { terminated: { exitCode, reason: options.reason ?? (exitCode === 0 ? 'Completed' : 'Error'), message: options.message, startedAt, finishedAt: this.#now() } },
+            state: { terminated: { exitCode, reason: options.reason ?? (exitCode === 0 ? 'Completed' : 'Error'), message: options.message, startedAt, finishedAt: this.#time() } },
           },
         ],
       };
@@ -253,6 +253,14 @@ export class FakePods implements PodApi {
   #emit(type: string, pod: V1Pod): void {
     this.#history.push({ rv: this.#rv, type, pod: structuredClone(pod) });
     for (const w of [...this.#watchers]) if (matches(w.selector, pod.metadata?.labels)) w.onEvent(type, structuredClone(pod));
+  }
+
+  /**
+   * A timestamp of a pod's metadata or status as a watch delivers it: a string (client-node's
+   * types say Date, which only its deserialized list and read answers hold).
+   */
+  #time(): Date {
+    return this.#now() as unknown as Date;
   }
 
   #now(): string {
