@@ -7,7 +7,8 @@
  *  2. Duplicate keys, found by walking the document (the yaml library would stop at the first).
  *  3. The zod schema (schema.ts); each zod issue's path is mapped back to its YAML node.
  *  4. Semantic checks on the raw data, defensively typed so they run even when stage 3 failed:
- *     names, needs, cycles, templates, `if:` expressions, missing images.
+ *     names, needs, cycles, templates, `if:` expressions, missing images, and the Kubernetes
+ *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
@@ -19,6 +20,7 @@ import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
 import { ExpressionError, exprRefs, parseExpression } from './expression.ts';
 import { normalizeSpec } from './normalize.ts';
+import { checkPodFields } from './k8s/check.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
 /** A path into the document: map keys and list indexes. */
@@ -390,6 +392,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     return;
   }
   const defaults = isRecord(raw.defaults) ? raw.defaults : {};
+  checkKubeFields(['defaults'], defaults, loc, issues);
   const graph = new Map<string, GraphNode>();
   const needPaths = new Map<string, Map<string, SpecPath>>();
 
@@ -417,6 +420,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
       issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task "${id}" has no image; set tasks.${id}.image or defaults.image`);
     }
     for (const [name] of Object.entries(isRecord(task) && isRecord(task.env) ? task.env : {})) checkEnvName(name, ['tasks', id, 'env', name], loc, issues);
+    checkKubeFields(['tasks', id], task, loc, issues);
   }
   for (const [name] of Object.entries(isRecord(defaults.env) ? defaults.env : {})) checkEnvName(name, ['defaults', 'env', name], loc, issues);
 
@@ -438,6 +442,23 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     const scope: TaskScope = { id, ids: idSet, isUpstream: (other) => dependsOn(id, other) };
     for (const { text, path } of templateStrings(['tasks', id], task)) checkTemplate(text, path, params, scope, loc, issues);
     if (typeof task.if === 'string') checkCondition(task.if, ['tasks', id, 'if'], params, scope, loc, issues);
+  }
+}
+
+/**
+ * The Kubernetes objects under `<base>.pod` (affinity, tolerations, volumes…), checked against
+ * the pinned release's schema: a field the API server does not know would be dropped with only a
+ * warning on a real cluster, so the pods would run without it.
+ */
+function checkKubeFields(base: SpecPath, fields: unknown, loc: Locator, issues: Issues): void {
+  if (!isRecord(fields) || !isRecord(fields.pod)) return;
+  for (const issue of checkPodFields(fields.pod)) {
+    const path = [...base, 'pod', ...issue.path];
+    const parent = path.slice(0, -1);
+    const key = String(path[path.length - 1]);
+    if (issue.kind === 'unknown-field') issues.add(loc.keyPos(path), path, `unknown key "${key}" ${where(parent)}${issue.detail}`);
+    else if (issue.kind === 'required') issues.add(loc.keyPos(parent), path, `missing required key "${key}" ${where(parent)}${issue.detail}`);
+    else issues.add(loc.valuePos(path), path, `${formatPath(path)}: ${issue.detail}`);
   }
 }
 
