@@ -116,15 +116,16 @@ function reduce(schema, refs) {
 function firstSentence(text) {
   if (typeof text !== 'string') return undefined;
   const one = text.replace(/\s+/g, ' ').trim();
-  const m = /^(.+?[.!?])(\s|$)/.exec(one);
+  // A sentence ends at . ! or ? before a capital or the end, not after "e.g." or "i.e.".
+  const m = /^(.+?(?<!\b(?:e\.g|i\.e|etc|vs))[.!?])(?=\s+[A-Z`"(]|$)/.exec(one);
   const s = m ? m[1] : one;
-  return s.length > 300 ? `${s.slice(0, 297)}...` : s;
+  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
 }
 
 function docsOf(schema) {
   const fields = {};
   for (const [k, v] of Object.entries(schema.properties ?? {})) {
-    const d = firstSentence(v.description);
+    const d = firstSentence(v.description ?? v.allOf?.[0]?.description);
     if (d) fields[k] = d;
   }
   return { description: firstSentence(schema.description), fields };

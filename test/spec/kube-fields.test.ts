@@ -13,6 +13,8 @@ import { checkKubeObject, checkPodFields, KUBERNETES_VERSION } from '../../src/s
 import { podSchemas } from '../../src/spec/k8s/pod-openapi.ts';
 import { codeBlocks } from '../docs/markdown.ts';
 import { ROOT } from '../harness/action.ts';
+// @ts-expect-error: a plain .mjs script without type declarations
+import { schemaText } from '../../scripts/gen-schema.mjs';
 
 /** The issues of a spec whose only task has `pod` (YAML, indented under `pod:`), as `line:col path | message`. */
 function podIssues(podYaml: string): string[] {
@@ -179,5 +181,35 @@ describe('no false positives', () => {
       .flatMap((b) => parseAllDocuments(b.content).flatMap((d) => (d.errors.length ? [] : podMaps(d.toJS()))));
     expect(pods.length).toBeGreaterThan(0);
     for (const pod of pods) expect(checkPodFields(pod)).toEqual([]);
+  });
+});
+
+describe("the editor's JSON Schema", () => {
+  type Def = { $ref?: string; type?: string; properties?: Record<string, Def>; items?: Def; additionalProperties?: Def | boolean; required?: string[]; oneOf?: Def[]; description?: string };
+  const schema = JSON.parse(schemaText()) as { $defs: Record<string, Def> };
+  const def = (ref: string) => schema.$defs[ref.replace('#/$defs/', '')]!;
+
+  it('points pod.affinity, tolerations, volumes, volumeMounts and the security contexts at the release schemas, strict', () => {
+    const pod = schema.$defs['PodOverrides']!.properties!;
+    expect(pod['affinity']!.$ref).toBe('#/$defs/io.k8s.api.core.v1.Affinity');
+    expect(pod['tolerations']!.items!.$ref).toBe('#/$defs/io.k8s.api.core.v1.Toleration');
+    expect(pod['volumes']!.items!.$ref).toBe('#/$defs/io.k8s.api.core.v1.Volume');
+    const affinity = def(pod['affinity']!.$ref!);
+    expect(affinity.additionalProperties).toBe(false);
+    expect(Object.keys(affinity.properties!).sort()).toEqual(['nodeAffinity', 'podAffinity', 'podAntiAffinity']);
+    expect(affinity.properties!['nodeAffinity']!.description).toBe('Describes node affinity scheduling rules for the pod.');
+    expect(def(pod['tolerations']!.items!.$ref!).properties!['tolerationSeconds']!.type).toBe('integer');
+    expect(def('io.k8s.api.core.v1.PodAffinityTerm').required).toEqual(['topologyKey']);
+  });
+
+  it('has every reference it makes, and quantities as the API server takes them (a string or a number)', () => {
+    const refs = [...schemaText().matchAll(/"\$ref": "([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThan(100);
+    for (const ref of refs) expect(def(ref), ref).toBeDefined();
+    expect(def('io.k8s.apimachinery.pkg.api.resource.Quantity').oneOf!.map((o) => o.type)).toEqual(['string', 'number']);
+  });
+
+  it('stays a reasonable size for an editor to load', () => {
+    expect(schemaText().length).toBeLessThan(150_000);
   });
 });
