@@ -115,7 +115,8 @@ function reduce(schema, refs) {
 /** The first sentence of a description, for an editor's hover. */
 function firstSentence(text) {
   if (typeof text !== 'string') return undefined;
-  const one = text.replace(/\s+/g, ' ').trim();
+  // A served schema appends "Possible enum values: ..." to the description: the enum says it.
+  const one = text.split('Possible enum values:')[0].replace(/\s+/g, ' ').trim();
   // A sentence ends at . ! or ? before a capital or the end, not after "e.g." or "i.e.".
   const m = /^(.+?(?<!\b(?:e\.g|i\.e|etc|vs))[.!?])(?=\s+[A-Z`"(]|$)/.exec(one);
   const s = m ? m[1] : one;

@@ -87,6 +87,11 @@ describe('the Kubernetes objects under pod:', () => {
       return;
     }
     expect(operator.enum).toContain('Equal');
+    // "" is unset to the server (effect "" matches every effect): not refused.
+    expect(checkKubeObject('io.k8s.api.core.v1.Toleration', { key: 'a', operator: '', effect: '' })).toEqual([]);
+    expect(podIssues('tolerations: [{key: gpu, operator: Exists, effect: NoSchedul}]')).toEqual([
+      '7:58 tasks.a.pod.tolerations[0].effect | tasks.a.pod.tolerations[0].effect: expected one of "NoExecute", "NoSchedule", "PreferNoSchedule", found "NoSchedul"; did you mean "NoSchedule"?',
+    ]);
     expect(checkKubeObject('io.k8s.api.core.v1.Toleration', { key: 'a', operator: 'Equals' })).toEqual([
       { path: ['operator'], at: 'value', kind: 'enum', detail: `expected one of ${operator.enum.map((e) => JSON.stringify(e)).join(', ')}, found "Equals"; did you mean "Equal"?` },
     ]);

@@ -134,7 +134,9 @@ function check(schema: OpenApiSchema, value: unknown, path: (string | number)[],
     out.push({ path, at: 'value', kind: 'type', detail: `expected ${expectation(schema, name)}, found ${found(value)}` });
     return;
   }
-  if (schema.enum !== undefined && !schema.enum.includes(value)) {
+  // "" is Go's zero value: the server takes it as unset (a Toleration's effect "" matches every
+  // effect) though the enum does not list it; where it is not allowed the server says so.
+  if (schema.enum !== undefined && value !== '' && !schema.enum.includes(value)) {
     const options = schema.enum.map((e) => JSON.stringify(e));
     const close = typeof value === 'string' ? closestMatch(value, schema.enum.map(String)) : null;
     out.push({ path, at: 'value', kind: 'enum', detail: `expected one of ${options.join(', ')}, found ${found(value)}${close === null ? '' : `; did you mean "${close}"?`}` });
