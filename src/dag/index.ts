@@ -1,6 +1,7 @@
 /** The DAG core: the graph, the `if:` evaluator and the scheduler (pure: no I/O, no clock). */
 export * from './types.ts';
-export { Scheduler, retryDelay, githubResult, formatDuration, type SchedulerStats } from './scheduler.ts';
+export { Scheduler, retryDelay, githubResult, type SchedulerStats } from './scheduler.ts';
+export { formatDuration } from '../common/duration.ts';
 export { buildGraph, levels, type DagGraph } from './graph.ts';
 export {
   evaluate,

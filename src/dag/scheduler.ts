@@ -29,6 +29,7 @@
  * O(needs + dependants of the tasks it touches + log n), never O(finished tasks). The one
  * exception is a cancel, which visits every unfinished task once (at most twice per run).
  */
+import { formatDuration } from '../common/duration.ts';
 import type { Condition, DagSpec, TaskSpec } from '../spec/types.ts';
 import { decide, runsWhenCancelled, type ConditionContext } from './condition.ts';
 import { buildGraph } from './graph.ts';
@@ -675,15 +676,6 @@ function resultWords(result: TaskResult | null): string {
     case null:
       return 'has not finished';
   }
-}
-
-/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = (ms % 60_000) / 1000;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
 }
 
 function describeEvent(event: { type: string; task?: string; attempt?: number; at?: unknown }): string {

@@ -3,7 +3,7 @@
  * it keeps, which is also what every report (summary, annotations, outputs, summary-json) reads.
  *
  * The scheduler is pure: time comes in on every event as epoch milliseconds; it never reads a
- * clock, starts a timer or does I/O. The driver (src/engine.ts) turns decisions into pods and
+ * clock, starts a timer or does I/O. The driver (src/engine/engine.ts) turns decisions into pods and
  * timers and turns what the cluster says back into events.
  */
 import type { AttemptClass } from '../spec/types.ts';

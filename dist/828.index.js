@@ -1,19 +1,116 @@
-export const id = 840;
-export const ids = [840];
+export const id = 828;
+export const ids = [828];
 export const modules = {
 
-/***/ 2621:
+/***/ 2081:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   a: () => (/* binding */ formatDuration)
+/* harmony export */ });
+/** Durations as the step log says them. */
+/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${ms}ms`;
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.floor((ms % 3_600_000) / 60_000);
+    const s = (ms % 60_000) / 1000;
+    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
+}
+
+
+/***/ }),
+
+/***/ 3964:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
 // EXPORTS
 __webpack_require__.d(__webpack_exports__, {
-  _F: () => (/* binding */ Scheduler),
-  a3: () => (/* binding */ formatDuration)
+  W: () => (/* binding */ runDag)
 });
 
-// UNUSED EXPORTS: githubResult, retryDelay
+// UNUSED EXPORTS: dryRunDag
 
+;// CONCATENATED MODULE: ./lib/common/clock.js
+/** The one clock: every "now" and every timer of the engine goes through it, so tests control time. */
+/** The real clock. */
+const systemClock = {
+    now: () => Date.now(),
+    setTimer(at, fn) {
+        const t = setTimeout(fn, Math.max(0, at - Date.now()));
+        return () => clearTimeout(t);
+    },
+};
+
+// EXTERNAL MODULE: ./lib/common/run.js
+var run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/kube/errors.js
+var errors = __webpack_require__(2474);
+// EXTERNAL MODULE: ./lib/kube/pod.js
+var kube_pod = __webpack_require__(1794);
+;// CONCATENATED MODULE: ./lib/engine/dry-run.js
+/**
+ * `dry-run`: every task's pod submitted with `dryRun=All`, so the cluster's RBAC, admission, quota
+ * and schema checks speak before anything runs.
+ */
+
+
+
+
+/**
+ * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
+ * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
+ * schema checks speak. Nothing runs. A task is `succeeded` in the returned state when the cluster
+ * would accept its pod, `failed` (class configuration, the cluster's message) when not.
+ */
+async function dryRunDag(options) {
+    const o = options;
+    const clock = o.clock ?? systemClock;
+    const started = clock.now();
+    const runId = (0,run/* effectiveRunId */.g)(o.context, o.runId, started);
+    await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
+    const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
+        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
+        let verdict;
+        try {
+            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
+            await o.pods.create(o.namespace, pod, { dryRun: true });
+            verdict = { task: task.id, pod: name, accepted: true, message: null };
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${name} in namespace ${o.namespace}`, o.pods.server);
+            verdict = { task: task.id, pod: name, accepted: false, message };
+        }
+        await o.reporter.dryRunVerdict?.(verdict);
+        return verdict;
+    }));
+    const finishedAt = clock.now();
+    const state = {
+        dag: o.spec.name,
+        startedAt: started,
+        finishedAt,
+        result: verdicts.every((v) => v.accepted) ? 'success' : 'failure',
+        cancelled: null,
+        tasks: verdicts.map((v) => ({
+            id: v.task,
+            result: v.accepted ? 'succeeded' : 'failed',
+            attempts: [],
+            outputs: {},
+            reason: v.accepted ? 'the cluster would accept its pod (dry run)' : v.message,
+            reusedFrom: null,
+            retryAt: null,
+        })),
+    };
+    await o.reporter.runFinished?.(state, {});
+    return { verdicts, state };
+}
+
+// EXTERNAL MODULE: ./lib/common/duration.js
+var duration = __webpack_require__(2081);
 ;// CONCATENATED MODULE: ./lib/dag/condition.js
 /** Evaluates an expression to a value of the language (not yet taken as a boolean). */
 function evaluate(expr, ctx) {
@@ -252,6 +349,38 @@ class MinHeap {
 }
 
 ;// CONCATENATED MODULE: ./lib/dag/scheduler.js
+/**
+ * The scheduler: given the validated spec and a stream of events, decides what runs next.
+ *
+ * Pure and deterministic: time comes in on every event (the clock is the largest time seen, so
+ * it never goes backwards); there is no I/O, timer or randomness. The same spec, options and
+ * events always give the same decisions.
+ *
+ * Semantics are GitHub's for jobs:
+ * - A task is *ready* when every one of its `needs` has a final result. Its `if:` (default
+ *   `success()`) then decides whether it runs or is skipped.
+ * - `success()`: every ancestor succeeded (and the run is not cancelled); `failure()`: some
+ *   ancestor failed; `always()`: true; `cancelled()`: the run was cancelled.
+ * - Ready tasks start in spec order, at most `maxParallel` attempts at once (0: no limit).
+ *   A task waiting for a retry holds no slot.
+ * - Retries follow the task's RetryPolicy per failure class (see `#afterFailure`).
+ * - Cancel with reason `signal`: nothing new starts; every task that is not running is
+ *   `not-run`. Cancel with reason `timeout` (the DAG timeout, raised by the scheduler itself):
+ *   tasks whose `if:` calls `always()` or `cancelled()` may still start when ready; the others
+ *   are `not-run`. Running attempts are listed in a `cancel` decision and end when the driver
+ *   reports them `finished`.
+ * - The run's result is `cancelled` if the run was cancelled, else `failure` if a task failed
+ *   (or was cancelled on its own), else `success`.
+ *
+ * Order within one batch of decisions: what the event itself leads to (retry, give-up, cancel),
+ * then skips as tasks become ready, then starts in spec order, then `done`.
+ *
+ * Cost: each task is made ready, evaluated and finished once, touching only its own needs and
+ * dependants; the ready tasks and the pending retries sit in heaps. So one event costs
+ * O(needs + dependants of the tasks it touches + log n), never O(finished tasks). The one
+ * exception is a cancel, which visits every unfinished task once (at most twice per run).
+ */
+
 
 
 
@@ -768,7 +897,7 @@ class Scheduler {
         if (this.#cancelled === 'timeout') {
             return this.#spec.timeoutMs === null
                 ? 'the run was cancelled: its time limit was reached'
-                : `the run was cancelled: the DAG timeout of ${formatDuration(this.#spec.timeoutMs)} was reached`;
+                : `the run was cancelled: the DAG timeout of ${(0,duration/* formatDuration */.a)(this.#spec.timeoutMs)} was reached`;
         }
         return 'the run was cancelled';
     }
@@ -831,15 +960,6 @@ function resultWords(result) {
             return 'has not finished';
     }
 }
-/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${ms}ms`;
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.floor((ms % 3_600_000) / 60_000);
-    const s = (ms % 60_000) / 1000;
-    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
-}
 function describeEvent(event) {
     const what = event.task === undefined ? '' : ` for task "${event.task}" attempt ${event.attempt}`;
     return `"${event.type}"${what}`;
@@ -890,29 +1010,8 @@ function buildSnapshot(node) {
     };
 }
 
-
-/***/ }),
-
-/***/ 7974:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
-
-
-// EXPORTS
-__webpack_require__.d(__webpack_exports__, {
-  wX: () => (/* binding */ cleanupRun),
-  gw: () => (/* binding */ effectiveRunId),
-  WP: () => (/* binding */ runDag),
-  SS: () => (/* binding */ runPodSelector)
-});
-
-// UNUSED EXPORTS: dryRunDag, systemClock
-
-// EXTERNAL MODULE: ./lib/dag/scheduler.js + 3 modules
-var dag_scheduler = __webpack_require__(2621);
 // EXTERNAL MODULE: ./lib/kube/classify.js
 var classify = __webpack_require__(2239);
-// EXTERNAL MODULE: ./lib/kube/errors.js
-var errors = __webpack_require__(2474);
 ;// CONCATENATED MODULE: ./lib/kube/logs.js
 
 const ZERO = 48;
@@ -1028,10 +1127,8 @@ class LogFollower {
             const final = this.#terminated;
             let res;
             try {
-                const query = { container: this.#o.container, timestamps: 'true', follow: final ? 'false' : 'true' };
-                if (this.#lastTs)
-                    query.sinceTime = this.#lastTs;
-                res = await this.#o.client.openStream(`/api/v1/namespaces/${encodeURIComponent(this.#o.namespace)}/pods/${encodeURIComponent(this.#o.pod)}/log`, query, this.#abort.signal);
+                const query = { container: this.#o.container, follow: !final, ...(this.#lastTs ? { sinceTime: this.#lastTs } : {}) };
+                res = await this.#o.api.log(this.#o.namespace, this.#o.pod, query, this.#abort.signal);
             }
             catch (err) {
                 if (this.#gone)
@@ -1191,13 +1288,159 @@ class LogFollower {
     }
 }
 
-// EXTERNAL MODULE: ./lib/kube/pod.js
-var kube_pod = __webpack_require__(1794);
 // EXTERNAL MODULE: ./lib/kube/watch.js
 var watch = __webpack_require__(7718);
+;// CONCATENATED MODULE: ./lib/kube/pod-runner.js
+
+
+
+
+/** Runs the pods of one run's attempts in one namespace. */
+class PodRunner {
+    #o;
+    constructor(options) {
+        this.#o = options;
+    }
+    /** The API server's URL, for messages. */
+    get server() {
+        return this.#o.api.server;
+    }
+    /** The run's one watch over its pods (`selector`); call `start()` on it. */
+    watch(selector, onEvent, options = {}) {
+        return new watch/* PodWatcher */.u(this.#o.api, this.#o.namespace, selector, onEvent, options);
+    }
+    /** The pod of one attempt (nothing is sent until `create`). `onLine` gets its log's lines. */
+    attempt(id, onLine) {
+        return new AttemptPod(this.#o, id, onLine);
+    }
+}
+/** One attempt's pod: its create, its log and its delete. */
+class AttemptPod {
+    task;
+    attempt;
+    /** The pod's name. */
+    name;
+    #o;
+    #onLine;
+    #follower = null;
+    #deletedByUs = false;
+    #gone = false;
+    constructor(options, id, onLine) {
+        this.#o = options;
+        this.task = id.task;
+        this.attempt = id.attempt;
+        this.name = id.pod;
+        this.#onLine = onLine;
+    }
+    /** We deleted the pod (so its DELETED event is ours, not someone else's). */
+    get deletedByUs() {
+        return this.#deletedByUs;
+    }
+    /** The pod is gone from the API (DELETED seen, or never to be created). */
+    get gone() {
+        return this.#gone;
+    }
+    /** Whether its log is being followed (the container started). */
+    get following() {
+        return this.#follower !== null;
+    }
+    /**
+     * Creates the pod. A 409 adopts the existing pod if its labels are this attempt's; any other
+     * refusal is the attempt's failure: infrastructure when trying later could help, configuration
+     * when the cluster refused the pod itself.
+     */
+    async create(manifest) {
+        const { api, namespace } = this.#o;
+        try {
+            await api.create(namespace, manifest);
+            return { ok: true, adopted: false };
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            if (e.kind !== 'conflict') {
+                const cls = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled' ? 'infrastructure' : 'configuration';
+                return { ok: false, failure: failure(cls, e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+            }
+        }
+        // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
+        try {
+            const existing = await api.read(namespace, this.name);
+            const labels = existing.metadata?.labels ?? {};
+            if (labels[kube_pod/* LABELS */.kg.task] !== this.task || labels[kube_pod/* LABELS */.kg.taskAttempt] !== String(this.attempt)) {
+                const msg = `pod ${this.name} already exists in namespace ${namespace} but is not attempt ${this.attempt} of task "${this.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
+                return { ok: false, failure: failure('configuration', 'AlreadyExists', msg) };
+            }
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            if (e.kind !== 'not-found') {
+                return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `read pod ${this.name}`, api.server)) };
+            }
+            // Deleted between the 409 and the read: its DELETED event tells the rest.
+        }
+        return { ok: true, adopted: true };
+    }
+    /** The watch saw the pod deleted (or it will never exist): its log can no longer be read. */
+    markGone() {
+        this.#gone = true;
+        this.#follower?.gone();
+    }
+    /** Starts following the log (once the container started). Idempotent. */
+    followLog() {
+        if (this.#follower)
+            return;
+        this.#follower = new LogFollower({
+            api: this.#o.api,
+            namespace: this.#o.namespace,
+            pod: this.name,
+            container: kube_pod/* CONTAINER */.MR,
+            tailLines: this.#o.logTailLines,
+            onLine: this.#onLine,
+            onResume: (why) => this.#o.debug?.(why),
+            backlog: this.#o.logBacklog,
+        });
+        this.#follower.start();
+    }
+    /** The container terminated: the log is read to its end, then `logDone` resolves. */
+    containerTerminated() {
+        this.#follower?.terminated();
+    }
+    /** Stops reading the log (the pod is being deleted while it runs). */
+    stopLog() {
+        this.#follower?.stop();
+    }
+    /** Resolves when the log was read to its end, or cannot be read any more; at once if it was never followed. */
+    get logDone() {
+        return this.#follower?.done ?? Promise.resolve();
+    }
+    /** The log's last lines (for the summary); null if it was never followed. */
+    tail() {
+        return this.#follower?.tail() ?? null;
+    }
+    /** Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post step sweeps). */
+    async delete(gracePeriodSeconds) {
+        if (this.#deletedByUs)
+            return;
+        this.#deletedByUs = true;
+        const { api, namespace } = this.#o;
+        try {
+            await api.delete(namespace, this.name, { gracePeriodSeconds });
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
+                return;
+            this.#o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${this.name}`, api.server));
+        }
+    }
+}
+/** An attempt's failure with no exit code (the pod could not be created, or was never seen). */
+function failure(cls, reason, message) {
+    return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
+}
+
 // EXTERNAL MODULE: ./lib/spec/template.js
 var template = __webpack_require__(5841);
-;// CONCATENATED MODULE: ./lib/engine.js
+;// CONCATENATED MODULE: ./lib/engine/engine.js
 
 
 
@@ -1205,31 +1448,16 @@ var template = __webpack_require__(5841);
 
 
 
-/** The real clock. */
-const systemClock = {
-    now: () => Date.now(),
-    setTimer(at, fn) {
-        const t = setTimeout(fn, Math.max(0, at - Date.now()));
-        return () => clearTimeout(t);
-    },
-};
+
 /** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
 const LOG_WAIT_MS = 10_000;
 /**
- * Runs the DAG (or, in `dry-run`, submits every pod with `dryRun=All`) and returns the final run
- * state. Reports through `options.reporter` (runStarted, decisions, pods, log lines, verdicts,
- * runFinished). Throws KubeError only when the run cannot go on at all (the watch was refused).
+ * Runs the DAG (mode `run`) and returns the final run state. Reports through `options.reporter`
+ * (runStarted, decisions, pods, log lines, runFinished). Throws KubeError only when the run cannot
+ * go on at all (the watch was refused).
  */
-async function runDag(options) {
-    if (options.mode === 'dry-run') {
-        const { state } = await dryRunDag(options);
-        return state;
-    }
+function runEngine(options) {
     return new Engine(options).run();
-}
-/** The run id used in pod names and labels. */
-function effectiveRunId(context, fallback, now = Date.now()) {
-    return context.runId ?? fallback ?? `local-${now.toString(36)}`;
 }
 class Engine {
     #o;
@@ -1237,6 +1465,7 @@ class Engine {
     #runId;
     #selector;
     #scheduler;
+    #runner;
     /** What reporters see of the run as it goes: asked for, never copied per event. */
     #view;
     #live = new Map();
@@ -1257,14 +1486,15 @@ class Engine {
     constructor(options) {
         this.#o = options;
         this.#clock = options.clock ?? systemClock;
-        this.#runId = effectiveRunId(options.context, options.runId, this.#clock.now());
+        this.#runId = (0,run/* effectiveRunId */.g)(options.context, options.runId, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
-        this.#scheduler = new dag_scheduler/* Scheduler */._F(options.spec, {
+        this.#scheduler = new Scheduler(options.spec, {
             now: this.#clock.now(),
             maxParallel: options.maxParallel,
             params: options.params,
             previous: options.previous,
         });
+        this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
         const scheduler = this.#scheduler;
         this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
     }
@@ -1272,7 +1502,7 @@ class Engine {
         const o = this.#o;
         await o.reporter.runStarted?.({ mode: 'run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
         // Watch first, so no change to a pod we are about to create can be missed.
-        this.#watcher = new watch/* PodWatcher */.u(o.client, o.namespace, this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
+        this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
             timeoutSeconds: o.watchTimeoutSeconds,
             onRecover: (what) => o.debug?.(what),
         });
@@ -1280,7 +1510,7 @@ class Engine {
             await this.#watcher.start();
         }
         catch (err) {
-            throw new errors/* KubeError */.a3((0,errors/* describeError */.Uc)(err, `list the run's pods (${this.#selector}) in namespace ${o.namespace}`, o.client.server), (0,errors/* classifyError */.fe)(err), { cause: err });
+            throw new errors/* KubeError */.a3((0,errors/* describeError */.Uc)(err, `list the run's pods (${this.#selector}) in namespace ${o.namespace}`, o.pods.server), (0,errors/* classifyError */.fe)(err), { cause: err });
         }
         this.#watcher.done.catch((err) => this.#enqueue(() => this.#onFatal(err)));
         const onAbort = () => this.#enqueue(() => this.#feed({ type: 'cancel', at: this.#clock.now(), reason: 'signal' }));
@@ -1297,7 +1527,7 @@ class Engine {
         const cancelled = this.#scheduler.state().cancelled === 'signal';
         if (cancelled)
             for (const l of this.#live.values())
-                l.follower?.stop();
+                l.pod.stopLog();
         // Drain until quiet: an attempt that is still ending (a reporter awaiting I/O) queues its
         // pod's delete only afterwards, so wait for the serial queue as well as the tracked requests,
         // and again if either brought more work.
@@ -1311,14 +1541,15 @@ class Engine {
             if (queue === this.#queue)
                 break;
         }
-        await Promise.allSettled([...this.#live.values()].map((l) => l.follower?.done));
+        await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
         this.#watcher.stop();
         const state = this.#scheduler.state();
         const tails = {};
         for (const t of state.tasks) {
             const live = this.#lastAttempt.get(t.id);
-            if (live?.follower && t.result !== 'succeeded')
-                tails[t.id] = live.follower.tail();
+            const tail = live?.pod.tail();
+            if (tail && t.result !== 'succeeded')
+                tails[t.id] = tail;
         }
         await o.reporter.runFinished?.(state, tails);
         if (this.#fatal)
@@ -1396,15 +1627,12 @@ class Engine {
         const live = {
             task,
             attempt,
-            pod: name,
+            pod: this.#runner.attempt({ task, attempt, pod: name }, (text, time) => o.reporter.logLine?.({ task, attempt, text, time })),
             createdAt: this.#clock.now(),
             started: false,
             finished: false,
             judged: false,
             cancelAsked: false,
-            deletedByUs: false,
-            gone: false,
-            follower: null,
             startTimeoutMs: spec.startTimeoutMs,
         };
         this.#live.set(name, live);
@@ -1414,7 +1642,7 @@ class Engine {
             // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
             this.#enqueue(async () => {
                 this.#markStarted(live);
-                live.gone = true;
+                live.pod.markGone();
                 live.recorded = true;
                 await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
                 await this.#endAttempt(live, rec.outcome);
@@ -1451,60 +1679,28 @@ class Engine {
     }
     async #create(live, pod) {
         const o = this.#o;
-        let adopted = false;
-        try {
-            // Retrying a create after a network error is safe: if the first one reached the server,
-            // the retry answers 409 and we adopt the pod.
-            await o.client.request(`create pod ${live.pod}`, () => o.client.core.createNamespacedPod({ namespace: o.namespace, body: pod }), { signal: undefined });
+        const created = await live.pod.create(pod);
+        if (!created.ok) {
+            this.#enqueue(() => this.#endAttempt(live, created.failure));
+            return;
         }
-        catch (err) {
-            const e = (0,errors/* classifyError */.fe)(err);
-            if (e.kind === 'conflict') {
-                adopted = true;
-            }
-            else {
-                const cls = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled' ? 'infrastructure' : 'configuration';
-                const message = (0,errors/* describeError */.Uc)(err, `create pod ${live.pod} in namespace ${o.namespace}`, o.client.server);
-                this.#enqueue(() => this.#endAttempt(live, failure(cls, e.reason ?? e.kind, message)));
-                return;
-            }
-        }
-        if (adopted) {
-            // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
-            try {
-                const existing = await o.client.request(`get pod ${live.pod}`, () => o.client.core.readNamespacedPod({ name: live.pod, namespace: o.namespace }));
-                const labels = existing.metadata?.labels ?? {};
-                if (labels['pod-dag.io/task'] !== live.task || labels['pod-dag.io/task-attempt'] !== String(live.attempt)) {
-                    const msg = `pod ${live.pod} already exists in namespace ${o.namespace} but is not attempt ${live.attempt} of task "${live.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
-                    this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'AlreadyExists', msg)));
-                    return;
-                }
-            }
-            catch (err) {
-                const e = (0,errors/* classifyError */.fe)(err);
-                if (e.kind !== 'not-found') {
-                    this.#enqueue(() => this.#endAttempt(live, failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `read pod ${live.pod}`, o.client.server))));
-                    return;
-                }
-                // Deleted between the 409 and the read: its DELETED event tells the rest.
-            }
-        }
+        const adopted = created.adopted;
         this.#enqueue(async () => {
             if (live.finished)
                 return;
             this.#markStarted(live);
-            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod });
-            await o.reporter.podCreated?.(live.task, live.attempt, live.pod, adopted);
+            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name });
+            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted);
             if (live.cancelAsked || this.#cancelledBySignal) {
                 live.cancelAsked = true;
                 await this.#cancelAttempt(live);
                 return;
             }
             // Events about the pod may have come before the create answered: look at it now.
-            const known = this.#watcher?.pods.get(live.pod);
+            const known = this.#watcher?.pods.get(live.pod.name);
             if (known)
                 await this.#observe(live, known, false);
-            else if (live.gone)
+            else if (live.pod.gone)
                 await this.#endAttempt(live, failure('infrastructure', 'Deleted', 'the pod was deleted by someone else right after it was created'));
         });
     }
@@ -1512,31 +1708,18 @@ class Engine {
         const live = this.#live.get(e.pod.metadata?.name ?? '');
         if (!live)
             return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
-        if (e.type === 'DELETED') {
-            live.gone = true;
-            live.follower?.gone();
-        }
+        if (e.type === 'DELETED')
+            live.pod.markGone();
         if (!live.started)
             return;
         await this.#observe(live, e.pod, e.type === 'DELETED');
     }
     /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
     async #observe(live, pod, deleted) {
-        if ((0,classify/* containerStarted */.h0)(pod) && !live.follower && !deleted) {
-            live.follower = new LogFollower({
-                client: this.#o.client,
-                namespace: this.#o.namespace,
-                pod: live.pod,
-                container: kube_pod/* CONTAINER */.MR,
-                tailLines: this.#o.logTailLines,
-                onLine: (text, time) => this.#o.reporter.logLine?.({ task: live.task, attempt: live.attempt, text, time }),
-                onResume: (why) => this.#o.debug?.(why),
-                backlog: this.#o.logBacklog,
-            });
-            live.follower.start();
-        }
+        if ((0,classify/* containerStarted */.h0)(pod) && !deleted)
+            live.pod.followLog();
         if ((0,classify/* containerTerminated */.Xp)(pod))
-            live.follower?.terminated();
+            live.pod.containerTerminated();
         if (live.finished || live.judged)
             return;
         const outcome = (0,classify/* classifyPod */.Eg)(pod, {
@@ -1544,19 +1727,18 @@ class Engine {
             createdAt: live.createdAt,
             startTimeoutMs: live.startTimeoutMs,
             imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000,
-            deleted: deleted && !live.deletedByUs,
+            deleted: deleted && !live.pod.deletedByUs,
             task: live.task,
         });
         if (!outcome)
             return;
-        if (live.follower && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
+        if (live.pod.following && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
             // Let the log finish first, so the step log shows a task's last lines before its result.
             // Bounded: a log that cannot be read must not hold the run.
             live.judged = true;
-            const follower = live.follower;
             this.#track((async () => {
                 let cancel = () => { };
-                await Promise.race([follower.done, new Promise((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
+                await Promise.race([live.pod.logDone, new Promise((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
                 cancel();
                 this.#enqueue(() => this.#endAttempt(live, outcome, pod));
             })());
@@ -1577,14 +1759,14 @@ class Engine {
         if (!live.recorded && this.#o.onAttemptEnd) {
             const result = this.#scheduler.taskState(live.task).result;
             try {
-                await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
+                await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod.name : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
             }
             catch (err) {
                 recordFailed = true;
                 this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${err.message}); keeping its pod`);
             }
         }
-        if (!live.started || live.gone)
+        if (!live.started || live.pod.gone)
             return;
         const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
         const keep = !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
@@ -1593,32 +1775,18 @@ class Engine {
         this.#track((async () => {
             // The log is read to its end before the pod goes (a Pending pod has none).
             if (!stillRunning)
-                await live.follower?.done;
+                await live.pod.logDone;
             else
-                live.follower?.stop();
-            await this.#deletePod(live, stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
+                live.pod.stopLog();
+            await live.pod.delete(stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
         })());
     }
     async #cancelAttempt(live) {
         if (live.finished)
             return;
-        live.follower?.stop();
-        this.#track(this.#deletePod(live, this.#o.cancelGraceSeconds ?? 2));
+        live.pod.stopLog();
+        this.#track(live.pod.delete(this.#o.cancelGraceSeconds ?? 2));
         await this.#endAttempt(live, cancelledOutcome('the run was cancelled; the pod was deleted'));
-    }
-    async #deletePod(live, graceSeconds) {
-        if (live.deletedByUs)
-            return;
-        live.deletedByUs = true;
-        const o = this.#o;
-        try {
-            await o.client.request(`delete pod ${live.pod}`, () => o.client.core.deleteNamespacedPod({ name: live.pod, namespace: o.namespace, gracePeriodSeconds: graceSeconds, propagationPolicy: 'Background' }));
-        }
-        catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
-                return;
-            o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${live.pod}`, o.client.server));
-        }
     }
     #markStarted(live) {
         live.started = true;
@@ -1629,7 +1797,7 @@ class Engine {
     #armTimer() {
         let at = this.#scheduler.nextWakeAt();
         for (const live of this.#active) {
-            const pod = this.#watcher?.pods.get(live.pod);
+            const pod = this.#watcher?.pods.get(live.pod.name);
             let r;
             if (pod === undefined)
                 r = live.createdAt + live.startTimeoutMs;
@@ -1656,113 +1824,35 @@ class Engine {
             for (const live of [...this.#active]) {
                 if (live.finished)
                     continue; // ended by an earlier turn of this loop
-                const pod = this.#watcher?.pods.get(live.pod);
+                const pod = this.#watcher?.pods.get(live.pod.name);
                 if (pod)
                     await this.#observe(live, pod, false);
                 else if (this.#clock.now() - live.createdAt >= live.startTimeoutMs) {
                     // Not even seen by the watch within the start timeout.
-                    await this.#endAttempt(live, failure('timeout', 'StartTimeout', `pod ${live.pod} was not seen within the start timeout`));
+                    await this.#endAttempt(live, failure('timeout', 'StartTimeout', `pod ${live.pod.name} was not seen within the start timeout`));
                 }
             }
             this.#armTimer();
         }));
     }
 }
-function failure(cls, reason, message) {
-    return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
-}
 function cancelledOutcome(message) {
     return failure('cancelled', 'Cancelled', message);
 }
+
+;// CONCATENATED MODULE: ./lib/engine/index.js
+
+
+
 /**
- * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
- * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
- * schema checks speak. Nothing runs. A task is `succeeded` in the returned state when the cluster
- * would accept its pod, `failed` (class configuration, the cluster's message) when not.
+ * Runs the DAG (or, in `dry-run`, submits every pod with `dryRun=All`) and returns the final run
+ * state. Reports through `options.reporter`. Throws KubeError only when the run cannot go on at
+ * all (the watch was refused).
  */
-async function dryRunDag(options) {
-    const o = options;
-    const clock = o.clock ?? systemClock;
-    const started = clock.now();
-    const runId = effectiveRunId(o.context, o.runId, started);
-    await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
-    const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
-        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
-        let verdict;
-        try {
-            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
-            await o.client.request(`create pod ${name} (dry run)`, () => o.client.core.createNamespacedPod({ namespace: o.namespace, body: pod, dryRun: 'All' }));
-            verdict = { task: task.id, pod: name, accepted: true, message: null };
-        }
-        catch (err) {
-            const e = (0,errors/* classifyError */.fe)(err);
-            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${name} in namespace ${o.namespace}`, o.client.server);
-            verdict = { task: task.id, pod: name, accepted: false, message };
-        }
-        await o.reporter.dryRunVerdict?.(verdict);
-        return verdict;
-    }));
-    const finishedAt = clock.now();
-    const state = {
-        dag: o.spec.name,
-        startedAt: started,
-        finishedAt,
-        result: verdicts.every((v) => v.accepted) ? 'success' : 'failure',
-        cancelled: null,
-        tasks: verdicts.map((v) => ({
-            id: v.task,
-            result: v.accepted ? 'succeeded' : 'failed',
-            attempts: [],
-            outputs: {},
-            reason: v.accepted ? 'the cluster would accept its pod (dry run)' : v.message,
-            reusedFrom: null,
-            retryAt: null,
-        })),
-    };
-    await o.reporter.runFinished?.(state, {});
-    return { verdicts, state };
-}
-/**
- * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
- * (with `keepPods`, the ended pods that policy keeps stay).
- * Never throws: problems come back as warnings for the caller to print.
- */
-async function cleanupRun(client, namespace, selector, options = {}) {
-    const deleted = [];
-    const warnings = [];
-    let pods;
-    try {
-        pods = (await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }))).items;
-    }
-    catch (err) {
-        return { deleted, warnings: [(0,errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, client.server)] };
-    }
-    await Promise.all(pods.map(async (p) => {
-        const name = p.metadata?.name ?? '';
-        if (p.metadata?.deletionTimestamp)
-            return;
-        // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
-        // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
-        const phase = p.status?.phase;
-        if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed'))
-            return;
-        if (options.keepPods === 'on-failure' && phase === 'Failed')
-            return;
-        try {
-            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 2 }));
-            deleted.push(name);
-        }
-        catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
-                warnings.push((0,errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, client.server));
-        }
-    }));
-    return { deleted: deleted.sort(), warnings };
-}
-/** The label selector of one run attempt's pods (what `cleanupRun` is given by the post step). */
-function runPodSelector(spec, context, runId) {
-    return (0,kube_pod/* runSelector */.fC)(spec.name, effectiveRunId(context, runId), context.runAttempt);
+async function runDag(options) {
+    if (options.mode === 'dry-run')
+        return (await dryRunDag(options)).state;
+    return runEngine(options);
 }
 
 
@@ -2253,16 +2343,18 @@ function createClient(kubeConfig, options = {}) {
     // effect). This one keeps connections alive and, like every https.Agent, pools them per TLS
     // options given with each request (CA, client certificate and key, server name, verification).
     // Through a proxy, client-node's agent stays (it tunnels).
+    const watch = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .Watch */ .ox1(pooled);
     const streamAgent = cluster.proxyUrl ? null : new node_https__WEBPACK_IMPORTED_MODULE_1__.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
     return {
         kubeConfig: pooled,
         server,
         core: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoreV1Api */ .f5Y),
         authz: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .AuthorizationV1Api */ .NwU),
-        watch: new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .Watch */ .ox1(pooled),
-        async throttle(what) {
+        coordination: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoordinationV1Api */ .hSW),
+        async watchRequest(what, path, query, onEvent, onDone) {
             await limiter.take();
             onRequest(what);
+            return watch.watch(path, query, onEvent, onDone);
         },
         request(what, fn, opts = {}) {
             return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .withRetry */ .bD)(async () => {
@@ -2364,6 +2456,48 @@ function fingerprint(options) {
 
 /***/ }),
 
+/***/ 2403:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   t: () => (/* binding */ kubePodApi)
+/* harmony export */ });
+/** The PodApi of a connected client: every call through its rate limit, requests with its retries. */
+function kubePodApi(client) {
+    return {
+        server: client.server,
+        create: (namespace, pod, options = {}) => {
+            const name = pod.metadata?.name ?? '';
+            if (options.dryRun) {
+                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All' }));
+            }
+            // Retrying a create after a network error is safe for the engine: if the first one reached
+            // the server, the retry answers 409 and the engine adopts the pod (after checking its labels).
+            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod }));
+        },
+        read: (namespace, name) => client.request(`get pod ${name}`, () => client.core.readNamespacedPod({ name, namespace })),
+        delete: async (namespace, name, { gracePeriodSeconds }) => {
+            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }));
+        },
+        list: async (namespace, selector, options = {}) => {
+            const list = await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }), {
+                signal: options.signal,
+            });
+            return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+        },
+        watch: (namespace, selector, from, onEvent, onDone) => client.watchRequest(`watch pods ${selector}`, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: selector, resourceVersion: from.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: from.timeoutSeconds }, onEvent, onDone),
+        log: (namespace, name, query, signal) => {
+            const q = { container: query.container, timestamps: 'true', follow: query.follow ? 'true' : 'false' };
+            if (query.sinceTime)
+                q.sinceTime = query.sinceTime;
+            return client.openStream(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`, q, signal);
+        },
+    };
+}
+
+
+/***/ }),
+
 /***/ 7718:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
@@ -2374,7 +2508,7 @@ function fingerprint(options) {
 
 /** Watches the pods matching a selector and reports every change once, in order. */
 class PodWatcher {
-    #client;
+    #api;
     #namespace;
     #selector;
     #onEvent;
@@ -2384,8 +2518,8 @@ class PodWatcher {
     #rv = '';
     #controller = null;
     #loop = null;
-    constructor(client, namespace, selector, onEvent, options = {}) {
-        this.#client = client;
+    constructor(api, namespace, selector, onEvent, options = {}) {
+        this.#api = api;
         this.#namespace = namespace;
         this.#selector = selector;
         this.#onEvent = onEvent;
@@ -2415,10 +2549,10 @@ class PodWatcher {
         this.#controller?.abort();
     }
     async #list() {
-        const list = await this.#client.request(`list pods ${this.#selector}`, () => this.#client.core.listNamespacedPod({ namespace: this.#namespace, labelSelector: this.#selector }), { signal: this.#stop.signal });
+        const list = await this.#api.list(this.#namespace, this.#selector, { signal: this.#stop.signal });
         if (this.#stop.signal.aborted)
             return;
-        this.#rv = list.metadata?.resourceVersion ?? '';
+        this.#rv = list.resourceVersion;
         const seen = new Set();
         for (const pod of list.items) {
             const name = pod.metadata?.name ?? '';
@@ -2453,7 +2587,7 @@ class PodWatcher {
             }
             const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(result.error);
             if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#client.server), e);
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#api.server), e);
             }
             if (e.kind === 'gone') {
                 this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
@@ -2496,15 +2630,8 @@ class PodWatcher {
         const started = Date.now();
         let events = 0;
         let gone = null;
-        await this.#client.throttle(`watch pods ${this.#selector}`);
         return new Promise((resolve) => {
-            const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods`;
-            const query = {
-                labelSelector: this.#selector,
-                resourceVersion: this.#rv,
-                allowWatchBookmarks: true,
-                timeoutSeconds: this.#options.timeoutSeconds ?? 25,
-            };
+            const from = { resourceVersion: this.#rv, timeoutSeconds: this.#options.timeoutSeconds ?? 25 };
             const onEvent = (type, obj) => {
                 if (this.#stop.signal.aborted || gone)
                     return;
@@ -2541,7 +2668,7 @@ class PodWatcher {
                 else
                     resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
             };
-            this.#client.watch.watch(path, query, onEvent, onDone).then((controller) => {
+            this.#api.watch(this.#namespace, this.#selector, from, onEvent, onDone).then((controller) => {
                 this.#controller = controller;
                 if (this.#stop.signal.aborted)
                     controller.abort();
@@ -2560,7 +2687,7 @@ class PodWatcher {
 /* harmony export */   U: () => (/* binding */ LiveLogReporter)
 /* harmony export */ });
 /* unused harmony export describeOutcome */
-/* harmony import */ var _dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2621);
+/* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2081);
 
 /** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
 function describeOutcome(o) {
@@ -2609,14 +2736,14 @@ class LiveLogReporter {
         if (outcome.class !== 'succeeded')
             return; // failures are told by the retry / give-up decision
         const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
-        const took = rec && rec.finishedAt !== null ? ` in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
+        const took = rec && rec.finishedAt !== null ? ` in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
         const outs = Object.keys(outcome.outputs);
         this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
     }
     decision(d) {
         switch (d.type) {
             case 'retry':
-                this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
+                this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
                 break;
             case 'give-up':
                 this.#write(`${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
