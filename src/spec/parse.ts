@@ -149,6 +149,11 @@ class Locator {
     return this.offsetPos(node.range[0]);
   }
 
+  /** The text a node was written as in the file. */
+  source(node: Node): string {
+    return node.range ? this.#text.slice(node.range[0], node.range[1]) : '';
+  }
+
   /** The keys of the map at `path`, in file order, without duplicates. */
   mapKeys(path: SpecPath): string[] {
     const node = this.find(path).value;
@@ -464,6 +469,30 @@ function checkKubeFields(base: SpecPath, fields: unknown, loc: Locator, issues: 
     if (issue.kind === 'unknown-field') issues.add(loc.keyPos(path), path, `unknown key "${key}" ${where(parent)}${issue.detail}`);
     else if (issue.kind === 'required') issues.add(loc.keyPos(parent), path, `missing required key "${key}" ${where(parent)}${issue.detail}`);
     else issues.add(loc.valuePos(path), path, `${formatPath(path)}: ${issue.detail}`);
+  }
+  checkOctalLookalikes(loc.find([...base, 'pod']).value, [...base, 'pod'], loc, issues);
+}
+
+/**
+ * `defaultMode: 0644` is octal in a Kubernetes manifest (YAML 1.1) but the decimal number 644 in
+ * a spec (YAML 1.2): the file would get other permissions than meant, silently. Such a number is
+ * an error that says both ways to write it.
+ */
+function checkOctalLookalikes(node: unknown, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (isMap(node)) {
+    for (const pair of node.items) checkOctalLookalikes(pair.value, [...path, keyText(pair.key)], loc, issues);
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => checkOctalLookalikes(item, [...path, i], loc, issues));
+  } else if (isScalar(node) && typeof node.value === 'number') {
+    const text = loc.source(node);
+    if (/^0[0-7]+$/.test(text) && parseInt(text, 8) !== node.value) {
+      const digits = text.replace(/^0+/, '');
+      issues.add(
+        loc.nodePos(node),
+        path,
+        `${formatPath(path)}: ${text} is the decimal number ${node.value} here (a spec is YAML 1.2), not octal as in a YAML 1.1 manifest; write 0o${digits} for octal (${parseInt(text, 8)}) or ${digits} for decimal`,
+      );
+    }
   }
 }
 

@@ -152,6 +152,13 @@ affinity:
     ]);
   });
 
+  it('a file mode written 0644 (octal in a YAML 1.1 manifest, decimal 644 in a spec) is an error that says both ways to write it', () => {
+    const issues = podIssues(['volumes:', '  - {name: cfg, configMap: {name: app, defaultMode: 0644}}', '  - {name: ok, secret: {secretName: s, defaultMode: 0o644, items: [{key: k, path: p, mode: 256}]}}'].join('\n'));
+    expect(issues).toEqual([
+      '8:59 tasks.a.pod.volumes[0].configMap.defaultMode | tasks.a.pod.volumes[0].configMap.defaultMode: 0644 is the decimal number 644 here (a spec is YAML 1.2), not octal as in a YAML 1.1 manifest; write 0o644 for octal (420) or 644 for decimal',
+    ]);
+  });
+
   it('leaves a field of the wrong outer shape to the spec schema: one error, not two', () => {
     expect(podIssues('affinity: fast')).toEqual(['7:17 tasks.a.pod.affinity | tasks.a.pod.affinity: expected a map (a Kubernetes Affinity), found "fast"']);
   });
