@@ -4,13 +4,13 @@
  * `file:line:col` and did-you-mean as every other spec error, and without refusing anything a
  * real API server takes (int-or-string, quantities, null, every example and README snippet).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseSpec } from '../../src/spec/index.ts';
 import { checkKubeObject, checkPodFields, KUBERNETES_VERSION } from '../../src/spec/k8s/check.ts';
-import { podSchemas } from '../../src/spec/k8s/pod-openapi.ts';
+import { podSchemas, SCHEMA_SOURCE } from '../../src/spec/k8s/pod-openapi.ts';
 import { codeBlocks } from '../docs/markdown.ts';
 import { ROOT } from '../harness/action.ts';
 // @ts-expect-error: a plain .mjs script without type declarations
@@ -161,6 +161,18 @@ affinity:
 
   it('leaves a field of the wrong outer shape to the spec schema: one error, not two', () => {
     expect(podIssues('affinity: fast')).toEqual(['7:17 tasks.a.pod.affinity | tasks.a.pod.affinity: expected a map (a Kubernetes Affinity), found "fast"']);
+  });
+});
+
+describe('the committed schemas', () => {
+  const versions = path.join(ROOT, 'control-plane', 'versions.env');
+  // Skipped only until the control plane's pin exists in the repository.
+  it.skipIf(!existsSync(versions))('are of the release the real control plane pins (control-plane/versions.env): npm run openapi -- --kubeconfig FILE', () => {
+    expect(`K8S_VERSION=${KUBERNETES_VERSION}`).toBe(/^K8S_VERSION=\S+$/m.exec(readFileSync(versions, 'utf8'))?.[0]);
+  });
+
+  it('were read from a running API server, which lists the enum values', () => {
+    expect(SCHEMA_SOURCE).toBe(`GET /openapi/v3/api/v1 of kube-apiserver ${KUBERNETES_VERSION}`);
   });
 });
 
