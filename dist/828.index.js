@@ -2754,18 +2754,41 @@ function fingerprint(options) {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   t: () => (/* binding */ kubePodApi)
 /* harmony export */ });
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9655);
+
+/**
+ * Request options that send `pod` as it was rendered. client-node's serializer copies only the
+ * fields its V1Pod model knows, so without this a field the model does not know (a typo, or one
+ * newer than the client) would be dropped on our side, silently, and the API server's strict
+ * field validation would never see it.
+ */
+function sendAsRendered(pod) {
+    const middleware = {
+        pre: (context) => {
+            context.setBody(JSON.stringify(pod));
+            return new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context));
+        },
+        post: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context)),
+    };
+    return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
 /** The PodApi of a connected client: every call through its rate limit, requests with its retries. */
 function kubePodApi(client) {
     return {
         server: client.server,
         create: (namespace, pod, options = {}) => {
             const name = pod.metadata?.name ?? '';
+            // Strict: a field the server does not know is a 400, not a warning and a dropped field
+            // (a misspelt affinity would let the pod run on any node). The spec layer checks the same
+            // offline against the pinned release; this catches a cluster of another version.
+            const fieldValidation = 'Strict';
+            const asRendered = sendAsRendered(pod);
             if (options.dryRun) {
-                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All' }));
+                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All', fieldValidation }, asRendered));
             }
             // Retrying a create after a network error is safe for the engine: if the first one reached
             // the server, the retry answers 409 and the engine adopts the pod (after checking its labels).
-            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod }));
+            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod, fieldValidation }, asRendered));
         },
         read: (namespace, name) => client.request(`get pod ${name}`, () => client.core.readNamespacedPod({ name, namespace })),
         delete: async (namespace, name, { gracePeriodSeconds }) => {
