@@ -128,23 +128,38 @@ export function airflowKeyHint(key: string, level: KeyLevel, allowed: readonly s
   return null;
 }
 
+/** Airflow's date variables and the `run` field that holds the same date here (README, "Run dates"). */
+const AIRFLOW_DATES: Record<string, string> = {
+  ds: 'run.date',
+  ds_nodash: 'run.dateNodash',
+  ts: 'run.ts',
+  logical_date: 'run.ts',
+  execution_date: 'run.ts',
+  data_interval_start: 'run.intervalStart',
+  data_interval_end: 'run.intervalEnd',
+  prev_ds: 'run.intervalStartDate',
+  prev_data_interval_start_success: 'run.intervalStart',
+  prev_data_interval_end_success: 'run.intervalEnd',
+};
+
 /** Template variables of Airflow (Jinja) that users bring into `{{ }}`, and what to write here. */
 const AIRFLOW_MACROS: { match: RegExp; instead: string }[] = [
-  {
-    match: /^(ds|ds_nodash|ts|ts_nodash|ts_nodash_with_tz|logical_date|execution_date|data_interval_start|data_interval_end|prev_ds|next_ds|yesterday_ds|tomorrow_ds|prev_execution_date|next_execution_date|prev_data_interval_start_success|prev_data_interval_end_success)\b/,
-    instead:
-      'there are no dates in templates: declare a param (params: {ds: {required: true}}), pass it in the action\'s params input (ds: ${{ steps.date.outputs.ds }}, from a step that runs echo "ds=$(date -u +%F)" >> "$GITHUB_OUTPUT"), and write {{ params.ds }}',
-  },
   { match: /^(ti|task_instance)\b.*xcom_pull/, instead: "a task's outputs are {{ tasks.<id>.outputs.<name> }} (the task writes name=value lines to $POD_DAG_OUTPUT)" },
-  { match: /^(var)\b/, instead: 'Airflow Variables are params here: pass the value in the action\'s params input (from ${{ vars.NAME }} in the workflow) and write {{ params.<name> }}' },
-  { match: /^(conn)\b/, instead: 'a connection\'s credentials come from a Secret: env: {VAR: {secret: NAME, key: KEY}}' },
-  { match: /^(run_id|dag_run)\b/, instead: 'pass ${{ github.run_id }} in the action\'s params input and write {{ params.<name> }}' },
-  { match: /^(macros|dag|task|ti|task_instance|params\[|conf|inlets|outlets|triggering_dataset_events)\b/, instead: 'templates only hold {{ params.<name> }} and {{ tasks.<id>.outputs.<name> }}; compute anything else in a workflow step and pass it as a param' },
+  { match: /^(var)\b/, instead: "Airflow Variables are params here: pass the value in the action's params input (from ${{ vars.NAME }} in the workflow) and write {{ params.<name> }}" },
+  { match: /^(conn)\b/, instead: "a connection's credentials come from a Secret: env: {VAR: {secret: NAME, key: KEY}}" },
+  { match: /^(run_id|dag_run)\b/, instead: "pass ${{ github.run_id }} in the action's params input and write {{ params.<name> }}" },
+  {
+    match: /^(macros|dag|task|ti|task_instance|conf|inlets|outlets|triggering_dataset_events|ts_nodash|next_ds|tomorrow_ds|yesterday_ds)\b/,
+    instead: "there are no Airflow macros: templates read params, tasks, matrix and run (the run's dates), with GitHub's functions (format, toJSON…); compute anything else in a workflow step and pass it as a param",
+  },
 ];
 
 /** What to write instead of an Airflow template variable (`{{ ds }}`), or `null`. */
 export function airflowMacroHint(inner: string): string | null {
   const text = inner.trim();
+  const name = /^[A-Za-z_]+/.exec(text)?.[0] ?? '';
+  const date = Object.hasOwn(AIRFLOW_DATES, name) ? AIRFLOW_DATES[name] : undefined;
+  if (date !== undefined) return `Airflow's {{ ${name} }} is {{ ${date} }} here (see "Run dates" in the README)`;
   for (const m of AIRFLOW_MACROS) if (m.match.test(text)) return `this looks like an Airflow template: ${m.instead}`;
   return null;
 }

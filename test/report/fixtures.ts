@@ -61,7 +61,7 @@ export function clickhouseSpec(): DagSpec {
       }),
       taskSpec('report', 32, {
         needs: ['migrate-data'],
-        if: { source: 'always()', expr: { kind: 'call', name: 'always' } },
+        if: { source: 'always()' },
         image: 'registry.example.com/internal-scripts:2024-01',
         command: ['python', 'report.py'],
       }),
@@ -207,7 +207,7 @@ export function skipsSpec(): DagSpec {
     taskSpec('report', 32, { needs: ['migrate-data'] }),
     taskSpec('notify-on-failure', 36, {
       needs: ['migrate-data'],
-      if: { source: 'failure()', expr: { kind: 'call', name: 'failure' } },
+      if: { source: 'failure()' },
     }),
   ];
   return spec;
@@ -285,7 +285,7 @@ export function hostileRun(): [RunInfo, RunState, Record<string, string[]>] {
   spec.tasks = HOSTILE.map((id, i) =>
     taskSpec(id, 10 + i, {
       needs: i === 0 ? [] : [HOSTILE[i - 1]!],
-      if: { source: HOSTILE[(i + 1) % HOSTILE.length]!, expr: { kind: 'call', name: 'always' } },
+      if: { source: HOSTILE[(i + 1) % HOSTILE.length]! },
       image: HOSTILE[(i + 2) % HOSTILE.length]!,
       command: HOSTILE,
     }),
@@ -323,7 +323,7 @@ export function fanOutSpec(shards: number, perShard = false): DagSpec {
   for (const n of ids) spec.tasks.push(taskSpec(`shard-${n}`, line++, { needs: ['split'] }));
   if (perShard) for (const n of ids) spec.tasks.push(taskSpec(`load-${n}`, line++, { needs: [`shard-${n}`] }));
   spec.tasks.push(taskSpec('merge', line++, { needs: ids.map((n) => (perShard ? `load-${n}` : `shard-${n}`)) }));
-  spec.tasks.push(taskSpec('report', line, { needs: ['merge'], if: { source: 'always()', expr: { kind: 'call', name: 'always' } } }));
+  spec.tasks.push(taskSpec('report', line, { needs: ['merge'], if: { source: 'always()' } }));
   return spec;
 }
 
