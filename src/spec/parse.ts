@@ -14,7 +14,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
-import { didYouMean } from './suggest.ts';
+import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
 import { ENV_NAME, fixName, nameProblem, PARAM_NAME } from './names.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
@@ -65,6 +65,14 @@ function valueAt(root: unknown, path: SpecPath): unknown {
 }
 
 /** "in task "x"", "in defaults", "at the top level": where a key sits, for messages. */
+/** Whether a path is the top level, a task (or `defaults`), a pod, or elsewhere. */
+function keyLevel(path: SpecPath): KeyLevel {
+  if (path.length === 0) return 'top';
+  if ((path.length === 2 && path[0] === 'tasks') || (path.length === 1 && path[0] === 'defaults')) return 'task';
+  if (path[path.length - 1] === 'pod') return 'pod';
+  return 'other';
+}
+
 function where(path: SpecPath): string {
   if (path.length === 0) return 'at the top level';
   if (path.length === 2 && path[0] === 'tasks') return `in task "${String(path[1])}"`;
@@ -320,7 +328,8 @@ function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown,
       if (path.length === 1 && path[0] === 'defaults' && (key === 'needs' || key === 'if' || key === 'strategy' || key === 'sensor')) {
         message = `"${key}" cannot be set in defaults; set it on each task that needs it`;
       } else {
-        const hint = didYouMean(key, allowed);
+        const airflow = airflowKeyHint(key, keyLevel(path), allowed);
+        const hint = airflow === null ? didYouMean(key, allowed) : `; ${airflow}`;
         message = `unknown key "${key}" ${where(path)}${hint !== '' ? hint : `; expected one of: ${allowed.join(', ')}`}`;
       }
       issues.add(loc.keyPos(keyPath), keyPath, message);
@@ -583,7 +592,13 @@ function refText(r: ExprRefAt['ref']): string {
 
 function checkTemplate(text: string, path: SpecPath, params: string[], scope: TaskScope | null, loc: Locator, issues: Issues, kind: 'template' | 'matrix' = 'template'): ParsedExpression[] {
   const { refs, errors } = findTemplateRefs(text, kind);
-  for (const e of errors) issues.add(loc.stringPos(path, e.offset), path, `${formatPath(path)}: ${e.message}`);
+  for (const e of errors) {
+    // `{{ ds }}` and friends: say what to write here, not only what is wrong.
+    const open = text.lastIndexOf('{{', e.offset + 1);
+    const close = open < 0 ? -1 : text.indexOf('}}', open);
+    const macro = close > open ? airflowMacroHint(text.slice(open + 2, close)) : null;
+    issues.add(loc.stringPos(path, e.offset), path, `${formatPath(path)}: ${e.message}${macro === null ? '' : `; ${macro}`}`);
+  }
   for (const m of refs) {
     const inner = m.start + 2;
     if (kind === 'template' && m.expression.ast instanceof ContextAccess) {
