@@ -20,6 +20,7 @@
  * 6. A success downstream of a task that runs again runs again too: its inputs may change.
  * Everything else is reused, with its outputs.
  */
+import { UserError } from '../common/errors.ts';
 import { createHash } from 'node:crypto';
 import { findTemplateRefs } from '../spec/template.ts';
 import type { DagSpec, EnvVar, TaskSpec, Template } from '../spec/types.ts';
@@ -416,7 +417,7 @@ export function serializeRunState(state: StoredRunState): string {
 }
 
 /** Why a stored state could not be read. */
-export class RunStateFormatError extends Error {
+export class RunStateFormatError extends UserError {
   override name = 'RunStateFormatError';
 }
 

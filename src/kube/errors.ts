@@ -26,6 +26,8 @@
  */
 
 /** What an error from the API server (or the way to it) means for us. */
+import { UserError } from '../common/errors.ts';
+
 export type KubeErrorKind =
   | 'unauthorized'
   | 'forbidden'
@@ -60,7 +62,7 @@ export interface KubeErrorInfo {
 }
 
 /** An error we raise ourselves with a message fit for the user (no stack trace needed). */
-export class KubeError extends Error {
+export class KubeError extends UserError {
   /** The classification of the underlying API error, when there was one. */
   readonly info: KubeErrorInfo | null;
 

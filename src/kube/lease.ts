@@ -24,6 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Requester } from './client.ts';
+import { UserError } from '../common/errors.ts';
 import { abortableSleep, classifyError, KubeError } from './errors.ts';
 import { kubeTimeMs } from './time.ts';
 
@@ -111,7 +112,7 @@ export function concurrencyLeaseName(input: string): string {
     .toLowerCase()
     .replace(/[^a-z0-9.-]+/g, '-')
     .replace(/^[-.]+|[-.]+$/g, '');
-  if (cleaned === '') throw new Error(`Invalid input 'concurrency': '${input}'. Expected a name with letters or digits, e.g. 'clickhouse-sync'.`);
+  if (cleaned === '') throw new UserError(`Invalid input 'concurrency': '${input}'. Expected a name with letters or digits, e.g. 'clickhouse-sync'.`);
   let name = `pod-dag-${cleaned}`.slice(0, 200);
   if (cleaned !== input.trim()) {
     let h = 0;
