@@ -3,7 +3,7 @@
  * input-helper does), plus the GitHub run context. Nothing here runs at import time: the entry
  * point calls `readSettings` with a function that reads an input.
  */
-import type { ConcurrencyPolicy, KeepPods, Mode, RerunMode, RunContext } from '../common/run.ts';
+import { CONCURRENCY_POLICIES, KEEP_PODS, MODES, RERUN_MODES, type ConcurrencyPolicy, type KeepPods, type Mode, type RerunMode, type RunContext } from '../common/run.ts';
 import { UserError } from '../common/errors.ts';
 import { parseDuration } from '../spec/duration.ts';
 import type { AuthInputs } from '../kube/auth.ts';
@@ -37,10 +37,6 @@ export class InputError extends UserError {
   override name = 'InputError';
 }
 
-const MODES: readonly Mode[] = ['run', 'dry-run', 'plan'];
-const KEEP_PODS: readonly KeepPods[] = ['never', 'on-failure', 'always'];
-const RERUN: readonly RerunMode[] = ['failed', 'all'];
-const POLICIES: readonly ConcurrencyPolicy[] = ['wait', 'skip', 'fail'];
 
 /** Reads and checks every input. `getInput` returns '' for an input that was not given. */
 export function readSettings(getInput: (name: string) => string): Settings {
@@ -81,9 +77,9 @@ export function readSettings(getInput: (name: string) => string): Settings {
     maxParallel: wholeNumber('max-parallel', 0),
     keepPods: oneOf('keep-pods', KEEP_PODS, 'on-failure'),
     logTailLines: wholeNumber('log-tail-lines', 50),
-    rerun: oneOf('rerun', RERUN, 'failed'),
+    rerun: oneOf('rerun', RERUN_MODES, 'failed'),
     concurrency: optional('concurrency') ?? null,
-    concurrencyPolicy: oneOf('concurrency-policy', POLICIES, 'wait'),
+    concurrencyPolicy: oneOf('concurrency-policy', CONCURRENCY_POLICIES, 'wait'),
     concurrencyTimeoutMs: duration('concurrency-timeout', '1h'),
     retentionMs: duration('retention', '30d'),
     auth: {

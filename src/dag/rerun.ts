@@ -21,13 +21,14 @@
  * Everything else is reused, with its outputs.
  */
 import { UserError } from '../common/errors.ts';
+import type { RerunMode } from '../common/run.ts';
 import { createHash } from 'node:crypto';
 import { findTemplateRefs } from '../spec/template.ts';
 import type { DagSpec, EnvVar, TaskSpec, Template } from '../spec/types.ts';
 import type { AttemptOutcome, PreviousSuccess, RunResult, TaskResult } from './types.ts';
 
 /** What the `rerun` input chooses: re-run only what did not succeed, or everything. */
-export type RerunMode = 'failed' | 'all';
+export type { RerunMode };
 
 /**
  * What decides what a task's container does, in a compact form that can be compared between

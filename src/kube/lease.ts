@@ -24,24 +24,17 @@
 import { randomBytes } from 'node:crypto';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Requester } from './client.ts';
+import { systemClock, type SleepClock } from '../common/clock.ts';
 import { UserError } from '../common/errors.ts';
-import { abortableSleep, classifyError, KubeError } from './errors.ts';
+import type { ConcurrencyPolicy } from '../common/run.ts';
+import { classifyError, KubeError } from './errors.ts';
 import { kubeTimeMs } from './time.ts';
 
 /** What to do when another run holds the lease. */
-export type LeasePolicy = 'wait' | 'skip' | 'fail';
+export type LeasePolicy = ConcurrencyPolicy;
 
 /** Time for the lease: now, and a sleep that ends early (without error) when `signal` aborts. */
-export interface LeaseClock {
-  now(): number;
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-/** The real clock. */
-export const systemClock: LeaseClock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => abortableSleep(ms, signal).catch(() => {}),
-};
+export type LeaseClock = SleepClock;
 
 /** Options of `acquireLease`. */
 export interface LeaseOptions {
