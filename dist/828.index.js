@@ -111,117 +111,64 @@ async function dryRunDag(options) {
 
 // EXTERNAL MODULE: ./lib/common/duration.js
 var duration = __webpack_require__(2081);
+// EXTERNAL MODULE: ./lib/spec/matrix.js
+var matrix = __webpack_require__(966);
+// EXTERNAL MODULE: ./lib/spec/template.js
+var template = __webpack_require__(5841);
+// EXTERNAL MODULE: ./lib/spec/expression.js + 16 modules
+var expression = __webpack_require__(6193);
 ;// CONCATENATED MODULE: ./lib/dag/condition.js
-/** Evaluates an expression to a value of the language (not yet taken as a boolean). */
-function evaluate(expr, ctx) {
-    switch (expr.kind) {
-        case 'literal':
-            return expr.value;
-        case 'param':
-            return ctx.param(expr.name);
-        case 'output':
-            return ctx.output(expr.task, expr.name);
-        case 'result':
-            return ctx.result(expr.task);
-        case 'call':
-            switch (expr.name) {
-                case 'success':
-                    return ctx.success;
-                case 'failure':
-                    return ctx.failure;
-                case 'always':
-                    return true;
-                case 'cancelled':
-                    return ctx.cancelled;
-            }
-            break;
-        case 'not':
-            return !truthy(evaluate(expr.operand, ctx));
-        case 'binary': {
-            const left = evaluate(expr.left, ctx);
-            switch (expr.op) {
-                // Short-circuit like GitHub: the right side is not evaluated when the left decides.
-                case '&&':
-                    return truthy(left) ? evaluate(expr.right, ctx) : left;
-                case '||':
-                    return truthy(left) ? left : evaluate(expr.right, ctx);
-                case '==':
-                    return looseEquals(left, evaluate(expr.right, ctx));
-                case '!=':
-                    return !looseEquals(left, evaluate(expr.right, ctx));
-            }
-        }
+/**
+ * Evaluation of a task's `if:` condition, with GitHub's rules for jobs.
+ *
+ * The expression language is GitHub's own (`@actions/expressions`, wrapped in
+ * src/spec/expression.ts): its functions, its coercion and its truthiness. What this module adds
+ * is GitHub's rule for job conditions: a condition that calls no status function is implicitly
+ * `success() && (condition)`, so `if: params.env == 'prod'` still does not run after a failed
+ * need. It reads nothing but the context it is given and never uses `eval` or `Function`.
+ */
+
+
+/** Evaluates the `if:` expression `source` to a value of the language (not yet taken as a boolean). */
+function evaluate(source, ctx) {
+    const expr = (0,expression/* compileExpression */.Wo)(source, 'condition');
+    const tasks = {};
+    for (const { ref } of expr.refs) {
+        if (ref.kind !== 'output' && ref.kind !== 'outputs' && ref.kind !== 'result')
+            continue;
+        if (Object.hasOwn(tasks, ref.task))
+            continue;
+        const value = ctx.task(ref.task);
+        if (value !== undefined)
+            tasks[ref.task] = value;
     }
-    // Unreachable for a well-typed AST; an unknown node is a bug in whoever built it.
-    throw new Error(`condition: unknown expression node ${JSON.stringify(expr)}`);
+    return (0,expression/* evaluateExpression */.O4)(expr, {
+        params: ctx.params,
+        tasks,
+        run: ctx.run ?? null,
+        status: { success: ctx.success, failure: ctx.failure, cancelled: ctx.cancelled },
+    });
 }
-/** GitHub's truthiness: `null`, `false`, `0`, `NaN` and `''` are false. */
-function truthy(value) {
-    if (value === null)
-        return false;
-    if (typeof value === 'boolean')
-        return value;
-    if (typeof value === 'number')
-        return value !== 0 && !Number.isNaN(value);
-    return value !== '';
+/** Whether the condition calls any status function (`success`, `failure`, `always`, `cancelled`). */
+function conditionCallsStatus(source) {
+    return (0,expression/* callsStatusFunction */.AT)((0,expression/* compileExpression */.Wo)(source, 'condition'));
 }
-const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-/** GitHub's conversion to a number for comparisons between different types. */
-function toNumber(value) {
-    if (value === null)
-        return 0;
-    if (typeof value === 'boolean')
-        return value ? 1 : 0;
-    if (typeof value === 'number')
-        return value;
-    const s = value.trim();
-    if (s === '')
-        return 0;
-    return JSON_NUMBER.test(s) ? Number(s) : Number.NaN;
-}
-/** GitHub's `==`: strings ignore case; different types compare as numbers; `NaN` equals nothing. */
-function looseEquals(a, b) {
-    if (typeof a === 'string' && typeof b === 'string')
-        return a.toUpperCase() === b.toUpperCase();
-    if (a === null && b === null)
-        return true;
-    if (typeof a === typeof b && a !== null && b !== null)
-        return a === b;
-    // Different types (or one null): both as numbers. `NaN === NaN` is false, as GitHub wants.
-    return toNumber(a) === toNumber(b);
-}
-/** Whether the expression calls any status function (`success`, `failure`, `always`, `cancelled`). */
-function callsStatusFunction(expr) {
-    return someCall(expr, () => true);
-}
-/** Whether the expression calls `always()` or `cancelled()`: such tasks may start after a DAG timeout. */
-function runsWhenCancelled(expr) {
-    return someCall(expr, (name) => name === 'always' || name === 'cancelled');
-}
-function someCall(expr, pred) {
-    switch (expr.kind) {
-        case 'call':
-            return pred(expr.name);
-        case 'not':
-            return someCall(expr.operand, pred);
-        case 'binary':
-            return someCall(expr.left, pred) || someCall(expr.right, pred);
-        default:
-            return false;
-    }
+/** Whether the condition calls `always()` or `cancelled()`: such tasks may start after a DAG timeout. */
+function runsWhenCancelled(source) {
+    return (0,expression/* runsWhenCancelled */.Mc)((0,expression/* compileExpression */.Wo)(source, 'condition'));
 }
 /**
  * Decides whether a task runs: `null` means the default `success()`; a condition without status
  * functions gets GitHub's implicit `success() && (…)`.
  */
 function decide(condition, ctx) {
-    if (condition === null || !callsStatusFunction(condition.expr)) {
+    if (condition === null || !conditionCallsStatus(condition.source)) {
         if (!ctx.success)
             return { run: false, becauseOfSuccess: true };
         if (condition === null)
             return { run: true, becauseOfSuccess: false };
     }
-    return { run: truthy(evaluate(condition.expr, ctx)), becauseOfSuccess: false };
+    return { run: (0,expression/* truthy */.vN)(evaluate(condition.source, ctx)), becauseOfSuccess: false };
 }
 
 ;// CONCATENATED MODULE: ./lib/dag/graph.js
@@ -372,6 +319,17 @@ class MinHeap {
  * - The run's result is `cancelled` if the run was cancelled, else `failure` if a task failed
  *   (or was cancelled on its own), else `success`.
  *
+ * - A task with `strategy.matrix` runs as one instance per combination, each with its own
+ *   attempts and retries (events and decisions name the instance id). Its `if:` is judged once,
+ *   before it is expanded (as on GitHub); a dynamic matrix is computed then, from its upstream's
+ *   outputs. Its result, once every instance is final, is GitHub's for a matrix job: `failed` if
+ *   an instance failed, else `cancelled` / `not-run` if one was, else `succeeded`. `max-parallel`
+ *   bounds its running instances; `fail-fast` cancels its other instances when one fails.
+ * - A sensor's attempt is a series of pokes (a pod each): an exit code in `notYetExitCodes`
+ *   schedules the next poke `interval` later (holding no slot meanwhile) until `timeout`, counted
+ *   from the task's first poke, has passed; then it fails with class `timeout` or is skipped.
+ *   Pokes are not retries; any other failure is retried as usual.
+ *
  * Order within one batch of decisions: what the event itself leads to (retry, give-up, cancel),
  * then skips as tasks become ready, then starts in spec order, then `done`.
  *
@@ -384,6 +342,8 @@ class MinHeap {
 
 
 
+
+
 /** Decides which tasks of one run start, retry, are skipped, and when the run is done. */
 class Scheduler {
     #spec;
@@ -392,7 +352,7 @@ class Scheduler {
     #byId = new Map();
     /** Ready tasks by spec index. Entries whose task is no longer `queued` are stale and skipped. */
     #ready;
-    /** Pending retries by due time, then spec index. Stale entries are skipped the same way. */
+    /** Pending retries and sensor pokes by due time, then rank. Stale entries are skipped the same way. */
     #retries;
     /** Tasks with an attempt running (started and not finished), in the order they started. */
     #running = new Set();
@@ -418,12 +378,24 @@ class Scheduler {
         this.#clock = options.now;
         this.#deadline = spec.timeoutMs === null ? null : options.now + spec.timeoutMs;
         const count = () => void this.#stats.work++;
-        this.#ready = new MinHeap((a, b) => a < b, count);
-        this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.index < b.index), count);
+        this.#ready = new MinHeap((a, b) => this.#nodes[a].rank < this.#nodes[b].rank, count);
+        this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.rank < b.rank), count);
         const graph = buildGraph(spec.tasks);
         this.#nodes = spec.tasks.map((task, index) => ({
+            id: task.id,
             spec: task,
             index,
+            rank: index * RANK_STRIDE,
+            group: null,
+            values: null,
+            instances: null,
+            pendingInstances: 0,
+            runningInstances: 0,
+            held: [],
+            failFastFired: false,
+            nextPoke: null,
+            pokeDeadline: null,
+            pokes: 0,
             needs: graph.needs[index],
             dependants: graph.dependants[index],
             pendingNeeds: graph.needs[index].length,
@@ -449,7 +421,8 @@ class Scheduler {
             this.#unfinished.add(node.index);
         }
         for (const id of Object.keys(options.previous ?? {})) {
-            if (!this.#byId.has(id)) {
+            const group = id.includes('.') ? this.#byId.get(id.slice(0, id.indexOf('.'))) : undefined;
+            if (!this.#byId.has(id) && !(group !== undefined && group.spec.strategy)) {
                 throw new Error(`scheduler: options.previous names task "${id}", which is not in DAG "${spec.name}"; ` +
                     'previous successes must come from a run attempt of the same spec');
             }
@@ -464,9 +437,9 @@ class Scheduler {
         this.#out = [];
         const previous = this.#options.previous ?? {};
         for (const node of this.#nodes) {
-            const reused = previous[node.spec.id];
-            if (reused === undefined)
-                continue;
+            const reused = previous[node.id];
+            if (reused === undefined || node.spec.strategy)
+                continue; // a matrix task reuses instances
             // A reused success stands for itself and its ancestors: they were judged in the earlier
             // run attempt, so its flags say "all succeeded" whatever its needs do in this one.
             node.outputs = { ...reused.outputs };
@@ -540,15 +513,46 @@ class Scheduler {
             finishedAt: this.#finishedAt,
             result: this.#result,
             cancelled: this.#cancelled,
-            tasks: this.#nodes.map(snapshot),
+            // Spec tasks only: a matrix task's snapshot holds its instances.
+            tasks: this.#nodes.slice(0, this.#spec.tasks.length).map(snapshot),
         };
     }
-    /** A snapshot of one task (O(1), for a driver that reports as it goes); throws for an unknown id. */
+    /** A snapshot of one task or matrix instance (O(1), for a driver that reports as it goes); throws for an unknown id. */
     taskState(id) {
         const node = this.#byId.get(id);
         if (node === undefined)
-            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}"`);
+            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}" (nor a matrix instance of that id)`);
         return snapshot(node);
+    }
+    /**
+     * What to run for a task or matrix instance id: its task's spec and, for an instance, its
+     * combination (for `{{ matrix.<key> }}`) and matrix task id. Throws for an unknown id.
+     */
+    unit(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}" (nor a matrix instance of that id)`);
+        return { spec: node.spec, matrix: node.values, group: node.group?.id ?? null };
+    }
+    /**
+     * `tasks.<id>` as an expression reads it: the result in GitHub's words and the outputs. For a
+     * matrix task, each output is the list of its instances' values, in matrix order (`null` for an
+     * instance that did not write it).
+     */
+    taskValue(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            return undefined;
+        if (node.instances === null)
+            return { result: githubResult(node.result), outputs: node.outputs };
+        const names = new Set();
+        for (const i of node.instances)
+            for (const k of Object.keys(i.outputs))
+                names.add(k);
+        const outputs = {};
+        for (const name of names)
+            outputs[name] = node.instances.map((i) => (Object.hasOwn(i.outputs, name) ? i.outputs[name] : null));
+        return { result: githubResult(node.result), outputs };
     }
     /** Whether the `done` decision was given: every task has a final result and nothing runs. */
     isDone() {
@@ -565,12 +569,17 @@ class Scheduler {
         if (node.status !== 'running' || record?.attempt !== event.attempt) {
             throw this.#driverBug(event, node, `attempt ${event.attempt} is not the running attempt`);
         }
+        if (event.poke !== undefined && event.poke !== (record.pokes ?? 1)) {
+            throw this.#driverBug(event, node, `poke ${event.poke} is not the running poke (${record.pokes ?? 'none'})`);
+        }
         if (node.startedSeen)
             throw this.#driverBug(event, node, `attempt ${event.attempt} was already reported started`);
         node.startedSeen = true;
         touch(node);
         record.pod = event.pod;
-        record.startedAt = this.#clock;
+        // A sensor's attempt started with its first poke.
+        if ((record.pokes ?? 1) === 1)
+            record.startedAt = this.#clock;
     }
     #finished(event) {
         const node = this.#node(event);
@@ -580,6 +589,9 @@ class Scheduler {
                 ? `attempt ${event.attempt} was never started`
                 : `attempt ${event.attempt} already finished`;
             throw this.#driverBug(event, node, why);
+        }
+        if (event.poke !== undefined && event.poke !== (record.pokes ?? 1)) {
+            throw this.#driverBug(event, node, `poke ${event.poke} is not the running poke (${record.pokes ?? 'none'})`);
         }
         // `finished` without `started` is allowed: a pod whose create was rejected has no pod.
         const outcome = {
@@ -591,9 +603,22 @@ class Scheduler {
             node: event.node,
         };
         touch(node);
+        this.#leaveRunning(node);
+        const sensor = node.spec.sensor;
+        if (sensor && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode)) {
+            if (this.#cancelled === null && !node.group?.failFastFired) {
+                this.#notYet(node, record, outcome);
+                return;
+            }
+            // "Not yet" when no further poke may come: the task was stopped, not failed.
+            record.finishedAt = this.#clock;
+            record.outcome = outcome;
+            const why = this.#cancelled !== null ? `${this.#cancelWords()} while it waited for its condition` : 'cancelled by fail-fast while it waited for its condition';
+            this.#finish(node, 'cancelled', why);
+            return;
+        }
         record.finishedAt = this.#clock;
         record.outcome = outcome;
-        this.#running.delete(node.index);
         if (outcome.class === 'succeeded') {
             node.outputs = { ...outcome.outputs };
             this.#finish(node, 'succeeded', null);
@@ -622,6 +647,9 @@ class Scheduler {
         let giveUp = null;
         if (this.#cancelled !== null) {
             giveUp = `not retried because ${this.#cancelWords()}`;
+        }
+        else if (node.group?.failFastFired) {
+            giveUp = 'not retried: another instance of its matrix failed (fail-fast)';
         }
         else if (cls === 'configuration') {
             giveUp = 'configuration errors are not retried';
@@ -653,7 +681,7 @@ class Scheduler {
             giveUp = `an attempt that ended "${cls}" is not retried`;
         }
         if (giveUp !== null) {
-            this.#emit({ type: 'give-up', task: node.spec.id, attempt, reason: giveUp, outcome });
+            this.#emit({ type: 'give-up', task: node.id, attempt, reason: giveUp, outcome });
             this.#finish(node, 'failed', giveUp);
             return;
         }
@@ -661,7 +689,7 @@ class Scheduler {
         const at = this.#clock + delayMs;
         this.#emit({
             type: 'retry',
-            task: node.spec.id,
+            task: node.id,
             failedAttempt: attempt,
             nextAttempt: attempt + 1,
             maxAttempts: this.#maxAttempts(node),
@@ -676,8 +704,50 @@ class Scheduler {
             touch(node);
             node.status = 'retry-wait';
             node.retryAt = at;
-            this.#retries.push({ at, index: node.index, attempt: attempt + 1 });
+            this.#retries.push({ at, index: node.index, rank: node.rank, attempt: attempt + 1, poke: null });
         }
+    }
+    /**
+     * A sensor's poke said "not yet": poke again `interval` later, or, once the sensor's timeout
+     * (from its first poke) has passed, time out: fail with class `timeout`, or skip.
+     */
+    #notYet(node, record, outcome) {
+        const sensor = node.spec.sensor;
+        const deadline = node.pokeDeadline ?? this.#clock;
+        const poke = record.pokes ?? 1;
+        if (this.#clock >= deadline) {
+            const words = `its condition did not hold within the sensor's timeout of ${(0,duration/* formatDuration */.a)(sensor.timeoutMs)} (${node.pokes} poke${node.pokes === 1 ? '' : 's'})`;
+            const timedOut = { ...outcome, class: 'timeout', reason: 'SensorTimeout', message: words };
+            record.finishedAt = this.#clock;
+            record.outcome = timedOut;
+            if (sensor.onTimeout === 'skip') {
+                this.#skip(node, `${words}; onTimeout: skip`);
+            }
+            else {
+                // A sensor's timeout is final: retrying would wait past the time the user allowed.
+                this.#emit({ type: 'give-up', task: node.id, attempt: record.attempt, reason: words, outcome: timedOut });
+                this.#finish(node, 'failed', words);
+            }
+            return;
+        }
+        const at = Math.min(this.#clock + sensor.intervalMs, deadline);
+        this.#emit({ type: 'poke', task: node.id, attempt: record.attempt, poke, at });
+        node.status = 'poke-wait';
+        node.nextPoke = poke + 1;
+        node.retryAt = at;
+        this.#retries.push({ at, index: node.index, rank: node.rank, attempt: record.attempt, poke: poke + 1 });
+    }
+    /** Bookkeeping when an attempt (or a poke) stops running: the slot, and the matrix task's own limit. */
+    #leaveRunning(node) {
+        if (!this.#running.delete(node.index))
+            return;
+        const group = node.group;
+        if (group === null)
+            return;
+        group.runningInstances--;
+        // Instances held back by max-parallel may start now.
+        for (const i of group.held.splice(0))
+            this.#ready.push(i);
     }
     /**
      * The most attempts the task can have as things stand: the first, `limit` retries, and the
@@ -698,30 +768,26 @@ class Scheduler {
         if (this.#done || this.#cancelled === 'signal' || this.#cancelled === reason)
             return;
         this.#cancelled = reason;
-        const attempts = [];
-        for (const index of [...this.#running].sort((a, b) => a - b)) {
-            this.#stats.work++;
-            const node = this.#nodes[index];
-            if (node.cancelAsked)
-                continue;
-            node.cancelAsked = true;
-            attempts.push({ task: node.spec.id, attempt: node.attempts.length });
-        }
-        if (attempts.length > 0)
-            this.#emit({ type: 'cancel', attempts, reason });
+        this.#cancelRunning([...this.#running], reason);
         // Copy first: #notRun deletes from #unfinished while we walk it.
         for (const index of [...this.#unfinished]) {
             this.#stats.work++;
             const node = this.#nodes[index];
-            // A retry due now (zero delay, waiting for a slot) is a retry all the same: not after a cancel.
-            if (node.status === 'retry-wait' || (node.status === 'queued' && node.attempts.length > 0)) {
+            if (node.status === 'final')
+                continue; // an instance finished by its matrix task's end
+            if (node.nextPoke !== null) {
+                this.#closeOpenAttempt(node, `${this.#cancelWords()} while it waited for its next poke`);
+                this.#finish(node, 'cancelled', `${this.#cancelWords()} while it waited for its next poke`);
+            }
+            else if (node.status === 'retry-wait' || (node.status === 'queued' && node.attempts.length > 0)) {
+                // A retry due now (zero delay, waiting for a slot) is a retry all the same: not after a cancel.
                 this.#notRun(node, `${this.#cancelWords()} while it waited to retry`);
             }
             else if (node.status === 'queued' || (node.status === 'waiting' && reason === 'signal')) {
                 if (reason === 'timeout' && survivesTimeout(node.spec.if)) {
                     // Its condition was true before the cancel; `!cancelled()` and the like may now be false.
-                    const verdict = decide(node.spec.if, this.#context(node));
-                    if (!verdict.run)
+                    const verdict = this.#decide(node);
+                    if (verdict !== null && !verdict.run)
                         this.#skip(node, `if: "${node.spec.if?.source}" is false after the run was cancelled`);
                 }
                 else {
@@ -729,6 +795,30 @@ class Scheduler {
                 }
             }
         }
+    }
+    /** Lists running attempts not yet asked to stop in one `cancel` decision. */
+    #cancelRunning(indexes, reason) {
+        const attempts = [];
+        for (const index of indexes.sort((a, b) => this.#nodes[a].rank - this.#nodes[b].rank)) {
+            this.#stats.work++;
+            const node = this.#nodes[index];
+            if (node.cancelAsked || node.status !== 'running')
+                continue;
+            node.cancelAsked = true;
+            attempts.push({ task: node.id, attempt: node.attempts.length });
+        }
+        if (attempts.length > 0)
+            this.#emit({ type: 'cancel', attempts, reason });
+    }
+    /** Ends a sensor's attempt that waits for its next poke, as cancelled. */
+    #closeOpenAttempt(node, message) {
+        const record = node.attempts.at(-1);
+        touch(node);
+        node.nextPoke = null;
+        if (record === undefined || record.outcome !== null)
+            return;
+        record.finishedAt = this.#clock;
+        record.outcome = { class: 'cancelled', reason: 'Cancelled', message, exitCode: null, outputs: {}, node: null };
     }
     // ---- the core loop -----------------------------------------------------------------------
     /** Evaluates newly ready tasks, starts what fits, and checks whether the run is done. */
@@ -792,9 +882,14 @@ class Scheduler {
             this.#notRun(node, `${this.#cancelWords()} before it started`);
             return;
         }
-        const verdict = decide(node.spec.if, this.#context(node));
+        const verdict = this.#decide(node);
+        if (verdict === null)
+            return; // the condition could not be evaluated: the task failed
         if (verdict.run) {
-            this.#queue(node);
+            if (node.spec.strategy)
+                this.#expand(node);
+            else
+                this.#queue(node);
         }
         else if (verdict.becauseOfSuccess) {
             this.#skip(node, blame ?? this.#cancelWords());
@@ -803,7 +898,113 @@ class Scheduler {
             this.#skip(node, `if: "${node.spec.if?.source}" is false`);
         }
     }
-    /** Starts queued tasks in spec order while slots are free. Nothing starts after a `signal` cancel. */
+    /** `decide` for a node, or `null` when its `if:` could not be evaluated (the task then failed). */
+    #decide(node) {
+        try {
+            return decide(node.spec.if, this.#context(node));
+        }
+        catch (err) {
+            this.#fail(node, `if: "${node.spec.if?.source}" could not be evaluated: ${err.message}`);
+            return null;
+        }
+    }
+    /** A task that fails without running an attempt (its if: or its matrix could not be evaluated). */
+    #fail(node, reason) {
+        this.#emit({ type: 'fail', task: node.id, reason });
+        this.#finish(node, 'failed', reason);
+    }
+    /**
+     * Expands a matrix task whose `if:` holds into its instances, queued in matrix order (a dynamic
+     * matrix is computed now, from its upstream's outputs). Instances reused from an earlier run
+     * attempt succeed at once.
+     */
+    #expand(node) {
+        const strategy = node.spec.strategy;
+        let instances;
+        if (strategy.matrix.kind === 'static') {
+            instances = strategy.matrix.instances;
+        }
+        else {
+            let value;
+            try {
+                value = (0,template/* evaluateTemplateValue */.LV)(strategy.matrix.template, { params: this.#options.params, outputs: {}, tasks: this.#taskValues(), run: this.#options.run ?? null }, 'matrix');
+            }
+            catch (err) {
+                this.#fail(node, `its matrix "${strategy.matrix.template}" could not be computed: ${err.message}`);
+                return;
+            }
+            const expansion = (0,matrix/* expandMatrix */.Eh)(node.id, value);
+            if (!expansion.ok) {
+                const p = expansion.problems[0];
+                this.#fail(node, `its matrix "${strategy.matrix.template}" is not a valid matrix: ${p.message}`);
+                return;
+            }
+            instances = expansion.instances;
+        }
+        touch(node);
+        node.status = 'expanded';
+        node.instances = [];
+        node.pendingInstances = instances.length;
+        const previous = this.#options.previous ?? {};
+        instances.forEach((inst, i) => {
+            const child = {
+                ...node,
+                id: inst.id,
+                index: this.#nodes.length,
+                rank: node.rank + i + 1,
+                group: node,
+                values: inst.values,
+                instances: null,
+                pendingInstances: 0,
+                runningInstances: 0,
+                held: [],
+                failFastFired: false,
+                needs: [],
+                dependants: [],
+                pendingNeeds: 0,
+                status: 'waiting',
+                result: null,
+                reason: null,
+                attempts: [],
+                outputs: {},
+                reusedFrom: null,
+                retryAt: null,
+                limitUsed: 0,
+                infraUsed: 0,
+                nextPoke: null,
+                pokeDeadline: null,
+                pokes: 0,
+                startedSeen: false,
+                cancelAsked: false,
+                snap: null,
+            };
+            this.#nodes.push(child);
+            this.#byId.set(child.id, child);
+            this.#unfinished.add(child.index);
+            node.instances.push(child);
+        });
+        this.#emit({ type: 'expand', task: node.id, instances: instances.map((i) => i.id) });
+        for (const child of [...node.instances]) {
+            const reused = previous[child.id];
+            if (reused !== undefined) {
+                child.outputs = { ...reused.outputs };
+                child.reusedFrom = { runAttempt: reused.runAttempt };
+                this.#finish(child, 'succeeded', null);
+            }
+            else {
+                this.#queue(child);
+            }
+        }
+    }
+    /** Every task's value for `tasks.<id>` (only final ones matter: validation allows upstream only). */
+    #taskValues() {
+        const out = {};
+        for (const n of this.#nodes)
+            if (n.group === null && n.status === 'final')
+                out[n.id] = this.taskValue(n.id);
+        return out;
+    }
+    /** Starts queued tasks in rank order while slots are free. Nothing starts after a `signal` cancel. */
     #fill() {
         if (this.#cancelled === 'signal')
             return;
@@ -813,14 +1014,42 @@ class Scheduler {
             const node = this.#nodes[index];
             if (node.status !== 'queued')
                 continue; // stale: skipped or not run since it was queued
-            const attempt = node.attempts.length + 1;
+            const group = node.group;
+            if (group !== null && group.spec.strategy.maxParallel > 0 && group.runningInstances >= group.spec.strategy.maxParallel) {
+                group.held.push(index); // back in the heap when one of its instances stops running
+                continue;
+            }
             touch(node);
             node.status = 'running';
             node.startedSeen = false;
             node.cancelAsked = false;
-            node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null });
             this.#running.add(index);
-            this.#emit({ type: 'start', task: node.spec.id, attempt });
+            if (group !== null)
+                group.runningInstances++;
+            const record = node.attempts.at(-1);
+            if (node.nextPoke !== null && record !== undefined && record.outcome === null) {
+                // The next poke of a sensor's open attempt: a new pod, the same attempt.
+                const poke = node.nextPoke;
+                node.nextPoke = null;
+                node.retryAt = null;
+                node.pokes++;
+                record.pokes = poke;
+                record.pod = null;
+                this.#emit({ type: 'start', task: node.id, attempt: record.attempt, poke });
+                continue;
+            }
+            const attempt = node.attempts.length + 1;
+            const sensor = node.spec.sensor;
+            if (sensor) {
+                node.pokes++;
+                node.pokeDeadline ??= this.#clock + sensor.timeoutMs;
+                node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null, pokes: 1 });
+                this.#emit({ type: 'start', task: node.id, attempt, poke: 1 });
+            }
+            else {
+                node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null });
+                this.#emit({ type: 'start', task: node.id, attempt });
+            }
         }
     }
     #queueDueRetries() {
@@ -842,7 +1071,9 @@ class Scheduler {
             if (top === undefined)
                 return;
             const node = this.#nodes[top.index];
-            if (node.status === 'retry-wait' && node.attempts.length + 1 === top.attempt)
+            if (top.poke === null && node.status === 'retry-wait' && node.attempts.length + 1 === top.attempt)
+                return;
+            if (top.poke !== null && node.status === 'poke-wait' && node.attempts.length === top.attempt && node.nextPoke === top.poke)
                 return;
             this.#retries.pop();
         }
@@ -852,11 +1083,11 @@ class Scheduler {
         this.#ready.push(node.index);
     }
     #skip(node, reason) {
-        this.#emit({ type: 'skip', task: node.spec.id, reason });
+        this.#emit({ type: 'skip', task: node.id, reason });
         this.#finish(node, 'skipped', reason);
     }
     #notRun(node, reason) {
-        this.#emit({ type: 'skip', task: node.spec.id, reason });
+        this.#emit({ type: 'skip', task: node.id, reason });
         this.#finish(node, 'not-run', reason);
     }
     /** Gives a task its final result and tells its dependants: O(dependants). */
@@ -866,7 +1097,12 @@ class Scheduler {
         node.result = result;
         node.reason = reason;
         node.retryAt = null;
+        node.nextPoke = null;
         this.#unfinished.delete(node.index);
+        if (node.group !== null) {
+            this.#instanceFinished(node.group, node, result);
+            return;
+        }
         if (result === 'failed')
             this.#failedTasks++;
         if (result === 'cancelled')
@@ -878,16 +1114,53 @@ class Scheduler {
                 this.#newlyReady.push(index);
         }
     }
+    /**
+     * An instance is final: with fail-fast, a failure stops its siblings; once every instance is
+     * final, the matrix task gets GitHub's combined result and its dependants are told.
+     */
+    #instanceFinished(group, instance, result) {
+        touch(group);
+        if (result === 'failed' && group.spec.strategy.failFast && !group.failFastFired) {
+            group.failFastFired = true;
+            const why = `cancelled because instance "${instance.id}" failed (fail-fast)`;
+            const running = [];
+            for (const sibling of group.instances) {
+                if (sibling.status === 'final')
+                    continue;
+                if (sibling.status === 'running')
+                    running.push(sibling.index);
+                else {
+                    if (sibling.nextPoke !== null)
+                        this.#closeOpenAttempt(sibling, why);
+                    this.#emit({ type: 'skip', task: sibling.id, reason: why });
+                    this.#finish(sibling, 'cancelled', why);
+                }
+            }
+            this.#cancelRunning(running, 'fail-fast');
+        }
+        if (--group.pendingInstances > 0)
+            return;
+        const all = group.instances;
+        const count = (r) => all.filter((i) => i.result === r).length;
+        const failed = count('failed');
+        const cancelled = count('cancelled');
+        const notRun = count('not-run');
+        const total = `${all.length} instance${all.length === 1 ? '' : 's'}`;
+        if (failed > 0)
+            this.#finish(group, 'failed', `${failed} of ${total} failed`);
+        else if (cancelled > 0)
+            this.#finish(group, 'cancelled', `${cancelled} of ${total} were cancelled`);
+        else if (notRun > 0)
+            this.#finish(group, 'not-run', `${notRun} of ${total} did not run`);
+        else
+            this.#finish(group, 'succeeded', null);
+    }
     // ---- helpers -----------------------------------------------------------------------------
     #context(node) {
-        const params = this.#options.params;
         return {
-            param: (name) => (Object.hasOwn(params, name) ? params[name] : ''),
-            output: (task, name) => {
-                const outputs = this.#byId.get(task)?.outputs;
-                return outputs !== undefined && Object.hasOwn(outputs, name) ? outputs[name] : '';
-            },
-            result: (task) => githubResult(this.#byId.get(task)?.result ?? null),
+            params: this.#options.params,
+            task: (id) => this.taskValue(id),
+            run: this.#options.run ?? null,
             success: node.allSucceeded && this.#cancelled === null,
             failure: node.someFailed,
             cancelled: this.#cancelled !== null,
@@ -906,6 +1179,9 @@ class Scheduler {
     }
     #node(event) {
         const node = this.#byId.get(event.task);
+        if (node !== undefined && node.instances !== null) {
+            throw this.#driverBug(event, node, 'it is a matrix task, which runs as its instances; events name an instance id');
+        }
         if (node === undefined) {
             throw new Error(`scheduler: got ${describeEvent(event)}, but DAG "${this.#spec.name}" has no task "${event.task}". ` +
                 'This is a bug in the driver: events must name tasks the scheduler started.');
@@ -913,14 +1189,16 @@ class Scheduler {
         return node;
     }
     #driverBug(event, node, why) {
-        return new Error(`scheduler: got ${describeEvent(event)}, but ${why}: task "${node.spec.id}" is ${describeNode(node)}. ` +
+        return new Error(`scheduler: got ${describeEvent(event)}, but ${why}: task "${node.id}" is ${describeNode(node)}. ` +
             'This is a bug in the driver: it must report each attempt the scheduler started exactly once as started and once as finished.');
     }
 }
 /** Whether a task may still start after a DAG timeout: its `if:` calls `always()` or `cancelled()`. */
 function survivesTimeout(condition) {
-    return condition !== null && runsWhenCancelled(condition.expr);
+    return condition !== null && runsWhenCancelled(condition.source);
 }
+/** Room in `rank` for the instances of one task (at most MAX_INSTANCES, 256). */
+const RANK_STRIDE = 1024;
 /** The delay before retry n (n = the number of the attempt that failed, 1-based). */
 function retryDelay(policy, n) {
     const raw = policy.delayMs * Math.pow(policy.backoff, n - 1);
@@ -975,13 +1253,19 @@ function describeNode(node) {
             return `running attempt ${n}`;
         case 'retry-wait':
             return `waiting to retry (attempt ${n + 1} due at ${node.retryAt})`;
+        case 'poke-wait':
+            return `a sensor waiting for poke ${node.nextPoke} of attempt ${n} (due at ${node.retryAt})`;
+        case 'expanded':
+            return `a matrix task whose ${node.pendingInstances} instance(s) have not finished`;
         case 'final':
             return `finished (${node.result}) after ${n} attempt${n === 1 ? '' : 's'}`;
     }
 }
-/** Marks a task changed: its next snapshot is built afresh. */
+/** Marks a task changed (and its matrix task, whose snapshot holds it): its next snapshot is built afresh. */
 function touch(node) {
     node.snap = null;
+    if (node.group !== null)
+        node.group.snap = null;
 }
 function snapshot(node) {
     node.snap ??= deepFreeze(buildSnapshot(node));
@@ -996,8 +1280,18 @@ function deepFreeze(value) {
     return value;
 }
 function buildSnapshot(node) {
+    const extra = {};
+    if (node.spec.sensor)
+        extra.pokes = node.pokes;
+    if (node.instances !== null)
+        extra.instances = node.instances.map(snapshot);
+    if (node.group !== null) {
+        extra.group = node.group.id;
+        extra.matrix = node.values;
+    }
     return {
-        id: node.spec.id,
+        ...extra,
+        id: node.id,
         result: node.result,
         attempts: node.attempts.map((a) => ({
             ...a,
@@ -1438,8 +1732,6 @@ function failure(cls, reason, message) {
     return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
 }
 
-// EXTERNAL MODULE: ./lib/spec/template.js
-var template = __webpack_require__(5841);
 ;// CONCATENATED MODULE: ./lib/engine/engine.js
 
 
