@@ -7,7 +7,7 @@ import { CONCURRENCY_POLICIES, KEEP_PODS, MODES, RERUN_MODES, type ConcurrencyPo
 import { UserError } from '../common/errors.ts';
 import { parseDuration } from '../spec/duration.ts';
 import type { AuthInputs } from '../kube/auth.ts';
-import { concurrencyLeaseName } from '../kube/lease.ts';
+import { concurrencyLeaseName } from '../kube/lease-name.ts';
 
 export type { ConcurrencyPolicy, KeepPods, RerunMode };
 
