@@ -32,6 +32,9 @@
 import { KUBERNETES_VERSION } from '../spec/k8s/pod-openapi.ts';
 
 /** What an error from the API server (or the way to it) means for us. */
+import { abortableSleep, systemClock } from '../common/clock.ts';
+import { UserError } from '../common/errors.ts';
+
 export type KubeErrorKind =
   | 'unauthorized'
   | 'forbidden'
@@ -66,7 +69,7 @@ export interface KubeErrorInfo {
 }
 
 /** An error we raise ourselves with a message fit for the user (no stack trace needed). */
-export class KubeError extends Error {
+export class KubeError extends UserError {
   /** The classification of the underlying API error, when there was one. */
   readonly info: KubeErrorInfo | null;
 
@@ -139,7 +142,7 @@ function parseStatusBody(body: unknown): { reason: string | null; message: strin
 }
 
 /** Reads Retry-After (seconds or an HTTP date) from a header bag. */
-export function retryAfterMs(headers: unknown, now: number = Date.now()): number | null {
+export function retryAfterMs(headers: unknown, now: number = systemClock.now()): number | null {
   if (headers === null || typeof headers !== 'object') return null;
   const h = headers as Record<string, unknown>;
   const raw = h['retry-after'] ?? h['Retry-After'];
@@ -266,24 +269,8 @@ export function describeError(err: unknown, what: string, server: string | null)
   }
 }
 
-/** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+/** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts (src/common/clock.ts). */
+export { abortableSleep };
 
 /** Options of `withRetry`. */
 export interface RetryOptions {
