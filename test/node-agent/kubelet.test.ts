@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { builtBinary, startControlPlane, type ControlPlane } from '../../control-plane/index.ts';
-import { statusOf, watchPod, type SeenEvent } from '../sandbox/helpers.ts';
+import { statusOf, waitForLog, watchPod, type SeenEvent } from '../sandbox/helpers.ts';
 
 const built = existsSync(builtBinary('kube-apiserver')) && existsSync(builtBinary('etcd')) && existsSync(builtBinary('kube-scheduler'));
 if (!built) {
@@ -28,9 +28,16 @@ describe.skipIf(!built)('the node agent as the kubelet of a real kube-apiserver'
   let cp: ControlPlane;
   let kc: k8s.KubeConfig;
   let core: k8s.CoreV1Api;
+  /** What the agent reported of its background work (status writes, events, heartbeats, watches). */
+  const agentErrors: string[] = [];
 
   beforeAll(async () => {
-    cp = await startControlPlane({ nodes: NODES, namespaces: [NS], restartBackoffMs: 200 });
+    cp = await startControlPlane({
+      nodes: NODES, namespaces: [NS], restartBackoffMs: 200,
+      log: (line) => {
+        if (line.startsWith('node agent')) agentErrors.push(line);
+      },
+    });
     kc = new k8s.KubeConfig();
     kc.loadFromString(cp.kubeconfig({ namespace: NS }));
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -57,7 +64,6 @@ describe.skipIf(!built)('the node agent as the kubelet of a real kube-apiserver'
     return watchPod(kc, NS, pod.metadata!.name!, done, { fromResourceVersion: created.metadata!.resourceVersion!, timeoutMs });
   }
 
-  const phase = (p: string) => (pod: k8s.V1Pod): boolean => pod.status?.phase === p;
   const terminal = (pod: k8s.V1Pod): boolean => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
   it('registers each node Ready, with its labels, taints, capacity, addresses, kubelet endpoint and Lease, without the not-ready taint', async () => {
@@ -121,6 +127,23 @@ describe.skipIf(!built)('the node agent as the kubelet of a real kube-apiserver'
 
     const oom = await run({ metadata: { name: 'oom' }, spec: { restartPolicy: 'Never', nodeSelector: { org: 'a' }, containers: [{ name: 'main', image: 'sandbox/oomkilled' }] } }, terminal);
     expect(oom.pod.status!.containerStatuses![0]!.state!.terminated).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
+
+    const evicted = await run({ metadata: { name: 'evicted' }, spec: { restartPolicy: 'Never', nodeSelector: { org: 'a' }, containers: [{ name: 'main', image: 'sandbox/evicted' }] } }, terminal);
+    expect(evicted.pod.status).toMatchObject({ phase: 'Failed', reason: 'Evicted' });
+    expect(evicted.pod.status!.conditions).toContainEqual(expect.objectContaining({ type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet' }));
+
+    const init = await run({
+      metadata: { name: 'init' },
+      spec: {
+        restartPolicy: 'Never', nodeSelector: { org: 'a' },
+        initContainers: [{ name: 'setup', image: 'sandbox/succeed' }],
+        containers: [{ name: 'main', image: 'sandbox/succeed' }],
+      },
+    }, terminal);
+    expect(init.pod.status!.phase).toBe('Succeeded');
+    expect(init.pod.status!.initContainerStatuses![0]!.state!.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    // The app container waited for the init container: PodInitializing first.
+    expect(init.events.some((e) => e.object.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'PodInitializing')).toBe(true);
 
     const pull = await run(
       { metadata: { name: 'pull' }, spec: { restartPolicy: 'Never', nodeSelector: { org: 'a' }, containers: [{ name: 'main', image: 'sandbox/image-pull-error' }] } },
@@ -192,6 +215,8 @@ describe.skipIf(!built)('the node agent as the kubelet of a real kube-apiserver'
       body: shPod('graceful', 'trap "echo got TERM; exit 7" TERM; echo ready; while true; do sleep 0.1; done'),
     });
     await watchPod(kc, NS, 'graceful', (p) => Boolean(p.status?.containerStatuses?.[0]?.state?.running), { fromResourceVersion: created.metadata!.resourceVersion! });
+    // "ready" comes after the trap is set: a SIGTERM before it would kill the shell outright.
+    await waitForLog(kc, NS, 'graceful', 'ready\n');
     const deleting = await core.deleteNamespacedPod({ name: 'graceful', namespace: NS, gracePeriodSeconds: 30 }) as unknown as k8s.V1Pod;
     const { events } = await watchPod(kc, NS, 'graceful', (_p, type) => type === 'DELETED', { fromResourceVersion: created.metadata!.resourceVersion!, timeoutMs: 20_000 });
     const marked = events.findIndex((e) => e.object.metadata?.deletionTimestamp);
@@ -211,6 +236,8 @@ describe.skipIf(!built)('the node agent as the kubelet of a real kube-apiserver'
       body: shPod('stubborn', 'trap "" TERM; echo ready; while true; do sleep 0.1; done'),
     });
     await watchPod(kc, NS, 'stubborn', (p) => Boolean(p.status?.containerStatuses?.[0]?.state?.running), { fromResourceVersion: created.metadata!.resourceVersion! });
+    // "ready" comes after the trap is set: a SIGTERM before it would kill the shell outright.
+    await waitForLog(kc, NS, 'stubborn', 'ready\n');
     await core.deleteNamespacedPod({ name: 'stubborn', namespace: NS, gracePeriodSeconds: 1 });
     const { events } = await watchPod(kc, NS, 'stubborn', (_p, type) => type === 'DELETED', { fromResourceVersion: created.metadata!.resourceVersion!, timeoutMs: 20_000 });
     const terminated = events.map((e) => e.object.status?.containerStatuses?.[0]?.state?.terminated).filter(Boolean);
@@ -225,5 +252,9 @@ describe.skipIf(!built)('the node agent as the kubelet of a real kube-apiserver'
     await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'creds' }, stringData: { password: 's3cret' } } });
     const { pod: done } = await watchPod(kc, NS, 'secret-env', terminal, { timeoutMs: 30_000 });
     expect(done.status!.containerStatuses![0]!.state!.terminated).toMatchObject({ exitCode: 0, message: 's3cret' });
+  });
+
+  it('wrote every status, event and delete above without an error from the API server', () => {
+    expect(agentErrors).toEqual([]);
   });
 });
