@@ -63,6 +63,8 @@ export interface NodeAgentOptions {
   images?: Record<string, ImageSpec>;
   /** Every image that is not `sandbox/...` behaves as `sandbox/succeed`; no process is spawned. */
   scale?: boolean;
+  /** Send the kubelet's Events (Pulled, Created, Started, Killing...); default true, false in scale mode. */
+  events?: boolean;
   /** First CrashLoopBackOff delay (doubles per restart, up to 10x); default 10 s, as the kubelet. */
   restartBackoffMs?: number;
   /** Called with errors of the background work (heartbeats, status writes, watches) that the agent retried or gave up on; default prints to stderr. */
@@ -143,7 +145,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       const node = new RegisteredNode(client, nodeObject(spec, { kubeletPort: server.port, kubeletVersion: version.gitVersion }), onError);
       closers.push(() => node.stop());
       await node.register(controller);
-      const pods = new NodePods({ client, node: spec.name, nodeIndex: i, kubelet, onError });
+      const pods = new NodePods({ client, node: spec.name, nodeIndex: i, kubelet, onError, events: options.events ?? !options.scale });
       watchers.push(pods);
       closers.push(() => pods.stop());
       await pods.start();

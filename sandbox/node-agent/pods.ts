@@ -21,6 +21,8 @@ export interface NodePodsOptions {
   nodeIndex: number;
   kubelet: Kubelet;
   onError: (err: Error) => void;
+  /** Whether to send the kubelet's Events. */
+  events: boolean;
 }
 
 /** How long to wait before watching again after a watch failed (not a 410). */
@@ -56,7 +58,9 @@ export class NodePods {
     this.#host = {
       pod: (ref) => this.#get(ref),
       writeStatus: (ref, _pod, status) => this.#chain(ref, () => this.#patchStatus(ref, status)),
-      event: (ref, node, type, reason, message, fieldPath) => this.#chain(ref, () => this.#event(ref, node, type, reason, message, fieldPath)),
+      event: (ref, node, type, reason, message, fieldPath) => {
+        if (options.events) this.#chain(ref, () => this.#event(ref, node, type, reason, message, fieldPath));
+      },
       remove: (ref) => this.#chain(ref, () => this.#delete(ref)),
       envSources: (ref, pod) => this.#envSources(ref, pod),
     };
