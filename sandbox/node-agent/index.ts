@@ -27,8 +27,8 @@ export interface CertificateIssuer {
   issue(request: { commonName: string; organizations?: string[]; ips?: string[]; dnsNames?: string[]; client?: boolean }): { certPem: string; keyPem: string };
 }
 
-/** How often containers that lacked a secret or configmap are tried again (the kubelet's sync period is 10 s). */
-const CONFIG_RETRY_MS = 5000;
+/** How often containers that lacked a secret or configmap are tried again (the kubelet re-syncs a pod that failed within seconds). */
+const CONFIG_RETRY_MS = 2000;
 
 /** How to start the node agent. */
 export interface NodeAgentOptions {
@@ -89,7 +89,12 @@ export interface NodeAgent {
  */
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
   const specs = options.nodes ?? [{ name: 'node-1' }];
-  const onError = options.onError ?? ((err: Error) => console.error(`node agent: ${err.message}`));
+  const report = options.onError ?? ((err: Error) => console.error(`node agent: ${err.message}`));
+  let closing = false;
+  // Requests cut short by close() are not failures worth reporting.
+  const onError = (err: Error): void => {
+    if (!closing) report(err);
+  };
   const credentials = (node: string): Credentials => {
     if (options.nodeCredentials) return options.nodeCredentials(node);
     if (!options.clientCa) throw new Error('startNodeAgent: give clientCa (to issue node certificates) or nodeCredentials');
@@ -108,6 +113,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const controller = options.controller ? new ApiClient(options.server, options.caPem, options.controller) : undefined;
   const closers: (() => Promise<void> | void)[] = [];
   const close = async (): Promise<void> => {
+    closing = true;
     for (const c of closers.splice(0).reverse()) await c();
   };
   try {

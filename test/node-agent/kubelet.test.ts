@@ -8,7 +8,10 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { builtBinary, startControlPlane, type ControlPlane } from '../../control-plane/index.ts';
+import { makeCerts } from '../../sandbox/certs.ts';
+import { startNodeAgent, type NodeAgentOptions } from '../../sandbox/node-agent/index.ts';
 import { statusOf, waitForLog, watchPod, type SeenEvent } from '../sandbox/helpers.ts';
 
 const built = existsSync(builtBinary('kube-apiserver')) && existsSync(builtBinary('etcd')) && existsSync(builtBinary('kube-scheduler'));
@@ -252,6 +255,40 @@ describe.skipIf(!built)('the node agent as the kubelet of a real kube-apiserver'
     await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'creds' }, stringData: { password: 's3cret' } } });
     const { pod: done } = await watchPod(kc, NS, 'secret-env', terminal, { timeoutMs: 30_000 });
     expect(done.status!.containerStatuses![0]!.state!.terminated).toMatchObject({ exitCode: 0, message: 's3cret' });
+  });
+
+  it('a restarted agent reports the containers of a Never pod its predecessor ran as lost (ContainerStatusUnknown), and does not run them again', async () => {
+    const certOf = (kubeconfig: string): { certPem: string; keyPem: string } => {
+      const user = (parseYaml(kubeconfig) as { users: { user: Record<string, string> }[] }).users[0]!.user;
+      return { certPem: Buffer.from(user['client-certificate-data']!, 'base64').toString(), keyPem: Buffer.from(user['client-key-data']!, 'base64').toString() };
+    };
+    const serving = makeCerts();
+    const options: NodeAgentOptions = {
+      server: cp.url,
+      caPem: cp.caPem,
+      nodeCredentials: (node) => certOf(cp.certificateKubeconfig(`system:node:${node}`, ['system:nodes'])),
+      controller: certOf(cp.adminKubeconfig),
+      kubeletServing: { certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: cp.caPem },
+      nodes: [{ name: 'kubelet-c', labels: { org: 'c' } }],
+      onError: (err) => agentErrors.push(`node agent (kubelet-c): ${err.message}`),
+    };
+    const first = await startNodeAgent(options);
+    const created = await core.createNamespacedPod({
+      namespace: NS,
+      body: { metadata: { name: 'orphan' }, spec: { restartPolicy: 'Never', nodeSelector: { org: 'c' }, containers: [{ name: 'main', image: 'sandbox/sleep:forever' }] } },
+    });
+    await watchPod(kc, NS, 'orphan', (p) => Boolean(p.status?.containerStatuses?.[0]?.state?.running), { fromResourceVersion: created.metadata!.resourceVersion! });
+    expect(first.containerStarts('orphan')).toBe(1);
+    await first.close();
+    const second = await startNodeAgent(options);
+    try {
+      const { pod } = await watchPod(kc, NS, 'orphan', terminal);
+      expect(pod.status!.phase).toBe('Failed');
+      expect(pod.status!.containerStatuses![0]!.state!.terminated).toMatchObject({ exitCode: 137, reason: 'ContainerStatusUnknown' });
+      expect(second.containerStarts()).toBe(0);
+    } finally {
+      await second.close();
+    }
   });
 
   it('wrote every status, event and delete above without an error from the API server', () => {
