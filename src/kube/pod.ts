@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import type { RunContext } from '../report/types.ts';
+import { runUrl } from '../common/links.ts';
+import { effectiveRunId, type RunContext } from '../common/run.ts';
 import { renderTemplate } from '../spec/template.ts';
 import type { DagSpec, Template, TaskSpec } from '../spec/types.ts';
 
@@ -95,11 +96,13 @@ export function runSelector(dag: string, runId: string, runAttempt?: number): st
   return runAttempt === undefined ? run : `${run},${LABELS.runAttempt}=${runAttempt}`;
 }
 
-/** The URL of the GitHub run, or null outside a workflow. */
-export function runUrl(context: RunContext): string | null {
-  if (!context.repository || !context.runId) return null;
-  return `${context.serverUrl.replace(/\/+$/, '')}/${context.repository}/actions/runs/${context.runId}/attempts/${context.runAttempt}`;
+/** The label selector of one run attempt's pods (what the post step's sweep is given). */
+export function runPodSelector(spec: Pick<DagSpec, 'name'>, context: RunContext, runId?: string): string {
+  return runSelector(spec.name, effectiveRunId(context, runId), context.runAttempt);
 }
+
+/** The URL of the GitHub run (src/common/links.ts: the summary gives the same), or null outside a workflow. */
+export { runUrl };
 
 /** Everything `renderPod` needs besides the task. */
 export interface PodContext {

@@ -8,9 +8,9 @@
  * does not re-validate (a failed assumption throws, it never guesses).
  */
 import { parseDuration } from './duration.ts';
-import { parseExpression } from './expression.ts';
+import { expandMatrix } from './matrix.ts';
 import type { RawDefaults, RawSpec, RawTask } from './schema.ts';
-import type { DagSpec, EnvFromSource, EnvVar, ParamSpec, PodOverrides, RetryPolicy, SourcePos, TaskSpec } from './types.ts';
+import type { DagSpec, EnvFromSource, EnvVar, ParamSpec, PodOverrides, RetryPolicy, SensorSpec, SourcePos, Strategy, TaskSpec } from './types.ts';
 
 /** Built-in values of the optional task fields. */
 export const BUILTIN_DEFAULTS = {
@@ -56,12 +56,17 @@ export function normalizeSpec(raw: RawSpec, ctx: NormalizeContext): DagSpec {
   };
 }
 
+/** `retries: 2` is `{limit: 2}` (Airflow's habit); a map is itself. */
+function retryFields(r: RawTask['retries']): Exclude<RawTask['retries'], number> {
+  return typeof r === 'number' ? { limit: r } : r;
+}
+
 function normalizeTask(id: string, task: RawTask, d: RawDefaults, pos: SourcePos): TaskSpec {
   const image = task.image ?? d.image;
   if (image === undefined) throw new Error(`task "${id}" has no image (parse.ts should have reported it)`);
   const needs = task.needs === undefined ? [] : [...new Set(typeof task.needs === 'string' ? [task.needs] : task.needs)];
   const ifSource = task.if === undefined ? null : String(task.if);
-  const r = { ...BUILTIN_DEFAULTS.retries, ...d.retries, ...task.retries };
+  const r = { ...BUILTIN_DEFAULTS.retries, ...retryFields(d.retries), ...retryFields(task.retries) };
   const retries: RetryPolicy = {
     limit: r.limit,
     delayMs: ms(r.delay),
@@ -74,7 +79,7 @@ function normalizeTask(id: string, task: RawTask, d: RawDefaults, pos: SourcePos
   return {
     id,
     needs,
-    if: ifSource === null ? null : { source: ifSource, expr: parseExpression(ifSource) },
+    if: ifSource === null ? null : { source: ifSource },
     image,
     command: task.command ?? d.command ?? null,
     args: task.args ?? d.args ?? null,
@@ -89,7 +94,31 @@ function normalizeTask(id: string, task: RawTask, d: RawDefaults, pos: SourcePos
     timeoutMs: timeout === undefined ? null : ms(timeout),
     startTimeoutMs: ms(task.startTimeout ?? d.startTimeout ?? BUILTIN_DEFAULTS.startTimeout),
     pod: mergePod(d.pod ?? {}, task.pod ?? {}),
+    strategy: strategy(id, task.strategy),
+    sensor: sensor(task.sensor),
     pos,
+  };
+}
+
+/** The `sensor:` default: 75 (EX_TEMPFAIL) means "not yet". */
+export const DEFAULT_NOT_YET_EXIT_CODES = [75];
+
+function strategy(id: string, raw: RawTask['strategy']): Strategy | null {
+  if (raw === undefined) return null;
+  const common = { maxParallel: raw['max-parallel'] ?? 0, failFast: raw['fail-fast'] ?? true };
+  if (typeof raw.matrix === 'string') return { matrix: { kind: 'dynamic', template: raw.matrix }, ...common };
+  const expansion = expandMatrix(id, raw.matrix);
+  if (!expansion.ok) throw new Error(`task "${id}": the matrix does not expand (parse.ts should have reported it): ${expansion.problems[0]?.message}`);
+  return { matrix: { kind: 'static', instances: expansion.instances }, ...common };
+}
+
+function sensor(raw: RawTask['sensor']): SensorSpec | null {
+  if (raw === undefined) return null;
+  return {
+    intervalMs: ms(raw.interval),
+    timeoutMs: ms(raw.timeout),
+    onTimeout: raw.onTimeout ?? 'fail',
+    notYetExitCodes: [...new Set(raw.notYetExitCodes ?? DEFAULT_NOT_YET_EXIT_CODES)],
   };
 }
 

@@ -7,18 +7,23 @@
  *  2. Duplicate keys, found by walking the document (the yaml library would stop at the first).
  *  3. The zod schema (schema.ts); each zod issue's path is mapped back to its YAML node.
  *  4. Semantic checks on the raw data, defensively typed so they run even when stage 3 failed:
- *     names, needs, cycles, templates, `if:` expressions, missing images.
+ *     names, needs, cycles, templates, `if:` expressions, missing images, and the Kubernetes
+ *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
-import { didYouMean } from './suggest.ts';
+import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
 import { ENV_NAME, fixName, nameProblem, PARAM_NAME } from './names.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
-import { ExpressionError, exprRefs, parseExpression } from './expression.ts';
+import { ExpressionError, parseExpression, RUN_FIELDS, type ExprRefAt, type ParsedExpression } from './expression.ts';
+import { ContextAccess } from '@actions/expressions/ast';
+import { expandMatrix, matrixKeys } from './matrix.ts';
 import { normalizeSpec } from './normalize.ts';
+import { checkPodFields } from './k8s/check.ts';
+import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
 /** A path into the document: map keys and list indexes. */
@@ -60,6 +65,14 @@ function valueAt(root: unknown, path: SpecPath): unknown {
 }
 
 /** "in task "x"", "in defaults", "at the top level": where a key sits, for messages. */
+/** Whether a path is the top level, a task (or `defaults`), a pod, or elsewhere. */
+function keyLevel(path: SpecPath): KeyLevel {
+  if (path.length === 0) return 'top';
+  if ((path.length === 2 && path[0] === 'tasks') || (path.length === 1 && path[0] === 'defaults')) return 'task';
+  if (path[path.length - 1] === 'pod') return 'pod';
+  return 'other';
+}
+
 function where(path: SpecPath): string {
   if (path.length === 0) return 'at the top level';
   if (path.length === 2 && path[0] === 'tasks') return `in task "${String(path[1])}"`;
@@ -142,6 +155,11 @@ class Locator {
       return this.offsetPos(node.range[0] + 1 + offset);
     }
     return this.offsetPos(node.range[0]);
+  }
+
+  /** The text a node was written as in the file. */
+  source(node: Node): string {
+    return node.range ? this.#text.slice(node.range[0], node.range[1]) : '';
   }
 
   /** The keys of the map at `path`, in file order, without duplicates. */
@@ -307,10 +325,11 @@ function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown,
     for (const key of issue.keys) {
       const keyPath = [...path, key];
       let message: string;
-      if (path.length === 1 && path[0] === 'defaults' && (key === 'needs' || key === 'if')) {
+      if (path.length === 1 && path[0] === 'defaults' && (key === 'needs' || key === 'if' || key === 'strategy' || key === 'sensor')) {
         message = `"${key}" cannot be set in defaults; set it on each task that needs it`;
       } else {
-        const hint = didYouMean(key, allowed);
+        const airflow = airflowKeyHint(key, keyLevel(path), allowed);
+        const hint = airflow === null ? didYouMean(key, allowed) : `; ${airflow}`;
         message = `unknown key "${key}" ${where(path)}${hint !== '' ? hint : `; expected one of: ${allowed.join(', ')}`}`;
       }
       issues.add(loc.keyPos(keyPath), keyPath, message);
@@ -390,6 +409,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     return;
   }
   const defaults = isRecord(raw.defaults) ? raw.defaults : {};
+  checkKubeFields(['defaults'], defaults, loc, issues);
   const graph = new Map<string, GraphNode>();
   const needPaths = new Map<string, Map<string, SpecPath>>();
 
@@ -417,6 +437,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
       issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task "${id}" has no image; set tasks.${id}.image or defaults.image`);
     }
     for (const [name] of Object.entries(isRecord(task) && isRecord(task.env) ? task.env : {})) checkEnvName(name, ['tasks', id, 'env', name], loc, issues);
+    checkKubeFields(['tasks', id], task, loc, issues);
   }
   for (const [name] of Object.entries(isRecord(defaults.env) ? defaults.env : {})) checkEnvName(name, ['defaults', 'env', name], loc, issues);
 
@@ -426,7 +447,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     issues.add(loc.valuePos(path), path, `dependency cycle: ${cycle.join(' → ')} (each task needs the next, so none of them can ever start); remove one of these needs`);
   }
 
-  // Templates in defaults apply to every task, so they may only use params.
+  // Templates in defaults apply to every task, so they may only use params and run.
   for (const { text, path } of templateStrings(['defaults'], defaults)) {
     checkTemplate(text, path, params, null, loc, issues);
   }
@@ -435,9 +456,52 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
   for (const id of ids) {
     const task = tasksRaw[id];
     if (!isRecord(task)) continue;
-    const scope: TaskScope = { id, ids: idSet, isUpstream: (other) => dependsOn(id, other) };
+    const matrix = checkStrategy(id, task, params, { id, ids: idSet, isUpstream: (other) => dependsOn(id, other), matrix: 'none' }, loc, issues);
+    const scope: TaskScope = { id, ids: idSet, isUpstream: (other) => dependsOn(id, other), matrix };
     for (const { text, path } of templateStrings(['tasks', id], task)) checkTemplate(text, path, params, scope, loc, issues);
     if (typeof task.if === 'string') checkCondition(task.if, ['tasks', id, 'if'], params, scope, loc, issues);
+    checkSensor(task, ['tasks', id, 'sensor'], loc, issues);
+  }
+}
+
+/**
+ * The Kubernetes objects under `<base>.pod` (affinity, tolerations, volumes…), checked against
+ * the pinned release's schema: a field the API server does not know would be dropped with only a
+ * warning on a real cluster, so the pods would run without it.
+ */
+function checkKubeFields(base: SpecPath, fields: unknown, loc: Locator, issues: Issues): void {
+  if (!isRecord(fields) || !isRecord(fields.pod)) return;
+  for (const issue of checkPodFields(fields.pod)) {
+    const path = [...base, 'pod', ...issue.path];
+    const parent = path.slice(0, -1);
+    const key = String(path[path.length - 1]);
+    if (issue.kind === 'unknown-field') issues.add(loc.keyPos(path), path, `unknown key "${key}" ${where(parent)}${issue.detail}`);
+    else if (issue.kind === 'required') issues.add(loc.keyPos(parent), path, `missing required key "${key}" ${where(parent)}${issue.detail}`);
+    else issues.add(loc.valuePos(path), path, `${formatPath(path)}: ${issue.detail}`);
+  }
+  checkOctalLookalikes(loc.find([...base, 'pod']).value, [...base, 'pod'], loc, issues);
+}
+
+/**
+ * `defaultMode: 0644` is octal in a Kubernetes manifest (YAML 1.1) but the decimal number 644 in
+ * a spec (YAML 1.2): the file would get other permissions than meant, silently. Such a number is
+ * an error that says both ways to write it.
+ */
+function checkOctalLookalikes(node: unknown, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (isMap(node)) {
+    for (const pair of node.items) checkOctalLookalikes(pair.value, [...path, keyText(pair.key)], loc, issues);
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => checkOctalLookalikes(item, [...path, i], loc, issues));
+  } else if (isScalar(node) && typeof node.value === 'number') {
+    const text = loc.source(node);
+    if (/^0[0-7]+$/.test(text) && parseInt(text, 8) !== node.value) {
+      const digits = text.replace(/^0+/, '');
+      issues.add(
+        loc.nodePos(node),
+        path,
+        `${formatPath(path)}: ${text} is the decimal number ${node.value} here (a spec is YAML 1.2), not octal as in a YAML 1.1 manifest; write 0o${digits} for octal (${parseInt(text, 8)}) or ${digits} for decimal`,
+      );
+    }
   }
 }
 
@@ -452,11 +516,13 @@ function checkEnvName(name: string, path: SpecPath, loc: Locator, issues: Issues
   }
 }
 
-/** The task a reference is checked from. */
+/** The task a reference is checked from, and the matrix keys its templates may read. */
 interface TaskScope {
   id: string;
   ids: ReadonlySet<string>;
   isUpstream: (other: string) => boolean;
+  /** `none`: no strategy.matrix; `dynamic`: keys known only at run time; else the keys. */
+  matrix: 'none' | 'dynamic' | ReadonlySet<string>;
 }
 
 /** Why a reference to task `ref` from `scope` is invalid, or null. */
@@ -470,34 +536,152 @@ function taskRefProblem(ref: string, scope: TaskScope | null): string | null {
   return null;
 }
 
-function paramProblem(name: string, params: string[]): string {
+function paramProblem(name: string, params: string[]): string | null {
+  const lower = name.toLowerCase();
+  // GitHub's contexts ignore case: params.DB reads param "db".
+  if (params.some((p) => p.toLowerCase() === lower)) return null;
   const declared = params.length === 0 ? 'the spec declares no params' : `declared params: ${params.join(', ')}`;
   return `unknown param "${name}"${didYouMean(name, params)} (${declared})`;
 }
 
-function checkTemplate(text: string, path: SpecPath, params: string[], scope: TaskScope | null, loc: Locator, issues: Issues): void {
-  const { refs, errors } = findTemplateRefs(text);
-  for (const e of errors) issues.add(loc.stringPos(path, e.offset), path, `${formatPath(path)}: ${e.message}`);
-  for (const m of refs) {
-    const problem =
-      m.ref.kind === 'param' ? (params.includes(m.ref.name) ? null : paramProblem(m.ref.name, params)) : taskRefProblem(m.ref.task, scope);
-    if (problem !== null) issues.add(loc.stringPos(path, m.start), path, `${formatPath(path)}: ${m.text}: ${problem}`);
+/** Why a reference is invalid from `scope` (null: from defaults), or null. */
+function refProblem(r: ExprRefAt['ref'], params: string[], scope: TaskScope | null): string | null {
+  switch (r.kind) {
+    case 'param':
+      return paramProblem(r.name, params);
+    case 'params':
+      return null;
+    case 'output':
+    case 'outputs':
+    case 'result':
+      return taskRefProblem(r.task, scope);
+    case 'matrix': {
+      if (scope === null) return 'defaults apply to every task, so they cannot use matrix values; move this value to the tasks with strategy.matrix';
+      if (scope.matrix === 'none') return `task "${scope.id}" has no strategy.matrix, so matrix has no values; add strategy: {matrix: {...}} to the task`;
+      if (scope.matrix === 'dynamic' || r.key === null) return null;
+      const keys = [...scope.matrix];
+      if (keys.some((k) => k.toLowerCase() === r.key!.toLowerCase())) return null;
+      return `matrix key "${r.key}" is not in the matrix of task "${scope.id}"${didYouMean(r.key, keys)} (keys: ${keys.join(', ')})`;
+    }
+    case 'run': {
+      if (r.field === null || (RUN_FIELDS as readonly string[]).some((f) => f.toLowerCase() === r.field!.toLowerCase())) return null;
+      return `unknown field "${r.field}" of run${didYouMean(r.field, RUN_FIELDS)} (fields: ${RUN_FIELDS.join(', ')})`;
+    }
   }
 }
 
+/** The text of a reference, for messages: `params.x`, `tasks.a.outputs.b`. */
+function refText(r: ExprRefAt['ref']): string {
+  switch (r.kind) {
+    case 'param':
+      return `params.${r.name}`;
+    case 'params':
+      return 'params';
+    case 'output':
+      return `tasks.${r.task}.outputs.${r.name}`;
+    case 'outputs':
+      return `tasks.${r.task}.outputs`;
+    case 'result':
+      return `tasks.${r.task}.result`;
+    case 'matrix':
+      return r.key === null ? 'matrix' : `matrix.${r.key}`;
+    case 'run':
+      return r.field === null ? 'run' : `run.${r.field}`;
+  }
+}
+
+function checkTemplate(text: string, path: SpecPath, params: string[], scope: TaskScope | null, loc: Locator, issues: Issues, kind: 'template' | 'matrix' = 'template'): ParsedExpression[] {
+  const { refs, errors } = findTemplateRefs(text, kind);
+  for (const e of errors) {
+    // `{{ ds }}` and friends: say what to write here, not only what is wrong.
+    const open = text.lastIndexOf('{{', e.offset + 1);
+    const close = open < 0 ? -1 : text.indexOf('}}', open);
+    const macro = close > open ? airflowMacroHint(text.slice(open + 2, close)) : null;
+    issues.add(loc.stringPos(path, e.offset), path, `${formatPath(path)}: ${e.message}${macro === null ? '' : `; ${macro}`}`);
+  }
+  for (const m of refs) {
+    const inner = m.start + 2;
+    if (kind === 'template' && m.expression.ast instanceof ContextAccess) {
+      const name = m.expression.ast.name.lexeme;
+      issues.add(
+        loc.stringPos(path, m.start),
+        path,
+        `${formatPath(path)}: ${m.text} is a map, not text; write {{ ${name}.<name> }}, or {{ toJSON(${name}) }} to pass it as JSON`,
+      );
+      continue;
+    }
+    for (const { ref, offset } of m.expression.refs) {
+      const problem = refProblem(ref, params, scope);
+      if (problem !== null) {
+        // A lone reference is shown (and pointed at) as the whole {{ }}; inside a larger expression, itself.
+        const whole = isWholeRef(m.expression, ref);
+        issues.add(loc.stringPos(path, whole ? m.start : inner + offset), path, `${formatPath(path)}: ${whole ? m.text : refText(ref)}: ${problem}`);
+      }
+    }
+  }
+  return refs.map((m) => m.expression);
+}
+
+/** Whether the expression is nothing but this reference (messages then quote the whole {{ }}). */
+function isWholeRef(expr: ParsedExpression, ref: ExprRefAt['ref']): boolean {
+  return expr.refs.length === 1 && expr.refs[0]!.ref === ref && /^[\s]*[A-Za-z_][A-Za-z0-9_.-]*[\s]*$/.test(expr.source);
+}
+
 function checkCondition(source: string, path: SpecPath, params: string[], scope: TaskScope, loc: Locator, issues: Issues): void {
-  let expr;
+  let expr: ParsedExpression;
   try {
-    expr = parseExpression(source);
+    expr = parseExpression(source, 'condition');
   } catch (err) {
     if (!(err instanceof ExpressionError)) throw err;
     issues.add(loc.stringPos(path, err.column - 1), path, `${formatPath(path)}: ${err.message} at column ${err.column} of the expression "${source}"`);
     return;
   }
-  for (const ref of exprRefs(expr)) {
-    const problem = ref.kind === 'param' ? (params.includes(ref.name) ? null : paramProblem(ref.name, params)) : taskRefProblem(ref.task, scope);
-    const text = ref.kind === 'param' ? `params.${ref.name}` : ref.kind === 'result' ? `tasks.${ref.task}.result` : `tasks.${ref.task}.outputs.${ref.name}`;
-    const at = Math.max(0, source.indexOf(text));
-    if (problem !== null) issues.add(loc.stringPos(path, at), path, `${formatPath(path)}: ${text}: ${problem}`);
+  for (const { ref, offset } of expr.refs) {
+    const problem = refProblem(ref, params, scope);
+    if (problem !== null) issues.add(loc.stringPos(path, offset), path, `${formatPath(path)}: ${refText(ref)}: ${problem}`);
+  }
+}
+
+/**
+ * Checks `strategy:`: a matrix written out must expand (GitHub's rules, at most 256
+ * combinations); a dynamic one must be one `{{ }}` reading only tasks upstream. Returns what
+ * `{{ matrix.<key> }}` may read in the task.
+ */
+function checkStrategy(id: string, task: Record<string, unknown>, params: string[], scope: TaskScope, loc: Locator, issues: Issues): TaskScope['matrix'] {
+  const strategy = task.strategy;
+  if (!isRecord(strategy)) return 'none';
+  const matrix = strategy.matrix;
+  const path: SpecPath = ['tasks', id, 'strategy', 'matrix'];
+  if (typeof matrix === 'string') {
+    const exprs = checkTemplate(matrix, path, params, scope, loc, issues, 'matrix');
+    const trimmed = matrix.trim();
+    if (exprs.length !== 1 || !trimmed.startsWith('{{') || !trimmed.endsWith('}}')) {
+      issues.add(
+        loc.valuePos(path),
+        path,
+        `${formatPath(path)}: a matrix given as text must be one {{ }} expression whose value is a matrix map, e.g. "{{ fromJSON(tasks.plan.outputs.matrix) }}"; found ${describeValue(matrix)}`,
+      );
+    }
+    return 'dynamic';
+  }
+  if (!isRecord(matrix) || !Object.values(matrix).every(Array.isArray)) return 'dynamic'; // the schema reported it
+  const expansion = expandMatrix(id, matrix);
+  if (!expansion.ok) {
+    for (const p of expansion.problems) {
+      const at = [...path, ...p.path];
+      issues.add(loc.keyPos(at), at, `${formatPath(path)}: ${p.message}`);
+    }
+    return 'dynamic';
+  }
+  return matrixKeys(expansion.instances);
+}
+
+function checkSensor(task: Record<string, unknown>, path: SpecPath, loc: Locator, issues: Issues): void {
+  const sensor = task.sensor;
+  if (!isRecord(sensor) || typeof sensor.interval !== 'string') return;
+  const interval = parseDuration(sensor.interval);
+  if (interval.ok && interval.ms < 1000) {
+    const at = [...path, 'interval'];
+    issues.add(loc.valuePos(at), at, `${formatPath(at)}: a sensor pokes at most once a second; expected an interval of at least "1s", found ${describeValue(sensor.interval)}`);
   }
 }

@@ -3,10 +3,19 @@
  * result, the attempts, and that the sandbox started each attempt's container exactly once.
  */
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attempts, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
+import { attempts, context, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
+import { runAnnotations } from '../../src/report/annotations.ts';
+import { escapeMarkdown } from '../../src/report/escape.ts';
+import { renderRunSummary } from '../../src/report/summary.ts';
+import type { RunInfo } from '../../src/report/types.ts';
+import type { DagSpec } from '../../src/spec/types.ts';
+
+function info(s: DagSpec): RunInfo {
+  return { mode: 'run', spec: s, context: context('1'), namespace: 'default', params: {} };
+}
 
 let cluster: Cluster;
 beforeAll(async () => {
@@ -125,6 +134,31 @@ tasks:
   expect(Object.values(startsPerPod(r))).toEqual([0]);
 });
 
+test('configuration: a command that is not in the image fails fast, and the runtime\'s words reach the log, the annotation and the summary', async () => {
+  const s = spec(`version: 1
+name: noexec
+tasks:
+  create-db:
+    image: busybox
+    command: [clickhouse-client-does-not-exist, --query, 'CREATE DATABASE x']
+    retries: {limit: 2, delay: 3m}
+`);
+  const r = await run(cluster, s);
+  expect(attempts(r.state, 'create-db')).toEqual(['configuration:StartError']);
+  const cause = 'exec: "clickhouse-client-does-not-exist": executable file not found in $PATH';
+  const outcome = r.state.tasks[0]!.attempts[0]!.outcome!;
+  expect(outcome.message).toContain(cause);
+  expect(outcome.exitCode).toBe(128);
+  // Not retried: the three-minute delay would be lost on a typo.
+  expect(r.out.lines.find((l) => l.startsWith('create-db attempt 1'))).toMatch(/failed on configuration: .*executable file not found in \$PATH.*; configuration errors are not retried/);
+  const annotation = runAnnotations(s, r.state)[0]!;
+  expect(annotation.title).toBe('Task create-db failed: configuration: StartError, exit 128');
+  expect(annotation.message).toContain(cause);
+  const summary = renderRunSummary(info(s), r.state, { 'create-db': [] }, { logTailLines: 50 });
+  expect(summary).toContain(escapeMarkdown(cause));
+  expect(summary).toContain('the container never started');
+});
+
 test('timeout: unschedulable past startTimeout quotes the scheduler', async () => {
   const s = spec(`version: 1
 name: unsched
@@ -170,7 +204,9 @@ tasks:
     const st = p?.status as { containerStatuses?: { state?: { running?: unknown } }[] } | undefined;
     return p && st?.containerStatuses?.[0]?.state?.running ? p.metadata.name : null;
   };
-  await until(() => isRunning() !== null, 'attempt 1 running');
+  // Running is not enough: the shell may not have written its marker yet, and attempt 2 would
+  // then sleep too (the test's race, not the engine's).
+  await until(() => isRunning() !== null && existsSync(marker), 'attempt 1 running, its marker written');
   expect(cluster.sandbox.deletePod(isRunning()!, 'default', { gracePeriodSeconds: 0 })).toBe(true);
   const r = await running;
   expect(r.state.result).toBe('success');

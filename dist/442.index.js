@@ -1,130 +1,165 @@
-export const id = 840;
-export const ids = [840];
+export const id = 442;
+export const ids = [442];
 export const modules = {
 
-/***/ 2621:
+/***/ 2081:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   a: () => (/* binding */ formatDuration)
+/* harmony export */ });
+/** Durations as the step log says them. */
+/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${ms}ms`;
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.floor((ms % 3_600_000) / 60_000);
+    const s = (ms % 60_000) / 1000;
+    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
+}
+
+
+/***/ }),
+
+/***/ 4906:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
 // EXPORTS
 __webpack_require__.d(__webpack_exports__, {
-  _F: () => (/* binding */ Scheduler),
-  a3: () => (/* binding */ formatDuration)
+  W: () => (/* binding */ runDag)
 });
 
-// UNUSED EXPORTS: githubResult, retryDelay
+// UNUSED EXPORTS: dryRunDag
 
-;// CONCATENATED MODULE: ./lib/dag/condition.js
-/** Evaluates an expression to a value of the language (not yet taken as a boolean). */
-function evaluate(expr, ctx) {
-    switch (expr.kind) {
-        case 'literal':
-            return expr.value;
-        case 'param':
-            return ctx.param(expr.name);
-        case 'output':
-            return ctx.output(expr.task, expr.name);
-        case 'result':
-            return ctx.result(expr.task);
-        case 'call':
-            switch (expr.name) {
-                case 'success':
-                    return ctx.success;
-                case 'failure':
-                    return ctx.failure;
-                case 'always':
-                    return true;
-                case 'cancelled':
-                    return ctx.cancelled;
-            }
-            break;
-        case 'not':
-            return !truthy(evaluate(expr.operand, ctx));
-        case 'binary': {
-            const left = evaluate(expr.left, ctx);
-            switch (expr.op) {
-                // Short-circuit like GitHub: the right side is not evaluated when the left decides.
-                case '&&':
-                    return truthy(left) ? evaluate(expr.right, ctx) : left;
-                case '||':
-                    return truthy(left) ? left : evaluate(expr.right, ctx);
-                case '==':
-                    return looseEquals(left, evaluate(expr.right, ctx));
-                case '!=':
-                    return !looseEquals(left, evaluate(expr.right, ctx));
-            }
+// EXTERNAL MODULE: ./lib/common/clock.js
+var common_clock = __webpack_require__(9419);
+// EXTERNAL MODULE: ./lib/common/run.js
+var run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/kube/errors.js
+var errors = __webpack_require__(2474);
+// EXTERNAL MODULE: ./lib/kube/pod.js
+var kube_pod = __webpack_require__(1794);
+;// CONCATENATED MODULE: ./lib/engine/dry-run.js
+/**
+ * `dry-run`: every task's pod submitted with `dryRun=All`, so the cluster's RBAC, admission, quota
+ * and schema checks speak before anything runs.
+ */
+
+
+
+
+/**
+ * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
+ * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
+ * schema checks speak. Nothing runs. A task is `succeeded` in the returned state when the cluster
+ * would accept its pod, `failed` (class configuration, the cluster's message) when not.
+ */
+async function dryRunDag(options) {
+    const o = options;
+    const clock = o.clock ?? common_clock/* systemClock */.m;
+    const started = clock.now();
+    const runId = (0,run/* effectiveRunId */.gw)(o.context, o.runId, started);
+    await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
+    const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
+        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
+        let verdict;
+        try {
+            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
+            await o.pods.create(o.namespace, pod, { dryRun: true });
+            verdict = { task: task.id, pod: name, accepted: true, message: null };
         }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${name} in namespace ${o.namespace}`, o.pods.server);
+            verdict = { task: task.id, pod: name, accepted: false, message };
+        }
+        await o.reporter.dryRunVerdict?.(verdict);
+        return verdict;
+    }));
+    const finishedAt = clock.now();
+    const state = {
+        dag: o.spec.name,
+        startedAt: started,
+        finishedAt,
+        result: verdicts.every((v) => v.accepted) ? 'success' : 'failure',
+        cancelled: null,
+        tasks: verdicts.map((v) => ({
+            id: v.task,
+            result: v.accepted ? 'succeeded' : 'failed',
+            attempts: [],
+            outputs: {},
+            reason: v.accepted ? 'the cluster would accept its pod (dry run)' : v.message,
+            reusedFrom: null,
+            retryAt: null,
+        })),
+    };
+    await o.reporter.runFinished?.(state, {});
+    return { verdicts, state };
+}
+
+// EXTERNAL MODULE: ./lib/common/duration.js
+var duration = __webpack_require__(2081);
+// EXTERNAL MODULE: ./lib/spec/matrix.js
+var matrix = __webpack_require__(966);
+// EXTERNAL MODULE: ./lib/spec/template.js
+var template = __webpack_require__(5841);
+// EXTERNAL MODULE: ./lib/spec/expression.js + 16 modules
+var expression = __webpack_require__(6193);
+;// CONCATENATED MODULE: ./lib/dag/condition.js
+/**
+ * Evaluation of a task's `if:` condition, with GitHub's rules for jobs.
+ *
+ * The expression language is GitHub's own (`@actions/expressions`, wrapped in
+ * src/spec/expression.ts): its functions, its coercion and its truthiness. What this module adds
+ * is GitHub's rule for job conditions: a condition that calls no status function is implicitly
+ * `success() && (condition)`, so `if: params.env == 'prod'` still does not run after a failed
+ * need. It reads nothing but the context it is given and never uses `eval` or `Function`.
+ */
+
+
+/** Evaluates the `if:` expression `source` to a value of the language (not yet taken as a boolean). */
+function evaluate(source, ctx) {
+    const expr = (0,expression/* compileExpression */.Wo)(source, 'condition');
+    const tasks = {};
+    for (const { ref } of expr.refs) {
+        if (ref.kind !== 'output' && ref.kind !== 'outputs' && ref.kind !== 'result')
+            continue;
+        if (Object.hasOwn(tasks, ref.task))
+            continue;
+        const value = ctx.task(ref.task);
+        if (value !== undefined)
+            tasks[ref.task] = value;
     }
-    // Unreachable for a well-typed AST; an unknown node is a bug in whoever built it.
-    throw new Error(`condition: unknown expression node ${JSON.stringify(expr)}`);
+    return (0,expression/* evaluateExpression */.O4)(expr, {
+        params: ctx.params,
+        tasks,
+        run: ctx.run ?? null,
+        status: { success: ctx.success, failure: ctx.failure, cancelled: ctx.cancelled },
+    });
 }
-/** GitHub's truthiness: `null`, `false`, `0`, `NaN` and `''` are false. */
-function truthy(value) {
-    if (value === null)
-        return false;
-    if (typeof value === 'boolean')
-        return value;
-    if (typeof value === 'number')
-        return value !== 0 && !Number.isNaN(value);
-    return value !== '';
+/** Whether the condition calls any status function (`success`, `failure`, `always`, `cancelled`). */
+function conditionCallsStatus(source) {
+    return (0,expression/* callsStatusFunction */.AT)((0,expression/* compileExpression */.Wo)(source, 'condition'));
 }
-const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-/** GitHub's conversion to a number for comparisons between different types. */
-function toNumber(value) {
-    if (value === null)
-        return 0;
-    if (typeof value === 'boolean')
-        return value ? 1 : 0;
-    if (typeof value === 'number')
-        return value;
-    const s = value.trim();
-    if (s === '')
-        return 0;
-    return JSON_NUMBER.test(s) ? Number(s) : Number.NaN;
-}
-/** GitHub's `==`: strings ignore case; different types compare as numbers; `NaN` equals nothing. */
-function looseEquals(a, b) {
-    if (typeof a === 'string' && typeof b === 'string')
-        return a.toUpperCase() === b.toUpperCase();
-    if (a === null && b === null)
-        return true;
-    if (typeof a === typeof b && a !== null && b !== null)
-        return a === b;
-    // Different types (or one null): both as numbers. `NaN === NaN` is false, as GitHub wants.
-    return toNumber(a) === toNumber(b);
-}
-/** Whether the expression calls any status function (`success`, `failure`, `always`, `cancelled`). */
-function callsStatusFunction(expr) {
-    return someCall(expr, () => true);
-}
-/** Whether the expression calls `always()` or `cancelled()`: such tasks may start after a DAG timeout. */
-function runsWhenCancelled(expr) {
-    return someCall(expr, (name) => name === 'always' || name === 'cancelled');
-}
-function someCall(expr, pred) {
-    switch (expr.kind) {
-        case 'call':
-            return pred(expr.name);
-        case 'not':
-            return someCall(expr.operand, pred);
-        case 'binary':
-            return someCall(expr.left, pred) || someCall(expr.right, pred);
-        default:
-            return false;
-    }
+/** Whether the condition calls `always()` or `cancelled()`: such tasks may start after a DAG timeout. */
+function runsWhenCancelled(source) {
+    return (0,expression/* runsWhenCancelled */.Mc)((0,expression/* compileExpression */.Wo)(source, 'condition'));
 }
 /**
  * Decides whether a task runs: `null` means the default `success()`; a condition without status
  * functions gets GitHub's implicit `success() && (…)`.
  */
 function decide(condition, ctx) {
-    if (condition === null || !callsStatusFunction(condition.expr)) {
+    if (condition === null || !conditionCallsStatus(condition.source)) {
         if (!ctx.success)
             return { run: false, becauseOfSuccess: true };
         if (condition === null)
             return { run: true, becauseOfSuccess: false };
     }
-    return { run: truthy(evaluate(condition.expr, ctx)), becauseOfSuccess: false };
+    return { run: (0,expression/* truthy */.vN)(evaluate(condition.source, ctx)), becauseOfSuccess: false };
 }
 
 ;// CONCATENATED MODULE: ./lib/dag/graph.js
@@ -252,6 +287,51 @@ class MinHeap {
 }
 
 ;// CONCATENATED MODULE: ./lib/dag/scheduler.js
+/**
+ * The scheduler: given the validated spec and a stream of events, decides what runs next.
+ *
+ * Pure and deterministic: time comes in on every event (the clock is the largest time seen, so
+ * it never goes backwards); there is no I/O, timer or randomness. The same spec, options and
+ * events always give the same decisions.
+ *
+ * Semantics are GitHub's for jobs:
+ * - A task is *ready* when every one of its `needs` has a final result. Its `if:` (default
+ *   `success()`) then decides whether it runs or is skipped.
+ * - `success()`: every ancestor succeeded (and the run is not cancelled); `failure()`: some
+ *   ancestor failed; `always()`: true; `cancelled()`: the run was cancelled.
+ * - Ready tasks start in spec order, at most `maxParallel` attempts at once (0: no limit).
+ *   A task waiting for a retry holds no slot.
+ * - Retries follow the task's RetryPolicy per failure class (see `#afterFailure`).
+ * - Cancel with reason `signal`: nothing new starts; every task that is not running is
+ *   `not-run`. Cancel with reason `timeout` (the DAG timeout, raised by the scheduler itself):
+ *   tasks whose `if:` calls `always()` or `cancelled()` may still start when ready; the others
+ *   are `not-run`. Running attempts are listed in a `cancel` decision and end when the driver
+ *   reports them `finished`.
+ * - The run's result is `cancelled` if the run was cancelled, else `failure` if a task failed
+ *   (or was cancelled on its own), else `success`.
+ *
+ * - A task with `strategy.matrix` runs as one instance per combination, each with its own
+ *   attempts and retries (events and decisions name the instance id). Its `if:` is judged once,
+ *   before it is expanded (as on GitHub); a dynamic matrix is computed then, from its upstream's
+ *   outputs. Its result, once every instance is final, is GitHub's for a matrix job: `failed` if
+ *   an instance failed, else `cancelled` / `not-run` if one was, else `succeeded`. `max-parallel`
+ *   bounds its running instances; `fail-fast` cancels its other instances when one fails.
+ * - A sensor's attempt is a series of pokes (a pod each): an exit code in `notYetExitCodes`
+ *   schedules the next poke `interval` later (holding no slot meanwhile) until `timeout`, counted
+ *   from the task's first poke, has passed; then it fails with class `timeout` or is skipped.
+ *   Pokes are not retries; any other failure is retried as usual.
+ *
+ * Order within one batch of decisions: what the event itself leads to (retry, give-up, cancel),
+ * then skips as tasks become ready, then starts in spec order, then `done`.
+ *
+ * Cost: each task is made ready, evaluated and finished once, touching only its own needs and
+ * dependants; the ready tasks and the pending retries sit in heaps. So one event costs
+ * O(needs + dependants of the tasks it touches + log n), never O(finished tasks). The one
+ * exception is a cancel, which visits every unfinished task once (at most twice per run).
+ */
+
+
+
 
 
 
@@ -263,7 +343,7 @@ class Scheduler {
     #byId = new Map();
     /** Ready tasks by spec index. Entries whose task is no longer `queued` are stale and skipped. */
     #ready;
-    /** Pending retries by due time, then spec index. Stale entries are skipped the same way. */
+    /** Pending retries and sensor pokes by due time, then rank. Stale entries are skipped the same way. */
     #retries;
     /** Tasks with an attempt running (started and not finished), in the order they started. */
     #running = new Set();
@@ -289,12 +369,24 @@ class Scheduler {
         this.#clock = options.now;
         this.#deadline = spec.timeoutMs === null ? null : options.now + spec.timeoutMs;
         const count = () => void this.#stats.work++;
-        this.#ready = new MinHeap((a, b) => a < b, count);
-        this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.index < b.index), count);
+        this.#ready = new MinHeap((a, b) => this.#nodes[a].rank < this.#nodes[b].rank, count);
+        this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.rank < b.rank), count);
         const graph = buildGraph(spec.tasks);
         this.#nodes = spec.tasks.map((task, index) => ({
+            id: task.id,
             spec: task,
             index,
+            rank: index * RANK_STRIDE,
+            group: null,
+            values: null,
+            instances: null,
+            pendingInstances: 0,
+            runningInstances: 0,
+            held: [],
+            failFastFired: false,
+            nextPoke: null,
+            pokeDeadline: null,
+            pokes: 0,
             needs: graph.needs[index],
             dependants: graph.dependants[index],
             pendingNeeds: graph.needs[index].length,
@@ -320,7 +412,8 @@ class Scheduler {
             this.#unfinished.add(node.index);
         }
         for (const id of Object.keys(options.previous ?? {})) {
-            if (!this.#byId.has(id)) {
+            const group = id.includes('.') ? this.#byId.get(id.slice(0, id.indexOf('.'))) : undefined;
+            if (!this.#byId.has(id) && !(group !== undefined && group.spec.strategy)) {
                 throw new Error(`scheduler: options.previous names task "${id}", which is not in DAG "${spec.name}"; ` +
                     'previous successes must come from a run attempt of the same spec');
             }
@@ -335,9 +428,9 @@ class Scheduler {
         this.#out = [];
         const previous = this.#options.previous ?? {};
         for (const node of this.#nodes) {
-            const reused = previous[node.spec.id];
-            if (reused === undefined)
-                continue;
+            const reused = previous[node.id];
+            if (reused === undefined || node.spec.strategy)
+                continue; // a matrix task reuses instances
             // A reused success stands for itself and its ancestors: they were judged in the earlier
             // run attempt, so its flags say "all succeeded" whatever its needs do in this one.
             node.outputs = { ...reused.outputs };
@@ -411,15 +504,46 @@ class Scheduler {
             finishedAt: this.#finishedAt,
             result: this.#result,
             cancelled: this.#cancelled,
-            tasks: this.#nodes.map(snapshot),
+            // Spec tasks only: a matrix task's snapshot holds its instances.
+            tasks: this.#nodes.slice(0, this.#spec.tasks.length).map(snapshot),
         };
     }
-    /** A snapshot of one task (O(1), for a driver that reports as it goes); throws for an unknown id. */
+    /** A snapshot of one task or matrix instance (O(1), for a driver that reports as it goes); throws for an unknown id. */
     taskState(id) {
         const node = this.#byId.get(id);
         if (node === undefined)
-            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}"`);
+            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}" (nor a matrix instance of that id)`);
         return snapshot(node);
+    }
+    /**
+     * What to run for a task or matrix instance id: its task's spec and, for an instance, its
+     * combination (for `{{ matrix.<key> }}`) and matrix task id. Throws for an unknown id.
+     */
+    unit(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}" (nor a matrix instance of that id)`);
+        return { spec: node.spec, matrix: node.values, group: node.group?.id ?? null };
+    }
+    /**
+     * `tasks.<id>` as an expression reads it: the result in GitHub's words and the outputs. For a
+     * matrix task, each output is the list of its instances' values, in matrix order (`null` for an
+     * instance that did not write it).
+     */
+    taskValue(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            return undefined;
+        if (node.instances === null)
+            return { result: githubResult(node.result), outputs: node.outputs };
+        const names = new Set();
+        for (const i of node.instances)
+            for (const k of Object.keys(i.outputs))
+                names.add(k);
+        const outputs = {};
+        for (const name of names)
+            outputs[name] = node.instances.map((i) => (Object.hasOwn(i.outputs, name) ? i.outputs[name] : null));
+        return { result: githubResult(node.result), outputs };
     }
     /** Whether the `done` decision was given: every task has a final result and nothing runs. */
     isDone() {
@@ -436,12 +560,17 @@ class Scheduler {
         if (node.status !== 'running' || record?.attempt !== event.attempt) {
             throw this.#driverBug(event, node, `attempt ${event.attempt} is not the running attempt`);
         }
+        if (event.poke !== undefined && event.poke !== (record.pokes ?? 1)) {
+            throw this.#driverBug(event, node, `poke ${event.poke} is not the running poke (${record.pokes ?? 'none'})`);
+        }
         if (node.startedSeen)
             throw this.#driverBug(event, node, `attempt ${event.attempt} was already reported started`);
         node.startedSeen = true;
         touch(node);
         record.pod = event.pod;
-        record.startedAt = this.#clock;
+        // A sensor's attempt started with its first poke.
+        if ((record.pokes ?? 1) === 1)
+            record.startedAt = this.#clock;
     }
     #finished(event) {
         const node = this.#node(event);
@@ -451,6 +580,9 @@ class Scheduler {
                 ? `attempt ${event.attempt} was never started`
                 : `attempt ${event.attempt} already finished`;
             throw this.#driverBug(event, node, why);
+        }
+        if (event.poke !== undefined && event.poke !== (record.pokes ?? 1)) {
+            throw this.#driverBug(event, node, `poke ${event.poke} is not the running poke (${record.pokes ?? 'none'})`);
         }
         // `finished` without `started` is allowed: a pod whose create was rejected has no pod.
         const outcome = {
@@ -462,9 +594,22 @@ class Scheduler {
             node: event.node,
         };
         touch(node);
+        this.#leaveRunning(node);
+        const sensor = node.spec.sensor;
+        if (sensor && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode)) {
+            if (this.#cancelled === null && !node.group?.failFastFired) {
+                this.#notYet(node, record, outcome);
+                return;
+            }
+            // "Not yet" when no further poke may come: the task was stopped, not failed.
+            record.finishedAt = this.#clock;
+            record.outcome = outcome;
+            const why = this.#cancelled !== null ? `${this.#cancelWords()} while it waited for its condition` : 'cancelled by fail-fast while it waited for its condition';
+            this.#finish(node, 'cancelled', why);
+            return;
+        }
         record.finishedAt = this.#clock;
         record.outcome = outcome;
-        this.#running.delete(node.index);
         if (outcome.class === 'succeeded') {
             node.outputs = { ...outcome.outputs };
             this.#finish(node, 'succeeded', null);
@@ -493,6 +638,9 @@ class Scheduler {
         let giveUp = null;
         if (this.#cancelled !== null) {
             giveUp = `not retried because ${this.#cancelWords()}`;
+        }
+        else if (node.group?.failFastFired) {
+            giveUp = 'not retried: another instance of its matrix failed (fail-fast)';
         }
         else if (cls === 'configuration') {
             giveUp = 'configuration errors are not retried';
@@ -524,7 +672,7 @@ class Scheduler {
             giveUp = `an attempt that ended "${cls}" is not retried`;
         }
         if (giveUp !== null) {
-            this.#emit({ type: 'give-up', task: node.spec.id, attempt, reason: giveUp, outcome });
+            this.#emit({ type: 'give-up', task: node.id, attempt, reason: giveUp, outcome });
             this.#finish(node, 'failed', giveUp);
             return;
         }
@@ -532,7 +680,7 @@ class Scheduler {
         const at = this.#clock + delayMs;
         this.#emit({
             type: 'retry',
-            task: node.spec.id,
+            task: node.id,
             failedAttempt: attempt,
             nextAttempt: attempt + 1,
             maxAttempts: this.#maxAttempts(node),
@@ -547,8 +695,50 @@ class Scheduler {
             touch(node);
             node.status = 'retry-wait';
             node.retryAt = at;
-            this.#retries.push({ at, index: node.index, attempt: attempt + 1 });
+            this.#retries.push({ at, index: node.index, rank: node.rank, attempt: attempt + 1, poke: null });
         }
+    }
+    /**
+     * A sensor's poke said "not yet": poke again `interval` later, or, once the sensor's timeout
+     * (from its first poke) has passed, time out: fail with class `timeout`, or skip.
+     */
+    #notYet(node, record, outcome) {
+        const sensor = node.spec.sensor;
+        const deadline = node.pokeDeadline ?? this.#clock;
+        const poke = record.pokes ?? 1;
+        if (this.#clock >= deadline) {
+            const words = `its condition did not hold within the sensor's timeout of ${(0,duration/* formatDuration */.a)(sensor.timeoutMs)} (${node.pokes} poke${node.pokes === 1 ? '' : 's'})`;
+            const timedOut = { ...outcome, class: 'timeout', reason: 'SensorTimeout', message: words };
+            record.finishedAt = this.#clock;
+            record.outcome = timedOut;
+            if (sensor.onTimeout === 'skip') {
+                this.#skip(node, `${words}; onTimeout: skip`);
+            }
+            else {
+                // A sensor's timeout is final: retrying would wait past the time the user allowed.
+                this.#emit({ type: 'give-up', task: node.id, attempt: record.attempt, reason: words, outcome: timedOut });
+                this.#finish(node, 'failed', words);
+            }
+            return;
+        }
+        const at = Math.min(this.#clock + sensor.intervalMs, deadline);
+        this.#emit({ type: 'poke', task: node.id, attempt: record.attempt, poke, at });
+        node.status = 'poke-wait';
+        node.nextPoke = poke + 1;
+        node.retryAt = at;
+        this.#retries.push({ at, index: node.index, rank: node.rank, attempt: record.attempt, poke: poke + 1 });
+    }
+    /** Bookkeeping when an attempt (or a poke) stops running: the slot, and the matrix task's own limit. */
+    #leaveRunning(node) {
+        if (!this.#running.delete(node.index))
+            return;
+        const group = node.group;
+        if (group === null)
+            return;
+        group.runningInstances--;
+        // Instances held back by max-parallel may start now.
+        for (const i of group.held.splice(0))
+            this.#ready.push(i);
     }
     /**
      * The most attempts the task can have as things stand: the first, `limit` retries, and the
@@ -569,30 +759,26 @@ class Scheduler {
         if (this.#done || this.#cancelled === 'signal' || this.#cancelled === reason)
             return;
         this.#cancelled = reason;
-        const attempts = [];
-        for (const index of [...this.#running].sort((a, b) => a - b)) {
-            this.#stats.work++;
-            const node = this.#nodes[index];
-            if (node.cancelAsked)
-                continue;
-            node.cancelAsked = true;
-            attempts.push({ task: node.spec.id, attempt: node.attempts.length });
-        }
-        if (attempts.length > 0)
-            this.#emit({ type: 'cancel', attempts, reason });
+        this.#cancelRunning([...this.#running], reason);
         // Copy first: #notRun deletes from #unfinished while we walk it.
         for (const index of [...this.#unfinished]) {
             this.#stats.work++;
             const node = this.#nodes[index];
-            // A retry due now (zero delay, waiting for a slot) is a retry all the same: not after a cancel.
-            if (node.status === 'retry-wait' || (node.status === 'queued' && node.attempts.length > 0)) {
+            if (node.status === 'final')
+                continue; // an instance finished by its matrix task's end
+            if (node.nextPoke !== null) {
+                this.#closeOpenAttempt(node, `${this.#cancelWords()} while it waited for its next poke`);
+                this.#finish(node, 'cancelled', `${this.#cancelWords()} while it waited for its next poke`);
+            }
+            else if (node.status === 'retry-wait' || (node.status === 'queued' && node.attempts.length > 0)) {
+                // A retry due now (zero delay, waiting for a slot) is a retry all the same: not after a cancel.
                 this.#notRun(node, `${this.#cancelWords()} while it waited to retry`);
             }
             else if (node.status === 'queued' || (node.status === 'waiting' && reason === 'signal')) {
                 if (reason === 'timeout' && survivesTimeout(node.spec.if)) {
                     // Its condition was true before the cancel; `!cancelled()` and the like may now be false.
-                    const verdict = decide(node.spec.if, this.#context(node));
-                    if (!verdict.run)
+                    const verdict = this.#decide(node);
+                    if (verdict !== null && !verdict.run)
                         this.#skip(node, `if: "${node.spec.if?.source}" is false after the run was cancelled`);
                 }
                 else {
@@ -600,6 +786,30 @@ class Scheduler {
                 }
             }
         }
+    }
+    /** Lists running attempts not yet asked to stop in one `cancel` decision. */
+    #cancelRunning(indexes, reason) {
+        const attempts = [];
+        for (const index of indexes.sort((a, b) => this.#nodes[a].rank - this.#nodes[b].rank)) {
+            this.#stats.work++;
+            const node = this.#nodes[index];
+            if (node.cancelAsked || node.status !== 'running')
+                continue;
+            node.cancelAsked = true;
+            attempts.push({ task: node.id, attempt: node.attempts.length });
+        }
+        if (attempts.length > 0)
+            this.#emit({ type: 'cancel', attempts, reason });
+    }
+    /** Ends a sensor's attempt that waits for its next poke, as cancelled. */
+    #closeOpenAttempt(node, message) {
+        const record = node.attempts.at(-1);
+        touch(node);
+        node.nextPoke = null;
+        if (record === undefined || record.outcome !== null)
+            return;
+        record.finishedAt = this.#clock;
+        record.outcome = { class: 'cancelled', reason: 'Cancelled', message, exitCode: null, outputs: {}, node: null };
     }
     // ---- the core loop -----------------------------------------------------------------------
     /** Evaluates newly ready tasks, starts what fits, and checks whether the run is done. */
@@ -663,9 +873,14 @@ class Scheduler {
             this.#notRun(node, `${this.#cancelWords()} before it started`);
             return;
         }
-        const verdict = decide(node.spec.if, this.#context(node));
+        const verdict = this.#decide(node);
+        if (verdict === null)
+            return; // the condition could not be evaluated: the task failed
         if (verdict.run) {
-            this.#queue(node);
+            if (node.spec.strategy)
+                this.#expand(node);
+            else
+                this.#queue(node);
         }
         else if (verdict.becauseOfSuccess) {
             this.#skip(node, blame ?? this.#cancelWords());
@@ -674,7 +889,113 @@ class Scheduler {
             this.#skip(node, `if: "${node.spec.if?.source}" is false`);
         }
     }
-    /** Starts queued tasks in spec order while slots are free. Nothing starts after a `signal` cancel. */
+    /** `decide` for a node, or `null` when its `if:` could not be evaluated (the task then failed). */
+    #decide(node) {
+        try {
+            return decide(node.spec.if, this.#context(node));
+        }
+        catch (err) {
+            this.#fail(node, `if: "${node.spec.if?.source}" could not be evaluated: ${err.message}`);
+            return null;
+        }
+    }
+    /** A task that fails without running an attempt (its if: or its matrix could not be evaluated). */
+    #fail(node, reason) {
+        this.#emit({ type: 'fail', task: node.id, reason });
+        this.#finish(node, 'failed', reason);
+    }
+    /**
+     * Expands a matrix task whose `if:` holds into its instances, queued in matrix order (a dynamic
+     * matrix is computed now, from its upstream's outputs). Instances reused from an earlier run
+     * attempt succeed at once.
+     */
+    #expand(node) {
+        const strategy = node.spec.strategy;
+        let instances;
+        if (strategy.matrix.kind === 'static') {
+            instances = strategy.matrix.instances;
+        }
+        else {
+            let value;
+            try {
+                value = (0,template/* evaluateTemplateValue */.LV)(strategy.matrix.template, { params: this.#options.params, outputs: {}, tasks: this.#taskValues(), run: this.#options.run ?? null }, 'matrix');
+            }
+            catch (err) {
+                this.#fail(node, `its matrix "${strategy.matrix.template}" could not be computed: ${err.message}`);
+                return;
+            }
+            const expansion = (0,matrix/* expandMatrix */.Eh)(node.id, value);
+            if (!expansion.ok) {
+                const p = expansion.problems[0];
+                this.#fail(node, `its matrix "${strategy.matrix.template}" is not a valid matrix: ${p.message}`);
+                return;
+            }
+            instances = expansion.instances;
+        }
+        touch(node);
+        node.status = 'expanded';
+        node.instances = [];
+        node.pendingInstances = instances.length;
+        const previous = this.#options.previous ?? {};
+        instances.forEach((inst, i) => {
+            const child = {
+                ...node,
+                id: inst.id,
+                index: this.#nodes.length,
+                rank: node.rank + i + 1,
+                group: node,
+                values: inst.values,
+                instances: null,
+                pendingInstances: 0,
+                runningInstances: 0,
+                held: [],
+                failFastFired: false,
+                needs: [],
+                dependants: [],
+                pendingNeeds: 0,
+                status: 'waiting',
+                result: null,
+                reason: null,
+                attempts: [],
+                outputs: {},
+                reusedFrom: null,
+                retryAt: null,
+                limitUsed: 0,
+                infraUsed: 0,
+                nextPoke: null,
+                pokeDeadline: null,
+                pokes: 0,
+                startedSeen: false,
+                cancelAsked: false,
+                snap: null,
+            };
+            this.#nodes.push(child);
+            this.#byId.set(child.id, child);
+            this.#unfinished.add(child.index);
+            node.instances.push(child);
+        });
+        this.#emit({ type: 'expand', task: node.id, instances: instances.map((i) => i.id) });
+        for (const child of [...node.instances]) {
+            const reused = previous[child.id];
+            if (reused !== undefined) {
+                child.outputs = { ...reused.outputs };
+                child.reusedFrom = { runAttempt: reused.runAttempt };
+                this.#finish(child, 'succeeded', null);
+            }
+            else {
+                this.#queue(child);
+            }
+        }
+    }
+    /** Every task's value for `tasks.<id>` (only final ones matter: validation allows upstream only). */
+    #taskValues() {
+        const out = {};
+        for (const n of this.#nodes)
+            if (n.group === null && n.status === 'final')
+                out[n.id] = this.taskValue(n.id);
+        return out;
+    }
+    /** Starts queued tasks in rank order while slots are free. Nothing starts after a `signal` cancel. */
     #fill() {
         if (this.#cancelled === 'signal')
             return;
@@ -684,14 +1005,42 @@ class Scheduler {
             const node = this.#nodes[index];
             if (node.status !== 'queued')
                 continue; // stale: skipped or not run since it was queued
-            const attempt = node.attempts.length + 1;
+            const group = node.group;
+            if (group !== null && group.spec.strategy.maxParallel > 0 && group.runningInstances >= group.spec.strategy.maxParallel) {
+                group.held.push(index); // back in the heap when one of its instances stops running
+                continue;
+            }
             touch(node);
             node.status = 'running';
             node.startedSeen = false;
             node.cancelAsked = false;
-            node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null });
             this.#running.add(index);
-            this.#emit({ type: 'start', task: node.spec.id, attempt });
+            if (group !== null)
+                group.runningInstances++;
+            const record = node.attempts.at(-1);
+            if (node.nextPoke !== null && record !== undefined && record.outcome === null) {
+                // The next poke of a sensor's open attempt: a new pod, the same attempt.
+                const poke = node.nextPoke;
+                node.nextPoke = null;
+                node.retryAt = null;
+                node.pokes++;
+                record.pokes = poke;
+                record.pod = null;
+                this.#emit({ type: 'start', task: node.id, attempt: record.attempt, poke });
+                continue;
+            }
+            const attempt = node.attempts.length + 1;
+            const sensor = node.spec.sensor;
+            if (sensor) {
+                node.pokes++;
+                node.pokeDeadline ??= this.#clock + sensor.timeoutMs;
+                node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null, pokes: 1 });
+                this.#emit({ type: 'start', task: node.id, attempt, poke: 1 });
+            }
+            else {
+                node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null });
+                this.#emit({ type: 'start', task: node.id, attempt });
+            }
         }
     }
     #queueDueRetries() {
@@ -713,7 +1062,9 @@ class Scheduler {
             if (top === undefined)
                 return;
             const node = this.#nodes[top.index];
-            if (node.status === 'retry-wait' && node.attempts.length + 1 === top.attempt)
+            if (top.poke === null && node.status === 'retry-wait' && node.attempts.length + 1 === top.attempt)
+                return;
+            if (top.poke !== null && node.status === 'poke-wait' && node.attempts.length === top.attempt && node.nextPoke === top.poke)
                 return;
             this.#retries.pop();
         }
@@ -723,11 +1074,11 @@ class Scheduler {
         this.#ready.push(node.index);
     }
     #skip(node, reason) {
-        this.#emit({ type: 'skip', task: node.spec.id, reason });
+        this.#emit({ type: 'skip', task: node.id, reason });
         this.#finish(node, 'skipped', reason);
     }
     #notRun(node, reason) {
-        this.#emit({ type: 'skip', task: node.spec.id, reason });
+        this.#emit({ type: 'skip', task: node.id, reason });
         this.#finish(node, 'not-run', reason);
     }
     /** Gives a task its final result and tells its dependants: O(dependants). */
@@ -737,7 +1088,12 @@ class Scheduler {
         node.result = result;
         node.reason = reason;
         node.retryAt = null;
+        node.nextPoke = null;
         this.#unfinished.delete(node.index);
+        if (node.group !== null) {
+            this.#instanceFinished(node.group, node, result);
+            return;
+        }
         if (result === 'failed')
             this.#failedTasks++;
         if (result === 'cancelled')
@@ -749,16 +1105,53 @@ class Scheduler {
                 this.#newlyReady.push(index);
         }
     }
+    /**
+     * An instance is final: with fail-fast, a failure stops its siblings; once every instance is
+     * final, the matrix task gets GitHub's combined result and its dependants are told.
+     */
+    #instanceFinished(group, instance, result) {
+        touch(group);
+        if (result === 'failed' && group.spec.strategy.failFast && !group.failFastFired) {
+            group.failFastFired = true;
+            const why = `cancelled because instance "${instance.id}" failed (fail-fast)`;
+            const running = [];
+            for (const sibling of group.instances) {
+                if (sibling.status === 'final')
+                    continue;
+                if (sibling.status === 'running')
+                    running.push(sibling.index);
+                else {
+                    if (sibling.nextPoke !== null)
+                        this.#closeOpenAttempt(sibling, why);
+                    this.#emit({ type: 'skip', task: sibling.id, reason: why });
+                    this.#finish(sibling, 'cancelled', why);
+                }
+            }
+            this.#cancelRunning(running, 'fail-fast');
+        }
+        if (--group.pendingInstances > 0)
+            return;
+        const all = group.instances;
+        const count = (r) => all.filter((i) => i.result === r).length;
+        const failed = count('failed');
+        const cancelled = count('cancelled');
+        const notRun = count('not-run');
+        const total = `${all.length} instance${all.length === 1 ? '' : 's'}`;
+        if (failed > 0)
+            this.#finish(group, 'failed', `${failed} of ${total} failed`);
+        else if (cancelled > 0)
+            this.#finish(group, 'cancelled', `${cancelled} of ${total} were cancelled`);
+        else if (notRun > 0)
+            this.#finish(group, 'not-run', `${notRun} of ${total} did not run`);
+        else
+            this.#finish(group, 'succeeded', null);
+    }
     // ---- helpers -----------------------------------------------------------------------------
     #context(node) {
-        const params = this.#options.params;
         return {
-            param: (name) => (Object.hasOwn(params, name) ? params[name] : ''),
-            output: (task, name) => {
-                const outputs = this.#byId.get(task)?.outputs;
-                return outputs !== undefined && Object.hasOwn(outputs, name) ? outputs[name] : '';
-            },
-            result: (task) => githubResult(this.#byId.get(task)?.result ?? null),
+            params: this.#options.params,
+            task: (id) => this.taskValue(id),
+            run: this.#options.run ?? null,
             success: node.allSucceeded && this.#cancelled === null,
             failure: node.someFailed,
             cancelled: this.#cancelled !== null,
@@ -768,7 +1161,7 @@ class Scheduler {
         if (this.#cancelled === 'timeout') {
             return this.#spec.timeoutMs === null
                 ? 'the run was cancelled: its time limit was reached'
-                : `the run was cancelled: the DAG timeout of ${formatDuration(this.#spec.timeoutMs)} was reached`;
+                : `the run was cancelled: the DAG timeout of ${(0,duration/* formatDuration */.a)(this.#spec.timeoutMs)} was reached`;
         }
         return 'the run was cancelled';
     }
@@ -777,6 +1170,9 @@ class Scheduler {
     }
     #node(event) {
         const node = this.#byId.get(event.task);
+        if (node !== undefined && node.instances !== null) {
+            throw this.#driverBug(event, node, 'it is a matrix task, which runs as its instances; events name an instance id');
+        }
         if (node === undefined) {
             throw new Error(`scheduler: got ${describeEvent(event)}, but DAG "${this.#spec.name}" has no task "${event.task}". ` +
                 'This is a bug in the driver: events must name tasks the scheduler started.');
@@ -784,14 +1180,16 @@ class Scheduler {
         return node;
     }
     #driverBug(event, node, why) {
-        return new Error(`scheduler: got ${describeEvent(event)}, but ${why}: task "${node.spec.id}" is ${describeNode(node)}. ` +
+        return new Error(`scheduler: got ${describeEvent(event)}, but ${why}: task "${node.id}" is ${describeNode(node)}. ` +
             'This is a bug in the driver: it must report each attempt the scheduler started exactly once as started and once as finished.');
     }
 }
 /** Whether a task may still start after a DAG timeout: its `if:` calls `always()` or `cancelled()`. */
 function survivesTimeout(condition) {
-    return condition !== null && runsWhenCancelled(condition.expr);
+    return condition !== null && runsWhenCancelled(condition.source);
 }
+/** Room in `rank` for the instances of one task (at most MAX_INSTANCES, 256). */
+const RANK_STRIDE = 1024;
 /** The delay before retry n (n = the number of the attempt that failed, 1-based). */
 function retryDelay(policy, n) {
     const raw = policy.delayMs * Math.pow(policy.backoff, n - 1);
@@ -831,15 +1229,6 @@ function resultWords(result) {
             return 'has not finished';
     }
 }
-/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${ms}ms`;
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.floor((ms % 3_600_000) / 60_000);
-    const s = (ms % 60_000) / 1000;
-    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
-}
 function describeEvent(event) {
     const what = event.task === undefined ? '' : ` for task "${event.task}" attempt ${event.attempt}`;
     return `"${event.type}"${what}`;
@@ -855,13 +1244,19 @@ function describeNode(node) {
             return `running attempt ${n}`;
         case 'retry-wait':
             return `waiting to retry (attempt ${n + 1} due at ${node.retryAt})`;
+        case 'poke-wait':
+            return `a sensor waiting for poke ${node.nextPoke} of attempt ${n} (due at ${node.retryAt})`;
+        case 'expanded':
+            return `a matrix task whose ${node.pendingInstances} instance(s) have not finished`;
         case 'final':
             return `finished (${node.result}) after ${n} attempt${n === 1 ? '' : 's'}`;
     }
 }
-/** Marks a task changed: its next snapshot is built afresh. */
+/** Marks a task changed (and its matrix task, whose snapshot holds it): its next snapshot is built afresh. */
 function touch(node) {
     node.snap = null;
+    if (node.group !== null)
+        node.group.snap = null;
 }
 function snapshot(node) {
     node.snap ??= deepFreeze(buildSnapshot(node));
@@ -876,8 +1271,18 @@ function deepFreeze(value) {
     return value;
 }
 function buildSnapshot(node) {
+    const extra = {};
+    if (node.spec.sensor)
+        extra.pokes = node.pokes;
+    if (node.instances !== null)
+        extra.instances = node.instances.map(snapshot);
+    if (node.group !== null) {
+        extra.group = node.group.id;
+        extra.matrix = node.values;
+    }
     return {
-        id: node.spec.id,
+        ...extra,
+        id: node.id,
         result: node.result,
         attempts: node.attempts.map((a) => ({
             ...a,
@@ -890,29 +1295,8 @@ function buildSnapshot(node) {
     };
 }
 
-
-/***/ }),
-
-/***/ 7974:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
-
-
-// EXPORTS
-__webpack_require__.d(__webpack_exports__, {
-  wX: () => (/* binding */ cleanupRun),
-  gw: () => (/* binding */ effectiveRunId),
-  WP: () => (/* binding */ runDag),
-  SS: () => (/* binding */ runPodSelector)
-});
-
-// UNUSED EXPORTS: dryRunDag, systemClock
-
-// EXTERNAL MODULE: ./lib/dag/scheduler.js + 3 modules
-var dag_scheduler = __webpack_require__(2621);
 // EXTERNAL MODULE: ./lib/kube/classify.js
 var classify = __webpack_require__(2239);
-// EXTERNAL MODULE: ./lib/kube/errors.js
-var errors = __webpack_require__(2474);
 ;// CONCATENATED MODULE: ./lib/kube/logs.js
 
 const ZERO = 48;
@@ -1028,10 +1412,8 @@ class LogFollower {
             const final = this.#terminated;
             let res;
             try {
-                const query = { container: this.#o.container, timestamps: 'true', follow: final ? 'false' : 'true' };
-                if (this.#lastTs)
-                    query.sinceTime = this.#lastTs;
-                res = await this.#o.client.openStream(`/api/v1/namespaces/${encodeURIComponent(this.#o.namespace)}/pods/${encodeURIComponent(this.#o.pod)}/log`, query, this.#abort.signal);
+                const query = { container: this.#o.container, follow: !final, ...(this.#lastTs ? { sinceTime: this.#lastTs } : {}) };
+                res = await this.#o.api.log(this.#o.namespace, this.#o.pod, query, this.#abort.signal);
             }
             catch (err) {
                 if (this.#gone)
@@ -1191,13 +1573,157 @@ class LogFollower {
     }
 }
 
-// EXTERNAL MODULE: ./lib/kube/pod.js
-var kube_pod = __webpack_require__(1794);
 // EXTERNAL MODULE: ./lib/kube/watch.js
 var watch = __webpack_require__(7718);
-// EXTERNAL MODULE: ./lib/spec/template.js
-var template = __webpack_require__(5841);
-;// CONCATENATED MODULE: ./lib/engine.js
+;// CONCATENATED MODULE: ./lib/kube/pod-runner.js
+
+
+
+
+/** Runs the pods of one run's attempts in one namespace. */
+class PodRunner {
+    #o;
+    constructor(options) {
+        this.#o = options;
+    }
+    /** The API server's URL, for messages. */
+    get server() {
+        return this.#o.api.server;
+    }
+    /** The run's one watch over its pods (`selector`); call `start()` on it. */
+    watch(selector, onEvent, options = {}) {
+        return new watch/* PodWatcher */.u(this.#o.api, this.#o.namespace, selector, onEvent, options);
+    }
+    /** The pod of one attempt (nothing is sent until `create`). `onLine` gets its log's lines. */
+    attempt(id, onLine) {
+        return new AttemptPod(this.#o, id, onLine);
+    }
+}
+/** One attempt's pod: its create, its log and its delete. */
+class AttemptPod {
+    task;
+    attempt;
+    /** The pod's name. */
+    name;
+    #o;
+    #onLine;
+    #follower = null;
+    #deletedByUs = false;
+    #gone = false;
+    constructor(options, id, onLine) {
+        this.#o = options;
+        this.task = id.task;
+        this.attempt = id.attempt;
+        this.name = id.pod;
+        this.#onLine = onLine;
+    }
+    /** We deleted the pod (so its DELETED event is ours, not someone else's). */
+    get deletedByUs() {
+        return this.#deletedByUs;
+    }
+    /** The pod is gone from the API (DELETED seen, or never to be created). */
+    get gone() {
+        return this.#gone;
+    }
+    /** Whether its log is being followed (the container started). */
+    get following() {
+        return this.#follower !== null;
+    }
+    /**
+     * Creates the pod. A 409 adopts the existing pod if its labels are this attempt's; any other
+     * refusal is the attempt's failure: infrastructure when trying later could help, configuration
+     * when the cluster refused the pod itself.
+     */
+    async create(manifest) {
+        const { api, namespace } = this.#o;
+        try {
+            await api.create(namespace, manifest);
+            return { ok: true, adopted: false };
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            if (e.kind !== 'conflict') {
+                const cls = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled' ? 'infrastructure' : 'configuration';
+                return { ok: false, failure: failure(cls, e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+            }
+        }
+        // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
+        try {
+            const existing = await api.read(namespace, this.name);
+            const labels = existing.metadata?.labels ?? {};
+            if (labels[kube_pod/* LABELS */.kg.task] !== this.task || labels[kube_pod/* LABELS */.kg.taskAttempt] !== String(this.attempt)) {
+                const msg = `pod ${this.name} already exists in namespace ${namespace} but is not attempt ${this.attempt} of task "${this.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
+                return { ok: false, failure: failure('configuration', 'AlreadyExists', msg) };
+            }
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            if (e.kind !== 'not-found') {
+                return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `read pod ${this.name}`, api.server)) };
+            }
+            // Deleted between the 409 and the read: its DELETED event tells the rest.
+        }
+        return { ok: true, adopted: true };
+    }
+    /** The watch saw the pod deleted (or it will never exist): its log can no longer be read. */
+    markGone() {
+        this.#gone = true;
+        this.#follower?.gone();
+    }
+    /** Starts following the log (once the container started). Idempotent. */
+    followLog() {
+        if (this.#follower)
+            return;
+        this.#follower = new LogFollower({
+            api: this.#o.api,
+            namespace: this.#o.namespace,
+            pod: this.name,
+            container: kube_pod/* CONTAINER */.MR,
+            tailLines: this.#o.logTailLines,
+            onLine: this.#onLine,
+            onResume: (why) => this.#o.debug?.(why),
+            backlog: this.#o.logBacklog,
+        });
+        this.#follower.start();
+    }
+    /** The container terminated: the log is read to its end, then `logDone` resolves. */
+    containerTerminated() {
+        this.#follower?.terminated();
+    }
+    /** Stops reading the log (the pod is being deleted while it runs). */
+    stopLog() {
+        this.#follower?.stop();
+    }
+    /** Resolves when the log was read to its end, or cannot be read any more; at once if it was never followed. */
+    get logDone() {
+        return this.#follower?.done ?? Promise.resolve();
+    }
+    /** The log's last lines (for the summary); null if it was never followed. */
+    tail() {
+        return this.#follower?.tail() ?? null;
+    }
+    /** Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post step sweeps). */
+    async delete(gracePeriodSeconds) {
+        if (this.#deletedByUs)
+            return;
+        this.#deletedByUs = true;
+        const { api, namespace } = this.#o;
+        try {
+            await api.delete(namespace, this.name, { gracePeriodSeconds });
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
+                return;
+            this.#o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${this.name}`, api.server));
+        }
+    }
+}
+/** An attempt's failure with no exit code (the pod could not be created, or was never seen). */
+function failure(cls, reason, message) {
+    return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
+}
+
+;// CONCATENATED MODULE: ./lib/engine/engine.js
 
 
 
@@ -1205,31 +1731,16 @@ var template = __webpack_require__(5841);
 
 
 
-/** The real clock. */
-const systemClock = {
-    now: () => Date.now(),
-    setTimer(at, fn) {
-        const t = setTimeout(fn, Math.max(0, at - Date.now()));
-        return () => clearTimeout(t);
-    },
-};
+
 /** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
 const LOG_WAIT_MS = 10_000;
 /**
- * Runs the DAG (or, in `dry-run`, submits every pod with `dryRun=All`) and returns the final run
- * state. Reports through `options.reporter` (runStarted, decisions, pods, log lines, verdicts,
- * runFinished). Throws KubeError only when the run cannot go on at all (the watch was refused).
+ * Runs the DAG (mode `run`) and returns the final run state. Reports through `options.reporter`
+ * (runStarted, decisions, pods, log lines, runFinished). Throws KubeError only when the run cannot
+ * go on at all (the watch was refused).
  */
-async function runDag(options) {
-    if (options.mode === 'dry-run') {
-        const { state } = await dryRunDag(options);
-        return state;
-    }
+function runEngine(options) {
     return new Engine(options).run();
-}
-/** The run id used in pod names and labels. */
-function effectiveRunId(context, fallback, now = Date.now()) {
-    return context.runId ?? fallback ?? `local-${now.toString(36)}`;
 }
 class Engine {
     #o;
@@ -1237,6 +1748,7 @@ class Engine {
     #runId;
     #selector;
     #scheduler;
+    #runner;
     /** What reporters see of the run as it goes: asked for, never copied per event. */
     #view;
     #live = new Map();
@@ -1256,15 +1768,16 @@ class Engine {
     #finished = new Promise((resolve) => (this.#finish = resolve));
     constructor(options) {
         this.#o = options;
-        this.#clock = options.clock ?? systemClock;
-        this.#runId = effectiveRunId(options.context, options.runId, this.#clock.now());
+        this.#clock = options.clock ?? common_clock/* systemClock */.m;
+        this.#runId = (0,run/* effectiveRunId */.gw)(options.context, options.runId, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
-        this.#scheduler = new dag_scheduler/* Scheduler */._F(options.spec, {
+        this.#scheduler = new Scheduler(options.spec, {
             now: this.#clock.now(),
             maxParallel: options.maxParallel,
             params: options.params,
             previous: options.previous,
         });
+        this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
         const scheduler = this.#scheduler;
         this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
     }
@@ -1272,15 +1785,16 @@ class Engine {
         const o = this.#o;
         await o.reporter.runStarted?.({ mode: 'run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
         // Watch first, so no change to a pod we are about to create can be missed.
-        this.#watcher = new watch/* PodWatcher */.u(o.client, o.namespace, this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
+        this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
             timeoutSeconds: o.watchTimeoutSeconds,
             onRecover: (what) => o.debug?.(what),
+            now: () => this.#clock.now(),
         });
         try {
             await this.#watcher.start();
         }
         catch (err) {
-            throw new errors/* KubeError */.a3((0,errors/* describeError */.Uc)(err, `list the run's pods (${this.#selector}) in namespace ${o.namespace}`, o.client.server), (0,errors/* classifyError */.fe)(err), { cause: err });
+            throw new errors/* KubeError */.a3((0,errors/* describeError */.Uc)(err, `list the run's pods (${this.#selector}) in namespace ${o.namespace}`, o.pods.server), (0,errors/* classifyError */.fe)(err), { cause: err });
         }
         this.#watcher.done.catch((err) => this.#enqueue(() => this.#onFatal(err)));
         const onAbort = () => this.#enqueue(() => this.#feed({ type: 'cancel', at: this.#clock.now(), reason: 'signal' }));
@@ -1297,7 +1811,7 @@ class Engine {
         const cancelled = this.#scheduler.state().cancelled === 'signal';
         if (cancelled)
             for (const l of this.#live.values())
-                l.follower?.stop();
+                l.pod.stopLog();
         // Drain until quiet: an attempt that is still ending (a reporter awaiting I/O) queues its
         // pod's delete only afterwards, so wait for the serial queue as well as the tracked requests,
         // and again if either brought more work.
@@ -1311,14 +1825,15 @@ class Engine {
             if (queue === this.#queue)
                 break;
         }
-        await Promise.allSettled([...this.#live.values()].map((l) => l.follower?.done));
+        await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
         this.#watcher.stop();
         const state = this.#scheduler.state();
         const tails = {};
         for (const t of state.tasks) {
             const live = this.#lastAttempt.get(t.id);
-            if (live?.follower && t.result !== 'succeeded')
-                tails[t.id] = live.follower.tail();
+            const tail = live?.pod.tail();
+            if (tail && t.result !== 'succeeded')
+                tails[t.id] = tail;
         }
         await o.reporter.runFinished?.(state, tails);
         if (this.#fatal)
@@ -1396,15 +1911,12 @@ class Engine {
         const live = {
             task,
             attempt,
-            pod: name,
+            pod: this.#runner.attempt({ task, attempt, pod: name }, (text, time) => o.reporter.logLine?.({ task, attempt, text, time })),
             createdAt: this.#clock.now(),
             started: false,
             finished: false,
             judged: false,
             cancelAsked: false,
-            deletedByUs: false,
-            gone: false,
-            follower: null,
             startTimeoutMs: spec.startTimeoutMs,
         };
         this.#live.set(name, live);
@@ -1414,7 +1926,7 @@ class Engine {
             // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
             this.#enqueue(async () => {
                 this.#markStarted(live);
-                live.gone = true;
+                live.pod.markGone();
                 live.recorded = true;
                 await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
                 await this.#endAttempt(live, rec.outcome);
@@ -1451,60 +1963,28 @@ class Engine {
     }
     async #create(live, pod) {
         const o = this.#o;
-        let adopted = false;
-        try {
-            // Retrying a create after a network error is safe: if the first one reached the server,
-            // the retry answers 409 and we adopt the pod.
-            await o.client.request(`create pod ${live.pod}`, () => o.client.core.createNamespacedPod({ namespace: o.namespace, body: pod }), { signal: undefined });
+        const created = await live.pod.create(pod);
+        if (!created.ok) {
+            this.#enqueue(() => this.#endAttempt(live, created.failure));
+            return;
         }
-        catch (err) {
-            const e = (0,errors/* classifyError */.fe)(err);
-            if (e.kind === 'conflict') {
-                adopted = true;
-            }
-            else {
-                const cls = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled' ? 'infrastructure' : 'configuration';
-                const message = (0,errors/* describeError */.Uc)(err, `create pod ${live.pod} in namespace ${o.namespace}`, o.client.server);
-                this.#enqueue(() => this.#endAttempt(live, failure(cls, e.reason ?? e.kind, message)));
-                return;
-            }
-        }
-        if (adopted) {
-            // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
-            try {
-                const existing = await o.client.request(`get pod ${live.pod}`, () => o.client.core.readNamespacedPod({ name: live.pod, namespace: o.namespace }));
-                const labels = existing.metadata?.labels ?? {};
-                if (labels['pod-dag.io/task'] !== live.task || labels['pod-dag.io/task-attempt'] !== String(live.attempt)) {
-                    const msg = `pod ${live.pod} already exists in namespace ${o.namespace} but is not attempt ${live.attempt} of task "${live.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
-                    this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'AlreadyExists', msg)));
-                    return;
-                }
-            }
-            catch (err) {
-                const e = (0,errors/* classifyError */.fe)(err);
-                if (e.kind !== 'not-found') {
-                    this.#enqueue(() => this.#endAttempt(live, failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `read pod ${live.pod}`, o.client.server))));
-                    return;
-                }
-                // Deleted between the 409 and the read: its DELETED event tells the rest.
-            }
-        }
+        const adopted = created.adopted;
         this.#enqueue(async () => {
             if (live.finished)
                 return;
             this.#markStarted(live);
-            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod });
-            await o.reporter.podCreated?.(live.task, live.attempt, live.pod, adopted);
+            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name });
+            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted);
             if (live.cancelAsked || this.#cancelledBySignal) {
                 live.cancelAsked = true;
                 await this.#cancelAttempt(live);
                 return;
             }
             // Events about the pod may have come before the create answered: look at it now.
-            const known = this.#watcher?.pods.get(live.pod);
+            const known = this.#watcher?.pods.get(live.pod.name);
             if (known)
                 await this.#observe(live, known, false);
-            else if (live.gone)
+            else if (live.pod.gone)
                 await this.#endAttempt(live, failure('infrastructure', 'Deleted', 'the pod was deleted by someone else right after it was created'));
         });
     }
@@ -1512,31 +1992,18 @@ class Engine {
         const live = this.#live.get(e.pod.metadata?.name ?? '');
         if (!live)
             return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
-        if (e.type === 'DELETED') {
-            live.gone = true;
-            live.follower?.gone();
-        }
+        if (e.type === 'DELETED')
+            live.pod.markGone();
         if (!live.started)
             return;
         await this.#observe(live, e.pod, e.type === 'DELETED');
     }
     /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
     async #observe(live, pod, deleted) {
-        if ((0,classify/* containerStarted */.h0)(pod) && !live.follower && !deleted) {
-            live.follower = new LogFollower({
-                client: this.#o.client,
-                namespace: this.#o.namespace,
-                pod: live.pod,
-                container: kube_pod/* CONTAINER */.MR,
-                tailLines: this.#o.logTailLines,
-                onLine: (text, time) => this.#o.reporter.logLine?.({ task: live.task, attempt: live.attempt, text, time }),
-                onResume: (why) => this.#o.debug?.(why),
-                backlog: this.#o.logBacklog,
-            });
-            live.follower.start();
-        }
+        if ((0,classify/* containerStarted */.h0)(pod) && !deleted)
+            live.pod.followLog();
         if ((0,classify/* containerTerminated */.Xp)(pod))
-            live.follower?.terminated();
+            live.pod.containerTerminated();
         if (live.finished || live.judged)
             return;
         const outcome = (0,classify/* classifyPod */.Eg)(pod, {
@@ -1544,19 +2011,18 @@ class Engine {
             createdAt: live.createdAt,
             startTimeoutMs: live.startTimeoutMs,
             imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000,
-            deleted: deleted && !live.deletedByUs,
+            deleted: deleted && !live.pod.deletedByUs,
             task: live.task,
         });
         if (!outcome)
             return;
-        if (live.follower && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
+        if (live.pod.following && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
             // Let the log finish first, so the step log shows a task's last lines before its result.
             // Bounded: a log that cannot be read must not hold the run.
             live.judged = true;
-            const follower = live.follower;
             this.#track((async () => {
                 let cancel = () => { };
-                await Promise.race([follower.done, new Promise((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
+                await Promise.race([live.pod.logDone, new Promise((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
                 cancel();
                 this.#enqueue(() => this.#endAttempt(live, outcome, pod));
             })());
@@ -1577,14 +2043,14 @@ class Engine {
         if (!live.recorded && this.#o.onAttemptEnd) {
             const result = this.#scheduler.taskState(live.task).result;
             try {
-                await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
+                await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod.name : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
             }
             catch (err) {
                 recordFailed = true;
                 this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${err.message}); keeping its pod`);
             }
         }
-        if (!live.started || live.gone)
+        if (!live.started || live.pod.gone)
             return;
         const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
         const keep = !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
@@ -1593,32 +2059,18 @@ class Engine {
         this.#track((async () => {
             // The log is read to its end before the pod goes (a Pending pod has none).
             if (!stillRunning)
-                await live.follower?.done;
+                await live.pod.logDone;
             else
-                live.follower?.stop();
-            await this.#deletePod(live, stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
+                live.pod.stopLog();
+            await live.pod.delete(stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
         })());
     }
     async #cancelAttempt(live) {
         if (live.finished)
             return;
-        live.follower?.stop();
-        this.#track(this.#deletePod(live, this.#o.cancelGraceSeconds ?? 2));
+        live.pod.stopLog();
+        this.#track(live.pod.delete(this.#o.cancelGraceSeconds ?? 2));
         await this.#endAttempt(live, cancelledOutcome('the run was cancelled; the pod was deleted'));
-    }
-    async #deletePod(live, graceSeconds) {
-        if (live.deletedByUs)
-            return;
-        live.deletedByUs = true;
-        const o = this.#o;
-        try {
-            await o.client.request(`delete pod ${live.pod}`, () => o.client.core.deleteNamespacedPod({ name: live.pod, namespace: o.namespace, gracePeriodSeconds: graceSeconds, propagationPolicy: 'Background' }));
-        }
-        catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
-                return;
-            o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${live.pod}`, o.client.server));
-        }
     }
     #markStarted(live) {
         live.started = true;
@@ -1629,7 +2081,7 @@ class Engine {
     #armTimer() {
         let at = this.#scheduler.nextWakeAt();
         for (const live of this.#active) {
-            const pod = this.#watcher?.pods.get(live.pod);
+            const pod = this.#watcher?.pods.get(live.pod.name);
             let r;
             if (pod === undefined)
                 r = live.createdAt + live.startTimeoutMs;
@@ -1656,113 +2108,35 @@ class Engine {
             for (const live of [...this.#active]) {
                 if (live.finished)
                     continue; // ended by an earlier turn of this loop
-                const pod = this.#watcher?.pods.get(live.pod);
+                const pod = this.#watcher?.pods.get(live.pod.name);
                 if (pod)
                     await this.#observe(live, pod, false);
                 else if (this.#clock.now() - live.createdAt >= live.startTimeoutMs) {
                     // Not even seen by the watch within the start timeout.
-                    await this.#endAttempt(live, failure('timeout', 'StartTimeout', `pod ${live.pod} was not seen within the start timeout`));
+                    await this.#endAttempt(live, failure('timeout', 'StartTimeout', `pod ${live.pod.name} was not seen within the start timeout`));
                 }
             }
             this.#armTimer();
         }));
     }
 }
-function failure(cls, reason, message) {
-    return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
-}
 function cancelledOutcome(message) {
     return failure('cancelled', 'Cancelled', message);
 }
+
+;// CONCATENATED MODULE: ./lib/engine/index.js
+
+
+
 /**
- * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
- * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
- * schema checks speak. Nothing runs. A task is `succeeded` in the returned state when the cluster
- * would accept its pod, `failed` (class configuration, the cluster's message) when not.
+ * Runs the DAG (or, in `dry-run`, submits every pod with `dryRun=All`) and returns the final run
+ * state. Reports through `options.reporter`. Throws KubeError only when the run cannot go on at
+ * all (the watch was refused).
  */
-async function dryRunDag(options) {
-    const o = options;
-    const clock = o.clock ?? systemClock;
-    const started = clock.now();
-    const runId = effectiveRunId(o.context, o.runId, started);
-    await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
-    const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
-        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
-        let verdict;
-        try {
-            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
-            await o.client.request(`create pod ${name} (dry run)`, () => o.client.core.createNamespacedPod({ namespace: o.namespace, body: pod, dryRun: 'All' }));
-            verdict = { task: task.id, pod: name, accepted: true, message: null };
-        }
-        catch (err) {
-            const e = (0,errors/* classifyError */.fe)(err);
-            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${name} in namespace ${o.namespace}`, o.client.server);
-            verdict = { task: task.id, pod: name, accepted: false, message };
-        }
-        await o.reporter.dryRunVerdict?.(verdict);
-        return verdict;
-    }));
-    const finishedAt = clock.now();
-    const state = {
-        dag: o.spec.name,
-        startedAt: started,
-        finishedAt,
-        result: verdicts.every((v) => v.accepted) ? 'success' : 'failure',
-        cancelled: null,
-        tasks: verdicts.map((v) => ({
-            id: v.task,
-            result: v.accepted ? 'succeeded' : 'failed',
-            attempts: [],
-            outputs: {},
-            reason: v.accepted ? 'the cluster would accept its pod (dry run)' : v.message,
-            reusedFrom: null,
-            retryAt: null,
-        })),
-    };
-    await o.reporter.runFinished?.(state, {});
-    return { verdicts, state };
-}
-/**
- * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
- * (with `keepPods`, the ended pods that policy keeps stay).
- * Never throws: problems come back as warnings for the caller to print.
- */
-async function cleanupRun(client, namespace, selector, options = {}) {
-    const deleted = [];
-    const warnings = [];
-    let pods;
-    try {
-        pods = (await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }))).items;
-    }
-    catch (err) {
-        return { deleted, warnings: [(0,errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, client.server)] };
-    }
-    await Promise.all(pods.map(async (p) => {
-        const name = p.metadata?.name ?? '';
-        if (p.metadata?.deletionTimestamp)
-            return;
-        // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
-        // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
-        const phase = p.status?.phase;
-        if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed'))
-            return;
-        if (options.keepPods === 'on-failure' && phase === 'Failed')
-            return;
-        try {
-            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 2 }));
-            deleted.push(name);
-        }
-        catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
-                warnings.push((0,errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, client.server));
-        }
-    }));
-    return { deleted: deleted.sort(), warnings };
-}
-/** The label selector of one run attempt's pods (what `cleanupRun` is given by the post step). */
-function runPodSelector(spec, context, runId) {
-    return (0,kube_pod/* runSelector */.fC)(spec.name, effectiveRunId(context, runId), context.runAttempt);
+async function runDag(options) {
+    if (options.mode === 'dry-run')
+        return (await dryRunDag(options)).state;
+    return runEngine(options);
 }
 
 
@@ -2066,10 +2440,16 @@ function preflightMessage(err, server) {
 /* harmony export */   h0: () => (/* binding */ containerStarted),
 /* harmony export */   hW: () => (/* binding */ recheckAt)
 /* harmony export */ });
+/* unused harmony export startErrorCause */
 /* harmony import */ var _pod_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1794);
 
 /** Waiting reasons that mean the image cannot be pulled (may be transient: a short grace). */
-const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'RegistryUnavailable']);
+/**
+ * Waiting reasons about the image that no wait can fix: a name that does not parse, or an image
+ * the node may never pull (`imagePullPolicy: Never`) and does not have. No grace.
+ */
+const IMAGE_FATAL_REASONS = new Set(['InvalidImageName', 'ErrImageNeverPull']);
 /** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 /** Pod-level `Failed` reasons set by the kubelet or the control plane when it is not the task's fault. */
@@ -2086,6 +2466,37 @@ const INFRA_POD_REASONS = new Set([
     'NodeAffinity',
     'Preempting',
 ]);
+/**
+ * What a container runtime says when it cannot start the process, for causes that are in the
+ * task's spec or its image (the command, the working directory, file modes), so another attempt
+ * on any node fails the same way. Matched in the message of a `StartError` (containerd) or
+ * `ContainerCannotRun` (dockershim, cri-dockerd) termination.
+ */
+const START_CONFIG_PATTERNS = [
+    /executable file not found/,
+    /no such file or directory/,
+    /permission denied/,
+    /exec format error/,
+    /not a directory/,
+    /no command specified/,
+];
+/** Termination reasons that mean the container process never started. */
+const START_FAILURE_REASONS = new Set(['StartError', 'ContainerCannotRun']);
+/**
+ * The part of a runtime's start error a person needs: containerd wraps the cause in five layers
+ * ("failed to create containerd task: failed to create shim task: OCI runtime create failed:
+ * runc create failed: unable to start container process: exec: "x": executable file not found
+ * in $PATH: unknown"); keep what follows the last wrapper, without the trailing ": unknown".
+ */
+function startErrorCause(message) {
+    let cause = message.trim();
+    const marker = 'unable to start container process: ';
+    const at = cause.lastIndexOf(marker);
+    if (at >= 0)
+        cause = cause.slice(at + marker.length);
+    cause = cause.replace(/^error during container init: /, '').replace(/: unknown$/, '');
+    return cause;
+}
 function outcome(partial, pod) {
     return {
         reason: null,
@@ -2135,6 +2546,15 @@ function classifyPod(pod, ctx) {
             return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
         }
         const reason = terminated.reason ?? 'Error';
+        if (START_FAILURE_REASONS.has(reason)) {
+            // The process never ran, so there is no log: the runtime's words are all there is.
+            const said = terminated.message?.trim() ?? '';
+            const cause = said === '' ? 'the container runtime gave no message' : startErrorCause(said);
+            if (START_CONFIG_PATTERNS.some((p) => p.test(said))) {
+                return outcome({ class: 'configuration', reason, message: `the container could not start: ${cause}; check the task's command, workingDir and image`, exitCode }, pod);
+            }
+            return outcome({ class: 'failed', reason, message: `the container could not start: ${cause}`, exitCode }, pod);
+        }
         const message = reason === 'OOMKilled'
             ? `OOMKilled: the container ran out of memory (exit code ${exitCode}); raise resources.limits.memory`
             : `exit code ${exitCode}${reason && reason !== 'Error' ? ` (${reason})` : ''}`;
@@ -2168,8 +2588,11 @@ function classifyPod(pod, ctx) {
     if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
         return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
     }
+    if (waiting?.reason && IMAGE_FATAL_REASONS.has(waiting.reason)) {
+        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot use image ${main?.image ?? ''}`.trim() }, pod);
+    }
     const pending = ctx.now - ctx.createdAt;
-    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && (pending >= ctx.imagePullGraceMs || waiting.reason === 'InvalidImageName')) {
+    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && pending >= ctx.imagePullGraceMs) {
         return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
     }
     const running = main?.state?.running !== undefined;
@@ -2253,16 +2676,18 @@ function createClient(kubeConfig, options = {}) {
     // effect). This one keeps connections alive and, like every https.Agent, pools them per TLS
     // options given with each request (CA, client certificate and key, server name, verification).
     // Through a proxy, client-node's agent stays (it tunnels).
+    const watch = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .Watch */ .ox1(pooled);
     const streamAgent = cluster.proxyUrl ? null : new node_https__WEBPACK_IMPORTED_MODULE_1__.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
     return {
         kubeConfig: pooled,
         server,
         core: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoreV1Api */ .f5Y),
         authz: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .AuthorizationV1Api */ .NwU),
-        watch: new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .Watch */ .ox1(pooled),
-        async throttle(what) {
+        coordination: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoordinationV1Api */ .hSW),
+        async watchRequest(what, path, query, onEvent, onDone) {
             await limiter.take();
             onRequest(what);
+            return watch.watch(path, query, onEvent, onDone);
         },
         request(what, fn, opts = {}) {
             return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .withRetry */ .bD)(async () => {
@@ -2364,17 +2789,418 @@ function fingerprint(options) {
 
 /***/ }),
 
+/***/ 2474:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Mf: () => (/* reexport safe */ _common_clock_js__WEBPACK_IMPORTED_MODULE_0__.M),
+/* harmony export */   Uc: () => (/* binding */ describeError),
+/* harmony export */   a3: () => (/* binding */ KubeError),
+/* harmony export */   bD: () => (/* binding */ withRetry),
+/* harmony export */   fe: () => (/* binding */ classifyError),
+/* harmony export */   qc: () => (/* binding */ TokenBucket)
+/* harmony export */ });
+/* unused harmony exports retryAfterMs, isRetriable */
+/* harmony import */ var _spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(1578);
+/* harmony import */ var _common_clock_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9419);
+/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3302);
+/**
+ * Kubernetes API errors, classified in ONE place (as client-go's retrywatcher and util/retry do).
+ *
+ * Every failure of a request to the API server goes through `classifyError`, which says what the
+ * status means for us and whether trying again can help. Nothing else in the code looks at HTTP
+ * status codes. The meaning of each status:
+ *
+ * - 401 Unauthorized: the credential is missing, wrong or expired. Stop; retrying cannot help.
+ * - 403 Forbidden: authenticated, but RBAC refuses (stop; name the verb and resource so the user
+ *   can grant it), or admission refuses the object (an exceeded ResourceQuota, PodSecurity, a
+ *   webhook: a configuration error, in the server's words).
+ * - 404 NotFound: the object (or the namespace) does not exist. For a delete it is success.
+ * - 409 Conflict / AlreadyExists: on create, our deterministic pod name exists already, so the
+ *   pod is adopted (a re-run or a retried request that reached the server); on update, a
+ *   resourceVersion conflict.
+ * - 410 Gone: a watch's resourceVersion is too old (etcd compacted it). List again.
+ * - 400 BadRequest: the server could not decode the object; with `fieldValidation=Strict` (every
+ *   pod we create) a field it does not know ("strict decoding error: unknown field ..."). A
+ *   configuration error, with the server's own message. Never retried.
+ * - 422 Invalid: the cluster rejected the object's schema; a configuration error whose `causes`
+ *   name the fields. Never retried.
+ * - 429 TooManyRequests: API priority and fairness or a proxy throttles us. Retry after the
+ *   server's Retry-After, else with backoff.
+ * - 500, 502, 503, 504: the server or a proxy in front of it failed. Retry after Retry-After or
+ *   with backoff.
+ * - Network errors (connection refused or reset, DNS, timeouts): the server could not be reached.
+ *   Retried a few times (a flaky network), then reported with the server's URL and what to check.
+ * - TLS errors (unknown CA, name mismatch, expired certificate): never retried; they name the
+ *   server and the fix (certificate-authority-data).
+ */
+
+/** What an error from the API server (or the way to it) means for us. */
+
+
+/** An error we raise ourselves with a message fit for the user (no stack trace needed). */
+class KubeError extends _common_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .y {
+    /** The classification of the underlying API error, when there was one. */
+    info;
+    constructor(message, info = null, options) {
+        super(message, options);
+        this.name = 'KubeError';
+        this.info = info;
+    }
+}
+const TLS_CODES = new Set([
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_HAS_EXPIRED',
+    'CERT_NOT_YET_VALID',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+    'CERT_SIGNATURE_FAILURE',
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    'EPROTO',
+]);
+const NETWORK_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'EPIPE',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CLOSED',
+    'ERR_STREAM_PREMATURE_CLOSE',
+]);
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** Walks `err.cause` chains (fetch wraps the socket error in `TypeError: fetch failed`). */
+function causes(err) {
+    const out = [];
+    let cur = err;
+    for (let i = 0; i < 6 && cur !== null && typeof cur === 'object'; i++) {
+        out.push(cur);
+        cur = cur.cause;
+    }
+    return out;
+}
+/** Parses a Kubernetes `Status` body, which client-node hands over as text or an object. */
+function parseStatusBody(body) {
+    let obj = body;
+    if (typeof body === 'string') {
+        try {
+            obj = JSON.parse(body);
+        }
+        catch {
+            return { reason: null, message: body.trim() || null, causes: [], retryAfterSeconds: null };
+        }
+    }
+    if (obj === null || typeof obj !== 'object')
+        return { reason: null, message: null, causes: [], retryAfterSeconds: null };
+    const s = obj;
+    const list = Array.isArray(s.details?.causes) ? s.details.causes : [];
+    return {
+        reason: typeof s.reason === 'string' ? s.reason : null,
+        message: typeof s.message === 'string' ? s.message : null,
+        causes: list.map((c) => (c.field ? `${c.field}: ${c.message ?? ''}` : (c.message ?? ''))).filter((c) => c !== ''),
+        retryAfterSeconds: typeof s.details?.retryAfterSeconds === 'number' ? s.details.retryAfterSeconds : null,
+    };
+}
+/** Reads Retry-After (seconds or an HTTP date) from a header bag. */
+function retryAfterMs(headers, now = _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now()) {
+    if (headers === null || typeof headers !== 'object')
+        return null;
+    const h = headers;
+    const raw = h['retry-after'] ?? h['Retry-After'];
+    if (typeof raw !== 'string' || raw.trim() === '')
+        return null;
+    const secs = Number(raw);
+    if (Number.isFinite(secs))
+        return Math.max(0, secs * 1000);
+    const date = Date.parse(raw);
+    return Number.isFinite(date) ? Math.max(0, date - now) : null;
+}
+function kindOfStatus(status) {
+    if (status === 401)
+        return 'unauthorized';
+    if (status === 403)
+        return 'forbidden';
+    if (status === 404)
+        return 'not-found';
+    if (status === 409)
+        return 'conflict';
+    if (status === 410)
+        return 'gone';
+    if (status === 422)
+        return 'invalid';
+    if (status === 429)
+        return 'throttled';
+    if (status === 400)
+        return 'bad-request';
+    if (status === 504 || status === 408)
+        return 'timeout';
+    if (status >= 500)
+        return 'server';
+    return 'unknown';
+}
+/**
+ * Classifies anything a request to the API server may throw: client-node's `ApiException`
+ * (`code`, `body`, `headers`), the Watch's `statusCode` errors, a Kubernetes `Status` object seen
+ * in a watch ERROR event, and Node/undici network and TLS errors.
+ */
+function classifyError(err) {
+    if (err instanceof KubeError && err.info)
+        return err.info;
+    const chain = causes(err);
+    const top = chain[0] ?? {};
+    // A Status object (from a watch ERROR event) or an ApiException.
+    const status = typeof top.code === 'number' && top.code >= 100
+        ? top.code
+        : typeof top.statusCode === 'number'
+            ? top.statusCode
+            : top.kind === 'Status' && typeof top.code === 'number'
+                ? top.code
+                : null;
+    if (status !== null) {
+        const parsed = parseStatusBody(top.kind === 'Status' ? top : top.body);
+        const kind = kindOfStatus(status);
+        const headerWait = retryAfterMs(top.headers);
+        const wait = headerWait ?? (parsed.retryAfterSeconds !== null ? parsed.retryAfterSeconds * 1000 : null);
+        return {
+            kind,
+            status,
+            reason: parsed.reason,
+            message: parsed.message ?? (typeof top.message === 'string' && !top.message.startsWith('HTTP-Code') ? top.message : `HTTP ${status}`),
+            causes: parsed.causes,
+            retryAfterMs: wait,
+            retriable: kind === 'throttled' || kind === 'server' || kind === 'timeout',
+        };
+    }
+    for (const c of chain) {
+        const code = typeof c.code === 'string' ? c.code : null;
+        const msg = typeof c.message === 'string' ? c.message : String(c);
+        if (c.name === 'AbortError' && !(typeof c.message === 'string' && c.message.includes('timeout'))) {
+            return info('aborted', msg, false);
+        }
+        if (c.name === 'TimeoutError')
+            return info('timeout', msg, true);
+        if (code && TLS_CODES.has(code))
+            return info('tls', `${code}: ${msg}`, false);
+        if (code && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT')))
+            return info('tls', `${code}: ${msg}`, false);
+        if (code && TIMEOUT_CODES.has(code))
+            return info('timeout', `${code}: ${msg}`, true);
+        if (code && NETWORK_CODES.has(code))
+            return info('network', `${code}: ${msg}`, true);
+    }
+    const msg = typeof top.message === 'string' ? top.message : String(err);
+    // `fetch failed` says nothing: its innermost cause says what failed.
+    const inner = chain.map((c) => (typeof c.message === 'string' ? c.message : '')).filter((m) => m !== '').at(-1) ?? msg;
+    if (/fetch failed|socket hang up|terminated|other side closed/i.test(msg))
+        return info('network', inner, true);
+    return info('unknown', msg, false);
+}
+function info(kind, message, retriable) {
+    return { kind, status: null, reason: null, message, causes: [], retryAfterMs: null, retriable };
+}
+/** The default `retriable` predicate: throttling, server errors, timeouts and network blips. */
+function isRetriable(err) {
+    return classifyError(err).retriable;
+}
+/**
+ * A sentence for the user about a failed request: what failed, what the server said, what to do.
+ * `what` names the request ("create pod x in namespace y"); `server` is the API server's URL.
+ */
+function describeError(err, what, server) {
+    const e = classifyError(err);
+    const at = server ? ` at ${server}` : '';
+    switch (e.kind) {
+        case 'unauthorized':
+            return `Could not ${what}: the Kubernetes API server${at} rejected the credentials (401 Unauthorized). The token or client certificate is wrong or expired; check the kubeconfig/token input or the step that wrote ~/.kube/config.`;
+        case 'forbidden':
+            // RBAC says who cannot do what ("User ... cannot create resource ..."); any other 403 is
+            // admission refusing the object itself (ResourceQuota, PodSecurity, a webhook), which no
+            // Role can fix.
+            if (!/\bcannot \S+ resource\b/.test(e.message)) {
+                return `Could not ${what}: refused by the namespace's admission policy (403). ${e.message}. Change the task (resources, securityContext...) to fit the policy, or ask the cluster's administrators to change it.`;
+            }
+            return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
+        case 'not-found':
+            return `Could not ${what}: not found (404). ${e.message}`;
+        case 'invalid':
+            return `Could not ${what}: the cluster rejected it as invalid (422). ${e.message}${e.causes.length ? ` (${e.causes.join('; ')})` : ''}`;
+        case 'bad-request':
+            if (/strict decoding error/.test(e.message)) {
+                return `Could not ${what}: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${e.message}. The spec's pod: fields are checked offline against Kubernetes ${_spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_2__/* .KUBERNETES_VERSION */ .Q2}: check that the cluster's version has this field.`;
+            }
+            return `Could not ${what}: the cluster refused the request (400 BadRequest). ${e.message}`;
+        case 'tls':
+            return `Could not ${what}: TLS handshake with the API server${at} failed (${e.message}). The server's certificate is not trusted: give the cluster's CA in certificate-authority-data (or the kubeconfig's certificate-authority-data) and check that the server URL matches the certificate.`;
+        case 'network':
+        case 'timeout':
+            return `Could not ${what}: the API server${at} could not be reached (${e.message}). Check the server URL, that the cluster is running, and that the runner can reach it (firewall, VPN, private endpoint).`;
+        case 'throttled':
+            return `Could not ${what}: the API server kept throttling requests (429 Too Many Requests). ${e.message}`;
+        case 'server':
+            return `Could not ${what}: the API server answered ${e.status ?? ''} ${e.message}`.trim();
+        default:
+            return `Could not ${what}: ${e.status ? `HTTP ${e.status} ` : ''}${e.message}`;
+    }
+}
+/** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts (src/common/clock.ts). */
+
+/**
+ * Runs `fn` until it succeeds, fails with an error `retriable` rejects, or runs out of attempts.
+ * Waits the server's Retry-After when given, else exponential backoff with jitter (client-go's
+ * `retry.OnError` with a `wait.Backoff`).
+ */
+async function withRetry(fn, options = {}) {
+    const retriable = options.retriable ?? isRetriable;
+    const attempts = options.attempts ?? 6;
+    const base = options.baseMs ?? 200;
+    const max = options.maxMs ?? 10_000;
+    const sleep = options.sleep ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M;
+    const random = options.random ?? Math.random;
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await fn(attempt);
+        }
+        catch (err) {
+            if (attempt >= attempts || !retriable(err) || options.signal?.aborted)
+                throw err;
+            const server = classifyError(err).retryAfterMs;
+            const backoff = Math.min(max, base * 2 ** (attempt - 1));
+            const wait = server !== null ? Math.min(server, 60_000) : Math.round(backoff * (0.5 + random() / 2));
+            options.onRetry?.(err, attempt, wait);
+            await sleep(wait, options.signal);
+        }
+    }
+}
+/**
+ * A client-side token bucket (client-go's `flowcontrol.NewTokenBucketRateLimiter(qps, burst)`):
+ * up to `burst` requests at once, refilled at `qps` per second. `take()` resolves when a token is
+ * free. Keeps a burst of pod creations (a wide DAG) from tripping the server's throttling.
+ */
+class TokenBucket {
+    #qps;
+    #burst;
+    #now;
+    #sleep;
+    #tokens;
+    #last;
+    #queue = Promise.resolve();
+    constructor(options) {
+        if (!(options.qps > 0) || !(options.burst >= 1)) {
+            throw new Error(`TokenBucket needs qps > 0 and burst >= 1, got qps=${options.qps} burst=${options.burst}`);
+        }
+        this.#qps = options.qps;
+        this.#burst = options.burst;
+        this.#now = options.now ?? Date.now;
+        this.#sleep = options.sleep ?? ((ms) => (0,_common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M)(ms));
+        this.#tokens = options.burst;
+        this.#last = this.#now();
+    }
+    #refill() {
+        const now = this.#now();
+        this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#qps);
+        this.#last = now;
+    }
+    /** Waits for a token and takes it. Callers are served in order. */
+    take() {
+        const next = this.#queue.then(async () => {
+            this.#refill();
+            while (this.#tokens < 1) {
+                await this.#sleep(Math.ceil(((1 - this.#tokens) / this.#qps) * 1000));
+                this.#refill();
+            }
+            this.#tokens -= 1;
+        });
+        this.#queue = next;
+        return next;
+    }
+}
+
+
+/***/ }),
+
+/***/ 2403:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   t: () => (/* binding */ kubePodApi)
+/* harmony export */ });
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9655);
+
+/**
+ * Request options that send `pod` as it was rendered. client-node's serializer copies only the
+ * fields its V1Pod model knows, so without this a field the model does not know (a typo, or one
+ * newer than the client) would be dropped on our side, silently, and the API server's strict
+ * field validation would never see it.
+ */
+function sendAsRendered(pod) {
+    const middleware = {
+        pre: (context) => {
+            context.setBody(JSON.stringify(pod));
+            return new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context));
+        },
+        post: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context)),
+    };
+    return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+/** The PodApi of a connected client: every call through its rate limit, requests with its retries. */
+function kubePodApi(client) {
+    return {
+        server: client.server,
+        create: (namespace, pod, options = {}) => {
+            const name = pod.metadata?.name ?? '';
+            // Strict: a field the server does not know is a 400, not a warning and a dropped field
+            // (a misspelt affinity would let the pod run on any node). The spec layer checks the same
+            // offline against the pinned release; this catches a cluster of another version.
+            const fieldValidation = 'Strict';
+            const asRendered = sendAsRendered(pod);
+            if (options.dryRun) {
+                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All', fieldValidation }, asRendered));
+            }
+            // Retrying a create after a network error is safe for the engine: if the first one reached
+            // the server, the retry answers 409 and the engine adopts the pod (after checking its labels).
+            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod, fieldValidation }, asRendered));
+        },
+        read: (namespace, name) => client.request(`get pod ${name}`, () => client.core.readNamespacedPod({ name, namespace })),
+        delete: async (namespace, name, { gracePeriodSeconds }) => {
+            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }));
+        },
+        list: async (namespace, selector, options = {}) => {
+            const list = await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }), {
+                signal: options.signal,
+            });
+            return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+        },
+        watch: (namespace, selector, from, onEvent, onDone) => client.watchRequest(`watch pods ${selector}`, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: selector, resourceVersion: from.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: from.timeoutSeconds }, onEvent, onDone),
+        log: (namespace, name, query, signal) => {
+            const q = { container: query.container, timestamps: 'true', follow: query.follow ? 'true' : 'false' };
+            if (query.sinceTime)
+                q.sinceTime = query.sinceTime;
+            return client.openStream(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`, q, signal);
+        },
+    };
+}
+
+
+/***/ }),
+
 /***/ 7718:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   u: () => (/* binding */ PodWatcher)
 /* harmony export */ });
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2474);
+/* harmony import */ var _common_clock_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9419);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2474);
+
 
 /** Watches the pods matching a selector and reports every change once, in order. */
 class PodWatcher {
-    #client;
+    #api;
     #namespace;
     #selector;
     #onEvent;
@@ -2384,8 +3210,8 @@ class PodWatcher {
     #rv = '';
     #controller = null;
     #loop = null;
-    constructor(client, namespace, selector, onEvent, options = {}) {
-        this.#client = client;
+    constructor(api, namespace, selector, onEvent, options = {}) {
+        this.#api = api;
         this.#namespace = namespace;
         this.#selector = selector;
         this.#onEvent = onEvent;
@@ -2415,10 +3241,10 @@ class PodWatcher {
         this.#controller?.abort();
     }
     async #list() {
-        const list = await this.#client.request(`list pods ${this.#selector}`, () => this.#client.core.listNamespacedPod({ namespace: this.#namespace, labelSelector: this.#selector }), { signal: this.#stop.signal });
+        const list = await this.#api.list(this.#namespace, this.#selector, { signal: this.#stop.signal });
         if (this.#stop.signal.aborted)
             return;
-        this.#rv = list.metadata?.resourceVersion ?? '';
+        this.#rv = list.resourceVersion;
         const seen = new Set();
         for (const pod of list.items) {
             const name = pod.metadata?.name ?? '';
@@ -2438,7 +3264,7 @@ class PodWatcher {
         }
     }
     async #run() {
-        const sleep = this.#options.sleep ?? _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .Mf;
+        const sleep = this.#options.sleep ?? _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .abortableSleep */ .Mf;
         let failures = 0;
         while (!this.#stop.signal.aborted) {
             const result = await this.#watchOnce();
@@ -2451,9 +3277,9 @@ class PodWatcher {
                     await this.#pause(sleep, ++failures);
                 continue;
             }
-            const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(result.error);
+            const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .classifyError */ .fe)(result.error);
             if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#client.server), e);
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#api.server), e);
             }
             if (e.kind === 'gone') {
                 this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
@@ -2475,7 +3301,7 @@ class PodWatcher {
                 return;
             }
             catch (err) {
-                const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err);
+                const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .classifyError */ .fe)(err);
                 if (e.kind === 'unauthorized' || e.kind === 'forbidden')
                     throw err;
                 await this.#pause(sleep, n, e.retryAfterMs);
@@ -2493,18 +3319,12 @@ class PodWatcher {
     }
     /** One watch request; resolves when it ends, never rejects. */
     async #watchOnce() {
-        const started = Date.now();
+        const now = this.#options.now ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now;
+        const started = now();
         let events = 0;
         let gone = null;
-        await this.#client.throttle(`watch pods ${this.#selector}`);
         return new Promise((resolve) => {
-            const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods`;
-            const query = {
-                labelSelector: this.#selector,
-                resourceVersion: this.#rv,
-                allowWatchBookmarks: true,
-                timeoutSeconds: this.#options.timeoutSeconds ?? 25,
-            };
+            const from = { resourceVersion: this.#rv, timeoutSeconds: this.#options.timeoutSeconds ?? 25 };
             const onEvent = (type, obj) => {
                 if (this.#stop.signal.aborted || gone)
                     return;
@@ -2536,12 +3356,12 @@ class PodWatcher {
                 this.#controller = null;
                 if (gone)
                     resolve({ kind: 'error', error: gone, events });
-                else if (err && !this.#stop.signal.aborted && (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err).kind !== 'timeout')
+                else if (err && !this.#stop.signal.aborted && (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .classifyError */ .fe)(err).kind !== 'timeout')
                     resolve({ kind: 'error', error: err, events });
                 else
-                    resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
+                    resolve({ kind: 'ended', events, quick: now() - started < 1000 });
             };
-            this.#client.watch.watch(path, query, onEvent, onDone).then((controller) => {
+            this.#api.watch(this.#namespace, this.#selector, from, onEvent, onDone).then((controller) => {
                 this.#controller = controller;
                 if (this.#stop.signal.aborted)
                     controller.abort();
@@ -2560,7 +3380,7 @@ class PodWatcher {
 /* harmony export */   U: () => (/* binding */ LiveLogReporter)
 /* harmony export */ });
 /* unused harmony export describeOutcome */
-/* harmony import */ var _dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2621);
+/* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2081);
 
 /** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
 function describeOutcome(o) {
@@ -2609,14 +3429,14 @@ class LiveLogReporter {
         if (outcome.class !== 'succeeded')
             return; // failures are told by the retry / give-up decision
         const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
-        const took = rec && rec.finishedAt !== null ? ` in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
+        const took = rec && rec.finishedAt !== null ? ` in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
         const outs = Object.keys(outcome.outputs);
         this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
     }
     decision(d) {
         switch (d.type) {
             case 'retry':
-                this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
+                this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
                 break;
             case 'give-up':
                 this.#write(`${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);

@@ -1,8 +1,8 @@
-export const id = 976;
-export const ids = [976];
+export const id = 359;
+export const ids = [359];
 export const modules = {
 
-/***/ 9976:
+/***/ 359:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -12,18 +12,22 @@ __webpack_require__.d(__webpack_exports__, {
   runOnCluster: () => (/* binding */ runOnCluster)
 });
 
+// EXTERNAL MODULE: ./lib/common/run.js
+var run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/engine/index.js + 8 modules
+var engine = __webpack_require__(4906);
 // EXTERNAL MODULE: ./lib/kube/auth.js
 var auth = __webpack_require__(843);
 // EXTERNAL MODULE: ./lib/kube/client.js
 var kube_client = __webpack_require__(6254);
-// EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
-var dist = __webpack_require__(9655);
-// EXTERNAL MODULE: ./lib/engine.js + 1 modules
-var engine = __webpack_require__(7974);
+// EXTERNAL MODULE: ./lib/common/clock.js
+var clock = __webpack_require__(9419);
+// EXTERNAL MODULE: ./lib/common/errors.js
+var errors = __webpack_require__(3302);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(7598);
-// EXTERNAL MODULE: ./lib/kube/errors.js
-var errors = __webpack_require__(2474);
+// EXTERNAL MODULE: ./lib/spec/matrix.js
+var matrix = __webpack_require__(966);
 // EXTERNAL MODULE: ./lib/spec/template.js
 var template = __webpack_require__(5841);
 ;// CONCATENATED MODULE: ./lib/dag/rerun.js
@@ -48,7 +52,13 @@ var template = __webpack_require__(5841);
  *    rendered with the params in effect) runs again, saying what changed.
  * 6. A success downstream of a task that runs again runs again too: its inputs may change.
  * Everything else is reused, with its outputs.
+ *
+ * A matrix task is recorded by instance (`<task>.<slug>-<hash>`): rules 1-5 apply to each
+ * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
+ * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
  */
+
+
 
 
 /** The version `serializeRunState` writes. */
@@ -66,11 +76,20 @@ function renderParams(t, params) {
     let out = '';
     let at = 0;
     for (const m of refs) {
-        const value = m.ref.kind === 'param' && Object.hasOwn(params, m.ref.name) ? params[m.ref.name] : m.text;
+        // Only a plain `{{ params.x }}` is substituted; any other expression is kept as written (its
+        // text changes when it does, and the params it reads are hashed with it below).
+        const only = m.expression.refs.length === 1 ? m.expression.refs[0].ref : null;
+        const plain = only?.kind === 'param' && /^\s*params\.[A-Za-z0-9_-]+\s*$/.test(m.expression.source);
+        const value = plain && only.kind === 'param' && Object.hasOwn(params, only.name) ? params[only.name] : expressionWithParams(m.text, m.expression.refs, params);
         out += t.slice(at, m.start) + value;
         at = m.end;
     }
     return out + t.slice(at);
+}
+/** An expression's text followed by the values of the params it reads, so a change of either shows. */
+function expressionWithParams(text, refs, params) {
+    const read = refs.flatMap(({ ref }) => (ref.kind === 'param' ? [`${ref.name}=${Object.hasOwn(params, ref.name) ? params[ref.name] : ''}`] : ref.kind === 'params' ? [JSON.stringify(params)] : []));
+    return read.length === 0 ? text : `${text}[${read.join(',')}]`;
 }
 /** JSON with object keys sorted, so equal values always give equal text. */
 function canonical(value) {
@@ -212,10 +231,85 @@ function planRerun(spec, params, stored, mode, options = {}) {
         reasons.set(task.id, reason);
         return reason;
     };
+    /** Instance ids of a matrix task reused by this plan (only those whose earlier success holds). */
+    const reusedInstances = new Map();
+    /**
+     * A matrix task: each instance is judged as a task is (rules 1-5), by its instance id; the task
+     * is reused only if every instance of its matrix is. A dynamic matrix is computed again from
+     * the recorded outputs of its upstream (reused, or the matrix task would run anyway).
+     */
+    const matrixReason = (task, upstream) => {
+        const strategy = task.strategy;
+        if (upstream.length > 0) {
+            const names = upstream.map((u) => `"${u}"`).join(', ');
+            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+        }
+        let instances;
+        if (strategy.matrix.kind === 'static') {
+            instances = strategy.matrix.instances;
+        }
+        else {
+            const tasks = {};
+            for (const need of upstreamIds(task)) {
+                const e = stored !== null && Object.hasOwn(stored.tasks, need) ? stored.tasks[need] : undefined;
+                if (e !== undefined && e.result === 'succeeded')
+                    tasks[need] = { result: 'success', outputs: e.outputs };
+            }
+            try {
+                const expansion = (0,matrix/* expandMatrix */.Eh)(task.id, (0,template/* evaluateTemplateValue */.LV)(strategy.matrix.template, { params, outputs: {}, tasks }, 'matrix'));
+                if (!expansion.ok)
+                    return 'its matrix could not be computed again from the recorded outputs of its upstream';
+                instances = expansion.instances;
+            }
+            catch {
+                return 'its matrix could not be computed again from the recorded outputs of its upstream';
+            }
+        }
+        const reused = [];
+        const again = [];
+        for (const inst of instances) {
+            const why = entryReason(task, inst.id);
+            if (why === null)
+                reused.push({ id: inst.id, entry: stored.tasks[inst.id] });
+            else
+                again.push(`"${inst.id}": ${why}`);
+        }
+        reusedInstances.set(task.id, reused);
+        if (again.length === 0)
+            return null;
+        const shown = again.slice(0, 3).join('; ') + (again.length > 3 ? `; and ${again.length - 3} more` : '');
+        return `${again.length} of ${instances.length} matrix instances run again (${shown})${reused.length > 0 ? `; the ${reused.length} that succeeded are reused` : ''}`;
+    };
+    /** The tasks `task` reads: its direct needs (a dynamic matrix may only read tasks upstream). */
+    const upstreamIds = (task) => {
+        const seen = new Set();
+        const queue = [...task.needs];
+        while (queue.length > 0) {
+            const id = queue.pop();
+            if (seen.has(id))
+                continue;
+            seen.add(id);
+            queue.push(...(byId.get(id)?.needs ?? []));
+        }
+        return [...seen];
+    };
     const ownReason = (task, upstream) => {
+        if (task.strategy)
+            return matrixReason(task, upstream);
+        const reason = entryReason(task, task.id);
+        if (reason !== null)
+            return reason;
+        if (upstream.length > 0) {
+            const names = upstream.map((u) => `"${u}"`).join(', ');
+            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+        }
+        return null;
+    };
+    /** Rules 1-5 for the stored entry `key` (a task id or a matrix instance id) of `task`. */
+    const entryReason = (task, key) => {
         if (stored === null)
             return 'no earlier run attempt recorded it';
-        const entry = Object.hasOwn(stored.tasks, task.id) ? stored.tasks[task.id] : undefined;
+        const entry = Object.hasOwn(stored.tasks, key) ? stored.tasks[key] : undefined;
         if (entry === undefined)
             return 'no earlier run attempt recorded it';
         if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
@@ -234,16 +328,19 @@ function planRerun(spec, params, stored, mode, options = {}) {
         const change = fingerprintChange(entry.fingerprint, taskFingerprint(task, params));
         if (change !== null)
             return `${change} since run attempt ${entry.runAttempt}`;
-        if (upstream.length > 0) {
-            const names = upstream.map((u) => `"${u}"`).join(', ');
-            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
-        }
         return null;
     };
     const plan = { previous: {}, rerun: [] };
     for (const task of spec.tasks) {
         const reason = decideTask(task);
-        if (reason === null) {
+        // A matrix task's successful instances are reused even when others run again.
+        for (const { id, entry } of reusedInstances.get(task.id) ?? [])
+            plan.previous[id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
+        if (task.strategy) {
+            if (reason !== null)
+                plan.rerun.push({ task: task.id, reason });
+        }
+        else if (reason === null) {
             const entry = stored.tasks[task.id];
             plan.previous[task.id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
         }
@@ -333,7 +430,7 @@ function serializeRunState(state) {
     return JSON.stringify(state);
 }
 /** Why a stored state could not be read. */
-class RunStateFormatError extends Error {
+class RunStateFormatError extends errors/* UserError */.y {
     name = 'RunStateFormatError';
 }
 const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -429,9 +526,126 @@ function fitRunState(state, limitBytes) {
         `more than the ${limitBytes} bytes a ConfigMap can hold; split the DAG into smaller DAGs`);
 }
 
+// EXTERNAL MODULE: ./lib/kube/classify.js
+var classify = __webpack_require__(2239);
+// EXTERNAL MODULE: ./lib/kube/errors.js
+var kube_errors = __webpack_require__(2474);
 // EXTERNAL MODULE: ./lib/kube/pod.js
 var pod = __webpack_require__(1794);
+// EXTERNAL MODULE: ./lib/kube/pod-api.js
+var pod_api = __webpack_require__(2403);
+// EXTERNAL MODULE: ./lib/kube/watch.js
+var watch = __webpack_require__(7718);
+;// CONCATENATED MODULE: ./lib/kube/time.js
+/** Times in Kubernetes objects. */
+/**
+ * A timestamp of a Kubernetes object in epoch ms: client-node gives a `Date`, raw JSON an RFC 3339
+ * string; `null` when it is absent or not a time.
+ */
+function kubeTimeMs(t) {
+    if (t === undefined || t === null)
+        return null;
+    const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
+    return Number.isFinite(ms) ? ms : null;
+}
+
+;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
+
+
+
+
+
+
+
+
+const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
+/** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
+async function settleEarlierAttempts(o) {
+    if (o.runAttempt <= 1)
+        return;
+    const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId);
+    const earlier = new Map();
+    let changed = () => { };
+    const watcher = new watch/* PodWatcher */.u((0,pod_api/* kubePodApi */.t)(o.client), o.namespace, selector, (e) => {
+        const attempt = Number(e.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? NaN);
+        if (!(attempt < o.runAttempt))
+            return;
+        earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
+        changed();
+    });
+    const running = () => [...earlier.entries()]
+        .filter(([, s]) => !ended(s))
+        .map(([name, s]) => ({
+        name,
+        task: s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '?',
+        runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]),
+        phase: s.pod.status?.phase ?? 'Pending',
+    }));
+    await watcher.start();
+    try {
+        if (running().length > 0) {
+            o.onWait?.(running(), selector);
+            await new Promise((resolve, reject) => {
+                const onAbort = () => reject(new kube_errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
+                if (o.signal?.aborted)
+                    return onAbort();
+                o.signal?.addEventListener('abort', onAbort, { once: true });
+                watcher.done.catch(reject);
+                changed = () => {
+                    if (running().length > 0)
+                        return;
+                    o.signal?.removeEventListener('abort', onAbort);
+                    resolve();
+                };
+                changed(); // they may have ended since the list
+            });
+        }
+    }
+    finally {
+        watcher.stop();
+    }
+    const ends = [...earlier.entries()]
+        .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.taskAttempt]) }))
+        .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
+        .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
+    if (ends.length === 0)
+        return;
+    const stored = await o.store.load();
+    const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
+    const now = (o.now ?? clock/* systemClock */.m.now)();
+    for (const e of ends) {
+        const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
+        const task = tasks.get(taskId);
+        if (task === undefined)
+            continue; // a task the spec no longer has: nothing to plan
+        const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
+        if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt))))
+            continue;
+        const created = kubeTimeMs(e.s.pod.metadata?.creationTimestamp) ?? now;
+        const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
+        if (outcome === null)
+            continue;
+        const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === pod/* CONTAINER */.MR)?.state?.terminated;
+        const started = kubeTimeMs(main?.startedAt) ?? kubeTimeMs(e.s.pod.status?.startTime) ?? created;
+        const finished = kubeTimeMs(main?.finishedAt) ?? now;
+        await o.store.recordTask({
+            task: taskId,
+            runAttempt: e.runAttempt,
+            attempt: e.attempt,
+            pod: e.name,
+            startedAt: started,
+            finishedAt: finished,
+            outcome,
+            // Whether a retry would have followed a failure is not known: null reads as "did not succeed".
+            result: outcome.class === 'succeeded' ? 'succeeded' : null,
+            fingerprint: taskFingerprint(task, o.params),
+        });
+        o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/kube/run-store.js
+
 
 
 
@@ -442,8 +656,6 @@ const STATE_KEY = 'state.json';
  * (1,048,576 bytes); the margin leaves room for metadata and the key.
  */
 const STATE_LIMIT_BYTES = 1_000_000;
-/** The default Requester: retries 429, 5xx and network errors with backoff (src/kube/errors.ts). */
-const retryingRequester = (_what, fn) => (0,errors/* withRetry */.bD)(() => fn());
 /** The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>`, a valid DNS subdomain. */
 function runStateName(dag, runId) {
     const id = runId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
@@ -474,8 +686,7 @@ class RunStore {
     constructor(options) {
         this.name = runStateName(options.dag, options.runId);
         this.#o = {
-            now: Date.now,
-            request: retryingRequester,
+            now: clock/* systemClock */.m.now,
             limitBytes: STATE_LIMIT_BYTES,
             onNote: () => { },
             maxConflicts: 20,
@@ -517,19 +728,19 @@ class RunStore {
             cm = await this.#o.request(`read ${this.#where}`, () => core.readNamespacedConfigMap({ name: this.name, namespace }));
         }
         catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found') {
+            if ((0,kube_errors/* classifyError */.fe)(err).kind === 'not-found') {
                 this.#known = null;
                 return null;
             }
-            throw new errors/* KubeError */.a3(`Could not read the run's state (${this.#where}): ${(0,errors/* classifyError */.fe)(err).message}`, (0,errors/* classifyError */.fe)(err), { cause: err });
+            throw new kube_errors/* KubeError */.a3(`Could not read the run's state (${this.#where}): ${(0,kube_errors/* classifyError */.fe)(err).message}`, (0,kube_errors/* classifyError */.fe)(err), { cause: err });
         }
         const text = cm.data?.[STATE_KEY];
         if (text === undefined) {
-            throw new errors/* KubeError */.a3(`${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`);
+            throw new kube_errors/* KubeError */.a3(`${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`);
         }
         const state = parseRunState(text, this.#where);
         if (state.dag !== this.#o.dag || state.runId !== this.#o.runId) {
-            throw new errors/* KubeError */.a3(`${this.#where} holds the state of DAG "${state.dag}" run ${state.runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
+            throw new kube_errors/* KubeError */.a3(`${this.#where} holds the state of DAG "${state.dag}" run ${state.runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
                 'two DAGs whose names collide after sanitising? Rename one, or delete the ConfigMap.');
         }
         this.#known = { state, resourceVersion: cm.metadata?.resourceVersion ?? '' };
@@ -547,7 +758,7 @@ class RunStore {
                 fitted = fitRunState(next, this.#o.limitBytes);
             }
             catch (err) {
-                throw new errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${err.message}`, null, { cause: err });
+                throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${err.message}`, null, { cause: err });
             }
             if (fitted.dropped.length > 0) {
                 this.#o.onNote(`The run's state in ${this.#where} would exceed ${this.#o.limitBytes} bytes, so the outputs of ${fitted.dropped.map((t) => `"${t}"`).join(', ')} ` +
@@ -573,18 +784,18 @@ class RunStore {
                 return;
             }
             catch (err) {
-                const info = (0,errors/* classifyError */.fe)(err);
+                const info = (0,kube_errors/* classifyError */.fe)(err);
                 // 409: AlreadyExists on create, a stale resourceVersion on replace; 404: deleted meanwhile.
                 // Either way read the state again and apply the (idempotent) update to what is there now.
                 if (info.kind === 'conflict' || (info.kind === 'not-found' && base !== null)) {
                     this.#known = null;
                     if (++conflicts > this.#o.maxConflicts) {
-                        throw new errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
+                        throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
                             '(two jobs running the same DAG with the same run id?)', info, { cause: err });
                     }
                     continue;
                 }
-                throw new errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${info.message}`, info, { cause: err });
+                throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${info.message}`, info, { cause: err });
             }
         }
     }
@@ -626,323 +837,8 @@ async function startRerunSession(store, options) {
     };
 }
 
-;// CONCATENATED MODULE: ./lib/kube/time.js
-/** Times in Kubernetes objects. */
-/**
- * A timestamp of a Kubernetes object in epoch ms: client-node gives a `Date`, raw JSON an RFC 3339
- * string; `null` when it is absent or not a time.
- */
-function kubeTimeMs(t) {
-    if (t === undefined || t === null)
-        return null;
-    const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
-    return Number.isFinite(ms) ? ms : null;
-}
-
-;// CONCATENATED MODULE: ./lib/kube/lease.js
-/**
- * One run at a time: the `concurrency` input names a coordination.k8s.io/v1 Lease that a run
- * holds while it lives. This serializes runs across workflows and repositories that share a
- * cluster, which GitHub's own `concurrency:` cannot.
- *
- * The protocol is client-go's leader election, reduced to one acquisition:
- * - Holding: `spec.holderIdentity` is ours; we renew `spec.renewTime` every third of
- *   `leaseDurationSeconds`, each write carrying the resourceVersion read (optimistic concurrency:
- *   a 409 means someone else wrote; we read again and look whether we still hold it).
- * - Free: no Lease object, no holder (released), or a holder that stopped renewing: its lease
- *   expired at min(renewTime + duration, first time we saw that renewTime + duration). The
- *   second term bounds the wait when the holder's clock runs ahead of ours.
- * - Ours already: a holder of the same GitHub run (same repository, run id and job) with the
- *   same or an earlier run attempt. GitHub starts a new run attempt only after the earlier one
- *   ended, and the same attempt seen again is this job restarted after a crash, so that holder
- *   is dead. (Matrix jobs of one job share this identity: give each its own concurrency name.)
- * - Taking it: create (a 409 AlreadyExists means another run won the race) or replace with
- *   the resourceVersion read (a 409 means the same); either way read again and decide again.
- *
- * Waiting (policy `wait`) never polls: it sleeps until the holder's lease would expire, or until
- * a watch on the Lease reports a change (a release), whichever is first, bounded by the wait
- * timeout. Requests while waiting: about one read per lease duration.
- */
-
-
-
-
-
-/** The real clock. */
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms, signal) => (0,errors/* abortableSleep */.Mf)(ms, signal).catch(() => { }),
-};
-/**
- * The holder identity of this run: `<repository>/runs/<runId>/attempts/<runAttempt>/<job>#<random>`.
- * The random part tells two processes of the same job apart.
- */
-function leaseHolder(ctx, random = (0,external_node_crypto_.randomBytes)(4).toString('hex')) {
-    return `${ctx.repository ?? 'local'}/runs/${ctx.runId ?? 'local'}/attempts/${ctx.runAttempt}/${ctx.job ?? 'job'}#${random}`;
-}
-const HOLDER = /^(.*)\/runs\/([^/]+)\/attempts\/(\d+)\/([^#]*)#(.*)$/;
-/** Whether `other` is this same GitHub job in the same or an earlier run attempt (so, dead). */
-function isEarlierSelf(me, other) {
-    const a = HOLDER.exec(me);
-    const b = HOLDER.exec(other);
-    if (a === null || b === null)
-        return false;
-    if (a[2] === 'local')
-        return false; // the CLI has no run id: never assume
-    return a[1] === b[1] && a[2] === b[2] && a[4] === b[4] && Number(b[3]) <= Number(a[3]);
-}
-/**
- * The Lease name for a `concurrency` input: `pod-dag-` and the input as a DNS subdomain. When the
- * input had to be changed to fit, a hash of it is appended so two inputs never share a lease.
- */
-function concurrencyLeaseName(input) {
-    const cleaned = input
-        .trim()
-        .toLowerCase()
-        .replace(/[^a-z0-9.-]+/g, '-')
-        .replace(/^[-.]+|[-.]+$/g, '');
-    if (cleaned === '')
-        throw new Error(`Invalid input 'concurrency': '${input}'. Expected a name with letters or digits, e.g. 'clickhouse-sync'.`);
-    let name = `pod-dag-${cleaned}`.slice(0, 200);
-    if (cleaned !== input.trim()) {
-        let h = 0;
-        for (const ch of input)
-            h = (Math.imul(h, 31) + ch.codePointAt(0)) >>> 0;
-        name = `${name.replace(/[-.]+$/, '')}-${h.toString(16).padStart(8, '0')}`;
-    }
-    return name;
-}
-function formatWait(ms) {
-    const s = Math.max(0, Math.ceil(ms / 1000));
-    return s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
-}
-/**
- * Acquires the lease under `policy`. Never throws for "held by someone else": that is
- * `acquired: false` with the reason (the caller skips or fails the step). Throws KubeError when
- * the API refuses (RBAC, unreachable).
- */
-async function acquireLease(api, options) {
-    const o = {
-        durationSeconds: 60,
-        waitTimeoutMs: 3_600_000,
-        clock: systemClock,
-        request: retryingRequester,
-        ...options,
-    };
-    if (!(Number.isInteger(o.durationSeconds) && o.durationSeconds > 0)) {
-        throw new Error(`acquireLease: durationSeconds must be a whole number > 0, got ${o.durationSeconds}`);
-    }
-    const where = `Lease ${o.namespace}/${o.name}`;
-    const durationMs = o.durationSeconds * 1000;
-    const started = o.clock.now();
-    const deadline = started + (o.policy === 'wait' ? o.waitTimeoutMs : 0);
-    // When we first saw the current (holder, renewTime) of the lease, on our clock.
-    let observed = null;
-    let toldHolder = null;
-    const fail = (what, err) => {
-        const info = (0,errors/* classifyError */.fe)(err);
-        throw new errors/* KubeError */.a3(`Could not ${what} ${where}: ${info.message}${info.kind === 'forbidden' ? ' (grant get, create and update on leases.coordination.k8s.io in this namespace)' : ''}`, info, { cause: err });
-    };
-    const spec = (now, prev) => ({
-        holderIdentity: o.holder,
-        leaseDurationSeconds: o.durationSeconds,
-        acquireTime: new dist/* V1MicroTime */.Nun(now),
-        renewTime: new dist/* V1MicroTime */.Nun(now),
-        leaseTransitions: (prev?.spec?.leaseTransitions ?? 0) + (prev?.spec?.holderIdentity && prev.spec.holderIdentity !== o.holder ? 1 : 0),
-    });
-    for (;;) {
-        if (o.signal?.aborted)
-            return notAcquired(`stopped waiting for ${where}: the run was cancelled`, null);
-        let lease;
-        try {
-            lease = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
-        }
-        catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
-                fail('read', err);
-            lease = null;
-        }
-        const now = o.clock.now();
-        if (lease === null) {
-            try {
-                const created = await o.request(`create ${where}`, () => api.createNamespacedLease({ namespace: o.namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: o.name, namespace: o.namespace }, spec: spec(now, null) } }));
-                return held(created, `acquired ${where}`);
-            }
-            catch (err) {
-                if ((0,errors/* classifyError */.fe)(err).kind === 'conflict')
-                    continue; // another run created it first: look again
-                return fail('create', err);
-            }
-        }
-        const holder = lease.spec?.holderIdentity ?? '';
-        const renewed = kubeTimeMs(lease.spec?.renewTime) ?? kubeTimeMs(lease.spec?.acquireTime);
-        const key = `${holder}@${String(renewed)}`;
-        if (observed?.key !== key)
-            observed = { key, at: now };
-        const duration = (lease.spec?.leaseDurationSeconds ?? o.durationSeconds) * 1000;
-        const expiresAt = Math.min(renewed === null ? Infinity : renewed + duration, observed.at + duration);
-        let why = null;
-        if (holder === '')
-            why = `acquired ${where} (it was free)`;
-        else if (holder === o.holder)
-            why = `acquired ${where} (we held it already)`;
-        else if (isEarlierSelf(o.holder, holder))
-            why = `acquired ${where} from ${holder}, an earlier process of this same job (it is no longer running)`;
-        else if (now >= expiresAt)
-            why = `took over ${where} from ${holder}, which stopped renewing it ${formatWait(now - (renewed ?? observed.at))} ago (lease duration ${formatWait(duration)})`;
-        if (why !== null) {
-            try {
-                const body = { ...lease, spec: { ...spec(now, lease) } };
-                const replaced = await o.request(`update ${where}`, () => api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body }));
-                return held(replaced, why);
-            }
-            catch (err) {
-                const kind = (0,errors/* classifyError */.fe)(err).kind;
-                if (kind === 'conflict' || kind === 'not-found')
-                    continue; // someone else wrote first: look again
-                return fail('update', err);
-            }
-        }
-        const heldFor = `${where} is held by ${holder} (until ${new Date(expiresAt).toISOString()} unless renewed)`;
-        if (o.policy !== 'wait')
-            return notAcquired(heldFor, holder);
-        if (now >= deadline) {
-            return notAcquired(`waited ${formatWait(now - started)} for ${where}, the wait limit; it is still held by ${holder}`, holder);
-        }
-        if (toldHolder !== holder) {
-            toldHolder = holder;
-            o.onWait?.(holder, expiresAt);
-        }
-        await wakeAt(Math.min(expiresAt, deadline), lease.metadata?.resourceVersion);
-    }
-    /** Sleeps until `until` (our clock), or until the watch says the lease changed. */
-    async function wakeAt(until, resourceVersion) {
-        const stop = new AbortController();
-        const onAbort = () => stop.abort();
-        if (o.signal?.aborted)
-            return; // cancelled already (perhaps by onWait): the loop says so
-        o.signal?.addEventListener('abort', onAbort, { once: true });
-        let watchRequest = null;
-        try {
-            const changed = new Promise((resolve) => {
-                if (o.watch === undefined || resourceVersion === undefined)
-                    return;
-                o.watch
-                    .watch(`/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases`, { fieldSelector: `metadata.name=${o.name}`, resourceVersion }, (type) => {
-                    if (type === 'MODIFIED' || type === 'DELETED')
-                        resolve();
-                }, () => { })
-                    .then((req) => {
-                    watchRequest = req;
-                    if (stop.signal.aborted)
-                        req.abort();
-                })
-                    .catch(() => { }); // no watch permission or no watch: the timer still wakes us
-            });
-            await Promise.race([o.clock.sleep(Math.max(0, until - o.clock.now()), stop.signal), changed]);
-        }
-        finally {
-            stop.abort();
-            watchRequest?.abort();
-            o.signal?.removeEventListener('abort', onAbort);
-        }
-    }
-    function notAcquired(reason, heldBy) {
-        return { acquired: false, reason, heldBy, release: async () => { } };
-    }
-    function held(lease, reason) {
-        let current = lease;
-        const stop = new AbortController();
-        let lost = false;
-        let lastRenewed = o.clock.now();
-        const interval = Math.max(1, Math.floor(durationMs / 3));
-        const renew = async () => {
-            for (;;) {
-                const now = o.clock.now();
-                try {
-                    const body = { ...current, spec: { ...current.spec, holderIdentity: o.holder, renewTime: new dist/* V1MicroTime */.Nun(now), leaseDurationSeconds: o.durationSeconds } };
-                    current = await o.request(`renew ${where}`, () => api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body }));
-                    lastRenewed = now;
-                    return;
-                }
-                catch (err) {
-                    const kind = (0,errors/* classifyError */.fe)(err).kind;
-                    if (kind !== 'conflict' && kind !== 'not-found')
-                        throw err;
-                }
-                // Someone else wrote: still ours?
-                let fresh = null;
-                try {
-                    fresh = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
-                }
-                catch (err) {
-                    if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
-                        throw err;
-                }
-                if (fresh === null || fresh.spec?.holderIdentity !== o.holder) {
-                    lost = true;
-                    o.onLost?.(`${where} was taken by ${fresh?.spec?.holderIdentity ?? 'nobody (it was deleted)'} while this run held it; another run may now run at the same time`);
-                    return;
-                }
-                current = fresh;
-            }
-        };
-        const loop = (async () => {
-            while (!stop.signal.aborted && !lost) {
-                await o.clock.sleep(interval, stop.signal);
-                if (stop.signal.aborted)
-                    break;
-                try {
-                    await renew();
-                }
-                catch (err) {
-                    // A renewal that failed (after the requester's retries) is tried again next time;
-                    // once a whole duration passed without one, others may take the lease over.
-                    if (o.clock.now() - lastRenewed >= durationMs && !lost) {
-                        lost = true;
-                        o.onLost?.(`could not renew ${where} for ${formatWait(durationMs)} (${(0,errors/* classifyError */.fe)(err).message}); another run may take it over`);
-                    }
-                }
-            }
-        })();
-        let released = null;
-        return {
-            acquired: true,
-            reason,
-            heldBy: null,
-            release: () => (released ??= (async () => {
-                stop.abort();
-                await loop;
-                if (lost)
-                    return;
-                // Free it for the next run at once: clear the holder (client-go's ReleaseOnCancel).
-                for (let tries = 0; tries < 5; tries++) {
-                    try {
-                        const body = { ...current, spec: { ...current.spec, holderIdentity: undefined, renewTime: new dist/* V1MicroTime */.Nun(o.clock.now()) } };
-                        await o.request(`release ${where}`, () => api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body }));
-                        return;
-                    }
-                    catch (err) {
-                        const kind = (0,errors/* classifyError */.fe)(err).kind;
-                        if (kind !== 'conflict')
-                            return; // gone, or the API fails: the lease expires on its own
-                        try {
-                            const fresh = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
-                            if (fresh.spec?.holderIdentity !== o.holder)
-                                return;
-                            current = fresh;
-                        }
-                        catch {
-                            return;
-                        }
-                    }
-                }
-            })()),
-        };
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/kube/housekeeping.js
+
 
 
 
@@ -969,8 +865,8 @@ function formatAge(msAgo) {
 /** Removes old runs of this DAG; see the module comment for what it never touches. */
 async function removeOldRuns(options) {
     const { core, namespace } = options;
-    const request = options.request ?? retryingRequester;
-    const now = (options.now ?? Date.now)();
+    const { request } = options;
+    const now = (options.now ?? clock/* systemClock */.m.now)();
     const staleAfter = options.staleAfterMs ?? 3 * 24 * 3_600_000;
     const result = { pods: [], configMaps: [], kept: [], errors: [] };
     const labelSelector = dagSelector(options.dag, options.repository);
@@ -982,7 +878,7 @@ async function removeOldRuns(options) {
         maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector }))).items;
     }
     catch (err) {
-        result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,errors/* classifyError */.fe)(err).message}`);
+        result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,kube_errors/* classifyError */.fe)(err).message}`);
         return result;
     }
     const runs = new Map();
@@ -1059,7 +955,7 @@ async function removeOldRuns(options) {
             return true;
         }
         catch (err) {
-            const info = (0,errors/* classifyError */.fe)(err);
+            const info = (0,kube_errors/* classifyError */.fe)(err);
             if (info.kind === 'not-found')
                 return true;
             result.errors.push(`Could not delete ${what}: ${info.message}`);
@@ -1068,103 +964,336 @@ async function removeOldRuns(options) {
     }
 }
 
-// EXTERNAL MODULE: ./lib/kube/classify.js
-var classify = __webpack_require__(2239);
-// EXTERNAL MODULE: ./lib/kube/watch.js
-var watch = __webpack_require__(7718);
-;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
+// EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
+var dist = __webpack_require__(9655);
+// EXTERNAL MODULE: ./lib/kube/lease-name.js
+var lease_name = __webpack_require__(8399);
+;// CONCATENATED MODULE: ./lib/kube/lease.js
+/**
+ * One run at a time: the `concurrency` input names a coordination.k8s.io/v1 Lease that a run
+ * holds while it lives. This serializes runs across workflows and repositories that share a
+ * cluster, which GitHub's own `concurrency:` cannot.
+ *
+ * The protocol is client-go's leader election, reduced to one acquisition:
+ * - Holding: `spec.holderIdentity` is ours; we renew `spec.renewTime` every third of
+ *   `leaseDurationSeconds`, each write carrying the resourceVersion read (optimistic concurrency:
+ *   a 409 means someone else wrote; we read again and look whether we still hold it).
+ * - Free: no Lease object, no holder (released), or a holder that stopped renewing: its lease
+ *   expired at min(renewTime + duration, first time we saw that renewTime + duration). The
+ *   second term bounds the wait when the holder's clock runs ahead of ours.
+ * - Ours already: a holder of the same GitHub run (same repository, run id and job) with the
+ *   same or an earlier run attempt. GitHub starts a new run attempt only after the earlier one
+ *   ended, and the same attempt seen again is this job restarted after a crash, so that holder
+ *   is dead. (Matrix jobs of one job share this identity: give each its own concurrency name.)
+ * - Taking it: create (a 409 AlreadyExists means another run won the race) or replace with
+ *   the resourceVersion read (a 409 means the same); either way read again and decide again.
+ *
+ * Waiting (policy `wait`) never polls: it sleeps until the holder's lease would expire, or until
+ * a watch on the Lease reports a change (a release), whichever is first, bounded by the wait
+ * timeout. Requests while waiting: about one read per lease duration.
+ */
 
 
 
 
 
 
-const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
-/** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
-async function settleEarlierAttempts(o) {
-    if (o.runAttempt <= 1)
-        return;
-    const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId);
-    const earlier = new Map();
-    let changed = () => { };
-    const watcher = new watch/* PodWatcher */.u(o.client, o.namespace, selector, (e) => {
-        const attempt = Number(e.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? NaN);
-        if (!(attempt < o.runAttempt))
-            return;
-        earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
-        changed();
+/**
+ * The holder identity of this run: `<repository>/runs/<runId>/attempts/<runAttempt>/<job>#<random>`.
+ * The random part tells two processes of the same job apart.
+ */
+function leaseHolder(ctx, random = (0,external_node_crypto_.randomBytes)(4).toString('hex')) {
+    return `${ctx.repository ?? 'local'}/runs/${ctx.runId ?? 'local'}/attempts/${ctx.runAttempt}/${ctx.job ?? 'job'}#${random}`;
+}
+const HOLDER = /^(.*)\/runs\/([^/]+)\/attempts\/(\d+)\/([^#]*)#(.*)$/;
+/** Whether `other` is this same GitHub job in the same or an earlier run attempt (so, dead). */
+function isEarlierSelf(me, other) {
+    const a = HOLDER.exec(me);
+    const b = HOLDER.exec(other);
+    if (a === null || b === null)
+        return false;
+    if (a[2] === 'local')
+        return false; // the CLI has no run id: never assume
+    return a[1] === b[1] && a[2] === b[2] && a[4] === b[4] && Number(b[3]) <= Number(a[3]);
+}
+
+function formatWait(ms) {
+    const s = Math.max(0, Math.ceil(ms / 1000));
+    return s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
+}
+/**
+ * Acquires the lease under `policy`. Never throws for "held by someone else": that is
+ * `acquired: false` with the reason (the caller skips or fails the step). Throws KubeError when
+ * the API refuses (RBAC, unreachable).
+ */
+async function acquireLease(api, options) {
+    const o = {
+        durationSeconds: 60,
+        waitTimeoutMs: 3_600_000,
+        clock: clock/* systemClock */.m,
+        ...options,
+    };
+    if (!(Number.isInteger(o.durationSeconds) && o.durationSeconds > 0)) {
+        throw new Error(`acquireLease: durationSeconds must be a whole number > 0, got ${o.durationSeconds}`);
+    }
+    const where = `Lease ${o.namespace}/${o.name}`;
+    const durationMs = o.durationSeconds * 1000;
+    const started = o.clock.now();
+    const deadline = started + (o.policy === 'wait' ? o.waitTimeoutMs : 0);
+    // When we first saw the current (holder, renewTime) of the lease, on our clock.
+    let observed = null;
+    let toldHolder = null;
+    const fail = (what, err) => {
+        const info = (0,kube_errors/* classifyError */.fe)(err);
+        throw new kube_errors/* KubeError */.a3(`Could not ${what} ${where}: ${info.message}${info.kind === 'forbidden' ? ' (grant get, create and update on leases.coordination.k8s.io in this namespace)' : ''}`, info, { cause: err });
+    };
+    const spec = (now, prev) => ({
+        holderIdentity: o.holder,
+        leaseDurationSeconds: o.durationSeconds,
+        acquireTime: new dist/* V1MicroTime */.Nun(now),
+        renewTime: new dist/* V1MicroTime */.Nun(now),
+        leaseTransitions: (prev?.spec?.leaseTransitions ?? 0) + (prev?.spec?.holderIdentity && prev.spec.holderIdentity !== o.holder ? 1 : 0),
     });
-    const running = () => [...earlier.entries()]
-        .filter(([, s]) => !ended(s))
-        .map(([name, s]) => ({
-        name,
-        task: s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '?',
-        runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]),
-        phase: s.pod.status?.phase ?? 'Pending',
-    }));
-    await watcher.start();
-    try {
-        if (running().length > 0) {
-            o.onWait?.(running(), selector);
-            await new Promise((resolve, reject) => {
-                const onAbort = () => reject(new errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
-                if (o.signal?.aborted)
-                    return onAbort();
-                o.signal?.addEventListener('abort', onAbort, { once: true });
-                watcher.done.catch(reject);
-                changed = () => {
-                    if (running().length > 0)
-                        return;
-                    o.signal?.removeEventListener('abort', onAbort);
-                    resolve();
-                };
-                changed(); // they may have ended since the list
+    for (;;) {
+        if (o.signal?.aborted)
+            return notAcquired(`stopped waiting for ${where}: the run was cancelled`, null);
+        let lease;
+        try {
+            lease = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
+        }
+        catch (err) {
+            if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+                fail('read', err);
+            lease = null;
+        }
+        const now = o.clock.now();
+        if (lease === null) {
+            try {
+                const created = await o.request(`create ${where}`, () => api.createNamespacedLease({ namespace: o.namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: o.name, namespace: o.namespace }, spec: spec(now, null) } }));
+                return held(created, `acquired ${where}`);
+            }
+            catch (err) {
+                if ((0,kube_errors/* classifyError */.fe)(err).kind === 'conflict')
+                    continue; // another run created it first: look again
+                return fail('create', err);
+            }
+        }
+        const holder = lease.spec?.holderIdentity ?? '';
+        const renewed = kubeTimeMs(lease.spec?.renewTime) ?? kubeTimeMs(lease.spec?.acquireTime);
+        const key = `${holder}@${String(renewed)}`;
+        if (observed?.key !== key)
+            observed = { key, at: now };
+        const duration = (lease.spec?.leaseDurationSeconds ?? o.durationSeconds) * 1000;
+        const expiresAt = Math.min(renewed === null ? Infinity : renewed + duration, observed.at + duration);
+        let why = null;
+        if (holder === '')
+            why = `acquired ${where} (it was free)`;
+        else if (holder === o.holder)
+            why = `acquired ${where} (we held it already)`;
+        else if (isEarlierSelf(o.holder, holder))
+            why = `acquired ${where} from ${holder}, an earlier process of this same job (it is no longer running)`;
+        else if (now >= expiresAt)
+            why = `took over ${where} from ${holder}, which stopped renewing it ${formatWait(now - (renewed ?? observed.at))} ago (lease duration ${formatWait(duration)})`;
+        if (why !== null) {
+            try {
+                const body = { ...lease, spec: { ...spec(now, lease) } };
+                const replaced = await o.request(`update ${where}`, () => api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body }));
+                return held(replaced, why);
+            }
+            catch (err) {
+                const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
+                if (kind === 'conflict' || kind === 'not-found')
+                    continue; // someone else wrote first: look again
+                return fail('update', err);
+            }
+        }
+        const heldFor = `${where} is held by ${holder} (until ${new Date(expiresAt).toISOString()} unless renewed)`;
+        if (o.policy !== 'wait')
+            return notAcquired(heldFor, holder);
+        if (now >= deadline) {
+            return notAcquired(`waited ${formatWait(now - started)} for ${where}, the wait limit; it is still held by ${holder}`, holder);
+        }
+        if (toldHolder !== holder) {
+            toldHolder = holder;
+            o.onWait?.(holder, expiresAt);
+        }
+        await wakeAt(Math.min(expiresAt, deadline), lease.metadata?.resourceVersion);
+    }
+    /** Sleeps until `until` (our clock), or until the watch says the lease changed. */
+    async function wakeAt(until, resourceVersion) {
+        const stop = new AbortController();
+        const onAbort = () => stop.abort();
+        if (o.signal?.aborted)
+            return; // cancelled already (perhaps by onWait): the loop says so
+        o.signal?.addEventListener('abort', onAbort, { once: true });
+        let watchRequest = null;
+        try {
+            const changed = new Promise((resolve) => {
+                if (o.watch === undefined || resourceVersion === undefined)
+                    return;
+                o
+                    .watch(`/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases`, { fieldSelector: `metadata.name=${o.name}`, resourceVersion }, (type) => {
+                    if (type === 'MODIFIED' || type === 'DELETED')
+                        resolve();
+                }, () => { })
+                    .then((req) => {
+                    watchRequest = req;
+                    if (stop.signal.aborted)
+                        req.abort();
+                })
+                    .catch(() => { }); // no watch permission or no watch: the timer still wakes us
             });
+            await Promise.race([o.clock.sleep(Math.max(0, until - o.clock.now()), stop.signal), changed]);
+        }
+        finally {
+            stop.abort();
+            watchRequest?.abort();
+            o.signal?.removeEventListener('abort', onAbort);
         }
     }
-    finally {
-        watcher.stop();
+    function notAcquired(reason, heldBy) {
+        return { acquired: false, reason, heldBy, release: async () => { } };
     }
-    const ends = [...earlier.entries()]
-        .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.taskAttempt]) }))
-        .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
-        .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
-    if (ends.length === 0)
-        return;
-    const stored = await o.store.load();
-    const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
-    const now = Date.now();
-    for (const e of ends) {
-        const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
-        const task = tasks.get(taskId);
-        if (task === undefined)
-            continue; // a task the spec no longer has: nothing to plan
-        const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
-        if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt))))
-            continue;
-        const created = kubeTimeMs(e.s.pod.metadata?.creationTimestamp) ?? now;
-        const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
-        if (outcome === null)
-            continue;
-        const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === pod/* CONTAINER */.MR)?.state?.terminated;
-        const started = kubeTimeMs(main?.startedAt) ?? kubeTimeMs(e.s.pod.status?.startTime) ?? created;
-        const finished = kubeTimeMs(main?.finishedAt) ?? now;
-        await o.store.recordTask({
-            task: taskId,
-            runAttempt: e.runAttempt,
-            attempt: e.attempt,
-            pod: e.name,
-            startedAt: started,
-            finishedAt: finished,
-            outcome,
-            // Whether a retry would have followed a failure is not known: null reads as "did not succeed".
-            result: outcome.class === 'succeeded' ? 'succeeded' : null,
-            fingerprint: taskFingerprint(task, o.params),
-        });
-        o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
+    function held(lease, reason) {
+        let current = lease;
+        const stop = new AbortController();
+        let lost = false;
+        let lastRenewed = o.clock.now();
+        const interval = Math.max(1, Math.floor(durationMs / 3));
+        const renew = async () => {
+            for (;;) {
+                const now = o.clock.now();
+                try {
+                    const body = { ...current, spec: { ...current.spec, holderIdentity: o.holder, renewTime: new dist/* V1MicroTime */.Nun(now), leaseDurationSeconds: o.durationSeconds } };
+                    current = await o.request(`renew ${where}`, () => api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body }));
+                    lastRenewed = now;
+                    return;
+                }
+                catch (err) {
+                    const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
+                    if (kind !== 'conflict' && kind !== 'not-found')
+                        throw err;
+                }
+                // Someone else wrote: still ours?
+                let fresh = null;
+                try {
+                    fresh = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
+                }
+                catch (err) {
+                    if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+                        throw err;
+                }
+                if (fresh === null || fresh.spec?.holderIdentity !== o.holder) {
+                    lost = true;
+                    o.onLost?.(`${where} was taken by ${fresh?.spec?.holderIdentity ?? 'nobody (it was deleted)'} while this run held it; another run may now run at the same time`);
+                    return;
+                }
+                current = fresh;
+            }
+        };
+        const loop = (async () => {
+            while (!stop.signal.aborted && !lost) {
+                await o.clock.sleep(interval, stop.signal);
+                if (stop.signal.aborted)
+                    break;
+                try {
+                    await renew();
+                }
+                catch (err) {
+                    // A renewal that failed (after the requester's retries) is tried again next time;
+                    // once a whole duration passed without one, others may take the lease over.
+                    if (o.clock.now() - lastRenewed >= durationMs && !lost) {
+                        lost = true;
+                        o.onLost?.(`could not renew ${where} for ${formatWait(durationMs)} (${(0,kube_errors/* classifyError */.fe)(err).message}); another run may take it over`);
+                    }
+                }
+            }
+        })();
+        let released = null;
+        return {
+            acquired: true,
+            reason,
+            heldBy: null,
+            release: () => (released ??= (async () => {
+                stop.abort();
+                await loop;
+                if (lost)
+                    return;
+                // Free it for the next run at once: clear the holder (client-go's ReleaseOnCancel).
+                for (let tries = 0; tries < 5; tries++) {
+                    try {
+                        const body = { ...current, spec: { ...current.spec, holderIdentity: undefined, renewTime: new dist/* V1MicroTime */.Nun(o.clock.now()) } };
+                        await o.request(`release ${where}`, () => api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body }));
+                        return;
+                    }
+                    catch (err) {
+                        const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
+                        if (kind !== 'conflict')
+                            return; // gone, or the API fails: the lease expires on its own
+                        try {
+                            const fresh = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
+                            if (fresh.spec?.holderIdentity !== o.holder)
+                                return;
+                            current = fresh;
+                        }
+                        catch {
+                            return;
+                        }
+                    }
+                }
+            })()),
+        };
     }
 }
 
+;// CONCATENATED MODULE: ./lib/kube/sweep.js
+
+/**
+ * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
+ * (with `keepPods`, the ended pods that policy keeps stay).
+ * Never throws: problems come back as warnings for the caller to print.
+ */
+async function cleanupRun(api, namespace, selector, options = {}) {
+    const deleted = [];
+    const warnings = [];
+    let pods;
+    try {
+        pods = (await api.list(namespace, selector)).items;
+    }
+    catch (err) {
+        return { deleted, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
+    }
+    await Promise.all(pods.map(async (p) => {
+        const name = p.metadata?.name ?? '';
+        if (p.metadata?.deletionTimestamp)
+            return;
+        // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
+        // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
+        const phase = p.status?.phase;
+        if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed'))
+            return;
+        if (options.keepPods === 'on-failure' && phase === 'Failed')
+            return;
+        try {
+            await api.delete(namespace, name, { gracePeriodSeconds: 2 });
+            deleted.push(name);
+        }
+        catch (err) {
+            if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+                warnings.push((0,kube_errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
+        }
+    }));
+    return { deleted: deleted.sort(), warnings };
+}
+
+// EXTERNAL MODULE: ./lib/report/annotations.js
+var annotations = __webpack_require__(1116);
+// EXTERNAL MODULE: ./lib/report/live-log.js
+var live_log = __webpack_require__(1781);
+// EXTERNAL MODULE: ./lib/report/outputs.js
+var report_outputs = __webpack_require__(8568);
+// EXTERNAL MODULE: ./lib/report/summary-reporter.js
+var summary_reporter = __webpack_require__(626);
 ;// CONCATENATED MODULE: ./lib/report/types.js
 /** Forwards every hook to each reporter, in order. */
 class CompositeReporter {
@@ -1206,26 +1335,21 @@ class CompositeReporter {
     }
 }
 
-// EXTERNAL MODULE: ./lib/report/live-log.js
-var live_log = __webpack_require__(1781);
-// EXTERNAL MODULE: ./lib/report/annotations.js
-var annotations = __webpack_require__(1116);
-// EXTERNAL MODULE: ./lib/report/outputs.js
-var report_outputs = __webpack_require__(8568);
-// EXTERNAL MODULE: ./lib/report/summary-reporter.js
-var summary_reporter = __webpack_require__(626);
-// EXTERNAL MODULE: ./lib/settings.js
-var lib_settings = __webpack_require__(3390);
-// EXTERNAL MODULE: ./lib/runner.js
-var lib_runner = __webpack_require__(869);
-// EXTERNAL MODULE: ./lib/step.js
-var step = __webpack_require__(3341);
-;// CONCATENATED MODULE: ./lib/run-on-cluster.js
+// EXTERNAL MODULE: ./lib/action/errors.js
+var action_errors = __webpack_require__(187);
+// EXTERNAL MODULE: ./lib/action/github-runner.js
+var github_runner = __webpack_require__(778);
+// EXTERNAL MODULE: ./lib/action/settings.js
+var action_settings = __webpack_require__(1149);
+;// CONCATENATED MODULE: ./lib/action/on-cluster.js
 /**
  * The action's `run` and `dry-run` modes, and the post step's sweep: everything that talks to the
- * cluster. `action.ts` loads this module only when a mode needs it (`import()`), because it brings
+ * cluster. `steps.ts` loads this module only when a mode needs it (`import()`), because it brings
  * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
  */
+
+
+
 
 
 
@@ -1246,15 +1370,15 @@ var step = __webpack_require__(3341);
 async function runOnCluster(spec, params, settings, context, deps) {
     const { runner, env, signal } = deps;
     const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
-    const connection = await (0,step/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
+    const connection = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
     for (const secret of connection.secrets)
-        (0,lib_runner/* maskSecret */.$l)(runner, secret);
+        (0,github_runner/* maskSecret */.$l)(runner, secret);
     const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
     const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
-    await (0,step/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+    await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
     const secrets = connection.secrets;
-    const summary = new summary_reporter/* SummaryReporter */.Wx({ runner, logTailLines: settings.logTailLines, secrets });
+    const summary = new summary_reporter/* SummaryReporter */.Wx({ runner, logTailLines: settings.logTailLines, keepPods: settings.keepPods, secrets });
     const outputs = new report_outputs/* OutputsReporter */.E3({ runner, env, secrets });
     const reporters = [
         new live_log/* LiveLogReporter */.U({ write: (line) => runner.info(line) }),
@@ -1269,7 +1393,7 @@ async function runOnCluster(spec, params, settings, context, deps) {
         namespace,
         maxParallel: settings.maxParallel,
         keepPods: settings.keepPods,
-        client,
+        pods: (0,pod_api/* kubePodApi */.t)(client),
         context,
         reporter,
         signal,
@@ -1278,16 +1402,16 @@ async function runOnCluster(spec, params, settings, context, deps) {
         logBacklog: () => runner.logBacklog?.(),
     };
     if (mode === 'dry-run') {
-        const state = await (0,step/* withKubeErrors */.$6)(() => (0,engine/* runDag */.WP)({ ...common, mode }));
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({ ...common, mode }));
         finish(spec, state, mode);
         return;
     }
     // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
     // selector must all agree on it.
-    const runId = (0,engine/* effectiveRunId */.gw)(context);
-    runner.saveState(step/* STATE */.c4.namespace, namespace);
-    runner.saveState(step/* STATE */.c4.selector, (0,engine/* runPodSelector */.SS)(spec, context, runId));
-    runner.saveState(step/* STATE */.c4.keepPods, settings.keepPods);
+    const runId = (0,run/* effectiveRunId */.gw)(context);
+    runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
+    runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+    runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
     const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
     if (lease !== null && !lease.acquired)
         return;
@@ -1298,11 +1422,11 @@ async function runOnCluster(spec, params, settings, context, deps) {
             dag: spec.name,
             runId,
             repository: context.repository,
-            request: (what, fn) => client.request(what, fn),
+            request: client.request,
             onNote: (note) => runner.warning(note),
         });
         if (context.runAttempt > 1) {
-            await (0,step/* withKubeErrors */.$6)(() => settleEarlierAttempts({
+            await (0,action_errors/* withKubeErrors */.$6)(() => settleEarlierAttempts({
                 client,
                 namespace,
                 spec,
@@ -1320,14 +1444,14 @@ async function runOnCluster(spec, params, settings, context, deps) {
                 onRecorded: (task, runAttempt, attempt, outcome) => runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
             }));
         }
-        const session = await (0,step/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
+        const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
         for (const [task, prev] of Object.entries(session.plan.previous)) {
             runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
         }
         if (session.stored !== null)
             for (const r of session.plan.rerun)
                 runner.info(`${r.task} runs: ${r.reason}`);
-        const state = await (0,step/* withKubeErrors */.$6)(() => (0,engine/* runDag */.WP)({
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({
             ...common,
             mode,
             runId,
@@ -1345,7 +1469,7 @@ async function runOnCluster(spec, params, settings, context, deps) {
             runId,
             retentionMs: settings.retentionMs,
             keepPods: settings.keepPods,
-            request: (what, fn) => client.request(what, fn),
+            request: client.request,
         });
         if (old.pods.length + old.configMaps.length > 0) {
             runner.info(`Removed ${old.pods.length} pod(s) and ${old.configMaps.length} state ConfigMap(s) of runs older than the retention`);
@@ -1364,24 +1488,24 @@ async function runOnCluster(spec, params, settings, context, deps) {
  */
 async function takeLock(settings, name, namespace, context, client, deps) {
     const { runner, signal } = deps;
-    const lease = await (0,step/* withKubeErrors */.$6)(() => acquireLease(client.kubeConfig.makeApiClient(dist/* CoordinationV1Api */.hSW), {
-        name: concurrencyLeaseName(name),
+    const lease = await (0,action_errors/* withKubeErrors */.$6)(() => acquireLease(client.coordination, {
+        name: (0,lease_name/* concurrencyLeaseName */.J)(name),
         namespace,
         holder: leaseHolder(context),
         policy: settings.concurrencyPolicy,
         waitTimeoutMs: settings.concurrencyTimeoutMs,
-        request: (what, fn) => client.request(what, fn),
-        watch: client.watch,
+        request: client.request,
+        watch: (path, query, onEvent, onDone) => client.watchRequest(`watch lease ${name}`, path, query, onEvent, onDone),
         signal,
         onWait: (holder, until) => runner.info(`Waiting for the concurrency lock '${name}': held by ${holder} (until ${new Date(until).toISOString()} unless renewed)`),
         onLost: (reason) => runner.warning(`Lost the concurrency lock '${name}': ${reason}`),
     }));
     if (lease.acquired) {
-        runner.info(`Holding the concurrency lock '${name}' (Lease ${namespace}/${concurrencyLeaseName(name)})`);
+        runner.info(`Holding the concurrency lock '${name}' (Lease ${namespace}/${(0,lease_name/* concurrencyLeaseName */.J)(name)})`);
         return lease;
     }
     if (signal.aborted)
-        throw new step/* ActionError */.lZ(`Cancelled while waiting for the concurrency lock '${name}'.`);
+        throw new action_errors/* ActionError */.lZ(`Cancelled while waiting for the concurrency lock '${name}'.`);
     if (settings.concurrencyPolicy === 'skip') {
         runner.info(`Skipped: ${lease.reason} (concurrency-policy: skip)`);
         runner.setOutput('result', 'skipped');
@@ -1390,7 +1514,7 @@ async function takeLock(settings, name, namespace, context, client, deps) {
         await runner.appendSummary(`## ⏭️ Skipped\n\nAnother run holds the concurrency lock \`${name}\`: ${lease.reason}.\n`);
         return lease;
     }
-    throw new step/* ActionError */.lZ(`Another run holds the concurrency lock '${name}': ${lease.reason}. Nothing was run.`);
+    throw new action_errors/* ActionError */.lZ(`Another run holds the concurrency lock '${name}': ${lease.reason}. Nothing was run.`);
 }
 /** Turns the run's result into the step's: a failed DAG fails the step, with the tasks named. */
 function finish(spec, state, mode) {
@@ -1398,12 +1522,12 @@ function finish(spec, state, mode) {
         return;
     const failed = state.tasks.filter((t) => t.result === 'failed').map((t) => t.id);
     if (state.result === 'cancelled') {
-        throw new step/* ActionError */.lZ(`DAG ${spec.name} was cancelled${state.cancelled === 'timeout' ? ' (its timeout passed)' : ''}.`);
+        throw new action_errors/* ActionError */.lZ(`DAG ${spec.name} was cancelled${state.cancelled === 'timeout' ? ' (its timeout passed)' : ''}.`);
     }
     if (mode === 'dry-run') {
-        throw new step/* ActionError */.lZ(`Dry run of DAG ${spec.name}: the cluster would refuse the pods of ${failed.join(', ')} (see the summary).`);
+        throw new action_errors/* ActionError */.lZ(`Dry run of DAG ${spec.name}: the cluster would refuse the pods of ${failed.join(', ')} (see the summary).`);
     }
-    throw new step/* ActionError */.lZ(`DAG ${spec.name} failed: ${failed.length} task${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`);
+    throw new action_errors/* ActionError */.lZ(`DAG ${spec.name} failed: ${failed.length} task${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`);
 }
 function describeSource(source) {
     switch (source) {
@@ -1425,12 +1549,12 @@ function describeSource(source) {
  */
 async function cleanUpRun(runner, env, namespace, selector, keepPods) {
     try {
-        const settings = (0,lib_settings/* readSettings */.sb)((name) => runner.getInput(name));
+        const settings = (0,action_settings/* readSettings */.sb)((name) => runner.getInput(name));
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
         for (const secret of connection.secrets)
-            (0,lib_runner/* maskSecret */.$l)(runner, secret);
+            (0,github_runner/* maskSecret */.$l)(runner, secret);
         const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
-        const { deleted, warnings } = await (0,engine/* cleanupRun */.wX)(client, namespace, selector, { keepPods });
+        const { deleted, warnings } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods });
         if (deleted.length > 0)
             runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
         for (const w of warnings)
