@@ -14,7 +14,7 @@ import { makeCerts } from '../../sandbox/certs.ts';
 import { startNodeAgent, type NodeAgentOptions } from '../../sandbox/node-agent/index.ts';
 import { statusOf, waitForLog, watchPod, type SeenEvent } from '../sandbox/helpers.ts';
 
-const built = existsSync(builtBinary('kube-apiserver')) && existsSync(builtBinary('etcd')) && existsSync(builtBinary('kube-scheduler'));
+const built = (['kube-apiserver', 'kube-scheduler', 'etcd', 'kubectl'] as const).every((b) => existsSync(builtBinary(b)));
 if (!built) {
   console.warn(`node-agent tests skipped: the control plane is not built (${builtBinary('kube-apiserver')} is missing); run control-plane/build.sh`);
 }
