@@ -22,6 +22,8 @@ export interface RunDagOptions {
   spec: DagSpec;
   /** Resolved params (spec defaults overridden by the `params` input). */
   params: Record<string, string>;
+  /** The `run` context (logical date and data interval, src/dag/run-dates.ts); `null`: not known. */
+  run?: Record<string, string> | null;
   mode: 'run' | 'dry-run';
   namespace: string;
   /** At most this many attempts at once; 0: no limit. */
