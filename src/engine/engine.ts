@@ -19,6 +19,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { effectiveRunId } from '../common/run.ts';
+import { runContext, runDates } from '../dag/run-dates.ts';
 import { Scheduler } from '../dag/scheduler.ts';
 import type { AttemptOutcome, Decision, RunState, RunView, SchedulerEvent } from '../dag/types.ts';
 import { classifyPod, containerStarted, containerTerminated, recheckAt } from '../kube/classify.ts';
@@ -75,6 +76,8 @@ class Engine {
   readonly #clock: Clock;
   readonly #runId: string;
   readonly #selector: string;
+  /** The `run` context: logical date and data interval. */
+  readonly #run: Record<string, string> | null;
   readonly #scheduler: Scheduler;
   readonly #runner: PodRunner;
   /** What reporters see of the run as it goes: asked for, never copied per event. */
@@ -100,12 +103,14 @@ class Engine {
     this.#clock = options.clock ?? systemClock;
     this.#runId = effectiveRunId(options.context, options.runId, this.#clock.now());
     this.#selector = runSelector(options.spec.name, this.#runId, options.context.runAttempt);
+    // Without a run context (the CLI), the logical date is the start of the run.
+    this.#run = options.run === undefined ? runContext(runDates({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
     this.#scheduler = new Scheduler(options.spec, {
       now: this.#clock.now(),
       maxParallel: options.maxParallel,
       params: options.params,
       previous: options.previous,
-      run: options.run ?? null,
+      run: this.#run,
     });
     this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
     const scheduler = this.#scheduler;
@@ -287,7 +292,7 @@ class Engine {
     }
     let pod: V1Pod;
     try {
-      const render = (t: string) => renderTemplate(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: o.run ?? null });
+      const render = (t: string) => renderTemplate(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: this.#run });
       pod = renderPod(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render, instance, poke });
     } catch (err) {
       // An output an `if: always()` task refers to is missing, for one: a configuration error.
