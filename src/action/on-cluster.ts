@@ -54,10 +54,13 @@ export async function runOnCluster(
    * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
    * `heading` opens its summary section (written in the same append, so sections never mix).
    */
+  // The runner's summary is one buffer: the runs of a backfill append to it one at a time.
+  let summaries: Promise<void> = Promise.resolve();
+  const appendSummary = (md: string): Promise<void> => (summaries = summaries.then(() => runner.appendSummary(md)));
   const reportersFor = (prefix: string, heading = '') =>
     new CompositeReporter([
       new LiveLogReporter({ write: (line) => runner.info(`${prefix}${line}`) }),
-      new SummaryReporter({ runner: heading === '' ? runner : { ...runner, appendSummary: (md: string) => runner.appendSummary(`${heading}${md}`) }, logTailLines: settings.logTailLines, secrets }),
+      new SummaryReporter({ runner: heading === '' ? runner : { appendSummary: (md: string) => appendSummary(`${heading}${md}`) }, logTailLines: settings.logTailLines, secrets }),
       new AnnotationReporter({ runner, secrets }),
       new OutputsReporter({ runner, env, secrets }),
     ] satisfies Reporter[]);

@@ -101,7 +101,8 @@ class Engine {
   constructor(options: RunDagOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
-    this.#runId = effectiveRunId(options.context, options.runId, this.#clock.now());
+    // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
+    this.#runId = options.runId ?? effectiveRunId(options.context, undefined, this.#clock.now());
     this.#selector = runSelector(options.spec.name, this.#runId, options.context.runAttempt);
     // Without a run context (the CLI), the logical date is the start of the run.
     this.#run = options.run === undefined ? runContext(runDates({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
