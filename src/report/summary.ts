@@ -267,16 +267,18 @@ function runTable(info: RunInfo, state: RunState): string {
     '|---|---|--:|--:|---|---|---|---|',
   ];
   const dash = '—';
-  for (const task of state.tasks) {
+  // A matrix task's row is followed by one row per instance; a sensor's attempts count its pokes.
+  for (const task of state.tasks.flatMap((t) => [t, ...(t.instances ?? [])])) {
     const shown = STATE_LABEL[shownState(task)];
     const span = taskSpan(task, state);
     const last = task.attempts[task.attempts.length - 1];
-    const line = specs.get(task.id)?.pos.line;
+    const line = specs.get(task.group ?? task.id)?.pos.line;
+    const pokes = task.pokes === undefined ? '' : ` (${task.pokes} poke${task.pokes === 1 ? '' : 's'})`;
     rows.push(
       [
         link(task.id, line === undefined ? null : specUrl(info, line)),
         `${shown.emoji} ${shown.text}`,
-        String(task.attempts.length),
+        task.instances === undefined ? `${task.attempts.length}${pokes}` : `${task.instances.length} instance${task.instances.length === 1 ? '' : 's'}`,
         span === null ? dash : formatDuration(span.end - span.start),
         span === null ? dash : formatClock(span.start),
         last?.pod == null ? dash : codeSpan(last.pod),

@@ -63,6 +63,9 @@ describe('the bundled action', () => {
     expect(step.maskedLog).toContain(`[${ids[0]}] building linux/amd64`);
     expect(step.maskedLog).toContain('[publish] publishing linux-amd64,linux-arm64,darwin-arm64');
     expect(sandbox.counters.get('create', 'pods')).toBe(4);
+    // The summary's table: the matrix task's row says how many instances, then a row for each.
+    expect(step.summary).toMatch(/\| \[build\]\([^)]*\) \| ✅ succeeded \| 3 instances \|/);
+    for (const id of ids) expect(step.summary).toContain(`[${id}]`);
     expect(sandbox.list('pods', NS).filter((p) => (p.metadata as { name: string }).name.includes(`-${runId}-`))).toEqual([]);
   });
 
@@ -103,6 +106,8 @@ describe('the bundled action', () => {
     expect(step.maskedLog).toContain('Logical date 2026-12-02T02:00:00Z, data interval 2026-12-01T02:00:00Z → 2026-12-02T02:00:00Z (from the inputs)');
     // No "not yet" poke pod is kept, even with keep-pods on-failure.
     expect(sandbox.list('pods', NS).filter((p) => (p.metadata as { name: string }).name.includes(`-${runId}-`))).toEqual([]);
+    // The summary counts the pokes of the sensor's one attempt.
+    expect(step.summary).toMatch(/\| \[wait-for-data\]\([^)]*\) \| ✅ succeeded \| 1 \(3 pokes\) \|/);
     // Pokes are not retries: no warning annotation.
     expect(step.commands.filter((c) => c.command === 'warning')).toEqual([]);
   });
