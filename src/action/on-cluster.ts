@@ -60,7 +60,12 @@ export async function runOnCluster(
   const reportersFor = (prefix: string, heading = '') =>
     new CompositeReporter([
       new LiveLogReporter({ write: (line) => runner.info(`${prefix}${line}`) }),
-      new SummaryReporter({ runner: heading === '' ? runner : { appendSummary: (md: string) => appendSummary(`${heading}${md}`) }, logTailLines: settings.logTailLines, secrets }),
+      new SummaryReporter({
+        runner: heading === '' ? runner : { appendSummary: (md: string) => appendSummary(`${heading}${md}`) },
+        logTailLines: settings.logTailLines,
+        keepPods: settings.keepPods,
+        secrets,
+      }),
       new AnnotationReporter({ runner, secrets }),
       new OutputsReporter({ runner, env, secrets }),
     ] satisfies Reporter[]);
