@@ -2812,8 +2812,9 @@ function fingerprint(options) {
  * status codes. The meaning of each status:
  *
  * - 401 Unauthorized: the credential is missing, wrong or expired. Stop; retrying cannot help.
- * - 403 Forbidden: authenticated, but RBAC (or an admission webhook) refuses. Stop; name the verb
- *   and resource so the user can grant it.
+ * - 403 Forbidden: authenticated, but RBAC refuses (stop; name the verb and resource so the user
+ *   can grant it), or admission refuses the object (an exceeded ResourceQuota, PodSecurity, a
+ *   webhook: a configuration error, in the server's words).
  * - 404 NotFound: the object (or the namespace) does not exist. For a delete it is success.
  * - 409 Conflict / AlreadyExists: on create, our deterministic pod name exists already, so the
  *   pod is adopted (a re-run or a retried request that reached the server); on update, a
@@ -3017,6 +3018,12 @@ function describeError(err, what, server) {
         case 'unauthorized':
             return `Could not ${what}: the Kubernetes API server${at} rejected the credentials (401 Unauthorized). The token or client certificate is wrong or expired; check the kubeconfig/token input or the step that wrote ~/.kube/config.`;
         case 'forbidden':
+            // RBAC says who cannot do what ("User ... cannot create resource ..."); any other 403 is
+            // admission refusing the object itself (ResourceQuota, PodSecurity, a webhook), which no
+            // Role can fix.
+            if (!/\bcannot \S+ resource\b/.test(e.message)) {
+                return `Could not ${what}: refused by the namespace's admission policy (403). ${e.message}. Change the task (resources, securityContext...) to fit the policy, or ask the cluster's administrators to change it.`;
+            }
             return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
         case 'not-found':
             return `Could not ${what}: not found (404). ${e.message}`;
