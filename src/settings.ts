@@ -5,6 +5,7 @@
  */
 import type { Mode, RunContext } from './report/types.ts';
 import { parseDuration } from './spec/duration.ts';
+import { namespaceProblem } from './spec/names.ts';
 import type { AuthInputs } from './kube/auth.ts';
 
 /** How pods of finished tasks are treated. */
@@ -99,6 +100,11 @@ export function readSettings(getInput: (name: string) => string): Settings {
       certificateAuthorityData: optional('certificate-authority-data'),
     },
   };
+  if (settings.namespace !== null) {
+    const problem = namespaceProblem(settings.namespace);
+    // JSON.stringify: a value with a line break or a control character is shown as such, on one line.
+    if (problem !== null) problems.push(`Invalid input 'namespace': ${JSON.stringify(settings.namespace.slice(0, 100))}. Expected ${problem}.`);
+  }
   const { auth } = settings;
   if (auth.server !== undefined && auth.token === undefined && auth.kubeconfig === undefined) {
     problems.push(`Input 'server' was given without 'token'. Give both (a service-account token), or a 'kubeconfig' instead.`);

@@ -195,8 +195,10 @@ class Parser {
       const field = this.#member(`"result" or "outputs" after "tasks.${task.text}."`);
       if (field.text === 'result') return { kind: 'result', task: task.text };
       if (field.text === 'outputs') {
-        const name = this.#member(`an output name after "tasks.${task.text}.outputs."`);
-        return { kind: 'output', task: task.text, name: name.text };
+        // Output names may hold dots (`tasks.train.outputs.model.uri`): the rest is the name.
+        let name = this.#member(`an output name after "tasks.${task.text}.outputs."`).text;
+        while (this.#peek().kind === 'dot') name += `.${this.#member(`an output name part after "${name}."`).text}`;
+        return { kind: 'output', task: task.text, name };
       }
       throw new ExpressionError(`unknown property "${field.text}" of tasks.${task.text}; expected "result" or "outputs.<name>"`, field.at + 1);
     }

@@ -14,11 +14,12 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
 import { didYouMean } from './suggest.ts';
-import { ENV_NAME, fixName, nameProblem, PARAM_NAME } from './names.ts';
+import { ENV_NAME, fixName, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
 import { ExpressionError, exprRefs, parseExpression } from './expression.ts';
 import { normalizeSpec } from './normalize.ts';
+import { yamlLimitProblem } from './yaml-limits.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
 /** A path into the document: map keys and list indexes. */
@@ -188,7 +189,14 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   const issues = new Issues(file);
   const lines = new LineCounter();
   // `merge: true` lets users share blocks with anchors and `<<: *anchor`, as in many CI files.
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true });
+  } catch (err) {
+    // The parser itself gave up (a string past the engine's length): a file no spec looks like.
+    issues.add({ line: 1, col: 1 }, [], `the YAML parser could not read the file (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); is it a DAG spec?`);
+    return { spec: null, issues: issues.sorted() };
+  }
   const loc = new Locator(doc, lines, text);
 
   for (const err of doc.errors) {
@@ -198,12 +206,20 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   }
   if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
 
+  // Before anything walks the data: bounded by what the aliases expand to, not by the file.
+  const tooBig = yamlLimitProblem(doc);
+  if (tooBig !== null) {
+    issues.add({ line: 1, col: 1 }, [], `the spec is too large to read: ${tooBig}`);
+    return { spec: null, issues: issues.sorted() };
+  }
+
   checkDuplicateKeys(doc.contents, [], loc, issues);
 
   let raw: unknown;
   try {
-    // The alias cap stops a "billion laughs" document from expanding without bound.
-    raw = doc.toJS({ maxAliasCount: 1000 });
+    // yamlLimitProblem bounded the expansion by its size; the library's own cap (uses of
+    // aliases) would refuse specs that share many small blocks and let large ones through.
+    raw = doc.toJS({ maxAliasCount: -1 });
   } catch (err) {
     issues.add({ line: 1, col: 1 }, [], `YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     return { spec: null, issues: issues.sorted() };
@@ -377,7 +393,10 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
 
   const params = isRecord(raw.params) ? Object.keys(raw.params) : [];
   for (const p of params) {
-    if (!PARAM_NAME.test(p)) {
+    const reserved = reservedNameProblem(p);
+    if (reserved !== null) {
+      issues.add(loc.keyPos(['params', p]), ['params', p], `param name ${reserved}`);
+    } else if (!PARAM_NAME.test(p)) {
       issues.add(loc.keyPos(['params', p]), ['params', p], `param name "${p}" is not valid: use letters, digits, "_" and "-", starting with a letter or "_" (it is written {{ params.${p} }})`);
     }
   }
@@ -400,6 +419,9 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
       const fixed = fixName(id);
       issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id "${id}" is not valid: ${problem} (task ids are used in pod names and label values)${fixed ? `; rename it to "${fixed}"` : ''}`);
     }
+    const reserved = reservedNameProblem(id);
+    if (reserved !== null) issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id ${reserved}`);
+    if (isRecord(task)) checkOwnMetadata(task.pod, ['tasks', id, 'pod'], loc, issues);
     const needs = rawNeeds(id, task);
     const known: string[] = [];
     const paths = new Map<string, SpecPath>();
@@ -419,6 +441,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     for (const [name] of Object.entries(isRecord(task) && isRecord(task.env) ? task.env : {})) checkEnvName(name, ['tasks', id, 'env', name], loc, issues);
   }
   for (const [name] of Object.entries(isRecord(defaults.env) ? defaults.env : {})) checkEnvName(name, ['defaults', 'env', name], loc, issues);
+  checkOwnMetadata(defaults.pod, ['defaults', 'pod'], loc, issues);
 
   const cycle = findCycle([...graph.values()]);
   if (cycle !== null) {
@@ -452,6 +475,27 @@ function checkEnvName(name: string, path: SpecPath, loc: Locator, issues: Issues
   }
 }
 
+/** The label and annotation keys the action sets itself (src/kube/pod.ts LABELS, ANNOTATIONS). */
+const OWN_KEY = /^(pod-dag\.io\/|app\.kubernetes\.io\/managed-by$)/;
+
+/**
+ * A spec may not set the action's own labels and annotations: they say which run a pod belongs
+ * to (its selector, housekeeping and the post step's sweep go by them), so a spec that set one
+ * the action leaves unset (the repository, outside GitHub) could pass a pod off as another's.
+ */
+function checkOwnMetadata(pod: unknown, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (!isRecord(pod)) return;
+  for (const field of ['labels', 'annotations'] as const) {
+    const map = pod[field];
+    if (!isRecord(map)) continue;
+    for (const key of Object.keys(map)) {
+      if (!OWN_KEY.test(key)) continue;
+      const at = [...path, field, key];
+      issues.add(loc.keyPos(at), at, `${field === 'labels' ? 'label' : 'annotation'} "${key}" is set by pod-dag-action itself (it says which run a pod belongs to); use a key outside "pod-dag.io/"`);
+    }
+  }
+}
+
 /** The task a reference is checked from. */
 interface TaskScope {
   id: string;
@@ -470,6 +514,11 @@ function taskRefProblem(ref: string, scope: TaskScope | null): string | null {
   return null;
 }
 
+/** Why an output name may not be referenced (it could never be written), or null. */
+function outputNameProblem(name: string): string | null {
+  return RESERVED_NAMES.has(name) ? `output name ${reservedNameProblem(name)!}` : null;
+}
+
 function paramProblem(name: string, params: string[]): string {
   const declared = params.length === 0 ? 'the spec declares no params' : `declared params: ${params.join(', ')}`;
   return `unknown param "${name}"${didYouMean(name, params)} (${declared})`;
@@ -480,7 +529,9 @@ function checkTemplate(text: string, path: SpecPath, params: string[], scope: Ta
   for (const e of errors) issues.add(loc.stringPos(path, e.offset), path, `${formatPath(path)}: ${e.message}`);
   for (const m of refs) {
     const problem =
-      m.ref.kind === 'param' ? (params.includes(m.ref.name) ? null : paramProblem(m.ref.name, params)) : taskRefProblem(m.ref.task, scope);
+      m.ref.kind === 'param'
+        ? params.includes(m.ref.name) ? null : paramProblem(m.ref.name, params)
+        : (taskRefProblem(m.ref.task, scope) ?? outputNameProblem(m.ref.name));
     if (problem !== null) issues.add(loc.stringPos(path, m.start), path, `${formatPath(path)}: ${m.text}: ${problem}`);
   }
 }
@@ -495,7 +546,10 @@ function checkCondition(source: string, path: SpecPath, params: string[], scope:
     return;
   }
   for (const ref of exprRefs(expr)) {
-    const problem = ref.kind === 'param' ? (params.includes(ref.name) ? null : paramProblem(ref.name, params)) : taskRefProblem(ref.task, scope);
+    const problem =
+      ref.kind === 'param'
+        ? params.includes(ref.name) ? null : paramProblem(ref.name, params)
+        : (taskRefProblem(ref.task, scope) ?? (ref.kind === 'output' ? outputNameProblem(ref.name) : null));
     const text = ref.kind === 'param' ? `params.${ref.name}` : ref.kind === 'result' ? `tasks.${ref.task}.result` : `tasks.${ref.task}.outputs.${ref.name}`;
     const at = Math.max(0, source.indexOf(text));
     if (problem !== null) issues.add(loc.stringPos(path, at), path, `${formatPath(path)}: ${text}: ${problem}`);

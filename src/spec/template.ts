@@ -34,8 +34,10 @@ export class TemplateError extends Error {
 }
 
 const NAME = '[A-Za-z0-9_][A-Za-z0-9_-]*';
+/** An output name may hold dots (`model.uri`): everything after `outputs.` is the name. */
+const OUTPUT_NAME = '[A-Za-z_][A-Za-z0-9_.-]*';
 const PARAM_REF = new RegExp(`^params\\.(${NAME})$`);
-const OUTPUT_REF = new RegExp(`^tasks\\.(${NAME})\\.outputs\\.(${NAME})$`);
+const OUTPUT_REF = new RegExp(`^tasks\\.(${NAME})\\.outputs\\.(${OUTPUT_NAME})$`);
 
 /** Every reference and every syntax error in a template, in order. */
 export function findTemplateRefs(template: Template): { refs: TemplateMatch[]; errors: TemplateSyntaxError[] } {
