@@ -36,7 +36,8 @@ export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string): { p
       given = doc.toJS({ maxAliasCount: -1 });
     }
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    const reason = /Maximum call stack/.test(message) ? `it is nested too deeply to read (params are name: value pairs)` : message;
     return { params: {}, issues: [`the params input is not valid YAML or JSON: ${reason}`] };
   }
   if (given === null || given === undefined) given = {};
@@ -47,7 +48,7 @@ export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string): { p
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(given as Record<string, unknown>)) {
     if (RESERVED_NAMES.has(name)) {
-      issues.push(`param name "${name}" in the params input is reserved (JavaScript gives it a meaning of its own); no spec can declare it`);
+      issues.push(`param name "${name}" in the params input is reserved (JavaScript gives it a meaning of its own on every object); no spec can declare it`);
       continue;
     }
     if (!declared.includes(name)) {

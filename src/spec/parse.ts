@@ -19,7 +19,7 @@ import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
 import { ExpressionError, exprRefs, parseExpression } from './expression.ts';
 import { normalizeSpec } from './normalize.ts';
-import { yamlLimitProblem } from './yaml-limits.ts';
+import { YAML_LIMITS, yamlLimitProblem } from './yaml-limits.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
 /** A path into the document: map keys and list indexes. */
@@ -201,7 +201,12 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
 
   for (const err of doc.errors) {
     const pos = lines.linePos(err.pos[0]);
-    const what = err.code === 'MULTIPLE_DOCS' ? 'the file holds more than one YAML document ("---"); a spec is one document' : err.message;
+    const what =
+      err.code === 'MULTIPLE_DOCS'
+        ? 'the file holds more than one YAML document ("---"); a spec is one document'
+        : /Maximum call stack/.test(err.message)
+          ? `it is nested too deeply to read (a spec is nested at most ${YAML_LIMITS.maxDepth} levels deep)`
+          : err.message;
     issues.add(pos, [], `YAML syntax error: ${what}`);
   }
   if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
