@@ -23,7 +23,11 @@ export async function main(): Promise<never> {
   try {
     await runMain({ runner, env: process.env, signal: controller.signal });
   } catch (err) {
-    if (err instanceof ActionError) {
+    if (err instanceof ActionError && err.annotated) {
+      // Its annotations are out already: one more would push one past GitHub's ten per step.
+      process.exitCode = 1;
+      runner.info(`Error: ${err.message}`);
+    } else if (err instanceof ActionError) {
       runner.setFailed(err.message);
     } else {
       // A bug of ours, not a user error: say so, with what is needed to report it.

@@ -237,7 +237,7 @@ export function limitAnnotations(list: readonly Annotation[], max = GITHUB_ANNOT
     out.push(...kept, {
       level,
       title: `${left} more ${level === 'error' ? 'errors' : 'warnings'} not shown`,
-      message: `GitHub shows at most ${max} ${level} annotations per step; ${left} more are in the step's log and the job summary.`,
+      message: `GitHub shows at most ${max} ${level} annotations per step; the other ${left} are listed in the step's log and the job summary.`,
       file: null,
       line: null,
       col: null,
