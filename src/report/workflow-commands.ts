@@ -61,10 +61,10 @@ export function stepLogLines(text: string): string[] {
 
 /** One line (no line break left in it) made inert; see `stepLogLines`. */
 function inertLine(line: string): string {
-  const clean = line.replace(ESCAPE_SEQUENCE, (seq) => (SGR.test(seq) ? seq : '')).replace(STRIPPED, (c, offset: number, all: string) =>
-    // The ESC of a colour code kept above stays; every other control goes.
-    c === '\u001b' && SGR.test(/^\u001b\[[0-9;:]*m/.exec(all.slice(offset))?.[0] ?? '') ? c : '',
-  );
+  const clean = line
+    .replace(ESCAPE_SEQUENCE, (seq) => (SGR.test(seq) ? seq : ''))
+    // Every ESC left starts a colour code kept above, and stays; every other control goes.
+    .replace(STRIPPED, (c) => (c === '\u001b' ? c : ''));
   return clean.replace(LEGACY_PREFIX, '# $1#$2[').replace(COMMAND_START, '$1: $2:');
 }
 
