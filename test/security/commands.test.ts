@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { runStep, type StepResult } from '../harness/action.ts';
+import { runCli } from '../../src/cli/commands.ts';
 import { parseCommands } from '../helpers/runner-commands.ts';
 
 /** Every way into a command we know of, as a task or a spec might write it. */
@@ -109,5 +110,32 @@ describe('run mode: what tasks print and what the cluster says', () => {
     expect(step.exitCode, step.stdout).toBe(1);
     expect(step.stdout).toContain('[talk] # #[add-mask]failed');
     expectOnlyOurCommands(step);
+  });
+
+  it('the CLI prints task logs and messages to the terminal without escape sequences or controls', async () => {
+    const cwd = await workspace(
+      [
+        'version: 1',
+        'name: hostile-cli',
+        'namespace: jobs',
+        'tasks:',
+        '  talk:',
+        '    image: sandbox/exit:2',
+        `    env: {SANDBOX_LOG: ${q('\u001b]0;pwned\u0007\u001b[2J\u001b[31mred\rover\u009b1mwrite\u0000')}, SANDBOX_TERMINATION_MESSAGE: ${q('\u001b[2Jboom')}}`,
+      ].join('\n'),
+    );
+    await writeFile(path.join(cwd, 'kubeconfig'), sandbox.kubeconfig());
+    let out = '';
+    const code = await runCli(['run', 'dag.yaml'], {
+      cwd,
+      env: { KUBECONFIG: path.join(cwd, 'kubeconfig'), HOME: cwd },
+      stdout: (t) => void (out += t),
+      stderr: (t) => void (out += t),
+      signal: new AbortController().signal,
+    });
+    expect(code).toBe(1);
+    expect(out).toContain('[talk] redoverwrite');
+    // eslint-disable-next-line no-control-regex
+    expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
   });
 });
