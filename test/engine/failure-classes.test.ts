@@ -170,9 +170,9 @@ tasks:
     const st = p?.status as { containerStatuses?: { state?: { running?: unknown } }[] } | undefined;
     return p && st?.containerStatuses?.[0]?.state?.running ? p.metadata.name : null;
   };
-  // Running is not enough: the container's shell must have left its marker, else attempt 2 is
-  // the first to see none and sleeps in its turn.
-  await until(() => isRunning() !== null && existsSync(marker), 'attempt 1 running and its marker written');
+  // Running is not enough: the shell may not have written its marker yet, and attempt 2 would
+  // then sleep too (the test's race, not the engine's).
+  await until(() => isRunning() !== null && existsSync(marker), 'attempt 1 running, its marker written');
   expect(cluster.sandbox.deletePod(isRunning()!, 'default', { gracePeriodSeconds: 0 })).toBe(true);
   const r = await running;
   expect(r.state.result).toBe('success');

@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { expect, test } from 'vitest';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { LogFollower, MAX_LOG_LINE_CHARS } from '../../src/kube/logs.ts';
+import { kubePodApi } from '../../src/kube/pod-api.ts';
 import { LiveLogReporter } from '../../src/report/live-log.ts';
 
 const STAMP = '2026-11-24T02:00:01.000000000Z';
@@ -34,7 +35,7 @@ function hugeLineClient(size: number, newline: boolean): KubeClient {
 
 async function follow(client: KubeClient): Promise<string[]> {
   const lines: string[] = [];
-  const follower = new LogFollower({ client, namespace: 'ns', pod: 'p', container: 'main', onLine: (t) => lines.push(t), sleep: async () => {} });
+  const follower = new LogFollower({ api: kubePodApi(client), namespace: 'ns', pod: 'p', container: 'main', onLine: (t) => lines.push(t), sleep: async () => {} });
   follower.terminated();
   follower.start();
   await follower.done;

@@ -9,7 +9,7 @@ import { parseSpec } from '../../src/spec/parse.ts';
 import { resolveParams } from '../../src/spec/params.ts';
 import { renderTemplate } from '../../src/spec/template.ts';
 import { parseOutputs } from '../../src/kube/pod.ts';
-import { readSettings } from '../../src/settings.ts';
+import { readSettings } from '../../src/action/settings.ts';
 
 const parse = (text: string) => parseSpec(text, 'dag.yaml');
 const messages = (text: string) => parse(text).issues.map((i) => `${i.line}:${i.col} ${i.message}`);
@@ -112,8 +112,8 @@ describe('names JavaScript treats specially', () => {
 });
 
 describe('output names with dots (README: letters, digits, _, - and .)', () => {
-  it('are written, referenced in templates and conditions, and rendered', () => {
-    const text = 'version: 1\nname: x\ntasks:\n  a: {image: busybox}\n  b: {needs: [a], image: busybox, args: ["{{ tasks.a.outputs.model.uri }}"], if: "tasks.a.outputs.model.uri != \'\'"}\n';
+  it('are written, read with an index in templates and conditions, as on GitHub, and rendered', () => {
+    const text = "version: 1\nname: x\ntasks:\n  a: {image: busybox}\n  b: {needs: [a], image: busybox, args: [\"{{ tasks.a.outputs['model.uri'] }}\"], if: \"tasks.a.outputs['model.uri'] != ''\"}\n";
     const { spec, issues } = parse(text);
     expect(issues).toEqual([]);
     const written = parseOutputs('model.uri=s3://bucket/m\n', 'a');
@@ -137,9 +137,9 @@ describe("the action's own labels and annotations", () => {
 
 describe("the 'namespace' input", () => {
   it.each(['Data-Jobs', 'jobs\n::add-mask::x', 'a'.repeat(64), '-x', 'x.y'])('refuses %j: a namespace is a DNS-1123 label', (ns) => {
-    expect(() => readSettings((n) => ({ dag: 'dag.yaml', namespace: ns })[n] ?? '')).toThrow(/^Invalid input 'namespace': ".*"\. Expected a namespace name is a DNS-1123 label/);
+    expect(() => readSettings((n: string) => ({ dag: 'dag.yaml', namespace: ns })[n] ?? '')).toThrow(/^Invalid input 'namespace': ".*"\. Expected a namespace name is a DNS-1123 label/);
   });
   it('accepts a valid one', () => {
-    expect(readSettings((n) => ({ dag: 'dag.yaml', namespace: 'data-jobs' })[n] ?? '').namespace).toBe('data-jobs');
+    expect(readSettings((n: string) => ({ dag: 'dag.yaml', namespace: 'data-jobs' })[n] ?? '').namespace).toBe('data-jobs');
   });
 });

@@ -5,7 +5,7 @@
  */
 import { EOL } from 'node:os';
 import * as core from '@actions/core';
-import { stepLogLines, workflowCommand, type CommandName } from './report/workflow-commands.ts';
+import { stepLogLines, workflowCommand, type CommandName } from '../report/workflow-commands.ts';
 
 /** Where an annotation points. */
 export interface AnnotationPlace {
