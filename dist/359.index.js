@@ -1391,7 +1391,7 @@ async function runOnCluster(spec, params, settings, context, deps) {
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
     await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
     const secrets = connection.secrets;
-    const summary = new summary_reporter/* SummaryReporter */.Wx({ runner, logTailLines: settings.logTailLines, secrets });
+    const summary = new summary_reporter/* SummaryReporter */.Wx({ runner, logTailLines: settings.logTailLines, keepPods: settings.keepPods, secrets });
     const outputs = new report_outputs/* OutputsReporter */.E3({ runner, env, secrets });
     const reporters = [
         new live_log/* LiveLogReporter */.U({ write: (line) => runner.info(line) }),

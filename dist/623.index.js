@@ -12,9 +12,9 @@ export const modules = {
 /* harmony import */ var _kube_auth_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(843);
 /* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(6254);
 /* harmony import */ var _kube_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2474);
-/* harmony import */ var _kube_pod_api_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(2403);
-/* harmony import */ var _report_live_log_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(1781);
-/* harmony import */ var _io_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(8908);
+/* harmony import */ var _kube_pod_api_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2403);
+/* harmony import */ var _report_live_log_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(1781);
+/* harmony import */ var _io_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(8908);
 
 
 
@@ -37,17 +37,17 @@ async function runLocal(run, io) {
             namespace,
             maxParallel: run.maxParallel,
             keepPods: run.keepPods,
-            pods: (0,_kube_pod_api_js__WEBPACK_IMPORTED_MODULE_6__/* .kubePodApi */ .t)(client),
-            context: (0,_io_js__WEBPACK_IMPORTED_MODULE_5__/* .localContext */ .N)(io.env),
-            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_4__/* .LiveLogReporter */ .U({ write: (line) => io.stdout(`${line}\n`) }),
+            pods: (0,_kube_pod_api_js__WEBPACK_IMPORTED_MODULE_4__/* .kubePodApi */ .t)(client),
+            context: (0,_io_js__WEBPACK_IMPORTED_MODULE_6__/* .localContext */ .N)(io.env),
+            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_5__/* .LiveLogReporter */ .U({ write: (line) => io.stdout(`${line}\n`) }),
             signal: io.signal,
         });
-        return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.failed;
+        return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_6__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_6__/* .EXIT */ .d.failed;
     }
     catch (err) {
         if (err instanceof _kube_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .KubeError */ .a3) {
             io.stderr(`pod-dag run: ${err.message}\n`);
-            return _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.usage;
+            return _io_js__WEBPACK_IMPORTED_MODULE_6__/* .EXIT */ .d.usage;
         }
         throw err;
     }

@@ -2448,10 +2448,16 @@ function preflightMessage(err, server) {
 /* harmony export */   h0: () => (/* binding */ containerStarted),
 /* harmony export */   hW: () => (/* binding */ recheckAt)
 /* harmony export */ });
+/* unused harmony export startErrorCause */
 /* harmony import */ var _pod_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1794);
 
 /** Waiting reasons that mean the image cannot be pulled (may be transient: a short grace). */
-const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'RegistryUnavailable']);
+/**
+ * Waiting reasons about the image that no wait can fix: a name that does not parse, or an image
+ * the node may never pull (`imagePullPolicy: Never`) and does not have. No grace.
+ */
+const IMAGE_FATAL_REASONS = new Set(['InvalidImageName', 'ErrImageNeverPull']);
 /** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 /** Pod-level `Failed` reasons set by the kubelet or the control plane when it is not the task's fault. */
@@ -2468,6 +2474,37 @@ const INFRA_POD_REASONS = new Set([
     'NodeAffinity',
     'Preempting',
 ]);
+/**
+ * What a container runtime says when it cannot start the process, for causes that are in the
+ * task's spec or its image (the command, the working directory, file modes), so another attempt
+ * on any node fails the same way. Matched in the message of a `StartError` (containerd) or
+ * `ContainerCannotRun` (dockershim, cri-dockerd) termination.
+ */
+const START_CONFIG_PATTERNS = [
+    /executable file not found/,
+    /no such file or directory/,
+    /permission denied/,
+    /exec format error/,
+    /not a directory/,
+    /no command specified/,
+];
+/** Termination reasons that mean the container process never started. */
+const START_FAILURE_REASONS = new Set(['StartError', 'ContainerCannotRun']);
+/**
+ * The part of a runtime's start error a person needs: containerd wraps the cause in five layers
+ * ("failed to create containerd task: failed to create shim task: OCI runtime create failed:
+ * runc create failed: unable to start container process: exec: "x": executable file not found
+ * in $PATH: unknown"); keep what follows the last wrapper, without the trailing ": unknown".
+ */
+function startErrorCause(message) {
+    let cause = message.trim();
+    const marker = 'unable to start container process: ';
+    const at = cause.lastIndexOf(marker);
+    if (at >= 0)
+        cause = cause.slice(at + marker.length);
+    cause = cause.replace(/^error during container init: /, '').replace(/: unknown$/, '');
+    return cause;
+}
 function outcome(partial, pod) {
     return {
         reason: null,
@@ -2517,6 +2554,15 @@ function classifyPod(pod, ctx) {
             return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
         }
         const reason = terminated.reason ?? 'Error';
+        if (START_FAILURE_REASONS.has(reason)) {
+            // The process never ran, so there is no log: the runtime's words are all there is.
+            const said = terminated.message?.trim() ?? '';
+            const cause = said === '' ? 'the container runtime gave no message' : startErrorCause(said);
+            if (START_CONFIG_PATTERNS.some((p) => p.test(said))) {
+                return outcome({ class: 'configuration', reason, message: `the container could not start: ${cause}; check the task's command, workingDir and image`, exitCode }, pod);
+            }
+            return outcome({ class: 'failed', reason, message: `the container could not start: ${cause}`, exitCode }, pod);
+        }
         const message = reason === 'OOMKilled'
             ? `OOMKilled: the container ran out of memory (exit code ${exitCode}); raise resources.limits.memory`
             : `exit code ${exitCode}${reason && reason !== 'Error' ? ` (${reason})` : ''}`;
@@ -2550,8 +2596,11 @@ function classifyPod(pod, ctx) {
     if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
         return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
     }
+    if (waiting?.reason && IMAGE_FATAL_REASONS.has(waiting.reason)) {
+        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot use image ${main?.image ?? ''}`.trim() }, pod);
+    }
     const pending = ctx.now - ctx.createdAt;
-    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && (pending >= ctx.imagePullGraceMs || waiting.reason === 'InvalidImageName')) {
+    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && pending >= ctx.imagePullGraceMs) {
         return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
     }
     const running = main?.state?.running !== undefined;
@@ -2754,18 +2803,41 @@ function fingerprint(options) {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   t: () => (/* binding */ kubePodApi)
 /* harmony export */ });
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9655);
+
+/**
+ * Request options that send `pod` as it was rendered. client-node's serializer copies only the
+ * fields its V1Pod model knows, so without this a field the model does not know (a typo, or one
+ * newer than the client) would be dropped on our side, silently, and the API server's strict
+ * field validation would never see it.
+ */
+function sendAsRendered(pod) {
+    const middleware = {
+        pre: (context) => {
+            context.setBody(JSON.stringify(pod));
+            return new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context));
+        },
+        post: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context)),
+    };
+    return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
 /** The PodApi of a connected client: every call through its rate limit, requests with its retries. */
 function kubePodApi(client) {
     return {
         server: client.server,
         create: (namespace, pod, options = {}) => {
             const name = pod.metadata?.name ?? '';
+            // Strict: a field the server does not know is a 400, not a warning and a dropped field
+            // (a misspelt affinity would let the pod run on any node). The spec layer checks the same
+            // offline against the pinned release; this catches a cluster of another version.
+            const fieldValidation = 'Strict';
+            const asRendered = sendAsRendered(pod);
             if (options.dryRun) {
-                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All' }));
+                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All', fieldValidation }, asRendered));
             }
             // Retrying a create after a network error is safe for the engine: if the first one reached
             // the server, the retry answers 409 and the engine adopts the pod (after checking its labels).
-            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod }));
+            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod, fieldValidation }, asRendered));
         },
         read: (namespace, name) => client.request(`get pod ${name}`, () => client.core.readNamespacedPod({ name, namespace })),
         delete: async (namespace, name, { gracePeriodSeconds }) => {

@@ -13,6 +13,9 @@
  *   pod is adopted (a re-run or a retried request that reached the server); on update, a
  *   resourceVersion conflict.
  * - 410 Gone: a watch's resourceVersion is too old (etcd compacted it). List again.
+ * - 400 BadRequest: the server could not decode the object; with `fieldValidation=Strict` (every
+ *   pod we create) a field it does not know ("strict decoding error: unknown field ..."). A
+ *   configuration error, with the server's own message. Never retried.
  * - 422 Invalid: the cluster rejected the object's schema; a configuration error whose `causes`
  *   name the fields. Never retried.
  * - 429 TooManyRequests: API priority and fairness or a proxy throttles us. Retry after the
@@ -24,6 +27,8 @@
  * - TLS errors (unknown CA, name mismatch, expired certificate): never retried; they name the
  *   server and the fix (certificate-authority-data).
  */
+
+import { KUBERNETES_VERSION } from '../spec/k8s/pod-openapi.ts';
 
 /** What an error from the API server (or the way to it) means for us. */
 export type KubeErrorKind =
@@ -235,6 +240,11 @@ export function describeError(err: unknown, what: string, server: string | null)
       return `Could not ${what}: not found (404). ${e.message}`;
     case 'invalid':
       return `Could not ${what}: the cluster rejected it as invalid (422). ${e.message}${e.causes.length ? ` (${e.causes.join('; ')})` : ''}`;
+    case 'bad-request':
+      if (/strict decoding error/.test(e.message)) {
+        return `Could not ${what}: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${e.message}. The spec's pod: fields are checked offline against Kubernetes ${KUBERNETES_VERSION}: check that the cluster's version has this field.`;
+      }
+      return `Could not ${what}: the cluster refused the request (400 BadRequest). ${e.message}`;
     case 'tls':
       return `Could not ${what}: TLS handshake with the API server${at} failed (${e.message}). The server's certificate is not trusted: give the cluster's CA in certificate-authority-data (or the kubeconfig's certificate-authority-data) and check that the server URL matches the certificate.`;
     case 'network':

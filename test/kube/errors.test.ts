@@ -2,6 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import { ApiException } from '@kubernetes/client-node';
 import { TokenBucket, classifyError, describeError, isRetriable, withRetry } from '../../src/kube/errors.ts';
+import { KUBERNETES_VERSION } from '../../src/spec/k8s/pod-openapi.ts';
 
 const status = (code: number, reason: string, message: string, details?: object) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code, details });
@@ -32,6 +33,15 @@ describe('classifyError', () => {
     const err = new ApiException(422, 'x', status(422, 'Invalid', 'Pod "p" is invalid', { causes: [{ field: 'spec.containers[0].image', message: 'Required value' }] }), {});
     expect(classifyError(err).causes).toEqual(['spec.containers[0].image: Required value']);
     expect(describeError(err, 'create pod p', null)).toMatch(/spec.containers\[0\].image: Required value/);
+  });
+
+  test('400 from strict field validation: a configuration error that quotes the server and says what to check', () => {
+    const message = 'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.affinity.nodeAfinity"';
+    const err = new ApiException(400, 'x', status(400, 'BadRequest', message), {});
+    expect(classifyError(err)).toMatchObject({ kind: 'bad-request', retriable: false, reason: 'BadRequest' });
+    expect(describeError(err, 'create pod p in namespace ns', null)).toBe(
+      `Could not create pod p in namespace ns: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${message}. The spec's pod: fields are checked offline against Kubernetes ${KUBERNETES_VERSION}: check that the cluster's version has this field.`,
+    );
   });
 
   test('429 reads Retry-After', () => {
