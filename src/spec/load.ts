@@ -2,11 +2,12 @@
 import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { UserError } from '../common/errors.ts';
 import { parseSpec } from './parse.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
 /** The spec file could not be read (missing, a directory, no permission, outside the root, too large). */
-export class SpecFileError extends Error {
+export class SpecFileError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'SpecFileError';
