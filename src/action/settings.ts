@@ -101,8 +101,7 @@ export function readSettings(getInput: (name: string) => string): Settings {
   }
   if (settings.namespace !== null) {
     const problem = namespaceProblem(settings.namespace);
-    // JSON.stringify: a value with a line break or a control character is shown as such, on one line.
-    if (problem !== null) problems.push(`Invalid input 'namespace': ${JSON.stringify(settings.namespace.slice(0, 100))}. Expected ${problem}.`);
+    if (problem !== null) problems.push(`Invalid input 'namespace': '${settings.namespace.slice(0, 100)}'. Expected ${problem}.`);
   }
   const { auth } = settings;
   if (auth.server !== undefined && !isHttpUrl(auth.server)) {

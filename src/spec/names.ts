@@ -55,7 +55,7 @@ export const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 /** Why `ns` is not a valid Kubernetes namespace name (a DNS-1123 label), or null. */
 export function namespaceProblem(ns: string): string | null {
   if (ns.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)) {
-    return 'a namespace name is a DNS-1123 label: at most 63 characters of a-z, 0-9 and "-", starting and ending with a letter or digit';
+    return "a Kubernetes namespace name: lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit";
   }
   return null;
 }

@@ -137,7 +137,7 @@ describe("the action's own labels and annotations", () => {
 
 describe("the 'namespace' input", () => {
   it.each(['Data-Jobs', 'jobs\n::add-mask::x', 'a'.repeat(64), '-x', 'x.y'])('refuses %j: a namespace is a DNS-1123 label', (ns) => {
-    expect(() => readSettings((n: string) => ({ dag: 'dag.yaml', namespace: ns })[n] ?? '')).toThrow(/^Invalid input 'namespace': ".*"\. Expected a namespace name is a DNS-1123 label/);
+    expect(() => readSettings((n: string) => ({ dag: 'dag.yaml', namespace: ns })[n] ?? '')).toThrow(/^Invalid input 'namespace': '[^]*'\. Expected a Kubernetes namespace name: lower-case letters, digits and '-', at most 63 characters/);
   });
   it('accepts a valid one', () => {
     expect(readSettings((n: string) => ({ dag: 'dag.yaml', namespace: 'data-jobs' })[n] ?? '').namespace).toBe('data-jobs');
