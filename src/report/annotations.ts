@@ -47,7 +47,7 @@ export const coreAnnotationSink: AnnotationSink = {
   },
 };
 
-/** Where an annotation points, as the runner seam (src/runner.ts) takes it. */
+/** Where an annotation points, as the runner seam (src/action/github-runner.ts) takes it. */
 export interface AnnotationPlace {
   title?: string;
   file?: string;
@@ -55,7 +55,7 @@ export interface AnnotationPlace {
   startColumn?: number;
 }
 
-/** The part of the runner seam annotations need (src/runner.ts `Runner` fits it). */
+/** The part of the runner seam annotations need (src/action/github-runner.ts `Runner` fits it). */
 export interface AnnotationRunner {
   error(message: string, place?: AnnotationPlace): void;
   warning(message: string, place?: AnnotationPlace): void;

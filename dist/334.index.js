@@ -1,28 +1,8 @@
-export const id = 442;
-export const ids = [442];
+export const id = 334;
+export const ids = [334];
 export const modules = {
 
-/***/ 2081:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
-
-/* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   a: () => (/* binding */ formatDuration)
-/* harmony export */ });
-/** Durations as the step log says them. */
-/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${ms}ms`;
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.floor((ms % 3_600_000) / 60_000);
-    const s = (ms % 60_000) / 1000;
-    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
-}
-
-
-/***/ }),
-
-/***/ 4906:
+/***/ 414:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -165,66 +145,8 @@ function decide(condition, ctx) {
     return { run: (0,expression/* truthy */.vN)(evaluate(condition.source, ctx)), becauseOfSuccess: false };
 }
 
-;// CONCATENATED MODULE: ./lib/dag/graph.js
-/** Builds the graph of `tasks`; throws if a need is unknown, an id repeats, or there is a cycle. */
-function buildGraph(tasks) {
-    const ids = tasks.map((t) => t.id);
-    const indexOf = new Map();
-    ids.forEach((id, i) => {
-        if (indexOf.has(id))
-            throw new Error(`dag: task "${id}" is defined twice; task ids must be unique`);
-        indexOf.set(id, i);
-    });
-    const needs = [];
-    const dependants = ids.map(() => []);
-    tasks.forEach((t, i) => {
-        const own = [];
-        for (const need of t.needs) {
-            const j = indexOf.get(need);
-            if (j === undefined)
-                throw new Error(`dag: task "${t.id}" needs "${need}", but there is no task "${need}"`);
-            if (j === i)
-                throw new Error(`dag: task "${t.id}" needs itself`);
-            if (!own.includes(j))
-                own.push(j);
-        }
-        needs.push(own);
-        // Visiting tasks in ascending order keeps every dependants list ascending.
-        for (const j of own)
-            dependants[j].push(i);
-    });
-    const graph = { ids, indexOf, needs, dependants };
-    levels(graph); // throws on a cycle
-    return graph;
-}
-/**
- * The level of every task: 0 for tasks without needs, else 1 + the highest level of its needs
- * (the column a task sits in when the DAG is drawn left to right). Kahn's algorithm; a cycle
- * throws an error naming the tasks that could not be ordered.
- */
-function levels(graph) {
-    const n = graph.ids.length;
-    const level = new Array(n).fill(0);
-    const pending = graph.needs.map((ns) => ns.length);
-    const queue = [];
-    for (let i = 0; i < n; i++)
-        if (pending[i] === 0)
-            queue.push(i);
-    for (let head = 0; head < queue.length; head++) {
-        const i = queue[head];
-        for (const d of graph.dependants[i]) {
-            level[d] = Math.max(level[d], level[i] + 1);
-            if (--pending[d] === 0)
-                queue.push(d);
-        }
-    }
-    if (queue.length < n) {
-        const stuck = graph.ids.filter((_, i) => pending[i] > 0);
-        throw new Error(`dag: the needs of these tasks form a cycle: ${stuck.map((s) => `"${s}"`).join(', ')}`);
-    }
-    return level;
-}
-
+// EXTERNAL MODULE: ./lib/spec/graph.js
+var spec_graph = __webpack_require__(4943);
 ;// CONCATENATED MODULE: ./lib/dag/heap.js
 /**
  * A binary min-heap: O(log n) push and pop, O(1) peek. The scheduler keeps its ready tasks
@@ -374,7 +296,7 @@ class Scheduler {
         const count = () => void this.#stats.work++;
         this.#ready = new MinHeap((a, b) => this.#nodes[a].rank < this.#nodes[b].rank, count);
         this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.rank < b.rank), count);
-        const graph = buildGraph(spec.tasks);
+        const graph = (0,spec_graph/* buildGraph */.ZG)(spec.tasks);
         this.#nodes = spec.tasks.map((task, index) => ({
             id: task.id,
             spec: task,
