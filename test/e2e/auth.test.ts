@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
-import { onRealCluster, startTestCluster, type TestCluster } from '../helpers/cluster.ts';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.ts';
 import { runStep, type StepResult } from '../harness/action.ts';
 
 const NS = 'data-jobs';
@@ -151,12 +151,9 @@ describe('credentials', () => {
 });
 
 describe('preflight: every problem before any pod', () => {
-  // Known bug on a real kube-apiserver (UnauthenticatedHTTP2DOSMitigation): it answers a request
-  // it cannot authenticate with 401 and closes the HTTP/2 connection (GOAWAY), and client-node's
-  // undici 8 (HTTP/2 by default) fails the request with the GOAWAY instead of reading the 401, so
-  // the step says "could not be reached". The test below fails on the control plane until fixed;
-  // \`it.fails\` keeps it visible there (it starts failing the day the bug is fixed: then drop it).
-  (onRealCluster ? it.fails : it)('a wrong token: 401, in words', async () => {
+  // On a real kube-apiserver the 401 comes with an HTTP/2 GOAWAY that fails the requests beside it;
+  // the client speaks HTTP/1.1 so the 401 is what the user reads (src/kube/client.ts, http1Only).
+  it('a wrong token: 401, in words', async () => {
     const s = await step({ kubeconfig: cluster.kubeconfigWithToken('wrong-token-0123456789') });
     await expectStoppedBeforePods(s);
     expect(failure(s)).toMatch(/rejected the credentials \(401 Unauthorized\)/);

@@ -5,10 +5,13 @@
  */
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createSecureServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { createClient } from '../../src/kube/client.ts';
+import { makeCerts } from '../../sandbox/certs.ts';
 import { run, spec, startCluster, type Cluster } from '../engine/helpers.ts';
 
 let cluster: Cluster;
@@ -99,4 +102,35 @@ test('the KubeConfig given to createClient is left as it was', async () => {
   expect(client.kubeConfig).toBeInstanceOf(KubeConfig);
   expect(client.kubeConfig.getCurrentCluster()?.server).toBe(cluster.sandbox.url);
   expect(await dispatcherOf(kc)).not.toBe(await dispatcherOf(kc));
+});
+
+test('typed requests speak HTTP/1.1 even to a server offering HTTP/2 (a 401 GOAWAY must not fail the requests beside it)', async () => {
+  // kube-apiserver answers an unauthenticated HTTP/2 request with a GOAWAY before the 401, and
+  // undici fails the requests in flight beside it as network errors (src/kube/client.ts,
+  // http1Only). A loopback server that offers h2 and HTTP/1.1, as kube-apiserver does.
+  const certs = makeCerts();
+  const versions: string[] = [];
+  const server = createSecureServer({ cert: certs.certPem, key: certs.keyPem, allowHTTP1: true }, (req, res) => {
+    versions.push(req.httpVersion);
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const kc = new KubeConfig();
+    kc.loadFromString(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}", certificate-authority-data: "${Buffer.from(certs.caPem).toString('base64')}"}}]
+users: [{name: u, user: {token: wrong-token-0123456789}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`);
+    const client = createClient(kc);
+    const results = await Promise.allSettled([1, 2, 3].map(() => client.core.readNamespace({ name: 'default' })));
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: unknown }).code : 'fulfilled'))).toEqual([401, 401, 401]);
+    expect(versions).toEqual(['1.1', '1.1', '1.1']);
+  } finally {
+    server.close();
+  }
 });
