@@ -561,6 +561,7 @@ function kubeTimeMs(t) {
 
 
 
+
 const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
 /** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
 async function settleEarlierAttempts(o) {
@@ -618,7 +619,8 @@ async function settleEarlierAttempts(o) {
     const now = (o.now ?? clock/* systemClock */.m.now)();
     for (const e of ends) {
         const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
-        const task = tasks.get(taskId);
+        // A matrix instance is recorded under its own id, with its task's fingerprint.
+        const task = tasks.get(taskId) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(taskId));
         if (task === undefined)
             continue; // a task the spec no longer has: nothing to plan
         const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
@@ -650,6 +652,25 @@ async function settleEarlierAttempts(o) {
 // EXTERNAL MODULE: ./lib/common/duration.js
 var duration = __webpack_require__(2081);
 ;// CONCATENATED MODULE: ./lib/kube/run-store.js
+/**
+ * The run's state kept in the cluster, so a re-run (next GitHub run attempt) or a restart after a
+ * crash (same run attempt) knows what already happened even when the pods are gone.
+ *
+ * One ConfigMap per GitHub run of a DAG, named from the DAG and the run id, labelled like the
+ * run's pods (managed-by, dag, run id, repository), holding `state.json` (src/dag/rerun.ts's
+ * StoredRunState). It is written after every attempt ends, BEFORE that attempt's pod may be
+ * deleted: whatever the moment of a crash, either the pod or the record of its end exists.
+ *
+ * Writes use optimistic concurrency: each replace carries the resourceVersion read, a 409 means
+ * someone else wrote in between (another process of the same run after a restart, a retried
+ * request that reached the server), so the state is read again and the update, which is
+ * idempotent, applied again. Transient errors (429, 5xx, network) are retried by `request`.
+ *
+ * Size: a ConfigMap holds at most 1 MiB. When the state would not fit, the largest task outputs
+ * are dropped (and marked, so a later run attempt runs those tasks again instead of reusing them
+ * without outputs), and `onNote` says so; if it still does not fit, `recordTask` fails clearly.
+ */
+
 
 
 
@@ -820,7 +841,7 @@ async function startRerunSession(store, options) {
         plan,
         attemptEnded: (end) => {
             // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
-            const task = tasks.get(end.task) ?? (end.task.includes('.') ? tasks.get(end.task.slice(0, end.task.indexOf('.'))) : undefined);
+            const task = tasks.get(end.task) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(end.task));
             if (task === undefined)
                 return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
             return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
