@@ -1415,6 +1415,17 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
     const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
+    // The post step's sweep is told which pods are this run's before anything may fail: a restart
+    // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
+    // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
+    const runId = (0,run/* effectiveRunId */.gw)(context);
+    if (mode === 'run') {
+        runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
+        // A backfill's runs each save their own selector as they start (below).
+        if (dates.backfill === null)
+            runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+        runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
+    }
     await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
     const secrets = connection.secrets;
     /**
@@ -1454,11 +1465,9 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
         finish(spec, state, mode);
         return;
     }
-    // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
-    // selector must all agree on it.
-    const baseRunId = (0,run/* effectiveRunId */.gw)(context);
-    runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
-    runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
+    // The run id was fixed once, above: pod names, labels, the state ConfigMap and the post
+    // step's selector must all agree on it.
+    const baseRunId = runId;
     const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
     if (lease !== null && !lease.acquired)
         return;

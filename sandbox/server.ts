@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodeOpenApiV2 } from './protobuf.ts';
 import { allowed, type User } from './rbac.ts';
 import { apiGroups, findResource, RESOURCES } from './resources.ts';
-import { ApiError, forbidden, internalError, methodNotAllowed, pathNotFound, tooManyRequests, unauthorized } from './status.ts';
+import { ApiError, forbidden, internalError, methodNotAllowed, pathNotFound, serviceUnavailable, tooManyRequests, unauthorized } from './status.ts';
 import { type ServerContext, type Route, send } from './http.ts';
 import { getOne, list, create, update, patch, remove, removeCollection, eviction } from './crud.ts';
 import { watch } from './watch.ts';
@@ -96,6 +96,9 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
     const retryAfter = ctx.faults.throttled(r.verb, counted);
     if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
     if (ctx.faults.failed(r.verb, counted)) throw internalError('sandbox fault injection: etcdserver: request timed out');
+    const burst = ctx.faults.unavailable();
+    if (burst !== undefined) throw serviceUnavailable(burst.retryAfterSeconds);
+    if (ctx.faults.loses(r.verb, counted)) loseAnswer(req, res);
     if (!allowed(user, { verb: r.verb, group: r.res.group, resource: counted, namespace: r.namespace, name: r.name })) {
       throw forbidden(user.name, r.verb, r.res, r.sub, r.namespace, r.name);
     }
@@ -108,6 +111,20 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
       send(res, 500, e.body);
     }
   }
+}
+
+/**
+ * The request is handled as usual, but whatever it would answer is never sent: the connection is
+ * destroyed once the handler answers (a watch or log stream: at its first byte).
+ */
+function loseAnswer(req: IncomingMessage, res: ServerResponse): void {
+  const drop = (): ServerResponse => {
+    req.socket.destroy();
+    return res;
+  };
+  res.writeHead = drop as unknown as ServerResponse['writeHead'];
+  res.write = ((): boolean => (drop(), false)) as unknown as ServerResponse['write'];
+  res.end = drop as unknown as ServerResponse['end'];
 }
 
 function observe(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, verb: string, resource: string): void {
