@@ -2788,7 +2788,8 @@ function createClient(kubeConfig, options = {}) {
  * server name, verification), so a client certificate an exec plugin renews gets a new Agent
  * (the old one's idle connections close on their own). Everything else is client-node's: the
  * headers (tokens, exec plugins), and the dispatchers of proxies (HTTP and SOCKS) and of servers
- * without TLS options, which are left as they are. The view delegates to `kubeConfig` (its
+ * without TLS options, which are left as they are. Its Agent speaks HTTP/1.1 only (`http1Only`
+ * says why). The view delegates to `kubeConfig` (its
  * prototype), which is not changed.
  *
  * `createDispatcher` is private in client-node's types: should a later version rename it, the
@@ -2804,14 +2805,38 @@ function reusingConnections(kubeConfig) {
         value(cluster, agentOptions) {
             const options = kubeConfig.createDispatcherOptions(cluster, agentOptions);
             const key = options.type === 'agent' ? fingerprint(options.connect) : null;
-            if (key === null)
+            if (key === null || options.type !== 'agent')
                 return build.call(kubeConfig, cluster, agentOptions);
             if (last?.key !== key)
-                last = { key, dispatcher: build.call(kubeConfig, cluster, agentOptions) };
+                last = { key, dispatcher: http1Only(build.call(kubeConfig, cluster, agentOptions), options.connect) };
             return last.dispatcher;
         },
     });
     return view;
+}
+/**
+ * The same kind of undici Agent as client-node's `built`, speaking HTTP/1.1 only (`allowH2:
+ * false`); `built` itself if it is not one (then nothing changes).
+ *
+ * Why: undici 8 negotiates HTTP/2, and kube-apiserver (UnauthenticatedHTTP2DOSMitigation) answers
+ * a request it cannot authenticate with 401 and a GOAWAY sent *before* the 401's headers. Every
+ * other request multiplexed on that connection and not yet taken by the server is refused, and
+ * undici cannot replay it (fetch sends the body as a stream): it fails as `fetch failed` /
+ * `HTTP/2: "GOAWAY" frame received with code 0`, a network error. Measured on v1.36.3, 8
+ * SelfSubjectAccessReviews with a wrong token sent 3 ms apart on one Agent: over HTTP/2 one 401
+ * and 7 GOAWAY errors (preflight could report "could not be reached"); over HTTP/1.1 eight 401s.
+ * A graceful GOAWAY (`--goaway-chance`, an API server restarting) hits the same requests.
+ * HTTP/1.1 costs a connection per request in flight, kept alive and reused (as client-node 1.x
+ * and our log streams do); the few watches a run opens hold one each, which also keeps long
+ * watches and many concurrent requests clear of the streams kube-apiserver allows per HTTP/2
+ * connection (--http2-max-streams-per-connection).
+ */
+function http1Only(built, connect) {
+    const Agent = built !== null && typeof built === 'object' ? built.constructor : null;
+    if (typeof Agent !== 'function' || Agent.name !== 'Agent' || typeof built.close !== 'function')
+        return built;
+    void built.close().catch(() => { });
+    return new Agent({ connect, allowH2: false });
 }
 /**
  * A digest of connection options (strings, buffers, numbers, booleans, or arrays of them), so
