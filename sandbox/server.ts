@@ -48,6 +48,8 @@ export interface RequestEvent {
   resource: string;
   /** The client's port on this connection (tells connections, so clients, apart). */
   remotePort: number | undefined;
+  /** The authenticated user's name (as the audit log's user.username). */
+  user: string;
 }
 
 /** A listener of `Sandbox.onRequest`; it runs synchronously at each moment. */
@@ -165,7 +167,7 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
     }
     const counted = r.sub ? `${r.res.plural}/${r.sub}` : r.res.plural;
     ctx.counters.add(r.verb, counted);
-    if (ctx.observers.size > 0) observe(ctx, req, res, r.verb, counted);
+    if (ctx.observers.size > 0) observe(ctx, req, res, r.verb, counted, user.name);
     const retryAfter = ctx.faults.throttled(r.verb, counted);
     if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
     if (ctx.faults.failed(r.verb, counted)) throw internalError('sandbox fault injection: etcdserver: request timed out');
@@ -183,11 +185,11 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
   }
 }
 
-function observe(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, verb: string, resource: string): void {
+function observe(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, verb: string, resource: string, user: string): void {
   const remotePort = req.socket.remotePort;
-  for (const o of ctx.observers) o({ phase: 'received', verb, resource, remotePort });
+  for (const o of ctx.observers) o({ phase: 'received', verb, resource, remotePort, user });
   res.once('finish', () => {
-    for (const o of ctx.observers) o({ phase: 'answered', verb, resource, remotePort });
+    for (const o of ctx.observers) o({ phase: 'answered', verb, resource, remotePort, user });
   });
 }
 
