@@ -106,7 +106,7 @@ function route(method: string, path: string, query: URLSearchParams): Route | un
     parts = parts.slice(3);
   } else return undefined;
   if (parts.length === 0) return undefined;
-  let watch = query.get('watch') === 'true' || query.get('watch') === '1';
+  let watch = queryBool(query, 'watch');
   if (parts[0] === 'watch') {
     watch = true;
     parts = parts.slice(1);
@@ -191,6 +191,16 @@ function observe(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, 
   res.once('finish', () => {
     for (const o of ctx.observers) o({ phase: 'answered', verb, resource, remotePort, user });
   });
+}
+
+/**
+ * A boolean query parameter as kube-apiserver reads it (apimachinery's Convert_Slice_string_To_bool):
+ * absent, "0" or "false" in any case is false; anything else, even empty, is true. The Python
+ * client sends `follow=True`.
+ */
+function queryBool(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  return v !== null && v !== '0' && v.toLowerCase() !== 'false';
 }
 
 function authenticate(ctx: ServerContext, req: IncomingMessage): User {
@@ -369,7 +379,7 @@ function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerRe
     (r.name === undefined || o.metadata.name === r.name);
   const rvParam = q.get('resourceVersion') ?? '';
   const timeoutSeconds = q.has('timeoutSeconds') ? Number(q.get('timeoutSeconds')) : 1800 + Math.floor(Math.random() * 1800);
-  const bookmarks = q.get('allowWatchBookmarks') === 'true';
+  const bookmarks = queryBool(q, 'allowWatchBookmarks');
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
   ctx.streams.add(res);
@@ -819,7 +829,7 @@ function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerR
     ...(((pod.status as { initContainerStatuses?: ContainerStatusLike[] }).initContainerStatuses) ?? []),
   ];
   const st = statuses.find((s) => s.name === container);
-  const previous = q.get('previous') === 'true';
+  const previous = queryBool(q, 'previous');
   const podName = pod.metadata.name;
   const restarts = st?.restartCount ?? 0;
   let instance: number;
@@ -838,8 +848,8 @@ function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerR
     throw badRequest(`container "${container}" in pod "${podName}" is waiting to start: ContainerCreating`);
   }
   const log = ctx.logs.get(pod.metadata.uid!, container, instance);
-  const follow = q.get('follow') === 'true' && !previous;
-  const timestamps = q.get('timestamps') === 'true';
+  const follow = queryBool(q, 'follow') && !previous;
+  const timestamps = queryBool(q, 'timestamps');
   const limitBytes = limit !== null ? Number(limit) : Infinity;
   const cut = ctx.faults.cutLogsAfterBytes;
   const maxBytes = Math.min(limitBytes, cut ?? Infinity);
