@@ -11,12 +11,13 @@ import type { IncomingMessage } from 'node:http';
 import * as k8s from '@kubernetes/client-node';
 import { connect } from '../src/kube/auth.ts';
 import { createClient, type KubeClient } from '../src/kube/client.ts';
-import { runDag, type RunDagOptions } from '../src/engine.ts';
+import { kubePodApi } from '../src/kube/pod-api.ts';
+import { runDag, type RunDagOptions } from '../src/engine/index.ts';
 import { Scheduler } from '../src/dag/scheduler.ts';
 import { LogFollower } from '../src/kube/logs.ts';
 import { LiveLogReporter } from '../src/report/live-log.ts';
 import { CompositeReporter, type LogLine, type Reporter, type RunContext } from '../src/report/types.ts';
-import { StdoutLines } from '../src/runner.ts';
+import { StdoutLines } from '../src/action/github-runner.ts';
 import { parseSpec } from '../src/spec/index.ts';
 import type { DagSpec } from '../src/spec/types.ts';
 import { NAMESPACE } from './common.ts';
@@ -78,7 +79,7 @@ async function runEngine(client: KubeClient, s: DagSpec, reporter: Reporter, max
     namespace: NAMESPACE,
     maxParallel,
     keepPods: 'never',
-    client,
+    pods: kubePodApi(client),
     context: context(`${process.pid}${++runSeq}`),
     reporter,
     ...extra,
@@ -266,7 +267,7 @@ async function followerAlone(bytes: number): Promise<Record<string, unknown>> {
     openStream: async () => Readable.from(calls++ === 0 ? chunks : [last]) as unknown as IncomingMessage,
   } as unknown as KubeClient;
   const { reporter, stats } = countingReporter(bytes / 100);
-  const follower = new LogFollower({ client: fake, namespace: NAMESPACE, pod: 'p', container: 'main', onLine: (text, time) => reporter.logLine!({ task: 't', attempt: 1, text, time }) });
+  const follower = new LogFollower({ api: kubePodApi(fake), namespace: NAMESPACE, pod: 'p', container: 'main', onLine: (text, time) => reporter.logLine!({ task: 't', attempt: 1, text, time }) });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   follower.terminated();

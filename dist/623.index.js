@@ -8,17 +8,14 @@ export const modules = {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   runLocal: () => (/* binding */ runLocal)
 /* harmony export */ });
-/* harmony import */ var _kube_auth_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(843);
-/* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6254);
-/* harmony import */ var _kube_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(2474);
-/* harmony import */ var _engine_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(7974);
+/* harmony import */ var _engine_index_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3964);
+/* harmony import */ var _kube_auth_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(843);
+/* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(6254);
+/* harmony import */ var _kube_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2474);
+/* harmony import */ var _kube_pod_api_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(2403);
 /* harmony import */ var _report_live_log_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(1781);
-/* harmony import */ var _commands_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(4710);
-/**
- * `pod-dag run`: the action's engine against the current kubeconfig, with the same live log.
- * There is no GitHub run here: the run id is local (`local-<time>`, or POD_DAG_RUN_ID to re-attach
- * to an interrupted run), and the result is printed instead of a job summary.
- */
+/* harmony import */ var _io_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(8908);
+
 
 
 
@@ -28,29 +25,29 @@ export const modules = {
 /** Runs the DAG; resolves to the exit code (0 success, 1 failed or cancelled, 2 cannot start). */
 async function runLocal(run, io) {
     try {
-        const connection = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_0__/* .connect */ .Ng)({ context: run.context ?? undefined }, io.env);
+        const connection = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_1__/* .connect */ .Ng)({ context: run.context ?? undefined }, io.env);
         const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
-        const client = (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_1__/* .createClient */ .UU)(connection.kubeConfig);
+        const client = (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_2__/* .createClient */ .UU)(connection.kubeConfig);
         io.stderr(`cluster ${client.server}, namespace ${namespace}\n`);
-        await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_0__/* .preflight */ .Mz)(client, namespace, 'run');
-        const state = await (0,_engine_js__WEBPACK_IMPORTED_MODULE_3__/* .runDag */ .WP)({
+        await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_1__/* .preflight */ .Mz)(client, namespace, 'run');
+        const state = await (0,_engine_index_js__WEBPACK_IMPORTED_MODULE_0__/* .runDag */ .W)({
             spec: run.spec,
             params: run.params,
             mode: 'run',
             namespace,
             maxParallel: run.maxParallel,
             keepPods: run.keepPods,
-            client,
-            context: (0,_commands_js__WEBPACK_IMPORTED_MODULE_5__/* .localContext */ .NV)(io.env),
+            pods: (0,_kube_pod_api_js__WEBPACK_IMPORTED_MODULE_6__/* .kubePodApi */ .t)(client),
+            context: (0,_io_js__WEBPACK_IMPORTED_MODULE_5__/* .localContext */ .N)(io.env),
             reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_4__/* .LiveLogReporter */ .U({ write: (line) => io.stdout(`${line}\n`) }),
             signal: io.signal,
         });
-        return state.result === 'success' ? _commands_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .dc.ok : _commands_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .dc.failed;
+        return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.failed;
     }
     catch (err) {
-        if (err instanceof _kube_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .KubeError */ .a3) {
+        if (err instanceof _kube_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .KubeError */ .a3) {
             io.stderr(`pod-dag run: ${err.message}\n`);
-            return _commands_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .dc.usage;
+            return _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.usage;
         }
         throw err;
     }

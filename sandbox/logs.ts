@@ -2,6 +2,7 @@
  * Container logs as the kubelet keeps them: lines with nanosecond timestamps, one log per
  * container instance (restart), readable while it grows.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * Log timestamps are nanoseconds since `EPOCH_MS` (when this module loaded), as plain numbers:
@@ -244,4 +245,121 @@ export class LogStore {
   dropPod(podUid: string): void {
     for (const key of [...this.#logs.keys()]) if (key.startsWith(`${podUid}/`)) this.#logs.delete(key);
   }
+}
+
+/** The parts of a container status that say which instance's log a request reads. */
+interface ContainerStatusLike {
+  name: string;
+  state?: { waiting?: { reason?: string }; running?: unknown; terminated?: unknown };
+  lastState?: { terminated?: unknown };
+  restartCount?: number;
+}
+
+/**
+ * Which instance (restart count) of a container a log request reads, from the pod's status: the
+ * current one once it ran, the last one while it waits to restart, the one before with `previous`.
+ * A string is the kubelet's 400 message (a container still waiting, no previous instance).
+ */
+export function containerInstance(pod: { metadata: { name: string }; status?: unknown }, container: string, previous: boolean): number | string {
+  const status = (pod.status ?? {}) as { containerStatuses?: ContainerStatusLike[]; initContainerStatuses?: ContainerStatusLike[] };
+  const st = [...(status.containerStatuses ?? []), ...(status.initContainerStatuses ?? [])].find((s) => s.name === container);
+  const podName = pod.metadata.name;
+  const restarts = st?.restartCount ?? 0;
+  if (previous) {
+    if (!st?.lastState?.terminated) return `previous terminated container "${container}" in pod "${podName}" not found`;
+    return restarts - 1;
+  }
+  if (st?.state?.running || st?.state?.terminated) return restarts;
+  if (st?.lastState?.terminated) return restarts - 1;
+  const reason = st?.state?.waiting?.reason;
+  if (reason === 'ErrImagePull') return `container "${container}" in pod "${podName}" is waiting to start: image can't be pulled`;
+  if (reason === 'ImagePullBackOff') return `container "${container}" in pod "${podName}" is waiting to start: trying and failing to pull image`;
+  return `container "${container}" in pod "${podName}" is waiting to start: ${reason || 'ContainerCreating'}`;
+}
+
+/** How a log is read: the query of pods/log (and of the kubelet's containerLogs), parsed. */
+export interface LogReadOptions {
+  /** Keep the response open for new lines until the container exits. */
+  follow: boolean;
+  /** Prefix each line with its RFC3339Nano timestamp. */
+  timestamps: boolean;
+  /** Only lines stamped at or after this log timestamp (sinceTime, sinceSeconds). */
+  since?: number;
+  /** Only the last this many lines. */
+  tailLines?: number;
+  /** End the response after this many bytes, mid-line if need be (limitBytes); Infinity for none. */
+  maxBytes: number;
+  /** Called once when the response ends. */
+  onEnd?: () => void;
+}
+
+/**
+ * Writes a container's log to `res` (whose head is already written) as the kubelet serves it:
+ * in writes of up to 64 KiB, no faster than the client reads (a write that fills the socket's
+ * buffer waits for 'drain', as a kubelet's write blocks on a slow reader), following new lines
+ * until the container exits when asked, and ending when the client goes.
+ */
+export function streamLog(req: IncomingMessage, res: ServerResponse, log: ContainerLog, o: LogReadOptions): void {
+  const { follow, timestamps, since, maxBytes } = o;
+  const limited = maxBytes !== Infinity;
+  let sent = 0;
+  let from = o.tailLines !== undefined ? Math.max(0, log.lineCount - o.tailLines) : 0;
+  // Lines are in time order: start at the first one at or after `since` (a resumed read of a long log).
+  if (since !== undefined) from = Math.max(from, log.firstAtOrAfter(since));
+  const lines = log.reader(from);
+  let closed = false;
+  /** The response's buffer is full: pump again on 'drain'. */
+  let blocked = false;
+  let unsubscribe = (): void => {};
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    o.onEnd?.();
+    res.end();
+  };
+  // Lines go out in writes of up to BATCH bytes, not one write (and one HTTP chunk) per line.
+  const BATCH = 64 * 1024;
+  const pump = (): void => {
+    if (blocked) return;
+    let batch = '';
+    let batchBytes = 0;
+    while (!closed && lines.next()) {
+      // (A sinceTime still to come: lines written until then are not served.)
+      if (since !== undefined && lines.ts < since) continue;
+      const text = timestamps ? `${formatRfc3339Nano(lines.ts)} ${lines.text}` : lines.text;
+      // Bytes are counted only when a limit needs them; the batch size can be approximate.
+      const bytes = limited ? Buffer.byteLength(text) : text.length;
+      if (sent + bytes >= maxBytes) {
+        // The limit (limitBytes, or a cut fault) ends the response, mid-line if need be.
+        if (batch) res.write(batch);
+        const cutAt = maxBytes - sent;
+        if (cutAt > 0) res.write(Buffer.from(text).subarray(0, cutAt));
+        sent = maxBytes;
+        finish();
+        return;
+      }
+      batch += text;
+      batchBytes += bytes;
+      sent += bytes;
+      if (batchBytes >= BATCH) {
+        const more = res.write(batch);
+        batch = '';
+        batchBytes = 0;
+        if (!more) {
+          blocked = true;
+          res.once('drain', () => {
+            blocked = false;
+            pump();
+          });
+          return;
+        }
+      }
+    }
+    if (batch) res.write(batch);
+    if (!closed && (!follow || log.done)) finish();
+  };
+  req.on('close', finish);
+  pump();
+  if (!closed) unsubscribe = log.onChange(pump);
 }

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { applyDefaults, normalizeLease, randomSuffix, validate } from './admission.ts';
 import type { NodeAgent } from './agent.ts';
 import { Counters, Faults } from './faults.ts';
-import { formatRfc3339Nano, nowNanos, parseRfc3339, type LogStore } from './logs.ts';
+import { containerInstance, nowNanos, parseRfc3339, streamLog, type LogStore } from './logs.ts';
 import { unknownFields } from './fields.ts';
 import { decodeProtobuf, encodeOpenApiV2 } from './protobuf.ts';
 import { jsonPatch, mergePatch, strategicMergePatch, TestFailed } from './patch.ts';
@@ -776,13 +776,6 @@ async function selfSubjectRulesReview(user: User, req: IncomingMessage, res: Ser
   });
 }
 
-interface ContainerStatusLike {
-  name: string;
-  state?: { waiting?: { reason?: string }; running?: unknown; terminated?: { containerID?: string } };
-  lastState?: { terminated?: { containerID?: string } };
-  restartCount?: number;
-}
-
 /** Serves pods/log as the kubelet does, including its 400s for containers with no log yet. */
 function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): void {
   const pod = mustGet(ctx, { ...r, sub: undefined });
@@ -824,96 +817,19 @@ function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerR
     res.end();
     return;
   }
-  const statuses = [
-    ...(((pod.status as { containerStatuses?: ContainerStatusLike[] }).containerStatuses) ?? []),
-    ...(((pod.status as { initContainerStatuses?: ContainerStatusLike[] }).initContainerStatuses) ?? []),
-  ];
-  const st = statuses.find((s) => s.name === container);
   const previous = queryBool(q, 'previous');
-  const podName = pod.metadata.name;
-  const restarts = st?.restartCount ?? 0;
-  let instance: number;
-  if (previous) {
-    if (!st?.lastState?.terminated) throw badRequest(`previous terminated container "${container}" in pod "${podName}" not found`);
-    instance = restarts - 1;
-  } else if (st?.state?.running || st?.state?.terminated) {
-    instance = restarts;
-  } else if (st?.lastState?.terminated) {
-    instance = restarts - 1;
-  } else {
-    const reason = st?.state?.waiting?.reason;
-    if (reason === 'ErrImagePull') throw badRequest(`container "${container}" in pod "${podName}" is waiting to start: image can't be pulled`);
-    if (reason === 'ImagePullBackOff') throw badRequest(`container "${container}" in pod "${podName}" is waiting to start: trying and failing to pull image`);
-    if (reason) throw badRequest(`container "${container}" in pod "${podName}" is waiting to start: ${reason}`);
-    throw badRequest(`container "${container}" in pod "${podName}" is waiting to start: ContainerCreating`);
-  }
+  const instance = containerInstance(pod, container, previous);
+  if (typeof instance === 'string') throw badRequest(instance);
   const log = ctx.logs.get(pod.metadata.uid!, container, instance);
-  const follow = queryBool(q, 'follow') && !previous;
-  const timestamps = queryBool(q, 'timestamps');
-  const limitBytes = limit !== null ? Number(limit) : Infinity;
   const cut = ctx.faults.cutLogsAfterBytes;
-  const maxBytes = Math.min(limitBytes, cut ?? Infinity);
-  const limited = maxBytes !== Infinity;
   start();
   ctx.streams.add(res);
-  let sent = 0;
-  let from = tail !== null ? Math.max(0, log.lineCount - Number(tail)) : 0;
-  // Lines are in time order: start at the first one at or after `since` (a resumed read of a long log).
-  if (since !== undefined) from = Math.max(from, log.firstAtOrAfter(since));
-  const lines = log.reader(from);
-  let closed = false;
-  /** The response's buffer is full: pump again on 'drain', as a kubelet's write blocks on a slow reader. */
-  let blocked = false;
-  let unsubscribe = (): void => {};
-  const finish = (): void => {
-    if (closed) return;
-    closed = true;
-    unsubscribe();
-    ctx.streams.delete(res);
-    res.end();
-  };
-  // Lines go out in writes of up to BATCH bytes, not one write (and one HTTP chunk) per line.
-  const BATCH = 64 * 1024;
-  const pump = (): void => {
-    if (blocked) return;
-    let batch = '';
-    let batchBytes = 0;
-    while (!closed && lines.next()) {
-      // (A sinceTime still to come: lines written until then are not served.)
-      if (since !== undefined && lines.ts < since) continue;
-      const text = timestamps ? `${formatRfc3339Nano(lines.ts)} ${lines.text}` : lines.text;
-      // Bytes are counted only when a limit needs them; the batch size can be approximate.
-      const bytes = limited ? Buffer.byteLength(text) : text.length;
-      if (sent + bytes >= maxBytes) {
-        // The limit (limitBytes, or a cut fault) ends the response, mid-line if need be.
-        if (batch) res.write(batch);
-        const cutAt = maxBytes - sent;
-        if (cutAt > 0) res.write(Buffer.from(text).subarray(0, cutAt));
-        sent = maxBytes;
-        finish();
-        return;
-      }
-      batch += text;
-      batchBytes += bytes;
-      sent += bytes;
-      if (batchBytes >= BATCH) {
-        const more = res.write(batch);
-        batch = '';
-        batchBytes = 0;
-        if (!more) {
-          blocked = true;
-          res.once('drain', () => {
-            blocked = false;
-            pump();
-          });
-          return;
-        }
-      }
-    }
-    if (batch) res.write(batch);
-    if (!closed && (!follow || log.done)) finish();
-  };
-  req.on('close', finish);
-  pump();
-  if (!closed) unsubscribe = log.onChange(pump);
+  streamLog(req, res, log, {
+    follow: queryBool(q, 'follow') && !previous,
+    timestamps: queryBool(q, 'timestamps'),
+    since,
+    tailLines: tail !== null ? Number(tail) : undefined,
+    maxBytes: Math.min(limit !== null ? Number(limit) : Infinity, cut ?? Infinity),
+    onEnd: () => ctx.streams.delete(res),
+  });
 }

@@ -4,11 +4,11 @@
  * dist/post.js and dist/cli.js are two-line files that name their entry in
  * `globalThis.__POD_DAG_ENTRY__` and import dist/index.js. The Kubernetes client itself is in
  * chunks (dist/<id>.index.js) that dist/index.js loads only for `run` and `dry-run`
- * (action.ts, cli/commands.ts), so `plan` and `validate` start without it.
+ * (action/steps.ts, cli/commands.ts), so `plan` and `validate` start without it.
  */
-import { cli } from './cli.ts';
-import { main } from './main.ts';
-import { post } from './post.ts';
+import { main } from './action/main.ts';
+import { post } from './action/post.ts';
+import { cli } from './cli/main.ts';
 
 const entry = (globalThis as { __POD_DAG_ENTRY__?: string }).__POD_DAG_ENTRY__ ?? 'main';
 if (entry === 'post') await post();

@@ -7,16 +7,10 @@ import { stringify } from 'yaml';
 import { renderPlanPods } from '../kube/pod.ts';
 import { loadSpec, renderTemplate, resolveParams, SpecFileError } from '../spec/index.ts';
 import type { DagSpec, SpecIssue } from '../spec/types.ts';
-import type { RunContext } from '../report/types.ts';
+import type { RunContext } from '../common/run.ts';
+import { EXIT, localContext, type CliIO } from './io.ts';
 
-/** What a command may touch. */
-export interface CliIO {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  signal: AbortSignal;
-}
+export { EXIT, localContext, type CliIO };
 
 const USAGE = `usage:
   pod-dag validate FILE
@@ -27,9 +21,6 @@ validate  checks the spec and prints every problem as FILE:LINE:COL: message
 plan      renders the pod of every task, as 'kubectl --dry-run=client -o yaml' would print them
 run       runs the DAG against the cluster of the current kubeconfig (KUBECONFIG or ~/.kube/config)
 `;
-
-/** Exit codes. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** Formats spec issues the way compilers do, so terminals and editors make them clickable. */
 export function formatIssues(issues: SpecIssue[]): string {
@@ -126,20 +117,4 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   // Loaded only now: the run brings in the Kubernetes client, which validate and plan do without.
   const { runLocal } = await import('./run.ts');
   return runLocal({ spec, params, namespace: values.namespace ?? null, context: values.context ?? null, maxParallel, keepPods }, io);
-}
-
-/** A RunContext for a run from a terminal: a local run id, no GitHub links. */
-export function localContext(env: NodeJS.ProcessEnv): RunContext {
-  return {
-    repository: null,
-    runId: env['POD_DAG_RUN_ID'] || null,
-    runAttempt: 1,
-    sha: null,
-    ref: null,
-    serverUrl: 'https://github.com',
-    workflow: null,
-    job: null,
-    actor: env['USER'] || null,
-    eventName: 'local',
-  };
 }

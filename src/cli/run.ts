@@ -3,13 +3,15 @@
  * There is no GitHub run here: the run id is local (`local-<time>`, or POD_DAG_RUN_ID to re-attach
  * to an interrupted run), and the result is printed instead of a job summary.
  */
+import type { KeepPods } from '../common/run.ts';
+import { runDag } from '../engine/index.ts';
 import { connect, preflight } from '../kube/auth.ts';
 import { createClient } from '../kube/client.ts';
 import { KubeError } from '../kube/errors.ts';
-import { runDag, type KeepPods } from '../engine.ts';
+import { kubePodApi } from '../kube/pod-api.ts';
 import { LiveLogReporter } from '../report/live-log.ts';
 import type { DagSpec } from '../spec/types.ts';
-import { EXIT, localContext, type CliIO } from './commands.ts';
+import { EXIT, localContext, type CliIO } from './io.ts';
 
 /** What `pod-dag run` was asked to do. */
 export interface LocalRun {
@@ -36,7 +38,7 @@ export async function runLocal(run: LocalRun, io: CliIO): Promise<number> {
       namespace,
       maxParallel: run.maxParallel,
       keepPods: run.keepPods,
-      client,
+      pods: kubePodApi(client),
       context: localContext(io.env),
       reporter: new LiveLogReporter({ write: (line) => io.stdout(`${line}\n`) }),
       signal: io.signal,

@@ -1,14 +1,16 @@
 /** The DAG core: the graph, the `if:` evaluator and the scheduler (pure: no I/O, no clock). */
 export * from './types.ts';
-export { Scheduler, retryDelay, githubResult, formatDuration, type SchedulerStats } from './scheduler.ts';
+export { Scheduler, retryDelay, githubResult, type SchedulerStats } from './scheduler.ts';
+export { formatDuration } from '../common/duration.ts';
 export { buildGraph, levels, type DagGraph } from './graph.ts';
+export { runDates, backfillDates, parseLogicalDate, runContext, RunDateError, MAX_BACKFILL_RUNS, type RunDates, type RunDateInputs } from './run-dates.ts';
 export {
   evaluate,
   decide,
   truthy,
   toNumber,
   looseEquals,
-  callsStatusFunction,
+  conditionCallsStatus,
   runsWhenCancelled,
   type ExprValue,
   type ConditionContext,

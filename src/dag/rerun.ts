@@ -19,10 +19,16 @@
  *    rendered with the params in effect) runs again, saying what changed.
  * 6. A success downstream of a task that runs again runs again too: its inputs may change.
  * Everything else is reused, with its outputs.
+ *
+ * A matrix task is recorded by instance (`<task>.<slug>-<hash>`): rules 1-5 apply to each
+ * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
+ * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
  */
 import { createHash } from 'node:crypto';
-import { findTemplateRefs } from '../spec/template.ts';
-import type { DagSpec, EnvVar, TaskSpec, Template } from '../spec/types.ts';
+import type { TaskValue } from '../spec/expression.ts';
+import { expandMatrix } from '../spec/matrix.ts';
+import { evaluateTemplateValue, findTemplateRefs, type TemplateMatch } from '../spec/template.ts';
+import type { DagSpec, EnvVar, MatrixInstance, TaskSpec, Template } from '../spec/types.ts';
 import type { AttemptOutcome, PreviousSuccess, RunResult, TaskResult } from './types.ts';
 
 /** What the `rerun` input chooses: re-run only what did not succeed, or everything. */
@@ -131,11 +137,21 @@ function renderParams(t: Template, params: Record<string, string>): string {
   let out = '';
   let at = 0;
   for (const m of refs) {
-    const value = m.ref.kind === 'param' && Object.hasOwn(params, m.ref.name) ? params[m.ref.name]! : m.text;
+    // Only a plain `{{ params.x }}` is substituted; any other expression is kept as written (its
+    // text changes when it does, and the params it reads are hashed with it below).
+    const only = m.expression.refs.length === 1 ? m.expression.refs[0]!.ref : null;
+    const plain = only?.kind === 'param' && /^\s*params\.[A-Za-z0-9_-]+\s*$/.test(m.expression.source);
+    const value = plain && only.kind === 'param' && Object.hasOwn(params, only.name) ? params[only.name]! : expressionWithParams(m.text, m.expression.refs, params);
     out += t.slice(at, m.start) + value;
     at = m.end;
   }
   return out + t.slice(at);
+}
+
+/** An expression's text followed by the values of the params it reads, so a change of either shows. */
+function expressionWithParams(text: string, refs: TemplateMatch['expression']['refs'], params: Record<string, string>): string {
+  const read = refs.flatMap(({ ref }) => (ref.kind === 'param' ? [`${ref.name}=${Object.hasOwn(params, ref.name) ? params[ref.name] : ''}`] : ref.kind === 'params' ? [JSON.stringify(params)] : []));
+  return read.length === 0 ? text : `${text}[${read.join(',')}]`;
 }
 
 /** JSON with object keys sorted, so equal values always give equal text. */
@@ -272,9 +288,78 @@ export function planRerun(
     return reason;
   };
 
+  /** Instance ids of a matrix task reused by this plan (only those whose earlier success holds). */
+  const reusedInstances = new Map<string, { id: string; entry: StoredTask }[]>();
+
+  /**
+   * A matrix task: each instance is judged as a task is (rules 1-5), by its instance id; the task
+   * is reused only if every instance of its matrix is. A dynamic matrix is computed again from
+   * the recorded outputs of its upstream (reused, or the matrix task would run anyway).
+   */
+  const matrixReason = (task: TaskSpec, upstream: string[]): string | null => {
+    const strategy = task.strategy!;
+    if (upstream.length > 0) {
+      const names = upstream.map((u) => `"${u}"`).join(', ');
+      return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+    }
+    let instances: MatrixInstance[];
+    if (strategy.matrix.kind === 'static') {
+      instances = strategy.matrix.instances;
+    } else {
+      const tasks: Record<string, TaskValue> = {};
+      for (const need of upstreamIds(task)) {
+        const e = stored !== null && Object.hasOwn(stored.tasks, need) ? stored.tasks[need]! : undefined;
+        if (e !== undefined && e.result === 'succeeded') tasks[need] = { result: 'success', outputs: e.outputs };
+      }
+      try {
+        const expansion = expandMatrix(task.id, evaluateTemplateValue(strategy.matrix.template, { params, outputs: {}, tasks }, 'matrix'));
+        if (!expansion.ok) return 'its matrix could not be computed again from the recorded outputs of its upstream';
+        instances = expansion.instances;
+      } catch {
+        return 'its matrix could not be computed again from the recorded outputs of its upstream';
+      }
+    }
+    const reused: { id: string; entry: StoredTask }[] = [];
+    const again: string[] = [];
+    for (const inst of instances) {
+      const why = entryReason(task, inst.id);
+      if (why === null) reused.push({ id: inst.id, entry: stored!.tasks[inst.id]! });
+      else again.push(`"${inst.id}": ${why}`);
+    }
+    reusedInstances.set(task.id, reused);
+    if (again.length === 0) return null;
+    const shown = again.slice(0, 3).join('; ') + (again.length > 3 ? `; and ${again.length - 3} more` : '');
+    return `${again.length} of ${instances.length} matrix instances run again (${shown})${reused.length > 0 ? `; the ${reused.length} that succeeded are reused` : ''}`;
+  };
+
+  /** The tasks `task` reads: its direct needs (a dynamic matrix may only read tasks upstream). */
+  const upstreamIds = (task: TaskSpec): string[] => {
+    const seen = new Set<string>();
+    const queue = [...task.needs];
+    while (queue.length > 0) {
+      const id = queue.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      queue.push(...(byId.get(id)?.needs ?? []));
+    }
+    return [...seen];
+  };
+
   const ownReason = (task: TaskSpec, upstream: string[]): string | null => {
+    if (task.strategy) return matrixReason(task, upstream);
+    const reason = entryReason(task, task.id);
+    if (reason !== null) return reason;
+    if (upstream.length > 0) {
+      const names = upstream.map((u) => `"${u}"`).join(', ');
+      return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+    }
+    return null;
+  };
+
+  /** Rules 1-5 for the stored entry `key` (a task id or a matrix instance id) of `task`. */
+  const entryReason = (task: TaskSpec, key: string): string | null => {
     if (stored === null) return 'no earlier run attempt recorded it';
-    const entry = Object.hasOwn(stored.tasks, task.id) ? stored.tasks[task.id]! : undefined;
+    const entry = Object.hasOwn(stored.tasks, key) ? stored.tasks[key]! : undefined;
     if (entry === undefined) return 'no earlier run attempt recorded it';
     if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
       // Replayed, successes too, not reused: the scheduler must see this attempt's whole history
@@ -289,17 +374,17 @@ export function planRerun(
     }
     const change = fingerprintChange(entry.fingerprint, taskFingerprint(task, params));
     if (change !== null) return `${change} since run attempt ${entry.runAttempt}`;
-    if (upstream.length > 0) {
-      const names = upstream.map((u) => `"${u}"`).join(', ');
-      return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
-    }
     return null;
   };
 
   const plan: RerunPlan = { previous: {}, rerun: [] };
   for (const task of spec.tasks) {
     const reason = decideTask(task);
-    if (reason === null) {
+    // A matrix task's successful instances are reused even when others run again.
+    for (const { id, entry } of reusedInstances.get(task.id) ?? []) plan.previous[id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
+    if (task.strategy) {
+      if (reason !== null) plan.rerun.push({ task: task.id, reason });
+    } else if (reason === null) {
       const entry = stored!.tasks[task.id]!;
       plan.previous[task.id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
     } else {

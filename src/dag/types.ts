@@ -3,10 +3,10 @@
  * it keeps, which is also what every report (summary, annotations, outputs, summary-json) reads.
  *
  * The scheduler is pure: time comes in on every event as epoch milliseconds; it never reads a
- * clock, starts a timer or does I/O. The driver (src/engine.ts) turns decisions into pods and
+ * clock, starts a timer or does I/O. The driver (src/engine/engine.ts) turns decisions into pods and
  * timers and turns what the cluster says back into events.
  */
-import type { AttemptClass } from '../spec/types.ts';
+import type { AttemptClass, JsonValue } from '../spec/types.ts';
 
 /** The final result of a task. */
 export type TaskResult = 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'not-run';
@@ -16,6 +16,9 @@ export type RunResult = 'success' | 'failure' | 'cancelled';
 
 /** Why a run is being cancelled. */
 export type CancelReason = 'signal' | 'timeout';
+
+/** Why running attempts are being cancelled: the run's cancel, or a matrix task's fail-fast. */
+export type AttemptCancelReason = CancelReason | 'fail-fast';
 
 /** What the cluster said about one attempt when it ended. */
 export interface AttemptOutcome {
@@ -31,12 +34,15 @@ export interface AttemptOutcome {
   node: string | null;
 }
 
-/** Events the driver feeds to the scheduler. */
+/**
+ * Events the driver feeds to the scheduler. `task` is the id of what runs: a task id, or a matrix
+ * instance id (`<task>.<slug>-<hash>`). `poke` (1-based) is given for the pokes of a sensor.
+ */
 export type SchedulerEvent =
-  /** The driver created (or adopted) the attempt's pod. */
-  | { type: 'started'; at: number; task: string; attempt: number; pod: string }
-  /** The attempt ended; exactly one such event per started attempt. */
-  | ({ type: 'finished'; at: number; task: string; attempt: number } & AttemptOutcome)
+  /** The driver created (or adopted) the attempt's pod (for a sensor, this poke's pod). */
+  | { type: 'started'; at: number; task: string; attempt: number; pod: string; poke?: number }
+  /** The attempt (a sensor: its poke) ended; exactly one such event per started attempt or poke. */
+  | ({ type: 'finished'; at: number; task: string; attempt: number; poke?: number } & AttemptOutcome)
   /** Time passed: due retries start, the DAG timeout fires. Harmless when nothing is due. */
   | { type: 'tick'; at: number }
   /** Stop the run. `signal`: nothing new starts. `timeout`: like GitHub, tasks whose `if:`
@@ -45,8 +51,17 @@ export type SchedulerEvent =
 
 /** Decisions the scheduler returns; the driver carries them out in order. */
 export type Decision =
-  /** Create the pod of this attempt now (attempt numbers start at 1). */
-  | { type: 'start'; task: string; attempt: number }
+  /**
+   * Create the pod of this attempt now (attempt numbers start at 1). For a sensor, `poke` says
+   * which poke of the attempt this is (1-based): each poke is a pod of its own.
+   */
+  | { type: 'start'; task: string; attempt: number; poke?: number }
+  /** Informational: a matrix task was expanded into these instances (ids, in order). */
+  | { type: 'expand'; task: string; instances: string[] }
+  /** Informational: a sensor's condition does not hold yet; poke `poke + 1` is due at `at`. */
+  | { type: 'poke'; task: string; attempt: number; poke: number; at: number }
+  /** Informational: the task failed without running (its if: or its matrix could not be evaluated). */
+  | { type: 'fail'; task: string; reason: string }
   /** Informational: the attempt failed and will be retried at `at` (the driver logs it). */
   | {
       type: 'retry';
@@ -64,7 +79,7 @@ export type Decision =
   /** Informational: the task failed for good. */
   | { type: 'give-up'; task: string; attempt: number; reason: string; outcome: AttemptOutcome }
   /** Delete the pods of these running attempts; each will come back as `finished` (cancelled). */
-  | { type: 'cancel'; attempts: { task: string; attempt: number }[]; reason: CancelReason }
+  | { type: 'cancel'; attempts: { task: string; attempt: number }[]; reason: AttemptCancelReason }
   /** Nothing more will happen: every task has a final result. */
   | { type: 'done'; result: RunResult };
 
@@ -76,6 +91,8 @@ export interface AttemptRecord {
   finishedAt: number | null;
   /** `null` while the attempt runs. */
   outcome: AttemptOutcome | null;
+  /** A sensor's attempt: how many pokes it has run (each a pod of its own); absent otherwise. */
+  pokes?: number;
 }
 
 /** One task's state. */
@@ -90,8 +107,16 @@ export interface TaskState {
   reason: string | null;
   /** Set when the task's success was taken from an earlier run attempt instead of running. */
   reusedFrom: { runAttempt: number } | null;
-  /** When a retry is due, while the task waits for it. */
+  /** When a retry (or a sensor's next poke) is due, while the task waits for it. */
   retryAt: number | null;
+  /** A sensor: the pokes run so far, over all its attempts. */
+  pokes?: number;
+  /** A matrix task, once expanded: its instances, in matrix order. */
+  instances?: TaskState[];
+  /** A matrix instance: the id of its matrix task. */
+  group?: string;
+  /** A matrix instance: its combination (`matrix.<key>`). */
+  matrix?: Record<string, JsonValue>;
 }
 
 /**
@@ -132,8 +157,13 @@ export interface SchedulerOptions {
   maxParallel: number;
   /** Resolved params (spec defaults overridden by the action's `params` input). */
   params: Record<string, string>;
-  /** Tasks to treat as succeeded without running them. */
+  /**
+   * Tasks to treat as succeeded without running them, by task id or matrix instance id (an
+   * instance is reused when its matrix task is expanded and gives that instance again).
+   */
   previous?: Record<string, PreviousSuccess>;
+  /** The `run` context (logical date and data interval) that `if:` and a dynamic matrix may read. */
+  run?: Record<string, string> | null;
 }
 
 /** The end of one attempt, as the engine reports it to the run store (for re-runs and replay). */

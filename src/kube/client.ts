@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { AuthorizationV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
+import { AuthorizationV1Api, CoordinationV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { Cluster, KubeConfig } from '@kubernetes/client-node';
 import { KubeError, TokenBucket, abortableSleep, withRetry } from './errors.ts';
 import type { RetryOptions } from './errors.ts';
@@ -28,6 +28,12 @@ export interface ClientOptions {
   onRequest?: (what: string) => void;
 }
 
+/**
+ * Sends one API request through the client's rate limit and retries (`KubeClient.request` is one);
+ * what the run store, the lease and housekeeping are given, so every request shares one limit.
+ */
+export type Requester = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
 /** The connected client bundle the engine, preflight and cleanup use. */
 export interface KubeClient {
   /** The KubeConfig given to `createClient`, seen through a view whose requests reuse connections (`reusingConnections`). */
@@ -36,15 +42,24 @@ export interface KubeClient {
   server: string;
   core: CoreV1Api;
   authz: AuthorizationV1Api;
-  watch: Watch;
+  coordination: CoordinationV1Api;
   /**
    * Sends one request through the rate limit, retrying retriable errors (429, 5xx, network).
    * `retriable` narrows what is retried (a create must not be retried on a network error it
    * cannot tell from success, unless the caller handles the 409 that follows, which we do).
    */
   request<T>(what: string, fn: () => Promise<T>, options?: { retriable?: (err: unknown) => boolean; signal?: AbortSignal }): Promise<T>;
-  /** Takes a rate-limit token and counts a request made outside `request` (watches). */
-  throttle(what: string): Promise<void>;
+  /**
+   * Opens a watch (client-node's Watch) after taking a rate-limit token: `path` and `query` as the
+   * API has them; resolves once it is open, to what stops it. Not retried: the caller resumes.
+   */
+  watchRequest(
+    what: string,
+    path: string,
+    query: Record<string, string | number | boolean>,
+    onEvent: (type: string, object: unknown) => void,
+    onDone: (err: unknown) => void,
+  ): Promise<{ abort(): void }>;
   /** Opens a GET stream (pod logs); rejects with an error `classifyError` understands on non-200. */
   openStream(path: string, query: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage>;
 }
@@ -62,16 +77,18 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
   // effect). This one keeps connections alive and, like every https.Agent, pools them per TLS
   // options given with each request (CA, client certificate and key, server name, verification).
   // Through a proxy, client-node's agent stays (it tunnels).
+  const watch = new Watch(pooled);
   const streamAgent = cluster.proxyUrl ? null : new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
   return {
     kubeConfig: pooled,
     server,
     core: pooled.makeApiClient(CoreV1Api),
     authz: pooled.makeApiClient(AuthorizationV1Api),
-    watch: new Watch(pooled),
-    async throttle(what: string): Promise<void> {
+    coordination: pooled.makeApiClient(CoordinationV1Api),
+    async watchRequest(what, path, query, onEvent, onDone) {
       await limiter.take();
       onRequest(what);
+      return watch.watch(path, query, onEvent, onDone);
     },
     request<T>(what: string, fn: () => Promise<T>, opts: { retriable?: (err: unknown) => boolean; signal?: AbortSignal } = {}): Promise<T> {
       return withRetry(

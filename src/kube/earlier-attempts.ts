@@ -22,6 +22,7 @@ import { classifyPod } from './classify.ts';
 import type { KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
 import { CONTAINER, LABELS, runSelector } from './pod.ts';
+import { kubePodApi } from './pod-api.ts';
 import { PodWatcher } from './watch.ts';
 import { kubeTimeMs } from './time.ts';
 
@@ -63,7 +64,7 @@ export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
   const selector = runSelector(o.spec.name, o.runId);
   const earlier = new Map<string, Seen>();
   let changed: () => void = () => {};
-  const watcher = new PodWatcher(o.client, o.namespace, selector, (e) => {
+  const watcher = new PodWatcher(kubePodApi(o.client), o.namespace, selector, (e) => {
     const attempt = Number(e.pod.metadata?.labels?.[LABELS.runAttempt] ?? NaN);
     if (!(attempt < o.runAttempt)) return;
     earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });

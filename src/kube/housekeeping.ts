@@ -20,10 +20,11 @@
  */
 import type { CoreV1Api, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { parseRunState } from '../dag/rerun.ts';
-import type { KeepPods } from '../settings.ts';
+import type { KeepPods } from '../common/run.ts';
+import type { Requester } from './client.ts';
 import { classifyError } from './errors.ts';
 import { LABELS, MANAGED_BY, labelValue } from './pod.ts';
-import { retryingRequester, STATE_KEY, type Requester } from './run-store.ts';
+import { STATE_KEY } from './run-store.ts';
 import { kubeTimeMs } from './time.ts';
 
 /** Options of `removeOldRuns`. */
@@ -41,7 +42,8 @@ export interface HousekeepingOptions {
   /** A run that started and never said it ended is taken for dead after this; default 3 days. */
   staleAfterMs?: number;
   now?: () => number;
-  request?: Requester;
+  /** How requests are sent: KubeClient.request (its rate limit, its retries). */
+  request: Requester;
 }
 
 /** What housekeeping did, for the log. */
@@ -80,7 +82,7 @@ function formatAge(msAgo: number): string {
 /** Removes old runs of this DAG; see the module comment for what it never touches. */
 export async function removeOldRuns(options: HousekeepingOptions): Promise<HousekeepingResult> {
   const { core, namespace } = options;
-  const request = options.request ?? retryingRequester;
+  const { request } = options;
   const now = (options.now ?? Date.now)();
   const staleAfter = options.staleAfterMs ?? 3 * 24 * 3_600_000;
   const result: HousekeepingResult = { pods: [], configMaps: [], kept: [], errors: [] };

@@ -22,9 +22,9 @@
  * timeout. Requests while waiting: about one read per lease duration.
  */
 import { randomBytes } from 'node:crypto';
-import { V1MicroTime, type CoordinationV1Api, type V1Lease, type Watch } from '@kubernetes/client-node';
+import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import type { Requester } from './client.ts';
 import { abortableSleep, classifyError, KubeError } from './errors.ts';
-import { retryingRequester, type Requester } from './run-store.ts';
 import { kubeTimeMs } from './time.ts';
 
 /** What to do when another run holds the lease. */
@@ -54,10 +54,15 @@ export interface LeaseOptions {
   /** How long `wait` waits in all before giving up; default 1 hour. */
   waitTimeoutMs?: number;
   clock?: LeaseClock;
-  /** How requests are sent (rate limit, retries); default `retryingRequester`. */
-  request?: Requester;
-  /** A client-node Watch; when given, a waiting run wakes as soon as the lease changes (a release). */
-  watch?: Watch;
+  /** How requests are sent: KubeClient.request (its rate limit, its retries). */
+  request: Requester;
+  /** Opens a watch (KubeClient.watchRequest, through the rate limit); when given, a waiting run wakes as soon as the lease changes (a release). */
+  watch?: (
+    path: string,
+    query: Record<string, string | number | boolean>,
+    onEvent: (type: string, object: unknown) => void,
+    onDone: (err: unknown) => void,
+  ) => Promise<{ abort(): void }>;
   /** Told, while waiting, who holds the lease and until when (epoch ms), once per change of holder. */
   onWait?: (holder: string, expiresAt: number) => void;
   /** Told when a held lease is lost (taken over after renewals failed for a whole duration). */
@@ -131,7 +136,6 @@ export async function acquireLease(api: CoordinationV1Api, options: LeaseOptions
     durationSeconds: 60,
     waitTimeoutMs: 3_600_000,
     clock: systemClock,
-    request: retryingRequester,
     ...options,
   };
   if (!(Number.isInteger(o.durationSeconds) && o.durationSeconds > 0)) {
@@ -228,7 +232,7 @@ export async function acquireLease(api: CoordinationV1Api, options: LeaseOptions
     try {
       const changed = new Promise<void>((resolve) => {
         if (o.watch === undefined || resourceVersion === undefined) return;
-        o.watch
+        o
           .watch(
             `/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases`,
             { fieldSelector: `metadata.name=${o.name}`, resourceVersion },

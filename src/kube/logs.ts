@@ -9,13 +9,13 @@
  *   anything a cut stream missed, and then the log is complete: `done` resolves. The engine
  *   waits for `done` before it deletes the pod.
  */
-import type { IncomingMessage } from 'node:http';
-import type { KubeClient } from './client.ts';
+import type { Readable } from 'node:stream';
+import type { PodApi } from './pod-api.ts';
 import { abortableSleep, classifyError } from './errors.ts';
 
 /** Options of `LogFollower`. */
 export interface LogFollowerOptions {
-  client: KubeClient;
+  api: PodApi;
   namespace: string;
   pod: string;
   container: string;
@@ -155,11 +155,10 @@ export class LogFollower {
     let failures = 0;
     while (!this.#gone) {
       const final = this.#terminated;
-      let res: IncomingMessage;
+      let res: Readable;
       try {
-        const query: Record<string, string> = { container: this.#o.container, timestamps: 'true', follow: final ? 'false' : 'true' };
-        if (this.#lastTs) query.sinceTime = this.#lastTs;
-        res = await this.#o.client.openStream(`/api/v1/namespaces/${encodeURIComponent(this.#o.namespace)}/pods/${encodeURIComponent(this.#o.pod)}/log`, query, this.#abort.signal);
+        const query = { container: this.#o.container, follow: !final, ...(this.#lastTs ? { sinceTime: this.#lastTs } : {}) };
+        res = await this.#o.api.log(this.#o.namespace, this.#o.pod, query, this.#abort.signal);
       } catch (err) {
         if (this.#gone) return;
         const e = classifyError(err);
@@ -214,7 +213,7 @@ export class LogFollower {
    * The work is per chunk: lines are found with `indexOf` and handed on as slices of the chunk,
    * and a backed-up consumer (`backlog`) pauses the response.
    */
-  #read(res: IncomingMessage): Promise<{ emitted: number; partial: string }> {
+  #read(res: Readable): Promise<{ emitted: number; partial: string }> {
     return new Promise((resolve) => {
       /** The text after the last newline so far (a line that has not ended yet). */
       let rest = '';

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import type { RunContext } from '../report/types.ts';
+import { effectiveRunId, type RunContext } from '../common/run.ts';
 import { renderTemplate } from '../spec/template.ts';
 import type { DagSpec, Template, TaskSpec } from '../spec/types.ts';
 
@@ -93,6 +93,11 @@ export function labelValue(s: string): string {
 export function runSelector(dag: string, runId: string, runAttempt?: number): string {
   const run = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(dag)},${LABELS.runId}=${labelValue(runId)}`;
   return runAttempt === undefined ? run : `${run},${LABELS.runAttempt}=${runAttempt}`;
+}
+
+/** The label selector of one run attempt's pods (what the post step's sweep is given). */
+export function runPodSelector(spec: Pick<DagSpec, 'name'>, context: RunContext, runId?: string): string {
+  return runSelector(spec.name, effectiveRunId(context, runId), context.runAttempt);
 }
 
 /** The URL of the GitHub run, or null outside a workflow. */

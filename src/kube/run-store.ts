@@ -33,7 +33,8 @@ import {
 } from '../dag/rerun.ts';
 import type { AttemptEnd, RunResult } from '../dag/types.ts';
 import type { DagSpec } from '../spec/types.ts';
-import { classifyError, KubeError, withRetry } from './errors.ts';
+import type { Requester } from './client.ts';
+import { classifyError, KubeError } from './errors.ts';
 import { LABELS, MANAGED_BY, labelValue } from './pod.ts';
 
 /** The key of the state in the ConfigMap's data. */
@@ -45,11 +46,7 @@ export const STATE_KEY = 'state.json';
  */
 export const STATE_LIMIT_BYTES = 1_000_000;
 
-/** Sends one API request with the caller's rate limit and retries (KubeClient.request fits). */
-export type Requester = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
-
-/** The default Requester: retries 429, 5xx and network errors with backoff (src/kube/errors.ts). */
-export const retryingRequester: Requester = (_what, fn) => withRetry(() => fn());
+export type { Requester };
 
 /** The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>`, a valid DNS subdomain. */
 export function runStateName(dag: string, runId: string): string {
@@ -79,8 +76,8 @@ export interface RunStoreOptions {
   repository: string | null;
   /** The clock (epoch ms) for `updatedAt`; default Date.now. */
   now?: () => number;
-  /** How requests are sent; default `retryingRequester`. Pass KubeClient.request to share its rate limit. */
-  request?: Requester;
+  /** How requests are sent: KubeClient.request, so they share the client's rate limit and retries. */
+  request: Requester;
   /** The most bytes of state.json; default STATE_LIMIT_BYTES. */
   limitBytes?: number;
   /** Told when something worth a log line happened (outputs dropped to fit). */
@@ -103,7 +100,6 @@ export class RunStore {
     this.name = runStateName(options.dag, options.runId);
     this.#o = {
       now: Date.now,
-      request: retryingRequester,
       limitBytes: STATE_LIMIT_BYTES,
       onNote: () => {},
       maxConflicts: 20,

@@ -11,7 +11,7 @@
  * No per-pod polling ever: however long a task runs, the run costs one open watch.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import type { KubeClient } from './client.ts';
+import type { PodApi } from './pod-api.ts';
 import { KubeError, abortableSleep, classifyError, describeError } from './errors.ts';
 
 /** A change to one of the run's pods. `synthetic` when derived from a re-list, not a watch event. */
@@ -33,7 +33,7 @@ export interface PodWatcherOptions {
 
 /** Watches the pods matching a selector and reports every change once, in order. */
 export class PodWatcher {
-  readonly #client: KubeClient;
+  readonly #api: PodApi;
   readonly #namespace: string;
   readonly #selector: string;
   readonly #onEvent: (e: PodEvent) => void;
@@ -41,11 +41,11 @@ export class PodWatcher {
   readonly #cache = new Map<string, V1Pod>();
   readonly #stop = new AbortController();
   #rv = '';
-  #controller: AbortController | null = null;
+  #controller: { abort(): void } | null = null;
   #loop: Promise<void> | null = null;
 
-  constructor(client: KubeClient, namespace: string, selector: string, onEvent: (e: PodEvent) => void, options: PodWatcherOptions = {}) {
-    this.#client = client;
+  constructor(api: PodApi, namespace: string, selector: string, onEvent: (e: PodEvent) => void, options: PodWatcherOptions = {}) {
+    this.#api = api;
     this.#namespace = namespace;
     this.#selector = selector;
     this.#onEvent = onEvent;
@@ -80,13 +80,9 @@ export class PodWatcher {
   }
 
   async #list(): Promise<void> {
-    const list = await this.#client.request(
-      `list pods ${this.#selector}`,
-      () => this.#client.core.listNamespacedPod({ namespace: this.#namespace, labelSelector: this.#selector }),
-      { signal: this.#stop.signal },
-    );
+    const list = await this.#api.list(this.#namespace, this.#selector, { signal: this.#stop.signal });
     if (this.#stop.signal.aborted) return;
-    this.#rv = list.metadata?.resourceVersion ?? '';
+    this.#rv = list.resourceVersion;
     const seen = new Set<string>();
     for (const pod of list.items) {
       const name = pod.metadata?.name ?? '';
@@ -117,7 +113,7 @@ export class PodWatcher {
       }
       const e = classifyError(result.error);
       if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
-        throw new KubeError(describeError(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#client.server), e);
+        throw new KubeError(describeError(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#api.server), e);
       }
       if (e.kind === 'gone') {
         this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
@@ -159,15 +155,8 @@ export class PodWatcher {
     const started = Date.now();
     let events = 0;
     let gone: unknown = null;
-    await this.#client.throttle(`watch pods ${this.#selector}`);
     return new Promise((resolve) => {
-      const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods`;
-      const query = {
-        labelSelector: this.#selector,
-        resourceVersion: this.#rv,
-        allowWatchBookmarks: true,
-        timeoutSeconds: this.#options.timeoutSeconds ?? 25,
-      };
+      const from = { resourceVersion: this.#rv, timeoutSeconds: this.#options.timeoutSeconds ?? 25 };
       const onEvent = (type: string, obj: unknown): void => {
         if (this.#stop.signal.aborted || gone) return;
         if (type === 'ERROR') {
@@ -197,7 +186,7 @@ export class PodWatcher {
         else if (err && !this.#stop.signal.aborted && classifyError(err).kind !== 'timeout') resolve({ kind: 'error', error: err, events });
         else resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
       };
-      this.#client.watch.watch(path, query, onEvent, onDone).then(
+      this.#api.watch(this.#namespace, this.#selector, from, onEvent, onDone).then(
         (controller) => {
           this.#controller = controller;
           if (this.#stop.signal.aborted) controller.abort();

@@ -6,7 +6,7 @@
  * registered with the runner are masked by the runner on top of that.
  */
 import type { AttemptOutcome, Decision, RunResult, RunState, RunView } from '../dag/types.ts';
-import { formatDuration } from '../dag/scheduler.ts';
+import { formatDuration } from '../common/duration.ts';
 import type { DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
 
 /** Options of `LiveLogReporter`. */

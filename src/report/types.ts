@@ -6,23 +6,10 @@
 import type { AttemptOutcome, Decision, RunState, RunView } from '../dag/types.ts';
 import type { DagSpec } from '../spec/types.ts';
 
-export type Mode = 'run' | 'dry-run' | 'plan';
+import type { Mode, RunContext } from '../common/run.ts';
 
-/** Where this run comes from on GitHub; every field is optional outside a workflow (the CLI). */
-export interface RunContext {
-  /** `owner/name`. */
-  repository: string | null;
-  runId: string | null;
-  runAttempt: number;
-  sha: string | null;
-  ref: string | null;
-  /** `https://github.com` or a GitHub Enterprise Server URL. */
-  serverUrl: string;
-  workflow: string | null;
-  job: string | null;
-  actor: string | null;
-  eventName: string | null;
-}
+// The run's identity is declared once, in src/common/run.ts; reporters know it by these names too.
+export type { Mode, RunContext };
 
 /** Everything a reporter needs to know about a run before it starts. */
 export interface RunInfo {

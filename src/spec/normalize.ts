@@ -8,9 +8,9 @@
  * does not re-validate (a failed assumption throws, it never guesses).
  */
 import { parseDuration } from './duration.ts';
-import { parseExpression } from './expression.ts';
+import { expandMatrix } from './matrix.ts';
 import type { RawDefaults, RawSpec, RawTask } from './schema.ts';
-import type { DagSpec, EnvFromSource, EnvVar, ParamSpec, PodOverrides, RetryPolicy, SourcePos, TaskSpec } from './types.ts';
+import type { DagSpec, EnvFromSource, EnvVar, ParamSpec, PodOverrides, RetryPolicy, SensorSpec, SourcePos, Strategy, TaskSpec } from './types.ts';
 
 /** Built-in values of the optional task fields. */
 export const BUILTIN_DEFAULTS = {
@@ -74,7 +74,7 @@ function normalizeTask(id: string, task: RawTask, d: RawDefaults, pos: SourcePos
   return {
     id,
     needs,
-    if: ifSource === null ? null : { source: ifSource, expr: parseExpression(ifSource) },
+    if: ifSource === null ? null : { source: ifSource },
     image,
     command: task.command ?? d.command ?? null,
     args: task.args ?? d.args ?? null,
@@ -89,7 +89,31 @@ function normalizeTask(id: string, task: RawTask, d: RawDefaults, pos: SourcePos
     timeoutMs: timeout === undefined ? null : ms(timeout),
     startTimeoutMs: ms(task.startTimeout ?? d.startTimeout ?? BUILTIN_DEFAULTS.startTimeout),
     pod: mergePod(d.pod ?? {}, task.pod ?? {}),
+    strategy: strategy(id, task.strategy),
+    sensor: sensor(task.sensor),
     pos,
+  };
+}
+
+/** The `sensor:` default: 75 (EX_TEMPFAIL) means "not yet". */
+export const DEFAULT_NOT_YET_EXIT_CODES = [75];
+
+function strategy(id: string, raw: RawTask['strategy']): Strategy | null {
+  if (raw === undefined) return null;
+  const common = { maxParallel: raw['max-parallel'] ?? 0, failFast: raw['fail-fast'] ?? true };
+  if (typeof raw.matrix === 'string') return { matrix: { kind: 'dynamic', template: raw.matrix }, ...common };
+  const expansion = expandMatrix(id, raw.matrix);
+  if (!expansion.ok) throw new Error(`task "${id}": the matrix does not expand (parse.ts should have reported it): ${expansion.problems[0]?.message}`);
+  return { matrix: { kind: 'static', instances: expansion.instances }, ...common };
+}
+
+function sensor(raw: RawTask['sensor']): SensorSpec | null {
+  if (raw === undefined) return null;
+  return {
+    intervalMs: ms(raw.interval),
+    timeoutMs: ms(raw.timeout),
+    onTimeout: raw.onTimeout ?? 'fail',
+    notYetExitCodes: [...new Set(raw.notYetExitCodes ?? DEFAULT_NOT_YET_EXIT_CODES)],
   };
 }
 

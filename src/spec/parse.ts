@@ -17,8 +17,11 @@ import { didYouMean } from './suggest.ts';
 import { ENV_NAME, fixName, nameProblem, PARAM_NAME } from './names.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
-import { ExpressionError, exprRefs, parseExpression } from './expression.ts';
+import { ExpressionError, parseExpression, RUN_FIELDS, type ExprRefAt, type ParsedExpression } from './expression.ts';
+import { ContextAccess } from '@actions/expressions/ast';
+import { expandMatrix, matrixKeys } from './matrix.ts';
 import { normalizeSpec } from './normalize.ts';
+import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
 /** A path into the document: map keys and list indexes. */
@@ -307,7 +310,7 @@ function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown,
     for (const key of issue.keys) {
       const keyPath = [...path, key];
       let message: string;
-      if (path.length === 1 && path[0] === 'defaults' && (key === 'needs' || key === 'if')) {
+      if (path.length === 1 && path[0] === 'defaults' && (key === 'needs' || key === 'if' || key === 'strategy' || key === 'sensor')) {
         message = `"${key}" cannot be set in defaults; set it on each task that needs it`;
       } else {
         const hint = didYouMean(key, allowed);
@@ -426,7 +429,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     issues.add(loc.valuePos(path), path, `dependency cycle: ${cycle.join(' → ')} (each task needs the next, so none of them can ever start); remove one of these needs`);
   }
 
-  // Templates in defaults apply to every task, so they may only use params.
+  // Templates in defaults apply to every task, so they may only use params and run.
   for (const { text, path } of templateStrings(['defaults'], defaults)) {
     checkTemplate(text, path, params, null, loc, issues);
   }
@@ -435,9 +438,11 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
   for (const id of ids) {
     const task = tasksRaw[id];
     if (!isRecord(task)) continue;
-    const scope: TaskScope = { id, ids: idSet, isUpstream: (other) => dependsOn(id, other) };
+    const matrix = checkStrategy(id, task, params, { id, ids: idSet, isUpstream: (other) => dependsOn(id, other), matrix: 'none' }, loc, issues);
+    const scope: TaskScope = { id, ids: idSet, isUpstream: (other) => dependsOn(id, other), matrix };
     for (const { text, path } of templateStrings(['tasks', id], task)) checkTemplate(text, path, params, scope, loc, issues);
     if (typeof task.if === 'string') checkCondition(task.if, ['tasks', id, 'if'], params, scope, loc, issues);
+    checkSensor(task, ['tasks', id, 'sensor'], loc, issues);
   }
 }
 
@@ -452,11 +457,13 @@ function checkEnvName(name: string, path: SpecPath, loc: Locator, issues: Issues
   }
 }
 
-/** The task a reference is checked from. */
+/** The task a reference is checked from, and the matrix keys its templates may read. */
 interface TaskScope {
   id: string;
   ids: ReadonlySet<string>;
   isUpstream: (other: string) => boolean;
+  /** `none`: no strategy.matrix; `dynamic`: keys known only at run time; else the keys. */
+  matrix: 'none' | 'dynamic' | ReadonlySet<string>;
 }
 
 /** Why a reference to task `ref` from `scope` is invalid, or null. */
@@ -470,34 +477,146 @@ function taskRefProblem(ref: string, scope: TaskScope | null): string | null {
   return null;
 }
 
-function paramProblem(name: string, params: string[]): string {
+function paramProblem(name: string, params: string[]): string | null {
+  const lower = name.toLowerCase();
+  // GitHub's contexts ignore case: params.DB reads param "db".
+  if (params.some((p) => p.toLowerCase() === lower)) return null;
   const declared = params.length === 0 ? 'the spec declares no params' : `declared params: ${params.join(', ')}`;
   return `unknown param "${name}"${didYouMean(name, params)} (${declared})`;
 }
 
-function checkTemplate(text: string, path: SpecPath, params: string[], scope: TaskScope | null, loc: Locator, issues: Issues): void {
-  const { refs, errors } = findTemplateRefs(text);
-  for (const e of errors) issues.add(loc.stringPos(path, e.offset), path, `${formatPath(path)}: ${e.message}`);
-  for (const m of refs) {
-    const problem =
-      m.ref.kind === 'param' ? (params.includes(m.ref.name) ? null : paramProblem(m.ref.name, params)) : taskRefProblem(m.ref.task, scope);
-    if (problem !== null) issues.add(loc.stringPos(path, m.start), path, `${formatPath(path)}: ${m.text}: ${problem}`);
+/** Why a reference is invalid from `scope` (null: from defaults), or null. */
+function refProblem(r: ExprRefAt['ref'], params: string[], scope: TaskScope | null): string | null {
+  switch (r.kind) {
+    case 'param':
+      return paramProblem(r.name, params);
+    case 'params':
+      return null;
+    case 'output':
+    case 'outputs':
+    case 'result':
+      return taskRefProblem(r.task, scope);
+    case 'matrix': {
+      if (scope === null) return 'defaults apply to every task, so they cannot use matrix values; move this value to the tasks with strategy.matrix';
+      if (scope.matrix === 'none') return `task "${scope.id}" has no strategy.matrix, so matrix has no values; add strategy: {matrix: {...}} to the task`;
+      if (scope.matrix === 'dynamic' || r.key === null) return null;
+      const keys = [...scope.matrix];
+      if (keys.some((k) => k.toLowerCase() === r.key!.toLowerCase())) return null;
+      return `matrix key "${r.key}" is not in the matrix of task "${scope.id}"${didYouMean(r.key, keys)} (keys: ${keys.join(', ')})`;
+    }
+    case 'run': {
+      if (r.field === null || (RUN_FIELDS as readonly string[]).some((f) => f.toLowerCase() === r.field!.toLowerCase())) return null;
+      return `unknown field "${r.field}" of run${didYouMean(r.field, RUN_FIELDS)} (fields: ${RUN_FIELDS.join(', ')})`;
+    }
   }
 }
 
+/** The text of a reference, for messages: `params.x`, `tasks.a.outputs.b`. */
+function refText(r: ExprRefAt['ref']): string {
+  switch (r.kind) {
+    case 'param':
+      return `params.${r.name}`;
+    case 'params':
+      return 'params';
+    case 'output':
+      return `tasks.${r.task}.outputs.${r.name}`;
+    case 'outputs':
+      return `tasks.${r.task}.outputs`;
+    case 'result':
+      return `tasks.${r.task}.result`;
+    case 'matrix':
+      return r.key === null ? 'matrix' : `matrix.${r.key}`;
+    case 'run':
+      return r.field === null ? 'run' : `run.${r.field}`;
+  }
+}
+
+function checkTemplate(text: string, path: SpecPath, params: string[], scope: TaskScope | null, loc: Locator, issues: Issues, kind: 'template' | 'matrix' = 'template'): ParsedExpression[] {
+  const { refs, errors } = findTemplateRefs(text, kind);
+  for (const e of errors) issues.add(loc.stringPos(path, e.offset), path, `${formatPath(path)}: ${e.message}`);
+  for (const m of refs) {
+    const inner = m.start + 2;
+    if (kind === 'template' && m.expression.ast instanceof ContextAccess) {
+      const name = m.expression.ast.name.lexeme;
+      issues.add(
+        loc.stringPos(path, m.start),
+        path,
+        `${formatPath(path)}: ${m.text} is a map, not text; write {{ ${name}.<name> }}, or {{ toJSON(${name}) }} to pass it as JSON`,
+      );
+      continue;
+    }
+    for (const { ref, offset } of m.expression.refs) {
+      const problem = refProblem(ref, params, scope);
+      if (problem !== null) {
+        // A lone reference is shown (and pointed at) as the whole {{ }}; inside a larger expression, itself.
+        const whole = isWholeRef(m.expression, ref);
+        issues.add(loc.stringPos(path, whole ? m.start : inner + offset), path, `${formatPath(path)}: ${whole ? m.text : refText(ref)}: ${problem}`);
+      }
+    }
+  }
+  return refs.map((m) => m.expression);
+}
+
+/** Whether the expression is nothing but this reference (messages then quote the whole {{ }}). */
+function isWholeRef(expr: ParsedExpression, ref: ExprRefAt['ref']): boolean {
+  return expr.refs.length === 1 && expr.refs[0]!.ref === ref && /^[\s]*[A-Za-z_][A-Za-z0-9_.-]*[\s]*$/.test(expr.source);
+}
+
 function checkCondition(source: string, path: SpecPath, params: string[], scope: TaskScope, loc: Locator, issues: Issues): void {
-  let expr;
+  let expr: ParsedExpression;
   try {
-    expr = parseExpression(source);
+    expr = parseExpression(source, 'condition');
   } catch (err) {
     if (!(err instanceof ExpressionError)) throw err;
     issues.add(loc.stringPos(path, err.column - 1), path, `${formatPath(path)}: ${err.message} at column ${err.column} of the expression "${source}"`);
     return;
   }
-  for (const ref of exprRefs(expr)) {
-    const problem = ref.kind === 'param' ? (params.includes(ref.name) ? null : paramProblem(ref.name, params)) : taskRefProblem(ref.task, scope);
-    const text = ref.kind === 'param' ? `params.${ref.name}` : ref.kind === 'result' ? `tasks.${ref.task}.result` : `tasks.${ref.task}.outputs.${ref.name}`;
-    const at = Math.max(0, source.indexOf(text));
-    if (problem !== null) issues.add(loc.stringPos(path, at), path, `${formatPath(path)}: ${text}: ${problem}`);
+  for (const { ref, offset } of expr.refs) {
+    const problem = refProblem(ref, params, scope);
+    if (problem !== null) issues.add(loc.stringPos(path, offset), path, `${formatPath(path)}: ${refText(ref)}: ${problem}`);
+  }
+}
+
+/**
+ * Checks `strategy:`: a matrix written out must expand (GitHub's rules, at most 256
+ * combinations); a dynamic one must be one `{{ }}` reading only tasks upstream. Returns what
+ * `{{ matrix.<key> }}` may read in the task.
+ */
+function checkStrategy(id: string, task: Record<string, unknown>, params: string[], scope: TaskScope, loc: Locator, issues: Issues): TaskScope['matrix'] {
+  const strategy = task.strategy;
+  if (!isRecord(strategy)) return 'none';
+  const matrix = strategy.matrix;
+  const path: SpecPath = ['tasks', id, 'strategy', 'matrix'];
+  if (typeof matrix === 'string') {
+    const exprs = checkTemplate(matrix, path, params, scope, loc, issues, 'matrix');
+    const trimmed = matrix.trim();
+    if (exprs.length !== 1 || !trimmed.startsWith('{{') || !trimmed.endsWith('}}')) {
+      issues.add(
+        loc.valuePos(path),
+        path,
+        `${formatPath(path)}: a matrix given as text must be one {{ }} expression whose value is a matrix map, e.g. "{{ fromJSON(tasks.plan.outputs.matrix) }}"; found ${describeValue(matrix)}`,
+      );
+    }
+    return 'dynamic';
+  }
+  if (!isRecord(matrix) || !Object.values(matrix).every(Array.isArray)) return 'dynamic'; // the schema reported it
+  const expansion = expandMatrix(id, matrix);
+  if (!expansion.ok) {
+    for (const p of expansion.problems) {
+      const at = [...path, ...p.path];
+      issues.add(loc.keyPos(at), at, `${formatPath(path)}: ${p.message}`);
+    }
+    return 'dynamic';
+  }
+  return matrixKeys(expansion.instances);
+}
+
+function checkSensor(task: Record<string, unknown>, path: SpecPath, loc: Locator, issues: Issues): void {
+  const sensor = task.sensor;
+  if (!isRecord(sensor) || typeof sensor.interval !== 'string') return;
+  const interval = parseDuration(sensor.interval);
+  if (interval.ok && interval.ms < 1000) {
+    const at = [...path, 'interval'];
+    issues.add(loc.valuePos(at), at, `${formatPath(at)}: a sensor pokes at most once a second; expected an interval of at least "1s", found ${describeValue(sensor.interval)}`);
   }
 }

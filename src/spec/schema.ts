@@ -155,6 +155,48 @@ const taskFields = {
   pod: pod.optional(),
 };
 
+/** `strategy:` of a task, as on a GitHub job. */
+const strategy = z
+  .strictObject(
+    {
+      matrix: z
+        .union(
+          [
+            z.string(),
+            z.record(z.string(), z.array(z.unknown(), expected('a list of values (include and exclude: a list of maps)')), expected('a map of key → list of values')),
+          ],
+          expected('a map of key → list of values (with optional include and exclude), or one {{ }} expression such as "{{ fromJSON(tasks.plan.outputs.matrix) }}"'),
+        )
+        .describe(
+          'Lists per key (the task runs once per combination of their values), with optional include and exclude, as on a GitHub job; or "{{ fromJSON(tasks.<id>.outputs.<name>) }}", computed when that upstream task has finished. Each combination reads {{ matrix.<key> }}.',
+        ),
+      'max-parallel': z.int(expected('a whole number >= 1')).min(1, expected('a whole number >= 1')).optional().describe('At most this many combinations run at once (default: no limit of its own).'),
+      'fail-fast': z.boolean(expected('true or false')).optional().meta({ default: true, description: 'When a combination fails, cancel the running ones and start no more (default true, as on GitHub).' }),
+    },
+    expected('a map with matrix, max-parallel and fail-fast'),
+  )
+  .meta({ id: 'Strategy', description: 'Run the task once per combination of a matrix, as strategy.matrix on a GitHub job.' });
+
+/** `sensor:` of a task: poke until a condition holds. */
+const sensor = z
+  .strictObject(
+    {
+      interval: duration('Wait between two pokes (each poke is a new pod; none is kept between pokes).'),
+      timeout: duration('How long to wait for the condition, counted from the first poke; retries do not extend it.'),
+      onTimeout: z
+        .enum(['fail', 'skip'], expected('"fail" or "skip"'))
+        .optional()
+        .meta({ default: 'fail', description: 'On timeout: fail (class timeout) or skip the task (Airflow\'s soft_fail).' }),
+      notYetExitCodes: z
+        .array(z.int(expected('an exit code from 1 to 255')).min(1, expected('an exit code from 1 to 255')).max(255, expected('an exit code from 1 to 255')), expected('a list of exit codes'))
+        .min(1, expected('at least one exit code'))
+        .optional()
+        .meta({ default: [75], description: 'Exit codes that mean "not yet, poke again later" (75 is EX_TEMPFAIL). Exit 0 means the condition holds; any other code is a failure, retried by retries.' }),
+    },
+    expected('a map with interval, timeout, onTimeout, notYetExitCodes'),
+  )
+  .meta({ id: 'Sensor', description: 'Run the container every interval until it exits 0 (the condition holds) or the timeout passes.' });
+
 /** One task under `tasks:`. */
 export const taskSchema = z
   .strictObject(
@@ -166,14 +208,18 @@ export const taskSchema = z
       if: z
         .union([z.string(), z.boolean()], expected('an expression like "always()" or "success() && params.env == \'prod\'"'))
         .optional()
-        .describe("Run condition, GitHub style: success() (default), failure(), always(), cancelled(), !, &&, ||, ==, !=, params.*, tasks.<id>.result, tasks.<id>.outputs.*."),
+        .describe(
+          "Run condition, a GitHub expression: success() (default), failure(), always(), cancelled(), operators (! && || == != < <= > >=), functions (contains, startsWith, endsWith, format, join, toJSON, fromJSON, case), params.*, tasks.<id>.result, tasks.<id>.outputs.*, run.*.",
+        ),
+      strategy: strategy.optional(),
+      sensor: sensor.optional(),
       ...taskFields,
     },
     expected('a map of task fields'),
   )
   .meta({ id: 'Task', description: 'A task: one container run as a Kubernetes pod.' });
 
-/** `defaults:`: every task field but `needs` and `if`. */
+/** `defaults:`: every task field but `needs`, `if`, `strategy` and `sensor`. */
 export const defaultsSchema = z.strictObject(taskFields, expected('a map of task fields')).describe("Applied to every task; a task's own fields win (pod, env and resources merge key by key, retries field by field).");
 
 const param = z

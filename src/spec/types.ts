@@ -26,7 +26,8 @@ export type FailureClass = Exclude<AttemptClass, 'succeeded'>;
 export type RetryableClass = 'failed' | 'timeout';
 
 /**
- * A string that may contain `{{ params.x }}` and `{{ tasks.<id>.outputs.<name> }}` references.
+ * A string that may contain `{{ }}` expressions (`{{ params.x }}`, `{{ tasks.<id>.outputs.<name> }}`,
+ * `{{ matrix.<key> }}`, `{{ run.date }}`, any GitHub expression).
  * It is kept as written; `renderTemplate` in src/spec/template.ts substitutes the values when a
  * task starts. Validation has already checked that every reference names a known param or an
  * output of an upstream task.
@@ -91,23 +92,59 @@ export interface PodOverrides {
 }
 
 /**
- * The AST of an `if:` expression. GitHub-style: status functions, `!`, `&&`, `||`, `==`, `!=`,
- * parentheses, string/number/boolean/null literals, and references to `params.<name>`,
- * `tasks.<id>.outputs.<name>` and `tasks.<id>.result`. Never evaluated with `eval`.
+ * A task's `if:` condition, as written (optionally in `${{ }}`). It is a GitHub expression
+ * (src/spec/expression.ts parses it with `@actions/expressions`); validation has checked that it
+ * parses and that every reference names a declared param or a task upstream.
  */
-export type Expr =
-  | { kind: 'literal'; value: string | number | boolean | null }
-  | { kind: 'param'; name: string }
-  | { kind: 'output'; task: string; name: string }
-  | { kind: 'result'; task: string }
-  | { kind: 'call'; name: 'success' | 'failure' | 'always' | 'cancelled' }
-  | { kind: 'not'; operand: Expr }
-  | { kind: 'binary'; op: '&&' | '||' | '==' | '!='; left: Expr; right: Expr };
-
-/** A parsed `if:` condition with the text it came from. */
 export interface Condition {
   source: string;
-  expr: Expr;
+}
+
+/** A JSON value, as a matrix holds them. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** One combination of a matrix: its instance id and its values (`{{ matrix.<key> }}`). */
+export interface MatrixInstance {
+  /**
+   * `<task>.<slug>-<hash>`: deterministic from the task id and the values, at most 63 characters
+   * of `a-z 0-9 - .` (a valid label value; the "." keeps it apart from every task id).
+   */
+  id: string;
+  values: Record<string, JsonValue>;
+}
+
+/** A matrix written out in the spec, expanded as GitHub expands `strategy.matrix`. */
+export interface StaticMatrix {
+  kind: 'static';
+  /** The combinations in GitHub's order (the first key varies slowest; new `include` entries last). */
+  instances: MatrixInstance[];
+}
+
+/** A matrix computed when the task's upstream has finished: `"{{ fromJSON(tasks.plan.outputs.m) }}"`. */
+export interface DynamicMatrix {
+  kind: 'dynamic';
+  /** One `{{ }}` whose value is a matrix map (lists per key, `include`, `exclude`). */
+  template: Template;
+}
+
+/** `strategy:` of a task, as on a GitHub job. */
+export interface Strategy {
+  matrix: StaticMatrix | DynamicMatrix;
+  /** At most this many instances of the task run at once; 0: no limit of its own. */
+  maxParallel: number;
+  /** When an instance fails, cancel the instances that run and start no more (default true, as on GitHub). */
+  failFast: boolean;
+}
+
+/** `sensor:` of a task: its container is run every `intervalMs` until it exits 0 or `timeoutMs` passes. */
+export interface SensorSpec {
+  intervalMs: number;
+  /** Counted from the task's first poke; retries do not extend it. */
+  timeoutMs: number;
+  /** `fail`: the task fails with class `timeout`; `skip`: it is `skipped` (Airflow's soft_fail). */
+  onTimeout: 'fail' | 'skip';
+  /** Exit codes that mean "not yet": poke again later (default [75], EX_TEMPFAIL). */
+  notYetExitCodes: number[];
 }
 
 /** One task, defaults merged in. */
@@ -133,6 +170,10 @@ export interface TaskSpec {
   /** How long an attempt may stay Pending (unschedulable, pulling) before it is a `timeout`. */
   startTimeoutMs: number;
   pod: PodOverrides;
+  /** `strategy:` (matrix, max-parallel, fail-fast); absent or `null`: one instance. */
+  strategy?: Strategy | null;
+  /** `sensor:`; absent or `null`: an ordinary task. */
+  sensor?: SensorSpec | null;
   /** Where the task's key is in the spec file. */
   pos: SourcePos;
 }

@@ -1,9 +1,9 @@
 /**
- * Tiny builders for scheduler tests: DagSpec objects without YAML, `if:` ASTs without the
- * parser, and the events and decisions the scheduler exchanges.
+ * Tiny builders for scheduler tests: DagSpec objects without YAML, `if:` expressions as
+ * text, and the events and decisions the scheduler exchanges.
  */
-import type { Condition, DagSpec, Expr, RetryPolicy, TaskSpec } from '../../src/spec/types.ts';
-import type { AttemptOutcome, CancelReason, Decision, SchedulerEvent } from '../../src/dag/types.ts';
+import type { Condition, DagSpec, RetryPolicy, TaskSpec } from '../../src/spec/types.ts';
+import type { AttemptCancelReason, AttemptOutcome, CancelReason, Decision, SchedulerEvent } from '../../src/dag/types.ts';
 import type { AttemptClass } from '../../src/spec/types.ts';
 
 /** What a test may set on a task; everything else gets a plain default. */
@@ -50,20 +50,29 @@ export function dag(tasks: TaskSpec[], options: { timeoutMs?: number; name?: str
   };
 }
 
-// ---- `if:` ASTs --------------------------------------------------------------------------
+// ---- `if:` expressions ------------------------------------------------------------------
 
-/** A condition with its source text (the text is only used in messages). */
-export const cond = (source: string, expr: Expr): Condition => ({ source, expr });
-export const call = (name: 'success' | 'failure' | 'always' | 'cancelled'): Expr => ({ kind: 'call', name });
-export const lit = (value: string | number | boolean | null): Expr => ({ kind: 'literal', value });
-export const param = (name: string): Expr => ({ kind: 'param', name });
-export const output = (taskId: string, name: string): Expr => ({ kind: 'output', task: taskId, name });
-export const result = (taskId: string): Expr => ({ kind: 'result', task: taskId });
-export const not = (operand: Expr): Expr => ({ kind: 'not', operand });
-export const and = (left: Expr, right: Expr): Expr => ({ kind: 'binary', op: '&&', left, right });
-export const or = (left: Expr, right: Expr): Expr => ({ kind: 'binary', op: '||', left, right });
-export const eq = (left: Expr, right: Expr): Expr => ({ kind: 'binary', op: '==', left, right });
-export const ne = (left: Expr, right: Expr): Expr => ({ kind: 'binary', op: '!=', left, right });
+/**
+ * Expression text builders: `and(call('failure'), eq(param('env'), lit('prod')))` is
+ * `(failure() && (params.env == 'prod'))`. A Condition keeps only its text; the scheduler parses
+ * it with GitHub's parser.
+ */
+export type Expr = string;
+/** A condition from its source text (`expr`, the same expression built, documents it; the text is what runs). */
+export const cond = (source: string, expr?: Expr): Condition => {
+  void expr;
+  return { source };
+};
+export const call = (name: 'success' | 'failure' | 'always' | 'cancelled'): Expr => `${name}()`;
+export const lit = (value: string | number | boolean | null): Expr => (typeof value === 'string' ? `'${value.replaceAll("'", "''")}'` : String(value));
+export const param = (name: string): Expr => `params.${name}`;
+export const output = (taskId: string, name: string): Expr => `tasks.${taskId}.outputs.${name}`;
+export const result = (taskId: string): Expr => `tasks.${taskId}.result`;
+export const not = (operand: Expr): Expr => `!${operand}`;
+export const and = (left: Expr, right: Expr): Expr => `(${left} && ${right})`;
+export const or = (left: Expr, right: Expr): Expr => `(${left} || ${right})`;
+export const eq = (left: Expr, right: Expr): Expr => `(${left} == ${right})`;
+export const ne = (left: Expr, right: Expr): Expr => `(${left} != ${right})`;
 
 /** `if: always()` and friends, ready to use. */
 export const ALWAYS = cond('always()', call('always'));
@@ -136,7 +145,7 @@ export const giveUp = (taskId: string, attempt: number, reason: string, failure:
   reason,
   outcome: failure,
 });
-export const cancelDecision = (reason: CancelReason, ...attempts: [string, number][]): Decision => ({
+export const cancelDecision = (reason: AttemptCancelReason, ...attempts: [string, number][]): Decision => ({
   type: 'cancel',
   reason,
   attempts: attempts.map(([t, a]) => ({ task: t, attempt: a })),

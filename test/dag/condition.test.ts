@@ -1,17 +1,17 @@
-/** The `if:` evaluator: GitHub's truthiness, loose equality, status functions and implicit success(). */
+/**
+ * The `if:` evaluator: GitHub's truthiness, loose equality, status functions and implicit
+ * success(), through GitHub's own package (@actions/expressions).
+ */
 import { describe, expect, it } from 'vitest';
 import { decide, evaluate, looseEquals, runsWhenCancelled, toNumber, truthy, type ConditionContext, type ExprValue } from '../../src/dag/condition.ts';
-import type { Expr } from '../../src/spec/types.ts';
-import { and, call, cond, eq, lit, ne, not, or, output, param, result } from './builders.ts';
+import { and, call, cond, eq, lit, ne, not, or, output, param, result, type Expr } from './builders.ts';
 
 function context(over: Partial<ConditionContext> = {}): ConditionContext {
-  const params: Record<string, string> = { env: 'Prod', n: '3', empty: '' };
-  const outputs: Record<string, Record<string, string>> = { a: { mode: 'full', zero: '0' } };
+  const outputs: Record<string, Record<string, string>> = { a: { mode: 'full', zero: '0' }, b: {} };
   const results: Record<string, string> = { a: 'success', b: 'failure' };
   return {
-    param: (name) => params[name] ?? '',
-    output: (t, name) => outputs[t]?.[name] ?? '',
-    result: (t) => results[t] ?? '',
+    params: { env: 'Prod', n: '3', empty: '' },
+    task: (t) => (Object.hasOwn(results, t) ? { result: results[t]!, outputs: outputs[t]! } : undefined),
     success: true,
     failure: false,
     cancelled: false,
@@ -36,7 +36,9 @@ describe('looseEquals (GitHub ==)', () => {
     ['null and empty string', null, '', true],
     ['null and false', null, false, true],
     ['NaN equals nothing', 'x', Number.NaN, false],
-    ['hex is not a JSON number', 16, '0x10', false],
+    // @actions/expressions converts strings with JavaScript's Number(): hex is read (the old
+    // hand-written subset required a JSON number here).
+    ['hex is read as a number, as GitHub\'s package does', 16, '0x10', true],
     ['exponent is a JSON number', 1000, '1e3', true],
     ['two numbers', 1.5, 1.5, true],
     ['two booleans', true, false, false],
@@ -65,7 +67,7 @@ describe('truthy and toNumber', () => {
     [true, 1],
     ['', 0],
     ['  -2.5 ', -2.5],
-    ['1.', Number.NaN],
+    ['1.', 1], // Number('1.'), as @actions/expressions converts (the old subset said NaN)
     ['abc', Number.NaN],
   ] as [ExprValue, number][])('%j as a number is %s', (v, want) => expect(toNumber(v)).toBe(want));
 });
@@ -73,10 +75,12 @@ describe('truthy and toNumber', () => {
 describe('evaluate', () => {
   const cases: { name: string; expr: Expr; ctx?: Partial<ConditionContext>; want: ExprValue }[] = [
     { name: 'param compared ignoring case', expr: eq(param('env'), lit('prod')), want: true },
-    { name: 'unknown param is empty', expr: eq(param('nope'), lit('')), want: true },
+    { name: 'unknown param is null, which equals the empty string', expr: eq(param('nope'), lit('')), want: true },
     { name: 'numeric param against a number', expr: eq(param('n'), lit(3)), want: true },
     { name: 'output value', expr: output('a', 'mode'), want: 'full' },
-    { name: 'missing output is empty', expr: output('a', 'nope'), want: '' },
+    // GitHub reads a missing property as null (the old subset gave ''; null == '' holds in both).
+    { name: 'missing output is null', expr: output('a', 'nope'), want: null },
+    { name: 'missing output equals the empty string', expr: eq(output('a', 'nope'), lit('')), want: true },
     { name: 'output "0" is a truthy string', expr: not(output('a', 'zero')), want: false },
     { name: 'result in GitHub words', expr: eq(result('b'), lit('FAILURE')), want: true },
     { name: '!= negates', expr: ne(result('a'), lit('success')), want: false },
@@ -92,12 +96,33 @@ describe('evaluate', () => {
     expect(evaluate(expr, context(ctx))).toEqual(want);
   });
 
-  it('short-circuits: the right side of && is not read when the left is false', () => {
-    const read: string[] = [];
-    const ctx = context({ param: (n) => (read.push(n), '') });
-    evaluate(and(lit(false), param('x')), ctx);
-    evaluate(or(lit(true), param('y')), ctx);
-    expect(read).toEqual([]);
+  it('short-circuits: the right side of && is not evaluated when the left is false', () => {
+    // fromJSON('') throws when evaluated: it is not.
+    expect(evaluate(and(lit(false), "fromJSON('')"), context())).toBe(false);
+    expect(evaluate(or(lit(true), "fromJSON('')"), context())).toBe(true);
+    expect(() => evaluate(and(lit(true), "fromJSON('')"), context())).toThrow('fromJSON() was given an empty string');
+  });
+
+  const github: { name: string; expr: Expr; want: ExprValue }[] = [
+    { name: 'contains on a string ignores case', expr: "contains('Hello world', 'WORLD')", want: true },
+    { name: 'contains on an array', expr: "contains(fromJSON('[\"a\",\"b\"]'), 'b')", want: true },
+    { name: 'startsWith', expr: "startsWith(params.env, 'pr')", want: true },
+    { name: 'endsWith', expr: "endsWith(params.env, 'x')", want: false },
+    { name: 'format', expr: "format('{0}-{1} {{literal}}', params.env, 3)", want: 'Prod-3 {literal}' },
+    { name: 'join', expr: "join(fromJSON('[1,2,3]'), '+')", want: '1+2+3' },
+    { name: 'toJSON', expr: 'toJSON(tasks.a.outputs.mode)', want: '"full"' },
+    { name: 'fromJSON of a number', expr: "fromJSON('42') > 41", want: true },
+    { name: '< between numbers', expr: 'params.n < 10', want: true },
+    { name: '>= between a number and a numeric string', expr: "params.n >= '3'", want: true },
+    { name: '> between strings ignores case', expr: "'b' > 'A'", want: true },
+    { name: 'index syntax', expr: "tasks['a'].outputs['mode']", want: 'full' },
+    { name: 'case()', expr: "case(params.env == 'prod', 'p', 'other')", want: 'p' },
+    { name: 'function names ignore case', expr: "STARTSWITH('abc', 'A')", want: true },
+    { name: 'property names ignore case', expr: 'PARAMS.ENV', want: 'Prod' },
+    { name: 'result of a failed task', expr: "tasks.b.result == 'failure'", want: true },
+  ];
+  it.each(github)('GitHub function or operator: $name', ({ expr, want }) => {
+    expect(evaluate(expr, context())).toEqual(want);
   });
 });
 

@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDag, runPodSelector } from '../../src/engine.ts';
+import { runDag } from '../../src/engine/index.ts';
+import { kubePodApi } from '../../src/kube/pod-api.ts';
+import { runPodSelector } from '../../src/kube/pod.ts';
 import { connect } from '../../src/kube/auth.ts';
 import { createClient, type KubeClient } from '../../src/kube/client.ts';
 import { LiveLogReporter } from '../../src/report/live-log.ts';
@@ -71,7 +73,7 @@ describe('examples/hello', () => {
       namespace: cluster.namespace,
       maxParallel: 0,
       keepPods: 'never',
-      client: cluster.client,
+      pods: kubePodApi(cluster.client),
       context: ctx,
       reporter: new LiveLogReporter({ write: (l) => void lines.push(l) }),
     });

@@ -116,6 +116,8 @@ describe('the README', () => {
       ['Task fields', ['tasks', '*']],
       ['`retries`', ['tasks', '*', 'retries']],
       ['`pod`', ['tasks', '*', 'pod']],
+      ['`strategy`', ['tasks', '*', 'strategy']],
+      ['`sensor`', ['tasks', '*', 'sensor']],
     ];
     it.each(cases)('"%s" names exactly the fields of the schema', (title, schemaPath) => {
       expect([...referenceTable(title).keys()].sort()).toEqual(Object.keys(propsAt(...schemaPath)).sort());
@@ -127,11 +129,11 @@ describe('the README', () => {
       for (const [name, prop] of withDefaults) expect(`${name}: ${table.get(name)}`).toBe(`${name}: ${asReadmeDefault(resolve(prop).default)}`);
     });
 
-    it('says that `defaults` takes every task field but `needs` and `if`, as the schema does', () => {
-      const task = Object.keys(propsAt('tasks', '*')).filter((f) => f !== 'needs' && f !== 'if');
+    it('says that `defaults` takes every task field but `needs`, `if`, `strategy` and `sensor`, as the schema does', () => {
+      const task = Object.keys(propsAt('tasks', '*')).filter((f) => !['needs', 'if', 'strategy', 'sensor'].includes(f));
       expect(Object.keys(propsAt('defaults')).sort()).toEqual(task.sort());
       expect(referenceTable('Top-level fields').get('defaults')).toBe('none');
-      expect(section(readme, 'Top-level fields').body).toContain('every task field except `needs` and `if`');
+      expect(section(readme, 'Top-level fields').body).toContain('every task field except `needs`, `if`, `strategy` and `sensor`');
     });
 
     it('shows the editor line with the published schema URL', () => {

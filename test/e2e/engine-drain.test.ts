@@ -1,7 +1,7 @@
 /**
  * Found by the end-to-end tests (run.test.ts, "if: always() cleanup", flaky under load): runDag
  * can return before the last attempt's pod is deleted with keep-pods never, and the main step then
- * exits (process.exit) with the pod still in the cluster. Cause (src/engine.ts, run()): after the
+ * exits (process.exit) with the pod still in the cluster. Cause (src/engine.ts, run(); now src/engine/engine.ts): after the
  * scheduler finishes, run() drains `#pending`, but the last #endAttempt only adds its delete to
  * `#pending` after `await reporter.attemptFinished(...)`; a reporter that awaits anything real
  * (the summary, file I/O) lets run() see an empty `#pending`, report and return first.
@@ -20,7 +20,7 @@ afterAll(async () => {
   await cluster?.sandbox.close();
 });
 
-// Failed (as it.fails) until src/engine.ts waited for its queue as well as its pending requests.
+// Failed (as it.fails) until src/engine.ts (now src/engine/engine.ts) waited for its queue as well as its pending requests.
 
 it('keep-pods never: no pod of the run is left when runDag returns, even with a reporter that awaits I/O in attemptFinished', async () => {
   const s = spec('version: 1\nname: drain\ntasks:\n  only: {image: sandbox/succeed}\n');

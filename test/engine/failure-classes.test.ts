@@ -3,7 +3,7 @@
  * result, the attempts, and that the sandbox started each attempt's container exactly once.
  */
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attempts, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
@@ -170,7 +170,9 @@ tasks:
     const st = p?.status as { containerStatuses?: { state?: { running?: unknown } }[] } | undefined;
     return p && st?.containerStatuses?.[0]?.state?.running ? p.metadata.name : null;
   };
-  await until(() => isRunning() !== null, 'attempt 1 running');
+  // Running is not enough: the shell may not have written its marker yet, and attempt 2 would
+  // then sleep too (the test's race, not the engine's).
+  await until(() => isRunning() !== null && existsSync(marker), 'attempt 1 running, its marker written');
   expect(cluster.sandbox.deletePod(isRunning()!, 'default', { gracePeriodSeconds: 0 })).toBe(true);
   const r = await running;
   expect(r.state.result).toBe('success');

@@ -5,7 +5,8 @@
  */
 import { connect } from '../../src/kube/auth.ts';
 import { createClient, type KubeClient } from '../../src/kube/client.ts';
-import { runDag, dryRunDag, type RunDagOptions } from '../../src/engine.ts';
+import { runDag, dryRunDag, type RunDagOptions } from '../../src/engine/index.ts';
+import { kubePodApi } from '../../src/kube/pod-api.ts';
 import { LiveLogReporter } from '../../src/report/live-log.ts';
 import { CompositeReporter, type LogLine, type Reporter, type RunContext } from '../../src/report/types.ts';
 import { parseSpec } from '../../src/spec/index.ts';
@@ -90,7 +91,7 @@ export async function run(
     namespace: 'default',
     maxParallel: 0,
     keepPods: 'never',
-    client: cluster.client,
+    pods: kubePodApi(cluster.client),
     context: context(runId),
     reporter,
     imagePullGraceMs: 0,

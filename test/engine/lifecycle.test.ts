@@ -5,7 +5,10 @@
  */
 import { afterAll, beforeAll, beforeEach, expect, test, vi } from 'vitest';
 import { Scheduler } from '../../src/dag/scheduler.ts';
-import { cleanupRun, dryRunDag, runPodSelector } from '../../src/engine.ts';
+import { dryRunDag } from '../../src/engine/index.ts';
+import { kubePodApi } from '../../src/kube/pod-api.ts';
+import { runPodSelector } from '../../src/kube/pod.ts';
+import { cleanupRun } from '../../src/kube/sweep.ts';
 import { capture, context, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
 
 let cluster: Cluster;
@@ -145,7 +148,7 @@ tasks:
     spec: s,
     params: {},
     namespace: 'default',
-    client: cluster.client,
+    pods: kubePodApi(cluster.client),
     context: context('888001'),
     reporter,
   });
@@ -168,7 +171,7 @@ tasks:
   const ctx = context('999001');
   await run(cluster, s, { keepPods: 'always', context: ctx });
   expect(podsOf('sweep')).toHaveLength(1);
-  const res = await cleanupRun(cluster.client, 'default', runPodSelector(s, ctx));
+  const res = await cleanupRun(kubePodApi(cluster.client), 'default', runPodSelector(s, ctx));
   expect(res.warnings).toEqual([]);
   expect(res.deleted).toHaveLength(1);
   await until(() => podsOf('sweep').length === 0, 'the pod deleted');
@@ -177,7 +180,7 @@ tasks:
   const { connect } = await import('../../src/kube/auth.ts');
   const { createClient } = await import('../../src/kube/client.ts');
   const conn = await connect({ kubeconfig: cluster.sandbox.kubeconfig({ token: 'nobody-token' }) }, {});
-  const res2 = await cleanupRun(createClient(conn.kubeConfig), 'locked', runPodSelector(s, ctx));
+  const res2 = await cleanupRun(kubePodApi(createClient(conn.kubeConfig)), 'locked', runPodSelector(s, ctx));
   expect(res2.warnings[0]).toMatch(/forbidden/);
 });
 

@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { expect, test } from 'vitest';
 import type { KubeClient } from '../../src/kube/client.ts';
+import { kubePodApi } from '../../src/kube/pod-api.ts';
 import { LogFollower } from '../../src/kube/logs.ts';
 
 /** A client whose log requests answer the scripted bodies in order, recording their queries. */
@@ -36,8 +37,7 @@ test('resumes after a mid-line cut from the last whole line, without repeating l
     `${T(2)} partial line\n${T(3)} last`,
   ]);
   const lines: string[] = [];
-  const follower: LogFollower = new LogFollower({
-    client,
+  const follower: LogFollower = new LogFollower({ api: kubePodApi(client),
     namespace: 'ns',
     pod: 'p',
     container: 'main',
@@ -65,7 +65,7 @@ test('a pod that is gone (404) ends the follower quietly', async () => {
       throw Object.assign(new Error('x'), { code: 404, body: '{"kind":"Status","code":404,"reason":"NotFound","message":"pods \\"p\\" not found"}' });
     },
   } as unknown as KubeClient;
-  const f = new LogFollower({ client, namespace: 'ns', pod: 'p', container: 'main', onLine: () => {}, sleep: async () => {} });
+  const f = new LogFollower({ api: kubePodApi(client), namespace: 'ns', pod: 'p', container: 'main', onLine: () => {}, sleep: async () => {} });
   f.start();
   await f.done;
   expect(f.lineCount).toBe(0);
@@ -91,7 +91,7 @@ function chunkedClient(chunks: (string | Buffer)[]): { client: KubeClient; strea
 
 async function follow(client: KubeClient, more: Partial<ConstructorParameters<typeof LogFollower>[0]> = {}): Promise<{ lines: [string, string | null][]; follower: LogFollower }> {
   const lines: [string, string | null][] = [];
-  const follower = new LogFollower({ client, namespace: 'ns', pod: 'p', container: 'main', onLine: (text, time) => lines.push([text, time]), sleep: async () => {}, ...more });
+  const follower = new LogFollower({ api: kubePodApi(client), namespace: 'ns', pod: 'p', container: 'main', onLine: (text, time) => lines.push([text, time]), sleep: async () => {}, ...more });
   follower.terminated();
   follower.start();
   await follower.done;
@@ -120,8 +120,7 @@ test('a resumed read skips what it sends again: older lines (sinceTime is whole 
     '',
   ]);
   const lines: string[] = [];
-  const follower: LogFollower = new LogFollower({
-    client,
+  const follower: LogFollower = new LogFollower({ api: kubePodApi(client),
     namespace: 'ns',
     pod: 'p',
     container: 'main',
@@ -160,8 +159,7 @@ test('pauses the stream while the consumer is backed up, and goes on when it has
   const lines: string[] = [];
   let firstLine!: () => void;
   const sawFirstLine = new Promise<void>((resolve) => (firstLine = resolve));
-  const follower = new LogFollower({
-    client,
+  const follower = new LogFollower({ api: kubePodApi(client),
     namespace: 'ns',
     pod: 'p',
     container: 'main',

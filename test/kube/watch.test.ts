@@ -5,11 +5,14 @@
 import { expect, test } from 'vitest';
 import type { V1Pod, V1PodList } from '@kubernetes/client-node';
 import type { KubeClient } from '../../src/kube/client.ts';
+import { kubePodApi } from '../../src/kube/pod-api.ts';
 import { PodWatcher, type PodEvent } from '../../src/kube/watch.ts';
 
 const pod = (name: string, rv: string, phase = 'Running'): V1Pod => ({ metadata: { name, resourceVersion: rv }, status: { phase } });
 
 type WatchScript = (cb: (type: string, obj: unknown) => void, done: (err: unknown) => void, query: Record<string, unknown>) => void;
+
+type FakeWatch = (path: string, query: Record<string, unknown>, cb: (type: string, obj: unknown) => void, done: (err: unknown) => void) => Promise<AbortController>;
 
 function fakeClient(lists: V1PodList[], watches: WatchScript[]) {
   const calls: string[] = [];
@@ -19,7 +22,9 @@ function fakeClient(lists: V1PodList[], watches: WatchScript[]) {
     async request<T>(_what: string, fn: () => Promise<T>) {
       return fn();
     },
-    async throttle() {},
+    async watchRequest(_what: string, path: string, query: Record<string, unknown>, cb: (type: string, obj: unknown) => void, done: (err: unknown) => void) {
+      return (client as unknown as { watch: { watch: FakeWatch } }).watch.watch(path, query, cb, done);
+    },
     core: {
       async listNamespacedPod() {
         calls.push('list');
@@ -43,7 +48,7 @@ function fakeClient(lists: V1PodList[], watches: WatchScript[]) {
       },
     },
   } as unknown as KubeClient;
-  return { client, calls, isHeld: () => held !== null };
+  return { client: kubePodApi(client), calls, isHeld: () => held !== null };
 }
 
 async function settle(cond: () => boolean): Promise<void> {

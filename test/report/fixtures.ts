@@ -61,7 +61,7 @@ export function clickhouseSpec(): DagSpec {
       }),
       taskSpec('report', 32, {
         needs: ['migrate-data'],
-        if: { source: 'always()', expr: { kind: 'call', name: 'always' } },
+        if: { source: 'always()' },
         image: 'registry.example.com/internal-scripts:2024-01',
         command: ['python', 'report.py'],
       }),
@@ -207,7 +207,7 @@ export function skipsSpec(): DagSpec {
     taskSpec('report', 32, { needs: ['migrate-data'] }),
     taskSpec('notify-on-failure', 36, {
       needs: ['migrate-data'],
-      if: { source: 'failure()', expr: { kind: 'call', name: 'failure' } },
+      if: { source: 'failure()' },
     }),
   ];
   return spec;
@@ -285,7 +285,7 @@ export function hostileRun(): [RunInfo, RunState, Record<string, string[]>] {
   spec.tasks = HOSTILE.map((id, i) =>
     taskSpec(id, 10 + i, {
       needs: i === 0 ? [] : [HOSTILE[i - 1]!],
-      if: { source: HOSTILE[(i + 1) % HOSTILE.length]!, expr: { kind: 'call', name: 'always' } },
+      if: { source: HOSTILE[(i + 1) % HOSTILE.length]! },
       image: HOSTILE[(i + 2) % HOSTILE.length]!,
       command: HOSTILE,
     }),

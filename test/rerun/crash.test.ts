@@ -17,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KeepPods } from '../../src/settings.ts';
+import type { KeepPods } from '../../src/action/settings.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { runStep } from '../harness/action.ts';
 import { prng } from '../helpers/prng.ts';

@@ -10,7 +10,7 @@ import { dagSelector, removeOldRuns, type HousekeepingOptions } from '../../src/
 import { runStateLabels, runStateName, STATE_KEY } from '../../src/kube/run-store.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { outcome, task } from '../dag/builders.ts';
-import { connect, waitForPods } from './helpers.ts';
+import { connect, recordingRequester, waitForPods } from './helpers.ts';
 
 const NS = 'data-jobs';
 const REPO = 'octo-org/data-pipelines';
@@ -67,6 +67,7 @@ const settled = (pods: V1Pod[]) => pods.every((p) => ['Succeeded', 'Failed', 'Ru
 function housekeep(extra: Partial<HousekeepingOptions> = {}) {
   return removeOldRuns({
     core: connect(sandbox).core,
+    request: recordingRequester().request,
     namespace: NS,
     dag: 'nightly',
     repository: REPO,

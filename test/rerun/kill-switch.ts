@@ -21,8 +21,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ActionError, runMain } from '../../src/action.ts';
-import type { AnnotationPlace, Runner } from '../../src/runner.ts';
+import { ActionError, runMain } from '../../src/action/steps.ts';
+import type { AnnotationPlace, Runner } from '../../src/action/github-runner.ts';
 import type { RequestEvent, Sandbox } from '../../sandbox/index.ts';
 
 /** A cuttable network path from one client to the sandbox. */

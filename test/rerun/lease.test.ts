@@ -27,7 +27,7 @@ const holder = (run: number, attempt = 1, repo = 'octo-org/data-pipelines'): str
 
 function acquire(name: string, who: string, extra: Partial<LeaseOptions> = {}) {
   const { coordination } = connect(sandbox);
-  return acquireLease(coordination, { name, namespace: NS, holder: who, policy: 'skip', durationSeconds: 60, ...extra });
+  return acquireLease(coordination, { name, namespace: NS, holder: who, policy: 'skip', durationSeconds: 60, request: recordingRequester().request, ...extra });
 }
 
 function lease(name: string): { holderIdentity?: string; leaseTransitions?: number; renewTime?: string; leaseDurationSeconds?: number } {
@@ -90,7 +90,8 @@ describe('acquireLease', () => {
 
   it('wait: the waiter wakes when the holder releases (a watch, not a poll) and takes it', async () => {
     const name = fresh();
-    const { watch } = connect(sandbox);
+    const { watch: w } = connect(sandbox);
+    const watch: LeaseOptions['watch'] = (path, query, onEvent, onDone) => w.watch(path, query, onEvent, onDone);
     const first = await acquire(name, holder(1), { durationSeconds: 300 });
     const { request, failures } = recordingRequester();
     let waiting!: () => void;

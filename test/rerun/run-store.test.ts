@@ -23,7 +23,7 @@ afterAll(async () => {
 let runs = 0;
 /** A store for a fresh run id (every test its own run, so tests do not see each other). */
 function store(runId = `${++runs}00`, extra: Partial<ConstructorParameters<typeof RunStore>[0]> = {}): RunStore {
-  return new RunStore({ core: connect(sandbox).core, namespace: NS, dag: 'nightly', runId, repository: 'octo-org/data-pipelines', ...extra });
+  return new RunStore({ core: connect(sandbox).core, namespace: NS, dag: 'nightly', runId, repository: 'octo-org/data-pipelines', request: recordingRequester().request, ...extra });
 }
 
 function ended(taskId: string, attempt = 1, runAttempt = 1, outputs: Record<string, string> = { rows: '42' }): TaskUpdate {
@@ -126,7 +126,7 @@ describe('RunStore', () => {
   });
 
   it('refuses a state written for another DAG whose name collides', async () => {
-    const other = new RunStore({ core: connect(sandbox).core, namespace: NS, dag: 'nightly', runId: '785', repository: null });
+    const other = new RunStore({ core: connect(sandbox).core, namespace: NS, dag: 'nightly', runId: '785', repository: null, request: recordingRequester().request });
     await other.recordTask(ended('a'));
     const cm = sandbox.get('configmaps', NS, 'pod-dag-nightly-785') as unknown as { data: Record<string, string> };
     sandbox.createConfigMap(NS, 'pod-dag-nightly-785', { [STATE_KEY]: cm.data[STATE_KEY]!.replace('"dag":"nightly"', '"dag":"nightly2"') });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError, readRunContext, readSettings } from '../../src/settings.ts';
+import { InputError, readRunContext, readSettings } from '../../src/action/settings.ts';
 
 const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? '';
 

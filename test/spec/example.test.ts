@@ -33,7 +33,7 @@ describe('examples/clickhouse-db-sync', () => {
         },
       },
     });
-    expect(spec!.tasks[3]!.if?.expr).toEqual({ kind: 'call', name: 'always' });
+    expect(spec!.tasks[3]!.if).toEqual({ source: 'always()' });
 
     const { params, issues: paramIssues } = resolveParams(spec!, 'destination_host: ch.internal');
     expect(paramIssues).toEqual([]);

@@ -40,7 +40,7 @@ const cases: { name: string; file: string; want: string[] }[] = [
     want: [
       '7:5 tasks.create-db.need | unknown key "need" in task "create-db"; did you mean "needs"?',
       '9:5 tasks.create-db.retires | unknown key "retires" in task "create-db"; did you mean "retries"?',
-      '10:5 tasks.create-db.colour | unknown key "colour" in task "create-db"; expected one of: needs, if, image, command, args, env, envFrom, workingDir, resources, retries, timeout, startTimeout, pod',
+      '10:5 tasks.create-db.colour | unknown key "colour" in task "create-db"; expected one of: needs, if, strategy, sensor, image, command, args, env, envFrom, workingDir, resources, retries, timeout, startTimeout, pod',
     ],
   },
   {
@@ -86,7 +86,8 @@ const cases: { name: string; file: string; want: string[] }[] = [
       '6:19 defaults.image | defaults.image: {{ tasks.a.outputs.tag }}: defaults apply to every task, so they cannot use task outputs; move this value to the tasks that need it',
       '9:22 tasks.a.command[1] | tasks.a.command[1]: {{ params.destinaton_db }}: unknown param "destinaton_db"; did you mean "destination_db"? (declared params: destination_db)',
       '11:22 tasks.b.command[1] | tasks.b.command[1]: {{ tasks.c.outputs.x }}: task "c" is not upstream of "b", so it may not have run yet; add "c" to tasks.b.needs (directly or through a task it needs)',
-      '11:49 tasks.b.command[2] | tasks.b.command[2]: "{{ params }}" is not a reference; expected {{ params.<name> }} or {{ tasks.<id>.outputs.<name> }}',
+      // `params` alone is now a valid expression (GitHub's whole context), but not text.
+      '11:49 tasks.b.command[2] | tasks.b.command[2]: {{ params }} is a map, not text; write {{ params.<name> }}, or {{ toJSON(params) }} to pass it as JSON',
       '14:49 tasks.c.command[2] | tasks.c.command[2]: {{ tasks.nope.outputs.x }}: task "nope" does not exist',
     ],
   },
@@ -94,7 +95,7 @@ const cases: { name: string; file: string; want: string[] }[] = [
     name: 'if: a parse error at the column inside the expression, non-upstream result, unknown param',
     file: 'if-errors.yaml',
     want: [
-      '11:22 tasks.b.if | tasks.b.if: expected a value (a status function, a reference, a string, a number, true, false or null), found "&&" at column 14 of the expression "success() && && params.env == \'prod\'"',
+      '11:22 tasks.b.if | tasks.b.if: expected a value (a reference, a function call, a string in single quotes, a number, true, false or null), found "&&" at column 14 of the expression "success() && && params.env == \'prod\'"',
       '15:14 tasks.c.if | tasks.c.if: tasks.b.result: task "b" is not upstream of "c", so it may not have run yet; add "b" to tasks.c.needs (directly or through a task it needs)',
       '19:21 tasks.d.if | tasks.d.if: params.nope: unknown param "nope" (declared params: env)',
     ],
@@ -108,7 +109,7 @@ const cases: { name: string; file: string; want: string[] }[] = [
       '7:13 tasks.a.needs[0] | task "a" needs "bb", which is not a task; did you mean "b"?',
       '8:5 tasks.a.need | unknown key "need" in task "a"; did you mean "needs"?',
       '11:14 tasks.b.timeout | tasks.b.timeout: expected a duration string like "90s", "3m" or "1h30m", found 5 (a number has no unit: write "5s" for seconds or "5m" for minutes)',
-      '12:16 tasks.b.if | tasks.b.if: expected ")" (always() takes no arguments), found "1" at column 8 of the expression "always(1)"',
+      '12:9 tasks.b.if | tasks.b.if: always() takes no arguments at column 1 of the expression "always(1)"',
     ],
   },
 ];
@@ -242,6 +243,8 @@ describe('valid specs', () => {
           timeoutMs: null,
           startTimeoutMs: 300_000,
           pod: {},
+          strategy: null,
+          sensor: null,
           pos: { line: 4, col: 3 },
         },
       ],
@@ -286,8 +289,8 @@ describe('valid specs', () => {
       'version: 1\nname: x\ndefaults: {image: busybox}\ntasks:\n  a: {}\n  b: {needs: a, if: "${{ failure() }}"}\n  c: {needs: [a], if: false}\n',
     );
     expect(issues).toEqual([]);
-    expect(spec!.tasks[1]!.if).toEqual({ source: '${{ failure() }}', expr: { kind: 'call', name: 'failure' } });
-    expect(spec!.tasks[2]!.if).toEqual({ source: 'false', expr: { kind: 'literal', value: false } });
+    expect(spec!.tasks[1]!.if).toEqual({ source: '${{ failure() }}' });
+    expect(spec!.tasks[2]!.if).toEqual({ source: 'false' });
     expect(spec!.tasks[1]!.needs).toEqual(['a']);
   });
 

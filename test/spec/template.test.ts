@@ -1,6 +1,6 @@
 /** `{{ }}` templates: finding references and rendering them, with clear errors for missing values. */
 import { describe, expect, it } from 'vitest';
-import { findTemplateRefs, renderTemplate, TemplateError } from '../../src/spec/index.ts';
+import { exprRefs, findTemplateRefs, renderTemplate, TemplateError } from '../../src/spec/index.ts';
 
 const ctx = { params: { db: 'dest', host: 'ch.local' }, outputs: { build: { tag: 'v1.2' }, empty: {} } };
 
@@ -35,14 +35,52 @@ describe('renderTemplate', () => {
 });
 
 describe('findTemplateRefs', () => {
-  it('finds references with their offsets and reports malformed ones', () => {
-    expect(findTemplateRefs('a {{ params.x }} b {{ nope }} {{tasks.t.outputs.o}}')).toEqual({
-      refs: [
-        { ref: { kind: 'param', name: 'x' }, text: '{{ params.x }}', start: 2, end: 16 },
-        { ref: { kind: 'output', task: 't', name: 'o' }, text: '{{tasks.t.outputs.o}}', start: 30, end: 51 },
-      ],
-      errors: [{ message: '"{{ nope }}" is not a reference; expected {{ params.<name> }} or {{ tasks.<id>.outputs.<name> }}', offset: 19 }],
-    });
+  it('finds each {{ }} with its offsets and references, and reports malformed ones', () => {
+    const { refs, errors } = findTemplateRefs('a {{ params.x }} b {{ nope }} {{tasks.t.outputs.o}}');
+    expect(refs.map((m) => ({ text: m.text, start: m.start, end: m.end, refs: exprRefs(m.expression) }))).toEqual([
+      { text: '{{ params.x }}', start: 2, end: 16, refs: [{ kind: 'param', name: 'x' }] },
+      { text: '{{tasks.t.outputs.o}}', start: 30, end: 51, refs: [{ kind: 'output', task: 't', name: 'o' }] },
+    ]);
+    // The error points at "nope" itself (offset 22), not at the braces.
+    expect(errors).toEqual([
+      {
+        message: '"{{ nope }}": unknown name "nope"; expected params.…, tasks.…, matrix.…, run.…, a function call or a literal',
+        offset: 22,
+      },
+    ]);
+  });
+
+  it('does not end an expression at "}}" inside a string', () => {
+    const { refs, errors } = findTemplateRefs("{{ format('{{0}}', params.x) }}!");
+    expect(errors).toEqual([]);
+    expect(refs.map((m) => m.text)).toEqual(["{{ format('{{0}}', params.x) }}"]);
+  });
+});
+
+describe('renderTemplate with GitHub expressions', () => {
+  const full = { ...ctx, matrix: { os: 'linux', shard: 3, flags: ['a', 'b'] }, run: { date: '2026-12-02' } };
+  it.each([
+    { t: '{{ matrix.os }}-{{ matrix.shard }}', want: 'linux-3' },
+    { t: "{{ format('part-{0}-of-{1}', matrix.shard, 8) }}", want: 'part-3-of-8' },
+    { t: "s3://bucket/dt={{ run.date }}/", want: 's3://bucket/dt=2026-12-02/' },
+    { t: "{{ join(matrix.flags, ',') }}", want: 'a,b' },
+    { t: '{{ toJSON(matrix.flags) }}', want: '[\n  "a",\n  "b"\n]' },
+    { t: "{{ tasks.build.outputs.digest || 'latest' }}", want: 'latest' },
+    { t: "{{ matrix.shard > 2 && 'big' || 'small' }}", want: 'big' },
+    { t: '{{ matrix.shard == 3 }}', want: 'true' },
+    { t: '{{ 1.50 }}', want: '1.5' },
+  ])('$t', ({ t, want }) => {
+    expect(renderTemplate(t, full)).toBe(want);
+  });
+
+  it.each([
+    { t: '{{ matrix.flags }}', msg: '{{ matrix.flags }} is a list, not text; write {{ toJSON(matrix.flags) }} to pass it as JSON' },
+    { t: "{{ fromJSON('{\"a\":1}') }}", msg: `{{ fromJSON('{"a":1}') }} is a map, not text; write {{ toJSON(fromJSON('{"a":1}')) }} to pass it as JSON` },
+    { t: "{{ fromJSON('not json') }}", msg: "{{ fromJSON('not json') }}: Error parsing JSON when evaluating fromJson: Unexpected token 'o', \"not json\" is not valid JSON" },
+    { t: '{{ matrix.nope }}', msg: 'matrix key "nope" has no value in this combination' },
+    { t: "{{ format('{1}', 'a') }}", msg: "{{ format('{1}', 'a') }}: The following format string references more arguments than were supplied: {1}" },
+  ])('throws for $t', ({ t, msg }) => {
+    expect(() => renderTemplate(t, full)).toThrow(new TemplateError(msg));
   });
 });
 

@@ -4,7 +4,7 @@
  * its own module. Errors that stop the step come out as `ActionError` (a message for the user,
  * never a stack trace); `main.ts` is the one place that turns them into a failed step.
  *
- * What talks to the cluster (`run`, `dry-run`, the post step's sweep) is in run-on-cluster.ts,
+ * What talks to the cluster (`run`, `dry-run`, the post step's sweep) is in on-cluster.ts,
  * loaded only when a mode needs it: it brings in @kubernetes/client-node, most of the bundle,
  * and `plan` (pull requests from forks, every push) starts much faster without it.
  *
@@ -12,19 +12,19 @@
  * before anything else is printed, and the kubeconfig's decoded contents as soon as it is read.
  */
 import path from 'node:path';
-import { renderPlanPods } from './kube/pod.ts';
-import type { KeepPods } from './engine.ts';
-import { loadSpec, renderTemplate, resolveParams, SpecFileError } from './spec/index.ts';
-import type { DagSpec } from './spec/types.ts';
-import type { RunContext, RunInfo } from './report/types.ts';
-import { annotateSpecIssues } from './report/annotations.ts';
-import { OutputsReporter } from './report/outputs.ts';
-import { SummaryReporter } from './report/summary-reporter.ts';
+import type { KeepPods, RunContext } from '../common/run.ts';
+import { renderPlanPods } from '../kube/pod.ts';
+import { loadSpec, renderTemplate, resolveParams, SpecFileError } from '../spec/index.ts';
+import type { DagSpec } from '../spec/types.ts';
+import type { RunInfo } from '../report/types.ts';
+import { annotateSpecIssues } from '../report/annotations.ts';
+import { OutputsReporter } from '../report/outputs.ts';
+import { SummaryReporter } from '../report/summary-reporter.ts';
 import { readRunContext, readSettings, InputError, type Settings } from './settings.ts';
-import { maskSecret, type Runner } from './runner.ts';
-import { ActionError, STATE, type MainDeps } from './step.ts';
+import { maskSecret, type Runner } from './github-runner.ts';
+import { ActionError, STATE, type MainDeps } from './errors.ts';
 
-// What callers of the main step know it by (defined in step.ts, which the cluster side shares).
+// What callers of the main step know it by (defined in errors.ts, which the cluster side shares).
 export { ActionError, STATE, type MainDeps };
 
 /**
@@ -91,7 +91,7 @@ async function runMainSteps(deps: MainDeps): Promise<void> {
     await plan(spec, params, settings, context, runner);
     return;
   }
-  const { runOnCluster } = await import('./run-on-cluster.ts');
+  const { runOnCluster } = await import('./on-cluster.ts');
   await runOnCluster(spec, params, settings, context, deps);
 }
 
@@ -148,6 +148,6 @@ export async function runPost(deps: Omit<MainDeps, 'signal'>): Promise<void> {
   const selector = runner.getState(STATE.selector);
   if (!namespace || !selector) return; // plan, dry-run, or the main step stopped before creating anything
   const keepPods = runner.getState(STATE.keepPods) || 'on-failure';
-  const { cleanUpRun } = await import('./run-on-cluster.ts');
+  const { cleanUpRun } = await import('./on-cluster.ts');
   await cleanUpRun(runner, env, namespace, selector, keepPods as KeepPods);
 }

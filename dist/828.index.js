@@ -1,130 +1,174 @@
-export const id = 840;
-export const ids = [840];
+export const id = 828;
+export const ids = [828];
 export const modules = {
 
-/***/ 2621:
+/***/ 2081:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   a: () => (/* binding */ formatDuration)
+/* harmony export */ });
+/** Durations as the step log says them. */
+/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${ms}ms`;
+    const h = Math.floor(ms / 3_600_000);
+    const m = Math.floor((ms % 3_600_000) / 60_000);
+    const s = (ms % 60_000) / 1000;
+    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
+}
+
+
+/***/ }),
+
+/***/ 3964:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
 // EXPORTS
 __webpack_require__.d(__webpack_exports__, {
-  _F: () => (/* binding */ Scheduler),
-  a3: () => (/* binding */ formatDuration)
+  W: () => (/* binding */ runDag)
 });
 
-// UNUSED EXPORTS: githubResult, retryDelay
+// UNUSED EXPORTS: dryRunDag
 
-;// CONCATENATED MODULE: ./lib/dag/condition.js
-/** Evaluates an expression to a value of the language (not yet taken as a boolean). */
-function evaluate(expr, ctx) {
-    switch (expr.kind) {
-        case 'literal':
-            return expr.value;
-        case 'param':
-            return ctx.param(expr.name);
-        case 'output':
-            return ctx.output(expr.task, expr.name);
-        case 'result':
-            return ctx.result(expr.task);
-        case 'call':
-            switch (expr.name) {
-                case 'success':
-                    return ctx.success;
-                case 'failure':
-                    return ctx.failure;
-                case 'always':
-                    return true;
-                case 'cancelled':
-                    return ctx.cancelled;
-            }
-            break;
-        case 'not':
-            return !truthy(evaluate(expr.operand, ctx));
-        case 'binary': {
-            const left = evaluate(expr.left, ctx);
-            switch (expr.op) {
-                // Short-circuit like GitHub: the right side is not evaluated when the left decides.
-                case '&&':
-                    return truthy(left) ? evaluate(expr.right, ctx) : left;
-                case '||':
-                    return truthy(left) ? left : evaluate(expr.right, ctx);
-                case '==':
-                    return looseEquals(left, evaluate(expr.right, ctx));
-                case '!=':
-                    return !looseEquals(left, evaluate(expr.right, ctx));
-            }
+;// CONCATENATED MODULE: ./lib/common/clock.js
+/** The one clock: every "now" and every timer of the engine goes through it, so tests control time. */
+/** The real clock. */
+const systemClock = {
+    now: () => Date.now(),
+    setTimer(at, fn) {
+        const t = setTimeout(fn, Math.max(0, at - Date.now()));
+        return () => clearTimeout(t);
+    },
+};
+
+// EXTERNAL MODULE: ./lib/common/run.js
+var run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/kube/errors.js
+var errors = __webpack_require__(2474);
+// EXTERNAL MODULE: ./lib/kube/pod.js
+var kube_pod = __webpack_require__(1794);
+;// CONCATENATED MODULE: ./lib/engine/dry-run.js
+/**
+ * `dry-run`: every task's pod submitted with `dryRun=All`, so the cluster's RBAC, admission, quota
+ * and schema checks speak before anything runs.
+ */
+
+
+
+
+/**
+ * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
+ * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
+ * schema checks speak. Nothing runs. A task is `succeeded` in the returned state when the cluster
+ * would accept its pod, `failed` (class configuration, the cluster's message) when not.
+ */
+async function dryRunDag(options) {
+    const o = options;
+    const clock = o.clock ?? systemClock;
+    const started = clock.now();
+    const runId = (0,run/* effectiveRunId */.g)(o.context, o.runId, started);
+    await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
+    const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
+        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
+        let verdict;
+        try {
+            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
+            await o.pods.create(o.namespace, pod, { dryRun: true });
+            verdict = { task: task.id, pod: name, accepted: true, message: null };
         }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${name} in namespace ${o.namespace}`, o.pods.server);
+            verdict = { task: task.id, pod: name, accepted: false, message };
+        }
+        await o.reporter.dryRunVerdict?.(verdict);
+        return verdict;
+    }));
+    const finishedAt = clock.now();
+    const state = {
+        dag: o.spec.name,
+        startedAt: started,
+        finishedAt,
+        result: verdicts.every((v) => v.accepted) ? 'success' : 'failure',
+        cancelled: null,
+        tasks: verdicts.map((v) => ({
+            id: v.task,
+            result: v.accepted ? 'succeeded' : 'failed',
+            attempts: [],
+            outputs: {},
+            reason: v.accepted ? 'the cluster would accept its pod (dry run)' : v.message,
+            reusedFrom: null,
+            retryAt: null,
+        })),
+    };
+    await o.reporter.runFinished?.(state, {});
+    return { verdicts, state };
+}
+
+// EXTERNAL MODULE: ./lib/common/duration.js
+var duration = __webpack_require__(2081);
+// EXTERNAL MODULE: ./lib/spec/matrix.js
+var matrix = __webpack_require__(966);
+// EXTERNAL MODULE: ./lib/spec/template.js
+var template = __webpack_require__(5841);
+// EXTERNAL MODULE: ./lib/spec/expression.js + 16 modules
+var expression = __webpack_require__(6193);
+;// CONCATENATED MODULE: ./lib/dag/condition.js
+/**
+ * Evaluation of a task's `if:` condition, with GitHub's rules for jobs.
+ *
+ * The expression language is GitHub's own (`@actions/expressions`, wrapped in
+ * src/spec/expression.ts): its functions, its coercion and its truthiness. What this module adds
+ * is GitHub's rule for job conditions: a condition that calls no status function is implicitly
+ * `success() && (condition)`, so `if: params.env == 'prod'` still does not run after a failed
+ * need. It reads nothing but the context it is given and never uses `eval` or `Function`.
+ */
+
+
+/** Evaluates the `if:` expression `source` to a value of the language (not yet taken as a boolean). */
+function evaluate(source, ctx) {
+    const expr = (0,expression/* compileExpression */.Wo)(source, 'condition');
+    const tasks = {};
+    for (const { ref } of expr.refs) {
+        if (ref.kind !== 'output' && ref.kind !== 'outputs' && ref.kind !== 'result')
+            continue;
+        if (Object.hasOwn(tasks, ref.task))
+            continue;
+        const value = ctx.task(ref.task);
+        if (value !== undefined)
+            tasks[ref.task] = value;
     }
-    // Unreachable for a well-typed AST; an unknown node is a bug in whoever built it.
-    throw new Error(`condition: unknown expression node ${JSON.stringify(expr)}`);
+    return (0,expression/* evaluateExpression */.O4)(expr, {
+        params: ctx.params,
+        tasks,
+        run: ctx.run ?? null,
+        status: { success: ctx.success, failure: ctx.failure, cancelled: ctx.cancelled },
+    });
 }
-/** GitHub's truthiness: `null`, `false`, `0`, `NaN` and `''` are false. */
-function truthy(value) {
-    if (value === null)
-        return false;
-    if (typeof value === 'boolean')
-        return value;
-    if (typeof value === 'number')
-        return value !== 0 && !Number.isNaN(value);
-    return value !== '';
+/** Whether the condition calls any status function (`success`, `failure`, `always`, `cancelled`). */
+function conditionCallsStatus(source) {
+    return (0,expression/* callsStatusFunction */.AT)((0,expression/* compileExpression */.Wo)(source, 'condition'));
 }
-const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-/** GitHub's conversion to a number for comparisons between different types. */
-function toNumber(value) {
-    if (value === null)
-        return 0;
-    if (typeof value === 'boolean')
-        return value ? 1 : 0;
-    if (typeof value === 'number')
-        return value;
-    const s = value.trim();
-    if (s === '')
-        return 0;
-    return JSON_NUMBER.test(s) ? Number(s) : Number.NaN;
-}
-/** GitHub's `==`: strings ignore case; different types compare as numbers; `NaN` equals nothing. */
-function looseEquals(a, b) {
-    if (typeof a === 'string' && typeof b === 'string')
-        return a.toUpperCase() === b.toUpperCase();
-    if (a === null && b === null)
-        return true;
-    if (typeof a === typeof b && a !== null && b !== null)
-        return a === b;
-    // Different types (or one null): both as numbers. `NaN === NaN` is false, as GitHub wants.
-    return toNumber(a) === toNumber(b);
-}
-/** Whether the expression calls any status function (`success`, `failure`, `always`, `cancelled`). */
-function callsStatusFunction(expr) {
-    return someCall(expr, () => true);
-}
-/** Whether the expression calls `always()` or `cancelled()`: such tasks may start after a DAG timeout. */
-function runsWhenCancelled(expr) {
-    return someCall(expr, (name) => name === 'always' || name === 'cancelled');
-}
-function someCall(expr, pred) {
-    switch (expr.kind) {
-        case 'call':
-            return pred(expr.name);
-        case 'not':
-            return someCall(expr.operand, pred);
-        case 'binary':
-            return someCall(expr.left, pred) || someCall(expr.right, pred);
-        default:
-            return false;
-    }
+/** Whether the condition calls `always()` or `cancelled()`: such tasks may start after a DAG timeout. */
+function runsWhenCancelled(source) {
+    return (0,expression/* runsWhenCancelled */.Mc)((0,expression/* compileExpression */.Wo)(source, 'condition'));
 }
 /**
  * Decides whether a task runs: `null` means the default `success()`; a condition without status
  * functions gets GitHub's implicit `success() && (…)`.
  */
 function decide(condition, ctx) {
-    if (condition === null || !callsStatusFunction(condition.expr)) {
+    if (condition === null || !conditionCallsStatus(condition.source)) {
         if (!ctx.success)
             return { run: false, becauseOfSuccess: true };
         if (condition === null)
             return { run: true, becauseOfSuccess: false };
     }
-    return { run: truthy(evaluate(condition.expr, ctx)), becauseOfSuccess: false };
+    return { run: (0,expression/* truthy */.vN)(evaluate(condition.source, ctx)), becauseOfSuccess: false };
 }
 
 ;// CONCATENATED MODULE: ./lib/dag/graph.js
@@ -252,6 +296,51 @@ class MinHeap {
 }
 
 ;// CONCATENATED MODULE: ./lib/dag/scheduler.js
+/**
+ * The scheduler: given the validated spec and a stream of events, decides what runs next.
+ *
+ * Pure and deterministic: time comes in on every event (the clock is the largest time seen, so
+ * it never goes backwards); there is no I/O, timer or randomness. The same spec, options and
+ * events always give the same decisions.
+ *
+ * Semantics are GitHub's for jobs:
+ * - A task is *ready* when every one of its `needs` has a final result. Its `if:` (default
+ *   `success()`) then decides whether it runs or is skipped.
+ * - `success()`: every ancestor succeeded (and the run is not cancelled); `failure()`: some
+ *   ancestor failed; `always()`: true; `cancelled()`: the run was cancelled.
+ * - Ready tasks start in spec order, at most `maxParallel` attempts at once (0: no limit).
+ *   A task waiting for a retry holds no slot.
+ * - Retries follow the task's RetryPolicy per failure class (see `#afterFailure`).
+ * - Cancel with reason `signal`: nothing new starts; every task that is not running is
+ *   `not-run`. Cancel with reason `timeout` (the DAG timeout, raised by the scheduler itself):
+ *   tasks whose `if:` calls `always()` or `cancelled()` may still start when ready; the others
+ *   are `not-run`. Running attempts are listed in a `cancel` decision and end when the driver
+ *   reports them `finished`.
+ * - The run's result is `cancelled` if the run was cancelled, else `failure` if a task failed
+ *   (or was cancelled on its own), else `success`.
+ *
+ * - A task with `strategy.matrix` runs as one instance per combination, each with its own
+ *   attempts and retries (events and decisions name the instance id). Its `if:` is judged once,
+ *   before it is expanded (as on GitHub); a dynamic matrix is computed then, from its upstream's
+ *   outputs. Its result, once every instance is final, is GitHub's for a matrix job: `failed` if
+ *   an instance failed, else `cancelled` / `not-run` if one was, else `succeeded`. `max-parallel`
+ *   bounds its running instances; `fail-fast` cancels its other instances when one fails.
+ * - A sensor's attempt is a series of pokes (a pod each): an exit code in `notYetExitCodes`
+ *   schedules the next poke `interval` later (holding no slot meanwhile) until `timeout`, counted
+ *   from the task's first poke, has passed; then it fails with class `timeout` or is skipped.
+ *   Pokes are not retries; any other failure is retried as usual.
+ *
+ * Order within one batch of decisions: what the event itself leads to (retry, give-up, cancel),
+ * then skips as tasks become ready, then starts in spec order, then `done`.
+ *
+ * Cost: each task is made ready, evaluated and finished once, touching only its own needs and
+ * dependants; the ready tasks and the pending retries sit in heaps. So one event costs
+ * O(needs + dependants of the tasks it touches + log n), never O(finished tasks). The one
+ * exception is a cancel, which visits every unfinished task once (at most twice per run).
+ */
+
+
+
 
 
 
@@ -263,7 +352,7 @@ class Scheduler {
     #byId = new Map();
     /** Ready tasks by spec index. Entries whose task is no longer `queued` are stale and skipped. */
     #ready;
-    /** Pending retries by due time, then spec index. Stale entries are skipped the same way. */
+    /** Pending retries and sensor pokes by due time, then rank. Stale entries are skipped the same way. */
     #retries;
     /** Tasks with an attempt running (started and not finished), in the order they started. */
     #running = new Set();
@@ -289,12 +378,24 @@ class Scheduler {
         this.#clock = options.now;
         this.#deadline = spec.timeoutMs === null ? null : options.now + spec.timeoutMs;
         const count = () => void this.#stats.work++;
-        this.#ready = new MinHeap((a, b) => a < b, count);
-        this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.index < b.index), count);
+        this.#ready = new MinHeap((a, b) => this.#nodes[a].rank < this.#nodes[b].rank, count);
+        this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.rank < b.rank), count);
         const graph = buildGraph(spec.tasks);
         this.#nodes = spec.tasks.map((task, index) => ({
+            id: task.id,
             spec: task,
             index,
+            rank: index * RANK_STRIDE,
+            group: null,
+            values: null,
+            instances: null,
+            pendingInstances: 0,
+            runningInstances: 0,
+            held: [],
+            failFastFired: false,
+            nextPoke: null,
+            pokeDeadline: null,
+            pokes: 0,
             needs: graph.needs[index],
             dependants: graph.dependants[index],
             pendingNeeds: graph.needs[index].length,
@@ -320,7 +421,8 @@ class Scheduler {
             this.#unfinished.add(node.index);
         }
         for (const id of Object.keys(options.previous ?? {})) {
-            if (!this.#byId.has(id)) {
+            const group = id.includes('.') ? this.#byId.get(id.slice(0, id.indexOf('.'))) : undefined;
+            if (!this.#byId.has(id) && !(group !== undefined && group.spec.strategy)) {
                 throw new Error(`scheduler: options.previous names task "${id}", which is not in DAG "${spec.name}"; ` +
                     'previous successes must come from a run attempt of the same spec');
             }
@@ -335,9 +437,9 @@ class Scheduler {
         this.#out = [];
         const previous = this.#options.previous ?? {};
         for (const node of this.#nodes) {
-            const reused = previous[node.spec.id];
-            if (reused === undefined)
-                continue;
+            const reused = previous[node.id];
+            if (reused === undefined || node.spec.strategy)
+                continue; // a matrix task reuses instances
             // A reused success stands for itself and its ancestors: they were judged in the earlier
             // run attempt, so its flags say "all succeeded" whatever its needs do in this one.
             node.outputs = { ...reused.outputs };
@@ -411,15 +513,46 @@ class Scheduler {
             finishedAt: this.#finishedAt,
             result: this.#result,
             cancelled: this.#cancelled,
-            tasks: this.#nodes.map(snapshot),
+            // Spec tasks only: a matrix task's snapshot holds its instances.
+            tasks: this.#nodes.slice(0, this.#spec.tasks.length).map(snapshot),
         };
     }
-    /** A snapshot of one task (O(1), for a driver that reports as it goes); throws for an unknown id. */
+    /** A snapshot of one task or matrix instance (O(1), for a driver that reports as it goes); throws for an unknown id. */
     taskState(id) {
         const node = this.#byId.get(id);
         if (node === undefined)
-            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}"`);
+            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}" (nor a matrix instance of that id)`);
         return snapshot(node);
+    }
+    /**
+     * What to run for a task or matrix instance id: its task's spec and, for an instance, its
+     * combination (for `{{ matrix.<key> }}`) and matrix task id. Throws for an unknown id.
+     */
+    unit(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}" (nor a matrix instance of that id)`);
+        return { spec: node.spec, matrix: node.values, group: node.group?.id ?? null };
+    }
+    /**
+     * `tasks.<id>` as an expression reads it: the result in GitHub's words and the outputs. For a
+     * matrix task, each output is the list of its instances' values, in matrix order (`null` for an
+     * instance that did not write it).
+     */
+    taskValue(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            return undefined;
+        if (node.instances === null)
+            return { result: githubResult(node.result), outputs: node.outputs };
+        const names = new Set();
+        for (const i of node.instances)
+            for (const k of Object.keys(i.outputs))
+                names.add(k);
+        const outputs = {};
+        for (const name of names)
+            outputs[name] = node.instances.map((i) => (Object.hasOwn(i.outputs, name) ? i.outputs[name] : null));
+        return { result: githubResult(node.result), outputs };
     }
     /** Whether the `done` decision was given: every task has a final result and nothing runs. */
     isDone() {
@@ -436,12 +569,17 @@ class Scheduler {
         if (node.status !== 'running' || record?.attempt !== event.attempt) {
             throw this.#driverBug(event, node, `attempt ${event.attempt} is not the running attempt`);
         }
+        if (event.poke !== undefined && event.poke !== (record.pokes ?? 1)) {
+            throw this.#driverBug(event, node, `poke ${event.poke} is not the running poke (${record.pokes ?? 'none'})`);
+        }
         if (node.startedSeen)
             throw this.#driverBug(event, node, `attempt ${event.attempt} was already reported started`);
         node.startedSeen = true;
         touch(node);
         record.pod = event.pod;
-        record.startedAt = this.#clock;
+        // A sensor's attempt started with its first poke.
+        if ((record.pokes ?? 1) === 1)
+            record.startedAt = this.#clock;
     }
     #finished(event) {
         const node = this.#node(event);
@@ -451,6 +589,9 @@ class Scheduler {
                 ? `attempt ${event.attempt} was never started`
                 : `attempt ${event.attempt} already finished`;
             throw this.#driverBug(event, node, why);
+        }
+        if (event.poke !== undefined && event.poke !== (record.pokes ?? 1)) {
+            throw this.#driverBug(event, node, `poke ${event.poke} is not the running poke (${record.pokes ?? 'none'})`);
         }
         // `finished` without `started` is allowed: a pod whose create was rejected has no pod.
         const outcome = {
@@ -462,9 +603,22 @@ class Scheduler {
             node: event.node,
         };
         touch(node);
+        this.#leaveRunning(node);
+        const sensor = node.spec.sensor;
+        if (sensor && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode)) {
+            if (this.#cancelled === null && !node.group?.failFastFired) {
+                this.#notYet(node, record, outcome);
+                return;
+            }
+            // "Not yet" when no further poke may come: the task was stopped, not failed.
+            record.finishedAt = this.#clock;
+            record.outcome = outcome;
+            const why = this.#cancelled !== null ? `${this.#cancelWords()} while it waited for its condition` : 'cancelled by fail-fast while it waited for its condition';
+            this.#finish(node, 'cancelled', why);
+            return;
+        }
         record.finishedAt = this.#clock;
         record.outcome = outcome;
-        this.#running.delete(node.index);
         if (outcome.class === 'succeeded') {
             node.outputs = { ...outcome.outputs };
             this.#finish(node, 'succeeded', null);
@@ -493,6 +647,9 @@ class Scheduler {
         let giveUp = null;
         if (this.#cancelled !== null) {
             giveUp = `not retried because ${this.#cancelWords()}`;
+        }
+        else if (node.group?.failFastFired) {
+            giveUp = 'not retried: another instance of its matrix failed (fail-fast)';
         }
         else if (cls === 'configuration') {
             giveUp = 'configuration errors are not retried';
@@ -524,7 +681,7 @@ class Scheduler {
             giveUp = `an attempt that ended "${cls}" is not retried`;
         }
         if (giveUp !== null) {
-            this.#emit({ type: 'give-up', task: node.spec.id, attempt, reason: giveUp, outcome });
+            this.#emit({ type: 'give-up', task: node.id, attempt, reason: giveUp, outcome });
             this.#finish(node, 'failed', giveUp);
             return;
         }
@@ -532,7 +689,7 @@ class Scheduler {
         const at = this.#clock + delayMs;
         this.#emit({
             type: 'retry',
-            task: node.spec.id,
+            task: node.id,
             failedAttempt: attempt,
             nextAttempt: attempt + 1,
             maxAttempts: this.#maxAttempts(node),
@@ -547,8 +704,50 @@ class Scheduler {
             touch(node);
             node.status = 'retry-wait';
             node.retryAt = at;
-            this.#retries.push({ at, index: node.index, attempt: attempt + 1 });
+            this.#retries.push({ at, index: node.index, rank: node.rank, attempt: attempt + 1, poke: null });
         }
+    }
+    /**
+     * A sensor's poke said "not yet": poke again `interval` later, or, once the sensor's timeout
+     * (from its first poke) has passed, time out: fail with class `timeout`, or skip.
+     */
+    #notYet(node, record, outcome) {
+        const sensor = node.spec.sensor;
+        const deadline = node.pokeDeadline ?? this.#clock;
+        const poke = record.pokes ?? 1;
+        if (this.#clock >= deadline) {
+            const words = `its condition did not hold within the sensor's timeout of ${(0,duration/* formatDuration */.a)(sensor.timeoutMs)} (${node.pokes} poke${node.pokes === 1 ? '' : 's'})`;
+            const timedOut = { ...outcome, class: 'timeout', reason: 'SensorTimeout', message: words };
+            record.finishedAt = this.#clock;
+            record.outcome = timedOut;
+            if (sensor.onTimeout === 'skip') {
+                this.#skip(node, `${words}; onTimeout: skip`);
+            }
+            else {
+                // A sensor's timeout is final: retrying would wait past the time the user allowed.
+                this.#emit({ type: 'give-up', task: node.id, attempt: record.attempt, reason: words, outcome: timedOut });
+                this.#finish(node, 'failed', words);
+            }
+            return;
+        }
+        const at = Math.min(this.#clock + sensor.intervalMs, deadline);
+        this.#emit({ type: 'poke', task: node.id, attempt: record.attempt, poke, at });
+        node.status = 'poke-wait';
+        node.nextPoke = poke + 1;
+        node.retryAt = at;
+        this.#retries.push({ at, index: node.index, rank: node.rank, attempt: record.attempt, poke: poke + 1 });
+    }
+    /** Bookkeeping when an attempt (or a poke) stops running: the slot, and the matrix task's own limit. */
+    #leaveRunning(node) {
+        if (!this.#running.delete(node.index))
+            return;
+        const group = node.group;
+        if (group === null)
+            return;
+        group.runningInstances--;
+        // Instances held back by max-parallel may start now.
+        for (const i of group.held.splice(0))
+            this.#ready.push(i);
     }
     /**
      * The most attempts the task can have as things stand: the first, `limit` retries, and the
@@ -569,30 +768,26 @@ class Scheduler {
         if (this.#done || this.#cancelled === 'signal' || this.#cancelled === reason)
             return;
         this.#cancelled = reason;
-        const attempts = [];
-        for (const index of [...this.#running].sort((a, b) => a - b)) {
-            this.#stats.work++;
-            const node = this.#nodes[index];
-            if (node.cancelAsked)
-                continue;
-            node.cancelAsked = true;
-            attempts.push({ task: node.spec.id, attempt: node.attempts.length });
-        }
-        if (attempts.length > 0)
-            this.#emit({ type: 'cancel', attempts, reason });
+        this.#cancelRunning([...this.#running], reason);
         // Copy first: #notRun deletes from #unfinished while we walk it.
         for (const index of [...this.#unfinished]) {
             this.#stats.work++;
             const node = this.#nodes[index];
-            // A retry due now (zero delay, waiting for a slot) is a retry all the same: not after a cancel.
-            if (node.status === 'retry-wait' || (node.status === 'queued' && node.attempts.length > 0)) {
+            if (node.status === 'final')
+                continue; // an instance finished by its matrix task's end
+            if (node.nextPoke !== null) {
+                this.#closeOpenAttempt(node, `${this.#cancelWords()} while it waited for its next poke`);
+                this.#finish(node, 'cancelled', `${this.#cancelWords()} while it waited for its next poke`);
+            }
+            else if (node.status === 'retry-wait' || (node.status === 'queued' && node.attempts.length > 0)) {
+                // A retry due now (zero delay, waiting for a slot) is a retry all the same: not after a cancel.
                 this.#notRun(node, `${this.#cancelWords()} while it waited to retry`);
             }
             else if (node.status === 'queued' || (node.status === 'waiting' && reason === 'signal')) {
                 if (reason === 'timeout' && survivesTimeout(node.spec.if)) {
                     // Its condition was true before the cancel; `!cancelled()` and the like may now be false.
-                    const verdict = decide(node.spec.if, this.#context(node));
-                    if (!verdict.run)
+                    const verdict = this.#decide(node);
+                    if (verdict !== null && !verdict.run)
                         this.#skip(node, `if: "${node.spec.if?.source}" is false after the run was cancelled`);
                 }
                 else {
@@ -600,6 +795,30 @@ class Scheduler {
                 }
             }
         }
+    }
+    /** Lists running attempts not yet asked to stop in one `cancel` decision. */
+    #cancelRunning(indexes, reason) {
+        const attempts = [];
+        for (const index of indexes.sort((a, b) => this.#nodes[a].rank - this.#nodes[b].rank)) {
+            this.#stats.work++;
+            const node = this.#nodes[index];
+            if (node.cancelAsked || node.status !== 'running')
+                continue;
+            node.cancelAsked = true;
+            attempts.push({ task: node.id, attempt: node.attempts.length });
+        }
+        if (attempts.length > 0)
+            this.#emit({ type: 'cancel', attempts, reason });
+    }
+    /** Ends a sensor's attempt that waits for its next poke, as cancelled. */
+    #closeOpenAttempt(node, message) {
+        const record = node.attempts.at(-1);
+        touch(node);
+        node.nextPoke = null;
+        if (record === undefined || record.outcome !== null)
+            return;
+        record.finishedAt = this.#clock;
+        record.outcome = { class: 'cancelled', reason: 'Cancelled', message, exitCode: null, outputs: {}, node: null };
     }
     // ---- the core loop -----------------------------------------------------------------------
     /** Evaluates newly ready tasks, starts what fits, and checks whether the run is done. */
@@ -663,9 +882,14 @@ class Scheduler {
             this.#notRun(node, `${this.#cancelWords()} before it started`);
             return;
         }
-        const verdict = decide(node.spec.if, this.#context(node));
+        const verdict = this.#decide(node);
+        if (verdict === null)
+            return; // the condition could not be evaluated: the task failed
         if (verdict.run) {
-            this.#queue(node);
+            if (node.spec.strategy)
+                this.#expand(node);
+            else
+                this.#queue(node);
         }
         else if (verdict.becauseOfSuccess) {
             this.#skip(node, blame ?? this.#cancelWords());
@@ -674,7 +898,113 @@ class Scheduler {
             this.#skip(node, `if: "${node.spec.if?.source}" is false`);
         }
     }
-    /** Starts queued tasks in spec order while slots are free. Nothing starts after a `signal` cancel. */
+    /** `decide` for a node, or `null` when its `if:` could not be evaluated (the task then failed). */
+    #decide(node) {
+        try {
+            return decide(node.spec.if, this.#context(node));
+        }
+        catch (err) {
+            this.#fail(node, `if: "${node.spec.if?.source}" could not be evaluated: ${err.message}`);
+            return null;
+        }
+    }
+    /** A task that fails without running an attempt (its if: or its matrix could not be evaluated). */
+    #fail(node, reason) {
+        this.#emit({ type: 'fail', task: node.id, reason });
+        this.#finish(node, 'failed', reason);
+    }
+    /**
+     * Expands a matrix task whose `if:` holds into its instances, queued in matrix order (a dynamic
+     * matrix is computed now, from its upstream's outputs). Instances reused from an earlier run
+     * attempt succeed at once.
+     */
+    #expand(node) {
+        const strategy = node.spec.strategy;
+        let instances;
+        if (strategy.matrix.kind === 'static') {
+            instances = strategy.matrix.instances;
+        }
+        else {
+            let value;
+            try {
+                value = (0,template/* evaluateTemplateValue */.LV)(strategy.matrix.template, { params: this.#options.params, outputs: {}, tasks: this.#taskValues(), run: this.#options.run ?? null }, 'matrix');
+            }
+            catch (err) {
+                this.#fail(node, `its matrix "${strategy.matrix.template}" could not be computed: ${err.message}`);
+                return;
+            }
+            const expansion = (0,matrix/* expandMatrix */.Eh)(node.id, value);
+            if (!expansion.ok) {
+                const p = expansion.problems[0];
+                this.#fail(node, `its matrix "${strategy.matrix.template}" is not a valid matrix: ${p.message}`);
+                return;
+            }
+            instances = expansion.instances;
+        }
+        touch(node);
+        node.status = 'expanded';
+        node.instances = [];
+        node.pendingInstances = instances.length;
+        const previous = this.#options.previous ?? {};
+        instances.forEach((inst, i) => {
+            const child = {
+                ...node,
+                id: inst.id,
+                index: this.#nodes.length,
+                rank: node.rank + i + 1,
+                group: node,
+                values: inst.values,
+                instances: null,
+                pendingInstances: 0,
+                runningInstances: 0,
+                held: [],
+                failFastFired: false,
+                needs: [],
+                dependants: [],
+                pendingNeeds: 0,
+                status: 'waiting',
+                result: null,
+                reason: null,
+                attempts: [],
+                outputs: {},
+                reusedFrom: null,
+                retryAt: null,
+                limitUsed: 0,
+                infraUsed: 0,
+                nextPoke: null,
+                pokeDeadline: null,
+                pokes: 0,
+                startedSeen: false,
+                cancelAsked: false,
+                snap: null,
+            };
+            this.#nodes.push(child);
+            this.#byId.set(child.id, child);
+            this.#unfinished.add(child.index);
+            node.instances.push(child);
+        });
+        this.#emit({ type: 'expand', task: node.id, instances: instances.map((i) => i.id) });
+        for (const child of [...node.instances]) {
+            const reused = previous[child.id];
+            if (reused !== undefined) {
+                child.outputs = { ...reused.outputs };
+                child.reusedFrom = { runAttempt: reused.runAttempt };
+                this.#finish(child, 'succeeded', null);
+            }
+            else {
+                this.#queue(child);
+            }
+        }
+    }
+    /** Every task's value for `tasks.<id>` (only final ones matter: validation allows upstream only). */
+    #taskValues() {
+        const out = {};
+        for (const n of this.#nodes)
+            if (n.group === null && n.status === 'final')
+                out[n.id] = this.taskValue(n.id);
+        return out;
+    }
+    /** Starts queued tasks in rank order while slots are free. Nothing starts after a `signal` cancel. */
     #fill() {
         if (this.#cancelled === 'signal')
             return;
@@ -684,14 +1014,42 @@ class Scheduler {
             const node = this.#nodes[index];
             if (node.status !== 'queued')
                 continue; // stale: skipped or not run since it was queued
-            const attempt = node.attempts.length + 1;
+            const group = node.group;
+            if (group !== null && group.spec.strategy.maxParallel > 0 && group.runningInstances >= group.spec.strategy.maxParallel) {
+                group.held.push(index); // back in the heap when one of its instances stops running
+                continue;
+            }
             touch(node);
             node.status = 'running';
             node.startedSeen = false;
             node.cancelAsked = false;
-            node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null });
             this.#running.add(index);
-            this.#emit({ type: 'start', task: node.spec.id, attempt });
+            if (group !== null)
+                group.runningInstances++;
+            const record = node.attempts.at(-1);
+            if (node.nextPoke !== null && record !== undefined && record.outcome === null) {
+                // The next poke of a sensor's open attempt: a new pod, the same attempt.
+                const poke = node.nextPoke;
+                node.nextPoke = null;
+                node.retryAt = null;
+                node.pokes++;
+                record.pokes = poke;
+                record.pod = null;
+                this.#emit({ type: 'start', task: node.id, attempt: record.attempt, poke });
+                continue;
+            }
+            const attempt = node.attempts.length + 1;
+            const sensor = node.spec.sensor;
+            if (sensor) {
+                node.pokes++;
+                node.pokeDeadline ??= this.#clock + sensor.timeoutMs;
+                node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null, pokes: 1 });
+                this.#emit({ type: 'start', task: node.id, attempt, poke: 1 });
+            }
+            else {
+                node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null });
+                this.#emit({ type: 'start', task: node.id, attempt });
+            }
         }
     }
     #queueDueRetries() {
@@ -713,7 +1071,9 @@ class Scheduler {
             if (top === undefined)
                 return;
             const node = this.#nodes[top.index];
-            if (node.status === 'retry-wait' && node.attempts.length + 1 === top.attempt)
+            if (top.poke === null && node.status === 'retry-wait' && node.attempts.length + 1 === top.attempt)
+                return;
+            if (top.poke !== null && node.status === 'poke-wait' && node.attempts.length === top.attempt && node.nextPoke === top.poke)
                 return;
             this.#retries.pop();
         }
@@ -723,11 +1083,11 @@ class Scheduler {
         this.#ready.push(node.index);
     }
     #skip(node, reason) {
-        this.#emit({ type: 'skip', task: node.spec.id, reason });
+        this.#emit({ type: 'skip', task: node.id, reason });
         this.#finish(node, 'skipped', reason);
     }
     #notRun(node, reason) {
-        this.#emit({ type: 'skip', task: node.spec.id, reason });
+        this.#emit({ type: 'skip', task: node.id, reason });
         this.#finish(node, 'not-run', reason);
     }
     /** Gives a task its final result and tells its dependants: O(dependants). */
@@ -737,7 +1097,12 @@ class Scheduler {
         node.result = result;
         node.reason = reason;
         node.retryAt = null;
+        node.nextPoke = null;
         this.#unfinished.delete(node.index);
+        if (node.group !== null) {
+            this.#instanceFinished(node.group, node, result);
+            return;
+        }
         if (result === 'failed')
             this.#failedTasks++;
         if (result === 'cancelled')
@@ -749,16 +1114,53 @@ class Scheduler {
                 this.#newlyReady.push(index);
         }
     }
+    /**
+     * An instance is final: with fail-fast, a failure stops its siblings; once every instance is
+     * final, the matrix task gets GitHub's combined result and its dependants are told.
+     */
+    #instanceFinished(group, instance, result) {
+        touch(group);
+        if (result === 'failed' && group.spec.strategy.failFast && !group.failFastFired) {
+            group.failFastFired = true;
+            const why = `cancelled because instance "${instance.id}" failed (fail-fast)`;
+            const running = [];
+            for (const sibling of group.instances) {
+                if (sibling.status === 'final')
+                    continue;
+                if (sibling.status === 'running')
+                    running.push(sibling.index);
+                else {
+                    if (sibling.nextPoke !== null)
+                        this.#closeOpenAttempt(sibling, why);
+                    this.#emit({ type: 'skip', task: sibling.id, reason: why });
+                    this.#finish(sibling, 'cancelled', why);
+                }
+            }
+            this.#cancelRunning(running, 'fail-fast');
+        }
+        if (--group.pendingInstances > 0)
+            return;
+        const all = group.instances;
+        const count = (r) => all.filter((i) => i.result === r).length;
+        const failed = count('failed');
+        const cancelled = count('cancelled');
+        const notRun = count('not-run');
+        const total = `${all.length} instance${all.length === 1 ? '' : 's'}`;
+        if (failed > 0)
+            this.#finish(group, 'failed', `${failed} of ${total} failed`);
+        else if (cancelled > 0)
+            this.#finish(group, 'cancelled', `${cancelled} of ${total} were cancelled`);
+        else if (notRun > 0)
+            this.#finish(group, 'not-run', `${notRun} of ${total} did not run`);
+        else
+            this.#finish(group, 'succeeded', null);
+    }
     // ---- helpers -----------------------------------------------------------------------------
     #context(node) {
-        const params = this.#options.params;
         return {
-            param: (name) => (Object.hasOwn(params, name) ? params[name] : ''),
-            output: (task, name) => {
-                const outputs = this.#byId.get(task)?.outputs;
-                return outputs !== undefined && Object.hasOwn(outputs, name) ? outputs[name] : '';
-            },
-            result: (task) => githubResult(this.#byId.get(task)?.result ?? null),
+            params: this.#options.params,
+            task: (id) => this.taskValue(id),
+            run: this.#options.run ?? null,
             success: node.allSucceeded && this.#cancelled === null,
             failure: node.someFailed,
             cancelled: this.#cancelled !== null,
@@ -768,7 +1170,7 @@ class Scheduler {
         if (this.#cancelled === 'timeout') {
             return this.#spec.timeoutMs === null
                 ? 'the run was cancelled: its time limit was reached'
-                : `the run was cancelled: the DAG timeout of ${formatDuration(this.#spec.timeoutMs)} was reached`;
+                : `the run was cancelled: the DAG timeout of ${(0,duration/* formatDuration */.a)(this.#spec.timeoutMs)} was reached`;
         }
         return 'the run was cancelled';
     }
@@ -777,6 +1179,9 @@ class Scheduler {
     }
     #node(event) {
         const node = this.#byId.get(event.task);
+        if (node !== undefined && node.instances !== null) {
+            throw this.#driverBug(event, node, 'it is a matrix task, which runs as its instances; events name an instance id');
+        }
         if (node === undefined) {
             throw new Error(`scheduler: got ${describeEvent(event)}, but DAG "${this.#spec.name}" has no task "${event.task}". ` +
                 'This is a bug in the driver: events must name tasks the scheduler started.');
@@ -784,14 +1189,16 @@ class Scheduler {
         return node;
     }
     #driverBug(event, node, why) {
-        return new Error(`scheduler: got ${describeEvent(event)}, but ${why}: task "${node.spec.id}" is ${describeNode(node)}. ` +
+        return new Error(`scheduler: got ${describeEvent(event)}, but ${why}: task "${node.id}" is ${describeNode(node)}. ` +
             'This is a bug in the driver: it must report each attempt the scheduler started exactly once as started and once as finished.');
     }
 }
 /** Whether a task may still start after a DAG timeout: its `if:` calls `always()` or `cancelled()`. */
 function survivesTimeout(condition) {
-    return condition !== null && runsWhenCancelled(condition.expr);
+    return condition !== null && runsWhenCancelled(condition.source);
 }
+/** Room in `rank` for the instances of one task (at most MAX_INSTANCES, 256). */
+const RANK_STRIDE = 1024;
 /** The delay before retry n (n = the number of the attempt that failed, 1-based). */
 function retryDelay(policy, n) {
     const raw = policy.delayMs * Math.pow(policy.backoff, n - 1);
@@ -831,15 +1238,6 @@ function resultWords(result) {
             return 'has not finished';
     }
 }
-/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${ms}ms`;
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.floor((ms % 3_600_000) / 60_000);
-    const s = (ms % 60_000) / 1000;
-    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
-}
 function describeEvent(event) {
     const what = event.task === undefined ? '' : ` for task "${event.task}" attempt ${event.attempt}`;
     return `"${event.type}"${what}`;
@@ -855,13 +1253,19 @@ function describeNode(node) {
             return `running attempt ${n}`;
         case 'retry-wait':
             return `waiting to retry (attempt ${n + 1} due at ${node.retryAt})`;
+        case 'poke-wait':
+            return `a sensor waiting for poke ${node.nextPoke} of attempt ${n} (due at ${node.retryAt})`;
+        case 'expanded':
+            return `a matrix task whose ${node.pendingInstances} instance(s) have not finished`;
         case 'final':
             return `finished (${node.result}) after ${n} attempt${n === 1 ? '' : 's'}`;
     }
 }
-/** Marks a task changed: its next snapshot is built afresh. */
+/** Marks a task changed (and its matrix task, whose snapshot holds it): its next snapshot is built afresh. */
 function touch(node) {
     node.snap = null;
+    if (node.group !== null)
+        node.group.snap = null;
 }
 function snapshot(node) {
     node.snap ??= deepFreeze(buildSnapshot(node));
@@ -876,8 +1280,18 @@ function deepFreeze(value) {
     return value;
 }
 function buildSnapshot(node) {
+    const extra = {};
+    if (node.spec.sensor)
+        extra.pokes = node.pokes;
+    if (node.instances !== null)
+        extra.instances = node.instances.map(snapshot);
+    if (node.group !== null) {
+        extra.group = node.group.id;
+        extra.matrix = node.values;
+    }
     return {
-        id: node.spec.id,
+        ...extra,
+        id: node.id,
         result: node.result,
         attempts: node.attempts.map((a) => ({
             ...a,
@@ -890,29 +1304,8 @@ function buildSnapshot(node) {
     };
 }
 
-
-/***/ }),
-
-/***/ 7974:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
-
-
-// EXPORTS
-__webpack_require__.d(__webpack_exports__, {
-  wX: () => (/* binding */ cleanupRun),
-  gw: () => (/* binding */ effectiveRunId),
-  WP: () => (/* binding */ runDag),
-  SS: () => (/* binding */ runPodSelector)
-});
-
-// UNUSED EXPORTS: dryRunDag, systemClock
-
-// EXTERNAL MODULE: ./lib/dag/scheduler.js + 3 modules
-var dag_scheduler = __webpack_require__(2621);
 // EXTERNAL MODULE: ./lib/kube/classify.js
 var classify = __webpack_require__(2239);
-// EXTERNAL MODULE: ./lib/kube/errors.js
-var errors = __webpack_require__(2474);
 ;// CONCATENATED MODULE: ./lib/kube/logs.js
 
 const ZERO = 48;
@@ -1028,10 +1421,8 @@ class LogFollower {
             const final = this.#terminated;
             let res;
             try {
-                const query = { container: this.#o.container, timestamps: 'true', follow: final ? 'false' : 'true' };
-                if (this.#lastTs)
-                    query.sinceTime = this.#lastTs;
-                res = await this.#o.client.openStream(`/api/v1/namespaces/${encodeURIComponent(this.#o.namespace)}/pods/${encodeURIComponent(this.#o.pod)}/log`, query, this.#abort.signal);
+                const query = { container: this.#o.container, follow: !final, ...(this.#lastTs ? { sinceTime: this.#lastTs } : {}) };
+                res = await this.#o.api.log(this.#o.namespace, this.#o.pod, query, this.#abort.signal);
             }
             catch (err) {
                 if (this.#gone)
@@ -1191,13 +1582,157 @@ class LogFollower {
     }
 }
 
-// EXTERNAL MODULE: ./lib/kube/pod.js
-var kube_pod = __webpack_require__(1794);
 // EXTERNAL MODULE: ./lib/kube/watch.js
 var watch = __webpack_require__(7718);
-// EXTERNAL MODULE: ./lib/spec/template.js
-var template = __webpack_require__(5841);
-;// CONCATENATED MODULE: ./lib/engine.js
+;// CONCATENATED MODULE: ./lib/kube/pod-runner.js
+
+
+
+
+/** Runs the pods of one run's attempts in one namespace. */
+class PodRunner {
+    #o;
+    constructor(options) {
+        this.#o = options;
+    }
+    /** The API server's URL, for messages. */
+    get server() {
+        return this.#o.api.server;
+    }
+    /** The run's one watch over its pods (`selector`); call `start()` on it. */
+    watch(selector, onEvent, options = {}) {
+        return new watch/* PodWatcher */.u(this.#o.api, this.#o.namespace, selector, onEvent, options);
+    }
+    /** The pod of one attempt (nothing is sent until `create`). `onLine` gets its log's lines. */
+    attempt(id, onLine) {
+        return new AttemptPod(this.#o, id, onLine);
+    }
+}
+/** One attempt's pod: its create, its log and its delete. */
+class AttemptPod {
+    task;
+    attempt;
+    /** The pod's name. */
+    name;
+    #o;
+    #onLine;
+    #follower = null;
+    #deletedByUs = false;
+    #gone = false;
+    constructor(options, id, onLine) {
+        this.#o = options;
+        this.task = id.task;
+        this.attempt = id.attempt;
+        this.name = id.pod;
+        this.#onLine = onLine;
+    }
+    /** We deleted the pod (so its DELETED event is ours, not someone else's). */
+    get deletedByUs() {
+        return this.#deletedByUs;
+    }
+    /** The pod is gone from the API (DELETED seen, or never to be created). */
+    get gone() {
+        return this.#gone;
+    }
+    /** Whether its log is being followed (the container started). */
+    get following() {
+        return this.#follower !== null;
+    }
+    /**
+     * Creates the pod. A 409 adopts the existing pod if its labels are this attempt's; any other
+     * refusal is the attempt's failure: infrastructure when trying later could help, configuration
+     * when the cluster refused the pod itself.
+     */
+    async create(manifest) {
+        const { api, namespace } = this.#o;
+        try {
+            await api.create(namespace, manifest);
+            return { ok: true, adopted: false };
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            if (e.kind !== 'conflict') {
+                const cls = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled' ? 'infrastructure' : 'configuration';
+                return { ok: false, failure: failure(cls, e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+            }
+        }
+        // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
+        try {
+            const existing = await api.read(namespace, this.name);
+            const labels = existing.metadata?.labels ?? {};
+            if (labels[kube_pod/* LABELS */.kg.task] !== this.task || labels[kube_pod/* LABELS */.kg.taskAttempt] !== String(this.attempt)) {
+                const msg = `pod ${this.name} already exists in namespace ${namespace} but is not attempt ${this.attempt} of task "${this.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
+                return { ok: false, failure: failure('configuration', 'AlreadyExists', msg) };
+            }
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            if (e.kind !== 'not-found') {
+                return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `read pod ${this.name}`, api.server)) };
+            }
+            // Deleted between the 409 and the read: its DELETED event tells the rest.
+        }
+        return { ok: true, adopted: true };
+    }
+    /** The watch saw the pod deleted (or it will never exist): its log can no longer be read. */
+    markGone() {
+        this.#gone = true;
+        this.#follower?.gone();
+    }
+    /** Starts following the log (once the container started). Idempotent. */
+    followLog() {
+        if (this.#follower)
+            return;
+        this.#follower = new LogFollower({
+            api: this.#o.api,
+            namespace: this.#o.namespace,
+            pod: this.name,
+            container: kube_pod/* CONTAINER */.MR,
+            tailLines: this.#o.logTailLines,
+            onLine: this.#onLine,
+            onResume: (why) => this.#o.debug?.(why),
+            backlog: this.#o.logBacklog,
+        });
+        this.#follower.start();
+    }
+    /** The container terminated: the log is read to its end, then `logDone` resolves. */
+    containerTerminated() {
+        this.#follower?.terminated();
+    }
+    /** Stops reading the log (the pod is being deleted while it runs). */
+    stopLog() {
+        this.#follower?.stop();
+    }
+    /** Resolves when the log was read to its end, or cannot be read any more; at once if it was never followed. */
+    get logDone() {
+        return this.#follower?.done ?? Promise.resolve();
+    }
+    /** The log's last lines (for the summary); null if it was never followed. */
+    tail() {
+        return this.#follower?.tail() ?? null;
+    }
+    /** Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post step sweeps). */
+    async delete(gracePeriodSeconds) {
+        if (this.#deletedByUs)
+            return;
+        this.#deletedByUs = true;
+        const { api, namespace } = this.#o;
+        try {
+            await api.delete(namespace, this.name, { gracePeriodSeconds });
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
+                return;
+            this.#o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${this.name}`, api.server));
+        }
+    }
+}
+/** An attempt's failure with no exit code (the pod could not be created, or was never seen). */
+function failure(cls, reason, message) {
+    return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
+}
+
+;// CONCATENATED MODULE: ./lib/engine/engine.js
 
 
 
@@ -1205,31 +1740,16 @@ var template = __webpack_require__(5841);
 
 
 
-/** The real clock. */
-const systemClock = {
-    now: () => Date.now(),
-    setTimer(at, fn) {
-        const t = setTimeout(fn, Math.max(0, at - Date.now()));
-        return () => clearTimeout(t);
-    },
-};
+
 /** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
 const LOG_WAIT_MS = 10_000;
 /**
- * Runs the DAG (or, in `dry-run`, submits every pod with `dryRun=All`) and returns the final run
- * state. Reports through `options.reporter` (runStarted, decisions, pods, log lines, verdicts,
- * runFinished). Throws KubeError only when the run cannot go on at all (the watch was refused).
+ * Runs the DAG (mode `run`) and returns the final run state. Reports through `options.reporter`
+ * (runStarted, decisions, pods, log lines, runFinished). Throws KubeError only when the run cannot
+ * go on at all (the watch was refused).
  */
-async function runDag(options) {
-    if (options.mode === 'dry-run') {
-        const { state } = await dryRunDag(options);
-        return state;
-    }
+function runEngine(options) {
     return new Engine(options).run();
-}
-/** The run id used in pod names and labels. */
-function effectiveRunId(context, fallback, now = Date.now()) {
-    return context.runId ?? fallback ?? `local-${now.toString(36)}`;
 }
 class Engine {
     #o;
@@ -1237,6 +1757,7 @@ class Engine {
     #runId;
     #selector;
     #scheduler;
+    #runner;
     /** What reporters see of the run as it goes: asked for, never copied per event. */
     #view;
     #live = new Map();
@@ -1257,14 +1778,15 @@ class Engine {
     constructor(options) {
         this.#o = options;
         this.#clock = options.clock ?? systemClock;
-        this.#runId = effectiveRunId(options.context, options.runId, this.#clock.now());
+        this.#runId = (0,run/* effectiveRunId */.g)(options.context, options.runId, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
-        this.#scheduler = new dag_scheduler/* Scheduler */._F(options.spec, {
+        this.#scheduler = new Scheduler(options.spec, {
             now: this.#clock.now(),
             maxParallel: options.maxParallel,
             params: options.params,
             previous: options.previous,
         });
+        this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
         const scheduler = this.#scheduler;
         this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
     }
@@ -1272,7 +1794,7 @@ class Engine {
         const o = this.#o;
         await o.reporter.runStarted?.({ mode: 'run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
         // Watch first, so no change to a pod we are about to create can be missed.
-        this.#watcher = new watch/* PodWatcher */.u(o.client, o.namespace, this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
+        this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
             timeoutSeconds: o.watchTimeoutSeconds,
             onRecover: (what) => o.debug?.(what),
         });
@@ -1280,7 +1802,7 @@ class Engine {
             await this.#watcher.start();
         }
         catch (err) {
-            throw new errors/* KubeError */.a3((0,errors/* describeError */.Uc)(err, `list the run's pods (${this.#selector}) in namespace ${o.namespace}`, o.client.server), (0,errors/* classifyError */.fe)(err), { cause: err });
+            throw new errors/* KubeError */.a3((0,errors/* describeError */.Uc)(err, `list the run's pods (${this.#selector}) in namespace ${o.namespace}`, o.pods.server), (0,errors/* classifyError */.fe)(err), { cause: err });
         }
         this.#watcher.done.catch((err) => this.#enqueue(() => this.#onFatal(err)));
         const onAbort = () => this.#enqueue(() => this.#feed({ type: 'cancel', at: this.#clock.now(), reason: 'signal' }));
@@ -1297,7 +1819,7 @@ class Engine {
         const cancelled = this.#scheduler.state().cancelled === 'signal';
         if (cancelled)
             for (const l of this.#live.values())
-                l.follower?.stop();
+                l.pod.stopLog();
         // Drain until quiet: an attempt that is still ending (a reporter awaiting I/O) queues its
         // pod's delete only afterwards, so wait for the serial queue as well as the tracked requests,
         // and again if either brought more work.
@@ -1311,14 +1833,15 @@ class Engine {
             if (queue === this.#queue)
                 break;
         }
-        await Promise.allSettled([...this.#live.values()].map((l) => l.follower?.done));
+        await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
         this.#watcher.stop();
         const state = this.#scheduler.state();
         const tails = {};
         for (const t of state.tasks) {
             const live = this.#lastAttempt.get(t.id);
-            if (live?.follower && t.result !== 'succeeded')
-                tails[t.id] = live.follower.tail();
+            const tail = live?.pod.tail();
+            if (tail && t.result !== 'succeeded')
+                tails[t.id] = tail;
         }
         await o.reporter.runFinished?.(state, tails);
         if (this.#fatal)
@@ -1396,15 +1919,12 @@ class Engine {
         const live = {
             task,
             attempt,
-            pod: name,
+            pod: this.#runner.attempt({ task, attempt, pod: name }, (text, time) => o.reporter.logLine?.({ task, attempt, text, time })),
             createdAt: this.#clock.now(),
             started: false,
             finished: false,
             judged: false,
             cancelAsked: false,
-            deletedByUs: false,
-            gone: false,
-            follower: null,
             startTimeoutMs: spec.startTimeoutMs,
         };
         this.#live.set(name, live);
@@ -1414,7 +1934,7 @@ class Engine {
             // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
             this.#enqueue(async () => {
                 this.#markStarted(live);
-                live.gone = true;
+                live.pod.markGone();
                 live.recorded = true;
                 await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
                 await this.#endAttempt(live, rec.outcome);
@@ -1451,60 +1971,28 @@ class Engine {
     }
     async #create(live, pod) {
         const o = this.#o;
-        let adopted = false;
-        try {
-            // Retrying a create after a network error is safe: if the first one reached the server,
-            // the retry answers 409 and we adopt the pod.
-            await o.client.request(`create pod ${live.pod}`, () => o.client.core.createNamespacedPod({ namespace: o.namespace, body: pod }), { signal: undefined });
+        const created = await live.pod.create(pod);
+        if (!created.ok) {
+            this.#enqueue(() => this.#endAttempt(live, created.failure));
+            return;
         }
-        catch (err) {
-            const e = (0,errors/* classifyError */.fe)(err);
-            if (e.kind === 'conflict') {
-                adopted = true;
-            }
-            else {
-                const cls = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled' ? 'infrastructure' : 'configuration';
-                const message = (0,errors/* describeError */.Uc)(err, `create pod ${live.pod} in namespace ${o.namespace}`, o.client.server);
-                this.#enqueue(() => this.#endAttempt(live, failure(cls, e.reason ?? e.kind, message)));
-                return;
-            }
-        }
-        if (adopted) {
-            // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
-            try {
-                const existing = await o.client.request(`get pod ${live.pod}`, () => o.client.core.readNamespacedPod({ name: live.pod, namespace: o.namespace }));
-                const labels = existing.metadata?.labels ?? {};
-                if (labels['pod-dag.io/task'] !== live.task || labels['pod-dag.io/task-attempt'] !== String(live.attempt)) {
-                    const msg = `pod ${live.pod} already exists in namespace ${o.namespace} but is not attempt ${live.attempt} of task "${live.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
-                    this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'AlreadyExists', msg)));
-                    return;
-                }
-            }
-            catch (err) {
-                const e = (0,errors/* classifyError */.fe)(err);
-                if (e.kind !== 'not-found') {
-                    this.#enqueue(() => this.#endAttempt(live, failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `read pod ${live.pod}`, o.client.server))));
-                    return;
-                }
-                // Deleted between the 409 and the read: its DELETED event tells the rest.
-            }
-        }
+        const adopted = created.adopted;
         this.#enqueue(async () => {
             if (live.finished)
                 return;
             this.#markStarted(live);
-            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod });
-            await o.reporter.podCreated?.(live.task, live.attempt, live.pod, adopted);
+            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name });
+            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted);
             if (live.cancelAsked || this.#cancelledBySignal) {
                 live.cancelAsked = true;
                 await this.#cancelAttempt(live);
                 return;
             }
             // Events about the pod may have come before the create answered: look at it now.
-            const known = this.#watcher?.pods.get(live.pod);
+            const known = this.#watcher?.pods.get(live.pod.name);
             if (known)
                 await this.#observe(live, known, false);
-            else if (live.gone)
+            else if (live.pod.gone)
                 await this.#endAttempt(live, failure('infrastructure', 'Deleted', 'the pod was deleted by someone else right after it was created'));
         });
     }
@@ -1512,31 +2000,18 @@ class Engine {
         const live = this.#live.get(e.pod.metadata?.name ?? '');
         if (!live)
             return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
-        if (e.type === 'DELETED') {
-            live.gone = true;
-            live.follower?.gone();
-        }
+        if (e.type === 'DELETED')
+            live.pod.markGone();
         if (!live.started)
             return;
         await this.#observe(live, e.pod, e.type === 'DELETED');
     }
     /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
     async #observe(live, pod, deleted) {
-        if ((0,classify/* containerStarted */.h0)(pod) && !live.follower && !deleted) {
-            live.follower = new LogFollower({
-                client: this.#o.client,
-                namespace: this.#o.namespace,
-                pod: live.pod,
-                container: kube_pod/* CONTAINER */.MR,
-                tailLines: this.#o.logTailLines,
-                onLine: (text, time) => this.#o.reporter.logLine?.({ task: live.task, attempt: live.attempt, text, time }),
-                onResume: (why) => this.#o.debug?.(why),
-                backlog: this.#o.logBacklog,
-            });
-            live.follower.start();
-        }
+        if ((0,classify/* containerStarted */.h0)(pod) && !deleted)
+            live.pod.followLog();
         if ((0,classify/* containerTerminated */.Xp)(pod))
-            live.follower?.terminated();
+            live.pod.containerTerminated();
         if (live.finished || live.judged)
             return;
         const outcome = (0,classify/* classifyPod */.Eg)(pod, {
@@ -1544,19 +2019,18 @@ class Engine {
             createdAt: live.createdAt,
             startTimeoutMs: live.startTimeoutMs,
             imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000,
-            deleted: deleted && !live.deletedByUs,
+            deleted: deleted && !live.pod.deletedByUs,
             task: live.task,
         });
         if (!outcome)
             return;
-        if (live.follower && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
+        if (live.pod.following && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
             // Let the log finish first, so the step log shows a task's last lines before its result.
             // Bounded: a log that cannot be read must not hold the run.
             live.judged = true;
-            const follower = live.follower;
             this.#track((async () => {
                 let cancel = () => { };
-                await Promise.race([follower.done, new Promise((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
+                await Promise.race([live.pod.logDone, new Promise((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
                 cancel();
                 this.#enqueue(() => this.#endAttempt(live, outcome, pod));
             })());
@@ -1577,14 +2051,14 @@ class Engine {
         if (!live.recorded && this.#o.onAttemptEnd) {
             const result = this.#scheduler.taskState(live.task).result;
             try {
-                await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
+                await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod.name : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
             }
             catch (err) {
                 recordFailed = true;
                 this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${err.message}); keeping its pod`);
             }
         }
-        if (!live.started || live.gone)
+        if (!live.started || live.pod.gone)
             return;
         const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
         const keep = !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
@@ -1593,32 +2067,18 @@ class Engine {
         this.#track((async () => {
             // The log is read to its end before the pod goes (a Pending pod has none).
             if (!stillRunning)
-                await live.follower?.done;
+                await live.pod.logDone;
             else
-                live.follower?.stop();
-            await this.#deletePod(live, stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
+                live.pod.stopLog();
+            await live.pod.delete(stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
         })());
     }
     async #cancelAttempt(live) {
         if (live.finished)
             return;
-        live.follower?.stop();
-        this.#track(this.#deletePod(live, this.#o.cancelGraceSeconds ?? 2));
+        live.pod.stopLog();
+        this.#track(live.pod.delete(this.#o.cancelGraceSeconds ?? 2));
         await this.#endAttempt(live, cancelledOutcome('the run was cancelled; the pod was deleted'));
-    }
-    async #deletePod(live, graceSeconds) {
-        if (live.deletedByUs)
-            return;
-        live.deletedByUs = true;
-        const o = this.#o;
-        try {
-            await o.client.request(`delete pod ${live.pod}`, () => o.client.core.deleteNamespacedPod({ name: live.pod, namespace: o.namespace, gracePeriodSeconds: graceSeconds, propagationPolicy: 'Background' }));
-        }
-        catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
-                return;
-            o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${live.pod}`, o.client.server));
-        }
     }
     #markStarted(live) {
         live.started = true;
@@ -1629,7 +2089,7 @@ class Engine {
     #armTimer() {
         let at = this.#scheduler.nextWakeAt();
         for (const live of this.#active) {
-            const pod = this.#watcher?.pods.get(live.pod);
+            const pod = this.#watcher?.pods.get(live.pod.name);
             let r;
             if (pod === undefined)
                 r = live.createdAt + live.startTimeoutMs;
@@ -1656,113 +2116,35 @@ class Engine {
             for (const live of [...this.#active]) {
                 if (live.finished)
                     continue; // ended by an earlier turn of this loop
-                const pod = this.#watcher?.pods.get(live.pod);
+                const pod = this.#watcher?.pods.get(live.pod.name);
                 if (pod)
                     await this.#observe(live, pod, false);
                 else if (this.#clock.now() - live.createdAt >= live.startTimeoutMs) {
                     // Not even seen by the watch within the start timeout.
-                    await this.#endAttempt(live, failure('timeout', 'StartTimeout', `pod ${live.pod} was not seen within the start timeout`));
+                    await this.#endAttempt(live, failure('timeout', 'StartTimeout', `pod ${live.pod.name} was not seen within the start timeout`));
                 }
             }
             this.#armTimer();
         }));
     }
 }
-function failure(cls, reason, message) {
-    return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
-}
 function cancelledOutcome(message) {
     return failure('cancelled', 'Cancelled', message);
 }
+
+;// CONCATENATED MODULE: ./lib/engine/index.js
+
+
+
 /**
- * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
- * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
- * schema checks speak. Nothing runs. A task is `succeeded` in the returned state when the cluster
- * would accept its pod, `failed` (class configuration, the cluster's message) when not.
+ * Runs the DAG (or, in `dry-run`, submits every pod with `dryRun=All`) and returns the final run
+ * state. Reports through `options.reporter`. Throws KubeError only when the run cannot go on at
+ * all (the watch was refused).
  */
-async function dryRunDag(options) {
-    const o = options;
-    const clock = o.clock ?? systemClock;
-    const started = clock.now();
-    const runId = effectiveRunId(o.context, o.runId, started);
-    await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
-    const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
-        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
-        let verdict;
-        try {
-            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
-            await o.client.request(`create pod ${name} (dry run)`, () => o.client.core.createNamespacedPod({ namespace: o.namespace, body: pod, dryRun: 'All' }));
-            verdict = { task: task.id, pod: name, accepted: true, message: null };
-        }
-        catch (err) {
-            const e = (0,errors/* classifyError */.fe)(err);
-            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${name} in namespace ${o.namespace}`, o.client.server);
-            verdict = { task: task.id, pod: name, accepted: false, message };
-        }
-        await o.reporter.dryRunVerdict?.(verdict);
-        return verdict;
-    }));
-    const finishedAt = clock.now();
-    const state = {
-        dag: o.spec.name,
-        startedAt: started,
-        finishedAt,
-        result: verdicts.every((v) => v.accepted) ? 'success' : 'failure',
-        cancelled: null,
-        tasks: verdicts.map((v) => ({
-            id: v.task,
-            result: v.accepted ? 'succeeded' : 'failed',
-            attempts: [],
-            outputs: {},
-            reason: v.accepted ? 'the cluster would accept its pod (dry run)' : v.message,
-            reusedFrom: null,
-            retryAt: null,
-        })),
-    };
-    await o.reporter.runFinished?.(state, {});
-    return { verdicts, state };
-}
-/**
- * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
- * (with `keepPods`, the ended pods that policy keeps stay).
- * Never throws: problems come back as warnings for the caller to print.
- */
-async function cleanupRun(client, namespace, selector, options = {}) {
-    const deleted = [];
-    const warnings = [];
-    let pods;
-    try {
-        pods = (await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }))).items;
-    }
-    catch (err) {
-        return { deleted, warnings: [(0,errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, client.server)] };
-    }
-    await Promise.all(pods.map(async (p) => {
-        const name = p.metadata?.name ?? '';
-        if (p.metadata?.deletionTimestamp)
-            return;
-        // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
-        // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
-        const phase = p.status?.phase;
-        if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed'))
-            return;
-        if (options.keepPods === 'on-failure' && phase === 'Failed')
-            return;
-        try {
-            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 2 }));
-            deleted.push(name);
-        }
-        catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
-                warnings.push((0,errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, client.server));
-        }
-    }));
-    return { deleted: deleted.sort(), warnings };
-}
-/** The label selector of one run attempt's pods (what `cleanupRun` is given by the post step). */
-function runPodSelector(spec, context, runId) {
-    return (0,kube_pod/* runSelector */.fC)(spec.name, effectiveRunId(context, runId), context.runAttempt);
+async function runDag(options) {
+    if (options.mode === 'dry-run')
+        return (await dryRunDag(options)).state;
+    return runEngine(options);
 }
 
 
@@ -2253,16 +2635,18 @@ function createClient(kubeConfig, options = {}) {
     // effect). This one keeps connections alive and, like every https.Agent, pools them per TLS
     // options given with each request (CA, client certificate and key, server name, verification).
     // Through a proxy, client-node's agent stays (it tunnels).
+    const watch = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .Watch */ .ox1(pooled);
     const streamAgent = cluster.proxyUrl ? null : new node_https__WEBPACK_IMPORTED_MODULE_1__.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
     return {
         kubeConfig: pooled,
         server,
         core: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoreV1Api */ .f5Y),
         authz: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .AuthorizationV1Api */ .NwU),
-        watch: new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .Watch */ .ox1(pooled),
-        async throttle(what) {
+        coordination: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoordinationV1Api */ .hSW),
+        async watchRequest(what, path, query, onEvent, onDone) {
             await limiter.take();
             onRequest(what);
+            return watch.watch(path, query, onEvent, onDone);
         },
         request(what, fn, opts = {}) {
             return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .withRetry */ .bD)(async () => {
@@ -2364,6 +2748,48 @@ function fingerprint(options) {
 
 /***/ }),
 
+/***/ 2403:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   t: () => (/* binding */ kubePodApi)
+/* harmony export */ });
+/** The PodApi of a connected client: every call through its rate limit, requests with its retries. */
+function kubePodApi(client) {
+    return {
+        server: client.server,
+        create: (namespace, pod, options = {}) => {
+            const name = pod.metadata?.name ?? '';
+            if (options.dryRun) {
+                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All' }));
+            }
+            // Retrying a create after a network error is safe for the engine: if the first one reached
+            // the server, the retry answers 409 and the engine adopts the pod (after checking its labels).
+            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod }));
+        },
+        read: (namespace, name) => client.request(`get pod ${name}`, () => client.core.readNamespacedPod({ name, namespace })),
+        delete: async (namespace, name, { gracePeriodSeconds }) => {
+            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }));
+        },
+        list: async (namespace, selector, options = {}) => {
+            const list = await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }), {
+                signal: options.signal,
+            });
+            return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+        },
+        watch: (namespace, selector, from, onEvent, onDone) => client.watchRequest(`watch pods ${selector}`, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: selector, resourceVersion: from.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: from.timeoutSeconds }, onEvent, onDone),
+        log: (namespace, name, query, signal) => {
+            const q = { container: query.container, timestamps: 'true', follow: query.follow ? 'true' : 'false' };
+            if (query.sinceTime)
+                q.sinceTime = query.sinceTime;
+            return client.openStream(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`, q, signal);
+        },
+    };
+}
+
+
+/***/ }),
+
 /***/ 7718:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
@@ -2374,7 +2800,7 @@ function fingerprint(options) {
 
 /** Watches the pods matching a selector and reports every change once, in order. */
 class PodWatcher {
-    #client;
+    #api;
     #namespace;
     #selector;
     #onEvent;
@@ -2384,8 +2810,8 @@ class PodWatcher {
     #rv = '';
     #controller = null;
     #loop = null;
-    constructor(client, namespace, selector, onEvent, options = {}) {
-        this.#client = client;
+    constructor(api, namespace, selector, onEvent, options = {}) {
+        this.#api = api;
         this.#namespace = namespace;
         this.#selector = selector;
         this.#onEvent = onEvent;
@@ -2415,10 +2841,10 @@ class PodWatcher {
         this.#controller?.abort();
     }
     async #list() {
-        const list = await this.#client.request(`list pods ${this.#selector}`, () => this.#client.core.listNamespacedPod({ namespace: this.#namespace, labelSelector: this.#selector }), { signal: this.#stop.signal });
+        const list = await this.#api.list(this.#namespace, this.#selector, { signal: this.#stop.signal });
         if (this.#stop.signal.aborted)
             return;
-        this.#rv = list.metadata?.resourceVersion ?? '';
+        this.#rv = list.resourceVersion;
         const seen = new Set();
         for (const pod of list.items) {
             const name = pod.metadata?.name ?? '';
@@ -2453,7 +2879,7 @@ class PodWatcher {
             }
             const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(result.error);
             if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#client.server), e);
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#api.server), e);
             }
             if (e.kind === 'gone') {
                 this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
@@ -2496,15 +2922,8 @@ class PodWatcher {
         const started = Date.now();
         let events = 0;
         let gone = null;
-        await this.#client.throttle(`watch pods ${this.#selector}`);
         return new Promise((resolve) => {
-            const path = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/pods`;
-            const query = {
-                labelSelector: this.#selector,
-                resourceVersion: this.#rv,
-                allowWatchBookmarks: true,
-                timeoutSeconds: this.#options.timeoutSeconds ?? 25,
-            };
+            const from = { resourceVersion: this.#rv, timeoutSeconds: this.#options.timeoutSeconds ?? 25 };
             const onEvent = (type, obj) => {
                 if (this.#stop.signal.aborted || gone)
                     return;
@@ -2541,7 +2960,7 @@ class PodWatcher {
                 else
                     resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
             };
-            this.#client.watch.watch(path, query, onEvent, onDone).then((controller) => {
+            this.#api.watch(this.#namespace, this.#selector, from, onEvent, onDone).then((controller) => {
                 this.#controller = controller;
                 if (this.#stop.signal.aborted)
                     controller.abort();
@@ -2560,7 +2979,7 @@ class PodWatcher {
 /* harmony export */   U: () => (/* binding */ LiveLogReporter)
 /* harmony export */ });
 /* unused harmony export describeOutcome */
-/* harmony import */ var _dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2621);
+/* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2081);
 
 /** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
 function describeOutcome(o) {
@@ -2609,14 +3028,14 @@ class LiveLogReporter {
         if (outcome.class !== 'succeeded')
             return; // failures are told by the retry / give-up decision
         const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
-        const took = rec && rec.finishedAt !== null ? ` in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
+        const took = rec && rec.finishedAt !== null ? ` in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
         const outs = Object.keys(outcome.outputs);
         this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
     }
     decision(d) {
         switch (d.type) {
             case 'retry':
-                this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_dag_scheduler_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a3)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
+                this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
                 break;
             case 'give-up':
                 this.#write(`${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);

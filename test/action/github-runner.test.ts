@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { EOL } from 'node:os';
 import { afterEach, expect, test, vi } from 'vitest';
-import { StdoutLines, githubRunner } from '../src/runner.ts';
+import { StdoutLines, githubRunner } from '../../src/action/github-runner.ts';
 
 /** A stdout that records its writes; `backedUp` is what `writableNeedDrain` says. */
 class FakeStdout extends EventEmitter {

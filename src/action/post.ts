@@ -3,8 +3,8 @@
  * step, whatever happened to it (cancelled, crashed, killed). It only ever warns: a cleanup
  * problem must not fail a job whose work is done.
  */
-import { runPost } from './action.ts';
-import { githubRunner } from './runner.ts';
+import { runPost } from './steps.ts';
+import { githubRunner } from './github-runner.ts';
 
 /** Runs the post step in this process; it always exits 0. */
 export async function post(): Promise<never> {

@@ -7,7 +7,7 @@
  *
  * Exit codes: 0 success, 1 the DAG failed or was cancelled, 2 bad usage or an invalid spec.
  */
-import { runCli } from './cli/commands.ts';
+import { runCli } from './commands.ts';
 
 /** Runs `pod-dag` with the process's arguments and exits with its code. */
 export function cli(): void {

@@ -6,8 +6,8 @@
  * then kills the process. The first signal aborts the run (the engine deletes every live pod of
  * the run within its grace); a second one changes nothing but is not allowed to kill us early.
  */
-import { ActionError, runMain } from './action.ts';
-import { githubRunner } from './runner.ts';
+import { ActionError, runMain } from './steps.ts';
+import { githubRunner } from './github-runner.ts';
 
 /** Runs the main step in this process and exits with its outcome. */
 export async function main(): Promise<never> {

@@ -1,8 +1,8 @@
-export const id = 976;
-export const ids = [976];
+export const id = 359;
+export const ids = [359];
 export const modules = {
 
-/***/ 9976:
+/***/ 359:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -12,18 +12,18 @@ __webpack_require__.d(__webpack_exports__, {
   runOnCluster: () => (/* binding */ runOnCluster)
 });
 
+// EXTERNAL MODULE: ./lib/common/run.js
+var run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/engine/index.js + 9 modules
+var engine = __webpack_require__(3964);
 // EXTERNAL MODULE: ./lib/kube/auth.js
 var auth = __webpack_require__(843);
 // EXTERNAL MODULE: ./lib/kube/client.js
 var kube_client = __webpack_require__(6254);
-// EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
-var dist = __webpack_require__(9655);
-// EXTERNAL MODULE: ./lib/engine.js + 1 modules
-var engine = __webpack_require__(7974);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(7598);
-// EXTERNAL MODULE: ./lib/kube/errors.js
-var errors = __webpack_require__(2474);
+// EXTERNAL MODULE: ./lib/spec/matrix.js
+var matrix = __webpack_require__(966);
 // EXTERNAL MODULE: ./lib/spec/template.js
 var template = __webpack_require__(5841);
 ;// CONCATENATED MODULE: ./lib/dag/rerun.js
@@ -48,7 +48,12 @@ var template = __webpack_require__(5841);
  *    rendered with the params in effect) runs again, saying what changed.
  * 6. A success downstream of a task that runs again runs again too: its inputs may change.
  * Everything else is reused, with its outputs.
+ *
+ * A matrix task is recorded by instance (`<task>.<slug>-<hash>`): rules 1-5 apply to each
+ * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
+ * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
  */
+
 
 
 /** The version `serializeRunState` writes. */
@@ -66,11 +71,20 @@ function renderParams(t, params) {
     let out = '';
     let at = 0;
     for (const m of refs) {
-        const value = m.ref.kind === 'param' && Object.hasOwn(params, m.ref.name) ? params[m.ref.name] : m.text;
+        // Only a plain `{{ params.x }}` is substituted; any other expression is kept as written (its
+        // text changes when it does, and the params it reads are hashed with it below).
+        const only = m.expression.refs.length === 1 ? m.expression.refs[0].ref : null;
+        const plain = only?.kind === 'param' && /^\s*params\.[A-Za-z0-9_-]+\s*$/.test(m.expression.source);
+        const value = plain && only.kind === 'param' && Object.hasOwn(params, only.name) ? params[only.name] : expressionWithParams(m.text, m.expression.refs, params);
         out += t.slice(at, m.start) + value;
         at = m.end;
     }
     return out + t.slice(at);
+}
+/** An expression's text followed by the values of the params it reads, so a change of either shows. */
+function expressionWithParams(text, refs, params) {
+    const read = refs.flatMap(({ ref }) => (ref.kind === 'param' ? [`${ref.name}=${Object.hasOwn(params, ref.name) ? params[ref.name] : ''}`] : ref.kind === 'params' ? [JSON.stringify(params)] : []));
+    return read.length === 0 ? text : `${text}[${read.join(',')}]`;
 }
 /** JSON with object keys sorted, so equal values always give equal text. */
 function canonical(value) {
@@ -212,10 +226,85 @@ function planRerun(spec, params, stored, mode, options = {}) {
         reasons.set(task.id, reason);
         return reason;
     };
+    /** Instance ids of a matrix task reused by this plan (only those whose earlier success holds). */
+    const reusedInstances = new Map();
+    /**
+     * A matrix task: each instance is judged as a task is (rules 1-5), by its instance id; the task
+     * is reused only if every instance of its matrix is. A dynamic matrix is computed again from
+     * the recorded outputs of its upstream (reused, or the matrix task would run anyway).
+     */
+    const matrixReason = (task, upstream) => {
+        const strategy = task.strategy;
+        if (upstream.length > 0) {
+            const names = upstream.map((u) => `"${u}"`).join(', ');
+            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+        }
+        let instances;
+        if (strategy.matrix.kind === 'static') {
+            instances = strategy.matrix.instances;
+        }
+        else {
+            const tasks = {};
+            for (const need of upstreamIds(task)) {
+                const e = stored !== null && Object.hasOwn(stored.tasks, need) ? stored.tasks[need] : undefined;
+                if (e !== undefined && e.result === 'succeeded')
+                    tasks[need] = { result: 'success', outputs: e.outputs };
+            }
+            try {
+                const expansion = (0,matrix/* expandMatrix */.Eh)(task.id, (0,template/* evaluateTemplateValue */.LV)(strategy.matrix.template, { params, outputs: {}, tasks }, 'matrix'));
+                if (!expansion.ok)
+                    return 'its matrix could not be computed again from the recorded outputs of its upstream';
+                instances = expansion.instances;
+            }
+            catch {
+                return 'its matrix could not be computed again from the recorded outputs of its upstream';
+            }
+        }
+        const reused = [];
+        const again = [];
+        for (const inst of instances) {
+            const why = entryReason(task, inst.id);
+            if (why === null)
+                reused.push({ id: inst.id, entry: stored.tasks[inst.id] });
+            else
+                again.push(`"${inst.id}": ${why}`);
+        }
+        reusedInstances.set(task.id, reused);
+        if (again.length === 0)
+            return null;
+        const shown = again.slice(0, 3).join('; ') + (again.length > 3 ? `; and ${again.length - 3} more` : '');
+        return `${again.length} of ${instances.length} matrix instances run again (${shown})${reused.length > 0 ? `; the ${reused.length} that succeeded are reused` : ''}`;
+    };
+    /** The tasks `task` reads: its direct needs (a dynamic matrix may only read tasks upstream). */
+    const upstreamIds = (task) => {
+        const seen = new Set();
+        const queue = [...task.needs];
+        while (queue.length > 0) {
+            const id = queue.pop();
+            if (seen.has(id))
+                continue;
+            seen.add(id);
+            queue.push(...(byId.get(id)?.needs ?? []));
+        }
+        return [...seen];
+    };
     const ownReason = (task, upstream) => {
+        if (task.strategy)
+            return matrixReason(task, upstream);
+        const reason = entryReason(task, task.id);
+        if (reason !== null)
+            return reason;
+        if (upstream.length > 0) {
+            const names = upstream.map((u) => `"${u}"`).join(', ');
+            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+        }
+        return null;
+    };
+    /** Rules 1-5 for the stored entry `key` (a task id or a matrix instance id) of `task`. */
+    const entryReason = (task, key) => {
         if (stored === null)
             return 'no earlier run attempt recorded it';
-        const entry = Object.hasOwn(stored.tasks, task.id) ? stored.tasks[task.id] : undefined;
+        const entry = Object.hasOwn(stored.tasks, key) ? stored.tasks[key] : undefined;
         if (entry === undefined)
             return 'no earlier run attempt recorded it';
         if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
@@ -234,16 +323,19 @@ function planRerun(spec, params, stored, mode, options = {}) {
         const change = fingerprintChange(entry.fingerprint, taskFingerprint(task, params));
         if (change !== null)
             return `${change} since run attempt ${entry.runAttempt}`;
-        if (upstream.length > 0) {
-            const names = upstream.map((u) => `"${u}"`).join(', ');
-            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
-        }
         return null;
     };
     const plan = { previous: {}, rerun: [] };
     for (const task of spec.tasks) {
         const reason = decideTask(task);
-        if (reason === null) {
+        // A matrix task's successful instances are reused even when others run again.
+        for (const { id, entry } of reusedInstances.get(task.id) ?? [])
+            plan.previous[id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
+        if (task.strategy) {
+            if (reason !== null)
+                plan.rerun.push({ task: task.id, reason });
+        }
+        else if (reason === null) {
             const entry = stored.tasks[task.id];
             plan.previous[task.id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
         }
@@ -429,8 +521,123 @@ function fitRunState(state, limitBytes) {
         `more than the ${limitBytes} bytes a ConfigMap can hold; split the DAG into smaller DAGs`);
 }
 
+// EXTERNAL MODULE: ./lib/kube/classify.js
+var classify = __webpack_require__(2239);
+// EXTERNAL MODULE: ./lib/kube/errors.js
+var errors = __webpack_require__(2474);
 // EXTERNAL MODULE: ./lib/kube/pod.js
 var pod = __webpack_require__(1794);
+// EXTERNAL MODULE: ./lib/kube/pod-api.js
+var pod_api = __webpack_require__(2403);
+// EXTERNAL MODULE: ./lib/kube/watch.js
+var watch = __webpack_require__(7718);
+;// CONCATENATED MODULE: ./lib/kube/time.js
+/** Times in Kubernetes objects. */
+/**
+ * A timestamp of a Kubernetes object in epoch ms: client-node gives a `Date`, raw JSON an RFC 3339
+ * string; `null` when it is absent or not a time.
+ */
+function kubeTimeMs(t) {
+    if (t === undefined || t === null)
+        return null;
+    const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
+    return Number.isFinite(ms) ? ms : null;
+}
+
+;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
+
+
+
+
+
+
+
+const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
+/** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
+async function settleEarlierAttempts(o) {
+    if (o.runAttempt <= 1)
+        return;
+    const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId);
+    const earlier = new Map();
+    let changed = () => { };
+    const watcher = new watch/* PodWatcher */.u((0,pod_api/* kubePodApi */.t)(o.client), o.namespace, selector, (e) => {
+        const attempt = Number(e.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? NaN);
+        if (!(attempt < o.runAttempt))
+            return;
+        earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
+        changed();
+    });
+    const running = () => [...earlier.entries()]
+        .filter(([, s]) => !ended(s))
+        .map(([name, s]) => ({
+        name,
+        task: s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '?',
+        runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]),
+        phase: s.pod.status?.phase ?? 'Pending',
+    }));
+    await watcher.start();
+    try {
+        if (running().length > 0) {
+            o.onWait?.(running(), selector);
+            await new Promise((resolve, reject) => {
+                const onAbort = () => reject(new errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
+                if (o.signal?.aborted)
+                    return onAbort();
+                o.signal?.addEventListener('abort', onAbort, { once: true });
+                watcher.done.catch(reject);
+                changed = () => {
+                    if (running().length > 0)
+                        return;
+                    o.signal?.removeEventListener('abort', onAbort);
+                    resolve();
+                };
+                changed(); // they may have ended since the list
+            });
+        }
+    }
+    finally {
+        watcher.stop();
+    }
+    const ends = [...earlier.entries()]
+        .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.taskAttempt]) }))
+        .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
+        .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
+    if (ends.length === 0)
+        return;
+    const stored = await o.store.load();
+    const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
+    const now = Date.now();
+    for (const e of ends) {
+        const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
+        const task = tasks.get(taskId);
+        if (task === undefined)
+            continue; // a task the spec no longer has: nothing to plan
+        const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
+        if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt))))
+            continue;
+        const created = kubeTimeMs(e.s.pod.metadata?.creationTimestamp) ?? now;
+        const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
+        if (outcome === null)
+            continue;
+        const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === pod/* CONTAINER */.MR)?.state?.terminated;
+        const started = kubeTimeMs(main?.startedAt) ?? kubeTimeMs(e.s.pod.status?.startTime) ?? created;
+        const finished = kubeTimeMs(main?.finishedAt) ?? now;
+        await o.store.recordTask({
+            task: taskId,
+            runAttempt: e.runAttempt,
+            attempt: e.attempt,
+            pod: e.name,
+            startedAt: started,
+            finishedAt: finished,
+            outcome,
+            // Whether a retry would have followed a failure is not known: null reads as "did not succeed".
+            result: outcome.class === 'succeeded' ? 'succeeded' : null,
+            fingerprint: taskFingerprint(task, o.params),
+        });
+        o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/kube/run-store.js
 
 
@@ -442,8 +649,6 @@ const STATE_KEY = 'state.json';
  * (1,048,576 bytes); the margin leaves room for metadata and the key.
  */
 const STATE_LIMIT_BYTES = 1_000_000;
-/** The default Requester: retries 429, 5xx and network errors with backoff (src/kube/errors.ts). */
-const retryingRequester = (_what, fn) => (0,errors/* withRetry */.bD)(() => fn());
 /** The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>`, a valid DNS subdomain. */
 function runStateName(dag, runId) {
     const id = runId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
@@ -475,7 +680,6 @@ class RunStore {
         this.name = runStateName(options.dag, options.runId);
         this.#o = {
             now: Date.now,
-            request: retryingRequester,
             limitBytes: STATE_LIMIT_BYTES,
             onNote: () => { },
             maxConflicts: 20,
@@ -626,19 +830,134 @@ async function startRerunSession(store, options) {
     };
 }
 
-;// CONCATENATED MODULE: ./lib/kube/time.js
-/** Times in Kubernetes objects. */
-/**
- * A timestamp of a Kubernetes object in epoch ms: client-node gives a `Date`, raw JSON an RFC 3339
- * string; `null` when it is absent or not a time.
- */
-function kubeTimeMs(t) {
-    if (t === undefined || t === null)
-        return null;
-    const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
-    return Number.isFinite(ms) ? ms : null;
+;// CONCATENATED MODULE: ./lib/kube/housekeeping.js
+
+
+
+
+
+/** The label selector of everything of this DAG (and repository) that pod-dag-action created. */
+function dagSelector(dag, repository) {
+    const repo = repository ? `${pod/* LABELS */.kg.repository}=${(0,pod/* labelValue */.w)(repository)}` : `!${pod/* LABELS */.kg.repository}`;
+    return `${pod/* LABELS */.kg.managedBy}=${pod/* MANAGED_BY */.Kf},${pod/* LABELS */.kg.dag}=${(0,pod/* labelValue */.w)(dag)},${repo}`;
+}
+const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
+/** The latest moment a pod showed life: created, started or finished. */
+function podActivity(pod) {
+    let latest = kubeTimeMs(pod.metadata?.creationTimestamp) ?? 0;
+    for (const s of pod.status?.containerStatuses ?? []) {
+        latest = Math.max(latest, kubeTimeMs(s.state?.terminated?.finishedAt) ?? 0, kubeTimeMs(s.state?.running?.startedAt) ?? 0);
+    }
+    return latest;
+}
+function formatAge(msAgo) {
+    const h = msAgo / 3_600_000;
+    return h >= 48 ? `${Math.floor(h / 24)}d` : h >= 1 ? `${Math.floor(h)}h` : `${Math.max(0, Math.floor(msAgo / 60_000))}m`;
+}
+/** Removes old runs of this DAG; see the module comment for what it never touches. */
+async function removeOldRuns(options) {
+    const { core, namespace } = options;
+    const { request } = options;
+    const now = (options.now ?? Date.now)();
+    const staleAfter = options.staleAfterMs ?? 3 * 24 * 3_600_000;
+    const result = { pods: [], configMaps: [], kept: [], errors: [] };
+    const labelSelector = dagSelector(options.dag, options.repository);
+    const current = options.runId === null ? null : (0,pod/* labelValue */.w)(options.runId);
+    let pods;
+    let maps;
+    try {
+        pods = (await request(`list pods in ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector }))).items;
+        maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector }))).items;
+    }
+    catch (err) {
+        result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,errors/* classifyError */.fe)(err).message}`);
+        return result;
+    }
+    const runs = new Map();
+    const runOf = (labels) => {
+        const id = labels?.[pod/* LABELS */.kg.runId];
+        // Our own label checks again, so a server that ignored part of the selector cannot widen it.
+        if (id === undefined || id === current || labels?.[pod/* LABELS */.kg.managedBy] !== pod/* MANAGED_BY */.Kf || labels[pod/* LABELS */.kg.dag] !== (0,pod/* labelValue */.w)(options.dag))
+            return null;
+        if ((labels[pod/* LABELS */.kg.repository] ?? null) !== (options.repository ? (0,pod/* labelValue */.w)(options.repository) : null))
+            return null;
+        let run = runs.get(id);
+        if (run === undefined)
+            runs.set(id, (run = { pods: [], maps: [], activity: 0, live: null }));
+        return run;
+    };
+    for (const pod of pods) {
+        const run = runOf(pod.metadata?.labels);
+        if (run === null)
+            continue;
+        run.pods.push(pod);
+        run.activity = Math.max(run.activity, podActivity(pod));
+        const phase = pod.status?.phase ?? 'Pending';
+        if (!FINISHED_PHASES.has(phase) && !pod.metadata?.deletionTimestamp)
+            run.live ??= `pod ${pod.metadata?.name} is ${phase}`;
+    }
+    for (const cm of maps) {
+        const run = runOf(cm.metadata?.labels);
+        if (run === null)
+            continue;
+        run.maps.push(cm);
+        run.activity = Math.max(run.activity, kubeTimeMs(cm.metadata?.creationTimestamp) ?? 0);
+        const text = cm.data?.[STATE_KEY];
+        if (text === undefined)
+            continue;
+        try {
+            const state = parseRunState(text, `ConfigMap ${namespace}/${cm.metadata?.name}`);
+            run.activity = Math.max(run.activity, state.updatedAt);
+            const last = state.runAttempts.at(-1);
+            if (last !== undefined && last.finishedAt === null && now - last.startedAt < staleAfter) {
+                run.live ??= `its run attempt ${last.runAttempt} started ${formatAge(now - last.startedAt)} ago and has not ended`;
+            }
+        }
+        catch {
+            // An unreadable state says nothing about life; the timestamps decide.
+        }
+    }
+    for (const [runId, run] of [...runs].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (now - run.activity < options.retentionMs)
+            continue;
+        if (run.live !== null) {
+            result.kept.push({ runId, reason: run.live });
+            continue;
+        }
+        if (options.keepPods !== 'always') {
+            for (const pod of run.pods) {
+                const name = pod.metadata.name;
+                if (await remove(`pod ${namespace}/${name}`, () => core.deleteNamespacedPod({ name, namespace })))
+                    result.pods.push(name);
+            }
+        }
+        else if (run.pods.length > 0) {
+            result.kept.push({ runId, reason: `keep-pods is 'always': its ${run.pods.length} pod(s) stay` });
+        }
+        for (const cm of run.maps) {
+            const name = cm.metadata.name;
+            if (await remove(`ConfigMap ${namespace}/${name}`, () => core.deleteNamespacedConfigMap({ name, namespace })))
+                result.configMaps.push(name);
+        }
+    }
+    return result;
+    async function remove(what, fn) {
+        try {
+            await request(`delete ${what}`, fn);
+            return true;
+        }
+        catch (err) {
+            const info = (0,errors/* classifyError */.fe)(err);
+            if (info.kind === 'not-found')
+                return true;
+            result.errors.push(`Could not delete ${what}: ${info.message}`);
+            return false;
+        }
+    }
 }
 
+// EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
+var dist = __webpack_require__(9655);
 ;// CONCATENATED MODULE: ./lib/kube/lease.js
 /**
  * One run at a time: the `concurrency` input names a coordination.k8s.io/v1 Lease that a run
@@ -663,7 +982,6 @@ function kubeTimeMs(t) {
  * a watch on the Lease reports a change (a release), whichever is first, bounded by the wait
  * timeout. Requests while waiting: about one read per lease duration.
  */
-
 
 
 
@@ -726,7 +1044,6 @@ async function acquireLease(api, options) {
         durationSeconds: 60,
         waitTimeoutMs: 3_600_000,
         clock: systemClock,
-        request: retryingRequester,
         ...options,
     };
     if (!(Number.isInteger(o.durationSeconds) && o.durationSeconds > 0)) {
@@ -827,7 +1144,7 @@ async function acquireLease(api, options) {
             const changed = new Promise((resolve) => {
                 if (o.watch === undefined || resourceVersion === undefined)
                     return;
-                o.watch
+                o
                     .watch(`/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases`, { fieldSelector: `metadata.name=${o.name}`, resourceVersion }, (type) => {
                     if (type === 'MODIFIED' || type === 'DELETED')
                         resolve();
@@ -942,229 +1259,54 @@ async function acquireLease(api, options) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/kube/housekeeping.js
+;// CONCATENATED MODULE: ./lib/kube/sweep.js
 
-
-
-
-
-/** The label selector of everything of this DAG (and repository) that pod-dag-action created. */
-function dagSelector(dag, repository) {
-    const repo = repository ? `${pod/* LABELS */.kg.repository}=${(0,pod/* labelValue */.w)(repository)}` : `!${pod/* LABELS */.kg.repository}`;
-    return `${pod/* LABELS */.kg.managedBy}=${pod/* MANAGED_BY */.Kf},${pod/* LABELS */.kg.dag}=${(0,pod/* labelValue */.w)(dag)},${repo}`;
-}
-const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
-/** The latest moment a pod showed life: created, started or finished. */
-function podActivity(pod) {
-    let latest = kubeTimeMs(pod.metadata?.creationTimestamp) ?? 0;
-    for (const s of pod.status?.containerStatuses ?? []) {
-        latest = Math.max(latest, kubeTimeMs(s.state?.terminated?.finishedAt) ?? 0, kubeTimeMs(s.state?.running?.startedAt) ?? 0);
-    }
-    return latest;
-}
-function formatAge(msAgo) {
-    const h = msAgo / 3_600_000;
-    return h >= 48 ? `${Math.floor(h / 24)}d` : h >= 1 ? `${Math.floor(h)}h` : `${Math.max(0, Math.floor(msAgo / 60_000))}m`;
-}
-/** Removes old runs of this DAG; see the module comment for what it never touches. */
-async function removeOldRuns(options) {
-    const { core, namespace } = options;
-    const request = options.request ?? retryingRequester;
-    const now = (options.now ?? Date.now)();
-    const staleAfter = options.staleAfterMs ?? 3 * 24 * 3_600_000;
-    const result = { pods: [], configMaps: [], kept: [], errors: [] };
-    const labelSelector = dagSelector(options.dag, options.repository);
-    const current = options.runId === null ? null : (0,pod/* labelValue */.w)(options.runId);
+/**
+ * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
+ * (with `keepPods`, the ended pods that policy keeps stay).
+ * Never throws: problems come back as warnings for the caller to print.
+ */
+async function cleanupRun(api, namespace, selector, options = {}) {
+    const deleted = [];
+    const warnings = [];
     let pods;
-    let maps;
     try {
-        pods = (await request(`list pods in ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector }))).items;
-        maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector }))).items;
+        pods = (await api.list(namespace, selector)).items;
     }
     catch (err) {
-        result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,errors/* classifyError */.fe)(err).message}`);
-        return result;
+        return { deleted, warnings: [(0,errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
     }
-    const runs = new Map();
-    const runOf = (labels) => {
-        const id = labels?.[pod/* LABELS */.kg.runId];
-        // Our own label checks again, so a server that ignored part of the selector cannot widen it.
-        if (id === undefined || id === current || labels?.[pod/* LABELS */.kg.managedBy] !== pod/* MANAGED_BY */.Kf || labels[pod/* LABELS */.kg.dag] !== (0,pod/* labelValue */.w)(options.dag))
-            return null;
-        if ((labels[pod/* LABELS */.kg.repository] ?? null) !== (options.repository ? (0,pod/* labelValue */.w)(options.repository) : null))
-            return null;
-        let run = runs.get(id);
-        if (run === undefined)
-            runs.set(id, (run = { pods: [], maps: [], activity: 0, live: null }));
-        return run;
-    };
-    for (const pod of pods) {
-        const run = runOf(pod.metadata?.labels);
-        if (run === null)
-            continue;
-        run.pods.push(pod);
-        run.activity = Math.max(run.activity, podActivity(pod));
-        const phase = pod.status?.phase ?? 'Pending';
-        if (!FINISHED_PHASES.has(phase) && !pod.metadata?.deletionTimestamp)
-            run.live ??= `pod ${pod.metadata?.name} is ${phase}`;
-    }
-    for (const cm of maps) {
-        const run = runOf(cm.metadata?.labels);
-        if (run === null)
-            continue;
-        run.maps.push(cm);
-        run.activity = Math.max(run.activity, kubeTimeMs(cm.metadata?.creationTimestamp) ?? 0);
-        const text = cm.data?.[STATE_KEY];
-        if (text === undefined)
-            continue;
+    await Promise.all(pods.map(async (p) => {
+        const name = p.metadata?.name ?? '';
+        if (p.metadata?.deletionTimestamp)
+            return;
+        // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
+        // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
+        const phase = p.status?.phase;
+        if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed'))
+            return;
+        if (options.keepPods === 'on-failure' && phase === 'Failed')
+            return;
         try {
-            const state = parseRunState(text, `ConfigMap ${namespace}/${cm.metadata?.name}`);
-            run.activity = Math.max(run.activity, state.updatedAt);
-            const last = state.runAttempts.at(-1);
-            if (last !== undefined && last.finishedAt === null && now - last.startedAt < staleAfter) {
-                run.live ??= `its run attempt ${last.runAttempt} started ${formatAge(now - last.startedAt)} ago and has not ended`;
-            }
-        }
-        catch {
-            // An unreadable state says nothing about life; the timestamps decide.
-        }
-    }
-    for (const [runId, run] of [...runs].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (now - run.activity < options.retentionMs)
-            continue;
-        if (run.live !== null) {
-            result.kept.push({ runId, reason: run.live });
-            continue;
-        }
-        if (options.keepPods !== 'always') {
-            for (const pod of run.pods) {
-                const name = pod.metadata.name;
-                if (await remove(`pod ${namespace}/${name}`, () => core.deleteNamespacedPod({ name, namespace })))
-                    result.pods.push(name);
-            }
-        }
-        else if (run.pods.length > 0) {
-            result.kept.push({ runId, reason: `keep-pods is 'always': its ${run.pods.length} pod(s) stay` });
-        }
-        for (const cm of run.maps) {
-            const name = cm.metadata.name;
-            if (await remove(`ConfigMap ${namespace}/${name}`, () => core.deleteNamespacedConfigMap({ name, namespace })))
-                result.configMaps.push(name);
-        }
-    }
-    return result;
-    async function remove(what, fn) {
-        try {
-            await request(`delete ${what}`, fn);
-            return true;
+            await api.delete(namespace, name, { gracePeriodSeconds: 2 });
+            deleted.push(name);
         }
         catch (err) {
-            const info = (0,errors/* classifyError */.fe)(err);
-            if (info.kind === 'not-found')
-                return true;
-            result.errors.push(`Could not delete ${what}: ${info.message}`);
-            return false;
+            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
+                warnings.push((0,errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
         }
-    }
-}
-
-// EXTERNAL MODULE: ./lib/kube/classify.js
-var classify = __webpack_require__(2239);
-// EXTERNAL MODULE: ./lib/kube/watch.js
-var watch = __webpack_require__(7718);
-;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
-
-
-
-
-
-
-const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
-/** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
-async function settleEarlierAttempts(o) {
-    if (o.runAttempt <= 1)
-        return;
-    const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId);
-    const earlier = new Map();
-    let changed = () => { };
-    const watcher = new watch/* PodWatcher */.u(o.client, o.namespace, selector, (e) => {
-        const attempt = Number(e.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? NaN);
-        if (!(attempt < o.runAttempt))
-            return;
-        earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
-        changed();
-    });
-    const running = () => [...earlier.entries()]
-        .filter(([, s]) => !ended(s))
-        .map(([name, s]) => ({
-        name,
-        task: s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '?',
-        runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]),
-        phase: s.pod.status?.phase ?? 'Pending',
     }));
-    await watcher.start();
-    try {
-        if (running().length > 0) {
-            o.onWait?.(running(), selector);
-            await new Promise((resolve, reject) => {
-                const onAbort = () => reject(new errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
-                if (o.signal?.aborted)
-                    return onAbort();
-                o.signal?.addEventListener('abort', onAbort, { once: true });
-                watcher.done.catch(reject);
-                changed = () => {
-                    if (running().length > 0)
-                        return;
-                    o.signal?.removeEventListener('abort', onAbort);
-                    resolve();
-                };
-                changed(); // they may have ended since the list
-            });
-        }
-    }
-    finally {
-        watcher.stop();
-    }
-    const ends = [...earlier.entries()]
-        .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.taskAttempt]) }))
-        .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
-        .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
-    if (ends.length === 0)
-        return;
-    const stored = await o.store.load();
-    const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
-    const now = Date.now();
-    for (const e of ends) {
-        const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
-        const task = tasks.get(taskId);
-        if (task === undefined)
-            continue; // a task the spec no longer has: nothing to plan
-        const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
-        if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt))))
-            continue;
-        const created = kubeTimeMs(e.s.pod.metadata?.creationTimestamp) ?? now;
-        const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
-        if (outcome === null)
-            continue;
-        const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === pod/* CONTAINER */.MR)?.state?.terminated;
-        const started = kubeTimeMs(main?.startedAt) ?? kubeTimeMs(e.s.pod.status?.startTime) ?? created;
-        const finished = kubeTimeMs(main?.finishedAt) ?? now;
-        await o.store.recordTask({
-            task: taskId,
-            runAttempt: e.runAttempt,
-            attempt: e.attempt,
-            pod: e.name,
-            startedAt: started,
-            finishedAt: finished,
-            outcome,
-            // Whether a retry would have followed a failure is not known: null reads as "did not succeed".
-            result: outcome.class === 'succeeded' ? 'succeeded' : null,
-            fingerprint: taskFingerprint(task, o.params),
-        });
-        o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
-    }
+    return { deleted: deleted.sort(), warnings };
 }
 
+// EXTERNAL MODULE: ./lib/report/annotations.js
+var annotations = __webpack_require__(1116);
+// EXTERNAL MODULE: ./lib/report/live-log.js
+var live_log = __webpack_require__(1781);
+// EXTERNAL MODULE: ./lib/report/outputs.js
+var report_outputs = __webpack_require__(8568);
+// EXTERNAL MODULE: ./lib/report/summary-reporter.js
+var summary_reporter = __webpack_require__(626);
 ;// CONCATENATED MODULE: ./lib/report/types.js
 /** Forwards every hook to each reporter, in order. */
 class CompositeReporter {
@@ -1206,26 +1348,21 @@ class CompositeReporter {
     }
 }
 
-// EXTERNAL MODULE: ./lib/report/live-log.js
-var live_log = __webpack_require__(1781);
-// EXTERNAL MODULE: ./lib/report/annotations.js
-var annotations = __webpack_require__(1116);
-// EXTERNAL MODULE: ./lib/report/outputs.js
-var report_outputs = __webpack_require__(8568);
-// EXTERNAL MODULE: ./lib/report/summary-reporter.js
-var summary_reporter = __webpack_require__(626);
-// EXTERNAL MODULE: ./lib/settings.js
-var lib_settings = __webpack_require__(3390);
-// EXTERNAL MODULE: ./lib/runner.js
-var lib_runner = __webpack_require__(869);
-// EXTERNAL MODULE: ./lib/step.js
-var step = __webpack_require__(3341);
-;// CONCATENATED MODULE: ./lib/run-on-cluster.js
+// EXTERNAL MODULE: ./lib/action/errors.js
+var action_errors = __webpack_require__(187);
+// EXTERNAL MODULE: ./lib/action/github-runner.js
+var github_runner = __webpack_require__(778);
+// EXTERNAL MODULE: ./lib/action/settings.js
+var action_settings = __webpack_require__(1149);
+;// CONCATENATED MODULE: ./lib/action/on-cluster.js
 /**
  * The action's `run` and `dry-run` modes, and the post step's sweep: everything that talks to the
- * cluster. `action.ts` loads this module only when a mode needs it (`import()`), because it brings
+ * cluster. `steps.ts` loads this module only when a mode needs it (`import()`), because it brings
  * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
  */
+
+
+
 
 
 
@@ -1246,13 +1383,13 @@ var step = __webpack_require__(3341);
 async function runOnCluster(spec, params, settings, context, deps) {
     const { runner, env, signal } = deps;
     const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
-    const connection = await (0,step/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
+    const connection = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
     for (const secret of connection.secrets)
-        (0,lib_runner/* maskSecret */.$l)(runner, secret);
+        (0,github_runner/* maskSecret */.$l)(runner, secret);
     const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
     const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
-    await (0,step/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+    await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
     const secrets = connection.secrets;
     const summary = new summary_reporter/* SummaryReporter */.Wx({ runner, logTailLines: settings.logTailLines, secrets });
     const outputs = new report_outputs/* OutputsReporter */.E3({ runner, env, secrets });
@@ -1269,7 +1406,7 @@ async function runOnCluster(spec, params, settings, context, deps) {
         namespace,
         maxParallel: settings.maxParallel,
         keepPods: settings.keepPods,
-        client,
+        pods: (0,pod_api/* kubePodApi */.t)(client),
         context,
         reporter,
         signal,
@@ -1278,16 +1415,16 @@ async function runOnCluster(spec, params, settings, context, deps) {
         logBacklog: () => runner.logBacklog?.(),
     };
     if (mode === 'dry-run') {
-        const state = await (0,step/* withKubeErrors */.$6)(() => (0,engine/* runDag */.WP)({ ...common, mode }));
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({ ...common, mode }));
         finish(spec, state, mode);
         return;
     }
     // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
     // selector must all agree on it.
-    const runId = (0,engine/* effectiveRunId */.gw)(context);
-    runner.saveState(step/* STATE */.c4.namespace, namespace);
-    runner.saveState(step/* STATE */.c4.selector, (0,engine/* runPodSelector */.SS)(spec, context, runId));
-    runner.saveState(step/* STATE */.c4.keepPods, settings.keepPods);
+    const runId = (0,run/* effectiveRunId */.g)(context);
+    runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
+    runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+    runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
     const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
     if (lease !== null && !lease.acquired)
         return;
@@ -1298,11 +1435,11 @@ async function runOnCluster(spec, params, settings, context, deps) {
             dag: spec.name,
             runId,
             repository: context.repository,
-            request: (what, fn) => client.request(what, fn),
+            request: client.request,
             onNote: (note) => runner.warning(note),
         });
         if (context.runAttempt > 1) {
-            await (0,step/* withKubeErrors */.$6)(() => settleEarlierAttempts({
+            await (0,action_errors/* withKubeErrors */.$6)(() => settleEarlierAttempts({
                 client,
                 namespace,
                 spec,
@@ -1320,14 +1457,14 @@ async function runOnCluster(spec, params, settings, context, deps) {
                 onRecorded: (task, runAttempt, attempt, outcome) => runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
             }));
         }
-        const session = await (0,step/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
+        const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
         for (const [task, prev] of Object.entries(session.plan.previous)) {
             runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
         }
         if (session.stored !== null)
             for (const r of session.plan.rerun)
                 runner.info(`${r.task} runs: ${r.reason}`);
-        const state = await (0,step/* withKubeErrors */.$6)(() => (0,engine/* runDag */.WP)({
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({
             ...common,
             mode,
             runId,
@@ -1345,7 +1482,7 @@ async function runOnCluster(spec, params, settings, context, deps) {
             runId,
             retentionMs: settings.retentionMs,
             keepPods: settings.keepPods,
-            request: (what, fn) => client.request(what, fn),
+            request: client.request,
         });
         if (old.pods.length + old.configMaps.length > 0) {
             runner.info(`Removed ${old.pods.length} pod(s) and ${old.configMaps.length} state ConfigMap(s) of runs older than the retention`);
@@ -1364,14 +1501,14 @@ async function runOnCluster(spec, params, settings, context, deps) {
  */
 async function takeLock(settings, name, namespace, context, client, deps) {
     const { runner, signal } = deps;
-    const lease = await (0,step/* withKubeErrors */.$6)(() => acquireLease(client.kubeConfig.makeApiClient(dist/* CoordinationV1Api */.hSW), {
+    const lease = await (0,action_errors/* withKubeErrors */.$6)(() => acquireLease(client.coordination, {
         name: concurrencyLeaseName(name),
         namespace,
         holder: leaseHolder(context),
         policy: settings.concurrencyPolicy,
         waitTimeoutMs: settings.concurrencyTimeoutMs,
-        request: (what, fn) => client.request(what, fn),
-        watch: client.watch,
+        request: client.request,
+        watch: (path, query, onEvent, onDone) => client.watchRequest(`watch lease ${name}`, path, query, onEvent, onDone),
         signal,
         onWait: (holder, until) => runner.info(`Waiting for the concurrency lock '${name}': held by ${holder} (until ${new Date(until).toISOString()} unless renewed)`),
         onLost: (reason) => runner.warning(`Lost the concurrency lock '${name}': ${reason}`),
@@ -1381,7 +1518,7 @@ async function takeLock(settings, name, namespace, context, client, deps) {
         return lease;
     }
     if (signal.aborted)
-        throw new step/* ActionError */.lZ(`Cancelled while waiting for the concurrency lock '${name}'.`);
+        throw new action_errors/* ActionError */.lZ(`Cancelled while waiting for the concurrency lock '${name}'.`);
     if (settings.concurrencyPolicy === 'skip') {
         runner.info(`Skipped: ${lease.reason} (concurrency-policy: skip)`);
         runner.setOutput('result', 'skipped');
@@ -1390,7 +1527,7 @@ async function takeLock(settings, name, namespace, context, client, deps) {
         await runner.appendSummary(`## ⏭️ Skipped\n\nAnother run holds the concurrency lock \`${name}\`: ${lease.reason}.\n`);
         return lease;
     }
-    throw new step/* ActionError */.lZ(`Another run holds the concurrency lock '${name}': ${lease.reason}. Nothing was run.`);
+    throw new action_errors/* ActionError */.lZ(`Another run holds the concurrency lock '${name}': ${lease.reason}. Nothing was run.`);
 }
 /** Turns the run's result into the step's: a failed DAG fails the step, with the tasks named. */
 function finish(spec, state, mode) {
@@ -1398,12 +1535,12 @@ function finish(spec, state, mode) {
         return;
     const failed = state.tasks.filter((t) => t.result === 'failed').map((t) => t.id);
     if (state.result === 'cancelled') {
-        throw new step/* ActionError */.lZ(`DAG ${spec.name} was cancelled${state.cancelled === 'timeout' ? ' (its timeout passed)' : ''}.`);
+        throw new action_errors/* ActionError */.lZ(`DAG ${spec.name} was cancelled${state.cancelled === 'timeout' ? ' (its timeout passed)' : ''}.`);
     }
     if (mode === 'dry-run') {
-        throw new step/* ActionError */.lZ(`Dry run of DAG ${spec.name}: the cluster would refuse the pods of ${failed.join(', ')} (see the summary).`);
+        throw new action_errors/* ActionError */.lZ(`Dry run of DAG ${spec.name}: the cluster would refuse the pods of ${failed.join(', ')} (see the summary).`);
     }
-    throw new step/* ActionError */.lZ(`DAG ${spec.name} failed: ${failed.length} task${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`);
+    throw new action_errors/* ActionError */.lZ(`DAG ${spec.name} failed: ${failed.length} task${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`);
 }
 function describeSource(source) {
     switch (source) {
@@ -1425,12 +1562,12 @@ function describeSource(source) {
  */
 async function cleanUpRun(runner, env, namespace, selector, keepPods) {
     try {
-        const settings = (0,lib_settings/* readSettings */.sb)((name) => runner.getInput(name));
+        const settings = (0,action_settings/* readSettings */.sb)((name) => runner.getInput(name));
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
         for (const secret of connection.secrets)
-            (0,lib_runner/* maskSecret */.$l)(runner, secret);
+            (0,github_runner/* maskSecret */.$l)(runner, secret);
         const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
-        const { deleted, warnings } = await (0,engine/* cleanupRun */.wX)(client, namespace, selector, { keepPods });
+        const { deleted, warnings } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods });
         if (deleted.length > 0)
             runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
         for (const w of warnings)

@@ -3,8 +3,8 @@
  * a step (its message is for the user), and the state the main step hands to the post step.
  * Light on purpose: `plan` loads it, and `plan` must not load the Kubernetes client.
  */
-import { KubeError } from './kube/errors.ts';
-import type { Runner } from './runner.ts';
+import { KubeError } from '../kube/errors.ts';
+import type { Runner } from './github-runner.ts';
 
 /** A problem that stops the step; its message is for the user. */
 export class ActionError extends Error {

@@ -1,26 +1,29 @@
 /**
  * The action's `run` and `dry-run` modes, and the post step's sweep: everything that talks to the
- * cluster. `action.ts` loads this module only when a mode needs it (`import()`), because it brings
+ * cluster. `steps.ts` loads this module only when a mode needs it (`import()`), because it brings
  * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
  */
-import { connect, preflight } from './kube/auth.ts';
-import { createClient, type KubeClient } from './kube/client.ts';
-import { CoordinationV1Api } from '@kubernetes/client-node';
-import { cleanupRun, effectiveRunId, runDag, runPodSelector, type AttemptEnd, type KeepPods } from './engine.ts';
-import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from './kube/lease.ts';
-import { RunStore, startRerunSession } from './kube/run-store.ts';
-import { removeOldRuns } from './kube/housekeeping.ts';
-import { settleEarlierAttempts } from './kube/earlier-attempts.ts';
-import type { DagSpec } from './spec/types.ts';
-import type { RunState } from './dag/types.ts';
-import { CompositeReporter, type Reporter, type RunContext } from './report/types.ts';
-import { LiveLogReporter } from './report/live-log.ts';
-import { AnnotationReporter } from './report/annotations.ts';
-import { OutputsReporter } from './report/outputs.ts';
-import { SummaryReporter } from './report/summary-reporter.ts';
+import { effectiveRunId, type KeepPods, type RunContext } from '../common/run.ts';
+import type { RunState } from '../dag/types.ts';
+import { runDag, type AttemptEnd } from '../engine/index.ts';
+import { connect, preflight } from '../kube/auth.ts';
+import { createClient, type KubeClient } from '../kube/client.ts';
+import { settleEarlierAttempts } from '../kube/earlier-attempts.ts';
+import { removeOldRuns } from '../kube/housekeeping.ts';
+import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from '../kube/lease.ts';
+import { kubePodApi } from '../kube/pod-api.ts';
+import { runPodSelector } from '../kube/pod.ts';
+import { RunStore, startRerunSession } from '../kube/run-store.ts';
+import { cleanupRun } from '../kube/sweep.ts';
+import { AnnotationReporter } from '../report/annotations.ts';
+import { LiveLogReporter } from '../report/live-log.ts';
+import { OutputsReporter } from '../report/outputs.ts';
+import { SummaryReporter } from '../report/summary-reporter.ts';
+import { CompositeReporter, type Reporter } from '../report/types.ts';
+import type { DagSpec } from '../spec/types.ts';
+import { ActionError, STATE, withKubeErrors, type MainDeps } from './errors.ts';
+import { maskSecret, type Runner } from './github-runner.ts';
 import { readSettings, type Settings } from './settings.ts';
-import { maskSecret, type Runner } from './runner.ts';
-import { ActionError, STATE, withKubeErrors, type MainDeps } from './step.ts';
 
 /** `run` and `dry-run`: connect, check permissions, then hand over to the engine. */
 export async function runOnCluster(spec: DagSpec, params: Record<string, string>, settings: Settings, context: RunContext, deps: MainDeps): Promise<void> {
@@ -49,7 +52,7 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
     namespace,
     maxParallel: settings.maxParallel,
     keepPods: settings.keepPods,
-    client,
+    pods: kubePodApi(client),
     context,
     reporter,
     signal,
@@ -79,7 +82,7 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
       dag: spec.name,
       runId,
       repository: context.repository,
-      request: (what, fn) => client.request(what, fn),
+      request: client.request,
       onNote: (note) => runner.warning(note),
     });
     if (context.runAttempt > 1) {
@@ -128,7 +131,7 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
       runId,
       retentionMs: settings.retentionMs,
       keepPods: settings.keepPods,
-      request: (what, fn) => client.request(what, fn),
+      request: client.request,
     });
     if (old.pods.length + old.configMaps.length > 0) {
       runner.info(`Removed ${old.pods.length} pod(s) and ${old.configMaps.length} state ConfigMap(s) of runs older than the retention`);
@@ -154,14 +157,14 @@ async function takeLock(
 ): Promise<LeaseHandle> {
   const { runner, signal } = deps;
   const lease = await withKubeErrors(() =>
-    acquireLease(client.kubeConfig.makeApiClient(CoordinationV1Api), {
+    acquireLease(client.coordination, {
       name: concurrencyLeaseName(name),
       namespace,
       holder: leaseHolder(context),
       policy: settings.concurrencyPolicy,
       waitTimeoutMs: settings.concurrencyTimeoutMs,
-      request: (what, fn) => client.request(what, fn),
-      watch: client.watch,
+      request: client.request,
+      watch: (path, query, onEvent, onDone) => client.watchRequest(`watch lease ${name}`, path, query, onEvent, onDone),
       signal,
       onWait: (holder, until) => runner.info(`Waiting for the concurrency lock '${name}': held by ${holder} (until ${new Date(until).toISOString()} unless renewed)`),
       onLost: (reason) => runner.warning(`Lost the concurrency lock '${name}': ${reason}`),
@@ -221,7 +224,7 @@ export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespa
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
     const client = createClient(connection.kubeConfig);
-    const { deleted, warnings } = await cleanupRun(client, namespace, selector, { keepPods });
+    const { deleted, warnings } = await cleanupRun(kubePodApi(client), namespace, selector, { keepPods });
     if (deleted.length > 0) runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
     for (const w of warnings) runner.warning(w);
   } catch (err) {

@@ -3,18 +3,11 @@
  * input-helper does), plus the GitHub run context. Nothing here runs at import time: the entry
  * point calls `readSettings` with a function that reads an input.
  */
-import type { Mode, RunContext } from './report/types.ts';
-import { parseDuration } from './spec/duration.ts';
-import type { AuthInputs } from './kube/auth.ts';
+import type { ConcurrencyPolicy, KeepPods, Mode, RerunMode, RunContext } from '../common/run.ts';
+import { parseDuration } from '../spec/duration.ts';
+import type { AuthInputs } from '../kube/auth.ts';
 
-/** How pods of finished tasks are treated. */
-export type KeepPods = 'never' | 'on-failure' | 'always';
-
-/** Which tasks a re-run of a GitHub run (same run id, next attempt) runs again. */
-export type RerunMode = 'failed' | 'all';
-
-/** What a run does when the `concurrency` lock is held by another run. */
-export type ConcurrencyPolicy = 'wait' | 'skip' | 'fail';
+export type { ConcurrencyPolicy, KeepPods, RerunMode };
 
 /** Every input of action.yml, parsed. */
 export interface Settings {

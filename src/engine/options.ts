@@ -1,0 +1,67 @@
+/** What `runDag` is given: the spec, where to run it, and the hooks of the action around it. */
+import type { KeepPods, RunContext } from '../common/run.ts';
+import type { Clock } from '../common/clock.ts';
+import type { AttemptEnd, AttemptOutcome, PreviousSuccess } from '../dag/types.ts';
+import type { PodApi } from '../kube/pod-api.ts';
+import type { Reporter } from '../report/types.ts';
+import type { DagSpec } from '../spec/types.ts';
+
+export type { KeepPods };
+
+/** What the engine records when an attempt ends (for the run store of re-runs). */
+export type { AttemptEnd };
+
+/** An attempt that already ended in this run attempt before a restart (from the run store). */
+export interface RecordedAttempt {
+  pod: string | null;
+  outcome: AttemptOutcome;
+}
+
+/** Options of `runDag`. */
+export interface RunDagOptions {
+  spec: DagSpec;
+  /** Resolved params (spec defaults overridden by the `params` input). */
+  params: Record<string, string>;
+  mode: 'run' | 'dry-run';
+  namespace: string;
+  /** At most this many attempts at once; 0: no limit. */
+  maxParallel: number;
+  keepPods: KeepPods;
+  /** The cluster's pods: `kubePodApi(client)` (src/kube/pod-api.ts), or a fake in tests. */
+  pods: PodApi;
+  context: RunContext;
+  reporter: Reporter;
+  /** Aborting it cancels the run: live pods are deleted and the result is `cancelled`. */
+  signal?: AbortSignal;
+  clock?: Clock;
+  /** Tasks that succeeded in an earlier run attempt (re-run of failed jobs), reused as they are. */
+  previous?: Record<string, PreviousSuccess>;
+  /** The run id when `context.runId` is null (the CLI); default `local-<time>`. */
+  runId?: string;
+  /** How long an image pull error is tolerated before it is a configuration failure; default 30 s. */
+  imagePullGraceMs?: number;
+  /** Grace period, in seconds, of pods deleted on cancel; default 2 (the runner kills us 7.5 s after SIGINT). */
+  cancelGraceSeconds?: number;
+  /** Log lines kept per attempt for the summary; default 50. */
+  logTailLines?: number;
+  /** Watch request timeout, seconds (the server ends each watch; we resume). */
+  watchTimeoutSeconds?: number;
+  /**
+   * Called when an attempt ends, after the scheduler was told and before its pod is deleted
+   * (awaited). If it rejects, the pod is kept (so a restart can still adopt it) and the run goes on.
+   */
+  onAttemptEnd?: (end: AttemptEnd) => void | Promise<void>;
+  /**
+   * Before creating the pod of (task, attempt): its recorded end, if this run attempt is a restart
+   * after a crash and the attempt already ended. It is then fed to the scheduler as it was, and
+   * no pod is created.
+   */
+  recorded?: (task: string, attempt: number) => RecordedAttempt | null;
+  /** Debug lines (resumed watches and log streams, retried requests). */
+  debug?: (line: string) => void;
+  /**
+   * A promise while whatever the reporter writes log lines to is backed up (the step log); the
+   * log streams pause until it settles, so a slow reader of our output is not met by buffering.
+   */
+  logBacklog?: () => Promise<void> | undefined;
+}

@@ -1,0 +1,197 @@
+/**
+ * The pod runner: one attempt's pod from create to delete, through the narrow PodApi.
+ *
+ * - create with the attempt's deterministic name; a 409 means the pod exists already (our own
+ *   create that reached the server before a retry, or a restart of this run attempt): it is
+ *   adopted, but only when its task and attempt labels are this attempt's;
+ * - the log, followed once the container started, read to its end once it terminated;
+ * - delete, at most once, 404 counting as done.
+ *
+ * The engine (src/engine/engine.ts) decides when; this module knows how, and what each answer of
+ * the API means for the attempt. The run's one watch is opened here too (`watch`), so every call
+ * the engine makes to the cluster goes through the same PodApi.
+ */
+import type { AttemptOutcome } from '../dag/types.ts';
+import { classifyError, describeError } from './errors.ts';
+import { LogFollower } from './logs.ts';
+import type { PodApi } from './pod-api.ts';
+import { CONTAINER, LABELS } from './pod.ts';
+import { PodWatcher, type PodEvent, type PodWatcherOptions } from './watch.ts';
+import type { V1Pod } from '@kubernetes/client-node';
+
+/** Options of a PodRunner: where the pods go, and where their logs go. */
+export interface PodRunnerOptions {
+  api: PodApi;
+  namespace: string;
+  /** Log lines kept per attempt for the summary; default 50. */
+  logTailLines?: number;
+  /** A promise while the log lines' reader is backed up: the log streams pause until it settles. */
+  logBacklog?: () => Promise<void> | undefined;
+  /** Debug lines (resumed log streams, failed deletes). */
+  debug?: (line: string) => void;
+}
+
+/** One attempt's identity: its task, its number, and its pod's name. */
+export interface AttemptId {
+  task: string;
+  attempt: number;
+  pod: string;
+}
+
+/** What creating an attempt's pod came to: created, adopted (409, our labels), or a failure of the attempt. */
+export type CreateResult = { ok: true; adopted: boolean } | { ok: false; failure: AttemptOutcome };
+
+/** Runs the pods of one run's attempts in one namespace. */
+export class PodRunner {
+  readonly #o: PodRunnerOptions;
+
+  constructor(options: PodRunnerOptions) {
+    this.#o = options;
+  }
+
+  /** The API server's URL, for messages. */
+  get server(): string {
+    return this.#o.api.server;
+  }
+
+  /** The run's one watch over its pods (`selector`); call `start()` on it. */
+  watch(selector: string, onEvent: (e: PodEvent) => void, options: PodWatcherOptions = {}): PodWatcher {
+    return new PodWatcher(this.#o.api, this.#o.namespace, selector, onEvent, options);
+  }
+
+  /** The pod of one attempt (nothing is sent until `create`). `onLine` gets its log's lines. */
+  attempt(id: AttemptId, onLine: (text: string, time: string | null) => void): AttemptPod {
+    return new AttemptPod(this.#o, id, onLine);
+  }
+}
+
+/** One attempt's pod: its create, its log and its delete. */
+export class AttemptPod {
+  readonly task: string;
+  readonly attempt: number;
+  /** The pod's name. */
+  readonly name: string;
+  readonly #o: PodRunnerOptions;
+  readonly #onLine: (text: string, time: string | null) => void;
+  #follower: LogFollower | null = null;
+  #deletedByUs = false;
+  #gone = false;
+
+  constructor(options: PodRunnerOptions, id: AttemptId, onLine: (text: string, time: string | null) => void) {
+    this.#o = options;
+    this.task = id.task;
+    this.attempt = id.attempt;
+    this.name = id.pod;
+    this.#onLine = onLine;
+  }
+
+  /** We deleted the pod (so its DELETED event is ours, not someone else's). */
+  get deletedByUs(): boolean {
+    return this.#deletedByUs;
+  }
+
+  /** The pod is gone from the API (DELETED seen, or never to be created). */
+  get gone(): boolean {
+    return this.#gone;
+  }
+
+  /** Whether its log is being followed (the container started). */
+  get following(): boolean {
+    return this.#follower !== null;
+  }
+
+  /**
+   * Creates the pod. A 409 adopts the existing pod if its labels are this attempt's; any other
+   * refusal is the attempt's failure: infrastructure when trying later could help, configuration
+   * when the cluster refused the pod itself.
+   */
+  async create(manifest: V1Pod): Promise<CreateResult> {
+    const { api, namespace } = this.#o;
+    try {
+      await api.create(namespace, manifest);
+      return { ok: true, adopted: false };
+    } catch (err) {
+      const e = classifyError(err);
+      if (e.kind !== 'conflict') {
+        const cls = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled' ? 'infrastructure' : 'configuration';
+        return { ok: false, failure: failure(cls, e.reason ?? e.kind, describeError(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+      }
+    }
+    // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
+    try {
+      const existing = await api.read(namespace, this.name);
+      const labels = existing.metadata?.labels ?? {};
+      if (labels[LABELS.task] !== this.task || labels[LABELS.taskAttempt] !== String(this.attempt)) {
+        const msg = `pod ${this.name} already exists in namespace ${namespace} but is not attempt ${this.attempt} of task "${this.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
+        return { ok: false, failure: failure('configuration', 'AlreadyExists', msg) };
+      }
+    } catch (err) {
+      const e = classifyError(err);
+      if (e.kind !== 'not-found') {
+        return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, describeError(err, `read pod ${this.name}`, api.server)) };
+      }
+      // Deleted between the 409 and the read: its DELETED event tells the rest.
+    }
+    return { ok: true, adopted: true };
+  }
+
+  /** The watch saw the pod deleted (or it will never exist): its log can no longer be read. */
+  markGone(): void {
+    this.#gone = true;
+    this.#follower?.gone();
+  }
+
+  /** Starts following the log (once the container started). Idempotent. */
+  followLog(): void {
+    if (this.#follower) return;
+    this.#follower = new LogFollower({
+      api: this.#o.api,
+      namespace: this.#o.namespace,
+      pod: this.name,
+      container: CONTAINER,
+      tailLines: this.#o.logTailLines,
+      onLine: this.#onLine,
+      onResume: (why) => this.#o.debug?.(why),
+      backlog: this.#o.logBacklog,
+    });
+    this.#follower.start();
+  }
+
+  /** The container terminated: the log is read to its end, then `logDone` resolves. */
+  containerTerminated(): void {
+    this.#follower?.terminated();
+  }
+
+  /** Stops reading the log (the pod is being deleted while it runs). */
+  stopLog(): void {
+    this.#follower?.stop();
+  }
+
+  /** Resolves when the log was read to its end, or cannot be read any more; at once if it was never followed. */
+  get logDone(): Promise<void> {
+    return this.#follower?.done ?? Promise.resolve();
+  }
+
+  /** The log's last lines (for the summary); null if it was never followed. */
+  tail(): string[] | null {
+    return this.#follower?.tail() ?? null;
+  }
+
+  /** Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post step sweeps). */
+  async delete(gracePeriodSeconds: number): Promise<void> {
+    if (this.#deletedByUs) return;
+    this.#deletedByUs = true;
+    const { api, namespace } = this.#o;
+    try {
+      await api.delete(namespace, this.name, { gracePeriodSeconds });
+    } catch (err) {
+      if (classifyError(err).kind === 'not-found') return;
+      this.#o.debug?.(describeError(err, `delete pod ${this.name}`, api.server));
+    }
+  }
+}
+
+/** An attempt's failure with no exit code (the pod could not be created, or was never seen). */
+export function failure(cls: AttemptOutcome['class'], reason: string | null, message: string): AttemptOutcome {
+  return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
+}

@@ -1,0 +1,47 @@
+/**
+ * The post step's sweep: whatever happened to the main step (cancelled, crashed, killed), the
+ * pods of its run attempt that keep-pods does not keep are deleted.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import type { KeepPods } from '../common/run.ts';
+import { classifyError, describeError } from './errors.ts';
+import type { PodApi } from './pod-api.ts';
+
+/**
+ * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
+ * (with `keepPods`, the ended pods that policy keeps stay).
+ * Never throws: problems come back as warnings for the caller to print.
+ */
+export async function cleanupRun(
+  api: PodApi,
+  namespace: string,
+  selector: string,
+  options: { keepPods?: KeepPods } = {},
+): Promise<{ deleted: string[]; warnings: string[] }> {
+  const deleted: string[] = [];
+  const warnings: string[] = [];
+  let pods: V1Pod[];
+  try {
+    pods = (await api.list(namespace, selector)).items;
+  } catch (err) {
+    return { deleted, warnings: [describeError(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
+  }
+  await Promise.all(
+    pods.map(async (p) => {
+      const name = p.metadata?.name ?? '';
+      if (p.metadata?.deletionTimestamp) return;
+      // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
+      // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
+      const phase = p.status?.phase;
+      if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed')) return;
+      if (options.keepPods === 'on-failure' && phase === 'Failed') return;
+      try {
+        await api.delete(namespace, name, { gracePeriodSeconds: 2 });
+        deleted.push(name);
+      } catch (err) {
+        if (classifyError(err).kind !== 'not-found') warnings.push(describeError(err, `delete pod ${name} in namespace ${namespace}`, api.server));
+      }
+    }),
+  );
+  return { deleted: deleted.sort(), warnings };
+}

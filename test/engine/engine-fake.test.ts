@@ -1,0 +1,293 @@
+/**
+ * The engine against the in-memory PodApi (test/helpers/fake-pods.ts): what it asks of the
+ * cluster and what it makes of the answers, in milliseconds, without the sandbox. The sandbox
+ * and real-cluster tests (the rest of this folder, test/e2e) stay for the integration.
+ */
+import { expect, test } from 'vitest';
+import type { V1Pod } from '@kubernetes/client-node';
+import { runDag, dryRunDag, type RunDagOptions } from '../../src/engine/index.ts';
+import { LABELS, podName, runPodSelector } from '../../src/kube/pod.ts';
+import { cleanupRun } from '../../src/kube/sweep.ts';
+import { FakePods, apiError, scriptedKubelet } from '../helpers/fake-pods.ts';
+import { attempts, capture, context, results, spec } from './helpers.ts';
+
+const chain = spec(`version: 1
+name: fake-chain
+tasks:
+  extract:
+    image: busybox
+  load:
+    needs: [extract]
+    image: busybox
+    command: [echo, '{{ tasks.extract.outputs.rows }}']
+  check:
+    needs: [extract]
+    image: busybox
+  report:
+    needs: [load, check]
+    image: busybox
+`);
+
+/** The task a pod runs (its label). */
+const taskOf = (pod: V1Pod): string => pod.metadata?.labels?.[LABELS.task] ?? '';
+const attemptOf = (pod: V1Pod): number => Number(pod.metadata?.labels?.[LABELS.taskAttempt]);
+
+/** The labels the engine puts on attempt 1 of `task` in run 4242 (what its watch selects). */
+const runLabels = (dag: string, task: string, runId = '4242'): Record<string, string> => ({
+  [LABELS.managedBy]: 'pod-dag-action',
+  [LABELS.dag]: dag,
+  [LABELS.runId]: runId,
+  [LABELS.runAttempt]: '1',
+  [LABELS.task]: task,
+  [LABELS.taskAttempt]: '1',
+});
+
+async function go(fake: FakePods, s = chain, extra: Partial<RunDagOptions> = {}) {
+  const { reporter, out } = capture();
+  const state = await runDag({
+    spec: s,
+    params: {},
+    mode: 'run',
+    namespace: 'default',
+    maxParallel: 0,
+    keepPods: 'never',
+    pods: fake,
+    context: context('4242'),
+    reporter,
+    imagePullGraceMs: 0,
+    ...extra,
+  });
+  return { state, out };
+}
+
+const name = (task: string, attempt = 1, s = chain): string => podName({ dag: s.name, runId: '4242', runAttempt: 1, task, attempt });
+
+test('a diamond runs in order; outputs feed templates; per task: one create, one log stream, one delete; one list and one watch per run', async () => {
+  const fake = new FakePods(
+    scriptedKubelet((pod) => {
+      const task = taskOf(pod);
+      if (task === 'extract') return { lines: ['extracting'], outputs: { rows: '42' } };
+      if (task === 'load') return { lines: [`loading ${pod.spec?.containers?.[0]?.command?.join(' ')}`] };
+      return { lines: [`${task} ok`] };
+    }),
+  );
+  const { state, out } = await go(fake);
+  expect(state.result).toBe('success');
+  expect(results(state)).toEqual({ extract: 'succeeded', load: 'succeeded', check: 'succeeded', report: 'succeeded' });
+  expect(state.tasks.find((t) => t.id === 'extract')!.outputs).toEqual({ rows: '42' });
+  expect(out.lines).toContain('[load] loading echo 42');
+  // The order of creates follows the graph: report only after load and check ended.
+  const creates = fake.calls.filter((c) => c.startsWith('create ')).map((c) => c.slice('create '.length));
+  expect(creates[0]).toBe(name('extract'));
+  expect(creates.at(-1)).toBe(name('report'));
+  for (const t of ['extract', 'load', 'check', 'report']) {
+    const mine = fake.calls.filter((c) => c.endsWith(` ${name(t)}`) || c.includes(` ${name(t)} `));
+    expect(mine.filter((c) => c.startsWith('create ')), t).toHaveLength(1);
+    expect(mine.filter((c) => c.startsWith('delete ')), t).toHaveLength(1);
+    expect(mine.filter((c) => c.startsWith('log ')).length, t).toBeLessThanOrEqual(2);
+  }
+  expect(fake.count('list ')).toBe(1);
+  expect(fake.count('watch ')).toBe(1);
+  expect(fake.count('read ')).toBe(0);
+  expect(fake.names()).toEqual([]); // keep-pods never: every pod deleted before runDag returned
+});
+
+test('a task’s last log line is in the live log before its result line', async () => {
+  const s = spec(`version: 1
+name: fake-order
+tasks:
+  only: {image: busybox}
+`);
+  const fake = new FakePods(scriptedKubelet(() => ({ lines: ['first', 'last words'] })));
+  const { out } = await go(fake, s);
+  const last = out.lines.indexOf('[only] last words');
+  const result = out.lines.findIndex((l) => /only.*succeeded/.test(l));
+  expect(last).toBeGreaterThanOrEqual(0);
+  expect(result).toBeGreaterThan(last);
+});
+
+test('a failed attempt is retried; keep-pods on-failure keeps the failed pod and deletes the succeeded one', async () => {
+  const s = spec(`version: 1
+name: fake-retry
+tasks:
+  flaky:
+    image: busybox
+    retries: {limit: 2, delay: 1ms}
+`);
+  const fake = new FakePods(scriptedKubelet((pod) => ({ exitCode: attemptOf(pod) === 1 ? 3 : 0 })));
+  const { state } = await go(fake, s, { keepPods: 'on-failure' });
+  expect(attempts(state, 'flaky')).toEqual(['failed:Error', 'succeeded:Completed']);
+  expect(state.tasks[0]!.attempts[0]!.outcome?.exitCode).toBe(3);
+  expect(fake.names()).toEqual([name('flaky', 1, s)]);
+});
+
+test('409: a pod with this attempt’s labels is adopted (no second create); a stranger of the same name is a configuration failure', async () => {
+  const s = spec(`version: 1
+name: fake-adopt
+tasks:
+  mine: {image: busybox}
+  stranger: {image: busybox}
+`);
+  const fake = new FakePods();
+  // A pod of this very attempt, left by a process that crashed after creating it: running.
+  await fake.create('default', { metadata: { name: name('mine', 1, s), labels: runLabels(s.name, 'mine') } });
+  fake.start(name('mine', 1, s));
+  await fake.create('default', { metadata: { name: name('stranger', 1, s), labels: runLabels(s.name, 'other') } });
+  fake.calls.length = 0;
+  const done = go(fake, s);
+  // The adopted pod ends as the kubelet says (after the engine looked at it).
+  const { out } = await (async () => {
+    for (let i = 0; ; i++) {
+      await new Promise((r) => setImmediate(r));
+      if (fake.count('log ') > 0) break;
+      if (i === 1000) throw new Error(`no log read: ${fake.calls.join('; ')}`);
+    }
+    fake.print(name('mine', 1, s), 'still here');
+    fake.exit(name('mine', 1, s), 0);
+    return done;
+  })();
+  const { state } = await done;
+  expect(results(state)).toEqual({ mine: 'succeeded', stranger: 'failed' });
+  expect(attempts(state, 'stranger')).toEqual(['configuration:AlreadyExists']);
+  expect(state.tasks.find((t) => t.id === 'stranger')!.attempts[0]!.outcome?.message).toMatch(/already exists .* not attempt 1 of task "stranger"/);
+  expect(out.created.find((c) => c.task === 'mine')?.adopted).toBe(true);
+  expect(out.lines).toContain('[mine] still here');
+  expect(fake.count(`create ${name('mine', 1, s)}`)).toBe(1);
+  // The stranger is not ours: never deleted.
+  expect(fake.get(name('stranger', 1, s))).toBeDefined();
+  expect(fake.count(`delete ${name('stranger', 1, s)}`)).toBe(0);
+});
+
+test('a refused create: 403 is a configuration failure, not retried; 500 is an infrastructure failure, retried on its budget', async () => {
+  const s = spec(`version: 1
+name: fake-refused
+tasks:
+  denied: {image: busybox}
+  flaky:
+    image: busybox
+    retries: {limit: 0, delay: 1ms, infrastructure: 1}
+`);
+  let flakyCreates = 0;
+  const fake = new FakePods(scriptedKubelet(() => ({})));
+  fake.refuse = (pod) => {
+    const task = taskOf(pod);
+    if (task === 'denied') return apiError(403, 'Forbidden', 'pods is forbidden: no');
+    // The client retries 5xx itself; this fake answers one create of attempt 1 with a 500 every time.
+    if (task === 'flaky' && attemptOf(pod) === 1) return (flakyCreates++, apiError(500, 'InternalError'));
+    return null;
+  };
+  const { state } = await go(fake, s);
+  expect(attempts(state, 'denied')).toEqual(['configuration:Forbidden']);
+  expect(attempts(state, 'flaky')).toEqual(['infrastructure:InternalError', 'succeeded:Completed']);
+  expect(flakyCreates).toBe(1);
+});
+
+test('a pod deleted by someone else while it runs is an infrastructure failure, and the retry runs', async () => {
+  const s = spec(`version: 1
+name: fake-deleted
+tasks:
+  victim:
+    image: busybox
+    retries: {delay: 1ms}
+`);
+  const fake = new FakePods(
+    scriptedKubelet((pod) => {
+      if (attemptOf(pod) === 2) return { lines: ['second'] };
+      const n = pod.metadata?.name ?? '';
+      fake.start(n);
+      queueMicrotask(() => fake.remove(n));
+      return 'hold';
+    }),
+  );
+  const { state, out } = await go(fake, s);
+  expect(attempts(state, 'victim')).toEqual(['infrastructure:Deleted', 'succeeded:Completed']);
+  expect(out.lines).toContain('[victim #2] second');
+  // The first pod was gone already: nothing to delete.
+  expect(fake.count(`delete ${name('victim', 1, s)}`)).toBe(0);
+});
+
+test('cancel: the live pods are deleted, the run ends cancelled, nothing new is created', async () => {
+  const s = spec(`version: 1
+name: fake-cancel
+tasks:
+  long: {image: busybox}
+  after: {needs: [long], image: busybox}
+`);
+  const controller = new AbortController();
+  const fake = new FakePods((pod, f) => {
+    f.start(pod.metadata!.name!);
+    f.print(pod.metadata!.name!, 'working');
+  });
+  const { reporter, out } = capture();
+  const running = runDag({
+    spec: s,
+    params: {},
+    mode: 'run',
+    namespace: 'default',
+    maxParallel: 0,
+    keepPods: 'always',
+    pods: fake,
+    context: context('4242'),
+    reporter: { ...reporter, logLine: (l) => (reporter.logLine?.(l), l.text === 'working' ? controller.abort() : undefined) },
+    signal: controller.signal,
+  });
+  const state = await running;
+  expect(state.result).toBe('cancelled');
+  expect(results(state)).toEqual({ long: 'cancelled', after: 'not-run' });
+  expect(attempts(state, 'long')).toEqual(['cancelled:Cancelled']);
+  // keep-pods always keeps ended pods; a pod still running when cancelled always goes.
+  expect(fake.count(`delete ${name('long', 1, s)}`)).toBe(1);
+  expect(fake.names()).toEqual([]);
+  expect(fake.count(`create ${name('after', 1, s)}`)).toBe(0);
+  expect(out.logs.map((l) => l.text)).toContain('working');
+});
+
+test('a pod never seen by the watch within its start timeout is a timeout', async () => {
+  const s = spec(`version: 1
+name: fake-unseen
+tasks:
+  lost: {image: busybox, startTimeout: 20ms}
+`);
+  const fake = new FakePods();
+  // The create answers, but the pod vanishes before any event says it exists (no DELETED either).
+  const create = fake.create.bind(fake);
+  fake.create = async (ns, pod, o) => {
+    const made = await create(ns, pod, o);
+    return made;
+  };
+  fake.watch = async () => ({ abort: () => {} });
+  const { state } = await go(fake, s);
+  expect(attempts(state, 'lost')).toEqual(['timeout:StartTimeout']);
+});
+
+test('dry-run: each pod submitted once with dryRun; a refused one fails with the cluster’s message; nothing is stored', async () => {
+  const fake = new FakePods();
+  fake.refuse = (pod, dryRun) => (dryRun && taskOf(pod) === 'check' ? apiError(422, 'Invalid', 'spec.containers[0].image: Required value') : null);
+  const { reporter } = capture();
+  const { verdicts, state } = await dryRunDag({ spec: chain, params: {}, namespace: 'default', pods: fake, context: context('4242'), reporter });
+  expect(verdicts.map((v) => [v.task, v.accepted])).toEqual([
+    ['extract', true],
+    ['load', true],
+    ['check', false],
+    ['report', true],
+  ]);
+  expect(verdicts.find((v) => v.task === 'check')!.message).toMatch(/Required value/);
+  expect(state.result).toBe('failure');
+  expect(fake.calls.every((c) => c.endsWith('(dry run)'))).toBe(true);
+  expect(fake.names()).toEqual([]);
+});
+
+test('the sweep deletes what keep-pods does not keep, and only this run attempt’s pods', async () => {
+  const ctx = context('4242');
+  const fake = new FakePods();
+  const labels = (task: string, runId = '4242') => runLabels('fake-chain', task, runId);
+  for (const [task, exit] of [['ok', 0], ['bad', 1], ['live', null]] as const) {
+    await fake.create('default', { metadata: { name: task, labels: labels(task) } });
+    fake.start(task);
+    if (exit !== null) fake.exit(task, exit);
+  }
+  await fake.create('default', { metadata: { name: 'other-run', labels: labels('x', '999') } });
+  const res = await cleanupRun(fake, 'default', runPodSelector(chain, ctx), { keepPods: 'on-failure' });
+  expect(res).toEqual({ deleted: ['live', 'ok'], warnings: [] });
+  expect(fake.names()).toEqual(['bad', 'other-run']);
+});
