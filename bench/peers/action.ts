@@ -79,7 +79,10 @@ export async function runAction(o: {
     const out = readFileSync(files.GITHUB_OUTPUT, 'utf8');
     // GITHUB_OUTPUT holds `name<<DELIMITER\nvalue\nDELIMITER` blocks.
     const result = /(?:^|\n)result<<(\S+)\n([\s\S]*?)\n\1/.exec(out)?.[2] ?? /(?:^|\n)result=(.*)/.exec(out)?.[1] ?? '(none)';
-    return { result, startMs, endMs, exitCode, logTail: log.split('\n').slice(-30).join('\n') };
+    // The errors first (the log's end may be the summary's housekeeping), never the masked values.
+    const lines = log.split('\n').filter((l) => !l.startsWith('::add-mask::'));
+    const errors = lines.filter((l) => l.startsWith('::error'));
+    return { result, startMs, endMs, exitCode, logTail: [...errors, ...lines.slice(-20)].join('\n') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -291,7 +291,7 @@ export async function runPeers(log: (line: string) => void, only?: Set<string>):
   const why = await controlPlaneUnavailable().catch((e: unknown) => `control-plane/ failed to load: ${String(e)}`);
   if (why) log(`  the real control plane cannot be used (${why}): running on the sandbox`);
   const install = airflowInstall();
-  const airflowMissing = 'missing' in install ? install.missing : undefined;
+  const airflowMissing = 'missing' in install ? install.missing : process.env['POD_DAG_BENCH_SKIP_AIRFLOW'] ? 'POD_DAG_BENCH_SKIP_AIRFLOW is set' : undefined;
   if (airflowMissing) log(`  ${airflowMissing}; the Airflow rows are skipped`);
   const cluster = await startBenchCluster(!why, log);
   const work = await import('node:fs/promises').then((fs) => fs.mkdtemp(path.join(os.tmpdir(), 'pod-dag-bench-peers-')));
