@@ -125,10 +125,11 @@ function taskOf(r: PodRecord, side: Side): string | undefined {
 }
 
 /**
- * Hand-offs of one run: for each task, from the moment it could start (its last upstream's
- * container ended; or, when all PARALLEL slots were taken, the moment one freed, i.e. the
- * k-th container end) to its first pod appearing. Retry gaps: a failed attempt's container end to
- * the next attempt's pod appearing.
+ * Hand-offs of one run: for each task, from the moment it could start to its first pod appearing.
+ * It could start when its last upstream's container ended, or, when `parallel` pods were running
+ * then, when the container end came that freed a slot for it (the last end before its pod at which
+ * the pods running dropped below `parallel`). Retry gaps: a failed attempt's container end to the
+ * next attempt's pod appearing.
  */
 export function handoffs(pods: PodRecord[], side: Side, needs: Record<string, string[]>, parallel: number): { handoffs: number[]; retryGaps: number[] } {
   const attempts = new Map<string, PodRecord[]>();
@@ -140,18 +141,27 @@ export function handoffs(pods: PodRecord[], side: Side, needs: Record<string, st
   }
   for (const a of attempts.values()) a.sort((x, y) => x.addedMs - y.addedMs);
   const finalEnd = (t: string): number | undefined => attempts.get(t)?.at(-1)?.terminatedMs;
-  const ends = [...attempts.keys()].map(finalEnd).filter((e): e is number => e !== undefined).sort((a, b) => a - b);
-  const order = [...attempts.entries()].sort((a, b) => a[1][0]!.addedMs - b[1][0]!.addedMs);
+  const all = [...attempts.values()].flat();
   const out: number[] = [];
   const retryGaps: number[] = [];
-  order.forEach(([task, a], createdBefore) => {
+  for (const [task, a] of attempts) {
+    const created = a[0]!.addedMs;
     const ups = needs[task] ?? [];
     const upEnds = ups.map(finalEnd);
-    let gate = ups.length && upEnds.every((e) => e !== undefined) ? Math.max(...(upEnds as number[])) : undefined;
-    if (createdBefore >= parallel && ends[createdBefore - parallel] !== undefined) gate = Math.max(gate ?? 0, ends[createdBefore - parallel]!);
-    if (gate !== undefined && gate > 0) out.push(a[0]!.addedMs - gate);
+    if (ups.length && upEnds.every((e) => e !== undefined)) {
+      let gate = Math.max(...(upEnds as number[]));
+      // The pods created before this one; a slot freed when one of them ended with all slots taken.
+      const before = all.filter((p) => p.addedMs < created);
+      for (const p of before) {
+        const end = p.terminatedMs;
+        if (end === undefined || end >= created || end <= gate) continue;
+        const running = before.filter((q) => q.addedMs <= end && (q.terminatedMs === undefined || q.terminatedMs >= end)).length;
+        if (running >= parallel) gate = end;
+      }
+      out.push(created - gate);
+    }
     for (let i = 1; i < a.length; i++) if (a[i - 1]!.terminatedMs !== undefined) retryGaps.push(a[i]!.addedMs - a[i - 1]!.terminatedMs!);
-  });
+  }
   return { handoffs: out, retryGaps };
 }
 

@@ -61,7 +61,7 @@ export function renderPeers(run: PeersRun): string {
         cell(ra, (r) => `${fmtMs(pct(r.handoffsMs, 50))} / ${fmtMs(pct(r.handoffsMs, 99))}`),
         cell(rb, (r) => `${fmtMs(pct(r.handoffsMs, 50))} / ${fmtMs(pct(r.handoffsMs, 99))}`),
         ratio(num(ra, (r) => pct(r.handoffsMs, 50)), num(rb, (r) => pct(r.handoffsMs, 50))) + ' (p50)',
-        "the watch event saying the upstream's container ended; then the engine waits for that task's log stream to end (so the step log shows its last lines before its result), records the attempt in the run's ConfigMap, and creates the pod, all through the client's rate limit (50 requests/s, burst 100)",
+        "the watch event saying the upstream's container ended; then the engine waits for that task's log stream to end (so the step log shows its last lines before its result), feeds the scheduler and creates the pod through the client's rate limit (50 requests/s, burst 100); recording the attempt in the run's ConfigMap and deleting the pod come after, off this path",
       );
     }
     if ((rb?.retryGapsMs.length ?? 0) > 0 || (ra?.retryGapsMs.length ?? 0) > 0) {
@@ -78,7 +78,7 @@ export function renderPeers(run: PeersRun): string {
       cell(ra, (r) => `${(sum(r.requests) / r.tasks).toFixed(1)}: ${perTask(r)}`),
       cell(rb, (r) => `${(sum(r.requests) / r.tasks).toFixed(1)}: ${perTask(r)}`),
       ratio(num(ra, (r) => sum(r.requests) / r.tasks), num(rb, (r) => sum(r.requests) / r.tasks)),
-      'per attempt: create the pod, follow its log, read the log once more after the container ended, delete the pod; per run: one list and one watch of pods (renewed by the server every few minutes), the run\'s state in a ConfigMap (get, create, updates as attempts end) and housekeeping lists; constant however long a task runs',
+      'per attempt: create the pod, follow its log, read the log once more after the container ended, delete the pod (4); per run, shared by its tasks: the permission check before any pod (one SelfSubjectAccessReview per permission), the namespace, one list and one watch of pods (renewed by the server every few minutes), the run\'s state in a ConfigMap (get, create, an update as each attempt ends) and housekeeping lists; constant however long a task runs',
     );
     row(
       'peak memory: RSS summed over every process (PSS)',
