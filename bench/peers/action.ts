@@ -70,7 +70,7 @@ export async function runAction(o: {
     if (child.pid) o.onStart(child.pid);
     let log = '';
     const keep = (c: string): void => {
-      log = (log + c).slice(-20_000);
+      log = (log + c).slice(-200_000);
     };
     child.stdout.setEncoding('utf8').on('data', keep);
     child.stderr.setEncoding('utf8').on('data', keep);
@@ -81,6 +81,12 @@ export async function runAction(o: {
     const result = /(?:^|\n)result<<(\S+)\n([\s\S]*?)\n\1/.exec(out)?.[2] ?? /(?:^|\n)result=(.*)/.exec(out)?.[1] ?? '(none)';
     // The errors first (the log's end may be the summary's housekeeping), never the masked values.
     const lines = log.split('\n').filter((l) => !l.startsWith('::add-mask::'));
+    if (result !== 'success') {
+      // Kept for the report's reader: the whole step log of a run that failed.
+      const kept = path.join(os.tmpdir(), `pod-dag-bench-action-failure-${path.basename(o.dag, '.yaml')}-${Date.now()}.log`);
+      writeFileSync(kept, lines.join('\n'));
+      lines.push(`(the step log is in ${kept})`);
+    }
     const errors = lines.filter((l) => l.startsWith('::error'));
     return { result, startMs, endMs, exitCode, logTail: [...errors, ...lines.slice(-20)].join('\n') };
   } finally {

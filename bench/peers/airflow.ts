@@ -106,7 +106,6 @@ export class AirflowStack {
       // The components must share the secret that signs the task processes' Execution API tokens.
       AIRFLOW__API_AUTH__JWT_SECRET: `pod-dag-bench-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`,
       AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS: 'True',
-      AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT: String(await freePort()),
       AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST: '127.0.0.1',
       NO_PROXY: '*',
       ...o.env,
@@ -118,7 +117,8 @@ export class AirflowStack {
       o.log(`  airflow: database migrated (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       for (const [name, args] of [
         ['api-server', ['api-server']],
-        ['scheduler', ['scheduler']],
+        // --skip-serve-logs: its log server would listen on every interface; the logs are local files here.
+        ['scheduler', ['scheduler', '--skip-serve-logs']],
         ['dag-processor', ['dag-processor']],
       ] as const) {
         stack.#components.push(stack.#spawn(name, [...args]));
