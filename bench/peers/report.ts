@@ -19,6 +19,13 @@ function ratio(a: number | undefined, b: number | undefined): string {
 
 const mb = (x: number): string => `${x.toFixed(0)} MB`;
 
+/** A failure in a few words: its first line, its error lines, and where its whole log is. */
+function failureLines(f: string): string {
+  const lines = f.split('\n');
+  const keep = [lines[0]!, ...lines.slice(1).filter((l) => /^::error|the step log is in/.test(l))];
+  return keep.map((l) => l.replace(/\|/g, '\\|').slice(0, 400)).join(' / ');
+}
+
 function perTask(r: SideResult): string {
   const parts = Object.entries(r.requests)
     .sort((a, b) => b[1] - a[1])
@@ -109,7 +116,7 @@ max-parallel 8, keep-pods never), Node ${v.node}. ${cpus.length} × ${cpus[0]?.m
 ${run.airflowMissing ? `\n**Airflow was not installed**, so its column is empty: ${run.airflowMissing}.\n` : ''}
 ${rows.join('\n')}
 
-${run.failures.length ? `Runs that failed:\n\n${run.failures.map((f) => `- ${f.split('\n')[0]}`).join('\n')}\n\n` : ''}How it is measured (bench/peers/): the two sides run one after the other on the same cluster, Airflow first (its
+${run.failures.length ? `Runs that failed:\n\n${run.failures.map((f) => `- ${failureLines(f)}`).join('\n')}\n\n` : ''}How it is measured (bench/peers/): the two sides run one after the other on the same cluster, Airflow first (its
 components started once, before its first DAG, and stopped after its last), each as its own restricted user (\`airflow-kpo\`, \`pod-dag-action\`:
 the same namespaced Role), with the same DAGs (bench/peers/dags/: the Python files as an Airflow user writes them with
 \`KubernetesPodOperator(config_file=..., in_cluster=False)\`, the YAML as the action's users do), the same images mapped to the same local programs
