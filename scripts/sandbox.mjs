@@ -1,52 +1,49 @@
 #!/usr/bin/env node
 // Starts the sandbox cluster standalone: `npm run sandbox -- --kubeconfig-out FILE [--port N]
-// [--namespace NS]... [--scale]`. Writes a kubeconfig for the all-powerful user, prints the URL,
-// and serves until SIGTERM or SIGINT. Needs Node 24 (it imports the TypeScript sources directly).
+// [--namespace NS]... [--node NAME:KEY=VALUE,...]... [--taint NODE:KEY=VALUE:EFFECT]...
+// [--secret NS/NAME:KEY=VALUE,...]... [--image IMAGE=DIR]... [--scale]` (sandbox/cli-args.ts says
+// each flag). Writes a kubeconfig for the all-powerful user, prints what it set up, and serves
+// until SIGTERM or SIGINT. Needs Node 24 (it imports the TypeScript sources directly).
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import path from 'node:path';
 
-const usage = 'usage: npm run sandbox -- --kubeconfig-out FILE [--port N] [--namespace NS]... [--scale]';
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      'kubeconfig-out': { type: 'string' },
-      port: { type: 'string' },
-      namespace: { type: 'string', multiple: true },
-      scale: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }));
-} catch (err) {
-  console.error(`sandbox: ${err.message}\n${usage}`);
-  process.exit(2);
-}
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
-if (!values['kubeconfig-out']) {
-  console.error(`sandbox: --kubeconfig-out FILE is required (where to write the kubeconfig)\n${usage}`);
-  process.exit(2);
-}
-const port = values.port === undefined ? undefined : Number(values.port);
-if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
-  console.error(`sandbox: --port must be an integer from 0 to 65535, got "${values.port}"`);
-  process.exit(2);
-}
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 24) {
   console.error(`sandbox: needs Node 24 or later (found ${process.version}); run it with npm run sandbox, which uses the node devDependency`);
   process.exit(2);
 }
 
+const { parseSandboxArgs, SandboxArgsError, SANDBOX_USAGE } = await import('../sandbox/cli-args.ts');
+// An image's PATH ends with the host's, so that node, python3 and sh are found as in the tests.
+const hostPath = [path.dirname(process.execPath), ...(process.env.PATH ?? '/usr/bin:/bin').split(':')];
+let command;
+try {
+  command = parseSandboxArgs(process.argv.slice(2), process.cwd(), hostPath);
+} catch (err) {
+  if (!(err instanceof SandboxArgsError)) throw err;
+  console.error(`sandbox: ${err.message}\n${SANDBOX_USAGE}`);
+  process.exit(2);
+}
+if (command.help) {
+  console.log(SANDBOX_USAGE);
+  process.exit(0);
+}
+
 const { startSandbox } = await import('../sandbox/index.ts');
-const namespaces = ['default', ...(values.namespace ?? []).filter((n) => n !== 'default')];
-const sandbox = await startSandbox({ port, namespaces, scale: values.scale ?? false });
-writeFileSync(values['kubeconfig-out'], sandbox.kubeconfig(), { mode: 0o600 });
-console.log(`sandbox: serving ${sandbox.url} (namespaces: ${namespaces.join(', ')})`);
-console.log(`sandbox: kubeconfig written to ${values['kubeconfig-out']}; stop with Ctrl-C or SIGTERM`);
+const sandbox = await startSandbox(command.options);
+for (const s of command.secrets) sandbox.createSecret(s.namespace, s.name, s.data);
+for (const c of command.configMaps) sandbox.createConfigMap(c.namespace, c.name, c.data);
+writeFileSync(command.kubeconfigOut, sandbox.kubeconfig(), { mode: 0o600 });
+const nodes = (command.options.nodes ?? [{ name: 'sandbox-node-1' }]).map((n) => {
+  const labels = Object.entries(n.labels ?? {}).filter(([k]) => k !== 'kubernetes.io/hostname').map(([k, v]) => `${k}=${v}`);
+  const taints = (n.taints ?? []).map((t) => `${t.key}${t.value === undefined ? '' : `=${t.value}`}:${t.effect}`);
+  return `${n.name}${labels.length > 0 ? ` (${labels.join(', ')})` : ''}${taints.length > 0 ? ` tainted ${taints.join(', ')}` : ''}`;
+});
+console.log(`sandbox: serving ${sandbox.url}`);
+console.log(`sandbox: namespaces ${command.options.namespaces.join(', ')}; nodes ${nodes.join('; ')}`);
+for (const s of command.secrets) console.log(`sandbox: secret ${s.namespace}/${s.name} (keys ${Object.keys(s.data).join(', ') || 'none'})`);
+for (const c of command.configMaps) console.log(`sandbox: configmap ${c.namespace}/${c.name} (keys ${Object.keys(c.data).join(', ') || 'none'})`);
+console.log(`sandbox: kubeconfig written to ${command.kubeconfigOut}; stop with Ctrl-C or SIGTERM`);
 
 let stopping = false;
 const stop = async (signal) => {

@@ -37,7 +37,7 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
   await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
 
   const secrets = connection.secrets;
-  const summary = new SummaryReporter({ runner, logTailLines: settings.logTailLines, secrets });
+  const summary = new SummaryReporter({ runner, logTailLines: settings.logTailLines, keepPods: settings.keepPods, secrets });
   const outputs = new OutputsReporter({ runner, env, secrets });
   const reporters: Reporter[] = [
     new LiveLogReporter({ write: (line) => runner.info(line) }),

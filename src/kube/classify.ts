@@ -25,7 +25,13 @@ export interface ClassifyContext {
 }
 
 /** Waiting reasons that mean the image cannot be pulled (may be transient: a short grace). */
-const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'RegistryUnavailable']);
+
+/**
+ * Waiting reasons about the image that no wait can fix: a name that does not parse, or an image
+ * the node may never pull (`imagePullPolicy: Never`) and does not have. No grace.
+ */
+const IMAGE_FATAL_REASONS = new Set(['InvalidImageName', 'ErrImageNeverPull']);
 
 /** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
@@ -44,6 +50,39 @@ const INFRA_POD_REASONS = new Set([
   'NodeAffinity',
   'Preempting',
 ]);
+
+/**
+ * What a container runtime says when it cannot start the process, for causes that are in the
+ * task's spec or its image (the command, the working directory, file modes), so another attempt
+ * on any node fails the same way. Matched in the message of a `StartError` (containerd) or
+ * `ContainerCannotRun` (dockershim, cri-dockerd) termination.
+ */
+const START_CONFIG_PATTERNS: readonly RegExp[] = [
+  /executable file not found/,
+  /no such file or directory/,
+  /permission denied/,
+  /exec format error/,
+  /not a directory/,
+  /no command specified/,
+];
+
+/** Termination reasons that mean the container process never started. */
+const START_FAILURE_REASONS = new Set(['StartError', 'ContainerCannotRun']);
+
+/**
+ * The part of a runtime's start error a person needs: containerd wraps the cause in five layers
+ * ("failed to create containerd task: failed to create shim task: OCI runtime create failed:
+ * runc create failed: unable to start container process: exec: "x": executable file not found
+ * in $PATH: unknown"); keep what follows the last wrapper, without the trailing ": unknown".
+ */
+export function startErrorCause(message: string): string {
+  let cause = message.trim();
+  const marker = 'unable to start container process: ';
+  const at = cause.lastIndexOf(marker);
+  if (at >= 0) cause = cause.slice(at + marker.length);
+  cause = cause.replace(/^error during container init: /, '').replace(/: unknown$/, '');
+  return cause;
+}
 
 function outcome(partial: Partial<AttemptOutcome> & Pick<AttemptOutcome, 'class'>, pod: V1Pod): AttemptOutcome {
   return {
@@ -96,6 +135,18 @@ export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | 
       return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
     }
     const reason = terminated.reason ?? 'Error';
+    if (START_FAILURE_REASONS.has(reason)) {
+      // The process never ran, so there is no log: the runtime's words are all there is.
+      const said = terminated.message?.trim() ?? '';
+      const cause = said === '' ? 'the container runtime gave no message' : startErrorCause(said);
+      if (START_CONFIG_PATTERNS.some((p) => p.test(said))) {
+        return outcome(
+          { class: 'configuration', reason, message: `the container could not start: ${cause}; check the task's command, workingDir and image`, exitCode },
+          pod,
+        );
+      }
+      return outcome({ class: 'failed', reason, message: `the container could not start: ${cause}`, exitCode }, pod);
+    }
     const message =
       reason === 'OOMKilled'
         ? `OOMKilled: the container ran out of memory (exit code ${exitCode}); raise resources.limits.memory`
@@ -132,8 +183,11 @@ export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | 
   if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
     return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
   }
+  if (waiting?.reason && IMAGE_FATAL_REASONS.has(waiting.reason)) {
+    return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot use image ${main?.image ?? ''}`.trim() }, pod);
+  }
   const pending = ctx.now - ctx.createdAt;
-  if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && (pending >= ctx.imagePullGraceMs || waiting.reason === 'InvalidImageName')) {
+  if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && pending >= ctx.imagePullGraceMs) {
     return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
   }
   const running = main?.state?.running !== undefined;

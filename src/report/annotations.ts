@@ -11,7 +11,7 @@ import type { RunState, TaskState } from '../dag/types.ts';
 import type { AttemptClass, DagSpec, SpecIssue } from '../spec/types.ts';
 import type { DryRunVerdict, Reporter, RunInfo } from './types.ts';
 import { makeRedactor } from './escape.ts';
-import { formatDuration, outcomeText } from './format.ts';
+import { extraMessage, formatDuration, outcomeText } from './format.ts';
 
 /** The most annotations of one level GitHub shows for a step. */
 export const GITHUB_ANNOTATION_LIMIT = 10;
@@ -161,8 +161,10 @@ function failedTaskAnnotation(spec: DagSpec, state: RunState, task: TaskState): 
   const n = task.attempts.length;
   const how = o === null ? (task.reason ?? 'failed') : outcomeText(o);
   const lines: string[] = [];
-  if (o?.message != null && o.message.trim() !== '') lines.push(o.message.trim());
-  else if (task.reason !== null) lines.push(task.reason);
+  // The title says how it ended (`exit 3`); the message adds only what the title does not say.
+  const extra = o === null ? null : extraMessage(o);
+  if (extra !== null) lines.push(extra);
+  else if (o === null && task.reason !== null) lines.push(task.reason);
   lines.push(`Failed after ${n} ${n === 1 ? 'attempt' : 'attempts'}${last?.pod == null ? '' : `; last pod ${last.pod}`}${o?.node == null ? '' : ` on node ${o.node}`}.`);
   const skipped = skippedBecauseOf(spec, state, task.id);
   if (skipped.length > 0) lines.push(`Not run because of it: ${skipped.join(', ')}.`);
@@ -182,8 +184,9 @@ function retriedTaskAnnotation(spec: DagSpec, task: TaskState): Annotation {
   const failures = task.attempts.filter((a) => a.outcome !== null && a.outcome.class !== 'succeeded');
   const lines = failures.map((a) => {
     const o = a.outcome!;
-    const message = o.message === null || o.message.trim() === '' ? '' : `: ${o.message.trim()}`;
-    return `Attempt ${a.attempt} ${outcomeText(o)}${message}`;
+    const extra = extraMessage(o);
+    const message = extra === null ? '' : ` — ${extra}`;
+    return `Attempt ${a.attempt}: ${outcomeText(o)}${message}`;
   });
   return {
     level: 'warning',

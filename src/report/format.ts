@@ -91,6 +91,18 @@ export function outcomeText(outcome: AttemptOutcome): string {
   return detail === '' ? outcome.class : `${outcome.class}: ${detail}`;
 }
 
+/**
+ * The outcome's message when it says more than `outcomeText` does, else `null`: `exit code 3`
+ * beside `exit 3` would say the same thing twice.
+ */
+export function extraMessage(outcome: AttemptOutcome): string | null {
+  const message = outcome.message?.trim() ?? '';
+  if (message === '') return null;
+  if (/^exit code \d+( \([^)]*\))?$/.test(message)) return null;
+  if (outcome.reason !== null && message === outcome.reason) return null;
+  return message;
+}
+
 /** The wall time of a task: first attempt's start to last attempt's end (waits included). */
 export function taskSpan(task: TaskState, state: RunState): { start: number; end: number } | null {
   const first = task.attempts[0];

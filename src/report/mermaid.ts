@@ -7,7 +7,6 @@
  * quoted and passed through `escapeMermaidLabel`; Gantt names (which cannot be quoted) go through
  * `mermaidGanttName`. The tests parse every chart with the real Mermaid parser.
  */
-import type { TaskSpec } from '../spec/types.ts';
 import { escapeMermaidLabel, mermaidGanttName } from './escape.ts';
 
 /**
@@ -49,37 +48,38 @@ const CLASS_DEFS: Record<NodeClass, string> = {
   refused: 'fill:#ffebe9,stroke:#cf222e,color:#82071e,stroke-width:3px',
 };
 
-/** One node of the flowchart. */
+/** One node of the flowchart: a task, or a group of sibling tasks drawn as one. */
 export interface FlowNode {
-  task: TaskSpec;
+  /** The first line of the label: a task id, or `first … last` of a group (escaped here). */
+  title: string;
+  /** Indexes of the nodes this one needs (an edge from each). */
+  needs: number[];
   cls: NodeClass;
-  /** Label lines written by us (already safe), shown under the task id. */
+  /** Label lines written by us (already safe), shown under the title. */
   lines: string[];
 }
 
-/** A flowchart of the DAG: a node per task, an edge per `needs`, a class per node. */
+/**
+ * A flowchart of the DAG: a node per task (or group), an edge per need, a class per node. Node
+ * ids are `t0`, `t1`… by position, never a task id.
+ */
 export function flowchart(nodes: FlowNode[]): string {
-  const ids = new Map<string, string>();
-  nodes.forEach((n, i) => ids.set(n.task.id, `t${i}`));
   // Left to right reads best for short pipelines; a long chain drawn that way is scaled down to
   // the page's width until its labels are unreadable, so deep graphs go top to bottom.
   const out = [`flowchart ${depth(nodes) > MAX_LR_DEPTH ? 'TD' : 'LR'}`];
-  for (const n of nodes) {
-    const label = [escapeMermaidLabel(n.task.id), ...n.lines].join('<br/>');
-    out.push(`  ${ids.get(n.task.id)}["${label}"]`);
-  }
-  for (const n of nodes) {
-    for (const need of n.task.needs) {
-      const from = ids.get(need);
-      if (from !== undefined) out.push(`  ${from} --> ${ids.get(n.task.id)}`);
-    }
-  }
+  nodes.forEach((n, i) => {
+    const label = [escapeMermaidLabel(n.title), ...n.lines].join('<br/>');
+    out.push(`  t${i}["${label}"]`);
+  });
+  nodes.forEach((n, i) => {
+    for (const from of n.needs) if (from >= 0 && from < nodes.length && from !== i) out.push(`  t${from} --> t${i}`);
+  });
   const used = new Map<NodeClass, string[]>();
-  for (const n of nodes) {
+  nodes.forEach((n, i) => {
     const members = used.get(n.cls) ?? [];
-    members.push(ids.get(n.task.id) ?? '');
+    members.push(`t${i}`);
     used.set(n.cls, members);
-  }
+  });
   for (const [cls, members] of used) {
     out.push(`  classDef ${cls} ${CLASS_DEFS[cls]}`);
     out.push(`  class ${members.join(',')} ${cls}`);
@@ -90,54 +90,83 @@ export function flowchart(nodes: FlowNode[]): string {
 /** Graphs with more levels than this are drawn top to bottom. */
 const MAX_LR_DEPTH = 6;
 
-/** The number of levels of the graph (the longest chain of needs, counted in tasks). */
+/** The number of levels of the graph (the longest chain of needs, counted in nodes). */
 function depth(nodes: FlowNode[]): number {
-  // Kahn's algorithm, carrying each task's level; tasks in a cycle (never in a validated spec)
+  // Kahn's algorithm, carrying each node's level; nodes in a cycle (never in a validated spec)
   // are simply not counted.
-  const ids = new Set(nodes.map((n) => n.task.id));
-  const waiting = new Map<string, number>();
-  const dependants = new Map<string, string[]>();
-  for (const n of nodes) {
-    const needs = n.task.needs.filter((x) => ids.has(x));
-    waiting.set(n.task.id, needs.length);
-    for (const x of needs) {
-      const list = dependants.get(x) ?? [];
-      list.push(n.task.id);
-      dependants.set(x, list);
-    }
-  }
-  const level = new Map<string, number>();
-  const ready = nodes.filter((n) => waiting.get(n.task.id) === 0).map((n) => n.task.id);
-  for (const id of ready) level.set(id, 1);
+  const waiting = nodes.map((n) => n.needs.length);
+  const dependants: number[][] = nodes.map(() => []);
+  nodes.forEach((n, i) => n.needs.forEach((x) => dependants[x]?.push(i)));
+  const level = nodes.map(() => 1);
+  const ready = nodes.map((_, i) => i).filter((i) => waiting[i] === 0);
   let deepest = 0;
   while (ready.length > 0) {
-    const id = ready.pop()!;
-    const l = level.get(id) ?? 1;
-    deepest = Math.max(deepest, l);
-    for (const d of dependants.get(id) ?? []) {
-      level.set(d, Math.max(level.get(d) ?? 0, l + 1));
-      const left = (waiting.get(d) ?? 1) - 1;
-      waiting.set(d, left);
-      if (left === 0) ready.push(d);
+    const i = ready.pop()!;
+    deepest = Math.max(deepest, level[i]!);
+    for (const d of dependants[i] ?? []) {
+      level[d] = Math.max(level[d]!, level[i]! + 1);
+      waiting[d] = waiting[d]! - 1;
+      if (waiting[d] === 0) ready.push(d);
     }
   }
   return deepest;
 }
 
 /** The number of edges `flowchart` draws. */
-export function edgeCount(tasks: TaskSpec[]): number {
-  const ids = new Set(tasks.map((t) => t.id));
-  return tasks.reduce((n, t) => n + t.needs.filter((x) => ids.has(x)).length, 0);
+export function edgeCount(nodes: FlowNode[]): number {
+  return nodes.reduce((n, node) => n + node.needs.length, 0);
 }
 
 /** One bar of the Gantt chart. */
 export interface GanttBar {
   section: string;
   name: string;
-  /** Mermaid's task tags: `done` (grey), `active` (light), `crit` (red), none (the theme's colour). */
-  tag: 'done' | 'active' | 'crit' | null;
+  /** What the bar's colour says; see `GANTT_CSS`. */
+  result: GanttResult;
   start: number;
   end: number;
+}
+
+/** The colour of a Gantt bar: what happened to the attempt (or group) it stands for. */
+export type GanttResult = 'succeeded' | 'failed' | 'lost' | 'cancelled' | 'running';
+
+/**
+ * Mermaid's Gantt has four looks per bar, chosen by its tags: none, `crit`, `done, crit`, `done`
+ * and `active`. Each result gets one, and `themeCSS` gives each a colour that says it (green,
+ * red, orange, grey, blue). Where the CSS is not applied the tags still tell failures (red) from
+ * the rest.
+ */
+const GANTT_TAGS: Record<GanttResult, string> = {
+  succeeded: '',
+  failed: 'crit, ',
+  lost: 'done, crit, ',
+  cancelled: 'done, ',
+  running: 'active, ',
+};
+
+/** Bar colours per look, GitHub's Primer palette; `.taskN` is a bar without tags (N: section style 0-3). */
+const GANTT_CSS = [
+  '.task0,.task1,.task2,.task3{fill:#4ac26b;stroke:#1a7f37}',
+  '.crit0,.crit1,.crit2,.crit3{fill:#ff8182;stroke:#cf222e}',
+  '.doneCrit0,.doneCrit1,.doneCrit2,.doneCrit3{fill:#ffb77c;stroke:#bc4c00}',
+  '.done0,.done1,.done2,.done3{fill:#d0d7de;stroke:#8c959f}',
+  '.active0,.active1,.active2,.active3{fill:#80ccff;stroke:#0969da}',
+].join(' ');
+
+/** Each colour of the Gantt in words, for the legend under the chart. */
+const GANTT_LEGEND: Record<GanttResult, string> = {
+  succeeded: '🟩 succeeded',
+  failed: '🟥 failed',
+  lost: '🟧 timed out or lost (evicted, preempted)',
+  cancelled: '⬜ cancelled',
+  running: '🟦 still running',
+};
+
+/** The legend of the colours a Gantt uses, in Markdown; `null` when all its bars are green. */
+export function ganttLegend(bars: readonly GanttBar[]): string | null {
+  const used = new Set(bars.map((b) => b.result));
+  if (used.size === 0 || (used.size === 1 && used.has('succeeded'))) return null;
+  return (Object.keys(GANTT_LEGEND) as GanttResult[]).filter((r) => used.has(r)).map((r) => GANTT_LEGEND[r]).join(' · ');
 }
 
 /**
@@ -150,8 +179,9 @@ export function gantt(bars: GanttBar[], spanMs: number): string {
   // run into the bars. Widen it to fit the longest name (about 7px a character at 11px).
   const longest = Math.max(0, ...bars.map((b) => mermaidGanttName(b.section).length));
   const padding = Math.min(320, Math.max(75, longest * 7 + 16));
+  const init = { gantt: { leftPadding: padding }, themeCSS: GANTT_CSS };
   const out = [
-    `%%{init: {"gantt": {"leftPadding": ${padding}}}}%%`,
+    `%%{init: ${JSON.stringify(init)}}%%`,
     'gantt',
     '  dateFormat x',
     `  axisFormat ${spanMs < 2 * 3_600_000 ? '%H:%M:%S' : '%H:%M'}`,
@@ -165,8 +195,7 @@ export function gantt(bars: GanttBar[], spanMs: number): string {
     }
     // A bar needs a positive length to be drawn at all.
     const end = Math.max(bar.end, bar.start + 1);
-    const tag = bar.tag === null ? '' : `${bar.tag}, `;
-    out.push(`    ${mermaidGanttName(bar.name)} :${tag}b${i}, ${bar.start}, ${end}`);
+    out.push(`    ${mermaidGanttName(bar.name)} :${GANTT_TAGS[bar.result]}b${i}, ${bar.start}, ${end}`);
   });
   return out.join('\n');
 }

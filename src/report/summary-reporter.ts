@@ -6,7 +6,7 @@ import * as core from '@actions/core';
 import { appendFile } from 'node:fs/promises';
 import type { RunState } from '../dag/types.ts';
 import type { DryRunVerdict, Reporter, RunInfo } from './types.ts';
-import { renderDryRunSummary, renderPlanSummary, renderRunSummary } from './summary.ts';
+import { renderDryRunSummary, renderPlanSummary, renderRunSummary, type KeepPodsPolicy } from './summary.ts';
 
 /** Where a rendered summary goes. */
 export interface SummaryWriter {
@@ -37,6 +37,8 @@ export interface SummaryReporterOptions {
   runner?: { appendSummary(markdown: string): Promise<void> };
   /** The last log lines of each failed task to show (the `log-tail-lines` input); default 50. */
   logTailLines?: number;
+  /** The `keep-pods` input, so a failed task's section says whether its pod is still there. */
+  keepPods?: KeepPodsPolicy;
   /** Size budget in bytes; default GitHub's limit less a margin. */
   maxBytes?: number;
   /** Values to redact, with their base64 forms: the runner does not mask the summary file. */
@@ -72,7 +74,7 @@ export class SummaryReporter implements Reporter {
     const text =
       info.mode === 'dry-run'
         ? renderDryRunSummary(info, this.#verdicts, common)
-        : renderRunSummary(info, state, logTails, { ...common, logTailLines: this.#options.logTailLines ?? 50 });
+        : renderRunSummary(info, state, logTails, { ...common, logTailLines: this.#options.logTailLines ?? 50, keepPods: this.#options.keepPods });
     await this.#write(text);
   }
 

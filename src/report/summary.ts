@@ -10,8 +10,9 @@
  *   trimmed first, oldest lines first, and the summary says so.
  * - Secrets given in `options.secrets` (and their base64 forms) never appear in the output.
  */
+import { runUrl as contextRunUrl } from '../common/links.ts';
 import { stringify } from 'yaml';
-import type { AttemptRecord, RunState, TaskState } from '../dag/types.ts';
+import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
 import type { DagSpec, TaskSpec } from '../spec/types.ts';
 import type { DryRunVerdict, RunInfo } from './types.ts';
 import {
@@ -28,6 +29,7 @@ import {
 import {
   SHOWN_STATES,
   STATE_LABEL,
+  extraMessage,
   formatClock,
   formatDateTime,
   formatDuration,
@@ -37,15 +39,18 @@ import {
   truncate,
   type ShownState,
 } from './format.ts';
+import { groupSiblings, groupTitle, type TaskGroup } from './groups.ts';
 import {
   MERMAID_MAX_EDGES,
   MERMAID_MAX_TEXT,
   edgeCount,
   flowchart,
   gantt,
+  ganttLegend,
   mermaidBlock,
   type FlowNode,
   type GanttBar,
+  type GanttResult,
   type NodeClass,
 } from './mermaid.ts';
 
@@ -61,8 +66,13 @@ export const DEFAULT_MAX_BYTES = GITHUB_SUMMARY_LIMIT - 64 * 1024;
 /** Longest log line shown; a longer one is cut (one minified JSON line can be megabytes). */
 export const MAX_LOG_LINE = 2000;
 
+/** What happens to the pods of finished tasks (the `keep-pods` input). */
+export type KeepPodsPolicy = 'never' | 'on-failure' | 'always';
+
 /** Options of `renderRunSummary`. */
 export interface RunSummaryOptions {
+  /** The `keep-pods` policy, so a failed task's section says whether its pod is still there. */
+  keepPods?: KeepPodsPolicy;
   /** Show at most this many of the last log lines of each failed task. */
   logTailLines: number;
   /** Size budget in bytes (UTF-8); default `DEFAULT_MAX_BYTES`. */
@@ -99,11 +109,7 @@ export function specUrl(info: RunInfo, line?: number): string | null {
 
 /** The URL of the workflow run (and its attempt), when the run is on GitHub. */
 export function runUrl(info: RunInfo): string | null {
-  const { repository, runId, runAttempt, serverUrl } = info.context;
-  if (repository === null || runId === null) return null;
-  const repo = repository.split('/').map(urlSegment).join('/');
-  const base = `${serverUrl.replace(/\/+$/, '')}/${repo}/actions/runs/${urlSegment(runId)}`;
-  return runAttempt > 1 ? `${base}/attempts/${runAttempt}` : base;
+  return contextRunUrl(info.context);
 }
 
 /** `[text](url)` with the text escaped, or the escaped text alone without a URL. */
@@ -211,100 +217,216 @@ function nodeLines(task: TaskState, state: RunState): string[] {
   return lines;
 }
 
-/** The flowchart of a run, coloured by result. */
+/** Siblings are drawn as one node when there are at least this many. */
+export const GROUP_MIN_SIZE = 6;
+
+/** A graph with more nodes than this is grouped harder (by needs alone); see groups.ts. */
+const GROUP_MAX_BOXES = 60;
+
+/** Boxes already computed, by spec: a summary too big for its budget is rendered several times. */
+const boxCache = new WeakMap<DagSpec, TaskGroup[]>();
+
+/** The boxes of a spec's graph. */
+function boxes(spec: DagSpec): TaskGroup[] {
+  let b = boxCache.get(spec);
+  if (b === undefined) {
+    b = groupSiblings(spec.tasks, { minSize: GROUP_MIN_SIZE, maxBoxes: GROUP_MAX_BOXES });
+    boxCache.set(spec, b);
+  }
+  return b;
+}
+
+/** The order in which a group's node takes its colour: the first state present wins. */
+const GROUP_CLASS_ORDER: readonly ShownState[] = ['failed', 'cancelled', 'running', 'retried', 'succeeded', 'skipped', 'not-run'];
+
+/** `31 ✅ 1 ❌`: how many members are in each shown state, in the legend's order. */
+function groupCounts(states: readonly ShownState[]): string {
+  const counts = new Map<ShownState, number>();
+  for (const s of states) counts.set(s, (counts.get(s) ?? 0) + 1);
+  return SHOWN_STATES.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${STATE_LABEL[s].emoji}`).join(' ');
+}
+
+/** The flowchart of a run, coloured by result, siblings grouped. */
 function runFlowchart(info: RunInfo, state: RunState): string {
   const byId = new Map(state.tasks.map((t) => [t.id, t]));
-  const nodes: FlowNode[] = info.spec.tasks.map((spec) => {
-    const task = byId.get(spec.id);
-    if (task === undefined) return { task: spec, cls: 'notrun', lines: [`${STATE_LABEL['not-run'].emoji} not run`] };
-    return { task: spec, cls: NODE_CLASS[shownState(task)], lines: nodeLines(task, state) };
+  const shownOf = (id: string): ShownState => {
+    const t = byId.get(id);
+    return t === undefined ? 'not-run' : shownState(t);
+  };
+  const nodes: FlowNode[] = boxes(info.spec).map((g) => {
+    if (g.members.length === 1) {
+      const spec = g.members[0]!;
+      const task = byId.get(spec.id);
+      if (task === undefined) return { title: spec.id, needs: g.needs, cls: 'notrun', lines: [`${STATE_LABEL['not-run'].emoji} not run`] };
+      return { title: spec.id, needs: g.needs, cls: NODE_CLASS[shownState(task)], lines: nodeLines(task, state) };
+    }
+    const states = g.members.map((m) => shownOf(m.id));
+    const worst = GROUP_CLASS_ORDER.find((s) => states.includes(s)) ?? 'not-run';
+    const lines = [`${g.members.length} tasks: ${groupCounts(states)}`];
+    const failed = g.members.filter((m) => shownOf(m.id) === 'failed').map((m) => m.id);
+    if (failed.length > 0) {
+      const names = failed.slice(0, 3).map((id) => escapeMermaidLabel(id)).join(', ');
+      lines.push(`❌ ${names}${failed.length > 3 ? ` +${failed.length - 3}` : ''}`);
+    }
+    return { title: groupTitle(g), needs: g.needs, cls: NODE_CLASS[worst], lines };
   });
-  return chartOrNote(flowchart(nodes), 'graph', edgeCount(info.spec.tasks));
+  return chartOrNote(flowchart(nodes), 'graph', edgeCount(nodes));
 }
 
-/** The Gantt tag of an attempt: red for failures, grey for cancelled, light while running. */
-function ganttTag(a: AttemptRecord): GanttBar['tag'] {
-  if (a.outcome === null) return 'active';
-  if (a.outcome.class === 'succeeded') return null;
-  if (a.outcome.class === 'cancelled') return 'done';
-  return 'crit';
+/** The colour of an attempt's bar: how it ended. */
+function attemptResult(a: AttemptRecord): GanttResult {
+  if (a.outcome === null) return 'running';
+  switch (a.outcome.class) {
+    case 'succeeded':
+      return 'succeeded';
+    case 'cancelled':
+      return 'cancelled';
+    case 'timeout':
+    case 'infrastructure':
+      return 'lost';
+    default:
+      return 'failed';
+  }
 }
 
-/** The Gantt of every attempt, or `null` when nothing ran. */
-function runGantt(state: RunState): string | null {
+/** Gantt results from the worst to the best, for a group's bar. */
+const GANTT_ORDER: readonly GanttResult[] = ['failed', 'lost', 'cancelled', 'running', 'succeeded'];
+
+/** Runs with at most this many tasks get a Gantt row per attempt; bigger ones a bar per graph node. */
+const GANTT_PER_ATTEMPT_MAX_TASKS = 40;
+
+/** The Gantt of the run, or `null` when nothing ran. */
+function runGantt(info: RunInfo, state: RunState): string | null {
   const bars: GanttBar[] = [];
-  for (const task of state.tasks) {
-    for (const a of task.attempts) {
-      const ended = a.outcome === null ? ', running' : a.outcome.class === 'succeeded' ? '' : `, ${outcomeText(a.outcome)}`;
-      bars.push({
-        section: task.id,
-        name: `attempt ${a.attempt}${ended}`,
-        tag: ganttTag(a),
-        start: a.startedAt,
-        end: a.finishedAt ?? runEnd(state),
-      });
+  const end = runEnd(state);
+  if (state.tasks.length <= GANTT_PER_ATTEMPT_MAX_TASKS) {
+    for (const task of state.tasks) {
+      for (const a of task.attempts) {
+        const ended = a.outcome === null ? ', running' : a.outcome.class === 'succeeded' ? '' : `, ${outcomeText(a.outcome)}`;
+        bars.push({ section: task.id, name: `attempt ${a.attempt}${ended}`, result: attemptResult(a), start: a.startedAt, end: a.finishedAt ?? end });
+      }
+    }
+  } else {
+    // One bar per node of the graph, from its first attempt's start to its last one's end,
+    // coloured by its worst attempt that counted (a failed attempt later retried to success
+    // does not make the bar red; its task's row in the table tells it).
+    const byId = new Map(state.tasks.map((t) => [t.id, t]));
+    for (const g of boxes(info.spec)) {
+      let start = Infinity;
+      let stop = -Infinity;
+      const results: GanttResult[] = [];
+      for (const m of g.members) {
+        const t = byId.get(m.id);
+        const last = t?.attempts[t.attempts.length - 1];
+        if (t === undefined || last === undefined) continue;
+        start = Math.min(start, t.attempts[0]!.startedAt);
+        stop = Math.max(stop, last.finishedAt ?? end);
+        results.push(attemptResult(last));
+      }
+      if (results.length === 0) continue;
+      const result = GANTT_ORDER.find((r) => results.includes(r)) ?? 'succeeded';
+      const bad = results.filter((r) => r !== 'succeeded').length;
+      const name = g.members.length === 1 ? outcomeName(byId.get(g.members[0]!.id)) : `${results.length} ran${bad > 0 ? `, ${bad} did not succeed` : ''}`;
+      bars.push({ section: groupTitle(g), name, result, start, end: stop });
     }
   }
   if (bars.length === 0) return null;
-  return chartOrNote(gantt(bars, runEnd(state) - state.startedAt), 'timeline');
+  const chart = chartOrNote(gantt(bars, end - state.startedAt), 'timeline');
+  const legend = ganttLegend(bars);
+  return chart.startsWith('```') && legend !== null ? `${chart}\n\n${legend}` : chart;
 }
 
-/** The exit code or reason cell of a task. */
+/** The bar name of one task in the grouped Gantt. */
+function outcomeName(task: TaskState | undefined): string {
+  const last = task?.attempts[task.attempts.length - 1];
+  if (task === undefined || last === undefined) return 'not run';
+  const n = task.attempts.length;
+  const how = last.outcome === null ? 'running' : last.outcome.class === 'succeeded' ? 'succeeded' : outcomeText(last.outcome);
+  return n > 1 ? `${how}, ${n} attempts` : how;
+}
+
+/** The exit code or reason cell of a task: how its last attempt ended, and why when it failed. */
 function taskEndText(task: TaskState): string {
   const last = task.attempts[task.attempts.length - 1];
   if (task.reusedFrom !== null) return `reused from run attempt ${task.reusedFrom.runAttempt}`;
-  if (last?.outcome != null && (task.result === 'succeeded' || task.result === 'failed' || task.result === 'cancelled')) {
-    return outcomeText(last.outcome);
+  const o = last?.outcome ?? null;
+  if (o !== null && (task.result === 'succeeded' || task.result === 'failed' || task.result === 'cancelled')) {
+    const extra = task.result === 'failed' ? extraMessage(o) : null;
+    return extra === null ? outcomeText(o) : `${outcomeText(o)} — ${truncate(stripControl(extra).replace(/\s+/g, ' '), 160)}`;
   }
-  return task.reason ?? (last?.outcome == null ? '' : outcomeText(last.outcome));
+  return task.reason ?? (o === null ? '' : outcomeText(o));
 }
 
-/** The task table, with a row per attempt under each retried task. */
-function runTable(info: RunInfo, state: RunState): string {
-  const specs = specsById(info.spec);
-  const rows = [
-    '| Task | Result | Attempts | Duration | Started (UTC) | Pod | Node | Exit code or reason |',
-    '|---|---|--:|--:|---|---|---|---|',
-  ];
+/** One row of the task table. */
+function taskRow(info: RunInfo, state: RunState, task: TaskState, line: number | undefined): string {
+  const shown = STATE_LABEL[shownState(task)];
+  const span = taskSpan(task, state);
+  const last = task.attempts[task.attempts.length - 1];
   const dash = '—';
-  for (const task of state.tasks) {
-    const shown = STATE_LABEL[shownState(task)];
-    const span = taskSpan(task, state);
-    const last = task.attempts[task.attempts.length - 1];
-    const line = specs.get(task.id)?.pos.line;
-    rows.push(
-      [
-        link(task.id, line === undefined ? null : specUrl(info, line)),
-        `${shown.emoji} ${shown.text}`,
-        String(task.attempts.length),
-        span === null ? dash : formatDuration(span.end - span.start),
-        span === null ? dash : formatClock(span.start),
-        last?.pod == null ? dash : codeSpan(last.pod),
-        last?.outcome?.node == null ? dash : escapeMarkdown(last.outcome.node),
-        escapeMarkdown(taskEndText(task)) || dash,
-      ].join(' | ').replace(/^/, '| ').concat(' |'),
-    );
-    if (task.attempts.length > 1) {
-      for (const a of task.attempts) {
-        const o = a.outcome;
-        const cls = o === null ? STATE_LABEL.running : o.class === 'succeeded' ? STATE_LABEL.succeeded : { emoji: '✖️', text: o.class };
-        const message = o?.message == null || o.class === 'succeeded' ? '' : ` — ${truncate(stripControl(o.message), 160)}`;
-        rows.push(
-          [
-            `↳ attempt ${a.attempt}`,
-            `${cls.emoji} ${cls.text}`,
-            '',
-            a.finishedAt === null ? dash : formatDuration(a.finishedAt - a.startedAt),
-            formatClock(a.startedAt),
-            a.pod === null ? dash : codeSpan(a.pod),
-            o?.node == null ? dash : escapeMarkdown(o.node),
-            o === null ? dash : escapeMarkdown(`${outcomeText(o)}${message}`),
-          ].join(' | ').replace(/^/, '| ').concat(' |'),
-        );
-      }
-    }
+  return row([
+    link(task.id, line === undefined ? null : specUrl(info, line)),
+    `${shown.emoji} ${shown.text}`,
+    String(task.attempts.length),
+    span === null ? dash : formatDuration(span.end - span.start),
+    span === null ? dash : formatClock(span.start),
+    last?.pod == null ? dash : codeSpan(last.pod),
+    last?.outcome?.node == null ? dash : escapeMarkdown(last.outcome.node),
+    escapeMarkdown(taskEndText(task)) || dash,
+  ]);
+}
+
+/** The rows of each attempt of a retried task. */
+function attemptRows(task: TaskState): string[] {
+  const dash = '—';
+  return task.attempts.map((a) => {
+    const o = a.outcome;
+    const cls = o === null ? STATE_LABEL.running : o.class === 'succeeded' ? STATE_LABEL.succeeded : { emoji: '✖️', text: o.class };
+    const extra = o === null || o.class === 'succeeded' ? null : extraMessage(o);
+    const message = extra === null ? '' : ` — ${truncate(stripControl(extra).replace(/\s+/g, ' '), 160)}`;
+    return row([
+      `↳ attempt ${a.attempt}`,
+      `${cls.emoji} ${cls.text}`,
+      '',
+      a.finishedAt === null ? dash : formatDuration(a.finishedAt - a.startedAt),
+      formatClock(a.startedAt),
+      a.pod === null ? dash : codeSpan(a.pod),
+      o?.node == null ? dash : escapeMarkdown(o.node),
+      o === null ? dash : escapeMarkdown(`${outcomeText(o)}${message}`),
+    ]);
+  });
+}
+
+/** `| a | b |`. */
+function row(cells: string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+const TABLE_HEAD = ['| Task | Result | Attempts | Duration | Started (UTC) | Pod | Node | Exit code or reason |', '|---|---|--:|--:|---|---|---|---|'];
+
+/** Runs with more tasks than this show the tasks that need a look first, the rest folded. */
+const TABLE_OPEN_MAX_TASKS = 20;
+
+/**
+ * The task table, with a row per attempt under each retried task (unless `compact`). A big run
+ * shows the tasks that need a look (failed, retried, cancelled, unfinished) in an open table and
+ * folds the plain ones (succeeded at once, skipped, not run) into a second.
+ */
+function runTable(info: RunInfo, state: RunState, compact: boolean): string {
+  const specs = specsById(info.spec);
+  const rowsOf = (tasks: TaskState[]): string[] =>
+    tasks.flatMap((t) => [taskRow(info, state, t, specs.get(t.id)?.pos.line), ...(compact || t.attempts.length <= 1 ? [] : attemptRows(t))]);
+  if (state.tasks.length <= TABLE_OPEN_MAX_TASKS) return [...TABLE_HEAD, ...rowsOf(state.tasks)].join('\n');
+  const plain = (t: TaskState): boolean => ['succeeded', 'skipped', 'not-run'].includes(shownState(t));
+  const look = state.tasks.filter((t) => !plain(t));
+  const rest = state.tasks.filter(plain);
+  const out: string[] = [];
+  if (look.length > 0) out.push([...TABLE_HEAD, ...rowsOf(look)].join('\n'));
+  if (rest.length > 0) {
+    const what = groupCounts(rest.map(shownState));
+    const summary = look.length === 0 ? `All ${rest.length} tasks (${what})` : `The other ${rest.length} tasks (${what})`;
+    out.push(`<details><summary>${escapeHtml(summary)}</summary>`, '', [...TABLE_HEAD, ...rowsOf(rest)].join('\n'), '', '</details>');
   }
-  return rows.join('\n');
+  return out.join('\n\n');
 }
 
 /** The last `n` lines of a tail, each cut to `MAX_LOG_LINE` characters. */
@@ -312,43 +434,86 @@ function lastLines(lines: readonly string[], n: number): string[] {
   return lines.slice(Math.max(0, lines.length - n)).map((l) => truncate(stripControl(l), MAX_LOG_LINE));
 }
 
-/** One failed task's section: how it ended, the cluster's message, its log tail. */
-function failedSection(info: RunInfo, task: TaskState, tail: readonly string[] | undefined, cap: number, logTailLines: number): string {
+/** Why a failed attempt has no log lines, in words. */
+function noLogText(o: AttemptOutcome | null): string {
+  if (o !== null && (o.class === 'configuration' || o.reason === 'StartError' || o.reason === 'ContainerCannotRun')) {
+    return "_No log lines: the container never started; the cluster's message above says why._";
+  }
+  if (o !== null && o.class === 'timeout' && o.reason !== 'DeadlineExceeded') return '_No log lines: the pod never left Pending._';
+  if (o !== null && o.exitCode !== null) return '_No log lines: the container wrote nothing to stdout or stderr._';
+  return '_No log lines: the container may not have started._';
+}
+
+/** What a person types to look at a failed attempt's pod in the cluster. */
+function kubectlBlock(info: RunInfo, pod: string, o: AttemptOutcome | null, keepPods: KeepPodsPolicy | undefined): string {
+  const ns = info.namespace === null ? '' : ` -n ${info.namespace}`;
+  const events = `kubectl${ns} get events --field-selector involvedObject.name=${pod}`;
+  if (keepPods === 'never' || o?.reason === 'Deleted') {
+    const why = keepPods === 'never' ? 'The pod was deleted (`keep-pods: never`); the cluster keeps its events for about an hour:' : 'The pod is gone; the cluster keeps its events for about an hour:';
+    return [why, '', codeBlock([events], 'sh')].join('\n');
+  }
+  const kept = keepPods === undefined ? 'if `keep-pods` kept it' : `kept by \`keep-pods: ${keepPods}\``;
+  return [
+    `Look at its pod in the cluster (${kept}; delete the pod when done): status and events, whole log, events alone:`,
+    '',
+    codeBlock([`kubectl${ns} describe pod ${pod}`, `kubectl${ns} logs ${pod}`, events], 'sh'),
+  ].join('\n');
+}
+
+/** One failed task's section: how it ended, the cluster's message, its log tail, kubectl. */
+function failedSection(
+  info: RunInfo,
+  task: TaskState,
+  tail: readonly string[] | undefined,
+  cap: number,
+  logTailLines: number,
+  keepPods: KeepPodsPolicy | undefined,
+): string {
   const last = task.attempts[task.attempts.length - 1];
   const o = last?.outcome ?? null;
   const line = specsById(info.spec).get(task.id)?.pos.line;
-  const out: string[] = [`#### ❌ ${link(task.id, line === undefined ? null : specUrl(info, line))}`, ''];
-  const where: string[] = [];
-  if (last?.pod != null) where.push(`pod ${codeSpan(last.pod)}`);
-  if (o?.node != null) where.push(`node ${codeSpan(o.node)}`);
   const attempts = `${task.attempts.length} ${task.attempts.length === 1 ? 'attempt' : 'attempts'}`;
-  const how = o === null ? escapeMarkdown(task.reason ?? 'failed') : `**${escapeMarkdown(outcomeText(o))}**`;
-  out.push(`${how} after ${attempts}${where.length > 0 ? ` on ${where.join(', ')}` : ''}.`);
-  const message = o?.message ?? null;
-  if (message !== null && message.trim() !== '') {
+  const how = o === null ? escapeMarkdown(task.reason ?? 'failed') : escapeMarkdown(outcomeText(o));
+  const out: string[] = [`#### ❌ ${link(task.id, line === undefined ? null : specUrl(info, line))}: ${how}, after ${attempts}`, ''];
+  const where: string[] = [];
+  if (last?.pod != null) where.push(`Pod ${codeSpan(last.pod)}`);
+  if (o?.node != null) where.push(`node ${codeSpan(o.node)}`);
+  if (where.length > 0) out.push(`${where.join(' on ')}.`);
+  const message = o === null ? null : extraMessage(o);
+  if (message !== null) {
     out.push('');
     for (const l of message.split(/\r\n|\r|\n/)) out.push(`> ${escapeMarkdown(l)}`);
   }
   const lines = lastLines(tail ?? [], Math.min(cap, logTailLines));
   out.push('');
   if (lines.length === 0) {
-    out.push(
-      (tail ?? []).length === 0
-        ? '_No log lines: the container may not have started._'
-        : `_Log lines left out to keep the summary under GitHub's size limit._`,
-    );
-    return out.join('\n');
+    out.push((tail ?? []).length === 0 ? noLogText(o) : `_Log lines left out to keep the summary under GitHub's size limit._`);
+  } else {
+    const shown = Math.min(tail?.length ?? 0, logTailLines);
+    const cut = lines.length < shown ? ` (of the last ${shown}; trimmed for size)` : '';
+    const which = last === undefined ? '' : ` of attempt ${last.attempt}`;
+    out.push(`Last ${lines.length} log ${lines.length === 1 ? 'line' : 'lines'}${which}${cut}:`, '', codeBlock(lines));
   }
-  const shown = Math.min(tail?.length ?? 0, logTailLines);
-  const cut = lines.length < shown ? ` (of the last ${shown}; trimmed for size)` : '';
-  const which = last === undefined ? '' : ` of attempt ${last.attempt}`;
-  out.push(`<details><summary>Last ${lines.length} log ${lines.length === 1 ? 'line' : 'lines'}${which}${escapeHtml(cut)}</summary>`, '');
-  out.push(codeBlock(lines), '', '</details>');
+  if (last?.pod != null) out.push('', kubectlBlock(info, last.pod, o, keepPods));
   return out.join('\n');
 }
 
+/** At most this many failed tasks get a section of their own; the rest are named in one line. */
+export const MAX_FAILED_SECTIONS = 10;
+
+/** Failed tasks, most useful first: configuration (the user's to fix), failed, timeout, infrastructure; then spec order. */
+function failedFirst(state: RunState): TaskState[] {
+  const rank: Record<string, number> = { configuration: 0, failed: 1, timeout: 2, infrastructure: 3, cancelled: 4 };
+  const order = new Map(state.tasks.map((t, i) => [t.id, i]));
+  const cls = (t: TaskState): number => rank[t.attempts[t.attempts.length - 1]?.outcome?.class ?? 'failed'] ?? 1;
+  return state.tasks
+    .filter((t) => t.result === 'failed')
+    .sort((a, b) => cls(a) - cls(b) || (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+}
+
 /**
- * The summary of a run: headline, graph, table, timeline and the failed tasks' logs.
+ * The summary of a run: headline, then what failed (reason, log tail, how to look at the pod),
+ * then the graph, the table, the timeline.
  *
  * `logTails` maps a task id to the last lines of its (last attempt's) log, oldest first.
  */
@@ -366,7 +531,7 @@ export function renderRunSummary(
   const logTailLines = Math.max(0, options.logTailLines);
 
   const render = (cap: number, trimmed: boolean, compact: boolean): string =>
-    redact(buildRunSummary(safeInfo, safeState, safeTails, logTailLines, cap, trimmed, compact));
+    redact(buildRunSummary(safeInfo, safeState, safeTails, { logTailLines, cap, trimmed, compact, keepPods: options.keepPods }));
 
   const full = render(logTailLines, false, false);
   if (byteLength(full) <= maxBytes) return full;
@@ -384,15 +549,17 @@ export function renderRunSummary(
   return lo === 0 ? bare : render(lo, true, false);
 }
 
-function buildRunSummary(
-  info: RunInfo,
-  state: RunState,
-  tails: Record<string, string[]>,
-  logTailLines: number,
-  cap: number,
-  trimmed: boolean,
-  compact: boolean,
-): string {
+interface BuildOptions {
+  logTailLines: number;
+  /** Log lines per failed task actually shown. */
+  cap: number;
+  trimmed: boolean;
+  /** Leave out the charts and the per-attempt rows. */
+  compact: boolean;
+  keepPods: KeepPodsPolicy | undefined;
+}
+
+function buildRunSummary(info: RunInfo, state: RunState, tails: Record<string, string[]>, o: BuildOptions): string {
   const result = RUN_RESULT[state.result ?? 'unfinished'] ?? { emoji: '⏳', text: 'unfinished' };
   const out: string[] = [];
   out.push(`## ${result.emoji} ${escapeMarkdown(state.dag)} ${result.text}`, '');
@@ -403,52 +570,40 @@ function buildRunSummary(
     '',
     sourceLine(info),
   );
-  const failedNow = state.tasks.filter((t) => t.result === 'failed');
-  if (failedNow.length > 0) {
-    // The reader's first question, answered before any chart: which task, and how it ended.
-    const shown = failedNow.slice(0, 5).map((t) => {
-      const o = t.attempts[t.attempts.length - 1]?.outcome ?? null;
-      const how = o === null ? (t.reason ?? 'failed') : outcomeText(o);
-      const n = t.attempts.length;
-      return `**${escapeMarkdown(t.id)}** (${escapeMarkdown(how)}${n > 1 ? `, ${n} attempts` : ''})`;
-    });
-    const more = failedNow.length > 5 ? ` and ${failedNow.length - 5} more` : '';
-    out.push('', `Failed: ${shown.join(', ')}${more}`);
-  }
   const cancelled = cancelText(info, state);
   if (cancelled !== null) out.push('', `> 🚫 ${cancelled}`);
-  if (trimmed) {
+  if (o.trimmed) {
     out.push(
       '',
-      cap > 0
-        ? `> ✂️ Log tails were trimmed to the last ${cap} ${cap === 1 ? 'line' : 'lines'} per task to keep this summary under GitHub's 1 MiB limit. The full logs are in the step's log.`
+      o.cap > 0
+        ? `> ✂️ Log tails were trimmed to the last ${o.cap} ${o.cap === 1 ? 'line' : 'lines'} per task to keep this summary under GitHub's 1 MiB limit. The full logs are in the step's log.`
         : `> ✂️ Log tails were left out to keep this summary under GitHub's 1 MiB limit. The full logs are in the step's log.`,
     );
   }
-  if (compact) {
+  // The reader's first question, answered before any chart: what failed, why, and its log.
+  const failed = failedFirst(state);
+  if (failed.length > 0) {
+    out.push('', `### ${failed.length === 1 ? 'Failed task' : `Failed tasks (${failed.length})`}`);
+    for (const t of failed.slice(0, MAX_FAILED_SECTIONS)) out.push('', failedSection(info, t, tails[t.id], o.cap, o.logTailLines, o.keepPods));
+    const more = failed.slice(MAX_FAILED_SECTIONS);
+    if (more.length > 0) {
+      const names = more.slice(0, 50).map((t) => escapeMarkdown(t.id)).join(', ');
+      out.push('', `_And ${more.length} more failed ${more.length === 1 ? 'task' : 'tasks'}, in the table below: ${names}${more.length > 50 ? ', …' : ''}._`);
+    }
+  }
+  if (o.compact) {
     out.push('', "> ✂️ The graph, the timeline and the rows of each attempt are left out to keep this summary under GitHub's 1 MiB limit.");
   } else {
     out.push('', '### Graph', '', runFlowchart(info, state));
   }
-  out.push('', '### Tasks', '', compact ? compactTable(info, state) : runTable(info, state));
-  if (!compact) {
-    const timeline = runGantt(state);
+  out.push('', '### Tasks', '', runTable(info, state, o.compact));
+  if (!o.compact) {
+    const timeline = runGantt(info, state);
     if (timeline !== null) out.push('', '### Timeline', '', timeline);
-  }
-  const failed = state.tasks.filter((t) => t.result === 'failed');
-  if (failed.length > 0) {
-    out.push('', `### ${failed.length === 1 ? 'Failed task' : 'Failed tasks'}`);
-    for (const t of failed) out.push('', failedSection(info, t, tails[t.id], cap, logTailLines));
   }
   const params = paramsBlock(info.params);
   if (params !== null) out.push('', params);
   return `${out.join('\n')}\n`;
-}
-
-/** The table without per-attempt rows, for summaries too big for everything. */
-function compactTable(info: RunInfo, state: RunState): string {
-  const one: RunState = { ...state, tasks: state.tasks.map((t) => ({ ...t, attempts: t.attempts.slice(-1) })) };
-  return runTable(info, one).replace(/^\| ↳.*\n?/gm, '');
 }
 
 /** `failed` → `Failed`. */
@@ -496,10 +651,25 @@ function planTable(info: RunInfo): string {
   return rows.join('\n');
 }
 
-/** A flowchart where each node is classed by `cls`, with an optional extra line. */
-function specFlowchart(spec: DagSpec, node: (t: TaskSpec) => { cls: NodeClass; lines: string[] }): string {
-  const nodes: FlowNode[] = spec.tasks.map((t) => ({ task: t, ...node(t) }));
-  return chartOrNote(flowchart(nodes), 'graph', edgeCount(spec.tasks));
+/**
+ * A flowchart of the spec where each node is classed by `cls` (a group by the first class of
+ * `order` among its members), with an optional extra line per task.
+ */
+function specFlowchart(
+  spec: DagSpec,
+  node: (t: TaskSpec) => { cls: NodeClass; lines: string[]; mark?: string },
+  order: readonly NodeClass[],
+): string {
+  const nodes: FlowNode[] = boxes(spec).map((g) => {
+    if (g.members.length === 1) return { title: g.members[0]!.id, needs: g.needs, ...node(g.members[0]!) };
+    const each = g.members.map(node);
+    const marks = new Map<string, number>();
+    for (const e of each) if (e.mark !== undefined) marks.set(e.mark, (marks.get(e.mark) ?? 0) + 1);
+    const counts = [...marks].map(([m, n]) => `${n} ${m}`).join(' ');
+    const cls = order.find((c) => each.some((e) => e.cls === c)) ?? each[0]!.cls;
+    return { title: groupTitle(g), needs: g.needs, cls, lines: [`${g.members.length} tasks${counts === '' ? '' : `: ${counts}`}`] };
+  });
+  return chartOrNote(flowchart(nodes), 'graph', edgeCount(nodes));
 }
 
 /** The summary of `plan`: the graph, the tasks, and each rendered pod. */
@@ -526,10 +696,11 @@ function buildPlanSummary(info: RunInfo, pods: Record<string, object>, withPods:
     '',
     '### Graph',
     '',
-    specFlowchart(info.spec, (t) => ({
-      cls: 'planned',
-      lines: t.if === null ? [] : [`if ${escapeMermaidLabel(truncate(t.if.source, 60))}`],
-    })),
+    specFlowchart(
+      info.spec,
+      (t) => ({ cls: 'planned', lines: t.if === null ? [] : [`if ${escapeMermaidLabel(truncate(t.if.source, 60))}`] }),
+      ['planned'],
+    ),
     '',
     '### Tasks',
     '',
@@ -585,11 +756,15 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
     '',
     '### Graph',
     '',
-    specFlowchart(info.spec, (t) => {
-      const v = byTask.get(t.id);
-      if (v === undefined) return { cls: 'notrun', lines: ['⚪ not checked'] };
-      return v.accepted ? { cls: 'accepted', lines: ['✅ accepted'] } : { cls: 'refused', lines: ['❌ refused'] };
-    }),
+    specFlowchart(
+      info.spec,
+      (t) => {
+        const v = byTask.get(t.id);
+        if (v === undefined) return { cls: 'notrun', lines: ['⚪ not checked'], mark: '⚪' };
+        return v.accepted ? { cls: 'accepted', lines: ['✅ accepted'], mark: '✅' } : { cls: 'refused', lines: ['❌ refused'], mark: '❌' };
+      },
+      ['refused', 'notrun', 'accepted'],
+    ),
     '',
     '### Verdicts',
     '',

@@ -56,12 +56,17 @@ export function normalizeSpec(raw: RawSpec, ctx: NormalizeContext): DagSpec {
   };
 }
 
+/** `retries: 2` is `{limit: 2}` (Airflow's habit); a map is itself. */
+function retryFields(r: RawTask['retries']): Exclude<RawTask['retries'], number> {
+  return typeof r === 'number' ? { limit: r } : r;
+}
+
 function normalizeTask(id: string, task: RawTask, d: RawDefaults, pos: SourcePos): TaskSpec {
   const image = task.image ?? d.image;
   if (image === undefined) throw new Error(`task "${id}" has no image (parse.ts should have reported it)`);
   const needs = task.needs === undefined ? [] : [...new Set(typeof task.needs === 'string' ? [task.needs] : task.needs)];
   const ifSource = task.if === undefined ? null : String(task.if);
-  const r = { ...BUILTIN_DEFAULTS.retries, ...d.retries, ...task.retries };
+  const r = { ...BUILTIN_DEFAULTS.retries, ...retryFields(d.retries), ...retryFields(task.retries) };
   const retries: RetryPolicy = {
     limit: r.limit,
     delayMs: ms(r.delay),

@@ -149,7 +149,16 @@ const taskFields = {
     )
     .optional()
     .describe('Compute resources of the container.'),
-  retries: retries.optional(),
+  retries: z
+    .union(
+      [
+        // Airflow's `retries=2`: a bare count is the same as `{limit: 2}`.
+        z.int(expected('a whole number >= 0 or a map')).min(0, expected('a whole number >= 0')).describe('Shorthand for {limit: N}.'),
+        retries,
+      ],
+      expected('a whole number (retries: 2 is {limit: 2}) or a map with limit, delay, backoff, maxDelay, on, infrastructure'),
+    )
+    .optional(),
   timeout: duration('Wall-clock limit of one attempt once it runs (none by default).').optional(),
   startTimeout: duration('How long an attempt may stay Pending (unschedulable, pulling the image).').meta({ default: '5m' }).optional(),
   pod: pod.optional(),

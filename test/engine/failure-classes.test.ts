@@ -6,7 +6,16 @@ import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attempts, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
+import { attempts, context, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
+import { runAnnotations } from '../../src/report/annotations.ts';
+import { escapeMarkdown } from '../../src/report/escape.ts';
+import { renderRunSummary } from '../../src/report/summary.ts';
+import type { RunInfo } from '../../src/report/types.ts';
+import type { DagSpec } from '../../src/spec/types.ts';
+
+function info(s: DagSpec): RunInfo {
+  return { mode: 'run', spec: s, context: context('1'), namespace: 'default', params: {} };
+}
 
 let cluster: Cluster;
 beforeAll(async () => {
@@ -123,6 +132,31 @@ tasks:
   expect(attempts(r.state, 'load')).toEqual(['configuration:CreateContainerConfigError']);
   expect(r.state.tasks[0]!.attempts[0]!.outcome!.message).toMatch(/does-not-exist/);
   expect(Object.values(startsPerPod(r))).toEqual([0]);
+});
+
+test('configuration: a command that is not in the image fails fast, and the runtime\'s words reach the log, the annotation and the summary', async () => {
+  const s = spec(`version: 1
+name: noexec
+tasks:
+  create-db:
+    image: busybox
+    command: [clickhouse-client-does-not-exist, --query, 'CREATE DATABASE x']
+    retries: {limit: 2, delay: 3m}
+`);
+  const r = await run(cluster, s);
+  expect(attempts(r.state, 'create-db')).toEqual(['configuration:StartError']);
+  const cause = 'exec: "clickhouse-client-does-not-exist": executable file not found in $PATH';
+  const outcome = r.state.tasks[0]!.attempts[0]!.outcome!;
+  expect(outcome.message).toContain(cause);
+  expect(outcome.exitCode).toBe(128);
+  // Not retried: the three-minute delay would be lost on a typo.
+  expect(r.out.lines.find((l) => l.startsWith('create-db attempt 1'))).toMatch(/failed on configuration: .*executable file not found in \$PATH.*; configuration errors are not retried/);
+  const annotation = runAnnotations(s, r.state)[0]!;
+  expect(annotation.title).toBe('Task create-db failed: configuration: StartError, exit 128');
+  expect(annotation.message).toContain(cause);
+  const summary = renderRunSummary(info(s), r.state, { 'create-db': [] }, { logTailLines: 50 });
+  expect(summary).toContain(escapeMarkdown(cause));
+  expect(summary).toContain('the container never started');
 });
 
 test('timeout: unschedulable past startTimeout quotes the scheduler', async () => {

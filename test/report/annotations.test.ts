@@ -54,7 +54,7 @@ describe('run annotations', () => {
     emitAnnotations(runAnnotations(f.clickhouseSpec(), f.retriesState()), { sink });
     expect(lines).toEqual([
       `::error file=${FILE},line=23,col=3,title=Task migrate-data failed%3A exit 1::Failed after 3 attempts; last pod clickhouse-db-sync-12345678901-migrate-data-3 on node pool-b-2c7aa.`,
-      `::warning file=${FILE},line=23,col=3,title=Task migrate-data succeeded after 2 attempts::Attempt 1 OOMKilled, exit 137: The container used more memory than its limit (4Gi) and was killed.`,
+      `::warning file=${FILE},line=23,col=3,title=Task migrate-data succeeded after 2 attempts::Attempt 1: OOMKilled, exit 137 — The container used more memory than its limit (4Gi) and was killed.`,
     ]);
   });
 
@@ -83,6 +83,17 @@ describe('run annotations', () => {
     const [a] = runAnnotations(f.clickhouseSpec(), state);
     expect(a).toMatchObject({ level: 'error', title: 'DAG clickhouse-db-sync timed out', file: FILE, line: null });
     expect(a!.message).toContain('timeout of 4h 0m 0s');
+  });
+
+  it('never repeat the title in the message (exit 3, then exit code 3)', () => {
+    const state = f.failureState();
+    const o = f.outcome({ class: 'failed', reason: 'Error', exitCode: 3, message: 'exit code 3' });
+    state.tasks[2] = f.task('migrate-data', 'failed', [f.attempt('migrate-data', 1, 9, 20, o)]);
+    state.tasks[3] = f.task('report', 'succeeded', [f.attempt('report', 1, 21, 30, o), f.attempt('report', 2, 31, 40, f.outcome())]);
+    const [error, warning] = runAnnotations(f.clickhouseSpec(), state);
+    expect(error!.title).toBe('Task migrate-data failed: exit 3');
+    expect(error!.message).toBe('Failed after 1 attempt; last pod clickhouse-db-sync-12345678901-migrate-data-1 on node pool-a-7f9c2.');
+    expect(warning!.message).toBe('Attempt 1: exit 3');
   });
 
   it('say nothing about a clean success', () => {

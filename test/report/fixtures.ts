@@ -308,3 +308,89 @@ export function hostileRun(): [RunInfo, RunState, Record<string, string[]>] {
   const tails = Object.fromEntries(HOSTILE.map((h) => [h, HOSTILE]));
   return [i, state, tails];
 }
+
+/**
+ * A fan-out like examples/fan-out: split ─▶ shard-00 … shard-NN ─▶ merge ─▶ report (always()).
+ * With `perShard`, each shard also has a load-NN that needs it (a second stage of the fan-out).
+ */
+export function fanOutSpec(shards: number, perShard = false): DagSpec {
+  const spec = clickhouseSpec();
+  spec.name = 'fan-out';
+  const width = String(shards - 1).length < 2 ? 2 : String(shards - 1).length;
+  const ids = Array.from({ length: shards }, (_, i) => String(i).padStart(width, '0'));
+  let line = 10;
+  spec.tasks = [taskSpec('split', line++)];
+  for (const n of ids) spec.tasks.push(taskSpec(`shard-${n}`, line++, { needs: ['split'] }));
+  if (perShard) for (const n of ids) spec.tasks.push(taskSpec(`load-${n}`, line++, { needs: [`shard-${n}`] }));
+  spec.tasks.push(taskSpec('merge', line++, { needs: ids.map((n) => (perShard ? `load-${n}` : `shard-${n}`)) }));
+  spec.tasks.push(taskSpec('report', line, { needs: ['merge'], if: { source: 'always()' } }));
+  return spec;
+}
+
+/**
+ * The fan-out's run: every shard succeeds except `failing` ones (exit 2 after 2 attempts) and
+ * `misconfigured` ones (a command not in the image); shards ending in 3 need a retry after an
+ * eviction; merge is skipped, report runs.
+ */
+export function fanOutState(spec: DagSpec, failing: string[], misconfigured: string[] = []): RunState {
+  const tasks: TaskState[] = [];
+  const failed = new Set([...failing, ...misconfigured]);
+  const done = new Set<string>();
+  let clock = 0;
+  for (const t of spec.tasks) {
+    if (t.id === 'split') {
+      tasks.push(task('split', 'succeeded', [attempt('split', 1, 0, 20, ok())]));
+      done.add('split');
+      continue;
+    }
+    if (t.id === 'report') {
+      tasks.push(task('report', 'succeeded', [attempt('report', 1, 2000, 2010, ok())]));
+      continue;
+    }
+    if (!t.needs.every((n) => done.has(n))) {
+      const why = t.needs.find((n) => !done.has(n))!;
+      tasks.push(task(t.id, 'skipped', [], { reason: `needs ${why}, which ${failed.has(why) ? 'failed' : 'was skipped'}` }));
+      continue;
+    }
+    const start = 21 + (clock++ % 8) * 30;
+    if (failed.has(t.id)) {
+      if (misconfigured.includes(t.id)) {
+        tasks.push(
+          task(t.id, 'failed', [
+            attempt(t.id, 1, start, start + 2, outcome({
+              class: 'configuration',
+              reason: 'StartError',
+              exitCode: 128,
+              message: 'the container could not start: exec: "clickhouse-clinet": executable file not found in $PATH; check the task\'s command, workingDir and image',
+            })),
+          ]),
+        );
+      } else {
+        tasks.push(
+          task(t.id, 'failed', [
+            attempt(t.id, 1, start, start + 40, outcome({ class: 'failed', reason: 'Error', exitCode: 2, message: 'exit code 2' })),
+            attempt(t.id, 2, start + 60, start + 100, outcome({ class: 'failed', reason: 'Error', exitCode: 2, message: 'exit code 2' })),
+          ]),
+        );
+      }
+      continue;
+    }
+    if (t.id.endsWith('3')) {
+      tasks.push(
+        task(t.id, 'succeeded', [
+          attempt(t.id, 1, start, start + 10, outcome({ class: 'infrastructure', reason: 'Evicted', exitCode: null, message: 'The node was low on resource: memory.' })),
+          attempt(t.id, 2, start + 20, start + 50, ok()),
+        ]),
+      );
+    } else {
+      tasks.push(task(t.id, 'succeeded', [attempt(t.id, 1, start, start + 25 + (clock % 5) * 3, ok())]));
+    }
+    done.add(t.id);
+  }
+  return run(tasks, 2011, 'failure', { dag: spec.name });
+}
+
+/** A log tail of a failing shard. */
+export function shardTail(): string[] {
+  return ['reading s3://lake/events/part-17.parquet', 'rows: 1200000', 'error: column "user_id" has nulls in 3 rows', 'exit status 2'];
+}

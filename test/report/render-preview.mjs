@@ -4,7 +4,7 @@
  *
  *   node_modules/.bin/node test/report/render-preview.mjs [scenario] [out-dir]
  *
- * scenario: retries (default), failure, success, skips, cancel, hostile, plan, dry-run.
+ * scenario: retries (default), failure, success, skips, cancel, hostile, fan-out, big, plan, dry-run.
  * Writes <out-dir>/<scenario>.md, .html and .png (out-dir defaults to .tmp/preview).
  *
  * The Markdown is turned into HTML with `marked` (GFM, as GitHub does, roughly) and every
@@ -36,6 +36,15 @@ const markdown = {
     const [i, state, hostileTails] = f.hostileRun();
     return renderRunSummary(i, state, hostileTails, { logTailLines: 50 });
   },
+  'fan-out': () => {
+    const spec = f.fanOutSpec(32);
+    return renderRunSummary(f.info(spec), f.fanOutState(spec, ['shard-17']), { 'shard-17': f.shardTail() }, { logTailLines: 50, keepPods: 'on-failure' });
+  },
+  big: () => {
+    const spec = f.fanOutSpec(500, true);
+    const state = f.fanOutState(spec, ['shard-211', 'load-042'], ['shard-137']);
+    return renderRunSummary(f.info(spec), state, { 'shard-211': f.shardTail(), 'load-042': f.shardTail() }, { logTailLines: 50, keepPods: 'on-failure' });
+  },
   plan: () => renderPlanSummary(f.info(f.clickhouseSpec(), 'plan'), {}),
   'dry-run': () =>
     renderDryRunSummary(f.info(f.clickhouseSpec(), 'dry-run'), [
@@ -46,7 +55,7 @@ const markdown = {
     ]),
 }[scenario];
 if (markdown === undefined) {
-  console.error(`Unknown scenario '${scenario}'. Expected one of: success, retries, failure, skips, cancel, hostile, plan, dry-run.`);
+  console.error(`Unknown scenario '${scenario}'. Expected one of: success, retries, failure, skips, cancel, hostile, fan-out, big, plan, dry-run.`);
   process.exit(2);
 }
 

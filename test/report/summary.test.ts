@@ -144,7 +144,7 @@ describe('run summary content', () => {
 
   it('says why a failed task has no log', () => {
     const text = renderRunSummary(f.info(f.skipsSpec()), f.skipsState(), {}, { logTailLines: 50 });
-    expect(text).toContain('_No log lines: the container may not have started._');
+    expect(text).toContain("_No log lines: the container never started; the cluster's message above says why._");
     expect(text).toContain('> Failed to pull image &#34;clickhouse/clickhouse-server:24.88&#34;');
   });
 
@@ -162,6 +162,84 @@ describe('run summary content', () => {
     );
     const text = renderRunSummary(f.info(), state, {}, { logTailLines: 50 });
     expect(text).toContain('## ⏳ clickhouse-db-sync did not finish');
+    await chartsParse(text);
+  });
+});
+
+describe('the failure comes first, and the summary scales', () => {
+  it('puts each failed task, its reason and its open log tail before the graph', () => {
+    const text = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50 });
+    const failed = text.indexOf('### Failed task');
+    expect(failed).toBeGreaterThan(0);
+    expect(failed).toBeLessThan(text.indexOf('### Graph'));
+    expect(text).toContain('#### ❌ [migrate-data]');
+    expect(text).toContain(': exit 1, after 3 attempts');
+    // Open: not folded into a <details> the reader must click.
+    expect(text).toContain('Last 7 log lines of attempt 3:\n\n```text\n2026-11-24 02:20:01 INFO copying table events (1/42)');
+    expect(text).not.toMatch(/<details><summary>Last \d+ log/);
+  });
+
+  it('gives the kubectl commands for the kept pod, its logs and its events', () => {
+    const text = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50, keepPods: 'on-failure' });
+    const pod = 'clickhouse-db-sync-12345678901-migrate-data-3';
+    expect(text).toContain('kept by `keep-pods: on-failure`');
+    expect(text).toContain(`kubectl -n data-jobs describe pod ${pod}\nkubectl -n data-jobs logs ${pod}\nkubectl -n data-jobs get events --field-selector involvedObject.name=${pod}`);
+    const gone = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50, keepPods: 'never' });
+    expect(gone).toContain('The pod was deleted (`keep-pods: never`)');
+    expect(gone).not.toContain(`kubectl -n data-jobs logs ${pod}`);
+    expect(gone).toContain(`kubectl -n data-jobs get events --field-selector involvedObject.name=${pod}`);
+  });
+
+  it('never says the same thing twice in a row (exit 3 — exit code 3)', () => {
+    const state = f.failureState();
+    const o = f.outcome({ class: 'failed', reason: 'Error', exitCode: 3, message: 'exit code 3' });
+    state.tasks[2] = f.task('migrate-data', 'failed', [f.attempt('migrate-data', 1, 9, 20, o), f.attempt('migrate-data', 2, 30, 40, o)]);
+    const text = renderRunSummary(f.info(), state, {}, { logTailLines: 50 });
+    expect(text).not.toContain('exit code 3');
+    expect(text).toMatch(/\| ↳ attempt 1 \| ✖️ failed \|.*\| exit 3 \|/);
+    expect(text).toContain('_No log lines: the container wrote nothing to stdout or stderr._');
+  });
+
+  it('draws a 32-shard fan-out as one node with counts, and folds the plain rows of the table', async () => {
+    const spec = f.fanOutSpec(32);
+    const text = renderRunSummary(f.info(spec), f.fanOutState(spec, ['shard-17']), { 'shard-17': f.shardTail() }, { logTailLines: 50 });
+    const graph = mermaidBlocks(text)[0]!;
+    expect(graph).toContain('t1["shard-00 #8230; shard-31<br/>32 tasks: 28 ✅ 3 🔁 1 ❌<br/>❌ shard-17"]');
+    expect(graph.match(/^ {2}t\d+\[/gm)).toHaveLength(4); // split, the shards, merge, report
+    expect(graph).toContain('class t1 failed');
+    // The table opens with what needs a look (the retried shards and the failed one); the 31
+    // plain rows are folded.
+    expect(text).toMatch(/### Tasks\n\n\| Task .*\n.*\n\| \[shard-03\].*\n\| ↳ attempt 1 .*\n\| ↳ attempt 2 .*\n\| \[shard-13\]/);
+    expect(text).toContain('<details><summary>The other 31 tasks (30 ✅ 1 ⏭️)</summary>');
+    expect(await chartsParse(text)).toEqual(['flowchart-v2', 'gantt']);
+  });
+
+  it('keeps a 1,000-task DAG readable and under 1 MiB: failures first, a graph of a few nodes, a timeline per node', async () => {
+    const spec = f.fanOutSpec(500, true);
+    expect(spec.tasks).toHaveLength(1003);
+    const state = f.fanOutState(spec, ['shard-211', 'load-042'], ['shard-137']);
+    const text = renderRunSummary(f.info(spec), state, { 'shard-211': f.shardTail(), 'load-042': f.shardTail() }, { logTailLines: 50 });
+    expect(Buffer.byteLength(text)).toBeLessThan(GITHUB_SUMMARY_LIMIT);
+    expect(text).toContain('### Failed tasks (3)');
+    // The configuration failure (the user's to fix) comes first.
+    expect(text.indexOf('#### ❌ [shard-137]')).toBeLessThan(text.indexOf('#### ❌ [shard-211]'));
+    const [graph, timeline] = mermaidBlocks(text);
+    expect(graph!.match(/^ {2}t\d+\[/gm)).toHaveLength(5);
+    expect(graph).toContain('shard-000 #8230; shard-499<br/>500 tasks');
+    expect(timeline!.match(/^ {4}\S.*:/gm)!.length).toBeLessThanOrEqual(5);
+    expect(await chartsParse(text)).toEqual(['flowchart-v2', 'gantt']);
+  });
+
+  it('colours Gantt bars by result: succeeded, failed, lost, cancelled, running', async () => {
+    const state = f.retriesState();
+    const text = renderRunSummary(f.info(), state, {}, { logTailLines: 50 });
+    const timeline = mermaidBlocks(text)[1]!;
+    expect(timeline).toMatch(/"themeCSS":".*\.task0.*fill:#4ac26b/);
+    expect(timeline).toMatch(/attempt 1, OOMKilled, exit 137 :crit, b\d+/);
+    expect(timeline).toMatch(/attempt 2 :b\d+/);
+    expect(text).toContain('🟩 succeeded · 🟥 failed');
+    const cancelled = mermaidBlocks(renderRunSummary(f.info(), f.cancelState(), {}, { logTailLines: 50 }))[1]!;
+    expect(cancelled).toMatch(/:done, b\d+/);
     await chartsParse(text);
   });
 });
