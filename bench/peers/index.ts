@@ -327,9 +327,15 @@ export async function runPeers(log: (line: string) => void, only?: Set<string>):
         env: { POD_DAG_BENCH_KUBECONFIG: kubeconfigFile, POD_DAG_BENCH_FLAKY_STATE: path.join(work, 'airflow-flaky-state') },
         log,
       });
+      // Interrupted: Airflow's components and what they forked go too (their process groups).
+      const onSignal = (sig: NodeJS.Signals): void => {
+        void stack.stop().finally(() => process.kill(process.pid, sig));
+      };
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
         Object.assign(airflowRes, await runSide('airflow', cluster, observer, work, log, dags, stack));
       } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
         await stack.stop();
       }
     }
