@@ -74,7 +74,7 @@ if (peers) {
   const section = renderPeers(run);
   process.stdout.write(`\n${section}\n`);
   const file = path.join(ROOT, 'BENCHMARKS.md');
-  if (!only) {
+  if (!only || argv.includes('--write')) {
     await writeFile(file, spliceSection(await readFile(file, 'utf8').catch(() => '# Benchmarks\n'), section));
     log('wrote the head-to-head section of BENCHMARKS.md');
   }

@@ -55,6 +55,12 @@ function actionRequests(r: SideResult): string {
   );
 }
 
+/** Which DAGs this run left out (`--only`), and how to run them. */
+function skippedNote(run: PeersRun): string {
+  const left = DAGS.filter((d) => !run.airflow[d.key] && !run.action[d.key]);
+  return left.length ? `\n**Not measured in this run** (it ran with \`--only\`): ${left.map((d) => d.title).join('; ')}. \`npm run bench -- --peers\` runs every DAG.\n` : '';
+}
+
 /** The section, from the heading to the end marker (inclusive of both markers). */
 export function renderPeers(run: PeersRun): string {
   const a = run.airflow;
@@ -138,7 +144,7 @@ ${onSandbox ? `**the sandbox, not the real control plane** (${run.cluster.why ??
 Kubernetes ${run.cluster.kubernetesVersion}; Apache Airflow ${v.airflow} (LocalExecutor on SQLite: api-server, scheduler, dag-processor; \`[core] parallelism\` ${8}) with
 apache-airflow-providers-cncf-kubernetes ${v.provider} (Python kubernetes client ${v.kubernetesClient}), Python ${v.python}; pod-dag-action ${pkg.version} (\`dist/index.js\`,
 max-parallel 8, keep-pods never), Node ${v.node}. ${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; load average at the end ${load}.
-${run.airflowMissing ? `\n**Airflow was not installed**, so its column is empty: ${run.airflowMissing}.\n` : ''}
+${run.airflowMissing ? `\n**Airflow was not installed**, so its column is empty: ${run.airflowMissing}.\n` : ''}${skippedNote(run)}
 ${rows.join('\n')}
 
 ${run.failures.length ? `Runs that failed:\n\n${run.failures.map((f) => `- ${failureLines(f)}`).join('\n')}\n\n` : ''}How it is measured (bench/peers/): the two sides run one after the other on the same cluster, Airflow first (its
