@@ -13,7 +13,7 @@
 import { runUrl as contextRunUrl } from '../common/links.ts';
 import { stringify } from 'yaml';
 import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
-import type { DagSpec, TaskSpec } from '../spec/types.ts';
+import type { DagSpec, SpecIssue, TaskSpec } from '../spec/types.ts';
 import type { DryRunVerdict, RunInfo } from './types.ts';
 import {
   codeBlock,
@@ -366,13 +366,19 @@ function taskRow(info: RunInfo, state: RunState, task: TaskState, line: number |
   return row([
     link(task.id, line === undefined ? null : specUrl(info, line)),
     `${shown.emoji} ${shown.text}`,
-    String(task.attempts.length),
+    attemptsCell(task),
     span === null ? dash : formatDuration(span.end - span.start),
     span === null ? dash : formatClock(span.start),
     last?.pod == null ? dash : codeSpan(last.pod),
     last?.outcome?.node == null ? dash : escapeMarkdown(last.outcome.node),
     escapeMarkdown(taskEndText(task)) || dash,
   ]);
+}
+
+/** How many attempts; for a sensor, with its pokes; for a matrix task, how many instances instead. */
+function attemptsCell(task: TaskState): string {
+  if (task.instances !== undefined) return `${task.instances.length} instance${task.instances.length === 1 ? '' : 's'}`;
+  return task.pokes === undefined ? String(task.attempts.length) : `${task.attempts.length} (${task.pokes} poke${task.pokes === 1 ? '' : 's'})`;
 }
 
 /** The rows of each attempt of a retried task. */
@@ -413,8 +419,11 @@ const TABLE_OPEN_MAX_TASKS = 20;
  */
 function runTable(info: RunInfo, state: RunState, compact: boolean): string {
   const specs = specsById(info.spec);
+  // A matrix task's row is followed by one row per instance (each with its own attempts).
   const rowsOf = (tasks: TaskState[]): string[] =>
-    tasks.flatMap((t) => [taskRow(info, state, t, specs.get(t.id)?.pos.line), ...(compact || t.attempts.length <= 1 ? [] : attemptRows(t))]);
+    tasks
+      .flatMap((t) => [t, ...(t.instances ?? [])])
+      .flatMap((t) => [taskRow(info, state, t, specs.get(t.group ?? t.id)?.pos.line), ...(compact || t.attempts.length <= 1 ? [] : attemptRows(t))]);
   if (state.tasks.length <= TABLE_OPEN_MAX_TASKS) return [...TABLE_HEAD, ...rowsOf(state.tasks)].join('\n');
   const plain = (t: TaskState): boolean => ['succeeded', 'skipped', 'not-run'].includes(shownState(t));
   const look = state.tasks.filter((t) => !plain(t));
@@ -784,4 +793,29 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
   const params = paramsBlock(info.params);
   if (params !== null) out.push('', params);
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The summary of a spec that did not validate: every problem, as `FILE:LINE:COL: message` lines
+ * in a code block (nothing in them can format or link). When they do not all fit under the size
+ * budget, it shows as many as fit and says how many more the step's log lists.
+ */
+export function renderSpecIssuesSummary(file: string, issues: readonly SpecIssue[], options: SummaryOptions = {}): string {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const n = issues.length;
+  const head = `## ❌ Invalid DAG spec ${codeSpan(file)}\n\n${n} ${n === 1 ? 'problem' : 'problems'}; nothing was run.\n\n`;
+  const lines = issues.map((i) => truncate(`${i.file}:${i.line}:${i.col}: ${i.message}`, MAX_LOG_LINE));
+  const render = (shown: number): string => {
+    const rest = n - shown;
+    const tail = rest > 0 ? `\n\n_${rest} more ${rest === 1 ? 'problem is' : 'problems are'} listed in the step's log; this summary stays under GitHub's 1 MiB limit._` : '';
+    return `${head}${codeBlock(lines.slice(0, shown))}${tail}\n`;
+  };
+  let shown = n;
+  let text = render(shown);
+  // Halve until it fits, then it fits: the problems are in file order, the first ones are kept.
+  while (byteLength(text) > maxBytes && shown > 0) {
+    shown = Math.floor(shown / 2);
+    text = render(shown);
+  }
+  return text;
 }

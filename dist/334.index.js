@@ -1,28 +1,8 @@
-export const id = 442;
-export const ids = [442];
+export const id = 334;
+export const ids = [334];
 export const modules = {
 
-/***/ 2081:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
-
-/* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   a: () => (/* binding */ formatDuration)
-/* harmony export */ });
-/** Durations as the step log says them. */
-/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${ms}ms`;
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.floor((ms % 3_600_000) / 60_000);
-    const s = (ms % 60_000) / 1000;
-    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
-}
-
-
-/***/ }),
-
-/***/ 4906:
+/***/ 414:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -37,6 +17,8 @@ __webpack_require__.d(__webpack_exports__, {
 var common_clock = __webpack_require__(9419);
 // EXTERNAL MODULE: ./lib/common/run.js
 var run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
+var run_dates = __webpack_require__(9672);
 // EXTERNAL MODULE: ./lib/kube/errors.js
 var errors = __webpack_require__(2474);
 // EXTERNAL MODULE: ./lib/kube/pod.js
@@ -46,6 +28,7 @@ var kube_pod = __webpack_require__(1794);
  * `dry-run`: every task's pod submitted with `dryRun=All`, so the cluster's RBAC, admission, quota
  * and schema checks speak before anything runs.
  */
+
 
 
 
@@ -63,11 +46,15 @@ async function dryRunDag(options) {
     const runId = (0,run/* effectiveRunId */.gw)(o.context, o.runId, started);
     await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
     const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
-        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
+        // A matrix written out is checked with its first combination; a sensor with its first poke.
+        const first = task.strategy?.matrix.kind === 'static' ? task.strategy.matrix.instances[0] : null;
+        const poke = task.sensor ? 1 : undefined;
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
+        const run = o.run ?? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: started, schedule: null, logicalDate: null }));
+        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params, undefined, { run, matrix: first?.values ?? null });
         let verdict;
         try {
-            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
+            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render, poke, instance: first === null ? null : { id: first.id, group: task.id } });
             await o.pods.create(o.namespace, pod, { dryRun: true });
             verdict = { task: task.id, pod: name, accepted: true, message: null };
         }
@@ -162,66 +149,8 @@ function decide(condition, ctx) {
     return { run: (0,expression/* truthy */.vN)(evaluate(condition.source, ctx)), becauseOfSuccess: false };
 }
 
-;// CONCATENATED MODULE: ./lib/dag/graph.js
-/** Builds the graph of `tasks`; throws if a need is unknown, an id repeats, or there is a cycle. */
-function buildGraph(tasks) {
-    const ids = tasks.map((t) => t.id);
-    const indexOf = new Map();
-    ids.forEach((id, i) => {
-        if (indexOf.has(id))
-            throw new Error(`dag: task "${id}" is defined twice; task ids must be unique`);
-        indexOf.set(id, i);
-    });
-    const needs = [];
-    const dependants = ids.map(() => []);
-    tasks.forEach((t, i) => {
-        const own = [];
-        for (const need of t.needs) {
-            const j = indexOf.get(need);
-            if (j === undefined)
-                throw new Error(`dag: task "${t.id}" needs "${need}", but there is no task "${need}"`);
-            if (j === i)
-                throw new Error(`dag: task "${t.id}" needs itself`);
-            if (!own.includes(j))
-                own.push(j);
-        }
-        needs.push(own);
-        // Visiting tasks in ascending order keeps every dependants list ascending.
-        for (const j of own)
-            dependants[j].push(i);
-    });
-    const graph = { ids, indexOf, needs, dependants };
-    levels(graph); // throws on a cycle
-    return graph;
-}
-/**
- * The level of every task: 0 for tasks without needs, else 1 + the highest level of its needs
- * (the column a task sits in when the DAG is drawn left to right). Kahn's algorithm; a cycle
- * throws an error naming the tasks that could not be ordered.
- */
-function levels(graph) {
-    const n = graph.ids.length;
-    const level = new Array(n).fill(0);
-    const pending = graph.needs.map((ns) => ns.length);
-    const queue = [];
-    for (let i = 0; i < n; i++)
-        if (pending[i] === 0)
-            queue.push(i);
-    for (let head = 0; head < queue.length; head++) {
-        const i = queue[head];
-        for (const d of graph.dependants[i]) {
-            level[d] = Math.max(level[d], level[i] + 1);
-            if (--pending[d] === 0)
-                queue.push(d);
-        }
-    }
-    if (queue.length < n) {
-        const stuck = graph.ids.filter((_, i) => pending[i] > 0);
-        throw new Error(`dag: the needs of these tasks form a cycle: ${stuck.map((s) => `"${s}"`).join(', ')}`);
-    }
-    return level;
-}
-
+// EXTERNAL MODULE: ./lib/spec/graph.js
+var spec_graph = __webpack_require__(4943);
 ;// CONCATENATED MODULE: ./lib/dag/heap.js
 /**
  * A binary min-heap: O(log n) push and pop, O(1) peek. The scheduler keeps its ready tasks
@@ -371,7 +300,7 @@ class Scheduler {
         const count = () => void this.#stats.work++;
         this.#ready = new MinHeap((a, b) => this.#nodes[a].rank < this.#nodes[b].rank, count);
         this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.rank < b.rank), count);
-        const graph = buildGraph(spec.tasks);
+        const graph = (0,spec_graph/* buildGraph */.ZG)(spec.tasks);
         this.#nodes = spec.tasks.map((task, index) => ({
             id: task.id,
             spec: task,
@@ -1299,6 +1228,16 @@ function buildSnapshot(node) {
 var classify = __webpack_require__(2239);
 ;// CONCATENATED MODULE: ./lib/kube/logs.js
 
+/**
+ * The longest log line kept, in characters (its timestamp included): the rest of a longer line is
+ * counted and dropped as it arrives, so a task that prints 100 MB without a newline costs the
+ * action 16 Ki characters, not 100 MB. The line is emitted cut, saying how much was dropped.
+ */
+const MAX_LOG_LINE_CHARS = 16 * 1024;
+/** What a cut line ends with. */
+function cutNote(dropped) {
+    return ` … [line cut: ${dropped} more characters not shown]`;
+}
 const ZERO = 48;
 const NINE = 57;
 const isDigit = (c) => c >= ZERO && c <= NINE;
@@ -1477,8 +1416,20 @@ class LogFollower {
      */
     #read(res) {
         return new Promise((resolve) => {
-            /** The text after the last newline so far (a line that has not ended yet). */
+            /** The text after the last newline so far (a line that has not ended yet), at most MAX_LOG_LINE_CHARS. */
             let rest = '';
+            /** Characters of that line dropped past MAX_LOG_LINE_CHARS. */
+            let dropped = 0;
+            const keep = (text) => {
+                const room = MAX_LOG_LINE_CHARS - rest.length;
+                if (text.length <= room)
+                    rest += text;
+                else {
+                    rest += text.slice(0, Math.max(0, room));
+                    dropped += text.length - Math.max(0, room);
+                }
+            };
+            const whole = () => (dropped > 0 ? rest + cutNote(dropped) : rest);
             let emitted = 0;
             this.#pass = 0;
             // Decodes UTF-8 across chunks: a character split between two chunks is whole in one.
@@ -1486,13 +1437,15 @@ class LogFollower {
             res.on('data', (chunk) => {
                 let nl = chunk.indexOf('\n');
                 if (nl === -1) {
-                    rest += chunk;
+                    keep(chunk);
                     return;
                 }
                 let start = 0;
-                if (rest !== '') {
-                    const first = rest + chunk.slice(0, nl);
+                if (rest !== '' || dropped > 0) {
+                    keep(chunk.slice(0, nl));
+                    const first = whole();
                     rest = '';
+                    dropped = 0;
                     if (this.#accept(first, 0, first.length))
                         emitted++;
                     start = nl + 1;
@@ -1504,7 +1457,7 @@ class LogFollower {
                     start = nl + 1;
                     nl = chunk.indexOf('\n', start);
                 }
-                rest = chunk.slice(start);
+                keep(chunk.slice(start));
                 const backlog = this.#o.backlog?.();
                 if (backlog) {
                     res.pause();
@@ -1513,7 +1466,7 @@ class LogFollower {
                 }
             });
             res.on('error', () => { });
-            res.on('close', () => resolve({ emitted, partial: rest }));
+            res.on('close', () => resolve({ emitted, partial: whole() }));
         });
     }
     /**
@@ -1732,6 +1685,7 @@ function failure(cls, reason, message) {
 
 
 
+
 /** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
 const LOG_WAIT_MS = 10_000;
 /**
@@ -1747,6 +1701,8 @@ class Engine {
     #clock;
     #runId;
     #selector;
+    /** The `run` context: logical date and data interval. */
+    #run;
     #scheduler;
     #runner;
     /** What reporters see of the run as it goes: asked for, never copied per event. */
@@ -1769,13 +1725,17 @@ class Engine {
     constructor(options) {
         this.#o = options;
         this.#clock = options.clock ?? common_clock/* systemClock */.m;
-        this.#runId = (0,run/* effectiveRunId */.gw)(options.context, options.runId, this.#clock.now());
+        // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
+        this.#runId = options.runId ?? (0,run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
+        // Without a run context (the CLI), the logical date is the start of the run.
+        this.#run = options.run === undefined ? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
         this.#scheduler = new Scheduler(options.spec, {
             now: this.#clock.now(),
             maxParallel: options.maxParallel,
             params: options.params,
             previous: options.previous,
+            run: this.#run,
         });
         this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
         const scheduler = this.#scheduler;
@@ -1829,7 +1789,8 @@ class Engine {
         this.#watcher.stop();
         const state = this.#scheduler.state();
         const tails = {};
-        for (const t of state.tasks) {
+        // A matrix task's tails are its instances'.
+        for (const t of state.tasks.flatMap((x) => x.instances ?? [x])) {
             const live = this.#lastAttempt.get(t.id);
             const tail = live?.pod.tail();
             if (tail && t.result !== 'succeeded')
@@ -1877,7 +1838,7 @@ class Engine {
             await this.#o.reporter.decision?.(d, this.#view);
             switch (d.type) {
                 case 'start':
-                    this.#startAttempt(d.task, d.attempt);
+                    this.#startAttempt(d.task, d.attempt, d.poke);
                     break;
                 case 'cancel':
                     for (const a of d.attempts) {
@@ -1885,6 +1846,7 @@ class Engine {
                         if (!live)
                             continue;
                         live.cancelAsked = true;
+                        live.cancelWords = d.reason === 'fail-fast' ? 'another instance of its matrix failed (fail-fast); the pod was deleted' : undefined;
                         // A pod whose create has not answered yet is deleted when it answers.
                         if (live.started)
                             await this.#cancelAttempt(live);
@@ -1903,14 +1865,20 @@ class Engine {
         const l = this.#lastAttempt.get(task);
         return l && l.attempt === attempt ? l : undefined;
     }
-    /** Renders and creates the attempt's pod (in the background); 409 adopts the existing pod. */
-    #startAttempt(task, attempt) {
+    /**
+     * Renders and creates the attempt's pod (in the background); 409 adopts the existing pod.
+     * `task` is a task id or a matrix instance id; `poke` is a sensor's poke (a pod of its own).
+     */
+    #startAttempt(task, attempt, poke) {
         const o = this.#o;
-        const spec = o.spec.tasks.find((t) => t.id === task);
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt });
+        const unit = this.#scheduler.unit(task);
+        const spec = unit.spec;
+        const instance = unit.group === null ? null : { id: task, group: unit.group };
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt, poke });
         const live = {
             task,
             attempt,
+            poke,
             pod: this.#runner.attempt({ task, attempt, pod: name }, (text, time) => o.reporter.logLine?.({ task, attempt, text, time })),
             createdAt: this.#clock.now(),
             started: false,
@@ -1921,14 +1889,16 @@ class Engine {
         };
         this.#live.set(name, live);
         this.#lastAttempt.set(task, live);
-        const rec = o.recorded?.(task, attempt);
+        // A sensor's later pokes are never replayed: only its attempt's end is recorded, and replaying
+        // it for every poke would stand in for pokes that should run.
+        const rec = poke === undefined || poke === 1 ? o.recorded?.(task, attempt) : null;
         if (rec) {
             // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
             this.#enqueue(async () => {
                 this.#markStarted(live);
                 live.pod.markGone();
                 live.recorded = true;
-                await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
+                await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name, poke });
                 await this.#endAttempt(live, rec.outcome);
             });
             return;
@@ -1938,21 +1908,24 @@ class Engine {
             this.#enqueue(() => this.#endAttempt(live, cancelledOutcome('the run was cancelled before the pod was created')));
             return;
         }
-        // Only the outputs this task's templates refer to (O(references), not O(tasks): a wide DAG
+        // Only the tasks this task's templates refer to (O(references), not O(tasks): a wide DAG
         // would otherwise cost tasks² in snapshots).
-        const outputs = {};
+        const tasks = {};
         for (const t of [spec.image, ...(spec.command ?? []), ...(spec.args ?? []), ...spec.env.map((e) => ('value' in e ? e.value : ''))]) {
-            for (const ref of (0,kube_pod/* outputRefs */.g2)(t)) {
-                if (outputs[ref.task] !== undefined)
-                    continue;
-                const upstream = this.#scheduler.taskState(ref.task);
-                if (upstream.result === 'succeeded')
-                    outputs[ref.task] = upstream.outputs;
+            for (const expr of (0,template/* templateExpressions */.A_)(t)) {
+                for (const { ref } of expr.refs) {
+                    if ((ref.kind !== 'output' && ref.kind !== 'outputs' && ref.kind !== 'result') || tasks[ref.task] !== undefined)
+                        continue;
+                    const value = this.#scheduler.taskValue(ref.task);
+                    if (value !== undefined && this.#scheduler.taskState(ref.task).result !== null)
+                        tasks[ref.task] = value;
+                }
             }
         }
         let pod;
         try {
-            pod = (0,kube_pod/* renderPod */.Ci)(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render: (t) => (0,template/* renderTemplate */.Xm)(t, { params: o.params, outputs }) });
+            const render = (t) => (0,template/* renderTemplate */.Xm)(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: this.#run });
+            pod = (0,kube_pod/* renderPod */.Ci)(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render, instance, poke });
         }
         catch (err) {
             // An output an `if: always()` task refers to is missing, for one: a configuration error.
@@ -1973,8 +1946,8 @@ class Engine {
             if (live.finished)
                 return;
             this.#markStarted(live);
-            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name });
-            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted);
+            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name, poke: live.poke });
+            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted, live.poke);
             if (live.cancelAsked || this.#cancelledBySignal) {
                 live.cancelAsked = true;
                 await this.#cancelAttempt(live);
@@ -2011,7 +1984,9 @@ class Engine {
             createdAt: live.createdAt,
             startTimeoutMs: live.startTimeoutMs,
             imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000,
-            deleted: deleted && !live.pod.deletedByUs,
+            // Deleted by someone else: gone, or being deleted (a kubelet writes the container's end,
+            // killed by the deletion, before the pod goes: a MODIFIED with deletionTimestamp first).
+            deleted: (deleted || Boolean(pod.metadata?.deletionTimestamp)) && !live.pod.deletedByUs,
             task: live.task,
         });
         if (!outcome)
@@ -2037,7 +2012,7 @@ class Engine {
         live.finished = true;
         this.#active.delete(live);
         const at = this.#clock.now();
-        await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
+        await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
         await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
         let recordFailed = false;
         if (!live.recorded && this.#o.onAttemptEnd) {
@@ -2053,7 +2028,10 @@ class Engine {
         if (!live.started || live.pod.gone)
             return;
         const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
-        const keep = !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+        // A sensor's "not yet" is no failure: no pod is kept between pokes.
+        const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
+        const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
+        const keep = !stillRunning && !notYet && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
         if (keep)
             return;
         this.#track((async () => {
@@ -2070,7 +2048,7 @@ class Engine {
             return;
         live.pod.stopLog();
         this.#track(live.pod.delete(this.#o.cancelGraceSeconds ?? 2));
-        await this.#endAttempt(live, cancelledOutcome('the run was cancelled; the pod was deleted'));
+        await this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled; the pod was deleted'));
     }
     #markStarted(live) {
         live.started = true;
@@ -2149,7 +2127,7 @@ async function runDag(options) {
 /* harmony export */   Mz: () => (/* binding */ preflight),
 /* harmony export */   Ng: () => (/* binding */ connect)
 /* harmony export */ });
-/* unused harmony exports decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML */
+/* unused harmony exports CredentialPluginError, guardCredentialPlugin, decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3024);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6760);
 /* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(9655);
@@ -2267,6 +2245,7 @@ async function connect(auth, env, options = {}) {
     }
     if (source !== 'in-cluster')
         namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
+    guardCredentialPlugin(kc);
     for (const user of kc.getUsers()) {
         for (const v of [user.token, user.password, user.keyData, user.certData])
             if (v)
@@ -2291,9 +2270,52 @@ async function connect(auth, env, options = {}) {
         }
     }
     catch (err) {
+        if (err instanceof CredentialPluginError)
+            throw err;
         throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig's credential plugin failed (${err.message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`);
     }
     return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
+}
+/** A kubeconfig's exec credential plugin failed; the message never holds what the plugin printed. */
+class CredentialPluginError extends _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3 {
+    name = 'CredentialPluginError';
+}
+/**
+ * What an exec credential plugin prints can hold credentials (a token in a debug line, a half
+ * written JSON credential), and client-node rejects with its stderr (or a JSON error quoting its
+ * stdout) as the message, which would reach the step log unmasked: the token is new, the runner
+ * has never been told to mask it. So every failure of the plugin, when the action connects and
+ * whenever client-node runs it again for a fresh token, becomes a CredentialPluginError that
+ * names the command and says how much it printed, never what.
+ *
+ * client-node keeps its authenticators in a list it does not export; the exec one is found by its
+ * shape (`execFn`, `getCredential`). Should a later version change that shape, nothing is wrapped
+ * and test/security/credentials.test.ts fails.
+ */
+function guardCredentialPlugin(kc) {
+    const list = Reflect.get(kc, 'authenticators');
+    if (!Array.isArray(list))
+        return;
+    for (const auth of list) {
+        const original = auth['getCredential'];
+        if (!('execFn' in auth) || typeof original !== 'function' || auth['guarded'] === true)
+            continue;
+        auth['guarded'] = true;
+        auth['getCredential'] = async function (user) {
+            try {
+                return (await original.call(this, user));
+            }
+            catch (err) {
+                const command = user.exec?.command ?? user.authProvider?.config?.exec?.command ?? 'the exec plugin';
+                const code = err.code;
+                if (code === 'ENOENT') {
+                    throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") is not installed on the runner, or not on its PATH. Install it, or run the step that sets it up, before this one.`);
+                }
+                const printed = err instanceof Error ? err.message.length : 0;
+                throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") failed${printed > 0 ? ` and printed ${printed} characters, not shown here because they may hold credentials` : ''}. Run \`${command}\` in a step before this one to see why; check that the step which logged in to the cloud ran and that its session has not expired.`);
+            }
+        };
+    }
 }
 function homeKubeconfig(env) {
     const home = env.HOME ?? env.USERPROFILE;
@@ -2392,9 +2414,9 @@ async function preflight(target, namespace, needs, options = {}) {
             spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: p.group ?? '' } },
         };
         try {
-            const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }), {
-                retriable: (e) => (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(e).retriable && (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(e).kind !== 'network',
-            });
+            // A review changes nothing, so a lost answer is asked again like any read: network
+            // errors, 5xx and 429 (after its Retry-After) within the retry budget (errors.ts).
+            const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }));
             return { p, allowed: r.status?.allowed === true, reason: r.status?.reason ?? null };
         }
         catch (err) {
@@ -3061,6 +3083,8 @@ async function withRetry(fn, options = {}) {
     const max = options.maxMs ?? 10_000;
     const sleep = options.sleep ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M;
     const random = options.random ?? Math.random;
+    const now = options.now ?? Date.now;
+    const deadline = now() + (options.budgetMs ?? 120_000);
     for (let attempt = 1;; attempt++) {
         try {
             return await fn(attempt);
@@ -3071,6 +3095,8 @@ async function withRetry(fn, options = {}) {
             const server = classifyError(err).retryAfterMs;
             const backoff = Math.min(max, base * 2 ** (attempt - 1));
             const wait = server !== null ? Math.min(server, 60_000) : Math.round(backoff * (0.5 + random() / 2));
+            if (now() + wait > deadline)
+                throw err;
             options.onRetry?.(err, attempt, wait);
             await sleep(wait, options.signal);
         }
@@ -3415,14 +3441,18 @@ class LiveLogReporter {
         const what = info.mode === 'dry-run' ? 'Dry run of' : 'Running';
         this.#write(`${what} DAG ${info.spec.name} (${n} ${n === 1 ? 'task' : 'tasks'})${where}`);
     }
-    podCreated(task, attempt, pod, adopted) {
+    podCreated(task, attempt, pod, adopted, poke) {
+        // A sensor's later pokes were announced by the "not yet" line of the poke before.
+        if (poke !== undefined && poke > 1)
+            return;
         this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'started pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
     }
     logLine(line) {
         // A carriage return or escape sequence must not rewrite earlier lines of the step log.
         let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
+        // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
         if (text.length > this.#max)
-            text = `${text.slice(0, this.#max)}… (${text.length - this.#max} more characters)`;
+            text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
         this.#write(`${label(line.task, line.attempt)} ${text}`);
     }
     attemptFinished(task, attempt, outcome, run) {
@@ -3444,9 +3474,21 @@ class LiveLogReporter {
             case 'skip':
                 this.#write(`${d.task} skipped: ${d.reason}`);
                 break;
+            case 'poke':
+                // One line per poke: a sensor that waits for hours stays readable.
+                this.#write(`${label(d.task, d.attempt)} not yet (poke ${d.poke}); next poke at ${clockTime(d.at)}`);
+                break;
+            case 'expand': {
+                const shown = d.instances.slice(0, 5).join(', ') + (d.instances.length > 5 ? `, … (${d.instances.length - 5} more)` : '');
+                this.#write(`${d.task}: ${d.instances.length} matrix instance${d.instances.length === 1 ? '' : 's'}: ${shown}`);
+                break;
+            }
+            case 'fail':
+                this.#write(`${d.task} failed: ${d.reason}`);
+                break;
             case 'cancel': {
                 const names = d.attempts.map((a) => (a.attempt > 1 ? `${a.task} (attempt ${a.attempt})` : a.task)).join(', ');
-                const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : 'the run was cancelled';
+                const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : d.reason === 'fail-fast' ? 'an instance of the matrix failed (fail-fast)' : 'the run was cancelled';
                 this.#write(`${why}: stopping ${names}`);
                 break;
             }
@@ -3476,6 +3518,10 @@ class LiveLogReporter {
         const failed = state.tasks.filter((t) => t.result === 'failed').length;
         this.#write(`DAG ${state.dag} finished: ${state.result ?? 'unfinished'}${failed ? ` (${failed} failed)` : ''}`);
     }
+}
+/** `02:15:00Z`: the UTC time of day (the step log's own timestamps are UTC too). */
+function clockTime(ms) {
+    return `${new Date(ms).toISOString().slice(11, 19)}Z`;
 }
 function label(task, attempt) {
     return attempt > 1 ? `[${task} #${attempt}]` : `[${task}]`;
