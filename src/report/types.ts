@@ -4,6 +4,7 @@
  * ones it cares about, and `CompositeReporter` forwards to all of them.
  */
 import type { AttemptOutcome, Decision, RunState, RunView } from '../dag/types.ts';
+import type { PendingStatus } from '../kube/classify.ts';
 import type { DagSpec } from '../spec/types.ts';
 
 import type { Mode, RunContext } from '../common/run.ts';
@@ -46,6 +47,13 @@ export interface Reporter {
   decision?(decision: Decision, run: RunView): void | Promise<void>;
   /** A pod was created (or adopted) for an attempt. */
   podCreated?(task: string, attempt: number, pod: string, adopted: boolean): void | Promise<void>;
+  /**
+   * The attempt's pod is still waiting to start, and its status says why (called on every change
+   * the watch brings; a reporter decides what is worth a line). `at`: epoch ms, from the run's clock.
+   */
+  podPending?(task: string, attempt: number, status: PendingStatus, at: number): void;
+  /** The attempt's container started (on `node`), `pendingMs` after its pod was created. */
+  containerStarted?(task: string, attempt: number, node: string | null, pendingMs: number): void;
   logLine?(line: LogLine): void;
   /** An attempt ended (succeeded or not), after the scheduler was told; `run` (live) includes it. */
   attemptFinished?(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): void | Promise<void>;
@@ -78,6 +86,14 @@ export class CompositeReporter implements Reporter {
 
   logLine(line: LogLine): void {
     for (const r of this.#reporters) r.logLine?.(line);
+  }
+
+  podPending(task: string, attempt: number, status: PendingStatus, at: number): void {
+    for (const r of this.#reporters) r.podPending?.(task, attempt, status, at);
+  }
+
+  containerStarted(task: string, attempt: number, node: string | null, pendingMs: number): void {
+    for (const r of this.#reporters) r.containerStarted?.(task, attempt, node, pendingMs);
   }
 
   async attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): Promise<void> {
