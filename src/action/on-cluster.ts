@@ -12,6 +12,7 @@ import { settleEarlierAttempts } from '../kube/earlier-attempts.ts';
 import { removeOldRuns } from '../kube/housekeeping.ts';
 import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from '../kube/lease.ts';
 import { kubePodApi } from '../kube/pod-api.ts';
+import { kubeClusterReader } from '../kube/dry-run-checks.ts';
 import { runPodSelector } from '../kube/pod.ts';
 import { RunStore, startRerunSession } from '../kube/run-store.ts';
 import { cleanupRun } from '../kube/sweep.ts';
@@ -53,6 +54,7 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
     maxParallel: settings.maxParallel,
     keepPods: settings.keepPods,
     pods: kubePodApi(client),
+    cluster: kubeClusterReader(client),
     context,
     reporter,
     signal,

@@ -8,7 +8,7 @@
 import type { AttemptOutcome, Decision, RunResult, RunState, RunView } from '../dag/types.ts';
 import { formatDuration } from '../common/duration.ts';
 import type { PendingStatus } from '../kube/classify.ts';
-import type { DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
+import type { DryRunChecks, DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
 
 /** At most one line about a waiting pod per attempt in this long; a later change is told then. */
 export const PENDING_LINE_GAP_MS = 10_000;
@@ -172,7 +172,14 @@ export class LiveLogReporter implements Reporter {
   }
 
   dryRunVerdict(v: DryRunVerdict): void {
-    this.#write(v.accepted ? `${v.task}: the cluster would accept pod ${v.pod}` : `${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
+    const problems = v.problems ?? [];
+    if (!v.accepted) this.#write(`${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
+    else if (problems.length > 0) this.#write(`${v.task}: the cluster would accept pod ${v.pod}, but it would not run: ${problems.join('; ')}`);
+    else this.#write(`${v.task}: the cluster would accept pod ${v.pod}`);
+  }
+
+  dryRunChecks(checks: DryRunChecks): void {
+    for (const s of checks.skipped) this.#write(`dry run: skipped a check (${s.check}): ${s.why}`);
   }
 
   runFinished(state: RunState): void {

@@ -13,7 +13,7 @@
 import { stringify } from 'yaml';
 import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
 import type { DagSpec, TaskSpec } from '../spec/types.ts';
-import type { DryRunVerdict, RunInfo } from './types.ts';
+import type { DryRunChecks, DryRunVerdict, RunInfo } from './types.ts';
 import {
   codeBlock,
   codeSpan,
@@ -726,27 +726,43 @@ function buildPlanSummary(info: RunInfo, pods: Record<string, object>, withPods:
   return `${out.join('\n')}\n`;
 }
 
+/** What no dry run can know, however much the credentials allow (README, "Modes"). */
+export const DRY_RUN_CANNOT_KNOW =
+  'whether each image exists and can be pulled, whether its command exists in the image, what the task does when it runs, ' +
+  'and whether quotas and free capacity at run time leave room for it';
+
 /** The summary of `dry-run`: the graph coloured by the cluster's verdict, and its messages. */
-export function renderDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], options: SummaryOptions = {}): string {
+export function renderDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], options: SummaryOptions & { checks?: DryRunChecks } = {}): string {
   const redact = makeRedactor(options.secrets ?? []);
   const safeInfo = redactDeep(info, redact);
   const safeVerdicts = redactDeep(verdicts, redact);
-  const text = redact(buildDryRunSummary(safeInfo, safeVerdicts));
+  const text = redact(buildDryRunSummary(safeInfo, safeVerdicts, options.checks === undefined ? undefined : redactDeep(options.checks, redact)));
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   return byteLength(text) <= maxBytes ? text : cutToBytes(text, maxBytes);
 }
 
-function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
+function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], checks: DryRunChecks | undefined): string {
   const byTask = new Map(verdicts.map((v) => [v.task, v]));
+  const problemsOf = (v: DryRunVerdict): string[] => v.problems ?? [];
   const refused = verdicts.filter((v) => !v.accepted);
+  const stuck = verdicts.filter((v) => v.accepted && problemsOf(v).length > 0);
   const missing = info.spec.tasks.filter((t) => !byTask.has(t.id));
+  const skipped = checks?.skipped ?? [];
   const n = info.spec.tasks.length;
-  const ok = refused.length === 0 && missing.length === 0;
-  const headline = ok
-    ? `## ✅ ${escapeMarkdown(info.spec.name)} dry run: every pod accepted`
-    : `## ❌ ${escapeMarkdown(info.spec.name)} dry run: ${refused.length} of ${n} ${n === 1 ? 'pod' : 'pods'} refused`;
-  const counts = [`${verdicts.length - refused.length} ✅ accepted`];
+  const ok = refused.length === 0 && stuck.length === 0 && missing.length === 0;
+  const pods = (k: number): string => `${k} of ${n} ${n === 1 ? 'pod' : 'pods'}`;
+  const bad: string[] = [];
+  if (refused.length > 0) bad.push(`${pods(refused.length)} refused`);
+  if (stuck.length > 0) bad.push(`${pods(stuck.length)} would not run`);
+  const skippedText = `${skipped.length} ${skipped.length === 1 ? 'check' : 'checks'} skipped`;
+  const headline = !ok
+    ? `## ❌ ${escapeMarkdown(info.spec.name)} dry run: ${bad.length > 0 ? bad.join(', ') : `${missing.length} not checked`}`
+    : skipped.length > 0
+      ? `## ⚠️ ${escapeMarkdown(info.spec.name)} dry run: every pod accepted, ${skippedText}`
+      : `## ✅ ${escapeMarkdown(info.spec.name)} dry run: every pod accepted`;
+  const counts = [`${verdicts.length - refused.length - stuck.length} ✅ accepted`];
   if (refused.length > 0) counts.push(`${refused.length} ❌ refused`);
+  if (stuck.length > 0) counts.push(`${stuck.length} ❌ would not run`);
   if (missing.length > 0) counts.push(`${missing.length} ⚪ not checked`);
   const out: string[] = [
     headline,
@@ -756,6 +772,14 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
     `${n} ${n === 1 ? 'task' : 'tasks'}: ${counts.join(' · ')}`,
     '',
     sourceLine(info),
+  ];
+  if (checks !== undefined) {
+    out.push('', "### Beyond the server's dry run", '');
+    for (const d of checks.done) out.push(`- ✅ Checked: ${escapeMarkdown(d)}.`);
+    for (const s of skipped) out.push(`- ⏭️ **Skipped**: ${escapeMarkdown(s.check)}: ${escapeMarkdown(s.why)}.`);
+    out.push(`- No dry run can know ${escapeMarkdown(DRY_RUN_CANNOT_KNOW)}.`);
+  }
+  out.push(
     '',
     '### Graph',
     '',
@@ -764,16 +788,18 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
       (t) => {
         const v = byTask.get(t.id);
         if (v === undefined) return { cls: 'notrun', lines: ['⚪ not checked'], mark: '⚪' };
-        return v.accepted ? { cls: 'accepted', lines: ['✅ accepted'], mark: '✅' } : { cls: 'refused', lines: ['❌ refused'], mark: '❌' };
+        if (!v.accepted) return { cls: 'refused', lines: ['❌ refused'], mark: '❌' };
+        if (problemsOf(v).length > 0) return { cls: 'refused', lines: ['❌ would not run'], mark: '❌' };
+        return { cls: 'accepted', lines: ['✅ accepted'], mark: '✅' };
       },
       ['refused', 'notrun', 'accepted'],
     ),
     '',
     '### Verdicts',
     '',
-    '| Task | Pod | Verdict | Cluster’s message |',
+    '| Task | Pod | Verdict | Why |',
     '|---|---|---|---|',
-  ];
+  );
   for (const t of info.spec.tasks) {
     const v = byTask.get(t.id);
     const task = link(t.id, specUrl(info, t.pos.line));
@@ -781,8 +807,9 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
       out.push(`| ${task} | — | ⚪ not checked | — |`);
       continue;
     }
-    const message = v.message === null || v.message === '' ? '—' : escapeMarkdown(v.message);
-    out.push(`| ${task} | ${codeSpan(v.pod)} | ${v.accepted ? '✅ accepted' : '❌ refused'} | ${message} |`);
+    const why = [...(v.message === null || v.message === '' ? [] : [v.message]), ...problemsOf(v)];
+    const verdict = !v.accepted ? '❌ refused' : problemsOf(v).length > 0 ? '❌ would not run' : '✅ accepted';
+    out.push(`| ${task} | ${codeSpan(v.pod)} | ${verdict} | ${why.length === 0 ? '—' : why.map(escapeMarkdown).join('<br/>')} |`);
   }
   const params = paramsBlock(info.params);
   if (params !== null) out.push('', params);

@@ -28,6 +28,19 @@ export interface DryRunVerdict {
   accepted: boolean;
   /** The cluster's message when it refused (admission, RBAC, schema, quota). */
   message: string | null;
+  /**
+   * What the checks beyond the server's dry run found: the pod would be accepted but would not
+   * run (a missing Secret or key, no node it fits on). Empty or absent: nothing found.
+   */
+  problems?: string[];
+}
+
+/** The checks a dry run made beyond the server's own, and those it had to skip. */
+export interface DryRunChecks {
+  /** Each check made, in words. */
+  done: string[];
+  /** Each check skipped, and why (RBAC, most often). */
+  skipped: { check: string; why: string }[];
 }
 
 /** One line of a container's log. */
@@ -58,6 +71,8 @@ export interface Reporter {
   /** An attempt ended (succeeded or not), after the scheduler was told; `run` (live) includes it. */
   attemptFinished?(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): void | Promise<void>;
   dryRunVerdict?(verdict: DryRunVerdict): void | Promise<void>;
+  /** The checks a dry run made beyond the server's, and those it skipped (before the verdicts). */
+  dryRunChecks?(checks: DryRunChecks): void | Promise<void>;
   /** The run is over: the final state, and for each failed task the last lines of its log. */
   runFinished?(state: RunState, logTails: Record<string, string[]>): void | Promise<void>;
   /** `plan` mode is done: the pod each task would get, by task id (instead of `runFinished`). */
@@ -102,6 +117,10 @@ export class CompositeReporter implements Reporter {
 
   async dryRunVerdict(verdict: DryRunVerdict): Promise<void> {
     for (const r of this.#reporters) await r.dryRunVerdict?.(verdict);
+  }
+
+  async dryRunChecks(checks: DryRunChecks): Promise<void> {
+    for (const r of this.#reporters) await r.dryRunChecks?.(checks);
   }
 
   async runFinished(state: RunState, logTails: Record<string, string[]>): Promise<void> {

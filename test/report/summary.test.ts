@@ -62,8 +62,19 @@ describe('run summary golden files', () => {
             accepted: false,
             message: 'pods "clickhouse-db-sync-dry-migrate-data-1" is forbidden: exceeded quota: compute, requested: requests.memory=4Gi, used: requests.memory=14Gi, limited: requests.memory=16Gi',
           },
-          { task: 'report', pod: 'clickhouse-db-sync-dry-report-1', accepted: true, message: null },
-        ]),
+          {
+            task: 'report',
+            pod: 'clickhouse-db-sync-dry-report-1',
+            accepted: true,
+            message: null,
+            problems: ['Secret "clickhouse-creds" has no key "password" (it has "pass")', 'no node of 3 can run it: 3 nodes: the required node affinity does not match its labels'],
+          },
+        ], {
+          checks: {
+            done: ['every Secret the pods name exists, with its keys'],
+            skipped: [{ check: 'a node can run each pod (selector, affinity, taints, resources)', why: 'RBAC does not let these credentials list nodes (a cluster-wide permission, granted by a ClusterRole)' }],
+          },
+        }),
     ],
     [
       'oversize.md',
@@ -317,6 +328,17 @@ describe('the size budget', () => {
 });
 
 describe('plan and dry-run summaries', () => {
+  it('dry-run says which checks beyond the server it skipped, instead of "every pod accepted"', () => {
+    const verdicts: DryRunVerdict[] = f.clickhouseSpec().tasks.map((t) => ({ task: t.id, pod: `p-${t.id}`, accepted: true, message: null, problems: [] }));
+    const skipped = { check: 'Secrets exist', why: 'RBAC does not let these credentials get secrets in namespace data-jobs' };
+    const text = renderDryRunSummary(f.info(f.clickhouseSpec(), 'dry-run'), verdicts, { checks: { done: [], skipped: [skipped] } });
+    expect(text.split('\n')[0]).toBe('## ⚠️ clickhouse-db-sync dry run: every pod accepted, 1 check skipped');
+    expect(text).toContain('- ⏭️ **Skipped**: Secrets exist: RBAC does not let these credentials get secrets in namespace data-jobs.');
+    expect(text).toContain('- No dry run can know whether each image exists and can be pulled');
+    const clean = renderDryRunSummary(f.info(f.clickhouseSpec(), 'dry-run'), verdicts, { checks: { done: ['x'], skipped: [] } });
+    expect(clean.split('\n')[0]).toBe('## ✅ clickhouse-db-sync dry run: every pod accepted');
+  });
+
   it('plan shows each task with image, command, args, needs and if', () => {
     const text = renderPlanSummary(f.info(f.clickhouseSpec(), 'plan'), pods());
     expect(text).toContain(
