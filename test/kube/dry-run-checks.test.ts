@@ -4,7 +4,7 @@
  * check skipped with its reason where RBAC forbids it. Pure matching first, then against the
  * sandbox through the real client, as an admin and as a user with only the minimal Role.
  */
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/kube/auth.ts';
 import { createClient } from '../../src/kube/client.ts';
@@ -71,7 +71,7 @@ describe('nodeProblems', () => {
     node('pool-a-1', { org: 'locale', 'kubernetes.io/hostname': 'pool-a-1' }),
     node('gpu-1', { pool: 'gpu' }, { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }], gpu: '1', cpu: '16', memory: '64Gi' }),
   ];
-  const main = (resources: object = {}) => [{ name: 'main', resources }];
+  const main = (resources: V1ResourceRequirements = {}) => [{ name: 'main', resources }];
 
   it('is satisfied by one node that matches everything', () => {
     expect(nodeProblems(pod({ containers: main(), nodeSelector: { org: 'locale' } }), nodes)).toEqual([]);
@@ -84,7 +84,7 @@ describe('nodeProblems', () => {
   });
 
   it('reads required node affinity (In, NotIn, Exists, Gt) with terms ORed', () => {
-    const affinity = (exprs: object[][]) => ({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: exprs.map((e) => ({ matchExpressions: e })) } } });
+    const affinity = (exprs: { key: string; operator: string; values?: string[] }[][]) => ({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: exprs.map((e) => ({ matchExpressions: e })) } } });
     expect(nodeProblems(pod({ containers: main(), affinity: affinity([[{ key: 'org', operator: 'In', values: ['locale'] }]]) }), nodes)).toEqual([]);
     expect(nodeProblems(pod({ containers: main(), affinity: affinity([[{ key: 'org', operator: 'In', values: ['x'] }], [{ key: 'org', operator: 'Exists' }]]) }), nodes)).toEqual([]);
     expect(nodeProblems(pod({ containers: main(), affinity: affinity([[{ key: 'org', operator: 'NotIn', values: ['locale'] }, { key: 'pool', operator: 'DoesNotExist' }]]) }), nodes)[0]).toMatch(
@@ -93,7 +93,7 @@ describe('nodeProblems', () => {
   });
 
   it('keeps a pod off a tainted node unless it tolerates the taint', () => {
-    const gpuPod = (tolerations: object[]) => pod({ containers: main({ limits: { 'nvidia.com/gpu': '1' } }), nodeSelector: { pool: 'gpu' }, tolerations });
+    const gpuPod = (tolerations: V1Toleration[]) => pod({ containers: main({ limits: { 'nvidia.com/gpu': '1' } }), nodeSelector: { pool: 'gpu' }, tolerations });
     expect(nodeProblems(gpuPod([]), nodes)).toEqual([
       'no node of 2 can run it: 1 node: nodeSelector pool=gpu does not match its labels; 1 node: it has a taint the pod does not tolerate (nvidia.com/gpu=present:NoSchedule)',
     ]);
