@@ -9,6 +9,7 @@ import { runDag, type AttemptEnd } from '../engine/index.ts';
 import { connect, preflight } from '../kube/auth.ts';
 import { createClient, type KubeClient } from '../kube/client.ts';
 import { settleEarlierAttempts } from '../kube/earlier-attempts.ts';
+import { readHistory } from '../kube/history.ts';
 import { removeOldRuns } from '../kube/housekeeping.ts';
 import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from '../kube/lease.ts';
 import { kubePodApi } from '../kube/pod-api.ts';
@@ -109,6 +110,8 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
       );
     }
     const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
+    // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
+    summary.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
     for (const [task, prev] of Object.entries(session.plan.previous)) {
       runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
     }

@@ -5,7 +5,7 @@
 import * as core from '@actions/core';
 import { appendFile } from 'node:fs/promises';
 import type { RunState } from '../dag/types.ts';
-import type { DryRunChecks, DryRunVerdict, Reporter, RunInfo } from './types.ts';
+import type { DryRunChecks, DryRunVerdict, Reporter, RunHistory, RunInfo } from './types.ts';
 import { renderDryRunSummary, renderPlanSummary, renderRunSummary, type KeepPodsPolicy } from './summary.ts';
 
 /** Where a rendered summary goes. */
@@ -52,6 +52,7 @@ export class SummaryReporter implements Reporter {
   #info: RunInfo | null = null;
   readonly #verdicts: DryRunVerdict[] = [];
   #checks: DryRunChecks | undefined;
+  #history: RunHistory | undefined;
   #written = false;
 
   constructor(options: SummaryReporterOptions = {}) {
@@ -72,6 +73,11 @@ export class SummaryReporter implements Reporter {
     this.#checks = checks;
   }
 
+  /** The last runs of this DAG, read before the run (src/kube/history.ts), for the history grid. */
+  setHistory(history: RunHistory): void {
+    this.#history = history;
+  }
+
   async runFinished(state: RunState, logTails: Record<string, string[]>): Promise<void> {
     const info = this.#info;
     if (info === null) return;
@@ -79,7 +85,7 @@ export class SummaryReporter implements Reporter {
     const text =
       info.mode === 'dry-run'
         ? renderDryRunSummary(info, this.#verdicts, { ...common, checks: this.#checks })
-        : renderRunSummary(info, state, logTails, { ...common, logTailLines: this.#options.logTailLines ?? 50, keepPods: this.#options.keepPods });
+        : renderRunSummary(info, state, logTails, { ...common, logTailLines: this.#options.logTailLines ?? 50, keepPods: this.#options.keepPods, history: this.#history });
     await this.#write(text);
   }
 

@@ -13,7 +13,7 @@
 import { stringify } from 'yaml';
 import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
 import type { DagSpec, TaskSpec } from '../spec/types.ts';
-import type { DryRunChecks, DryRunVerdict, RunInfo } from './types.ts';
+import type { DryRunChecks, DryRunVerdict, HistoryRun, RunHistory, RunInfo } from './types.ts';
 import {
   codeBlock,
   codeSpan,
@@ -72,6 +72,8 @@ export type KeepPodsPolicy = 'never' | 'on-failure' | 'always';
 export interface RunSummaryOptions {
   /** The `keep-pods` policy, so a failed task's section says whether its pod is still there. */
   keepPods?: KeepPodsPolicy;
+  /** The last runs of this DAG before this one, for the history grid (src/kube/history.ts). */
+  history?: RunHistory;
   /** Show at most this many of the last log lines of each failed task. */
   logTailLines: number;
   /** Size budget in bytes (UTF-8); default `DEFAULT_MAX_BYTES`. */
@@ -534,7 +536,7 @@ export function renderRunSummary(
   const logTailLines = Math.max(0, options.logTailLines);
 
   const render = (cap: number, trimmed: boolean, compact: boolean): string =>
-    redact(buildRunSummary(safeInfo, safeState, safeTails, { logTailLines, cap, trimmed, compact, keepPods: options.keepPods }));
+    redact(buildRunSummary(safeInfo, safeState, safeTails, { logTailLines, cap, trimmed, compact, keepPods: options.keepPods, history: options.history }));
 
   const full = render(logTailLines, false, false);
   if (byteLength(full) <= maxBytes) return full;
@@ -560,6 +562,7 @@ interface BuildOptions {
   /** Leave out the charts and the per-attempt rows. */
   compact: boolean;
   keepPods: KeepPodsPolicy | undefined;
+  history: RunHistory | undefined;
 }
 
 function buildRunSummary(info: RunInfo, state: RunState, tails: Record<string, string[]>, o: BuildOptions): string {
@@ -604,9 +607,80 @@ function buildRunSummary(info: RunInfo, state: RunState, tails: Record<string, s
     const timeline = runGantt(info, state);
     if (timeline !== null) out.push('', '### Timeline', '', timeline);
   }
+  if (!o.compact && o.history !== undefined) {
+    const grid = historyGrid(info, state, o.history);
+    if (grid !== null) out.push('', '### Last runs', '', grid);
+  }
   const params = paramsBlock(info.params);
   if (params !== null) out.push('', params);
   return `${out.join('\n')}\n`;
+}
+
+/** The emoji of a task's result in the history grid. */
+const HISTORY_EMOJI: Record<string, string> = {
+  succeeded: '✅',
+  failed: '❌',
+  skipped: '⏭️',
+  cancelled: '🚫',
+  'not-run': '⚪',
+};
+
+/** Runs with more tasks than this show only the rows of tasks that did not always succeed. */
+const HISTORY_ALL_ROWS_MAX_TASKS = 40;
+
+/** A history cell: the result's emoji and the duration, or `·` when the task did not run. */
+function historyCell(result: string | null | undefined, durationMs: number | null | undefined): string {
+  if (result === undefined) return '·';
+  const emoji = result === null ? '⏳' : (HISTORY_EMOJI[result] ?? '❔');
+  return durationMs === null || durationMs === undefined ? emoji : `${emoji} ${formatDuration(durationMs)}`;
+}
+
+/**
+ * The grid of the last runs, as Airflow's: a row per task, a column per run (oldest left, this run
+ * right), each cell the task's result and duration, each column linking to its run. A task that
+ * fails now after succeeding before stands out in bold, with how long it has been failing.
+ */
+function historyGrid(info: RunInfo, state: RunState, history: RunHistory): string | null {
+  if (history.unavailable !== null) return `_The history of earlier runs is left out: ${escapeMarkdown(history.unavailable)}._`;
+  if (history.runs.length === 0) return null;
+  const runLink = (r: HistoryRun): string => {
+    const label = `${new Date(r.startedAt).toISOString().slice(5, 16).replace('T', ' ')}`;
+    const emoji = r.result === null ? '⏳' : (RUN_RESULT[r.result]?.emoji ?? '❔');
+    const url = runUrl({ ...info, context: { ...info.context, runId: r.runId, runAttempt: r.runAttempt } });
+    return `${emoji} ${link(label, url)}`;
+  };
+  const byId = new Map(state.tasks.map((t) => [t.id, t]));
+  const current = (id: string): { result: string | null | undefined; durationMs: number | null } => {
+    const t = byId.get(id);
+    if (t === undefined) return { result: undefined, durationMs: null };
+    const span = taskSpan(t, state);
+    return { result: t.reusedFrom !== null ? 'succeeded' : t.result, durationMs: span === null ? null : span.end - span.start };
+  };
+  const header = `| Task | ${history.runs.map(runLink).join(' | ')} | **this run** |`;
+  const align = `|---|${history.runs.map(() => ':-:').join('|')}|:-:|`;
+  const rows: string[] = [];
+  let hidden = 0;
+  for (const t of info.spec.tasks) {
+    const past = history.runs.map((r) => r.tasks[t.id]);
+    const now = current(t.id);
+    const results = [...past.map((c) => c?.result), now.result];
+    if (info.spec.tasks.length > HISTORY_ALL_ROWS_MAX_TASKS && results.every((r) => r === 'succeeded' || r === undefined)) {
+      hidden++;
+      continue;
+    }
+    // Failing since when: the failures at the end of the row, after a success.
+    let streak = 0;
+    for (let i = results.length - 1; i >= 0 && results[i] === 'failed'; i--) streak++;
+    const before = results[results.length - 1 - streak];
+    const newly = streak > 0 && before === 'succeeded';
+    const name = link(t.id, specUrl(info, t.pos.line));
+    const label = newly ? `**${name}** ❗ failing ${streak === 1 ? 'since this run' : `for ${streak} runs`}` : name;
+    const cells = [...past.map((c) => historyCell(c === undefined ? undefined : c.result, c?.durationMs)), historyCell(now.result, now.durationMs)];
+    rows.push(`| ${label} | ${cells.join(' | ')} |`);
+  }
+  const out = [`The last ${history.runs.length} ${history.runs.length === 1 ? 'run' : 'runs'} of this DAG before this one, from the states kept in the cluster (\`retention\`); · did not run.`, '', header, align, ...rows];
+  if (hidden > 0) out.push('', `_${hidden} ${hidden === 1 ? 'task' : 'tasks'} succeeded in every run shown and ${hidden === 1 ? 'is' : 'are'} left out._`);
+  return out.join('\n');
 }
 
 /** `failed` → `Failed`. */

@@ -35,6 +35,26 @@ export interface DryRunVerdict {
   problems?: string[];
 }
 
+/** One earlier run of the DAG, as its kept state tells it (src/kube/history.ts). */
+export interface HistoryRun {
+  runId: string;
+  /** Its last GitHub run attempt. */
+  runAttempt: number;
+  /** When its first run attempt started, epoch ms. */
+  startedAt: number;
+  /** How its last run attempt ended; `null` if it did not say (still running, or its runner died). */
+  result: 'success' | 'failure' | 'cancelled' | null;
+  /** By task id: the task's result (`null`: unfinished) and how long its last run attempt's attempts took. */
+  tasks: Record<string, { result: string | null; durationMs: number | null; runAttempt: number }>;
+}
+
+/** The last runs of this DAG before this one, oldest first, or why they could not be read. */
+export interface RunHistory {
+  runs: HistoryRun[];
+  /** Why there is no history (RBAC, most often); `null` when it was read (even if empty). */
+  unavailable: string | null;
+}
+
 /** The checks a dry run made beyond the server's own, and those it had to skip. */
 export interface DryRunChecks {
   /** Each check made, in words. */
