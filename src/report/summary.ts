@@ -457,9 +457,9 @@ function kubectlBlock(info: RunInfo, pod: string, o: AttemptOutcome | null, keep
     const why = keepPods === 'never' ? 'The pod was deleted (`keep-pods: never`); the cluster keeps its events for about an hour:' : 'The pod is gone; the cluster keeps its events for about an hour:';
     return [why, '', codeBlock([events], 'sh')].join('\n');
   }
-  const kept = keepPods === undefined ? 'if `keep-pods` kept it' : `kept by \`keep-pods: ${keepPods}\``;
+  const kept = keepPods === undefined ? 'Its pod, if `keep-pods` kept it' : `Its pod, kept by \`keep-pods: ${keepPods}\``;
   return [
-    `Look at its pod in the cluster (${kept}; delete the pod when done): status and events, whole log, events alone:`,
+    `${kept}: its status and events, its whole log, and the cluster's events about it (delete the pod when you are done):`,
     '',
     codeBlock([`kubectl${ns} describe pod ${pod}`, `kubectl${ns} logs ${pod}`, events], 'sh'),
   ].join('\n');
