@@ -3,9 +3,11 @@
  * input-helper does), plus the GitHub run context. Nothing here runs at import time: the entry
  * point calls `readSettings` with a function that reads an input.
  */
-import type { ConcurrencyPolicy, KeepPods, Mode, RerunMode, RunContext } from '../common/run.ts';
+import { CONCURRENCY_POLICIES, KEEP_PODS, MODES, RERUN_MODES, type ConcurrencyPolicy, type KeepPods, type Mode, type RerunMode, type RunContext } from '../common/run.ts';
+import { UserError } from '../common/errors.ts';
 import { parseDuration } from '../spec/duration.ts';
 import type { AuthInputs } from '../kube/auth.ts';
+import { concurrencyLeaseName } from '../kube/lease-name.ts';
 
 export type { ConcurrencyPolicy, KeepPods, RerunMode };
 
@@ -31,14 +33,10 @@ export interface Settings {
 }
 
 /** A bad input: the message says which input, what was found and what was expected. */
-export class InputError extends Error {
+export class InputError extends UserError {
   override name = 'InputError';
 }
 
-const MODES: readonly Mode[] = ['run', 'dry-run', 'plan'];
-const KEEP_PODS: readonly KeepPods[] = ['never', 'on-failure', 'always'];
-const RERUN: readonly RerunMode[] = ['failed', 'all'];
-const POLICIES: readonly ConcurrencyPolicy[] = ['wait', 'skip', 'fail'];
 
 /** Reads and checks every input. `getInput` returns '' for an input that was not given. */
 export function readSettings(getInput: (name: string) => string): Settings {
@@ -79,9 +77,9 @@ export function readSettings(getInput: (name: string) => string): Settings {
     maxParallel: wholeNumber('max-parallel', 0),
     keepPods: oneOf('keep-pods', KEEP_PODS, 'on-failure'),
     logTailLines: wholeNumber('log-tail-lines', 50),
-    rerun: oneOf('rerun', RERUN, 'failed'),
+    rerun: oneOf('rerun', RERUN_MODES, 'failed'),
     concurrency: optional('concurrency') ?? null,
-    concurrencyPolicy: oneOf('concurrency-policy', POLICIES, 'wait'),
+    concurrencyPolicy: oneOf('concurrency-policy', CONCURRENCY_POLICIES, 'wait'),
     concurrencyTimeoutMs: duration('concurrency-timeout', '1h'),
     retentionMs: duration('retention', '30d'),
     auth: {
@@ -92,7 +90,26 @@ export function readSettings(getInput: (name: string) => string): Settings {
       certificateAuthorityData: optional('certificate-authority-data'),
     },
   };
+  if (settings.concurrency !== null) {
+    try {
+      concurrencyLeaseName(settings.concurrency);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      problems.push(err.message);
+    }
+  }
+  if (settings.namespace !== null && !(settings.namespace.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(settings.namespace))) {
+    problems.push(
+      `Invalid input 'namespace': '${settings.namespace}'. Expected a Kubernetes namespace name: lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit.`,
+    );
+  }
   const { auth } = settings;
+  if (auth.server !== undefined && !isHttpUrl(auth.server)) {
+    problems.push(`Invalid input 'server': '${auth.server}'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`);
+  }
+  if (auth.certificateAuthorityData !== undefined && !/^[A-Za-z0-9+/\s]+=*\s*$/.test(auth.certificateAuthorityData)) {
+    problems.push(`Invalid input 'certificate-authority-data': expected the CA certificate in base64 (as a kubeconfig's certificate-authority-data holds it).`);
+  }
   if (auth.server !== undefined && auth.token === undefined && auth.kubeconfig === undefined) {
     problems.push(`Input 'server' was given without 'token'. Give both (a service-account token), or a 'kubeconfig' instead.`);
   }
@@ -101,6 +118,15 @@ export function readSettings(getInput: (name: string) => string): Settings {
   }
   if (problems.length > 0) throw new InputError(problems.join('\n'));
   return settings;
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 /** The GitHub run this step belongs to, from the runner's environment variables. */

@@ -114,6 +114,7 @@ class Engine {
     this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
       timeoutSeconds: o.watchTimeoutSeconds,
       onRecover: (what) => o.debug?.(what),
+      now: () => this.#clock.now(),
     });
     try {
       await this.#watcher.start();

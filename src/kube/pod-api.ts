@@ -11,8 +11,25 @@
  * annotations that prove a pod is ours, are more methods here and more fields of the pod.
  */
 import type { Readable } from 'node:stream';
-import type { V1Pod } from '@kubernetes/client-node';
+import { Observable, type ConfigurationOptions, type RequestContext, type ResponseContext, type V1Pod } from '@kubernetes/client-node';
 import type { KubeClient } from './client.ts';
+
+/**
+ * Request options that send `pod` as it was rendered. client-node's serializer copies only the
+ * fields its V1Pod model knows, so without this a field the model does not know (a typo, or one
+ * newer than the client) would be dropped on our side, silently, and the API server's strict
+ * field validation would never see it.
+ */
+function sendAsRendered(pod: V1Pod): ConfigurationOptions {
+  const middleware = {
+    pre: (context: RequestContext): Observable<RequestContext> => {
+      context.setBody(JSON.stringify(pod));
+      return new Observable(Promise.resolve(context));
+    },
+    post: (context: ResponseContext): Observable<ResponseContext> => new Observable(Promise.resolve(context)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
 
 /** A list of pods and the resourceVersion to watch from. */
 export interface PodList {
@@ -68,12 +85,17 @@ export function kubePodApi(client: KubeClient): PodApi {
     server: client.server,
     create: (namespace, pod, options = {}) => {
       const name = pod.metadata?.name ?? '';
+      // Strict: a field the server does not know is a 400, not a warning and a dropped field
+      // (a misspelt affinity would let the pod run on any node). The spec layer checks the same
+      // offline against the pinned release; this catches a cluster of another version.
+      const fieldValidation = 'Strict';
+      const asRendered = sendAsRendered(pod);
       if (options.dryRun) {
-        return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All' }));
+        return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All', fieldValidation }, asRendered));
       }
       // Retrying a create after a network error is safe for the engine: if the first one reached
       // the server, the retry answers 409 and the engine adopts the pod (after checking its labels).
-      return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod }));
+      return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod, fieldValidation }, asRendered));
     },
     read: (namespace, name) => client.request(`get pod ${name}`, () => client.core.readNamespacedPod({ name, namespace })),
     delete: async (namespace, name, { gracePeriodSeconds }) => {

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import { runUrl } from '../common/links.ts';
 import { effectiveRunId, type RunContext } from '../common/run.ts';
 import { renderTemplate } from '../spec/template.ts';
 import type { DagSpec, Template, TaskSpec } from '../spec/types.ts';
@@ -100,11 +101,8 @@ export function runPodSelector(spec: Pick<DagSpec, 'name'>, context: RunContext,
   return runSelector(spec.name, effectiveRunId(context, runId), context.runAttempt);
 }
 
-/** The URL of the GitHub run, or null outside a workflow. */
-export function runUrl(context: RunContext): string | null {
-  if (!context.repository || !context.runId) return null;
-  return `${context.serverUrl.replace(/\/+$/, '')}/${context.repository}/actions/runs/${context.runId}/attempts/${context.runAttempt}`;
-}
+/** The URL of the GitHub run (src/common/links.ts: the summary gives the same), or null outside a workflow. */
+export { runUrl };
 
 /** Everything `renderPod` needs besides the task. */
 export interface PodContext {

@@ -33,6 +33,7 @@ import {
 } from '../dag/rerun.ts';
 import type { AttemptEnd, RunResult } from '../dag/types.ts';
 import type { DagSpec } from '../spec/types.ts';
+import { systemClock } from '../common/clock.ts';
 import type { Requester } from './client.ts';
 import { classifyError, KubeError } from './errors.ts';
 import { LABELS, MANAGED_BY, labelValue } from './pod.ts';
@@ -74,7 +75,7 @@ export interface RunStoreOptions {
   runId: string;
   /** `owner/name` of the GitHub repository, or null outside a workflow. */
   repository: string | null;
-  /** The clock (epoch ms) for `updatedAt`; default Date.now. */
+  /** The clock (epoch ms) for `updatedAt`; default the system's (src/common/clock.ts). */
   now?: () => number;
   /** How requests are sent: KubeClient.request, so they share the client's rate limit and retries. */
   request: Requester;
@@ -99,7 +100,7 @@ export class RunStore {
   constructor(options: RunStoreOptions) {
     this.name = runStateName(options.dag, options.runId);
     this.#o = {
-      now: Date.now,
+      now: systemClock.now,
       limitBytes: STATE_LIMIT_BYTES,
       onNote: () => {},
       maxConflicts: 20,

@@ -10,6 +10,7 @@
  *   trimmed first, oldest lines first, and the summary says so.
  * - Secrets given in `options.secrets` (and their base64 forms) never appear in the output.
  */
+import { runUrl as contextRunUrl } from '../common/links.ts';
 import { stringify } from 'yaml';
 import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
 import type { DagSpec, TaskSpec } from '../spec/types.ts';
@@ -110,11 +111,7 @@ export function specUrl(info: RunInfo, line?: number): string | null {
 
 /** The URL of the workflow run (and its attempt), when the run is on GitHub. */
 export function runUrl(info: RunInfo): string | null {
-  const { repository, runId, runAttempt, serverUrl } = info.context;
-  if (repository === null || runId === null) return null;
-  const repo = repository.split('/').map(urlSegment).join('/');
-  const base = `${serverUrl.replace(/\/+$/, '')}/${repo}/actions/runs/${urlSegment(runId)}`;
-  return runAttempt > 1 ? `${base}/attempts/${runAttempt}` : base;
+  return contextRunUrl(info.context);
 }
 
 /** `[text](url)` with the text escaped, or the escaped text alone without a URL. */

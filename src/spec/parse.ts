@@ -7,7 +7,8 @@
  *  2. Duplicate keys, found by walking the document (the yaml library would stop at the first).
  *  3. The zod schema (schema.ts); each zod issue's path is mapped back to its YAML node.
  *  4. Semantic checks on the raw data, defensively typed so they run even when stage 3 failed:
- *     names, needs, cycles, templates, `if:` expressions, missing images.
+ *     names, needs, cycles, templates, `if:` expressions, missing images, and the Kubernetes
+ *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
@@ -21,6 +22,7 @@ import { ExpressionError, parseExpression, RUN_FIELDS, type ExprRefAt, type Pars
 import { ContextAccess } from '@actions/expressions/ast';
 import { expandMatrix, matrixKeys } from './matrix.ts';
 import { normalizeSpec } from './normalize.ts';
+import { checkPodFields } from './k8s/check.ts';
 import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
@@ -153,6 +155,11 @@ class Locator {
       return this.offsetPos(node.range[0] + 1 + offset);
     }
     return this.offsetPos(node.range[0]);
+  }
+
+  /** The text a node was written as in the file. */
+  source(node: Node): string {
+    return node.range ? this.#text.slice(node.range[0], node.range[1]) : '';
   }
 
   /** The keys of the map at `path`, in file order, without duplicates. */
@@ -402,6 +409,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     return;
   }
   const defaults = isRecord(raw.defaults) ? raw.defaults : {};
+  checkKubeFields(['defaults'], defaults, loc, issues);
   const graph = new Map<string, GraphNode>();
   const needPaths = new Map<string, Map<string, SpecPath>>();
 
@@ -429,6 +437,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
       issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task "${id}" has no image; set tasks.${id}.image or defaults.image`);
     }
     for (const [name] of Object.entries(isRecord(task) && isRecord(task.env) ? task.env : {})) checkEnvName(name, ['tasks', id, 'env', name], loc, issues);
+    checkKubeFields(['tasks', id], task, loc, issues);
   }
   for (const [name] of Object.entries(isRecord(defaults.env) ? defaults.env : {})) checkEnvName(name, ['defaults', 'env', name], loc, issues);
 
@@ -452,6 +461,47 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     for (const { text, path } of templateStrings(['tasks', id], task)) checkTemplate(text, path, params, scope, loc, issues);
     if (typeof task.if === 'string') checkCondition(task.if, ['tasks', id, 'if'], params, scope, loc, issues);
     checkSensor(task, ['tasks', id, 'sensor'], loc, issues);
+  }
+}
+
+/**
+ * The Kubernetes objects under `<base>.pod` (affinity, tolerations, volumes…), checked against
+ * the pinned release's schema: a field the API server does not know would be dropped with only a
+ * warning on a real cluster, so the pods would run without it.
+ */
+function checkKubeFields(base: SpecPath, fields: unknown, loc: Locator, issues: Issues): void {
+  if (!isRecord(fields) || !isRecord(fields.pod)) return;
+  for (const issue of checkPodFields(fields.pod)) {
+    const path = [...base, 'pod', ...issue.path];
+    const parent = path.slice(0, -1);
+    const key = String(path[path.length - 1]);
+    if (issue.kind === 'unknown-field') issues.add(loc.keyPos(path), path, `unknown key "${key}" ${where(parent)}${issue.detail}`);
+    else if (issue.kind === 'required') issues.add(loc.keyPos(parent), path, `missing required key "${key}" ${where(parent)}${issue.detail}`);
+    else issues.add(loc.valuePos(path), path, `${formatPath(path)}: ${issue.detail}`);
+  }
+  checkOctalLookalikes(loc.find([...base, 'pod']).value, [...base, 'pod'], loc, issues);
+}
+
+/**
+ * `defaultMode: 0644` is octal in a Kubernetes manifest (YAML 1.1) but the decimal number 644 in
+ * a spec (YAML 1.2): the file would get other permissions than meant, silently. Such a number is
+ * an error that says both ways to write it.
+ */
+function checkOctalLookalikes(node: unknown, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (isMap(node)) {
+    for (const pair of node.items) checkOctalLookalikes(pair.value, [...path, keyText(pair.key)], loc, issues);
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => checkOctalLookalikes(item, [...path, i], loc, issues));
+  } else if (isScalar(node) && typeof node.value === 'number') {
+    const text = loc.source(node);
+    if (/^0[0-7]+$/.test(text) && parseInt(text, 8) !== node.value) {
+      const digits = text.replace(/^0+/, '');
+      issues.add(
+        loc.nodePos(node),
+        path,
+        `${formatPath(path)}: ${text} is the decimal number ${node.value} here (a spec is YAML 1.2), not octal as in a YAML 1.1 manifest; write 0o${digits} for octal (${parseInt(text, 8)}) or ${digits} for decimal`,
+      );
+    }
   }
 }
 

@@ -73,8 +73,9 @@ export interface RetryPolicy {
 
 /**
  * Pod-spec fields merged into the task's pod. They are Kubernetes objects and are passed
- * through as written (the schema checks their outer shape; the cluster checks the rest, which
- * `dry-run` exercises). `labels` and `annotations` go on the pod's metadata.
+ * through as written: the spec's schema checks their outer shape, src/spec/k8s/check.ts every
+ * field against the pinned release's OpenAPI schema, the cluster the rest (which `dry-run`
+ * exercises). `labels` and `annotations` go on the pod's metadata.
  */
 export interface PodOverrides {
   nodeSelector?: Record<string, string>;

@@ -2,6 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import { ApiException } from '@kubernetes/client-node';
 import { TokenBucket, classifyError, describeError, isRetriable, withRetry } from '../../src/kube/errors.ts';
+import { KUBERNETES_VERSION } from '../../src/spec/k8s/pod-openapi.ts';
 
 const status = (code: number, reason: string, message: string, details?: object) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code, details });
@@ -32,6 +33,31 @@ describe('classifyError', () => {
     const err = new ApiException(422, 'x', status(422, 'Invalid', 'Pod "p" is invalid', { causes: [{ field: 'spec.containers[0].image', message: 'Required value' }] }), {});
     expect(classifyError(err).causes).toEqual(['spec.containers[0].image: Required value']);
     expect(describeError(err, 'create pod p', null)).toMatch(/spec.containers\[0\].image: Required value/);
+  });
+
+  // Messages as kube-apiserver v1.36 words them (test/e2e/real-server.test.ts meets them for real).
+  test('403 from RBAC: names the missing permission and the Role', () => {
+    const err = new ApiException(403, 'x', status(403, 'Forbidden', 'pods is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "pods" in API group "" in the namespace "ns"'), {});
+    expect(describeError(err, 'create pod p', null)).toMatch(/forbidden \(403\).*cannot create resource "pods".*Grant the permission with a Role/);
+  });
+
+  test.each([
+    ['an exceeded ResourceQuota', 'pods "p" is forbidden: exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1'],
+    ['PodSecurity', 'pods "p" is forbidden: violates PodSecurity "restricted:latest": privileged (container "main" must not set securityContext.privileged=true)'],
+  ])('403 from admission (%s): the server\'s message as the namespace\'s policy, not a missing permission', (_, message) => {
+    const text = describeError(new ApiException(403, 'x', status(403, 'Forbidden', message), {}), 'create pod p', null);
+    expect(text).toContain(message);
+    expect(text).toMatch(/refused by the namespace's admission policy/);
+    expect(text).not.toMatch(/Grant the permission/);
+  });
+
+  test('400 from strict field validation: a configuration error that quotes the server and says what to check', () => {
+    const message = 'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.affinity.nodeAfinity"';
+    const err = new ApiException(400, 'x', status(400, 'BadRequest', message), {});
+    expect(classifyError(err)).toMatchObject({ kind: 'bad-request', retriable: false, reason: 'BadRequest' });
+    expect(describeError(err, 'create pod p in namespace ns', null)).toBe(
+      `Could not create pod p in namespace ns: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${message}. The spec's pod: fields are checked offline against Kubernetes ${KUBERNETES_VERSION}: check that the cluster's version has this field.`,
+    );
   });
 
   test('429 reads Retry-After', () => {

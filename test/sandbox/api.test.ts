@@ -94,6 +94,36 @@ describe('objects', () => {
     expect(warned.headers.warning).toBe('299 - "unknown field \\"spec.containers[0].imagee\\"", 299 - "unknown field \\"spec.restartPolicyy\\""');
   });
 
+  it('under Strict, checks every field of a Pod at every depth against the release schema, as the real decoder (affinity, tolerations, volumes, probes)', async () => {
+    // The message is the real server's: handlers/rest.go words "<Kind> in version ... cannot be handled as a <Kind>: <err>",
+    // runtime.strictDecodingError "strict decoding error: " + the errors joined by ", ", sigs.k8s.io/json `unknown field "<path>"`.
+    const body = {
+      metadata: { name: 'deep-typo' },
+      spec: {
+        containers: [{ name: 'main', image: 'sandbox/succeed', readinessProbe: { httpGet: { port: 8080, pathh: '/' } } }],
+        affinity: { nodeAfinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } } },
+        tolerations: [{ key: 'gpu', operator: 'Exists' }, { key: 'x', operatr: 'Exists' }],
+        volumes: [{ name: 'v', emptyDir: { sizeLimit: '1Gi', medium: '' }, secrett: {} }],
+      },
+    };
+    const strict = await raw(sandbox, 'POST', `/api/v1/namespaces/${ns}/pods?fieldValidation=Strict&dryRun=All`, { body });
+    expect(strict.status).toBe(400);
+    expect(strict.json()).toMatchObject({
+      reason: 'BadRequest',
+      message:
+        'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].readinessProbe.httpGet.pathh", unknown field "spec.affinity.nodeAfinity", unknown field "spec.tolerations[1].operatr", unknown field "spec.volumes[0].secrett"',
+    });
+    // The same pod without the typos passes Strict: no field of it is unknown.
+    const fixed = structuredClone(body) as typeof body & { spec: Record<string, unknown> };
+    fixed.spec.containers[0]!.readinessProbe.httpGet = { port: 8080, path: '/' } as never;
+    fixed.spec.affinity = { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } } as never;
+    fixed.spec.tolerations = [{ key: 'gpu', operator: 'Exists' }];
+    fixed.spec.volumes = [{ name: 'v', emptyDir: { sizeLimit: '1Gi', medium: '' } }] as never;
+    const ok = await raw(sandbox, 'POST', `/api/v1/namespaces/${ns}/pods?fieldValidation=Strict&dryRun=All`, { body: fixed });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.headers.warning).toBeUndefined();
+  });
+
   it('does not store a dry-run create', async () => {
     const pod = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('dry', {}), dryRun: 'All' });
     expect(pod.metadata?.uid).toBeTruthy();

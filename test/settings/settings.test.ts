@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/common/errors.ts';
 import { InputError, readRunContext, readSettings } from '../../src/action/settings.ts';
 
 const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? '';
@@ -45,6 +46,23 @@ describe('readSettings', () => {
     expect(() => readSettings(inputs({ dag: 'a.yaml', retention: 'a week' }))).toThrow(
       `Invalid input 'retention': 'a week'. Expected a duration like "90s", "30m", "1h30m" or "7d".`,
     );
+  });
+
+  it('refuses a concurrency name, a namespace, a server URL or CA data that cannot work, before connecting (a UserError, never an internal error)', () => {
+    let error: unknown = null;
+    try {
+      readSettings(inputs({ dag: 'a.yaml', concurrency: '!!!', namespace: 'Data_Pipelines', server: 'k8s:6443', token: 't', 'certificate-authority-data': 'not base64!' }));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message.split('\n')).toEqual([
+      `Invalid input 'concurrency': '!!!'. Expected a name with letters or digits, e.g. 'clickhouse-sync'.`,
+      `Invalid input 'namespace': 'Data_Pipelines'. Expected a Kubernetes namespace name: lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit.`,
+      `Invalid input 'server': 'k8s:6443'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`,
+      `Invalid input 'certificate-authority-data': expected the CA certificate in base64 (as a kubeconfig's certificate-authority-data holds it).`,
+    ]);
+    expect(readSettings(inputs({ dag: 'a.yaml', concurrency: 'Nightly DB', namespace: 'data-pipelines' }))).toMatchObject({ concurrency: 'Nightly DB', namespace: 'data-pipelines' });
   });
 
   it('names the missing half of server/token', () => {
