@@ -6,6 +6,7 @@
  */
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { AttemptOutcome } from '../dag/types.ts';
+import type { PendingStatus } from '../common/observed.ts';
 import { CONTAINER, parseOutputs } from './pod.ts';
 
 /** What `classifyPod` needs besides the pod. */
@@ -231,16 +232,6 @@ export function containerStarted(pod: V1Pod): boolean {
   return s?.running !== undefined || s?.terminated !== undefined;
 }
 
-/** Why an attempt's pod is not running yet, as its status says it (for the live log). */
-export interface PendingStatus {
-  /** `Unschedulable`, `ContainerCreating`, `ErrImagePull`, `ImagePullBackOff`, `Scheduled`, `Pending`… */
-  reason: string;
-  /** The scheduler's or the kubelet's words, when they gave any. */
-  message: string | null;
-  /** The node the pod was bound to, once it was. */
-  node: string | null;
-}
-
 /**
  * Why the pod's container has not started, or `null` once it has (or the pod ended). Read from
  * the pod's status alone (the `PodScheduled` condition, the container's `waiting` state), which
@@ -259,3 +250,5 @@ export function pendingStatus(pod: V1Pod): PendingStatus | null {
   if (node !== null) return { reason: 'Scheduled', message: null, node };
   return { reason: 'Pending', message: null, node: null };
 }
+
+export type { PendingStatus };

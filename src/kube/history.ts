@@ -6,7 +6,7 @@
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { parseRunState } from '../dag/rerun.ts';
-import type { HistoryRun, RunHistory } from '../report/types.ts';
+import type { HistoryRun, RunHistory } from '../common/observed.ts';
 import type { Requester } from './client.ts';
 import { classifyError } from './errors.ts';
 import { dagSelector } from './housekeeping.ts';

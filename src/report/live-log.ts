@@ -7,7 +7,7 @@
  */
 import type { AttemptOutcome, Decision, RunResult, RunState, RunView } from '../dag/types.ts';
 import { formatDuration } from '../common/duration.ts';
-import type { PendingStatus } from '../kube/classify.ts';
+import type { PendingStatus } from '../common/observed.ts';
 import type { DryRunChecks, DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
 
 /** At most one line about a waiting pod per attempt in this long; a later change is told then. */

@@ -4,8 +4,10 @@
  * ones it cares about, and `CompositeReporter` forwards to all of them.
  */
 import type { AttemptOutcome, Decision, RunState, RunView } from '../dag/types.ts';
-import type { PendingStatus } from '../kube/classify.ts';
+import type { PendingStatus } from '../common/observed.ts';
 import type { DagSpec } from '../spec/types.ts';
+
+export type { HistoryRun, PendingStatus, RunHistory } from '../common/observed.ts';
 
 import type { Mode, RunContext } from '../common/run.ts';
 
@@ -33,26 +35,6 @@ export interface DryRunVerdict {
    * run (a missing Secret or key, no node it fits on). Empty or absent: nothing found.
    */
   problems?: string[];
-}
-
-/** One earlier run of the DAG, as its kept state tells it (src/kube/history.ts). */
-export interface HistoryRun {
-  runId: string;
-  /** Its last GitHub run attempt. */
-  runAttempt: number;
-  /** When its first run attempt started, epoch ms. */
-  startedAt: number;
-  /** How its last run attempt ended; `null` if it did not say (still running, or its runner died). */
-  result: 'success' | 'failure' | 'cancelled' | null;
-  /** By task id: the task's result (`null`: unfinished) and how long its last run attempt's attempts took. */
-  tasks: Record<string, { result: string | null; durationMs: number | null; runAttempt: number }>;
-}
-
-/** The last runs of this DAG before this one, oldest first, or why they could not be read. */
-export interface RunHistory {
-  runs: HistoryRun[];
-  /** Why there is no history (RBAC, most often); `null` when it was read (even if empty). */
-  unavailable: string | null;
 }
 
 /** The checks a dry run made beyond the server's own, and those it had to skip. */
