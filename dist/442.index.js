@@ -37,6 +37,8 @@ __webpack_require__.d(__webpack_exports__, {
 var common_clock = __webpack_require__(9419);
 // EXTERNAL MODULE: ./lib/common/run.js
 var run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
+var run_dates = __webpack_require__(9672);
 // EXTERNAL MODULE: ./lib/kube/dry-run-checks.js
 var dry_run_checks = __webpack_require__(6740);
 // EXTERNAL MODULE: ./lib/kube/errors.js
@@ -48,6 +50,7 @@ var kube_pod = __webpack_require__(1794);
  * `dry-run`: every task's pod submitted with `dryRun=All`, so the cluster's RBAC, admission, quota
  * and schema checks speak before anything runs.
  */
+
 
 
 
@@ -67,7 +70,7 @@ async function dryRunDag(options) {
     const started = clock.now();
     const runId = (0,run/* effectiveRunId */.gw)(o.context, o.runId, started);
     await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
-    const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
+    const render = (0,kube_pod/* placeholderRender */.Qi)(o.params, undefined, { run: o.run ?? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: started, schedule: null, logicalDate: null })) });
     const rendered = o.spec.tasks.map((task) => {
         const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
         try {
@@ -1752,6 +1755,7 @@ function failure(cls, reason, message) {
 
 
 
+
 /** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
 const LOG_WAIT_MS = 10_000;
 /**
@@ -1767,6 +1771,8 @@ class Engine {
     #clock;
     #runId;
     #selector;
+    /** The `run` context: logical date and data interval. */
+    #run;
     #scheduler;
     #runner;
     /** What reporters see of the run as it goes: asked for, never copied per event. */
@@ -1789,13 +1795,17 @@ class Engine {
     constructor(options) {
         this.#o = options;
         this.#clock = options.clock ?? common_clock/* systemClock */.m;
-        this.#runId = (0,run/* effectiveRunId */.gw)(options.context, options.runId, this.#clock.now());
+        // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
+        this.#runId = options.runId ?? (0,run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
+        // Without a run context (the CLI), the logical date is the start of the run.
+        this.#run = options.run === undefined ? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
         this.#scheduler = new Scheduler(options.spec, {
             now: this.#clock.now(),
             maxParallel: options.maxParallel,
             params: options.params,
             previous: options.previous,
+            run: this.#run,
         });
         this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
         const scheduler = this.#scheduler;
@@ -1849,7 +1859,8 @@ class Engine {
         this.#watcher.stop();
         const state = this.#scheduler.state();
         const tails = {};
-        for (const t of state.tasks) {
+        // A matrix task's tails are its instances'.
+        for (const t of state.tasks.flatMap((x) => x.instances ?? [x])) {
             const live = this.#lastAttempt.get(t.id);
             const tail = live?.pod.tail();
             if (tail && t.result !== 'succeeded')
@@ -1897,7 +1908,7 @@ class Engine {
             await this.#o.reporter.decision?.(d, this.#view);
             switch (d.type) {
                 case 'start':
-                    this.#startAttempt(d.task, d.attempt);
+                    this.#startAttempt(d.task, d.attempt, d.poke);
                     break;
                 case 'cancel':
                     for (const a of d.attempts) {
@@ -1905,6 +1916,7 @@ class Engine {
                         if (!live)
                             continue;
                         live.cancelAsked = true;
+                        live.cancelWords = d.reason === 'fail-fast' ? 'another instance of its matrix failed (fail-fast); the pod was deleted' : undefined;
                         // A pod whose create has not answered yet is deleted when it answers.
                         if (live.started)
                             await this.#cancelAttempt(live);
@@ -1923,14 +1935,20 @@ class Engine {
         const l = this.#lastAttempt.get(task);
         return l && l.attempt === attempt ? l : undefined;
     }
-    /** Renders and creates the attempt's pod (in the background); 409 adopts the existing pod. */
-    #startAttempt(task, attempt) {
+    /**
+     * Renders and creates the attempt's pod (in the background); 409 adopts the existing pod.
+     * `task` is a task id or a matrix instance id; `poke` is a sensor's poke (a pod of its own).
+     */
+    #startAttempt(task, attempt, poke) {
         const o = this.#o;
-        const spec = o.spec.tasks.find((t) => t.id === task);
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt });
+        const unit = this.#scheduler.unit(task);
+        const spec = unit.spec;
+        const instance = unit.group === null ? null : { id: task, group: unit.group };
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt, poke });
         const live = {
             task,
             attempt,
+            poke,
             pod: this.#runner.attempt({ task, attempt, pod: name }, (text, time) => o.reporter.logLine?.({ task, attempt, text, time })),
             createdAt: this.#clock.now(),
             started: false,
@@ -1941,14 +1959,16 @@ class Engine {
         };
         this.#live.set(name, live);
         this.#lastAttempt.set(task, live);
-        const rec = o.recorded?.(task, attempt);
+        // A sensor's later pokes are never replayed: only its attempt's end is recorded, and replaying
+        // it for every poke would stand in for pokes that should run.
+        const rec = poke === undefined || poke === 1 ? o.recorded?.(task, attempt) : null;
         if (rec) {
             // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
             this.#enqueue(async () => {
                 this.#markStarted(live);
                 live.pod.markGone();
                 live.recorded = true;
-                await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
+                await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name, poke });
                 await this.#endAttempt(live, rec.outcome);
             });
             return;
@@ -1958,21 +1978,24 @@ class Engine {
             this.#enqueue(() => this.#endAttempt(live, cancelledOutcome('the run was cancelled before the pod was created')));
             return;
         }
-        // Only the outputs this task's templates refer to (O(references), not O(tasks): a wide DAG
+        // Only the tasks this task's templates refer to (O(references), not O(tasks): a wide DAG
         // would otherwise cost tasks² in snapshots).
-        const outputs = {};
+        const tasks = {};
         for (const t of [spec.image, ...(spec.command ?? []), ...(spec.args ?? []), ...spec.env.map((e) => ('value' in e ? e.value : ''))]) {
-            for (const ref of (0,kube_pod/* outputRefs */.g2)(t)) {
-                if (outputs[ref.task] !== undefined)
-                    continue;
-                const upstream = this.#scheduler.taskState(ref.task);
-                if (upstream.result === 'succeeded')
-                    outputs[ref.task] = upstream.outputs;
+            for (const expr of (0,template/* templateExpressions */.A_)(t)) {
+                for (const { ref } of expr.refs) {
+                    if ((ref.kind !== 'output' && ref.kind !== 'outputs' && ref.kind !== 'result') || tasks[ref.task] !== undefined)
+                        continue;
+                    const value = this.#scheduler.taskValue(ref.task);
+                    if (value !== undefined && this.#scheduler.taskState(ref.task).result !== null)
+                        tasks[ref.task] = value;
+                }
             }
         }
         let pod;
         try {
-            pod = (0,kube_pod/* renderPod */.Ci)(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render: (t) => (0,template/* renderTemplate */.Xm)(t, { params: o.params, outputs }) });
+            const render = (t) => (0,template/* renderTemplate */.Xm)(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: this.#run });
+            pod = (0,kube_pod/* renderPod */.Ci)(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render, instance, poke });
         }
         catch (err) {
             // An output an `if: always()` task refers to is missing, for one: a configuration error.
@@ -1993,8 +2016,8 @@ class Engine {
             if (live.finished)
                 return;
             this.#markStarted(live);
-            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name });
-            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted);
+            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name, poke: live.poke });
+            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted, live.poke);
             if (live.cancelAsked || this.#cancelledBySignal) {
                 live.cancelAsked = true;
                 await this.#cancelAttempt(live);
@@ -2023,7 +2046,7 @@ class Engine {
         const now = this.#clock.now();
         if ((0,classify/* containerStarted */.h0)(pod) && !deleted) {
             // "Created" and "started" are different moments: tell the second once, before its log.
-            if (!live.containerSeen && !live.finished)
+            if (!live.containerSeen && !live.finished && (live.poke ?? 1) === 1)
                 this.#o.reporter.containerStarted?.(live.task, live.attempt, pod.spec?.nodeName ?? null, now - live.createdAt);
             live.containerSeen = true;
             live.pod.followLog();
@@ -2068,7 +2091,7 @@ class Engine {
         live.finished = true;
         this.#active.delete(live);
         const at = this.#clock.now();
-        await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
+        await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
         await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
         let recordFailed = false;
         if (!live.recorded && this.#o.onAttemptEnd) {
@@ -2084,7 +2107,10 @@ class Engine {
         if (!live.started || live.pod.gone)
             return;
         const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
-        const keep = !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+        // A sensor's "not yet" is no failure: no pod is kept between pokes.
+        const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
+        const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
+        const keep = !stillRunning && !notYet && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
         if (keep)
             return;
         this.#track((async () => {
@@ -2101,7 +2127,7 @@ class Engine {
             return;
         live.pod.stopLog();
         this.#track(live.pod.delete(this.#o.cancelGraceSeconds ?? 2));
-        await this.#endAttempt(live, cancelledOutcome('the run was cancelled; the pod was deleted'));
+        await this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled; the pod was deleted'));
     }
     #markStarted(live) {
         live.started = true;
@@ -3748,7 +3774,10 @@ class LiveLogReporter {
         const what = info.mode === 'dry-run' ? 'Dry run of' : 'Running';
         this.#write(`${what} DAG ${info.spec.name} (${n} ${n === 1 ? 'task' : 'tasks'})${where}`);
     }
-    podCreated(task, attempt, pod, adopted) {
+    podCreated(task, attempt, pod, adopted, poke) {
+        // A sensor's later pokes were announced by the "not yet" line of the poke before.
+        if (poke !== undefined && poke > 1)
+            return;
         this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'created pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
     }
     podPending(task, attempt, status, at) {
@@ -3802,9 +3831,21 @@ class LiveLogReporter {
             case 'skip':
                 this.#write(`${d.task} skipped: ${d.reason}`);
                 break;
+            case 'poke':
+                // One line per poke: a sensor that waits for hours stays readable.
+                this.#write(`${label(d.task, d.attempt)} not yet (poke ${d.poke}); next poke at ${clockTime(d.at)}`);
+                break;
+            case 'expand': {
+                const shown = d.instances.slice(0, 5).join(', ') + (d.instances.length > 5 ? `, … (${d.instances.length - 5} more)` : '');
+                this.#write(`${d.task}: ${d.instances.length} matrix instance${d.instances.length === 1 ? '' : 's'}: ${shown}`);
+                break;
+            }
+            case 'fail':
+                this.#write(`${d.task} failed: ${d.reason}`);
+                break;
             case 'cancel': {
                 const names = d.attempts.map((a) => (a.attempt > 1 ? `${a.task} (attempt ${a.attempt})` : a.task)).join(', ');
-                const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : 'the run was cancelled';
+                const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : d.reason === 'fail-fast' ? 'an instance of the matrix failed (fail-fast)' : 'the run was cancelled';
                 this.#write(`${why}: stopping ${names}`);
                 break;
             }
@@ -3844,6 +3885,10 @@ class LiveLogReporter {
         const failed = state.tasks.filter((t) => t.result === 'failed').length;
         this.#write(`DAG ${state.dag} finished: ${state.result ?? 'unfinished'}${failed ? ` (${failed} failed)` : ''}`);
     }
+}
+/** `02:15:00Z`: the UTC time of day (the step log's own timestamps are UTC too). */
+function clockTime(ms) {
+    return `${new Date(ms).toISOString().slice(11, 19)}Z`;
 }
 function label(task, attempt) {
     return attempt > 1 ? `[${task} #${attempt}]` : `[${task}]`;

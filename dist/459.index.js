@@ -814,7 +814,8 @@ async function startRerunSession(store, options) {
         stored,
         plan,
         attemptEnded: (end) => {
-            const task = tasks.get(end.task);
+            // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
+            const task = tasks.get(end.task) ?? (end.task.includes('.') ? tasks.get(end.task.slice(0, end.task.indexOf('.'))) : undefined);
             if (task === undefined)
                 return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
             return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
@@ -1342,7 +1343,7 @@ var annotations = __webpack_require__(1116);
 // EXTERNAL MODULE: ./lib/report/live-log.js
 var live_log = __webpack_require__(1781);
 // EXTERNAL MODULE: ./lib/report/outputs.js
-var report_outputs = __webpack_require__(8568);
+var outputs = __webpack_require__(8568);
 // EXTERNAL MODULE: ./lib/report/summary-reporter.js
 var summary_reporter = __webpack_require__(626);
 ;// CONCATENATED MODULE: ./lib/report/types.js
@@ -1360,9 +1361,9 @@ class CompositeReporter {
         for (const r of this.#reporters)
             await r.decision?.(decision, run);
     }
-    async podCreated(task, attempt, pod, adopted) {
+    async podCreated(task, attempt, pod, adopted, poke) {
         for (const r of this.#reporters)
-            await r.podCreated?.(task, attempt, pod, adopted);
+            await r.podCreated?.(task, attempt, pod, adopted, poke);
     }
     logLine(line) {
         for (const r of this.#reporters)
@@ -1404,6 +1405,8 @@ var action_errors = __webpack_require__(187);
 var github_runner = __webpack_require__(778);
 // EXTERNAL MODULE: ./lib/action/settings.js
 var action_settings = __webpack_require__(1149);
+// EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
+var run_dates = __webpack_require__(9672);
 ;// CONCATENATED MODULE: ./lib/action/on-cluster.js
 /**
  * The action's `run` and `dry-run` modes, and the post step's sweep: everything that talks to the
@@ -1431,8 +1434,13 @@ var action_settings = __webpack_require__(1149);
 
 
 
-/** `run` and `dry-run`: connect, check permissions, then hand over to the engine. */
-async function runOnCluster(spec, params, settings, context, deps) {
+
+/**
+ * `run` and `dry-run`: connect, check permissions, then hand over to the engine. A backfill runs
+ * the DAG once per logical date, each a run of its own (run id `<run id>-<date>`: its own pods,
+ * state and summary section), in order, `parallel` at a time.
+ */
+async function runOnCluster(spec, params, settings, context, deps, dates) {
     const { runner, env, signal } = deps;
     const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
     const connection = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
@@ -1443,15 +1451,31 @@ async function runOnCluster(spec, params, settings, context, deps) {
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
     await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
     const secrets = connection.secrets;
-    const summary = new summary_reporter/* SummaryReporter */.Wx({ runner, logTailLines: settings.logTailLines, keepPods: settings.keepPods, secrets });
-    const outputs = new report_outputs/* OutputsReporter */.E3({ runner, env, secrets });
-    const reporters = [
-        new live_log/* LiveLogReporter */.U4({ write: (line) => runner.info(line) }),
-        summary,
-        new annotations/* AnnotationReporter */.x0({ runner, secrets }),
-        outputs,
-    ];
-    const reporter = new CompositeReporter(reporters);
+    /**
+     * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
+     * `heading` opens its summary section (written in the same append, so sections never mix).
+     */
+    // The runner's summary is one buffer: the runs of a backfill append to it one at a time.
+    let summaries = Promise.resolve();
+    const appendSummary = (md) => (summaries = summaries.then(() => runner.appendSummary(md)));
+    // The summary reporter is kept apart too: a run hands it the DAG's history before it starts.
+    const summaryOf = new WeakMap();
+    const reportersFor = (prefix, heading = '') => {
+        const summary = new summary_reporter/* SummaryReporter */.Wx({
+            runner: heading === '' ? runner : { appendSummary: (md) => appendSummary(`${heading}${md}`) },
+            logTailLines: settings.logTailLines,
+            keepPods: settings.keepPods,
+            secrets,
+        });
+        const reporter = new CompositeReporter([
+            new live_log/* LiveLogReporter */.U4({ write: (line) => runner.info(`${prefix}${line}`) }),
+            summary,
+            new annotations/* AnnotationReporter */.x0({ runner, secrets }),
+            new outputs/* OutputsReporter */.E3({ runner, env, secrets }),
+        ]);
+        summaryOf.set(reporter, summary);
+        return reporter;
+    };
     const common = {
         spec,
         params,
@@ -1461,27 +1485,57 @@ async function runOnCluster(spec, params, settings, context, deps) {
         pods: (0,pod_api/* kubePodApi */.t)(client),
         cluster: (0,dry_run_checks/* kubeClusterReader */.rn)(client),
         context,
-        reporter,
         signal,
         logTailLines: settings.logTailLines,
         debug: (line) => runner.debug(line),
         logBacklog: () => runner.logBacklog?.(),
     };
+    runner.info(describeDates(dates));
     if (mode === 'dry-run') {
-        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({ ...common, mode }));
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({ ...common, run: dates.run, reporter: reportersFor(''), mode }));
         finish(spec, state, mode);
         return;
     }
     // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
     // selector must all agree on it.
-    const runId = (0,run/* effectiveRunId */.gw)(context);
+    const baseRunId = (0,run/* effectiveRunId */.gw)(context);
     runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
-    runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
     runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
     const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
     if (lease !== null && !lease.acquired)
         return;
     try {
+        if (dates.backfill === null) {
+            runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, baseRunId));
+            const state = await runOne(baseRunId, dates.run, reportersFor(''));
+            finish(spec, state, mode);
+            return;
+        }
+        // A backfill: one run per logical date, in order, `parallel` at a time.
+        const { dates: logical, parallel } = dates.backfill;
+        runner.info(`Backfill of ${logical.length} logical date${logical.length === 1 ? '' : 's'} (${logical[0]} … ${logical.at(-1)}), ${parallel} at a time`);
+        const results = [];
+        let next = 0;
+        const worker = async () => {
+            while (next < logical.length && !signal.aborted) {
+                const date = logical[next++];
+                const run = (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: deps.now?.() ?? Date.now(), schedule: dates.schedule, logicalDate: date }));
+                const runId = `${baseRunId}-${date.replace(/[^0-9A-Za-z]/g, '').toLowerCase()}`;
+                // The post step sweeps the latest run's pods; earlier runs have cleaned up after themselves.
+                runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+                const heading = `# Logical date ${run['ts']}\n\nRun \`${runId}\` of the backfill, data interval ${run['intervalStart']} → ${run['intervalEnd']}.\n\n`;
+                results.push({ date, state: await runOne(runId, run, reportersFor(parallel > 1 ? `[${run['date']}] ` : '', heading)) });
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(parallel, logical.length) }, worker));
+        results.sort((a, b) => (a.date < b.date ? -1 : 1));
+        finishBackfill(spec, results, runner);
+    }
+    finally {
+        await lease?.release();
+    }
+    /** One run of the DAG: its own run id, state ConfigMap, pods and reporters. */
+    async function runOne(runId, run, reporter) {
         const store = new RunStore({
             core: client.core,
             namespace,
@@ -1512,7 +1566,7 @@ async function runOnCluster(spec, params, settings, context, deps) {
         }
         const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
         // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
-        summary.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
+        summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
         for (const [task, prev] of Object.entries(session.plan.previous)) {
             runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
         }
@@ -1521,6 +1575,8 @@ async function runOnCluster(spec, params, settings, context, deps) {
                 runner.info(`${r.task} runs: ${r.reason}`);
         const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({
             ...common,
+            reporter,
+            run,
             mode,
             runId,
             previous: session.plan.previous,
@@ -1544,11 +1600,26 @@ async function runOnCluster(spec, params, settings, context, deps) {
         }
         for (const e of old.errors)
             runner.warning(`Housekeeping: ${e}`);
-        finish(spec, state, mode);
+        return state;
     }
-    finally {
-        await lease?.release();
-    }
+}
+/** "Logical date 2026-12-03 (…), data interval … → …, from the schedule "0 2 * * *"". */
+function describeDates(dates) {
+    const r = dates.run;
+    const from = r['source'] === 'schedule' ? `the schedule "${r['schedule']}"` : r['source'] === 'input' ? 'the inputs' : 'the start of the run';
+    return `Logical date ${r['ts']}, data interval ${r['intervalStart']} → ${r['intervalEnd']} (from ${from})`;
+}
+/** A backfill's outcome: the step fails if any of its runs did not succeed, naming them. */
+function finishBackfill(spec, results, runner) {
+    const bad = results.filter((r) => r.state.result !== 'success');
+    const failedTasks = [...new Set(results.flatMap((r) => r.state.tasks.filter((t) => t.result === 'failed').map((t) => t.id)))];
+    const result = bad.length === 0 ? 'success' : results.some((r) => r.state.result === 'failure') ? 'failure' : 'cancelled';
+    // The last run's reporters set the outputs; these say the whole backfill.
+    runner.setOutput('result', result);
+    runner.setOutput('failed-tasks', JSON.stringify(failedTasks));
+    runner.info(`Backfill of DAG ${spec.name}: ${results.length - bad.length} of ${results.length} runs succeeded${bad.length > 0 ? ` (not: ${bad.map((b) => b.date).join(', ')})` : ''}`);
+    if (bad.length > 0)
+        throw new action_errors/* ActionError */.lZ(`Backfill of DAG ${spec.name}: ${bad.length} of ${results.length} runs did not succeed (${bad.map((b) => `${b.date}: ${b.state.result}`).join(', ')}).`);
 }
 /**
  * Takes the `concurrency` lock per its policy. Resolves to the held lease, or to a lease that was

@@ -17,6 +17,8 @@ export interface MainDeps {
   env: NodeJS.ProcessEnv;
   /** Aborted when the runner cancels the job (SIGINT, then SIGTERM). */
   signal: AbortSignal;
+  /** The clock's time, epoch ms (tests fix it); default Date.now. */
+  now?: () => number;
 }
 
 /** State handed from the main step to the post step (`saveState`). */

@@ -7,6 +7,7 @@ import { CONCURRENCY_POLICIES, KEEP_PODS, MODES, RERUN_MODES, type ConcurrencyPo
 import { UserError } from '../common/errors.ts';
 import { parseDuration } from '../spec/duration.ts';
 import type { AuthInputs } from '../kube/auth.ts';
+import { backfillDates, parseLogicalDate, RunDateError, runDates } from '../dag/run-dates.ts';
 import { concurrencyLeaseName } from '../kube/lease-name.ts';
 
 export type { ConcurrencyPolicy, KeepPods, RerunMode };
@@ -30,6 +31,12 @@ export interface Settings {
   /** Old runs' pods and state are removed after this long. */
   retentionMs: number;
   auth: AuthInputs;
+  /** The `logical-date` input (checked to be a date), or `null`. */
+  logicalDate: string | null;
+  /** The `schedule` input (checked to be a cron expression), or `null`. */
+  schedule: string | null;
+  /** A backfill's range (`backfill-from`, `backfill-to`), or `null`. */
+  backfill: { from: string; to: string; parallel: number } | null;
 }
 
 /** A bad input: the message says which input, what was found and what was expected. */
@@ -89,7 +96,33 @@ export function readSettings(getInput: (name: string) => string): Settings {
       token: optional('token'),
       certificateAuthorityData: optional('certificate-authority-data'),
     },
+    logicalDate: optional('logical-date') ?? null,
+    schedule: optional('schedule') ?? null,
+    backfill: null,
   };
+  try {
+    if (settings.logicalDate !== null) parseLogicalDate(settings.logicalDate);
+    if (settings.schedule !== null) runDates({ start: 0, schedule: settings.schedule, logicalDate: null });
+  } catch (err) {
+    if (!(err instanceof RunDateError)) throw err;
+    problems.push(`Invalid input '${settings.logicalDate !== null && err.message.startsWith('logical-date') ? 'logical-date' : 'schedule'}': ${err.message}.`);
+  }
+  const from = optional('backfill-from');
+  const to = optional('backfill-to');
+  const parallel = wholeNumber('backfill-parallel', 1);
+  if ((from === undefined) !== (to === undefined)) {
+    problems.push(`Inputs 'backfill-from' and 'backfill-to' go together: give both (the first and the last logical date of the backfill), or neither.`);
+  } else if (from !== undefined && to !== undefined) {
+    if (settings.logicalDate !== null) problems.push(`Input 'logical-date' cannot be given with a backfill: each run of 'backfill-from'..'backfill-to' has its own logical date.`);
+    if (parallel < 1) problems.push(`Invalid input 'backfill-parallel': '${parallel}'. Expected a whole number >= 1.`);
+    try {
+      backfillDates(from, to, settings.schedule);
+      settings.backfill = { from, to, parallel: Math.max(1, parallel) };
+    } catch (err) {
+      if (!(err instanceof RunDateError)) throw err;
+      problems.push(`Invalid backfill: ${err.message}.`);
+    }
+  }
   if (settings.concurrency !== null) {
     try {
       concurrencyLeaseName(settings.concurrency);
@@ -120,6 +153,21 @@ export function readSettings(getInput: (name: string) => string): Settings {
   return settings;
 }
 
+/**
+ * The cron of a `schedule` event (`github.event.schedule`), read from the event file the runner
+ * gives (GITHUB_EVENT_PATH); `null` for other events or when the file cannot be read.
+ */
+export function readEventSchedule(env: NodeJS.ProcessEnv, readFile: (path: string) => string): string | null {
+  if (env['GITHUB_EVENT_NAME'] !== 'schedule' || !env['GITHUB_EVENT_PATH']) return null;
+  try {
+    const event = JSON.parse(readFile(env['GITHUB_EVENT_PATH'])) as { schedule?: unknown };
+    return typeof event.schedule === 'string' && event.schedule.trim() !== '' ? event.schedule : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `s` is an http(s) URL. */
 function isHttpUrl(s: string): boolean {
   try {
     const u = new URL(s);

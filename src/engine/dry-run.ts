@@ -4,6 +4,7 @@
  */
 import { systemClock } from '../common/clock.ts';
 import { effectiveRunId } from '../common/run.ts';
+import { runContext, runDates } from '../dag/run-dates.ts';
 import type { RunState } from '../dag/types.ts';
 import { checkPods } from '../kube/dry-run-checks.ts';
 import { classifyError, describeError } from '../kube/errors.ts';
@@ -31,7 +32,7 @@ export async function dryRunDag(options: Omit<RunDagOptions, 'mode' | 'maxParall
   const started = clock.now();
   const runId = effectiveRunId(o.context, o.runId, started);
   await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
-  const render = placeholderRender(o.params);
+  const render = placeholderRender(o.params, undefined, { run: o.run ?? runContext(runDates({ start: started, schedule: null, logicalDate: null })) });
   const rendered = o.spec.tasks.map((task) => {
     const name = podName({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
     try {

@@ -268,7 +268,8 @@ export async function startRerunSession(
     stored,
     plan,
     attemptEnded: (end) => {
-      const task = tasks.get(end.task);
+      // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
+      const task = tasks.get(end.task) ?? (end.task.includes('.') ? tasks.get(end.task.slice(0, end.task.indexOf('.'))) : undefined);
       if (task === undefined) return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
       return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
     },

@@ -368,13 +368,19 @@ function taskRow(info: RunInfo, state: RunState, task: TaskState, line: number |
   return row([
     link(task.id, line === undefined ? null : specUrl(info, line)),
     `${shown.emoji} ${shown.text}`,
-    String(task.attempts.length),
+    attemptsCell(task),
     span === null ? dash : formatDuration(span.end - span.start),
     span === null ? dash : formatClock(span.start),
     last?.pod == null ? dash : codeSpan(last.pod),
     last?.outcome?.node == null ? dash : escapeMarkdown(last.outcome.node),
     escapeMarkdown(taskEndText(task)) || dash,
   ]);
+}
+
+/** How many attempts; for a sensor, with its pokes; for a matrix task, how many instances instead. */
+function attemptsCell(task: TaskState): string {
+  if (task.instances !== undefined) return `${task.instances.length} instance${task.instances.length === 1 ? '' : 's'}`;
+  return task.pokes === undefined ? String(task.attempts.length) : `${task.attempts.length} (${task.pokes} poke${task.pokes === 1 ? '' : 's'})`;
 }
 
 /** The rows of each attempt of a retried task. */
@@ -415,8 +421,11 @@ const TABLE_OPEN_MAX_TASKS = 20;
  */
 function runTable(info: RunInfo, state: RunState, compact: boolean): string {
   const specs = specsById(info.spec);
+  // A matrix task's row is followed by one row per instance (each with its own attempts).
   const rowsOf = (tasks: TaskState[]): string[] =>
-    tasks.flatMap((t) => [taskRow(info, state, t, specs.get(t.id)?.pos.line), ...(compact || t.attempts.length <= 1 ? [] : attemptRows(t))]);
+    tasks
+      .flatMap((t) => [t, ...(t.instances ?? [])])
+      .flatMap((t) => [taskRow(info, state, t, specs.get(t.group ?? t.id)?.pos.line), ...(compact || t.attempts.length <= 1 ? [] : attemptRows(t))]);
   if (state.tasks.length <= TABLE_OPEN_MAX_TASKS) return [...TABLE_HEAD, ...rowsOf(state.tasks)].join('\n');
   const plain = (t: TaskState): boolean => ['succeeded', 'skipped', 'not-run'].includes(shownState(t));
   const look = state.tasks.filter((t) => !plain(t));

@@ -61,7 +61,8 @@ export interface Reporter {
   /** Every scheduler decision, as it is made (start, retry, skip, give-up, cancel, done); `run` is live. */
   decision?(decision: Decision, run: RunView): void | Promise<void>;
   /** A pod was created (or adopted) for an attempt. */
-  podCreated?(task: string, attempt: number, pod: string, adopted: boolean): void | Promise<void>;
+  /** `poke` is a sensor's poke (each poke is a pod). */
+  podCreated?(task: string, attempt: number, pod: string, adopted: boolean, poke?: number): void | Promise<void>;
   /**
    * The attempt's pod is still waiting to start, and its status says why (called on every change
    * the watch brings; a reporter decides what is worth a line). `at`: epoch ms, from the run's clock.
@@ -97,8 +98,8 @@ export class CompositeReporter implements Reporter {
     for (const r of this.#reporters) await r.decision?.(decision, run);
   }
 
-  async podCreated(task: string, attempt: number, pod: string, adopted: boolean): Promise<void> {
-    for (const r of this.#reporters) await r.podCreated?.(task, attempt, pod, adopted);
+  async podCreated(task: string, attempt: number, pod: string, adopted: boolean, poke?: number): Promise<void> {
+    for (const r of this.#reporters) await r.podCreated?.(task, attempt, pod, adopted, poke);
   }
 
   logLine(line: LogLine): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/common/errors.ts';
-import { InputError, readRunContext, readSettings } from '../../src/action/settings.ts';
+import { InputError, readEventSchedule, readRunContext, readSettings } from '../../src/action/settings.ts';
 
 const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? '';
 
@@ -21,7 +21,32 @@ describe('readSettings', () => {
       concurrencyTimeoutMs: 3_600_000,
       retentionMs: 30 * 24 * 3_600_000,
       auth: { kubeconfig: undefined, context: undefined, server: undefined, token: undefined, certificateAuthorityData: undefined },
+      logicalDate: null,
+      schedule: null,
+      backfill: null,
     });
+  });
+
+  it('reads the run-date inputs and checks them before anything runs', () => {
+    const s = readSettings(inputs({ dag: 'a.yaml', schedule: '0 2 * * *', 'backfill-from': '2026-12-01', 'backfill-to': '2026-12-03', 'backfill-parallel': '2' }));
+    expect([s.schedule, s.logicalDate, s.backfill]).toEqual(['0 2 * * *', null, { from: '2026-12-01', to: '2026-12-03', parallel: 2 }]);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'logical-date': 'yesterday' }))).toThrow(
+      `Invalid input 'logical-date': logical-date "yesterday" is not a date; expected YYYY-MM-DD (a UTC day) or a timestamp with a zone such as 2026-12-02T02:00:00Z.`,
+    );
+    expect(() => readSettings(inputs({ dag: 'a.yaml', schedule: 'every day' }))).toThrow(/^Invalid input 'schedule': schedule "every day" is not a cron expression/);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'backfill-from': '2026-12-01' }))).toThrow(
+      "Inputs 'backfill-from' and 'backfill-to' go together: give both (the first and the last logical date of the backfill), or neither.",
+    );
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'backfill-from': '2026-12-03', 'backfill-to': '2026-12-01' }))).toThrow(
+      'Invalid backfill: backfill-to (2026-12-01) is before backfill-from (2026-12-03); expected a range in order.',
+    );
+  });
+
+  it("reads a schedule event's cron from the event file", () => {
+    const env = { GITHUB_EVENT_NAME: 'schedule', GITHUB_EVENT_PATH: '/e.json' };
+    expect(readEventSchedule(env, () => '{"schedule": "0 2 * * *"}')).toBe('0 2 * * *');
+    expect(readEventSchedule({ ...env, GITHUB_EVENT_NAME: 'push' }, () => '{"schedule": "0 2 * * *"}')).toBeNull();
+    expect(readEventSchedule(env, () => 'not json')).toBeNull();
   });
 
   it('reports every bad input at once, naming the input, the value and what is allowed', () => {
