@@ -32,11 +32,16 @@ export async function dryRunDag(options: Omit<RunDagOptions, 'mode' | 'maxParall
   const started = clock.now();
   const runId = effectiveRunId(o.context, o.runId, started);
   await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
-  const render = placeholderRender(o.params, undefined, { run: o.run ?? runContext(runDates({ start: started, schedule: null, logicalDate: null })) });
+  const run = o.run ?? runContext(runDates({ start: started, schedule: null, logicalDate: null }));
   const rendered = o.spec.tasks.map((task) => {
-    const name = podName({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
+    // A matrix written out is checked with its first combination; a sensor with its first poke.
+    const first = task.strategy?.matrix.kind === 'static' ? task.strategy.matrix.instances[0]! : null;
+    const poke = task.sensor ? 1 : undefined;
+    const name = podName({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
+    const render = placeholderRender(o.params, undefined, { run, matrix: first?.values ?? null });
     try {
-      return { task: task.id, name, pod: renderPod(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render }) };
+      const instance = first === null ? null : { id: first.id, group: task.id };
+      return { task: task.id, name, pod: renderPod(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render, poke, instance }) };
     } catch (err) {
       return { task: task.id, name, error: err };
     }
