@@ -85,7 +85,7 @@ test('"created" and "started" are different lines, the second with the node and 
   r.containerStarted('load', 1, 'pool-a-1', 200);
   r.podCreated('train', 1, 'dag-1-1-train-1', false);
   r.containerStarted('train', 1, 'gpu-1', 83_000);
-  expect(lines).toEqual(['[load] created pod dag-1-1-load-1', '[load] started on pool-a-1', '[train] created pod dag-1-1-train-1', '[train] started on gpu-1 after 1m23s pending']);
+  expect(lines).toEqual(['[load] created pod dag-1-1-load-1', '[load] started on pool-a-1', '[train] created pod dag-1-1-train-1', '[train] started on gpu-1 after 1m 23s pending']);
 });
 
 test('a waiting pod says why as it changes, at a readable pace: one line per story, at most one per 10 s', () => {

@@ -276,7 +276,7 @@ describe('the history grid (last runs)', () => {
     const text = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50, history });
     const grid = text.slice(text.indexOf('### Last runs'));
     expect(grid).toContain('| Task | ✅ [11-21 02:00](https://github.com/acme/data-pipelines/actions/runs/12345678801) | ✅ [11-22 02:00](https://github.com/acme/data-pipelines/actions/runs/12345678802) | ❌ [11-23 02:00](https://github.com/acme/data-pipelines/actions/runs/12345678803) | **this run** |');
-    expect(grid).toMatch(/\| \*\*\[migrate-data\]\(.*#L23\)\*\* ❗ failing for 2 runs \| ✅ 1h 0m 0s \| ✅ 1h 0m 0s \| ❌ 1h 0m 0s \| ❌ 1h 5m 41s \|/);
+    expect(grid).toMatch(/\| \*\*\[migrate-data\]\(.*#L23\)\*\* ❗ failing for 2 runs \| ✅ 1h \| ✅ 1h \| ❌ 1h \| ❌ 1h 5m 41s \|/);
     expect(grid).toMatch(/\| \[report\]\(.*\) \| ✅ 7s \| ✅ 7s \| · \| ✅ 7s \|/);
     await chartsParse(text);
   });
