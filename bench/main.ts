@@ -19,12 +19,16 @@ const CHILD = path.join(ROOT, 'bench', 'child.ts');
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
+const peers = argv.includes('--peers');
 const write = argv.includes('--write') || !quick;
 const onlyArg = argv.find((a) => a.startsWith('--only'));
 const only = onlyArg ? new Set((onlyArg.includes('=') ? onlyArg.split('=')[1]! : argv[argv.indexOf(onlyArg) + 1] ?? '').split(',')) : null;
 for (const a of argv) {
-  if (!/^--(quick|write|only(=.*)?)$/.test(a) && !(only && a === argv[argv.indexOf(onlyArg!) + 1])) {
-    process.stderr.write(`unknown argument ${a}\nusage: npm run bench [-- --quick] [--write] [--only chain,wide,requests,logs,cold]\n`);
+  if (!/^--(quick|write|peers|only(=.*)?)$/.test(a) && !(only && a === argv[argv.indexOf(onlyArg!) + 1])) {
+    process.stderr.write(
+      `unknown argument ${a}\nusage: npm run bench [-- --quick] [--write] [--only chain,wide,requests,logs,cold]\n` +
+        `       npm run bench -- --peers [--only seed,fanout,chain50,flaky,long]   (Airflow + KubernetesPodOperator beside the action)\n`,
+    );
     process.exit(2);
   }
 }
@@ -59,6 +63,23 @@ function median(xs: number[]): number {
 }
 const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+if (peers) {
+  // The head-to-head (bench/peers/): its own run and its own section of BENCHMARKS.md.
+  const { runPeers } = await import('./peers/index.ts');
+  const { renderPeers } = await import('./peers/report.ts');
+  const { spliceSection } = await import('./peers/section.ts');
+  log('head to head: Airflow + KubernetesPodOperator beside the action');
+  const run = await runPeers(log, only ?? undefined);
+  const section = renderPeers(run);
+  process.stdout.write(`\n${section}\n`);
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  if (!only || argv.includes('--write')) {
+    await writeFile(file, spliceSection(await readFile(file, 'utf8').catch(() => '# Benchmarks\n'), section));
+    log('wrote the head-to-head section of BENCHMARKS.md');
+  }
+  process.exit(run.failures.length ? 1 : 0);
+}
 
 async function withSandbox<T>(options: { scale: boolean }, fn: (sb: Sandbox) => Promise<T>): Promise<T> {
   const sb = await startSandbox({
