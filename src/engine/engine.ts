@@ -303,9 +303,15 @@ class Engine {
   }
 
   async #onPodEvent(e: PodEvent): Promise<void> {
-    const live = this.#live.get(e.pod.metadata?.name ?? '');
+    const name = e.pod.metadata?.name ?? '';
+    const live = this.#live.get(name);
     if (!live) return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
-    if (e.type === 'DELETED') live.pod.markGone();
+    if (e.type === 'DELETED') {
+      live.pod.markGone();
+      // Nothing more can happen to a finished attempt whose pod is gone: forget it, so a run
+      // holds what runs (and the tails of failures), not every attempt it ever made.
+      if (live.finished) this.#live.delete(name);
+    }
     if (!live.started) return;
     await this.#observe(live, e.pod, e.type === 'DELETED');
   }
@@ -346,6 +352,12 @@ class Engine {
     if (live.finished) return;
     live.finished = true;
     this.#active.delete(live);
+    live.recheck = undefined;
+    // Only failures' tails reach the summary, and a finished attempt is never cancelled.
+    if (outcome.class === 'succeeded') {
+      live.pod.releaseTail();
+      if (this.#lastAttempt.get(live.task) === live) this.#lastAttempt.delete(live.task);
+    }
     const at = this.#clock.now();
     await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
     await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
