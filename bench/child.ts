@@ -312,6 +312,8 @@ async function withHeapProfile<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 async function main(): Promise<void> {
+  // BENCH_V8_FLAGS: V8 flags set at run time, as the action itself could (not at start-up).
+  if (process.env['BENCH_V8_FLAGS']) (await import('node:v8')).setFlagsFromString(process.env['BENCH_V8_FLAGS']);
   const [name, raw] = process.argv.slice(2);
   const p = JSON.parse(raw ?? '{}') as Record<string, unknown>;
   if (name === 'follower') {

@@ -8,7 +8,7 @@ export interface BenchRun {
   notes: string[];
   started: Date;
   quick: boolean;
-  sizes: Record<string, number>;
+  sizes: Record<string, number | string>;
 }
 
 /** Renders BENCHMARKS.md for a run and writes it to `file`. */
