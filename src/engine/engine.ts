@@ -18,6 +18,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../common/clock.ts';
+import { boundHeapGrowth } from '../common/heap.ts';
 import { effectiveRunId } from '../common/run.ts';
 import { Scheduler } from '../dag/scheduler.ts';
 import type { AttemptOutcome, Decision, RunState, RunView, SchedulerEvent } from '../dag/types.ts';
@@ -107,6 +108,8 @@ class Engine {
 
   async run(): Promise<RunState> {
     const o = this.#o;
+    // Thousands of pods' short-lived requests must not size the heap for the rest of the run.
+    boundHeapGrowth();
     await o.reporter.runStarted?.({ mode: 'run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
     // Watch first, so no change to a pod we are about to create can be missed.
     this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
