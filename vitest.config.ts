@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    // POD_DAG_TEST_CLUSTER=control-plane: one real control plane for the run (else a no-op).
+    globalSetup: ['test/helpers/global-cluster.ts'],
   },
 });

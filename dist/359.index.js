@@ -14,12 +14,16 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./lib/common/run.js
 var run = __webpack_require__(3712);
-// EXTERNAL MODULE: ./lib/engine/index.js + 9 modules
-var engine = __webpack_require__(3964);
+// EXTERNAL MODULE: ./lib/engine/index.js + 8 modules
+var engine = __webpack_require__(4906);
 // EXTERNAL MODULE: ./lib/kube/auth.js
 var auth = __webpack_require__(843);
 // EXTERNAL MODULE: ./lib/kube/client.js
 var kube_client = __webpack_require__(6254);
+// EXTERNAL MODULE: ./lib/common/clock.js
+var clock = __webpack_require__(9419);
+// EXTERNAL MODULE: ./lib/common/errors.js
+var errors = __webpack_require__(3302);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: ./lib/spec/matrix.js
@@ -53,6 +57,7 @@ var template = __webpack_require__(5841);
  * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
  * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
  */
+
 
 
 
@@ -425,7 +430,7 @@ function serializeRunState(state) {
     return JSON.stringify(state);
 }
 /** Why a stored state could not be read. */
-class RunStateFormatError extends Error {
+class RunStateFormatError extends errors/* UserError */.y {
     name = 'RunStateFormatError';
 }
 const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -524,7 +529,7 @@ function fitRunState(state, limitBytes) {
 // EXTERNAL MODULE: ./lib/kube/classify.js
 var classify = __webpack_require__(2239);
 // EXTERNAL MODULE: ./lib/kube/errors.js
-var errors = __webpack_require__(2474);
+var kube_errors = __webpack_require__(2474);
 // EXTERNAL MODULE: ./lib/kube/pod.js
 var pod = __webpack_require__(1794);
 // EXTERNAL MODULE: ./lib/kube/pod-api.js
@@ -545,6 +550,7 @@ function kubeTimeMs(t) {
 }
 
 ;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
+
 
 
 
@@ -580,7 +586,7 @@ async function settleEarlierAttempts(o) {
         if (running().length > 0) {
             o.onWait?.(running(), selector);
             await new Promise((resolve, reject) => {
-                const onAbort = () => reject(new errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
+                const onAbort = () => reject(new kube_errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
                 if (o.signal?.aborted)
                     return onAbort();
                 o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -606,7 +612,7 @@ async function settleEarlierAttempts(o) {
         return;
     const stored = await o.store.load();
     const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
-    const now = Date.now();
+    const now = (o.now ?? clock/* systemClock */.m.now)();
     for (const e of ends) {
         const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
         const task = tasks.get(taskId);
@@ -639,6 +645,7 @@ async function settleEarlierAttempts(o) {
 }
 
 ;// CONCATENATED MODULE: ./lib/kube/run-store.js
+
 
 
 
@@ -679,7 +686,7 @@ class RunStore {
     constructor(options) {
         this.name = runStateName(options.dag, options.runId);
         this.#o = {
-            now: Date.now,
+            now: clock/* systemClock */.m.now,
             limitBytes: STATE_LIMIT_BYTES,
             onNote: () => { },
             maxConflicts: 20,
@@ -721,19 +728,19 @@ class RunStore {
             cm = await this.#o.request(`read ${this.#where}`, () => core.readNamespacedConfigMap({ name: this.name, namespace }));
         }
         catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found') {
+            if ((0,kube_errors/* classifyError */.fe)(err).kind === 'not-found') {
                 this.#known = null;
                 return null;
             }
-            throw new errors/* KubeError */.a3(`Could not read the run's state (${this.#where}): ${(0,errors/* classifyError */.fe)(err).message}`, (0,errors/* classifyError */.fe)(err), { cause: err });
+            throw new kube_errors/* KubeError */.a3(`Could not read the run's state (${this.#where}): ${(0,kube_errors/* classifyError */.fe)(err).message}`, (0,kube_errors/* classifyError */.fe)(err), { cause: err });
         }
         const text = cm.data?.[STATE_KEY];
         if (text === undefined) {
-            throw new errors/* KubeError */.a3(`${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`);
+            throw new kube_errors/* KubeError */.a3(`${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`);
         }
         const state = parseRunState(text, this.#where);
         if (state.dag !== this.#o.dag || state.runId !== this.#o.runId) {
-            throw new errors/* KubeError */.a3(`${this.#where} holds the state of DAG "${state.dag}" run ${state.runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
+            throw new kube_errors/* KubeError */.a3(`${this.#where} holds the state of DAG "${state.dag}" run ${state.runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
                 'two DAGs whose names collide after sanitising? Rename one, or delete the ConfigMap.');
         }
         this.#known = { state, resourceVersion: cm.metadata?.resourceVersion ?? '' };
@@ -751,7 +758,7 @@ class RunStore {
                 fitted = fitRunState(next, this.#o.limitBytes);
             }
             catch (err) {
-                throw new errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${err.message}`, null, { cause: err });
+                throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${err.message}`, null, { cause: err });
             }
             if (fitted.dropped.length > 0) {
                 this.#o.onNote(`The run's state in ${this.#where} would exceed ${this.#o.limitBytes} bytes, so the outputs of ${fitted.dropped.map((t) => `"${t}"`).join(', ')} ` +
@@ -777,18 +784,18 @@ class RunStore {
                 return;
             }
             catch (err) {
-                const info = (0,errors/* classifyError */.fe)(err);
+                const info = (0,kube_errors/* classifyError */.fe)(err);
                 // 409: AlreadyExists on create, a stale resourceVersion on replace; 404: deleted meanwhile.
                 // Either way read the state again and apply the (idempotent) update to what is there now.
                 if (info.kind === 'conflict' || (info.kind === 'not-found' && base !== null)) {
                     this.#known = null;
                     if (++conflicts > this.#o.maxConflicts) {
-                        throw new errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
+                        throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
                             '(two jobs running the same DAG with the same run id?)', info, { cause: err });
                     }
                     continue;
                 }
-                throw new errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${info.message}`, info, { cause: err });
+                throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${info.message}`, info, { cause: err });
             }
         }
     }
@@ -807,7 +814,8 @@ async function startRerunSession(store, options) {
         stored,
         plan,
         attemptEnded: (end) => {
-            const task = tasks.get(end.task);
+            // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
+            const task = tasks.get(end.task) ?? (end.task.includes('.') ? tasks.get(end.task.slice(0, end.task.indexOf('.'))) : undefined);
             if (task === undefined)
                 return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
             return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
@@ -836,6 +844,7 @@ async function startRerunSession(store, options) {
 
 
 
+
 /** The label selector of everything of this DAG (and repository) that pod-dag-action created. */
 function dagSelector(dag, repository) {
     const repo = repository ? `${pod/* LABELS */.kg.repository}=${(0,pod/* labelValue */.w)(repository)}` : `!${pod/* LABELS */.kg.repository}`;
@@ -858,7 +867,7 @@ function formatAge(msAgo) {
 async function removeOldRuns(options) {
     const { core, namespace } = options;
     const { request } = options;
-    const now = (options.now ?? Date.now)();
+    const now = (options.now ?? clock/* systemClock */.m.now)();
     const staleAfter = options.staleAfterMs ?? 3 * 24 * 3_600_000;
     const result = { pods: [], configMaps: [], kept: [], errors: [] };
     const labelSelector = dagSelector(options.dag, options.repository);
@@ -870,7 +879,7 @@ async function removeOldRuns(options) {
         maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector }))).items;
     }
     catch (err) {
-        result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,errors/* classifyError */.fe)(err).message}`);
+        result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,kube_errors/* classifyError */.fe)(err).message}`);
         return result;
     }
     const runs = new Map();
@@ -947,7 +956,7 @@ async function removeOldRuns(options) {
             return true;
         }
         catch (err) {
-            const info = (0,errors/* classifyError */.fe)(err);
+            const info = (0,kube_errors/* classifyError */.fe)(err);
             if (info.kind === 'not-found')
                 return true;
             result.errors.push(`Could not delete ${what}: ${info.message}`);
@@ -958,6 +967,8 @@ async function removeOldRuns(options) {
 
 // EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
 var dist = __webpack_require__(9655);
+// EXTERNAL MODULE: ./lib/kube/lease-name.js
+var lease_name = __webpack_require__(8399);
 ;// CONCATENATED MODULE: ./lib/kube/lease.js
 /**
  * One run at a time: the `concurrency` input names a coordination.k8s.io/v1 Lease that a run
@@ -986,11 +997,8 @@ var dist = __webpack_require__(9655);
 
 
 
-/** The real clock. */
-const systemClock = {
-    now: () => Date.now(),
-    sleep: (ms, signal) => (0,errors/* abortableSleep */.Mf)(ms, signal).catch(() => { }),
-};
+
+
 /**
  * The holder identity of this run: `<repository>/runs/<runId>/attempts/<runAttempt>/<job>#<random>`.
  * The random part tells two processes of the same job apart.
@@ -1009,27 +1017,7 @@ function isEarlierSelf(me, other) {
         return false; // the CLI has no run id: never assume
     return a[1] === b[1] && a[2] === b[2] && a[4] === b[4] && Number(b[3]) <= Number(a[3]);
 }
-/**
- * The Lease name for a `concurrency` input: `pod-dag-` and the input as a DNS subdomain. When the
- * input had to be changed to fit, a hash of it is appended so two inputs never share a lease.
- */
-function concurrencyLeaseName(input) {
-    const cleaned = input
-        .trim()
-        .toLowerCase()
-        .replace(/[^a-z0-9.-]+/g, '-')
-        .replace(/^[-.]+|[-.]+$/g, '');
-    if (cleaned === '')
-        throw new Error(`Invalid input 'concurrency': '${input}'. Expected a name with letters or digits, e.g. 'clickhouse-sync'.`);
-    let name = `pod-dag-${cleaned}`.slice(0, 200);
-    if (cleaned !== input.trim()) {
-        let h = 0;
-        for (const ch of input)
-            h = (Math.imul(h, 31) + ch.codePointAt(0)) >>> 0;
-        name = `${name.replace(/[-.]+$/, '')}-${h.toString(16).padStart(8, '0')}`;
-    }
-    return name;
-}
+
 function formatWait(ms) {
     const s = Math.max(0, Math.ceil(ms / 1000));
     return s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
@@ -1043,7 +1031,7 @@ async function acquireLease(api, options) {
     const o = {
         durationSeconds: 60,
         waitTimeoutMs: 3_600_000,
-        clock: systemClock,
+        clock: clock/* systemClock */.m,
         ...options,
     };
     if (!(Number.isInteger(o.durationSeconds) && o.durationSeconds > 0)) {
@@ -1057,8 +1045,8 @@ async function acquireLease(api, options) {
     let observed = null;
     let toldHolder = null;
     const fail = (what, err) => {
-        const info = (0,errors/* classifyError */.fe)(err);
-        throw new errors/* KubeError */.a3(`Could not ${what} ${where}: ${info.message}${info.kind === 'forbidden' ? ' (grant get, create and update on leases.coordination.k8s.io in this namespace)' : ''}`, info, { cause: err });
+        const info = (0,kube_errors/* classifyError */.fe)(err);
+        throw new kube_errors/* KubeError */.a3(`Could not ${what} ${where}: ${info.message}${info.kind === 'forbidden' ? ' (grant get, create and update on leases.coordination.k8s.io in this namespace)' : ''}`, info, { cause: err });
     };
     const spec = (now, prev) => ({
         holderIdentity: o.holder,
@@ -1075,7 +1063,7 @@ async function acquireLease(api, options) {
             lease = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
         }
         catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
+            if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
                 fail('read', err);
             lease = null;
         }
@@ -1086,7 +1074,7 @@ async function acquireLease(api, options) {
                 return held(created, `acquired ${where}`);
             }
             catch (err) {
-                if ((0,errors/* classifyError */.fe)(err).kind === 'conflict')
+                if ((0,kube_errors/* classifyError */.fe)(err).kind === 'conflict')
                     continue; // another run created it first: look again
                 return fail('create', err);
             }
@@ -1114,7 +1102,7 @@ async function acquireLease(api, options) {
                 return held(replaced, why);
             }
             catch (err) {
-                const kind = (0,errors/* classifyError */.fe)(err).kind;
+                const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
                 if (kind === 'conflict' || kind === 'not-found')
                     continue; // someone else wrote first: look again
                 return fail('update', err);
@@ -1183,7 +1171,7 @@ async function acquireLease(api, options) {
                     return;
                 }
                 catch (err) {
-                    const kind = (0,errors/* classifyError */.fe)(err).kind;
+                    const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
                     if (kind !== 'conflict' && kind !== 'not-found')
                         throw err;
                 }
@@ -1193,7 +1181,7 @@ async function acquireLease(api, options) {
                     fresh = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
                 }
                 catch (err) {
-                    if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
+                    if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
                         throw err;
                 }
                 if (fresh === null || fresh.spec?.holderIdentity !== o.holder) {
@@ -1217,7 +1205,7 @@ async function acquireLease(api, options) {
                     // once a whole duration passed without one, others may take the lease over.
                     if (o.clock.now() - lastRenewed >= durationMs && !lost) {
                         lost = true;
-                        o.onLost?.(`could not renew ${where} for ${formatWait(durationMs)} (${(0,errors/* classifyError */.fe)(err).message}); another run may take it over`);
+                        o.onLost?.(`could not renew ${where} for ${formatWait(durationMs)} (${(0,kube_errors/* classifyError */.fe)(err).message}); another run may take it over`);
                     }
                 }
             }
@@ -1240,7 +1228,7 @@ async function acquireLease(api, options) {
                         return;
                     }
                     catch (err) {
-                        const kind = (0,errors/* classifyError */.fe)(err).kind;
+                        const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
                         if (kind !== 'conflict')
                             return; // gone, or the API fails: the lease expires on its own
                         try {
@@ -1274,7 +1262,7 @@ async function cleanupRun(api, namespace, selector, options = {}) {
         pods = (await api.list(namespace, selector)).items;
     }
     catch (err) {
-        return { deleted, warnings: [(0,errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
+        return { deleted, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
     }
     await Promise.all(pods.map(async (p) => {
         const name = p.metadata?.name ?? '';
@@ -1292,8 +1280,8 @@ async function cleanupRun(api, namespace, selector, options = {}) {
             deleted.push(name);
         }
         catch (err) {
-            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
-                warnings.push((0,errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
+            if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+                warnings.push((0,kube_errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
         }
     }));
     return { deleted: deleted.sort(), warnings };
@@ -1304,7 +1292,7 @@ var annotations = __webpack_require__(1116);
 // EXTERNAL MODULE: ./lib/report/live-log.js
 var live_log = __webpack_require__(1781);
 // EXTERNAL MODULE: ./lib/report/outputs.js
-var report_outputs = __webpack_require__(8568);
+var outputs = __webpack_require__(8568);
 // EXTERNAL MODULE: ./lib/report/summary-reporter.js
 var summary_reporter = __webpack_require__(626);
 ;// CONCATENATED MODULE: ./lib/report/types.js
@@ -1322,9 +1310,9 @@ class CompositeReporter {
         for (const r of this.#reporters)
             await r.decision?.(decision, run);
     }
-    async podCreated(task, attempt, pod, adopted) {
+    async podCreated(task, attempt, pod, adopted, poke) {
         for (const r of this.#reporters)
-            await r.podCreated?.(task, attempt, pod, adopted);
+            await r.podCreated?.(task, attempt, pod, adopted, poke);
     }
     logLine(line) {
         for (const r of this.#reporters)
@@ -1354,6 +1342,8 @@ var action_errors = __webpack_require__(187);
 var github_runner = __webpack_require__(778);
 // EXTERNAL MODULE: ./lib/action/settings.js
 var action_settings = __webpack_require__(1149);
+// EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
+var run_dates = __webpack_require__(9672);
 ;// CONCATENATED MODULE: ./lib/action/on-cluster.js
 /**
  * The action's `run` and `dry-run` modes, and the post step's sweep: everything that talks to the
@@ -1379,8 +1369,13 @@ var action_settings = __webpack_require__(1149);
 
 
 
-/** `run` and `dry-run`: connect, check permissions, then hand over to the engine. */
-async function runOnCluster(spec, params, settings, context, deps) {
+
+/**
+ * `run` and `dry-run`: connect, check permissions, then hand over to the engine. A backfill runs
+ * the DAG once per logical date, each a run of its own (run id `<run id>-<date>`: its own pods,
+ * state and summary section), in order, `parallel` at a time.
+ */
+async function runOnCluster(spec, params, settings, context, deps, dates) {
     const { runner, env, signal } = deps;
     const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
     const connection = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
@@ -1391,15 +1386,24 @@ async function runOnCluster(spec, params, settings, context, deps) {
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
     await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
     const secrets = connection.secrets;
-    const summary = new summary_reporter/* SummaryReporter */.Wx({ runner, logTailLines: settings.logTailLines, keepPods: settings.keepPods, secrets });
-    const outputs = new report_outputs/* OutputsReporter */.E3({ runner, env, secrets });
-    const reporters = [
-        new live_log/* LiveLogReporter */.U({ write: (line) => runner.info(line) }),
-        summary,
+    /**
+     * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
+     * `heading` opens its summary section (written in the same append, so sections never mix).
+     */
+    // The runner's summary is one buffer: the runs of a backfill append to it one at a time.
+    let summaries = Promise.resolve();
+    const appendSummary = (md) => (summaries = summaries.then(() => runner.appendSummary(md)));
+    const reportersFor = (prefix, heading = '') => new CompositeReporter([
+        new live_log/* LiveLogReporter */.U({ write: (line) => runner.info(`${prefix}${line}`) }),
+        new summary_reporter/* SummaryReporter */.Wx({
+            runner: heading === '' ? runner : { appendSummary: (md) => appendSummary(`${heading}${md}`) },
+            logTailLines: settings.logTailLines,
+            keepPods: settings.keepPods,
+            secrets,
+        }),
         new annotations/* AnnotationReporter */.x0({ runner, secrets }),
-        outputs,
-    ];
-    const reporter = new CompositeReporter(reporters);
+        new outputs/* OutputsReporter */.E3({ runner, env, secrets }),
+    ]);
     const common = {
         spec,
         params,
@@ -1408,27 +1412,57 @@ async function runOnCluster(spec, params, settings, context, deps) {
         keepPods: settings.keepPods,
         pods: (0,pod_api/* kubePodApi */.t)(client),
         context,
-        reporter,
         signal,
         logTailLines: settings.logTailLines,
         debug: (line) => runner.debug(line),
         logBacklog: () => runner.logBacklog?.(),
     };
+    runner.info(describeDates(dates));
     if (mode === 'dry-run') {
-        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({ ...common, mode }));
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({ ...common, run: dates.run, reporter: reportersFor(''), mode }));
         finish(spec, state, mode);
         return;
     }
     // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
     // selector must all agree on it.
-    const runId = (0,run/* effectiveRunId */.g)(context);
+    const baseRunId = (0,run/* effectiveRunId */.gw)(context);
     runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
-    runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
     runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
     const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
     if (lease !== null && !lease.acquired)
         return;
     try {
+        if (dates.backfill === null) {
+            runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, baseRunId));
+            const state = await runOne(baseRunId, dates.run, reportersFor(''));
+            finish(spec, state, mode);
+            return;
+        }
+        // A backfill: one run per logical date, in order, `parallel` at a time.
+        const { dates: logical, parallel } = dates.backfill;
+        runner.info(`Backfill of ${logical.length} logical date${logical.length === 1 ? '' : 's'} (${logical[0]} … ${logical.at(-1)}), ${parallel} at a time`);
+        const results = [];
+        let next = 0;
+        const worker = async () => {
+            while (next < logical.length && !signal.aborted) {
+                const date = logical[next++];
+                const run = (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: deps.now?.() ?? Date.now(), schedule: dates.schedule, logicalDate: date }));
+                const runId = `${baseRunId}-${date.replace(/[^0-9A-Za-z]/g, '').toLowerCase()}`;
+                // The post step sweeps the latest run's pods; earlier runs have cleaned up after themselves.
+                runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+                const heading = `# Logical date ${run['ts']}\n\nRun \`${runId}\` of the backfill, data interval ${run['intervalStart']} → ${run['intervalEnd']}.\n\n`;
+                results.push({ date, state: await runOne(runId, run, reportersFor(parallel > 1 ? `[${run['date']}] ` : '', heading)) });
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(parallel, logical.length) }, worker));
+        results.sort((a, b) => (a.date < b.date ? -1 : 1));
+        finishBackfill(spec, results, runner);
+    }
+    finally {
+        await lease?.release();
+    }
+    /** One run of the DAG: its own run id, state ConfigMap, pods and reporters. */
+    async function runOne(runId, run, reporter) {
         const store = new RunStore({
             core: client.core,
             namespace,
@@ -1466,6 +1500,8 @@ async function runOnCluster(spec, params, settings, context, deps) {
                 runner.info(`${r.task} runs: ${r.reason}`);
         const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({
             ...common,
+            reporter,
+            run,
             mode,
             runId,
             previous: session.plan.previous,
@@ -1489,11 +1525,26 @@ async function runOnCluster(spec, params, settings, context, deps) {
         }
         for (const e of old.errors)
             runner.warning(`Housekeeping: ${e}`);
-        finish(spec, state, mode);
+        return state;
     }
-    finally {
-        await lease?.release();
-    }
+}
+/** "Logical date 2026-12-03 (…), data interval … → …, from the schedule "0 2 * * *"". */
+function describeDates(dates) {
+    const r = dates.run;
+    const from = r['source'] === 'schedule' ? `the schedule "${r['schedule']}"` : r['source'] === 'input' ? 'the inputs' : 'the start of the run';
+    return `Logical date ${r['ts']}, data interval ${r['intervalStart']} → ${r['intervalEnd']} (from ${from})`;
+}
+/** A backfill's outcome: the step fails if any of its runs did not succeed, naming them. */
+function finishBackfill(spec, results, runner) {
+    const bad = results.filter((r) => r.state.result !== 'success');
+    const failedTasks = [...new Set(results.flatMap((r) => r.state.tasks.filter((t) => t.result === 'failed').map((t) => t.id)))];
+    const result = bad.length === 0 ? 'success' : results.some((r) => r.state.result === 'failure') ? 'failure' : 'cancelled';
+    // The last run's reporters set the outputs; these say the whole backfill.
+    runner.setOutput('result', result);
+    runner.setOutput('failed-tasks', JSON.stringify(failedTasks));
+    runner.info(`Backfill of DAG ${spec.name}: ${results.length - bad.length} of ${results.length} runs succeeded${bad.length > 0 ? ` (not: ${bad.map((b) => b.date).join(', ')})` : ''}`);
+    if (bad.length > 0)
+        throw new action_errors/* ActionError */.lZ(`Backfill of DAG ${spec.name}: ${bad.length} of ${results.length} runs did not succeed (${bad.map((b) => `${b.date}: ${b.state.result}`).join(', ')}).`);
 }
 /**
  * Takes the `concurrency` lock per its policy. Resolves to the held lease, or to a lease that was
@@ -1502,7 +1553,7 @@ async function runOnCluster(spec, params, settings, context, deps) {
 async function takeLock(settings, name, namespace, context, client, deps) {
     const { runner, signal } = deps;
     const lease = await (0,action_errors/* withKubeErrors */.$6)(() => acquireLease(client.coordination, {
-        name: concurrencyLeaseName(name),
+        name: (0,lease_name/* concurrencyLeaseName */.J)(name),
         namespace,
         holder: leaseHolder(context),
         policy: settings.concurrencyPolicy,
@@ -1514,7 +1565,7 @@ async function takeLock(settings, name, namespace, context, client, deps) {
         onLost: (reason) => runner.warning(`Lost the concurrency lock '${name}': ${reason}`),
     }));
     if (lease.acquired) {
-        runner.info(`Holding the concurrency lock '${name}' (Lease ${namespace}/${concurrencyLeaseName(name)})`);
+        runner.info(`Holding the concurrency lock '${name}' (Lease ${namespace}/${(0,lease_name/* concurrencyLeaseName */.J)(name)})`);
         return lease;
     }
     if (signal.aborted)

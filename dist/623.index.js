@@ -8,13 +8,18 @@ export const modules = {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   runLocal: () => (/* binding */ runLocal)
 /* harmony export */ });
-/* harmony import */ var _engine_index_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3964);
+/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(3302);
+/* harmony import */ var _engine_index_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(4906);
 /* harmony import */ var _kube_auth_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(843);
 /* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(6254);
-/* harmony import */ var _kube_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2474);
-/* harmony import */ var _kube_pod_api_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2403);
-/* harmony import */ var _report_live_log_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(1781);
-/* harmony import */ var _io_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(8908);
+/* harmony import */ var _kube_pod_api_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2403);
+/* harmony import */ var _report_live_log_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(1781);
+/* harmony import */ var _io_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(8908);
+/**
+ * `pod-dag run`: the action's engine against the current kubeconfig, with the same live log.
+ * There is no GitHub run here: the run id is local (`local-<time>`, or POD_DAG_RUN_ID to re-attach
+ * to an interrupted run), and the result is printed instead of a job summary.
+ */
 
 
 
@@ -37,17 +42,17 @@ async function runLocal(run, io) {
             namespace,
             maxParallel: run.maxParallel,
             keepPods: run.keepPods,
-            pods: (0,_kube_pod_api_js__WEBPACK_IMPORTED_MODULE_4__/* .kubePodApi */ .t)(client),
-            context: (0,_io_js__WEBPACK_IMPORTED_MODULE_6__/* .localContext */ .N)(io.env),
-            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_5__/* .LiveLogReporter */ .U({ write: (line) => io.stdout(`${line}\n`) }),
+            pods: (0,_kube_pod_api_js__WEBPACK_IMPORTED_MODULE_3__/* .kubePodApi */ .t)(client),
+            context: (0,_io_js__WEBPACK_IMPORTED_MODULE_5__/* .localContext */ .N)(io.env),
+            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_4__/* .LiveLogReporter */ .U({ write: (line) => io.stdout(`${line}\n`) }),
             signal: io.signal,
         });
-        return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_6__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_6__/* .EXIT */ .d.failed;
+        return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.failed;
     }
     catch (err) {
-        if (err instanceof _kube_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .KubeError */ .a3) {
+        if (err instanceof _common_errors_js__WEBPACK_IMPORTED_MODULE_6__/* .UserError */ .y) {
             io.stderr(`pod-dag run: ${err.message}\n`);
-            return _io_js__WEBPACK_IMPORTED_MODULE_6__/* .EXIT */ .d.usage;
+            return _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.usage;
         }
         throw err;
     }

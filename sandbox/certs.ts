@@ -1,5 +1,6 @@
 /**
- * A throwaway certificate authority and a server certificate for 127.0.0.1, made at start.
+ * A throwaway certificate authority and a server certificate for 127.0.0.1, made at start; the
+ * same authority issues the real control plane's server and client certificates.
  *
  * Keys come from node:crypto (native, fast); node-forge only assembles and signs the X.509
  * certificates, which node:crypto cannot do. Nothing is written to disk.
@@ -47,18 +48,35 @@ function serial(): string {
   return bytes.toString('hex');
 }
 
-let cached: SandboxCerts | undefined;
-
-/**
- * A CA valid for a day and a server certificate it signs for 127.0.0.1, ::1 and localhost; made
- * once per process (every sandbox of a test file shares them, each has its own tokens).
- */
-export function makeCerts(): SandboxCerts {
-  cached ??= createCerts();
-  return cached;
+/** What a certificate is for: a TLS server (with its names and addresses) or a client (an identity). */
+export interface CertificateRequest {
+  /** The subject's common name: the user name Kubernetes sees for a client certificate. */
+  commonName: string;
+  /** The subject's organisations: the groups Kubernetes sees for a client certificate. */
+  organizations?: string[];
+  /** Server certificates: the IP addresses and DNS names it is valid for. */
+  ips?: string[];
+  dnsNames?: string[];
+  /** Client certificate (clientAuth) rather than server certificate (serverAuth). */
+  client?: boolean;
 }
 
-function createCerts(): SandboxCerts {
+/** A certificate and its private key, PEM. */
+export interface IssuedCertificate {
+  certPem: string;
+  keyPem: string;
+}
+
+/** A throwaway CA valid for a day, which issues server and client certificates. */
+export interface CertificateAuthority {
+  caPem: string;
+  /** The CA's private key (PKCS#1 PEM), for components that sign with it themselves. */
+  caKeyPem: string;
+  issue(request: CertificateRequest): IssuedCertificate;
+}
+
+/** A new certificate authority called `name`; every certificate it issues is valid for a day. */
+export function createAuthority(name: string): CertificateAuthority {
   const now = new Date();
   const notBefore = new Date(now.getTime() - 60_000);
   const notAfter = new Date(now.getTime() + 24 * 3600_000);
@@ -69,7 +87,7 @@ function createCerts(): SandboxCerts {
   caCert.serialNumber = serial();
   caCert.validity.notBefore = notBefore;
   caCert.validity.notAfter = notAfter;
-  const caName = [{ name: 'commonName', value: 'sandbox-ca' }];
+  const caName = [{ name: 'commonName', value: name }];
   caCert.setSubject(caName);
   caCert.setIssuer(caName);
   caCert.setExtensions([
@@ -79,33 +97,50 @@ function createCerts(): SandboxCerts {
   ]);
   signCert(caCert, ca.privateKey);
 
-  const server = rsaKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = server.publicKey;
-  cert.serialNumber = serial();
-  cert.validity.notBefore = notBefore;
-  cert.validity.notAfter = notAfter;
-  cert.setSubject([{ name: 'commonName', value: 'kube-apiserver' }]);
-  cert.setIssuer(caName);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    {
-      name: 'subjectAltName',
-      altNames: [
-        { type: 7, ip: '127.0.0.1' },
-        { type: 7, ip: '::1' },
-        { type: 2, value: 'localhost' },
-        { type: 2, value: 'kubernetes.default.svc' },
-      ],
-    },
-  ]);
-  signCert(cert, ca.privateKey);
-
-  return {
-    caPem: forge.pki.certificateToPem(caCert),
-    certPem: forge.pki.certificateToPem(cert),
-    keyPem: server.pem,
+  const issue = (request: CertificateRequest): IssuedCertificate => {
+    const pair = rsaKeyPair();
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = pair.publicKey;
+    cert.serialNumber = serial();
+    cert.validity.notBefore = notBefore;
+    cert.validity.notAfter = notAfter;
+    cert.setSubject([
+      { name: 'commonName', value: request.commonName },
+      ...(request.organizations ?? []).map((o) => ({ name: 'organizationName', value: o })),
+    ]);
+    cert.setIssuer(caName);
+    const altNames = [
+      ...(request.ips ?? []).map((ip) => ({ type: 7, ip })),
+      ...(request.dnsNames ?? []).map((value) => ({ type: 2, value })),
+    ];
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      request.client ? { name: 'extKeyUsage', clientAuth: true } : { name: 'extKeyUsage', serverAuth: true },
+      ...(altNames.length > 0 ? [{ name: 'subjectAltName', altNames }] : []),
+    ]);
+    signCert(cert, ca.privateKey);
+    return { certPem: forge.pki.certificateToPem(cert), keyPem: pair.pem };
   };
+
+  return { caPem: forge.pki.certificateToPem(caCert), caKeyPem: ca.pem, issue };
+}
+
+let cached: SandboxCerts | undefined;
+
+/**
+ * A CA valid for a day and a server certificate it signs for 127.0.0.1, ::1 and localhost; made
+ * once per process (every sandbox of a test file shares them, each has its own tokens).
+ */
+export function makeCerts(): SandboxCerts {
+  if (!cached) {
+    const authority = createAuthority('sandbox-ca');
+    const server = authority.issue({
+      commonName: 'kube-apiserver',
+      ips: ['127.0.0.1', '::1'],
+      dnsNames: ['localhost', 'kubernetes.default.svc'],
+    });
+    cached = { caPem: authority.caPem, ...server };
+  }
+  return cached;
 }

@@ -707,7 +707,12 @@ function finalizeNamespace(ctx: ServerContext, name: string): void {
 async function remove(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
   const opts = await deleteOptions(req, q);
   const obj = mustGet(ctx, r);
-  send(res, 200, deleteObject(ctx, r, obj, opts));
+  const deleted = deleteObject(ctx, r, obj, opts);
+  // As kube-apiserver's generic registry: an object deleted at once is answered with a Status;
+  // pods (ReturnDeletedObject) and objects still finalizing, with the object.
+  if (r.res.plural === 'pods' || (deleted.metadata as { deletionTimestamp?: string }).deletionTimestamp) return send(res, 200, deleted);
+  const details = { name: obj.metadata.name, ...(r.res.group ? { group: r.res.group } : {}), kind: r.res.plural, uid: obj.metadata.uid };
+  send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details });
 }
 
 async function removeCollection(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {

@@ -27,8 +27,8 @@ export interface CertificateIssuer {
   issue(request: { commonName: string; organizations?: string[]; ips?: string[]; dnsNames?: string[]; client?: boolean }): { certPem: string; keyPem: string };
 }
 
-/** How often containers that lacked a secret or configmap are tried again (the kubelet's sync period is 10 s). */
-const CONFIG_RETRY_MS = 5000;
+/** How often containers that lacked a secret or configmap are tried again (the kubelet re-syncs a pod that failed within seconds). */
+const CONFIG_RETRY_MS = 2000;
 
 /** How to start the node agent. */
 export interface NodeAgentOptions {
@@ -63,6 +63,8 @@ export interface NodeAgentOptions {
   images?: Record<string, ImageSpec>;
   /** Every image that is not `sandbox/...` behaves as `sandbox/succeed`; no process is spawned. */
   scale?: boolean;
+  /** Send the kubelet's Events (Pulled, Created, Started, Killing...); default true, false in scale mode. */
+  events?: boolean;
   /** First CrashLoopBackOff delay (doubles per restart, up to 10x); default 10 s, as the kubelet. */
   restartBackoffMs?: number;
   /** Called with errors of the background work (heartbeats, status writes, watches) that the agent retried or gave up on; default prints to stderr. */
@@ -87,7 +89,12 @@ export interface NodeAgent {
  */
 export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAgent> {
   const specs = options.nodes ?? [{ name: 'node-1' }];
-  const onError = options.onError ?? ((err: Error) => console.error(`node agent: ${err.message}`));
+  const report = options.onError ?? ((err: Error) => console.error(`node agent: ${err.message}`));
+  let closing = false;
+  // Requests cut short by close() are not failures worth reporting.
+  const onError = (err: Error): void => {
+    if (!closing) report(err);
+  };
   const credentials = (node: string): Credentials => {
     if (options.nodeCredentials) return options.nodeCredentials(node);
     if (!options.clientCa) throw new Error('startNodeAgent: give clientCa (to issue node certificates) or nodeCredentials');
@@ -106,6 +113,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
   const controller = options.controller ? new ApiClient(options.server, options.caPem, options.controller) : undefined;
   const closers: (() => Promise<void> | void)[] = [];
   const close = async (): Promise<void> => {
+    closing = true;
     for (const c of closers.splice(0).reverse()) await c();
   };
   try {
@@ -143,7 +151,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<NodeAge
       const node = new RegisteredNode(client, nodeObject(spec, { kubeletPort: server.port, kubeletVersion: version.gitVersion }), onError);
       closers.push(() => node.stop());
       await node.register(controller);
-      const pods = new NodePods({ client, node: spec.name, nodeIndex: i, kubelet, onError });
+      const pods = new NodePods({ client, node: spec.name, nodeIndex: i, kubelet, onError, events: options.events ?? !options.scale });
       watchers.push(pods);
       closers.push(() => pods.stop());
       await pods.start();

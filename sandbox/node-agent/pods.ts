@@ -21,6 +21,8 @@ export interface NodePodsOptions {
   nodeIndex: number;
   kubelet: Kubelet;
   onError: (err: Error) => void;
+  /** Whether to send the kubelet's Events. */
+  events: boolean;
 }
 
 /** How long to wait before watching again after a watch failed (not a 410). */
@@ -44,6 +46,8 @@ export class NodePods {
   /** Each pod's writes (status, events, the delete), chained. */
   readonly #writes = new Map<string, Promise<void>>();
   readonly #terminating = new Set<string>();
+  /** Pods an earlier agent started, reported lost. */
+  readonly #lost = new Set<string>();
   readonly #host: KubeletHost;
   #rv = '';
   #watch?: WatchHandle;
@@ -56,7 +60,9 @@ export class NodePods {
     this.#host = {
       pod: (ref) => this.#get(ref),
       writeStatus: (ref, _pod, status) => this.#chain(ref, () => this.#patchStatus(ref, status)),
-      event: (ref, node, type, reason, message, fieldPath) => this.#chain(ref, () => this.#event(ref, node, type, reason, message, fieldPath)),
+      event: (ref, node, type, reason, message, fieldPath) => {
+        if (options.events) this.#chain(ref, () => this.#event(ref, node, type, reason, message, fieldPath));
+      },
       remove: (ref) => this.#chain(ref, () => this.#delete(ref)),
       envSources: (ref, pod) => this.#envSources(ref, pod),
     };
@@ -148,6 +154,16 @@ export class NodePods {
       return;
     }
     if (!kubelet.has(uid) && !TERMINAL.has(phase)) {
+      const status = (pod.status ?? {}) as { startTime?: string };
+      if (status.startTime && (pod.spec as { restartPolicy?: string }).restartPolicy === 'Never') {
+        // Started by an earlier agent, whose processes died with it (as containers die with a
+        // rebooted node): report them lost, as the kubelet does, rather than run the pod twice.
+        if (!this.#lost.has(uid)) {
+          this.#lost.add(uid);
+          this.#chain(ref, () => this.#patchStatus(ref, lostStatus(pod)));
+        }
+        return;
+      }
       const ip = this.#ips++;
       kubelet.run(pod as KObject, { node: this.#o.node, hostIP: '127.0.0.1', podIP: `10.244.${this.#o.nodeIndex}.${(ip % 250) + 2}` }, this.#host);
     }
@@ -156,6 +172,7 @@ export class NodePods {
   #gone(uid: string): void {
     this.#pods.delete(uid);
     this.#terminating.delete(uid);
+    this.#lost.delete(uid);
     this.#o.kubelet.discard(uid);
   }
 
@@ -249,4 +266,30 @@ export class NodePods {
     this.#watch?.close();
     if (this.#timer) clearTimeout(this.#timer);
   }
+}
+
+/**
+ * The status of a restartPolicy Never pod whose containers are gone (an earlier agent ran them):
+ * each container not terminated is terminated with exit code 137 and reason
+ * ContainerStatusUnknown, and the pod Failed, as pkg/kubelet/kubelet_pods.go reports containers
+ * that could not be located.
+ */
+function lostStatus(pod: KubeObject): Record<string, unknown> {
+  const status = (pod.status ?? {}) as { containerStatuses?: Record<string, unknown>[]; initContainerStatuses?: Record<string, unknown>[]; conditions?: { type: string }[] };
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const lost = (cs: Record<string, unknown>): Record<string, unknown> => {
+    const state = cs.state as { terminated?: unknown } | undefined;
+    if (state?.terminated) return cs;
+    return {
+      ...cs, ready: false, started: false,
+      state: { terminated: { exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated', finishedAt: now } },
+    };
+  };
+  const notReady = new Set(['Ready', 'ContainersReady', 'PodReadyToStartContainers']);
+  return {
+    phase: 'Failed',
+    conditions: (status.conditions ?? []).map((c) => (notReady.has(c.type) ? { ...c, status: 'False', reason: c.type === 'PodReadyToStartContainers' ? undefined : 'PodCompleted', lastTransitionTime: now } : c)),
+    ...(status.initContainerStatuses ? { initContainerStatuses: status.initContainerStatuses.map(lost) } : {}),
+    containerStatuses: (status.containerStatuses ?? []).map(lost),
+  };
 }

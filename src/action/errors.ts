@@ -3,11 +3,11 @@
  * a step (its message is for the user), and the state the main step hands to the post step.
  * Light on purpose: `plan` loads it, and `plan` must not load the Kubernetes client.
  */
-import { KubeError } from '../kube/errors.ts';
+import { UserError } from '../common/errors.ts';
 import type { Runner } from './github-runner.ts';
 
 /** A problem that stops the step; its message is for the user. */
-export class ActionError extends Error {
+export class ActionError extends UserError {
   override name = 'ActionError';
 }
 
@@ -17,6 +17,8 @@ export interface MainDeps {
   env: NodeJS.ProcessEnv;
   /** Aborted when the runner cancels the job (SIGINT, then SIGTERM). */
   signal: AbortSignal;
+  /** The clock's time, epoch ms (tests fix it); default Date.now. */
+  now?: () => number;
 }
 
 /** State handed from the main step to the post step (`saveState`). */
@@ -26,12 +28,12 @@ export const STATE = {
   keepPods: 'keep-pods',
 } as const;
 
-/** Turns a KubeError (already worded for the user) into an ActionError. */
+/** Turns a UserError (a KubeError, a bad stored state: already worded for the user) into an ActionError. */
 export async function withKubeErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof KubeError) throw new ActionError(err.message);
+    if (err instanceof UserError && !(err instanceof ActionError)) throw new ActionError(err.message);
     throw err;
   }
 }

@@ -6,7 +6,8 @@
  * then kills the process. The first signal aborts the run (the engine deletes every live pod of
  * the run within its grace); a second one changes nothing but is not allowed to kill us early.
  */
-import { ActionError, runMain } from './steps.ts';
+import { UserError } from '../common/errors.ts';
+import { runMain } from './steps.ts';
 import { githubRunner } from './github-runner.ts';
 
 /** Runs the main step in this process and exits with its outcome. */
@@ -23,7 +24,7 @@ export async function main(): Promise<never> {
   try {
     await runMain({ runner, env: process.env, signal: controller.signal });
   } catch (err) {
-    if (err instanceof ActionError) {
+    if (err instanceof UserError) {
       runner.setFailed(err.message);
     } else {
       // A bug of ours, not a user error: say so, with what is needed to report it.

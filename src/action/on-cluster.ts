@@ -24,9 +24,22 @@ import type { DagSpec } from '../spec/types.ts';
 import { ActionError, STATE, withKubeErrors, type MainDeps } from './errors.ts';
 import { maskSecret, type Runner } from './github-runner.ts';
 import { readSettings, type Settings } from './settings.ts';
+import type { RunDatesPlan } from './steps.ts';
+import { runContext, runDates } from '../dag/run-dates.ts';
 
-/** `run` and `dry-run`: connect, check permissions, then hand over to the engine. */
-export async function runOnCluster(spec: DagSpec, params: Record<string, string>, settings: Settings, context: RunContext, deps: MainDeps): Promise<void> {
+/**
+ * `run` and `dry-run`: connect, check permissions, then hand over to the engine. A backfill runs
+ * the DAG once per logical date, each a run of its own (run id `<run id>-<date>`: its own pods,
+ * state and summary section), in order, `parallel` at a time.
+ */
+export async function runOnCluster(
+  spec: DagSpec,
+  params: Record<string, string>,
+  settings: Settings,
+  context: RunContext,
+  deps: MainDeps,
+  dates: RunDatesPlan,
+): Promise<void> {
   const { runner, env, signal } = deps;
   const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
   const connection = await withKubeErrors(() => connect(settings.auth, env));
@@ -37,15 +50,25 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
   await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
 
   const secrets = connection.secrets;
-  const summary = new SummaryReporter({ runner, logTailLines: settings.logTailLines, keepPods: settings.keepPods, secrets });
-  const outputs = new OutputsReporter({ runner, env, secrets });
-  const reporters: Reporter[] = [
-    new LiveLogReporter({ write: (line) => runner.info(line) }),
-    summary,
-    new AnnotationReporter({ runner, secrets }),
-    outputs,
-  ];
-  const reporter = new CompositeReporter(reporters);
+  /**
+   * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
+   * `heading` opens its summary section (written in the same append, so sections never mix).
+   */
+  // The runner's summary is one buffer: the runs of a backfill append to it one at a time.
+  let summaries: Promise<void> = Promise.resolve();
+  const appendSummary = (md: string): Promise<void> => (summaries = summaries.then(() => runner.appendSummary(md)));
+  const reportersFor = (prefix: string, heading = '') =>
+    new CompositeReporter([
+      new LiveLogReporter({ write: (line) => runner.info(`${prefix}${line}`) }),
+      new SummaryReporter({
+        runner: heading === '' ? runner : { appendSummary: (md: string) => appendSummary(`${heading}${md}`) },
+        logTailLines: settings.logTailLines,
+        keepPods: settings.keepPods,
+        secrets,
+      }),
+      new AnnotationReporter({ runner, secrets }),
+      new OutputsReporter({ runner, env, secrets }),
+    ] satisfies Reporter[]);
   const common = {
     spec,
     params,
@@ -54,28 +77,58 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
     keepPods: settings.keepPods,
     pods: kubePodApi(client),
     context,
-    reporter,
     signal,
     logTailLines: settings.logTailLines,
     debug: (line: string) => runner.debug(line),
     logBacklog: () => runner.logBacklog?.(),
   };
+  runner.info(describeDates(dates));
   if (mode === 'dry-run') {
-    const state = await withKubeErrors(() => runDag({ ...common, mode }));
+    const state = await withKubeErrors(() => runDag({ ...common, run: dates.run, reporter: reportersFor(''), mode }));
     finish(spec, state, mode);
     return;
   }
 
   // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
   // selector must all agree on it.
-  const runId = effectiveRunId(context);
+  const baseRunId = effectiveRunId(context);
   runner.saveState(STATE.namespace, namespace);
-  runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
   runner.saveState(STATE.keepPods, settings.keepPods);
 
   const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
   if (lease !== null && !lease.acquired) return;
   try {
+    if (dates.backfill === null) {
+      runner.saveState(STATE.selector, runPodSelector(spec, context, baseRunId));
+      const state = await runOne(baseRunId, dates.run, reportersFor(''));
+      finish(spec, state, mode);
+      return;
+    }
+    // A backfill: one run per logical date, in order, `parallel` at a time.
+    const { dates: logical, parallel } = dates.backfill;
+    runner.info(`Backfill of ${logical.length} logical date${logical.length === 1 ? '' : 's'} (${logical[0]} … ${logical.at(-1)}), ${parallel} at a time`);
+    const results: { date: string; state: RunState }[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < logical.length && !signal.aborted) {
+        const date = logical[next++]!;
+        const run = runContext(runDates({ start: deps.now?.() ?? Date.now(), schedule: dates.schedule, logicalDate: date }));
+        const runId = `${baseRunId}-${date.replace(/[^0-9A-Za-z]/g, '').toLowerCase()}`;
+        // The post step sweeps the latest run's pods; earlier runs have cleaned up after themselves.
+        runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
+        const heading = `# Logical date ${run['ts']}\n\nRun \`${runId}\` of the backfill, data interval ${run['intervalStart']} → ${run['intervalEnd']}.\n\n`;
+        results.push({ date, state: await runOne(runId, run, reportersFor(parallel > 1 ? `[${run['date']}] ` : '', heading)) });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, logical.length) }, worker));
+    results.sort((a, b) => (a.date < b.date ? -1 : 1));
+    finishBackfill(spec, results, runner);
+  } finally {
+    await lease?.release();
+  }
+
+  /** One run of the DAG: its own run id, state ConfigMap, pods and reporters. */
+  async function runOne(runId: string, run: Record<string, string>, reporter: Reporter): Promise<RunState> {
     const store = new RunStore({
       core: client.core,
       namespace,
@@ -115,6 +168,8 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
     const state: RunState = await withKubeErrors(() =>
       runDag({
         ...common,
+        reporter,
+        run,
         mode,
         runId,
         previous: session.plan.previous,
@@ -137,10 +192,27 @@ export async function runOnCluster(spec: DagSpec, params: Record<string, string>
       runner.info(`Removed ${old.pods.length} pod(s) and ${old.configMaps.length} state ConfigMap(s) of runs older than the retention`);
     }
     for (const e of old.errors) runner.warning(`Housekeeping: ${e}`);
-    finish(spec, state, mode);
-  } finally {
-    await lease?.release();
+    return state;
   }
+}
+
+/** "Logical date 2026-12-03 (…), data interval … → …, from the schedule "0 2 * * *"". */
+function describeDates(dates: RunDatesPlan): string {
+  const r = dates.run;
+  const from = r['source'] === 'schedule' ? `the schedule "${r['schedule']}"` : r['source'] === 'input' ? 'the inputs' : 'the start of the run';
+  return `Logical date ${r['ts']}, data interval ${r['intervalStart']} → ${r['intervalEnd']} (from ${from})`;
+}
+
+/** A backfill's outcome: the step fails if any of its runs did not succeed, naming them. */
+function finishBackfill(spec: DagSpec, results: { date: string; state: RunState }[], runner: Runner): void {
+  const bad = results.filter((r) => r.state.result !== 'success');
+  const failedTasks = [...new Set(results.flatMap((r) => r.state.tasks.filter((t) => t.result === 'failed').map((t) => t.id)))];
+  const result = bad.length === 0 ? 'success' : results.some((r) => r.state.result === 'failure') ? 'failure' : 'cancelled';
+  // The last run's reporters set the outputs; these say the whole backfill.
+  runner.setOutput('result', result);
+  runner.setOutput('failed-tasks', JSON.stringify(failedTasks));
+  runner.info(`Backfill of DAG ${spec.name}: ${results.length - bad.length} of ${results.length} runs succeeded${bad.length > 0 ? ` (not: ${bad.map((b) => b.date).join(', ')})` : ''}`);
+  if (bad.length > 0) throw new ActionError(`Backfill of DAG ${spec.name}: ${bad.length} of ${results.length} runs did not succeed (${bad.map((b) => `${b.date}: ${b.state.result}`).join(', ')}).`);
 }
 
 /**

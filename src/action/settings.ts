@@ -3,9 +3,12 @@
  * input-helper does), plus the GitHub run context. Nothing here runs at import time: the entry
  * point calls `readSettings` with a function that reads an input.
  */
-import type { ConcurrencyPolicy, KeepPods, Mode, RerunMode, RunContext } from '../common/run.ts';
+import { CONCURRENCY_POLICIES, KEEP_PODS, MODES, RERUN_MODES, type ConcurrencyPolicy, type KeepPods, type Mode, type RerunMode, type RunContext } from '../common/run.ts';
+import { UserError } from '../common/errors.ts';
 import { parseDuration } from '../spec/duration.ts';
 import type { AuthInputs } from '../kube/auth.ts';
+import { backfillDates, parseLogicalDate, RunDateError, runDates } from '../dag/run-dates.ts';
+import { concurrencyLeaseName } from '../kube/lease-name.ts';
 
 export type { ConcurrencyPolicy, KeepPods, RerunMode };
 
@@ -28,17 +31,19 @@ export interface Settings {
   /** Old runs' pods and state are removed after this long. */
   retentionMs: number;
   auth: AuthInputs;
+  /** The `logical-date` input (checked to be a date), or `null`. */
+  logicalDate: string | null;
+  /** The `schedule` input (checked to be a cron expression), or `null`. */
+  schedule: string | null;
+  /** A backfill's range (`backfill-from`, `backfill-to`), or `null`. */
+  backfill: { from: string; to: string; parallel: number } | null;
 }
 
 /** A bad input: the message says which input, what was found and what was expected. */
-export class InputError extends Error {
+export class InputError extends UserError {
   override name = 'InputError';
 }
 
-const MODES: readonly Mode[] = ['run', 'dry-run', 'plan'];
-const KEEP_PODS: readonly KeepPods[] = ['never', 'on-failure', 'always'];
-const RERUN: readonly RerunMode[] = ['failed', 'all'];
-const POLICIES: readonly ConcurrencyPolicy[] = ['wait', 'skip', 'fail'];
 
 /** Reads and checks every input. `getInput` returns '' for an input that was not given. */
 export function readSettings(getInput: (name: string) => string): Settings {
@@ -79,9 +84,9 @@ export function readSettings(getInput: (name: string) => string): Settings {
     maxParallel: wholeNumber('max-parallel', 0),
     keepPods: oneOf('keep-pods', KEEP_PODS, 'on-failure'),
     logTailLines: wholeNumber('log-tail-lines', 50),
-    rerun: oneOf('rerun', RERUN, 'failed'),
+    rerun: oneOf('rerun', RERUN_MODES, 'failed'),
     concurrency: optional('concurrency') ?? null,
-    concurrencyPolicy: oneOf('concurrency-policy', POLICIES, 'wait'),
+    concurrencyPolicy: oneOf('concurrency-policy', CONCURRENCY_POLICIES, 'wait'),
     concurrencyTimeoutMs: duration('concurrency-timeout', '1h'),
     retentionMs: duration('retention', '30d'),
     auth: {
@@ -91,8 +96,53 @@ export function readSettings(getInput: (name: string) => string): Settings {
       token: optional('token'),
       certificateAuthorityData: optional('certificate-authority-data'),
     },
+    logicalDate: optional('logical-date') ?? null,
+    schedule: optional('schedule') ?? null,
+    backfill: null,
   };
+  try {
+    if (settings.logicalDate !== null) parseLogicalDate(settings.logicalDate);
+    if (settings.schedule !== null) runDates({ start: 0, schedule: settings.schedule, logicalDate: null });
+  } catch (err) {
+    if (!(err instanceof RunDateError)) throw err;
+    problems.push(`Invalid input '${settings.logicalDate !== null && err.message.startsWith('logical-date') ? 'logical-date' : 'schedule'}': ${err.message}.`);
+  }
+  const from = optional('backfill-from');
+  const to = optional('backfill-to');
+  const parallel = wholeNumber('backfill-parallel', 1);
+  if ((from === undefined) !== (to === undefined)) {
+    problems.push(`Inputs 'backfill-from' and 'backfill-to' go together: give both (the first and the last logical date of the backfill), or neither.`);
+  } else if (from !== undefined && to !== undefined) {
+    if (settings.logicalDate !== null) problems.push(`Input 'logical-date' cannot be given with a backfill: each run of 'backfill-from'..'backfill-to' has its own logical date.`);
+    if (parallel < 1) problems.push(`Invalid input 'backfill-parallel': '${parallel}'. Expected a whole number >= 1.`);
+    try {
+      backfillDates(from, to, settings.schedule);
+      settings.backfill = { from, to, parallel: Math.max(1, parallel) };
+    } catch (err) {
+      if (!(err instanceof RunDateError)) throw err;
+      problems.push(`Invalid backfill: ${err.message}.`);
+    }
+  }
+  if (settings.concurrency !== null) {
+    try {
+      concurrencyLeaseName(settings.concurrency);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      problems.push(err.message);
+    }
+  }
+  if (settings.namespace !== null && !(settings.namespace.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(settings.namespace))) {
+    problems.push(
+      `Invalid input 'namespace': '${settings.namespace}'. Expected a Kubernetes namespace name: lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit.`,
+    );
+  }
   const { auth } = settings;
+  if (auth.server !== undefined && !isHttpUrl(auth.server)) {
+    problems.push(`Invalid input 'server': '${auth.server}'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`);
+  }
+  if (auth.certificateAuthorityData !== undefined && !/^[A-Za-z0-9+/\s]+=*\s*$/.test(auth.certificateAuthorityData)) {
+    problems.push(`Invalid input 'certificate-authority-data': expected the CA certificate in base64 (as a kubeconfig's certificate-authority-data holds it).`);
+  }
   if (auth.server !== undefined && auth.token === undefined && auth.kubeconfig === undefined) {
     problems.push(`Input 'server' was given without 'token'. Give both (a service-account token), or a 'kubeconfig' instead.`);
   }
@@ -101,6 +151,30 @@ export function readSettings(getInput: (name: string) => string): Settings {
   }
   if (problems.length > 0) throw new InputError(problems.join('\n'));
   return settings;
+}
+
+/**
+ * The cron of a `schedule` event (`github.event.schedule`), read from the event file the runner
+ * gives (GITHUB_EVENT_PATH); `null` for other events or when the file cannot be read.
+ */
+export function readEventSchedule(env: NodeJS.ProcessEnv, readFile: (path: string) => string): string | null {
+  if (env['GITHUB_EVENT_NAME'] !== 'schedule' || !env['GITHUB_EVENT_PATH']) return null;
+  try {
+    const event = JSON.parse(readFile(env['GITHUB_EVENT_PATH'])) as { schedule?: unknown };
+    return typeof event.schedule === 'string' && event.schedule.trim() !== '' ? event.schedule : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `s` is an http(s) URL. */
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 /** The GitHub run this step belongs to, from the runner's environment variables. */

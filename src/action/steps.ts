@@ -15,12 +15,15 @@ import path from 'node:path';
 import type { KeepPods, RunContext } from '../common/run.ts';
 import { renderPlanPods } from '../kube/pod.ts';
 import { loadSpec, renderTemplate, resolveParams, SpecFileError } from '../spec/index.ts';
+import { expandStaticMatrices } from '../spec/matrix.ts';
 import type { DagSpec } from '../spec/types.ts';
 import type { RunInfo } from '../report/types.ts';
 import { annotateSpecIssues } from '../report/annotations.ts';
 import { OutputsReporter } from '../report/outputs.ts';
 import { SummaryReporter } from '../report/summary-reporter.ts';
-import { readRunContext, readSettings, InputError, type Settings } from './settings.ts';
+import { readEventSchedule, readRunContext, readSettings, InputError, type Settings } from './settings.ts';
+import { backfillDates, runContext, RunDateError, runDates } from '../dag/run-dates.ts';
+import { readFileSync } from 'node:fs';
 import { maskSecret, type Runner } from './github-runner.ts';
 import { ActionError, STATE, type MainDeps } from './errors.ts';
 
@@ -87,12 +90,43 @@ async function runMainSteps(deps: MainDeps): Promise<void> {
     throw new ActionError(`Invalid input 'params':\n${issues.map((i) => `  - ${i}`).join('\n')}`);
   }
 
+  const dates = runDatesOf(settings, env, deps.now?.() ?? Date.now());
   if (settings.mode === 'plan') {
-    await plan(spec, params, settings, context, runner);
+    await plan(spec, params, settings, context, runner, dates.run);
     return;
   }
   const { runOnCluster } = await import('./on-cluster.ts');
-  await runOnCluster(spec, params, settings, context, deps);
+  await runOnCluster(spec, params, settings, context, deps, dates);
+}
+
+/** What a run (or each run of a backfill) knows of its dates. */
+export interface RunDatesPlan {
+  /** The `run` context of this run (for a backfill: of its first date). */
+  run: Record<string, string>;
+  /** The cron in effect (the `schedule` input, else a schedule event's), or null. */
+  schedule: string | null;
+  /** A backfill: its logical dates in order, and how many run at once; else null. */
+  backfill: { dates: string[]; parallel: number } | null;
+}
+
+/**
+ * The logical date and data interval: the `schedule` input or a schedule event's cron, the
+ * `logical-date` input or the start; for a backfill, every logical date of its range.
+ */
+function runDatesOf(settings: Settings, env: NodeJS.ProcessEnv, now: number): RunDatesPlan {
+  const schedule = settings.schedule ?? readEventSchedule(env, (file) => readFileSync(file, 'utf8'));
+  try {
+    if (settings.backfill !== null) {
+      const dates = backfillDates(settings.backfill.from, settings.backfill.to, schedule);
+      if (dates.length === 0) throw new ActionError(`The backfill from ${settings.backfill.from} to ${settings.backfill.to} has no logical dates${schedule ? ` (the schedule "${schedule}" does not fire in it)` : ''}; nothing was run.`);
+      const first = runDates({ start: now, schedule, logicalDate: dates[0]! });
+      return { run: runContext(first), schedule, backfill: { dates, parallel: settings.backfill.parallel } };
+    }
+    return { run: runContext(runDates({ start: now, schedule, logicalDate: settings.logicalDate })), schedule, backfill: null };
+  } catch (err) {
+    if (err instanceof RunDateError) throw new ActionError(`Cannot tell the run's logical date: ${err.message}.`);
+    throw err;
+  }
 }
 
 /** Reads and validates the spec; a bad one is annotated at its file:line:col and stops the step. */
@@ -123,15 +157,19 @@ export function workspaceRelative(file: string, workspace: string): string {
   return rel.split(path.sep).join('/');
 }
 
-/** `plan`: no cluster, no secrets. Renders every pod and the plan summary. */
-async function plan(spec: DagSpec, params: Record<string, string>, settings: Settings, context: RunContext, runner: Runner): Promise<void> {
+/**
+ * `plan`: no cluster, no secrets. Renders every pod and the plan summary. A matrix written out
+ * is drawn and rendered per combination; a computed one as one task.
+ */
+async function plan(spec: DagSpec, params: Record<string, string>, settings: Settings, context: RunContext, runner: Runner, run: Record<string, string> | null): Promise<void> {
   const namespace = settings.namespace ?? spec.namespace ?? 'default';
-  const info: RunInfo = { mode: 'plan', spec, context, namespace, params };
-  const pods = renderPlanPods(spec, params, { ...context, namespace }, renderTemplate);
+  const shown = expandStaticMatrices(spec);
+  const info: RunInfo = { mode: 'plan', spec: shown, context, namespace, params };
+  const pods = renderPlanPods(spec, params, { ...context, namespace }, renderTemplate, run);
   const byTask: Record<string, object> = {};
-  spec.tasks.forEach((t, i) => (byTask[t.id] = pods[i]!));
-  runner.info(`Plan of DAG ${spec.name}: ${spec.tasks.length} task${spec.tasks.length === 1 ? '' : 's'} in namespace ${namespace}`);
-  for (const t of spec.tasks) {
+  shown.tasks.forEach((t, i) => (byTask[t.id] = pods[i]!));
+  runner.info(`Plan of DAG ${spec.name}: ${shown.tasks.length} task${shown.tasks.length === 1 ? '' : 's'} in namespace ${namespace}`);
+  for (const t of shown.tasks) {
     runner.info(`  ${t.id}${t.needs.length > 0 ? ` (needs ${t.needs.join(', ')})` : ''}: ${t.image}`);
   }
   const summary = new SummaryReporter({ runner, logTailLines: settings.logTailLines, secrets: [] });

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { renderPlanPods } from '../kube/pod.ts';
 import { loadSpec, renderTemplate, resolveParams, SpecFileError } from '../spec/index.ts';
 import type { DagSpec, SpecIssue } from '../spec/types.ts';
-import type { RunContext } from '../common/run.ts';
+import { KEEP_PODS, type KeepPods, type RunContext } from '../common/run.ts';
 import { EXIT, localContext, type CliIO } from './io.ts';
 
 export { EXIT, localContext, type CliIO };
@@ -110,11 +110,15 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     return EXIT.usage;
   }
   const keepPods = values['keep-pods'];
-  if (keepPods !== 'never' && keepPods !== 'on-failure' && keepPods !== 'always') {
-    io.stderr(`pod-dag run: --keep-pods must be never, on-failure or always, found '${keepPods}'\n`);
+  if (!isKeepPods(keepPods)) {
+    io.stderr(`pod-dag run: --keep-pods must be ${KEEP_PODS.slice(0, -1).join(', ')} or ${KEEP_PODS.at(-1)}, found '${keepPods}'\n`);
     return EXIT.usage;
   }
   // Loaded only now: the run brings in the Kubernetes client, which validate and plan do without.
   const { runLocal } = await import('./run.ts');
   return runLocal({ spec, params, namespace: values.namespace ?? null, context: values.context ?? null, maxParallel, keepPods }, io);
+}
+
+function isKeepPods(s: string | undefined): s is KeepPods {
+  return (KEEP_PODS as readonly (string | undefined)[]).includes(s);
 }

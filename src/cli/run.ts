@@ -3,11 +3,11 @@
  * There is no GitHub run here: the run id is local (`local-<time>`, or POD_DAG_RUN_ID to re-attach
  * to an interrupted run), and the result is printed instead of a job summary.
  */
+import { UserError } from '../common/errors.ts';
 import type { KeepPods } from '../common/run.ts';
 import { runDag } from '../engine/index.ts';
 import { connect, preflight } from '../kube/auth.ts';
 import { createClient } from '../kube/client.ts';
-import { KubeError } from '../kube/errors.ts';
 import { kubePodApi } from '../kube/pod-api.ts';
 import { LiveLogReporter } from '../report/live-log.ts';
 import type { DagSpec } from '../spec/types.ts';
@@ -45,7 +45,7 @@ export async function runLocal(run: LocalRun, io: CliIO): Promise<number> {
     });
     return state.result === 'success' ? EXIT.ok : EXIT.failed;
   } catch (err) {
-    if (err instanceof KubeError) {
+    if (err instanceof UserError) {
       io.stderr(`pod-dag run: ${err.message}\n`);
       return EXIT.usage;
     }

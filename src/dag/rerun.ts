@@ -24,6 +24,8 @@
  * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
  * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
  */
+import { UserError } from '../common/errors.ts';
+import type { RerunMode } from '../common/run.ts';
 import { createHash } from 'node:crypto';
 import type { TaskValue } from '../spec/expression.ts';
 import { expandMatrix } from '../spec/matrix.ts';
@@ -32,7 +34,7 @@ import type { DagSpec, EnvVar, MatrixInstance, TaskSpec, Template } from '../spe
 import type { AttemptOutcome, PreviousSuccess, RunResult, TaskResult } from './types.ts';
 
 /** What the `rerun` input chooses: re-run only what did not succeed, or everything. */
-export type RerunMode = 'failed' | 'all';
+export type { RerunMode };
 
 /**
  * What decides what a task's container does, in a compact form that can be compared between
@@ -501,7 +503,7 @@ export function serializeRunState(state: StoredRunState): string {
 }
 
 /** Why a stored state could not be read. */
-export class RunStateFormatError extends Error {
+export class RunStateFormatError extends UserError {
   override name = 'RunStateFormatError';
 }
 

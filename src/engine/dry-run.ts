@@ -4,6 +4,7 @@
  */
 import { systemClock } from '../common/clock.ts';
 import { effectiveRunId } from '../common/run.ts';
+import { runContext, runDates } from '../dag/run-dates.ts';
 import type { RunState } from '../dag/types.ts';
 import { classifyError, describeError } from '../kube/errors.ts';
 import { placeholderRender, podName, renderPod } from '../kube/pod.ts';
@@ -31,7 +32,7 @@ export async function dryRunDag(options: Omit<RunDagOptions, 'mode' | 'maxParall
   const verdicts = await Promise.all(
     o.spec.tasks.map(async (task): Promise<DryRunVerdict> => {
       const name = podName({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
-      const render = placeholderRender(o.params);
+      const render = placeholderRender(o.params, undefined, { run: o.run ?? runContext(runDates({ start: started, schedule: null, logicalDate: null })) });
       let verdict: DryRunVerdict;
       try {
         const pod = renderPod(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });

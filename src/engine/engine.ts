@@ -20,14 +20,16 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { boundHeapGrowth } from '../common/heap.ts';
 import { effectiveRunId } from '../common/run.ts';
+import { runContext, runDates } from '../dag/run-dates.ts';
 import { Scheduler } from '../dag/scheduler.ts';
 import type { AttemptOutcome, Decision, RunState, RunView, SchedulerEvent } from '../dag/types.ts';
 import { classifyPod, containerStarted, containerTerminated, recheckAt } from '../kube/classify.ts';
 import { KubeError, classifyError, describeError } from '../kube/errors.ts';
 import { PodRunner, failure, type AttemptPod } from '../kube/pod-runner.ts';
-import { outputRefs, podName, renderPod, runSelector } from '../kube/pod.ts';
+import { podName, renderPod, runSelector } from '../kube/pod.ts';
 import type { PodWatcher, PodEvent } from '../kube/watch.ts';
-import { renderTemplate } from '../spec/template.ts';
+import type { TaskValue } from '../spec/expression.ts';
+import { renderTemplate, templateExpressions } from '../spec/template.ts';
 import type { RunDagOptions } from './options.ts';
 
 /** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
@@ -35,8 +37,11 @@ const LOG_WAIT_MS = 10_000;
 
 /** One attempt the engine is carrying out. */
 interface Live {
+  /** The task id, or a matrix instance id. */
   task: string;
   attempt: number;
+  /** A sensor's poke (each poke is a pod of its own). */
+  poke?: number;
   /** Its pod, from create to delete. */
   pod: AttemptPod;
   /** Local time the pod was created or adopted (Pending time counts from here). */
@@ -49,6 +54,8 @@ interface Live {
   judged: boolean;
   /** The scheduler asked to cancel this attempt. */
   cancelAsked: boolean;
+  /** Why, when it is not the run's cancel (a matrix's fail-fast). */
+  cancelWords?: string;
   /** Replayed from the run store, not run by this process. */
   recorded?: boolean;
   startTimeoutMs: number;
@@ -70,6 +77,8 @@ class Engine {
   readonly #clock: Clock;
   readonly #runId: string;
   readonly #selector: string;
+  /** The `run` context: logical date and data interval. */
+  readonly #run: Record<string, string> | null;
   readonly #scheduler: Scheduler;
   readonly #runner: PodRunner;
   /** What reporters see of the run as it goes: asked for, never copied per event. */
@@ -93,13 +102,17 @@ class Engine {
   constructor(options: RunDagOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
-    this.#runId = effectiveRunId(options.context, options.runId, this.#clock.now());
+    // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
+    this.#runId = options.runId ?? effectiveRunId(options.context, undefined, this.#clock.now());
     this.#selector = runSelector(options.spec.name, this.#runId, options.context.runAttempt);
+    // Without a run context (the CLI), the logical date is the start of the run.
+    this.#run = options.run === undefined ? runContext(runDates({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
     this.#scheduler = new Scheduler(options.spec, {
       now: this.#clock.now(),
       maxParallel: options.maxParallel,
       params: options.params,
       previous: options.previous,
+      run: this.#run,
     });
     this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
     const scheduler = this.#scheduler;
@@ -115,6 +128,7 @@ class Engine {
     this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
       timeoutSeconds: o.watchTimeoutSeconds,
       onRecover: (what) => o.debug?.(what),
+      now: () => this.#clock.now(),
     });
     try {
       await this.#watcher.start();
@@ -150,7 +164,8 @@ class Engine {
     this.#watcher.stop();
     const state = this.#scheduler.state();
     const tails: Record<string, string[]> = {};
-    for (const t of state.tasks) {
+    // A matrix task's tails are its instances'.
+    for (const t of state.tasks.flatMap((x) => x.instances ?? [x])) {
       const live = this.#lastAttempt.get(t.id);
       const tail = live?.pod.tail();
       if (tail && t.result !== 'succeeded') tails[t.id] = tail;
@@ -198,13 +213,14 @@ class Engine {
       await this.#o.reporter.decision?.(d, this.#view);
       switch (d.type) {
         case 'start':
-          this.#startAttempt(d.task, d.attempt);
+          this.#startAttempt(d.task, d.attempt, d.poke);
           break;
         case 'cancel':
           for (const a of d.attempts) {
             const live = this.#find(a.task, a.attempt);
             if (!live) continue;
             live.cancelAsked = true;
+            live.cancelWords = d.reason === 'fail-fast' ? 'another instance of its matrix failed (fail-fast); the pod was deleted' : undefined;
             // A pod whose create has not answered yet is deleted when it answers.
             if (live.started) await this.#cancelAttempt(live);
           }
@@ -224,14 +240,20 @@ class Engine {
     return l && l.attempt === attempt ? l : undefined;
   }
 
-  /** Renders and creates the attempt's pod (in the background); 409 adopts the existing pod. */
-  #startAttempt(task: string, attempt: number): void {
+  /**
+   * Renders and creates the attempt's pod (in the background); 409 adopts the existing pod.
+   * `task` is a task id or a matrix instance id; `poke` is a sensor's poke (a pod of its own).
+   */
+  #startAttempt(task: string, attempt: number, poke?: number): void {
     const o = this.#o;
-    const spec = o.spec.tasks.find((t) => t.id === task)!;
-    const name = podName({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt });
+    const unit = this.#scheduler.unit(task);
+    const spec = unit.spec;
+    const instance = unit.group === null ? null : { id: task, group: unit.group };
+    const name = podName({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt, poke });
     const live: Live = {
       task,
       attempt,
+      poke,
       pod: this.#runner.attempt({ task, attempt, pod: name }, (text, time) => o.reporter.logLine?.({ task, attempt, text, time })),
       createdAt: this.#clock.now(),
       started: false,
@@ -242,14 +264,16 @@ class Engine {
     };
     this.#live.set(name, live);
     this.#lastAttempt.set(task, live);
-    const rec = o.recorded?.(task, attempt);
+    // A sensor's later pokes are never replayed: only its attempt's end is recorded, and replaying
+    // it for every poke would stand in for pokes that should run.
+    const rec = poke === undefined || poke === 1 ? o.recorded?.(task, attempt) : null;
     if (rec) {
       // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
       this.#enqueue(async () => {
         this.#markStarted(live);
         live.pod.markGone();
         live.recorded = true;
-        await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
+        await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name, poke });
         await this.#endAttempt(live, rec.outcome);
       });
       return;
@@ -259,19 +283,22 @@ class Engine {
       this.#enqueue(() => this.#endAttempt(live, cancelledOutcome('the run was cancelled before the pod was created')));
       return;
     }
-    // Only the outputs this task's templates refer to (O(references), not O(tasks): a wide DAG
+    // Only the tasks this task's templates refer to (O(references), not O(tasks): a wide DAG
     // would otherwise cost tasks² in snapshots).
-    const outputs: Record<string, Record<string, string>> = {};
+    const tasks: Record<string, TaskValue> = {};
     for (const t of [spec.image, ...(spec.command ?? []), ...(spec.args ?? []), ...spec.env.map((e) => ('value' in e ? e.value : ''))]) {
-      for (const ref of outputRefs(t)) {
-        if (outputs[ref.task] !== undefined) continue;
-        const upstream = this.#scheduler.taskState(ref.task);
-        if (upstream.result === 'succeeded') outputs[ref.task] = upstream.outputs;
+      for (const expr of templateExpressions(t)) {
+        for (const { ref } of expr.refs) {
+          if ((ref.kind !== 'output' && ref.kind !== 'outputs' && ref.kind !== 'result') || tasks[ref.task] !== undefined) continue;
+          const value = this.#scheduler.taskValue(ref.task);
+          if (value !== undefined && this.#scheduler.taskState(ref.task).result !== null) tasks[ref.task] = value;
+        }
       }
     }
     let pod: V1Pod;
     try {
-      pod = renderPod(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render: (t) => renderTemplate(t, { params: o.params, outputs }) });
+      const render = (t: string) => renderTemplate(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: this.#run });
+      pod = renderPod(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render, instance, poke });
     } catch (err) {
       // An output an `if: always()` task refers to is missing, for one: a configuration error.
       this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'TemplateError', `task "${task}": ${(err as Error).message}`)));
@@ -291,8 +318,8 @@ class Engine {
     this.#enqueue(async () => {
       if (live.finished) return;
       this.#markStarted(live);
-      await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name });
-      await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted);
+      await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name, poke: live.poke });
+      await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted, live.poke);
       if (live.cancelAsked || this.#cancelledBySignal) {
         live.cancelAsked = true;
         await this.#cancelAttempt(live);
@@ -362,7 +389,7 @@ class Engine {
       if (this.#lastAttempt.get(live.task) === live) this.#lastAttempt.delete(live.task);
     }
     const at = this.#clock.now();
-    await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
+    await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
     await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
     let recordFailed = false;
     if (!live.recorded && this.#o.onAttemptEnd) {
@@ -376,8 +403,10 @@ class Engine {
     }
     if (!live.started || live.pod.gone) return;
     const stillRunning = !pod || !containerTerminated(pod);
-    const keep =
-      !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+    // A sensor's "not yet" is no failure: no pod is kept between pokes.
+    const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
+    const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
+    const keep = !stillRunning && !notYet && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
     if (keep) return;
     this.#track(
       (async () => {
@@ -393,7 +422,7 @@ class Engine {
     if (live.finished) return;
     live.pod.stopLog();
     this.#track(live.pod.delete(this.#o.cancelGraceSeconds ?? 2));
-    await this.#endAttempt(live, cancelledOutcome('the run was cancelled; the pod was deleted'));
+    await this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled; the pod was deleted'));
   }
 
   #markStarted(live: Live): void {

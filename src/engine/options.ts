@@ -22,6 +22,8 @@ export interface RunDagOptions {
   spec: DagSpec;
   /** Resolved params (spec defaults overridden by the `params` input). */
   params: Record<string, string>;
+  /** The `run` context (logical date and data interval, src/dag/run-dates.ts); `null`: not known. */
+  run?: Record<string, string> | null;
   mode: 'run' | 'dry-run';
   namespace: string;
   /** At most this many attempts at once; 0: no limit. */
@@ -36,7 +38,10 @@ export interface RunDagOptions {
   clock?: Clock;
   /** Tasks that succeeded in an earlier run attempt (re-run of failed jobs), reused as they are. */
   previous?: Record<string, PreviousSuccess>;
-  /** The run id when `context.runId` is null (the CLI); default `local-<time>`. */
+  /**
+   * The run id in pod names, labels and the selector: default GitHub's (`context.runId`), else
+   * `local-<time>` (the CLI). Given, it wins: each run of a backfill has its own.
+   */
   runId?: string;
   /** How long an image pull error is tolerated before it is a configuration failure; default 30 s. */
   imagePullGraceMs?: number;

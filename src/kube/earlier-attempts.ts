@@ -14,6 +14,7 @@
  *    task that succeeded and says why any other runs again.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import { systemClock } from '../common/clock.ts';
 import { taskFingerprint } from '../dag/rerun.ts';
 import type { StoredRunState, TaskUpdate } from '../dag/rerun.ts';
 import type { AttemptOutcome } from '../dag/types.ts';
@@ -47,6 +48,8 @@ export interface SettleOptions {
   signal?: AbortSignal;
   /** Told once, if pods of earlier attempts still run, before waiting for them. */
   onWait?: (pods: RunningEarlierPod[], selector: string) => void;
+  /** The clock (epoch ms) for ends the pods do not date; default the system's. */
+  now?: () => number;
   /** Told of each end recorded from a pod. */
   onRecorded?: (task: string, runAttempt: number, attempt: number, outcome: AttemptOutcome) => void;
 }
@@ -108,7 +111,7 @@ export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
   if (ends.length === 0) return;
   const stored = await o.store.load();
   const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
-  const now = Date.now();
+  const now = (o.now ?? systemClock.now)();
   for (const e of ends) {
     const taskId = e.s.pod.metadata?.labels?.[LABELS.task] ?? '';
     const task = tasks.get(taskId);

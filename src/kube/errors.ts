@@ -6,8 +6,9 @@
  * status codes. The meaning of each status:
  *
  * - 401 Unauthorized: the credential is missing, wrong or expired. Stop; retrying cannot help.
- * - 403 Forbidden: authenticated, but RBAC (or an admission webhook) refuses. Stop; name the verb
- *   and resource so the user can grant it.
+ * - 403 Forbidden: authenticated, but RBAC refuses (stop; name the verb and resource so the user
+ *   can grant it), or admission refuses the object (an exceeded ResourceQuota, PodSecurity, a
+ *   webhook: a configuration error, in the server's words).
  * - 404 NotFound: the object (or the namespace) does not exist. For a delete it is success.
  * - 409 Conflict / AlreadyExists: on create, our deterministic pod name exists already, so the
  *   pod is adopted (a re-run or a retried request that reached the server); on update, a
@@ -31,6 +32,9 @@
 import { KUBERNETES_VERSION } from '../spec/k8s/pod-openapi.ts';
 
 /** What an error from the API server (or the way to it) means for us. */
+import { abortableSleep, systemClock } from '../common/clock.ts';
+import { UserError } from '../common/errors.ts';
+
 export type KubeErrorKind =
   | 'unauthorized'
   | 'forbidden'
@@ -65,7 +69,7 @@ export interface KubeErrorInfo {
 }
 
 /** An error we raise ourselves with a message fit for the user (no stack trace needed). */
-export class KubeError extends Error {
+export class KubeError extends UserError {
   /** The classification of the underlying API error, when there was one. */
   readonly info: KubeErrorInfo | null;
 
@@ -138,7 +142,7 @@ function parseStatusBody(body: unknown): { reason: string | null; message: strin
 }
 
 /** Reads Retry-After (seconds or an HTTP date) from a header bag. */
-export function retryAfterMs(headers: unknown, now: number = Date.now()): number | null {
+export function retryAfterMs(headers: unknown, now: number = systemClock.now()): number | null {
   if (headers === null || typeof headers !== 'object') return null;
   const h = headers as Record<string, unknown>;
   const raw = h['retry-after'] ?? h['Retry-After'];
@@ -235,6 +239,12 @@ export function describeError(err: unknown, what: string, server: string | null)
     case 'unauthorized':
       return `Could not ${what}: the Kubernetes API server${at} rejected the credentials (401 Unauthorized). The token or client certificate is wrong or expired; check the kubeconfig/token input or the step that wrote ~/.kube/config.`;
     case 'forbidden':
+      // RBAC says who cannot do what ("User ... cannot create resource ..."); any other 403 is
+      // admission refusing the object itself (ResourceQuota, PodSecurity, a webhook), which no
+      // Role can fix.
+      if (!/\bcannot \S+ resource\b/.test(e.message)) {
+        return `Could not ${what}: refused by the namespace's admission policy (403). ${e.message}. Change the task (resources, securityContext...) to fit the policy, or ask the cluster's administrators to change it.`;
+      }
       return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
     case 'not-found':
       return `Could not ${what}: not found (404). ${e.message}`;
@@ -259,24 +269,8 @@ export function describeError(err: unknown, what: string, server: string | null)
   }
 }
 
-/** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+/** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts (src/common/clock.ts). */
+export { abortableSleep };
 
 /** Options of `withRetry`. */
 export interface RetryOptions {

@@ -20,6 +20,7 @@
  */
 import type { CoreV1Api, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { parseRunState } from '../dag/rerun.ts';
+import { systemClock } from '../common/clock.ts';
 import type { KeepPods } from '../common/run.ts';
 import type { Requester } from './client.ts';
 import { classifyError } from './errors.ts';
@@ -83,7 +84,7 @@ function formatAge(msAgo: number): string {
 export async function removeOldRuns(options: HousekeepingOptions): Promise<HousekeepingResult> {
   const { core, namespace } = options;
   const { request } = options;
-  const now = (options.now ?? Date.now)();
+  const now = (options.now ?? systemClock.now)();
   const staleAfter = options.staleAfterMs ?? 3 * 24 * 3_600_000;
   const result: HousekeepingResult = { pods: [], configMaps: [], kept: [], errors: [] };
   const labelSelector = dagSelector(options.dag, options.repository);

@@ -24,23 +24,17 @@
 import { randomBytes } from 'node:crypto';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Requester } from './client.ts';
-import { abortableSleep, classifyError, KubeError } from './errors.ts';
+import { systemClock, type SleepClock } from '../common/clock.ts';
+import type { ConcurrencyPolicy } from '../common/run.ts';
+import { classifyError, KubeError } from './errors.ts';
+import { concurrencyLeaseName } from './lease-name.ts';
 import { kubeTimeMs } from './time.ts';
 
 /** What to do when another run holds the lease. */
-export type LeasePolicy = 'wait' | 'skip' | 'fail';
+export type LeasePolicy = ConcurrencyPolicy;
 
 /** Time for the lease: now, and a sleep that ends early (without error) when `signal` aborts. */
-export interface LeaseClock {
-  now(): number;
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-/** The real clock. */
-export const systemClock: LeaseClock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => abortableSleep(ms, signal).catch(() => {}),
-};
+export type LeaseClock = SleepClock;
 
 /** Options of `acquireLease`. */
 export interface LeaseOptions {
@@ -101,25 +95,7 @@ export function isEarlierSelf(me: string, other: string): boolean {
   return a[1] === b[1] && a[2] === b[2] && a[4] === b[4] && Number(b[3]) <= Number(a[3]);
 }
 
-/**
- * The Lease name for a `concurrency` input: `pod-dag-` and the input as a DNS subdomain. When the
- * input had to be changed to fit, a hash of it is appended so two inputs never share a lease.
- */
-export function concurrencyLeaseName(input: string): string {
-  const cleaned = input
-    .trim()
-    .toLowerCase()
-    .replace(/[^a-z0-9.-]+/g, '-')
-    .replace(/^[-.]+|[-.]+$/g, '');
-  if (cleaned === '') throw new Error(`Invalid input 'concurrency': '${input}'. Expected a name with letters or digits, e.g. 'clickhouse-sync'.`);
-  let name = `pod-dag-${cleaned}`.slice(0, 200);
-  if (cleaned !== input.trim()) {
-    let h = 0;
-    for (const ch of input) h = (Math.imul(h, 31) + ch.codePointAt(0)!) >>> 0;
-    name = `${name.replace(/[-.]+$/, '')}-${h.toString(16).padStart(8, '0')}`;
-  }
-  return name;
-}
+export { concurrencyLeaseName };
 
 function formatWait(ms: number): string {
   const s = Math.max(0, Math.ceil(ms / 1000));

@@ -7,8 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import { runUrl } from '../common/links.ts';
 import { effectiveRunId, type RunContext } from '../common/run.ts';
-import { renderTemplate } from '../spec/template.ts';
+import { renderTemplate, type TemplateContext } from '../spec/template.ts';
 import type { DagSpec, Template, TaskSpec } from '../spec/types.ts';
 
 /** The value of `app.kubernetes.io/managed-by` on every pod we create. */
@@ -23,6 +24,10 @@ export const LABELS = {
   runAttempt: 'pod-dag.io/run-attempt',
   taskAttempt: 'pod-dag.io/task-attempt',
   repository: 'pod-dag.io/repository',
+  /** On a matrix instance's pod: the id of its matrix task (`pod-dag.io/task` is the instance id). */
+  matrixTask: 'pod-dag.io/matrix-task',
+  /** On a sensor's pod: which poke of the attempt it is. */
+  poke: 'pod-dag.io/poke',
 } as const;
 
 /** Annotation keys put on every pod. */
@@ -48,21 +53,25 @@ export interface PodIdentity {
   /** The GitHub run id (or the CLI's local run id). */
   runId: string;
   runAttempt: number;
+  /** The task id, or a matrix instance id (`<task>.<slug>-<hash>`). */
   task: string;
   attempt: number;
+  /** A sensor's poke (1-based): each poke is a pod of its own, named `…-<attempt>-p<poke>`. */
+  poke?: number;
 }
 
 const MAX_NAME = 63;
 
 /**
- * The pod's name: `<dag>-<runId>-<runAttempt>-<task>-<attempt>`, a valid DNS-1123 label of at
+ * The pod's name: `<dag>-<runId>-<runAttempt>-<task>-<attempt>` (a sensor's poke adds
+ * `-p<poke>`), a valid DNS-1123 label of at
  * most 63 characters. When too long it is cut and ends with 8 hex digits of a hash of the full
  * name, so the same inputs always give the same name and different inputs (almost surely)
  * different names. The run attempt is in the name so that re-running a failed GitHub run never
  * adopts a kept pod of the earlier run attempt.
  */
 export function podName(id: PodIdentity): string {
-  const full = sanitizeDnsLabel(`${id.dag}-${id.runId}-${id.runAttempt}-${id.task}-${id.attempt}`);
+  const full = sanitizeDnsLabel(`${id.dag}-${id.runId}-${id.runAttempt}-${id.task}-${id.attempt}${id.poke === undefined ? '' : `-p${id.poke}`}`);
   if (full.length <= MAX_NAME) return full;
   const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
   const head = full.slice(0, MAX_NAME - hash.length - 1).replace(/-+$/, '');
@@ -100,11 +109,8 @@ export function runPodSelector(spec: Pick<DagSpec, 'name'>, context: RunContext,
   return runSelector(spec.name, effectiveRunId(context, runId), context.runAttempt);
 }
 
-/** The URL of the GitHub run, or null outside a workflow. */
-export function runUrl(context: RunContext): string | null {
-  if (!context.repository || !context.runId) return null;
-  return `${context.serverUrl.replace(/\/+$/, '')}/${context.repository}/actions/runs/${context.runId}/attempts/${context.runAttempt}`;
-}
+/** The URL of the GitHub run (src/common/links.ts: the summary gives the same), or null outside a workflow. */
+export { runUrl };
 
 /** Everything `renderPod` needs besides the task. */
 export interface PodContext {
@@ -114,6 +120,10 @@ export interface PodContext {
   context: RunContext;
   /** Renders a template with the params and upstream outputs known when the attempt starts. */
   render: (t: Template) => string;
+  /** A matrix instance: its id (the pod's task) and its matrix task's id. */
+  instance?: { id: string; group: string } | null;
+  /** A sensor's poke (1-based). */
+  poke?: number;
 }
 
 /**
@@ -124,16 +134,19 @@ export interface PodContext {
  */
 export function renderPod(task: TaskSpec, attempt: number, ctx: PodContext): V1Pod {
   const { spec, context } = ctx;
-  const name = podName({ dag: spec.name, runId: ctx.runId, runAttempt: context.runAttempt, task: task.id, attempt });
+  const id = ctx.instance?.id ?? task.id;
+  const name = podName({ dag: spec.name, runId: ctx.runId, runAttempt: context.runAttempt, task: id, attempt, poke: ctx.poke });
   const labels: Record<string, string> = {
     ...(task.pod.labels ?? {}),
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.dag]: labelValue(spec.name),
-    [LABELS.task]: labelValue(task.id),
+    [LABELS.task]: labelValue(id),
     [LABELS.runId]: labelValue(ctx.runId),
     [LABELS.runAttempt]: String(context.runAttempt),
     [LABELS.taskAttempt]: String(attempt),
   };
+  if (ctx.instance) labels[LABELS.matrixTask] = labelValue(ctx.instance.group);
+  if (ctx.poke !== undefined) labels[LABELS.poke] = String(ctx.poke);
   if (context.repository) labels[LABELS.repository] = labelValue(context.repository);
   const annotations: Record<string, string> = { ...(task.pod.annotations ?? {}) };
   const url = runUrl(context);
@@ -195,41 +208,46 @@ export function renderPod(task: TaskSpec, attempt: number, ctx: PodContext): V1P
   return pod;
 }
 
-const OUTPUT_REF = /\{\{\s*tasks\.([A-Za-z0-9_-]+)\.outputs\.([A-Za-z0-9_.-]+)\s*\}\}/g;
-
-/** Every `tasks.<id>.outputs.<name>` a template refers to. */
-export function outputRefs(t: Template): { task: string; name: string }[] {
-  return [...t.matchAll(OUTPUT_REF)].map((m) => ({ task: m[1]!, name: m[2]! }));
-}
-
 /** How templates are rendered: `renderTemplate` from src/spec/template.ts, or a stand-in. */
-export type RenderFn = (t: Template, values: { params: Record<string, string>; outputs: Record<string, Record<string, string>> }) => string;
+export type RenderFn = (t: Template, values: TemplateContext) => string;
 
 /**
  * A render function for pods whose upstream outputs are not known yet (`plan`, `dry-run`): each
- * reference to one shows as `<tasks.x.outputs.y>`; params are substituted.
+ * `{{ }}` that reads an upstream task (or a matrix not expanded yet) shows as `<its expression>`,
+ * e.g. `<tasks.x.outputs.y>`; params, run dates and known matrix values are substituted.
  */
-export function placeholderRender(params: Record<string, string>, render: RenderFn = renderTemplate): (t: Template) => string {
-  return (t) => {
-    const outputs: Record<string, Record<string, string>> = {};
-    for (const r of outputRefs(t)) (outputs[r.task] ??= {})[r.name] = `<tasks.${r.task}.outputs.${r.name}>`;
-    return render(t, { params, outputs });
-  };
+export function placeholderRender(
+  params: Record<string, string>,
+  render: RenderFn = renderTemplate,
+  extra: Pick<TemplateContext, 'matrix' | 'run'> = {},
+): (t: Template) => string {
+  return (t) => render(t, { params, outputs: {}, placeholders: true, ...extra });
 }
 
 /**
  * The pods of attempt 1 of every task, for `plan` mode: upstream outputs are not known, so each
- * reference to one shows as `<tasks.x.outputs.y>`.
+ * reference to one shows as `<tasks.x.outputs.y>`. A matrix written out shows one pod per
+ * combination; a computed one, one pod whose matrix values show as `<matrix.key>`.
  */
 export function renderPlanPods(
   spec: DagSpec,
   params: Record<string, string>,
   context: RunContext & { namespace?: string | null },
   render: RenderFn = renderTemplate,
+  run: Record<string, string> | null = null,
 ): V1Pod[] {
   const runId = context.runId ?? 'plan';
   const namespace = context.namespace ?? spec.namespace ?? 'default';
-  return spec.tasks.map((task) => renderPod(task, 1, { spec, namespace, runId, context, render: placeholderRender(params, render) }));
+  return spec.tasks.flatMap((task) => {
+    const poke = task.sensor ? 1 : undefined;
+    const matrix = task.strategy?.matrix;
+    if (matrix?.kind === 'static') {
+      return matrix.instances.map((i) =>
+        renderPod(task, 1, { spec, namespace, runId, context, poke, instance: { id: i.id, group: task.id }, render: placeholderRender(params, render, { matrix: i.values, run }) }),
+      );
+    }
+    return [renderPod(task, 1, { spec, namespace, runId, context, poke, render: placeholderRender(params, render, { run }) })];
+  });
 }
 
 /** The result of reading a termination message as outputs. */

@@ -33,6 +33,7 @@ import {
 } from '../dag/rerun.ts';
 import type { AttemptEnd, RunResult } from '../dag/types.ts';
 import type { DagSpec } from '../spec/types.ts';
+import { systemClock } from '../common/clock.ts';
 import type { Requester } from './client.ts';
 import { classifyError, KubeError } from './errors.ts';
 import { LABELS, MANAGED_BY, labelValue } from './pod.ts';
@@ -74,7 +75,7 @@ export interface RunStoreOptions {
   runId: string;
   /** `owner/name` of the GitHub repository, or null outside a workflow. */
   repository: string | null;
-  /** The clock (epoch ms) for `updatedAt`; default Date.now. */
+  /** The clock (epoch ms) for `updatedAt`; default the system's (src/common/clock.ts). */
   now?: () => number;
   /** How requests are sent: KubeClient.request, so they share the client's rate limit and retries. */
   request: Requester;
@@ -99,7 +100,7 @@ export class RunStore {
   constructor(options: RunStoreOptions) {
     this.name = runStateName(options.dag, options.runId);
     this.#o = {
-      now: Date.now,
+      now: systemClock.now,
       limitBytes: STATE_LIMIT_BYTES,
       onNote: () => {},
       maxConflicts: 20,
@@ -267,7 +268,8 @@ export async function startRerunSession(
     stored,
     plan,
     attemptEnded: (end) => {
-      const task = tasks.get(end.task);
+      // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
+      const task = tasks.get(end.task) ?? (end.task.includes('.') ? tasks.get(end.task.slice(0, end.task.indexOf('.'))) : undefined);
       if (task === undefined) return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
       return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
     },

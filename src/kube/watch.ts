@@ -12,6 +12,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { PodApi } from './pod-api.ts';
+import { systemClock } from '../common/clock.ts';
 import { KubeError, abortableSleep, classifyError, describeError } from './errors.ts';
 
 /** A change to one of the run's pods. `synthetic` when derived from a re-list, not a watch event. */
@@ -29,6 +30,8 @@ export interface PodWatcherOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Told about each recoverable problem (for debug lines). */
   onRecover?: (what: string) => void;
+  /** The clock (epoch ms) that tells a watch that ended at once from one that ran; default the system's. */
+  now?: () => number;
 }
 
 /** Watches the pods matching a selector and reports every change once, in order. */
@@ -152,7 +155,8 @@ export class PodWatcher {
 
   /** One watch request; resolves when it ends, never rejects. */
   async #watchOnce(): Promise<{ kind: 'ended'; events: number; quick: boolean } | { kind: 'error'; error: unknown; events: number }> {
-    const started = Date.now();
+    const now = this.#options.now ?? systemClock.now;
+    const started = now();
     let events = 0;
     let gone: unknown = null;
     return new Promise((resolve) => {
@@ -184,7 +188,7 @@ export class PodWatcher {
         this.#controller = null;
         if (gone) resolve({ kind: 'error', error: gone, events });
         else if (err && !this.#stop.signal.aborted && classifyError(err).kind !== 'timeout') resolve({ kind: 'error', error: err, events });
-        else resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
+        else resolve({ kind: 'ended', events, quick: now() - started < 1000 });
       };
       this.#api.watch(this.#namespace, this.#selector, from, onEvent, onDone).then(
         (controller) => {

@@ -109,10 +109,8 @@ export function mermaidGanttName(text: string): string {
   return safe === '' ? '_' : safe;
 }
 
-/** A URL path segment, with the characters that end a Markdown link destination encoded too. */
-export function urlSegment(text: string): string {
-  return encodeURIComponent(text).replace(/[()!*']/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
+/** A URL path segment, with the characters that end a Markdown link destination encoded too (src/common/links.ts). */
+export { urlSegment } from '../common/links.ts';
 
 /** What a redacted secret is replaced with, as the runner does in logs. */
 export const REDACTED = '***';

@@ -56,7 +56,9 @@ export class LiveLogReporter implements Reporter {
     this.#write(`${what} DAG ${info.spec.name} (${n} ${n === 1 ? 'task' : 'tasks'})${where}`);
   }
 
-  podCreated(task: string, attempt: number, pod: string, adopted: boolean): void {
+  podCreated(task: string, attempt: number, pod: string, adopted: boolean, poke?: number): void {
+    // A sensor's later pokes were announced by the "not yet" line of the poke before.
+    if (poke !== undefined && poke > 1) return;
     this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'started pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
   }
 
@@ -88,9 +90,21 @@ export class LiveLogReporter implements Reporter {
       case 'skip':
         this.#write(`${d.task} skipped: ${d.reason}`);
         break;
+      case 'poke':
+        // One line per poke: a sensor that waits for hours stays readable.
+        this.#write(`${label(d.task, d.attempt)} not yet (poke ${d.poke}); next poke at ${clockTime(d.at)}`);
+        break;
+      case 'expand': {
+        const shown = d.instances.slice(0, 5).join(', ') + (d.instances.length > 5 ? `, … (${d.instances.length - 5} more)` : '');
+        this.#write(`${d.task}: ${d.instances.length} matrix instance${d.instances.length === 1 ? '' : 's'}: ${shown}`);
+        break;
+      }
+      case 'fail':
+        this.#write(`${d.task} failed: ${d.reason}`);
+        break;
       case 'cancel': {
         const names = d.attempts.map((a) => (a.attempt > 1 ? `${a.task} (attempt ${a.attempt})` : a.task)).join(', ');
-        const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : 'the run was cancelled';
+        const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : d.reason === 'fail-fast' ? 'an instance of the matrix failed (fail-fast)' : 'the run was cancelled';
         this.#write(`${why}: stopping ${names}`);
         break;
       }
@@ -121,6 +135,11 @@ export class LiveLogReporter implements Reporter {
     const failed = state.tasks.filter((t) => t.result === 'failed').length;
     this.#write(`DAG ${state.dag} finished: ${state.result ?? 'unfinished'}${failed ? ` (${failed} failed)` : ''}`);
   }
+}
+
+/** `02:15:00Z`: the UTC time of day (the step log's own timestamps are UTC too). */
+function clockTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 19)}Z`;
 }
 
 function label(task: string, attempt: number): string {

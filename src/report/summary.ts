@@ -10,6 +10,7 @@
  *   trimmed first, oldest lines first, and the summary says so.
  * - Secrets given in `options.secrets` (and their base64 forms) never appear in the output.
  */
+import { runUrl as contextRunUrl } from '../common/links.ts';
 import { stringify } from 'yaml';
 import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
 import type { DagSpec, TaskSpec } from '../spec/types.ts';
@@ -108,11 +109,7 @@ export function specUrl(info: RunInfo, line?: number): string | null {
 
 /** The URL of the workflow run (and its attempt), when the run is on GitHub. */
 export function runUrl(info: RunInfo): string | null {
-  const { repository, runId, runAttempt, serverUrl } = info.context;
-  if (repository === null || runId === null) return null;
-  const repo = repository.split('/').map(urlSegment).join('/');
-  const base = `${serverUrl.replace(/\/+$/, '')}/${repo}/actions/runs/${urlSegment(runId)}`;
-  return runAttempt > 1 ? `${base}/attempts/${runAttempt}` : base;
+  return contextRunUrl(info.context);
 }
 
 /** `[text](url)` with the text escaped, or the escaped text alone without a URL. */
@@ -369,13 +366,19 @@ function taskRow(info: RunInfo, state: RunState, task: TaskState, line: number |
   return row([
     link(task.id, line === undefined ? null : specUrl(info, line)),
     `${shown.emoji} ${shown.text}`,
-    String(task.attempts.length),
+    attemptsCell(task),
     span === null ? dash : formatDuration(span.end - span.start),
     span === null ? dash : formatClock(span.start),
     last?.pod == null ? dash : codeSpan(last.pod),
     last?.outcome?.node == null ? dash : escapeMarkdown(last.outcome.node),
     escapeMarkdown(taskEndText(task)) || dash,
   ]);
+}
+
+/** How many attempts; for a sensor, with its pokes; for a matrix task, how many instances instead. */
+function attemptsCell(task: TaskState): string {
+  if (task.instances !== undefined) return `${task.instances.length} instance${task.instances.length === 1 ? '' : 's'}`;
+  return task.pokes === undefined ? String(task.attempts.length) : `${task.attempts.length} (${task.pokes} poke${task.pokes === 1 ? '' : 's'})`;
 }
 
 /** The rows of each attempt of a retried task. */
@@ -416,8 +419,11 @@ const TABLE_OPEN_MAX_TASKS = 20;
  */
 function runTable(info: RunInfo, state: RunState, compact: boolean): string {
   const specs = specsById(info.spec);
+  // A matrix task's row is followed by one row per instance (each with its own attempts).
   const rowsOf = (tasks: TaskState[]): string[] =>
-    tasks.flatMap((t) => [taskRow(info, state, t, specs.get(t.id)?.pos.line), ...(compact || t.attempts.length <= 1 ? [] : attemptRows(t))]);
+    tasks
+      .flatMap((t) => [t, ...(t.instances ?? [])])
+      .flatMap((t) => [taskRow(info, state, t, specs.get(t.group ?? t.id)?.pos.line), ...(compact || t.attempts.length <= 1 ? [] : attemptRows(t))]);
   if (state.tasks.length <= TABLE_OPEN_MAX_TASKS) return [...TABLE_HEAD, ...rowsOf(state.tasks)].join('\n');
   const plain = (t: TaskState): boolean => ['succeeded', 'skipped', 'not-run'].includes(shownState(t));
   const look = state.tasks.filter((t) => !plain(t));

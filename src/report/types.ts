@@ -45,7 +45,8 @@ export interface Reporter {
   /** Every scheduler decision, as it is made (start, retry, skip, give-up, cancel, done); `run` is live. */
   decision?(decision: Decision, run: RunView): void | Promise<void>;
   /** A pod was created (or adopted) for an attempt. */
-  podCreated?(task: string, attempt: number, pod: string, adopted: boolean): void | Promise<void>;
+  /** A pod was created or adopted; `poke` is a sensor's poke (each poke is a pod). */
+  podCreated?(task: string, attempt: number, pod: string, adopted: boolean, poke?: number): void | Promise<void>;
   logLine?(line: LogLine): void;
   /** An attempt ended (succeeded or not), after the scheduler was told; `run` (live) includes it. */
   attemptFinished?(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): void | Promise<void>;
@@ -72,8 +73,8 @@ export class CompositeReporter implements Reporter {
     for (const r of this.#reporters) await r.decision?.(decision, run);
   }
 
-  async podCreated(task: string, attempt: number, pod: string, adopted: boolean): Promise<void> {
-    for (const r of this.#reporters) await r.podCreated?.(task, attempt, pod, adopted);
+  async podCreated(task: string, attempt: number, pod: string, adopted: boolean, poke?: number): Promise<void> {
+    for (const r of this.#reporters) await r.podCreated?.(task, attempt, pod, adopted, poke);
   }
 
   logLine(line: LogLine): void {

@@ -1,11 +1,12 @@
 /** Reading a spec file from disk: the only I/O of src/spec. */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { UserError } from '../common/errors.ts';
 import { parseSpec } from './parse.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
 /** The spec file could not be read (missing, a directory, no permission). */
-export class SpecFileError extends Error {
+export class SpecFileError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'SpecFileError';

@@ -11,7 +11,7 @@
  * from an upstream task's output.
  */
 import { createHash } from 'node:crypto';
-import type { JsonValue, MatrixInstance } from './types.ts';
+import type { DagSpec, JsonValue, MatrixInstance, TaskSpec } from './types.ts';
 
 /** GitHub's limit of jobs per matrix. */
 export const MAX_INSTANCES = 256;
@@ -156,4 +156,24 @@ export function matrixKeys(instances: readonly MatrixInstance[]): Set<string> {
   const keys = new Set<string>();
   for (const i of instances) for (const k of Object.keys(i.values)) keys.add(k);
   return keys;
+}
+
+/**
+ * The DAG as `plan` draws it: each task with a matrix written out becomes one task per
+ * combination (id = instance id, needs as the task's), and its dependants need every one of
+ * them; a computed matrix stays one task, its combinations being known only when it runs.
+ */
+export function expandStaticMatrices(spec: DagSpec): DagSpec {
+  const ids = new Map<string, string[]>();
+  for (const t of spec.tasks) {
+    if (t.strategy?.matrix.kind === 'static') ids.set(t.id, t.strategy.matrix.instances.map((i) => i.id));
+  }
+  if (ids.size === 0) return spec;
+  const needs = (t: TaskSpec) => t.needs.flatMap((n) => ids.get(n) ?? [n]);
+  const tasks = spec.tasks.flatMap((t): TaskSpec[] => {
+    const matrix = t.strategy?.matrix;
+    if (matrix?.kind !== 'static') return [{ ...t, needs: needs(t) }];
+    return matrix.instances.map((i) => ({ ...t, id: i.id, needs: needs(t), strategy: { ...t.strategy!, matrix: { kind: 'static', instances: [i] } } }));
+  });
+  return { ...spec, tasks };
 }

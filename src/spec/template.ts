@@ -113,6 +113,23 @@ export interface TemplateContext {
   tasks?: Record<string, TaskValue>;
   matrix?: Record<string, ExprValue> | null;
   run?: Record<string, string> | null;
+  /**
+   * For `plan` and `dry-run`: a `{{ }}` that reads a task not given here, or `matrix` when no
+   * matrix is given, is written as `<expression>` instead of failing.
+   */
+  placeholders?: boolean;
+}
+
+/** Whether a `{{ }}` reads something only a run knows (an upstream task, a matrix not expanded). */
+function unknownHere(m: TemplateMatch, ctx: TemplateContext): boolean {
+  return m.expression.refs.some(({ ref }) => {
+    if (ref.kind === 'output' || ref.kind === 'outputs' || ref.kind === 'result') {
+      return !(ctx.tasks !== undefined && Object.hasOwn(ctx.tasks, ref.task)) && !Object.hasOwn(ctx.outputs, ref.task);
+    }
+    if (ref.kind === 'matrix') return ctx.matrix === null || ctx.matrix === undefined;
+    if (ref.kind === 'run') return ctx.run === null || ctx.run === undefined;
+    return false;
+  });
 }
 
 function taskValues(ctx: TemplateContext, refs: readonly ExprRef[]): Record<string, TaskValue> {
@@ -172,6 +189,11 @@ export function renderTemplate(t: Template, ctx: TemplateContext): string {
   let out = '';
   let at = 0;
   for (const m of refs) {
+    if (ctx.placeholders && unknownHere(m, ctx)) {
+      out += `${t.slice(at, m.start)}<${m.text.slice(2, -2).trim()}>`;
+      at = m.end;
+      continue;
+    }
     const { value, tasks } = evaluateMatch(m, ctx);
     const text = toText(value);
     if (text === null) {

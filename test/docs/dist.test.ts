@@ -28,6 +28,12 @@ describe('dist/', () => {
     for (const chunk of wanted) expect(chunks, chunk).toContain(chunk);
   });
 
+  it('dist/index.js leaves the Kubernetes client to a chunk, so plan and validate start without it', () => {
+    // A value import of @kubernetes/client-node on the plan path (settings, spec, report) pulls it in.
+    expect(read('index.js')).not.toContain('node_modules/@kubernetes/client-node/');
+    expect(chunks.some((c) => read(c).includes('node_modules/@kubernetes/client-node/'))).toBe(true);
+  });
+
   it('licenses.txt has an entry for the packages of index.js and of the chunks', () => {
     // An entry starts with the package's name, after a blank line.
     const names = new Set(read('licenses.txt').split('\n').filter((line, i, lines) => i === 0 || lines[i - 1] === ''));

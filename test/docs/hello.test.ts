@@ -1,7 +1,8 @@
 /**
- * examples/hello runs for real, through the engine and the real client: against the sandbox
- * cluster, or, when POD_DAG_E2E_KUBECONFIG names a kubeconfig, against that cluster (the e2e
- * workflow runs the tests tagged @real-cluster on kind; POD_DAG_E2E_NAMESPACE picks the namespace).
+ * examples/hello runs for real, through the engine and the real client, on the cluster
+ * POD_DAG_TEST_CLUSTER picks (test/helpers/cluster.ts): the sandbox, the real control plane, or a
+ * kubeconfig (the e2e workflow runs the tests tagged @real-cluster on kind; POD_DAG_E2E_NAMESPACE
+ * picks the namespace there).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,25 +15,22 @@ import { createClient, type KubeClient } from '../../src/kube/client.ts';
 import { LiveLogReporter } from '../../src/report/live-log.ts';
 import type { RunContext } from '../../src/report/types.ts';
 import { parseSpec, resolveParams } from '../../src/spec/index.ts';
-import { startSandbox } from '../../sandbox/index.ts';
+import { CLUSTER, startTestCluster, type TestCluster } from '../helpers/cluster.ts';
 import { ROOT } from '../harness/action.ts';
 
-/** A cluster to run on: the one named by the environment, else a fresh sandbox. */
-interface TestCluster {
+/** A cluster to run on (POD_DAG_TEST_CLUSTER, test/helpers/cluster.ts) and a client for it. */
+interface Cluster {
+  cluster: TestCluster;
   client: KubeClient;
   namespace: string;
-  close(): Promise<void>;
 }
 
-async function testCluster(): Promise<TestCluster> {
-  const file = process.env['POD_DAG_E2E_KUBECONFIG'];
-  if (file) {
-    const conn = await connect({ kubeconfig: readFileSync(file, 'utf8') }, {});
-    return { client: createClient(conn.kubeConfig), namespace: process.env['POD_DAG_E2E_NAMESPACE'] || 'pod-dag-e2e', close: async () => {} };
-  }
-  const sandbox = await startSandbox();
-  const conn = await connect({ kubeconfig: sandbox.kubeconfig() }, {});
-  return { client: createClient(conn.kubeConfig), namespace: 'default', close: () => sandbox.close() };
+async function testCluster(): Promise<Cluster> {
+  // On a given kubeconfig (kind in the e2e workflow) the namespace exists already.
+  const namespace = CLUSTER.kind === 'kubeconfig' ? process.env['POD_DAG_E2E_NAMESPACE'] || 'pod-dag-e2e' : 'default';
+  const cluster = await startTestCluster({ namespaces: [namespace] });
+  const conn = await connect({ kubeconfig: cluster.kubeconfig() }, {});
+  return { cluster, client: createClient(conn.kubeConfig), namespace };
 }
 
 const context = (runId: string): RunContext => ({
@@ -49,12 +47,12 @@ const context = (runId: string): RunContext => ({
 });
 
 describe('examples/hello', () => {
-  let cluster: TestCluster;
+  let cluster: Cluster;
   beforeAll(async () => {
     cluster = await testCluster();
   });
   afterAll(async () => {
-    await cluster?.close();
+    await cluster?.cluster.close();
   });
 
   it('runs every task once, passes outputs downstream, and deletes its pods @real-cluster', async () => {

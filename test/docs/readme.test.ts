@@ -212,7 +212,7 @@ describe('the README', () => {
   });
 
   it('links every example folder, and only folders that exist', () => {
-    const folders = ['hello', 'clickhouse-db-sync', 'gpu-training', 'branching', 'fan-out'];
+    const folders = ['hello', 'clickhouse-db-sync', 'gpu-training', 'branching', 'fan-out', 'data-pipeline'];
     const { rows } = firstTable(section(readme, 'Quick start').body);
     expect(rows.map((r) => /\]\(examples\/([^)]+)\)/.exec(r[0]!)?.[1])).toEqual(folders);
     for (const f of folders) expect(existsSync(path.join(ROOT, 'examples', f, 'dag.yaml'))).toBe(true);

@@ -124,7 +124,8 @@ describe('workflows', () => {
   it('e2e creates a kind cluster, runs the real-cluster tests with a kubeconfig, and runs the action itself', () => {
     const steps = stepsOf(read('e2e.yml'));
     expect(steps.some((s) => s.uses?.startsWith('helm/kind-action@'))).toBe(true);
-    expect(read('e2e.yml')).toContain('POD_DAG_E2E_KUBECONFIG=');
+    // The one test-cluster switch (test/helpers/cluster.ts) names the kind cluster's kubeconfig.
+    expect(read('e2e.yml')).toContain('POD_DAG_TEST_CLUSTER=kubeconfig:$kubeconfig');
     expect(steps.some((s) => s.run === 'npx vitest run -t @real-cluster')).toBe(true);
     expect(steps.filter((s) => s.uses === './').length).toBeGreaterThanOrEqual(3);
   });

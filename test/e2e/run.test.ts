@@ -1,6 +1,6 @@
 /**
  * `mode: run` end to end: the bundled action (dist/index.js) driven as the runner drives it,
- * against one in-process sandbox set up for the example DAG. Each test asserts what the runner
+ * on the cluster POD_DAG_TEST_CLUSTER picks (the sandbox by default), set up for the example DAG. Each test asserts what the runner
  * would see (exit code, outputs, summary, annotations, the masked log) and what the cluster saw
  * (pods left, container starts).
  */
@@ -9,19 +9,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
-import type { Sandbox } from '../../sandbox/index.ts';
-import { DEMO_PARAMS, DEMO_PASSWORD, startDemoCluster } from '../fixtures/demo-cluster.ts';
+import { DEMO_IMAGES, DEMO_NODES, DEMO_PARAMS, DEMO_PASSWORD } from '../fixtures/demo-cluster.ts';
+import { startTestCluster, type TestCluster } from '../helpers/cluster.ts';
 import { runStep, type StepResult } from '../harness/action.ts';
 
 const EXAMPLE = 'examples/clickhouse-db-sync/dag.yaml';
 const NS = 'data-jobs';
 
-let sandbox: Sandbox;
+let cluster: TestCluster;
 beforeAll(async () => {
-  sandbox = await startDemoCluster();
+  cluster = await startTestCluster({ namespaces: [NS], sandbox: { nodes: DEMO_NODES, images: DEMO_IMAGES } });
+  await cluster.createSecret(NS, 'clickhouse-creds', { password: DEMO_PASSWORD });
 });
 afterAll(async () => {
-  await sandbox?.close();
+  await cluster?.close();
 });
 
 /** Writes a spec into a fresh workspace; returns the workspace. */
@@ -31,9 +32,10 @@ async function workspace(yaml: string): Promise<string> {
   return dir;
 }
 
-/** Pods of one GitHub run still in the sandbox. */
-const podsOfRun = (runId: string) =>
-  sandbox.list('pods', NS).filter((p) => (p.metadata as { name: string }).name.includes(`-${runId}-`));
+/** Pods of one GitHub run still in the cluster (not being deleted). */
+const podsOfRun = async (runId: string) => (await cluster.pods(NS)).filter((p) => p.metadata!.name!.includes(`-${runId}-`));
+/** Containers started for one pod (the kubelet's Started events). */
+const starts = (pod: string) => cluster.containerStarts(NS, pod);
 
 const show = (step: StepResult) => `exit ${step.exitCode}\n${step.maskedLog}\n${step.stderr}`;
 
@@ -48,8 +50,8 @@ function expectNowhere(step: StepResult, secret: string): void {
 describe('mode: run', () => {
   it('runs the example DAG end to end: outputs, one start per container, no pod left with keep-pods never, no secret anywhere', async () => {
     const runId = '2000001';
-    const kubeconfig = sandbox.kubeconfig();
-    sandbox.counters.reset();
+    const kubeconfig = cluster.kubeconfig();
+    cluster.resetRequests();
     const step = await runStep({
       inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig, 'keep-pods': 'never' },
       env: { GITHUB_RUN_ID: runId },
@@ -65,17 +67,17 @@ describe('mode: run', () => {
     // Each task ran exactly once: one container start per task, on attempt 1 only.
     for (const task of ['drop-destination-db', 'create-db', 'migrate-data', 'report']) {
       const name = (attempt: number) => podName({ dag: 'clickhouse-db-sync', runId, runAttempt: 1, task, attempt });
-      expect(sandbox.containerStarts(name(1)), task).toBe(1);
-      expect(sandbox.containerStarts(name(2)), task).toBe(0);
+      expect(await starts(name(1)), task).toBe(1);
+      expect(await starts(name(2)), task).toBe(0);
     }
-    expect(podsOfRun(runId)).toEqual([]);
+    expect(await podsOfRun(runId)).toEqual([]);
     // Watch, don't poll: one list and one watch for the run, plus one list by housekeeping at the
     // end (old runs of this DAG), no per-pod reads; one create and one delete per task; a bounded
     // number of log requests per task (a follow and a final read).
-    const c = sandbox.counters;
-    expect([c.get('list', 'pods'), c.get('watch', 'pods'), c.get('get', 'pods')]).toEqual([2, 1, 0]);
-    expect([c.get('create', 'pods'), c.get('delete', 'pods')]).toEqual([4, 4]);
-    expect(c.get('get', 'pods/log')).toBeLessThanOrEqual(2 * 4);
+    const c = (verb: string, resource: string) => cluster.requests(verb, resource);
+    expect([await c('list', 'pods'), await c('watch', 'pods'), await c('get', 'pods')]).toEqual([2, 1, 0]);
+    expect([await c('create', 'pods'), await c('delete', 'pods')]).toEqual([4, 4]);
+    expect(await c('get', 'pods/log')).toBeLessThanOrEqual(2 * 4);
 
     // The live log: each task's lines, prefixed with the task.
     expect(step.maskedLog).toMatch(/migrate-data.*\[5\/5\] payments: copied 50000 rows/);
@@ -85,8 +87,10 @@ describe('mode: run', () => {
     // Secrets: the database password (from a Kubernetes secret) and every credential.
     expect(step.stdout).not.toContain(DEMO_PASSWORD);
     expectNowhere(step, DEMO_PASSWORD);
-    expect(step.masks).toContain(sandbox.adminToken);
-    expectNowhere(step, sandbox.adminToken);
+    for (const secret of cluster.secrets) {
+      expect(step.masks).toContain(secret);
+      expectNowhere(step, secret);
+    }
     expectNowhere(step, kubeconfig.trim());
     expect(step.stderr).toBe('');
   });
@@ -112,7 +116,7 @@ describe('mode: run', () => {
       ].join('\n'),
     );
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'on-failure' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'on-failure' },
       env: { GITHUB_RUN_ID: runId },
       cwd: dir,
     });
@@ -121,9 +125,9 @@ describe('mode: run', () => {
     expect(step.outputs['result']).toBe('failure');
     expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual(['bad']);
     const name = (task: string, attempt: number) => podName({ dag: 'flaky', runId, runAttempt: 1, task, attempt });
-    expect([1, 2, 3, 4].map((a) => sandbox.containerStarts(name('bad', a)))).toEqual([1, 1, 1, 0]);
-    expect(sandbox.containerStarts(name('ok', 1))).toBe(1);
-    expect(sandbox.containerStarts(name('after', 1))).toBe(0); // skipped: its need failed
+    expect(await Promise.all([1, 2, 3, 4].map((a) => starts(name('bad', a))))).toEqual([1, 1, 1, 0]);
+    expect(await starts(name('ok', 1))).toBe(1);
+    expect(await starts(name('after', 1))).toBe(0); // skipped: its need failed
 
     // The failed task is annotated at its definition (line 7, col 3), with its attempts and what it blocked.
     const errors = step.commands.filter((c) => c.command === 'error' && c.properties['file'] === 'dag.yaml');
@@ -140,7 +144,7 @@ describe('mode: run', () => {
     expect(step.commands.filter((c) => c.command === 'error').at(-1)!.message).toMatch(/failed.*bad/);
 
     // keep-pods on-failure: the failed attempts' pods stay, the succeeded one is gone.
-    const left = podsOfRun(runId).map((p) => (p.metadata as { name: string }).name).sort();
+    const left = (await podsOfRun(runId)).map((p) => p.metadata!.name!).sort();
     expect(left).toEqual([name('bad', 1), name('bad', 2), name('bad', 3)].sort());
     expect(step.summary).toContain('bad');
   });
@@ -167,7 +171,7 @@ describe('mode: run', () => {
       ].join('\n'),
     );
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'never' },
       env: { GITHUB_RUN_ID: runId },
       cwd: dir,
     });
@@ -175,29 +179,29 @@ describe('mode: run', () => {
     expect(step.outputs['result']).toBe('failure');
     expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual(['work']);
     const name = (task: string) => podName({ dag: 'with-cleanup', runId, runAttempt: 1, task, attempt: 1 });
-    expect(sandbox.containerStarts(name('cleanup'))).toBe(1);
-    expect(sandbox.containerStarts(name('publish'))).toBe(0);
+    expect(await starts(name('cleanup'))).toBe(1);
+    expect(await starts(name('publish'))).toBe(0);
     expect(step.summary).toMatch(/skipped/i);
-    expect(podsOfRun(runId), JSON.stringify(podsOfRun(runId), null, 1) + show(step)).toEqual([]);
+    expect(await podsOfRun(runId), show(step)).toEqual([]);
   });
 });
 
 describe('mode: dry-run', () => {
   it('submits every pod with dryRun=All: nothing exists afterwards, nothing started, verdicts in the summary', async () => {
     const runId = '2000101';
-    sandbox.counters.reset();
-    const startsBefore = sandbox.containerStarts();
+    cluster.resetRequests();
+    const startsBefore = await cluster.containerStarts(NS);
     const step = await runStep({
-      inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig: sandbox.kubeconfig(), mode: 'dry-run' },
+      inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig: cluster.kubeconfig(), mode: 'dry-run' },
       env: { GITHUB_RUN_ID: runId },
     });
     expect(step.exitCode, show(step)).toBe(0);
     expect(step.outputs['result']).toBe('success');
     // One create per task, each a dry run: the store never held a pod of this run.
-    expect(sandbox.counters.get('create', 'pods')).toBe(4);
-    expect(podsOfRun(runId)).toEqual([]);
-    expect(sandbox.containerStarts()).toBe(startsBefore);
-    expect(sandbox.counters.get('get', 'pods/log')).toBe(0);
+    expect(await cluster.requests('create', 'pods')).toBe(4);
+    expect(await podsOfRun(runId)).toEqual([]);
+    expect(await cluster.containerStarts(NS)).toBe(startsBefore);
+    expect(await cluster.requests('get', 'pods/log')).toBe(0);
     for (const task of ['drop-destination-db', 'create-db', 'migrate-data', 'report']) expect(step.summary).toContain(task);
     expect(step.summary).toMatch(/dry.run/i);
     expect(step.summary).toMatch(/accept/i);
@@ -206,15 +210,14 @@ describe('mode: dry-run', () => {
 
   it('a user who may not create pods: refused before any submit, with the rule to grant', async () => {
     const runId = '2000102';
-    const token = 'dry-run-no-create-0123456789';
-    sandbox.addUser(token, [{ namespaces: [NS], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] }], 'system:serviceaccount:data-jobs:viewer');
-    sandbox.counters.reset();
+    const viewer = await cluster.userKubeconfig('viewer', [{ namespaces: [NS], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] }], NS);
+    cluster.resetRequests();
     const step = await runStep({
-      inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig: sandbox.kubeconfig({ token }), mode: 'dry-run' },
+      inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig: viewer, mode: 'dry-run' },
       env: { GITHUB_RUN_ID: runId },
     });
     expect(step.exitCode, show(step)).toBe(1);
-    expect(podsOfRun(runId)).toEqual([]);
+    expect(await podsOfRun(runId)).toEqual([]);
     const message = step.commands.filter((c) => c.command === 'error').map((c) => c.message).join('\n');
     expect(message).toMatch(/create pods in namespace "data-jobs"/);
     expect(message).toMatch(/verbs: \["create"\]/);
@@ -226,11 +229,11 @@ describe('mode: dry-run', () => {
     const dir = await workspace(
       ['version: 1', 'name: rejected', 'namespace: data-jobs', 'tasks:', '  fine: {image: sandbox/succeed}', '  odd:', '    image: sandbox/succeed', '    pod: {labels: {team: "not a label value!"}}', ''].join('\n'),
     );
-    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), mode: 'dry-run' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
+    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), mode: 'dry-run' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
     expect(step.exitCode, show(step)).toBe(1);
     expect(step.outputs['result']).toBe('failure');
     expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual(['odd']);
-    expect(podsOfRun(runId)).toEqual([]);
+    expect(await podsOfRun(runId)).toEqual([]);
     const refused = step.commands.find((c) => c.command === 'error' && c.properties['file'] === 'dag.yaml')!;
     expect(refused.properties['line']).toBe('6');
     expect(refused.message).toMatch(/422/);

@@ -35,6 +35,22 @@ describe('classifyError', () => {
     expect(describeError(err, 'create pod p', null)).toMatch(/spec.containers\[0\].image: Required value/);
   });
 
+  // Messages as kube-apiserver v1.36 words them (test/e2e/real-server.test.ts meets them for real).
+  test('403 from RBAC: names the missing permission and the Role', () => {
+    const err = new ApiException(403, 'x', status(403, 'Forbidden', 'pods is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "pods" in API group "" in the namespace "ns"'), {});
+    expect(describeError(err, 'create pod p', null)).toMatch(/forbidden \(403\).*cannot create resource "pods".*Grant the permission with a Role/);
+  });
+
+  test.each([
+    ['an exceeded ResourceQuota', 'pods "p" is forbidden: exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1'],
+    ['PodSecurity', 'pods "p" is forbidden: violates PodSecurity "restricted:latest": privileged (container "main" must not set securityContext.privileged=true)'],
+  ])('403 from admission (%s): the server\'s message as the namespace\'s policy, not a missing permission', (_, message) => {
+    const text = describeError(new ApiException(403, 'x', status(403, 'Forbidden', message), {}), 'create pod p', null);
+    expect(text).toContain(message);
+    expect(text).toMatch(/refused by the namespace's admission policy/);
+    expect(text).not.toMatch(/Grant the permission/);
+  });
+
   test('400 from strict field validation: a configuration error that quotes the server and says what to check', () => {
     const message = 'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.affinity.nodeAfinity"';
     const err = new ApiException(400, 'x', status(400, 'BadRequest', message), {});

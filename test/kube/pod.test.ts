@@ -3,7 +3,8 @@ import { describe, expect, test } from 'vitest';
 import { labelValue, parseOutputs, podName, renderPlanPods, renderPod, runSelector } from '../../src/kube/pod.ts';
 import { parseSpec, renderTemplate } from '../../src/spec/index.ts';
 import type { DagSpec } from '../../src/spec/types.ts';
-import type { RunContext } from '../../src/report/types.ts';
+import type { RunContext, RunInfo } from '../../src/report/types.ts';
+import { runUrl as summaryRunUrl } from '../../src/report/summary.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -129,6 +130,15 @@ describe('renderPod', () => {
     expect(pod.metadata!.annotations!['pod-dag.io/run-url']).toBe('https://github.com/Octo-Org/data.pipelines/actions/runs/12345678901/attempts/2');
     expect(pod.metadata!.name).toBe('clickhouse-db-sync-12345678901-2-migrate-data-2');
     expect(pod.metadata!.namespace).toBe('data-jobs');
+  });
+
+  test('the pod annotation links the same workflow run as the summary, for every run attempt', () => {
+    for (const runAttempt of [1, 2]) {
+      const context = { ...ctx, runAttempt };
+      const p = renderPod(task, 1, { spec: sync, namespace: 'data-jobs', runId: '12345678901', context, render: (t) => renderTemplate(t, { params: { destination_db: 'dest' }, outputs: { 'create-db': { table: 'events' } } }) });
+      const info: RunInfo = { mode: 'run', spec: sync, context, namespace: 'data-jobs', params: {} };
+      expect(p.metadata!.annotations!['pod-dag.io/run-url']).toBe(summaryRunUrl(info));
+    }
   });
 
   test('the run selector matches the pod labels', () => {

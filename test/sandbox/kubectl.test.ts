@@ -1,13 +1,17 @@
-// Real kubectl against the sandbox: where kubectl and the sandbox disagree, the sandbox is wrong.
+// Real kubectl against the cluster POD_DAG_TEST_CLUSTER picks (test/helpers/cluster.ts): on the
+// sandbox, where kubectl and the sandbox disagree, the sandbox is wrong; on the real control plane
+// the same expectations hold, with the kubectl of the same release.
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
+import { builtBinary } from '../../control-plane/index.ts';
+import { CLUSTER, itOnSandbox, startTestCluster, type TestCluster } from '../helpers/cluster.ts';
 
 // SANDBOX_KUBECTL picks another binary (e.g. Debian bookworm's kubernetes-client 1.20) to check both.
-const binary = process.env.SANDBOX_KUBECTL || 'kubectl';
+// On the control plane the default is the kubectl built with it (control-plane/build.sh).
+const binary = process.env.SANDBOX_KUBECTL || (CLUSTER.kind === 'control-plane' ? builtBinary('kubectl') : 'kubectl');
 const probe = spawnSync(binary, ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
 const kubectl = probe.status === 0 ? binary : undefined;
 if (!kubectl) console.warn(`SKIPPED: kubectl tests of the sandbox: no ${binary} on PATH (Debian: apt-get install kubernetes-client)`);
@@ -16,20 +20,19 @@ const minor = kubectl ? Number.parseInt((JSON.parse(probe.stdout) as { clientVer
 const hasWaitJsonpath = minor >= 23;
 if (kubectl && !hasWaitJsonpath) console.warn(`SKIPPED: kubectl wait --for=jsonpath checks: kubectl 1.${minor} predates them (1.23)`);
 
-let sandbox: Sandbox;
+let cluster: TestCluster;
 let dir: string;
 const ns = 'kubectl';
 
 beforeAll(async () => {
   if (!kubectl) return;
-  sandbox = await startSandbox({ namespaces: ['default', ns] });
+  cluster = await startTestCluster({ namespaces: [ns] });
   dir = mkdtempSync(join(tmpdir(), 'sandbox-kubectl-'));
-  writeFileSync(join(dir, 'admin'), sandbox.kubeconfig({ namespace: ns }));
-  sandbox.addUser('viewer-token', [{ namespaces: [ns], verbs: ['get', 'list', 'watch'], resources: ['pods', 'pods/log'] }], 'viewer');
-  writeFileSync(join(dir, 'viewer'), sandbox.kubeconfig({ token: 'viewer-token', namespace: ns, user: 'viewer' }));
+  writeFileSync(join(dir, 'admin'), cluster.kubeconfig(ns));
+  writeFileSync(join(dir, 'viewer'), await cluster.userKubeconfig('viewer', [{ namespaces: [ns], verbs: ['get', 'list', 'watch'], resources: ['pods', 'pods/log'] }], ns));
 });
 afterAll(async () => {
-  await sandbox?.close();
+  await cluster?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -125,7 +128,8 @@ describe.skipIf(!kubectl)('kubectl', () => {
     expect(reapplied).toMatchObject({ code: 0, stdout: 'pod/app unchanged\n' });
   });
 
-  it('watches with get -w: each change of the pod is a line, in order', async () => {
+  itOnSandbox('watches with get -w: each change of the pod is a line, in order (sandbox fault: a kubelet eviction)', async () => {
+    const sandbox = cluster.sandbox!;
     await run(['create', '-f', '-'], { input: podYaml('watched', 'sandbox/sleep:forever') });
     expect(await run(['wait', '--for=condition=Ready', 'pod/watched', '--timeout=20s'])).toMatchObject({ code: 0 });
     // kubectl prints the pod, then watches from resourceVersion 0 and skips that watch's first
@@ -152,7 +156,10 @@ describe.skipIf(!kubectl)('kubectl', () => {
   it('deletes with --wait until the pod is gone', async () => {
     await run(['create', '-f', '-'], { input: podYaml('doomed', 'sandbox/sleep:forever') });
     expect(await run(['wait', '--for=condition=Ready', 'pod/doomed', '--timeout=20s'])).toMatchObject({ code: 0 });
-    expect(await run(['delete', 'pod', 'doomed', '--wait=true', '--timeout=20s'])).toMatchObject({ code: 0, stdout: 'pod "doomed" deleted\n' });
+    // kubectl 1.34 and later name the namespace.
+    const deleted = await run(['delete', 'pod', 'doomed', '--wait=true', '--timeout=20s']);
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toMatch(/^pod "doomed" deleted( from kubectl namespace)?\n$/);
     const get = await run(['get', 'pod', 'doomed', '--ignore-not-found', '-o', 'name']);
     expect(get).toMatchObject({ code: 0, stdout: '' });
   });
@@ -164,14 +171,14 @@ describe.skipIf(!kubectl)('kubectl', () => {
     expect(no.stdout).toBe('no\n');
     expect(no.code).toBe(1);
     const create = await run(['create', '-f', '-'], { as: 'viewer', input: podYaml('nope', 'sandbox/succeed') });
-    expect(create.stderr).toContain('Error from server (Forbidden): error when creating "STDIN": pods is forbidden: User "viewer" cannot create resource "pods" in API group "" in the namespace "kubectl"');
+    expect(create.stderr).toContain('Error from server (Forbidden): error when creating "STDIN": pods is forbidden: User "system:serviceaccount:kubectl:viewer" cannot create resource "pods" in API group "" in the namespace "kubectl"');
   });
 
   it('creates configmaps and secrets imperatively (protobuf bodies) and gets leases from their group', async () => {
     expect(await run(['create', 'configmap', 'cm1', '--from-literal=a=1'])).toMatchObject({ code: 0, stdout: 'configmap/cm1 created\n' });
     expect(await run(['get', 'configmap', 'cm1', '-o', 'jsonpath={.data.a}'])).toMatchObject({ code: 0, stdout: '1' });
     expect(await run(['create', 'secret', 'generic', 's1', '--from-literal=password=hunter2'])).toMatchObject({ code: 0 });
-    expect(sandbox.get('secrets', ns, 's1')?.data).toEqual({ password: Buffer.from('hunter2').toString('base64') });
+    expect(await run(['get', 'secret', 's1', '-o', 'jsonpath={.data.password}'])).toMatchObject({ code: 0, stdout: Buffer.from('hunter2').toString('base64') });
     expect(await run(['get', 'leases'])).toMatchObject({ code: 0 });
   });
 });

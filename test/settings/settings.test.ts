@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InputError, readRunContext, readSettings } from '../../src/action/settings.ts';
+import { UserError } from '../../src/common/errors.ts';
+import { InputError, readEventSchedule, readRunContext, readSettings } from '../../src/action/settings.ts';
 
 const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? '';
 
@@ -20,7 +21,32 @@ describe('readSettings', () => {
       concurrencyTimeoutMs: 3_600_000,
       retentionMs: 30 * 24 * 3_600_000,
       auth: { kubeconfig: undefined, context: undefined, server: undefined, token: undefined, certificateAuthorityData: undefined },
+      logicalDate: null,
+      schedule: null,
+      backfill: null,
     });
+  });
+
+  it('reads the run-date inputs and checks them before anything runs', () => {
+    const s = readSettings(inputs({ dag: 'a.yaml', schedule: '0 2 * * *', 'backfill-from': '2026-12-01', 'backfill-to': '2026-12-03', 'backfill-parallel': '2' }));
+    expect([s.schedule, s.logicalDate, s.backfill]).toEqual(['0 2 * * *', null, { from: '2026-12-01', to: '2026-12-03', parallel: 2 }]);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'logical-date': 'yesterday' }))).toThrow(
+      `Invalid input 'logical-date': logical-date "yesterday" is not a date; expected YYYY-MM-DD (a UTC day) or a timestamp with a zone such as 2026-12-02T02:00:00Z.`,
+    );
+    expect(() => readSettings(inputs({ dag: 'a.yaml', schedule: 'every day' }))).toThrow(/^Invalid input 'schedule': schedule "every day" is not a cron expression/);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'backfill-from': '2026-12-01' }))).toThrow(
+      "Inputs 'backfill-from' and 'backfill-to' go together: give both (the first and the last logical date of the backfill), or neither.",
+    );
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'backfill-from': '2026-12-03', 'backfill-to': '2026-12-01' }))).toThrow(
+      'Invalid backfill: backfill-to (2026-12-01) is before backfill-from (2026-12-03); expected a range in order.',
+    );
+  });
+
+  it("reads a schedule event's cron from the event file", () => {
+    const env = { GITHUB_EVENT_NAME: 'schedule', GITHUB_EVENT_PATH: '/e.json' };
+    expect(readEventSchedule(env, () => '{"schedule": "0 2 * * *"}')).toBe('0 2 * * *');
+    expect(readEventSchedule({ ...env, GITHUB_EVENT_NAME: 'push' }, () => '{"schedule": "0 2 * * *"}')).toBeNull();
+    expect(readEventSchedule(env, () => 'not json')).toBeNull();
   });
 
   it('reports every bad input at once, naming the input, the value and what is allowed', () => {
@@ -45,6 +71,23 @@ describe('readSettings', () => {
     expect(() => readSettings(inputs({ dag: 'a.yaml', retention: 'a week' }))).toThrow(
       `Invalid input 'retention': 'a week'. Expected a duration like "90s", "30m", "1h30m" or "7d".`,
     );
+  });
+
+  it('refuses a concurrency name, a namespace, a server URL or CA data that cannot work, before connecting (a UserError, never an internal error)', () => {
+    let error: unknown = null;
+    try {
+      readSettings(inputs({ dag: 'a.yaml', concurrency: '!!!', namespace: 'Data_Pipelines', server: 'k8s:6443', token: 't', 'certificate-authority-data': 'not base64!' }));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message.split('\n')).toEqual([
+      `Invalid input 'concurrency': '!!!'. Expected a name with letters or digits, e.g. 'clickhouse-sync'.`,
+      `Invalid input 'namespace': 'Data_Pipelines'. Expected a Kubernetes namespace name: lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit.`,
+      `Invalid input 'server': 'k8s:6443'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`,
+      `Invalid input 'certificate-authority-data': expected the CA certificate in base64 (as a kubeconfig's certificate-authority-data holds it).`,
+    ]);
+    expect(readSettings(inputs({ dag: 'a.yaml', concurrency: 'Nightly DB', namespace: 'data-pipelines' }))).toMatchObject({ concurrency: 'Nightly DB', namespace: 'data-pipelines' });
   });
 
   it('names the missing half of server/token', () => {

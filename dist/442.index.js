@@ -1,5 +1,5 @@
-export const id = 828;
-export const ids = [828];
+export const id = 442;
+export const ids = [442];
 export const modules = {
 
 /***/ 2081:
@@ -22,7 +22,7 @@ function formatDuration(ms) {
 
 /***/ }),
 
-/***/ 3964:
+/***/ 4906:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -33,19 +33,12 @@ __webpack_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: dryRunDag
 
-;// CONCATENATED MODULE: ./lib/common/clock.js
-/** The one clock: every "now" and every timer of the engine goes through it, so tests control time. */
-/** The real clock. */
-const systemClock = {
-    now: () => Date.now(),
-    setTimer(at, fn) {
-        const t = setTimeout(fn, Math.max(0, at - Date.now()));
-        return () => clearTimeout(t);
-    },
-};
-
+// EXTERNAL MODULE: ./lib/common/clock.js
+var common_clock = __webpack_require__(9419);
 // EXTERNAL MODULE: ./lib/common/run.js
 var run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
+var run_dates = __webpack_require__(9672);
 // EXTERNAL MODULE: ./lib/kube/errors.js
 var errors = __webpack_require__(2474);
 // EXTERNAL MODULE: ./lib/kube/pod.js
@@ -59,6 +52,7 @@ var kube_pod = __webpack_require__(1794);
 
 
 
+
 /**
  * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
  * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
@@ -67,13 +61,13 @@ var kube_pod = __webpack_require__(1794);
  */
 async function dryRunDag(options) {
     const o = options;
-    const clock = o.clock ?? systemClock;
+    const clock = o.clock ?? common_clock/* systemClock */.m;
     const started = clock.now();
-    const runId = (0,run/* effectiveRunId */.g)(o.context, o.runId, started);
+    const runId = (0,run/* effectiveRunId */.gw)(o.context, o.runId, started);
     await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
     const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
         const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
-        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params);
+        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params, undefined, { run: o.run ?? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: started, schedule: null, logicalDate: null })) });
         let verdict;
         try {
             const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
@@ -1741,6 +1735,7 @@ function failure(cls, reason, message) {
 
 
 
+
 /** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
 const LOG_WAIT_MS = 10_000;
 /**
@@ -1756,6 +1751,8 @@ class Engine {
     #clock;
     #runId;
     #selector;
+    /** The `run` context: logical date and data interval. */
+    #run;
     #scheduler;
     #runner;
     /** What reporters see of the run as it goes: asked for, never copied per event. */
@@ -1777,14 +1774,18 @@ class Engine {
     #finished = new Promise((resolve) => (this.#finish = resolve));
     constructor(options) {
         this.#o = options;
-        this.#clock = options.clock ?? systemClock;
-        this.#runId = (0,run/* effectiveRunId */.g)(options.context, options.runId, this.#clock.now());
+        this.#clock = options.clock ?? common_clock/* systemClock */.m;
+        // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
+        this.#runId = options.runId ?? (0,run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
+        // Without a run context (the CLI), the logical date is the start of the run.
+        this.#run = options.run === undefined ? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
         this.#scheduler = new Scheduler(options.spec, {
             now: this.#clock.now(),
             maxParallel: options.maxParallel,
             params: options.params,
             previous: options.previous,
+            run: this.#run,
         });
         this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
         const scheduler = this.#scheduler;
@@ -1797,6 +1798,7 @@ class Engine {
         this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
             timeoutSeconds: o.watchTimeoutSeconds,
             onRecover: (what) => o.debug?.(what),
+            now: () => this.#clock.now(),
         });
         try {
             await this.#watcher.start();
@@ -1837,7 +1839,8 @@ class Engine {
         this.#watcher.stop();
         const state = this.#scheduler.state();
         const tails = {};
-        for (const t of state.tasks) {
+        // A matrix task's tails are its instances'.
+        for (const t of state.tasks.flatMap((x) => x.instances ?? [x])) {
             const live = this.#lastAttempt.get(t.id);
             const tail = live?.pod.tail();
             if (tail && t.result !== 'succeeded')
@@ -1885,7 +1888,7 @@ class Engine {
             await this.#o.reporter.decision?.(d, this.#view);
             switch (d.type) {
                 case 'start':
-                    this.#startAttempt(d.task, d.attempt);
+                    this.#startAttempt(d.task, d.attempt, d.poke);
                     break;
                 case 'cancel':
                     for (const a of d.attempts) {
@@ -1893,6 +1896,7 @@ class Engine {
                         if (!live)
                             continue;
                         live.cancelAsked = true;
+                        live.cancelWords = d.reason === 'fail-fast' ? 'another instance of its matrix failed (fail-fast); the pod was deleted' : undefined;
                         // A pod whose create has not answered yet is deleted when it answers.
                         if (live.started)
                             await this.#cancelAttempt(live);
@@ -1911,14 +1915,20 @@ class Engine {
         const l = this.#lastAttempt.get(task);
         return l && l.attempt === attempt ? l : undefined;
     }
-    /** Renders and creates the attempt's pod (in the background); 409 adopts the existing pod. */
-    #startAttempt(task, attempt) {
+    /**
+     * Renders and creates the attempt's pod (in the background); 409 adopts the existing pod.
+     * `task` is a task id or a matrix instance id; `poke` is a sensor's poke (a pod of its own).
+     */
+    #startAttempt(task, attempt, poke) {
         const o = this.#o;
-        const spec = o.spec.tasks.find((t) => t.id === task);
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt });
+        const unit = this.#scheduler.unit(task);
+        const spec = unit.spec;
+        const instance = unit.group === null ? null : { id: task, group: unit.group };
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt, poke });
         const live = {
             task,
             attempt,
+            poke,
             pod: this.#runner.attempt({ task, attempt, pod: name }, (text, time) => o.reporter.logLine?.({ task, attempt, text, time })),
             createdAt: this.#clock.now(),
             started: false,
@@ -1929,14 +1939,16 @@ class Engine {
         };
         this.#live.set(name, live);
         this.#lastAttempt.set(task, live);
-        const rec = o.recorded?.(task, attempt);
+        // A sensor's later pokes are never replayed: only its attempt's end is recorded, and replaying
+        // it for every poke would stand in for pokes that should run.
+        const rec = poke === undefined || poke === 1 ? o.recorded?.(task, attempt) : null;
         if (rec) {
             // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
             this.#enqueue(async () => {
                 this.#markStarted(live);
                 live.pod.markGone();
                 live.recorded = true;
-                await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name });
+                await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name, poke });
                 await this.#endAttempt(live, rec.outcome);
             });
             return;
@@ -1946,21 +1958,24 @@ class Engine {
             this.#enqueue(() => this.#endAttempt(live, cancelledOutcome('the run was cancelled before the pod was created')));
             return;
         }
-        // Only the outputs this task's templates refer to (O(references), not O(tasks): a wide DAG
+        // Only the tasks this task's templates refer to (O(references), not O(tasks): a wide DAG
         // would otherwise cost tasks² in snapshots).
-        const outputs = {};
+        const tasks = {};
         for (const t of [spec.image, ...(spec.command ?? []), ...(spec.args ?? []), ...spec.env.map((e) => ('value' in e ? e.value : ''))]) {
-            for (const ref of (0,kube_pod/* outputRefs */.g2)(t)) {
-                if (outputs[ref.task] !== undefined)
-                    continue;
-                const upstream = this.#scheduler.taskState(ref.task);
-                if (upstream.result === 'succeeded')
-                    outputs[ref.task] = upstream.outputs;
+            for (const expr of (0,template/* templateExpressions */.A_)(t)) {
+                for (const { ref } of expr.refs) {
+                    if ((ref.kind !== 'output' && ref.kind !== 'outputs' && ref.kind !== 'result') || tasks[ref.task] !== undefined)
+                        continue;
+                    const value = this.#scheduler.taskValue(ref.task);
+                    if (value !== undefined && this.#scheduler.taskState(ref.task).result !== null)
+                        tasks[ref.task] = value;
+                }
             }
         }
         let pod;
         try {
-            pod = (0,kube_pod/* renderPod */.Ci)(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render: (t) => (0,template/* renderTemplate */.Xm)(t, { params: o.params, outputs }) });
+            const render = (t) => (0,template/* renderTemplate */.Xm)(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: this.#run });
+            pod = (0,kube_pod/* renderPod */.Ci)(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render, instance, poke });
         }
         catch (err) {
             // An output an `if: always()` task refers to is missing, for one: a configuration error.
@@ -1981,8 +1996,8 @@ class Engine {
             if (live.finished)
                 return;
             this.#markStarted(live);
-            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name });
-            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted);
+            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name, poke: live.poke });
+            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted, live.poke);
             if (live.cancelAsked || this.#cancelledBySignal) {
                 live.cancelAsked = true;
                 await this.#cancelAttempt(live);
@@ -2045,7 +2060,7 @@ class Engine {
         live.finished = true;
         this.#active.delete(live);
         const at = this.#clock.now();
-        await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, ...outcome });
+        await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
         await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
         let recordFailed = false;
         if (!live.recorded && this.#o.onAttemptEnd) {
@@ -2061,7 +2076,10 @@ class Engine {
         if (!live.started || live.pod.gone)
             return;
         const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
-        const keep = !stillRunning && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+        // A sensor's "not yet" is no failure: no pod is kept between pokes.
+        const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
+        const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
+        const keep = !stillRunning && !notYet && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
         if (keep)
             return;
         this.#track((async () => {
@@ -2078,7 +2096,7 @@ class Engine {
             return;
         live.pod.stopLog();
         this.#track(live.pod.delete(this.#o.cancelGraceSeconds ?? 2));
-        await this.#endAttempt(live, cancelledOutcome('the run was cancelled; the pod was deleted'));
+        await this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled; the pod was deleted'));
     }
     #markStarted(live) {
         live.started = true;
@@ -2797,6 +2815,340 @@ function fingerprint(options) {
 
 /***/ }),
 
+/***/ 2474:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Mf: () => (/* reexport safe */ _common_clock_js__WEBPACK_IMPORTED_MODULE_0__.M),
+/* harmony export */   Uc: () => (/* binding */ describeError),
+/* harmony export */   a3: () => (/* binding */ KubeError),
+/* harmony export */   bD: () => (/* binding */ withRetry),
+/* harmony export */   fe: () => (/* binding */ classifyError),
+/* harmony export */   qc: () => (/* binding */ TokenBucket)
+/* harmony export */ });
+/* unused harmony exports retryAfterMs, isRetriable */
+/* harmony import */ var _spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(1578);
+/* harmony import */ var _common_clock_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9419);
+/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3302);
+/**
+ * Kubernetes API errors, classified in ONE place (as client-go's retrywatcher and util/retry do).
+ *
+ * Every failure of a request to the API server goes through `classifyError`, which says what the
+ * status means for us and whether trying again can help. Nothing else in the code looks at HTTP
+ * status codes. The meaning of each status:
+ *
+ * - 401 Unauthorized: the credential is missing, wrong or expired. Stop; retrying cannot help.
+ * - 403 Forbidden: authenticated, but RBAC refuses (stop; name the verb and resource so the user
+ *   can grant it), or admission refuses the object (an exceeded ResourceQuota, PodSecurity, a
+ *   webhook: a configuration error, in the server's words).
+ * - 404 NotFound: the object (or the namespace) does not exist. For a delete it is success.
+ * - 409 Conflict / AlreadyExists: on create, our deterministic pod name exists already, so the
+ *   pod is adopted (a re-run or a retried request that reached the server); on update, a
+ *   resourceVersion conflict.
+ * - 410 Gone: a watch's resourceVersion is too old (etcd compacted it). List again.
+ * - 400 BadRequest: the server could not decode the object; with `fieldValidation=Strict` (every
+ *   pod we create) a field it does not know ("strict decoding error: unknown field ..."). A
+ *   configuration error, with the server's own message. Never retried.
+ * - 422 Invalid: the cluster rejected the object's schema; a configuration error whose `causes`
+ *   name the fields. Never retried.
+ * - 429 TooManyRequests: API priority and fairness or a proxy throttles us. Retry after the
+ *   server's Retry-After, else with backoff.
+ * - 500, 502, 503, 504: the server or a proxy in front of it failed. Retry after Retry-After or
+ *   with backoff.
+ * - Network errors (connection refused or reset, DNS, timeouts): the server could not be reached.
+ *   Retried a few times (a flaky network), then reported with the server's URL and what to check.
+ * - TLS errors (unknown CA, name mismatch, expired certificate): never retried; they name the
+ *   server and the fix (certificate-authority-data).
+ */
+
+/** What an error from the API server (or the way to it) means for us. */
+
+
+/** An error we raise ourselves with a message fit for the user (no stack trace needed). */
+class KubeError extends _common_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .y {
+    /** The classification of the underlying API error, when there was one. */
+    info;
+    constructor(message, info = null, options) {
+        super(message, options);
+        this.name = 'KubeError';
+        this.info = info;
+    }
+}
+const TLS_CODES = new Set([
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_HAS_EXPIRED',
+    'CERT_NOT_YET_VALID',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+    'CERT_SIGNATURE_FAILURE',
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    'EPROTO',
+]);
+const NETWORK_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'EPIPE',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CLOSED',
+    'ERR_STREAM_PREMATURE_CLOSE',
+]);
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** Walks `err.cause` chains (fetch wraps the socket error in `TypeError: fetch failed`). */
+function causes(err) {
+    const out = [];
+    let cur = err;
+    for (let i = 0; i < 6 && cur !== null && typeof cur === 'object'; i++) {
+        out.push(cur);
+        cur = cur.cause;
+    }
+    return out;
+}
+/** Parses a Kubernetes `Status` body, which client-node hands over as text or an object. */
+function parseStatusBody(body) {
+    let obj = body;
+    if (typeof body === 'string') {
+        try {
+            obj = JSON.parse(body);
+        }
+        catch {
+            return { reason: null, message: body.trim() || null, causes: [], retryAfterSeconds: null };
+        }
+    }
+    if (obj === null || typeof obj !== 'object')
+        return { reason: null, message: null, causes: [], retryAfterSeconds: null };
+    const s = obj;
+    const list = Array.isArray(s.details?.causes) ? s.details.causes : [];
+    return {
+        reason: typeof s.reason === 'string' ? s.reason : null,
+        message: typeof s.message === 'string' ? s.message : null,
+        causes: list.map((c) => (c.field ? `${c.field}: ${c.message ?? ''}` : (c.message ?? ''))).filter((c) => c !== ''),
+        retryAfterSeconds: typeof s.details?.retryAfterSeconds === 'number' ? s.details.retryAfterSeconds : null,
+    };
+}
+/** Reads Retry-After (seconds or an HTTP date) from a header bag. */
+function retryAfterMs(headers, now = _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now()) {
+    if (headers === null || typeof headers !== 'object')
+        return null;
+    const h = headers;
+    const raw = h['retry-after'] ?? h['Retry-After'];
+    if (typeof raw !== 'string' || raw.trim() === '')
+        return null;
+    const secs = Number(raw);
+    if (Number.isFinite(secs))
+        return Math.max(0, secs * 1000);
+    const date = Date.parse(raw);
+    return Number.isFinite(date) ? Math.max(0, date - now) : null;
+}
+function kindOfStatus(status) {
+    if (status === 401)
+        return 'unauthorized';
+    if (status === 403)
+        return 'forbidden';
+    if (status === 404)
+        return 'not-found';
+    if (status === 409)
+        return 'conflict';
+    if (status === 410)
+        return 'gone';
+    if (status === 422)
+        return 'invalid';
+    if (status === 429)
+        return 'throttled';
+    if (status === 400)
+        return 'bad-request';
+    if (status === 504 || status === 408)
+        return 'timeout';
+    if (status >= 500)
+        return 'server';
+    return 'unknown';
+}
+/**
+ * Classifies anything a request to the API server may throw: client-node's `ApiException`
+ * (`code`, `body`, `headers`), the Watch's `statusCode` errors, a Kubernetes `Status` object seen
+ * in a watch ERROR event, and Node/undici network and TLS errors.
+ */
+function classifyError(err) {
+    if (err instanceof KubeError && err.info)
+        return err.info;
+    const chain = causes(err);
+    const top = chain[0] ?? {};
+    // A Status object (from a watch ERROR event) or an ApiException.
+    const status = typeof top.code === 'number' && top.code >= 100
+        ? top.code
+        : typeof top.statusCode === 'number'
+            ? top.statusCode
+            : top.kind === 'Status' && typeof top.code === 'number'
+                ? top.code
+                : null;
+    if (status !== null) {
+        const parsed = parseStatusBody(top.kind === 'Status' ? top : top.body);
+        const kind = kindOfStatus(status);
+        const headerWait = retryAfterMs(top.headers);
+        const wait = headerWait ?? (parsed.retryAfterSeconds !== null ? parsed.retryAfterSeconds * 1000 : null);
+        return {
+            kind,
+            status,
+            reason: parsed.reason,
+            message: parsed.message ?? (typeof top.message === 'string' && !top.message.startsWith('HTTP-Code') ? top.message : `HTTP ${status}`),
+            causes: parsed.causes,
+            retryAfterMs: wait,
+            retriable: kind === 'throttled' || kind === 'server' || kind === 'timeout',
+        };
+    }
+    for (const c of chain) {
+        const code = typeof c.code === 'string' ? c.code : null;
+        const msg = typeof c.message === 'string' ? c.message : String(c);
+        if (c.name === 'AbortError' && !(typeof c.message === 'string' && c.message.includes('timeout'))) {
+            return info('aborted', msg, false);
+        }
+        if (c.name === 'TimeoutError')
+            return info('timeout', msg, true);
+        if (code && TLS_CODES.has(code))
+            return info('tls', `${code}: ${msg}`, false);
+        if (code && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT')))
+            return info('tls', `${code}: ${msg}`, false);
+        if (code && TIMEOUT_CODES.has(code))
+            return info('timeout', `${code}: ${msg}`, true);
+        if (code && NETWORK_CODES.has(code))
+            return info('network', `${code}: ${msg}`, true);
+    }
+    const msg = typeof top.message === 'string' ? top.message : String(err);
+    // `fetch failed` says nothing: its innermost cause says what failed.
+    const inner = chain.map((c) => (typeof c.message === 'string' ? c.message : '')).filter((m) => m !== '').at(-1) ?? msg;
+    if (/fetch failed|socket hang up|terminated|other side closed/i.test(msg))
+        return info('network', inner, true);
+    return info('unknown', msg, false);
+}
+function info(kind, message, retriable) {
+    return { kind, status: null, reason: null, message, causes: [], retryAfterMs: null, retriable };
+}
+/** The default `retriable` predicate: throttling, server errors, timeouts and network blips. */
+function isRetriable(err) {
+    return classifyError(err).retriable;
+}
+/**
+ * A sentence for the user about a failed request: what failed, what the server said, what to do.
+ * `what` names the request ("create pod x in namespace y"); `server` is the API server's URL.
+ */
+function describeError(err, what, server) {
+    const e = classifyError(err);
+    const at = server ? ` at ${server}` : '';
+    switch (e.kind) {
+        case 'unauthorized':
+            return `Could not ${what}: the Kubernetes API server${at} rejected the credentials (401 Unauthorized). The token or client certificate is wrong or expired; check the kubeconfig/token input or the step that wrote ~/.kube/config.`;
+        case 'forbidden':
+            // RBAC says who cannot do what ("User ... cannot create resource ..."); any other 403 is
+            // admission refusing the object itself (ResourceQuota, PodSecurity, a webhook), which no
+            // Role can fix.
+            if (!/\bcannot \S+ resource\b/.test(e.message)) {
+                return `Could not ${what}: refused by the namespace's admission policy (403). ${e.message}. Change the task (resources, securityContext...) to fit the policy, or ask the cluster's administrators to change it.`;
+            }
+            return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
+        case 'not-found':
+            return `Could not ${what}: not found (404). ${e.message}`;
+        case 'invalid':
+            return `Could not ${what}: the cluster rejected it as invalid (422). ${e.message}${e.causes.length ? ` (${e.causes.join('; ')})` : ''}`;
+        case 'bad-request':
+            if (/strict decoding error/.test(e.message)) {
+                return `Could not ${what}: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${e.message}. The spec's pod: fields are checked offline against Kubernetes ${_spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_2__/* .KUBERNETES_VERSION */ .Q2}: check that the cluster's version has this field.`;
+            }
+            return `Could not ${what}: the cluster refused the request (400 BadRequest). ${e.message}`;
+        case 'tls':
+            return `Could not ${what}: TLS handshake with the API server${at} failed (${e.message}). The server's certificate is not trusted: give the cluster's CA in certificate-authority-data (or the kubeconfig's certificate-authority-data) and check that the server URL matches the certificate.`;
+        case 'network':
+        case 'timeout':
+            return `Could not ${what}: the API server${at} could not be reached (${e.message}). Check the server URL, that the cluster is running, and that the runner can reach it (firewall, VPN, private endpoint).`;
+        case 'throttled':
+            return `Could not ${what}: the API server kept throttling requests (429 Too Many Requests). ${e.message}`;
+        case 'server':
+            return `Could not ${what}: the API server answered ${e.status ?? ''} ${e.message}`.trim();
+        default:
+            return `Could not ${what}: ${e.status ? `HTTP ${e.status} ` : ''}${e.message}`;
+    }
+}
+/** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts (src/common/clock.ts). */
+
+/**
+ * Runs `fn` until it succeeds, fails with an error `retriable` rejects, or runs out of attempts.
+ * Waits the server's Retry-After when given, else exponential backoff with jitter (client-go's
+ * `retry.OnError` with a `wait.Backoff`).
+ */
+async function withRetry(fn, options = {}) {
+    const retriable = options.retriable ?? isRetriable;
+    const attempts = options.attempts ?? 6;
+    const base = options.baseMs ?? 200;
+    const max = options.maxMs ?? 10_000;
+    const sleep = options.sleep ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M;
+    const random = options.random ?? Math.random;
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await fn(attempt);
+        }
+        catch (err) {
+            if (attempt >= attempts || !retriable(err) || options.signal?.aborted)
+                throw err;
+            const server = classifyError(err).retryAfterMs;
+            const backoff = Math.min(max, base * 2 ** (attempt - 1));
+            const wait = server !== null ? Math.min(server, 60_000) : Math.round(backoff * (0.5 + random() / 2));
+            options.onRetry?.(err, attempt, wait);
+            await sleep(wait, options.signal);
+        }
+    }
+}
+/**
+ * A client-side token bucket (client-go's `flowcontrol.NewTokenBucketRateLimiter(qps, burst)`):
+ * up to `burst` requests at once, refilled at `qps` per second. `take()` resolves when a token is
+ * free. Keeps a burst of pod creations (a wide DAG) from tripping the server's throttling.
+ */
+class TokenBucket {
+    #qps;
+    #burst;
+    #now;
+    #sleep;
+    #tokens;
+    #last;
+    #queue = Promise.resolve();
+    constructor(options) {
+        if (!(options.qps > 0) || !(options.burst >= 1)) {
+            throw new Error(`TokenBucket needs qps > 0 and burst >= 1, got qps=${options.qps} burst=${options.burst}`);
+        }
+        this.#qps = options.qps;
+        this.#burst = options.burst;
+        this.#now = options.now ?? Date.now;
+        this.#sleep = options.sleep ?? ((ms) => (0,_common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M)(ms));
+        this.#tokens = options.burst;
+        this.#last = this.#now();
+    }
+    #refill() {
+        const now = this.#now();
+        this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#qps);
+        this.#last = now;
+    }
+    /** Waits for a token and takes it. Callers are served in order. */
+    take() {
+        const next = this.#queue.then(async () => {
+            this.#refill();
+            while (this.#tokens < 1) {
+                await this.#sleep(Math.ceil(((1 - this.#tokens) / this.#qps) * 1000));
+                this.#refill();
+            }
+            this.#tokens -= 1;
+        });
+        this.#queue = next;
+        return next;
+    }
+}
+
+
+/***/ }),
+
 /***/ 2403:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
@@ -2868,7 +3220,9 @@ function kubePodApi(client) {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   u: () => (/* binding */ PodWatcher)
 /* harmony export */ });
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2474);
+/* harmony import */ var _common_clock_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9419);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2474);
+
 
 /** Watches the pods matching a selector and reports every change once, in order. */
 class PodWatcher {
@@ -2936,7 +3290,7 @@ class PodWatcher {
         }
     }
     async #run() {
-        const sleep = this.#options.sleep ?? _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .Mf;
+        const sleep = this.#options.sleep ?? _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .abortableSleep */ .Mf;
         let failures = 0;
         while (!this.#stop.signal.aborted) {
             const result = await this.#watchOnce();
@@ -2949,9 +3303,9 @@ class PodWatcher {
                     await this.#pause(sleep, ++failures);
                 continue;
             }
-            const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(result.error);
+            const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .classifyError */ .fe)(result.error);
             if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#api.server), e);
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#api.server), e);
             }
             if (e.kind === 'gone') {
                 this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
@@ -2973,7 +3327,7 @@ class PodWatcher {
                 return;
             }
             catch (err) {
-                const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err);
+                const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .classifyError */ .fe)(err);
                 if (e.kind === 'unauthorized' || e.kind === 'forbidden')
                     throw err;
                 await this.#pause(sleep, n, e.retryAfterMs);
@@ -2991,7 +3345,8 @@ class PodWatcher {
     }
     /** One watch request; resolves when it ends, never rejects. */
     async #watchOnce() {
-        const started = Date.now();
+        const now = this.#options.now ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now;
+        const started = now();
         let events = 0;
         let gone = null;
         return new Promise((resolve) => {
@@ -3027,10 +3382,10 @@ class PodWatcher {
                 this.#controller = null;
                 if (gone)
                     resolve({ kind: 'error', error: gone, events });
-                else if (err && !this.#stop.signal.aborted && (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err).kind !== 'timeout')
+                else if (err && !this.#stop.signal.aborted && (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .classifyError */ .fe)(err).kind !== 'timeout')
                     resolve({ kind: 'error', error: err, events });
                 else
-                    resolve({ kind: 'ended', events, quick: Date.now() - started < 1000 });
+                    resolve({ kind: 'ended', events, quick: now() - started < 1000 });
             };
             this.#api.watch(this.#namespace, this.#selector, from, onEvent, onDone).then((controller) => {
                 this.#controller = controller;
@@ -3086,7 +3441,10 @@ class LiveLogReporter {
         const what = info.mode === 'dry-run' ? 'Dry run of' : 'Running';
         this.#write(`${what} DAG ${info.spec.name} (${n} ${n === 1 ? 'task' : 'tasks'})${where}`);
     }
-    podCreated(task, attempt, pod, adopted) {
+    podCreated(task, attempt, pod, adopted, poke) {
+        // A sensor's later pokes were announced by the "not yet" line of the poke before.
+        if (poke !== undefined && poke > 1)
+            return;
         this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'started pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
     }
     logLine(line) {
@@ -3115,9 +3473,21 @@ class LiveLogReporter {
             case 'skip':
                 this.#write(`${d.task} skipped: ${d.reason}`);
                 break;
+            case 'poke':
+                // One line per poke: a sensor that waits for hours stays readable.
+                this.#write(`${label(d.task, d.attempt)} not yet (poke ${d.poke}); next poke at ${clockTime(d.at)}`);
+                break;
+            case 'expand': {
+                const shown = d.instances.slice(0, 5).join(', ') + (d.instances.length > 5 ? `, … (${d.instances.length - 5} more)` : '');
+                this.#write(`${d.task}: ${d.instances.length} matrix instance${d.instances.length === 1 ? '' : 's'}: ${shown}`);
+                break;
+            }
+            case 'fail':
+                this.#write(`${d.task} failed: ${d.reason}`);
+                break;
             case 'cancel': {
                 const names = d.attempts.map((a) => (a.attempt > 1 ? `${a.task} (attempt ${a.attempt})` : a.task)).join(', ');
-                const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : 'the run was cancelled';
+                const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : d.reason === 'fail-fast' ? 'an instance of the matrix failed (fail-fast)' : 'the run was cancelled';
                 this.#write(`${why}: stopping ${names}`);
                 break;
             }
@@ -3147,6 +3517,10 @@ class LiveLogReporter {
         const failed = state.tasks.filter((t) => t.result === 'failed').length;
         this.#write(`DAG ${state.dag} finished: ${state.result ?? 'unfinished'}${failed ? ` (${failed} failed)` : ''}`);
     }
+}
+/** `02:15:00Z`: the UTC time of day (the step log's own timestamps are UTC too). */
+function clockTime(ms) {
+    return `${new Date(ms).toISOString().slice(11, 19)}Z`;
 }
 function label(task, attempt) {
     return attempt > 1 ? `[${task} #${attempt}]` : `[${task}]`;

@@ -1,0 +1,114 @@
+/**
+ * What only the real control plane can settle (POD_DAG_TEST_CLUSTER=control-plane; skipped on the
+ * sandbox, which has no PodSecurity, no ResourceQuota admission and no kube-scheduler): dry-run
+ * meets real admission, and an unschedulable pod quotes the real scheduler. Through dist/index.js.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLUSTER, startTestCluster, type TestCluster } from '../helpers/cluster.ts';
+import { runStep, type StepResult } from '../harness/action.ts';
+
+const RESTRICTED = 'restricted-ns';
+const QUOTA = 'quota-ns';
+const PLAIN = 'real-server';
+
+let cluster: TestCluster;
+let core: k8s.CoreV1Api;
+let runs = 0;
+
+/** Runs the action on a spec written to a fresh workspace. */
+async function step(yaml: string, inputs: Record<string, string>): Promise<StepResult> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-real-server-'));
+  await writeFile(path.join(dir, 'dag.yaml'), yaml);
+  return runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'never', ...inputs }, env: { GITHUB_RUN_ID: `72000${++runs}` }, cwd: dir });
+}
+
+const errors = (s: StepResult) => s.commands.filter((c) => c.command === 'error').map((c) => c.message);
+const show = (s: StepResult) => `exit ${s.exitCode}\n${s.maskedLog}\n${s.stderr}`;
+
+describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () => {
+  beforeAll(async () => {
+    cluster = await startTestCluster({ namespaces: [RESTRICTED, QUOTA, PLAIN] });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(cluster.kubeconfig());
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    // PodSecurity admission enforces the namespace's label.
+    const ns = await core.readNamespace({ name: RESTRICTED });
+    ns.metadata!.labels = { ...ns.metadata!.labels, 'pod-security.kubernetes.io/enforce': 'restricted' };
+    await core.replaceNamespace({ name: RESTRICTED, body: ns });
+    // A quota of one pod, all used. No kube-controller-manager runs, so nothing computes the
+    // quota's status: the test sets it, as the resource-quota controller would have.
+    await core.createNamespacedResourceQuota({ namespace: QUOTA, body: { metadata: { name: 'one-pod' }, spec: { hard: { pods: '1' } } } });
+    await core.replaceNamespacedResourceQuotaStatus({
+      namespace: QUOTA,
+      name: 'one-pod',
+      body: { metadata: { name: 'one-pod' }, spec: { hard: { pods: '1' } }, status: { hard: { pods: '1' }, used: { pods: '1' } } },
+    });
+  });
+
+  it('dry-run: PodSecurity "restricted" refuses the privileged task with the server\'s message, accepts the compliant one', async () => {
+    const s = await step(
+      [
+        'version: 1',
+        'name: pod-security',
+        `namespace: ${RESTRICTED}`,
+        'defaults:',
+        '  pod:',
+        '    securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}',
+        '    containerSecurityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}',
+        'tasks:',
+        '  compliant: {image: "busybox:1.37", command: ["true"]}',
+        '  privileged:',
+        '    image: "busybox:1.37"',
+        '    command: ["true"]',
+        '    pod:',
+        '      securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}',
+        '      containerSecurityContext: {privileged: true, allowPrivilegeEscalation: true}',
+        '',
+      ].join('\n'),
+      { mode: 'dry-run' },
+    );
+    expect(s.exitCode, show(s)).toBe(1);
+    expect(JSON.parse(s.outputs['failed-tasks']!)).toEqual(['privileged']);
+    const message = errors(s).join('\n');
+    expect(message).toContain('violates PodSecurity "restricted:latest"');
+    expect(message).toContain('privileged (container "main" must not set securityContext.privileged=true)');
+    expect(s.summary).toMatch(/compliant.*accepted/);
+    expect(await cluster.pods(RESTRICTED)).toEqual([]);
+  });
+
+  it('dry-run: an exceeded ResourceQuota refuses the pod with the server\'s message', async () => {
+    const s = await step(['version: 1', 'name: over-quota', `namespace: ${QUOTA}`, 'tasks:', '  one: {image: "busybox:1.37", command: ["true"]}', ''].join('\n'), { mode: 'dry-run' });
+    expect(s.exitCode, show(s)).toBe(1);
+    expect(JSON.parse(s.outputs['failed-tasks']!)).toEqual(['one']);
+    expect(errors(s).join('\n')).toContain('exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1');
+  });
+
+  it('run: the exceeded quota is a configuration error before anything runs, with the server\'s message', async () => {
+    const s = await step(['version: 1', 'name: over-quota-run', `namespace: ${QUOTA}`, 'tasks:', '  one: {image: "busybox:1.37", command: ["true"]}', ''].join('\n'), {});
+    expect(s.exitCode, show(s)).toBe(1);
+    expect(JSON.parse(s.outputs['failed-tasks']!)).toEqual(['one']);
+    const message = errors(s).join('\n');
+    expect(message).toContain('refused by the namespace\'s admission policy (403)');
+    expect(message).toContain('exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1');
+    expect(message).not.toMatch(/Grant the permission/);
+    // A configuration failure: not retried (the retry budget is for failures and timeouts).
+    expect(message).toMatch(/Failed after 1 attempt/);
+    expect(s.summary).toMatch(/configuration/);
+    expect(await cluster.containerStarts(QUOTA)).toBe(0);
+  });
+
+  it('an unschedulable pod: a timeout that quotes kube-scheduler\'s own message', async () => {
+    const s = await step(
+      ['version: 1', 'name: nowhere', `namespace: ${PLAIN}`, 'tasks:', '  lost:', '    image: "busybox:1.37"', '    command: ["true"]', '    startTimeout: 10s', '    retries: {limit: 0}', '    pod: {nodeSelector: {org: nowhere}}', ''].join('\n'),
+      {},
+    );
+    expect(s.exitCode, show(s)).toBe(1);
+    expect(JSON.parse(s.outputs['failed-tasks']!)).toEqual(['lost']);
+    // The scheduler's words, e.g. "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+    expect(errors(s).join('\n')).toMatch(/0\/\d+ nodes are available: \d+ node\(s\) didn't match Pod's node affinity\/selector/);
+  });
+});
