@@ -19,7 +19,9 @@ const CHILD = path.join(ROOT, 'bench', 'child.ts');
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-const write = argv.includes('--write') || !quick;
+// A partial run (--only, --wide-sizes, --reps) prints its rows; only a whole full run (or --write) writes BENCHMARKS.md.
+const partial = argv.some((a) => /^--(only|wide-sizes|reps)/.test(a));
+const write = argv.includes('--write') || (!quick && !partial);
 /** The value of `--name=value` or `--name value`, or null. */
 function option(name: string): { value: string; at: number } | null {
   const at = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -31,10 +33,12 @@ const onlyOpt = option('only');
 const only = onlyOpt ? new Set(onlyOpt.value.split(',')) : null;
 // `--wide-sizes 2000,20000`: only these sizes of the wide DAG (to measure one row at a time).
 const wideOpt = option('wide-sizes');
+// `--reps 1`: one repetition of everything (a quick look at the full sizes).
+const repsOpt = option('reps');
 for (const [i, a] of argv.entries()) {
-  const isValue = [onlyOpt, wideOpt].some((o) => o && !argv[o.at]!.includes('=') && i === o.at + 1);
-  if (!/^--(quick|write|only(=.*)?|wide-sizes(=.*)?)$/.test(a) && !isValue) {
-    process.stderr.write(`unknown argument ${a}\nusage: npm run bench [-- --quick] [--write] [--only chain,wide,requests,logs,cold] [--wide-sizes 200,2000,20000]\n`);
+  const isValue = [onlyOpt, wideOpt, repsOpt].some((o) => o && !argv[o.at]!.includes('=') && i === o.at + 1);
+  if (!/^--(quick|write|only(=.*)?|wide-sizes(=.*)?|reps(=.*)?)$/.test(a) && !isValue) {
+    process.stderr.write(`unknown argument ${a}\nusage: npm run bench [-- --quick] [--write] [--only chain,wide,requests,logs,cold] [--wide-sizes 200,2000,20000] [--reps N]\n`);
     process.exit(2);
   }
 }
@@ -47,6 +51,14 @@ for (const [i, a] of argv.entries()) {
 const SIZE = quick
   ? { reps: 2, reqReps: 1, chainTasks: 20, wideParallel: 20, reqTasks: 3, reqShort: 1, reqLong: 2, logBytes: 5e6, logReps: 2, coldReps: 3 }
   : { reps: 3, reqReps: 3, chainTasks: 200, wideParallel: 200, reqTasks: 10, reqShort: 1, reqLong: 60, logBytes: 200e6, logReps: 3, coldReps: 10 };
+if (repsOpt) {
+  const r = Number(repsOpt.value);
+  if (!Number.isInteger(r) || r < 1) {
+    process.stderr.write(`--reps takes a whole number, at least 1: ${repsOpt.value}\n`);
+    process.exit(2);
+  }
+  Object.assign(SIZE, { reps: r, reqReps: r, logReps: r, coldReps: r });
+}
 /**
  * The wide DAG's sizes: how time and memory grow with the number of tasks. The full run measures
  * 200, 2,000 and 20,000 tasks (the largest once: it takes minutes); the quick run only 200.
