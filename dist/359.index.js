@@ -14,14 +14,16 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./lib/common/run.js
 var run = __webpack_require__(3712);
-// EXTERNAL MODULE: ./lib/engine/index.js + 8 modules
-var engine = __webpack_require__(4906);
+// EXTERNAL MODULE: ./lib/engine/index.js + 7 modules
+var engine = __webpack_require__(414);
 // EXTERNAL MODULE: ./lib/kube/auth.js
 var auth = __webpack_require__(843);
 // EXTERNAL MODULE: ./lib/kube/client.js
 var kube_client = __webpack_require__(6254);
 // EXTERNAL MODULE: ./lib/common/clock.js
 var clock = __webpack_require__(9419);
+// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 17 modules
+var schemas = __webpack_require__(8816);
 // EXTERNAL MODULE: ./lib/common/errors.js
 var errors = __webpack_require__(3302);
 // EXTERNAL MODULE: external "node:crypto"
@@ -57,6 +59,7 @@ var template = __webpack_require__(5841);
  * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
  * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
  */
+
 
 
 
@@ -433,12 +436,40 @@ function serializeRunState(state) {
 class RunStateFormatError extends errors/* UserError */.y {
     name = 'RunStateFormatError';
 }
-const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
-const isStrMap = (v) => isObj(v) && Object.values(v).every((x) => typeof x === 'string');
-const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
-const isStrOrNull = (v) => v === null || typeof v === 'string';
-const RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run', null];
+const finite = schemas/* number */.aig().refine(Number.isFinite, 'not a finite number');
+const rerun_text = schemas/* string */.YjP().nullable();
+const TASK_RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run'];
 const CLASSES = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'];
+const RUN_RESULTS = ['success', 'failure', 'cancelled'];
+/** The stored state's schema: what `parseRunState` accepts, field by field (the spec's way, zod). */
+const storedRunStateSchema = schemas/* object */.Ikc({
+    version: schemas/* literal */.euz(STATE_VERSION),
+    dag: schemas/* string */.YjP(),
+    runId: schemas/* string */.YjP(),
+    updatedAt: finite,
+    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* object */.Ikc({
+        result: schemas/* enum */.k5n(TASK_RESULTS).nullable(),
+        attempt: finite,
+        runAttempt: finite,
+        outputs: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()),
+        outputsDropped: schemas/* literal */.euz(true).optional(),
+        finishedAt: finite,
+        fingerprint: schemas/* object */.Ikc({ image: schemas/* string */.YjP(), fields: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()) }),
+        pod: rerun_text,
+        attempts: schemas/* array */.YOg(schemas/* object */.Ikc({
+            attempt: finite,
+            pod: rerun_text,
+            startedAt: finite,
+            finishedAt: finite,
+            class: schemas/* enum */.k5n(CLASSES),
+            reason: rerun_text,
+            message: rerun_text,
+            exitCode: finite.nullable(),
+            node: rerun_text,
+        })),
+    })),
+    runAttempts: schemas/* array */.YOg(schemas/* object */.Ikc({ runAttempt: finite, startedAt: finite, finishedAt: finite.nullable(), result: schemas/* enum */.k5n(RUN_RESULTS).nullable() })),
+});
 /**
  * Parses the JSON text of a stored state. `where` names its origin for messages
  * ("ConfigMap data-jobs/pod-dag-nightly-123"). Throws RunStateFormatError saying what is wrong.
@@ -454,49 +485,21 @@ function parseRunState(text, where) {
     const bad = (what) => {
         throw new RunStateFormatError(`${where}: state.json ${what}; delete the ConfigMap to start the run's state afresh`);
     };
-    if (!isObj(raw))
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
         return bad('is not a JSON object');
-    if (raw['version'] !== STATE_VERSION) {
-        return bad(`has version ${JSON.stringify(raw['version'])}, but this version of pod-dag-action reads version ${STATE_VERSION} (was it written by a newer release?)`);
+    const version = raw['version'];
+    if (version !== STATE_VERSION) {
+        return bad(`has version ${JSON.stringify(version)}, but this version of pod-dag-action reads version ${STATE_VERSION} (was it written by a newer release?)`);
     }
-    if (typeof raw['dag'] !== 'string' || typeof raw['runId'] !== 'string' || !isNum(raw['updatedAt']) || !isObj(raw['tasks']) || !Array.isArray(raw['runAttempts'])) {
-        return bad('lacks dag, runId, updatedAt, tasks or runAttempts');
-    }
-    for (const r of raw['runAttempts']) {
-        if (!isObj(r) || !isNum(r['runAttempt']) || !isNum(r['startedAt']) || !(r['finishedAt'] === null || isNum(r['finishedAt']))) {
-            return bad('has a bad entry in runAttempts');
-        }
-        if (!(r['result'] === null || ['success', 'failure', 'cancelled'].includes(r['result'])))
-            return bad(`has a bad run result ${JSON.stringify(r['result'])}`);
-    }
-    for (const [id, t] of Object.entries(raw['tasks'])) {
-        const at = `has a bad entry for task "${id}"`;
-        if (!isObj(t))
-            return bad(at);
-        if (!RESULTS.includes(t['result']))
-            return bad(`${at}: result ${JSON.stringify(t['result'])}`);
-        if (!isNum(t['attempt']) || !isNum(t['runAttempt']) || !isNum(t['finishedAt']))
-            return bad(`${at}: attempt, runAttempt or finishedAt is not a number`);
-        if (!isStrMap(t['outputs']))
-            return bad(`${at}: outputs is not a map of strings`);
-        if (!isStrOrNull(t['pod']))
-            return bad(`${at}: pod`);
-        const fp = t['fingerprint'];
-        if (!isObj(fp) || typeof fp['image'] !== 'string' || !isStrMap(fp['fields']))
-            return bad(`${at}: fingerprint`);
-        if (!Array.isArray(t['attempts']))
-            return bad(`${at}: attempts is not a list`);
-        for (const a of t['attempts']) {
-            if (!isObj(a) || !isNum(a['attempt']) || !isNum(a['startedAt']) || !isNum(a['finishedAt']) || !CLASSES.includes(a['class'])) {
-                return bad(`${at}: an attempt lacks attempt, startedAt, finishedAt or a known class`);
-            }
-            if (!isStrOrNull(a['pod']) || !isStrOrNull(a['reason']) || !isStrOrNull(a['message']) || !isStrOrNull(a['node']))
-                return bad(`${at}: an attempt has a non-text field`);
-            if (!(a['exitCode'] === null || isNum(a['exitCode'])))
-                return bad(`${at}: an attempt's exitCode`);
-        }
-    }
-    return raw;
+    const parsed = storedRunStateSchema.safeParse(raw);
+    if (parsed.success)
+        return parsed.data;
+    const issue = parsed.error.issues[0];
+    const [top, id, ...rest] = issue.path.map(String);
+    const field = (parts) => parts.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+    if (top === 'tasks' && id !== undefined)
+        return bad(`has a bad entry for task "${id}": ${rest.length > 0 ? `${field(rest)}: ` : ''}${issue.message}`);
+    return bad(`has a bad ${field(issue.path.map(String)) || 'shape'}: ${issue.message}`);
 }
 /**
  * Makes the serialized state fit in `limitBytes` (UTF-8) by dropping the outputs of the tasks
@@ -550,6 +553,7 @@ function kubeTimeMs(t) {
 }
 
 ;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
+
 
 
 
@@ -615,7 +619,8 @@ async function settleEarlierAttempts(o) {
     const now = (o.now ?? clock/* systemClock */.m.now)();
     for (const e of ends) {
         const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
-        const task = tasks.get(taskId);
+        // A matrix instance is recorded under its own id, with its task's fingerprint.
+        const task = tasks.get(taskId) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(taskId));
         if (task === undefined)
             continue; // a task the spec no longer has: nothing to plan
         const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
@@ -644,7 +649,28 @@ async function settleEarlierAttempts(o) {
     }
 }
 
+// EXTERNAL MODULE: ./lib/common/duration.js
+var duration = __webpack_require__(2081);
 ;// CONCATENATED MODULE: ./lib/kube/run-store.js
+/**
+ * The run's state kept in the cluster, so a re-run (next GitHub run attempt) or a restart after a
+ * crash (same run attempt) knows what already happened even when the pods are gone.
+ *
+ * One ConfigMap per GitHub run of a DAG, named from the DAG and the run id, labelled like the
+ * run's pods (managed-by, dag, run id, repository), holding `state.json` (src/dag/rerun.ts's
+ * StoredRunState). It is written after every attempt ends, BEFORE that attempt's pod may be
+ * deleted: whatever the moment of a crash, either the pod or the record of its end exists.
+ *
+ * Writes use optimistic concurrency: each replace carries the resourceVersion read, a 409 means
+ * someone else wrote in between (another process of the same run after a restart, a retried
+ * request that reached the server), so the state is read again and the update, which is
+ * idempotent, applied again. Transient errors (429, 5xx, network) are retried by `request`.
+ *
+ * Size: a ConfigMap holds at most 1 MiB. When the state would not fit, the largest task outputs
+ * are dropped (and marked, so a later run attempt runs those tasks again instead of reusing them
+ * without outputs), and `onNote` says so; if it still does not fit, `recordTask` fails clearly.
+ */
+
 
 
 
@@ -815,7 +841,7 @@ async function startRerunSession(store, options) {
         plan,
         attemptEnded: (end) => {
             // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
-            const task = tasks.get(end.task) ?? (end.task.includes('.') ? tasks.get(end.task.slice(0, end.task.indexOf('.'))) : undefined);
+            const task = tasks.get(end.task) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(end.task));
             if (task === undefined)
                 return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
             return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
@@ -845,6 +871,7 @@ async function startRerunSession(store, options) {
 
 
 
+
 /** The label selector of everything of this DAG (and repository) that pod-dag-action created. */
 function dagSelector(dag, repository) {
     const repo = repository ? `${pod/* LABELS */.kg.repository}=${(0,pod/* labelValue */.w)(repository)}` : `!${pod/* LABELS */.kg.repository}`;
@@ -859,9 +886,11 @@ function podActivity(pod) {
     }
     return latest;
 }
+/** An age in its largest unit only (days from two days on, else hours, else minutes): `5d`, `3h`, `12m`. */
 function formatAge(msAgo) {
-    const h = msAgo / 3_600_000;
-    return h >= 48 ? `${Math.floor(h / 24)}d` : h >= 1 ? `${Math.floor(h)}h` : `${Math.max(0, Math.floor(msAgo / 60_000))}m`;
+    const unit = msAgo >= 48 * 3_600_000 ? 24 * 3_600_000 : msAgo >= 3_600_000 ? 3_600_000 : 60_000;
+    const age = Math.max(0, msAgo - (msAgo % unit));
+    return age === 0 ? '0m' : (0,duration/* formatDuration */.a)(age);
 }
 /** Removes old runs of this DAG; see the module comment for what it never touches. */
 async function removeOldRuns(options) {
@@ -999,6 +1028,7 @@ var lease_name = __webpack_require__(8399);
 
 
 
+
 /**
  * The holder identity of this run: `<repository>/runs/<runId>/attempts/<runAttempt>/<job>#<random>`.
  * The random part tells two processes of the same job apart.
@@ -1018,9 +1048,10 @@ function isEarlierSelf(me, other) {
     return a[1] === b[1] && a[2] === b[2] && a[4] === b[4] && Number(b[3]) <= Number(a[3]);
 }
 
+/** A wait or a lease duration, to the second it ends in. */
 function formatWait(ms) {
-    const s = Math.max(0, Math.ceil(ms / 1000));
-    return s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
+    const whole = Math.ceil(Math.max(0, ms) / 1000) * 1000;
+    return whole === 0 ? '0s' : (0,duration/* formatDuration */.a)(whole);
 }
 /**
  * Acquires the lease under `policy`. Never throws for "held by someone else": that is
@@ -1384,6 +1415,17 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
     const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
+    // The post step's sweep is told which pods are this run's before anything may fail: a restart
+    // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
+    // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
+    const runId = (0,run/* effectiveRunId */.gw)(context);
+    if (mode === 'run') {
+        runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
+        // A backfill's runs each save their own selector as they start (below).
+        if (dates.backfill === null)
+            runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+        runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
+    }
     await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
     const secrets = connection.secrets;
     /**
@@ -1423,11 +1465,9 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
         finish(spec, state, mode);
         return;
     }
-    // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
-    // selector must all agree on it.
-    const baseRunId = (0,run/* effectiveRunId */.gw)(context);
-    runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
-    runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
+    // The run id was fixed once, above: pod names, labels, the state ConfigMap and the post
+    // step's selector must all agree on it.
+    const baseRunId = runId;
     const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
     if (lease !== null && !lease.acquired)
         return;

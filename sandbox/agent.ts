@@ -18,7 +18,6 @@ import type { KObject } from './selectors.ts';
 import type { Change, Store } from './store.ts';
 
 export type { ImageSpec } from './runtime.ts';
-export { scriptedImage } from './runtime.ts';
 
 /** How the agent is set up. */
 export interface AgentOptions {

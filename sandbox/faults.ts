@@ -26,6 +26,9 @@ export class Faults {
   #errors: ShareFault | undefined;
   #latencyMs = 0;
   #cutLogsAfterBytes: number | undefined;
+  #lose: (ShareFault & { then503: number; retryAfterSeconds: number | undefined }) | undefined;
+  /** 503s still to answer after a lost answer. */
+  #burst = 0;
   #forget: () => void;
 
   constructor(forgetHistory: () => void) {
@@ -53,6 +56,17 @@ export class Faults {
     this.#errors = { ...opts, seen: 0, fired: 0 };
   }
 
+  /**
+   * Handles `share` (0..1) of matching requests to their end (a pod is created, a state written)
+   * but loses the answer: the connection is destroyed instead of answering, as when a proxy or
+   * the network drops it. Each loss is then followed by a burst: the next `then503` requests,
+   * whatever they are, are answered 503 ServiceUnavailable (with Retry-After when given), as an
+   * API server that restarts or sheds load answers for a few seconds.
+   */
+  loseAnswers(opts: { share: number; then503?: number; retryAfterSeconds?: number } & FaultMatch): void {
+    this.#lose = { ...opts, then503: opts.then503 ?? 0, retryAfterSeconds: opts.retryAfterSeconds, seen: 0, fired: 0 };
+  }
+
   /** Delays every request by `ms` before it is handled. */
   latency(ms: number): void {
     this.#latencyMs = ms;
@@ -76,6 +90,8 @@ export class Faults {
     this.#errors = undefined;
     this.#latencyMs = 0;
     this.#cutLogsAfterBytes = undefined;
+    this.#lose = undefined;
+    this.#burst = 0;
   }
 
   /** @internal The watch drop settings now in force. */
@@ -109,6 +125,20 @@ export class Faults {
   /** @internal Whether this request gets a 429; returns Retry-After seconds. */
   throttled(verb: string, resource: string): number | undefined {
     return Faults.#fires(this.#throttle, verb, resource) ? this.#throttle!.retryAfterSeconds : undefined;
+  }
+
+  /** @internal Whether this request's answer is lost (it is handled, then its connection destroyed). */
+  loses(verb: string, resource: string): boolean {
+    if (!Faults.#fires(this.#lose, verb, resource)) return false;
+    this.#burst += this.#lose!.then503;
+    return true;
+  }
+
+  /** @internal Whether this request is answered 503 (a burst after a lost answer); returns its Retry-After, or null without one. */
+  unavailable(): { retryAfterSeconds: number | undefined } | undefined {
+    if (this.#burst <= 0) return undefined;
+    this.#burst--;
+    return { retryAfterSeconds: this.#lose?.retryAfterSeconds };
   }
 
   /** @internal Whether this request gets a 500. */

@@ -16,7 +16,7 @@ import { allowed, rulesIn, type User } from './rbac.ts';
 import { apiGroups, apiVersionOf, findResource, RESOURCES, type ResourceInfo } from './resources.ts';
 import { parseFieldSelector, parseLabelSelector, type KObject, type Matcher } from './selectors.ts';
 import {
-  alreadyExists, ApiError, badRequest, cause, conflict, conflictMessage, expired, expiredBody, forbidden, internalError,
+  alreadyExists, ApiError, badRequest, cause, conflict, conflictMessage, expired, expiredBody, forbidden, internalError, serviceUnavailable,
   invalid, methodNotAllowed, notFound, pathNotFound, tooManyRequests, unauthorized, unsupportedMediaType,
 } from './status.ts';
 import { toTable, wantsTable } from './table.ts';
@@ -169,6 +169,9 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
     const retryAfter = ctx.faults.throttled(r.verb, counted);
     if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
     if (ctx.faults.failed(r.verb, counted)) throw internalError('sandbox fault injection: etcdserver: request timed out');
+    const burst = ctx.faults.unavailable();
+    if (burst !== undefined) throw serviceUnavailable(burst.retryAfterSeconds);
+    if (ctx.faults.loses(r.verb, counted)) loseAnswer(req, res);
     if (!allowed(user, { verb: r.verb, group: r.res.group, resource: counted, namespace: r.namespace, name: r.name })) {
       throw forbidden(user.name, r.verb, r.res, r.sub, r.namespace, r.name);
     }
@@ -181,6 +184,20 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
       send(res, 500, e.body);
     }
   }
+}
+
+/**
+ * The request is handled as usual, but whatever it would answer is never sent: the connection is
+ * destroyed once the handler answers (a watch or log stream: at its first byte).
+ */
+function loseAnswer(req: IncomingMessage, res: ServerResponse): void {
+  const drop = (): ServerResponse => {
+    req.socket.destroy();
+    return res;
+  };
+  res.writeHead = drop as unknown as ServerResponse['writeHead'];
+  res.write = ((): boolean => (drop(), false)) as unknown as ServerResponse['write'];
+  res.end = drop as unknown as ServerResponse['end'];
 }
 
 function observe(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, verb: string, resource: string): void {

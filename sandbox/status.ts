@@ -159,6 +159,14 @@ export function tooManyRequests(retryAfterSeconds: number): ApiError {
   );
 }
 
+/** 503 ServiceUnavailable, with Retry-After when given (an API server restarting, a proxy without a backend). */
+export function serviceUnavailable(retryAfterSeconds?: number): ApiError {
+  return new ApiError(
+    status(503, 'ServiceUnavailable', 'The server is currently unable to handle the request', retryAfterSeconds === undefined ? undefined : { retryAfterSeconds }),
+    retryAfterSeconds === undefined ? {} : { 'Retry-After': String(retryAfterSeconds) },
+  );
+}
+
 /** 500 InternalError. */
 export function internalError(message: string): ApiError {
   return new ApiError(status(500, 'InternalError', `Internal error occurred: ${message}`));

@@ -43,6 +43,8 @@ export class NodePods {
   readonly #o: NodePodsOptions;
   /** The pods bound to the node, by uid, as last seen. */
   readonly #pods = new Map<string, KubeObject>();
+  /** "namespace/name" → the uid of the pod of that name seen last (for the kubelet API). */
+  readonly #byName = new Map<string, string>();
   /** Each pod's writes (status, events, the delete), chained. */
   readonly #writes = new Map<string, Promise<void>>();
   readonly #terminating = new Set<string>();
@@ -70,8 +72,8 @@ export class NodePods {
 
   /** A pod on this node by namespace and name, as last seen. */
   get(ns: string, name: string): KObject | undefined {
-    for (const p of this.#pods.values()) if (p.metadata.namespace === ns && p.metadata.name === name) return p as KObject;
-    return undefined;
+    const uid = this.#byName.get(`${ns}/${name}`);
+    return uid === undefined ? undefined : (this.#pods.get(uid) as KObject | undefined);
   }
 
   #get(ref: PodRef): KObject | undefined {
@@ -142,6 +144,7 @@ export class NodePods {
     // A status patch's answer may have been taken in already: never go back to an older object.
     if (known && Number(known.metadata.resourceVersion) > Number(pod.metadata.resourceVersion)) return;
     this.#pods.set(uid, pod);
+    this.#byName.set(`${pod.metadata.namespace}/${pod.metadata.name}`, uid);
     const ref = { ns: pod.metadata.namespace!, name: pod.metadata.name, uid };
     const phase = (pod.status as { phase?: string } | undefined)?.phase ?? '';
     const kubelet = this.#o.kubelet;
@@ -170,6 +173,9 @@ export class NodePods {
   }
 
   #gone(uid: string): void {
+    const pod = this.#pods.get(uid);
+    const key = pod && `${pod.metadata.namespace}/${pod.metadata.name}`;
+    if (key && this.#byName.get(key) === uid) this.#byName.delete(key);
     this.#pods.delete(uid);
     this.#terminating.delete(uid);
     this.#lost.delete(uid);

@@ -9,6 +9,16 @@ import type { Runner } from './github-runner.ts';
 /** A problem that stops the step; its message is for the user. */
 export class ActionError extends UserError {
   override name = 'ActionError';
+  /**
+   * The problems were already sent as annotations (a spec's): the step then fails without one
+   * more error annotation, which would push one of them past GitHub's ten per step.
+   */
+  readonly annotated: boolean;
+
+  constructor(message: string, options: { annotated?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.annotated = options.annotated ?? false;
+  }
 }
 
 /** What the main step needs from its surroundings. */

@@ -5,6 +5,7 @@
  */
 import { EOL } from 'node:os';
 import * as core from '@actions/core';
+import { stepLogLines, workflowCommand, type CommandName } from '../report/workflow-commands.ts';
 
 /** Where an annotation points. */
 export interface AnnotationPlace {
@@ -99,26 +100,39 @@ export class StdoutLines {
   }
 }
 
-/** The real runner, through @actions/core (workflow commands and file commands). */
+/**
+ * The real runner. Every byte it writes to stdout goes through src/report/workflow-commands.ts:
+ * plain text as inert lines (`stepLogLines`), commands as `workflowCommand` builds them. Outputs,
+ * state and the summary go to the runner's files through @actions/core.
+ */
 export function githubRunner(): Runner {
   const out = new StdoutLines(process.stdout);
   // Lines printed just before a synchronous process.exit() still go out.
   process.on('exit', () => out.flush());
-  /** Everything but `info` writes through @actions/core: after the lines printed before it. */
+  const text = (line: string): void => {
+    for (const l of stepLogLines(line)) out.line(l);
+  };
+  const command = (name: CommandName, properties: Record<string, string | number | undefined>, data: string): void => {
+    out.line(workflowCommand(name, properties, data));
+  };
+  const annotation = (level: 'error' | 'warning', message: string, place: AnnotationPlace = {}): void =>
+    command(level, { title: place.title, file: place.file, line: place.startLine, col: place.startLine === undefined ? undefined : place.startColumn }, message);
+  /** Everything that is not stdout goes after the lines printed before it. */
   const then = <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A): R => {
     out.flush();
     return fn(...args);
   };
   return {
     getInput: (name) => core.getInput(name),
-    setSecret: then((value: string) => core.setSecret(value)),
-    info: (line) => out.line(line),
+    setSecret: (value) => command('add-mask', {}, value),
+    info: text,
     logBacklog: () => out.backlog(),
-    debug: then((line: string) => core.debug(line)),
-    warning: then((message: string, place?: AnnotationPlace) => core.warning(message, place ?? {})),
-    error: then((message: string, place?: AnnotationPlace) => core.error(message, place ?? {})),
-    setOutput: then((name: string, value: string) => core.setOutput(name, value)),
-    saveState: then((name: string, value: string) => core.saveState(name, value)),
+    debug: (line) => command('debug', {}, line),
+    warning: (message, place) => annotation('warning', message, place),
+    error: (message, place) => annotation('error', message, place),
+    // The runner's files; without them (an old runner) the command form, built here too.
+    setOutput: then((name: string, value: string) => (process.env['GITHUB_OUTPUT'] ? core.setOutput(name, value) : command('set-output', { name }, value))),
+    saveState: then((name: string, value: string) => (process.env['GITHUB_STATE'] ? core.saveState(name, value) : command('save-state', { name }, value))),
     getState: (name) => core.getState(name),
     appendSummary: async (markdown) => {
       if (!process.env['GITHUB_STEP_SUMMARY']) return;
@@ -126,7 +140,10 @@ export function githubRunner(): Runner {
       await core.summary.addRaw(markdown, true).write();
       core.summary.emptyBuffer();
     },
-    setFailed: then((message: string) => core.setFailed(message)),
+    setFailed: (message) => {
+      process.exitCode = 1;
+      annotation('error', message);
+    },
   };
 }
 

@@ -7,6 +7,7 @@
  * the run within its grace); a second one changes nothing but is not allowed to kill us early.
  */
 import { UserError } from '../common/errors.ts';
+import { ActionError } from './errors.ts';
 import { runMain } from './steps.ts';
 import { githubRunner } from './github-runner.ts';
 
@@ -24,7 +25,11 @@ export async function main(): Promise<never> {
   try {
     await runMain({ runner, env: process.env, signal: controller.signal });
   } catch (err) {
-    if (err instanceof UserError) {
+    if (err instanceof ActionError && err.annotated) {
+      // Its annotations are out already: one more would push one past GitHub's ten per step.
+      process.exitCode = 1;
+      runner.info(`Error: ${err.message}`);
+    } else if (err instanceof UserError) {
       runner.setFailed(err.message);
     } else {
       // A bug of ours, not a user error: say so, with what is needed to report it.

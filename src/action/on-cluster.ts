@@ -47,6 +47,16 @@ export async function runOnCluster(
   const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
   const client = createClient(connection.kubeConfig);
   runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
+  // The post step's sweep is told which pods are this run's before anything may fail: a restart
+  // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
+  // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
+  const runId = effectiveRunId(context);
+  if (mode === 'run') {
+    runner.saveState(STATE.namespace, namespace);
+    // A backfill's runs each save their own selector as they start (below).
+    if (dates.backfill === null) runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
+    runner.saveState(STATE.keepPods, settings.keepPods);
+  }
   await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
 
   const secrets = connection.secrets;
@@ -89,11 +99,9 @@ export async function runOnCluster(
     return;
   }
 
-  // The run id is fixed once: pod names, labels, the state ConfigMap and the post step's
-  // selector must all agree on it.
-  const baseRunId = effectiveRunId(context);
-  runner.saveState(STATE.namespace, namespace);
-  runner.saveState(STATE.keepPods, settings.keepPods);
+  // The run id was fixed once, above: pod names, labels, the state ConfigMap and the post
+  // step's selector must all agree on it.
+  const baseRunId = runId;
 
   const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
   if (lease !== null && !lease.acquired) return;

@@ -6,6 +6,7 @@
 import { CONCURRENCY_POLICIES, KEEP_PODS, MODES, RERUN_MODES, type ConcurrencyPolicy, type KeepPods, type Mode, type RerunMode, type RunContext } from '../common/run.ts';
 import { UserError } from '../common/errors.ts';
 import { parseDuration } from '../spec/duration.ts';
+import { namespaceProblem } from '../spec/names.ts';
 import type { AuthInputs } from '../kube/auth.ts';
 import { backfillDates, parseLogicalDate, RunDateError, runDates } from '../dag/run-dates.ts';
 import { concurrencyLeaseName } from '../kube/lease-name.ts';
@@ -131,10 +132,9 @@ export function readSettings(getInput: (name: string) => string): Settings {
       problems.push(err.message);
     }
   }
-  if (settings.namespace !== null && !(settings.namespace.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(settings.namespace))) {
-    problems.push(
-      `Invalid input 'namespace': '${settings.namespace}'. Expected a Kubernetes namespace name: lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit.`,
-    );
+  if (settings.namespace !== null) {
+    const problem = namespaceProblem(settings.namespace);
+    if (problem !== null) problems.push(`Invalid input 'namespace': '${settings.namespace.slice(0, 100)}'. Expected ${problem}.`);
   }
   const { auth } = settings;
   if (auth.server !== undefined && !isHttpUrl(auth.server)) {

@@ -21,6 +21,7 @@ import type { RunInfo } from '../report/types.ts';
 import { annotateSpecIssues } from '../report/annotations.ts';
 import { OutputsReporter } from '../report/outputs.ts';
 import { SummaryReporter } from '../report/summary-reporter.ts';
+import { renderSpecIssuesSummary } from '../report/summary.ts';
 import { readEventSchedule, readRunContext, readSettings, InputError, type Settings } from './settings.ts';
 import { backfillDates, runContext, RunDateError, runDates } from '../dag/run-dates.ts';
 import { readFileSync } from 'node:fs';
@@ -139,9 +140,16 @@ async function readSpec(settings: Settings, workspace: string, runner: Runner): 
     throw err;
   }
   if (loaded.spec === null) {
-    annotateSpecIssues(loaded.issues, runner);
+    // Every problem reaches the user: all in the step's log and the job summary, the first ones
+    // as annotations too (GitHub shows ten per step; the tenth says where the rest are).
     const n = loaded.issues.length;
-    throw new ActionError(`The DAG spec ${settings.dag} has ${n} problem${n === 1 ? '' : 's'} (see the annotations above); nothing was run.`);
+    runner.info(`The DAG spec ${settings.dag} has ${n} problem${n === 1 ? '' : 's'}:`);
+    for (const i of loaded.issues) runner.info(`  ${i.file}:${i.line}:${i.col}: ${i.message}`);
+    annotateSpecIssues(loaded.issues, runner);
+    await runner.appendSummary(renderSpecIssuesSummary(settings.dag, loaded.issues));
+    throw new ActionError(`The DAG spec ${settings.dag} has ${n} problem${n === 1 ? '' : 's'} (listed above, as annotations and in the job summary); nothing was run.`, {
+      annotated: true,
+    });
   }
   return loaded.spec;
 }

@@ -7,19 +7,24 @@ import { stringify } from 'yaml';
 import { renderPlanPods } from '../kube/pod.ts';
 import { loadSpec, renderTemplate, resolveParams, SpecFileError } from '../spec/index.ts';
 import type { DagSpec, SpecIssue } from '../spec/types.ts';
+import { namespaceProblem } from '../spec/names.ts';
+import { terminalText } from '../report/workflow-commands.ts';
 import { KEEP_PODS, type KeepPods, type RunContext } from '../common/run.ts';
 import { EXIT, localContext, type CliIO } from './io.ts';
 
 export { EXIT, localContext, type CliIO };
 
 const USAGE = `usage:
-  pod-dag validate FILE
-  pod-dag plan FILE [--params YAML|JSON] [--namespace NS] [-o yaml|json]
-  pod-dag run FILE [--params YAML|JSON] [--namespace NS] [--context NAME] [--max-parallel N] [--keep-pods never|on-failure|always]
+  pod-dag validate FILE [--allow-outside]
+  pod-dag plan FILE [--params YAML|JSON] [--namespace NS] [-o yaml|json] [--allow-outside]
+  pod-dag run FILE [--params YAML|JSON] [--namespace NS] [--context NAME] [--max-parallel N] [--keep-pods never|on-failure|always] [--allow-outside]
 
 validate  checks the spec and prints every problem as FILE:LINE:COL: message
 plan      renders the pod of every task, as 'kubectl --dry-run=client -o yaml' would print them
 run       runs the DAG against the cluster of the current kubeconfig (KUBECONFIG or ~/.kube/config)
+
+FILE must be a regular file inside the current directory (symlinks resolved), at most 1 MiB;
+--allow-outside reads a FILE anywhere.
 `;
 
 /** Formats spec issues the way compilers do, so terminals and editors make them clickable. */
@@ -28,7 +33,10 @@ export function formatIssues(issues: SpecIssue[]): string {
 }
 
 /** Runs one `pod-dag` command line; resolves to the process's exit code. */
-export async function runCli(argv: string[], io: CliIO): Promise<number> {
+export async function runCli(argv: string[], raw: CliIO): Promise<number> {
+  // The one choke point for the terminal: a task's log or a cluster's message cannot move the
+  // cursor, rewrite lines, retitle the window or hide text.
+  const io: CliIO = { ...raw, stdout: (text) => raw.stdout(terminalText(text)), stderr: (text) => raw.stderr(terminalText(text)) };
   const [command, ...rest] = argv;
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
     (command === undefined ? io.stderr : io.stdout)(USAGE);
@@ -46,6 +54,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         context: { type: 'string' },
         'max-parallel': { type: 'string', default: '0' },
         'keep-pods': { type: 'string', default: 'on-failure' },
+        'allow-outside': { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -53,6 +62,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     return EXIT.usage;
   }
   const { values, positionals } = parsed;
+  if (values.namespace !== undefined && namespaceProblem(values.namespace) !== null) {
+    io.stderr(`pod-dag ${command}: --namespace ${JSON.stringify(values.namespace.slice(0, 100))} is not valid: ${namespaceProblem(values.namespace)!}\n`);
+    return EXIT.usage;
+  }
   if (positionals.length !== 1) {
     io.stderr(`pod-dag ${command}: expected exactly one spec FILE, found ${positionals.length}\n\n${USAGE}`);
     return EXIT.usage;
@@ -65,7 +78,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
   let loaded;
   try {
-    loaded = await loadSpec(file, io.cwd, { inWorkflow: false });
+    loaded = await loadSpec(file, io.cwd, { inWorkflow: false, root: values['allow-outside'] ? null : io.cwd });
   } catch (err) {
     if (!(err instanceof SpecFileError)) throw err;
     io.stderr(`pod-dag ${command}: ${err.message}\n`);

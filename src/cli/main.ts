@@ -8,6 +8,7 @@
  * Exit codes: 0 success, 1 the DAG failed or was cancelled, 2 bad usage or an invalid spec.
  */
 import { runCli } from './commands.ts';
+import { terminalText } from '../report/workflow-commands.ts';
 
 /** Runs `pod-dag` with the process's arguments and exits with its code. */
 export function cli(): void {
@@ -29,7 +30,7 @@ export function cli(): void {
     // Exit at once: a watch or keep-alive socket being torn down must not hold the terminal.
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`pod-dag: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(terminalText(`pod-dag: ${err instanceof Error ? err.message : String(err)}\n`));
       process.exit(2);
     },
   );

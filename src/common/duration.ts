@@ -1,10 +1,31 @@
-/** Durations as the step log says them. */
+/**
+ * The one duration formatter of everything people read: the live log, the summary, the
+ * annotations, the scheduler's reasons, the lease's and housekeeping's notes. (The spec's own
+ * `formatDuration` in src/spec/duration.ts is the printer of its grammar, the inverse of
+ * `parseDuration`, not a display.)
+ */
 
-/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * `250` → `250ms`, `1500` → `1.5s`, `12000` → `12s`, `83000` → `1m 23s`, `180000` → `3m`,
+ * `3_941_000` → `1h 5m 41s`, `2 days and 3 hours` → `2d 3h`. Under a minute, tenths of a second
+ * show; from a minute on, whole seconds (rounded down), and units that are zero are left out.
+ * Negative becomes 0.
+ */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = (ms % 60_000) / 1000;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
+  const total = Math.max(0, Math.round(ms));
+  if (total < SECOND) return `${total}ms`;
+  if (total < MINUTE) return `${Math.min(59.9, Math.floor(total / 100) / 10)}s`;
+  const parts: string[] = [];
+  let rest = total;
+  for (const [unit, size] of [['d', DAY], ['h', HOUR], ['m', MINUTE], ['s', SECOND]] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n}${unit}`);
+  }
+  return parts.join(' ');
 }

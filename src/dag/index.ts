@@ -2,7 +2,7 @@
 export * from './types.ts';
 export { Scheduler, retryDelay, githubResult, type SchedulerStats } from './scheduler.ts';
 export { formatDuration } from '../common/duration.ts';
-export { buildGraph, levels, type DagGraph } from './graph.ts';
+export { buildGraph, levels, type DagGraph } from '../spec/graph.ts';
 export { runDates, backfillDates, parseLogicalDate, runContext, RunDateError, MAX_BACKFILL_RUNS, type RunDates, type RunDateInputs } from './run-dates.ts';
 export {
   evaluate,

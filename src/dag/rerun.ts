@@ -24,6 +24,7 @@
  * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
  * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
  */
+import * as z from 'zod';
 import { UserError } from '../common/errors.ts';
 import type { RerunMode } from '../common/run.ts';
 import { createHash } from 'node:crypto';
@@ -507,12 +508,46 @@ export class RunStateFormatError extends UserError {
   override name = 'RunStateFormatError';
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const isStrMap = (v: unknown): v is Record<string, string> => isObj(v) && Object.values(v).every((x) => typeof x === 'string');
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isStrOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
-const RESULTS: readonly (TaskResult | null)[] = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run', null];
-const CLASSES: readonly string[] = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'];
+const finite = z.number().refine(Number.isFinite, 'not a finite number');
+const text = z.string().nullable();
+const TASK_RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run'] as const satisfies readonly TaskResult[];
+const CLASSES = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'] as const satisfies readonly AttemptOutcome['class'][];
+const RUN_RESULTS = ['success', 'failure', 'cancelled'] as const satisfies readonly RunResult[];
+
+/** The stored state's schema: what `parseRunState` accepts, field by field (the spec's way, zod). */
+const storedRunStateSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  dag: z.string(),
+  runId: z.string(),
+  updatedAt: finite,
+  tasks: z.record(
+    z.string(),
+    z.object({
+      result: z.enum(TASK_RESULTS).nullable(),
+      attempt: finite,
+      runAttempt: finite,
+      outputs: z.record(z.string(), z.string()),
+      outputsDropped: z.literal(true).optional(),
+      finishedAt: finite,
+      fingerprint: z.object({ image: z.string(), fields: z.record(z.string(), z.string()) }),
+      pod: text,
+      attempts: z.array(
+        z.object({
+          attempt: finite,
+          pod: text,
+          startedAt: finite,
+          finishedAt: finite,
+          class: z.enum(CLASSES),
+          reason: text,
+          message: text,
+          exitCode: finite.nullable(),
+          node: text,
+        }),
+      ),
+    }),
+  ),
+  runAttempts: z.array(z.object({ runAttempt: finite, startedAt: finite, finishedAt: finite.nullable(), result: z.enum(RUN_RESULTS).nullable() })),
+}) satisfies z.ZodType<StoredRunState>;
 
 /**
  * Parses the JSON text of a stored state. `where` names its origin for messages
@@ -528,38 +563,18 @@ export function parseRunState(text: string, where: string): StoredRunState {
   const bad = (what: string): never => {
     throw new RunStateFormatError(`${where}: state.json ${what}; delete the ConfigMap to start the run's state afresh`);
   };
-  if (!isObj(raw)) return bad('is not a JSON object');
-  if (raw['version'] !== STATE_VERSION) {
-    return bad(`has version ${JSON.stringify(raw['version'])}, but this version of pod-dag-action reads version ${STATE_VERSION} (was it written by a newer release?)`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return bad('is not a JSON object');
+  const version = (raw as Record<string, unknown>)['version'];
+  if (version !== STATE_VERSION) {
+    return bad(`has version ${JSON.stringify(version)}, but this version of pod-dag-action reads version ${STATE_VERSION} (was it written by a newer release?)`);
   }
-  if (typeof raw['dag'] !== 'string' || typeof raw['runId'] !== 'string' || !isNum(raw['updatedAt']) || !isObj(raw['tasks']) || !Array.isArray(raw['runAttempts'])) {
-    return bad('lacks dag, runId, updatedAt, tasks or runAttempts');
-  }
-  for (const r of raw['runAttempts'] as unknown[]) {
-    if (!isObj(r) || !isNum(r['runAttempt']) || !isNum(r['startedAt']) || !(r['finishedAt'] === null || isNum(r['finishedAt']))) {
-      return bad('has a bad entry in runAttempts');
-    }
-    if (!(r['result'] === null || ['success', 'failure', 'cancelled'].includes(r['result'] as string))) return bad(`has a bad run result ${JSON.stringify(r['result'])}`);
-  }
-  for (const [id, t] of Object.entries(raw['tasks'])) {
-    const at = `has a bad entry for task "${id}"`;
-    if (!isObj(t)) return bad(at);
-    if (!RESULTS.includes(t['result'] as TaskResult | null)) return bad(`${at}: result ${JSON.stringify(t['result'])}`);
-    if (!isNum(t['attempt']) || !isNum(t['runAttempt']) || !isNum(t['finishedAt'])) return bad(`${at}: attempt, runAttempt or finishedAt is not a number`);
-    if (!isStrMap(t['outputs'])) return bad(`${at}: outputs is not a map of strings`);
-    if (!isStrOrNull(t['pod'])) return bad(`${at}: pod`);
-    const fp = t['fingerprint'];
-    if (!isObj(fp) || typeof fp['image'] !== 'string' || !isStrMap(fp['fields'])) return bad(`${at}: fingerprint`);
-    if (!Array.isArray(t['attempts'])) return bad(`${at}: attempts is not a list`);
-    for (const a of t['attempts'] as unknown[]) {
-      if (!isObj(a) || !isNum(a['attempt']) || !isNum(a['startedAt']) || !isNum(a['finishedAt']) || !CLASSES.includes(a['class'] as string)) {
-        return bad(`${at}: an attempt lacks attempt, startedAt, finishedAt or a known class`);
-      }
-      if (!isStrOrNull(a['pod']) || !isStrOrNull(a['reason']) || !isStrOrNull(a['message']) || !isStrOrNull(a['node'])) return bad(`${at}: an attempt has a non-text field`);
-      if (!(a['exitCode'] === null || isNum(a['exitCode']))) return bad(`${at}: an attempt's exitCode`);
-    }
-  }
-  return raw as unknown as StoredRunState;
+  const parsed = storedRunStateSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const [top, id, ...rest] = issue.path.map(String);
+  const field = (parts: string[]): string => parts.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+  if (top === 'tasks' && id !== undefined) return bad(`has a bad entry for task "${id}": ${rest.length > 0 ? `${field(rest)}: ` : ''}${issue.message}`);
+  return bad(`has a bad ${field(issue.path.map(String)) || 'shape'}: ${issue.message}`);
 }
 
 /**

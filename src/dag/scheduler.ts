@@ -46,7 +46,7 @@ import { expandMatrix } from '../spec/matrix.ts';
 import { evaluateTemplateValue } from '../spec/template.ts';
 import type { Condition, DagSpec, JsonValue, MatrixInstance, TaskSpec } from '../spec/types.ts';
 import { decide, runsWhenCancelled, type ConditionContext } from './condition.ts';
-import { buildGraph } from './graph.ts';
+import { buildGraph } from '../spec/graph.ts';
 import { MinHeap } from './heap.ts';
 import type {
   AttemptCancelReason,

@@ -31,11 +31,15 @@ export async function dryRunDag(options: Omit<RunDagOptions, 'mode' | 'maxParall
   await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
   const verdicts = await Promise.all(
     o.spec.tasks.map(async (task): Promise<DryRunVerdict> => {
-      const name = podName({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
-      const render = placeholderRender(o.params, undefined, { run: o.run ?? runContext(runDates({ start: started, schedule: null, logicalDate: null })) });
+      // A matrix written out is checked with its first combination; a sensor with its first poke.
+      const first = task.strategy?.matrix.kind === 'static' ? task.strategy.matrix.instances[0]! : null;
+      const poke = task.sensor ? 1 : undefined;
+      const name = podName({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
+      const run = o.run ?? runContext(runDates({ start: started, schedule: null, logicalDate: null }));
+      const render = placeholderRender(o.params, undefined, { run, matrix: first?.values ?? null });
       let verdict: DryRunVerdict;
       try {
-        const pod = renderPod(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
+        const pod = renderPod(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render, poke, instance: first === null ? null : { id: first.id, group: task.id } });
         await o.pods.create(o.namespace, pod, { dryRun: true });
         verdict = { task: task.id, pod: name, accepted: true, message: null };
       } catch (err) {

@@ -137,6 +137,7 @@ export async function connect(auth: AuthInputs, env: NodeJS.ProcessEnv, options:
   }
   if (source !== 'in-cluster') namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
 
+  guardCredentialPlugin(kc);
   for (const user of kc.getUsers()) {
     for (const v of [user.token, user.password, user.keyData, user.certData]) if (v) secrets.add(v);
     const cfg = user.authProvider?.config as Record<string, unknown> | undefined;
@@ -154,11 +155,54 @@ export async function connect(auth: AuthInputs, env: NodeJS.ProcessEnv, options:
       secrets.add(authz.replace(/^(Bearer|Basic)\s+/i, ''));
     }
   } catch (err) {
+    if (err instanceof CredentialPluginError) throw err;
     throw new KubeError(
       `The kubeconfig's credential plugin failed (${(err as Error).message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`,
     );
   }
   return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
+}
+
+/** A kubeconfig's exec credential plugin failed; the message never holds what the plugin printed. */
+export class CredentialPluginError extends KubeError {
+  override name = 'CredentialPluginError';
+}
+
+/**
+ * What an exec credential plugin prints can hold credentials (a token in a debug line, a half
+ * written JSON credential), and client-node rejects with its stderr (or a JSON error quoting its
+ * stdout) as the message, which would reach the step log unmasked: the token is new, the runner
+ * has never been told to mask it. So every failure of the plugin, when the action connects and
+ * whenever client-node runs it again for a fresh token, becomes a CredentialPluginError that
+ * names the command and says how much it printed, never what.
+ *
+ * client-node keeps its authenticators in a list it does not export; the exec one is found by its
+ * shape (`execFn`, `getCredential`). Should a later version change that shape, nothing is wrapped
+ * and test/security/credentials.test.ts fails.
+ */
+export function guardCredentialPlugin(kc: KubeConfig): void {
+  const list: unknown = Reflect.get(kc, 'authenticators');
+  if (!Array.isArray(list)) return;
+  for (const auth of list as Record<string, unknown>[]) {
+    const original = auth['getCredential'];
+    if (!('execFn' in auth) || typeof original !== 'function' || auth['guarded'] === true) continue;
+    auth['guarded'] = true;
+    auth['getCredential'] = async function (this: unknown, user: { name?: string; exec?: { command?: string }; authProvider?: { config?: { exec?: { command?: string } } } }) {
+      try {
+        return (await (original as (u: unknown) => Promise<unknown>).call(this, user)) as unknown;
+      } catch (err) {
+        const command = user.exec?.command ?? user.authProvider?.config?.exec?.command ?? 'the exec plugin';
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') {
+          throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") is not installed on the runner, or not on its PATH. Install it, or run the step that sets it up, before this one.`);
+        }
+        const printed = err instanceof Error ? err.message.length : 0;
+        throw new CredentialPluginError(
+          `The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") failed${printed > 0 ? ` and printed ${printed} characters, not shown here because they may hold credentials` : ''}. Run \`${command}\` in a step before this one to see why; check that the step which logged in to the cloud ran and that its session has not expired.`,
+        );
+      }
+    };
+  }
 }
 
 function homeKubeconfig(env: NodeJS.ProcessEnv): string | null {
@@ -279,9 +323,9 @@ export async function preflight(
         spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: p.group ?? '' } },
       };
       try {
-        const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }), {
-          retriable: (e) => classifyError(e).retriable && classifyError(e).kind !== 'network',
-        });
+        // A review changes nothing, so a lost answer is asked again like any read: network
+        // errors, 5xx and 429 (after its Retry-After) within the retry budget (errors.ts).
+        const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }));
         return { p, allowed: r.status?.allowed === true, reason: r.status?.reason ?? null };
       } catch (err) {
         throw new KubeError(preflightMessage(err, server), classifyError(err), { cause: err });

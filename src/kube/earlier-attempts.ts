@@ -22,6 +22,7 @@ import type { DagSpec } from '../spec/types.ts';
 import { classifyPod } from './classify.ts';
 import type { KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
+import { taskOfInstance } from '../spec/matrix.ts';
 import { CONTAINER, LABELS, runSelector } from './pod.ts';
 import { kubePodApi } from './pod-api.ts';
 import { PodWatcher } from './watch.ts';
@@ -114,7 +115,8 @@ export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
   const now = (o.now ?? systemClock.now)();
   for (const e of ends) {
     const taskId = e.s.pod.metadata?.labels?.[LABELS.task] ?? '';
-    const task = tasks.get(taskId);
+    // A matrix instance is recorded under its own id, with its task's fingerprint.
+    const task = tasks.get(taskId) ?? tasks.get(taskOfInstance(taskId));
     if (task === undefined) continue; // a task the spec no longer has: nothing to plan
     const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId]! : undefined;
     if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt)))) continue;

@@ -282,6 +282,13 @@ export interface RetryOptions {
   baseMs?: number;
   /** Longest single wait in ms; default 10 s. */
   maxMs?: number;
+  /**
+   * The whole budget in ms, waits included: no retry starts once its wait would pass it; default
+   * 2 minutes. With the attempts and the 60 s cap on a Retry-After, a request fails in bounded time.
+   */
+  budgetMs?: number;
+  /** The clock, for the budget; tests inject a fake. */
+  now?: () => number;
   /** Waits; tests inject a fake. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Jitter source in [0, 1); default Math.random. */
@@ -303,6 +310,8 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
   const max = options.maxMs ?? 10_000;
   const sleep = options.sleep ?? abortableSleep;
   const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
+  const deadline = now() + (options.budgetMs ?? 120_000);
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
@@ -311,6 +320,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       const server = classifyError(err).retryAfterMs;
       const backoff = Math.min(max, base * 2 ** (attempt - 1));
       const wait = server !== null ? Math.min(server, 60_000) : Math.round(backoff * (0.5 + random() / 2));
+      if (now() + wait > deadline) throw err;
       options.onRetry?.(err, attempt, wait);
       await sleep(wait, options.signal);
     }

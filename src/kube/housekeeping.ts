@@ -21,6 +21,7 @@
 import type { CoreV1Api, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { parseRunState } from '../dag/rerun.ts';
 import { systemClock } from '../common/clock.ts';
+import { formatDuration } from '../common/duration.ts';
 import type { KeepPods } from '../common/run.ts';
 import type { Requester } from './client.ts';
 import { classifyError } from './errors.ts';
@@ -75,9 +76,11 @@ function podActivity(pod: V1Pod): number {
   return latest;
 }
 
+/** An age in its largest unit only (days from two days on, else hours, else minutes): `5d`, `3h`, `12m`. */
 function formatAge(msAgo: number): string {
-  const h = msAgo / 3_600_000;
-  return h >= 48 ? `${Math.floor(h / 24)}d` : h >= 1 ? `${Math.floor(h)}h` : `${Math.max(0, Math.floor(msAgo / 60_000))}m`;
+  const unit = msAgo >= 48 * 3_600_000 ? 24 * 3_600_000 : msAgo >= 3_600_000 ? 3_600_000 : 60_000;
+  const age = Math.max(0, msAgo - (msAgo % unit));
+  return age === 0 ? '0m' : formatDuration(age);
 }
 
 /** Removes old runs of this DAG; see the module comment for what it never touches. */

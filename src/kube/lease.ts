@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Requester } from './client.ts';
 import { systemClock, type SleepClock } from '../common/clock.ts';
+import { formatDuration } from '../common/duration.ts';
 import type { ConcurrencyPolicy } from '../common/run.ts';
 import { classifyError, KubeError } from './errors.ts';
 import { concurrencyLeaseName } from './lease-name.ts';
@@ -97,9 +98,10 @@ export function isEarlierSelf(me: string, other: string): boolean {
 
 export { concurrencyLeaseName };
 
+/** A wait or a lease duration, to the second it ends in. */
 function formatWait(ms: number): string {
-  const s = Math.max(0, Math.ceil(ms / 1000));
-  return s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
+  const whole = Math.ceil(Math.max(0, ms) / 1000) * 1000;
+  return whole === 0 ? '0s' : formatDuration(whole);
 }
 
 /**

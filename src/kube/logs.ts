@@ -35,6 +35,18 @@ export interface LogFollowerOptions {
   onResume?: (why: string) => void;
 }
 
+/**
+ * The longest log line kept, in characters (its timestamp included): the rest of a longer line is
+ * counted and dropped as it arrives, so a task that prints 100 MB without a newline costs the
+ * action 16 Ki characters, not 100 MB. The line is emitted cut, saying how much was dropped.
+ */
+export const MAX_LOG_LINE_CHARS = 16 * 1024;
+
+/** What a cut line ends with. */
+function cutNote(dropped: number): string {
+  return ` … [line cut: ${dropped} more characters not shown]`;
+}
+
 const ZERO = 48;
 const NINE = 57;
 const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
@@ -216,8 +228,19 @@ export class LogFollower {
    */
   #read(res: Readable): Promise<{ emitted: number; partial: string }> {
     return new Promise((resolve) => {
-      /** The text after the last newline so far (a line that has not ended yet). */
+      /** The text after the last newline so far (a line that has not ended yet), at most MAX_LOG_LINE_CHARS. */
       let rest = '';
+      /** Characters of that line dropped past MAX_LOG_LINE_CHARS. */
+      let dropped = 0;
+      const keep = (text: string): void => {
+        const room = MAX_LOG_LINE_CHARS - rest.length;
+        if (text.length <= room) rest += text;
+        else {
+          rest += text.slice(0, Math.max(0, room));
+          dropped += text.length - Math.max(0, room);
+        }
+      };
+      const whole = (): string => (dropped > 0 ? rest + cutNote(dropped) : rest);
       let emitted = 0;
       this.#pass = 0;
       // Decodes UTF-8 across chunks: a character split between two chunks is whole in one.
@@ -225,13 +248,15 @@ export class LogFollower {
       res.on('data', (chunk: string) => {
         let nl = chunk.indexOf('\n');
         if (nl === -1) {
-          rest += chunk;
+          keep(chunk);
           return;
         }
         let start = 0;
-        if (rest !== '') {
-          const first = rest + chunk.slice(0, nl);
+        if (rest !== '' || dropped > 0) {
+          keep(chunk.slice(0, nl));
+          const first = whole();
           rest = '';
+          dropped = 0;
           if (this.#accept(first, 0, first.length)) emitted++;
           start = nl + 1;
           nl = chunk.indexOf('\n', start);
@@ -241,7 +266,7 @@ export class LogFollower {
           start = nl + 1;
           nl = chunk.indexOf('\n', start);
         }
-        rest = chunk.slice(start);
+        keep(chunk.slice(start));
         const backlog = this.#o.backlog?.();
         if (backlog) {
           res.pause();
@@ -250,7 +275,7 @@ export class LogFollower {
         }
       });
       res.on('error', () => {});
-      res.on('close', () => resolve({ emitted, partial: rest }));
+      res.on('close', () => resolve({ emitted, partial: whole() }));
     });
   }
 

@@ -11,6 +11,7 @@ import { runUrl } from '../common/links.ts';
 import { effectiveRunId, type RunContext } from '../common/run.ts';
 import { renderTemplate, type TemplateContext } from '../spec/template.ts';
 import type { DagSpec, Template, TaskSpec } from '../spec/types.ts';
+import { reservedNameProblem } from '../spec/names.ts';
 
 /** The value of `app.kubernetes.io/managed-by` on every pod we create. */
 export const MANAGED_BY = 'pod-dag-action';
@@ -290,6 +291,8 @@ export function parseOutputs(message: string | null | undefined, task: string): 
         }
         body.push(lines[i]!);
       }
+      const reserved = reservedOutput(task, name!);
+      if (reserved !== null) return reserved;
       if (!closed) {
         return { ok: false, error: `task "${task}" wrote output "${name}" in the ${name}<<${delim} form to POD_DAG_OUTPUT, but no line "${delim}" ends it.` };
       }
@@ -304,7 +307,15 @@ export function parseOutputs(message: string | null | undefined, task: string): 
         error: `task "${task}" wrote line ${i + 1} of POD_DAG_OUTPUT as ${JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}…` : line)}; expected name=value (a name of letters, digits, '_', '-', '.') or name<<DELIMITER for a multi-line value.`,
       };
     }
+    const reserved = reservedOutput(task, name);
+    if (reserved !== null) return reserved;
     outputs[name] = line.slice(eq + 1);
   }
   return { ok: true, outputs };
+}
+
+/** A task error for an output name JavaScript reserves (it would be dropped, or worse, if stored). */
+function reservedOutput(task: string, name: string): ParsedOutputs | null {
+  const problem = reservedNameProblem(name);
+  return problem === null ? null : { ok: false, error: `task "${task}" wrote output ${problem.replace('choose another name', 'write it under another name')} to POD_DAG_OUTPUT.` };
 }

@@ -16,6 +16,7 @@
  * are dropped (and marked, so a later run attempt runs those tasks again instead of reusing them
  * without outputs), and `onNote` says so; if it still does not fit, `recordTask` fails clearly.
  */
+import { taskOfInstance } from '../spec/matrix.ts';
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
 import {
   applyTaskUpdate,
@@ -269,7 +270,7 @@ export async function startRerunSession(
     plan,
     attemptEnded: (end) => {
       // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
-      const task = tasks.get(end.task) ?? (end.task.includes('.') ? tasks.get(end.task.slice(0, end.task.indexOf('.'))) : undefined);
+      const task = tasks.get(end.task) ?? tasks.get(taskOfInstance(end.task));
       if (task === undefined) return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
       return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
     },

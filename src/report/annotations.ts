@@ -6,7 +6,7 @@
  * GitHub shows at most 10 errors and 10 warnings per step and drops the rest silently, so the
  * list is sorted most useful first and cut to 9 plus one that says how many were left out.
  */
-import * as core from '@actions/core';
+import { workflowCommand } from './workflow-commands.ts';
 import type { RunState, TaskState } from '../dag/types.ts';
 import type { AttemptClass, DagSpec, SpecIssue } from '../spec/types.ts';
 import type { DryRunVerdict, Reporter, RunInfo } from './types.ts';
@@ -31,23 +31,14 @@ export interface AnnotationSink {
   annotate(annotation: Annotation): void;
 }
 
-/** Sends annotations to the runner through @actions/core (`::error …::` workflow commands). */
+/** Sends annotations to the runner as workflow commands on stdout (built by `workflowCommand`). */
 export const coreAnnotationSink: AnnotationSink = {
   annotate(a) {
-    const props: core.AnnotationProperties = { title: a.title };
-    if (a.file !== null) props.file = a.file;
-    if (a.line !== null) {
-      props.startLine = a.line;
-      props.endLine = a.line;
-    }
-    // GitHub honours a column only on a one-line annotation.
-    if (a.col !== null && a.line !== null) props.startColumn = a.col;
-    if (a.level === 'error') core.error(a.message, props);
-    else core.warning(a.message, props);
+    process.stdout.write(`${formatAnnotationCommand(a)}\n`);
   },
 };
 
-/** Where an annotation points, as the runner seam (src/runner.ts) takes it. */
+/** Where an annotation points, as the runner seam (src/action/github-runner.ts) takes it. */
 export interface AnnotationPlace {
   title?: string;
   file?: string;
@@ -55,7 +46,7 @@ export interface AnnotationPlace {
   startColumn?: number;
 }
 
-/** The part of the runner seam annotations need (src/runner.ts `Runner` fits it). */
+/** The part of the runner seam annotations need (src/action/github-runner.ts `Runner` fits it). */
 export interface AnnotationRunner {
   error(message: string, place?: AnnotationPlace): void;
   warning(message: string, place?: AnnotationPlace): void;
@@ -75,24 +66,9 @@ export function runnerAnnotationSink(runner: AnnotationRunner): AnnotationSink {
   };
 }
 
-/** A workflow command's data: `%`, CR and LF are encoded as the runner expects. */
-function escapeData(text: string): string {
-  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-}
-
-/** A workflow command's property value: also `:` and `,`, which end a property. */
-function escapeProperty(text: string): string {
-  return escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
-}
-
 /** The exact workflow command for an annotation: `::error file=…,line=…,col=…,title=…::message`. */
 export function formatAnnotationCommand(a: Annotation): string {
-  const props: string[] = [];
-  if (a.file !== null) props.push(`file=${escapeProperty(a.file)}`);
-  if (a.line !== null) props.push(`line=${a.line}`);
-  if (a.col !== null && a.line !== null) props.push(`col=${a.col}`);
-  props.push(`title=${escapeProperty(a.title)}`);
-  return `::${a.level} ${props.join(',')}::${escapeData(a.message)}`;
+  return workflowCommand(a.level, { file: a.file ?? undefined, line: a.line ?? undefined, col: a.line === null ? undefined : (a.col ?? undefined), title: a.title }, a.message);
 }
 
 /** A sink that writes each annotation as its workflow command line (for the CLI and tests). */
@@ -264,7 +240,7 @@ export function limitAnnotations(list: readonly Annotation[], max = GITHUB_ANNOT
     out.push(...kept, {
       level,
       title: `${left} more ${level === 'error' ? 'errors' : 'warnings'} not shown`,
-      message: `GitHub shows at most ${max} ${level} annotations per step; ${left} more are in the step's log and the job summary.`,
+      message: `GitHub shows at most ${max} ${level} annotations per step; the other ${left} are listed in the step's log and the job summary.`,
       file: null,
       line: null,
       col: null,

@@ -4,18 +4,8 @@
  */
 import type { AttemptOutcome, RunState, TaskState } from '../dag/types.ts';
 
-/** A duration as people read it: `850ms`, `12s`, `1m 23s`, `2h 5m 0s`. Negative becomes 0. */
-export function formatDuration(ms: number): string {
-  const total = Math.max(0, Math.round(ms));
-  if (total < 1000) return `${total}ms`;
-  const seconds = Math.floor(total / 1000);
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  if (h > 0) return `${h}h ${m}m ${s}s`;
-  if (m > 0) return `${m}m ${s}s`;
-  return `${s}s`;
-}
+/** A duration as people read it (src/common/duration.ts, the one formatter): `850ms`, `1.5s`, `1m 23s`. */
+export { formatDuration } from '../common/duration.ts';
 
 /** An ISO 8601 UTC timestamp, without milliseconds when they are zero. */
 export function formatIso(ms: number): string {

@@ -65,7 +65,8 @@ export class LiveLogReporter implements Reporter {
   logLine(line: LogLine): void {
     // A carriage return or escape sequence must not rewrite earlier lines of the step log.
     let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
-    if (text.length > this.#max) text = `${text.slice(0, this.#max)}… (${text.length - this.#max} more characters)`;
+    // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
+    if (text.length > this.#max) text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
     this.#write(`${label(line.task, line.attempt)} ${text}`);
   }
 

@@ -185,7 +185,7 @@ export function defaultOutputDir(env: Record<string, string | undefined> = proce
 export interface OutputsOptions {
   /** Where outputs go; default `runner` when given, else `coreOutputSink`. */
   sink?: OutputSink;
-  /** The runner seam (src/runner.ts `Runner` fits `OutputSink`), used when no `sink` is given. */
+  /** The runner seam (src/action/github-runner.ts `Runner` fits `OutputSink`), used when no `sink` is given. */
   runner?: OutputSink;
   /** Where `summary-json` is written; default `defaultOutputDir(env)`. */
   dir?: string;

@@ -33,7 +33,7 @@ export function fileSummaryWriter(path: string): SummaryWriter {
 export interface SummaryReporterOptions {
   /** Where the summary goes; default `runner` when given, else `coreSummaryWriter`. */
   writer?: SummaryWriter;
-  /** The runner seam (src/runner.ts `Runner` fits), used when no `writer` is given. */
+  /** The runner seam (src/action/github-runner.ts `Runner` fits), used when no `writer` is given. */
   runner?: { appendSummary(markdown: string): Promise<void> };
   /** The last log lines of each failed task to show (the `log-tail-lines` input); default 50. */
   logTailLines?: number;

@@ -13,7 +13,7 @@
 import { runUrl as contextRunUrl } from '../common/links.ts';
 import { stringify } from 'yaml';
 import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
-import type { DagSpec, TaskSpec } from '../spec/types.ts';
+import type { DagSpec, SpecIssue, TaskSpec } from '../spec/types.ts';
 import type { DryRunVerdict, RunInfo } from './types.ts';
 import {
   codeBlock,
@@ -793,4 +793,29 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
   const params = paramsBlock(info.params);
   if (params !== null) out.push('', params);
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The summary of a spec that did not validate: every problem, as `FILE:LINE:COL: message` lines
+ * in a code block (nothing in them can format or link). When they do not all fit under the size
+ * budget, it shows as many as fit and says how many more the step's log lists.
+ */
+export function renderSpecIssuesSummary(file: string, issues: readonly SpecIssue[], options: SummaryOptions = {}): string {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const n = issues.length;
+  const head = `## ❌ Invalid DAG spec ${codeSpan(file)}\n\n${n} ${n === 1 ? 'problem' : 'problems'}; nothing was run.\n\n`;
+  const lines = issues.map((i) => truncate(`${i.file}:${i.line}:${i.col}: ${i.message}`, MAX_LOG_LINE));
+  const render = (shown: number): string => {
+    const rest = n - shown;
+    const tail = rest > 0 ? `\n\n_${rest} more ${rest === 1 ? 'problem is' : 'problems are'} listed in the step's log; this summary stays under GitHub's 1 MiB limit._` : '';
+    return `${head}${codeBlock(lines.slice(0, shown))}${tail}\n`;
+  };
+  let shown = n;
+  let text = render(shown);
+  // Halve until it fits, then it fits: the problems are in file order, the first ones are kept.
+  while (byteLength(text) > maxBytes && shown > 0) {
+    shown = Math.floor(shown / 2);
+    text = render(shown);
+  }
+  return text;
 }

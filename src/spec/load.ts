@@ -1,11 +1,12 @@
 /** Reading a spec file from disk: the only I/O of src/spec. */
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { open, realpath } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { UserError } from '../common/errors.ts';
 import { parseSpec } from './parse.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
-/** The spec file could not be read (missing, a directory, no permission). */
+/** The spec file could not be read (missing, a directory, no permission, outside the root, too large). */
 export class SpecFileError extends UserError {
   constructor(message: string) {
     super(message);
@@ -14,27 +15,116 @@ export class SpecFileError extends UserError {
 }
 
 /**
- * Reads and parses the spec at `path` (relative to `cwd`). Throws SpecFileError when the file
- * cannot be read; a file that reads but is invalid returns `spec: null` and its issues.
+ * The largest spec file read: 1 MiB. A DAG of 2,000 tasks written out is about 250 KB; anything
+ * larger is not a spec someone wrote, and reading it would only cost the runner memory.
  */
-export async function loadSpec(
-  path: string,
-  cwd: string = process.cwd(),
-  options: { inWorkflow?: boolean } = {},
-): Promise<{ spec: DagSpec | null; issues: SpecIssue[] }> {
+export const MAX_SPEC_BYTES = 1024 * 1024;
+
+/** Options of `loadSpec` and `readSpecFile`. */
+export interface LoadOptions {
+  /** In a workflow (the default) a missing file hints at a missing checkout step. */
+  inWorkflow?: boolean;
+  /**
+   * The folder the file must be inside once symlinks are resolved: the workspace for the action,
+   * the current directory for the CLI. `null` reads any path (the CLI's `--allow-outside`).
+   */
+  root?: string | null;
+}
+
+/**
+ * Reads the spec at `path` (relative to `cwd`) as text. It must be a regular file (no device,
+ * FIFO, socket or directory), inside `root` (default `cwd`) once every symlink is resolved, and at
+ * most MAX_SPEC_BYTES long. Every refusal is a SpecFileError that names the path and never shows
+ * any of the file's content.
+ */
+export async function readSpecFile(path: string, cwd: string = process.cwd(), options: LoadOptions = {}): Promise<string> {
   const abs = resolve(cwd, path);
-  let text: string;
+  const root = options.root === undefined ? cwd : options.root;
+  let real: string;
   try {
-    text = await readFile(abs, 'utf8');
+    real = await realpath(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
       // In a workflow the usual cause is a missing checkout step; from a terminal, a typo.
       const hint = options.inWorkflow === false ? '' : ' Did you run actions/checkout before this step?';
       throw new SpecFileError(`DAG spec not found at '${path}' (resolved to ${abs}).${hint}`);
     }
-    if (code === 'EISDIR') throw new SpecFileError(`DAG spec '${path}' (resolved to ${abs}) is a directory; expected a YAML file`);
-    throw new SpecFileError(`cannot read DAG spec '${path}' (resolved to ${abs}): ${(err as Error).message}`);
+    throw new SpecFileError(`cannot read DAG spec '${path}' (resolved to ${abs}): ${describeCode(code)}`);
   }
+  if (root !== null) {
+    const realRoot = await realpath(resolve(root)).catch(() => resolve(root));
+    const rel = relative(realRoot, real);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+      const where = options.inWorkflow === false ? 'the current directory' : 'the workspace (the repository checkout)';
+      const via = real === abs ? '' : ` (it resolves to ${real} through a symlink)`;
+      throw new SpecFileError(
+        `DAG spec '${path}' is outside ${where}, ${realRoot}${via}. The spec must be a file of the repository; give its path relative to ${options.inWorkflow === false ? 'the current directory (or pass --allow-outside)' : 'the workspace'}.`,
+      );
+    }
+  }
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: the path checked above is
+  // the one opened (a symlink swapped in since would fail here rather than be followed).
+  let handle;
+  try {
+    handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (err) {
+    throw new SpecFileError(`cannot read DAG spec '${path}' (resolved to ${real}): ${describeCode((err as NodeJS.ErrnoException).code)}`);
+  }
+  try {
+    const stat = await handle.stat();
+    if (stat.isDirectory()) throw new SpecFileError(`DAG spec '${path}' (resolved to ${real}) is a directory; expected a YAML file`);
+    if (!stat.isFile()) {
+      throw new SpecFileError(`DAG spec '${path}' (resolved to ${real}) is ${kindOf(stat)}, not a regular file; expected a YAML file`);
+    }
+    if (stat.size > MAX_SPEC_BYTES) {
+      throw new SpecFileError(`DAG spec '${path}' is ${stat.size} bytes; the limit is ${MAX_SPEC_BYTES} bytes (1 MiB). A spec that large is not a DAG spec; check the path.`);
+    }
+    // Read at most one byte past the limit: a file that grows after the check is still refused.
+    const buffer = Buffer.alloc(MAX_SPEC_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_SPEC_BYTES) {
+        throw new SpecFileError(`DAG spec '${path}' is more than ${MAX_SPEC_BYTES} bytes (1 MiB); check the path.`);
+      }
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+function kindOf(stat: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/** Words for a file system error code; never the file's content. */
+function describeCode(code: string | undefined): string {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ELOOP':
+      return 'too many levels of symlinks';
+    case 'EISDIR':
+      return 'it is a directory';
+    default:
+      return code ?? 'unknown error';
+  }
+}
+
+/**
+ * Reads and parses the spec at `path` (relative to `cwd`). Throws SpecFileError when the file
+ * cannot or may not be read (see `readSpecFile`); a file that reads but is invalid returns
+ * `spec: null` and its issues.
+ */
+export async function loadSpec(path: string, cwd: string = process.cwd(), options: LoadOptions = {}): Promise<{ spec: DagSpec | null; issues: SpecIssue[] }> {
+  const text = await readSpecFile(path, cwd, options);
   return parseSpec(text, path);
 }

@@ -177,3 +177,9 @@ export function expandStaticMatrices(spec: DagSpec): DagSpec {
   });
   return { ...spec, tasks };
 }
+
+/** The task id of a matrix instance id (`build.linux-1a2b3c4d` → `build`); a task id is its own. */
+export function taskOfInstance(id: string): string {
+  const dot = id.indexOf('.');
+  return dot < 0 ? id : id.slice(0, dot);
+}

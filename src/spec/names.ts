@@ -36,3 +36,26 @@ export const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** Environment variable names Kubernetes accepts. */
 export const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+/**
+ * Names JavaScript gives a meaning of their own on every object (`__proto__`, `constructor`,
+ * `toString`…, and `prototype`). A param, task id or output name spelled so could reach the
+ * prototype of a plain object instead of a value, so each is refused with a message saying why.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+
+/** Why `name` (a param, task id or output name) may not be used, or null. */
+export function reservedNameProblem(name: string): string | null {
+  return RESERVED_NAMES.has(name) ? `"${name}" is reserved (JavaScript gives it a meaning of its own on every object); choose another name` : null;
+}
+
+/** Output names: letters, digits, `_`, `-` and `.`, starting with a letter or `_` (README, "Outputs between tasks"). */
+export const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+/** Why `ns` is not a valid Kubernetes namespace name (a DNS-1123 label), or null. */
+export function namespaceProblem(ns: string): string | null {
+  if (ns.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)) {
+    return "a Kubernetes namespace name: lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit";
+  }
+  return null;
+}

@@ -3,9 +3,17 @@
  * params the spec declares: unknown names and missing required values are errors, values
  * must be scalars and become strings.
  */
-import { parse } from 'yaml';
+import { parseDocument } from 'yaml';
+import { yamlLimitProblem } from './yaml-limits.ts';
+import { RESERVED_NAMES } from './names.ts';
 import { didYouMean } from './suggest.ts';
 import type { DagSpec } from './types.ts';
+
+/** The longest `params` input read (GitHub caps inputs too, but the CLI's --params is ours). */
+const MAX_PARAMS_INPUT = 1024 * 1024;
+
+/** Params are a flat map of short values: far smaller bounds than a spec's. */
+const PARAMS_LIMITS = { maxNodes: 10_000, maxChars: 1024 * 1024, maxDepth: 10 };
 
 /**
  * The value of every declared param: the caller's, else the default. `issues` lists every
@@ -14,10 +22,22 @@ import type { DagSpec } from './types.ts';
 export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string): { params: Record<string, string>; issues: string[] } {
   const issues: string[] = [];
   let given: unknown;
+  if (input.length > MAX_PARAMS_INPUT) {
+    return { params: {}, issues: [`the params input is ${input.length} characters long; at most ${MAX_PARAMS_INPUT} are read (params are short values: pass large data through storage)`] };
+  }
   try {
-    given = input.trim() === '' ? {} : parse(input);
+    if (input.trim() === '') given = {};
+    else {
+      const doc = parseDocument(input, { prettyErrors: false });
+      if (doc.errors.length > 0) throw doc.errors[0]!;
+      // Bounded by what its aliases expand to before anything is built from it.
+      const tooBig = yamlLimitProblem(doc, PARAMS_LIMITS);
+      if (tooBig !== null) return { params: {}, issues: [`the params input is too large to read: ${tooBig}`] };
+      given = doc.toJS({ maxAliasCount: -1 });
+    }
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    const reason = /Maximum call stack/.test(message) ? `it is nested too deeply to read (params are name: value pairs)` : message;
     return { params: {}, issues: [`the params input is not valid YAML or JSON: ${reason}`] };
   }
   if (given === null || given === undefined) given = {};
@@ -27,6 +47,10 @@ export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string): { p
   const declared = spec.params.map((p) => p.name);
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(given as Record<string, unknown>)) {
+    if (RESERVED_NAMES.has(name)) {
+      issues.push(`param name "${name}" in the params input is reserved (JavaScript gives it a meaning of its own on every object); no spec can declare it`);
+      continue;
+    }
     if (!declared.includes(name)) {
       const list = declared.length === 0 ? 'the spec declares no params' : `declared params: ${declared.join(', ')}`;
       issues.push(`unknown param "${name}" in the params input${didYouMean(name, declared)} (${list})`);

@@ -15,7 +15,8 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
-import { ENV_NAME, fixName, nameProblem, PARAM_NAME } from './names.ts';
+import { ENV_NAME, fixName, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
+import { YAML_LIMITS, yamlLimitProblem } from './yaml-limits.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
 import { ExpressionError, parseExpression, RUN_FIELDS, type ExprRefAt, type ParsedExpression } from './expression.ts';
@@ -206,22 +207,42 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   const issues = new Issues(file);
   const lines = new LineCounter();
   // `merge: true` lets users share blocks with anchors and `<<: *anchor`, as in many CI files.
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true });
+  } catch (err) {
+    // The parser itself gave up (a string past the engine's length): a file no spec looks like.
+    issues.add({ line: 1, col: 1 }, [], `the YAML parser could not read the file (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); is it a DAG spec?`);
+    return { spec: null, issues: issues.sorted() };
+  }
   const loc = new Locator(doc, lines, text);
 
   for (const err of doc.errors) {
     const pos = lines.linePos(err.pos[0]);
-    const what = err.code === 'MULTIPLE_DOCS' ? 'the file holds more than one YAML document ("---"); a spec is one document' : err.message;
+    const what =
+      err.code === 'MULTIPLE_DOCS'
+        ? 'the file holds more than one YAML document ("---"); a spec is one document'
+        : /Maximum call stack/.test(err.message)
+          ? `it is nested too deeply to read (a spec is nested at most ${YAML_LIMITS.maxDepth} levels deep)`
+          : err.message;
     issues.add(pos, [], `YAML syntax error: ${what}`);
   }
   if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
+
+  // Before anything walks the data: bounded by what the aliases expand to, not by the file.
+  const tooBig = yamlLimitProblem(doc);
+  if (tooBig !== null) {
+    issues.add({ line: 1, col: 1 }, [], `the spec is too large to read: ${tooBig}`);
+    return { spec: null, issues: issues.sorted() };
+  }
 
   checkDuplicateKeys(doc.contents, [], loc, issues);
 
   let raw: unknown;
   try {
-    // The alias cap stops a "billion laughs" document from expanding without bound.
-    raw = doc.toJS({ maxAliasCount: 1000 });
+    // yamlLimitProblem bounded the expansion by its size; the library's own cap (uses of
+    // aliases) would refuse specs that share many small blocks and let large ones through.
+    raw = doc.toJS({ maxAliasCount: -1 });
   } catch (err) {
     issues.add({ line: 1, col: 1 }, [], `YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     return { spec: null, issues: issues.sorted() };
@@ -396,7 +417,10 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
 
   const params = isRecord(raw.params) ? Object.keys(raw.params) : [];
   for (const p of params) {
-    if (!PARAM_NAME.test(p)) {
+    const reserved = reservedNameProblem(p);
+    if (reserved !== null) {
+      issues.add(loc.keyPos(['params', p]), ['params', p], `param name ${reserved}`);
+    } else if (!PARAM_NAME.test(p)) {
       issues.add(loc.keyPos(['params', p]), ['params', p], `param name "${p}" is not valid: use letters, digits, "_" and "-", starting with a letter or "_" (it is written {{ params.${p} }})`);
     }
   }
@@ -420,6 +444,9 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
       const fixed = fixName(id);
       issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id "${id}" is not valid: ${problem} (task ids are used in pod names and label values)${fixed ? `; rename it to "${fixed}"` : ''}`);
     }
+    const reserved = reservedNameProblem(id);
+    if (reserved !== null) issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id ${reserved}`);
+    if (isRecord(task)) checkOwnMetadata(task.pod, ['tasks', id, 'pod'], loc, issues);
     const needs = rawNeeds(id, task);
     const known: string[] = [];
     const paths = new Map<string, SpecPath>();
@@ -440,6 +467,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     checkKubeFields(['tasks', id], task, loc, issues);
   }
   for (const [name] of Object.entries(isRecord(defaults.env) ? defaults.env : {})) checkEnvName(name, ['defaults', 'env', name], loc, issues);
+  checkOwnMetadata(defaults.pod, ['defaults', 'pod'], loc, issues);
 
   const cycle = findCycle([...graph.values()]);
   if (cycle !== null) {
@@ -544,6 +572,27 @@ function paramProblem(name: string, params: string[]): string | null {
   return `unknown param "${name}"${didYouMean(name, params)} (${declared})`;
 }
 
+/** The label and annotation keys the action sets itself (src/kube/pod.ts LABELS, ANNOTATIONS). */
+const OWN_KEY = /^(pod-dag\.io\/|app\.kubernetes\.io\/managed-by$)/;
+
+/**
+ * A spec may not set the action's own labels and annotations: they say which run a pod belongs
+ * to (its selector, housekeeping and the post step's sweep go by them), so a spec that set one
+ * the action leaves unset (the repository, outside GitHub) could pass a pod off as another's.
+ */
+function checkOwnMetadata(pod: unknown, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (!isRecord(pod)) return;
+  for (const field of ['labels', 'annotations'] as const) {
+    const map = pod[field];
+    if (!isRecord(map)) continue;
+    for (const key of Object.keys(map)) {
+      if (!OWN_KEY.test(key)) continue;
+      const at = [...path, field, key];
+      issues.add(loc.keyPos(at), at, `${field === 'labels' ? 'label' : 'annotation'} "${key}" is set by pod-dag-action itself (it says which run a pod belongs to); use a key outside "pod-dag.io/"`);
+    }
+  }
+}
+
 /** Why a reference is invalid from `scope` (null: from defaults), or null. */
 function refProblem(r: ExprRefAt['ref'], params: string[], scope: TaskScope | null): string | null {
   switch (r.kind) {
@@ -552,6 +601,8 @@ function refProblem(r: ExprRefAt['ref'], params: string[], scope: TaskScope | nu
     case 'params':
       return null;
     case 'output':
+      // An output JavaScript reserves could never be written (parseOutputs refuses it).
+      return taskRefProblem(r.task, scope) ?? (RESERVED_NAMES.has(r.name) ? `output name ${reservedNameProblem(r.name)!}` : null);
     case 'outputs':
     case 'result':
       return taskRefProblem(r.task, scope);

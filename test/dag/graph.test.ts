@@ -1,6 +1,6 @@
 /** The graph core: needs and dependants by index, levels, and errors naming the tasks involved. */
 import { describe, expect, it } from 'vitest';
-import { buildGraph, levels } from '../../src/dag/graph.ts';
+import { buildGraph, levels } from '../../src/spec/graph.ts';
 
 const t = (id: string, ...needs: string[]) => ({ id, needs });
 

@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 describe('a misspelt Kubernetes field under pod:', () => {
-  it('fails plan with one ::error at its file:line:col and the field it was meant to be; no plan, no summary', async () => {
+  it('fails plan with one ::error at its file:line:col and the field it was meant to be; no plan; the summary lists the problem', async () => {
     const step = await runStep({ inputs: { dag: 'dag.yaml', mode: 'plan', params: DEMO_PARAMS }, cwd: dir });
     expect(step.exitCode, step.stdout + step.stderr).toBe(1);
     const located = step.commands.filter((c) => c.command === 'error' && c.properties['file'] !== undefined);
@@ -45,7 +45,8 @@ describe('a misspelt Kubernetes field under pod:', () => {
       { file: 'dag.yaml', line: String(LINE), col: String(COL), message: MESSAGE },
     ]);
     expect(step.stdout).not.toContain('Plan of DAG');
-    expect(step.summary).toBe('');
+    // Every problem of a spec is in the job summary too (issue 13).
+    expect(step.summary).toContain(`dag.yaml:${LINE}:${COL}: ${MESSAGE}`);
     expect(step.outputs['result']).toBe('failure');
   });
 

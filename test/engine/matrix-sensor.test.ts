@@ -7,7 +7,7 @@
 import { expect, test } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../src/common/clock.ts';
-import { runDag, type RunDagOptions } from '../../src/engine/index.ts';
+import { dryRunDag, runDag, type RunDagOptions } from '../../src/engine/index.ts';
 import { runContext, runDates } from '../../src/dag/run-dates.ts';
 import { LABELS } from '../../src/kube/pod.ts';
 import { expandMatrix } from '../../src/spec/matrix.ts';
@@ -178,4 +178,20 @@ test('a sensor that never sees its condition times out: class timeout, dependant
   expect(task.attempts[0]!.outcome).toMatchObject({ class: 'timeout', reason: 'SensorTimeout' });
   expect(out.lines).toContain("wait-for-data attempt 1 timed out: SensorTimeout: its condition did not hold within the sensor's timeout of 1h (13 pokes); its condition did not hold within the sensor's timeout of 1h (13 pokes)");
   expect(fake.calls.filter((c) => c.startsWith('create ')).at(0)).toBe('create wait-4242-1-wait-for-data-1-p1');
+});
+
+test('dry-run checks a matrix task with its first combination and a sensor with its first poke', async () => {
+  const fake = new FakePods();
+  const created: V1Pod[] = [];
+  fake.refuse = (pod) => (created.push(pod), null);
+  const { reporter } = capture();
+  const common = { params: {}, namespace: 'default', pods: fake, context: context('4242'), reporter, clock: virtualClock(START) };
+  const grid = await dryRunDag({ ...common, spec: staticMatrix });
+  const first = (expandMatrix('test', { v: ['1.36'], os: ['linux', 'arm', 'win'] }) as { ok: true; instances: { id: string }[] }).instances[0]!.id;
+  expect(grid.verdicts.map((v) => [v.task, v.accepted])).toEqual([['test', true]]);
+  expect(label(created[0]!, LABELS.task)).toBe(first);
+  expect([created[0]!.spec!.containers[0]!.image, args(created[0]!)]).toEqual(['busybox:1.36', 'linux']);
+  const waiting = await dryRunDag({ ...common, spec: sensor, run: runContext(runDates({ start: START, schedule: null, logicalDate: '2026-12-02' })) });
+  expect(waiting.verdicts[0]!.pod).toBe('wait-4242-1-wait-for-data-1-p1');
+  expect(args(created[1]!)).toBe('s3://lake/dt=2026-12-02/_SUCCESS');
 });

@@ -4,7 +4,7 @@
  * binaries are not built. Every wait is on a watch event or a process's exit, with a deadline.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
@@ -289,6 +289,28 @@ describe.skipIf(!built)('the node agent as the kubelet of a real kube-apiserver'
     } finally {
       await second.close();
     }
+  });
+
+  it('acted as each node above: the audit log shows the requests made by system:node:<name>, none refused', () => {
+    const seen = new Map<string, Set<string>>();
+    const refused: string[] = [];
+    for (const line of readFileSync(cp.auditLogPath, 'utf8').split('\n')) {
+      if (!line) continue;
+      const e = JSON.parse(line) as { stage: string; verb: string; user: { username: string; groups?: string[] }; objectRef?: { resource?: string; subresource?: string }; responseStatus?: { code?: number } };
+      // A watch is logged when its response starts (it completes only when it ends).
+      if ((e.stage !== 'ResponseComplete' && e.stage !== 'ResponseStarted') || !e.user.username.startsWith('system:node:') || !e.objectRef) continue;
+      expect(e.user.groups).toContain('system:nodes');
+      const what = `${e.verb} ${e.objectRef.resource}${e.objectRef.subresource ? `/${e.objectRef.subresource}` : ''}`;
+      if (!seen.has(e.user.username)) seen.set(e.user.username, new Set());
+      seen.get(e.user.username)!.add(what);
+      if (e.responseStatus?.code === 403) refused.push(`${e.user.username}: ${what}`);
+    }
+    expect(refused).toEqual([]);
+    for (const node of ['kubelet-a', 'kubelet-b']) {
+      expect([...seen.get(`system:node:${node}`) ?? []]).toEqual(expect.arrayContaining(['create nodes', 'patch nodes/status', 'create leases', 'list pods', 'watch pods', 'patch pods/status', 'create events']));
+    }
+    // The pods above that ran on kubelet-a: deleted by their node, their secret read by it.
+    expect([...seen.get('system:node:kubelet-a')!]).toEqual(expect.arrayContaining(['delete pods', 'get secrets']));
   });
 
   it('wrote every status, event and delete above without an error from the API server', () => {

@@ -82,7 +82,7 @@ describe('run annotations', () => {
     const state = { ...f.cancelState(), cancelled: 'timeout' as const };
     const [a] = runAnnotations(f.clickhouseSpec(), state);
     expect(a).toMatchObject({ level: 'error', title: 'DAG clickhouse-db-sync timed out', file: FILE, line: null });
-    expect(a!.message).toContain('timeout of 4h 0m 0s');
+    expect(a!.message).toContain('timeout of 4h was reached');
   });
 
   it('never repeat the title in the message (exit 3, then exit code 3)', () => {
@@ -119,7 +119,7 @@ describe('limits', () => {
     expect(errors[9]).toEqual({
       level: 'error',
       title: '16 more errors not shown',
-      message: "GitHub shows at most 10 error annotations per step; 16 more are in the step's log and the job summary.",
+      message: "GitHub shows at most 10 error annotations per step; the other 16 are listed in the step's log and the job summary.",
       file: null,
       line: null,
       col: null,
@@ -131,7 +131,7 @@ describe('limits', () => {
     const { lines, sink } = commands();
     emitAnnotations(many('error', 30), { sink });
     expect(lines).toHaveLength(10);
-    expect(lines[9]).toBe("::error title=21 more errors not shown::GitHub shows at most 10 error annotations per step; 21 more are in the step's log and the job summary.");
+    expect(lines[9]).toBe("::error title=21 more errors not shown::GitHub shows at most 10 error annotations per step; the other 21 are listed in the step's log and the job summary.");
   });
 
   it('redact secrets from titles and messages', () => {

@@ -292,6 +292,11 @@ describe('the stored state', () => {
     const state = storedAfter(pipeline(), ALL_OK) as unknown as { tasks: Record<string, Record<string, unknown>> };
     state.tasks['load']!['outputs'] = { n: 1 };
     expect(() => parseRunState(JSON.stringify(state), 'cm')).toThrow(/bad entry for task "load": outputs/);
+    const attempt = storedAfter(pipeline(), ALL_OK) as unknown as { tasks: Record<string, { attempts: Record<string, unknown>[] }> };
+    attempt.tasks['load']!.attempts[0]!['class'] = 'exploded';
+    expect(() => parseRunState(JSON.stringify(attempt), 'cm')).toThrow(/bad entry for task "load": attempts\[0\]\.class: .*delete the ConfigMap/);
+    const run = { ...storedAfter(pipeline(), ALL_OK), runAttempts: [{ runAttempt: 1, startedAt: 0, finishedAt: null, result: 'maybe' }] };
+    expect(() => parseRunState(JSON.stringify(run), 'cm')).toThrow(/cm: state.json has a bad runAttempts\[0\]\.result: /);
   });
 
   it('keeps every attempt of the current run attempt, and starts afresh in a new one', () => {

@@ -189,3 +189,25 @@ describe('sensor in a spec', () => {
     expect(issues(`version: 1\nname: s\ntasks:\n  w:\n    image: busybox\n    ${yaml}\n`)).toEqual([want]);
   });
 });
+
+describe('plan', () => {
+  it('draws a matrix written out as one task per combination, and a computed one as one task', async () => {
+    const { expandStaticMatrices } = await import('../../src/spec/matrix.ts');
+    const { renderPlanPods } = await import('../../src/kube/pod.ts');
+    const { spec } = parseSpec(
+      'version: 1\nname: p\ntasks:\n  a:\n    image: busybox\n    args: ["{{ matrix.n }}"]\n    strategy: {matrix: {n: [1, 2]}}\n  b:\n    needs: [a]\n    image: busybox\n    args: ["{{ matrix.x }}", "{{ run.date }}"]\n    strategy: {matrix: "{{ fromJSON(tasks.a.outputs.m) }}"}\n',
+      'p.yaml',
+    );
+    const ids = (expandMatrix('a', { n: [1, 2] }) as { ok: true; instances: { id: string }[] }).instances.map((i) => i.id);
+    const shown = expandStaticMatrices(spec!);
+    expect(shown.tasks.map((t) => [t.id, t.needs])).toEqual([
+      [ids[0], []],
+      [ids[1], []],
+      ['b', ids],
+    ]);
+    const ctx = { repository: null, runId: null, runAttempt: 1, sha: null, ref: null, serverUrl: 'https://github.com', workflow: null, job: null, actor: null, eventName: null };
+    const pods = renderPlanPods(spec!, {}, ctx);
+    expect(pods.map((p) => p.spec!.containers[0]!.args)).toEqual([['1'], ['2'], ['<matrix.x>', '<run.date>']]);
+    expect(pods.map((p) => p.metadata!.labels!['pod-dag.io/task'])).toEqual([...ids, 'b']);
+  });
+});

@@ -1,28 +1,8 @@
-export const id = 442;
-export const ids = [442];
+export const id = 334;
+export const ids = [334];
 export const modules = {
 
-/***/ 2081:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
-
-/* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   a: () => (/* binding */ formatDuration)
-/* harmony export */ });
-/** Durations as the step log says them. */
-/** `5400000` → `1h30m`, `90000` → `1m30s`, `1500` → `1.5s`, `250` → `250ms`. */
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${ms}ms`;
-    const h = Math.floor(ms / 3_600_000);
-    const m = Math.floor((ms % 3_600_000) / 60_000);
-    const s = (ms % 60_000) / 1000;
-    return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${Number(s.toFixed(3))}s` : ''}`;
-}
-
-
-/***/ }),
-
-/***/ 4906:
+/***/ 414:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -66,11 +46,15 @@ async function dryRunDag(options) {
     const runId = (0,run/* effectiveRunId */.gw)(o.context, o.runId, started);
     await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
     const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: task.id, attempt: 1 });
-        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params, undefined, { run: o.run ?? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: started, schedule: null, logicalDate: null })) });
+        // A matrix written out is checked with its first combination; a sensor with its first poke.
+        const first = task.strategy?.matrix.kind === 'static' ? task.strategy.matrix.instances[0] : null;
+        const poke = task.sensor ? 1 : undefined;
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
+        const run = o.run ?? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: started, schedule: null, logicalDate: null }));
+        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params, undefined, { run, matrix: first?.values ?? null });
         let verdict;
         try {
-            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render });
+            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render, poke, instance: first === null ? null : { id: first.id, group: task.id } });
             await o.pods.create(o.namespace, pod, { dryRun: true });
             verdict = { task: task.id, pod: name, accepted: true, message: null };
         }
@@ -165,66 +149,8 @@ function decide(condition, ctx) {
     return { run: (0,expression/* truthy */.vN)(evaluate(condition.source, ctx)), becauseOfSuccess: false };
 }
 
-;// CONCATENATED MODULE: ./lib/dag/graph.js
-/** Builds the graph of `tasks`; throws if a need is unknown, an id repeats, or there is a cycle. */
-function buildGraph(tasks) {
-    const ids = tasks.map((t) => t.id);
-    const indexOf = new Map();
-    ids.forEach((id, i) => {
-        if (indexOf.has(id))
-            throw new Error(`dag: task "${id}" is defined twice; task ids must be unique`);
-        indexOf.set(id, i);
-    });
-    const needs = [];
-    const dependants = ids.map(() => []);
-    tasks.forEach((t, i) => {
-        const own = [];
-        for (const need of t.needs) {
-            const j = indexOf.get(need);
-            if (j === undefined)
-                throw new Error(`dag: task "${t.id}" needs "${need}", but there is no task "${need}"`);
-            if (j === i)
-                throw new Error(`dag: task "${t.id}" needs itself`);
-            if (!own.includes(j))
-                own.push(j);
-        }
-        needs.push(own);
-        // Visiting tasks in ascending order keeps every dependants list ascending.
-        for (const j of own)
-            dependants[j].push(i);
-    });
-    const graph = { ids, indexOf, needs, dependants };
-    levels(graph); // throws on a cycle
-    return graph;
-}
-/**
- * The level of every task: 0 for tasks without needs, else 1 + the highest level of its needs
- * (the column a task sits in when the DAG is drawn left to right). Kahn's algorithm; a cycle
- * throws an error naming the tasks that could not be ordered.
- */
-function levels(graph) {
-    const n = graph.ids.length;
-    const level = new Array(n).fill(0);
-    const pending = graph.needs.map((ns) => ns.length);
-    const queue = [];
-    for (let i = 0; i < n; i++)
-        if (pending[i] === 0)
-            queue.push(i);
-    for (let head = 0; head < queue.length; head++) {
-        const i = queue[head];
-        for (const d of graph.dependants[i]) {
-            level[d] = Math.max(level[d], level[i] + 1);
-            if (--pending[d] === 0)
-                queue.push(d);
-        }
-    }
-    if (queue.length < n) {
-        const stuck = graph.ids.filter((_, i) => pending[i] > 0);
-        throw new Error(`dag: the needs of these tasks form a cycle: ${stuck.map((s) => `"${s}"`).join(', ')}`);
-    }
-    return level;
-}
-
+// EXTERNAL MODULE: ./lib/spec/graph.js
+var spec_graph = __webpack_require__(4943);
 ;// CONCATENATED MODULE: ./lib/dag/heap.js
 /**
  * A binary min-heap: O(log n) push and pop, O(1) peek. The scheduler keeps its ready tasks
@@ -374,7 +300,7 @@ class Scheduler {
         const count = () => void this.#stats.work++;
         this.#ready = new MinHeap((a, b) => this.#nodes[a].rank < this.#nodes[b].rank, count);
         this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.rank < b.rank), count);
-        const graph = buildGraph(spec.tasks);
+        const graph = (0,spec_graph/* buildGraph */.ZG)(spec.tasks);
         this.#nodes = spec.tasks.map((task, index) => ({
             id: task.id,
             spec: task,
@@ -1302,6 +1228,16 @@ function buildSnapshot(node) {
 var classify = __webpack_require__(2239);
 ;// CONCATENATED MODULE: ./lib/kube/logs.js
 
+/**
+ * The longest log line kept, in characters (its timestamp included): the rest of a longer line is
+ * counted and dropped as it arrives, so a task that prints 100 MB without a newline costs the
+ * action 16 Ki characters, not 100 MB. The line is emitted cut, saying how much was dropped.
+ */
+const MAX_LOG_LINE_CHARS = 16 * 1024;
+/** What a cut line ends with. */
+function cutNote(dropped) {
+    return ` … [line cut: ${dropped} more characters not shown]`;
+}
 const ZERO = 48;
 const NINE = 57;
 const isDigit = (c) => c >= ZERO && c <= NINE;
@@ -1480,8 +1416,20 @@ class LogFollower {
      */
     #read(res) {
         return new Promise((resolve) => {
-            /** The text after the last newline so far (a line that has not ended yet). */
+            /** The text after the last newline so far (a line that has not ended yet), at most MAX_LOG_LINE_CHARS. */
             let rest = '';
+            /** Characters of that line dropped past MAX_LOG_LINE_CHARS. */
+            let dropped = 0;
+            const keep = (text) => {
+                const room = MAX_LOG_LINE_CHARS - rest.length;
+                if (text.length <= room)
+                    rest += text;
+                else {
+                    rest += text.slice(0, Math.max(0, room));
+                    dropped += text.length - Math.max(0, room);
+                }
+            };
+            const whole = () => (dropped > 0 ? rest + cutNote(dropped) : rest);
             let emitted = 0;
             this.#pass = 0;
             // Decodes UTF-8 across chunks: a character split between two chunks is whole in one.
@@ -1489,13 +1437,15 @@ class LogFollower {
             res.on('data', (chunk) => {
                 let nl = chunk.indexOf('\n');
                 if (nl === -1) {
-                    rest += chunk;
+                    keep(chunk);
                     return;
                 }
                 let start = 0;
-                if (rest !== '') {
-                    const first = rest + chunk.slice(0, nl);
+                if (rest !== '' || dropped > 0) {
+                    keep(chunk.slice(0, nl));
+                    const first = whole();
                     rest = '';
+                    dropped = 0;
                     if (this.#accept(first, 0, first.length))
                         emitted++;
                     start = nl + 1;
@@ -1507,7 +1457,7 @@ class LogFollower {
                     start = nl + 1;
                     nl = chunk.indexOf('\n', start);
                 }
-                rest = chunk.slice(start);
+                keep(chunk.slice(start));
                 const backlog = this.#o.backlog?.();
                 if (backlog) {
                     res.pause();
@@ -1516,7 +1466,7 @@ class LogFollower {
                 }
             });
             res.on('error', () => { });
-            res.on('close', () => resolve({ emitted, partial: rest }));
+            res.on('close', () => resolve({ emitted, partial: whole() }));
         });
     }
     /**
@@ -2175,7 +2125,7 @@ async function runDag(options) {
 /* harmony export */   Mz: () => (/* binding */ preflight),
 /* harmony export */   Ng: () => (/* binding */ connect)
 /* harmony export */ });
-/* unused harmony exports decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML */
+/* unused harmony exports CredentialPluginError, guardCredentialPlugin, decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3024);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6760);
 /* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(9655);
@@ -2293,6 +2243,7 @@ async function connect(auth, env, options = {}) {
     }
     if (source !== 'in-cluster')
         namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
+    guardCredentialPlugin(kc);
     for (const user of kc.getUsers()) {
         for (const v of [user.token, user.password, user.keyData, user.certData])
             if (v)
@@ -2317,9 +2268,52 @@ async function connect(auth, env, options = {}) {
         }
     }
     catch (err) {
+        if (err instanceof CredentialPluginError)
+            throw err;
         throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig's credential plugin failed (${err.message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`);
     }
     return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
+}
+/** A kubeconfig's exec credential plugin failed; the message never holds what the plugin printed. */
+class CredentialPluginError extends _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3 {
+    name = 'CredentialPluginError';
+}
+/**
+ * What an exec credential plugin prints can hold credentials (a token in a debug line, a half
+ * written JSON credential), and client-node rejects with its stderr (or a JSON error quoting its
+ * stdout) as the message, which would reach the step log unmasked: the token is new, the runner
+ * has never been told to mask it. So every failure of the plugin, when the action connects and
+ * whenever client-node runs it again for a fresh token, becomes a CredentialPluginError that
+ * names the command and says how much it printed, never what.
+ *
+ * client-node keeps its authenticators in a list it does not export; the exec one is found by its
+ * shape (`execFn`, `getCredential`). Should a later version change that shape, nothing is wrapped
+ * and test/security/credentials.test.ts fails.
+ */
+function guardCredentialPlugin(kc) {
+    const list = Reflect.get(kc, 'authenticators');
+    if (!Array.isArray(list))
+        return;
+    for (const auth of list) {
+        const original = auth['getCredential'];
+        if (!('execFn' in auth) || typeof original !== 'function' || auth['guarded'] === true)
+            continue;
+        auth['guarded'] = true;
+        auth['getCredential'] = async function (user) {
+            try {
+                return (await original.call(this, user));
+            }
+            catch (err) {
+                const command = user.exec?.command ?? user.authProvider?.config?.exec?.command ?? 'the exec plugin';
+                const code = err.code;
+                if (code === 'ENOENT') {
+                    throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") is not installed on the runner, or not on its PATH. Install it, or run the step that sets it up, before this one.`);
+                }
+                const printed = err instanceof Error ? err.message.length : 0;
+                throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") failed${printed > 0 ? ` and printed ${printed} characters, not shown here because they may hold credentials` : ''}. Run \`${command}\` in a step before this one to see why; check that the step which logged in to the cloud ran and that its session has not expired.`);
+            }
+        };
+    }
 }
 function homeKubeconfig(env) {
     const home = env.HOME ?? env.USERPROFILE;
@@ -2418,9 +2412,9 @@ async function preflight(target, namespace, needs, options = {}) {
             spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: p.group ?? '' } },
         };
         try {
-            const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }), {
-                retriable: (e) => (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(e).retriable && (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(e).kind !== 'network',
-            });
+            // A review changes nothing, so a lost answer is asked again like any read: network
+            // errors, 5xx and 429 (after its Retry-After) within the retry budget (errors.ts).
+            const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }));
             return { p, allowed: r.status?.allowed === true, reason: r.status?.reason ?? null };
         }
         catch (err) {
@@ -3087,6 +3081,8 @@ async function withRetry(fn, options = {}) {
     const max = options.maxMs ?? 10_000;
     const sleep = options.sleep ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M;
     const random = options.random ?? Math.random;
+    const now = options.now ?? Date.now;
+    const deadline = now() + (options.budgetMs ?? 120_000);
     for (let attempt = 1;; attempt++) {
         try {
             return await fn(attempt);
@@ -3097,6 +3093,8 @@ async function withRetry(fn, options = {}) {
             const server = classifyError(err).retryAfterMs;
             const backoff = Math.min(max, base * 2 ** (attempt - 1));
             const wait = server !== null ? Math.min(server, 60_000) : Math.round(backoff * (0.5 + random() / 2));
+            if (now() + wait > deadline)
+                throw err;
             options.onRetry?.(err, attempt, wait);
             await sleep(wait, options.signal);
         }
@@ -3450,8 +3448,9 @@ class LiveLogReporter {
     logLine(line) {
         // A carriage return or escape sequence must not rewrite earlier lines of the step log.
         let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
+        // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
         if (text.length > this.#max)
-            text = `${text.slice(0, this.#max)}… (${text.length - this.#max} more characters)`;
+            text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
         this.#write(`${label(line.task, line.attempt)} ${text}`);
     }
     attemptFinished(task, attempt, outcome, run) {

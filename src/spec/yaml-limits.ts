@@ -1,0 +1,96 @@
+/**
+ * Bounds on what a YAML document may cost once its aliases are expanded, checked on the parsed
+ * document BEFORE it is turned into data (`toJS`), so that a small file cannot take minutes and
+ * gigabytes (a "billion laughs" whose aliases each appear a few times, fanned out level by level,
+ * passes the yaml library's own `maxAliasCount`, which counts uses of aliases, not their size).
+ *
+ * The walk is iterative (a deeply nested file cannot overflow the stack) and visits each node of
+ * the document once: the expanded size of an anchored node is computed once and added at every
+ * alias to it, so the check costs time linear in the file, whatever it expands to.
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
+
+/** The limits, and why each value. */
+export const YAML_LIMITS = {
+  /**
+   * Nodes (scalars, maps, lists, pairs) of the document once aliases are expanded. A DAG of
+   * 2,000 tasks written out is about 30,000; this leaves room for very large specs while keeping
+   * the data under ~100 MB.
+   */
+  maxNodes: 500_000,
+  /** Characters of all scalars (keys included) once aliases are expanded: 16 Mi. */
+  maxChars: 16 * 1024 * 1024,
+  /** Nesting depth once aliases are expanded. A pod spec's deepest field (affinity) is ~12 down. */
+  maxDepth: 100,
+} as const;
+
+/** A problem with a document's size or shape, or null when it is within the limits. */
+export function yamlLimitProblem(doc: Document, limits: { maxNodes: number; maxChars: number; maxDepth: number } = YAML_LIMITS): string | null {
+  interface Size {
+    nodes: number;
+    chars: number;
+    depth: number;
+  }
+  const done = new Map<unknown, Size>();
+  const open = new Set<unknown>();
+  const children = (node: unknown): unknown[] => {
+    if (isMap(node) || isSeq(node)) return node.items as unknown[];
+    if (isPair(node)) return [node.key, node.value];
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      return target === undefined ? [] : [target];
+    }
+    return [];
+  };
+  // Post-order walk with an explicit stack: a node's size is known once its children's are.
+  // `level` counts the document's own nesting (a map, its pair, the pair's value: three levels
+  // per level of data at most), so a deep file is refused before anything recursive sees it.
+  const stack: { node: unknown; expanded: boolean; level: number }[] = [{ node: doc.contents, expanded: false, level: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const { node } = top;
+    if (node === null || node === undefined || done.has(node)) {
+      stack.pop();
+      continue;
+    }
+    if (!top.expanded) {
+      top.expanded = true;
+      open.add(node);
+      for (const child of children(node)) {
+        if (child === null || child === undefined || done.has(child)) continue;
+        // An alias to a node that contains it makes circular data, which nothing downstream can walk.
+        if (open.has(child)) return 'an alias refers to a node that contains it (a cycle); a spec must be a tree';
+        if (top.level + 1 > limits.maxDepth * 3) return `it is nested more than ${limits.maxDepth} levels deep`;
+        stack.push({ node: child, expanded: false, level: top.level + 1 });
+      }
+      continue;
+    }
+    stack.pop();
+    open.delete(node);
+    const size: Size = { nodes: 1, chars: 0, depth: 0 };
+    if (isScalar(node)) {
+      const v = node.value;
+      size.chars = typeof v === 'string' ? v.length : String(v).length;
+    }
+    let deepest = 0;
+    for (const child of children(node)) {
+      const c = child === null || child === undefined ? null : done.get(child);
+      if (!c) continue;
+      size.nodes += c.nodes;
+      size.chars += c.chars;
+      if (c.depth > deepest) deepest = c.depth;
+    }
+    // Pairs and aliases are not levels of the data; maps, lists and scalars are.
+    size.depth = isPair(node) || isAlias(node) ? deepest : deepest + 1;
+    if (isAlias(node)) size.nodes -= 1;
+    if (size.nodes > limits.maxNodes) {
+      return `its aliases expand to more than ${limits.maxNodes.toLocaleString('en-US')} values; write the repeated parts out, or share them through \`defaults\``;
+    }
+    if (size.chars > limits.maxChars) {
+      return `its aliases expand to more than ${Math.round(limits.maxChars / 1024 / 1024)} MiB of text; write the repeated parts out, or share them through \`defaults\``;
+    }
+    if (size.depth > limits.maxDepth) return `it is nested more than ${limits.maxDepth} levels deep`;
+    done.set(node, size);
+  }
+  return null;
+}

@@ -1,0 +1,70 @@
+/**
+ * Issue 13, item 8: whatever a kubeconfig's exec credential plugin prints never reaches the step
+ * log: a failure names the command and how much it printed, not what, when the action connects
+ * and when client-node runs the plugin again for a fresh token during the run.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connect, CredentialPluginError } from '../../src/kube/auth.ts';
+import { runStep } from '../harness/action.ts';
+
+const LEAK = 'eyJhbGciOiJSUzI1NiJ9.LEAKED-TOKEN-FROM-PLUGIN';
+
+function kubeconfig(script: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]',
+    'contexts: [{name: c, context: {cluster: c, user: u}}]',
+    'current-context: c',
+    'users:',
+    '- name: u',
+    '  user:',
+    '    exec:',
+    '      apiVersion: client.authentication.k8s.io/v1',
+    '      command: sh',
+    `      args: ["-c", ${JSON.stringify(script)}]`,
+    '      interactiveMode: Never',
+  ].join('\n');
+}
+
+describe('a failing exec credential plugin', () => {
+  it('fails connect with a message that names the command and hides what it printed', async () => {
+    const err = await connect({ kubeconfig: kubeconfig(`echo "debug: token ${LEAK}" >&2; exit 1`) }, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CredentialPluginError);
+    expect((err as Error).message).not.toContain('LEAKED');
+    expect((err as Error).message).toMatch(/^The kubeconfig's credential plugin `sh` \(user "u"\) failed and printed \d+ characters, not shown here because they may hold credentials\./);
+  });
+
+  it('hides a half-written credential on stdout (a JSON error would quote it)', async () => {
+    const err = await connect({ kubeconfig: kubeconfig(`printf '{"status": {"token": "${LEAK}"'`) }, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CredentialPluginError);
+    expect((err as Error).message).not.toContain('LEAKED');
+  });
+
+  it('hides what it prints when it fails later, as client-node runs it again for a fresh token', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-cred-'));
+    const marker = path.join(dir, 'ran');
+    // The first run hands out an already expired token; the second fails, printing a secret.
+    const ok = `{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"first-token-123456","expirationTimestamp":"2000-01-01T00:00:00Z"}}`;
+    const script = `if [ -e ${marker} ]; then echo "${LEAK}" >&2; exit 1; fi; touch ${marker}; echo '${ok}'`;
+    const connection = await connect({ kubeconfig: kubeconfig(script) }, {});
+    const err = await connection.kubeConfig.applyToHTTPSOptions({ headers: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CredentialPluginError);
+    expect((err as Error).message).not.toContain('LEAKED');
+  });
+});
+
+describe('the action with a failing credential plugin', () => {
+  it('fails the step without the plugin output anywhere in the log', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-cred-step-'));
+    await writeFile(path.join(dir, 'dag.yaml'), 'version: 1\nname: cred\ntasks: {a: {image: busybox}}\n');
+    await writeFile(path.join(dir, 'kubeconfig'), kubeconfig(`echo "${LEAK}" >&2; exit 1`));
+    const step = await runStep({ cwd: dir, inputs: { dag: 'dag.yaml' }, env: { KUBECONFIG: path.join(dir, 'kubeconfig') } });
+    expect(step.exitCode).toBe(1);
+    expect(step.stdout + step.stderr + step.summary).not.toContain('LEAKED');
+    expect(step.stdout).toContain("credential plugin `sh`");
+  });
+});
