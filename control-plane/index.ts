@@ -34,6 +34,8 @@ export interface ControlPlaneOptions {
   auditLog?: string;
   /** How often kube-apiserver compacts etcd (a Go duration); default upstream's 5m. */
   etcdCompactionInterval?: string;
+  /** More kube-apiserver flags (e.g. --watch-cache=false, so watches meet etcd's compaction). */
+  apiserverArgs?: string[];
   /**
    * The kubelet: false registers the nodes by hand (Ready, no agent: pods are bound but never run);
    * default true, the node agent from sandbox/node-agent when it is there (else as false).
@@ -314,6 +316,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--audit-log-path=${auditLogPath}`,
       '--audit-log-maxage=1',
       ...(opts.etcdCompactionInterval ? [`--etcd-compaction-interval=${opts.etcdCompactionInterval}`] : []),
+      ...(opts.apiserverArgs ?? []),
       '--v=0',
     ]);
     components.push(apiserver);

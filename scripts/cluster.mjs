@@ -16,7 +16,10 @@ const usage = `usage: npm run cluster -- --kubeconfig-out FILE [options]
   --user NAME=FILE          a user authenticated by a bearer token, its kubeconfig written to FILE
                             (no permissions: bind it a Role with the admin kubeconfig) (repeatable)
   --audit-log FILE          kube-apiserver's audit log (every request at Metadata level)
-  --no-node-agent           register the nodes by hand, run no kubelet (pods are bound, never run)`;
+  --no-node-agent           register the nodes by hand, run no kubelet (pods are bound, never run)
+  --demo                    set up for the README's example DAG as npm run demo does for the sandbox: its
+                            nodes (one labelled org=locale), namespace data-jobs, secret clickhouse-creds
+                            and images (stand-ins for clickhouse-client and the migration script)`;
 
 let values;
 try {
@@ -30,6 +33,7 @@ try {
       user: { type: 'string', multiple: true },
       'audit-log': { type: 'string' },
       'no-node-agent': { type: 'boolean' },
+      demo: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -95,12 +99,15 @@ for (const spec of values.user ?? []) {
 }
 
 const { startControlPlane } = await import('../control-plane/index.ts');
+const demo = values.demo ? await import('../test/fixtures/demo-cluster.ts') : undefined;
+if (demo && values.node) fail('--demo brings its own nodes; leave out --node');
 const started = Date.now();
 let cluster;
 try {
   cluster = await startControlPlane({
-    nodes: [...nodes.values()],
-    namespaces: values.namespace ?? [],
+    nodes: demo ? demo.DEMO_NODES : [...nodes.values()],
+    namespaces: [...(values.namespace ?? []), ...(demo ? ['data-jobs'] : [])],
+    ...(demo ? { images: demo.DEMO_IMAGES } : {}),
     tokenUsers: [...users.keys()],
     auditLog: values['audit-log'],
     nodeAgent: !values['no-node-agent'],
@@ -109,6 +116,14 @@ try {
 } catch (err) {
   console.error(err.message);
   process.exit(1);
+}
+if (demo) {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromString(cluster.adminKubeconfig);
+  await kc.makeApiClient(k8s.CoreV1Api).createNamespacedSecret({ namespace: 'data-jobs', body: { metadata: { name: 'clickhouse-creds' }, stringData: { password: demo.DEMO_PASSWORD } } });
+  nodes.clear();
+  for (const n of demo.DEMO_NODES) nodes.set(n.name, n);
 }
 for (const [name, file] of users) writeFileSync(file, cluster.userKubeconfig(name), { mode: 0o600 });
 writeFileSync(values['kubeconfig-out'], cluster.adminKubeconfig, { mode: 0o600 });

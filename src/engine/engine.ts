@@ -356,7 +356,9 @@ class Engine {
       createdAt: live.createdAt,
       startTimeoutMs: live.startTimeoutMs,
       imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000,
-      deleted: deleted && !live.pod.deletedByUs,
+      // Deleted by someone else: gone, or being deleted (a kubelet writes the container's end,
+      // killed by the deletion, before the pod goes: a MODIFIED with deletionTimestamp first).
+      deleted: (deleted || Boolean(pod.metadata?.deletionTimestamp)) && !live.pod.deletedByUs,
       task: live.task,
     });
     if (!outcome) return;

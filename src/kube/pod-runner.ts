@@ -102,20 +102,38 @@ export class AttemptPod {
   }
 
   /**
-   * Creates the pod. A 409 adopts the existing pod if its labels are this attempt's; any other
-   * refusal is the attempt's failure: infrastructure when trying later could help, configuration
-   * when the cluster refused the pod itself.
+   * Creates the pod. A 409 adopts the existing pod if its labels are this attempt's. A create
+   * whose answer never came (network, 5xx, 429 past the retries) is settled by reading the pod:
+   * found, it is adopted; absent, the create is sent again (at most three rounds, then an
+   * infrastructure failure); unreadable, it counts as created and the watch tells the rest. Any
+   * other refusal is a configuration failure: the cluster refused the pod itself.
    */
   async create(manifest: V1Pod): Promise<CreateResult> {
     const { api, namespace } = this.#o;
-    try {
-      await api.create(namespace, manifest);
-      return { ok: true, adopted: false };
-    } catch (err) {
-      const e = classifyError(err);
-      if (e.kind !== 'conflict') {
-        const cls = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled' ? 'infrastructure' : 'configuration';
-        return { ok: false, failure: failure(cls, e.reason ?? e.kind, describeError(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+    for (let round = 1; ; round++) {
+      try {
+        await api.create(namespace, manifest);
+        return { ok: true, adopted: false };
+      } catch (err) {
+        const e = classifyError(err);
+        if (e.kind === 'conflict') break;
+        const ambiguous = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled';
+        if (!ambiguous) {
+          return { ok: false, failure: failure('configuration', e.reason ?? e.kind, describeError(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+        }
+        // The create (or one of its retries) may have reached the server though no answer came
+        // back: it counts as done until a read proves otherwise. A pod that exists is this
+        // attempt's (checked below) and is watched, read and deleted as any other; only a read
+        // that finds none lets the create be sent again, so the task never runs twice.
+        const settled = await this.#settle();
+        if (settled === 'exists') break;
+        if (settled === 'unknown') {
+          this.#o.debug?.(`create of pod ${this.name} got no answer and the pod could not be read since; counting it as created: the watch tells whether it exists`);
+          return { ok: true, adopted: true };
+        }
+        if (round >= 3) {
+          return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, describeError(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+        }
       }
     }
     // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
@@ -134,6 +152,16 @@ export class AttemptPod {
       // Deleted between the 409 and the read: its DELETED event tells the rest.
     }
     return { ok: true, adopted: true };
+  }
+
+  /** Whether the pod exists after a create whose answer was lost: a read decides, if it can. */
+  async #settle(): Promise<'exists' | 'absent' | 'unknown'> {
+    try {
+      await this.#o.api.read(this.#o.namespace, this.name);
+      return 'exists';
+    } catch (err) {
+      return classifyError(err).kind === 'not-found' ? 'absent' : 'unknown';
+    }
   }
 
   /** The watch saw the pod deleted (or it will never exist): its log can no longer be read. */

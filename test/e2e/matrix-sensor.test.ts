@@ -2,7 +2,7 @@
  * strategy.matrix, sensors and run dates through the bundled action (dist/index.js) driven as the
  * runner drives it, against the sandbox: containers are real processes, pods real API objects.
  */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +131,44 @@ describe('the bundled action', () => {
     expect(step.maskedLog).toContain('Backfill of DAG daily: 3 of 3 runs succeeded');
     // Each run its own pod: none adopted another date's.
     expect(step.maskedLog).not.toContain('adopted existing pod');
+  });
+  it('re-running the failed job runs only the matrix instances that failed, and reuses the others with their outputs', async () => {
+    const runId = '7100004';
+    const dir = await workspace(
+      [
+        'version: 1',
+        'name: regrid',
+        `namespace: ${NS}`,
+        'tasks:',
+        '  part:',
+        '    image: busybox',
+        // Instance 2 fails while the file "broken" exists in the workspace.
+        '    command: [sh, -c, \'echo "part $0 ran"; if [ "$0" = 2 ] && [ -e "$1" ]; then exit 3; fi; echo "rows=$0$0" > "$POD_DAG_OUTPUT"\', "{{ matrix.n }}", "{{ params.flag }}"]',
+        '    strategy: {matrix: {n: [1, 2, 3]}, fail-fast: false}',
+        '  total:',
+        '    needs: [part]',
+        '    image: busybox',
+        '    command: [echo, "total {{ join(tasks.part.outputs.rows, \'+\') }}"]',
+        'params:',
+        '  flag: {required: true}',
+        '',
+      ].join('\n'),
+    );
+    const flag = path.join(dir, 'broken');
+    await writeFile(flag, '');
+    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never', params: `flag: ${flag}` };
+    const first = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' }, cwd: dir });
+    expect(first.exitCode, show(first)).toBe(1);
+    expect(JSON.parse(first.outputs['failed-tasks']!)).toEqual(['part']);
+
+    await rm(flag);
+    const second = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: dir });
+    expect(second.exitCode, show(second)).toBe(0);
+    const ids = (expandMatrix('part', { n: [1, 2, 3] }) as { ok: true; instances: { id: string }[] }).instances.map((i) => i.id);
+    const starts = (attempt: number) => ids.map((id) => sandbox.containerStarts(podName({ dag: 'regrid', runId, runAttempt: attempt, task: id, attempt: 1 })));
+    expect(starts(1)).toEqual([1, 1, 1]);
+    expect(starts(2)).toEqual([0, 1, 0]);
+    expect(second.maskedLog).toContain(`${ids[0]}: succeeded in run attempt 1; reusing its result and outputs`);
+    expect(second.maskedLog).toContain('[total] total 11+22+33');
   });
 });

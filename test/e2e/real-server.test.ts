@@ -1,7 +1,9 @@
 /**
  * What only the real control plane can settle (POD_DAG_TEST_CLUSTER=control-plane; skipped on the
  * sandbox, which has no PodSecurity, no ResourceQuota admission and no kube-scheduler): dry-run
- * meets real admission, and an unschedulable pod quotes the real scheduler. Through dist/index.js.
+ * meets real admission, an unschedulable pod quotes the real scheduler, a pod deleted by someone
+ * else is an infrastructure failure, and the log follower reads kube-apiserver's pods/log proxy
+ * (to the node agent's kubelet API) to the end. Through dist/index.js.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,10 +22,15 @@ let core: k8s.CoreV1Api;
 let runs = 0;
 
 /** Runs the action on a spec written to a fresh workspace. */
-async function step(yaml: string, inputs: Record<string, string>): Promise<StepResult> {
+async function step(yaml: string, inputs: Record<string, string>, onLine?: (line: string) => void): Promise<StepResult> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-real-server-'));
   await writeFile(path.join(dir, 'dag.yaml'), yaml);
-  return runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'never', ...inputs }, env: { GITHUB_RUN_ID: `72000${++runs}` }, cwd: dir });
+  return runStep({
+    inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'never', ...inputs },
+    env: { GITHUB_RUN_ID: `72000${++runs}` },
+    cwd: dir,
+    ...(onLine ? { onLine } : {}),
+  });
 }
 
 const errors = (s: StepResult) => s.commands.filter((c) => c.command === 'error').map((c) => c.message);
@@ -110,5 +117,40 @@ describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () =>
     expect(JSON.parse(s.outputs['failed-tasks']!)).toEqual(['lost']);
     // The scheduler's words, e.g. "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
     expect(errors(s).join('\n')).toMatch(/0\/\d+ nodes are available: \d+ node\(s\) didn't match Pod's node affinity\/selector/);
+  });
+
+  it('a pod deleted by someone else while it runs: an infrastructure failure, not a task failure', async () => {
+    let deleting: Promise<unknown> | undefined;
+    const s = await step(
+      ['version: 1', 'name: deleted', `namespace: ${PLAIN}`, 'tasks:', '  victim:', '    image: "busybox:1.37"', '    command: [sh, -c, "echo victim is running; exec sleep 300"]', '    retries: {limit: 0, infrastructure: 0}', ''].join('\n'),
+      {},
+      (line) => {
+        // Someone else (kubectl delete pod) removes the pod once its container runs.
+        if (!deleting && line.includes('victim is running')) {
+          deleting = core.listNamespacedPod({ namespace: PLAIN, labelSelector: 'pod-dag.io/dag=deleted' }).then((list) =>
+            Promise.all(list.items.map((p) => core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: PLAIN, gracePeriodSeconds: 1 }))),
+          );
+        }
+      },
+    );
+    await deleting;
+    expect(deleting, 'the task never printed its line').toBeDefined();
+    expect(s.exitCode, show(s)).toBe(1);
+    expect(JSON.parse(s.outputs['failed-tasks']!)).toEqual(['victim']);
+    expect(s.summary).toMatch(/infrastructure/);
+    expect(errors(s).join('\n')).toMatch(/deleted by someone else/);
+  });
+
+  it('the live log reads the pods/log proxy to the end: every line of a task that prints 20000, in order', async () => {
+    const s = await step(
+      ['version: 1', 'name: chatty', `namespace: ${PLAIN}`, 'tasks:', '  talk:', '    image: "busybox:1.37"', '    command: [sh, -c, "seq 1 20000; echo the last line"]', ''].join('\n'),
+      {},
+    );
+    expect(s.exitCode, show(s)).toBe(0);
+    const lines = s.stdout.split('\n').filter((l) => l.startsWith('[talk] ')).map((l) => l.slice('[talk] '.length));
+    const numbers = lines.filter((l) => /^\d+$/.test(l)).map(Number);
+    expect(numbers.length).toBe(20000);
+    expect(numbers.every((n, i) => n === i + 1)).toBe(true);
+    expect(lines).toContain('the last line');
   });
 });

@@ -54,9 +54,9 @@ interface DagReport {
 }
 
 /** One DAG: an uninterrupted run, then sequences of killed starts each ended by a full one. */
-async function oneDag(d: number): Promise<DagReport> {
-  const rand = prng(SEED * 1009 + d);
-  const name = `k${d}`;
+async function oneDag(d: number, faulty = false): Promise<DagReport> {
+  const rand = prng(SEED * 1009 + d + (faulty ? 7919 : 0));
+  const name = faulty ? `f${d}` : `k${d}`;
   const { yaml, tasks } = randomDag(rand, name);
   const keepPods = (['never', 'on-failure', 'always'] as const)[Math.floor(rand() * 3)]!;
   // A third of the DAGs also hold a concurrency lock (a Lease) while they run.
@@ -89,7 +89,25 @@ async function oneDag(d: number): Promise<DagReport> {
           if (rand() < 0.5) kill = { request: 1 + Math.floor(rand() * baseline.requests), phase: rand() < 0.5 ? 'received' : 'answered' };
           else kill = { ms: Math.floor(rand() * baseline.ms) };
         }
-        const r = await action.start(runId, kill, runAttempt);
+        // On a faulty network (DAGs run one at a time then: faults are the sandbox's, for all):
+        // some answers of any request are lost, each followed by a burst of 503s, the killed
+        // starts and the one that runs to its end alike.
+        // A start on that network may also end early with an error that says what failed (the
+        // issue allows it): it is then started again, as after a kill.
+        const lossy = faulty && kill !== null;
+        if (lossy) {
+          const share = 0.03 + rand() * 0.1;
+          const then503 = Math.floor(rand() * 9);
+          sandbox.faults.loseAnswers({ share, then503, retryAfterSeconds: 0 });
+          report.byKind['lost answers'] = (report.byKind['lost answers'] ?? 0) + 1;
+        }
+        const r: StartResult = await action
+          .start(runId, kill, runAttempt)
+          .catch((err: unknown) => {
+            if (!lossy || !/ended without summary-json \(ActionError/.test(String(err))) throw err;
+            return { killed: true, outcome: null, requests: 0, ms: 0, log: [`ended early on the faulty network: ${String(err).split('\n')[0]}`] };
+          })
+          .finally(() => sandbox.faults.clear());
         starts.push({ kill, runAttempt, r });
         if (r.killed) {
           report.kills++;
@@ -129,6 +147,23 @@ describe(`the action killed at random points, then started again (seed ${SEED})`
     expect(byKind['request answered'] ?? 0).toBeGreaterThan(0);
     expect(byKind['time'] ?? 0).toBeGreaterThan(0);
     expect(byKind['then re-run'] ?? 0).toBeGreaterThan(0);
+  }, 900_000);
+});
+
+describe(`the action killed at random points on a network that loses answers (seed ${SEED})`, () => {
+  // Issue 13: lost answers of any request, each followed by a burst of 503s, drawn with the
+  // kills. The DAGs run one after the other (the faults are the whole sandbox's).
+  const FAULTY_DAGS = Number(process.env['POD_DAG_KILL_FAULTY_DAGS'] ?? (FULL ? 6 : 2));
+  it(`${FAULTY_DAGS} random DAGs × ${KILLS} kills with lost answers end as if never interrupted, every attempt run once`, async () => {
+    let kills = 0;
+    let faulty = 0;
+    for (let d = 0; d < FAULTY_DAGS; d++) {
+      const r = await oneDag(d, true);
+      kills += r.kills;
+      faulty += r.byKind['lost answers'] ?? 0;
+    }
+    expect(kills).toBeGreaterThanOrEqual(FAULTY_DAGS * KILLS);
+    expect(faulty).toBeGreaterThan(0);
   }, 900_000);
 });
 
