@@ -3139,10 +3139,11 @@ function describeError(err, what, server) {
         case 'unauthorized':
             return `Could not ${what}: the Kubernetes API server${at} rejected the credentials (401 Unauthorized). The token or client certificate is wrong or expired; check the kubeconfig/token input or the step that wrote ~/.kube/config.`;
         case 'forbidden':
-            // RBAC says who cannot do what ("User ... cannot create resource ..."); any other 403 is
-            // admission refusing the object itself (ResourceQuota, PodSecurity, a webhook), which no
-            // Role can fix.
-            if (!/\bcannot \S+ resource\b/.test(e.message)) {
+            // RBAC says who cannot do what ("pods is forbidden: User ... cannot create resource ...").
+            // Admission refuses the object itself (ResourceQuota, PodSecurity, a webhook), which no Role
+            // can fix, and says so as `<kind> "<name>" is forbidden: <why>` or in a webhook's words.
+            // Anything else (a bare "Forbidden"; a read, which admission never sees) is read as RBAC.
+            if (isAdmissionRefusal(e.message)) {
                 return `Could not ${what}: refused by the namespace's admission policy (403). ${e.message}. Change the task (resources, securityContext...) to fit the policy, or ask the cluster's administrators to change it.`;
             }
             return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
@@ -3243,6 +3244,12 @@ class TokenBucket {
         this.#queue = next;
         return next;
     }
+}
+/** Whether a 403's message is admission refusing an object (not RBAC refusing a request). */
+function isAdmissionRefusal(message) {
+    if (/\bcannot \S+ resource\b/.test(message))
+        return false;
+    return /\bis forbidden: (?!User\b)|exceeded quota|violates PodSecurity|admission webhook|denied the request/.test(message);
 }
 
 

@@ -1,0 +1,100 @@
+/**
+ * What the sandbox's HTTP handlers share: the server's context, a request's route, and writing
+ * and reading JSON bodies.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NodeAgent } from './agent.ts';
+import { Counters, Faults } from './faults.ts';
+import type { LogStore } from './logs.ts';
+import type { User } from './rbac.ts';
+import { findResource, type ResourceInfo } from './resources.ts';
+import { parseFieldSelector, parseLabelSelector, type KObject, type Matcher } from './selectors.ts';
+import { badRequest, notFound } from './status.ts';
+import { resourceKey, type Store } from './store.ts';
+
+
+
+/** What the handlers share. */
+export interface ServerContext {
+  store: Store;
+  logs: LogStore;
+  agent: NodeAgent;
+  users: Map<string, User>;
+  faults: Faults;
+  counters: Counters;
+  /** How often a watch with allowWatchBookmarks gets a BOOKMARK. */
+  bookmarkIntervalMs: number;
+  /** Open watch and log streams, ended on close. */
+  streams: Set<ServerResponse>;
+  kubernetesVersion: { major: string; minor: string; gitVersion: string };
+  /** Listeners of `Sandbox.onRequest`. */
+  observers: Set<RequestObserver>;
+}
+
+/** One API request as `Sandbox.onRequest` reports it, at each of its two moments. */
+export interface RequestEvent {
+  /** `received`: routed and counted, before it is handled; `answered`: its response was handed to the socket. */
+  phase: 'received' | 'answered';
+  verb: string;
+  /** As the counters name it: `pods`, `pods/log`, `leases`, ... */
+  resource: string;
+  /** The client's port on this connection (tells connections, so clients, apart). */
+  remotePort: number | undefined;
+}
+
+/** A listener of `Sandbox.onRequest`; it runs synchronously at each moment. */
+export type RequestObserver = (event: RequestEvent) => void;
+
+export interface Route {
+  res: ResourceInfo;
+  namespace?: string;
+  name?: string;
+  sub?: string;
+  verb: string;
+}
+
+export const NAMESPACES = findResource('', 'namespaces')!;
+
+export function now(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+export function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', ...headers });
+  res.end(text);
+}
+
+export async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`the object provided is unrecognized: couldn't get version/kind; json parse error: ${(err as Error).message}`);
+  }
+}
+
+export function key(r: Route): string {
+  return resourceKey(r.res);
+}
+
+export function mustGet(ctx: ServerContext, r: Route): KObject {
+  const obj = ctx.store.get(key(r), r.namespace, r.name!);
+  if (!obj) throw notFound(r.res, r.name!);
+  return obj;
+}
+
+export function matchers(r: Route, q: URLSearchParams): Matcher {
+  const labels = parseLabelSelector(q.get('labelSelector'));
+  const fields = parseFieldSelector(q.get('fieldSelector'), r.res);
+  return (o) => labels(o) && fields(o);
+}
