@@ -94,9 +94,9 @@ export function failedTasks(state: RunState): string[] {
   return state.tasks.filter((t) => t.result === 'failed').map((t) => t.id);
 }
 
-/** Every task's outputs, by task id (`{}` for a task without any). */
+/** Every task's outputs, by task id (`{}` for a task without any); a matrix task's instances by instance id. */
 export function taskOutputs(state: RunState): Record<string, Record<string, string>> {
-  return Object.fromEntries(state.tasks.map((t) => [t.id, { ...t.outputs }]));
+  return Object.fromEntries(state.tasks.flatMap((t) => [t, ...(t.instances ?? [])]).map((t) => [t.id, { ...t.outputs }]));
 }
 
 /** The whole run as the `summary-json` document. */

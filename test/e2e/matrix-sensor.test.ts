@@ -63,6 +63,9 @@ describe('the bundled action', () => {
     expect(step.maskedLog).toContain(`[${ids[0]}] building linux/amd64`);
     expect(step.maskedLog).toContain('[publish] publishing linux-amd64,linux-arm64,darwin-arm64');
     expect(sandbox.counters.get('create', 'pods')).toBe(4);
+    // The action's outputs output: every instance's outputs under its instance id.
+    const outputs = JSON.parse(step.outputs['outputs']!) as Record<string, Record<string, string>>;
+    expect(ids.map((id) => outputs[id]?.['artifact'])).toEqual(['linux-amd64', 'linux-arm64', 'darwin-arm64']);
     // The summary's table: the matrix task's row says how many instances, then a row for each.
     expect(step.summary).toMatch(/\| \[build\]\([^)]*\) \| ✅ succeeded \| 3 instances \|/);
     for (const id of ids) expect(step.summary).toContain(`[${id}]`);
