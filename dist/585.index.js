@@ -16,9 +16,11 @@ __webpack_require__.d(__webpack_exports__, {
 // EXTERNAL MODULE: ./lib/common/clock.js
 var common_clock = __webpack_require__(9419);
 // EXTERNAL MODULE: ./lib/common/run.js
-var run = __webpack_require__(3712);
+var common_run = __webpack_require__(3712);
 // EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
 var run_dates = __webpack_require__(9672);
+// EXTERNAL MODULE: ./lib/kube/dry-run-checks.js
+var dry_run_checks = __webpack_require__(6740);
 // EXTERNAL MODULE: ./lib/kube/errors.js
 var errors = __webpack_require__(2474);
 // EXTERNAL MODULE: ./lib/kube/pod.js
@@ -33,35 +35,54 @@ var kube_pod = __webpack_require__(1794);
 
 
 
+
 /**
  * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
  * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
- * schema checks speak. Nothing runs. A task is `succeeded` in the returned state when the cluster
- * would accept its pod, `failed` (class configuration, the cluster's message) when not.
+ * schema checks speak; with `options.cluster`, also checks what that cannot know (Secrets and
+ * ConfigMaps exist, a node fits; src/kube/dry-run-checks.ts). Nothing runs. A task is `succeeded`
+ * in the returned state when the cluster would accept its pod and the checks found nothing,
+ * `failed` (the cluster's message, or what the checks found) when not.
  */
 async function dryRunDag(options) {
     const o = options;
     const clock = o.clock ?? common_clock/* systemClock */.m;
     const started = clock.now();
-    const runId = (0,run/* effectiveRunId */.gw)(o.context, o.runId, started);
+    const runId = (0,common_run/* effectiveRunId */.gw)(o.context, o.runId, started);
     await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
-    const verdicts = await Promise.all(o.spec.tasks.map(async (task) => {
+    const run = o.run ?? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: started, schedule: null, logicalDate: null }));
+    const rendered = o.spec.tasks.map((task) => {
         // A matrix written out is checked with its first combination; a sensor with its first poke.
         const first = task.strategy?.matrix.kind === 'static' ? task.strategy.matrix.instances[0] : null;
         const poke = task.sensor ? 1 : undefined;
         const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
-        const run = o.run ?? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: started, schedule: null, logicalDate: null }));
         const render = (0,kube_pod/* placeholderRender */.Qi)(o.params, undefined, { run, matrix: first?.values ?? null });
+        try {
+            const instance = first === null ? null : { id: first.id, group: task.id };
+            return { task: task.id, name, pod: (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render, poke, instance }) };
+        }
+        catch (err) {
+            return { task: task.id, name, error: err };
+        }
+    });
+    // What the server's dry run cannot know (a missing Secret, no node that fits), where allowed.
+    const pods = rendered.flatMap((r) => (r.pod === undefined ? [] : [{ task: r.task, pod: r.pod }]));
+    const checks = o.cluster === undefined ? null : await (0,dry_run_checks/* checkPods */.X_)(pods, o.namespace, o.cluster);
+    if (checks !== null)
+        await o.reporter.dryRunChecks?.({ done: checks.done, skipped: checks.skipped });
+    const verdicts = await Promise.all(rendered.map(async (r) => {
+        const problems = checks?.problems.get(r.task) ?? [];
         let verdict;
         try {
-            const pod = (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render, poke, instance: first === null ? null : { id: first.id, group: task.id } });
-            await o.pods.create(o.namespace, pod, { dryRun: true });
-            verdict = { task: task.id, pod: name, accepted: true, message: null };
+            if (r.pod === undefined)
+                throw r.error;
+            await o.pods.create(o.namespace, r.pod, { dryRun: true });
+            verdict = { task: r.task, pod: r.name, accepted: true, message: null, problems };
         }
         catch (err) {
             const e = (0,errors/* classifyError */.fe)(err);
-            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${name} in namespace ${o.namespace}`, o.pods.server);
-            verdict = { task: task.id, pod: name, accepted: false, message };
+            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${r.name} in namespace ${o.namespace}`, o.pods.server);
+            verdict = { task: r.task, pod: r.name, accepted: false, message, problems };
         }
         await o.reporter.dryRunVerdict?.(verdict);
         return verdict;
@@ -71,14 +92,14 @@ async function dryRunDag(options) {
         dag: o.spec.name,
         startedAt: started,
         finishedAt,
-        result: verdicts.every((v) => v.accepted) ? 'success' : 'failure',
+        result: verdicts.every((v) => v.accepted && (v.problems ?? []).length === 0) ? 'success' : 'failure',
         cancelled: null,
         tasks: verdicts.map((v) => ({
             id: v.task,
-            result: v.accepted ? 'succeeded' : 'failed',
+            result: v.accepted && (v.problems ?? []).length === 0 ? 'succeeded' : 'failed',
             attempts: [],
             outputs: {},
-            reason: v.accepted ? 'the cluster would accept its pod (dry run)' : v.message,
+            reason: !v.accepted ? v.message : (v.problems ?? []).length > 0 ? `the cluster would accept its pod, but it would not run: ${v.problems.join('; ')}` : 'the cluster would accept its pod (dry run)',
             reusedFrom: null,
             retryAt: null,
         })),
@@ -1810,7 +1831,7 @@ class Engine {
         this.#o = options;
         this.#clock = options.clock ?? common_clock/* systemClock */.m;
         // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
-        this.#runId = options.runId ?? (0,run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
+        this.#runId = options.runId ?? (0,common_run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
         // Without a run context (the CLI), the logical date is the start of the run.
         this.#run = options.run === undefined ? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
@@ -2065,14 +2086,20 @@ class Engine {
     }
     /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
     async #observe(live, pod, deleted) {
-        if ((0,classify/* containerStarted */.h0)(pod) && !deleted)
+        const now = this.#clock.now();
+        if ((0,classify/* containerStarted */.h0)(pod) && !deleted) {
+            // "Created" and "started" are different moments: tell the second once, before its log.
+            if (!live.containerSeen && !live.finished && (live.poke ?? 1) === 1)
+                this.#o.reporter.containerStarted?.(live.task, live.attempt, pod.spec?.nodeName ?? null, now - live.createdAt);
+            live.containerSeen = true;
             live.pod.followLog();
+        }
         if ((0,classify/* containerTerminated */.Xp)(pod))
             live.pod.containerTerminated();
         if (live.finished || live.judged)
             return;
         const outcome = (0,classify/* classifyPod */.Eg)(pod, {
-            now: this.#clock.now(),
+            now,
             createdAt: live.createdAt,
             startTimeoutMs: live.startTimeoutMs,
             imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000,
@@ -2081,8 +2108,13 @@ class Engine {
             deleted: (deleted || Boolean(pod.metadata?.deletionTimestamp)) && !live.pod.deletedByUs,
             task: live.task,
         });
-        if (!outcome)
+        if (!outcome) {
+            // Still waiting: say why (the reporter paces the lines), from the status the watch brought.
+            const waiting = deleted || live.containerSeen ? null : (0,classify/* pendingStatus */._L)(pod);
+            if (waiting !== null)
+                this.#o.reporter.podPending?.(live.task, live.attempt, waiting, now);
             return;
+        }
         if (live.pod.following && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
             // Let the log finish first, so the step log shows a task's last lines before its result.
             // Bounded: a log that cannot be read must not hold the run.
@@ -2558,6 +2590,7 @@ function preflightMessage(err, server) {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   Eg: () => (/* binding */ classifyPod),
 /* harmony export */   Xp: () => (/* binding */ containerTerminated),
+/* harmony export */   _L: () => (/* binding */ pendingStatus),
 /* harmony export */   h0: () => (/* binding */ containerStarted),
 /* harmony export */   hW: () => (/* binding */ recheckAt)
 /* harmony export */ });
@@ -2753,6 +2786,29 @@ function containerStarted(pod) {
     const s = mainStatus(pod)?.state;
     return s?.running !== undefined || s?.terminated !== undefined;
 }
+/**
+ * Why the pod's container has not started, or `null` once it has (or the pod ended). Read from
+ * the pod's status alone (the `PodScheduled` condition, the container's `waiting` state), which
+ * the run's one watch already brings: no extra request.
+ */
+function pendingStatus(pod) {
+    const status = pod.status ?? {};
+    const main = mainStatus(pod);
+    if (main?.state?.running || main?.state?.terminated)
+        return null;
+    if (status.phase !== undefined && status.phase !== 'Pending')
+        return null;
+    const node = pod.spec?.nodeName ?? null;
+    const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled');
+    if (sched?.status === 'False')
+        return { reason: sched.reason ?? 'Unschedulable', message: sched.message ?? null, node: null };
+    const waiting = main?.state?.waiting;
+    if (waiting?.reason)
+        return { reason: waiting.reason, message: waiting.message ?? null, node };
+    if (node !== null)
+        return { reason: 'Scheduled', message: null, node };
+    return { reason: 'Pending', message: null, node: null };
+}
 
 
 /***/ }),
@@ -2906,6 +2962,254 @@ function fingerprint(options) {
 }
 /** Re-exported so callers sleep the same way. */
 
+
+
+/***/ }),
+
+/***/ 6740:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   X_: () => (/* binding */ checkPods),
+/* harmony export */   rn: () => (/* binding */ kubeClusterReader)
+/* harmony export */ });
+/* unused harmony exports podReferences, parseQuantity, nodeProblems */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2474);
+
+/** The reader of a connected client. */
+function kubeClusterReader(client) {
+    const absent = (err) => {
+        if ((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err).kind === 'not-found')
+            return null;
+        throw err;
+    };
+    return {
+        secretKeys: (namespace, name) => client
+            .request(`get secret ${name}`, () => client.core.readNamespacedSecret({ name, namespace }))
+            .then((s) => [...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})], absent),
+        configMapKeys: (namespace, name) => client
+            .request(`get configmap ${name}`, () => client.core.readNamespacedConfigMap({ name, namespace }))
+            .then((c) => [...Object.keys(c.data ?? {}), ...Object.keys(c.binaryData ?? {})], absent),
+        nodes: () => client.request('list nodes', () => client.core.listNode()).then((l) => l.items),
+    };
+}
+/** Every Secret and ConfigMap a pod references: env, envFrom, volumes, projected volumes, image pull secrets. */
+function podReferences(pod) {
+    const refs = new Map();
+    const add = (kind, name, keys, optional) => {
+        if (name === undefined || name === '')
+            return;
+        const id = `${kind}/${name}`;
+        const ref = refs.get(id) ?? { kind, name, keys: new Set(), optional: true };
+        for (const k of keys)
+            ref.keys.add(k);
+        ref.optional &&= optional === true;
+        refs.set(id, ref);
+    };
+    const spec = pod.spec;
+    for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
+        for (const e of c.env ?? []) {
+            const s = e.valueFrom?.secretKeyRef;
+            if (s)
+                add('Secret', s.name, [s.key], s.optional);
+            const m = e.valueFrom?.configMapKeyRef;
+            if (m)
+                add('ConfigMap', m.name, [m.key], m.optional);
+        }
+        for (const f of c.envFrom ?? []) {
+            if (f.secretRef)
+                add('Secret', f.secretRef.name, [], f.secretRef.optional);
+            if (f.configMapRef)
+                add('ConfigMap', f.configMapRef.name, [], f.configMapRef.optional);
+        }
+    }
+    for (const v of spec?.volumes ?? []) {
+        if (v.secret)
+            add('Secret', v.secret.secretName, (v.secret.items ?? []).map((i) => i.key), v.secret.optional);
+        if (v.configMap)
+            add('ConfigMap', v.configMap.name, (v.configMap.items ?? []).map((i) => i.key), v.configMap.optional);
+        for (const p of v.projected?.sources ?? []) {
+            if (p.secret)
+                add('Secret', p.secret.name, (p.secret.items ?? []).map((i) => i.key), p.secret.optional);
+            if (p.configMap)
+                add('ConfigMap', p.configMap.name, (p.configMap.items ?? []).map((i) => i.key), p.configMap.optional);
+        }
+    }
+    // A missing pull secret only stops private pulls, but it is almost always a typo.
+    for (const s of spec?.imagePullSecrets ?? [])
+        add('Secret', s.name, [], false);
+    return [...refs.values()];
+}
+const DECIMAL = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const BINARY = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+/** A Kubernetes quantity (`500m`, `4Gi`, `1e3`, `2`) as a number of base units, or `null`. */
+function parseQuantity(text) {
+    if (typeof text === 'number')
+        return text;
+    const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E)?)$/.exec(text.trim());
+    if (m === null)
+        return null;
+    const n = Number(m[1]);
+    if (m[2] !== undefined)
+        return n * BINARY[m[2]];
+    if (m[3] !== undefined)
+        return n * 10 ** Number(m[3].slice(1));
+    return n * DECIMAL[m[4] ?? ''];
+}
+function matchesExpression(labels, r) {
+    const has = Object.hasOwn(labels, r.key);
+    const value = labels[r.key];
+    switch (r.operator) {
+        case 'In':
+            return has && (r.values ?? []).includes(value);
+        case 'NotIn':
+            return !has || !(r.values ?? []).includes(value);
+        case 'Exists':
+            return has;
+        case 'DoesNotExist':
+            return !has;
+        case 'Gt':
+        case 'Lt': {
+            const a = Number(value);
+            const b = Number(r.values?.[0]);
+            if (!has || !Number.isInteger(a) || !Number.isInteger(b))
+                return false;
+            return r.operator === 'Gt' ? a > b : a < b;
+        }
+        default:
+            return false;
+    }
+}
+/** Whether a toleration lets the pod onto a node with this taint. */
+function tolerates(t, taint) {
+    if (t.effect !== undefined && t.effect !== '' && t.effect !== taint.effect)
+        return false;
+    if (t.operator === 'Exists')
+        return t.key === undefined || t.key === '' || t.key === taint.key;
+    return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
+}
+/** Why a pod would fit on no node, or `[]`; what each node lacks is summed up per cause. */
+function nodeProblems(pod, nodes) {
+    const spec = pod.spec ?? { containers: [] };
+    const selector = spec.nodeSelector ?? {};
+    const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+    const requests = new Map();
+    for (const c of spec.containers ?? []) {
+        // A resource with a limit and no request is requested at its limit, as the API server defaults it.
+        const merged = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
+        for (const [k, v] of Object.entries(merged)) {
+            const q = parseQuantity(v);
+            if (q !== null)
+                requests.set(k, (requests.get(k) ?? 0) + q);
+        }
+    }
+    const causes = new Map();
+    const fail = (cause) => void causes.set(cause, (causes.get(cause) ?? 0) + 1);
+    let fits = 0;
+    for (const node of nodes) {
+        const labels = node.metadata?.labels ?? {};
+        if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) {
+            fail(`nodeSelector ${Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(', ')} does not match its labels`);
+            continue;
+        }
+        if (terms.length > 0 && !terms.some((t) => (t.matchExpressions ?? []).every((r) => matchesExpression(labels, r)) && (t.matchFields ?? []).every((r) => r.key === 'metadata.name' && matchesExpression({ 'metadata.name': node.metadata?.name ?? '' }, r)))) {
+            fail('the required node affinity does not match its labels');
+            continue;
+        }
+        const blocking = (node.spec?.taints ?? []).filter((t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && !(spec.tolerations ?? []).some((tol) => tolerates(tol, t)));
+        if (blocking.length > 0) {
+            fail(`it has a taint the pod does not tolerate (${blocking.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(', ')})`);
+            continue;
+        }
+        if (node.spec?.unschedulable === true) {
+            fail('it is cordoned');
+            continue;
+        }
+        const allocatable = node.status?.allocatable ?? {};
+        const short = [...requests].filter(([k, need]) => {
+            const have = parseQuantity(allocatable[k] ?? '0') ?? 0;
+            return need > have;
+        });
+        if (short.length > 0) {
+            fail(`its allocatable ${short.map(([k]) => `${k} (${allocatable[k] ?? '0'})`).join(', ')} is less than the pod requests`);
+            continue;
+        }
+        fits++;
+    }
+    if (fits > 0)
+        return [];
+    if (nodes.length === 0)
+        return ['the cluster has no nodes'];
+    const total = nodes.length;
+    return [`no node of ${total} can run it: ${[...causes].map(([c, n]) => `${n} ${n === 1 ? 'node' : 'nodes'}: ${c}`).join('; ')}`];
+}
+/** Why a read failed, in words, for a skipped check. */
+function skipReason(err, what, namespace) {
+    const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err);
+    if (e.kind === 'forbidden') {
+        return `RBAC does not let these credentials ${what}${namespace === null ? ' (a cluster-wide permission, granted by a ClusterRole)' : ` in namespace ${namespace}`}`;
+    }
+    return `${what} failed: ${err.message ?? String(err)}`;
+}
+/**
+ * Runs the checks for each task's rendered pod. Never throws for a read the credentials do not
+ * allow or the cluster does not answer: that check is skipped, and the result says so.
+ */
+async function checkPods(pods, namespace, reader) {
+    const problems = new Map(pods.map((p) => [p.task, []]));
+    const skipped = [];
+    const done = [];
+    const note = (task, problem) => void problems.get(task).push(problem);
+    // Secrets and ConfigMaps: one read per distinct object.
+    const refs = pods.flatMap((p) => podReferences(p.pod).map((ref) => ({ task: p.task, ref })));
+    const reads = new Map();
+    for (const { ref } of refs) {
+        const id = `${ref.kind}/${ref.name}`;
+        if (reads.has(id))
+            continue;
+        const read = ref.kind === 'Secret' ? reader.secretKeys(namespace, ref.name) : reader.configMapKeys(namespace, ref.name);
+        reads.set(id, read.catch((error) => ({ error })));
+    }
+    const forbidden = new Set();
+    for (const { task, ref } of refs) {
+        const got = await reads.get(`${ref.kind}/${ref.name}`);
+        if (got !== null && !Array.isArray(got)) {
+            if (!forbidden.has(ref.kind)) {
+                forbidden.add(ref.kind);
+                skipped.push({ check: `${ref.kind}s exist`, why: skipReason(got.error, `get ${ref.kind === 'Secret' ? 'secrets' : 'configmaps'}`, namespace) });
+            }
+            continue;
+        }
+        if (got === null) {
+            if (!ref.optional)
+                note(task, `${ref.kind} "${ref.name}" does not exist in namespace ${namespace}`);
+            continue;
+        }
+        const missing = [...ref.keys].filter((k) => !got.includes(k));
+        if (missing.length > 0 && !ref.optional) {
+            note(task, `${ref.kind} "${ref.name}" has no key ${missing.map((k) => `"${k}"`).join(', ')} (it has ${got.length === 0 ? 'none' : got.map((k) => `"${k}"`).join(', ')})`);
+        }
+    }
+    for (const kind of ['Secret', 'ConfigMap']) {
+        if (refs.some((r) => r.ref.kind === kind) && !forbidden.has(kind))
+            done.push(`every ${kind} the pods name exists, with its keys`);
+    }
+    // Nodes: one list for every pod.
+    let nodes = null;
+    try {
+        nodes = await reader.nodes();
+    }
+    catch (err) {
+        skipped.push({ check: 'a node can run each pod (selector, affinity, taints, resources)', why: skipReason(err, 'list nodes', null) });
+    }
+    if (nodes !== null) {
+        for (const p of pods)
+            for (const problem of nodeProblems(p.pod, nodes))
+                note(p.task, problem);
+        done.push(`a node can run each pod: node selector, required node affinity, taints and resource requests, against the ${nodes.length} ${nodes.length === 1 ? 'node' : 'nodes'}`);
+    }
+    return { problems, skipped, done };
+}
 
 
 /***/ }),
@@ -3552,11 +3856,39 @@ class PodWatcher {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   U: () => (/* binding */ LiveLogReporter)
+/* harmony export */   U4: () => (/* binding */ LiveLogReporter)
 /* harmony export */ });
-/* unused harmony export describeOutcome */
+/* unused harmony exports PENDING_LINE_GAP_MS, describeOutcome */
 /* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2081);
 
+/** At most one line about a waiting pod per attempt in this long; a later change is told then. */
+const PENDING_LINE_GAP_MS = 10_000;
+/**
+ * Reasons every pod passes through on its way to running. They are told only once the pod has
+ * waited this long, so a run where pods start at once prints no waiting lines at all.
+ */
+const ROUTINE_WAITS = new Set(['Pending', 'Scheduled', 'ContainerCreating', 'PodInitializing']);
+const ROUTINE_QUIET_MS = 10_000;
+/** Image pull reasons that alternate while the kubelet backs off: one story, told once. */
+const IMAGE_PULL = new Set(['ErrImagePull', 'ImagePullBackOff', 'RegistryUnavailable']);
+/** What a waiting pod's status says, in words, and the key that tells one story from another. */
+function pendingWords(s) {
+    // The scheduler ends its sentences with a period; the line goes on after it.
+    const message = (s.message?.trim() ?? '').replace(/\.$/, '');
+    if (s.reason === 'Unschedulable') {
+        return { key: `unschedulable:${message}`, text: `waiting for a node: ${message === '' ? 'no node fits the pod' : message}` };
+    }
+    if (IMAGE_PULL.has(s.reason)) {
+        // "Back-off pulling image "x": ErrImagePull: <cause>" and "<cause>" are the same story.
+        const cause = message.replace(/^Back-off pulling image "[^"]*":\s*(ErrImagePull:\s*)?/, '');
+        return { key: `image:${cause}`, text: `cannot pull the image yet (${s.reason}): ${cause === '' ? message || 'no message' : cause}` };
+    }
+    if (s.reason === 'ContainerCreating' || s.reason === 'PodInitializing' || s.reason === 'Scheduled') {
+        const on = s.node === null ? '' : ` on ${s.node}`;
+        return { key: `creating:${s.node ?? ''}`, text: `pending: the container is being created${on} (pulling the image, mounting volumes)` };
+    }
+    return { key: `${s.reason}:${message}`, text: `pending: ${s.reason}${message === '' ? '' : `: ${message}`}` };
+}
 /** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
 function describeOutcome(o) {
     if (o.class === 'failed' && o.message)
@@ -3580,6 +3912,8 @@ class LiveLogReporter {
     #max;
     /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
     #done = null;
+    /** Attempts whose pods wait to start, by `task#attempt`. */
+    #waiting = new Map();
     constructor(options) {
         this.#write = options.write;
         this.#max = options.maxLineLength ?? 8000;
@@ -3594,7 +3928,31 @@ class LiveLogReporter {
         // A sensor's later pokes were announced by the "not yet" line of the poke before.
         if (poke !== undefined && poke > 1)
             return;
-        this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'started pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+        this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'created pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    }
+    podPending(task, attempt, status, at) {
+        const id = `${task}#${attempt}`;
+        let w = this.#waiting.get(id);
+        if (w === undefined) {
+            w = { firstAt: at, lastKey: null, lastAt: null };
+            this.#waiting.set(id, w);
+        }
+        const { key, text } = pendingWords(status);
+        if (key === w.lastKey)
+            return; // nothing new
+        if (ROUTINE_WAITS.has(status.reason) && at - w.firstAt < ROUTINE_QUIET_MS)
+            return; // the usual way to running
+        if (w.lastAt !== null && at - w.lastAt < PENDING_LINE_GAP_MS)
+            return; // a later change tells the newest
+        w.lastKey = key;
+        w.lastAt = at;
+        const waited = at - w.firstAt >= 1000 ? `; waiting for ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(at - w.firstAt)}` : '';
+        this.#write(`${label(task, attempt)} ${text}${waited}`);
+    }
+    containerStarted(task, attempt, node, pendingMs) {
+        this.#waiting.delete(`${task}#${attempt}`);
+        const after = pendingMs >= 1000 ? ` after ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(pendingMs)} pending` : '';
+        this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
     }
     logLine(line) {
         // A carriage return or escape sequence must not rewrite earlier lines of the step log.
@@ -3605,6 +3963,7 @@ class LiveLogReporter {
         this.#write(`${label(line.task, line.attempt)} ${text}`);
     }
     attemptFinished(task, attempt, outcome, run) {
+        this.#waiting.delete(`${task}#${attempt}`);
         if (outcome.class !== 'succeeded')
             return; // failures are told by the retry / give-up decision
         const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
@@ -3652,7 +4011,17 @@ class LiveLogReporter {
         }
     }
     dryRunVerdict(v) {
-        this.#write(v.accepted ? `${v.task}: the cluster would accept pod ${v.pod}` : `${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
+        const problems = v.problems ?? [];
+        if (!v.accepted)
+            this.#write(`${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
+        else if (problems.length > 0)
+            this.#write(`${v.task}: the cluster would accept pod ${v.pod}, but it would not run: ${problems.join('; ')}`);
+        else
+            this.#write(`${v.task}: the cluster would accept pod ${v.pod}`);
+    }
+    dryRunChecks(checks) {
+        for (const s of checks.skipped)
+            this.#write(`dry run: skipped a check (${s.check}): ${s.why}`);
     }
     runFinished(state) {
         // A run's `done` decision said how it ended; a dry run has none.

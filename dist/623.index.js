@@ -44,7 +44,7 @@ async function runLocal(run, io) {
             keepPods: run.keepPods,
             pods: (0,_kube_pod_api_js__WEBPACK_IMPORTED_MODULE_3__/* .kubePodApi */ .t)(client),
             context: (0,_io_js__WEBPACK_IMPORTED_MODULE_5__/* .localContext */ .N)(io.env),
-            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_4__/* .LiveLogReporter */ .U({ write: (line) => io.stdout(`${line}\n`) }),
+            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_4__/* .LiveLogReporter */ .U4({ write: (line) => io.stdout(`${line}\n`) }),
             signal: io.signal,
         });
         return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_5__/* .EXIT */ .d.failed;

@@ -9,9 +9,11 @@ import { runDag, type AttemptEnd } from '../engine/index.ts';
 import { connect, preflight } from '../kube/auth.ts';
 import { createClient, type KubeClient } from '../kube/client.ts';
 import { settleEarlierAttempts } from '../kube/earlier-attempts.ts';
+import { readHistory } from '../kube/history.ts';
 import { removeOldRuns } from '../kube/housekeeping.ts';
 import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from '../kube/lease.ts';
 import { kubePodApi } from '../kube/pod-api.ts';
+import { kubeClusterReader } from '../kube/dry-run-checks.ts';
 import { runPodSelector } from '../kube/pod.ts';
 import { RunStore, startRerunSession } from '../kube/run-store.ts';
 import { cleanupRun } from '../kube/sweep.ts';
@@ -67,18 +69,24 @@ export async function runOnCluster(
   // The runner's summary is one buffer: the runs of a backfill append to it one at a time.
   let summaries: Promise<void> = Promise.resolve();
   const appendSummary = (md: string): Promise<void> => (summaries = summaries.then(() => runner.appendSummary(md)));
-  const reportersFor = (prefix: string, heading = '') =>
-    new CompositeReporter([
+  // The summary reporter is kept apart too: a run hands it the DAG's history before it starts.
+  const summaryOf = new WeakMap<Reporter, SummaryReporter>();
+  const reportersFor = (prefix: string, heading = ''): Reporter => {
+    const summary = new SummaryReporter({
+      runner: heading === '' ? runner : { appendSummary: (md: string) => appendSummary(`${heading}${md}`) },
+      logTailLines: settings.logTailLines,
+      keepPods: settings.keepPods,
+      secrets,
+    });
+    const reporter = new CompositeReporter([
       new LiveLogReporter({ write: (line) => runner.info(`${prefix}${line}`) }),
-      new SummaryReporter({
-        runner: heading === '' ? runner : { appendSummary: (md: string) => appendSummary(`${heading}${md}`) },
-        logTailLines: settings.logTailLines,
-        keepPods: settings.keepPods,
-        secrets,
-      }),
+      summary,
       new AnnotationReporter({ runner, secrets }),
       new OutputsReporter({ runner, env, secrets }),
     ] satisfies Reporter[]);
+    summaryOf.set(reporter, summary);
+    return reporter;
+  };
   const common = {
     spec,
     params,
@@ -86,6 +94,7 @@ export async function runOnCluster(
     maxParallel: settings.maxParallel,
     keepPods: settings.keepPods,
     pods: kubePodApi(client),
+    cluster: kubeClusterReader(client),
     context,
     signal,
     logTailLines: settings.logTailLines,
@@ -168,6 +177,8 @@ export async function runOnCluster(
       );
     }
     const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
+    // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
+    summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
     for (const [task, prev] of Object.entries(session.plan.previous)) {
       runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
     }

@@ -23,7 +23,7 @@ import { effectiveRunId } from '../common/run.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
 import { Scheduler } from '../dag/scheduler.ts';
 import type { AttemptOutcome, Decision, RunState, RunView, SchedulerEvent } from '../dag/types.ts';
-import { classifyPod, containerStarted, containerTerminated, recheckAt } from '../kube/classify.ts';
+import { classifyPod, containerStarted, containerTerminated, pendingStatus, recheckAt } from '../kube/classify.ts';
 import { KubeError, classifyError, describeError } from '../kube/errors.ts';
 import { PodRunner, failure, type AttemptPod } from '../kube/pod-runner.ts';
 import { podName, renderPod, runSelector } from '../kube/pod.ts';
@@ -48,6 +48,8 @@ interface Live {
   createdAt: number;
   /** The `started` event was fed (the create or adopt answered). */
   started: boolean;
+  /** The container was seen started (reporters were told once). */
+  containerSeen?: boolean;
   /** The `finished` event was fed. */
   finished: boolean;
   /** The outcome is known; `finished` is fed once the log was read to its end. */
@@ -348,11 +350,17 @@ class Engine {
 
   /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
   async #observe(live: Live, pod: V1Pod, deleted: boolean): Promise<void> {
-    if (containerStarted(pod) && !deleted) live.pod.followLog();
+    const now = this.#clock.now();
+    if (containerStarted(pod) && !deleted) {
+      // "Created" and "started" are different moments: tell the second once, before its log.
+      if (!live.containerSeen && !live.finished && (live.poke ?? 1) === 1) this.#o.reporter.containerStarted?.(live.task, live.attempt, pod.spec?.nodeName ?? null, now - live.createdAt);
+      live.containerSeen = true;
+      live.pod.followLog();
+    }
     if (containerTerminated(pod)) live.pod.containerTerminated();
     if (live.finished || live.judged) return;
     const outcome = classifyPod(pod, {
-      now: this.#clock.now(),
+      now,
       createdAt: live.createdAt,
       startTimeoutMs: live.startTimeoutMs,
       imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000,
@@ -361,7 +369,12 @@ class Engine {
       deleted: (deleted || Boolean(pod.metadata?.deletionTimestamp)) && !live.pod.deletedByUs,
       task: live.task,
     });
-    if (!outcome) return;
+    if (!outcome) {
+      // Still waiting: say why (the reporter paces the lines), from the status the watch brought.
+      const waiting = deleted || live.containerSeen ? null : pendingStatus(pod);
+      if (waiting !== null) this.#o.reporter.podPending?.(live.task, live.attempt, waiting, now);
+      return;
+    }
     if (live.pod.following && containerTerminated(pod) && !deleted) {
       // Let the log finish first, so the step log shows a task's last lines before its result.
       // Bounded: a log that cannot be read must not hold the run.

@@ -2,6 +2,7 @@
 import type { KeepPods, RunContext } from '../common/run.ts';
 import type { Clock } from '../common/clock.ts';
 import type { AttemptEnd, AttemptOutcome, PreviousSuccess } from '../dag/types.ts';
+import type { ClusterReader } from '../kube/dry-run-checks.ts';
 import type { PodApi } from '../kube/pod-api.ts';
 import type { Reporter } from '../report/types.ts';
 import type { DagSpec } from '../spec/types.ts';
@@ -31,6 +32,11 @@ export interface RunDagOptions {
   keepPods: KeepPods;
   /** The cluster's pods: `kubePodApi(client)` (src/kube/pod-api.ts), or a fake in tests. */
   pods: PodApi;
+  /**
+   * `dry-run` only: reads Secrets, ConfigMaps and nodes to check what the server's dry run cannot
+   * (`kubeClusterReader(client)`); without it, only the server's dry run speaks.
+   */
+  cluster?: ClusterReader;
   context: RunContext;
   reporter: Reporter;
   /** Aborting it cancels the run: live pods are deleted and the result is `cancelled`. */

@@ -6,6 +6,7 @@
  */
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { AttemptOutcome } from '../dag/types.ts';
+import type { PendingStatus } from '../common/observed.ts';
 import { CONTAINER, parseOutputs } from './pod.ts';
 
 /** What `classifyPod` needs besides the pod. */
@@ -230,3 +231,24 @@ export function containerStarted(pod: V1Pod): boolean {
   const s = mainStatus(pod)?.state;
   return s?.running !== undefined || s?.terminated !== undefined;
 }
+
+/**
+ * Why the pod's container has not started, or `null` once it has (or the pod ended). Read from
+ * the pod's status alone (the `PodScheduled` condition, the container's `waiting` state), which
+ * the run's one watch already brings: no extra request.
+ */
+export function pendingStatus(pod: V1Pod): PendingStatus | null {
+  const status = pod.status ?? {};
+  const main = mainStatus(pod);
+  if (main?.state?.running || main?.state?.terminated) return null;
+  if (status.phase !== undefined && status.phase !== 'Pending') return null;
+  const node = pod.spec?.nodeName ?? null;
+  const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled');
+  if (sched?.status === 'False') return { reason: sched.reason ?? 'Unschedulable', message: sched.message ?? null, node: null };
+  const waiting = main?.state?.waiting;
+  if (waiting?.reason) return { reason: waiting.reason, message: waiting.message ?? null, node };
+  if (node !== null) return { reason: 'Scheduled', message: null, node };
+  return { reason: 'Pending', message: null, node: null };
+}
+
+export type { PendingStatus };

@@ -208,14 +208,15 @@ export function runAnnotations(spec: DagSpec, state: RunState): Annotation[] {
 export function dryRunAnnotations(spec: DagSpec, verdicts: readonly DryRunVerdict[]): Annotation[] {
   const order = new Map(spec.tasks.map((t, i) => [t.id, i]));
   return verdicts
-    .filter((v) => !v.accepted)
+    .filter((v) => !v.accepted || (v.problems ?? []).length > 0)
     .sort((a, b) => (order.get(a.task) ?? 0) - (order.get(b.task) ?? 0))
     .map((v) => {
       const def = spec.tasks.find((t) => t.id === v.task);
+      const problems = v.problems ?? [];
       return {
         level: 'error' as const,
-        title: `Task ${v.task}: the cluster refused its pod`,
-        message: v.message ?? 'The cluster refused the pod without a message.',
+        title: v.accepted ? `Task ${v.task}: its pod would not run` : `Task ${v.task}: the cluster refused its pod`,
+        message: [...(v.accepted ? [] : [v.message ?? 'The cluster refused the pod without a message.']), ...problems].join('\n'),
         file: def === undefined ? null : spec.file,
         line: def?.pos.line ?? null,
         col: def?.pos.col ?? null,

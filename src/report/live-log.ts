@@ -7,7 +7,47 @@
  */
 import type { AttemptOutcome, Decision, RunResult, RunState, RunView } from '../dag/types.ts';
 import { formatDuration } from '../common/duration.ts';
-import type { DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
+import type { PendingStatus } from '../common/observed.ts';
+import type { DryRunChecks, DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
+
+/** At most one line about a waiting pod per attempt in this long; a later change is told then. */
+export const PENDING_LINE_GAP_MS = 10_000;
+
+/**
+ * Reasons every pod passes through on its way to running. They are told only once the pod has
+ * waited this long, so a run where pods start at once prints no waiting lines at all.
+ */
+const ROUTINE_WAITS = new Set(['Pending', 'Scheduled', 'ContainerCreating', 'PodInitializing']);
+const ROUTINE_QUIET_MS = 10_000;
+
+/** Image pull reasons that alternate while the kubelet backs off: one story, told once. */
+const IMAGE_PULL = new Set(['ErrImagePull', 'ImagePullBackOff', 'RegistryUnavailable']);
+
+/** What a waiting pod's status says, in words, and the key that tells one story from another. */
+function pendingWords(s: PendingStatus): { key: string; text: string } {
+  // The scheduler ends its sentences with a period; the line goes on after it.
+  const message = (s.message?.trim() ?? '').replace(/\.$/, '');
+  if (s.reason === 'Unschedulable') {
+    return { key: `unschedulable:${message}`, text: `waiting for a node: ${message === '' ? 'no node fits the pod' : message}` };
+  }
+  if (IMAGE_PULL.has(s.reason)) {
+    // "Back-off pulling image "x": ErrImagePull: <cause>" and "<cause>" are the same story.
+    const cause = message.replace(/^Back-off pulling image "[^"]*":\s*(ErrImagePull:\s*)?/, '');
+    return { key: `image:${cause}`, text: `cannot pull the image yet (${s.reason}): ${cause === '' ? message || 'no message' : cause}` };
+  }
+  if (s.reason === 'ContainerCreating' || s.reason === 'PodInitializing' || s.reason === 'Scheduled') {
+    const on = s.node === null ? '' : ` on ${s.node}`;
+    return { key: `creating:${s.node ?? ''}`, text: `pending: the container is being created${on} (pulling the image, mounting volumes)` };
+  }
+  return { key: `${s.reason}:${message}`, text: `pending: ${s.reason}${message === '' ? '' : `: ${message}`}` };
+}
+
+/** What the live log remembers of one waiting attempt, to pace its lines. */
+interface Waiting {
+  firstAt: number;
+  lastKey: string | null;
+  lastAt: number | null;
+}
 
 /** Options of `LiveLogReporter`. */
 export interface LiveLogOptions {
@@ -43,6 +83,8 @@ export class LiveLogReporter implements Reporter {
   readonly #max: number;
   /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
   #done: RunResult | null = null;
+  /** Attempts whose pods wait to start, by `task#attempt`. */
+  readonly #waiting = new Map<string, Waiting>();
 
   constructor(options: LiveLogOptions) {
     this.#write = options.write;
@@ -59,7 +101,30 @@ export class LiveLogReporter implements Reporter {
   podCreated(task: string, attempt: number, pod: string, adopted: boolean, poke?: number): void {
     // A sensor's later pokes were announced by the "not yet" line of the poke before.
     if (poke !== undefined && poke > 1) return;
-    this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'started pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'created pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+  }
+
+  podPending(task: string, attempt: number, status: PendingStatus, at: number): void {
+    const id = `${task}#${attempt}`;
+    let w = this.#waiting.get(id);
+    if (w === undefined) {
+      w = { firstAt: at, lastKey: null, lastAt: null };
+      this.#waiting.set(id, w);
+    }
+    const { key, text } = pendingWords(status);
+    if (key === w.lastKey) return; // nothing new
+    if (ROUTINE_WAITS.has(status.reason) && at - w.firstAt < ROUTINE_QUIET_MS) return; // the usual way to running
+    if (w.lastAt !== null && at - w.lastAt < PENDING_LINE_GAP_MS) return; // a later change tells the newest
+    w.lastKey = key;
+    w.lastAt = at;
+    const waited = at - w.firstAt >= 1000 ? `; waiting for ${formatDuration(at - w.firstAt)}` : '';
+    this.#write(`${label(task, attempt)} ${text}${waited}`);
+  }
+
+  containerStarted(task: string, attempt: number, node: string | null, pendingMs: number): void {
+    this.#waiting.delete(`${task}#${attempt}`);
+    const after = pendingMs >= 1000 ? ` after ${formatDuration(pendingMs)} pending` : '';
+    this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
   }
 
   logLine(line: LogLine): void {
@@ -71,6 +136,7 @@ export class LiveLogReporter implements Reporter {
   }
 
   attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): void {
+    this.#waiting.delete(`${task}#${attempt}`);
     if (outcome.class !== 'succeeded') return; // failures are told by the retry / give-up decision
     const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
     const took = rec && rec.finishedAt !== null ? ` in ${formatDuration(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
@@ -121,7 +187,14 @@ export class LiveLogReporter implements Reporter {
   }
 
   dryRunVerdict(v: DryRunVerdict): void {
-    this.#write(v.accepted ? `${v.task}: the cluster would accept pod ${v.pod}` : `${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
+    const problems = v.problems ?? [];
+    if (!v.accepted) this.#write(`${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
+    else if (problems.length > 0) this.#write(`${v.task}: the cluster would accept pod ${v.pod}, but it would not run: ${problems.join('; ')}`);
+    else this.#write(`${v.task}: the cluster would accept pod ${v.pod}`);
+  }
+
+  dryRunChecks(checks: DryRunChecks): void {
+    for (const s of checks.skipped) this.#write(`dry run: skipped a check (${s.check}): ${s.why}`);
   }
 
   runFinished(state: RunState): void {

@@ -5,7 +5,7 @@
 import * as core from '@actions/core';
 import { appendFile } from 'node:fs/promises';
 import type { RunState } from '../dag/types.ts';
-import type { DryRunVerdict, Reporter, RunInfo } from './types.ts';
+import type { DryRunChecks, DryRunVerdict, Reporter, RunHistory, RunInfo } from './types.ts';
 import { renderDryRunSummary, renderPlanSummary, renderRunSummary, type KeepPodsPolicy } from './summary.ts';
 
 /** Where a rendered summary goes. */
@@ -51,6 +51,8 @@ export class SummaryReporter implements Reporter {
   readonly #writer: SummaryWriter;
   #info: RunInfo | null = null;
   readonly #verdicts: DryRunVerdict[] = [];
+  #checks: DryRunChecks | undefined;
+  #history: RunHistory | undefined;
   #written = false;
 
   constructor(options: SummaryReporterOptions = {}) {
@@ -67,14 +69,23 @@ export class SummaryReporter implements Reporter {
     this.#verdicts.push(verdict);
   }
 
+  dryRunChecks(checks: DryRunChecks): void {
+    this.#checks = checks;
+  }
+
+  /** The last runs of this DAG, read before the run (src/kube/history.ts), for the history grid. */
+  setHistory(history: RunHistory): void {
+    this.#history = history;
+  }
+
   async runFinished(state: RunState, logTails: Record<string, string[]>): Promise<void> {
     const info = this.#info;
     if (info === null) return;
     const common = { maxBytes: this.#options.maxBytes, secrets: this.#options.secrets ?? [] };
     const text =
       info.mode === 'dry-run'
-        ? renderDryRunSummary(info, this.#verdicts, common)
-        : renderRunSummary(info, state, logTails, { ...common, logTailLines: this.#options.logTailLines ?? 50, keepPods: this.#options.keepPods });
+        ? renderDryRunSummary(info, this.#verdicts, { ...common, checks: this.#checks })
+        : renderRunSummary(info, state, logTails, { ...common, logTailLines: this.#options.logTailLines ?? 50, keepPods: this.#options.keepPods, history: this.#history });
     await this.#write(text);
   }
 

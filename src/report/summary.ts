@@ -14,7 +14,7 @@ import { runUrl as contextRunUrl } from '../common/links.ts';
 import { stringify } from 'yaml';
 import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
 import type { DagSpec, SpecIssue, TaskSpec } from '../spec/types.ts';
-import type { DryRunVerdict, RunInfo } from './types.ts';
+import type { DryRunChecks, DryRunVerdict, HistoryRun, RunHistory, RunInfo } from './types.ts';
 import {
   codeBlock,
   codeSpan,
@@ -73,6 +73,8 @@ export type KeepPodsPolicy = 'never' | 'on-failure' | 'always';
 export interface RunSummaryOptions {
   /** The `keep-pods` policy, so a failed task's section says whether its pod is still there. */
   keepPods?: KeepPodsPolicy;
+  /** The last runs of this DAG before this one, for the history grid (src/kube/history.ts). */
+  history?: RunHistory;
   /** Show at most this many of the last log lines of each failed task. */
   logTailLines: number;
   /** Size budget in bytes (UTF-8); default `DEFAULT_MAX_BYTES`. */
@@ -461,9 +463,9 @@ function kubectlBlock(info: RunInfo, pod: string, o: AttemptOutcome | null, keep
     const why = keepPods === 'never' ? 'The pod was deleted (`keep-pods: never`); the cluster keeps its events for about an hour:' : 'The pod is gone; the cluster keeps its events for about an hour:';
     return [why, '', codeBlock([events], 'sh')].join('\n');
   }
-  const kept = keepPods === undefined ? 'if `keep-pods` kept it' : `kept by \`keep-pods: ${keepPods}\``;
+  const kept = keepPods === undefined ? 'Its pod, if `keep-pods` kept it' : `Its pod, kept by \`keep-pods: ${keepPods}\``;
   return [
-    `Look at its pod in the cluster (${kept}; delete the pod when done): status and events, whole log, events alone:`,
+    `${kept}: its status and events, its whole log, and the cluster's events about it (delete the pod when you are done):`,
     '',
     codeBlock([`kubectl${ns} describe pod ${pod}`, `kubectl${ns} logs ${pod}`, events], 'sh'),
   ].join('\n');
@@ -540,7 +542,7 @@ export function renderRunSummary(
   const logTailLines = Math.max(0, options.logTailLines);
 
   const render = (cap: number, trimmed: boolean, compact: boolean): string =>
-    redact(buildRunSummary(safeInfo, safeState, safeTails, { logTailLines, cap, trimmed, compact, keepPods: options.keepPods }));
+    redact(buildRunSummary(safeInfo, safeState, safeTails, { logTailLines, cap, trimmed, compact, keepPods: options.keepPods, history: options.history }));
 
   const full = render(logTailLines, false, false);
   if (byteLength(full) <= maxBytes) return full;
@@ -566,6 +568,7 @@ interface BuildOptions {
   /** Leave out the charts and the per-attempt rows. */
   compact: boolean;
   keepPods: KeepPodsPolicy | undefined;
+  history: RunHistory | undefined;
 }
 
 function buildRunSummary(info: RunInfo, state: RunState, tails: Record<string, string[]>, o: BuildOptions): string {
@@ -610,9 +613,80 @@ function buildRunSummary(info: RunInfo, state: RunState, tails: Record<string, s
     const timeline = runGantt(info, state);
     if (timeline !== null) out.push('', '### Timeline', '', timeline);
   }
+  if (!o.compact && o.history !== undefined) {
+    const grid = historyGrid(info, state, o.history);
+    if (grid !== null) out.push('', '### Last runs', '', grid);
+  }
   const params = paramsBlock(info.params);
   if (params !== null) out.push('', params);
   return `${out.join('\n')}\n`;
+}
+
+/** The emoji of a task's result in the history grid. */
+const HISTORY_EMOJI: Record<string, string> = {
+  succeeded: '✅',
+  failed: '❌',
+  skipped: '⏭️',
+  cancelled: '🚫',
+  'not-run': '⚪',
+};
+
+/** Runs with more tasks than this show only the rows of tasks that did not always succeed. */
+const HISTORY_ALL_ROWS_MAX_TASKS = 40;
+
+/** A history cell: the result's emoji and the duration, or `·` when the task did not run. */
+function historyCell(result: string | null | undefined, durationMs: number | null | undefined): string {
+  if (result === undefined) return '·';
+  const emoji = result === null ? '⏳' : (HISTORY_EMOJI[result] ?? '❔');
+  return durationMs === null || durationMs === undefined ? emoji : `${emoji} ${formatDuration(durationMs)}`;
+}
+
+/**
+ * The grid of the last runs, as Airflow's: a row per task, a column per run (oldest left, this run
+ * right), each cell the task's result and duration, each column linking to its run. A task that
+ * fails now after succeeding before stands out in bold, with how long it has been failing.
+ */
+function historyGrid(info: RunInfo, state: RunState, history: RunHistory): string | null {
+  if (history.unavailable !== null) return `_The history of earlier runs is left out: ${escapeMarkdown(history.unavailable)}._`;
+  if (history.runs.length === 0) return null;
+  const runLink = (r: HistoryRun): string => {
+    const label = `${new Date(r.startedAt).toISOString().slice(5, 16).replace('T', ' ')}`;
+    const emoji = r.result === null ? '⏳' : (RUN_RESULT[r.result]?.emoji ?? '❔');
+    const url = runUrl({ ...info, context: { ...info.context, runId: r.runId, runAttempt: r.runAttempt } });
+    return `${emoji} ${link(label, url)}`;
+  };
+  const byId = new Map(state.tasks.map((t) => [t.id, t]));
+  const current = (id: string): { result: string | null | undefined; durationMs: number | null } => {
+    const t = byId.get(id);
+    if (t === undefined) return { result: undefined, durationMs: null };
+    const span = taskSpan(t, state);
+    return { result: t.reusedFrom !== null ? 'succeeded' : t.result, durationMs: span === null ? null : span.end - span.start };
+  };
+  const header = `| Task | ${history.runs.map(runLink).join(' | ')} | **this run** |`;
+  const align = `|---|${history.runs.map(() => ':-:').join('|')}|:-:|`;
+  const rows: string[] = [];
+  let hidden = 0;
+  for (const t of info.spec.tasks) {
+    const past = history.runs.map((r) => r.tasks[t.id]);
+    const now = current(t.id);
+    const results = [...past.map((c) => c?.result), now.result];
+    if (info.spec.tasks.length > HISTORY_ALL_ROWS_MAX_TASKS && results.every((r) => r === 'succeeded' || r === undefined)) {
+      hidden++;
+      continue;
+    }
+    // Failing since when: the failures at the end of the row, after a success.
+    let streak = 0;
+    for (let i = results.length - 1; i >= 0 && results[i] === 'failed'; i--) streak++;
+    const before = results[results.length - 1 - streak];
+    const newly = streak > 0 && before === 'succeeded';
+    const name = link(t.id, specUrl(info, t.pos.line));
+    const label = newly ? `**${name}** ❗ failing ${streak === 1 ? 'since this run' : `for ${streak} runs`}` : name;
+    const cells = [...past.map((c) => historyCell(c === undefined ? undefined : c.result, c?.durationMs)), historyCell(now.result, now.durationMs)];
+    rows.push(`| ${label} | ${cells.join(' | ')} |`);
+  }
+  const out = [`The last ${history.runs.length} ${history.runs.length === 1 ? 'run' : 'runs'} of this DAG before this one, from the states kept in the cluster (\`retention\`); · did not run.`, '', header, align, ...rows];
+  if (hidden > 0) out.push('', `_${hidden} ${hidden === 1 ? 'task' : 'tasks'} succeeded in every run shown and ${hidden === 1 ? 'is' : 'are'} left out._`);
+  return out.join('\n');
 }
 
 /** `failed` → `Failed`. */
@@ -732,27 +806,43 @@ function buildPlanSummary(info: RunInfo, pods: Record<string, object>, withPods:
   return `${out.join('\n')}\n`;
 }
 
+/** What no dry run can know, however much the credentials allow (README, "Modes"). */
+export const DRY_RUN_CANNOT_KNOW =
+  'whether each image exists and can be pulled, whether its command exists in the image, what the task does when it runs, ' +
+  'and whether quotas and free capacity at run time leave room for it';
+
 /** The summary of `dry-run`: the graph coloured by the cluster's verdict, and its messages. */
-export function renderDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], options: SummaryOptions = {}): string {
+export function renderDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], options: SummaryOptions & { checks?: DryRunChecks } = {}): string {
   const redact = makeRedactor(options.secrets ?? []);
   const safeInfo = redactDeep(info, redact);
   const safeVerdicts = redactDeep(verdicts, redact);
-  const text = redact(buildDryRunSummary(safeInfo, safeVerdicts));
+  const text = redact(buildDryRunSummary(safeInfo, safeVerdicts, options.checks === undefined ? undefined : redactDeep(options.checks, redact)));
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   return byteLength(text) <= maxBytes ? text : cutToBytes(text, maxBytes);
 }
 
-function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
+function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], checks: DryRunChecks | undefined): string {
   const byTask = new Map(verdicts.map((v) => [v.task, v]));
+  const problemsOf = (v: DryRunVerdict): string[] => v.problems ?? [];
   const refused = verdicts.filter((v) => !v.accepted);
+  const stuck = verdicts.filter((v) => v.accepted && problemsOf(v).length > 0);
   const missing = info.spec.tasks.filter((t) => !byTask.has(t.id));
+  const skipped = checks?.skipped ?? [];
   const n = info.spec.tasks.length;
-  const ok = refused.length === 0 && missing.length === 0;
-  const headline = ok
-    ? `## ✅ ${escapeMarkdown(info.spec.name)} dry run: every pod accepted`
-    : `## ❌ ${escapeMarkdown(info.spec.name)} dry run: ${refused.length} of ${n} ${n === 1 ? 'pod' : 'pods'} refused`;
-  const counts = [`${verdicts.length - refused.length} ✅ accepted`];
+  const ok = refused.length === 0 && stuck.length === 0 && missing.length === 0;
+  const pods = (k: number): string => `${k} of ${n} ${n === 1 ? 'pod' : 'pods'}`;
+  const bad: string[] = [];
+  if (refused.length > 0) bad.push(`${pods(refused.length)} refused`);
+  if (stuck.length > 0) bad.push(`${pods(stuck.length)} would not run`);
+  const skippedText = `${skipped.length} ${skipped.length === 1 ? 'check' : 'checks'} skipped`;
+  const headline = !ok
+    ? `## ❌ ${escapeMarkdown(info.spec.name)} dry run: ${bad.length > 0 ? bad.join(', ') : `${missing.length} not checked`}`
+    : skipped.length > 0
+      ? `## ⚠️ ${escapeMarkdown(info.spec.name)} dry run: every pod accepted, ${skippedText}`
+      : `## ✅ ${escapeMarkdown(info.spec.name)} dry run: every pod accepted`;
+  const counts = [`${verdicts.length - refused.length - stuck.length} ✅ accepted`];
   if (refused.length > 0) counts.push(`${refused.length} ❌ refused`);
+  if (stuck.length > 0) counts.push(`${stuck.length} ❌ would not run`);
   if (missing.length > 0) counts.push(`${missing.length} ⚪ not checked`);
   const out: string[] = [
     headline,
@@ -762,6 +852,14 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
     `${n} ${n === 1 ? 'task' : 'tasks'}: ${counts.join(' · ')}`,
     '',
     sourceLine(info),
+  ];
+  if (checks !== undefined) {
+    out.push('', "### Beyond the server's dry run", '');
+    for (const d of checks.done) out.push(`- ✅ Checked: ${escapeMarkdown(d)}.`);
+    for (const s of skipped) out.push(`- ⏭️ **Skipped**: ${escapeMarkdown(s.check)}: ${escapeMarkdown(s.why)}.`);
+    out.push(`- No dry run can know ${escapeMarkdown(DRY_RUN_CANNOT_KNOW)}.`);
+  }
+  out.push(
     '',
     '### Graph',
     '',
@@ -770,16 +868,18 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
       (t) => {
         const v = byTask.get(t.id);
         if (v === undefined) return { cls: 'notrun', lines: ['⚪ not checked'], mark: '⚪' };
-        return v.accepted ? { cls: 'accepted', lines: ['✅ accepted'], mark: '✅' } : { cls: 'refused', lines: ['❌ refused'], mark: '❌' };
+        if (!v.accepted) return { cls: 'refused', lines: ['❌ refused'], mark: '❌' };
+        if (problemsOf(v).length > 0) return { cls: 'refused', lines: ['❌ would not run'], mark: '❌' };
+        return { cls: 'accepted', lines: ['✅ accepted'], mark: '✅' };
       },
       ['refused', 'notrun', 'accepted'],
     ),
     '',
     '### Verdicts',
     '',
-    '| Task | Pod | Verdict | Cluster’s message |',
+    '| Task | Pod | Verdict | Why |',
     '|---|---|---|---|',
-  ];
+  );
   for (const t of info.spec.tasks) {
     const v = byTask.get(t.id);
     const task = link(t.id, specUrl(info, t.pos.line));
@@ -787,8 +887,9 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[]): string {
       out.push(`| ${task} | — | ⚪ not checked | — |`);
       continue;
     }
-    const message = v.message === null || v.message === '' ? '—' : escapeMarkdown(v.message);
-    out.push(`| ${task} | ${codeSpan(v.pod)} | ${v.accepted ? '✅ accepted' : '❌ refused'} | ${message} |`);
+    const why = [...(v.message === null || v.message === '' ? [] : [v.message]), ...problemsOf(v)];
+    const verdict = !v.accepted ? '❌ refused' : problemsOf(v).length > 0 ? '❌ would not run' : '✅ accepted';
+    out.push(`| ${task} | ${codeSpan(v.pod)} | ${verdict} | ${why.length === 0 ? '—' : why.map(escapeMarkdown).join('<br/>')} |`);
   }
   const params = paramsBlock(info.params);
   if (params !== null) out.push('', params);

@@ -98,7 +98,7 @@ describe('a re-run after the runner of an earlier attempt died', () => {
       env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' },
       cwd: await workspace(oneTask(image)),
       onLine: (line, step) => {
-        if (/\[long\] started pod/.test(line)) step.signal('SIGKILL');
+        if (/\[long\] created pod/.test(line)) step.signal('SIGKILL');
       },
     });
     expect(first.signal, show(first)).toBe('SIGKILL');

@@ -133,7 +133,9 @@ describe('mode: run', () => {
     const errors = step.commands.filter((c) => c.command === 'error' && c.properties['file'] === 'dag.yaml');
     expect(errors.length).toBeGreaterThan(0);
     expect(errors[0]!.properties['line']).toBe('7');
-    expect(errors[0]!.message).toMatch(/exit code 3/);
+    // The title says how it ended (exit 3); the message does not say it again.
+    expect(errors[0]!.properties['title']).toMatch(/: exit 3$/);
+    expect(errors[0]!.message).toMatch(/^Failed after 3 attempts/);
     expect(errors[0]!.properties['col']).toBe('3');
     expect(errors[0]!.properties['title']).toMatch(/bad failed/);
     expect(errors[0]!.message).toMatch(/Failed after 3 attempts/);

@@ -172,6 +172,29 @@ tasks:
   expect(attempts(r.state, 'big')).toEqual(['timeout:Unschedulable']);
   expect(r.state.tasks[0]!.attempts[0]!.outcome!.message).toMatch(/Insufficient cpu/);
   expect(Object.values(startsPerPod(r))).toEqual([0]);
+  // While it waited, the live log said why, from the first second; "created", never "started".
+  const pod = r.out.created[0]!.pod;
+  const mine = r.out.lines.filter((l) => l.startsWith('[big]') || l.startsWith('big '));
+  expect(mine[0]).toBe(`[big] created pod ${pod}`);
+  expect(mine[1]).toMatch(/^\[big\] waiting for a node: 0\/1 nodes are available: 1 Insufficient cpu/);
+  expect(mine[2]).toMatch(/^big attempt 1 timed out: Unschedulable: not started within the start timeout \(1s\): 0\/1 nodes are available: 1 Insufficient cpu/);
+  expect(mine).toHaveLength(3);
+  // The summary's row of the task quotes the last reason.
+  const summary = renderRunSummary(info(s), r.state, {}, { logTailLines: 50 });
+  expect(summary).toMatch(/\| \[big\]\(.*\) \| ❌ failed \| 1 \|.*\| timeout: Unschedulable — not started within the start timeout \(1s\): 0\/1 nodes are available: 1 Insufficient cpu/);
+});
+
+test('a pod that starts at once prints "created", then "started on <node>", and no waiting line', async () => {
+  const s = spec(`version: 1
+name: quick
+tasks:
+  hello:
+    image: busybox
+    command: [sh, -c, 'echo hi']
+`);
+  const r = await run(cluster, s);
+  const mine = r.out.lines.filter((l) => l.startsWith('[hello]'));
+  expect(mine).toEqual([`[hello] created pod ${r.out.created[0]!.pod}`, '[hello] started on node-a', '[hello] hi', expect.stringMatching(/^\[hello\] succeeded in /)]);
 });
 
 test('timeout: a task running past its timeout ends with DeadlineExceeded', async () => {

@@ -59,7 +59,7 @@ test('pods created and adopted, and a success with its outputs (names only, neve
     tasks: [{ id: 'a', result: 'succeeded', attempts: [{ attempt: 2, pod: 'p', startedAt: 1000, finishedAt: 3500, outcome: null }], outputs: {}, reason: null, reusedFrom: null, retryAt: null }],
   };
   r.attemptFinished('a', 2, { ...failed, class: 'succeeded', exitCode: 0, outputs: { password: 'hunter2' } }, view(st));
-  expect(lines).toEqual(['[a] started pod dag-1-1-a-1', '[a #2] adopted existing pod dag-1-1-a-2 (attempt 2)', '[a #2] succeeded in 2.5s (attempt 2); outputs: password']);
+  expect(lines).toEqual(['[a] created pod dag-1-1-a-1', '[a #2] adopted existing pod dag-1-1-a-2 (attempt 2)', '[a #2] succeeded in 2.5s (attempt 2); outputs: password']);
   expect(lines.join('\n')).not.toContain('hunter2');
 });
 
@@ -77,4 +77,41 @@ test('the run\'s last line comes after the last task\'s own line, though its don
   r.attemptFinished('report', 1, ok, view(done));
   r.runFinished(done);
   expect(lines).toEqual(['[report] succeeded in 2s', 'DAG clickhouse-db-sync finished: success (1 succeeded)']);
+});
+
+test('"created" and "started" are different lines, the second with the node and how long it waited', () => {
+  const { r, lines } = reporter();
+  r.podCreated('load', 1, 'dag-1-1-load-1', false);
+  r.containerStarted('load', 1, 'pool-a-1', 200);
+  r.podCreated('train', 1, 'dag-1-1-train-1', false);
+  r.containerStarted('train', 1, 'gpu-1', 83_000);
+  expect(lines).toEqual(['[load] created pod dag-1-1-load-1', '[load] started on pool-a-1', '[train] created pod dag-1-1-train-1', '[train] started on gpu-1 after 1m 23s pending']);
+});
+
+test('a waiting pod says why as it changes, at a readable pace: one line per story, at most one per 10 s', () => {
+  const { r, lines } = reporter();
+  const unsched = (message: string) => ({ reason: 'Unschedulable', message, node: null });
+  const t0 = 1_000_000;
+  // A pod that starts at once prints no waiting line at all.
+  r.podPending('quick', 1, { reason: 'Pending', message: null, node: null }, t0);
+  r.podPending('quick', 1, { reason: 'ContainerCreating', message: null, node: 'n1' }, t0 + 300);
+  r.containerStarted('quick', 1, 'n1', 900);
+  // An unschedulable pod: the scheduler's words at once, the same words never twice.
+  r.podPending('train', 1, unsched('0/3 nodes are available: 3 Insufficient nvidia.com/gpu.'), t0);
+  r.podPending('train', 1, unsched('0/3 nodes are available: 3 Insufficient nvidia.com/gpu.'), t0 + 5_000);
+  // A change 2 s later waits for the gap; the next change after it is told.
+  r.podPending('train', 1, unsched('0/4 nodes are available: 4 Insufficient nvidia.com/gpu.'), t0 + 7_000);
+  r.podPending('train', 1, unsched('0/5 nodes are available: 1 node(s) had untolerated taint {nvidia.com/gpu: present}, 4 Insufficient nvidia.com/gpu.'), t0 + 12_000);
+  r.podPending('train', 1, { reason: 'ContainerCreating', message: null, node: 'gpu-1' }, t0 + 40_000);
+  // Image pull back-off alternates ErrImagePull and ImagePullBackOff: one story.
+  r.podPending('train', 1, { reason: 'ErrImagePull', message: 'failed to pull image "trainer:2": not found', node: 'gpu-1' }, t0 + 60_000);
+  r.podPending('train', 1, { reason: 'ImagePullBackOff', message: 'Back-off pulling image "trainer:2": ErrImagePull: failed to pull image "trainer:2": not found', node: 'gpu-1' }, t0 + 75_000);
+  r.podPending('train', 1, { reason: 'ErrImagePull', message: 'failed to pull image "trainer:2": not found', node: 'gpu-1' }, t0 + 90_000);
+  expect(lines).toEqual([
+    '[quick] started on n1',
+    '[train] waiting for a node: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu',
+    '[train] waiting for a node: 0/5 nodes are available: 1 node(s) had untolerated taint {nvidia.com/gpu: present}, 4 Insufficient nvidia.com/gpu; waiting for 12s',
+    '[train] pending: the container is being created on gpu-1 (pulling the image, mounting volumes); waiting for 40s',
+    '[train] cannot pull the image yet (ErrImagePull): failed to pull image "trainer:2": not found; waiting for 1m',
+  ]);
 });

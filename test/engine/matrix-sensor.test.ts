@@ -162,7 +162,7 @@ test('a sensor: a new pod per poke, none kept between pokes (even with keep-pods
   // Every poke's pod was deleted: a "not yet" is not a failure to keep.
   for (const p of creates.slice(0, 3)) expect(fake.calls).toContain(`delete ${p}`);
   expect(out.lines.filter((l) => l.includes('not yet (poke'))).toEqual(['[wait-for-data] not yet (poke 1); next poke at 02:12:00Z', '[wait-for-data] not yet (poke 2); next poke at 02:17:00Z']);
-  expect(out.lines.filter((l) => l.includes('started pod')).length).toBe(2); // poke 1 and spark
+  expect(out.lines.filter((l) => l.includes('created pod')).length).toBe(2); // poke 1 and spark
   expect(out.logs.filter((l) => l.task === 'wait-for-data').map((l) => l.text)).toEqual(['not there yet', 'not there yet', 'found it']);
   expect(results(state)).toEqual({ 'wait-for-data': 'succeeded', spark: 'succeeded' });
 });

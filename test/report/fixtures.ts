@@ -394,3 +394,21 @@ export function fanOutState(spec: DagSpec, failing: string[], misconfigured: str
 export function shardTail(): string[] {
   return ['reading s3://lake/events/part-17.parquet', 'rows: 1200000', 'error: column "user_id" has nulls in 3 rows', 'exit status 2'];
 }
+
+/** Three earlier nightly runs of the example: two green, then migrate-data failing. */
+export function history(): import('../../src/report/types.ts').RunHistory {
+  const day = 86_400_000;
+  const one = (n: number, result: 'success' | 'failure', migrate: string) => ({
+    runId: String(12345678800 + n),
+    runAttempt: 1,
+    startedAt: T0 - (4 - n) * day,
+    result,
+    tasks: {
+      'drop-destination-db': { result: 'succeeded', durationMs: 4000, runAttempt: 1 },
+      'create-db': { result: 'succeeded', durationMs: 3000, runAttempt: 1 },
+      'migrate-data': { result: migrate, durationMs: 3_540_000, runAttempt: 1 },
+      report: { result: 'succeeded', durationMs: 7000, runAttempt: 1 },
+    },
+  });
+  return { runs: [one(1, 'success', 'succeeded'), one(2, 'success', 'succeeded'), one(3, 'failure', 'failed')], unavailable: null };
+}

@@ -29,7 +29,7 @@ const tails = { 'migrate-data': f.migrateTail() };
 const markdown = {
   success: () => renderRunSummary(f.info(), f.successState(), {}, { logTailLines: 50 }),
   retries: () => renderRunSummary(f.info(), f.retriesState(), {}, { logTailLines: 50 }),
-  failure: () => renderRunSummary(f.info(), f.failureState(), tails, { logTailLines: 50 }),
+  failure: () => renderRunSummary(f.info(), f.failureState(), tails, { logTailLines: 50, keepPods: 'on-failure', history: f.history() }),
   skips: () => renderRunSummary(f.info(f.skipsSpec()), f.skipsState(), {}, { logTailLines: 50 }),
   cancel: () => renderRunSummary(f.info(), f.cancelState(), {}, { logTailLines: 50 }),
   hostile: () => {
@@ -51,8 +51,8 @@ const markdown = {
       { task: 'drop-destination-db', pod: 'p-1', accepted: true, message: null },
       { task: 'create-db', pod: 'p-2', accepted: true, message: null },
       { task: 'migrate-data', pod: 'p-3', accepted: false, message: 'pods "p-3" is forbidden: exceeded quota: compute' },
-      { task: 'report', pod: 'p-4', accepted: true, message: null },
-    ]),
+      { task: 'report', pod: 'p-4', accepted: true, message: null, problems: ['Secret "clickhouse-creds" has no key "password" (it has "pass")'] },
+    ], { checks: { done: ['every Secret the pods name exists, with its keys'], skipped: [{ check: 'a node can run each pod (selector, affinity, taints, resources)', why: 'RBAC does not let these credentials list nodes (a cluster-wide permission, granted by a ClusterRole)' }] } }),
 }[scenario];
 if (markdown === undefined) {
   console.error(`Unknown scenario '${scenario}'. Expected one of: success, retries, failure, skips, cancel, hostile, fan-out, big, plan, dry-run.`);

@@ -7,7 +7,8 @@ import {
   renderRunSummary,
 } from '../../src/report/summary.ts';
 import { formatDuration } from '../../src/report/format.ts';
-import type { DryRunVerdict } from '../../src/report/types.ts';
+import type { DryRunVerdict, HistoryRun, RunHistory } from '../../src/report/types.ts';
+import { escapeMarkdown } from '../../src/report/escape.ts';
 import { expectGolden } from './golden.ts';
 import { mermaidBlocks, parseMermaid } from './mermaid-parse.ts';
 import * as f from './fixtures.ts';
@@ -62,8 +63,19 @@ describe('run summary golden files', () => {
             accepted: false,
             message: 'pods "clickhouse-db-sync-dry-migrate-data-1" is forbidden: exceeded quota: compute, requested: requests.memory=4Gi, used: requests.memory=14Gi, limited: requests.memory=16Gi',
           },
-          { task: 'report', pod: 'clickhouse-db-sync-dry-report-1', accepted: true, message: null },
-        ]),
+          {
+            task: 'report',
+            pod: 'clickhouse-db-sync-dry-report-1',
+            accepted: true,
+            message: null,
+            problems: ['Secret "clickhouse-creds" has no key "password" (it has "pass")', 'no node of 3 can run it: 3 nodes: the required node affinity does not match its labels'],
+          },
+        ], {
+          checks: {
+            done: ['every Secret the pods name exists, with its keys'],
+            skipped: [{ check: 'a node can run each pod (selector, affinity, taints, resources)', why: 'RBAC does not let these credentials list nodes (a cluster-wide permission, granted by a ClusterRole)' }],
+          },
+        }),
     ],
     [
       'oversize.md',
@@ -244,6 +256,43 @@ describe('the failure comes first, and the summary scales', () => {
   });
 });
 
+describe('the history grid (last runs)', () => {
+  const day = 86_400_000;
+  const run = (n: number, result: 'success' | 'failure', migrate: string): HistoryRun => ({
+    runId: String(12345678800 + n),
+    runAttempt: 1,
+    startedAt: f.T0 - (4 - n) * day,
+    result,
+    tasks: {
+      'drop-destination-db': { result: 'succeeded', durationMs: 4000, runAttempt: 1 },
+      'create-db': { result: 'succeeded', durationMs: 3000, runAttempt: 1 },
+      'migrate-data': { result: migrate, durationMs: 3_600_000, runAttempt: 1 },
+      ...(migrate === 'succeeded' ? { report: { result: 'succeeded', durationMs: 7000, runAttempt: 1 } } : {}),
+    },
+  });
+
+  it('shows a row per task and a column per run, linking to each run, this run last; a task that started failing stands out', async () => {
+    const history: RunHistory = { runs: [run(1, 'success', 'succeeded'), run(2, 'success', 'succeeded'), run(3, 'failure', 'failed')], unavailable: null };
+    const text = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50, history });
+    const grid = text.slice(text.indexOf('### Last runs'));
+    expect(grid).toContain('| Task | ✅ [11-21 02:00](https://github.com/acme/data-pipelines/actions/runs/12345678801) | ✅ [11-22 02:00](https://github.com/acme/data-pipelines/actions/runs/12345678802) | ❌ [11-23 02:00](https://github.com/acme/data-pipelines/actions/runs/12345678803) | **this run** |');
+    expect(grid).toMatch(/\| \*\*\[migrate-data\]\(.*#L23\)\*\* ❗ failing for 2 runs \| ✅ 1h \| ✅ 1h \| ❌ 1h \| ❌ 1h 5m 41s \|/);
+    expect(grid).toMatch(/\| \[report\]\(.*\) \| ✅ 7s \| ✅ 7s \| · \| ✅ 7s \|/);
+    await chartsParse(text);
+  });
+
+  it('says once why there is no history when RBAC does not allow reading it', () => {
+    const why = 'RBAC does not let these credentials list configmaps in namespace data-jobs, where the runs\' states are kept';
+    const text = renderRunSummary(f.info(), f.successState(), {}, { logTailLines: 50, history: { runs: [], unavailable: why } });
+    expect(text.split(escapeMarkdown(why)).length - 1).toBe(1);
+    expect(text).toContain(`_The history of earlier runs is left out: ${escapeMarkdown(why)}._`);
+  });
+
+  it('has no section when there is no earlier run', () => {
+    expect(renderRunSummary(f.info(), f.successState(), {}, { logTailLines: 50, history: { runs: [], unavailable: null } })).not.toContain('### Last runs');
+  });
+});
+
 describe('formatDuration', () => {
   it.each([
     [0, '0ms'],
@@ -320,6 +369,17 @@ describe('the size budget', () => {
 });
 
 describe('plan and dry-run summaries', () => {
+  it('dry-run says which checks beyond the server it skipped, instead of "every pod accepted"', () => {
+    const verdicts: DryRunVerdict[] = f.clickhouseSpec().tasks.map((t) => ({ task: t.id, pod: `p-${t.id}`, accepted: true, message: null, problems: [] }));
+    const skipped = { check: 'Secrets exist', why: 'RBAC does not let these credentials get secrets in namespace data-jobs' };
+    const text = renderDryRunSummary(f.info(f.clickhouseSpec(), 'dry-run'), verdicts, { checks: { done: [], skipped: [skipped] } });
+    expect(text.split('\n')[0]).toBe('## ⚠️ clickhouse-db-sync dry run: every pod accepted, 1 check skipped');
+    expect(text).toContain('- ⏭️ **Skipped**: Secrets exist: RBAC does not let these credentials get secrets in namespace data-jobs.');
+    expect(text).toContain('- No dry run can know whether each image exists and can be pulled');
+    const clean = renderDryRunSummary(f.info(f.clickhouseSpec(), 'dry-run'), verdicts, { checks: { done: ['x'], skipped: [] } });
+    expect(clean.split('\n')[0]).toBe('## ✅ clickhouse-db-sync dry run: every pod accepted');
+  });
+
   it('plan shows each task with image, command, args, needs and if', () => {
     const text = renderPlanSummary(f.info(f.clickhouseSpec(), 'plan'), pods());
     expect(text).toContain(

@@ -1,8 +1,8 @@
-export const id = 359;
-export const ids = [359];
+export const id = 459;
+export const ids = [459];
 export const modules = {
 
-/***/ 359:
+/***/ 8459:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -994,6 +994,55 @@ async function removeOldRuns(options) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/kube/history.js
+
+
+
+
+/** The most earlier runs the history shows. */
+const HISTORY_RUNS = 20;
+/** The last runs before this one, oldest first; `unavailable` says why there are none, if not for lack of runs. */
+async function readHistory(o) {
+    let items;
+    try {
+        items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: dagSelector(o.dag, o.repository) }))).items;
+    }
+    catch (err) {
+        const e = (0,kube_errors/* classifyError */.fe)(err);
+        const why = e.kind === 'forbidden'
+            ? `RBAC does not let these credentials list configmaps in namespace ${o.namespace}, where the runs' states are kept`
+            : `the runs' states could not be listed: ${err.message ?? String(err)}`;
+        return { runs: [], unavailable: why };
+    }
+    const runs = [];
+    for (const cm of items) {
+        const text = cm.data?.[STATE_KEY];
+        if (text === undefined)
+            continue;
+        let state;
+        try {
+            state = parseRunState(text, `ConfigMap ${cm.metadata?.name ?? '?'}`);
+        }
+        catch {
+            continue; // a state this version cannot read is left out of the history, not an error
+        }
+        if (state.dag !== o.dag || state.runId === o.runId)
+            continue;
+        const first = state.runAttempts[0];
+        const last = state.runAttempts[state.runAttempts.length - 1];
+        if (first === undefined || last === undefined)
+            continue;
+        const tasks = {};
+        for (const [id, t] of Object.entries(state.tasks)) {
+            const start = t.attempts[0]?.startedAt ?? null;
+            tasks[id] = { result: t.result, durationMs: start === null ? null : Math.max(0, t.finishedAt - start), runAttempt: t.runAttempt };
+        }
+        runs.push({ runId: state.runId, runAttempt: last.runAttempt, startedAt: first.startedAt, result: last.result, tasks });
+    }
+    runs.sort((a, b) => a.startedAt - b.startedAt || a.runId.localeCompare(b.runId));
+    return { runs: runs.slice(Math.max(0, runs.length - (o.limit ?? HISTORY_RUNS))), unavailable: null };
+}
+
 // EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
 var dist = __webpack_require__(9655);
 // EXTERNAL MODULE: ./lib/kube/lease-name.js
@@ -1278,6 +1327,8 @@ async function acquireLease(api, options) {
     }
 }
 
+// EXTERNAL MODULE: ./lib/kube/dry-run-checks.js
+var dry_run_checks = __webpack_require__(6740);
 ;// CONCATENATED MODULE: ./lib/kube/sweep.js
 
 /**
@@ -1349,6 +1400,14 @@ class CompositeReporter {
         for (const r of this.#reporters)
             r.logLine?.(line);
     }
+    podPending(task, attempt, status, at) {
+        for (const r of this.#reporters)
+            r.podPending?.(task, attempt, status, at);
+    }
+    containerStarted(task, attempt, node, pendingMs) {
+        for (const r of this.#reporters)
+            r.containerStarted?.(task, attempt, node, pendingMs);
+    }
     async attemptFinished(task, attempt, outcome, run) {
         for (const r of this.#reporters)
             await r.attemptFinished?.(task, attempt, outcome, run);
@@ -1356,6 +1415,10 @@ class CompositeReporter {
     async dryRunVerdict(verdict) {
         for (const r of this.#reporters)
             await r.dryRunVerdict?.(verdict);
+    }
+    async dryRunChecks(checks) {
+        for (const r of this.#reporters)
+            await r.dryRunChecks?.(checks);
     }
     async runFinished(state, logTails) {
         for (const r of this.#reporters)
@@ -1381,6 +1444,8 @@ var run_dates = __webpack_require__(9672);
  * cluster. `steps.ts` loads this module only when a mode needs it (`import()`), because it brings
  * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
  */
+
+
 
 
 
@@ -1435,17 +1500,24 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     // The runner's summary is one buffer: the runs of a backfill append to it one at a time.
     let summaries = Promise.resolve();
     const appendSummary = (md) => (summaries = summaries.then(() => runner.appendSummary(md)));
-    const reportersFor = (prefix, heading = '') => new CompositeReporter([
-        new live_log/* LiveLogReporter */.U({ write: (line) => runner.info(`${prefix}${line}`) }),
-        new summary_reporter/* SummaryReporter */.Wx({
+    // The summary reporter is kept apart too: a run hands it the DAG's history before it starts.
+    const summaryOf = new WeakMap();
+    const reportersFor = (prefix, heading = '') => {
+        const summary = new summary_reporter/* SummaryReporter */.Wx({
             runner: heading === '' ? runner : { appendSummary: (md) => appendSummary(`${heading}${md}`) },
             logTailLines: settings.logTailLines,
             keepPods: settings.keepPods,
             secrets,
-        }),
-        new annotations/* AnnotationReporter */.x0({ runner, secrets }),
-        new outputs/* OutputsReporter */.E3({ runner, env, secrets }),
-    ]);
+        });
+        const reporter = new CompositeReporter([
+            new live_log/* LiveLogReporter */.U4({ write: (line) => runner.info(`${prefix}${line}`) }),
+            summary,
+            new annotations/* AnnotationReporter */.x0({ runner, secrets }),
+            new outputs/* OutputsReporter */.E3({ runner, env, secrets }),
+        ]);
+        summaryOf.set(reporter, summary);
+        return reporter;
+    };
     const common = {
         spec,
         params,
@@ -1453,6 +1525,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
         maxParallel: settings.maxParallel,
         keepPods: settings.keepPods,
         pods: (0,pod_api/* kubePodApi */.t)(client),
+        cluster: (0,dry_run_checks/* kubeClusterReader */.rn)(client),
         context,
         signal,
         logTailLines: settings.logTailLines,
@@ -1532,6 +1605,8 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             }));
         }
         const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
+        // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
+        summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
         for (const [task, prev] of Object.entries(session.plan.previous)) {
             runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
         }
