@@ -19,6 +19,7 @@ const CHILD = path.join(ROOT, 'bench', 'child.ts');
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
+const peers = argv.includes('--peers');
 // A partial run (--only, --wide-sizes, --reps) prints its rows; only a whole full run (or --write) writes BENCHMARKS.md.
 const partial = argv.some((a) => /^--(only|wide-sizes|reps)/.test(a));
 const write = argv.includes('--write') || (!quick && !partial);
@@ -37,8 +38,11 @@ const wideOpt = option('wide-sizes');
 const repsOpt = option('reps');
 for (const [i, a] of argv.entries()) {
   const isValue = [onlyOpt, wideOpt, repsOpt].some((o) => o && !argv[o.at]!.includes('=') && i === o.at + 1);
-  if (!/^--(quick|write|only(=.*)?|wide-sizes(=.*)?|reps(=.*)?)$/.test(a) && !isValue) {
-    process.stderr.write(`unknown argument ${a}\nusage: npm run bench [-- --quick] [--write] [--only chain,wide,requests,logs,cold] [--wide-sizes 200,2000,20000] [--reps N]\n`);
+  if (!/^--(quick|write|peers|only(=.*)?|wide-sizes(=.*)?|reps(=.*)?)$/.test(a) && !isValue) {
+    process.stderr.write(
+      `unknown argument ${a}\nusage: npm run bench [-- --quick] [--write] [--only chain,wide,requests,logs,cold] [--wide-sizes 200,2000,20000] [--reps N]\n` +
+        `       npm run bench -- --peers [--only seed,fanout,chain50,flaky,long]   (Airflow + KubernetesPodOperator beside the action)\n`,
+    );
     process.exit(2);
   }
 }
@@ -92,6 +96,23 @@ function median(xs: number[]): number {
 }
 const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+if (peers) {
+  // The head-to-head (bench/peers/): its own run and its own section of BENCHMARKS.md.
+  const { runPeers } = await import('./peers/index.ts');
+  const { renderPeers } = await import('./peers/report.ts');
+  const { spliceSection } = await import('./peers/section.ts');
+  log('head to head: Airflow + KubernetesPodOperator beside the action');
+  const run = await runPeers(log, only ?? undefined);
+  const section = renderPeers(run);
+  process.stdout.write(`\n${section}\n`);
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  if (!only || argv.includes('--write')) {
+    await writeFile(file, spliceSection(await readFile(file, 'utf8').catch(() => '# Benchmarks\n'), section));
+    log('wrote the head-to-head section of BENCHMARKS.md');
+  }
+  process.exit(run.failures.length ? 1 : 0);
+}
 
 async function withSandbox<T>(options: { scale: boolean }, fn: (sb: Sandbox) => Promise<T>): Promise<T> {
   const sb = await startSandbox({

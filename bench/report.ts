@@ -1,5 +1,6 @@
 /** Writes BENCHMARKS.md: the machine, the table of one run, and what each row measures and how. */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { existingSection } from './peers/section.ts';
 import os from 'node:os';
 
 /** What one run of bench/main.ts produced. */
@@ -13,6 +14,8 @@ export interface BenchRun {
 
 /** Renders BENCHMARKS.md for a run and writes it to `file`. */
 export async function writeBenchmarksMd(file: string, run: BenchRun): Promise<void> {
+  // The head-to-head section is written by `npm run bench -- --peers`; a run of these rows keeps it.
+  const peers = existingSection(await readFile(file, 'utf8').catch(() => ''));
   const cpus = os.cpus();
   const load = os.loadavg().map((l) => l.toFixed(1)).join(', ');
   const text = `# Benchmarks
@@ -28,7 +31,7 @@ Every figure is the median of the repetitions (sizes: ${Object.entries(run.sizes
 Rerun with \`npm run bench\` (full, writes this file) or \`npm run bench -- --quick\` (CI; prints only).
 
 ${run.notes.length ? `Details of this run:\n\n${run.notes.map((n) => `- ${n}`).join('\n')}\n\n` : ''}${EXPLANATION}`;
-  await writeFile(file, text);
+  await writeFile(file, peers ? `${text.trimEnd()}\n\n${peers}\n` : text);
 }
 
 const EXPLANATION = `## What each row measures, and how

@@ -40,6 +40,8 @@ export interface RequestEvent {
   resource: string;
   /** The client's port on this connection (tells connections, so clients, apart). */
   remotePort: number | undefined;
+  /** The authenticated user's name (as the audit log's user.username). */
+  user: string;
 }
 
 /** A listener of `Sandbox.onRequest`; it runs synchronously at each moment. */
@@ -57,6 +59,16 @@ export const NAMESPACES = findResource('', 'namespaces')!;
 
 export function now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * A boolean query parameter as kube-apiserver reads it (apimachinery's Convert_Slice_string_To_bool):
+ * absent, "0" or "false" in any case is false; anything else, even empty, is true. The Python
+ * client sends `follow=True`.
+ */
+export function queryBool(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  return v !== null && v !== '0' && v.toLowerCase() !== 'false';
 }
 
 export function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { containerInstance, nowNanos, parseRfc3339, streamLog } from './logs.ts';
 import { badRequest, cause, invalid } from './status.ts';
-import { type ServerContext, type Route, mustGet } from './http.ts';
+import { type ServerContext, type Route, mustGet, queryBool } from './http.ts';
 
 /** Serves pods/log as the kubelet does, including its 400s for containers with no log yet. */
 export function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): void {
@@ -45,7 +45,7 @@ export function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: 
     res.end();
     return;
   }
-  const previous = q.get('previous') === 'true';
+  const previous = queryBool(q, 'previous');
   const instance = containerInstance(pod, container, previous);
   if (typeof instance === 'string') throw badRequest(instance);
   const log = ctx.logs.get(pod.metadata.uid!, container, instance);
@@ -53,8 +53,8 @@ export function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: 
   start();
   ctx.streams.add(res);
   streamLog(req, res, log, {
-    follow: q.get('follow') === 'true' && !previous,
-    timestamps: q.get('timestamps') === 'true',
+    follow: queryBool(q, 'follow') && !previous,
+    timestamps: queryBool(q, 'timestamps'),
     since,
     tailLines: tail !== null ? Number(tail) : undefined,
     maxBytes: Math.min(limit !== null ? Number(limit) : Infinity, cut ?? Infinity),

@@ -9,7 +9,7 @@ import { encodeOpenApiV2 } from './protobuf.ts';
 import { allowed, type User } from './rbac.ts';
 import { apiGroups, findResource, RESOURCES } from './resources.ts';
 import { ApiError, forbidden, internalError, methodNotAllowed, pathNotFound, serviceUnavailable, tooManyRequests, unauthorized } from './status.ts';
-import { type ServerContext, type Route, send } from './http.ts';
+import { type ServerContext, type Route, queryBool, send } from './http.ts';
 import { getOne, list, create, update, patch, remove, removeCollection, eviction } from './crud.ts';
 import { watch } from './watch.ts';
 import { selfSubjectAccessReview, selfSubjectRulesReview } from './reviews.ts';
@@ -31,7 +31,7 @@ function route(method: string, path: string, query: URLSearchParams): Route | un
     parts = parts.slice(3);
   } else return undefined;
   if (parts.length === 0) return undefined;
-  let watch = query.get('watch') === 'true' || query.get('watch') === '1';
+  let watch = queryBool(query, 'watch');
   if (parts[0] === 'watch') {
     watch = true;
     parts = parts.slice(1);
@@ -92,7 +92,7 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
     }
     const counted = r.sub ? `${r.res.plural}/${r.sub}` : r.res.plural;
     ctx.counters.add(r.verb, counted);
-    if (ctx.observers.size > 0) observe(ctx, req, res, r.verb, counted);
+    if (ctx.observers.size > 0) observe(ctx, req, res, r.verb, counted, user.name);
     const retryAfter = ctx.faults.throttled(r.verb, counted);
     if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
     if (ctx.faults.failed(r.verb, counted)) throw internalError('sandbox fault injection: etcdserver: request timed out');
@@ -127,11 +127,11 @@ function loseAnswer(req: IncomingMessage, res: ServerResponse): void {
   res.end = drop as unknown as ServerResponse['end'];
 }
 
-function observe(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, verb: string, resource: string): void {
+function observe(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, verb: string, resource: string, user: string): void {
   const remotePort = req.socket.remotePort;
-  for (const o of ctx.observers) o({ phase: 'received', verb, resource, remotePort });
+  for (const o of ctx.observers) o({ phase: 'received', verb, resource, remotePort, user });
   res.once('finish', () => {
-    for (const o of ctx.observers) o({ phase: 'answered', verb, resource, remotePort });
+    for (const o of ctx.observers) o({ phase: 'answered', verb, resource, remotePort, user });
   });
 }
 

@@ -8,7 +8,7 @@ import type { KObject } from './selectors.ts';
 import { badRequest, expiredBody } from './status.ts';
 import { toTable, wantsTable } from './table.ts';
 import type { Change } from './store.ts';
-import { type ServerContext, type Route, key, matchers } from './http.ts';
+import { type ServerContext, type Route, key, matchers, queryBool } from './http.ts';
 
 
 /** Serves a watch: history or current state first, then live changes, as newline-delimited JSON. */
@@ -20,7 +20,7 @@ export function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: S
     (r.name === undefined || o.metadata.name === r.name);
   const rvParam = q.get('resourceVersion') ?? '';
   const timeoutSeconds = q.has('timeoutSeconds') ? Number(q.get('timeoutSeconds')) : 1800 + Math.floor(Math.random() * 1800);
-  const bookmarks = q.get('allowWatchBookmarks') === 'true';
+  const bookmarks = queryBool(q, 'allowWatchBookmarks');
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
   ctx.streams.add(res);

@@ -89,13 +89,15 @@ describe('counters', () => {
 
 describe('onRequest', () => {
   it('reports each API request when it is received and when it is answered, with the client port, until unsubscribed', async () => {
-    const seen: { phase: string; verb: string; resource: string; port: number | undefined }[] = [];
-    const stop = sandbox.onRequest((e) => seen.push({ phase: e.phase, verb: e.verb, resource: e.resource, port: e.remotePort }));
+    const seen: { phase: string; verb: string; resource: string; port: number | undefined; user: string }[] = [];
+    const stop = sandbox.onRequest((e) => seen.push({ phase: e.phase, verb: e.verb, resource: e.resource, port: e.remotePort, user: e.user }));
     await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'observed' } } });
     // The answer reached the client, so both moments were reported, in order.
     expect(seen.map((e) => `${e.phase} ${e.verb} ${e.resource}`)).toEqual(['received create configmaps', 'answered create configmaps']);
     expect(seen[0]!.port).toBeGreaterThan(0);
     expect(seen[1]!.port).toBe(seen[0]!.port);
+    // Who sent it, as the audit log's user.username (the head-to-head benchmark separates clients by it).
+    expect(seen.map((e) => e.user)).toEqual(['sandbox-admin', 'sandbox-admin']);
     stop();
     await admin.core.readNamespacedConfigMap({ namespace: ns, name: 'observed' });
     expect(seen).toHaveLength(2);

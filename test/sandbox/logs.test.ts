@@ -1,4 +1,7 @@
 // pods/log as the kubelet serves it: follow, timestamps, sinceTime, tailLines, limitBytes, previous, and its 400s.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
@@ -49,6 +52,38 @@ describe('reading', () => {
     const third = lines[2]!.split(' ')[0]!;
     const resumed = await raw(sandbox, 'GET', logPath('five', `timestamps=true&sinceTime=${encodeURIComponent(third)}`));
     expect(resumed.text.trimEnd().split('\n')).toEqual(lines.slice(2));
+  });
+
+  it('reads boolean parameters as kube-apiserver does: absent, 0 or false (any case) is false, anything else true', async () => {
+    const stamped = /^\S+Z line 1$/;
+    for (const v of ['True', 'true', '1', 't', '']) expect((await raw(sandbox, 'GET', logPath('five', `timestamps=${v}`))).text.split('\n')[0]).toMatch(stamped);
+    for (const v of ['False', 'false', 'FALSE', '0']) expect((await raw(sandbox, 'GET', logPath('five', `timestamps=${v}`))).text.split('\n')[0]).toBe('line 1');
+  });
+
+  it('follows with follow=True, as the Python client spells it, until the container ends', async () => {
+    // The container prints a line, then its last line once the file "go" appears in its directory.
+    const dir = await mkdtemp(path.join(tmpdir(), 'sandbox-follow-'));
+    const script =
+      'const fs = require("fs"); const dir = process.argv[1]; let done = false; const w = fs.watch(dir, () => go()); ' +
+      'const go = () => { if (!done && fs.existsSync(dir + "/go")) { done = true; w.close(); console.log("line 2"); } }; console.log("line 1"); go();';
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('follow-py', { image: 'local/node', command: [node, '-e', script, dir] }) });
+    await watchPod(admin.kc, ns, 'follow-py', (p) => p.status?.phase === 'Running', { fromResourceVersion: created.metadata!.resourceVersion! });
+    const { request } = await import('node:https');
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = request(new URL(logPath('follow-py', 'follow=True'), sandbox.url), { ca: sandbox.caPem, headers: { Authorization: `Bearer ${sandbox.adminToken}` } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => {
+          // The first line is in: only now may the container go on (a stream that already ended misses line 2).
+          if (!body) void writeFile(path.join(dir, 'go'), '').catch(reject);
+          body += c;
+        });
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await rm(dir, { recursive: true, force: true });
+    expect(text).toBe('line 1\nline 2\n');
   });
 
   it('honours tailLines and limitBytes', async () => {
