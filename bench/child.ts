@@ -234,10 +234,21 @@ function more() {
 more();
 `;
 
-/** Peak heap in use, sampled (RSS peaks come from the kernel: resourceUsage().maxRSS). */
-const memory = { peakHeapMB: 0 };
+/**
+ * Peak heap in use, sampled (RSS peaks come from the kernel: resourceUsage().maxRSS), and what
+ * made up the largest RSS sampled: V8's heap (in use and reserved), memory outside it that JS
+ * objects hold (Buffers: sockets, TLS, streams), and the rest (code, native allocations).
+ */
+const memory = { peakHeapMB: 0, atPeakRss: {} as Record<string, number> };
+let peakRss = 0;
 setInterval(() => {
-  memory.peakHeapMB = Math.max(memory.peakHeapMB, process.memoryUsage().heapUsed / 2 ** 20);
+  const m = process.memoryUsage();
+  memory.peakHeapMB = Math.max(memory.peakHeapMB, m.heapUsed / 2 ** 20);
+  if (m.rss > peakRss) {
+    peakRss = m.rss;
+    const mb = (b: number): number => Math.round(b / 2 ** 20);
+    memory.atPeakRss = { rss: mb(m.rss), heapTotal: mb(m.heapTotal), heapUsed: mb(m.heapUsed), external: mb(m.external), arrayBuffers: mb(m.arrayBuffers) };
+  }
 }, 100).unref();
 
 /**
@@ -278,7 +289,31 @@ async function followerAlone(bytes: number): Promise<Record<string, unknown>> {
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000, lines: stats.lines, lost: stats.lost + Math.max(0, bytes / 100 - 1 - stats.lastNumber), repeated: stats.repeated };
 }
 
+/**
+ * BENCH_HEAP_PROFILE=<file>: samples every allocation of the case (those collected since
+ * included) with V8's sampling heap profiler and writes the profile (.heapprofile, for Chrome's
+ * DevTools or bench/heap-top.mjs) to <file>: what allocates, not only what is held at the end.
+ */
+async function withHeapProfile<T>(fn: () => Promise<T>): Promise<T> {
+  const file = process.env['BENCH_HEAP_PROFILE'];
+  if (!file) return fn();
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
+  // BENCH_V8_FLAGS: V8 flags set at run time, as the action itself could (not at start-up).
+  if (process.env['BENCH_V8_FLAGS']) (await import('node:v8')).setFlagsFromString(process.env['BENCH_V8_FLAGS']);
   const [name, raw] = process.argv.slice(2);
   const p = JSON.parse(raw ?? '{}') as Record<string, unknown>;
   if (name === 'follower') {
@@ -316,13 +351,13 @@ async function main(): Promise<void> {
       const s = wideSpec(`wide-${tag}`, n);
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      const built = new Scheduler(s, { now: Date.now(), maxParallel: p['maxParallel'] as number, params: {} });
+      // Built only to time the construction, and let go before the run (not counted in its RSS).
+      new Scheduler(s, { now: Date.now(), maxParallel: p['maxParallel'] as number, params: {} });
       const constructUs = ((d) => d.user + d.system)(process.cpuUsage(c0));
       const constructWallMs = performance.now() - t0;
-      void built;
       const acc = instrumentScheduler();
       const cpu0 = process.cpuUsage();
-      const wallMs = await runEngine(client, s, stepLogReporter(), p['maxParallel'] as number);
+      const wallMs = await withHeapProfile(() => runEngine(client, s, stepLogReporter(), p['maxParallel'] as number));
       const cpu = process.cpuUsage(cpu0);
       for (const v of Object.values(acc)) v.ms = Math.round(v.ms * 10) / 10;
       const schedMs = Object.values(acc).reduce((a, b) => a + b.ms, 0) + constructUs / 1000;
@@ -371,6 +406,7 @@ async function main(): Promise<void> {
   const ru = process.resourceUsage();
   result['maxRssMB'] = ru.maxRSS / 1024;
   result['peakHeapMB'] = memory.peakHeapMB;
+  result['atPeakRssMB'] = memory.atPeakRss;
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 

@@ -9,7 +9,7 @@ export interface BenchRun {
   notes: string[];
   started: Date;
   quick: boolean;
-  sizes: Record<string, number>;
+  sizes: Record<string, number | string>;
 }
 
 /** Renders BENCHMARKS.md for a run and writes it to `file`. */
@@ -50,13 +50,17 @@ client's alone, as on a runner where the API server is elsewhere.
    alternating which goes first. Ratio = makespan ÷ floor; ms/task = (makespan − floor) ÷ tasks.
    Row 1b runs the same chain in the same child with the client's rate limit lifted.
 2. **Wide DAG.** One root, tasks − 2 middle tasks that need it, one sink that needs them all,
-   \`max-parallel\` as shown, through \`runDag\` with the client's rate limit lifted (at the shipped
-   50 requests/s, 4 requests per task make 2,000 tasks take 160 s by design). Scheduler time:
+   at 200, 2,000 and 20,000 tasks (the largest runs once; \`--wide-sizes\` picks sizes, the quick
+   run has only 200), \`max-parallel\` as shown, through \`runDag\` with the client's rate limit
+   lifted (at the shipped 50 requests/s, 4 requests per task make 2,000 tasks take 160 s by
+   design). Scheduler time:
    every public \`Scheduler\` method (\`start\`, \`handle\`, \`state\`, \`nextWakeAt\`, \`isDone\`, ...)
    is wrapped in the child (not in src/) and the time inside the outermost calls is added up with
    \`performance.now()\` (synchronous calls on one thread: CPU time, plus preemption on a shared
    machine), plus the constructor's CPU time. \`state()\` calls made by the engine and by the step
-   log's reporter count as scheduler time. Peak RSS of the child.
+   log's reporter count as scheduler time. Peak RSS of the child, and \`process.memoryUsage()\`
+   sampled every 100 ms at the largest RSS seen (V8's heap reserved and in use). Each row says
+   how time, scheduler CPU and RSS grew from the size before.
 3. **API requests per task.** Independent tasks of \`sandbox/sleep:<seconds>\` through \`runDag\`, the
    requests counted **by the sandbox** (every request, by verb and resource). Per task: everything
    but the run-level list and watch requests, divided by the number of tasks; per run: the one list
@@ -97,18 +101,39 @@ client's alone, as on a runner where the API server is elsewhere.
   at 100/s, 10.7 at 200/s, 11.1 without a limit), which is a lot to ask of a shared API server for
   tasks that do nothing; a task that lasts seconds never meets the cap (4 requests per task). The
   limit is a choice, not a cost of the engine: none of this is the scheduler's (row 2).
-- **Wide DAG (2).** The scheduler and the engine's own work are within the target since the engine
-  stopped copying the run per event (reporters get a live view of the run; the timer looks only at
-  running attempts): before, every decision and every attempt's end copied the state of all 2,000
-  tasks (8,003 copies, 2.1 s, quadratic in the tasks). Peak RSS is over: loading the run path
-  (\`@kubernetes/client-node\` and ours) takes a Node 24 process from ~41 MB to ~150 MB before the
-  first request. A heap snapshot in the middle of the run holds ~76 MB, most of it module code and
-  source strings; what the run allocates is short-lived (~950 MB over the run, sampled with V8's
-  heap profiler: client-node's JSON (de)serialisation of every pod created and deleted, the
-  watch's line parsing, HTTP requests and log streams of 200 attempts at a time), and V8 sizes its
-  young generation by the machine's memory (sampled with \`process.memoryUsage()\` in one run,
-  \`heapTotal\` peaked at ~245 MB with ~130 MB in use). With \`--max-semi-space-size=16\` (a Node flag an action cannot set for itself) the same run
-  peaked at ~290 MB.
+- **Wide DAG (2a, 2, 2b).** The scheduler and the engine's own work are within the target since
+  the engine stopped copying the run per event (reporters get a live view of the run; the timer
+  looks only at running attempts): before, every decision and every attempt's end copied the state
+  of all 2,000 tasks (8,003 copies, 2.1 s, quadratic in the tasks). Peak RSS is the process's floor
+  plus V8's heap sizing plus what in-flight requests hold. The floor: loading the run path
+  (\`@kubernetes/client-node\` and ours, and here the type stripping of the .ts sources) takes a
+  Node 24 process from ~41 MB to ~175 MB before the first request (a run of 10 tasks peaks there).
+  What a run allocates is short-lived: ~340 KB per task (\`BENCH_HEAP_PROFILE=<file>\` in the child
+  samples every allocation, \`node bench/heap-top.mjs <file>\` sums them): Node's HTTPS client for
+  the two log reads per task (~40%), client-node's watch line parsing (~6%), undici for creates
+  and deletes, and, before issue 16, client-node's (de)serialisation of every pod created and
+  deleted (~60 MB per 2,000 tasks; the echoed pod is now read as bytes and dropped, and the pod is
+  sent as rendered without client-node's copy). What a run holds per task is bounded: the watch
+  keeps each pod slimmed (metadata without \`managedFields\`, node, status), a finished attempt
+  whose pod is gone is forgotten, a log tail is kept only for attempts that did not succeed, at
+  most 50 lines of at most 4,096 characters each, copied out of the 64 KiB chunk they came in
+  (a slice would keep its chunk alive). V8 sized its young generation by the machine's memory
+  (128 MB of semi-spaces on this 23.5 GiB machine) and let the old generation grow to ~3× what it
+  held before collecting (\`heapTotal\` ~270 MB with ~80 MB in use at the peak): the action now
+  sets \`--semi-space-growth-factor=1 --heap-growing-percent=25\` at run time
+  (\`v8.setFlagsFromString\`, src/common/heap.ts: V8 reads both whenever it resizes, unlike
+  \`--max-semi-space-size\`, which only a start-up flag could set). Measured side by side at 2,000
+  tasks on the loaded machine: 494 MB before, 306 MB after (12% more CPU for the more frequent
+  collections). What remains over the heap is native: TLS sockets and buffers of 200 log streams
+  at a time, and malloc's arenas; a busier machine keeps more requests in flight, so RSS grows with
+  the load.
+  Not measured here, because the bench runs \`runDag\` without the action's run store: the run's
+  state ConfigMap (src/kube/run-store.ts) keeps ~440 bytes per task (fingerprint, pod, attempts),
+  so one ConfigMap holds ~2,200 tasks before \`fitRunState\` drops outputs and then refuses the
+  write, after which the engine keeps each pod (it may only delete a pod whose end is recorded); and
+  every attempt's end copies and serialises the whole state (~0.9 GB of JSON written for 2,000 tasks).
+  It needs sharding (a ConfigMap per ~1,000 tasks, written only when one of its tasks ends) and
+  batched writes before a 20,000-task DAG can run through the action as it does through \`runDag\`.
 - **Logs (4).** The client keeps up: "LogFollower alone" takes ~70 MB/s (64 MB per CPU-second):
   lines are found per chunk with \`indexOf\` and handed on as slices, timestamps are ordered by
   character codes and numbers (no regular expression or \`Map\` per line), and the step log's

@@ -18,6 +18,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../common/clock.ts';
+import { boundHeapGrowth } from '../common/heap.ts';
 import { effectiveRunId } from '../common/run.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
 import { Scheduler } from '../dag/scheduler.ts';
@@ -122,6 +123,8 @@ class Engine {
 
   async run(): Promise<RunState> {
     const o = this.#o;
+    // Thousands of pods' short-lived requests must not size the heap for the rest of the run.
+    boundHeapGrowth();
     await o.reporter.runStarted?.({ mode: 'run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
     // Watch first, so no change to a pod we are about to create can be missed.
     this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
@@ -332,9 +335,15 @@ class Engine {
   }
 
   async #onPodEvent(e: PodEvent): Promise<void> {
-    const live = this.#live.get(e.pod.metadata?.name ?? '');
+    const name = e.pod.metadata?.name ?? '';
+    const live = this.#live.get(name);
     if (!live) return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
-    if (e.type === 'DELETED') live.pod.markGone();
+    if (e.type === 'DELETED') {
+      live.pod.markGone();
+      // Nothing more can happen to a finished attempt whose pod is gone: forget it, so a run
+      // holds what runs (and the tails of failures), not every attempt it ever made.
+      if (live.finished) this.#live.delete(name);
+    }
     if (!live.started) return;
     await this.#observe(live, e.pod, e.type === 'DELETED');
   }
@@ -388,6 +397,12 @@ class Engine {
     if (live.finished) return;
     live.finished = true;
     this.#active.delete(live);
+    live.recheck = undefined;
+    // Only failures' tails reach the summary, and a finished attempt is never cancelled.
+    if (outcome.class === 'succeeded') {
+      live.pod.releaseTail();
+      if (this.#lastAttempt.get(live.task) === live) this.#lastAttempt.delete(live.task);
+    }
     const at = this.#clock.now();
     await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
     await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);

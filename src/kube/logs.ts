@@ -105,6 +105,7 @@ export class LogFollower {
   /** The last lines, a ring: `#tail[#tailAt]` is the oldest once it is full. */
   readonly #tail: string[] = [];
   #tailAt = 0;
+  #tailReleased = false;
   /** The last timestamp emitted, as the server wrote it (the next read's `sinceTime`). */
   #lastTs: string | null = null;
   /** `#lastTs` in UTC: its second ("YYYY-MM-DDTHH:MM:SS") and the nanoseconds within it. */
@@ -320,12 +321,33 @@ export class LogFollower {
 
   #emit(text: string, ts: string | null): void {
     this.#lines++;
-    const keep = this.#o.tailLines ?? 50;
-    if (this.#tail.length < keep) this.#tail.push(text);
+    const keep = this.#tailReleased ? 0 : (this.#o.tailLines ?? 50);
+    if (this.#tail.length < keep) this.#tail.push(tailCopy(text));
     else if (keep > 0) {
-      this.#tail[this.#tailAt] = text;
+      this.#tail[this.#tailAt] = tailCopy(text);
       this.#tailAt = (this.#tailAt + 1) % keep;
     }
     this.#o.onLine(text, ts);
   }
+
+  /** The tail is not needed (the attempt succeeded): drop it, and keep no more lines. */
+  releaseTail(): void {
+    this.#tailReleased = true;
+    this.#tail.length = 0;
+    this.#tailAt = 0;
+  }
+}
+
+/** The most characters of one line a tail keeps (a tail is at most tailLines × this). */
+export const TAIL_LINE_CHARS = 4096;
+
+/**
+ * A line as the tail keeps it: at most TAIL_LINE_CHARS characters, and a string of its own. A
+ * line is a slice of the chunk it came in, and V8 keeps a slice's whole parent alive: one short
+ * line kept would hold its 64 KiB chunk for the rest of the run, for every attempt.
+ */
+function tailCopy(text: string): string {
+  const cut = text.length > TAIL_LINE_CHARS ? `${text.slice(0, TAIL_LINE_CHARS)}… (${text.length - TAIL_LINE_CHARS} more characters)` : text;
+  // Concatenating then slicing makes V8 copy the characters into a new string (flattening).
+  return ` ${cut}`.slice(1);
 }

@@ -15,10 +15,35 @@ import { Observable, type ConfigurationOptions, type RequestContext, type Respon
 import type { KubeClient } from './client.ts';
 
 /**
- * Request options that send `pod` as it was rendered. client-node's serializer copies only the
+ * A success's body read as bytes and dropped, so client-node neither decodes it to text nor
+ * deserializes it into its model classes (a whole pod per create and per delete: most of what a
+ * run allocated). Errors keep their body: `classifyError` reads the Status in it.
+ */
+const DROP_SUCCESS_BODY = {
+  pre: (context: RequestContext): Observable<RequestContext> => new Observable(Promise.resolve(context)),
+  post: (context: ResponseContext): Observable<ResponseContext> =>
+    new Observable(
+      (async () => {
+        if (context.httpStatusCode < 200 || context.httpStatusCode > 299) return context;
+        // Read to its end (the connection goes back to the pool), never decoded.
+        const reader = context.body.stream()?.getReader();
+        if (reader) while (!(await reader.read()).done);
+        context.body = { text: async () => '{}', binary: async () => Buffer.from('{}'), stream: () => null };
+        return context;
+      })(),
+    ),
+};
+
+/** Request options that drop a success's body (what the caller does not read). */
+const dropSuccessBody: ConfigurationOptions = { middleware: [DROP_SUCCESS_BODY], middlewareMergeStrategy: 'append' };
+
+/**
+ * Request options that send `pod` as it was rendered, and drop the created pod the server sends
+ * back (the watch tells the engine everything about it). client-node's serializer copies only the
  * fields its V1Pod model knows, so without this a field the model does not know (a typo, or one
  * newer than the client) would be dropped on our side, silently, and the API server's strict
- * field validation would never see it.
+ * field validation would never see it. The caller hands client-node an empty placeholder body,
+ * so client-node does not copy the pod through its model only for this to replace it.
  */
 function sendAsRendered(pod: V1Pod): ConfigurationOptions {
   const middleware = {
@@ -26,9 +51,26 @@ function sendAsRendered(pod: V1Pod): ConfigurationOptions {
       context.setBody(JSON.stringify(pod));
       return new Observable(Promise.resolve(context));
     },
-    post: (context: ResponseContext): Observable<ResponseContext> => new Observable(Promise.resolve(context)),
+    post: DROP_SUCCESS_BODY.post,
   };
   return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+
+/** What client-node serializes in place of the pod `sendAsRendered` sends (it must not be null). */
+const PLACEHOLDER: V1Pod = {};
+
+/**
+ * The fields of a listed or watched pod that anything in this project reads: the metadata
+ * (without `managedFields`, often the largest part of a pod), the node it runs on, its status.
+ * The container specs, volumes and the rest are dropped as each pod arrives, so the run holds
+ * (and the watch's cache keeps) a few hundred bytes per pod rather than the whole object.
+ */
+export function slimPod(pod: V1Pod): V1Pod {
+  const { managedFields: _managedFields, ...metadata } = pod.metadata ?? {};
+  const slim: V1Pod = { metadata };
+  if (pod.spec?.nodeName !== undefined) slim.spec = { containers: [], nodeName: pod.spec.nodeName };
+  if (pod.status !== undefined) slim.status = pod.status;
+  return slim;
 }
 
 /** A list of pods and the resourceVersion to watch from. */
@@ -56,15 +98,21 @@ export interface LogQuery {
 export interface PodApi {
   /** The API server's URL, for messages. */
   readonly server: string;
-  /** Creates the pod; `dryRun` only asks whether the cluster would accept it. Not retried after a network error unless safe (see the engine). */
-  create(namespace: string, pod: V1Pod, options?: { dryRun?: boolean }): Promise<V1Pod>;
+  /**
+   * Creates the pod; `dryRun` only asks whether the cluster would accept it. Not retried after a
+   * network error unless safe (see the engine). What it resolves to is not read: the watch tells
+   * what became of the pod (the real one drops the created pod the server sends back).
+   */
+  create(namespace: string, pod: V1Pod, options?: { dryRun?: boolean }): Promise<unknown>;
   read(namespace: string, name: string): Promise<V1Pod>;
   /** Deletes the pod with the grace period given (in the background: its containers stop after). */
   delete(namespace: string, name: string, options: { gracePeriodSeconds: number }): Promise<void>;
+  /** Lists the pods matching `selector`, each as `slimPod` keeps it. */
   list(namespace: string, selector: string, options?: { signal?: AbortSignal }): Promise<PodList>;
   /**
    * Opens a watch of the pods matching `selector` from `from.resourceVersion` (with bookmarks).
-   * `onEvent` gets each event's type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) and object;
+   * `onEvent` gets each event's type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) and object (a
+   * pod as `slimPod` keeps it);
    * `onDone` is called once when the watch ends (an error, or null/undefined when it just ended).
    * Resolves once the watch is open, to what stops it.
    */
@@ -91,30 +139,31 @@ export function kubePodApi(client: KubeClient): PodApi {
       const fieldValidation = 'Strict';
       const asRendered = sendAsRendered(pod);
       if (options.dryRun) {
-        return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All', fieldValidation }, asRendered));
+        return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: PLACEHOLDER, dryRun: 'All', fieldValidation }, asRendered));
       }
       // Retrying a create after a network error is safe for the engine: if the first one reached
       // the server, the retry answers 409 and the engine adopts the pod (after checking its labels).
-      return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod, fieldValidation }, asRendered));
+      return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: PLACEHOLDER, fieldValidation }, asRendered));
     },
     read: (namespace, name) => client.request(`get pod ${name}`, () => client.core.readNamespacedPod({ name, namespace })),
     delete: async (namespace, name, { gracePeriodSeconds }) => {
       await client.request(`delete pod ${name}`, () =>
-        client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }),
+        client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }, dropSuccessBody),
       );
     },
     list: async (namespace, selector, options = {}) => {
       const list = await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }), {
         signal: options.signal,
       });
-      return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+      return { items: list.items.map(slimPod), resourceVersion: list.metadata?.resourceVersion ?? '' };
     },
     watch: (namespace, selector, from, onEvent, onDone) =>
       client.watchRequest(
         `watch pods ${selector}`,
         `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
         { labelSelector: selector, resourceVersion: from.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: from.timeoutSeconds },
-        onEvent,
+        // A Status (ERROR) or a BOOKMARK passes as it came; a pod is slimmed as it arrives.
+        (type, object) => onEvent(type, type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' ? slimPod(object as V1Pod) : object),
         onDone,
       ),
     log: (namespace, name, query, signal) => {

@@ -76,6 +76,7 @@ export class AttemptPod {
   #follower: LogFollower | null = null;
   #deletedByUs = false;
   #gone = false;
+  #tailReleased = false;
 
   constructor(options: PodRunnerOptions, id: AttemptId, onLine: (text: string, time: string | null) => void) {
     this.#o = options;
@@ -182,6 +183,7 @@ export class AttemptPod {
       onResume: (why) => this.#o.debug?.(why),
       backlog: this.#o.logBacklog,
     });
+    if (this.#tailReleased) this.#follower.releaseTail();
     this.#follower.start();
   }
 
@@ -200,9 +202,15 @@ export class AttemptPod {
     return this.#follower?.done ?? Promise.resolve();
   }
 
-  /** The log's last lines (for the summary); null if it was never followed. */
+  /** The log's last lines (for the summary); null if it was never followed or the tail was released. */
   tail(): string[] | null {
-    return this.#follower?.tail() ?? null;
+    return this.#tailReleased ? null : (this.#follower?.tail() ?? null);
+  }
+
+  /** The tail will not be asked for (the attempt succeeded): keep no lines of it from now on. */
+  releaseTail(): void {
+    this.#tailReleased = true;
+    this.#follower?.releaseTail();
   }
 
   /** Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post step sweeps). */

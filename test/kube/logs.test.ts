@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { expect, test } from 'vitest';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { kubePodApi } from '../../src/kube/pod-api.ts';
-import { LogFollower } from '../../src/kube/logs.ts';
+import { LogFollower, TAIL_LINE_CHARS } from '../../src/kube/logs.ts';
 
 /** A client whose log requests answer the scripted bodies in order, recording their queries. */
 function fakeClient(bodies: string[]): { client: KubeClient; queries: Record<string, string>[] } {
@@ -142,6 +142,38 @@ test('keeps the last tailLines lines, oldest first', async () => {
   const { follower } = await follow(client, { tailLines: 3 });
   expect(follower.lineCount).toBe(7);
   expect(follower.tail()).toEqual(['line 4', 'line 5', 'line 6']);
+});
+
+test('the tail is bounded in characters too: a line longer than TAIL_LINE_CHARS is kept cut, and said so; onLine gets it whole', async () => {
+  const long = 'x'.repeat(TAIL_LINE_CHARS + 100);
+  const { client } = chunkedClient([`${T(1)} ${long}\n${T(2)} short\n`]);
+  const { lines, follower } = await follow(client, { tailLines: 5 });
+  expect(lines[0]![0]).toBe(long);
+  expect(follower.tail()).toEqual([`${'x'.repeat(TAIL_LINE_CHARS)}… (100 more characters)`, 'short']);
+});
+
+test('a released tail is dropped and keeps no later lines; the lines still reach onLine', async () => {
+  const { client } = chunkedClient([`${T(1)} one\n`, `${T(2)} two\n`]);
+  const lines: string[] = [];
+  const follower: LogFollower = new LogFollower({
+    api: kubePodApi(client),
+    namespace: 'ns',
+    pod: 'p',
+    container: 'main',
+    onLine: (text) => {
+      lines.push(text);
+      if (text === 'one') {
+        expect(follower.tail()).toEqual(['one']);
+        follower.releaseTail();
+      }
+    },
+    sleep: async () => {},
+  });
+  follower.terminated();
+  follower.start();
+  await follower.done;
+  expect(lines).toEqual(['one', 'two']);
+  expect(follower.tail()).toEqual([]);
 });
 
 test('pauses the stream while the consumer is backed up, and goes on when it has drained', async () => {

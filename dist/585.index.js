@@ -1,8 +1,8 @@
-export const id = 334;
-export const ids = [334];
+export const id = 585;
+export const ids = [585];
 export const modules = {
 
-/***/ 414:
+/***/ 713:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -106,6 +106,32 @@ async function dryRunDag(options) {
     };
     await o.reporter.runFinished?.(state, {});
     return { verdicts, state };
+}
+
+// EXTERNAL MODULE: external "node:v8"
+var external_node_v8_ = __webpack_require__(8877);
+;// CONCATENATED MODULE: ./lib/common/heap.js
+/**
+ * How V8 sizes the heap of a run. A run allocates a few hundred kilobytes per task that live for
+ * milliseconds (HTTP requests and responses, watch events, log chunks), and V8 sizes its young
+ * generation by the machine's memory: on a runner with 16 GB it grows to 128 MB of semi-spaces,
+ * and the old generation is let grow to about three times what it holds before it is collected.
+ * That is most of the peak RSS of a wide DAG (BENCHMARKS.md, row 2), memory a runner shares with
+ * the job's other steps. The action cannot pass V8 flags at start-up (`runs.using: node24` runs
+ * dist/index.js as it is), but these two are read by V8 each time it resizes, so setting them
+ * once the process runs takes effect: the young generation stays at its first size (scavenges
+ * are then frequent and cheap), and the old one is collected when it grew by a quarter.
+ */
+
+/** The V8 flags `boundHeapGrowth` sets. */
+const HEAP_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=25';
+let bounded = false;
+/** Sets HEAP_FLAGS once per process (a run calls it before its first request). */
+function boundHeapGrowth() {
+    if (bounded)
+        return;
+    bounded = true;
+    external_node_v8_.setFlagsFromString(HEAP_FLAGS);
 }
 
 // EXTERNAL MODULE: ./lib/common/duration.js
@@ -1317,6 +1343,7 @@ class LogFollower {
     /** The last lines, a ring: `#tail[#tailAt]` is the oldest once it is full. */
     #tail = [];
     #tailAt = 0;
+    #tailReleased = false;
     /** The last timestamp emitted, as the server wrote it (the next read's `sinceTime`). */
     #lastTs = null;
     /** `#lastTs` in UTC: its second ("YYYY-MM-DDTHH:MM:SS") and the nanoseconds within it. */
@@ -1536,15 +1563,33 @@ class LogFollower {
     }
     #emit(text, ts) {
         this.#lines++;
-        const keep = this.#o.tailLines ?? 50;
+        const keep = this.#tailReleased ? 0 : (this.#o.tailLines ?? 50);
         if (this.#tail.length < keep)
-            this.#tail.push(text);
+            this.#tail.push(tailCopy(text));
         else if (keep > 0) {
-            this.#tail[this.#tailAt] = text;
+            this.#tail[this.#tailAt] = tailCopy(text);
             this.#tailAt = (this.#tailAt + 1) % keep;
         }
         this.#o.onLine(text, ts);
     }
+    /** The tail is not needed (the attempt succeeded): drop it, and keep no more lines. */
+    releaseTail() {
+        this.#tailReleased = true;
+        this.#tail.length = 0;
+        this.#tailAt = 0;
+    }
+}
+/** The most characters of one line a tail keeps (a tail is at most tailLines × this). */
+const TAIL_LINE_CHARS = 4096;
+/**
+ * A line as the tail keeps it: at most TAIL_LINE_CHARS characters, and a string of its own. A
+ * line is a slice of the chunk it came in, and V8 keeps a slice's whole parent alive: one short
+ * line kept would hold its 64 KiB chunk for the rest of the run, for every attempt.
+ */
+function tailCopy(text) {
+    const cut = text.length > TAIL_LINE_CHARS ? `${text.slice(0, TAIL_LINE_CHARS)}… (${text.length - TAIL_LINE_CHARS} more characters)` : text;
+    // Concatenating then slicing makes V8 copy the characters into a new string (flattening).
+    return ` ${cut}`.slice(1);
 }
 
 // EXTERNAL MODULE: ./lib/kube/watch.js
@@ -1584,6 +1629,7 @@ class AttemptPod {
     #follower = null;
     #deletedByUs = false;
     #gone = false;
+    #tailReleased = false;
     constructor(options, id, onLine) {
         this.#o = options;
         this.task = id.task;
@@ -1688,6 +1734,8 @@ class AttemptPod {
             onResume: (why) => this.#o.debug?.(why),
             backlog: this.#o.logBacklog,
         });
+        if (this.#tailReleased)
+            this.#follower.releaseTail();
         this.#follower.start();
     }
     /** The container terminated: the log is read to its end, then `logDone` resolves. */
@@ -1702,9 +1750,14 @@ class AttemptPod {
     get logDone() {
         return this.#follower?.done ?? Promise.resolve();
     }
-    /** The log's last lines (for the summary); null if it was never followed. */
+    /** The log's last lines (for the summary); null if it was never followed or the tail was released. */
     tail() {
-        return this.#follower?.tail() ?? null;
+        return this.#tailReleased ? null : (this.#follower?.tail() ?? null);
+    }
+    /** The tail will not be asked for (the attempt succeeded): keep no lines of it from now on. */
+    releaseTail() {
+        this.#tailReleased = true;
+        this.#follower?.releaseTail();
     }
     /** Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post step sweeps). */
     async delete(gracePeriodSeconds) {
@@ -1728,6 +1781,7 @@ function failure(cls, reason, message) {
 }
 
 ;// CONCATENATED MODULE: ./lib/engine/engine.js
+
 
 
 
@@ -1794,6 +1848,8 @@ class Engine {
     }
     async run() {
         const o = this.#o;
+        // Thousands of pods' short-lived requests must not size the heap for the rest of the run.
+        boundHeapGrowth();
         await o.reporter.runStarted?.({ mode: 'run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
         // Watch first, so no change to a pod we are about to create can be missed.
         this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
@@ -2013,11 +2069,17 @@ class Engine {
         });
     }
     async #onPodEvent(e) {
-        const live = this.#live.get(e.pod.metadata?.name ?? '');
+        const name = e.pod.metadata?.name ?? '';
+        const live = this.#live.get(name);
         if (!live)
             return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
-        if (e.type === 'DELETED')
+        if (e.type === 'DELETED') {
             live.pod.markGone();
+            // Nothing more can happen to a finished attempt whose pod is gone: forget it, so a run
+            // holds what runs (and the tails of failures), not every attempt it ever made.
+            if (live.finished)
+                this.#live.delete(name);
+        }
         if (!live.started)
             return;
         await this.#observe(live, e.pod, e.type === 'DELETED');
@@ -2073,6 +2135,13 @@ class Engine {
             return;
         live.finished = true;
         this.#active.delete(live);
+        live.recheck = undefined;
+        // Only failures' tails reach the summary, and a finished attempt is never cancelled.
+        if (outcome.class === 'succeeded') {
+            live.pod.releaseTail();
+            if (this.#lastAttempt.get(live.task) === live)
+                this.#lastAttempt.delete(live.task);
+        }
         const at = this.#clock.now();
         await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
         await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
@@ -3521,13 +3590,37 @@ function isAdmissionRefusal(message) {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   t: () => (/* binding */ kubePodApi)
 /* harmony export */ });
+/* unused harmony export slimPod */
 /* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9655);
 
 /**
- * Request options that send `pod` as it was rendered. client-node's serializer copies only the
+ * A success's body read as bytes and dropped, so client-node neither decodes it to text nor
+ * deserializes it into its model classes (a whole pod per create and per delete: most of what a
+ * run allocated). Errors keep their body: `classifyError` reads the Status in it.
+ */
+const DROP_SUCCESS_BODY = {
+    pre: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context)),
+    post: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK((async () => {
+        if (context.httpStatusCode < 200 || context.httpStatusCode > 299)
+            return context;
+        // Read to its end (the connection goes back to the pool), never decoded.
+        const reader = context.body.stream()?.getReader();
+        if (reader)
+            while (!(await reader.read()).done)
+                ;
+        context.body = { text: async () => '{}', binary: async () => Buffer.from('{}'), stream: () => null };
+        return context;
+    })()),
+};
+/** Request options that drop a success's body (what the caller does not read). */
+const dropSuccessBody = { middleware: [DROP_SUCCESS_BODY], middlewareMergeStrategy: 'append' };
+/**
+ * Request options that send `pod` as it was rendered, and drop the created pod the server sends
+ * back (the watch tells the engine everything about it). client-node's serializer copies only the
  * fields its V1Pod model knows, so without this a field the model does not know (a typo, or one
  * newer than the client) would be dropped on our side, silently, and the API server's strict
- * field validation would never see it.
+ * field validation would never see it. The caller hands client-node an empty placeholder body,
+ * so client-node does not copy the pod through its model only for this to replace it.
  */
 function sendAsRendered(pod) {
     const middleware = {
@@ -3535,9 +3628,26 @@ function sendAsRendered(pod) {
             context.setBody(JSON.stringify(pod));
             return new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context));
         },
-        post: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context)),
+        post: DROP_SUCCESS_BODY.post,
     };
     return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+/** What client-node serializes in place of the pod `sendAsRendered` sends (it must not be null). */
+const PLACEHOLDER = {};
+/**
+ * The fields of a listed or watched pod that anything in this project reads: the metadata
+ * (without `managedFields`, often the largest part of a pod), the node it runs on, its status.
+ * The container specs, volumes and the rest are dropped as each pod arrives, so the run holds
+ * (and the watch's cache keeps) a few hundred bytes per pod rather than the whole object.
+ */
+function slimPod(pod) {
+    const { managedFields: _managedFields, ...metadata } = pod.metadata ?? {};
+    const slim = { metadata };
+    if (pod.spec?.nodeName !== undefined)
+        slim.spec = { containers: [], nodeName: pod.spec.nodeName };
+    if (pod.status !== undefined)
+        slim.status = pod.status;
+    return slim;
 }
 /** The PodApi of a connected client: every call through its rate limit, requests with its retries. */
 function kubePodApi(client) {
@@ -3551,23 +3661,25 @@ function kubePodApi(client) {
             const fieldValidation = 'Strict';
             const asRendered = sendAsRendered(pod);
             if (options.dryRun) {
-                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: pod, dryRun: 'All', fieldValidation }, asRendered));
+                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: PLACEHOLDER, dryRun: 'All', fieldValidation }, asRendered));
             }
             // Retrying a create after a network error is safe for the engine: if the first one reached
             // the server, the retry answers 409 and the engine adopts the pod (after checking its labels).
-            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: pod, fieldValidation }, asRendered));
+            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: PLACEHOLDER, fieldValidation }, asRendered));
         },
         read: (namespace, name) => client.request(`get pod ${name}`, () => client.core.readNamespacedPod({ name, namespace })),
         delete: async (namespace, name, { gracePeriodSeconds }) => {
-            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }));
+            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }, dropSuccessBody));
         },
         list: async (namespace, selector, options = {}) => {
             const list = await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }), {
                 signal: options.signal,
             });
-            return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+            return { items: list.items.map(slimPod), resourceVersion: list.metadata?.resourceVersion ?? '' };
         },
-        watch: (namespace, selector, from, onEvent, onDone) => client.watchRequest(`watch pods ${selector}`, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: selector, resourceVersion: from.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: from.timeoutSeconds }, onEvent, onDone),
+        watch: (namespace, selector, from, onEvent, onDone) => client.watchRequest(`watch pods ${selector}`, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: selector, resourceVersion: from.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: from.timeoutSeconds }, 
+        // A Status (ERROR) or a BOOKMARK passes as it came; a pod is slimmed as it arrives.
+        (type, object) => onEvent(type, type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' ? slimPod(object) : object), onDone),
         log: (namespace, name, query, signal) => {
             const q = { container: query.container, timestamps: 'true', follow: query.follow ? 'true' : 'false' };
             if (query.sinceTime)
