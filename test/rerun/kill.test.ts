@@ -207,8 +207,12 @@ describe('a kill after the whole run ended, before the step did', () => {
     try {
       const runId = `${SEED % 100000}skips`;
       const expected = { result: 'failure', tasks: { t0: 'failed', t3: 'succeeded', t4: 'skipped' } };
-      // Housekeeping lists the state ConfigMaps once the run has ended and been recorded.
-      const killed = await action.start(runId, { on: (e) => e.phase === 'received' && e.verb === 'list' && e.resource === 'configmaps', what: 'when housekeeping starts' });
+      // The state ConfigMaps are listed twice: for the summary's history before the run starts,
+      // then by housekeeping once the run has ended and been recorded. Kill at the second.
+      let lists = 0;
+      const housekeeping = (e: { phase: string; verb: string; resource: string }) =>
+        e.phase === 'received' && e.verb === 'list' && e.resource === 'configmaps' && ++lists === 2;
+      const killed = await action.start(runId, { on: housekeeping, what: 'when housekeeping starts' });
       expect(killed.killed, killed.log.join('\n')).toBe(true);
       expect(killed.log.join('\n')).toContain('t4 skipped');
       const creates = sandbox.counters.get('create', 'pods');
