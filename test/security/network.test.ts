@@ -68,8 +68,8 @@ describe('a restart after SIGKILL that fails at the preflight', () => {
     await writeFile(path.join(cwd, 'dag.yaml'), `version: 1\nname: killed\nnamespace: ${NS}\ntasks: {long: {image: "sandbox/sleep:forever"}}\n`);
     const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' };
     const env = { GITHUB_RUN_ID: '1300100', RUNNER_TEMP: cwd };
-    // The first start is killed once its pod runs.
-    const first = await runStep({ cwd, inputs, env, onLine: (line, step) => line.includes('started pod') && step.signal('SIGKILL') });
+    // The first start is killed once its pod runs (the live log's 'started' line, after 'created pod').
+    const first = await runStep({ cwd, inputs, env, onLine: (line, step) => / started( on |$)/.test(line) && step.signal('SIGKILL') });
     expect(first.signal).toBe('SIGKILL');
     const pods = () => sandbox.list('pods', NS).filter((p) => (p.metadata as { name: string }).name.startsWith('killed-1300100-'));
     expect(pods()).toHaveLength(1);
