@@ -466,7 +466,19 @@ export function markRunAttempt(state: StoredRunState, runAttempt: number, now: n
  */
 export function applyTaskUpdate(state: StoredRunState, update: TaskUpdate, now: number): StoredRunState {
   const before = Object.hasOwn(state.tasks, update.task) ? state.tasks[update.task] : undefined;
-  if (before !== undefined && before.runAttempt > update.runAttempt) return state;
+  const entry = applyTaskEntry(before, update);
+  if (entry === null) return state;
+  return { ...state, updatedAt: Math.max(state.updatedAt, now), tasks: { ...state.tasks, [update.task]: entry } };
+}
+
+/**
+ * The entry of one task after `update`, from its entry `before` (if any); `null` when the update
+ * is from an older run attempt than the one recorded (ignored, so a late writer cannot roll the
+ * state back). Idempotent, like `applyTaskUpdate`, which is this applied to a whole state; the
+ * run store applies it to one task at a time (O(1) per update, whatever the number of tasks).
+ */
+export function applyTaskEntry(before: StoredTask | undefined, update: TaskUpdate): StoredTask | null {
+  if (before !== undefined && before.runAttempt > update.runAttempt) return null;
   const attempts = before !== undefined && before.runAttempt === update.runAttempt ? before.attempts.filter((a) => a.attempt !== update.attempt) : [];
   const o = update.outcome;
   attempts.push({
@@ -483,7 +495,7 @@ export function applyTaskUpdate(state: StoredRunState, update: TaskUpdate, now: 
   attempts.sort((a, b) => a.attempt - b.attempt);
   const last = attempts.at(-1)!;
   const isLast = last.attempt === update.attempt;
-  const entry: StoredTask = {
+  return {
     result: isLast ? (update.result !== undefined ? update.result : o.class === 'succeeded' ? 'succeeded' : null) : (before?.result ?? null),
     attempt: last.attempt,
     runAttempt: update.runAttempt,
@@ -493,7 +505,6 @@ export function applyTaskUpdate(state: StoredRunState, update: TaskUpdate, now: 
     pod: last.pod,
     attempts,
   };
-  return { ...state, updatedAt: Math.max(state.updatedAt, now), tasks: { ...state.tasks, [update.task]: entry } };
 }
 
 // ---- JSON --------------------------------------------------------------------------------
@@ -514,39 +525,42 @@ const TASK_RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run'] 
 const CLASSES = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'] as const satisfies readonly AttemptOutcome['class'][];
 const RUN_RESULTS = ['success', 'failure', 'cancelled'] as const satisfies readonly RunResult[];
 
+/** One task's entry in the stored state (the spec's way, zod); the run store's shards hold these too. */
+export const storedTaskSchema = z.object({
+  result: z.enum(TASK_RESULTS).nullable(),
+  attempt: finite,
+  runAttempt: finite,
+  outputs: z.record(z.string(), z.string()),
+  outputsDropped: z.literal(true).optional(),
+  finishedAt: finite,
+  fingerprint: z.object({ image: z.string(), fields: z.record(z.string(), z.string()) }),
+  pod: text,
+  attempts: z.array(
+    z.object({
+      attempt: finite,
+      pod: text,
+      startedAt: finite,
+      finishedAt: finite,
+      class: z.enum(CLASSES),
+      reason: text,
+      message: text,
+      exitCode: finite.nullable(),
+      node: text,
+    }),
+  ),
+}) satisfies z.ZodType<StoredTask>;
+
+/** One run attempt as the stored state records it. */
+export const storedRunAttemptSchema = z.object({ runAttempt: finite, startedAt: finite, finishedAt: finite.nullable(), result: z.enum(RUN_RESULTS).nullable() }) satisfies z.ZodType<StoredRunAttempt>;
+
 /** The stored state's schema: what `parseRunState` accepts, field by field (the spec's way, zod). */
 const storedRunStateSchema = z.object({
   version: z.literal(STATE_VERSION),
   dag: z.string(),
   runId: z.string(),
   updatedAt: finite,
-  tasks: z.record(
-    z.string(),
-    z.object({
-      result: z.enum(TASK_RESULTS).nullable(),
-      attempt: finite,
-      runAttempt: finite,
-      outputs: z.record(z.string(), z.string()),
-      outputsDropped: z.literal(true).optional(),
-      finishedAt: finite,
-      fingerprint: z.object({ image: z.string(), fields: z.record(z.string(), z.string()) }),
-      pod: text,
-      attempts: z.array(
-        z.object({
-          attempt: finite,
-          pod: text,
-          startedAt: finite,
-          finishedAt: finite,
-          class: z.enum(CLASSES),
-          reason: text,
-          message: text,
-          exitCode: finite.nullable(),
-          node: text,
-        }),
-      ),
-    }),
-  ),
-  runAttempts: z.array(z.object({ runAttempt: finite, startedAt: finite, finishedAt: finite.nullable(), result: z.enum(RUN_RESULTS).nullable() })),
+  tasks: z.record(z.string(), storedTaskSchema),
+  runAttempts: z.array(storedRunAttemptSchema),
 }) satisfies z.ZodType<StoredRunState>;
 
 /**

@@ -58,8 +58,10 @@ export interface RunDagOptions {
   /** Watch request timeout, seconds (the server ends each watch; we resume). */
   watchTimeoutSeconds?: number;
   /**
-   * Called when an attempt ends, after the scheduler was told and before its pod is deleted
-   * (awaited). If it rejects, the pod is kept (so a restart can still adopt it) and the run goes on.
+   * Called when an attempt ends, after the scheduler was told. Not awaited on the way to the next
+   * decision (the run store batches the ends that come meanwhile), but the attempt's pod is deleted
+   * only once it resolved, and the run reports its end only once every call settled. If it rejects,
+   * the pod is kept (so a restart can still adopt it) and the run goes on.
    */
   onAttemptEnd?: (end: AttemptEnd) => void | Promise<void>;
   /**

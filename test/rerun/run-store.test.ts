@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taskFingerprint, type TaskUpdate } from '../../src/dag/rerun.ts';
-import { RunStore, runStateName, STATE_KEY } from '../../src/kube/run-store.ts';
+import { DIGEST_KEY, RunStore, runStateLabels, runStateName, shardName, STATE_KEY, STATE_PART_LABEL, TASKS_KEY } from '../../src/kube/run-store.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { outcome, task } from '../dag/builders.ts';
 import { connect, recordingRequester } from './helpers.ts';
@@ -54,18 +54,24 @@ describe('RunStore', () => {
     expect(again?.runAttempts).toEqual([{ runAttempt: 1, startedAt: expect.any(Number), finishedAt: null, result: null }]);
   });
 
-  it('keeps the state in a ConfigMap labelled like the run’s pods', async () => {
+  it('keeps the state in a head and shards labelled like the run’s pods', async () => {
     const s = store('778');
+    await s.markStarted(1);
     await s.recordTask(ended('extract'));
-    const cm = sandbox.get('configmaps', NS, runStateName('nightly', '778'));
-    expect(cm?.metadata.name).toBe('pod-dag-nightly-778');
-    expect(cm?.metadata.labels).toEqual({
+    const head = sandbox.get('configmaps', NS, runStateName('nightly', '778')) as unknown as { metadata: { name: string; labels: Record<string, string> }; data: Record<string, string> };
+    const run = {
       'app.kubernetes.io/managed-by': 'pod-dag-action',
       'pod-dag.io/dag': 'nightly',
       'pod-dag.io/run-id': '778',
       'pod-dag.io/repository': 'octo-org_data-pipelines',
-    });
-    expect(JSON.parse((cm as unknown as { data: Record<string, string> }).data[STATE_KEY]!)).toMatchObject({ version: 1, dag: 'nightly', runId: '778' });
+    };
+    expect(head.metadata.name).toBe('pod-dag-nightly-778');
+    expect(head.metadata.labels).toEqual({ ...run, [STATE_PART_LABEL]: 'head' });
+    expect(JSON.parse(head.data[STATE_KEY]!)).toMatchObject({ version: 2, dag: 'nightly', runId: '778', shards: 1 });
+    expect(JSON.parse(head.data[DIGEST_KEY]!)).toEqual({ tasks: { extract: ['succeeded', 1000, 1] }, othersSucceeded: false });
+    const shard = sandbox.get('configmaps', NS, shardName('pod-dag-nightly-778', 0)) as unknown as { metadata: { labels: Record<string, string> }; data: Record<string, string> };
+    expect(shard.metadata.labels).toEqual({ ...run, [STATE_PART_LABEL]: 'shard' });
+    expect(JSON.parse(shard.data[TASKS_KEY]!)).toMatchObject({ version: 2, shard: 0, tasks: { extract: { result: 'succeeded' } } });
   });
 
   it('a writer holding a stale resourceVersion gets 409, reads again and loses nothing', async () => {
@@ -101,35 +107,34 @@ describe('RunStore', () => {
     expect(Object.keys((await store('781').load())!.tasks)).toEqual(['t0', 't1', 't2', 't3']);
   });
 
-  it('drops the largest outputs to stay under the size limit, and says so', async () => {
-    const notes: string[] = [];
-    const s = store('782', { limitBytes: 6000, onNote: (n) => notes.push(n) });
-    await s.recordTask(ended('small', 1, 1, { a: 'x' }));
-    await s.recordTask(ended('big', 1, 1, { blob: 'y'.repeat(4000) }));
-    await s.recordTask(ended('big2', 1, 1, { blob: 'z'.repeat(3000) }));
-    const state = await store('782').load();
-    expect(state!.tasks['big']).toMatchObject({ outputs: {}, outputsDropped: true });
-    expect(state!.tasks['small']!.outputs).toEqual({ a: 'x' });
-    expect(notes.join('\n')).toMatch(/would exceed 6000 bytes, so the outputs of "big" were not kept; a re-run of this run will run those tasks again/);
+  it('fails clearly when one task’s entry cannot fit a ConfigMap, and records the others', async () => {
+    const s = store('783', { limitBytes: 2000 });
+    const big = s.recordTask(ended('a', 1, 1, { blob: 'x'.repeat(3000) }));
+    const small = s.recordTask(ended('b'));
+    await expect(big).rejects.toThrow(/Could not record task "a" in ConfigMap data-jobs\/pod-dag-nightly-783: the entry of task "a" alone is \d+ bytes, more than the 2000 bytes/);
+    await small;
+    expect(Object.keys((await store('783').load())!.tasks)).toEqual(['b']);
   });
 
-  it('fails clearly when the state cannot fit at all', async () => {
-    const s = store('783', { limitBytes: 300 });
-    await expect(s.recordTask(ended('a'))).rejects.toThrow(
-      /Could not record task "a" in ConfigMap data-jobs\/pod-dag-nightly-783: .* more than the 300 bytes a ConfigMap can hold; split the DAG/,
-    );
-  });
-
-  it('refuses a ConfigMap of that name that is not a run state', async () => {
+  it('refuses to write over a ConfigMap of that name that is not a run state', async () => {
     sandbox.createConfigMap(NS, runStateName('nightly', '784'), { other: 'data' });
-    await expect(store('784').load()).rejects.toThrow(/ConfigMap data-jobs\/pod-dag-nightly-784 has no "state.json" key\. .*delete it/);
+    expect(await store('784').load()).toBeNull(); // not labelled as the run's state: not part of it
+    await expect(store('784').markStarted(1)).rejects.toThrow(/ConfigMap data-jobs\/pod-dag-nightly-784 exists but is not the state of this run .*delete the ConfigMap/);
   });
 
-  it('refuses a state written for another DAG whose name collides', async () => {
-    const other = new RunStore({ core: connect(sandbox).core, namespace: NS, dag: 'nightly', runId: '785', repository: null, request: recordingRequester().request });
+  it('refuses a head without its state, and a state written for another DAG whose name collides', async () => {
+    const { core } = connect(sandbox);
+    const labels = runStateLabels('nightly', '785', 'octo-org/data-pipelines');
+    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'pod-dag-nightly-785', labels }, data: { other: 'x' } } });
+    await expect(store('785').load()).rejects.toThrow(/ConfigMap data-jobs\/pod-dag-nightly-785 has no "state.json" key\. .*delete it/);
+    const other = store('786');
     await other.recordTask(ended('a'));
-    const cm = sandbox.get('configmaps', NS, 'pod-dag-nightly-785') as unknown as { data: Record<string, string> };
-    sandbox.createConfigMap(NS, 'pod-dag-nightly-785', { [STATE_KEY]: cm.data[STATE_KEY]!.replace('"dag":"nightly"', '"dag":"nightly2"') });
+    const head = sandbox.get('configmaps', NS, 'pod-dag-nightly-786') as unknown as { data: Record<string, string> };
+    await core.replaceNamespacedConfigMap({
+      name: 'pod-dag-nightly-785',
+      namespace: NS,
+      body: { metadata: { name: 'pod-dag-nightly-785', labels }, data: { [STATE_KEY]: head.data[STATE_KEY]!.replace('"dag":"nightly"', '"dag":"nightly2"').replace('786', '785') } },
+    });
     await expect(store('785').load()).rejects.toThrow(/holds the state of DAG "nightly2" run 785, not DAG "nightly" run 785/);
   });
 });
