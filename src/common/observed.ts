@@ -25,6 +25,11 @@ export interface HistoryRun {
   result: 'success' | 'failure' | 'cancelled' | null;
   /** By task id: the task's result (`null`: unfinished) and how long its last run attempt's attempts took. */
   tasks: Record<string, { result: string | null; durationMs: number | null; runAttempt: number }>;
+  /**
+   * A large run's digest lists only the tasks that did not succeed: every other task it recorded
+   * succeeded (its duration is not kept).
+   */
+  othersSucceeded?: boolean;
 }
 
 /** The last runs of this DAG before this one, oldest first, or why they could not be read. */

@@ -20,13 +20,14 @@
  */
 import type { CoreV1Api, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { parseRunState } from '../dag/rerun.ts';
+import { parseHead, stateVersion } from '../dag/state-parts.ts';
 import { systemClock } from '../common/clock.ts';
 import { formatDuration } from '../common/duration.ts';
 import type { KeepPods } from '../common/run.ts';
 import type { Requester } from './client.ts';
 import { classifyError } from './errors.ts';
 import { LABELS, MANAGED_BY, labelValue } from './pod.ts';
-import { STATE_KEY } from './run-store.ts';
+import { NOT_A_SHARD, shardName, STATE_KEY } from './run-store.ts';
 import { kubeTimeMs } from './time.ts';
 
 /** Options of `removeOldRuns`. */
@@ -97,7 +98,9 @@ export async function removeOldRuns(options: HousekeepingOptions): Promise<House
   let maps: V1ConfigMap[];
   try {
     pods = (await request(`list pods in ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector }))).items;
-    maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector }))).items;
+    // The heads of the states only (and v1 states): their shards, the bulk of a large run's state,
+    // are not read, only deleted by name with their head.
+    maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector: `${labelSelector},${NOT_A_SHARD}` }))).items;
   } catch (err) {
     result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${classifyError(err).message}`);
     return result;
@@ -106,6 +109,8 @@ export async function removeOldRuns(options: HousekeepingOptions): Promise<House
   interface Run {
     pods: V1Pod[];
     maps: V1ConfigMap[];
+    /** How many shards its head counts. */
+    shards: number;
     activity: number;
     live: string | null;
   }
@@ -116,7 +121,7 @@ export async function removeOldRuns(options: HousekeepingOptions): Promise<House
     if (id === undefined || id === current || labels?.[LABELS.managedBy] !== MANAGED_BY || labels[LABELS.dag] !== labelValue(options.dag)) return null;
     if ((labels[LABELS.repository] ?? null) !== (options.repository ? labelValue(options.repository) : null)) return null;
     let run = runs.get(id);
-    if (run === undefined) runs.set(id, (run = { pods: [], maps: [], activity: 0, live: null }));
+    if (run === undefined) runs.set(id, (run = { pods: [], maps: [], shards: 0, activity: 0, live: null }));
     return run;
   };
 
@@ -136,8 +141,10 @@ export async function removeOldRuns(options: HousekeepingOptions): Promise<House
     const text = cm.data?.[STATE_KEY];
     if (text === undefined) continue;
     try {
-      const state = parseRunState(text, `ConfigMap ${namespace}/${cm.metadata?.name}`);
+      const where = `ConfigMap ${namespace}/${cm.metadata?.name}`;
+      const state = stateVersion(text, where) === 1 ? { ...parseRunState(text, where), shards: 0 } : parseHead(text, where);
       run.activity = Math.max(run.activity, state.updatedAt);
+      run.shards = Math.max(run.shards, state.shards);
       const last = state.runAttempts.at(-1);
       if (last !== undefined && last.finishedAt === null && now - last.startedAt < staleAfter) {
         run.live ??= `its run attempt ${last.runAttempt} started ${formatAge(now - last.startedAt)} ago and has not ended`;
@@ -163,18 +170,35 @@ export async function removeOldRuns(options: HousekeepingOptions): Promise<House
     }
     for (const cm of run.maps) {
       const name = cm.metadata!.name!;
+      // The shards first, the head last: a head is what finds its shards. Those it counts, then
+      // any a crash left past its count (they follow each other: the store creates them in order).
+      let all = true;
+      for (let i = 0; ; i++) {
+        const shard = shardName(name, i);
+        const probe = i >= run.shards;
+        const gone = await remove(`ConfigMap ${namespace}/${shard}`, () => core.deleteNamespacedConfigMap({ name: shard, namespace }), probe);
+        if (gone === 'absent') break;
+        if (gone === false) {
+          all = false;
+          if (probe) break;
+          continue;
+        }
+        result.configMaps.push(shard);
+      }
+      if (!all) continue; // the head stays, so the next housekeeping finds the shards left
       if (await remove(`ConfigMap ${namespace}/${name}`, () => core.deleteNamespacedConfigMap({ name, namespace }))) result.configMaps.push(name);
     }
   }
   return result;
 
-  async function remove(what: string, fn: () => Promise<unknown>): Promise<boolean> {
+  /** Deletes; true when deleted, 'absent' when there was nothing to delete (when `probe`, else true), false on an error. */
+  async function remove(what: string, fn: () => Promise<unknown>, probe = false): Promise<boolean | 'absent'> {
     try {
       await request(`delete ${what}`, fn);
       return true;
     } catch (err) {
       const info = classifyError(err);
-      if (info.kind === 'not-found') return true;
+      if (info.kind === 'not-found') return probe ? 'absent' : true;
       result.errors.push(`Could not delete ${what}: ${info.message}`);
       return false;
     }

@@ -17,8 +17,8 @@
  *
  * Writes are batched: at most one write is in flight, and everything recorded meanwhile goes in
  * the next, so a run of N tasks makes at most one write per attempt end, and far fewer when many
- * end at once. Only shards that changed are written, shards before the head, and a shard that
- * gains an entry before one that loses it, so whatever the moment of a crash the entry exists
+ * end at once. Only shards that changed are written, shards before the head (new shards first,
+ * in order), and a shard that gains an entry before one that loses it, so whatever the moment of a crash the entry exists
  * somewhere (the reader keeps the newer of two copies). Every record resolves once its batch is in
  * the cluster: only then may the attempt's pod be deleted. Either the pod or the record of its end
  * exists, whatever the moment of a crash.
@@ -497,9 +497,11 @@ export class RunStore {
       known.headDirty = true;
     }
     if (known.headVersion === null) await this.#writeHead(known, now);
-    // Last first: a task moving on goes to a later shard, so it is written where it goes before
-    // it leaves where it was.
-    for (const shard of [...known.shards].reverse()) {
+    // New shards first, in order (so any a crash leaves past the head's count follow each other:
+    // housekeeping deletes them up to the first missing), then the others last first. A task that
+    // moves goes to the last shard, so it is written where it goes before it leaves where it was.
+    const order = [...known.shards.filter((s) => s.resourceVersion === null), ...known.shards.filter((s) => s.resourceVersion !== null).reverse()];
+    for (const shard of order) {
       if (!shard.dirty) continue;
       const name = shardName(this.name, shard.index);
       const body: V1ConfigMap = {

@@ -667,7 +667,8 @@ function historyGrid(info: RunInfo, state: RunState, history: RunHistory): strin
   const rows: string[] = [];
   let hidden = 0;
   for (const t of info.spec.tasks) {
-    const past = history.runs.map((r) => r.tasks[t.id]);
+    // A large run's digest lists only what did not succeed: a task it leaves out succeeded.
+    const past = history.runs.map((r) => r.tasks[t.id] ?? (r.othersSucceeded ? { result: 'succeeded', durationMs: null, runAttempt: r.runAttempt } : undefined));
     const now = current(t.id);
     const results = [...past.map((c) => c?.result), now.result];
     if (info.spec.tasks.length > HISTORY_ALL_ROWS_MAX_TASKS && results.every((r) => r === 'succeeded' || r === undefined)) {

@@ -40,7 +40,7 @@ function store(runId: string, extra: Partial<ConstructorParameters<typeof RunSto
 
 /** The end of an attempt as a real task's: an image, a command, env, a pod name, an output, a node. */
 function ended(id: string, attempt = 1, cls: 'succeeded' | 'failed' = 'succeeded'): TaskUpdate {
-  const spec = task(id, { command: ['clickhouse-client', '--query', `INSERT INTO t SELECT * FROM s WHERE shard = '${id}'`] });
+  const spec = { ...task(id), command: ['clickhouse-client', '--query', `INSERT INTO t SELECT * FROM s WHERE shard = '${id}'`] };
   return {
     task: id,
     runAttempt: 1,
