@@ -281,6 +281,14 @@ describe('the history grid (last runs)', () => {
     await chartsParse(text);
   });
 
+  it('reads a task a large run’s digest leaves out as succeeded there (its digest lists only what did not succeed)', () => {
+    const digestOnly: HistoryRun = { ...run(1, 'failure', 'failed'), tasks: { 'migrate-data': { result: 'failed', durationMs: 3_600_000, runAttempt: 1 } }, othersSucceeded: true };
+    const text = renderRunSummary(f.info(), f.failureState(), tail, { logTailLines: 50, history: { runs: [digestOnly], unavailable: null } });
+    const grid = text.slice(text.indexOf('### Last runs'));
+    expect(grid).toMatch(/\| \[create-db\]\(.*\) \| ✅ \| ✅ \S+ \|/);
+    expect(grid).toMatch(/\| \[migrate-data\]\(.*\) \| ❌ 1h \| ❌ 1h 5m 41s \|/);
+  });
+
   it('says once why there is no history when RBAC does not allow reading it', () => {
     const why = 'RBAC does not let these credentials list configmaps in namespace data-jobs, where the runs\' states are kept';
     const text = renderRunSummary(f.info(), f.successState(), {}, { logTailLines: 50, history: { runs: [], unavailable: why } });

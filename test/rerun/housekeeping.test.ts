@@ -7,7 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyTaskUpdate, emptyRunState, markRunAttempt, serializeRunState, taskFingerprint } from '../../src/dag/rerun.ts';
 import { dagSelector, removeOldRuns, type HousekeepingOptions } from '../../src/kube/housekeeping.ts';
-import { runStateLabels, runStateName, STATE_KEY } from '../../src/kube/run-store.ts';
+import { RunStore, runStateLabels, runStateName, shardName, STATE_KEY, TASKS_KEY } from '../../src/kube/run-store.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { outcome, task } from '../dag/builders.ts';
 import { connect, recordingRequester, waitForPods } from './helpers.ts';
@@ -110,6 +110,46 @@ describe('removeOldRuns', () => {
     for (const name of Object.values(untouchable).flat()) expect(exists('pods', name), name).toBe(true);
     for (const name of oldMaps) expect(exists('configmaps', name), name).toBe(false);
     for (const name of keptMaps) expect(exists('configmaps', name), name).toBe(true);
+  });
+
+  it('removes an old run’s head and every shard, those a crash left past the head’s count too, and lists only heads', async () => {
+    const write = async (run: string, tasks: number) => {
+      const store = new RunStore({ core: connect(sandbox).core, namespace: NS, dag: 'nightly', runId: run, repository: REPO, request: recordingRequester().request, fillBytes: 1500 });
+      await store.markStarted(1);
+      for (let i = 0; i < tasks; i++) {
+        await store.recordTask({ task: `t${i}`, runAttempt: 1, attempt: 1, pod: null, startedAt: 1, finishedAt: 2, outcome: outcome('succeeded', { outputs: { o: 'x'.repeat(300) } }), result: 'succeeded', fingerprint: taskFingerprint(task(`t${i}`), {}) });
+      }
+      await store.markFinished(1, 'success');
+      return runStateName('nightly', run);
+    };
+    const old = await write('100', 8);
+    const current = await write('500', 8);
+    const shardsOf = (head: string) => sandbox.list('configmaps', NS).filter((cm) => cm.metadata.name.startsWith(`${head}.shard-`)).map((cm) => cm.metadata.name);
+    const counted = shardsOf(old).length;
+    expect(counted).toBeGreaterThan(1);
+    // A shard created just before a crash, which the head does not count yet.
+    const orphan = shardName(old, counted);
+    await connect(sandbox).core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: orphan, labels: { ...runStateLabels('nightly', '100', REPO), 'pod-dag.io/state': 'shard' } }, data: { [TASKS_KEY]: '{}' } },
+    });
+    const listed: string[] = [];
+    const { request } = recordingRequester();
+    const result = await housekeep({
+      request: async (what, fn) => {
+        const answer = await request(what, fn);
+        const items = (answer as { items?: { metadata?: { name?: string } }[] }).items;
+        if (what.startsWith('list configmaps')) listed.push(...(items ?? []).map((i) => i.metadata?.name ?? ''));
+        return answer;
+      },
+    });
+    expect(result.errors).toEqual([]);
+    expect(listed.sort()).toEqual([old, current].sort()); // heads only: no shard is read
+    expect(result.configMaps.sort()).toEqual([old, ...Array.from({ length: counted + 1 }, (_, i) => shardName(old, i))].sort());
+    expect(shardsOf(old)).toEqual([]);
+    expect(exists('configmaps', old)).toBe(false);
+    expect(shardsOf(current).length).toBeGreaterThan(1);
+    expect(exists('configmaps', current)).toBe(true);
   });
 
   it('keeps runs younger than the retention', async () => {
