@@ -415,17 +415,42 @@ const TABLE_HEAD = ['| Task | Result | Attempts | Duration | Started (UTC) | Pod
 const TABLE_OPEN_MAX_TASKS = 20;
 
 /**
+ * The most rows the task table shows (tasks, instances and attempts; those that need a look
+ * first). About 300 bytes each, so the table stays well under GitHub's 1 MiB summary limit.
+ */
+export const TABLE_MAX_ROWS = 1000;
+
+/**
  * The task table, with a row per attempt under each retried task (unless `compact`). A big run
  * shows the tasks that need a look (failed, retried, cancelled, unfinished) in an open table and
  * folds the plain ones (succeeded at once, skipped, not run) into a second.
  */
 function runTable(info: RunInfo, state: RunState, compact: boolean): string {
   const specs = specsById(info.spec);
+  // Rows are counted as they are made, and made only while the cap allows: a run of 20,000 tasks
+  // builds TABLE_MAX_ROWS rows, not 20,000 to cut afterwards.
+  let budget = TABLE_MAX_ROWS;
+  const left: ShownState[] = [];
   // A matrix task's row is followed by one row per instance (each with its own attempts).
-  const rowsOf = (tasks: TaskState[]): string[] =>
-    tasks
-      .flatMap((t) => [t, ...(t.instances ?? [])])
-      .flatMap((t) => [taskRow(info, state, t, specs.get(t.group ?? t.id)?.pos.line), ...(compact || t.attempts.length <= 1 ? [] : attemptRows(t))]);
+  const rowsOf = (tasks: TaskState[]): string[] => {
+    const out: string[] = [];
+    for (const t of tasks) {
+      if (budget <= 0) {
+        left.push(shownState(t));
+        continue;
+      }
+      for (const x of [t, ...(t.instances ?? [])]) {
+        out.push(taskRow(info, state, x, specs.get(x.group ?? x.id)?.pos.line));
+        budget--;
+        if (!compact && x.attempts.length > 1) {
+          const attempts = attemptRows(x);
+          out.push(...attempts);
+          budget -= attempts.length;
+        }
+      }
+    }
+    return out;
+  };
   if (state.tasks.length <= TABLE_OPEN_MAX_TASKS) return [...TABLE_HEAD, ...rowsOf(state.tasks)].join('\n');
   const plain = (t: TaskState): boolean => ['succeeded', 'skipped', 'not-run'].includes(shownState(t));
   const look = state.tasks.filter((t) => !plain(t));
@@ -433,9 +458,15 @@ function runTable(info: RunInfo, state: RunState, compact: boolean): string {
   const out: string[] = [];
   if (look.length > 0) out.push([...TABLE_HEAD, ...rowsOf(look)].join('\n'));
   if (rest.length > 0) {
+    const rows = rowsOf(rest);
     const what = groupCounts(rest.map(shownState));
     const summary = look.length === 0 ? `All ${rest.length} tasks (${what})` : `The other ${rest.length} tasks (${what})`;
-    out.push(`<details><summary>${escapeHtml(summary)}</summary>`, '', [...TABLE_HEAD, ...rowsOf(rest)].join('\n'), '', '</details>');
+    if (rows.length > 0) out.push(`<details><summary>${escapeHtml(summary)}</summary>`, '', [...TABLE_HEAD, ...rows].join('\n'), '', '</details>');
+  }
+  if (left.length > 0) {
+    out.push(
+      `_${left.length.toLocaleString('en-US')} more ${left.length === 1 ? 'task is' : 'tasks are'} not listed (${groupCounts(left)}): the table stops at ${TABLE_MAX_ROWS.toLocaleString('en-US')} rows to keep this summary under GitHub's 1 MiB limit. The \`summary-json\` output has every task._`,
+    );
   }
   return out.join('\n\n');
 }
@@ -541,8 +572,11 @@ export function renderRunSummary(
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const logTailLines = Math.max(0, options.logTailLines);
 
+  // The graph, the table, the timeline and the grid do not depend on how many log lines fit:
+  // built once however many times the summary is rendered to find that.
+  const parts = new Map<string, string | null>();
   const render = (cap: number, trimmed: boolean, compact: boolean): string =>
-    redact(buildRunSummary(safeInfo, safeState, safeTails, { logTailLines, cap, trimmed, compact, keepPods: options.keepPods, history: options.history }));
+    redact(buildRunSummary(safeInfo, safeState, safeTails, { logTailLines, cap, trimmed, compact, keepPods: options.keepPods, history: options.history, parts }));
 
   const full = render(logTailLines, false, false);
   if (byteLength(full) <= maxBytes) return full;
@@ -569,6 +603,14 @@ interface BuildOptions {
   compact: boolean;
   keepPods: KeepPodsPolicy | undefined;
   history: RunHistory | undefined;
+  /** The parts already built, by name (a render of the same run with another `cap` reuses them). */
+  parts: Map<string, string | null>;
+}
+
+/** `parts`' entry `key`, built by `build` the first time. */
+function part(parts: Map<string, string | null>, key: string, build: () => string | null): string | null {
+  if (!parts.has(key)) parts.set(key, build());
+  return parts.get(key)!;
 }
 
 function buildRunSummary(info: RunInfo, state: RunState, tails: Record<string, string[]>, o: BuildOptions): string {
@@ -606,15 +648,16 @@ function buildRunSummary(info: RunInfo, state: RunState, tails: Record<string, s
   if (o.compact) {
     out.push('', "> ✂️ The graph, the timeline and the rows of each attempt are left out to keep this summary under GitHub's 1 MiB limit.");
   } else {
-    out.push('', '### Graph', '', runFlowchart(info, state));
+    out.push('', '### Graph', '', part(o.parts, 'graph', () => runFlowchart(info, state))!);
   }
-  out.push('', '### Tasks', '', runTable(info, state, o.compact));
+  out.push('', '### Tasks', '', part(o.parts, o.compact ? 'table-compact' : 'table', () => runTable(info, state, o.compact))!);
   if (!o.compact) {
-    const timeline = runGantt(info, state);
+    const timeline = part(o.parts, 'timeline', () => runGantt(info, state));
     if (timeline !== null) out.push('', '### Timeline', '', timeline);
   }
   if (!o.compact && o.history !== undefined) {
-    const grid = historyGrid(info, state, o.history);
+    const history = o.history;
+    const grid = part(o.parts, 'grid', () => historyGrid(info, state, history));
     if (grid !== null) out.push('', '### Last runs', '', grid);
   }
   const params = paramsBlock(info.params);
@@ -633,6 +676,9 @@ const HISTORY_EMOJI: Record<string, string> = {
 
 /** Runs with more tasks than this show only the rows of tasks that did not always succeed. */
 const HISTORY_ALL_ROWS_MAX_TASKS = 40;
+
+/** The most rows of the history grid (a column per run: rows cost more than the table's). */
+const HISTORY_MAX_ROWS = 200;
 
 /** A history cell: the result's emoji and the duration, or `·` when the task did not run. */
 function historyCell(result: string | null | undefined, durationMs: number | null | undefined): string {
@@ -666,6 +712,7 @@ function historyGrid(info: RunInfo, state: RunState, history: RunHistory): strin
   const align = `|---|${history.runs.map(() => ':-:').join('|')}|:-:|`;
   const rows: string[] = [];
   let hidden = 0;
+  let beyond = 0;
   for (const t of info.spec.tasks) {
     // A large run's digest lists only what did not succeed: a task it leaves out succeeded.
     const past = history.runs.map((r) => r.tasks[t.id] ?? (r.othersSucceeded ? { result: 'succeeded', durationMs: null, runAttempt: r.runAttempt } : undefined));
@@ -682,10 +729,15 @@ function historyGrid(info: RunInfo, state: RunState, history: RunHistory): strin
     const newly = streak > 0 && before === 'succeeded';
     const name = link(t.id, specUrl(info, t.pos.line));
     const label = newly ? `**${name}** ❗ failing ${streak === 1 ? 'since this run' : `for ${streak} runs`}` : name;
+    if (rows.length >= HISTORY_MAX_ROWS) {
+      beyond++;
+      continue;
+    }
     const cells = [...past.map((c) => historyCell(c === undefined ? undefined : c.result, c?.durationMs)), historyCell(now.result, now.durationMs)];
     rows.push(`| ${label} | ${cells.join(' | ')} |`);
   }
   const out = [`The last ${history.runs.length} ${history.runs.length === 1 ? 'run' : 'runs'} of this DAG before this one, from the states kept in the cluster (\`retention\`); · did not run.`, '', header, align, ...rows];
+  if (beyond > 0) out.push('', `_${beyond} more ${beyond === 1 ? 'task' : 'tasks'} that did not always succeed ${beyond === 1 ? 'is' : 'are'} left out: the grid stops at ${HISTORY_MAX_ROWS} rows._`);
   if (hidden > 0) out.push('', `_${hidden} ${hidden === 1 ? 'task' : 'tasks'} succeeded in every run shown and ${hidden === 1 ? 'is' : 'are'} left out._`);
   return out.join('\n');
 }

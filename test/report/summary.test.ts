@@ -5,6 +5,7 @@ import {
   renderDryRunSummary,
   renderPlanSummary,
   renderRunSummary,
+  TABLE_MAX_ROWS,
 } from '../../src/report/summary.ts';
 import { formatDuration } from '../../src/report/format.ts';
 import type { DryRunVerdict, HistoryRun, RunHistory } from '../../src/report/types.ts';
@@ -363,16 +364,20 @@ describe('the size budget', () => {
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(GITHUB_SUMMARY_LIMIT);
     expect(text).toMatch(/The graph is left out: .* over Mermaid's limit of 50,000/);
     expect(text).toMatch(/The timeline is left out: .* over Mermaid's limit of 50,000/);
-    expect(text).toContain('task-1499');
+    expect(text).toContain('task-999');
     expect(mermaidBlocks(text)).toEqual([]);
   });
 
-  it('still fits with thousands of tasks, leaving out the charts, then cutting the table', () => {
-    const [i, state] = chain(6000);
+  it('still fits with 20,000 tasks: the table stops at its cap (rows beyond it are never built) and counts the rest', () => {
+    const [i, state] = chain(20_000);
+    state.tasks[15_000] = f.task('task-15000', 'failed', [f.attempt('task-15000', 1, 0, 1, f.outcome({ class: 'failed', reason: 'Error', exitCode: 3 }))]);
     const text = renderRunSummary(i, state, {}, { logTailLines: 50 });
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(GITHUB_SUMMARY_LIMIT);
-    expect(text).toContain('The graph, the timeline and the rows of each attempt are left out');
-    expect(text).toMatch(/\| \[task-\d+\]\(.*\) \| ✅ succeeded .* \|\n\n_The summary was cut here to stay under GitHub's 1 MiB limit/);
+    expect(text).not.toContain('The summary was cut here');
+    // What needs a look comes first, whatever its place in the run.
+    expect(text).toMatch(/\| \[task-15000\]\(.*\) \| ❌ failed/);
+    expect(text.match(/^\| \[task-\d+\]/gm)).toHaveLength(TABLE_MAX_ROWS);
+    expect(text).toContain(`_19,000 more tasks are not listed (19000 ✅): the table stops at 1,000 rows to keep this summary under GitHub's 1 MiB limit. The \`summary-json\` output has every task._`);
   });
 });
 
