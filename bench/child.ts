@@ -13,6 +13,8 @@ import { connect } from '../src/kube/auth.ts';
 import { createClient, type KubeClient } from '../src/kube/client.ts';
 import { kubePodApi } from '../src/kube/pod-api.ts';
 import { runDag, type RunDagOptions } from '../src/engine/index.ts';
+import { RunStore, startRerunSession, type Requester, type RerunSession } from '../src/kube/run-store.ts';
+import type { AttemptEnd } from '../src/dag/types.ts';
 import { Scheduler } from '../src/dag/scheduler.ts';
 import { LogFollower } from '../src/kube/logs.ts';
 import { LiveLogReporter } from '../src/report/live-log.ts';
@@ -70,8 +72,26 @@ function flatSpec(name: string, n: number, image: string): DagSpec {
 const stepLogReporter = (): Reporter => new LiveLogReporter({ write: () => {} });
 
 let runSeq = 0;
-async function runEngine(client: KubeClient, s: DagSpec, reporter: Reporter, maxParallel = 0, extra: Partial<RunDagOptions> = {}): Promise<number> {
+/** Requests the run store made (read and writes of the run's state), over all runs of this process. */
+let stateRequests = 0;
+
+/**
+ * Runs `s` through the engine. With `store`, as the action does: the run's state kept in the
+ * cluster (src/kube/run-store.ts), read before the run, each attempt's end recorded before its pod
+ * goes, the run's end recorded after it.
+ */
+async function runEngine(client: KubeClient, s: DagSpec, reporter: Reporter, maxParallel = 0, extra: Partial<RunDagOptions> = {}, store = false): Promise<number> {
   const t0 = performance.now();
+  const runId = `${process.pid}${++runSeq}`;
+  let session: RerunSession | null = null;
+  if (store) {
+    const request: Requester = (what, fn) => {
+      stateRequests++;
+      return client.request(what, fn);
+    };
+    const runStore = new RunStore({ core: client.core, namespace: NAMESPACE, dag: s.name, runId, repository: 'octo-org/bench', request });
+    session = await startRerunSession(runStore, { spec: s, params: {}, runAttempt: 1, mode: 'failed' });
+  }
   const state = await runDag({
     spec: s,
     params: {},
@@ -80,10 +100,12 @@ async function runEngine(client: KubeClient, s: DagSpec, reporter: Reporter, max
     maxParallel,
     keepPods: 'never',
     pods: kubePodApi(client),
-    context: context(`${process.pid}${++runSeq}`),
+    context: context(runId),
     reporter,
+    ...(session === null ? {} : { previous: session.plan.previous, onAttemptEnd: (end: AttemptEnd) => session.attemptEnded(end), recorded: session.recorded }),
     ...extra,
   });
+  if (session !== null && state.result !== null) await session.finished(state.result);
   const ms = performance.now() - t0;
   if (state.result !== 'success') {
     const bad = state.tasks.filter((t) => t.result !== 'succeeded').slice(0, 3);
@@ -357,11 +379,11 @@ async function main(): Promise<void> {
       const constructWallMs = performance.now() - t0;
       const acc = instrumentScheduler();
       const cpu0 = process.cpuUsage();
-      const wallMs = await withHeapProfile(() => runEngine(client, s, stepLogReporter(), p['maxParallel'] as number));
+      const wallMs = await withHeapProfile(() => runEngine(client, s, stepLogReporter(), p['maxParallel'] as number, {}, true));
       const cpu = process.cpuUsage(cpu0);
       for (const v of Object.values(acc)) v.ms = Math.round(v.ms * 10) / 10;
       const schedMs = Object.values(acc).reduce((a, b) => a + b.ms, 0) + constructUs / 1000;
-      result = { wallMs, schedulerCpuMs: schedMs, constructCpuMs: constructUs / 1000, constructWallMs, byMethod: acc, processCpuMs: (cpu.user + cpu.system) / 1000, clientRequests: requests };
+      result = { wallMs, schedulerCpuMs: schedMs, constructCpuMs: constructUs / 1000, constructWallMs, byMethod: acc, processCpuMs: (cpu.user + cpu.system) / 1000, clientRequests: requests, stateRequests };
       break;
     }
     case 'requests': {
