@@ -9,7 +9,7 @@ import { runDag, dryRunDag, type RunDagOptions } from '../../src/engine/index.ts
 import { LABELS, podName, runPodSelector } from '../../src/kube/pod.ts';
 import { cleanupRun } from '../../src/kube/sweep.ts';
 import { FakePods, apiError, scriptedKubelet } from '../helpers/fake-pods.ts';
-import { attempts, capture, context, results, spec } from './helpers.ts';
+import { attempts, capture, context, results, spec, until } from './helpers.ts';
 
 const chain = spec(`version: 1
 name: fake-chain
@@ -104,6 +104,40 @@ tasks:
   const result = out.lines.findIndex((l) => /only.*succeeded/.test(l));
   expect(last).toBeGreaterThanOrEqual(0);
   expect(result).toBeGreaterThan(last);
+});
+
+test('the hand-off does not wait for the log to drain; the live log still shows the last lines before the result', async () => {
+  const s = spec(`version: 1
+name: fake-handoff
+tasks:
+  up: {image: busybox}
+  down: {image: busybox, needs: [up]}
+`);
+  const up = name('up', 1, s);
+  const fake = new FakePods((pod, f) => {
+    const n = pod.metadata?.name ?? '';
+    f.start(n);
+    if (taskOf(pod) === 'up') {
+      f.print(n, 'up last words');
+      // The container ended; its log stream has not (yet).
+      f.exit(n, 0, { keepLogOpen: true });
+      return;
+    }
+    f.exit(n, 0);
+  });
+  const done = go(fake, s);
+  await until(() => fake.count(`create ${name('down', 1, s)}`) === 1, 'the dependant created while its upstream’s log is still open', 5_000);
+  // What the log brings after the container ended still comes before the result line.
+  fake.print(up, 'up late line');
+  fake.endLog(up);
+  const { state, out } = await done;
+  expect(state.result).toBe('success');
+  const at = (re: RegExp): number => out.lines.findIndex((l) => re.test(l));
+  expect(at(/^\[up\] up last words$/)).toBeGreaterThanOrEqual(0);
+  expect(at(/^\[up\] up late line$/)).toBeGreaterThan(at(/^\[up\] up last words$/));
+  expect(at(/up.* succeeded/)).toBeGreaterThan(at(/^\[up\] up late line$/));
+  // The pod is deleted only after its log was read to its end.
+  expect(fake.calls.indexOf(`delete ${up}`)).toBeGreaterThan(fake.calls.findIndex((c) => c.startsWith(`create ${name('down', 1, s)}`)));
 });
 
 test('a failed attempt is retried; keep-pods on-failure keeps the failed pod and deletes the succeeded one', async () => {

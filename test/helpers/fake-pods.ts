@@ -181,12 +181,10 @@ export class FakePods implements PodApi {
   }
 
   /** The container exited with `exitCode` (its termination message `message`: the outputs). */
-  exit(name: string, exitCode: number, options: { message?: string; reason?: string } = {}): void {
-    const log = this.#logs.get(name);
-    if (log) {
-      log.ended = true;
-      for (const s of log.streams) s.end();
-    }
+  exit(name: string, exitCode: number, options: { message?: string; reason?: string; keepLogOpen?: boolean } = {}): void {
+    // `keepLogOpen`: the log streams lag the container's end (as a kubelet's may, by up to a
+    // second or so); `endLog` ends them.
+    if (!options.keepLogOpen) this.endLog(name);
     this.#update(name, (p) => {
       const startedAt = p.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? this.#time();
       p.status = {
@@ -204,6 +202,15 @@ export class FakePods implements PodApi {
         ],
       };
     });
+  }
+
+  /** The log ends: open follow streams end, later reads end at once. */
+  endLog(name: string): void {
+    const log = this.#logs.get(name);
+    if (log) {
+      log.ended = true;
+      for (const s of log.streams) s.end();
+    }
   }
 
   /** Changes a pod's status as the test says (a waiting reason, a condition, an eviction). */
