@@ -1400,6 +1400,10 @@ class CompositeReporter {
         for (const r of this.#reporters)
             r.logLine?.(line);
     }
+    logEnded(task, attempt) {
+        for (const r of this.#reporters)
+            r.logEnded?.(task, attempt);
+    }
     podPending(task, attempt, status, at) {
         for (const r of this.#reporters)
             r.podPending?.(task, attempt, status, at);

@@ -1307,6 +1307,14 @@ function utcStamp(ts) {
         return ts;
     return `${d.toISOString().slice(0, 19)}${m[2] ?? ''}Z`;
 }
+/**
+ * How long a follow stream that ended cleanly waits for the watch to say the container
+ * terminated before it counts as cut and is resumed. The kubelet ends the stream within about a
+ * second of the container's end (it checks at each EOF, and at least every second), and reports
+ * the end through the pod's status about as fast (its PLEG relists every second): the two arrive
+ * in either order. Only a stream cut while the container runs waits this long to resume.
+ */
+const END_CONFIRM_MS = 2000;
 /** The length of "YYYY-MM-DDTHH:MM:SS". */
 const SECOND = 19;
 /** Orders the second of the stamp at `s[i]` against `second` ("YYYY-MM-DDTHH:MM:SS", UTC), as strings. */
@@ -1436,10 +1444,14 @@ class LogFollower {
                 continue;
             }
             failures = got.emitted > 0 ? 0 : failures + 1;
-            // The stream ended on a line boundary while we have not seen the container terminate:
-            // either it just did (the watch will say so in a moment) or the stream was cut. Wait a
-            // little for the former; `terminated()` wakes us.
-            await this.#nap(sleep, Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+            // The stream ended on a line boundary. Ended by the server on its own, it is the whole log
+            // if the container terminated (see the header): wait for the watch to say so, then done,
+            // with no second read. Otherwise (or if the container still runs) it was cut: resume.
+            // `terminated()` wakes the nap.
+            const clean = got.clean && got.partial === '';
+            await this.#nap(sleep, Math.min(5000, (clean ? END_CONFIRM_MS : 250) * 2 ** Math.min(failures, 5)));
+            if (clean && this.#terminated && !this.#gone)
+                return;
         }
     }
     /** Sleeps, but wakes as soon as the container terminates or the pod goes. */
@@ -1457,8 +1469,10 @@ class LogFollower {
         }
     }
     /**
-     * Reads one response to its end; returns the number of lines emitted and the unterminated
-     * text after the last newline (never emitted here: a resumed read sends it again, whole).
+     * Reads one response to its end; returns the number of lines emitted, the unterminated text
+     * after the last newline (never emitted here: a resumed read sends it again, whole), and
+     * whether the response ended cleanly (no error, and, for an HTTP response, its body complete:
+     * a connection dropped mid-body is not).
      * The work is per chunk: lines are found with `indexOf` and handed on as slices of the chunk,
      * and a backed-up consumer (`backlog`) pauses the response.
      */
@@ -1513,8 +1527,13 @@ class LogFollower {
                     backlog.then(resume, resume);
                 }
             });
-            res.on('error', () => { });
-            res.on('close', () => resolve({ emitted, partial: whole() }));
+            let failed = false;
+            res.on('error', () => (failed = true));
+            res.on('aborted', () => (failed = true));
+            res.on('close', () => {
+                const complete = res.complete;
+                resolve({ emitted, partial: whole(), clean: !failed && complete !== false && res.readableEnded });
+            });
         });
     }
     /**
@@ -1791,7 +1810,10 @@ function failure(cls, reason, message) {
 
 
 
-/** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
+/**
+ * How long after its container ended an attempt's log may take to be read to its end before the
+ * reporters are told it ended anyway (`logEnded`: the live log holds the result line till then).
+ */
 const LOG_WAIT_MS = 10_000;
 /**
  * Runs the DAG (mode `run`) and returns the final run state. Reports through `options.reporter`
@@ -1990,7 +2012,6 @@ class Engine {
             createdAt: this.#clock.now(),
             started: false,
             finished: false,
-            judged: false,
             cancelAsked: false,
             startTimeoutMs: spec.startTimeoutMs,
         };
@@ -2093,10 +2114,16 @@ class Engine {
                 this.#o.reporter.containerStarted?.(live.task, live.attempt, pod.spec?.nodeName ?? null, now - live.createdAt);
             live.containerSeen = true;
             live.pod.followLog();
+            this.#awaitLogEnd(live);
         }
-        if ((0,classify/* containerTerminated */.Xp)(pod))
+        if ((0,classify/* containerTerminated */.Xp)(pod)) {
             live.pod.containerTerminated();
-        if (live.finished || live.judged)
+            // A log that cannot be read to its end must not hold the result line for ever.
+            if (live.logEnd && !live.logEnd.told && !live.logEnd.cancelTimer) {
+                live.logEnd.cancelTimer = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, () => this.#enqueue(() => this.#tellLogEnded(live)));
+            }
+        }
+        if (live.finished)
             return;
         const outcome = (0,classify/* classifyPod */.Eg)(pod, {
             now,
@@ -2115,19 +2142,23 @@ class Engine {
                 this.#o.reporter.podPending?.(live.task, live.attempt, waiting, now);
             return;
         }
-        if (live.pod.following && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
-            // Let the log finish first, so the step log shows a task's last lines before its result.
-            // Bounded: a log that cannot be read must not hold the run.
-            live.judged = true;
-            this.#track((async () => {
-                let cancel = () => { };
-                await Promise.race([live.pod.logDone, new Promise((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
-                cancel();
-                this.#enqueue(() => this.#endAttempt(live, outcome, pod));
-            })());
-            return;
-        }
+        // Fed at once, though the log may still be draining: the dependants start now.
         await this.#endAttempt(live, outcome, pod);
+    }
+    /** Once the attempt's log (just followed) has ended, tells the reporters (`logEnded`). */
+    #awaitLogEnd(live) {
+        if (live.logEnd)
+            return;
+        live.logEnd = { told: false };
+        this.#track(live.pod.logDone.then(() => this.#enqueue(() => this.#tellLogEnded(live))));
+    }
+    #tellLogEnded(live) {
+        const end = live.logEnd;
+        if (!end || end.told)
+            return;
+        end.told = true;
+        end.cancelTimer?.();
+        this.#o.reporter.logEnded?.(live.task, live.attempt);
     }
     /** Feeds `finished` once, then cleans the pod up in the background per keep-pods. */
     async #endAttempt(live, outcome, pod) {
@@ -2839,7 +2870,17 @@ function pendingStatus(pod) {
 
 
 
-/** Builds the bundle. Makes no request. */
+/**
+ * Builds the bundle. Makes no request.
+ *
+ * The rate limit counts what kube-apiserver's own limits count. Its `LongRunningFunc`
+ * (pkg/controlplane/apiserver/config.go: verbs watch, proxy; subresources attach, exec, proxy,
+ * log, portforward) marks a log stream long-running, and both WithMaxInFlightLimit and
+ * WithPriorityAndFairness (k8s.io/apiserver pkg/server/filters) serve long-running requests other
+ * than watches without taking a seat: a log stream costs the server no share of its limits, so it
+ * takes no token here. Watches do (APF holds a seat while a watch initialises), as does every
+ * other request. 429 with Retry-After is honoured by the retries (withRetry) whatever the bucket.
+ */
 function createClient(kubeConfig, options = {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster)
@@ -2874,7 +2915,7 @@ function createClient(kubeConfig, options = {}) {
             }, { ...options.retry, ...opts });
         },
         async openStream(path, query, signal) {
-            await limiter.take();
+            // No token (see the interface): the limit counts what the API server counts.
             onRequest(`GET ${path}`);
             const url = new URL(server + path);
             for (const [k, v] of Object.entries(query))
@@ -3939,6 +3980,12 @@ class LiveLogReporter {
     #done = null;
     /** Attempts whose pods wait to start, by `task#attempt`. */
     #waiting = new Map();
+    /**
+     * Attempts whose container started and whose log has not ended yet (`task#attempt`), with the
+     * result lines held until it ends: a task's last lines come before its result, though the
+     * engine goes on (creates the dependants, retries) as soon as the container ended.
+     */
+    #reading = new Map();
     constructor(options) {
         this.#write = options.write;
         this.#max = options.maxLineLength ?? 8000;
@@ -3976,6 +4023,7 @@ class LiveLogReporter {
     }
     containerStarted(task, attempt, node, pendingMs) {
         this.#waiting.delete(`${task}#${attempt}`);
+        this.#reading.set(`${task}#${attempt}`, []);
         const after = pendingMs >= 1000 ? ` after ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(pendingMs)} pending` : '';
         this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
     }
@@ -3987,6 +4035,21 @@ class LiveLogReporter {
             text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
         this.#write(`${label(line.task, line.attempt)} ${text}`);
     }
+    logEnded(task, attempt) {
+        const key = `${task}#${attempt}`;
+        const held = this.#reading.get(key);
+        this.#reading.delete(key);
+        for (const line of held ?? [])
+            this.#write(line);
+    }
+    /** Writes an attempt's result line now, or once its log has ended. */
+    #result(task, attempt, line) {
+        const held = this.#reading.get(`${task}#${attempt}`);
+        if (held)
+            held.push(line);
+        else
+            this.#write(line);
+    }
     attemptFinished(task, attempt, outcome, run) {
         this.#waiting.delete(`${task}#${attempt}`);
         if (outcome.class !== 'succeeded')
@@ -3994,15 +4057,15 @@ class LiveLogReporter {
         const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
         const took = rec && rec.finishedAt !== null ? ` in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
         const outs = Object.keys(outcome.outputs);
-        this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
+        this.#result(task, attempt, `${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
     }
     decision(d) {
         switch (d.type) {
             case 'retry':
-                this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
+                this.#result(d.task, d.failedAttempt, `${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
                 break;
             case 'give-up':
-                this.#write(`${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
+                this.#result(d.task, d.attempt, `${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
                 break;
             case 'skip':
                 this.#write(`${d.task} skipped: ${d.reason}`);
@@ -4049,6 +4112,11 @@ class LiveLogReporter {
             this.#write(`dry run: skipped a check (${s.check}): ${s.why}`);
     }
     runFinished(state) {
+        // Whatever is still held (a log that never ended) is told before the run's last line.
+        for (const held of this.#reading.values())
+            for (const line of held)
+                this.#write(line);
+        this.#reading.clear();
         // A run's `done` decision said how it ended; a dry run has none.
         if (this.#done !== null) {
             const counts = new Map();
