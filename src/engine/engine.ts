@@ -30,6 +30,7 @@ import { classifyPod, containerStarted, containerTerminated, pendingStatus, rech
 import { KubeError, classifyError, describeError } from '../kube/errors.ts';
 import { PodRunner, failure, type AttemptPod } from '../kube/pod-runner.ts';
 import { podName, renderPod, runSelector } from '../kube/pod.ts';
+import { PodReaper } from '../kube/reaper.ts';
 import type { PodWatcher, PodEvent } from '../kube/watch.ts';
 import type { TaskValue } from '../spec/expression.ts';
 import { renderTemplate, templateExpressions } from '../spec/template.ts';
@@ -89,6 +90,8 @@ class Engine {
   readonly #run: Record<string, string> | null;
   readonly #scheduler: Scheduler;
   readonly #runner: PodRunner;
+  /** Deletes settled pods in batches. */
+  readonly #reaper: PodReaper;
   /** What reporters see of the run as it goes: asked for, never copied per event. */
   readonly #view: RunView;
   readonly #live = new Map<string, Live>();
@@ -123,6 +126,7 @@ class Engine {
       run: this.#run,
     });
     this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
+    this.#reaper = new PodReaper({ api: options.pods, namespace: options.namespace, runSelector: this.#selector, clock: this.#clock, debug: options.debug });
     const scheduler = this.#scheduler;
     this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
   }
@@ -162,6 +166,8 @@ class Engine {
     for (;;) {
       const queue = this.#queue;
       await queue;
+      // Settled pods waiting for their batch go now, and later ones at once.
+      this.#reaper.drain();
       if (this.#pending.size > 0) {
         await Promise.allSettled([...this.#pending]);
         continue;
@@ -439,10 +445,12 @@ class Engine {
     if (keep) return;
     this.#track(
       (async () => {
-        // The log is read to its end before the pod goes (a Pending pod has none).
+        // The log is read to its end before the pod goes (a Pending pod has none). A settled
+        // pod (ended, read, recorded) goes with a batch; one still running alone, at once.
         if (!stillRunning) await live.pod.logDone;
         else live.pod.stopLog();
-        await live.pod.delete(stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
+        if (stillRunning) await live.pod.delete(this.#o.cancelGraceSeconds ?? 2);
+        else await live.pod.delete(0, live.poke === undefined ? this.#reaper : undefined);
       })(),
     );
   }
