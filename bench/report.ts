@@ -87,21 +87,21 @@ client's alone, as on a runner where the API server is elsewhere.
 
 ## What bounds each figure, and what changed it
 
-- **Chain (1).** Per task the floor makes one request (the create); `runDag` makes two (the
+- **Chain (1).** Per task the floor makes one request (the create); \`runDag\` makes two (the
   create and the log's follow stream) and a share of a batched delete, and only the create is in
   the chain's critical path: a dependant's pod is created as soon as the watch says its
   upstream's container exited 0, without waiting for the upstream's log to drain (the step log
   still shows a task's last lines before its result line: the live log holds that line until the
   log has ended). The follow stream, which the kubelet ends only once the container is no longer
-  running and its log file was read to the end (k8s.io/cri-client pkg/logs, `ReadLogs` and
-  `waitLogs`), is the whole log when it ended cleanly: no second read, unless it was cut.
+  running and its log file was read to the end (k8s.io/cri-client pkg/logs, \`ReadLogs\` and
+  \`waitLogs\`), is the whole log when it ended cleanly: no second read, unless it was cut.
   Requests reuse connections (keep-alive; client-node 2.x alone opens a TLS connection per
-  request, which the floor, written with client-node directly, still does), so `runDag` is
+  request, which the floor, written with client-node directly, still does), so \`runDag\` is
   faster than this floor with the shipped limit (1) as without it (1b). The shipped limit (50
   requests/s, burst 100, as kubectl's) no longer caps the chain: it counts what kube-apiserver
   counts, and its own limits (max-in-flight and flow control, APF) serve a log stream as a
-  long-running request outside any share (`LongRunningFunc`: subresource `log`;
-  `WithPriorityAndFairness` skips long-running requests that are not watches), so a log stream
+  long-running request outside any share (\`LongRunningFunc\`: subresource \`log\`;
+  \`WithPriorityAndFairness\` skips long-running requests that are not watches), so a log stream
   takes no token; the create and the batched deletes do: (200 creates + 4 batches − 100) ÷ 50/s
   = 2.1 s, below the floor's own time. Before issue 16 four requests per task took tokens and
   three were in the critical path (create, follow, a second read after the container ended,

@@ -166,7 +166,9 @@ class Engine {
     for (;;) {
       const queue = this.#queue;
       await queue;
-      // Settled pods waiting for their batch go now, and later ones at once.
+      // Settled pods waiting for their batch go now, and later ones at once; first the logs
+      // still being read end (the scheduler no longer waits for them), so their pods go together.
+      await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
       this.#reaper.drain();
       if (this.#pending.size > 0) {
         await Promise.allSettled([...this.#pending]);

@@ -86,11 +86,11 @@ export class PodReaper {
     if (this.#count > 0) this.#soon();
   }
 
-  /** Flushes after the current turn, so pods given together go together. */
+  /** Flushes after this turn of the event loop, so pods settled together go together. */
   #soon(): void {
     if (this.#flushQueued) return;
     this.#flushQueued = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.#flushQueued = false;
       this.#flush();
     });

@@ -143,7 +143,7 @@ tasks:
   expect(at(/^\[up\] up late line$/)).toBeGreaterThan(at(/^\[up\] up last words$/));
   expect(at(/up.* succeeded/)).toBeGreaterThan(at(/^\[up\] up late line$/));
   // The pod is deleted only after its log was read to its end.
-  expect(fake.calls.findIndex((c) => c.startsWith('deletecollection ') && c.includes('(up'))).toBeGreaterThan(fake.calls.indexOf(`log ${up} follow`));
+  expect(fake.calls.findIndex((c) => c.startsWith('deletecollection ') && /task in \([^)]*\bup\b/.test(c))).toBeGreaterThan(fake.calls.indexOf(`log ${up} follow`));
   expect(fake.names()).toEqual([]);
 });
 
