@@ -1,0 +1,4305 @@
+export const id = 851;
+export const ids = [851];
+export const modules = {
+
+/***/ 5291:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  W: () => (/* binding */ runDag)
+});
+
+// UNUSED EXPORTS: dryRunDag
+
+// EXTERNAL MODULE: ./lib/common/clock.js
+var common_clock = __webpack_require__(9419);
+// EXTERNAL MODULE: ./lib/common/run.js
+var common_run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
+var run_dates = __webpack_require__(9672);
+// EXTERNAL MODULE: ./lib/kube/dry-run-checks.js
+var dry_run_checks = __webpack_require__(6740);
+// EXTERNAL MODULE: ./lib/kube/errors.js
+var errors = __webpack_require__(2474);
+// EXTERNAL MODULE: ./lib/kube/pod.js
+var kube_pod = __webpack_require__(1794);
+;// CONCATENATED MODULE: ./lib/engine/dry-run.js
+/**
+ * `dry-run`: every task's pod submitted with `dryRun=All`, so the cluster's RBAC, admission, quota
+ * and schema checks speak before anything runs.
+ */
+
+
+
+
+
+
+/**
+ * `dry-run`: renders every task's pod (attempt 1; upstream outputs as `<tasks.x.outputs.y>`
+ * placeholders) and submits it with `dryRun=All`, so the cluster's RBAC, admission, quota and
+ * schema checks speak; with `options.cluster`, also checks what that cannot know (Secrets and
+ * ConfigMaps exist, a node fits; src/kube/dry-run-checks.ts). Nothing runs. A task is `succeeded`
+ * in the returned state when the cluster would accept its pod and the checks found nothing,
+ * `failed` (the cluster's message, or what the checks found) when not.
+ */
+async function dryRunDag(options) {
+    const o = options;
+    const clock = o.clock ?? common_clock/* systemClock */.m;
+    const started = clock.now();
+    const runId = (0,common_run/* effectiveRunId */.gw)(o.context, o.runId, started);
+    await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
+    const run = o.run ?? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: started, schedule: null, logicalDate: null }));
+    const rendered = o.spec.tasks.map((task) => {
+        // A matrix written out is checked with its first combination; a sensor with its first poke.
+        const first = task.strategy?.matrix.kind === 'static' ? task.strategy.matrix.instances[0] : null;
+        const poke = task.sensor ? 1 : undefined;
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
+        const render = (0,kube_pod/* placeholderRender */.Qi)(o.params, undefined, { run, matrix: first?.values ?? null });
+        try {
+            const instance = first === null ? null : { id: first.id, group: task.id };
+            return { task: task.id, name, pod: (0,kube_pod/* renderPod */.Ci)(task, 1, { spec: o.spec, namespace: o.namespace, runId, context: o.context, render, poke, instance }) };
+        }
+        catch (err) {
+            return { task: task.id, name, error: err };
+        }
+    });
+    // What the server's dry run cannot know (a missing Secret, no node that fits), where allowed.
+    const pods = rendered.flatMap((r) => (r.pod === undefined ? [] : [{ task: r.task, pod: r.pod }]));
+    const checks = o.cluster === undefined ? null : await (0,dry_run_checks/* checkPods */.X_)(pods, o.namespace, o.cluster);
+    if (checks !== null)
+        await o.reporter.dryRunChecks?.({ done: checks.done, skipped: checks.skipped });
+    const verdicts = await Promise.all(rendered.map(async (r) => {
+        const problems = checks?.problems.get(r.task) ?? [];
+        let verdict;
+        try {
+            if (r.pod === undefined)
+                throw r.error;
+            await o.pods.create(o.namespace, r.pod, { dryRun: true });
+            verdict = { task: r.task, pod: r.name, accepted: true, message: null, problems };
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            const message = e.kind === 'unknown' && !e.status ? err.message : (0,errors/* describeError */.Uc)(err, `create pod ${r.name} in namespace ${o.namespace}`, o.pods.server);
+            verdict = { task: r.task, pod: r.name, accepted: false, message, problems };
+        }
+        await o.reporter.dryRunVerdict?.(verdict);
+        return verdict;
+    }));
+    const finishedAt = clock.now();
+    const state = {
+        dag: o.spec.name,
+        startedAt: started,
+        finishedAt,
+        result: verdicts.every((v) => v.accepted && (v.problems ?? []).length === 0) ? 'success' : 'failure',
+        cancelled: null,
+        tasks: verdicts.map((v) => ({
+            id: v.task,
+            result: v.accepted && (v.problems ?? []).length === 0 ? 'succeeded' : 'failed',
+            attempts: [],
+            outputs: {},
+            reason: !v.accepted ? v.message : (v.problems ?? []).length > 0 ? `the cluster would accept its pod, but it would not run: ${v.problems.join('; ')}` : 'the cluster would accept its pod (dry run)',
+            reusedFrom: null,
+            retryAt: null,
+        })),
+    };
+    await o.reporter.runFinished?.(state, {});
+    return { verdicts, state };
+}
+
+// EXTERNAL MODULE: external "node:v8"
+var external_node_v8_ = __webpack_require__(8877);
+;// CONCATENATED MODULE: ./lib/common/heap.js
+/**
+ * How V8 sizes the heap of a run. A run allocates a few hundred kilobytes per task that live for
+ * milliseconds (HTTP requests and responses, watch events, log chunks), and V8 sizes its young
+ * generation by the machine's memory: on a runner with 16 GB it grows to 128 MB of semi-spaces,
+ * and the old generation is let grow to about three times what it holds before it is collected.
+ * That is most of the peak RSS of a wide DAG (BENCHMARKS.md, row 2), memory a runner shares with
+ * the job's other steps. The action cannot pass V8 flags at start-up (`runs.using: node24` runs
+ * dist/index.js as it is), but these two are read by V8 each time it resizes, so setting them
+ * once the process runs takes effect: the young generation stays at its first size (scavenges
+ * are then frequent and cheap), and the old one is collected when it grew by a quarter.
+ */
+
+/** The V8 flags `boundHeapGrowth` sets. */
+const HEAP_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=25';
+let bounded = false;
+/** Sets HEAP_FLAGS once per process (a run calls it before its first request). */
+function boundHeapGrowth() {
+    if (bounded)
+        return;
+    bounded = true;
+    external_node_v8_.setFlagsFromString(HEAP_FLAGS);
+}
+
+// EXTERNAL MODULE: ./lib/common/duration.js
+var duration = __webpack_require__(2081);
+// EXTERNAL MODULE: ./lib/spec/matrix.js
+var matrix = __webpack_require__(966);
+// EXTERNAL MODULE: ./lib/spec/template.js
+var template = __webpack_require__(5841);
+// EXTERNAL MODULE: ./lib/spec/expression.js + 16 modules
+var expression = __webpack_require__(6193);
+;// CONCATENATED MODULE: ./lib/dag/condition.js
+/**
+ * Evaluation of a task's `if:` condition, with GitHub's rules for jobs.
+ *
+ * The expression language is GitHub's own (`@actions/expressions`, wrapped in
+ * src/spec/expression.ts): its functions, its coercion and its truthiness. What this module adds
+ * is GitHub's rule for job conditions: a condition that calls no status function is implicitly
+ * `success() && (condition)`, so `if: params.env == 'prod'` still does not run after a failed
+ * need. It reads nothing but the context it is given and never uses `eval` or `Function`.
+ */
+
+
+/** Evaluates the `if:` expression `source` to a value of the language (not yet taken as a boolean). */
+function evaluate(source, ctx) {
+    const expr = (0,expression/* compileExpression */.Wo)(source, 'condition');
+    const tasks = {};
+    for (const { ref } of expr.refs) {
+        if (ref.kind !== 'output' && ref.kind !== 'outputs' && ref.kind !== 'result')
+            continue;
+        if (Object.hasOwn(tasks, ref.task))
+            continue;
+        const value = ctx.task(ref.task);
+        if (value !== undefined)
+            tasks[ref.task] = value;
+    }
+    return (0,expression/* evaluateExpression */.O4)(expr, {
+        params: ctx.params,
+        tasks,
+        run: ctx.run ?? null,
+        status: { success: ctx.success, failure: ctx.failure, cancelled: ctx.cancelled },
+    });
+}
+/** Whether the condition calls any status function (`success`, `failure`, `always`, `cancelled`). */
+function conditionCallsStatus(source) {
+    return (0,expression/* callsStatusFunction */.AT)((0,expression/* compileExpression */.Wo)(source, 'condition'));
+}
+/** Whether the condition calls `always()` or `cancelled()`: such tasks may start after a DAG timeout. */
+function runsWhenCancelled(source) {
+    return (0,expression/* runsWhenCancelled */.Mc)((0,expression/* compileExpression */.Wo)(source, 'condition'));
+}
+/**
+ * Decides whether a task runs: `null` means the default `success()`; a condition without status
+ * functions gets GitHub's implicit `success() && (…)`.
+ */
+function decide(condition, ctx) {
+    if (condition === null || !conditionCallsStatus(condition.source)) {
+        if (!ctx.success)
+            return { run: false, becauseOfSuccess: true };
+        if (condition === null)
+            return { run: true, becauseOfSuccess: false };
+    }
+    return { run: (0,expression/* truthy */.vN)(evaluate(condition.source, ctx)), becauseOfSuccess: false };
+}
+
+// EXTERNAL MODULE: ./lib/spec/graph.js
+var spec_graph = __webpack_require__(4943);
+;// CONCATENATED MODULE: ./lib/dag/heap.js
+/**
+ * A binary min-heap: O(log n) push and pop, O(1) peek. The scheduler keeps its ready tasks
+ * (by spec index) and its pending retries (by due time) in these, so picking what runs next
+ * never scans the tasks.
+ */
+class MinHeap {
+    #items = [];
+    #less;
+    #count;
+    /** `less(a, b)`: whether `a` comes out before `b`. `count` is called once per step of work (for tests). */
+    constructor(less, count = () => { }) {
+        this.#less = less;
+        this.#count = count;
+    }
+    /** How many items the heap holds. */
+    get size() {
+        return this.#items.length;
+    }
+    /** The smallest item, without removing it. */
+    peek() {
+        return this.#items[0];
+    }
+    /** Adds an item. */
+    push(item) {
+        const items = this.#items;
+        items.push(item);
+        let i = items.length - 1;
+        while (i > 0) {
+            this.#count();
+            const parent = (i - 1) >> 1;
+            if (!this.#less(items[i], items[parent]))
+                break;
+            [items[i], items[parent]] = [items[parent], items[i]];
+            i = parent;
+        }
+    }
+    /** Removes and returns the smallest item. */
+    pop() {
+        const items = this.#items;
+        const top = items[0];
+        const last = items.pop();
+        if (items.length === 0 || last === undefined)
+            return top;
+        items[0] = last;
+        let i = 0;
+        for (;;) {
+            this.#count();
+            const l = 2 * i + 1;
+            const r = l + 1;
+            let m = i;
+            if (l < items.length && this.#less(items[l], items[m]))
+                m = l;
+            if (r < items.length && this.#less(items[r], items[m]))
+                m = r;
+            if (m === i)
+                break;
+            [items[i], items[m]] = [items[m], items[i]];
+            i = m;
+        }
+        return top;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/dag/scheduler.js
+/**
+ * The scheduler: given the validated spec and a stream of events, decides what runs next.
+ *
+ * Pure and deterministic: time comes in on every event (the clock is the largest time seen, so
+ * it never goes backwards); there is no I/O, timer or randomness. The same spec, options and
+ * events always give the same decisions.
+ *
+ * Semantics are GitHub's for jobs:
+ * - A task is *ready* when every one of its `needs` has a final result. Its `if:` (default
+ *   `success()`) then decides whether it runs or is skipped.
+ * - `success()`: every ancestor succeeded (and the run is not cancelled); `failure()`: some
+ *   ancestor failed; `always()`: true; `cancelled()`: the run was cancelled.
+ * - Ready tasks start in spec order, at most `maxParallel` attempts at once (0: no limit).
+ *   A task waiting for a retry holds no slot.
+ * - Retries follow the task's RetryPolicy per failure class (see `#afterFailure`).
+ * - Cancel with reason `signal`: nothing new starts; every task that is not running is
+ *   `not-run`. Cancel with reason `timeout` (the DAG timeout, raised by the scheduler itself):
+ *   tasks whose `if:` calls `always()` or `cancelled()` may still start when ready; the others
+ *   are `not-run`. Running attempts are listed in a `cancel` decision and end when the driver
+ *   reports them `finished`.
+ * - The run's result is `cancelled` if the run was cancelled, else `failure` if a task failed
+ *   (or was cancelled on its own), else `success`.
+ *
+ * - A task with `strategy.matrix` runs as one instance per combination, each with its own
+ *   attempts and retries (events and decisions name the instance id). Its `if:` is judged once,
+ *   before it is expanded (as on GitHub); a dynamic matrix is computed then, from its upstream's
+ *   outputs. Its result, once every instance is final, is GitHub's for a matrix job: `failed` if
+ *   an instance failed, else `cancelled` / `not-run` if one was, else `succeeded`. `max-parallel`
+ *   bounds its running instances; `fail-fast` cancels its other instances when one fails.
+ * - A sensor's attempt is a series of pokes (a pod each): an exit code in `notYetExitCodes`
+ *   schedules the next poke `interval` later (holding no slot meanwhile) until `timeout`, counted
+ *   from the task's first poke, has passed; then it fails with class `timeout` or is skipped.
+ *   Pokes are not retries; any other failure is retried as usual.
+ *
+ * Order within one batch of decisions: what the event itself leads to (retry, give-up, cancel),
+ * then skips as tasks become ready, then starts in spec order, then `done`.
+ *
+ * Cost: each task is made ready, evaluated and finished once, touching only its own needs and
+ * dependants; the ready tasks and the pending retries sit in heaps. So one event costs
+ * O(needs + dependants of the tasks it touches + log n), never O(finished tasks). The one
+ * exception is a cancel, which visits every unfinished task once (at most twice per run).
+ */
+
+
+
+
+
+
+/** Decides which tasks of one run start, retry, are skipped, and when the run is done. */
+class Scheduler {
+    #spec;
+    #options;
+    #nodes;
+    #byId = new Map();
+    /** Ready tasks by spec index. Entries whose task is no longer `queued` are stale and skipped. */
+    #ready;
+    /** Pending retries and sensor pokes by due time, then rank. Stale entries are skipped the same way. */
+    #retries;
+    /** Tasks with an attempt running (started and not finished), in the order they started. */
+    #running = new Set();
+    /** Tasks without a final result, in spec order (a Set keeps insertion order). */
+    #unfinished = new Set();
+    /** Tasks whose needs just all became final, to evaluate (FIFO, so topological). */
+    #newlyReady = [];
+    #clock;
+    #deadline;
+    #cancelled = null;
+    #begun = false;
+    #done = false;
+    #result = null;
+    #finishedAt = null;
+    #failedTasks = 0;
+    #cancelledTasks = 0;
+    #out = [];
+    #stats = { events: 0, decisions: 0, work: 0 };
+    /** Builds the scheduler of one run; `spec` must be validated (acyclic, needs known). */
+    constructor(spec, options) {
+        this.#spec = spec;
+        this.#options = options;
+        this.#clock = options.now;
+        this.#deadline = spec.timeoutMs === null ? null : options.now + spec.timeoutMs;
+        const count = () => void this.#stats.work++;
+        this.#ready = new MinHeap((a, b) => this.#nodes[a].rank < this.#nodes[b].rank, count);
+        this.#retries = new MinHeap((a, b) => a.at < b.at || (a.at === b.at && a.rank < b.rank), count);
+        const graph = (0,spec_graph/* buildGraph */.ZG)(spec.tasks);
+        this.#nodes = spec.tasks.map((task, index) => ({
+            id: task.id,
+            spec: task,
+            index,
+            rank: index * RANK_STRIDE,
+            group: null,
+            values: null,
+            instances: null,
+            pendingInstances: 0,
+            runningInstances: 0,
+            held: [],
+            failFastFired: false,
+            nextPoke: null,
+            pokeDeadline: null,
+            pokes: 0,
+            needs: graph.needs[index],
+            dependants: graph.dependants[index],
+            pendingNeeds: graph.needs[index].length,
+            status: 'waiting',
+            result: null,
+            reason: null,
+            attempts: [],
+            outputs: {},
+            reusedFrom: null,
+            retryAt: null,
+            limitUsed: 0,
+            infraUsed: 0,
+            allSucceeded: true,
+            someFailed: false,
+            blame: null,
+            culprit: null,
+            startedSeen: false,
+            cancelAsked: false,
+            snap: null,
+        }));
+        for (const node of this.#nodes) {
+            this.#byId.set(node.spec.id, node);
+            this.#unfinished.add(node.index);
+        }
+        for (const id of Object.keys(options.previous ?? {})) {
+            const group = id.includes('.') ? this.#byId.get(id.slice(0, id.indexOf('.'))) : undefined;
+            if (!this.#byId.has(id) && !(group !== undefined && group.spec.strategy)) {
+                throw new Error(`scheduler: options.previous names task "${id}", which is not in DAG "${spec.name}"; ` +
+                    'previous successes must come from a run attempt of the same spec');
+            }
+        }
+    }
+    /** The first decisions, at `options.now`: reused tasks succeed, tasks without needs start. */
+    start() {
+        if (this.#begun)
+            throw new Error('scheduler: start() was called twice; call it once, then handle() events');
+        this.#begun = true;
+        this.#stats.events++;
+        this.#out = [];
+        const previous = this.#options.previous ?? {};
+        for (const node of this.#nodes) {
+            const reused = previous[node.id];
+            if (reused === undefined || node.spec.strategy)
+                continue; // a matrix task reuses instances
+            // A reused success stands for itself and its ancestors: they were judged in the earlier
+            // run attempt, so its flags say "all succeeded" whatever its needs do in this one.
+            node.outputs = { ...reused.outputs };
+            node.reusedFrom = { runAttempt: reused.runAttempt };
+            this.#finish(node, 'succeeded', null);
+        }
+        for (const node of this.#nodes) {
+            if (node.status === 'waiting' && node.pendingNeeds === 0)
+                this.#newlyReady.push(node.index);
+        }
+        return this.#settle();
+    }
+    /** Feeds one event; returns the decisions it leads to, in the order to carry them out. */
+    handle(event) {
+        if (!this.#begun)
+            throw new Error(`scheduler: got a "${event.type}" event before start(); call start() first`);
+        if (typeof event.at !== 'number' || !Number.isFinite(event.at)) {
+            throw new Error(`scheduler: event ${describeEvent(event)} has no valid time (at: ${String(event.at)})`);
+        }
+        this.#stats.events++;
+        this.#out = [];
+        this.#clock = Math.max(this.#clock, event.at);
+        if (this.#done && (event.type === 'tick' || event.type === 'cancel'))
+            return [];
+        // The event first (an attempt that just ended is not then listed in a timeout's `cancel`),
+        // then what the passing of time brings: the DAG timeout (before retries, so a retry due
+        // after it never starts), then due retries. Tasks made ready are judged after both.
+        switch (event.type) {
+            case 'started':
+                this.#started(event);
+                break;
+            case 'finished':
+                this.#finished(event);
+                break;
+            case 'cancel':
+                this.#cancel(event.reason);
+                break;
+            case 'tick':
+                break;
+            default:
+                throw new Error(`scheduler: unknown event ${JSON.stringify(event)}`);
+        }
+        if (this.#deadline !== null && this.#cancelled === null && this.#clock >= this.#deadline) {
+            this.#cancel('timeout');
+        }
+        this.#queueDueRetries();
+        return this.#settle();
+    }
+    /** The earliest time at which a `tick` would change something (a due retry, the DAG timeout); `null`: none. */
+    nextWakeAt() {
+        if (this.#done)
+            return null;
+        this.#dropStaleRetries();
+        const retry = this.#retries.peek()?.at ?? null;
+        const deadline = this.#cancelled === null ? this.#deadline : null;
+        if (retry === null)
+            return deadline;
+        if (deadline === null)
+            return retry;
+        return Math.min(retry, deadline);
+    }
+    /**
+     * A snapshot of the run, in spec order; later events do not change it. Task snapshots are
+     * deep-frozen and shared between calls until the task changes, so a call costs O(tasks)
+     * references, and copies only what changed.
+     */
+    state() {
+        return {
+            dag: this.#spec.name,
+            startedAt: this.#options.now,
+            finishedAt: this.#finishedAt,
+            result: this.#result,
+            cancelled: this.#cancelled,
+            // Spec tasks only: a matrix task's snapshot holds its instances.
+            tasks: this.#nodes.slice(0, this.#spec.tasks.length).map(snapshot),
+        };
+    }
+    /** A snapshot of one task or matrix instance (O(1), for a driver that reports as it goes); throws for an unknown id. */
+    taskState(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}" (nor a matrix instance of that id)`);
+        return snapshot(node);
+    }
+    /**
+     * What to run for a task or matrix instance id: its task's spec and, for an instance, its
+     * combination (for `{{ matrix.<key> }}`) and matrix task id. Throws for an unknown id.
+     */
+    unit(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            throw new Error(`scheduler: DAG "${this.#spec.name}" has no task "${id}" (nor a matrix instance of that id)`);
+        return { spec: node.spec, matrix: node.values, group: node.group?.id ?? null };
+    }
+    /**
+     * `tasks.<id>` as an expression reads it: the result in GitHub's words and the outputs. For a
+     * matrix task, each output is the list of its instances' values, in matrix order (`null` for an
+     * instance that did not write it).
+     */
+    taskValue(id) {
+        const node = this.#byId.get(id);
+        if (node === undefined)
+            return undefined;
+        if (node.instances === null)
+            return { result: githubResult(node.result), outputs: node.outputs };
+        const names = new Set();
+        for (const i of node.instances)
+            for (const k of Object.keys(i.outputs))
+                names.add(k);
+        const outputs = {};
+        for (const name of names)
+            outputs[name] = node.instances.map((i) => (Object.hasOwn(i.outputs, name) ? i.outputs[name] : null));
+        return { result: githubResult(node.result), outputs };
+    }
+    /** Whether the `done` decision was given: every task has a final result and nothing runs. */
+    isDone() {
+        return this.#done;
+    }
+    /** Work counters (for tests: the work per decision must not grow with the run). */
+    stats() {
+        return { ...this.#stats };
+    }
+    // ---- events ------------------------------------------------------------------------------
+    #started(event) {
+        const node = this.#node(event);
+        const record = node.attempts.at(-1);
+        if (node.status !== 'running' || record?.attempt !== event.attempt) {
+            throw this.#driverBug(event, node, `attempt ${event.attempt} is not the running attempt`);
+        }
+        if (event.poke !== undefined && event.poke !== (record.pokes ?? 1)) {
+            throw this.#driverBug(event, node, `poke ${event.poke} is not the running poke (${record.pokes ?? 'none'})`);
+        }
+        if (node.startedSeen)
+            throw this.#driverBug(event, node, `attempt ${event.attempt} was already reported started`);
+        node.startedSeen = true;
+        touch(node);
+        record.pod = event.pod;
+        // A sensor's attempt started with its first poke.
+        if ((record.pokes ?? 1) === 1)
+            record.startedAt = this.#clock;
+    }
+    #finished(event) {
+        const node = this.#node(event);
+        const record = node.attempts.at(-1);
+        if (node.status !== 'running' || record?.attempt !== event.attempt) {
+            const why = event.attempt > node.attempts.length
+                ? `attempt ${event.attempt} was never started`
+                : `attempt ${event.attempt} already finished`;
+            throw this.#driverBug(event, node, why);
+        }
+        if (event.poke !== undefined && event.poke !== (record.pokes ?? 1)) {
+            throw this.#driverBug(event, node, `poke ${event.poke} is not the running poke (${record.pokes ?? 'none'})`);
+        }
+        // `finished` without `started` is allowed: a pod whose create was rejected has no pod.
+        const outcome = {
+            class: event.class,
+            reason: event.reason,
+            message: event.message,
+            exitCode: event.exitCode,
+            outputs: { ...event.outputs },
+            node: event.node,
+        };
+        touch(node);
+        this.#leaveRunning(node);
+        const sensor = node.spec.sensor;
+        if (sensor && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode)) {
+            if (this.#cancelled === null && !node.group?.failFastFired) {
+                this.#notYet(node, record, outcome);
+                return;
+            }
+            // "Not yet" when no further poke may come: the task was stopped, not failed.
+            record.finishedAt = this.#clock;
+            record.outcome = outcome;
+            const why = this.#cancelled !== null ? `${this.#cancelWords()} while it waited for its condition` : 'cancelled by fail-fast while it waited for its condition';
+            this.#finish(node, 'cancelled', why);
+            return;
+        }
+        record.finishedAt = this.#clock;
+        record.outcome = outcome;
+        if (outcome.class === 'succeeded') {
+            node.outputs = { ...outcome.outputs };
+            this.#finish(node, 'succeeded', null);
+        }
+        else if (outcome.class === 'cancelled') {
+            const why = this.#cancelled === null
+                ? `attempt ${record.attempt} was cancelled`
+                : `${this.#cancelWords()} while it ran (attempt ${record.attempt})`;
+            this.#finish(node, 'cancelled', why);
+        }
+        else {
+            this.#afterFailure(node, record.attempt, outcome);
+        }
+    }
+    /**
+     * Retry or give up after a failed attempt, per the task's RetryPolicy:
+     * - `failed`, `timeout`: retried while `limit` lasts, if the class is listed in `on`;
+     * - `infrastructure`: always retried, on its own budget `infrastructure`;
+     * - `configuration` (and anything after the run was cancelled): never.
+     * Retry n (n = the failed attempt's number: every retry counts, whatever its class) waits
+     * `min(delayMs * backoff^(n-1), maxDelayMs)`.
+     */
+    #afterFailure(node, attempt, outcome) {
+        const policy = node.spec.retries;
+        const cls = outcome.class;
+        let giveUp = null;
+        if (this.#cancelled !== null) {
+            giveUp = `not retried because ${this.#cancelWords()}`;
+        }
+        else if (node.group?.failFastFired) {
+            giveUp = 'not retried: another instance of its matrix failed (fail-fast)';
+        }
+        else if (cls === 'configuration') {
+            giveUp = 'configuration errors are not retried';
+        }
+        else if (cls === 'infrastructure') {
+            if (node.infraUsed < policy.infrastructure)
+                node.infraUsed++;
+            else
+                giveUp = `no more infrastructure retries left (${node.infraUsed} of ${policy.infrastructure} used)`;
+        }
+        else if (cls === 'failed' || cls === 'timeout') {
+            if (!policy.on.includes(cls)) {
+                giveUp =
+                    cls === 'timeout'
+                        ? 'timeouts are not retried (add "timeout" to retries.on to retry them)'
+                        : `failures are not retried (retries.on is [${policy.on.join(', ')}])`;
+            }
+            else if (node.limitUsed < policy.limit) {
+                node.limitUsed++;
+            }
+            else if (policy.limit === 0) {
+                giveUp = 'no retries configured (retries.limit is 0)';
+            }
+            else {
+                giveUp = `no more retries left (${attempt} of ${this.#maxAttempts(node)} attempts failed)`;
+            }
+        }
+        else {
+            giveUp = `an attempt that ended "${cls}" is not retried`;
+        }
+        if (giveUp !== null) {
+            this.#emit({ type: 'give-up', task: node.id, attempt, reason: giveUp, outcome });
+            this.#finish(node, 'failed', giveUp);
+            return;
+        }
+        const delayMs = retryDelay(node.spec.retries, attempt);
+        const at = this.#clock + delayMs;
+        this.#emit({
+            type: 'retry',
+            task: node.id,
+            failedAttempt: attempt,
+            nextAttempt: attempt + 1,
+            maxAttempts: this.#maxAttempts(node),
+            at,
+            delayMs,
+            outcome,
+        });
+        if (delayMs === 0) {
+            this.#queue(node);
+        }
+        else {
+            touch(node);
+            node.status = 'retry-wait';
+            node.retryAt = at;
+            this.#retries.push({ at, index: node.index, rank: node.rank, attempt: attempt + 1, poke: null });
+        }
+    }
+    /**
+     * A sensor's poke said "not yet": poke again `interval` later, or, once the sensor's timeout
+     * (from its first poke) has passed, time out: fail with class `timeout`, or skip.
+     */
+    #notYet(node, record, outcome) {
+        const sensor = node.spec.sensor;
+        const deadline = node.pokeDeadline ?? this.#clock;
+        const poke = record.pokes ?? 1;
+        if (this.#clock >= deadline) {
+            const words = `its condition did not hold within the sensor's timeout of ${(0,duration/* formatDuration */.a)(sensor.timeoutMs)} (${node.pokes} poke${node.pokes === 1 ? '' : 's'})`;
+            const timedOut = { ...outcome, class: 'timeout', reason: 'SensorTimeout', message: words };
+            record.finishedAt = this.#clock;
+            record.outcome = timedOut;
+            if (sensor.onTimeout === 'skip') {
+                this.#skip(node, `${words}; onTimeout: skip`);
+            }
+            else {
+                // A sensor's timeout is final: retrying would wait past the time the user allowed.
+                this.#emit({ type: 'give-up', task: node.id, attempt: record.attempt, reason: words, outcome: timedOut });
+                this.#finish(node, 'failed', words);
+            }
+            return;
+        }
+        const at = Math.min(this.#clock + sensor.intervalMs, deadline);
+        this.#emit({ type: 'poke', task: node.id, attempt: record.attempt, poke, at });
+        node.status = 'poke-wait';
+        node.nextPoke = poke + 1;
+        node.retryAt = at;
+        this.#retries.push({ at, index: node.index, rank: node.rank, attempt: record.attempt, poke: poke + 1 });
+    }
+    /** Bookkeeping when an attempt (or a poke) stops running: the slot, and the matrix task's own limit. */
+    #leaveRunning(node) {
+        if (!this.#running.delete(node.index))
+            return;
+        const group = node.group;
+        if (group === null)
+            return;
+        group.runningInstances--;
+        // Instances held back by max-parallel may start now.
+        for (const i of group.held.splice(0))
+            this.#ready.push(i);
+    }
+    /**
+     * The most attempts the task can have as things stand: the first, `limit` retries, and the
+     * infrastructure retries used so far (they do not use up `limit`, so each adds an attempt).
+     */
+    #maxAttempts(node) {
+        const policy = node.spec.retries;
+        return 1 + (policy.on.length > 0 ? policy.limit : 0) + node.infraUsed;
+    }
+    /**
+     * Cancels the run. Running attempts are listed in one `cancel` decision. With `signal` every
+     * other unfinished task is `not-run` at once; with `timeout` pending retries and queued tasks
+     * are, except queued tasks whose `if:` calls `always()`/`cancelled()` and is still true;
+     * waiting tasks are judged when they become ready (see `#evaluate`). A `signal` after a
+     * `timeout` escalates; any other repeat is ignored.
+     */
+    #cancel(reason) {
+        if (this.#done || this.#cancelled === 'signal' || this.#cancelled === reason)
+            return;
+        this.#cancelled = reason;
+        this.#cancelRunning([...this.#running], reason);
+        // Copy first: #notRun deletes from #unfinished while we walk it.
+        for (const index of [...this.#unfinished]) {
+            this.#stats.work++;
+            const node = this.#nodes[index];
+            if (node.status === 'final')
+                continue; // an instance finished by its matrix task's end
+            if (node.nextPoke !== null) {
+                this.#closeOpenAttempt(node, `${this.#cancelWords()} while it waited for its next poke`);
+                this.#finish(node, 'cancelled', `${this.#cancelWords()} while it waited for its next poke`);
+            }
+            else if (node.status === 'retry-wait' || (node.status === 'queued' && node.attempts.length > 0)) {
+                // A retry due now (zero delay, waiting for a slot) is a retry all the same: not after a cancel.
+                this.#notRun(node, `${this.#cancelWords()} while it waited to retry`);
+            }
+            else if (node.status === 'queued' || (node.status === 'waiting' && reason === 'signal')) {
+                if (reason === 'timeout' && survivesTimeout(node.spec.if)) {
+                    // Its condition was true before the cancel; `!cancelled()` and the like may now be false.
+                    const verdict = this.#decide(node);
+                    if (verdict !== null && !verdict.run)
+                        this.#skip(node, `if: "${node.spec.if?.source}" is false after the run was cancelled`);
+                }
+                else {
+                    this.#notRun(node, `${this.#cancelWords()} before it started`);
+                }
+            }
+        }
+    }
+    /** Lists running attempts not yet asked to stop in one `cancel` decision. */
+    #cancelRunning(indexes, reason) {
+        const attempts = [];
+        for (const index of indexes.sort((a, b) => this.#nodes[a].rank - this.#nodes[b].rank)) {
+            this.#stats.work++;
+            const node = this.#nodes[index];
+            if (node.cancelAsked || node.status !== 'running')
+                continue;
+            node.cancelAsked = true;
+            attempts.push({ task: node.id, attempt: node.attempts.length });
+        }
+        if (attempts.length > 0)
+            this.#emit({ type: 'cancel', attempts, reason });
+    }
+    /** Ends a sensor's attempt that waits for its next poke, as cancelled. */
+    #closeOpenAttempt(node, message) {
+        const record = node.attempts.at(-1);
+        touch(node);
+        node.nextPoke = null;
+        if (record === undefined || record.outcome !== null)
+            return;
+        record.finishedAt = this.#clock;
+        record.outcome = { class: 'cancelled', reason: 'Cancelled', message, exitCode: null, outputs: {}, node: null };
+    }
+    // ---- the core loop -----------------------------------------------------------------------
+    /** Evaluates newly ready tasks, starts what fits, and checks whether the run is done. */
+    #settle() {
+        while (this.#newlyReady.length > 0) {
+            const batch = this.#newlyReady;
+            this.#newlyReady = [];
+            for (const index of batch) {
+                this.#stats.work++;
+                const node = this.#nodes[index];
+                // A reused success or a cancelled task may already be final.
+                if (node.status === 'waiting')
+                    this.#evaluate(node);
+            }
+        }
+        this.#fill();
+        if (!this.#done && this.#unfinished.size === 0 && this.#running.size === 0) {
+            this.#done = true;
+            this.#finishedAt = this.#clock;
+            this.#result =
+                this.#cancelled !== null ? 'cancelled' : this.#failedTasks + this.#cancelledTasks > 0 ? 'failure' : 'success';
+            this.#emit({ type: 'done', result: this.#result });
+        }
+        const out = this.#out;
+        this.#out = [];
+        this.#stats.decisions += out.length;
+        return out;
+    }
+    /** Judges a task whose needs all have a final result: queue it, skip it, or mark it not run. */
+    #evaluate(node) {
+        // Propagate the ancestor flags from the direct needs: O(needs).
+        let allSucceeded = true;
+        let someFailed = false;
+        let blame = null;
+        let culprit = null;
+        for (const index of node.needs) {
+            this.#stats.work++;
+            const need = this.#nodes[index];
+            if (need.result === 'failed' || need.someFailed)
+                someFailed = true;
+            if (allSucceeded && !(need.result === 'succeeded' && need.allSucceeded)) {
+                allSucceeded = false;
+                if (need.result !== 'succeeded') {
+                    culprit = need;
+                    blame = `needs "${need.spec.id}", which ${resultWords(need.result)}`;
+                }
+                else {
+                    culprit = need.culprit;
+                    const up = need.culprit;
+                    blame = up
+                        ? `needs "${need.spec.id}", whose upstream task "${up.spec.id}" ${resultWords(up.result)}`
+                        : `needs "${need.spec.id}", whose upstream tasks did not all succeed`;
+                }
+            }
+        }
+        node.allSucceeded = allSucceeded;
+        node.someFailed = someFailed;
+        node.blame = blame;
+        node.culprit = culprit;
+        if (this.#cancelled === 'signal' || (this.#cancelled === 'timeout' && !survivesTimeout(node.spec.if))) {
+            this.#notRun(node, `${this.#cancelWords()} before it started`);
+            return;
+        }
+        const verdict = this.#decide(node);
+        if (verdict === null)
+            return; // the condition could not be evaluated: the task failed
+        if (verdict.run) {
+            if (node.spec.strategy)
+                this.#expand(node);
+            else
+                this.#queue(node);
+        }
+        else if (verdict.becauseOfSuccess) {
+            this.#skip(node, blame ?? this.#cancelWords());
+        }
+        else {
+            this.#skip(node, `if: "${node.spec.if?.source}" is false`);
+        }
+    }
+    /** `decide` for a node, or `null` when its `if:` could not be evaluated (the task then failed). */
+    #decide(node) {
+        try {
+            return decide(node.spec.if, this.#context(node));
+        }
+        catch (err) {
+            this.#fail(node, `if: "${node.spec.if?.source}" could not be evaluated: ${err.message}`);
+            return null;
+        }
+    }
+    /** A task that fails without running an attempt (its if: or its matrix could not be evaluated). */
+    #fail(node, reason) {
+        this.#emit({ type: 'fail', task: node.id, reason });
+        this.#finish(node, 'failed', reason);
+    }
+    /**
+     * Expands a matrix task whose `if:` holds into its instances, queued in matrix order (a dynamic
+     * matrix is computed now, from its upstream's outputs). Instances reused from an earlier run
+     * attempt succeed at once.
+     */
+    #expand(node) {
+        const strategy = node.spec.strategy;
+        let instances;
+        if (strategy.matrix.kind === 'static') {
+            instances = strategy.matrix.instances;
+        }
+        else {
+            let value;
+            try {
+                value = (0,template/* evaluateTemplateValue */.LV)(strategy.matrix.template, { params: this.#options.params, outputs: {}, tasks: this.#taskValues(), run: this.#options.run ?? null }, 'matrix');
+            }
+            catch (err) {
+                this.#fail(node, `its matrix "${strategy.matrix.template}" could not be computed: ${err.message}`);
+                return;
+            }
+            const expansion = (0,matrix/* expandMatrix */.Eh)(node.id, value);
+            if (!expansion.ok) {
+                const p = expansion.problems[0];
+                this.#fail(node, `its matrix "${strategy.matrix.template}" is not a valid matrix: ${p.message}`);
+                return;
+            }
+            instances = expansion.instances;
+        }
+        touch(node);
+        node.status = 'expanded';
+        node.instances = [];
+        node.pendingInstances = instances.length;
+        const previous = this.#options.previous ?? {};
+        instances.forEach((inst, i) => {
+            const child = {
+                ...node,
+                id: inst.id,
+                index: this.#nodes.length,
+                rank: node.rank + i + 1,
+                group: node,
+                values: inst.values,
+                instances: null,
+                pendingInstances: 0,
+                runningInstances: 0,
+                held: [],
+                failFastFired: false,
+                needs: [],
+                dependants: [],
+                pendingNeeds: 0,
+                status: 'waiting',
+                result: null,
+                reason: null,
+                attempts: [],
+                outputs: {},
+                reusedFrom: null,
+                retryAt: null,
+                limitUsed: 0,
+                infraUsed: 0,
+                nextPoke: null,
+                pokeDeadline: null,
+                pokes: 0,
+                startedSeen: false,
+                cancelAsked: false,
+                snap: null,
+            };
+            this.#nodes.push(child);
+            this.#byId.set(child.id, child);
+            this.#unfinished.add(child.index);
+            node.instances.push(child);
+        });
+        this.#emit({ type: 'expand', task: node.id, instances: instances.map((i) => i.id) });
+        for (const child of [...node.instances]) {
+            const reused = previous[child.id];
+            if (reused !== undefined) {
+                child.outputs = { ...reused.outputs };
+                child.reusedFrom = { runAttempt: reused.runAttempt };
+                this.#finish(child, 'succeeded', null);
+            }
+            else {
+                this.#queue(child);
+            }
+        }
+    }
+    /** Every task's value for `tasks.<id>` (only final ones matter: validation allows upstream only). */
+    #taskValues() {
+        const out = {};
+        for (const n of this.#nodes)
+            if (n.group === null && n.status === 'final')
+                out[n.id] = this.taskValue(n.id);
+        return out;
+    }
+    /** Starts queued tasks in rank order while slots are free. Nothing starts after a `signal` cancel. */
+    #fill() {
+        if (this.#cancelled === 'signal')
+            return;
+        const limit = this.#options.maxParallel;
+        while (this.#ready.size > 0 && (limit <= 0 || this.#running.size < limit)) {
+            const index = this.#ready.pop();
+            const node = this.#nodes[index];
+            if (node.status !== 'queued')
+                continue; // stale: skipped or not run since it was queued
+            const group = node.group;
+            if (group !== null && group.spec.strategy.maxParallel > 0 && group.runningInstances >= group.spec.strategy.maxParallel) {
+                group.held.push(index); // back in the heap when one of its instances stops running
+                continue;
+            }
+            touch(node);
+            node.status = 'running';
+            node.startedSeen = false;
+            node.cancelAsked = false;
+            this.#running.add(index);
+            if (group !== null)
+                group.runningInstances++;
+            const record = node.attempts.at(-1);
+            if (node.nextPoke !== null && record !== undefined && record.outcome === null) {
+                // The next poke of a sensor's open attempt: a new pod, the same attempt.
+                const poke = node.nextPoke;
+                node.nextPoke = null;
+                node.retryAt = null;
+                node.pokes++;
+                record.pokes = poke;
+                record.pod = null;
+                this.#emit({ type: 'start', task: node.id, attempt: record.attempt, poke });
+                continue;
+            }
+            const attempt = node.attempts.length + 1;
+            const sensor = node.spec.sensor;
+            if (sensor) {
+                node.pokes++;
+                node.pokeDeadline ??= this.#clock + sensor.timeoutMs;
+                node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null, pokes: 1 });
+                this.#emit({ type: 'start', task: node.id, attempt, poke: 1 });
+            }
+            else {
+                node.attempts.push({ attempt, pod: null, startedAt: this.#clock, finishedAt: null, outcome: null });
+                this.#emit({ type: 'start', task: node.id, attempt });
+            }
+        }
+    }
+    #queueDueRetries() {
+        for (;;) {
+            this.#dropStaleRetries();
+            const top = this.#retries.peek();
+            if (top === undefined || top.at > this.#clock)
+                return;
+            this.#retries.pop();
+            const node = this.#nodes[top.index];
+            touch(node);
+            node.retryAt = null;
+            this.#queue(node);
+        }
+    }
+    #dropStaleRetries() {
+        for (;;) {
+            const top = this.#retries.peek();
+            if (top === undefined)
+                return;
+            const node = this.#nodes[top.index];
+            if (top.poke === null && node.status === 'retry-wait' && node.attempts.length + 1 === top.attempt)
+                return;
+            if (top.poke !== null && node.status === 'poke-wait' && node.attempts.length === top.attempt && node.nextPoke === top.poke)
+                return;
+            this.#retries.pop();
+        }
+    }
+    #queue(node) {
+        node.status = 'queued';
+        this.#ready.push(node.index);
+    }
+    #skip(node, reason) {
+        this.#emit({ type: 'skip', task: node.id, reason });
+        this.#finish(node, 'skipped', reason);
+    }
+    #notRun(node, reason) {
+        this.#emit({ type: 'skip', task: node.id, reason });
+        this.#finish(node, 'not-run', reason);
+    }
+    /** Gives a task its final result and tells its dependants: O(dependants). */
+    #finish(node, result, reason) {
+        touch(node);
+        node.status = 'final';
+        node.result = result;
+        node.reason = reason;
+        node.retryAt = null;
+        node.nextPoke = null;
+        this.#unfinished.delete(node.index);
+        if (node.group !== null) {
+            this.#instanceFinished(node.group, node, result);
+            return;
+        }
+        if (result === 'failed')
+            this.#failedTasks++;
+        if (result === 'cancelled')
+            this.#cancelledTasks++;
+        for (const index of node.dependants) {
+            this.#stats.work++;
+            const dependant = this.#nodes[index];
+            if (--dependant.pendingNeeds === 0)
+                this.#newlyReady.push(index);
+        }
+    }
+    /**
+     * An instance is final: with fail-fast, a failure stops its siblings; once every instance is
+     * final, the matrix task gets GitHub's combined result and its dependants are told.
+     */
+    #instanceFinished(group, instance, result) {
+        touch(group);
+        if (result === 'failed' && group.spec.strategy.failFast && !group.failFastFired) {
+            group.failFastFired = true;
+            const why = `cancelled because instance "${instance.id}" failed (fail-fast)`;
+            const running = [];
+            for (const sibling of group.instances) {
+                if (sibling.status === 'final')
+                    continue;
+                if (sibling.status === 'running')
+                    running.push(sibling.index);
+                else {
+                    if (sibling.nextPoke !== null)
+                        this.#closeOpenAttempt(sibling, why);
+                    this.#emit({ type: 'skip', task: sibling.id, reason: why });
+                    this.#finish(sibling, 'cancelled', why);
+                }
+            }
+            this.#cancelRunning(running, 'fail-fast');
+        }
+        if (--group.pendingInstances > 0)
+            return;
+        const all = group.instances;
+        const count = (r) => all.filter((i) => i.result === r).length;
+        const failed = count('failed');
+        const cancelled = count('cancelled');
+        const notRun = count('not-run');
+        const total = `${all.length} instance${all.length === 1 ? '' : 's'}`;
+        if (failed > 0)
+            this.#finish(group, 'failed', `${failed} of ${total} failed`);
+        else if (cancelled > 0)
+            this.#finish(group, 'cancelled', `${cancelled} of ${total} were cancelled`);
+        else if (notRun > 0)
+            this.#finish(group, 'not-run', `${notRun} of ${total} did not run`);
+        else
+            this.#finish(group, 'succeeded', null);
+    }
+    // ---- helpers -----------------------------------------------------------------------------
+    #context(node) {
+        return {
+            params: this.#options.params,
+            task: (id) => this.taskValue(id),
+            run: this.#options.run ?? null,
+            success: node.allSucceeded && this.#cancelled === null,
+            failure: node.someFailed,
+            cancelled: this.#cancelled !== null,
+        };
+    }
+    #cancelWords() {
+        if (this.#cancelled === 'timeout') {
+            return this.#spec.timeoutMs === null
+                ? 'the run was cancelled: its time limit was reached'
+                : `the run was cancelled: the DAG timeout of ${(0,duration/* formatDuration */.a)(this.#spec.timeoutMs)} was reached`;
+        }
+        return 'the run was cancelled';
+    }
+    #emit(decision) {
+        this.#out.push(decision);
+    }
+    #node(event) {
+        const node = this.#byId.get(event.task);
+        if (node !== undefined && node.instances !== null) {
+            throw this.#driverBug(event, node, 'it is a matrix task, which runs as its instances; events name an instance id');
+        }
+        if (node === undefined) {
+            throw new Error(`scheduler: got ${describeEvent(event)}, but DAG "${this.#spec.name}" has no task "${event.task}". ` +
+                'This is a bug in the driver: events must name tasks the scheduler started.');
+        }
+        return node;
+    }
+    #driverBug(event, node, why) {
+        return new Error(`scheduler: got ${describeEvent(event)}, but ${why}: task "${node.id}" is ${describeNode(node)}. ` +
+            'This is a bug in the driver: it must report each attempt the scheduler started exactly once as started and once as finished.');
+    }
+}
+/** Whether a task may still start after a DAG timeout: its `if:` calls `always()` or `cancelled()`. */
+function survivesTimeout(condition) {
+    return condition !== null && runsWhenCancelled(condition.source);
+}
+/** Room in `rank` for the instances of one task (at most MAX_INSTANCES, 256). */
+const RANK_STRIDE = 1024;
+/** The delay before retry n (n = the number of the attempt that failed, 1-based). */
+function retryDelay(policy, n) {
+    const raw = policy.delayMs * Math.pow(policy.backoff, n - 1);
+    // A huge backoff overflows to Infinity; the cap still applies. NaN (0 * Infinity) means no delay.
+    const capped = Math.min(raw, policy.maxDelayMs);
+    return Number.isFinite(capped) ? Math.max(0, Math.round(capped)) : Number.isNaN(capped) ? 0 : policy.maxDelayMs;
+}
+/** A task result in GitHub's words, as `tasks.<id>.result` gives it. */
+function githubResult(result) {
+    switch (result) {
+        case 'succeeded':
+            return 'success';
+        case 'failed':
+            return 'failure';
+        case 'skipped':
+            return 'skipped';
+        case 'cancelled':
+        case 'not-run':
+            return 'cancelled';
+        case null:
+            return '';
+    }
+}
+function resultWords(result) {
+    switch (result) {
+        case 'succeeded':
+            return 'succeeded';
+        case 'failed':
+            return 'failed';
+        case 'skipped':
+            return 'was skipped';
+        case 'cancelled':
+            return 'was cancelled';
+        case 'not-run':
+            return 'did not run';
+        case null:
+            return 'has not finished';
+    }
+}
+function describeEvent(event) {
+    const what = event.task === undefined ? '' : ` for task "${event.task}" attempt ${event.attempt}`;
+    return `"${event.type}"${what}`;
+}
+function describeNode(node) {
+    const n = node.attempts.length;
+    switch (node.status) {
+        case 'waiting':
+            return 'waiting for its needs (no attempt started)';
+        case 'queued':
+            return n === 0 ? 'queued to start (no attempt started)' : `queued to start attempt ${n + 1}`;
+        case 'running':
+            return `running attempt ${n}`;
+        case 'retry-wait':
+            return `waiting to retry (attempt ${n + 1} due at ${node.retryAt})`;
+        case 'poke-wait':
+            return `a sensor waiting for poke ${node.nextPoke} of attempt ${n} (due at ${node.retryAt})`;
+        case 'expanded':
+            return `a matrix task whose ${node.pendingInstances} instance(s) have not finished`;
+        case 'final':
+            return `finished (${node.result}) after ${n} attempt${n === 1 ? '' : 's'}`;
+    }
+}
+/** Marks a task changed (and its matrix task, whose snapshot holds it): its next snapshot is built afresh. */
+function touch(node) {
+    node.snap = null;
+    if (node.group !== null)
+        node.group.snap = null;
+}
+function snapshot(node) {
+    node.snap ??= deepFreeze(buildSnapshot(node));
+    return node.snap;
+}
+function deepFreeze(value) {
+    if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const v of Object.values(value))
+            deepFreeze(v);
+    }
+    return value;
+}
+function buildSnapshot(node) {
+    const extra = {};
+    if (node.spec.sensor)
+        extra.pokes = node.pokes;
+    if (node.instances !== null)
+        extra.instances = node.instances.map(snapshot);
+    if (node.group !== null) {
+        extra.group = node.group.id;
+        extra.matrix = node.values;
+    }
+    return {
+        ...extra,
+        id: node.id,
+        result: node.result,
+        attempts: node.attempts.map((a) => ({
+            ...a,
+            outcome: a.outcome === null ? null : { ...a.outcome, outputs: { ...a.outcome.outputs } },
+        })),
+        outputs: { ...node.outputs },
+        reason: node.reason,
+        reusedFrom: node.reusedFrom === null ? null : { ...node.reusedFrom },
+        retryAt: node.retryAt,
+    };
+}
+
+// EXTERNAL MODULE: ./lib/kube/classify.js
+var classify = __webpack_require__(2239);
+;// CONCATENATED MODULE: ./lib/kube/logs.js
+
+/**
+ * The longest log line kept, in characters (its timestamp included): the rest of a longer line is
+ * counted and dropped as it arrives, so a task that prints 100 MB without a newline costs the
+ * action 16 Ki characters, not 100 MB. The line is emitted cut, saying how much was dropped.
+ */
+const MAX_LOG_LINE_CHARS = 16 * 1024;
+/** What a cut line ends with. */
+function cutNote(dropped) {
+    return ` … [line cut: ${dropped} more characters not shown]`;
+}
+const ZERO = 48;
+const NINE = 57;
+const isDigit = (c) => c >= ZERO && c <= NINE;
+/** Whether `s` has, at `i`, the start of an RFC 3339 timestamp: `dddd-dd-ddT`. No allocation. */
+function timestampAt(s, i) {
+    return (isDigit(s.charCodeAt(i)) && isDigit(s.charCodeAt(i + 1)) && isDigit(s.charCodeAt(i + 2)) && isDigit(s.charCodeAt(i + 3)) &&
+        s.charCodeAt(i + 4) === 45 && isDigit(s.charCodeAt(i + 5)) && isDigit(s.charCodeAt(i + 6)) &&
+        s.charCodeAt(i + 7) === 45 && isDigit(s.charCodeAt(i + 8)) && isDigit(s.charCodeAt(i + 9)) && s.charCodeAt(i + 10) === 84);
+}
+/**
+ * The timestamp as UTC ("...Z"). The kubelet's stamps already are (and are never converted); an
+ * offset is converted, nanoseconds kept. Anything unparseable is returned as it is.
+ */
+function utcStamp(ts) {
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?([+-]\d\d:\d\d)$/.exec(ts);
+    if (!m)
+        return ts;
+    const d = new Date(`${m[1]}${m[3]}`);
+    if (Number.isNaN(d.getTime()))
+        return ts;
+    return `${d.toISOString().slice(0, 19)}${m[2] ?? ''}Z`;
+}
+/**
+ * How long a follow stream that ended cleanly waits for the watch to say the container
+ * terminated before it counts as cut and is resumed. The kubelet ends the stream within about a
+ * second of the container's end (it checks at each EOF, and at least every second), and reports
+ * the end through the pod's status about as fast (its PLEG relists every second): the two arrive
+ * in either order. Only a stream cut while the container runs waits this long to resume.
+ */
+const END_CONFIRM_MS = 2000;
+/** The length of "YYYY-MM-DDTHH:MM:SS". */
+const SECOND = 19;
+/** Orders the second of the stamp at `s[i]` against `second` ("YYYY-MM-DDTHH:MM:SS", UTC), as strings. */
+function compareSecond(s, i, second) {
+    // From the end: consecutive stamps differ, if at all, in their last digits.
+    let k = SECOND - 1;
+    while (k >= 0 && s.charCodeAt(i + k) === second.charCodeAt(k))
+        k--;
+    if (k < 0)
+        return 0;
+    for (let j = 0; j < SECOND; j++) {
+        const d = s.charCodeAt(i + j) - second.charCodeAt(j);
+        if (d !== 0)
+            return d;
+    }
+    return 0;
+}
+/** The fraction at `s[i]` ("." and digits; past the ninth they are ignored) in nanoseconds; 0 if none. */
+function fractionNanos(s, i) {
+    if (s.charCodeAt(i) !== 46 /* . */)
+        return 0;
+    let n = 0;
+    let digits = 0;
+    for (let c = s.charCodeAt(++i); isDigit(c) && digits < 9; c = s.charCodeAt(++i), digits++)
+        n = n * 10 + c - ZERO;
+    for (; digits < 9; digits++)
+        n *= 10;
+    return n;
+}
+/** Follows the log of one container of one pod. */
+class LogFollower {
+    #o;
+    #abort = new AbortController();
+    /** The last lines, a ring: `#tail[#tailAt]` is the oldest once it is full. */
+    #tail = [];
+    #tailAt = 0;
+    #tailReleased = false;
+    /** The last timestamp emitted, as the server wrote it (the next read's `sinceTime`). */
+    #lastTs = null;
+    /** `#lastTs` in UTC: its second ("YYYY-MM-DDTHH:MM:SS") and the nanoseconds within it. */
+    #lastSecond = '';
+    #lastNanos = 0;
+    /** How many lines stamped `#lastTs` were emitted. */
+    #atLast = 0;
+    /** How many lines stamped `#lastTs` came in the current read. */
+    #pass = 0;
+    #terminated = false;
+    #gone = false;
+    #wake = null;
+    #done = null;
+    #lines = 0;
+    constructor(options) {
+        this.#o = options;
+    }
+    /** Starts following (call once the container has started). Idempotent. */
+    start() {
+        this.#done ??= this.#run().catch(() => { });
+    }
+    /** Resolves when the log has been read to its end (or can no longer be read). */
+    get done() {
+        return this.#done ?? Promise.resolve();
+    }
+    /** The container has terminated: finish reading, then resolve `done`. */
+    terminated() {
+        this.#terminated = true;
+        this.#wake?.();
+    }
+    /** The pod is gone: its log cannot be read any more. */
+    gone() {
+        this.#gone = true;
+        this.#abort.abort();
+        this.#wake?.();
+    }
+    /** Stops at once (cancellation). */
+    stop() {
+        this.gone();
+    }
+    /** The last lines read, oldest first. */
+    tail() {
+        return [...this.#tail.slice(this.#tailAt), ...this.#tail.slice(0, this.#tailAt)];
+    }
+    /** How many lines were emitted. */
+    get lineCount() {
+        return this.#lines;
+    }
+    async #run() {
+        const sleep = this.#o.sleep ?? errors/* abortableSleep */.Mf;
+        let failures = 0;
+        while (!this.#gone) {
+            const final = this.#terminated;
+            let res;
+            try {
+                const query = { container: this.#o.container, follow: !final, ...(this.#lastTs ? { sinceTime: this.#lastTs } : {}) };
+                res = await this.#o.api.log(this.#o.namespace, this.#o.pod, query, this.#abort.signal);
+            }
+            catch (err) {
+                if (this.#gone)
+                    return;
+                const e = (0,errors/* classifyError */.fe)(err);
+                // 404: the pod is gone. 401/403: we may not read logs (preflight said so); do not spin.
+                if (e.kind === 'not-found' || e.kind === 'unauthorized' || e.kind === 'forbidden')
+                    return;
+                if (++failures > 30)
+                    return;
+                this.#o.onResume?.(`log request failed (${e.message}); retrying`);
+                await this.#nap(sleep, Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+                continue;
+            }
+            const got = await this.#read(res);
+            if (this.#gone)
+                return;
+            if (final) {
+                // A read after termination can be cut too: read again until one brings nothing new.
+                if (got.emitted > 0)
+                    continue;
+                // Nothing new, and the same unterminated last line again: it is the log's real last line
+                // (a line without its newline). A bare timestamp is a cut, not a line.
+                if (/^\S+ /.test(got.partial))
+                    this.#accept(got.partial, 0, got.partial.length);
+                return;
+            }
+            if (got.partial !== '' && got.emitted > 0) {
+                // Cut mid-line: certainly not the end of the log. Resume at once from the last whole line
+                // (only after progress, so a server that ends every stream at once cannot make us spin).
+                this.#o.onResume?.(`log stream of ${this.#o.pod} was cut mid-line; resuming from ${this.#lastTs ?? 'the start'}`);
+                failures = 0;
+                continue;
+            }
+            failures = got.emitted > 0 ? 0 : failures + 1;
+            // The stream ended on a line boundary. Ended by the server on its own, it is the whole log
+            // if the container terminated (see the header): wait for the watch to say so, then done,
+            // with no second read. Otherwise (or if the container still runs) it was cut: resume.
+            // `terminated()` wakes the nap.
+            const clean = got.clean && got.partial === '';
+            await this.#nap(sleep, Math.min(5000, (clean ? END_CONFIRM_MS : 250) * 2 ** Math.min(failures, 5)));
+            if (clean && this.#terminated && !this.#gone)
+                return;
+        }
+    }
+    /** Sleeps, but wakes as soon as the container terminates or the pod goes. */
+    async #nap(sleep, ms) {
+        if (this.#terminated || this.#gone)
+            return;
+        const woken = new Promise((resolve) => (this.#wake = resolve));
+        const nap = new AbortController();
+        try {
+            await Promise.race([woken, sleep(ms, nap.signal).catch(() => { })]);
+        }
+        finally {
+            nap.abort();
+            this.#wake = null;
+        }
+    }
+    /**
+     * Reads one response to its end; returns the number of lines emitted, the unterminated text
+     * after the last newline (never emitted here: a resumed read sends it again, whole), and
+     * whether the response ended cleanly (no error, and, for an HTTP response, its body complete:
+     * a connection dropped mid-body is not).
+     * The work is per chunk: lines are found with `indexOf` and handed on as slices of the chunk,
+     * and a backed-up consumer (`backlog`) pauses the response.
+     */
+    #read(res) {
+        return new Promise((resolve) => {
+            /** The text after the last newline so far (a line that has not ended yet), at most MAX_LOG_LINE_CHARS. */
+            let rest = '';
+            /** Characters of that line dropped past MAX_LOG_LINE_CHARS. */
+            let dropped = 0;
+            const keep = (text) => {
+                const room = MAX_LOG_LINE_CHARS - rest.length;
+                if (text.length <= room)
+                    rest += text;
+                else {
+                    rest += text.slice(0, Math.max(0, room));
+                    dropped += text.length - Math.max(0, room);
+                }
+            };
+            const whole = () => (dropped > 0 ? rest + cutNote(dropped) : rest);
+            let emitted = 0;
+            this.#pass = 0;
+            // Decodes UTF-8 across chunks: a character split between two chunks is whole in one.
+            res.setEncoding('utf8');
+            res.on('data', (chunk) => {
+                let nl = chunk.indexOf('\n');
+                if (nl === -1) {
+                    keep(chunk);
+                    return;
+                }
+                let start = 0;
+                if (rest !== '' || dropped > 0) {
+                    keep(chunk.slice(0, nl));
+                    const first = whole();
+                    rest = '';
+                    dropped = 0;
+                    if (this.#accept(first, 0, first.length))
+                        emitted++;
+                    start = nl + 1;
+                    nl = chunk.indexOf('\n', start);
+                }
+                while (nl !== -1) {
+                    if (this.#accept(chunk, start, nl))
+                        emitted++;
+                    start = nl + 1;
+                    nl = chunk.indexOf('\n', start);
+                }
+                keep(chunk.slice(start));
+                const backlog = this.#o.backlog?.();
+                if (backlog) {
+                    res.pause();
+                    const resume = () => void res.resume();
+                    backlog.then(resume, resume);
+                }
+            });
+            let failed = false;
+            res.on('error', () => (failed = true));
+            res.on('aborted', () => (failed = true));
+            res.on('close', () => {
+                const complete = res.complete;
+                resolve({ emitted, partial: whole(), clean: !failed && complete !== false && res.readableEnded });
+            });
+        });
+    }
+    /**
+     * Emits the raw `<timestamp> <text>` line `s[start, end)` unless it was emitted before. A
+     * resumed read starts at `sinceTime` = the last timestamp (the API server passes it on to the
+     * kubelet to the second), so it sends again lines stamped up to it: older ones are skipped, and
+     * of those stamped with it, as many as were emitted (the log is append-only, so they come again
+     * in the same order, first).
+     */
+    #accept(s, start, end) {
+        if (end > start && s.charCodeAt(end - 1) === 13 /* \r */)
+            end--;
+        const sp = timestampAt(s, start) ? s.indexOf(' ', start) : -1;
+        if (sp === -1 || sp >= end) {
+            // No timestamp: nothing to order it by.
+            this.#emit(start === 0 && end === s.length ? s : s.slice(start, end), null);
+            return true;
+        }
+        // Ordered by character codes and numbers, without allocating (but for a stamp with an offset).
+        let stamp = s;
+        let at = start;
+        if (s.charCodeAt(sp - 1) !== 90 /* Z */) {
+            stamp = utcStamp(s.slice(start, sp));
+            at = 0;
+        }
+        const nanos = fractionNanos(stamp, at + SECOND);
+        const secondOrder = this.#lastTs === null ? 1 : compareSecond(stamp, at, this.#lastSecond);
+        const order = secondOrder !== 0 ? secondOrder : nanos - this.#lastNanos;
+        if (order < 0)
+            return false;
+        if (order === 0 && ++this.#pass <= this.#atLast)
+            return false;
+        const ts = s.slice(start, sp);
+        if (order === 0)
+            this.#atLast++;
+        else {
+            if (secondOrder !== 0)
+                this.#lastSecond = stamp.slice(at, at + SECOND);
+            this.#lastNanos = nanos;
+            this.#lastTs = ts;
+            this.#atLast = 1;
+            this.#pass = 1;
+        }
+        this.#emit(s.slice(sp + 1, end), ts);
+        return true;
+    }
+    #emit(text, ts) {
+        this.#lines++;
+        const keep = this.#tailReleased ? 0 : (this.#o.tailLines ?? 50);
+        if (this.#tail.length < keep)
+            this.#tail.push(tailCopy(text));
+        else if (keep > 0) {
+            this.#tail[this.#tailAt] = tailCopy(text);
+            this.#tailAt = (this.#tailAt + 1) % keep;
+        }
+        this.#o.onLine(text, ts);
+    }
+    /** The tail is not needed (the attempt succeeded): drop it, and keep no more lines. */
+    releaseTail() {
+        this.#tailReleased = true;
+        this.#tail.length = 0;
+        this.#tailAt = 0;
+    }
+}
+/** The most characters of one line a tail keeps (a tail is at most tailLines × this). */
+const TAIL_LINE_CHARS = 4096;
+/**
+ * A line as the tail keeps it: at most TAIL_LINE_CHARS characters, and a string of its own. A
+ * line is a slice of the chunk it came in, and V8 keeps a slice's whole parent alive: one short
+ * line kept would hold its 64 KiB chunk for the rest of the run, for every attempt.
+ */
+function tailCopy(text) {
+    const cut = text.length > TAIL_LINE_CHARS ? `${text.slice(0, TAIL_LINE_CHARS)}… (${text.length - TAIL_LINE_CHARS} more characters)` : text;
+    // Concatenating then slicing makes V8 copy the characters into a new string (flattening).
+    return ` ${cut}`.slice(1);
+}
+
+// EXTERNAL MODULE: ./lib/kube/watch.js
+var watch = __webpack_require__(7718);
+;// CONCATENATED MODULE: ./lib/kube/pod-runner.js
+
+
+
+
+/** Runs the pods of one run's attempts in one namespace. */
+class PodRunner {
+    #o;
+    constructor(options) {
+        this.#o = options;
+    }
+    /** The API server's URL, for messages. */
+    get server() {
+        return this.#o.api.server;
+    }
+    /** The run's one watch over its pods (`selector`); call `start()` on it. */
+    watch(selector, onEvent, options = {}) {
+        return new watch/* PodWatcher */.u(this.#o.api, this.#o.namespace, selector, onEvent, options);
+    }
+    /** The pod of one attempt (nothing is sent until `create`). `onLine` gets its log's lines. */
+    attempt(id, onLine) {
+        return new AttemptPod(this.#o, id, onLine);
+    }
+}
+/** One attempt's pod: its create, its log and its delete. */
+class AttemptPod {
+    task;
+    attempt;
+    /** The pod's name. */
+    name;
+    #o;
+    #onLine;
+    #follower = null;
+    #deletedByUs = false;
+    #gone = false;
+    #tailReleased = false;
+    constructor(options, id, onLine) {
+        this.#o = options;
+        this.task = id.task;
+        this.attempt = id.attempt;
+        this.name = id.pod;
+        this.#onLine = onLine;
+    }
+    /** We deleted the pod (so its DELETED event is ours, not someone else's). */
+    get deletedByUs() {
+        return this.#deletedByUs;
+    }
+    /** The pod is gone from the API (DELETED seen, or never to be created). */
+    get gone() {
+        return this.#gone;
+    }
+    /** Whether its log is being followed (the container started). */
+    get following() {
+        return this.#follower !== null;
+    }
+    /**
+     * Creates the pod. A 409 adopts the existing pod if its labels are this attempt's. A create
+     * whose answer never came (network, 5xx, 429 past the retries) is settled by reading the pod:
+     * found, it is adopted; absent, the create is sent again (at most three rounds, then an
+     * infrastructure failure); unreadable, it counts as created and the watch tells the rest. Any
+     * other refusal is a configuration failure: the cluster refused the pod itself.
+     */
+    async create(manifest) {
+        const { api, namespace } = this.#o;
+        for (let round = 1;; round++) {
+            try {
+                await api.create(namespace, manifest);
+                return { ok: true, adopted: false };
+            }
+            catch (err) {
+                const e = (0,errors/* classifyError */.fe)(err);
+                if (e.kind === 'conflict')
+                    break;
+                const ambiguous = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled';
+                if (!ambiguous) {
+                    return { ok: false, failure: failure('configuration', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+                }
+                // The create (or one of its retries) may have reached the server though no answer came
+                // back: it counts as done until a read proves otherwise. A pod that exists is this
+                // attempt's (checked below) and is watched, read and deleted as any other; only a read
+                // that finds none lets the create be sent again, so the task never runs twice.
+                const settled = await this.#settle();
+                if (settled === 'exists')
+                    break;
+                if (settled === 'unknown') {
+                    this.#o.debug?.(`create of pod ${this.name} got no answer and the pod could not be read since; counting it as created: the watch tells whether it exists`);
+                    return { ok: true, adopted: true };
+                }
+                if (round >= 3) {
+                    return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+                }
+            }
+        }
+        // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
+        try {
+            const existing = await api.read(namespace, this.name);
+            const labels = existing.metadata?.labels ?? {};
+            if (labels[kube_pod/* LABELS */.kg.task] !== this.task || labels[kube_pod/* LABELS */.kg.taskAttempt] !== String(this.attempt)) {
+                const msg = `pod ${this.name} already exists in namespace ${namespace} but is not attempt ${this.attempt} of task "${this.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
+                return { ok: false, failure: failure('configuration', 'AlreadyExists', msg) };
+            }
+        }
+        catch (err) {
+            const e = (0,errors/* classifyError */.fe)(err);
+            if (e.kind !== 'not-found') {
+                return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `read pod ${this.name}`, api.server)) };
+            }
+            // Deleted between the 409 and the read: its DELETED event tells the rest.
+        }
+        return { ok: true, adopted: true };
+    }
+    /** Whether the pod exists after a create whose answer was lost: a read decides, if it can. */
+    async #settle() {
+        try {
+            await this.#o.api.read(this.#o.namespace, this.name);
+            return 'exists';
+        }
+        catch (err) {
+            return (0,errors/* classifyError */.fe)(err).kind === 'not-found' ? 'absent' : 'unknown';
+        }
+    }
+    /** The watch saw the pod deleted (or it will never exist): its log can no longer be read. */
+    markGone() {
+        this.#gone = true;
+        this.#follower?.gone();
+    }
+    /** Starts following the log (once the container started). Idempotent. */
+    followLog() {
+        if (this.#follower)
+            return;
+        this.#follower = new LogFollower({
+            api: this.#o.api,
+            namespace: this.#o.namespace,
+            pod: this.name,
+            container: kube_pod/* CONTAINER */.MR,
+            tailLines: this.#o.logTailLines,
+            onLine: this.#onLine,
+            onResume: (why) => this.#o.debug?.(why),
+            backlog: this.#o.logBacklog,
+        });
+        if (this.#tailReleased)
+            this.#follower.releaseTail();
+        this.#follower.start();
+    }
+    /** The container terminated: the log is read to its end, then `logDone` resolves. */
+    containerTerminated() {
+        this.#follower?.terminated();
+    }
+    /** Stops reading the log (the pod is being deleted while it runs). */
+    stopLog() {
+        this.#follower?.stop();
+    }
+    /** Resolves when the log was read to its end, or cannot be read any more; at once if it was never followed. */
+    get logDone() {
+        return this.#follower?.done ?? Promise.resolve();
+    }
+    /** The log's last lines (for the summary); null if it was never followed or the tail was released. */
+    tail() {
+        return this.#tailReleased ? null : (this.#follower?.tail() ?? null);
+    }
+    /** The tail will not be asked for (the attempt succeeded): keep no lines of it from now on. */
+    releaseTail() {
+        this.#tailReleased = true;
+        this.#follower?.releaseTail();
+    }
+    /**
+     * Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post
+     * step sweeps). With `batch`, the pod goes with the batch's next request: only for a settled
+     * pod (its container ended, its log read to the end, its result recorded), deleted at once.
+     */
+    async delete(gracePeriodSeconds, batch) {
+        if (this.#deletedByUs)
+            return;
+        this.#deletedByUs = true;
+        if (batch && gracePeriodSeconds === 0)
+            return batch.delete({ name: this.name, task: this.task, attempt: this.attempt });
+        const { api, namespace } = this.#o;
+        try {
+            await api.delete(namespace, this.name, { gracePeriodSeconds });
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
+                return;
+            this.#o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${this.name}`, api.server));
+        }
+    }
+}
+/** An attempt's failure with no exit code (the pod could not be created, or was never seen). */
+function failure(cls, reason, message) {
+    return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
+}
+
+;// CONCATENATED MODULE: ./lib/kube/reaper.js
+
+
+/** Deletes settled pods in batches (see the module's header). */
+class PodReaper {
+    #o;
+    /** Pods waiting, by task-attempt number (one selector per number). */
+    #waiting = new Map();
+    #count = 0;
+    #cancelTimer = null;
+    #draining = false;
+    #flushQueued = false;
+    #collectionRefused = false;
+    constructor(options) {
+        this.#o = options;
+    }
+    /** Pods waiting to be deleted. */
+    get size() {
+        return this.#count;
+    }
+    /** Deletes `pod` with the next batch; resolves once that request (or its fallback) answered. Never rejects. */
+    delete(pod) {
+        if ((0,kube_pod/* labelValue */.w)(pod.task) !== pod.task || this.#collectionRefused || !this.#o.api.deleteCollection)
+            return this.#deleteOne(pod);
+        return new Promise((resolve) => {
+            const list = this.#waiting.get(pod.attempt) ?? [];
+            list.push({ ...pod, done: resolve });
+            this.#waiting.set(pod.attempt, list);
+            this.#count++;
+            if (this.#draining || this.#count >= (this.#o.maxBatch ?? 50))
+                this.#soon();
+            else
+                this.#cancelTimer ??= this.#o.clock.setTimer(this.#o.clock.now() + (this.#o.delayMs ?? 1000), () => this.#flush());
+        });
+    }
+    /** The run is ending: sends what waits now, and every later pod without waiting. */
+    drain() {
+        this.#draining = true;
+        if (this.#count > 0)
+            this.#soon();
+    }
+    /** Flushes after this turn of the event loop, so pods settled together go together. */
+    #soon() {
+        if (this.#flushQueued)
+            return;
+        this.#flushQueued = true;
+        setImmediate(() => {
+            this.#flushQueued = false;
+            this.#flush();
+        });
+    }
+    #flush() {
+        this.#cancelTimer?.();
+        this.#cancelTimer = null;
+        const max = this.#o.maxBatch ?? 50;
+        for (const [attempt, list] of this.#waiting) {
+            for (let i = 0; i < list.length; i += max)
+                void this.#send(attempt, list.slice(i, i + max));
+        }
+        this.#waiting.clear();
+        this.#count = 0;
+    }
+    async #send(attempt, pods) {
+        const { api, namespace } = this.#o;
+        const selector = `${this.#o.runSelector},${kube_pod/* LABELS */.kg.taskAttempt}=${attempt},!${kube_pod/* LABELS */.kg.poke},${kube_pod/* LABELS */.kg.task} in (${pods.map((p) => p.task).join(',')})`;
+        try {
+            if (this.#collectionRefused)
+                throw Object.assign(new Error('deletecollection refused earlier'), { code: 403 });
+            await api.deleteCollection(namespace, selector, { gracePeriodSeconds: 0 });
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind === 'forbidden' && !this.#collectionRefused) {
+                this.#collectionRefused = true;
+                this.#o.debug?.(`${(0,errors/* describeError */.Uc)(err, `delete finished pods by label selector (deletecollection) in namespace ${namespace}`, api.server)}; deleting them one by one instead (grant deletecollection on pods to save requests)`);
+            }
+            else if (!this.#collectionRefused) {
+                this.#o.debug?.(`${(0,errors/* describeError */.Uc)(err, `delete ${pods.length} finished pods (${selector})`, api.server)}; deleting them one by one instead`);
+            }
+            await Promise.all(pods.map((p) => this.#deleteOne(p)));
+        }
+        for (const p of pods)
+            p.done();
+    }
+    async #deleteOne(pod) {
+        const { api, namespace } = this.#o;
+        try {
+            await api.delete(namespace, pod.name, { gracePeriodSeconds: 0 });
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
+                return;
+            this.#o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${pod.name}`, api.server));
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/engine/engine.js
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * How long after its container ended an attempt's log may take to be read to its end before the
+ * reporters are told it ended anyway (`logEnded`: the live log holds the result line till then).
+ */
+const LOG_WAIT_MS = 10_000;
+/**
+ * Runs the DAG (mode `run`) and returns the final run state. Reports through `options.reporter`
+ * (runStarted, decisions, pods, log lines, runFinished). Throws KubeError only when the run cannot
+ * go on at all (the watch was refused).
+ */
+function runEngine(options) {
+    return new Engine(options).run();
+}
+class Engine {
+    #o;
+    #clock;
+    #runId;
+    #selector;
+    /** The `run` context: logical date and data interval. */
+    #run;
+    #scheduler;
+    #runner;
+    /** Deletes settled pods in batches. */
+    #reaper;
+    /** What reporters see of the run as it goes: asked for, never copied per event. */
+    #view;
+    #live = new Map();
+    /** Attempts started and not finished: what the timer looks at (not every attempt ever made). */
+    #active = new Set();
+    /** The last attempt of each task (for log tails). */
+    #lastAttempt = new Map();
+    #pending = new Set();
+    /** The run was cancelled by a signal (kept here so checking it costs O(1), not a snapshot). */
+    #cancelledBySignal = false;
+    #watcher = null;
+    #queue = Promise.resolve();
+    #cancelTimer = null;
+    #timerAt = null;
+    #fatal = null;
+    #finish;
+    #finished = new Promise((resolve) => (this.#finish = resolve));
+    constructor(options) {
+        this.#o = options;
+        this.#clock = options.clock ?? common_clock/* systemClock */.m;
+        // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
+        this.#runId = options.runId ?? (0,common_run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
+        this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
+        // Without a run context (the CLI), the logical date is the start of the run.
+        this.#run = options.run === undefined ? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
+        this.#scheduler = new Scheduler(options.spec, {
+            now: this.#clock.now(),
+            maxParallel: options.maxParallel,
+            params: options.params,
+            previous: options.previous,
+            run: this.#run,
+        });
+        this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
+        this.#reaper = new PodReaper({ api: options.pods, namespace: options.namespace, runSelector: this.#selector, clock: this.#clock, debug: options.debug });
+        const scheduler = this.#scheduler;
+        this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
+    }
+    async run() {
+        const o = this.#o;
+        // Thousands of pods' short-lived requests must not size the heap for the rest of the run.
+        boundHeapGrowth();
+        await o.reporter.runStarted?.({ mode: 'run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
+        // Watch first, so no change to a pod we are about to create can be missed.
+        this.#watcher = this.#runner.watch(this.#selector, (e) => this.#enqueue(() => this.#onPodEvent(e)), {
+            timeoutSeconds: o.watchTimeoutSeconds,
+            onRecover: (what) => o.debug?.(what),
+            now: () => this.#clock.now(),
+        });
+        try {
+            await this.#watcher.start();
+        }
+        catch (err) {
+            throw new errors/* KubeError */.a3((0,errors/* describeError */.Uc)(err, `list the run's pods (${this.#selector}) in namespace ${o.namespace}`, o.pods.server), (0,errors/* classifyError */.fe)(err), { cause: err });
+        }
+        this.#watcher.done.catch((err) => this.#enqueue(() => this.#onFatal(err)));
+        const onAbort = () => this.#enqueue(() => this.#feed({ type: 'cancel', at: this.#clock.now(), reason: 'signal' }));
+        // The scheduler must start before it hears of a cancel.
+        this.#enqueue(() => this.#apply(this.#scheduler.start()));
+        if (o.signal?.aborted)
+            onAbort();
+        else
+            o.signal?.addEventListener('abort', onAbort, { once: true });
+        await this.#finished;
+        o.signal?.removeEventListener('abort', onAbort);
+        this.#cancelTimer?.();
+        // Logs to their end, pods deleted per keep-pods: all before the report.
+        const cancelled = this.#scheduler.state().cancelled === 'signal';
+        if (cancelled)
+            for (const l of this.#live.values())
+                l.pod.stopLog();
+        // Drain until quiet: an attempt that is still ending (a reporter awaiting I/O) queues its
+        // pod's delete only afterwards, so wait for the serial queue as well as the tracked requests,
+        // and again if either brought more work.
+        for (;;) {
+            const queue = this.#queue;
+            await queue;
+            // Settled pods waiting for their batch go now, and later ones at once; first the logs
+            // still being read end (the scheduler no longer waits for them), so their pods go together.
+            await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
+            this.#reaper.drain();
+            if (this.#pending.size > 0) {
+                await Promise.allSettled([...this.#pending]);
+                continue;
+            }
+            if (queue === this.#queue)
+                break;
+        }
+        await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
+        this.#watcher.stop();
+        const state = this.#scheduler.state();
+        const tails = {};
+        // A matrix task's tails are its instances'.
+        for (const t of state.tasks.flatMap((x) => x.instances ?? [x])) {
+            const live = this.#lastAttempt.get(t.id);
+            const tail = live?.pod.tail();
+            if (tail && t.result !== 'succeeded')
+                tails[t.id] = tail;
+        }
+        await o.reporter.runFinished?.(state, tails);
+        if (this.#fatal)
+            throw this.#fatal;
+        return state;
+    }
+    /** Runs `fn` after everything queued before it; errors end the run instead of vanishing. */
+    #enqueue(fn) {
+        this.#queue = this.#queue
+            .then(fn)
+            .catch((err) => this.#onFatal(err))
+            .catch((err) => {
+            // Even the way out failed (a bug): end the run with the error rather than hang.
+            this.#fatal ??= err;
+            this.#finish();
+        });
+    }
+    /** Keeps track of background work (creates, deletes) that must end before the run does. */
+    #track(p) {
+        const q = p.catch((err) => this.#o.debug?.(`background request failed: ${err.message}`)).finally(() => this.#pending.delete(q));
+        this.#pending.add(q);
+    }
+    async #onFatal(err) {
+        if (this.#fatal || this.#scheduler.isDone())
+            return;
+        this.#fatal = err instanceof errors/* KubeError */.a3 ? err : new errors/* KubeError */.a3(`The run stopped: ${err.message ?? String(err)}`, null, { cause: err });
+        // The run cannot be followed any more: delete what runs, like a cancel.
+        await this.#feed({ type: 'cancel', at: this.#clock.now(), reason: 'signal' });
+        for (const live of this.#live.values()) {
+            if (!live.finished)
+                await this.#endAttempt(live, cancelledOutcome('the run stopped: the cluster can no longer be watched'));
+        }
+    }
+    async #feed(event) {
+        if (event.type === 'cancel' && event.reason === 'signal')
+            this.#cancelledBySignal = true;
+        await this.#apply(this.#scheduler.handle(event));
+    }
+    async #apply(decisions) {
+        for (const d of decisions) {
+            await this.#o.reporter.decision?.(d, this.#view);
+            switch (d.type) {
+                case 'start':
+                    this.#startAttempt(d.task, d.attempt, d.poke);
+                    break;
+                case 'cancel':
+                    for (const a of d.attempts) {
+                        const live = this.#find(a.task, a.attempt);
+                        if (!live)
+                            continue;
+                        live.cancelAsked = true;
+                        live.cancelWords = d.reason === 'fail-fast' ? 'another instance of its matrix failed (fail-fast); the pod was deleted' : undefined;
+                        // A pod whose create has not answered yet is deleted when it answers.
+                        if (live.started)
+                            await this.#cancelAttempt(live);
+                    }
+                    break;
+                case 'done':
+                    this.#finish();
+                    break;
+                default:
+                    break;
+            }
+        }
+        this.#armTimer();
+    }
+    #find(task, attempt) {
+        const l = this.#lastAttempt.get(task);
+        return l && l.attempt === attempt ? l : undefined;
+    }
+    /**
+     * Renders and creates the attempt's pod (in the background); 409 adopts the existing pod.
+     * `task` is a task id or a matrix instance id; `poke` is a sensor's poke (a pod of its own).
+     */
+    #startAttempt(task, attempt, poke) {
+        const o = this.#o;
+        const unit = this.#scheduler.unit(task);
+        const spec = unit.spec;
+        const instance = unit.group === null ? null : { id: task, group: unit.group };
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt, poke });
+        const live = {
+            task,
+            attempt,
+            poke,
+            pod: this.#runner.attempt({ task, attempt, pod: name }, (text, time) => o.reporter.logLine?.({ task, attempt, text, time })),
+            createdAt: this.#clock.now(),
+            started: false,
+            finished: false,
+            cancelAsked: false,
+            startTimeoutMs: spec.startTimeoutMs,
+        };
+        this.#live.set(name, live);
+        this.#lastAttempt.set(task, live);
+        // A sensor's later pokes are never replayed: only its attempt's end is recorded, and replaying
+        // it for every poke would stand in for pokes that should run.
+        const rec = poke === undefined || poke === 1 ? o.recorded?.(task, attempt) : null;
+        if (rec) {
+            // It ran before a restart: replay it, create nothing. (The post step sweeps its pod.)
+            this.#enqueue(async () => {
+                this.#markStarted(live);
+                live.pod.markGone();
+                live.recorded = true;
+                await this.#feed({ type: 'started', at: this.#clock.now(), task, attempt, pod: rec.pod ?? name, poke });
+                await this.#endAttempt(live, rec.outcome);
+            });
+            return;
+        }
+        if (o.signal?.aborted) {
+            // Cancelled before the pod was created: create nothing.
+            this.#enqueue(() => this.#endAttempt(live, cancelledOutcome('the run was cancelled before the pod was created')));
+            return;
+        }
+        // Only the tasks this task's templates refer to (O(references), not O(tasks): a wide DAG
+        // would otherwise cost tasks² in snapshots).
+        const tasks = {};
+        for (const t of [spec.image, ...(spec.command ?? []), ...(spec.args ?? []), ...spec.env.map((e) => ('value' in e ? e.value : ''))]) {
+            for (const expr of (0,template/* templateExpressions */.A_)(t)) {
+                for (const { ref } of expr.refs) {
+                    if ((ref.kind !== 'output' && ref.kind !== 'outputs' && ref.kind !== 'result') || tasks[ref.task] !== undefined)
+                        continue;
+                    const value = this.#scheduler.taskValue(ref.task);
+                    if (value !== undefined && this.#scheduler.taskState(ref.task).result !== null)
+                        tasks[ref.task] = value;
+                }
+            }
+        }
+        let pod;
+        try {
+            const render = (t) => (0,template/* renderTemplate */.Xm)(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: this.#run });
+            pod = (0,kube_pod/* renderPod */.Ci)(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render, instance, poke });
+        }
+        catch (err) {
+            // An output an `if: always()` task refers to is missing, for one: a configuration error.
+            this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'TemplateError', `task "${task}": ${err.message}`)));
+            return;
+        }
+        this.#track(this.#create(live, pod));
+    }
+    async #create(live, pod) {
+        const o = this.#o;
+        const created = await live.pod.create(pod);
+        if (!created.ok) {
+            this.#enqueue(() => this.#endAttempt(live, created.failure));
+            return;
+        }
+        const adopted = created.adopted;
+        this.#enqueue(async () => {
+            if (live.finished)
+                return;
+            this.#markStarted(live);
+            await this.#feed({ type: 'started', at: this.#clock.now(), task: live.task, attempt: live.attempt, pod: live.pod.name, poke: live.poke });
+            await o.reporter.podCreated?.(live.task, live.attempt, live.pod.name, adopted, live.poke);
+            if (live.cancelAsked || this.#cancelledBySignal) {
+                live.cancelAsked = true;
+                await this.#cancelAttempt(live);
+                return;
+            }
+            // Events about the pod may have come before the create answered: look at it now.
+            const known = this.#watcher?.pods.get(live.pod.name);
+            if (known)
+                await this.#observe(live, known, false);
+            else if (live.pod.gone)
+                await this.#endAttempt(live, failure('infrastructure', 'Deleted', 'the pod was deleted by someone else right after it was created'));
+        });
+    }
+    async #onPodEvent(e) {
+        const name = e.pod.metadata?.name ?? '';
+        const live = this.#live.get(name);
+        if (!live)
+            return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
+        if (e.type === 'DELETED') {
+            live.pod.markGone();
+            // Nothing more can happen to a finished attempt whose pod is gone: forget it, so a run
+            // holds what runs (and the tails of failures), not every attempt it ever made.
+            if (live.finished)
+                this.#live.delete(name);
+        }
+        if (!live.started)
+            return;
+        await this.#observe(live, e.pod, e.type === 'DELETED');
+    }
+    /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
+    async #observe(live, pod, deleted) {
+        const now = this.#clock.now();
+        if ((0,classify/* containerStarted */.h0)(pod) && !deleted) {
+            // "Created" and "started" are different moments: tell the second once, before its log.
+            if (!live.containerSeen && !live.finished && (live.poke ?? 1) === 1)
+                this.#o.reporter.containerStarted?.(live.task, live.attempt, pod.spec?.nodeName ?? null, now - live.createdAt);
+            live.containerSeen = true;
+            live.pod.followLog();
+            this.#awaitLogEnd(live);
+        }
+        if ((0,classify/* containerTerminated */.Xp)(pod)) {
+            live.pod.containerTerminated();
+            // A log that cannot be read to its end must not hold the result line for ever.
+            if (live.logEnd && !live.logEnd.told && !live.logEnd.cancelTimer) {
+                live.logEnd.cancelTimer = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, () => this.#enqueue(() => this.#tellLogEnded(live)));
+            }
+        }
+        if (live.finished)
+            return;
+        const outcome = (0,classify/* classifyPod */.Eg)(pod, {
+            now,
+            createdAt: live.createdAt,
+            startTimeoutMs: live.startTimeoutMs,
+            imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000,
+            // Deleted by someone else: gone, or being deleted (a kubelet writes the container's end,
+            // killed by the deletion, before the pod goes: a MODIFIED with deletionTimestamp first).
+            deleted: (deleted || Boolean(pod.metadata?.deletionTimestamp)) && !live.pod.deletedByUs,
+            task: live.task,
+        });
+        if (!outcome) {
+            // Still waiting: say why (the reporter paces the lines), from the status the watch brought.
+            const waiting = deleted || live.containerSeen ? null : (0,classify/* pendingStatus */._L)(pod);
+            if (waiting !== null)
+                this.#o.reporter.podPending?.(live.task, live.attempt, waiting, now);
+            return;
+        }
+        // Fed at once, though the log may still be draining: the dependants start now.
+        await this.#endAttempt(live, outcome, pod);
+    }
+    /** Once the attempt's log (just followed) has ended, tells the reporters (`logEnded`). */
+    #awaitLogEnd(live) {
+        if (live.logEnd)
+            return;
+        live.logEnd = { told: false };
+        this.#track(live.pod.logDone.then(() => this.#enqueue(() => this.#tellLogEnded(live))));
+    }
+    #tellLogEnded(live) {
+        const end = live.logEnd;
+        if (!end || end.told)
+            return;
+        end.told = true;
+        end.cancelTimer?.();
+        this.#o.reporter.logEnded?.(live.task, live.attempt);
+    }
+    /** Feeds `finished` once, then cleans the pod up in the background per keep-pods. */
+    async #endAttempt(live, outcome, pod) {
+        if (live.finished)
+            return;
+        live.finished = true;
+        this.#active.delete(live);
+        live.recheck = undefined;
+        // Only failures' tails reach the summary, and a finished attempt is never cancelled.
+        if (outcome.class === 'succeeded') {
+            live.pod.releaseTail();
+            if (this.#lastAttempt.get(live.task) === live)
+                this.#lastAttempt.delete(live.task);
+        }
+        const at = this.#clock.now();
+        await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
+        await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
+        let recordFailed = false;
+        if (!live.recorded && this.#o.onAttemptEnd) {
+            const result = this.#scheduler.taskState(live.task).result;
+            try {
+                await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod.name : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
+            }
+            catch (err) {
+                recordFailed = true;
+                this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${err.message}); keeping its pod`);
+            }
+        }
+        if (!live.started || live.pod.gone)
+            return;
+        const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
+        // A sensor's "not yet" is no failure: no pod is kept between pokes.
+        const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
+        const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
+        const keep = !stillRunning && !notYet && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+        if (keep)
+            return;
+        this.#track((async () => {
+            // The log is read to its end before the pod goes (a Pending pod has none). A settled
+            // pod (ended, read, recorded) goes with a batch; one still running alone, at once.
+            if (!stillRunning)
+                await live.pod.logDone;
+            else
+                live.pod.stopLog();
+            if (stillRunning)
+                await live.pod.delete(this.#o.cancelGraceSeconds ?? 2);
+            else
+                await live.pod.delete(0, live.poke === undefined ? this.#reaper : undefined);
+        })());
+    }
+    async #cancelAttempt(live) {
+        if (live.finished)
+            return;
+        live.pod.stopLog();
+        this.#track(live.pod.delete(this.#o.cancelGraceSeconds ?? 2));
+        await this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled; the pod was deleted'));
+    }
+    #markStarted(live) {
+        live.started = true;
+        if (!live.finished)
+            this.#active.add(live);
+    }
+    /** One timer at the earliest due time: a retry, the DAG timeout, a grace or start timeout. */
+    #armTimer() {
+        let at = this.#scheduler.nextWakeAt();
+        for (const live of this.#active) {
+            const pod = this.#watcher?.pods.get(live.pod.name);
+            let r;
+            if (pod === undefined)
+                r = live.createdAt + live.startTimeoutMs;
+            else if (live.recheck?.pod === pod)
+                r = live.recheck.at;
+            else {
+                r = (0,classify/* recheckAt */.hW)(pod, { createdAt: live.createdAt, startTimeoutMs: live.startTimeoutMs, imagePullGraceMs: this.#o.imagePullGraceMs ?? 30_000 });
+                live.recheck = { pod, at: r };
+            }
+            if (r !== null && (at === null || r < at))
+                at = r;
+        }
+        if (at === this.#timerAt)
+            return;
+        this.#cancelTimer?.();
+        this.#cancelTimer = null;
+        this.#timerAt = at;
+        if (at === null || this.#scheduler.isDone())
+            return;
+        this.#cancelTimer = this.#clock.setTimer(at, () => this.#enqueue(async () => {
+            this.#timerAt = null;
+            this.#cancelTimer = null;
+            await this.#feed({ type: 'tick', at: this.#clock.now() });
+            for (const live of [...this.#active]) {
+                if (live.finished)
+                    continue; // ended by an earlier turn of this loop
+                const pod = this.#watcher?.pods.get(live.pod.name);
+                if (pod)
+                    await this.#observe(live, pod, false);
+                else if (this.#clock.now() - live.createdAt >= live.startTimeoutMs) {
+                    // Not even seen by the watch within the start timeout.
+                    await this.#endAttempt(live, failure('timeout', 'StartTimeout', `pod ${live.pod.name} was not seen within the start timeout`));
+                }
+            }
+            this.#armTimer();
+        }));
+    }
+}
+function cancelledOutcome(message) {
+    return failure('cancelled', 'Cancelled', message);
+}
+
+;// CONCATENATED MODULE: ./lib/engine/index.js
+
+
+
+/**
+ * Runs the DAG (or, in `dry-run`, submits every pod with `dryRun=All`) and returns the final run
+ * state. Reports through `options.reporter`. Throws KubeError only when the run cannot go on at
+ * all (the watch was refused).
+ */
+async function runDag(options) {
+    if (options.mode === 'dry-run')
+        return (await dryRunDag(options)).state;
+    return runEngine(options);
+}
+
+
+/***/ }),
+
+/***/ 843:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Mz: () => (/* binding */ preflight),
+/* harmony export */   Ng: () => (/* binding */ connect)
+/* harmony export */ });
+/* unused harmony exports CredentialPluginError, guardCredentialPlugin, decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML, ruleGrants */
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3024);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6760);
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(9655);
+/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(6254);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2474);
+/**
+ * Authentication to the user's cluster, and the preflight that checks, before any pod exists,
+ * that the cluster can be reached, trusts us, has the namespace, and lets us do everything a run
+ * needs. Nothing happens at import time: the KubeConfig is built only when `connect` is called.
+ *
+ * Precedence (first match wins; issue 4):
+ *  1. the `kubeconfig` input: a kubeconfig's content, plain YAML or base64 (detected), plus `context`;
+ *  2. `server` + `token` (+ `certificate-authority-data`), for a service-account token;
+ *  3. `KUBECONFIG` or `~/.kube/config` as a previous step left it (azure/k8s-set-context,
+ *     get-gke-credentials, `aws eks update-kubeconfig`); exec credential plugins run, and
+ *     client-node runs them again when their credential expires;
+ *  4. in-cluster service-account credentials (runners on actions-runner-controller).
+ */
+
+
+
+
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/**
+ * Builds the KubeConfig from the inputs and environment, per the precedence above. Runs exec
+ * credential plugins once (so their token can be masked). Makes no request to the cluster.
+ * Throws a KubeError that says what is missing or malformed and how to fix it.
+ */
+async function connect(auth, env, options = {}) {
+    const secrets = new Set();
+    const kc = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW();
+    let source;
+    let namespace = null;
+    const kubeconfigInput = auth.kubeconfig?.trim();
+    if (kubeconfigInput) {
+        secrets.add(auth.kubeconfig);
+        secrets.add(kubeconfigInput);
+        const text = decodeKubeconfig(kubeconfigInput);
+        secrets.add(text);
+        secrets.add(Buffer.from(text, 'utf8').toString('base64'));
+        try {
+            kc.loadFromString(text);
+        }
+        catch (err) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig input is not a valid kubeconfig (${err.message.split('\n')[0]}). Give the file's content, as YAML or base64 (e.g. \`base64 -w0 ~/.kube/config\`), in a secret.`);
+        }
+        source = 'kubeconfig-input';
+    }
+    else if (auth.server || auth.token) {
+        if (!auth.server || !auth.token) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Inputs \`server\` and \`token\` go together: got ${auth.server ? '`server` without `token`' : '`token` without `server`'}. Give both (and \`certificate-authority-data\`), or a \`kubeconfig\`.`);
+        }
+        secrets.add(auth.token);
+        let caData;
+        const ca = auth.certificateAuthorityData?.trim();
+        if (ca)
+            caData = ca.startsWith('-----BEGIN') ? Buffer.from(ca, 'utf8').toString('base64') : ca.replace(/\s+/g, '');
+        if (caData && !Buffer.from(caData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3('Input `certificate-authority-data` is not a base64-encoded PEM certificate. Give the cluster CA as in a kubeconfig\'s `certificate-authority-data` (base64 of the PEM).');
+        }
+        try {
+            new URL(auth.server);
+        }
+        catch {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Input \`server\` is not a URL: "${auth.server}". Expected e.g. https://203.0.113.10:6443.`);
+        }
+        kc.loadFromClusterAndUser({ name: 'pod-dag', server: auth.server, caData, skipTLSVerify: false }, { name: 'pod-dag', token: auth.token });
+        source = 'token-input';
+    }
+    else if (env.KUBECONFIG || (homeKubeconfig(env) && (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(homeKubeconfig(env)))) {
+        const files = env.KUBECONFIG ? env.KUBECONFIG.split(node_path__WEBPACK_IMPORTED_MODULE_1__.delimiter).filter((f) => f) : [homeKubeconfig(env)];
+        for (const [i, file] of files.entries()) {
+            if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(file)) {
+                if (i === 0 && files.length === 1)
+                    throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`KUBECONFIG points at ${file}, which does not exist. Check the step that should have written it.`);
+                continue;
+            }
+            const one = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW();
+            try {
+                one.loadFromFile(file);
+            }
+            catch (err) {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig file ${file} is not valid (${err.message.split('\n')[0]}).`);
+            }
+            secrets.add((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(file, 'utf8'));
+            if (kc.clusters.length === 0)
+                kc.loadFromFile(file);
+            else
+                kc.mergeConfig(one, true);
+        }
+        source = 'kubeconfig-file';
+    }
+    else {
+        const dir = options.serviceAccountDir ?? SA_DIR;
+        if (!env.KUBERNETES_SERVICE_HOST || !(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'token'))) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3('No Kubernetes credentials found. Give the `kubeconfig` input (a kubeconfig in a secret), or `server` + `token` + `certificate-authority-data`, or run a step before this one that writes ~/.kube/config (azure/k8s-set-context, google-github-actions/get-gke-credentials, `aws eks update-kubeconfig`), or run on a runner inside the cluster.');
+        }
+        const host = env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
+        kc.loadFromClusterAndUser({ name: 'in-cluster', server: `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`, caFile: node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'ca.crt'), skipTLSVerify: false }, { name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'token') } } });
+        secrets.add((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'token'), 'utf8').trim());
+        const nsFile = node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'namespace');
+        if ((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(nsFile))
+            namespace = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(nsFile, 'utf8').trim() || null;
+        source = 'in-cluster';
+    }
+    if (auth.context && source !== 'token-input' && source !== 'in-cluster') {
+        if (!kc.getContextObject(auth.context)) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Context "${auth.context}" is not in the kubeconfig; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
+        }
+        kc.setCurrentContext(auth.context);
+    }
+    if (!kc.getCurrentCluster()) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig has no usable current context (current-context: "${kc.getCurrentContext() ?? ''}"). Set current-context in it or give the \`context\` input; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
+    }
+    if (source !== 'in-cluster')
+        namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
+    guardCredentialPlugin(kc);
+    for (const user of kc.getUsers()) {
+        for (const v of [user.token, user.password, user.keyData, user.certData])
+            if (v)
+                secrets.add(v);
+        const cfg = user.authProvider?.config;
+        for (const k of ['access-token', 'id-token', 'refresh-token', 'client-secret'])
+            if (typeof cfg?.[k] === 'string')
+                secrets.add(cfg[k]);
+        for (const e of user.exec?.env ?? [])
+            if (e.value)
+                secrets.add(e.value);
+    }
+    // Run the credential plugin now (exec, oidc, token file), so the token it hands out is masked
+    // before any log line; client-node re-runs it when the token expires.
+    try {
+        const opts = { headers: {} };
+        await kc.applyToHTTPSOptions(opts);
+        const authz = opts.headers?.Authorization ?? opts.headers?.authorization;
+        if (authz) {
+            secrets.add(authz);
+            secrets.add(authz.replace(/^(Bearer|Basic)\s+/i, ''));
+        }
+    }
+    catch (err) {
+        if (err instanceof CredentialPluginError)
+            throw err;
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig's credential plugin failed (${err.message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`);
+    }
+    return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
+}
+/** A kubeconfig's exec credential plugin failed; the message never holds what the plugin printed. */
+class CredentialPluginError extends _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3 {
+    name = 'CredentialPluginError';
+}
+/**
+ * What an exec credential plugin prints can hold credentials (a token in a debug line, a half
+ * written JSON credential), and client-node rejects with its stderr (or a JSON error quoting its
+ * stdout) as the message, which would reach the step log unmasked: the token is new, the runner
+ * has never been told to mask it. So every failure of the plugin, when the action connects and
+ * whenever client-node runs it again for a fresh token, becomes a CredentialPluginError that
+ * names the command and says how much it printed, never what.
+ *
+ * client-node keeps its authenticators in a list it does not export; the exec one is found by its
+ * shape (`execFn`, `getCredential`). Should a later version change that shape, nothing is wrapped
+ * and test/security/credentials.test.ts fails.
+ */
+function guardCredentialPlugin(kc) {
+    const list = Reflect.get(kc, 'authenticators');
+    if (!Array.isArray(list))
+        return;
+    for (const auth of list) {
+        const original = auth['getCredential'];
+        if (!('execFn' in auth) || typeof original !== 'function' || auth['guarded'] === true)
+            continue;
+        auth['guarded'] = true;
+        auth['getCredential'] = async function (user) {
+            try {
+                return (await original.call(this, user));
+            }
+            catch (err) {
+                const command = user.exec?.command ?? user.authProvider?.config?.exec?.command ?? 'the exec plugin';
+                const code = err.code;
+                if (code === 'ENOENT') {
+                    throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") is not installed on the runner, or not on its PATH. Install it, or run the step that sets it up, before this one.`);
+                }
+                const printed = err instanceof Error ? err.message.length : 0;
+                throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") failed${printed > 0 ? ` and printed ${printed} characters, not shown here because they may hold credentials` : ''}. Run \`${command}\` in a step before this one to see why; check that the step which logged in to the cloud ran and that its session has not expired.`);
+            }
+        };
+    }
+}
+function homeKubeconfig(env) {
+    const home = env.HOME ?? env.USERPROFILE;
+    return home ? node_path__WEBPACK_IMPORTED_MODULE_1__.join(home, '.kube', 'config') : null;
+}
+/** A kubeconfig given as YAML, or as base64 of it; which one is detected, not guessed from a flag. */
+function decodeKubeconfig(input) {
+    const t = input.trim();
+    if (/^[A-Za-z0-9+/=\s_-]+$/.test(t) && !t.includes(':')) {
+        const decoded = Buffer.from(t.replace(/\s+/g, ''), 'base64').toString('utf8');
+        if (/\b(apiVersion|clusters|contexts|current-context)\b/.test(decoded))
+            return decoded;
+    }
+    return t;
+}
+const RUN_PERMISSIONS = [
+    { verb: 'create', resource: 'pods' },
+    { verb: 'get', resource: 'pods' },
+    { verb: 'list', resource: 'pods' },
+    { verb: 'watch', resource: 'pods' },
+    { verb: 'delete', resource: 'pods' },
+    // Finished pods are deleted in batches, by label selector (src/kube/reaper.ts).
+    { verb: 'deletecollection', resource: 'pods' },
+    { verb: 'get', resource: 'pods', subresource: 'log' },
+    // The run's state (for re-runs and reattach) lives in a ConfigMap; housekeeping lists old ones.
+    { verb: 'get', resource: 'configmaps' },
+    { verb: 'create', resource: 'configmaps' },
+    { verb: 'update', resource: 'configmaps' },
+    { verb: 'list', resource: 'configmaps' },
+    { verb: 'delete', resource: 'configmaps' },
+];
+const DRY_RUN_PERMISSIONS = [{ verb: 'create', resource: 'pods' }];
+/** What the `concurrency` lock needs: a Lease it can create, renew and watch. */
+const LEASE_PERMISSIONS = ['get', 'create', 'update', 'watch'].map((verb) => ({
+    verb,
+    resource: 'leases',
+    group: 'coordination.k8s.io',
+}));
+/** The permissions `preflight` checks for a mode (`concurrency` adds LEASE_PERMISSIONS). */
+function permissionsFor(needs, options = {}) {
+    if (needs === 'dry-run')
+        return DRY_RUN_PERMISSIONS;
+    return options.concurrency ? [...RUN_PERMISSIONS, ...LEASE_PERMISSIONS] : RUN_PERMISSIONS;
+}
+/** The smallest Role (and its binding) the action needs in its namespace; the README shows it. */
+const MINIMAL_ROLE_YAML = (/* unused pure expression or super */ null && (`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: pod-dag-action
+  namespace: NAMESPACE
+rules:
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["create", "get", "list", "watch", "delete", "deletecollection"]
+  - apiGroups: [""]
+    resources: ["pods/log"]
+    verbs: ["get"]
+  - apiGroups: [""]               # the run's state, for re-runs and reattach
+    resources: ["configmaps"]
+    verbs: ["get", "create", "update", "list", "delete"]
+  - apiGroups: ["coordination.k8s.io"]   # only with the concurrency input
+    resources: ["leases"]
+    verbs: ["get", "create", "update", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: pod-dag-action
+  namespace: NAMESPACE
+subjects:
+  - kind: ServiceAccount        # or User / Group: whoever the credentials authenticate as
+    name: pod-dag-action
+    namespace: NAMESPACE
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: pod-dag-action
+`));
+function ruleFor(p) {
+    const res = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
+    return `- apiGroups: ["${p.group ?? ''}"]\n  resources: ["${res}"]\n  verbs: ["${p.verb}"]`;
+}
+/**
+ * Checks, before any pod is created: the server answers (network, TLS), the credentials are
+ * accepted, the namespace exists, and every permission the mode needs is granted. One
+ * SelfSubjectRulesReview lists the rules that apply in the namespace; a permission it does not
+ * show granted (its list can be `incomplete`, and shows no rule of a webhook authorizer) is asked
+ * of the authorizer itself with a SelfSubjectAccessReview, which decides. So a Role that grants
+ * everything costs one request, and a missing permission is named exactly as before. Throws one
+ * KubeError naming every problem and its fix.
+ */
+async function preflight(target, namespace, needs, options = {}) {
+    const client = target instanceof _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW ? (0,_client_js__WEBPACK_IMPORTED_MODULE_3__/* .createClient */ .UU)(target) : target;
+    const server = client.server;
+    const perms = permissionsFor(needs, options);
+    // Neither review needs a permission of its own (every authenticated user may ask), so their
+    // answer separates "unreachable", "bad TLS" and "bad credentials" from "not allowed". A review
+    // changes nothing, so a lost answer is asked again like any read: network errors, 5xx and 429
+    // (after its Retry-After) within the retry budget (errors.ts).
+    const granted = await rulesGranting(client, namespace, server);
+    const reviews = await Promise.all(perms.map(async (p) => {
+        if (granted.some((rule) => ruleGrants(rule, p)))
+            return { p, allowed: true };
+        const body = {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: p.group ?? '' } },
+        };
+        try {
+            const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }));
+            return { p, allowed: r.status?.allowed === true };
+        }
+        catch (err) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err), { cause: err });
+        }
+    }));
+    const missing = reviews.filter((r) => !r.allowed);
+    if (missing.length) {
+        const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
+        const rules = missing.map((m) => ruleFor(m.p)).join('\n');
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)`);
+    }
+    try {
+        await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
+    }
+    catch (err) {
+        const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
+        if (e.kind === 'not-found') {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
+        }
+        // 403: a namespaced Role cannot grant `get namespaces`; the pod create will say if it is missing.
+        if (e.kind !== 'forbidden')
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), e, { cause: err });
+    }
+}
+/**
+ * The resource rules a SelfSubjectRulesReview shows granted in `namespace`: none if the server
+ * does not serve the review or refuses it (then every permission is asked on its own).
+ */
+async function rulesGranting(client, namespace, server) {
+    const body = { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } };
+    try {
+        const r = await client.request(`SelfSubjectRulesReview in ${namespace}`, () => client.authz.createSelfSubjectRulesReview({ body }));
+        // An incomplete list still grants what it shows; what it does not show is asked.
+        return r.status?.resourceRules ?? [];
+    }
+    catch (err) {
+        const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
+        if (e.kind === 'forbidden' || e.kind === 'not-found' || e.kind === 'invalid')
+            return [];
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), e, { cause: err });
+    }
+}
+/**
+ * Whether `rule` grants `p` on every object, as RBAC matches them (k8s.io/kubernetes
+ * pkg/apis/rbac/v1 evaluation_helpers.go): `*` for verbs, groups and resources, `*\/<sub>` for a
+ * subresource. A rule limited to resourceNames does not grant it on every object: not counted.
+ */
+function ruleGrants(rule, p) {
+    if (rule.resourceNames && rule.resourceNames.length > 0)
+        return false;
+    const resource = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
+    const verbs = rule.verbs ?? [];
+    const groups = rule.apiGroups ?? [];
+    const resources = rule.resources ?? [];
+    return ((verbs.includes('*') || verbs.includes(p.verb)) &&
+        (groups.includes('*') || groups.includes(p.group ?? '')) &&
+        resources.some((r) => r === '*' || r === resource || (p.subresource !== undefined && r === `*/${p.subresource}`)));
+}
+function preflightMessage(err, server) {
+    const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
+    if (e.kind === 'unauthorized') {
+        return `The Kubernetes API server at ${server} rejected the credentials (401 Unauthorized): the token or client certificate is wrong or expired. Check the kubeconfig/token secret, or that the login step before this one ran.`;
+    }
+    return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .describeError */ .Uc)(err, 'check permissions (SelfSubjectRulesReview, SelfSubjectAccessReview)', server);
+}
+
+
+/***/ }),
+
+/***/ 2239:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Eg: () => (/* binding */ classifyPod),
+/* harmony export */   Xp: () => (/* binding */ containerTerminated),
+/* harmony export */   _L: () => (/* binding */ pendingStatus),
+/* harmony export */   h0: () => (/* binding */ containerStarted),
+/* harmony export */   hW: () => (/* binding */ recheckAt)
+/* harmony export */ });
+/* unused harmony export startErrorCause */
+/* harmony import */ var _pod_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1794);
+
+/** Waiting reasons that mean the image cannot be pulled (may be transient: a short grace). */
+const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'RegistryUnavailable']);
+/**
+ * Waiting reasons about the image that no wait can fix: a name that does not parse, or an image
+ * the node may never pull (`imagePullPolicy: Never`) and does not have. No grace.
+ */
+const IMAGE_FATAL_REASONS = new Set(['InvalidImageName', 'ErrImageNeverPull']);
+/** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
+const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+/** Pod-level `Failed` reasons set by the kubelet or the control plane when it is not the task's fault. */
+const INFRA_POD_REASONS = new Set([
+    'Evicted',
+    'NodeLost',
+    'Shutdown',
+    'Terminated',
+    'NodeShutdown',
+    'UnexpectedAdmissionError',
+    'OutOfcpu',
+    'OutOfmemory',
+    'OutOfpods',
+    'NodeAffinity',
+    'Preempting',
+]);
+/**
+ * What a container runtime says when it cannot start the process, for causes that are in the
+ * task's spec or its image (the command, the working directory, file modes), so another attempt
+ * on any node fails the same way. Matched in the message of a `StartError` (containerd) or
+ * `ContainerCannotRun` (dockershim, cri-dockerd) termination.
+ */
+const START_CONFIG_PATTERNS = [
+    /executable file not found/,
+    /no such file or directory/,
+    /permission denied/,
+    /exec format error/,
+    /not a directory/,
+    /no command specified/,
+];
+/** Termination reasons that mean the container process never started. */
+const START_FAILURE_REASONS = new Set(['StartError', 'ContainerCannotRun']);
+/**
+ * The part of a runtime's start error a person needs: containerd wraps the cause in five layers
+ * ("failed to create containerd task: failed to create shim task: OCI runtime create failed:
+ * runc create failed: unable to start container process: exec: "x": executable file not found
+ * in $PATH: unknown"); keep what follows the last wrapper, without the trailing ": unknown".
+ */
+function startErrorCause(message) {
+    let cause = message.trim();
+    const marker = 'unable to start container process: ';
+    const at = cause.lastIndexOf(marker);
+    if (at >= 0)
+        cause = cause.slice(at + marker.length);
+    cause = cause.replace(/^error during container init: /, '').replace(/: unknown$/, '');
+    return cause;
+}
+function outcome(partial, pod) {
+    return {
+        reason: null,
+        message: null,
+        exitCode: null,
+        outputs: {},
+        node: pod.spec?.nodeName ?? null,
+        ...partial,
+    };
+}
+function mainStatus(pod) {
+    const all = pod.status?.containerStatuses ?? [];
+    return all.find((c) => c.name === _pod_js__WEBPACK_IMPORTED_MODULE_0__/* .CONTAINER */ .MR) ?? all[0];
+}
+/**
+ * The outcome of an attempt from its pod, or `null` while it is still pending or running.
+ *
+ * Order matters: a container that terminated tells the truth about the task (even when the pod
+ * was then evicted or deleted); pod-level signals (eviction, preemption, deadline) come next;
+ * Pending-state checks (configuration errors, image pulls, start timeout) last.
+ */
+function classifyPod(pod, ctx) {
+    const status = pod.status ?? {};
+    const main = mainStatus(pod);
+    const terminated = main?.state?.terminated;
+    const disruption = (status.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+    if (terminated) {
+        const exitCode = terminated.exitCode;
+        if (exitCode === 0) {
+            const parsed = (0,_pod_js__WEBPACK_IMPORTED_MODULE_0__/* .parseOutputs */ .Q8)(terminated.message, ctx.task ?? pod.metadata?.labels?.['pod-dag.io/task'] ?? 'task');
+            if (!parsed.ok)
+                return outcome({ class: 'failed', reason: 'InvalidOutputs', message: parsed.error, exitCode }, pod);
+            return outcome({ class: 'succeeded', reason: 'Completed', exitCode, outputs: parsed.outputs }, pod);
+        }
+        // A container killed because the pod was evicted, preempted or deleted under it is not the
+        // task's failure: the disruption wins over the exit code it caused (137, 143).
+        if (status.reason === 'Evicted') {
+            return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted', exitCode }, pod);
+        }
+        if (disruption) {
+            return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted', exitCode }, pod);
+        }
+        if (ctx.deleted && (exitCode === 137 || exitCode === 143)) {
+            return outcome({ class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? 'the pod was deleted by someone else while it ran', exitCode }, pod);
+        }
+        if (status.reason === 'DeadlineExceeded') {
+            return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
+        }
+        const reason = terminated.reason ?? 'Error';
+        if (START_FAILURE_REASONS.has(reason)) {
+            // The process never ran, so there is no log: the runtime's words are all there is.
+            const said = terminated.message?.trim() ?? '';
+            const cause = said === '' ? 'the container runtime gave no message' : startErrorCause(said);
+            if (START_CONFIG_PATTERNS.some((p) => p.test(said))) {
+                return outcome({ class: 'configuration', reason, message: `the container could not start: ${cause}; check the task's command, workingDir and image`, exitCode }, pod);
+            }
+            return outcome({ class: 'failed', reason, message: `the container could not start: ${cause}`, exitCode }, pod);
+        }
+        const message = reason === 'OOMKilled'
+            ? `OOMKilled: the container ran out of memory (exit code ${exitCode}); raise resources.limits.memory`
+            : `exit code ${exitCode}${reason && reason !== 'Error' ? ` (${reason})` : ''}`;
+        return outcome({ class: 'failed', reason, message, exitCode }, pod);
+    }
+    // The kubelet's own words ("The node was low on resource: memory…") say more than the
+    // DisruptionTarget condition it adds (TerminationByKubelet).
+    if (status.reason === 'Evicted') {
+        return outcome({ class: 'infrastructure', reason: 'Evicted', message: status.message ?? 'the pod was evicted' }, pod);
+    }
+    if (disruption) {
+        return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted' }, pod);
+    }
+    if (status.phase === 'Failed') {
+        if (status.reason === 'DeadlineExceeded') {
+            return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout' }, pod);
+        }
+        if (status.reason && INFRA_POD_REASONS.has(status.reason)) {
+            return outcome({ class: 'infrastructure', reason: status.reason, message: status.message ?? null }, pod);
+        }
+        return outcome({ class: 'infrastructure', reason: status.reason ?? 'PodFailed', message: status.message ?? 'the pod failed before its container ran' }, pod);
+    }
+    if (status.phase === 'Succeeded') {
+        // Succeeded without a terminated container status should not happen; never call it success.
+        return outcome({ class: 'infrastructure', reason: 'NoContainerStatus', message: 'the pod reports Succeeded but its container status is missing' }, pod);
+    }
+    if (ctx.deleted) {
+        return outcome({ class: 'infrastructure', reason: 'Deleted', message: 'the pod was deleted by someone else before its container finished' }, pod);
+    }
+    const waiting = main?.state?.waiting;
+    if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
+        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
+    }
+    if (waiting?.reason && IMAGE_FATAL_REASONS.has(waiting.reason)) {
+        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot use image ${main?.image ?? ''}`.trim() }, pod);
+    }
+    const pending = ctx.now - ctx.createdAt;
+    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && pending >= ctx.imagePullGraceMs) {
+        return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
+    }
+    const running = main?.state?.running !== undefined;
+    if (!running && (status.phase === 'Pending' || status.phase === undefined) && pending >= ctx.startTimeoutMs) {
+        const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
+        const why = sched?.message ?? waiting?.message ?? waiting?.reason ?? 'the pod stayed Pending';
+        return outcome({
+            class: 'timeout',
+            reason: sched?.reason ?? waiting?.reason ?? 'StartTimeout',
+            message: `not started within the start timeout (${Math.round(ctx.startTimeoutMs / 1000)}s): ${why}`,
+        }, pod);
+    }
+    return null;
+}
+/**
+ * When `classifyPod` may give a different answer for this pod without any change to it (a grace or
+ * the start timeout running out), epoch ms; `null` when only a change of the pod can.
+ */
+function recheckAt(pod, ctx) {
+    const main = mainStatus(pod);
+    if (main?.state?.running || main?.state?.terminated)
+        return null;
+    const phase = pod.status?.phase;
+    if (phase && phase !== 'Pending')
+        return null;
+    const at = [ctx.createdAt + ctx.startTimeoutMs];
+    if (main?.state?.waiting?.reason && IMAGE_PULL_REASONS.has(main.state.waiting.reason))
+        at.push(ctx.createdAt + ctx.imagePullGraceMs);
+    return Math.min(...at);
+}
+/** Whether the task's container has terminated (its log is complete once read to the end). */
+function containerTerminated(pod) {
+    return mainStatus(pod)?.state?.terminated !== undefined;
+}
+/** Whether the task's container has started (its log can be read). */
+function containerStarted(pod) {
+    const s = mainStatus(pod)?.state;
+    return s?.running !== undefined || s?.terminated !== undefined;
+}
+/**
+ * Why the pod's container has not started, or `null` once it has (or the pod ended). Read from
+ * the pod's status alone (the `PodScheduled` condition, the container's `waiting` state), which
+ * the run's one watch already brings: no extra request.
+ */
+function pendingStatus(pod) {
+    const status = pod.status ?? {};
+    const main = mainStatus(pod);
+    if (main?.state?.running || main?.state?.terminated)
+        return null;
+    if (status.phase !== undefined && status.phase !== 'Pending')
+        return null;
+    const node = pod.spec?.nodeName ?? null;
+    const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled');
+    if (sched?.status === 'False')
+        return { reason: sched.reason ?? 'Unschedulable', message: sched.message ?? null, node: null };
+    const waiting = main?.state?.waiting;
+    if (waiting?.reason)
+        return { reason: waiting.reason, message: waiting.message ?? null, node };
+    if (node !== null)
+        return { reason: 'Scheduled', message: null, node };
+    return { reason: 'Pending', message: null, node: null };
+}
+
+
+/***/ }),
+
+/***/ 6254:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   UU: () => (/* binding */ createClient)
+/* harmony export */ });
+/* unused harmony export reusingConnections */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
+/* harmony import */ var node_https__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(4708);
+/* harmony import */ var node_http__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(7067);
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(9655);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2474);
+/**
+ * The connected client bundle: one KubeConfig, the typed APIs we use, and the two rules every
+ * request follows: a client-side rate limit (token bucket) and retries of retriable errors
+ * (src/kube/errors.ts). Log streams are opened here too, over node:https with the KubeConfig's
+ * own TLS and auth options (exec plugins included), so a stream cut mid-way is seen as such.
+ *
+ * Requests reuse connections (keep-alive): a run makes about four requests per task, and a new
+ * TLS handshake for each would cost more than the request itself (BENCHMARKS.md, row 1).
+ */
+
+
+
+
+
+/**
+ * Builds the bundle. Makes no request.
+ *
+ * The rate limit counts what kube-apiserver's own limits count. Its `LongRunningFunc`
+ * (pkg/controlplane/apiserver/config.go: verbs watch, proxy; subresources attach, exec, proxy,
+ * log, portforward) marks a log stream long-running, and both WithMaxInFlightLimit and
+ * WithPriorityAndFairness (k8s.io/apiserver pkg/server/filters) serve long-running requests other
+ * than watches without taking a seat: a log stream costs the server no share of its limits, so it
+ * takes no token here. Watches do (APF holds a seat while a watch initialises), as does every
+ * other request. 429 with Retry-After is honoured by the retries (withRetry) whatever the bucket.
+ */
+function createClient(kubeConfig, options = {}) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3('The kubeconfig has no current cluster: set current-context or give the `context` input.');
+    const limiter = new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .TokenBucket */ .qc({ qps: options.qps ?? 50, burst: options.burst ?? 100 });
+    const server = cluster.server.replace(/\/+$/, '');
+    const onRequest = options.onRequest ?? (() => { });
+    const pooled = reusingConnections(kubeConfig);
+    // Log streams: client-node's own agent for them keeps no connection alive, and keeps the TLS
+    // options it was first built with (a client certificate an exec plugin renews would not take
+    // effect). This one keeps connections alive and, like every https.Agent, pools them per TLS
+    // options given with each request (CA, client certificate and key, server name, verification).
+    // Through a proxy, client-node's agent stays (it tunnels).
+    const watch = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .Watch */ .ox1(pooled);
+    const streamAgent = cluster.proxyUrl ? null : new node_https__WEBPACK_IMPORTED_MODULE_1__.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
+    return {
+        kubeConfig: pooled,
+        server,
+        core: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoreV1Api */ .f5Y),
+        authz: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .AuthorizationV1Api */ .NwU),
+        coordination: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoordinationV1Api */ .hSW),
+        async watchRequest(what, path, query, onEvent, onDone) {
+            await limiter.take();
+            onRequest(what);
+            return watch.watch(path, query, onEvent, onDone);
+        },
+        request(what, fn, opts = {}) {
+            return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .withRetry */ .bD)(async () => {
+                await limiter.take();
+                onRequest(what);
+                return fn();
+            }, { ...options.retry, ...opts });
+        },
+        async openStream(path, query, signal) {
+            // No token (see the interface): the limit counts what the API server counts.
+            onRequest(`GET ${path}`);
+            const url = new URL(server + path);
+            for (const [k, v] of Object.entries(query))
+                url.searchParams.set(k, v);
+            const opts = { method: 'GET', headers: {} };
+            await kubeConfig.applyToHTTPSOptions(opts);
+            const lib = url.protocol === 'http:' ? node_http__WEBPACK_IMPORTED_MODULE_2__ : node_https__WEBPACK_IMPORTED_MODULE_1__;
+            if (streamAgent && lib === node_https__WEBPACK_IMPORTED_MODULE_1__)
+                opts.agent = streamAgent;
+            return new Promise((resolve, reject) => {
+                const req = lib.request(url, { ...opts, signal }, (res) => {
+                    if (res.statusCode === 200) {
+                        resolve(res);
+                        return;
+                    }
+                    const chunks = [];
+                    res.on('data', (c) => chunks.push(c));
+                    res.on('error', reject);
+                    res.on('end', () => {
+                        // Shaped like client-node's ApiException so classifyError reads it the same way.
+                        reject(Object.assign(new Error(`HTTP ${res.statusCode} for GET ${path}`), { code: res.statusCode, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+                    });
+                });
+                req.on('error', reject);
+                req.end();
+            });
+        },
+    };
+}
+/**
+ * A view of `kubeConfig` whose typed-API requests and watches reuse connections.
+ *
+ * client-node 2.x builds a new undici Agent, so a new connection and TLS handshake, for every
+ * request (`applySecurityAuthentication` → `createDispatcher`). The view keeps the Agent it built
+ * last while the TLS options it was built from stay the same (CA, client certificate and key,
+ * server name, verification), so a client certificate an exec plugin renews gets a new Agent
+ * (the old one's idle connections close on their own). Everything else is client-node's: the
+ * headers (tokens, exec plugins), and the dispatchers of proxies (HTTP and SOCKS) and of servers
+ * without TLS options, which are left as they are. Its Agent speaks HTTP/1.1 only (`http1Only`
+ * says why). The view delegates to `kubeConfig` (its
+ * prototype), which is not changed.
+ *
+ * `createDispatcher` is private in client-node's types: should a later version rename it, the
+ * view changes nothing and requests open connections as before (test/kube/client.test.ts fails).
+ */
+function reusingConnections(kubeConfig) {
+    const build = Reflect.get(kubeConfig, 'createDispatcher');
+    if (typeof build !== 'function')
+        return kubeConfig;
+    let last = null;
+    const view = Object.create(kubeConfig);
+    Object.defineProperty(view, 'createDispatcher', {
+        value(cluster, agentOptions) {
+            const options = kubeConfig.createDispatcherOptions(cluster, agentOptions);
+            const key = options.type === 'agent' ? fingerprint(options.connect) : null;
+            if (key === null || options.type !== 'agent')
+                return build.call(kubeConfig, cluster, agentOptions);
+            if (last?.key !== key)
+                last = { key, dispatcher: http1Only(build.call(kubeConfig, cluster, agentOptions), options.connect) };
+            return last.dispatcher;
+        },
+    });
+    return view;
+}
+/**
+ * The same kind of undici Agent as client-node's `built`, speaking HTTP/1.1 only (`allowH2:
+ * false`); `built` itself if it is not one (then nothing changes).
+ *
+ * Why: undici 8 negotiates HTTP/2, and kube-apiserver (UnauthenticatedHTTP2DOSMitigation) answers
+ * a request it cannot authenticate with 401 and a GOAWAY sent *before* the 401's headers. Every
+ * other request multiplexed on that connection and not yet taken by the server is refused, and
+ * undici cannot replay it (fetch sends the body as a stream): it fails as `fetch failed` /
+ * `HTTP/2: "GOAWAY" frame received with code 0`, a network error. Measured on v1.36.3, 8
+ * SelfSubjectAccessReviews with a wrong token sent 3 ms apart on one Agent: over HTTP/2 one 401
+ * and 7 GOAWAY errors (preflight could report "could not be reached"); over HTTP/1.1 eight 401s.
+ * A graceful GOAWAY (`--goaway-chance`, an API server restarting) hits the same requests.
+ * HTTP/1.1 costs a connection per request in flight, kept alive and reused (as client-node 1.x
+ * and our log streams do); the few watches a run opens hold one each, which also keeps long
+ * watches and many concurrent requests clear of the streams kube-apiserver allows per HTTP/2
+ * connection (--http2-max-streams-per-connection).
+ */
+function http1Only(built, connect) {
+    const Agent = built !== null && typeof built === 'object' ? built.constructor : null;
+    if (typeof Agent !== 'function' || Agent.name !== 'Agent' || typeof built.close !== 'function')
+        return built;
+    void built.close().catch(() => { });
+    return new Agent({ connect, allowH2: false });
+}
+/**
+ * A digest of connection options (strings, buffers, numbers, booleans, or arrays of them), so
+ * that no key material is kept as a map key; null for anything else (then nothing is reused).
+ */
+function fingerprint(options) {
+    const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256');
+    for (const [name, value] of Object.entries(options).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        if (value === undefined)
+            continue;
+        for (const part of Array.isArray(value) ? value : [value]) {
+            if (Buffer.isBuffer(part))
+                hash.update(`${name}:buffer:${part.length}:`).update(part);
+            else if (typeof part === 'string')
+                hash.update(`${name}:string:${part.length}:`).update(part);
+            else if (typeof part === 'number' || typeof part === 'boolean')
+                hash.update(`${name}:${typeof part}:${String(part)};`);
+            else
+                return null;
+        }
+    }
+    return hash.digest('hex');
+}
+/** Re-exported so callers sleep the same way. */
+
+
+
+/***/ }),
+
+/***/ 6740:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   X_: () => (/* binding */ checkPods),
+/* harmony export */   rn: () => (/* binding */ kubeClusterReader)
+/* harmony export */ });
+/* unused harmony exports podReferences, parseQuantity, nodeProblems */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2474);
+
+/** The reader of a connected client. */
+function kubeClusterReader(client) {
+    const absent = (err) => {
+        if ((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err).kind === 'not-found')
+            return null;
+        throw err;
+    };
+    return {
+        secretKeys: (namespace, name) => client
+            .request(`get secret ${name}`, () => client.core.readNamespacedSecret({ name, namespace }))
+            .then((s) => [...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})], absent),
+        configMapKeys: (namespace, name) => client
+            .request(`get configmap ${name}`, () => client.core.readNamespacedConfigMap({ name, namespace }))
+            .then((c) => [...Object.keys(c.data ?? {}), ...Object.keys(c.binaryData ?? {})], absent),
+        nodes: () => client.request('list nodes', () => client.core.listNode()).then((l) => l.items),
+    };
+}
+/** Every Secret and ConfigMap a pod references: env, envFrom, volumes, projected volumes, image pull secrets. */
+function podReferences(pod) {
+    const refs = new Map();
+    const add = (kind, name, keys, optional) => {
+        if (name === undefined || name === '')
+            return;
+        const id = `${kind}/${name}`;
+        const ref = refs.get(id) ?? { kind, name, keys: new Set(), optional: true };
+        for (const k of keys)
+            ref.keys.add(k);
+        ref.optional &&= optional === true;
+        refs.set(id, ref);
+    };
+    const spec = pod.spec;
+    for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
+        for (const e of c.env ?? []) {
+            const s = e.valueFrom?.secretKeyRef;
+            if (s)
+                add('Secret', s.name, [s.key], s.optional);
+            const m = e.valueFrom?.configMapKeyRef;
+            if (m)
+                add('ConfigMap', m.name, [m.key], m.optional);
+        }
+        for (const f of c.envFrom ?? []) {
+            if (f.secretRef)
+                add('Secret', f.secretRef.name, [], f.secretRef.optional);
+            if (f.configMapRef)
+                add('ConfigMap', f.configMapRef.name, [], f.configMapRef.optional);
+        }
+    }
+    for (const v of spec?.volumes ?? []) {
+        if (v.secret)
+            add('Secret', v.secret.secretName, (v.secret.items ?? []).map((i) => i.key), v.secret.optional);
+        if (v.configMap)
+            add('ConfigMap', v.configMap.name, (v.configMap.items ?? []).map((i) => i.key), v.configMap.optional);
+        for (const p of v.projected?.sources ?? []) {
+            if (p.secret)
+                add('Secret', p.secret.name, (p.secret.items ?? []).map((i) => i.key), p.secret.optional);
+            if (p.configMap)
+                add('ConfigMap', p.configMap.name, (p.configMap.items ?? []).map((i) => i.key), p.configMap.optional);
+        }
+    }
+    // A missing pull secret only stops private pulls, but it is almost always a typo.
+    for (const s of spec?.imagePullSecrets ?? [])
+        add('Secret', s.name, [], false);
+    return [...refs.values()];
+}
+const DECIMAL = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const BINARY = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+/** A Kubernetes quantity (`500m`, `4Gi`, `1e3`, `2`) as a number of base units, or `null`. */
+function parseQuantity(text) {
+    if (typeof text === 'number')
+        return text;
+    const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E)?)$/.exec(text.trim());
+    if (m === null)
+        return null;
+    const n = Number(m[1]);
+    if (m[2] !== undefined)
+        return n * BINARY[m[2]];
+    if (m[3] !== undefined)
+        return n * 10 ** Number(m[3].slice(1));
+    return n * DECIMAL[m[4] ?? ''];
+}
+function matchesExpression(labels, r) {
+    const has = Object.hasOwn(labels, r.key);
+    const value = labels[r.key];
+    switch (r.operator) {
+        case 'In':
+            return has && (r.values ?? []).includes(value);
+        case 'NotIn':
+            return !has || !(r.values ?? []).includes(value);
+        case 'Exists':
+            return has;
+        case 'DoesNotExist':
+            return !has;
+        case 'Gt':
+        case 'Lt': {
+            const a = Number(value);
+            const b = Number(r.values?.[0]);
+            if (!has || !Number.isInteger(a) || !Number.isInteger(b))
+                return false;
+            return r.operator === 'Gt' ? a > b : a < b;
+        }
+        default:
+            return false;
+    }
+}
+/** Whether a toleration lets the pod onto a node with this taint. */
+function tolerates(t, taint) {
+    if (t.effect !== undefined && t.effect !== '' && t.effect !== taint.effect)
+        return false;
+    if (t.operator === 'Exists')
+        return t.key === undefined || t.key === '' || t.key === taint.key;
+    return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
+}
+/** Why a pod would fit on no node, or `[]`; what each node lacks is summed up per cause. */
+function nodeProblems(pod, nodes) {
+    const spec = pod.spec ?? { containers: [] };
+    const selector = spec.nodeSelector ?? {};
+    const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+    const requests = new Map();
+    for (const c of spec.containers ?? []) {
+        // A resource with a limit and no request is requested at its limit, as the API server defaults it.
+        const merged = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
+        for (const [k, v] of Object.entries(merged)) {
+            const q = parseQuantity(v);
+            if (q !== null)
+                requests.set(k, (requests.get(k) ?? 0) + q);
+        }
+    }
+    const causes = new Map();
+    const fail = (cause) => void causes.set(cause, (causes.get(cause) ?? 0) + 1);
+    let fits = 0;
+    for (const node of nodes) {
+        const labels = node.metadata?.labels ?? {};
+        if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) {
+            fail(`nodeSelector ${Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(', ')} does not match its labels`);
+            continue;
+        }
+        if (terms.length > 0 && !terms.some((t) => (t.matchExpressions ?? []).every((r) => matchesExpression(labels, r)) && (t.matchFields ?? []).every((r) => r.key === 'metadata.name' && matchesExpression({ 'metadata.name': node.metadata?.name ?? '' }, r)))) {
+            fail('the required node affinity does not match its labels');
+            continue;
+        }
+        const blocking = (node.spec?.taints ?? []).filter((t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && !(spec.tolerations ?? []).some((tol) => tolerates(tol, t)));
+        if (blocking.length > 0) {
+            fail(`it has a taint the pod does not tolerate (${blocking.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(', ')})`);
+            continue;
+        }
+        if (node.spec?.unschedulable === true) {
+            fail('it is cordoned');
+            continue;
+        }
+        const allocatable = node.status?.allocatable ?? {};
+        const short = [...requests].filter(([k, need]) => {
+            const have = parseQuantity(allocatable[k] ?? '0') ?? 0;
+            return need > have;
+        });
+        if (short.length > 0) {
+            fail(`its allocatable ${short.map(([k]) => `${k} (${allocatable[k] ?? '0'})`).join(', ')} is less than the pod requests`);
+            continue;
+        }
+        fits++;
+    }
+    if (fits > 0)
+        return [];
+    if (nodes.length === 0)
+        return ['the cluster has no nodes'];
+    const total = nodes.length;
+    return [`no node of ${total} can run it: ${[...causes].map(([c, n]) => `${n} ${n === 1 ? 'node' : 'nodes'}: ${c}`).join('; ')}`];
+}
+/** Why a read failed, in words, for a skipped check. */
+function skipReason(err, what, namespace) {
+    const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .classifyError */ .fe)(err);
+    if (e.kind === 'forbidden') {
+        return `RBAC does not let these credentials ${what}${namespace === null ? ' (a cluster-wide permission, granted by a ClusterRole)' : ` in namespace ${namespace}`}`;
+    }
+    return `${what} failed: ${err.message ?? String(err)}`;
+}
+/**
+ * Runs the checks for each task's rendered pod. Never throws for a read the credentials do not
+ * allow or the cluster does not answer: that check is skipped, and the result says so.
+ */
+async function checkPods(pods, namespace, reader) {
+    const problems = new Map(pods.map((p) => [p.task, []]));
+    const skipped = [];
+    const done = [];
+    const note = (task, problem) => void problems.get(task).push(problem);
+    // Secrets and ConfigMaps: one read per distinct object.
+    const refs = pods.flatMap((p) => podReferences(p.pod).map((ref) => ({ task: p.task, ref })));
+    const reads = new Map();
+    for (const { ref } of refs) {
+        const id = `${ref.kind}/${ref.name}`;
+        if (reads.has(id))
+            continue;
+        const read = ref.kind === 'Secret' ? reader.secretKeys(namespace, ref.name) : reader.configMapKeys(namespace, ref.name);
+        reads.set(id, read.catch((error) => ({ error })));
+    }
+    const forbidden = new Set();
+    for (const { task, ref } of refs) {
+        const got = await reads.get(`${ref.kind}/${ref.name}`);
+        if (got !== null && !Array.isArray(got)) {
+            if (!forbidden.has(ref.kind)) {
+                forbidden.add(ref.kind);
+                skipped.push({ check: `${ref.kind}s exist`, why: skipReason(got.error, `get ${ref.kind === 'Secret' ? 'secrets' : 'configmaps'}`, namespace) });
+            }
+            continue;
+        }
+        if (got === null) {
+            if (!ref.optional)
+                note(task, `${ref.kind} "${ref.name}" does not exist in namespace ${namespace}`);
+            continue;
+        }
+        const missing = [...ref.keys].filter((k) => !got.includes(k));
+        if (missing.length > 0 && !ref.optional) {
+            note(task, `${ref.kind} "${ref.name}" has no key ${missing.map((k) => `"${k}"`).join(', ')} (it has ${got.length === 0 ? 'none' : got.map((k) => `"${k}"`).join(', ')})`);
+        }
+    }
+    for (const kind of ['Secret', 'ConfigMap']) {
+        if (refs.some((r) => r.ref.kind === kind) && !forbidden.has(kind))
+            done.push(`every ${kind} the pods name exists, with its keys`);
+    }
+    // Nodes: one list for every pod.
+    let nodes = null;
+    try {
+        nodes = await reader.nodes();
+    }
+    catch (err) {
+        skipped.push({ check: 'a node can run each pod (selector, affinity, taints, resources)', why: skipReason(err, 'list nodes', null) });
+    }
+    if (nodes !== null) {
+        for (const p of pods)
+            for (const problem of nodeProblems(p.pod, nodes))
+                note(p.task, problem);
+        done.push(`a node can run each pod: node selector, required node affinity, taints and resource requests, against the ${nodes.length} ${nodes.length === 1 ? 'node' : 'nodes'}`);
+    }
+    return { problems, skipped, done };
+}
+
+
+/***/ }),
+
+/***/ 2474:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Mf: () => (/* reexport safe */ _common_clock_js__WEBPACK_IMPORTED_MODULE_0__.M),
+/* harmony export */   Uc: () => (/* binding */ describeError),
+/* harmony export */   a3: () => (/* binding */ KubeError),
+/* harmony export */   bD: () => (/* binding */ withRetry),
+/* harmony export */   fe: () => (/* binding */ classifyError),
+/* harmony export */   qc: () => (/* binding */ TokenBucket)
+/* harmony export */ });
+/* unused harmony exports retryAfterMs, isRetriable */
+/* harmony import */ var _spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(1578);
+/* harmony import */ var _common_clock_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9419);
+/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3302);
+/**
+ * Kubernetes API errors, classified in ONE place (as client-go's retrywatcher and util/retry do).
+ *
+ * Every failure of a request to the API server goes through `classifyError`, which says what the
+ * status means for us and whether trying again can help. Nothing else in the code looks at HTTP
+ * status codes. The meaning of each status:
+ *
+ * - 401 Unauthorized: the credential is missing, wrong or expired. Stop; retrying cannot help.
+ * - 403 Forbidden: authenticated, but RBAC refuses (stop; name the verb and resource so the user
+ *   can grant it), or admission refuses the object (an exceeded ResourceQuota, PodSecurity, a
+ *   webhook: a configuration error, in the server's words).
+ * - 404 NotFound: the object (or the namespace) does not exist. For a delete it is success.
+ * - 409 Conflict / AlreadyExists: on create, our deterministic pod name exists already, so the
+ *   pod is adopted (a re-run or a retried request that reached the server); on update, a
+ *   resourceVersion conflict.
+ * - 410 Gone: a watch's resourceVersion is too old (etcd compacted it). List again.
+ * - 400 BadRequest: the server could not decode the object; with `fieldValidation=Strict` (every
+ *   pod we create) a field it does not know ("strict decoding error: unknown field ..."). A
+ *   configuration error, with the server's own message. Never retried.
+ * - 422 Invalid: the cluster rejected the object's schema; a configuration error whose `causes`
+ *   name the fields. Never retried.
+ * - 429 TooManyRequests: API priority and fairness or a proxy throttles us. Retry after the
+ *   server's Retry-After, else with backoff.
+ * - 500, 502, 503, 504: the server or a proxy in front of it failed. Retry after Retry-After or
+ *   with backoff.
+ * - Network errors (connection refused or reset, DNS, timeouts): the server could not be reached.
+ *   Retried a few times (a flaky network), then reported with the server's URL and what to check.
+ * - TLS errors (unknown CA, name mismatch, expired certificate): never retried; they name the
+ *   server and the fix (certificate-authority-data).
+ */
+
+/** What an error from the API server (or the way to it) means for us. */
+
+
+/** An error we raise ourselves with a message fit for the user (no stack trace needed). */
+class KubeError extends _common_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .y {
+    /** The classification of the underlying API error, when there was one. */
+    info;
+    constructor(message, info = null, options) {
+        super(message, options);
+        this.name = 'KubeError';
+        this.info = info;
+    }
+}
+const TLS_CODES = new Set([
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_HAS_EXPIRED',
+    'CERT_NOT_YET_VALID',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+    'CERT_SIGNATURE_FAILURE',
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    'EPROTO',
+]);
+const NETWORK_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'EPIPE',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CLOSED',
+    'ERR_STREAM_PREMATURE_CLOSE',
+]);
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** Walks `err.cause` chains (fetch wraps the socket error in `TypeError: fetch failed`). */
+function causes(err) {
+    const out = [];
+    let cur = err;
+    for (let i = 0; i < 6 && cur !== null && typeof cur === 'object'; i++) {
+        out.push(cur);
+        cur = cur.cause;
+    }
+    return out;
+}
+/** Parses a Kubernetes `Status` body, which client-node hands over as text or an object. */
+function parseStatusBody(body) {
+    let obj = body;
+    if (typeof body === 'string') {
+        try {
+            obj = JSON.parse(body);
+        }
+        catch {
+            return { reason: null, message: body.trim() || null, causes: [], retryAfterSeconds: null };
+        }
+    }
+    if (obj === null || typeof obj !== 'object')
+        return { reason: null, message: null, causes: [], retryAfterSeconds: null };
+    const s = obj;
+    const list = Array.isArray(s.details?.causes) ? s.details.causes : [];
+    return {
+        reason: typeof s.reason === 'string' ? s.reason : null,
+        message: typeof s.message === 'string' ? s.message : null,
+        causes: list.map((c) => (c.field ? `${c.field}: ${c.message ?? ''}` : (c.message ?? ''))).filter((c) => c !== ''),
+        retryAfterSeconds: typeof s.details?.retryAfterSeconds === 'number' ? s.details.retryAfterSeconds : null,
+    };
+}
+/** Reads Retry-After (seconds or an HTTP date) from a header bag. */
+function retryAfterMs(headers, now = _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now()) {
+    if (headers === null || typeof headers !== 'object')
+        return null;
+    const h = headers;
+    const raw = h['retry-after'] ?? h['Retry-After'];
+    if (typeof raw !== 'string' || raw.trim() === '')
+        return null;
+    const secs = Number(raw);
+    if (Number.isFinite(secs))
+        return Math.max(0, secs * 1000);
+    const date = Date.parse(raw);
+    return Number.isFinite(date) ? Math.max(0, date - now) : null;
+}
+function kindOfStatus(status) {
+    if (status === 401)
+        return 'unauthorized';
+    if (status === 403)
+        return 'forbidden';
+    if (status === 404)
+        return 'not-found';
+    if (status === 409)
+        return 'conflict';
+    if (status === 410)
+        return 'gone';
+    if (status === 422)
+        return 'invalid';
+    if (status === 429)
+        return 'throttled';
+    if (status === 400)
+        return 'bad-request';
+    if (status === 504 || status === 408)
+        return 'timeout';
+    if (status >= 500)
+        return 'server';
+    return 'unknown';
+}
+/**
+ * Classifies anything a request to the API server may throw: client-node's `ApiException`
+ * (`code`, `body`, `headers`), the Watch's `statusCode` errors, a Kubernetes `Status` object seen
+ * in a watch ERROR event, and Node/undici network and TLS errors.
+ */
+function classifyError(err) {
+    if (err instanceof KubeError && err.info)
+        return err.info;
+    const chain = causes(err);
+    const top = chain[0] ?? {};
+    // A Status object (from a watch ERROR event) or an ApiException.
+    const status = typeof top.code === 'number' && top.code >= 100
+        ? top.code
+        : typeof top.statusCode === 'number'
+            ? top.statusCode
+            : top.kind === 'Status' && typeof top.code === 'number'
+                ? top.code
+                : null;
+    if (status !== null) {
+        const parsed = parseStatusBody(top.kind === 'Status' ? top : top.body);
+        const kind = kindOfStatus(status);
+        const headerWait = retryAfterMs(top.headers);
+        const wait = headerWait ?? (parsed.retryAfterSeconds !== null ? parsed.retryAfterSeconds * 1000 : null);
+        return {
+            kind,
+            status,
+            reason: parsed.reason,
+            message: parsed.message ?? (typeof top.message === 'string' && !top.message.startsWith('HTTP-Code') ? top.message : `HTTP ${status}`),
+            causes: parsed.causes,
+            retryAfterMs: wait,
+            retriable: kind === 'throttled' || kind === 'server' || kind === 'timeout',
+        };
+    }
+    for (const c of chain) {
+        const code = typeof c.code === 'string' ? c.code : null;
+        const msg = typeof c.message === 'string' ? c.message : String(c);
+        if (c.name === 'AbortError' && !(typeof c.message === 'string' && c.message.includes('timeout'))) {
+            return info('aborted', msg, false);
+        }
+        if (c.name === 'TimeoutError')
+            return info('timeout', msg, true);
+        if (code && TLS_CODES.has(code))
+            return info('tls', `${code}: ${msg}`, false);
+        if (code && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT')))
+            return info('tls', `${code}: ${msg}`, false);
+        if (code && TIMEOUT_CODES.has(code))
+            return info('timeout', `${code}: ${msg}`, true);
+        if (code && NETWORK_CODES.has(code))
+            return info('network', `${code}: ${msg}`, true);
+    }
+    const msg = typeof top.message === 'string' ? top.message : String(err);
+    // `fetch failed` says nothing: its innermost cause says what failed.
+    const inner = chain.map((c) => (typeof c.message === 'string' ? c.message : '')).filter((m) => m !== '').at(-1) ?? msg;
+    if (/fetch failed|socket hang up|terminated|other side closed/i.test(msg))
+        return info('network', inner, true);
+    return info('unknown', msg, false);
+}
+function info(kind, message, retriable) {
+    return { kind, status: null, reason: null, message, causes: [], retryAfterMs: null, retriable };
+}
+/** The default `retriable` predicate: throttling, server errors, timeouts and network blips. */
+function isRetriable(err) {
+    return classifyError(err).retriable;
+}
+/**
+ * A sentence for the user about a failed request: what failed, what the server said, what to do.
+ * `what` names the request ("create pod x in namespace y"); `server` is the API server's URL.
+ */
+function describeError(err, what, server) {
+    const e = classifyError(err);
+    const at = server ? ` at ${server}` : '';
+    switch (e.kind) {
+        case 'unauthorized':
+            return `Could not ${what}: the Kubernetes API server${at} rejected the credentials (401 Unauthorized). The token or client certificate is wrong or expired; check the kubeconfig/token input or the step that wrote ~/.kube/config.`;
+        case 'forbidden':
+            // RBAC says who cannot do what ("pods is forbidden: User ... cannot create resource ...").
+            // Admission refuses the object itself (ResourceQuota, PodSecurity, a webhook), which no Role
+            // can fix, and says so as `<kind> "<name>" is forbidden: <why>` or in a webhook's words.
+            // Anything else (a bare "Forbidden"; a read, which admission never sees) is read as RBAC.
+            if (isAdmissionRefusal(e.message)) {
+                return `Could not ${what}: refused by the namespace's admission policy (403). ${e.message}. Change the task (resources, securityContext...) to fit the policy, or ask the cluster's administrators to change it.`;
+            }
+            return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
+        case 'not-found':
+            return `Could not ${what}: not found (404). ${e.message}`;
+        case 'invalid':
+            return `Could not ${what}: the cluster rejected it as invalid (422). ${e.message}${e.causes.length ? ` (${e.causes.join('; ')})` : ''}`;
+        case 'bad-request':
+            if (/strict decoding error/.test(e.message)) {
+                return `Could not ${what}: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${e.message}. The spec's pod: fields are checked offline against Kubernetes ${_spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_2__/* .KUBERNETES_VERSION */ .Q2}: check that the cluster's version has this field.`;
+            }
+            return `Could not ${what}: the cluster refused the request (400 BadRequest). ${e.message}`;
+        case 'tls':
+            return `Could not ${what}: TLS handshake with the API server${at} failed (${e.message}). The server's certificate is not trusted: give the cluster's CA in certificate-authority-data (or the kubeconfig's certificate-authority-data) and check that the server URL matches the certificate.`;
+        case 'network':
+        case 'timeout':
+            return `Could not ${what}: the API server${at} could not be reached (${e.message}). Check the server URL, that the cluster is running, and that the runner can reach it (firewall, VPN, private endpoint).`;
+        case 'throttled':
+            return `Could not ${what}: the API server kept throttling requests (429 Too Many Requests). ${e.message}`;
+        case 'server':
+            return `Could not ${what}: the API server answered ${e.status ?? ''} ${e.message}`.trim();
+        default:
+            return `Could not ${what}: ${e.status ? `HTTP ${e.status} ` : ''}${e.message}`;
+    }
+}
+/** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts (src/common/clock.ts). */
+
+/**
+ * Runs `fn` until it succeeds, fails with an error `retriable` rejects, or runs out of attempts.
+ * Waits the server's Retry-After when given, else exponential backoff with jitter (client-go's
+ * `retry.OnError` with a `wait.Backoff`).
+ */
+async function withRetry(fn, options = {}) {
+    const retriable = options.retriable ?? isRetriable;
+    const attempts = options.attempts ?? 6;
+    const base = options.baseMs ?? 200;
+    const max = options.maxMs ?? 10_000;
+    const sleep = options.sleep ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M;
+    const random = options.random ?? Math.random;
+    const now = options.now ?? Date.now;
+    const deadline = now() + (options.budgetMs ?? 120_000);
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await fn(attempt);
+        }
+        catch (err) {
+            if (attempt >= attempts || !retriable(err) || options.signal?.aborted)
+                throw err;
+            const server = classifyError(err).retryAfterMs;
+            const backoff = Math.min(max, base * 2 ** (attempt - 1));
+            const wait = server !== null ? Math.min(server, 60_000) : Math.round(backoff * (0.5 + random() / 2));
+            if (now() + wait > deadline)
+                throw err;
+            options.onRetry?.(err, attempt, wait);
+            await sleep(wait, options.signal);
+        }
+    }
+}
+/**
+ * A client-side token bucket (client-go's `flowcontrol.NewTokenBucketRateLimiter(qps, burst)`):
+ * up to `burst` requests at once, refilled at `qps` per second. `take()` resolves when a token is
+ * free. Keeps a burst of pod creations (a wide DAG) from tripping the server's throttling.
+ */
+class TokenBucket {
+    #qps;
+    #burst;
+    #now;
+    #sleep;
+    #tokens;
+    #last;
+    #queue = Promise.resolve();
+    constructor(options) {
+        if (!(options.qps > 0) || !(options.burst >= 1)) {
+            throw new Error(`TokenBucket needs qps > 0 and burst >= 1, got qps=${options.qps} burst=${options.burst}`);
+        }
+        this.#qps = options.qps;
+        this.#burst = options.burst;
+        this.#now = options.now ?? Date.now;
+        this.#sleep = options.sleep ?? ((ms) => (0,_common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M)(ms));
+        this.#tokens = options.burst;
+        this.#last = this.#now();
+    }
+    #refill() {
+        const now = this.#now();
+        this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#qps);
+        this.#last = now;
+    }
+    /** Waits for a token and takes it. Callers are served in order. */
+    take() {
+        const next = this.#queue.then(async () => {
+            this.#refill();
+            while (this.#tokens < 1) {
+                await this.#sleep(Math.ceil(((1 - this.#tokens) / this.#qps) * 1000));
+                this.#refill();
+            }
+            this.#tokens -= 1;
+        });
+        this.#queue = next;
+        return next;
+    }
+}
+/** Whether a 403's message is admission refusing an object (not RBAC refusing a request). */
+function isAdmissionRefusal(message) {
+    if (/\bcannot \S+ resource\b/.test(message))
+        return false;
+    return /\bis forbidden: (?!User\b)|exceeded quota|violates PodSecurity|admission webhook|denied the request/.test(message);
+}
+
+
+/***/ }),
+
+/***/ 2403:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   t: () => (/* binding */ kubePodApi)
+/* harmony export */ });
+/* unused harmony export slimPod */
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9655);
+
+/**
+ * A success's body read as bytes and dropped, so client-node neither decodes it to text nor
+ * deserializes it into its model classes (a whole pod per create and per delete: most of what a
+ * run allocated). Errors keep their body: `classifyError` reads the Status in it.
+ */
+const DROP_SUCCESS_BODY = {
+    pre: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context)),
+    post: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK((async () => {
+        if (context.httpStatusCode < 200 || context.httpStatusCode > 299)
+            return context;
+        // Read to its end (the connection goes back to the pool), never decoded.
+        const reader = context.body.stream()?.getReader();
+        if (reader)
+            while (!(await reader.read()).done)
+                ;
+        context.body = { text: async () => '{}', binary: async () => Buffer.from('{}'), stream: () => null };
+        return context;
+    })()),
+};
+/** Request options that drop a success's body (what the caller does not read). */
+const dropSuccessBody = { middleware: [DROP_SUCCESS_BODY], middlewareMergeStrategy: 'append' };
+/**
+ * Request options that send `pod` as it was rendered, and drop the created pod the server sends
+ * back (the watch tells the engine everything about it). client-node's serializer copies only the
+ * fields its V1Pod model knows, so without this a field the model does not know (a typo, or one
+ * newer than the client) would be dropped on our side, silently, and the API server's strict
+ * field validation would never see it. The caller hands client-node an empty placeholder body,
+ * so client-node does not copy the pod through its model only for this to replace it.
+ */
+function sendAsRendered(pod) {
+    const middleware = {
+        pre: (context) => {
+            context.setBody(JSON.stringify(pod));
+            return new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context));
+        },
+        post: DROP_SUCCESS_BODY.post,
+    };
+    return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+/** What client-node serializes in place of the pod `sendAsRendered` sends (it must not be null). */
+const PLACEHOLDER = {};
+/**
+ * The fields of a listed or watched pod that anything in this project reads: the metadata
+ * (without `managedFields`, often the largest part of a pod), the node it runs on, its status.
+ * The container specs, volumes and the rest are dropped as each pod arrives, so the run holds
+ * (and the watch's cache keeps) a few hundred bytes per pod rather than the whole object.
+ */
+function slimPod(pod) {
+    const { managedFields: _managedFields, ...metadata } = pod.metadata ?? {};
+    const slim = { metadata };
+    if (pod.spec?.nodeName !== undefined)
+        slim.spec = { containers: [], nodeName: pod.spec.nodeName };
+    if (pod.status !== undefined)
+        slim.status = pod.status;
+    return slim;
+}
+/** The PodApi of a connected client: every call through its rate limit, requests with its retries. */
+function kubePodApi(client) {
+    return {
+        server: client.server,
+        create: (namespace, pod, options = {}) => {
+            const name = pod.metadata?.name ?? '';
+            // Strict: a field the server does not know is a 400, not a warning and a dropped field
+            // (a misspelt affinity would let the pod run on any node). The spec layer checks the same
+            // offline against the pinned release; this catches a cluster of another version.
+            const fieldValidation = 'Strict';
+            const asRendered = sendAsRendered(pod);
+            if (options.dryRun) {
+                return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: PLACEHOLDER, dryRun: 'All', fieldValidation }, asRendered));
+            }
+            // Retrying a create after a network error is safe for the engine: if the first one reached
+            // the server, the retry answers 409 and the engine adopts the pod (after checking its labels).
+            return client.request(`create pod ${name}`, () => client.core.createNamespacedPod({ namespace, body: PLACEHOLDER, fieldValidation }, asRendered));
+        },
+        read: (namespace, name) => client.request(`get pod ${name}`, () => client.core.readNamespacedPod({ name, namespace })),
+        delete: async (namespace, name, { gracePeriodSeconds }) => {
+            await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }, dropSuccessBody));
+        },
+        deleteCollection: async (namespace, selector, { gracePeriodSeconds }) => {
+            // The answer lists every pod deleted: dropped unread, the watch says the same.
+            await client.request(`delete pods ${selector}`, () => client.core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds, propagationPolicy: 'Background' }, dropSuccessBody));
+        },
+        list: async (namespace, selector, options = {}) => {
+            const list = await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }), {
+                signal: options.signal,
+            });
+            return { items: list.items.map(slimPod), resourceVersion: list.metadata?.resourceVersion ?? '' };
+        },
+        watch: (namespace, selector, from, onEvent, onDone) => client.watchRequest(`watch pods ${selector}`, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: selector, resourceVersion: from.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: from.timeoutSeconds }, 
+        // A Status (ERROR) or a BOOKMARK passes as it came; a pod is slimmed as it arrives.
+        (type, object) => onEvent(type, type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED' ? slimPod(object) : object), onDone),
+        log: (namespace, name, query, signal) => {
+            const q = { container: query.container, timestamps: 'true', follow: query.follow ? 'true' : 'false' };
+            if (query.sinceTime)
+                q.sinceTime = query.sinceTime;
+            return client.openStream(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`, q, signal);
+        },
+    };
+}
+
+
+/***/ }),
+
+/***/ 7718:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   u: () => (/* binding */ PodWatcher)
+/* harmony export */ });
+/* harmony import */ var _common_clock_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9419);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2474);
+
+
+/** Watches the pods matching a selector and reports every change once, in order. */
+class PodWatcher {
+    #api;
+    #namespace;
+    #selector;
+    #onEvent;
+    #options;
+    #cache = new Map();
+    #stop = new AbortController();
+    #rv = '';
+    #controller = null;
+    #loop = null;
+    constructor(api, namespace, selector, onEvent, options = {}) {
+        this.#api = api;
+        this.#namespace = namespace;
+        this.#selector = selector;
+        this.#onEvent = onEvent;
+        this.#options = options;
+    }
+    /** The last known state of every pod of the run that exists. */
+    get pods() {
+        return this.#cache;
+    }
+    /**
+     * Lists the pods (reporting each as ADDED) and starts watching. Resolves after the first list;
+     * the returned promise of `done` settles when the watcher stops (rejects on 401/403).
+     */
+    async start() {
+        await this.#list();
+        this.#loop = this.#run();
+        // Surface fatal errors through `done`; avoid an unhandled rejection meanwhile.
+        this.#loop.catch(() => { });
+    }
+    /** Settles when the watcher stops: resolves after `stop()`, rejects with a fatal error. */
+    get done() {
+        return this.#loop ?? Promise.resolve();
+    }
+    /** Stops watching; no event is reported after this returns. */
+    stop() {
+        this.#stop.abort(new Error('watch stopped'));
+        this.#controller?.abort();
+    }
+    async #list() {
+        const list = await this.#api.list(this.#namespace, this.#selector, { signal: this.#stop.signal });
+        if (this.#stop.signal.aborted)
+            return;
+        this.#rv = list.resourceVersion;
+        const seen = new Set();
+        for (const pod of list.items) {
+            const name = pod.metadata?.name ?? '';
+            seen.add(name);
+            const old = this.#cache.get(name);
+            this.#cache.set(name, pod);
+            if (!old)
+                this.#onEvent({ type: 'ADDED', pod, synthetic: true });
+            else if (old.metadata?.resourceVersion !== pod.metadata?.resourceVersion)
+                this.#onEvent({ type: 'MODIFIED', pod, synthetic: true });
+        }
+        for (const [name, pod] of [...this.#cache]) {
+            if (seen.has(name))
+                continue;
+            this.#cache.delete(name);
+            this.#onEvent({ type: 'DELETED', pod, synthetic: true });
+        }
+    }
+    async #run() {
+        const sleep = this.#options.sleep ?? _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .abortableSleep */ .Mf;
+        let failures = 0;
+        while (!this.#stop.signal.aborted) {
+            const result = await this.#watchOnce();
+            if (this.#stop.signal.aborted)
+                return;
+            if (result.kind === 'ended') {
+                failures = result.events > 0 ? 0 : failures;
+                // A watch that ends at once with nothing in it, again and again, must not spin.
+                if (result.events === 0 && result.quick)
+                    await this.#pause(sleep, ++failures);
+                continue;
+            }
+            const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .classifyError */ .fe)(result.error);
+            if (e.kind === 'unauthorized' || e.kind === 'forbidden') {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .KubeError */ .a3((0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .describeError */ .Uc)(result.error, `watch pods (${this.#selector}) in namespace ${this.#namespace}`, this.#api.server), e);
+            }
+            if (e.kind === 'gone') {
+                this.#options.onRecover?.('watch resourceVersion expired (410 Gone); listing again');
+                failures = 0;
+                await this.#relist(sleep);
+                continue;
+            }
+            this.#options.onRecover?.(`watch failed (${e.message}); resuming from resourceVersion ${this.#rv}`);
+            // A watch that made progress before it failed starts the backoff afresh.
+            if (result.events > 0)
+                failures = 0;
+            await this.#pause(sleep, ++failures, e.retryAfterMs);
+        }
+    }
+    async #relist(sleep) {
+        for (let n = 1; !this.#stop.signal.aborted; n++) {
+            try {
+                await this.#list();
+                return;
+            }
+            catch (err) {
+                const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .classifyError */ .fe)(err);
+                if (e.kind === 'unauthorized' || e.kind === 'forbidden')
+                    throw err;
+                await this.#pause(sleep, n, e.retryAfterMs);
+            }
+        }
+    }
+    async #pause(sleep, n, serverMs = null) {
+        const ms = serverMs ?? Math.min(10_000, 100 * 2 ** Math.min(n - 1, 7));
+        try {
+            await sleep(ms, this.#stop.signal);
+        }
+        catch {
+            // stopped while waiting
+        }
+    }
+    /** One watch request; resolves when it ends, never rejects. */
+    async #watchOnce() {
+        const now = this.#options.now ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now;
+        const started = now();
+        let events = 0;
+        let gone = null;
+        return new Promise((resolve) => {
+            const from = { resourceVersion: this.#rv, timeoutSeconds: this.#options.timeoutSeconds ?? 25 };
+            const onEvent = (type, obj) => {
+                if (this.#stop.signal.aborted || gone)
+                    return;
+                if (type === 'ERROR') {
+                    // A Status object: 410 Gone most often (the watch's resourceVersion is too old).
+                    gone = obj ?? new Error('watch ERROR event without a status');
+                    this.#controller?.abort();
+                    return;
+                }
+                const pod = obj;
+                const rv = pod?.metadata?.resourceVersion;
+                if (rv)
+                    this.#rv = rv;
+                if (type === 'BOOKMARK')
+                    return;
+                if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED')
+                    return;
+                events++;
+                const name = pod.metadata?.name ?? '';
+                if (type === 'DELETED') {
+                    this.#cache.delete(name);
+                    this.#onEvent({ type, pod, synthetic: false });
+                    return;
+                }
+                this.#cache.set(name, pod);
+                this.#onEvent({ type, pod, synthetic: false });
+            };
+            const onDone = (err) => {
+                this.#controller = null;
+                if (gone)
+                    resolve({ kind: 'error', error: gone, events });
+                else if (err && !this.#stop.signal.aborted && (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .classifyError */ .fe)(err).kind !== 'timeout')
+                    resolve({ kind: 'error', error: err, events });
+                else
+                    resolve({ kind: 'ended', events, quick: now() - started < 1000 });
+            };
+            this.#api.watch(this.#namespace, this.#selector, from, onEvent, onDone).then((controller) => {
+                this.#controller = controller;
+                if (this.#stop.signal.aborted)
+                    controller.abort();
+            }, (err) => onDone(err));
+        });
+    }
+}
+
+
+/***/ }),
+
+/***/ 1781:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   U4: () => (/* binding */ LiveLogReporter)
+/* harmony export */ });
+/* unused harmony exports PENDING_LINE_GAP_MS, describeOutcome */
+/* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2081);
+
+/** At most one line about a waiting pod per attempt in this long; a later change is told then. */
+const PENDING_LINE_GAP_MS = 10_000;
+/**
+ * Reasons every pod passes through on its way to running. They are told only once the pod has
+ * waited this long, so a run where pods start at once prints no waiting lines at all.
+ */
+const ROUTINE_WAITS = new Set(['Pending', 'Scheduled', 'ContainerCreating', 'PodInitializing']);
+const ROUTINE_QUIET_MS = 10_000;
+/** Image pull reasons that alternate while the kubelet backs off: one story, told once. */
+const IMAGE_PULL = new Set(['ErrImagePull', 'ImagePullBackOff', 'RegistryUnavailable']);
+/** What a waiting pod's status says, in words, and the key that tells one story from another. */
+function pendingWords(s) {
+    // The scheduler ends its sentences with a period; the line goes on after it.
+    const message = (s.message?.trim() ?? '').replace(/\.$/, '');
+    if (s.reason === 'Unschedulable') {
+        return { key: `unschedulable:${message}`, text: `waiting for a node: ${message === '' ? 'no node fits the pod' : message}` };
+    }
+    if (IMAGE_PULL.has(s.reason)) {
+        // "Back-off pulling image "x": ErrImagePull: <cause>" and "<cause>" are the same story.
+        const cause = message.replace(/^Back-off pulling image "[^"]*":\s*(ErrImagePull:\s*)?/, '');
+        return { key: `image:${cause}`, text: `cannot pull the image yet (${s.reason}): ${cause === '' ? message || 'no message' : cause}` };
+    }
+    if (s.reason === 'ContainerCreating' || s.reason === 'PodInitializing' || s.reason === 'Scheduled') {
+        const on = s.node === null ? '' : ` on ${s.node}`;
+        return { key: `creating:${s.node ?? ''}`, text: `pending: the container is being created${on} (pulling the image, mounting volumes)` };
+    }
+    return { key: `${s.reason}:${message}`, text: `pending: ${s.reason}${message === '' ? '' : `: ${message}`}` };
+}
+/** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
+function describeOutcome(o) {
+    if (o.class === 'failed' && o.message)
+        return o.message;
+    if (o.class === 'failed')
+        return o.exitCode !== null ? `exit code ${o.exitCode}` : (o.reason ?? 'failed');
+    const head = o.reason ?? o.class;
+    return o.message ? `${head}: ${o.message}` : head;
+}
+const VERB = {
+    succeeded: 'succeeded',
+    failed: 'failed',
+    infrastructure: 'was lost to an infrastructure problem',
+    configuration: 'failed on configuration',
+    timeout: 'timed out',
+    cancelled: 'was cancelled',
+};
+/** The Reporter that prints the run to the step log as it happens. */
+class LiveLogReporter {
+    #write;
+    #max;
+    /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
+    #done = null;
+    /** Attempts whose pods wait to start, by `task#attempt`. */
+    #waiting = new Map();
+    /**
+     * Attempts whose container started and whose log has not ended yet (`task#attempt`), with the
+     * result lines held until it ends: a task's last lines come before its result, though the
+     * engine goes on (creates the dependants, retries) as soon as the container ended.
+     */
+    #reading = new Map();
+    constructor(options) {
+        this.#write = options.write;
+        this.#max = options.maxLineLength ?? 8000;
+    }
+    runStarted(info) {
+        const n = info.spec.tasks.length;
+        const where = info.namespace ? ` in namespace ${info.namespace}` : '';
+        const what = info.mode === 'dry-run' ? 'Dry run of' : 'Running';
+        this.#write(`${what} DAG ${info.spec.name} (${n} ${n === 1 ? 'task' : 'tasks'})${where}`);
+    }
+    podCreated(task, attempt, pod, adopted, poke) {
+        // A sensor's later pokes were announced by the "not yet" line of the poke before.
+        if (poke !== undefined && poke > 1)
+            return;
+        this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'created pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    }
+    podPending(task, attempt, status, at) {
+        const id = `${task}#${attempt}`;
+        let w = this.#waiting.get(id);
+        if (w === undefined) {
+            w = { firstAt: at, lastKey: null, lastAt: null };
+            this.#waiting.set(id, w);
+        }
+        const { key, text } = pendingWords(status);
+        if (key === w.lastKey)
+            return; // nothing new
+        if (ROUTINE_WAITS.has(status.reason) && at - w.firstAt < ROUTINE_QUIET_MS)
+            return; // the usual way to running
+        if (w.lastAt !== null && at - w.lastAt < PENDING_LINE_GAP_MS)
+            return; // a later change tells the newest
+        w.lastKey = key;
+        w.lastAt = at;
+        const waited = at - w.firstAt >= 1000 ? `; waiting for ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(at - w.firstAt)}` : '';
+        this.#write(`${label(task, attempt)} ${text}${waited}`);
+    }
+    containerStarted(task, attempt, node, pendingMs) {
+        this.#waiting.delete(`${task}#${attempt}`);
+        this.#reading.set(`${task}#${attempt}`, []);
+        const after = pendingMs >= 1000 ? ` after ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(pendingMs)} pending` : '';
+        this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
+    }
+    logLine(line) {
+        // A carriage return or escape sequence must not rewrite earlier lines of the step log.
+        let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
+        // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
+        if (text.length > this.#max)
+            text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
+        this.#write(`${label(line.task, line.attempt)} ${text}`);
+    }
+    logEnded(task, attempt) {
+        const key = `${task}#${attempt}`;
+        const held = this.#reading.get(key);
+        this.#reading.delete(key);
+        for (const line of held ?? [])
+            this.#write(line);
+    }
+    /** Writes an attempt's result line now, or once its log has ended. */
+    #result(task, attempt, line) {
+        const held = this.#reading.get(`${task}#${attempt}`);
+        if (held)
+            held.push(line);
+        else
+            this.#write(line);
+    }
+    attemptFinished(task, attempt, outcome, run) {
+        this.#waiting.delete(`${task}#${attempt}`);
+        if (outcome.class !== 'succeeded')
+            return; // failures are told by the retry / give-up decision
+        const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
+        const took = rec && rec.finishedAt !== null ? ` in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
+        const outs = Object.keys(outcome.outputs);
+        this.#result(task, attempt, `${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
+    }
+    decision(d) {
+        switch (d.type) {
+            case 'retry':
+                this.#result(d.task, d.failedAttempt, `${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
+                break;
+            case 'give-up':
+                this.#result(d.task, d.attempt, `${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
+                break;
+            case 'skip':
+                this.#write(`${d.task} skipped: ${d.reason}`);
+                break;
+            case 'poke':
+                // One line per poke: a sensor that waits for hours stays readable.
+                this.#write(`${label(d.task, d.attempt)} not yet (poke ${d.poke}); next poke at ${clockTime(d.at)}`);
+                break;
+            case 'expand': {
+                const shown = d.instances.slice(0, 5).join(', ') + (d.instances.length > 5 ? `, … (${d.instances.length - 5} more)` : '');
+                this.#write(`${d.task}: ${d.instances.length} matrix instance${d.instances.length === 1 ? '' : 's'}: ${shown}`);
+                break;
+            }
+            case 'fail':
+                this.#write(`${d.task} failed: ${d.reason}`);
+                break;
+            case 'cancel': {
+                const names = d.attempts.map((a) => (a.attempt > 1 ? `${a.task} (attempt ${a.attempt})` : a.task)).join(', ');
+                const why = d.reason === 'timeout' ? 'the DAG timeout was reached' : d.reason === 'fail-fast' ? 'an instance of the matrix failed (fail-fast)' : 'the run was cancelled';
+                this.#write(`${why}: stopping ${names}`);
+                break;
+            }
+            case 'done': {
+                // Held until runFinished: the `done` decision comes with the last attempt's end, before
+                // that attempt's own "succeeded" line is written.
+                this.#done = d.result;
+                break;
+            }
+            default:
+                break;
+        }
+    }
+    dryRunVerdict(v) {
+        const problems = v.problems ?? [];
+        if (!v.accepted)
+            this.#write(`${v.task}: the cluster would reject pod ${v.pod}: ${v.message ?? 'no reason given'}`);
+        else if (problems.length > 0)
+            this.#write(`${v.task}: the cluster would accept pod ${v.pod}, but it would not run: ${problems.join('; ')}`);
+        else
+            this.#write(`${v.task}: the cluster would accept pod ${v.pod}`);
+    }
+    dryRunChecks(checks) {
+        for (const s of checks.skipped)
+            this.#write(`dry run: skipped a check (${s.check}): ${s.why}`);
+    }
+    runFinished(state) {
+        // Whatever is still held (a log that never ended) is told before the run's last line.
+        for (const held of this.#reading.values())
+            for (const line of held)
+                this.#write(line);
+        this.#reading.clear();
+        // A run's `done` decision said how it ended; a dry run has none.
+        if (this.#done !== null) {
+            const counts = new Map();
+            for (const t of state.tasks)
+                counts.set(t.result ?? 'unfinished', (counts.get(t.result ?? 'unfinished') ?? 0) + 1);
+            const parts = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
+            this.#write(`DAG ${state.dag} finished: ${this.#done} (${parts})`);
+            return;
+        }
+        const failed = state.tasks.filter((t) => t.result === 'failed').length;
+        this.#write(`DAG ${state.dag} finished: ${state.result ?? 'unfinished'}${failed ? ` (${failed} failed)` : ''}`);
+    }
+}
+/** `02:15:00Z`: the UTC time of day (the step log's own timestamps are UTC too). */
+function clockTime(ms) {
+    return `${new Date(ms).toISOString().slice(11, 19)}Z`;
+}
+function label(task, attempt) {
+    return attempt > 1 ? `[${task} #${attempt}]` : `[${task}]`;
+}
+
+
+/***/ })
+
+};
