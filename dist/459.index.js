@@ -1,0 +1,1754 @@
+export const id = 459;
+export const ids = [459];
+export const modules = {
+
+/***/ 8459:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  cleanUpRun: () => (/* binding */ cleanUpRun),
+  runOnCluster: () => (/* binding */ runOnCluster)
+});
+
+// EXTERNAL MODULE: ./lib/common/run.js
+var run = __webpack_require__(3712);
+// EXTERNAL MODULE: ./lib/engine/index.js + 9 modules
+var engine = __webpack_require__(5291);
+// EXTERNAL MODULE: ./lib/kube/auth.js
+var auth = __webpack_require__(843);
+// EXTERNAL MODULE: ./lib/kube/client.js
+var kube_client = __webpack_require__(6254);
+// EXTERNAL MODULE: ./lib/common/clock.js
+var clock = __webpack_require__(9419);
+// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 17 modules
+var schemas = __webpack_require__(8816);
+// EXTERNAL MODULE: ./lib/common/errors.js
+var errors = __webpack_require__(3302);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __webpack_require__(7598);
+// EXTERNAL MODULE: ./lib/spec/matrix.js
+var matrix = __webpack_require__(966);
+// EXTERNAL MODULE: ./lib/spec/template.js
+var template = __webpack_require__(5841);
+;// CONCATENATED MODULE: ./lib/dag/rerun.js
+/**
+ * Re-running a GitHub run: which tasks of the spec may reuse a success recorded in an earlier run
+ * attempt, which run again and why, and the run state that is kept in the cluster between
+ * attempts (its shape, its JSON form, and the pure update applied when an attempt ends).
+ *
+ * Pure: no I/O, no clock (times come in as arguments), no process.env. src/kube/run-store.ts
+ * reads and writes the state in a ConfigMap; the engine calls `planRerun` before the scheduler
+ * starts and hands `plan.previous` to it as `SchedulerOptions.previous`.
+ *
+ * The rules, in the order they are checked for each task:
+ * 1. A task recorded in the current run attempt already ran in it (the action was restarted
+ *    after a crash). If it succeeded, it is reused whatever else holds (never twice). If not,
+ *    it runs on: the engine replays its recorded attempts (`recordedAttempt`) instead of creating
+ *    their pods again, and adopts a pod that still exists (409 on create).
+ * 2. A task with no success recorded in an earlier run attempt runs.
+ * 3. `mode: 'all'` runs every task.
+ * 4. A success whose outputs were dropped to fit the ConfigMap runs again (its outputs are gone).
+ * 5. A success whose fingerprint changed (image, command, args, env, resources, pod fields,
+ *    rendered with the params in effect) runs again, saying what changed.
+ * 6. A success downstream of a task that runs again runs again too: its inputs may change.
+ * Everything else is reused, with its outputs.
+ *
+ * A matrix task is recorded by instance (`<task>.<slug>-<hash>`): rules 1-5 apply to each
+ * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
+ * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
+ */
+
+
+
+
+
+/** The version `serializeRunState` writes. */
+const STATE_VERSION = 1;
+/** The longest cluster message kept per attempt; the state must stay small. */
+const MESSAGE_LIMIT = 500;
+// ---- fingerprints ------------------------------------------------------------------------
+/**
+ * Substitutes `{{ params.x }}` and leaves `{{ tasks.<id>.outputs.<name> }}` as written: the
+ * outputs of an upstream task are only known when it ran, and a task whose upstream runs again
+ * runs again anyway (rule 6), so its fingerprint need not see them.
+ */
+function renderParams(t, params) {
+    const { refs } = (0,template/* findTemplateRefs */.u9)(t);
+    let out = '';
+    let at = 0;
+    for (const m of refs) {
+        // Only a plain `{{ params.x }}` is substituted; any other expression is kept as written (its
+        // text changes when it does, and the params it reads are hashed with it below).
+        const only = m.expression.refs.length === 1 ? m.expression.refs[0].ref : null;
+        const plain = only?.kind === 'param' && /^\s*params\.[A-Za-z0-9_-]+\s*$/.test(m.expression.source);
+        const value = plain && only.kind === 'param' && Object.hasOwn(params, only.name) ? params[only.name] : expressionWithParams(m.text, m.expression.refs, params);
+        out += t.slice(at, m.start) + value;
+        at = m.end;
+    }
+    return out + t.slice(at);
+}
+/** An expression's text followed by the values of the params it reads, so a change of either shows. */
+function expressionWithParams(text, refs, params) {
+    const read = refs.flatMap(({ ref }) => (ref.kind === 'param' ? [`${ref.name}=${Object.hasOwn(params, ref.name) ? params[ref.name] : ''}`] : ref.kind === 'params' ? [JSON.stringify(params)] : []));
+    return read.length === 0 ? text : `${text}[${read.join(',')}]`;
+}
+/** JSON with object keys sorted, so equal values always give equal text. */
+function canonical(value) {
+    if (Array.isArray(value))
+        return `[${value.map(canonical).join(',')}]`;
+    if (value !== null && typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, v]) => v !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    }
+    return JSON.stringify(value) ?? 'null';
+}
+function hash(value) {
+    return (0,external_node_crypto_.createHash)('sha256').update(canonical(value)).digest('hex').slice(0, 16);
+}
+function envSource(e, params) {
+    if ('value' in e)
+        return { value: renderParams(e.value, params) };
+    if ('secret' in e)
+        return { secret: e.secret, key: e.key, optional: e.optional };
+    return { configMap: e.configMap, key: e.key, optional: e.optional };
+}
+/** The fingerprint of a task with these params (deterministic: same spec and params, same result). */
+function taskFingerprint(task, params) {
+    const fields = {};
+    if (task.command !== null)
+        fields['command'] = hash(task.command.map((c) => renderParams(c, params)));
+    if (task.args !== null)
+        fields['args'] = hash(task.args.map((a) => renderParams(a, params)));
+    if (task.workingDir !== null)
+        fields['workingDir'] = hash(task.workingDir);
+    if (task.envFrom.length > 0)
+        fields['envFrom'] = hash(task.envFrom);
+    const { requests, limits } = task.resources;
+    if (Object.keys(requests).length > 0 || Object.keys(limits).length > 0)
+        fields['resources'] = hash(task.resources);
+    for (const e of task.env)
+        fields[`env.${e.name}`] = hash(envSource(e, params));
+    for (const [key, value] of Object.entries(task.pod)) {
+        if (value !== undefined)
+            fields[`pod.${key}`] = hash(value);
+    }
+    return { image: renderParams(task.image, params), fields };
+}
+const FIELD_WORDS = {
+    command: 'command',
+    args: 'args',
+    workingDir: 'workingDir',
+    envFrom: 'envFrom',
+    resources: 'resources',
+};
+function fieldWords(key) {
+    if (key.startsWith('env.'))
+        return `env ${key.slice(4)}`;
+    if (key.startsWith('pod.'))
+        return `pod field ${key.slice(4)}`;
+    return FIELD_WORDS[key] ?? key;
+}
+/**
+ * What changed from `before` to `after`, in words ("image changed from a:1 to a:2; args
+ * changed; env TOKEN added"), or `null` when nothing did. Values other than the image are never
+ * shown: they may hold secrets.
+ */
+function fingerprintChange(before, after) {
+    const changes = [];
+    if (before.image !== after.image)
+        changes.push(`image changed from ${before.image} to ${after.image}`);
+    const keys = [...new Set([...Object.keys(before.fields), ...Object.keys(after.fields)])];
+    // A stable, readable order: the container's own fields, then env, then pod fields.
+    const rank = (k) => (k.startsWith('env.') ? 1 : k.startsWith('pod.') ? 2 : 0);
+    keys.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    for (const key of keys) {
+        const was = before.fields[key];
+        const now = after.fields[key];
+        if (was === now)
+            continue;
+        const what = fieldWords(key);
+        if (was === undefined)
+            changes.push(`${what} added`);
+        else if (now === undefined)
+            changes.push(`${what} removed`);
+        else
+            changes.push(`${what} changed`);
+    }
+    return changes.length === 0 ? null : changes.join('; ');
+}
+// ---- the plan ----------------------------------------------------------------------------
+function describeEnd(entry) {
+    const last = entry.attempts.at(-1);
+    const detail = last === undefined ? '' : last.exitCode !== null && last.class === 'failed' ? ` (exit code ${last.exitCode})` : last.reason ? ` (${last.reason})` : '';
+    switch (entry.result) {
+        case 'failed':
+            return `it failed in run attempt ${entry.runAttempt}${detail}`;
+        case 'cancelled':
+            return `it was cancelled in run attempt ${entry.runAttempt}`;
+        case 'skipped':
+            return `it was skipped in run attempt ${entry.runAttempt}`;
+        case 'not-run':
+            return `it did not run in run attempt ${entry.runAttempt}`;
+        case null:
+            // No final result recorded (the engine did not say, or the run died while a retry was
+            // due): its last attempt says how it ended.
+            if (last === undefined || last.class === 'failed')
+                return `it failed in run attempt ${entry.runAttempt}${detail}`;
+            if (last.class === 'cancelled')
+                return `it was cancelled in run attempt ${entry.runAttempt}`;
+            return `its last attempt in run attempt ${entry.runAttempt} ended as ${last.class}${detail}`;
+        case 'succeeded':
+            return `it succeeded in run attempt ${entry.runAttempt}`;
+    }
+}
+/**
+ * Decides, for run attempt `options.runAttempt` of a run whose earlier state is `stored`, which
+ * tasks reuse an earlier success and which run, each with a reason a user can read. Without
+ * `options.runAttempt`, every stored entry counts as earlier.
+ */
+function planRerun(spec, params, stored, mode, options = {}) {
+    const byId = new Map(spec.tasks.map((t) => [t.id, t]));
+    const reasons = new Map(); // null: reused
+    const visiting = new Set();
+    const decideTask = (task) => {
+        if (reasons.has(task.id))
+            return reasons.get(task.id);
+        if (visiting.has(task.id))
+            throw new Error(`planRerun: the needs of task "${task.id}" form a cycle; validate the spec first`);
+        visiting.add(task.id);
+        // Upstream first, so every task's needs are decided before it (any order of the spec works).
+        const upstream = [];
+        for (const need of task.needs) {
+            const up = byId.get(need);
+            if (up === undefined)
+                throw new Error(`planRerun: task "${task.id}" needs "${need}", which is not in DAG "${spec.name}"`);
+            if (decideTask(up) !== null)
+                upstream.push(need);
+        }
+        const reason = ownReason(task, upstream);
+        visiting.delete(task.id);
+        reasons.set(task.id, reason);
+        return reason;
+    };
+    /** Instance ids of a matrix task reused by this plan (only those whose earlier success holds). */
+    const reusedInstances = new Map();
+    /**
+     * A matrix task: each instance is judged as a task is (rules 1-5), by its instance id; the task
+     * is reused only if every instance of its matrix is. A dynamic matrix is computed again from
+     * the recorded outputs of its upstream (reused, or the matrix task would run anyway).
+     */
+    const matrixReason = (task, upstream) => {
+        const strategy = task.strategy;
+        if (upstream.length > 0) {
+            const names = upstream.map((u) => `"${u}"`).join(', ');
+            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+        }
+        let instances;
+        if (strategy.matrix.kind === 'static') {
+            instances = strategy.matrix.instances;
+        }
+        else {
+            const tasks = {};
+            for (const need of upstreamIds(task)) {
+                const e = stored !== null && Object.hasOwn(stored.tasks, need) ? stored.tasks[need] : undefined;
+                if (e !== undefined && e.result === 'succeeded')
+                    tasks[need] = { result: 'success', outputs: e.outputs };
+            }
+            try {
+                const expansion = (0,matrix/* expandMatrix */.Eh)(task.id, (0,template/* evaluateTemplateValue */.LV)(strategy.matrix.template, { params, outputs: {}, tasks }, 'matrix'));
+                if (!expansion.ok)
+                    return 'its matrix could not be computed again from the recorded outputs of its upstream';
+                instances = expansion.instances;
+            }
+            catch {
+                return 'its matrix could not be computed again from the recorded outputs of its upstream';
+            }
+        }
+        const reused = [];
+        const again = [];
+        for (const inst of instances) {
+            const why = entryReason(task, inst.id);
+            if (why === null)
+                reused.push({ id: inst.id, entry: stored.tasks[inst.id] });
+            else
+                again.push(`"${inst.id}": ${why}`);
+        }
+        reusedInstances.set(task.id, reused);
+        if (again.length === 0)
+            return null;
+        const shown = again.slice(0, 3).join('; ') + (again.length > 3 ? `; and ${again.length - 3} more` : '');
+        return `${again.length} of ${instances.length} matrix instances run again (${shown})${reused.length > 0 ? `; the ${reused.length} that succeeded are reused` : ''}`;
+    };
+    /** The tasks `task` reads: its direct needs (a dynamic matrix may only read tasks upstream). */
+    const upstreamIds = (task) => {
+        const seen = new Set();
+        const queue = [...task.needs];
+        while (queue.length > 0) {
+            const id = queue.pop();
+            if (seen.has(id))
+                continue;
+            seen.add(id);
+            queue.push(...(byId.get(id)?.needs ?? []));
+        }
+        return [...seen];
+    };
+    const ownReason = (task, upstream) => {
+        if (task.strategy)
+            return matrixReason(task, upstream);
+        const reason = entryReason(task, task.id);
+        if (reason !== null)
+            return reason;
+        if (upstream.length > 0) {
+            const names = upstream.map((u) => `"${u}"`).join(', ');
+            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+        }
+        return null;
+    };
+    /** Rules 1-5 for the stored entry `key` (a task id or a matrix instance id) of `task`. */
+    const entryReason = (task, key) => {
+        if (stored === null)
+            return 'no earlier run attempt recorded it';
+        const entry = Object.hasOwn(stored.tasks, key) ? stored.tasks[key] : undefined;
+        if (entry === undefined)
+            return 'no earlier run attempt recorded it';
+        if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
+            // Replayed, successes too, not reused: the scheduler must see this attempt's whole history
+            // again to decide as it did (a success whose upstream failed does not let its dependants
+            // run; reused, it would).
+            return `it already ran in this run attempt (${entry.runAttempt}) before the action restarted; its recorded attempts are replayed, not run again`;
+        }
+        if (entry.result !== 'succeeded')
+            return describeEnd(entry);
+        if (mode === 'all')
+            return `rerun is 'all' (it succeeded in run attempt ${entry.runAttempt})`;
+        if (entry.outputsDropped) {
+            return `its outputs from run attempt ${entry.runAttempt} were not kept (the run's state had to stay under the ConfigMap size limit)`;
+        }
+        const change = fingerprintChange(entry.fingerprint, taskFingerprint(task, params));
+        if (change !== null)
+            return `${change} since run attempt ${entry.runAttempt}`;
+        return null;
+    };
+    const plan = { previous: {}, rerun: [] };
+    for (const task of spec.tasks) {
+        const reason = decideTask(task);
+        // A matrix task's successful instances are reused even when others run again.
+        for (const { id, entry } of reusedInstances.get(task.id) ?? [])
+            plan.previous[id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
+        if (task.strategy) {
+            if (reason !== null)
+                plan.rerun.push({ task: task.id, reason });
+        }
+        else if (reason === null) {
+            const entry = stored.tasks[task.id];
+            plan.previous[task.id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
+        }
+        else {
+            plan.rerun.push({ task: task.id, reason });
+        }
+    }
+    return plan;
+}
+/**
+ * The recorded end of attempt `attempt` of `task` in run attempt `runAttempt`, or `null`. After a
+ * crash the engine asks this before creating a pod: a recorded attempt is fed to the scheduler
+ * as `started` + `finished` instead of running again (its pod may already be deleted).
+ */
+function recordedAttempt(stored, runAttempt, task, attempt) {
+    if (stored === null || !Object.hasOwn(stored.tasks, task))
+        return null;
+    const entry = stored.tasks[task];
+    if (entry.runAttempt !== runAttempt)
+        return null;
+    const found = entry.attempts.find((a) => a.attempt === attempt);
+    if (found === undefined)
+        return null;
+    const outputs = found.attempt === entry.attempt && found.class === 'succeeded' ? { ...entry.outputs } : {};
+    return { ...found, outputs };
+}
+/** An empty state for a run. */
+function emptyRunState(dag, runId, now) {
+    return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {}, runAttempts: [] };
+}
+/**
+ * The state with run attempt `runAttempt` marked started (`result` undefined) or finished. A
+ * restart of the same run attempt after a crash keeps its first start time and clears an end.
+ */
+function markRunAttempt(state, runAttempt, now, result) {
+    const runAttempts = state.runAttempts.filter((r) => r.runAttempt !== runAttempt);
+    const before = state.runAttempts.find((r) => r.runAttempt === runAttempt);
+    runAttempts.push({
+        runAttempt,
+        startedAt: before?.startedAt ?? now,
+        finishedAt: result === undefined ? null : now,
+        result: result ?? null,
+    });
+    runAttempts.sort((a, b) => a.runAttempt - b.runAttempt);
+    return { ...state, updatedAt: Math.max(state.updatedAt, now), runAttempts };
+}
+/**
+ * The state after `update` (a new object; `state` is not changed). Idempotent: applying the same
+ * update twice (a write retried after a conflict) gives the same state. An update from an older
+ * run attempt than the one recorded is ignored, so a late writer cannot roll the state back.
+ */
+function applyTaskUpdate(state, update, now) {
+    const before = Object.hasOwn(state.tasks, update.task) ? state.tasks[update.task] : undefined;
+    if (before !== undefined && before.runAttempt > update.runAttempt)
+        return state;
+    const attempts = before !== undefined && before.runAttempt === update.runAttempt ? before.attempts.filter((a) => a.attempt !== update.attempt) : [];
+    const o = update.outcome;
+    attempts.push({
+        attempt: update.attempt,
+        pod: update.pod,
+        startedAt: update.startedAt,
+        finishedAt: update.finishedAt,
+        class: o.class,
+        reason: o.reason,
+        message: o.message === null ? null : o.message.length > MESSAGE_LIMIT ? `${o.message.slice(0, MESSAGE_LIMIT - 1)}…` : o.message,
+        exitCode: o.exitCode,
+        node: o.node,
+    });
+    attempts.sort((a, b) => a.attempt - b.attempt);
+    const last = attempts.at(-1);
+    const isLast = last.attempt === update.attempt;
+    const entry = {
+        result: isLast ? (update.result !== undefined ? update.result : o.class === 'succeeded' ? 'succeeded' : null) : (before?.result ?? null),
+        attempt: last.attempt,
+        runAttempt: update.runAttempt,
+        outputs: isLast ? (o.class === 'succeeded' ? { ...o.outputs } : {}) : { ...(before?.outputs ?? {}) },
+        finishedAt: last.finishedAt,
+        fingerprint: update.fingerprint,
+        pod: last.pod,
+        attempts,
+    };
+    return { ...state, updatedAt: Math.max(state.updatedAt, now), tasks: { ...state.tasks, [update.task]: entry } };
+}
+// ---- JSON --------------------------------------------------------------------------------
+/** The state as the JSON text kept in the ConfigMap. */
+function serializeRunState(state) {
+    return JSON.stringify(state);
+}
+/** Why a stored state could not be read. */
+class RunStateFormatError extends errors/* UserError */.y {
+    name = 'RunStateFormatError';
+}
+const finite = schemas/* number */.aig().refine(Number.isFinite, 'not a finite number');
+const rerun_text = schemas/* string */.YjP().nullable();
+const TASK_RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run'];
+const CLASSES = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'];
+const RUN_RESULTS = ['success', 'failure', 'cancelled'];
+/** The stored state's schema: what `parseRunState` accepts, field by field (the spec's way, zod). */
+const storedRunStateSchema = schemas/* object */.Ikc({
+    version: schemas/* literal */.euz(STATE_VERSION),
+    dag: schemas/* string */.YjP(),
+    runId: schemas/* string */.YjP(),
+    updatedAt: finite,
+    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* object */.Ikc({
+        result: schemas/* enum */.k5n(TASK_RESULTS).nullable(),
+        attempt: finite,
+        runAttempt: finite,
+        outputs: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()),
+        outputsDropped: schemas/* literal */.euz(true).optional(),
+        finishedAt: finite,
+        fingerprint: schemas/* object */.Ikc({ image: schemas/* string */.YjP(), fields: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()) }),
+        pod: rerun_text,
+        attempts: schemas/* array */.YOg(schemas/* object */.Ikc({
+            attempt: finite,
+            pod: rerun_text,
+            startedAt: finite,
+            finishedAt: finite,
+            class: schemas/* enum */.k5n(CLASSES),
+            reason: rerun_text,
+            message: rerun_text,
+            exitCode: finite.nullable(),
+            node: rerun_text,
+        })),
+    })),
+    runAttempts: schemas/* array */.YOg(schemas/* object */.Ikc({ runAttempt: finite, startedAt: finite, finishedAt: finite.nullable(), result: schemas/* enum */.k5n(RUN_RESULTS).nullable() })),
+});
+/**
+ * Parses the JSON text of a stored state. `where` names its origin for messages
+ * ("ConfigMap data-jobs/pod-dag-nightly-123"). Throws RunStateFormatError saying what is wrong.
+ */
+function parseRunState(text, where) {
+    let raw;
+    try {
+        raw = JSON.parse(text);
+    }
+    catch (err) {
+        throw new RunStateFormatError(`${where}: state.json is not valid JSON (${err.message}); delete the ConfigMap to start the run's state afresh`);
+    }
+    const bad = (what) => {
+        throw new RunStateFormatError(`${where}: state.json ${what}; delete the ConfigMap to start the run's state afresh`);
+    };
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        return bad('is not a JSON object');
+    const version = raw['version'];
+    if (version !== STATE_VERSION) {
+        return bad(`has version ${JSON.stringify(version)}, but this version of pod-dag-action reads version ${STATE_VERSION} (was it written by a newer release?)`);
+    }
+    const parsed = storedRunStateSchema.safeParse(raw);
+    if (parsed.success)
+        return parsed.data;
+    const issue = parsed.error.issues[0];
+    const [top, id, ...rest] = issue.path.map(String);
+    const field = (parts) => parts.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+    if (top === 'tasks' && id !== undefined)
+        return bad(`has a bad entry for task "${id}": ${rest.length > 0 ? `${field(rest)}: ` : ''}${issue.message}`);
+    return bad(`has a bad ${field(issue.path.map(String)) || 'shape'}: ${issue.message}`);
+}
+/**
+ * Makes the serialized state fit in `limitBytes` (UTF-8) by dropping the outputs of the tasks
+ * with the largest outputs first, marking each (`outputsDropped`) so a later run attempt runs it
+ * again rather than reusing it without its outputs. Returns the text and the tasks whose outputs
+ * were dropped, or throws when even without any outputs the state is too large.
+ */
+function fitRunState(state, limitBytes) {
+    let text = serializeRunState(state);
+    if (Buffer.byteLength(text, 'utf8') <= limitBytes)
+        return { text, state, dropped: [] };
+    const size = (o) => Buffer.byteLength(JSON.stringify(o), 'utf8');
+    const candidates = Object.entries(state.tasks)
+        .filter(([, t]) => Object.keys(t.outputs).length > 0)
+        .sort(([a, x], [b, y]) => size(y.outputs) - size(x.outputs) || (a < b ? -1 : 1));
+    const tasks = { ...state.tasks };
+    const dropped = [];
+    for (const [id, t] of candidates) {
+        tasks[id] = { ...t, outputs: {}, outputsDropped: true };
+        dropped.push(id);
+        const next = { ...state, tasks: { ...tasks } };
+        text = serializeRunState(next);
+        if (Buffer.byteLength(text, 'utf8') <= limitBytes)
+            return { text, state: next, dropped };
+    }
+    throw new RunStateFormatError(`the run's state of DAG "${state.dag}" (${Object.keys(state.tasks).length} tasks) is ${Buffer.byteLength(text, 'utf8')} bytes even without task outputs, ` +
+        `more than the ${limitBytes} bytes a ConfigMap can hold; split the DAG into smaller DAGs`);
+}
+
+// EXTERNAL MODULE: ./lib/kube/classify.js
+var classify = __webpack_require__(2239);
+// EXTERNAL MODULE: ./lib/kube/errors.js
+var kube_errors = __webpack_require__(2474);
+// EXTERNAL MODULE: ./lib/kube/pod.js
+var pod = __webpack_require__(1794);
+// EXTERNAL MODULE: ./lib/kube/pod-api.js
+var pod_api = __webpack_require__(2403);
+// EXTERNAL MODULE: ./lib/kube/watch.js
+var watch = __webpack_require__(7718);
+;// CONCATENATED MODULE: ./lib/kube/time.js
+/** Times in Kubernetes objects. */
+/**
+ * A timestamp of a Kubernetes object in epoch ms: client-node gives a `Date`, raw JSON an RFC 3339
+ * string; `null` when it is absent or not a time.
+ */
+function kubeTimeMs(t) {
+    if (t === undefined || t === null)
+        return null;
+    const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
+    return Number.isFinite(ms) ? ms : null;
+}
+
+;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
+
+
+
+
+
+
+
+
+
+const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
+/** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
+async function settleEarlierAttempts(o) {
+    if (o.runAttempt <= 1)
+        return;
+    const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId);
+    const earlier = new Map();
+    let changed = () => { };
+    const watcher = new watch/* PodWatcher */.u((0,pod_api/* kubePodApi */.t)(o.client), o.namespace, selector, (e) => {
+        const attempt = Number(e.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? NaN);
+        if (!(attempt < o.runAttempt))
+            return;
+        earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
+        changed();
+    });
+    const running = () => [...earlier.entries()]
+        .filter(([, s]) => !ended(s))
+        .map(([name, s]) => ({
+        name,
+        task: s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '?',
+        runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]),
+        phase: s.pod.status?.phase ?? 'Pending',
+    }));
+    await watcher.start();
+    try {
+        if (running().length > 0) {
+            o.onWait?.(running(), selector);
+            await new Promise((resolve, reject) => {
+                const onAbort = () => reject(new kube_errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
+                if (o.signal?.aborted)
+                    return onAbort();
+                o.signal?.addEventListener('abort', onAbort, { once: true });
+                watcher.done.catch(reject);
+                changed = () => {
+                    if (running().length > 0)
+                        return;
+                    o.signal?.removeEventListener('abort', onAbort);
+                    resolve();
+                };
+                changed(); // they may have ended since the list
+            });
+        }
+    }
+    finally {
+        watcher.stop();
+    }
+    const ends = [...earlier.entries()]
+        .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.taskAttempt]) }))
+        .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
+        .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
+    if (ends.length === 0)
+        return;
+    const stored = await o.store.load();
+    const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
+    const now = (o.now ?? clock/* systemClock */.m.now)();
+    for (const e of ends) {
+        const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
+        // A matrix instance is recorded under its own id, with its task's fingerprint.
+        const task = tasks.get(taskId) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(taskId));
+        if (task === undefined)
+            continue; // a task the spec no longer has: nothing to plan
+        const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
+        if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt))))
+            continue;
+        const created = kubeTimeMs(e.s.pod.metadata?.creationTimestamp) ?? now;
+        const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
+        if (outcome === null)
+            continue;
+        const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === pod/* CONTAINER */.MR)?.state?.terminated;
+        const started = kubeTimeMs(main?.startedAt) ?? kubeTimeMs(e.s.pod.status?.startTime) ?? created;
+        const finished = kubeTimeMs(main?.finishedAt) ?? now;
+        await o.store.recordTask({
+            task: taskId,
+            runAttempt: e.runAttempt,
+            attempt: e.attempt,
+            pod: e.name,
+            startedAt: started,
+            finishedAt: finished,
+            outcome,
+            // Whether a retry would have followed a failure is not known: null reads as "did not succeed".
+            result: outcome.class === 'succeeded' ? 'succeeded' : null,
+            fingerprint: taskFingerprint(task, o.params),
+        });
+        o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
+    }
+}
+
+// EXTERNAL MODULE: ./lib/common/duration.js
+var duration = __webpack_require__(2081);
+;// CONCATENATED MODULE: ./lib/kube/run-store.js
+/**
+ * The run's state kept in the cluster, so a re-run (next GitHub run attempt) or a restart after a
+ * crash (same run attempt) knows what already happened even when the pods are gone.
+ *
+ * One ConfigMap per GitHub run of a DAG, named from the DAG and the run id, labelled like the
+ * run's pods (managed-by, dag, run id, repository), holding `state.json` (src/dag/rerun.ts's
+ * StoredRunState). It is written after every attempt ends, BEFORE that attempt's pod may be
+ * deleted: whatever the moment of a crash, either the pod or the record of its end exists.
+ *
+ * Writes use optimistic concurrency: each replace carries the resourceVersion read, a 409 means
+ * someone else wrote in between (another process of the same run after a restart, a retried
+ * request that reached the server), so the state is read again and the update, which is
+ * idempotent, applied again. Transient errors (429, 5xx, network) are retried by `request`.
+ *
+ * Size: a ConfigMap holds at most 1 MiB. When the state would not fit, the largest task outputs
+ * are dropped (and marked, so a later run attempt runs those tasks again instead of reusing them
+ * without outputs), and `onNote` says so; if it still does not fit, `recordTask` fails clearly.
+ */
+
+
+
+
+
+/** The key of the state in the ConfigMap's data. */
+const STATE_KEY = 'state.json';
+/**
+ * The most bytes of state.json we write. Kubernetes refuses a ConfigMap whose data exceeds 1 MiB
+ * (1,048,576 bytes); the margin leaves room for metadata and the key.
+ */
+const STATE_LIMIT_BYTES = 1_000_000;
+/** The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>`, a valid DNS subdomain. */
+function runStateName(dag, runId) {
+    const id = runId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+    if (id === '')
+        throw new Error(`runStateName: run id ${JSON.stringify(runId)} has no letter or digit to name a ConfigMap with`);
+    return `pod-dag-${dag}-${id}`;
+}
+/** The labels of a run's state ConfigMap (the pods' labels without task and attempts). */
+function runStateLabels(dag, runId, repository) {
+    const labels = {
+        [pod/* LABELS */.kg.managedBy]: pod/* MANAGED_BY */.Kf,
+        [pod/* LABELS */.kg.dag]: (0,pod/* labelValue */.w)(dag),
+        [pod/* LABELS */.kg.runId]: (0,pod/* labelValue */.w)(runId),
+    };
+    if (repository)
+        labels[pod/* LABELS */.kg.repository] = (0,pod/* labelValue */.w)(repository);
+    return labels;
+}
+/** The run's state in its ConfigMap: read it once at the start, record every attempt's end. */
+class RunStore {
+    /** The ConfigMap's name. */
+    name;
+    #o;
+    /** The last state read or written, and its resourceVersion; `null` until known. */
+    #known = null;
+    /** Writes of this process, one after the other (parallel tasks end at the same time). */
+    #queue = Promise.resolve();
+    constructor(options) {
+        this.name = runStateName(options.dag, options.runId);
+        this.#o = {
+            now: clock/* systemClock */.m.now,
+            limitBytes: STATE_LIMIT_BYTES,
+            onNote: () => { },
+            maxConflicts: 20,
+            ...options,
+        };
+    }
+    get #where() {
+        return `ConfigMap ${this.#o.namespace}/${this.name}`;
+    }
+    /** The stored state, or `null` when the run has none yet (its first attempt). */
+    async load() {
+        return (await this.#read())?.state ?? null;
+    }
+    /**
+     * Records the end of one attempt (and the task's result when final). Resolves once the state
+     * is in the cluster; only then may the attempt's pod be deleted. Calls are applied in order.
+     */
+    recordTask(update) {
+        return this.#enqueue(`record task "${update.task}"`, (state) => applyTaskUpdate(state, update, this.#o.now()));
+    }
+    /** Records that run attempt `runAttempt` started (call once the lease, if any, is held). */
+    markStarted(runAttempt) {
+        return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now()));
+    }
+    /** Records that run attempt `runAttempt` ended with `result` (housekeeping then knows it is over). */
+    markFinished(runAttempt, result) {
+        return this.#enqueue(`record the end of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), result));
+    }
+    #enqueue(what, change) {
+        const write = this.#queue.then(() => this.#write(what, change));
+        // The queue goes on after a failed write; the failure is the caller's to handle.
+        this.#queue = write.catch(() => { });
+        return write;
+    }
+    async #read() {
+        const { core, namespace } = this.#o;
+        let cm;
+        try {
+            cm = await this.#o.request(`read ${this.#where}`, () => core.readNamespacedConfigMap({ name: this.name, namespace }));
+        }
+        catch (err) {
+            if ((0,kube_errors/* classifyError */.fe)(err).kind === 'not-found') {
+                this.#known = null;
+                return null;
+            }
+            throw new kube_errors/* KubeError */.a3(`Could not read the run's state (${this.#where}): ${(0,kube_errors/* classifyError */.fe)(err).message}`, (0,kube_errors/* classifyError */.fe)(err), { cause: err });
+        }
+        const text = cm.data?.[STATE_KEY];
+        if (text === undefined) {
+            throw new kube_errors/* KubeError */.a3(`${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`);
+        }
+        const state = parseRunState(text, this.#where);
+        if (state.dag !== this.#o.dag || state.runId !== this.#o.runId) {
+            throw new kube_errors/* KubeError */.a3(`${this.#where} holds the state of DAG "${state.dag}" run ${state.runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
+                'two DAGs whose names collide after sanitising? Rename one, or delete the ConfigMap.');
+        }
+        this.#known = { state, resourceVersion: cm.metadata?.resourceVersion ?? '' };
+        return this.#known;
+    }
+    async #write(what, change) {
+        const { core, namespace } = this.#o;
+        for (let conflicts = 0;;) {
+            const base = this.#known ?? (await this.#read());
+            const next = change(base?.state ?? emptyRunState(this.#o.dag, this.#o.runId, this.#o.now()));
+            if (base !== null && next === base.state)
+                return; // nothing changes (an older run attempt's update)
+            let fitted;
+            try {
+                fitted = fitRunState(next, this.#o.limitBytes);
+            }
+            catch (err) {
+                throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${err.message}`, null, { cause: err });
+            }
+            if (fitted.dropped.length > 0) {
+                this.#o.onNote(`The run's state in ${this.#where} would exceed ${this.#o.limitBytes} bytes, so the outputs of ${fitted.dropped.map((t) => `"${t}"`).join(', ')} ` +
+                    'were not kept; a re-run of this run will run those tasks again instead of reusing them.');
+            }
+            const body = {
+                apiVersion: 'v1',
+                kind: 'ConfigMap',
+                metadata: {
+                    name: this.name,
+                    namespace,
+                    labels: runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository),
+                    annotations: this.#o.repository ? { 'pod-dag.io/repository': this.#o.repository } : {},
+                    ...(base !== null ? { resourceVersion: base.resourceVersion } : {}),
+                },
+                data: { [STATE_KEY]: fitted.text },
+            };
+            try {
+                const written = base === null
+                    ? await this.#o.request(`create ${this.#where}`, () => core.createNamespacedConfigMap({ namespace, body }))
+                    : await this.#o.request(`replace ${this.#where}`, () => core.replaceNamespacedConfigMap({ name: this.name, namespace, body }));
+                this.#known = { state: fitted.state, resourceVersion: written.metadata?.resourceVersion ?? '' };
+                return;
+            }
+            catch (err) {
+                const info = (0,kube_errors/* classifyError */.fe)(err);
+                // 409: AlreadyExists on create, a stale resourceVersion on replace; 404: deleted meanwhile.
+                // Either way read the state again and apply the (idempotent) update to what is there now.
+                if (info.kind === 'conflict' || (info.kind === 'not-found' && base !== null)) {
+                    this.#known = null;
+                    if (++conflicts > this.#o.maxConflicts) {
+                        throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
+                            '(two jobs running the same DAG with the same run id?)', info, { cause: err });
+                    }
+                    continue;
+                }
+                throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${info.message}`, info, { cause: err });
+            }
+        }
+    }
+}
+/**
+ * Starts a run attempt's session: reads the stored state, plans the re-run, and records that the
+ * run attempt started. Call it after the concurrency lease (if any) is held, before `runDag`.
+ */
+async function startRerunSession(store, options) {
+    const { spec, params, runAttempt, mode } = options;
+    const stored = await store.load();
+    const plan = planRerun(spec, params, stored, mode, { runAttempt });
+    await store.markStarted(runAttempt);
+    const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
+    return {
+        stored,
+        plan,
+        attemptEnded: (end) => {
+            // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
+            const task = tasks.get(end.task) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(end.task));
+            if (task === undefined)
+                return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
+            return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
+        },
+        recorded: (task, attempt) => {
+            const r = recordedAttempt(stored, runAttempt, task, attempt);
+            if (r === null)
+                return null;
+            return {
+                task,
+                attempt,
+                pod: r.pod,
+                startedAt: r.startedAt,
+                finishedAt: r.finishedAt,
+                outcome: { class: r.class, reason: r.reason, message: r.message, exitCode: r.exitCode, outputs: r.outputs, node: r.node },
+                outputs: r.outputs,
+            };
+        },
+        finished: (result) => store.markFinished(runAttempt, result),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/kube/housekeeping.js
+
+
+
+
+
+
+
+/** The label selector of everything of this DAG (and repository) that pod-dag-action created. */
+function dagSelector(dag, repository) {
+    const repo = repository ? `${pod/* LABELS */.kg.repository}=${(0,pod/* labelValue */.w)(repository)}` : `!${pod/* LABELS */.kg.repository}`;
+    return `${pod/* LABELS */.kg.managedBy}=${pod/* MANAGED_BY */.Kf},${pod/* LABELS */.kg.dag}=${(0,pod/* labelValue */.w)(dag)},${repo}`;
+}
+const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
+/** The latest moment a pod showed life: created, started or finished. */
+function podActivity(pod) {
+    let latest = kubeTimeMs(pod.metadata?.creationTimestamp) ?? 0;
+    for (const s of pod.status?.containerStatuses ?? []) {
+        latest = Math.max(latest, kubeTimeMs(s.state?.terminated?.finishedAt) ?? 0, kubeTimeMs(s.state?.running?.startedAt) ?? 0);
+    }
+    return latest;
+}
+/** An age in its largest unit only (days from two days on, else hours, else minutes): `5d`, `3h`, `12m`. */
+function formatAge(msAgo) {
+    const unit = msAgo >= 48 * 3_600_000 ? 24 * 3_600_000 : msAgo >= 3_600_000 ? 3_600_000 : 60_000;
+    const age = Math.max(0, msAgo - (msAgo % unit));
+    return age === 0 ? '0m' : (0,duration/* formatDuration */.a)(age);
+}
+/** Removes old runs of this DAG; see the module comment for what it never touches. */
+async function removeOldRuns(options) {
+    const { core, namespace } = options;
+    const { request } = options;
+    const now = (options.now ?? clock/* systemClock */.m.now)();
+    const staleAfter = options.staleAfterMs ?? 3 * 24 * 3_600_000;
+    const result = { pods: [], configMaps: [], kept: [], errors: [] };
+    const labelSelector = dagSelector(options.dag, options.repository);
+    const current = options.runId === null ? null : (0,pod/* labelValue */.w)(options.runId);
+    let pods;
+    let maps;
+    try {
+        pods = (await request(`list pods in ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector }))).items;
+        maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector }))).items;
+    }
+    catch (err) {
+        result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,kube_errors/* classifyError */.fe)(err).message}`);
+        return result;
+    }
+    const runs = new Map();
+    const runOf = (labels) => {
+        const id = labels?.[pod/* LABELS */.kg.runId];
+        // Our own label checks again, so a server that ignored part of the selector cannot widen it.
+        if (id === undefined || id === current || labels?.[pod/* LABELS */.kg.managedBy] !== pod/* MANAGED_BY */.Kf || labels[pod/* LABELS */.kg.dag] !== (0,pod/* labelValue */.w)(options.dag))
+            return null;
+        if ((labels[pod/* LABELS */.kg.repository] ?? null) !== (options.repository ? (0,pod/* labelValue */.w)(options.repository) : null))
+            return null;
+        let run = runs.get(id);
+        if (run === undefined)
+            runs.set(id, (run = { pods: [], maps: [], activity: 0, live: null }));
+        return run;
+    };
+    for (const pod of pods) {
+        const run = runOf(pod.metadata?.labels);
+        if (run === null)
+            continue;
+        run.pods.push(pod);
+        run.activity = Math.max(run.activity, podActivity(pod));
+        const phase = pod.status?.phase ?? 'Pending';
+        if (!FINISHED_PHASES.has(phase) && !pod.metadata?.deletionTimestamp)
+            run.live ??= `pod ${pod.metadata?.name} is ${phase}`;
+    }
+    for (const cm of maps) {
+        const run = runOf(cm.metadata?.labels);
+        if (run === null)
+            continue;
+        run.maps.push(cm);
+        run.activity = Math.max(run.activity, kubeTimeMs(cm.metadata?.creationTimestamp) ?? 0);
+        const text = cm.data?.[STATE_KEY];
+        if (text === undefined)
+            continue;
+        try {
+            const state = parseRunState(text, `ConfigMap ${namespace}/${cm.metadata?.name}`);
+            run.activity = Math.max(run.activity, state.updatedAt);
+            const last = state.runAttempts.at(-1);
+            if (last !== undefined && last.finishedAt === null && now - last.startedAt < staleAfter) {
+                run.live ??= `its run attempt ${last.runAttempt} started ${formatAge(now - last.startedAt)} ago and has not ended`;
+            }
+        }
+        catch {
+            // An unreadable state says nothing about life; the timestamps decide.
+        }
+    }
+    for (const [runId, run] of [...runs].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (now - run.activity < options.retentionMs)
+            continue;
+        if (run.live !== null) {
+            result.kept.push({ runId, reason: run.live });
+            continue;
+        }
+        if (options.keepPods !== 'always') {
+            for (const pod of run.pods) {
+                const name = pod.metadata.name;
+                if (await remove(`pod ${namespace}/${name}`, () => core.deleteNamespacedPod({ name, namespace })))
+                    result.pods.push(name);
+            }
+        }
+        else if (run.pods.length > 0) {
+            result.kept.push({ runId, reason: `keep-pods is 'always': its ${run.pods.length} pod(s) stay` });
+        }
+        for (const cm of run.maps) {
+            const name = cm.metadata.name;
+            if (await remove(`ConfigMap ${namespace}/${name}`, () => core.deleteNamespacedConfigMap({ name, namespace })))
+                result.configMaps.push(name);
+        }
+    }
+    return result;
+    async function remove(what, fn) {
+        try {
+            await request(`delete ${what}`, fn);
+            return true;
+        }
+        catch (err) {
+            const info = (0,kube_errors/* classifyError */.fe)(err);
+            if (info.kind === 'not-found')
+                return true;
+            result.errors.push(`Could not delete ${what}: ${info.message}`);
+            return false;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/kube/history.js
+
+
+
+
+/** The most earlier runs the history shows. */
+const HISTORY_RUNS = 20;
+/** The last runs before this one, oldest first; `unavailable` says why there are none, if not for lack of runs. */
+async function readHistory(o) {
+    let items;
+    try {
+        items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: dagSelector(o.dag, o.repository) }))).items;
+    }
+    catch (err) {
+        const e = (0,kube_errors/* classifyError */.fe)(err);
+        const why = e.kind === 'forbidden'
+            ? `RBAC does not let these credentials list configmaps in namespace ${o.namespace}, where the runs' states are kept`
+            : `the runs' states could not be listed: ${err.message ?? String(err)}`;
+        return { runs: [], unavailable: why };
+    }
+    const runs = [];
+    for (const cm of items) {
+        const text = cm.data?.[STATE_KEY];
+        if (text === undefined)
+            continue;
+        let state;
+        try {
+            state = parseRunState(text, `ConfigMap ${cm.metadata?.name ?? '?'}`);
+        }
+        catch {
+            continue; // a state this version cannot read is left out of the history, not an error
+        }
+        if (state.dag !== o.dag || state.runId === o.runId)
+            continue;
+        const first = state.runAttempts[0];
+        const last = state.runAttempts[state.runAttempts.length - 1];
+        if (first === undefined || last === undefined)
+            continue;
+        const tasks = {};
+        for (const [id, t] of Object.entries(state.tasks)) {
+            const start = t.attempts[0]?.startedAt ?? null;
+            tasks[id] = { result: t.result, durationMs: start === null ? null : Math.max(0, t.finishedAt - start), runAttempt: t.runAttempt };
+        }
+        runs.push({ runId: state.runId, runAttempt: last.runAttempt, startedAt: first.startedAt, result: last.result, tasks });
+    }
+    runs.sort((a, b) => a.startedAt - b.startedAt || a.runId.localeCompare(b.runId));
+    return { runs: runs.slice(Math.max(0, runs.length - (o.limit ?? HISTORY_RUNS))), unavailable: null };
+}
+
+// EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
+var dist = __webpack_require__(9655);
+// EXTERNAL MODULE: ./lib/kube/lease-name.js
+var lease_name = __webpack_require__(8399);
+;// CONCATENATED MODULE: ./lib/kube/lease.js
+/**
+ * One run at a time: the `concurrency` input names a coordination.k8s.io/v1 Lease that a run
+ * holds while it lives. This serializes runs across workflows and repositories that share a
+ * cluster, which GitHub's own `concurrency:` cannot.
+ *
+ * The protocol is client-go's leader election, reduced to one acquisition:
+ * - Holding: `spec.holderIdentity` is ours; we renew `spec.renewTime` every third of
+ *   `leaseDurationSeconds`, each write carrying the resourceVersion read (optimistic concurrency:
+ *   a 409 means someone else wrote; we read again and look whether we still hold it).
+ * - Free: no Lease object, no holder (released), or a holder that stopped renewing: its lease
+ *   expired at min(renewTime + duration, first time we saw that renewTime + duration). The
+ *   second term bounds the wait when the holder's clock runs ahead of ours.
+ * - Ours already: a holder of the same GitHub run (same repository, run id and job) with the
+ *   same or an earlier run attempt. GitHub starts a new run attempt only after the earlier one
+ *   ended, and the same attempt seen again is this job restarted after a crash, so that holder
+ *   is dead. (Matrix jobs of one job share this identity: give each its own concurrency name.)
+ * - Taking it: create (a 409 AlreadyExists means another run won the race) or replace with
+ *   the resourceVersion read (a 409 means the same); either way read again and decide again.
+ *
+ * Waiting (policy `wait`) never polls: it sleeps until the holder's lease would expire, or until
+ * a watch on the Lease reports a change (a release), whichever is first, bounded by the wait
+ * timeout. Requests while waiting: about one read per lease duration.
+ */
+
+
+
+
+
+
+
+/**
+ * The holder identity of this run: `<repository>/runs/<runId>/attempts/<runAttempt>/<job>#<random>`.
+ * The random part tells two processes of the same job apart.
+ */
+function leaseHolder(ctx, random = (0,external_node_crypto_.randomBytes)(4).toString('hex')) {
+    return `${ctx.repository ?? 'local'}/runs/${ctx.runId ?? 'local'}/attempts/${ctx.runAttempt}/${ctx.job ?? 'job'}#${random}`;
+}
+const HOLDER = /^(.*)\/runs\/([^/]+)\/attempts\/(\d+)\/([^#]*)#(.*)$/;
+/** Whether `other` is this same GitHub job in the same or an earlier run attempt (so, dead). */
+function isEarlierSelf(me, other) {
+    const a = HOLDER.exec(me);
+    const b = HOLDER.exec(other);
+    if (a === null || b === null)
+        return false;
+    if (a[2] === 'local')
+        return false; // the CLI has no run id: never assume
+    return a[1] === b[1] && a[2] === b[2] && a[4] === b[4] && Number(b[3]) <= Number(a[3]);
+}
+
+/** A wait or a lease duration, to the second it ends in. */
+function formatWait(ms) {
+    const whole = Math.ceil(Math.max(0, ms) / 1000) * 1000;
+    return whole === 0 ? '0s' : (0,duration/* formatDuration */.a)(whole);
+}
+/**
+ * Acquires the lease under `policy`. Never throws for "held by someone else": that is
+ * `acquired: false` with the reason (the caller skips or fails the step). Throws KubeError when
+ * the API refuses (RBAC, unreachable).
+ */
+async function acquireLease(api, options) {
+    const o = {
+        durationSeconds: 60,
+        waitTimeoutMs: 3_600_000,
+        clock: clock/* systemClock */.m,
+        ...options,
+    };
+    if (!(Number.isInteger(o.durationSeconds) && o.durationSeconds > 0)) {
+        throw new Error(`acquireLease: durationSeconds must be a whole number > 0, got ${o.durationSeconds}`);
+    }
+    const where = `Lease ${o.namespace}/${o.name}`;
+    const durationMs = o.durationSeconds * 1000;
+    const started = o.clock.now();
+    const deadline = started + (o.policy === 'wait' ? o.waitTimeoutMs : 0);
+    // When we first saw the current (holder, renewTime) of the lease, on our clock.
+    let observed = null;
+    let toldHolder = null;
+    const fail = (what, err) => {
+        const info = (0,kube_errors/* classifyError */.fe)(err);
+        throw new kube_errors/* KubeError */.a3(`Could not ${what} ${where}: ${info.message}${info.kind === 'forbidden' ? ' (grant get, create and update on leases.coordination.k8s.io in this namespace)' : ''}`, info, { cause: err });
+    };
+    const spec = (now, prev) => ({
+        holderIdentity: o.holder,
+        leaseDurationSeconds: o.durationSeconds,
+        acquireTime: new dist/* V1MicroTime */.Nun(now),
+        renewTime: new dist/* V1MicroTime */.Nun(now),
+        leaseTransitions: (prev?.spec?.leaseTransitions ?? 0) + (prev?.spec?.holderIdentity && prev.spec.holderIdentity !== o.holder ? 1 : 0),
+    });
+    for (;;) {
+        if (o.signal?.aborted)
+            return notAcquired(`stopped waiting for ${where}: the run was cancelled`, null);
+        let lease;
+        try {
+            lease = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
+        }
+        catch (err) {
+            if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+                fail('read', err);
+            lease = null;
+        }
+        const now = o.clock.now();
+        if (lease === null) {
+            try {
+                const created = await o.request(`create ${where}`, () => api.createNamespacedLease({ namespace: o.namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: o.name, namespace: o.namespace }, spec: spec(now, null) } }));
+                return held(created, `acquired ${where}`);
+            }
+            catch (err) {
+                if ((0,kube_errors/* classifyError */.fe)(err).kind === 'conflict')
+                    continue; // another run created it first: look again
+                return fail('create', err);
+            }
+        }
+        const holder = lease.spec?.holderIdentity ?? '';
+        const renewed = kubeTimeMs(lease.spec?.renewTime) ?? kubeTimeMs(lease.spec?.acquireTime);
+        const key = `${holder}@${String(renewed)}`;
+        if (observed?.key !== key)
+            observed = { key, at: now };
+        const duration = (lease.spec?.leaseDurationSeconds ?? o.durationSeconds) * 1000;
+        const expiresAt = Math.min(renewed === null ? Infinity : renewed + duration, observed.at + duration);
+        let why = null;
+        if (holder === '')
+            why = `acquired ${where} (it was free)`;
+        else if (holder === o.holder)
+            why = `acquired ${where} (we held it already)`;
+        else if (isEarlierSelf(o.holder, holder))
+            why = `acquired ${where} from ${holder}, an earlier process of this same job (it is no longer running)`;
+        else if (now >= expiresAt)
+            why = `took over ${where} from ${holder}, which stopped renewing it ${formatWait(now - (renewed ?? observed.at))} ago (lease duration ${formatWait(duration)})`;
+        if (why !== null) {
+            try {
+                const body = { ...lease, spec: { ...spec(now, lease) } };
+                const replaced = await o.request(`update ${where}`, () => api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body }));
+                return held(replaced, why);
+            }
+            catch (err) {
+                const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
+                if (kind === 'conflict' || kind === 'not-found')
+                    continue; // someone else wrote first: look again
+                return fail('update', err);
+            }
+        }
+        const heldFor = `${where} is held by ${holder} (until ${new Date(expiresAt).toISOString()} unless renewed)`;
+        if (o.policy !== 'wait')
+            return notAcquired(heldFor, holder);
+        if (now >= deadline) {
+            return notAcquired(`waited ${formatWait(now - started)} for ${where}, the wait limit; it is still held by ${holder}`, holder);
+        }
+        if (toldHolder !== holder) {
+            toldHolder = holder;
+            o.onWait?.(holder, expiresAt);
+        }
+        await wakeAt(Math.min(expiresAt, deadline), lease.metadata?.resourceVersion);
+    }
+    /** Sleeps until `until` (our clock), or until the watch says the lease changed. */
+    async function wakeAt(until, resourceVersion) {
+        const stop = new AbortController();
+        const onAbort = () => stop.abort();
+        if (o.signal?.aborted)
+            return; // cancelled already (perhaps by onWait): the loop says so
+        o.signal?.addEventListener('abort', onAbort, { once: true });
+        let watchRequest = null;
+        try {
+            const changed = new Promise((resolve) => {
+                if (o.watch === undefined || resourceVersion === undefined)
+                    return;
+                o
+                    .watch(`/apis/coordination.k8s.io/v1/namespaces/${o.namespace}/leases`, { fieldSelector: `metadata.name=${o.name}`, resourceVersion }, (type) => {
+                    if (type === 'MODIFIED' || type === 'DELETED')
+                        resolve();
+                }, () => { })
+                    .then((req) => {
+                    watchRequest = req;
+                    if (stop.signal.aborted)
+                        req.abort();
+                })
+                    .catch(() => { }); // no watch permission or no watch: the timer still wakes us
+            });
+            await Promise.race([o.clock.sleep(Math.max(0, until - o.clock.now()), stop.signal), changed]);
+        }
+        finally {
+            stop.abort();
+            watchRequest?.abort();
+            o.signal?.removeEventListener('abort', onAbort);
+        }
+    }
+    function notAcquired(reason, heldBy) {
+        return { acquired: false, reason, heldBy, release: async () => { } };
+    }
+    function held(lease, reason) {
+        let current = lease;
+        const stop = new AbortController();
+        let lost = false;
+        let lastRenewed = o.clock.now();
+        const interval = Math.max(1, Math.floor(durationMs / 3));
+        const renew = async () => {
+            for (;;) {
+                const now = o.clock.now();
+                try {
+                    const body = { ...current, spec: { ...current.spec, holderIdentity: o.holder, renewTime: new dist/* V1MicroTime */.Nun(now), leaseDurationSeconds: o.durationSeconds } };
+                    current = await o.request(`renew ${where}`, () => api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body }));
+                    lastRenewed = now;
+                    return;
+                }
+                catch (err) {
+                    const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
+                    if (kind !== 'conflict' && kind !== 'not-found')
+                        throw err;
+                }
+                // Someone else wrote: still ours?
+                let fresh = null;
+                try {
+                    fresh = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
+                }
+                catch (err) {
+                    if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+                        throw err;
+                }
+                if (fresh === null || fresh.spec?.holderIdentity !== o.holder) {
+                    lost = true;
+                    o.onLost?.(`${where} was taken by ${fresh?.spec?.holderIdentity ?? 'nobody (it was deleted)'} while this run held it; another run may now run at the same time`);
+                    return;
+                }
+                current = fresh;
+            }
+        };
+        const loop = (async () => {
+            while (!stop.signal.aborted && !lost) {
+                await o.clock.sleep(interval, stop.signal);
+                if (stop.signal.aborted)
+                    break;
+                try {
+                    await renew();
+                }
+                catch (err) {
+                    // A renewal that failed (after the requester's retries) is tried again next time;
+                    // once a whole duration passed without one, others may take the lease over.
+                    if (o.clock.now() - lastRenewed >= durationMs && !lost) {
+                        lost = true;
+                        o.onLost?.(`could not renew ${where} for ${formatWait(durationMs)} (${(0,kube_errors/* classifyError */.fe)(err).message}); another run may take it over`);
+                    }
+                }
+            }
+        })();
+        let released = null;
+        return {
+            acquired: true,
+            reason,
+            heldBy: null,
+            release: () => (released ??= (async () => {
+                stop.abort();
+                await loop;
+                if (lost)
+                    return;
+                // Free it for the next run at once: clear the holder (client-go's ReleaseOnCancel).
+                for (let tries = 0; tries < 5; tries++) {
+                    try {
+                        const body = { ...current, spec: { ...current.spec, holderIdentity: undefined, renewTime: new dist/* V1MicroTime */.Nun(o.clock.now()) } };
+                        await o.request(`release ${where}`, () => api.replaceNamespacedLease({ name: o.name, namespace: o.namespace, body }));
+                        return;
+                    }
+                    catch (err) {
+                        const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
+                        if (kind !== 'conflict')
+                            return; // gone, or the API fails: the lease expires on its own
+                        try {
+                            const fresh = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
+                            if (fresh.spec?.holderIdentity !== o.holder)
+                                return;
+                            current = fresh;
+                        }
+                        catch {
+                            return;
+                        }
+                    }
+                }
+            })()),
+        };
+    }
+}
+
+// EXTERNAL MODULE: ./lib/kube/dry-run-checks.js
+var dry_run_checks = __webpack_require__(6740);
+;// CONCATENATED MODULE: ./lib/kube/sweep.js
+
+/**
+ * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
+ * (with `keepPods`, the ended pods that policy keeps stay).
+ * Never throws: problems come back as warnings for the caller to print.
+ */
+async function cleanupRun(api, namespace, selector, options = {}) {
+    const deleted = [];
+    const warnings = [];
+    let pods;
+    try {
+        pods = (await api.list(namespace, selector)).items;
+    }
+    catch (err) {
+        return { deleted, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
+    }
+    await Promise.all(pods.map(async (p) => {
+        const name = p.metadata?.name ?? '';
+        if (p.metadata?.deletionTimestamp)
+            return;
+        // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
+        // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
+        const phase = p.status?.phase;
+        if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed'))
+            return;
+        if (options.keepPods === 'on-failure' && phase === 'Failed')
+            return;
+        try {
+            await api.delete(namespace, name, { gracePeriodSeconds: 2 });
+            deleted.push(name);
+        }
+        catch (err) {
+            if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+                warnings.push((0,kube_errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
+        }
+    }));
+    return { deleted: deleted.sort(), warnings };
+}
+
+// EXTERNAL MODULE: ./lib/report/annotations.js
+var annotations = __webpack_require__(1116);
+// EXTERNAL MODULE: ./lib/report/live-log.js
+var live_log = __webpack_require__(1781);
+// EXTERNAL MODULE: ./lib/report/outputs.js
+var outputs = __webpack_require__(8568);
+// EXTERNAL MODULE: ./lib/report/summary-reporter.js
+var summary_reporter = __webpack_require__(626);
+;// CONCATENATED MODULE: ./lib/report/types.js
+/** Forwards every hook to each reporter, in order. */
+class CompositeReporter {
+    #reporters;
+    constructor(reporters) {
+        this.#reporters = reporters;
+    }
+    async runStarted(info) {
+        for (const r of this.#reporters)
+            await r.runStarted?.(info);
+    }
+    async decision(decision, run) {
+        for (const r of this.#reporters)
+            await r.decision?.(decision, run);
+    }
+    async podCreated(task, attempt, pod, adopted, poke) {
+        for (const r of this.#reporters)
+            await r.podCreated?.(task, attempt, pod, adopted, poke);
+    }
+    logLine(line) {
+        for (const r of this.#reporters)
+            r.logLine?.(line);
+    }
+    logEnded(task, attempt) {
+        for (const r of this.#reporters)
+            r.logEnded?.(task, attempt);
+    }
+    podPending(task, attempt, status, at) {
+        for (const r of this.#reporters)
+            r.podPending?.(task, attempt, status, at);
+    }
+    containerStarted(task, attempt, node, pendingMs) {
+        for (const r of this.#reporters)
+            r.containerStarted?.(task, attempt, node, pendingMs);
+    }
+    async attemptFinished(task, attempt, outcome, run) {
+        for (const r of this.#reporters)
+            await r.attemptFinished?.(task, attempt, outcome, run);
+    }
+    async dryRunVerdict(verdict) {
+        for (const r of this.#reporters)
+            await r.dryRunVerdict?.(verdict);
+    }
+    async dryRunChecks(checks) {
+        for (const r of this.#reporters)
+            await r.dryRunChecks?.(checks);
+    }
+    async runFinished(state, logTails) {
+        for (const r of this.#reporters)
+            await r.runFinished?.(state, logTails);
+    }
+    async planRendered(info, pods) {
+        for (const r of this.#reporters)
+            await r.planRendered?.(info, pods);
+    }
+}
+
+// EXTERNAL MODULE: ./lib/action/errors.js
+var action_errors = __webpack_require__(187);
+// EXTERNAL MODULE: ./lib/action/github-runner.js
+var github_runner = __webpack_require__(778);
+// EXTERNAL MODULE: ./lib/action/settings.js
+var action_settings = __webpack_require__(1149);
+// EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
+var run_dates = __webpack_require__(9672);
+;// CONCATENATED MODULE: ./lib/action/on-cluster.js
+/**
+ * The action's `run` and `dry-run` modes, and the post step's sweep: everything that talks to the
+ * cluster. `steps.ts` loads this module only when a mode needs it (`import()`), because it brings
+ * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * `run` and `dry-run`: connect, check permissions, then hand over to the engine. A backfill runs
+ * the DAG once per logical date, each a run of its own (run id `<run id>-<date>`: its own pods,
+ * state and summary section), in order, `parallel` at a time.
+ */
+async function runOnCluster(spec, params, settings, context, deps, dates) {
+    const { runner, env, signal } = deps;
+    const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
+    const connection = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
+    for (const secret of connection.secrets)
+        (0,github_runner/* maskSecret */.$l)(runner, secret);
+    const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
+    const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
+    runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
+    // The post step's sweep is told which pods are this run's before anything may fail: a restart
+    // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
+    // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
+    const runId = (0,run/* effectiveRunId */.gw)(context);
+    if (mode === 'run') {
+        runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
+        // A backfill's runs each save their own selector as they start (below).
+        if (dates.backfill === null)
+            runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+        runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
+    }
+    await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+    const secrets = connection.secrets;
+    /**
+     * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
+     * `heading` opens its summary section (written in the same append, so sections never mix).
+     */
+    // The runner's summary is one buffer: the runs of a backfill append to it one at a time.
+    let summaries = Promise.resolve();
+    const appendSummary = (md) => (summaries = summaries.then(() => runner.appendSummary(md)));
+    // The summary reporter is kept apart too: a run hands it the DAG's history before it starts.
+    const summaryOf = new WeakMap();
+    const reportersFor = (prefix, heading = '') => {
+        const summary = new summary_reporter/* SummaryReporter */.Wx({
+            runner: heading === '' ? runner : { appendSummary: (md) => appendSummary(`${heading}${md}`) },
+            logTailLines: settings.logTailLines,
+            keepPods: settings.keepPods,
+            secrets,
+        });
+        const reporter = new CompositeReporter([
+            new live_log/* LiveLogReporter */.U4({ write: (line) => runner.info(`${prefix}${line}`) }),
+            summary,
+            new annotations/* AnnotationReporter */.x0({ runner, secrets }),
+            new outputs/* OutputsReporter */.E3({ runner, env, secrets }),
+        ]);
+        summaryOf.set(reporter, summary);
+        return reporter;
+    };
+    const common = {
+        spec,
+        params,
+        namespace,
+        maxParallel: settings.maxParallel,
+        keepPods: settings.keepPods,
+        pods: (0,pod_api/* kubePodApi */.t)(client),
+        cluster: (0,dry_run_checks/* kubeClusterReader */.rn)(client),
+        context,
+        signal,
+        logTailLines: settings.logTailLines,
+        debug: (line) => runner.debug(line),
+        logBacklog: () => runner.logBacklog?.(),
+    };
+    runner.info(describeDates(dates));
+    if (mode === 'dry-run') {
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({ ...common, run: dates.run, reporter: reportersFor(''), mode }));
+        finish(spec, state, mode);
+        return;
+    }
+    // The run id was fixed once, above: pod names, labels, the state ConfigMap and the post
+    // step's selector must all agree on it.
+    const baseRunId = runId;
+    const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
+    if (lease !== null && !lease.acquired)
+        return;
+    try {
+        if (dates.backfill === null) {
+            runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, baseRunId));
+            const state = await runOne(baseRunId, dates.run, reportersFor(''));
+            finish(spec, state, mode);
+            return;
+        }
+        // A backfill: one run per logical date, in order, `parallel` at a time.
+        const { dates: logical, parallel } = dates.backfill;
+        runner.info(`Backfill of ${logical.length} logical date${logical.length === 1 ? '' : 's'} (${logical[0]} … ${logical.at(-1)}), ${parallel} at a time`);
+        const results = [];
+        let next = 0;
+        const worker = async () => {
+            while (next < logical.length && !signal.aborted) {
+                const date = logical[next++];
+                const run = (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: deps.now?.() ?? Date.now(), schedule: dates.schedule, logicalDate: date }));
+                const runId = `${baseRunId}-${date.replace(/[^0-9A-Za-z]/g, '').toLowerCase()}`;
+                // The post step sweeps the latest run's pods; earlier runs have cleaned up after themselves.
+                runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+                const heading = `# Logical date ${run['ts']}\n\nRun \`${runId}\` of the backfill, data interval ${run['intervalStart']} → ${run['intervalEnd']}.\n\n`;
+                results.push({ date, state: await runOne(runId, run, reportersFor(parallel > 1 ? `[${run['date']}] ` : '', heading)) });
+            }
+        };
+        await Promise.all(Array.from({ length: Math.min(parallel, logical.length) }, worker));
+        results.sort((a, b) => (a.date < b.date ? -1 : 1));
+        finishBackfill(spec, results, runner);
+    }
+    finally {
+        await lease?.release();
+    }
+    /** One run of the DAG: its own run id, state ConfigMap, pods and reporters. */
+    async function runOne(runId, run, reporter) {
+        const store = new RunStore({
+            core: client.core,
+            namespace,
+            dag: spec.name,
+            runId,
+            repository: context.repository,
+            request: client.request,
+            onNote: (note) => runner.warning(note),
+        });
+        if (context.runAttempt > 1) {
+            await (0,action_errors/* withKubeErrors */.$6)(() => settleEarlierAttempts({
+                client,
+                namespace,
+                spec,
+                params,
+                runId,
+                runAttempt: context.runAttempt,
+                store,
+                signal,
+                onWait: (pods, selector) => {
+                    runner.info(`Waiting for ${pods.length} pod${pods.length === 1 ? '' : 's'} of an earlier attempt of this run, whose runner stopped without seeing ${pods.length === 1 ? 'it' : 'them'} end, so that no task runs twice at once:`);
+                    for (const p of pods)
+                        runner.info(`  ${p.name} (task ${p.task}, run attempt ${p.runAttempt}, ${p.phase})`);
+                    runner.info(`Their results will be used as if that attempt had seen them. To stop waiting, delete them: kubectl delete pod -n ${namespace} -l '${selector}'`);
+                },
+                onRecorded: (task, runAttempt, attempt, outcome) => runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
+            }));
+        }
+        const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
+        // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
+        summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
+        for (const [task, prev] of Object.entries(session.plan.previous)) {
+            runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
+        }
+        if (session.stored !== null)
+            for (const r of session.plan.rerun)
+                runner.info(`${r.task} runs: ${r.reason}`);
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({
+            ...common,
+            reporter,
+            run,
+            mode,
+            runId,
+            previous: session.plan.previous,
+            onAttemptEnd: (end) => session.attemptEnded(end),
+            recorded: (task, attempt) => session.recorded(task, attempt),
+        }));
+        if (state.result !== null)
+            await session.finished(state.result).catch((err) => runner.warning(`Could not record the end of the run: ${err.message}`));
+        const old = await removeOldRuns({
+            core: client.core,
+            namespace,
+            dag: spec.name,
+            repository: context.repository,
+            runId,
+            retentionMs: settings.retentionMs,
+            keepPods: settings.keepPods,
+            request: client.request,
+        });
+        if (old.pods.length + old.configMaps.length > 0) {
+            runner.info(`Removed ${old.pods.length} pod(s) and ${old.configMaps.length} state ConfigMap(s) of runs older than the retention`);
+        }
+        for (const e of old.errors)
+            runner.warning(`Housekeeping: ${e}`);
+        return state;
+    }
+}
+/** "Logical date 2026-12-03 (…), data interval … → …, from the schedule "0 2 * * *"". */
+function describeDates(dates) {
+    const r = dates.run;
+    const from = r['source'] === 'schedule' ? `the schedule "${r['schedule']}"` : r['source'] === 'input' ? 'the inputs' : 'the start of the run';
+    return `Logical date ${r['ts']}, data interval ${r['intervalStart']} → ${r['intervalEnd']} (from ${from})`;
+}
+/** A backfill's outcome: the step fails if any of its runs did not succeed, naming them. */
+function finishBackfill(spec, results, runner) {
+    const bad = results.filter((r) => r.state.result !== 'success');
+    const failedTasks = [...new Set(results.flatMap((r) => r.state.tasks.filter((t) => t.result === 'failed').map((t) => t.id)))];
+    const result = bad.length === 0 ? 'success' : results.some((r) => r.state.result === 'failure') ? 'failure' : 'cancelled';
+    // The last run's reporters set the outputs; these say the whole backfill.
+    runner.setOutput('result', result);
+    runner.setOutput('failed-tasks', JSON.stringify(failedTasks));
+    runner.info(`Backfill of DAG ${spec.name}: ${results.length - bad.length} of ${results.length} runs succeeded${bad.length > 0 ? ` (not: ${bad.map((b) => b.date).join(', ')})` : ''}`);
+    if (bad.length > 0)
+        throw new action_errors/* ActionError */.lZ(`Backfill of DAG ${spec.name}: ${bad.length} of ${results.length} runs did not succeed (${bad.map((b) => `${b.date}: ${b.state.result}`).join(', ')}).`);
+}
+/**
+ * Takes the `concurrency` lock per its policy. Resolves to the held lease, or to a lease that was
+ * not acquired after the step's outcome was set (skipped: success with result `skipped`).
+ */
+async function takeLock(settings, name, namespace, context, client, deps) {
+    const { runner, signal } = deps;
+    const lease = await (0,action_errors/* withKubeErrors */.$6)(() => acquireLease(client.coordination, {
+        name: (0,lease_name/* concurrencyLeaseName */.J)(name),
+        namespace,
+        holder: leaseHolder(context),
+        policy: settings.concurrencyPolicy,
+        waitTimeoutMs: settings.concurrencyTimeoutMs,
+        request: client.request,
+        watch: (path, query, onEvent, onDone) => client.watchRequest(`watch lease ${name}`, path, query, onEvent, onDone),
+        signal,
+        onWait: (holder, until) => runner.info(`Waiting for the concurrency lock '${name}': held by ${holder} (until ${new Date(until).toISOString()} unless renewed)`),
+        onLost: (reason) => runner.warning(`Lost the concurrency lock '${name}': ${reason}`),
+    }));
+    if (lease.acquired) {
+        runner.info(`Holding the concurrency lock '${name}' (Lease ${namespace}/${(0,lease_name/* concurrencyLeaseName */.J)(name)})`);
+        return lease;
+    }
+    if (signal.aborted)
+        throw new action_errors/* ActionError */.lZ(`Cancelled while waiting for the concurrency lock '${name}'.`);
+    if (settings.concurrencyPolicy === 'skip') {
+        runner.info(`Skipped: ${lease.reason} (concurrency-policy: skip)`);
+        runner.setOutput('result', 'skipped');
+        runner.setOutput('failed-tasks', '[]');
+        runner.setOutput('outputs', '{}');
+        await runner.appendSummary(`## ⏭️ Skipped\n\nAnother run holds the concurrency lock \`${name}\`: ${lease.reason}.\n`);
+        return lease;
+    }
+    throw new action_errors/* ActionError */.lZ(`Another run holds the concurrency lock '${name}': ${lease.reason}. Nothing was run.`);
+}
+/** Turns the run's result into the step's: a failed DAG fails the step, with the tasks named. */
+function finish(spec, state, mode) {
+    if (state.result === 'success')
+        return;
+    const failed = state.tasks.filter((t) => t.result === 'failed').map((t) => t.id);
+    if (state.result === 'cancelled') {
+        throw new action_errors/* ActionError */.lZ(`DAG ${spec.name} was cancelled${state.cancelled === 'timeout' ? ' (its timeout passed)' : ''}.`);
+    }
+    if (mode === 'dry-run') {
+        throw new action_errors/* ActionError */.lZ(`Dry run of DAG ${spec.name}: the cluster would refuse the pods of ${failed.join(', ')} (see the summary).`);
+    }
+    throw new action_errors/* ActionError */.lZ(`DAG ${spec.name} failed: ${failed.length} task${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}).`);
+}
+function describeSource(source) {
+    switch (source) {
+        case 'kubeconfig-input':
+            return "the 'kubeconfig' input";
+        case 'token-input':
+            return "the 'server' and 'token' inputs";
+        case 'kubeconfig-file':
+            return 'the kubeconfig file of an earlier step (KUBECONFIG or ~/.kube/config)';
+        case 'in-cluster':
+            return 'the in-cluster service account';
+        default:
+            return source;
+    }
+}
+/**
+ * The post step's sweep, once the main step's state says which pods are this run's: removes what
+ * is left of them. Never fails the job; only warns.
+ */
+async function cleanUpRun(runner, env, namespace, selector, keepPods) {
+    try {
+        const settings = (0,action_settings/* readSettings */.sb)((name) => runner.getInput(name));
+        const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
+        for (const secret of connection.secrets)
+            (0,github_runner/* maskSecret */.$l)(runner, secret);
+        const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
+        const { deleted, warnings } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods });
+        if (deleted.length > 0)
+            runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
+        for (const w of warnings)
+            runner.warning(w);
+    }
+    catch (err) {
+        runner.warning(`Could not clean up this run's pods (${selector} in namespace ${namespace}): ${err.message}`);
+    }
+}
+
+
+/***/ })
+
+};
