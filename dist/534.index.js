@@ -971,7 +971,10 @@ class RunStore {
         this.#flushing = null;
     }
     #mark(known, runAttempt, now, result) {
-        const marked = markRunAttempt({ version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks: {}, runAttempts: known.runAttempts }, runAttempt, now, result);
+        const before = { version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks: {}, runAttempts: known.runAttempts };
+        const marked = markRunAttempt(before, runAttempt, now, result);
+        if (marked === before)
+            return; // nothing changes: nothing to write
         known.runAttempts = marked.runAttempts;
         known.updatedAt = marked.updatedAt;
         known.headDirty = true;
@@ -992,6 +995,11 @@ class RunStore {
     /** Puts a task's entry in its shard, or, new or grown too big for it, in the last shard or a new one. */
     #place(known, task, json) {
         const size = entryBytes(task, json);
+        // Checked before anything moves: a refused entry leaves the one kept before where it was.
+        if (shardOverheadBytes(this.#o.dag, this.#o.runId, known.shards.length) + size > this.#o.limitBytes) {
+            throw new kube_errors/* KubeError */.a3(`Could not record task "${task}" in ${this.#where}: the entry of task "${task}" alone is ${size} bytes, more than the ${this.#o.limitBytes} bytes a ConfigMap of the run's state can hold ` +
+                '(its outputs and the messages of its attempts are kept; fewer or smaller outputs, or fewer retries, make it fit)');
+        }
         const at = known.where.get(task);
         if (at !== undefined) {
             const shard = known.shards[at];
@@ -1010,10 +1018,6 @@ class RunStore {
             const index = known.shards.length;
             last = { index, tasks: new Map(), bytes: shardOverheadBytes(this.#o.dag, this.#o.runId, index), resourceVersion: null, dirty: true };
             known.shards.push(last);
-        }
-        if (last.bytes + size > this.#o.limitBytes) {
-            throw new RunStateFormatError(`the entry of task "${task}" alone is ${size} bytes, more than the ${this.#o.limitBytes} bytes a ConfigMap of the run's state can hold ` +
-                '(its outputs and the messages of its attempts are kept; fewer or smaller outputs, or fewer retries, make it fit)');
         }
         last.tasks.set(task, json);
         last.bytes += size;
@@ -1158,9 +1162,10 @@ class RunStore {
                     op.apply(known, now);
                 }
                 catch (err) {
-                    // This change alone cannot be kept (an entry too big for a ConfigMap): it fails, the others go on.
+                    // This change alone cannot be made (an entry too big for a ConfigMap; a start the
+                    // state refuses): it fails with its own error, the others go on.
                     batch.splice(batch.indexOf(op), 1);
-                    op.reject(new kube_errors/* KubeError */.a3(`Could not ${op.what} in ${this.#where}: ${err.message}`, null, { cause: err }));
+                    op.reject(err);
                 }
             }
             if (batch.length === 0)

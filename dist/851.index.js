@@ -2286,16 +2286,19 @@ class Engine {
         const at = this.#clock.now();
         await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
         await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
-        let recordFailed = false;
+        // The record is written in the background (the store batches the ends that come meanwhile):
+        // the scheduler already knows the end, and nothing else waits for the write but the pod's delete.
         if (!live.recorded && this.#o.onAttemptEnd) {
             const result = this.#scheduler.taskState(live.task).result;
-            try {
-                await this.#o.onAttemptEnd({ task: live.task, attempt: live.attempt, pod: live.started ? live.pod.name : null, startedAt: live.createdAt, finishedAt: at, outcome, result });
-            }
-            catch (err) {
-                recordFailed = true;
+            const onAttemptEnd = this.#o.onAttemptEnd;
+            const end = { task: live.task, attempt: live.attempt, pod: live.started ? live.pod.name : null, startedAt: live.createdAt, finishedAt: at, outcome, result };
+            const durable = (async () => onAttemptEnd(end))().then(() => true, (err) => {
                 this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${err.message}); keeping its pod`);
-            }
+                return false;
+            });
+            live.durable = durable;
+            // The run reports its end only once every record is written (or failed).
+            this.#track(durable);
         }
         if (!live.started || live.pod.gone)
             return;
@@ -2303,9 +2306,10 @@ class Engine {
         // A sensor's "not yet" is no failure: no pod is kept between pokes.
         const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
         const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
-        const keep = !stillRunning && !notYet && (recordFailed || this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+        const keep = !stillRunning && !notYet && (this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
         if (keep)
             return;
+        const durable = live.durable ?? Promise.resolve(true);
         this.#track((async () => {
             // The log is read to its end before the pod goes (a Pending pod has none). A settled
             // pod (ended, read, recorded) goes with a batch; one still running alone, at once.
@@ -2313,6 +2317,11 @@ class Engine {
                 await live.pod.logDone;
             else
                 live.pod.stopLog();
+            // Deleted only once its end is durably recorded: a crash after the delete must find the
+            // record (else a restart would create the attempt's pod again). A pod whose end could not
+            // be recorded is kept, so a restart can still adopt it, unless it still runs.
+            if (!(await durable) && !stillRunning && !notYet)
+                return;
             if (stillRunning)
                 await live.pod.delete(this.#o.cancelGraceSeconds ?? 2);
             else
