@@ -238,7 +238,7 @@ async function claimRun(store: RunStore, spec: DagSpec, settings: Settings, para
       context.runKey ? `run-key '${context.runKey}'` : null,
     ].filter((p) => p !== null);
     throw new ActionError(
-      `DAG ${spec.name}: another step already runs (or ran) this DAG as the same run (${who.join(', ')}), and it is not this step: ${err.message}. ` +
+      `DAG ${spec.name}: another step already started run attempt ${context.runAttempt} of this same run (${who.join(', ')}), and it is not this step: it differs in ${err.differences.join(' and ')}. ` +
         'The job, the step and the matrix leg do not tell the two apart (as with one reusable workflow called twice, or a composite action that runs the DAG twice), ' +
         "and sharing the run would replay or adopt the other's tasks, so this step stopped before creating anything. " +
         `Give each its own 'run-key' input, e.g. 'run-key: \${{ inputs.region }}' or any value that differs between them (${store.name} holds the run's state).`,

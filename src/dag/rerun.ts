@@ -127,6 +127,13 @@ export type RunClaim = Readonly<Record<string, string | null>>;
 /** Two steps the action cannot tell apart ran the same DAG as the same run attempt. */
 export class AmbiguousRunError extends UserError {
   override name = 'AmbiguousRunError';
+  /** How the other step's claim differs from this one's (`claimDifferences`). */
+  readonly differences: string[];
+
+  constructor(runAttempt: number, differences: string[]) {
+    super(`run attempt ${runAttempt} of this run was already started by another step, which differs in ${differences.join(' and ')}`);
+    this.differences = differences;
+  }
 }
 
 /** The names `claimDifferences` gives the fields of a claim, for messages. */
@@ -146,7 +153,7 @@ export function claimDifferences(a: RunClaim, b: RunClaim): string[] {
   const shown = (v: string | null | undefined): string => (v === null || v === undefined || v === '' ? 'none' : JSON.stringify(v.length > 80 ? `${v.slice(0, 79)}…` : v));
   return keys
     .filter((k) => (a[k] ?? null) !== (b[k] ?? null))
-    .map((k) => (k === 'params' ? 'other params' : `${CLAIM_FIELDS[k] ?? k} ${shown(a[k])} here, ${shown(b[k])} there`));
+    .map((k) => (k === 'params' ? 'its params' : `its ${CLAIM_FIELDS[k] ?? k} (${shown(b[k])} there, ${shown(a[k])} here)`));
 }
 
 /** The version `serializeRunState` writes. */
@@ -491,7 +498,7 @@ export function markRunAttempt(state: StoredRunState, runAttempt: number, now: n
   if (claim !== undefined && before?.claim !== undefined) {
     const differences = claimDifferences(claim, before.claim);
     if (differences.length > 0) {
-      throw new AmbiguousRunError(`run attempt ${runAttempt} of this run was already started by another step: ${differences.join('; ')}`);
+      throw new AmbiguousRunError(runAttempt, differences);
     }
   }
   if (result === undefined && before !== undefined && before.finishedAt === null && (claim === undefined || before.claim !== undefined)) return state;
