@@ -48,7 +48,7 @@ export interface RunIdentityInputs {
   runKey: string | null;
   /** The `matrix-leg` input (default `${{ toJSON(matrix) }}`), parsed; null outside a matrix. */
   leg: MatrixLeg | null;
-  /** The `job-instance` input (default: the job's check run id and matrix index), or null. */
+  /** The `job-instance` input (default: the job's check run id), or null. */
   jobInstance: string | null;
 }
 

@@ -48,7 +48,8 @@ export interface RunContext {
   /** The `run-key` input; absent or null when not given. */
   runKey?: string | null;
   /**
-   * Which run of the job this is (the `job-instance` input: its check run id and matrix index):
+   * Which run of the job this is (the `job-instance` input: its check run id, unique per job,
+   * matrix leg and run attempt):
    * not part of the identity, but of the run's claim, so that two jobs the identity cannot tell
    * apart (one reusable workflow called twice) are found out.
    */

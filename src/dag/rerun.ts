@@ -144,7 +144,7 @@ const CLAIM_FIELDS: Record<string, string> = {
   runKey: 'run-key',
   dag: "'dag' input",
   params: 'params',
-  jobInstance: 'run of the job (check run and matrix index)',
+  jobInstance: "job's check run",
 };
 
 /** How claim `b` differs from claim `a`, in words (empty when they are the same). */

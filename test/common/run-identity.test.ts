@@ -101,7 +101,7 @@ describe('what the user reads', () => {
 });
 
 describe('the claim', () => {
-  const claim = runClaim({ ...base, jobInstance: 'check-run 1, matrix job 0 of 1' }, 'dags/n.yaml', { region: 'eu', token: 's3cret' });
+  const claim = runClaim({ ...base, jobInstance: '101' }, 'dags/n.yaml', { region: 'eu', token: 's3cret' });
 
   it('holds the identity in full and a hash of the params, never their values', () => {
     expect(claim).toMatchObject({ job: 'sync', step: '__octo-org_pod-dag-action', leg: null, runKey: null, dag: 'dags/n.yaml' });
@@ -112,7 +112,7 @@ describe('the claim', () => {
   it('a restart (same claim) changes nothing; another claim on the same run attempt is refused, saying how it differs', () => {
     const started = markRunAttempt(emptyRunState('n', '1000001', 1), 1, 10, undefined, claim);
     expect(markRunAttempt(started, 1, 20, undefined, claim)).toBe(started);
-    const other = runClaim({ ...base, jobInstance: 'check-run 2, matrix job 0 of 1' }, 'dags/n.yaml', { region: 'us', token: 's3cret' });
+    const other = runClaim({ ...base, jobInstance: '102' }, 'dags/n.yaml', { region: 'us', token: 's3cret' });
     let error: unknown;
     try {
       markRunAttempt(started, 1, 20, undefined, other);
@@ -120,7 +120,7 @@ describe('the claim', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(AmbiguousRunError);
-    expect((error as AmbiguousRunError).differences).toEqual(['its run of the job (check run and matrix index) ("check-run 1, matrix job 0 of 1" there, "check-run 2, matrix job 0 of 1" here)', 'its params']);
+    expect((error as AmbiguousRunError).differences).toEqual(["its job's check run (\"101\" there, \"102\" here)", 'its params']);
     // The next run attempt is another step's to claim (params may change between attempts).
     expect(markRunAttempt(started, 2, 30, undefined, other).runAttempts.map((r) => r.claim)).toEqual([claim, other]);
     // The end keeps the claim; a restart after it clears the end but keeps the claim.

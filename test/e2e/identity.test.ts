@@ -75,7 +75,7 @@ function step(o: { runId: string; runAttempt?: number; params: Record<string, st
 /** The leg `region` of a matrix over `region: [eu, us]`, with `params: "region: ${{ matrix.region }}"`. */
 function leg(region: 'eu' | 'us', o: { runId: string; runAttempt?: number; params?: Record<string, string> }): StepOptions {
   const index = region === 'eu' ? 0 : 1;
-  return step({ ...o, params: { region, ...o.params }, job: { matrix: { region }, index, total: 2, checkRunId: 900 + index + 10 * (o.runAttempt ?? 1) } });
+  return step({ ...o, params: { region, ...o.params }, job: { matrix: { region }, checkRunId: 900 + index + 10 * (o.runAttempt ?? 1) } });
 }
 
 /** Container starts of a task's attempt-1 pod of run attempt `runAttempt`, for the step run with `options`. */
@@ -210,7 +210,7 @@ describe('names', () => {
         runId,
         params: { region },
         env: { GITHUB_JOB: `j${'-job'.repeat(24)}`, GITHUB_ACTION: `s${'_step'.repeat(19)}` },
-        job: { matrix: { region: `${region}-${'x'.repeat(200)}`, nested: { list: [1, 2], flag: true } }, index: 0, total: 1, checkRunId: 1 },
+        job: { matrix: { region: `${region}-${'x'.repeat(200)}`, nested: { list: [1, 2], flag: true } }, checkRunId: 1 },
         inputs: { 'run-key': `k${'ey'.repeat(49)}`, 'keep-pods': 'always' },
       });
     const eu = long('eu');

@@ -41,6 +41,7 @@ const runLabels = (dag: string, task: string, runId = '4242'): Record<string, st
   [LABELS.runAttempt]: '1',
   [LABELS.task]: task,
   [LABELS.taskAttempt]: '1',
+  [LABELS.runScope]: runScope(context(runId))!,
 });
 
 async function go(fake: FakePods, s = chain, extra: Partial<RunDagOptions> = {}) {

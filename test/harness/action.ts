@@ -61,18 +61,15 @@ export interface StepOptions {
   /** Kill the process (SIGKILL) and fail if it has not ended by then. */
   deadlineMs?: number;
   /**
-   * The job's contexts the runner evaluates action.yml's input defaults with (`matrix`,
-   * `strategy`, `job`): the matrix leg's values (default none), the leg's index among `total`
-   * and the job's check run id.
+   * The job's contexts the runner evaluates action.yml's input defaults with (`matrix`, `job`):
+   * the matrix leg's values (default none) and the job's check run id.
    */
   job?: JobContexts;
 }
 
-/** The `matrix`, `strategy` and `job` contexts of a job, as much of them as action.yml's defaults read. */
+/** The `matrix` and `job` contexts of a job, as much of them as action.yml's defaults read. */
 export interface JobContexts {
   matrix?: Record<string, unknown> | null;
-  index?: number;
-  total?: number;
   checkRunId?: number;
 }
 
@@ -101,23 +98,11 @@ function evaluateDefault(text: string, job: JobContexts): string {
   const contexts: Record<string, string> = {
     // The runner's toJSON indents by two spaces; a job without a matrix has a null matrix.
     'toJSON(matrix)': JSON.stringify(job.matrix ?? null, null, 2),
+    // A number, as the runner renders one in a string; absent (an older runner), ''.
     'job.check_run_id': job.checkRunId === undefined ? '' : String(job.checkRunId),
-    'strategy.job-index': String(job.index ?? 0),
-    'strategy.job-total': String(job.total ?? 1),
   };
   const m = /^\$\{\{\s*(.+?)\s*\}\}$/.exec(text.trim());
-  if (!m) throw new Error(`runnerInputs: cannot model the input default ${JSON.stringify(text)}`);
-  const expr = m[1]!;
-  if (Object.hasOwn(contexts, expr)) return contexts[expr]!;
-  const format = /^format\('([^']*)',\s*(.+)\)$/.exec(expr);
-  if (format) {
-    const args = format[2]!.split(',').map((a) => a.trim());
-    return format[1]!.replace(/\{(\d+)\}/g, (_, i: string) => {
-      const arg = args[Number(i)];
-      if (arg === undefined || !Object.hasOwn(contexts, arg)) throw new Error(`runnerInputs: cannot model ${JSON.stringify(arg)} in ${JSON.stringify(text)}`);
-      return contexts[arg]!;
-    });
-  }
+  if (m && Object.hasOwn(contexts, m[1]!)) return contexts[m[1]!]!;
   throw new Error(`runnerInputs: cannot model the input default ${JSON.stringify(text)}`);
 }
 
