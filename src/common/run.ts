@@ -80,7 +80,7 @@ export interface RunScopeParts {
 }
 
 /** The parts of a context's identity beyond its run id. */
-export function runScopeParts(context: RunContext): RunScopeParts {
+export function runScopeParts(context: Pick<RunContext, 'job' | 'step' | 'leg' | 'runKey'>): RunScopeParts {
   return { job: context.job, step: context.step ?? null, leg: context.leg ?? null, key: context.runKey ?? null };
 }
 
@@ -93,7 +93,7 @@ export function runScopeParts(context: RunContext): RunScopeParts {
  * shows that leg's runs). Two identities whose hashes collide are told apart by the run's claim
  * (src/dag/rerun.ts `RunClaim`), which holds them in full: the second fails, nothing is shared.
  */
-export function runScope(context: RunContext): string | null {
+export function runScope(context: Pick<RunContext, 'job' | 'step' | 'leg' | 'runKey'>): string | null {
   const parts = runScopeParts(context);
   if (parts.job === null && parts.step === null && parts.leg === null && parts.key === null) return null;
   return createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 8);

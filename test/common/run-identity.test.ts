@@ -45,7 +45,8 @@ describe('runScope', () => {
     ].map(runScope);
     expect(new Set(scopes).size).toBe(scopes.length);
     for (const s of scopes) expect(s).toMatch(/^[0-9a-f]{8}$/);
-    expect(runScope({ ...base, runId: '2', runAttempt: 3 })).toBe(runScope(base));
+    const other: RunContext = { ...base, runId: '2', runAttempt: 3 };
+    expect(runScope(other)).toBe(runScope(base));
   });
 
   it('does not depend on the order of the matrix keys', () => {
