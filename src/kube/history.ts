@@ -15,6 +15,7 @@ import type { Requester } from './client.ts';
 import { classifyError } from './errors.ts';
 import { dagSelector } from './housekeeping.ts';
 import { DIGEST_KEY, NOT_A_SHARD, STATE_KEY } from './run-store.ts';
+import { LABELS } from './pod.ts';
 
 /** The most earlier runs the history shows. */
 export const HISTORY_RUNS = 20;
@@ -28,6 +29,8 @@ export interface HistoryOptions {
   repository: string | null;
   /** This run's id: it is not history (the summary adds it from the live state). */
   runId: string;
+  /** This run's scope (src/common/run.ts `runScope`): the history is that of the same job, step and matrix leg. */
+  scope?: string | null;
   /** At most this many runs; default HISTORY_RUNS. */
   limit?: number;
 }
@@ -36,7 +39,8 @@ export interface HistoryOptions {
 export async function readHistory(o: HistoryOptions): Promise<RunHistory> {
   let items;
   try {
-    items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: `${dagSelector(o.dag, o.repository)},${NOT_A_SHARD}` }))).items;
+    const selector = `${dagSelector(o.dag, o.repository)},${NOT_A_SHARD}${o.scope ? `,${LABELS.runScope}=${o.scope}` : ''}`;
+    items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: selector }))).items;
   } catch (err) {
     const e = classifyError(err);
     const why =

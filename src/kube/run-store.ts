@@ -42,6 +42,7 @@ import {
   taskFingerprint,
   type RerunMode,
   type RerunPlan,
+  type RunClaim,
   type StoredRunAttempt,
   type StoredRunState,
   type StoredTask,
@@ -90,11 +91,15 @@ export const SHARD_FILL_BYTES = 400_000;
 
 export type { Requester };
 
-/** The ConfigMap name of a run's state (its head): `pod-dag-<dag>-<runId>`, a valid DNS subdomain. */
-export function runStateName(dag: string, runId: string): string {
+/**
+ * The ConfigMap name of a run's state (its head): `pod-dag-<dag>-<runId>-<scope>` (no `-<scope>`
+ * on the CLI), a valid DNS subdomain. The scope (src/common/run.ts `runScope`) keeps the legs and
+ * steps of one workflow run that run the same DAG apart.
+ */
+export function runStateName(dag: string, runId: string, scope: string | null = null): string {
   const id = runId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
   if (id === '') throw new Error(`runStateName: run id ${JSON.stringify(runId)} has no letter or digit to name a ConfigMap with`);
-  return `pod-dag-${dag}-${id}`;
+  return `pod-dag-${dag}-${id}${scope ? `-${scope}` : ''}`;
 }
 
 /** The ConfigMap name of shard `index` of the state whose head is `head` (a '.' no head name has). */
@@ -103,19 +108,20 @@ export function shardName(head: string, index: number): string {
 }
 
 /** The labels of a run's state ConfigMaps (the pods' labels without task and attempts). */
-export function runStateLabels(dag: string, runId: string, repository: string | null): Record<string, string> {
+export function runStateLabels(dag: string, runId: string, repository: string | null, scope: string | null = null): Record<string, string> {
   const labels: Record<string, string> = {
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.dag]: labelValue(dag),
     [LABELS.runId]: labelValue(runId),
   };
+  if (scope) labels[LABELS.runScope] = scope;
   if (repository) labels[LABELS.repository] = labelValue(repository);
   return labels;
 }
 
 /** The label selector of every ConfigMap of a run's state (head, shards, or a v1 state). */
-export function runStateSelector(dag: string, runId: string, repository: string | null): string {
-  const terms = Object.entries(runStateLabels(dag, runId, repository)).map(([k, v]) => `${k}=${v}`);
+export function runStateSelector(dag: string, runId: string, repository: string | null, scope: string | null = null): string {
+  const terms = Object.entries(runStateLabels(dag, runId, repository, scope)).map(([k, v]) => `${k}=${v}`);
   if (!repository) terms.push(`!${LABELS.repository}`);
   return terms.join(',');
 }
@@ -126,6 +132,8 @@ export interface RunStoreOptions {
   namespace: string;
   dag: string;
   runId: string;
+  /** The run's scope (src/common/run.ts `runScope`), or null on the CLI. */
+  scope?: string | null;
   /** `owner/name` of the GitHub repository, or null outside a workflow. */
   repository: string | null;
   /** The clock (epoch ms) for `updatedAt`; default the system's (src/common/clock.ts). */
@@ -184,7 +192,7 @@ interface Op {
 export class RunStore {
   /** The head ConfigMap's name. */
   readonly name: string;
-  readonly #o: Required<Omit<RunStoreOptions, 'repository'>> & { repository: string | null };
+  readonly #o: Required<Omit<RunStoreOptions, 'repository' | 'scope'>> & { repository: string | null; scope: string | null };
   #known: Known | null = null;
   /** Changes recorded and not yet written. */
   #ops: Op[] = [];
@@ -192,9 +200,10 @@ export class RunStore {
   #flushing: Promise<void> | null = null;
 
   constructor(options: RunStoreOptions) {
-    this.name = runStateName(options.dag, options.runId);
+    this.name = runStateName(options.dag, options.runId, options.scope ?? null);
     const limitBytes = options.limitBytes ?? STATE_LIMIT_BYTES;
     this.#o = {
+      scope: null,
       now: systemClock.now,
       onNote: () => {},
       maxConflicts: 20,
@@ -209,7 +218,7 @@ export class RunStore {
   }
 
   get #selector(): string {
-    return runStateSelector(this.#o.dag, this.#o.runId, this.#o.repository);
+    return runStateSelector(this.#o.dag, this.#o.runId, this.#o.repository, this.#o.scope);
   }
 
   /** The stored state, or `null` when the run has none yet (its first attempt). One list request. */
@@ -225,9 +234,12 @@ export class RunStore {
     return this.#enqueue(`record task "${update.task}"`, (known) => this.#applyTask(known, update));
   }
 
-  /** Records that run attempt `runAttempt` started (call once the lease, if any, is held). */
-  markStarted(runAttempt: number): Promise<void> {
-    return this.#enqueue(`record the start of run attempt ${runAttempt}`, (known, now) => this.#mark(known, runAttempt, now));
+  /**
+   * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with
+   * the claim of the step that starts it: AmbiguousRunError when another claim started it.
+   */
+  markStarted(runAttempt: number, claim?: RunClaim): Promise<void> {
+    return this.#enqueue(`record the start of run attempt ${runAttempt}`, (known, now) => this.#mark(known, runAttempt, now, undefined, claim));
   }
 
   /** Records that run attempt `runAttempt` ended with `result` (housekeeping then knows it is over). */
@@ -269,9 +281,9 @@ export class RunStore {
     this.#flushing = null;
   }
 
-  #mark(known: Known, runAttempt: number, now: number, result?: RunResult): void {
+  #mark(known: Known, runAttempt: number, now: number, result?: RunResult, claim?: RunClaim): void {
     const before: StoredRunState = { version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks: {}, runAttempts: known.runAttempts };
-    const marked = markRunAttempt(before, runAttempt, now, result);
+    const marked = markRunAttempt(before, runAttempt, now, result, claim);
     if (marked === before) return; // nothing changes: nothing to write
     known.runAttempts = marked.runAttempts;
     known.updatedAt = marked.updatedAt;
@@ -587,13 +599,13 @@ export class RunStore {
       }
     }
     throw new KubeError(
-      `${this.#where} exists but is not the state of this run (its labels are not ${runStateSelector(this.#o.dag, this.#o.runId, this.#o.repository)}).${whose} ` +
+      `${this.#where} exists but is not the state of this run (its labels are not ${this.#selector}).${whose} ` +
         'Two DAGs whose names collide after sanitising, or a ConfigMap made by someone else? Rename the DAG, or delete the ConfigMap.',
     );
   }
 
   #labels(): Record<string, string> {
-    return runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository);
+    return runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository, this.#o.scope);
   }
 }
 
@@ -624,12 +636,12 @@ export interface RerunSession {
  */
 export async function startRerunSession(
   store: RunStore,
-  options: { spec: DagSpec; params: Record<string, string>; runAttempt: number; mode: RerunMode },
+  options: { spec: DagSpec; params: Record<string, string>; runAttempt: number; mode: RerunMode; claim?: RunClaim },
 ): Promise<RerunSession> {
   const { spec, params, runAttempt, mode } = options;
   const stored = await store.load();
   const plan = planRerun(spec, params, stored, mode, { runAttempt });
-  await store.markStarted(runAttempt);
+  await store.markStarted(runAttempt, options.claim);
   const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
   return {
     stored,
