@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { runStateName } from '../../src/kube/run-store.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
-import { runStep, type StepResult } from '../harness/action.ts';
+import { runStep, stepScope, type StepResult } from '../harness/action.ts';
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -52,7 +52,7 @@ describe('a run state past one ConfigMap', () => {
     expect(first.outputs['failed-tasks'], show(first)).toBe('["last"]');
     expect(first.maskedLog).not.toMatch(/were not kept|Could not record/);
     // The state spans several ConfigMaps: the head and its shards.
-    const shards = sandbox.list('configmaps', 'default').filter((cm) => cm.metadata.name.startsWith(`${runStateName('big-state', runId)}.shard-`));
+    const shards = sandbox.list('configmaps', 'default').filter((cm) => cm.metadata.name.startsWith(`${runStateName('big-state', runId, stepScope())}.shard-`));
     expect(shards.length).toBeGreaterThan(1);
     // Every pod was deleted (keep-pods never): each end was recorded first.
     expect(sandbox.list('pods', 'default').filter((p) => p.metadata.name.startsWith('big-state-'))).toEqual([]);
@@ -63,8 +63,8 @@ describe('a run state past one ConfigMap', () => {
     for (let i = 0; i < TASKS; i++) {
       expect(second.maskedLog).toContain(`${id(i)}: succeeded in run attempt 1; reusing its result and outputs`);
       expect(outputs[id(i)]?.['blob']).toBe(`${BLOB}-${i}`);
-      expect(sandbox.containerStarts(podName({ dag: 'big-state', runId, runAttempt: 2, task: id(i), attempt: 1 }))).toBe(0);
+      expect(sandbox.containerStarts(podName({ dag: 'big-state', runId, scope: stepScope(), runAttempt: 2, task: id(i), attempt: 1 }))).toBe(0);
     }
-    expect(sandbox.containerStarts(podName({ dag: 'big-state', runId, runAttempt: 2, task: 'last', attempt: 1 }))).toBe(1);
+    expect(sandbox.containerStarts(podName({ dag: 'big-state', runId, scope: stepScope(), runAttempt: 2, task: 'last', attempt: 1 }))).toBe(1);
   });
 });
