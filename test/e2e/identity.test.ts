@@ -230,7 +230,10 @@ describe('names', () => {
     }
     expect(new Set(pods.map((p) => p.metadata.labels?.['pod-dag.io/run-scope']))).toEqual(new Set([stepScope(eu), stepScope(us)]));
     expect(pods.find((p) => p.metadata.labels?.['pod-dag.io/run-scope'] === stepScope(us))?.metadata.annotations?.['pod-dag.io/matrix-leg']).toContain('"region":"us-xxx');
+    // Each leg's state: its head and one shard.
     const states = sandbox.list('configmaps', 'default').filter((c) => c.metadata.labels?.['pod-dag.io/run-id'] === runId);
-    expect(states.map((c) => c.metadata.name).sort()).toEqual([`pod-dag-ident-${runId}-${stepScope(eu)}`, `pod-dag-ident-${runId}-${stepScope(us)}`].sort());
+    const heads = [`pod-dag-ident-${runId}-${stepScope(eu)}`, `pod-dag-ident-${runId}-${stepScope(us)}`];
+    expect(states.map((c) => c.metadata.name).sort()).toEqual([...heads, ...heads.map((h) => `${h}.shard-0`)].sort());
+    for (const c of states) expect(c.metadata.name.length).toBeLessThanOrEqual(253);
   });
 });
