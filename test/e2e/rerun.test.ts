@@ -3,7 +3,7 @@
  * (same run id, next run attempt) runs only what did not succeed, reusing earlier outputs; the
  * `concurrency` lock keeps a second run out (skip or fail) while another run holds it.
  */
-import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, KubeConfig, V1MicroTime } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { concurrencyLeaseName } from '../../src/kube/lease.ts';
@@ -145,7 +145,8 @@ describe('a re-run after the runner of an earlier attempt died', () => {
 describe('the concurrency lock', () => {
   /** Another run holds the lock: a Lease renewed just now, for an hour. */
   async function holdLock(name: string): Promise<void> {
-    const now = new Date();
+    // A MicroTime (six fractional digits): kube-apiserver refuses a plain Date's milliseconds.
+    const now = new V1MicroTime();
     await leases().createNamespacedLease({
       namespace: NS,
       body: {
