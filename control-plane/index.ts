@@ -17,6 +17,7 @@ import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { createAuthority, type CertificateAuthority } from '../sandbox/certs.ts';
 import type { ImageSpec, NodeSpec } from '../sandbox/index.ts';
+import { extendedAllocatable } from '../sandbox/scheduler.ts';
 
 export type { ImageSpec, NodeSpec } from '../sandbox/index.ts';
 
@@ -414,7 +415,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
 /** Registers a Node as its kubelet would (used when no node agent runs): Ready, with capacity. */
 async function registerNode(core: k8s.CoreV1Api, n: NodeSpec): Promise<void> {
-  const resources = { cpu: n.allocatable?.cpu ?? '64', memory: n.allocatable?.memory ?? '256Gi', pods: n.allocatable?.pods ?? '110' };
+  const resources = { cpu: n.allocatable?.cpu ?? '64', memory: n.allocatable?.memory ?? '256Gi', pods: n.allocatable?.pods ?? '110', ...extendedAllocatable(n) };
   await core.createNode({
     body: {
       metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', ...n.labels } },

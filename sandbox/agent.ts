@@ -47,7 +47,7 @@ export class NodeAgent {
   /** Pods waiting for a node: uid → namespace and name, in creation order. */
   #unschedulable = new Map<string, { ns: string; name: string }>();
   /** Pods bound to a node and not finished: uid → node and requests (the scheduler's cache). */
-  #placed = new Map<string, { node: string; cpu: number; memory: number }>();
+  #placed = new Map<string, { node: string; cpu: number; memory: number; extended: Record<string, number> }>();
   #retryQueued = false;
   #unsubscribe: () => void;
   #closed = false;
@@ -141,12 +141,13 @@ export class NodeAgent {
 
   /** What is placed on `node`: pods bound to it that have not finished or gone. */
   #usage(node: string): NodeUsage {
-    const u = { cpu: 0, memory: 0, pods: 0 };
+    const u = { cpu: 0, memory: 0, pods: 0, extended: {} as Record<string, number> };
     for (const p of this.#placed.values()) {
       if (p.node !== node) continue;
       u.cpu += p.cpu;
       u.memory += p.memory;
       u.pods++;
+      for (const [k, n] of Object.entries(p.extended)) u.extended[k] = (u.extended[k] ?? 0) + n;
     }
     return u;
   }
