@@ -26,13 +26,20 @@ const examples = readdirSync(path.join(ROOT, 'examples'), { withFileTypes: true 
   .sort();
 const BAD_DAY = 'test/fixtures/bad-day/dag.yaml';
 
-/** A value for every param the DAG requires (the bad day's scratch directory is the run's own). */
-function params(dag: string, scratch: string): string {
+/**
+ * Namespaces of this file's own on the shared control plane (the `namespace` input overrides the
+ * spec's), so no other test file's secrets or pods meet these runs.
+ */
+const own = (namespace: string): string => `both-${namespace}`;
+
+/** The DAG's namespace (this file's own), and a value for every param it requires (the bad day's scratch directory is the run's own). */
+function inputsFor(dag: string, scratch: string): { namespace: string; params: string } {
   const { spec } = parseSpec(readFileSync(path.join(ROOT, dag), 'utf8'), dag);
-  return spec!.params
+  const params = spec!.params
     .filter((p) => p.required && p.default === null)
     .map((p) => `${p.name}: ${p.name === 'scratch' ? scratch : 'docs-test'}`)
     .join('\n');
+  return { namespace: own(spec!.namespace ?? 'default'), params };
 }
 
 /** The node each task that asks for one (node affinity) must run on, by DAG. */
@@ -58,7 +65,7 @@ async function run(target: Target, dag: string, runId: string): Promise<{ outcom
   // RUNNER_TEMP outside the harness's own folder (which it deletes with the step): summary-json is read after.
   const dir = await mkdtemp(path.join(tmpdir(), `pod-dag-both-${target.name}-`));
   const step = await runStep({
-    inputs: { dag, params: params(dag, dir), kubeconfig: target.kubeconfig(), 'keep-pods': 'never' },
+    inputs: { dag, ...inputsFor(dag, dir), kubeconfig: target.kubeconfig(), 'keep-pods': 'never' },
     env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1', RUNNER_TEMP: dir },
     deadlineMs: 240_000,
   });
@@ -87,7 +94,8 @@ async function setUp(kubeconfig: string): Promise<void> {
   const exists = (err: unknown): void => {
     if ((err as { code?: number }).code !== 409) throw err;
   };
-  for (const [namespace, o] of Object.entries(EXAMPLE_OBJECTS)) {
+  for (const [ns, o] of Object.entries(EXAMPLE_OBJECTS)) {
+    const namespace = own(ns);
     for (const name of o.serviceAccounts) await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }).catch(exists);
     for (const [name, stringData] of Object.entries(o.secrets)) await core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData } }).catch(exists);
   }
@@ -96,7 +104,7 @@ async function setUp(kubeconfig: string): Promise<void> {
 describe.runIf(CLUSTER.kind === 'control-plane')('every example and the demo\'s DAGs end the same on the sandbox and on the real control plane', () => {
   let sandbox: Sandbox;
   let real: TestCluster;
-  const namespaces = Object.keys(EXAMPLE_OBJECTS);
+  const namespaces = ['default', ...Object.keys(EXAMPLE_OBJECTS)].map(own);
   beforeAll(async () => {
     // The global control plane has the same nodes and images (test/helpers/global-cluster.ts).
     [real, sandbox] = await Promise.all([startTestCluster({ namespaces }), startSandbox({ nodes: EXAMPLE_NODES, images: EXAMPLE_IMAGES, namespaces: ['default', ...namespaces] })]);
