@@ -81,6 +81,37 @@ describe('mode: run', () => {
     expect(step.stderr).toBe('');
   });
 
+  it('a task that prints 5,000 lines as fast as it can and exits at once: each line exactly once, before its result line, from one log stream', async () => {
+    // The follow stream ends with the container (the kubelet reads the log to its end first), so
+    // it is the whole log: no second read, and nothing lost or repeated (src/kube/logs.ts).
+    const runId = '2000004';
+    const dir = await workspace(
+      [
+        'version: 1',
+        'name: burst',
+        'namespace: data-jobs',
+        'tasks:',
+        '  burst:',
+        '    image: clickhouse/clickhouse-server:24.8',
+        `    command: [node, -e, "for (let i = 1; i <= 5000; i++) console.log('burst line ' + i)"]`,
+        '  next:',
+        '    needs: [burst]',
+        '    image: sandbox/succeed',
+        '',
+      ].join('\n'),
+    );
+    cluster.resetRequests();
+    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'never' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
+    expect(step.exitCode, show(step)).toBe(0);
+    const lines = step.maskedLog.split('\n');
+    const numbers = lines.map((l) => /^\[burst\] burst line (\d+)$/.exec(l)?.[1]).filter((n) => n !== undefined).map(Number);
+    expect(numbers.length).toBe(5000);
+    expect(numbers).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+    const result = lines.findIndex((l) => /burst.* succeeded/.test(l));
+    expect(result).toBeGreaterThan(lines.indexOf('[burst] burst line 5000'));
+    expect(await cluster.requests('get', 'pods/log')).toBe(2);
+  });
+
   it('a failing task with retries: result failure, failed-tasks, every attempt ran once, annotations at the task in the spec', async () => {
     const runId = '2000002';
     const dir = await workspace(
