@@ -100,8 +100,8 @@ describe('mode: run', () => {
         '',
       ].join('\n'),
     );
-    cluster.resetRequests();
-    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'never' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
+    cluster().resetRequests();
+    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
     expect(step.exitCode, show(step)).toBe(0);
     const lines = step.maskedLog.split('\n');
     const numbers = lines.map((l) => /^\[burst\] burst line (\d+)$/.exec(l)?.[1]).filter((n) => n !== undefined).map(Number);
@@ -109,7 +109,7 @@ describe('mode: run', () => {
     expect(numbers).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
     const result = lines.findIndex((l) => /burst.* succeeded/.test(l));
     expect(result).toBeGreaterThan(lines.indexOf('[burst] burst line 5000'));
-    expect(await cluster.requests('get', 'pods/log')).toBe(2);
+    expect(await cluster().requests('get', 'pods/log')).toBe(2);
   });
 
   it('a failing task with retries: result failure, failed-tasks, every attempt ran once, annotations at the task in the spec', async () => {
