@@ -55,7 +55,7 @@ async function dryRunDag(options) {
         // A matrix written out is checked with its first combination; a sensor with its first poke.
         const first = task.strategy?.matrix.kind === 'static' ? task.strategy.matrix.instances[0] : null;
         const poke = task.sensor ? 1 : undefined;
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, scope: (0,common_run/* runScope */.AO)(o.context), runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
         const render = (0,kube_pod/* placeholderRender */.Qi)(o.params, undefined, { run, matrix: first?.values ?? null });
         try {
             const instance = first === null ? null : { id: first.id, group: task.id };
@@ -1959,7 +1959,7 @@ class Engine {
         this.#clock = options.clock ?? common_clock/* systemClock */.m;
         // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
         this.#runId = options.runId ?? (0,common_run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
-        this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
+        this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, (0,common_run/* runScope */.AO)(options.context), options.context.runAttempt);
         // Without a run context (the CLI), the logical date is the start of the run.
         this.#run = options.run === undefined ? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
         this.#scheduler = new Scheduler(options.spec, {
@@ -2113,7 +2113,7 @@ class Engine {
         const unit = this.#scheduler.unit(task);
         const spec = unit.spec;
         const instance = unit.group === null ? null : { id: task, group: unit.group };
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt, poke });
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, scope: (0,common_run/* runScope */.AO)(o.context), runAttempt: o.context.runAttempt, task, attempt, poke });
         const live = {
             task,
             attempt,

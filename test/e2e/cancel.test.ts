@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { fileCluster, show, workspace } from '../helpers/e2e.ts';
-import { runStep } from '../harness/action.ts';
+import { runStep, stepScope } from '../harness/action.ts';
 
 const NS = 'jobs';
 /** The runner's window between SIGINT and SIGTERM (then it kills the step). */
@@ -62,7 +62,7 @@ describe('cancellation', () => {
     expect(main.commands.filter((c) => c.command === 'error').at(-1)!.message).toMatch(/cancelled/);
     expect(main.maskedLog).toMatch(/Received SIGINT/);
     expect(await podsOfRun(runId), show(main)).toEqual([]);
-    const name = (task: string) => podName({ dag: 'cancel-me', runId, runAttempt: 1, task, attempt: 1 });
+    const name = (task: string) => podName({ dag: 'cancel-me', runId, scope: stepScope(), runAttempt: 1, task, attempt: 1 });
     expect(await starts(name('long'))).toBe(1);
     expect(await starts(name('later'))).toBe(0);
 
@@ -150,7 +150,7 @@ describe('cancellation', () => {
           },
         });
         expect(main.signal, show(main)).toBe('SIGKILL');
-        const name = (task: string) => podName({ dag, runId: c.runId, runAttempt: 1, task, attempt: 1 });
+        const name = (task: string) => podName({ dag, runId: c.runId, scope: stepScope(), runAttempt: 1, task, attempt: 1 });
         // The kill left the long task's pod running.
         expect(await podsOfRun(c.runId)).toContain(name('long'));
 

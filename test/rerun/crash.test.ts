@@ -20,7 +20,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { KeepPods } from '../../src/action/settings.ts';
 import { fileCluster } from '../helpers/e2e.ts';
-import { runStep } from '../harness/action.ts';
+import { runStep, stepScope } from '../harness/action.ts';
 import { prng } from '../helpers/prng.ts';
 import { randomDag, startsByTask } from './random-dag.ts';
 
@@ -105,7 +105,7 @@ async function property(makeDriver: (yaml: string, keepPods: KeepPods, dag: stri
       const history = `${where}\nrun ${runId}, starts:\n${logs.map((l, i) => `--- start ${i + 1}\n${l}`).join('\n')}`;
       expect(final, history).toEqual(baseline.outcome);
       // Every attempt ran exactly as often as in the uninterrupted run: never twice, never lost.
-      expect(await startsByTask(counter, name, runId, tasks), history).toEqual(await startsByTask(counter, name, baselineId, tasks));
+      expect(await startsByTask(counter, name, runId, stepScope(), tasks), history).toEqual(await startsByTask(counter, name, baselineId, stepScope(), tasks));
     }
   }
   return kills;

@@ -27,12 +27,13 @@ export async function startsByTask(
   cluster: { containerStarts(pod: string): number | Promise<number> },
   dag: string,
   runId: string,
+  scope: string | null,
   tasks: { id: string }[],
   runAttempts = 1,
 ): Promise<Record<string, number[]>> {
   const starts = async (task: string, attempt: number): Promise<number> => {
     let n = 0;
-    for (let runAttempt = 1; runAttempt <= runAttempts; runAttempt++) n += await cluster.containerStarts(podName({ dag, runId, runAttempt, task, attempt }));
+    for (let runAttempt = 1; runAttempt <= runAttempts; runAttempt++) n += await cluster.containerStarts(podName({ dag, runId, scope, runAttempt, task, attempt }));
     return n;
   };
   return Object.fromEntries(await Promise.all(tasks.map(async (t) => [t.id, await Promise.all([1, 2, 3].map((attempt) => starts(t.id, attempt)))] as const)));
