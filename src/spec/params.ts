@@ -28,7 +28,7 @@ export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string): { p
   try {
     if (input.trim() === '') given = {};
     else {
-      const doc = parseDocument(input, { prettyErrors: false });
+      const doc = parseDocument(input, { prettyErrors: false, logLevel: 'error' });
       if (doc.errors.length > 0) throw doc.errors[0]!;
       // Bounded by what its aliases expand to before anything is built from it.
       const tooBig = yamlLimitProblem(doc, PARAMS_LIMITS);

@@ -209,7 +209,7 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   // `merge: true` lets users share blocks with anchors and `<<: *anchor`, as in many CI files.
   let doc: Document;
   try {
-    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true });
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true, logLevel: 'error' });
   } catch (err) {
     // The parser itself gave up (a string past the engine's length): a file no spec looks like.
     issues.add({ line: 1, col: 1 }, [], `the YAML parser could not read the file (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); is it a DAG spec?`);
@@ -237,6 +237,7 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   }
 
   checkDuplicateKeys(doc.contents, [], loc, issues);
+  checkKeysAndTemplates(doc.contents, [], loc, issues);
 
   let raw: unknown;
   try {
@@ -301,6 +302,60 @@ function checkDuplicateKeys(node: unknown, path: (string | number)[], loc: Locat
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => checkDuplicateKeys(item, [...path, i], loc, issues));
   }
+}
+
+/**
+ * Whether a string at `path` is a field whose `{{ }}` templates are rendered (image, command,
+ * args and env values of a task or of `defaults`), a condition or a matrix (they take
+ * expressions and are checked on their own), or data that is never rendered (params, descriptions).
+ */
+function templatesAllowedAt(path: SpecPath): boolean {
+  if (path[0] === 'params' || path[path.length - 1] === 'description') return true;
+  const rel = path[0] === 'tasks' ? path.slice(2) : path[0] === 'defaults' ? path.slice(1) : null;
+  if (rel === null || rel.length === 0) return false;
+  const [field] = rel;
+  if (field === 'image') return rel.length === 1;
+  if (field === 'command' || field === 'args' || field === 'env') return rel.length === 2;
+  return field === 'if' || field === 'strategy';
+}
+
+/**
+ * Checks every key and string of the document, wherever it is:
+ *  - a key must be a plain value (text, a number): `? [a]` or an empty key would be turned into
+ *    text or dropped without a word;
+ *  - no key may be `__proto__`: JavaScript gives it a meaning of its own, so such an entry (an env
+ *    variable, a matrix key, a label) would be lost or change what other entries mean;
+ *  - `{{ }}` only where templates are rendered: anywhere else it would reach the pod as it is
+ *    written, so a `nodeSelector` would select `{{ params.pool }}` literally.
+ */
+function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = pair.key as Node | null;
+      if (!isScalar(key) || key.value === null || key.value === undefined || (typeof key.value === 'string' && key.value.trim() === '')) {
+        const what = key === null || isScalar(key) ? 'an empty key' : isSeq(key) ? 'a list as a key' : 'a map as a key';
+        issues.add(key === null ? loc.nodePos(pair.value as Node | null) : loc.nodePos(key), path, `${what} ${where(path)}; keys must be names (text)`);
+        continue;
+      }
+      const k = keyText(key);
+      // Param and task names have their own, more specific message.
+      const named = path.length === 1 && (path[0] === 'params' || path[0] === 'tasks');
+      if (k === '__proto__' && !named) issues.add(loc.nodePos(key), [...path, k], `key "__proto__" ${where(path)} ${reservedNameProblem(k)!.slice(`"${k}" `.length)}`);
+      if (k.includes('{{') && !named && !templatesAllowedAt([...path, k])) issues.add(loc.nodePos(key), [...path, k], templateNotHere([...path, k], 'key'));
+      checkKeysAndTemplates(pair.value, [...path, k], loc, issues);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => checkKeysAndTemplates(item, [...path, i], loc, issues));
+  } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('{{') && !templatesAllowedAt(path)) {
+    issues.add(loc.stringPos(path, node.value.indexOf('{{')), path, templateNotHere(path, 'value'));
+  }
+}
+
+function templateNotHere(path: SpecPath, what: 'key' | 'value'): string {
+  return (
+    `${formatPath(path)}: a {{ }} template is not rendered in this ${what}, so it would reach the pod as written; ` +
+    'templates are rendered in image, command, args and env values only (for other fields, give the value itself, or set it per task)'
+  );
 }
 
 /** The keys allowed in the strict object at `path` of the schema. */

@@ -1,0 +1,97 @@
+/**
+ * A hostile pass over the spec layer (issue 13, "fix the classes"): every map key of the
+ * document, every string that is not rendered, every duration and every quantity is checked,
+ * wherever it sits, with file:line:col; nothing is dropped or passed through as written.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseSpec } from '../../src/spec/parse.ts';
+import { parseDuration } from '../../src/spec/duration.ts';
+
+const parse = (text: string) => parseSpec(text, 'dag.yaml');
+const messages = (text: string) => parse(text).issues.map((i) => `${i.line}:${i.col} ${i.message}`);
+const task = (body: string) => `version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n${body}`;
+
+describe('keys JavaScript treats specially, anywhere in the spec', () => {
+  it.each([
+    ['an env variable', '    env:\n      __proto__: x\n', 7, 7],
+    ['a matrix key', '    strategy:\n      matrix:\n        __proto__: [1, 2]\n', 8, 9],
+    ['a matrix include entry', '    strategy:\n      matrix:\n        k: [1]\n        include: [{__proto__: 1}]\n', 9, 20],
+    ['a pod label', '    pod:\n      labels: {__proto__: x}\n', 7, 16],
+    ['a resource name', '    resources: {requests: {__proto__: "1"}}\n', 6, 28],
+  ])('refuses __proto__ as %s, at its key, instead of dropping it or failing inside', (_what, body, line, col) => {
+    const found = parse(task(body));
+    expect(found.spec).toBeNull();
+    expect(found.issues).toContainEqual(expect.objectContaining({ line, col, message: expect.stringContaining('"__proto__"') }));
+    expect(found.issues.map((i) => i.message).join('\n')).not.toMatch(/internal|parse\.ts should/);
+  });
+
+  it('keeps other names of Object.prototype where they are plain names (an env variable "constructor")', () => {
+    const { spec } = parse(task('    env:\n      constructor: x\n      toString: y\n'));
+    expect(spec?.tasks[0]!.env.map((e) => e.name)).toEqual(['constructor', 'toString']);
+  });
+});
+
+describe('keys that are not names', () => {
+  it.each([
+    ['a list', '  ? [b]\n  : {image: x}\n', '5:5 a list as a key'],
+    ['a map', '  ? {b: 1}\n  : {image: x}\n', '5:5 a map as a key'],
+    ['empty', '  ~: {image: x}\n', '5:3 an empty key'],
+  ])('refuses %s as a task id at its line, instead of "the DAG has no tasks"', (_what, tasks, words) => {
+    const found = messages(`version: 1\nname: x\ntasks:\n  a: {image: x}\n${tasks}`);
+    expect(found).toContainEqual(expect.stringMatching(new RegExp(`^${words} in tasks; keys must be names`)));
+    expect(found.join('\n')).not.toContain('has no tasks');
+  });
+});
+
+describe('{{ }} where templates are not rendered', () => {
+  it.each([
+    ['a nodeSelector value', '    pod:\n      nodeSelector: {pool: "{{ params.p }}"}\n', 7, 29, 'tasks.a.pod.nodeSelector.pool'],
+    ['a Secret name', '    env:\n      A: {secret: "{{ params.p }}", key: k}\n', 7, 20, 'tasks.a.env.A.secret'],
+    ['a working directory', '    workingDir: "/w/{{ params.p }}"\n', 6, 21, 'tasks.a.workingDir'],
+    ['a label key', '    pod:\n      labels: {"{{ params.p }}": x}\n', 7, 16, 'tasks.a.pod.labels'],
+  ])('refuses it in %s, at the braces, saying where templates work', (_what, body, line, col, path) => {
+    const found = parse(task(body).replace('tasks:', 'params: {p: v}\ntasks:'));
+    expect(found.spec).toBeNull();
+    expect(found.issues).toContainEqual(
+      expect.objectContaining({ line: line + 1, col, message: expect.stringMatching(new RegExp(`^${path.replace(/\./g, '\\.')}.*not rendered.*image, command, args and env values`)) }),
+    );
+  });
+
+  it('still renders them in image, command, args and env values, and lets params and descriptions hold braces', () => {
+    const text =
+      'version: 1\nname: x\nparams:\n  p: {default: "{{ literal }}", description: "say {{ x }}"}\n' +
+      'defaults: {image: "busybox:{{ params.p }}"}\n' +
+      'tasks:\n  a:\n    command: ["{{ params.p }}"]\n    args: ["{{ params.p }}"]\n    env: {A: "{{ params.p }}"}\n    if: "${{ params.p != \'\' }}"\n';
+    expect(messages(text)).toEqual([]);
+  });
+});
+
+describe('durations', () => {
+  it.each([
+    ['a task timeout of 0s', '    timeout: 0s\n'],
+    ['a task timeout under a second', '    timeout: 500ms\n'],
+    ['a start timeout of 0s', '    startTimeout: 0s\n'],
+    ['a sensor interval of 0s', '    sensor: {interval: 1s, timeout: 0s}\n'],
+  ])('refuses %s (it would end or repeat at once)', (_what, body) => {
+    expect(messages(task(body)).join('\n')).toMatch(/at least 1s/);
+  });
+
+  it('refuses a DAG timeout of 0s', () => {
+    expect(messages(task('').replace('tasks:', 'timeout: 0s\ntasks:')).join('\n')).toMatch(/^3:10 timeout: .*at least 1s/);
+  });
+
+  it.each(['99999999999999999999d', '3651d', '87601h'])('refuses %s: longer than ten years, past exact milliseconds and valid dates', (text) => {
+    expect(parseDuration(text)).toEqual({ ok: false, reason: 'it is longer than 3650d, the longest duration accepted' });
+    expect(messages(task(`    timeout: ${text}\n`)).join('\n')).toMatch(/longer than 3650d/);
+  });
+
+  it('keeps 0s where waiting nothing makes sense (a retry delay), and long ones up to 3650d', () => {
+    expect(messages(task('    retries: {limit: 1, delay: 0s, maxDelay: 3650d}\n    timeout: 30d\n'))).toEqual([]);
+  });
+});
+
+describe('quantities', () => {
+  it.each(['-1Gi', '-500m', '-1'])('refuses a negative quantity (%s), which the API server would refuse only when the pod is created', (q) => {
+    expect(messages(task(`    resources: {requests: {memory: "${q}"}}\n`)).join('\n')).toMatch(/^6:36 .*Kubernetes quantity.*found "-/);
+  });
+});
