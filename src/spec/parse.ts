@@ -15,7 +15,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
-import { ENV_NAME, fixName, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
+import { ENV_NAME, fixName, imageProblem, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
 import { YAML_LIMITS, yamlLimitProblem } from './yaml-limits.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
@@ -533,6 +533,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
   // Templates in defaults apply to every task, so they may only use params and run.
   for (const { text, path } of templateStrings(['defaults'], defaults)) {
     checkTemplate(text, path, params, null, loc, issues);
+    checkLiteralImage(text, path, loc, issues);
   }
   const dependsOn = reachability([...graph.values()]);
   const idSet = new Set(ids);
@@ -541,7 +542,10 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     if (!isRecord(task)) continue;
     const matrix = checkStrategy(id, task, params, { id, ids: idSet, isUpstream: (other) => dependsOn(id, other), matrix: 'none' }, loc, issues);
     const scope: TaskScope = { id, ids: idSet, isUpstream: (other) => dependsOn(id, other), matrix };
-    for (const { text, path } of templateStrings(['tasks', id], task)) checkTemplate(text, path, params, scope, loc, issues);
+    for (const { text, path } of templateStrings(['tasks', id], task)) {
+      checkTemplate(text, path, params, scope, loc, issues);
+      checkLiteralImage(text, path, loc, issues);
+    }
     if (typeof task.if === 'string') checkCondition(task.if, ['tasks', id, 'if'], params, scope, loc, issues);
     checkSensor(task, ['tasks', id, 'sensor'], loc, issues);
   }
@@ -586,6 +590,13 @@ function checkOctalLookalikes(node: unknown, path: SpecPath, loc: Locator, issue
       );
     }
   }
+}
+
+/** An image written out (no `{{ }}`; a rendered one is checked before the run, in prerender.ts) must be an image reference. */
+function checkLiteralImage(text: string, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (path[path.length - 1] !== 'image' || text.includes('{{')) return;
+  const problem = imageProblem(text);
+  if (problem !== null) issues.add(loc.valuePos(path), path, `${formatPath(path)}: ${describeValue(text)} is not an image reference: ${problem}`);
 }
 
 /** Set on every task container by pod-dag-action itself (the path of the outputs file). */

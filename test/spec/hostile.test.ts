@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/spec/parse.ts';
 import { parseDuration } from '../../src/spec/duration.ts';
+import { templateProblems } from '../../src/spec/prerender.ts';
 
 const parse = (text: string) => parseSpec(text, 'dag.yaml');
 const messages = (text: string) => parse(text).issues.map((i) => `${i.line}:${i.col} ${i.message}`);
@@ -93,5 +94,68 @@ describe('durations', () => {
 describe('quantities', () => {
   it.each(['-1Gi', '-500m', '-1'])('refuses a negative quantity (%s), which the API server would refuse only when the pod is created', (q) => {
     expect(messages(task(`    resources: {requests: {memory: "${q}"}}\n`)).join('\n')).toMatch(/^6:36 .*Kubernetes quantity.*found "-/);
+  });
+});
+
+describe('templates rendered before anything runs', () => {
+  const spec = (body: string, params = '') => {
+    const { spec: s, issues } = parse(`version: 1\nname: x\n${params}tasks:\n  up:\n    image: busybox\n  a:\n    needs: [up]\n${body}`);
+    expect(issues).toEqual([]);
+    return s!;
+  };
+  const problems = (body: string, params = '', values: Record<string, string> = {}) =>
+    templateProblems(spec(body, params), { ...Object.fromEntries([...params.matchAll(/^ {2}(\w+): (.*)$/gm)].map((m) => [m[1]!, JSON.parse(m[2]!) as string])), ...values }).map(
+      (i) => `${i.line}:${i.col} ${i.message}`,
+    );
+
+  it('reports a fromJSON of bad JSON at the task, instead of an internal error or a task that fails after its upstream ran', () => {
+    expect(problems('    image: busybox\n    args: ["{{ fromJSON(params.x).a }}"]\n', 'params:\n  x: "{bad"\n')).toEqual([
+      expect.stringMatching(/^8:3 tasks\.a\.args\[0\]: \{\{ fromJSON\(params\.x\)\.a \}\}: .*JSON/),
+    ]);
+  });
+
+  it('reports a value that is null with the params given', () => {
+    expect(problems('    image: busybox\n    env: {A: "{{ fromJSON(params.x).missing }}"}\n', 'params:\n  x: "{}"\n')).toEqual([
+      expect.stringMatching(/^8:3 tasks\.a\.env\.A: .*evaluated to null; give a default with \|\|/),
+    ]);
+  });
+
+  it('leaves what only the run knows (an upstream output) to the run', () => {
+    expect(problems('    image: "busybox:{{ tasks.up.outputs.tag }}"\n    args: ["{{ fromJSON(tasks.up.outputs.j).a }}"]\n')).toEqual([]);
+  });
+
+  it('refuses a rendered image that is no image reference (a param with a line break), in each matrix leg that makes one', () => {
+    expect(problems('    image: "{{ params.img }}"\n', 'params:\n  img: "busybox\\n::error::x"\n')).toEqual([
+      expect.stringMatching(/^8:3 tasks\.a\.image: the image renders to "busybox\\n::error::x", which is not an image reference: it holds spaces, line breaks or control characters/),
+    ]);
+    expect(problems('    image: "{{ matrix.i }}"\n    strategy: {matrix: {i: [busybox, "Bad Image"]}}\n')).toEqual([
+      expect.stringMatching(/^6:3 tasks\.a\.image: the image renders to "Bad Image".*\(matrix \{"i":"Bad Image"\}\)$/),
+    ]);
+  });
+
+  it('bounds the text an expression may make: nested format() calls fail with a message, not gigabytes', () => {
+    const bomb = Array.from({ length: 7 }).reduce<string>((inner) => `format('${'{0}'.repeat(10)}', ${inner})`, 'params.x');
+    expect(problems(`    image: busybox\n    args: ["{{ ${bomb} }}"]\n`, 'params:\n  x: "xxxxxxxxxxxxxxxxxxxx"\n')).toEqual([
+      expect.stringMatching(/format\(\) would make a text of 200,030 characters, more than the 131,072 a value may have/),
+    ]);
+    const join = `join(fromJSON(format('[{0}]', join(fromJSON('[${Array(300).fill('1').join(',')}]'), format('{0}{0}{0}{0}{0}{0}{0}{0}', params.x)))), params.x)`;
+    expect(problems(`    image: busybox\n    args: ["{{ ${join} }}"]\n`, 'params:\n  x: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"\n').join('\n')).toMatch(/would make a text of .* characters, more than/);
+  });
+});
+
+describe('image references written out', () => {
+  it.each(['busybox', 'busybox:1.37', 'registry.example.com:5000/team/app:2.1', 'localhost/a_b/c-d', `ghcr.io/o/r@sha256:${'a'.repeat(64)}`, '[::1]:5000/a:B.1', 'Registry.Example.com/x'])(
+    'accepts %s',
+    (image) => expect(messages(`version: 1\nname: x\ntasks:\n  a:\n    image: "${image}"\n`)).toEqual([]),
+  );
+  it.each([
+    ['', 'it is empty'],
+    [' ', 'it is empty'],
+    ['busy box', 'it holds spaces'],
+    ['busybox\\n::error::x', 'it holds spaces, line breaks'],
+    ['Busybox:1.37', 'repository names are lowercase; did you mean "busybox:1.37"?'],
+    ['busybox::1', 'expected [registry/]repository[:tag][@digest]'],
+  ])('refuses %j at its value: %s', (image, words) => {
+    expect(messages(`version: 1\nname: x\ntasks:\n  a:\n    image: "${image}"\n`)).toEqual([expect.stringMatching(new RegExp(`^5:12 tasks\\.a\\.image: .* is not an image reference: ${words.replace(/[[\]()?.*]/g, '\\$&')}`))]);
   });
 });
