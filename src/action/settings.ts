@@ -40,6 +40,9 @@ export interface Settings {
   backfill: { from: string; to: string; parallel: number } | null;
 }
 
+/** The most log lines per failed task the summary may show (`log-tail-lines`). */
+export const MAX_LOG_TAIL_LINES = 1000;
+
 /** A bad input: the message says which input, what was found and what was expected. */
 export class InputError extends UserError {
   override name = 'InputError';
@@ -53,21 +56,23 @@ export function readSettings(getInput: (name: string) => string): Settings {
     const raw = getInput(name).trim();
     if (raw === '') return fallback;
     if ((allowed as readonly string[]).includes(raw)) return raw as T;
-    problems.push(`Invalid input '${name}': '${raw}'. Expected one of: ${allowed.join(', ')}.`);
+    problems.push(`Invalid input '${name}': '${raw.slice(0, 100)}'. Expected one of: ${allowed.join(', ')}.`);
     return fallback;
   };
-  const wholeNumber = (name: string, fallback: number): number => {
+  const wholeNumber = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = getInput(name).trim();
     if (raw === '') return fallback;
-    if (/^\d+$/.test(raw)) return Number(raw);
-    problems.push(`Invalid input '${name}': '${raw}'. Expected a whole number >= 0.`);
+    if (/^\d+$/.test(raw) && Number(raw) <= max) return Number(raw);
+    const bound = /^\d+$/.test(raw) || max < Number.MAX_SAFE_INTEGER ? ` and at most ${max.toLocaleString('en-US')}` : '';
+    problems.push(`Invalid input '${name}': '${raw.slice(0, 100)}'. Expected a whole number >= 0${bound}.`);
     return fallback;
   };
   const duration = (name: string, fallback: string): number => {
     const raw = getInput(name).trim() || fallback;
     const parsed = parseDuration(raw);
     if (parsed.ok) return parsed.ms;
-    problems.push(`Invalid input '${name}': '${raw}'. Expected a duration like "90s", "30m", "1h30m" or "7d".`);
+    const tooLong = parsed.reason.startsWith('it is longer') ? ` (${parsed.reason})` : '';
+    problems.push(`Invalid input '${name}': '${raw.slice(0, 100)}'. Expected a duration like "90s", "30m", "1h30m" or "7d"${tooLong}.`);
     return 0;
   };
   const optional = (name: string): string | undefined => {
@@ -84,7 +89,9 @@ export function readSettings(getInput: (name: string) => string): Settings {
     namespace: optional('namespace') ?? null,
     maxParallel: wholeNumber('max-parallel', 0),
     keepPods: oneOf('keep-pods', KEEP_PODS, 'on-failure'),
-    logTailLines: wholeNumber('log-tail-lines', 50),
+    // Each failed task's tail is kept in memory until the summary is written, and the summary
+    // holds 1 MiB: more lines would cost memory for lines no one can see.
+    logTailLines: wholeNumber('log-tail-lines', 50, MAX_LOG_TAIL_LINES),
     rerun: oneOf('rerun', RERUN_MODES, 'failed'),
     concurrency: optional('concurrency') ?? null,
     concurrencyPolicy: oneOf('concurrency-policy', CONCURRENCY_POLICIES, 'wait'),
@@ -138,7 +145,7 @@ export function readSettings(getInput: (name: string) => string): Settings {
   }
   const { auth } = settings;
   if (auth.server !== undefined && !isHttpUrl(auth.server)) {
-    problems.push(`Invalid input 'server': '${auth.server}'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`);
+    problems.push(`Invalid input 'server': '${auth.server.slice(0, 200)}'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`);
   }
   if (auth.certificateAuthorityData !== undefined && !/^[A-Za-z0-9+/\s]+=*\s*$/.test(auth.certificateAuthorityData)) {
     problems.push(`Invalid input 'certificate-authority-data': expected the CA certificate in base64 (as a kubeconfig's certificate-authority-data holds it).`);
