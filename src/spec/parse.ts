@@ -11,7 +11,7 @@
  *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar } from 'yaml';
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
@@ -248,6 +248,7 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     issues.add({ line: 1, col: 1 }, [], `YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     return { spec: null, issues: issues.sorted() };
   }
+  keepNumbersAsWritten(doc.contents, [], raw, loc);
   if (raw === null || raw === undefined) {
     issues.add({ line: 1, col: 1 }, [], 'the spec is empty; expected a map with version, name and tasks');
     return { spec: null, issues: issues.sorted() };
@@ -356,6 +357,51 @@ function templateNotHere(path: SpecPath, what: 'key' | 'value'): string {
     `${formatPath(path)}: a {{ }} template is not rendered in this ${what}, so it would reach the pod as written; ` +
     'templates are rendered in image, command, args and env values only (for other fields, give the value itself, or set it per task)'
   );
+}
+
+/**
+ * Whether the value at `path` becomes text (a param, an env value, a matrix value), so that a
+ * number written there must keep the digits it was written with. (`command` and `args` refuse
+ * numbers: they must be quoted.)
+ */
+function isTextPath(path: SpecPath): boolean {
+  const n = path.length;
+  if (path[0] === 'params') return n === 2 || (n === 3 && path[2] === 'default');
+  const rel = path[0] === 'tasks' ? path.slice(2) : path[0] === 'defaults' ? path.slice(1) : null;
+  if (rel === null) return false;
+  if (rel.length === 2 && rel[0] === 'env') return true;
+  if (rel[0] !== 'strategy' || rel[1] !== 'matrix') return false;
+  const m = rel.slice(2);
+  if (m[0] === 'include' || m[0] === 'exclude') return m.length === 3;
+  return m.length === 2 && typeof m[1] === 'number';
+}
+
+/**
+ * A number written where the value becomes text (`VERSION: 1.10`, `python: [3.10]`, an id
+ * `007`, `0x1F`, a 20-digit id) is kept as written: YAML reads it as a number, and its text
+ * would otherwise be JavaScript's (`1.1`, `7`, `31`, `12345678901234567000`): a silent change.
+ * A number whose text is JavaScript's already (`20`) stays a number, as in a GitHub matrix.
+ */
+/** A number whose text as written is not how JavaScript would print it. */
+function lossyNumber(node: Scalar, loc: Locator): boolean {
+  return (typeof node.value === 'number' || typeof node.value === 'bigint') && String(node.value) !== loc.source(node);
+}
+
+function keepNumbersAsWritten(node: unknown, path: SpecPath, raw: unknown, loc: Locator): void {
+  if (isMap(node) && isRecord(raw)) {
+    for (const pair of node.items) {
+      const k = isScalar(pair.key) ? keyText(pair.key) : null;
+      if (k === null || k === '__proto__' || !Object.hasOwn(raw, k)) continue;
+      const v = pair.value;
+      if (isScalar(v) && lossyNumber(v, loc) && isTextPath([...path, k])) raw[k] = loc.source(v);
+      else keepNumbersAsWritten(v, [...path, k], raw[k], loc);
+    }
+  } else if (isSeq(node) && Array.isArray(raw)) {
+    node.items.forEach((item, i) => {
+      if (isScalar(item) && lossyNumber(item, loc) && isTextPath([...path, i])) raw[i] = loc.source(item);
+      else keepNumbersAsWritten(item, [...path, i], raw[i], loc);
+    });
+  }
 }
 
 /** The keys allowed in the strict object at `path` of the schema. */

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/spec/parse.ts';
 import { parseDuration } from '../../src/spec/duration.ts';
 import { templateProblems } from '../../src/spec/prerender.ts';
+import { resolveParams } from '../../src/spec/params.ts';
 
 const parse = (text: string) => parseSpec(text, 'dag.yaml');
 const messages = (text: string) => parse(text).issues.map((i) => `${i.line}:${i.col} ${i.message}`);
@@ -157,5 +158,32 @@ describe('image references written out', () => {
     ['busybox::1', 'expected [registry/]repository[:tag][@digest]'],
   ])('refuses %j at its value: %s', (image, words) => {
     expect(messages(`version: 1\nname: x\ntasks:\n  a:\n    image: "${image}"\n`)).toEqual([expect.stringMatching(new RegExp(`^5:12 tasks\\.a\\.image: .* is not an image reference: ${words.replace(/[[\]()?.*]/g, '\\$&')}`))]);
+  });
+});
+
+describe('numbers where the value becomes text keep the digits they were written with', () => {
+  it('in params, env values and matrix values (a number printed as written stays a number)', () => {
+    const { spec, issues } = parse(
+      'version: 1\nname: x\nparams:\n  v: 1.10\n  id: {default: 0012}\ntasks:\n  a:\n    image: busybox\n' +
+        '    env: {V: 1.10, O: 0o17, H: 0x1F, BIG: 123456789012345678901, E: 1e3}\n' +
+        '    strategy: {matrix: {py: [3.10, 3.9, 20], include: [{py: 3.12, extra: 1.0}]}}\n',
+    );
+    expect(issues).toEqual([]);
+    expect(spec!.params.map((p) => p.default)).toEqual(['1.10', '0012']);
+    const a = spec!.tasks[0]!;
+    expect(a.env.map((e) => ('value' in e ? e.value : null))).toEqual(['1.10', '0o17', '0x1F', '123456789012345678901', '1e3']);
+    expect(a.strategy?.matrix.kind === 'static' && a.strategy.matrix.instances.map((i) => i.values)).toEqual([{ py: '3.10' }, { py: 3.9 }, { py: 20 }, { py: 3.12, extra: '1.0' }]);
+  });
+
+  it('keeps numbers where a number is meant (retries, exit codes, pod fields)', () => {
+    const { spec } = parse('version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    retries: {limit: 2, backoff: 1.50}\n    pod: {securityContext: {runAsUser: 1000}}\n');
+    expect(spec!.tasks[0]!.retries).toMatchObject({ limit: 2, backoff: 1.5 });
+    expect(spec!.tasks[0]!.pod.securityContext).toEqual({ runAsUser: 1000 });
+  });
+
+  it('in the params input', () => {
+    const spec = { params: ['v', 'id', 'big', 'flag'].map((name) => ({ name, default: 'd', required: false, description: null })) };
+    expect(resolveParams(spec, 'v: 1.10\nid: 0012\nbig: 123456789012345678901\nflag: true').params).toEqual({ v: '1.10', id: '0012', big: '123456789012345678901', flag: 'true' });
+    expect(resolveParams(spec, '{"v": 2.50, "id": "0012"}').params).toMatchObject({ v: '2.50', id: '0012' });
   });
 });
