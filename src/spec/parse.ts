@@ -205,6 +205,16 @@ class Issues {
  */
 export function parseSpec(text: string, file: string): { spec: DagSpec | null; issues: SpecIssue[] } {
   const issues = new Issues(file);
+  // YAML allows only printable characters (tab and line breaks aside): a raw NUL or ESC in a
+  // file is a binary file or a pasted terminal colour, and would reach a pod as it is.
+  // eslint-disable-next-line no-control-regex
+  const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/.exec(text);
+  if (control !== null) {
+    const before = text.slice(0, control.index);
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    issues.add({ line: before.split('\n').length, col: before.length - before.lastIndexOf('\n') }, [], `the file holds the control character U+${code}, which YAML does not allow; remove it (write it as an escape such as "\\x1b" inside double quotes if a value needs it)`);
+    return { spec: null, issues: issues.sorted() };
+  }
   const lines = new LineCounter();
   // `merge: true` lets users share blocks with anchors and `<<: *anchor`, as in many CI files.
   let doc: Document;

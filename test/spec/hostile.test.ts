@@ -3,7 +3,11 @@
  * document, every string that is not rendered, every duration and every quantity is checked,
  * wherever it sits, with file:line:col; nothing is dropped or passed through as written.
  */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { firstInvalidUtf8, loadSpec } from '../../src/spec/load.ts';
 import { parseSpec } from '../../src/spec/parse.ts';
 import { parseDuration } from '../../src/spec/duration.ts';
 import { templateProblems } from '../../src/spec/prerender.ts';
@@ -185,5 +189,44 @@ describe('numbers where the value becomes text keep the digits they were written
     const spec = { params: ['v', 'id', 'big', 'flag'].map((name) => ({ name, default: 'd', required: false, description: null })) };
     expect(resolveParams(spec, 'v: 1.10\nid: 0012\nbig: 123456789012345678901\nflag: true').params).toEqual({ v: '1.10', id: '0012', big: '123456789012345678901', flag: 'true' });
     expect(resolveParams(spec, '{"v": 2.50, "id": "0012"}').params).toMatchObject({ v: '2.50', id: '0012' });
+  });
+});
+
+describe('text that is not what YAML reads', () => {
+  it('refuses a byte that is not UTF-8 at its line and column, instead of passing U+FFFD to a pod', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-utf8-'));
+    await writeFile(path.join(dir, 'dag.yaml'), Buffer.concat([Buffer.from('version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    env: {A: "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
+    expect((await loadSpec('dag.yaml', dir)).issues.map((i) => `${i.line}:${i.col} ${i.message}`)).toEqual([
+      '6:18 the file is not UTF-8 text: byte 0xE9 here does not start a UTF-8 character (was it saved as Latin-1 or UTF-16?); save it as UTF-8',
+    ]);
+    await writeFile(path.join(dir, 'dag.yaml'), 'version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    env: {A: "café 日本 🚀"}\n');
+    expect((await loadSpec('dag.yaml', dir)).spec?.tasks[0]!.env).toEqual([{ name: 'A', value: 'café 日本 🚀' }]);
+  });
+
+  it.each([
+    [[0x61, 0xc0, 0x80], 1, 'an overlong form'],
+    [[0xed, 0xa0, 0x80], 0, 'a surrogate'],
+    [[0xf5, 0x80, 0x80, 0x80], 0, 'past U+10FFFF'],
+    [[0x61, 0xe6, 0x97], 1, 'a cut sequence'],
+    [[0xe6, 0x97, 0xa5, 0xf0, 0x9f, 0x9a, 0x80], null, 'valid'],
+  ])('firstInvalidUtf8(%j) is %s (%s)', (bytes, at) => {
+    expect(firstInvalidUtf8(Uint8Array.from(bytes))).toBe(at);
+  });
+
+  it.each([
+    ['NUL', '\u0000', '0000'],
+    ['ESC', '\u001b[31m', '001B'],
+    ['DEL', '\u007f', '007F'],
+    ['a C1 control', '\u009b', '009B'],
+  ])('refuses a raw %s at its line and column', (_what, char, code) => {
+    expect(messages(`version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    env: {A: "x${char}y"}\n`)).toEqual([
+      expect.stringMatching(new RegExp(`^6:16 the file holds the control character U\\+${code}, which YAML does not allow`)),
+    ]);
+  });
+
+  it('keeps tabs, CRLF line ends and escapes written in double quotes', () => {
+    const { spec, issues } = parse('version: 1\r\nname: x\r\ntasks:\r\n  a:\r\n    image: busybox\r\n    env: {A: "\\x1b[1m\tb"}\r\n');
+    expect(issues).toEqual([]);
+    expect(spec!.tasks[0]!.env).toEqual([{ name: 'A', value: '\u001b[1m\tb' }]);
   });
 });
