@@ -1,5 +1,6 @@
 /**
- * The templates of every task rendered once before anything runs, with the params and run dates
+ * The templates of every task rendered once before anything runs (and each `if:` that reads
+ * only params and run dates evaluated), with the params and run dates
  * of this run (what only a run knows, an upstream output or a computed matrix, as a placeholder):
  * a `{{ }}` that cannot be rendered (bad JSON in `fromJSON`, a value that is null or a map, a
  * result too large) or an image that is not an image reference is then a spec problem at the
@@ -10,6 +11,7 @@ import { findTemplateRefs, renderTemplate, TemplateError } from './template.ts';
 import { imageProblem } from './names.ts';
 import type { DagSpec, JsonValue, SpecIssue, Template } from './types.ts';
 import { formatPath } from './parse.ts';
+import { compileExpression, evaluateExpression, ExpressionEvaluationError } from './expression.ts';
 
 /** Every problem of rendering the spec's templates with these params and run dates. */
 export function templateProblems(spec: DagSpec, params: Record<string, string>, run: Record<string, string> | null = null): SpecIssue[] {
@@ -45,8 +47,37 @@ export function templateProblems(spec: DagSpec, params: Record<string, string>, 
         issues.push({ file: spec.file, line: task.pos.line, col: task.pos.col, path: where, message });
       }
     }
+    const problem = conditionProblem(task.if?.source ?? null, params, run);
+    if (problem !== null) {
+      const where = formatPath(['tasks', task.id, 'if']);
+      issues.push({ file: spec.file, line: task.pos.line, col: task.pos.col, path: where, message: `${where}: "${task.if!.source}" cannot be evaluated: ${problem}` });
+    }
   }
   return issues;
+}
+
+/**
+ * Why an `if:` that reads only params and run dates cannot be evaluated (bad JSON in `fromJSON`,
+ * a text too large), or null. One that reads a task is decided when that task has ended.
+ */
+function conditionProblem(source: string | null, params: Record<string, string>, run: Record<string, string> | null): string | null {
+  if (source === null) return null;
+  const expr = compileExpression(source, 'condition');
+  if (expr.refs.some(({ ref }) => ref.kind === 'output' || ref.kind === 'outputs' || ref.kind === 'result' || ref.kind === 'matrix' || (ref.kind === 'run' && run === null))) return null;
+  // Each outcome of the status functions, so that `failure() && fromJSON(params.x)` is tried too.
+  for (const status of [
+    { success: true, failure: false, cancelled: false },
+    { success: false, failure: true, cancelled: false },
+    { success: false, failure: false, cancelled: true },
+  ]) {
+    try {
+      evaluateExpression(expr, { params, run, status });
+    } catch (err) {
+      if (!(err instanceof ExpressionEvaluationError)) throw err;
+      return err.message;
+    }
+  }
+  return null;
 }
 
 /** Whether a template reads what only the run knows (upstream tasks; a matrix not written out). */

@@ -203,7 +203,7 @@ describe('text that is not what YAML reads', () => {
     expect((await loadSpec('dag.yaml', dir)).spec?.tasks[0]!.env).toEqual([{ name: 'A', value: 'café 日本 🚀' }]);
   });
 
-  it.each([
+  it.each<[number[], number | null, string]>([
     [[0x61, 0xc0, 0x80], 1, 'an overlong form'],
     [[0xed, 0xa0, 0x80], 0, 'a surrogate'],
     [[0xf5, 0x80, 0x80, 0x80], 0, 'past U+10FFFF'],
@@ -228,5 +228,21 @@ describe('text that is not what YAML reads', () => {
     const { spec, issues } = parse('version: 1\r\nname: x\r\ntasks:\r\n  a:\r\n    image: busybox\r\n    env: {A: "\\x1b[1m\tb"}\r\n');
     expect(issues).toEqual([]);
     expect(spec!.tasks[0]!.env).toEqual([{ name: 'A', value: '\u001b[1m\tb' }]);
+  });
+});
+
+describe('conditions that read only params, evaluated before anything runs', () => {
+  const problems = (cond: string, x: string) => {
+    const { spec, issues } = parse(`version: 1\nname: x\nparams: {x: "{}"}\ntasks:\n  up: {image: busybox}\n  a:\n    needs: [up]\n    image: busybox\n    if: ${JSON.stringify(cond)}\n`);
+    expect(issues).toEqual([]);
+    return templateProblems(spec!, { x }).map((i) => `${i.line}:${i.col} ${i.message}`);
+  };
+  it('reports bad JSON in fromJSON at the task, also behind a status function', () => {
+    expect(problems('fromJSON(params.x).a', '{bad')).toEqual([expect.stringMatching(/^6:3 tasks\.a\.if: "fromJSON\(params\.x\)\.a" cannot be evaluated: .*JSON/)]);
+    expect(problems("failure() && fromJSON(params.x).a == 'y'", '{bad')).toHaveLength(1);
+    expect(problems('fromJSON(params.x).a', '{"a": 1}')).toEqual([]);
+  });
+  it('leaves a condition that reads a task to the run', () => {
+    expect(problems("tasks.up.outputs.v == fromJSON(params.x).a", '{bad')).toEqual([]);
   });
 });
