@@ -24,6 +24,7 @@ import { ContextAccess } from '@actions/expressions/ast';
 import { expandMatrix, matrixKeys } from './matrix.ts';
 import { normalizeSpec } from './normalize.ts';
 import { checkPodFields } from './k8s/check.ts';
+import { kubeValueProblems } from './k8s/values.ts';
 import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
@@ -613,6 +614,10 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
  * warning on a real cluster, so the pods would run without it.
  */
 function checkKubeFields(base: SpecPath, fields: unknown, loc: Locator, issues: Issues): void {
+  for (const p of kubeValueProblems(fields)) {
+    const path = [...base, ...p.path];
+    issues.add(p.at === 'key' ? loc.keyPos(path) : loc.valuePos(path), path, `${formatPath(path)}: ${p.message}`);
+  }
   if (!isRecord(fields) || !isRecord(fields.pod)) return;
   for (const issue of checkPodFields(fields.pod)) {
     const path = [...base, 'pod', ...issue.path];

@@ -246,3 +246,31 @@ describe('conditions that read only params, evaluated before anything runs', () 
     expect(problems("tasks.up.outputs.v == fromJSON(params.x).a", '{bad')).toEqual([]);
   });
 });
+
+describe('values the API server would refuse when the task is created, refused before anything runs', () => {
+  it.each([
+    ['a Secret name', '    env: {A: {secret: Bad_Name, key: k}}\n', '6:23 tasks.a.env.A.secret: Secret name "Bad_Name" is not valid'],
+    ['a ConfigMap key', '    env: {A: {configMap: cm, key: "a/b"}}\n', '6:35 tasks.a.env.A.key: key "a/b" is not valid'],
+    ['an envFrom prefix', '    envFrom: [{secret: s, prefix: "1x"}]\n', '6:35 tasks.a.envFrom[0].prefix: prefix "1x" is not valid'],
+    ['a service account', '    pod: {serviceAccountName: Bad_SA}\n', '6:31 tasks.a.pod.serviceAccountName: service account name "Bad_SA" is not valid'],
+    ['an image pull Secret', '    pod: {imagePullSecrets: [{name: "Bad Name"}]}\n', '6:37 tasks.a.pod.imagePullSecrets[0].name: Secret name "Bad Name" is not valid'],
+    ['a label key', '    pod: {labels: {"a b": x}}\n', '6:20 tasks.a.pod.labels["a b"]: label key "a b" is not valid'],
+    ['a label value', '    pod: {labels: {team: "a b"}}\n', '6:26 tasks.a.pod.labels.team: label value "a b" is not valid'],
+    ['an annotation key', '    pod: {annotations: {"::x": y}}\n', '6:25 tasks.a.pod.annotations["::x"]: annotation key "::x" is not valid'],
+    ['a nodeSelector key', '    pod: {nodeSelector: {"Example.com/x": y}}\n', '6:26 tasks.a.pod.nodeSelector["Example.com/x"]: label key "Example.com/x" is not valid: its prefix'],
+    ['a volume name', '    pod: {volumes: [{name: Data, emptyDir: {}}]}\n', '6:28 tasks.a.pod.volumes[0].name: volume name "Data" is not valid'],
+    ['a resource name', '    resources: {requests: {"bad name": "1"}}\n', '6:28 tasks.a.resources.requests["bad name"]: resource name "bad name" is not valid'],
+    ['a request above its limit', '    resources: {requests: {cpu: "1500m"}, limits: {cpu: "1"}}\n', '6:33 tasks.a.resources.requests.cpu: the cpu request 1500m is more than its limit 1'],
+  ])('%s', (_what, body, want) => {
+    expect(messages(task(body))).toContainEqual(expect.stringContaining(want));
+  });
+
+  it('accepts what Kubernetes accepts', () => {
+    const body =
+      '    env: {A: {secret: db.creds-1, key: .pass_word-1}}\n    envFrom: [{configMap: cm, prefix: APP_}]\n' +
+      '    resources: {requests: {cpu: 500m, memory: 1Gi, nvidia.com/gpu: "1"}, limits: {cpu: "1", memory: 1Gi, nvidia.com/gpu: 1}}\n' +
+      '    pod: {serviceAccountName: runner, labels: {app.kubernetes.io/part-of: x, team: ""}, annotations: {"example.com/Note_1": "any text: here"},\n' +
+      '          nodeSelector: {kubernetes.io/arch: amd64}, volumes: [{name: data, secret: {secretName: tls.cert}}]}\n';
+    expect(messages(task(body))).toEqual([]);
+  });
+});
