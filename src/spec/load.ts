@@ -60,7 +60,9 @@ async function readSpecBytes(path: string, cwd: string, options: LoadOptions): P
   if (root !== null) {
     const realRoot = await realpath(resolve(root)).catch(() => resolve(root));
     const rel = relative(realRoot, real);
-    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    // The folder itself (`.`, the workspace's path) is inside it, and is a directory.
+    if (rel === '') throw new SpecFileError(`DAG spec '${path}' (resolved to ${real}) is a directory; expected a YAML file`);
+    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
       const where = options.inWorkflow === false ? 'the current directory' : 'the workspace (the repository checkout)';
       const via = real === abs ? '' : ` (it resolves to ${real} through a symlink)`;
       throw new SpecFileError(

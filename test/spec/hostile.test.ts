@@ -274,3 +274,10 @@ describe('values the API server would refuse when the task is created, refused b
     expect(messages(task(body))).toEqual([]);
   });
 });
+
+describe('a spec path that names the folder itself', () => {
+  it.each(['.', './', ''])('%j is a directory, not a file outside the folder', async (given) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-dot-'));
+    await expect(loadSpec(given, dir)).rejects.toThrow(/is a directory; expected a YAML file/);
+  });
+});
