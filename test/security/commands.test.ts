@@ -45,7 +45,8 @@ async function workspace(yaml: string): Promise<string> {
   return dir;
 }
 
-const q = (s: string) => JSON.stringify(s);
+/** A YAML double-quoted string: JSON's escapes, and C1 controls (which YAML allows only escaped) as \xNN. */
+const q = (s: string) => JSON.stringify(s).replace(/[\u0080-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
 
 describe('plan mode: text of the spec and params printed to the step log', () => {
   it('prints a hostile condition and param as text, never as a command', async () => {

@@ -25,6 +25,7 @@ const CASES: [string, string, string, string, RegExp][] = [
   ['__proto__ as an env variable', `${head}tasks:\n  a:\n    image: busybox\n    env: {__proto__: x}\n`, '', '6:11', /key "__proto__" .* is reserved/],
   ['a template in a nodeSelector', `${head}params: {pool: a}\ntasks:\n  a:\n    image: busybox\n    pod: {nodeSelector: {pool: "{{ params.pool }}"}}\n`, '', '7:33', /not rendered in this value/],
   ['a timeout of 0s', `${head}tasks:\n  a:\n    image: busybox\n    timeout: 0s\n`, '', '6:14', /at least 1s/],
+  ['a start timeout of 0s', `${head}tasks:\n  a:\n    image: busybox\n    startTimeout: 0s\n`, '', '6:19', /a limit of 0s would end at once/],
   ['a timeout past ten years', `${head}tasks:\n  a:\n    image: busybox\n    timeout: 99999999999999999999d\n`, '', '6:14', /longer than 3650d/],
   ['a list as a task id', `${head}tasks:\n  a: {image: busybox}\n  ? [b]\n  : {image: busybox}\n`, '', '5:5', /a list as a key in tasks/],
 ];

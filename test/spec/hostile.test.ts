@@ -79,11 +79,12 @@ describe('durations', () => {
     ['a start timeout of 0s', '    startTimeout: 0s\n'],
     ['a sensor interval of 0s', '    sensor: {interval: 1s, timeout: 0s}\n'],
   ])('refuses %s (it would end or repeat at once)', (_what, body) => {
-    expect(messages(task(body)).join('\n')).toMatch(/at least 1s/);
+    expect(messages(task(body)).join('\n')).toMatch(/at least 1s|a limit of 0s would end at once/);
   });
 
-  it('refuses a DAG timeout of 0s', () => {
-    expect(messages(task('').replace('tasks:', 'timeout: 0s\ntasks:')).join('\n')).toMatch(/^3:10 timeout: .*at least 1s/);
+  it('refuses a DAG timeout of 0s, and keeps sub-second limits that are not a pod deadline', () => {
+    expect(messages(task('').replace('tasks:', 'timeout: 0s\ntasks:')).join('\n')).toMatch(/^3:10 timeout: .*a limit of 0s would end at once/);
+    expect(messages(task('    startTimeout: 20ms\n').replace('tasks:', 'timeout: 500ms\ntasks:'))).toEqual([]);
   });
 
   it.each(['99999999999999999999d', '3651d', '87601h'])('refuses %s: longer than ten years, past exact milliseconds and valid dates', (text) => {
