@@ -5,7 +5,8 @@
  *   create that reached the server before a retry, or a restart of this run attempt): it is
  *   adopted, but only when its task and attempt labels are this attempt's;
  * - the log, followed once the container started, read to its end once it terminated;
- * - delete, at most once, 404 counting as done.
+ * - delete, at most once, 404 counting as done; a settled pod's delete goes with others in one
+ *   request (src/kube/reaper.ts).
  *
  * The engine (src/engine/engine.ts) decides when; this module knows how, and what each answer of
  * the API means for the attempt. The run's one watch is opened here too (`watch`), so every call
@@ -15,6 +16,7 @@ import type { AttemptOutcome } from '../dag/types.ts';
 import { classifyError, describeError } from './errors.ts';
 import { LogFollower } from './logs.ts';
 import type { PodApi } from './pod-api.ts';
+import type { PodReaper } from './reaper.ts';
 import { CONTAINER, LABELS } from './pod.ts';
 import { PodWatcher, type PodEvent, type PodWatcherOptions } from './watch.ts';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -213,10 +215,15 @@ export class AttemptPod {
     this.#follower?.releaseTail();
   }
 
-  /** Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post step sweeps). */
-  async delete(gracePeriodSeconds: number): Promise<void> {
+  /**
+   * Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post
+   * step sweeps). With `batch`, the pod goes with the batch's next request: only for a settled
+   * pod (its container ended, its log read to the end, its result recorded), deleted at once.
+   */
+  async delete(gracePeriodSeconds: number, batch?: PodReaper): Promise<void> {
     if (this.#deletedByUs) return;
     this.#deletedByUs = true;
+    if (batch && gracePeriodSeconds === 0) return batch.delete({ name: this.name, task: this.task, attempt: this.attempt });
     const { api, namespace } = this.#o;
     try {
       await api.delete(namespace, this.name, { gracePeriodSeconds });
