@@ -55,7 +55,7 @@ async function dryRunDag(options) {
         // A matrix written out is checked with its first combination; a sensor with its first poke.
         const first = task.strategy?.matrix.kind === 'static' ? task.strategy.matrix.instances[0] : null;
         const poke = task.sensor ? 1 : undefined;
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId, scope: (0,common_run/* runScope */.AO)(o.context), runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
         const render = (0,kube_pod/* placeholderRender */.Qi)(o.params, undefined, { run, matrix: first?.values ?? null });
         try {
             const instance = first === null ? null : { id: first.id, group: task.id };
@@ -1959,7 +1959,7 @@ class Engine {
         this.#clock = options.clock ?? common_clock/* systemClock */.ml;
         // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
         this.#runId = options.runId ?? (0,common_run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
-        this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, options.context.runAttempt);
+        this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, (0,common_run/* runScope */.AO)(options.context), options.context.runAttempt);
         // Without a run context (the CLI), the logical date is the start of the run.
         this.#run = options.run === undefined ? (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
         this.#scheduler = new Scheduler(options.spec, {
@@ -2113,7 +2113,7 @@ class Engine {
         const unit = this.#scheduler.unit(task);
         const spec = unit.spec;
         const instance = unit.group === null ? null : { id: task, group: unit.group };
-        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt, poke });
+        const name = (0,kube_pod/* podName */.Bh)({ dag: o.spec.name, runId: this.#runId, scope: (0,common_run/* runScope */.AO)(o.context), runAttempt: o.context.runAttempt, task, attempt, poke });
         const live = {
             task,
             attempt,
@@ -2613,8 +2613,9 @@ const RUN_PERMISSIONS = [
     { verb: 'list', resource: 'pods' },
     { verb: 'watch', resource: 'pods' },
     { verb: 'delete', resource: 'pods' },
-    // Finished pods are deleted in batches, by label selector (src/kube/reaper.ts).
-    { verb: 'deletecollection', resource: 'pods' },
+    // Finished pods are deleted in batches, by label selector (src/kube/reaper.ts). Optional: a
+    // Role from before it was needed still runs, deleting the pods one by one.
+    { verb: 'deletecollection', resource: 'pods', optional: 'the pods of finished tasks are deleted one request each instead of in batches' },
     { verb: 'get', resource: 'pods', subresource: 'log' },
     // The run's state (for re-runs and reattach) lives in a ConfigMap; housekeeping lists old ones.
     { verb: 'get', resource: 'configmaps' },
@@ -2708,7 +2709,10 @@ async function preflight(target, namespace, needs, options = {}) {
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err), { cause: err });
         }
     }));
-    const missing = reviews.filter((r) => !r.allowed);
+    const missing = reviews.filter((r) => !r.allowed && r.p.optional === undefined);
+    const warnings = reviews
+        .filter((r) => !r.allowed && r.p.optional !== undefined)
+        .map((m) => `The Kubernetes credentials lack ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}": ${m.p.optional}. Add it to the Role with this rule (the README shows the minimal Role):\n${ruleFor(m.p)}`);
     if (missing.length) {
         const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
         const rules = missing.map((m) => ruleFor(m.p)).join('\n');
@@ -2726,6 +2730,7 @@ async function preflight(target, namespace, needs, options = {}) {
         if (e.kind !== 'forbidden')
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), e, { cause: err });
     }
+    return { warnings };
 }
 /**
  * The resource rules a SelfSubjectRulesReview shows granted in `namespace`: none if the server
