@@ -52,6 +52,23 @@ export interface RunIdentityInputs {
   jobInstance: string | null;
 }
 
+/** The longest `matrix-leg` input read, and how deep it may nest. */
+const MATRIX_LEG_MAX_CHARS = 64 * 1024;
+const MATRIX_LEG_MAX_DEPTH = 20;
+
+/** How deep a parsed JSON value nests (iteratively: the value may be deeper than the stack). */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (max > MATRIX_LEG_MAX_DEPTH) return max;
+    if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stack.push([x, d + 1]);
+  }
+  return max;
+}
+
 /** The longest `run-key`. */
 export const RUN_KEY_MAX = 100;
 const RUN_KEY = /^[A-Za-z0-9][A-Za-z0-9 _.:/=+@,-]*$/;
@@ -78,7 +95,11 @@ export function readIdentityInputs(getInput: (name: string) => string, problems:
     } catch {
       parsed = undefined;
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const bound = rawLeg.length > MATRIX_LEG_MAX_CHARS ? `${rawLeg.length.toLocaleString('en-US')} characters long` : parsed !== undefined && depthOf(parsed) > MATRIX_LEG_MAX_DEPTH ? `nested more than ${MATRIX_LEG_MAX_DEPTH} levels deep` : null;
+    if (bound !== null) {
+      // A matrix leg is a few values (toJSON(matrix)); a huge or deep one would only cost the step.
+      problems.push(`Invalid input 'matrix-leg': it is ${bound}; a matrix leg is at most ${MATRIX_LEG_MAX_CHARS.toLocaleString('en-US')} characters and ${MATRIX_LEG_MAX_DEPTH} levels. Leave it unset, or set 'run-key' instead.`);
+    } else if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       const shown = JSON.stringify(rawLeg.length > 60 ? `${rawLeg.slice(0, 60)}…` : rawLeg);
       problems.push(
         `Invalid input 'matrix-leg': ${shown} is not a JSON object. Leave it unset: its default, \${{ toJSON(matrix) }}, tells the legs of a matrix apart. ` +

@@ -138,3 +138,17 @@ describe('inputs past what the action can hold', () => {
     expect(problem({ retention: 'x'.repeat(5000) })!.length).toBeLessThan(300);
   });
 });
+
+describe('the matrix-leg input, bounded', () => {
+  const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? '';
+  it('refuses a leg nested thousands of levels deep with a message, not an internal error (the run identity walks it)', () => {
+    const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'matrix-leg': deep }))).toThrow(/Invalid input 'matrix-leg': it is nested more than 20 levels deep/);
+  });
+  it('refuses a leg of more than 64 KiB', () => {
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'matrix-leg': JSON.stringify({ a: 'x'.repeat(70_000) }) }))).toThrow(/it is 70,\d{3} characters long/);
+  });
+  it('keeps an ordinary leg, objects included', () => {
+    expect(readSettings(inputs({ dag: 'a.yaml', 'matrix-leg': '{"region": "eu", "db": {"host": "a", "port": 5432}}' })).identity.leg).toEqual({ region: 'eu', db: { host: 'a', port: 5432 } });
+  });
+});
