@@ -15,6 +15,8 @@ import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } fro
 import { kubePodApi } from '../kube/pod-api.ts';
 import { kubeClusterReader } from '../kube/dry-run-checks.ts';
 import { runPodSelector } from '../kube/pod.ts';
+import { PodProof } from '../kube/pod-proof.ts';
+import { runKeys } from '../dag/rerun.ts';
 import { RunStore, startRerunSession } from '../kube/run-store.ts';
 import { cleanupRun } from '../kube/sweep.ts';
 import { AnnotationReporter } from '../report/annotations.ts';
@@ -155,7 +157,11 @@ export async function runOnCluster(
       request: client.request,
       onNote: (note) => runner.warning(note),
     });
+    // This process's key: its public half goes into the run's state before any pod is created,
+    // so a restart after a crash and the next run attempt can tell the run's pods from others'.
+    const proof = new PodProof();
     if (context.runAttempt > 1) {
+      proof.trust(runKeys(await withKubeErrors(() => store.load())));
       await withKubeErrors(() =>
         settleEarlierAttempts({
           client,
@@ -171,12 +177,19 @@ export async function runOnCluster(
             for (const p of pods) runner.info(`  ${p.name} (task ${p.task}, run attempt ${p.runAttempt}, ${p.phase})`);
             runner.info(`Their results will be used as if that attempt had seen them. To stop waiting, delete them: kubectl delete pod -n ${namespace} -l '${selector}'`);
           },
+          proof,
+          onRefused: (pod, problem) =>
+            runner.warning(
+              `Pod ${pod.metadata?.name} in namespace ${namespace} has the labels of an earlier attempt of this run but is not this run's: it ${problem}. ` +
+                "It was ignored (its task runs again) and not deleted (it is not this run's): delete it, and find out who creates pods with pod-dag-action's labels in this namespace.",
+            ),
           onRecorded: (task, runAttempt, attempt, outcome) =>
             runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
         }),
       );
     }
-    const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun }));
+    const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, key: proof.publicKey }));
+    proof.trust(runKeys(session.stored));
     // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
     summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
     for (const [task, prev] of Object.entries(session.plan.previous)) {
@@ -194,6 +207,7 @@ export async function runOnCluster(
         previous: session.plan.previous,
         onAttemptEnd: (end: AttemptEnd) => session.attemptEnded(end),
         recorded: (task: string, attempt: number) => session.recorded(task, attempt),
+        proof,
       }),
     );
     if (state.result !== null) await session.finished(state.result).catch((err: unknown) => runner.warning(`Could not record the end of the run: ${(err as Error).message}`));

@@ -112,6 +112,11 @@ export interface StoredRunAttempt {
   /** `null` while it runs (or if it died without saying so). */
   finishedAt: number | null;
   result: RunResult | null;
+  /**
+   * The public key of each process that ran this run attempt (a restart after a crash adds one),
+   * recorded before it created any pod: the pods they signed are the run's own (src/kube/pod-proof.ts).
+   */
+  keys?: string[];
 }
 
 /** The version `serializeRunState` writes. */
@@ -437,6 +442,11 @@ export interface TaskUpdate {
   fingerprint: TaskFingerprint;
 }
 
+/** The public keys of every process of the run the state records (to verify the run's pods with). */
+export function runKeys(state: StoredRunState | null): string[] {
+  return state === null ? [] : state.runAttempts.flatMap((r) => r.keys ?? []);
+}
+
 /** An empty state for a run. */
 export function emptyRunState(dag: string, runId: string, now: number): StoredRunState {
   return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {}, runAttempts: [] };
@@ -446,14 +456,17 @@ export function emptyRunState(dag: string, runId: string, now: number): StoredRu
  * The state with run attempt `runAttempt` marked started (`result` undefined) or finished. A
  * restart of the same run attempt after a crash keeps its first start time and clears an end.
  */
-export function markRunAttempt(state: StoredRunState, runAttempt: number, now: number, result?: RunResult): StoredRunState {
+export function markRunAttempt(state: StoredRunState, runAttempt: number, now: number, result?: RunResult, key?: string): StoredRunState {
   const runAttempts = state.runAttempts.filter((r) => r.runAttempt !== runAttempt);
   const before = state.runAttempts.find((r) => r.runAttempt === runAttempt);
+  const keys = [...(before?.keys ?? [])];
+  if (key !== undefined && !keys.includes(key)) keys.push(key);
   runAttempts.push({
     runAttempt,
     startedAt: before?.startedAt ?? now,
     finishedAt: result === undefined ? null : now,
     result: result ?? null,
+    ...(keys.length > 0 ? { keys } : {}),
   });
   runAttempts.sort((a, b) => a.runAttempt - b.runAttempt);
   return { ...state, updatedAt: Math.max(state.updatedAt, now), runAttempts };
@@ -546,7 +559,9 @@ const storedRunStateSchema = z.object({
       ),
     }),
   ),
-  runAttempts: z.array(z.object({ runAttempt: finite, startedAt: finite, finishedAt: finite.nullable(), result: z.enum(RUN_RESULTS).nullable() })),
+  runAttempts: z.array(
+    z.object({ runAttempt: finite, startedAt: finite, finishedAt: finite.nullable(), result: z.enum(RUN_RESULTS).nullable(), keys: z.array(z.string()).optional() }),
+  ),
 }) satisfies z.ZodType<StoredRunState>;
 
 /**

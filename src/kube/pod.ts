@@ -37,6 +37,10 @@ export const ANNOTATIONS = {
   repository: 'pod-dag.io/repository',
   sha: 'pod-dag.io/sha',
   workflow: 'pod-dag.io/workflow',
+  /** The hash of the pod as rendered (src/kube/pod-proof.ts): which spec its proof is for. */
+  proofHash: 'pod-dag.io/proof-hash',
+  /** The signature that proves this run created the pod (src/kube/pod-proof.ts). */
+  proof: 'pod-dag.io/proof',
 } as const;
 
 /** The name of the task's container in its pod. */

@@ -126,9 +126,12 @@ export class RunStore {
     return this.#enqueue(`record task "${update.task}"`, (state) => applyTaskUpdate(state, update, this.#o.now()));
   }
 
-  /** Records that run attempt `runAttempt` started (call once the lease, if any, is held). */
-  markStarted(runAttempt: number): Promise<void> {
-    return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now()));
+  /**
+   * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with the
+   * public key this process signs its pods with (src/kube/pod-proof.ts), before it creates any.
+   */
+  markStarted(runAttempt: number, key?: string): Promise<void> {
+    return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, key));
   }
 
   /** Records that run attempt `runAttempt` ended with `result` (housekeeping then knows it is over). */
@@ -258,12 +261,12 @@ export interface RerunSession {
  */
 export async function startRerunSession(
   store: RunStore,
-  options: { spec: DagSpec; params: Record<string, string>; runAttempt: number; mode: RerunMode },
+  options: { spec: DagSpec; params: Record<string, string>; runAttempt: number; mode: RerunMode; key?: string },
 ): Promise<RerunSession> {
   const { spec, params, runAttempt, mode } = options;
   const stored = await store.load();
   const plan = planRerun(spec, params, stored, mode, { runAttempt });
-  await store.markStarted(runAttempt);
+  await store.markStarted(runAttempt, options.key);
   const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
   return {
     stored,
