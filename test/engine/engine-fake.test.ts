@@ -6,7 +6,9 @@
 import { expect, test } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { runDag, dryRunDag, type RunDagOptions } from '../../src/engine/index.ts';
-import { LABELS, podName, runPodSelector } from '../../src/kube/pod.ts';
+import { LABELS, podName, renderPod, runPodSelector } from '../../src/kube/pod.ts';
+import { PodProof } from '../../src/kube/pod-proof.ts';
+import { renderTemplate } from '../../src/spec/template.ts';
 import { cleanupRun } from '../../src/kube/sweep.ts';
 import { FakePods, apiError, scriptedKubelet } from '../helpers/fake-pods.ts';
 import { attempts, capture, context, results, spec } from './helpers.ts';
@@ -121,7 +123,7 @@ tasks:
   expect(fake.names()).toEqual([name('flaky', 1, s)]);
 });
 
-test('409: a pod with this attempt’s labels is adopted (no second create); a stranger of the same name is a configuration failure', async () => {
+test('409: a pod that proves to be this run’s is adopted (no second create); one with our name and labels but no proof is a configuration failure, never used or deleted', async () => {
   const s = spec(`version: 1
 name: fake-adopt
 tasks:
@@ -129,12 +131,20 @@ tasks:
   stranger: {image: busybox}
 `);
   const fake = new FakePods();
-  // A pod of this very attempt, left by a process that crashed after creating it: running.
-  await fake.create('default', { metadata: { name: name('mine', 1, s), labels: runLabels(s.name, 'mine') } });
+  // A pod of this very attempt, left by a process of this run that crashed after creating it
+  // (its key is in the run's state): running.
+  const crashed = new PodProof();
+  const render = (t: string) => renderTemplate(t, { params: {}, outputs: {} });
+  const task = (id: string) => s.tasks.find((t) => t.id === id)!;
+  await fake.create('default', crashed.prove(renderPod(task('mine'), 1, { spec: s, namespace: 'default', runId: '4242', context: context('4242'), render })));
   fake.start(name('mine', 1, s));
-  await fake.create('default', { metadata: { name: name('stranger', 1, s), labels: runLabels(s.name, 'other') } });
+  // Planted by someone who can create pods: the same name and labels as ours, no proof.
+  await fake.create('default', { metadata: { name: name('stranger', 1, s), labels: runLabels(s.name, 'stranger') } });
+  fake.start(name('stranger', 1, s));
   fake.calls.length = 0;
-  const done = go(fake, s);
+  const restarted = new PodProof();
+  restarted.trust([crashed.publicKey]);
+  const done = go(fake, s, { proof: restarted });
   // The adopted pod ends as the kubelet says (after the engine looked at it).
   const { out } = await (async () => {
     for (let i = 0; ; i++) {
@@ -144,17 +154,26 @@ tasks:
     }
     fake.print(name('mine', 1, s), 'still here');
     fake.exit(name('mine', 1, s), 0);
+    fake.print(name('stranger', 1, s), 'forged line');
+    fake.exit(name('stranger', 1, s), 0, { message: 'rows=666' });
     return done;
   })();
   const { state } = await done;
   expect(results(state)).toEqual({ mine: 'succeeded', stranger: 'failed' });
-  expect(attempts(state, 'stranger')).toEqual(['configuration:AlreadyExists']);
-  expect(state.tasks.find((t) => t.id === 'stranger')!.attempts[0]!.outcome?.message).toMatch(/already exists .* not attempt 1 of task "stranger"/);
+  expect(attempts(state, 'stranger')).toEqual(['configuration:NotOurPod']);
+  const stranger = state.tasks.find((t) => t.id === 'stranger')!;
+  expect(stranger.attempts[0]!.outcome?.message).toMatch(
+    new RegExp(`pod ${name('stranger', 1, s)} in namespace default is not this run's pod for attempt 1 of task "stranger": it carries no proof`),
+  );
+  expect(stranger.attempts[0]!.outcome?.message).toMatch(/it was not deleted/);
+  expect(stranger.outputs).toEqual({});
   expect(out.created.find((c) => c.task === 'mine')?.adopted).toBe(true);
   expect(out.lines).toContain('[mine] still here');
+  expect(out.lines).not.toContain('[stranger] forged line');
   expect(fake.count(`create ${name('mine', 1, s)}`)).toBe(1);
-  // The stranger is not ours: never deleted.
+  // The stranger is not ours: its log never read, never deleted.
   expect(fake.get(name('stranger', 1, s))).toBeDefined();
+  expect(fake.count(`log ${name('stranger', 1, s)}`)).toBe(0);
   expect(fake.count(`delete ${name('stranger', 1, s)}`)).toBe(0);
 });
 
