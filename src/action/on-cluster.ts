@@ -113,6 +113,9 @@ export async function runOnCluster(
   // The run id was fixed once, above: pod names, labels, the state ConfigMap and the post
   // step's selector must all agree on it.
   const baseRunId = runId;
+  // This process's key: its public half goes into each run's state before any pod is created,
+  // so a restart after a crash and the next run attempt can tell the run's pods from others'.
+  const proof = new PodProof();
 
   const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
   if (lease !== null && !lease.acquired) return;
@@ -157,9 +160,6 @@ export async function runOnCluster(
       request: client.request,
       onNote: (note) => runner.warning(note),
     });
-    // This process's key: its public half goes into the run's state before any pod is created,
-    // so a restart after a crash and the next run attempt can tell the run's pods from others'.
-    const proof = new PodProof();
     if (context.runAttempt > 1) {
       proof.trust(runKeys(await withKubeErrors(() => store.load())));
       await withKubeErrors(() =>
@@ -190,6 +190,7 @@ export async function runOnCluster(
     }
     const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, key: proof.publicKey }));
     proof.trust(runKeys(session.stored));
+    runner.saveState(STATE.keys, JSON.stringify(proof.trustedKeys));
     // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
     summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
     for (const [task, prev] of Object.entries(session.plan.previous)) {
@@ -323,16 +324,38 @@ function describeSource(source: string): string {
  * The post step's sweep, once the main step's state says which pods are this run's: removes what
  * is left of them. Never fails the job; only warns.
  */
-export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespace: string, selector: string, keepPods: KeepPods): Promise<void> {
+export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespace: string, selector: string, keepPods: KeepPods, keys: string | null = null): Promise<void> {
   try {
     const settings = readSettings((name) => runner.getInput(name));
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
     const client = createClient(connection.kubeConfig);
-    const { deleted, warnings } = await cleanupRun(kubePodApi(client), namespace, selector, { keepPods });
+    // The main step saved the run's public keys: only pods they signed are the run's to delete.
+    let proof: PodProof | undefined;
+    if (keys !== null) {
+      proof = new PodProof();
+      proof.trust(parseKeys(keys));
+    }
+    const { deleted, warnings, foreign } = await cleanupRun(kubePodApi(client), namespace, selector, { keepPods, proof });
     if (deleted.length > 0) runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
+    for (const f of foreign) {
+      runner.warning(
+        `Left pod ${f.name} in namespace ${namespace} alone: it has this run's labels but is not this run's (it ${f.problem}). ` +
+          "Delete it yourself, and find out who creates pods with pod-dag-action's labels in this namespace.",
+      );
+    }
     for (const w of warnings) runner.warning(w);
   } catch (err) {
     runner.warning(`Could not clean up this run's pods (${selector} in namespace ${namespace}): ${(err as Error).message}`);
+  }
+}
+
+/** The keys the main step saved for the post step (a JSON array of strings); anything else: none. */
+function parseKeys(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((k): k is string => typeof k === 'string') : [];
+  } catch {
+    return [];
   }
 }

@@ -72,6 +72,11 @@ export class PodProof {
     return this.#trusted.size;
   }
 
+  /** The public keys trusted (this process's first). */
+  get trustedKeys(): string[] {
+    return [...this.#trusted.keys()];
+  }
+
   /** The pod with its proof annotations (a copy: `pod` is not changed). */
   prove(pod: V1Pod): V1Pod {
     const bare = withoutProof(pod);
