@@ -123,6 +123,37 @@ tasks:
   expect(fake.names()).toEqual([name('flaky', 1, s)]);
 });
 
+test('409: a pod of the run’s key made for another rendering (hash mismatch), or whose spec was changed under a copied proof, is refused', async () => {
+  const s = spec(`version: 1
+name: fake-changed
+tasks:
+  rerendered: {image: busybox, command: [echo, new]}
+  tampered: {image: busybox, command: [echo, ok]}
+`);
+  const fake = new FakePods();
+  const crashed = new PodProof();
+  const render = (t: string) => renderTemplate(t, { params: {}, outputs: {} });
+  const pod = (id: string) => renderPod(s.tasks.find((t) => t.id === id)!, 1, { spec: s, namespace: 'default', runId: '4242', context: context('4242'), render });
+  // Signed by a process of the run, but for another command than this run renders now.
+  const older = pod('rerendered');
+  older.spec!.containers[0]!.command = ['echo', 'old'];
+  await fake.create('default', crashed.prove(older));
+  // Our proof, copied onto a pod whose command was changed (the proof's hash no longer fits it).
+  const tampered = crashed.prove(pod('tampered'));
+  tampered.spec!.containers[0]!.command = ['sh', '-c', 'echo rows=666 > $POD_DAG_OUTPUT'];
+  await fake.create('default', tampered);
+  fake.calls.length = 0;
+  const restarted = new PodProof();
+  restarted.trust([crashed.publicKey]);
+  const { state } = await go(fake, s, { proof: restarted });
+  expect(attempts(state, 'rerendered')).toEqual(['configuration:NotOurPod']);
+  expect(attempts(state, 'tampered')).toEqual(['configuration:NotOurPod']);
+  const message = (id: string) => state.tasks.find((t) => t.id === id)!.attempts[0]!.outcome?.message;
+  expect(message('rerendered')).toMatch(/carries a proof for another rendering of this attempt's pod \(hash [0-9a-f]{12}…, this run renders [0-9a-f]{12}…\)/);
+  expect(message('tampered')).toMatch(/is not the pod its proof was made for: spec\.containers\[0\]\.command has 3 entries, not 2/);
+  for (const id of ['rerendered', 'tampered']) expect(fake.count(`delete ${name(id, 1, s)}`)).toBe(0);
+});
+
 test('409: a pod that proves to be this run’s is adopted (no second create); one with our name and labels but no proof is a configuration failure, never used or deleted', async () => {
   const s = spec(`version: 1
 name: fake-adopt
@@ -309,6 +340,6 @@ test('the sweep deletes what keep-pods does not keep, and only this run attempt�
   }
   await fake.create('default', { metadata: { name: 'other-run', labels: labels('x', '999') } });
   const res = await cleanupRun(fake, 'default', runPodSelector(chain, ctx), { keepPods: 'on-failure' });
-  expect(res).toEqual({ deleted: ['live', 'ok'], warnings: [] });
+  expect(res).toEqual({ deleted: ['live', 'ok'], warnings: [], foreign: [] });
   expect(fake.names()).toEqual(['bad', 'other-run']);
 });
