@@ -20,7 +20,7 @@
  * (read, deleted, re-created with another command under the same name): where the whole pod is at
  * hand (a read after a 409), `differsFromRendered` also compares it with what we rendered.
  */
-import { createHash, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ANNOTATIONS, LABELS } from './pod.ts';
 
@@ -47,9 +47,12 @@ export class PodProof {
   readonly #privateKey: KeyObject;
   readonly #trusted = new Map<string, KeyObject>();
 
-  /** A new key pair, trusting only itself until `trust` is given the run's recorded keys. */
-  constructor() {
-    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  /**
+   * A new key pair (or the one whose private key `privateKeyPem` holds: the CLI keeps it in a
+   * file, to re-attach to its own run), trusting only itself until `trust` is given the run's keys.
+   */
+  constructor(privateKeyPem?: string) {
+    const { publicKey, privateKey } = privateKeyPem === undefined ? generateKeyPairSync('ed25519') : fromPem(privateKeyPem);
     this.#privateKey = privateKey;
     this.publicKey = publicKey.export({ format: 'jwk' }).x!;
     this.#trusted.set(this.publicKey, publicKey);
@@ -65,6 +68,11 @@ export class PodProof {
         // Not a key: nothing it signed can verify.
       }
     }
+  }
+
+  /** The private key, PEM (PKCS#8): for a file only its owner reads, never for a log or the cluster. */
+  privateKeyPem(): string {
+    return this.#privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   }
 
   /** How many keys are trusted (this process's and the run's). */
@@ -107,6 +115,13 @@ export class PodProof {
     }
     return { ok: false, problem: `carries a proof that no process of this run signed (annotation ${ANNOTATIONS.proof}): it was made by someone else, or for other labels or another name` };
   }
+}
+
+/** An Ed25519 key pair from its private key (PEM); throws if it is not one. */
+function fromPem(pem: string): { publicKey: KeyObject; privateKey: KeyObject } {
+  const privateKey = createPrivateKey(pem);
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`expected an Ed25519 private key, found ${privateKey.asymmetricKeyType ?? 'another kind of key'}`);
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 /** The pod without the proof annotations (a copy). */
