@@ -117,6 +117,22 @@ export class PodProof {
   }
 }
 
+/**
+ * Whether `pod` carries exactly the proof `proved` carries, over the same namespace, name and
+ * signed labels: then it verifies exactly as `proved` does (Ed25519 is deterministic), so the
+ * pod runner skips verifying its own fresh pods on every run (a string compare, not a signature check).
+ */
+export function sameProof(pod: V1Pod, proved: V1Pod): boolean {
+  const a = pod.metadata;
+  const b = proved.metadata;
+  if (a === undefined || b === undefined || a.name !== b.name || a.namespace !== b.namespace) return false;
+  for (const k of [ANNOTATIONS.proof, ANNOTATIONS.proofHash]) {
+    const v = a.annotations?.[k];
+    if (v === undefined || v !== b.annotations?.[k]) return false;
+  }
+  return SIGNED_LABELS.every((l) => a.labels?.[l] === b.labels?.[l]);
+}
+
 /** An Ed25519 key pair from its private key (PEM); throws if it is not one. */
 function fromPem(pem: string): { publicKey: KeyObject; privateKey: KeyObject } {
   const privateKey = createPrivateKey(pem);

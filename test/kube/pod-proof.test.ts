@@ -9,7 +9,7 @@ import { applyDefaults } from '../../sandbox/admission.ts';
 import { coreResource } from '../../sandbox/resources.ts';
 import { markRunAttempt, emptyRunState, parseRunState, runKeys } from '../../src/dag/rerun.ts';
 import { ANNOTATIONS, renderPod } from '../../src/kube/pod.ts';
-import { canonicalJson, differsFromRendered, podHash, PodProof } from '../../src/kube/pod-proof.ts';
+import { canonicalJson, differsFromRendered, podHash, PodProof, sameProof } from '../../src/kube/pod-proof.ts';
 import { parseSpec, renderTemplate } from '../../src/spec/index.ts';
 
 const { spec } = parseSpec(
@@ -124,5 +124,18 @@ describe('keys in the run state', () => {
     expect(s.runAttempts.map((r) => r.keys)).toEqual([['k1', 'k2'], ['k3']]);
     expect(runKeys(parseRunState(JSON.stringify(s), 'test'))).toEqual(['k1', 'k2', 'k3']);
     expect(runKeys(null)).toEqual([]);
+  });
+});
+
+describe('sameProof', () => {
+  test('true only for the very proof sent, over the same name, namespace and signed labels', () => {
+    const proof = new PodProof();
+    const sent = proof.prove(rendered());
+    expect(sameProof(stored(sent), sent)).toBe(true);
+    const moved = structuredClone(sent);
+    moved.metadata!.labels!['pod-dag.io/task-attempt'] = '2';
+    expect(sameProof(moved, sent)).toBe(false);
+    expect(sameProof(new PodProof().prove(rendered()), sent)).toBe(false);
+    expect(sameProof(rendered(), rendered())).toBe(false);
   });
 });
