@@ -202,8 +202,8 @@ export class AttemptPod {
   async vet(pod: V1Pod): Promise<AttemptOutcome | null> {
     const uid = pod.metadata?.uid;
     if (uid !== undefined && uid === this.#verifiedUid) return null;
-    let seen = pod;
     if (this.#readWhole) {
+      let seen: V1Pod;
       try {
         seen = await this.#o.api.read(this.#o.namespace, this.name);
       } catch (err) {
@@ -213,11 +213,16 @@ export class AttemptPod {
         const problem = this.#judge(pod, false);
         return problem === null ? null : this.#refuse(pod, problem);
       }
-      if (seen.metadata?.uid !== uid) return null; // replaced since the event: the next event shows it
+      const whole = this.#judge(seen, true);
+      if (whole !== null) return this.#refuse(seen, whole);
+      this.#readWhole = false;
+      this.#verifiedUid = seen.metadata?.uid ?? null;
+      if (seen.metadata?.uid === uid) return null;
+      // The event showed an older object of that name (since replaced): judged by its proof.
     }
-    const problem = this.#judge(seen, this.#readWhole);
-    if (problem !== null) return this.#refuse(seen, problem);
-    this.#verifiedUid = uid ?? null;
+    const problem = this.#judge(pod, false);
+    if (problem !== null) return this.#refuse(pod, problem);
+    this.#verifiedUid ??= uid ?? null;
     return null;
   }
 

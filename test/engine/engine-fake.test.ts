@@ -154,6 +154,37 @@ tasks:
   for (const id of ['rerendered', 'tampered']) expect(fake.count(`delete ${name(id, 1, s)}`)).toBe(0);
 });
 
+test('a create whose answer is lost and whose pod cannot be read then: the pod the watch shows is read whole and checked before anything of it is used', async () => {
+  const s = spec(`version: 1
+name: fake-unknown
+tasks:
+  t: {image: busybox, command: [echo, ok]}
+`);
+  const fake = new FakePods(scriptedKubelet((pod) => ({ lines: [`ran ${pod.spec?.containers[0]?.command?.join(' ')}`], outputs: { rows: '666' } })));
+  // What the server ends up holding under our name is our pod with our proof but another command
+  // (copied and swapped in); the create's answer is lost (503) and the read that should settle it
+  // fails, so the create counts as done and the watch tells the rest.
+  const create = fake.create.bind(fake);
+  fake.create = async (ns, pod, o) => {
+    const swapped = structuredClone(pod);
+    swapped.spec!.containers[0]!.command = ['sh', '-c', 'echo rows=666 > $POD_DAG_OUTPUT'];
+    await create(ns, swapped, o);
+    throw apiError(503, 'ServiceUnavailable');
+  };
+  const read = fake.read.bind(fake);
+  let reads = 0;
+  fake.read = async (ns, n) => {
+    if (++reads === 1) throw apiError(500, 'InternalError');
+    return read(ns, n);
+  };
+  const { state, out } = await go(fake, s);
+  expect(attempts(state, 't')).toEqual(['configuration:NotOurPod']);
+  expect(state.tasks[0]!.attempts[0]!.outcome?.message).toMatch(/is not the pod its proof was made for: spec\.containers\[0\]\.command/);
+  expect(state.tasks[0]!.outputs).toEqual({});
+  expect(out.lines.join('\n')).not.toContain('ran sh');
+  expect(fake.count(`delete ${name('t', 1, s)}`)).toBe(0);
+});
+
 test('409: a pod that proves to be this run’s is adopted (no second create); one with our name and labels but no proof is a configuration failure, never used or deleted', async () => {
   const s = spec(`version: 1
 name: fake-adopt
