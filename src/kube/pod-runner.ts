@@ -176,12 +176,11 @@ export class AttemptPod {
     try {
       existing = await api.read(namespace, this.name);
     } catch (err) {
-      const e = classifyError(err);
-      if (e.kind !== 'not-found') {
-        return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, describeError(err, `read pod ${this.name}`, api.server)) };
-      }
-      // Deleted between the 409 and the read: its DELETED event tells the rest (and should a pod
-      // of that name come back, `vet` reads it whole before anything of it is used).
+      // Deleted between the 409 and the read: its DELETED event tells the rest. Unreadable (the
+      // read's retries ran out): the pod exists, so giving up on it (a failure, then a retry)
+      // could run the task twice; it counts as created, as a create whose answer was lost. Either
+      // way `vet` reads it whole and checks it before anything of it is used.
+      if (classifyError(err).kind !== 'not-found') this.#o.debug?.(`${describeError(err, `read pod ${this.name}`, api.server)}; counting it as created: it is checked when the watch shows it`);
       this.#readWhole = true;
       return { ok: true, adopted: true };
     }

@@ -185,6 +185,33 @@ tasks:
   expect(fake.count(`delete ${name('t', 1, s)}`)).toBe(0);
 });
 
+test('409, then the read of the existing pod fails: it counts as created (checked when the watch shows it), no second attempt runs beside it', async () => {
+  const s = spec(`version: 1
+name: fake-unread
+tasks:
+  t: {image: busybox}
+`);
+  const fake = new FakePods(scriptedKubelet(() => ({ lines: ['ran'], outputs: { rows: '7' } })));
+  const crashed = new PodProof();
+  const render = (t: string) => renderTemplate(t, { params: {}, outputs: {} });
+  await fake.create('default', crashed.prove(renderPod(s.tasks[0]!, 1, { spec: s, namespace: 'default', runId: '4242', context: context('4242'), render })));
+  const read = fake.read.bind(fake);
+  let reads = 0;
+  // The read right after the 409 fails past its retries (a burst of 503s); later ones answer.
+  fake.read = async (ns, n) => {
+    if (++reads === 1) throw apiError(503, 'ServiceUnavailable');
+    return read(ns, n);
+  };
+  fake.calls.length = 0;
+  const restarted = new PodProof();
+  restarted.trust([crashed.publicKey]);
+  const { state } = await go(fake, s, { proof: restarted });
+  expect(attempts(state, 't')).toEqual(['succeeded:Completed']);
+  expect(state.tasks[0]!.outputs).toEqual({ rows: '7' });
+  expect(fake.calls.filter((c) => c.startsWith('create '))).toEqual([`create ${name('t', 1, s)}`]);
+  expect(reads).toBe(2); // the failed one, then the whole read before its status was used
+});
+
 test('409: a pod that proves to be this run’s is adopted (no second create); one with our name and labels but no proof is a configuration failure, never used or deleted', async () => {
   const s = spec(`version: 1
 name: fake-adopt
