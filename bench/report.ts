@@ -52,8 +52,8 @@ client's alone, as on a runner where the API server is elsewhere.
 2. **Wide DAG.** One root, tasks − 2 middle tasks that need it, one sink that needs them all,
    at 200, 2,000 and 20,000 tasks (the largest runs once; \`--wide-sizes\` picks sizes, the quick
    run has only 200), \`max-parallel\` as shown, through \`runDag\` with the client's rate limit
-   lifted (at the shipped 50 requests/s, 4 requests per task make 2,000 tasks take 160 s by
-   design). Scheduler time:
+   lifted (at the shipped 50 requests/s, the create of each task takes a token: 2,000 tasks take
+   at least 38 s by design). Scheduler time:
    every public \`Scheduler\` method (\`start\`, \`handle\`, \`state\`, \`nextWakeAt\`, \`isDone\`, ...)
    is wrapped in the child (not in src/) and the time inside the outermost calls is added up with
    \`performance.now()\` (synchronous calls on one thread: CPU time, plus preemption on a shared
@@ -66,8 +66,9 @@ client's alone, as on a runner where the API server is elsewhere.
    but the run-level list and watch requests, divided by the number of tasks; per run: the one list
    and the watch requests (the watch is renewed every 25 s, the server's \`timeoutSeconds\`, so a
    run's watch requests grow with its length, not with its number of tasks). The follower reads
-   each pod's log twice: the follow stream, and one read after the container terminated that
-   picks up anything a cut stream missed (both \`get pods/log\`). The **reference poller** does what
+   each pod's log once, the follow stream (\`get pods/log\`), and a second time only when that
+   stream was cut before the container ended; finished pods are deleted in batches
+   (\`deletecollection pods\`, one request for up to 50 pods, shared among them). The **reference poller** does what
    Airflow's KubernetesPodOperator does with each pod: create, GET the pod every 2 s until it has
    ended, read its log once, delete; counted by another sandbox, at the same time. The full run uses
    1 s and 60 s tasks; the quick run 1 s and 2 s.
@@ -86,21 +87,25 @@ client's alone, as on a runner where the API server is elsewhere.
 
 ## What bounds each figure, and what changed it
 
-- **Chain (1).** Per task the floor makes one request (the create); \`runDag\` makes four (create,
-  follow the log, read the log once more after the container ended, delete), and three of them are
-  in the chain's critical path: a task's result is reported only after its log was read to the
-  end (so the step log shows a task's last lines before its result), and the dependant is created
-  after that. Requests reuse connections (keep-alive; client-node 2.x alone opens a TLS
-  connection per request, which the floor, written with client-node directly, still does). With
-  the client's rate limit lifted (1b) \`runDag\` is therefore faster than this floor; against a
-  floor that also reuses connections it takes about twice as long per task (measured beside it:
-  11.1 against 5.5 ms per task), the two log reads in the critical path.
-  With the shipped limit (50 requests/s, burst 100, as kubectl's) the chain is **capped by the
-  limit**: (200 tasks × 4 requests − 100) ÷ 50/s = 14.0 s, whatever the floor does. Meeting 1.15×
-  on 200 instant tasks would take about 200 requests/s (measured: 50.3 ms per task at 50/s, 30.6
-  at 100/s, 10.7 at 200/s, 11.1 without a limit), which is a lot to ask of a shared API server for
-  tasks that do nothing; a task that lasts seconds never meets the cap (4 requests per task). The
-  limit is a choice, not a cost of the engine: none of this is the scheduler's (row 2).
+- **Chain (1).** Per task the floor makes one request (the create); \`runDag\` makes two (the
+  create and the log's follow stream) and a share of a batched delete, and only the create is in
+  the chain's critical path: a dependant's pod is created as soon as the watch says its
+  upstream's container exited 0, without waiting for the upstream's log to drain (the step log
+  still shows a task's last lines before its result line: the live log holds that line until the
+  log has ended). The follow stream, which the kubelet ends only once the container is no longer
+  running and its log file was read to the end (k8s.io/cri-client pkg/logs, \`ReadLogs\` and
+  \`waitLogs\`), is the whole log when it ended cleanly: no second read, unless it was cut.
+  Requests reuse connections (keep-alive; client-node 2.x alone opens a TLS connection per
+  request, which the floor, written with client-node directly, still does), so \`runDag\` is
+  faster than this floor with the shipped limit (1) as without it (1b). The shipped limit (50
+  requests/s, burst 100, as kubectl's) no longer caps the chain: it counts what kube-apiserver
+  counts, and its own limits (max-in-flight and flow control, APF) serve a log stream as a
+  long-running request outside any share (\`LongRunningFunc\`: subresource \`log\`;
+  \`WithPriorityAndFairness\` skips long-running requests that are not watches), so a log stream
+  takes no token; the create and the batched deletes do: (200 creates + 4 batches − 100) ÷ 50/s
+  = 2.1 s, below the floor's own time. Before issue 16 four requests per task took tokens and
+  three were in the critical path (create, follow, a second read after the container ended,
+  delete): 4.77× the floor, capped by the limit at 14 s.
 - **Wide DAG (2a, 2, 2b).** The scheduler and the engine's own work are within the target since
   the engine stopped copying the run per event (reporters get a live view of the run; the timer
   looks only at running attempts): before, every decision and every attempt's end copied the state
@@ -110,7 +115,7 @@ client's alone, as on a runner where the API server is elsewhere.
   Node 24 process from ~41 MB to ~175 MB before the first request (a run of 10 tasks peaks there).
   What a run allocates is short-lived: ~340 KB per task (\`BENCH_HEAP_PROFILE=<file>\` in the child
   samples every allocation, \`node bench/heap-top.mjs <file>\` sums them): Node's HTTPS client for
-  the two log reads per task (~40%), client-node's watch line parsing (~6%), undici for creates
+  the log reads (two per task before issue 16, ~40%), client-node's watch line parsing (~6%), undici for creates
   and deletes, and, before issue 16, client-node's (de)serialisation of every pod created and
   deleted (~60 MB per 2,000 tasks; the echoed pod is now read as bytes and dropped, and the pod is
   sent as rendered without client-node's copy). What a run holds per task is bounded: the watch

@@ -14,8 +14,8 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./lib/common/run.js
 var run = __webpack_require__(3712);
-// EXTERNAL MODULE: ./lib/engine/index.js + 8 modules
-var engine = __webpack_require__(713);
+// EXTERNAL MODULE: ./lib/engine/index.js + 9 modules
+var engine = __webpack_require__(5291);
 // EXTERNAL MODULE: ./lib/kube/auth.js
 var auth = __webpack_require__(843);
 // EXTERNAL MODULE: ./lib/kube/client.js
@@ -1399,6 +1399,10 @@ class CompositeReporter {
     logLine(line) {
         for (const r of this.#reporters)
             r.logLine?.(line);
+    }
+    logEnded(task, attempt) {
+        for (const r of this.#reporters)
+            r.logEnded?.(task, attempt);
     }
     podPending(task, attempt, status, at) {
         for (const r of this.#reporters)

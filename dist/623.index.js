@@ -9,7 +9,7 @@ export const modules = {
 /* harmony export */   runLocal: () => (/* binding */ runLocal)
 /* harmony export */ });
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(3302);
-/* harmony import */ var _engine_index_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(713);
+/* harmony import */ var _engine_index_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(5291);
 /* harmony import */ var _kube_auth_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(843);
 /* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(6254);
 /* harmony import */ var _kube_pod_api_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2403);

@@ -13,6 +13,8 @@ export interface FaultMatch {
 
 interface ShareFault extends FaultMatch {
   share: number;
+  /** The first this many matching requests fire, whatever the share. */
+  first?: number;
   seen: number;
   fired: number;
 }
@@ -61,9 +63,10 @@ export class Faults {
    * but loses the answer: the connection is destroyed instead of answering, as when a proxy or
    * the network drops it. Each loss is then followed by a burst: the next `then503` requests,
    * whatever they are, are answered 503 ServiceUnavailable (with Retry-After when given), as an
-   * API server that restarts or sheds load answers for a few seconds.
+   * API server that restarts or sheds load answers for a few seconds. `first`: the first this
+   * many matching requests lose their answer, whatever the share.
    */
-  loseAnswers(opts: { share: number; then503?: number; retryAfterSeconds?: number } & FaultMatch): void {
+  loseAnswers(opts: { share: number; first?: number; then503?: number; retryAfterSeconds?: number } & FaultMatch): void {
     this.#lose = { ...opts, then503: opts.then503 ?? 0, retryAfterSeconds: opts.retryAfterSeconds, seen: 0, fired: 0 };
   }
 
@@ -114,6 +117,7 @@ export class Faults {
     if (f.verbs?.length && !f.verbs.includes(verb)) return false;
     if (f.resources?.length && !f.resources.includes(resource)) return false;
     f.seen++;
+    if (f.first !== undefined && f.seen <= f.first) return true;
     // Fire when the running share crosses the next whole request: deterministic, evenly spread.
     if (Math.floor(f.seen * f.share) > f.fired) {
       f.fired++;

@@ -96,7 +96,7 @@ export function renderPeers(run: PeersRun): string {
         cell(ra, (r) => `${fmtMs(pct(r.handoffsMs, 50))} / ${fmtMs(pct(r.handoffsMs, 99))}`),
         cell(rb, (r) => `${fmtMs(pct(r.handoffsMs, 50))} / ${fmtMs(pct(r.handoffsMs, 99))}`),
         ratio(num(ra, (r) => pct(r.handoffsMs, 50)), num(rb, (r) => pct(r.handoffsMs, 50))) + ' (p50)',
-        "the watch event saying the upstream's container ended; then the engine waits for that task's log stream to end (so the step log shows its last lines before its result), feeds the scheduler and creates the pod through the client's rate limit (50 requests/s, burst 100); recording the attempt in the run's ConfigMap and deleting the pod come after, off this path",
+        "the watch event saying the upstream's container ended; then the engine feeds the scheduler and creates the pod through the client's rate limit (50 requests/s, burst 100), without waiting for the upstream's log to drain (the step log holds its result line until it has); recording the attempt in the run's ConfigMap and deleting the pod come after, off this path",
       );
     }
     if ((rb?.retryGapsMs.length ?? 0) > 0 || (ra?.retryGapsMs.length ?? 0) > 0) {
@@ -105,7 +105,7 @@ export function renderPeers(run: PeersRun): string {
         cell(ra, (r) => r.retryGapsMs.map(fmtMs).join(', ')),
         cell(rb, (r) => r.retryGapsMs.map(fmtMs).join(', ')),
         ratio(num(ra, (r) => pct(r.retryGapsMs, 50)), num(rb, (r) => pct(r.retryGapsMs, 50))) + ' (p50)',
-        'the 1 s retry delay, counted from when the engine learned of the failure (the watch event, then the end of the log stream)',
+        'the 1 s retry delay, counted from when the engine learned of the failure (the watch event)',
       );
     }
     row(
@@ -116,7 +116,7 @@ export function renderPeers(run: PeersRun): string {
         num(ra, (r) => sum(r.requests) / r.tasks),
         num(rb, (r) => attemptRequests(r) / r.tasks),
       )}`,
-      'per attempt: create the pod, follow its log, read the log once more after the container ended, delete the pod (4); per run, shared by its tasks: the permission check before any pod (one SelfSubjectAccessReview per permission), the namespace, one list and one watch of pods (renewed by the server every few minutes), the run\'s state in a ConfigMap (get, create, an update as each attempt ends) and housekeeping lists; constant however long a task runs',
+      'per attempt: create the pod and follow its log (2; a second log read only if the stream was cut before the container ended), and a share of a batched delete (one deletecollection for up to 50 finished pods); per run, shared by its tasks: the permission check before any pod (one SelfSubjectRulesReview, and a SelfSubjectAccessReview for each permission it does not show), the namespace, one list and one watch of pods (renewed by the server every few minutes), the run\'s state in a ConfigMap (get, create, an update as each attempt ends) and housekeeping lists; constant however long a task runs',
     );
     row(
       'peak memory: RSS summed over every process (PSS)',

@@ -15,6 +15,9 @@
  *   when it proves to be this run's (src/kube/pod-proof.ts), and nothing of any other pod under
  *   an attempt's name (status, log, outputs) is used before the pod runner vetted it;
  * - a pod is deleted (keep-pods) only after its log was read to the end;
+ * - an attempt's end is fed to the scheduler as soon as the watch shows its container ended: a
+ *   dependant's pod does not wait for the log to drain (the reporters hear `logEnded` when it
+ *   has, and the live log holds the result line till then);
  * - a pod that is still Pending or running when its attempt is judged (start timeout, image pull
  *   error, cancel) is always deleted, so it can never run later untracked.
  */
@@ -29,12 +32,16 @@ import { classifyPod, containerStarted, containerTerminated, pendingStatus, rech
 import { KubeError, classifyError, describeError } from '../kube/errors.ts';
 import { PodRunner, failure, type AttemptPod } from '../kube/pod-runner.ts';
 import { podName, renderPod, runSelector } from '../kube/pod.ts';
+import { PodReaper } from '../kube/reaper.ts';
 import type { PodWatcher, PodEvent } from '../kube/watch.ts';
 import type { TaskValue } from '../spec/expression.ts';
 import { renderTemplate, templateExpressions } from '../spec/template.ts';
 import type { RunDagOptions } from './options.ts';
 
-/** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
+/**
+ * How long after its container ended an attempt's log may take to be read to its end before the
+ * reporters are told it ended anyway (`logEnded`: the live log holds the result line till then).
+ */
 const LOG_WAIT_MS = 10_000;
 
 /** One attempt the engine is carrying out. */
@@ -54,8 +61,8 @@ interface Live {
   containerSeen?: boolean;
   /** The `finished` event was fed. */
   finished: boolean;
-  /** The outcome is known; `finished` is fed once the log was read to its end. */
-  judged: boolean;
+  /** Reporters are told (once) when its log has ended, or LOG_WAIT_MS after its container ended. */
+  logEnd?: { told: boolean; cancelTimer?: () => void };
   /** The scheduler asked to cancel this attempt. */
   cancelAsked: boolean;
   /** Why, when it is not the run's cancel (a matrix's fail-fast). */
@@ -85,6 +92,8 @@ class Engine {
   readonly #run: Record<string, string> | null;
   readonly #scheduler: Scheduler;
   readonly #runner: PodRunner;
+  /** Deletes settled pods in batches. */
+  readonly #reaper: PodReaper;
   /** What reporters see of the run as it goes: asked for, never copied per event. */
   readonly #view: RunView;
   readonly #live = new Map<string, Live>();
@@ -126,6 +135,7 @@ class Engine {
       debug: options.debug,
       proof: options.proof,
     });
+    this.#reaper = new PodReaper({ api: options.pods, namespace: options.namespace, runSelector: this.#selector, clock: this.#clock, debug: options.debug });
     const scheduler = this.#scheduler;
     this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
   }
@@ -165,6 +175,10 @@ class Engine {
     for (;;) {
       const queue = this.#queue;
       await queue;
+      // Settled pods waiting for their batch go now, and later ones at once; first the logs
+      // still being read end (the scheduler no longer waits for them), so their pods go together.
+      await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
+      this.#reaper.drain();
       if (this.#pending.size > 0) {
         await Promise.allSettled([...this.#pending]);
         continue;
@@ -269,7 +283,6 @@ class Engine {
       createdAt: this.#clock.now(),
       started: false,
       finished: false,
-      judged: false,
       cancelAsked: false,
       startTimeoutMs: spec.startTimeoutMs,
     };
@@ -372,9 +385,16 @@ class Engine {
       if (!live.containerSeen && !live.finished && (live.poke ?? 1) === 1) this.#o.reporter.containerStarted?.(live.task, live.attempt, pod.spec?.nodeName ?? null, now - live.createdAt);
       live.containerSeen = true;
       live.pod.followLog();
+      this.#awaitLogEnd(live);
     }
-    if (containerTerminated(pod)) live.pod.containerTerminated();
-    if (live.finished || live.judged) return;
+    if (containerTerminated(pod)) {
+      live.pod.containerTerminated();
+      // A log that cannot be read to its end must not hold the result line for ever.
+      if (live.logEnd && !live.logEnd.told && !live.logEnd.cancelTimer) {
+        live.logEnd.cancelTimer = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, () => this.#enqueue(() => this.#tellLogEnded(live)));
+      }
+    }
+    if (live.finished) return;
     const outcome = classifyPod(pod, {
       now,
       createdAt: live.createdAt,
@@ -391,21 +411,23 @@ class Engine {
       if (waiting !== null) this.#o.reporter.podPending?.(live.task, live.attempt, waiting, now);
       return;
     }
-    if (live.pod.following && containerTerminated(pod) && !deleted) {
-      // Let the log finish first, so the step log shows a task's last lines before its result.
-      // Bounded: a log that cannot be read must not hold the run.
-      live.judged = true;
-      this.#track(
-        (async () => {
-          let cancel = (): void => {};
-          await Promise.race([live.pod.logDone, new Promise<void>((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
-          cancel();
-          this.#enqueue(() => this.#endAttempt(live, outcome, pod));
-        })(),
-      );
-      return;
-    }
+    // Fed at once, though the log may still be draining: the dependants start now.
     await this.#endAttempt(live, outcome, pod);
+  }
+
+  /** Once the attempt's log (just followed) has ended, tells the reporters (`logEnded`). */
+  #awaitLogEnd(live: Live): void {
+    if (live.logEnd) return;
+    live.logEnd = { told: false };
+    this.#track(live.pod.logDone.then(() => this.#enqueue(() => this.#tellLogEnded(live))));
+  }
+
+  #tellLogEnded(live: Live): void {
+    const end = live.logEnd;
+    if (!end || end.told) return;
+    end.told = true;
+    end.cancelTimer?.();
+    this.#o.reporter.logEnded?.(live.task, live.attempt);
   }
 
   /** Feeds `finished` once, then cleans the pod up in the background per keep-pods. */
@@ -441,10 +463,12 @@ class Engine {
     if (keep) return;
     this.#track(
       (async () => {
-        // The log is read to its end before the pod goes (a Pending pod has none).
+        // The log is read to its end before the pod goes (a Pending pod has none). A settled
+        // pod (ended, read, recorded) goes with a batch; one still running alone, at once.
         if (!stillRunning) await live.pod.logDone;
         else live.pod.stopLog();
-        await live.pod.delete(stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
+        if (stillRunning) await live.pod.delete(this.#o.cancelGraceSeconds ?? 2);
+        else await live.pod.delete(0, live.poke === undefined ? this.#reaper : undefined);
       })(),
     );
   }

@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { V1SelfSubjectAccessReview } from '@kubernetes/client-node';
+import type { V1ResourceRule, V1SelfSubjectAccessReview, V1SelfSubjectRulesReview } from '@kubernetes/client-node';
 import { createClient } from './client.ts';
 import type { KubeClient } from './client.ts';
 import { KubeError, classifyError, describeError } from './errors.ts';
@@ -235,6 +235,8 @@ const RUN_PERMISSIONS: Permission[] = [
   { verb: 'list', resource: 'pods' },
   { verb: 'watch', resource: 'pods' },
   { verb: 'delete', resource: 'pods' },
+  // Finished pods are deleted in batches, by label selector (src/kube/reaper.ts).
+  { verb: 'deletecollection', resource: 'pods' },
   { verb: 'get', resource: 'pods', subresource: 'log' },
   // The run's state (for re-runs and reattach) lives in a ConfigMap; housekeeping lists old ones.
   { verb: 'get', resource: 'configmaps' },
@@ -268,7 +270,7 @@ metadata:
 rules:
   - apiGroups: [""]
     resources: ["pods"]
-    verbs: ["create", "get", "list", "watch", "delete"]
+    verbs: ["create", "get", "list", "watch", "delete", "deletecollection"]
   - apiGroups: [""]
     resources: ["pods/log"]
     verbs: ["get"]
@@ -301,8 +303,12 @@ function ruleFor(p: Permission): string {
 
 /**
  * Checks, before any pod is created: the server answers (network, TLS), the credentials are
- * accepted, the namespace exists, and every permission the mode needs is granted
- * (SelfSubjectAccessReview). Throws one KubeError naming every problem and its fix.
+ * accepted, the namespace exists, and every permission the mode needs is granted. One
+ * SelfSubjectRulesReview lists the rules that apply in the namespace; a permission it does not
+ * show granted (its list can be `incomplete`, and shows no rule of a webhook authorizer) is asked
+ * of the authorizer itself with a SelfSubjectAccessReview, which decides. So a Role that grants
+ * everything costs one request, and a missing permission is named exactly as before. Throws one
+ * KubeError naming every problem and its fix.
  */
 export async function preflight(
   target: KubeConfig | KubeClient,
@@ -313,20 +319,22 @@ export async function preflight(
   const client = target instanceof KubeConfig ? createClient(target) : target;
   const server = client.server;
   const perms = permissionsFor(needs, options);
-  // SelfSubjectAccessReview needs no permission of its own (every authenticated user may ask),
-  // so its answer separates "unreachable", "bad TLS" and "bad credentials" from "not allowed".
+  // Neither review needs a permission of its own (every authenticated user may ask), so their
+  // answer separates "unreachable", "bad TLS" and "bad credentials" from "not allowed". A review
+  // changes nothing, so a lost answer is asked again like any read: network errors, 5xx and 429
+  // (after its Retry-After) within the retry budget (errors.ts).
+  const granted = await rulesGranting(client, namespace, server);
   const reviews = await Promise.all(
     perms.map(async (p) => {
+      if (granted.some((rule) => ruleGrants(rule, p))) return { p, allowed: true };
       const body: V1SelfSubjectAccessReview = {
         apiVersion: 'authorization.k8s.io/v1',
         kind: 'SelfSubjectAccessReview',
         spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: p.group ?? '' } },
       };
       try {
-        // A review changes nothing, so a lost answer is asked again like any read: network
-        // errors, 5xx and 429 (after its Retry-After) within the retry budget (errors.ts).
         const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }));
-        return { p, allowed: r.status?.allowed === true, reason: r.status?.reason ?? null };
+        return { p, allowed: r.status?.allowed === true };
       } catch (err) {
         throw new KubeError(preflightMessage(err, server), classifyError(err), { cause: err });
       }
@@ -352,10 +360,45 @@ export async function preflight(
   }
 }
 
+/**
+ * The resource rules a SelfSubjectRulesReview shows granted in `namespace`: none if the server
+ * does not serve the review or refuses it (then every permission is asked on its own).
+ */
+async function rulesGranting(client: KubeClient, namespace: string, server: string): Promise<V1ResourceRule[]> {
+  const body: V1SelfSubjectRulesReview = { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } };
+  try {
+    const r = await client.request(`SelfSubjectRulesReview in ${namespace}`, () => client.authz.createSelfSubjectRulesReview({ body }));
+    // An incomplete list still grants what it shows; what it does not show is asked.
+    return r.status?.resourceRules ?? [];
+  } catch (err) {
+    const e = classifyError(err);
+    if (e.kind === 'forbidden' || e.kind === 'not-found' || e.kind === 'invalid') return [];
+    throw new KubeError(preflightMessage(err, server), e, { cause: err });
+  }
+}
+
+/**
+ * Whether `rule` grants `p` on every object, as RBAC matches them (k8s.io/kubernetes
+ * pkg/apis/rbac/v1 evaluation_helpers.go): `*` for verbs, groups and resources, `*\/<sub>` for a
+ * subresource. A rule limited to resourceNames does not grant it on every object: not counted.
+ */
+export function ruleGrants(rule: V1ResourceRule, p: Permission): boolean {
+  if (rule.resourceNames && rule.resourceNames.length > 0) return false;
+  const resource = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
+  const verbs = rule.verbs ?? [];
+  const groups = rule.apiGroups ?? [];
+  const resources = rule.resources ?? [];
+  return (
+    (verbs.includes('*') || verbs.includes(p.verb)) &&
+    (groups.includes('*') || groups.includes(p.group ?? '')) &&
+    resources.some((r) => r === '*' || r === resource || (p.subresource !== undefined && r === `*/${p.subresource}`))
+  );
+}
+
 function preflightMessage(err: unknown, server: string): string {
   const e = classifyError(err);
   if (e.kind === 'unauthorized') {
     return `The Kubernetes API server at ${server} rejected the credentials (401 Unauthorized): the token or client certificate is wrong or expired. Check the kubeconfig/token secret, or that the login step before this one ran.`;
   }
-  return describeError(err, 'check permissions (SelfSubjectAccessReview)', server);
+  return describeError(err, 'check permissions (SelfSubjectRulesReview, SelfSubjectAccessReview)', server);
 }

@@ -60,11 +60,26 @@ export interface KubeClient {
     onEvent: (type: string, object: unknown) => void,
     onDone: (err: unknown) => void,
   ): Promise<{ abort(): void }>;
-  /** Opens a GET stream (pod logs); rejects with an error `classifyError` understands on non-200. */
+  /**
+   * Opens a GET stream (pod logs); rejects with an error `classifyError` understands on non-200.
+   * Takes no rate-limit token: kube-apiserver serves `pods/log` as a long-running request, which
+   * neither its max-in-flight limit nor its flow control (APF) hold against anyone's share (see
+   * `createClient`); the follower paces its own re-opens (src/kube/logs.ts).
+   */
   openStream(path: string, query: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage>;
 }
 
-/** Builds the bundle. Makes no request. */
+/**
+ * Builds the bundle. Makes no request.
+ *
+ * The rate limit counts what kube-apiserver's own limits count. Its `LongRunningFunc`
+ * (pkg/controlplane/apiserver/config.go: verbs watch, proxy; subresources attach, exec, proxy,
+ * log, portforward) marks a log stream long-running, and both WithMaxInFlightLimit and
+ * WithPriorityAndFairness (k8s.io/apiserver pkg/server/filters) serve long-running requests other
+ * than watches without taking a seat: a log stream costs the server no share of its limits, so it
+ * takes no token here. Watches do (APF holds a seat while a watch initialises), as does every
+ * other request. 429 with Retry-After is honoured by the retries (withRetry) whatever the bucket.
+ */
 export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}): KubeClient {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new KubeError('The kubeconfig has no current cluster: set current-context or give the `context` input.');
@@ -101,7 +116,7 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
       );
     },
     async openStream(path: string, query: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
-      await limiter.take();
+      // No token (see the interface): the limit counts what the API server counts.
       onRequest(`GET ${path}`);
       const url = new URL(server + path);
       for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);

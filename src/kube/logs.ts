@@ -5,9 +5,15 @@
  * - only whole lines are emitted, each in one call, so lines of parallel tasks never mix mid-line;
  * - a stream that ends while the container still runs is resumed from the last timestamp seen
  *   (`sinceTime`), and lines already emitted (same timestamp, same text) are not repeated;
- * - once the container has terminated, one last read (no follow) from the last timestamp picks up
- *   anything a cut stream missed, and then the log is complete: `done` resolves. The engine
- *   waits for `done` before it deletes the pod.
+ * - a follow stream the server ended on its own, on a line boundary, is the whole log once the
+ *   container is known to have terminated (then, or within END_CONFIRM_MS): the kubelet ends a
+ *   follow stream only when the container is no longer running, after reading its log file to
+ *   the end (k8s.io/cri-client pkg/logs ReadLogs: at EOF `waitLogs` checks the container, and a
+ *   container that is not running ends the read at the next EOF). No second read then;
+ * - a stream that was cut (an error, a response that did not complete, a line cut in the middle)
+ *   is read once more (no follow) from the last timestamp after the container terminated, and
+ *   then the log is complete: `done` resolves. The engine waits for `done` before it deletes the
+ *   pod.
  */
 import type { Readable } from 'node:stream';
 import type { PodApi } from './pod-api.ts';
@@ -71,6 +77,15 @@ function utcStamp(ts: string): string {
   if (Number.isNaN(d.getTime())) return ts;
   return `${d.toISOString().slice(0, 19)}${m[2] ?? ''}Z`;
 }
+
+/**
+ * How long a follow stream that ended cleanly waits for the watch to say the container
+ * terminated before it counts as cut and is resumed. The kubelet ends the stream within about a
+ * second of the container's end (it checks at each EOF, and at least every second), and reports
+ * the end through the pod's status about as fast (its PLEG relists every second): the two arrive
+ * in either order. Only a stream cut while the container runs waits this long to resume.
+ */
+export const END_CONFIRM_MS = 2000;
 
 /** The length of "YYYY-MM-DDTHH:MM:SS". */
 const SECOND = 19;
@@ -200,10 +215,13 @@ export class LogFollower {
         continue;
       }
       failures = got.emitted > 0 ? 0 : failures + 1;
-      // The stream ended on a line boundary while we have not seen the container terminate:
-      // either it just did (the watch will say so in a moment) or the stream was cut. Wait a
-      // little for the former; `terminated()` wakes us.
-      await this.#nap(sleep, Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+      // The stream ended on a line boundary. Ended by the server on its own, it is the whole log
+      // if the container terminated (see the header): wait for the watch to say so, then done,
+      // with no second read. Otherwise (or if the container still runs) it was cut: resume.
+      // `terminated()` wakes the nap.
+      const clean = got.clean && got.partial === '';
+      await this.#nap(sleep, Math.min(5000, (clean ? END_CONFIRM_MS : 250) * 2 ** Math.min(failures, 5)));
+      if (clean && this.#terminated && !this.#gone) return;
     }
   }
 
@@ -221,12 +239,14 @@ export class LogFollower {
   }
 
   /**
-   * Reads one response to its end; returns the number of lines emitted and the unterminated
-   * text after the last newline (never emitted here: a resumed read sends it again, whole).
+   * Reads one response to its end; returns the number of lines emitted, the unterminated text
+   * after the last newline (never emitted here: a resumed read sends it again, whole), and
+   * whether the response ended cleanly (no error, and, for an HTTP response, its body complete:
+   * a connection dropped mid-body is not).
    * The work is per chunk: lines are found with `indexOf` and handed on as slices of the chunk,
    * and a backed-up consumer (`backlog`) pauses the response.
    */
-  #read(res: Readable): Promise<{ emitted: number; partial: string }> {
+  #read(res: Readable): Promise<{ emitted: number; partial: string; clean: boolean }> {
     return new Promise((resolve) => {
       /** The text after the last newline so far (a line that has not ended yet), at most MAX_LOG_LINE_CHARS. */
       let rest = '';
@@ -274,8 +294,13 @@ export class LogFollower {
           backlog.then(resume, resume);
         }
       });
-      res.on('error', () => {});
-      res.on('close', () => resolve({ emitted, partial: whole() }));
+      let failed = false;
+      res.on('error', () => (failed = true));
+      res.on('aborted', () => (failed = true));
+      res.on('close', () => {
+        const complete = (res as Readable & { complete?: boolean }).complete;
+        resolve({ emitted, partial: whole(), clean: !failed && complete !== false && res.readableEnded });
+      });
     });
   }
 

@@ -7,8 +7,7 @@
  * Errors are what the API answers, shaped so `classifyError` (src/kube/errors.ts) reads them:
  * a fake throws `{ code: 409 }` where the real one throws client-node's ApiException with code 409.
  *
- * Later calls fit the same shape: a delete by label selector (a batch of finished pods), or
- * annotations that prove a pod is ours, are more methods here and more fields of the pod.
+ * Later calls fit the same shape: annotations that prove a pod is ours are more fields of the pod.
  */
 import type { Readable } from 'node:stream';
 import { Observable, type ConfigurationOptions, type RequestContext, type ResponseContext, type V1Pod } from '@kubernetes/client-node';
@@ -107,6 +106,11 @@ export interface PodApi {
   read(namespace: string, name: string): Promise<V1Pod>;
   /** Deletes the pod with the grace period given (in the background: its containers stop after). */
   delete(namespace: string, name: string, options: { gracePeriodSeconds: number }): Promise<void>;
+  /**
+   * Deletes every pod matching the label `selector` in one request (deletecollection), with the
+   * grace period given. Optional: without it, pods are deleted one by one (src/kube/reaper.ts).
+   */
+  deleteCollection?(namespace: string, selector: string, options: { gracePeriodSeconds: number }): Promise<void>;
   /** Lists the pods matching `selector`, each as `slimPod` keeps it. */
   list(namespace: string, selector: string, options?: { signal?: AbortSignal }): Promise<PodList>;
   /**
@@ -149,6 +153,12 @@ export function kubePodApi(client: KubeClient): PodApi {
     delete: async (namespace, name, { gracePeriodSeconds }) => {
       await client.request(`delete pod ${name}`, () =>
         client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }, dropSuccessBody),
+      );
+    },
+    deleteCollection: async (namespace, selector, { gracePeriodSeconds }) => {
+      // The answer lists every pod deleted: dropped unread, the watch says the same.
+      await client.request(`delete pods ${selector}`, () =>
+        client.core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds, propagationPolicy: 'Background' }, dropSuccessBody),
       );
     },
     list: async (namespace, selector, options = {}) => {

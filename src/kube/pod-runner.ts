@@ -8,7 +8,8 @@
  *   name (planted by whoever can create pods in the namespace) fails the attempt as a
  *   configuration error: nothing of it is used, and it is never deleted by us;
  * - the log, followed once the container started, read to its end once it terminated;
- * - delete, at most once, 404 counting as done.
+ * - delete, at most once, 404 counting as done; a settled pod's delete goes with others in one
+ *   request (src/kube/reaper.ts).
  *
  * The engine (src/engine/engine.ts) decides when; this module knows how, and what each answer of
  * the API means for the attempt. The run's one watch is opened here too (`watch`), so every call
@@ -18,6 +19,7 @@ import type { AttemptOutcome } from '../dag/types.ts';
 import { classifyError, describeError } from './errors.ts';
 import { LogFollower } from './logs.ts';
 import type { PodApi } from './pod-api.ts';
+import type { PodReaper } from './reaper.ts';
 import { CONTAINER } from './pod.ts';
 import { differsFromRendered, podHash, PodProof, sameProof } from './pod-proof.ts';
 import { PodWatcher, type PodEvent, type PodWatcherOptions } from './watch.ts';
@@ -311,11 +313,16 @@ export class AttemptPod {
     this.#follower?.releaseTail();
   }
 
-  /** Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post step sweeps). */
-  async delete(gracePeriodSeconds: number): Promise<void> {
-    // A pod that is not ours is someone else's to delete.
+  /**
+   * Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post
+   * step sweeps). With `batch`, the pod goes with the batch's next request: only for a settled
+   * pod (its container ended, its log read to the end, its result recorded), deleted at once.
+   * A pod that is not ours (`foreign`) is someone else's to delete: never deleted.
+   */
+  async delete(gracePeriodSeconds: number, batch?: PodReaper): Promise<void> {
     if (this.#deletedByUs || this.#foreign) return;
     this.#deletedByUs = true;
+    if (batch && gracePeriodSeconds === 0) return batch.delete({ name: this.name, task: this.task, attempt: this.attempt });
     const { api, namespace } = this.#o;
     try {
       await api.delete(namespace, this.name, { gracePeriodSeconds });

@@ -85,6 +85,12 @@ export class LiveLogReporter implements Reporter {
   #done: RunResult | null = null;
   /** Attempts whose pods wait to start, by `task#attempt`. */
   readonly #waiting = new Map<string, Waiting>();
+  /**
+   * Attempts whose container started and whose log has not ended yet (`task#attempt`), with the
+   * result lines held until it ends: a task's last lines come before its result, though the
+   * engine goes on (creates the dependants, retries) as soon as the container ended.
+   */
+  readonly #reading = new Map<string, string[]>();
 
   constructor(options: LiveLogOptions) {
     this.#write = options.write;
@@ -123,6 +129,7 @@ export class LiveLogReporter implements Reporter {
 
   containerStarted(task: string, attempt: number, node: string | null, pendingMs: number): void {
     this.#waiting.delete(`${task}#${attempt}`);
+    this.#reading.set(`${task}#${attempt}`, []);
     const after = pendingMs >= 1000 ? ` after ${formatDuration(pendingMs)} pending` : '';
     this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
   }
@@ -135,24 +142,40 @@ export class LiveLogReporter implements Reporter {
     this.#write(`${label(line.task, line.attempt)} ${text}`);
   }
 
+  logEnded(task: string, attempt: number): void {
+    const key = `${task}#${attempt}`;
+    const held = this.#reading.get(key);
+    this.#reading.delete(key);
+    for (const line of held ?? []) this.#write(line);
+  }
+
+  /** Writes an attempt's result line now, or once its log has ended. */
+  #result(task: string, attempt: number, line: string): void {
+    const held = this.#reading.get(`${task}#${attempt}`);
+    if (held) held.push(line);
+    else this.#write(line);
+  }
+
   attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): void {
     this.#waiting.delete(`${task}#${attempt}`);
     if (outcome.class !== 'succeeded') return; // failures are told by the retry / give-up decision
     const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
     const took = rec && rec.finishedAt !== null ? ` in ${formatDuration(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
     const outs = Object.keys(outcome.outputs);
-    this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
+    this.#result(task, attempt, `${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
   }
 
   decision(d: Decision): void {
     switch (d.type) {
       case 'retry':
-        this.#write(
+        this.#result(
+          d.task,
+          d.failedAttempt,
           `${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${formatDuration(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`,
         );
         break;
       case 'give-up':
-        this.#write(`${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
+        this.#result(d.task, d.attempt, `${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
         break;
       case 'skip':
         this.#write(`${d.task} skipped: ${d.reason}`);
@@ -198,6 +221,9 @@ export class LiveLogReporter implements Reporter {
   }
 
   runFinished(state: RunState): void {
+    // Whatever is still held (a log that never ended) is told before the run's last line.
+    for (const held of this.#reading.values()) for (const line of held) this.#write(line);
+    this.#reading.clear();
     // A run's `done` decision said how it ended; a dry run has none.
     if (this.#done !== null) {
       const counts = new Map<string, number>();

@@ -71,6 +71,13 @@ export interface Reporter {
   /** The attempt's container started (on `node`), `pendingMs` after its pod was created. */
   containerStarted?(task: string, attempt: number, node: string | null, pendingMs: number): void;
   logLine?(line: LogLine): void;
+  /**
+   * The log of an attempt whose container started was read to its end (or can be read no more):
+   * no more `logLine` of it comes. Its `attemptFinished` (and the decisions its end brought) may
+   * have come before: the engine does not hold the DAG back for a log, so a reporter that prints
+   * an attempt's result after its last lines holds that line until this.
+   */
+  logEnded?(task: string, attempt: number): void;
   /** An attempt ended (succeeded or not), after the scheduler was told; `run` (live) includes it. */
   attemptFinished?(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): void | Promise<void>;
   dryRunVerdict?(verdict: DryRunVerdict): void | Promise<void>;
@@ -104,6 +111,10 @@ export class CompositeReporter implements Reporter {
 
   logLine(line: LogLine): void {
     for (const r of this.#reporters) r.logLine?.(line);
+  }
+
+  logEnded(task: string, attempt: number): void {
+    for (const r of this.#reporters) r.logEnded?.(task, attempt);
   }
 
   podPending(task: string, attempt: number, status: PendingStatus, at: number): void {

@@ -11,7 +11,7 @@ import { PodProof } from '../../src/kube/pod-proof.ts';
 import { renderTemplate } from '../../src/spec/template.ts';
 import { cleanupRun } from '../../src/kube/sweep.ts';
 import { FakePods, apiError, scriptedKubelet } from '../helpers/fake-pods.ts';
-import { attempts, capture, context, results, spec } from './helpers.ts';
+import { attempts, capture, context, results, spec, until } from './helpers.ts';
 
 const chain = spec(`version: 1
 name: fake-chain
@@ -64,7 +64,7 @@ async function go(fake: FakePods, s = chain, extra: Partial<RunDagOptions> = {})
 
 const name = (task: string, attempt = 1, s = chain): string => podName({ dag: s.name, runId: '4242', runAttempt: 1, task, attempt });
 
-test('a diamond runs in order; outputs feed templates; per task: one create, one log stream, one delete; one list and one watch per run', async () => {
+test('a diamond runs in order; outputs feed templates; per task: one create, one log stream; pods deleted in batches; one list and one watch per run', async () => {
   const fake = new FakePods(
     scriptedKubelet((pod) => {
       const task = taskOf(pod);
@@ -85,9 +85,15 @@ test('a diamond runs in order; outputs feed templates; per task: one create, one
   for (const t of ['extract', 'load', 'check', 'report']) {
     const mine = fake.calls.filter((c) => c.endsWith(` ${name(t)}`) || c.includes(` ${name(t)} `));
     expect(mine.filter((c) => c.startsWith('create ')), t).toHaveLength(1);
-    expect(mine.filter((c) => c.startsWith('delete ')), t).toHaveLength(1);
-    expect(mine.filter((c) => c.startsWith('log ')).length, t).toBeLessThanOrEqual(2);
+    expect(mine.filter((c) => c.startsWith('log ')), t).toHaveLength(1);
   }
+  // No DELETE per pod: each pod goes in a deletecollection naming its task, its attempt and the run.
+  expect(fake.count('delete ')).toBe(0);
+  const batches = fake.calls.filter((c) => c.startsWith('deletecollection '));
+  expect(batches.length).toBeGreaterThanOrEqual(1);
+  expect(batches.length).toBeLessThan(4);
+  for (const b of batches) expect(b).toContain(`${runPodSelector(chain, context('4242'))},${LABELS.taskAttempt}=1,!${LABELS.poke},${LABELS.task} in (`);
+  expect(batches.join(' ').match(/extract|load|check|report/g)?.sort()).toEqual(['check', 'extract', 'load', 'report']);
   expect(fake.count('list ')).toBe(1);
   expect(fake.count('watch ')).toBe(1);
   expect(fake.count('read ')).toBe(0);
@@ -106,6 +112,72 @@ tasks:
   const result = out.lines.findIndex((l) => /only.*succeeded/.test(l));
   expect(last).toBeGreaterThanOrEqual(0);
   expect(result).toBeGreaterThan(last);
+});
+
+test('the hand-off does not wait for the log to drain; the live log still shows the last lines before the result', async () => {
+  const s = spec(`version: 1
+name: fake-handoff
+tasks:
+  up: {image: busybox}
+  down: {image: busybox, needs: [up]}
+`);
+  const up = name('up', 1, s);
+  const fake = new FakePods((pod, f) => {
+    const n = pod.metadata?.name ?? '';
+    f.start(n);
+    if (taskOf(pod) === 'up') {
+      f.print(n, 'up last words');
+      // The container ended; its log stream has not (yet).
+      f.exit(n, 0, { keepLogOpen: true });
+      return;
+    }
+    f.exit(n, 0);
+  });
+  const done = go(fake, s);
+  await until(() => fake.count(`create ${name('down', 1, s)}`) === 1, 'the dependant created while its upstream’s log is still open', 5_000);
+  // What the log brings after the container ended still comes before the result line.
+  fake.print(up, 'up late line');
+  fake.endLog(up);
+  const { state, out } = await done;
+  expect(state.result).toBe('success');
+  const at = (re: RegExp): number => out.lines.findIndex((l) => re.test(l));
+  expect(at(/^\[up\] up last words$/)).toBeGreaterThanOrEqual(0);
+  expect(at(/^\[up\] up late line$/)).toBeGreaterThan(at(/^\[up\] up last words$/));
+  expect(at(/up.* succeeded/)).toBeGreaterThan(at(/^\[up\] up late line$/));
+  // The pod is deleted only after its log was read to its end.
+  expect(fake.calls.findIndex((c) => c.startsWith('deletecollection ') && /task in \([^)]*\bup\b/.test(c))).toBeGreaterThan(fake.calls.indexOf(`log ${up} follow`));
+  expect(fake.names()).toEqual([]);
+});
+
+test('a batch deletes only the settled attempt: the running retry of the same task stays', async () => {
+  const s = spec(`version: 1
+name: fake-batch-retry
+tasks:
+  flaky:
+    image: busybox
+    retries: {limit: 1, delay: 1ms}
+`);
+  const second = name('flaky', 2, s);
+  const fake = new FakePods(scriptedKubelet((pod) => (attemptOf(pod) === 1 ? { exitCode: 3 } : 'hold')));
+  const done = go(fake, s);
+  // Attempt 2 runs while attempt 1's pod goes with a batch (after its delay).
+  await until(() => fake.count('deletecollection ') === 1, 'the batch with attempt 1', 5_000);
+  expect(fake.names()).toEqual([second]);
+  fake.start(second);
+  fake.exit(second, 0);
+  const { state } = await done;
+  expect(attempts(state, 'flaky')).toEqual(['failed:Error', 'succeeded:Completed']);
+  expect(fake.names()).toEqual([]);
+  expect(fake.count('delete ')).toBe(0);
+});
+
+test('a cluster that refuses deletecollection (403: an older Role) gets one DELETE per pod, and the run goes on', async () => {
+  const fake = new FakePods(scriptedKubelet(() => ({ lines: ['ok'], outputs: { rows: '1' } })));
+  fake.noDeleteCollection = true;
+  const { state } = await go(fake);
+  expect(state.result).toBe('success');
+  expect(fake.count('delete ')).toBe(4);
+  expect(fake.names()).toEqual([]);
 });
 
 test('a failed attempt is retried; keep-pods on-failure keeps the failed pod and deletes the succeeded one', async () => {

@@ -115,3 +115,25 @@ test('a waiting pod says why as it changes, at a readable pace: one line per sto
     '[train] cannot pull the image yet (ErrImagePull): failed to pull image "trainer:2": not found; waiting for 1m',
   ]);
 });
+
+test('a started attempt’s result lines (success, retry, give-up) wait for its log to end; runFinished tells what is still held', () => {
+  const { r, lines } = reporter();
+  const ok: AttemptOutcome = { class: 'succeeded', reason: 'Completed', message: null, exitCode: 0, outputs: {}, node: 'n1' };
+  const st: RunState = { ...state, tasks: [{ id: 'a', result: 'succeeded', attempts: [], outputs: {}, reason: null, reusedFrom: null, retryAt: null }] };
+  r.containerStarted('a', 1, 'n1', 0);
+  r.containerStarted('b', 1, 'n1', 0);
+  r.containerStarted('c', 1, 'n1', 0);
+  r.attemptFinished('a', 1, ok, view(st));
+  r.decision({ type: 'retry', task: 'b', failedAttempt: 1, nextAttempt: 2, maxAttempts: 2, at: 1000, delayMs: 1000, outcome: failed });
+  r.decision({ type: 'give-up', task: 'c', attempt: 1, reason: 'no retries configured', outcome: failed });
+  expect(lines).toEqual(['[a] started on n1', '[b] started on n1', '[c] started on n1']);
+  r.logLine({ task: 'b', attempt: 1, text: 'b last words', time: null });
+  r.logEnded('b', 1);
+  r.logLine({ task: 'a', attempt: 1, text: 'a last words', time: null });
+  r.logEnded('a', 1);
+  expect(lines.slice(3)).toEqual(['[b] b last words', 'b attempt 1 failed: exit code 3; retrying in 1s (attempt 2 of 2)', '[a] a last words', '[a] succeeded']);
+  // c's log never ended: its line comes before the run's last one.
+  r.decision({ type: 'done', result: 'failure' });
+  r.runFinished({ ...st, result: 'failure' });
+  expect(lines.slice(7)).toEqual(['c attempt 1 failed: exit code 3; no retries configured', 'DAG clickhouse-db-sync finished: failure (1 succeeded)']);
+});

@@ -35,10 +35,16 @@ export type FakeKubelet = (pod: V1Pod, fake: FakePods) => void;
 
 /** Whether `labels` match a selector of `k=v`, `k!=v`, `k` and `!k` terms (what the engine sends). */
 export function matches(selector: string, labels: Record<string, string> = {}): boolean {
-  return selector
-    .split(',')
+  // Split at the commas outside `in (...)`'s parentheses.
+  return (selector.match(/[^,(]+(\([^)]*\))?/g) ?? [])
+    .map((t) => t.trim())
     .filter((t) => t !== '')
     .every((term) => {
+      const set = /^(\S+)\s+(in|notin)\s+\((.*)\)$/.exec(term);
+      if (set) {
+        const has = set[3]!.split(',').map((v) => v.trim()).includes(labels[set[1]!] ?? '\0');
+        return set[2] === 'in' ? has : !has;
+      }
       if (term.startsWith('!')) return !(term.slice(1) in labels);
       const ne = term.indexOf('!=');
       if (ne > 0) return labels[term.slice(0, ne)] !== term.slice(ne + 2);
@@ -51,7 +57,7 @@ export function matches(selector: string, labels: Record<string, string> = {}): 
 /** The in-memory pods of one fake cluster (one namespace is enough for the engine; others are kept apart by name). */
 export class FakePods implements PodApi {
   readonly server = 'https://fake-cluster.invalid';
-  /** Every call, in order: `create <pod>`, `create <pod> (dry run)`, `read <pod>`, `delete <pod>`, `list <selector>`, `watch <selector>`, `log <pod> follow|once`. */
+  /** Every call, in order: `create <pod>`, `create <pod> (dry run)`, `read <pod>`, `delete <pod>`, `deletecollection <selector>`, `list <selector>`, `watch <selector>`, `log <pod> follow|once`. */
   readonly calls: string[] = [];
   /** Runs each created pod (not dry runs); default: nothing (the pod stays Pending). */
   kubelet: FakeKubelet | null = null;
@@ -115,6 +121,15 @@ export class FakePods implements PodApi {
     if (!this.#pods.has(name)) throw apiError(404, 'NotFound', `pods "${name}" not found`);
     this.remove(name);
   }
+
+  /** Off: the fake has no deletecollection (as a PodApi may not), and pods are deleted one by one. */
+  noDeleteCollection = false;
+
+  deleteCollection = async (_namespace: string, selector: string, _options: { gracePeriodSeconds: number }): Promise<void> => {
+    if (this.noDeleteCollection) throw apiError(403, 'Forbidden', 'pods is forbidden: cannot deletecollection');
+    this.calls.push(`deletecollection ${selector}`);
+    for (const pod of [...this.#pods.values()]) if (matches(selector, pod.metadata?.labels)) this.remove(pod.metadata?.name ?? '');
+  };
 
   async list(_namespace: string, selector: string): Promise<PodList> {
     this.calls.push(`list ${selector}`);
@@ -181,12 +196,10 @@ export class FakePods implements PodApi {
   }
 
   /** The container exited with `exitCode` (its termination message `message`: the outputs). */
-  exit(name: string, exitCode: number, options: { message?: string; reason?: string } = {}): void {
-    const log = this.#logs.get(name);
-    if (log) {
-      log.ended = true;
-      for (const s of log.streams) s.end();
-    }
+  exit(name: string, exitCode: number, options: { message?: string; reason?: string; keepLogOpen?: boolean } = {}): void {
+    // `keepLogOpen`: the log streams lag the container's end (as a kubelet's may, by up to a
+    // second or so); `endLog` ends them.
+    if (!options.keepLogOpen) this.endLog(name);
     this.#update(name, (p) => {
       const startedAt = p.status?.containerStatuses?.[0]?.state?.running?.startedAt ?? this.#time();
       p.status = {
@@ -204,6 +217,15 @@ export class FakePods implements PodApi {
         ],
       };
     });
+  }
+
+  /** The log ends: open follow streams end, later reads end at once. */
+  endLog(name: string): void {
+    const log = this.#logs.get(name);
+    if (log) {
+      log.ended = true;
+      for (const s of log.streams) s.end();
+    }
   }
 
   /** Changes a pod's status as the test says (a waiting reason, a condition, an eviction). */

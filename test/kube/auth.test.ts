@@ -8,7 +8,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { MINIMAL_ROLE_YAML, connect, decodeKubeconfig, preflight } from '../../src/kube/auth.ts';
+import { MINIMAL_ROLE_YAML, connect, decodeKubeconfig, preflight, ruleGrants } from '../../src/kube/auth.ts';
 import { createClient } from '../../src/kube/client.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 
@@ -126,8 +126,11 @@ current-context: cloud
 describe('preflight', () => {
   const client = async (token: string) => createClient((await connect({ kubeconfig: sandbox.kubeconfig({ token }) }, {})).kubeConfig, { retry: { baseMs: 10, maxMs: 20 } });
 
-  test('the minimal Role is enough for a run, with or without the concurrency lock', async () => {
+  test('the minimal Role is enough for a run, with or without the concurrency lock; one SelfSubjectRulesReview shows it all', async () => {
+    sandbox.counters.reset();
     await preflight(await client('minimal-token-0123456789'), 'data-jobs', 'run');
+    expect(sandbox.counters.get('create', 'selfsubjectrulesreviews')).toBe(1);
+    expect(sandbox.counters.get('create', 'selfsubjectaccessreviews')).toBe(0);
     await preflight(await client('minimal-token-0123456789'), 'data-jobs', 'run', { concurrency: true });
     expect(MINIMAL_ROLE_YAML).toMatch(/resources: \["pods\/log"\]/);
   });
@@ -136,8 +139,9 @@ describe('preflight', () => {
     const err = await preflight(await client('nolog-token-0123456789'), 'data-jobs', 'run').catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     const msg = (err as Error).message;
-    expect(msg).toMatch(/lack 2 permissions/);
+    expect(msg).toMatch(/lack 3 permissions/);
     expect(msg).toMatch(/delete pods in namespace "data-jobs"/);
+    expect(msg).toMatch(/deletecollection pods in namespace "data-jobs"/);
     expect(msg).toMatch(/get pods\/log in namespace "data-jobs"/);
     expect(msg).toMatch(/resources: \["pods\/log"\]\n {2}verbs: \["get"\]/);
   });
@@ -151,6 +155,26 @@ describe('preflight', () => {
     expect(msg).toMatch(/apiGroups: \["coordination.k8s.io"\]\n {2}resources: \["leases"\]\n {2}verbs: \["watch"\]/);
     // Without the lock, leases are not needed.
     await preflight(await client('nolease-token-0123456789'), 'data-jobs', 'run');
+  });
+
+  test('what the rules review does not show granted is asked with a SelfSubjectAccessReview, which decides', async () => {
+    sandbox.counters.reset();
+    await preflight(await client('nolog-token-0123456789'), 'data-jobs', 'run').catch(() => {});
+    // The three permissions the rules do not show: delete, deletecollection, get pods/log.
+    expect(sandbox.counters.get('create', 'selfsubjectrulesreviews')).toBe(1);
+    expect(sandbox.counters.get('create', 'selfsubjectaccessreviews')).toBe(3);
+  });
+
+  test('a rule grants as RBAC matches: *, */subresource; a rule limited to resourceNames does not', () => {
+    const log = { verb: 'get', resource: 'pods', subresource: 'log' };
+    expect(ruleGrants({ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }, log)).toBe(true);
+    expect(ruleGrants({ verbs: ['get'], apiGroups: [''], resources: ['*/log'] }, log)).toBe(true);
+    expect(ruleGrants({ verbs: ['get'], apiGroups: [''], resources: ['pods'] }, log)).toBe(false);
+    expect(ruleGrants({ verbs: ['get'], apiGroups: [''], resources: ['pods/log'] }, log)).toBe(true);
+    expect(ruleGrants({ verbs: ['get'], apiGroups: ['apps'], resources: ['pods/log'] }, log)).toBe(false);
+    expect(ruleGrants({ verbs: ['delete'], apiGroups: [''], resources: ['pods'] }, { verb: 'deletecollection', resource: 'pods' })).toBe(false);
+    expect(ruleGrants({ verbs: ['get'], apiGroups: [''], resources: ['pods'], resourceNames: ['one'] }, { verb: 'get', resource: 'pods' })).toBe(false);
+    expect(ruleGrants({ verbs: ['get'], apiGroups: ['coordination.k8s.io'], resources: ['leases'] }, { verb: 'get', resource: 'leases', group: 'coordination.k8s.io' })).toBe(true);
   });
 
   test('dry-run needs only create', async () => {

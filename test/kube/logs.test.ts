@@ -134,7 +134,102 @@ test('a resumed read skips what it sends again: older lines (sinceTime is whole 
   await follower.done;
   expect(lines).toEqual(['zero', 'a', 'b', 'c', 'd', 'e, an hour off', 'f']);
   expect(queries[1]?.sinceTime).toBe('2026-11-24T02:00:01.5Z');
-  expect(queries[2]?.sinceTime).toBe('2026-11-24T02:00:02.1Z');
+  // The resumed stream ended cleanly and the container terminated: it was the whole log.
+  expect(queries).toHaveLength(2);
+});
+
+/**
+ * A client whose log requests answer the scripted responses in order: a body that ends cleanly,
+ * or one cut by an error after its text; `onOpen` runs as the request is answered.
+ */
+function scriptedClient(responses: { body: string; cut?: boolean; onOpen?: () => void }[]): { client: KubeClient; queries: Record<string, string>[] } {
+  const queries: Record<string, string>[] = [];
+  const client = {
+    async openStream(_path: string, query: Record<string, string>) {
+      queries.push(query);
+      const r = responses.shift() ?? { body: '' };
+      r.onOpen?.();
+      const s = new PassThrough();
+      queueMicrotask(() => {
+        if (r.cut) {
+          s.write(r.body);
+          setImmediate(() => s.destroy(new Error('aborted')));
+        } else s.end(r.body);
+      });
+      return s as unknown as IncomingMessage;
+    },
+  } as unknown as KubeClient;
+  return { client, queries };
+}
+
+test('a follow stream the server ended cleanly is the whole log once the container terminated: no second read', async () => {
+  for (const when of ['during the stream', 'after it ended'] as const) {
+    const { client, queries } = scriptedClient([{ body: `${T(1)} one\n${T(2)} two\n` }]);
+    const lines: string[] = [];
+    const follower: LogFollower = new LogFollower({
+      api: kubePodApi(client),
+      namespace: 'ns',
+      pod: 'p',
+      container: 'main',
+      onLine: (text) => {
+        lines.push(text);
+        if (when === 'during the stream' && text === 'two') follower.terminated();
+      },
+      // The watch says "terminated" while the follower waits after the stream's end.
+      sleep: async () => {
+        if (when === 'after it ended') follower.terminated();
+      },
+    });
+    follower.start();
+    await follower.done;
+    expect(lines, when).toEqual(['one', 'two']);
+    expect(queries.map((q) => q.follow), when).toEqual(['true']);
+  }
+});
+
+test('a follow stream cut by an error is read once more after the container terminated, without repeating lines', async () => {
+  const { client, queries } = scriptedClient([
+    { body: `${T(1)} one\n${T(2)} two\n`, cut: true },
+    { body: `${T(2)} two\n${T(3)} three\n` },
+  ]);
+  const lines: string[] = [];
+  const follower: LogFollower = new LogFollower({
+    api: kubePodApi(client),
+    namespace: 'ns',
+    pod: 'p',
+    container: 'main',
+    onLine: (text) => {
+      lines.push(text);
+      if (text === 'two') follower.terminated();
+    },
+    sleep: async () => {},
+  });
+  follower.start();
+  await follower.done;
+  expect(lines).toEqual(['one', 'two', 'three']);
+  expect(queries.map((q) => [q.follow, q.sinceTime ?? null])).toEqual([
+    ['true', null],
+    ['false', T(2)],
+    ['false', T(3)],
+  ]);
+});
+
+test('a follow stream that ended cleanly while the container still runs was cut: it is resumed, following', async () => {
+  let follower: LogFollower | null = null;
+  const { client, queries } = scriptedClient([
+    { body: `${T(1)} one\n` },
+    // Resumed: the container goes on, then ends; this stream ends with it.
+    { body: `${T(1)} one\n${T(2)} two\n`, onOpen: () => follower?.terminated() },
+  ]);
+  const lines: string[] = [];
+  follower = new LogFollower({ api: kubePodApi(client), namespace: 'ns', pod: 'p', container: 'main', onLine: (text) => lines.push(text), sleep: async () => {} });
+  follower.start();
+  await follower.done;
+  expect(lines).toEqual(['one', 'two']);
+  expect(queries.map((q) => [q.follow, q.sinceTime ?? null])).toEqual([
+    ['true', null],
+    ['true', T(1)],
+  ]);
 });
 
 test('keeps the last tailLines lines, oldest first', async () => {

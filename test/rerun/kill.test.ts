@@ -177,7 +177,7 @@ describe('a kill after an attempt was recorded and its pod deleted (keep-pods ne
       const runId = `${SEED % 100000}replay`;
       const t0 = podName({ dag: 'replay', runId, runAttempt: 1, task: 't0', attempt: 1 });
       // t0 failed, its end was recorded, then its pod deleted (keep-pods never): kill right then.
-      const killed = await action.start(runId, { on: (e) => e.phase === 'answered' && e.verb === 'delete' && e.resource === 'pods', what: "once t0's pod delete is answered" });
+      const killed = await action.start(runId, { on: (e) => e.phase === 'answered' && (e.verb === 'delete' || e.verb === 'deletecollection') && e.resource === 'pods', what: "once t0's pod delete is answered" });
       expect(killed.killed, killed.log.join('\n')).toBe(true);
       expect(sandbox.get('pods', NS, t0)).toBeUndefined();
       const again = await action.start(runId, null);

@@ -10,6 +10,7 @@ import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
+import { ruleGrants, type Permission } from '../../src/kube/auth.ts';
 import { CLUSTER, startTestCluster, type TestCluster } from '../helpers/cluster.ts';
 
 const NS = 'agreement';
@@ -122,6 +123,42 @@ async function script(t: Target, viewer: Target): Promise<Record<string, unknown
   out['forbidden: 403 Forbidden'] = essence(await call(viewer, 'POST', cm, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm-v' } }));
   out['delete'] = essence(await call(t, 'DELETE', `${cm}/cm-a`));
   out['delete again: 404'] = essence(await call(t, 'DELETE', `${cm}/cm-a`));
+
+  // deletecollection by a label selector with a set (`in`) and an absence (`!key`), as the engine
+  // deletes settled pods in batches (src/kube/reaper.ts): exactly the matching objects go.
+  for (const [name, labels] of [
+    ['dc-a', { run: 'r', attempt: '1', task: 'a' }],
+    ['dc-b', { run: 'r', attempt: '1', task: 'b' }],
+    ['dc-b2', { run: 'r', attempt: '2', task: 'b' }],
+    ['dc-c', { run: 'r', attempt: '1', task: 'c' }],
+    ['dc-poke', { run: 'r', attempt: '1', task: 'a', poke: '2' }],
+    ['dc-other', { run: 'other', attempt: '1', task: 'a' }],
+  ] as const) {
+    await call(t, 'POST', cm, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels } });
+  }
+  const batch = encodeURIComponent('run=r,attempt=1,!poke,task in (a,b)');
+  out['deletecollection by selector'] = essence(await call(t, 'DELETE', `${cm}?labelSelector=${batch}&gracePeriodSeconds=0`));
+  const left = await call(t, 'GET', `${cm}?labelSelector=run`);
+  out['deletecollection left the others'] = ((left.body?.['items'] ?? []) as { metadata: { name: string } }[]).map((i) => i.metadata.name).sort();
+  out['deletecollection forbidden: 403'] = essence(await call(viewer, 'DELETE', `${cm}?labelSelector=${batch}`));
+  await call(t, 'DELETE', `${cm}?labelSelector=run`);
+
+  // SelfSubjectRulesReview: what the preflight reads of it (src/kube/auth.ts), the same on both.
+  const review = await call(viewer, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: NS } });
+  const status = (review.body?.['status'] ?? {}) as { resourceRules?: Parameters<typeof ruleGrants>[0][]; incomplete?: boolean };
+  const asked: Permission[] = [
+    { verb: 'get', resource: 'configmaps' },
+    { verb: 'list', resource: 'configmaps' },
+    { verb: 'create', resource: 'configmaps' },
+    { verb: 'deletecollection', resource: 'configmaps' },
+    { verb: 'get', resource: 'pods', subresource: 'log' },
+    { verb: 'create', resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io' },
+  ];
+  out['rules review'] = {
+    ...essence(review),
+    incomplete: status.incomplete ?? false,
+    grants: asked.map((p) => `${p.verb} ${p.resource}${p.subresource ? `/${p.subresource}` : ''}: ${(status.resourceRules ?? []).some((r) => ruleGrants(r, p))}`),
+  };
 
   // A watch from the resourceVersion of a list: the changes after it, in order.
   const list = await call(t, 'GET', cm);

@@ -1,8 +1,8 @@
-export const id = 585;
-export const ids = [585];
+export const id = 851;
+export const ids = [851];
 export const modules = {
 
-/***/ 713:
+/***/ 5291:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -1307,6 +1307,14 @@ function utcStamp(ts) {
         return ts;
     return `${d.toISOString().slice(0, 19)}${m[2] ?? ''}Z`;
 }
+/**
+ * How long a follow stream that ended cleanly waits for the watch to say the container
+ * terminated before it counts as cut and is resumed. The kubelet ends the stream within about a
+ * second of the container's end (it checks at each EOF, and at least every second), and reports
+ * the end through the pod's status about as fast (its PLEG relists every second): the two arrive
+ * in either order. Only a stream cut while the container runs waits this long to resume.
+ */
+const END_CONFIRM_MS = 2000;
 /** The length of "YYYY-MM-DDTHH:MM:SS". */
 const SECOND = 19;
 /** Orders the second of the stamp at `s[i]` against `second` ("YYYY-MM-DDTHH:MM:SS", UTC), as strings. */
@@ -1436,10 +1444,14 @@ class LogFollower {
                 continue;
             }
             failures = got.emitted > 0 ? 0 : failures + 1;
-            // The stream ended on a line boundary while we have not seen the container terminate:
-            // either it just did (the watch will say so in a moment) or the stream was cut. Wait a
-            // little for the former; `terminated()` wakes us.
-            await this.#nap(sleep, Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+            // The stream ended on a line boundary. Ended by the server on its own, it is the whole log
+            // if the container terminated (see the header): wait for the watch to say so, then done,
+            // with no second read. Otherwise (or if the container still runs) it was cut: resume.
+            // `terminated()` wakes the nap.
+            const clean = got.clean && got.partial === '';
+            await this.#nap(sleep, Math.min(5000, (clean ? END_CONFIRM_MS : 250) * 2 ** Math.min(failures, 5)));
+            if (clean && this.#terminated && !this.#gone)
+                return;
         }
     }
     /** Sleeps, but wakes as soon as the container terminates or the pod goes. */
@@ -1457,8 +1469,10 @@ class LogFollower {
         }
     }
     /**
-     * Reads one response to its end; returns the number of lines emitted and the unterminated
-     * text after the last newline (never emitted here: a resumed read sends it again, whole).
+     * Reads one response to its end; returns the number of lines emitted, the unterminated text
+     * after the last newline (never emitted here: a resumed read sends it again, whole), and
+     * whether the response ended cleanly (no error, and, for an HTTP response, its body complete:
+     * a connection dropped mid-body is not).
      * The work is per chunk: lines are found with `indexOf` and handed on as slices of the chunk,
      * and a backed-up consumer (`backlog`) pauses the response.
      */
@@ -1513,8 +1527,13 @@ class LogFollower {
                     backlog.then(resume, resume);
                 }
             });
-            res.on('error', () => { });
-            res.on('close', () => resolve({ emitted, partial: whole() }));
+            let failed = false;
+            res.on('error', () => (failed = true));
+            res.on('aborted', () => (failed = true));
+            res.on('close', () => {
+                const complete = res.complete;
+                resolve({ emitted, partial: whole(), clean: !failed && complete !== false && res.readableEnded });
+            });
         });
     }
     /**
@@ -1759,11 +1778,17 @@ class AttemptPod {
         this.#tailReleased = true;
         this.#follower?.releaseTail();
     }
-    /** Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post step sweeps). */
-    async delete(gracePeriodSeconds) {
+    /**
+     * Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post
+     * step sweeps). With `batch`, the pod goes with the batch's next request: only for a settled
+     * pod (its container ended, its log read to the end, its result recorded), deleted at once.
+     */
+    async delete(gracePeriodSeconds, batch) {
         if (this.#deletedByUs)
             return;
         this.#deletedByUs = true;
+        if (batch && gracePeriodSeconds === 0)
+            return batch.delete({ name: this.name, task: this.task, attempt: this.attempt });
         const { api, namespace } = this.#o;
         try {
             await api.delete(namespace, this.name, { gracePeriodSeconds });
@@ -1780,6 +1805,102 @@ function failure(cls, reason, message) {
     return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
 }
 
+;// CONCATENATED MODULE: ./lib/kube/reaper.js
+
+
+/** Deletes settled pods in batches (see the module's header). */
+class PodReaper {
+    #o;
+    /** Pods waiting, by task-attempt number (one selector per number). */
+    #waiting = new Map();
+    #count = 0;
+    #cancelTimer = null;
+    #draining = false;
+    #flushQueued = false;
+    #collectionRefused = false;
+    constructor(options) {
+        this.#o = options;
+    }
+    /** Pods waiting to be deleted. */
+    get size() {
+        return this.#count;
+    }
+    /** Deletes `pod` with the next batch; resolves once that request (or its fallback) answered. Never rejects. */
+    delete(pod) {
+        if ((0,kube_pod/* labelValue */.w)(pod.task) !== pod.task || this.#collectionRefused || !this.#o.api.deleteCollection)
+            return this.#deleteOne(pod);
+        return new Promise((resolve) => {
+            const list = this.#waiting.get(pod.attempt) ?? [];
+            list.push({ ...pod, done: resolve });
+            this.#waiting.set(pod.attempt, list);
+            this.#count++;
+            if (this.#draining || this.#count >= (this.#o.maxBatch ?? 50))
+                this.#soon();
+            else
+                this.#cancelTimer ??= this.#o.clock.setTimer(this.#o.clock.now() + (this.#o.delayMs ?? 1000), () => this.#flush());
+        });
+    }
+    /** The run is ending: sends what waits now, and every later pod without waiting. */
+    drain() {
+        this.#draining = true;
+        if (this.#count > 0)
+            this.#soon();
+    }
+    /** Flushes after this turn of the event loop, so pods settled together go together. */
+    #soon() {
+        if (this.#flushQueued)
+            return;
+        this.#flushQueued = true;
+        setImmediate(() => {
+            this.#flushQueued = false;
+            this.#flush();
+        });
+    }
+    #flush() {
+        this.#cancelTimer?.();
+        this.#cancelTimer = null;
+        const max = this.#o.maxBatch ?? 50;
+        for (const [attempt, list] of this.#waiting) {
+            for (let i = 0; i < list.length; i += max)
+                void this.#send(attempt, list.slice(i, i + max));
+        }
+        this.#waiting.clear();
+        this.#count = 0;
+    }
+    async #send(attempt, pods) {
+        const { api, namespace } = this.#o;
+        const selector = `${this.#o.runSelector},${kube_pod/* LABELS */.kg.taskAttempt}=${attempt},!${kube_pod/* LABELS */.kg.poke},${kube_pod/* LABELS */.kg.task} in (${pods.map((p) => p.task).join(',')})`;
+        try {
+            if (this.#collectionRefused)
+                throw Object.assign(new Error('deletecollection refused earlier'), { code: 403 });
+            await api.deleteCollection(namespace, selector, { gracePeriodSeconds: 0 });
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind === 'forbidden' && !this.#collectionRefused) {
+                this.#collectionRefused = true;
+                this.#o.debug?.(`${(0,errors/* describeError */.Uc)(err, `delete finished pods by label selector (deletecollection) in namespace ${namespace}`, api.server)}; deleting them one by one instead (grant deletecollection on pods to save requests)`);
+            }
+            else if (!this.#collectionRefused) {
+                this.#o.debug?.(`${(0,errors/* describeError */.Uc)(err, `delete ${pods.length} finished pods (${selector})`, api.server)}; deleting them one by one instead`);
+            }
+            await Promise.all(pods.map((p) => this.#deleteOne(p)));
+        }
+        for (const p of pods)
+            p.done();
+    }
+    async #deleteOne(pod) {
+        const { api, namespace } = this.#o;
+        try {
+            await api.delete(namespace, pod.name, { gracePeriodSeconds: 0 });
+        }
+        catch (err) {
+            if ((0,errors/* classifyError */.fe)(err).kind === 'not-found')
+                return;
+            this.#o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${pod.name}`, api.server));
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/engine/engine.js
 
 
@@ -1791,7 +1912,11 @@ function failure(cls, reason, message) {
 
 
 
-/** How long an attempt's end waits for its log to be read to the end before it is reported anyway. */
+
+/**
+ * How long after its container ended an attempt's log may take to be read to its end before the
+ * reporters are told it ended anyway (`logEnded`: the live log holds the result line till then).
+ */
 const LOG_WAIT_MS = 10_000;
 /**
  * Runs the DAG (mode `run`) and returns the final run state. Reports through `options.reporter`
@@ -1810,6 +1935,8 @@ class Engine {
     #run;
     #scheduler;
     #runner;
+    /** Deletes settled pods in batches. */
+    #reaper;
     /** What reporters see of the run as it goes: asked for, never copied per event. */
     #view;
     #live = new Map();
@@ -1843,6 +1970,7 @@ class Engine {
             run: this.#run,
         });
         this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
+        this.#reaper = new PodReaper({ api: options.pods, namespace: options.namespace, runSelector: this.#selector, clock: this.#clock, debug: options.debug });
         const scheduler = this.#scheduler;
         this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
     }
@@ -1885,6 +2013,10 @@ class Engine {
         for (;;) {
             const queue = this.#queue;
             await queue;
+            // Settled pods waiting for their batch go now, and later ones at once; first the logs
+            // still being read end (the scheduler no longer waits for them), so their pods go together.
+            await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
+            this.#reaper.drain();
             if (this.#pending.size > 0) {
                 await Promise.allSettled([...this.#pending]);
                 continue;
@@ -1990,7 +2122,6 @@ class Engine {
             createdAt: this.#clock.now(),
             started: false,
             finished: false,
-            judged: false,
             cancelAsked: false,
             startTimeoutMs: spec.startTimeoutMs,
         };
@@ -2093,10 +2224,16 @@ class Engine {
                 this.#o.reporter.containerStarted?.(live.task, live.attempt, pod.spec?.nodeName ?? null, now - live.createdAt);
             live.containerSeen = true;
             live.pod.followLog();
+            this.#awaitLogEnd(live);
         }
-        if ((0,classify/* containerTerminated */.Xp)(pod))
+        if ((0,classify/* containerTerminated */.Xp)(pod)) {
             live.pod.containerTerminated();
-        if (live.finished || live.judged)
+            // A log that cannot be read to its end must not hold the result line for ever.
+            if (live.logEnd && !live.logEnd.told && !live.logEnd.cancelTimer) {
+                live.logEnd.cancelTimer = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, () => this.#enqueue(() => this.#tellLogEnded(live)));
+            }
+        }
+        if (live.finished)
             return;
         const outcome = (0,classify/* classifyPod */.Eg)(pod, {
             now,
@@ -2115,19 +2252,23 @@ class Engine {
                 this.#o.reporter.podPending?.(live.task, live.attempt, waiting, now);
             return;
         }
-        if (live.pod.following && (0,classify/* containerTerminated */.Xp)(pod) && !deleted) {
-            // Let the log finish first, so the step log shows a task's last lines before its result.
-            // Bounded: a log that cannot be read must not hold the run.
-            live.judged = true;
-            this.#track((async () => {
-                let cancel = () => { };
-                await Promise.race([live.pod.logDone, new Promise((resolve) => (cancel = this.#clock.setTimer(this.#clock.now() + LOG_WAIT_MS, resolve)))]);
-                cancel();
-                this.#enqueue(() => this.#endAttempt(live, outcome, pod));
-            })());
-            return;
-        }
+        // Fed at once, though the log may still be draining: the dependants start now.
         await this.#endAttempt(live, outcome, pod);
+    }
+    /** Once the attempt's log (just followed) has ended, tells the reporters (`logEnded`). */
+    #awaitLogEnd(live) {
+        if (live.logEnd)
+            return;
+        live.logEnd = { told: false };
+        this.#track(live.pod.logDone.then(() => this.#enqueue(() => this.#tellLogEnded(live))));
+    }
+    #tellLogEnded(live) {
+        const end = live.logEnd;
+        if (!end || end.told)
+            return;
+        end.told = true;
+        end.cancelTimer?.();
+        this.#o.reporter.logEnded?.(live.task, live.attempt);
     }
     /** Feeds `finished` once, then cleans the pod up in the background per keep-pods. */
     async #endAttempt(live, outcome, pod) {
@@ -2166,12 +2307,16 @@ class Engine {
         if (keep)
             return;
         this.#track((async () => {
-            // The log is read to its end before the pod goes (a Pending pod has none).
+            // The log is read to its end before the pod goes (a Pending pod has none). A settled
+            // pod (ended, read, recorded) goes with a batch; one still running alone, at once.
             if (!stillRunning)
                 await live.pod.logDone;
             else
                 live.pod.stopLog();
-            await live.pod.delete(stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
+            if (stillRunning)
+                await live.pod.delete(this.#o.cancelGraceSeconds ?? 2);
+            else
+                await live.pod.delete(0, live.poke === undefined ? this.#reaper : undefined);
         })());
     }
     async #cancelAttempt(live) {
@@ -2258,7 +2403,7 @@ async function runDag(options) {
 /* harmony export */   Mz: () => (/* binding */ preflight),
 /* harmony export */   Ng: () => (/* binding */ connect)
 /* harmony export */ });
-/* unused harmony exports CredentialPluginError, guardCredentialPlugin, decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML */
+/* unused harmony exports CredentialPluginError, guardCredentialPlugin, decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML, ruleGrants */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3024);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6760);
 /* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(9655);
@@ -2468,6 +2613,8 @@ const RUN_PERMISSIONS = [
     { verb: 'list', resource: 'pods' },
     { verb: 'watch', resource: 'pods' },
     { verb: 'delete', resource: 'pods' },
+    // Finished pods are deleted in batches, by label selector (src/kube/reaper.ts).
+    { verb: 'deletecollection', resource: 'pods' },
     { verb: 'get', resource: 'pods', subresource: 'log' },
     // The run's state (for re-runs and reattach) lives in a ConfigMap; housekeeping lists old ones.
     { verb: 'get', resource: 'configmaps' },
@@ -2498,7 +2645,7 @@ metadata:
 rules:
   - apiGroups: [""]
     resources: ["pods"]
-    verbs: ["create", "get", "list", "watch", "delete"]
+    verbs: ["create", "get", "list", "watch", "delete", "deletecollection"]
   - apiGroups: [""]
     resources: ["pods/log"]
     verbs: ["get"]
@@ -2529,26 +2676,33 @@ function ruleFor(p) {
 }
 /**
  * Checks, before any pod is created: the server answers (network, TLS), the credentials are
- * accepted, the namespace exists, and every permission the mode needs is granted
- * (SelfSubjectAccessReview). Throws one KubeError naming every problem and its fix.
+ * accepted, the namespace exists, and every permission the mode needs is granted. One
+ * SelfSubjectRulesReview lists the rules that apply in the namespace; a permission it does not
+ * show granted (its list can be `incomplete`, and shows no rule of a webhook authorizer) is asked
+ * of the authorizer itself with a SelfSubjectAccessReview, which decides. So a Role that grants
+ * everything costs one request, and a missing permission is named exactly as before. Throws one
+ * KubeError naming every problem and its fix.
  */
 async function preflight(target, namespace, needs, options = {}) {
     const client = target instanceof _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW ? (0,_client_js__WEBPACK_IMPORTED_MODULE_3__/* .createClient */ .UU)(target) : target;
     const server = client.server;
     const perms = permissionsFor(needs, options);
-    // SelfSubjectAccessReview needs no permission of its own (every authenticated user may ask),
-    // so its answer separates "unreachable", "bad TLS" and "bad credentials" from "not allowed".
+    // Neither review needs a permission of its own (every authenticated user may ask), so their
+    // answer separates "unreachable", "bad TLS" and "bad credentials" from "not allowed". A review
+    // changes nothing, so a lost answer is asked again like any read: network errors, 5xx and 429
+    // (after its Retry-After) within the retry budget (errors.ts).
+    const granted = await rulesGranting(client, namespace, server);
     const reviews = await Promise.all(perms.map(async (p) => {
+        if (granted.some((rule) => ruleGrants(rule, p)))
+            return { p, allowed: true };
         const body = {
             apiVersion: 'authorization.k8s.io/v1',
             kind: 'SelfSubjectAccessReview',
             spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource, group: p.group ?? '' } },
         };
         try {
-            // A review changes nothing, so a lost answer is asked again like any read: network
-            // errors, 5xx and 429 (after its Retry-After) within the retry budget (errors.ts).
             const r = await client.request(`SelfSubjectAccessReview ${p.verb} ${p.resource}`, () => client.authz.createSelfSubjectAccessReview({ body }));
-            return { p, allowed: r.status?.allowed === true, reason: r.status?.reason ?? null };
+            return { p, allowed: r.status?.allowed === true };
         }
         catch (err) {
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err), { cause: err });
@@ -2573,12 +2727,46 @@ async function preflight(target, namespace, needs, options = {}) {
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), e, { cause: err });
     }
 }
+/**
+ * The resource rules a SelfSubjectRulesReview shows granted in `namespace`: none if the server
+ * does not serve the review or refuses it (then every permission is asked on its own).
+ */
+async function rulesGranting(client, namespace, server) {
+    const body = { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } };
+    try {
+        const r = await client.request(`SelfSubjectRulesReview in ${namespace}`, () => client.authz.createSelfSubjectRulesReview({ body }));
+        // An incomplete list still grants what it shows; what it does not show is asked.
+        return r.status?.resourceRules ?? [];
+    }
+    catch (err) {
+        const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
+        if (e.kind === 'forbidden' || e.kind === 'not-found' || e.kind === 'invalid')
+            return [];
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), e, { cause: err });
+    }
+}
+/**
+ * Whether `rule` grants `p` on every object, as RBAC matches them (k8s.io/kubernetes
+ * pkg/apis/rbac/v1 evaluation_helpers.go): `*` for verbs, groups and resources, `*\/<sub>` for a
+ * subresource. A rule limited to resourceNames does not grant it on every object: not counted.
+ */
+function ruleGrants(rule, p) {
+    if (rule.resourceNames && rule.resourceNames.length > 0)
+        return false;
+    const resource = p.subresource ? `${p.resource}/${p.subresource}` : p.resource;
+    const verbs = rule.verbs ?? [];
+    const groups = rule.apiGroups ?? [];
+    const resources = rule.resources ?? [];
+    return ((verbs.includes('*') || verbs.includes(p.verb)) &&
+        (groups.includes('*') || groups.includes(p.group ?? '')) &&
+        resources.some((r) => r === '*' || r === resource || (p.subresource !== undefined && r === `*/${p.subresource}`)));
+}
 function preflightMessage(err, server) {
     const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
     if (e.kind === 'unauthorized') {
         return `The Kubernetes API server at ${server} rejected the credentials (401 Unauthorized): the token or client certificate is wrong or expired. Check the kubeconfig/token secret, or that the login step before this one ran.`;
     }
-    return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .describeError */ .Uc)(err, 'check permissions (SelfSubjectAccessReview)', server);
+    return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .describeError */ .Uc)(err, 'check permissions (SelfSubjectRulesReview, SelfSubjectAccessReview)', server);
 }
 
 
@@ -2839,7 +3027,17 @@ function pendingStatus(pod) {
 
 
 
-/** Builds the bundle. Makes no request. */
+/**
+ * Builds the bundle. Makes no request.
+ *
+ * The rate limit counts what kube-apiserver's own limits count. Its `LongRunningFunc`
+ * (pkg/controlplane/apiserver/config.go: verbs watch, proxy; subresources attach, exec, proxy,
+ * log, portforward) marks a log stream long-running, and both WithMaxInFlightLimit and
+ * WithPriorityAndFairness (k8s.io/apiserver pkg/server/filters) serve long-running requests other
+ * than watches without taking a seat: a log stream costs the server no share of its limits, so it
+ * takes no token here. Watches do (APF holds a seat while a watch initialises), as does every
+ * other request. 429 with Retry-After is honoured by the retries (withRetry) whatever the bucket.
+ */
 function createClient(kubeConfig, options = {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster)
@@ -2874,7 +3072,7 @@ function createClient(kubeConfig, options = {}) {
             }, { ...options.retry, ...opts });
         },
         async openStream(path, query, signal) {
-            await limiter.take();
+            // No token (see the interface): the limit counts what the API server counts.
             onRequest(`GET ${path}`);
             const url = new URL(server + path);
             for (const [k, v] of Object.entries(query))
@@ -3671,6 +3869,10 @@ function kubePodApi(client) {
         delete: async (namespace, name, { gracePeriodSeconds }) => {
             await client.request(`delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds, propagationPolicy: 'Background' }, dropSuccessBody));
         },
+        deleteCollection: async (namespace, selector, { gracePeriodSeconds }) => {
+            // The answer lists every pod deleted: dropped unread, the watch says the same.
+            await client.request(`delete pods ${selector}`, () => client.core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds, propagationPolicy: 'Background' }, dropSuccessBody));
+        },
         list: async (namespace, selector, options = {}) => {
             const list = await client.request(`list pods ${selector}`, () => client.core.listNamespacedPod({ namespace, labelSelector: selector }), {
                 signal: options.signal,
@@ -3939,6 +4141,12 @@ class LiveLogReporter {
     #done = null;
     /** Attempts whose pods wait to start, by `task#attempt`. */
     #waiting = new Map();
+    /**
+     * Attempts whose container started and whose log has not ended yet (`task#attempt`), with the
+     * result lines held until it ends: a task's last lines come before its result, though the
+     * engine goes on (creates the dependants, retries) as soon as the container ended.
+     */
+    #reading = new Map();
     constructor(options) {
         this.#write = options.write;
         this.#max = options.maxLineLength ?? 8000;
@@ -3976,6 +4184,7 @@ class LiveLogReporter {
     }
     containerStarted(task, attempt, node, pendingMs) {
         this.#waiting.delete(`${task}#${attempt}`);
+        this.#reading.set(`${task}#${attempt}`, []);
         const after = pendingMs >= 1000 ? ` after ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(pendingMs)} pending` : '';
         this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
     }
@@ -3987,6 +4196,21 @@ class LiveLogReporter {
             text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
         this.#write(`${label(line.task, line.attempt)} ${text}`);
     }
+    logEnded(task, attempt) {
+        const key = `${task}#${attempt}`;
+        const held = this.#reading.get(key);
+        this.#reading.delete(key);
+        for (const line of held ?? [])
+            this.#write(line);
+    }
+    /** Writes an attempt's result line now, or once its log has ended. */
+    #result(task, attempt, line) {
+        const held = this.#reading.get(`${task}#${attempt}`);
+        if (held)
+            held.push(line);
+        else
+            this.#write(line);
+    }
     attemptFinished(task, attempt, outcome, run) {
         this.#waiting.delete(`${task}#${attempt}`);
         if (outcome.class !== 'succeeded')
@@ -3994,15 +4218,15 @@ class LiveLogReporter {
         const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
         const took = rec && rec.finishedAt !== null ? ` in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
         const outs = Object.keys(outcome.outputs);
-        this.#write(`${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
+        this.#result(task, attempt, `${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
     }
     decision(d) {
         switch (d.type) {
             case 'retry':
-                this.#write(`${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
+                this.#result(d.task, d.failedAttempt, `${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
                 break;
             case 'give-up':
-                this.#write(`${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
+                this.#result(d.task, d.attempt, `${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
                 break;
             case 'skip':
                 this.#write(`${d.task} skipped: ${d.reason}`);
@@ -4049,6 +4273,11 @@ class LiveLogReporter {
             this.#write(`dry run: skipped a check (${s.check}): ${s.why}`);
     }
     runFinished(state) {
+        // Whatever is still held (a log that never ended) is told before the run's last line.
+        for (const held of this.#reading.values())
+            for (const line of held)
+                this.#write(line);
+        this.#reading.clear();
         // A run's `done` decision said how it ended; a dry run has none.
         if (this.#done !== null) {
             const counts = new Map();
