@@ -13,15 +13,7 @@ __webpack_require__.d(__webpack_exports__, {
 });
 
 // EXTERNAL MODULE: ./lib/common/run.js
-var run = __webpack_require__(3712);
-// EXTERNAL MODULE: ./lib/engine/index.js + 9 modules
-var engine = __webpack_require__(5291);
-// EXTERNAL MODULE: ./lib/kube/auth.js
-var auth = __webpack_require__(843);
-// EXTERNAL MODULE: ./lib/kube/client.js
-var kube_client = __webpack_require__(6254);
-// EXTERNAL MODULE: ./lib/common/clock.js
-var clock = __webpack_require__(9419);
+var common_run = __webpack_require__(3712);
 // EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 17 modules
 var schemas = __webpack_require__(8816);
 // EXTERNAL MODULE: ./lib/common/errors.js
@@ -64,6 +56,34 @@ var template = __webpack_require__(5841);
 
 
 
+/** Two steps the action cannot tell apart ran the same DAG as the same run attempt. */
+class AmbiguousRunError extends errors/* UserError */.y {
+    name = 'AmbiguousRunError';
+    /** How the other step's claim differs from this one's (`claimDifferences`). */
+    differences;
+    constructor(runAttempt, differences) {
+        super(`run attempt ${runAttempt} of this run was already started by another step, which differs in ${differences.join(' and ')}`);
+        this.differences = differences;
+    }
+}
+/** The names `claimDifferences` gives the fields of a claim, for messages. */
+const CLAIM_FIELDS = {
+    job: 'job',
+    step: 'step',
+    leg: 'matrix leg',
+    runKey: 'run-key',
+    dag: "'dag' input",
+    params: 'params',
+    jobInstance: "job's check run",
+};
+/** How claim `b` differs from claim `a`, in words (empty when they are the same). */
+function claimDifferences(a, b) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    const shown = (v) => (v === null || v === undefined || v === '' ? 'none' : JSON.stringify(v.length > 80 ? `${v.slice(0, 79)}…` : v));
+    return keys
+        .filter((k) => (a[k] ?? null) !== (b[k] ?? null))
+        .map((k) => (k === 'params' ? 'its params' : `its ${CLAIM_FIELDS[k] ?? k} (${shown(b[k])} there, ${shown(a[k])} here)`));
+}
 /** The version `serializeRunState` writes. */
 const STATE_VERSION = 1;
 /** The longest cluster message kept per attempt; the state must stay small. */
@@ -370,10 +390,6 @@ function recordedAttempt(stored, runAttempt, task, attempt) {
     const outputs = found.attempt === entry.attempt && found.class === 'succeeded' ? { ...entry.outputs } : {};
     return { ...found, outputs };
 }
-/** The public keys of every process of the run the state records (to verify the run's pods with). */
-function runKeys(state) {
-    return state === null ? [] : state.runAttempts.flatMap((r) => r.keys ?? []);
-}
 /** An empty state for a run. */
 function emptyRunState(dag, runId, now) {
     return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {}, runAttempts: [] };
@@ -381,20 +397,32 @@ function emptyRunState(dag, runId, now) {
 /**
  * The state with run attempt `runAttempt` marked started (`result` undefined) or finished. A
  * restart of the same run attempt after a crash keeps its first start time and clears an end.
+ * A start with a `claim` records it; when the run attempt was started with another claim, the
+ * caller is another step the run's identity does not tell apart: AmbiguousRunError (the caller
+ * adds what to do). Starting again what is already started with the same claim changes nothing
+ * (the same object is returned, so nothing is written).
  */
-function markRunAttempt(state, runAttempt, now, result, key) {
+function markRunAttempt(state, runAttempt, now, result, claim) {
     const runAttempts = state.runAttempts.filter((r) => r.runAttempt !== runAttempt);
     const before = state.runAttempts.find((r) => r.runAttempt === runAttempt);
-    const keys = [...(before?.keys ?? [])];
-    if (key !== undefined && !keys.includes(key))
-        keys.push(key);
-    runAttempts.push({
+    if (claim !== undefined && before?.claim !== undefined) {
+        const differences = claimDifferences(claim, before.claim);
+        if (differences.length > 0) {
+            throw new AmbiguousRunError(runAttempt, differences);
+        }
+    }
+    if (result === undefined && before !== undefined && before.finishedAt === null && (claim === undefined || before.claim !== undefined))
+        return state;
+    const entry = {
         runAttempt,
         startedAt: before?.startedAt ?? now,
         finishedAt: result === undefined ? null : now,
         result: result ?? null,
-        ...(keys.length > 0 ? { keys } : {}),
-    });
+    };
+    const kept = claim ?? before?.claim;
+    if (kept !== undefined)
+        entry.claim = kept;
+    runAttempts.push(entry);
     runAttempts.sort((a, b) => a.runAttempt - b.runAttempt);
     return { ...state, updatedAt: Math.max(state.updatedAt, now), runAttempts };
 }
@@ -476,7 +504,13 @@ const storedRunStateSchema = schemas/* object */.Ikc({
             node: rerun_text,
         })),
     })),
-    runAttempts: schemas/* array */.YOg(schemas/* object */.Ikc({ runAttempt: finite, startedAt: finite, finishedAt: finite.nullable(), result: schemas/* enum */.k5n(RUN_RESULTS).nullable(), keys: schemas/* array */.YOg(schemas/* string */.YjP()).optional() })),
+    runAttempts: schemas/* array */.YOg(schemas/* object */.Ikc({
+        runAttempt: finite,
+        startedAt: finite,
+        finishedAt: finite.nullable(),
+        result: schemas/* enum */.k5n(RUN_RESULTS).nullable(),
+        claim: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP().nullable()).optional(),
+    })),
 });
 /**
  * Parses the JSON text of a stored state. `where` names its origin for messages
@@ -537,6 +571,14 @@ function fitRunState(state, limitBytes) {
         `more than the ${limitBytes} bytes a ConfigMap can hold; split the DAG into smaller DAGs`);
 }
 
+// EXTERNAL MODULE: ./lib/engine/index.js + 9 modules
+var engine = __webpack_require__(5291);
+// EXTERNAL MODULE: ./lib/kube/auth.js
+var auth = __webpack_require__(843);
+// EXTERNAL MODULE: ./lib/kube/client.js
+var kube_client = __webpack_require__(6254);
+// EXTERNAL MODULE: ./lib/common/clock.js
+var clock = __webpack_require__(9419);
 // EXTERNAL MODULE: ./lib/kube/classify.js
 var classify = __webpack_require__(2239);
 // EXTERNAL MODULE: ./lib/kube/errors.js
@@ -575,25 +617,14 @@ const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.s
 async function settleEarlierAttempts(o) {
     if (o.runAttempt <= 1)
         return;
-    const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId);
+    const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId, o.scope ?? null);
     const earlier = new Map();
-    const refused = new Set();
     let changed = () => { };
     const watcher = new watch/* PodWatcher */.u((0,pod_api/* kubePodApi */.t)(o.client), o.namespace, selector, (e) => {
         const attempt = Number(e.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? NaN);
         if (!(attempt < o.runAttempt))
             return;
-        const name = e.pod.metadata?.name ?? '';
-        const proven = o.proof?.verify(e.pod) ?? { ok: true };
-        if (!proven.ok) {
-            // Not the run's: neither waited for nor recorded (its task runs again), never deleted by us.
-            earlier.delete(name);
-            if (!refused.has(name) && e.type !== 'DELETED')
-                o.onRefused?.(e.pod, proven.problem);
-            refused.add(name);
-        }
-        else
-            earlier.set(name, { pod: e.pod, deleted: e.type === 'DELETED' });
+        earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
         changed();
     });
     const running = () => [...earlier.entries()]
@@ -701,20 +732,26 @@ const STATE_KEY = 'state.json';
  * (1,048,576 bytes); the margin leaves room for metadata and the key.
  */
 const STATE_LIMIT_BYTES = 1_000_000;
-/** The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>`, a valid DNS subdomain. */
-function runStateName(dag, runId) {
+/**
+ * The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>-<scope>` (no `-<scope>` on the
+ * CLI), a valid DNS subdomain. The scope (src/common/run.ts `runScope`) keeps the legs and steps
+ * of one workflow run that run the same DAG apart.
+ */
+function runStateName(dag, runId, scope = null) {
     const id = runId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
     if (id === '')
         throw new Error(`runStateName: run id ${JSON.stringify(runId)} has no letter or digit to name a ConfigMap with`);
-    return `pod-dag-${dag}-${id}`;
+    return `pod-dag-${dag}-${id}${scope ? `-${scope}` : ''}`;
 }
 /** The labels of a run's state ConfigMap (the pods' labels without task and attempts). */
-function runStateLabels(dag, runId, repository) {
+function runStateLabels(dag, runId, repository, scope = null) {
     const labels = {
         [pod/* LABELS */.kg.managedBy]: pod/* MANAGED_BY */.Kf,
         [pod/* LABELS */.kg.dag]: (0,pod/* labelValue */.w)(dag),
         [pod/* LABELS */.kg.runId]: (0,pod/* labelValue */.w)(runId),
     };
+    if (scope)
+        labels[pod/* LABELS */.kg.runScope] = scope;
     if (repository)
         labels[pod/* LABELS */.kg.repository] = (0,pod/* labelValue */.w)(repository);
     return labels;
@@ -729,8 +766,9 @@ class RunStore {
     /** Writes of this process, one after the other (parallel tasks end at the same time). */
     #queue = Promise.resolve();
     constructor(options) {
-        this.name = runStateName(options.dag, options.runId);
+        this.name = runStateName(options.dag, options.runId, options.scope ?? null);
         this.#o = {
+            scope: null,
             now: clock/* systemClock */.m.now,
             limitBytes: STATE_LIMIT_BYTES,
             onNote: () => { },
@@ -753,11 +791,11 @@ class RunStore {
         return this.#enqueue(`record task "${update.task}"`, (state) => applyTaskUpdate(state, update, this.#o.now()));
     }
     /**
-     * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with the
-     * public key this process signs its pods with (src/kube/pod-proof.ts), before it creates any.
+     * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with
+     * the claim of the step that starts it: AmbiguousRunError when another claim started it.
      */
-    markStarted(runAttempt, key) {
-        return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, key));
+    markStarted(runAttempt, claim) {
+        return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, claim));
     }
     /** Records that run attempt `runAttempt` ended with `result` (housekeeping then knows it is over). */
     markFinished(runAttempt, result) {
@@ -818,7 +856,7 @@ class RunStore {
                 metadata: {
                     name: this.name,
                     namespace,
-                    labels: runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository),
+                    labels: runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository, this.#o.scope),
                     annotations: this.#o.repository ? { 'pod-dag.io/repository': this.#o.repository } : {},
                     ...(base !== null ? { resourceVersion: base.resourceVersion } : {}),
                 },
@@ -856,7 +894,7 @@ async function startRerunSession(store, options) {
     const { spec, params, runAttempt, mode } = options;
     const stored = await store.load();
     const plan = planRerun(spec, params, stored, mode, { runAttempt });
-    await store.markStarted(runAttempt, options.key);
+    await store.markStarted(runAttempt, options.claim);
     const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
     return {
         stored,
@@ -1021,13 +1059,14 @@ async function removeOldRuns(options) {
 
 
 
+
 /** The most earlier runs the history shows. */
 const HISTORY_RUNS = 20;
 /** The last runs before this one, oldest first; `unavailable` says why there are none, if not for lack of runs. */
 async function readHistory(o) {
     let items;
     try {
-        items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: dagSelector(o.dag, o.repository) }))).items;
+        items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: o.scope ? `${dagSelector(o.dag, o.repository)},${pod/* LABELS */.kg.runScope}=${o.scope}` : dagSelector(o.dag, o.repository) }))).items;
     }
     catch (err) {
         const e = (0,kube_errors/* classifyError */.fe)(err);
@@ -1082,10 +1121,11 @@ var lease_name = __webpack_require__(8399);
  * - Free: no Lease object, no holder (released), or a holder that stopped renewing: its lease
  *   expired at min(renewTime + duration, first time we saw that renewTime + duration). The
  *   second term bounds the wait when the holder's clock runs ahead of ours.
- * - Ours already: a holder of the same GitHub run (same repository, run id and job) with the
- *   same or an earlier run attempt. GitHub starts a new run attempt only after the earlier one
- *   ended, and the same attempt seen again is this job restarted after a crash, so that holder
- *   is dead. (Matrix jobs of one job share this identity: give each its own concurrency name.)
+ * - Ours already: a holder of the same GitHub run and step (same repository, run id, job, and
+ *   run scope: the step, the matrix leg, the run-key) with the same or an earlier run attempt.
+ *   GitHub starts a new run attempt only after the earlier one ended, and the same attempt seen
+ *   again is this step restarted after a crash, so that holder is dead. Another leg of a matrix,
+ *   or another step, is someone else: it waits, skips or fails as the policy says.
  * - Taking it: create (a 409 AlreadyExists means another run won the race) or replace with
  *   the resourceVersion read (a 409 means the same); either way read again and decide again.
  *
@@ -1100,15 +1140,18 @@ var lease_name = __webpack_require__(8399);
 
 
 
+
 /**
- * The holder identity of this run: `<repository>/runs/<runId>/attempts/<runAttempt>/<job>#<random>`.
- * The random part tells two processes of the same job apart.
+ * The holder identity of this run: `<repository>/runs/<runId>/attempts/<runAttempt>/<job>/<scope>#<random>`
+ * (src/common/run.ts `runScope`: the step, the matrix leg and the run-key, hashed). The random
+ * part tells two processes of the same step apart.
  */
 function leaseHolder(ctx, random = (0,external_node_crypto_.randomBytes)(4).toString('hex')) {
-    return `${ctx.repository ?? 'local'}/runs/${ctx.runId ?? 'local'}/attempts/${ctx.runAttempt}/${ctx.job ?? 'job'}#${random}`;
+    const scope = (0,common_run/* runScope */.AO)(ctx);
+    return `${ctx.repository ?? 'local'}/runs/${ctx.runId ?? 'local'}/attempts/${ctx.runAttempt}/${ctx.job ?? 'job'}${scope === null ? '' : `/${scope}`}#${random}`;
 }
 const HOLDER = /^(.*)\/runs\/([^/]+)\/attempts\/(\d+)\/([^#]*)#(.*)$/;
-/** Whether `other` is this same GitHub job in the same or an earlier run attempt (so, dead). */
+/** Whether `other` is this same GitHub job and step (run scope) in the same or an earlier run attempt (so, dead). */
 function isEarlierSelf(me, other) {
     const a = HOLDER.exec(me);
     const b = HOLDER.exec(other);
@@ -1351,37 +1394,27 @@ async function acquireLease(api, options) {
 
 // EXTERNAL MODULE: ./lib/kube/dry-run-checks.js
 var dry_run_checks = __webpack_require__(6740);
-// EXTERNAL MODULE: ./lib/kube/pod-proof.js
-var pod_proof = __webpack_require__(6877);
 ;// CONCATENATED MODULE: ./lib/kube/sweep.js
 
 /**
  * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
- * (with `keepPods`, the ended pods that policy keeps stay). With `proof`, a pod that has the
- * labels but not the proof of the run (src/kube/pod-proof.ts) is not the run's: it is left alone
- * and named in `foreign`, with why.
+ * (with `keepPods`, the ended pods that policy keeps stay).
  * Never throws: problems come back as warnings for the caller to print.
  */
 async function cleanupRun(api, namespace, selector, options = {}) {
     const deleted = [];
     const warnings = [];
-    const foreign = [];
     let pods;
     try {
         pods = (await api.list(namespace, selector)).items;
     }
     catch (err) {
-        return { deleted, foreign, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
+        return { deleted, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
     }
     await Promise.all(pods.map(async (p) => {
         const name = p.metadata?.name ?? '';
         if (p.metadata?.deletionTimestamp)
             return;
-        const proven = options.proof?.verify(p);
-        if (proven !== undefined && !proven.ok) {
-            foreign.push({ name, problem: proven.problem });
-            return;
-        }
         // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
         // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
         const phase = p.status?.phase;
@@ -1398,7 +1431,7 @@ async function cleanupRun(api, namespace, selector, options = {}) {
                 warnings.push((0,kube_errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
         }
     }));
-    return { deleted: deleted.sort(), warnings, foreign: foreign.sort((a, b) => (a.name < b.name ? -1 : 1)) };
+    return { deleted: deleted.sort(), warnings };
 }
 
 // EXTERNAL MODULE: ./lib/report/annotations.js
@@ -1503,7 +1536,6 @@ var run_dates = __webpack_require__(9672);
 
 
 
-
 /**
  * `run` and `dry-run`: connect, check permissions, then hand over to the engine. A backfill runs
  * the DAG once per logical date, each a run of its own (run id `<run id>-<date>`: its own pods,
@@ -1521,7 +1553,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     // The post step's sweep is told which pods are this run's before anything may fail: a restart
     // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
     // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
-    const runId = (0,run/* effectiveRunId */.gw)(context);
+    const runId = (0,common_run/* effectiveRunId */.gw)(context);
     if (mode === 'run') {
         runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
         // A backfill's runs each save their own selector as they start (below).
@@ -1529,7 +1561,9 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
         runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
     }
-    await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+    const checked = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+    for (const w of checked.warnings)
+        runner.warning(w);
     const secrets = connection.secrets;
     /**
      * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
@@ -1579,9 +1613,6 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     // The run id was fixed once, above: pod names, labels, the state ConfigMap and the post
     // step's selector must all agree on it.
     const baseRunId = runId;
-    // This process's key: its public half goes into each run's state before any pod is created,
-    // so a restart after a crash and the next run attempt can tell the run's pods from others'.
-    const proof = new pod_proof/* PodProof */.Ys();
     const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
     if (lease !== null && !lease.acquired)
         return;
@@ -1617,23 +1648,28 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     }
     /** One run of the DAG: its own run id, state ConfigMap, pods and reporters. */
     async function runOne(runId, run, reporter) {
+        const scope = (0,common_run/* runScope */.AO)(context);
         const store = new RunStore({
             core: client.core,
             namespace,
             dag: spec.name,
             runId,
+            scope,
             repository: context.repository,
             request: client.request,
             onNote: (note) => runner.warning(note),
         });
+        // The claim comes first, before this run creates or waits for anything: a second step that
+        // the run's identity cannot tell from another one stops here.
+        await claimRun(store, spec, settings, params, context, runId);
         if (context.runAttempt > 1) {
-            proof.trust(runKeys(await (0,action_errors/* withKubeErrors */.$6)(() => store.load())));
             await (0,action_errors/* withKubeErrors */.$6)(() => settleEarlierAttempts({
                 client,
                 namespace,
                 spec,
                 params,
                 runId,
+                scope,
                 runAttempt: context.runAttempt,
                 store,
                 signal,
@@ -1643,17 +1679,12 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
                         runner.info(`  ${p.name} (task ${p.task}, run attempt ${p.runAttempt}, ${p.phase})`);
                     runner.info(`Their results will be used as if that attempt had seen them. To stop waiting, delete them: kubectl delete pod -n ${namespace} -l '${selector}'`);
                 },
-                proof,
-                onRefused: (pod, problem) => runner.warning(`Pod ${pod.metadata?.name} in namespace ${namespace} has the labels of an earlier attempt of this run but is not this run's: it ${problem}. ` +
-                    "It was ignored (its task runs again) and not deleted (it is not this run's): delete it, and find out who creates pods with pod-dag-action's labels in this namespace."),
                 onRecorded: (task, runAttempt, attempt, outcome) => runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
             }));
         }
-        const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, key: proof.publicKey }));
-        proof.trust(runKeys(session.stored));
-        runner.saveState(action_errors/* STATE */.c4.keys, JSON.stringify(proof.trustedKeys));
+        const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, claim: (0,common_run/* runClaim */.ow)(context, settings.dag, params) }));
         // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
-        summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
+        summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId, scope }));
         for (const [task, prev] of Object.entries(session.plan.previous)) {
             runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
         }
@@ -1669,7 +1700,6 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             previous: session.plan.previous,
             onAttemptEnd: (end) => session.attemptEnded(end),
             recorded: (task, attempt) => session.recorded(task, attempt),
-            proof,
         }));
         if (state.result !== null)
             await session.finished(state.result).catch((err) => runner.warning(`Could not record the end of the run: ${err.message}`));
@@ -1690,6 +1720,29 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             runner.warning(`Housekeeping: ${e}`);
         return state;
     }
+}
+/**
+ * Records that this step starts this run attempt (src/dag/rerun.ts `RunClaim`), or fails, before
+ * anything is created, when another step with the same run identity but another claim did so.
+ */
+async function claimRun(store, spec, settings, params, context, runId) {
+    const started = store.markStarted(context.runAttempt, (0,common_run/* runClaim */.ow)(context, settings.dag, params)).catch((err) => {
+        if (!(err instanceof AmbiguousRunError))
+            throw err;
+        const leg = (0,common_run/* describeLeg */.CW)(context.leg);
+        const who = [
+            `run ${runId}`,
+            context.job ? `job '${context.job}'` : null,
+            context.step ? `step '${context.step}'` : null,
+            leg ? `matrix leg (${leg})` : null,
+            context.runKey ? `run-key '${context.runKey}'` : null,
+        ].filter((p) => p !== null);
+        throw new action_errors/* ActionError */.lZ(`DAG ${spec.name}: another step already started run attempt ${context.runAttempt} of this same run (${who.join(', ')}), and it is not this step: it differs in ${err.differences.join(' and ')}. ` +
+            'The job, the step and the matrix leg do not tell the two apart (as with one reusable workflow called twice, or a composite action that runs the DAG twice), ' +
+            "and sharing the run would replay or adopt the other's tasks, so this step stopped before creating anything. " +
+            `Give each its own 'run-key' input, e.g. 'run-key: \${{ inputs.region }}' or any value that differs between them (${store.name} holds the run's state).`);
+    });
+    await (0,action_errors/* withKubeErrors */.$6)(() => started);
 }
 /** "Logical date 2026-12-03 (…), data interval … → …, from the schedule "0 2 * * *"". */
 function describeDates(dates) {
@@ -1774,41 +1827,21 @@ function describeSource(source) {
  * The post step's sweep, once the main step's state says which pods are this run's: removes what
  * is left of them. Never fails the job; only warns.
  */
-async function cleanUpRun(runner, env, namespace, selector, keepPods, keys = null) {
+async function cleanUpRun(runner, env, namespace, selector, keepPods) {
     try {
         const settings = (0,action_settings/* readSettings */.sb)((name) => runner.getInput(name));
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
         for (const secret of connection.secrets)
             (0,github_runner/* maskSecret */.$l)(runner, secret);
         const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
-        // The main step saved the run's public keys: only pods they signed are the run's to delete.
-        let proof;
-        if (keys !== null) {
-            proof = new pod_proof/* PodProof */.Ys();
-            proof.trust(parseKeys(keys));
-        }
-        const { deleted, warnings, foreign } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods, proof });
+        const { deleted, warnings } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods });
         if (deleted.length > 0)
             runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
-        for (const f of foreign) {
-            runner.warning(`Left pod ${f.name} in namespace ${namespace} alone: it has this run's labels but is not this run's (it ${f.problem}). ` +
-                "Delete it yourself, and find out who creates pods with pod-dag-action's labels in this namespace.");
-        }
         for (const w of warnings)
             runner.warning(w);
     }
     catch (err) {
         runner.warning(`Could not clean up this run's pods (${selector} in namespace ${namespace}): ${err.message}`);
-    }
-}
-/** The keys the main step saved for the post step (a JSON array of strings); anything else: none. */
-function parseKeys(text) {
-    try {
-        const v = JSON.parse(text);
-        return Array.isArray(v) ? v.filter((k) => typeof k === 'string') : [];
-    }
-    catch {
-        return [];
     }
 }
 

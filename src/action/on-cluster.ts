@@ -3,7 +3,8 @@
  * cluster. `steps.ts` loads this module only when a mode needs it (`import()`), because it brings
  * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
  */
-import { effectiveRunId, type KeepPods, type RunContext } from '../common/run.ts';
+import { describeLeg, effectiveRunId, runClaim, runScope, type KeepPods, type RunContext } from '../common/run.ts';
+import { AmbiguousRunError } from '../dag/rerun.ts';
 import type { RunState } from '../dag/types.ts';
 import { runDag, type AttemptEnd } from '../engine/index.ts';
 import { connect, preflight } from '../kube/auth.ts';
@@ -61,7 +62,8 @@ export async function runOnCluster(
     if (dates.backfill === null) runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
     runner.saveState(STATE.keepPods, settings.keepPods);
   }
-  await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+  const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+  for (const w of checked.warnings) runner.warning(w);
 
   const secrets = connection.secrets;
   /**
@@ -151,15 +153,20 @@ export async function runOnCluster(
 
   /** One run of the DAG: its own run id, state ConfigMap, pods and reporters. */
   async function runOne(runId: string, run: Record<string, string>, reporter: Reporter): Promise<RunState> {
+    const scope = runScope(context);
     const store = new RunStore({
       core: client.core,
       namespace,
       dag: spec.name,
       runId,
+      scope,
       repository: context.repository,
       request: client.request,
       onNote: (note) => runner.warning(note),
     });
+    // The claim comes first, before this run creates or waits for anything: a second step that
+    // the run's identity cannot tell from another one stops here.
+    await claimRun(store, spec, settings, params, context, runId);
     if (context.runAttempt > 1) {
       proof.trust(runKeys(await withKubeErrors(() => store.load())));
       await withKubeErrors(() =>
@@ -169,6 +176,7 @@ export async function runOnCluster(
           spec,
           params,
           runId,
+          scope,
           runAttempt: context.runAttempt,
           store,
           signal,
@@ -188,11 +196,13 @@ export async function runOnCluster(
         }),
       );
     }
-    const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, key: proof.publicKey }));
+    const session = await withKubeErrors(() =>
+      startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, claim: runClaim(context, settings.dag, params), key: proof.publicKey }),
+    );
     proof.trust(runKeys(session.stored));
     runner.saveState(STATE.keys, JSON.stringify(proof.trustedKeys));
     // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
-    summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId }));
+    summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId, scope }));
     for (const [task, prev] of Object.entries(session.plan.previous)) {
       runner.info(`${task}: succeeded in run attempt ${prev.runAttempt}; reusing its result and outputs`);
     }
@@ -228,6 +238,31 @@ export async function runOnCluster(
     for (const e of old.errors) runner.warning(`Housekeeping: ${e}`);
     return state;
   }
+}
+
+/**
+ * Records that this step starts this run attempt (src/dag/rerun.ts `RunClaim`), or fails, before
+ * anything is created, when another step with the same run identity but another claim did so.
+ */
+async function claimRun(store: RunStore, spec: DagSpec, settings: Settings, params: Record<string, string>, context: RunContext, runId: string): Promise<void> {
+  const started = store.markStarted(context.runAttempt, runClaim(context, settings.dag, params)).catch((err: unknown) => {
+    if (!(err instanceof AmbiguousRunError)) throw err;
+    const leg = describeLeg(context.leg);
+    const who = [
+      `run ${runId}`,
+      context.job ? `job '${context.job}'` : null,
+      context.step ? `step '${context.step}'` : null,
+      leg ? `matrix leg (${leg})` : null,
+      context.runKey ? `run-key '${context.runKey}'` : null,
+    ].filter((p) => p !== null);
+    throw new ActionError(
+      `DAG ${spec.name}: another step already started run attempt ${context.runAttempt} of this same run (${who.join(', ')}), and it is not this step: it differs in ${err.differences.join(' and ')}. ` +
+        'The job, the step and the matrix leg do not tell the two apart (as with one reusable workflow called twice, or a composite action that runs the DAG twice), ' +
+        "and sharing the run would replay or adopt the other's tasks, so this step stopped before creating anything. " +
+        `Give each its own 'run-key' input, e.g. 'run-key: \${{ inputs.region }}' or any value that differs between them (${store.name} holds the run's state).`,
+    );
+  });
+  await withKubeErrors(() => started);
 }
 
 /** "Logical date 2026-12-03 (…), data interval … → …, from the schedule "0 2 * * *"". */

@@ -3,7 +3,7 @@
  * input-helper does), plus the GitHub run context. Nothing here runs at import time: the entry
  * point calls `readSettings` with a function that reads an input.
  */
-import { CONCURRENCY_POLICIES, KEEP_PODS, MODES, RERUN_MODES, type ConcurrencyPolicy, type KeepPods, type Mode, type RerunMode, type RunContext } from '../common/run.ts';
+import { CONCURRENCY_POLICIES, KEEP_PODS, MODES, RERUN_MODES, type ConcurrencyPolicy, type KeepPods, type MatrixLeg, type Mode, type RerunMode, type RunContext } from '../common/run.ts';
 import { UserError } from '../common/errors.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { namespaceProblem } from '../spec/names.ts';
@@ -38,6 +38,58 @@ export interface Settings {
   schedule: string | null;
   /** A backfill's range (`backfill-from`, `backfill-to`), or `null`. */
   backfill: { from: string; to: string; parallel: number } | null;
+  /** What tells this run of the DAG apart beyond the runner's variables (src/common/run.ts). */
+  identity: RunIdentityInputs;
+}
+
+/** The inputs that are part of the run's identity or claim (RunContext's `runKey`, `leg`, `jobInstance`). */
+export interface RunIdentityInputs {
+  /** The `run-key` input, or null. */
+  runKey: string | null;
+  /** The `matrix-leg` input (default `${{ toJSON(matrix) }}`), parsed; null outside a matrix. */
+  leg: MatrixLeg | null;
+  /** The `job-instance` input (default: the job's check run id), or null. */
+  jobInstance: string | null;
+}
+
+/** The longest `run-key`. */
+export const RUN_KEY_MAX = 100;
+const RUN_KEY = /^[A-Za-z0-9][A-Za-z0-9 _.:/=+@,-]*$/;
+
+/**
+ * Parses the identity inputs; each problem goes to `problems`. The `matrix-leg` input is the
+ * runner's `toJSON(matrix)`: a JSON object, or `null` (also `''` and `{}`) outside a matrix.
+ */
+export function readIdentityInputs(getInput: (name: string) => string, problems: string[]): RunIdentityInputs {
+  const runKey = getInput('run-key').trim();
+  if (runKey !== '' && (runKey.length > RUN_KEY_MAX || !RUN_KEY.test(runKey))) {
+    const shown = JSON.stringify(runKey.length > 60 ? `${runKey.slice(0, 60)}…` : runKey);
+    problems.push(
+      `Invalid input 'run-key': ${shown}. Expected at most ${RUN_KEY_MAX} letters, digits, spaces and any of _ . : / = + @ , -, starting with a letter or digit, ` +
+        `e.g. 'run-key: \${{ inputs.region }}': something that differs between the steps or jobs that run this DAG in one workflow run.`,
+    );
+  }
+  const rawLeg = getInput('matrix-leg').trim();
+  let leg: MatrixLeg | null = null;
+  if (rawLeg !== '' && rawLeg !== 'null') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rawLeg);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      const shown = JSON.stringify(rawLeg.length > 60 ? `${rawLeg.slice(0, 60)}…` : rawLeg);
+      problems.push(
+        `Invalid input 'matrix-leg': ${shown} is not a JSON object. Leave it unset: its default, \${{ toJSON(matrix) }}, tells the legs of a matrix apart. ` +
+          `To tell runs apart yourself, set 'run-key' instead.`,
+      );
+    } else if (Object.keys(parsed).length > 0) {
+      leg = parsed as MatrixLeg;
+    }
+  }
+  const jobInstance = getInput('job-instance').trim();
+  return { runKey: runKey === '' ? null : runKey, leg, jobInstance: jobInstance === '' ? null : jobInstance.slice(0, 200) };
 }
 
 /** A bad input: the message says which input, what was found and what was expected. */
@@ -100,6 +152,7 @@ export function readSettings(getInput: (name: string) => string): Settings {
     logicalDate: optional('logical-date') ?? null,
     schedule: optional('schedule') ?? null,
     backfill: null,
+    identity: readIdentityInputs(getInput, problems),
   };
   try {
     if (settings.logicalDate !== null) parseLogicalDate(settings.logicalDate);
@@ -177,8 +230,11 @@ function isHttpUrl(s: string): boolean {
   }
 }
 
-/** The GitHub run this step belongs to, from the runner's environment variables. */
-export function readRunContext(env: NodeJS.ProcessEnv): RunContext {
+/**
+ * The GitHub run this step belongs to, from the runner's environment variables, and, from the
+ * inputs (`identity`), what tells it apart from the other legs and steps of that run.
+ */
+export function readRunContext(env: NodeJS.ProcessEnv, identity: RunIdentityInputs | null = null): RunContext {
   const attempt = Number(env['GITHUB_RUN_ATTEMPT'] ?? '1');
   return {
     repository: env['GITHUB_REPOSITORY'] || null,
@@ -191,5 +247,11 @@ export function readRunContext(env: NodeJS.ProcessEnv): RunContext {
     job: env['GITHUB_JOB'] || null,
     actor: env['GITHUB_ACTOR'] || null,
     eventName: env['GITHUB_EVENT_NAME'] || null,
+    // The step's id: what the workflow's `id:` says, else `__<owner>_<repo>` (`_2`, `_3`… when
+    // the job uses the action again), unique in the job (actions/runner, IdBuilder).
+    step: env['GITHUB_ACTION'] || null,
+    leg: identity?.leg ?? null,
+    runKey: identity?.runKey ?? null,
+    jobInstance: identity?.jobInstance ?? null,
   };
 }

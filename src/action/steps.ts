@@ -82,7 +82,7 @@ async function runMainSteps(deps: MainDeps): Promise<void> {
     if (err instanceof InputError) throw new ActionError(err.message);
     throw err;
   }
-  const context = readRunContext(env);
+  const context = readRunContext(env, settings.identity);
   const workspace = env['GITHUB_WORKSPACE'] || process.cwd();
   const spec = await readSpec(settings, workspace, runner);
 

@@ -117,6 +117,48 @@ export interface StoredRunAttempt {
    * recorded before it created any pod: the pods they signed are the run's own (src/kube/pod-proof.ts).
    */
   keys?: string[];
+  /** Who started it (src/common/run.ts `runClaim`); absent in states written before claims. */
+  claim?: RunClaim;
+}
+
+/**
+ * What a step that runs the DAG says of itself when it starts a run attempt: the parts of its
+ * identity in full, the `dag` input, a hash of its params, and which run of its job it is. A
+ * second step with the same run identity (so the same pods and state) but another claim is not a
+ * restart of the first: it stops before creating anything (`markRunAttempt` throws).
+ */
+export type RunClaim = Readonly<Record<string, string | null>>;
+
+/** Two steps the action cannot tell apart ran the same DAG as the same run attempt. */
+export class AmbiguousRunError extends UserError {
+  override name = 'AmbiguousRunError';
+  /** How the other step's claim differs from this one's (`claimDifferences`). */
+  readonly differences: string[];
+
+  constructor(runAttempt: number, differences: string[]) {
+    super(`run attempt ${runAttempt} of this run was already started by another step, which differs in ${differences.join(' and ')}`);
+    this.differences = differences;
+  }
+}
+
+/** The names `claimDifferences` gives the fields of a claim, for messages. */
+const CLAIM_FIELDS: Record<string, string> = {
+  job: 'job',
+  step: 'step',
+  leg: 'matrix leg',
+  runKey: 'run-key',
+  dag: "'dag' input",
+  params: 'params',
+  jobInstance: "job's check run",
+};
+
+/** How claim `b` differs from claim `a`, in words (empty when they are the same). */
+export function claimDifferences(a: RunClaim, b: RunClaim): string[] {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  const shown = (v: string | null | undefined): string => (v === null || v === undefined || v === '' ? 'none' : JSON.stringify(v.length > 80 ? `${v.slice(0, 79)}…` : v));
+  return keys
+    .filter((k) => (a[k] ?? null) !== (b[k] ?? null))
+    .map((k) => (k === 'params' ? 'its params' : `its ${CLAIM_FIELDS[k] ?? k} (${shown(b[k])} there, ${shown(a[k])} here)`));
 }
 
 /** The version `serializeRunState` writes. */
@@ -455,19 +497,34 @@ export function emptyRunState(dag: string, runId: string, now: number): StoredRu
 /**
  * The state with run attempt `runAttempt` marked started (`result` undefined) or finished. A
  * restart of the same run attempt after a crash keeps its first start time and clears an end.
+ * A start with a `claim` records it; when the run attempt was started with another claim, the
+ * caller is another step the run's identity does not tell apart: AmbiguousRunError (the caller
+ * adds what to do). Starting again what is already started with the same claim changes nothing
+ * (the same object is returned, so nothing is written).
  */
-export function markRunAttempt(state: StoredRunState, runAttempt: number, now: number, result?: RunResult, key?: string): StoredRunState {
+export function markRunAttempt(state: StoredRunState, runAttempt: number, now: number, result?: RunResult, claim?: RunClaim, key?: string): StoredRunState {
   const runAttempts = state.runAttempts.filter((r) => r.runAttempt !== runAttempt);
   const before = state.runAttempts.find((r) => r.runAttempt === runAttempt);
+  if (claim !== undefined && before?.claim !== undefined) {
+    const differences = claimDifferences(claim, before.claim);
+    if (differences.length > 0) {
+      throw new AmbiguousRunError(runAttempt, differences);
+    }
+  }
   const keys = [...(before?.keys ?? [])];
   if (key !== undefined && !keys.includes(key)) keys.push(key);
-  runAttempts.push({
+  const newKey = keys.length !== (before?.keys?.length ?? 0);
+  if (result === undefined && !newKey && before !== undefined && before.finishedAt === null && (claim === undefined || before.claim !== undefined)) return state;
+  const entry: StoredRunAttempt = {
     runAttempt,
     startedAt: before?.startedAt ?? now,
     finishedAt: result === undefined ? null : now,
     result: result ?? null,
-    ...(keys.length > 0 ? { keys } : {}),
-  });
+  };
+  const kept = claim ?? before?.claim;
+  if (kept !== undefined) entry.claim = kept;
+  if (keys.length > 0) entry.keys = keys;
+  runAttempts.push(entry);
   runAttempts.sort((a, b) => a.runAttempt - b.runAttempt);
   return { ...state, updatedAt: Math.max(state.updatedAt, now), runAttempts };
 }
@@ -560,7 +617,14 @@ const storedRunStateSchema = z.object({
     }),
   ),
   runAttempts: z.array(
-    z.object({ runAttempt: finite, startedAt: finite, finishedAt: finite.nullable(), result: z.enum(RUN_RESULTS).nullable(), keys: z.array(z.string()).optional() }),
+    z.object({
+      runAttempt: finite,
+      startedAt: finite,
+      finishedAt: finite.nullable(),
+      result: z.enum(RUN_RESULTS).nullable(),
+      claim: z.record(z.string(), z.string().nullable()).optional(),
+      keys: z.array(z.string()).optional(),
+    }),
   ),
 }) satisfies z.ZodType<StoredRunState>;
 

@@ -3,7 +3,7 @@
  * and schema checks speak before anything runs.
  */
 import { systemClock } from '../common/clock.ts';
-import { effectiveRunId } from '../common/run.ts';
+import { effectiveRunId, runScope } from '../common/run.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
 import type { RunState } from '../dag/types.ts';
 import { checkPods } from '../kube/dry-run-checks.ts';
@@ -37,7 +37,7 @@ export async function dryRunDag(options: Omit<RunDagOptions, 'mode' | 'maxParall
     // A matrix written out is checked with its first combination; a sensor with its first poke.
     const first = task.strategy?.matrix.kind === 'static' ? task.strategy.matrix.instances[0]! : null;
     const poke = task.sensor ? 1 : undefined;
-    const name = podName({ dag: o.spec.name, runId, runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
+    const name = podName({ dag: o.spec.name, runId, scope: runScope(o.context), runAttempt: o.context.runAttempt, task: first?.id ?? task.id, attempt: 1, poke });
     const render = placeholderRender(o.params, undefined, { run, matrix: first?.values ?? null });
     try {
       const instance = first === null ? null : { id: first.id, group: task.id };

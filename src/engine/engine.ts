@@ -24,7 +24,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { boundHeapGrowth } from '../common/heap.ts';
-import { effectiveRunId } from '../common/run.ts';
+import { effectiveRunId, runScope } from '../common/run.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
 import { Scheduler } from '../dag/scheduler.ts';
 import type { AttemptOutcome, Decision, RunState, RunView, SchedulerEvent } from '../dag/types.ts';
@@ -117,7 +117,7 @@ class Engine {
     this.#clock = options.clock ?? systemClock;
     // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
     this.#runId = options.runId ?? effectiveRunId(options.context, undefined, this.#clock.now());
-    this.#selector = runSelector(options.spec.name, this.#runId, options.context.runAttempt);
+    this.#selector = runSelector(options.spec.name, this.#runId, runScope(options.context), options.context.runAttempt);
     // Without a run context (the CLI), the logical date is the start of the run.
     this.#run = options.run === undefined ? runContext(runDates({ start: this.#clock.now(), schedule: null, logicalDate: null })) : options.run;
     this.#scheduler = new Scheduler(options.spec, {
@@ -274,7 +274,7 @@ class Engine {
     const unit = this.#scheduler.unit(task);
     const spec = unit.spec;
     const instance = unit.group === null ? null : { id: task, group: unit.group };
-    const name = podName({ dag: o.spec.name, runId: this.#runId, runAttempt: o.context.runAttempt, task, attempt, poke });
+    const name = podName({ dag: o.spec.name, runId: this.#runId, scope: runScope(o.context), runAttempt: o.context.runAttempt, task, attempt, poke });
     const live: Live = {
       task,
       attempt,

@@ -48,6 +48,8 @@ export interface SettleOptions {
   spec: DagSpec;
   params: Record<string, string>;
   runId: string;
+  /** The run's scope (src/common/run.ts `runScope`): only this leg's and step's pods are settled. */
+  scope?: string | null;
   /** This run attempt; pods of lower ones are settled. */
   runAttempt: number;
   store: { load(): Promise<StoredRunState | null>; recordTask(update: TaskUpdate): Promise<void> };
@@ -77,7 +79,7 @@ const ended = (s: Seen): boolean => s.deleted || s.pod.status?.phase === 'Succee
 /** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
 export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
   if (o.runAttempt <= 1) return;
-  const selector = runSelector(o.spec.name, o.runId);
+  const selector = runSelector(o.spec.name, o.runId, o.scope ?? null);
   const earlier = new Map<string, Seen>();
   const refused = new Set<string>();
   let changed: () => void = () => {};

@@ -11,6 +11,7 @@ import type { Requester } from './client.ts';
 import { classifyError } from './errors.ts';
 import { dagSelector } from './housekeeping.ts';
 import { STATE_KEY } from './run-store.ts';
+import { LABELS } from './pod.ts';
 
 /** The most earlier runs the history shows. */
 export const HISTORY_RUNS = 20;
@@ -24,6 +25,8 @@ export interface HistoryOptions {
   repository: string | null;
   /** This run's id: it is not history (the summary adds it from the live state). */
   runId: string;
+  /** This run's scope (src/common/run.ts `runScope`): the history is that of the same job, step and matrix leg. */
+  scope?: string | null;
   /** At most this many runs; default HISTORY_RUNS. */
   limit?: number;
 }
@@ -32,7 +35,7 @@ export interface HistoryOptions {
 export async function readHistory(o: HistoryOptions): Promise<RunHistory> {
   let items;
   try {
-    items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: dagSelector(o.dag, o.repository) }))).items;
+    items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: o.scope ? `${dagSelector(o.dag, o.repository)},${LABELS.runScope}=${o.scope}` : dagSelector(o.dag, o.repository) }))).items;
   } catch (err) {
     const e = classifyError(err);
     const why =

@@ -10,10 +10,11 @@
  * - Free: no Lease object, no holder (released), or a holder that stopped renewing: its lease
  *   expired at min(renewTime + duration, first time we saw that renewTime + duration). The
  *   second term bounds the wait when the holder's clock runs ahead of ours.
- * - Ours already: a holder of the same GitHub run (same repository, run id and job) with the
- *   same or an earlier run attempt. GitHub starts a new run attempt only after the earlier one
- *   ended, and the same attempt seen again is this job restarted after a crash, so that holder
- *   is dead. (Matrix jobs of one job share this identity: give each its own concurrency name.)
+ * - Ours already: a holder of the same GitHub run and step (same repository, run id, job, and
+ *   run scope: the step, the matrix leg, the run-key) with the same or an earlier run attempt.
+ *   GitHub starts a new run attempt only after the earlier one ended, and the same attempt seen
+ *   again is this step restarted after a crash, so that holder is dead. Another leg of a matrix,
+ *   or another step, is someone else: it waits, skips or fails as the policy says.
  * - Taking it: create (a 409 AlreadyExists means another run won the race) or replace with
  *   the resourceVersion read (a 409 means the same); either way read again and decide again.
  *
@@ -26,7 +27,7 @@ import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/c
 import type { Requester } from './client.ts';
 import { systemClock, type SleepClock } from '../common/clock.ts';
 import { formatDuration } from '../common/duration.ts';
-import type { ConcurrencyPolicy } from '../common/run.ts';
+import { runScope, type ConcurrencyPolicy, type RunContext } from '../common/run.ts';
 import { classifyError, KubeError } from './errors.ts';
 import { concurrencyLeaseName } from './lease-name.ts';
 import { kubeTimeMs } from './time.ts';
@@ -78,16 +79,21 @@ export interface LeaseHandle {
 }
 
 /**
- * The holder identity of this run: `<repository>/runs/<runId>/attempts/<runAttempt>/<job>#<random>`.
- * The random part tells two processes of the same job apart.
+ * The holder identity of this run: `<repository>/runs/<runId>/attempts/<runAttempt>/<job>/<scope>#<random>`
+ * (src/common/run.ts `runScope`: the step, the matrix leg and the run-key, hashed). The random
+ * part tells two processes of the same step apart.
  */
-export function leaseHolder(ctx: { repository: string | null; runId: string | null; runAttempt: number; job: string | null }, random = randomBytes(4).toString('hex')): string {
-  return `${ctx.repository ?? 'local'}/runs/${ctx.runId ?? 'local'}/attempts/${ctx.runAttempt}/${ctx.job ?? 'job'}#${random}`;
+export function leaseHolder(
+  ctx: Pick<RunContext, 'repository' | 'runId' | 'runAttempt' | 'job' | 'step' | 'leg' | 'runKey'>,
+  random = randomBytes(4).toString('hex'),
+): string {
+  const scope = runScope(ctx);
+  return `${ctx.repository ?? 'local'}/runs/${ctx.runId ?? 'local'}/attempts/${ctx.runAttempt}/${ctx.job ?? 'job'}${scope === null ? '' : `/${scope}`}#${random}`;
 }
 
 const HOLDER = /^(.*)\/runs\/([^/]+)\/attempts\/(\d+)\/([^#]*)#(.*)$/;
 
-/** Whether `other` is this same GitHub job in the same or an earlier run attempt (so, dead). */
+/** Whether `other` is this same GitHub job and step (run scope) in the same or an earlier run attempt (so, dead). */
 export function isEarlierSelf(me: string, other: string): boolean {
   const a = HOLDER.exec(me);
   const b = HOLDER.exec(other);

@@ -35,7 +35,7 @@ export interface VerifiedProof {
 const DOMAIN = 'pod-dag.io/proof v1';
 
 /** The labels the signature covers (read from the pod itself, so they are verified with it). */
-const SIGNED_LABELS = [LABELS.dag, LABELS.runId, LABELS.runAttempt, LABELS.task, LABELS.taskAttempt] as const;
+const SIGNED_LABELS = [LABELS.dag, LABELS.runId, LABELS.runScope, LABELS.runAttempt, LABELS.task, LABELS.taskAttempt] as const;
 
 /**
  * The keys of a run: this process's key pair (to sign the pods it creates) and the public keys of

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { runUrl } from '../common/links.ts';
-import { effectiveRunId, type RunContext } from '../common/run.ts';
+import { canonicalJson, effectiveRunId, runScope, type RunContext } from '../common/run.ts';
 import { renderTemplate, type TemplateContext } from '../spec/template.ts';
 import type { DagSpec, Template, TaskSpec } from '../spec/types.ts';
 import { reservedNameProblem } from '../spec/names.ts';
@@ -23,6 +23,12 @@ export const LABELS = {
   task: 'pod-dag.io/task',
   runId: 'pod-dag.io/run-id',
   runAttempt: 'pod-dag.io/run-attempt',
+  /**
+   * The run's scope (src/common/run.ts `runScope`): a hash of the job, the step, the matrix leg
+   * and the `run-key`, so legs and steps of one workflow run running the same DAG stay apart.
+   * Absent on the CLI's runs.
+   */
+  runScope: 'pod-dag.io/run-scope',
   taskAttempt: 'pod-dag.io/task-attempt',
   repository: 'pod-dag.io/repository',
   /** On a matrix instance's pod: the id of its matrix task (`pod-dag.io/task` is the instance id). */
@@ -37,6 +43,14 @@ export const ANNOTATIONS = {
   repository: 'pod-dag.io/repository',
   sha: 'pod-dag.io/sha',
   workflow: 'pod-dag.io/workflow',
+  /** The job's id (`GITHUB_JOB`). */
+  job: 'pod-dag.io/job',
+  /** The step's id (`GITHUB_ACTION`). */
+  step: 'pod-dag.io/step',
+  /** The matrix leg's values, as JSON with sorted keys. */
+  matrixLeg: 'pod-dag.io/matrix-leg',
+  /** The `run-key` input. */
+  runKey: 'pod-dag.io/run-key',
   /** The hash of the pod as rendered (src/kube/pod-proof.ts): which spec its proof is for. */
   proofHash: 'pod-dag.io/proof-hash',
   /** The signature that proves this run created the pod (src/kube/pod-proof.ts). */
@@ -58,6 +72,8 @@ export interface PodIdentity {
   /** The GitHub run id (or the CLI's local run id). */
   runId: string;
   runAttempt: number;
+  /** The run's scope (`runScope`: job, step, matrix leg, run-key), or null on the CLI. */
+  scope?: string | null;
   /** The task id, or a matrix instance id (`<task>.<slug>-<hash>`). */
   task: string;
   attempt: number;
@@ -68,15 +84,17 @@ export interface PodIdentity {
 const MAX_NAME = 63;
 
 /**
- * The pod's name: `<dag>-<runId>-<runAttempt>-<task>-<attempt>` (a sensor's poke adds
- * `-p<poke>`), a valid DNS-1123 label of at
+ * The pod's name: `<dag>-<runId>-<scope>-<runAttempt>-<task>-<attempt>` (no `<scope>` on the
+ * CLI; a sensor's poke adds `-p<poke>`), a valid DNS-1123 label of at
  * most 63 characters. When too long it is cut and ends with 8 hex digits of a hash of the full
  * name, so the same inputs always give the same name and different inputs (almost surely)
  * different names. The run attempt is in the name so that re-running a failed GitHub run never
- * adopts a kept pod of the earlier run attempt.
+ * adopts a kept pod of the earlier run attempt; the scope, so that two matrix legs (or two steps)
+ * running the same DAG never share a pod.
  */
 export function podName(id: PodIdentity): string {
-  const full = sanitizeDnsLabel(`${id.dag}-${id.runId}-${id.runAttempt}-${id.task}-${id.attempt}${id.poke === undefined ? '' : `-p${id.poke}`}`);
+  const scope = id.scope ? `-${id.scope}` : '';
+  const full = sanitizeDnsLabel(`${id.dag}-${id.runId}${scope}-${id.runAttempt}-${id.task}-${id.attempt}${id.poke === undefined ? '' : `-p${id.poke}`}`);
   if (full.length <= MAX_NAME) return full;
   const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
   const head = full.slice(0, MAX_NAME - hash.length - 1).replace(/-+$/, '');
@@ -92,26 +110,42 @@ function sanitizeDnsLabel(s: string): string {
 
 /**
  * A valid label value from any string: at most 63 characters of `[A-Za-z0-9._-]`, starting and
- * ending with an alphanumeric. `owner/repo` becomes `owner_repo`.
+ * ending with an alphanumeric. `owner/repo` becomes `owner_repo`. A value longer than 63 is cut
+ * and ends with 8 hex digits of a hash of the whole, so two long values never share a label.
  */
 export function labelValue(s: string): string {
-  let v = s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 63);
+  let v = s.replace(/[^A-Za-z0-9._-]+/g, '_');
+  if (v.length > 63) v = `${v.slice(0, 54)}-${createHash('sha256').update(s).digest('hex').slice(0, 8)}`;
   v = v.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
   return v;
 }
 
 /**
  * The label selector that matches every pod of one run attempt of a DAG (the watch's selector),
- * or, without `runAttempt`, of every attempt of the run.
+ * or, without `runAttempt`, of every attempt of the run; `scope` is the run's (`runScope`), null
+ * on the CLI.
  */
-export function runSelector(dag: string, runId: string, runAttempt?: number): string {
-  const run = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(dag)},${LABELS.runId}=${labelValue(runId)}`;
+export function runSelector(dag: string, runId: string, scope: string | null, runAttempt?: number): string {
+  let run = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(dag)},${LABELS.runId}=${labelValue(runId)}`;
+  if (scope) run += `,${LABELS.runScope}=${scope}`;
   return runAttempt === undefined ? run : `${run},${LABELS.runAttempt}=${runAttempt}`;
 }
 
 /** The label selector of one run attempt's pods (what the post step's sweep is given). */
 export function runPodSelector(spec: Pick<DagSpec, 'name'>, context: RunContext, runId?: string): string {
-  return runSelector(spec.name, effectiveRunId(context, runId), context.runAttempt);
+  return runSelector(spec.name, effectiveRunId(context, runId), runScope(context), context.runAttempt);
+}
+
+/** The labels and annotations that say which job, step, matrix leg and run-key a pod (or the run's state) is of. */
+export function scopeMetadata(context: RunContext): { labels: Record<string, string>; annotations: Record<string, string> } {
+  const scope = runScope(context);
+  const labels: Record<string, string> = scope === null ? {} : { [LABELS.runScope]: scope };
+  const annotations: Record<string, string> = {};
+  if (context.job) annotations[ANNOTATIONS.job] = context.job;
+  if (context.step) annotations[ANNOTATIONS.step] = context.step;
+  if (context.leg) annotations[ANNOTATIONS.matrixLeg] = canonicalJson(context.leg);
+  if (context.runKey) annotations[ANNOTATIONS.runKey] = context.runKey;
+  return { labels, annotations };
 }
 
 /** The URL of the GitHub run (src/common/links.ts: the summary gives the same), or null outside a workflow. */
@@ -140,7 +174,8 @@ export interface PodContext {
 export function renderPod(task: TaskSpec, attempt: number, ctx: PodContext): V1Pod {
   const { spec, context } = ctx;
   const id = ctx.instance?.id ?? task.id;
-  const name = podName({ dag: spec.name, runId: ctx.runId, runAttempt: context.runAttempt, task: id, attempt, poke: ctx.poke });
+  const scope = scopeMetadata(context);
+  const name = podName({ dag: spec.name, runId: ctx.runId, scope: runScope(context), runAttempt: context.runAttempt, task: id, attempt, poke: ctx.poke });
   const labels: Record<string, string> = {
     ...(task.pod.labels ?? {}),
     [LABELS.managedBy]: MANAGED_BY,
@@ -149,6 +184,7 @@ export function renderPod(task: TaskSpec, attempt: number, ctx: PodContext): V1P
     [LABELS.runId]: labelValue(ctx.runId),
     [LABELS.runAttempt]: String(context.runAttempt),
     [LABELS.taskAttempt]: String(attempt),
+    ...scope.labels,
   };
   if (ctx.instance) labels[LABELS.matrixTask] = labelValue(ctx.instance.group);
   if (ctx.poke !== undefined) labels[LABELS.poke] = String(ctx.poke);
@@ -159,6 +195,7 @@ export function renderPod(task: TaskSpec, attempt: number, ctx: PodContext): V1P
   if (context.repository) annotations[ANNOTATIONS.repository] = context.repository;
   if (context.sha) annotations[ANNOTATIONS.sha] = context.sha;
   if (context.workflow) annotations[ANNOTATIONS.workflow] = context.workflow;
+  Object.assign(annotations, scope.annotations);
 
   const env: V1EnvVar[] = task.env.map((e): V1EnvVar => {
     if ('value' in e) return { name: e.name, value: ctx.render(e.value) };

@@ -29,6 +29,7 @@ import {
   taskFingerprint,
   type RerunMode,
   type RerunPlan,
+  type RunClaim,
   type StoredRunState,
   type TaskUpdate,
 } from '../dag/rerun.ts';
@@ -50,20 +51,25 @@ export const STATE_LIMIT_BYTES = 1_000_000;
 
 export type { Requester };
 
-/** The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>`, a valid DNS subdomain. */
-export function runStateName(dag: string, runId: string): string {
+/**
+ * The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>-<scope>` (no `-<scope>` on the
+ * CLI), a valid DNS subdomain. The scope (src/common/run.ts `runScope`) keeps the legs and steps
+ * of one workflow run that run the same DAG apart.
+ */
+export function runStateName(dag: string, runId: string, scope: string | null = null): string {
   const id = runId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
   if (id === '') throw new Error(`runStateName: run id ${JSON.stringify(runId)} has no letter or digit to name a ConfigMap with`);
-  return `pod-dag-${dag}-${id}`;
+  return `pod-dag-${dag}-${id}${scope ? `-${scope}` : ''}`;
 }
 
 /** The labels of a run's state ConfigMap (the pods' labels without task and attempts). */
-export function runStateLabels(dag: string, runId: string, repository: string | null): Record<string, string> {
+export function runStateLabels(dag: string, runId: string, repository: string | null, scope: string | null = null): Record<string, string> {
   const labels: Record<string, string> = {
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.dag]: labelValue(dag),
     [LABELS.runId]: labelValue(runId),
   };
+  if (scope) labels[LABELS.runScope] = scope;
   if (repository) labels[LABELS.repository] = labelValue(repository);
   return labels;
 }
@@ -74,6 +80,8 @@ export interface RunStoreOptions {
   namespace: string;
   dag: string;
   runId: string;
+  /** The run's scope (src/common/run.ts `runScope`), or null on the CLI. */
+  scope?: string | null;
   /** `owner/name` of the GitHub repository, or null outside a workflow. */
   repository: string | null;
   /** The clock (epoch ms) for `updatedAt`; default the system's (src/common/clock.ts). */
@@ -92,15 +100,16 @@ export interface RunStoreOptions {
 export class RunStore {
   /** The ConfigMap's name. */
   readonly name: string;
-  readonly #o: Required<Omit<RunStoreOptions, 'repository'>> & { repository: string | null };
+  readonly #o: Required<Omit<RunStoreOptions, 'repository' | 'scope'>> & { repository: string | null; scope: string | null };
   /** The last state read or written, and its resourceVersion; `null` until known. */
   #known: { state: StoredRunState; resourceVersion: string } | null = null;
   /** Writes of this process, one after the other (parallel tasks end at the same time). */
   #queue: Promise<void> = Promise.resolve();
 
   constructor(options: RunStoreOptions) {
-    this.name = runStateName(options.dag, options.runId);
+    this.name = runStateName(options.dag, options.runId, options.scope ?? null);
     this.#o = {
+      scope: null,
       now: systemClock.now,
       limitBytes: STATE_LIMIT_BYTES,
       onNote: () => {},
@@ -127,11 +136,12 @@ export class RunStore {
   }
 
   /**
-   * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with the
+   * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with
+   * the claim of the step that starts it: AmbiguousRunError when another claim started it; and the
    * public key this process signs its pods with (src/kube/pod-proof.ts), before it creates any.
    */
-  markStarted(runAttempt: number, key?: string): Promise<void> {
-    return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, key));
+  markStarted(runAttempt: number, claim?: RunClaim, key?: string): Promise<void> {
+    return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, claim, key));
   }
 
   /** Records that run attempt `runAttempt` ended with `result` (housekeeping then knows it is over). */
@@ -199,7 +209,7 @@ export class RunStore {
         metadata: {
           name: this.name,
           namespace,
-          labels: runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository),
+          labels: runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository, this.#o.scope),
           annotations: this.#o.repository ? { 'pod-dag.io/repository': this.#o.repository } : {},
           ...(base !== null ? { resourceVersion: base.resourceVersion } : {}),
         },
@@ -261,12 +271,12 @@ export interface RerunSession {
  */
 export async function startRerunSession(
   store: RunStore,
-  options: { spec: DagSpec; params: Record<string, string>; runAttempt: number; mode: RerunMode; key?: string },
+  options: { spec: DagSpec; params: Record<string, string>; runAttempt: number; mode: RerunMode; claim?: RunClaim; key?: string },
 ): Promise<RerunSession> {
   const { spec, params, runAttempt, mode } = options;
   const stored = await store.load();
   const plan = planRerun(spec, params, stored, mode, { runAttempt });
-  await store.markStarted(runAttempt, options.key);
+  await store.markStarted(runAttempt, options.claim, options.key);
   const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
   return {
     stored,

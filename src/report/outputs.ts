@@ -9,6 +9,7 @@ import * as core from '@actions/core';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runScope } from '../common/run.ts';
 import type { RunResult, RunState, TaskResult } from '../dag/types.ts';
 import type { AttemptClass, DagSpec } from '../spec/types.ts';
 import type { DryRunVerdict, Mode, Reporter, RunContext, RunInfo } from './types.ts';
@@ -80,6 +81,14 @@ export interface SummaryJson {
     ref: string | null;
     workflow: string | null;
     job: string | null;
+    /** The step's id (`GITHUB_ACTION`). */
+    step: string | null;
+    /** The matrix leg's values, or null outside a matrix. */
+    matrix: Record<string, unknown> | null;
+    /** The `run-key` input, or null. */
+    runKey: string | null;
+    /** The hash of job, step, matrix leg and run-key in the run's pod names and labels (`pod-dag.io/run-scope`), or null. */
+    scope: string | null;
     url: string | null;
   };
   params: Record<string, string>;
@@ -122,6 +131,10 @@ export function summaryJson(info: RunInfo, state: RunState, verdicts?: readonly 
       ref: info.context.ref,
       workflow: info.context.workflow,
       job: info.context.job,
+      step: info.context.step ?? null,
+      matrix: info.context.leg ? { ...info.context.leg } : null,
+      runKey: info.context.runKey ?? null,
+      scope: runScope(info.context),
       url: runUrl(info),
     },
     params: { ...info.params },
@@ -164,7 +177,8 @@ export function summaryJson(info: RunInfo, state: RunState, verdicts?: readonly 
 /** A file name safe on every runner OS, from the DAG and run. */
 function fileName(doc: SummaryJson): string {
   const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_');
-  return `pod-dag-${safe(doc.dag)}-${safe(doc.run.runId ?? 'local')}-${doc.run.runAttempt}-summary.json`;
+  // The scope keeps apart the files of two steps of one job that run the same DAG.
+  return `pod-dag-${safe(doc.dag)}-${safe(doc.run.runId ?? 'local')}${doc.run.scope ? `-${doc.run.scope}` : ''}-${doc.run.runAttempt}-summary.json`;
 }
 
 /** Writes the document as pretty JSON under `dir`; returns the file's path. */

@@ -11,6 +11,7 @@
  * - Secrets given in `options.secrets` (and their base64 forms) never appear in the output.
  */
 import { runUrl as contextRunUrl } from '../common/links.ts';
+import { runTitle } from '../common/run.ts';
 import { stringify } from 'yaml';
 import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
 import type { DagSpec, SpecIssue, TaskSpec } from '../spec/types.ts';
@@ -574,7 +575,7 @@ interface BuildOptions {
 function buildRunSummary(info: RunInfo, state: RunState, tails: Record<string, string[]>, o: BuildOptions): string {
   const result = RUN_RESULT[state.result ?? 'unfinished'] ?? { emoji: '⏳', text: 'unfinished' };
   const out: string[] = [];
-  out.push(`## ${result.emoji} ${escapeMarkdown(state.dag)} ${result.text}`, '');
+  out.push(`## ${result.emoji} ${escapeMarkdown(runTitle(state.dag, info.context))} ${result.text}`, '');
   out.push(
     `**${capitalize(result.text)}** in **${formatDuration(runEnd(state) - state.startedAt)}** · mode ${codeSpan(info.mode)} · started ${formatDateTime(state.startedAt)}`,
     '',
@@ -771,7 +772,7 @@ export function renderPlanSummary(info: RunInfo, pods: Record<string, object>, o
 function buildPlanSummary(info: RunInfo, pods: Record<string, object>, withPods: boolean): string {
   const n = info.spec.tasks.length;
   const out: string[] = [
-    `## 📋 ${escapeMarkdown(info.spec.name)} plan`,
+    `## 📋 ${escapeMarkdown(runTitle(info.spec.name, info.context))} plan`,
     '',
     `**Plan** of ${n} ${n === 1 ? 'task' : 'tasks'} · mode ${codeSpan(info.mode)} · nothing was run and no cluster was contacted`,
     '',
@@ -835,11 +836,12 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], checks: Dr
   if (refused.length > 0) bad.push(`${pods(refused.length)} refused`);
   if (stuck.length > 0) bad.push(`${pods(stuck.length)} would not run`);
   const skippedText = `${skipped.length} ${skipped.length === 1 ? 'check' : 'checks'} skipped`;
+  const title = escapeMarkdown(runTitle(info.spec.name, info.context));
   const headline = !ok
-    ? `## ❌ ${escapeMarkdown(info.spec.name)} dry run: ${bad.length > 0 ? bad.join(', ') : `${missing.length} not checked`}`
+    ? `## ❌ ${title} dry run: ${bad.length > 0 ? bad.join(', ') : `${missing.length} not checked`}`
     : skipped.length > 0
-      ? `## ⚠️ ${escapeMarkdown(info.spec.name)} dry run: every pod accepted, ${skippedText}`
-      : `## ✅ ${escapeMarkdown(info.spec.name)} dry run: every pod accepted`;
+      ? `## ⚠️ ${title} dry run: every pod accepted, ${skippedText}`
+      : `## ✅ ${title} dry run: every pod accepted`;
   const counts = [`${verdicts.length - refused.length - stuck.length} ✅ accepted`];
   if (refused.length > 0) counts.push(`${refused.length} ❌ refused`);
   if (stuck.length > 0) counts.push(`${stuck.length} ❌ would not run`);

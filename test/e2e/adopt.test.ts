@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS, MANAGED_BY, podName } from '../../src/kube/pod.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import type { KObject } from '../../sandbox/selectors.ts';
-import { runStep, type StepResult } from '../harness/action.ts';
+import { runStep, stepScope, type StepResult } from '../harness/action.ts';
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -59,6 +59,7 @@ function planted(name: string, runId: string): KObject {
         [LABELS.managedBy]: MANAGED_BY,
         [LABELS.dag]: 'adopt-e2e',
         [LABELS.runId]: runId,
+        [LABELS.runScope]: stepScope()!,
         [LABELS.runAttempt]: '1',
         [LABELS.task]: 'extract',
         [LABELS.taskAttempt]: '1',
@@ -79,7 +80,7 @@ async function expectRefused(step: StepResult, name: string, runId: string): Pro
   expect(step.outputs['outputs']).not.toContain('666');
   expect(step.maskedLog).not.toContain('666');
   expect(step.maskedLog).not.toContain('forged run');
-  expect(sandbox.containerStarts(podName({ dag: 'adopt-e2e', runId, runAttempt: 1, task: 'load', attempt: 1 }))).toBe(0);
+  expect(sandbox.containerStarts(podName({ dag: 'adopt-e2e', runId, scope: stepScope(), runAttempt: 1, task: 'load', attempt: 1 }))).toBe(0);
   // The step log, the summary and an annotation name the pod, its creator and what to do.
   const why = new RegExp(`pod ${name} in namespace default is not this run's pod for attempt 1 of task "extract"`);
   expect(step.maskedLog).toMatch(why);
@@ -101,7 +102,7 @@ async function expectRefused(step: StepResult, name: string, runId: string): Pro
 describe('a pod someone else created under a task’s pod name', () => {
   it('planted before the run: the attempt is a configuration error naming the pod and its creator; its outputs are not used', async () => {
     const runId = '7100001';
-    const name = podName({ dag: 'adopt-e2e', runId, runAttempt: 1, task: 'extract', attempt: 1 });
+    const name = podName({ dag: 'adopt-e2e', runId, scope: stepScope(), runAttempt: 1, task: 'extract', attempt: 1 });
     sandbox.createPod('default', planted(name, runId), 'evil-bot');
     const step = await runStep({
       inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' },
@@ -114,7 +115,7 @@ describe('a pod someone else created under a task’s pod name', () => {
 
   it('put in place of ours between a create whose answer was lost and the read that settles it: refused the same way', async () => {
     const runId = '7100002';
-    const name = podName({ dag: 'adopt-e2e', runId, runAttempt: 1, task: 'extract', attempt: 1 });
+    const name = podName({ dag: 'adopt-e2e', runId, scope: stepScope(), runAttempt: 1, task: 'extract', attempt: 1 });
     // The create is handled but its answer lost (then two 503s); when the action's read that
     // settles it arrives, someone has just replaced the pod it created with theirs.
     sandbox.faults.loseAnswers({ share: 1, then503: 2, verbs: ['create'], resources: ['pods'] });

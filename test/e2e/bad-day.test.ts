@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import type { Sandbox } from '../../sandbox/index.ts';
 import { startDemoCluster } from '../fixtures/demo-cluster.ts';
-import { runStep, type StepResult } from '../harness/action.ts';
+import { runStep, stepScope, type StepResult } from '../harness/action.ts';
 
 const DAG = 'test/fixtures/bad-day/dag.yaml';
 const RUN_ID = '4000001';
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 const show = (step: StepResult) => `exit ${step.exitCode}\n${step.maskedLog}\n${step.stderr}`;
-const pod = (task: string, runAttempt: number, attempt = 1) => podName({ dag: 'bad-day', runId: RUN_ID, runAttempt, task, attempt });
+const pod = (task: string, runAttempt: number, attempt = 1) => podName({ dag: 'bad-day', runId: RUN_ID, scope: stepScope(), runAttempt, task, attempt });
 const attemptOf = (runAttempt: number) =>
   runStep({
     inputs: { dag: DAG, params: `scratch: ${scratch}\n`, kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'on-failure' },

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
-import { runStep, type StepResult } from '../harness/action.ts';
+import { runStep, stepScope, type StepResult } from '../harness/action.ts';
 
 const NS = 'jobs';
 /** The runner's window between SIGINT and SIGTERM (then it kills the step). */
@@ -79,7 +79,7 @@ describe('cancellation', () => {
     expect(main.commands.filter((c) => c.command === 'error').at(-1)!.message).toMatch(/cancelled/);
     expect(main.maskedLog).toMatch(/Received SIGINT/);
     expect(podsOfRun(runId), show(main)).toEqual([]);
-    const name = (task: string) => podName({ dag: 'cancel-me', runId, runAttempt: 1, task, attempt: 1 });
+    const name = (task: string) => podName({ dag: 'cancel-me', runId, scope: stepScope(), runAttempt: 1, task, attempt: 1 });
     expect(sandbox.containerStarts(name('long'))).toBe(1);
     expect(sandbox.containerStarts(name('later'))).toBe(0);
 
@@ -167,7 +167,7 @@ describe('cancellation', () => {
           },
         });
         expect(main.signal, show(main)).toBe('SIGKILL');
-        const name = (task: string) => podName({ dag, runId: c.runId, runAttempt: 1, task, attempt: 1 });
+        const name = (task: string) => podName({ dag, runId: c.runId, scope: stepScope(), runAttempt: 1, task, attempt: 1 });
         // The kill left the long task's pod running.
         expect(podsOfRun(c.runId)).toContain(name('long'));
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { expandMatrix } from '../../src/spec/matrix.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
-import { runStep, type StepResult } from '../harness/action.ts';
+import { runStep, stepScope, type StepResult } from '../harness/action.ts';
 
 const NS = 'jobs';
 
@@ -58,7 +58,7 @@ describe('the bundled action', () => {
 
     const ids = (expandMatrix('build', { os: ['linux', 'darwin'], arch: ['amd64', 'arm64'], exclude: [{ os: 'darwin', arch: 'amd64' }] }) as { ok: true; instances: { id: string }[] }).instances.map((i) => i.id);
     expect(ids).toHaveLength(3);
-    for (const id of ids) expect(sandbox.containerStarts(podName({ dag: 'grid', runId, runAttempt: 1, task: id, attempt: 1 })), id).toBe(1);
+    for (const id of ids) expect(sandbox.containerStarts(podName({ dag: 'grid', runId, scope: stepScope(), runAttempt: 1, task: id, attempt: 1 })), id).toBe(1);
     expect(step.maskedLog).toContain(`build: 3 matrix instances: ${ids.join(', ')}`);
     expect(step.maskedLog).toContain(`[${ids[0]}] building linux/amd64`);
     expect(step.maskedLog).toContain('[publish] publishing linux-amd64,linux-arm64,darwin-arm64');
@@ -102,7 +102,7 @@ describe('the bundled action', () => {
     });
     expect(step.exitCode, show(step)).toBe(0);
     expect(await readFile(counter, 'utf8')).toBe('3\n');
-    for (const poke of [1, 2, 3]) expect(sandbox.containerStarts(podName({ dag: 'waiter', runId, runAttempt: 1, task: 'wait-for-data', attempt: 1, poke })), `poke ${poke}`).toBe(1);
+    for (const poke of [1, 2, 3]) expect(sandbox.containerStarts(podName({ dag: 'waiter', runId, scope: stepScope(), runAttempt: 1, task: 'wait-for-data', attempt: 1, poke })), `poke ${poke}`).toBe(1);
     expect(step.maskedLog).toContain('[wait-for-data] poke 1 for 2026-12-02');
     expect(step.maskedLog).toMatch(/\[wait-for-data\] not yet \(poke 1\); next poke at \d\d:\d\d:\d\dZ/);
     expect(step.maskedLog).toContain('[spark] processing 2026-12-01');
@@ -126,7 +126,7 @@ describe('the bundled action', () => {
     expect(step.exitCode, show(step)).toBe(0);
     expect(step.outputs['result']).toBe('success');
     for (const day of ['20261129', '20261130', '20261201']) {
-      expect(sandbox.containerStarts(podName({ dag: 'daily', runId: `${runId}-${day}t000000z`, runAttempt: 1, task: 'load', attempt: 1 })), day).toBe(1);
+      expect(sandbox.containerStarts(podName({ dag: 'daily', runId: `${runId}-${day}t000000z`, scope: stepScope(), runAttempt: 1, task: 'load', attempt: 1 })), day).toBe(1);
     }
     expect(step.maskedLog).toContain('[2026-11-30] [load] loading 2026-11-30');
     const headings = [...step.summary.matchAll(/^# Logical date (\S+)$/gm)].map((m) => m[1]);
@@ -168,7 +168,7 @@ describe('the bundled action', () => {
     const second = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: dir });
     expect(second.exitCode, show(second)).toBe(0);
     const ids = (expandMatrix('part', { n: [1, 2, 3] }) as { ok: true; instances: { id: string }[] }).instances.map((i) => i.id);
-    const starts = (attempt: number) => ids.map((id) => sandbox.containerStarts(podName({ dag: 'regrid', runId, runAttempt: attempt, task: id, attempt: 1 })));
+    const starts = (attempt: number) => ids.map((id) => sandbox.containerStarts(podName({ dag: 'regrid', runId, scope: stepScope(), runAttempt: attempt, task: id, attempt: 1 })));
     expect(starts(1)).toEqual([1, 1, 1]);
     expect(starts(2)).toEqual([0, 1, 0]);
     expect(second.maskedLog).toContain(`${ids[0]}: succeeded in run attempt 1; reusing its result and outputs`);

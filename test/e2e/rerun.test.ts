@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { concurrencyLeaseName } from '../../src/kube/lease.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
-import { runStep, type StepResult } from '../harness/action.ts';
+import { runStep, stepScope, type StepResult } from '../harness/action.ts';
 import { waitForPods } from '../rerun/helpers.ts';
 
 let sandbox: Sandbox;
@@ -66,7 +66,7 @@ describe('re-running a failed GitHub run', () => {
     expect(second.maskedLog).toContain('extract: succeeded in run attempt 1; reusing its result and outputs');
     expect(second.maskedLog).toMatch(/load runs: .+/);
 
-    const name = (task: string, runAttempt: number) => podName({ dag: 'rerun-e2e', runId, runAttempt, task, attempt: 1 });
+    const name = (task: string, runAttempt: number) => podName({ dag: 'rerun-e2e', runId, scope: stepScope(), runAttempt, task, attempt: 1 });
     // extract ran once in all (attempt 1 of the run); load once per run attempt.
     expect(sandbox.containerStarts(name('extract', 1))).toBe(1);
     expect(sandbox.containerStarts(name('extract', 2))).toBe(0);
@@ -81,7 +81,7 @@ describe('re-running a failed GitHub run', () => {
     expect(first.exitCode, show(first)).toBe(1);
     const second = await runStep({ inputs: { ...inputs, rerun: 'all' }, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: await workspace(spec('sandbox/succeed')) });
     expect(second.exitCode, show(second)).toBe(0);
-    const name = (task: string, runAttempt: number) => podName({ dag: 'rerun-e2e', runId, runAttempt, task, attempt: 1 });
+    const name = (task: string, runAttempt: number) => podName({ dag: 'rerun-e2e', runId, scope: stepScope(), runAttempt, task, attempt: 1 });
     expect(sandbox.containerStarts(name('extract', 2))).toBe(1);
   });
 });
@@ -89,7 +89,7 @@ describe('re-running a failed GitHub run', () => {
 describe('a re-run after the runner of an earlier attempt died', () => {
   const inputs = () => ({ dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' });
   const oneTask = (image: string) => ['version: 1', 'name: rerun-dead', 'tasks:', `  long: {image: "${image}"}`, ''].join('\n');
-  const name = (runId: string, runAttempt: number) => podName({ dag: 'rerun-dead', runId, runAttempt, task: 'long', attempt: 1 });
+  const name = (runId: string, runAttempt: number) => podName({ dag: 'rerun-dead', runId, scope: stepScope(), runAttempt, task: 'long', attempt: 1 });
 
   /** Run attempt 1, whose runner dies (SIGKILL) once its task's pod was created: nobody sees the pod end. */
   async function dyingFirstAttempt(runId: string, image: string): Promise<void> {
@@ -138,7 +138,7 @@ describe('a re-run after the runner of an earlier attempt died', () => {
     });
     expect(second.exitCode, show(second)).toBe(0);
     expect(second.maskedLog).toMatch(/Waiting for 1 pod of an earlier attempt of this run/);
-    expect(second.maskedLog).toMatch(/kubectl delete pod -n default -l 'app.kubernetes.io\/managed-by=pod-dag-action,pod-dag.io\/dag=rerun-dead,pod-dag.io\/run-id=7000004'/);
+    expect(second.maskedLog).toContain(`kubectl delete pod -n default -l 'app.kubernetes.io/managed-by=pod-dag-action,pod-dag.io/dag=rerun-dead,pod-dag.io/run-id=7000004,pod-dag.io/run-scope=${stepScope()}'`);
     expect(second.maskedLog).toContain('long: its pod of run attempt 1 (attempt 1) ended unseen by that attempt\'s runner: infrastructure');
     expect(createsWhileWaiting).toBe(creates);
     expect(sandbox.containerStarts(name(runId, 2))).toBe(1);
@@ -173,7 +173,7 @@ describe('the concurrency lock', () => {
     expect(step.exitCode, show(step)).toBe(0);
     expect(step.outputs['result']).toBe('skipped');
     expect(step.summary).toContain('Skipped');
-    expect(sandbox.containerStarts(podName({ dag: 'locked', runId: '7100001', runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
+    expect(sandbox.containerStarts(podName({ dag: 'locked', runId: '7100001', scope: stepScope(), runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
   });
 
   it('fail: the step fails, naming the lock and its holder, and runs nothing', async () => {
@@ -187,7 +187,7 @@ describe('the concurrency lock', () => {
     expect(step.outputs['result']).toBe('failure');
     const error = step.commands.find((c) => c.command === 'error');
     expect(error?.message).toMatch(/concurrency lock 'nightly-fail'.*octo-org\/other/s);
-    expect(sandbox.containerStarts(podName({ dag: 'locked', runId: '7100002', runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
+    expect(sandbox.containerStarts(podName({ dag: 'locked', runId: '7100002', scope: stepScope(), runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
   });
 
   it('a free lock is taken, held for the run, and released at its end', async () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { DEMO_IMAGES, DEMO_NODES, DEMO_PARAMS, DEMO_PASSWORD } from '../fixtures/demo-cluster.ts';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.ts';
-import { runStep, type StepResult } from '../harness/action.ts';
+import { runStep, stepScope, type StepResult } from '../harness/action.ts';
 
 const EXAMPLE = 'examples/clickhouse-db-sync/dag.yaml';
 const NS = 'data-jobs';
@@ -66,7 +66,7 @@ describe('mode: run', () => {
 
     // Each task ran exactly once: one container start per task, on attempt 1 only.
     for (const task of ['drop-destination-db', 'create-db', 'migrate-data', 'report']) {
-      const name = (attempt: number) => podName({ dag: 'clickhouse-db-sync', runId, runAttempt: 1, task, attempt });
+      const name = (attempt: number) => podName({ dag: 'clickhouse-db-sync', runId, scope: stepScope(), runAttempt: 1, task, attempt });
       expect(await starts(name(1)), task).toBe(1);
       expect(await starts(name(2)), task).toBe(0);
     }
@@ -160,7 +160,7 @@ describe('mode: run', () => {
     expect(step.exitCode, show(step)).toBe(1);
     expect(step.outputs['result']).toBe('failure');
     expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual(['bad']);
-    const name = (task: string, attempt: number) => podName({ dag: 'flaky', runId, runAttempt: 1, task, attempt });
+    const name = (task: string, attempt: number) => podName({ dag: 'flaky', runId, scope: stepScope(), runAttempt: 1, task, attempt });
     expect(await Promise.all([1, 2, 3, 4].map((a) => starts(name('bad', a))))).toEqual([1, 1, 1, 0]);
     expect(await starts(name('ok', 1))).toBe(1);
     expect(await starts(name('after', 1))).toBe(0); // skipped: its need failed
@@ -216,7 +216,7 @@ describe('mode: run', () => {
     expect(step.exitCode, show(step)).toBe(1);
     expect(step.outputs['result']).toBe('failure');
     expect(JSON.parse(step.outputs['failed-tasks']!)).toEqual(['work']);
-    const name = (task: string) => podName({ dag: 'with-cleanup', runId, runAttempt: 1, task, attempt: 1 });
+    const name = (task: string) => podName({ dag: 'with-cleanup', runId, scope: stepScope(), runAttempt: 1, task, attempt: 1 });
     expect(await starts(name('cleanup'))).toBe(1);
     expect(await starts(name('publish'))).toBe(0);
     expect(step.summary).toMatch(/skipped/i);

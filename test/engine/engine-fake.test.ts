@@ -12,6 +12,7 @@ import { renderTemplate } from '../../src/spec/template.ts';
 import { cleanupRun } from '../../src/kube/sweep.ts';
 import { FakePods, apiError, scriptedKubelet } from '../helpers/fake-pods.ts';
 import { attempts, capture, context, results, spec, until } from './helpers.ts';
+import { runScope } from '../../src/common/run.ts';
 
 const chain = spec(`version: 1
 name: fake-chain
@@ -42,6 +43,7 @@ const runLabels = (dag: string, task: string, runId = '4242'): Record<string, st
   [LABELS.runAttempt]: '1',
   [LABELS.task]: task,
   [LABELS.taskAttempt]: '1',
+  [LABELS.runScope]: runScope(context(runId))!,
 });
 
 async function go(fake: FakePods, s = chain, extra: Partial<RunDagOptions> = {}) {
@@ -62,7 +64,7 @@ async function go(fake: FakePods, s = chain, extra: Partial<RunDagOptions> = {})
   return { state, out };
 }
 
-const name = (task: string, attempt = 1, s = chain): string => podName({ dag: s.name, runId: '4242', runAttempt: 1, task, attempt });
+const name = (task: string, attempt = 1, s = chain): string => podName({ dag: s.name, runId: '4242', scope: runScope(context('4242')), runAttempt: 1, task, attempt });
 
 test('a diamond runs in order; outputs feed templates; per task: one create, one log stream; pods deleted in batches; one list and one watch per run', async () => {
   const fake = new FakePods(

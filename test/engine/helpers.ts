@@ -12,6 +12,7 @@ import { CompositeReporter, type LogLine, type Reporter, type RunContext } from 
 import { parseSpec } from '../../src/spec/index.ts';
 import type { DagSpec } from '../../src/spec/types.ts';
 import type { RunState } from '../../src/dag/types.ts';
+import { runScope } from '../../src/common/run.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.ts';
 
 /** A sandbox and a client of it. */
@@ -40,6 +41,11 @@ export function spec(yaml: string): DagSpec {
 }
 
 /** A RunContext like a workflow's. */
+/** The run scope of every `context(…)` (src/common/run.ts `runScope`: it does not depend on the run id). */
+export function engineScope(): string | null {
+  return runScope(context('0'));
+}
+
 export function context(runId: string, runAttempt = 1): RunContext {
   return {
     repository: 'octo-org/data-pipelines',

@@ -12,7 +12,10 @@ import { runContext, runDates } from '../../src/dag/run-dates.ts';
 import { LABELS } from '../../src/kube/pod.ts';
 import { expandMatrix } from '../../src/spec/matrix.ts';
 import { FakePods, scriptedKubelet } from '../helpers/fake-pods.ts';
-import { capture, context, results, spec } from './helpers.ts';
+import { capture, context, engineScope, results, spec } from './helpers.ts';
+
+/** The run scope in pod names (`context` is job 'sync'). */
+const S = engineScope()!;
 
 /** Virtual time: `setTimer` runs its function once the event loop is free, with the clock moved to `at`. */
 function virtualClock(start: number): Clock & { now(): number } {
@@ -96,7 +99,7 @@ test('a dynamic matrix: one pod per instance, named and labelled by instance, va
   expect(shards.map(args)).toEqual(['part=0 of=3 day=2026-12-03', 'part=1 of=3 day=2026-12-03', 'part=2 of=3 day=2026-12-03']);
   for (const p of shards) {
     expect(p.metadata!.name!.length).toBeLessThanOrEqual(63);
-    expect(p.metadata!.name).toMatch(/^fan-4242-1-shard-0-[0-9a-f]{8}-1$|^fan-4242-1-shard-[12]-[0-9a-f]{8}-1$/);
+    expect(p.metadata!.name).toMatch(new RegExp(`^fan-4242-${S}-1-shard-0-[0-9a-f]{8}-1$|^fan-4242-${S}-1-shard-[12]-[0-9a-f]{8}-1$`));
   }
   expect(out.lines).toContain(`shard: 3 matrix instances: ${ids.join(', ')}`);
   expect(out.logs.find((l) => l.task === 'merge')?.text).toBe('10+11+12 success');
@@ -158,7 +161,7 @@ test('a sensor: a new pod per poke, none kept between pokes (even with keep-pods
   expect(task).toMatchObject({ result: 'succeeded', pokes: 3 });
   expect(task.attempts).toHaveLength(1);
   const creates = fake.calls.filter((c) => c.startsWith('create ')).map((c) => c.slice(7));
-  expect(creates.slice(0, 3)).toEqual(['wait-4242-1-wait-for-data-1-p1', 'wait-4242-1-wait-for-data-1-p2', 'wait-4242-1-wait-for-data-1-p3']);
+  expect(creates.slice(0, 3)).toEqual([`wait-4242-${S}-1-wait-for-data-1-p1`, `wait-4242-${S}-1-wait-for-data-1-p2`, `wait-4242-${S}-1-wait-for-data-1-p3`]);
   // Every poke's pod was deleted: a "not yet" is not a failure to keep.
   for (const p of creates.slice(0, 3)) expect(fake.calls).toContain(`delete ${p}`);
   expect(out.lines.filter((l) => l.includes('not yet (poke'))).toEqual(['[wait-for-data] not yet (poke 1); next poke at 02:12:00Z', '[wait-for-data] not yet (poke 2); next poke at 02:17:00Z']);
@@ -177,7 +180,7 @@ test('a sensor that never sees its condition times out: class timeout, dependant
   expect(task.pokes).toBe(13);
   expect(task.attempts[0]!.outcome).toMatchObject({ class: 'timeout', reason: 'SensorTimeout' });
   expect(out.lines).toContain("wait-for-data attempt 1 timed out: SensorTimeout: its condition did not hold within the sensor's timeout of 1h (13 pokes); its condition did not hold within the sensor's timeout of 1h (13 pokes)");
-  expect(fake.calls.filter((c) => c.startsWith('create ')).at(0)).toBe('create wait-4242-1-wait-for-data-1-p1');
+  expect(fake.calls.filter((c) => c.startsWith('create ')).at(0)).toBe(`create wait-4242-${S}-1-wait-for-data-1-p1`);
 });
 
 test('dry-run checks a matrix task with its first combination and a sensor with its first poke', async () => {
@@ -192,6 +195,6 @@ test('dry-run checks a matrix task with its first combination and a sensor with 
   expect(label(created[0]!, LABELS.task)).toBe(first);
   expect([created[0]!.spec!.containers[0]!.image, args(created[0]!)]).toEqual(['busybox:1.36', 'linux']);
   const waiting = await dryRunDag({ ...common, spec: sensor, run: runContext(runDates({ start: START, schedule: null, logicalDate: '2026-12-02' })) });
-  expect(waiting.verdicts[0]!.pod).toBe('wait-4242-1-wait-for-data-1-p1');
+  expect(waiting.verdicts[0]!.pod).toBe(`wait-4242-${S}-1-wait-for-data-1-p1`);
   expect(args(created[1]!)).toBe('s3://lake/dt=2026-12-02/_SUCCESS');
 });

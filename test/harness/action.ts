@@ -6,10 +6,14 @@
  * `post` as `STATE_<name>` variables, and the exit code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { readIdentityInputs, readRunContext } from '../../src/action/settings.ts';
+import { runScope } from '../../src/common/run.ts';
 
 /** The project's root folder. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -56,6 +60,50 @@ export interface StepOptions {
   onLine?: (line: string, step: { signal(sig: NodeJS.Signals): void }) => void;
   /** Kill the process (SIGKILL) and fail if it has not ended by then. */
   deadlineMs?: number;
+  /**
+   * The job's contexts the runner evaluates action.yml's input defaults with (`matrix`, `job`):
+   * the matrix leg's values (default none) and the job's check run id.
+   */
+  job?: JobContexts;
+}
+
+/** The `matrix` and `job` contexts of a job, as much of them as action.yml's defaults read. */
+export interface JobContexts {
+  matrix?: Record<string, unknown> | null;
+  checkRunId?: number;
+}
+
+/** The step id the runner gives a `uses: octo-org/pod-dag-action@v1` step without `id:` (GITHUB_ACTION). */
+export const DEFAULT_STEP = '__octo-org_pod-dag-action';
+
+/**
+ * The inputs the runner passes for `given`: each one given, and every other input of action.yml
+ * with its default, evaluated as the runner does (actions/runner's ActionManifestManager
+ * evaluates a default with the github, strategy, matrix, job and runner contexts). Only the
+ * expressions action.yml uses are modelled; any other fails the test, so a changed default is
+ * modelled before a test relies on it. Plain defaults are left to the action (it reads '' as
+ * "not given"), as before.
+ */
+export function runnerInputs(given: Record<string, string>, job: JobContexts = {}): Record<string, string> {
+  const action = parseYaml(readFileSync(path.join(ROOT, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }> };
+  const out: Record<string, string> = {};
+  for (const [name, input] of Object.entries(action.inputs)) {
+    if (Object.hasOwn(given, name) || typeof input.default !== 'string' || !input.default.includes('${{')) continue;
+    out[name] = evaluateDefault(input.default, job);
+  }
+  return { ...out, ...given };
+}
+
+function evaluateDefault(text: string, job: JobContexts): string {
+  const contexts: Record<string, string> = {
+    // The runner's toJSON indents by two spaces; a job without a matrix has a null matrix.
+    'toJSON(matrix)': JSON.stringify(job.matrix ?? null, null, 2),
+    // A number, as the runner renders one in a string; absent (an older runner), ''.
+    'job.check_run_id': job.checkRunId === undefined ? '' : String(job.checkRunId),
+  };
+  const m = /^\$\{\{\s*(.+?)\s*\}\}$/.exec(text.trim());
+  if (m && Object.hasOwn(contexts, m[1]!)) return contexts[m[1]!]!;
+  throw new Error(`runnerInputs: cannot model the input default ${JSON.stringify(text)}`);
 }
 
 /** Runs one step of the action and returns what the runner would have seen. */
@@ -87,12 +135,13 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     GITHUB_SERVER_URL: 'https://github.com',
     GITHUB_WORKFLOW: 'nightly',
     GITHUB_JOB: 'sync',
+    GITHUB_ACTION: DEFAULT_STEP,
     GITHUB_ACTOR: 'octocat',
     GITHUB_EVENT_NAME: 'schedule',
     ...files,
     ...options.env,
   };
-  for (const [name, value] of Object.entries(options.inputs)) {
+  for (const [name, value] of Object.entries(runnerInputs(options.inputs, options.job))) {
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   }
   for (const [name, value] of Object.entries(options.state ?? {})) env[`STATE_${name}`] = value;
@@ -205,4 +254,17 @@ export function maskLog(log: string, masks: string[]): string {
     out = out.split(mask).join('***');
   }
   return out;
+}
+
+/**
+ * The run scope (src/common/run.ts `runScope`) of a step run by `runStep` with these options,
+ * as the action computes it: for pod names (`podName({ …, scope })`) and state names in tests.
+ */
+export function stepScope(options: Pick<StepOptions, 'inputs' | 'env' | 'job'> = { inputs: {} }): string | null {
+  const inputs = runnerInputs(options.inputs, options.job);
+  const problems: string[] = [];
+  const identity = readIdentityInputs((name) => inputs[name] ?? '', problems);
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  const env = { GITHUB_JOB: 'sync', GITHUB_ACTION: DEFAULT_STEP, GITHUB_RUN_ID: '1000001', ...options.env };
+  return runScope(readRunContext(env, identity));
 }

@@ -11,6 +11,7 @@ import { createClient } from '../../src/kube/client.ts';
 import { checkPods, kubeClusterReader, nodeProblems, parseQuantity, podReferences, type ClusterReader } from '../../src/kube/dry-run-checks.ts';
 import { kubePodApi } from '../../src/kube/pod-api.ts';
 import { dryRunDag } from '../../src/engine/dry-run.ts';
+import { runScope } from '../../src/common/run.ts';
 import { LiveLogReporter } from '../../src/report/live-log.ts';
 import { SummaryReporter } from '../../src/report/summary-reporter.ts';
 import { CompositeReporter } from '../../src/report/types.ts';
@@ -179,7 +180,7 @@ tasks:
       ['report', true, []],
     ]);
     expect(r.state.result).toBe('failure');
-    expect(r.lines).toContain('load: the cluster would accept pod checks-5000001-1-load-1, but it would not run: Secret "clickhouse-creds" has no key "password" (it has "pass"); no node of 1 can run it: 1 node: nodeSelector org=elsewhere does not match its labels');
+    expect(r.lines).toContain(`load: the cluster would accept pod checks-5000001-${runScope(context('5000001'))}-1-load-1, but it would not run: Secret "clickhouse-creds" has no key "password" (it has "pass"); no node of 1 can run it: 1 node: nodeSelector org=elsewhere does not match its labels`);
     expect(r.summary.split('\n')[0]).toBe('## ❌ checks dry run: 1 of 2 pods would not run');
   });
 

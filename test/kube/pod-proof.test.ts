@@ -116,11 +116,11 @@ describe('the pod found is the pod rendered', () => {
 describe('keys in the run state', () => {
   test('each start of a run attempt adds its key; the end keeps them; the state parses back; runKeys lists all attempts', () => {
     let s = emptyRunState('proof', '99', 1);
-    s = markRunAttempt(s, 1, 2, undefined, 'k1');
-    s = markRunAttempt(s, 1, 3, undefined, 'k2'); // a restart after a kill
-    s = markRunAttempt(s, 1, 4, undefined, 'k2'); // the same start written twice (a retried write)
+    s = markRunAttempt(s, 1, 2, undefined, undefined, 'k1');
+    s = markRunAttempt(s, 1, 3, undefined, undefined, 'k2'); // a restart after a kill
+    s = markRunAttempt(s, 1, 4, undefined, undefined, 'k2'); // the same start written twice (a retried write)
     s = markRunAttempt(s, 1, 5, 'failure');
-    s = markRunAttempt(s, 2, 6, undefined, 'k3');
+    s = markRunAttempt(s, 2, 6, undefined, undefined, 'k3');
     expect(s.runAttempts.map((r) => r.keys)).toEqual([['k1', 'k2'], ['k3']]);
     expect(runKeys(parseRunState(JSON.stringify(s), 'test'))).toEqual(['k1', 'k2', 'k3']);
     expect(runKeys(null)).toEqual([]);

@@ -5,6 +5,7 @@ import { parseSpec, renderTemplate } from '../../src/spec/index.ts';
 import type { DagSpec } from '../../src/spec/types.ts';
 import type { RunContext, RunInfo } from '../../src/report/types.ts';
 import { runUrl as summaryRunUrl } from '../../src/report/summary.ts';
+import { runScope } from '../../src/common/run.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -125,10 +126,12 @@ describe('renderPod', () => {
       'pod-dag.io/run-attempt': '2',
       'pod-dag.io/task-attempt': '2',
       'pod-dag.io/repository': 'Octo-Org_data.pipelines',
+      'pod-dag.io/run-scope': runScope(ctx),
     });
+    expect(pod.metadata!.annotations!['pod-dag.io/job']).toBe('sync');
     for (const v of Object.values(labels)) expect(v).toMatch(LABEL_VALUE);
     expect(pod.metadata!.annotations!['pod-dag.io/run-url']).toBe('https://github.com/Octo-Org/data.pipelines/actions/runs/12345678901/attempts/2');
-    expect(pod.metadata!.name).toBe('clickhouse-db-sync-12345678901-2-migrate-data-2');
+    expect(pod.metadata!.name).toBe(`clickhouse-db-sync-12345678901-${runScope(ctx)}-2-migrate-data-2`);
     expect(pod.metadata!.namespace).toBe('data-jobs');
   });
 
@@ -142,13 +145,13 @@ describe('renderPod', () => {
   });
 
   test('the run selector matches the pod labels', () => {
-    const sel = runSelector('clickhouse-db-sync', '12345678901', 2);
+    const sel = runSelector('clickhouse-db-sync', '12345678901', runScope(ctx), 2);
     for (const pair of sel.split(',')) {
       const [k, v] = pair.split('=');
       expect(pod.metadata!.labels![k!]).toBe(v);
     }
     // Without a run attempt: every attempt of the run.
-    expect(runSelector('clickhouse-db-sync', '12345678901')).toBe(sel.replace(/,pod-dag\.io\/run-attempt=2$/, ''));
+    expect(runSelector('clickhouse-db-sync', '12345678901', runScope(ctx))).toBe(sel.replace(/,pod-dag\.io\/run-attempt=2$/, ''));
   });
 });
 

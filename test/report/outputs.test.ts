@@ -6,6 +6,7 @@ import { OutputsReporter, setRunOutputs, summaryJson, type SummaryJson } from '.
 import { SummaryReporter, coreSummaryWriter, fileSummaryWriter } from '../../src/report/summary-reporter.ts';
 import { CompositeReporter } from '../../src/report/types.ts';
 import * as f from './fixtures.ts';
+import { runScope } from '../../src/common/run.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -31,7 +32,8 @@ describe('outputs', () => {
       outputs: '{"drop-destination-db":{},"create-db":{},"migrate-data":{},"report":{}}',
       'summary-json': path,
     });
-    expect(path).toBe(join(dir, 'pod-dag-clickhouse-db-sync-12345678901-1-summary.json'));
+    // The run's scope (job, step) keeps apart the files of two steps of one job running the same DAG.
+    expect(path).toBe(join(dir, `pod-dag-clickhouse-db-sync-12345678901-${runScope(f.info().context)}-1-summary.json`));
   });
 
   it('passes task outputs through as JSON', async () => {

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeepPods } from '../../src/action/settings.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
-import { runStep } from '../harness/action.ts';
+import { runStep, stepScope } from '../harness/action.ts';
 import { prng } from '../helpers/prng.ts';
 import { randomDag, startsByTask } from './random-dag.ts';
 
@@ -108,7 +108,7 @@ async function property(makeDriver: (yaml: string, keepPods: KeepPods, dag: stri
       const history = `${where}\nrun ${runId}, starts:\n${logs.map((l, i) => `--- start ${i + 1}\n${l}`).join('\n')}`;
       expect(final, history).toEqual(baseline.outcome);
       // Every attempt ran exactly as often as in the uninterrupted run: never twice, never lost.
-      expect(startsByTask(sandbox, name, runId, tasks), history).toEqual(startsByTask(sandbox, name, baselineId, tasks));
+      expect(startsByTask(sandbox, name, runId, stepScope(), tasks), history).toEqual(startsByTask(sandbox, name, baselineId, stepScope(), tasks));
     }
   }
   return kills;

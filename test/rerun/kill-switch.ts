@@ -24,6 +24,14 @@ import path from 'node:path';
 import { ActionError, runMain } from '../../src/action/steps.ts';
 import type { AnnotationPlace, Runner } from '../../src/action/github-runner.ts';
 import type { RequestEvent, Sandbox } from '../../sandbox/index.ts';
+import { readRunContext } from '../../src/action/settings.ts';
+import { runScope } from '../../src/common/run.ts';
+
+/** Which job and step the killed action runs as (GITHUB_JOB, GITHUB_ACTION). */
+const KILL_STEP_ENV = { GITHUB_JOB: 'nightly', GITHUB_ACTION: '__octo-org_pod-dag-action' };
+
+/** The run scope of every start (src/common/run.ts `runScope`), for pod names in tests. */
+export const KILL_SCOPE = runScope(readRunContext(KILL_STEP_ENV));
 
 /** A cuttable network path from one client to the sandbox. */
 export class Link {
@@ -198,7 +206,7 @@ export class InProcessAction {
       GITHUB_RUN_ID: runId,
       GITHUB_RUN_ATTEMPT: String(runAttempt),
       GITHUB_REPOSITORY: 'octo-org/data-pipelines',
-      GITHUB_JOB: 'nightly',
+      ...KILL_STEP_ENV,
       GITHUB_WORKFLOW: 'nightly',
       GITHUB_WORKSPACE: this.#workspace,
       RUNNER_TEMP: temp,

@@ -29,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { prng } from '../helpers/prng.ts';
-import { describeKill, InProcessAction, type KillPoint, type Outcome, type StartResult } from './kill-switch.ts';
+import { describeKill, InProcessAction, KILL_SCOPE, type KillPoint, type Outcome, type StartResult } from './kill-switch.ts';
 import { randomDag, startsByTask } from './random-dag.ts';
 
 /** The full sweep (CI): a random seed, 20 DAGs. Without it, one fixed seed of 2 DAGs. */
@@ -70,7 +70,7 @@ async function oneDag(d: number, faulty = false): Promise<DagReport> {
     expect(baseline.outcome, `${where}\n${baseline.log.join('\n')}`).not.toBeNull();
     // The sandbox counts scripted containers too: every task that ran has a first attempt started once.
     const ran = Object.entries(baseline.outcome!.tasks).filter(([, r]) => r === 'succeeded' || r === 'failed');
-    const baseStarts = startsByTask(sandbox, name, baselineId, tasks);
+    const baseStarts = startsByTask(sandbox, name, baselineId, KILL_SCOPE, tasks);
     for (const [id] of ran) expect(baseStarts[id]![0], `${where}: ${id}`).toBe(1);
 
     // A DAG whose tasks all succeed may also be re-run as GitHub does after a dead runner: each
@@ -122,7 +122,7 @@ async function oneDag(d: number, faulty = false): Promise<DagReport> {
       const history = `${where}\nrun ${runId}, starts:\n${starts.map((s, i) => `--- start ${i + 1} (run attempt ${s.runAttempt}): ${describeKill(s.kill)} (${s.r.killed ? 'killed' : 'ran to its end'} after ${s.r.requests} requests)\n${s.r.log.join('\n')}`).join('\n')}`;
       expect(final, history).toEqual(baseline.outcome);
       // Every attempt ran exactly as often as in the uninterrupted run: never twice, never lost.
-      expect(startsByTask(sandbox, name, runId, tasks, runAttempt), history).toEqual(startsByTask(sandbox, name, baselineId, tasks));
+      expect(startsByTask(sandbox, name, runId, KILL_SCOPE, tasks, runAttempt), history).toEqual(startsByTask(sandbox, name, baselineId, KILL_SCOPE, tasks));
     }
   } finally {
     await action.close();
@@ -175,7 +175,7 @@ describe('a kill after an attempt was recorded and its pod deleted (keep-pods ne
     const action = await InProcessAction.create(sandbox, yaml, { namespace: NS, 'keep-pods': 'never' });
     try {
       const runId = `${SEED % 100000}replay`;
-      const t0 = podName({ dag: 'replay', runId, runAttempt: 1, task: 't0', attempt: 1 });
+      const t0 = podName({ dag: 'replay', runId, scope: KILL_SCOPE, runAttempt: 1, task: 't0', attempt: 1 });
       // t0 failed, its end was recorded, then its pod deleted (keep-pods never): kill right then.
       const killed = await action.start(runId, { on: (e) => e.phase === 'answered' && (e.verb === 'delete' || e.verb === 'deletecollection') && e.resource === 'pods', what: "once t0's pod delete is answered" });
       expect(killed.killed, killed.log.join('\n')).toBe(true);
@@ -183,7 +183,7 @@ describe('a kill after an attempt was recorded and its pod deleted (keep-pods ne
       const again = await action.start(runId, null);
       expect(again.outcome, again.log.join('\n')).toEqual({ result: 'failure', tasks: { t0: 'failed', t1: 'succeeded' } });
       expect(sandbox.containerStarts(t0)).toBe(1);
-      expect(sandbox.containerStarts(podName({ dag: 'replay', runId, runAttempt: 1, task: 't1', attempt: 1 }))).toBe(1);
+      expect(sandbox.containerStarts(podName({ dag: 'replay', runId, scope: KILL_SCOPE, runAttempt: 1, task: 't1', attempt: 1 }))).toBe(1);
     } finally {
       await action.close();
     }

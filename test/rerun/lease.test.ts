@@ -7,6 +7,7 @@
 import { V1MicroTime } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireLease, concurrencyLeaseName, isEarlierSelf, leaseHolder, type LeaseOptions } from '../../src/kube/lease.ts';
+import { runScope } from '../../src/common/run.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { connect, FakeClock, recordingRequester } from './helpers.ts';
 
@@ -61,7 +62,7 @@ describe('acquireLease', () => {
     expect(first).toMatchObject({ acquired: true, reason: `acquired Lease ${NS}/${name}` });
     const second = await acquire(name, holder(2), { policy: 'skip' });
     expect(second.acquired).toBe(false);
-    expect(second.reason).toMatch(new RegExp(`^Lease ${NS}/${name} is held by octo-org/data-pipelines/runs/1/attempts/1/sync#r1a1 \\(until \\d{4}-.*Z unless renewed\\)$`));
+    expect(second.reason).toMatch(new RegExp(`^Lease ${NS}/${name} is held by octo-org/data-pipelines/runs/1/attempts/1/sync/${runScope({ job: 'sync' })}#r1a1 \\(until \\d{4}-.*Z unless renewed\\)$`));
     expect(second.heldBy).toBe(holder(1));
     await first.release();
   });
@@ -222,6 +223,12 @@ describe('lease names and holders', () => {
     expect(isEarlierSelf(me, leaseHolder({ repository: 'o/r', runId: '5', runAttempt: 1, job: 'other' }, 'y'))).toBe(false);
     expect(isEarlierSelf(me, leaseHolder({ repository: 'o/x', runId: '5', runAttempt: 1, job: 'sync' }, 'y'))).toBe(false);
     expect(isEarlierSelf(me, 'someone-else')).toBe(false);
+    // Another leg of the matrix, or another step of the job, is not this one (even in the same job).
+    const leg = (region: string, runAttempt: number) => leaseHolder({ repository: 'o/r', runId: '5', runAttempt, job: 'sync', step: 'go', leg: { region } }, region);
+    expect(isEarlierSelf(leg('eu', 1), leg('us', 1))).toBe(false);
+    expect(isEarlierSelf(leg('us', 2), leg('eu', 1))).toBe(false);
+    expect(isEarlierSelf(leg('us', 2), leg('us', 1))).toBe(true);
+    expect(isEarlierSelf(me, leaseHolder({ repository: 'o/r', runId: '5', runAttempt: 1, job: 'sync', step: 'other' }, 'y'))).toBe(false);
     const cli = leaseHolder({ repository: null, runId: null, runAttempt: 1, job: null }, 'x');
     expect(isEarlierSelf(cli, leaseHolder({ repository: null, runId: null, runAttempt: 1, job: null }, 'y'))).toBe(false);
   });

@@ -24,10 +24,10 @@ export function randomDag(rand: () => number, name: string): { yaml: string; tas
  * Container starts of every attempt pod of a run, by task (task attempts 1..3), added up over the
  * GitHub run attempts 1..`runAttempts`.
  */
-export function startsByTask(sandbox: Sandbox, dag: string, runId: string, tasks: { id: string }[], runAttempts = 1): Record<string, number[]> {
+export function startsByTask(sandbox: Sandbox, dag: string, runId: string, scope: string | null, tasks: { id: string }[], runAttempts = 1): Record<string, number[]> {
   const starts = (task: string, attempt: number): number => {
     let n = 0;
-    for (let runAttempt = 1; runAttempt <= runAttempts; runAttempt++) n += sandbox.containerStarts(podName({ dag, runId, runAttempt, task, attempt }));
+    for (let runAttempt = 1; runAttempt <= runAttempts; runAttempt++) n += sandbox.containerStarts(podName({ dag, runId, scope, runAttempt, task, attempt }));
     return n;
   };
   return Object.fromEntries(tasks.map((t) => [t.id, [1, 2, 3].map((attempt) => starts(t.id, attempt))]));

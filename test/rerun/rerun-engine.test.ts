@@ -10,6 +10,7 @@ import { podName } from '../../src/kube/pod.ts';
 import { RunStore, startRerunSession } from '../../src/kube/run-store.ts';
 import type { DagSpec } from '../../src/spec/types.ts';
 import { context, results, run, spec, startCluster, type Cluster } from '../engine/helpers.ts';
+import { runScope } from '../../src/common/run.ts';
 
 let cluster: Cluster;
 beforeAll(async () => {
@@ -46,7 +47,7 @@ async function attempt(s: DagSpec, runId: string, runAttempt: number, mode: Reru
 }
 
 const starts = (s: DagSpec, runId: string, runAttempt: number, task: string) =>
-  cluster.sandbox.containerStarts(podName({ dag: s.name, runId, runAttempt, task, attempt: 1 }));
+  cluster.sandbox.containerStarts(podName({ dag: s.name, runId, scope: runScope(context(runId)), runAttempt, task, attempt: 1 }));
 
 describe('re-running a run through the engine', () => {
   it('a failed task fixed between run attempts runs again; the tasks before it do not', async () => {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
-import { attempts, run, spec, startCluster, type Cluster } from '../engine/helpers.ts';
+import { attempts, engineScope, run, spec, startCluster, type Cluster } from '../engine/helpers.ts';
 
 let cluster: Cluster;
 beforeAll(async () => {
@@ -24,7 +24,7 @@ test('a create whose answer is lost, then a burst of 503s: the pod it made is ad
   cluster.sandbox.faults.clear();
   expect(r.state.result).toBe('success');
   expect(attempts(r.state, 'once')).toEqual(['succeeded:Completed']);
-  const name = (attempt: number) => podName({ dag: 'lost', runId: r.runId, runAttempt: 1, task: 'once', attempt });
+  const name = (attempt: number) => podName({ dag: 'lost', runId: r.runId, scope: engineScope(), runAttempt: 1, task: 'once', attempt });
   expect([1, 2].map((a) => cluster.sandbox.containerStarts(name(a)))).toEqual([1, 0]);
   // Watched and read to its end, then deleted as any other.
   expect(r.out.lines).toContain('[once] ran');

@@ -24,6 +24,7 @@ describe('readSettings', () => {
       logicalDate: null,
       schedule: null,
       backfill: null,
+      identity: { runKey: null, leg: null, jobInstance: null },
     });
   });
 
