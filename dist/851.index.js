@@ -46,7 +46,7 @@ var kube_pod = __webpack_require__(1794);
  */
 async function dryRunDag(options) {
     const o = options;
-    const clock = o.clock ?? common_clock/* systemClock */.m;
+    const clock = o.clock ?? common_clock/* systemClock */.ml;
     const started = clock.now();
     const runId = (0,common_run/* effectiveRunId */.gw)(o.context, o.runId, started);
     await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
@@ -2071,7 +2071,7 @@ class Engine {
     #finished = new Promise((resolve) => (this.#finish = resolve));
     constructor(options) {
         this.#o = options;
-        this.#clock = options.clock ?? common_clock/* systemClock */.m;
+        this.#clock = options.clock ?? common_clock/* systemClock */.ml;
         // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
         this.#runId = options.runId ?? (0,common_run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, (0,common_run/* runScope */.AO)(options.context), options.context.runAttempt);
@@ -3576,7 +3576,7 @@ async function checkPods(pods, namespace, reader) {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   Mf: () => (/* reexport safe */ _common_clock_js__WEBPACK_IMPORTED_MODULE_0__.M),
+/* harmony export */   Mf: () => (/* reexport safe */ _common_clock_js__WEBPACK_IMPORTED_MODULE_0__.Mf),
 /* harmony export */   Uc: () => (/* binding */ describeError),
 /* harmony export */   a3: () => (/* binding */ KubeError),
 /* harmony export */   bD: () => (/* binding */ withRetry),
@@ -3690,7 +3690,7 @@ function parseStatusBody(body) {
     };
 }
 /** Reads Retry-After (seconds or an HTTP date) from a header bag. */
-function retryAfterMs(headers, now = _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now()) {
+function retryAfterMs(headers, now = _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .ml.now()) {
     if (headers === null || typeof headers !== 'object')
         return null;
     const h = headers;
@@ -3843,7 +3843,7 @@ async function withRetry(fn, options = {}) {
     const attempts = options.attempts ?? 6;
     const base = options.baseMs ?? 200;
     const max = options.maxMs ?? 10_000;
-    const sleep = options.sleep ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M;
+    const sleep = options.sleep ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .Mf;
     const random = options.random ?? Math.random;
     const now = options.now ?? Date.now;
     const deadline = now() + (options.budgetMs ?? 120_000);
@@ -3884,7 +3884,7 @@ class TokenBucket {
         this.#qps = options.qps;
         this.#burst = options.burst;
         this.#now = options.now ?? Date.now;
-        this.#sleep = options.sleep ?? ((ms) => (0,_common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M)(ms));
+        this.#sleep = options.sleep ?? ((ms) => (0,_common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .Mf)(ms));
         this.#tokens = options.burst;
         this.#last = this.#now();
     }
@@ -4441,7 +4441,7 @@ class PodWatcher {
     }
     /** One watch request; resolves when it ends, never rejects. */
     async #watchOnce() {
-        const now = this.#options.now ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now;
+        const now = this.#options.now ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .ml.now;
         const started = now();
         let events = 0;
         let gone = null;
