@@ -1,8 +1,8 @@
-export const id = 459;
-export const ids = [459];
+export const id = 534;
+export const ids = [534];
 export const modules = {
 
-/***/ 8459:
+/***/ 7534:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -443,8 +443,20 @@ function markRunAttempt(state, runAttempt, now, result, claim, key) {
  */
 function applyTaskUpdate(state, update, now) {
     const before = Object.hasOwn(state.tasks, update.task) ? state.tasks[update.task] : undefined;
-    if (before !== undefined && before.runAttempt > update.runAttempt)
+    const entry = applyTaskEntry(before, update);
+    if (entry === null)
         return state;
+    return { ...state, updatedAt: Math.max(state.updatedAt, now), tasks: { ...state.tasks, [update.task]: entry } };
+}
+/**
+ * The entry of one task after `update`, from its entry `before` (if any); `null` when the update
+ * is from an older run attempt than the one recorded (ignored, so a late writer cannot roll the
+ * state back). Idempotent, like `applyTaskUpdate`, which is this applied to a whole state; the
+ * run store applies it to one task at a time (O(1) per update, whatever the number of tasks).
+ */
+function applyTaskEntry(before, update) {
+    if (before !== undefined && before.runAttempt > update.runAttempt)
+        return null;
     const attempts = before !== undefined && before.runAttempt === update.runAttempt ? before.attempts.filter((a) => a.attempt !== update.attempt) : [];
     const o = update.outcome;
     attempts.push({
@@ -461,7 +473,7 @@ function applyTaskUpdate(state, update, now) {
     attempts.sort((a, b) => a.attempt - b.attempt);
     const last = attempts.at(-1);
     const isLast = last.attempt === update.attempt;
-    const entry = {
+    return {
         result: isLast ? (update.result !== undefined ? update.result : o.class === 'succeeded' ? 'succeeded' : null) : (before?.result ?? null),
         attempt: last.attempt,
         runAttempt: update.runAttempt,
@@ -471,7 +483,6 @@ function applyTaskUpdate(state, update, now) {
         pod: last.pod,
         attempts,
     };
-    return { ...state, updatedAt: Math.max(state.updatedAt, now), tasks: { ...state.tasks, [update.task]: entry } };
 }
 // ---- JSON --------------------------------------------------------------------------------
 /** The state as the JSON text kept in the ConfigMap. */
@@ -487,41 +498,45 @@ const rerun_text = schemas/* string */.YjP().nullable();
 const TASK_RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run'];
 const CLASSES = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'];
 const RUN_RESULTS = ['success', 'failure', 'cancelled'];
+/** One task's entry in the stored state (the spec's way, zod); the run store's shards hold these too. */
+const storedTaskSchema = schemas/* object */.Ikc({
+    result: schemas/* enum */.k5n(TASK_RESULTS).nullable(),
+    attempt: finite,
+    runAttempt: finite,
+    outputs: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()),
+    outputsDropped: schemas/* literal */.euz(true).optional(),
+    finishedAt: finite,
+    fingerprint: schemas/* object */.Ikc({ image: schemas/* string */.YjP(), fields: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()) }),
+    pod: rerun_text,
+    attempts: schemas/* array */.YOg(schemas/* object */.Ikc({
+        attempt: finite,
+        pod: rerun_text,
+        startedAt: finite,
+        finishedAt: finite,
+        class: schemas/* enum */.k5n(CLASSES),
+        reason: rerun_text,
+        message: rerun_text,
+        exitCode: finite.nullable(),
+        node: rerun_text,
+    })),
+});
+/** One run attempt as the stored state records it. */
+const storedRunAttemptSchema = schemas/* object */.Ikc({
+    runAttempt: finite,
+    startedAt: finite,
+    finishedAt: finite.nullable(),
+    result: schemas/* enum */.k5n(RUN_RESULTS).nullable(),
+    claim: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP().nullable()).optional(),
+    keys: schemas/* array */.YOg(schemas/* string */.YjP()).optional(),
+});
 /** The stored state's schema: what `parseRunState` accepts, field by field (the spec's way, zod). */
 const storedRunStateSchema = schemas/* object */.Ikc({
     version: schemas/* literal */.euz(STATE_VERSION),
     dag: schemas/* string */.YjP(),
     runId: schemas/* string */.YjP(),
     updatedAt: finite,
-    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* object */.Ikc({
-        result: schemas/* enum */.k5n(TASK_RESULTS).nullable(),
-        attempt: finite,
-        runAttempt: finite,
-        outputs: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()),
-        outputsDropped: schemas/* literal */.euz(true).optional(),
-        finishedAt: finite,
-        fingerprint: schemas/* object */.Ikc({ image: schemas/* string */.YjP(), fields: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()) }),
-        pod: rerun_text,
-        attempts: schemas/* array */.YOg(schemas/* object */.Ikc({
-            attempt: finite,
-            pod: rerun_text,
-            startedAt: finite,
-            finishedAt: finite,
-            class: schemas/* enum */.k5n(CLASSES),
-            reason: rerun_text,
-            message: rerun_text,
-            exitCode: finite.nullable(),
-            node: rerun_text,
-        })),
-    })),
-    runAttempts: schemas/* array */.YOg(schemas/* object */.Ikc({
-        runAttempt: finite,
-        startedAt: finite,
-        finishedAt: finite.nullable(),
-        result: schemas/* enum */.k5n(RUN_RESULTS).nullable(),
-        claim: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP().nullable()).optional(),
-        keys: schemas/* array */.YOg(schemas/* string */.YjP()).optional(),
-    })),
+    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), storedTaskSchema),
+    runAttempts: schemas/* array */.YOg(storedRunAttemptSchema),
 });
 /**
  * Parses the JSON text of a stored state. `where` names its origin for messages
@@ -721,6 +736,144 @@ async function settleEarlierAttempts(o) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/dag/state-parts.js
+/**
+ * The run's state split in parts, so that it is not bounded by one ConfigMap's 1 MiB: a head (the
+ * run attempts, how many shards, a digest for the history grid) and shards (the tasks' entries,
+ * each task in exactly one shard). src/kube/run-store.ts keeps each part in a ConfigMap of its
+ * own; this module says what each part holds and reads it back (pure: no I/O, no clock).
+ *
+ * The released v1 kept the whole state (StoredRunState, version 1) in one ConfigMap under
+ * `state.json`; a head is told from it by its version (2). Both are read.
+ */
+
+
+/** The version of heads and shards. */
+const PARTS_VERSION = 2;
+/** Runs of at most this many tasks have every task in their digest. */
+const DIGEST_TASKS = 500;
+const state_parts_finite = schemas/* number */.aig().refine(Number.isFinite, 'not a finite number');
+const headSchema = schemas/* object */.Ikc({
+    version: schemas/* literal */.euz(PARTS_VERSION),
+    dag: schemas/* string */.YjP(),
+    runId: schemas/* string */.YjP(),
+    updatedAt: state_parts_finite,
+    runAttempts: schemas/* array */.YOg(storedRunAttemptSchema),
+    shards: schemas/* number */.aig().int().nonnegative(),
+});
+const shardSchema = schemas/* object */.Ikc({
+    version: schemas/* literal */.euz(PARTS_VERSION),
+    dag: schemas/* string */.YjP(),
+    runId: schemas/* string */.YjP(),
+    shard: schemas/* number */.aig().int().nonnegative(),
+    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), storedTaskSchema),
+});
+const digestSchema = schemas/* object */.Ikc({
+    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* tuple */.PVZ([storedTaskSchema.shape.result, state_parts_finite.nullable(), state_parts_finite])),
+    othersSucceeded: schemas/* boolean */.zMY(),
+});
+function parseJson(text, where, key) {
+    let raw;
+    try {
+        raw = JSON.parse(text);
+    }
+    catch (err) {
+        throw new RunStateFormatError(`${where}: ${key} is not valid JSON (${err.message})`);
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        throw new RunStateFormatError(`${where}: ${key} is not a JSON object`);
+    return raw;
+}
+function checked(schema, raw, where, key) {
+    const parsed = schema.safeParse(raw);
+    if (parsed.success)
+        return parsed.data;
+    const issue = parsed.error.issues[0];
+    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    throw new RunStateFormatError(`${where}: ${key} has a bad ${path || 'shape'}: ${issue.message}`);
+}
+/** The version of a `state.json` text (1: a whole v1 state; 2: a head), read without checking the rest. */
+function stateVersion(text, where) {
+    return parseJson(text, where, 'state.json')['version'];
+}
+/** Parses a head's `state.json`. Throws RunStateFormatError saying what is wrong. */
+function parseHead(text, where) {
+    return checked(headSchema, parseJson(text, where, 'state.json'), where, 'state.json');
+}
+/** Parses a shard's `tasks.json`. Throws RunStateFormatError saying what is wrong. */
+function parseShard(text, where) {
+    const raw = parseJson(text, where, 'tasks.json');
+    if (raw['version'] !== PARTS_VERSION) {
+        throw new RunStateFormatError(`${where}: tasks.json has version ${JSON.stringify(raw['version'])}, but this version of pod-dag-action reads version ${PARTS_VERSION} (was it written by a newer release?)`);
+    }
+    return checked(shardSchema, raw, where, 'tasks.json');
+}
+/** Parses a head's `digest.json`, or `null` when it cannot be read (the history then leaves the tasks out). */
+function parseDigest(text) {
+    try {
+        const parsed = digestSchema.safeParse(JSON.parse(text));
+        return parsed.success ? parsed.data : null;
+    }
+    catch {
+        return null;
+    }
+}
+/** A head's `state.json` text. */
+function serializeHead(head) {
+    return JSON.stringify(head);
+}
+/**
+ * A shard's `tasks.json` text from its entries already serialized (the store keeps each task's
+ * entry as its JSON text: compact in memory, and a shard is written without serializing again
+ * the entries that did not change).
+ */
+function serializeShard(dag, runId, shard, entries) {
+    const parts = [];
+    for (const [id, json] of entries)
+        parts.push(`${JSON.stringify(id)}:${json}`);
+    return `${shardPrefix(dag, runId, shard)}${parts.join(',')}}}`;
+}
+/** The bytes of a shard's text around its entries. */
+function shardOverheadBytes(dag, runId, shard) {
+    return Buffer.byteLength(shardPrefix(dag, runId, shard), 'utf8') + 2;
+}
+/** The bytes one entry adds to a shard's text (with its comma). */
+function entryBytes(id, json) {
+    return Buffer.byteLength(JSON.stringify(id), 'utf8') + 1 + Buffer.byteLength(json, 'utf8') + 1;
+}
+function shardPrefix(dag, runId, shard) {
+    return `{"version":${PARTS_VERSION},"dag":${JSON.stringify(dag)},"runId":${JSON.stringify(runId)},"shard":${shard},"tasks":{`;
+}
+/** The digest cell of a task's entry. */
+function digestCell(entry) {
+    const start = entry.attempts[0]?.startedAt ?? null;
+    return [entry.result, start === null ? null : Math.max(0, entry.finishedAt - start), entry.runAttempt];
+}
+/** A digest's `digest.json` text from every task's cell. */
+function serializeDigest(cells) {
+    const all = cells.size <= DIGEST_TASKS;
+    const tasks = {};
+    let listed = 0;
+    for (const [id, cell] of cells) {
+        if (!all && cell[0] === 'succeeded')
+            continue;
+        if (listed++ >= DIGEST_TASKS)
+            break;
+        tasks[id] = cell;
+    }
+    return JSON.stringify({ tasks, othersSucceeded: !all });
+}
+/** The newer of two entries of one task (a task moved between shards, a crash in between): later run attempt, more attempts, later end. */
+function newerEntry(a, b) {
+    if (a.runAttempt !== b.runAttempt)
+        return a.runAttempt > b.runAttempt ? a : b;
+    if (a.attempts.length !== b.attempts.length)
+        return a.attempts.length > b.attempts.length ? a : b;
+    if (a.attempt !== b.attempt)
+        return a.attempt > b.attempt ? a : b;
+    return b.finishedAt > a.finishedAt ? b : a;
+}
+
 // EXTERNAL MODULE: ./lib/common/duration.js
 var duration = __webpack_require__(2081);
 ;// CONCATENATED MODULE: ./lib/kube/run-store.js
@@ -728,36 +881,61 @@ var duration = __webpack_require__(2081);
  * The run's state kept in the cluster, so a re-run (next GitHub run attempt) or a restart after a
  * crash (same run attempt) knows what already happened even when the pods are gone.
  *
- * One ConfigMap per GitHub run of a DAG, named from the DAG and the run id, labelled like the
- * run's pods (managed-by, dag, run id, repository), holding `state.json` (src/dag/rerun.ts's
- * StoredRunState). It is written after every attempt ends, BEFORE that attempt's pod may be
- * deleted: whatever the moment of a crash, either the pod or the record of its end exists.
+ * Kept in ConfigMaps labelled like the run's pods (managed-by, dag, run id, repository), so that
+ * no run is bounded by one ConfigMap's 1 MiB (src/dag/state-parts.ts says what each part holds):
+ * - the head, `pod-dag-<dag>-<runId>` (label `pod-dag.io/state=head`): the run attempts, how many
+ *   shards there are, and a small digest the history grid reads (src/kube/history.ts);
+ * - shards, `<head>.shard-<n>` (label `pod-dag.io/state=shard`): the tasks' entries, each task in
+ *   one shard. New tasks fill the last shard up to `fillBytes`; the rest of the 1 MiB is room for
+ *   their retries. A task whose entry would not fit any more moves to a new shard.
+ * The released v1 kept the whole state in the head (`state.json`, version 1): it is still read,
+ * and written back as head and shards by the first write.
+ *
+ * Reading is one list of the run's ConfigMaps. A head that counts more shards than are found is
+ * refused ("torn"): the run cannot know what already ran, so it stops before creating anything.
+ *
+ * Writes are batched: at most one write is in flight, and everything recorded meanwhile goes in
+ * the next, so a run of N tasks makes at most one write per attempt end, and far fewer when many
+ * end at once. Only shards that changed are written, shards before the head (new shards first,
+ * in order), and a shard that gains an entry before one that loses it, so whatever the moment of a crash the entry exists
+ * somewhere (the reader keeps the newer of two copies). Every record resolves once its batch is in
+ * the cluster: only then may the attempt's pod be deleted. Either the pod or the record of its end
+ * exists, whatever the moment of a crash.
  *
  * Writes use optimistic concurrency: each replace carries the resourceVersion read, a 409 means
  * someone else wrote in between (another process of the same run after a restart, a retried
- * request that reached the server), so the state is read again and the update, which is
+ * request that reached the server), so the state is read again and the batch, whose updates are
  * idempotent, applied again. Transient errors (429, 5xx, network) are retried by `request`.
  *
- * Size: a ConfigMap holds at most 1 MiB. When the state would not fit, the largest task outputs
- * are dropped (and marked, so a later run attempt runs those tasks again instead of reusing them
- * without outputs), and `onNote` says so; if it still does not fit, `recordTask` fails clearly.
+ * Memory: each task's entry is kept as its JSON text (about 440 bytes), not as objects.
  */
 
 
 
 
 
-/** The key of the state in the ConfigMap's data. */
+
+/** The key of the state in the head's data (a v1 state's too). */
 const STATE_KEY = 'state.json';
+/** The key of the tasks' entries in a shard's data. */
+const TASKS_KEY = 'tasks.json';
+/** The key of the history's digest in the head's data. */
+const DIGEST_KEY = 'digest.json';
+/** The label that tells a head (`head`) from a shard (`shard`); a v1 state has none. */
+const STATE_PART_LABEL = 'pod-dag.io/state';
+/** The selector term that leaves shards out (heads and v1 states match: `!=` matches a missing label). */
+const NOT_A_SHARD = `${STATE_PART_LABEL}!=shard`;
 /**
- * The most bytes of state.json we write. Kubernetes refuses a ConfigMap whose data exceeds 1 MiB
- * (1,048,576 bytes); the margin leaves room for metadata and the key.
+ * The most bytes of a shard's data we write. Kubernetes refuses a ConfigMap whose data exceeds
+ * 1 MiB (1,048,576 bytes); the margin leaves room for metadata and the key.
  */
 const STATE_LIMIT_BYTES = 1_000_000;
+/** New tasks go to the last shard until it holds this many bytes; the rest is room for retries. */
+const SHARD_FILL_BYTES = 400_000;
 /**
- * The ConfigMap name of a run's state: `pod-dag-<dag>-<runId>-<scope>` (no `-<scope>` on the
- * CLI), a valid DNS subdomain. The scope (src/common/run.ts `runScope`) keeps the legs and steps
- * of one workflow run that run the same DAG apart.
+ * The ConfigMap name of a run's state (its head): `pod-dag-<dag>-<runId>-<scope>` (no `-<scope>`
+ * on the CLI), a valid DNS subdomain. The scope (src/common/run.ts `runScope`) keeps the legs and
+ * steps of one workflow run that run the same DAG apart.
  */
 function runStateName(dag, runId, scope = null) {
     const id = runId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
@@ -765,7 +943,11 @@ function runStateName(dag, runId, scope = null) {
         throw new Error(`runStateName: run id ${JSON.stringify(runId)} has no letter or digit to name a ConfigMap with`);
     return `pod-dag-${dag}-${id}${scope ? `-${scope}` : ''}`;
 }
-/** The labels of a run's state ConfigMap (the pods' labels without task and attempts). */
+/** The ConfigMap name of shard `index` of the state whose head is `head` (a '.' no head name has). */
+function shardName(head, index) {
+    return `${head}.shard-${index}`;
+}
+/** The labels of a run's state ConfigMaps (the pods' labels without task and attempts). */
 function runStateLabels(dag, runId, repository, scope = null) {
     const labels = {
         [pod/* LABELS */.kg.managedBy]: pod/* MANAGED_BY */.Kf,
@@ -778,39 +960,52 @@ function runStateLabels(dag, runId, repository, scope = null) {
         labels[pod/* LABELS */.kg.repository] = (0,pod/* labelValue */.w)(repository);
     return labels;
 }
-/** The run's state in its ConfigMap: read it once at the start, record every attempt's end. */
+/** The label selector of every ConfigMap of a run's state (head, shards, or a v1 state). */
+function runStateSelector(dag, runId, repository, scope = null) {
+    const terms = Object.entries(runStateLabels(dag, runId, repository, scope)).map(([k, v]) => `${k}=${v}`);
+    if (!repository)
+        terms.push(`!${pod/* LABELS */.kg.repository}`);
+    return terms.join(',');
+}
+/** The run's state in the cluster: read it at the start, record every attempt's end. */
 class RunStore {
-    /** The ConfigMap's name. */
+    /** The head ConfigMap's name. */
     name;
     #o;
-    /** The last state read or written, and its resourceVersion; `null` until known. */
     #known = null;
-    /** Writes of this process, one after the other (parallel tasks end at the same time). */
-    #queue = Promise.resolve();
+    /** Changes recorded and not yet written. */
+    #ops = [];
+    /** The write loop, while it runs (it never rejects). */
+    #flushing = null;
     constructor(options) {
         this.name = runStateName(options.dag, options.runId, options.scope ?? null);
+        const limitBytes = options.limitBytes ?? STATE_LIMIT_BYTES;
         this.#o = {
             scope: null,
             now: clock/* systemClock */.ml.now,
-            limitBytes: STATE_LIMIT_BYTES,
             onNote: () => { },
             maxConflicts: 20,
             ...options,
+            limitBytes,
+            fillBytes: Math.min(options.fillBytes ?? SHARD_FILL_BYTES, limitBytes),
         };
     }
     get #where() {
         return `ConfigMap ${this.#o.namespace}/${this.name}`;
     }
-    /** The stored state, or `null` when the run has none yet (its first attempt). */
+    get #selector() {
+        return runStateSelector(this.#o.dag, this.#o.runId, this.#o.repository, this.#o.scope);
+    }
+    /** The stored state, or `null` when the run has none yet (its first attempt). One list request. */
     async load() {
-        return (await this.#read())?.state ?? null;
+        return (await this.#read()).state;
     }
     /**
      * Records the end of one attempt (and the task's result when final). Resolves once the state
      * is in the cluster; only then may the attempt's pod be deleted. Calls are applied in order.
      */
     recordTask(update) {
-        return this.#enqueue(`record task "${update.task}"`, (state) => applyTaskUpdate(state, update, this.#o.now()));
+        return this.#enqueue(`record task "${update.task}"`, (known) => this.#applyTask(known, update));
     }
     /**
      * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with
@@ -818,85 +1013,256 @@ class RunStore {
      * public key this process signs its pods with (src/kube/pod-proof.ts), before it creates any.
      */
     markStarted(runAttempt, claim, key) {
-        return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, claim, key));
+        return this.#enqueue(`record the start of run attempt ${runAttempt}`, (known, now) => this.#mark(known, runAttempt, now, undefined, claim, key));
     }
     /** Records that run attempt `runAttempt` ended with `result` (housekeeping then knows it is over). */
     markFinished(runAttempt, result) {
-        return this.#enqueue(`record the end of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), result));
+        return this.#enqueue(`record the end of run attempt ${runAttempt}`, (known, now) => this.#mark(known, runAttempt, now, result));
     }
-    #enqueue(what, change) {
-        const write = this.#queue.then(() => this.#write(what, change));
-        // The queue goes on after a failed write; the failure is the caller's to handle.
-        this.#queue = write.catch(() => { });
-        return write;
+    /**
+     * Resolves once everything recorded so far was written (or failed): "recorded up to here", for
+     * code that must not act before the records it depends on are durable (deleting pods in batches).
+     */
+    flushed() {
+        return this.#flushing ?? Promise.resolve();
     }
-    async #read() {
-        const { core, namespace } = this.#o;
-        let cm;
-        try {
-            cm = await this.#o.request(`read ${this.#where}`, () => core.readNamespacedConfigMap({ name: this.name, namespace }));
-        }
-        catch (err) {
-            if ((0,kube_errors/* classifyError */.fe)(err).kind === 'not-found') {
-                this.#known = null;
-                return null;
-            }
-            throw new kube_errors/* KubeError */.a3(`Could not read the run's state (${this.#where}): ${(0,kube_errors/* classifyError */.fe)(err).message}`, (0,kube_errors/* classifyError */.fe)(err), { cause: err });
-        }
-        const text = cm.data?.[STATE_KEY];
-        if (text === undefined) {
-            throw new kube_errors/* KubeError */.a3(`${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`);
-        }
-        const state = parseRunState(text, this.#where);
-        if (state.dag !== this.#o.dag || state.runId !== this.#o.runId) {
-            throw new kube_errors/* KubeError */.a3(`${this.#where} holds the state of DAG "${state.dag}" run ${state.runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
-                'two DAGs whose names collide after sanitising? Rename one, or delete the ConfigMap.');
-        }
-        this.#known = { state, resourceVersion: cm.metadata?.resourceVersion ?? '' };
-        return this.#known;
+    #enqueue(what, apply) {
+        return new Promise((resolve, reject) => {
+            this.#ops.push({ what, apply, resolve, reject });
+            this.#flushing ??= this.#flushLoop();
+        });
     }
-    async #write(what, change) {
-        const { core, namespace } = this.#o;
-        for (let conflicts = 0;;) {
-            const base = this.#known ?? (await this.#read());
-            const next = change(base?.state ?? emptyRunState(this.#o.dag, this.#o.runId, this.#o.now()));
-            if (base !== null && next === base.state)
-                return; // nothing changes (an older run attempt's update)
-            let fitted;
+    /** Writes batch after batch until nothing waits: one write in flight, the next carrying all that came meanwhile. */
+    async #flushLoop() {
+        // Let the callers of this turn of the event loop join the first batch.
+        await Promise.resolve();
+        while (this.#ops.length > 0) {
+            const batch = this.#ops.splice(0);
             try {
-                fitted = fitRunState(next, this.#o.limitBytes);
+                await this.#writeBatch(batch);
             }
             catch (err) {
-                throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${err.message}`, null, { cause: err });
+                // What this process believes may now differ from the cluster: read it again next time.
+                this.#known = null;
+                for (const op of batch)
+                    op.reject(err);
+                continue;
             }
-            if (fitted.dropped.length > 0) {
-                this.#o.onNote(`The run's state in ${this.#where} would exceed ${this.#o.limitBytes} bytes, so the outputs of ${fitted.dropped.map((t) => `"${t}"`).join(', ')} ` +
-                    'were not kept; a re-run of this run will run those tasks again instead of reusing them.');
+            for (const op of batch)
+                op.resolve();
+        }
+        this.#flushing = null;
+    }
+    #mark(known, runAttempt, now, result, claim, key) {
+        const before = { version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks: {}, runAttempts: known.runAttempts };
+        const marked = markRunAttempt(before, runAttempt, now, result, claim, key);
+        if (marked === before)
+            return; // nothing changes: nothing to write
+        known.runAttempts = marked.runAttempts;
+        known.updatedAt = marked.updatedAt;
+        known.headDirty = true;
+    }
+    #applyTask(known, update) {
+        const at = known.where.get(update.task);
+        const beforeJson = at === undefined ? undefined : known.shards[at].tasks.get(update.task);
+        const before = beforeJson === undefined ? undefined : JSON.parse(beforeJson);
+        const entry = applyTaskEntry(before, update);
+        if (entry === null)
+            return; // an older run attempt's update: the state keeps the newer
+        const json = JSON.stringify(entry);
+        if (json === beforeJson)
+            return; // applied already (a batch applied again after a conflict)
+        this.#place(known, update.task, json);
+        known.digest.set(update.task, digestCell(entry));
+    }
+    /** Puts a task's entry in its shard, or, new or grown too big for it, in the last shard or a new one. */
+    #place(known, task, json) {
+        const size = entryBytes(task, json);
+        // Checked before anything moves: a refused entry leaves the one kept before where it was.
+        if (shardOverheadBytes(this.#o.dag, this.#o.runId, known.shards.length) + size > this.#o.limitBytes) {
+            throw new kube_errors/* KubeError */.a3(`Could not record task "${task}" in ${this.#where}: the entry of task "${task}" alone is ${size} bytes, more than the ${this.#o.limitBytes} bytes a ConfigMap of the run's state can hold ` +
+                '(its outputs and the messages of its attempts are kept; fewer or smaller outputs, or fewer retries, make it fit)');
+        }
+        const at = known.where.get(task);
+        if (at !== undefined) {
+            const shard = known.shards[at];
+            const old = entryBytes(task, shard.tasks.get(task));
+            shard.dirty = true;
+            if (shard.bytes - old + size <= this.#o.limitBytes) {
+                shard.tasks.set(task, json);
+                shard.bytes += size - old;
+                return;
             }
-            const body = {
-                apiVersion: 'v1',
-                kind: 'ConfigMap',
-                metadata: {
-                    name: this.name,
-                    namespace,
-                    labels: runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository, this.#o.scope),
-                    annotations: this.#o.repository ? { 'pod-dag.io/repository': this.#o.repository } : {},
-                    ...(base !== null ? { resourceVersion: base.resourceVersion } : {}),
-                },
-                data: { [STATE_KEY]: fitted.text },
-            };
+            shard.tasks.delete(task);
+            shard.bytes -= old;
+        }
+        let last = known.shards.at(-1);
+        if (last === undefined || (last.tasks.size > 0 && last.bytes + size > this.#o.fillBytes)) {
+            const index = known.shards.length;
+            last = { index, tasks: new Map(), bytes: shardOverheadBytes(this.#o.dag, this.#o.runId, index), resourceVersion: null, dirty: true };
+            known.shards.push(last);
+        }
+        last.tasks.set(task, json);
+        last.bytes += size;
+        last.dirty = true;
+        known.where.set(task, last.index);
+    }
+    /** Reads every ConfigMap of the run's state with one list, and checks they make a whole. */
+    async #read() {
+        const { core, namespace } = this.#o;
+        let items;
+        try {
+            items = (await this.#o.request(`list the run's state (${this.#where} and its shards)`, () => core.listNamespacedConfigMap({ namespace, labelSelector: this.#selector }))).items;
+        }
+        catch (err) {
+            throw new kube_errors/* KubeError */.a3(`Could not read the run's state (${this.#where} and its shards): ${(0,kube_errors/* classifyError */.fe)(err).message}`, (0,kube_errors/* classifyError */.fe)(err), { cause: err });
+        }
+        const known = { headVersion: null, v1: false, updatedAt: 0, runAttempts: [], countedShards: 0, headDirty: false, shards: [], where: new Map(), digest: new Map() };
+        const tasks = {};
+        const head = items.find((cm) => cm.metadata?.name === this.name);
+        let v1Tasks = null;
+        if (head !== undefined) {
+            const text = head.data?.[STATE_KEY];
+            if (text === undefined) {
+                throw new kube_errors/* KubeError */.a3(`${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`);
+            }
+            known.headVersion = head.metadata?.resourceVersion ?? '';
+            if (stateVersion(text, this.#where) === 1) {
+                const state = parseRunState(text, this.#where);
+                this.#checkOwner(state.dag, state.runId, this.#where);
+                known.v1 = true;
+                known.updatedAt = state.updatedAt;
+                known.runAttempts = state.runAttempts;
+                v1Tasks = state.tasks;
+            }
+            else {
+                const h = parseHead(text, this.#where);
+                this.#checkOwner(h.dag, h.runId, this.#where);
+                known.updatedAt = h.updatedAt;
+                known.runAttempts = h.runAttempts;
+                known.countedShards = h.shards;
+            }
+        }
+        const found = new Map();
+        for (const cm of items) {
+            if (cm.metadata?.labels?.[STATE_PART_LABEL] !== 'shard')
+                continue;
+            const name = cm.metadata.name ?? '';
+            const m = /\.shard-(\d+)$/.exec(name);
+            if (m === null || name !== shardName(this.name, Number(m[1])))
+                continue; // not one of ours: leave it be
+            found.set(Number(m[1]), cm);
+        }
+        if (head === undefined && found.size > 0) {
+            throw this.#torn(`its ${found.size} shard(s) exist but its head ${this.#where} does not`);
+        }
+        const missing = [];
+        for (let i = 0; i < known.countedShards; i++)
+            if (!found.has(i))
+                missing.push(shardName(this.name, i));
+        if (missing.length > 0) {
+            throw this.#torn(`its head ${this.#where} counts ${known.countedShards} shard(s), but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`);
+        }
+        // Shards in index order, dense: an index past the head's count is one created just before a crash.
+        const top = Math.max(known.countedShards, ...[...found.keys()].map((i) => i + 1));
+        for (let index = 0; index < top; index++) {
+            const cm = found.get(index);
+            const shard = { index, tasks: new Map(), bytes: shardOverheadBytes(this.#o.dag, this.#o.runId, index), resourceVersion: null, dirty: cm === undefined };
+            known.shards.push(shard);
+            if (cm === undefined)
+                continue;
+            const where = `ConfigMap ${this.#o.namespace}/${cm.metadata?.name}`;
+            const text = cm.data?.[TASKS_KEY];
+            if (text === undefined)
+                throw this.#torn(`${where} has no "${TASKS_KEY}" key`);
+            const parsed = parseShard(text, where);
+            this.#checkOwner(parsed.dag, parsed.runId, where);
+            if (parsed.shard !== index)
+                throw this.#torn(`${where} says it is shard ${parsed.shard}`);
+            shard.resourceVersion = cm.metadata?.resourceVersion ?? '';
+            for (const [id, entry] of Object.entries(parsed.tasks))
+                this.#keep(known, tasks, id, entry, index);
+        }
+        if (v1Tasks !== null) {
+            // A v1 state (a run started before the upgrade), with the shards of a conversion cut short, if any.
+            for (const [id, entry] of Object.entries(v1Tasks))
+                this.#keep(known, tasks, id, entry, null);
+        }
+        this.#known = known;
+        if (head === undefined)
+            return { known, state: null };
+        return { known, state: { version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks, runAttempts: known.runAttempts } };
+    }
+    /** Keeps `entry` of task `id` (found in shard `index`, or in a v1 state when null), or the newer copy already kept. */
+    #keep(known, tasks, id, entry, index) {
+        const had = Object.hasOwn(tasks, id) ? tasks[id] : undefined;
+        if (had !== undefined && newerEntry(had, entry) === had) {
+            // The older copy (a move cut short by a crash) leaves its shard with the next write.
+            if (index !== null) {
+                const shard = known.shards[index];
+                shard.dirty = true;
+            }
+            return;
+        }
+        if (had !== undefined) {
+            const at = known.where.get(id);
+            if (at !== undefined) {
+                const shard = known.shards[at];
+                shard.bytes -= entryBytes(id, shard.tasks.get(id));
+                shard.tasks.delete(id);
+                shard.dirty = true;
+                known.where.delete(id);
+            }
+        }
+        tasks[id] = entry;
+        known.digest.set(id, digestCell(entry));
+        const json = JSON.stringify(entry);
+        if (index === null) {
+            this.#place(known, id, json);
+            return;
+        }
+        const shard = known.shards[index];
+        shard.tasks.set(id, json);
+        shard.bytes += entryBytes(id, json);
+        known.where.set(id, index);
+    }
+    #checkOwner(dag, runId, where) {
+        if (dag !== this.#o.dag || runId !== this.#o.runId) {
+            throw new kube_errors/* KubeError */.a3(`${where} holds the state of DAG "${dag}" run ${runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
+                'two DAGs whose names collide after sanitising? Rename one, or delete the ConfigMap.');
+        }
+    }
+    #torn(what) {
+        return new kube_errors/* KubeError */.a3(`The run's state is torn: ${what} (deleted or edited by something other than pod-dag-action?). Without all of it the run cannot tell which tasks already ran, ` +
+            `so nothing was started. To start this run's state afresh (every task then runs again), delete it: kubectl delete configmap -n ${this.#o.namespace} -l '${this.#selector}'`);
+    }
+    async #writeBatch(batch) {
+        for (let conflicts = 0;;) {
+            const known = this.#known ?? (await this.#read()).known;
+            const now = this.#o.now();
+            for (const op of [...batch]) {
+                try {
+                    op.apply(known, now);
+                }
+                catch (err) {
+                    // This change alone cannot be made (an entry too big for a ConfigMap; a start the
+                    // state refuses): it fails with its own error, the others go on.
+                    batch.splice(batch.indexOf(op), 1);
+                    op.reject(err);
+                }
+            }
+            if (batch.length === 0)
+                return;
+            const what = batch.length === 1 ? batch[0].what : `${batch[0].what} (and ${batch.length - 1} more change${batch.length === 2 ? '' : 's'})`;
             try {
-                const written = base === null
-                    ? await this.#o.request(`create ${this.#where}`, () => core.createNamespacedConfigMap({ namespace, body }))
-                    : await this.#o.request(`replace ${this.#where}`, () => core.replaceNamespacedConfigMap({ name: this.name, namespace, body }));
-                this.#known = { state: fitted.state, resourceVersion: written.metadata?.resourceVersion ?? '' };
+                await this.#persist(known, now);
                 return;
             }
             catch (err) {
                 const info = (0,kube_errors/* classifyError */.fe)(err);
                 // 409: AlreadyExists on create, a stale resourceVersion on replace; 404: deleted meanwhile.
-                // Either way read the state again and apply the (idempotent) update to what is there now.
-                if (info.kind === 'conflict' || (info.kind === 'not-found' && base !== null)) {
+                // Either way read the state again and apply the (idempotent) batch to what is there now.
+                if (info.kind === 'conflict' || info.kind === 'not-found') {
                     this.#known = null;
                     if (++conflicts > this.#o.maxConflicts) {
                         throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
@@ -907,6 +1273,113 @@ class RunStore {
                 throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${info.message}`, info, { cause: err });
             }
         }
+    }
+    /** Writes what changed: the head if there is none yet, then the shards (last first), then the head. */
+    async #persist(known, now) {
+        const { core, namespace } = this.#o;
+        if (known.v1) {
+            for (const s of known.shards)
+                s.dirty = true;
+            known.headDirty = true;
+        }
+        if (known.headVersion === null)
+            await this.#writeHead(known, now);
+        // New shards first, in order (so any a crash leaves past the head's count follow each other:
+        // housekeeping deletes them up to the first missing), then the others last first. A task that
+        // moves goes to the last shard, so it is written where it goes before it leaves where it was.
+        const order = [...known.shards.filter((s) => s.resourceVersion === null), ...known.shards.filter((s) => s.resourceVersion !== null).reverse()];
+        for (const shard of order) {
+            if (!shard.dirty)
+                continue;
+            const name = shardName(this.name, shard.index);
+            const body = {
+                apiVersion: 'v1',
+                kind: 'ConfigMap',
+                metadata: { name, namespace, labels: { ...this.#labels(), [STATE_PART_LABEL]: 'shard' }, ...(shard.resourceVersion !== null ? { resourceVersion: shard.resourceVersion } : {}) },
+                data: { [TASKS_KEY]: serializeShard(this.#o.dag, this.#o.runId, shard.index, shard.tasks) },
+            };
+            const where = `ConfigMap ${namespace}/${name}`;
+            const written = shard.resourceVersion === null
+                ? await this.#o.request(`create ${where}`, () => core.createNamespacedConfigMap({ namespace, body }))
+                : await this.#o.request(`replace ${where}`, () => core.replaceNamespacedConfigMap({ name, namespace, body }));
+            shard.resourceVersion = written.metadata?.resourceVersion ?? '';
+            shard.dirty = false;
+        }
+        if (known.headDirty || known.countedShards !== known.shards.length)
+            await this.#writeHead(known, now);
+    }
+    async #writeHead(known, now) {
+        const { core, namespace } = this.#o;
+        // A head counts only shards that exist: a reader finding fewer knows the state is torn.
+        const shards = known.shards.filter((s) => s.resourceVersion !== null).length;
+        known.updatedAt = Math.max(known.updatedAt, now);
+        const body = {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: {
+                name: this.name,
+                namespace,
+                labels: { ...this.#labels(), [STATE_PART_LABEL]: 'head' },
+                annotations: this.#o.repository ? { 'pod-dag.io/repository': this.#o.repository } : {},
+                ...(known.headVersion !== null ? { resourceVersion: known.headVersion } : {}),
+            },
+            data: {
+                [STATE_KEY]: serializeHead({ version: PARTS_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, runAttempts: known.runAttempts, shards }),
+                [DIGEST_KEY]: serializeDigest(known.digest),
+            },
+        };
+        let written;
+        try {
+            written =
+                known.headVersion === null
+                    ? await this.#o.request(`create ${this.#where}`, () => core.createNamespacedConfigMap({ namespace, body }))
+                    : await this.#o.request(`replace ${this.#where}`, () => core.replaceNamespacedConfigMap({ name: this.name, namespace, body }));
+        }
+        catch (err) {
+            if (known.headVersion === null && (0,kube_errors/* classifyError */.fe)(err).kind === 'conflict')
+                await this.#checkNotForeign();
+            throw err;
+        }
+        known.headVersion = written.metadata?.resourceVersion ?? '';
+        known.countedShards = shards;
+        known.v1 = false;
+        known.headDirty = false;
+    }
+    /**
+     * After a create of the head answered AlreadyExists: the list did not show it, so either
+     * another process created it meanwhile (read again and go on), or a ConfigMap of that name is
+     * not this run's state (it lacks its labels): refuse, saying so, rather than retry in vain.
+     */
+    async #checkNotForeign() {
+        const { core, namespace } = this.#o;
+        let cm;
+        try {
+            cm = await this.#o.request(`read ${this.#where}`, () => core.readNamespacedConfigMap({ name: this.name, namespace }));
+        }
+        catch {
+            return; // gone again, or unreadable: the retry will tell
+        }
+        const labels = cm.metadata?.labels ?? {};
+        const ours = Object.entries(this.#labels()).every(([k, v]) => labels[k] === v) && (this.#o.repository !== null || labels[pod/* LABELS */.kg.repository] === undefined);
+        if (ours)
+            return;
+        const state = cm.data?.[STATE_KEY];
+        let whose = '';
+        if (state !== undefined) {
+            try {
+                const parsed = JSON.parse(state);
+                if (typeof parsed.dag === 'string' && typeof parsed.runId === 'string')
+                    whose = ` It holds the state of DAG "${parsed.dag}" run ${parsed.runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}.`;
+            }
+            catch {
+                // not JSON: not a run state
+            }
+        }
+        throw new kube_errors/* KubeError */.a3(`${this.#where} exists but is not the state of this run (its labels are not ${this.#selector}).${whose} ` +
+            'Two DAGs whose names collide after sanitising, or a ConfigMap made by someone else? Rename the DAG, or delete the ConfigMap.');
+    }
+    #labels() {
+        return runStateLabels(this.#o.dag, this.#o.runId, this.#o.repository, this.#o.scope);
     }
 }
 /**
@@ -955,6 +1428,7 @@ async function startRerunSession(store, options) {
 
 
 
+
 /** The label selector of everything of this DAG (and repository) that pod-dag-action created. */
 function dagSelector(dag, repository) {
     const repo = repository ? `${pod/* LABELS */.kg.repository}=${(0,pod/* labelValue */.w)(repository)}` : `!${pod/* LABELS */.kg.repository}`;
@@ -988,7 +1462,9 @@ async function removeOldRuns(options) {
     let maps;
     try {
         pods = (await request(`list pods in ${namespace}`, () => core.listNamespacedPod({ namespace, labelSelector }))).items;
-        maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector }))).items;
+        // The heads of the states only (and v1 states): their shards, the bulk of a large run's state,
+        // are not read, only deleted by name with their head.
+        maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector: `${labelSelector},${NOT_A_SHARD}` }))).items;
     }
     catch (err) {
         result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,kube_errors/* classifyError */.fe)(err).message}`);
@@ -1004,7 +1480,7 @@ async function removeOldRuns(options) {
             return null;
         let run = runs.get(id);
         if (run === undefined)
-            runs.set(id, (run = { pods: [], maps: [], activity: 0, live: null }));
+            runs.set(id, (run = { pods: [], maps: [], shards: 0, activity: 0, live: null }));
         return run;
     };
     for (const pod of pods) {
@@ -1027,8 +1503,10 @@ async function removeOldRuns(options) {
         if (text === undefined)
             continue;
         try {
-            const state = parseRunState(text, `ConfigMap ${namespace}/${cm.metadata?.name}`);
+            const where = `ConfigMap ${namespace}/${cm.metadata?.name}`;
+            const state = stateVersion(text, where) === 1 ? { ...parseRunState(text, where), shards: 0 } : parseHead(text, where);
             run.activity = Math.max(run.activity, state.updatedAt);
+            run.shards = Math.max(run.shards, state.shards);
             const last = state.runAttempts.at(-1);
             if (last !== undefined && last.finishedAt === null && now - last.startedAt < staleAfter) {
                 run.live ??= `its run attempt ${last.runAttempt} started ${formatAge(now - last.startedAt)} ago and has not ended`;
@@ -1057,12 +1535,32 @@ async function removeOldRuns(options) {
         }
         for (const cm of run.maps) {
             const name = cm.metadata.name;
+            // The shards first, the head last: a head is what finds its shards. Those it counts, then
+            // any a crash left past its count (they follow each other: the store creates them in order).
+            let all = true;
+            for (let i = 0;; i++) {
+                const shard = shardName(name, i);
+                const probe = i >= run.shards;
+                const gone = await remove(`ConfigMap ${namespace}/${shard}`, () => core.deleteNamespacedConfigMap({ name: shard, namespace }), probe);
+                if (gone === 'absent')
+                    break;
+                if (gone === false) {
+                    all = false;
+                    if (probe)
+                        break;
+                    continue;
+                }
+                result.configMaps.push(shard);
+            }
+            if (!all)
+                continue; // the head stays, so the next housekeeping finds the shards left
             if (await remove(`ConfigMap ${namespace}/${name}`, () => core.deleteNamespacedConfigMap({ name, namespace })))
                 result.configMaps.push(name);
         }
     }
     return result;
-    async function remove(what, fn) {
+    /** Deletes; true when deleted, 'absent' when there was nothing to delete (when `probe`, else true), false on an error. */
+    async function remove(what, fn, probe = false) {
         try {
             await request(`delete ${what}`, fn);
             return true;
@@ -1070,7 +1568,7 @@ async function removeOldRuns(options) {
         catch (err) {
             const info = (0,kube_errors/* classifyError */.fe)(err);
             if (info.kind === 'not-found')
-                return true;
+                return probe ? 'absent' : true;
             result.errors.push(`Could not delete ${what}: ${info.message}`);
             return false;
         }
@@ -1083,13 +1581,15 @@ async function removeOldRuns(options) {
 
 
 
+
 /** The most earlier runs the history shows. */
 const HISTORY_RUNS = 20;
 /** The last runs before this one, oldest first; `unavailable` says why there are none, if not for lack of runs. */
 async function readHistory(o) {
     let items;
     try {
-        items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: o.scope ? `${dagSelector(o.dag, o.repository)},${pod/* LABELS */.kg.runScope}=${o.scope}` : dagSelector(o.dag, o.repository) }))).items;
+        const selector = `${dagSelector(o.dag, o.repository)},${NOT_A_SHARD}${o.scope ? `,${pod/* LABELS */.kg.runScope}=${o.scope}` : ''}`;
+        items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: selector }))).items;
     }
     catch (err) {
         const e = (0,kube_errors/* classifyError */.fe)(err);
@@ -1103,28 +1603,47 @@ async function readHistory(o) {
         const text = cm.data?.[STATE_KEY];
         if (text === undefined)
             continue;
-        let state;
+        const where = `ConfigMap ${cm.metadata?.name ?? '?'}`;
+        let run;
         try {
-            state = parseRunState(text, `ConfigMap ${cm.metadata?.name ?? '?'}`);
+            run = stateVersion(text, where) === 1 ? fromV1(parseRunState(text, where)) : fromHead(text, cm.data?.[DIGEST_KEY], where);
         }
         catch {
             continue; // a state this version cannot read is left out of the history, not an error
         }
-        if (state.dag !== o.dag || state.runId === o.runId)
+        if (run === null || run.dag !== o.dag || run.runId === o.runId)
             continue;
-        const first = state.runAttempts[0];
-        const last = state.runAttempts[state.runAttempts.length - 1];
-        if (first === undefined || last === undefined)
-            continue;
-        const tasks = {};
-        for (const [id, t] of Object.entries(state.tasks)) {
-            const start = t.attempts[0]?.startedAt ?? null;
-            tasks[id] = { result: t.result, durationMs: start === null ? null : Math.max(0, t.finishedAt - start), runAttempt: t.runAttempt };
-        }
-        runs.push({ runId: state.runId, runAttempt: last.runAttempt, startedAt: first.startedAt, result: last.result, tasks });
+        const { dag: _dag, ...shown } = run;
+        runs.push(shown);
     }
     runs.sort((a, b) => a.startedAt - b.startedAt || a.runId.localeCompare(b.runId));
     return { runs: runs.slice(Math.max(0, runs.length - (o.limit ?? HISTORY_RUNS))), unavailable: null };
+}
+/** A run from a head and its digest (a digest that cannot be read shows the run without its tasks). */
+function fromHead(text, digestText, where) {
+    const head = parseHead(text, where);
+    const first = head.runAttempts[0];
+    const last = head.runAttempts.at(-1);
+    if (first === undefined || last === undefined)
+        return null;
+    const digest = digestText === undefined ? null : parseDigest(digestText);
+    const tasks = {};
+    for (const [id, [result, durationMs, runAttempt]] of Object.entries(digest?.tasks ?? {}))
+        tasks[id] = { result, durationMs, runAttempt };
+    return { dag: head.dag, runId: head.runId, runAttempt: last.runAttempt, startedAt: first.startedAt, result: last.result, tasks, othersSucceeded: digest?.othersSucceeded ?? false };
+}
+/** A run from a whole state written by the released v1. */
+function fromV1(state) {
+    const first = state.runAttempts[0];
+    const last = state.runAttempts.at(-1);
+    if (first === undefined || last === undefined)
+        return null;
+    const tasks = {};
+    for (const [id, t] of Object.entries(state.tasks)) {
+        const start = t.attempts[0]?.startedAt ?? null;
+        tasks[id] = { result: t.result, durationMs: start === null ? null : Math.max(0, t.finishedAt - start), runAttempt: t.runAttempt };
+    }
+    return { dag: state.dag, runId: state.runId, runAttempt: last.runAttempt, startedAt: first.startedAt, result: last.result, tasks, othersSucceeded: false };
 }
 
 // EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
