@@ -1561,7 +1561,9 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
         runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
     }
-    await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+    const checked = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+    for (const w of checked.warnings)
+        runner.warning(w);
     const secrets = connection.secrets;
     /**
      * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),

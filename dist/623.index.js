@@ -34,7 +34,9 @@ async function runLocal(run, io) {
         const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
         const client = (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_2__/* .createClient */ .UU)(connection.kubeConfig);
         io.stderr(`cluster ${client.server}, namespace ${namespace}\n`);
-        await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_1__/* .preflight */ .Mz)(client, namespace, 'run');
+        const checked = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_1__/* .preflight */ .Mz)(client, namespace, 'run');
+        for (const w of checked.warnings)
+            io.stderr(`warning: ${w}\n`);
         const state = await (0,_engine_index_js__WEBPACK_IMPORTED_MODULE_0__/* .runDag */ .W)({
             spec: run.spec,
             params: run.params,

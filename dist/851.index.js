@@ -2613,8 +2613,9 @@ const RUN_PERMISSIONS = [
     { verb: 'list', resource: 'pods' },
     { verb: 'watch', resource: 'pods' },
     { verb: 'delete', resource: 'pods' },
-    // Finished pods are deleted in batches, by label selector (src/kube/reaper.ts).
-    { verb: 'deletecollection', resource: 'pods' },
+    // Finished pods are deleted in batches, by label selector (src/kube/reaper.ts). Optional: a
+    // Role from before it was needed still runs, deleting the pods one by one.
+    { verb: 'deletecollection', resource: 'pods', optional: 'the pods of finished tasks are deleted one request each instead of in batches' },
     { verb: 'get', resource: 'pods', subresource: 'log' },
     // The run's state (for re-runs and reattach) lives in a ConfigMap; housekeeping lists old ones.
     { verb: 'get', resource: 'configmaps' },
@@ -2708,7 +2709,10 @@ async function preflight(target, namespace, needs, options = {}) {
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err), { cause: err });
         }
     }));
-    const missing = reviews.filter((r) => !r.allowed);
+    const missing = reviews.filter((r) => !r.allowed && r.p.optional === undefined);
+    const warnings = reviews
+        .filter((r) => !r.allowed && r.p.optional !== undefined)
+        .map((m) => `The Kubernetes credentials lack ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}": ${m.p.optional}. Add it to the Role with this rule (the README shows the minimal Role):\n${ruleFor(m.p)}`);
     if (missing.length) {
         const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
         const rules = missing.map((m) => ruleFor(m.p)).join('\n');
@@ -2726,6 +2730,7 @@ async function preflight(target, namespace, needs, options = {}) {
         if (e.kind !== 'forbidden')
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), e, { cause: err });
     }
+    return { warnings };
 }
 /**
  * The resource rules a SelfSubjectRulesReview shows granted in `namespace`: none if the server

@@ -30,7 +30,8 @@ export async function runLocal(run: LocalRun, io: CliIO): Promise<number> {
     const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
     const client = createClient(connection.kubeConfig);
     io.stderr(`cluster ${client.server}, namespace ${namespace}\n`);
-    await preflight(client, namespace, 'run');
+    const checked = await preflight(client, namespace, 'run');
+    for (const w of checked.warnings) io.stderr(`warning: ${w}\n`);
     const state = await runDag({
       spec: run.spec,
       params: run.params,

@@ -227,6 +227,12 @@ export interface Permission {
   subresource?: string;
   /** The API group; '' (the default) is the core group. */
   group?: string;
+  /**
+   * Set for a permission the run can do without, at a cost this says (e.g. more requests): its
+   * absence is a warning from the preflight, not an error, so a Role written for an earlier
+   * release keeps working.
+   */
+  optional?: string;
 }
 
 const RUN_PERMISSIONS: Permission[] = [
@@ -235,8 +241,9 @@ const RUN_PERMISSIONS: Permission[] = [
   { verb: 'list', resource: 'pods' },
   { verb: 'watch', resource: 'pods' },
   { verb: 'delete', resource: 'pods' },
-  // Finished pods are deleted in batches, by label selector (src/kube/reaper.ts).
-  { verb: 'deletecollection', resource: 'pods' },
+  // Finished pods are deleted in batches, by label selector (src/kube/reaper.ts). Optional: a
+  // Role from before it was needed still runs, deleting the pods one by one.
+  { verb: 'deletecollection', resource: 'pods', optional: 'the pods of finished tasks are deleted one request each instead of in batches' },
   { verb: 'get', resource: 'pods', subresource: 'log' },
   // The run's state (for re-runs and reattach) lives in a ConfigMap; housekeeping lists old ones.
   { verb: 'get', resource: 'configmaps' },
@@ -301,6 +308,12 @@ function ruleFor(p: Permission): string {
   return `- apiGroups: ["${p.group ?? ''}"]\n  resources: ["${res}"]\n  verbs: ["${p.verb}"]`;
 }
 
+/** What the preflight found that does not stop the run: optional permissions missing. */
+export interface PreflightResult {
+  /** One line per missing optional permission: what it costs, and the Role rule that grants it. */
+  warnings: string[];
+}
+
 /**
  * Checks, before any pod is created: the server answers (network, TLS), the credentials are
  * accepted, the namespace exists, and every permission the mode needs is granted. One
@@ -315,7 +328,7 @@ export async function preflight(
   namespace: string,
   needs: 'run' | 'dry-run',
   options: { concurrency?: boolean } = {},
-): Promise<void> {
+): Promise<PreflightResult> {
   const client = target instanceof KubeConfig ? createClient(target) : target;
   const server = client.server;
   const perms = permissionsFor(needs, options);
@@ -340,7 +353,13 @@ export async function preflight(
       }
     }),
   );
-  const missing = reviews.filter((r) => !r.allowed);
+  const missing = reviews.filter((r) => !r.allowed && r.p.optional === undefined);
+  const warnings = reviews
+    .filter((r) => !r.allowed && r.p.optional !== undefined)
+    .map(
+      (m) =>
+        `The Kubernetes credentials lack ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}": ${m.p.optional}. Add it to the Role with this rule (the README shows the minimal Role):\n${ruleFor(m.p)}`,
+    );
   if (missing.length) {
     const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
     const rules = missing.map((m) => ruleFor(m.p)).join('\n');
@@ -358,6 +377,7 @@ export async function preflight(
     // 403: a namespaced Role cannot grant `get namespaces`; the pod create will say if it is missing.
     if (e.kind !== 'forbidden') throw new KubeError(preflightMessage(err, server), e, { cause: err });
   }
+  return { warnings };
 }
 
 /**
