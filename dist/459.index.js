@@ -666,7 +666,7 @@ async function settleEarlierAttempts(o) {
         return;
     const stored = await o.store.load();
     const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
-    const now = (o.now ?? clock/* systemClock */.m.now)();
+    const now = (o.now ?? clock/* systemClock */.ml.now)();
     for (const e of ends) {
         const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
         // A matrix instance is recorded under its own id, with its task's fingerprint.
@@ -769,7 +769,7 @@ class RunStore {
         this.name = runStateName(options.dag, options.runId, options.scope ?? null);
         this.#o = {
             scope: null,
-            now: clock/* systemClock */.m.now,
+            now: clock/* systemClock */.ml.now,
             limitBytes: STATE_LIMIT_BYTES,
             onNote: () => { },
             maxConflicts: 20,
@@ -956,7 +956,7 @@ function formatAge(msAgo) {
 async function removeOldRuns(options) {
     const { core, namespace } = options;
     const { request } = options;
-    const now = (options.now ?? clock/* systemClock */.m.now)();
+    const now = (options.now ?? clock/* systemClock */.ml.now)();
     const staleAfter = options.staleAfterMs ?? 3 * 24 * 3_600_000;
     const result = { pods: [], configMaps: [], kept: [], errors: [] };
     const labelSelector = dagSelector(options.dag, options.repository);
@@ -1176,7 +1176,7 @@ async function acquireLease(api, options) {
     const o = {
         durationSeconds: 60,
         waitTimeoutMs: 3_600_000,
-        clock: clock/* systemClock */.m,
+        clock: clock/* systemClock */.ml,
         ...options,
     };
     if (!(Number.isInteger(o.durationSeconds) && o.durationSeconds > 0)) {

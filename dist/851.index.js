@@ -46,7 +46,7 @@ var kube_pod = __webpack_require__(1794);
  */
 async function dryRunDag(options) {
     const o = options;
-    const clock = o.clock ?? common_clock/* systemClock */.m;
+    const clock = o.clock ?? common_clock/* systemClock */.ml;
     const started = clock.now();
     const runId = (0,common_run/* effectiveRunId */.gw)(o.context, o.runId, started);
     await o.reporter.runStarted?.({ mode: 'dry-run', spec: o.spec, context: o.context, namespace: o.namespace, params: o.params });
@@ -1956,7 +1956,7 @@ class Engine {
     #finished = new Promise((resolve) => (this.#finish = resolve));
     constructor(options) {
         this.#o = options;
-        this.#clock = options.clock ?? common_clock/* systemClock */.m;
+        this.#clock = options.clock ?? common_clock/* systemClock */.ml;
         // An explicit run id wins over GitHub's: each run of a backfill has its own (<run id>-<date>).
         this.#runId = options.runId ?? (0,common_run/* effectiveRunId */.gw)(options.context, undefined, this.#clock.now());
         this.#selector = (0,kube_pod/* runSelector */.fC)(options.spec.name, this.#runId, (0,common_run/* runScope */.AO)(options.context), options.context.runAttempt);
@@ -2403,25 +2403,14 @@ async function runDag(options) {
 /* harmony export */   Mz: () => (/* binding */ preflight),
 /* harmony export */   Ng: () => (/* binding */ connect)
 /* harmony export */ });
-/* unused harmony exports CredentialPluginError, guardCredentialPlugin, decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML, ruleGrants */
+/* unused harmony exports CREDENTIAL_PLUGIN_TIMEOUT_MS, CredentialPluginError, guardCredentialPlugin, decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML, ruleGrants */
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3024);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6760);
 /* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(9655);
 /* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(6254);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2474);
-/**
- * Authentication to the user's cluster, and the preflight that checks, before any pod exists,
- * that the cluster can be reached, trusts us, has the namespace, and lets us do everything a run
- * needs. Nothing happens at import time: the KubeConfig is built only when `connect` is called.
- *
- * Precedence (first match wins; issue 4):
- *  1. the `kubeconfig` input: a kubeconfig's content, plain YAML or base64 (detected), plus `context`;
- *  2. `server` + `token` (+ `certificate-authority-data`), for a service-account token;
- *  3. `KUBECONFIG` or `~/.kube/config` as a previous step left it (azure/k8s-set-context,
- *     get-gke-credentials, `aws eks update-kubeconfig`); exec credential plugins run, and
- *     client-node runs them again when their credential expires;
- *  4. in-cluster service-account credentials (runners on actions-runner-controller).
- */
+/* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(2081);
+
 
 
 
@@ -2521,7 +2510,7 @@ async function connect(auth, env, options = {}) {
     }
     if (source !== 'in-cluster')
         namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
-    guardCredentialPlugin(kc);
+    guardCredentialPlugin(kc, options.credentialPluginTimeoutMs);
     for (const user of kc.getUsers()) {
         for (const v of [user.token, user.password, user.keyData, user.certData])
             if (v)
@@ -2552,7 +2541,12 @@ async function connect(auth, env, options = {}) {
     }
     return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
 }
-/** A kubeconfig's exec credential plugin failed; the message never holds what the plugin printed. */
+/** How long a run of the kubeconfig's exec credential plugin may take before it is stopped. */
+const CREDENTIAL_PLUGIN_TIMEOUT_MS = 60_000;
+/**
+ * A kubeconfig's exec credential plugin failed, was not found, or did not answer in time; the
+ * message never holds what the plugin printed.
+ */
 class CredentialPluginError extends _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3 {
     name = 'CredentialPluginError';
 }
@@ -2568,21 +2562,48 @@ class CredentialPluginError extends _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .K
  * shape (`execFn`, `getCredential`). Should a later version change that shape, nothing is wrapped
  * and test/security/credentials.test.ts fails.
  */
-function guardCredentialPlugin(kc) {
+function guardCredentialPlugin(kc, timeoutMs = CREDENTIAL_PLUGIN_TIMEOUT_MS) {
     const list = Reflect.get(kc, 'authenticators');
     if (!Array.isArray(list))
         return;
     for (const auth of list) {
         const original = auth['getCredential'];
-        if (!('execFn' in auth) || typeof original !== 'function' || auth['guarded'] === true)
+        const spawnFn = auth['execFn'];
+        if (typeof spawnFn !== 'function' || typeof original !== 'function' || auth['guarded'] === true)
             continue;
         auth['guarded'] = true;
+        // client-node waits for the plugin without a limit: one that waits for a login prompt, or
+        // hangs on the network, would hang the step with nothing in its log. Each run of it gets
+        // `timeoutMs`, then SIGKILL (its children too would keep the pipes open: kill the group).
+        let timedOut = 0;
+        auth['execFn'] = (command, args, opts) => {
+            const child = spawnFn(command, args ?? [], { ...opts, detached: process.platform !== 'win32' });
+            const timer = setTimeout(() => {
+                timedOut++;
+                try {
+                    if (child.pid !== undefined && process.platform !== 'win32')
+                        process.kill(-child.pid, 'SIGKILL');
+                    else
+                        child.kill('SIGKILL');
+                }
+                catch {
+                    child.kill('SIGKILL');
+                }
+            }, timeoutMs);
+            child.once('close', () => clearTimeout(timer));
+            child.once('error', () => clearTimeout(timer));
+            return child;
+        };
         auth['getCredential'] = async function (user) {
+            const before = timedOut;
             try {
                 return (await original.call(this, user));
             }
             catch (err) {
                 const command = user.exec?.command ?? user.authProvider?.config?.exec?.command ?? 'the exec plugin';
+                if (timedOut > before) {
+                    throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") did not answer within ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_5__/* .formatDuration */ .a)(timeoutMs)} and was stopped. It may be waiting for an interactive login, which a runner cannot give: run \`${command}\` in a step before this one to see what it waits for; check that the step which logged in to the cloud ran and that the plugin can reach its identity provider.`);
+                }
                 const code = err.code;
                 if (code === 'ENOENT') {
                     throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") is not installed on the runner, or not on its PATH. Install it, or run the step that sets it up, before this one.`);
@@ -3446,7 +3467,7 @@ async function checkPods(pods, namespace, reader) {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   Mf: () => (/* reexport safe */ _common_clock_js__WEBPACK_IMPORTED_MODULE_0__.M),
+/* harmony export */   Mf: () => (/* reexport safe */ _common_clock_js__WEBPACK_IMPORTED_MODULE_0__.Mf),
 /* harmony export */   Uc: () => (/* binding */ describeError),
 /* harmony export */   a3: () => (/* binding */ KubeError),
 /* harmony export */   bD: () => (/* binding */ withRetry),
@@ -3560,7 +3581,7 @@ function parseStatusBody(body) {
     };
 }
 /** Reads Retry-After (seconds or an HTTP date) from a header bag. */
-function retryAfterMs(headers, now = _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now()) {
+function retryAfterMs(headers, now = _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .ml.now()) {
     if (headers === null || typeof headers !== 'object')
         return null;
     const h = headers;
@@ -3713,7 +3734,7 @@ async function withRetry(fn, options = {}) {
     const attempts = options.attempts ?? 6;
     const base = options.baseMs ?? 200;
     const max = options.maxMs ?? 10_000;
-    const sleep = options.sleep ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M;
+    const sleep = options.sleep ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .Mf;
     const random = options.random ?? Math.random;
     const now = options.now ?? Date.now;
     const deadline = now() + (options.budgetMs ?? 120_000);
@@ -3754,7 +3775,7 @@ class TokenBucket {
         this.#qps = options.qps;
         this.#burst = options.burst;
         this.#now = options.now ?? Date.now;
-        this.#sleep = options.sleep ?? ((ms) => (0,_common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .M)(ms));
+        this.#sleep = options.sleep ?? ((ms) => (0,_common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .abortableSleep */ .Mf)(ms));
         this.#tokens = options.burst;
         this.#last = this.#now();
     }
@@ -4030,7 +4051,7 @@ class PodWatcher {
     }
     /** One watch request; resolves when it ends, never rejects. */
     async #watchOnce() {
-        const now = this.#options.now ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .m.now;
+        const now = this.#options.now ?? _common_clock_js__WEBPACK_IMPORTED_MODULE_0__/* .systemClock */ .ml.now;
         const started = now();
         let events = 0;
         let gone = null;

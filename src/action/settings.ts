@@ -52,6 +52,23 @@ export interface RunIdentityInputs {
   jobInstance: string | null;
 }
 
+/** The longest `matrix-leg` input read, and how deep it may nest. */
+const MATRIX_LEG_MAX_CHARS = 64 * 1024;
+const MATRIX_LEG_MAX_DEPTH = 20;
+
+/** How deep a parsed JSON value nests (iteratively: the value may be deeper than the stack). */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (max > MATRIX_LEG_MAX_DEPTH) return max;
+    if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stack.push([x, d + 1]);
+  }
+  return max;
+}
+
 /** The longest `run-key`. */
 export const RUN_KEY_MAX = 100;
 const RUN_KEY = /^[A-Za-z0-9][A-Za-z0-9 _.:/=+@,-]*$/;
@@ -78,7 +95,11 @@ export function readIdentityInputs(getInput: (name: string) => string, problems:
     } catch {
       parsed = undefined;
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const bound = rawLeg.length > MATRIX_LEG_MAX_CHARS ? `${rawLeg.length.toLocaleString('en-US')} characters long` : parsed !== undefined && depthOf(parsed) > MATRIX_LEG_MAX_DEPTH ? `nested more than ${MATRIX_LEG_MAX_DEPTH} levels deep` : null;
+    if (bound !== null) {
+      // A matrix leg is a few values (toJSON(matrix)); a huge or deep one would only cost the step.
+      problems.push(`Invalid input 'matrix-leg': it is ${bound}; a matrix leg is at most ${MATRIX_LEG_MAX_CHARS.toLocaleString('en-US')} characters and ${MATRIX_LEG_MAX_DEPTH} levels. Leave it unset, or set 'run-key' instead.`);
+    } else if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       const shown = JSON.stringify(rawLeg.length > 60 ? `${rawLeg.slice(0, 60)}…` : rawLeg);
       problems.push(
         `Invalid input 'matrix-leg': ${shown} is not a JSON object. Leave it unset: its default, \${{ toJSON(matrix) }}, tells the legs of a matrix apart. ` +
@@ -91,6 +112,9 @@ export function readIdentityInputs(getInput: (name: string) => string, problems:
   const jobInstance = getInput('job-instance').trim();
   return { runKey: runKey === '' ? null : runKey, leg, jobInstance: jobInstance === '' ? null : jobInstance.slice(0, 200) };
 }
+
+/** The most log lines per failed task the summary may show (`log-tail-lines`). */
+export const MAX_LOG_TAIL_LINES = 1000;
 
 /** A bad input: the message says which input, what was found and what was expected. */
 export class InputError extends UserError {
@@ -105,21 +129,23 @@ export function readSettings(getInput: (name: string) => string): Settings {
     const raw = getInput(name).trim();
     if (raw === '') return fallback;
     if ((allowed as readonly string[]).includes(raw)) return raw as T;
-    problems.push(`Invalid input '${name}': '${raw}'. Expected one of: ${allowed.join(', ')}.`);
+    problems.push(`Invalid input '${name}': '${raw.slice(0, 100)}'. Expected one of: ${allowed.join(', ')}.`);
     return fallback;
   };
-  const wholeNumber = (name: string, fallback: number): number => {
+  const wholeNumber = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = getInput(name).trim();
     if (raw === '') return fallback;
-    if (/^\d+$/.test(raw)) return Number(raw);
-    problems.push(`Invalid input '${name}': '${raw}'. Expected a whole number >= 0.`);
+    if (/^\d+$/.test(raw) && Number(raw) <= max) return Number(raw);
+    const bound = /^\d+$/.test(raw) || max < Number.MAX_SAFE_INTEGER ? ` and at most ${max.toLocaleString('en-US')}` : '';
+    problems.push(`Invalid input '${name}': '${raw.slice(0, 100)}'. Expected a whole number >= 0${bound}.`);
     return fallback;
   };
   const duration = (name: string, fallback: string): number => {
     const raw = getInput(name).trim() || fallback;
     const parsed = parseDuration(raw);
     if (parsed.ok) return parsed.ms;
-    problems.push(`Invalid input '${name}': '${raw}'. Expected a duration like "90s", "30m", "1h30m" or "7d".`);
+    const tooLong = parsed.reason.startsWith('it is longer') ? ` (${parsed.reason})` : '';
+    problems.push(`Invalid input '${name}': '${raw.slice(0, 100)}'. Expected a duration like "90s", "30m", "1h30m" or "7d"${tooLong}.`);
     return 0;
   };
   const optional = (name: string): string | undefined => {
@@ -136,7 +162,9 @@ export function readSettings(getInput: (name: string) => string): Settings {
     namespace: optional('namespace') ?? null,
     maxParallel: wholeNumber('max-parallel', 0),
     keepPods: oneOf('keep-pods', KEEP_PODS, 'on-failure'),
-    logTailLines: wholeNumber('log-tail-lines', 50),
+    // Each failed task's tail is kept in memory until the summary is written, and the summary
+    // holds 1 MiB: more lines would cost memory for lines no one can see.
+    logTailLines: wholeNumber('log-tail-lines', 50, MAX_LOG_TAIL_LINES),
     rerun: oneOf('rerun', RERUN_MODES, 'failed'),
     concurrency: optional('concurrency') ?? null,
     concurrencyPolicy: oneOf('concurrency-policy', CONCURRENCY_POLICIES, 'wait'),
@@ -191,7 +219,7 @@ export function readSettings(getInput: (name: string) => string): Settings {
   }
   const { auth } = settings;
   if (auth.server !== undefined && !isHttpUrl(auth.server)) {
-    problems.push(`Invalid input 'server': '${auth.server}'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`);
+    problems.push(`Invalid input 'server': '${auth.server.slice(0, 200)}'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`);
   }
   if (auth.certificateAuthorityData !== undefined && !/^[A-Za-z0-9+/\s]+=*\s*$/.test(auth.certificateAuthorityData)) {
     problems.push(`Invalid input 'certificate-authority-data': expected the CA certificate in base64 (as a kubeconfig's certificate-authority-data holds it).`);

@@ -14,9 +14,9 @@
 import path from 'node:path';
 import type { KeepPods, RunContext } from '../common/run.ts';
 import { renderPlanPods } from '../kube/pod.ts';
-import { loadSpec, renderTemplate, resolveParams, SpecFileError } from '../spec/index.ts';
+import { loadSpec, renderTemplate, resolveParams, SpecFileError, templateProblems } from '../spec/index.ts';
 import { expandStaticMatrices } from '../spec/matrix.ts';
-import type { DagSpec } from '../spec/types.ts';
+import type { DagSpec, SpecIssue } from '../spec/types.ts';
 import type { RunInfo } from '../report/types.ts';
 import { annotateSpecIssues } from '../report/annotations.ts';
 import { OutputsReporter } from '../report/outputs.ts';
@@ -92,6 +92,9 @@ async function runMainSteps(deps: MainDeps): Promise<void> {
   }
 
   const dates = runDatesOf(settings, env, deps.now?.() ?? Date.now());
+  // Before any pod, in every mode: a {{ }} that cannot be rendered with these params.
+  const renderIssues = templateProblems(spec, params, dates.run);
+  if (renderIssues.length > 0) await reportSpecIssues(settings.dag, renderIssues, runner);
   if (settings.mode === 'plan') {
     await plan(spec, params, settings, context, runner, dates.run);
     return;
@@ -139,19 +142,22 @@ async function readSpec(settings: Settings, workspace: string, runner: Runner): 
     if (err instanceof SpecFileError) throw new ActionError(err.message);
     throw err;
   }
-  if (loaded.spec === null) {
-    // Every problem reaches the user: all in the step's log and the job summary, the first ones
-    // as annotations too (GitHub shows ten per step; the tenth says where the rest are).
-    const n = loaded.issues.length;
-    runner.info(`The DAG spec ${settings.dag} has ${n} problem${n === 1 ? '' : 's'}:`);
-    for (const i of loaded.issues) runner.info(`  ${i.file}:${i.line}:${i.col}: ${i.message}`);
-    annotateSpecIssues(loaded.issues, runner);
-    await runner.appendSummary(renderSpecIssuesSummary(settings.dag, loaded.issues));
-    throw new ActionError(`The DAG spec ${settings.dag} has ${n} problem${n === 1 ? '' : 's'} (listed above, as annotations and in the job summary); nothing was run.`, {
-      annotated: true,
-    });
-  }
+  if (loaded.spec === null) return reportSpecIssues(settings.dag, loaded.issues, runner);
   return loaded.spec;
+}
+
+/** Stops the step on a spec's problems, each reported where the user looks, and never returns. */
+async function reportSpecIssues(dag: string, issues: SpecIssue[], runner: Runner): Promise<never> {
+  // Every problem reaches the user: all in the step's log and the job summary, the first ones
+  // as annotations too (GitHub shows ten per step; the tenth says where the rest are).
+  const n = issues.length;
+  runner.info(`The DAG spec ${dag} has ${n} problem${n === 1 ? '' : 's'}:`);
+  for (const i of issues) runner.info(`  ${i.file}:${i.line}:${i.col}: ${i.message}`);
+  annotateSpecIssues(issues, runner);
+  await runner.appendSummary(renderSpecIssuesSummary(dag, issues));
+  throw new ActionError(`The DAG spec ${dag} has ${n} problem${n === 1 ? '' : 's'} (listed above, as annotations and in the job summary); nothing was run.`, {
+    annotated: true,
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { renderPlanPods } from '../kube/pod.ts';
-import { loadSpec, renderTemplate, resolveParams, SpecFileError } from '../spec/index.ts';
+import { loadSpec, renderTemplate, resolveParams, SpecFileError, templateProblems } from '../spec/index.ts';
 import type { DagSpec, SpecIssue } from '../spec/types.ts';
 import { namespaceProblem } from '../spec/names.ts';
 import { terminalText } from '../report/workflow-commands.ts';
@@ -98,6 +98,13 @@ export async function runCli(argv: string[], raw: CliIO): Promise<number> {
   const { params, issues } = resolveParams(spec, values.params ?? '');
   if (issues.length > 0) {
     io.stderr(issues.map((i) => `--params: ${i}\n`).join(''));
+    return EXIT.usage;
+  }
+  // Before any pod: a {{ }} that cannot be rendered with these params.
+  const renderIssues = templateProblems(spec, params);
+  if (renderIssues.length > 0) {
+    io.stderr(formatIssues(renderIssues));
+    io.stderr(`${renderIssues.length} problem${renderIssues.length === 1 ? '' : 's'} in ${file}\n`);
     return EXIT.usage;
   }
 

@@ -18,6 +18,23 @@ export interface SleepClock {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
+/**
+ * The longest delay Node's setTimeout keeps: a longer one (a `timeout: 30d`, a 25-day wait)
+ * would fire at once, with only a warning on stderr. Longer waits are chained in steps of it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Calls `fn` at epoch ms `at` (per `now`), however far ahead; the returned function cancels it. */
+function longTimer(at: number, fn: () => void, now: () => number = Date.now): () => void {
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = (): void => {
+    const left = at - now();
+    timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
+
 /** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts. */
 export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -26,13 +43,13 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
       return;
     }
     const onAbort = (): void => {
-      clearTimeout(timer);
+      cancel();
       reject(signal?.reason as Error);
     };
-    const timer = setTimeout(() => {
+    const cancel = longTimer(Date.now() + ms, () => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -40,9 +57,6 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
 /** The real clock. */
 export const systemClock: Clock & SleepClock = {
   now: () => Date.now(),
-  setTimer(at, fn) {
-    const t = setTimeout(fn, Math.max(0, at - Date.now()));
-    return () => clearTimeout(t);
-  },
+  setTimer: (at, fn) => longTimer(at, fn),
   sleep: (ms, signal) => abortableSleep(ms, signal).catch(() => {}),
 };

@@ -11,6 +11,7 @@
  *     client-node runs them again when their credential expires;
  *  4. in-cluster service-account credentials (runners on actions-runner-controller).
  */
+import type { spawn, SpawnOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -18,6 +19,7 @@ import type { V1ResourceRule, V1SelfSubjectAccessReview, V1SelfSubjectRulesRevie
 import { createClient } from './client.ts';
 import type { KubeClient } from './client.ts';
 import { KubeError, classifyError, describeError } from './errors.ts';
+import { formatDuration } from '../common/duration.ts';
 
 /** The authentication inputs of the action (all optional). */
 export interface AuthInputs {
@@ -47,7 +49,11 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
  * credential plugins once (so their token can be masked). Makes no request to the cluster.
  * Throws a KubeError that says what is missing or malformed and how to fix it.
  */
-export async function connect(auth: AuthInputs, env: NodeJS.ProcessEnv, options: { serviceAccountDir?: string } = {}): Promise<Connection> {
+export async function connect(
+  auth: AuthInputs,
+  env: NodeJS.ProcessEnv,
+  options: { serviceAccountDir?: string; credentialPluginTimeoutMs?: number } = {},
+): Promise<Connection> {
   const secrets = new Set<string>();
   const kc = new KubeConfig();
   let source: Connection['source'];
@@ -137,7 +143,7 @@ export async function connect(auth: AuthInputs, env: NodeJS.ProcessEnv, options:
   }
   if (source !== 'in-cluster') namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
 
-  guardCredentialPlugin(kc);
+  guardCredentialPlugin(kc, options.credentialPluginTimeoutMs);
   for (const user of kc.getUsers()) {
     for (const v of [user.token, user.password, user.keyData, user.certData]) if (v) secrets.add(v);
     const cfg = user.authProvider?.config as Record<string, unknown> | undefined;
@@ -163,7 +169,13 @@ export async function connect(auth: AuthInputs, env: NodeJS.ProcessEnv, options:
   return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
 }
 
-/** A kubeconfig's exec credential plugin failed; the message never holds what the plugin printed. */
+/** How long a run of the kubeconfig's exec credential plugin may take before it is stopped. */
+export const CREDENTIAL_PLUGIN_TIMEOUT_MS = 60_000;
+
+/**
+ * A kubeconfig's exec credential plugin failed, was not found, or did not answer in time; the
+ * message never holds what the plugin printed.
+ */
 export class CredentialPluginError extends KubeError {
   override name = 'CredentialPluginError';
 }
@@ -180,18 +192,44 @@ export class CredentialPluginError extends KubeError {
  * shape (`execFn`, `getCredential`). Should a later version change that shape, nothing is wrapped
  * and test/security/credentials.test.ts fails.
  */
-export function guardCredentialPlugin(kc: KubeConfig): void {
+export function guardCredentialPlugin(kc: KubeConfig, timeoutMs: number = CREDENTIAL_PLUGIN_TIMEOUT_MS): void {
   const list: unknown = Reflect.get(kc, 'authenticators');
   if (!Array.isArray(list)) return;
   for (const auth of list as Record<string, unknown>[]) {
     const original = auth['getCredential'];
-    if (!('execFn' in auth) || typeof original !== 'function' || auth['guarded'] === true) continue;
+    const spawnFn = auth['execFn'];
+    if (typeof spawnFn !== 'function' || typeof original !== 'function' || auth['guarded'] === true) continue;
     auth['guarded'] = true;
+    // client-node waits for the plugin without a limit: one that waits for a login prompt, or
+    // hangs on the network, would hang the step with nothing in its log. Each run of it gets
+    // `timeoutMs`, then SIGKILL (its children too would keep the pipes open: kill the group).
+    let timedOut = 0;
+    auth['execFn'] = (command: string, args: string[] | undefined, opts: SpawnOptions) => {
+      const child = (spawnFn as typeof spawn)(command, args ?? [], { ...opts, detached: process.platform !== 'win32' });
+      const timer = setTimeout(() => {
+        timedOut++;
+        try {
+          if (child.pid !== undefined && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL');
+          else child.kill('SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      }, timeoutMs);
+      child.once('close', () => clearTimeout(timer));
+      child.once('error', () => clearTimeout(timer));
+      return child;
+    };
     auth['getCredential'] = async function (this: unknown, user: { name?: string; exec?: { command?: string }; authProvider?: { config?: { exec?: { command?: string } } } }) {
+      const before = timedOut;
       try {
         return (await (original as (u: unknown) => Promise<unknown>).call(this, user)) as unknown;
       } catch (err) {
         const command = user.exec?.command ?? user.authProvider?.config?.exec?.command ?? 'the exec plugin';
+        if (timedOut > before) {
+          throw new CredentialPluginError(
+            `The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") did not answer within ${formatDuration(timeoutMs)} and was stopped. It may be waiting for an interactive login, which a runner cannot give: run \`${command}\` in a step before this one to see what it waits for; check that the step which logged in to the cloud ran and that the plugin can reach its identity provider.`,
+          );
+        }
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') {
           throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") is not installed on the runner, or not on its PATH. Install it, or run the step that sets it up, before this one.`);

@@ -12,6 +12,13 @@ export const DURATION_PATTERN = '^(?=\\d)(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?(\\d+ms
 const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
 const UNIT_ORDER = ['d', 'h', 'm', 's', 'ms'];
 
+/**
+ * The longest duration accepted: 3650 days. Anything longer is a typo (a run, a wait or a
+ * retention of more than ten years), and the numbers past it stop being exact milliseconds and
+ * valid dates.
+ */
+export const MAX_DURATION_MS = 3650 * 86_400_000;
+
 /** The result of `parseDuration`: milliseconds, or why the text is not a duration. */
 export type DurationResult = { ok: true; ms: number } | { ok: false; reason: string };
 
@@ -40,6 +47,7 @@ export function parseDuration(text: string): DurationResult {
     ms += Number(m[1]) * UNIT_MS[m[2]!]!;
     at = part.lastIndex;
   }
+  if (!(ms <= MAX_DURATION_MS)) return { ok: false, reason: 'it is longer than 3650d, the longest duration accepted' };
   return { ok: true, ms };
 }
 

@@ -538,10 +538,59 @@ function contextData(values: ExpressionValues): data.Dictionary {
   return ctx;
 }
 
+/**
+ * The longest text a function of an expression may make: 128 Ki characters. A pod's command,
+ * args and env all together must stay far below what the API server stores (about 1.5 MB), and a
+ * few nested `format('{0}{0}…', …)` calls would otherwise make gigabytes from a short spec.
+ */
+export const MAX_EXPRESSION_TEXT = 128 * 1024;
+
+function tooLong(name: string, size: number): ExpressionEvaluationError {
+  return new ExpressionEvaluationError(
+    `${FUNCTION_NAMES[name] ?? name}() would make a text of ${size.toLocaleString('en-US')} characters, more than the ${MAX_EXPRESSION_TEXT.toLocaleString('en-US')} a value may have`,
+  );
+}
+
+/** The size `format(fs, …args)` would make, counted before it is made. */
+function formatSize(args: data.ExpressionData[]): number {
+  const fs = args[0]!.coerceString();
+  let size = fs.length;
+  for (const m of fs.matchAll(/\{(\d+)(?::[^}]*)?\}/g)) size += args[1 + Number(m[1])]?.coerceString().length ?? 0;
+  return size;
+}
+
+/** The size `join(list, sep)` would make, counted before it is made. */
+function joinSize(args: data.ExpressionData[]): number {
+  const list = args[0]!;
+  if (list.kind !== data.Kind.Array) return list.primitive ? list.coerceString().length : 0;
+  const items = (list as data.Array).values();
+  const sep = args.length > 1 && args[1]!.primitive ? args[1]!.coerceString().length : 1;
+  return items.reduce((n, item) => n + item.coerceString().length, 0) + sep * Math.max(0, items.length - 1);
+}
+
+/**
+ * Every function of the package, with the text it makes bounded: `format` and `join` are
+ * measured before they run (the text would be made before it could be measured), the others after.
+ */
+const BOUNDED_FUNCTIONS: [string, FunctionDefinition][] = Object.entries(wellKnownFunctions).map(([name, f]) => [
+  name,
+  {
+    ...f,
+    call: (...args: data.ExpressionData[]) => {
+      const before = name === 'format' ? formatSize(args) : name === 'join' ? joinSize(args) : 0;
+      if (before > MAX_EXPRESSION_TEXT) throw tooLong(name, before);
+      const result = f.call(...args);
+      if (result.kind === data.Kind.String && (result as data.StringData).value.length > MAX_EXPRESSION_TEXT) throw tooLong(name, (result as data.StringData).value.length);
+      return result;
+    },
+  },
+]);
+
 /** Evaluates a parsed expression to the package's data. Throws ExpressionEvaluationError. */
 export function evaluateData(expr: ParsedExpression, values: ExpressionValues): data.ExpressionData {
   const status = values.status ?? null;
   const functions = new Map<string, FunctionDefinition>([
+    ...BOUNDED_FUNCTIONS,
     ['success', statusFunction('success', (s) => s.success, status)],
     ['failure', statusFunction('failure', (s) => s.failure, status)],
     ['always', statusFunction('always', () => true, status)],

@@ -9,3 +9,4 @@ export { findCycle, topologicalOrder, upstreamOf, reachability, type GraphNode }
 export { parseDuration, formatDuration } from './duration.ts';
 export { specSchema } from './schema.ts';
 export { nameProblem, fixName, MAX_NAME_LENGTH } from './names.ts';
+export { templateProblems } from './prerender.ts';

@@ -38,6 +38,11 @@ export interface LoadOptions {
  * any of the file's content.
  */
 export async function readSpecFile(path: string, cwd: string = process.cwd(), options: LoadOptions = {}): Promise<string> {
+  return (await readSpecBytes(path, cwd, options)).toString('utf8');
+}
+
+/** The bytes of the spec at `path`, read under the rules of `readSpecFile`. */
+async function readSpecBytes(path: string, cwd: string, options: LoadOptions): Promise<Buffer> {
   const abs = resolve(cwd, path);
   const root = options.root === undefined ? cwd : options.root;
   let real: string;
@@ -55,7 +60,9 @@ export async function readSpecFile(path: string, cwd: string = process.cwd(), op
   if (root !== null) {
     const realRoot = await realpath(resolve(root)).catch(() => resolve(root));
     const rel = relative(realRoot, real);
-    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    // The folder itself (`.`, the workspace's path) is inside it, and is a directory.
+    if (rel === '') throw new SpecFileError(`DAG spec '${path}' (resolved to ${real}) is a directory; expected a YAML file`);
+    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
       const where = options.inWorkflow === false ? 'the current directory' : 'the workspace (the repository checkout)';
       const via = real === abs ? '' : ` (it resolves to ${real} through a symlink)`;
       throw new SpecFileError(
@@ -91,7 +98,7 @@ export async function readSpecFile(path: string, cwd: string = process.cwd(), op
         throw new SpecFileError(`DAG spec '${path}' is more than ${MAX_SPEC_BYTES} bytes (1 MiB); check the path.`);
       }
     }
-    return buffer.toString('utf8', 0, length);
+    return buffer.subarray(0, length);
   } finally {
     await handle.close();
   }
@@ -125,6 +132,51 @@ function describeCode(code: string | undefined): string {
  * `spec: null` and its issues.
  */
 export async function loadSpec(path: string, cwd: string = process.cwd(), options: LoadOptions = {}): Promise<{ spec: DagSpec | null; issues: SpecIssue[] }> {
-  const text = await readSpecFile(path, cwd, options);
-  return parseSpec(text, path);
+  const bytes = await readSpecBytes(path, cwd, options);
+  const bad = firstInvalidUtf8(bytes);
+  if (bad !== null) {
+    // Decoding would put U+FFFD in its place, and a value would reach a pod changed.
+    const before = bytes.subarray(0, bad).toString('utf8');
+    const line = before.split('\n').length;
+    const col = before.length - before.lastIndexOf('\n');
+    const byte = bytes[bad]!.toString(16).toUpperCase().padStart(2, '0');
+    return {
+      spec: null,
+      issues: [{ file: path, line, col, path: '', message: `the file is not UTF-8 text: byte 0x${byte} here does not start a UTF-8 character (was it saved as Latin-1 or UTF-16?); save it as UTF-8` }],
+    };
+  }
+  return parseSpec(bytes.toString('utf8'), path);
+}
+
+/** The offset of the first byte that is not part of a valid UTF-8 sequence, or null. */
+export function firstInvalidUtf8(bytes: Uint8Array): number | null {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    // The length of the sequence and the range of its second byte (no overlongs, no surrogates, <= U+10FFFF).
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) n = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+      n = 3;
+      if (b === 0xe0) lo = 0xa0;
+      if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      n = 4;
+      if (b === 0xf0) lo = 0x90;
+      if (b === 0xf4) hi = 0x8f;
+    } else return i;
+    if (i + n > bytes.length) return i;
+    for (let k = 1; k < n; k++) {
+      const c = bytes[i + k]!;
+      if (c < (k === 1 ? lo : 0x80) || c > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n;
+  }
+  return null;
 }

@@ -59,3 +59,27 @@ export function namespaceProblem(ns: string): string | null {
   }
   return null;
 }
+
+// An image reference, as distribution/reference (the grammar of docker and containerd) reads it:
+// [domain[:port]/]path[/path…][:tag][@digest].
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?$`,
+);
+
+/**
+ * Why `image` is not an image reference a node can pull, or `null` when it is. Kubernetes only
+ * refuses an empty image when the pod is created; anything else fails on the node, after the
+ * pod was scheduled (InvalidImageName).
+ */
+export function imageProblem(image: string): string | null {
+  if (image.trim() === '') return 'it is empty';
+  if (image.length > 255 + 1 + 128 + 1 + 71) return `it is ${image.length} characters long`;
+  if (IMAGE_REFERENCE.test(image)) return null;
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f-\u009f]/.test(image)) return 'it holds spaces, line breaks or control characters';
+  if (IMAGE_REFERENCE.test(image.toLowerCase())) return `repository names are lowercase; did you mean "${image.toLowerCase()}"?`;
+  return 'expected [registry/]repository[:tag][@digest], e.g. "busybox:1.37" or "registry.example.com/team/app:2.1"';
+}

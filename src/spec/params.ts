@@ -3,7 +3,7 @@
  * params the spec declares: unknown names and missing required values are errors, values
  * must be scalars and become strings.
  */
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, parseDocument } from 'yaml';
 import { yamlLimitProblem } from './yaml-limits.ts';
 import { RESERVED_NAMES } from './names.ts';
 import { didYouMean } from './suggest.ts';
@@ -28,12 +28,21 @@ export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string): { p
   try {
     if (input.trim() === '') given = {};
     else {
-      const doc = parseDocument(input, { prettyErrors: false });
+      const doc = parseDocument(input, { prettyErrors: false, logLevel: 'error' });
       if (doc.errors.length > 0) throw doc.errors[0]!;
       // Bounded by what its aliases expand to before anything is built from it.
       const tooBig = yamlLimitProblem(doc, PARAMS_LIMITS);
       if (tooBig !== null) return { params: {}, issues: [`the params input is too large to read: ${tooBig}`] };
       given = doc.toJS({ maxAliasCount: -1 });
+      // A number keeps the digits it was written with (`version: 1.10` is "1.10", not "1.1").
+      if (isMap(doc.contents) && typeof given === 'object' && given !== null && !Array.isArray(given)) {
+        for (const pair of doc.contents.items) {
+          const v = pair.value;
+          if (isScalar(pair.key) && pair.key.value !== '__proto__' && isScalar(v) && (typeof v.value === 'number' || typeof v.value === 'bigint') && v.range) {
+            (given as Record<string, unknown>)[String(pair.key.value)] = input.slice(v.range[0], v.range[1]);
+          }
+        }
+      }
     }
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);

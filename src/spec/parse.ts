@@ -11,11 +11,11 @@
  *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar } from 'yaml';
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
-import { ENV_NAME, fixName, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
+import { ENV_NAME, fixName, imageProblem, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
 import { YAML_LIMITS, yamlLimitProblem } from './yaml-limits.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
@@ -24,6 +24,7 @@ import { ContextAccess } from '@actions/expressions/ast';
 import { expandMatrix, matrixKeys } from './matrix.ts';
 import { normalizeSpec } from './normalize.ts';
 import { checkPodFields } from './k8s/check.ts';
+import { kubeValueProblems } from './k8s/values.ts';
 import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
@@ -205,11 +206,21 @@ class Issues {
  */
 export function parseSpec(text: string, file: string): { spec: DagSpec | null; issues: SpecIssue[] } {
   const issues = new Issues(file);
+  // YAML allows only printable characters (tab and line breaks aside): a raw NUL or ESC in a
+  // file is a binary file or a pasted terminal colour, and would reach a pod as it is.
+  // eslint-disable-next-line no-control-regex
+  const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/.exec(text);
+  if (control !== null) {
+    const before = text.slice(0, control.index);
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    issues.add({ line: before.split('\n').length, col: before.length - before.lastIndexOf('\n') }, [], `the file holds the control character U+${code}, which YAML does not allow; remove it (write it as an escape such as "\\x1b" inside double quotes if a value needs it)`);
+    return { spec: null, issues: issues.sorted() };
+  }
   const lines = new LineCounter();
   // `merge: true` lets users share blocks with anchors and `<<: *anchor`, as in many CI files.
   let doc: Document;
   try {
-    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true });
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true, logLevel: 'error' });
   } catch (err) {
     // The parser itself gave up (a string past the engine's length): a file no spec looks like.
     issues.add({ line: 1, col: 1 }, [], `the YAML parser could not read the file (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); is it a DAG spec?`);
@@ -237,6 +248,7 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   }
 
   checkDuplicateKeys(doc.contents, [], loc, issues);
+  checkKeysAndTemplates(doc.contents, [], loc, issues);
 
   let raw: unknown;
   try {
@@ -247,6 +259,7 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     issues.add({ line: 1, col: 1 }, [], `YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     return { spec: null, issues: issues.sorted() };
   }
+  keepNumbersAsWritten(doc.contents, [], raw, loc);
   if (raw === null || raw === undefined) {
     issues.add({ line: 1, col: 1 }, [], 'the spec is empty; expected a map with version, name and tasks');
     return { spec: null, issues: issues.sorted() };
@@ -300,6 +313,105 @@ function checkDuplicateKeys(node: unknown, path: (string | number)[], loc: Locat
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => checkDuplicateKeys(item, [...path, i], loc, issues));
+  }
+}
+
+/**
+ * Whether a string at `path` is a field whose `{{ }}` templates are rendered (image, command,
+ * args and env values of a task or of `defaults`), a condition or a matrix (they take
+ * expressions and are checked on their own), or data that is never rendered (params, descriptions).
+ */
+function templatesAllowedAt(path: SpecPath): boolean {
+  if (path[0] === 'params' || path[path.length - 1] === 'description') return true;
+  const rel = path[0] === 'tasks' ? path.slice(2) : path[0] === 'defaults' ? path.slice(1) : null;
+  if (rel === null || rel.length === 0) return false;
+  const [field] = rel;
+  if (field === 'image') return rel.length === 1;
+  if (field === 'command' || field === 'args' || field === 'env') return rel.length === 2;
+  return field === 'if' || field === 'strategy';
+}
+
+/**
+ * Checks every key and string of the document, wherever it is:
+ *  - a key must be a plain value (text, a number): `? [a]` or an empty key would be turned into
+ *    text or dropped without a word;
+ *  - no key may be `__proto__`: JavaScript gives it a meaning of its own, so such an entry (an env
+ *    variable, a matrix key, a label) would be lost or change what other entries mean;
+ *  - `{{ }}` only where templates are rendered: anywhere else it would reach the pod as it is
+ *    written, so a `nodeSelector` would select `{{ params.pool }}` literally.
+ */
+function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = pair.key as Node | null;
+      if (!isScalar(key) || key.value === null || key.value === undefined || (typeof key.value === 'string' && key.value.trim() === '')) {
+        const what = key === null || isScalar(key) ? 'an empty key' : isSeq(key) ? 'a list as a key' : 'a map as a key';
+        issues.add(key === null ? loc.nodePos(pair.value as Node | null) : loc.nodePos(key), path, `${what} ${where(path)}; keys must be names (text)`);
+        continue;
+      }
+      const k = keyText(key);
+      // Param and task names have their own, more specific message.
+      const named = path.length === 1 && (path[0] === 'params' || path[0] === 'tasks');
+      if (k === '__proto__' && !named) issues.add(loc.nodePos(key), [...path, k], `key "__proto__" ${where(path)} ${reservedNameProblem(k)!.slice(`"${k}" `.length)}`);
+      if (k.includes('{{') && !named && !templatesAllowedAt([...path, k])) issues.add(loc.nodePos(key), [...path, k], templateNotHere([...path, k], 'key'));
+      checkKeysAndTemplates(pair.value, [...path, k], loc, issues);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => checkKeysAndTemplates(item, [...path, i], loc, issues));
+  } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('{{') && !templatesAllowedAt(path)) {
+    issues.add(loc.stringPos(path, node.value.indexOf('{{')), path, templateNotHere(path, 'value'));
+  }
+}
+
+function templateNotHere(path: SpecPath, what: 'key' | 'value'): string {
+  return (
+    `${formatPath(path)}: a {{ }} template is not rendered in this ${what}, so it would reach the pod as written; ` +
+    'templates are rendered in image, command, args and env values only (for other fields, give the value itself, or set it per task)'
+  );
+}
+
+/**
+ * Whether the value at `path` becomes text (a param, an env value, a matrix value), so that a
+ * number written there must keep the digits it was written with. (`command` and `args` refuse
+ * numbers: they must be quoted.)
+ */
+function isTextPath(path: SpecPath): boolean {
+  const n = path.length;
+  if (path[0] === 'params') return n === 2 || (n === 3 && path[2] === 'default');
+  const rel = path[0] === 'tasks' ? path.slice(2) : path[0] === 'defaults' ? path.slice(1) : null;
+  if (rel === null) return false;
+  if (rel.length === 2 && rel[0] === 'env') return true;
+  if (rel[0] !== 'strategy' || rel[1] !== 'matrix') return false;
+  const m = rel.slice(2);
+  if (m[0] === 'include' || m[0] === 'exclude') return m.length === 3;
+  return m.length === 2 && typeof m[1] === 'number';
+}
+
+/**
+ * A number written where the value becomes text (`VERSION: 1.10`, `python: [3.10]`, an id
+ * `007`, `0x1F`, a 20-digit id) is kept as written: YAML reads it as a number, and its text
+ * would otherwise be JavaScript's (`1.1`, `7`, `31`, `12345678901234567000`): a silent change.
+ * A number whose text is JavaScript's already (`20`) stays a number, as in a GitHub matrix.
+ */
+/** A number whose text as written is not how JavaScript would print it. */
+function lossyNumber(node: Scalar, loc: Locator): boolean {
+  return (typeof node.value === 'number' || typeof node.value === 'bigint') && String(node.value) !== loc.source(node);
+}
+
+function keepNumbersAsWritten(node: unknown, path: SpecPath, raw: unknown, loc: Locator): void {
+  if (isMap(node) && isRecord(raw)) {
+    for (const pair of node.items) {
+      const k = isScalar(pair.key) ? keyText(pair.key) : null;
+      if (k === null || k === '__proto__' || !Object.hasOwn(raw, k)) continue;
+      const v = pair.value;
+      if (isScalar(v) && lossyNumber(v, loc) && isTextPath([...path, k])) raw[k] = loc.source(v);
+      else keepNumbersAsWritten(v, [...path, k], raw[k], loc);
+    }
+  } else if (isSeq(node) && Array.isArray(raw)) {
+    node.items.forEach((item, i) => {
+      if (isScalar(item) && lossyNumber(item, loc) && isTextPath([...path, i])) raw[i] = loc.source(item);
+      else keepNumbersAsWritten(item, [...path, i], raw[i], loc);
+    });
   }
 }
 
@@ -478,6 +590,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
   // Templates in defaults apply to every task, so they may only use params and run.
   for (const { text, path } of templateStrings(['defaults'], defaults)) {
     checkTemplate(text, path, params, null, loc, issues);
+    checkLiteralImage(text, path, loc, issues);
   }
   const dependsOn = reachability([...graph.values()]);
   const idSet = new Set(ids);
@@ -486,7 +599,10 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     if (!isRecord(task)) continue;
     const matrix = checkStrategy(id, task, params, { id, ids: idSet, isUpstream: (other) => dependsOn(id, other), matrix: 'none' }, loc, issues);
     const scope: TaskScope = { id, ids: idSet, isUpstream: (other) => dependsOn(id, other), matrix };
-    for (const { text, path } of templateStrings(['tasks', id], task)) checkTemplate(text, path, params, scope, loc, issues);
+    for (const { text, path } of templateStrings(['tasks', id], task)) {
+      checkTemplate(text, path, params, scope, loc, issues);
+      checkLiteralImage(text, path, loc, issues);
+    }
     if (typeof task.if === 'string') checkCondition(task.if, ['tasks', id, 'if'], params, scope, loc, issues);
     checkSensor(task, ['tasks', id, 'sensor'], loc, issues);
   }
@@ -498,6 +614,10 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
  * warning on a real cluster, so the pods would run without it.
  */
 function checkKubeFields(base: SpecPath, fields: unknown, loc: Locator, issues: Issues): void {
+  for (const p of kubeValueProblems(fields)) {
+    const path = [...base, ...p.path];
+    issues.add(p.at === 'key' ? loc.keyPos(path) : loc.valuePos(path), path, `${formatPath(path)}: ${p.message}`);
+  }
   if (!isRecord(fields) || !isRecord(fields.pod)) return;
   for (const issue of checkPodFields(fields.pod)) {
     const path = [...base, 'pod', ...issue.path];
@@ -531,6 +651,13 @@ function checkOctalLookalikes(node: unknown, path: SpecPath, loc: Locator, issue
       );
     }
   }
+}
+
+/** An image written out (no `{{ }}`; a rendered one is checked before the run, in prerender.ts) must be an image reference. */
+function checkLiteralImage(text: string, path: SpecPath, loc: Locator, issues: Issues): void {
+  if (path[path.length - 1] !== 'image' || text.includes('{{')) return;
+  const problem = imageProblem(text);
+  if (problem !== null) issues.add(loc.valuePos(path), path, `${formatPath(path)}: ${describeValue(text)} is not an image reference: ${problem}`);
 }
 
 /** Set on every task container by pod-dag-action itself (the path of the outputs file). */

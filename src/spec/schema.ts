@@ -21,7 +21,7 @@ function expected(what: string) {
 }
 
 /** A duration string (`90s`, `3m`, `1h30m`); a bare number is refused with a hint. */
-function duration(description: string) {
+function duration(description: string, options: { positive?: 'ms' | 's' } = {}) {
   const want = 'expected a duration string like "90s", "3m" or "1h30m"';
   return z
     .string({
@@ -31,12 +31,15 @@ function duration(description: string) {
     .superRefine((text, ctx) => {
       const parsed = parseDuration(text);
       if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `${want}, found ${JSON.stringify(text)}: ${parsed.reason}` });
+      // A limit of 0 would end at once; a pod's deadline counts whole seconds (0.5s would become 1s).
+      else if (options.positive === 's' && parsed.ms < 1000) ctx.addIssue({ code: 'custom', message: `${want}, found ${JSON.stringify(text)}: it must be at least 1s` });
+      else if (options.positive === 'ms' && parsed.ms === 0) ctx.addIssue({ code: 'custom', message: `${want}, found ${JSON.stringify(text)}: a limit of 0s would end at once` });
     })
     .meta({ pattern: DURATION_PATTERN, description });
 }
 
 /** A Kubernetes quantity such as `500m`, `4Gi`, `2`; numbers are accepted and kept as written. */
-const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;
+const QUANTITY = /^\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/;
 const quantity = z
   .union(
     [z.string().regex(QUANTITY, expected('a Kubernetes quantity like "500m", "4Gi" or 2')), z.number().nonnegative(expected('a quantity >= 0'))],
@@ -159,8 +162,8 @@ const taskFields = {
       expected('a whole number (retries: 2 is {limit: 2}) or a map with limit, delay, backoff, maxDelay, on, infrastructure'),
     )
     .optional(),
-  timeout: duration('Wall-clock limit of one attempt once it runs (none by default).').optional(),
-  startTimeout: duration('How long an attempt may stay Pending (unschedulable, pulling the image).').meta({ default: '5m' }).optional(),
+  timeout: duration('Wall-clock limit of one attempt once it runs (none by default).', { positive: 's' }).optional(),
+  startTimeout: duration('How long an attempt may stay Pending (unschedulable, pulling the image).', { positive: 'ms' }).meta({ default: '5m' }).optional(),
   pod: pod.optional(),
 };
 
@@ -191,7 +194,7 @@ const sensor = z
   .strictObject(
     {
       interval: duration('Wait between two pokes (each poke is a new pod; none is kept between pokes).'),
-      timeout: duration('How long to wait for the condition, counted from the first poke; retries do not extend it.'),
+      timeout: duration('How long to wait for the condition, counted from the first poke; retries do not extend it.', { positive: 'ms' }),
       onTimeout: z
         .enum(['fail', 'skip'], expected('"fail" or "skip"'))
         .optional()
@@ -260,7 +263,7 @@ export const specSchema = z
       params: z.record(z.string(), param, expected('a map of param name → default or {default, required, description}')).optional().describe("Values substituted by {{ params.<name> }}; overridable by the action's params input."),
       defaults: defaultsSchema.optional(),
       tasks: z.record(z.string(), taskSchema, expected('a map of task id → task')).describe('The tasks, by id (lowercase letters, digits and "-", at most 40 characters).'),
-      timeout: duration('Limit for the whole run (none by default).').optional(),
+      timeout: duration('Limit for the whole run (none by default).', { positive: 'ms' }).optional(),
     },
     expected('a map with version, name, tasks…'),
   )

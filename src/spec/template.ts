@@ -26,6 +26,7 @@ import {
   type TaskValue,
 } from './expression.ts';
 import type { Template } from './types.ts';
+import { UserError } from '../common/errors.ts';
 
 /** A reference inside a template (see ExprRef in expression.ts). */
 export type TemplateRef = ExprRef;
@@ -47,7 +48,7 @@ export interface TemplateSyntaxError {
 }
 
 /** Thrown by `renderTemplate` when a value is missing or cannot be put into text at run time. */
-export class TemplateError extends Error {
+export class TemplateError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'TemplateError';

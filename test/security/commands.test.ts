@@ -45,10 +45,11 @@ async function workspace(yaml: string): Promise<string> {
   return dir;
 }
 
-const q = (s: string) => JSON.stringify(s);
+/** A YAML double-quoted string: JSON's escapes, and C1 controls (which YAML allows only escaped) as \xNN. */
+const q = (s: string) => JSON.stringify(s).replace(/[\u0080-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
 
 describe('plan mode: text of the spec and params printed to the step log', () => {
-  it('prints a hostile image, condition and param as text, never as a command', async () => {
+  it('prints a hostile condition and param as text, never as a command', async () => {
     const yaml = [
       'version: 1',
       'name: hostile-plan',
@@ -56,17 +57,45 @@ describe('plan mode: text of the spec and params printed to the step log', () =>
       `  note: ${q(HOSTILE.join(' '))}`,
       'tasks:',
       '  a:',
-      `    image: ${q(`busybox${HOSTILE.join('')}`)}`,
+      '    image: busybox',
+      '    args: ["{{ params.note }}"]',
       '  b:',
       '    needs: [a]',
-      '    image: "busybox:{{ params.note }}"',
+      '    image: busybox',
       `    if: ${q(`failure() || '${HOSTILE.join('').replace(/'/g, '')}' == 'x'`)}`,
     ].join('\n');
     const cwd = await workspace(yaml);
     const step = await runStep({ cwd, inputs: { dag: 'dag.yaml', mode: 'plan', params: `note: ${q(HOSTILE.join('\n'))}` } });
     expect(step.exitCode, step.stdout + step.stderr).toBe(0);
-    expect(step.stdout).toContain('# #[add-mask]failed');
     expectOnlyOurCommands(step);
+  });
+
+  it('refuses a hostile image, written out or rendered from a param, printing it as text, never as a command', async () => {
+    const yaml = [
+      'version: 1',
+      'name: hostile-plan',
+      'params:',
+      '  note: x',
+      'tasks:',
+      '  a:',
+      `    image: ${q(`busybox${HOSTILE.join('')}`)}`,
+      '  b:',
+      '    needs: [a]',
+      '    image: "busybox:{{ params.note }}"',
+    ].join('\n');
+    const cwd = await workspace(yaml);
+    const written = await runStep({ cwd, inputs: { dag: 'dag.yaml', mode: 'plan' } });
+    expect(written.exitCode).toBe(1);
+    expect(written.stdout).toContain('# #[add-mask]failed');
+    expect(written.commands.find((c) => c.command === 'error')?.properties).toMatchObject({ file: 'dag.yaml', line: '7', col: '12' });
+    expectOnlyOurCommands(written);
+
+    await writeFile(path.join(cwd, 'dag.yaml'), yaml.replace(/ {4}image: "busybox[^\n]*\n {2}b:/, '    image: busybox\n  b:'));
+    const rendered = await runStep({ cwd, inputs: { dag: 'dag.yaml', mode: 'plan', params: `note: ${q(HOSTILE.join('\n'))}` } });
+    expect(rendered.exitCode).toBe(1);
+    expect(rendered.stdout).toMatch(/tasks\.b\.image: the image renders to .*, which is not an image reference/);
+    expect(rendered.commands.find((c) => c.command === 'error')?.properties).toMatchObject({ file: 'dag.yaml', line: '8', col: '3' });
+    expectOnlyOurCommands(rendered);
   });
 
   it('prints a hostile spec error (an unknown key, a bad value) as text', async () => {

@@ -3,7 +3,7 @@
  * log: a failure names the command and how much it printed, not what, when the action connects
  * and when client-node runs the plugin again for a fresh token during the run.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,5 +66,25 @@ describe('the action with a failing credential plugin', () => {
     expect(step.exitCode).toBe(1);
     expect(step.stdout + step.stderr + step.summary).not.toContain('LEAKED');
     expect(step.stdout).toContain("credential plugin `sh`");
+  });
+});
+
+describe('a credential plugin that never answers', () => {
+  it('is stopped after the timeout, with its process group, and the error says what it may wait for', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-cred-'));
+    const pidFile = path.join(dir, 'child.pid');
+    // A plugin that waits (as for a login prompt), with a child of its own holding the pipes open.
+    const script = `sleep 600 & echo $! > ${pidFile}; echo "${LEAK}" >&2; wait`;
+    const err = await connect({ kubeconfig: kubeconfig(script) }, {}, { credentialPluginTimeoutMs: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CredentialPluginError);
+    expect((err as Error).message).toMatch(/^The kubeconfig's credential plugin `sh` \(user "u"\) did not answer within 300ms and was stopped\./);
+    expect((err as Error).message).not.toContain('LEAKED');
+    // Its child was killed with it: gone, or a zombie nobody reaped yet (no init reaps in a container).
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    const state = await readFile(`/proc/${pid}/stat`, 'utf8').then(
+      (stat) => stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0],
+      () => 'gone',
+    );
+    expect(['gone', 'Z', 'X']).toContain(state);
   });
 });

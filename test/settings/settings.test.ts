@@ -108,3 +108,47 @@ describe('readRunContext', () => {
     expect(readRunContext({})).toMatchObject({ repository: null, runId: null, runAttempt: 1, serverUrl: 'https://github.com' });
   });
 });
+
+describe('inputs past what the action can hold', () => {
+  const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? '';
+  const problem = (values: Record<string, string>) => {
+    try {
+      readSettings(inputs({ dag: 'a.yaml', ...values }));
+    } catch (error) {
+      expect(error).toBeInstanceOf(InputError);
+      return (error as Error).message;
+    }
+    return null;
+  };
+
+  it('refuses a log-tail-lines past 1,000: each failed task keeps that many lines in memory for a summary of 1 MiB', () => {
+    expect(problem({ 'log-tail-lines': '1001' })).toBe(`Invalid input 'log-tail-lines': '1001'. Expected a whole number >= 0 and at most 1,000.`);
+    expect(problem({ 'log-tail-lines': '99999999999999999999999' })).toMatch(/at most 1,000\.$/);
+    expect(problem({ 'log-tail-lines': '1000' })).toBeNull();
+  });
+
+  it('refuses a whole number past what JavaScript holds exactly, saying so', () => {
+    expect(problem({ 'max-parallel': '99999999999999999999999' })).toBe(`Invalid input 'max-parallel': '99999999999999999999999'. Expected a whole number >= 0 and at most 9,007,199,254,740,991.`);
+  });
+
+  it('refuses a duration past ten years, saying why, and quotes at most 100 characters of any value', () => {
+    expect(problem({ 'concurrency-timeout': '99999999999999999999d' })).toBe(
+      `Invalid input 'concurrency-timeout': '99999999999999999999d'. Expected a duration like "90s", "30m", "1h30m" or "7d" (it is longer than 3650d, the longest duration accepted).`,
+    );
+    expect(problem({ retention: 'x'.repeat(5000) })!.length).toBeLessThan(300);
+  });
+});
+
+describe('the matrix-leg input, bounded', () => {
+  const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? '';
+  it('refuses a leg nested thousands of levels deep with a message, not an internal error (the run identity walks it)', () => {
+    const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'matrix-leg': deep }))).toThrow(/Invalid input 'matrix-leg': it is nested more than 20 levels deep/);
+  });
+  it('refuses a leg of more than 64 KiB', () => {
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'matrix-leg': JSON.stringify({ a: 'x'.repeat(70_000) }) }))).toThrow(/it is 70,\d{3} characters long/);
+  });
+  it('keeps an ordinary leg, objects included', () => {
+    expect(readSettings(inputs({ dag: 'a.yaml', 'matrix-leg': '{"region": "eu", "db": {"host": "a", "port": 5432}}' })).identity.leg).toEqual({ region: 'eu', db: { host: 'a', port: 5432 } });
+  });
+});
