@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { createAuthority, type CertificateAuthority } from '../sandbox/certs.ts';
 import type { ImageSpec, NodeSpec } from '../sandbox/index.ts';
+import { extendedAllocatable } from '../sandbox/scheduler.ts';
 
 export type { ImageSpec, NodeSpec } from '../sandbox/index.ts';
 
@@ -239,12 +240,81 @@ interface NodeAgentModule {
   }): Promise<{ close(): Promise<void>; containerStarts(podName?: string): number }>;
 }
 
+/** The prefix of every control plane's work dir in the temporary directory. */
+const DIR_PREFIX = 'pod-dag-control-plane-';
+/** The file in a work dir naming the process that owns it: `<pid> <start time in clock ticks since boot>`. */
+const OWNER_FILE = 'owner';
+
+/** When a process started (field 22 of /proc/<pid>/stat), so a pid the system reused is not taken for the owner; undefined if it is gone. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process an owner file names still runs: the same pid, started at the same time where /proc tells. */
+function isAlive(pid: number, started: string): boolean {
+  if (existsSync('/proc/self/stat')) {
+    const now = processStart(pid);
+    return now !== undefined && (started === '?' || now === started);
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** This process, as an owner file names it. */
+export function ownerLine(pid = process.pid): string {
+  return `${pid} ${processStart(pid) ?? '?'}`;
+}
+
+/**
+ * Removes the work dirs (etcd's data, certificates, logs) that control planes left behind in `tmp`
+ * when their process was killed (SIGKILL, a crash: no close() ran; setpriv's pdeathsig took the
+ * components down with it). A dir is stale when the process its owner file names is gone, or the
+ * pid now belongs to a process that started at another time. A dir without an owner file is left
+ * alone (a control plane still starting, or one from before owner files). Returns what it removed.
+ */
+export function removeStaleDirs(tmp = tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(tmp).filter((n) => n.startsWith(DIR_PREFIX));
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const dir = path.join(tmp, name);
+    let owner: string;
+    try {
+      owner = readFileSync(path.join(dir, OWNER_FILE), 'utf8').trim();
+    } catch {
+      continue;
+    }
+    const [pid, started] = owner.split(' ');
+    if (/^\d+$/.test(pid ?? '') && isAlive(Number(pid), started ?? '?')) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
 /** Starts etcd, kube-apiserver, kube-scheduler and the node agent; see ControlPlaneOptions. */
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const log = opts.log ?? (() => {});
   const t0 = Date.now();
   const bin = await ensureBinaries();
-  const dir = mkdtempSync(path.join(tmpdir(), 'pod-dag-control-plane-'));
+  // What earlier control planes left when they were killed goes first (their etcd data is ~100 MB).
+  for (const stale of removeStaleDirs()) log(`removed ${stale}, left by a control plane whose process is gone`);
+  const dir = mkdtempSync(path.join(tmpdir(), DIR_PREFIX));
+  writeFileSync(path.join(dir, OWNER_FILE), `${ownerLine()}\n`);
   const components: Component[] = [];
   const closers: (() => Promise<void>)[] = [];
   let closed = false;
@@ -414,7 +484,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
 /** Registers a Node as its kubelet would (used when no node agent runs): Ready, with capacity. */
 async function registerNode(core: k8s.CoreV1Api, n: NodeSpec): Promise<void> {
-  const resources = { cpu: n.allocatable?.cpu ?? '64', memory: n.allocatable?.memory ?? '256Gi', pods: n.allocatable?.pods ?? '110' };
+  const resources = { cpu: n.allocatable?.cpu ?? '64', memory: n.allocatable?.memory ?? '256Gi', pods: n.allocatable?.pods ?? '110', ...extendedAllocatable(n) };
   await core.createNode({
     body: {
       metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', ...n.labels } },

@@ -13,6 +13,7 @@ import { Kubelet, type KubeletHost, type PodRef } from './kubelet.ts';
 import type { LogStore } from './logs.ts';
 import { TERMINAL } from './pod-status.ts';
 import { now, scriptedImage, type ImageSpec } from './runtime.ts';
+import { Later } from './later.ts';
 import { podRequests, schedule, type NodeSpec, type NodeUsage, type SchedPod } from './scheduler.ts';
 import type { KObject } from './selectors.ts';
 import type { Change, Store } from './store.ts';
@@ -47,12 +48,11 @@ export class NodeAgent {
   /** Pods waiting for a node: uid → namespace and name, in creation order. */
   #unschedulable = new Map<string, { ns: string; name: string }>();
   /** Pods bound to a node and not finished: uid → node and requests (the scheduler's cache). */
-  #placed = new Map<string, { node: string; cpu: number; memory: number }>();
+  #placed = new Map<string, { node: string; cpu: number; memory: number; extended: Record<string, number> }>();
   #retryQueued = false;
   #unsubscribe: () => void;
-  #closed = false;
+  #later = new Later();
   #ipCounter = 1;
-  #pending = new Set<NodeJS.Immediate>();
 
   constructor(options: AgentOptions) {
     this.#o = options;
@@ -77,12 +77,7 @@ export class NodeAgent {
   }
 
   #defer(fn: () => void): void {
-    if (this.#closed) return;
-    const h = setImmediate(() => {
-      this.#pending.delete(h);
-      if (!this.#closed) fn();
-    });
-    this.#pending.add(h);
+    this.#later.run(fn);
   }
 
   #onChange(c: Change): void {
@@ -123,7 +118,7 @@ export class NodeAgent {
   }
 
   #event(pod: PodRef, type: 'Normal' | 'Warning', reason: string, message: string, component: string, fieldPath?: string, host?: string): void {
-    if (!this.#o.events || this.#closed) return;
+    if (!this.#o.events || this.#later.closed) return;
     const ts = now();
     const involvedObject: Record<string, string> = { kind: 'Pod', namespace: pod.ns, name: pod.name, uid: pod.uid, apiVersion: 'v1' };
     if (fieldPath) involvedObject.fieldPath = fieldPath;
@@ -141,12 +136,13 @@ export class NodeAgent {
 
   /** What is placed on `node`: pods bound to it that have not finished or gone. */
   #usage(node: string): NodeUsage {
-    const u = { cpu: 0, memory: 0, pods: 0 };
+    const u = { cpu: 0, memory: 0, pods: 0, extended: {} as Record<string, number> };
     for (const p of this.#placed.values()) {
       if (p.node !== node) continue;
       u.cpu += p.cpu;
       u.memory += p.memory;
       u.pods++;
+      for (const [k, n] of Object.entries(p.extended)) u.extended[k] = (u.extended[k] ?? 0) + n;
     }
     return u;
   }
@@ -226,10 +222,8 @@ export class NodeAgent {
 
   /** Kills every process, clears every timer, removes temp files. */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#later.close();
     this.#unsubscribe();
-    for (const h of this.#pending) clearImmediate(h);
-    this.#pending.clear();
     await this.#kubelet.close();
   }
 }

@@ -14,7 +14,7 @@ import { Counters, Faults } from './faults.ts';
 import { LogStore } from './logs.ts';
 import type { Rule, User } from './rbac.ts';
 import { coreResource } from './resources.ts';
-import { allocatable, type NodeSpec } from './scheduler.ts';
+import { allocatable, extendedAllocatable, type NodeSpec } from './scheduler.ts';
 import type { KObject } from './selectors.ts';
 import { handle, type RequestObserver, type ServerContext } from './server.ts';
 import { Store } from './store.ts';
@@ -156,8 +156,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...(n.labels ?? {}) } },
       spec: n.taints?.length ? { taints: n.taints } : {},
       status: {
-        capacity: { cpu: String(cap.cpu), memory: n.allocatable?.memory ?? '256Gi', pods: String(cap.pods) },
-        allocatable: { cpu: n.allocatable?.cpu ?? String(cap.cpu), memory: n.allocatable?.memory ?? '256Gi', pods: String(cap.pods) },
+        capacity: { cpu: String(cap.cpu), memory: n.allocatable?.memory ?? '256Gi', pods: String(cap.pods), ...extendedAllocatable(n) },
+        allocatable: { cpu: n.allocatable?.cpu ?? String(cap.cpu), memory: n.allocatable?.memory ?? '256Gi', pods: String(cap.pods), ...extendedAllocatable(n) },
         conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: nowTs(), lastTransitionTime: nowTs() }],
         addresses: [{ type: 'InternalIP', address: `10.0.0.${nodes.indexOf(n) + 1}` }, { type: 'Hostname', address: n.name }],
         nodeInfo: { kubeletVersion: 'v1.32.0-sandbox', containerRuntimeVersion: 'containerd://sandbox', operatingSystem: 'linux', architecture: 'amd64', osImage: 'sandbox', kernelVersion: '', kubeProxyVersion: '', machineID: '', systemUUID: '', bootID: '' },

@@ -15,6 +15,7 @@ import { buildEnv, EnvError, type EnvContainer, type EnvLookup } from './env.ts'
 import type { ContainerLog, LogStore } from './logs.ts';
 import { podStatus, TERMINAL, type ContainerRecord, type PodRecord } from './pod-status.ts';
 import { imagePullMessage, now, runProcess, scriptedImage, type ImageSpec, type RuntimeContainer, type Scripted, type Terminated } from './runtime.ts';
+import { Later } from './later.ts';
 import type { KObject } from './selectors.ts';
 
 /** A pod by namespace, name and uid (a pod recreated under the same name is another pod). */
@@ -102,8 +103,7 @@ export class Kubelet {
   #runs = new Map<string, PodRun>();
   #starts = new Map<string, number>();
   #totalStarts = 0;
-  #closed = false;
-  #pending = new Set<NodeJS.Immediate>();
+  #later = new Later();
 
   constructor(options: KubeletOptions) {
     this.#o = options;
@@ -120,18 +120,13 @@ export class Kubelet {
   }
 
   #defer(fn: () => void): void {
-    if (this.#closed) return;
-    const h = setImmediate(() => {
-      this.#pending.delete(h);
-      if (!this.#closed) fn();
-    });
-    this.#pending.add(h);
+    this.#later.run(fn);
   }
 
   #timer(run: PodRun, ms: number, fn: () => void): NodeJS.Timeout {
     const t = setTimeout(() => {
       run.timers.delete(t);
-      if (!this.#closed) fn();
+      if (!this.#later.closed) fn();
     }, ms);
     run.timers.add(t);
     return t;
@@ -142,14 +137,14 @@ export class Kubelet {
   }
 
   #event(run: PodRun, c: CRun, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    if (this.#closed) return;
+    if (this.#later.closed) return;
     run.host.event(this.#ref(run), run.node, type, reason, message, c.init ? `spec.initContainers{${c.spec.name}}` : `spec.containers{${c.spec.name}}`);
   }
 
   /** Starts the kubelet's work for a pod bound to a node (once per uid). */
   run(pod: KObject, placement: Placement, host: KubeletHost): void {
     const uid = pod.metadata.uid!;
-    if (this.#closed || this.#runs.has(uid)) return;
+    if (this.#later.closed || this.#runs.has(uid)) return;
     const full = pod.spec as { restartPolicy: string; terminationGracePeriodSeconds: number; activeDeadlineSeconds?: number; containers: Container[]; initContainers?: Container[] };
     const mk = (c: Container, init: boolean): CRun => ({
       spec: c, init, restartCount: 0, lastState: {},
@@ -245,7 +240,7 @@ export class Kubelet {
 
   /** Builds the container's environment and starts it (or reports CreateContainerConfigError). */
   #create(run: PodRun, c: CRun, script: Scripted | undefined, sources: EnvLookup): void {
-    if (this.#closed || run.stopping || run.terminal || !('waiting' in c.state)) return;
+    if (this.#later.closed || run.stopping || run.terminal || !('waiting' in c.state)) return;
     const pod = run.host.pod(run);
     if (!pod) return;
     const image = c.spec.image;
@@ -467,9 +462,7 @@ export class Kubelet {
 
   /** Kills every process, clears every timer, removes temp files. */
   async close(): Promise<void> {
-    this.#closed = true;
-    for (const h of this.#pending) clearImmediate(h);
-    this.#pending.clear();
+    this.#later.close();
     const waits: Promise<void>[] = [];
     for (const run of this.#runs.values()) {
       for (const t of run.timers) clearTimeout(t);

@@ -12,7 +12,13 @@ import type { ContainerLog } from './logs.ts';
 
 /** What a locally run image "contains": its working directory, PATH entries and environment. */
 export interface ImageSpec {
+  /** The image's ENTRYPOINT: what runs when the container gives no `command`. */
+  entrypoint?: string[];
+  /** The image's CMD: the arguments when the container gives neither `command` nor `args`. */
+  cmd?: string[];
   workingDir?: string;
+  /** A directory standing for the image's file system: an absolute command (/opt/x/bin/y) found under it runs from there. */
+  root?: string;
   path?: string[];
   env?: Record<string, string>;
 }
@@ -121,7 +127,8 @@ export function runProcess(
   const envObj: Record<string, string> = {};
   for (const [k, v] of env) envObj[k] = mapPath(v);
   envObj.HOME ??= dir;
-  const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a) => mapPath(expand(a, env)));
+  // Kubernetes' rule: a container's command replaces the image's ENTRYPOINT and CMD; args alone replace only CMD.
+  const argv = (c.command ? [...c.command, ...(c.args ?? [])] : [...(image.entrypoint ?? []), ...(c.args ?? image.cmd ?? [])]).map((a) => mapPath(expand(a, env)));
   const startedAt = now();
   const cwd = c.workingDir ?? image.workingDir ?? process.cwd();
   const fail = (message: string): void => {
@@ -135,7 +142,8 @@ export function runProcess(
     defer(() => fail(`${START_ERROR}error during container init: chdir to cwd ("${cwd}") set in config.json failed: no such file or directory: unknown`));
     return undefined;
   }
-  const cmd = argv[0]!;
+  const inRoot = image.root && argv[0]!.startsWith('/') ? join(image.root, argv[0]!) : undefined;
+  const cmd = inRoot && existsSync(inRoot) ? inRoot : argv[0]!;
   let child: ChildProcess;
   try {
     child = spawn(cmd, argv.slice(1), { cwd, env: envObj, stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });

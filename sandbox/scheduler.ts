@@ -10,8 +10,11 @@ export interface NodeSpec {
   name: string;
   labels?: Record<string, string>;
   taints?: { key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }[];
-  /** Allocatable resources, as quantities: cpu, memory, pods (default 64 cores, 256Gi, 10000 pods). */
-  allocatable?: { cpu?: string; memory?: string; pods?: string };
+  /**
+   * Allocatable resources, as quantities: cpu, memory, pods (default 64 cores, 256Gi, 10000 pods),
+   * and any extended resource (e.g. "nvidia.com/gpu": "1"; none unless given).
+   */
+  allocatable?: { cpu?: string; memory?: string; pods?: string; [extended: string]: string | undefined };
 }
 
 interface Toleration { key?: string; operator?: string; value?: string; effect?: string }
@@ -23,20 +26,30 @@ export interface SchedPod {
   nodeSelector?: Record<string, string>;
   affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: Term[] } } };
   tolerations?: Toleration[];
-  containers?: { resources?: { requests?: Record<string, string> } }[];
-  initContainers?: { resources?: { requests?: Record<string, string> } }[];
+  containers?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
+  initContainers?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
+}
+
+const BASIC = new Set(['cpu', 'memory', 'pods', 'ephemeral-storage']);
+
+/** A container's extended resources (e.g. nvidia.com/gpu): requests, which default to limits as the API server defaults them. */
+function extendedOf(c: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }): [string, number][] {
+  const all = { ...c.resources?.limits, ...c.resources?.requests };
+  return Object.entries(all).filter(([k]) => !BASIC.has(k) && !k.startsWith('hugepages-')).map(([k, v]) => [k, parseQuantity(v) ?? 0]);
 }
 
 /** Resources a pod asks for: the larger of the sum over containers and the largest init container. */
-export function podRequests(spec: SchedPod): { cpu: number; memory: number } {
-  const sum = { cpu: 0, memory: 0 };
+export function podRequests(spec: SchedPod): { cpu: number; memory: number; extended: Record<string, number> } {
+  const sum = { cpu: 0, memory: 0, extended: {} as Record<string, number> };
   for (const c of spec.containers ?? []) {
     sum.cpu += parseQuantity(c.resources?.requests?.cpu) ?? 0;
     sum.memory += parseQuantity(c.resources?.requests?.memory) ?? 0;
+    for (const [k, n] of extendedOf(c)) sum.extended[k] = (sum.extended[k] ?? 0) + n;
   }
   for (const c of spec.initContainers ?? []) {
     sum.cpu = Math.max(sum.cpu, parseQuantity(c.resources?.requests?.cpu) ?? 0);
     sum.memory = Math.max(sum.memory, parseQuantity(c.resources?.requests?.memory) ?? 0);
+    for (const [k, n] of extendedOf(c)) sum.extended[k] = Math.max(sum.extended[k] ?? 0, n);
   }
   return sum;
 }
@@ -75,7 +88,12 @@ function tolerates(tolerations: Toleration[], taint: NonNullable<NodeSpec['taint
 }
 
 /** What is already placed on a node. */
-export interface NodeUsage { cpu: number; memory: number; pods: number }
+export interface NodeUsage { cpu: number; memory: number; pods: number; extended?: Record<string, number> }
+
+/** A node's extended resources (e.g. nvidia.com/gpu), as given: its capacity and allocatable beside cpu, memory and pods. */
+export function extendedAllocatable(node: NodeSpec): Record<string, string> {
+  return Object.fromEntries(Object.entries(node.allocatable ?? {}).filter((e): e is [string, string] => !BASIC.has(e[0]) && e[1] !== undefined));
+}
 
 /** The node's allocatable resources as numbers. */
 export function allocatable(node: NodeSpec): { cpu: number; memory: number; pods: number } {
@@ -115,6 +133,9 @@ export function schedule(
     if (used.pods + 1 > cap.pods) insufficient.push('Too many pods');
     if (want.cpu > 0 && used.cpu + want.cpu > cap.cpu + 1e-9) insufficient.push('Insufficient cpu');
     if (want.memory > 0 && used.memory + want.memory > cap.memory) insufficient.push('Insufficient memory');
+    for (const [k, n] of Object.entries(want.extended)) {
+      if (n > 0 && (used.extended?.[k] ?? 0) + n > (parseQuantity(node.allocatable?.[k]) ?? 0)) insufficient.push(`Insufficient ${k}`);
+    }
     if (insufficient.length) {
       insufficient.forEach(add);
       resourceFailures++;

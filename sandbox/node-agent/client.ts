@@ -6,29 +6,16 @@
  */
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import type { KObject } from '../selectors.ts';
 
 /** Who the client is: a client certificate (a node: CN=system:node:<name>, O=system:nodes) or a bearer token. */
 export type Credentials = { certPem: string; keyPem: string } | { token: string };
 
-/** A Kubernetes object as JSON. */
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    deletionTimestamp?: string;
-    deletionGracePeriodSeconds?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    [k: string]: unknown;
-  };
+/** A Kubernetes object as JSON: the sandbox's object shape (selectors.ts), with what the node agent reads typed. */
+export interface KubeObject extends KObject {
+  metadata: KObject['metadata'] & { generation?: number; deletionTimestamp?: string; deletionGracePeriodSeconds?: number };
   spec?: unknown;
   status?: unknown;
-  [k: string]: unknown;
 }
 
 /** An API answer other than 2xx: the status code and the server's `Status` message. */

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { release } from 'node:os';
 import { ApiError, type ApiClient, type KubeObject } from './client.ts';
-import type { NodeSpec } from '../scheduler.ts';
+import { extendedAllocatable, type NodeSpec } from '../scheduler.ts';
 
 /** The taint the TaintNodesByCondition admission plugin adds to every new Node. */
 export const NOT_READY_TAINT = 'node.kubernetes.io/not-ready';
@@ -47,6 +47,7 @@ export function nodeObject(spec: NodeSpec, facts: NodeFacts): KubeObject {
     memory: spec.allocatable?.memory ?? '256Gi',
     pods: spec.allocatable?.pods ?? '110',
     'ephemeral-storage': '100Gi',
+    ...extendedAllocatable(spec),
   };
   return {
     apiVersion: 'v1',

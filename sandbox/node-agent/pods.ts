@@ -248,13 +248,21 @@ export class NodePods {
       }
     }
     const fetch = async (resource: string, name: string): Promise<[string, KObject | undefined]> => {
-      try {
-        return [name, await this.#o.client.request<KObject>('GET', `/api/v1/namespaces/${encodeURIComponent(ref.ns)}/${resource}/${encodeURIComponent(name)}`)];
-      } catch (err) {
-        // 404, or 403: the node authorizer lets a node read only what its pods refer to, and a
-        // missing object is refused before it is looked up.
-        if (err instanceof ApiError && (err.code === 404 || err.code === 403)) return [name, undefined];
-        throw err;
+      // The node authorizer learns that this pod is bound here from its own watch, a moment after
+      // the agent does: until then it refuses (403) what the pod refers to. Ask again for a while,
+      // as the kubelet waits for its secret and configmap caches to sync before it gives up.
+      for (let wait = 25; ; wait *= 2) {
+        try {
+          return [name, await this.#o.client.request<KObject>('GET', `/api/v1/namespaces/${encodeURIComponent(ref.ns)}/${resource}/${encodeURIComponent(name)}`)];
+        } catch (err) {
+          // 404, or 403 after the waits: the node authorizer also refuses a missing object before it is looked up.
+          if (err instanceof ApiError && err.code === 403 && wait <= 800) {
+            await new Promise((resolve) => setTimeout(resolve, wait));
+            continue;
+          }
+          if (err instanceof ApiError && (err.code === 404 || err.code === 403)) return [name, undefined];
+          throw err;
+        }
       }
     };
     const [s, cm] = await Promise.all([

@@ -2,7 +2,7 @@
  * The README's promises, through the bundled action exactly as the runner runs it (dist/index.js,
  * INPUT_* variables, the runner's files): `plan` renders every example with no cluster and no
  * credentials at all, and examples/hello runs on a cluster from a kubeconfig input, with the
- * outputs the README describes.
+ * outputs the README describes (on the cluster POD_DAG_TEST_CLUSTER picks: test/helpers/cluster.ts).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseSpec } from '../../src/spec/index.ts';
-import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
+import { CLUSTER } from '../helpers/cluster.ts';
+import { fileCluster } from '../helpers/e2e.ts';
 import { ROOT, runStep } from '../harness/action.ts';
 
 const examples = readdirSync(path.join(ROOT, 'examples'), { withFileTypes: true })
@@ -49,19 +50,15 @@ describe('plan mode of the bundled action, with no cluster and no credentials', 
   });
 });
 
-describe('examples/hello through the bundled action, on the sandbox cluster', () => {
-  let sandbox: Sandbox;
-  beforeAll(async () => {
-    sandbox = await startSandbox();
-  });
-  afterAll(async () => {
-    await sandbox?.close();
-  });
+describe(`examples/hello through the bundled action, on the ${CLUSTER.kind} cluster`, () => {
+  // On a given kubeconfig (kind in the e2e workflow) the namespace exists already.
+  const namespace = CLUSTER.kind === 'kubeconfig' ? process.env['POD_DAG_E2E_NAMESPACE'] || 'pod-dag-e2e' : 'default';
+  const cluster = fileCluster({ namespaces: [namespace] });
 
-  it('runs from a kubeconfig input and sets result, failed-tasks, outputs and summary-json', async () => {
-    const kubeconfig = sandbox.kubeconfig();
+  it('runs from a kubeconfig input and sets result, failed-tasks, outputs and summary-json @real-cluster', async () => {
+    const kubeconfig = cluster().kubeconfig(namespace);
     const step = await runStep({
-      inputs: { dag: 'examples/hello/dag.yaml', kubeconfig, 'keep-pods': 'never', params: 'who: readme' },
+      inputs: { dag: 'examples/hello/dag.yaml', kubeconfig, namespace, 'keep-pods': 'never', params: 'who: readme' },
       env: { GITHUB_RUN_ID: `${process.pid}${Date.now() % 1e6}` },
     });
     expect(step.commands.filter((c) => c.command === 'error').map((c) => c.message)).toEqual([]);

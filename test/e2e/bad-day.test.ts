@@ -8,30 +8,24 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
-import type { Sandbox } from '../../sandbox/index.ts';
 import { startDemoCluster } from '../fixtures/demo-cluster.ts';
+import { fileSandbox, show } from '../helpers/e2e.ts';
 import { runStep, stepScope, type StepResult } from '../harness/action.ts';
 
 const DAG = 'test/fixtures/bad-day/dag.yaml';
 const RUN_ID = '4000001';
 
-let sandbox: Sandbox;
+const sandbox = fileSandbox(startDemoCluster);
 let scratch: string;
 beforeAll(async () => {
-  sandbox = await startDemoCluster();
   scratch = await mkdtemp(path.join(tmpdir(), 'pod-dag-bad-day-'));
 });
-afterAll(async () => {
-  await sandbox?.close();
-});
-
-const show = (step: StepResult) => `exit ${step.exitCode}\n${step.maskedLog}\n${step.stderr}`;
 const pod = (task: string, runAttempt: number, attempt = 1) => podName({ dag: 'bad-day', runId: RUN_ID, scope: stepScope(), runAttempt, task, attempt });
 const attemptOf = (runAttempt: number) =>
   runStep({
-    inputs: { dag: DAG, params: `scratch: ${scratch}\n`, kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'on-failure' },
+    inputs: { dag: DAG, params: `scratch: ${scratch}\n`, kubeconfig: sandbox().kubeconfig(), 'keep-pods': 'on-failure' },
     env: { GITHUB_RUN_ID: RUN_ID, GITHUB_RUN_ATTEMPT: String(runAttempt) },
   });
 
@@ -52,9 +46,9 @@ describe('the bad day', () => {
     expect(log).toContain('publish skipped: needs "build-report", which was skipped');
     expect(log).toContain('[notify] posting the run summary to #data-alerts');
     for (const [task, starts] of [['extract', 1], ['load-users', 1], ['notify', 1], ['build-report', 0], ['publish', 0]] as const) {
-      expect(sandbox.containerStarts(pod(task, 1)), task).toBe(starts);
+      expect(sandbox().containerStarts(pod(task, 1)), task).toBe(starts);
     }
-    expect(sandbox.containerStarts(pod('load-events', 1, 2))).toBe(1);
+    expect(sandbox().containerStarts(pod('load-events', 1, 2))).toBe(1);
 
     // The annotation says how it ended once, and what it kept from running.
     const error = first.commands.find((c) => c.command === 'error' && c.properties['title']?.startsWith('Task load-users'));
@@ -69,7 +63,7 @@ describe('the bad day', () => {
     expect(summary).toContain(`kubectl -n default describe pod ${pod('load-users', 1)}`);
     expect(summary).toContain('kept by `keep-pods: on-failure`');
     // The failed attempt's pod is kept, as the summary says.
-    expect(sandbox.get('pods', 'default', pod('load-users', 1))).toBeDefined();
+    expect(sandbox().get('pods', 'default', pod('load-users', 1))).toBeDefined();
   });
 
   it('run attempt 2 (Re-run failed jobs): only the failed task and what follows it run', async () => {
@@ -82,8 +76,8 @@ describe('the bad day', () => {
     expect(log).toContain('extract: succeeded in run attempt 1; reusing its result and outputs');
     expect(log).toContain('load-events: succeeded in run attempt 1; reusing its result and outputs');
     expect(log).toContain('load-users runs: it failed in run attempt 1 (exit code 3)');
-    for (const task of ['extract', 'load-events']) expect(sandbox.containerStarts(pod(task, 2)), task).toBe(0);
-    for (const task of ['load-users', 'build-report', 'publish', 'notify']) expect(sandbox.containerStarts(pod(task, 2)), task).toBe(1);
+    for (const task of ['extract', 'load-events']) expect(sandbox().containerStarts(pod(task, 2)), task).toBe(0);
+    for (const task of ['load-users', 'build-report', 'publish', 'notify']) expect(sandbox().containerStarts(pod(task, 2)), task).toBe(1);
     expect(second.summary).toContain('reused from run attempt 1');
   });
 });

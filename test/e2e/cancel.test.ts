@@ -5,41 +5,24 @@
  * step (dist/post.js) with the state the main step saved. And a main step SIGKILLed mid-run,
  * whose post step sweeps the live pods it left, keeping finished ones per keep-pods.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
-import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
-import { runStep, stepScope, type StepResult } from '../harness/action.ts';
+import { fileCluster, show, workspace } from '../helpers/e2e.ts';
+import { runStep, stepScope } from '../harness/action.ts';
 
 const NS = 'jobs';
 /** The runner's window between SIGINT and SIGTERM (then it kills the step). */
 const RUNNER_GRACE_MS = 7_500;
 
-let sandbox: Sandbox;
-beforeAll(async () => {
-  sandbox = await startSandbox({ namespaces: ['default', NS] });
-});
-afterAll(async () => {
-  await sandbox?.close();
-});
+const cluster = fileCluster({ namespaces: [NS] });
 
-async function workspace(yaml: string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-cancel-'));
-  await writeFile(path.join(dir, 'dag.yaml'), yaml);
-  return dir;
-}
-
-const podsOfRun = (runId: string) =>
-  sandbox
-    .list('pods', NS)
-    .map((p) => p.metadata as { name: string; labels?: Record<string, string> })
-    .filter((m) => m.name.includes(`-${runId}-`))
-    .map((m) => m.name)
+/** The names of one GitHub run's pods still in the cluster (not being deleted), sorted. */
+const podsOfRun = async (runId: string) =>
+  (await cluster().pods(NS))
+    .map((p) => p.metadata!.name!)
+    .filter((name) => name.includes(`-${runId}-`))
     .sort();
-
-const show = (s: StepResult) => `exit ${s.exitCode} signal ${s.signal}\n${s.maskedLog}\n${s.stderr}`;
+const starts = (pod: string) => cluster().containerStarts(NS, pod);
 
 /** A task that logs `line` as soon as it starts, then runs until stopped. */
 const forever = (id: string, line: string, extra = '') => `  ${id}:\n    image: "sandbox/sleep:forever"\n    env: {SANDBOX_LOG: "${line}"}\n${extra}`;
@@ -48,7 +31,7 @@ describe('cancellation', () => {
   it('SIGINT while tasks run: the step ends within the runner\'s window, result cancelled, no pod left; the post step runs cleanly', async () => {
     const runId = '4000001';
     const dir = await workspace(['version: 1', 'name: cancel-me', `namespace: ${NS}`, 'tasks:', forever('long', 'long is working'), forever('wide', 'wide is working'), '  later: {image: sandbox/succeed, needs: [long]}', ''].join('\n'));
-    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'on-failure' };
+    const inputs = { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'on-failure' };
     let seen = 0;
     let deadline: NodeJS.Timeout | null = null;
     let killedAtDeadline = false;
@@ -78,18 +61,18 @@ describe('cancellation', () => {
     expect(main.outputs['result']).toBe('cancelled');
     expect(main.commands.filter((c) => c.command === 'error').at(-1)!.message).toMatch(/cancelled/);
     expect(main.maskedLog).toMatch(/Received SIGINT/);
-    expect(podsOfRun(runId), show(main)).toEqual([]);
+    expect(await podsOfRun(runId), show(main)).toEqual([]);
     const name = (task: string) => podName({ dag: 'cancel-me', runId, scope: stepScope(), runAttempt: 1, task, attempt: 1 });
-    expect(sandbox.containerStarts(name('long'))).toBe(1);
-    expect(sandbox.containerStarts(name('later'))).toBe(0);
+    expect(await starts(name('long'))).toBe(1);
+    expect(await starts(name('later'))).toBe(0);
 
     // The post step, as the runner runs it after a cancelled main step: nothing to do, no warning.
     expect(main.state['selector']).toBeTruthy();
     const post = await runStep({ entry: 'post', inputs, state: main.state, env: { GITHUB_RUN_ID: runId }, cwd: dir, deadlineMs: 60_000 });
     expect(post.exitCode, show(post)).toBe(0);
     expect(post.commands.filter((c) => c.command === 'warning' || c.command === 'error')).toEqual([]);
-    expect(post.maskedLog).not.toContain(sandbox.adminToken);
-    expect(podsOfRun(runId)).toEqual([]);
+    for (const secret of cluster().secrets) expect(post.maskedLog).not.toContain(secret);
+    expect(await podsOfRun(runId)).toEqual([]);
   });
 
   it('SIGINT then SIGTERM at once (a second signal changes nothing): still cancelled cleanly, no pod left', async () => {
@@ -97,7 +80,7 @@ describe('cancellation', () => {
     const dir = await workspace(['version: 1', 'name: cancel-twice', `namespace: ${NS}`, 'tasks:', forever('long', 'long is working'), ''].join('\n'));
     let sent = false;
     const main = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' },
       env: { GITHUB_RUN_ID: runId },
       cwd: dir,
       deadlineMs: 90_000,
@@ -113,16 +96,16 @@ describe('cancellation', () => {
     expect(main.signal, show(main)).toBeNull();
     expect(main.exitCode).toBe(1);
     expect(main.outputs['result']).toBe('cancelled');
-    expect(podsOfRun(runId)).toEqual([]);
+    expect(await podsOfRun(runId)).toEqual([]);
   });
 
   it('SIGINT before any pod exists (while connecting): result cancelled, nothing created', async () => {
     const runId = '4000003';
     const dir = await workspace(['version: 1', 'name: cancel-early', `namespace: ${NS}`, 'tasks:', forever('long', 'long is working'), ''].join('\n'));
-    sandbox.counters.reset();
+    cluster().resetRequests();
     let sent = false;
     const main = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' },
       env: { GITHUB_RUN_ID: runId },
       cwd: dir,
       deadlineMs: 90_000,
@@ -137,8 +120,8 @@ describe('cancellation', () => {
     expect(sent, show(main)).toBe(true);
     expect(main.exitCode, show(main)).toBe(1);
     expect(main.outputs['result']).toBe('cancelled');
-    expect(sandbox.counters.get('create', 'pods')).toBe(0);
-    expect(podsOfRun(runId)).toEqual([]);
+    expect(await cluster().requests('create', 'pods')).toBe(0);
+    expect(await podsOfRun(runId)).toEqual([]);
   });
 
   describe('a main step SIGKILLed mid-run: the post step deletes the live pods, and keeps finished ones per keep-pods', () => {
@@ -156,7 +139,7 @@ describe('cancellation', () => {
         const dir = await workspace(
           ['version: 1', `name: ${dag}`, `namespace: ${NS}`, 'tasks:', `  ${c.finished}: {image: "${c.image}", retries: {limit: 0}}`, forever('long', 'long is working', `    needs: [${c.finished}]\n    if: always()\n`), ''].join('\n'),
         );
-        const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': c.keepPods };
+        const inputs = { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': c.keepPods };
         const main = await runStep({
           inputs,
           env: { GITHUB_RUN_ID: c.runId },
@@ -169,16 +152,16 @@ describe('cancellation', () => {
         expect(main.signal, show(main)).toBe('SIGKILL');
         const name = (task: string) => podName({ dag, runId: c.runId, scope: stepScope(), runAttempt: 1, task, attempt: 1 });
         // The kill left the long task's pod running.
-        expect(podsOfRun(c.runId)).toContain(name('long'));
+        expect(await podsOfRun(c.runId)).toContain(name('long'));
 
         const post = await runStep({ entry: 'post', inputs, state: main.state, env: { GITHUB_RUN_ID: c.runId }, cwd: dir, deadlineMs: 60_000 });
         expect(post.exitCode, show(post)).toBe(0);
         expect(post.commands.filter((cmd) => cmd.command === 'warning' || cmd.command === 'error'), show(post)).toEqual([]);
         expect(post.maskedLog).toMatch(/Deleted \d+ leftover pods? of this run: .*long/);
-        const left = podsOfRun(c.runId);
+        const left = await podsOfRun(c.runId);
         expect(left).not.toContain(name('long'));
         expect(left).toEqual(c.kept ? [name(c.finished)] : []);
-        expect(sandbox.containerStarts(name('long'))).toBe(1);
+        expect(await starts(name('long'))).toBe(1);
       });
     }
   });

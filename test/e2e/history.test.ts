@@ -7,27 +7,21 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { readHistory } from '../../src/kube/history.ts';
-import type { Sandbox } from '../../sandbox/index.ts';
 import { startDemoCluster } from '../fixtures/demo-cluster.ts';
-import { runStep, type StepResult } from '../harness/action.ts';
+import { fileSandbox, show } from '../helpers/e2e.ts';
+import { runStep } from '../harness/action.ts';
 
-let sandbox: Sandbox;
+const sandbox = fileSandbox(startDemoCluster);
 let scratch: string;
 beforeAll(async () => {
-  sandbox = await startDemoCluster();
   scratch = await mkdtemp(path.join(tmpdir(), 'pod-dag-history-'));
 });
-afterAll(async () => {
-  await sandbox?.close();
-});
-
-const show = (step: StepResult) => `exit ${step.exitCode}\n${step.maskedLog}\n${step.stderr}`;
 const runOnce = (runId: string) =>
   runStep({
-    inputs: { dag: 'test/fixtures/bad-day/dag.yaml', params: `scratch: ${scratch}\n`, kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' },
+    inputs: { dag: 'test/fixtures/bad-day/dag.yaml', params: `scratch: ${scratch}\n`, kubeconfig: sandbox().kubeconfig(), 'keep-pods': 'never' },
     env: { GITHUB_RUN_ID: runId },
   });
 const grid = (summary: string) => summary.slice(summary.indexOf('### Last runs'));
@@ -39,11 +33,11 @@ describe('the history grid', () => {
     expect(first.summary).not.toContain('### Last runs');
 
     await writeFile(path.join(scratch, 'users.csv'), 'id\n1\n');
-    sandbox.counters.reset();
+    sandbox().counters.reset();
     const second = await runOnce('6000002');
     expect(second.exitCode, show(second)).toBe(0);
     // One list of the runs' states for the history (the run store reads its own by name).
-    expect(sandbox.counters.get('list', 'configmaps')).toBe(2); // the history, and housekeeping at the end
+    expect(sandbox().counters.get('list', 'configmaps')).toBe(2); // the history, and housekeeping at the end
     const g2 = grid(second.summary);
     expect(g2).toMatch(/^\| Task \| ❌ \[\d\d-\d\d \d\d:\d\d\]\(https:\/\/github\.com\/octo-org\/data-pipelines\/actions\/runs\/6000001\) \| \*\*this run\*\* \|$/m);
     expect(g2).toMatch(/^\| \[load-users\]\([^)]*\) \| ❌ \S+ \| ✅ \S+ \|$/m);

@@ -2,32 +2,17 @@
  * strategy.matrix, sensors and run dates through the bundled action (dist/index.js) driven as the
  * runner drives it, against the sandbox: containers are real processes, pods real API objects.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { expandMatrix } from '../../src/spec/matrix.ts';
-import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
-import { runStep, stepScope, type StepResult } from '../harness/action.ts';
+import { fileSandbox, show, workspace } from '../helpers/e2e.ts';
+import { runStep, stepScope } from '../harness/action.ts';
 
 const NS = 'jobs';
 
-let sandbox: Sandbox;
-beforeAll(async () => {
-  sandbox = await startSandbox({ namespaces: ['default', NS] });
-});
-afterAll(async () => {
-  await sandbox?.close();
-});
-
-async function workspace(yaml: string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-matrix-'));
-  await writeFile(path.join(dir, 'dag.yaml'), yaml);
-  return dir;
-}
-
-const show = (step: StepResult) => `exit ${step.exitCode}\n${step.maskedLog}\n${step.stderr}`;
+const sandbox = fileSandbox({ namespaces: ['default', NS] });
 
 describe('the bundled action', () => {
   it('runs a matrix: one pod per combination, named by instance, values in args; merge reads every output; the summary groups nothing away', async () => {
@@ -51,25 +36,25 @@ describe('the bundled action', () => {
         '',
       ].join('\n'),
     );
-    sandbox.counters.reset();
-    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
+    sandbox().counters.reset();
+    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: sandbox().kubeconfig(), 'keep-pods': 'never' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
     expect(step.exitCode, show(step)).toBe(0);
     expect(step.outputs['result']).toBe('success');
 
     const ids = (expandMatrix('build', { os: ['linux', 'darwin'], arch: ['amd64', 'arm64'], exclude: [{ os: 'darwin', arch: 'amd64' }] }) as { ok: true; instances: { id: string }[] }).instances.map((i) => i.id);
     expect(ids).toHaveLength(3);
-    for (const id of ids) expect(sandbox.containerStarts(podName({ dag: 'grid', runId, scope: stepScope(), runAttempt: 1, task: id, attempt: 1 })), id).toBe(1);
+    for (const id of ids) expect(sandbox().containerStarts(podName({ dag: 'grid', runId, scope: stepScope(), runAttempt: 1, task: id, attempt: 1 })), id).toBe(1);
     expect(step.maskedLog).toContain(`build: 3 matrix instances: ${ids.join(', ')}`);
     expect(step.maskedLog).toContain(`[${ids[0]}] building linux/amd64`);
     expect(step.maskedLog).toContain('[publish] publishing linux-amd64,linux-arm64,darwin-arm64');
-    expect(sandbox.counters.get('create', 'pods')).toBe(4);
+    expect(sandbox().counters.get('create', 'pods')).toBe(4);
     // The action's outputs output: every instance's outputs under its instance id.
     const outputs = JSON.parse(step.outputs['outputs']!) as Record<string, Record<string, string>>;
     expect(ids.map((id) => outputs[id]?.['artifact'])).toEqual(['linux-amd64', 'linux-arm64', 'darwin-arm64']);
     // The summary's table: the matrix task's row says how many instances, then a row for each.
     expect(step.summary).toMatch(/\| \[build\]\([^)]*\) \| ✅ succeeded \| 3 instances \|/);
     for (const id of ids) expect(step.summary).toContain(`[${id}]`);
-    expect(sandbox.list('pods', NS).filter((p) => (p.metadata as { name: string }).name.includes(`-${runId}-`))).toEqual([]);
+    expect(sandbox().list('pods', NS).filter((p) => (p.metadata as { name: string }).name.includes(`-${runId}-`))).toEqual([]);
   });
 
   it('runs a sensor: a pod per poke until the condition holds, then its dependant, with the run date in its args', async () => {
@@ -96,19 +81,19 @@ describe('the bundled action', () => {
     );
     const counter = path.join(dir, 'pokes');
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'on-failure', params: `counter: ${counter}`, 'logical-date': '2026-12-02', schedule: '0 2 * * *' },
+      inputs: { dag: 'dag.yaml', kubeconfig: sandbox().kubeconfig(), 'keep-pods': 'on-failure', params: `counter: ${counter}`, 'logical-date': '2026-12-02', schedule: '0 2 * * *' },
       env: { GITHUB_RUN_ID: runId },
       cwd: dir,
     });
     expect(step.exitCode, show(step)).toBe(0);
     expect(await readFile(counter, 'utf8')).toBe('3\n');
-    for (const poke of [1, 2, 3]) expect(sandbox.containerStarts(podName({ dag: 'waiter', runId, scope: stepScope(), runAttempt: 1, task: 'wait-for-data', attempt: 1, poke })), `poke ${poke}`).toBe(1);
+    for (const poke of [1, 2, 3]) expect(sandbox().containerStarts(podName({ dag: 'waiter', runId, scope: stepScope(), runAttempt: 1, task: 'wait-for-data', attempt: 1, poke })), `poke ${poke}`).toBe(1);
     expect(step.maskedLog).toContain('[wait-for-data] poke 1 for 2026-12-02');
     expect(step.maskedLog).toMatch(/\[wait-for-data\] not yet \(poke 1\); next poke at \d\d:\d\d:\d\dZ/);
     expect(step.maskedLog).toContain('[spark] processing 2026-12-01');
     expect(step.maskedLog).toContain('Logical date 2026-12-02T02:00:00Z, data interval 2026-12-01T02:00:00Z → 2026-12-02T02:00:00Z (from the inputs)');
     // No "not yet" poke pod is kept, even with keep-pods on-failure.
-    expect(sandbox.list('pods', NS).filter((p) => (p.metadata as { name: string }).name.includes(`-${runId}-`))).toEqual([]);
+    expect(sandbox().list('pods', NS).filter((p) => (p.metadata as { name: string }).name.includes(`-${runId}-`))).toEqual([]);
     // The summary counts the pokes of the sensor's one attempt.
     expect(step.summary).toMatch(/\| \[wait-for-data\]\([^)]*\) \| ✅ succeeded \| 1 \(3 pokes\) \|/);
     // Pokes are not retries: no warning annotation.
@@ -119,14 +104,14 @@ describe('the bundled action', () => {
     const runId = '7100003';
     const dir = await workspace(['version: 1', 'name: daily', `namespace: ${NS}`, 'tasks:', '  load:', '    image: busybox', '    command: [echo, "loading {{ run.date }}"]', ''].join('\n'));
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never', 'backfill-from': '2026-11-29', 'backfill-to': '2026-12-01', 'backfill-parallel': '2' },
+      inputs: { dag: 'dag.yaml', kubeconfig: sandbox().kubeconfig(), 'keep-pods': 'never', 'backfill-from': '2026-11-29', 'backfill-to': '2026-12-01', 'backfill-parallel': '2' },
       env: { GITHUB_RUN_ID: runId },
       cwd: dir,
     });
     expect(step.exitCode, show(step)).toBe(0);
     expect(step.outputs['result']).toBe('success');
     for (const day of ['20261129', '20261130', '20261201']) {
-      expect(sandbox.containerStarts(podName({ dag: 'daily', runId: `${runId}-${day}t000000z`, scope: stepScope(), runAttempt: 1, task: 'load', attempt: 1 })), day).toBe(1);
+      expect(sandbox().containerStarts(podName({ dag: 'daily', runId: `${runId}-${day}t000000z`, scope: stepScope(), runAttempt: 1, task: 'load', attempt: 1 })), day).toBe(1);
     }
     expect(step.maskedLog).toContain('[2026-11-30] [load] loading 2026-11-30');
     const headings = [...step.summary.matchAll(/^# Logical date (\S+)$/gm)].map((m) => m[1]);
@@ -159,7 +144,7 @@ describe('the bundled action', () => {
     );
     const flag = path.join(dir, 'broken');
     await writeFile(flag, '');
-    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never', params: `flag: ${flag}` };
+    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox().kubeconfig(), 'keep-pods': 'never', params: `flag: ${flag}` };
     const first = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' }, cwd: dir });
     expect(first.exitCode, show(first)).toBe(1);
     expect(JSON.parse(first.outputs['failed-tasks']!)).toEqual(['part']);
@@ -168,7 +153,7 @@ describe('the bundled action', () => {
     const second = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: dir });
     expect(second.exitCode, show(second)).toBe(0);
     const ids = (expandMatrix('part', { n: [1, 2, 3] }) as { ok: true; instances: { id: string }[] }).instances.map((i) => i.id);
-    const starts = (attempt: number) => ids.map((id) => sandbox.containerStarts(podName({ dag: 'regrid', runId, scope: stepScope(), runAttempt: attempt, task: id, attempt: 1 })));
+    const starts = (attempt: number) => ids.map((id) => sandbox().containerStarts(podName({ dag: 'regrid', runId, scope: stepScope(), runAttempt: attempt, task: id, attempt: 1 })));
     expect(starts(1)).toEqual([1, 1, 1]);
     expect(starts(2)).toEqual([0, 1, 0]);
     expect(second.maskedLog).toContain(`${ids[0]}: succeeded in run attempt 1; reusing its result and outputs`);

@@ -3,32 +3,26 @@
  * (same run id, next run attempt) runs only what did not succeed, reusing earlier outputs; the
  * `concurrency` lock keeps a second run out (skip or fail) while another run holds it.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoordinationV1Api, KubeConfig, V1MicroTime } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { concurrencyLeaseName } from '../../src/kube/lease.ts';
-import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
-import { runStep, stepScope, type StepResult } from '../harness/action.ts';
+import { fileCluster, show, workspace } from '../helpers/e2e.ts';
+import { runStep, stepScope } from '../harness/action.ts';
 import { waitForPods } from '../rerun/helpers.ts';
 
-let sandbox: Sandbox;
-beforeAll(async () => {
-  sandbox = await startSandbox();
-});
-afterAll(async () => {
-  await sandbox?.close();
-});
+const NS = 'default';
+const cluster = fileCluster({ namespaces: [NS] });
+const starts = (pod: string) => cluster().containerStarts(NS, pod);
+/** Pods created by this file's identities (the audit log on the control plane, the sandbox's counters). */
+const creates = async () => (await cluster().requests('create', 'pods')) ?? Number.NaN;
 
-async function workspace(yaml: string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-rerun-'));
-  await writeFile(path.join(dir, 'dag.yaml'), yaml);
-  return dir;
+/** The coordination API, as this file's identity. */
+function leases(): CoordinationV1Api {
+  const kc = new KubeConfig();
+  kc.loadFromString(cluster().kubeconfig());
+  return kc.makeApiClient(CoordinationV1Api);
 }
-
-const show = (step: StepResult) => `exit ${step.exitCode}\n${step.maskedLog}\n${step.stderr}`;
 
 /*
  *   extract ──► load
@@ -53,7 +47,7 @@ const spec = (loadImage: string) =>
 describe('re-running a failed GitHub run', () => {
   it('runs only the failed task again and reuses the outputs of the one that succeeded', async () => {
     const runId = '7000001';
-    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' };
+    const inputs = { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' };
     const first = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' }, cwd: await workspace(spec('sandbox/exit:3')) });
     expect(first.exitCode, show(first)).toBe(1);
     expect(first.outputs['failed-tasks']).toBe('["load"]');
@@ -68,26 +62,26 @@ describe('re-running a failed GitHub run', () => {
 
     const name = (task: string, runAttempt: number) => podName({ dag: 'rerun-e2e', runId, scope: stepScope(), runAttempt, task, attempt: 1 });
     // extract ran once in all (attempt 1 of the run); load once per run attempt.
-    expect(sandbox.containerStarts(name('extract', 1))).toBe(1);
-    expect(sandbox.containerStarts(name('extract', 2))).toBe(0);
-    expect(sandbox.containerStarts(name('load', 1))).toBe(1);
-    expect(sandbox.containerStarts(name('load', 2))).toBe(1);
+    expect(await starts(name('extract', 1))).toBe(1);
+    expect(await starts(name('extract', 2))).toBe(0);
+    expect(await starts(name('load', 1))).toBe(1);
+    expect(await starts(name('load', 2))).toBe(1);
   });
 
   it('with rerun: all, runs everything again', async () => {
     const runId = '7000002';
-    const inputs = { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' };
+    const inputs = { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' };
     const first = await runStep({ inputs, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' }, cwd: await workspace(spec('sandbox/exit:3')) });
     expect(first.exitCode, show(first)).toBe(1);
     const second = await runStep({ inputs: { ...inputs, rerun: 'all' }, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: await workspace(spec('sandbox/succeed')) });
     expect(second.exitCode, show(second)).toBe(0);
     const name = (task: string, runAttempt: number) => podName({ dag: 'rerun-e2e', runId, scope: stepScope(), runAttempt, task, attempt: 1 });
-    expect(sandbox.containerStarts(name('extract', 2))).toBe(1);
+    expect(await starts(name('extract', 2))).toBe(1);
   });
 });
 
 describe('a re-run after the runner of an earlier attempt died', () => {
-  const inputs = () => ({ dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), 'keep-pods': 'never' });
+  const inputs = () => ({ dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' });
   const oneTask = (image: string) => ['version: 1', 'name: rerun-dead', 'tasks:', `  long: {image: "${image}"}`, ''].join('\n');
   const name = (runId: string, runAttempt: number) => podName({ dag: 'rerun-dead', runId, scope: stepScope(), runAttempt, task: 'long', attempt: 1 });
 
@@ -107,23 +101,24 @@ describe('a re-run after the runner of an earlier attempt died', () => {
   it('a task whose pod succeeded after its runner died is reused, not run again', async () => {
     const runId = '7000003';
     await dyingFirstAttempt(runId, 'sandbox/sleep:0.5');
-    await waitForPods(sandbox, 'default', `pod-dag.io/run-id=${runId}`, (pods) => pods.length === 1 && pods[0]!.status?.phase === 'Succeeded');
-    const creates = sandbox.counters.get('create', 'pods');
+    await waitForPods(cluster(), NS, `pod-dag.io/run-id=${runId}`, (pods) => pods.length === 1 && pods[0]!.status?.phase === 'Succeeded');
+    const before = await creates();
 
     const second = await runStep({ inputs: inputs(), env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: await workspace(oneTask('sandbox/sleep:0.5')) });
     expect(second.exitCode, show(second)).toBe(0);
     expect(second.maskedLog).toContain('long: its pod of run attempt 1 (attempt 1) ended unseen by that attempt\'s runner: succeeded');
     expect(second.maskedLog).toContain('long: succeeded in run attempt 1; reusing its result and outputs');
-    expect(sandbox.counters.get('create', 'pods')).toBe(creates);
-    expect(sandbox.containerStarts(name(runId, 1))).toBe(1);
-    expect(sandbox.containerStarts(name(runId, 2))).toBe(0);
+    expect(await creates()).toBe(before);
+    expect(await starts(name(runId, 1))).toBe(1);
+    expect(await starts(name(runId, 2))).toBe(0);
   });
 
   it('waits for a pod that still runs, naming it, and runs the task again only once it ended without success', async () => {
     const runId = '7000004';
     await dyingFirstAttempt(runId, 'sandbox/sleep:forever');
-    const creates = sandbox.counters.get('create', 'pods');
-    let createsWhileWaiting: number | null = null;
+    const before = await creates();
+    let waiting: Promise<number> | null = null;
+    let deleted: Promise<void> | null = null;
     // The fix lands meanwhile (another image); the user re-runs the job while the old pod still runs.
     const second = await runStep({
       inputs: inputs(),
@@ -131,29 +126,29 @@ describe('a re-run after the runner of an earlier attempt died', () => {
       cwd: await workspace(oneTask('sandbox/succeed')),
       onLine: (line) => {
         if (!line.includes(`${name(runId, 1)} (task long, run attempt 1, Running)`)) return;
-        createsWhileWaiting = sandbox.counters.get('create', 'pods');
+        if (waiting) return;
+        waiting = creates();
         // Someone stops the old pod, as the log says how to.
-        sandbox.deletePod(name(runId, 1), 'default', { gracePeriodSeconds: 0 });
+        deleted = waiting.then(() => cluster().deletePod(NS, name(runId, 1), 0));
       },
     });
     expect(second.exitCode, show(second)).toBe(0);
     expect(second.maskedLog).toMatch(/Waiting for 1 pod of an earlier attempt of this run/);
     expect(second.maskedLog).toContain(`kubectl delete pod -n default -l 'app.kubernetes.io/managed-by=pod-dag-action,pod-dag.io/dag=rerun-dead,pod-dag.io/run-id=7000004,pod-dag.io/run-scope=${stepScope()}'`);
     expect(second.maskedLog).toContain('long: its pod of run attempt 1 (attempt 1) ended unseen by that attempt\'s runner: infrastructure');
-    expect(createsWhileWaiting).toBe(creates);
-    expect(sandbox.containerStarts(name(runId, 2))).toBe(1);
+    await deleted;
+    expect(await waiting).toBe(before);
+    expect(await starts(name(runId, 2))).toBe(1);
   });
 });
 
 describe('the concurrency lock', () => {
   /** Another run holds the lock: a Lease renewed just now, for an hour. */
   async function holdLock(name: string): Promise<void> {
-    const kc = new KubeConfig();
-    kc.loadFromString(sandbox.kubeconfig());
-    const api = kc.makeApiClient(CoordinationV1Api);
-    const now = new Date();
-    await api.createNamespacedLease({
-      namespace: 'default',
+    // A MicroTime (six fractional digits): kube-apiserver refuses a plain Date's milliseconds.
+    const now = new V1MicroTime();
+    await leases().createNamespacedLease({
+      namespace: NS,
       body: {
         metadata: { name: concurrencyLeaseName(name) },
         spec: { holderIdentity: 'octo-org/other/runs/1/attempts/1/sync#abcd', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now },
@@ -166,20 +161,20 @@ describe('the concurrency lock', () => {
   it('skip: the step succeeds with result skipped and runs nothing', async () => {
     await holdLock('nightly-skip');
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), concurrency: 'nightly-skip', 'concurrency-policy': 'skip' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), concurrency: 'nightly-skip', 'concurrency-policy': 'skip' },
       env: { GITHUB_RUN_ID: '7100001' },
       cwd: await workspace(oneTask),
     });
     expect(step.exitCode, show(step)).toBe(0);
     expect(step.outputs['result']).toBe('skipped');
     expect(step.summary).toContain('Skipped');
-    expect(sandbox.containerStarts(podName({ dag: 'locked', runId: '7100001', scope: stepScope(), runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
+    expect(await starts(podName({ dag: 'locked', runId: '7100001', scope: stepScope(), runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
   });
 
   it('fail: the step fails, naming the lock and its holder, and runs nothing', async () => {
     await holdLock('nightly-fail');
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), concurrency: 'nightly-fail', 'concurrency-policy': 'fail' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), concurrency: 'nightly-fail', 'concurrency-policy': 'fail' },
       env: { GITHUB_RUN_ID: '7100002' },
       cwd: await workspace(oneTask),
     });
@@ -187,18 +182,21 @@ describe('the concurrency lock', () => {
     expect(step.outputs['result']).toBe('failure');
     const error = step.commands.find((c) => c.command === 'error');
     expect(error?.message).toMatch(/concurrency lock 'nightly-fail'.*octo-org\/other/s);
-    expect(sandbox.containerStarts(podName({ dag: 'locked', runId: '7100002', scope: stepScope(), runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
+    expect(await starts(podName({ dag: 'locked', runId: '7100002', scope: stepScope(), runAttempt: 1, task: 'only', attempt: 1 }))).toBe(0);
   });
 
   it('a free lock is taken, held for the run, and released at its end', async () => {
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), concurrency: 'nightly-free' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), concurrency: 'nightly-free' },
       env: { GITHUB_RUN_ID: '7100003' },
       cwd: await workspace(oneTask),
     });
     expect(step.exitCode, show(step)).toBe(0);
     expect(step.maskedLog).toContain("Holding the concurrency lock 'nightly-free'");
-    const lease = sandbox.get('leases.coordination.k8s.io', 'default', concurrencyLeaseName('nightly-free')) as { spec?: { holderIdentity?: string } } | undefined;
+    // Released: the Lease is gone or holds no one.
+    const lease = await leases()
+      .readNamespacedLease({ namespace: NS, name: concurrencyLeaseName('nightly-free') })
+      .catch((err: { code?: number }) => (err.code === 404 ? undefined : Promise.reject(err as Error)));
     expect(lease?.spec?.holderIdentity ?? '').toBe('');
   });
 });

@@ -4,40 +4,21 @@
  * would see (exit code, outputs, summary, annotations, the masked log) and what the cluster saw
  * (pods left, container starts).
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { podName } from '../../src/kube/pod.ts';
 import { DEMO_IMAGES, DEMO_NODES, DEMO_PARAMS, DEMO_PASSWORD } from '../fixtures/demo-cluster.ts';
-import { startTestCluster, type TestCluster } from '../helpers/cluster.ts';
+import { fileCluster, show, workspace } from '../helpers/e2e.ts';
 import { runStep, stepScope, type StepResult } from '../harness/action.ts';
 
 const EXAMPLE = 'examples/clickhouse-db-sync/dag.yaml';
 const NS = 'data-jobs';
 
-let cluster: TestCluster;
-beforeAll(async () => {
-  cluster = await startTestCluster({ namespaces: [NS], sandbox: { nodes: DEMO_NODES, images: DEMO_IMAGES } });
-  await cluster.createSecret(NS, 'clickhouse-creds', { password: DEMO_PASSWORD });
-});
-afterAll(async () => {
-  await cluster?.close();
-});
-
-/** Writes a spec into a fresh workspace; returns the workspace. */
-async function workspace(yaml: string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-run-'));
-  await writeFile(path.join(dir, 'dag.yaml'), yaml);
-  return dir;
-}
+const cluster = fileCluster({ namespaces: [NS], sandbox: { nodes: DEMO_NODES, images: DEMO_IMAGES } }, (c) => c.createSecret(NS, 'clickhouse-creds', { password: DEMO_PASSWORD }));
 
 /** Pods of one GitHub run still in the cluster (not being deleted). */
-const podsOfRun = async (runId: string) => (await cluster.pods(NS)).filter((p) => p.metadata!.name!.includes(`-${runId}-`));
+const podsOfRun = async (runId: string) => (await cluster().pods(NS)).filter((p) => p.metadata!.name!.includes(`-${runId}-`));
 /** Containers started for one pod (the kubelet's Started events). */
-const starts = (pod: string) => cluster.containerStarts(NS, pod);
-
-const show = (step: StepResult) => `exit ${step.exitCode}\n${step.maskedLog}\n${step.stderr}`;
+const starts = (pod: string) => cluster().containerStarts(NS, pod);
 
 /** Every place a secret must never reach. */
 function expectNowhere(step: StepResult, secret: string): void {
@@ -50,8 +31,8 @@ function expectNowhere(step: StepResult, secret: string): void {
 describe('mode: run', () => {
   it('runs the example DAG end to end: outputs, one start per container, no pod left with keep-pods never, no secret anywhere', async () => {
     const runId = '2000001';
-    const kubeconfig = cluster.kubeconfig();
-    cluster.resetRequests();
+    const kubeconfig = cluster().kubeconfig();
+    cluster().resetRequests();
     const step = await runStep({
       inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig, 'keep-pods': 'never' },
       env: { GITHUB_RUN_ID: runId },
@@ -74,7 +55,7 @@ describe('mode: run', () => {
     // Watch, don't poll: one list and one watch for the run, plus one list by housekeeping at the
     // end (old runs of this DAG), no per-pod reads; one create per task, batched deletes; one
     // log stream per task: the follow stream ends with the container, whole, so no second read.
-    const c = (verb: string, resource: string) => cluster.requests(verb, resource);
+    const c = (verb: string, resource: string) => cluster().requests(verb, resource);
     expect([await c('list', 'pods'), await c('watch', 'pods'), await c('get', 'pods')]).toEqual([2, 1, 0]);
     expect([await c('create', 'pods'), await c('delete', 'pods')]).toEqual([4, 0]);
     // The finished pods go in batches (deletecollection by label selector), fewer than the tasks.
@@ -92,7 +73,7 @@ describe('mode: run', () => {
     // Secrets: the database password (from a Kubernetes secret) and every credential.
     expect(step.stdout).not.toContain(DEMO_PASSWORD);
     expectNowhere(step, DEMO_PASSWORD);
-    for (const secret of cluster.secrets) {
+    for (const secret of cluster().secrets) {
       expect(step.masks).toContain(secret);
       expectNowhere(step, secret);
     }
@@ -119,8 +100,8 @@ describe('mode: run', () => {
         '',
       ].join('\n'),
     );
-    cluster.resetRequests();
-    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'never' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
+    cluster().resetRequests();
+    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
     expect(step.exitCode, show(step)).toBe(0);
     const lines = step.maskedLog.split('\n');
     const numbers = lines.map((l) => /^\[burst\] burst line (\d+)$/.exec(l)?.[1]).filter((n) => n !== undefined).map(Number);
@@ -128,7 +109,7 @@ describe('mode: run', () => {
     expect(numbers).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
     const result = lines.findIndex((l) => /burst.* succeeded/.test(l));
     expect(result).toBeGreaterThan(lines.indexOf('[burst] burst line 5000'));
-    expect(await cluster.requests('get', 'pods/log')).toBe(2);
+    expect(await cluster().requests('get', 'pods/log')).toBe(2);
   });
 
   it('a failing task with retries: result failure, failed-tasks, every attempt ran once, annotations at the task in the spec', async () => {
@@ -152,7 +133,7 @@ describe('mode: run', () => {
       ].join('\n'),
     );
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'on-failure' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'on-failure' },
       env: { GITHUB_RUN_ID: runId },
       cwd: dir,
     });
@@ -209,7 +190,7 @@ describe('mode: run', () => {
       ].join('\n'),
     );
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), 'keep-pods': 'never' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' },
       env: { GITHUB_RUN_ID: runId },
       cwd: dir,
     });
@@ -227,19 +208,19 @@ describe('mode: run', () => {
 describe('mode: dry-run', () => {
   it('submits every pod with dryRun=All: nothing exists afterwards, nothing started, verdicts in the summary', async () => {
     const runId = '2000101';
-    cluster.resetRequests();
-    const startsBefore = await cluster.containerStarts(NS);
+    cluster().resetRequests();
+    const startsBefore = await cluster().containerStarts(NS);
     const step = await runStep({
-      inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig: cluster.kubeconfig(), mode: 'dry-run' },
+      inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig: cluster().kubeconfig(), mode: 'dry-run' },
       env: { GITHUB_RUN_ID: runId },
     });
     expect(step.exitCode, show(step)).toBe(0);
     expect(step.outputs['result']).toBe('success');
     // One create per task, each a dry run: the store never held a pod of this run.
-    expect(await cluster.requests('create', 'pods')).toBe(4);
+    expect(await cluster().requests('create', 'pods')).toBe(4);
     expect(await podsOfRun(runId)).toEqual([]);
-    expect(await cluster.containerStarts(NS)).toBe(startsBefore);
-    expect(await cluster.requests('get', 'pods/log')).toBe(0);
+    expect(await cluster().containerStarts(NS)).toBe(startsBefore);
+    expect(await cluster().requests('get', 'pods/log')).toBe(0);
     for (const task of ['drop-destination-db', 'create-db', 'migrate-data', 'report']) expect(step.summary).toContain(task);
     expect(step.summary).toMatch(/dry.run/i);
     expect(step.summary).toMatch(/accept/i);
@@ -248,8 +229,8 @@ describe('mode: dry-run', () => {
 
   it('a user who may not create pods: refused before any submit, with the rule to grant', async () => {
     const runId = '2000102';
-    const viewer = await cluster.userKubeconfig('viewer', [{ namespaces: [NS], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] }], NS);
-    cluster.resetRequests();
+    const viewer = await cluster().userKubeconfig('viewer', [{ namespaces: [NS], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] }], NS);
+    cluster().resetRequests();
     const step = await runStep({
       inputs: { dag: EXAMPLE, params: DEMO_PARAMS, kubeconfig: viewer, mode: 'dry-run' },
       env: { GITHUB_RUN_ID: runId },
@@ -267,13 +248,13 @@ describe('mode: dry-run', () => {
     const dir = await workspace(
       ['version: 1', 'name: rejected', 'namespace: data-jobs', 'tasks:', '  fine: {image: sandbox/succeed}', '  odd:', '    image: sandbox/succeed', '    pod: {labels: {team: "not a label value!"}}', ''].join('\n'),
     );
-    cluster.resetRequests();
-    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster.kubeconfig(), mode: 'dry-run' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
+    cluster().resetRequests();
+    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), mode: 'dry-run' }, env: { GITHUB_RUN_ID: runId }, cwd: dir });
     expect(step.exitCode, show(step)).toBe(1);
     expect(step.outputs['result']).toBe('failure');
     const refused = step.commands.find((c) => c.command === 'error' && c.properties['file'] === 'dag.yaml')!;
     expect([refused.properties['line'], refused.properties['col']]).toEqual(['8', '26']);
     expect(refused.message).toContain('label value "not a label value!" is not valid');
-    expect([0, undefined]).toContain(await cluster.requests('create', 'pods'));
+    expect([0, undefined]).toContain(await cluster().requests('create', 'pods'));
   });
 });

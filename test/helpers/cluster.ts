@@ -70,6 +70,8 @@ export interface TestCluster {
   /** A kubeconfig for a new identity allowed exactly `rules` (a Role in `namespace`, or a ClusterRole). */
   userKubeconfig(name: string, rules: Rule[], namespace: string): Promise<string>;
   createSecret(namespace: string, name: string, stringData: Record<string, string>): Promise<void>;
+  /** Deletes a pod as someone else would (kubectl delete pod), with an optional grace period. */
+  deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<void>;
   /** Pods in a namespace, not yet deleted (deletion is asynchronous on a real cluster). */
   pods(namespace: string): Promise<k8s.V1Pod[]>;
   /** Containers started, by the kubelet's Started events, for one pod or in the namespace. */
@@ -159,6 +161,9 @@ export async function startTestCluster(setup: ClusterSetup = {}): Promise<TestCl
       await mine.core.deleteNamespacedSecret({ namespace, name }).catch(() => {});
       await mine.core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData } });
     },
+    deletePod: async (namespace, name, gracePeriodSeconds) => {
+      await mine.core.deleteNamespacedPod({ namespace, name, ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }) });
+    },
     pods: async (namespace) => (await mine.core.listNamespacedPod({ namespace })).items.filter((p) => !p.metadata?.deletionTimestamp),
     containerStarts: async (namespace, podName) => {
       const fieldSelector = ['reason=Started', 'involvedObject.kind=Pod', ...(podName ? [`involvedObject.name=${podName}`] : [])].join(',');
@@ -203,6 +208,9 @@ async function sandboxCluster(setup: ClusterSetup, namespaces: string[]): Promis
       return sandbox.kubeconfig({ token, namespace, user: name });
     },
     createSecret: async (namespace, name, stringData) => sandbox.createSecret(namespace, name, stringData),
+    deletePod: async (namespace, name, gracePeriodSeconds) => {
+      if (!sandbox.deletePod(name, namespace, gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds })) throw new Error(`no pod ${namespace}/${name} to delete`);
+    },
     pods: async (namespace) => sandbox.list('pods', namespace).filter((p) => !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp) as k8s.V1Pod[],
     containerStarts: async (_namespace, podName) => sandbox.containerStarts(podName),
     requests: async (verb, resource) => sandbox.counters.get(verb, resource),

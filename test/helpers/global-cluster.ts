@@ -9,10 +9,10 @@ import { clusterChoice } from './cluster-choice.ts';
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (clusterChoice().kind !== 'control-plane') return undefined;
   const { startControlPlane } = await import('../../control-plane/index.ts');
-  // The demo cluster's nodes and images (the example DAG's node affinity wants org=locale).
-  const { DEMO_IMAGES, DEMO_NODES } = await import('../fixtures/demo-cluster.ts');
+  // The nodes and images of every example (test/fixtures/example-cluster.ts: the demo's, a GPU node, stand-in images).
+  const { EXAMPLE_IMAGES, EXAMPLE_NODES } = await import('../fixtures/example-cluster.ts');
   const started = Date.now();
-  const cp = await startControlPlane({ nodes: DEMO_NODES, images: DEMO_IMAGES, restartBackoffMs: 1000, log: (l) => console.log(`control-plane: ${l}`) });
+  const cp = await startControlPlane({ nodes: EXAMPLE_NODES, images: EXAMPLE_IMAGES, restartBackoffMs: 1000, log: (l) => console.log(`control-plane: ${l}`) });
   console.log(`control-plane: ${cp.url} ready in ${Date.now() - started} ms (audit log ${cp.auditLogPath})`);
   project.provide('controlPlane', { adminKubeconfig: cp.adminKubeconfig, auditLogPath: cp.auditLogPath, url: cp.url });
   return () => cp.close();

@@ -3,7 +3,8 @@
  * does (test/harness/action.ts), is killed with SIGKILL at random moments of random DAGs and
  * started again with the same run id and run attempt, until a start runs to the end. Then: every
  * task's result equals an uninterrupted run's, and every task attempt's container started exactly
- * as often as in that run (the sandbox counts container starts).
+ * as often as in that run (the sandbox counts container starts; on the real control plane, the
+ * kubelet's Started events do). It runs on the cluster POD_DAG_TEST_CLUSTER picks.
  *
  * Each start is a whole process (about a second of loading), so this test kills a few times;
  * kill.test.ts kills the same main step hundreds of times in-process, at every request.
@@ -16,9 +17,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KeepPods } from '../../src/action/settings.ts';
-import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
+import { fileCluster } from '../helpers/e2e.ts';
 import { runStep, stepScope } from '../harness/action.ts';
 import { prng } from '../helpers/prng.ts';
 import { randomDag, startsByTask } from './random-dag.ts';
@@ -37,13 +38,9 @@ interface Outcome {
 /** Runs one start of the driver; kills it (SIGKILL) after `killAfterMs` unless it ended before. */
 type Driver = (runId: string, killAfterMs: number | null) => Promise<{ killed: boolean; outcome: Outcome | null; log: string; ranMs: number }>;
 
-let sandbox: Sandbox;
-beforeAll(async () => {
-  sandbox = await startSandbox({ namespaces: [NS] });
-});
-afterAll(async () => {
-  await sandbox?.close();
-});
+const cluster = fileCluster({ namespaces: [NS] });
+/** Container starts of one pod (the kubelet's Started events on a real cluster, the sandbox's count). */
+const counter = { containerStarts: (pod: string) => cluster().containerStarts(NS, pod) };
 
 /** The dist/index.js driver for one DAG (the action as the runner runs it). */
 function actionDriver(yaml: string, keepPods: KeepPods, workspace: string): Driver {
@@ -52,7 +49,7 @@ function actionDriver(yaml: string, keepPods: KeepPods, workspace: string): Driv
     let killed = false;
     let firstLineAt = Date.now();
     const step = await runStep({
-      inputs: { dag: 'dag.yaml', kubeconfig: sandbox.kubeconfig(), namespace: NS, 'keep-pods': keepPods, mode: 'run' },
+      inputs: { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), namespace: NS, 'keep-pods': keepPods, mode: 'run' },
       // RUNNER_TEMP outside the harness's own folder, which it deletes: summary-json is written there.
       env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1', RUNNER_TEMP: workspace },
       cwd: workspace,
@@ -108,7 +105,7 @@ async function property(makeDriver: (yaml: string, keepPods: KeepPods, dag: stri
       const history = `${where}\nrun ${runId}, starts:\n${logs.map((l, i) => `--- start ${i + 1}\n${l}`).join('\n')}`;
       expect(final, history).toEqual(baseline.outcome);
       // Every attempt ran exactly as often as in the uninterrupted run: never twice, never lost.
-      expect(startsByTask(sandbox, name, runId, stepScope(), tasks), history).toEqual(startsByTask(sandbox, name, baselineId, stepScope(), tasks));
+      expect(await startsByTask(counter, name, runId, stepScope(), tasks), history).toEqual(await startsByTask(counter, name, baselineId, stepScope(), tasks));
     }
   }
   return kills;

@@ -9,8 +9,8 @@ import type { LeaseClock } from '../../src/kube/lease.ts';
 import type { Requester } from '../../src/kube/run-store.ts';
 import type { Sandbox } from '../../sandbox/index.ts';
 
-/** The typed APIs of a sandbox, through the real client over HTTPS. */
-export function connect(sandbox: Sandbox): { kc: KubeConfig; core: CoreV1Api; coordination: CoordinationV1Api; watch: Watch } {
+/** The typed APIs of a cluster (a sandbox, or a TestCluster of test/helpers/cluster.ts), through the real client over HTTPS. */
+export function connect(sandbox: Pick<Sandbox, 'kubeconfig'> | { kubeconfig(): string }): { kc: KubeConfig; core: CoreV1Api; coordination: CoordinationV1Api; watch: Watch } {
   const kc = new KubeConfig();
   kc.loadFromString(sandbox.kubeconfig());
   return { kc, core: kc.makeApiClient(CoreV1Api), coordination: kc.makeApiClient(CoordinationV1Api), watch: new Watch(kc) };
@@ -89,7 +89,7 @@ export class FakeClock implements LeaseClock {
  * then watch from its resourceVersion); rejects after `deadlineMs`.
  */
 export async function waitForPods(
-  sandbox: Sandbox,
+  sandbox: Pick<Sandbox, 'kubeconfig'> | { kubeconfig(): string },
   namespace: string,
   labelSelector: string,
   done: (pods: V1Pod[]) => boolean,

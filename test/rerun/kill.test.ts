@@ -70,7 +70,7 @@ async function oneDag(d: number, faulty = false): Promise<DagReport> {
     expect(baseline.outcome, `${where}\n${baseline.log.join('\n')}`).not.toBeNull();
     // The sandbox counts scripted containers too: every task that ran has a first attempt started once.
     const ran = Object.entries(baseline.outcome!.tasks).filter(([, r]) => r === 'succeeded' || r === 'failed');
-    const baseStarts = startsByTask(sandbox, name, baselineId, KILL_SCOPE, tasks);
+    const baseStarts = await startsByTask(sandbox, name, baselineId, KILL_SCOPE, tasks);
     for (const [id] of ran) expect(baseStarts[id]![0], `${where}: ${id}`).toBe(1);
 
     // A DAG whose tasks all succeed may also be re-run as GitHub does after a dead runner: each
@@ -122,7 +122,7 @@ async function oneDag(d: number, faulty = false): Promise<DagReport> {
       const history = `${where}\nrun ${runId}, starts:\n${starts.map((s, i) => `--- start ${i + 1} (run attempt ${s.runAttempt}): ${describeKill(s.kill)} (${s.r.killed ? 'killed' : 'ran to its end'} after ${s.r.requests} requests)\n${s.r.log.join('\n')}`).join('\n')}`;
       expect(final, history).toEqual(baseline.outcome);
       // Every attempt ran exactly as often as in the uninterrupted run: never twice, never lost.
-      expect(startsByTask(sandbox, name, runId, KILL_SCOPE, tasks, runAttempt), history).toEqual(startsByTask(sandbox, name, baselineId, KILL_SCOPE, tasks));
+      expect(await startsByTask(sandbox, name, runId, KILL_SCOPE, tasks, runAttempt), history).toEqual(await startsByTask(sandbox, name, baselineId, KILL_SCOPE, tasks));
     }
   } finally {
     await action.close();

@@ -1,6 +1,5 @@
 /** Random DAGs for the crash property tests (crash.test.ts, kill.test.ts), and what they check. */
 import { podName } from '../../src/kube/pod.ts';
-import type { Sandbox } from '../../sandbox/index.ts';
 
 /** A random DAG: 2..6 tasks, each needing some earlier ones; most sleep a little, some fail. */
 export function randomDag(rand: () => number, name: string): { yaml: string; tasks: { id: string; retries: number }[] } {
@@ -24,11 +23,18 @@ export function randomDag(rand: () => number, name: string): { yaml: string; tas
  * Container starts of every attempt pod of a run, by task (task attempts 1..3), added up over the
  * GitHub run attempts 1..`runAttempts`.
  */
-export function startsByTask(sandbox: Sandbox, dag: string, runId: string, scope: string | null, tasks: { id: string }[], runAttempts = 1): Record<string, number[]> {
-  const starts = (task: string, attempt: number): number => {
+export async function startsByTask(
+  cluster: { containerStarts(pod: string): number | Promise<number> },
+  dag: string,
+  runId: string,
+  scope: string | null,
+  tasks: { id: string }[],
+  runAttempts = 1,
+): Promise<Record<string, number[]>> {
+  const starts = async (task: string, attempt: number): Promise<number> => {
     let n = 0;
-    for (let runAttempt = 1; runAttempt <= runAttempts; runAttempt++) n += sandbox.containerStarts(podName({ dag, runId, scope, runAttempt, task, attempt }));
+    for (let runAttempt = 1; runAttempt <= runAttempts; runAttempt++) n += await cluster.containerStarts(podName({ dag, runId, scope, runAttempt, task, attempt }));
     return n;
   };
-  return Object.fromEntries(tasks.map((t) => [t.id, [1, 2, 3].map((attempt) => starts(t.id, attempt))]));
+  return Object.fromEntries(await Promise.all(tasks.map(async (t) => [t.id, await Promise.all([1, 2, 3].map((attempt) => starts(t.id, attempt)))] as const)));
 }

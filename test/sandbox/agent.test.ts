@@ -130,6 +130,33 @@ describe('images, init containers and restarts', () => {
     }
   });
 
+  it('runs the image\'s ENTRYPOINT with the container\'s args (or the image\'s CMD), and an absolute command from the image\'s root', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-image-'));
+    try {
+      mkdirSync(join(dir, 'opt', 'bin'), { recursive: true });
+      symlinkSync(node, join(dir, 'opt', 'bin', 'node'));
+      const say = ['-e', 'console.log(process.argv.slice(1).join(" "))'];
+      const other = await startSandbox({ namespaces: [ns], images: { 'local/entry:1': { entrypoint: [node, ...say], cmd: ['from', 'cmd'], root: dir } } });
+      try {
+        const c = clients(other);
+        const logOf = async (name: string, container: Parameters<typeof podManifest>[1]): Promise<string> => {
+          const created = await c.core.createNamespacedPod({ namespace: ns, body: podManifest(name, { image: 'local/entry:1', ...container }) });
+          const { pod } = await watchPod(c.kc, ns, name, finished, { fromResourceVersion: created.metadata!.resourceVersion! });
+          expect(pod.status?.phase, name).toBe('Succeeded');
+          return c.core.readNamespacedPodLog({ name, namespace: ns });
+        };
+        expect(await logOf('entry-cmd', {})).toBe('from cmd\n');
+        expect(await logOf('entry-args', { args: ['from', 'args'] })).toBe('from args\n');
+        // A command replaces both; /opt/bin/node exists only under the image's root.
+        expect(await logOf('entry-command', { command: ['/opt/bin/node', ...say], args: ['own'] })).toBe('own\n');
+      } finally {
+        await other.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs init containers first, in order, then the main container', async () => {
     const created = await admin.core.createNamespacedPod({
       namespace: ns,
@@ -249,6 +276,13 @@ describe('scheduling', () => {
     const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('gpu-big', { resources: { requests: { cpu: '8' } } }, { nodeSelector: { pool: 'gpu' }, tolerations }) });
     const big = await watchPod(admin.kc, ns, 'gpu-big', (p) => p.status?.conditions?.some((c) => c.reason === 'Unschedulable') ?? false, { fromResourceVersion: created.metadata!.resourceVersion! });
     expect(big.pod.status?.conditions?.[0]?.message).toBe("0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.");
+  });
+
+  it('counts extended resources (nvidia.com/gpu, asked in limits) against the node\'s allocatable, as kube-scheduler does', async () => {
+    const tolerations = [{ key: 'gpu', operator: 'Equal', value: 'true', effect: 'NoSchedule' }];
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('gpu-none', { resources: { limits: { 'nvidia.com/gpu': '1' } } }, { nodeSelector: { pool: 'gpu' }, tolerations }) });
+    const { pod } = await watchPod(admin.kc, ns, 'gpu-none', (p) => p.status?.conditions?.some((c) => c.reason === 'Unschedulable') ?? false, { fromResourceVersion: created.metadata!.resourceVersion! });
+    expect(pod.status?.conditions?.[0]?.message).toBe("0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.");
   });
 
   it('never-scheduled stays Pending', async () => {
