@@ -390,6 +390,10 @@ function recordedAttempt(stored, runAttempt, task, attempt) {
     const outputs = found.attempt === entry.attempt && found.class === 'succeeded' ? { ...entry.outputs } : {};
     return { ...found, outputs };
 }
+/** The public keys of every process of the run the state records (to verify the run's pods with). */
+function runKeys(state) {
+    return state === null ? [] : state.runAttempts.flatMap((r) => r.keys ?? []);
+}
 /** An empty state for a run. */
 function emptyRunState(dag, runId, now) {
     return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {}, runAttempts: [] };
@@ -402,7 +406,7 @@ function emptyRunState(dag, runId, now) {
  * adds what to do). Starting again what is already started with the same claim changes nothing
  * (the same object is returned, so nothing is written).
  */
-function markRunAttempt(state, runAttempt, now, result, claim) {
+function markRunAttempt(state, runAttempt, now, result, claim, key) {
     const runAttempts = state.runAttempts.filter((r) => r.runAttempt !== runAttempt);
     const before = state.runAttempts.find((r) => r.runAttempt === runAttempt);
     if (claim !== undefined && before?.claim !== undefined) {
@@ -411,7 +415,11 @@ function markRunAttempt(state, runAttempt, now, result, claim) {
             throw new AmbiguousRunError(runAttempt, differences);
         }
     }
-    if (result === undefined && before !== undefined && before.finishedAt === null && (claim === undefined || before.claim !== undefined))
+    const keys = [...(before?.keys ?? [])];
+    if (key !== undefined && !keys.includes(key))
+        keys.push(key);
+    const newKey = keys.length !== (before?.keys?.length ?? 0);
+    if (result === undefined && !newKey && before !== undefined && before.finishedAt === null && (claim === undefined || before.claim !== undefined))
         return state;
     const entry = {
         runAttempt,
@@ -422,6 +430,8 @@ function markRunAttempt(state, runAttempt, now, result, claim) {
     const kept = claim ?? before?.claim;
     if (kept !== undefined)
         entry.claim = kept;
+    if (keys.length > 0)
+        entry.keys = keys;
     runAttempts.push(entry);
     runAttempts.sort((a, b) => a.runAttempt - b.runAttempt);
     return { ...state, updatedAt: Math.max(state.updatedAt, now), runAttempts };
@@ -510,6 +520,7 @@ const storedRunStateSchema = schemas/* object */.Ikc({
         finishedAt: finite.nullable(),
         result: schemas/* enum */.k5n(RUN_RESULTS).nullable(),
         claim: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP().nullable()).optional(),
+        keys: schemas/* array */.YOg(schemas/* string */.YjP()).optional(),
     })),
 });
 /**
@@ -619,12 +630,23 @@ async function settleEarlierAttempts(o) {
         return;
     const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId, o.scope ?? null);
     const earlier = new Map();
+    const refused = new Set();
     let changed = () => { };
     const watcher = new watch/* PodWatcher */.u((0,pod_api/* kubePodApi */.t)(o.client), o.namespace, selector, (e) => {
         const attempt = Number(e.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? NaN);
         if (!(attempt < o.runAttempt))
             return;
-        earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
+        const name = e.pod.metadata?.name ?? '';
+        const proven = o.proof?.verify(e.pod) ?? { ok: true };
+        if (!proven.ok) {
+            // Not the run's: neither waited for nor recorded (its task runs again), never deleted by us.
+            earlier.delete(name);
+            if (!refused.has(name) && e.type !== 'DELETED')
+                o.onRefused?.(e.pod, proven.problem);
+            refused.add(name);
+        }
+        else
+            earlier.set(name, { pod: e.pod, deleted: e.type === 'DELETED' });
         changed();
     });
     const running = () => [...earlier.entries()]
@@ -792,10 +814,11 @@ class RunStore {
     }
     /**
      * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with
-     * the claim of the step that starts it: AmbiguousRunError when another claim started it.
+     * the claim of the step that starts it: AmbiguousRunError when another claim started it; and the
+     * public key this process signs its pods with (src/kube/pod-proof.ts), before it creates any.
      */
-    markStarted(runAttempt, claim) {
-        return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, claim));
+    markStarted(runAttempt, claim, key) {
+        return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, claim, key));
     }
     /** Records that run attempt `runAttempt` ended with `result` (housekeeping then knows it is over). */
     markFinished(runAttempt, result) {
@@ -894,7 +917,7 @@ async function startRerunSession(store, options) {
     const { spec, params, runAttempt, mode } = options;
     const stored = await store.load();
     const plan = planRerun(spec, params, stored, mode, { runAttempt });
-    await store.markStarted(runAttempt, options.claim);
+    await store.markStarted(runAttempt, options.claim, options.key);
     const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
     return {
         stored,
@@ -1394,27 +1417,37 @@ async function acquireLease(api, options) {
 
 // EXTERNAL MODULE: ./lib/kube/dry-run-checks.js
 var dry_run_checks = __webpack_require__(6740);
+// EXTERNAL MODULE: ./lib/kube/pod-proof.js
+var pod_proof = __webpack_require__(6877);
 ;// CONCATENATED MODULE: ./lib/kube/sweep.js
 
 /**
  * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
- * (with `keepPods`, the ended pods that policy keeps stay).
+ * (with `keepPods`, the ended pods that policy keeps stay). With `proof`, a pod that has the
+ * labels but not the proof of the run (src/kube/pod-proof.ts) is not the run's: it is left alone
+ * and named in `foreign`, with why.
  * Never throws: problems come back as warnings for the caller to print.
  */
 async function cleanupRun(api, namespace, selector, options = {}) {
     const deleted = [];
     const warnings = [];
+    const foreign = [];
     let pods;
     try {
         pods = (await api.list(namespace, selector)).items;
     }
     catch (err) {
-        return { deleted, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
+        return { deleted, foreign, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
     }
     await Promise.all(pods.map(async (p) => {
         const name = p.metadata?.name ?? '';
         if (p.metadata?.deletionTimestamp)
             return;
+        const proven = options.proof?.verify(p);
+        if (proven !== undefined && !proven.ok) {
+            foreign.push({ name, problem: proven.problem });
+            return;
+        }
         // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
         // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
         const phase = p.status?.phase;
@@ -1431,7 +1464,7 @@ async function cleanupRun(api, namespace, selector, options = {}) {
                 warnings.push((0,kube_errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
         }
     }));
-    return { deleted: deleted.sort(), warnings };
+    return { deleted: deleted.sort(), warnings, foreign: foreign.sort((a, b) => (a.name < b.name ? -1 : 1)) };
 }
 
 // EXTERNAL MODULE: ./lib/report/annotations.js
@@ -1536,6 +1569,8 @@ var run_dates = __webpack_require__(9672);
 
 
 
+
+
 /**
  * `run` and `dry-run`: connect, check permissions, then hand over to the engine. A backfill runs
  * the DAG once per logical date, each a run of its own (run id `<run id>-<date>`: its own pods,
@@ -1613,6 +1648,9 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     // The run id was fixed once, above: pod names, labels, the state ConfigMap and the post
     // step's selector must all agree on it.
     const baseRunId = runId;
+    // This process's key: its public half goes into each run's state before any pod is created,
+    // so a restart after a crash and the next run attempt can tell the run's pods from others'.
+    const proof = new pod_proof/* PodProof */.Ys();
     const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
     if (lease !== null && !lease.acquired)
         return;
@@ -1677,6 +1715,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
         // the run's identity cannot tell from another one stops here.
         await claimRun(store, spec, settings, params, context, runId);
         if (context.runAttempt > 1) {
+            proof.trust(runKeys(await (0,action_errors/* withKubeErrors */.$6)(() => store.load())));
             await (0,action_errors/* withKubeErrors */.$6)(() => settleEarlierAttempts({
                 client,
                 namespace,
@@ -1693,10 +1732,15 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
                         runner.info(`  ${p.name} (task ${p.task}, run attempt ${p.runAttempt}, ${p.phase})`);
                     runner.info(`Their results will be used as if that attempt had seen them. To stop waiting, delete them: kubectl delete pod -n ${namespace} -l '${selector}'`);
                 },
+                proof,
+                onRefused: (pod, problem) => runner.warning(`Pod ${pod.metadata?.name} in namespace ${namespace} has the labels of an earlier attempt of this run but is not this run's: it ${problem}. ` +
+                    "It was ignored (its task runs again) and not deleted (it is not this run's): delete it, and find out who creates pods with pod-dag-action's labels in this namespace."),
                 onRecorded: (task, runAttempt, attempt, outcome) => runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
             }));
         }
-        const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, claim: (0,common_run/* runClaim */.ow)(context, settings.dag, params) }));
+        const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, claim: (0,common_run/* runClaim */.ow)(context, settings.dag, params), key: proof.publicKey }));
+        proof.trust(runKeys(session.stored));
+        runner.saveState(action_errors/* STATE */.c4.keys, JSON.stringify(proof.trustedKeys));
         if (context.runAttempt > 1 && scope !== null && (session.stored?.tasks === undefined || Object.keys(session.stored.tasks).length === 0)) {
             await warnOfUnscopedState(runId);
         }
@@ -1717,6 +1761,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             previous: session.plan.previous,
             onAttemptEnd: (end) => session.attemptEnded(end),
             recorded: (task, attempt) => session.recorded(task, attempt),
+            proof,
         }));
         if (state.result !== null)
             await session.finished(state.result).catch((err) => runner.warning(`Could not record the end of the run: ${err.message}`));
@@ -1844,21 +1889,41 @@ function describeSource(source) {
  * The post step's sweep, once the main step's state says which pods are this run's: removes what
  * is left of them. Never fails the job; only warns.
  */
-async function cleanUpRun(runner, env, namespace, selector, keepPods) {
+async function cleanUpRun(runner, env, namespace, selector, keepPods, keys = null) {
     try {
         const settings = (0,action_settings/* readSettings */.sb)((name) => runner.getInput(name));
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
         for (const secret of connection.secrets)
             (0,github_runner/* maskSecret */.$l)(runner, secret);
         const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
-        const { deleted, warnings } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods });
+        // The main step saved the run's public keys: only pods they signed are the run's to delete.
+        let proof;
+        if (keys !== null) {
+            proof = new pod_proof/* PodProof */.Ys();
+            proof.trust(parseKeys(keys));
+        }
+        const { deleted, warnings, foreign } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods, proof });
         if (deleted.length > 0)
             runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
+        for (const f of foreign) {
+            runner.warning(`Left pod ${f.name} in namespace ${namespace} alone: it has this run's labels but is not this run's (it ${f.problem}). ` +
+                "Delete it yourself, and find out who creates pods with pod-dag-action's labels in this namespace.");
+        }
         for (const w of warnings)
             runner.warning(w);
     }
     catch (err) {
         runner.warning(`Could not clean up this run's pods (${selector} in namespace ${namespace}): ${err.message}`);
+    }
+}
+/** The keys the main step saved for the post step (a JSON array of strings); anything else: none. */
+function parseKeys(text) {
+    try {
+        const v = JSON.parse(text);
+        return Array.isArray(v) ? v.filter((k) => typeof k === 'string') : [];
+    }
+    catch {
+        return [];
     }
 }
 

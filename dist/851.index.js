@@ -1611,9 +1611,12 @@ function tailCopy(text) {
     return ` ${cut}`.slice(1);
 }
 
+// EXTERNAL MODULE: ./lib/kube/pod-proof.js
+var pod_proof = __webpack_require__(6877);
 // EXTERNAL MODULE: ./lib/kube/watch.js
 var watch = __webpack_require__(7718);
 ;// CONCATENATED MODULE: ./lib/kube/pod-runner.js
+
 
 
 
@@ -1622,7 +1625,7 @@ var watch = __webpack_require__(7718);
 class PodRunner {
     #o;
     constructor(options) {
-        this.#o = options;
+        this.#o = { ...options, proof: options.proof ?? new pod_proof/* PodProof */.Ys() };
     }
     /** The API server's URL, for messages. */
     get server() {
@@ -1649,6 +1652,16 @@ class AttemptPod {
     #deletedByUs = false;
     #gone = false;
     #tailReleased = false;
+    /** The hash of the pod as rendered (set by `create`): what a pod's proof must name. */
+    #hash = null;
+    /** The pod as sent (with its proof), for comparing with a pod found under its name. */
+    #sent = null;
+    /** The uid of the pod whose proof was checked: later events of that pod need no new check. */
+    #verifiedUid = null;
+    /** The pod was not known to be ours when adopted (its create's answer was lost): read it whole before trusting it. */
+    #readWhole = false;
+    /** The pod under our name failed its proof: it is not ours, and nothing is done to it. */
+    #foreign = false;
     constructor(options, id, onLine) {
         this.#o = options;
         this.task = id.task;
@@ -1664,19 +1677,27 @@ class AttemptPod {
     get gone() {
         return this.#gone;
     }
+    /** The pod under this attempt's name is someone else's (it failed its proof): never read, followed or deleted. */
+    get foreign() {
+        return this.#foreign;
+    }
     /** Whether its log is being followed (the container started). */
     get following() {
         return this.#follower !== null;
     }
     /**
-     * Creates the pod. A 409 adopts the existing pod if its labels are this attempt's. A create
-     * whose answer never came (network, 5xx, 429 past the retries) is settled by reading the pod:
-     * found, it is adopted; absent, the create is sent again (at most three rounds, then an
-     * infrastructure failure); unreadable, it counts as created and the watch tells the rest. Any
+     * Creates the pod, with its proof. A 409 adopts the existing pod only if it proves to be this
+     * attempt's (`#adopt`). A create whose answer never came (network, 5xx, 429 past the retries)
+     * is settled by reading the pod: found, it is adopted on the same terms; absent, the create is
+     * sent again (at most three rounds, then an infrastructure failure); unreadable, it counts as
+     * created, and the pod is read whole and checked when the watch first shows it (`vet`). Any
      * other refusal is a configuration failure: the cluster refused the pod itself.
      */
-    async create(manifest) {
+    async create(rendered) {
         const { api, namespace } = this.#o;
+        const manifest = this.#o.proof.prove(rendered);
+        this.#sent = manifest;
+        this.#hash = (0,pod_proof/* podHash */.e4)(manifest);
         for (let round = 1;; round++) {
             try {
                 await api.create(namespace, manifest);
@@ -1699,6 +1720,7 @@ class AttemptPod {
                     break;
                 if (settled === 'unknown') {
                     this.#o.debug?.(`create of pod ${this.name} got no answer and the pod could not be read since; counting it as created: the watch tells whether it exists`);
+                    this.#readWhole = true;
                     return { ok: true, adopted: true };
                 }
                 if (round >= 3) {
@@ -1706,23 +1728,100 @@ class AttemptPod {
                 }
             }
         }
-        // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
+        return this.#adopt();
+    }
+    /**
+     * The pod under our name exists: adopted only if it is ours, i.e. its proof was signed by a
+     * process of this run for this very rendering of the attempt's pod, and the pod is still the pod
+     * rendered (nothing that changes what runs was added or changed since).
+     */
+    async #adopt() {
+        const { api, namespace } = this.#o;
+        let existing;
         try {
-            const existing = await api.read(namespace, this.name);
-            const labels = existing.metadata?.labels ?? {};
-            if (labels[kube_pod/* LABELS */.kg.task] !== this.task || labels[kube_pod/* LABELS */.kg.taskAttempt] !== String(this.attempt)) {
-                const msg = `pod ${this.name} already exists in namespace ${namespace} but is not attempt ${this.attempt} of task "${this.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
-                return { ok: false, failure: failure('configuration', 'AlreadyExists', msg) };
-            }
+            existing = await api.read(namespace, this.name);
         }
         catch (err) {
-            const e = (0,errors/* classifyError */.fe)(err);
-            if (e.kind !== 'not-found') {
-                return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `read pod ${this.name}`, api.server)) };
-            }
-            // Deleted between the 409 and the read: its DELETED event tells the rest.
+            // Deleted between the 409 and the read: its DELETED event tells the rest. Unreadable (the
+            // read's retries ran out): the pod exists, so giving up on it (a failure, then a retry)
+            // could run the task twice; it counts as created, as a create whose answer was lost. Either
+            // way `vet` reads it whole and checks it before anything of it is used.
+            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
+                this.#o.debug?.(`${(0,errors/* describeError */.Uc)(err, `read pod ${this.name}`, api.server)}; counting it as created: it is checked when the watch shows it`);
+            this.#readWhole = true;
+            return { ok: true, adopted: true };
         }
+        const problem = this.#judge(existing, true);
+        if (problem !== null) {
+            this.#foreign = true;
+            return { ok: false, failure: foreignPod(existing, namespace, this.task, this.attempt, problem) };
+        }
+        this.#verifiedUid = existing.metadata?.uid ?? null;
         return { ok: true, adopted: true };
+    }
+    /**
+     * Before anything of a pod the watch shows under this attempt's name is used: null if it is ours
+     * (checked once per pod uid), else the attempt's configuration failure (the pod is then `foreign`:
+     * not followed, not deleted). A pod adopted without being seen whole is read whole first.
+     */
+    async vet(pod) {
+        const uid = pod.metadata?.uid;
+        if (uid !== undefined && uid === this.#verifiedUid)
+            return null;
+        if (this.#readWhole) {
+            let seen;
+            try {
+                seen = await this.#o.api.read(this.#o.namespace, this.name);
+            }
+            catch (err) {
+                // Not readable now: judged from what the watch brought (its proof); the content check
+                // waits for the next event.
+                this.#o.debug?.((0,errors/* describeError */.Uc)(err, `read pod ${this.name} to check it is this run's`, this.#o.api.server));
+                const problem = this.#judge(pod, false);
+                return problem === null ? null : this.#refuse(pod, problem);
+            }
+            const whole = this.#judge(seen, true);
+            if (whole !== null)
+                return this.#refuse(seen, whole);
+            this.#readWhole = false;
+            this.#verifiedUid = seen.metadata?.uid ?? null;
+            if (seen.metadata?.uid === uid)
+                return null;
+            // The event showed an older object of that name (since replaced): judged by its proof.
+        }
+        const problem = this.#judge(pod, false);
+        if (problem !== null)
+            return this.#refuse(pod, problem);
+        this.#verifiedUid ??= uid ?? null;
+        return null;
+    }
+    async #refuse(pod, problem) {
+        this.#foreign = true;
+        this.#follower?.stop();
+        let whole = pod;
+        if (pod.metadata?.managedFields === undefined) {
+            // The watch drops managedFields: read them, to say who created the pod.
+            whole = await this.#o.api.read(this.#o.namespace, this.name).catch(() => pod);
+            if (whole.metadata?.uid !== pod.metadata?.uid)
+                whole = pod;
+        }
+        return foreignPod(whole, this.#o.namespace, this.task, this.attempt, problem);
+    }
+    /** Why `pod` is not this attempt's pod as rendered, or null if it is. `whole`: the pod's spec is at hand. */
+    #judge(pod, whole) {
+        // The proof this process sent (its own fresh pod): valid as sent, no signature to check.
+        const proven = this.#sent !== null && (0,pod_proof/* sameProof */.Jj)(pod, this.#sent) ? { ok: true, proof: { hash: this.#hash } } : this.#o.proof.verify(pod);
+        if (!proven.ok)
+            return proven.problem;
+        if (proven.proof.hash !== this.#hash) {
+            return `carries a proof for another rendering of this attempt's pod (hash ${proven.proof.hash.slice(0, 12)}…, this run renders ${this.#hash?.slice(0, 12)}…): the spec, the params or an upstream output changed`;
+        }
+        if (whole && this.#sent !== null) {
+            const d = (0,pod_proof/* differsFromRendered */.Fp)(pod, this.#sent);
+            if (d !== null)
+                return `is not the pod its proof was made for: ${d}`;
+        }
+        return null;
     }
     /** Whether the pod exists after a create whose answer was lost: a read decides, if it can. */
     async #settle() {
@@ -1741,7 +1840,7 @@ class AttemptPod {
     }
     /** Starts following the log (once the container started). Idempotent. */
     followLog() {
-        if (this.#follower)
+        if (this.#follower || this.#foreign)
             return;
         this.#follower = new LogFollower({
             api: this.#o.api,
@@ -1782,9 +1881,10 @@ class AttemptPod {
      * Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post
      * step sweeps). With `batch`, the pod goes with the batch's next request: only for a settled
      * pod (its container ended, its log read to the end, its result recorded), deleted at once.
+     * A pod that is not ours (`foreign`) is someone else's to delete: never deleted.
      */
     async delete(gracePeriodSeconds, batch) {
-        if (this.#deletedByUs)
+        if (this.#deletedByUs || this.#foreign)
             return;
         this.#deletedByUs = true;
         if (batch && gracePeriodSeconds === 0)
@@ -1803,6 +1903,21 @@ class AttemptPod {
 /** An attempt's failure with no exit code (the pod could not be created, or was never seen). */
 function failure(cls, reason, message) {
     return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
+}
+/**
+ * The configuration failure of an attempt whose pod name is taken by a pod that is not this run's:
+ * which pod, why, who created it and when (what the API says), and what to do.
+ */
+function foreignPod(pod, namespace, task, attempt, problem) {
+    const name = pod.metadata?.name ?? '?';
+    const managers = [...new Set((pod.metadata?.managedFields ?? []).map((f) => f.manager).filter((m) => typeof m === 'string'))];
+    const created = pod.metadata?.creationTimestamp;
+    const when = created === undefined ? 'at an unknown time' : `at ${created instanceof Date ? created.toISOString() : String(created)}`;
+    const who = managers.length > 0 ? `by ${managers.map((m) => JSON.stringify(m)).join(', ')} (its field managers)` : 'by an unknown client (the API server lists no field manager)';
+    return failure('configuration', 'NotOurPod', `pod ${name} in namespace ${namespace} is not this run's pod for attempt ${attempt} of task "${task}": it ${problem}. ` +
+        `It was created ${when} ${who}, with labels ${JSON.stringify(pod.metadata?.labels ?? {})}. ` +
+        "Nothing of its status, logs or outputs was used, and it was not deleted (it is not this run's). " +
+        `Delete it (kubectl delete pod -n ${namespace} ${name}) and find out who creates pods with pod-dag-action's labels in this namespace.`);
 }
 
 ;// CONCATENATED MODULE: ./lib/kube/reaper.js
@@ -1969,7 +2084,14 @@ class Engine {
             previous: options.previous,
             run: this.#run,
         });
-        this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
+        this.#runner = new PodRunner({
+            api: options.pods,
+            namespace: options.namespace,
+            logTailLines: options.logTailLines,
+            logBacklog: options.logBacklog,
+            debug: options.debug,
+            proof: options.proof,
+        });
         this.#reaper = new PodReaper({ api: options.pods, namespace: options.namespace, runSelector: this.#selector, clock: this.#clock, debug: options.debug });
         const scheduler = this.#scheduler;
         this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
@@ -2217,6 +2339,14 @@ class Engine {
     }
     /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
     async #observe(live, pod, deleted) {
+        // A pod under the attempt's name that is not this run's: nothing of it is used or touched.
+        if (live.pod.foreign)
+            return;
+        const refused = await live.pod.vet(pod);
+        if (refused !== null) {
+            await this.#endAttempt(live, refused);
+            return;
+        }
         const now = this.#clock.now();
         if ((0,classify/* containerStarted */.h0)(pod) && !deleted) {
             // "Created" and "started" are different moments: tell the second once, before its log.
@@ -3915,6 +4045,287 @@ function kubePodApi(client) {
             return client.openStream(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/log`, q, signal);
         },
     };
+}
+
+
+/***/ }),
+
+/***/ 6877:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Fp: () => (/* binding */ differsFromRendered),
+/* harmony export */   Jj: () => (/* binding */ sameProof),
+/* harmony export */   Ys: () => (/* binding */ PodProof),
+/* harmony export */   e4: () => (/* binding */ podHash)
+/* harmony export */ });
+/* unused harmony export canonicalJson */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
+/* harmony import */ var _pod_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(1794);
+/**
+ * The proof that a pod is this run's own: what lets the pod runner adopt a pod that exists
+ * already (a 409 on create, a create whose answer was lost, a restart after a crash, a pod of an
+ * earlier run attempt) without taking a pod someone else planted under our name and labels.
+ *
+ * Every pod we create carries two annotations:
+ * - `pod-dag.io/proof-hash`: the SHA-256 of the canonical JSON of the pod as we send it, without
+ *   these two annotations: which rendered spec the proof is for;
+ * - `pod-dag.io/proof`: an Ed25519 signature over that hash and the pod's namespace, name and
+ *   run/task/attempt labels, made with a private key that exists only in the memory of the
+ *   process that created the pod.
+ *
+ * Each process generates its own key pair and records the public key in the run's state
+ * (ConfigMap) BEFORE it creates any pod; a restart after a kill and the next run attempt trust
+ * every public key recorded for the run. A public key lets one verify, never sign: whoever can
+ * read the state (or mount it in a pod) still cannot forge a proof. Forging takes writing the
+ * state (adding a key of one's own), which needs `update` on ConfigMaps in the namespace.
+ *
+ * Signature alone does not settle a pod whose proof was copied from one of ours that is gone
+ * (read, deleted, re-created with another command under the same name): where the whole pod is at
+ * hand (a read after a 409), `differsFromRendered` also compares it with what we rendered.
+ */
+
+
+const DOMAIN = 'pod-dag.io/proof v1';
+/** The labels the signature covers (read from the pod itself, so they are verified with it). */
+const SIGNED_LABELS = [_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .LABELS */ .kg.dag, _pod_js__WEBPACK_IMPORTED_MODULE_1__/* .LABELS */ .kg.runId, _pod_js__WEBPACK_IMPORTED_MODULE_1__/* .LABELS */ .kg.runScope, _pod_js__WEBPACK_IMPORTED_MODULE_1__/* .LABELS */ .kg.runAttempt, _pod_js__WEBPACK_IMPORTED_MODULE_1__/* .LABELS */ .kg.task, _pod_js__WEBPACK_IMPORTED_MODULE_1__/* .LABELS */ .kg.taskAttempt];
+/**
+ * The keys of a run: this process's key pair (to sign the pods it creates) and the public keys of
+ * every process of the run the state records (to verify pods it finds).
+ */
+class PodProof {
+    /** This process's public key (base64url of the raw Ed25519 key): record it before creating pods. */
+    publicKey;
+    #privateKey;
+    #trusted = new Map();
+    /**
+     * A new key pair (or the one whose private key `privateKeyPem` holds: the CLI keeps it in a
+     * file, to re-attach to its own run), trusting only itself until `trust` is given the run's keys.
+     */
+    constructor(privateKeyPem) {
+        const { publicKey, privateKey } = privateKeyPem === undefined ? (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.generateKeyPairSync)('ed25519') : fromPem(privateKeyPem);
+        this.#privateKey = privateKey;
+        this.publicKey = publicKey.export({ format: 'jwk' }).x;
+        this.#trusted.set(this.publicKey, publicKey);
+    }
+    /** Trusts pods signed by these public keys (of earlier processes of the run); malformed ones are skipped. */
+    trust(keys) {
+        for (const x of keys) {
+            if (this.#trusted.has(x) || !/^[A-Za-z0-9_-]{43}$/.test(x))
+                continue;
+            try {
+                this.#trusted.set(x, (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createPublicKey)({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' }));
+            }
+            catch {
+                // Not a key: nothing it signed can verify.
+            }
+        }
+    }
+    /** The private key, PEM (PKCS#8): for a file only its owner reads, never for a log or the cluster. */
+    privateKeyPem() {
+        return this.#privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    }
+    /** How many keys are trusted (this process's and the run's). */
+    get trustedCount() {
+        return this.#trusted.size;
+    }
+    /** The public keys trusted (this process's first). */
+    get trustedKeys() {
+        return [...this.#trusted.keys()];
+    }
+    /** The pod with its proof annotations (a copy: `pod` is not changed). */
+    prove(pod) {
+        const bare = withoutProof(pod);
+        const hash = podHash(bare);
+        const signature = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.sign)(null, message(bare, hash), this.#privateKey).toString('base64url');
+        return { ...bare, metadata: { ...bare.metadata, annotations: { ...bare.metadata?.annotations, [_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proofHash]: hash, [_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proof]: signature } } };
+    }
+    /**
+     * Whether `pod` (as the API returns it: whole, or slimmed by the watch) carries a proof signed
+     * by a key of this run over its own name, namespace, run/task/attempt labels and the hash it
+     * names. What the hash must be is the caller's to check.
+     */
+    verify(pod) {
+        const a = pod.metadata?.annotations ?? {};
+        const hash = a[_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proofHash];
+        const signature = a[_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proof];
+        if (hash === undefined || signature === undefined) {
+            return { ok: false, problem: `carries no proof that pod-dag-action created it (annotations ${_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proofHash} and ${_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proof} missing)` };
+        }
+        if (!/^[0-9a-f]{64}$/.test(hash) || !/^[A-Za-z0-9_-]{86}$/.test(signature)) {
+            return { ok: false, problem: `carries a malformed proof (annotations ${_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proofHash} / ${_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proof})` };
+        }
+        const data = message(pod, hash);
+        const sig = Buffer.from(signature, 'base64url');
+        for (const key of this.#trusted.values()) {
+            if ((0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.verify)(null, data, key, sig))
+                return { ok: true, proof: { hash } };
+        }
+        return { ok: false, problem: `carries a proof that no process of this run signed (annotation ${_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proof}): it was made by someone else, or for other labels or another name` };
+    }
+}
+/**
+ * Whether `pod` carries exactly the proof `proved` carries, over the same namespace, name and
+ * signed labels: then it verifies exactly as `proved` does (Ed25519 is deterministic), so the
+ * pod runner skips verifying its own fresh pods on every run (a string compare, not a signature check).
+ */
+function sameProof(pod, proved) {
+    const a = pod.metadata;
+    const b = proved.metadata;
+    if (a === undefined || b === undefined || a.name !== b.name || a.namespace !== b.namespace)
+        return false;
+    for (const k of [_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proof, _pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proofHash]) {
+        const v = a.annotations?.[k];
+        if (v === undefined || v !== b.annotations?.[k])
+            return false;
+    }
+    return SIGNED_LABELS.every((l) => a.labels?.[l] === b.labels?.[l]);
+}
+/** An Ed25519 key pair from its private key (PEM); throws if it is not one. */
+function fromPem(pem) {
+    const privateKey = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createPrivateKey)(pem);
+    if (privateKey.asymmetricKeyType !== 'ed25519')
+        throw new Error(`expected an Ed25519 private key, found ${privateKey.asymmetricKeyType ?? 'another kind of key'}`);
+    return { privateKey, publicKey: (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createPublicKey)(privateKey) };
+}
+/** The pod without the proof annotations (a copy). */
+function withoutProof(pod) {
+    const { [_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proofHash]: _h, [_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proof]: _s, ...annotations } = pod.metadata?.annotations ?? {};
+    return { ...pod, metadata: { ...pod.metadata, annotations } };
+}
+/** The SHA-256 (hex) of the canonical JSON of `pod` without its proof annotations. */
+function podHash(pod) {
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(canonicalJson(withoutProof(pod))).digest('hex');
+}
+/** What is signed: the domain, the pod's namespace, name and signed labels, and the hash. */
+function message(pod, hash) {
+    const labels = pod.metadata?.labels ?? {};
+    return Buffer.from(JSON.stringify([DOMAIN, pod.metadata?.namespace ?? '', pod.metadata?.name ?? '', ...SIGNED_LABELS.map((l) => labels[l] ?? null), hash]));
+}
+/** JSON with object keys sorted and undefined members left out: the same pod always gives the same text. */
+function canonicalJson(value) {
+    if (value === null || typeof value !== 'object')
+        return JSON.stringify(value) ?? 'null';
+    if (value instanceof Date)
+        return JSON.stringify(value.toISOString());
+    if (Array.isArray(value))
+        return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+    const entries = Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+/**
+ * Fields the API server (its defaulting and default admission plugins: ServiceAccount,
+ * DefaultTolerationSeconds, Priority) or the scheduler add to a pod spec we did not set. Any
+ * other field that we did not set and the pod has makes it another pod than the one we rendered.
+ */
+const SPEC_ADDED = new Set([
+    'dnsPolicy',
+    'enableServiceLinks',
+    'nodeName',
+    'preemptionPolicy',
+    'priority',
+    'priorityClassName',
+    'schedulerName',
+    'securityContext',
+    'serviceAccount',
+    'serviceAccountName',
+    'terminationGracePeriodSeconds',
+    'tolerations',
+    'volumes',
+]);
+/** The same for a container. */
+const CONTAINER_ADDED = new Set(['imagePullPolicy', 'resources', 'terminationMessagePath', 'terminationMessagePolicy', 'volumeMounts']);
+/** The one mount the ServiceAccount admission plugin adds to every container. */
+const TOKEN_MOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** Arrays the server may add to after what we sent (tolerations, volumes). */
+const APPENDABLE = new Set(['spec.tolerations', 'spec.volumes']);
+/**
+ * Where the pod the API returned is not the pod we rendered (a field path and both values, for a
+ * message), or null when it is: every field we set has our value, and nothing that changes what
+ * the container runs was added (another container, an init container, a mount, a command …).
+ * Quantities compare by value ("1000m" is "1"); metadata is not compared (the proof covers names
+ * and labels, and annotations and labels may be added by others without changing what runs).
+ */
+function differsFromRendered(actual, rendered) {
+    return diff(plain(actual.spec), plain(rendered.spec), 'spec');
+}
+function plain(v) {
+    return v === undefined ? undefined : JSON.parse(JSON.stringify(v));
+}
+function diff(actual, ours, path) {
+    const show = (v) => (v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 120));
+    const mismatch = () => `${path} is ${show(actual)}, not ${show(ours)}`;
+    if (ours === undefined || ours === null) {
+        if (actual === undefined || actual === null)
+            return null;
+        return mismatch();
+    }
+    if (/\.resources\.(requests|limits)\.[^.]+$/.test(path) && typeof actual === 'string' && typeof ours === 'string') {
+        const a = quantity(actual);
+        const o = quantity(ours);
+        return a !== null && o !== null && Math.abs(a - o) <= 1e-9 * Math.max(Math.abs(a), Math.abs(o)) ? null : mismatch();
+    }
+    if (typeof ours !== 'object')
+        return actual === ours ? null : mismatch();
+    if (Array.isArray(ours)) {
+        if (!Array.isArray(actual))
+            return mismatch();
+        const appendable = APPENDABLE.has(path);
+        const mounts = /\.volumeMounts$/.test(path);
+        if (actual.length < ours.length || (!appendable && !mounts && actual.length !== ours.length))
+            return `${path} has ${actual.length} entries, not ${ours.length}`;
+        for (let i = 0; i < ours.length; i++) {
+            const d = diff(actual[i], ours[i], `${path}[${i}]`);
+            if (d !== null)
+                return d;
+        }
+        if (mounts)
+            return extraMounts(actual.slice(ours.length), path);
+        return null;
+    }
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual))
+        return mismatch();
+    const a = actual;
+    const o = ours;
+    for (const [k, v] of Object.entries(o)) {
+        const d = diff(a[k], v, `${path}.${k}`);
+        if (d !== null)
+            return d;
+    }
+    const added = path === 'spec' ? SPEC_ADDED : /^spec\.containers\[\d+\]$/.test(path) ? CONTAINER_ADDED : null;
+    if (added === null)
+        return null; // inside a field we set, the server's defaults (a probe's, a port's) are not ours to judge
+    for (const [k, v] of Object.entries(a)) {
+        if (o[k] !== undefined || v === undefined || v === null)
+            continue;
+        if (!added.has(k))
+            return `${path}.${k} is ${show(v)}, which the pod as rendered does not set`;
+        if (k === 'volumeMounts') {
+            const d = extraMounts(v, `${path}.volumeMounts`);
+            if (d !== null)
+                return d;
+        }
+    }
+    return null;
+}
+/** Mounts beyond ours: only the service account token's. */
+function extraMounts(extra, path) {
+    for (const m of extra) {
+        const mountPath = m?.mountPath;
+        if (mountPath !== TOKEN_MOUNT)
+            return `${path} mounts ${JSON.stringify(mountPath)}, which the pod as rendered does not`;
+    }
+    return null;
+}
+const SUFFIX = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+/** A Kubernetes quantity's value ("500m" → 0.5, "1Gi" → 2^30), or null if it is not one. */
+function quantity(q) {
+    const m = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(q.trim());
+    if (m === null)
+        return null;
+    return Number(m[1]) * SUFFIX[m[2] ?? ''];
 }
 
 

@@ -147,6 +147,13 @@ export async function create(ctx: ServerContext, r: Route, req: IncomingMessage,
   if (ctx.store.get(key(r), r.namespace, obj.metadata.name)) throw alreadyExists(r.res, obj.metadata.name);
   const full = applyDefaults(obj, r.res, now());
   delete full.metadata.resourceVersion;
+  if (r.res.plural === 'pods') {
+    // Who created the pod, as kube-apiserver records it: the fieldManager parameter, else the
+    // client's user agent up to its first '/'. Only pods, and only on create: the action names a
+    // pod's creator from it. (Its fieldsV1 set is left empty: nothing here reads it.)
+    const manager = q.get('fieldManager') ?? String(req.headers['user-agent'] ?? 'unknown').split('/')[0]!;
+    full.metadata.managedFields = [{ manager, operation: 'Update', apiVersion: full.apiVersion, time: full.metadata.creationTimestamp, fieldsType: 'FieldsV1', fieldsV1: {} }];
+  }
   if (isDry) {
     send(res, 201, full);
     return;

@@ -78,6 +78,11 @@ export interface Sandbox {
   createSecret(namespace: string, name: string, stringData: Record<string, string>): void;
   /** Creates or replaces a configmap. */
   createConfigMap(namespace: string, name: string, data: Record<string, string>): void;
+  /**
+   * Creates a pod at once, as another client (`manager`, its field manager) would; throws if one
+   * of that name exists. For tests that must put a pod in place between two requests.
+   */
+  createPod(namespace: string, pod: KObject, manager?: string): KObject;
   /** Evicts a running pod as the kubelet does under memory pressure; false if it is not running. */
   evictPod(name: string, namespace?: string): boolean;
   /** Deletes a pod as another client would (graceful unless gracePeriodSeconds is 0); false if absent. */
@@ -204,6 +209,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     createConfigMap(namespace, name, data) {
       create('configmaps', { metadata: { name, namespace }, data });
+    },
+    createPod(namespace, pod, manager = 'sandbox-test') {
+      if (store.get('pods', namespace, pod.metadata.name)) throw new Error(`createPod: pod ${namespace}/${pod.metadata.name} exists`);
+      const full = applyDefaults({ ...pod, metadata: { ...pod.metadata, namespace } }, coreResource('pods'), nowTs());
+      full.metadata.managedFields = [{ manager, operation: 'Update', apiVersion: 'v1', time: full.metadata.creationTimestamp, fieldsType: 'FieldsV1', fieldsV1: {} }];
+      return store.create('pods', full);
     },
     evictPod: (name, namespace = 'default') => agent.evict(namespace, name),
     deletePod(name, namespace = 'default', opts = {}) {

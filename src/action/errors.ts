@@ -36,6 +36,8 @@ export const STATE = {
   namespace: 'namespace',
   selector: 'selector',
   keepPods: 'keep-pods',
+  /** The public keys of the run's processes (JSON array): the sweep leaves pods they did not sign alone. */
+  keys: 'keys',
 } as const;
 
 /** Turns a UserError (a KubeError, a bad stored state: already worded for the user) into an ActionError. */

@@ -16,6 +16,8 @@ import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } fro
 import { kubePodApi } from '../kube/pod-api.ts';
 import { kubeClusterReader } from '../kube/dry-run-checks.ts';
 import { runPodSelector } from '../kube/pod.ts';
+import { PodProof } from '../kube/pod-proof.ts';
+import { runKeys } from '../dag/rerun.ts';
 import { RunStore, startRerunSession } from '../kube/run-store.ts';
 import { cleanupRun } from '../kube/sweep.ts';
 import { AnnotationReporter } from '../report/annotations.ts';
@@ -113,6 +115,9 @@ export async function runOnCluster(
   // The run id was fixed once, above: pod names, labels, the state ConfigMap and the post
   // step's selector must all agree on it.
   const baseRunId = runId;
+  // This process's key: its public half goes into each run's state before any pod is created,
+  // so a restart after a crash and the next run attempt can tell the run's pods from others'.
+  const proof = new PodProof();
 
   const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
   if (lease !== null && !lease.acquired) return;
@@ -182,6 +187,7 @@ export async function runOnCluster(
     // the run's identity cannot tell from another one stops here.
     await claimRun(store, spec, settings, params, context, runId);
     if (context.runAttempt > 1) {
+      proof.trust(runKeys(await withKubeErrors(() => store.load())));
       await withKubeErrors(() =>
         settleEarlierAttempts({
           client,
@@ -198,12 +204,22 @@ export async function runOnCluster(
             for (const p of pods) runner.info(`  ${p.name} (task ${p.task}, run attempt ${p.runAttempt}, ${p.phase})`);
             runner.info(`Their results will be used as if that attempt had seen them. To stop waiting, delete them: kubectl delete pod -n ${namespace} -l '${selector}'`);
           },
+          proof,
+          onRefused: (pod, problem) =>
+            runner.warning(
+              `Pod ${pod.metadata?.name} in namespace ${namespace} has the labels of an earlier attempt of this run but is not this run's: it ${problem}. ` +
+                "It was ignored (its task runs again) and not deleted (it is not this run's): delete it, and find out who creates pods with pod-dag-action's labels in this namespace.",
+            ),
           onRecorded: (task, runAttempt, attempt, outcome) =>
             runner.info(`${task}: its pod of run attempt ${runAttempt} (attempt ${attempt}) ended unseen by that attempt's runner: ${outcome.class === 'succeeded' ? 'succeeded' : `${outcome.class}${outcome.message ? ` (${outcome.message})` : ''}`}`),
         }),
       );
     }
-    const session = await withKubeErrors(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, claim: runClaim(context, settings.dag, params) }));
+    const session = await withKubeErrors(() =>
+      startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, claim: runClaim(context, settings.dag, params), key: proof.publicKey }),
+    );
+    proof.trust(runKeys(session.stored));
+    runner.saveState(STATE.keys, JSON.stringify(proof.trustedKeys));
     if (context.runAttempt > 1 && scope !== null && (session.stored?.tasks === undefined || Object.keys(session.stored.tasks).length === 0)) {
       await warnOfUnscopedState(runId);
     }
@@ -224,6 +240,7 @@ export async function runOnCluster(
         previous: session.plan.previous,
         onAttemptEnd: (end: AttemptEnd) => session.attemptEnded(end),
         recorded: (task: string, attempt: number) => session.recorded(task, attempt),
+        proof,
       }),
     );
     if (state.result !== null) await session.finished(state.result).catch((err: unknown) => runner.warning(`Could not record the end of the run: ${(err as Error).message}`));
@@ -364,16 +381,38 @@ function describeSource(source: string): string {
  * The post step's sweep, once the main step's state says which pods are this run's: removes what
  * is left of them. Never fails the job; only warns.
  */
-export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespace: string, selector: string, keepPods: KeepPods): Promise<void> {
+export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespace: string, selector: string, keepPods: KeepPods, keys: string | null = null): Promise<void> {
   try {
     const settings = readSettings((name) => runner.getInput(name));
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
     const client = createClient(connection.kubeConfig);
-    const { deleted, warnings } = await cleanupRun(kubePodApi(client), namespace, selector, { keepPods });
+    // The main step saved the run's public keys: only pods they signed are the run's to delete.
+    let proof: PodProof | undefined;
+    if (keys !== null) {
+      proof = new PodProof();
+      proof.trust(parseKeys(keys));
+    }
+    const { deleted, warnings, foreign } = await cleanupRun(kubePodApi(client), namespace, selector, { keepPods, proof });
     if (deleted.length > 0) runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
+    for (const f of foreign) {
+      runner.warning(
+        `Left pod ${f.name} in namespace ${namespace} alone: it has this run's labels but is not this run's (it ${f.problem}). ` +
+          "Delete it yourself, and find out who creates pods with pod-dag-action's labels in this namespace.",
+      );
+    }
     for (const w of warnings) runner.warning(w);
   } catch (err) {
     runner.warning(`Could not clean up this run's pods (${selector} in namespace ${namespace}): ${(err as Error).message}`);
+  }
+}
+
+/** The keys the main step saved for the post step (a JSON array of strings); anything else: none. */
+function parseKeys(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((k): k is string => typeof k === 'string') : [];
+  } catch {
+    return [];
   }
 }

@@ -201,5 +201,6 @@ export async function runPost(deps: Omit<MainDeps, 'signal'>): Promise<void> {
   if (!namespace || !selector) return; // plan, dry-run, or the main step stopped before creating anything
   const keepPods = runner.getState(STATE.keepPods) || 'on-failure';
   const { cleanUpRun } = await import('./on-cluster.ts');
-  await cleanUpRun(runner, env, namespace, selector, keepPods as KeepPods);
+  const keys = runner.getState(STATE.keys);
+  await cleanUpRun(runner, env, namespace, selector, keepPods as KeepPods, keys ? keys : null);
 }

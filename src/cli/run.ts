@@ -2,13 +2,21 @@
  * `pod-dag run`: the action's engine against the current kubeconfig, with the same live log.
  * There is no GitHub run here: the run id is local (`local-<time>`, or POD_DAG_RUN_ID to re-attach
  * to an interrupted run), and the result is printed instead of a job summary.
+ *
+ * With POD_DAG_RUN_ID, the key that signs the run's pods (src/kube/pod-proof.ts) is kept in a file
+ * of the user's (`$XDG_STATE_HOME/pod-dag-action/keys/`, else `~/.local/state/...`, mode 0600), so
+ * a second `pod-dag run` with the same id adopts the pods of the first, and no one else's.
  */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { UserError } from '../common/errors.ts';
 import type { KeepPods } from '../common/run.ts';
 import { runDag } from '../engine/index.ts';
 import { connect, preflight } from '../kube/auth.ts';
 import { createClient } from '../kube/client.ts';
 import { kubePodApi } from '../kube/pod-api.ts';
+import { PodProof } from '../kube/pod-proof.ts';
 import { LiveLogReporter } from '../report/live-log.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { EXIT, localContext, type CliIO } from './io.ts';
@@ -32,6 +40,8 @@ export async function runLocal(run: LocalRun, io: CliIO): Promise<number> {
     io.stderr(`cluster ${client.server}, namespace ${namespace}\n`);
     const checked = await preflight(client, namespace, 'run');
     for (const w of checked.warnings) io.stderr(`warning: ${w}\n`);
+    const context = localContext(io.env);
+    const proof = context.runId === null ? undefined : await runKey(io.env, namespace, run.spec.name, context.runId);
     const state = await runDag({
       spec: run.spec,
       params: run.params,
@@ -40,7 +50,8 @@ export async function runLocal(run: LocalRun, io: CliIO): Promise<number> {
       maxParallel: run.maxParallel,
       keepPods: run.keepPods,
       pods: kubePodApi(client),
-      context: localContext(io.env),
+      context,
+      proof,
       reporter: new LiveLogReporter({ write: (line) => io.stdout(`${line}\n`) }),
       signal: io.signal,
     });
@@ -53,3 +64,30 @@ export async function runLocal(run: LocalRun, io: CliIO): Promise<number> {
     throw err;
   }
 }
+
+/**
+ * The key of a run re-attached by id: read from its file, or made and written there (0600) before
+ * any pod is created. A file that is not a key is an error naming it.
+ */
+async function runKey(env: NodeJS.ProcessEnv, namespace: string, dag: string, runId: string): Promise<PodProof> {
+  const base = env['XDG_STATE_HOME'] || path.join(env['HOME'] || homedir(), '.local', 'state');
+  const file = path.join(base, 'pod-dag-action', 'keys', `${`${namespace}_${dag}_${runId}`.replace(/[^A-Za-z0-9._-]+/g, '_')}.pem`);
+  let pem: string | null = null;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot read the run's key ${file}: ${(err as Error).message}`);
+  }
+  if (pem !== null) {
+    try {
+      return new PodProof(pem);
+    } catch (err) {
+      throw new UserError(`${file} does not hold the run's key (${(err as Error).message}); delete it, or use another POD_DAG_RUN_ID.`);
+    }
+  }
+  const proof = new PodProof();
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, proof.privateKeyPem(), { mode: 0o600 });
+  return proof;
+}
+

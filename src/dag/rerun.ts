@@ -112,6 +112,11 @@ export interface StoredRunAttempt {
   /** `null` while it runs (or if it died without saying so). */
   finishedAt: number | null;
   result: RunResult | null;
+  /**
+   * The public key of each process that ran this run attempt (a restart after a crash adds one),
+   * recorded before it created any pod: the pods they signed are the run's own (src/kube/pod-proof.ts).
+   */
+  keys?: string[];
   /** Who started it (src/common/run.ts `runClaim`); absent in states written before claims. */
   claim?: RunClaim;
 }
@@ -479,6 +484,11 @@ export interface TaskUpdate {
   fingerprint: TaskFingerprint;
 }
 
+/** The public keys of every process of the run the state records (to verify the run's pods with). */
+export function runKeys(state: StoredRunState | null): string[] {
+  return state === null ? [] : state.runAttempts.flatMap((r) => r.keys ?? []);
+}
+
 /** An empty state for a run. */
 export function emptyRunState(dag: string, runId: string, now: number): StoredRunState {
   return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {}, runAttempts: [] };
@@ -492,7 +502,7 @@ export function emptyRunState(dag: string, runId: string, now: number): StoredRu
  * adds what to do). Starting again what is already started with the same claim changes nothing
  * (the same object is returned, so nothing is written).
  */
-export function markRunAttempt(state: StoredRunState, runAttempt: number, now: number, result?: RunResult, claim?: RunClaim): StoredRunState {
+export function markRunAttempt(state: StoredRunState, runAttempt: number, now: number, result?: RunResult, claim?: RunClaim, key?: string): StoredRunState {
   const runAttempts = state.runAttempts.filter((r) => r.runAttempt !== runAttempt);
   const before = state.runAttempts.find((r) => r.runAttempt === runAttempt);
   if (claim !== undefined && before?.claim !== undefined) {
@@ -501,7 +511,10 @@ export function markRunAttempt(state: StoredRunState, runAttempt: number, now: n
       throw new AmbiguousRunError(runAttempt, differences);
     }
   }
-  if (result === undefined && before !== undefined && before.finishedAt === null && (claim === undefined || before.claim !== undefined)) return state;
+  const keys = [...(before?.keys ?? [])];
+  if (key !== undefined && !keys.includes(key)) keys.push(key);
+  const newKey = keys.length !== (before?.keys?.length ?? 0);
+  if (result === undefined && !newKey && before !== undefined && before.finishedAt === null && (claim === undefined || before.claim !== undefined)) return state;
   const entry: StoredRunAttempt = {
     runAttempt,
     startedAt: before?.startedAt ?? now,
@@ -510,6 +523,7 @@ export function markRunAttempt(state: StoredRunState, runAttempt: number, now: n
   };
   const kept = claim ?? before?.claim;
   if (kept !== undefined) entry.claim = kept;
+  if (keys.length > 0) entry.keys = keys;
   runAttempts.push(entry);
   runAttempts.sort((a, b) => a.runAttempt - b.runAttempt);
   return { ...state, updatedAt: Math.max(state.updatedAt, now), runAttempts };
@@ -609,6 +623,7 @@ const storedRunStateSchema = z.object({
       finishedAt: finite.nullable(),
       result: z.enum(RUN_RESULTS).nullable(),
       claim: z.record(z.string(), z.string().nullable()).optional(),
+      keys: z.array(z.string()).optional(),
     }),
   ),
 }) satisfies z.ZodType<StoredRunState>;

@@ -11,7 +11,9 @@
  *
  * Invariants:
  * - an attempt succeeds only when its container terminated with exit code 0 (classifyPod);
- * - each attempt's pod is created at most once by us; a pod that exists already is adopted;
+ * - each attempt's pod is created at most once by us; a pod that exists already is adopted only
+ *   when it proves to be this run's (src/kube/pod-proof.ts), and nothing of any other pod under
+ *   an attempt's name (status, log, outputs) is used before the pod runner vetted it;
  * - a pod is deleted (keep-pods) only after its log was read to the end;
  * - an attempt's end is fed to the scheduler as soon as the watch shows its container ended: a
  *   dependant's pod does not wait for the log to drain (the reporters hear `logEnded` when it
@@ -125,7 +127,14 @@ class Engine {
       previous: options.previous,
       run: this.#run,
     });
-    this.#runner = new PodRunner({ api: options.pods, namespace: options.namespace, logTailLines: options.logTailLines, logBacklog: options.logBacklog, debug: options.debug });
+    this.#runner = new PodRunner({
+      api: options.pods,
+      namespace: options.namespace,
+      logTailLines: options.logTailLines,
+      logBacklog: options.logBacklog,
+      debug: options.debug,
+      proof: options.proof,
+    });
     this.#reaper = new PodReaper({ api: options.pods, namespace: options.namespace, runSelector: this.#selector, clock: this.#clock, debug: options.debug });
     const scheduler = this.#scheduler;
     this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
@@ -363,6 +372,13 @@ class Engine {
 
   /** Looks at the latest state of an attempt's pod: starts or ends its log, judges the attempt. */
   async #observe(live: Live, pod: V1Pod, deleted: boolean): Promise<void> {
+    // A pod under the attempt's name that is not this run's: nothing of it is used or touched.
+    if (live.pod.foreign) return;
+    const refused = await live.pod.vet(pod);
+    if (refused !== null) {
+      await this.#endAttempt(live, refused);
+      return;
+    }
     const now = this.#clock.now();
     if (containerStarted(pod) && !deleted) {
       // "Created" and "started" are different moments: tell the second once, before its log.

@@ -4,6 +4,7 @@ import type { Clock } from '../common/clock.ts';
 import type { AttemptEnd, AttemptOutcome, PreviousSuccess } from '../dag/types.ts';
 import type { ClusterReader } from '../kube/dry-run-checks.ts';
 import type { PodApi } from '../kube/pod-api.ts';
+import type { PodProof } from '../kube/pod-proof.ts';
 import type { Reporter } from '../report/types.ts';
 import type { DagSpec } from '../spec/types.ts';
 
@@ -70,6 +71,12 @@ export interface RunDagOptions {
   recorded?: (task: string, attempt: number) => RecordedAttempt | null;
   /** Debug lines (resumed watches and log streams, retried requests). */
   debug?: (line: string) => void;
+  /**
+   * The run's keys (src/kube/pod-proof.ts): sign the pods created, and decide which existing pods
+   * are the run's own. Its public key must be recorded where a restart finds it (the run state)
+   * before the run starts. Default: a key of this process only (its own pods are adopted, no other).
+   */
+  proof?: PodProof;
   /**
    * A promise while whatever the reporter writes log lines to is backed up (the step log); the
    * log streams pause until it settles, so a slow reader of our output is not met by buffering.

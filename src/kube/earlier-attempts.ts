@@ -12,6 +12,10 @@
  * 2. record in the run's state the end of every earlier attempt's pod the state does not know yet,
  *    classified from the pod's status exactly as the engine would have, so that the plan reuses a
  *    task that succeeded and says why any other runs again.
+ *
+ * Only pods that prove to be the run's own count (src/kube/pod-proof.ts: signed by a process of
+ * the run whose key the state recorded): a pod planted with the run's labels is neither waited
+ * for nor recorded, and its task runs again; `onRefused` names it.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { systemClock } from '../common/clock.ts';
@@ -25,6 +29,7 @@ import { KubeError } from './errors.ts';
 import { taskOfInstance } from '../spec/matrix.ts';
 import { CONTAINER, LABELS, runSelector } from './pod.ts';
 import { kubePodApi } from './pod-api.ts';
+import type { PodProof } from './pod-proof.ts';
 import { PodWatcher } from './watch.ts';
 import { kubeTimeMs } from './time.ts';
 
@@ -55,6 +60,13 @@ export interface SettleOptions {
   now?: () => number;
   /** Told of each end recorded from a pod. */
   onRecorded?: (task: string, runAttempt: number, attempt: number, outcome: AttemptOutcome) => void;
+  /**
+   * The run's keys: only pods whose proof they verify are the run's (trust the keys the state
+   * records first). Without it, every pod with the run's labels counts (tests only).
+   */
+  proof?: PodProof;
+  /** Told once per pod with the run's labels that is not the run's (its proof fails), with why. */
+  onRefused?: (pod: V1Pod, problem: string) => void;
 }
 
 interface Seen {
@@ -69,11 +81,19 @@ export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
   if (o.runAttempt <= 1) return;
   const selector = runSelector(o.spec.name, o.runId, o.scope ?? null);
   const earlier = new Map<string, Seen>();
+  const refused = new Set<string>();
   let changed: () => void = () => {};
   const watcher = new PodWatcher(kubePodApi(o.client), o.namespace, selector, (e) => {
     const attempt = Number(e.pod.metadata?.labels?.[LABELS.runAttempt] ?? NaN);
     if (!(attempt < o.runAttempt)) return;
-    earlier.set(e.pod.metadata?.name ?? '', { pod: e.pod, deleted: e.type === 'DELETED' });
+    const name = e.pod.metadata?.name ?? '';
+    const proven = o.proof?.verify(e.pod) ?? { ok: true };
+    if (!proven.ok) {
+      // Not the run's: neither waited for nor recorded (its task runs again), never deleted by us.
+      earlier.delete(name);
+      if (!refused.has(name) && e.type !== 'DELETED') o.onRefused?.(e.pod, proven.problem);
+      refused.add(name);
+    } else earlier.set(name, { pod: e.pod, deleted: e.type === 'DELETED' });
     changed();
   });
   const running = (): RunningEarlierPod[] =>

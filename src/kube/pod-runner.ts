@@ -1,9 +1,12 @@
 /**
  * The pod runner: one attempt's pod from create to delete, through the narrow PodApi.
  *
- * - create with the attempt's deterministic name; a 409 means the pod exists already (our own
- *   create that reached the server before a retry, or a restart of this run attempt): it is
- *   adopted, but only when its task and attempt labels are this attempt's;
+ * - create with the attempt's deterministic name, carrying a proof that this run made it for this
+ *   attempt and this rendered spec (src/kube/pod-proof.ts); a 409 means the pod exists already
+ *   (our own create that reached the server before a retry, or a restart of this run attempt):
+ *   it is adopted only when its proof holds and it is the pod we rendered. Any other pod of that
+ *   name (planted by whoever can create pods in the namespace) fails the attempt as a
+ *   configuration error: nothing of it is used, and it is never deleted by us;
  * - the log, followed once the container started, read to its end once it terminated;
  * - delete, at most once, 404 counting as done; a settled pod's delete goes with others in one
  *   request (src/kube/reaper.ts).
@@ -17,7 +20,8 @@ import { classifyError, describeError } from './errors.ts';
 import { LogFollower } from './logs.ts';
 import type { PodApi } from './pod-api.ts';
 import type { PodReaper } from './reaper.ts';
-import { CONTAINER, LABELS } from './pod.ts';
+import { CONTAINER } from './pod.ts';
+import { differsFromRendered, podHash, PodProof, sameProof } from './pod-proof.ts';
 import { PodWatcher, type PodEvent, type PodWatcherOptions } from './watch.ts';
 import type { V1Pod } from '@kubernetes/client-node';
 
@@ -31,6 +35,8 @@ export interface PodRunnerOptions {
   logBacklog?: () => Promise<void> | undefined;
   /** Debug lines (resumed log streams, failed deletes). */
   debug?: (line: string) => void;
+  /** The run's keys: signs the pods created, verifies the pods found. Default: a key of this runner only. */
+  proof?: PodProof;
 }
 
 /** One attempt's identity: its task, its number, and its pod's name. */
@@ -45,10 +51,10 @@ export type CreateResult = { ok: true; adopted: boolean } | { ok: false; failure
 
 /** Runs the pods of one run's attempts in one namespace. */
 export class PodRunner {
-  readonly #o: PodRunnerOptions;
+  readonly #o: PodRunnerOptions & { proof: PodProof };
 
   constructor(options: PodRunnerOptions) {
-    this.#o = options;
+    this.#o = { ...options, proof: options.proof ?? new PodProof() };
   }
 
   /** The API server's URL, for messages. */
@@ -73,14 +79,24 @@ export class AttemptPod {
   readonly attempt: number;
   /** The pod's name. */
   readonly name: string;
-  readonly #o: PodRunnerOptions;
+  readonly #o: PodRunnerOptions & { proof: PodProof };
   readonly #onLine: (text: string, time: string | null) => void;
   #follower: LogFollower | null = null;
   #deletedByUs = false;
   #gone = false;
   #tailReleased = false;
+  /** The hash of the pod as rendered (set by `create`): what a pod's proof must name. */
+  #hash: string | null = null;
+  /** The pod as sent (with its proof), for comparing with a pod found under its name. */
+  #sent: V1Pod | null = null;
+  /** The uid of the pod whose proof was checked: later events of that pod need no new check. */
+  #verifiedUid: string | null = null;
+  /** The pod was not known to be ours when adopted (its create's answer was lost): read it whole before trusting it. */
+  #readWhole = false;
+  /** The pod under our name failed its proof: it is not ours, and nothing is done to it. */
+  #foreign = false;
 
-  constructor(options: PodRunnerOptions, id: AttemptId, onLine: (text: string, time: string | null) => void) {
+  constructor(options: PodRunnerOptions & { proof: PodProof }, id: AttemptId, onLine: (text: string, time: string | null) => void) {
     this.#o = options;
     this.task = id.task;
     this.attempt = id.attempt;
@@ -98,20 +114,29 @@ export class AttemptPod {
     return this.#gone;
   }
 
+  /** The pod under this attempt's name is someone else's (it failed its proof): never read, followed or deleted. */
+  get foreign(): boolean {
+    return this.#foreign;
+  }
+
   /** Whether its log is being followed (the container started). */
   get following(): boolean {
     return this.#follower !== null;
   }
 
   /**
-   * Creates the pod. A 409 adopts the existing pod if its labels are this attempt's. A create
-   * whose answer never came (network, 5xx, 429 past the retries) is settled by reading the pod:
-   * found, it is adopted; absent, the create is sent again (at most three rounds, then an
-   * infrastructure failure); unreadable, it counts as created and the watch tells the rest. Any
+   * Creates the pod, with its proof. A 409 adopts the existing pod only if it proves to be this
+   * attempt's (`#adopt`). A create whose answer never came (network, 5xx, 429 past the retries)
+   * is settled by reading the pod: found, it is adopted on the same terms; absent, the create is
+   * sent again (at most three rounds, then an infrastructure failure); unreadable, it counts as
+   * created, and the pod is read whole and checked when the watch first shows it (`vet`). Any
    * other refusal is a configuration failure: the cluster refused the pod itself.
    */
-  async create(manifest: V1Pod): Promise<CreateResult> {
+  async create(rendered: V1Pod): Promise<CreateResult> {
     const { api, namespace } = this.#o;
+    const manifest = this.#o.proof.prove(rendered);
+    this.#sent = manifest;
+    this.#hash = podHash(manifest);
     for (let round = 1; ; round++) {
       try {
         await api.create(namespace, manifest);
@@ -131,6 +156,7 @@ export class AttemptPod {
         if (settled === 'exists') break;
         if (settled === 'unknown') {
           this.#o.debug?.(`create of pod ${this.name} got no answer and the pod could not be read since; counting it as created: the watch tells whether it exists`);
+          this.#readWhole = true;
           return { ok: true, adopted: true };
         }
         if (round >= 3) {
@@ -138,22 +164,94 @@ export class AttemptPod {
         }
       }
     }
-    // Make sure the existing pod is this attempt's (same task and attempt labels), not a stranger.
+    return this.#adopt();
+  }
+
+  /**
+   * The pod under our name exists: adopted only if it is ours, i.e. its proof was signed by a
+   * process of this run for this very rendering of the attempt's pod, and the pod is still the pod
+   * rendered (nothing that changes what runs was added or changed since).
+   */
+  async #adopt(): Promise<CreateResult> {
+    const { api, namespace } = this.#o;
+    let existing: V1Pod;
     try {
-      const existing = await api.read(namespace, this.name);
-      const labels = existing.metadata?.labels ?? {};
-      if (labels[LABELS.task] !== this.task || labels[LABELS.taskAttempt] !== String(this.attempt)) {
-        const msg = `pod ${this.name} already exists in namespace ${namespace} but is not attempt ${this.attempt} of task "${this.task}" (labels ${JSON.stringify(labels)}); delete it or rename the DAG`;
-        return { ok: false, failure: failure('configuration', 'AlreadyExists', msg) };
-      }
+      existing = await api.read(namespace, this.name);
     } catch (err) {
-      const e = classifyError(err);
-      if (e.kind !== 'not-found') {
-        return { ok: false, failure: failure('infrastructure', e.reason ?? e.kind, describeError(err, `read pod ${this.name}`, api.server)) };
-      }
-      // Deleted between the 409 and the read: its DELETED event tells the rest.
+      // Deleted between the 409 and the read: its DELETED event tells the rest. Unreadable (the
+      // read's retries ran out): the pod exists, so giving up on it (a failure, then a retry)
+      // could run the task twice; it counts as created, as a create whose answer was lost. Either
+      // way `vet` reads it whole and checks it before anything of it is used.
+      if (classifyError(err).kind !== 'not-found') this.#o.debug?.(`${describeError(err, `read pod ${this.name}`, api.server)}; counting it as created: it is checked when the watch shows it`);
+      this.#readWhole = true;
+      return { ok: true, adopted: true };
     }
+    const problem = this.#judge(existing, true);
+    if (problem !== null) {
+      this.#foreign = true;
+      return { ok: false, failure: foreignPod(existing, namespace, this.task, this.attempt, problem) };
+    }
+    this.#verifiedUid = existing.metadata?.uid ?? null;
     return { ok: true, adopted: true };
+  }
+
+  /**
+   * Before anything of a pod the watch shows under this attempt's name is used: null if it is ours
+   * (checked once per pod uid), else the attempt's configuration failure (the pod is then `foreign`:
+   * not followed, not deleted). A pod adopted without being seen whole is read whole first.
+   */
+  async vet(pod: V1Pod): Promise<AttemptOutcome | null> {
+    const uid = pod.metadata?.uid;
+    if (uid !== undefined && uid === this.#verifiedUid) return null;
+    if (this.#readWhole) {
+      let seen: V1Pod;
+      try {
+        seen = await this.#o.api.read(this.#o.namespace, this.name);
+      } catch (err) {
+        // Not readable now: judged from what the watch brought (its proof); the content check
+        // waits for the next event.
+        this.#o.debug?.(describeError(err, `read pod ${this.name} to check it is this run's`, this.#o.api.server));
+        const problem = this.#judge(pod, false);
+        return problem === null ? null : this.#refuse(pod, problem);
+      }
+      const whole = this.#judge(seen, true);
+      if (whole !== null) return this.#refuse(seen, whole);
+      this.#readWhole = false;
+      this.#verifiedUid = seen.metadata?.uid ?? null;
+      if (seen.metadata?.uid === uid) return null;
+      // The event showed an older object of that name (since replaced): judged by its proof.
+    }
+    const problem = this.#judge(pod, false);
+    if (problem !== null) return this.#refuse(pod, problem);
+    this.#verifiedUid ??= uid ?? null;
+    return null;
+  }
+
+  async #refuse(pod: V1Pod, problem: string): Promise<AttemptOutcome> {
+    this.#foreign = true;
+    this.#follower?.stop();
+    let whole = pod;
+    if (pod.metadata?.managedFields === undefined) {
+      // The watch drops managedFields: read them, to say who created the pod.
+      whole = await this.#o.api.read(this.#o.namespace, this.name).catch(() => pod);
+      if (whole.metadata?.uid !== pod.metadata?.uid) whole = pod;
+    }
+    return foreignPod(whole, this.#o.namespace, this.task, this.attempt, problem);
+  }
+
+  /** Why `pod` is not this attempt's pod as rendered, or null if it is. `whole`: the pod's spec is at hand. */
+  #judge(pod: V1Pod, whole: boolean): string | null {
+    // The proof this process sent (its own fresh pod): valid as sent, no signature to check.
+    const proven = this.#sent !== null && sameProof(pod, this.#sent) ? { ok: true as const, proof: { hash: this.#hash! } } : this.#o.proof.verify(pod);
+    if (!proven.ok) return proven.problem;
+    if (proven.proof.hash !== this.#hash) {
+      return `carries a proof for another rendering of this attempt's pod (hash ${proven.proof.hash.slice(0, 12)}…, this run renders ${this.#hash?.slice(0, 12)}…): the spec, the params or an upstream output changed`;
+    }
+    if (whole && this.#sent !== null) {
+      const d = differsFromRendered(pod, this.#sent);
+      if (d !== null) return `is not the pod its proof was made for: ${d}`;
+    }
+    return null;
   }
 
   /** Whether the pod exists after a create whose answer was lost: a read decides, if it can. */
@@ -174,7 +272,7 @@ export class AttemptPod {
 
   /** Starts following the log (once the container started). Idempotent. */
   followLog(): void {
-    if (this.#follower) return;
+    if (this.#follower || this.#foreign) return;
     this.#follower = new LogFollower({
       api: this.#o.api,
       namespace: this.#o.namespace,
@@ -219,9 +317,10 @@ export class AttemptPod {
    * Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post
    * step sweeps). With `batch`, the pod goes with the batch's next request: only for a settled
    * pod (its container ended, its log read to the end, its result recorded), deleted at once.
+   * A pod that is not ours (`foreign`) is someone else's to delete: never deleted.
    */
   async delete(gracePeriodSeconds: number, batch?: PodReaper): Promise<void> {
-    if (this.#deletedByUs) return;
+    if (this.#deletedByUs || this.#foreign) return;
     this.#deletedByUs = true;
     if (batch && gracePeriodSeconds === 0) return batch.delete({ name: this.name, task: this.task, attempt: this.attempt });
     const { api, namespace } = this.#o;
@@ -237,4 +336,24 @@ export class AttemptPod {
 /** An attempt's failure with no exit code (the pod could not be created, or was never seen). */
 export function failure(cls: AttemptOutcome['class'], reason: string | null, message: string): AttemptOutcome {
   return { class: cls, reason, message, exitCode: null, outputs: {}, node: null };
+}
+
+/**
+ * The configuration failure of an attempt whose pod name is taken by a pod that is not this run's:
+ * which pod, why, who created it and when (what the API says), and what to do.
+ */
+export function foreignPod(pod: V1Pod, namespace: string, task: string, attempt: number, problem: string): AttemptOutcome {
+  const name = pod.metadata?.name ?? '?';
+  const managers = [...new Set((pod.metadata?.managedFields ?? []).map((f) => f.manager).filter((m): m is string => typeof m === 'string'))];
+  const created = pod.metadata?.creationTimestamp;
+  const when = created === undefined ? 'at an unknown time' : `at ${created instanceof Date ? created.toISOString() : String(created)}`;
+  const who = managers.length > 0 ? `by ${managers.map((m) => JSON.stringify(m)).join(', ')} (its field managers)` : 'by an unknown client (the API server lists no field manager)';
+  return failure(
+    'configuration',
+    'NotOurPod',
+    `pod ${name} in namespace ${namespace} is not this run's pod for attempt ${attempt} of task "${task}": it ${problem}. ` +
+      `It was created ${when} ${who}, with labels ${JSON.stringify(pod.metadata?.labels ?? {})}. ` +
+      "Nothing of its status, logs or outputs was used, and it was not deleted (it is not this run's). " +
+      `Delete it (kubectl delete pod -n ${namespace} ${name}) and find out who creates pods with pod-dag-action's labels in this namespace.`,
+  );
 }

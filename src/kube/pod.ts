@@ -51,6 +51,10 @@ export const ANNOTATIONS = {
   matrixLeg: 'pod-dag.io/matrix-leg',
   /** The `run-key` input. */
   runKey: 'pod-dag.io/run-key',
+  /** The hash of the pod as rendered (src/kube/pod-proof.ts): which spec its proof is for. */
+  proofHash: 'pod-dag.io/proof-hash',
+  /** The signature that proves this run created the pod (src/kube/pod-proof.ts). */
+  proof: 'pod-dag.io/proof',
 } as const;
 
 /** The name of the task's container in its pod. */

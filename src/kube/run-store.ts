@@ -137,10 +137,11 @@ export class RunStore {
 
   /**
    * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with
-   * the claim of the step that starts it: AmbiguousRunError when another claim started it.
+   * the claim of the step that starts it: AmbiguousRunError when another claim started it; and the
+   * public key this process signs its pods with (src/kube/pod-proof.ts), before it creates any.
    */
-  markStarted(runAttempt: number, claim?: RunClaim): Promise<void> {
-    return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, claim));
+  markStarted(runAttempt: number, claim?: RunClaim, key?: string): Promise<void> {
+    return this.#enqueue(`record the start of run attempt ${runAttempt}`, (state) => markRunAttempt(state, runAttempt, this.#o.now(), undefined, claim, key));
   }
 
   /** Records that run attempt `runAttempt` ended with `result` (housekeeping then knows it is over). */
@@ -270,12 +271,12 @@ export interface RerunSession {
  */
 export async function startRerunSession(
   store: RunStore,
-  options: { spec: DagSpec; params: Record<string, string>; runAttempt: number; mode: RerunMode; claim?: RunClaim },
+  options: { spec: DagSpec; params: Record<string, string>; runAttempt: number; mode: RerunMode; claim?: RunClaim; key?: string },
 ): Promise<RerunSession> {
   const { spec, params, runAttempt, mode } = options;
   const stored = await store.load();
   const plan = planRerun(spec, params, stored, mode, { runAttempt });
-  await store.markStarted(runAttempt, options.claim);
+  await store.markStarted(runAttempt, options.claim, options.key);
   const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
   return {
     stored,

@@ -6,30 +6,39 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { KeepPods } from '../common/run.ts';
 import { classifyError, describeError } from './errors.ts';
 import type { PodApi } from './pod-api.ts';
+import type { PodProof } from './pod-proof.ts';
 
 /**
  * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
- * (with `keepPods`, the ended pods that policy keeps stay).
+ * (with `keepPods`, the ended pods that policy keeps stay). With `proof`, a pod that has the
+ * labels but not the proof of the run (src/kube/pod-proof.ts) is not the run's: it is left alone
+ * and named in `foreign`, with why.
  * Never throws: problems come back as warnings for the caller to print.
  */
 export async function cleanupRun(
   api: PodApi,
   namespace: string,
   selector: string,
-  options: { keepPods?: KeepPods } = {},
-): Promise<{ deleted: string[]; warnings: string[] }> {
+  options: { keepPods?: KeepPods; proof?: PodProof } = {},
+): Promise<{ deleted: string[]; warnings: string[]; foreign: { name: string; problem: string }[] }> {
   const deleted: string[] = [];
   const warnings: string[] = [];
+  const foreign: { name: string; problem: string }[] = [];
   let pods: V1Pod[];
   try {
     pods = (await api.list(namespace, selector)).items;
   } catch (err) {
-    return { deleted, warnings: [describeError(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
+    return { deleted, foreign, warnings: [describeError(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
   }
   await Promise.all(
     pods.map(async (p) => {
       const name = p.metadata?.name ?? '';
       if (p.metadata?.deletionTimestamp) return;
+      const proven = options.proof?.verify(p);
+      if (proven !== undefined && !proven.ok) {
+        foreign.push({ name, problem: proven.problem });
+        return;
+      }
       // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
       // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
       const phase = p.status?.phase;
@@ -43,5 +52,5 @@ export async function cleanupRun(
       }
     }),
   );
-  return { deleted: deleted.sort(), warnings };
+  return { deleted: deleted.sort(), warnings, foreign: foreign.sort((a, b) => (a.name < b.name ? -1 : 1)) };
 }

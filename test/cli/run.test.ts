@@ -3,7 +3,7 @@
  * (as after `kind export kubeconfig` or `aws eks update-kubeconfig`): the same engine and live log
  * as the action, the exit code from the result, and a cancel (Ctrl-C) that leaves no pod.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,23 @@ describe('pod-dag run', () => {
     const r = await run('clean.yaml', yaml, ['--keep-pods', 'never'], { POD_DAG_RUN_ID: 'cli5' });
     expect(r.code, r.stdout + r.stderr).toBe(EXIT.ok);
     expect(await podsOfRun('cli5')).toEqual([]);
+  });
+
+  it('run again with the same POD_DAG_RUN_ID: adopts the pods of the first (its key kept in a file of the user), runs nothing twice', async () => {
+    const yaml = ['version: 1', 'name: cli-again', 'tasks:', '  once: {image: sandbox/succeed, env: {SANDBOX_TERMINATION_MESSAGE: "n=1"}}', ''].join('\n');
+    const state = path.join(dir, 'state');
+    const first = await run('again.yaml', yaml, ['--keep-pods', 'always'], { POD_DAG_RUN_ID: 'cli6', XDG_STATE_HOME: state });
+    expect(first.code, first.stdout + first.stderr).toBe(EXIT.ok);
+    const again = await run('again.yaml', yaml, ['--keep-pods', 'always'], { POD_DAG_RUN_ID: 'cli6', XDG_STATE_HOME: state });
+    expect(again.code, again.stdout + again.stderr).toBe(EXIT.ok);
+    expect(again.stdout).toMatch(/\[once\] adopted existing pod/);
+    expect(await starts('cli-again', 'cli6', 'once', 1)).toBe(1);
+    // The key is the user's alone; without it (another machine, the file deleted) the pod is not ours.
+    expect((await stat(path.join(state, 'pod-dag-action', 'keys', `${NS}_cli-again_cli6.pem`))).mode & 0o777).toBe(0o600);
+    const elsewhere = await run('again.yaml', yaml, ['--keep-pods', 'always'], { POD_DAG_RUN_ID: 'cli6', XDG_STATE_HOME: path.join(dir, 'other-state') });
+    expect(elsewhere.code).toBe(EXIT.failed);
+    expect(elsewhere.stdout).toMatch(/is not this run's pod for attempt 1 of task "once"/);
+    expect(await starts('cli-again', 'cli6', 'once', 1)).toBe(1);
   });
 
   it('a failing DAG: exit 1, the failure in plain words', async () => {

@@ -6,7 +6,9 @@
 import { expect, test } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { runDag, dryRunDag, type RunDagOptions } from '../../src/engine/index.ts';
-import { LABELS, podName, runPodSelector } from '../../src/kube/pod.ts';
+import { LABELS, podName, renderPod, runPodSelector } from '../../src/kube/pod.ts';
+import { PodProof } from '../../src/kube/pod-proof.ts';
+import { renderTemplate } from '../../src/spec/template.ts';
 import { cleanupRun } from '../../src/kube/sweep.ts';
 import { FakePods, apiError, scriptedKubelet } from '../helpers/fake-pods.ts';
 import { attempts, capture, context, results, spec, until } from './helpers.ts';
@@ -195,7 +197,96 @@ tasks:
   expect(fake.names()).toEqual([name('flaky', 1, s)]);
 });
 
-test('409: a pod with this attempt’s labels is adopted (no second create); a stranger of the same name is a configuration failure', async () => {
+test('409: a pod of the run’s key made for another rendering (hash mismatch), or whose spec was changed under a copied proof, is refused', async () => {
+  const s = spec(`version: 1
+name: fake-changed
+tasks:
+  rerendered: {image: busybox, command: [echo, new]}
+  tampered: {image: busybox, command: [echo, ok]}
+`);
+  const fake = new FakePods();
+  const crashed = new PodProof();
+  const render = (t: string) => renderTemplate(t, { params: {}, outputs: {} });
+  const pod = (id: string) => renderPod(s.tasks.find((t) => t.id === id)!, 1, { spec: s, namespace: 'default', runId: '4242', context: context('4242'), render });
+  // Signed by a process of the run, but for another command than this run renders now.
+  const older = pod('rerendered');
+  older.spec!.containers[0]!.command = ['echo', 'old'];
+  await fake.create('default', crashed.prove(older));
+  // Our proof, copied onto a pod whose command was changed (the proof's hash no longer fits it).
+  const tampered = crashed.prove(pod('tampered'));
+  tampered.spec!.containers[0]!.command = ['sh', '-c', 'echo rows=666 > $POD_DAG_OUTPUT'];
+  await fake.create('default', tampered);
+  fake.calls.length = 0;
+  const restarted = new PodProof();
+  restarted.trust([crashed.publicKey]);
+  const { state } = await go(fake, s, { proof: restarted });
+  expect(attempts(state, 'rerendered')).toEqual(['configuration:NotOurPod']);
+  expect(attempts(state, 'tampered')).toEqual(['configuration:NotOurPod']);
+  const message = (id: string) => state.tasks.find((t) => t.id === id)!.attempts[0]!.outcome?.message;
+  expect(message('rerendered')).toMatch(/carries a proof for another rendering of this attempt's pod \(hash [0-9a-f]{12}…, this run renders [0-9a-f]{12}…\)/);
+  expect(message('tampered')).toMatch(/is not the pod its proof was made for: spec\.containers\[0\]\.command has 3 entries, not 2/);
+  for (const id of ['rerendered', 'tampered']) expect(fake.count(`delete ${name(id, 1, s)}`)).toBe(0);
+});
+
+test('a create whose answer is lost and whose pod cannot be read then: the pod the watch shows is read whole and checked before anything of it is used', async () => {
+  const s = spec(`version: 1
+name: fake-unknown
+tasks:
+  t: {image: busybox, command: [echo, ok]}
+`);
+  const fake = new FakePods(scriptedKubelet((pod) => ({ lines: [`ran ${pod.spec?.containers[0]?.command?.join(' ')}`], outputs: { rows: '666' } })));
+  // What the server ends up holding under our name is our pod with our proof but another command
+  // (copied and swapped in); the create's answer is lost (503) and the read that should settle it
+  // fails, so the create counts as done and the watch tells the rest.
+  const create = fake.create.bind(fake);
+  fake.create = async (ns, pod, o) => {
+    const swapped = structuredClone(pod);
+    swapped.spec!.containers[0]!.command = ['sh', '-c', 'echo rows=666 > $POD_DAG_OUTPUT'];
+    await create(ns, swapped, o);
+    throw apiError(503, 'ServiceUnavailable');
+  };
+  const read = fake.read.bind(fake);
+  let reads = 0;
+  fake.read = async (ns, n) => {
+    if (++reads === 1) throw apiError(500, 'InternalError');
+    return read(ns, n);
+  };
+  const { state, out } = await go(fake, s);
+  expect(attempts(state, 't')).toEqual(['configuration:NotOurPod']);
+  expect(state.tasks[0]!.attempts[0]!.outcome?.message).toMatch(/is not the pod its proof was made for: spec\.containers\[0\]\.command/);
+  expect(state.tasks[0]!.outputs).toEqual({});
+  expect(out.lines.join('\n')).not.toContain('ran sh');
+  expect(fake.count(`delete ${name('t', 1, s)}`)).toBe(0);
+});
+
+test('409, then the read of the existing pod fails: it counts as created (checked when the watch shows it), no second attempt runs beside it', async () => {
+  const s = spec(`version: 1
+name: fake-unread
+tasks:
+  t: {image: busybox}
+`);
+  const fake = new FakePods(scriptedKubelet(() => ({ lines: ['ran'], outputs: { rows: '7' } })));
+  const crashed = new PodProof();
+  const render = (t: string) => renderTemplate(t, { params: {}, outputs: {} });
+  await fake.create('default', crashed.prove(renderPod(s.tasks[0]!, 1, { spec: s, namespace: 'default', runId: '4242', context: context('4242'), render })));
+  const read = fake.read.bind(fake);
+  let reads = 0;
+  // The read right after the 409 fails past its retries (a burst of 503s); later ones answer.
+  fake.read = async (ns, n) => {
+    if (++reads === 1) throw apiError(503, 'ServiceUnavailable');
+    return read(ns, n);
+  };
+  fake.calls.length = 0;
+  const restarted = new PodProof();
+  restarted.trust([crashed.publicKey]);
+  const { state } = await go(fake, s, { proof: restarted });
+  expect(attempts(state, 't')).toEqual(['succeeded:Completed']);
+  expect(state.tasks[0]!.outputs).toEqual({ rows: '7' });
+  expect(fake.calls.filter((c) => c.startsWith('create '))).toEqual([`create ${name('t', 1, s)}`]);
+  expect(reads).toBe(2); // the failed one, then the whole read before its status was used
+});
+
+test('409: a pod that proves to be this run’s is adopted (no second create); one with our name and labels but no proof is a configuration failure, never used or deleted', async () => {
   const s = spec(`version: 1
 name: fake-adopt
 tasks:
@@ -203,12 +294,20 @@ tasks:
   stranger: {image: busybox}
 `);
   const fake = new FakePods();
-  // A pod of this very attempt, left by a process that crashed after creating it: running.
-  await fake.create('default', { metadata: { name: name('mine', 1, s), labels: runLabels(s.name, 'mine') } });
+  // A pod of this very attempt, left by a process of this run that crashed after creating it
+  // (its key is in the run's state): running.
+  const crashed = new PodProof();
+  const render = (t: string) => renderTemplate(t, { params: {}, outputs: {} });
+  const task = (id: string) => s.tasks.find((t) => t.id === id)!;
+  await fake.create('default', crashed.prove(renderPod(task('mine'), 1, { spec: s, namespace: 'default', runId: '4242', context: context('4242'), render })));
   fake.start(name('mine', 1, s));
-  await fake.create('default', { metadata: { name: name('stranger', 1, s), labels: runLabels(s.name, 'other') } });
+  // Planted by someone who can create pods: the same name and labels as ours, no proof.
+  await fake.create('default', { metadata: { name: name('stranger', 1, s), labels: runLabels(s.name, 'stranger') } });
+  fake.start(name('stranger', 1, s));
   fake.calls.length = 0;
-  const done = go(fake, s);
+  const restarted = new PodProof();
+  restarted.trust([crashed.publicKey]);
+  const done = go(fake, s, { proof: restarted });
   // The adopted pod ends as the kubelet says (after the engine looked at it).
   const { out } = await (async () => {
     for (let i = 0; ; i++) {
@@ -218,17 +317,26 @@ tasks:
     }
     fake.print(name('mine', 1, s), 'still here');
     fake.exit(name('mine', 1, s), 0);
+    fake.print(name('stranger', 1, s), 'forged line');
+    fake.exit(name('stranger', 1, s), 0, { message: 'rows=666' });
     return done;
   })();
   const { state } = await done;
   expect(results(state)).toEqual({ mine: 'succeeded', stranger: 'failed' });
-  expect(attempts(state, 'stranger')).toEqual(['configuration:AlreadyExists']);
-  expect(state.tasks.find((t) => t.id === 'stranger')!.attempts[0]!.outcome?.message).toMatch(/already exists .* not attempt 1 of task "stranger"/);
+  expect(attempts(state, 'stranger')).toEqual(['configuration:NotOurPod']);
+  const stranger = state.tasks.find((t) => t.id === 'stranger')!;
+  expect(stranger.attempts[0]!.outcome?.message).toMatch(
+    new RegExp(`pod ${name('stranger', 1, s)} in namespace default is not this run's pod for attempt 1 of task "stranger": it carries no proof`),
+  );
+  expect(stranger.attempts[0]!.outcome?.message).toMatch(/it was not deleted/);
+  expect(stranger.outputs).toEqual({});
   expect(out.created.find((c) => c.task === 'mine')?.adopted).toBe(true);
   expect(out.lines).toContain('[mine] still here');
+  expect(out.lines).not.toContain('[stranger] forged line');
   expect(fake.count(`create ${name('mine', 1, s)}`)).toBe(1);
-  // The stranger is not ours: never deleted.
+  // The stranger is not ours: its log never read, never deleted.
   expect(fake.get(name('stranger', 1, s))).toBeDefined();
+  expect(fake.count(`log ${name('stranger', 1, s)}`)).toBe(0);
   expect(fake.count(`delete ${name('stranger', 1, s)}`)).toBe(0);
 });
 
@@ -364,6 +472,6 @@ test('the sweep deletes what keep-pods does not keep, and only this run attempt�
   }
   await fake.create('default', { metadata: { name: 'other-run', labels: labels('x', '999') } });
   const res = await cleanupRun(fake, 'default', runPodSelector(chain, ctx), { keepPods: 'on-failure' });
-  expect(res).toEqual({ deleted: ['live', 'ok'], warnings: [] });
+  expect(res).toEqual({ deleted: ['live', 'ok'], warnings: [], foreign: [] });
   expect(fake.names()).toEqual(['bad', 'other-run']);
 });

@@ -8,8 +8,9 @@ import { Scheduler } from '../../src/dag/scheduler.ts';
 import { dryRunDag } from '../../src/engine/index.ts';
 import { kubePodApi } from '../../src/kube/pod-api.ts';
 import { runPodSelector } from '../../src/kube/pod.ts';
+import { PodProof } from '../../src/kube/pod-proof.ts';
 import { cleanupRun } from '../../src/kube/sweep.ts';
-import { capture, context, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
+import { attempts, capture, context, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
 
 let cluster: Cluster;
 beforeAll(async () => {
@@ -122,15 +123,27 @@ tasks:
     command: [sh, -c, 'echo ran; echo "n=1" > "$POD_DAG_OUTPUT"']
 `);
   const ctx = context('777001');
-  const first = await run(cluster, s, { keepPods: 'always', context: ctx });
+  const crashed = new PodProof();
+  const first = await run(cluster, s, { keepPods: 'always', context: ctx, proof: crashed });
   expect(first.out.created).toEqual([{ task: 'once', attempt: 1, pod: first.out.created[0]!.pod, adopted: false }]);
-  // The same run attempt again (a crashed runner restarted): the pod exists, it is adopted.
-  const second = await run(cluster, s, { keepPods: 'always', context: ctx });
+  // The same run attempt again (a crashed runner restarted, which trusts the key the run's state
+  // recorded for the first process): the pod exists, it is adopted.
+  const restarted = new PodProof();
+  restarted.trust([crashed.publicKey]);
+  const second = await run(cluster, s, { keepPods: 'always', context: ctx, proof: restarted });
   expect(second.out.created[0]!.adopted).toBe(true);
   expect(second.state.result).toBe('success');
   expect(second.state.tasks[0]!.outputs).toEqual({ n: '1' });
   expect(cluster.sandbox.containerStarts(first.out.created[0]!.pod)).toBe(1);
   expect(second.out.lines.some((l) => /\[once\] adopted existing pod/.test(l))).toBe(true);
+  // A process that does not hold a key the run recorded finds the same pod: not its own, so a
+  // configuration failure; nothing of it is used, and it is not deleted (even with keep-pods never).
+  const other = await run(cluster, s, { keepPods: 'never', context: ctx, proof: new PodProof() });
+  expect(attempts(other.state, 'once')).toEqual(['configuration:NotOurPod']);
+  expect(other.state.tasks[0]!.outputs).toEqual({});
+  expect(other.state.tasks[0]!.attempts[0]!.outcome?.message).toMatch(/carries a proof that no process of this run signed/);
+  expect(cluster.sandbox.get('pods', 'default', first.out.created[0]!.pod)?.metadata.deletionTimestamp).toBeUndefined();
+  expect(cluster.sandbox.containerStarts(first.out.created[0]!.pod)).toBe(1);
 });
 
 test('dry-run submits every pod with dryRun=All and reports per task whether the cluster accepts it', async () => {

@@ -11,6 +11,7 @@ import { createClient, type KubeClient } from '../../src/kube/client.ts';
 import { settleEarlierAttempts, type RunningEarlierPod } from '../../src/kube/earlier-attempts.ts';
 import { LABELS, MANAGED_BY } from '../../src/kube/pod.ts';
 import { RunStore } from '../../src/kube/run-store.ts';
+import { PodProof } from '../../src/kube/pod-proof.ts';
 import type { TaskUpdate } from '../../src/dag/rerun.ts';
 import { parseSpec } from '../../src/spec/index.ts';
 import type { DagSpec } from '../../src/spec/types.ts';
@@ -32,10 +33,12 @@ afterAll(async () => {
 const spec: DagSpec = parseSpec(['version: 1', 'name: settle', 'tasks:', '  a: {image: sandbox/succeed}', '  b: {image: sandbox/succeed}', ''].join('\n'), 'dag.yaml').spec!;
 
 /** A pod of the run as the engine would have made it, with the given image. */
-async function pod(runId: string, task: string, runAttempt: number, attempt: number, image: string, env: Record<string, string> = {}): Promise<string> {
+async function pod(runId: string, task: string, runAttempt: number, attempt: number, image: string, env: Record<string, string> = {}, proof?: PodProof): Promise<string> {
   const name = `settle-${runId}-${runAttempt}-${task}-${attempt}`;
   const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.dag]: 'settle', [LABELS.runId]: runId, [LABELS.runAttempt]: String(runAttempt), [LABELS.task]: task, [LABELS.taskAttempt]: String(attempt) };
-  await client.core.createNamespacedPod({ namespace: NS, body: podManifest(name, { image, env: Object.entries(env).map(([n, value]) => ({ name: n, value })) }, {}, labels) });
+  const body = podManifest(name, { image, env: Object.entries(env).map(([n, value]) => ({ name: n, value })) }, {}, labels);
+  body.metadata!.namespace = NS;
+  await client.core.createNamespacedPod({ namespace: NS, body: proof ? proof.prove(body) : body });
   return name;
 }
 
@@ -50,6 +53,36 @@ function store(runId: string): { store: RunStore; writes: TaskUpdate[] } {
 const ended = (runId: string, n: number) => waitForPods(sandbox, NS, `${LABELS.runId}=${runId}`, (pods) => pods.length === n && pods.every((p) => ['Succeeded', 'Failed'].includes(p.status?.phase ?? '')));
 
 describe('settleEarlierAttempts', () => {
+  it("with the run's keys: an earlier attempt's own pod is recorded; one planted with its labels is neither waited for nor recorded, and is named", async () => {
+    const runId = '105';
+    const attempt1 = new PodProof(); // the dead runner of run attempt 1 (its key is in the state)
+    const own = await pod(runId, 'a', 1, 1, 'sandbox/succeed', { SANDBOX_TERMINATION_MESSAGE: 'rows=7' }, attempt1);
+    // Planted: the labels of run attempt 1, forged outputs, and it never ends.
+    const planted = await pod(runId, 'b', 1, 1, 'sandbox/sleep:forever', { SANDBOX_TERMINATION_MESSAGE: 'rows=666' });
+    await waitForPods(sandbox, NS, `${LABELS.runId}=${runId},${LABELS.task}=a`, (pods) => pods.length === 1 && pods[0]!.status?.phase === 'Succeeded');
+    const { store: s } = store(runId);
+    const attempt2 = new PodProof();
+    attempt2.trust([attempt1.publicKey]);
+    const recorded: string[] = [];
+    const refused: string[] = [];
+    const waited: string[] = [];
+    await settleEarlierAttempts({
+      client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s, proof: attempt2,
+      onWait: (pods) => waited.push(...pods.map((p) => p.name)),
+      onRecorded: (t, ra, at, o) => recorded.push(`${t} ${ra}/${at} ${o.class}`),
+      onRefused: (p, problem) => refused.push(`${p.metadata?.name}: ${problem}`),
+    });
+    expect(recorded).toEqual(['a 1/1 succeeded']);
+    expect(waited).toEqual([]);
+    expect(refused).toEqual([`${planted}: carries no proof that pod-dag-action created it (annotations pod-dag.io/proof-hash and pod-dag.io/proof missing)`]);
+    const plan = planRerun(spec, {}, await s.load(), 'failed', { runAttempt: 2 });
+    expect(plan.previous).toEqual({ a: { outputs: { rows: '7' }, runAttempt: 1 } });
+    expect(plan.rerun.map((r) => r.task)).toEqual(['b']);
+    // Not ours: left alone.
+    expect(sandbox.get('pods', NS, planted)?.metadata.deletionTimestamp).toBeUndefined();
+    expect(own).toBe(`settle-${runId}-1-a-1`);
+  });
+
   it('records the unrecorded ends of earlier attempts, so a success is reused and a failure runs again with its reason', async () => {
     const runId = '101';
     await pod(runId, 'a', 1, 1, 'sandbox/succeed', { SANDBOX_TERMINATION_MESSAGE: 'rows=7' });
