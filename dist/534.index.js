@@ -2203,6 +2203,20 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     finally {
         await lease?.release();
     }
+    /**
+     * A re-run of a run whose earlier attempts an earlier version of the action ran: their state
+     * (and pods) are named without the run's scope, shared by every leg and step, so nothing of
+     * them can be known to be this leg's: every task runs again, and the user is told why.
+     */
+    async function warnOfUnscopedState(runId) {
+        const legacy = new RunStore({ core: client.core, namespace, dag: spec.name, runId, repository: context.repository, request: client.request });
+        const found = await legacy.load().then((state) => state !== null, () => false);
+        if (!found)
+            return;
+        runner.warning(`The earlier attempts of this run were run by an earlier version of pod-dag-action, which kept one state for every matrix leg and step (ConfigMap ${namespace}/${legacy.name}). ` +
+            "It cannot tell which of its tasks were this leg's, so every task runs again; pods of those attempts that still run are not waited for (kubectl get pods -l 'pod-dag.io/run-id=" +
+            `${runId}' -n ${namespace}).`);
+    }
     /** One run of the DAG: its own run id, state ConfigMap, pods and reporters. */
     async function runOne(runId, run, reporter) {
         const scope = (0,common_run/* runScope */.AO)(context);
@@ -2246,6 +2260,9 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
         const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, claim: (0,common_run/* runClaim */.ow)(context, settings.dag, params), key: proof.publicKey }));
         proof.trust(runKeys(session.stored));
         runner.saveState(action_errors/* STATE */.c4.keys, JSON.stringify(proof.trustedKeys));
+        if (context.runAttempt > 1 && scope !== null && (session.stored?.tasks === undefined || Object.keys(session.stored.tasks).length === 0)) {
+            await warnOfUnscopedState(runId);
+        }
         // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
         summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId, scope }));
         for (const [task, prev] of Object.entries(session.plan.previous)) {

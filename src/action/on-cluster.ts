@@ -151,6 +151,25 @@ export async function runOnCluster(
     await lease?.release();
   }
 
+  /**
+   * A re-run of a run whose earlier attempts an earlier version of the action ran: their state
+   * (and pods) are named without the run's scope, shared by every leg and step, so nothing of
+   * them can be known to be this leg's: every task runs again, and the user is told why.
+   */
+  async function warnOfUnscopedState(runId: string): Promise<void> {
+    const legacy = new RunStore({ core: client.core, namespace, dag: spec.name, runId, repository: context.repository, request: client.request });
+    const found = await legacy.load().then(
+      (state) => state !== null,
+      () => false,
+    );
+    if (!found) return;
+    runner.warning(
+      `The earlier attempts of this run were run by an earlier version of pod-dag-action, which kept one state for every matrix leg and step (ConfigMap ${namespace}/${legacy.name}). ` +
+        "It cannot tell which of its tasks were this leg's, so every task runs again; pods of those attempts that still run are not waited for (kubectl get pods -l 'pod-dag.io/run-id=" +
+        `${runId}' -n ${namespace}).`,
+    );
+  }
+
   /** One run of the DAG: its own run id, state ConfigMap, pods and reporters. */
   async function runOne(runId: string, run: Record<string, string>, reporter: Reporter): Promise<RunState> {
     const scope = runScope(context);
@@ -201,6 +220,9 @@ export async function runOnCluster(
     );
     proof.trust(runKeys(session.stored));
     runner.saveState(STATE.keys, JSON.stringify(proof.trustedKeys));
+    if (context.runAttempt > 1 && scope !== null && (session.stored?.tasks === undefined || Object.keys(session.stored.tasks).length === 0)) {
+      await warnOfUnscopedState(runId);
+    }
     // The grid of the last runs, from the states kept for `retention`: one list, never fatal.
     summaryOf.get(reporter)?.setHistory(await readHistory({ core: client.core, request: client.request, namespace, dag: spec.name, repository: context.repository, runId, scope }));
     for (const [task, prev] of Object.entries(session.plan.previous)) {

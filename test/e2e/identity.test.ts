@@ -10,7 +10,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emptyRunState, markRunAttempt, serializeRunState } from '../../src/dag/rerun.ts';
 import { podName } from '../../src/kube/pod.ts';
+import { runStateName, STATE_KEY } from '../../src/kube/run-store.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { DEFAULT_STEP, runStep, stepScope, type JobContexts, type StepOptions, type StepResult } from '../harness/action.ts';
 
@@ -199,6 +201,22 @@ describe('two steps of one job running the same DAG', () => {
     expect(outputsOf(ok)).toEqual({ extract: { region }, load: { loaded: region } });
     // Each task ran once: the stopped step neither created nor adopted a pod.
     expect(starts(step({ runId, params: {} }), 'extract')).toBe(1);
+  });
+});
+
+describe('a re-run of a run that an earlier version of the action started', () => {
+  it('says that the state it kept for every leg cannot be used, and runs every task again', async () => {
+    const runId = '7400031';
+    // The state as versions before run scopes kept it: one ConfigMap per run of the DAG, named without the scope.
+    const old = markRunAttempt(emptyRunState('ident', runId, Date.now() - 60_000), 1, Date.now() - 60_000, 'failure');
+    sandbox.createConfigMap('default', runStateName('ident', runId), { [STATE_KEY]: serializeRunState(old) });
+    const rerun = leg('eu', { runId, runAttempt: 2 });
+    const s = await runStep(rerun);
+    expect(s.exitCode, show(s)).toBe(0);
+    const warning = s.commands.find((c) => c.command === 'warning' && c.message.includes('earlier version of pod-dag-action'));
+    expect(warning?.message, show(s)).toContain(`ConfigMap default/${runStateName('ident', runId)}`);
+    expect(warning?.message).toContain('every task runs again');
+    for (const task of ['extract', 'load']) expect(starts(rerun, task, 2), task).toBe(1);
   });
 });
 

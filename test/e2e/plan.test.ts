@@ -7,7 +7,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runStep } from '../harness/action.ts';
+import { ROOT, runStep, stepScope } from '../harness/action.ts';
 import { recordLoads } from '../helpers/record-loads.ts';
 
 const EXAMPLE = 'examples/clickhouse-db-sync/dag.yaml';
@@ -32,8 +32,8 @@ describe('mode: plan', () => {
     for (const task of ['drop-destination-db', 'create-db', 'migrate-data', 'report']) expect(step.summary).toContain(task);
     // The rendered pods carry the params, substituted: nothing was left as a template.
     expect(step.summary).toContain('clickhouse.data-jobs.svc.cluster.local');
-    // Deterministic pod names from DAG, run id, run attempt, task and attempt.
-    expect(step.summary).toContain('name: clickhouse-db-sync-1000001-1-drop-destination-db-1');
+    // Deterministic pod names from DAG, run id, the step's scope (job, step, matrix leg), run attempt, task and attempt.
+    expect(step.summary).toContain(`name: clickhouse-db-sync-1000001-${stepScope()!}-1-drop-destination-db-1`);
     // Nothing about a cluster in the log.
     expect(step.stdout).not.toMatch(/Cluster https?:/);
   });
