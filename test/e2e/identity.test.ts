@@ -9,10 +9,11 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyRunState, markRunAttempt, serializeRunState } from '../../src/dag/rerun.ts';
 import { podName } from '../../src/kube/pod.ts';
-import { runStateName, STATE_KEY } from '../../src/kube/run-store.ts';
+import { runStateLabels, runStateName, STATE_KEY } from '../../src/kube/run-store.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { DEFAULT_STEP, runStep, stepScope, type JobContexts, type StepOptions, type StepResult } from '../harness/action.ts';
 
@@ -209,7 +210,13 @@ describe('a re-run of a run that an earlier version of the action started', () =
     const runId = '7400031';
     // The state as versions before run scopes kept it: one ConfigMap per run of the DAG, named without the scope.
     const old = markRunAttempt(emptyRunState('ident', runId, Date.now() - 60_000), 1, Date.now() - 60_000, 'failure');
-    sandbox.createConfigMap('default', runStateName('ident', runId), { [STATE_KEY]: serializeRunState(old) });
+    // Labelled as they were (the run's labels, no scope): the run store finds a run's state by them.
+    const kc = new KubeConfig();
+    kc.loadFromString(sandbox.kubeconfig());
+    await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({
+      namespace: 'default',
+      body: { metadata: { name: runStateName('ident', runId), labels: runStateLabels('ident', runId, 'octo-org/data-pipelines') }, data: { [STATE_KEY]: serializeRunState(old) } },
+    });
     const rerun = leg('eu', { runId, runAttempt: 2 });
     const s = await runStep(rerun);
     expect(s.exitCode, show(s)).toBe(0);
