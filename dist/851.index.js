@@ -2959,6 +2959,16 @@ const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'Registr
 const IMAGE_FATAL_REASONS = new Set(['InvalidImageName', 'ErrImageNeverPull']);
 /** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+/**
+ * A CreateContainerConfigError that does not say something is missing ("secret "x" is forbidden …
+ * no relationship found between node and this object" while the node authorizer has not yet seen
+ * the pod's binding, "failed to sync secret cache: timed out"): the kubelet retries it, and it may
+ * pass, so it gets the image pull's grace. One that names a missing Secret, ConfigMap or key fails
+ * at once.
+ */
+function transientConfigError(waiting) {
+    return waiting.reason === 'CreateContainerConfigError' && !/\bnot found\b|couldn't find key/i.test(waiting.message ?? '');
+}
 /** Pod-level `Failed` reasons set by the kubelet or the control plane when it is not the task's fault. */
 const INFRA_POD_REASONS = new Set([
     'Evicted',
@@ -3092,13 +3102,13 @@ function classifyPod(pod, ctx) {
         return outcome({ class: 'infrastructure', reason: 'Deleted', message: 'the pod was deleted by someone else before its container finished' }, pod);
     }
     const waiting = main?.state?.waiting;
-    if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
+    const pending = ctx.now - ctx.createdAt;
+    if (waiting?.reason && CONFIG_REASONS.has(waiting.reason) && (!transientConfigError(waiting) || pending >= ctx.imagePullGraceMs)) {
         return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
     }
     if (waiting?.reason && IMAGE_FATAL_REASONS.has(waiting.reason)) {
         return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot use image ${main?.image ?? ''}`.trim() }, pod);
     }
-    const pending = ctx.now - ctx.createdAt;
     if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && pending >= ctx.imagePullGraceMs) {
         return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
     }
@@ -3126,7 +3136,8 @@ function recheckAt(pod, ctx) {
     if (phase && phase !== 'Pending')
         return null;
     const at = [ctx.createdAt + ctx.startTimeoutMs];
-    if (main?.state?.waiting?.reason && IMAGE_PULL_REASONS.has(main.state.waiting.reason))
+    const waiting = main?.state?.waiting;
+    if (waiting?.reason && (IMAGE_PULL_REASONS.has(waiting.reason) || transientConfigError(waiting)))
         at.push(ctx.createdAt + ctx.imagePullGraceMs);
     return Math.min(...at);
 }

@@ -37,6 +37,17 @@ const IMAGE_FATAL_REASONS = new Set(['InvalidImageName', 'ErrImageNeverPull']);
 /** Waiting reasons that mean the pod's configuration is wrong (missing secret, configmap…): no grace. */
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
+/**
+ * A CreateContainerConfigError that does not say something is missing ("secret "x" is forbidden …
+ * no relationship found between node and this object" while the node authorizer has not yet seen
+ * the pod's binding, "failed to sync secret cache: timed out"): the kubelet retries it, and it may
+ * pass, so it gets the image pull's grace. One that names a missing Secret, ConfigMap or key fails
+ * at once.
+ */
+function transientConfigError(waiting: { reason?: string; message?: string }): boolean {
+  return waiting.reason === 'CreateContainerConfigError' && !/\bnot found\b|couldn't find key/i.test(waiting.message ?? '');
+}
+
 /** Pod-level `Failed` reasons set by the kubelet or the control plane when it is not the task's fault. */
 const INFRA_POD_REASONS = new Set([
   'Evicted',
@@ -181,13 +192,13 @@ export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | 
   }
 
   const waiting = main?.state?.waiting;
-  if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
+  const pending = ctx.now - ctx.createdAt;
+  if (waiting?.reason && CONFIG_REASONS.has(waiting.reason) && (!transientConfigError(waiting) || pending >= ctx.imagePullGraceMs)) {
     return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? waiting.reason }, pod);
   }
   if (waiting?.reason && IMAGE_FATAL_REASONS.has(waiting.reason)) {
     return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot use image ${main?.image ?? ''}`.trim() }, pod);
   }
-  const pending = ctx.now - ctx.createdAt;
   if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason) && pending >= ctx.imagePullGraceMs) {
     return outcome({ class: 'configuration', reason: waiting.reason, message: waiting.message ?? `cannot pull image ${main?.image ?? ''}`.trim() }, pod);
   }
@@ -217,7 +228,8 @@ export function recheckAt(pod: V1Pod, ctx: Omit<ClassifyContext, 'now' | 'delete
   const phase = pod.status?.phase;
   if (phase && phase !== 'Pending') return null;
   const at = [ctx.createdAt + ctx.startTimeoutMs];
-  if (main?.state?.waiting?.reason && IMAGE_PULL_REASONS.has(main.state.waiting.reason)) at.push(ctx.createdAt + ctx.imagePullGraceMs);
+  const waiting = main?.state?.waiting;
+  if (waiting?.reason && (IMAGE_PULL_REASONS.has(waiting.reason) || transientConfigError(waiting))) at.push(ctx.createdAt + ctx.imagePullGraceMs);
   return Math.min(...at);
 }
 

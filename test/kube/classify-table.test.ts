@@ -68,6 +68,13 @@ const SAMPLES: Record<string, Sample[]> = {
     { status: waiting('CreateContainerConfigError', 'secret "clickhouse-creds" not found'), after: 0 },
     { status: waiting('CreateContainerConfigError', "couldn't find key password in Secret data-jobs/clickhouse-creds"), after: 0 },
     { status: waiting('CreateContainerConfigError', 'configmap "settings" not found'), after: 0 },
+    // What the kubelet retries (the node authorizer has not seen the binding yet, a cache sync
+    // timed out): the image pull's grace, then configuration.
+    {
+      status: waiting('CreateContainerConfigError', 'secret "clickhouse-creds" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "data-jobs": no relationship found between node \'n1\' and this object'),
+      after: GRACE,
+    },
+    { status: waiting('CreateContainerConfigError', 'failed to sync secret cache: timed out waiting for the condition'), after: GRACE },
   ],
   CreateContainerError: [{ status: waiting('CreateContainerError', 'failed to generate container spec: failed to apply OCI options: mount /x: no such device'), after: 0 }],
   RunContainerError: [{ status: waiting('RunContainerError', 'failed to start container: error mounting "/host" to rootfs'), after: 0 }],

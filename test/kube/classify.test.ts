@@ -110,6 +110,18 @@ const cases: Case[] = [
     after: 0,
     want: { class: 'configuration', reason: 'CreateContainerConfigError', message: /secret "clickhouse-creds" not found/ },
   },
+  {
+    name: 'a secret the node may not read yet (node authorizer behind the binding): the kubelet retries it, still going within the grace',
+    pod: pod(waiting('CreateContainerConfigError', 'secret "clickhouse-creds" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "data-jobs": no relationship found between node \'n1\' and this object')),
+    after: 5_000,
+    want: null,
+  },
+  {
+    name: 'the same past the grace: configuration with the kubelet message',
+    pod: pod(waiting('CreateContainerConfigError', 'failed to sync secret cache: timed out waiting for the condition')),
+    after: 31_000,
+    want: { class: 'configuration', reason: 'CreateContainerConfigError', message: /failed to sync secret cache/ },
+  },
   { name: 'unschedulable before the start timeout: still going', pod: pod(unschedulable), after: 60_000, want: null },
   {
     name: 'unschedulable past the start timeout: timeout quoting the scheduler',
@@ -146,6 +158,10 @@ describe('recheckAt', () => {
   const ctx = { createdAt: T0, startTimeoutMs: 300_000, imagePullGraceMs: 30_000 };
   test('a pulling pod is looked at again when the grace ends', () => {
     expect(recheckAt(pod(waiting('ErrImagePull', 'x')), ctx)).toBe(T0 + 30_000);
+  });
+  test('a config error the kubelet retries is looked at again when the grace ends; a missing secret needs no second look', () => {
+    expect(recheckAt(pod(waiting('CreateContainerConfigError', 'failed to sync secret cache: timed out waiting for the condition')), ctx)).toBe(T0 + 30_000);
+    expect(recheckAt(pod(waiting('CreateContainerConfigError', 'secret "x" not found')), ctx)).toBe(T0 + 300_000);
   });
   test('a pending pod is looked at again at the start timeout', () => {
     expect(recheckAt(pod(unschedulable), ctx)).toBe(T0 + 300_000);
