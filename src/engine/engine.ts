@@ -140,7 +140,16 @@ class Engine {
       debug: options.debug,
       proof: options.proof,
     });
-    this.#reaper = new PodReaper({ api: options.pods, namespace: options.namespace, runSelector: this.#selector, clock: this.#clock, debug: options.debug });
+    const flushRecords = options.flushRecords;
+    this.#reaper = new PodReaper({
+      api: options.pods,
+      namespace: options.namespace,
+      runSelector: this.#selector,
+      clock: this.#clock,
+      debug: options.debug,
+      ...(options.reapDelayMs !== undefined ? { delayMs: options.reapDelayMs } : {}),
+      ...(flushRecords ? { beforeSend: () => flushRecords().catch(() => {}) } : {}),
+    });
     const scheduler = this.#scheduler;
     this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
   }
@@ -184,6 +193,8 @@ class Engine {
       // still being read end (the scheduler no longer waits for them), so their pods go together.
       await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
       this.#reaper.drain();
+      // The records deferred for pods that stay (keep-pods) are written now, with the last batch's.
+      void this.#o.flushRecords?.().catch(() => {});
       if (this.#pending.size > 0) {
         await Promise.allSettled([...this.#pending]);
         continue;
@@ -449,13 +460,25 @@ class Engine {
     const at = this.#clock.now();
     await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
     await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
+    const hasPod = live.started && !live.pod.gone;
+    const stillRunning = hasPod && (!pod || !containerTerminated(pod));
+    // A sensor's "not yet" is no failure: no pod is kept between pokes.
+    const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
+    const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
+    const keep = hasPod && !stillRunning && !notYet && (this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+    // The pod is the record until it is deleted (a restart adopts it): the end of an attempt whose
+    // ended pod stays (kept, or waiting for a delete batch) is written when a batch needs it or at
+    // the run's end, with the others. Without such a pod (never created, gone, deleted now) it is
+    // written at once.
+    const reaped = hasPod && !stillRunning && live.poke === undefined;
     // The record is written in the background (the store batches the ends that come meanwhile):
     // the scheduler already knows the end, and nothing else waits for the write but the pod's delete.
     if (!live.recorded && this.#o.onAttemptEnd) {
       const result = this.#scheduler.taskState(live.task).result;
       const onAttemptEnd = this.#o.onAttemptEnd;
       const end = { task: live.task, attempt: live.attempt, pod: live.started ? live.pod.name : null, startedAt: live.createdAt, finishedAt: at, outcome, result };
-      const durable = (async () => onAttemptEnd(end))().then(
+      const defer = keep || reaped;
+      const durable = (async () => onAttemptEnd(end, { defer }))().then(
         () => true,
         (err: unknown) => {
           this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${(err as Error).message}); keeping its pod`);
@@ -466,26 +489,21 @@ class Engine {
       // The run reports its end only once every record is written (or failed).
       this.#track(durable);
     }
-    if (!live.started || live.pod.gone) return;
-    const stillRunning = !pod || !containerTerminated(pod);
-    // A sensor's "not yet" is no failure: no pod is kept between pokes.
-    const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
-    const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
-    const keep = !stillRunning && !notYet && (this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
-    if (keep) return;
+    if (!hasPod || keep) return;
     const durable = live.durable ?? Promise.resolve(true);
     this.#track(
       (async () => {
         // The log is read to its end before the pod goes (a Pending pod has none). A settled
-        // pod (ended, read, recorded) goes with a batch; one still running alone, at once.
+        // pod (ended, read) goes with a batch, which first writes its record; one still running
+        // alone, at once.
         if (!stillRunning) await live.pod.logDone;
         else live.pod.stopLog();
         // Deleted only once its end is durably recorded: a crash after the delete must find the
         // record (else a restart would create the attempt's pod again). A pod whose end could not
         // be recorded is kept, so a restart can still adopt it, unless it still runs.
+        if (reaped) return live.pod.delete(0, this.#reaper, durable);
         if (!(await durable) && !stillRunning && !notYet) return;
-        if (stillRunning) await live.pod.delete(this.#o.cancelGraceSeconds ?? 2);
-        else await live.pod.delete(0, live.poke === undefined ? this.#reaper : undefined);
+        await live.pod.delete(stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
       })(),
     );
   }

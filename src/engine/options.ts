@@ -59,12 +59,21 @@ export interface RunDagOptions {
   /** Watch request timeout, seconds (the server ends each watch; we resume). */
   watchTimeoutSeconds?: number;
   /**
-   * Called when an attempt ends, after the scheduler was told. Not awaited on the way to the next
+   * Called when an attempt ends, after the scheduler was told; `defer`: its pod still exists and
+   * is the record until deleted, so the write may wait for `flushRecords`. Not awaited on the way to the next
    * decision (the run store batches the ends that come meanwhile), but the attempt's pod is deleted
    * only once it resolved, and the run reports its end only once every call settled. If it rejects,
    * the pod is kept (so a restart can still adopt it) and the run goes on.
    */
-  onAttemptEnd?: (end: AttemptEnd) => void | Promise<void>;
+  onAttemptEnd?: (end: AttemptEnd, options: { defer: boolean }) => void | Promise<void>;
+  /**
+   * With `onAttemptEnd`: writes the records it was told to `defer` (those of attempts whose ended
+   * pod still exists, so a restart adopts the pod). Called before each batch of pod deletes and at
+   * the run's end; the run's end waits for the deferred records as for the others.
+   */
+  flushRecords?: () => Promise<void>;
+  /** How long a finished pod waits for others to be deleted with it; default 30 s (src/kube/reaper.ts REAP_DELAY_MS). */
+  reapDelayMs?: number;
   /**
    * Before creating the pod of (task, attempt): its recorded end, if this run attempt is a restart
    * after a crash and the attempt already ended. It is then fed to the scheduler as it was, and

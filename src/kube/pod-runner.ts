@@ -316,13 +316,14 @@ export class AttemptPod {
   /**
    * Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post
    * step sweeps). With `batch`, the pod goes with the batch's next request: only for a settled
-   * pod (its container ended, its log read to the end, its result recorded), deleted at once.
+   * pod (its container ended, its log read to the end, its result recorded or, with `durable`,
+   * recorded before the batch is sent), deleted at once.
    * A pod that is not ours (`foreign`) is someone else's to delete: never deleted.
    */
-  async delete(gracePeriodSeconds: number, batch?: PodReaper): Promise<void> {
+  async delete(gracePeriodSeconds: number, batch?: PodReaper, durable?: Promise<boolean>): Promise<void> {
     if (this.#deletedByUs || this.#foreign) return;
     this.#deletedByUs = true;
-    if (batch && gracePeriodSeconds === 0) return batch.delete({ name: this.name, task: this.task, attempt: this.attempt });
+    if (batch && gracePeriodSeconds === 0) return batch.delete({ name: this.name, task: this.task, attempt: this.attempt, ...(durable ? { durable } : {}) });
     const { api, namespace } = this.#o;
     try {
       await api.delete(namespace, this.name, { gracePeriodSeconds });

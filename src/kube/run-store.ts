@@ -16,8 +16,11 @@
  * refused ("torn"): the run cannot know what already ran, so it stops before creating anything.
  *
  * Writes are batched: at most one write is in flight, and everything recorded meanwhile goes in
- * the next, so a run of N tasks makes at most one write per attempt end, and far fewer when many
- * end at once. Only shards that changed are written, shards before the head (new shards first,
+ * the next. A record may also wait (`recordTask(update, { defer: true })`) until something needs
+ * it durable (`flush()`): the engine defers the end of an attempt whose pod still exists, because
+ * that pod is the record until it is deleted (a restart adopts it), and flushes before each batch
+ * of deletes and at the run's end; so a chain of N tasks makes about one write per delete batch,
+ * not one per task. Only shards that changed are written, shards before the head (new shards first,
  * in order), and a shard that gains an entry before one that loses it, so whatever the moment of a crash the entry exists
  * somewhere (the reader keeps the newer of two copies). Every record resolves once its batch is in
  * the cluster: only then may the attempt's pod be deleted. Either the pod or the record of its end
@@ -221,17 +224,35 @@ export class RunStore {
     return runStateSelector(this.#o.dag, this.#o.runId, this.#o.repository, this.#o.scope);
   }
 
-  /** The stored state, or `null` when the run has none yet (its first attempt). One list request. */
+  /**
+   * The stored state, or `null` when the run has none yet (its first attempt). One list request
+   * the first time; afterwards the state as this process read and wrote it (the run's claim
+   * already read it: the re-run plan needs no second list), until a write fails or conflicts.
+   */
   async load(): Promise<StoredRunState | null> {
-    return (await this.#read()).state;
+    const known = this.#known;
+    if (known === null) return (await this.#read()).state;
+    if (known.headVersion === null && known.shards.every((s) => s.resourceVersion === null)) return null;
+    const tasks: Record<string, StoredTask> = {};
+    for (const shard of known.shards) for (const [id, json] of shard.tasks) tasks[id] = JSON.parse(json) as StoredTask;
+    return { version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks, runAttempts: known.runAttempts };
   }
 
   /**
    * Records the end of one attempt (and the task's result when final). Resolves once the state
    * is in the cluster; only then may the attempt's pod be deleted. Calls are applied in order.
    */
-  recordTask(update: TaskUpdate): Promise<void> {
-    return this.#enqueue(`record task "${update.task}"`, (known) => this.#applyTask(known, update));
+  recordTask(update: TaskUpdate, options: { defer?: boolean } = {}): Promise<void> {
+    return this.#enqueue(`record task "${update.task}"`, (known) => this.#applyTask(known, update), options.defer === true);
+  }
+
+  /**
+   * Writes everything recorded so far, deferred records included; resolves once written (or
+   * failed: each record's own promise says which). Never rejects.
+   */
+  flush(): Promise<void> {
+    if (this.#ops.length > 0) this.#flushing ??= this.#flushLoop();
+    return this.#flushing ?? Promise.resolve();
   }
 
   /**
@@ -256,10 +277,11 @@ export class RunStore {
     return this.#flushing ?? Promise.resolve();
   }
 
-  #enqueue(what: string, apply: Op['apply']): Promise<void> {
+  /** Queues a change; it is written at once (with what waits) unless `defer`: then by the next write or `flush()`. */
+  #enqueue(what: string, apply: Op['apply'], defer = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#ops.push({ what, apply, resolve, reject });
-      this.#flushing ??= this.#flushLoop();
+      if (!defer) this.#flushing ??= this.#flushLoop();
     });
   }
 
@@ -617,10 +639,13 @@ export interface RerunSession {
   /** Which tasks are reused (for SchedulerOptions.previous / RunDagOptions.previous) and why the others run. */
   plan: RerunPlan;
   /**
-   * For RunDagOptions.onAttemptEnd: records the attempt. The engine must await it BEFORE it
-   * deletes the attempt's pod, and keep the pod if it rejects (so a restart can still adopt it).
+   * For RunDagOptions.onAttemptEnd: records the attempt (with `defer`, at the next write or
+   * `flush`). The engine must await it BEFORE it deletes the attempt's pod, and keep the pod if it
+   * rejects (so a restart can still adopt it).
    */
-  attemptEnded(end: AttemptEnd): Promise<void>;
+  attemptEnded(end: AttemptEnd, options?: { defer?: boolean }): Promise<void>;
+  /** For RunDagOptions.flushRecords: writes the deferred records now. */
+  flush(): Promise<void>;
   /**
    * For the engine, before it creates the pod of (task, attempt): the recorded end of that
    * attempt in this run attempt, if the action is a restart after a crash. Feed it to the
@@ -647,12 +672,13 @@ export async function startRerunSession(
   return {
     stored,
     plan,
-    attemptEnded: (end) => {
+    attemptEnded: (end, opts) => {
       // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
       const task = tasks.get(end.task) ?? tasks.get(taskOfInstance(end.task));
       if (task === undefined) return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
-      return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
+      return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) }, opts);
     },
+    flush: () => store.flush(),
     recorded: (task, attempt) => {
       const r = recordedAttempt(stored, runAttempt, task, attempt);
       if (r === null) return null;
