@@ -13,6 +13,8 @@ import { cleanupRun } from '../../src/kube/sweep.ts';
 import { FakePods, apiError, scriptedKubelet } from '../helpers/fake-pods.ts';
 import { attempts, capture, context, results, spec, until } from './helpers.ts';
 import { runScope } from '../../src/common/run.ts';
+import { RunStore, TASKS_KEY, startRerunSession } from '../../src/kube/run-store.ts';
+import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
 
 const chain = spec(`version: 1
 name: fake-chain
@@ -161,7 +163,7 @@ tasks:
 `);
   const second = name('flaky', 2, s);
   const fake = new FakePods(scriptedKubelet((pod) => (attemptOf(pod) === 1 ? { exitCode: 3 } : 'hold')));
-  const done = go(fake, s);
+  const done = go(fake, s, { reapDelayMs: 1000 });
   // Attempt 2 runs while attempt 1's pod goes with a batch (after its delay).
   await until(() => fake.count('deletecollection ') === 1, 'the batch with attempt 1', 5_000);
   expect(fake.names()).toEqual([second]);
@@ -474,4 +476,65 @@ test('the sweep deletes what keep-pods does not keep, and only this run attemptâ
   const res = await cleanupRun(fake, 'default', runPodSelector(chain, ctx), { keepPods: 'on-failure' });
   expect(res).toEqual({ deleted: ['live', 'ok'], warnings: [], foreign: [] });
   expect(fake.names()).toEqual(['bad', 'other-run']);
+});
+
+/** ConfigMaps in memory, as much of CoreV1Api as the run store uses; counts its writes. */
+function fakeConfigMaps() {
+  const maps = new Map<string, V1ConfigMap>();
+  let version = 0;
+  const writes: string[] = [];
+  const stamp = (body: V1ConfigMap): V1ConfigMap => {
+    const cm = structuredClone(body);
+    cm.metadata = { ...cm.metadata, resourceVersion: String(++version) };
+    maps.set(cm.metadata.name!, cm);
+    return cm;
+  };
+  const core = {
+    listNamespacedConfigMap: async () => ({ items: [...maps.values()].map((c) => structuredClone(c)) }),
+    createNamespacedConfigMap: async ({ body }: { body: V1ConfigMap }) => (writes.push(`create ${body.metadata!.name}`), stamp(body)),
+    replaceNamespacedConfigMap: async ({ body }: { body: V1ConfigMap }) => (writes.push(`replace ${body.metadata!.name}`), stamp(body)),
+  } as unknown as CoreV1Api;
+  /** The tasks whose end the stored shards hold. */
+  const recorded = (): Set<string> => {
+    const ids = new Set<string>();
+    for (const cm of maps.values()) {
+      const text = cm.data?.[TASKS_KEY];
+      if (text !== undefined) for (const id of Object.keys((JSON.parse(text) as { tasks: Record<string, unknown> }).tasks)) ids.add(id);
+    }
+    return ids;
+  };
+  return { core, writes, recorded };
+}
+
+test('a chain of N tasks: its state writes and deletecollections come in batches (a few + N/50), and every pod is recorded before a request deletes it', async () => {
+  const n = 120;
+  const ids = Array.from({ length: n }, (_, i) => `t${i}`);
+  const s = spec(`version: 1
+name: fake-long-chain
+tasks:
+${ids.map((id, i) => `  ${id}: {image: busybox${i > 0 ? `, needs: [t${i - 1}]` : ''}}`).join('\n')}
+`);
+  const cms = fakeConfigMaps();
+  const fake = new FakePods(scriptedKubelet(() => ({ lines: ['ok'] })));
+  // Every deletecollection: the tasks it names must already be in the stored state.
+  const unrecorded: string[] = [];
+  const deleteCollection = fake.deleteCollection.bind(fake);
+  fake.deleteCollection = async (namespace, selector, options) => {
+    const named = /task in \(([^)]*)\)/.exec(selector)?.[1]?.split(',') ?? [];
+    const have = cms.recorded();
+    unrecorded.push(...named.filter((t) => !have.has(t)));
+    return deleteCollection(namespace, selector, options);
+  };
+  const store = new RunStore({ core: cms.core, namespace: 'default', dag: s.name, runId: '4242', repository: null, request: (_what, fn) => fn() });
+  const session = await startRerunSession(store, { spec: s, params: {}, runAttempt: 1, mode: 'failed' });
+  cms.writes.length = 0;
+  const { state } = await go(fake, s, { onAttemptEnd: (end, opts) => session.attemptEnded(end, opts), flushRecords: () => session.flush() });
+  expect(state.result).toBe('success');
+  expect(unrecorded).toEqual([]);
+  expect(cms.recorded().size).toBe(n);
+  expect(fake.names()).toEqual([]);
+  // Before: one write and one deletecollection per task (each end alone in its batch).
+  expect(fake.count('deletecollection ')).toBeLessThanOrEqual(2 + n / 50);
+  expect(cms.writes.filter((w) => w.startsWith('replace ')).length).toBeLessThanOrEqual(3 + n / 50);
+  expect(fake.count('delete ')).toBe(0);
 });
