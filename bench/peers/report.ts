@@ -116,7 +116,7 @@ export function renderPeers(run: PeersRun): string {
         num(ra, (r) => sum(r.requests) / r.tasks),
         num(rb, (r) => attemptRequests(r) / r.tasks),
       )}`,
-      'per attempt: create the pod and follow its log (2; a second log read only if the stream was cut before the container ended), and a share of a batched delete (one deletecollection for up to 50 finished pods); per run, shared by its tasks: the permission check before any pod (one SelfSubjectRulesReview, and a SelfSubjectAccessReview for each permission it does not show), the namespace, one list and one watch of pods (renewed by the server every few minutes), the run\'s state in a ConfigMap (get, create, an update as each attempt ends) and housekeeping lists; constant however long a task runs',
+      'per attempt: create the pod and follow its log (2; a second log read only if the stream was cut before the container ended), and a share of a batched delete (one deletecollection for up to 50 finished pods, due 30 s after the first) and of the one state write before it; per run, shared by its tasks: the permission check before any pod (one SelfSubjectRulesReview, and a SelfSubjectAccessReview for each permission it does not show), the namespace, one list and one watch of pods (renewed by the server every few minutes), the run\'s state in ConfigMaps (one list, the head and a shard created, written before each delete batch and at the end) and housekeeping lists; constant however long a task runs',
     );
     row(
       'peak memory: RSS summed over every process (PSS)',
@@ -130,7 +130,7 @@ export function renderPeers(run: PeersRun): string {
       cell(ra, (r) => `${r.left} of ${r.pods}`),
       cell(rb, (r) => `${r.left} of ${r.pods}`),
       '–',
-      "keep-pods: never (as KPO's on_finish_action=delete_pod): each pod is deleted when its task ends, and a run deletes what is left of it before it ends",
+      "keep-pods: never (as KPO's on_finish_action=delete_pod): each pod is deleted in a batch within 30 s of its task\'s end, and a run deletes what is left of it before it ends",
     );
   }
   const cpus = os.cpus();
