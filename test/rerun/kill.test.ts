@@ -207,13 +207,13 @@ describe('a kill after the whole run ended, before the step did', () => {
     try {
       const runId = `${SEED % 100000}skips`;
       const expected = { result: 'failure', tasks: { t0: 'failed', t3: 'succeeded', t4: 'skipped' } };
-      // The state ConfigMaps are listed four times: the run's own state read by the run store
-      // twice (for the step's claim, then for the re-run's plan), the heads for the summary's
+      // The state ConfigMaps are listed three times: the run's own state read by the run store
+      // once (for the step's claim; the re-run's plan reuses it), the heads for the summary's
       // history before the run starts, then by housekeeping once the run has ended and been
-      // recorded. Kill at the fourth.
+      // recorded. Kill at the third.
       let lists = 0;
       const housekeeping = (e: { phase: string; verb: string; resource: string }) =>
-        e.phase === 'received' && e.verb === 'list' && e.resource === 'configmaps' && ++lists === 4;
+        e.phase === 'received' && e.verb === 'list' && e.resource === 'configmaps' && ++lists === 3;
       const killed = await action.start(runId, { on: housekeeping, what: 'when housekeeping starts' });
       expect(killed.killed, killed.log.join('\n')).toBe(true);
       expect(killed.log.join('\n')).toContain('t4 skipped');
