@@ -130,7 +130,7 @@ export function renderPeers(run: PeersRun): string {
       cell(ra, (r) => `${r.left} of ${r.pods}`),
       cell(rb, (r) => `${r.left} of ${r.pods}`),
       '–',
-      "keep-pods: never (as KPO's on_finish_action=delete_pod): each pod is deleted in a batch within 30 s of its task\'s end, and a run deletes what is left of it before it ends",
+      "keep-pods: never (as KPO's on_finish_action=delete_pod): each pod is deleted in a batch within 30 s of its task's end, and a run deletes what is left of it before it ends",
     );
   }
   const cpus = os.cpus();
