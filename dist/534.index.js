@@ -895,8 +895,11 @@ var duration = __webpack_require__(2081);
  * refused ("torn"): the run cannot know what already ran, so it stops before creating anything.
  *
  * Writes are batched: at most one write is in flight, and everything recorded meanwhile goes in
- * the next, so a run of N tasks makes at most one write per attempt end, and far fewer when many
- * end at once. Only shards that changed are written, shards before the head (new shards first,
+ * the next. A record may also wait (`recordTask(update, { defer: true })`) until something needs
+ * it durable (`flush()`): the engine defers the end of an attempt whose pod still exists, because
+ * that pod is the record until it is deleted (a restart adopts it), and flushes before each batch
+ * of deletes and at the run's end; so a chain of N tasks makes about one write per delete batch,
+ * not one per task. Only shards that changed are written, shards before the head (new shards first,
  * in order), and a shard that gains an entry before one that loses it, so whatever the moment of a crash the entry exists
  * somewhere (the reader keeps the newer of two copies). Every record resolves once its batch is in
  * the cluster: only then may the attempt's pod be deleted. Either the pod or the record of its end
@@ -996,16 +999,38 @@ class RunStore {
     get #selector() {
         return runStateSelector(this.#o.dag, this.#o.runId, this.#o.repository, this.#o.scope);
     }
-    /** The stored state, or `null` when the run has none yet (its first attempt). One list request. */
+    /**
+     * The stored state, or `null` when the run has none yet (its first attempt). One list request
+     * the first time; afterwards the state as this process read and wrote it (the run's claim
+     * already read it: the re-run plan needs no second list), until a write fails or conflicts.
+     */
     async load() {
-        return (await this.#read()).state;
+        const known = this.#known;
+        if (known === null)
+            return (await this.#read()).state;
+        if (known.headVersion === null && known.shards.every((s) => s.resourceVersion === null))
+            return null;
+        const tasks = {};
+        for (const shard of known.shards)
+            for (const [id, json] of shard.tasks)
+                tasks[id] = JSON.parse(json);
+        return { version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks, runAttempts: known.runAttempts };
     }
     /**
      * Records the end of one attempt (and the task's result when final). Resolves once the state
      * is in the cluster; only then may the attempt's pod be deleted. Calls are applied in order.
      */
-    recordTask(update) {
-        return this.#enqueue(`record task "${update.task}"`, (known) => this.#applyTask(known, update));
+    recordTask(update, options = {}) {
+        return this.#enqueue(`record task "${update.task}"`, (known) => this.#applyTask(known, update), options.defer === true);
+    }
+    /**
+     * Writes everything recorded so far, deferred records included; resolves once written (or
+     * failed: each record's own promise says which). Never rejects.
+     */
+    flush() {
+        if (this.#ops.length > 0)
+            this.#flushing ??= this.#flushLoop();
+        return this.#flushing ?? Promise.resolve();
     }
     /**
      * Records that run attempt `runAttempt` started (call once the lease, if any, is held), with
@@ -1026,10 +1051,12 @@ class RunStore {
     flushed() {
         return this.#flushing ?? Promise.resolve();
     }
-    #enqueue(what, apply) {
+    /** Queues a change; it is written at once (with what waits) unless `defer`: then by the next write or `flush()`. */
+    #enqueue(what, apply, defer = false) {
         return new Promise((resolve, reject) => {
             this.#ops.push({ what, apply, resolve, reject });
-            this.#flushing ??= this.#flushLoop();
+            if (!defer)
+                this.#flushing ??= this.#flushLoop();
         });
     }
     /** Writes batch after batch until nothing waits: one write in flight, the next carrying all that came meanwhile. */
@@ -1395,13 +1422,14 @@ async function startRerunSession(store, options) {
     return {
         stored,
         plan,
-        attemptEnded: (end) => {
+        attemptEnded: (end, opts) => {
             // A matrix instance (`<task>.<slug>-<hash>`) is recorded under its own id, with its task's fingerprint.
             const task = tasks.get(end.task) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(end.task));
             if (task === undefined)
                 return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
-            return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) });
+            return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) }, opts);
         },
+        flush: () => store.flush(),
         recorded: (task, attempt) => {
             const r = recordedAttempt(stored, runAttempt, task, attempt);
             if (r === null)
@@ -2278,7 +2306,8 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             mode,
             runId,
             previous: session.plan.previous,
-            onAttemptEnd: (end) => session.attemptEnded(end),
+            onAttemptEnd: (end, opts) => session.attemptEnded(end, opts),
+            flushRecords: () => session.flush(),
             recorded: (task, attempt) => session.recorded(task, attempt),
             proof,
         }));

@@ -1880,15 +1880,16 @@ class AttemptPod {
     /**
      * Deletes the pod once (404: done already). Never throws: a failure is a debug line (the post
      * step sweeps). With `batch`, the pod goes with the batch's next request: only for a settled
-     * pod (its container ended, its log read to the end, its result recorded), deleted at once.
+     * pod (its container ended, its log read to the end, its result recorded or, with `durable`,
+     * recorded before the batch is sent), deleted at once.
      * A pod that is not ours (`foreign`) is someone else's to delete: never deleted.
      */
-    async delete(gracePeriodSeconds, batch) {
+    async delete(gracePeriodSeconds, batch, durable) {
         if (this.#deletedByUs || this.#foreign)
             return;
         this.#deletedByUs = true;
         if (batch && gracePeriodSeconds === 0)
-            return batch.delete({ name: this.name, task: this.task, attempt: this.attempt });
+            return batch.delete({ name: this.name, task: this.task, attempt: this.attempt, ...(durable ? { durable } : {}) });
         const { api, namespace } = this.#o;
         try {
             await api.delete(namespace, this.name, { gracePeriodSeconds });
@@ -1923,6 +1924,12 @@ function foreignPod(pod, namespace, task, attempt, problem) {
 ;// CONCATENATED MODULE: ./lib/kube/reaper.js
 
 
+/**
+ * How long the first settled pod of a batch waits for others, by default: 30 s, so that a chain
+ * of tasks (which ends one pod at a time) still fills batches. Bounded so that `keep-pods: never`
+ * stays "deleted within seconds of its task's end", not "at the run's end".
+ */
+const REAP_DELAY_MS = 30_000;
 /** Deletes settled pods in batches (see the module's header). */
 class PodReaper {
     #o;
@@ -1952,7 +1959,7 @@ class PodReaper {
             if (this.#draining || this.#count >= (this.#o.maxBatch ?? 50))
                 this.#soon();
             else
-                this.#cancelTimer ??= this.#o.clock.setTimer(this.#o.clock.now() + (this.#o.delayMs ?? 1000), () => this.#flush());
+                this.#cancelTimer ??= this.#o.clock.setTimer(this.#o.clock.now() + (this.#o.delayMs ?? REAP_DELAY_MS), () => this.#flush());
         });
     }
     /** The run is ending: sends what waits now, and every later pod without waiting. */
@@ -1982,8 +1989,20 @@ class PodReaper {
         this.#waiting.clear();
         this.#count = 0;
     }
-    async #send(attempt, pods) {
+    /** Writes the waiting records, then keeps the pods whose record failed (they are done at once). */
+    async #recorded(pods) {
+        await this.#o.beforeSend?.();
+        const ok = await Promise.all(pods.map((p) => p.durable ?? true));
+        const kept = pods.filter((_, i) => !ok[i]);
+        for (const p of kept)
+            p.done?.();
+        return pods.filter((_, i) => ok[i]);
+    }
+    async #send(attempt, all) {
         const { api, namespace } = this.#o;
+        const pods = await this.#recorded(all);
+        if (pods.length === 0)
+            return;
         const selector = `${this.#o.runSelector},${kube_pod/* LABELS */.kg.taskAttempt}=${attempt},!${kube_pod/* LABELS */.kg.poke},${kube_pod/* LABELS */.kg.task} in (${pods.map((p) => p.task).join(',')})`;
         try {
             if (this.#collectionRefused)
@@ -1998,13 +2017,15 @@ class PodReaper {
             else if (!this.#collectionRefused) {
                 this.#o.debug?.(`${(0,errors/* describeError */.Uc)(err, `delete ${pods.length} finished pods (${selector})`, api.server)}; deleting them one by one instead`);
             }
-            await Promise.all(pods.map((p) => this.#deleteOne(p)));
+            await Promise.all(pods.map((p) => this.#deleteOne({ name: p.name, task: p.task, attempt: p.attempt })));
         }
         for (const p of pods)
             p.done();
     }
     async #deleteOne(pod) {
         const { api, namespace } = this.#o;
+        if (pod.durable !== undefined && (await this.#recorded([pod])).length === 0)
+            return;
         try {
             await api.delete(namespace, pod.name, { gracePeriodSeconds: 0 });
         }
@@ -2092,7 +2113,16 @@ class Engine {
             debug: options.debug,
             proof: options.proof,
         });
-        this.#reaper = new PodReaper({ api: options.pods, namespace: options.namespace, runSelector: this.#selector, clock: this.#clock, debug: options.debug });
+        const flushRecords = options.flushRecords;
+        this.#reaper = new PodReaper({
+            api: options.pods,
+            namespace: options.namespace,
+            runSelector: this.#selector,
+            clock: this.#clock,
+            debug: options.debug,
+            ...(options.reapDelayMs !== undefined ? { delayMs: options.reapDelayMs } : {}),
+            ...(flushRecords ? { beforeSend: () => flushRecords().catch(() => { }) } : {}),
+        });
         const scheduler = this.#scheduler;
         this.#view = { dag: options.spec.name, task: (id) => scheduler.taskState(id), state: () => scheduler.state() };
     }
@@ -2139,6 +2169,8 @@ class Engine {
             // still being read end (the scheduler no longer waits for them), so their pods go together.
             await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
             this.#reaper.drain();
+            // The records deferred for pods that stay (keep-pods) are written now, with the last batch's.
+            void this.#o.flushRecords?.().catch(() => { });
             if (this.#pending.size > 0) {
                 await Promise.allSettled([...this.#pending]);
                 continue;
@@ -2416,13 +2448,25 @@ class Engine {
         const at = this.#clock.now();
         await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
         await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
+        const hasPod = live.started && !live.pod.gone;
+        const stillRunning = hasPod && (!pod || !(0,classify/* containerTerminated */.Xp)(pod));
+        // A sensor's "not yet" is no failure: no pod is kept between pokes.
+        const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
+        const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
+        const keep = hasPod && !stillRunning && !notYet && (this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
+        // The pod is the record until it is deleted (a restart adopts it): the end of an attempt whose
+        // ended pod stays (kept, or waiting for a delete batch) is written when a batch needs it or at
+        // the run's end, with the others. Without such a pod (never created, gone, deleted now) it is
+        // written at once.
+        const reaped = hasPod && !stillRunning && live.poke === undefined;
         // The record is written in the background (the store batches the ends that come meanwhile):
         // the scheduler already knows the end, and nothing else waits for the write but the pod's delete.
         if (!live.recorded && this.#o.onAttemptEnd) {
             const result = this.#scheduler.taskState(live.task).result;
             const onAttemptEnd = this.#o.onAttemptEnd;
             const end = { task: live.task, attempt: live.attempt, pod: live.started ? live.pod.name : null, startedAt: live.createdAt, finishedAt: at, outcome, result };
-            const durable = (async () => onAttemptEnd(end))().then(() => true, (err) => {
+            const defer = keep || reaped;
+            const durable = (async () => onAttemptEnd(end, { defer }))().then(() => true, (err) => {
                 this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${err.message}); keeping its pod`);
                 return false;
             });
@@ -2430,19 +2474,13 @@ class Engine {
             // The run reports its end only once every record is written (or failed).
             this.#track(durable);
         }
-        if (!live.started || live.pod.gone)
-            return;
-        const stillRunning = !pod || !(0,classify/* containerTerminated */.Xp)(pod);
-        // A sensor's "not yet" is no failure: no pod is kept between pokes.
-        const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
-        const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
-        const keep = !stillRunning && !notYet && (this.#o.keepPods === 'always' || (this.#o.keepPods === 'on-failure' && outcome.class !== 'succeeded'));
-        if (keep)
+        if (!hasPod || keep)
             return;
         const durable = live.durable ?? Promise.resolve(true);
         this.#track((async () => {
             // The log is read to its end before the pod goes (a Pending pod has none). A settled
-            // pod (ended, read, recorded) goes with a batch; one still running alone, at once.
+            // pod (ended, read) goes with a batch, which first writes its record; one still running
+            // alone, at once.
             if (!stillRunning)
                 await live.pod.logDone;
             else
@@ -2450,12 +2488,11 @@ class Engine {
             // Deleted only once its end is durably recorded: a crash after the delete must find the
             // record (else a restart would create the attempt's pod again). A pod whose end could not
             // be recorded is kept, so a restart can still adopt it, unless it still runs.
+            if (reaped)
+                return live.pod.delete(0, this.#reaper, durable);
             if (!(await durable) && !stillRunning && !notYet)
                 return;
-            if (stillRunning)
-                await live.pod.delete(this.#o.cancelGraceSeconds ?? 2);
-            else
-                await live.pod.delete(0, live.poke === undefined ? this.#reaper : undefined);
+            await live.pod.delete(stillRunning ? (this.#o.cancelGraceSeconds ?? 2) : 0);
         })());
     }
     async #cancelAttempt(live) {
