@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
+import tls from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { AuthorizationV1Api, CoordinationV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { Cluster, KubeConfig } from '@kubernetes/client-node';
@@ -94,6 +95,7 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
   // Through a proxy, client-node's agent stays (it tunnels).
   const watch = new Watch(pooled);
   const streamAgent = cluster.proxyUrl ? null : new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
+  const secureContexts = new SecureContexts();
   return {
     kubeConfig: pooled,
     server,
@@ -120,10 +122,16 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
       onRequest(`GET ${path}`);
       const url = new URL(server + path);
       for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-      const opts: https.RequestOptions = { method: 'GET', headers: {} };
+      const opts: https.RequestOptions & tls.ConnectionOptions = { method: 'GET', headers: {} };
       await kubeConfig.applyToHTTPSOptions(opts);
       const lib = url.protocol === 'http:' ? http : https;
-      if (streamAgent && lib === https) opts.agent = streamAgent;
+      if (streamAgent && lib === https) {
+        opts.agent = streamAgent;
+        // One TLS context for all log streams with the same TLS options, not one per connection
+        // (tls.connect builds one from ca/cert/key each time: ~50 KB of native memory apiece,
+        // 200 streams at a time). The options stay in `opts`, so the agent still pools by them.
+        opts.secureContext = secureContexts.get(opts);
+      }
       return new Promise<IncomingMessage>((resolve, reject) => {
         const req = lib.request(url, { ...opts, signal }, (res) => {
           if (res.statusCode === 200) {
@@ -143,6 +151,25 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
       });
     },
   };
+}
+
+/**
+ * The TLS context for a request's TLS options, the last one kept: built again only when the
+ * options change (a client certificate an exec plugin renewed).
+ */
+class SecureContexts {
+  #key: string | null = null;
+  #context: tls.SecureContext | null = null;
+
+  get(o: https.RequestOptions): tls.SecureContext {
+    const pem = (v: unknown): string => (v == null ? '' : Array.isArray(v) ? v.map(pem).join('\0') : Buffer.isBuffer(v) ? v.toString('latin1') : String(v));
+    const key = [pem(o.ca), pem(o.cert), pem(o.key), pem(o.pfx), pem(o.passphrase)].join('\u0001');
+    if (this.#context === null || key !== this.#key) {
+      this.#context = tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+      this.#key = key;
+    }
+    return this.#context;
+  }
 }
 
 /**
