@@ -206,6 +206,17 @@ export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
 }
 
 /**
+ * The most connections the typed requests and watches keep open to the API server at once (an
+ * undici Agent opens one per request in flight otherwise, without bound). Requests beyond it wait
+ * in the Agent's queue for a free connection. Why: each TLS connection holds ~100-200 KB of native
+ * memory (OpenSSL's buffers and context, the socket's), and a wide DAG with the rate limit lifted
+ * had ~200 of them open, besides its log streams (BENCHMARKS.md, row 2: peak RSS 60-90 MB lower
+ * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). The shipped rate limit (50
+ * requests/s, burst 100) never needs more than a few. A run's watches hold one each (a few).
+ */
+export const MAX_CONNECTIONS = 32;
+
+/**
  * The same kind of undici Agent as client-node's `built`, speaking HTTP/1.1 only (`allowH2:
  * false`); `built` itself if it is not one (then nothing changes).
  *
@@ -217,8 +228,8 @@ export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
  * SelfSubjectAccessReviews with a wrong token sent 3 ms apart on one Agent: over HTTP/2 one 401
  * and 7 GOAWAY errors (preflight could report "could not be reached"); over HTTP/1.1 eight 401s.
  * A graceful GOAWAY (`--goaway-chance`, an API server restarting) hits the same requests.
- * HTTP/1.1 costs a connection per request in flight, kept alive and reused (as client-node 1.x
- * and our log streams do); the few watches a run opens hold one each, which also keeps long
+ * HTTP/1.1 costs a connection per request in flight (at most MAX_CONNECTIONS), kept alive and
+ * reused (as client-node 1.x and our log streams do); the few watches a run opens hold one each, which also keeps long
  * watches and many concurrent requests clear of the streams kube-apiserver allows per HTTP/2
  * connection (--http2-max-streams-per-connection).
  */
@@ -226,7 +237,7 @@ function http1Only(built: unknown, connect: object): unknown {
   const Agent = built !== null && typeof built === 'object' ? (built.constructor as unknown) : null;
   if (typeof Agent !== 'function' || Agent.name !== 'Agent' || typeof (built as { close?: unknown }).close !== 'function') return built;
   void (built as { close(): Promise<void> }).close().catch(() => {});
-  return new (Agent as new (options: object) => unknown)({ connect, allowH2: false });
+  return new (Agent as new (options: object) => unknown)({ connect, allowH2: false, connections: MAX_CONNECTIONS });
 }
 
 /**
