@@ -21,8 +21,10 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-/** The V8 flags `boundHeapGrowth` sets once the young generation reached YOUNG_BYTES. */
-export const HEAP_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=25';
+const OLD_GENERATION_FLAG = '--heap-growing-percent=25';
+const YOUNG_GENERATION_FLAG = '--semi-space-growth-factor=1';
+/** The V8 flags `boundHeapGrowth` sets: the second once the young generation reached YOUNG_BYTES. */
+export const HEAP_FLAGS = `${OLD_GENERATION_FLAG} ${YOUNG_GENERATION_FLAG}`;
 
 /**
  * The young generation's size (`new_space`, as `v8.getHeapSpaceStatistics` reports it) at which
@@ -54,16 +56,16 @@ function collectGivingMemoryBack(): void {
   if (typeof gc === 'function') (gc as (o: object) => void)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
-/** Stops the young generation's growth (HEAP_FLAGS) once it reached YOUNG_BYTES. */
+/** Stops the young generation's growth once it reached `bytes`. */
 function stopGrowthAt(bytes: number): void {
   if (youngBytes() >= bytes) {
-    v8.setFlagsFromString(HEAP_FLAGS);
+    v8.setFlagsFromString(YOUNG_GENERATION_FLAG);
     return;
   }
   // Scavenges grow it: look after each, and stop looking once it is big enough.
   const observer = new PerformanceObserver(() => {
     if (youngBytes() < bytes) return;
-    v8.setFlagsFromString(HEAP_FLAGS);
+    v8.setFlagsFromString(YOUNG_GENERATION_FLAG);
     observer.disconnect();
   });
   observer.observe({ entryTypes: ['gc'] });
@@ -76,6 +78,7 @@ function stopGrowthAt(bytes: number): void {
 export function boundHeapGrowth(): void {
   if (bounded) return;
   bounded = true;
+  v8.setFlagsFromString(OLD_GENERATION_FLAG);
   collectGivingMemoryBack();
   stopGrowthAt(YOUNG_BYTES);
 }
