@@ -148,6 +148,14 @@ describe('credentials', () => {
     expect(failure(s)).toMatch(/No Kubernetes credentials found/);
     expect(failure(s)).toMatch(/kubeconfig/);
   });
+
+  it('a kubeconfig secret that does not exist (the runner passes it as an empty input): says so, and what to check', async () => {
+    const home = await mkdtemp(path.join(tmpdir(), 'pod-dag-e2e-home-'));
+    const s = await step({ kubeconfig: '' }, { HOME: home });
+    await expectStoppedBeforePods(s);
+    expect(failure(s)).toMatch(/reached the action empty: check its name and that it exists/);
+    expect(failure(s)).toMatch(/fork is given no secrets/);
+  });
 });
 
 describe('preflight: every problem before any pod', () => {
