@@ -125,14 +125,27 @@ client's alone, as on a runner where the API server is elsewhere.
   most 50 lines of at most 4,096 characters each, copied out of the 64 KiB chunk they came in
   (a slice would keep its chunk alive). V8 sized its young generation by the machine's memory
   (128 MB of semi-spaces on this 23.5 GiB machine) and let the old generation grow to ~3× what it
-  held before collecting (\`heapTotal\` ~270 MB with ~80 MB in use at the peak): the action now
-  sets \`--semi-space-growth-factor=1 --heap-growing-percent=25\` at run time
+  held before collecting (\`heapTotal\` ~270 MB with ~80 MB in use at the peak): the action sets
+  \`--semi-space-growth-factor=1 --heap-growing-percent=25\` at run time
   (\`v8.setFlagsFromString\`, src/common/heap.ts: V8 reads both whenever it resizes, unlike
-  \`--max-semi-space-size\`, which only a start-up flag could set). Measured side by side at 2,000
-  tasks on the loaded machine: 494 MB before, 306 MB after (12% more CPU for the more frequent
-  collections). What remains over the heap is native: TLS sockets and buffers of 200 log streams
-  at a time, and malloc's arenas; a busier machine keeps more requests in flight, so RSS grows with
-  the load.
+  \`--max-semi-space-size\`, which only a start-up flag could set): 494 MB before, 306 MB after,
+  side by side on a loaded machine. That still left the young generation as loading the modules
+  had grown it (tens of MB, filled between scavenges by a wide run), and ~200 TLS connections
+  that undici opened for creates and deletes, one per request in flight, besides the 200 log
+  streams. A heap snapshot at the peak (taken at 300 MB RSS) held 74 MB, all of it the floor
+  (module sources and code): the rest was GC slack and native memory, not the run's data. Since
+  issue 16's memory work (2026-12-03) the run starts with one collection that gives memory back
+  (V8's last-resort \`gc()\`, fetched once through \`--expose-gc\` and a new context): the young
+  generation shrinks to 1 MB and grows only to 4 MB semi-spaces (as \`--max-semi-space-size=4\`,
+  which runs this DAG as fast); the typed requests and watches share at most 32 connections
+  (\`MAX_CONNECTIONS\`, src/kube/client.ts; more requests wait in undici's queue: the shipped
+  50 requests/s never needs more, and fewer TLS handshakes cost less CPU), and the log streams
+  share one TLS context instead of one per connection. Side by side, 2026-12-03 19:41–19:43 UTC
+  (load average 3–4, two rounds of 3 runs each, alternating): 2,000 tasks 370 and 364 MB before,
+  250 and 248 MB after (6.2 and 4.9 s before, 4.5 and 5.0 s after); 200 tasks 255 and 263 MB
+  before, 217 and 201 MB after (1.3 and 1.2 s before, 1.0 s after). What remains above the floor
+  is the young generation, the old generation's 25% of growth, and the native buffers of 200 log
+  streams and 32 connections; a busier machine keeps more in flight.
   The run's state is part of the run, as in the action (src/kube/run-store.ts: read before the
   run, each attempt's end recorded before its pod is deleted, the run's end after it); its requests
   are shown apart in each row. Before issue 16 it was one ConfigMap, ~440 bytes per task, which held
@@ -147,9 +160,7 @@ client's alone, as on a runner where the API server is elsewhere.
   after: 2,000 tasks 171.3 s and 422 MB before (one run; the state writes serialised every end),
   20.8 s and 417 MB after (median of 3; 40 state requests, 0.02 per task); 200 tasks 8.1 s and
   284 MB before, 11.8 s and 244 MB after (medians of 3; the times of this size vary 6–39 s with the
-  load). The store no longer bounds the run's time; peak RSS is what it was, and stays above the
-  300 MB target at this load: it is the engine's in-flight requests (more at once as the run got
-  faster), not the state.
+  load). The store no longer bounds the run's time, nor its memory (see above for RSS).
 - **Logs (4).** The client keeps up: "LogFollower alone" takes ~70 MB/s (64 MB per CPU-second):
   lines are found per chunk with \`indexOf\` and handed on as slices, timestamps are ordered by
   character codes and numbers (no regular expression or \`Map\` per line), and the step log's

@@ -108,8 +108,12 @@ async function dryRunDag(options) {
     return { verdicts, state };
 }
 
+// EXTERNAL MODULE: external "node:perf_hooks"
+var external_node_perf_hooks_ = __webpack_require__(643);
 // EXTERNAL MODULE: external "node:v8"
 var external_node_v8_ = __webpack_require__(8877);
+// EXTERNAL MODULE: external "node:vm"
+var external_node_vm_ = __webpack_require__(714);
 ;// CONCATENATED MODULE: ./lib/common/heap.js
 /**
  * How V8 sizes the heap of a run. A run allocates a few hundred kilobytes per task that live for
@@ -119,19 +123,78 @@ var external_node_v8_ = __webpack_require__(8877);
  * That is most of the peak RSS of a wide DAG (BENCHMARKS.md, row 2), memory a runner shares with
  * the job's other steps. The action cannot pass V8 flags at start-up (`runs.using: node24` runs
  * dist/index.js as it is), but these two are read by V8 each time it resizes, so setting them
- * once the process runs takes effect: the young generation stays at its first size (scavenges
- * are then frequent and cheap), and the old one is collected when it grew by a quarter.
+ * once the process runs takes effect: the young generation stays at its size (scavenges are
+ * then frequent and cheap), and the old one is collected when it grew by a quarter.
+ *
+ * The young generation has already grown by then: loading the run path (client-node and the
+ * action, megabytes of source and code) takes it from 1 MB to tens of MB of semi-spaces before
+ * the run starts, and a run of many tasks fills it all between scavenges, so it stays in RSS
+ * (measured: a 2,000-task run peaks ~60 MB lower with `--max-semi-space-size=4`, at the same
+ * speed). So the run starts with one collection that gives memory back (V8's `LowMemoryNotification`,
+ * the "last-resort" flavour of `gc()`): it shrinks the young generation to its first size and
+ * compacts the old one. The semi-spaces then double only while they are below a few MB.
  */
 
-/** The V8 flags `boundHeapGrowth` sets. */
-const HEAP_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=25';
+
+
+const OLD_GENERATION_FLAG = '--heap-growing-percent=25';
+const YOUNG_GENERATION_FLAG = '--semi-space-growth-factor=1';
+/** The V8 flags `boundHeapGrowth` sets: the second once the young generation reached YOUNG_BYTES. */
+const HEAP_FLAGS = (/* unused pure expression or super */ null && (`${OLD_GENERATION_FLAG} ${YOUNG_GENERATION_FLAG}`));
+/**
+ * The young generation's size (`new_space`, as `v8.getHeapSpaceStatistics` reports it) at which
+ * its growth stops: 4 MB semi-spaces, as `--max-semi-space-size=4`, which the wide DAG runs as
+ * fast with as with 16 MB (fewer scavenges save less than the larger space costs in cache misses).
+ */
+const YOUNG_BYTES = 4 * 2 ** 20;
 let bounded = false;
-/** Sets HEAP_FLAGS once per process (a run calls it before its first request). */
+/** The young generation's size now, in bytes. */
+function youngBytes() {
+    return external_node_v8_.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+}
+/**
+ * A collection that gives memory back to the system (shrinks the young generation to its first
+ * size). V8 offers it to JS only through `gc()`, which `--expose-gc` installs in contexts created
+ * after it is set: one such context is made to fetch it, and the flag is unset again.
+ */
+function collectGivingMemoryBack() {
+    external_node_v8_.setFlagsFromString('--expose-gc');
+    let gc;
+    try {
+        gc = external_node_vm_.runInNewContext('gc');
+    }
+    finally {
+        external_node_v8_.setFlagsFromString('--no-expose-gc');
+    }
+    if (typeof gc === 'function')
+        gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+}
+/** Stops the young generation's growth once it reached `bytes`. */
+function stopGrowthAt(bytes) {
+    if (youngBytes() >= bytes) {
+        external_node_v8_.setFlagsFromString(YOUNG_GENERATION_FLAG);
+        return;
+    }
+    // Scavenges grow it: look after each, and stop looking once it is big enough.
+    const observer = new external_node_perf_hooks_.PerformanceObserver(() => {
+        if (youngBytes() < bytes)
+            return;
+        external_node_v8_.setFlagsFromString(YOUNG_GENERATION_FLAG);
+        observer.disconnect();
+    });
+    observer.observe({ entryTypes: ['gc'] });
+}
+/**
+ * Once per process (a run calls it before its first request): gives back the young generation
+ * that loading the modules grew, and bounds the heap's growth from then on (see above).
+ */
 function boundHeapGrowth() {
     if (bounded)
         return;
     bounded = true;
-    external_node_v8_.setFlagsFromString(HEAP_FLAGS);
+    external_node_v8_.setFlagsFromString(OLD_GENERATION_FLAG);
+    collectGivingMemoryBack();
+    stopGrowthAt(YOUNG_BYTES);
 }
 
 // EXTERNAL MODULE: ./lib/common/duration.js
@@ -3220,12 +3283,13 @@ function pendingStatus(pod) {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   UU: () => (/* binding */ createClient)
 /* harmony export */ });
-/* unused harmony export reusingConnections */
+/* unused harmony exports reusingConnections, MAX_CONNECTIONS */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
 /* harmony import */ var node_https__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(4708);
 /* harmony import */ var node_http__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(7067);
-/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(9655);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2474);
+/* harmony import */ var node_tls__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(1692);
+/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(9655);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(2474);
 /**
  * The connected client bundle: one KubeConfig, the typed APIs we use, and the two rules every
  * request follows: a client-side rate limit (token bucket) and retries of retriable errors
@@ -3235,6 +3299,7 @@ function pendingStatus(pod) {
  * Requests reuse connections (keep-alive): a run makes about four requests per task, and a new
  * TLS handshake for each would cost more than the request itself (BENCHMARKS.md, row 1).
  */
+
 
 
 
@@ -3254,8 +3319,8 @@ function pendingStatus(pod) {
 function createClient(kubeConfig, options = {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3('The kubeconfig has no current cluster: set current-context or give the `context` input.');
-    const limiter = new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .TokenBucket */ .qc({ qps: options.qps ?? 50, burst: options.burst ?? 100 });
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .KubeError */ .a3('The kubeconfig has no current cluster: set current-context or give the `context` input.');
+    const limiter = new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .TokenBucket */ .qc({ qps: options.qps ?? 50, burst: options.burst ?? 100 });
     const server = cluster.server.replace(/\/+$/, '');
     const onRequest = options.onRequest ?? (() => { });
     const pooled = reusingConnections(kubeConfig);
@@ -3264,21 +3329,22 @@ function createClient(kubeConfig, options = {}) {
     // effect). This one keeps connections alive and, like every https.Agent, pools them per TLS
     // options given with each request (CA, client certificate and key, server name, verification).
     // Through a proxy, client-node's agent stays (it tunnels).
-    const watch = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .Watch */ .ox1(pooled);
+    const watch = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__/* .Watch */ .ox1(pooled);
     const streamAgent = cluster.proxyUrl ? null : new node_https__WEBPACK_IMPORTED_MODULE_1__.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
+    const secureContexts = new SecureContexts();
     return {
         kubeConfig: pooled,
         server,
-        core: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoreV1Api */ .f5Y),
-        authz: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .AuthorizationV1Api */ .NwU),
-        coordination: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_3__/* .CoordinationV1Api */ .hSW),
+        core: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__/* .CoreV1Api */ .f5Y),
+        authz: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__/* .AuthorizationV1Api */ .NwU),
+        coordination: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__/* .CoordinationV1Api */ .hSW),
         async watchRequest(what, path, query, onEvent, onDone) {
             await limiter.take();
             onRequest(what);
             return watch.watch(path, query, onEvent, onDone);
         },
         request(what, fn, opts = {}) {
-            return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .withRetry */ .bD)(async () => {
+            return (0,_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .withRetry */ .bD)(async () => {
                 await limiter.take();
                 onRequest(what);
                 return fn();
@@ -3293,8 +3359,13 @@ function createClient(kubeConfig, options = {}) {
             const opts = { method: 'GET', headers: {} };
             await kubeConfig.applyToHTTPSOptions(opts);
             const lib = url.protocol === 'http:' ? node_http__WEBPACK_IMPORTED_MODULE_2__ : node_https__WEBPACK_IMPORTED_MODULE_1__;
-            if (streamAgent && lib === node_https__WEBPACK_IMPORTED_MODULE_1__)
+            if (streamAgent && lib === node_https__WEBPACK_IMPORTED_MODULE_1__) {
                 opts.agent = streamAgent;
+                // One TLS context for all log streams with the same TLS options, not one per connection
+                // (tls.connect builds one from ca/cert/key each time: ~50 KB of native memory apiece,
+                // 200 streams at a time). The options stay in `opts`, so the agent still pools by them.
+                opts.secureContext = secureContexts.get(opts);
+            }
             return new Promise((resolve, reject) => {
                 const req = lib.request(url, { ...opts, signal }, (res) => {
                     if (res.statusCode === 200) {
@@ -3314,6 +3385,23 @@ function createClient(kubeConfig, options = {}) {
             });
         },
     };
+}
+/**
+ * The TLS context for a request's TLS options, the last one kept: built again only when the
+ * options change (a client certificate an exec plugin renewed).
+ */
+class SecureContexts {
+    #key = null;
+    #context = null;
+    get(o) {
+        const pem = (v) => (v == null ? '' : Array.isArray(v) ? v.map(pem).join('\0') : Buffer.isBuffer(v) ? v.toString('latin1') : String(v));
+        const key = [pem(o.ca), pem(o.cert), pem(o.key), pem(o.pfx), pem(o.passphrase)].join('\u0001');
+        if (this.#context === null || key !== this.#key) {
+            this.#context = node_tls__WEBPACK_IMPORTED_MODULE_3__.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+            this.#key = key;
+        }
+        return this.#context;
+    }
 }
 /**
  * A view of `kubeConfig` whose typed-API requests and watches reuse connections.
@@ -3351,6 +3439,16 @@ function reusingConnections(kubeConfig) {
     return view;
 }
 /**
+ * The most connections the typed requests and watches keep open to the API server at once (an
+ * undici Agent opens one per request in flight otherwise, without bound). Requests beyond it wait
+ * in the Agent's queue for a free connection. Why: each TLS connection holds ~100-200 KB of native
+ * memory (OpenSSL's buffers and context, the socket's), and a wide DAG with the rate limit lifted
+ * had ~200 of them open, besides its log streams (BENCHMARKS.md, row 2: peak RSS 60-90 MB lower
+ * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). The shipped rate limit (50
+ * requests/s, burst 100) never needs more than a few. A run's watches hold one each (a few).
+ */
+const MAX_CONNECTIONS = 32;
+/**
  * The same kind of undici Agent as client-node's `built`, speaking HTTP/1.1 only (`allowH2:
  * false`); `built` itself if it is not one (then nothing changes).
  *
@@ -3362,8 +3460,8 @@ function reusingConnections(kubeConfig) {
  * SelfSubjectAccessReviews with a wrong token sent 3 ms apart on one Agent: over HTTP/2 one 401
  * and 7 GOAWAY errors (preflight could report "could not be reached"); over HTTP/1.1 eight 401s.
  * A graceful GOAWAY (`--goaway-chance`, an API server restarting) hits the same requests.
- * HTTP/1.1 costs a connection per request in flight, kept alive and reused (as client-node 1.x
- * and our log streams do); the few watches a run opens hold one each, which also keeps long
+ * HTTP/1.1 costs a connection per request in flight (at most MAX_CONNECTIONS), kept alive and
+ * reused (as client-node 1.x and our log streams do); the few watches a run opens hold one each, which also keeps long
  * watches and many concurrent requests clear of the streams kube-apiserver allows per HTTP/2
  * connection (--http2-max-streams-per-connection).
  */
@@ -3372,7 +3470,7 @@ function http1Only(built, connect) {
     if (typeof Agent !== 'function' || Agent.name !== 'Agent' || typeof built.close !== 'function')
         return built;
     void built.close().catch(() => { });
-    return new Agent({ connect, allowH2: false });
+    return new Agent({ connect, allowH2: false, connections: MAX_CONNECTIONS });
 }
 /**
  * A digest of connection options (strings, buffers, numbers, booleans, or arrays of them), so

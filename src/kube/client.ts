@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
+import tls from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { AuthorizationV1Api, CoordinationV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { Cluster, KubeConfig } from '@kubernetes/client-node';
@@ -94,6 +95,7 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
   // Through a proxy, client-node's agent stays (it tunnels).
   const watch = new Watch(pooled);
   const streamAgent = cluster.proxyUrl ? null : new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
+  const secureContexts = new SecureContexts();
   return {
     kubeConfig: pooled,
     server,
@@ -120,10 +122,16 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
       onRequest(`GET ${path}`);
       const url = new URL(server + path);
       for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-      const opts: https.RequestOptions = { method: 'GET', headers: {} };
+      const opts: https.RequestOptions & tls.ConnectionOptions = { method: 'GET', headers: {} };
       await kubeConfig.applyToHTTPSOptions(opts);
       const lib = url.protocol === 'http:' ? http : https;
-      if (streamAgent && lib === https) opts.agent = streamAgent;
+      if (streamAgent && lib === https) {
+        opts.agent = streamAgent;
+        // One TLS context for all log streams with the same TLS options, not one per connection
+        // (tls.connect builds one from ca/cert/key each time: ~50 KB of native memory apiece,
+        // 200 streams at a time). The options stay in `opts`, so the agent still pools by them.
+        opts.secureContext = secureContexts.get(opts);
+      }
       return new Promise<IncomingMessage>((resolve, reject) => {
         const req = lib.request(url, { ...opts, signal }, (res) => {
           if (res.statusCode === 200) {
@@ -143,6 +151,25 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
       });
     },
   };
+}
+
+/**
+ * The TLS context for a request's TLS options, the last one kept: built again only when the
+ * options change (a client certificate an exec plugin renewed).
+ */
+class SecureContexts {
+  #key: string | null = null;
+  #context: tls.SecureContext | null = null;
+
+  get(o: https.RequestOptions): tls.SecureContext {
+    const pem = (v: unknown): string => (v == null ? '' : Array.isArray(v) ? v.map(pem).join('\0') : Buffer.isBuffer(v) ? v.toString('latin1') : String(v));
+    const key = [pem(o.ca), pem(o.cert), pem(o.key), pem(o.pfx), pem(o.passphrase)].join('\u0001');
+    if (this.#context === null || key !== this.#key) {
+      this.#context = tls.createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+      this.#key = key;
+    }
+    return this.#context;
+  }
 }
 
 /**
@@ -179,6 +206,17 @@ export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
 }
 
 /**
+ * The most connections the typed requests and watches keep open to the API server at once (an
+ * undici Agent opens one per request in flight otherwise, without bound). Requests beyond it wait
+ * in the Agent's queue for a free connection. Why: each TLS connection holds ~100-200 KB of native
+ * memory (OpenSSL's buffers and context, the socket's), and a wide DAG with the rate limit lifted
+ * had ~200 of them open, besides its log streams (BENCHMARKS.md, row 2: peak RSS 60-90 MB lower
+ * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). The shipped rate limit (50
+ * requests/s, burst 100) never needs more than a few. A run's watches hold one each (a few).
+ */
+export const MAX_CONNECTIONS = 32;
+
+/**
  * The same kind of undici Agent as client-node's `built`, speaking HTTP/1.1 only (`allowH2:
  * false`); `built` itself if it is not one (then nothing changes).
  *
@@ -190,8 +228,8 @@ export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
  * SelfSubjectAccessReviews with a wrong token sent 3 ms apart on one Agent: over HTTP/2 one 401
  * and 7 GOAWAY errors (preflight could report "could not be reached"); over HTTP/1.1 eight 401s.
  * A graceful GOAWAY (`--goaway-chance`, an API server restarting) hits the same requests.
- * HTTP/1.1 costs a connection per request in flight, kept alive and reused (as client-node 1.x
- * and our log streams do); the few watches a run opens hold one each, which also keeps long
+ * HTTP/1.1 costs a connection per request in flight (at most MAX_CONNECTIONS), kept alive and
+ * reused (as client-node 1.x and our log streams do); the few watches a run opens hold one each, which also keeps long
  * watches and many concurrent requests clear of the streams kube-apiserver allows per HTTP/2
  * connection (--http2-max-streams-per-connection).
  */
@@ -199,7 +237,7 @@ function http1Only(built: unknown, connect: object): unknown {
   const Agent = built !== null && typeof built === 'object' ? (built.constructor as unknown) : null;
   if (typeof Agent !== 'function' || Agent.name !== 'Agent' || typeof (built as { close?: unknown }).close !== 'function') return built;
   void (built as { close(): Promise<void> }).close().catch(() => {});
-  return new (Agent as new (options: object) => unknown)({ connect, allowH2: false });
+  return new (Agent as new (options: object) => unknown)({ connect, allowH2: false, connections: MAX_CONNECTIONS });
 }
 
 /**

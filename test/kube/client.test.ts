@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { createClient } from '../../src/kube/client.ts';
+import { MAX_CONNECTIONS, createClient } from '../../src/kube/client.ts';
 import { makeCerts } from '../../sandbox/certs.ts';
 import { run, spec, startCluster, type Cluster } from '../engine/helpers.ts';
 
@@ -38,6 +38,20 @@ ${Array.from({ length: n }, (_, i) => `  t${i}: {image: sandbox/succeed${i ? `, 
   // Per task at least a create and a log stream; a connection each would be 2 per task.
   expect(requests).toBeGreaterThanOrEqual(2 * n);
   expect(connections).toBeLessThan(n);
+});
+
+test('many requests at once share at most MAX_CONNECTIONS connections (each TLS connection costs native memory)', async () => {
+  const kc = new KubeConfig();
+  kc.loadFromString(cluster.sandbox.kubeconfig());
+  const client = createClient(kc, { qps: 1e6, burst: 1e6 });
+  const n = 4 * MAX_CONNECTIONS;
+  const before = cluster.sandbox.connections();
+  // All sent in one turn of the event loop: without a bound, each would open its own connection.
+  const read = await Promise.all(Array.from({ length: n }, () => client.request('read namespace', () => client.core.readNamespace({ name: 'default' }))));
+  expect(read.filter((ns) => ns.metadata?.name === 'default')).toHaveLength(n);
+  const opened = cluster.sandbox.connections() - before;
+  expect(opened).toBeGreaterThan(1);
+  expect(opened).toBeLessThanOrEqual(MAX_CONNECTIONS);
 });
 
 /** The dispatcher client-node would send a request with, through `kc`. */
