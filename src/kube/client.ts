@@ -93,7 +93,11 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
   // effect). This one keeps connections alive and, like every https.Agent, pools them per TLS
   // options given with each request (CA, client certificate and key, server name, verification).
   // Through a proxy, client-node's agent stays (it tunnels).
-  const watch = new Watch(pooled);
+  // Watches on an Agent of their own, with no bound on its connections: a watch holds its
+  // connection until the server ends it (kube-apiserver: 30 min or more), so on the requests'
+  // Agent MAX_CONNECTIONS watches (a wide backfill's runs, each with its watch) would leave the
+  // creates and reads none.
+  const watch = new Watch(reusingConnections(kubeConfig, null));
   const streamAgent = cluster.proxyUrl ? null : new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
   const secureContexts = new SecureContexts();
   return {
@@ -173,7 +177,8 @@ class SecureContexts {
 }
 
 /**
- * A view of `kubeConfig` whose typed-API requests and watches reuse connections.
+ * A view of `kubeConfig` whose typed-API requests (or watches: `createClient` makes one for each) reuse
+ * connections, at most `maxConnections` at once (null: no bound).
  *
  * client-node 2.x builds a new undici Agent, so a new connection and TLS handshake, for every
  * request (`applySecurityAuthentication` → `createDispatcher`). The view keeps the Agent it built
@@ -188,7 +193,7 @@ class SecureContexts {
  * `createDispatcher` is private in client-node's types: should a later version rename it, the
  * view changes nothing and requests open connections as before (test/kube/client.test.ts fails).
  */
-export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
+export function reusingConnections(kubeConfig: KubeConfig, maxConnections: number | null = MAX_CONNECTIONS): KubeConfig {
   const build: unknown = Reflect.get(kubeConfig, 'createDispatcher');
   if (typeof build !== 'function') return kubeConfig;
   let last: { key: string; dispatcher: unknown } | null = null;
@@ -198,7 +203,7 @@ export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
       const options = kubeConfig.createDispatcherOptions(cluster, agentOptions);
       const key = options.type === 'agent' ? fingerprint(options.connect) : null;
       if (key === null || options.type !== 'agent') return build.call(kubeConfig, cluster, agentOptions);
-      if (last?.key !== key) last = { key, dispatcher: http1Only(build.call(kubeConfig, cluster, agentOptions), options.connect) };
+      if (last?.key !== key) last = { key, dispatcher: http1Only(build.call(kubeConfig, cluster, agentOptions), options.connect, maxConnections) };
       return last.dispatcher;
     },
   });
@@ -206,13 +211,14 @@ export function reusingConnections(kubeConfig: KubeConfig): KubeConfig {
 }
 
 /**
- * The most connections the typed requests and watches keep open to the API server at once (an
+ * The most connections the typed requests keep open to the API server at once (an
  * undici Agent opens one per request in flight otherwise, without bound). Requests beyond it wait
  * in the Agent's queue for a free connection. Why: each TLS connection holds ~100-200 KB of native
  * memory (OpenSSL's buffers and context, the socket's), and a wide DAG with the rate limit lifted
  * had ~200 of them open, besides its log streams (BENCHMARKS.md, row 2: peak RSS 60-90 MB lower
  * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). The shipped rate limit (50
- * requests/s, burst 100) never needs more than a few. A run's watches hold one each (a few).
+ * requests/s, burst 100) never needs more than a few. Watches, which hold their connection as long
+ * as they last, are on an Agent of their own without this bound (`createClient`).
  */
 export const MAX_CONNECTIONS = 32;
 
@@ -233,11 +239,11 @@ export const MAX_CONNECTIONS = 32;
  * watches and many concurrent requests clear of the streams kube-apiserver allows per HTTP/2
  * connection (--http2-max-streams-per-connection).
  */
-function http1Only(built: unknown, connect: object): unknown {
+function http1Only(built: unknown, connect: object, maxConnections: number | null): unknown {
   const Agent = built !== null && typeof built === 'object' ? (built.constructor as unknown) : null;
   if (typeof Agent !== 'function' || Agent.name !== 'Agent' || typeof (built as { close?: unknown }).close !== 'function') return built;
   void (built as { close(): Promise<void> }).close().catch(() => {});
-  return new (Agent as new (options: object) => unknown)({ connect, allowH2: false, connections: MAX_CONNECTIONS });
+  return new (Agent as new (options: object) => unknown)({ connect, allowH2: false, ...(maxConnections === null ? {} : { connections: maxConnections }) });
 }
 
 /**

@@ -54,6 +54,29 @@ test('many requests at once share at most MAX_CONNECTIONS connections (each TLS 
   expect(opened).toBeLessThanOrEqual(MAX_CONNECTIONS);
 });
 
+test('watches take no connection from the requests: with more watches open than MAX_CONNECTIONS (a wide backfill), requests and watches still go', async () => {
+  const kc = new KubeConfig();
+  kc.loadFromString(cluster.sandbox.kubeconfig());
+  const client = createClient(kc, { qps: 1e6, burst: 1e6 });
+  const deadline = <T,>(p: Promise<T>, what: string): Promise<T> =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: waited for a connection the watches hold`)), 10_000).unref())]);
+  // Long-running: each holds its connection until the server ends it (the sandbox after 30 s,
+  // kube-apiserver after its --min-request-timeout, 30 min or more).
+  const opening = Array.from({ length: MAX_CONNECTIONS + 2 }, (_, i) =>
+    client.watchRequest(`watch ${i}`, '/api/v1/namespaces/default/pods', { labelSelector: `w=${i}` }, () => {}, () => {}),
+  );
+  try {
+    const read = await deadline(
+      client.request('read namespace', () => client.core.readNamespace({ name: 'default' })),
+      'a read',
+    );
+    expect(read.metadata?.name).toBe('default');
+    expect(await deadline(Promise.all(opening), 'the watches')).toHaveLength(MAX_CONNECTIONS + 2);
+  } finally {
+    for (const w of await Promise.allSettled(opening)) if (w.status === 'fulfilled') w.value.abort();
+  }
+});
+
 /** The dispatcher client-node would send a request with, through `kc`. */
 async function dispatcherOf(kc: KubeConfig): Promise<unknown> {
   const ctx = new RequestContext(`${cluster.sandbox.url}/api/v1/namespaces`, HttpMethod.GET);
