@@ -1968,15 +1968,18 @@ var dry_run_checks = __webpack_require__(6740);
 var pod_proof = __webpack_require__(6877);
 ;// CONCATENATED MODULE: ./lib/kube/sweep.js
 
+
 /**
  * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
  * (with `keepPods`, the ended pods that policy keeps stay). With `proof`, a pod that has the
  * labels but not the proof of the run (src/kube/pod-proof.ts) is not the run's: it is left alone
- * and named in `foreign`, with why.
+ * and named in `foreign`, with why. Unless `recorded` (the main step ended and recorded every
+ * attempt), ended pods stay and are named in `unrecorded`.
  * Never throws: problems come back as warnings for the caller to print.
  */
 async function cleanupRun(api, namespace, selector, options = {}) {
     const deleted = [];
+    const unrecorded = [];
     const warnings = [];
     const foreign = [];
     let pods;
@@ -1984,7 +1987,7 @@ async function cleanupRun(api, namespace, selector, options = {}) {
         pods = (await api.list(namespace, selector)).items;
     }
     catch (err) {
-        return { deleted, foreign, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
+        return { deleted, foreign, unrecorded, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
     }
     await Promise.all(pods.map(async (p) => {
         const name = p.metadata?.name ?? '';
@@ -1998,6 +2001,13 @@ async function cleanupRun(api, namespace, selector, options = {}) {
         // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
         // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
         const phase = p.status?.phase;
+        // `recorded`: the main step ended having written every attempt's end into the run's state.
+        // Otherwise (killed, crashed) an ended pod may be all that says how its task ended: deleting
+        // it would make a re-run run a task that succeeded. It stays for the re-run to record.
+        if (options.recorded !== true && (phase === 'Succeeded' || phase === 'Failed' || (0,classify/* containerTerminated */.Xp)(p))) {
+            unrecorded.push(name);
+            return;
+        }
         if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed'))
             return;
         if (options.keepPods === 'on-failure' && phase === 'Failed')
@@ -2011,7 +2021,7 @@ async function cleanupRun(api, namespace, selector, options = {}) {
                 warnings.push((0,kube_errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
         }
     }));
-    return { deleted: deleted.sort(), warnings, foreign: foreign.sort((a, b) => (a.name < b.name ? -1 : 1)) };
+    return { deleted: deleted.sort(), unrecorded: unrecorded.sort(), warnings, foreign: foreign.sort((a, b) => (a.name < b.name ? -1 : 1)) };
 }
 
 // EXTERNAL MODULE: ./lib/report/annotations.js
@@ -2202,9 +2212,11 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     if (lease !== null && !lease.acquired)
         return;
     try {
+        runner.saveState(action_errors/* STATE */.c4.recorded, '');
         if (dates.backfill === null) {
             runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, baseRunId));
             const state = await runOne(baseRunId, dates.run, reportersFor(''));
+            runner.saveState(action_errors/* STATE */.c4.recorded, '1');
             finish(spec, state, mode);
             return;
         }
@@ -2225,6 +2237,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             }
         };
         await Promise.all(Array.from({ length: Math.min(parallel, logical.length) }, worker));
+        runner.saveState(action_errors/* STATE */.c4.recorded, '1');
         results.sort((a, b) => (a.date < b.date ? -1 : 1));
         finishBackfill(spec, results, runner);
     }
@@ -2437,7 +2450,7 @@ function describeSource(source) {
  * The post step's sweep, once the main step's state says which pods are this run's: removes what
  * is left of them. Never fails the job; only warns.
  */
-async function cleanUpRun(runner, env, namespace, selector, keepPods, keys = null) {
+async function cleanUpRun(runner, env, namespace, selector, keepPods, keys = null, recorded = false) {
     try {
         const settings = (0,action_settings/* readSettings */.sb)((name) => runner.getInput(name));
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
@@ -2450,9 +2463,13 @@ async function cleanUpRun(runner, env, namespace, selector, keepPods, keys = nul
             proof = new pod_proof/* PodProof */.Ys();
             proof.trust(parseKeys(keys));
         }
-        const { deleted, warnings, foreign } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods, proof });
+        const { deleted, warnings, foreign, unrecorded } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods, proof, recorded });
         if (deleted.length > 0)
             runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
+        if (unrecorded.length > 0) {
+            runner.info(`Kept ${unrecorded.length} ended pod${unrecorded.length === 1 ? '' : 's'} of this run: the main step stopped before recording how ${unrecorded.length === 1 ? 'its task' : 'their tasks'} ended, and ${unrecorded.length === 1 ? 'this pod is' : 'these pods are'} the only record. ` +
+                `A re-run of this job records and reuses ${unrecorded.length === 1 ? 'it' : 'them'} (a task that succeeded does not run again); housekeeping removes ${unrecorded.length === 1 ? 'it' : 'them'} after the retention. ${unrecorded.join(', ')}`);
+        }
         for (const f of foreign) {
             runner.warning(`Left pod ${f.name} in namespace ${namespace} alone: it has this run's labels but is not this run's (it ${f.problem}). ` +
                 "Delete it yourself, and find out who creates pods with pod-dag-action's labels in this namespace.");

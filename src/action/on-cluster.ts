@@ -122,9 +122,11 @@ export async function runOnCluster(
   const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
   if (lease !== null && !lease.acquired) return;
   try {
+    runner.saveState(STATE.recorded, '');
     if (dates.backfill === null) {
       runner.saveState(STATE.selector, runPodSelector(spec, context, baseRunId));
       const state = await runOne(baseRunId, dates.run, reportersFor(''));
+      runner.saveState(STATE.recorded, '1');
       finish(spec, state, mode);
       return;
     }
@@ -145,6 +147,7 @@ export async function runOnCluster(
       }
     };
     await Promise.all(Array.from({ length: Math.min(parallel, logical.length) }, worker));
+    runner.saveState(STATE.recorded, '1');
     results.sort((a, b) => (a.date < b.date ? -1 : 1));
     finishBackfill(spec, results, runner);
   } finally {
@@ -382,7 +385,15 @@ function describeSource(source: string): string {
  * The post step's sweep, once the main step's state says which pods are this run's: removes what
  * is left of them. Never fails the job; only warns.
  */
-export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespace: string, selector: string, keepPods: KeepPods, keys: string | null = null): Promise<void> {
+export async function cleanUpRun(
+  runner: Runner,
+  env: NodeJS.ProcessEnv,
+  namespace: string,
+  selector: string,
+  keepPods: KeepPods,
+  keys: string | null = null,
+  recorded = false,
+): Promise<void> {
   try {
     const settings = readSettings((name) => runner.getInput(name));
     const connection = await connect(settings.auth, env);
@@ -394,8 +405,14 @@ export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespa
       proof = new PodProof();
       proof.trust(parseKeys(keys));
     }
-    const { deleted, warnings, foreign } = await cleanupRun(kubePodApi(client), namespace, selector, { keepPods, proof });
+    const { deleted, warnings, foreign, unrecorded } = await cleanupRun(kubePodApi(client), namespace, selector, { keepPods, proof, recorded });
     if (deleted.length > 0) runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
+    if (unrecorded.length > 0) {
+      runner.info(
+        `Kept ${unrecorded.length} ended pod${unrecorded.length === 1 ? '' : 's'} of this run: the main step stopped before recording how ${unrecorded.length === 1 ? 'its task' : 'their tasks'} ended, and ${unrecorded.length === 1 ? 'this pod is' : 'these pods are'} the only record. ` +
+          `A re-run of this job records and reuses ${unrecorded.length === 1 ? 'it' : 'them'} (a task that succeeded does not run again); housekeeping removes ${unrecorded.length === 1 ? 'it' : 'them'} after the retention. ${unrecorded.join(', ')}`,
+      );
+    }
     for (const f of foreign) {
       runner.warning(
         `Left pod ${f.name} in namespace ${namespace} alone: it has this run's labels but is not this run's (it ${f.problem}). ` +

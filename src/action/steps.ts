@@ -202,5 +202,5 @@ export async function runPost(deps: Omit<MainDeps, 'signal'>): Promise<void> {
   const keepPods = runner.getState(STATE.keepPods) || 'on-failure';
   const { cleanUpRun } = await import('./on-cluster.ts');
   const keys = runner.getState(STATE.keys);
-  await cleanUpRun(runner, env, namespace, selector, keepPods as KeepPods, keys ? keys : null);
+  await cleanUpRun(runner, env, namespace, selector, keepPods as KeepPods, keys ? keys : null, runner.getState(STATE.recorded) === '1');
 }

@@ -124,7 +124,7 @@ describe('cancellation', () => {
     expect(await podsOfRun(runId)).toEqual([]);
   });
 
-  describe('a main step SIGKILLed mid-run: the post step deletes the live pods, and keeps finished ones per keep-pods', () => {
+  describe('a main step SIGKILLed mid-run: the post step deletes the live pods, and keeps the ended ones it had not recorded yet, whatever keep-pods says', () => {
     const cases = [
       // keep-pods, the finished task (its pod ended before the kill), and its image
       { keepPods: 'on-failure', finished: 'bad', image: 'sandbox/exit:3', runId: '4000011', kept: true },
@@ -160,9 +160,50 @@ describe('cancellation', () => {
         expect(post.maskedLog).toMatch(/Deleted \d+ leftover pods? of this run: .*long/);
         const left = await podsOfRun(c.runId);
         expect(left).not.toContain(name('long'));
-        expect(left).toEqual(c.kept ? [name(c.finished)] : []);
+        // The finished task's end was not recorded yet (records go in batches with the deletes):
+        // its pod is the only record, and stays for a re-run, whatever keep-pods says.
+        expect(left).toEqual([name(c.finished)]);
+        expect(post.maskedLog).toMatch(new RegExp(`Kept 1 ended pod of this run: the main step stopped before recording how its task ended[^\\n]*${name(c.finished)}`));
         expect(await starts(name('long'))).toBe(1);
       });
     }
+
+    it('keep-pods never: the re-run of the job reuses the task that succeeded before the kill, and does not run it again', async () => {
+      const dag = 'killed-rerun';
+      const runId = '4000015';
+      const dir = await workspace(['version: 1', `name: ${dag}`, `namespace: ${NS}`, 'tasks:', '  ok: {image: sandbox/succeed}', forever('long', 'long is working', '    needs: [ok]\n'), ''].join('\n'));
+      const inputs = { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' };
+      const name = (task: string, runAttempt: number) => podName({ dag, runId, scope: stepScope(), runAttempt, task, attempt: 1 });
+      const main = await runStep({
+        inputs,
+        env: { GITHUB_RUN_ID: runId },
+        cwd: dir,
+        deadlineMs: 90_000,
+        onLine: (line, step) => {
+          if (/\[long\] long is working/.test(line)) step.signal('SIGKILL');
+        },
+      });
+      expect(main.signal, show(main)).toBe('SIGKILL');
+      const post = await runStep({ entry: 'post', inputs, state: main.state, env: { GITHUB_RUN_ID: runId }, cwd: dir, deadlineMs: 60_000 });
+      expect(post.exitCode, show(post)).toBe(0);
+      expect(await podsOfRun(runId)).toEqual([name('ok', 1)]);
+
+      // The job re-run (run attempt 2, the failed tasks): ok ended unseen by attempt 1's runner,
+      // its pod says it succeeded, so it is recorded and reused; long runs again.
+      const rerun = await runStep({
+        inputs,
+        env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' },
+        cwd: dir,
+        deadlineMs: 90_000,
+        onLine: (line, step) => {
+          if (/\[long\] long is working/.test(line)) step.signal('SIGINT');
+        },
+      });
+      expect(rerun.maskedLog, show(rerun)).toMatch(/ok: its pod of run attempt 1 \(attempt 1\) ended unseen by that attempt's runner: succeeded/);
+      expect(rerun.maskedLog).toMatch(/ok: succeeded in run attempt 1; reusing its result and outputs/);
+      expect(await starts(name('ok', 1))).toBe(1);
+      expect(await starts(name('ok', 2))).toBe(0);
+      expect(await starts(name('long', 2))).toBe(1);
+    });
   });
 });

@@ -473,9 +473,23 @@ test('the sweep deletes what keep-pods does not keep, and only this run attemptâ
     if (exit !== null) fake.exit(task, exit);
   }
   await fake.create('default', { metadata: { name: 'other-run', labels: labels('x', '999') } });
-  const res = await cleanupRun(fake, 'default', runPodSelector(chain, ctx), { keepPods: 'on-failure' });
-  expect(res).toEqual({ deleted: ['live', 'ok'], warnings: [], foreign: [] });
+  const res = await cleanupRun(fake, 'default', runPodSelector(chain, ctx), { keepPods: 'on-failure', recorded: true });
+  expect(res).toEqual({ deleted: ['live', 'ok'], warnings: [], foreign: [], unrecorded: [] });
   expect(fake.names()).toEqual(['bad', 'other-run']);
+});
+
+test('the sweep after a main step that did not record every end (killed): ended pods stay, they are the only record; live ones go', async () => {
+  const ctx = context('4243');
+  const fake = new FakePods();
+  const labels = (task: string) => runLabels('fake-chain', task, '4243');
+  for (const [task, exit] of [['ok', 0], ['bad', 1], ['live', null]] as const) {
+    await fake.create('default', { metadata: { name: task, labels: labels(task) } });
+    fake.start(task);
+    if (exit !== null) fake.exit(task, exit);
+  }
+  const res = await cleanupRun(fake, 'default', runPodSelector(chain, ctx), { keepPods: 'never' });
+  expect(res).toEqual({ deleted: ['live'], warnings: [], foreign: [], unrecorded: ['bad', 'ok'] });
+  expect(fake.names()).toEqual(['bad', 'ok']);
 });
 
 /** ConfigMaps in memory, as much of CoreV1Api as the run store uses; counts its writes. */

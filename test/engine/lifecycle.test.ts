@@ -187,7 +187,7 @@ tasks:
   const ctx = context('999001');
   await run(cluster, s, { keepPods: 'always', context: ctx });
   expect(podsOf('sweep')).toHaveLength(1);
-  const res = await cleanupRun(kubePodApi(cluster.client), 'default', runPodSelector(s, ctx));
+  const res = await cleanupRun(kubePodApi(cluster.client), 'default', runPodSelector(s, ctx), { recorded: true });
   expect(res.warnings).toEqual([]);
   expect(res.deleted).toHaveLength(1);
   await until(() => podsOf('sweep').length === 0, 'the pod deleted');
