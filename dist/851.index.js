@@ -4220,8 +4220,8 @@ function kubePodApi(client) {
 /* harmony export */   Ys: () => (/* binding */ PodProof),
 /* harmony export */   e4: () => (/* binding */ podHash)
 /* harmony export */ });
-/* unused harmony export canonicalJson */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
+/* harmony import */ var _common_canonical_json_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(3130);
 /* harmony import */ var _pod_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(1794);
 /**
  * The proof that a pod is this run's own: what lets the pod runner adopt a pod that exists
@@ -4245,6 +4245,7 @@ function kubePodApi(client) {
  * (read, deleted, re-created with another command under the same name): where the whole pod is at
  * hand (a read after a 409), `differsFromRendered` also compares it with what we rendered.
  */
+
 
 
 const DOMAIN = 'pod-dag.io/proof v1';
@@ -4356,25 +4357,12 @@ function withoutProof(pod) {
 }
 /** The SHA-256 (hex) of the canonical JSON of `pod` without its proof annotations. */
 function podHash(pod) {
-    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(canonicalJson(withoutProof(pod))).digest('hex');
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update((0,_common_canonical_json_js__WEBPACK_IMPORTED_MODULE_2__/* .canonicalJson */ .d)(withoutProof(pod))).digest('hex');
 }
 /** What is signed: the domain, the pod's namespace, name and signed labels, and the hash. */
 function message(pod, hash) {
     const labels = pod.metadata?.labels ?? {};
     return Buffer.from(JSON.stringify([DOMAIN, pod.metadata?.namespace ?? '', pod.metadata?.name ?? '', ...SIGNED_LABELS.map((l) => labels[l] ?? null), hash]));
-}
-/** JSON with object keys sorted and undefined members left out: the same pod always gives the same text. */
-function canonicalJson(value) {
-    if (value === null || typeof value !== 'object')
-        return JSON.stringify(value) ?? 'null';
-    if (value instanceof Date)
-        return JSON.stringify(value.toISOString());
-    if (Array.isArray(value))
-        return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-    const entries = Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 /**
  * Fields the API server (its defaulting and default admission plugins: ServiceAccount,

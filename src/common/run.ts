@@ -4,6 +4,7 @@
  * all import them from here.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.ts';
 import { systemClock } from './clock.ts';
 
 /** The values of the `mode` input. */
@@ -99,12 +100,6 @@ export function runScope(context: Pick<RunContext, 'job' | 'step' | 'leg' | 'run
   return createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 8);
 }
 
-/** JSON with every object's keys sorted, so equal values always give equal text (and hashes). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
 
 /** A matrix leg in words, `region: eu, size: 2` (keys in the runner's order), or null. */
 export function describeLeg(leg: MatrixLeg | null | undefined): string | null {

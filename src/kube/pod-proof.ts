@@ -22,6 +22,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
+import { canonicalJson } from '../common/canonical-json.ts';
 import { ANNOTATIONS, LABELS } from './pod.ts';
 
 /** Why a pod's proof does not hold, in words for the user (after "the pod …"). */
@@ -157,16 +158,6 @@ function message(pod: V1Pod, hash: string): Buffer {
   return Buffer.from(JSON.stringify([DOMAIN, pod.metadata?.namespace ?? '', pod.metadata?.name ?? '', ...SIGNED_LABELS.map((l) => labels[l] ?? null), hash]));
 }
 
-/** JSON with object keys sorted and undefined members left out: the same pod always gives the same text. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
 
 /**
  * Fields the API server (its defaulting and default admission plugins: ServiceAccount,

@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvFromSource, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { runUrl } from '../common/links.ts';
-import { canonicalJson, effectiveRunId, runScope, type RunContext } from '../common/run.ts';
+import { canonicalJson } from '../common/canonical-json.ts';
+import { effectiveRunId, runScope, type RunContext } from '../common/run.ts';
 import { renderTemplate, type TemplateContext } from '../spec/template.ts';
 import type { DagSpec, Template, TaskSpec } from '../spec/types.ts';
 import { reservedNameProblem } from '../spec/names.ts';

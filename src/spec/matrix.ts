@@ -11,6 +11,7 @@
  * from an upstream task's output.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../common/canonical-json.ts';
 import type { DagSpec, JsonValue, MatrixInstance, TaskSpec } from './types.ts';
 
 /** GitHub's limit of jobs per matrix. */
@@ -29,15 +30,6 @@ function isMap(v: unknown): v is Record<string, JsonValue> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** JSON with object keys sorted, so equal values always give equal text. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isMap(value)) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 

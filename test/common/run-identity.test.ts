@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readIdentityInputs, readRunContext } from '../../src/action/settings.ts';
-import { canonicalJson, describeLeg, runClaim, runScope, runTitle, type RunContext } from '../../src/common/run.ts';
+import { canonicalJson } from '../../src/common/canonical-json.ts';
+import { describeLeg, runClaim, runScope, runTitle, type RunContext } from '../../src/common/run.ts';
 import { AmbiguousRunError, claimDifferences, emptyRunState, markRunAttempt, parseRunState, serializeRunState } from '../../src/dag/rerun.ts';
 import { labelValue, podName, runSelector } from '../../src/kube/pod.ts';
 import { runStateLabels, runStateName } from '../../src/kube/run-store.ts';

@@ -9,7 +9,8 @@ import { applyDefaults } from '../../sandbox/admission.ts';
 import { coreResource } from '../../sandbox/resources.ts';
 import { markRunAttempt, emptyRunState, parseRunState, runKeys } from '../../src/dag/rerun.ts';
 import { ANNOTATIONS, renderPod } from '../../src/kube/pod.ts';
-import { canonicalJson, differsFromRendered, podHash, PodProof, sameProof } from '../../src/kube/pod-proof.ts';
+import { canonicalJson } from '../../src/common/canonical-json.ts';
+import { differsFromRendered, podHash, PodProof, sameProof } from '../../src/kube/pod-proof.ts';
 import { parseSpec, renderTemplate } from '../../src/spec/index.ts';
 
 const { spec } = parseSpec(
