@@ -328,7 +328,9 @@ function templatesAllowedAt(path: SpecPath): boolean {
   const [field] = rel;
   if (field === 'image') return rel.length === 1;
   if (field === 'command' || field === 'args' || field === 'env') return rel.length === 2;
-  return field === 'if' || field === 'strategy';
+  // `strategy.matrix` as one string is an expression; a matrix written out is data: its values
+  // reach {{ matrix.<key> }} as written, never rendered.
+  return field === 'if' || (field === 'strategy' && rel.length === 2 && rel[1] === 'matrix');
 }
 
 /**
@@ -364,6 +366,13 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
 }
 
 function templateNotHere(path: SpecPath, what: 'key' | 'value'): string {
+  const rel = path[0] === 'tasks' ? path.slice(2) : [];
+  if (rel[0] === 'strategy' && rel[1] === 'matrix') {
+    return (
+      `${formatPath(path)}: a {{ }} template is not rendered in a matrix written out, so {{ matrix.<key> }} would read it as written; ` +
+      'to compute the matrix, write all of it as one expression, e.g. matrix: "{{ fromJSON(params.shards) }}", or move the template to where the matrix value is used (image, command, args, env)'
+    );
+  }
   return (
     `${formatPath(path)}: a {{ }} template is not rendered in this ${what}, so it would reach the pod as written; ` +
     'templates are rendered in image, command, args and env values only (for other fields, give the value itself, or set it per task)'
