@@ -95,7 +95,10 @@ export async function connect(
     kc.loadFromClusterAndUser({ name: 'pod-dag', server: auth.server, caData, skipTLSVerify: false }, { name: 'pod-dag', token: auth.token });
     source = 'token-input';
   } else if (env.KUBECONFIG || (homeKubeconfig(env) && existsSync(homeKubeconfig(env)!))) {
-    const files = env.KUBECONFIG ? env.KUBECONFIG.split(path.delimiter).filter((f) => f) : [homeKubeconfig(env)!];
+    const files = kubeconfigFiles(env);
+    if (files.length > 1 && !files.some((f) => existsSync(f))) {
+      throw new KubeError(`KUBECONFIG lists ${files.join(', ')}, none of which exists. Check the step that should have written them.`);
+    }
     for (const [i, file] of files.entries()) {
       if (!existsSync(file)) {
         if (i === 0 && files.length === 1) throw new KubeError(`KUBECONFIG points at ${file}, which does not exist. Check the step that should have written it.`);
@@ -135,6 +138,10 @@ export async function connect(
       throw new KubeError(`Context "${auth.context}" is not in the kubeconfig; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
     }
     kc.setCurrentContext(auth.context);
+  }
+  if (source !== 'token-input' && source !== 'in-cluster') {
+    const problem = kubeconfigProblem(kc, source === 'kubeconfig-input' ? 'The kubeconfig input' : `The kubeconfig (${kubeconfigFiles(env).join(path.delimiter)})`);
+    if (problem !== null) throw new KubeError(problem);
   }
   if (!kc.getCurrentCluster()) {
     throw new KubeError(
@@ -241,6 +248,66 @@ export function guardCredentialPlugin(kc: KubeConfig, timeoutMs: number = CREDEN
       }
     };
   }
+}
+
+/** The kubeconfig files read when no credential input is given: KUBECONFIG's list, else ~/.kube/config. */
+function kubeconfigFiles(env: NodeJS.ProcessEnv): string[] {
+  return env.KUBECONFIG ? env.KUBECONFIG.split(path.delimiter).filter((f) => f) : [homeKubeconfig(env)!];
+}
+
+const names = (list: { name: string }[]) => list.map((x) => `"${x.name}"`).join(', ') || 'none';
+
+/**
+ * What keeps the kubeconfig's current context from working, checked before any request, or null:
+ * client-node would otherwise go on with a context whose user is missing (requests without
+ * credentials, refused as if a permission were missing), send a server without a scheme to the
+ * HTTP client (whose message names neither), and report a certificate file that is not there as
+ * a failed credential plugin. `what` names the kubeconfig ("The kubeconfig input").
+ */
+export function kubeconfigProblem(kc: KubeConfig, what: string): string | null {
+  if (kc.getContexts().length === 0 && kc.getClusters().length === 0) {
+    return `${what} holds no contexts and no clusters: it is not a kubeconfig, or an empty one. Give the file \`kubectl config view --raw --minify\` prints (it has clusters, users, contexts and current-context).`;
+  }
+  const current = kc.getCurrentContext();
+  const context = current ? kc.getContextObject(current) : null;
+  if (!context) return null; // the message of connect() names the contexts there are
+  const cluster = kc.getCluster(context.cluster);
+  if (cluster === null) {
+    return `${what}: context "${context.name}" names cluster "${context.cluster}", which is not among its clusters (${names(kc.getClusters())}). Correct the context's cluster, or add the cluster.`;
+  }
+  if (context.user && kc.getUser(context.user) === null) {
+    return `${what}: context "${context.name}" names user "${context.user}", which is not among its users (${names(kc.getUsers())}); without it every request would go without credentials. Correct the context's user, or add the user.`;
+  }
+  let scheme: string | null;
+  try {
+    scheme = new URL(cluster.server).protocol;
+  } catch {
+    scheme = null;
+  }
+  if (scheme !== 'https:' && scheme !== 'http:') {
+    const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(cluster.server) ? '' : ` (write "https://${cluster.server}")`;
+    return `${what}: cluster "${cluster.name}" has server "${cluster.server.slice(0, 200)}", which is not an https:// URL${hint}. Expected the API server's URL, e.g. https://203.0.113.10:6443.`;
+  }
+  const user = context.user ? kc.getUser(context.user) : null;
+  const files: [string, string | undefined][] = [
+    [`cluster "${cluster.name}" certificate-authority`, cluster.caFile],
+    [`user "${user?.name ?? ''}" client-certificate`, user?.certFile],
+    [`user "${user?.name ?? ''}" client-key`, user?.keyFile],
+  ];
+  for (const [field, file] of files) {
+    if (file && !existsSync(file)) return `${what}: ${field} is ${file}, which does not exist on this machine. Give the file's content inline instead (${field.split(' ').at(-1)}-data, base64), or write the file in a step before this one.`;
+  }
+  const pem: [string, string | undefined, string][] = [
+    [`cluster "${cluster.name}" certificate-authority-data`, cluster.caData, 'CERTIFICATE'],
+    [`user "${user?.name ?? ''}" client-certificate-data`, user?.certData, 'CERTIFICATE'],
+    [`user "${user?.name ?? ''}" client-key-data`, user?.keyData, 'PRIVATE KEY'],
+  ];
+  for (const [field, data, kind] of pem) {
+    if (data && !Buffer.from(data, 'base64').toString('utf8').includes(`-----BEGIN`)) {
+      return `${what}: ${field} is not a base64-encoded PEM ${kind.toLowerCase()} (decoded, it has no "-----BEGIN" line). Copy it again from a working kubeconfig (\`kubectl config view --raw --minify\`).`;
+    }
+  }
+  return null;
 }
 
 function homeKubeconfig(env: NodeJS.ProcessEnv): string | null {

@@ -1,0 +1,97 @@
+/**
+ * A kubeconfig that cannot work is named, with the field and its fix, when the action connects:
+ * before any request, so before any pod. Each case was, before, either a message about something
+ * else (a certificate file that is not there blamed on a "credential plugin", a context naming a
+ * missing cluster reported as "no usable current context"), the HTTP client's words ("You need to
+ * define an absolute base url"), or no error at all (a context naming a missing user sent every
+ * request without credentials, then reported the 403s as missing permissions).
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { connect } from '../../src/kube/auth.ts';
+import { KubeError } from '../../src/kube/errors.ts';
+
+const PEM = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
+
+/** A kubeconfig with one context `x` → cluster `c`, user `u`, changed by `edit`. */
+function kubeconfig(edit: (k: { clusters: { name: string; cluster: Record<string, unknown> }[]; users: { name: string; user: Record<string, unknown> }[]; contexts: { name: string; context: Record<string, unknown> }[] }) => void): string {
+  const k = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'x',
+    clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority-data': PEM } as Record<string, unknown> }],
+    users: [{ name: 'u', user: { token: 'token-0123456789' } as Record<string, unknown> }],
+    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } as Record<string, unknown> }],
+  };
+  edit(k);
+  return stringify(k);
+}
+
+async function failure(text: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const err = await connect({ kubeconfig: text }, env).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(KubeError);
+  return (err as Error).message;
+}
+
+describe('a kubeconfig that cannot work, named when the action connects', () => {
+  it('connects with the kubeconfig these cases change', async () => {
+    expect((await connect({ kubeconfig: kubeconfig(() => {}) }, {})).source).toBe('kubeconfig-input');
+  });
+
+  it('YAML that is no kubeconfig (no clusters, no contexts)', async () => {
+    expect(await failure('foo: bar\n')).toMatch(/^The kubeconfig input holds no contexts and no clusters: it is not a kubeconfig.*kubectl config view --raw --minify/);
+  });
+
+  it('a context naming a cluster that is not there', async () => {
+    expect(await failure(kubeconfig((k) => (k.contexts[0]!.context.cluster = 'nope')))).toBe(
+      'The kubeconfig input: context "x" names cluster "nope", which is not among its clusters ("c"). Correct the context\'s cluster, or add the cluster.',
+    );
+  });
+
+  it('a context naming a user that is not there (instead of going on without credentials)', async () => {
+    expect(await failure(kubeconfig((k) => (k.contexts[0]!.context.user = 'nope')))).toMatch(/^The kubeconfig input: context "x" names user "nope", which is not among its users \("u"\); without it every request would go without credentials/);
+  });
+
+  it.each([
+    ['a host:port without a scheme', '127.0.0.1:6443', '(write "https://127.0.0.1:6443")'],
+    ['a name without a scheme', 'my-cluster.example.com:6443', '(write "https://my-cluster.example.com:6443")'],
+    ['another scheme', 'ftp://127.0.0.1:6443', 'which is not an https:// URL.'],
+  ])('a server that is %s', async (_what, server, hint) => {
+    const message = await failure(kubeconfig((k) => (k.clusters[0]!.cluster.server = server)));
+    expect(message).toContain(`cluster "c" has server "${server}", which is not an https:// URL`);
+    expect(message).toContain(hint);
+  });
+
+  it.each([
+    ['the CA file', (k: Parameters<Parameters<typeof kubeconfig>[0]>[0], f: string) => { delete k.clusters[0]!.cluster['certificate-authority-data']; k.clusters[0]!.cluster['certificate-authority'] = f; }, 'cluster "c" certificate-authority'],
+    ['the client certificate file', (k: Parameters<Parameters<typeof kubeconfig>[0]>[0], f: string) => { k.users[0]!.user = { 'client-certificate': f, 'client-key-data': PEM }; }, 'user "u" client-certificate'],
+  ])('%s missing (not "the credential plugin failed")', async (_what, edit, field) => {
+    const missing = path.join(mkdtempSync(path.join(tmpdir(), 'pod-dag-kc-')), 'nope.crt');
+    const message = await failure(kubeconfig((k) => edit(k, missing)));
+    expect(message).toBe(`The kubeconfig input: ${field} is ${missing}, which does not exist on this machine. Give the file's content inline instead (${field.split(' ').at(-1)}-data, base64), or write the file in a step before this one.`);
+    expect(message).not.toMatch(/plugin/);
+  });
+
+  it('certificate-authority-data that is no base64 PEM', async () => {
+    expect(await failure(kubeconfig((k) => (k.clusters[0]!.cluster['certificate-authority-data'] = Buffer.from('not a cert').toString('base64'))))).toMatch(
+      /^The kubeconfig input: cluster "c" certificate-authority-data is not a base64-encoded PEM certificate/,
+    );
+  });
+
+  it('names the KUBECONFIG files when the kubeconfig came from there, and each one when none of several exists', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'pod-dag-kc-'));
+    const file = path.join(dir, 'config');
+    writeFileSync(file, kubeconfig((k) => (k.contexts[0]!.context.cluster = 'nope')));
+    const fromFile = await connect({}, { KUBECONFIG: file }).catch((e: unknown) => e as Error);
+    expect((fromFile as Error).message).toMatch(new RegExp(`^The kubeconfig \\(${file.replace(/[.]/g, '\\.')}\\): context "x" names cluster "nope"`));
+    const none = [path.join(dir, 'a'), path.join(dir, 'b')];
+    const noFile = await connect({}, { KUBECONFIG: none.join(path.delimiter) }).catch((e: unknown) => e as Error);
+    expect((noFile as Error).message).toBe(`KUBECONFIG lists ${none.join(', ')}, none of which exists. Check the step that should have written them.`);
+  });
+});
