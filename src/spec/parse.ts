@@ -11,7 +11,7 @@
  *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
@@ -101,13 +101,9 @@ class Locator {
     let key: Node | null = null;
     let nearest: Node | null = isMap(node) || isSeq(node) || isScalar(node) ? (node as Node) : null;
     for (const seg of path) {
+      node = this.resolve(node);
       if (isMap(node)) {
-        let byKey = this.#index.get(node);
-        if (byKey === undefined) {
-          byKey = new Map(node.items.map((p) => [keyText(p.key), p as Pair]));
-          this.#index.set(node, byKey);
-        }
-        const pair = byKey.get(String(seg));
+        const pair = this.#pair(node, String(seg), 0);
         if (pair === undefined) return { value: null, key: null, nearest };
         key = pair.key as Node;
         nearest = key;
@@ -120,7 +116,36 @@ class Locator {
         return { value: null, key: null, nearest };
       }
     }
+    node = this.resolve(node);
     return { value: isMap(node) || isSeq(node) || isScalar(node) ? (node as Node) : null, key, nearest };
+  }
+
+  /** The node an alias (`*name`) stands for: a value shared through an anchor is written there. */
+  resolve(node: unknown): unknown {
+    return isAlias(node) ? (node.resolve(this.#doc) ?? node) : node;
+  }
+
+  /**
+   * The pair of `key` in `map`: its own, else the one a merge key (`<<: *base`, `<<: [*a, *b]`)
+   * brings in, as YAML merges them (the map's own keys first, then each source in order).
+   */
+  #pair(map: YAMLMap, key: string, depth: number): Pair | undefined {
+    let byKey = this.#index.get(map);
+    if (byKey === undefined) {
+      byKey = new Map(map.items.map((p) => [keyText(p.key), p as Pair]));
+      this.#index.set(map, byKey);
+    }
+    const own = byKey.get(key);
+    if (own !== undefined || depth > YAML_LIMITS.maxDepth) return own;
+    for (const p of map.items) {
+      if (!isMergeKey(p.key)) continue;
+      const from = this.resolve(p.value);
+      for (const source of isSeq(from) ? from.items.map((i) => this.resolve(i)) : [from]) {
+        const found = isMap(source) ? this.#pair(source, key, depth + 1) : undefined;
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
   }
 
   offsetPos(offset: number): { line: number; col: number } {
@@ -167,9 +192,23 @@ class Locator {
   /** The keys of the map at `path`, in file order, without duplicates. */
   mapKeys(path: SpecPath): string[] {
     const node = this.find(path).value;
-    if (!isMap(node)) return [];
-    return [...new Set(node.items.map((p) => keyText(p.key)))];
+    return isMap(node) ? [...new Set(this.#keys(node, 0))] : [];
   }
+
+  /** A map's keys in file order, a merge key (`<<: *base`) standing for the keys it brings in. */
+  #keys(map: YAMLMap, depth: number): string[] {
+    return map.items.flatMap((p) => {
+      if (!isMergeKey(p.key)) return [keyText(p.key)];
+      if (depth > YAML_LIMITS.maxDepth) return [];
+      const from = this.resolve(p.value);
+      return (isSeq(from) ? from.items.map((i) => this.resolve(i)) : [from]).flatMap((m) => (isMap(m) ? this.#keys(m, depth + 1) : []));
+    });
+  }
+}
+
+/** Whether a key is YAML's merge key `<<` (the parser gives it a symbol as its value). */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && (typeof key.value === 'symbol' || key.value === '<<');
 }
 
 function keyText(key: unknown): string {
@@ -342,9 +381,19 @@ function templatesAllowedAt(path: SpecPath): boolean {
  *  - `{{ }}` only where templates are rendered: anywhere else it would reach the pod as it is
  *    written, so a `nodeSelector` would select `{{ params.pool }}` literally.
  */
-function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issues: Issues): void {
+function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issues: Issues, depth = 0): void {
+  // An alias or a merge key puts the anchored value here too: checked as if written here (the
+  // same `env` map is fine under a task and not as a `nodeSelector`). yamlLimitProblem bounds
+  // what they expand to; the depth bounds an alias of a node that holds it.
+  if (depth > YAML_LIMITS.maxDepth * 2) return;
+  node = loc.resolve(node);
   if (isMap(node)) {
     for (const pair of node.items) {
+      if (isMergeKey(pair.key)) {
+        const from = loc.resolve(pair.value);
+        for (const source of isSeq(from) ? from.items : [from]) checkKeysAndTemplates(source, path, loc, issues, depth + 1);
+        continue;
+      }
       const key = pair.key as Node | null;
       if (!isScalar(key) || key.value === null || key.value === undefined || (typeof key.value === 'string' && key.value.trim() === '')) {
         const what = key === null || isScalar(key) ? 'an empty key' : isSeq(key) ? 'a list as a key' : 'a map as a key';
@@ -356,10 +405,10 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
       const named = path.length === 1 && (path[0] === 'params' || path[0] === 'tasks');
       if (k === '__proto__' && !named) issues.add(loc.nodePos(key), [...path, k], `key "__proto__" ${where(path)} ${reservedNameProblem(k)!.slice(`"${k}" `.length)}`);
       if (k.includes('{{') && !named && !templatesAllowedAt([...path, k])) issues.add(loc.nodePos(key), [...path, k], templateNotHere([...path, k], 'key'));
-      checkKeysAndTemplates(pair.value, [...path, k], loc, issues);
+      checkKeysAndTemplates(pair.value, [...path, k], loc, issues, depth + 1);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => checkKeysAndTemplates(item, [...path, i], loc, issues));
+    node.items.forEach((item, i) => checkKeysAndTemplates(item, [...path, i], loc, issues, depth + 1));
   } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('{{') && !templatesAllowedAt(path)) {
     issues.add(loc.stringPos(path, node.value.indexOf('{{')), path, templateNotHere(path, 'value'));
   }
