@@ -23,7 +23,7 @@ import { ExpressionError, parseExpression, RUN_FIELDS, type ExprRefAt, type Pars
 import { ContextAccess } from '@actions/expressions/ast';
 import { expandMatrix, matrixKeys } from './matrix.ts';
 import { normalizeSpec } from './normalize.ts';
-import { checkPodFields } from './k8s/check.ts';
+import { checkPodFields, fieldNames } from './k8s/check.ts';
 import { kubeValueProblems } from './k8s/values.ts';
 import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
@@ -635,6 +635,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     }
     for (const [name] of Object.entries(isRecord(task) && isRecord(task.env) ? task.env : {})) checkEnvName(name, ['tasks', id, 'env', name], loc, issues);
     checkKubeFields(['tasks', id], task, loc, issues);
+    checkPodVolumes(id, isRecord(task) ? task : {}, defaults, loc, issues);
   }
   for (const [name] of Object.entries(isRecord(defaults.env) ? defaults.env : {})) checkEnvName(name, ['defaults', 'env', name], loc, issues);
   checkOwnMetadata(defaults.pod, ['defaults', 'pod'], loc, issues);
@@ -686,6 +687,73 @@ function checkKubeFields(base: SpecPath, fields: unknown, loc: Locator, issues: 
     else issues.add(loc.valuePos(path), path, `${formatPath(path)}: ${issue.detail}`);
   }
   checkOctalLookalikes(loc.find([...base, 'pod']).value, [...base, 'pod'], loc, issues);
+}
+
+/**
+ * What the API server checks across a pod's volumes and mounts, and would refuse the pod for when
+ * the run gets to this task (after the tasks before it ran): each volume has a name of its own and
+ * exactly one source, each mount names a volume of the pod and a path no other mount uses.
+ * `volumes` and `volumeMounts` are each the task's, else `defaults`' (a task's list replaces the
+ * default one), so a task may mount a volume of `defaults` or lose one its mounts need.
+ */
+function checkPodVolumes(id: string, task: Record<string, unknown>, defaults: Record<string, unknown>, loc: Locator, issues: Issues): void {
+  const from = (field: string): { list: unknown[]; base: SpecPath } | null => {
+    for (const [fields, base] of [
+      [task, ['tasks', id, 'pod', field]],
+      [defaults, ['defaults', 'pod', field]],
+    ] as const) {
+      const pod = fields.pod;
+      if (isRecord(pod) && pod[field] !== undefined) return Array.isArray(pod[field]) ? { list: pod[field], base } : null;
+    }
+    return { list: [], base: ['tasks', id, 'pod', field] };
+  };
+  const volumes = from('volumes');
+  const mounts = from('volumeMounts');
+  if (volumes === null || mounts === null) return; // the schema reported the shape
+  const fields = fieldNames('io.k8s.api.core.v1.Volume');
+  const sources = fields.filter((f) => f !== 'name');
+  const names = new Map<string, SpecPath>();
+  volumes.list.forEach((v, i) => {
+    if (!isRecord(v) || typeof v.name !== 'string') return;
+    const path = [...volumes.base, i];
+    const first = names.get(v.name);
+    if (first !== undefined) {
+      issues.add(loc.valuePos([...path, 'name']), [...path, 'name'], `${formatPath([...path, 'name'])}: volume name "${v.name}" is used twice (also at line ${loc.valuePos([...first, 'name']).line}); each volume of a pod needs a name of its own`);
+    } else {
+      names.set(v.name, path);
+    }
+    const given = Object.keys(v).filter((k) => sources.includes(k) && v[k] !== null);
+    // A misspelt source (`secrett:`) is reported as an unknown key, with the right spelling.
+    if (given.length !== 1 && Object.keys(v).every((k) => fields.includes(k))) {
+      issues.add(
+        loc.keyPos(path),
+        path,
+        `${formatPath(path)}: volume "${v.name}" has ${given.length === 0 ? 'no source' : `${given.length} sources (${given.join(', ')})`}; a Kubernetes Volume needs exactly one, such as emptyDir, configMap, secret or persistentVolumeClaim`,
+      );
+    }
+  });
+  const paths = new Map<string, number>();
+  mounts.list.forEach((m, i) => {
+    if (!isRecord(m)) return;
+    const path = [...mounts.base, i];
+    if (typeof m.name === 'string' && !names.has(m.name)) {
+      const whose = mounts.base[0] === volumes.base[0] ? 'the pod' : `task "${id}"'s pod, whose volumes are ${formatPath(volumes.base)}`;
+      const have = names.size === 0 ? 'it has no volumes' : `its volumes are ${[...names.keys()].map((n) => `"${n}"`).join(', ')}`;
+      issues.add(
+        loc.valuePos([...path, 'name']),
+        [...path, 'name'],
+        `${formatPath([...path, 'name'])}: volume mount "${m.name}" names no volume of ${whose}; ${have}. Add the volume under pod.volumes, or correct the name${didYouMean(m.name, [...names.keys()])}`,
+      );
+    }
+    if (typeof m.mountPath === 'string') {
+      const first = paths.get(m.mountPath);
+      if (first !== undefined) {
+        issues.add(loc.valuePos([...path, 'mountPath']), [...path, 'mountPath'], `${formatPath([...path, 'mountPath'])}: mount path "${m.mountPath}" is used twice (also by ${formatPath([...mounts.base, first])}); each mount of a container needs a path of its own`);
+      } else {
+        paths.set(m.mountPath, i);
+      }
+    }
+  });
 }
 
 /**

@@ -71,3 +71,41 @@ describe('a value shared through an anchor or a merge key is reported where it i
     expect(messages(text)).toEqual([expect.stringMatching(/^6:14 tasks\.a\.timeout: .*at least 1s/)]);
   });
 });
+
+describe("what the API server checks across a pod's volumes and mounts, before the run gets there", () => {
+  const spec = (defaults: string, pod: string) => `version: 1\nname: x\ndefaults:\n  image: busybox\n${defaults}tasks:\n  first: {}\n  a:\n    needs: [first]\n    pod:\n${pod}`;
+  it('a mount that names no volume of the pod', () => {
+    const text = spec('', '      volumes: [{name: data, emptyDir: {}}]\n      volumeMounts: [{name: dta, mountPath: /d}]\n');
+    expect(messages(text)).toEqual([
+      '11:29 tasks.a.pod.volumeMounts[0].name: volume mount "dta" names no volume of the pod; its volumes are "data". Add the volume under pod.volumes, or correct the name; did you mean "data"?',
+    ]);
+  });
+
+  it("a mount of defaults whose volume the task's own volumes replace, reported for that task only", () => {
+    const text = spec('  pod:\n    volumes: [{name: cache, emptyDir: {}}]\n    volumeMounts: [{name: cache, mountPath: /c}]\n', '      volumes: [{name: data, emptyDir: {}}]\n');
+    expect(messages(text)).toEqual([
+      `7:27 defaults.pod.volumeMounts[0].name: volume mount "cache" names no volume of task "a"'s pod, whose volumes are tasks.a.pod.volumes; its volumes are "data". Add the volume under pod.volumes, or correct the name`,
+    ]);
+  });
+
+  it('a volume with no source, or two', () => {
+    const text = spec('', '      volumes:\n        - {name: a}\n        - {name: b, emptyDir: {}, secret: {secretName: s}}\n');
+    expect(messages(text)).toEqual([
+      '11:11 tasks.a.pod.volumes[0]: volume "a" has no source; a Kubernetes Volume needs exactly one, such as emptyDir, configMap, secret or persistentVolumeClaim',
+      '12:11 tasks.a.pod.volumes[1]: volume "b" has 2 sources (emptyDir, secret); a Kubernetes Volume needs exactly one, such as emptyDir, configMap, secret or persistentVolumeClaim',
+    ]);
+  });
+
+  it('two volumes of one name, two mounts of one path', () => {
+    const text = spec('', '      volumes: [{name: a, emptyDir: {}}, {name: a, emptyDir: {}}]\n      volumeMounts: [{name: a, mountPath: /d}, {name: a, mountPath: /d}]\n');
+    expect(messages(text)).toEqual([
+      '10:49 tasks.a.pod.volumes[1].name: volume name "a" is used twice (also at line 10); each volume of a pod needs a name of its own',
+      '11:69 tasks.a.pod.volumeMounts[1].mountPath: mount path "/d" is used twice (also by tasks.a.pod.volumeMounts[0]); each mount of a container needs a path of its own',
+    ]);
+  });
+
+  it("takes a task's mount of a volume of defaults, and a source given as null next to one given", () => {
+    expect(messages(spec('  pod:\n    volumes: [{name: cache, emptyDir: {}}]\n', '      volumeMounts: [{name: cache, mountPath: /c}]\n'))).toEqual([]);
+    expect(messages(spec('', '      volumes: [{name: a, emptyDir: {}, secret: null}]\n      volumeMounts: [{name: a, mountPath: /a, readOnly: true}]\n'))).toEqual([]);
+  });
+});
