@@ -24,7 +24,7 @@ import { ContextAccess } from '@actions/expressions/ast';
 import { expandMatrix, matrixKeys } from './matrix.ts';
 import { normalizeSpec } from './normalize.ts';
 import { checkPodFields, fieldNames } from './k8s/check.ts';
-import { kubeValueProblems } from './k8s/values.ts';
+import { kubeValueProblems, requestProblems } from './k8s/values.ts';
 import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
@@ -636,6 +636,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     for (const [name] of Object.entries(isRecord(task) && isRecord(task.env) ? task.env : {})) checkEnvName(name, ['tasks', id, 'env', name], loc, issues);
     checkKubeFields(['tasks', id], task, loc, issues);
     checkPodVolumes(id, isRecord(task) ? task : {}, defaults, loc, issues);
+    checkMergedRequests(id, isRecord(task) ? task : {}, defaults, loc, issues);
   }
   for (const [name] of Object.entries(isRecord(defaults.env) ? defaults.env : {})) checkEnvName(name, ['defaults', 'env', name], loc, issues);
   checkOwnMetadata(defaults.pod, ['defaults', 'pod'], loc, issues);
@@ -687,6 +688,39 @@ function checkKubeFields(base: SpecPath, fields: unknown, loc: Locator, issues: 
     else issues.add(loc.valuePos(path), path, `${formatPath(path)}: ${issue.detail}`);
   }
   checkOctalLookalikes(loc.find([...base, 'pod']).value, [...base, 'pod'], loc, issues);
+}
+
+/**
+ * Requests against limits as the task's container gets them: `defaults` and the task merge
+ * resource by resource, so a request of one and a limit of the other meet only here, and a
+ * default request a task's own limit makes right is no problem. One in `defaults` that no task
+ * overrides is reported once: the same words at the same place.
+ */
+function checkMergedRequests(id: string, task: Record<string, unknown>, defaults: Record<string, unknown>, loc: Locator, issues: Issues): void {
+  const merged = (kind: 'requests' | 'limits') => {
+    const values: Record<string, unknown> = {};
+    const from = new Map<string, SpecPath>();
+    for (const [fields, base] of [
+      [defaults, ['defaults', 'resources', kind]],
+      [task, ['tasks', id, 'resources', kind]],
+    ] as const) {
+      const map = isRecord(fields.resources) ? fields.resources[kind] : undefined;
+      if (!isRecord(map)) continue;
+      for (const [r, q] of Object.entries(map)) {
+        values[r] = q;
+        from.set(r, [...base, r]);
+      }
+    }
+    return { values, from };
+  };
+  const requests = merged('requests');
+  const limits = merged('limits');
+  for (const p of requestProblems(requests.values, limits.values)) {
+    const at = requests.from.get(p.resource)!;
+    const limit = limits.from.get(p.resource);
+    const across = limit !== undefined && limit[0] !== at[0] ? ` (task "${id}" gets its limit from ${formatPath(limit)})` : '';
+    issues.add(loc.valuePos(at), at, `${formatPath(at)}: ${p.message}${across}`);
+  }
 }
 
 /**

@@ -109,3 +109,36 @@ describe("what the API server checks across a pod's volumes and mounts, before t
     expect(messages(spec('', '      volumes: [{name: a, emptyDir: {}, secret: null}]\n      volumeMounts: [{name: a, mountPath: /a, readOnly: true}]\n'))).toEqual([]);
   });
 });
+
+describe("a container's resources as the API server checks them, once defaults are merged in", () => {
+  const spec = (defaults: string, resources: string) => `version: 1\nname: x\ndefaults:\n  image: busybox\n${defaults}tasks:\n  first: {}\n  a:\n    needs: [first]\n    resources:\n${resources}`;
+  it('a request of defaults above the limit a task gives, at the request, naming where the limit is', () => {
+    expect(messages(spec('  resources: {requests: {cpu: "2"}}\n', '      limits: {cpu: "1"}\n'))).toEqual([
+      '5:31 defaults.resources.requests.cpu: the cpu request 2 is more than its limit 1; a request must be at most the limit (task "a" gets its limit from tasks.a.resources.limits.cpu)',
+    ]);
+  });
+
+  it('a request of defaults that a task makes right is no problem; one no task makes right is reported once', () => {
+    expect(messages(spec('  resources: {requests: {cpu: "2"}, limits: {cpu: "1"}}\n', '      limits: {cpu: "4"}\n'))).toEqual([
+      '5:31 defaults.resources.requests.cpu: the cpu request 2 is more than its limit 1; a request must be at most the limit',
+    ]);
+    expect(messages(spec('  resources: {requests: {cpu: "2"}}\n', '      limits: {cpu: "4"}\n'))).toEqual([]);
+  });
+
+  it('an extended resource (a GPU) cannot be overcommitted: its request needs a limit, equal to it', () => {
+    expect(messages(spec('', '      requests: {nvidia.com/gpu: 1}\n'))).toEqual([
+      '10:34 tasks.a.resources.requests["nvidia.com/gpu"]: the nvidia.com/gpu request 1 has no limit; nvidia.com/gpu cannot be overcommitted, so its limit must be set, equal to the request (or give only the limit)',
+    ]);
+    expect(messages(spec('', '      requests: {nvidia.com/gpu: 1}\n      limits: {nvidia.com/gpu: 2}\n'))).toEqual([
+      '10:34 tasks.a.resources.requests["nvidia.com/gpu"]: the nvidia.com/gpu request 1 is not its limit 2; nvidia.com/gpu cannot be overcommitted, so its request must equal its limit (or give only the limit)',
+    ]);
+    expect(messages(spec('', '      limits: {nvidia.com/gpu: 2}\n'))).toEqual([]);
+  });
+
+  it('a resource name that is neither standard nor an extended one with its domain', () => {
+    expect(messages(spec('', '      requests: {cpus: "1", gpu: 1, hugepages-2Mi: 1Gi, example.com/foo: 1}\n      limits: {hugepages-2Mi: 1Gi, example.com/foo: 1}\n'))).toEqual([
+      '10:18 tasks.a.resources.requests.cpus: resource name "cpus" is not valid: it is neither a standard resource (cpu, memory, ephemeral-storage, hugepages-<size>) nor an extended resource named with its domain (e.g. nvidia.com/gpu); did you mean "cpu"?',
+      '10:29 tasks.a.resources.requests.gpu: resource name "gpu" is not valid: it is neither a standard resource (cpu, memory, ephemeral-storage, hugepages-<size>) nor an extended resource named with its domain (e.g. nvidia.com/gpu)',
+    ]);
+  });
+});
