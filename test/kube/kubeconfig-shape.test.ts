@@ -12,6 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { connect } from '../../src/kube/auth.ts';
+import { runStep } from '../harness/action.ts';
 import { KubeError } from '../../src/kube/errors.ts';
 
 const PEM = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
@@ -93,5 +94,18 @@ describe('a kubeconfig that cannot work, named when the action connects', () => 
     const none = [path.join(dir, 'a'), path.join(dir, 'b')];
     const noFile = await connect({}, { KUBECONFIG: none.join(path.delimiter) }).catch((e: unknown) => e as Error);
     expect((noFile as Error).message).toBe(`KUBECONFIG lists ${none.join(', ')}, none of which exists. Check the step that should have written them.`);
+  });
+});
+
+describe('through the action (dist/index.js)', () => {
+  it('a kubeconfig input whose context names a missing user fails the step with the fix, before any request', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'pod-dag-kc-'));
+    writeFileSync(path.join(cwd, 'dag.yaml'), 'version: 1\nname: kc\ntasks:\n  a: {image: busybox}\n');
+    const step = await runStep({ cwd, inputs: { dag: 'dag.yaml', kubeconfig: kubeconfig((k) => (k.contexts[0]!.context.user = 'nope')) }, deadlineMs: 30_000 });
+    expect(step.exitCode, step.stdout + step.stderr).toBe(1);
+    const error = step.commands.filter((c) => c.command === 'error').at(-1)?.message ?? '';
+    expect(error).toMatch(/context "x" names user "nope", which is not among its users \("u"\)/);
+    expect(step.stdout + step.stderr).not.toMatch(/internal error|\n\s+at \S+ \(/);
+    expect(step.outputs['result']).toBe('failure');
   });
 });
