@@ -142,3 +142,12 @@ describe("a container's resources as the API server checks them, once defaults a
     ]);
   });
 });
+
+describe("GitHub's secrets context in a template", () => {
+  it('points to a Kubernetes Secret, never to passing the secret as a param (which writes it into the pod spec)', () => {
+    const found = messages('version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n    args: ["{{ secrets.TOKEN }}"]\n');
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain('keep the secret in a Kubernetes Secret and read it with env: {NAME: {secret: <secret>, key: <key>}}');
+    expect(found[0]).not.toContain('params input');
+  });
+});
