@@ -62,7 +62,7 @@ export async function runOnCluster(
     if (dates.backfill === null) runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
     runner.saveState(STATE.keepPods, settings.keepPods);
   }
-  const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+  const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null, spec }));
   for (const w of checked.warnings) runner.warning(w);
 
   const secrets = connection.secrets;
