@@ -112,7 +112,7 @@ describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () =>
     expect(message).toContain('Other pods use up the ResourceQuota "one-pod" now');
     expect(message).not.toMatch(/Grant the permission/);
     expect(message).toMatch(/Failed after 2 attempts/);
-    expect(s.stdout).toMatch(/one attempt 1 failed on infrastructure: ExceededQuota/);
+    expect(s.stdout).toMatch(/one attempt 1 was lost to an infrastructure problem: ExceededQuota: .*retrying in 1s/);
     expect(s.summary).toMatch(/infrastructure/);
     expect(await cluster.containerStarts(QUOTA)).toBe(0);
   });
