@@ -246,7 +246,7 @@ export function describeError(err: unknown, what: string, server: string | null)
       // Anything else (a bare "Forbidden"; a read, which admission never sees) is read as RBAC.
       if (isAdmissionRefusal(e.message)) {
         const a = admissionRefusal(e.message);
-        return `Could not ${what}: refused by the namespace's admission policy (403, ${a.by}). ${e.message}. ${a.todo}`;
+        return `Could not ${what}: refused by the namespace's admission policy (403${a.by === 'admission' ? '' : `, ${a.by}`}). ${e.message}. ${a.todo}`;
       }
       return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
     case 'not-found':
