@@ -1,7 +1,8 @@
 /**
  * What only the real control plane can settle (POD_DAG_TEST_CLUSTER=control-plane; skipped on the
  * sandbox, which has no PodSecurity, no ResourceQuota admission and no kube-scheduler): dry-run
- * meets real admission, an unschedulable pod quotes the real scheduler, a pod deleted by someone
+ * meets real admission (and a run its refusals: which are retried, what each says to do), an
+ * unschedulable pod quotes the real scheduler, a pod deleted by someone
  * else is an infrastructure failure, and the log follower reads kube-apiserver's pods/log proxy
  * (to the node agent's kubelet API) to the end. Through dist/index.js.
  */
@@ -16,6 +17,7 @@ import { runStep, type StepResult } from '../harness/action.ts';
 const RESTRICTED = 'restricted-ns';
 const QUOTA = 'quota-ns';
 const CPU_QUOTA = 'cpu-quota-ns';
+const LIMITED = 'limit-range-ns';
 const PLAIN = 'real-server';
 
 let cluster: TestCluster;
@@ -39,7 +41,7 @@ const show = (s: StepResult) => `exit ${s.exitCode}\n${s.maskedLog}\n${s.stderr}
 
 describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () => {
   beforeAll(async () => {
-    cluster = await startTestCluster({ namespaces: [RESTRICTED, QUOTA, CPU_QUOTA, PLAIN] });
+    cluster = await startTestCluster({ namespaces: [RESTRICTED, QUOTA, CPU_QUOTA, LIMITED, PLAIN] });
     const kc = new k8s.KubeConfig();
     kc.loadFromString(cluster.kubeconfig());
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -55,6 +57,8 @@ describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () =>
       name: 'one-pod',
       body: { metadata: { name: 'one-pod' }, spec: { hard: { pods: '1' } }, status: { hard: { pods: '1' }, used: { pods: '1' } } },
     });
+    // A LimitRange: no container may have more than one core.
+    await core.createNamespacedLimitRange({ namespace: LIMITED, body: { metadata: { name: 'one-core' }, spec: { limits: [{ type: 'Container', max: { cpu: '1' } }] } } });
     // A CPU quota no single pod asking for more than 2 cores can ever fit.
     await core.createNamespacedResourceQuota({ namespace: CPU_QUOTA, body: { metadata: { name: 'cpu-limit' }, spec: { hard: { 'limits.cpu': '2' } } } });
     await core.replaceNamespacedResourceQuotaStatus({
@@ -128,6 +132,29 @@ describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () =>
     expect(message).toContain('asks for more limits.cpu than the ResourceQuota "cpu-limit" allows in all');
     expect(message).toMatch(/Failed after 1 attempt/);
     expect(s.summary).toMatch(/configuration/);
+  });
+
+  it('run: PodSecurity and LimitRange refusals are configuration failures, not retried, each saying what to do', async () => {
+    const privileged = await step(
+      ['version: 1', 'name: privileged-run', `namespace: ${RESTRICTED}`, 'tasks:', '  root:', '    image: "busybox:1.37"', '    command: ["true"]', '    retries: {limit: 2, delay: 1s, infrastructure: 2}', '    pod: {containerSecurityContext: {privileged: true}}', ''].join('\n'),
+      {},
+    );
+    expect(privileged.exitCode, show(privileged)).toBe(1);
+    const p = errors(privileged).join('\n');
+    expect(p).toContain('(403, PodSecurity)');
+    expect(p).toContain('violates PodSecurity "restricted:latest"');
+    expect(p).toContain('enforces the PodSecurity level "restricted"');
+    expect(p).toMatch(/Failed after 1 attempt/);
+    const big = await step(
+      ['version: 1', 'name: limit-range-run', `namespace: ${LIMITED}`, 'tasks:', '  big: {image: "busybox:1.37", command: ["true"], resources: {limits: {cpu: "3"}}, retries: {limit: 2, delay: 1s, infrastructure: 2}}', ''].join('\n'),
+      {},
+    );
+    expect(big.exitCode, show(big)).toBe(1);
+    const b = errors(big).join('\n');
+    expect(b).toContain('(403, LimitRange)');
+    expect(b).toContain('maximum cpu usage per Container is 1, but limit is 3');
+    expect(b).toMatch(/Failed after 1 attempt/);
+    expect(big.summary).toMatch(/configuration/);
   });
 
   it('an unschedulable pod: a timeout that quotes kube-scheduler\'s own message', async () => {
