@@ -2140,7 +2140,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     for (const secret of connection.secrets)
         (0,github_runner/* maskSecret */.$l)(runner, secret);
     const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
-    const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
+    const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig, settings.api);
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
     // The post step's sweep is told which pods are this run's before anything may fail: a restart
     // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
@@ -2456,7 +2456,7 @@ async function cleanUpRun(runner, env, namespace, selector, keepPods, keys = nul
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
         for (const secret of connection.secrets)
             (0,github_runner/* maskSecret */.$l)(runner, secret);
-        const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
+        const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig, settings.api);
         // The main step saved the run's public keys: only pods they signed are the run's to delete.
         let proof;
         if (keys !== null) {

@@ -3290,6 +3290,7 @@ function pendingStatus(pod) {
 /* harmony import */ var node_tls__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(1692);
 /* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(9655);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(2474);
+/* harmony import */ var _rate_limit_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(6457);
 /**
  * The connected client bundle: one KubeConfig, the typed APIs we use, and the two rules every
  * request follows: a client-side rate limit (token bucket) and retries of retriable errors
@@ -3299,6 +3300,8 @@ function pendingStatus(pod) {
  * Requests reuse connections (keep-alive): a run makes about four requests per task, and a new
  * TLS handshake for each would cost more than the request itself (BENCHMARKS.md, row 1).
  */
+
+
 
 
 
@@ -3320,7 +3323,8 @@ function createClient(kubeConfig, options = {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster)
         throw new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .KubeError */ .a3('The kubeconfig has no current cluster: set current-context or give the `context` input.');
-    const limiter = new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .TokenBucket */ .qc({ qps: options.qps ?? 50, burst: options.burst ?? 100 });
+    const qps = options.qps === undefined ? _rate_limit_js__WEBPACK_IMPORTED_MODULE_6__/* .DEFAULT_QPS */ .D : options.qps;
+    const limiter = qps === null ? null : new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .TokenBucket */ .qc({ qps, burst: options.burst ?? _rate_limit_js__WEBPACK_IMPORTED_MODULE_6__/* .DEFAULT_BURST */ .V });
     const server = cluster.server.replace(/\/+$/, '');
     const onRequest = options.onRequest ?? (() => { });
     const pooled = reusingConnections(kubeConfig);
@@ -3343,13 +3347,13 @@ function createClient(kubeConfig, options = {}) {
         authz: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__/* .AuthorizationV1Api */ .NwU),
         coordination: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__/* .CoordinationV1Api */ .hSW),
         async watchRequest(what, path, query, onEvent, onDone) {
-            await limiter.take();
+            await limiter?.take();
             onRequest(what);
             return watch.watch(path, query, onEvent, onDone);
         },
         request(what, fn, opts = {}) {
             return (0,_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .withRetry */ .bD)(async () => {
-                await limiter.take();
+                await limiter?.take();
                 onRequest(what);
                 return fn();
             }, { ...options.retry, ...opts });
@@ -3449,8 +3453,8 @@ function reusingConnections(kubeConfig, maxConnections = MAX_CONNECTIONS) {
  * in the Agent's queue for a free connection. Why: each TLS connection holds ~100-200 KB of native
  * memory (OpenSSL's buffers and context, the socket's), and a wide DAG with the rate limit lifted
  * had ~200 of them open, besides its log streams (BENCHMARKS.md, row 2: peak RSS 60-90 MB lower
- * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). The shipped rate limit (50
- * requests/s, burst 100) never needs more than a few. Watches, which hold their connection as long
+ * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). At the shipped rate limit (50
+ * requests/s) a few are enough once the burst is spent. Watches, which hold their connection as long
  * as they last, are on an Agent of their own without this bound (`createClient`).
  */
 const MAX_CONNECTIONS = 32;
