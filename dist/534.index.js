@@ -599,8 +599,8 @@ function fitRunState(state, limitBytes) {
 
 // EXTERNAL MODULE: ./lib/engine/index.js + 9 modules
 var engine = __webpack_require__(5291);
-// EXTERNAL MODULE: ./lib/kube/auth.js
-var auth = __webpack_require__(843);
+// EXTERNAL MODULE: ./lib/kube/auth.js + 1 modules
+var auth = __webpack_require__(4998);
 // EXTERNAL MODULE: ./lib/kube/client.js
 var kube_client = __webpack_require__(6254);
 // EXTERNAL MODULE: ./lib/common/clock.js
@@ -2153,7 +2153,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
         runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
     }
-    const checked = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+    const checked = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null, spec }));
     for (const w of checked.warnings)
         runner.warning(w);
     const secrets = connection.secrets;
