@@ -34,7 +34,7 @@ export interface LocalRun {
 /** Runs the DAG; resolves to the exit code (0 success, 1 failed or cancelled, 2 cannot start). */
 export async function runLocal(run: LocalRun, io: CliIO): Promise<number> {
   try {
-    const connection = await connect({ context: run.context ?? undefined }, io.env);
+    const connection = await connect({ context: run.context ?? undefined }, io.env, { cli: true });
     const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
     const client = createClient(connection.kubeConfig);
     io.stderr(`cluster ${client.server}, namespace ${namespace}\n`);

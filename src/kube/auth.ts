@@ -54,7 +54,7 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export async function connect(
   auth: AuthInputs,
   env: NodeJS.ProcessEnv,
-  options: { serviceAccountDir?: string; credentialPluginTimeoutMs?: number } = {},
+  options: { serviceAccountDir?: string; credentialPluginTimeoutMs?: number; cli?: boolean } = {},
 ): Promise<Connection> {
   const secrets = new Set<string>();
   const kc = new KubeConfig();
@@ -119,6 +119,12 @@ export async function connect(
     source = 'kubeconfig-file';
   } else {
     const dir = options.serviceAccountDir ?? SA_DIR;
+    if ((!env.KUBERNETES_SERVICE_HOST || !existsSync(path.join(dir, 'token'))) && options.cli === true) {
+      // `pod-dag run` has no inputs: only the kubeconfig kubectl would read.
+      throw new KubeError(
+        `No Kubernetes credentials found: KUBECONFIG is not set and ${homeKubeconfig(env) ?? '~/.kube/config'} does not exist. Point KUBECONFIG at a kubeconfig, or log in to the cluster the way kubectl needs (\`kubectl config current-context\` should name it).`,
+      );
+    }
     if (!env.KUBERNETES_SERVICE_HOST || !existsSync(path.join(dir, 'token'))) {
       throw new KubeError(
         'No Kubernetes credentials found. Give the `kubeconfig` input (a kubeconfig in a secret), or `server` + `token` + `certificate-authority-data`, or run a step before this one that writes ~/.kube/config (azure/k8s-set-context, google-github-actions/get-gke-credentials, `aws eks update-kubeconfig`), or run on a runner inside the cluster. If you did pass a secret (`kubeconfig: ${{ secrets.KUBECONFIG }}`), it reached the action empty: check its name and that it exists for this repository or environment; a pull request from a fork is given no secrets (use `mode: plan` there).',

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { connect } from '../../src/kube/auth.ts';
 import { runStep } from '../harness/action.ts';
+import { runCli } from '../../src/cli/commands.ts';
 import { KubeError } from '../../src/kube/errors.ts';
 
 const PEM = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
@@ -107,5 +108,18 @@ describe('through the action (dist/index.js)', () => {
     expect(error).toMatch(/context "x" names user "nope", which is not among its users \("u"\)/);
     expect(step.stdout + step.stderr).not.toMatch(/internal error|\n\s+at \S+ \(/);
     expect(step.outputs['result']).toBe('failure');
+  });
+});
+
+describe('pod-dag run without credentials', () => {
+  it('says what the terminal needs (KUBECONFIG, ~/.kube/config), not the action inputs it has not got', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'pod-dag-kc-'));
+    writeFileSync(path.join(cwd, 'dag.yaml'), 'version: 1\nname: kc\ntasks:\n  a: {image: busybox}\n');
+    let stderr = '';
+    const code = await runCli(['run', 'dag.yaml'], { cwd, env: { HOME: cwd }, stdout: () => {}, stderr: (t) => (stderr += t), signal: new AbortController().signal });
+    expect(code).toBe(2);
+    expect(stderr).toBe(
+      `pod-dag run: No Kubernetes credentials found: KUBECONFIG is not set and ${path.join(cwd, '.kube', 'config')} does not exist. Point KUBECONFIG at a kubeconfig, or log in to the cluster the way kubectl needs (\`kubectl config current-context\` should name it).\n`,
+    );
   });
 });
