@@ -22,6 +22,7 @@ import { KubeError, classifyError, describeError } from './errors.ts';
 import { missingServiceAccounts, SERVICE_ACCOUNT_READ, serviceAccountUses } from './preflight-service-accounts.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { formatDuration } from '../common/duration.ts';
+import { serverUrlProblem } from './server-url.ts';
 
 /** The authentication inputs of the action (all optional). */
 export interface AuthInputs {
@@ -89,11 +90,8 @@ export async function connect(
     if (caData && !Buffer.from(caData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
       throw new KubeError('Input `certificate-authority-data` is not a base64-encoded PEM certificate. Give the cluster CA as in a kubeconfig\'s `certificate-authority-data` (base64 of the PEM).');
     }
-    try {
-      new URL(auth.server);
-    } catch {
-      throw new KubeError(`Input \`server\` is not a URL: "${auth.server}". Expected e.g. https://203.0.113.10:6443.`);
-    }
+    const serverProblem = serverUrlProblem(auth.server, false);
+    if (serverProblem !== null) throw new KubeError(`Input \`server\` is "${auth.server.slice(0, 200)}", ${serverProblem}`);
     kc.loadFromClusterAndUser({ name: 'pod-dag', server: auth.server, caData, skipTLSVerify: false }, { name: 'pod-dag', token: auth.token });
     source = 'token-input';
   } else if (env.KUBECONFIG || (homeKubeconfig(env) && existsSync(homeKubeconfig(env)!))) {
@@ -177,8 +175,12 @@ export async function connect(
     }
   } catch (err) {
     if (err instanceof CredentialPluginError) throw err;
+    const user = kc.getCurrentUser();
+    const reason = (err as Error).message.split('\n')[0];
     throw new KubeError(
-      `The kubeconfig's credential plugin failed (${(err as Error).message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`,
+      user?.exec || user?.authProvider
+        ? `The kubeconfig's credential plugin failed (${reason}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`
+        : `The kubeconfig's credentials could not be read (${reason}). Check the user "${user?.name ?? ''}" and cluster "${kc.getCurrentCluster()?.name ?? ''}" of its current context: their certificate, key and token fields.`,
     );
   }
   return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
@@ -286,16 +288,8 @@ export function kubeconfigProblem(kc: KubeConfig, what: string): string | null {
   if (context.user && kc.getUser(context.user) === null) {
     return `${what}: context "${context.name}" names user "${context.user}", which is not among its users (${names(kc.getUsers())}); without it every request would go without credentials. Correct the context's user, or add the user.`;
   }
-  let scheme: string | null;
-  try {
-    scheme = new URL(cluster.server).protocol;
-  } catch {
-    scheme = null;
-  }
-  if (scheme !== 'https:' && scheme !== 'http:') {
-    const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(cluster.server) ? '' : ` (write "https://${cluster.server}")`;
-    return `${what}: cluster "${cluster.name}" has server "${cluster.server.slice(0, 200)}", which is not an https:// URL${hint}. Expected the API server's URL, e.g. https://203.0.113.10:6443.`;
-  }
+  const serverProblem = serverUrlProblem(cluster.server, cluster.skipTLSVerify === true);
+  if (serverProblem !== null) return `${what}: cluster "${cluster.name}" has server "${cluster.server.slice(0, 200)}", ${serverProblem}`;
   const user = context.user ? kc.getUser(context.user) : null;
   const files: [string, string | undefined][] = [
     [`cluster "${cluster.name}" certificate-authority`, cluster.caFile],

@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { connect } from '../../src/kube/auth.ts';
 import { runStep } from '../harness/action.ts';
 import { runCli } from '../../src/cli/commands.ts';
-import { KubeError } from '../../src/kube/errors.ts';
+import { KubeError, describeError } from '../../src/kube/errors.ts';
 
 const PEM = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
 
@@ -70,6 +70,16 @@ describe('a kubeconfig that cannot work, named when the action connects', () => 
     expect(message).toContain(hint);
   });
 
+  it('a plain http:// server: refused unless TLS checks are off, as client-node refuses it (was blamed on a credential plugin)', async () => {
+    expect(await failure(kubeconfig((k) => (k.clusters[0]!.cluster.server = 'http://127.0.0.1:8080')))).toMatch(
+      /^The kubeconfig input: cluster "c" has server "http:\/\/127\.0\.0\.1:8080", which is plain http:\/\/: the API server is reached over https:\/\/ only/,
+    );
+    const insecure = kubeconfig((k) => {
+      k.clusters[0]!.cluster = { server: 'http://127.0.0.1:8080', 'insecure-skip-tls-verify': true };
+    });
+    expect((await connect({ kubeconfig: insecure }, {})).source).toBe('kubeconfig-input');
+  });
+
   it.each([
     ['the CA file', (k: Parameters<Parameters<typeof kubeconfig>[0]>[0], f: string) => { delete k.clusters[0]!.cluster['certificate-authority-data']; k.clusters[0]!.cluster['certificate-authority'] = f; }, 'cluster "c" certificate-authority'],
     ['the client certificate file', (k: Parameters<Parameters<typeof kubeconfig>[0]>[0], f: string) => { k.users[0]!.user = { 'client-certificate': f, 'client-key-data': PEM }; }, 'user "u" client-certificate'],
@@ -121,5 +131,22 @@ describe('pod-dag run without credentials', () => {
     expect(stderr).toBe(
       `pod-dag run: No Kubernetes credentials found: KUBECONFIG is not set and ${path.join(cwd, '.kube', 'config')} does not exist. Point KUBECONFIG at a kubeconfig, or log in to the cluster the way kubectl needs (\`kubectl config current-context\` should name it).\n`,
     );
+  });
+});
+
+describe('a TLS handshake that fails says what to check, by what failed', () => {
+  const tls = (code: string, message: string) => describeError(new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) }), 'check permissions', 'https://127.0.0.1:8080');
+  it('a port that does not speak TLS: the URL, not the CA, and none of OpenSSL\'s internals', () => {
+    const text = tls('ERR_SSL_WRONG_VERSION_NUMBER', '407D452DEB7F0000:error:0A00010B:SSL routines:tls_validate_record_header:wrong version number:../deps/openssl/openssl/ssl/record/methods/tlsany_meth.c:77:\n');
+    expect(text).toBe(
+      "Could not check permissions: TLS handshake with the API server at https://127.0.0.1:8080 failed (ERR_SSL_WRONG_VERSION_NUMBER). What answers there does not speak TLS: check that the server URL is the API server's https:// address and port (not a plain-HTTP port, a proxy or a dashboard).",
+    );
+  });
+  it.each([
+    ['CERT_HAS_EXPIRED', 'certificate has expired', /has expired \(or the runner's clock is wrong\)/],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames", /does not name the host of the server URL/],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate', /not trusted: give the cluster's CA/],
+  ])('%s', (code, message, advice) => {
+    expect(tls(code, message)).toMatch(advice);
   });
 });
