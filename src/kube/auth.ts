@@ -468,22 +468,19 @@ export async function preflight(
       (m) =>
         `The Kubernetes credentials lack ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}": ${m.p.optional}. Add it to the Role with this rule (the README shows the minimal Role):\n${ruleFor(m.p)}`,
     );
+  // A namespace that does not exist (a typo) grants nothing: said as such, not as missing rules.
+  const namespaceKnown = await namespaceExists(client, namespace, server);
   if (missing.length) {
     const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
     const rules = missing.map((m) => ruleFor(m.p)).join('\n');
+    // With a namespaced Role the namespace cannot be read, so a typo looks like no permission at all.
+    const none = namespaceKnown === null && missing.length === perms.filter((p) => p.optional === undefined).length;
     throw new KubeError(
-      `The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)`,
+      `The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)` +
+        (none
+          ? `\nThey grant nothing at all in namespace "${namespace}": if it is not the namespace meant, or does not exist (they may not read namespaces, so the action cannot tell), set \`namespace\` in the spec or the action's input.`
+          : ''),
     );
-  }
-  try {
-    await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
-  } catch (err) {
-    const e = classifyError(err);
-    if (e.kind === 'not-found') {
-      throw new KubeError(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
-    }
-    // 403: a namespaced Role cannot grant `get namespaces`; the pod create will say if it is missing.
-    if (e.kind !== 'forbidden') throw new KubeError(preflightMessage(err, server), e, { cause: err });
   }
   // A run (not a dry run, whose server-side dry run meets the plugin for each pod) checks the
   // ServiceAccounts the spec names, when the rules read above let it (src/kube/preflight-service-accounts.ts).
@@ -493,6 +490,25 @@ export async function preflight(
     if (missing.length > 0) throw new KubeError(`Nothing was run: ${missing.join('\n')}`);
   }
   return { warnings };
+}
+
+/**
+ * Whether `namespace` exists: true, null when the credentials may not read namespaces (a
+ * namespaced Role cannot grant it; the pod create will say if it is missing). One that does not
+ * exist is a KubeError naming it and how to create it.
+ */
+async function namespaceExists(client: KubeClient, namespace: string, server: string): Promise<true | null> {
+  try {
+    await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
+    return true;
+  } catch (err) {
+    const e = classifyError(err);
+    if (e.kind === 'not-found') {
+      throw new KubeError(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
+    }
+    if (e.kind === 'forbidden') return null;
+    throw new KubeError(preflightMessage(err, server), e, { cause: err });
+  }
 }
 
 /**
