@@ -552,3 +552,31 @@ ${ids.map((id, i) => `  ${id}: {image: busybox${i > 0 ? `, needs: [t${i - 1}]` :
   expect(cms.writes.filter((w) => w.startsWith('replace ')).length).toBeLessThanOrEqual(3 + n / 50);
   expect(fake.count('delete ')).toBe(0);
 });
+
+test('a pod deleted and created again under its name from its own manifest (kubectl replace --force) while the watch was away: an infrastructure failure; nothing of the new pod is used, nor is it deleted', async () => {
+  const s = spec(`version: 1
+name: fake-replaced
+tasks:
+  only: {image: busybox, retries: {limit: 0, infrastructure: 0}}
+`);
+  const n = name('only', 1, s);
+  const fake = new FakePods((pod, f) => f.start(pod.metadata?.name ?? ''));
+  const done = go(fake, s);
+  await until(() => fake.calls.includes(`log ${n} follow`), 'the running pod’s log followed');
+  const copy = structuredClone(fake.get(n)!);
+  // The watch is told its history is gone (it lists again); meanwhile the pod is replaced by one
+  // with the same manifest, proof and all, that exits 0 with outputs.
+  fake.endWatches(apiError(410, 'Expired', 'too old resource version'));
+  fake.kubelet = null;
+  fake.remove(n);
+  copy.metadata = { ...copy.metadata, uid: undefined, resourceVersion: undefined };
+  copy.status = undefined;
+  await fake.create('default', copy);
+  fake.start(n);
+  fake.exit(n, 0, { message: 'rows=1\n' });
+  const { state } = await done;
+  expect(attempts(state, 'only')).toEqual(['infrastructure:Deleted']);
+  expect(state.tasks[0]!.outputs).toEqual({});
+  expect(state.result).toBe('failure');
+  expect(fake.get(n)?.metadata?.uid).toBe('uid-2');
+});
