@@ -26,15 +26,17 @@ import { systemClock, type Clock } from '../common/clock.ts';
 import { boundHeapGrowth } from '../common/heap.ts';
 import { effectiveRunId, runScope } from '../common/run.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
+import { taskFingerprint } from '../dag/rerun.ts';
 import { Scheduler } from '../dag/scheduler.ts';
 import type { AttemptOutcome, Decision, RunState, RunView, SchedulerEvent } from '../dag/types.ts';
 import { classifyPod, containerStarted, containerTerminated, pendingStatus, recheckAt } from '../kube/classify.ts';
 import { KubeError, classifyError, describeError } from '../kube/errors.ts';
 import { PodRunner, failure, type AttemptPod } from '../kube/pod-runner.ts';
-import { podName, renderPod, runSelector } from '../kube/pod.ts';
+import { ANNOTATIONS, podName, renderPod, runSelector } from '../kube/pod.ts';
 import { PodReaper } from '../kube/reaper.ts';
 import type { PodWatcher, PodEvent } from '../kube/watch.ts';
 import type { TaskValue } from '../spec/expression.ts';
+import type { TaskSpec } from '../spec/types.ts';
 import { renderTemplate, templateExpressions } from '../spec/template.ts';
 import type { RunDagOptions } from './options.ts';
 
@@ -107,6 +109,10 @@ class Engine {
   /** The last attempt of each task (for log tails). */
   readonly #lastAttempt = new Map<string, Live>();
   readonly #pending = new Set<Promise<unknown>>();
+  /** Each task's fingerprint annotation, by task id (`#fingerprint`). */
+  readonly #fingerprints = new Map<string, string>();
+  /** The spec's tasks by id (made when first needed). */
+  #tasks: Map<string, TaskSpec> | null = null;
   /** The run was cancelled by a signal (kept here so checking it costs O(1), not a snapshot). */
   #cancelledBySignal = false;
   #watcher: PodWatcher | null = null;
@@ -339,12 +345,27 @@ class Engine {
     try {
       const render = (t: string) => renderTemplate(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: this.#run });
       pod = renderPod(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render, instance, poke });
+      // What the pod runs, for a re-run that finds it ended unrecorded (its runner died): it must
+      // compare the spec it runs with this one, not with its own (src/kube/earlier-attempts.ts).
+      pod.metadata!.annotations = { ...pod.metadata!.annotations, [ANNOTATIONS.fingerprint]: this.#fingerprint(unit.group ?? task) };
     } catch (err) {
       // An output an `if: always()` task refers to is missing, for one: a configuration error.
       this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'TemplateError', `task "${task}": ${(err as Error).message}`)));
       return;
     }
     this.#track(this.#create(live, pod));
+  }
+
+  /** The fingerprint of a task (a matrix instance's is its task's) as the pod's annotation holds it; once per task. */
+  #fingerprint(taskId: string): string {
+    let f = this.#fingerprints.get(taskId);
+    if (f === undefined) {
+      this.#tasks ??= new Map(this.#o.spec.tasks.map((t) => [t.id, t]));
+      const task = this.#tasks.get(taskId);
+      f = task === undefined ? '' : JSON.stringify(taskFingerprint(task, this.#o.params));
+      this.#fingerprints.set(taskId, f);
+    }
+    return f;
   }
 
   async #create(live: Live, pod: V1Pod): Promise<void> {

@@ -6,7 +6,8 @@
 import { expect, test } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { runDag, dryRunDag, type RunDagOptions } from '../../src/engine/index.ts';
-import { LABELS, podName, renderPod, runPodSelector } from '../../src/kube/pod.ts';
+import { ANNOTATIONS, LABELS, podName, renderPod, runPodSelector } from '../../src/kube/pod.ts';
+import { taskFingerprint } from '../../src/dag/rerun.ts';
 import { PodProof } from '../../src/kube/pod-proof.ts';
 import { renderTemplate } from '../../src/spec/template.ts';
 import { cleanupRun } from '../../src/kube/sweep.ts';
@@ -579,4 +580,28 @@ tasks:
   expect(state.tasks[0]!.outputs).toEqual({});
   expect(state.result).toBe('failure');
   expect(fake.get(n)?.metadata?.uid).toBe('uid-2');
+});
+
+test('every pod says which version of its task it runs (its fingerprint), for a re-run that finds it ended unrecorded; a matrix instance’s is its task’s', async () => {
+  const s = spec(`version: 1
+name: fake-fingerprint
+params: {day: mon}
+tasks:
+  one: {image: busybox, args: ['{{ params.day }}'], env: {TOKEN: secret-value}}
+  fan:
+    image: busybox
+    strategy: {matrix: {db: [a, b]}}
+`);
+  const fake = new FakePods(scriptedKubelet(() => ({ lines: [] })));
+  const created: V1Pod[] = [];
+  fake.refuse = (pod) => (created.push(structuredClone(pod)), null);
+  const { state } = await go(fake, s, { params: { day: 'tue' } });
+  expect(state.result).toBe('success');
+  expect(created).toHaveLength(3);
+  for (const pod of created) {
+    const task = s.tasks.find((t) => t.id === (pod.metadata?.labels?.[LABELS.matrixTask] ?? taskOf(pod)))!;
+    expect(JSON.parse(pod.metadata!.annotations![ANNOTATIONS.fingerprint]!)).toEqual(taskFingerprint(task, { day: 'tue' }));
+  }
+  // Env values only as hashes.
+  expect(JSON.stringify(created.map((p) => p.metadata?.annotations))).not.toContain('secret-value');
 });

@@ -5,11 +5,11 @@
  * recorded or of this attempt is touched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planRerun } from '../../src/dag/rerun.ts';
+import { planRerun, taskFingerprint } from '../../src/dag/rerun.ts';
 import { connect as connectAuth } from '../../src/kube/auth.ts';
 import { createClient, type KubeClient } from '../../src/kube/client.ts';
 import { settleEarlierAttempts, type RunningEarlierPod } from '../../src/kube/earlier-attempts.ts';
-import { LABELS, MANAGED_BY } from '../../src/kube/pod.ts';
+import { ANNOTATIONS, LABELS, MANAGED_BY } from '../../src/kube/pod.ts';
 import { RunStore } from '../../src/kube/run-store.ts';
 import { PodProof } from '../../src/kube/pod-proof.ts';
 import type { TaskUpdate } from '../../src/dag/rerun.ts';
@@ -33,11 +33,12 @@ afterAll(async () => {
 const spec: DagSpec = parseSpec(['version: 1', 'name: settle', 'tasks:', '  a: {image: sandbox/succeed}', '  b: {image: sandbox/succeed}', ''].join('\n'), 'dag.yaml').spec!;
 
 /** A pod of the run as the engine would have made it, with the given image. */
-async function pod(runId: string, task: string, runAttempt: number, attempt: number, image: string, env: Record<string, string> = {}, proof?: PodProof): Promise<string> {
+async function pod(runId: string, task: string, runAttempt: number, attempt: number, image: string, env: Record<string, string> = {}, proof?: PodProof, annotations?: Record<string, string>): Promise<string> {
   const name = `settle-${runId}-${runAttempt}-${task}-${attempt}`;
   const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.dag]: 'settle', [LABELS.runId]: runId, [LABELS.runAttempt]: String(runAttempt), [LABELS.task]: task, [LABELS.taskAttempt]: String(attempt) };
   const body = podManifest(name, { image, env: Object.entries(env).map(([n, value]) => ({ name: n, value })) }, {}, labels);
   body.metadata!.namespace = NS;
+  if (annotations) body.metadata!.annotations = { ...body.metadata!.annotations, ...annotations };
   await client.core.createNamespacedPod({ namespace: NS, body: proof ? proof.prove(body) : body });
   return name;
 }
@@ -100,6 +101,29 @@ describe('settleEarlierAttempts', () => {
     writes.length = 0;
     await settleEarlierAttempts({ client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s });
     expect(writes).toEqual([]);
+  });
+
+  it('a success whose runner died is recorded as the task it ran (its pod says which): a spec changed since does not reuse it', async () => {
+    const ran = parseSpec(['version: 1', 'name: settle', 'params: {day: mon}', 'tasks:', '  a: {image: sandbox/succeed, args: ["{{ params.day }}"]}', ''].join('\n'), 'dag.yaml').spec!;
+    const imageChanged = parseSpec(['version: 1', 'name: settle', 'params: {day: mon}', 'tasks:', '  a: {image: "sandbox/succeed:v2", args: ["{{ params.day }}"]}', ''].join('\n'), 'dag.yaml').spec!;
+    const settle = async (runId: string, now: DagSpec, params: Record<string, string>): Promise<ReturnType<typeof planRerun>> => {
+      // As the engine made it, for the spec and params it ran (params day=mon), then the runner died.
+      await pod(runId, 'a', 1, 1, 'sandbox/succeed', { SANDBOX_TERMINATION_MESSAGE: 'rows=7' }, undefined, {
+        [ANNOTATIONS.fingerprint]: JSON.stringify(taskFingerprint(ran.tasks[0]!, { day: 'mon' })),
+      });
+      await ended(runId, 1);
+      const { store: s } = store(runId);
+      await settleEarlierAttempts({ client, namespace: NS, spec: now, params, runId, runAttempt: 2, store: s });
+      return planRerun(now, params, await s.load(), 'failed', { runAttempt: 2 });
+    };
+    const same = await settle('108', ran, { day: 'mon' });
+    expect(same.previous).toEqual({ a: { outputs: { rows: '7' }, runAttempt: 1 } });
+    const image = await settle('109', imageChanged, { day: 'mon' });
+    expect(image.previous).toEqual({});
+    expect(image.rerun).toEqual([{ task: 'a', reason: 'image changed from sandbox/succeed to sandbox/succeed:v2 since run attempt 1' }]);
+    const param = await settle('110', ran, { day: 'tue' });
+    expect(param.previous).toEqual({});
+    expect(param.rerun).toEqual([{ task: 'a', reason: 'args changed since run attempt 1' }]);
   });
 
   it("ignores this attempt's own pods (a restart of the same attempt adopts them itself)", async () => {
