@@ -38,6 +38,7 @@ import type { PodWatcher, PodEvent } from '../kube/watch.ts';
 import type { TaskValue } from '../spec/expression.ts';
 import type { TaskSpec } from '../spec/types.ts';
 import { renderTemplate, templateExpressions } from '../spec/template.ts';
+import { kubeTimeMs } from '../kube/time.ts';
 import type { RunDagOptions } from './options.ts';
 
 /**
@@ -45,6 +46,12 @@ import type { RunDagOptions } from './options.ts';
  * reporters are told it ended anyway (`logEnded`: the live log holds the result line till then).
  */
 const LOG_WAIT_MS = 10_000;
+
+/**
+ * How long a retry waits at most for the container of the attempt before it to stop when no
+ * deletion of its pod is seen (a pod's default grace is 30 s).
+ */
+const RETRY_HOLD_MS = 31_000;
 
 /** One attempt the engine is carrying out. */
 interface Live {
@@ -79,6 +86,10 @@ interface Live {
   startTimeoutMs: number;
   /** `recheckAt` of the pod object last looked at (the watch replaces the object on every change). */
   recheck?: { pod: V1Pod; at: number | null };
+  /** Its pod's container may still run though the attempt ended: told of each change of the pod (`#afterPodStops`). */
+  stopped?: (pod: V1Pod | null) => void;
+  /** Its create waits for the previous attempt's container to stop: `cancel` ends the wait, creating nothing. */
+  held?: { cancel(): void };
 }
 
 /**
@@ -270,6 +281,10 @@ class Engine {
             live.cancelWords = d.reason === 'fail-fast' ? 'another instance of its matrix failed (fail-fast); the pod was deleted' : undefined;
             // A pod whose create has not answered yet is deleted when it answers.
             if (live.started) await this.#cancelAttempt(live);
+            else if (live.held) {
+              live.held.cancel();
+              await this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled before the pod was created'));
+            }
           }
           break;
         case 'done':
@@ -308,6 +323,7 @@ class Engine {
       cancelAsked: false,
       startTimeoutMs: spec.startTimeoutMs,
     };
+    const previous = this.#lastAttempt.get(task);
     this.#live.set(name, live);
     this.#lastAttempt.set(task, live);
     // A sensor's later pokes are never replayed: only its attempt's end is recorded, and replaying
@@ -353,7 +369,63 @@ class Engine {
       this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'TemplateError', `task "${task}": ${(err as Error).message}`)));
       return;
     }
-    this.#track(this.#create(live, pod));
+    const create = (): void => {
+      live.held = undefined;
+      if (live.finished) return;
+      if (live.cancelAsked || this.#cancelledBySignal) {
+        this.#enqueue(() => this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled before the pod was created')));
+        return;
+      }
+      this.#track(this.#create(live, pod));
+    };
+    // A retry never runs beside the attempt before it: its pod is created once that one's
+    // container stopped (a pod evicted, preempted, deleted or past its deadline may run on for
+    // its grace period after the attempt was judged).
+    if (previous && poke === undefined && previous.attempt < attempt) this.#afterPodStops(previous, live, create);
+    else create();
+  }
+
+  /** Whether the container of `prev`'s pod may still run (seen started, not seen ended, the pod not gone). */
+  #mayStillRun(prev: Live, pod: V1Pod | null | undefined): boolean {
+    if (!prev.started || prev.recorded || prev.pod.gone || prev.pod.foreign || !pod) return false;
+    return containerStarted(pod) && !containerTerminated(pod);
+  }
+
+  /**
+   * Runs `create` (the next attempt's) once the container of `prev`'s pod stopped: its end or its
+   * pod's DELETED seen, or the moment its deletion takes effect (the kubelet then kills it), or,
+   * when no deletion is seen (our delete failed), RETRY_HOLD_MS, so a pod that cannot be followed
+   * never holds the run for ever.
+   */
+  #afterPodStops(prev: Live, next: Live, create: () => void): void {
+    if (!this.#mayStillRun(prev, this.#watcher?.pods.get(prev.pod.name))) return create();
+    let cancelTimer: (() => void) | null = null;
+    let at = 0;
+    const release = (): void => {
+      prev.stopped = undefined;
+      next.held = undefined;
+      cancelTimer?.();
+    };
+    const fire = (): void => {
+      if (next.held === undefined) return;
+      release();
+      create();
+    };
+    const arm = (pod: V1Pod | undefined): void => {
+      const deletion = kubeTimeMs(pod?.metadata?.deletionTimestamp);
+      const until = Math.max(at, deletion === null ? this.#clock.now() + RETRY_HOLD_MS : deletion + 1000);
+      if (until === at) return;
+      at = until;
+      cancelTimer?.();
+      cancelTimer = this.#clock.setTimer(until, () => this.#enqueue(fire));
+    };
+    next.held = { cancel: release };
+    prev.stopped = (pod) => {
+      if (!this.#mayStillRun(prev, pod)) fire();
+      else if (pod) arm(pod);
+    };
+    arm(this.#watcher?.pods.get(prev.pod.name));
+    this.#o.debug?.(`${next.task} attempt ${next.attempt} waits for pod ${prev.pod.name} of attempt ${prev.attempt} to stop: its container still runs`);
   }
 
   /** The fingerprint of a task (a matrix instance's is its task's) as the pod's annotation holds it; once per task. */
@@ -403,6 +475,7 @@ class Engine {
       // holds what runs (and the tails of failures), not every attempt it ever made.
       if (live.finished) this.#live.delete(name);
     }
+    live.stopped?.(e.type === 'DELETED' ? null : e.pod);
     if (!live.started) return;
     await this.#observe(live, e.pod, e.type === 'DELETED');
   }
@@ -471,6 +544,7 @@ class Engine {
   async #endAttempt(live: Live, outcome: AttemptOutcome, pod?: V1Pod): Promise<void> {
     if (live.finished) return;
     live.finished = true;
+    live.held?.cancel();
     this.#active.delete(live);
     live.recheck = undefined;
     // Only failures' tails reach the summary, and a finished attempt is never cancelled.

@@ -605,3 +605,37 @@ tasks:
   // Env values only as hashes.
   expect(JSON.stringify(created.map((p) => p.metadata?.annotations))).not.toContain('secret-value');
 });
+
+test('a retry never runs beside the attempt before it: a preempted pod whose container still runs its grace period is waited for', async () => {
+  const s = spec(`version: 1
+name: fake-overlap
+tasks:
+  only: {image: busybox, retries: {limit: 0, delay: 1ms, infrastructure: 1}}
+`);
+  const first = name('only', 1, s);
+  const second = name('only', 2, s);
+  const fake = new FakePods((pod, f) => {
+    const n = pod.metadata?.name ?? '';
+    f.start(n);
+    if (n === second) f.exit(n, 0);
+  });
+  // A delete takes effect only when the test says (the container runs its SIGTERM handler).
+  const deleted: string[] = [];
+  fake.delete = async (_ns, n) => void deleted.push(n);
+  fake.deleteCollection = async () => {};
+  const debug: string[] = [];
+  const done = go(fake, s, { debug: (l) => debug.push(l) });
+  await until(() => fake.calls.includes(`log ${first} follow`), 'attempt 1 running');
+  fake.setStatus(first, {
+    ...fake.get(first)!.status,
+    conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', message: 'Preempted in order to admit critical pod' }],
+  });
+  await until(() => deleted.includes(first) && (debug.some((l) => l.includes(`waits for pod ${first}`)) || fake.calls.includes(`create ${second}`)), 'attempt 1 judged and deleted');
+  expect(fake.calls).not.toContain(`create ${second}`);
+  // The container ends (killed by the deletion): attempt 2 goes.
+  fake.exit(first, 143);
+  const { state } = await done;
+  expect(attempts(state, 'only')).toEqual(['infrastructure:PreemptionByScheduler', 'succeeded:Completed']);
+  const exitAt = fake.calls.indexOf(`create ${second}`);
+  expect(exitAt).toBeGreaterThan(0);
+});
