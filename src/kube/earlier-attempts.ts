@@ -23,7 +23,7 @@ import { fingerprintSchema, taskFingerprint } from '../dag/rerun.ts';
 import type { StoredRunState, TaskFingerprint, TaskUpdate } from '../dag/rerun.ts';
 import type { AttemptOutcome } from '../dag/types.ts';
 import type { DagSpec } from '../spec/types.ts';
-import { classifyPod } from './classify.ts';
+import { classifyPod, containerTerminated } from './classify.ts';
 import type { KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
 import { taskOfInstance } from '../spec/matrix.ts';
@@ -74,7 +74,11 @@ interface Seen {
   deleted: boolean;
 }
 
-const ended = (s: Seen): boolean => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
+/**
+ * Whether the pod's task can no longer run: the pod is gone or ended, or the task's own container
+ * ended (a sidecar an admission webhook added may keep the pod Running for ever after it).
+ */
+const ended = (s: Seen): boolean => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed' || containerTerminated(s.pod);
 
 /** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
 export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {

@@ -126,6 +126,28 @@ describe('settleEarlierAttempts', () => {
     expect(param.rerun).toEqual([{ task: 'a', reason: 'args changed since run attempt 1' }]);
   });
 
+  it('a pod whose task ended while a sidecar a webhook added runs on (phase Running) has ended: recorded, not waited for', async () => {
+    const runId = '111';
+    const name = `settle-${runId}-1-a-1`;
+    const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.dag]: 'settle', [LABELS.runId]: runId, [LABELS.runAttempt]: '1', [LABELS.task]: 'a', [LABELS.taskAttempt]: '1' };
+    const body = podManifest(name, { image: 'sandbox/succeed', env: [{ name: 'SANDBOX_TERMINATION_MESSAGE', value: 'rows=7' }] }, {}, labels);
+    body.metadata!.namespace = NS;
+    body.spec!.containers.push({ name: 'istio-proxy', image: 'sandbox/sleep:forever' });
+    await client.core.createNamespacedPod({ namespace: NS, body });
+    await waitForPods(sandbox, NS, `${LABELS.runId}=${runId}`, (pods) => pods[0]?.status?.containerStatuses?.find((c) => c.name === 'main')?.state?.terminated !== undefined);
+    expect(sandbox.get('pods', NS, name)?.status).toMatchObject({ phase: 'Running' });
+    const { store: s } = store(runId);
+    const abort = new AbortController();
+    const recorded: string[] = [];
+    await settleEarlierAttempts({
+      client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s, signal: abort.signal,
+      onWait: () => abort.abort(), // waiting would be for ever: the sidecar never stops
+      onRecorded: (t, ra, at, o) => recorded.push(`${t} ${ra}/${at} ${o.class}`),
+    });
+    expect(recorded).toEqual(['a 1/1 succeeded']);
+    expect(planRerun(spec, {}, await s.load(), 'failed', { runAttempt: 2 }).previous).toEqual({ a: { outputs: { rows: '7' }, runAttempt: 1 } });
+  });
+
   it("ignores this attempt's own pods (a restart of the same attempt adopts them itself)", async () => {
     const runId = '102';
     await pod(runId, 'a', 2, 1, 'sandbox/sleep:forever');
