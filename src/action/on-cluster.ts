@@ -6,6 +6,7 @@
 import { describeLeg, effectiveRunId, runClaim, runScope, type KeepPods, type RunContext } from '../common/run.ts';
 import { AmbiguousRunError } from '../dag/rerun.ts';
 import type { RunState } from '../dag/types.ts';
+import type { StoredRunState } from '../dag/rerun.ts';
 import { runDag, type AttemptEnd } from '../engine/index.ts';
 import { connect, preflight } from '../kube/auth.ts';
 import { createClient, type KubeClient } from '../kube/client.ts';
@@ -18,7 +19,7 @@ import { kubeClusterReader } from '../kube/dry-run-checks.ts';
 import { PodProof } from '../kube/pod-proof.ts';
 import { runKeys } from '../dag/rerun.ts';
 import { RunStore, startRerunSession } from '../kube/run-store.ts';
-import { cleanupRun, sweepTarget, type SweepTarget } from '../kube/sweep.ts';
+import { claimedKeys, cleanupRun, sweepTarget, type SweepTarget } from '../kube/sweep.ts';
 import { AnnotationReporter } from '../report/annotations.ts';
 import { LiveLogReporter } from '../report/live-log.ts';
 import { OutputsReporter } from '../report/outputs.ts';
@@ -55,12 +56,15 @@ export async function runOnCluster(
   // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
   // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
   const runId = effectiveRunId(context);
+  // The runs the post step sweeps; a run whose claim another step holds is not this step's.
+  const sweepIds: string[] = [];
+  const saveSweep = (): void => runner.saveState(STATE.runs, sweepIds.length === 0 ? '' : JSON.stringify(sweepTarget(spec.name, context, sweepIds, runClaim(context, settings.dag, params))));
   if (mode === 'run') {
     runner.saveState(STATE.namespace, namespace);
     // Every run this step may start, a backfill's all at once: when the step is killed, runs of
     // a backfill that overlap (backfill-parallel) may each have pods left, not only the latest.
-    const runIds = dates.backfill === null ? [runId] : dates.backfill.dates.map((date) => backfillRunId(runId, date));
-    runner.saveState(STATE.runs, JSON.stringify(sweepTarget(spec.name, context, runIds)));
+    sweepIds.push(...(dates.backfill === null ? [runId] : dates.backfill.dates.map((date) => backfillRunId(runId, date))));
+    saveSweep();
     runner.saveState(STATE.keepPods, settings.keepPods);
   }
   const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
@@ -183,7 +187,11 @@ export async function runOnCluster(
     });
     // The claim comes first, before this run creates or waits for anything: a second step that
     // the run's identity cannot tell from another one stops here.
-    await claimRun(store, spec, settings, params, context, runId);
+    await claimRun(store, spec, settings, params, context, runId, () => {
+      // Another step runs it: its pods (same labels) are not this step's to sweep.
+      sweepIds.splice(sweepIds.indexOf(runId), 1);
+      saveSweep();
+    });
     if (context.runAttempt > 1) {
       proof.trust(runKeys(await withKubeErrors(() => store.load())));
       await withKubeErrors(() =>
@@ -268,11 +276,13 @@ function backfillRunId(baseRunId: string, date: string): string {
 
 /**
  * Records that this step starts this run attempt (src/dag/rerun.ts `RunClaim`), or fails, before
- * anything is created, when another step with the same run identity but another claim did so.
+ * anything is created, when another step with the same run identity but another claim did so
+ * (after `onRefused`).
  */
-async function claimRun(store: RunStore, spec: DagSpec, settings: Settings, params: Record<string, string>, context: RunContext, runId: string): Promise<void> {
+async function claimRun(store: RunStore, spec: DagSpec, settings: Settings, params: Record<string, string>, context: RunContext, runId: string, onRefused: () => void): Promise<void> {
   const started = store.markStarted(context.runAttempt, runClaim(context, settings.dag, params)).catch((err: unknown) => {
     if (!(err instanceof AmbiguousRunError)) throw err;
+    onRefused();
     const leg = describeLeg(context.leg);
     const who = [
       `run ${runId}`,
@@ -398,15 +408,34 @@ export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespa
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
     const client = createClient(connection.kubeConfig);
-    // The main step saved the run's public keys: only pods they signed are the run's to delete.
-    let proof: PodProof | undefined;
-    if (keys !== null) {
-      proof = new PodProof();
-      proof.trust(parseKeys(keys));
-    }
     // Read with the main step's own store code: what it says is recorded is what a re-run reuses.
-    const readState = (runId: string) =>
-      new RunStore({ core: client.core, namespace, dag: target.dag, runId, scope: target.scope, repository: target.repository, request: client.request }).load();
+    // Each run's state is read at most once.
+    const states = new Map<string, Promise<StoredRunState | null>>();
+    const readState = (runId: string): Promise<StoredRunState | null> => {
+      let s = states.get(runId);
+      if (s === undefined) {
+        s = new RunStore({ core: client.core, namespace, dag: target.dag, runId, scope: target.scope, repository: target.repository, request: client.request }).load();
+        states.set(runId, s);
+      }
+      return s;
+    };
+    // Only pods signed by the step's processes are its to delete: the keys it saved, or, if it
+    // stopped before saving them, those the runs' states record under its claim.
+    const proof = new PodProof();
+    if (keys !== null) proof.trust(parseKeys(keys));
+    else {
+      const started: string[] = [];
+      for (const runId of target.runIds) {
+        const stored = await readState(runId).catch((err: unknown) => err as Error);
+        const claimed = stored instanceof Error ? null : claimedKeys(stored, target.runAttempt, target.claim);
+        if (stored instanceof Error) runner.warning(`Left the pods of run ${runId} in namespace ${namespace} alone: could not read its state to tell which are this step's (${stored.message}).`);
+        if (claimed === null) continue; // this step never started it: none of its pods are this step's
+        proof.trust(claimed);
+        started.push(runId);
+      }
+      if (started.length === 0) return;
+      target.runIds = started;
+    }
     const { deleted, warnings, foreign, unrecorded } = await cleanupRun(kubePodApi(client), namespace, target, { keepPods, proof, readState });
     if (deleted.length > 0) runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of ${what}: ${deleted.join(', ')}`);
     if (unrecorded.length > 0) {
@@ -444,6 +473,7 @@ function parseTarget(text: string): SweepTarget | null {
     (t['scope'] === null || str(t['scope'])) &&
     (t['repository'] === null || str(t['repository'])) &&
     Number.isInteger(t['runAttempt']) &&
+    (t['claim'] === null || (typeof t['claim'] === 'object' && Object.values(t['claim'] as object).every((x) => x === null || str(x)))) &&
     Array.isArray(t['runIds']) &&
     t['runIds'].length > 0 &&
     t['runIds'].every(str);

@@ -13,7 +13,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { effectiveRunId, runScope, type KeepPods, type RunContext } from '../common/run.ts';
-import type { StoredRunState } from '../dag/rerun.ts';
+import { claimDifferences, type RunClaim, type StoredRunState } from '../dag/rerun.ts';
 import type { AttemptOutcome } from '../dag/types.ts';
 import { containerTerminated } from './classify.ts';
 import { classifyError, describeError } from './errors.ts';
@@ -38,11 +38,27 @@ export interface SweepTarget {
   runAttempt: number;
   /** The run ids: one, or one per logical date of a backfill. */
   runIds: string[];
+  /**
+   * The step's claim on its runs (src/dag/rerun.ts `RunClaim`): when the main step stopped before
+   * it saved its keys, the keys the runs' states record under this claim are the step's.
+   */
+  claim: RunClaim | null;
 }
 
 /** The SweepTarget of the run of `dag` in `context`'s run attempt, or with `runIds`, of those runs. */
-export function sweepTarget(dag: string, context: RunContext, runIds: string[] = [effectiveRunId(context)]): SweepTarget {
-  return { dag, scope: runScope(context), repository: context.repository, runAttempt: context.runAttempt, runIds };
+export function sweepTarget(dag: string, context: RunContext, runIds: string[] = [effectiveRunId(context)], claim: RunClaim | null = null): SweepTarget {
+  return { dag, scope: runScope(context), repository: context.repository, runAttempt: context.runAttempt, runIds, claim };
+}
+
+/**
+ * The public keys of the processes that started run attempt `runAttempt` under `claim`, as the
+ * run's state records them, or null when no process did under that claim (the step never
+ * started the run: another step that the action cannot tell from it did, or nobody yet). A state
+ * written before claims (no claim recorded) counts as this step's.
+ */
+export function claimedKeys(stored: StoredRunState | null, runAttempt: number, claim: RunClaim | null): string[] | null {
+  const started = (stored?.runAttempts ?? []).filter((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || claimDifferences(r.claim, claim).length === 0));
+  return started.length === 0 ? null : started.flatMap((r) => r.keys ?? []);
 }
 
 /** The label selectors that together match every pod of the target's runs in its run attempt. */
