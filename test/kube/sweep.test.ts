@@ -5,10 +5,10 @@
 import { describe, expect, test } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { runScope } from '../../src/common/run.ts';
-import { applyTaskUpdate, emptyRunState, type StoredRunState } from '../../src/dag/rerun.ts';
+import { applyTaskUpdate, emptyRunState, markRunAttempt, type StoredRunState } from '../../src/dag/rerun.ts';
 import type { AttemptOutcome } from '../../src/dag/types.ts';
 import { LABELS } from '../../src/kube/pod.ts';
-import { cleanupRun, recordedEnd, sweepSelectors, sweepTarget, SWEEP_CHUNK } from '../../src/kube/sweep.ts';
+import { claimedKeys, cleanupRun, recordedEnd, sweepSelectors, sweepTarget, SWEEP_CHUNK } from '../../src/kube/sweep.ts';
 import { FakePods, apiError } from '../helpers/fake-pods.ts';
 import { context } from '../engine/helpers.ts';
 
@@ -158,4 +158,20 @@ test('sweepSelectors: one run by equality, a backfill by sets of at most SWEEP_C
   expect(many).toHaveLength(3);
   expect(many[0]).toContain(`pod-dag.io/run-id in (42-0,42-1,`);
   expect(many[2]).toContain(`pod-dag.io/run-id=42-${2 * SWEEP_CHUNK},`);
+});
+
+describe('claimedKeys', () => {
+  const claim = (params: string) => ({ job: 'sync', step: 'dag', leg: null, runKey: null, dag: 'dag.yaml', params, jobInstance: null });
+  test("the keys of the run attempt's processes under the step's claim; null when the step never started it", () => {
+    let state = emptyRunState(DAG, '8000', 0);
+    state = markRunAttempt(state, 1, 1, undefined, claim('eu'), 'key-1');
+    state = markRunAttempt(state, 1, 2, undefined, claim('eu'), 'key-2');
+    expect(claimedKeys(state, 1, claim('eu'))).toEqual(['key-1', 'key-2']);
+    // Another step the action cannot tell from this one holds the run: nothing of it is this step's.
+    expect(claimedKeys(state, 1, claim('us'))).toBeNull();
+    expect(claimedKeys(state, 2, claim('eu'))).toBeNull();
+    expect(claimedKeys(null, 1, claim('eu'))).toBeNull();
+    // Without a claim to compare (tests, the CLI), every process of the run attempt counts.
+    expect(claimedKeys(state, 1, null)).toEqual(['key-1', 'key-2']);
+  });
 });
