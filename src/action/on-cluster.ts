@@ -50,7 +50,7 @@ export async function runOnCluster(
   const connection = await withKubeErrors(() => connect(settings.auth, env));
   for (const secret of connection.secrets) maskSecret(runner, secret);
   const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
-  const client = createClient(connection.kubeConfig);
+  const client = createClient(connection.kubeConfig, settings.api);
   runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
   // The post step's sweep is told which pods are this run's before anything may fail: a restart
   // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
@@ -67,7 +67,7 @@ export async function runOnCluster(
     saveSweep();
     runner.saveState(STATE.keepPods, settings.keepPods);
   }
-  const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+  const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null, spec }));
   for (const w of checked.warnings) runner.warning(w);
 
   const secrets = connection.secrets;
@@ -407,7 +407,7 @@ export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespa
     const settings = readSettings((name) => runner.getInput(name));
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
-    const client = createClient(connection.kubeConfig);
+    const client = createClient(connection.kubeConfig, settings.api);
     // Read with the main step's own store code: what it says is recorded is what a re-run reuses.
     // Each run's state is read at most once.
     const states = new Map<string, Promise<StoredRunState | null>>();
