@@ -10,6 +10,7 @@ export const modules = {
 /* harmony export */   GJ: () => (/* binding */ recordedAttempt),
 /* harmony export */   Qw: () => (/* binding */ parseRunState),
 /* harmony export */   S8: () => (/* binding */ fingerprintSchema),
+/* harmony export */   Tv: () => (/* binding */ claimDifferences),
 /* harmony export */   WJ: () => (/* binding */ AmbiguousRunError),
 /* harmony export */   Wp: () => (/* binding */ RunStateFormatError),
 /* harmony export */   YH: () => (/* binding */ taskFingerprint),
@@ -20,7 +21,7 @@ export const modules = {
 /* harmony export */   nd: () => (/* binding */ STATE_VERSION),
 /* harmony export */   p1: () => (/* binding */ storedRunAttemptSchema)
 /* harmony export */ });
-/* unused harmony exports claimDifferences, MESSAGE_LIMIT, fingerprintChange, emptyRunState, applyTaskUpdate, serializeRunState, fitRunState */
+/* unused harmony exports MESSAGE_LIMIT, fingerprintChange, emptyRunState, applyTaskUpdate, serializeRunState, fitRunState */
 /* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(8816);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(3302);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
