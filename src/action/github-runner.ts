@@ -5,7 +5,9 @@
  */
 import { EOL } from 'node:os';
 import * as core from '@actions/core';
+import { encodedForms } from '../report/escape.ts';
 import { stepLogLines, workflowCommand, type CommandName } from '../report/workflow-commands.ts';
+import { urlCredentials } from '../common/url-credentials.ts';
 
 /** Where an annotation points. */
 export interface AnnotationPlace {
@@ -147,21 +149,48 @@ export function githubRunner(): Runner {
   };
 }
 
+/** Keys of a kubeconfig (or similar YAML) line whose value is a credential. */
+const CREDENTIAL_KEY = /(token|password|secret|key-data|certificate-data|credential|auth)/i;
+
 /**
- * Registers a secret so that no form of it reaches the log: the whole value, and each of its
- * lines (the runner matches masks line by line, so a multi-line kubeconfig needs its lines too).
+ * Registers a secret so that no form of it reaches the log. The runner masks exactly the strings
+ * it is told, line by line, so this tells it: the value; its encoded forms (base64 at each byte
+ * alignment, URL and JSON escaping: `encodedForms`); for a value of several lines (a kubeconfig,
+ * a PEM key) each long line and the credential of each `key: value` line whose key names one; the
+ * password of every URL in it (`https://user:password@host`); and for a base64 value that decodes
+ * to text (a kubeconfig given as base64) all of that for the decoded text, before anything parses
+ * it and can quote it in an error.
  */
 export function maskSecret(runner: Runner, value: string | undefined): void {
   if (!value) return;
+  const masks = new Set<string>();
+  // The value itself whatever its length, as the runner masks a secret of the workflow.
+  if (value.trim() !== '') masks.add(value.trim());
+  collectMasks(value, masks, true);
+  for (const m of masks) runner.setSecret(m);
+}
+
+function collectMasks(value: string, masks: Set<string>, decode: boolean): void {
   const trimmed = value.trim();
-  if (trimmed.length === 0) return;
-  runner.setSecret(trimmed);
-  if (trimmed.includes('\n')) {
-    for (const line of trimmed.split(/\r?\n/)) {
+  // The runner skips blank values; very short ones would turn the whole log into stars.
+  if (trimmed.length < 4) return;
+  masks.add(trimmed);
+  for (const form of encodedForms(trimmed)) if (form.length >= 6) masks.add(form);
+  for (const secret of urlCredentials(trimmed)) if (secret.length >= 4) masks.add(secret);
+  if (trimmed.includes('\n') || trimmed.includes('\r')) {
+    for (const line of trimmed.split(/\r\n|\r|\n/)) {
       const l = line.trim();
       // Short, structural lines (`users:`, `- name: x`) are not secret and masking them would
       // turn the whole log into stars; key material and tokens are long.
-      if (l.length >= 16) runner.setSecret(l);
+      if (l.length >= 16) masks.add(l);
+      const kv = /^-?\s*"?([\w.-]+)"?\s*:\s*"?([^\s"]{8,})"?$/.exec(l);
+      if (kv && CREDENTIAL_KEY.test(kv[1]!)) collectMasks(kv[2]!, masks, true);
     }
+  }
+  if (decode && trimmed.length >= 16 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed.replace(/\s+/g, ''))) {
+    const decoded = Buffer.from(trimmed.replace(/\s+/g, ''), 'base64').toString('utf8');
+    // Text, not random bytes (a token that happens to be base64 decodes to binary).
+    // eslint-disable-next-line no-control-regex
+    if (!decoded.includes('\ufffd') && !/[\u0000-\u0008\u000e-\u001f]/.test(decoded)) collectMasks(decoded, masks, false);
   }
 }

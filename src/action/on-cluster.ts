@@ -28,6 +28,7 @@ import { CompositeReporter, type Reporter } from '../report/types.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { ActionError, STATE, withKubeErrors, type MainDeps } from './errors.ts';
 import { maskSecret, type Runner } from './github-runner.ts';
+import { withoutUrlCredentials } from '../common/url-credentials.ts';
 import { readSettings, type Settings } from './settings.ts';
 import type { RunDatesPlan } from './steps.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
@@ -49,9 +50,10 @@ export async function runOnCluster(
   const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
   const connection = await withKubeErrors(() => connect(settings.auth, env));
   for (const secret of connection.secrets) maskSecret(runner, secret);
+  connection.onNewSecret((secret) => maskSecret(runner, secret));
   const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
   const client = createClient(connection.kubeConfig);
-  runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
+  runner.info(`Cluster ${withoutUrlCredentials(client.server)}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
   // The post step's sweep is told which pods are this run's before anything may fail: a restart
   // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
   // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
@@ -398,6 +400,7 @@ export async function cleanUpRun(
     const settings = readSettings((name) => runner.getInput(name));
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
+    connection.onNewSecret((secret) => maskSecret(runner, secret));
     const client = createClient(connection.kubeConfig);
     // The main step saved the run's public keys: only pods they signed are the run's to delete.
     let proof: PodProof | undefined;

@@ -26,6 +26,7 @@ import { readEventSchedule, readRunContext, readSettings, InputError, type Setti
 import { backfillDates, runContext, RunDateError, runDates } from '../dag/run-dates.ts';
 import { readFileSync } from 'node:fs';
 import { maskSecret, type Runner } from './github-runner.ts';
+import { urlCredentials } from '../common/url-credentials.ts';
 import { ActionError, STATE, type MainDeps } from './errors.ts';
 
 // What callers of the main step know it by (defined in errors.ts, which the cluster side shares).
@@ -74,6 +75,7 @@ async function runMainSteps(deps: MainDeps): Promise<void> {
   const { runner, env } = deps;
   // Secrets first: nothing may be printed before the runner knows what to mask.
   for (const name of ['kubeconfig', 'token']) maskSecret(runner, runner.getInput(name));
+  for (const secret of urlCredentials(runner.getInput('server'))) maskSecret(runner, secret);
 
   let settings: Settings;
   try {
@@ -196,6 +198,7 @@ async function plan(spec: DagSpec, params: Record<string, string>, settings: Set
 export async function runPost(deps: Omit<MainDeps, 'signal'>): Promise<void> {
   const { runner, env } = deps;
   for (const name of ['kubeconfig', 'token']) maskSecret(runner, runner.getInput(name));
+  for (const secret of urlCredentials(runner.getInput('server'))) maskSecret(runner, secret);
   const namespace = runner.getState(STATE.namespace);
   const selector = runner.getState(STATE.selector);
   if (!namespace || !selector) return; // plan, dry-run, or the main step stopped before creating anything

@@ -116,13 +116,15 @@ export { urlSegment } from '../common/links.ts';
 export const REDACTED = '***';
 
 /**
- * The strings to hide for one secret: the value itself, and its base64 forms at each of the
- * three byte alignments it can have inside a longer base64 text (as the runner masks them),
- * keeping only the characters that depend on the secret alone.
+ * The forms a secret takes when something encodes it, that hold nothing but the secret: its
+ * base64 at each of the three byte alignments it can have inside a longer base64 text (keeping
+ * only the characters that depend on the secret alone), its URL encoding (a query string, a URL's
+ * user info) and its JSON string escaping (a JSON body or error quoting it). The runner masks
+ * exactly the strings it is given: these are given too (src/action/github-runner.ts `maskSecret`).
  */
-export function secretVariants(secret: string): string[] {
+export function encodedForms(secret: string): string[] {
   if (secret === '') return [];
-  const variants = new Set<string>([secret]);
+  const forms = new Set<string>();
   const bytes = Buffer.from(secret, 'utf8');
   for (let prefix = 0; prefix < 3; prefix++) {
     const encoded = Buffer.concat([Buffer.alloc(prefix), bytes]).toString('base64');
@@ -130,8 +132,21 @@ export function secretVariants(secret: string): string[] {
     const end = Math.floor(((prefix + bytes.length) * 8) / 6);
     const stable = encoded.slice(start, end);
     // A very short fragment would hide innocent text everywhere; the runner also skips them.
-    if (stable.length >= 6) variants.add(stable);
+    if (stable.length >= 6) forms.add(stable);
   }
+  forms.add(encodeURIComponent(secret));
+  forms.add(JSON.stringify(secret).slice(1, -1));
+  forms.delete(secret);
+  return [...forms];
+}
+
+/**
+ * The strings to hide for one secret: the value itself, its encoded forms (`encodedForms`), and
+ * for a secret of several lines (a PEM key, a kubeconfig) each line and the lines joined by spaces.
+ */
+export function secretVariants(secret: string): string[] {
+  if (secret === '') return [];
+  const variants = new Set<string>([secret, ...encodedForms(secret)]);
   // Newlines inside a secret (a PEM key) appear in reports as spaces after escaping.
   if (/[\r\n]/.test(secret)) variants.add(secret.replace(/\r\n|\r|\n/g, ' '));
   for (const line of secret.split(/\r\n|\r|\n/)) if (line.trim().length >= 6) variants.add(line);
