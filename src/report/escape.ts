@@ -10,10 +10,16 @@
 /** Control characters other than tab, and ANSI escape sequences, which a log line may carry. */
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-_]/g;
+/**
+ * Control characters (C0 and C1 but tab and the line breaks handled before), the line and
+ * paragraph separators, and Unicode format characters (bidirectional overrides and isolates that
+ * make text read otherwise than it is, zero-width spaces…) except the zero-width joiner emoji
+ * sequences need: as the step log drops them (src/report/workflow-commands.ts).
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/g;
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]|(?!\u200d)\p{Cf}/gu;
 
-/** Strips ANSI colour codes and control characters (keeps tabs); `\r` and `\n` become spaces. */
+/** Strips ANSI colour codes, control and invisible format characters (keeps tabs); `\r` and `\n` become spaces. */
 export function stripControl(text: string): string {
   return text.replace(ANSI, '').replace(/\r\n|\r|\n/g, ' ').replace(CONTROL, '');
 }
@@ -47,13 +53,22 @@ const MARKDOWN_SPECIAL = /[&<>"'`*_[\]|~\\#$+-]/g;
  */
 export function escapeMarkdown(text: string): string {
   const clean = stripControl(text);
-  return clean.replace(MARKDOWN_SPECIAL, (c, offset: number) => {
-    // A hyphen between two word characters (task ids like `create-db`) cannot start a list
-    // item, a table rule or a strikethrough, so it stays as written for readability.
-    if (c === '-' && /\w/.test(clean[offset - 1] ?? '') && /\w/.test(clean[offset + 1] ?? '')) return c;
-    return `&#${c.charCodeAt(0)};`;
-  });
+  return clean
+    .replace(MARKDOWN_SPECIAL, (c, offset: number) => {
+      // A hyphen between two word characters (task ids like `create-db`) cannot start a list
+      // item, a table rule or a strikethrough, so it stays as written for readability.
+      if (c === '-' && /\w/.test(clean[offset - 1] ?? '') && /\w/.test(clean[offset + 1] ?? '')) return c;
+      return `&#${c.charCodeAt(0)};`;
+    })
+    .replace(AUTOLINK, (m) => `${m.slice(0, -1)}&#${m.charCodeAt(m.length - 1)};`);
 }
+
+/**
+ * What GitHub's Markdown turns into a link by itself (GFM autolinks): `scheme://`, `www.` and
+ * `user@host`. Their `:`, `.` or `@` is written as an entity, which the autolink scan does not
+ * see, so a URL from a pod or a cluster shows as text nobody clicks by mistake.
+ */
+const AUTOLINK = /[A-Za-z][A-Za-z0-9+.-]*:(?=\/\/)|\bwww\.|@/gi;
 
 /**
  * Text as a Markdown code span inside a table cell: a backtick fence longer than any run of
