@@ -4,6 +4,7 @@
  * in one place. `githubRunner()` is the real one.
  */
 import { EOL } from 'node:os';
+import { format } from 'node:util';
 import * as core from '@actions/core';
 import { encodedForms } from '../report/escape.ts';
 import { stepLogLines, workflowCommand, type CommandName } from '../report/workflow-commands.ts';
@@ -147,6 +148,31 @@ export function githubRunner(): Runner {
       annotation('error', message);
     },
   };
+}
+
+/**
+ * Makes the runner seam the one way out of this process. The runner reads workflow commands on
+ * stderr as on stdout, and a library's console line, a Node warning or an uncaught error's
+ * message can carry text from a pod or the cluster: they leave as inert lines of the step log
+ * (console.debug, console.trace and warnings as debug lines), and an uncaught error fails the
+ * step with its message as an annotation, its stack in a debug line, and exit code 1 (as Node's
+ * own handler would, without writing the stack raw to stderr). For the action's entry points only.
+ */
+export function ownProcessOutput(runner: Runner): void {
+  const print = (...args: unknown[]): void => runner.info(format(...args));
+  const debug = (...args: unknown[]): void => runner.debug(format(...args));
+  Object.assign(console, { log: print, info: print, warn: print, error: print, debug, trace: debug });
+  // Node's own listener prints warnings to stderr; ours replaces it.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => runner.debug(`${w.name}: ${w.message}`));
+  const fatal = (err: unknown): void => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    runner.setFailed(`pod-dag-action hit an internal error: ${e.message}. Please report it with this step's log.`);
+    runner.debug(e.stack ?? e.message);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
 }
 
 /** Keys of a kubeconfig (or similar YAML) line whose value is a credential. */
