@@ -110,6 +110,7 @@ export class StdoutLines {
  */
 export function githubRunner(): Runner {
   const out = new StdoutLines(process.stdout);
+  const masked = new Set<string>();
   // Lines printed just before a synchronous process.exit() still go out.
   process.on('exit', () => out.flush());
   const text = (line: string): void => {
@@ -127,7 +128,12 @@ export function githubRunner(): Runner {
   };
   return {
     getInput: (name) => core.getInput(name),
-    setSecret: (value) => command('add-mask', {}, value),
+    setSecret: (value) => {
+      // Each value once: the inputs are masked at the start and again among the connection's secrets.
+      if (masked.has(value)) return;
+      masked.add(value);
+      command('add-mask', {}, value);
+    },
     info: text,
     logBacklog: () => out.backlog(),
     debug: (line) => command('debug', {}, line),
