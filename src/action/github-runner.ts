@@ -111,6 +111,19 @@ export class StdoutLines {
 export function githubRunner(): Runner {
   const out = new StdoutLines(process.stdout);
   const masked = new Set<string>();
+  /** The masks, longest first (so a mask inside a longer one does not leave part of it). */
+  let longestFirst: string[] = [];
+  /**
+   * The action's own messages (annotations, debug lines, the summary) with every mask replaced
+   * by `***` before they leave: the runner masks an annotation's text only after decoding it, and
+   * the summary file as it uploads it; here nothing depends on that. Task log lines (`info`, the
+   * hot path) are left to the runner's masking, which sees them exactly as written.
+   */
+  const hide = (text: string): string => {
+    let t = text;
+    for (const m of longestFirst) if (t.includes(m)) t = t.split(m).join('***');
+    return t;
+  };
   // Lines printed just before a synchronous process.exit() still go out.
   process.on('exit', () => out.flush());
   const text = (line: string): void => {
@@ -120,7 +133,11 @@ export function githubRunner(): Runner {
     out.line(workflowCommand(name, properties, data));
   };
   const annotation = (level: 'error' | 'warning', message: string, place: AnnotationPlace = {}): void =>
-    command(level, { title: place.title, file: place.file, line: place.startLine, col: place.startLine === undefined ? undefined : place.startColumn }, message);
+    command(
+      level,
+      { title: place.title === undefined ? undefined : hide(place.title), file: place.file, line: place.startLine, col: place.startLine === undefined ? undefined : place.startColumn },
+      hide(message),
+    );
   /** Everything that is not stdout goes after the lines printed before it. */
   const then = <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A): R => {
     out.flush();
@@ -132,11 +149,12 @@ export function githubRunner(): Runner {
       // Each value once: the inputs are masked at the start and again among the connection's secrets.
       if (masked.has(value)) return;
       masked.add(value);
+      if (value.trim() !== '') longestFirst = [...masked].filter((m) => m.trim() !== '').sort((a, b) => b.length - a.length);
       command('add-mask', {}, value);
     },
     info: text,
     logBacklog: () => out.backlog(),
-    debug: (line) => command('debug', {}, line),
+    debug: (line) => command('debug', {}, hide(line)),
     warning: (message, place) => annotation('warning', message, place),
     error: (message, place) => annotation('error', message, place),
     // The runner's files; without them (an old runner) the command form, built here too.
@@ -146,7 +164,7 @@ export function githubRunner(): Runner {
     appendSummary: async (markdown) => {
       if (!process.env['GITHUB_STEP_SUMMARY']) return;
       out.flush();
-      await core.summary.addRaw(markdown, true).write();
+      await core.summary.addRaw(hide(markdown), true).write();
       core.summary.emptyBuffer();
     },
     setFailed: (message) => {

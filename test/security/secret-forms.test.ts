@@ -9,8 +9,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { maskSecret, type Runner } from '../../src/action/github-runner.ts';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it, vi } from 'vitest';
+import { githubRunner, maskSecret, type Runner } from '../../src/action/github-runner.ts';
 import { withoutUrlCredentials } from '../../src/common/url-credentials.ts';
 import { connect } from '../../src/kube/auth.ts';
 import { describeError } from '../../src/kube/errors.ts';
@@ -147,5 +148,39 @@ describe('credentials an exec plugin hands out', () => {
     await connection.kubeConfig.applyToHTTPSOptions({ headers: {} });
     expect(told).toEqual(expect.arrayContaining(['renewed-token-2-abcdef', 'KEYDATA-2-0123456789']));
     expect(connection.secrets).toContain('renewed-token-2-abcdef');
+  });
+});
+
+describe("the runner seam's own messages", () => {
+  it('carry no registered secret, whatever escaping the command needs (annotations, debug lines, the summary)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-seam-'));
+    const summary = path.join(dir, 'summary');
+    await writeFile(summary, '');
+    vi.stubEnv('GITHUB_STEP_SUMMARY', summary);
+    const writes: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      writes.push(String(s));
+      return true;
+    });
+    try {
+      const runner = githubRunner();
+      // A `%` and a line break: escaped in a command, so a mask matched on the line would miss it.
+      const secret = 'p%40ss\nw0rd-Secret';
+      runner.setSecret(secret);
+      runner.error(`the server said: bad token ${secret}`, { title: `auth ${secret}` });
+      runner.warning(`retrying with ${secret}`);
+      runner.debug(`request header ${secret}`);
+      runner.setFailed(`failed: ${secret}`);
+      await runner.appendSummary(`| token | ${secret} |`);
+      await Promise.resolve();
+      const printed = writes.join('').split('\n').filter((l) => !l.startsWith('::add-mask::'));
+      expect(printed.join('\n')).not.toMatch(/w0rd-Secret|p%(25)?40ss/);
+      expect(printed.join('\n')).toContain('bad token ***');
+      expect(await readFile(summary, 'utf8')).toBe('| token | *** |\n');
+    } finally {
+      vi.restoreAllMocks();
+      vi.unstubAllEnvs();
+      process.exitCode = undefined;
+    }
   });
 });
