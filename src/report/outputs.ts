@@ -205,7 +205,7 @@ export interface OutputsOptions {
   dir?: string;
   /** The environment to read `RUNNER_TEMP` from; default `process.env`. */
   env?: Record<string, string | undefined>;
-  /** Values to redact from the `summary-json` file (task outputs in `outputs` stay as they are). */
+  /** Values to redact from the `summary-json` file and the `outputs` output (the action's credentials). */
   secrets?: readonly string[];
 }
 
@@ -219,9 +219,12 @@ export async function setRunOutputs(
   const sink = options.sink ?? options.runner ?? coreOutputSink;
   // An unfinished state (should not happen at runFinished) is not a success.
   sink.setOutput('result', state.result ?? 'failure');
+  const redact = makeRedactor(options.secrets ?? []);
   sink.setOutput('failed-tasks', JSON.stringify(failedTasks(state)));
-  sink.setOutput('outputs', JSON.stringify(taskOutputs(state)));
-  const doc = redactDeep(summaryJson(info, state, verdicts), makeRedactor(options.secrets ?? []));
+  // A task's output holding the action's own credential (passed to it through a param) is not
+  // handed to later steps: GitHub keeps no mask across steps' reads of an output.
+  sink.setOutput('outputs', JSON.stringify(redactDeep(taskOutputs(state), redact)));
+  const doc = redactDeep(summaryJson(info, state, verdicts), redact);
   const path = await writeSummaryJson(doc, options.dir ?? defaultOutputDir(options.env));
   sink.setOutput('summary-json', path);
   return path;
