@@ -29,6 +29,7 @@ import type { DagSpec } from '../spec/types.ts';
 import { ActionError, STATE, withKubeErrors, type MainDeps } from './errors.ts';
 import { maskSecret, type Runner } from './github-runner.ts';
 import { withoutUrlCredentials } from '../common/url-credentials.ts';
+import { sensitiveValues } from '../common/sensitive.ts';
 import { readSettings, type Settings } from './settings.ts';
 import type { RunDatesPlan } from './steps.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
@@ -67,7 +68,10 @@ export async function runOnCluster(
   const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
   for (const w of checked.warnings) runner.warning(w);
 
+  // The values of params named like credentials are redacted as the connection's are (masked
+  // already by steps.ts); the list is the connection's, which grows as an exec plugin renews.
   const secrets = connection.secrets;
+  secrets.push(...sensitiveValues(params));
   /**
    * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
    * `heading` opens its summary section (written in the same append, so sections never mix).

@@ -20,6 +20,7 @@ import { PodProof } from '../kube/pod-proof.ts';
 import { makeRedactor } from '../report/escape.ts';
 import { LiveLogReporter } from '../report/live-log.ts';
 import { withoutUrlCredentials } from '../common/url-credentials.ts';
+import { sensitiveValues } from '../common/sensitive.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { EXIT, localContext, type CliIO } from './io.ts';
 
@@ -40,6 +41,8 @@ export async function runLocal(run: LocalRun, given: CliIO): Promise<number> {
     const connection = await connect({ context: run.context ?? undefined }, io.env);
     // No runner masks a terminal: the kubeconfig's credentials (and those its exec plugin hands
     // out later) are replaced by *** in everything printed from here on, as in the step log.
+    // So are the values of params named like credentials (src/common/sensitive.ts).
+    connection.secrets.push(...sensitiveValues(run.params));
     let redact = makeRedactor(connection.secrets);
     connection.onNewSecret(() => (redact = makeRedactor(connection.secrets)));
     io = { ...given, stdout: (text) => given.stdout(redact(text)), stderr: (text) => given.stderr(redact(text)) };

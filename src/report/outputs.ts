@@ -14,6 +14,7 @@ import type { RunResult, RunState, TaskResult } from '../dag/types.ts';
 import type { AttemptClass, DagSpec } from '../spec/types.ts';
 import type { DryRunVerdict, Mode, Reporter, RunContext, RunInfo } from './types.ts';
 import { makeRedactor, redactDeep } from './escape.ts';
+import { shownParams } from '../common/sensitive.ts';
 import { formatIso, shownState, taskSpan, type ShownState } from './format.ts';
 import { runUrl, specUrl } from './summary.ts';
 
@@ -137,7 +138,8 @@ export function summaryJson(info: RunInfo, state: RunState, verdicts?: readonly 
       scope: runScope(info.context),
       url: runUrl(info),
     },
-    params: { ...info.params },
+    // A credential's value is `***` (src/common/sensitive.ts).
+    params: shownParams(info.params),
     failedTasks: failedTasks(state),
     tasks: state.tasks.map((t): TaskJson => {
       const def = specs.get(t.id);
