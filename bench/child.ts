@@ -346,7 +346,7 @@ async function main(): Promise<void> {
   const kubeconfig = process.env['BENCH_KUBECONFIG'];
   if (!kubeconfig) throw new Error('BENCH_KUBECONFIG is not set (run through bench/run.mjs)');
   const conn = await connect({ kubeconfig }, {});
-  // qps/burst null: the shipped defaults (50/100); a number lifts or sets the client's rate limit.
+  // qps/burst null: the shipped defaults (DEFAULT_QPS/DEFAULT_BURST); a number lifts or sets the client's rate limit.
   const limits = typeof p['qps'] === 'number' ? { qps: p['qps'], burst: (p['burst'] as number | undefined) ?? (p['qps'] as number) } : {};
   let requests = 0;
   const client = createClient(conn.kubeConfig, { ...limits, onRequest: () => void requests++ });

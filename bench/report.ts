@@ -1,6 +1,7 @@
 /** Writes BENCHMARKS.md: the machine, the table of one run, and what each row measures and how. */
 import { readFile, writeFile } from 'node:fs/promises';
 import { existingSection } from './peers/section.ts';
+import { DEFAULT_BURST, DEFAULT_QPS } from '../src/kube/client.ts';
 import os from 'node:os';
 
 /** What one run of bench/main.ts produced. */
@@ -53,8 +54,8 @@ client's alone, as on a runner where the API server is elsewhere.
    at 200, 2,000 and 20,000 tasks (the largest runs once; \`--wide-sizes\` picks sizes, the quick
    run has only 200), \`max-parallel\` as shown, through \`runDag\` with the run store (as the
    action runs it: the run's state read, every attempt's end recorded) and the client's rate limit
-   lifted (at the shipped 50 requests/s, the create of each task takes a token: 2,000 tasks take
-   at least 38 s by design). Scheduler time:
+   lifted (at the shipped ${DEFAULT_QPS} requests/s after a burst of ${DEFAULT_BURST}, the create of each task takes a
+   token: 2,000 tasks take at least ${Math.round((2000 - DEFAULT_BURST) / DEFAULT_QPS)} s by design). Scheduler time:
    every public \`Scheduler\` method (\`start\`, \`handle\`, \`state\`, \`nextWakeAt\`, \`isDone\`, ...)
    is wrapped in the child (not in src/) and the time inside the outermost calls is added up with
    \`performance.now()\` (synchronous calls on one thread: CPU time, plus preemption on a shared
@@ -98,15 +99,17 @@ client's alone, as on a runner where the API server is elsewhere.
   \`waitLogs\`), is the whole log when it ended cleanly: no second read, unless it was cut.
   Requests reuse connections (keep-alive; client-node 2.x alone opens a TLS connection per
   request, which the floor, written with client-node directly, still does), so \`runDag\` is
-  faster than this floor without the limit (1b). The shipped limit (50 requests/s, burst 100,
-  as kubectl's) counts what kube-apiserver counts, and its own limits (max-in-flight and flow control, APF) serve a log stream as a
-  long-running request outside any share (\`LongRunningFunc\`: subresource \`log\`;
-  \`WithPriorityAndFairness\` skips long-running requests that are not watches), so a log stream
-  takes no token; the create and the batched deletes do: (200 creates + 4 batches − 100) ÷ 50/s
-  = 2.1 s at the least. On a loaded machine that is below the floor's own time; on a quiet one
-  the floor (about 7 ms a task, 1.4 s) creates pods faster than 50 a second, so the limit, not
-  the engine, bounds row 1 (lifted, 1b, the engine is below the floor). Meeting row 1's target
-  at the shipped settings needs a higher default limit: a product decision left open. Before issue 16 four requests per task took tokens and
+  faster than this floor without the limit (1b). The client's limit (inputs \`api-qps\`,
+  default ${DEFAULT_QPS} requests/s as kube-scheduler's own client, which binds every pod; \`api-burst\`,
+  default ${DEFAULT_BURST} as kubectl's discovery client) counts what kube-apiserver counts, and its own
+  limits (max-in-flight and flow control, APF) serve a log stream as a long-running request
+  outside any share (\`LongRunningFunc\`: subresource \`log\`; \`WithPriorityAndFairness\` skips
+  long-running requests that are not watches), so a log stream takes no token; the create, the
+  watch and the batched deletes and state writes do: about 210 for this chain, within the burst,
+  so row 1 and 1b run alike. Until 2026-12-03 the burst was 100: on a quiet machine the floor
+  (about 7 ms a task) creates pods faster than 50 a second, and (200 creates + 4 batches − 100)
+  ÷ 50/s = 2.1 s bounded row 1 at 1.60×; a longer chain of instant tasks than the burst covers
+  is still paced at \`api-qps\` (as the scheduler would pace its pods). Before issue 16 four requests per task took tokens and
   three were in the critical path (create, follow, a second read after the container ended,
   delete): 4.77× the floor, capped by the limit at 14 s.
 - **Wide DAG (2a, 2, 2b).** The scheduler and the engine's own work are within the target since
@@ -141,7 +144,7 @@ client's alone, as on a runner where the API server is elsewhere.
   generation shrinks to 1 MB and grows only to 4 MB semi-spaces (as \`--max-semi-space-size=4\`,
   which runs this DAG as fast); the typed requests and watches share at most 32 connections
   (\`MAX_CONNECTIONS\`, src/kube/client.ts; more requests wait in undici's queue: the shipped
-  50 requests/s never needs more, and fewer TLS handshakes cost less CPU), and the log streams
+  ${DEFAULT_QPS} requests/s never needs more, and fewer TLS handshakes cost less CPU), and the log streams
   share one TLS context instead of one per connection. Side by side, 2026-12-03 19:41–19:43 UTC
   (load average 3–4, two rounds of 3 runs each, alternating): 2,000 tasks 370 and 364 MB before,
   250 and 248 MB after (6.2 and 4.9 s before, 4.5 and 5.0 s after); 200 tasks 255 and 263 MB

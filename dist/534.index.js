@@ -599,8 +599,8 @@ function fitRunState(state, limitBytes) {
 
 // EXTERNAL MODULE: ./lib/engine/index.js + 9 modules
 var engine = __webpack_require__(5291);
-// EXTERNAL MODULE: ./lib/kube/auth.js
-var auth = __webpack_require__(843);
+// EXTERNAL MODULE: ./lib/kube/auth.js + 1 modules
+var auth = __webpack_require__(4998);
 // EXTERNAL MODULE: ./lib/kube/client.js
 var kube_client = __webpack_require__(6254);
 // EXTERNAL MODULE: ./lib/common/clock.js
@@ -2140,7 +2140,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     for (const secret of connection.secrets)
         (0,github_runner/* maskSecret */.$l)(runner, secret);
     const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
-    const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
+    const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig, settings.api);
     runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
     // The post step's sweep is told which pods are this run's before anything may fail: a restart
     // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
@@ -2153,7 +2153,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
         runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
     }
-    const checked = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+    const checked = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null, spec }));
     for (const w of checked.warnings)
         runner.warning(w);
     const secrets = connection.secrets;
@@ -2456,7 +2456,7 @@ async function cleanUpRun(runner, env, namespace, selector, keepPods, keys = nul
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
         for (const secret of connection.secrets)
             (0,github_runner/* maskSecret */.$l)(runner, secret);
-        const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig);
+        const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig, settings.api);
         // The main step saved the run's public keys: only pods they signed are the run's to delete.
         let proof;
         if (keys !== null) {

@@ -13,7 +13,7 @@ export const modules = {
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(6760);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(3302);
 /* harmony import */ var _engine_index_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(5291);
-/* harmony import */ var _kube_auth_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(843);
+/* harmony import */ var _kube_auth_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(4998);
 /* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(6254);
 /* harmony import */ var _kube_pod_api_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(2403);
 /* harmony import */ var _kube_pod_proof_js__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(6877);
@@ -46,7 +46,7 @@ async function runLocal(run, io) {
         const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
         const client = (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_5__/* .createClient */ .UU)(connection.kubeConfig);
         io.stderr(`cluster ${client.server}, namespace ${namespace}\n`);
-        const checked = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_4__/* .preflight */ .Mz)(client, namespace, 'run');
+        const checked = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_4__/* .preflight */ .Mz)(client, namespace, 'run', { spec: run.spec });
         for (const w of checked.warnings)
             io.stderr(`warning: ${w}\n`);
         const context = (0,_io_js__WEBPACK_IMPORTED_MODULE_9__/* .localContext */ .N)(io.env);

@@ -4,7 +4,7 @@
  * k8s.io/apimachinery/pkg/util/validation.
  */
 import { randomUUID } from 'node:crypto';
-import { cause, invalid, type StatusCause } from './status.ts';
+import { ApiError, cause, invalid, type StatusCause } from './status.ts';
 import type { KObject } from './selectors.ts';
 import type { ResourceInfo } from './resources.ts';
 
@@ -133,6 +133,42 @@ export function validate(obj: KObject, res: ResourceInfo): void {
     }
   }
   if (causes.length) throw invalid(res.kind, res.group, obj.metadata.name ?? '', causes);
+}
+
+/** The ServiceAccount a pod runs as: `serviceAccountName`, else the deprecated `serviceAccount`, else "default". */
+export function podServiceAccount(pod: KObject): string {
+  const spec = (pod.spec ?? {}) as { serviceAccountName?: unknown; serviceAccount?: unknown };
+  if (typeof spec.serviceAccountName === 'string' && spec.serviceAccountName) return spec.serviceAccountName;
+  if (typeof spec.serviceAccount === 'string' && spec.serviceAccount) return spec.serviceAccount;
+  return 'default';
+}
+
+/**
+ * The ServiceAccount admission plugin (plugin/pkg/admission/serviceaccount): a pod whose
+ * ServiceAccount does not exist in its namespace is refused with 403, before validation (it is a
+ * mutating plugin) and on a dry run too, named as the request named it (`generateName` when the
+ * name is still to be generated). `exists` looks the ServiceAccount up.
+ */
+export function admitServiceAccount(pod: KObject, namespace: string, exists: (name: string) => boolean): void {
+  const sa = podServiceAccount(pod);
+  if (exists(sa)) return;
+  const generateName = typeof pod.metadata['generateName'] === 'string' ? pod.metadata['generateName'] : '';
+  const name = pod.metadata.name || generateName;
+  throw new ApiError({
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: `pods "${name}" is forbidden: error looking up service account ${namespace}/${sa}: serviceaccount "${sa}" not found`,
+    reason: 'Forbidden',
+    details: { name, kind: 'pods' },
+    code: 403,
+  });
+}
+
+/** The ServiceAccount a new namespace gets, as kube-controller-manager's service-account controller creates it. */
+export function defaultServiceAccount(namespace: string): KObject {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace } };
 }
 
 function parseImageTag(image: string): string | undefined {

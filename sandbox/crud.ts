@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
-import { applyDefaults, normalizeLease, randomSuffix, validate } from './admission.ts';
+import { admitServiceAccount, applyDefaults, defaultServiceAccount, normalizeLease, randomSuffix, validate } from './admission.ts';
 import { unknownFields } from './fields.ts';
 import { decodeProtobuf } from './protobuf.ts';
 import { jsonPatch, mergePatch, strategicMergePatch, TestFailed } from './patch.ts';
@@ -137,6 +137,8 @@ export async function create(ctx: ServerContext, r: Route, req: IncomingMessage,
       });
     }
   } else delete obj.metadata.namespace;
+  // Mutating admission runs before the name is generated and before validation (as in kube-apiserver).
+  if (r.res.plural === 'pods' && !r.sub) admitServiceAccount(obj, r.namespace!, (sa) => ctx.store.get('serviceaccounts', r.namespace, sa) !== undefined);
   if (!obj.metadata.name && typeof obj.metadata.generateName === 'string' && obj.metadata.generateName) {
     let name: string;
     do name = `${obj.metadata.generateName}${randomSuffix()}`;
@@ -158,7 +160,18 @@ export async function create(ctx: ServerContext, r: Route, req: IncomingMessage,
     send(res, 201, full);
     return;
   }
-  send(res, 201, ctx.store.create(key(r), full));
+  const stored = ctx.store.create(key(r), full);
+  // kube-controller-manager's service-account controller gives every new namespace its
+  // `default` ServiceAccount (the one a pod naming none runs as).
+  if (r.res.plural === 'namespaces') createDefaultServiceAccount(ctx, stored.metadata.name);
+  send(res, 201, stored);
+}
+
+/** Creates a namespace's `default` ServiceAccount unless it exists. */
+function createDefaultServiceAccount(ctx: ServerContext, namespace: string): void {
+  if (ctx.store.get('serviceaccounts', namespace, 'default')) return;
+  const res = RESOURCES.find((x) => x.group === '' && x.plural === 'serviceaccounts')!;
+  ctx.store.create('serviceaccounts', applyDefaults(defaultServiceAccount(namespace), res, now()));
 }
 
 const UNCONDITIONAL_UPDATE = new Set(['configmaps', 'secrets', 'leases', 'namespaces', 'events', 'serviceaccounts']);

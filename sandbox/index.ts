@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import { stringify } from 'yaml';
-import { applyDefaults } from './admission.ts';
+import { applyDefaults, defaultServiceAccount } from './admission.ts';
 import { NodeAgent, type ImageSpec } from './agent.ts';
 import { makeCerts } from './certs.ts';
 import { Counters, Faults } from './faults.ts';
@@ -72,8 +72,10 @@ export interface Sandbox {
   onRequest(listener: RequestObserver): () => void;
   /** Containers the node agent started, for one pod name or in total. */
   containerStarts(podName?: string): number;
-  /** Creates a namespace (no-op if it exists). */
+  /** Creates a namespace and its `default` ServiceAccount (no-op if they exist). */
   createNamespace(name: string): void;
+  /** Creates a ServiceAccount (no-op if it exists): a pod naming one that does not exist is refused (403). */
+  createServiceAccount(namespace: string, name: string): void;
   /** Creates or replaces a secret from plain-text values. */
   createSecret(namespace: string, name: string, stringData: Record<string, string>): void;
   /** Creates or replaces a configmap. */
@@ -154,6 +156,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
   const createNamespace = (name: string): void => {
     if (!store.get('namespaces', undefined, name)) create('namespaces', { metadata: { name } });
+    // Its `default` ServiceAccount, as kube-controller-manager's service-account controller makes it.
+    if (!store.get('serviceaccounts', name, 'default')) create('serviceaccounts', defaultServiceAccount(name));
   };
   for (const n of nodes) {
     const cap = allocatable(n);
@@ -204,6 +208,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     containerStarts: (podName) => agent.containerStarts(podName),
     createNamespace,
+    createServiceAccount(namespace, name) {
+      if (!store.get('serviceaccounts', namespace, name)) create('serviceaccounts', { metadata: { name, namespace } });
+    },
     createSecret(namespace, name, stringData) {
       create('secrets', { metadata: { name, namespace }, stringData });
     },

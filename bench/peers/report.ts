@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DAGS, fmtMs, pct, sum, type PeersRun, type SideResult } from './index.ts';
 import { SECTION_END, SECTION_START } from './section.ts';
+import { DEFAULT_BURST, DEFAULT_QPS } from '../../src/kube/client.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -96,7 +97,7 @@ export function renderPeers(run: PeersRun): string {
         cell(ra, (r) => `${fmtMs(pct(r.handoffsMs, 50))} / ${fmtMs(pct(r.handoffsMs, 99))}`),
         cell(rb, (r) => `${fmtMs(pct(r.handoffsMs, 50))} / ${fmtMs(pct(r.handoffsMs, 99))}`),
         ratio(num(ra, (r) => pct(r.handoffsMs, 50)), num(rb, (r) => pct(r.handoffsMs, 50))) + ' (p50)',
-        "the watch event saying the upstream's container ended; then the engine feeds the scheduler and creates the pod through the client's rate limit (50 requests/s, burst 100), without waiting for the upstream's log to drain (the step log holds its result line until it has); recording the attempt in the run's ConfigMap and deleting the pod come after, off this path",
+        `the watch event saying the upstream's container ended; then the engine feeds the scheduler and creates the pod through the client's rate limit (${DEFAULT_QPS} requests/s, burst ${DEFAULT_BURST}), without waiting for the upstream's log to drain (the step log holds its result line until it has); recording the attempt in the run's ConfigMap and deleting the pod come after, off this path`,
       );
     }
     if ((rb?.retryGapsMs.length ?? 0) > 0 || (ra?.retryGapsMs.length ?? 0) > 0) {

@@ -53,7 +53,7 @@ export async function runOnCluster(
   for (const secret of connection.secrets) maskSecret(runner, secret);
   connection.onNewSecret((secret) => maskSecret(runner, secret));
   const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
-  const client = createClient(connection.kubeConfig);
+  const client = createClient(connection.kubeConfig, settings.api);
   runner.info(`Cluster ${withoutUrlCredentials(client.server)}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
   // The post step's sweep is told which pods are this run's before anything may fail: a restart
   // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
@@ -65,7 +65,7 @@ export async function runOnCluster(
     if (dates.backfill === null) runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
     runner.saveState(STATE.keepPods, settings.keepPods);
   }
-  const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null }));
+  const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null, spec }));
   for (const w of checked.warnings) runner.warning(w);
 
   // The values of params named like credentials are redacted as the connection's are (masked
@@ -405,7 +405,7 @@ export async function cleanUpRun(
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
     connection.onNewSecret((secret) => maskSecret(runner, secret));
-    const client = createClient(connection.kubeConfig);
+    const client = createClient(connection.kubeConfig, settings.api);
     // The main step saved the run's public keys: only pods they signed are the run's to delete.
     let proof: PodProof | undefined;
     if (keys !== null) {

@@ -10,6 +10,7 @@ import { namespaceProblem } from '../spec/names.ts';
 import type { AuthInputs } from '../kube/auth.ts';
 import { backfillDates, parseLogicalDate, RunDateError, runDates } from '../dag/run-dates.ts';
 import { concurrencyLeaseName } from '../kube/lease-name.ts';
+import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.ts';
 
 export type { ConcurrencyPolicy, KeepPods, RerunMode };
 
@@ -40,6 +41,8 @@ export interface Settings {
   backfill: { from: string; to: string; parallel: number } | null;
   /** What tells this run of the DAG apart beyond the runner's variables (src/common/run.ts). */
   identity: RunIdentityInputs;
+  /** The client's rate limit (`api-qps`, `api-burst`): `qps` null sends without a client-side limit. */
+  api: { qps: number | null; burst: number };
 }
 
 /** The inputs that are part of the run's identity or claim (RunContext's `runKey`, `leg`, `jobInstance`). */
@@ -116,6 +119,10 @@ export function readIdentityInputs(getInput: (name: string) => string, problems:
 /** The most log lines per failed task the summary may show (`log-tail-lines`). */
 export const MAX_LOG_TAIL_LINES = 1000;
 
+/** The highest `api-qps` and `api-burst` taken (beyond them, `api-qps: 0` says what is meant). */
+export const MAX_API_QPS = 10_000;
+export const MAX_API_BURST = 100_000;
+
 /** A bad input: the message says which input, what was found and what was expected. */
 export class InputError extends UserError {
   override name = 'InputError';
@@ -181,7 +188,17 @@ export function readSettings(getInput: (name: string) => string): Settings {
     schedule: optional('schedule') ?? null,
     backfill: null,
     identity: readIdentityInputs(getInput, problems),
+    api: { qps: DEFAULT_QPS, burst: DEFAULT_BURST },
   };
+  const qps = getInput('api-qps').trim();
+  if (qps !== '') {
+    // A rate: decimals are fine (0.5 is one request every 2 s); 0 turns the client's limit off.
+    if (/^\d+(\.\d+)?$/.test(qps) && Number(qps) <= MAX_API_QPS) settings.api.qps = Number(qps) === 0 ? null : Number(qps);
+    else problems.push(`Invalid input 'api-qps': '${qps.slice(0, 100)}'. Expected requests per second, a number from 0 to ${MAX_API_QPS.toLocaleString('en-US')} (e.g. 50, or 0.5), or 0 to send without a client-side limit (the API server's priority and fairness then holds the action back).`);
+  }
+  const burst = wholeNumber('api-burst', DEFAULT_BURST, MAX_API_BURST);
+  if (burst < 1) problems.push(`Invalid input 'api-burst': '0'. Expected a whole number from 1 to ${MAX_API_BURST.toLocaleString('en-US')}: how many requests may go at once before 'api-qps' paces them.`);
+  else settings.api.burst = burst;
   try {
     if (settings.logicalDate !== null) parseLogicalDate(settings.logicalDate);
     if (settings.schedule !== null) runDates({ start: 0, schedule: settings.schedule, logicalDate: null });

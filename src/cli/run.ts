@@ -49,7 +49,7 @@ export async function runLocal(run: LocalRun, given: CliIO): Promise<number> {
     const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
     const client = createClient(connection.kubeConfig);
     io.stderr(`cluster ${withoutUrlCredentials(client.server)}, namespace ${namespace}\n`);
-    const checked = await preflight(client, namespace, 'run');
+    const checked = await preflight(client, namespace, 'run', { spec: run.spec });
     for (const w of checked.warnings) io.stderr(`warning: ${w}\n`);
     const context = localContext(io.env);
     const proof = context.runId === null ? undefined : await runKey(io.env, namespace, run.spec.name, context.runId);

@@ -19,6 +19,8 @@ import type { V1ResourceRule, V1SelfSubjectAccessReview, V1SelfSubjectRulesRevie
 import { createClient } from './client.ts';
 import type { KubeClient } from './client.ts';
 import { KubeError, classifyError, describeError } from './errors.ts';
+import { missingServiceAccounts, SERVICE_ACCOUNT_READ, serviceAccountUses } from './preflight-service-accounts.ts';
+import type { DagSpec } from '../spec/types.ts';
 import { formatDuration } from '../common/duration.ts';
 import { urlCredentials } from '../common/url-credentials.ts';
 
@@ -384,14 +386,15 @@ export interface PreflightResult {
  * SelfSubjectRulesReview lists the rules that apply in the namespace; a permission it does not
  * show granted (its list can be `incomplete`, and shows no rule of a webhook authorizer) is asked
  * of the authorizer itself with a SelfSubjectAccessReview, which decides. So a Role that grants
- * everything costs one request, and a missing permission is named exactly as before. Throws one
- * KubeError naming every problem and its fix.
+ * everything costs one request, and a missing permission is named exactly as before. For a run
+ * given its `spec`, every ServiceAccount the spec names must exist (one read per name, only when
+ * those rules grant `get serviceaccounts`). Throws one KubeError naming every problem and its fix.
  */
 export async function preflight(
   target: KubeConfig | KubeClient,
   namespace: string,
   needs: 'run' | 'dry-run',
-  options: { concurrency?: boolean } = {},
+  options: { concurrency?: boolean; spec?: Pick<DagSpec, 'tasks' | 'file'> } = {},
 ): Promise<PreflightResult> {
   const client = target instanceof KubeConfig ? createClient(target) : target;
   const server = client.server;
@@ -440,6 +443,13 @@ export async function preflight(
     }
     // 403: a namespaced Role cannot grant `get namespaces`; the pod create will say if it is missing.
     if (e.kind !== 'forbidden') throw new KubeError(preflightMessage(err, server), e, { cause: err });
+  }
+  // A run (not a dry run, whose server-side dry run meets the plugin for each pod) checks the
+  // ServiceAccounts the spec names, when the rules read above let it (src/kube/preflight-service-accounts.ts).
+  if (needs === 'run' && options.spec !== undefined) {
+    const canRead = granted.some((rule) => ruleGrants(rule, SERVICE_ACCOUNT_READ));
+    const missing = await missingServiceAccounts(client, namespace, serviceAccountUses(options.spec), canRead, options.spec.file);
+    if (missing.length > 0) throw new KubeError(`Nothing was run: ${missing.join('\n')}`);
   }
   return { warnings };
 }

@@ -16,18 +16,26 @@ import { AuthorizationV1Api, CoordinationV1Api, CoreV1Api, Watch } from '@kubern
 import type { Cluster, KubeConfig } from '@kubernetes/client-node';
 import { KubeError, TokenBucket, abortableSleep, withRetry } from './errors.ts';
 import type { RetryOptions } from './errors.ts';
+import { DEFAULT_BURST, DEFAULT_QPS } from './rate-limit.ts';
+
+export { DEFAULT_BURST, DEFAULT_QPS };
 
 /** Options of `createClient`. */
 export interface ClientOptions {
-  /** Sustained requests per second; default 50, as kubectl's (a chain of short tasks needs ~4 requests per task). */
-  qps?: number;
-  /** Requests allowed at once before the rate applies; default 100. */
+  /**
+   * Sustained requests per second (default `DEFAULT_QPS`); `null` sends without a client-side
+   * limit, leaving the server's API Priority and Fairness to hold the client back (429 with
+   * Retry-After, which the retries honour).
+   */
+  qps?: number | null;
+  /** Requests allowed at once before the rate applies (default `DEFAULT_BURST`). */
   burst?: number;
   /** Retry tuning (tests shorten the waits). */
   retry?: Omit<RetryOptions, 'signal' | 'retriable'>;
   /** Called once per request sent to the API server (for counting in tests and debug logs). */
   onRequest?: (what: string) => void;
 }
+
 
 /**
  * Sends one API request through the client's rate limit and retries (`KubeClient.request` is one);
@@ -84,7 +92,8 @@ export interface KubeClient {
 export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}): KubeClient {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new KubeError('The kubeconfig has no current cluster: set current-context or give the `context` input.');
-  const limiter = new TokenBucket({ qps: options.qps ?? 50, burst: options.burst ?? 100 });
+  const qps = options.qps === undefined ? DEFAULT_QPS : options.qps;
+  const limiter = qps === null ? null : new TokenBucket({ qps, burst: options.burst ?? DEFAULT_BURST });
   const server = cluster.server.replace(/\/+$/, '');
   const onRequest = options.onRequest ?? ((): void => {});
   const pooled = reusingConnections(kubeConfig);
@@ -107,14 +116,14 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
     authz: pooled.makeApiClient(AuthorizationV1Api),
     coordination: pooled.makeApiClient(CoordinationV1Api),
     async watchRequest(what, path, query, onEvent, onDone) {
-      await limiter.take();
+      await limiter?.take();
       onRequest(what);
       return watch.watch(path, query, onEvent, onDone);
     },
     request<T>(what: string, fn: () => Promise<T>, opts: { retriable?: (err: unknown) => boolean; signal?: AbortSignal } = {}): Promise<T> {
       return withRetry(
         async () => {
-          await limiter.take();
+          await limiter?.take();
           onRequest(what);
           return fn();
         },
@@ -216,8 +225,8 @@ export function reusingConnections(kubeConfig: KubeConfig, maxConnections: numbe
  * in the Agent's queue for a free connection. Why: each TLS connection holds ~100-200 KB of native
  * memory (OpenSSL's buffers and context, the socket's), and a wide DAG with the rate limit lifted
  * had ~200 of them open, besides its log streams (BENCHMARKS.md, row 2: peak RSS 60-90 MB lower
- * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). The shipped rate limit (50
- * requests/s, burst 100) never needs more than a few. Watches, which hold their connection as long
+ * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). At the shipped rate limit (50
+ * requests/s) a few are enough once the burst is spent. Watches, which hold their connection as long
  * as they last, are on an Agent of their own without this bound (`createClient`).
  */
 export const MAX_CONNECTIONS = 32;

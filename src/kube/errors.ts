@@ -35,6 +35,7 @@ import { KUBERNETES_VERSION } from '../spec/k8s/pod-openapi.ts';
 import { abortableSleep, systemClock } from '../common/clock.ts';
 import { UserError } from '../common/errors.ts';
 import { withoutUrlCredentials } from '../common/url-credentials.ts';
+import { parseQuantity } from './quantity.ts';
 
 export type KubeErrorKind =
   | 'unauthorized'
@@ -246,7 +247,8 @@ export function describeError(err: unknown, what: string, server: string | null)
       // can fix, and says so as `<kind> "<name>" is forbidden: <why>` or in a webhook's words.
       // Anything else (a bare "Forbidden"; a read, which admission never sees) is read as RBAC.
       if (isAdmissionRefusal(e.message)) {
-        return `Could not ${what}: refused by the namespace's admission policy (403). ${e.message}. Change the task (resources, securityContext...) to fit the policy, or ask the cluster's administrators to change it.`;
+        const a = admissionRefusal(e.message);
+        return `Could not ${what}: refused by the namespace's admission policy (403${a.by === 'admission' ? '' : `, ${a.by}`}). ${e.message}. ${a.todo}`;
       }
       return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
     case 'not-found':
@@ -377,8 +379,97 @@ export class TokenBucket {
   }
 }
 
+/** What refused a pod at admission, what to do about it, and whether it can pass later unchanged. */
+export interface AdmissionRefusal {
+  /** Which admission control refused it ("ResourceQuota", "the ServiceAccount admission plugin"...). */
+  by: string;
+  /** What to do, in a sentence or two. */
+  todo: string;
+  /**
+   * True only when the same pod may be admitted later as it is: a ResourceQuota used up by other
+   * pods now (each resource the pod requests fits the quota's hard limit on its own). Everything
+   * else is refused again until the spec or the cluster's policy changes.
+   */
+  mayPassLater: boolean;
+}
+
+/**
+ * Reads a 403 admission message as kube-apiserver (v1.36) words it: the ServiceAccount plugin
+ * (`error looking up service account ns/sa: serviceaccount "sa" not found`), ResourceQuota
+ * (`exceeded quota: q, requested: cpu=2, used: cpu=3, limited: cpu=4`; `failed quota: q: must
+ * specify limits.cpu for: main`), LimitRange (`maximum cpu usage per Container is 1, but limit is
+ * 3`), PodSecurity (`violates PodSecurity "restricted:latest": ...`) and validating webhooks
+ * (`admission webhook "w" denied the request: ...`).
+ */
+export function admissionRefusal(message: string): AdmissionRefusal {
+  const sa = /error looking up service account ([^/\s]+)\/(\S+): serviceaccount "[^"]*" not found/.exec(message);
+  if (sa) {
+    const [, ns, name] = sa;
+    const none = name === 'default' ? ` The task names no pod.serviceAccountName, so it runs as "default", which Kubernetes creates in every namespace and which is missing from ${ns}.` : '';
+    return {
+      by: 'the ServiceAccount admission plugin',
+      todo: `The ServiceAccount "${name}" does not exist in namespace ${ns}: create it (kubectl -n ${ns} create serviceaccount ${name}) or correct pod.serviceAccountName in the spec.${none}`,
+      mayPassLater: false,
+    };
+  }
+  const exceeded = /exceeded quota: ([^,]+), requested: (.*?), used: (.*?), limited: (.*)$/.exec(message);
+  if (exceeded) {
+    const [, quota, requested, , limited] = exceeded;
+    const hard = quantities(limited!);
+    const tooBig = [...quantities(requested!)].filter(([r, q]) => hard.has(r) && q > hard.get(r)!).map(([r]) => r);
+    if (tooBig.length > 0) {
+      return {
+        by: 'ResourceQuota',
+        todo: `The task asks for more ${tooBig.join(', ')} than the ResourceQuota "${quota}" allows in all, so it can never be admitted: lower the task's resources, or ask the cluster's administrators to raise the quota.`,
+        mayPassLater: false,
+      };
+    }
+    return {
+      by: 'ResourceQuota',
+      todo: `Other pods use up the ResourceQuota "${quota}" now; the pod fits it once they finish. Give the task a retries.infrastructure budget long enough to wait for them, lower maxParallel so the run's own pods fit the quota, or ask the cluster's administrators to raise it.`,
+      mayPassLater: true,
+    };
+  }
+  const failedQuota = /failed quota: ([^:]+): must specify (.*)$/.exec(message);
+  if (failedQuota) {
+    return {
+      by: 'ResourceQuota',
+      todo: `The ResourceQuota "${failedQuota[1]}" requires every pod to set ${failedQuota[2]}: set them in the task's resources (or in defaults.resources).`,
+      mayPassLater: false,
+    };
+  }
+  if (/\b(maximum|minimum) \S+ usage per (Container|Pod)\b|\bmust be less than or equal to \S+ limit\b|limit to request ratio/.test(message)) {
+    return { by: 'LimitRange', todo: "A LimitRange in the namespace bounds each container's resources: fit the task's resources within it (kubectl describe limitrange -n NAMESPACE shows the bounds).", mayPassLater: false };
+  }
+  const pss = /violates PodSecurity "([^":]+)(?::[^"]*)?"/.exec(message);
+  if (pss) {
+    return {
+      by: 'PodSecurity',
+      todo: `The namespace enforces the PodSecurity level "${pss[1]}" (its label pod-security.kubernetes.io/enforce): change the task's pod.securityContext and pod.containerSecurityContext as the message says, or ask the cluster's administrators for another level.`,
+      mayPassLater: false,
+    };
+  }
+  const webhook = /admission webhook "([^"]+)" denied the request/.exec(message);
+  if (webhook) {
+    return { by: `the validating admission webhook "${webhook[1]}"`, todo: "Change the task as the webhook's message says, or ask the webhook's owners.", mayPassLater: false };
+  }
+  return { by: 'admission', todo: "Change the task (resources, securityContext...) to fit the namespace's policy, or ask the cluster's administrators to change it.", mayPassLater: false };
+}
+
+/** `cpu=2,memory=1Gi` as resource → amount (unparseable amounts left out). */
+function quantities(list: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const part of list.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const q = parseQuantity(part.slice(eq + 1).trim());
+    if (q !== null) out.set(part.slice(0, eq).trim(), q);
+  }
+  return out;
+}
+
 /** Whether a 403's message is admission refusing an object (not RBAC refusing a request). */
-function isAdmissionRefusal(message: string): boolean {
+export function isAdmissionRefusal(message: string): boolean {
   if (/\bcannot \S+ resource\b/.test(message)) return false;
-  return /\bis forbidden: (?!User\b)|exceeded quota|violates PodSecurity|admission webhook|denied the request/.test(message);
+  return /\bis forbidden: (?!User\b)|exceeded quota|failed quota|violates PodSecurity|admission webhook|denied the request/.test(message);
 }

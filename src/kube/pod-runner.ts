@@ -16,7 +16,7 @@
  * the engine makes to the cluster goes through the same PodApi.
  */
 import type { AttemptOutcome } from '../dag/types.ts';
-import { classifyError, describeError } from './errors.ts';
+import { admissionRefusal, classifyError, describeError, isAdmissionRefusal } from './errors.ts';
 import { LogFollower } from './logs.ts';
 import type { PodApi } from './pod-api.ts';
 import type { PodReaper } from './reaper.ts';
@@ -130,7 +130,8 @@ export class AttemptPod {
    * is settled by reading the pod: found, it is adopted on the same terms; absent, the create is
    * sent again (at most three rounds, then an infrastructure failure); unreadable, it counts as
    * created, and the pod is read whole and checked when the watch first shows it (`vet`). Any
-   * other refusal is a configuration failure: the cluster refused the pod itself.
+   * other refusal is a configuration failure: the cluster refused the pod itself (but a
+   * ResourceQuota that other pods use up now is an infrastructure failure: it may admit it later).
    */
   async create(rendered: V1Pod): Promise<CreateResult> {
     const { api, namespace } = this.#o;
@@ -146,7 +147,11 @@ export class AttemptPod {
         if (e.kind === 'conflict') break;
         const ambiguous = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled';
         if (!ambiguous) {
-          return { ok: false, failure: failure('configuration', e.reason ?? e.kind, describeError(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+          // Refused: the pod does not exist. A ResourceQuota used up by other pods now admits the
+          // same pod later: an infrastructure failure, retried on that budget after the retry
+          // delay. Any other refusal comes back until the spec or the cluster changes.
+          const later = e.kind === 'forbidden' && isAdmissionRefusal(e.message) && admissionRefusal(e.message).mayPassLater;
+          return { ok: false, failure: failure(later ? 'infrastructure' : 'configuration', later ? 'ExceededQuota' : (e.reason ?? e.kind), describeError(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
         }
         // The create (or one of its retries) may have reached the server though no answer came
         // back: it counts as done until a read proves otherwise. A pod that exists is this

@@ -1,7 +1,8 @@
 /**
  * What only the real control plane can settle (POD_DAG_TEST_CLUSTER=control-plane; skipped on the
  * sandbox, which has no PodSecurity, no ResourceQuota admission and no kube-scheduler): dry-run
- * meets real admission, an unschedulable pod quotes the real scheduler, a pod deleted by someone
+ * meets real admission (and a run its refusals: which are retried, what each says to do), an
+ * unschedulable pod quotes the real scheduler, a pod deleted by someone
  * else is an infrastructure failure, and the log follower reads kube-apiserver's pods/log proxy
  * (to the node agent's kubelet API) to the end. Through dist/index.js.
  */
@@ -15,6 +16,8 @@ import { runStep, type StepResult } from '../harness/action.ts';
 
 const RESTRICTED = 'restricted-ns';
 const QUOTA = 'quota-ns';
+const CPU_QUOTA = 'cpu-quota-ns';
+const LIMITED = 'limit-range-ns';
 const PLAIN = 'real-server';
 
 let cluster: TestCluster;
@@ -38,7 +41,7 @@ const show = (s: StepResult) => `exit ${s.exitCode}\n${s.maskedLog}\n${s.stderr}
 
 describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () => {
   beforeAll(async () => {
-    cluster = await startTestCluster({ namespaces: [RESTRICTED, QUOTA, PLAIN] });
+    cluster = await startTestCluster({ namespaces: [RESTRICTED, QUOTA, CPU_QUOTA, LIMITED, PLAIN] });
     const kc = new k8s.KubeConfig();
     kc.loadFromString(cluster.kubeconfig());
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -53,6 +56,15 @@ describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () =>
       namespace: QUOTA,
       name: 'one-pod',
       body: { metadata: { name: 'one-pod' }, spec: { hard: { pods: '1' } }, status: { hard: { pods: '1' }, used: { pods: '1' } } },
+    });
+    // A LimitRange: no container may have more than one core.
+    await core.createNamespacedLimitRange({ namespace: LIMITED, body: { metadata: { name: 'one-core' }, spec: { limits: [{ type: 'Container', max: { cpu: '1' } }] } } });
+    // A CPU quota no single pod asking for more than 2 cores can ever fit.
+    await core.createNamespacedResourceQuota({ namespace: CPU_QUOTA, body: { metadata: { name: 'cpu-limit' }, spec: { hard: { 'limits.cpu': '2' } } } });
+    await core.replaceNamespacedResourceQuotaStatus({
+      namespace: CPU_QUOTA,
+      name: 'cpu-limit',
+      body: { metadata: { name: 'cpu-limit' }, spec: { hard: { 'limits.cpu': '2' } }, status: { hard: { 'limits.cpu': '2' }, used: { 'limits.cpu': '0' } } },
     });
   });
 
@@ -94,18 +106,55 @@ describe.runIf(CLUSTER.kind === 'control-plane')('the real control plane', () =>
     expect(errors(s).join('\n')).toContain('exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1');
   });
 
-  it('run: the exceeded quota is a configuration error before anything runs, with the server\'s message', async () => {
-    const s = await step(['version: 1', 'name: over-quota-run', `namespace: ${QUOTA}`, 'tasks:', '  one: {image: "busybox:1.37", command: ["true"]}', ''].join('\n'), {});
+  it('run: a quota other pods use up now is an infrastructure failure, retried on its own budget (not `limit`), with the server\'s message', async () => {
+    const s = await step(['version: 1', 'name: over-quota-run', `namespace: ${QUOTA}`, 'tasks:', '  one: {image: "busybox:1.37", command: ["true"], retries: {limit: 0, delay: 1s, infrastructure: 1}}', ''].join('\n'), {});
     expect(s.exitCode, show(s)).toBe(1);
     expect(JSON.parse(s.outputs['failed-tasks']!)).toEqual(['one']);
     const message = errors(s).join('\n');
-    expect(message).toContain('refused by the namespace\'s admission policy (403)');
+    expect(message).toContain('refused by the namespace\'s admission policy (403, ResourceQuota)');
     expect(message).toContain('exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1');
+    expect(message).toContain('Other pods use up the ResourceQuota "one-pod" now');
     expect(message).not.toMatch(/Grant the permission/);
-    // A configuration failure: not retried (the retry budget is for failures and timeouts).
+    expect(message).toMatch(/Failed after 2 attempts/);
+    expect(s.stdout).toMatch(/one attempt 1 was lost to an infrastructure problem: ExceededQuota: .*retrying in 1s/);
+    expect(s.summary).toMatch(/infrastructure/);
+    expect(await cluster.containerStarts(QUOTA)).toBe(0);
+  });
+
+  it('run: a pod that asks for more than the quota allows in all is a configuration error, not retried', async () => {
+    const s = await step(
+      ['version: 1', 'name: never-fits', `namespace: ${CPU_QUOTA}`, 'tasks:', '  big: {image: "busybox:1.37", command: ["true"], resources: {limits: {cpu: "3"}}, retries: {limit: 2, delay: 1s, infrastructure: 2}}', ''].join('\n'),
+      {},
+    );
+    expect(s.exitCode, show(s)).toBe(1);
+    const message = errors(s).join('\n');
+    expect(message).toContain('exceeded quota: cpu-limit, requested: limits.cpu=3, used: limits.cpu=0, limited: limits.cpu=2');
+    expect(message).toContain('asks for more limits.cpu than the ResourceQuota "cpu-limit" allows in all');
     expect(message).toMatch(/Failed after 1 attempt/);
     expect(s.summary).toMatch(/configuration/);
-    expect(await cluster.containerStarts(QUOTA)).toBe(0);
+  });
+
+  it('run: PodSecurity and LimitRange refusals are configuration failures, not retried, each saying what to do', async () => {
+    const privileged = await step(
+      ['version: 1', 'name: privileged-run', `namespace: ${RESTRICTED}`, 'tasks:', '  root:', '    image: "busybox:1.37"', '    command: ["true"]', '    retries: {limit: 2, delay: 1s, infrastructure: 2}', '    pod: {containerSecurityContext: {privileged: true}}', ''].join('\n'),
+      {},
+    );
+    expect(privileged.exitCode, show(privileged)).toBe(1);
+    const p = errors(privileged).join('\n');
+    expect(p).toContain('(403, PodSecurity)');
+    expect(p).toContain('violates PodSecurity "restricted:latest"');
+    expect(p).toContain('enforces the PodSecurity level "restricted"');
+    expect(p).toMatch(/Failed after 1 attempt/);
+    const big = await step(
+      ['version: 1', 'name: limit-range-run', `namespace: ${LIMITED}`, 'tasks:', '  big: {image: "busybox:1.37", command: ["true"], resources: {limits: {cpu: "3"}}, retries: {limit: 2, delay: 1s, infrastructure: 2}}', ''].join('\n'),
+      {},
+    );
+    expect(big.exitCode, show(big)).toBe(1);
+    const b = errors(big).join('\n');
+    expect(b).toContain('(403, LimitRange)');
+    expect(b).toContain('maximum cpu usage per Container is 1, but limit is 3');
+    expect(b).toMatch(/Failed after 1 attempt/);
+    expect(big.summary).toMatch(/configuration/);
   });
 
   it('an unschedulable pod: a timeout that quotes kube-scheduler\'s own message', async () => {

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { MAX_CONNECTIONS, createClient } from '../../src/kube/client.ts';
+import { DEFAULT_BURST, MAX_CONNECTIONS, createClient } from '../../src/kube/client.ts';
 import { makeCerts } from '../../sandbox/certs.ts';
 import { run, spec, startCluster, type Cluster } from '../engine/helpers.ts';
 
@@ -121,6 +121,23 @@ test('log streams take no rate-limit token (kube-apiserver does not count long-r
     s.resume();
   }
   expect(second).toBe(false);
+});
+
+test('qps null sends without a client-side limit; the default burst lets a wave of 300 through at once', async () => {
+  const kc = new KubeConfig();
+  kc.loadFromString(cluster.sandbox.kubeconfig());
+  // With a bucket of one token refilled every ~3 hours, a second request would wait for hours.
+  const unlimited = createClient(kc, { qps: null, burst: 1 });
+  for (let i = 0; i < 3; i++) await unlimited.request('read namespace', () => unlimited.core.readNamespace({ name: 'default' }));
+  // The shipped default: a slow sustained rate still lets DEFAULT_BURST requests through at once.
+  const shipped = createClient(kc, { qps: 0.0001 });
+  let sent = 0;
+  await Promise.all(Array.from({ length: DEFAULT_BURST }, () => shipped.request('noop', async () => void sent++)));
+  expect(sent).toBe(DEFAULT_BURST);
+  let more = false;
+  void shipped.request('noop', async () => void (more = true)).catch(() => {});
+  await unlimited.request('read namespace', () => unlimited.core.readNamespace({ name: 'default' }));
+  expect(more).toBe(false);
 });
 
 test('requests with the same TLS options share one dispatcher; a renewed client certificate gets a new one', async () => {

@@ -1,7 +1,7 @@
 /** Kubernetes API errors are classified in one place; retries and the rate limit. */
 import { describe, expect, test } from 'vitest';
 import { ApiException } from '@kubernetes/client-node';
-import { TokenBucket, classifyError, describeError, isRetriable, withRetry } from '../../src/kube/errors.ts';
+import { TokenBucket, admissionRefusal, classifyError, describeError, isRetriable, withRetry } from '../../src/kube/errors.ts';
 import { KUBERNETES_VERSION } from '../../src/spec/k8s/pod-openapi.ts';
 
 const status = (code: number, reason: string, message: string, details?: object) =>
@@ -49,6 +49,24 @@ describe('classifyError', () => {
     expect(text).toContain(message);
     expect(text).toMatch(/refused by the namespace's admission policy/);
     expect(text).not.toMatch(/Grant the permission/);
+  });
+
+  test.each([
+    ['pods "p" is forbidden: error looking up service account ns/etl: serviceaccount "etl" not found', 'the ServiceAccount admission plugin', false, /create it \(kubectl -n ns create serviceaccount etl\)/],
+    ['pods "p" is forbidden: error looking up service account ns/default: serviceaccount "default" not found', 'the ServiceAccount admission plugin', false, /names no pod\.serviceAccountName, so it runs as "default".*missing from ns/],
+    ['pods "p" is forbidden: exceeded quota: q, requested: pods=1, used: pods=4, limited: pods=4', 'ResourceQuota', true, /Other pods use up the ResourceQuota "q" now/],
+    ['pods "p" is forbidden: exceeded quota: q, requested: requests.memory=8Gi,requests.cpu=500m, used: requests.memory=1Gi,requests.cpu=0, limited: requests.memory=4Gi,requests.cpu=2', 'ResourceQuota', false, /asks for more requests\.memory than the ResourceQuota "q" allows in all/],
+    ['pods "p" is forbidden: exceeded quota: q, requested: requests.cpu=1500m, used: requests.cpu=1, limited: requests.cpu=2', 'ResourceQuota', true, /Other pods use up/],
+    ['pods "p" is forbidden: failed quota: q: must specify limits.cpu for: main; limits.memory for: main', 'ResourceQuota', false, /requires every pod to set limits\.cpu for: main; limits\.memory for: main/],
+    ['pods "p" is forbidden: maximum cpu usage per Container is 1, but limit is 3', 'LimitRange', false, /LimitRange/],
+    ['pods "p" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true)', 'PodSecurity', false, /level "baseline"/],
+    ['admission webhook "deny.example.com" denied the request: no', 'the validating admission webhook "deny.example.com"', false, /webhook's owners/],
+    ['pods "p" is forbidden: something else', 'admission', false, /fit the namespace's policy/],
+  ])('admission refusal %s', (message, by, mayPassLater, todo) => {
+    const a = admissionRefusal(message);
+    expect(a).toMatchObject({ by, mayPassLater });
+    expect(a.todo).toMatch(todo);
+    expect(describeError(new ApiException(403, 'x', status(403, 'Forbidden', message), {}), 'create pod p', null)).toContain(`(403${by === 'admission' ? '' : `, ${by}`}). ${message}. ${a.todo}`);
   });
 
   test('400 from strict field validation: a configuration error that quotes the server and says what to check', () => {

@@ -1,7 +1,7 @@
 /**
  * The sandbox checked against the real kube-apiserver: one script of API requests (create, get,
  * list, watch from a resourceVersion, update, delete; 403, 404, 409, 422, 400; dry run; field
- * validation) goes to both, and their answers are compared: status codes, the `Status` bodies
+ * validation; the ServiceAccount admission plugin) goes to both, and their answers are compared: status codes, the `Status` bodies
  * (reason, code, details, message) and the types and order of watch events. Runs with
  * POD_DAG_TEST_CLUSTER=control-plane (it needs the real server); differences that do not matter
  * are listed, with why, in sandbox/README.md ("Checked against kube-apiserver").
@@ -120,6 +120,13 @@ async function script(t: Target, viewer: Target): Promise<Record<string, unknown
   out['dry run create'] = essence(await call(t, 'POST', `${pods}?dryRun=All`, pod('dry')));
   out['dry run left nothing: 404'] = essence(await call(t, 'GET', `${pods}/dry`));
   out['unknown field, Strict: 400 BadRequest'] = essence(await call(t, 'POST', `${pods}?fieldValidation=Strict`, pod('typo', { container: { imagePullPolicyy: 'Always' } })));
+  // The ServiceAccount admission plugin: a pod naming a ServiceAccount that does not exist is
+  // refused, on a dry run too, before validation, named by its generateName when it has no name.
+  const orphan = (metadata: Record<string, unknown>) => ({ ...pod('x'), metadata, spec: { ...pod('x').spec, serviceAccountName: 'no-such-sa' } });
+  out['missing ServiceAccount: 403 Forbidden'] = essence(await call(t, 'POST', pods, orphan({ name: 'no-sa' })));
+  out['missing ServiceAccount, dry run: 403'] = essence(await call(t, 'POST', `${pods}?dryRun=All`, orphan({ name: 'no-sa' })));
+  out['missing ServiceAccount before validation, generateName: 403'] = essence(await call(t, 'POST', pods, orphan({ generateName: 'no-sa-', labels: { team: 'not a label value!' } })));
+  out['the namespace\'s default ServiceAccount admits a pod naming none'] = essence(await call(t, 'POST', `${pods}?dryRun=All`, pod('default-sa')));
   out['forbidden: 403 Forbidden'] = essence(await call(viewer, 'POST', cm, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm-v' } }));
   out['delete'] = essence(await call(t, 'DELETE', `${cm}/cm-a`));
   out['delete again: 404'] = essence(await call(t, 'DELETE', `${cm}/cm-a`));

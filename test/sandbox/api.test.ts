@@ -124,6 +124,40 @@ describe('objects', () => {
     expect(ok.headers.warning).toBeUndefined();
   });
 
+  it('refuses a pod whose ServiceAccount does not exist with 403, worded as the ServiceAccount admission plugin, on a dry run too', async () => {
+    const body = podManifest('orphan', {}, { serviceAccountName: 'nope' });
+    const expected = {
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Forbidden', code: 403,
+      message: `pods "orphan" is forbidden: error looking up service account ${ns}/nope: serviceaccount "nope" not found`,
+      details: { name: 'orphan', kind: 'pods' },
+    };
+    for (const q of ['', '?dryRun=All']) {
+      const res = await raw(sandbox, 'POST', `/api/v1/namespaces/${ns}/pods${q}`, { body });
+      expect(res.status).toBe(403);
+      expect(res.json()).toEqual(expected);
+    }
+    // Admission runs before validation, and names the pod by its generateName.
+    const generated = await raw(sandbox, 'POST', `/api/v1/namespaces/${ns}/pods`, { body: { ...body, metadata: { generateName: 'g-', labels: { bad: 'not a value!' } } } });
+    expect(generated.json()).toMatchObject({ code: 403, message: `pods "g-" is forbidden: error looking up service account ${ns}/nope: serviceaccount "nope" not found` });
+    expect(await failure(admin.core.readNamespacedPod({ name: 'orphan', namespace: ns }))).toMatchObject({ code: 404 });
+    sandbox.createServiceAccount(ns, 'nope');
+    const created = await admin.core.createNamespacedPod({ namespace: ns, body, dryRun: 'All' });
+    expect(created.spec?.serviceAccountName).toBe('nope');
+  });
+
+  it('gives every namespace its default ServiceAccount, those made through the API too, so a pod naming none is admitted', async () => {
+    expect(sandbox.get('serviceaccounts', ns, 'default')).toBeDefined();
+    await admin.core.createNamespace({ body: { metadata: { name: 'fresh' } } });
+    expect((await admin.core.readNamespacedServiceAccount({ name: 'default', namespace: 'fresh' })).metadata?.name).toBe('default');
+    const pod = await admin.core.createNamespacedPod({ namespace: 'fresh', body: podManifest('plain', {}), dryRun: 'All' });
+    expect(pod.spec?.serviceAccountName).toBe('default');
+    await admin.core.deleteNamespacedServiceAccount({ name: 'default', namespace: 'fresh' });
+    expect(await failure(admin.core.createNamespacedPod({ namespace: 'fresh', body: podManifest('plain', {}), dryRun: 'All' }))).toMatchObject({
+      code: 403,
+      message: 'pods "plain" is forbidden: error looking up service account fresh/default: serviceaccount "default" not found',
+    });
+  });
+
   it('does not store a dry-run create', async () => {
     const pod = await admin.core.createNamespacedPod({ namespace: ns, body: podManifest('dry', {}), dryRun: 'All' });
     expect(pod.metadata?.uid).toBeTruthy();

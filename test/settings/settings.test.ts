@@ -25,7 +25,18 @@ describe('readSettings', () => {
       schedule: null,
       backfill: null,
       identity: { runKey: null, leg: null, jobInstance: null },
+      api: { qps: 50, burst: 300 },
     });
+  });
+
+  it('reads the client rate limit: a rate (decimals allowed), 0 for none, and a burst of at least 1', () => {
+    expect(readSettings(inputs({ dag: 'a.yaml', 'api-qps': '0.5', 'api-burst': '10' })).api).toEqual({ qps: 0.5, burst: 10 });
+    expect(readSettings(inputs({ dag: 'a.yaml', 'api-qps': '0' })).api).toEqual({ qps: null, burst: 300 });
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-qps': '-1' }))).toThrow(/^Invalid input 'api-qps': '-1'. Expected requests per second, a number from 0 to 10,000 .*or 0 to send without a client-side limit/);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-qps': 'fast' }))).toThrow(/^Invalid input 'api-qps': 'fast'/);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-qps': '20000' }))).toThrow(/^Invalid input 'api-qps': '20000'/);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-burst': '0' }))).toThrow(/^Invalid input 'api-burst': '0'. Expected a whole number from 1 to 100,000/);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-burst': '2.5' }))).toThrow(/^Invalid input 'api-burst': '2.5'. Expected a whole number >= 0/);
   });
 
   it('reads the run-date inputs and checks them before anything runs', () => {

@@ -1,5 +1,5 @@
-export const id = 851;
-export const ids = [851];
+export const id = 896;
+export const ids = [896];
 export const modules = {
 
 /***/ 5291:
@@ -1754,7 +1754,8 @@ class AttemptPod {
      * is settled by reading the pod: found, it is adopted on the same terms; absent, the create is
      * sent again (at most three rounds, then an infrastructure failure); unreadable, it counts as
      * created, and the pod is read whole and checked when the watch first shows it (`vet`). Any
-     * other refusal is a configuration failure: the cluster refused the pod itself.
+     * other refusal is a configuration failure: the cluster refused the pod itself (but a
+     * ResourceQuota that other pods use up now is an infrastructure failure: it may admit it later).
      */
     async create(rendered) {
         const { api, namespace } = this.#o;
@@ -1772,7 +1773,11 @@ class AttemptPod {
                     break;
                 const ambiguous = e.kind === 'network' || e.kind === 'timeout' || e.kind === 'server' || e.kind === 'throttled';
                 if (!ambiguous) {
-                    return { ok: false, failure: failure('configuration', e.reason ?? e.kind, (0,errors/* describeError */.Uc)(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
+                    // Refused: the pod does not exist. A ResourceQuota used up by other pods now admits the
+                    // same pod later: an infrastructure failure, retried on that budget after the retry
+                    // delay. Any other refusal comes back until the spec or the cluster changes.
+                    const later = e.kind === 'forbidden' && (0,errors/* isAdmissionRefusal */.MW)(e.message) && (0,errors/* admissionRefusal */.gi)(e.message).mayPassLater;
+                    return { ok: false, failure: failure(later ? 'infrastructure' : 'configuration', later ? 'ExceededQuota' : (e.reason ?? e.kind), (0,errors/* describeError */.Uc)(err, `create pod ${this.name} in namespace ${namespace}`, api.server)) };
                 }
                 // The create (or one of its retries) may have reached the server though no answer came
                 // back: it counts as done until a read proves otherwise. A pod that exists is this
@@ -2635,20 +2640,74 @@ async function runDag(options) {
 
 /***/ }),
 
-/***/ 843:
+/***/ 4998:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
-/* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   Mz: () => (/* binding */ preflight),
-/* harmony export */   Ng: () => (/* binding */ connect)
-/* harmony export */ });
-/* unused harmony exports CREDENTIAL_PLUGIN_TIMEOUT_MS, CredentialPluginError, guardCredentialPlugin, decodeKubeconfig, LEASE_PERMISSIONS, permissionsFor, MINIMAL_ROLE_YAML, ruleGrants */
-/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(3024);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(6760);
-/* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(9655);
-/* harmony import */ var _client_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(6254);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2474);
-/* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(2081);
+
+// EXPORTS
+__webpack_require__.d(__webpack_exports__, {
+  Ng: () => (/* binding */ connect),
+  Mz: () => (/* binding */ preflight)
+});
+
+// UNUSED EXPORTS: CREDENTIAL_PLUGIN_TIMEOUT_MS, CredentialPluginError, LEASE_PERMISSIONS, MINIMAL_ROLE_YAML, decodeKubeconfig, guardCredentialPlugin, permissionsFor, ruleGrants
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __webpack_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(6760);
+// EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
+var dist = __webpack_require__(9655);
+// EXTERNAL MODULE: ./lib/kube/client.js
+var kube_client = __webpack_require__(6254);
+// EXTERNAL MODULE: ./lib/kube/errors.js
+var errors = __webpack_require__(2474);
+;// CONCATENATED MODULE: ./lib/kube/preflight-service-accounts.js
+
+/** The permission the check needs; granted by `{apiGroups: [""], resources: [serviceaccounts], verbs: [get]}`. */
+const SERVICE_ACCOUNT_READ = { verb: 'get', resource: 'serviceaccounts' };
+/** Every ServiceAccount the spec's tasks name, in the order first named. */
+function serviceAccountUses(spec) {
+    const uses = new Map();
+    for (const task of spec.tasks) {
+        const name = task.pod.serviceAccountName;
+        if (name === undefined || name === '')
+            continue;
+        const use = uses.get(name) ?? { name, tasks: [] };
+        use.tasks.push({ id: task.id, line: task.pos.line, col: task.pos.col });
+        uses.set(name, use);
+    }
+    return [...uses.values()];
+}
+/**
+ * The ServiceAccounts of `uses` that do not exist in `namespace`, each as a sentence naming the
+ * tasks and what to do; `[]` when all exist, or when the check cannot run (see the module's
+ * comment). `canRead` says whether the credentials may get ServiceAccounts there.
+ */
+async function missingServiceAccounts(client, namespace, uses, canRead, file) {
+    if (!canRead || uses.length === 0)
+        return [];
+    const found = await Promise.all(uses.map(async (use) => {
+        try {
+            await client.request(`get serviceaccount ${use.name}`, () => client.core.readNamespacedServiceAccount({ name: use.name, namespace }));
+            return null;
+        }
+        catch (err) {
+            return (0,errors/* classifyError */.fe)(err).kind === 'not-found' ? use : null;
+        }
+    }));
+    return found
+        .filter((use) => use !== null)
+        .map((use) => {
+        const tasks = use.tasks.map((t) => `"${t.id}" (${file}:${t.line}:${t.col})`).join(', ');
+        return `ServiceAccount "${use.name}" does not exist in namespace "${namespace}", and pod.serviceAccountName of task${use.tasks.length > 1 ? 's' : ''} ${tasks} names it: the cluster's ServiceAccount admission would refuse ${use.tasks.length > 1 ? 'their pods' : 'its pod'}. Create it (kubectl -n ${namespace} create serviceaccount ${use.name}) or correct pod.serviceAccountName in the spec.`;
+    });
+}
+
+// EXTERNAL MODULE: ./lib/common/duration.js
+var duration = __webpack_require__(2081);
+;// CONCATENATED MODULE: ./lib/kube/auth.js
+
 
 
 
@@ -2663,7 +2722,7 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
  */
 async function connect(auth, env, options = {}) {
     const secrets = new Set();
-    const kc = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW();
+    const kc = new dist/* KubeConfig */.ypW();
     let source;
     let namespace = null;
     const kubeconfigInput = auth.kubeconfig?.trim();
@@ -2677,13 +2736,13 @@ async function connect(auth, env, options = {}) {
             kc.loadFromString(text);
         }
         catch (err) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig input is not a valid kubeconfig (${err.message.split('\n')[0]}). Give the file's content, as YAML or base64 (e.g. \`base64 -w0 ~/.kube/config\`), in a secret.`);
+            throw new errors/* KubeError */.a3(`The kubeconfig input is not a valid kubeconfig (${err.message.split('\n')[0]}). Give the file's content, as YAML or base64 (e.g. \`base64 -w0 ~/.kube/config\`), in a secret.`);
         }
         source = 'kubeconfig-input';
     }
     else if (auth.server || auth.token) {
         if (!auth.server || !auth.token) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Inputs \`server\` and \`token\` go together: got ${auth.server ? '`server` without `token`' : '`token` without `server`'}. Give both (and \`certificate-authority-data\`), or a \`kubeconfig\`.`);
+            throw new errors/* KubeError */.a3(`Inputs \`server\` and \`token\` go together: got ${auth.server ? '`server` without `token`' : '`token` without `server`'}. Give both (and \`certificate-authority-data\`), or a \`kubeconfig\`.`);
         }
         secrets.add(auth.token);
         let caData;
@@ -2691,33 +2750,33 @@ async function connect(auth, env, options = {}) {
         if (ca)
             caData = ca.startsWith('-----BEGIN') ? Buffer.from(ca, 'utf8').toString('base64') : ca.replace(/\s+/g, '');
         if (caData && !Buffer.from(caData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3('Input `certificate-authority-data` is not a base64-encoded PEM certificate. Give the cluster CA as in a kubeconfig\'s `certificate-authority-data` (base64 of the PEM).');
+            throw new errors/* KubeError */.a3('Input `certificate-authority-data` is not a base64-encoded PEM certificate. Give the cluster CA as in a kubeconfig\'s `certificate-authority-data` (base64 of the PEM).');
         }
         try {
             new URL(auth.server);
         }
         catch {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Input \`server\` is not a URL: "${auth.server}". Expected e.g. https://203.0.113.10:6443.`);
+            throw new errors/* KubeError */.a3(`Input \`server\` is not a URL: "${auth.server}". Expected e.g. https://203.0.113.10:6443.`);
         }
         kc.loadFromClusterAndUser({ name: 'pod-dag', server: auth.server, caData, skipTLSVerify: false }, { name: 'pod-dag', token: auth.token });
         source = 'token-input';
     }
-    else if (env.KUBECONFIG || (homeKubeconfig(env) && (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(homeKubeconfig(env)))) {
-        const files = env.KUBECONFIG ? env.KUBECONFIG.split(node_path__WEBPACK_IMPORTED_MODULE_1__.delimiter).filter((f) => f) : [homeKubeconfig(env)];
+    else if (env.KUBECONFIG || (homeKubeconfig(env) && (0,external_node_fs_.existsSync)(homeKubeconfig(env)))) {
+        const files = env.KUBECONFIG ? env.KUBECONFIG.split(external_node_path_.delimiter).filter((f) => f) : [homeKubeconfig(env)];
         for (const [i, file] of files.entries()) {
-            if (!(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(file)) {
+            if (!(0,external_node_fs_.existsSync)(file)) {
                 if (i === 0 && files.length === 1)
-                    throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`KUBECONFIG points at ${file}, which does not exist. Check the step that should have written it.`);
+                    throw new errors/* KubeError */.a3(`KUBECONFIG points at ${file}, which does not exist. Check the step that should have written it.`);
                 continue;
             }
-            const one = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW();
+            const one = new dist/* KubeConfig */.ypW();
             try {
                 one.loadFromFile(file);
             }
             catch (err) {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig file ${file} is not valid (${err.message.split('\n')[0]}).`);
+                throw new errors/* KubeError */.a3(`The kubeconfig file ${file} is not valid (${err.message.split('\n')[0]}).`);
             }
-            secrets.add((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(file, 'utf8'));
+            secrets.add((0,external_node_fs_.readFileSync)(file, 'utf8'));
             if (kc.clusters.length === 0)
                 kc.loadFromFile(file);
             else
@@ -2727,25 +2786,25 @@ async function connect(auth, env, options = {}) {
     }
     else {
         const dir = options.serviceAccountDir ?? SA_DIR;
-        if (!env.KUBERNETES_SERVICE_HOST || !(0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'token'))) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3('No Kubernetes credentials found. Give the `kubeconfig` input (a kubeconfig in a secret), or `server` + `token` + `certificate-authority-data`, or run a step before this one that writes ~/.kube/config (azure/k8s-set-context, google-github-actions/get-gke-credentials, `aws eks update-kubeconfig`), or run on a runner inside the cluster. If you did pass a secret (`kubeconfig: ${{ secrets.KUBECONFIG }}`), it reached the action empty: check its name and that it exists for this repository or environment; a pull request from a fork is given no secrets (use `mode: plan` there).');
+        if (!env.KUBERNETES_SERVICE_HOST || !(0,external_node_fs_.existsSync)(external_node_path_.join(dir, 'token'))) {
+            throw new errors/* KubeError */.a3('No Kubernetes credentials found. Give the `kubeconfig` input (a kubeconfig in a secret), or `server` + `token` + `certificate-authority-data`, or run a step before this one that writes ~/.kube/config (azure/k8s-set-context, google-github-actions/get-gke-credentials, `aws eks update-kubeconfig`), or run on a runner inside the cluster. If you did pass a secret (`kubeconfig: ${{ secrets.KUBECONFIG }}`), it reached the action empty: check its name and that it exists for this repository or environment; a pull request from a fork is given no secrets (use `mode: plan` there).');
         }
         const host = env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
-        kc.loadFromClusterAndUser({ name: 'in-cluster', server: `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`, caFile: node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'ca.crt'), skipTLSVerify: false }, { name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'token') } } });
-        secrets.add((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'token'), 'utf8').trim());
-        const nsFile = node_path__WEBPACK_IMPORTED_MODULE_1__.join(dir, 'namespace');
-        if ((0,node_fs__WEBPACK_IMPORTED_MODULE_0__.existsSync)(nsFile))
-            namespace = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(nsFile, 'utf8').trim() || null;
+        kc.loadFromClusterAndUser({ name: 'in-cluster', server: `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`, caFile: external_node_path_.join(dir, 'ca.crt'), skipTLSVerify: false }, { name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: external_node_path_.join(dir, 'token') } } });
+        secrets.add((0,external_node_fs_.readFileSync)(external_node_path_.join(dir, 'token'), 'utf8').trim());
+        const nsFile = external_node_path_.join(dir, 'namespace');
+        if ((0,external_node_fs_.existsSync)(nsFile))
+            namespace = (0,external_node_fs_.readFileSync)(nsFile, 'utf8').trim() || null;
         source = 'in-cluster';
     }
     if (auth.context && source !== 'token-input' && source !== 'in-cluster') {
         if (!kc.getContextObject(auth.context)) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Context "${auth.context}" is not in the kubeconfig; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
+            throw new errors/* KubeError */.a3(`Context "${auth.context}" is not in the kubeconfig; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
         }
         kc.setCurrentContext(auth.context);
     }
     if (!kc.getCurrentCluster()) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig has no usable current context (current-context: "${kc.getCurrentContext() ?? ''}"). Set current-context in it or give the \`context\` input; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
+        throw new errors/* KubeError */.a3(`The kubeconfig has no usable current context (current-context: "${kc.getCurrentContext() ?? ''}"). Set current-context in it or give the \`context\` input; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
     }
     if (source !== 'in-cluster')
         namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
@@ -2776,7 +2835,7 @@ async function connect(auth, env, options = {}) {
     catch (err) {
         if (err instanceof CredentialPluginError)
             throw err;
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The kubeconfig's credential plugin failed (${err.message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`);
+        throw new errors/* KubeError */.a3(`The kubeconfig's credential plugin failed (${err.message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`);
     }
     return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
 }
@@ -2786,7 +2845,7 @@ const CREDENTIAL_PLUGIN_TIMEOUT_MS = 60_000;
  * A kubeconfig's exec credential plugin failed, was not found, or did not answer in time; the
  * message never holds what the plugin printed.
  */
-class CredentialPluginError extends _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3 {
+class CredentialPluginError extends errors/* KubeError */.a3 {
     name = 'CredentialPluginError';
 }
 /**
@@ -2841,7 +2900,7 @@ function guardCredentialPlugin(kc, timeoutMs = CREDENTIAL_PLUGIN_TIMEOUT_MS) {
             catch (err) {
                 const command = user.exec?.command ?? user.authProvider?.config?.exec?.command ?? 'the exec plugin';
                 if (timedOut > before) {
-                    throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") did not answer within ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_5__/* .formatDuration */ .a)(timeoutMs)} and was stopped. It may be waiting for an interactive login, which a runner cannot give: run \`${command}\` in a step before this one to see what it waits for; check that the step which logged in to the cloud ran and that the plugin can reach its identity provider.`);
+                    throw new CredentialPluginError(`The kubeconfig's credential plugin \`${command}\` (user "${user.name ?? ''}") did not answer within ${(0,duration/* formatDuration */.a)(timeoutMs)} and was stopped. It may be waiting for an interactive login, which a runner cannot give: run \`${command}\` in a step before this one to see what it waits for; check that the step which logged in to the cloud ran and that the plugin can reach its identity provider.`);
                 }
                 const code = err.code;
                 if (code === 'ENOENT') {
@@ -2855,7 +2914,7 @@ function guardCredentialPlugin(kc, timeoutMs = CREDENTIAL_PLUGIN_TIMEOUT_MS) {
 }
 function homeKubeconfig(env) {
     const home = env.HOME ?? env.USERPROFILE;
-    return home ? node_path__WEBPACK_IMPORTED_MODULE_1__.join(home, '.kube', 'config') : null;
+    return home ? external_node_path_.join(home, '.kube', 'config') : null;
 }
 /** A kubeconfig given as YAML, or as base64 of it; which one is detected, not guessed from a flag. */
 function decodeKubeconfig(input) {
@@ -2941,11 +3000,12 @@ function ruleFor(p) {
  * SelfSubjectRulesReview lists the rules that apply in the namespace; a permission it does not
  * show granted (its list can be `incomplete`, and shows no rule of a webhook authorizer) is asked
  * of the authorizer itself with a SelfSubjectAccessReview, which decides. So a Role that grants
- * everything costs one request, and a missing permission is named exactly as before. Throws one
- * KubeError naming every problem and its fix.
+ * everything costs one request, and a missing permission is named exactly as before. For a run
+ * given its `spec`, every ServiceAccount the spec names must exist (one read per name, only when
+ * those rules grant `get serviceaccounts`). Throws one KubeError naming every problem and its fix.
  */
 async function preflight(target, namespace, needs, options = {}) {
-    const client = target instanceof _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_2__/* .KubeConfig */ .ypW ? (0,_client_js__WEBPACK_IMPORTED_MODULE_3__/* .createClient */ .UU)(target) : target;
+    const client = target instanceof dist/* KubeConfig */.ypW ? (0,kube_client/* createClient */.UU)(target) : target;
     const server = client.server;
     const perms = permissionsFor(needs, options);
     // Neither review needs a permission of its own (every authenticated user may ask), so their
@@ -2966,7 +3026,7 @@ async function preflight(target, namespace, needs, options = {}) {
             return { p, allowed: r.status?.allowed === true };
         }
         catch (err) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err), { cause: err });
+            throw new errors/* KubeError */.a3(preflightMessage(err, server), (0,errors/* classifyError */.fe)(err), { cause: err });
         }
     }));
     const missing = reviews.filter((r) => !r.allowed && r.p.optional === undefined);
@@ -2976,19 +3036,27 @@ async function preflight(target, namespace, needs, options = {}) {
     if (missing.length) {
         const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
         const rules = missing.map((m) => ruleFor(m.p)).join('\n');
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)`);
+        throw new errors/* KubeError */.a3(`The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)`);
     }
     try {
         await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
     }
     catch (err) {
-        const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
+        const e = (0,errors/* classifyError */.fe)(err);
         if (e.kind === 'not-found') {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
+            throw new errors/* KubeError */.a3(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
         }
         // 403: a namespaced Role cannot grant `get namespaces`; the pod create will say if it is missing.
         if (e.kind !== 'forbidden')
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), e, { cause: err });
+            throw new errors/* KubeError */.a3(preflightMessage(err, server), e, { cause: err });
+    }
+    // A run (not a dry run, whose server-side dry run meets the plugin for each pod) checks the
+    // ServiceAccounts the spec names, when the rules read above let it (src/kube/preflight-service-accounts.ts).
+    if (needs === 'run' && options.spec !== undefined) {
+        const canRead = granted.some((rule) => ruleGrants(rule, SERVICE_ACCOUNT_READ));
+        const missing = await missingServiceAccounts(client, namespace, serviceAccountUses(options.spec), canRead, options.spec.file);
+        if (missing.length > 0)
+            throw new errors/* KubeError */.a3(`Nothing was run: ${missing.join('\n')}`);
     }
     return { warnings };
 }
@@ -3004,10 +3072,10 @@ async function rulesGranting(client, namespace, server) {
         return r.status?.resourceRules ?? [];
     }
     catch (err) {
-        const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
+        const e = (0,errors/* classifyError */.fe)(err);
         if (e.kind === 'forbidden' || e.kind === 'not-found' || e.kind === 'invalid')
             return [];
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .KubeError */ .a3(preflightMessage(err, server), e, { cause: err });
+        throw new errors/* KubeError */.a3(preflightMessage(err, server), e, { cause: err });
     }
 }
 /**
@@ -3027,11 +3095,11 @@ function ruleGrants(rule, p) {
         resources.some((r) => r === '*' || r === resource || (p.subresource !== undefined && r === `*/${p.subresource}`)));
 }
 function preflightMessage(err, server) {
-    const e = (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .classifyError */ .fe)(err);
+    const e = (0,errors/* classifyError */.fe)(err);
     if (e.kind === 'unauthorized') {
         return `The Kubernetes API server at ${server} rejected the credentials (401 Unauthorized): the token or client certificate is wrong or expired. Check the kubeconfig/token secret, or that the login step before this one ran.`;
     }
-    return (0,_errors_js__WEBPACK_IMPORTED_MODULE_4__/* .describeError */ .Uc)(err, 'check permissions (SelfSubjectRulesReview, SelfSubjectAccessReview)', server);
+    return (0,errors/* describeError */.Uc)(err, 'check permissions (SelfSubjectRulesReview, SelfSubjectAccessReview)', server);
 }
 
 
@@ -3290,6 +3358,7 @@ function pendingStatus(pod) {
 /* harmony import */ var node_tls__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(1692);
 /* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(9655);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(2474);
+/* harmony import */ var _rate_limit_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(6457);
 /**
  * The connected client bundle: one KubeConfig, the typed APIs we use, and the two rules every
  * request follows: a client-side rate limit (token bucket) and retries of retriable errors
@@ -3299,6 +3368,8 @@ function pendingStatus(pod) {
  * Requests reuse connections (keep-alive): a run makes about four requests per task, and a new
  * TLS handshake for each would cost more than the request itself (BENCHMARKS.md, row 1).
  */
+
+
 
 
 
@@ -3320,7 +3391,8 @@ function createClient(kubeConfig, options = {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster)
         throw new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .KubeError */ .a3('The kubeconfig has no current cluster: set current-context or give the `context` input.');
-    const limiter = new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .TokenBucket */ .qc({ qps: options.qps ?? 50, burst: options.burst ?? 100 });
+    const qps = options.qps === undefined ? _rate_limit_js__WEBPACK_IMPORTED_MODULE_6__/* .DEFAULT_QPS */ .D : options.qps;
+    const limiter = qps === null ? null : new _errors_js__WEBPACK_IMPORTED_MODULE_5__/* .TokenBucket */ .qc({ qps, burst: options.burst ?? _rate_limit_js__WEBPACK_IMPORTED_MODULE_6__/* .DEFAULT_BURST */ .V });
     const server = cluster.server.replace(/\/+$/, '');
     const onRequest = options.onRequest ?? (() => { });
     const pooled = reusingConnections(kubeConfig);
@@ -3343,13 +3415,13 @@ function createClient(kubeConfig, options = {}) {
         authz: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__/* .AuthorizationV1Api */ .NwU),
         coordination: pooled.makeApiClient(_kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__/* .CoordinationV1Api */ .hSW),
         async watchRequest(what, path, query, onEvent, onDone) {
-            await limiter.take();
+            await limiter?.take();
             onRequest(what);
             return watch.watch(path, query, onEvent, onDone);
         },
         request(what, fn, opts = {}) {
             return (0,_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .withRetry */ .bD)(async () => {
-                await limiter.take();
+                await limiter?.take();
                 onRequest(what);
                 return fn();
             }, { ...options.retry, ...opts });
@@ -3449,8 +3521,8 @@ function reusingConnections(kubeConfig, maxConnections = MAX_CONNECTIONS) {
  * in the Agent's queue for a free connection. Why: each TLS connection holds ~100-200 KB of native
  * memory (OpenSSL's buffers and context, the socket's), and a wide DAG with the rate limit lifted
  * had ~200 of them open, besides its log streams (BENCHMARKS.md, row 2: peak RSS 60-90 MB lower
- * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). The shipped rate limit (50
- * requests/s, burst 100) never needs more than a few. Watches, which hold their connection as long
+ * at 2,000 tasks with 32, and no slower: fewer TLS handshakes). At the shipped rate limit (50
+ * requests/s) a few are enough once the burst is spent. Watches, which hold their connection as long
  * as they last, are on an Agent of their own without this bound (`createClient`).
  */
 const MAX_CONNECTIONS = 32;
@@ -3513,8 +3585,11 @@ function fingerprint(options) {
 /* harmony export */   X_: () => (/* binding */ checkPods),
 /* harmony export */   rn: () => (/* binding */ kubeClusterReader)
 /* harmony export */ });
-/* unused harmony exports podReferences, parseQuantity, nodeProblems */
+/* unused harmony exports podReferences, nodeProblems */
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2474);
+/* harmony import */ var _quantity_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(724);
+
+
 
 /** The reader of a connected client. */
 function kubeClusterReader(client) {
@@ -3580,22 +3655,6 @@ function podReferences(pod) {
         add('Secret', s.name, [], false);
     return [...refs.values()];
 }
-const DECIMAL = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-const BINARY = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-/** A Kubernetes quantity (`500m`, `4Gi`, `1e3`, `2`) as a number of base units, or `null`. */
-function parseQuantity(text) {
-    if (typeof text === 'number')
-        return text;
-    const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E)?)$/.exec(text.trim());
-    if (m === null)
-        return null;
-    const n = Number(m[1]);
-    if (m[2] !== undefined)
-        return n * BINARY[m[2]];
-    if (m[3] !== undefined)
-        return n * 10 ** Number(m[3].slice(1));
-    return n * DECIMAL[m[4] ?? ''];
-}
 function matchesExpression(labels, r) {
     const has = Object.hasOwn(labels, r.key);
     const value = labels[r.key];
@@ -3638,7 +3697,7 @@ function nodeProblems(pod, nodes) {
         // A resource with a limit and no request is requested at its limit, as the API server defaults it.
         const merged = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
         for (const [k, v] of Object.entries(merged)) {
-            const q = parseQuantity(v);
+            const q = (0,_quantity_js__WEBPACK_IMPORTED_MODULE_1__/* .parseQuantity */ .L)(v);
             if (q !== null)
                 requests.set(k, (requests.get(k) ?? 0) + q);
         }
@@ -3667,7 +3726,7 @@ function nodeProblems(pod, nodes) {
         }
         const allocatable = node.status?.allocatable ?? {};
         const short = [...requests].filter(([k, need]) => {
-            const have = parseQuantity(allocatable[k] ?? '0') ?? 0;
+            const have = (0,_quantity_js__WEBPACK_IMPORTED_MODULE_1__/* .parseQuantity */ .L)(allocatable[k] ?? '0') ?? 0;
             return need > have;
         });
         if (short.length > 0) {
@@ -3758,17 +3817,20 @@ async function checkPods(pods, namespace, reader) {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   MW: () => (/* binding */ isAdmissionRefusal),
 /* harmony export */   Mf: () => (/* reexport safe */ _common_clock_js__WEBPACK_IMPORTED_MODULE_0__.Mf),
 /* harmony export */   Uc: () => (/* binding */ describeError),
 /* harmony export */   a3: () => (/* binding */ KubeError),
 /* harmony export */   bD: () => (/* binding */ withRetry),
 /* harmony export */   fe: () => (/* binding */ classifyError),
+/* harmony export */   gi: () => (/* binding */ admissionRefusal),
 /* harmony export */   qc: () => (/* binding */ TokenBucket)
 /* harmony export */ });
 /* unused harmony exports retryAfterMs, isRetriable */
-/* harmony import */ var _spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(1578);
+/* harmony import */ var _spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(1578);
 /* harmony import */ var _common_clock_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9419);
-/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3302);
+/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(3302);
+/* harmony import */ var _quantity_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(724);
 /**
  * Kubernetes API errors, classified in ONE place (as client-go's retrywatcher and util/retry do).
  *
@@ -3803,8 +3865,9 @@ async function checkPods(pods, namespace, reader) {
 /** What an error from the API server (or the way to it) means for us. */
 
 
+
 /** An error we raise ourselves with a message fit for the user (no stack trace needed). */
-class KubeError extends _common_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .y {
+class KubeError extends _common_errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y {
     /** The classification of the underlying API error, when there was one. */
     info;
     constructor(message, info = null, options) {
@@ -3988,7 +4051,8 @@ function describeError(err, what, server) {
             // can fix, and says so as `<kind> "<name>" is forbidden: <why>` or in a webhook's words.
             // Anything else (a bare "Forbidden"; a read, which admission never sees) is read as RBAC.
             if (isAdmissionRefusal(e.message)) {
-                return `Could not ${what}: refused by the namespace's admission policy (403). ${e.message}. Change the task (resources, securityContext...) to fit the policy, or ask the cluster's administrators to change it.`;
+                const a = admissionRefusal(e.message);
+                return `Could not ${what}: refused by the namespace's admission policy (403${a.by === 'admission' ? '' : `, ${a.by}`}). ${e.message}. ${a.todo}`;
             }
             return `Could not ${what}: forbidden (403). ${e.message}. Grant the permission with a Role bound to this identity (see the README's minimal Role).`;
         case 'not-found':
@@ -3997,7 +4061,7 @@ function describeError(err, what, server) {
             return `Could not ${what}: the cluster rejected it as invalid (422). ${e.message}${e.causes.length ? ` (${e.causes.join('; ')})` : ''}`;
         case 'bad-request':
             if (/strict decoding error/.test(e.message)) {
-                return `Could not ${what}: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${e.message}. The spec's pod: fields are checked offline against Kubernetes ${_spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_2__/* .KUBERNETES_VERSION */ .Q2}: check that the cluster's version has this field.`;
+                return `Could not ${what}: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${e.message}. The spec's pod: fields are checked offline against Kubernetes ${_spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_3__/* .KUBERNETES_VERSION */ .Q2}: check that the cluster's version has this field.`;
             }
             return `Could not ${what}: the cluster refused the request (400 BadRequest). ${e.message}`;
         case 'tls':
@@ -4089,11 +4153,86 @@ class TokenBucket {
         return next;
     }
 }
+/**
+ * Reads a 403 admission message as kube-apiserver (v1.36) words it: the ServiceAccount plugin
+ * (`error looking up service account ns/sa: serviceaccount "sa" not found`), ResourceQuota
+ * (`exceeded quota: q, requested: cpu=2, used: cpu=3, limited: cpu=4`; `failed quota: q: must
+ * specify limits.cpu for: main`), LimitRange (`maximum cpu usage per Container is 1, but limit is
+ * 3`), PodSecurity (`violates PodSecurity "restricted:latest": ...`) and validating webhooks
+ * (`admission webhook "w" denied the request: ...`).
+ */
+function admissionRefusal(message) {
+    const sa = /error looking up service account ([^/\s]+)\/(\S+): serviceaccount "[^"]*" not found/.exec(message);
+    if (sa) {
+        const [, ns, name] = sa;
+        const none = name === 'default' ? ` The task names no pod.serviceAccountName, so it runs as "default", which Kubernetes creates in every namespace and which is missing from ${ns}.` : '';
+        return {
+            by: 'the ServiceAccount admission plugin',
+            todo: `The ServiceAccount "${name}" does not exist in namespace ${ns}: create it (kubectl -n ${ns} create serviceaccount ${name}) or correct pod.serviceAccountName in the spec.${none}`,
+            mayPassLater: false,
+        };
+    }
+    const exceeded = /exceeded quota: ([^,]+), requested: (.*?), used: (.*?), limited: (.*)$/.exec(message);
+    if (exceeded) {
+        const [, quota, requested, , limited] = exceeded;
+        const hard = quantities(limited);
+        const tooBig = [...quantities(requested)].filter(([r, q]) => hard.has(r) && q > hard.get(r)).map(([r]) => r);
+        if (tooBig.length > 0) {
+            return {
+                by: 'ResourceQuota',
+                todo: `The task asks for more ${tooBig.join(', ')} than the ResourceQuota "${quota}" allows in all, so it can never be admitted: lower the task's resources, or ask the cluster's administrators to raise the quota.`,
+                mayPassLater: false,
+            };
+        }
+        return {
+            by: 'ResourceQuota',
+            todo: `Other pods use up the ResourceQuota "${quota}" now; the pod fits it once they finish. Give the task a retries.infrastructure budget long enough to wait for them, lower maxParallel so the run's own pods fit the quota, or ask the cluster's administrators to raise it.`,
+            mayPassLater: true,
+        };
+    }
+    const failedQuota = /failed quota: ([^:]+): must specify (.*)$/.exec(message);
+    if (failedQuota) {
+        return {
+            by: 'ResourceQuota',
+            todo: `The ResourceQuota "${failedQuota[1]}" requires every pod to set ${failedQuota[2]}: set them in the task's resources (or in defaults.resources).`,
+            mayPassLater: false,
+        };
+    }
+    if (/\b(maximum|minimum) \S+ usage per (Container|Pod)\b|\bmust be less than or equal to \S+ limit\b|limit to request ratio/.test(message)) {
+        return { by: 'LimitRange', todo: "A LimitRange in the namespace bounds each container's resources: fit the task's resources within it (kubectl describe limitrange -n NAMESPACE shows the bounds).", mayPassLater: false };
+    }
+    const pss = /violates PodSecurity "([^":]+)(?::[^"]*)?"/.exec(message);
+    if (pss) {
+        return {
+            by: 'PodSecurity',
+            todo: `The namespace enforces the PodSecurity level "${pss[1]}" (its label pod-security.kubernetes.io/enforce): change the task's pod.securityContext and pod.containerSecurityContext as the message says, or ask the cluster's administrators for another level.`,
+            mayPassLater: false,
+        };
+    }
+    const webhook = /admission webhook "([^"]+)" denied the request/.exec(message);
+    if (webhook) {
+        return { by: `the validating admission webhook "${webhook[1]}"`, todo: "Change the task as the webhook's message says, or ask the webhook's owners.", mayPassLater: false };
+    }
+    return { by: 'admission', todo: "Change the task (resources, securityContext...) to fit the namespace's policy, or ask the cluster's administrators to change it.", mayPassLater: false };
+}
+/** `cpu=2,memory=1Gi` as resource → amount (unparseable amounts left out). */
+function quantities(list) {
+    const out = new Map();
+    for (const part of list.split(',')) {
+        const eq = part.indexOf('=');
+        if (eq < 0)
+            continue;
+        const q = (0,_quantity_js__WEBPACK_IMPORTED_MODULE_1__/* .parseQuantity */ .L)(part.slice(eq + 1).trim());
+        if (q !== null)
+            out.set(part.slice(0, eq).trim(), q);
+    }
+    return out;
+}
 /** Whether a 403's message is admission refusing an object (not RBAC refusing a request). */
 function isAdmissionRefusal(message) {
     if (/\bcannot \S+ resource\b/.test(message))
         return false;
-    return /\bis forbidden: (?!User\b)|exceeded quota|violates PodSecurity|admission webhook|denied the request/.test(message);
+    return /\bis forbidden: (?!User\b)|exceeded quota|failed quota|violates PodSecurity|admission webhook|denied the request/.test(message);
 }
 
 
@@ -4475,6 +4614,33 @@ function quantity(q) {
     if (m === null)
         return null;
     return Number(m[1]) * SUFFIX[m[2] ?? ''];
+}
+
+
+/***/ }),
+
+/***/ 724:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   L: () => (/* binding */ parseQuantity)
+/* harmony export */ });
+/** Kubernetes resource quantities (`500m`, `4Gi`, `1e3`), as numbers of base units. */
+const DECIMAL = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const BINARY = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+/** A Kubernetes quantity (`500m`, `4Gi`, `1e3`, `2`) as a number of base units, or `null`. */
+function parseQuantity(text) {
+    if (typeof text === 'number')
+        return text;
+    const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E)?)$/.exec(text.trim());
+    if (m === null)
+        return null;
+    const n = Number(m[1]);
+    if (m[2] !== undefined)
+        return n * BINARY[m[2]];
+    if (m[3] !== undefined)
+        return n * 10 ** Number(m[3].slice(1));
+    return n * DECIMAL[m[4] ?? ''];
 }
 
 
