@@ -610,7 +610,7 @@ var classify = __webpack_require__(2239);
 // EXTERNAL MODULE: ./lib/kube/errors.js
 var kube_errors = __webpack_require__(2474);
 // EXTERNAL MODULE: ./lib/kube/pod.js
-var pod = __webpack_require__(1794);
+var kube_pod = __webpack_require__(1794);
 // EXTERNAL MODULE: ./lib/kube/pod-api.js
 var pod_api = __webpack_require__(2403);
 // EXTERNAL MODULE: ./lib/kube/watch.js
@@ -643,12 +643,12 @@ const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.s
 async function settleEarlierAttempts(o) {
     if (o.runAttempt <= 1)
         return;
-    const selector = (0,pod/* runSelector */.fC)(o.spec.name, o.runId, o.scope ?? null);
+    const selector = (0,kube_pod/* runSelector */.fC)(o.spec.name, o.runId, o.scope ?? null);
     const earlier = new Map();
     const refused = new Set();
     let changed = () => { };
     const watcher = new watch/* PodWatcher */.u((0,pod_api/* kubePodApi */.t)(o.client), o.namespace, selector, (e) => {
-        const attempt = Number(e.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt] ?? NaN);
+        const attempt = Number(e.pod.metadata?.labels?.[kube_pod/* LABELS */.kg.runAttempt] ?? NaN);
         if (!(attempt < o.runAttempt))
             return;
         const name = e.pod.metadata?.name ?? '';
@@ -668,8 +668,8 @@ async function settleEarlierAttempts(o) {
         .filter(([, s]) => !ended(s))
         .map(([name, s]) => ({
         name,
-        task: s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '?',
-        runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]),
+        task: s.pod.metadata?.labels?.[kube_pod/* LABELS */.kg.task] ?? '?',
+        runAttempt: Number(s.pod.metadata?.labels?.[kube_pod/* LABELS */.kg.runAttempt]),
         phase: s.pod.status?.phase ?? 'Pending',
     }));
     await watcher.start();
@@ -696,7 +696,7 @@ async function settleEarlierAttempts(o) {
         watcher.stop();
     }
     const ends = [...earlier.entries()]
-        .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[pod/* LABELS */.kg.taskAttempt]) }))
+        .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[kube_pod/* LABELS */.kg.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[kube_pod/* LABELS */.kg.taskAttempt]) }))
         .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
         .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
     if (ends.length === 0)
@@ -705,7 +705,7 @@ async function settleEarlierAttempts(o) {
     const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
     const now = (o.now ?? clock/* systemClock */.ml.now)();
     for (const e of ends) {
-        const taskId = e.s.pod.metadata?.labels?.[pod/* LABELS */.kg.task] ?? '';
+        const taskId = e.s.pod.metadata?.labels?.[kube_pod/* LABELS */.kg.task] ?? '';
         // A matrix instance is recorded under its own id, with its task's fingerprint.
         const task = tasks.get(taskId) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(taskId));
         if (task === undefined)
@@ -717,7 +717,7 @@ async function settleEarlierAttempts(o) {
         const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
         if (outcome === null)
             continue;
-        const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === pod/* CONTAINER */.MR)?.state?.terminated;
+        const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === kube_pod/* CONTAINER */.MR)?.state?.terminated;
         const started = kubeTimeMs(main?.startedAt) ?? kubeTimeMs(e.s.pod.status?.startTime) ?? created;
         const finished = kubeTimeMs(main?.finishedAt) ?? now;
         await o.store.recordTask({
@@ -953,21 +953,21 @@ function shardName(head, index) {
 /** The labels of a run's state ConfigMaps (the pods' labels without task and attempts). */
 function runStateLabels(dag, runId, repository, scope = null) {
     const labels = {
-        [pod/* LABELS */.kg.managedBy]: pod/* MANAGED_BY */.Kf,
-        [pod/* LABELS */.kg.dag]: (0,pod/* labelValue */.w)(dag),
-        [pod/* LABELS */.kg.runId]: (0,pod/* labelValue */.w)(runId),
+        [kube_pod/* LABELS */.kg.managedBy]: kube_pod/* MANAGED_BY */.Kf,
+        [kube_pod/* LABELS */.kg.dag]: (0,kube_pod/* labelValue */.w)(dag),
+        [kube_pod/* LABELS */.kg.runId]: (0,kube_pod/* labelValue */.w)(runId),
     };
     if (scope)
-        labels[pod/* LABELS */.kg.runScope] = scope;
+        labels[kube_pod/* LABELS */.kg.runScope] = scope;
     if (repository)
-        labels[pod/* LABELS */.kg.repository] = (0,pod/* labelValue */.w)(repository);
+        labels[kube_pod/* LABELS */.kg.repository] = (0,kube_pod/* labelValue */.w)(repository);
     return labels;
 }
 /** The label selector of every ConfigMap of a run's state (head, shards, or a v1 state). */
 function runStateSelector(dag, runId, repository, scope = null) {
     const terms = Object.entries(runStateLabels(dag, runId, repository, scope)).map(([k, v]) => `${k}=${v}`);
     if (!repository)
-        terms.push(`!${pod/* LABELS */.kg.repository}`);
+        terms.push(`!${kube_pod/* LABELS */.kg.repository}`);
     return terms.join(',');
 }
 /** The run's state in the cluster: read it at the start, record every attempt's end. */
@@ -1387,7 +1387,7 @@ class RunStore {
             return; // gone again, or unreadable: the retry will tell
         }
         const labels = cm.metadata?.labels ?? {};
-        const ours = Object.entries(this.#labels()).every(([k, v]) => labels[k] === v) && (this.#o.repository !== null || labels[pod/* LABELS */.kg.repository] === undefined);
+        const ours = Object.entries(this.#labels()).every(([k, v]) => labels[k] === v) && (this.#o.repository !== null || labels[kube_pod/* LABELS */.kg.repository] === undefined);
         if (ours)
             return;
         const state = cm.data?.[STATE_KEY];
@@ -1459,8 +1459,8 @@ async function startRerunSession(store, options) {
 
 /** The label selector of everything of this DAG (and repository) that pod-dag-action created. */
 function dagSelector(dag, repository) {
-    const repo = repository ? `${pod/* LABELS */.kg.repository}=${(0,pod/* labelValue */.w)(repository)}` : `!${pod/* LABELS */.kg.repository}`;
-    return `${pod/* LABELS */.kg.managedBy}=${pod/* MANAGED_BY */.Kf},${pod/* LABELS */.kg.dag}=${(0,pod/* labelValue */.w)(dag)},${repo}`;
+    const repo = repository ? `${kube_pod/* LABELS */.kg.repository}=${(0,kube_pod/* labelValue */.w)(repository)}` : `!${kube_pod/* LABELS */.kg.repository}`;
+    return `${kube_pod/* LABELS */.kg.managedBy}=${kube_pod/* MANAGED_BY */.Kf},${kube_pod/* LABELS */.kg.dag}=${(0,kube_pod/* labelValue */.w)(dag)},${repo}`;
 }
 const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
 /** The latest moment a pod showed life: created, started or finished. */
@@ -1485,7 +1485,7 @@ async function removeOldRuns(options) {
     const staleAfter = options.staleAfterMs ?? 3 * 24 * 3_600_000;
     const result = { pods: [], configMaps: [], kept: [], errors: [] };
     const labelSelector = dagSelector(options.dag, options.repository);
-    const current = options.runId === null ? null : (0,pod/* labelValue */.w)(options.runId);
+    const current = options.runId === null ? null : (0,kube_pod/* labelValue */.w)(options.runId);
     let pods;
     let maps;
     try {
@@ -1500,11 +1500,11 @@ async function removeOldRuns(options) {
     }
     const runs = new Map();
     const runOf = (labels) => {
-        const id = labels?.[pod/* LABELS */.kg.runId];
+        const id = labels?.[kube_pod/* LABELS */.kg.runId];
         // Our own label checks again, so a server that ignored part of the selector cannot widen it.
-        if (id === undefined || id === current || labels?.[pod/* LABELS */.kg.managedBy] !== pod/* MANAGED_BY */.Kf || labels[pod/* LABELS */.kg.dag] !== (0,pod/* labelValue */.w)(options.dag))
+        if (id === undefined || id === current || labels?.[kube_pod/* LABELS */.kg.managedBy] !== kube_pod/* MANAGED_BY */.Kf || labels[kube_pod/* LABELS */.kg.dag] !== (0,kube_pod/* labelValue */.w)(options.dag))
             return null;
-        if ((labels[pod/* LABELS */.kg.repository] ?? null) !== (options.repository ? (0,pod/* labelValue */.w)(options.repository) : null))
+        if ((labels[kube_pod/* LABELS */.kg.repository] ?? null) !== (options.repository ? (0,kube_pod/* labelValue */.w)(options.repository) : null))
             return null;
         let run = runs.get(id);
         if (run === undefined)
@@ -1616,7 +1616,7 @@ const HISTORY_RUNS = 20;
 async function readHistory(o) {
     let items;
     try {
-        const selector = `${dagSelector(o.dag, o.repository)},${NOT_A_SHARD}${o.scope ? `,${pod/* LABELS */.kg.runScope}=${o.scope}` : ''}`;
+        const selector = `${dagSelector(o.dag, o.repository)},${NOT_A_SHARD}${o.scope ? `,${kube_pod/* LABELS */.kg.runScope}=${o.scope}` : ''}`;
         items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: selector }))).items;
     }
     catch (err) {
@@ -1969,59 +1969,149 @@ var pod_proof = __webpack_require__(6877);
 ;// CONCATENATED MODULE: ./lib/kube/sweep.js
 
 
+
+
+
+/** How many run ids one list's selector names (`run-id in (…)`): keeps its URL far below any server's limit. */
+const SWEEP_CHUNK = 100;
+/** The SweepTarget of the run of `dag` in `context`'s run attempt, or with `runIds`, of those runs. */
+function sweepTarget(dag, context, runIds = [(0,common_run/* effectiveRunId */.gw)(context)], claim = null) {
+    return { dag, scope: (0,common_run/* runScope */.AO)(context), repository: context.repository, runAttempt: context.runAttempt, runIds, claim };
+}
 /**
- * The post step's sweep: deletes every pod matching `selector` (this run's pods) in `namespace`
- * (with `keepPods`, the ended pods that policy keeps stay). With `proof`, a pod that has the
- * labels but not the proof of the run (src/kube/pod-proof.ts) is not the run's: it is left alone
- * and named in `foreign`, with why. Unless `recorded` (the main step ended and recorded every
- * attempt), ended pods stay and are named in `unrecorded`.
+ * The public keys of the processes that started run attempt `runAttempt` under `claim`, as the
+ * run's state records them, or null when no process did under that claim (the step never
+ * started the run: another step that the action cannot tell from it did, or nobody yet). A state
+ * written before claims (no claim recorded) counts as this step's.
+ */
+function claimedKeys(stored, runAttempt, claim) {
+    const started = (stored?.runAttempts ?? []).filter((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || claimDifferences(r.claim, claim).length === 0));
+    return started.length === 0 ? null : started.flatMap((r) => r.keys ?? []);
+}
+/** The label selectors that together match every pod of the target's runs in its run attempt. */
+function sweepSelectors(target) {
+    const selectors = [];
+    const ids = [...new Set(target.runIds.map(kube_pod/* labelValue */.w))];
+    for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
+        const chunk = ids.slice(i, i + SWEEP_CHUNK);
+        const run = chunk.length === 1 ? `${kube_pod/* LABELS */.kg.runId}=${chunk[0]}` : `${kube_pod/* LABELS */.kg.runId} in (${chunk.join(',')})`;
+        let s = `${kube_pod/* LABELS */.kg.managedBy}=${kube_pod/* MANAGED_BY */.Kf},${kube_pod/* LABELS */.kg.dag}=${(0,kube_pod/* labelValue */.w)(target.dag)},${run}`;
+        if (target.scope)
+            s += `,${kube_pod/* LABELS */.kg.runScope}=${target.scope}`;
+        selectors.push(`${s},${kube_pod/* LABELS */.kg.runAttempt}=${target.runAttempt}`);
+    }
+    return selectors;
+}
+/**
+ * How the run's state records the end of the attempt `pod` ran, or null when it does not: matched
+ * by the pod's name (each attempt records its pod), or for a sensor's poke (only the attempt's
+ * last poke is named) by its task and attempt labels, in the pod's run attempt.
+ */
+function recordedEnd(stored, pod) {
+    if (stored === null)
+        return null;
+    const labels = pod.metadata?.labels ?? {};
+    const name = pod.metadata?.name ?? '';
+    const runAttempt = Number(labels[kube_pod/* LABELS */.kg.runAttempt]);
+    const task = labels[kube_pod/* LABELS */.kg.task];
+    const attempt = Number(labels[kube_pod/* LABELS */.kg.taskAttempt]);
+    if (task !== undefined && Object.hasOwn(stored.tasks, task)) {
+        const entry = stored.tasks[task];
+        if (entry.runAttempt === runAttempt) {
+            const a = entry.attempts.find((x) => x.pod === name || (labels[kube_pod/* LABELS */.kg.poke] !== undefined && x.attempt === attempt));
+            if (a !== undefined)
+                return a.class;
+        }
+    }
+    // A task id too long for a label (its label is cut and hashed): find the pod by name.
+    for (const entry of Object.values(stored.tasks)) {
+        if (entry.runAttempt !== runAttempt)
+            continue;
+        const a = entry.attempts.find((x) => x.pod === name);
+        if (a !== undefined)
+            return a.class;
+    }
+    return null;
+}
+/**
+ * The post step's sweep: deletes the live pods of `target`'s runs in `namespace`, and the ended
+ * ones that `keepPods` does not keep and whose attempts' ends `readState(runId)` (the run's
+ * stored state) records; every other ended pod stays, named in `unrecorded` (without `readState`,
+ * every such pod). With `proof`, a pod that has the labels but not the proof of the run
+ * (src/kube/pod-proof.ts) is not the run's: it is left alone and named in `foreign`, with why.
  * Never throws: problems come back as warnings for the caller to print.
  */
-async function cleanupRun(api, namespace, selector, options = {}) {
-    const deleted = [];
-    const unrecorded = [];
-    const warnings = [];
-    const foreign = [];
-    let pods;
-    try {
-        pods = (await api.list(namespace, selector)).items;
-    }
-    catch (err) {
-        return { deleted, foreign, unrecorded, warnings: [(0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server)] };
-    }
-    await Promise.all(pods.map(async (p) => {
-        const name = p.metadata?.name ?? '';
-        if (p.metadata?.deletionTimestamp)
-            return;
-        const proven = options.proof?.verify(p);
-        if (proven !== undefined && !proven.ok) {
-            foreign.push({ name, problem: proven.problem });
-            return;
+async function cleanupRun(api, namespace, target, options = {}) {
+    const result = { deleted: [], unrecorded: [], warnings: [], foreign: [] };
+    const runIdOf = new Map(target.runIds.map((id) => [(0,kube_pod/* labelValue */.w)(id), id]));
+    // Each run's state, read once and only if one of its ended pods may go.
+    const states = new Map();
+    const stateOf = (runId) => {
+        let s = states.get(runId);
+        if (s === undefined) {
+            const read = options.readState;
+            s = read === undefined ? Promise.resolve(null) : read(runId).catch((err) => (err instanceof Error ? err : new Error(String(err))));
+            states.set(runId, s);
         }
-        // Pods kept on purpose have ended: failed ones with keep-pods on-failure, every ended one
-        // with always. Live leftovers (and, with on-failure, succeeded pods a crash left) go.
-        const phase = p.status?.phase;
-        // `recorded`: the main step ended having written every attempt's end into the run's state.
-        // Otherwise (killed, crashed) an ended pod may be all that says how its task ended: deleting
-        // it would make a re-run run a task that succeeded. It stays for the re-run to record.
-        if (options.recorded !== true && (phase === 'Succeeded' || phase === 'Failed' || (0,classify/* containerTerminated */.Xp)(p))) {
-            unrecorded.push(name);
-            return;
-        }
-        if (options.keepPods === 'always' && (phase === 'Succeeded' || phase === 'Failed'))
-            return;
-        if (options.keepPods === 'on-failure' && phase === 'Failed')
-            return;
+        return s;
+    };
+    for (const selector of sweepSelectors(target)) {
+        let pods;
         try {
-            await api.delete(namespace, name, { gracePeriodSeconds: 2 });
-            deleted.push(name);
+            pods = (await api.list(namespace, selector)).items;
         }
         catch (err) {
-            if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
-                warnings.push((0,kube_errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
+            result.warnings.push((0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server));
+            continue;
         }
-    }));
-    return { deleted: deleted.sort(), unrecorded: unrecorded.sort(), warnings, foreign: foreign.sort((a, b) => (a.name < b.name ? -1 : 1)) };
+        await Promise.all(pods.map((p) => sweepPod(api, namespace, p, options, runIdOf, stateOf, result)));
+    }
+    for (const [runId, s] of states) {
+        const state = await s;
+        if (state instanceof Error)
+            result.warnings.push(`Could not read the state of run ${runId} to tell which ended pods it records (${state.message}): they were kept.`);
+    }
+    result.deleted.sort();
+    result.unrecorded.sort();
+    result.foreign.sort((a, b) => (a.name < b.name ? -1 : 1));
+    return result;
+}
+async function sweepPod(api, namespace, p, options, runIdOf, stateOf, result) {
+    const name = p.metadata?.name ?? '';
+    if (p.metadata?.deletionTimestamp)
+        return;
+    const proven = options.proof?.verify(p);
+    if (proven !== undefined && !proven.ok) {
+        result.foreign.push({ name, problem: proven.problem });
+        return;
+    }
+    const phase = p.status?.phase;
+    const ended = phase === 'Succeeded' || phase === 'Failed' || (0,classify/* containerTerminated */.Xp)(p);
+    if (ended) {
+        // Kept on purpose, whatever the state says: every ended pod with always, failed ones with
+        // on-failure (a pod the API calls Failed never held a succeeded attempt).
+        if (options.keepPods === 'always' || (options.keepPods === 'on-failure' && phase === 'Failed'))
+            return;
+        const runId = runIdOf.get(p.metadata?.labels?.[kube_pod/* LABELS */.kg.runId] ?? '');
+        const state = runId === undefined ? null : await stateOf(runId);
+        const recorded = state instanceof Error ? null : recordedEnd(state, p);
+        if (recorded === null) {
+            // Its end is nowhere else: deleting it would make a re-run run a task that may have succeeded.
+            result.unrecorded.push(name);
+            return;
+        }
+        // on-failure keeps the pod of an attempt that did not succeed, as the engine judged it.
+        if (options.keepPods === 'on-failure' && recorded !== 'succeeded')
+            return;
+    }
+    try {
+        await api.delete(namespace, name, { gracePeriodSeconds: 2 });
+        result.deleted.push(name);
+    }
+    catch (err) {
+        if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+            result.warnings.push((0,kube_errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
+    }
 }
 
 // EXTERNAL MODULE: ./lib/report/annotations.js
@@ -2093,10 +2183,6 @@ class CompositeReporter {
 var action_errors = __webpack_require__(187);
 // EXTERNAL MODULE: ./lib/action/github-runner.js
 var github_runner = __webpack_require__(778);
-// EXTERNAL MODULE: ./lib/common/url-credentials.js
-var url_credentials = __webpack_require__(7835);
-// EXTERNAL MODULE: ./lib/common/sensitive.js
-var sensitive = __webpack_require__(2609);
 // EXTERNAL MODULE: ./lib/action/settings.js
 var action_settings = __webpack_require__(1149);
 // EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
@@ -2107,9 +2193,6 @@ var run_dates = __webpack_require__(9672);
  * cluster. `steps.ts` loads this module only when a mode needs it (`import()`), because it brings
  * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
  */
-
-
-
 
 
 
@@ -2145,28 +2228,28 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     const connection = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
     for (const secret of connection.secrets)
         (0,github_runner/* maskSecret */.$l)(runner, secret);
-    connection.onNewSecret((secret) => (0,github_runner/* maskSecret */.$l)(runner, secret));
     const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
     const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig, settings.api);
-    runner.info(`Cluster ${(0,url_credentials/* withoutUrlCredentials */.e)(client.server)}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
+    runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
     // The post step's sweep is told which pods are this run's before anything may fail: a restart
     // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
     // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
     const runId = (0,common_run/* effectiveRunId */.gw)(context);
+    // The runs the post step sweeps; a run whose claim another step holds is not this step's.
+    const sweepIds = [];
+    const saveSweep = () => runner.saveState(action_errors/* STATE */.c4.runs, sweepIds.length === 0 ? '' : JSON.stringify(sweepTarget(spec.name, context, sweepIds, (0,common_run/* runClaim */.ow)(context, settings.dag, params))));
     if (mode === 'run') {
         runner.saveState(action_errors/* STATE */.c4.namespace, namespace);
-        // A backfill's runs each save their own selector as they start (below).
-        if (dates.backfill === null)
-            runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+        // Every run this step may start, a backfill's all at once: when the step is killed, runs of
+        // a backfill that overlap (backfill-parallel) may each have pods left, not only the latest.
+        sweepIds.push(...(dates.backfill === null ? [runId] : dates.backfill.dates.map((date) => backfillRunId(runId, date))));
+        saveSweep();
         runner.saveState(action_errors/* STATE */.c4.keepPods, settings.keepPods);
     }
     const checked = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null, spec }));
     for (const w of checked.warnings)
         runner.warning(w);
-    // The values of params named like credentials are redacted as the connection's are (masked
-    // already by steps.ts); the list is the connection's, which grows as an exec plugin renews.
     const secrets = connection.secrets;
-    secrets.push(...(0,sensitive/* sensitiveValues */.DJ)(params));
     /**
      * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
      * `heading` opens its summary section (written in the same append, so sections never mix).
@@ -2222,11 +2305,8 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     if (lease !== null && !lease.acquired)
         return;
     try {
-        runner.saveState(action_errors/* STATE */.c4.recorded, '');
         if (dates.backfill === null) {
-            runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, baseRunId));
             const state = await runOne(baseRunId, dates.run, reportersFor(''));
-            runner.saveState(action_errors/* STATE */.c4.recorded, '1');
             finish(spec, state, mode);
             return;
         }
@@ -2239,15 +2319,12 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             while (next < logical.length && !signal.aborted) {
                 const date = logical[next++];
                 const run = (0,run_dates/* runContext */.pO)((0,run_dates/* runDates */.$q)({ start: deps.now?.() ?? Date.now(), schedule: dates.schedule, logicalDate: date }));
-                const runId = `${baseRunId}-${date.replace(/[^0-9A-Za-z]/g, '').toLowerCase()}`;
-                // The post step sweeps the latest run's pods; earlier runs have cleaned up after themselves.
-                runner.saveState(action_errors/* STATE */.c4.selector, (0,pod/* runPodSelector */.SS)(spec, context, runId));
+                const runId = backfillRunId(baseRunId, date);
                 const heading = `# Logical date ${run['ts']}\n\nRun \`${runId}\` of the backfill, data interval ${run['intervalStart']} → ${run['intervalEnd']}.\n\n`;
                 results.push({ date, state: await runOne(runId, run, reportersFor(parallel > 1 ? `[${run['date']}] ` : '', heading)) });
             }
         };
         await Promise.all(Array.from({ length: Math.min(parallel, logical.length) }, worker));
-        runner.saveState(action_errors/* STATE */.c4.recorded, '1');
         results.sort((a, b) => (a.date < b.date ? -1 : 1));
         finishBackfill(spec, results, runner);
     }
@@ -2283,7 +2360,11 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
         });
         // The claim comes first, before this run creates or waits for anything: a second step that
         // the run's identity cannot tell from another one stops here.
-        await claimRun(store, spec, settings, params, context, runId);
+        await claimRun(store, spec, settings, params, context, runId, () => {
+            // Another step runs it: its pods (same labels) are not this step's to sweep.
+            sweepIds.splice(sweepIds.indexOf(runId), 1);
+            saveSweep();
+        });
         if (context.runAttempt > 1) {
             proof.trust(runKeys(await (0,action_errors/* withKubeErrors */.$6)(() => store.load())));
             await (0,action_errors/* withKubeErrors */.$6)(() => settleEarlierAttempts({
@@ -2354,14 +2435,20 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
         return state;
     }
 }
+/** The run id of a backfill's run of logical date `date`: `<run id>-<date, letters and digits only>`. */
+function backfillRunId(baseRunId, date) {
+    return `${baseRunId}-${date.replace(/[^0-9A-Za-z]/g, '').toLowerCase()}`;
+}
 /**
  * Records that this step starts this run attempt (src/dag/rerun.ts `RunClaim`), or fails, before
- * anything is created, when another step with the same run identity but another claim did so.
+ * anything is created, when another step with the same run identity but another claim did so
+ * (after `onRefused`).
  */
-async function claimRun(store, spec, settings, params, context, runId) {
+async function claimRun(store, spec, settings, params, context, runId, onRefused) {
     const started = store.markStarted(context.runAttempt, (0,common_run/* runClaim */.ow)(context, settings.dag, params)).catch((err) => {
         if (!(err instanceof AmbiguousRunError))
             throw err;
+        onRefused();
         const leg = (0,common_run/* describeLeg */.CW)(context.leg);
         const who = [
             `run ${runId}`,
@@ -2457,29 +2544,62 @@ function describeSource(source) {
     }
 }
 /**
- * The post step's sweep, once the main step's state says which pods are this run's: removes what
- * is left of them. Never fails the job; only warns.
+ * The post step's sweep, once the main step's state says which runs it started (`runs`, a JSON
+ * SweepTarget): deletes their live pods, and the ended ones keep-pods does not keep whose ends the
+ * runs' states record; the others stay, for a re-run. Never fails the job; only warns.
  */
-async function cleanUpRun(runner, env, namespace, selector, keepPods, keys = null, recorded = false) {
+async function cleanUpRun(runner, env, namespace, runs, keepPods, keys = null) {
+    const target = parseTarget(runs);
+    if (target === null) {
+        runner.warning(`Could not clean up this run's pods in namespace ${namespace}: the main step's saved state does not say which runs it started (${JSON.stringify(runs.slice(0, 200))}).`);
+        return;
+    }
+    const what = target.runIds.length === 1 ? `run ${target.runIds[0]}` : `the ${target.runIds.length} runs of the backfill`;
     try {
         const settings = (0,action_settings/* readSettings */.sb)((name) => runner.getInput(name));
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
         for (const secret of connection.secrets)
             (0,github_runner/* maskSecret */.$l)(runner, secret);
-        connection.onNewSecret((secret) => (0,github_runner/* maskSecret */.$l)(runner, secret));
         const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig, settings.api);
-        // The main step saved the run's public keys: only pods they signed are the run's to delete.
-        let proof;
-        if (keys !== null) {
-            proof = new pod_proof/* PodProof */.Ys();
+        // Read with the main step's own store code: what it says is recorded is what a re-run reuses.
+        // Each run's state is read at most once.
+        const states = new Map();
+        const readState = (runId) => {
+            let s = states.get(runId);
+            if (s === undefined) {
+                s = new RunStore({ core: client.core, namespace, dag: target.dag, runId, scope: target.scope, repository: target.repository, request: client.request }).load();
+                states.set(runId, s);
+            }
+            return s;
+        };
+        // Only pods signed by the step's processes are its to delete: the keys it saved, or, if it
+        // stopped before saving them, those the runs' states record under its claim.
+        const proof = new pod_proof/* PodProof */.Ys();
+        if (keys !== null)
             proof.trust(parseKeys(keys));
+        else {
+            const started = [];
+            for (const runId of target.runIds) {
+                const stored = await readState(runId).catch((err) => err);
+                const claimed = stored instanceof Error ? null : claimedKeys(stored, target.runAttempt, target.claim);
+                if (stored instanceof Error)
+                    runner.warning(`Left the pods of run ${runId} in namespace ${namespace} alone: could not read its state to tell which are this step's (${stored.message}).`);
+                if (claimed === null)
+                    continue; // this step never started it: none of its pods are this step's
+                proof.trust(claimed);
+                started.push(runId);
+            }
+            if (started.length === 0)
+                return;
+            target.runIds = started;
         }
-        const { deleted, warnings, foreign, unrecorded } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, selector, { keepPods, proof, recorded });
+        const { deleted, warnings, foreign, unrecorded } = await cleanupRun((0,pod_api/* kubePodApi */.t)(client), namespace, target, { keepPods, proof, readState });
         if (deleted.length > 0)
-            runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
+            runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of ${what}: ${deleted.join(', ')}`);
         if (unrecorded.length > 0) {
-            runner.info(`Kept ${unrecorded.length} ended pod${unrecorded.length === 1 ? '' : 's'} of this run: the main step stopped before recording how ${unrecorded.length === 1 ? 'its task' : 'their tasks'} ended, and ${unrecorded.length === 1 ? 'this pod is' : 'these pods are'} the only record. ` +
-                `A re-run of this job records and reuses ${unrecorded.length === 1 ? 'it' : 'them'} (a task that succeeded does not run again); housekeeping removes ${unrecorded.length === 1 ? 'it' : 'them'} after the retention. ${unrecorded.join(', ')}`);
+            const one = unrecorded.length === 1;
+            runner.info(`Kept ${unrecorded.length} ended pod${one ? '' : 's'} of ${what}: the run's state does not record how ${one ? 'its task' : 'their tasks'} ended (the main step stopped, or failed to write it, first), and ${one ? 'this pod is' : 'these pods are'} the only record. ` +
+                `A re-run of this job records and reuses ${one ? 'it' : 'them'} (a task that succeeded does not run again); housekeeping removes ${one ? 'it' : 'them'} after the retention. ${unrecorded.join(', ')}`);
         }
         for (const f of foreign) {
             runner.warning(`Left pod ${f.name} in namespace ${namespace} alone: it has this run's labels but is not this run's (it ${f.problem}). ` +
@@ -2489,8 +2609,31 @@ async function cleanUpRun(runner, env, namespace, selector, keepPods, keys = nul
             runner.warning(w);
     }
     catch (err) {
-        runner.warning(`Could not clean up this run's pods (${selector} in namespace ${namespace}): ${err.message}`);
+        runner.warning(`Could not clean up the pods of ${what} in namespace ${namespace}: ${err.message}`);
     }
+}
+/** The runs the main step saved for the post step, or null when the text is not a SweepTarget. */
+function parseTarget(text) {
+    let v;
+    try {
+        v = JSON.parse(text);
+    }
+    catch {
+        return null;
+    }
+    if (typeof v !== 'object' || v === null)
+        return null;
+    const t = v;
+    const str = (x) => typeof x === 'string';
+    const ok = str(t['dag']) &&
+        (t['scope'] === null || str(t['scope'])) &&
+        (t['repository'] === null || str(t['repository'])) &&
+        Number.isInteger(t['runAttempt']) &&
+        (t['claim'] === null || (typeof t['claim'] === 'object' && Object.values(t['claim']).every((x) => x === null || str(x)))) &&
+        Array.isArray(t['runIds']) &&
+        t['runIds'].length > 0 &&
+        t['runIds'].every(str);
+    return ok ? t : null;
 }
 /** The keys the main step saved for the post step (a JSON array of strings); anything else: none. */
 function parseKeys(text) {

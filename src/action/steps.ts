@@ -204,10 +204,10 @@ export async function runPost(deps: Omit<MainDeps, 'signal'>): Promise<void> {
   for (const name of ['kubeconfig', 'token']) maskSecret(runner, runner.getInput(name));
   for (const secret of urlCredentials(runner.getInput('server'))) maskSecret(runner, secret);
   const namespace = runner.getState(STATE.namespace);
-  const selector = runner.getState(STATE.selector);
-  if (!namespace || !selector) return; // plan, dry-run, or the main step stopped before creating anything
+  const runs = runner.getState(STATE.runs);
+  if (!namespace || !runs) return; // plan, dry-run, or the main step stopped before creating anything
   const keepPods = runner.getState(STATE.keepPods) || 'on-failure';
   const { cleanUpRun } = await import('./on-cluster.ts');
   const keys = runner.getState(STATE.keys);
-  await cleanUpRun(runner, env, namespace, selector, keepPods as KeepPods, keys ? keys : null, runner.getState(STATE.recorded) === '1');
+  await cleanUpRun(runner, env, namespace, runs, keepPods as KeepPods, keys ? keys : null);
 }

@@ -9,7 +9,6 @@ import { runDag, dryRunDag, type RunDagOptions } from '../../src/engine/index.ts
 import { LABELS, podName, renderPod, runPodSelector } from '../../src/kube/pod.ts';
 import { PodProof } from '../../src/kube/pod-proof.ts';
 import { renderTemplate } from '../../src/spec/template.ts';
-import { cleanupRun } from '../../src/kube/sweep.ts';
 import { FakePods, apiError, scriptedKubelet } from '../helpers/fake-pods.ts';
 import { attempts, capture, context, results, spec, until } from './helpers.ts';
 import { runScope } from '../../src/common/run.ts';
@@ -461,35 +460,6 @@ test('dry-run: each pod submitted once with dryRun; a refused one fails with the
   expect(state.result).toBe('failure');
   expect(fake.calls.every((c) => c.endsWith('(dry run)'))).toBe(true);
   expect(fake.names()).toEqual([]);
-});
-
-test('the sweep deletes what keep-pods does not keep, and only this run attempt’s pods', async () => {
-  const ctx = context('4242');
-  const fake = new FakePods();
-  const labels = (task: string, runId = '4242') => runLabels('fake-chain', task, runId);
-  for (const [task, exit] of [['ok', 0], ['bad', 1], ['live', null]] as const) {
-    await fake.create('default', { metadata: { name: task, labels: labels(task) } });
-    fake.start(task);
-    if (exit !== null) fake.exit(task, exit);
-  }
-  await fake.create('default', { metadata: { name: 'other-run', labels: labels('x', '999') } });
-  const res = await cleanupRun(fake, 'default', runPodSelector(chain, ctx), { keepPods: 'on-failure', recorded: true });
-  expect(res).toEqual({ deleted: ['live', 'ok'], warnings: [], foreign: [], unrecorded: [] });
-  expect(fake.names()).toEqual(['bad', 'other-run']);
-});
-
-test('the sweep after a main step that did not record every end (killed): ended pods stay, they are the only record; live ones go', async () => {
-  const ctx = context('4243');
-  const fake = new FakePods();
-  const labels = (task: string) => runLabels('fake-chain', task, '4243');
-  for (const [task, exit] of [['ok', 0], ['bad', 1], ['live', null]] as const) {
-    await fake.create('default', { metadata: { name: task, labels: labels(task) } });
-    fake.start(task);
-    if (exit !== null) fake.exit(task, exit);
-  }
-  const res = await cleanupRun(fake, 'default', runPodSelector(chain, ctx), { keepPods: 'never' });
-  expect(res).toEqual({ deleted: ['live'], warnings: [], foreign: [], unrecorded: ['bad', 'ok'] });
-  expect(fake.names()).toEqual(['bad', 'ok']);
 });
 
 /** ConfigMaps in memory, as much of CoreV1Api as the run store uses; counts its writes. */
