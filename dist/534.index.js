@@ -2183,6 +2183,10 @@ class CompositeReporter {
 var action_errors = __webpack_require__(187);
 // EXTERNAL MODULE: ./lib/action/github-runner.js
 var github_runner = __webpack_require__(778);
+// EXTERNAL MODULE: ./lib/common/url-credentials.js
+var url_credentials = __webpack_require__(7835);
+// EXTERNAL MODULE: ./lib/common/sensitive.js
+var sensitive = __webpack_require__(2609);
 // EXTERNAL MODULE: ./lib/action/settings.js
 var action_settings = __webpack_require__(1149);
 // EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
@@ -2193,6 +2197,8 @@ var run_dates = __webpack_require__(9672);
  * cluster. `steps.ts` loads this module only when a mode needs it (`import()`), because it brings
  * in @kubernetes/client-node, most of the bundle: `plan` starts without it.
  */
+
+
 
 
 
@@ -2228,9 +2234,10 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     const connection = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* connect */.Ng)(settings.auth, env));
     for (const secret of connection.secrets)
         (0,github_runner/* maskSecret */.$l)(runner, secret);
+    connection.onNewSecret((secret) => (0,github_runner/* maskSecret */.$l)(runner, secret));
     const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
     const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig, settings.api);
-    runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
+    runner.info(`Cluster ${(0,url_credentials/* withoutUrlCredentials */.e)(client.server)}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
     // The post step's sweep is told which pods are this run's before anything may fail: a restart
     // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
     // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
@@ -2249,7 +2256,10 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     const checked = await (0,action_errors/* withKubeErrors */.$6)(() => (0,auth/* preflight */.Mz)(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null, spec }));
     for (const w of checked.warnings)
         runner.warning(w);
+    // The values of params named like credentials are redacted as the connection's are (masked
+    // already by steps.ts); the list is the connection's, which grows as an exec plugin renews.
     const secrets = connection.secrets;
+    secrets.push(...(0,sensitive/* sensitiveValues */.DJ)(params));
     /**
      * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
      * `heading` opens its summary section (written in the same append, so sections never mix).
@@ -2560,6 +2570,7 @@ async function cleanUpRun(runner, env, namespace, runs, keepPods, keys = null) {
         const connection = await (0,auth/* connect */.Ng)(settings.auth, env);
         for (const secret of connection.secrets)
             (0,github_runner/* maskSecret */.$l)(runner, secret);
+        connection.onNewSecret((secret) => (0,github_runner/* maskSecret */.$l)(runner, secret));
         const client = (0,kube_client/* createClient */.UU)(connection.kubeConfig, settings.api);
         // Read with the main step's own store code: what it says is recorded is what a re-run reuses.
         // Each run's state is read at most once.

@@ -2706,7 +2706,10 @@ async function missingServiceAccounts(client, namespace, uses, canRead, file) {
 
 // EXTERNAL MODULE: ./lib/common/duration.js
 var duration = __webpack_require__(2081);
+// EXTERNAL MODULE: ./lib/common/url-credentials.js
+var url_credentials = __webpack_require__(7835);
 ;// CONCATENATED MODULE: ./lib/kube/auth.js
+
 
 
 
@@ -2808,7 +2811,26 @@ async function connect(auth, env, options = {}) {
     }
     if (source !== 'in-cluster')
         namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
-    guardCredentialPlugin(kc, options.credentialPluginTimeoutMs);
+    // A URL's user info (`https://user:password@host`): the password is a credential, and error
+    // messages quote URLs whole.
+    for (const cluster of kc.getClusters())
+        for (const v of [...(0,url_credentials/* urlCredentials */.O)(cluster.server), ...(0,url_credentials/* urlCredentials */.O)(cluster.proxyUrl)])
+            secrets.add(v);
+    // Credentials an exec plugin hands out after connect (client-node runs it again when its token
+    // expires) are new to the runner: they join `secrets` and the listeners mask them.
+    const list = [];
+    const listeners = [];
+    const credential = (values) => {
+        for (const v of values) {
+            if (v.length < 4 || secrets.has(v))
+                continue;
+            secrets.add(v);
+            list.push(v);
+            for (const l of listeners)
+                l(v);
+        }
+    };
+    guardCredentialPlugin(kc, options.credentialPluginTimeoutMs, credential);
     for (const user of kc.getUsers()) {
         for (const v of [user.token, user.password, user.keyData, user.certData])
             if (v)
@@ -2837,7 +2859,8 @@ async function connect(auth, env, options = {}) {
             throw err;
         throw new errors/* KubeError */.a3(`The kubeconfig's credential plugin failed (${err.message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`);
     }
-    return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
+    list.splice(0, list.length, ...[...secrets].filter((s) => s.length >= 4));
+    return { kubeConfig: kc, namespace, secrets: list, source, onNewSecret: (listener) => void listeners.push(listener) };
 }
 /** How long a run of the kubeconfig's exec credential plugin may take before it is stopped. */
 const CREDENTIAL_PLUGIN_TIMEOUT_MS = 60_000;
@@ -2860,7 +2883,7 @@ class CredentialPluginError extends errors/* KubeError */.a3 {
  * shape (`execFn`, `getCredential`). Should a later version change that shape, nothing is wrapped
  * and test/security/credentials.test.ts fails.
  */
-function guardCredentialPlugin(kc, timeoutMs = CREDENTIAL_PLUGIN_TIMEOUT_MS) {
+function guardCredentialPlugin(kc, timeoutMs = CREDENTIAL_PLUGIN_TIMEOUT_MS, onCredential) {
     const list = Reflect.get(kc, 'authenticators');
     if (!Array.isArray(list))
         return;
@@ -2895,7 +2918,11 @@ function guardCredentialPlugin(kc, timeoutMs = CREDENTIAL_PLUGIN_TIMEOUT_MS) {
         auth['getCredential'] = async function (user) {
             const before = timedOut;
             try {
-                return (await original.call(this, user));
+                const got = (await original.call(this, user));
+                // Its token and key, new each time it runs, are told before client-node uses them.
+                const status = got?.status ?? {};
+                onCredential?.(['token', 'clientKeyData', 'clientCertificateData'].map((k) => status[k]).filter((v) => typeof v === 'string' && v !== ''));
+                return got;
             }
             catch (err) {
                 const command = user.exec?.command ?? user.authProvider?.config?.exec?.command ?? 'the exec plugin';
@@ -3827,9 +3854,10 @@ async function checkPods(pods, namespace, reader) {
 /* harmony export */   qc: () => (/* binding */ TokenBucket)
 /* harmony export */ });
 /* unused harmony exports retryAfterMs, isRetriable */
-/* harmony import */ var _spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(1578);
+/* harmony import */ var _spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(1578);
 /* harmony import */ var _common_clock_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9419);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(3302);
+/* harmony import */ var _common_url_credentials_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(7835);
 /* harmony import */ var _quantity_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(724);
 /**
  * Kubernetes API errors, classified in ONE place (as client-go's retrywatcher and util/retry do).
@@ -3863,6 +3891,7 @@ async function checkPods(pods, namespace, reader) {
  */
 
 /** What an error from the API server (or the way to it) means for us. */
+
 
 
 
@@ -4041,7 +4070,8 @@ function isRetriable(err) {
  */
 function describeError(err, what, server) {
     const e = classifyError(err);
-    const at = server ? ` at ${server}` : '';
+    // A server URL's password is masked, but is not shown at all: the user knows which server.
+    const at = server ? ` at ${(0,_common_url_credentials_js__WEBPACK_IMPORTED_MODULE_3__/* .withoutUrlCredentials */ .e)(server)}` : '';
     switch (e.kind) {
         case 'unauthorized':
             return `Could not ${what}: the Kubernetes API server${at} rejected the credentials (401 Unauthorized). The token or client certificate is wrong or expired; check the kubeconfig/token input or the step that wrote ~/.kube/config.`;
@@ -4061,7 +4091,7 @@ function describeError(err, what, server) {
             return `Could not ${what}: the cluster rejected it as invalid (422). ${e.message}${e.causes.length ? ` (${e.causes.join('; ')})` : ''}`;
         case 'bad-request':
             if (/strict decoding error/.test(e.message)) {
-                return `Could not ${what}: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${e.message}. The spec's pod: fields are checked offline against Kubernetes ${_spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_3__/* .KUBERNETES_VERSION */ .Q2}: check that the cluster's version has this field.`;
+                return `Could not ${what}: the cluster does not know a field of it (400 BadRequest, field validation Strict). ${e.message}. The spec's pod: fields are checked offline against Kubernetes ${_spec_k8s_pod_openapi_js__WEBPACK_IMPORTED_MODULE_4__/* .KUBERNETES_VERSION */ .Q2}: check that the cluster's version has this field.`;
             }
             return `Could not ${what}: the cluster refused the request (400 BadRequest). ${e.message}`;
         case 'tls':

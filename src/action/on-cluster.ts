@@ -28,6 +28,8 @@ import { CompositeReporter, type Reporter } from '../report/types.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { ActionError, STATE, withKubeErrors, type MainDeps } from './errors.ts';
 import { maskSecret, type Runner } from './github-runner.ts';
+import { withoutUrlCredentials } from '../common/url-credentials.ts';
+import { sensitiveValues } from '../common/sensitive.ts';
 import { readSettings, type Settings } from './settings.ts';
 import type { RunDatesPlan } from './steps.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
@@ -49,9 +51,10 @@ export async function runOnCluster(
   const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
   const connection = await withKubeErrors(() => connect(settings.auth, env));
   for (const secret of connection.secrets) maskSecret(runner, secret);
+  connection.onNewSecret((secret) => maskSecret(runner, secret));
   const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
   const client = createClient(connection.kubeConfig, settings.api);
-  runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
+  runner.info(`Cluster ${withoutUrlCredentials(client.server)}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
   // The post step's sweep is told which pods are this run's before anything may fail: a restart
   // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
   // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
@@ -70,7 +73,10 @@ export async function runOnCluster(
   const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null, spec }));
   for (const w of checked.warnings) runner.warning(w);
 
+  // The values of params named like credentials are redacted as the connection's are (masked
+  // already by steps.ts); the list is the connection's, which grows as an exec plugin renews.
   const secrets = connection.secrets;
+  secrets.push(...sensitiveValues(params));
   /**
    * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
    * `heading` opens its summary section (written in the same append, so sections never mix).
@@ -407,6 +413,7 @@ export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespa
     const settings = readSettings((name) => runner.getInput(name));
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
+    connection.onNewSecret((secret) => maskSecret(runner, secret));
     const client = createClient(connection.kubeConfig, settings.api);
     // Read with the main step's own store code: what it says is recorded is what a re-run reuses.
     // Each run's state is read at most once.
