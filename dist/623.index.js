@@ -11,14 +11,17 @@ export const modules = {
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(1455);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(8161);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(6760);
-/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(3302);
+/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_13__ = __webpack_require__(3302);
 /* harmony import */ var _engine_index_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(5291);
 /* harmony import */ var _kube_auth_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(4998);
 /* harmony import */ var _kube_client_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(6254);
 /* harmony import */ var _kube_pod_api_js__WEBPACK_IMPORTED_MODULE_6__ = __webpack_require__(2403);
 /* harmony import */ var _kube_pod_proof_js__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(6877);
-/* harmony import */ var _report_live_log_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(1781);
-/* harmony import */ var _io_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(8908);
+/* harmony import */ var _report_escape_js__WEBPACK_IMPORTED_MODULE_8__ = __webpack_require__(2527);
+/* harmony import */ var _report_live_log_js__WEBPACK_IMPORTED_MODULE_9__ = __webpack_require__(1781);
+/* harmony import */ var _common_url_credentials_js__WEBPACK_IMPORTED_MODULE_12__ = __webpack_require__(7835);
+/* harmony import */ var _common_sensitive_js__WEBPACK_IMPORTED_MODULE_11__ = __webpack_require__(2609);
+/* harmony import */ var _io_js__WEBPACK_IMPORTED_MODULE_10__ = __webpack_require__(8908);
 /**
  * `pod-dag run`: the action's engine against the current kubeconfig, with the same live log.
  * There is no GitHub run here: the run id is local (`local-<time>`, or POD_DAG_RUN_ID to re-attach
@@ -39,17 +42,28 @@ export const modules = {
 
 
 
+
+
+
 /** Runs the DAG; resolves to the exit code (0 success, 1 failed or cancelled, 2 cannot start). */
-async function runLocal(run, io) {
+async function runLocal(run, given) {
+    let io = given;
     try {
         const connection = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_4__/* .connect */ .Ng)({ context: run.context ?? undefined }, io.env);
+        // No runner masks a terminal: the kubeconfig's credentials (and those its exec plugin hands
+        // out later) are replaced by *** in everything printed from here on, as in the step log.
+        // So are the values of params named like credentials (src/common/sensitive.ts).
+        connection.secrets.push(...(0,_common_sensitive_js__WEBPACK_IMPORTED_MODULE_11__/* .sensitiveValues */ .DJ)(run.params));
+        let redact = (0,_report_escape_js__WEBPACK_IMPORTED_MODULE_8__/* .makeRedactor */ .$u)(connection.secrets);
+        connection.onNewSecret(() => (redact = (0,_report_escape_js__WEBPACK_IMPORTED_MODULE_8__/* .makeRedactor */ .$u)(connection.secrets)));
+        io = { ...given, stdout: (text) => given.stdout(redact(text)), stderr: (text) => given.stderr(redact(text)) };
         const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
         const client = (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_5__/* .createClient */ .UU)(connection.kubeConfig);
-        io.stderr(`cluster ${client.server}, namespace ${namespace}\n`);
+        io.stderr(`cluster ${(0,_common_url_credentials_js__WEBPACK_IMPORTED_MODULE_12__/* .withoutUrlCredentials */ .e)(client.server)}, namespace ${namespace}\n`);
         const checked = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_4__/* .preflight */ .Mz)(client, namespace, 'run', { spec: run.spec });
         for (const w of checked.warnings)
             io.stderr(`warning: ${w}\n`);
-        const context = (0,_io_js__WEBPACK_IMPORTED_MODULE_9__/* .localContext */ .N)(io.env);
+        const context = (0,_io_js__WEBPACK_IMPORTED_MODULE_10__/* .localContext */ .N)(io.env);
         const proof = context.runId === null ? undefined : await runKey(io.env, namespace, run.spec.name, context.runId);
         const state = await (0,_engine_index_js__WEBPACK_IMPORTED_MODULE_3__/* .runDag */ .W)({
             spec: run.spec,
@@ -61,15 +75,15 @@ async function runLocal(run, io) {
             pods: (0,_kube_pod_api_js__WEBPACK_IMPORTED_MODULE_6__/* .kubePodApi */ .t)(client),
             context,
             proof,
-            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_8__/* .LiveLogReporter */ .U4({ write: (line) => io.stdout(`${line}\n`) }),
+            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_9__/* .LiveLogReporter */ .U4({ write: (line) => io.stdout(`${line}\n`) }),
             signal: io.signal,
         });
-        return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_9__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_9__/* .EXIT */ .d.failed;
+        return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_10__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_10__/* .EXIT */ .d.failed;
     }
     catch (err) {
-        if (err instanceof _common_errors_js__WEBPACK_IMPORTED_MODULE_10__/* .UserError */ .y) {
+        if (err instanceof _common_errors_js__WEBPACK_IMPORTED_MODULE_13__/* .UserError */ .y) {
             io.stderr(`pod-dag run: ${err.message}\n`);
-            return _io_js__WEBPACK_IMPORTED_MODULE_9__/* .EXIT */ .d.usage;
+            return _io_js__WEBPACK_IMPORTED_MODULE_10__/* .EXIT */ .d.usage;
         }
         throw err;
     }
@@ -87,14 +101,14 @@ async function runKey(env, namespace, dag, runId) {
     }
     catch (err) {
         if (err.code !== 'ENOENT')
-            throw new _common_errors_js__WEBPACK_IMPORTED_MODULE_10__/* .UserError */ .y(`cannot read the run's key ${file}: ${err.message}`);
+            throw new _common_errors_js__WEBPACK_IMPORTED_MODULE_13__/* .UserError */ .y(`cannot read the run's key ${file}: ${err.message}`);
     }
     if (pem !== null) {
         try {
             return new _kube_pod_proof_js__WEBPACK_IMPORTED_MODULE_7__/* .PodProof */ .Ys(pem);
         }
         catch (err) {
-            throw new _common_errors_js__WEBPACK_IMPORTED_MODULE_10__/* .UserError */ .y(`${file} does not hold the run's key (${err.message}); delete it, or use another POD_DAG_RUN_ID.`);
+            throw new _common_errors_js__WEBPACK_IMPORTED_MODULE_13__/* .UserError */ .y(`${file} does not hold the run's key (${err.message}); delete it, or use another POD_DAG_RUN_ID.`);
         }
     }
     const proof = new _kube_pod_proof_js__WEBPACK_IMPORTED_MODULE_7__/* .PodProof */ .Ys();

@@ -34,16 +34,14 @@ export interface MainDeps {
 /** State handed from the main step to the post step (`saveState`). */
 export const STATE = {
   namespace: 'namespace',
-  selector: 'selector',
+  /**
+   * The runs the post step sweeps (src/kube/sweep.ts `SweepTarget`, JSON): the step's run, or
+   * every run of its backfill, saved before anything is created.
+   */
+  runs: 'runs',
   keepPods: 'keep-pods',
   /** The public keys of the run's processes (JSON array): the sweep leaves pods they did not sign alone. */
   keys: 'keys',
-  /**
-   * '1' once the main step's run ended with every attempt's end recorded in the run's state (the
-   * engine writes them as it drains). Until then an ended pod may be its task's only record, and
-   * the sweep keeps it for a re-run to record and reuse.
-   */
-  recorded: 'recorded',
 } as const;
 
 /** Turns a UserError (a KubeError, a bad stored state: already worded for the user) into an ActionError. */

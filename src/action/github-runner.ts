@@ -4,8 +4,11 @@
  * in one place. `githubRunner()` is the real one.
  */
 import { EOL } from 'node:os';
+import { format } from 'node:util';
 import * as core from '@actions/core';
+import { encodedForms } from '../report/escape.ts';
 import { stepLogLines, workflowCommand, type CommandName } from '../report/workflow-commands.ts';
+import { urlCredentials } from '../common/url-credentials.ts';
 
 /** Where an annotation points. */
 export interface AnnotationPlace {
@@ -107,6 +110,20 @@ export class StdoutLines {
  */
 export function githubRunner(): Runner {
   const out = new StdoutLines(process.stdout);
+  const masked = new Set<string>();
+  /** The masks, longest first (so a mask inside a longer one does not leave part of it). */
+  let longestFirst: string[] = [];
+  /**
+   * The action's own messages (annotations, debug lines, the summary) with every mask replaced
+   * by `***` before they leave: the runner masks an annotation's text only after decoding it, and
+   * the summary file as it uploads it; here nothing depends on that. Task log lines (`info`, the
+   * hot path) are left to the runner's masking, which sees them exactly as written.
+   */
+  const hide = (text: string): string => {
+    let t = text;
+    for (const m of longestFirst) if (t.includes(m)) t = t.split(m).join('***');
+    return t;
+  };
   // Lines printed just before a synchronous process.exit() still go out.
   process.on('exit', () => out.flush());
   const text = (line: string): void => {
@@ -116,7 +133,11 @@ export function githubRunner(): Runner {
     out.line(workflowCommand(name, properties, data));
   };
   const annotation = (level: 'error' | 'warning', message: string, place: AnnotationPlace = {}): void =>
-    command(level, { title: place.title, file: place.file, line: place.startLine, col: place.startLine === undefined ? undefined : place.startColumn }, message);
+    command(
+      level,
+      { title: place.title === undefined ? undefined : hide(place.title), file: place.file, line: place.startLine, col: place.startLine === undefined ? undefined : place.startColumn },
+      hide(message),
+    );
   /** Everything that is not stdout goes after the lines printed before it. */
   const then = <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A): R => {
     out.flush();
@@ -124,10 +145,16 @@ export function githubRunner(): Runner {
   };
   return {
     getInput: (name) => core.getInput(name),
-    setSecret: (value) => command('add-mask', {}, value),
+    setSecret: (value) => {
+      // Each value once: the inputs are masked at the start and again among the connection's secrets.
+      if (masked.has(value)) return;
+      masked.add(value);
+      if (value.trim() !== '') longestFirst = [...masked].filter((m) => m.trim() !== '').sort((a, b) => b.length - a.length);
+      command('add-mask', {}, value);
+    },
     info: text,
     logBacklog: () => out.backlog(),
-    debug: (line) => command('debug', {}, line),
+    debug: (line) => command('debug', {}, hide(line)),
     warning: (message, place) => annotation('warning', message, place),
     error: (message, place) => annotation('error', message, place),
     // The runner's files; without them (an old runner) the command form, built here too.
@@ -137,7 +164,7 @@ export function githubRunner(): Runner {
     appendSummary: async (markdown) => {
       if (!process.env['GITHUB_STEP_SUMMARY']) return;
       out.flush();
-      await core.summary.addRaw(markdown, true).write();
+      await core.summary.addRaw(hide(markdown), true).write();
       core.summary.emptyBuffer();
     },
     setFailed: (message) => {
@@ -148,20 +175,72 @@ export function githubRunner(): Runner {
 }
 
 /**
- * Registers a secret so that no form of it reaches the log: the whole value, and each of its
- * lines (the runner matches masks line by line, so a multi-line kubeconfig needs its lines too).
+ * Makes the runner seam the one way out of this process. The runner reads workflow commands on
+ * stderr as on stdout, and a library's console line, a Node warning or an uncaught error's
+ * message can carry text from a pod or the cluster: they leave as inert lines of the step log
+ * (console.debug, console.trace and warnings as debug lines), and an uncaught error fails the
+ * step with its message as an annotation, its stack in a debug line, and exit code 1 (as Node's
+ * own handler would, without writing the stack raw to stderr). For the action's entry points only.
+ */
+export function ownProcessOutput(runner: Runner): void {
+  const print = (...args: unknown[]): void => runner.info(format(...args));
+  const debug = (...args: unknown[]): void => runner.debug(format(...args));
+  Object.assign(console, { log: print, info: print, warn: print, error: print, debug, trace: debug });
+  // Node's own listener prints warnings to stderr; ours replaces it.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => runner.debug(`${w.name}: ${w.message}`));
+  const fatal = (err: unknown): void => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    runner.setFailed(`pod-dag-action hit an internal error: ${e.message}. Please report it with this step's log.`);
+    runner.debug(e.stack ?? e.message);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+}
+
+/** Keys of a kubeconfig (or similar YAML) line whose value is a credential. */
+const CREDENTIAL_KEY = /(token|password|secret|key-data|certificate-data|credential|auth)/i;
+
+/**
+ * Registers a secret so that no form of it reaches the log. The runner masks exactly the strings
+ * it is told, line by line, so this tells it: the value; its encoded forms (base64 at each byte
+ * alignment, URL and JSON escaping: `encodedForms`); for a value of several lines (a kubeconfig,
+ * a PEM key) each long line and the credential of each `key: value` line whose key names one; the
+ * password of every URL in it (`https://user:password@host`); and for a base64 value that decodes
+ * to text (a kubeconfig given as base64) all of that for the decoded text, before anything parses
+ * it and can quote it in an error.
  */
 export function maskSecret(runner: Runner, value: string | undefined): void {
   if (!value) return;
+  const masks = new Set<string>();
+  // The value itself whatever its length, as the runner masks a secret of the workflow.
+  if (value.trim() !== '') masks.add(value.trim());
+  collectMasks(value, masks, true);
+  for (const m of masks) runner.setSecret(m);
+}
+
+function collectMasks(value: string, masks: Set<string>, decode: boolean): void {
   const trimmed = value.trim();
-  if (trimmed.length === 0) return;
-  runner.setSecret(trimmed);
-  if (trimmed.includes('\n')) {
-    for (const line of trimmed.split(/\r?\n/)) {
+  // The runner skips blank values; very short ones would turn the whole log into stars.
+  if (trimmed.length < 4) return;
+  masks.add(trimmed);
+  for (const form of encodedForms(trimmed)) if (form.length >= 6) masks.add(form);
+  for (const secret of urlCredentials(trimmed)) if (secret.length >= 4) masks.add(secret);
+  if (trimmed.includes('\n') || trimmed.includes('\r')) {
+    for (const line of trimmed.split(/\r\n|\r|\n/)) {
       const l = line.trim();
       // Short, structural lines (`users:`, `- name: x`) are not secret and masking them would
       // turn the whole log into stars; key material and tokens are long.
-      if (l.length >= 16) runner.setSecret(l);
+      if (l.length >= 16) masks.add(l);
+      const kv = /^-?\s*"?([\w.-]+)"?\s*:\s*"?([^\s"]{8,})"?$/.exec(l);
+      if (kv && CREDENTIAL_KEY.test(kv[1]!)) collectMasks(kv[2]!, masks, true);
     }
+  }
+  if (decode && trimmed.length >= 16 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed.replace(/\s+/g, ''))) {
+    const decoded = Buffer.from(trimmed.replace(/\s+/g, ''), 'base64').toString('utf8');
+    // Text, not random bytes (a token that happens to be base64 decodes to binary).
+    // eslint-disable-next-line no-control-regex
+    if (!decoded.includes('\ufffd') && !/[\u0000-\u0008\u000e-\u001f]/.test(decoded)) collectMasks(decoded, masks, false);
   }
 }

@@ -9,11 +9,12 @@
 import { UserError } from '../common/errors.ts';
 import { ActionError } from './errors.ts';
 import { runMain } from './steps.ts';
-import { githubRunner } from './github-runner.ts';
+import { githubRunner, ownProcessOutput } from './github-runner.ts';
 
 /** Runs the main step in this process and exits with its outcome. */
 export async function main(): Promise<never> {
   const runner = githubRunner();
+  ownProcessOutput(runner);
   const controller = new AbortController();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {

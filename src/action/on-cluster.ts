@@ -6,6 +6,7 @@
 import { describeLeg, effectiveRunId, runClaim, runScope, type KeepPods, type RunContext } from '../common/run.ts';
 import { AmbiguousRunError } from '../dag/rerun.ts';
 import type { RunState } from '../dag/types.ts';
+import type { StoredRunState } from '../dag/rerun.ts';
 import { runDag, type AttemptEnd } from '../engine/index.ts';
 import { connect, preflight } from '../kube/auth.ts';
 import { createClient, type KubeClient } from '../kube/client.ts';
@@ -15,11 +16,10 @@ import { removeOldRuns } from '../kube/housekeeping.ts';
 import { acquireLease, concurrencyLeaseName, leaseHolder, type LeaseHandle } from '../kube/lease.ts';
 import { kubePodApi } from '../kube/pod-api.ts';
 import { kubeClusterReader } from '../kube/dry-run-checks.ts';
-import { runPodSelector } from '../kube/pod.ts';
 import { PodProof } from '../kube/pod-proof.ts';
 import { runKeys } from '../dag/rerun.ts';
 import { RunStore, startRerunSession } from '../kube/run-store.ts';
-import { cleanupRun } from '../kube/sweep.ts';
+import { claimedKeys, cleanupRun, sweepTarget, type SweepTarget } from '../kube/sweep.ts';
 import { AnnotationReporter } from '../report/annotations.ts';
 import { LiveLogReporter } from '../report/live-log.ts';
 import { OutputsReporter } from '../report/outputs.ts';
@@ -28,6 +28,8 @@ import { CompositeReporter, type Reporter } from '../report/types.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { ActionError, STATE, withKubeErrors, type MainDeps } from './errors.ts';
 import { maskSecret, type Runner } from './github-runner.ts';
+import { withoutUrlCredentials } from '../common/url-credentials.ts';
+import { sensitiveValues } from '../common/sensitive.ts';
 import { readSettings, type Settings } from './settings.ts';
 import type { RunDatesPlan } from './steps.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
@@ -49,23 +51,32 @@ export async function runOnCluster(
   const mode = settings.mode === 'dry-run' ? 'dry-run' : 'run';
   const connection = await withKubeErrors(() => connect(settings.auth, env));
   for (const secret of connection.secrets) maskSecret(runner, secret);
+  connection.onNewSecret((secret) => maskSecret(runner, secret));
   const namespace = settings.namespace ?? spec.namespace ?? connection.namespace ?? 'default';
   const client = createClient(connection.kubeConfig, settings.api);
-  runner.info(`Cluster ${client.server}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
+  runner.info(`Cluster ${withoutUrlCredentials(client.server)}, namespace ${namespace} (credentials: ${describeSource(connection.source)})`);
   // The post step's sweep is told which pods are this run's before anything may fail: a restart
   // after a SIGKILL that fails at the preflight must still let the post step clean up the pods
   // the killed run left. (Before any pod exists, the sweep finds none: harmless.)
   const runId = effectiveRunId(context);
+  // The runs the post step sweeps; a run whose claim another step holds is not this step's.
+  const sweepIds: string[] = [];
+  const saveSweep = (): void => runner.saveState(STATE.runs, sweepIds.length === 0 ? '' : JSON.stringify(sweepTarget(spec.name, context, sweepIds, runClaim(context, settings.dag, params))));
   if (mode === 'run') {
     runner.saveState(STATE.namespace, namespace);
-    // A backfill's runs each save their own selector as they start (below).
-    if (dates.backfill === null) runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
+    // Every run this step may start, a backfill's all at once: when the step is killed, runs of
+    // a backfill that overlap (backfill-parallel) may each have pods left, not only the latest.
+    sweepIds.push(...(dates.backfill === null ? [runId] : dates.backfill.dates.map((date) => backfillRunId(runId, date))));
+    saveSweep();
     runner.saveState(STATE.keepPods, settings.keepPods);
   }
   const checked = await withKubeErrors(() => preflight(client, namespace, mode, { concurrency: mode === 'run' && settings.concurrency !== null, spec }));
   for (const w of checked.warnings) runner.warning(w);
 
+  // The values of params named like credentials are redacted as the connection's are (masked
+  // already by steps.ts); the list is the connection's, which grows as an exec plugin renews.
   const secrets = connection.secrets;
+  secrets.push(...sensitiveValues(params));
   /**
    * The reporters of one run; `prefix` marks its live log lines (a backfill's runs may overlap),
    * `heading` opens its summary section (written in the same append, so sections never mix).
@@ -122,11 +133,8 @@ export async function runOnCluster(
   const lease = settings.concurrency === null ? null : await takeLock(settings, settings.concurrency, namespace, context, client, deps);
   if (lease !== null && !lease.acquired) return;
   try {
-    runner.saveState(STATE.recorded, '');
     if (dates.backfill === null) {
-      runner.saveState(STATE.selector, runPodSelector(spec, context, baseRunId));
       const state = await runOne(baseRunId, dates.run, reportersFor(''));
-      runner.saveState(STATE.recorded, '1');
       finish(spec, state, mode);
       return;
     }
@@ -139,15 +147,12 @@ export async function runOnCluster(
       while (next < logical.length && !signal.aborted) {
         const date = logical[next++]!;
         const run = runContext(runDates({ start: deps.now?.() ?? Date.now(), schedule: dates.schedule, logicalDate: date }));
-        const runId = `${baseRunId}-${date.replace(/[^0-9A-Za-z]/g, '').toLowerCase()}`;
-        // The post step sweeps the latest run's pods; earlier runs have cleaned up after themselves.
-        runner.saveState(STATE.selector, runPodSelector(spec, context, runId));
+        const runId = backfillRunId(baseRunId, date);
         const heading = `# Logical date ${run['ts']}\n\nRun \`${runId}\` of the backfill, data interval ${run['intervalStart']} → ${run['intervalEnd']}.\n\n`;
         results.push({ date, state: await runOne(runId, run, reportersFor(parallel > 1 ? `[${run['date']}] ` : '', heading)) });
       }
     };
     await Promise.all(Array.from({ length: Math.min(parallel, logical.length) }, worker));
-    runner.saveState(STATE.recorded, '1');
     results.sort((a, b) => (a.date < b.date ? -1 : 1));
     finishBackfill(spec, results, runner);
   } finally {
@@ -188,7 +193,11 @@ export async function runOnCluster(
     });
     // The claim comes first, before this run creates or waits for anything: a second step that
     // the run's identity cannot tell from another one stops here.
-    await claimRun(store, spec, settings, params, context, runId);
+    await claimRun(store, spec, settings, params, context, runId, () => {
+      // Another step runs it: its pods (same labels) are not this step's to sweep.
+      sweepIds.splice(sweepIds.indexOf(runId), 1);
+      saveSweep();
+    });
     if (context.runAttempt > 1) {
       proof.trust(runKeys(await withKubeErrors(() => store.load())));
       await withKubeErrors(() =>
@@ -266,13 +275,20 @@ export async function runOnCluster(
   }
 }
 
+/** The run id of a backfill's run of logical date `date`: `<run id>-<date, letters and digits only>`. */
+function backfillRunId(baseRunId: string, date: string): string {
+  return `${baseRunId}-${date.replace(/[^0-9A-Za-z]/g, '').toLowerCase()}`;
+}
+
 /**
  * Records that this step starts this run attempt (src/dag/rerun.ts `RunClaim`), or fails, before
- * anything is created, when another step with the same run identity but another claim did so.
+ * anything is created, when another step with the same run identity but another claim did so
+ * (after `onRefused`).
  */
-async function claimRun(store: RunStore, spec: DagSpec, settings: Settings, params: Record<string, string>, context: RunContext, runId: string): Promise<void> {
+async function claimRun(store: RunStore, spec: DagSpec, settings: Settings, params: Record<string, string>, context: RunContext, runId: string, onRefused: () => void): Promise<void> {
   const started = store.markStarted(context.runAttempt, runClaim(context, settings.dag, params)).catch((err: unknown) => {
     if (!(err instanceof AmbiguousRunError)) throw err;
+    onRefused();
     const leg = describeLeg(context.leg);
     const who = [
       `run ${runId}`,
@@ -382,35 +398,58 @@ function describeSource(source: string): string {
 }
 
 /**
- * The post step's sweep, once the main step's state says which pods are this run's: removes what
- * is left of them. Never fails the job; only warns.
+ * The post step's sweep, once the main step's state says which runs it started (`runs`, a JSON
+ * SweepTarget): deletes their live pods, and the ended ones keep-pods does not keep whose ends the
+ * runs' states record; the others stay, for a re-run. Never fails the job; only warns.
  */
-export async function cleanUpRun(
-  runner: Runner,
-  env: NodeJS.ProcessEnv,
-  namespace: string,
-  selector: string,
-  keepPods: KeepPods,
-  keys: string | null = null,
-  recorded = false,
-): Promise<void> {
+export async function cleanUpRun(runner: Runner, env: NodeJS.ProcessEnv, namespace: string, runs: string, keepPods: KeepPods, keys: string | null = null): Promise<void> {
+  const target = parseTarget(runs);
+  if (target === null) {
+    runner.warning(`Could not clean up this run's pods in namespace ${namespace}: the main step's saved state does not say which runs it started (${JSON.stringify(runs.slice(0, 200))}).`);
+    return;
+  }
+  const what = target.runIds.length === 1 ? `run ${target.runIds[0]}` : `the ${target.runIds.length} runs of the backfill`;
   try {
     const settings = readSettings((name) => runner.getInput(name));
     const connection = await connect(settings.auth, env);
     for (const secret of connection.secrets) maskSecret(runner, secret);
+    connection.onNewSecret((secret) => maskSecret(runner, secret));
     const client = createClient(connection.kubeConfig, settings.api);
-    // The main step saved the run's public keys: only pods they signed are the run's to delete.
-    let proof: PodProof | undefined;
-    if (keys !== null) {
-      proof = new PodProof();
-      proof.trust(parseKeys(keys));
+    // Read with the main step's own store code: what it says is recorded is what a re-run reuses.
+    // Each run's state is read at most once.
+    const states = new Map<string, Promise<StoredRunState | null>>();
+    const readState = (runId: string): Promise<StoredRunState | null> => {
+      let s = states.get(runId);
+      if (s === undefined) {
+        s = new RunStore({ core: client.core, namespace, dag: target.dag, runId, scope: target.scope, repository: target.repository, request: client.request }).load();
+        states.set(runId, s);
+      }
+      return s;
+    };
+    // Only pods signed by the step's processes are its to delete: the keys it saved, or, if it
+    // stopped before saving them, those the runs' states record under its claim.
+    const proof = new PodProof();
+    if (keys !== null) proof.trust(parseKeys(keys));
+    else {
+      const started: string[] = [];
+      for (const runId of target.runIds) {
+        const stored = await readState(runId).catch((err: unknown) => err as Error);
+        const claimed = stored instanceof Error ? null : claimedKeys(stored, target.runAttempt, target.claim);
+        if (stored instanceof Error) runner.warning(`Left the pods of run ${runId} in namespace ${namespace} alone: could not read its state to tell which are this step's (${stored.message}).`);
+        if (claimed === null) continue; // this step never started it: none of its pods are this step's
+        proof.trust(claimed);
+        started.push(runId);
+      }
+      if (started.length === 0) return;
+      target.runIds = started;
     }
-    const { deleted, warnings, foreign, unrecorded } = await cleanupRun(kubePodApi(client), namespace, selector, { keepPods, proof, recorded });
-    if (deleted.length > 0) runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of this run: ${deleted.join(', ')}`);
+    const { deleted, warnings, foreign, unrecorded } = await cleanupRun(kubePodApi(client), namespace, target, { keepPods, proof, readState });
+    if (deleted.length > 0) runner.info(`Deleted ${deleted.length} leftover pod${deleted.length === 1 ? '' : 's'} of ${what}: ${deleted.join(', ')}`);
     if (unrecorded.length > 0) {
+      const one = unrecorded.length === 1;
       runner.info(
-        `Kept ${unrecorded.length} ended pod${unrecorded.length === 1 ? '' : 's'} of this run: the main step stopped before recording how ${unrecorded.length === 1 ? 'its task' : 'their tasks'} ended, and ${unrecorded.length === 1 ? 'this pod is' : 'these pods are'} the only record. ` +
-          `A re-run of this job records and reuses ${unrecorded.length === 1 ? 'it' : 'them'} (a task that succeeded does not run again); housekeeping removes ${unrecorded.length === 1 ? 'it' : 'them'} after the retention. ${unrecorded.join(', ')}`,
+        `Kept ${unrecorded.length} ended pod${one ? '' : 's'} of ${what}: the run's state does not record how ${one ? 'its task' : 'their tasks'} ended (the main step stopped, or failed to write it, first), and ${one ? 'this pod is' : 'these pods are'} the only record. ` +
+          `A re-run of this job records and reuses ${one ? 'it' : 'them'} (a task that succeeded does not run again); housekeeping removes ${one ? 'it' : 'them'} after the retention. ${unrecorded.join(', ')}`,
       );
     }
     for (const f of foreign) {
@@ -421,8 +460,31 @@ export async function cleanUpRun(
     }
     for (const w of warnings) runner.warning(w);
   } catch (err) {
-    runner.warning(`Could not clean up this run's pods (${selector} in namespace ${namespace}): ${(err as Error).message}`);
+    runner.warning(`Could not clean up the pods of ${what} in namespace ${namespace}: ${(err as Error).message}`);
   }
+}
+
+/** The runs the main step saved for the post step, or null when the text is not a SweepTarget. */
+function parseTarget(text: string): SweepTarget | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const t = v as Record<string, unknown>;
+  const str = (x: unknown): x is string => typeof x === 'string';
+  const ok =
+    str(t['dag']) &&
+    (t['scope'] === null || str(t['scope'])) &&
+    (t['repository'] === null || str(t['repository'])) &&
+    Number.isInteger(t['runAttempt']) &&
+    (t['claim'] === null || (typeof t['claim'] === 'object' && Object.values(t['claim'] as object).every((x) => x === null || str(x)))) &&
+    Array.isArray(t['runIds']) &&
+    t['runIds'].length > 0 &&
+    t['runIds'].every(str);
+  return ok ? (t as unknown as SweepTarget) : null;
 }
 
 /** The keys the main step saved for the post step (a JSON array of strings); anything else: none. */

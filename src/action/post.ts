@@ -4,11 +4,12 @@
  * problem must not fail a job whose work is done.
  */
 import { runPost } from './steps.ts';
-import { githubRunner } from './github-runner.ts';
+import { githubRunner, ownProcessOutput } from './github-runner.ts';
 
 /** Runs the post step in this process; it always exits 0. */
 export async function post(): Promise<never> {
   const runner = githubRunner();
+  ownProcessOutput(runner);
   try {
     await runPost({ runner, env: process.env });
   } catch (err) {

@@ -8,7 +8,7 @@ import { UserError } from '../common/errors.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { namespaceProblem } from '../spec/names.ts';
 import type { AuthInputs } from '../kube/auth.ts';
-import { serverUrlProblem } from '../kube/server-url.ts';
+import { serverUrlProblem, shownServer } from '../kube/server-url.ts';
 import { backfillDates, parseLogicalDate, RunDateError, runDates } from '../dag/run-dates.ts';
 import { concurrencyLeaseName } from '../kube/lease-name.ts';
 import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.ts';
@@ -237,7 +237,7 @@ export function readSettings(getInput: (name: string) => string): Settings {
   }
   const { auth } = settings;
   if (auth.server !== undefined && serverUrlProblem(auth.server, false) !== null) {
-    problems.push(`Invalid input 'server': '${auth.server.slice(0, 200)}', ${serverUrlProblem(auth.server, false)!}`);
+    problems.push(`Invalid input 'server': '${shownServer(auth.server)}', ${serverUrlProblem(auth.server, false)!}`);
   }
   if (auth.certificateAuthorityData !== undefined && !/^[A-Za-z0-9+/\s]+=*\s*$/.test(auth.certificateAuthorityData)) {
     problems.push(`Invalid input 'certificate-authority-data': expected the CA certificate in base64 (as a kubeconfig's certificate-authority-data holds it).`);

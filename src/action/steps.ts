@@ -26,6 +26,8 @@ import { readEventSchedule, readRunContext, readSettings, InputError, type Setti
 import { backfillDates, runContext, RunDateError, runDates } from '../dag/run-dates.ts';
 import { readFileSync } from 'node:fs';
 import { maskSecret, type Runner } from './github-runner.ts';
+import { urlCredentials } from '../common/url-credentials.ts';
+import { sensitiveValues } from '../common/sensitive.ts';
 import { ActionError, STATE, type MainDeps } from './errors.ts';
 
 // What callers of the main step know it by (defined in errors.ts, which the cluster side shares).
@@ -74,6 +76,7 @@ async function runMainSteps(deps: MainDeps): Promise<void> {
   const { runner, env } = deps;
   // Secrets first: nothing may be printed before the runner knows what to mask.
   for (const name of ['kubeconfig', 'token']) maskSecret(runner, runner.getInput(name));
+  for (const secret of urlCredentials(runner.getInput('server'))) maskSecret(runner, secret);
 
   let settings: Settings;
   try {
@@ -90,6 +93,8 @@ async function runMainSteps(deps: MainDeps): Promise<void> {
   if (issues.length > 0) {
     throw new ActionError(`Invalid input 'params':\n${issues.map((i) => `  - ${i}`).join('\n')}`);
   }
+  // A param named like a credential (src/common/sensitive.ts) is masked before it can be printed.
+  for (const value of sensitiveValues(params)) maskSecret(runner, value);
 
   const dates = runDatesOf(settings, env, deps.now?.() ?? Date.now());
   // Before any pod, in every mode: a {{ }} that cannot be rendered with these params.
@@ -186,9 +191,10 @@ async function plan(spec: DagSpec, params: Record<string, string>, settings: Set
   for (const t of shown.tasks) {
     runner.info(`  ${t.id}${t.needs.length > 0 ? ` (needs ${t.needs.join(', ')})` : ''}: ${t.image}`);
   }
-  const summary = new SummaryReporter({ runner, logTailLines: settings.logTailLines, secrets: [] });
+  const secrets = sensitiveValues(params);
+  const summary = new SummaryReporter({ runner, logTailLines: settings.logTailLines, secrets });
   await summary.plan(info, byTask);
-  const outputs = new OutputsReporter({ runner, env: process.env });
+  const outputs = new OutputsReporter({ runner, env: process.env, secrets });
   await outputs.planFinished(spec);
 }
 
@@ -196,11 +202,12 @@ async function plan(spec: DagSpec, params: Record<string, string>, settings: Set
 export async function runPost(deps: Omit<MainDeps, 'signal'>): Promise<void> {
   const { runner, env } = deps;
   for (const name of ['kubeconfig', 'token']) maskSecret(runner, runner.getInput(name));
+  for (const secret of urlCredentials(runner.getInput('server'))) maskSecret(runner, secret);
   const namespace = runner.getState(STATE.namespace);
-  const selector = runner.getState(STATE.selector);
-  if (!namespace || !selector) return; // plan, dry-run, or the main step stopped before creating anything
+  const runs = runner.getState(STATE.runs);
+  if (!namespace || !runs) return; // plan, dry-run, or the main step stopped before creating anything
   const keepPods = runner.getState(STATE.keepPods) || 'on-failure';
   const { cleanUpRun } = await import('./on-cluster.ts');
   const keys = runner.getState(STATE.keys);
-  await cleanUpRun(runner, env, namespace, selector, keepPods as KeepPods, keys ? keys : null, runner.getState(STATE.recorded) === '1');
+  await cleanUpRun(runner, env, namespace, runs, keepPods as KeepPods, keys ? keys : null);
 }

@@ -17,7 +17,10 @@ import { connect, preflight } from '../kube/auth.ts';
 import { createClient } from '../kube/client.ts';
 import { kubePodApi } from '../kube/pod-api.ts';
 import { PodProof } from '../kube/pod-proof.ts';
+import { makeRedactor } from '../report/escape.ts';
 import { LiveLogReporter } from '../report/live-log.ts';
+import { withoutUrlCredentials } from '../common/url-credentials.ts';
+import { sensitiveValues } from '../common/sensitive.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { EXIT, localContext, type CliIO } from './io.ts';
 
@@ -32,12 +35,20 @@ export interface LocalRun {
 }
 
 /** Runs the DAG; resolves to the exit code (0 success, 1 failed or cancelled, 2 cannot start). */
-export async function runLocal(run: LocalRun, io: CliIO): Promise<number> {
+export async function runLocal(run: LocalRun, given: CliIO): Promise<number> {
+  let io = given;
   try {
     const connection = await connect({ context: run.context ?? undefined }, io.env, { cli: true });
+    // No runner masks a terminal: the kubeconfig's credentials (and those its exec plugin hands
+    // out later) are replaced by *** in everything printed from here on, as in the step log.
+    // So are the values of params named like credentials (src/common/sensitive.ts).
+    connection.secrets.push(...sensitiveValues(run.params));
+    let redact = makeRedactor(connection.secrets);
+    connection.onNewSecret(() => (redact = makeRedactor(connection.secrets)));
+    io = { ...given, stdout: (text) => given.stdout(redact(text)), stderr: (text) => given.stderr(redact(text)) };
     const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
     const client = createClient(connection.kubeConfig);
-    io.stderr(`cluster ${client.server}, namespace ${namespace}\n`);
+    io.stderr(`cluster ${withoutUrlCredentials(client.server)}, namespace ${namespace}\n`);
     const checked = await preflight(client, namespace, 'run', { spec: run.spec });
     for (const w of checked.warnings) io.stderr(`warning: ${w}\n`);
     const context = localContext(io.env);

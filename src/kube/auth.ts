@@ -22,7 +22,8 @@ import { KubeError, classifyError, describeError } from './errors.ts';
 import { missingServiceAccounts, SERVICE_ACCOUNT_READ, serviceAccountUses } from './preflight-service-accounts.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { formatDuration } from '../common/duration.ts';
-import { serverUrlProblem } from './server-url.ts';
+import { serverUrlProblem, shownServer } from './server-url.ts';
+import { urlCredentials } from '../common/url-credentials.ts';
 
 /** The authentication inputs of the action (all optional). */
 export interface AuthInputs {
@@ -39,8 +40,13 @@ export interface Connection {
   kubeConfig: KubeConfig;
   /** The namespace of the kubeconfig's context or of the in-cluster service account, if any. */
   namespace: string | null;
-  /** Every value that must be masked before anything is printed (tokens, keys, the kubeconfig). */
+  /**
+   * Every value that must be masked before anything is printed (tokens, keys, the kubeconfig, a
+   * URL's password). Grows when an exec credential plugin hands out a new credential later.
+   */
   secrets: string[];
+  /** Calls `listener` with each credential found after connect (a renewed exec token or key), once it is in `secrets`. */
+  onNewSecret(listener: (secret: string) => void): void;
   /** Where the credentials came from, for a log line (never a secret). */
   source: 'kubeconfig-input' | 'token-input' | 'kubeconfig-file' | 'in-cluster';
 }
@@ -91,7 +97,7 @@ export async function connect(
       throw new KubeError('Input `certificate-authority-data` is not a base64-encoded PEM certificate. Give the cluster CA as in a kubeconfig\'s `certificate-authority-data` (base64 of the PEM).');
     }
     const serverProblem = serverUrlProblem(auth.server, false);
-    if (serverProblem !== null) throw new KubeError(`Input \`server\` is "${auth.server.slice(0, 200)}", ${serverProblem}`);
+    if (serverProblem !== null) throw new KubeError(`Input \`server\` is "${shownServer(auth.server)}", ${serverProblem}`);
     kc.loadFromClusterAndUser({ name: 'pod-dag', server: auth.server, caData, skipTLSVerify: false }, { name: 'pod-dag', token: auth.token });
     source = 'token-input';
   } else if (env.KUBECONFIG || (homeKubeconfig(env) && existsSync(homeKubeconfig(env)!))) {
@@ -156,7 +162,22 @@ export async function connect(
   }
   if (source !== 'in-cluster') namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? null;
 
-  guardCredentialPlugin(kc, options.credentialPluginTimeoutMs);
+  // A URL's user info (`https://user:password@host`): the password is a credential, and error
+  // messages quote URLs whole.
+  for (const cluster of kc.getClusters()) for (const v of [...urlCredentials(cluster.server), ...urlCredentials(cluster.proxyUrl)]) secrets.add(v);
+  // Credentials an exec plugin hands out after connect (client-node runs it again when its token
+  // expires) are new to the runner: they join `secrets` and the listeners mask them.
+  const list: string[] = [];
+  const listeners: ((secret: string) => void)[] = [];
+  const credential = (values: string[]): void => {
+    for (const v of values) {
+      if (v.length < 4 || secrets.has(v)) continue;
+      secrets.add(v);
+      list.push(v);
+      for (const l of listeners) l(v);
+    }
+  };
+  guardCredentialPlugin(kc, options.credentialPluginTimeoutMs, credential);
   for (const user of kc.getUsers()) {
     for (const v of [user.token, user.password, user.keyData, user.certData]) if (v) secrets.add(v);
     const cfg = user.authProvider?.config as Record<string, unknown> | undefined;
@@ -183,7 +204,8 @@ export async function connect(
         : `The kubeconfig's credentials could not be read (${reason}). Check the user "${user?.name ?? ''}" and cluster "${kc.getCurrentCluster()?.name ?? ''}" of its current context: their certificate, key and token fields.`,
     );
   }
-  return { kubeConfig: kc, namespace, secrets: [...secrets].filter((s) => s.length >= 4), source };
+  list.splice(0, list.length, ...[...secrets].filter((s) => s.length >= 4));
+  return { kubeConfig: kc, namespace, secrets: list, source, onNewSecret: (listener) => void listeners.push(listener) };
 }
 
 /** How long a run of the kubeconfig's exec credential plugin may take before it is stopped. */
@@ -209,7 +231,7 @@ export class CredentialPluginError extends KubeError {
  * shape (`execFn`, `getCredential`). Should a later version change that shape, nothing is wrapped
  * and test/security/credentials.test.ts fails.
  */
-export function guardCredentialPlugin(kc: KubeConfig, timeoutMs: number = CREDENTIAL_PLUGIN_TIMEOUT_MS): void {
+export function guardCredentialPlugin(kc: KubeConfig, timeoutMs: number = CREDENTIAL_PLUGIN_TIMEOUT_MS, onCredential?: (values: string[]) => void): void {
   const list: unknown = Reflect.get(kc, 'authenticators');
   if (!Array.isArray(list)) return;
   for (const auth of list as Record<string, unknown>[]) {
@@ -239,7 +261,11 @@ export function guardCredentialPlugin(kc: KubeConfig, timeoutMs: number = CREDEN
     auth['getCredential'] = async function (this: unknown, user: { name?: string; exec?: { command?: string }; authProvider?: { config?: { exec?: { command?: string } } } }) {
       const before = timedOut;
       try {
-        return (await (original as (u: unknown) => Promise<unknown>).call(this, user)) as unknown;
+        const got = (await (original as (u: unknown) => Promise<unknown>).call(this, user)) as { status?: Record<string, unknown> } | null;
+        // Its token and key, new each time it runs, are told before client-node uses them.
+        const status = got?.status ?? {};
+        onCredential?.(['token', 'clientKeyData', 'clientCertificateData'].map((k) => status[k]).filter((v): v is string => typeof v === 'string' && v !== ''));
+        return got;
       } catch (err) {
         const command = user.exec?.command ?? user.authProvider?.config?.exec?.command ?? 'the exec plugin';
         if (timedOut > before) {
@@ -289,7 +315,7 @@ export function kubeconfigProblem(kc: KubeConfig, what: string): string | null {
     return `${what}: context "${context.name}" names user "${context.user}", which is not among its users (${names(kc.getUsers())}); without it every request would go without credentials. Correct the context's user, or add the user.`;
   }
   const serverProblem = serverUrlProblem(cluster.server, cluster.skipTLSVerify === true);
-  if (serverProblem !== null) return `${what}: cluster "${cluster.name}" has server "${cluster.server.slice(0, 200)}", ${serverProblem}`;
+  if (serverProblem !== null) return `${what}: cluster "${cluster.name}" has server "${shownServer(cluster.server)}", ${serverProblem}`;
   const user = context.user ? kc.getUser(context.user) : null;
   const files: [string, string | undefined][] = [
     [`cluster "${cluster.name}" certificate-authority`, cluster.caFile],

@@ -34,6 +34,7 @@ import { KUBERNETES_VERSION } from '../spec/k8s/pod-openapi.ts';
 /** What an error from the API server (or the way to it) means for us. */
 import { abortableSleep, systemClock } from '../common/clock.ts';
 import { UserError } from '../common/errors.ts';
+import { withoutUrlCredentials } from '../common/url-credentials.ts';
 import { parseQuantity } from './quantity.ts';
 
 export type KubeErrorKind =
@@ -248,7 +249,8 @@ function tlsAdvice(message: string): string {
  */
 export function describeError(err: unknown, what: string, server: string | null): string {
   const e = classifyError(err);
-  const at = server ? ` at ${server}` : '';
+  // A server URL's password is masked, but is not shown at all: the user knows which server.
+  const at = server ? ` at ${withoutUrlCredentials(server)}` : '';
   switch (e.kind) {
     case 'unauthorized':
       return `Could not ${what}: the Kubernetes API server${at} rejected the credentials (401 Unauthorized). The token or client certificate is wrong or expired; check the kubeconfig/token input or the step that wrote ~/.kube/config.`;

@@ -10,10 +10,16 @@
 /** Control characters other than tab, and ANSI escape sequences, which a log line may carry. */
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-_]/g;
+/**
+ * Control characters (C0 and C1 but tab and the line breaks handled before), the line and
+ * paragraph separators, and Unicode format characters (bidirectional overrides and isolates that
+ * make text read otherwise than it is, zero-width spaces…) except the zero-width joiner emoji
+ * sequences need: as the step log drops them (src/report/workflow-commands.ts).
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f\u0085\u2028\u2029]/g;
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]|(?!\u200d)\p{Cf}/gu;
 
-/** Strips ANSI colour codes and control characters (keeps tabs); `\r` and `\n` become spaces. */
+/** Strips ANSI colour codes, control and invisible format characters (keeps tabs); `\r` and `\n` become spaces. */
 export function stripControl(text: string): string {
   return text.replace(ANSI, '').replace(/\r\n|\r|\n/g, ' ').replace(CONTROL, '');
 }
@@ -47,13 +53,22 @@ const MARKDOWN_SPECIAL = /[&<>"'`*_[\]|~\\#$+-]/g;
  */
 export function escapeMarkdown(text: string): string {
   const clean = stripControl(text);
-  return clean.replace(MARKDOWN_SPECIAL, (c, offset: number) => {
-    // A hyphen between two word characters (task ids like `create-db`) cannot start a list
-    // item, a table rule or a strikethrough, so it stays as written for readability.
-    if (c === '-' && /\w/.test(clean[offset - 1] ?? '') && /\w/.test(clean[offset + 1] ?? '')) return c;
-    return `&#${c.charCodeAt(0)};`;
-  });
+  return clean
+    .replace(MARKDOWN_SPECIAL, (c, offset: number) => {
+      // A hyphen between two word characters (task ids like `create-db`) cannot start a list
+      // item, a table rule or a strikethrough, so it stays as written for readability.
+      if (c === '-' && /\w/.test(clean[offset - 1] ?? '') && /\w/.test(clean[offset + 1] ?? '')) return c;
+      return `&#${c.charCodeAt(0)};`;
+    })
+    .replace(AUTOLINK, (m) => `${m.slice(0, -1)}&#${m.charCodeAt(m.length - 1)};`);
 }
+
+/**
+ * What GitHub's Markdown turns into a link by itself (GFM autolinks): `scheme://`, `www.` and
+ * `user@host`. Their `:`, `.` or `@` is written as an entity, which the autolink scan does not
+ * see, so a URL from a pod or a cluster shows as text nobody clicks by mistake.
+ */
+const AUTOLINK = /[A-Za-z][A-Za-z0-9+.-]*:(?=\/\/)|\bwww\.|@/gi;
 
 /**
  * Text as a Markdown code span inside a table cell: a backtick fence longer than any run of
@@ -116,13 +131,15 @@ export { urlSegment } from '../common/links.ts';
 export const REDACTED = '***';
 
 /**
- * The strings to hide for one secret: the value itself, and its base64 forms at each of the
- * three byte alignments it can have inside a longer base64 text (as the runner masks them),
- * keeping only the characters that depend on the secret alone.
+ * The forms a secret takes when something encodes it, that hold nothing but the secret: its
+ * base64 at each of the three byte alignments it can have inside a longer base64 text (keeping
+ * only the characters that depend on the secret alone), its URL encoding (a query string, a URL's
+ * user info) and its JSON string escaping (a JSON body or error quoting it). The runner masks
+ * exactly the strings it is given: these are given too (src/action/github-runner.ts `maskSecret`).
  */
-export function secretVariants(secret: string): string[] {
+export function encodedForms(secret: string): string[] {
   if (secret === '') return [];
-  const variants = new Set<string>([secret]);
+  const forms = new Set<string>();
   const bytes = Buffer.from(secret, 'utf8');
   for (let prefix = 0; prefix < 3; prefix++) {
     const encoded = Buffer.concat([Buffer.alloc(prefix), bytes]).toString('base64');
@@ -130,8 +147,21 @@ export function secretVariants(secret: string): string[] {
     const end = Math.floor(((prefix + bytes.length) * 8) / 6);
     const stable = encoded.slice(start, end);
     // A very short fragment would hide innocent text everywhere; the runner also skips them.
-    if (stable.length >= 6) variants.add(stable);
+    if (stable.length >= 6) forms.add(stable);
   }
+  forms.add(encodeURIComponent(secret));
+  forms.add(JSON.stringify(secret).slice(1, -1));
+  forms.delete(secret);
+  return [...forms];
+}
+
+/**
+ * The strings to hide for one secret: the value itself, its encoded forms (`encodedForms`), and
+ * for a secret of several lines (a PEM key, a kubeconfig) each line and the lines joined by spaces.
+ */
+export function secretVariants(secret: string): string[] {
+  if (secret === '') return [];
+  const variants = new Set<string>([secret, ...encodedForms(secret)]);
   // Newlines inside a secret (a PEM key) appear in reports as spaces after escaping.
   if (/[\r\n]/.test(secret)) variants.add(secret.replace(/\r\n|\r|\n/g, ' '));
   for (const line of secret.split(/\r\n|\r|\n/)) if (line.trim().length >= 6) variants.add(line);

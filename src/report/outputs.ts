@@ -14,6 +14,7 @@ import type { RunResult, RunState, TaskResult } from '../dag/types.ts';
 import type { AttemptClass, DagSpec } from '../spec/types.ts';
 import type { DryRunVerdict, Mode, Reporter, RunContext, RunInfo } from './types.ts';
 import { makeRedactor, redactDeep } from './escape.ts';
+import { shownParams } from '../common/sensitive.ts';
 import { formatIso, shownState, taskSpan, type ShownState } from './format.ts';
 import { runUrl, specUrl } from './summary.ts';
 
@@ -137,7 +138,8 @@ export function summaryJson(info: RunInfo, state: RunState, verdicts?: readonly 
       scope: runScope(info.context),
       url: runUrl(info),
     },
-    params: { ...info.params },
+    // A credential's value is `***` (src/common/sensitive.ts).
+    params: shownParams(info.params),
     failedTasks: failedTasks(state),
     tasks: state.tasks.map((t): TaskJson => {
       const def = specs.get(t.id);
@@ -205,7 +207,7 @@ export interface OutputsOptions {
   dir?: string;
   /** The environment to read `RUNNER_TEMP` from; default `process.env`. */
   env?: Record<string, string | undefined>;
-  /** Values to redact from the `summary-json` file (task outputs in `outputs` stay as they are). */
+  /** Values to redact from the `summary-json` file and the `outputs` output (the action's credentials). */
   secrets?: readonly string[];
 }
 
@@ -219,9 +221,12 @@ export async function setRunOutputs(
   const sink = options.sink ?? options.runner ?? coreOutputSink;
   // An unfinished state (should not happen at runFinished) is not a success.
   sink.setOutput('result', state.result ?? 'failure');
+  const redact = makeRedactor(options.secrets ?? []);
   sink.setOutput('failed-tasks', JSON.stringify(failedTasks(state)));
-  sink.setOutput('outputs', JSON.stringify(taskOutputs(state)));
-  const doc = redactDeep(summaryJson(info, state, verdicts), makeRedactor(options.secrets ?? []));
+  // A task's output holding the action's own credential (passed to it through a param) is not
+  // handed to later steps: GitHub keeps no mask across steps' reads of an output.
+  sink.setOutput('outputs', JSON.stringify(redactDeep(taskOutputs(state), redact)));
+  const doc = redactDeep(summaryJson(info, state, verdicts), redact);
   const path = await writeSummaryJson(doc, options.dir ?? defaultOutputDir(options.env));
   sink.setOutput('summary-json', path);
   return path;

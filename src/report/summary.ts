@@ -12,6 +12,7 @@
  */
 import { runUrl as contextRunUrl } from '../common/links.ts';
 import { runTitle } from '../common/run.ts';
+import { shownParams } from '../common/sensitive.ts';
 import { stringify } from 'yaml';
 import type { AttemptOutcome, AttemptRecord, RunState, TaskState } from '../dag/types.ts';
 import type { DagSpec, SpecIssue, TaskSpec } from '../spec/types.ts';
@@ -135,11 +136,12 @@ function sourceLine(info: RunInfo): string {
   return parts.join(' · ');
 }
 
-/** The params, collapsed: they matter when reading a run, but rarely first. */
+/** The params, collapsed: they matter when reading a run, but rarely first. A credential's value is `***`. */
 function paramsBlock(params: Record<string, string>): string | null {
   const names = Object.keys(params).sort();
   if (names.length === 0) return null;
-  const rows = names.map((n) => `| ${codeSpan(n)} | ${codeSpan(params[n] ?? '')} |`);
+  const shown = shownParams(params);
+  const rows = names.map((n) => `| ${codeSpan(n)} | ${codeSpan(shown[n] ?? '')} |`);
   return ['<details><summary>Params</summary>', '', '| Param | Value |', '|---|---|', ...rows, '', '</details>'].join('\n');
 }
 

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, beforeEach, expect, test, vi } from 'vitest';
 import { Scheduler } from '../../src/dag/scheduler.ts';
 import { dryRunDag } from '../../src/engine/index.ts';
 import { kubePodApi } from '../../src/kube/pod-api.ts';
-import { runPodSelector } from '../../src/kube/pod.ts';
+import { applyTaskUpdate, emptyRunState } from '../../src/dag/rerun.ts';
 import { PodProof } from '../../src/kube/pod-proof.ts';
-import { cleanupRun } from '../../src/kube/sweep.ts';
+import { cleanupRun, sweepTarget } from '../../src/kube/sweep.ts';
 import { attempts, capture, context, results, run, spec, startCluster, until, type Cluster } from './helpers.ts';
 
 let cluster: Cluster;
@@ -187,7 +187,11 @@ tasks:
   const ctx = context('999001');
   await run(cluster, s, { keepPods: 'always', context: ctx });
   expect(podsOf('sweep')).toHaveLength(1);
-  const res = await cleanupRun(kubePodApi(cluster.client), 'default', runPodSelector(s, ctx), { recorded: true });
+  // keep-pods always kept it; with never, and a state that records its end, the sweep deletes it.
+  const pod = podsOf('sweep')[0]!.metadata.name;
+  const outcome = { class: 'succeeded', reason: 'Completed', message: null, exitCode: 0, outputs: {}, node: null } as const;
+  const state = applyTaskUpdate(emptyRunState(s.name, '999001', 0), { task: 'a', runAttempt: 1, attempt: 1, pod, startedAt: 0, finishedAt: 1, outcome, fingerprint: { image: 'x', fields: {} } }, 1);
+  const res = await cleanupRun(kubePodApi(cluster.client), 'default', sweepTarget(s.name, ctx), { keepPods: 'never', readState: async () => state });
   expect(res.warnings).toEqual([]);
   expect(res.deleted).toHaveLength(1);
   await until(() => podsOf('sweep').length === 0, 'the pod deleted');
@@ -196,7 +200,7 @@ tasks:
   const { connect } = await import('../../src/kube/auth.ts');
   const { createClient } = await import('../../src/kube/client.ts');
   const conn = await connect({ kubeconfig: cluster.sandbox.kubeconfig({ token: 'nobody-token' }) }, {});
-  const res2 = await cleanupRun(kubePodApi(createClient(conn.kubeConfig)), 'locked', runPodSelector(s, ctx));
+  const res2 = await cleanupRun(kubePodApi(createClient(conn.kubeConfig)), 'locked', sweepTarget(s.name, ctx));
   expect(res2.warnings[0]).toMatch(/forbidden/);
 });
 

@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { connect } from '../../src/kube/auth.ts';
 import { runStep } from '../harness/action.ts';
 import { runCli } from '../../src/cli/commands.ts';
+import { readSettings } from '../../src/action/settings.ts';
 import { KubeError, describeError } from '../../src/kube/errors.ts';
 
 const PEM = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
@@ -148,5 +149,25 @@ describe('a TLS handshake that fails says what to check, by what failed', () => 
     ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate', /not trusted: give the cluster's CA/],
   ])('%s', (code, message, advice) => {
     expect(tls(code, message)).toMatch(advice);
+  });
+});
+
+describe('a server URL that is refused is shown without the password it may carry', () => {
+  it.each([
+    ['with a scheme', 'ftp://admin:s3cret-pw@k8s:6443'],
+    ['without one', 'admin:s3cret-pw@k8s:6443'],
+  ])('%s', async (_what, server) => {
+    const fromKubeconfig = await failure(kubeconfig((k) => (k.clusters[0]!.cluster.server = server)));
+    const fromInput = await connect({ server, token: 'token-0123456789' }, {}).catch((e: Error) => e.message);
+    let fromSettings = '';
+    try {
+      readSettings((name) => ({ dag: 'dag.yaml', server, token: 't' })[name] ?? '');
+    } catch (err) {
+      fromSettings = (err as Error).message;
+    }
+    for (const message of [fromKubeconfig, fromInput, fromSettings]) {
+      expect(message).toMatch(/k8s:6443/);
+      expect(message).not.toContain('s3cret-pw');
+    }
   });
 });

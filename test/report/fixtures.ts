@@ -275,6 +275,9 @@ export const HOSTILE = [
   '[link](https://evil.example)',
   'line\nbreak\r\nand\u001b[31mred\u001b[0m\u0007bell',
   'colon: semi; hash # amp & lt <',
+  'see https://evil.example/track.png and www.evil.example or mailto:x@evil.example',
+  'bidi \u202eevil\u202c zero\u200bwidth \u2066isolate\u2069 line\u2028sep',
+  '&lt;script&gt; &#60;b&#62; \\<b\\>',
 ];
 
 /** The spec and state of a run whose every name, reason, message and log line is hostile. */

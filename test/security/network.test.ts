@@ -83,7 +83,7 @@ describe('a restart after SIGKILL that fails at the preflight', () => {
     sandbox.faults.loseAnswers({ share: 1, resources: REVIEWS });
     const second = await runStep({ cwd, inputs, env }).finally(() => sandbox.faults.clear());
     expect(second.exitCode, second.stdout).toBe(1);
-    expect(second.state['selector']).toContain('pod-dag.io/run-id=1300100');
+    expect(JSON.parse(second.state['runs']!)).toMatchObject({ dag: 'killed', runIds: ['1300100'] });
 
     const post = await runStep({ cwd, entry: 'post', inputs, env, state: second.state });
     expect(post.exitCode, post.stdout).toBe(0);

@@ -1,0 +1,186 @@
+/**
+ * The runner masks exactly the strings the action registers (`::add-mask::`), line by line. What
+ * the action registers for a credential must therefore cover every form in which a credential
+ * can reach the log: encoded (base64 at any alignment, URL, JSON), inside a kubeconfig given as
+ * base64 (before anything parses it and may quote it), the password of a URL
+ * (`https://user:password@host`, which undici quotes whole in its errors), and the credentials an
+ * exec plugin hands out after the action connected.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it, vi } from 'vitest';
+import { githubRunner, maskSecret, type Runner } from '../../src/action/github-runner.ts';
+import { withoutUrlCredentials } from '../../src/common/url-credentials.ts';
+import { connect } from '../../src/kube/auth.ts';
+import { describeError } from '../../src/kube/errors.ts';
+import { runStep } from '../harness/action.ts';
+
+/** The values maskSecret registers for `value`. */
+function masksOf(...values: string[]): string[] {
+  const masks: string[] = [];
+  const runner = { setSecret: (v: string) => masks.push(v) } as unknown as Runner;
+  for (const v of values) maskSecret(runner, v);
+  return masks;
+}
+
+/** A line as the runner shows it: every registered value replaced, longest first (SecretMasker). */
+function runnerMask(line: string, masks: string[]): string {
+  let out = line;
+  for (const m of [...masks].sort((a, b) => b.length - a.length)) out = out.split(m).join('***');
+  return out;
+}
+
+const TOKEN = 'sk-Live_9f8e7d6c5b4a3!+/=secretpart';
+
+describe('what maskSecret registers for a credential', () => {
+  it('covers its base64 at every alignment, its URL encoding and its JSON escaping', () => {
+    const masks = masksOf(TOKEN);
+    const b64 = (prefix: string) => Buffer.from(prefix + TOKEN, 'utf8').toString('base64');
+    const printed = [
+      `auth header: Basic ${Buffer.from(`user:${TOKEN}`).toString('base64')}`,
+      `base64: ${b64('')} ${b64('x')} ${b64('xy')}`,
+      `query: https://h/x?token=${encodeURIComponent(TOKEN)}&a=1`,
+      `json: ${JSON.stringify({ token: `${TOKEN}"quoted"` })}`,
+    ];
+    for (const line of printed) {
+      const shown = runnerMask(line, masks);
+      expect(shown).not.toContain('secretpart');
+      // Base64 keeps no readable part; check the middle of each encoded form is gone too.
+      for (const p of ['', 'x', 'xy']) expect(shown).not.toContain(b64(p).slice(8, 24));
+      expect(shown).not.toContain(encodeURIComponent(TOKEN));
+    }
+  });
+
+  it('covers the lines and the credentials of a kubeconfig given as base64, before it is parsed', () => {
+    const key = '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5m1pB3Tf7cQr5oAoGCCqGSM49\n-----END EC PRIVATE KEY-----\n';
+    const kubeconfig = [
+      'apiVersion: v1',
+      'clusters: [{name: c, cluster: {server: "https://admin:Pr0xyPassw0rd@127.0.0.1:6443"}}]',
+      'users:',
+      '- name: u',
+      '  user:',
+      '    token: abc123tokenvalue',
+      `    client-key-data: ${Buffer.from(key).toString('base64')}`,
+    ].join('\n');
+    const masks = masksOf(Buffer.from(kubeconfig).toString('base64'));
+    // An error quoting the decoded file, a token on its own, the key, the URL's password.
+    expect(runnerMask('invalid kubeconfig near "    token: abc123tokenvalue"', masks)).not.toContain('abc123tokenvalue');
+    expect(runnerMask('Authorization: Bearer abc123tokenvalue', masks)).not.toContain('abc123tokenvalue');
+    expect(runnerMask('MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5m1pB3Tf7cQr5oAoGCCqGSM49', masks)).toBe('***');
+    expect(runnerMask('cannot reach https://admin:Pr0xyPassw0rd@127.0.0.1:6443/api', masks)).not.toContain('Pr0xyPassw0rd');
+  });
+
+  it('does not star the log: structural lines and short values of a kubeconfig stay readable', () => {
+    const masks = masksOf('apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: abc123tokenvalue\n');
+    expect(runnerMask('kind: Config', masks)).toBe('kind: Config');
+    expect(runnerMask('user u', masks)).toBe('user u');
+  });
+});
+
+describe('a URL with a password in it', () => {
+  it('is a credential: connect masks the password of the server and of the proxy', async () => {
+    const viaInput = await connect({ server: 'https://robot:s3cr%24t-pass@127.0.0.1:1', token: 'token-abcdef-123456' }, {});
+    expect(viaInput.secrets).toEqual(expect.arrayContaining(['s3cr%24t-pass', 's3cr$t-pass', 'robot:s3cr%24t-pass']));
+    const kubeconfig = [
+      'apiVersion: v1',
+      'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", proxy-url: "http://proxyuser:Pr0xyPassw0rd@127.0.0.1:3128"}}]',
+      'contexts: [{name: c, context: {cluster: c, user: u}}]',
+      'current-context: c',
+      'users: [{name: u, user: {token: token-abcdef-123456}}]',
+    ].join('\n');
+    const viaFile = await connect({ kubeconfig }, {});
+    expect(viaFile.secrets).toContain('Pr0xyPassw0rd');
+  });
+
+  it('is shown without its user info in messages about the server', () => {
+    expect(withoutUrlCredentials('at https://robot:pw@h:6443/api and http://u@p/')).toBe('at https://h:6443/api and http://p/');
+    const message = describeError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'list pods', 'https://robot:s3cret@127.0.0.1:1');
+    expect(message).toContain('https://127.0.0.1:1');
+    expect(message).not.toContain('s3cret');
+  });
+
+  it('never reaches the step log or the summary of dist/index.js (the `server` input)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-urlcred-'));
+    await writeFile(path.join(dir, 'dag.yaml'), 'version: 1\nname: cred\ntasks: {a: {image: busybox}}\n');
+    const step = await runStep({
+      cwd: dir,
+      inputs: { dag: 'dag.yaml', server: 'https://robot:Sup3rS3cretPassw0rd@127.0.0.1:1', token: 'token-abcdef-123456' },
+      deadlineMs: 60_000,
+    });
+    expect(step.exitCode).toBe(1);
+    expect(step.maskedLog + step.summary + JSON.stringify(step.outputs)).not.toContain('Sup3rS3cretPassw0rd');
+    expect(step.stderr).not.toContain('Sup3rS3cretPassw0rd');
+    // The action's own lines name the server without it, not even as stars.
+    expect(step.stdout).toMatch(/^Cluster https:\/\/127\.0\.0\.1:1, namespace/m);
+  });
+});
+
+describe('credentials an exec plugin hands out', () => {
+  function kubeconfig(script: string): string {
+    return [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]',
+      'contexts: [{name: c, context: {cluster: c, user: u}}]',
+      'current-context: c',
+      'users:',
+      '- name: u',
+      '  user:',
+      '    exec:',
+      '      apiVersion: client.authentication.k8s.io/v1',
+      '      command: sh',
+      `      args: ["-c", ${JSON.stringify(script)}]`,
+      '      interactiveMode: Never',
+    ].join('\n');
+  }
+
+  it('are secrets, the client key included, and a token renewed later is told to the listeners', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-cred-renew-'));
+    const counter = path.join(dir, 'n');
+    // Each run hands out a new, already expired token (so the next request runs it again) and a key.
+    const script = `n=$(cat ${counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${counter}; printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"renewed-token-%s-abcdef","clientKeyData":"KEYDATA-%s-0123456789","clientCertificateData":"CERTDATA-%s-0123456789","expirationTimestamp":"2000-01-01T00:00:00Z"}}' $n $n $n`;
+    const connection = await connect({ kubeconfig: kubeconfig(script) }, {});
+    expect(connection.secrets).toEqual(expect.arrayContaining(['renewed-token-1-abcdef', 'KEYDATA-1-0123456789']));
+    const told: string[] = [];
+    connection.onNewSecret((s) => told.push(s));
+    await connection.kubeConfig.applyToHTTPSOptions({ headers: {} });
+    expect(told).toEqual(expect.arrayContaining(['renewed-token-2-abcdef', 'KEYDATA-2-0123456789']));
+    expect(connection.secrets).toContain('renewed-token-2-abcdef');
+  });
+});
+
+describe("the runner seam's own messages", () => {
+  it('carry no registered secret, whatever escaping the command needs (annotations, debug lines, the summary)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-seam-'));
+    const summary = path.join(dir, 'summary');
+    await writeFile(summary, '');
+    vi.stubEnv('GITHUB_STEP_SUMMARY', summary);
+    const writes: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      writes.push(String(s));
+      return true;
+    });
+    try {
+      const runner = githubRunner();
+      // A `%` and a line break: escaped in a command, so a mask matched on the line would miss it.
+      const secret = 'p%40ss\nw0rd-Secret';
+      runner.setSecret(secret);
+      runner.error(`the server said: bad token ${secret}`, { title: `auth ${secret}` });
+      runner.warning(`retrying with ${secret}`);
+      runner.debug(`request header ${secret}`);
+      runner.setFailed(`failed: ${secret}`);
+      await runner.appendSummary(`| token | ${secret} |`);
+      await Promise.resolve();
+      const printed = writes.join('').split('\n').filter((l) => !l.startsWith('::add-mask::'));
+      expect(printed.join('\n')).not.toMatch(/w0rd-Secret|p%(25)?40ss/);
+      expect(printed.join('\n')).toContain('bad token ***');
+      expect(await readFile(summary, 'utf8')).toBe('| token | *** |\n');
+    } finally {
+      vi.restoreAllMocks();
+      vi.unstubAllEnvs();
+      process.exitCode = undefined;
+    }
+  });
+});
