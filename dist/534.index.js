@@ -1979,16 +1979,23 @@ function sweepTarget(dag, context, runIds = [(0,common_run/* effectiveRunId */.g
     return { dag, scope: (0,common_run/* runScope */.AO)(context), repository: context.repository, runAttempt: context.runAttempt, runIds, claim };
 }
 /**
- * The public keys of the processes that started run attempt `runAttempt` under `claim`, as the
- * run's state records them, or null when no process did under that claim (the step never
+ * The public keys a step's sweep trusts when the step stopped before it saved its own: when run
+ * attempt `runAttempt` was started under `claim`, every key the run's state records (this
+ * attempt's processes, and the earlier attempts' whose live pods the sweep also deletes), as the
+ * main step trusts them; null when no process started it under that claim (the step never
  * started the run: another step that the action cannot tell from it did, or nobody yet). A state
  * written before claims (no claim recorded) counts as this step's.
  */
 function claimedKeys(stored, runAttempt, claim) {
-    const started = (stored?.runAttempts ?? []).filter((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || claimDifferences(r.claim, claim).length === 0));
-    return started.length === 0 ? null : started.flatMap((r) => r.keys ?? []);
+    const attempts = stored?.runAttempts ?? [];
+    const started = attempts.some((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || claimDifferences(r.claim, claim).length === 0));
+    return started ? attempts.flatMap((r) => r.keys ?? []) : null;
 }
-/** The label selectors that together match every pod of the target's runs in its run attempt. */
+/**
+ * The label selectors that together match every pod of the target's runs, of its run attempt and
+ * the earlier ones (a re-run cancelled while it waited for an earlier attempt's pods leaves them
+ * running).
+ */
 function sweepSelectors(target) {
     const selectors = [];
     const ids = [...new Set(target.runIds.map(kube_pod/* labelValue */.w))];
@@ -1998,7 +2005,7 @@ function sweepSelectors(target) {
         let s = `${kube_pod/* LABELS */.kg.managedBy}=${kube_pod/* MANAGED_BY */.Kf},${kube_pod/* LABELS */.kg.dag}=${(0,kube_pod/* labelValue */.w)(target.dag)},${run}`;
         if (target.scope)
             s += `,${kube_pod/* LABELS */.kg.runScope}=${target.scope}`;
-        selectors.push(`${s},${kube_pod/* LABELS */.kg.runAttempt}=${target.runAttempt}`);
+        selectors.push(target.runAttempt === 1 ? `${s},${kube_pod/* LABELS */.kg.runAttempt}=1` : s);
     }
     return selectors;
 }
@@ -2034,7 +2041,8 @@ function recordedEnd(stored, pod) {
     return null;
 }
 /**
- * The post step's sweep: deletes the live pods of `target`'s runs in `namespace`, and the ended
+ * The post step's sweep: deletes the live pods of `target`'s runs in `namespace` (of its run
+ * attempt, and left running by earlier ones), and its run attempt's ended
  * ones that `keepPods` does not keep and whose attempts' ends `readState(runId)` (the run's
  * stored state) records; every other ended pod stays, named in `unrecorded` (without `readState`,
  * every such pod). With `proof`, a pod that has the labels but not the proof of the run
@@ -2064,7 +2072,7 @@ async function cleanupRun(api, namespace, target, options = {}) {
             result.warnings.push((0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server));
             continue;
         }
-        await Promise.all(pods.map((p) => sweepPod(api, namespace, p, options, runIdOf, stateOf, result)));
+        await Promise.all(pods.map((p) => sweepPod(api, namespace, p, target.runAttempt, options, runIdOf, stateOf, result)));
     }
     for (const [runId, s] of states) {
         const state = await s;
@@ -2076,17 +2084,22 @@ async function cleanupRun(api, namespace, target, options = {}) {
     result.foreign.sort((a, b) => (a.name < b.name ? -1 : 1));
     return result;
 }
-async function sweepPod(api, namespace, p, options, runIdOf, stateOf, result) {
+async function sweepPod(api, namespace, p, runAttempt, options, runIdOf, stateOf, result) {
     const name = p.metadata?.name ?? '';
     if (p.metadata?.deletionTimestamp)
+        return;
+    const phase = p.status?.phase;
+    const ended = phase === 'Succeeded' || phase === 'Failed' || (0,classify/* containerTerminated */.Xp)(p);
+    // An earlier run attempt's pod: that attempt's sweep judged its ended pods (a later re-run
+    // records them); only one still running goes, as this attempt's own would.
+    const podAttempt = Number(p.metadata?.labels?.[kube_pod/* LABELS */.kg.runAttempt]);
+    if (podAttempt !== runAttempt && (!(podAttempt < runAttempt) || ended))
         return;
     const proven = options.proof?.verify(p);
     if (proven !== undefined && !proven.ok) {
         result.foreign.push({ name, problem: proven.problem });
         return;
     }
-    const phase = p.status?.phase;
-    const ended = phase === 'Succeeded' || phase === 'Failed' || (0,classify/* containerTerminated */.Xp)(p);
     if (ended) {
         // Kept on purpose, whatever the state says: every ended pod with always, failed ones with
         // on-failure (a pod the API calls Failed never held a succeeded attempt).

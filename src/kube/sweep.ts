@@ -51,17 +51,24 @@ export function sweepTarget(dag: string, context: RunContext, runIds: string[] =
 }
 
 /**
- * The public keys of the processes that started run attempt `runAttempt` under `claim`, as the
- * run's state records them, or null when no process did under that claim (the step never
+ * The public keys a step's sweep trusts when the step stopped before it saved its own: when run
+ * attempt `runAttempt` was started under `claim`, every key the run's state records (this
+ * attempt's processes, and the earlier attempts' whose live pods the sweep also deletes), as the
+ * main step trusts them; null when no process started it under that claim (the step never
  * started the run: another step that the action cannot tell from it did, or nobody yet). A state
  * written before claims (no claim recorded) counts as this step's.
  */
 export function claimedKeys(stored: StoredRunState | null, runAttempt: number, claim: RunClaim | null): string[] | null {
-  const started = (stored?.runAttempts ?? []).filter((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || claimDifferences(r.claim, claim).length === 0));
-  return started.length === 0 ? null : started.flatMap((r) => r.keys ?? []);
+  const attempts = stored?.runAttempts ?? [];
+  const started = attempts.some((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || claimDifferences(r.claim, claim).length === 0));
+  return started ? attempts.flatMap((r) => r.keys ?? []) : null;
 }
 
-/** The label selectors that together match every pod of the target's runs in its run attempt. */
+/**
+ * The label selectors that together match every pod of the target's runs, of its run attempt and
+ * the earlier ones (a re-run cancelled while it waited for an earlier attempt's pods leaves them
+ * running).
+ */
 export function sweepSelectors(target: SweepTarget): string[] {
   const selectors: string[] = [];
   const ids = [...new Set(target.runIds.map(labelValue))];
@@ -70,7 +77,7 @@ export function sweepSelectors(target: SweepTarget): string[] {
     const run = chunk.length === 1 ? `${LABELS.runId}=${chunk[0]}` : `${LABELS.runId} in (${chunk.join(',')})`;
     let s = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.dag}=${labelValue(target.dag)},${run}`;
     if (target.scope) s += `,${LABELS.runScope}=${target.scope}`;
-    selectors.push(`${s},${LABELS.runAttempt}=${target.runAttempt}`);
+    selectors.push(target.runAttempt === 1 ? `${s},${LABELS.runAttempt}=1` : s);
   }
   return selectors;
 }
@@ -114,7 +121,8 @@ export interface SweepResult {
 }
 
 /**
- * The post step's sweep: deletes the live pods of `target`'s runs in `namespace`, and the ended
+ * The post step's sweep: deletes the live pods of `target`'s runs in `namespace` (of its run
+ * attempt, and left running by earlier ones), and its run attempt's ended
  * ones that `keepPods` does not keep and whose attempts' ends `readState(runId)` (the run's
  * stored state) records; every other ended pod stays, named in `unrecorded` (without `readState`,
  * every such pod). With `proof`, a pod that has the labels but not the proof of the run
@@ -148,7 +156,7 @@ export async function cleanupRun(
       result.warnings.push(describeError(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server));
       continue;
     }
-    await Promise.all(pods.map((p) => sweepPod(api, namespace, p, options, runIdOf, stateOf, result)));
+    await Promise.all(pods.map((p) => sweepPod(api, namespace, p, target.runAttempt, options, runIdOf, stateOf, result)));
   }
   for (const [runId, s] of states) {
     const state = await s;
@@ -164,6 +172,7 @@ async function sweepPod(
   api: PodApi,
   namespace: string,
   p: V1Pod,
+  runAttempt: number,
   options: { keepPods?: KeepPods; proof?: PodProof },
   runIdOf: Map<string, string>,
   stateOf: (runId: string) => Promise<StoredRunState | null | Error>,
@@ -171,13 +180,17 @@ async function sweepPod(
 ): Promise<void> {
   const name = p.metadata?.name ?? '';
   if (p.metadata?.deletionTimestamp) return;
+  const phase = p.status?.phase;
+  const ended = phase === 'Succeeded' || phase === 'Failed' || containerTerminated(p);
+  // An earlier run attempt's pod: that attempt's sweep judged its ended pods (a later re-run
+  // records them); only one still running goes, as this attempt's own would.
+  const podAttempt = Number(p.metadata?.labels?.[LABELS.runAttempt]);
+  if (podAttempt !== runAttempt && (!(podAttempt < runAttempt) || ended)) return;
   const proven = options.proof?.verify(p);
   if (proven !== undefined && !proven.ok) {
     result.foreign.push({ name, problem: proven.problem });
     return;
   }
-  const phase = p.status?.phase;
-  const ended = phase === 'Succeeded' || phase === 'Failed' || containerTerminated(p);
   if (ended) {
     // Kept on purpose, whatever the state says: every ended pod with always, failed ones with
     // on-failure (a pod the API calls Failed never held a succeeded attempt).

@@ -9,6 +9,8 @@
  *   its post step leaves the other step's pods alone.
  * - Such a step killed just before its claim: its post step leaves the running step's pods alone
  *   too (it saved no keys: the run's state tells whose they are).
+ * - A re-run cancelled while it waits for the pods an earlier, killed attempt left running: its post
+ *   step deletes them too.
  * - A backfill with backfill-parallel 2 whose main step is killed while two runs overlap: the
  *   post step deletes the live pods of both runs, not only the latest started.
  */
@@ -205,5 +207,44 @@ describe('the post step sweep', () => {
     expect(post.maskedLog, show(post)).not.toMatch(/Deleted/);
     expect(left, show(post)).toEqual([name]);
     expect(first.outputs['result'], show(first)).toBe('cancelled');
+  });
+
+  it("a re-run cancelled while it waits for the pod a killed earlier attempt left running: its post step deletes that pod", async () => {
+    const dag = 'killed-then-cancelled';
+    const runId = '4100005';
+    const dir = await workspace(['version: 1', `name: ${dag}`, `namespace: ${NS}`, 'tasks:', forever('long', 'long is working'), ''].join('\n'));
+    const inputs = { dag: 'dag.yaml', kubeconfig: cluster().kubeconfig(), 'keep-pods': 'never' };
+    const name = (runAttempt: number) => podName({ dag, runId, scope: stepScope(), runAttempt, task: 'long', attempt: 1 });
+    const first = await runStep({
+      inputs,
+      env: { GITHUB_RUN_ID: runId },
+      cwd: dir,
+      deadlineMs: 90_000,
+      onLine: (line, step) => {
+        if (/\[long\] long is working/.test(line)) step.signal('SIGKILL');
+      },
+    });
+    expect(first.signal, show(first)).toBe('SIGKILL');
+    // The runner died with the job: no post step ran for attempt 1. The job is re-run, and cancelled
+    // while it waits for attempt 1's pod, which still runs.
+    const rerun = await runStep({
+      inputs,
+      env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' },
+      cwd: dir,
+      deadlineMs: 90_000,
+      onLine: (line, step) => {
+        if (line.startsWith('Waiting for 1 pod of an earlier attempt of this run')) step.signal('SIGINT');
+      },
+    });
+    expect(rerun.maskedLog, show(rerun)).toMatch(/Cancelled while waiting for the pods of an earlier run attempt/);
+    expect(rerun.outputs['result']).toBe('cancelled');
+    expect(await podsWith(`${dag}-${runId}-`)).toEqual([name(1)]);
+
+    const post = await runStep({ entry: 'post', inputs, state: rerun.state, env: { GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '2' }, cwd: dir, deadlineMs: 60_000 });
+    expect(post.exitCode, show(post)).toBe(0);
+    expect(post.commands.filter((c) => c.command === 'warning' || c.command === 'error'), show(post)).toEqual([]);
+    expect(post.maskedLog).toContain(`Deleted 1 leftover pod of run ${runId}: ${name(1)}`);
+    expect(await podsWith(`${dag}-${runId}-`)).toEqual([]);
+    expect(await starts(name(2))).toBe(0);
   });
 });

@@ -131,6 +131,21 @@ describe('cleanupRun', () => {
   });
 });
 
+test("a re-run's sweep also deletes the pods earlier run attempts left running, and leaves their ended ones be", async () => {
+  const fake = new FakePods();
+  const at = (attempt: number) => ({ [LABELS.runAttempt]: String(attempt) });
+  await podsOf(fake, '4247', [['old-live', null, at(1)], ['old-done', 0, at(1)], ['old-failed', 1, at(1)]]);
+  await podsOf(fake, '4247', [['live', null, at(2)], ['done', 0, at(2)], ['unrecorded', 0, at(2)]]);
+  await podsOf(fake, '4247', [['later', null, at(3)]]);
+  let state = emptyRunState(DAG, '4247', 0);
+  state = applyTaskUpdate(state, { task: 'done', runAttempt: 2, attempt: 1, pod: 'done', startedAt: 0, finishedAt: 1, outcome: outcome('succeeded'), fingerprint: { image: 'x', fields: {} } }, 1);
+  const res = await cleanupRun(fake, 'default', sweepTarget(DAG, context('4247', 2)), { keepPods: 'never', readState: async () => state });
+  expect(res).toEqual({ deleted: ['done', 'live', 'old-live'], warnings: [], foreign: [], unrecorded: ['unrecorded'] });
+  expect(fake.names()).toEqual(['later', 'old-done', 'old-failed', 'unrecorded']);
+  expect(fake.calls.filter((c) => c.startsWith('list '))).toEqual([`list ${sweepSelectors(sweepTarget(DAG, context('4247', 2)))[0]}`]);
+  expect(sweepSelectors(sweepTarget(DAG, context('4247', 2)))[0]).not.toContain(LABELS.runAttempt);
+});
+
 describe('recordedEnd', () => {
   const pod = (name: string, task: string, extra: Record<string, string> = {}): V1Pod => ({ metadata: { name, labels: labels(task, '7000', extra) } });
 
@@ -162,11 +177,15 @@ test('sweepSelectors: one run by equality, a backfill by sets of at most SWEEP_C
 
 describe('claimedKeys', () => {
   const claim = (params: string) => ({ job: 'sync', step: 'dag', leg: null, runKey: null, dag: 'dag.yaml', params, jobInstance: null });
-  test("the keys of the run attempt's processes under the step's claim; null when the step never started it", () => {
+  test("every key of the run once the step's claim started the run attempt; null when the step never started it", () => {
     let state = emptyRunState(DAG, '8000', 0);
     state = markRunAttempt(state, 1, 1, undefined, claim('eu'), 'key-1');
     state = markRunAttempt(state, 1, 2, undefined, claim('eu'), 'key-2');
     expect(claimedKeys(state, 1, claim('eu'))).toEqual(['key-1', 'key-2']);
+    // A re-run (another check run) that claimed its attempt, killed before it recorded its key:
+    // the earlier attempt's processes' keys, whose live pods it sweeps.
+    const rerun = markRunAttempt(state, 2, 3, undefined, { ...claim('eu'), jobInstance: '2' });
+    expect(claimedKeys(rerun, 2, { ...claim('eu'), jobInstance: '2' })).toEqual(['key-1', 'key-2']);
     // Another step the action cannot tell from this one holds the run: nothing of it is this step's.
     expect(claimedKeys(state, 1, claim('us'))).toBeNull();
     expect(claimedKeys(state, 2, claim('eu'))).toBeNull();
