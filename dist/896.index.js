@@ -2,6 +2,608 @@ export const id = 896;
 export const ids = [896];
 export const modules = {
 
+/***/ 750:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   E0: () => (/* binding */ applyTaskEntry),
+/* harmony export */   GJ: () => (/* binding */ recordedAttempt),
+/* harmony export */   Qw: () => (/* binding */ parseRunState),
+/* harmony export */   S8: () => (/* binding */ fingerprintSchema),
+/* harmony export */   Tv: () => (/* binding */ claimDifferences),
+/* harmony export */   WJ: () => (/* binding */ AmbiguousRunError),
+/* harmony export */   Wp: () => (/* binding */ RunStateFormatError),
+/* harmony export */   YH: () => (/* binding */ taskFingerprint),
+/* harmony export */   ap: () => (/* binding */ markRunAttempt),
+/* harmony export */   eo: () => (/* binding */ planRerun),
+/* harmony export */   km: () => (/* binding */ runKeys),
+/* harmony export */   mW: () => (/* binding */ storedTaskSchema),
+/* harmony export */   nd: () => (/* binding */ STATE_VERSION),
+/* harmony export */   p1: () => (/* binding */ storedRunAttemptSchema)
+/* harmony export */ });
+/* unused harmony exports MESSAGE_LIMIT, fingerprintChange, emptyRunState, applyTaskUpdate, serializeRunState, fitRunState */
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(8816);
+/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(3302);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
+/* harmony import */ var _spec_matrix_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(966);
+/* harmony import */ var _spec_template_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5841);
+/**
+ * Re-running a GitHub run: which tasks of the spec may reuse a success recorded in an earlier run
+ * attempt, which run again and why, and the run state that is kept in the cluster between
+ * attempts (its shape, its JSON form, and the pure update applied when an attempt ends).
+ *
+ * Pure: no I/O, no clock (times come in as arguments), no process.env. src/kube/run-store.ts
+ * reads and writes the state in a ConfigMap; the engine calls `planRerun` before the scheduler
+ * starts and hands `plan.previous` to it as `SchedulerOptions.previous`.
+ *
+ * The rules, in the order they are checked for each task:
+ * 1. A task recorded in the current run attempt already ran in it (the action was restarted
+ *    after a crash). If it succeeded, it is reused whatever else holds (never twice). If not,
+ *    it runs on: the engine replays its recorded attempts (`recordedAttempt`) instead of creating
+ *    their pods again, and adopts a pod that still exists (409 on create).
+ * 2. A task with no success recorded in an earlier run attempt runs.
+ * 3. `mode: 'all'` runs every task.
+ * 4. A success whose outputs were dropped to fit the ConfigMap runs again (its outputs are gone).
+ * 5. A success whose fingerprint changed (image, command, args, env, resources, pod fields,
+ *    rendered with the params in effect) runs again, saying what changed.
+ * 6. A success downstream of a task that runs again runs again too: its inputs may change.
+ * Everything else is reused, with its outputs.
+ *
+ * A matrix task is recorded by instance (`<task>.<slug>-<hash>`): rules 1-5 apply to each
+ * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
+ * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
+ */
+
+
+
+
+
+/** Two steps the action cannot tell apart ran the same DAG as the same run attempt. */
+class AmbiguousRunError extends _common_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y {
+    name = 'AmbiguousRunError';
+    /** How the other step's claim differs from this one's (`claimDifferences`). */
+    differences;
+    constructor(runAttempt, differences) {
+        super(`run attempt ${runAttempt} of this run was already started by another step, which differs in ${differences.join(' and ')}`);
+        this.differences = differences;
+    }
+}
+/** The names `claimDifferences` gives the fields of a claim, for messages. */
+const CLAIM_FIELDS = {
+    job: 'job',
+    step: 'step',
+    leg: 'matrix leg',
+    runKey: 'run-key',
+    dag: "'dag' input",
+    params: 'params',
+    jobInstance: "job's check run",
+};
+/** How claim `b` differs from claim `a`, in words (empty when they are the same). */
+function claimDifferences(a, b) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    const shown = (v) => (v === null || v === undefined || v === '' ? 'none' : JSON.stringify(v.length > 80 ? `${v.slice(0, 79)}…` : v));
+    return keys
+        .filter((k) => (a[k] ?? null) !== (b[k] ?? null))
+        .map((k) => (k === 'params' ? 'its params' : `its ${CLAIM_FIELDS[k] ?? k} (${shown(b[k])} there, ${shown(a[k])} here)`));
+}
+/** The version `serializeRunState` writes. */
+const STATE_VERSION = 1;
+/** The longest cluster message kept per attempt; the state must stay small. */
+const MESSAGE_LIMIT = 500;
+// ---- fingerprints ------------------------------------------------------------------------
+/**
+ * Substitutes `{{ params.x }}` and leaves `{{ tasks.<id>.outputs.<name> }}` as written: the
+ * outputs of an upstream task are only known when it ran, and a task whose upstream runs again
+ * runs again anyway (rule 6), so its fingerprint need not see them.
+ */
+function renderParams(t, params) {
+    const { refs } = (0,_spec_template_js__WEBPACK_IMPORTED_MODULE_2__/* .findTemplateRefs */ .u9)(t);
+    let out = '';
+    let at = 0;
+    for (const m of refs) {
+        // Only a plain `{{ params.x }}` is substituted; any other expression is kept as written (its
+        // text changes when it does, and the params it reads are hashed with it below).
+        const only = m.expression.refs.length === 1 ? m.expression.refs[0].ref : null;
+        const plain = only?.kind === 'param' && /^\s*params\.[A-Za-z0-9_-]+\s*$/.test(m.expression.source);
+        const value = plain && only.kind === 'param' && Object.hasOwn(params, only.name) ? params[only.name] : expressionWithParams(m.text, m.expression.refs, params);
+        out += t.slice(at, m.start) + value;
+        at = m.end;
+    }
+    return out + t.slice(at);
+}
+/** An expression's text followed by the values of the params it reads, so a change of either shows. */
+function expressionWithParams(text, refs, params) {
+    const read = refs.flatMap(({ ref }) => (ref.kind === 'param' ? [`${ref.name}=${Object.hasOwn(params, ref.name) ? params[ref.name] : ''}`] : ref.kind === 'params' ? [JSON.stringify(params)] : []));
+    return read.length === 0 ? text : `${text}[${read.join(',')}]`;
+}
+/** JSON with object keys sorted, so equal values always give equal text. */
+function canonical(value) {
+    if (Array.isArray(value))
+        return `[${value.map(canonical).join(',')}]`;
+    if (value !== null && typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, v]) => v !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    }
+    return JSON.stringify(value) ?? 'null';
+}
+function hash(value) {
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(canonical(value)).digest('hex').slice(0, 16);
+}
+function envSource(e, params) {
+    if ('value' in e)
+        return { value: renderParams(e.value, params) };
+    if ('secret' in e)
+        return { secret: e.secret, key: e.key, optional: e.optional };
+    return { configMap: e.configMap, key: e.key, optional: e.optional };
+}
+/** The fingerprint of a task with these params (deterministic: same spec and params, same result). */
+function taskFingerprint(task, params) {
+    const fields = {};
+    if (task.command !== null)
+        fields['command'] = hash(task.command.map((c) => renderParams(c, params)));
+    if (task.args !== null)
+        fields['args'] = hash(task.args.map((a) => renderParams(a, params)));
+    if (task.workingDir !== null)
+        fields['workingDir'] = hash(task.workingDir);
+    if (task.envFrom.length > 0)
+        fields['envFrom'] = hash(task.envFrom);
+    const { requests, limits } = task.resources;
+    if (Object.keys(requests).length > 0 || Object.keys(limits).length > 0)
+        fields['resources'] = hash(task.resources);
+    for (const e of task.env)
+        fields[`env.${e.name}`] = hash(envSource(e, params));
+    for (const [key, value] of Object.entries(task.pod)) {
+        if (value !== undefined)
+            fields[`pod.${key}`] = hash(value);
+    }
+    return { image: renderParams(task.image, params), fields };
+}
+const FIELD_WORDS = {
+    command: 'command',
+    args: 'args',
+    workingDir: 'workingDir',
+    envFrom: 'envFrom',
+    resources: 'resources',
+};
+function fieldWords(key) {
+    if (key.startsWith('env.'))
+        return `env ${key.slice(4)}`;
+    if (key.startsWith('pod.'))
+        return `pod field ${key.slice(4)}`;
+    return FIELD_WORDS[key] ?? key;
+}
+/**
+ * What changed from `before` to `after`, in words ("image changed from a:1 to a:2; args
+ * changed; env TOKEN added"), or `null` when nothing did. Values other than the image are never
+ * shown: they may hold secrets.
+ */
+function fingerprintChange(before, after) {
+    const changes = [];
+    if (before.image !== after.image)
+        changes.push(`image changed from ${before.image} to ${after.image}`);
+    const keys = [...new Set([...Object.keys(before.fields), ...Object.keys(after.fields)])];
+    // A stable, readable order: the container's own fields, then env, then pod fields.
+    const rank = (k) => (k.startsWith('env.') ? 1 : k.startsWith('pod.') ? 2 : 0);
+    keys.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    for (const key of keys) {
+        const was = before.fields[key];
+        const now = after.fields[key];
+        if (was === now)
+            continue;
+        const what = fieldWords(key);
+        if (was === undefined)
+            changes.push(`${what} added`);
+        else if (now === undefined)
+            changes.push(`${what} removed`);
+        else
+            changes.push(`${what} changed`);
+    }
+    return changes.length === 0 ? null : changes.join('; ');
+}
+// ---- the plan ----------------------------------------------------------------------------
+function describeEnd(entry) {
+    const last = entry.attempts.at(-1);
+    const detail = last === undefined ? '' : last.exitCode !== null && last.class === 'failed' ? ` (exit code ${last.exitCode})` : last.reason ? ` (${last.reason})` : '';
+    switch (entry.result) {
+        case 'failed':
+            return `it failed in run attempt ${entry.runAttempt}${detail}`;
+        case 'cancelled':
+            return `it was cancelled in run attempt ${entry.runAttempt}`;
+        case 'skipped':
+            return `it was skipped in run attempt ${entry.runAttempt}`;
+        case 'not-run':
+            return `it did not run in run attempt ${entry.runAttempt}`;
+        case null:
+            // No final result recorded (the engine did not say, or the run died while a retry was
+            // due): its last attempt says how it ended.
+            if (last === undefined || last.class === 'failed')
+                return `it failed in run attempt ${entry.runAttempt}${detail}`;
+            if (last.class === 'cancelled')
+                return `it was cancelled in run attempt ${entry.runAttempt}`;
+            return `its last attempt in run attempt ${entry.runAttempt} ended as ${last.class}${detail}`;
+        case 'succeeded':
+            return `it succeeded in run attempt ${entry.runAttempt}`;
+    }
+}
+/**
+ * Decides, for run attempt `options.runAttempt` of a run whose earlier state is `stored`, which
+ * tasks reuse an earlier success and which run, each with a reason a user can read. Without
+ * `options.runAttempt`, every stored entry counts as earlier.
+ */
+function planRerun(spec, params, stored, mode, options = {}) {
+    const byId = new Map(spec.tasks.map((t) => [t.id, t]));
+    const reasons = new Map(); // null: reused
+    const visiting = new Set();
+    const decideTask = (task) => {
+        if (reasons.has(task.id))
+            return reasons.get(task.id);
+        if (visiting.has(task.id))
+            throw new Error(`planRerun: the needs of task "${task.id}" form a cycle; validate the spec first`);
+        visiting.add(task.id);
+        // Upstream first, so every task's needs are decided before it (any order of the spec works).
+        const upstream = [];
+        for (const need of task.needs) {
+            const up = byId.get(need);
+            if (up === undefined)
+                throw new Error(`planRerun: task "${task.id}" needs "${need}", which is not in DAG "${spec.name}"`);
+            if (decideTask(up) !== null)
+                upstream.push(need);
+        }
+        const reason = ownReason(task, upstream);
+        visiting.delete(task.id);
+        reasons.set(task.id, reason);
+        return reason;
+    };
+    /** Instance ids of a matrix task reused by this plan (only those whose earlier success holds). */
+    const reusedInstances = new Map();
+    /**
+     * A matrix task: each instance is judged as a task is (rules 1-5), by its instance id; the task
+     * is reused only if every instance of its matrix is. A dynamic matrix is computed again from
+     * the recorded outputs of its upstream (reused, or the matrix task would run anyway).
+     */
+    const matrixReason = (task, upstream) => {
+        const strategy = task.strategy;
+        if (upstream.length > 0) {
+            const names = upstream.map((u) => `"${u}"`).join(', ');
+            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+        }
+        let instances;
+        if (strategy.matrix.kind === 'static') {
+            instances = strategy.matrix.instances;
+        }
+        else {
+            const tasks = {};
+            for (const need of upstreamIds(task)) {
+                const e = stored !== null && Object.hasOwn(stored.tasks, need) ? stored.tasks[need] : undefined;
+                if (e !== undefined && e.result === 'succeeded')
+                    tasks[need] = { result: 'success', outputs: e.outputs };
+            }
+            try {
+                const expansion = (0,_spec_matrix_js__WEBPACK_IMPORTED_MODULE_1__/* .expandMatrix */ .Eh)(task.id, (0,_spec_template_js__WEBPACK_IMPORTED_MODULE_2__/* .evaluateTemplateValue */ .LV)(strategy.matrix.template, { params, outputs: {}, tasks }, 'matrix'));
+                if (!expansion.ok)
+                    return 'its matrix could not be computed again from the recorded outputs of its upstream';
+                instances = expansion.instances;
+            }
+            catch {
+                return 'its matrix could not be computed again from the recorded outputs of its upstream';
+            }
+        }
+        const reused = [];
+        const again = [];
+        for (const inst of instances) {
+            const why = entryReason(task, inst.id);
+            if (why === null)
+                reused.push({ id: inst.id, entry: stored.tasks[inst.id] });
+            else
+                again.push(`"${inst.id}": ${why}`);
+        }
+        reusedInstances.set(task.id, reused);
+        if (again.length === 0)
+            return null;
+        const shown = again.slice(0, 3).join('; ') + (again.length > 3 ? `; and ${again.length - 3} more` : '');
+        return `${again.length} of ${instances.length} matrix instances run again (${shown})${reused.length > 0 ? `; the ${reused.length} that succeeded are reused` : ''}`;
+    };
+    /** The tasks `task` reads: its direct needs (a dynamic matrix may only read tasks upstream). */
+    const upstreamIds = (task) => {
+        const seen = new Set();
+        const queue = [...task.needs];
+        while (queue.length > 0) {
+            const id = queue.pop();
+            if (seen.has(id))
+                continue;
+            seen.add(id);
+            queue.push(...(byId.get(id)?.needs ?? []));
+        }
+        return [...seen];
+    };
+    const ownReason = (task, upstream) => {
+        if (task.strategy)
+            return matrixReason(task, upstream);
+        const reason = entryReason(task, task.id);
+        if (reason !== null)
+            return reason;
+        if (upstream.length > 0) {
+            const names = upstream.map((u) => `"${u}"`).join(', ');
+            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
+        }
+        return null;
+    };
+    /** Rules 1-5 for the stored entry `key` (a task id or a matrix instance id) of `task`. */
+    const entryReason = (task, key) => {
+        if (stored === null)
+            return 'no earlier run attempt recorded it';
+        const entry = Object.hasOwn(stored.tasks, key) ? stored.tasks[key] : undefined;
+        if (entry === undefined)
+            return 'no earlier run attempt recorded it';
+        if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
+            // Replayed, successes too, not reused: the scheduler must see this attempt's whole history
+            // again to decide as it did (a success whose upstream failed does not let its dependants
+            // run; reused, it would).
+            return `it already ran in this run attempt (${entry.runAttempt}) before the action restarted; its recorded attempts are replayed, not run again`;
+        }
+        if (entry.result !== 'succeeded')
+            return describeEnd(entry);
+        if (mode === 'all')
+            return `rerun is 'all' (it succeeded in run attempt ${entry.runAttempt})`;
+        if (entry.outputsDropped) {
+            return `its outputs from run attempt ${entry.runAttempt} were not kept (the run's state had to stay under the ConfigMap size limit)`;
+        }
+        const change = fingerprintChange(entry.fingerprint, taskFingerprint(task, params));
+        if (change !== null)
+            return `${change} since run attempt ${entry.runAttempt}`;
+        return null;
+    };
+    const plan = { previous: {}, rerun: [] };
+    for (const task of spec.tasks) {
+        const reason = decideTask(task);
+        // A matrix task's successful instances are reused even when others run again.
+        for (const { id, entry } of reusedInstances.get(task.id) ?? [])
+            plan.previous[id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
+        if (task.strategy) {
+            if (reason !== null)
+                plan.rerun.push({ task: task.id, reason });
+        }
+        else if (reason === null) {
+            const entry = stored.tasks[task.id];
+            plan.previous[task.id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
+        }
+        else {
+            plan.rerun.push({ task: task.id, reason });
+        }
+    }
+    return plan;
+}
+/**
+ * The recorded end of attempt `attempt` of `task` in run attempt `runAttempt`, or `null`. After a
+ * crash the engine asks this before creating a pod: a recorded attempt is fed to the scheduler
+ * as `started` + `finished` instead of running again (its pod may already be deleted).
+ */
+function recordedAttempt(stored, runAttempt, task, attempt) {
+    if (stored === null || !Object.hasOwn(stored.tasks, task))
+        return null;
+    const entry = stored.tasks[task];
+    if (entry.runAttempt !== runAttempt)
+        return null;
+    const found = entry.attempts.find((a) => a.attempt === attempt);
+    if (found === undefined)
+        return null;
+    const outputs = found.attempt === entry.attempt && found.class === 'succeeded' ? { ...entry.outputs } : {};
+    return { ...found, outputs };
+}
+/** The public keys of every process of the run the state records (to verify the run's pods with). */
+function runKeys(state) {
+    return state === null ? [] : state.runAttempts.flatMap((r) => r.keys ?? []);
+}
+/** An empty state for a run. */
+function emptyRunState(dag, runId, now) {
+    return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {}, runAttempts: [] };
+}
+/**
+ * The state with run attempt `runAttempt` marked started (`result` undefined) or finished. A
+ * restart of the same run attempt after a crash keeps its first start time and clears an end.
+ * A start with a `claim` records it; when the run attempt was started with another claim, the
+ * caller is another step the run's identity does not tell apart: AmbiguousRunError (the caller
+ * adds what to do). Starting again what is already started with the same claim changes nothing
+ * (the same object is returned, so nothing is written).
+ */
+function markRunAttempt(state, runAttempt, now, result, claim, key) {
+    const runAttempts = state.runAttempts.filter((r) => r.runAttempt !== runAttempt);
+    const before = state.runAttempts.find((r) => r.runAttempt === runAttempt);
+    if (claim !== undefined && before?.claim !== undefined) {
+        const differences = claimDifferences(claim, before.claim);
+        if (differences.length > 0) {
+            throw new AmbiguousRunError(runAttempt, differences);
+        }
+    }
+    const keys = [...(before?.keys ?? [])];
+    if (key !== undefined && !keys.includes(key))
+        keys.push(key);
+    const newKey = keys.length !== (before?.keys?.length ?? 0);
+    if (result === undefined && !newKey && before !== undefined && before.finishedAt === null && (claim === undefined || before.claim !== undefined))
+        return state;
+    const entry = {
+        runAttempt,
+        startedAt: before?.startedAt ?? now,
+        finishedAt: result === undefined ? null : now,
+        result: result ?? null,
+    };
+    const kept = claim ?? before?.claim;
+    if (kept !== undefined)
+        entry.claim = kept;
+    if (keys.length > 0)
+        entry.keys = keys;
+    runAttempts.push(entry);
+    runAttempts.sort((a, b) => a.runAttempt - b.runAttempt);
+    return { ...state, updatedAt: Math.max(state.updatedAt, now), runAttempts };
+}
+/**
+ * The state after `update` (a new object; `state` is not changed). Idempotent: applying the same
+ * update twice (a write retried after a conflict) gives the same state. An update from an older
+ * run attempt than the one recorded is ignored, so a late writer cannot roll the state back.
+ */
+function applyTaskUpdate(state, update, now) {
+    const before = Object.hasOwn(state.tasks, update.task) ? state.tasks[update.task] : undefined;
+    const entry = applyTaskEntry(before, update);
+    if (entry === null)
+        return state;
+    return { ...state, updatedAt: Math.max(state.updatedAt, now), tasks: { ...state.tasks, [update.task]: entry } };
+}
+/**
+ * The entry of one task after `update`, from its entry `before` (if any); `null` when the update
+ * is from an older run attempt than the one recorded (ignored, so a late writer cannot roll the
+ * state back). Idempotent, like `applyTaskUpdate`, which is this applied to a whole state; the
+ * run store applies it to one task at a time (O(1) per update, whatever the number of tasks).
+ */
+function applyTaskEntry(before, update) {
+    if (before !== undefined && before.runAttempt > update.runAttempt)
+        return null;
+    const attempts = before !== undefined && before.runAttempt === update.runAttempt ? before.attempts.filter((a) => a.attempt !== update.attempt) : [];
+    const o = update.outcome;
+    attempts.push({
+        attempt: update.attempt,
+        pod: update.pod,
+        startedAt: update.startedAt,
+        finishedAt: update.finishedAt,
+        class: o.class,
+        reason: o.reason,
+        message: o.message === null ? null : o.message.length > MESSAGE_LIMIT ? `${o.message.slice(0, MESSAGE_LIMIT - 1)}…` : o.message,
+        exitCode: o.exitCode,
+        node: o.node,
+    });
+    attempts.sort((a, b) => a.attempt - b.attempt);
+    const last = attempts.at(-1);
+    const isLast = last.attempt === update.attempt;
+    return {
+        result: isLast ? (update.result !== undefined ? update.result : o.class === 'succeeded' ? 'succeeded' : null) : (before?.result ?? null),
+        attempt: last.attempt,
+        runAttempt: update.runAttempt,
+        outputs: isLast ? (o.class === 'succeeded' ? { ...o.outputs } : {}) : { ...(before?.outputs ?? {}) },
+        finishedAt: last.finishedAt,
+        fingerprint: update.fingerprint,
+        pod: last.pod,
+        attempts,
+    };
+}
+// ---- JSON --------------------------------------------------------------------------------
+/** The state as the JSON text kept in the ConfigMap. */
+function serializeRunState(state) {
+    return JSON.stringify(state);
+}
+/** Why a stored state could not be read. */
+class RunStateFormatError extends _common_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y {
+    name = 'RunStateFormatError';
+}
+const finite = zod__WEBPACK_IMPORTED_MODULE_4__/* .number */ .aig().refine(Number.isFinite, 'not a finite number');
+const text = zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().nullable();
+const TASK_RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run'];
+const CLASSES = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'];
+const RUN_RESULTS = ['success', 'failure', 'cancelled'];
+/** A TaskFingerprint as stored (in the run's state, in a pod's annotation). */
+const fingerprintSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({ image: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), fields: zod__WEBPACK_IMPORTED_MODULE_4__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP()) });
+/** One task's entry in the stored state (the spec's way, zod); the run store's shards hold these too. */
+const storedTaskSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
+    result: zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(TASK_RESULTS).nullable(),
+    attempt: finite,
+    runAttempt: finite,
+    outputs: zod__WEBPACK_IMPORTED_MODULE_4__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP()),
+    outputsDropped: zod__WEBPACK_IMPORTED_MODULE_4__/* .literal */ .euz(true).optional(),
+    finishedAt: finite,
+    fingerprint: fingerprintSchema,
+    pod: text,
+    attempts: zod__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
+        attempt: finite,
+        pod: text,
+        startedAt: finite,
+        finishedAt: finite,
+        class: zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(CLASSES),
+        reason: text,
+        message: text,
+        exitCode: finite.nullable(),
+        node: text,
+    })),
+});
+/** One run attempt as the stored state records it. */
+const storedRunAttemptSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
+    runAttempt: finite,
+    startedAt: finite,
+    finishedAt: finite.nullable(),
+    result: zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(RUN_RESULTS).nullable(),
+    claim: zod__WEBPACK_IMPORTED_MODULE_4__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().nullable()).optional(),
+    keys: zod__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP()).optional(),
+});
+/** The stored state's schema: what `parseRunState` accepts, field by field (the spec's way, zod). */
+const storedRunStateSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
+    version: zod__WEBPACK_IMPORTED_MODULE_4__/* .literal */ .euz(STATE_VERSION),
+    dag: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(),
+    runId: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(),
+    updatedAt: finite,
+    tasks: zod__WEBPACK_IMPORTED_MODULE_4__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), storedTaskSchema),
+    runAttempts: zod__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YOg(storedRunAttemptSchema),
+});
+/**
+ * Parses the JSON text of a stored state. `where` names its origin for messages
+ * ("ConfigMap data-jobs/pod-dag-nightly-123"). Throws RunStateFormatError saying what is wrong.
+ */
+function parseRunState(text, where) {
+    let raw;
+    try {
+        raw = JSON.parse(text);
+    }
+    catch (err) {
+        throw new RunStateFormatError(`${where}: state.json is not valid JSON (${err.message}); delete the ConfigMap to start the run's state afresh`);
+    }
+    const bad = (what) => {
+        throw new RunStateFormatError(`${where}: state.json ${what}; delete the ConfigMap to start the run's state afresh`);
+    };
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        return bad('is not a JSON object');
+    const version = raw['version'];
+    if (version !== STATE_VERSION) {
+        return bad(`has version ${JSON.stringify(version)}, but this version of pod-dag-action reads version ${STATE_VERSION} (was it written by a newer release?)`);
+    }
+    const parsed = storedRunStateSchema.safeParse(raw);
+    if (parsed.success)
+        return parsed.data;
+    const issue = parsed.error.issues[0];
+    const [top, id, ...rest] = issue.path.map(String);
+    const field = (parts) => parts.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+    if (top === 'tasks' && id !== undefined)
+        return bad(`has a bad entry for task "${id}": ${rest.length > 0 ? `${field(rest)}: ` : ''}${issue.message}`);
+    return bad(`has a bad ${field(issue.path.map(String)) || 'shape'}: ${issue.message}`);
+}
+/**
+ * Makes the serialized state fit in `limitBytes` (UTF-8) by dropping the outputs of the tasks
+ * with the largest outputs first, marking each (`outputsDropped`) so a later run attempt runs it
+ * again rather than reusing it without its outputs. Returns the text and the tasks whose outputs
+ * were dropped, or throws when even without any outputs the state is too large.
+ */
+function fitRunState(state, limitBytes) {
+    let text = serializeRunState(state);
+    if (Buffer.byteLength(text, 'utf8') <= limitBytes)
+        return { text, state, dropped: [] };
+    const size = (o) => Buffer.byteLength(JSON.stringify(o), 'utf8');
+    const candidates = Object.entries(state.tasks)
+        .filter(([, t]) => Object.keys(t.outputs).length > 0)
+        .sort(([a, x], [b, y]) => size(y.outputs) - size(x.outputs) || (a < b ? -1 : 1));
+    const tasks = { ...state.tasks };
+    const dropped = [];
+    for (const [id, t] of candidates) {
+        tasks[id] = { ...t, outputs: {}, outputsDropped: true };
+        dropped.push(id);
+        const next = { ...state, tasks: { ...tasks } };
+        text = serializeRunState(next);
+        if (Buffer.byteLength(text, 'utf8') <= limitBytes)
+            return { text, state: next, dropped };
+    }
+    throw new RunStateFormatError(`the run's state of DAG "${state.dag}" (${Object.keys(state.tasks).length} tasks) is ${Buffer.byteLength(text, 'utf8')} bytes even without task outputs, ` +
+        `more than the ${limitBytes} bytes a ConfigMap can hold; split the DAG into smaller DAGs`);
+}
+
+
+/***/ }),
+
 /***/ 5291:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
@@ -197,6 +799,8 @@ function boundHeapGrowth() {
     stopGrowthAt(YOUNG_BYTES);
 }
 
+// EXTERNAL MODULE: ./lib/dag/rerun.js
+var rerun = __webpack_require__(750);
 // EXTERNAL MODULE: ./lib/common/duration.js
 var duration = __webpack_require__(2081);
 // EXTERNAL MODULE: ./lib/spec/matrix.js
@@ -1836,6 +2440,8 @@ class AttemptPod {
         const uid = pod.metadata?.uid;
         if (uid !== undefined && uid === this.#verifiedUid)
             return null;
+        if (uid !== undefined && this.#verifiedUid !== null && !this.#readWhole)
+            return this.#replaced(pod);
         if (this.#readWhole) {
             let seen;
             try {
@@ -1862,6 +2468,18 @@ class AttemptPod {
             return this.#refuse(pod, problem);
         this.#verifiedUid ??= uid ?? null;
         return null;
+    }
+    /**
+     * Another pod (another uid) under the name of the attempt's pod, which we knew: ours was deleted
+     * and someone created this one, even from our pod's own manifest (proof and all). This attempt's
+     * pod is gone: an infrastructure failure, as any pod deleted by someone else. The new pod is not
+     * this attempt's run: nothing of it (status, log, outputs) is used, and it is not ours to delete.
+     */
+    #replaced(pod) {
+        this.#foreign = true;
+        this.#follower?.stop();
+        return failure('infrastructure', 'Replaced', `pod ${this.name} (uid ${this.#verifiedUid}) was deleted by someone else and another pod (uid ${pod.metadata?.uid}) was created under its name; ` +
+            'nothing of the new pod was used, and it was left alone: find out who re-creates pods of pod-dag-action (kubectl replace --force, a controller)');
     }
     async #refuse(pod, problem) {
         this.#foreign = true;
@@ -2105,7 +2723,11 @@ class PodReaper {
     }
 }
 
+// EXTERNAL MODULE: ./lib/kube/time.js
+var time = __webpack_require__(1308);
 ;// CONCATENATED MODULE: ./lib/engine/engine.js
+
+
 
 
 
@@ -2122,6 +2744,11 @@ class PodReaper {
  * reporters are told it ended anyway (`logEnded`: the live log holds the result line till then).
  */
 const LOG_WAIT_MS = 10_000;
+/**
+ * How long a retry waits at most for the container of the attempt before it to stop when no
+ * deletion of its pod is seen (a pod's default grace is 30 s).
+ */
+const RETRY_HOLD_MS = 31_000;
 /**
  * Runs the DAG (mode `run`) and returns the final run state. Reports through `options.reporter`
  * (runStarted, decisions, pods, log lines, runFinished). Throws KubeError only when the run cannot
@@ -2149,6 +2776,10 @@ class Engine {
     /** The last attempt of each task (for log tails). */
     #lastAttempt = new Map();
     #pending = new Set();
+    /** Each task's fingerprint annotation, by task id (`#fingerprint`). */
+    #fingerprints = new Map();
+    /** The spec's tasks by id (made when first needed). */
+    #tasks = null;
     /** The run was cancelled by a signal (kept here so checking it costs O(1), not a snapshot). */
     #cancelledBySignal = false;
     #watcher = null;
@@ -2311,6 +2942,10 @@ class Engine {
                         // A pod whose create has not answered yet is deleted when it answers.
                         if (live.started)
                             await this.#cancelAttempt(live);
+                        else if (live.held) {
+                            live.held.cancel();
+                            await this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled before the pod was created'));
+                        }
                     }
                     break;
                 case 'done':
@@ -2347,6 +2982,7 @@ class Engine {
             cancelAsked: false,
             startTimeoutMs: spec.startTimeoutMs,
         };
+        const previous = this.#lastAttempt.get(task);
         this.#live.set(name, live);
         this.#lastAttempt.set(task, live);
         // A sensor's later pokes are never replayed: only its attempt's end is recorded, and replaying
@@ -2386,13 +3022,90 @@ class Engine {
         try {
             const render = (t) => (0,template/* renderTemplate */.Xm)(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: this.#run });
             pod = (0,kube_pod/* renderPod */.Ci)(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render, instance, poke });
+            // What the pod runs, for a re-run that finds it ended unrecorded (its runner died): it must
+            // compare the spec it runs with this one, not with its own (src/kube/earlier-attempts.ts).
+            pod.metadata.annotations = { ...pod.metadata.annotations, [kube_pod/* ANNOTATIONS */.BC.fingerprint]: this.#fingerprint(unit.group ?? task) };
         }
         catch (err) {
             // An output an `if: always()` task refers to is missing, for one: a configuration error.
             this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'TemplateError', `task "${task}": ${err.message}`)));
             return;
         }
-        this.#track(this.#create(live, pod));
+        const create = () => {
+            live.held = undefined;
+            if (live.finished)
+                return;
+            if (live.cancelAsked || this.#cancelledBySignal) {
+                this.#enqueue(() => this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled before the pod was created')));
+                return;
+            }
+            this.#track(this.#create(live, pod));
+        };
+        // A retry never runs beside the attempt before it: its pod is created once that one's
+        // container stopped (a pod evicted, preempted, deleted or past its deadline may run on for
+        // its grace period after the attempt was judged).
+        if (previous && poke === undefined && previous.attempt < attempt)
+            this.#afterPodStops(previous, live, create);
+        else
+            create();
+    }
+    /** Whether the container of `prev`'s pod may still run (seen started, not seen ended, the pod not gone). */
+    #mayStillRun(prev, pod) {
+        if (!prev.started || prev.recorded || prev.pod.gone || prev.pod.foreign || !pod)
+            return false;
+        return (0,classify/* containerStarted */.h0)(pod) && !(0,classify/* containerTerminated */.Xp)(pod);
+    }
+    /**
+     * Runs `create` (the next attempt's) once the container of `prev`'s pod stopped: its end or its
+     * pod's DELETED seen, or the moment its deletion takes effect (the kubelet then kills it), or,
+     * when no deletion is seen (our delete failed), RETRY_HOLD_MS, so a pod that cannot be followed
+     * never holds the run for ever.
+     */
+    #afterPodStops(prev, next, create) {
+        if (!this.#mayStillRun(prev, this.#watcher?.pods.get(prev.pod.name)))
+            return create();
+        let cancelTimer = null;
+        let at = 0;
+        const release = () => {
+            prev.stopped = undefined;
+            next.held = undefined;
+            cancelTimer?.();
+        };
+        const fire = () => {
+            if (next.held === undefined)
+                return;
+            release();
+            create();
+        };
+        const arm = (pod) => {
+            const deletion = (0,time/* kubeTimeMs */.f)(pod?.metadata?.deletionTimestamp);
+            const until = Math.max(at, deletion === null ? this.#clock.now() + RETRY_HOLD_MS : deletion + 1000);
+            if (until === at)
+                return;
+            at = until;
+            cancelTimer?.();
+            cancelTimer = this.#clock.setTimer(until, () => this.#enqueue(fire));
+        };
+        next.held = { cancel: release };
+        prev.stopped = (pod) => {
+            if (!this.#mayStillRun(prev, pod))
+                fire();
+            else if (pod)
+                arm(pod);
+        };
+        arm(this.#watcher?.pods.get(prev.pod.name));
+        this.#o.debug?.(`${next.task} attempt ${next.attempt} waits for pod ${prev.pod.name} of attempt ${prev.attempt} to stop: its container still runs`);
+    }
+    /** The fingerprint of a task (a matrix instance's is its task's) as the pod's annotation holds it; once per task. */
+    #fingerprint(taskId) {
+        let f = this.#fingerprints.get(taskId);
+        if (f === undefined) {
+            this.#tasks ??= new Map(this.#o.spec.tasks.map((t) => [t.id, t]));
+            const task = this.#tasks.get(taskId);
+            f = task === undefined ? '' : JSON.stringify((0,rerun/* taskFingerprint */.YH)(task, this.#o.params));
+            this.#fingerprints.set(taskId, f);
+        }
+        return f;
     }
     async #create(live, pod) {
         const o = this.#o;
@@ -2433,6 +3146,7 @@ class Engine {
             if (live.finished)
                 this.#live.delete(name);
         }
+        live.stopped?.(e.type === 'DELETED' ? null : e.pod);
         if (!live.started)
             return;
         await this.#observe(live, e.pod, e.type === 'DELETED');
@@ -2505,6 +3219,7 @@ class Engine {
         if (live.finished)
             return;
         live.finished = true;
+        live.held?.cancel();
         this.#active.delete(live);
         live.recheck = undefined;
         // Only failures' tails reach the summary, and a finished attempt is never cancelled.
@@ -3234,9 +3949,49 @@ function outcome(partial, pod) {
         ...partial,
     };
 }
+/**
+ * The status of the task's own container, by its name, or undefined while the API lists none.
+ * Never another container's: a mutating webhook may add containers to the pod (a service mesh's
+ * proxy, a secrets agent), and the kubelet lists their statuses sorted by name, so "the first" is
+ * often theirs; their exit code says nothing about the task.
+ */
 function mainStatus(pod) {
-    const all = pod.status?.containerStatuses ?? [];
-    return all.find((c) => c.name === _pod_js__WEBPACK_IMPORTED_MODULE_0__/* .CONTAINER */ .MR) ?? all[0];
+    return (pod.status?.containerStatuses ?? []).find((c) => c.name === _pod_js__WEBPACK_IMPORTED_MODULE_0__/* .CONTAINER */ .MR);
+}
+/** An API timestamp (a string from a watch's JSON, a Date from client-node's models) as epoch ms; NaN if absent. */
+function epochMs(t) {
+    if (t === undefined)
+        return Number.NaN;
+    return t instanceof Date ? t.getTime() : Date.parse(t);
+}
+/**
+ * Whether the container ended after someone asked for the pod's deletion, i.e. the deletion ended
+ * it (SIGTERM, then SIGKILL after the grace), whatever code a task that handles SIGTERM exits
+ * with. The API keeps when the deletion takes effect (`deletionTimestamp` = request + grace);
+ * both stamps are whole seconds, so a container that failed on its own within the second of the
+ * request counts as deleted too.
+ */
+function endedByDeletion(pod, finishedAt) {
+    const effective = epochMs(pod.metadata?.deletionTimestamp);
+    const finished = epochMs(finishedAt);
+    if (Number.isNaN(effective) || Number.isNaN(finished))
+        return false;
+    const requested = effective - (pod.metadata?.deletionGracePeriodSeconds ?? 0) * 1000;
+    return finished >= Math.floor(requested / 1000) * 1000;
+}
+/**
+ * The first init container that ended in failure (the pod's `restartPolicy: Never` ends the pod
+ * with it, before the task's container runs). The spec has no init containers: an admission
+ * webhook added it. Only asked of a Failed pod whose own container never ended. A native sidecar
+ * (an init container with `restartPolicy: Always`, restarted by the kubelet) is skipped when the
+ * pod's spec is at hand (a watched pod is slimmed to its status: src/kube/pod-api.ts).
+ */
+function failedInit(pod) {
+    const sidecars = new Set((pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+    return (pod.status?.initContainerStatuses ?? []).find((c) => {
+        const t = c.state?.terminated;
+        return t !== undefined && t.exitCode !== 0 && !sidecars.has(c.name);
+    });
 }
 /**
  * The outcome of an attempt from its pod, or `null` while it is still pending or running.
@@ -3266,8 +4021,8 @@ function classifyPod(pod, ctx) {
         if (disruption) {
             return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted', exitCode }, pod);
         }
-        if (ctx.deleted && (exitCode === 137 || exitCode === 143)) {
-            return outcome({ class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? 'the pod was deleted by someone else while it ran', exitCode }, pod);
+        if (ctx.deleted && (exitCode === 137 || exitCode === 143 || endedByDeletion(pod, terminated.finishedAt))) {
+            return outcome({ class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? `the pod was deleted by someone else while it ran (its container then exited with code ${exitCode})`, exitCode }, pod);
         }
         if (status.reason === 'DeadlineExceeded') {
             return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
@@ -3301,6 +4056,16 @@ function classifyPod(pod, ctx) {
         }
         if (status.reason && INFRA_POD_REASONS.has(status.reason)) {
             return outcome({ class: 'infrastructure', reason: status.reason, message: status.message ?? null }, pod);
+        }
+        const init = failedInit(pod);
+        if (init) {
+            const t = init.state.terminated;
+            const why = t.reason && t.reason !== 'Error' ? ` (${t.reason}${t.message ? `: ${t.message.trim()}` : ''})` : '';
+            return outcome({
+                class: 'infrastructure',
+                reason: 'InitContainerFailed',
+                message: `init container "${init.name}" exited with code ${t.exitCode}${why} before the task's container ran; the spec has no init containers, so an admission webhook added it: see its log with kubectl logs -c ${init.name}`,
+            }, pod);
         }
         return outcome({ class: 'infrastructure', reason: status.reason ?? 'PodFailed', message: status.message ?? 'the pod failed before its container ran' }, pod);
     }
@@ -4539,9 +5304,14 @@ function withoutProof(pod) {
     const { [_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proofHash]: _h, [_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.proof]: _s, ...annotations } = pod.metadata?.annotations ?? {};
     return { ...pod, metadata: { ...pod.metadata, annotations } };
 }
-/** The SHA-256 (hex) of the canonical JSON of `pod` without its proof annotations. */
+/**
+ * The SHA-256 (hex) of the canonical JSON of `pod` without its proof annotations, nor the task's
+ * fingerprint: that one is derived from the spec and params the rest of the pod was rendered
+ * from, and a pod rendered without it (by an earlier version of the action, or a test) is the same pod.
+ */
 function podHash(pod) {
-    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update((0,_common_canonical_json_js__WEBPACK_IMPORTED_MODULE_2__/* .canonicalJson */ .d)(withoutProof(pod))).digest('hex');
+    const { [_pod_js__WEBPACK_IMPORTED_MODULE_1__/* .ANNOTATIONS */ .BC.fingerprint]: _f, ...annotations } = pod.metadata?.annotations ?? {};
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update((0,_common_canonical_json_js__WEBPACK_IMPORTED_MODULE_2__/* .canonicalJson */ .d)(withoutProof({ ...pod, metadata: { ...pod.metadata, annotations } }))).digest('hex');
 }
 /** What is signed: the domain, the pod's namespace, name and signed labels, and the hash. */
 function message(pod, hash) {
@@ -4691,6 +5461,27 @@ function parseQuantity(text) {
 
 /***/ }),
 
+/***/ 1308:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   f: () => (/* binding */ kubeTimeMs)
+/* harmony export */ });
+/** Times in Kubernetes objects. */
+/**
+ * A timestamp of a Kubernetes object in epoch ms: client-node gives a `Date`, raw JSON an RFC 3339
+ * string; `null` when it is absent or not a time.
+ */
+function kubeTimeMs(t) {
+    if (t === undefined || t === null)
+        return null;
+    const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
+    return Number.isFinite(ms) ? ms : null;
+}
+
+
+/***/ }),
+
 /***/ 7718:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
@@ -4754,7 +5545,13 @@ class PodWatcher {
             seen.add(name);
             const old = this.#cache.get(name);
             this.#cache.set(name, pod);
-            if (!old)
+            if (old && replaced(old, pod)) {
+                // Deleted and created again under its name while we were not watching: two pods, two
+                // stories. The one we knew is gone (it must not borrow the new one's end).
+                this.#onEvent({ type: 'DELETED', pod: old, synthetic: true });
+                this.#onEvent({ type: 'ADDED', pod, synthetic: true });
+            }
+            else if (!old)
                 this.#onEvent({ type: 'ADDED', pod, synthetic: true });
             else if (old.metadata?.resourceVersion !== pod.metadata?.resourceVersion)
                 this.#onEvent({ type: 'MODIFIED', pod, synthetic: true });
@@ -4847,12 +5644,21 @@ class PodWatcher {
                     return;
                 events++;
                 const name = pod.metadata?.name ?? '';
+                const old = this.#cache.get(name);
                 if (type === 'DELETED') {
+                    // The end of a pod already replaced under its name (its DELETED was synthesized when the
+                    // new one showed): not the end of the pod that has the name now.
+                    if (old && replaced(old, pod))
+                        return;
                     this.#cache.delete(name);
                     this.#onEvent({ type, pod, synthetic: false });
                     return;
                 }
                 this.#cache.set(name, pod);
+                // A pod under a known name with another uid, whose predecessor's DELETED never came: that
+                // one is gone first.
+                if (old && replaced(old, pod))
+                    this.#onEvent({ type: 'DELETED', pod: old, synthetic: true });
                 this.#onEvent({ type, pod, synthetic: false });
             };
             const onDone = (err) => {
@@ -4871,6 +5677,12 @@ class PodWatcher {
             }, (err) => onDone(err));
         });
     }
+}
+/** Whether `now` is another pod than `before` under the same name (the API gave each its own uid). */
+function replaced(before, now) {
+    const a = before.metadata?.uid;
+    const b = now.metadata?.uid;
+    return a !== undefined && b !== undefined && a !== b;
 }
 
 

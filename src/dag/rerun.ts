@@ -595,6 +595,9 @@ const TASK_RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run'] 
 const CLASSES = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'] as const satisfies readonly AttemptOutcome['class'][];
 const RUN_RESULTS = ['success', 'failure', 'cancelled'] as const satisfies readonly RunResult[];
 
+/** A TaskFingerprint as stored (in the run's state, in a pod's annotation). */
+export const fingerprintSchema = z.object({ image: z.string(), fields: z.record(z.string(), z.string()) });
+
 /** One task's entry in the stored state (the spec's way, zod); the run store's shards hold these too. */
 export const storedTaskSchema = z.object({
   result: z.enum(TASK_RESULTS).nullable(),
@@ -603,7 +606,7 @@ export const storedTaskSchema = z.object({
   outputs: z.record(z.string(), z.string()),
   outputsDropped: z.literal(true).optional(),
   finishedAt: finite,
-  fingerprint: z.object({ image: z.string(), fields: z.record(z.string(), z.string()) }),
+  fingerprint: fingerprintSchema,
   pod: text,
   attempts: z.array(
     z.object({

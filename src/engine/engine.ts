@@ -26,16 +26,19 @@ import { systemClock, type Clock } from '../common/clock.ts';
 import { boundHeapGrowth } from '../common/heap.ts';
 import { effectiveRunId, runScope } from '../common/run.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
+import { taskFingerprint } from '../dag/rerun.ts';
 import { Scheduler } from '../dag/scheduler.ts';
 import type { AttemptOutcome, Decision, RunState, RunView, SchedulerEvent } from '../dag/types.ts';
 import { classifyPod, containerStarted, containerTerminated, pendingStatus, recheckAt } from '../kube/classify.ts';
 import { KubeError, classifyError, describeError } from '../kube/errors.ts';
 import { PodRunner, failure, type AttemptPod } from '../kube/pod-runner.ts';
-import { podName, renderPod, runSelector } from '../kube/pod.ts';
+import { ANNOTATIONS, podName, renderPod, runSelector } from '../kube/pod.ts';
 import { PodReaper } from '../kube/reaper.ts';
 import type { PodWatcher, PodEvent } from '../kube/watch.ts';
 import type { TaskValue } from '../spec/expression.ts';
+import type { TaskSpec } from '../spec/types.ts';
 import { renderTemplate, templateExpressions } from '../spec/template.ts';
+import { kubeTimeMs } from '../kube/time.ts';
 import type { RunDagOptions } from './options.ts';
 
 /**
@@ -43,6 +46,12 @@ import type { RunDagOptions } from './options.ts';
  * reporters are told it ended anyway (`logEnded`: the live log holds the result line till then).
  */
 const LOG_WAIT_MS = 10_000;
+
+/**
+ * How long a retry waits at most for the container of the attempt before it to stop when no
+ * deletion of its pod is seen (a pod's default grace is 30 s).
+ */
+const RETRY_HOLD_MS = 31_000;
 
 /** One attempt the engine is carrying out. */
 interface Live {
@@ -77,6 +86,10 @@ interface Live {
   startTimeoutMs: number;
   /** `recheckAt` of the pod object last looked at (the watch replaces the object on every change). */
   recheck?: { pod: V1Pod; at: number | null };
+  /** Its pod's container may still run though the attempt ended: told of each change of the pod (`#afterPodStops`). */
+  stopped?: (pod: V1Pod | null) => void;
+  /** Its create waits for the previous attempt's container to stop: `cancel` ends the wait, creating nothing. */
+  held?: { cancel(): void };
 }
 
 /**
@@ -107,6 +120,10 @@ class Engine {
   /** The last attempt of each task (for log tails). */
   readonly #lastAttempt = new Map<string, Live>();
   readonly #pending = new Set<Promise<unknown>>();
+  /** Each task's fingerprint annotation, by task id (`#fingerprint`). */
+  readonly #fingerprints = new Map<string, string>();
+  /** The spec's tasks by id (made when first needed). */
+  #tasks: Map<string, TaskSpec> | null = null;
   /** The run was cancelled by a signal (kept here so checking it costs O(1), not a snapshot). */
   #cancelledBySignal = false;
   #watcher: PodWatcher | null = null;
@@ -264,6 +281,10 @@ class Engine {
             live.cancelWords = d.reason === 'fail-fast' ? 'another instance of its matrix failed (fail-fast); the pod was deleted' : undefined;
             // A pod whose create has not answered yet is deleted when it answers.
             if (live.started) await this.#cancelAttempt(live);
+            else if (live.held) {
+              live.held.cancel();
+              await this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled before the pod was created'));
+            }
           }
           break;
         case 'done':
@@ -302,6 +323,7 @@ class Engine {
       cancelAsked: false,
       startTimeoutMs: spec.startTimeoutMs,
     };
+    const previous = this.#lastAttempt.get(task);
     this.#live.set(name, live);
     this.#lastAttempt.set(task, live);
     // A sensor's later pokes are never replayed: only its attempt's end is recorded, and replaying
@@ -339,12 +361,83 @@ class Engine {
     try {
       const render = (t: string) => renderTemplate(t, { params: o.params, outputs: {}, tasks, matrix: unit.matrix, run: this.#run });
       pod = renderPod(spec, attempt, { spec: o.spec, namespace: o.namespace, runId: this.#runId, context: o.context, render, instance, poke });
+      // What the pod runs, for a re-run that finds it ended unrecorded (its runner died): it must
+      // compare the spec it runs with this one, not with its own (src/kube/earlier-attempts.ts).
+      pod.metadata!.annotations = { ...pod.metadata!.annotations, [ANNOTATIONS.fingerprint]: this.#fingerprint(unit.group ?? task) };
     } catch (err) {
       // An output an `if: always()` task refers to is missing, for one: a configuration error.
       this.#enqueue(() => this.#endAttempt(live, failure('configuration', 'TemplateError', `task "${task}": ${(err as Error).message}`)));
       return;
     }
-    this.#track(this.#create(live, pod));
+    const create = (): void => {
+      live.held = undefined;
+      if (live.finished) return;
+      if (live.cancelAsked || this.#cancelledBySignal) {
+        this.#enqueue(() => this.#endAttempt(live, cancelledOutcome(live.cancelWords ?? 'the run was cancelled before the pod was created')));
+        return;
+      }
+      this.#track(this.#create(live, pod));
+    };
+    // A retry never runs beside the attempt before it: its pod is created once that one's
+    // container stopped (a pod evicted, preempted, deleted or past its deadline may run on for
+    // its grace period after the attempt was judged).
+    if (previous && poke === undefined && previous.attempt < attempt) this.#afterPodStops(previous, live, create);
+    else create();
+  }
+
+  /** Whether the container of `prev`'s pod may still run (seen started, not seen ended, the pod not gone). */
+  #mayStillRun(prev: Live, pod: V1Pod | null | undefined): boolean {
+    if (!prev.started || prev.recorded || prev.pod.gone || prev.pod.foreign || !pod) return false;
+    return containerStarted(pod) && !containerTerminated(pod);
+  }
+
+  /**
+   * Runs `create` (the next attempt's) once the container of `prev`'s pod stopped: its end or its
+   * pod's DELETED seen, or the moment its deletion takes effect (the kubelet then kills it), or,
+   * when no deletion is seen (our delete failed), RETRY_HOLD_MS, so a pod that cannot be followed
+   * never holds the run for ever.
+   */
+  #afterPodStops(prev: Live, next: Live, create: () => void): void {
+    if (!this.#mayStillRun(prev, this.#watcher?.pods.get(prev.pod.name))) return create();
+    let cancelTimer: (() => void) | null = null;
+    let at = 0;
+    const release = (): void => {
+      prev.stopped = undefined;
+      next.held = undefined;
+      cancelTimer?.();
+    };
+    const fire = (): void => {
+      if (next.held === undefined) return;
+      release();
+      create();
+    };
+    const arm = (pod: V1Pod | undefined): void => {
+      const deletion = kubeTimeMs(pod?.metadata?.deletionTimestamp);
+      const until = Math.max(at, deletion === null ? this.#clock.now() + RETRY_HOLD_MS : deletion + 1000);
+      if (until === at) return;
+      at = until;
+      cancelTimer?.();
+      cancelTimer = this.#clock.setTimer(until, () => this.#enqueue(fire));
+    };
+    next.held = { cancel: release };
+    prev.stopped = (pod) => {
+      if (!this.#mayStillRun(prev, pod)) fire();
+      else if (pod) arm(pod);
+    };
+    arm(this.#watcher?.pods.get(prev.pod.name));
+    this.#o.debug?.(`${next.task} attempt ${next.attempt} waits for pod ${prev.pod.name} of attempt ${prev.attempt} to stop: its container still runs`);
+  }
+
+  /** The fingerprint of a task (a matrix instance's is its task's) as the pod's annotation holds it; once per task. */
+  #fingerprint(taskId: string): string {
+    let f = this.#fingerprints.get(taskId);
+    if (f === undefined) {
+      this.#tasks ??= new Map(this.#o.spec.tasks.map((t) => [t.id, t]));
+      const task = this.#tasks.get(taskId);
+      f = task === undefined ? '' : JSON.stringify(taskFingerprint(task, this.#o.params));
+      this.#fingerprints.set(taskId, f);
+    }
+    return f;
   }
 
   async #create(live: Live, pod: V1Pod): Promise<void> {
@@ -382,6 +475,7 @@ class Engine {
       // holds what runs (and the tails of failures), not every attempt it ever made.
       if (live.finished) this.#live.delete(name);
     }
+    live.stopped?.(e.type === 'DELETED' ? null : e.pod);
     if (!live.started) return;
     await this.#observe(live, e.pod, e.type === 'DELETED');
   }
@@ -450,6 +544,7 @@ class Engine {
   async #endAttempt(live: Live, outcome: AttemptOutcome, pod?: V1Pod): Promise<void> {
     if (live.finished) return;
     live.finished = true;
+    live.held?.cancel();
     this.#active.delete(live);
     live.recheck = undefined;
     // Only failures' tails reach the summary, and a finished attempt is never cancelled.

@@ -107,9 +107,50 @@ function outcome(partial: Partial<AttemptOutcome> & Pick<AttemptOutcome, 'class'
   };
 }
 
+/**
+ * The status of the task's own container, by its name, or undefined while the API lists none.
+ * Never another container's: a mutating webhook may add containers to the pod (a service mesh's
+ * proxy, a secrets agent), and the kubelet lists their statuses sorted by name, so "the first" is
+ * often theirs; their exit code says nothing about the task.
+ */
 function mainStatus(pod: V1Pod): V1ContainerStatus | undefined {
-  const all = pod.status?.containerStatuses ?? [];
-  return all.find((c) => c.name === CONTAINER) ?? all[0];
+  return (pod.status?.containerStatuses ?? []).find((c) => c.name === CONTAINER);
+}
+
+/** An API timestamp (a string from a watch's JSON, a Date from client-node's models) as epoch ms; NaN if absent. */
+function epochMs(t: Date | string | undefined): number {
+  if (t === undefined) return Number.NaN;
+  return t instanceof Date ? t.getTime() : Date.parse(t);
+}
+
+/**
+ * Whether the container ended after someone asked for the pod's deletion, i.e. the deletion ended
+ * it (SIGTERM, then SIGKILL after the grace), whatever code a task that handles SIGTERM exits
+ * with. The API keeps when the deletion takes effect (`deletionTimestamp` = request + grace);
+ * both stamps are whole seconds, so a container that failed on its own within the second of the
+ * request counts as deleted too.
+ */
+function endedByDeletion(pod: V1Pod, finishedAt: Date | string | undefined): boolean {
+  const effective = epochMs(pod.metadata?.deletionTimestamp);
+  const finished = epochMs(finishedAt);
+  if (Number.isNaN(effective) || Number.isNaN(finished)) return false;
+  const requested = effective - (pod.metadata?.deletionGracePeriodSeconds ?? 0) * 1000;
+  return finished >= Math.floor(requested / 1000) * 1000;
+}
+
+/**
+ * The first init container that ended in failure (the pod's `restartPolicy: Never` ends the pod
+ * with it, before the task's container runs). The spec has no init containers: an admission
+ * webhook added it. Only asked of a Failed pod whose own container never ended. A native sidecar
+ * (an init container with `restartPolicy: Always`, restarted by the kubelet) is skipped when the
+ * pod's spec is at hand (a watched pod is slimmed to its status: src/kube/pod-api.ts).
+ */
+function failedInit(pod: V1Pod): V1ContainerStatus | undefined {
+  const sidecars = new Set((pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name));
+  return (pod.status?.initContainerStatuses ?? []).find((c) => {
+    const t = c.state?.terminated;
+    return t !== undefined && t.exitCode !== 0 && !sidecars.has(c.name);
+  });
 }
 
 /**
@@ -140,8 +181,11 @@ export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | 
     if (disruption) {
       return outcome({ class: 'infrastructure', reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? 'the pod was disrupted', exitCode }, pod);
     }
-    if (ctx.deleted && (exitCode === 137 || exitCode === 143)) {
-      return outcome({ class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? 'the pod was deleted by someone else while it ran', exitCode }, pod);
+    if (ctx.deleted && (exitCode === 137 || exitCode === 143 || endedByDeletion(pod, terminated.finishedAt))) {
+      return outcome(
+        { class: 'infrastructure', reason: status.reason ?? 'Deleted', message: status.message ?? `the pod was deleted by someone else while it ran (its container then exited with code ${exitCode})`, exitCode },
+        pod,
+      );
     }
     if (status.reason === 'DeadlineExceeded') {
       return outcome({ class: 'timeout', reason: 'DeadlineExceeded', message: status.message ?? 'the task ran longer than its timeout', exitCode }, pod);
@@ -180,6 +224,19 @@ export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | 
     }
     if (status.reason && INFRA_POD_REASONS.has(status.reason)) {
       return outcome({ class: 'infrastructure', reason: status.reason, message: status.message ?? null }, pod);
+    }
+    const init = failedInit(pod);
+    if (init) {
+      const t = init.state!.terminated!;
+      const why = t.reason && t.reason !== 'Error' ? ` (${t.reason}${t.message ? `: ${t.message.trim()}` : ''})` : '';
+      return outcome(
+        {
+          class: 'infrastructure',
+          reason: 'InitContainerFailed',
+          message: `init container "${init.name}" exited with code ${t.exitCode}${why} before the task's container ran; the spec has no init containers, so an admission webhook added it: see its log with kubectl logs -c ${init.name}`,
+        },
+        pod,
+      );
     }
     return outcome({ class: 'infrastructure', reason: status.reason ?? 'PodFailed', message: status.message ?? 'the pod failed before its container ran' }, pod);
   }

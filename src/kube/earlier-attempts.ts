@@ -19,15 +19,15 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { systemClock } from '../common/clock.ts';
-import { taskFingerprint } from '../dag/rerun.ts';
-import type { StoredRunState, TaskUpdate } from '../dag/rerun.ts';
+import { fingerprintSchema, taskFingerprint } from '../dag/rerun.ts';
+import type { StoredRunState, TaskFingerprint, TaskUpdate } from '../dag/rerun.ts';
 import type { AttemptOutcome } from '../dag/types.ts';
 import type { DagSpec } from '../spec/types.ts';
-import { classifyPod } from './classify.ts';
+import { classifyPod, containerTerminated } from './classify.ts';
 import type { KubeClient } from './client.ts';
 import { KubeError } from './errors.ts';
 import { taskOfInstance } from '../spec/matrix.ts';
-import { CONTAINER, LABELS, runSelector } from './pod.ts';
+import { ANNOTATIONS, CONTAINER, LABELS, runSelector } from './pod.ts';
 import { kubePodApi } from './pod-api.ts';
 import type { PodProof } from './pod-proof.ts';
 import { PodWatcher } from './watch.ts';
@@ -74,7 +74,11 @@ interface Seen {
   deleted: boolean;
 }
 
-const ended = (s: Seen): boolean => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
+/**
+ * Whether the pod's task can no longer run: the pod is gone or ended, or the task's own container
+ * ended (a sidecar an admission webhook added may keep the pod Running for ever after it).
+ */
+const ended = (s: Seen): boolean => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed' || containerTerminated(s.pod);
 
 /** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
 export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
@@ -158,8 +162,27 @@ export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
       outcome,
       // Whether a retry would have followed a failure is not known: null reads as "did not succeed".
       result: outcome.class === 'succeeded' ? 'succeeded' : null,
-      fingerprint: taskFingerprint(task, o.params),
+      // What the pod ran, not what the spec says now: a re-run after the spec or the params
+      // changed must not reuse a success of the task as it was.
+      fingerprint: ranWith(e.s.pod) ?? taskFingerprint(task, o.params),
     });
     o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
   }
+}
+
+/**
+ * The fingerprint of the task as the pod ran it, from its annotation (the engine writes it on
+ * every pod; the pod's proof covers it); null for a pod made by a version that did not write it.
+ */
+function ranWith(pod: V1Pod): TaskFingerprint | null {
+  const text = pod.metadata?.annotations?.[ANNOTATIONS.fingerprint];
+  if (text === undefined) return null;
+  try {
+    const parsed = fingerprintSchema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // not JSON: below
+  }
+  // Unreadable: the pod ran something this spec cannot be compared with, so nothing of it is reused.
+  return { image: `(unreadable annotation ${ANNOTATIONS.fingerprint})`, fields: {} };
 }

@@ -147,9 +147,14 @@ function withoutProof(pod: V1Pod): V1Pod {
   return { ...pod, metadata: { ...pod.metadata, annotations } };
 }
 
-/** The SHA-256 (hex) of the canonical JSON of `pod` without its proof annotations. */
+/**
+ * The SHA-256 (hex) of the canonical JSON of `pod` without its proof annotations, nor the task's
+ * fingerprint: that one is derived from the spec and params the rest of the pod was rendered
+ * from, and a pod rendered without it (by an earlier version of the action, or a test) is the same pod.
+ */
 export function podHash(pod: V1Pod): string {
-  return createHash('sha256').update(canonicalJson(withoutProof(pod))).digest('hex');
+  const { [ANNOTATIONS.fingerprint]: _f, ...annotations } = pod.metadata?.annotations ?? {};
+  return createHash('sha256').update(canonicalJson(withoutProof({ ...pod, metadata: { ...pod.metadata, annotations } }))).digest('hex');
 }
 
 /** What is signed: the domain, the pod's namespace, name and signed labels, and the hash. */

@@ -208,6 +208,7 @@ export class AttemptPod {
   async vet(pod: V1Pod): Promise<AttemptOutcome | null> {
     const uid = pod.metadata?.uid;
     if (uid !== undefined && uid === this.#verifiedUid) return null;
+    if (uid !== undefined && this.#verifiedUid !== null && !this.#readWhole) return this.#replaced(pod);
     if (this.#readWhole) {
       let seen: V1Pod;
       try {
@@ -230,6 +231,23 @@ export class AttemptPod {
     if (problem !== null) return this.#refuse(pod, problem);
     this.#verifiedUid ??= uid ?? null;
     return null;
+  }
+
+  /**
+   * Another pod (another uid) under the name of the attempt's pod, which we knew: ours was deleted
+   * and someone created this one, even from our pod's own manifest (proof and all). This attempt's
+   * pod is gone: an infrastructure failure, as any pod deleted by someone else. The new pod is not
+   * this attempt's run: nothing of it (status, log, outputs) is used, and it is not ours to delete.
+   */
+  #replaced(pod: V1Pod): AttemptOutcome {
+    this.#foreign = true;
+    this.#follower?.stop();
+    return failure(
+      'infrastructure',
+      'Replaced',
+      `pod ${this.name} (uid ${this.#verifiedUid}) was deleted by someone else and another pod (uid ${pod.metadata?.uid}) was created under its name; ` +
+        'nothing of the new pod was used, and it was left alone: find out who re-creates pods of pod-dag-action (kubectl replace --force, a controller)',
+    );
   }
 
   async #refuse(pod: V1Pod, problem: string): Promise<AttemptOutcome> {

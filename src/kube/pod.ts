@@ -56,6 +56,12 @@ export const ANNOTATIONS = {
   proofHash: 'pod-dag.io/proof-hash',
   /** The signature that proves this run created the pod (src/kube/pod-proof.ts). */
   proof: 'pod-dag.io/proof',
+  /**
+   * The fingerprint of the task the pod runs (src/dag/rerun.ts `taskFingerprint`, as JSON; env
+   * values only as hashes): what a re-run compares with the spec it runs, for a pod whose end its
+   * runner never recorded (src/kube/earlier-attempts.ts).
+   */
+  fingerprint: 'pod-dag.io/task-fingerprint',
 } as const;
 
 /** The name of the task's container in its pod. */

@@ -6,6 +6,9 @@
  *   connection), watch again from the last resourceVersion seen: nothing is missed, nothing repeated;
  * - 410 Gone (the resourceVersion was compacted away): list again and diff the list against what
  *   we knew, synthesizing the ADDED / MODIFIED / DELETED events we missed;
+ * - a pod is known by its uid, not only its name: one deleted and created again under its name
+ *   (by someone else) is reported as the DELETED of the one we knew, then the new one, so nothing
+ *   of the new pod is taken for the old one's;
  * - other errors: back off and resume; 401/403 stop the watcher with the error.
  *
  * No per-pod polling ever: however long a task runs, the run costs one open watch.
@@ -92,7 +95,12 @@ export class PodWatcher {
       seen.add(name);
       const old = this.#cache.get(name);
       this.#cache.set(name, pod);
-      if (!old) this.#onEvent({ type: 'ADDED', pod, synthetic: true });
+      if (old && replaced(old, pod)) {
+        // Deleted and created again under its name while we were not watching: two pods, two
+        // stories. The one we knew is gone (it must not borrow the new one's end).
+        this.#onEvent({ type: 'DELETED', pod: old, synthetic: true });
+        this.#onEvent({ type: 'ADDED', pod, synthetic: true });
+      } else if (!old) this.#onEvent({ type: 'ADDED', pod, synthetic: true });
       else if (old.metadata?.resourceVersion !== pod.metadata?.resourceVersion) this.#onEvent({ type: 'MODIFIED', pod, synthetic: true });
     }
     for (const [name, pod] of [...this.#cache]) {
@@ -176,12 +184,19 @@ export class PodWatcher {
         if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
         events++;
         const name = pod.metadata?.name ?? '';
+        const old = this.#cache.get(name);
         if (type === 'DELETED') {
+          // The end of a pod already replaced under its name (its DELETED was synthesized when the
+          // new one showed): not the end of the pod that has the name now.
+          if (old && replaced(old, pod)) return;
           this.#cache.delete(name);
           this.#onEvent({ type, pod, synthetic: false });
           return;
         }
         this.#cache.set(name, pod);
+        // A pod under a known name with another uid, whose predecessor's DELETED never came: that
+        // one is gone first.
+        if (old && replaced(old, pod)) this.#onEvent({ type: 'DELETED', pod: old, synthetic: true });
         this.#onEvent({ type, pod, synthetic: false });
       };
       const onDone = (err: unknown): void => {
@@ -199,4 +214,11 @@ export class PodWatcher {
       );
     });
   }
+}
+
+/** Whether `now` is another pod than `before` under the same name (the API gave each its own uid). */
+function replaced(before: V1Pod, now: V1Pod): boolean {
+  const a = before.metadata?.uid;
+  const b = now.metadata?.uid;
+  return a !== undefined && b !== undefined && a !== b;
 }

@@ -6,7 +6,8 @@
 import { expect, test } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { runDag, dryRunDag, type RunDagOptions } from '../../src/engine/index.ts';
-import { LABELS, podName, renderPod, runPodSelector } from '../../src/kube/pod.ts';
+import { ANNOTATIONS, LABELS, podName, renderPod, runPodSelector } from '../../src/kube/pod.ts';
+import { taskFingerprint } from '../../src/dag/rerun.ts';
 import { PodProof } from '../../src/kube/pod-proof.ts';
 import { renderTemplate } from '../../src/spec/template.ts';
 import { FakePods, apiError, scriptedKubelet } from '../helpers/fake-pods.ts';
@@ -521,4 +522,90 @@ ${ids.map((id, i) => `  ${id}: {image: busybox${i > 0 ? `, needs: [t${i - 1}]` :
   expect(fake.count('deletecollection ')).toBeLessThanOrEqual(2 + n / 50);
   expect(cms.writes.filter((w) => w.startsWith('replace ')).length).toBeLessThanOrEqual(3 + n / 50);
   expect(fake.count('delete ')).toBe(0);
+});
+
+test('a pod deleted and created again under its name from its own manifest (kubectl replace --force) while the watch was away: an infrastructure failure; nothing of the new pod is used, nor is it deleted', async () => {
+  const s = spec(`version: 1
+name: fake-replaced
+tasks:
+  only: {image: busybox, retries: {limit: 0, infrastructure: 0}}
+`);
+  const n = name('only', 1, s);
+  const fake = new FakePods((pod, f) => f.start(pod.metadata?.name ?? ''));
+  const done = go(fake, s);
+  await until(() => fake.calls.includes(`log ${n} follow`), 'the running pod’s log followed');
+  const copy = structuredClone(fake.get(n)!);
+  // The watch is told its history is gone (it lists again); meanwhile the pod is replaced by one
+  // with the same manifest, proof and all, that exits 0 with outputs.
+  fake.endWatches(apiError(410, 'Expired', 'too old resource version'));
+  fake.kubelet = null;
+  fake.remove(n);
+  copy.metadata = { ...copy.metadata, uid: undefined, resourceVersion: undefined };
+  copy.status = undefined;
+  await fake.create('default', copy);
+  fake.start(n);
+  fake.exit(n, 0, { message: 'rows=1\n' });
+  const { state } = await done;
+  expect(attempts(state, 'only')).toEqual(['infrastructure:Deleted']);
+  expect(state.tasks[0]!.outputs).toEqual({});
+  expect(state.result).toBe('failure');
+  expect(fake.get(n)?.metadata?.uid).toBe('uid-2');
+});
+
+test('every pod says which version of its task it runs (its fingerprint), for a re-run that finds it ended unrecorded; a matrix instance’s is its task’s', async () => {
+  const s = spec(`version: 1
+name: fake-fingerprint
+params: {day: mon}
+tasks:
+  one: {image: busybox, args: ['{{ params.day }}'], env: {TOKEN: secret-value}}
+  fan:
+    image: busybox
+    strategy: {matrix: {db: [a, b]}}
+`);
+  const fake = new FakePods(scriptedKubelet(() => ({ lines: [] })));
+  const created: V1Pod[] = [];
+  fake.refuse = (pod) => (created.push(structuredClone(pod)), null);
+  const { state } = await go(fake, s, { params: { day: 'tue' } });
+  expect(state.result).toBe('success');
+  expect(created).toHaveLength(3);
+  for (const pod of created) {
+    const task = s.tasks.find((t) => t.id === (pod.metadata?.labels?.[LABELS.matrixTask] ?? taskOf(pod)))!;
+    expect(JSON.parse(pod.metadata!.annotations![ANNOTATIONS.fingerprint]!)).toEqual(taskFingerprint(task, { day: 'tue' }));
+  }
+  // Env values only as hashes.
+  expect(JSON.stringify(created.map((p) => p.metadata?.annotations))).not.toContain('secret-value');
+});
+
+test('a retry never runs beside the attempt before it: a preempted pod whose container still runs its grace period is waited for', async () => {
+  const s = spec(`version: 1
+name: fake-overlap
+tasks:
+  only: {image: busybox, retries: {limit: 0, delay: 1ms, infrastructure: 1}}
+`);
+  const first = name('only', 1, s);
+  const second = name('only', 2, s);
+  const fake = new FakePods((pod, f) => {
+    const n = pod.metadata?.name ?? '';
+    f.start(n);
+    if (n === second) f.exit(n, 0);
+  });
+  // A delete takes effect only when the test says (the container runs its SIGTERM handler).
+  const deleted: string[] = [];
+  fake.delete = async (_ns, n) => void deleted.push(n);
+  fake.deleteCollection = async () => {};
+  const debug: string[] = [];
+  const done = go(fake, s, { debug: (l) => debug.push(l) });
+  await until(() => fake.calls.includes(`log ${first} follow`), 'attempt 1 running');
+  fake.setStatus(first, {
+    ...fake.get(first)!.status,
+    conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', message: 'Preempted in order to admit critical pod' }],
+  });
+  await until(() => deleted.includes(first) && (debug.some((l) => l.includes(`waits for pod ${first}`)) || fake.calls.includes(`create ${second}`)), 'attempt 1 judged and deleted');
+  expect(fake.calls).not.toContain(`create ${second}`);
+  // The container ends (killed by the deletion): attempt 2 goes.
+  fake.exit(first, 143);
+  const { state } = await done;
+  expect(attempts(state, 'only')).toEqual(['infrastructure:PreemptionByScheduler', 'succeeded:Completed']);
+  const exitAt = fake.calls.indexOf(`create ${second}`);
+  expect(exitAt).toBeGreaterThan(0);
 });

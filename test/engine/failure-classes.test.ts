@@ -237,3 +237,27 @@ tasks:
   expect(Object.values(startsPerPod(r))).toEqual([1, 1]);
   expect(r.out.lines).toContain('[victim #2] second');
 });
+
+test('infrastructure: a pod deleted by someone else whose task traps SIGTERM and exits 1 is no task failure', async () => {
+  const marker = join(mkdtempSync(join(tmpdir(), 'pod-dag-')), 'trap-set');
+  const s = spec(`version: 1
+name: trapped
+tasks:
+  victim:
+    image: busybox
+    command: [sh, -c, 'trap "echo stopping; exit 1" TERM; touch "$0"; while :; do sleep 0.05; done', '${marker}']
+    retries: {limit: 2, delay: 10ms, infrastructure: 0}
+`);
+  const running = run(cluster, s);
+  const pod = (): string | undefined => cluster.sandbox.list('pods', 'default').find((x) => x.metadata.labels?.['pod-dag.io/dag'] === 'trapped')?.metadata.name;
+  // The trap is set once the marker exists (the shell sets it first).
+  await until(() => pod() !== undefined && existsSync(marker), 'the task running, its trap set');
+  expect(cluster.sandbox.deletePod(pod()!, 'default', { gracePeriodSeconds: 5 })).toBe(true);
+  const r = await running;
+  // One attempt (no infrastructure retries): not a "failed" one that `limit` would retry. (The
+  // watch shows the deletion asked for before the container's end; when it shows only the end,
+  // classifyPod reads the deletion from the pod's metadata: test/kube/classify.test.ts.)
+  expect(attempts(r.state, 'victim')).toEqual(['infrastructure:Deleted']);
+  expect(r.state.tasks[0]!.attempts[0]!.outcome?.message).toMatch(/deleted by someone else/);
+  expect(r.state.result).toBe('failure');
+});

@@ -68,6 +68,8 @@ export class FakePods implements PodApi {
   readonly #watchers = new Set<Watcher>();
   readonly #logs = new Map<string, Log>();
   #rv = 0;
+  /** Each created pod gets its own uid, as the API server gives. */
+  #uids = 0;
   #clock = Date.UTC(2026, 0, 1);
 
   constructor(kubelet: FakeKubelet | null = null) {
@@ -97,7 +99,7 @@ export class FakePods implements PodApi {
     if (options.dryRun) return structuredClone(pod);
     if (this.#pods.has(name)) throw apiError(409, 'AlreadyExists', `pods "${name}" already exists`);
     const stored: V1Pod = structuredClone(pod);
-    stored.metadata = { ...stored.metadata, namespace, creationTimestamp: this.#time() };
+    stored.metadata = { ...stored.metadata, namespace, uid: `uid-${++this.#uids}`, creationTimestamp: this.#time() };
     stored.status = { phase: 'Pending' };
     this.#put('ADDED', stored);
     this.#logs.set(name, { lines: [], streams: new Set(), ended: false });

@@ -36,6 +36,8 @@ interface Sample {
   status: object;
   after?: number;
   deleted?: boolean;
+  /** More of the pod's metadata (when someone asked for its deletion). */
+  metadata?: object;
   /** Several statuses share a reason (StartError with different messages): the row says which. */
   variant?: string;
 }
@@ -98,7 +100,20 @@ const SAMPLES: Record<string, Sample[]> = {
   OutOfmemory: [{ status: podFailed('OutOfmemory') }],
   OutOfpods: [{ status: podFailed('OutOfpods') }],
   NodeAffinity: [{ status: podFailed('NodeAffinity') }],
-  Deleted: [{ status: running, deleted: true }],
+  Deleted: [
+    { status: running, deleted: true },
+    // Deleted at 02:01:00 (30 s grace); the task trapped SIGTERM and exited 1 at 02:01:03.
+    { status: terminated(1, 'Error'), deleted: true, metadata: { deletionTimestamp: '2026-11-24T02:01:30Z', deletionGracePeriodSeconds: 30 } },
+  ],
+  InitContainerFailed: [
+    {
+      status: {
+        phase: 'Failed',
+        initContainerStatuses: [{ name: 'istio-init', ready: false, restartCount: 0, image: 'proxy', imageID: '', state: { terminated: { exitCode: 1, reason: 'Error' } } }],
+        containerStatuses: [{ name: 'main', ready: false, restartCount: 0, image: 'x', imageID: '', state: { waiting: { reason: 'PodInitializing' } } }],
+      },
+    },
+  ],
 };
 
 interface Row {
@@ -145,7 +160,7 @@ describe('the README reason table matches classifyPod', () => {
   test.each(cases)('$name', ({ key, sample, row }) => {
     expect(sample, `no sample status for ${key}; add one to SAMPLES`).toBeDefined();
     const pod: V1Pod = {
-      metadata: { name: 'p', labels: { 'pod-dag.io/task': 'migrate-data' } },
+      metadata: { name: 'p', labels: { 'pod-dag.io/task': 'migrate-data' }, ...sample!.metadata },
       spec: { containers: [{ name: 'main', image: 'x' }], nodeName: 'node-a' },
       status: sample!.status as V1Pod['status'],
     };

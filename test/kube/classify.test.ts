@@ -154,6 +154,64 @@ describe('classifyPod', () => {
   });
 });
 
+describe('the task is its own container: others in the pod decide nothing', () => {
+  const ctx = { now: T0, createdAt: T0, startTimeoutMs: 300_000, imagePullGraceMs: 30_000 };
+  const sidecar = (state: object) => ({ name: 'istio-proxy', ready: false, restartCount: 0, image: 'proxy', imageID: '', state });
+
+  test('a sidecar a webhook added, listed first, that exited 0 while the task runs: still going', () => {
+    const p = pod({ phase: 'Running', containerStatuses: [sidecar({ terminated: { exitCode: 0, reason: 'Completed', finishedAt: '2026-11-24T02:00:09Z' } })] });
+    expect(classifyPod(p, ctx)).toBeNull();
+    expect(containerTerminated(p)).toBe(false);
+    expect(containerStarted(p)).toBe(false);
+  });
+
+  test('the task exited 1 while a plain sidecar runs on (phase Running): failed', () => {
+    const s = terminated(1, 'Error');
+    const p = pod({ ...s, phase: 'Running', containerStatuses: [sidecar({ running: {} }), ...s.containerStatuses] });
+    expect(classifyPod(p, ctx)).toMatchObject({ class: 'failed', exitCode: 1 });
+  });
+
+  test('the task exited 0 and a sidecar failed (phase Failed): succeeded, the task is its container', () => {
+    const s = terminated(0, 'Completed', 'rows=1\n');
+    const p = pod({ ...s, phase: 'Failed', containerStatuses: [sidecar({ terminated: { exitCode: 1, reason: 'Error', finishedAt: '2026-11-24T02:01:04Z' } }), ...s.containerStatuses] });
+    expect(classifyPod(p, ctx)).toMatchObject({ class: 'succeeded', exitCode: 0, outputs: { rows: '1' } });
+  });
+
+  test('an init container a webhook added failed: infrastructure, naming it and its exit code, never success', () => {
+    const p = pod({
+      phase: 'Failed',
+      initContainerStatuses: [{ name: 'vault-agent-init', ready: false, restartCount: 0, image: 'vault', imageID: '', state: { terminated: { exitCode: 2, reason: 'Error', finishedAt: '2026-11-24T02:00:05Z' } } }],
+      containerStatuses: [{ name: 'main', ready: false, restartCount: 0, image: 'x', imageID: '', state: { waiting: { reason: 'PodInitializing' } } }],
+    });
+    expect(classifyPod(p, ctx)).toMatchObject({ class: 'infrastructure', reason: 'InitContainerFailed', message: expect.stringMatching(/init container "vault-agent-init" exited with code 2/) });
+  });
+});
+
+describe('a pod deleted by someone else: its container ended by the deletion is no task failure, whatever it exits with', () => {
+  const ctx = { now: T0, createdAt: T0, startTimeoutMs: 300_000, imagePullGraceMs: 30_000, deleted: true };
+  // Deleted at 02:01:00 with a 30 s grace: the API keeps 02:01:30 as the deletion time.
+  const deleting = { deletionTimestamp: '2026-11-24T02:01:30Z', deletionGracePeriodSeconds: 30 } as { deletionTimestamp: string };
+
+  test('a task that traps SIGTERM and exits 1 after the delete: infrastructure, with its exit code', () => {
+    const got = classifyPod(pod(terminated(1, 'Error'), deleting), ctx); // finished 02:01:03
+    expect(got).toMatchObject({ class: 'infrastructure', reason: 'Deleted', exitCode: 1, message: expect.stringMatching(/deleted by someone else/) });
+  });
+
+  test('the deletion time comes as a Date (a listed pod): the same', () => {
+    const p = pod(terminated(2, 'Error'), { deletionTimestamp: new Date('2026-11-24T02:01:30Z'), deletionGracePeriodSeconds: 30 } as unknown as { deletionTimestamp: string });
+    expect(classifyPod(p, ctx)).toMatchObject({ class: 'infrastructure', exitCode: 2 });
+  });
+
+  test('a container that failed on its own before anyone asked for the delete: failed', () => {
+    const late = { deletionTimestamp: '2026-11-24T02:02:00Z', deletionGracePeriodSeconds: 30 } as { deletionTimestamp: string }; // asked at 02:01:30
+    expect(classifyPod(pod(terminated(1, 'Error'), late), ctx)).toMatchObject({ class: 'failed', exitCode: 1 });
+  });
+
+  test('exit 0 after the delete is still success: the API says the container exited 0', () => {
+    expect(classifyPod(pod(terminated(0, 'Completed'), deleting), ctx)).toMatchObject({ class: 'succeeded' });
+  });
+});
+
 describe('recheckAt', () => {
   const ctx = { createdAt: T0, startTimeoutMs: 300_000, imagePullGraceMs: 30_000 };
   test('a pulling pod is looked at again when the grace ends', () => {

@@ -128,3 +128,48 @@ test('errors back off and resume from where the watch was', async () => {
   // Backoff doubles while no progress is made.
   expect(waits).toEqual([100, 200]);
 });
+
+const podU = (name: string, uid: string, rv: string, phase = 'Running'): V1Pod => ({ metadata: { name, uid, resourceVersion: rv }, status: { phase } });
+const seen = (events: PodEvent[]): string[] => events.map((e) => `${e.type} ${e.pod.metadata!.name}/${e.pod.metadata!.uid}@${e.pod.metadata!.resourceVersion}`);
+
+test('410 Gone: a pod deleted and created again under its name meanwhile is the old one DELETED, then the new one ADDED', async () => {
+  const { client, isHeld } = fakeClient(
+    [
+      { metadata: { resourceVersion: '10' }, items: [podU('a', 'u1', '9')] },
+      { metadata: { resourceVersion: '30' }, items: [podU('a', 'u2', '25', 'Succeeded')] },
+    ],
+    [(cb, done) => {
+      cb('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 10 (20)' });
+      done(null);
+    }],
+  );
+  const events: PodEvent[] = [];
+  const w = new PodWatcher(client, 'ns', 'x=y', (e) => events.push(e), { sleep: async () => {} });
+  await w.start();
+  await settle(isHeld);
+  w.stop();
+  expect(seen(events)).toEqual(['ADDED a/u1@9', 'DELETED a/u1@9', 'ADDED a/u2@25']);
+  expect(w.pods.get('a')?.metadata?.uid).toBe('u2');
+});
+
+test('a new uid under a known name without the old one’s DELETED: the DELETED is synthesized first; the late DELETED of the old one is dropped', async () => {
+  const { client, isHeld } = fakeClient(
+    [{ metadata: { resourceVersion: '10' }, items: [podU('a', 'u1', '9')] }],
+    [
+      (cb, done) => {
+        cb('ADDED', podU('a', 'u2', '12'));
+        cb('DELETED', podU('a', 'u1', '11'));
+        cb('MODIFIED', podU('a', 'u2', '13', 'Succeeded'));
+        done(null);
+      },
+    ],
+  );
+  const events: PodEvent[] = [];
+  const w = new PodWatcher(client, 'ns', 'x=y', (e) => events.push(e), { sleep: async () => {} });
+  await w.start();
+  await settle(isHeld);
+  w.stop();
+  expect(seen(events)).toEqual(['ADDED a/u1@9', 'DELETED a/u1@9', 'ADDED a/u2@12', 'MODIFIED a/u2@13']);
+  expect(events[1]!.synthetic).toBe(true);
+  expect(w.pods.get('a')?.metadata?.uid).toBe('u2');
+});

@@ -5,11 +5,11 @@
  * recorded or of this attempt is touched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planRerun } from '../../src/dag/rerun.ts';
+import { planRerun, taskFingerprint } from '../../src/dag/rerun.ts';
 import { connect as connectAuth } from '../../src/kube/auth.ts';
 import { createClient, type KubeClient } from '../../src/kube/client.ts';
 import { settleEarlierAttempts, type RunningEarlierPod } from '../../src/kube/earlier-attempts.ts';
-import { LABELS, MANAGED_BY } from '../../src/kube/pod.ts';
+import { ANNOTATIONS, LABELS, MANAGED_BY } from '../../src/kube/pod.ts';
 import { RunStore } from '../../src/kube/run-store.ts';
 import { PodProof } from '../../src/kube/pod-proof.ts';
 import type { TaskUpdate } from '../../src/dag/rerun.ts';
@@ -33,11 +33,12 @@ afterAll(async () => {
 const spec: DagSpec = parseSpec(['version: 1', 'name: settle', 'tasks:', '  a: {image: sandbox/succeed}', '  b: {image: sandbox/succeed}', ''].join('\n'), 'dag.yaml').spec!;
 
 /** A pod of the run as the engine would have made it, with the given image. */
-async function pod(runId: string, task: string, runAttempt: number, attempt: number, image: string, env: Record<string, string> = {}, proof?: PodProof): Promise<string> {
+async function pod(runId: string, task: string, runAttempt: number, attempt: number, image: string, env: Record<string, string> = {}, proof?: PodProof, annotations?: Record<string, string>): Promise<string> {
   const name = `settle-${runId}-${runAttempt}-${task}-${attempt}`;
   const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.dag]: 'settle', [LABELS.runId]: runId, [LABELS.runAttempt]: String(runAttempt), [LABELS.task]: task, [LABELS.taskAttempt]: String(attempt) };
   const body = podManifest(name, { image, env: Object.entries(env).map(([n, value]) => ({ name: n, value })) }, {}, labels);
   body.metadata!.namespace = NS;
+  if (annotations) body.metadata!.annotations = { ...body.metadata!.annotations, ...annotations };
   await client.core.createNamespacedPod({ namespace: NS, body: proof ? proof.prove(body) : body });
   return name;
 }
@@ -100,6 +101,51 @@ describe('settleEarlierAttempts', () => {
     writes.length = 0;
     await settleEarlierAttempts({ client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s });
     expect(writes).toEqual([]);
+  });
+
+  it('a success whose runner died is recorded as the task it ran (its pod says which): a spec changed since does not reuse it', async () => {
+    const ran = parseSpec(['version: 1', 'name: settle', 'params: {day: mon}', 'tasks:', '  a: {image: sandbox/succeed, args: ["{{ params.day }}"]}', ''].join('\n'), 'dag.yaml').spec!;
+    const imageChanged = parseSpec(['version: 1', 'name: settle', 'params: {day: mon}', 'tasks:', '  a: {image: "sandbox/succeed:v2", args: ["{{ params.day }}"]}', ''].join('\n'), 'dag.yaml').spec!;
+    const settle = async (runId: string, now: DagSpec, params: Record<string, string>): Promise<ReturnType<typeof planRerun>> => {
+      // As the engine made it, for the spec and params it ran (params day=mon), then the runner died.
+      await pod(runId, 'a', 1, 1, 'sandbox/succeed', { SANDBOX_TERMINATION_MESSAGE: 'rows=7' }, undefined, {
+        [ANNOTATIONS.fingerprint]: JSON.stringify(taskFingerprint(ran.tasks[0]!, { day: 'mon' })),
+      });
+      await ended(runId, 1);
+      const { store: s } = store(runId);
+      await settleEarlierAttempts({ client, namespace: NS, spec: now, params, runId, runAttempt: 2, store: s });
+      return planRerun(now, params, await s.load(), 'failed', { runAttempt: 2 });
+    };
+    const same = await settle('108', ran, { day: 'mon' });
+    expect(same.previous).toEqual({ a: { outputs: { rows: '7' }, runAttempt: 1 } });
+    const image = await settle('109', imageChanged, { day: 'mon' });
+    expect(image.previous).toEqual({});
+    expect(image.rerun).toEqual([{ task: 'a', reason: 'image changed from sandbox/succeed to sandbox/succeed:v2 since run attempt 1' }]);
+    const param = await settle('110', ran, { day: 'tue' });
+    expect(param.previous).toEqual({});
+    expect(param.rerun).toEqual([{ task: 'a', reason: 'args changed since run attempt 1' }]);
+  });
+
+  it('a pod whose task ended while a sidecar a webhook added runs on (phase Running) has ended: recorded, not waited for', async () => {
+    const runId = '111';
+    const name = `settle-${runId}-1-a-1`;
+    const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.dag]: 'settle', [LABELS.runId]: runId, [LABELS.runAttempt]: '1', [LABELS.task]: 'a', [LABELS.taskAttempt]: '1' };
+    const body = podManifest(name, { image: 'sandbox/succeed', env: [{ name: 'SANDBOX_TERMINATION_MESSAGE', value: 'rows=7' }] }, {}, labels);
+    body.metadata!.namespace = NS;
+    body.spec!.containers.push({ name: 'istio-proxy', image: 'sandbox/sleep:forever' });
+    await client.core.createNamespacedPod({ namespace: NS, body });
+    await waitForPods(sandbox, NS, `${LABELS.runId}=${runId}`, (pods) => pods[0]?.status?.containerStatuses?.find((c) => c.name === 'main')?.state?.terminated !== undefined);
+    expect(sandbox.get('pods', NS, name)?.status).toMatchObject({ phase: 'Running' });
+    const { store: s } = store(runId);
+    const abort = new AbortController();
+    const recorded: string[] = [];
+    await settleEarlierAttempts({
+      client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s, signal: abort.signal,
+      onWait: () => abort.abort(), // waiting would be for ever: the sidecar never stops
+      onRecorded: (t, ra, at, o) => recorded.push(`${t} ${ra}/${at} ${o.class}`),
+    });
+    expect(recorded).toEqual(['a 1/1 succeeded']);
+    expect(planRerun(spec, {}, await s.load(), 'failed', { runAttempt: 2 }).previous).toEqual({ a: { outputs: { rows: '7' }, runAttempt: 1 } });
   });
 
   it("ignores this attempt's own pods (a restart of the same attempt adopts them itself)", async () => {

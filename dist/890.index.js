@@ -1,8 +1,8 @@
-export const id = 534;
-export const ids = [534];
+export const id = 890;
+export const ids = [890];
 export const modules = {
 
-/***/ 7534:
+/***/ 9890:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 
@@ -14,589 +14,8 @@ __webpack_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./lib/common/run.js
 var common_run = __webpack_require__(3712);
-// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 17 modules
-var schemas = __webpack_require__(8816);
-// EXTERNAL MODULE: ./lib/common/errors.js
-var errors = __webpack_require__(3302);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __webpack_require__(7598);
-// EXTERNAL MODULE: ./lib/spec/matrix.js
-var matrix = __webpack_require__(966);
-// EXTERNAL MODULE: ./lib/spec/template.js
-var template = __webpack_require__(5841);
-;// CONCATENATED MODULE: ./lib/dag/rerun.js
-/**
- * Re-running a GitHub run: which tasks of the spec may reuse a success recorded in an earlier run
- * attempt, which run again and why, and the run state that is kept in the cluster between
- * attempts (its shape, its JSON form, and the pure update applied when an attempt ends).
- *
- * Pure: no I/O, no clock (times come in as arguments), no process.env. src/kube/run-store.ts
- * reads and writes the state in a ConfigMap; the engine calls `planRerun` before the scheduler
- * starts and hands `plan.previous` to it as `SchedulerOptions.previous`.
- *
- * The rules, in the order they are checked for each task:
- * 1. A task recorded in the current run attempt already ran in it (the action was restarted
- *    after a crash). If it succeeded, it is reused whatever else holds (never twice). If not,
- *    it runs on: the engine replays its recorded attempts (`recordedAttempt`) instead of creating
- *    their pods again, and adopts a pod that still exists (409 on create).
- * 2. A task with no success recorded in an earlier run attempt runs.
- * 3. `mode: 'all'` runs every task.
- * 4. A success whose outputs were dropped to fit the ConfigMap runs again (its outputs are gone).
- * 5. A success whose fingerprint changed (image, command, args, env, resources, pod fields,
- *    rendered with the params in effect) runs again, saying what changed.
- * 6. A success downstream of a task that runs again runs again too: its inputs may change.
- * Everything else is reused, with its outputs.
- *
- * A matrix task is recorded by instance (`<task>.<slug>-<hash>`): rules 1-5 apply to each
- * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
- * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
- */
-
-
-
-
-
-/** Two steps the action cannot tell apart ran the same DAG as the same run attempt. */
-class AmbiguousRunError extends errors/* UserError */.y {
-    name = 'AmbiguousRunError';
-    /** How the other step's claim differs from this one's (`claimDifferences`). */
-    differences;
-    constructor(runAttempt, differences) {
-        super(`run attempt ${runAttempt} of this run was already started by another step, which differs in ${differences.join(' and ')}`);
-        this.differences = differences;
-    }
-}
-/** The names `claimDifferences` gives the fields of a claim, for messages. */
-const CLAIM_FIELDS = {
-    job: 'job',
-    step: 'step',
-    leg: 'matrix leg',
-    runKey: 'run-key',
-    dag: "'dag' input",
-    params: 'params',
-    jobInstance: "job's check run",
-};
-/** How claim `b` differs from claim `a`, in words (empty when they are the same). */
-function claimDifferences(a, b) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    const shown = (v) => (v === null || v === undefined || v === '' ? 'none' : JSON.stringify(v.length > 80 ? `${v.slice(0, 79)}…` : v));
-    return keys
-        .filter((k) => (a[k] ?? null) !== (b[k] ?? null))
-        .map((k) => (k === 'params' ? 'its params' : `its ${CLAIM_FIELDS[k] ?? k} (${shown(b[k])} there, ${shown(a[k])} here)`));
-}
-/** The version `serializeRunState` writes. */
-const STATE_VERSION = 1;
-/** The longest cluster message kept per attempt; the state must stay small. */
-const MESSAGE_LIMIT = 500;
-// ---- fingerprints ------------------------------------------------------------------------
-/**
- * Substitutes `{{ params.x }}` and leaves `{{ tasks.<id>.outputs.<name> }}` as written: the
- * outputs of an upstream task are only known when it ran, and a task whose upstream runs again
- * runs again anyway (rule 6), so its fingerprint need not see them.
- */
-function renderParams(t, params) {
-    const { refs } = (0,template/* findTemplateRefs */.u9)(t);
-    let out = '';
-    let at = 0;
-    for (const m of refs) {
-        // Only a plain `{{ params.x }}` is substituted; any other expression is kept as written (its
-        // text changes when it does, and the params it reads are hashed with it below).
-        const only = m.expression.refs.length === 1 ? m.expression.refs[0].ref : null;
-        const plain = only?.kind === 'param' && /^\s*params\.[A-Za-z0-9_-]+\s*$/.test(m.expression.source);
-        const value = plain && only.kind === 'param' && Object.hasOwn(params, only.name) ? params[only.name] : expressionWithParams(m.text, m.expression.refs, params);
-        out += t.slice(at, m.start) + value;
-        at = m.end;
-    }
-    return out + t.slice(at);
-}
-/** An expression's text followed by the values of the params it reads, so a change of either shows. */
-function expressionWithParams(text, refs, params) {
-    const read = refs.flatMap(({ ref }) => (ref.kind === 'param' ? [`${ref.name}=${Object.hasOwn(params, ref.name) ? params[ref.name] : ''}`] : ref.kind === 'params' ? [JSON.stringify(params)] : []));
-    return read.length === 0 ? text : `${text}[${read.join(',')}]`;
-}
-/** JSON with object keys sorted, so equal values always give equal text. */
-function canonical(value) {
-    if (Array.isArray(value))
-        return `[${value.map(canonical).join(',')}]`;
-    if (value !== null && typeof value === 'object') {
-        const entries = Object.entries(value)
-            .filter(([, v]) => v !== undefined)
-            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-    }
-    return JSON.stringify(value) ?? 'null';
-}
-function hash(value) {
-    return (0,external_node_crypto_.createHash)('sha256').update(canonical(value)).digest('hex').slice(0, 16);
-}
-function envSource(e, params) {
-    if ('value' in e)
-        return { value: renderParams(e.value, params) };
-    if ('secret' in e)
-        return { secret: e.secret, key: e.key, optional: e.optional };
-    return { configMap: e.configMap, key: e.key, optional: e.optional };
-}
-/** The fingerprint of a task with these params (deterministic: same spec and params, same result). */
-function taskFingerprint(task, params) {
-    const fields = {};
-    if (task.command !== null)
-        fields['command'] = hash(task.command.map((c) => renderParams(c, params)));
-    if (task.args !== null)
-        fields['args'] = hash(task.args.map((a) => renderParams(a, params)));
-    if (task.workingDir !== null)
-        fields['workingDir'] = hash(task.workingDir);
-    if (task.envFrom.length > 0)
-        fields['envFrom'] = hash(task.envFrom);
-    const { requests, limits } = task.resources;
-    if (Object.keys(requests).length > 0 || Object.keys(limits).length > 0)
-        fields['resources'] = hash(task.resources);
-    for (const e of task.env)
-        fields[`env.${e.name}`] = hash(envSource(e, params));
-    for (const [key, value] of Object.entries(task.pod)) {
-        if (value !== undefined)
-            fields[`pod.${key}`] = hash(value);
-    }
-    return { image: renderParams(task.image, params), fields };
-}
-const FIELD_WORDS = {
-    command: 'command',
-    args: 'args',
-    workingDir: 'workingDir',
-    envFrom: 'envFrom',
-    resources: 'resources',
-};
-function fieldWords(key) {
-    if (key.startsWith('env.'))
-        return `env ${key.slice(4)}`;
-    if (key.startsWith('pod.'))
-        return `pod field ${key.slice(4)}`;
-    return FIELD_WORDS[key] ?? key;
-}
-/**
- * What changed from `before` to `after`, in words ("image changed from a:1 to a:2; args
- * changed; env TOKEN added"), or `null` when nothing did. Values other than the image are never
- * shown: they may hold secrets.
- */
-function fingerprintChange(before, after) {
-    const changes = [];
-    if (before.image !== after.image)
-        changes.push(`image changed from ${before.image} to ${after.image}`);
-    const keys = [...new Set([...Object.keys(before.fields), ...Object.keys(after.fields)])];
-    // A stable, readable order: the container's own fields, then env, then pod fields.
-    const rank = (k) => (k.startsWith('env.') ? 1 : k.startsWith('pod.') ? 2 : 0);
-    keys.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-    for (const key of keys) {
-        const was = before.fields[key];
-        const now = after.fields[key];
-        if (was === now)
-            continue;
-        const what = fieldWords(key);
-        if (was === undefined)
-            changes.push(`${what} added`);
-        else if (now === undefined)
-            changes.push(`${what} removed`);
-        else
-            changes.push(`${what} changed`);
-    }
-    return changes.length === 0 ? null : changes.join('; ');
-}
-// ---- the plan ----------------------------------------------------------------------------
-function describeEnd(entry) {
-    const last = entry.attempts.at(-1);
-    const detail = last === undefined ? '' : last.exitCode !== null && last.class === 'failed' ? ` (exit code ${last.exitCode})` : last.reason ? ` (${last.reason})` : '';
-    switch (entry.result) {
-        case 'failed':
-            return `it failed in run attempt ${entry.runAttempt}${detail}`;
-        case 'cancelled':
-            return `it was cancelled in run attempt ${entry.runAttempt}`;
-        case 'skipped':
-            return `it was skipped in run attempt ${entry.runAttempt}`;
-        case 'not-run':
-            return `it did not run in run attempt ${entry.runAttempt}`;
-        case null:
-            // No final result recorded (the engine did not say, or the run died while a retry was
-            // due): its last attempt says how it ended.
-            if (last === undefined || last.class === 'failed')
-                return `it failed in run attempt ${entry.runAttempt}${detail}`;
-            if (last.class === 'cancelled')
-                return `it was cancelled in run attempt ${entry.runAttempt}`;
-            return `its last attempt in run attempt ${entry.runAttempt} ended as ${last.class}${detail}`;
-        case 'succeeded':
-            return `it succeeded in run attempt ${entry.runAttempt}`;
-    }
-}
-/**
- * Decides, for run attempt `options.runAttempt` of a run whose earlier state is `stored`, which
- * tasks reuse an earlier success and which run, each with a reason a user can read. Without
- * `options.runAttempt`, every stored entry counts as earlier.
- */
-function planRerun(spec, params, stored, mode, options = {}) {
-    const byId = new Map(spec.tasks.map((t) => [t.id, t]));
-    const reasons = new Map(); // null: reused
-    const visiting = new Set();
-    const decideTask = (task) => {
-        if (reasons.has(task.id))
-            return reasons.get(task.id);
-        if (visiting.has(task.id))
-            throw new Error(`planRerun: the needs of task "${task.id}" form a cycle; validate the spec first`);
-        visiting.add(task.id);
-        // Upstream first, so every task's needs are decided before it (any order of the spec works).
-        const upstream = [];
-        for (const need of task.needs) {
-            const up = byId.get(need);
-            if (up === undefined)
-                throw new Error(`planRerun: task "${task.id}" needs "${need}", which is not in DAG "${spec.name}"`);
-            if (decideTask(up) !== null)
-                upstream.push(need);
-        }
-        const reason = ownReason(task, upstream);
-        visiting.delete(task.id);
-        reasons.set(task.id, reason);
-        return reason;
-    };
-    /** Instance ids of a matrix task reused by this plan (only those whose earlier success holds). */
-    const reusedInstances = new Map();
-    /**
-     * A matrix task: each instance is judged as a task is (rules 1-5), by its instance id; the task
-     * is reused only if every instance of its matrix is. A dynamic matrix is computed again from
-     * the recorded outputs of its upstream (reused, or the matrix task would run anyway).
-     */
-    const matrixReason = (task, upstream) => {
-        const strategy = task.strategy;
-        if (upstream.length > 0) {
-            const names = upstream.map((u) => `"${u}"`).join(', ');
-            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
-        }
-        let instances;
-        if (strategy.matrix.kind === 'static') {
-            instances = strategy.matrix.instances;
-        }
-        else {
-            const tasks = {};
-            for (const need of upstreamIds(task)) {
-                const e = stored !== null && Object.hasOwn(stored.tasks, need) ? stored.tasks[need] : undefined;
-                if (e !== undefined && e.result === 'succeeded')
-                    tasks[need] = { result: 'success', outputs: e.outputs };
-            }
-            try {
-                const expansion = (0,matrix/* expandMatrix */.Eh)(task.id, (0,template/* evaluateTemplateValue */.LV)(strategy.matrix.template, { params, outputs: {}, tasks }, 'matrix'));
-                if (!expansion.ok)
-                    return 'its matrix could not be computed again from the recorded outputs of its upstream';
-                instances = expansion.instances;
-            }
-            catch {
-                return 'its matrix could not be computed again from the recorded outputs of its upstream';
-            }
-        }
-        const reused = [];
-        const again = [];
-        for (const inst of instances) {
-            const why = entryReason(task, inst.id);
-            if (why === null)
-                reused.push({ id: inst.id, entry: stored.tasks[inst.id] });
-            else
-                again.push(`"${inst.id}": ${why}`);
-        }
-        reusedInstances.set(task.id, reused);
-        if (again.length === 0)
-            return null;
-        const shown = again.slice(0, 3).join('; ') + (again.length > 3 ? `; and ${again.length - 3} more` : '');
-        return `${again.length} of ${instances.length} matrix instances run again (${shown})${reused.length > 0 ? `; the ${reused.length} that succeeded are reused` : ''}`;
-    };
-    /** The tasks `task` reads: its direct needs (a dynamic matrix may only read tasks upstream). */
-    const upstreamIds = (task) => {
-        const seen = new Set();
-        const queue = [...task.needs];
-        while (queue.length > 0) {
-            const id = queue.pop();
-            if (seen.has(id))
-                continue;
-            seen.add(id);
-            queue.push(...(byId.get(id)?.needs ?? []));
-        }
-        return [...seen];
-    };
-    const ownReason = (task, upstream) => {
-        if (task.strategy)
-            return matrixReason(task, upstream);
-        const reason = entryReason(task, task.id);
-        if (reason !== null)
-            return reason;
-        if (upstream.length > 0) {
-            const names = upstream.map((u) => `"${u}"`).join(', ');
-            return `it needs ${names}, which ${upstream.length === 1 ? 'runs' : 'run'} again`;
-        }
-        return null;
-    };
-    /** Rules 1-5 for the stored entry `key` (a task id or a matrix instance id) of `task`. */
-    const entryReason = (task, key) => {
-        if (stored === null)
-            return 'no earlier run attempt recorded it';
-        const entry = Object.hasOwn(stored.tasks, key) ? stored.tasks[key] : undefined;
-        if (entry === undefined)
-            return 'no earlier run attempt recorded it';
-        if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
-            // Replayed, successes too, not reused: the scheduler must see this attempt's whole history
-            // again to decide as it did (a success whose upstream failed does not let its dependants
-            // run; reused, it would).
-            return `it already ran in this run attempt (${entry.runAttempt}) before the action restarted; its recorded attempts are replayed, not run again`;
-        }
-        if (entry.result !== 'succeeded')
-            return describeEnd(entry);
-        if (mode === 'all')
-            return `rerun is 'all' (it succeeded in run attempt ${entry.runAttempt})`;
-        if (entry.outputsDropped) {
-            return `its outputs from run attempt ${entry.runAttempt} were not kept (the run's state had to stay under the ConfigMap size limit)`;
-        }
-        const change = fingerprintChange(entry.fingerprint, taskFingerprint(task, params));
-        if (change !== null)
-            return `${change} since run attempt ${entry.runAttempt}`;
-        return null;
-    };
-    const plan = { previous: {}, rerun: [] };
-    for (const task of spec.tasks) {
-        const reason = decideTask(task);
-        // A matrix task's successful instances are reused even when others run again.
-        for (const { id, entry } of reusedInstances.get(task.id) ?? [])
-            plan.previous[id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
-        if (task.strategy) {
-            if (reason !== null)
-                plan.rerun.push({ task: task.id, reason });
-        }
-        else if (reason === null) {
-            const entry = stored.tasks[task.id];
-            plan.previous[task.id] = { outputs: { ...entry.outputs }, runAttempt: entry.runAttempt };
-        }
-        else {
-            plan.rerun.push({ task: task.id, reason });
-        }
-    }
-    return plan;
-}
-/**
- * The recorded end of attempt `attempt` of `task` in run attempt `runAttempt`, or `null`. After a
- * crash the engine asks this before creating a pod: a recorded attempt is fed to the scheduler
- * as `started` + `finished` instead of running again (its pod may already be deleted).
- */
-function recordedAttempt(stored, runAttempt, task, attempt) {
-    if (stored === null || !Object.hasOwn(stored.tasks, task))
-        return null;
-    const entry = stored.tasks[task];
-    if (entry.runAttempt !== runAttempt)
-        return null;
-    const found = entry.attempts.find((a) => a.attempt === attempt);
-    if (found === undefined)
-        return null;
-    const outputs = found.attempt === entry.attempt && found.class === 'succeeded' ? { ...entry.outputs } : {};
-    return { ...found, outputs };
-}
-/** The public keys of every process of the run the state records (to verify the run's pods with). */
-function runKeys(state) {
-    return state === null ? [] : state.runAttempts.flatMap((r) => r.keys ?? []);
-}
-/** An empty state for a run. */
-function emptyRunState(dag, runId, now) {
-    return { version: STATE_VERSION, dag, runId, updatedAt: now, tasks: {}, runAttempts: [] };
-}
-/**
- * The state with run attempt `runAttempt` marked started (`result` undefined) or finished. A
- * restart of the same run attempt after a crash keeps its first start time and clears an end.
- * A start with a `claim` records it; when the run attempt was started with another claim, the
- * caller is another step the run's identity does not tell apart: AmbiguousRunError (the caller
- * adds what to do). Starting again what is already started with the same claim changes nothing
- * (the same object is returned, so nothing is written).
- */
-function markRunAttempt(state, runAttempt, now, result, claim, key) {
-    const runAttempts = state.runAttempts.filter((r) => r.runAttempt !== runAttempt);
-    const before = state.runAttempts.find((r) => r.runAttempt === runAttempt);
-    if (claim !== undefined && before?.claim !== undefined) {
-        const differences = claimDifferences(claim, before.claim);
-        if (differences.length > 0) {
-            throw new AmbiguousRunError(runAttempt, differences);
-        }
-    }
-    const keys = [...(before?.keys ?? [])];
-    if (key !== undefined && !keys.includes(key))
-        keys.push(key);
-    const newKey = keys.length !== (before?.keys?.length ?? 0);
-    if (result === undefined && !newKey && before !== undefined && before.finishedAt === null && (claim === undefined || before.claim !== undefined))
-        return state;
-    const entry = {
-        runAttempt,
-        startedAt: before?.startedAt ?? now,
-        finishedAt: result === undefined ? null : now,
-        result: result ?? null,
-    };
-    const kept = claim ?? before?.claim;
-    if (kept !== undefined)
-        entry.claim = kept;
-    if (keys.length > 0)
-        entry.keys = keys;
-    runAttempts.push(entry);
-    runAttempts.sort((a, b) => a.runAttempt - b.runAttempt);
-    return { ...state, updatedAt: Math.max(state.updatedAt, now), runAttempts };
-}
-/**
- * The state after `update` (a new object; `state` is not changed). Idempotent: applying the same
- * update twice (a write retried after a conflict) gives the same state. An update from an older
- * run attempt than the one recorded is ignored, so a late writer cannot roll the state back.
- */
-function applyTaskUpdate(state, update, now) {
-    const before = Object.hasOwn(state.tasks, update.task) ? state.tasks[update.task] : undefined;
-    const entry = applyTaskEntry(before, update);
-    if (entry === null)
-        return state;
-    return { ...state, updatedAt: Math.max(state.updatedAt, now), tasks: { ...state.tasks, [update.task]: entry } };
-}
-/**
- * The entry of one task after `update`, from its entry `before` (if any); `null` when the update
- * is from an older run attempt than the one recorded (ignored, so a late writer cannot roll the
- * state back). Idempotent, like `applyTaskUpdate`, which is this applied to a whole state; the
- * run store applies it to one task at a time (O(1) per update, whatever the number of tasks).
- */
-function applyTaskEntry(before, update) {
-    if (before !== undefined && before.runAttempt > update.runAttempt)
-        return null;
-    const attempts = before !== undefined && before.runAttempt === update.runAttempt ? before.attempts.filter((a) => a.attempt !== update.attempt) : [];
-    const o = update.outcome;
-    attempts.push({
-        attempt: update.attempt,
-        pod: update.pod,
-        startedAt: update.startedAt,
-        finishedAt: update.finishedAt,
-        class: o.class,
-        reason: o.reason,
-        message: o.message === null ? null : o.message.length > MESSAGE_LIMIT ? `${o.message.slice(0, MESSAGE_LIMIT - 1)}…` : o.message,
-        exitCode: o.exitCode,
-        node: o.node,
-    });
-    attempts.sort((a, b) => a.attempt - b.attempt);
-    const last = attempts.at(-1);
-    const isLast = last.attempt === update.attempt;
-    return {
-        result: isLast ? (update.result !== undefined ? update.result : o.class === 'succeeded' ? 'succeeded' : null) : (before?.result ?? null),
-        attempt: last.attempt,
-        runAttempt: update.runAttempt,
-        outputs: isLast ? (o.class === 'succeeded' ? { ...o.outputs } : {}) : { ...(before?.outputs ?? {}) },
-        finishedAt: last.finishedAt,
-        fingerprint: update.fingerprint,
-        pod: last.pod,
-        attempts,
-    };
-}
-// ---- JSON --------------------------------------------------------------------------------
-/** The state as the JSON text kept in the ConfigMap. */
-function serializeRunState(state) {
-    return JSON.stringify(state);
-}
-/** Why a stored state could not be read. */
-class RunStateFormatError extends errors/* UserError */.y {
-    name = 'RunStateFormatError';
-}
-const finite = schemas/* number */.aig().refine(Number.isFinite, 'not a finite number');
-const rerun_text = schemas/* string */.YjP().nullable();
-const TASK_RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run'];
-const CLASSES = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'];
-const RUN_RESULTS = ['success', 'failure', 'cancelled'];
-/** One task's entry in the stored state (the spec's way, zod); the run store's shards hold these too. */
-const storedTaskSchema = schemas/* object */.Ikc({
-    result: schemas/* enum */.k5n(TASK_RESULTS).nullable(),
-    attempt: finite,
-    runAttempt: finite,
-    outputs: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()),
-    outputsDropped: schemas/* literal */.euz(true).optional(),
-    finishedAt: finite,
-    fingerprint: schemas/* object */.Ikc({ image: schemas/* string */.YjP(), fields: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP()) }),
-    pod: rerun_text,
-    attempts: schemas/* array */.YOg(schemas/* object */.Ikc({
-        attempt: finite,
-        pod: rerun_text,
-        startedAt: finite,
-        finishedAt: finite,
-        class: schemas/* enum */.k5n(CLASSES),
-        reason: rerun_text,
-        message: rerun_text,
-        exitCode: finite.nullable(),
-        node: rerun_text,
-    })),
-});
-/** One run attempt as the stored state records it. */
-const storedRunAttemptSchema = schemas/* object */.Ikc({
-    runAttempt: finite,
-    startedAt: finite,
-    finishedAt: finite.nullable(),
-    result: schemas/* enum */.k5n(RUN_RESULTS).nullable(),
-    claim: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* string */.YjP().nullable()).optional(),
-    keys: schemas/* array */.YOg(schemas/* string */.YjP()).optional(),
-});
-/** The stored state's schema: what `parseRunState` accepts, field by field (the spec's way, zod). */
-const storedRunStateSchema = schemas/* object */.Ikc({
-    version: schemas/* literal */.euz(STATE_VERSION),
-    dag: schemas/* string */.YjP(),
-    runId: schemas/* string */.YjP(),
-    updatedAt: finite,
-    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), storedTaskSchema),
-    runAttempts: schemas/* array */.YOg(storedRunAttemptSchema),
-});
-/**
- * Parses the JSON text of a stored state. `where` names its origin for messages
- * ("ConfigMap data-jobs/pod-dag-nightly-123"). Throws RunStateFormatError saying what is wrong.
- */
-function parseRunState(text, where) {
-    let raw;
-    try {
-        raw = JSON.parse(text);
-    }
-    catch (err) {
-        throw new RunStateFormatError(`${where}: state.json is not valid JSON (${err.message}); delete the ConfigMap to start the run's state afresh`);
-    }
-    const bad = (what) => {
-        throw new RunStateFormatError(`${where}: state.json ${what}; delete the ConfigMap to start the run's state afresh`);
-    };
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
-        return bad('is not a JSON object');
-    const version = raw['version'];
-    if (version !== STATE_VERSION) {
-        return bad(`has version ${JSON.stringify(version)}, but this version of pod-dag-action reads version ${STATE_VERSION} (was it written by a newer release?)`);
-    }
-    const parsed = storedRunStateSchema.safeParse(raw);
-    if (parsed.success)
-        return parsed.data;
-    const issue = parsed.error.issues[0];
-    const [top, id, ...rest] = issue.path.map(String);
-    const field = (parts) => parts.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
-    if (top === 'tasks' && id !== undefined)
-        return bad(`has a bad entry for task "${id}": ${rest.length > 0 ? `${field(rest)}: ` : ''}${issue.message}`);
-    return bad(`has a bad ${field(issue.path.map(String)) || 'shape'}: ${issue.message}`);
-}
-/**
- * Makes the serialized state fit in `limitBytes` (UTF-8) by dropping the outputs of the tasks
- * with the largest outputs first, marking each (`outputsDropped`) so a later run attempt runs it
- * again rather than reusing it without its outputs. Returns the text and the tasks whose outputs
- * were dropped, or throws when even without any outputs the state is too large.
- */
-function fitRunState(state, limitBytes) {
-    let text = serializeRunState(state);
-    if (Buffer.byteLength(text, 'utf8') <= limitBytes)
-        return { text, state, dropped: [] };
-    const size = (o) => Buffer.byteLength(JSON.stringify(o), 'utf8');
-    const candidates = Object.entries(state.tasks)
-        .filter(([, t]) => Object.keys(t.outputs).length > 0)
-        .sort(([a, x], [b, y]) => size(y.outputs) - size(x.outputs) || (a < b ? -1 : 1));
-    const tasks = { ...state.tasks };
-    const dropped = [];
-    for (const [id, t] of candidates) {
-        tasks[id] = { ...t, outputs: {}, outputsDropped: true };
-        dropped.push(id);
-        const next = { ...state, tasks: { ...tasks } };
-        text = serializeRunState(next);
-        if (Buffer.byteLength(text, 'utf8') <= limitBytes)
-            return { text, state: next, dropped };
-    }
-    throw new RunStateFormatError(`the run's state of DAG "${state.dag}" (${Object.keys(state.tasks).length} tasks) is ${Buffer.byteLength(text, 'utf8')} bytes even without task outputs, ` +
-        `more than the ${limitBytes} bytes a ConfigMap can hold; split the DAG into smaller DAGs`);
-}
-
+// EXTERNAL MODULE: ./lib/dag/rerun.js
+var rerun = __webpack_require__(750);
 // EXTERNAL MODULE: ./lib/engine/index.js + 9 modules
 var engine = __webpack_require__(5291);
 // EXTERNAL MODULE: ./lib/kube/auth.js + 1 modules
@@ -608,26 +27,17 @@ var clock = __webpack_require__(9419);
 // EXTERNAL MODULE: ./lib/kube/classify.js
 var classify = __webpack_require__(2239);
 // EXTERNAL MODULE: ./lib/kube/errors.js
-var kube_errors = __webpack_require__(2474);
+var errors = __webpack_require__(2474);
+// EXTERNAL MODULE: ./lib/spec/matrix.js
+var matrix = __webpack_require__(966);
 // EXTERNAL MODULE: ./lib/kube/pod.js
 var kube_pod = __webpack_require__(1794);
 // EXTERNAL MODULE: ./lib/kube/pod-api.js
 var pod_api = __webpack_require__(2403);
 // EXTERNAL MODULE: ./lib/kube/watch.js
 var watch = __webpack_require__(7718);
-;// CONCATENATED MODULE: ./lib/kube/time.js
-/** Times in Kubernetes objects. */
-/**
- * A timestamp of a Kubernetes object in epoch ms: client-node gives a `Date`, raw JSON an RFC 3339
- * string; `null` when it is absent or not a time.
- */
-function kubeTimeMs(t) {
-    if (t === undefined || t === null)
-        return null;
-    const ms = t instanceof Date ? t.getTime() : new Date(String(t)).getTime();
-    return Number.isFinite(ms) ? ms : null;
-}
-
+// EXTERNAL MODULE: ./lib/kube/time.js
+var time = __webpack_require__(1308);
 ;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
 
 
@@ -638,7 +48,11 @@ function kubeTimeMs(t) {
 
 
 
-const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed';
+/**
+ * Whether the pod's task can no longer run: the pod is gone or ended, or the task's own container
+ * ended (a sidecar an admission webhook added may keep the pod Running for ever after it).
+ */
+const ended = (s) => s.deleted || s.pod.status?.phase === 'Succeeded' || s.pod.status?.phase === 'Failed' || (0,classify/* containerTerminated */.Xp)(s.pod);
 /** Waits for the earlier attempts' pods to end, then records their ends the run's state lacks. */
 async function settleEarlierAttempts(o) {
     if (o.runAttempt <= 1)
@@ -677,7 +91,7 @@ async function settleEarlierAttempts(o) {
         if (running().length > 0) {
             o.onWait?.(running(), selector);
             await new Promise((resolve, reject) => {
-                const onAbort = () => reject(new kube_errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
+                const onAbort = () => reject(new errors/* KubeError */.a3(`Cancelled while waiting for the pods of an earlier run attempt to end (${selector}).`));
                 if (o.signal?.aborted)
                     return onAbort();
                 o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -713,13 +127,13 @@ async function settleEarlierAttempts(o) {
         const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
         if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt))))
             continue;
-        const created = kubeTimeMs(e.s.pod.metadata?.creationTimestamp) ?? now;
+        const created = (0,time/* kubeTimeMs */.f)(e.s.pod.metadata?.creationTimestamp) ?? now;
         const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
         if (outcome === null)
             continue;
         const main = e.s.pod.status?.containerStatuses?.find((c) => c.name === kube_pod/* CONTAINER */.MR)?.state?.terminated;
-        const started = kubeTimeMs(main?.startedAt) ?? kubeTimeMs(e.s.pod.status?.startTime) ?? created;
-        const finished = kubeTimeMs(main?.finishedAt) ?? now;
+        const started = (0,time/* kubeTimeMs */.f)(main?.startedAt) ?? (0,time/* kubeTimeMs */.f)(e.s.pod.status?.startTime) ?? created;
+        const finished = (0,time/* kubeTimeMs */.f)(main?.finishedAt) ?? now;
         await o.store.recordTask({
             task: taskId,
             runAttempt: e.runAttempt,
@@ -730,12 +144,35 @@ async function settleEarlierAttempts(o) {
             outcome,
             // Whether a retry would have followed a failure is not known: null reads as "did not succeed".
             result: outcome.class === 'succeeded' ? 'succeeded' : null,
-            fingerprint: taskFingerprint(task, o.params),
+            // What the pod ran, not what the spec says now: a re-run after the spec or the params
+            // changed must not reuse a success of the task as it was.
+            fingerprint: ranWith(e.s.pod) ?? (0,rerun/* taskFingerprint */.YH)(task, o.params),
         });
         o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
     }
 }
+/**
+ * The fingerprint of the task as the pod ran it, from its annotation (the engine writes it on
+ * every pod; the pod's proof covers it); null for a pod made by a version that did not write it.
+ */
+function ranWith(pod) {
+    const text = pod.metadata?.annotations?.[kube_pod/* ANNOTATIONS */.BC.fingerprint];
+    if (text === undefined)
+        return null;
+    try {
+        const parsed = rerun/* fingerprintSchema */.S8.safeParse(JSON.parse(text));
+        if (parsed.success)
+            return parsed.data;
+    }
+    catch {
+        // not JSON: below
+    }
+    // Unreadable: the pod ran something this spec cannot be compared with, so nothing of it is reused.
+    return { image: `(unreadable annotation ${kube_pod/* ANNOTATIONS */.BC.fingerprint})`, fields: {} };
+}
 
+// EXTERNAL MODULE: ./node_modules/zod/v4/classic/schemas.js + 17 modules
+var schemas = __webpack_require__(8816);
 ;// CONCATENATED MODULE: ./lib/dag/state-parts.js
 /**
  * The run's state split in parts, so that it is not bounded by one ConfigMap's 1 MiB: a head (the
@@ -752,13 +189,13 @@ async function settleEarlierAttempts(o) {
 const PARTS_VERSION = 2;
 /** Runs of at most this many tasks have every task in their digest. */
 const DIGEST_TASKS = 500;
-const state_parts_finite = schemas/* number */.aig().refine(Number.isFinite, 'not a finite number');
+const finite = schemas/* number */.aig().refine(Number.isFinite, 'not a finite number');
 const headSchema = schemas/* object */.Ikc({
     version: schemas/* literal */.euz(PARTS_VERSION),
     dag: schemas/* string */.YjP(),
     runId: schemas/* string */.YjP(),
-    updatedAt: state_parts_finite,
-    runAttempts: schemas/* array */.YOg(storedRunAttemptSchema),
+    updatedAt: finite,
+    runAttempts: schemas/* array */.YOg(rerun/* storedRunAttemptSchema */.p1),
     shards: schemas/* number */.aig().int().nonnegative(),
 });
 const shardSchema = schemas/* object */.Ikc({
@@ -766,10 +203,10 @@ const shardSchema = schemas/* object */.Ikc({
     dag: schemas/* string */.YjP(),
     runId: schemas/* string */.YjP(),
     shard: schemas/* number */.aig().int().nonnegative(),
-    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), storedTaskSchema),
+    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), rerun/* storedTaskSchema */.mW),
 });
 const digestSchema = schemas/* object */.Ikc({
-    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* tuple */.PVZ([storedTaskSchema.shape.result, state_parts_finite.nullable(), state_parts_finite])),
+    tasks: schemas/* record */.g1P(schemas/* string */.YjP(), schemas/* tuple */.PVZ([rerun/* storedTaskSchema */.mW.shape.result, finite.nullable(), finite])),
     othersSucceeded: schemas/* boolean */.zMY(),
 });
 function parseJson(text, where, key) {
@@ -778,10 +215,10 @@ function parseJson(text, where, key) {
         raw = JSON.parse(text);
     }
     catch (err) {
-        throw new RunStateFormatError(`${where}: ${key} is not valid JSON (${err.message})`);
+        throw new rerun/* RunStateFormatError */.Wp(`${where}: ${key} is not valid JSON (${err.message})`);
     }
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
-        throw new RunStateFormatError(`${where}: ${key} is not a JSON object`);
+        throw new rerun/* RunStateFormatError */.Wp(`${where}: ${key} is not a JSON object`);
     return raw;
 }
 function checked(schema, raw, where, key) {
@@ -790,7 +227,7 @@ function checked(schema, raw, where, key) {
         return parsed.data;
     const issue = parsed.error.issues[0];
     const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-    throw new RunStateFormatError(`${where}: ${key} has a bad ${path || 'shape'}: ${issue.message}`);
+    throw new rerun/* RunStateFormatError */.Wp(`${where}: ${key} has a bad ${path || 'shape'}: ${issue.message}`);
 }
 /** The version of a `state.json` text (1: a whole v1 state; 2: a head), read without checking the rest. */
 function stateVersion(text, where) {
@@ -804,7 +241,7 @@ function parseHead(text, where) {
 function parseShard(text, where) {
     const raw = parseJson(text, where, 'tasks.json');
     if (raw['version'] !== PARTS_VERSION) {
-        throw new RunStateFormatError(`${where}: tasks.json has version ${JSON.stringify(raw['version'])}, but this version of pod-dag-action reads version ${PARTS_VERSION} (was it written by a newer release?)`);
+        throw new rerun/* RunStateFormatError */.Wp(`${where}: tasks.json has version ${JSON.stringify(raw['version'])}, but this version of pod-dag-action reads version ${PARTS_VERSION} (was it written by a newer release?)`);
     }
     return checked(shardSchema, raw, where, 'tasks.json');
 }
@@ -1014,7 +451,7 @@ class RunStore {
         for (const shard of known.shards)
             for (const [id, json] of shard.tasks)
                 tasks[id] = JSON.parse(json);
-        return { version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks, runAttempts: known.runAttempts };
+        return { version: rerun/* STATE_VERSION */.nd, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks, runAttempts: known.runAttempts };
     }
     /**
      * Records the end of one attempt (and the task's result when final). Resolves once the state
@@ -1081,8 +518,8 @@ class RunStore {
         this.#flushing = null;
     }
     #mark(known, runAttempt, now, result, claim, key) {
-        const before = { version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks: {}, runAttempts: known.runAttempts };
-        const marked = markRunAttempt(before, runAttempt, now, result, claim, key);
+        const before = { version: rerun/* STATE_VERSION */.nd, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks: {}, runAttempts: known.runAttempts };
+        const marked = (0,rerun/* markRunAttempt */.ap)(before, runAttempt, now, result, claim, key);
         if (marked === before)
             return; // nothing changes: nothing to write
         known.runAttempts = marked.runAttempts;
@@ -1093,7 +530,7 @@ class RunStore {
         const at = known.where.get(update.task);
         const beforeJson = at === undefined ? undefined : known.shards[at].tasks.get(update.task);
         const before = beforeJson === undefined ? undefined : JSON.parse(beforeJson);
-        const entry = applyTaskEntry(before, update);
+        const entry = (0,rerun/* applyTaskEntry */.E0)(before, update);
         if (entry === null)
             return; // an older run attempt's update: the state keeps the newer
         const json = JSON.stringify(entry);
@@ -1107,7 +544,7 @@ class RunStore {
         const size = entryBytes(task, json);
         // Checked before anything moves: a refused entry leaves the one kept before where it was.
         if (shardOverheadBytes(this.#o.dag, this.#o.runId, known.shards.length) + size > this.#o.limitBytes) {
-            throw new kube_errors/* KubeError */.a3(`Could not record task "${task}" in ${this.#where}: the entry of task "${task}" alone is ${size} bytes, more than the ${this.#o.limitBytes} bytes a ConfigMap of the run's state can hold ` +
+            throw new errors/* KubeError */.a3(`Could not record task "${task}" in ${this.#where}: the entry of task "${task}" alone is ${size} bytes, more than the ${this.#o.limitBytes} bytes a ConfigMap of the run's state can hold ` +
                 '(its outputs and the messages of its attempts are kept; fewer or smaller outputs, or fewer retries, make it fit)');
         }
         const at = known.where.get(task);
@@ -1142,7 +579,7 @@ class RunStore {
             items = (await this.#o.request(`list the run's state (${this.#where} and its shards)`, () => core.listNamespacedConfigMap({ namespace, labelSelector: this.#selector }))).items;
         }
         catch (err) {
-            throw new kube_errors/* KubeError */.a3(`Could not read the run's state (${this.#where} and its shards): ${(0,kube_errors/* classifyError */.fe)(err).message}`, (0,kube_errors/* classifyError */.fe)(err), { cause: err });
+            throw new errors/* KubeError */.a3(`Could not read the run's state (${this.#where} and its shards): ${(0,errors/* classifyError */.fe)(err).message}`, (0,errors/* classifyError */.fe)(err), { cause: err });
         }
         const known = { headVersion: null, v1: false, updatedAt: 0, runAttempts: [], countedShards: 0, headDirty: false, shards: [], where: new Map(), digest: new Map() };
         const tasks = {};
@@ -1151,11 +588,11 @@ class RunStore {
         if (head !== undefined) {
             const text = head.data?.[STATE_KEY];
             if (text === undefined) {
-                throw new kube_errors/* KubeError */.a3(`${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`);
+                throw new errors/* KubeError */.a3(`${this.#where} has no "${STATE_KEY}" key. It is not a run state written by pod-dag-action (or was edited); delete it to start the run's state afresh.`);
             }
             known.headVersion = head.metadata?.resourceVersion ?? '';
             if (stateVersion(text, this.#where) === 1) {
-                const state = parseRunState(text, this.#where);
+                const state = (0,rerun/* parseRunState */.Qw)(text, this.#where);
                 this.#checkOwner(state.dag, state.runId, this.#where);
                 known.v1 = true;
                 known.updatedAt = state.updatedAt;
@@ -1218,7 +655,7 @@ class RunStore {
         this.#known = known;
         if (head === undefined)
             return { known, state: null };
-        return { known, state: { version: STATE_VERSION, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks, runAttempts: known.runAttempts } };
+        return { known, state: { version: rerun/* STATE_VERSION */.nd, dag: this.#o.dag, runId: this.#o.runId, updatedAt: known.updatedAt, tasks, runAttempts: known.runAttempts } };
     }
     /** Keeps `entry` of task `id` (found in shard `index`, or in a v1 state when null), or the newer copy already kept. */
     #keep(known, tasks, id, entry, index) {
@@ -1255,12 +692,12 @@ class RunStore {
     }
     #checkOwner(dag, runId, where) {
         if (dag !== this.#o.dag || runId !== this.#o.runId) {
-            throw new kube_errors/* KubeError */.a3(`${where} holds the state of DAG "${dag}" run ${runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
+            throw new errors/* KubeError */.a3(`${where} holds the state of DAG "${dag}" run ${runId}, not DAG "${this.#o.dag}" run ${this.#o.runId}; ` +
                 'two DAGs whose names collide after sanitising? Rename one, or delete the ConfigMap.');
         }
     }
     #torn(what) {
-        return new kube_errors/* KubeError */.a3(`The run's state is torn: ${what} (deleted or edited by something other than pod-dag-action?). Without all of it the run cannot tell which tasks already ran, ` +
+        return new errors/* KubeError */.a3(`The run's state is torn: ${what} (deleted or edited by something other than pod-dag-action?). Without all of it the run cannot tell which tasks already ran, ` +
             `so nothing was started. To start this run's state afresh (every task then runs again), delete it: kubectl delete configmap -n ${this.#o.namespace} -l '${this.#selector}'`);
     }
     async #writeBatch(batch) {
@@ -1286,18 +723,18 @@ class RunStore {
                 return;
             }
             catch (err) {
-                const info = (0,kube_errors/* classifyError */.fe)(err);
+                const info = (0,errors/* classifyError */.fe)(err);
                 // 409: AlreadyExists on create, a stale resourceVersion on replace; 404: deleted meanwhile.
                 // Either way read the state again and apply the (idempotent) batch to what is there now.
                 if (info.kind === 'conflict' || info.kind === 'not-found') {
                     this.#known = null;
                     if (++conflicts > this.#o.maxConflicts) {
-                        throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
+                        throw new errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${conflicts} write conflicts in a row; another process keeps writing it ` +
                             '(two jobs running the same DAG with the same run id?)', info, { cause: err });
                     }
                     continue;
                 }
-                throw new kube_errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${info.message}`, info, { cause: err });
+                throw new errors/* KubeError */.a3(`Could not ${what} in ${this.#where}: ${info.message}`, info, { cause: err });
             }
         }
     }
@@ -1363,7 +800,7 @@ class RunStore {
                     : await this.#o.request(`replace ${this.#where}`, () => core.replaceNamespacedConfigMap({ name: this.name, namespace, body }));
         }
         catch (err) {
-            if (known.headVersion === null && (0,kube_errors/* classifyError */.fe)(err).kind === 'conflict')
+            if (known.headVersion === null && (0,errors/* classifyError */.fe)(err).kind === 'conflict')
                 await this.#checkNotForeign();
             throw err;
         }
@@ -1402,7 +839,7 @@ class RunStore {
                 // not JSON: not a run state
             }
         }
-        throw new kube_errors/* KubeError */.a3(`${this.#where} exists but is not the state of this run (its labels are not ${this.#selector}).${whose} ` +
+        throw new errors/* KubeError */.a3(`${this.#where} exists but is not the state of this run (its labels are not ${this.#selector}).${whose} ` +
             'Two DAGs whose names collide after sanitising, or a ConfigMap made by someone else? Rename the DAG, or delete the ConfigMap.');
     }
     #labels() {
@@ -1416,7 +853,7 @@ class RunStore {
 async function startRerunSession(store, options) {
     const { spec, params, runAttempt, mode } = options;
     const stored = await store.load();
-    const plan = planRerun(spec, params, stored, mode, { runAttempt });
+    const plan = (0,rerun/* planRerun */.eo)(spec, params, stored, mode, { runAttempt });
     await store.markStarted(runAttempt, options.claim, options.key);
     const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
     return {
@@ -1427,11 +864,11 @@ async function startRerunSession(store, options) {
             const task = tasks.get(end.task) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(end.task));
             if (task === undefined)
                 return Promise.reject(new Error(`attemptEnded: task "${end.task}" is not in DAG "${spec.name}"`));
-            return store.recordTask({ ...end, runAttempt, fingerprint: taskFingerprint(task, params) }, opts);
+            return store.recordTask({ ...end, runAttempt, fingerprint: (0,rerun/* taskFingerprint */.YH)(task, params) }, opts);
         },
         flush: () => store.flush(),
         recorded: (task, attempt) => {
-            const r = recordedAttempt(stored, runAttempt, task, attempt);
+            const r = (0,rerun/* recordedAttempt */.GJ)(stored, runAttempt, task, attempt);
             if (r === null)
                 return null;
             return {
@@ -1465,9 +902,9 @@ function dagSelector(dag, repository) {
 const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
 /** The latest moment a pod showed life: created, started or finished. */
 function podActivity(pod) {
-    let latest = kubeTimeMs(pod.metadata?.creationTimestamp) ?? 0;
+    let latest = (0,time/* kubeTimeMs */.f)(pod.metadata?.creationTimestamp) ?? 0;
     for (const s of pod.status?.containerStatuses ?? []) {
-        latest = Math.max(latest, kubeTimeMs(s.state?.terminated?.finishedAt) ?? 0, kubeTimeMs(s.state?.running?.startedAt) ?? 0);
+        latest = Math.max(latest, (0,time/* kubeTimeMs */.f)(s.state?.terminated?.finishedAt) ?? 0, (0,time/* kubeTimeMs */.f)(s.state?.running?.startedAt) ?? 0);
     }
     return latest;
 }
@@ -1495,7 +932,7 @@ async function removeOldRuns(options) {
         maps = (await request(`list configmaps in ${namespace}`, () => core.listNamespacedConfigMap({ namespace, labelSelector: `${labelSelector},${NOT_A_SHARD}` }))).items;
     }
     catch (err) {
-        result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,kube_errors/* classifyError */.fe)(err).message}`);
+        result.errors.push(`Could not list the old runs of DAG "${options.dag}" in namespace ${namespace}: ${(0,errors/* classifyError */.fe)(err).message}`);
         return result;
     }
     const runs = new Map();
@@ -1526,13 +963,13 @@ async function removeOldRuns(options) {
         if (run === null)
             continue;
         run.maps.push(cm);
-        run.activity = Math.max(run.activity, kubeTimeMs(cm.metadata?.creationTimestamp) ?? 0);
+        run.activity = Math.max(run.activity, (0,time/* kubeTimeMs */.f)(cm.metadata?.creationTimestamp) ?? 0);
         const text = cm.data?.[STATE_KEY];
         if (text === undefined)
             continue;
         try {
             const where = `ConfigMap ${namespace}/${cm.metadata?.name}`;
-            const state = stateVersion(text, where) === 1 ? { ...parseRunState(text, where), shards: 0 } : parseHead(text, where);
+            const state = stateVersion(text, where) === 1 ? { ...(0,rerun/* parseRunState */.Qw)(text, where), shards: 0 } : parseHead(text, where);
             run.activity = Math.max(run.activity, state.updatedAt);
             run.shards = Math.max(run.shards, state.shards);
             const last = state.runAttempts.at(-1);
@@ -1594,7 +1031,7 @@ async function removeOldRuns(options) {
             return true;
         }
         catch (err) {
-            const info = (0,kube_errors/* classifyError */.fe)(err);
+            const info = (0,errors/* classifyError */.fe)(err);
             if (info.kind === 'not-found')
                 return probe ? 'absent' : true;
             result.errors.push(`Could not delete ${what}: ${info.message}`);
@@ -1620,7 +1057,7 @@ async function readHistory(o) {
         items = (await o.request(`list configmaps in ${o.namespace}`, () => o.core.listNamespacedConfigMap({ namespace: o.namespace, labelSelector: selector }))).items;
     }
     catch (err) {
-        const e = (0,kube_errors/* classifyError */.fe)(err);
+        const e = (0,errors/* classifyError */.fe)(err);
         const why = e.kind === 'forbidden'
             ? `RBAC does not let these credentials list configmaps in namespace ${o.namespace}, where the runs' states are kept`
             : `the runs' states could not be listed: ${err.message ?? String(err)}`;
@@ -1634,7 +1071,7 @@ async function readHistory(o) {
         const where = `ConfigMap ${cm.metadata?.name ?? '?'}`;
         let run;
         try {
-            run = stateVersion(text, where) === 1 ? fromV1(parseRunState(text, where)) : fromHead(text, cm.data?.[DIGEST_KEY], where);
+            run = stateVersion(text, where) === 1 ? fromV1((0,rerun/* parseRunState */.Qw)(text, where)) : fromHead(text, cm.data?.[DIGEST_KEY], where);
         }
         catch {
             continue; // a state this version cannot read is left out of the history, not an error
@@ -1674,6 +1111,8 @@ function fromV1(state) {
     return { dag: state.dag, runId: state.runId, runAttempt: last.runAttempt, startedAt: first.startedAt, result: last.result, tasks, othersSucceeded: false };
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: ./node_modules/@kubernetes/client-node/dist/index.js + 876 modules
 var dist = __webpack_require__(9655);
 // EXTERNAL MODULE: ./lib/kube/lease-name.js
@@ -1760,8 +1199,8 @@ async function acquireLease(api, options) {
     let observed = null;
     let toldHolder = null;
     const fail = (what, err) => {
-        const info = (0,kube_errors/* classifyError */.fe)(err);
-        throw new kube_errors/* KubeError */.a3(`Could not ${what} ${where}: ${info.message}${info.kind === 'forbidden' ? ' (grant get, create and update on leases.coordination.k8s.io in this namespace)' : ''}`, info, { cause: err });
+        const info = (0,errors/* classifyError */.fe)(err);
+        throw new errors/* KubeError */.a3(`Could not ${what} ${where}: ${info.message}${info.kind === 'forbidden' ? ' (grant get, create and update on leases.coordination.k8s.io in this namespace)' : ''}`, info, { cause: err });
     };
     const spec = (now, prev) => ({
         holderIdentity: o.holder,
@@ -1778,7 +1217,7 @@ async function acquireLease(api, options) {
             lease = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
         }
         catch (err) {
-            if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+            if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
                 fail('read', err);
             lease = null;
         }
@@ -1789,13 +1228,13 @@ async function acquireLease(api, options) {
                 return held(created, `acquired ${where}`);
             }
             catch (err) {
-                if ((0,kube_errors/* classifyError */.fe)(err).kind === 'conflict')
+                if ((0,errors/* classifyError */.fe)(err).kind === 'conflict')
                     continue; // another run created it first: look again
                 return fail('create', err);
             }
         }
         const holder = lease.spec?.holderIdentity ?? '';
-        const renewed = kubeTimeMs(lease.spec?.renewTime) ?? kubeTimeMs(lease.spec?.acquireTime);
+        const renewed = (0,time/* kubeTimeMs */.f)(lease.spec?.renewTime) ?? (0,time/* kubeTimeMs */.f)(lease.spec?.acquireTime);
         const key = `${holder}@${String(renewed)}`;
         if (observed?.key !== key)
             observed = { key, at: now };
@@ -1817,7 +1256,7 @@ async function acquireLease(api, options) {
                 return held(replaced, why);
             }
             catch (err) {
-                const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
+                const kind = (0,errors/* classifyError */.fe)(err).kind;
                 if (kind === 'conflict' || kind === 'not-found')
                     continue; // someone else wrote first: look again
                 return fail('update', err);
@@ -1886,7 +1325,7 @@ async function acquireLease(api, options) {
                     return;
                 }
                 catch (err) {
-                    const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
+                    const kind = (0,errors/* classifyError */.fe)(err).kind;
                     if (kind !== 'conflict' && kind !== 'not-found')
                         throw err;
                 }
@@ -1896,7 +1335,7 @@ async function acquireLease(api, options) {
                     fresh = await o.request(`read ${where}`, () => api.readNamespacedLease({ name: o.name, namespace: o.namespace }));
                 }
                 catch (err) {
-                    if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
+                    if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
                         throw err;
                 }
                 if (fresh === null || fresh.spec?.holderIdentity !== o.holder) {
@@ -1920,7 +1359,7 @@ async function acquireLease(api, options) {
                     // once a whole duration passed without one, others may take the lease over.
                     if (o.clock.now() - lastRenewed >= durationMs && !lost) {
                         lost = true;
-                        o.onLost?.(`could not renew ${where} for ${formatWait(durationMs)} (${(0,kube_errors/* classifyError */.fe)(err).message}); another run may take it over`);
+                        o.onLost?.(`could not renew ${where} for ${formatWait(durationMs)} (${(0,errors/* classifyError */.fe)(err).message}); another run may take it over`);
                     }
                 }
             }
@@ -1943,7 +1382,7 @@ async function acquireLease(api, options) {
                         return;
                     }
                     catch (err) {
-                        const kind = (0,kube_errors/* classifyError */.fe)(err).kind;
+                        const kind = (0,errors/* classifyError */.fe)(err).kind;
                         if (kind !== 'conflict')
                             return; // gone, or the API fails: the lease expires on its own
                         try {
@@ -1988,7 +1427,7 @@ function sweepTarget(dag, context, runIds = [(0,common_run/* effectiveRunId */.g
  */
 function claimedKeys(stored, runAttempt, claim) {
     const attempts = stored?.runAttempts ?? [];
-    const started = attempts.some((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || claimDifferences(r.claim, claim).length === 0));
+    const started = attempts.some((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || (0,rerun/* claimDifferences */.Tv)(r.claim, claim).length === 0));
     return started ? attempts.flatMap((r) => r.keys ?? []) : null;
 }
 /**
@@ -2069,7 +1508,7 @@ async function cleanupRun(api, namespace, target, options = {}) {
             pods = (await api.list(namespace, selector)).items;
         }
         catch (err) {
-            result.warnings.push((0,kube_errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server));
+            result.warnings.push((0,errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server));
             continue;
         }
         await Promise.all(pods.map((p) => sweepPod(api, namespace, p, target.runAttempt, options, runIdOf, stateOf, result)));
@@ -2122,8 +1561,8 @@ async function sweepPod(api, namespace, p, runAttempt, options, runIdOf, stateOf
         result.deleted.push(name);
     }
     catch (err) {
-        if ((0,kube_errors/* classifyError */.fe)(err).kind !== 'not-found')
-            result.warnings.push((0,kube_errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
+        if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
+            result.warnings.push((0,errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
     }
 }
 
@@ -2389,7 +1828,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             saveSweep();
         });
         if (context.runAttempt > 1) {
-            proof.trust(runKeys(await (0,action_errors/* withKubeErrors */.$6)(() => store.load())));
+            proof.trust((0,rerun/* runKeys */.km)(await (0,action_errors/* withKubeErrors */.$6)(() => store.load())));
             await (0,action_errors/* withKubeErrors */.$6)(() => settleEarlierAttempts({
                 client,
                 namespace,
@@ -2413,7 +1852,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             }));
         }
         const session = await (0,action_errors/* withKubeErrors */.$6)(() => startRerunSession(store, { spec, params, runAttempt: context.runAttempt, mode: settings.rerun, claim: (0,common_run/* runClaim */.ow)(context, settings.dag, params), key: proof.publicKey }));
-        proof.trust(runKeys(session.stored));
+        proof.trust((0,rerun/* runKeys */.km)(session.stored));
         runner.saveState(action_errors/* STATE */.c4.keys, JSON.stringify(proof.trustedKeys));
         if (context.runAttempt > 1 && scope !== null && (session.stored?.tasks === undefined || Object.keys(session.stored.tasks).length === 0)) {
             await warnOfUnscopedState(runId);
@@ -2469,7 +1908,7 @@ function backfillRunId(baseRunId, date) {
  */
 async function claimRun(store, spec, settings, params, context, runId, onRefused) {
     const started = store.markStarted(context.runAttempt, (0,common_run/* runClaim */.ow)(context, settings.dag, params)).catch((err) => {
-        if (!(err instanceof AmbiguousRunError))
+        if (!(err instanceof rerun/* AmbiguousRunError */.WJ))
             throw err;
         onRefused();
         const leg = (0,common_run/* describeLeg */.CW)(context.leg);
