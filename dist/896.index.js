@@ -3558,6 +3558,21 @@ async function connect(auth, env, options = {}) {
         }
     };
     guardCredentialPlugin(kc, options.credentialPluginTimeoutMs, credential);
+    // Whatever authenticates a request (an exec plugin, an OIDC refresh, a token file the kubelet
+    // rotates every hour), the header it sets is a credential, told as it first goes out.
+    const applyAuthorization = Reflect.get(kc, 'applyAuthorizationHeader');
+    if (typeof applyAuthorization === 'function') {
+        Object.defineProperty(kc, 'applyAuthorizationHeader', {
+            configurable: true,
+            writable: true,
+            async value(opts) {
+                await applyAuthorization.call(this, opts);
+                const header = opts.headers?.['Authorization'] ?? opts.headers?.['authorization'];
+                if (typeof header === 'string')
+                    credential([header, header.replace(/^(Bearer|Basic)\s+/i, '')]);
+            },
+        });
+    }
     for (const user of kc.getUsers()) {
         for (const v of [user.token, user.password, user.keyData, user.certData])
             if (v)

@@ -178,6 +178,20 @@ export async function connect(
     }
   };
   guardCredentialPlugin(kc, options.credentialPluginTimeoutMs, credential);
+  // Whatever authenticates a request (an exec plugin, an OIDC refresh, a token file the kubelet
+  // rotates every hour), the header it sets is a credential, told as it first goes out.
+  const applyAuthorization: unknown = Reflect.get(kc, 'applyAuthorizationHeader');
+  if (typeof applyAuthorization === 'function') {
+    Object.defineProperty(kc, 'applyAuthorizationHeader', {
+      configurable: true,
+      writable: true,
+      async value(this: unknown, opts: { headers?: Record<string, unknown> }): Promise<void> {
+        await (applyAuthorization as (o: unknown) => Promise<void>).call(this, opts);
+        const header = opts.headers?.['Authorization'] ?? opts.headers?.['authorization'];
+        if (typeof header === 'string') credential([header, header.replace(/^(Bearer|Basic)\s+/i, '')]);
+      },
+    });
+  }
   for (const user of kc.getUsers()) {
     for (const v of [user.token, user.password, user.keyData, user.certData]) if (v) secrets.add(v);
     const cfg = user.authProvider?.config as Record<string, unknown> | undefined;

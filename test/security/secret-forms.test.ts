@@ -151,6 +151,28 @@ describe('credentials an exec plugin hands out', () => {
   });
 });
 
+describe('a token file the kubelet rotates (in-cluster)', () => {
+  it('is read again by client-node after a minute, and the new token is told to the listeners', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-sa-'));
+    await writeFile(path.join(dir, 'token'), 'first-projected-token-0123456789');
+    await writeFile(path.join(dir, 'ca.crt'), '');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const connection = await connect({}, { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '1' }, { serviceAccountDir: dir });
+      expect(connection.secrets).toContain('first-projected-token-0123456789');
+      const told: string[] = [];
+      connection.onNewSecret((s) => told.push(s));
+      await writeFile(path.join(dir, 'token'), 'second-projected-token-9876543210');
+      vi.setSystemTime(Date.now() + 61_000);
+      await connection.kubeConfig.applyToHTTPSOptions({ headers: {} });
+      expect(told).toContain('second-projected-token-9876543210');
+      expect(connection.secrets).toContain('second-projected-token-9876543210');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe("the runner seam's own messages", () => {
   it('carry no registered secret, whatever escaping the command needs (annotations, debug lines, the summary)', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-seam-'));
