@@ -9,6 +9,7 @@ import type { AttemptOutcome, Decision, RunResult, RunState, RunView } from '../
 import { formatDuration } from '../common/duration.ts';
 import type { PendingStatus } from '../common/observed.ts';
 import type { DryRunChecks, DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
+import { secretVariants } from './escape.ts';
 
 /** At most one line about a waiting pod per attempt in this long; a later change is told then. */
 export const PENDING_LINE_GAP_MS = 10_000;
@@ -58,6 +59,30 @@ export interface LiveLogOptions {
   write: (line: string) => void;
   /** Longest container log line printed; longer ones are cut with a note. Default 8000. */
   maxLineLength?: number;
+  /**
+   * The credentials the runner masks (a list that may grow): a long line is cut before one that
+   * spans the cut, whose first part the runner would not recognise and so would show.
+   */
+  secrets?: readonly string[];
+}
+
+/**
+ * Where to cut `text` to at most `max` characters so that no secret (or its encoded forms) is
+ * cut in two: `max`, or the start of a secret that spans it.
+ */
+export function cutBefore(text: string, max: number, secrets: readonly string[]): number {
+  let cut = max;
+  for (const secret of secrets.flatMap(secretVariants)) {
+    if (secret.length < 2) continue;
+    // Occurrences that start before the cut and end after it lie in this window.
+    const from = Math.max(0, max - secret.length + 1);
+    let at = text.indexOf(secret, from);
+    while (at !== -1 && at < max) {
+      if (at + secret.length > max) cut = Math.min(cut, at);
+      at = text.indexOf(secret, at + 1);
+    }
+  }
+  return cut;
 }
 
 /** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
@@ -81,6 +106,7 @@ const VERB: Record<AttemptOutcome['class'], string> = {
 export class LiveLogReporter implements Reporter {
   readonly #write: (line: string) => void;
   readonly #max: number;
+  readonly #secrets: readonly string[];
   /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
   #done: RunResult | null = null;
   /** Attempts whose pods wait to start, by `task#attempt`. */
@@ -95,6 +121,7 @@ export class LiveLogReporter implements Reporter {
   constructor(options: LiveLogOptions) {
     this.#write = options.write;
     this.#max = options.maxLineLength ?? 8000;
+    this.#secrets = options.secrets ?? [];
   }
 
   runStarted(info: RunInfo): void {
@@ -138,7 +165,7 @@ export class LiveLogReporter implements Reporter {
     // A carriage return or escape sequence must not rewrite earlier lines of the step log.
     let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
     // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
-    if (text.length > this.#max) text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
+    if (text.length > this.#max) text = `${text.slice(0, cutBefore(text, this.#max, this.#secrets))}… (line cut at ${this.#max} characters)`;
     this.#write(`${label(line.task, line.attempt)} ${text}`);
   }
 
