@@ -67,19 +67,18 @@ export interface LiveLogOptions {
 }
 
 /**
- * Where to cut `text` to at most `max` characters so that no secret (or its encoded forms) is
- * cut in two: `max`, or the start of a secret that spans it.
+ * Where to cut `text` to at most `max` characters so that no string of `hidden` (the credentials
+ * and their encoded forms: `secretVariants`) is cut in two: `max`, or the start of one that spans it.
  */
-export function cutBefore(text: string, max: number, secrets: readonly string[]): number {
+export function cutBefore(text: string, max: number, hidden: readonly string[]): number {
   let cut = max;
-  for (const secret of secrets.flatMap(secretVariants)) {
+  for (const secret of hidden) {
     if (secret.length < 2) continue;
-    // Occurrences that start before the cut and end after it lie in this window.
+    // Only an occurrence that starts before the cut and ends after it matters: it lies in here.
     const from = Math.max(0, max - secret.length + 1);
-    let at = text.indexOf(secret, from);
-    while (at !== -1 && at < max) {
-      if (at + secret.length > max) cut = Math.min(cut, at);
-      at = text.indexOf(secret, at + 1);
+    const window = text.slice(from, max + secret.length - 1);
+    for (let at = window.indexOf(secret); at !== -1; at = window.indexOf(secret, at + 1)) {
+      if (from + at < max && from + at + secret.length > max) cut = Math.min(cut, from + at);
     }
   }
   return cut;
@@ -107,6 +106,8 @@ export class LiveLogReporter implements Reporter {
   readonly #write: (line: string) => void;
   readonly #max: number;
   readonly #secrets: readonly string[];
+  /** `secretVariants` of `#secrets`, computed again only when the list grew. */
+  #variants: { of: number; list: string[] } = { of: 0, list: [] };
   /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
   #done: RunResult | null = null;
   /** Attempts whose pods wait to start, by `task#attempt`. */
@@ -161,11 +162,16 @@ export class LiveLogReporter implements Reporter {
     this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
   }
 
+  #hidden(): string[] {
+    if (this.#variants.of !== this.#secrets.length) this.#variants = { of: this.#secrets.length, list: this.#secrets.flatMap(secretVariants) };
+    return this.#variants.list;
+  }
+
   logLine(line: LogLine): void {
     // A carriage return or escape sequence must not rewrite earlier lines of the step log.
     let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
     // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
-    if (text.length > this.#max) text = `${text.slice(0, cutBefore(text, this.#max, this.#secrets))}… (line cut at ${this.#max} characters)`;
+    if (text.length > this.#max) text = `${text.slice(0, cutBefore(text, this.#max, this.#hidden()))}… (line cut at ${this.#max} characters)`;
     this.#write(`${label(line.task, line.attempt)} ${text}`);
   }
 

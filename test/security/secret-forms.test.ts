@@ -214,9 +214,9 @@ describe('a long log line cut for the step log', () => {
     const lines: string[] = [];
     const live = new LiveLogReporter({ write: (l) => lines.push(l), maxLineLength: 50, secrets: [token] });
     const b64 = Buffer.from(token).toString('base64');
-    live.logLine({ task: 't', attempt: 1, text: `${'x'.repeat(40)}${token} after` });
-    live.logLine({ task: 't', attempt: 1, text: `${'y'.repeat(30)}${b64} after` });
-    live.logLine({ task: 't', attempt: 1, text: `${'z'.repeat(60)}` });
+    live.logLine({ task: 't', attempt: 1, time: null, text: `${'x'.repeat(40)}${token} after` });
+    live.logLine({ task: 't', attempt: 1, time: null, text: `${'y'.repeat(30)}${b64} after` });
+    live.logLine({ task: 't', attempt: 1, time: null, text: `${'z'.repeat(60)}` });
     expect(lines[0]).toBe(`[t] ${'x'.repeat(40)}… (line cut at 50 characters)`);
     expect(lines[1]).toBe(`[t] ${'y'.repeat(30)}… (line cut at 50 characters)`);
     expect(lines[2]).toBe(`[t] ${'z'.repeat(50)}… (line cut at 50 characters)`);
