@@ -49,7 +49,7 @@ export const modules = {
 async function runLocal(run, given) {
     let io = given;
     try {
-        const connection = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_4__/* .connect */ .Ng)({ context: run.context ?? undefined }, io.env);
+        const connection = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_4__/* .connect */ .Ng)({ context: run.context ?? undefined }, io.env, { cli: true });
         // No runner masks a terminal: the kubeconfig's credentials (and those its exec plugin hands
         // out later) are replaced by *** in everything printed from here on, as in the step log.
         // So are the values of params named like credentials (src/common/sensitive.ts).
