@@ -75,7 +75,7 @@ async function runLocal(run, given) {
             pods: (0,_kube_pod_api_js__WEBPACK_IMPORTED_MODULE_6__/* .kubePodApi */ .t)(client),
             context,
             proof,
-            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_9__/* .LiveLogReporter */ .U4({ write: (line) => io.stdout(`${line}\n`) }),
+            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_9__/* .LiveLogReporter */ .U4({ write: (line) => io.stdout(`${line}\n`), secrets: connection.secrets }),
             signal: io.signal,
         });
         return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_10__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_10__/* .EXIT */ .d.failed;

@@ -5791,8 +5791,10 @@ function replaced(before, now) {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   U4: () => (/* binding */ LiveLogReporter)
 /* harmony export */ });
-/* unused harmony exports PENDING_LINE_GAP_MS, describeOutcome */
+/* unused harmony exports PENDING_LINE_GAP_MS, cutBefore, describeOutcome */
 /* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2081);
+/* harmony import */ var _escape_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2527);
+
 
 /** At most one line about a waiting pod per attempt in this long; a later change is told then. */
 const PENDING_LINE_GAP_MS = 10_000;
@@ -5822,6 +5824,25 @@ function pendingWords(s) {
     }
     return { key: `${s.reason}:${message}`, text: `pending: ${s.reason}${message === '' ? '' : `: ${message}`}` };
 }
+/**
+ * Where to cut `text` to at most `max` characters so that no string of `hidden` (the credentials
+ * and their encoded forms: `secretVariants`) is cut in two: `max`, or the start of one that spans it.
+ */
+function cutBefore(text, max, hidden) {
+    let cut = max;
+    for (const secret of hidden) {
+        if (secret.length < 2)
+            continue;
+        // Only an occurrence that starts before the cut and ends after it matters: it lies in here.
+        const from = Math.max(0, max - secret.length + 1);
+        const window = text.slice(from, max + secret.length - 1);
+        for (let at = window.indexOf(secret); at !== -1; at = window.indexOf(secret, at + 1)) {
+            if (from + at < max && from + at + secret.length > max)
+                cut = Math.min(cut, from + at);
+        }
+    }
+    return cut;
+}
 /** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
 function describeOutcome(o) {
     if (o.class === 'failed' && o.message)
@@ -5843,6 +5864,9 @@ const VERB = {
 class LiveLogReporter {
     #write;
     #max;
+    #secrets;
+    /** `secretVariants` of `#secrets`, computed again only when the list grew. */
+    #variants = { of: 0, list: [] };
     /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
     #done = null;
     /** Attempts whose pods wait to start, by `task#attempt`. */
@@ -5856,6 +5880,7 @@ class LiveLogReporter {
     constructor(options) {
         this.#write = options.write;
         this.#max = options.maxLineLength ?? 8000;
+        this.#secrets = options.secrets ?? [];
     }
     runStarted(info) {
         const n = info.spec.tasks.length;
@@ -5894,12 +5919,17 @@ class LiveLogReporter {
         const after = pendingMs >= 1000 ? ` after ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(pendingMs)} pending` : '';
         this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
     }
+    #hidden() {
+        if (this.#variants.of !== this.#secrets.length)
+            this.#variants = { of: this.#secrets.length, list: this.#secrets.flatMap(_escape_js__WEBPACK_IMPORTED_MODULE_1__/* .secretVariants */ .J5) };
+        return this.#variants.list;
+    }
     logLine(line) {
         // A carriage return or escape sequence must not rewrite earlier lines of the step log.
         let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
         // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
         if (text.length > this.#max)
-            text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
+            text = `${text.slice(0, cutBefore(text, this.#max, this.#hidden()))}… (line cut at ${this.#max} characters)`;
         this.#write(`${label(line.task, line.attempt)} ${text}`);
     }
     logEnded(task, attempt) {

@@ -63,7 +63,7 @@ export async function runLocal(run: LocalRun, given: CliIO): Promise<number> {
       pods: kubePodApi(client),
       context,
       proof,
-      reporter: new LiveLogReporter({ write: (line) => io.stdout(`${line}\n`) }),
+      reporter: new LiveLogReporter({ write: (line) => io.stdout(`${line}\n`), secrets: connection.secrets }),
       signal: io.signal,
     });
     return state.result === 'success' ? EXIT.ok : EXIT.failed;

@@ -15,6 +15,7 @@ import { githubRunner, maskSecret, type Runner } from '../../src/action/github-r
 import { withoutUrlCredentials } from '../../src/common/url-credentials.ts';
 import { connect } from '../../src/kube/auth.ts';
 import { describeError } from '../../src/kube/errors.ts';
+import { LiveLogReporter } from '../../src/report/live-log.ts';
 import { runStep } from '../harness/action.ts';
 
 /** The values maskSecret registers for `value`. */
@@ -204,5 +205,20 @@ describe("the runner seam's own messages", () => {
       vi.unstubAllEnvs();
       process.exitCode = undefined;
     }
+  });
+});
+
+describe('a long log line cut for the step log', () => {
+  it('is cut before a credential that spans the cut, as written or base64-encoded (the runner would show its first part)', () => {
+    const token = 'SECRET-TOKEN-1234567890abcdef';
+    const lines: string[] = [];
+    const live = new LiveLogReporter({ write: (l) => lines.push(l), maxLineLength: 50, secrets: [token] });
+    const b64 = Buffer.from(token).toString('base64');
+    live.logLine({ task: 't', attempt: 1, time: null, text: `${'x'.repeat(40)}${token} after` });
+    live.logLine({ task: 't', attempt: 1, time: null, text: `${'y'.repeat(30)}${b64} after` });
+    live.logLine({ task: 't', attempt: 1, time: null, text: `${'z'.repeat(60)}` });
+    expect(lines[0]).toBe(`[t] ${'x'.repeat(40)}… (line cut at 50 characters)`);
+    expect(lines[1]).toBe(`[t] ${'y'.repeat(30)}… (line cut at 50 characters)`);
+    expect(lines[2]).toBe(`[t] ${'z'.repeat(50)}… (line cut at 50 characters)`);
   });
 });
