@@ -211,3 +211,31 @@ describe('the rules the API server checks inside tolerations and selector requir
     expect(messages(text)).toEqual([]);
   });
 });
+
+describe('security contexts the API server refuses', () => {
+  const pod = (body: string) => `version: 1\nname: x\ntasks:\n  first: {image: busybox}\n  a:\n    image: busybox\n    needs: [first]\n    pod:\n${body}`;
+  it('no privilege escalation with privileged or SYS_ADMIN; Localhost profiles without their name, a name without Localhost', () => {
+    const text = pod(
+      [
+        '      containerSecurityContext: {privileged: true, allowPrivilegeEscalation: false}',
+        '      securityContext:',
+        '        seccompProfile: {type: Localhost}',
+        '        appArmorProfile: {type: RuntimeDefault, localhostProfile: p}',
+        '',
+      ].join('\n'),
+    );
+    expect(messages(text)).toEqual([
+      '9:78 tasks.a.pod.containerSecurityContext.allowPrivilegeEscalation: allowPrivilegeEscalation: false cannot go with privileged: true (a privileged container can always escalate); drop one of them',
+      '11:32 tasks.a.pod.securityContext.seccompProfile.type: seccompProfile type Localhost needs localhostProfile: the profile\'s name on the node',
+      '12:49 tasks.a.pod.securityContext.appArmorProfile.localhostProfile: localhostProfile goes only with appArmorProfile type Localhost; found type "RuntimeDefault"',
+    ]);
+    expect(messages(pod('      containerSecurityContext: {allowPrivilegeEscalation: false, capabilities: {add: [SYS_ADMIN]}}\n'))).toEqual([
+      '9:60 tasks.a.pod.containerSecurityContext.allowPrivilegeEscalation: allowPrivilegeEscalation: false cannot go with the capability SYS_ADMIN; drop one of them',
+    ]);
+  });
+
+  it('takes the usual hardened context', () => {
+    const text = pod('      containerSecurityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, seccompProfile: {type: RuntimeDefault}}\n      securityContext: {runAsNonRoot: true, seccompProfile: {type: Localhost, localhostProfile: profiles/a.json}}\n');
+    expect(messages(text)).toEqual([]);
+  });
+});

@@ -190,6 +190,31 @@ function podRuleProblems(pod: Record<string, unknown>): ValueProblem[] {
       }
     });
   }
+  // Security contexts (validateSecurityContext, validateSeccompProfileField, validateAppArmorProfileField).
+  for (const field of ['securityContext', 'containerSecurityContext'] as const) {
+    const sc = pod[field];
+    if (!isRecord(sc)) continue;
+    const at = ['pod', field];
+    if (field === 'containerSecurityContext' && sc.allowPrivilegeEscalation === false) {
+      if (sc.privileged === true) {
+        out.push({ path: [...at, 'allowPrivilegeEscalation'], at: 'value', message: 'allowPrivilegeEscalation: false cannot go with privileged: true (a privileged container can always escalate); drop one of them' });
+      }
+      const add = isRecord(sc.capabilities) && Array.isArray(sc.capabilities.add) ? sc.capabilities.add : [];
+      if (add.some((c) => c === 'SYS_ADMIN' || c === 'CAP_SYS_ADMIN')) {
+        out.push({ path: [...at, 'allowPrivilegeEscalation'], at: 'value', message: 'allowPrivilegeEscalation: false cannot go with the capability SYS_ADMIN; drop one of them' });
+      }
+    }
+    for (const profile of ['seccompProfile', 'appArmorProfile'] as const) {
+      const p = sc[profile];
+      if (!isRecord(p) || typeof p.type !== 'string') continue;
+      const hasLocal = typeof p.localhostProfile === 'string' && p.localhostProfile !== '';
+      if (p.type === 'Localhost' && !hasLocal) {
+        out.push({ path: [...at, profile, 'type'], at: 'value', message: `${profile} type Localhost needs localhostProfile: the profile's name on the node` });
+      } else if (p.type !== 'Localhost' && hasLocal) {
+        out.push({ path: [...at, profile, 'localhostProfile'], at: 'key', message: `localhostProfile goes only with ${profile} type Localhost; found type ${JSON.stringify(p.type)}` });
+      }
+    }
+  }
   const affinity = pod.affinity;
   if (!isRecord(affinity)) return out;
   const requirement = (r: unknown, at: (string | number)[], node: boolean) => {
