@@ -609,3 +609,26 @@ tasks:
   const exitAt = fake.calls.indexOf(`create ${second}`);
   expect(exitAt).toBeGreaterThan(0);
 });
+
+test('a cancel while a retry waits for the attempt before it to stop ends the run at once, creating nothing more', async () => {
+  const s = spec(`version: 1
+name: fake-overlap-cancel
+tasks:
+  only: {image: busybox, retries: {limit: 0, delay: 1ms, infrastructure: 1}}
+`);
+  const first = name('only', 1, s);
+  const fake = new FakePods((pod, f) => f.start(pod.metadata?.name ?? ''));
+  fake.delete = async () => {};
+  fake.deleteCollection = async () => {};
+  const debug: string[] = [];
+  const controller = new AbortController();
+  const done = go(fake, s, { debug: (l) => debug.push(l), signal: controller.signal });
+  await until(() => fake.calls.includes(`log ${first} follow`), 'attempt 1 running');
+  fake.setStatus(first, { ...fake.get(first)!.status, conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' }] });
+  await until(() => debug.some((l) => l.includes(`waits for pod ${first}`)), 'attempt 2 held');
+  controller.abort();
+  const { state } = await done;
+  expect(attempts(state, 'only')).toEqual(['infrastructure:EvictionByEvictionAPI', 'cancelled:Cancelled']);
+  expect(state.result).toBe('cancelled');
+  expect(fake.calls.filter((c) => c.startsWith('create '))).toEqual([`create ${first}`]);
+});
