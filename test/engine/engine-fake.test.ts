@@ -632,3 +632,39 @@ tasks:
   expect(state.result).toBe('cancelled');
   expect(fake.calls.filter((c) => c.startsWith('create '))).toEqual([`create ${first}`]);
 });
+
+test('a restart whose create follows the deletion of the crashed process’s pod of that attempt: that pod’s status and DELETED, seen after, are not the new pod’s; the task runs once more, not twice', async () => {
+  const s = spec(`version: 1
+name: fake-older
+tasks:
+  t: {image: busybox, retries: {limit: 0, infrastructure: 2}}
+`);
+  const crashed = new PodProof();
+  const render = (t: string) => renderTemplate(t, { params: {}, outputs: {} });
+  const fake = new FakePods();
+  const older = name('t', 1, s);
+  await fake.create('default', crashed.prove(renderPod(s.tasks[0]!, 1, { spec: s, namespace: 'default', runId: '4242', context: context('4242'), render })));
+  fake.start(older);
+  fake.kubelet = (pod, f) => {
+    const n = pod.metadata?.name ?? '';
+    f.start(n);
+    f.exit(n, 0);
+  };
+  // Someone deletes the crashed process's pod just as the restarted one creates its own: the
+  // watch is away then, and shows the deletion (and the new pod) only after the create answered.
+  let first = true;
+  fake.refuse = () => {
+    if (first) {
+      first = false;
+      fake.endWatches();
+      fake.remove(older);
+    }
+    return null;
+  };
+  fake.calls.length = 0;
+  const restarted = new PodProof();
+  restarted.trust([crashed.publicKey]);
+  const { state } = await go(fake, s, { proof: restarted });
+  expect(attempts(state, 't')).toEqual(['succeeded:Completed']);
+  expect(fake.calls.filter((c) => c.startsWith('create '))).toEqual([`create ${older}`]);
+});
