@@ -49,7 +49,7 @@ export const modules = {
 async function runLocal(run, given) {
     let io = given;
     try {
-        const connection = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_4__/* .connect */ .Ng)({ context: run.context ?? undefined }, io.env);
+        const connection = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_4__/* .connect */ .Ng)({ context: run.context ?? undefined }, io.env, { cli: true });
         // No runner masks a terminal: the kubeconfig's credentials (and those its exec plugin hands
         // out later) are replaced by *** in everything printed from here on, as in the step log.
         // So are the values of params named like credentials (src/common/sensitive.ts).
@@ -75,7 +75,7 @@ async function runLocal(run, given) {
             pods: (0,_kube_pod_api_js__WEBPACK_IMPORTED_MODULE_6__/* .kubePodApi */ .t)(client),
             context,
             proof,
-            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_9__/* .LiveLogReporter */ .U4({ write: (line) => io.stdout(`${line}\n`) }),
+            reporter: new _report_live_log_js__WEBPACK_IMPORTED_MODULE_9__/* .LiveLogReporter */ .U4({ write: (line) => io.stdout(`${line}\n`), secrets: connection.secrets }),
             signal: io.signal,
         });
         return state.result === 'success' ? _io_js__WEBPACK_IMPORTED_MODULE_10__/* .EXIT */ .d.ok : _io_js__WEBPACK_IMPORTED_MODULE_10__/* .EXIT */ .d.failed;

@@ -1729,7 +1729,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             secrets,
         });
         const reporter = new CompositeReporter([
-            new live_log/* LiveLogReporter */.U4({ write: (line) => runner.info(`${prefix}${line}`) }),
+            new live_log/* LiveLogReporter */.U4({ write: (line) => runner.info(`${prefix}${line}`), secrets }),
             summary,
             new annotations/* AnnotationReporter */.x0({ runner, secrets }),
             new outputs/* OutputsReporter */.E3({ runner, env, secrets }),

@@ -3365,7 +3365,7 @@ __webpack_require__.d(__webpack_exports__, {
   Mz: () => (/* binding */ preflight)
 });
 
-// UNUSED EXPORTS: CREDENTIAL_PLUGIN_TIMEOUT_MS, CredentialPluginError, LEASE_PERMISSIONS, MINIMAL_ROLE_YAML, decodeKubeconfig, guardCredentialPlugin, permissionsFor, ruleGrants
+// UNUSED EXPORTS: CREDENTIAL_PLUGIN_TIMEOUT_MS, CredentialPluginError, LEASE_PERMISSIONS, MINIMAL_ROLE_YAML, decodeKubeconfig, guardCredentialPlugin, kubeconfigProblem, permissionsFor, ruleGrants
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __webpack_require__(3024);
@@ -3421,9 +3421,12 @@ async function missingServiceAccounts(client, namespace, uses, canRead, file) {
 
 // EXTERNAL MODULE: ./lib/common/duration.js
 var duration = __webpack_require__(2081);
+// EXTERNAL MODULE: ./lib/kube/server-url.js
+var server_url = __webpack_require__(534);
 // EXTERNAL MODULE: ./lib/common/url-credentials.js
 var url_credentials = __webpack_require__(7835);
 ;// CONCATENATED MODULE: ./lib/kube/auth.js
+
 
 
 
@@ -3470,17 +3473,17 @@ async function connect(auth, env, options = {}) {
         if (caData && !Buffer.from(caData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
             throw new errors/* KubeError */.a3('Input `certificate-authority-data` is not a base64-encoded PEM certificate. Give the cluster CA as in a kubeconfig\'s `certificate-authority-data` (base64 of the PEM).');
         }
-        try {
-            new URL(auth.server);
-        }
-        catch {
-            throw new errors/* KubeError */.a3(`Input \`server\` is not a URL: "${auth.server}". Expected e.g. https://203.0.113.10:6443.`);
-        }
+        const serverProblem = (0,server_url/* serverUrlProblem */.A)(auth.server, false);
+        if (serverProblem !== null)
+            throw new errors/* KubeError */.a3(`Input \`server\` is "${(0,server_url/* shownServer */.H)(auth.server)}", ${serverProblem}`);
         kc.loadFromClusterAndUser({ name: 'pod-dag', server: auth.server, caData, skipTLSVerify: false }, { name: 'pod-dag', token: auth.token });
         source = 'token-input';
     }
     else if (env.KUBECONFIG || (homeKubeconfig(env) && (0,external_node_fs_.existsSync)(homeKubeconfig(env)))) {
-        const files = env.KUBECONFIG ? env.KUBECONFIG.split(external_node_path_.delimiter).filter((f) => f) : [homeKubeconfig(env)];
+        const files = kubeconfigFiles(env);
+        if (files.length > 1 && !files.some((f) => (0,external_node_fs_.existsSync)(f))) {
+            throw new errors/* KubeError */.a3(`KUBECONFIG lists ${files.join(', ')}, none of which exists. Check the step that should have written them.`);
+        }
         for (const [i, file] of files.entries()) {
             if (!(0,external_node_fs_.existsSync)(file)) {
                 if (i === 0 && files.length === 1)
@@ -3504,6 +3507,10 @@ async function connect(auth, env, options = {}) {
     }
     else {
         const dir = options.serviceAccountDir ?? SA_DIR;
+        if ((!env.KUBERNETES_SERVICE_HOST || !(0,external_node_fs_.existsSync)(external_node_path_.join(dir, 'token'))) && options.cli === true) {
+            // `pod-dag run` has no inputs: only the kubeconfig kubectl would read.
+            throw new errors/* KubeError */.a3(`No Kubernetes credentials found: KUBECONFIG is not set and ${homeKubeconfig(env) ?? '~/.kube/config'} does not exist. Point KUBECONFIG at a kubeconfig, or log in to the cluster the way kubectl needs (\`kubectl config current-context\` should name it).`);
+        }
         if (!env.KUBERNETES_SERVICE_HOST || !(0,external_node_fs_.existsSync)(external_node_path_.join(dir, 'token'))) {
             throw new errors/* KubeError */.a3('No Kubernetes credentials found. Give the `kubeconfig` input (a kubeconfig in a secret), or `server` + `token` + `certificate-authority-data`, or run a step before this one that writes ~/.kube/config (azure/k8s-set-context, google-github-actions/get-gke-credentials, `aws eks update-kubeconfig`), or run on a runner inside the cluster. If you did pass a secret (`kubeconfig: ${{ secrets.KUBECONFIG }}`), it reached the action empty: check its name and that it exists for this repository or environment; a pull request from a fork is given no secrets (use `mode: plan` there).');
         }
@@ -3520,6 +3527,11 @@ async function connect(auth, env, options = {}) {
             throw new errors/* KubeError */.a3(`Context "${auth.context}" is not in the kubeconfig; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
         }
         kc.setCurrentContext(auth.context);
+    }
+    if (source !== 'token-input' && source !== 'in-cluster') {
+        const problem = kubeconfigProblem(kc, source === 'kubeconfig-input' ? 'The kubeconfig input' : `The kubeconfig (${kubeconfigFiles(env).join(external_node_path_.delimiter)})`);
+        if (problem !== null)
+            throw new errors/* KubeError */.a3(problem);
     }
     if (!kc.getCurrentCluster()) {
         throw new errors/* KubeError */.a3(`The kubeconfig has no usable current context (current-context: "${kc.getCurrentContext() ?? ''}"). Set current-context in it or give the \`context\` input; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
@@ -3546,6 +3558,21 @@ async function connect(auth, env, options = {}) {
         }
     };
     guardCredentialPlugin(kc, options.credentialPluginTimeoutMs, credential);
+    // Whatever authenticates a request (an exec plugin, an OIDC refresh, a token file the kubelet
+    // rotates every hour), the header it sets is a credential, told as it first goes out.
+    const applyAuthorization = Reflect.get(kc, 'applyAuthorizationHeader');
+    if (typeof applyAuthorization === 'function') {
+        Object.defineProperty(kc, 'applyAuthorizationHeader', {
+            configurable: true,
+            writable: true,
+            async value(opts) {
+                await applyAuthorization.call(this, opts);
+                const header = opts.headers?.['Authorization'] ?? opts.headers?.['authorization'];
+                if (typeof header === 'string')
+                    credential([header, header.replace(/^(Bearer|Basic)\s+/i, '')]);
+            },
+        });
+    }
     for (const user of kc.getUsers()) {
         for (const v of [user.token, user.password, user.keyData, user.certData])
             if (v)
@@ -3572,7 +3599,11 @@ async function connect(auth, env, options = {}) {
     catch (err) {
         if (err instanceof CredentialPluginError)
             throw err;
-        throw new errors/* KubeError */.a3(`The kubeconfig's credential plugin failed (${err.message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`);
+        const user = kc.getCurrentUser();
+        const reason = err.message.split('\n')[0];
+        throw new errors/* KubeError */.a3(user?.exec || user?.authProvider
+            ? `The kubeconfig's credential plugin failed (${reason}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`
+            : `The kubeconfig's credentials could not be read (${reason}). Check the user "${user?.name ?? ''}" and cluster "${kc.getCurrentCluster()?.name ?? ''}" of its current context: their certificate, key and token fields.`);
     }
     list.splice(0, list.length, ...[...secrets].filter((s) => s.length >= 4));
     return { kubeConfig: kc, namespace, secrets: list, source, onNewSecret: (listener) => void listeners.push(listener) };
@@ -3653,6 +3684,58 @@ function guardCredentialPlugin(kc, timeoutMs = CREDENTIAL_PLUGIN_TIMEOUT_MS, onC
             }
         };
     }
+}
+/** The kubeconfig files read when no credential input is given: KUBECONFIG's list, else ~/.kube/config. */
+function kubeconfigFiles(env) {
+    return env.KUBECONFIG ? env.KUBECONFIG.split(external_node_path_.delimiter).filter((f) => f) : [homeKubeconfig(env)];
+}
+const names = (list) => list.map((x) => `"${x.name}"`).join(', ') || 'none';
+/**
+ * What keeps the kubeconfig's current context from working, checked before any request, or null:
+ * client-node would otherwise go on with a context whose user is missing (requests without
+ * credentials, refused as if a permission were missing), send a server without a scheme to the
+ * HTTP client (whose message names neither), and report a certificate file that is not there as
+ * a failed credential plugin. `what` names the kubeconfig ("The kubeconfig input").
+ */
+function kubeconfigProblem(kc, what) {
+    if (kc.getContexts().length === 0 && kc.getClusters().length === 0) {
+        return `${what} holds no contexts and no clusters: it is not a kubeconfig, or an empty one. Give the file \`kubectl config view --raw --minify\` prints (it has clusters, users, contexts and current-context).`;
+    }
+    const current = kc.getCurrentContext();
+    const context = current ? kc.getContextObject(current) : null;
+    if (!context)
+        return null; // the message of connect() names the contexts there are
+    const cluster = kc.getCluster(context.cluster);
+    if (cluster === null) {
+        return `${what}: context "${context.name}" names cluster "${context.cluster}", which is not among its clusters (${names(kc.getClusters())}). Correct the context's cluster, or add the cluster.`;
+    }
+    if (context.user && kc.getUser(context.user) === null) {
+        return `${what}: context "${context.name}" names user "${context.user}", which is not among its users (${names(kc.getUsers())}); without it every request would go without credentials. Correct the context's user, or add the user.`;
+    }
+    const serverProblem = (0,server_url/* serverUrlProblem */.A)(cluster.server, cluster.skipTLSVerify === true);
+    if (serverProblem !== null)
+        return `${what}: cluster "${cluster.name}" has server "${(0,server_url/* shownServer */.H)(cluster.server)}", ${serverProblem}`;
+    const user = context.user ? kc.getUser(context.user) : null;
+    const files = [
+        [`cluster "${cluster.name}" certificate-authority`, cluster.caFile],
+        [`user "${user?.name ?? ''}" client-certificate`, user?.certFile],
+        [`user "${user?.name ?? ''}" client-key`, user?.keyFile],
+    ];
+    for (const [field, file] of files) {
+        if (file && !(0,external_node_fs_.existsSync)(file))
+            return `${what}: ${field} is ${file}, which does not exist on this machine. Give the file's content inline instead (${field.split(' ').at(-1)}-data, base64), or write the file in a step before this one.`;
+    }
+    const pem = [
+        [`cluster "${cluster.name}" certificate-authority-data`, cluster.caData, 'CERTIFICATE'],
+        [`user "${user?.name ?? ''}" client-certificate-data`, user?.certData, 'CERTIFICATE'],
+        [`user "${user?.name ?? ''}" client-key-data`, user?.keyData, 'PRIVATE KEY'],
+    ];
+    for (const [field, data, kind] of pem) {
+        if (data && !Buffer.from(data, 'base64').toString('utf8').includes(`-----BEGIN`)) {
+            return `${what}: ${field} is not a base64-encoded PEM ${kind.toLowerCase()} (decoded, it has no "-----BEGIN" line). Copy it again from a working kubeconfig (\`kubectl config view --raw --minify\`).`;
+        }
+    }
+    return null;
 }
 function homeKubeconfig(env) {
     const home = env.HOME ?? env.USERPROFILE;
@@ -3775,22 +3858,17 @@ async function preflight(target, namespace, needs, options = {}) {
     const warnings = reviews
         .filter((r) => !r.allowed && r.p.optional !== undefined)
         .map((m) => `The Kubernetes credentials lack ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}": ${m.p.optional}. Add it to the Role with this rule (the README shows the minimal Role):\n${ruleFor(m.p)}`);
+    // A namespace that does not exist (a typo) grants nothing: said as such, not as missing rules.
+    const namespaceKnown = await namespaceExists(client, namespace, server);
     if (missing.length) {
         const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
         const rules = missing.map((m) => ruleFor(m.p)).join('\n');
-        throw new errors/* KubeError */.a3(`The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)`);
-    }
-    try {
-        await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
-    }
-    catch (err) {
-        const e = (0,errors/* classifyError */.fe)(err);
-        if (e.kind === 'not-found') {
-            throw new errors/* KubeError */.a3(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
-        }
-        // 403: a namespaced Role cannot grant `get namespaces`; the pod create will say if it is missing.
-        if (e.kind !== 'forbidden')
-            throw new errors/* KubeError */.a3(preflightMessage(err, server), e, { cause: err });
+        // With a namespaced Role the namespace cannot be read, so a typo looks like no permission at all.
+        const none = namespaceKnown === null && missing.length === perms.filter((p) => p.optional === undefined).length;
+        throw new errors/* KubeError */.a3(`The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)` +
+            (none
+                ? `\nThey grant nothing at all in namespace "${namespace}": if it is not the namespace meant, or does not exist (they may not read namespaces, so the action cannot tell), set \`namespace\` in the spec or the action's input.`
+                : ''));
     }
     // A run (not a dry run, whose server-side dry run meets the plugin for each pod) checks the
     // ServiceAccounts the spec names, when the rules read above let it (src/kube/preflight-service-accounts.ts).
@@ -3801,6 +3879,26 @@ async function preflight(target, namespace, needs, options = {}) {
             throw new errors/* KubeError */.a3(`Nothing was run: ${missing.join('\n')}`);
     }
     return { warnings };
+}
+/**
+ * Whether `namespace` exists: true, null when the credentials may not read namespaces (a
+ * namespaced Role cannot grant it; the pod create will say if it is missing). One that does not
+ * exist is a KubeError naming it and how to create it.
+ */
+async function namespaceExists(client, namespace, server) {
+    try {
+        await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
+        return true;
+    }
+    catch (err) {
+        const e = (0,errors/* classifyError */.fe)(err);
+        if (e.kind === 'not-found') {
+            throw new errors/* KubeError */.a3(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
+        }
+        if (e.kind === 'forbidden')
+            return null;
+        throw new errors/* KubeError */.a3(preflightMessage(err, server), e, { cause: err });
+    }
 }
 /**
  * The resource rules a SelfSubjectRulesReview shows granted in `namespace`: none if the server
@@ -4829,6 +4927,20 @@ function info(kind, message, retriable) {
 function isRetriable(err) {
     return classifyError(err).retriable;
 }
+/** What to check for a failed TLS handshake, by what failed (the error's code leads its message). */
+function tlsAdvice(message) {
+    if (/^(ERR_SSL_WRONG_VERSION_NUMBER|EPROTO)\b|wrong version number/.test(message)) {
+        return 'What answers there does not speak TLS: check that the server URL is the API server\'s https:// address and port (not a plain-HTTP port, a proxy or a dashboard).';
+    }
+    if (/^CERT_HAS_EXPIRED\b/.test(message))
+        return "The server's certificate has expired (or the runner's clock is wrong): renew the API server's certificate.";
+    if (/^CERT_NOT_YET_VALID\b/.test(message))
+        return "The server's certificate is not valid yet: check the runner's clock and the certificate's dates.";
+    if (/^ERR_TLS_CERT_ALTNAME_INVALID\b/.test(message)) {
+        return "The server's certificate does not name the host of the server URL: use the address the certificate was issued for (kubectl config view --minify shows the kubeconfig's), or add it to the certificate's names.";
+    }
+    return "The server's certificate is not trusted: give the cluster's CA in certificate-authority-data (or the kubeconfig's certificate-authority-data) and check that the server URL matches the certificate.";
+}
 /**
  * A sentence for the user about a failed request: what failed, what the server said, what to do.
  * `what` names the request ("create pod x in namespace y"); `server` is the API server's URL.
@@ -4860,7 +4972,7 @@ function describeError(err, what, server) {
             }
             return `Could not ${what}: the cluster refused the request (400 BadRequest). ${e.message}`;
         case 'tls':
-            return `Could not ${what}: TLS handshake with the API server${at} failed (${e.message}). The server's certificate is not trusted: give the cluster's CA in certificate-authority-data (or the kubeconfig's certificate-authority-data) and check that the server URL matches the certificate.`;
+            return `Could not ${what}: TLS handshake with the API server${at} failed (${e.message.split('\n')[0].replace(/: [0-9A-F]{8,}:error:.*$/, '')}). ${tlsAdvice(e.message)}`;
         case 'network':
         case 'timeout':
             return `Could not ${what}: the API server${at} could not be reached (${e.message}). Check the server URL, that the cluster is running, and that the runner can reach it (firewall, VPN, private endpoint).`;
@@ -5679,8 +5791,10 @@ function replaced(before, now) {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   U4: () => (/* binding */ LiveLogReporter)
 /* harmony export */ });
-/* unused harmony exports PENDING_LINE_GAP_MS, describeOutcome */
+/* unused harmony exports PENDING_LINE_GAP_MS, cutBefore, describeOutcome */
 /* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2081);
+/* harmony import */ var _escape_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2527);
+
 
 /** At most one line about a waiting pod per attempt in this long; a later change is told then. */
 const PENDING_LINE_GAP_MS = 10_000;
@@ -5710,6 +5824,25 @@ function pendingWords(s) {
     }
     return { key: `${s.reason}:${message}`, text: `pending: ${s.reason}${message === '' ? '' : `: ${message}`}` };
 }
+/**
+ * Where to cut `text` to at most `max` characters so that no string of `hidden` (the credentials
+ * and their encoded forms: `secretVariants`) is cut in two: `max`, or the start of one that spans it.
+ */
+function cutBefore(text, max, hidden) {
+    let cut = max;
+    for (const secret of hidden) {
+        if (secret.length < 2)
+            continue;
+        // Only an occurrence that starts before the cut and ends after it matters: it lies in here.
+        const from = Math.max(0, max - secret.length + 1);
+        const window = text.slice(from, max + secret.length - 1);
+        for (let at = window.indexOf(secret); at !== -1; at = window.indexOf(secret, at + 1)) {
+            if (from + at < max && from + at + secret.length > max)
+                cut = Math.min(cut, from + at);
+        }
+    }
+    return cut;
+}
 /** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
 function describeOutcome(o) {
     if (o.class === 'failed' && o.message)
@@ -5731,6 +5864,9 @@ const VERB = {
 class LiveLogReporter {
     #write;
     #max;
+    #secrets;
+    /** `secretVariants` of `#secrets`, computed again only when the list grew. */
+    #variants = { of: 0, list: [] };
     /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
     #done = null;
     /** Attempts whose pods wait to start, by `task#attempt`. */
@@ -5744,6 +5880,7 @@ class LiveLogReporter {
     constructor(options) {
         this.#write = options.write;
         this.#max = options.maxLineLength ?? 8000;
+        this.#secrets = options.secrets ?? [];
     }
     runStarted(info) {
         const n = info.spec.tasks.length;
@@ -5782,12 +5919,17 @@ class LiveLogReporter {
         const after = pendingMs >= 1000 ? ` after ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(pendingMs)} pending` : '';
         this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
     }
+    #hidden() {
+        if (this.#variants.of !== this.#secrets.length)
+            this.#variants = { of: this.#secrets.length, list: this.#secrets.flatMap(_escape_js__WEBPACK_IMPORTED_MODULE_1__/* .secretVariants */ .J5) };
+        return this.#variants.list;
+    }
     logLine(line) {
         // A carriage return or escape sequence must not rewrite earlier lines of the step log.
         let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
         // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
         if (text.length > this.#max)
-            text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
+            text = `${text.slice(0, cutBefore(text, this.#max, this.#hidden()))}… (line cut at ${this.#max} characters)`;
         this.#write(`${label(line.task, line.attempt)} ${text}`);
     }
     logEnded(task, attempt) {

@@ -199,8 +199,8 @@ export function ownProcessOutput(runner: Runner): void {
   process.on('unhandledRejection', fatal);
 }
 
-/** Keys of a kubeconfig (or similar YAML) line whose value is a credential. */
-const CREDENTIAL_KEY = /(token|password|secret|key-data|certificate-data|credential|auth)/i;
+/** Keys of a kubeconfig (or similar YAML) line whose value is a credential (not the CA's `certificate-authority-data`: public, and long). */
+const CREDENTIAL_KEY = /token|passw(or)?d|secret|key-data|client-certificate-data|credential|authorization/i;
 
 /**
  * Registers a secret so that no form of it reaches the log. The runner masks exactly the strings

@@ -94,7 +94,7 @@ export async function runOnCluster(
       secrets,
     });
     const reporter = new CompositeReporter([
-      new LiveLogReporter({ write: (line) => runner.info(`${prefix}${line}`) }),
+      new LiveLogReporter({ write: (line) => runner.info(`${prefix}${line}`), secrets }),
       summary,
       new AnnotationReporter({ runner, secrets }),
       new OutputsReporter({ runner, env, secrets }),

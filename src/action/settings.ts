@@ -8,6 +8,7 @@ import { UserError } from '../common/errors.ts';
 import { parseDuration } from '../spec/duration.ts';
 import { namespaceProblem } from '../spec/names.ts';
 import type { AuthInputs } from '../kube/auth.ts';
+import { serverUrlProblem, shownServer } from '../kube/server-url.ts';
 import { backfillDates, parseLogicalDate, RunDateError, runDates } from '../dag/run-dates.ts';
 import { concurrencyLeaseName } from '../kube/lease-name.ts';
 import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.ts';
@@ -235,8 +236,8 @@ export function readSettings(getInput: (name: string) => string): Settings {
     if (problem !== null) problems.push(`Invalid input 'namespace': '${settings.namespace.slice(0, 100)}'. Expected ${problem}.`);
   }
   const { auth } = settings;
-  if (auth.server !== undefined && !isHttpUrl(auth.server)) {
-    problems.push(`Invalid input 'server': '${auth.server.slice(0, 200)}'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`);
+  if (auth.server !== undefined && serverUrlProblem(auth.server, false) !== null) {
+    problems.push(`Invalid input 'server': '${shownServer(auth.server)}', ${serverUrlProblem(auth.server, false)!}`);
   }
   if (auth.certificateAuthorityData !== undefined && !/^[A-Za-z0-9+/\s]+=*\s*$/.test(auth.certificateAuthorityData)) {
     problems.push(`Invalid input 'certificate-authority-data': expected the CA certificate in base64 (as a kubeconfig's certificate-authority-data holds it).`);
@@ -262,16 +263,6 @@ export function readEventSchedule(env: NodeJS.ProcessEnv, readFile: (path: strin
     return typeof event.schedule === 'string' && event.schedule.trim() !== '' ? event.schedule : null;
   } catch {
     return null;
-  }
-}
-
-/** Whether `s` is an http(s) URL. */
-function isHttpUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'https:' || u.protocol === 'http:';
-  } catch {
-    return false;
   }
 }
 

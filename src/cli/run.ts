@@ -38,7 +38,7 @@ export interface LocalRun {
 export async function runLocal(run: LocalRun, given: CliIO): Promise<number> {
   let io = given;
   try {
-    const connection = await connect({ context: run.context ?? undefined }, io.env);
+    const connection = await connect({ context: run.context ?? undefined }, io.env, { cli: true });
     // No runner masks a terminal: the kubeconfig's credentials (and those its exec plugin hands
     // out later) are replaced by *** in everything printed from here on, as in the step log.
     // So are the values of params named like credentials (src/common/sensitive.ts).
@@ -63,7 +63,7 @@ export async function runLocal(run: LocalRun, given: CliIO): Promise<number> {
       pods: kubePodApi(client),
       context,
       proof,
-      reporter: new LiveLogReporter({ write: (line) => io.stdout(`${line}\n`) }),
+      reporter: new LiveLogReporter({ write: (line) => io.stdout(`${line}\n`), secrets: connection.secrets }),
       signal: io.signal,
     });
     return state.result === 'success' ? EXIT.ok : EXIT.failed;

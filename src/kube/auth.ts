@@ -22,6 +22,7 @@ import { KubeError, classifyError, describeError } from './errors.ts';
 import { missingServiceAccounts, SERVICE_ACCOUNT_READ, serviceAccountUses } from './preflight-service-accounts.ts';
 import type { DagSpec } from '../spec/types.ts';
 import { formatDuration } from '../common/duration.ts';
+import { serverUrlProblem, shownServer } from './server-url.ts';
 import { urlCredentials } from '../common/url-credentials.ts';
 
 /** The authentication inputs of the action (all optional). */
@@ -60,7 +61,7 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export async function connect(
   auth: AuthInputs,
   env: NodeJS.ProcessEnv,
-  options: { serviceAccountDir?: string; credentialPluginTimeoutMs?: number } = {},
+  options: { serviceAccountDir?: string; credentialPluginTimeoutMs?: number; cli?: boolean } = {},
 ): Promise<Connection> {
   const secrets = new Set<string>();
   const kc = new KubeConfig();
@@ -95,15 +96,15 @@ export async function connect(
     if (caData && !Buffer.from(caData, 'base64').toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
       throw new KubeError('Input `certificate-authority-data` is not a base64-encoded PEM certificate. Give the cluster CA as in a kubeconfig\'s `certificate-authority-data` (base64 of the PEM).');
     }
-    try {
-      new URL(auth.server);
-    } catch {
-      throw new KubeError(`Input \`server\` is not a URL: "${auth.server}". Expected e.g. https://203.0.113.10:6443.`);
-    }
+    const serverProblem = serverUrlProblem(auth.server, false);
+    if (serverProblem !== null) throw new KubeError(`Input \`server\` is "${shownServer(auth.server)}", ${serverProblem}`);
     kc.loadFromClusterAndUser({ name: 'pod-dag', server: auth.server, caData, skipTLSVerify: false }, { name: 'pod-dag', token: auth.token });
     source = 'token-input';
   } else if (env.KUBECONFIG || (homeKubeconfig(env) && existsSync(homeKubeconfig(env)!))) {
-    const files = env.KUBECONFIG ? env.KUBECONFIG.split(path.delimiter).filter((f) => f) : [homeKubeconfig(env)!];
+    const files = kubeconfigFiles(env);
+    if (files.length > 1 && !files.some((f) => existsSync(f))) {
+      throw new KubeError(`KUBECONFIG lists ${files.join(', ')}, none of which exists. Check the step that should have written them.`);
+    }
     for (const [i, file] of files.entries()) {
       if (!existsSync(file)) {
         if (i === 0 && files.length === 1) throw new KubeError(`KUBECONFIG points at ${file}, which does not exist. Check the step that should have written it.`);
@@ -122,6 +123,12 @@ export async function connect(
     source = 'kubeconfig-file';
   } else {
     const dir = options.serviceAccountDir ?? SA_DIR;
+    if ((!env.KUBERNETES_SERVICE_HOST || !existsSync(path.join(dir, 'token'))) && options.cli === true) {
+      // `pod-dag run` has no inputs: only the kubeconfig kubectl would read.
+      throw new KubeError(
+        `No Kubernetes credentials found: KUBECONFIG is not set and ${homeKubeconfig(env) ?? '~/.kube/config'} does not exist. Point KUBECONFIG at a kubeconfig, or log in to the cluster the way kubectl needs (\`kubectl config current-context\` should name it).`,
+      );
+    }
     if (!env.KUBERNETES_SERVICE_HOST || !existsSync(path.join(dir, 'token'))) {
       throw new KubeError(
         'No Kubernetes credentials found. Give the `kubeconfig` input (a kubeconfig in a secret), or `server` + `token` + `certificate-authority-data`, or run a step before this one that writes ~/.kube/config (azure/k8s-set-context, google-github-actions/get-gke-credentials, `aws eks update-kubeconfig`), or run on a runner inside the cluster. If you did pass a secret (`kubeconfig: ${{ secrets.KUBECONFIG }}`), it reached the action empty: check its name and that it exists for this repository or environment; a pull request from a fork is given no secrets (use `mode: plan` there).',
@@ -143,6 +150,10 @@ export async function connect(
       throw new KubeError(`Context "${auth.context}" is not in the kubeconfig; it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'no contexts'}.`);
     }
     kc.setCurrentContext(auth.context);
+  }
+  if (source !== 'token-input' && source !== 'in-cluster') {
+    const problem = kubeconfigProblem(kc, source === 'kubeconfig-input' ? 'The kubeconfig input' : `The kubeconfig (${kubeconfigFiles(env).join(path.delimiter)})`);
+    if (problem !== null) throw new KubeError(problem);
   }
   if (!kc.getCurrentCluster()) {
     throw new KubeError(
@@ -167,6 +178,20 @@ export async function connect(
     }
   };
   guardCredentialPlugin(kc, options.credentialPluginTimeoutMs, credential);
+  // Whatever authenticates a request (an exec plugin, an OIDC refresh, a token file the kubelet
+  // rotates every hour), the header it sets is a credential, told as it first goes out.
+  const applyAuthorization: unknown = Reflect.get(kc, 'applyAuthorizationHeader');
+  if (typeof applyAuthorization === 'function') {
+    Object.defineProperty(kc, 'applyAuthorizationHeader', {
+      configurable: true,
+      writable: true,
+      async value(this: unknown, opts: { headers?: Record<string, unknown> }): Promise<void> {
+        await (applyAuthorization as (o: unknown) => Promise<void>).call(this, opts);
+        const header = opts.headers?.['Authorization'] ?? opts.headers?.['authorization'];
+        if (typeof header === 'string') credential([header, header.replace(/^(Bearer|Basic)\s+/i, '')]);
+      },
+    });
+  }
   for (const user of kc.getUsers()) {
     for (const v of [user.token, user.password, user.keyData, user.certData]) if (v) secrets.add(v);
     const cfg = user.authProvider?.config as Record<string, unknown> | undefined;
@@ -185,8 +210,12 @@ export async function connect(
     }
   } catch (err) {
     if (err instanceof CredentialPluginError) throw err;
+    const user = kc.getCurrentUser();
+    const reason = (err as Error).message.split('\n')[0];
     throw new KubeError(
-      `The kubeconfig's credential plugin failed (${(err as Error).message.split('\n')[0]}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`,
+      user?.exec || user?.authProvider
+        ? `The kubeconfig's credential plugin failed (${reason}). Check that its command is installed on the runner and that the step which logged in to the cloud ran before this one.`
+        : `The kubeconfig's credentials could not be read (${reason}). Check the user "${user?.name ?? ''}" and cluster "${kc.getCurrentCluster()?.name ?? ''}" of its current context: their certificate, key and token fields.`,
     );
   }
   list.splice(0, list.length, ...[...secrets].filter((s) => s.length >= 4));
@@ -269,6 +298,58 @@ export function guardCredentialPlugin(kc: KubeConfig, timeoutMs: number = CREDEN
       }
     };
   }
+}
+
+/** The kubeconfig files read when no credential input is given: KUBECONFIG's list, else ~/.kube/config. */
+function kubeconfigFiles(env: NodeJS.ProcessEnv): string[] {
+  return env.KUBECONFIG ? env.KUBECONFIG.split(path.delimiter).filter((f) => f) : [homeKubeconfig(env)!];
+}
+
+const names = (list: { name: string }[]) => list.map((x) => `"${x.name}"`).join(', ') || 'none';
+
+/**
+ * What keeps the kubeconfig's current context from working, checked before any request, or null:
+ * client-node would otherwise go on with a context whose user is missing (requests without
+ * credentials, refused as if a permission were missing), send a server without a scheme to the
+ * HTTP client (whose message names neither), and report a certificate file that is not there as
+ * a failed credential plugin. `what` names the kubeconfig ("The kubeconfig input").
+ */
+export function kubeconfigProblem(kc: KubeConfig, what: string): string | null {
+  if (kc.getContexts().length === 0 && kc.getClusters().length === 0) {
+    return `${what} holds no contexts and no clusters: it is not a kubeconfig, or an empty one. Give the file \`kubectl config view --raw --minify\` prints (it has clusters, users, contexts and current-context).`;
+  }
+  const current = kc.getCurrentContext();
+  const context = current ? kc.getContextObject(current) : null;
+  if (!context) return null; // the message of connect() names the contexts there are
+  const cluster = kc.getCluster(context.cluster);
+  if (cluster === null) {
+    return `${what}: context "${context.name}" names cluster "${context.cluster}", which is not among its clusters (${names(kc.getClusters())}). Correct the context's cluster, or add the cluster.`;
+  }
+  if (context.user && kc.getUser(context.user) === null) {
+    return `${what}: context "${context.name}" names user "${context.user}", which is not among its users (${names(kc.getUsers())}); without it every request would go without credentials. Correct the context's user, or add the user.`;
+  }
+  const serverProblem = serverUrlProblem(cluster.server, cluster.skipTLSVerify === true);
+  if (serverProblem !== null) return `${what}: cluster "${cluster.name}" has server "${shownServer(cluster.server)}", ${serverProblem}`;
+  const user = context.user ? kc.getUser(context.user) : null;
+  const files: [string, string | undefined][] = [
+    [`cluster "${cluster.name}" certificate-authority`, cluster.caFile],
+    [`user "${user?.name ?? ''}" client-certificate`, user?.certFile],
+    [`user "${user?.name ?? ''}" client-key`, user?.keyFile],
+  ];
+  for (const [field, file] of files) {
+    if (file && !existsSync(file)) return `${what}: ${field} is ${file}, which does not exist on this machine. Give the file's content inline instead (${field.split(' ').at(-1)}-data, base64), or write the file in a step before this one.`;
+  }
+  const pem: [string, string | undefined, string][] = [
+    [`cluster "${cluster.name}" certificate-authority-data`, cluster.caData, 'CERTIFICATE'],
+    [`user "${user?.name ?? ''}" client-certificate-data`, user?.certData, 'CERTIFICATE'],
+    [`user "${user?.name ?? ''}" client-key-data`, user?.keyData, 'PRIVATE KEY'],
+  ];
+  for (const [field, data, kind] of pem) {
+    if (data && !Buffer.from(data, 'base64').toString('utf8').includes(`-----BEGIN`)) {
+      return `${what}: ${field} is not a base64-encoded PEM ${kind.toLowerCase()} (decoded, it has no "-----BEGIN" line). Copy it again from a working kubeconfig (\`kubectl config view --raw --minify\`).`;
+    }
+  }
+  return null;
 }
 
 function homeKubeconfig(env: NodeJS.ProcessEnv): string | null {
@@ -427,22 +508,19 @@ export async function preflight(
       (m) =>
         `The Kubernetes credentials lack ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}": ${m.p.optional}. Add it to the Role with this rule (the README shows the minimal Role):\n${ruleFor(m.p)}`,
     );
+  // A namespace that does not exist (a typo) grants nothing: said as such, not as missing rules.
+  const namespaceKnown = await namespaceExists(client, namespace, server);
   if (missing.length) {
     const list = missing.map((m) => `  - ${m.p.verb} ${m.p.subresource ? `${m.p.resource}/${m.p.subresource}` : m.p.resource} in namespace "${namespace}"`).join('\n');
     const rules = missing.map((m) => ruleFor(m.p)).join('\n');
+    // With a namespaced Role the namespace cannot be read, so a typo looks like no permission at all.
+    const none = namespaceKnown === null && missing.length === perms.filter((p) => p.optional === undefined).length;
     throw new KubeError(
-      `The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)`,
+      `The Kubernetes credentials lack ${missing.length} permission${missing.length > 1 ? 's' : ''} this ${needs} needs:\n${list}\nGrant ${missing.length > 1 ? 'them' : 'it'} with a Role in namespace "${namespace}" bound to this identity, with these rules:\n${rules}\n(The README shows the minimal Role and RoleBinding.)` +
+        (none
+          ? `\nThey grant nothing at all in namespace "${namespace}": if it is not the namespace meant, or does not exist (they may not read namespaces, so the action cannot tell), set \`namespace\` in the spec or the action's input.`
+          : ''),
     );
-  }
-  try {
-    await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
-  } catch (err) {
-    const e = classifyError(err);
-    if (e.kind === 'not-found') {
-      throw new KubeError(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
-    }
-    // 403: a namespaced Role cannot grant `get namespaces`; the pod create will say if it is missing.
-    if (e.kind !== 'forbidden') throw new KubeError(preflightMessage(err, server), e, { cause: err });
   }
   // A run (not a dry run, whose server-side dry run meets the plugin for each pod) checks the
   // ServiceAccounts the spec names, when the rules read above let it (src/kube/preflight-service-accounts.ts).
@@ -452,6 +530,25 @@ export async function preflight(
     if (missing.length > 0) throw new KubeError(`Nothing was run: ${missing.join('\n')}`);
   }
   return { warnings };
+}
+
+/**
+ * Whether `namespace` exists: true, null when the credentials may not read namespaces (a
+ * namespaced Role cannot grant it; the pod create will say if it is missing). One that does not
+ * exist is a KubeError naming it and how to create it.
+ */
+async function namespaceExists(client: KubeClient, namespace: string, server: string): Promise<true | null> {
+  try {
+    await client.request(`get namespace ${namespace}`, () => client.core.readNamespace({ name: namespace }));
+    return true;
+  } catch (err) {
+    const e = classifyError(err);
+    if (e.kind === 'not-found') {
+      throw new KubeError(`Namespace "${namespace}" does not exist on ${server}. Create it (kubectl create namespace ${namespace}) or set \`namespace\` in the spec or the action's input.`, e);
+    }
+    if (e.kind === 'forbidden') return null;
+    throw new KubeError(preflightMessage(err, server), e, { cause: err });
+  }
 }
 
 /**

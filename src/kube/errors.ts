@@ -230,6 +230,19 @@ export function isRetriable(err: unknown): boolean {
   return classifyError(err).retriable;
 }
 
+/** What to check for a failed TLS handshake, by what failed (the error's code leads its message). */
+function tlsAdvice(message: string): string {
+  if (/^(ERR_SSL_WRONG_VERSION_NUMBER|EPROTO)\b|wrong version number/.test(message)) {
+    return 'What answers there does not speak TLS: check that the server URL is the API server\'s https:// address and port (not a plain-HTTP port, a proxy or a dashboard).';
+  }
+  if (/^CERT_HAS_EXPIRED\b/.test(message)) return "The server's certificate has expired (or the runner's clock is wrong): renew the API server's certificate.";
+  if (/^CERT_NOT_YET_VALID\b/.test(message)) return "The server's certificate is not valid yet: check the runner's clock and the certificate's dates.";
+  if (/^ERR_TLS_CERT_ALTNAME_INVALID\b/.test(message)) {
+    return "The server's certificate does not name the host of the server URL: use the address the certificate was issued for (kubectl config view --minify shows the kubeconfig's), or add it to the certificate's names.";
+  }
+  return "The server's certificate is not trusted: give the cluster's CA in certificate-authority-data (or the kubeconfig's certificate-authority-data) and check that the server URL matches the certificate.";
+}
+
 /**
  * A sentence for the user about a failed request: what failed, what the server said, what to do.
  * `what` names the request ("create pod x in namespace y"); `server` is the API server's URL.
@@ -261,7 +274,7 @@ export function describeError(err: unknown, what: string, server: string | null)
       }
       return `Could not ${what}: the cluster refused the request (400 BadRequest). ${e.message}`;
     case 'tls':
-      return `Could not ${what}: TLS handshake with the API server${at} failed (${e.message}). The server's certificate is not trusted: give the cluster's CA in certificate-authority-data (or the kubeconfig's certificate-authority-data) and check that the server URL matches the certificate.`;
+      return `Could not ${what}: TLS handshake with the API server${at} failed (${e.message.split('\n')[0]!.replace(/: [0-9A-F]{8,}:error:.*$/, '')}). ${tlsAdvice(e.message)}`;
     case 'network':
     case 'timeout':
       return `Could not ${what}: the API server${at} could not be reached (${e.message}). Check the server URL, that the cluster is running, and that the runner can reach it (firewall, VPN, private endpoint).`;

@@ -9,6 +9,7 @@ import type { AttemptOutcome, Decision, RunResult, RunState, RunView } from '../
 import { formatDuration } from '../common/duration.ts';
 import type { PendingStatus } from '../common/observed.ts';
 import type { DryRunChecks, DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
+import { secretVariants } from './escape.ts';
 
 /** At most one line about a waiting pod per attempt in this long; a later change is told then. */
 export const PENDING_LINE_GAP_MS = 10_000;
@@ -58,6 +59,29 @@ export interface LiveLogOptions {
   write: (line: string) => void;
   /** Longest container log line printed; longer ones are cut with a note. Default 8000. */
   maxLineLength?: number;
+  /**
+   * The credentials the runner masks (a list that may grow): a long line is cut before one that
+   * spans the cut, whose first part the runner would not recognise and so would show.
+   */
+  secrets?: readonly string[];
+}
+
+/**
+ * Where to cut `text` to at most `max` characters so that no string of `hidden` (the credentials
+ * and their encoded forms: `secretVariants`) is cut in two: `max`, or the start of one that spans it.
+ */
+export function cutBefore(text: string, max: number, hidden: readonly string[]): number {
+  let cut = max;
+  for (const secret of hidden) {
+    if (secret.length < 2) continue;
+    // Only an occurrence that starts before the cut and ends after it matters: it lies in here.
+    const from = Math.max(0, max - secret.length + 1);
+    const window = text.slice(from, max + secret.length - 1);
+    for (let at = window.indexOf(secret); at !== -1; at = window.indexOf(secret, at + 1)) {
+      if (from + at < max && from + at + secret.length > max) cut = Math.min(cut, from + at);
+    }
+  }
+  return cut;
 }
 
 /** Words for an attempt's outcome: "exit code 3", "OOMKilled: …", "evicted: …". */
@@ -81,6 +105,9 @@ const VERB: Record<AttemptOutcome['class'], string> = {
 export class LiveLogReporter implements Reporter {
   readonly #write: (line: string) => void;
   readonly #max: number;
+  readonly #secrets: readonly string[];
+  /** `secretVariants` of `#secrets`, computed again only when the list grew. */
+  #variants: { of: number; list: string[] } = { of: 0, list: [] };
   /** The run's last line, from its `done` decision; printed by runFinished, after the last task's own line. */
   #done: RunResult | null = null;
   /** Attempts whose pods wait to start, by `task#attempt`. */
@@ -95,6 +122,7 @@ export class LiveLogReporter implements Reporter {
   constructor(options: LiveLogOptions) {
     this.#write = options.write;
     this.#max = options.maxLineLength ?? 8000;
+    this.#secrets = options.secrets ?? [];
   }
 
   runStarted(info: RunInfo): void {
@@ -134,11 +162,16 @@ export class LiveLogReporter implements Reporter {
     this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
   }
 
+  #hidden(): string[] {
+    if (this.#variants.of !== this.#secrets.length) this.#variants = { of: this.#secrets.length, list: this.#secrets.flatMap(secretVariants) };
+    return this.#variants.list;
+  }
+
   logLine(line: LogLine): void {
     // A carriage return or escape sequence must not rewrite earlier lines of the step log.
     let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
     // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
-    if (text.length > this.#max) text = `${text.slice(0, this.#max)}… (line cut at ${this.#max} characters)`;
+    if (text.length > this.#max) text = `${text.slice(0, cutBefore(text, this.#max, this.#hidden()))}… (line cut at ${this.#max} characters)`;
     this.#write(`${label(line.task, line.attempt)} ${text}`);
   }
 

@@ -217,6 +217,8 @@ function unknownNameMessage(name: string, kind: ExpressionKind): string {
   if (lower === 'needs') hint = ' (task results are "tasks.<id>.result" and outputs "tasks.<id>.outputs.<name>")';
   else if (lower === 'matrix' && kind === 'condition') hint = ' (as on GitHub, a task\'s if: is decided before its matrix is expanded, so it cannot read matrix)';
   else if (lower === 'matrix') hint = ' (a matrix cannot be computed from itself)';
+  // A secret passed as a param would be written into the pod's spec, readable by whoever may read pods.
+  else if (lower === 'secrets') hint = ` (GitHub's "secrets" context is not evaluated in a spec: keep the secret in a Kubernetes Secret and read it with env: {NAME: {secret: <secret>, key: <key>}})`;
   else if (GITHUB_CONTEXTS.has(lower)) hint = ` (GitHub's "${lower}" context is not evaluated in a spec: pass the value in with the action's params input and read params.<name>)`;
   else hint = didYouMean(name, allowed);
   return `unknown name "${name}"; expected ${allowed.map((c) => `${c}.…`).join(', ')}, a function call or a literal${hint}`;

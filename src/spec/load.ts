@@ -1,9 +1,10 @@
 /** Reading a spec file from disk: the only I/O of src/spec. */
 import { constants } from 'node:fs';
-import { open, realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { open, readdir, realpath } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../common/errors.ts';
 import { parseSpec } from './parse.ts';
+import { closestMatch } from './suggest.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
 /** The spec file could not be read (missing, a directory, no permission, outside the root, too large). */
@@ -41,6 +42,18 @@ export async function readSpecFile(path: string, cwd: string = process.cwd(), op
   return (await readSpecBytes(path, cwd, options)).toString('utf8');
 }
 
+/** The names of the .yaml and .yml files in `dir`, sorted; none when it cannot be read. */
+async function yamlFilesIn(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => (e.isFile() || e.isSymbolicLink()) && /\.ya?ml$/i.test(e.name))
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
 /** The bytes of the spec at `path`, read under the rules of `readSpecFile`. */
 async function readSpecBytes(path: string, cwd: string, options: LoadOptions): Promise<Buffer> {
   const abs = resolve(cwd, path);
@@ -51,8 +64,19 @@ async function readSpecBytes(path: string, cwd: string, options: LoadOptions): P
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      // In a workflow the usual cause is a missing checkout step; from a terminal, a typo.
-      const hint = options.inWorkflow === false ? '' : ' Did you run actions/checkout before this step?';
+      // A typo in the name: the YAML files beside it, the closest first. Else, in a workflow, the
+      // usual cause is a missing checkout step.
+      // Only inside the root: the names of files elsewhere on the runner are none of the log's business.
+      const inside = root === null || !relative(resolve(root), dirname(abs)).split(sep).includes('..');
+      const beside = inside ? await yamlFilesIn(dirname(abs)) : [];
+      const close = closestMatch(basename(abs), beside);
+      const shown = close === null ? beside : [close, ...beside.filter((f) => f !== close)];
+      const hint =
+        beside.length > 0
+          ? ` ${close === null ? 'The' : `Did you mean '${join(dirname(path), close)}'? The`} YAML files in ${dirname(abs)}: ${shown.slice(0, 10).join(', ')}${shown.length > 10 ? ` and ${shown.length - 10} more` : ''}.`
+          : options.inWorkflow === false
+            ? ''
+            : ' Did you run actions/checkout before this step?';
       throw new SpecFileError(`DAG spec not found at '${path}' (resolved to ${abs}).${hint}`);
     }
     throw new SpecFileError(`cannot read DAG spec '${path}' (resolved to ${abs}): ${describeCode(code)}`);

@@ -11,7 +11,7 @@
  *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import * as z from 'zod';
 import { specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
@@ -23,8 +23,8 @@ import { ExpressionError, parseExpression, RUN_FIELDS, type ExprRefAt, type Pars
 import { ContextAccess } from '@actions/expressions/ast';
 import { expandMatrix, matrixKeys } from './matrix.ts';
 import { normalizeSpec } from './normalize.ts';
-import { checkPodFields } from './k8s/check.ts';
-import { kubeValueProblems } from './k8s/values.ts';
+import { checkPodFields, fieldNames } from './k8s/check.ts';
+import { kubeValueProblems, requestProblems } from './k8s/values.ts';
 import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
@@ -101,13 +101,9 @@ class Locator {
     let key: Node | null = null;
     let nearest: Node | null = isMap(node) || isSeq(node) || isScalar(node) ? (node as Node) : null;
     for (const seg of path) {
+      node = this.resolve(node);
       if (isMap(node)) {
-        let byKey = this.#index.get(node);
-        if (byKey === undefined) {
-          byKey = new Map(node.items.map((p) => [keyText(p.key), p as Pair]));
-          this.#index.set(node, byKey);
-        }
-        const pair = byKey.get(String(seg));
+        const pair = this.#pair(node, String(seg), 0);
         if (pair === undefined) return { value: null, key: null, nearest };
         key = pair.key as Node;
         nearest = key;
@@ -120,7 +116,36 @@ class Locator {
         return { value: null, key: null, nearest };
       }
     }
+    node = this.resolve(node);
     return { value: isMap(node) || isSeq(node) || isScalar(node) ? (node as Node) : null, key, nearest };
+  }
+
+  /** The node an alias (`*name`) stands for: a value shared through an anchor is written there. */
+  resolve(node: unknown): unknown {
+    return isAlias(node) ? (node.resolve(this.#doc) ?? node) : node;
+  }
+
+  /**
+   * The pair of `key` in `map`: its own, else the one a merge key (`<<: *base`, `<<: [*a, *b]`)
+   * brings in, as YAML merges them (the map's own keys first, then each source in order).
+   */
+  #pair(map: YAMLMap, key: string, depth: number): Pair | undefined {
+    let byKey = this.#index.get(map);
+    if (byKey === undefined) {
+      byKey = new Map(map.items.map((p) => [keyText(p.key), p as Pair]));
+      this.#index.set(map, byKey);
+    }
+    const own = byKey.get(key);
+    if (own !== undefined || depth > YAML_LIMITS.maxDepth) return own;
+    for (const p of map.items) {
+      if (!isMergeKey(p.key)) continue;
+      const from = this.resolve(p.value);
+      for (const source of isSeq(from) ? from.items.map((i) => this.resolve(i)) : [from]) {
+        const found = isMap(source) ? this.#pair(source, key, depth + 1) : undefined;
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
   }
 
   offsetPos(offset: number): { line: number; col: number } {
@@ -167,9 +192,23 @@ class Locator {
   /** The keys of the map at `path`, in file order, without duplicates. */
   mapKeys(path: SpecPath): string[] {
     const node = this.find(path).value;
-    if (!isMap(node)) return [];
-    return [...new Set(node.items.map((p) => keyText(p.key)))];
+    return isMap(node) ? [...new Set(this.#keys(node, 0))] : [];
   }
+
+  /** A map's keys in file order, a merge key (`<<: *base`) standing for the keys it brings in. */
+  #keys(map: YAMLMap, depth: number): string[] {
+    return map.items.flatMap((p) => {
+      if (!isMergeKey(p.key)) return [keyText(p.key)];
+      if (depth > YAML_LIMITS.maxDepth) return [];
+      const from = this.resolve(p.value);
+      return (isSeq(from) ? from.items.map((i) => this.resolve(i)) : [from]).flatMap((m) => (isMap(m) ? this.#keys(m, depth + 1) : []));
+    });
+  }
+}
+
+/** Whether a key is YAML's merge key `<<` (the parser gives it a symbol as its value). */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && (typeof key.value === 'symbol' || key.value === '<<');
 }
 
 function keyText(key: unknown): string {
@@ -328,7 +367,9 @@ function templatesAllowedAt(path: SpecPath): boolean {
   const [field] = rel;
   if (field === 'image') return rel.length === 1;
   if (field === 'command' || field === 'args' || field === 'env') return rel.length === 2;
-  return field === 'if' || field === 'strategy';
+  // `strategy.matrix` as one string is an expression; a matrix written out is data: its values
+  // reach {{ matrix.<key> }} as written, never rendered.
+  return field === 'if' || (field === 'strategy' && rel.length === 2 && rel[1] === 'matrix');
 }
 
 /**
@@ -340,9 +381,19 @@ function templatesAllowedAt(path: SpecPath): boolean {
  *  - `{{ }}` only where templates are rendered: anywhere else it would reach the pod as it is
  *    written, so a `nodeSelector` would select `{{ params.pool }}` literally.
  */
-function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issues: Issues): void {
+function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issues: Issues, depth = 0): void {
+  // An alias or a merge key puts the anchored value here too: checked as if written here (the
+  // same `env` map is fine under a task and not as a `nodeSelector`). yamlLimitProblem bounds
+  // what they expand to; the depth bounds an alias of a node that holds it.
+  if (depth > YAML_LIMITS.maxDepth * 2) return;
+  node = loc.resolve(node);
   if (isMap(node)) {
     for (const pair of node.items) {
+      if (isMergeKey(pair.key)) {
+        const from = loc.resolve(pair.value);
+        for (const source of isSeq(from) ? from.items : [from]) checkKeysAndTemplates(source, path, loc, issues, depth + 1);
+        continue;
+      }
       const key = pair.key as Node | null;
       if (!isScalar(key) || key.value === null || key.value === undefined || (typeof key.value === 'string' && key.value.trim() === '')) {
         const what = key === null || isScalar(key) ? 'an empty key' : isSeq(key) ? 'a list as a key' : 'a map as a key';
@@ -354,16 +405,23 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
       const named = path.length === 1 && (path[0] === 'params' || path[0] === 'tasks');
       if (k === '__proto__' && !named) issues.add(loc.nodePos(key), [...path, k], `key "__proto__" ${where(path)} ${reservedNameProblem(k)!.slice(`"${k}" `.length)}`);
       if (k.includes('{{') && !named && !templatesAllowedAt([...path, k])) issues.add(loc.nodePos(key), [...path, k], templateNotHere([...path, k], 'key'));
-      checkKeysAndTemplates(pair.value, [...path, k], loc, issues);
+      checkKeysAndTemplates(pair.value, [...path, k], loc, issues, depth + 1);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => checkKeysAndTemplates(item, [...path, i], loc, issues));
+    node.items.forEach((item, i) => checkKeysAndTemplates(item, [...path, i], loc, issues, depth + 1));
   } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('{{') && !templatesAllowedAt(path)) {
     issues.add(loc.stringPos(path, node.value.indexOf('{{')), path, templateNotHere(path, 'value'));
   }
 }
 
 function templateNotHere(path: SpecPath, what: 'key' | 'value'): string {
+  const rel = path[0] === 'tasks' ? path.slice(2) : [];
+  if (rel[0] === 'strategy' && rel[1] === 'matrix') {
+    return (
+      `${formatPath(path)}: a {{ }} template is not rendered in a matrix written out, so {{ matrix.<key> }} would read it as written; ` +
+      'to compute the matrix, write all of it as one expression, e.g. matrix: "{{ fromJSON(params.shards) }}", or move the template to where the matrix value is used (image, command, args, env)'
+    );
+  }
   return (
     `${formatPath(path)}: a {{ }} template is not rendered in this ${what}, so it would reach the pod as written; ` +
     'templates are rendered in image, command, args and env values only (for other fields, give the value itself, or set it per task)'
@@ -577,6 +635,8 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     }
     for (const [name] of Object.entries(isRecord(task) && isRecord(task.env) ? task.env : {})) checkEnvName(name, ['tasks', id, 'env', name], loc, issues);
     checkKubeFields(['tasks', id], task, loc, issues);
+    checkPodVolumes(id, isRecord(task) ? task : {}, defaults, loc, issues);
+    checkMergedRequests(id, isRecord(task) ? task : {}, defaults, loc, issues);
   }
   for (const [name] of Object.entries(isRecord(defaults.env) ? defaults.env : {})) checkEnvName(name, ['defaults', 'env', name], loc, issues);
   checkOwnMetadata(defaults.pod, ['defaults', 'pod'], loc, issues);
@@ -628,6 +688,106 @@ function checkKubeFields(base: SpecPath, fields: unknown, loc: Locator, issues: 
     else issues.add(loc.valuePos(path), path, `${formatPath(path)}: ${issue.detail}`);
   }
   checkOctalLookalikes(loc.find([...base, 'pod']).value, [...base, 'pod'], loc, issues);
+}
+
+/**
+ * Requests against limits as the task's container gets them: `defaults` and the task merge
+ * resource by resource, so a request of one and a limit of the other meet only here, and a
+ * default request a task's own limit makes right is no problem. One in `defaults` that no task
+ * overrides is reported once: the same words at the same place.
+ */
+function checkMergedRequests(id: string, task: Record<string, unknown>, defaults: Record<string, unknown>, loc: Locator, issues: Issues): void {
+  const merged = (kind: 'requests' | 'limits') => {
+    const values: Record<string, unknown> = {};
+    const from = new Map<string, SpecPath>();
+    for (const [fields, base] of [
+      [defaults, ['defaults', 'resources', kind]],
+      [task, ['tasks', id, 'resources', kind]],
+    ] as const) {
+      const map = isRecord(fields.resources) ? fields.resources[kind] : undefined;
+      if (!isRecord(map)) continue;
+      for (const [r, q] of Object.entries(map)) {
+        values[r] = q;
+        from.set(r, [...base, r]);
+      }
+    }
+    return { values, from };
+  };
+  const requests = merged('requests');
+  const limits = merged('limits');
+  for (const p of requestProblems(requests.values, limits.values)) {
+    const at = requests.from.get(p.resource)!;
+    const limit = limits.from.get(p.resource);
+    const across = limit !== undefined && limit[0] !== at[0] ? ` (task "${id}" gets its limit from ${formatPath(limit)})` : '';
+    issues.add(loc.valuePos(at), at, `${formatPath(at)}: ${p.message}${across}`);
+  }
+}
+
+/**
+ * What the API server checks across a pod's volumes and mounts, and would refuse the pod for when
+ * the run gets to this task (after the tasks before it ran): each volume has a name of its own and
+ * exactly one source, each mount names a volume of the pod and a path no other mount uses.
+ * `volumes` and `volumeMounts` are each the task's, else `defaults`' (a task's list replaces the
+ * default one), so a task may mount a volume of `defaults` or lose one its mounts need.
+ */
+function checkPodVolumes(id: string, task: Record<string, unknown>, defaults: Record<string, unknown>, loc: Locator, issues: Issues): void {
+  const from = (field: string): { list: unknown[]; base: SpecPath } | null => {
+    for (const [fields, base] of [
+      [task, ['tasks', id, 'pod', field]],
+      [defaults, ['defaults', 'pod', field]],
+    ] as const) {
+      const pod = fields.pod;
+      if (isRecord(pod) && pod[field] !== undefined) return Array.isArray(pod[field]) ? { list: pod[field], base } : null;
+    }
+    return { list: [], base: ['tasks', id, 'pod', field] };
+  };
+  const volumes = from('volumes');
+  const mounts = from('volumeMounts');
+  if (volumes === null || mounts === null) return; // the schema reported the shape
+  const fields = fieldNames('io.k8s.api.core.v1.Volume');
+  const sources = fields.filter((f) => f !== 'name');
+  const names = new Map<string, SpecPath>();
+  volumes.list.forEach((v, i) => {
+    if (!isRecord(v) || typeof v.name !== 'string') return;
+    const path = [...volumes.base, i];
+    const first = names.get(v.name);
+    if (first !== undefined) {
+      issues.add(loc.valuePos([...path, 'name']), [...path, 'name'], `${formatPath([...path, 'name'])}: volume name "${v.name}" is used twice (also at line ${loc.valuePos([...first, 'name']).line}); each volume of a pod needs a name of its own`);
+    } else {
+      names.set(v.name, path);
+    }
+    const given = Object.keys(v).filter((k) => sources.includes(k) && v[k] !== null);
+    // A misspelt source (`secrett:`) is reported as an unknown key, with the right spelling.
+    if (given.length !== 1 && Object.keys(v).every((k) => fields.includes(k))) {
+      issues.add(
+        loc.keyPos(path),
+        path,
+        `${formatPath(path)}: volume "${v.name}" has ${given.length === 0 ? 'no source' : `${given.length} sources (${given.join(', ')})`}; a Kubernetes Volume needs exactly one, such as emptyDir, configMap, secret or persistentVolumeClaim`,
+      );
+    }
+  });
+  const paths = new Map<string, number>();
+  mounts.list.forEach((m, i) => {
+    if (!isRecord(m)) return;
+    const path = [...mounts.base, i];
+    if (typeof m.name === 'string' && !names.has(m.name)) {
+      const whose = mounts.base[0] === volumes.base[0] ? 'the pod' : `task "${id}"'s pod, whose volumes are ${formatPath(volumes.base)}`;
+      const have = names.size === 0 ? 'it has no volumes' : `its volumes are ${[...names.keys()].map((n) => `"${n}"`).join(', ')}`;
+      issues.add(
+        loc.valuePos([...path, 'name']),
+        [...path, 'name'],
+        `${formatPath([...path, 'name'])}: volume mount "${m.name}" names no volume of ${whose}; ${have}. Add the volume under pod.volumes, or correct the name${didYouMean(m.name, [...names.keys()])}`,
+      );
+    }
+    if (typeof m.mountPath === 'string') {
+      const first = paths.get(m.mountPath);
+      if (first !== undefined) {
+        issues.add(loc.valuePos([...path, 'mountPath']), [...path, 'mountPath'], `${formatPath([...path, 'mountPath'])}: mount path "${m.mountPath}" is used twice (also by ${formatPath([...mounts.base, first])}); each mount of a container needs a path of its own`);
+      } else {
+        paths.set(m.mountPath, i);
+      }
+    }
+  });
 }
 
 /**

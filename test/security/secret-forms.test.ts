@@ -15,6 +15,7 @@ import { githubRunner, maskSecret, type Runner } from '../../src/action/github-r
 import { withoutUrlCredentials } from '../../src/common/url-credentials.ts';
 import { connect } from '../../src/kube/auth.ts';
 import { describeError } from '../../src/kube/errors.ts';
+import { LiveLogReporter } from '../../src/report/live-log.ts';
 import { runStep } from '../harness/action.ts';
 
 /** The values maskSecret registers for `value`. */
@@ -151,6 +152,28 @@ describe('credentials an exec plugin hands out', () => {
   });
 });
 
+describe('a token file the kubelet rotates (in-cluster)', () => {
+  it('is read again by client-node after a minute, and the new token is told to the listeners', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-sa-'));
+    await writeFile(path.join(dir, 'token'), 'first-projected-token-0123456789');
+    await writeFile(path.join(dir, 'ca.crt'), '');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const connection = await connect({}, { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '1' }, { serviceAccountDir: dir });
+      expect(connection.secrets).toContain('first-projected-token-0123456789');
+      const told: string[] = [];
+      connection.onNewSecret((s) => told.push(s));
+      await writeFile(path.join(dir, 'token'), 'second-projected-token-9876543210');
+      vi.setSystemTime(Date.now() + 61_000);
+      await connection.kubeConfig.applyToHTTPSOptions({ headers: {} });
+      expect(told).toContain('second-projected-token-9876543210');
+      expect(connection.secrets).toContain('second-projected-token-9876543210');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe("the runner seam's own messages", () => {
   it('carry no registered secret, whatever escaping the command needs (annotations, debug lines, the summary)', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-seam-'));
@@ -182,5 +205,20 @@ describe("the runner seam's own messages", () => {
       vi.unstubAllEnvs();
       process.exitCode = undefined;
     }
+  });
+});
+
+describe('a long log line cut for the step log', () => {
+  it('is cut before a credential that spans the cut, as written or base64-encoded (the runner would show its first part)', () => {
+    const token = 'SECRET-TOKEN-1234567890abcdef';
+    const lines: string[] = [];
+    const live = new LiveLogReporter({ write: (l) => lines.push(l), maxLineLength: 50, secrets: [token] });
+    const b64 = Buffer.from(token).toString('base64');
+    live.logLine({ task: 't', attempt: 1, time: null, text: `${'x'.repeat(40)}${token} after` });
+    live.logLine({ task: 't', attempt: 1, time: null, text: `${'y'.repeat(30)}${b64} after` });
+    live.logLine({ task: 't', attempt: 1, time: null, text: `${'z'.repeat(60)}` });
+    expect(lines[0]).toBe(`[t] ${'x'.repeat(40)}… (line cut at 50 characters)`);
+    expect(lines[1]).toBe(`[t] ${'y'.repeat(30)}… (line cut at 50 characters)`);
+    expect(lines[2]).toBe(`[t] ${'z'.repeat(50)}… (line cut at 50 characters)`);
   });
 });

@@ -96,10 +96,14 @@ describe('readSettings', () => {
     expect((error as Error).message.split('\n')).toEqual([
       `Invalid input 'concurrency': '!!!'. Expected a name with letters or digits, e.g. 'clickhouse-sync'.`,
       `Invalid input 'namespace': 'Data_Pipelines'. Expected a Kubernetes namespace name: lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit.`,
-      `Invalid input 'server': 'k8s:6443'. Expected the API server's URL, e.g. https://203.0.113.10:6443.`,
+      `Invalid input 'server': 'k8s:6443', which is not an https:// URL (write "https://k8s:6443"). Expected the API server's URL, e.g. https://203.0.113.10:6443.`,
       `Invalid input 'certificate-authority-data': expected the CA certificate in base64 (as a kubeconfig's certificate-authority-data holds it).`,
     ]);
     expect(readSettings(inputs({ dag: 'a.yaml', concurrency: 'Nightly DB', namespace: 'data-pipelines' }))).toMatchObject({ concurrency: 'Nightly DB', namespace: 'data-pipelines' });
+  });
+
+  it('refuses a plain http:// server (client-node would refuse it when connecting, in words about a credential plugin)', () => {
+    expect(() => readSettings(inputs({ dag: 'a.yaml', server: 'http://k8s:8080', token: 't' }))).toThrow(/^Invalid input 'server': 'http:\/\/k8s:8080', which is plain http:\/\/: the API server is reached over https:\/\/ only/);
   });
 
   it('names the missing half of server/token', () => {

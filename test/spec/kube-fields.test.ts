@@ -53,6 +53,7 @@ describe('the Kubernetes objects under pod:', () => {
         '  - {key: tier, operator: Equal, value: 1}',
         'affinity: {nodeAffinity: required}',
         'volumeMounts: [{name: data, mountPath: /data, readOnly: "true"}]',
+        'volumes: [{name: data, emptyDir: {}}]',
       ].join('\n'),
     );
     expect(issues).toEqual([

@@ -1,7 +1,7 @@
 /**
  * What the API server's validation of a pod refuses in the values a spec passes through (names
  * of Secrets, ConfigMaps, volumes and the service account, label and annotation keys, label
- * values, env keys, requests above limits), checked offline so that such a spec is refused at
+ * values, env keys, resource names; requests against limits: requestProblems), checked offline so that such a spec is refused at
  * file:line:col before any pod is created, not with a 422 when the task's turn comes.
  * The rules are those of k8s.io/apimachinery/pkg/util/validation and pkg/apis/core/validation.
  */
@@ -63,6 +63,42 @@ function quantityValue(q: unknown): number | null {
   return Number(m[1]) * (m[2] !== undefined ? 10 ** Number(m[2]) : SUFFIX[m[3] ?? '']!);
 }
 
+const STANDARD_RESOURCES = ['cpu', 'memory', 'ephemeral-storage'];
+
+/**
+ * Why a container's resource name is refused (pkg/apis/core/validation, validateContainerResourceName),
+ * or null: a standard one (cpu, memory, ephemeral-storage, hugepages-<size>), or an extended one
+ * with a domain (`nvidia.com/gpu`); `cpus` or `gpu` would be refused when the task's pod is created.
+ */
+export function resourceNameProblem(name: string): string | null {
+  if (STANDARD_RESOURCES.includes(name) || name.startsWith('hugepages-')) return null;
+  if (name.includes('/')) return null; // a qualified name; its syntax is checked with the label keys' rules
+  const close = STANDARD_RESOURCES.find((r) => r.startsWith(name) || name.startsWith(r) || (name.length > 2 && r.includes(name)));
+  return `it is neither a standard resource (cpu, memory, ephemeral-storage, hugepages-<size>) nor an extended resource named with its domain (e.g. nvidia.com/gpu)${close === undefined ? '' : `; did you mean "${close}"?`}`;
+}
+
+/**
+ * What the API server refuses in a container's requests against its limits: a request above its
+ * limit, and for a resource that cannot be overcommitted (an extended resource such as
+ * nvidia.com/gpu, hugepages) a request without a limit or not equal to it.
+ */
+export function requestProblems(requests: Record<string, unknown>, limits: Record<string, unknown>): { resource: string; message: string }[] {
+  const out: { resource: string; message: string }[] = [];
+  for (const [r, request] of Object.entries(requests)) {
+    const req = quantityValue(request);
+    const lim = quantityValue(limits[r]);
+    const overcommit = !r.startsWith('hugepages-') && (!r.includes('/') || r.includes('kubernetes.io/'));
+    if (!overcommit && limits[r] === undefined) {
+      out.push({ resource: r, message: `the ${r} request ${String(request)} has no limit; ${r} cannot be overcommitted, so its limit must be set, equal to the request (or give only the limit)` });
+    } else if (!overcommit && req !== null && lim !== null && req !== lim) {
+      out.push({ resource: r, message: `the ${r} request ${String(request)} is not its limit ${String(limits[r])}; ${r} cannot be overcommitted, so its request must equal its limit (or give only the limit)` });
+    } else if (req !== null && lim !== null && req > lim) {
+      out.push({ resource: r, message: `the ${r} request ${String(request)} is more than its limit ${String(limits[r])}; a request must be at most the limit` });
+    }
+  }
+  return out;
+}
+
 /** Every problem of the Kubernetes values written in one task (or `defaults`), by path inside it. */
 export function kubeValueProblems(fields: unknown): ValueProblem[] {
   if (!isRecord(fields)) return [];
@@ -93,19 +129,11 @@ export function kubeValueProblems(fields: unknown): ValueProblem[] {
     for (const [kind, map] of [['requests', requests], ['limits', limits]] as const) {
       if (!isRecord(map)) continue;
       for (const r of Object.keys(map)) {
-        const p = qualifiedNameProblem(r);
+        const p = qualifiedNameProblem(r) ?? resourceNameProblem(r);
         if (p !== null) out.push({ path: ['resources', kind, r], at: 'key', message: `resource name "${r}" is not valid: ${p}` });
       }
     }
-    if (isRecord(requests) && isRecord(limits)) {
-      for (const [r, limit] of Object.entries(limits)) {
-        const req = quantityValue(requests[r]);
-        const lim = quantityValue(limit);
-        if (req !== null && lim !== null && req > lim) {
-          out.push({ path: ['resources', 'requests', r], at: 'value', message: `the ${r} request ${String(requests[r])} is more than its limit ${String(limit)}; a request must be at most the limit` });
-        }
-      }
-    }
+    // Requests against limits: per task, once `defaults` is merged in (parse.ts, checkMergedRequests).
   }
   const pod = fields.pod;
   if (!isRecord(pod)) return out;
