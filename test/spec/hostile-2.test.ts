@@ -151,3 +151,63 @@ describe("GitHub's secrets context in a template", () => {
     expect(found[0]).not.toContain('params input');
   });
 });
+
+describe('the rules the API server checks inside tolerations and selector requirements', () => {
+  const pod = (body: string) => `version: 1\nname: x\ntasks:\n  first: {image: busybox}\n  a:\n    image: busybox\n    needs: [first]\n    pod:\n${body}`;
+  it('tolerations: a value with Exists, no key without Exists, tolerationSeconds without NoExecute', () => {
+    const text = pod('      tolerations:\n        - {key: gpu, operator: Exists, value: "true"}\n        - {operator: Equal, value: x}\n        - {key: k, operator: Exists, effect: NoSchedule, tolerationSeconds: 60}\n');
+    expect(messages(text)).toEqual([
+      '10:47 tasks.a.pod.tolerations[0].value: a toleration with operator Exists takes no value (it tolerates every value of the key); remove value "true", or use operator Equal',
+      '11:22 tasks.a.pod.tolerations[1].operator: a toleration without a key must have operator Exists (it then tolerates every taint); give the key of the taint, or operator: Exists',
+      '12:58 tasks.a.pod.tolerations[2].tolerationSeconds: tolerationSeconds goes with effect NoExecute (how long the pod stays once such a taint appears); found effect "NoSchedule"',
+    ]);
+  });
+
+  it('node affinity: In without values, Exists with values, Gt with a value that is no number, a required affinity without terms', () => {
+    const text = pod(
+      [
+        '      affinity:',
+        '        nodeAffinity:',
+        '          requiredDuringSchedulingIgnoredDuringExecution:',
+        '            nodeSelectorTerms:',
+        '              - matchExpressions:',
+        '                  - {key: zone, operator: In, values: []}',
+        '                  - {key: gpu, operator: Exists, values: ["a"]}',
+        '                  - {key: cores, operator: Gt, values: ["many"]}',
+        '',
+      ].join('\n'),
+    );
+    expect(messages(text)).toEqual([
+      '14:43 tasks.a.pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator: operator In needs at least one value in values',
+      '15:58 tasks.a.pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[1].values: operator Exists takes no values; remove them, or use operator In',
+      '16:56 tasks.a.pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[2].values: operator Gt needs exactly one value, a whole number written as a string (e.g. ["4"])',
+    ]);
+    expect(messages(pod('      affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: []}}}\n'))).toEqual([
+      '9:82 tasks.a.pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: a required node affinity needs at least one term in nodeSelectorTerms (a node matching any term qualifies)',
+    ]);
+  });
+
+  it('pod anti-affinity: a label selector requirement', () => {
+    const text = pod('      affinity:\n        podAntiAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            - topologyKey: kubernetes.io/hostname\n              labelSelector: {matchExpressions: [{key: app, operator: NotIn}]}\n');
+    expect(messages(text)).toEqual([
+      '13:71 tasks.a.pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].operator: operator NotIn needs at least one value in values',
+    ]);
+  });
+
+  it('takes what the API server takes', () => {
+    const text = pod(
+      [
+        '      tolerations:',
+        '        - {operator: Exists}',
+        '        - {key: gpu, operator: Equal, value: "true", effect: NoExecute, tolerationSeconds: 30}',
+        '        - {key: k, value: v}',
+        '      affinity:',
+        '        nodeAffinity:',
+        '          requiredDuringSchedulingIgnoredDuringExecution:',
+        '            nodeSelectorTerms: [{matchExpressions: [{key: cores, operator: Gt, values: ["4"]}, {key: gpu, operator: DoesNotExist}]}]',
+        '',
+      ].join('\n'),
+    );
+    expect(messages(text)).toEqual([]);
+  });
+});

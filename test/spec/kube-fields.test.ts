@@ -49,7 +49,7 @@ describe('the Kubernetes objects under pod:', () => {
     const issues = podIssues(
       [
         'tolerations:',
-        '  - {key: gpu, operator: Exists, effect: NoSchedule, tolerationSeconds: "60"}',
+        '  - {key: gpu, operator: Exists, effect: NoExecute, tolerationSeconds: "60"}',
         '  - {key: tier, operator: Equal, value: 1}',
         'affinity: {nodeAffinity: required}',
         'volumeMounts: [{name: data, mountPath: /data, readOnly: "true"}]',
@@ -57,7 +57,7 @@ describe('the Kubernetes objects under pod:', () => {
       ].join('\n'),
     );
     expect(issues).toEqual([
-      '8:79 tasks.a.pod.tolerations[0].tolerationSeconds | tasks.a.pod.tolerations[0].tolerationSeconds: expected a whole number, found "60" (write it without quotes: 60)',
+      '8:78 tasks.a.pod.tolerations[0].tolerationSeconds | tasks.a.pod.tolerations[0].tolerationSeconds: expected a whole number, found "60" (write it without quotes: 60)',
       '9:47 tasks.a.pod.tolerations[1].value | tasks.a.pod.tolerations[1].value: expected a string, found 1 (quote it: "1")',
       '10:32 tasks.a.pod.affinity.nodeAffinity | tasks.a.pod.affinity.nodeAffinity: expected a map (a Kubernetes NodeAffinity), found "required"',
       '11:63 tasks.a.pod.volumeMounts[0].readOnly | tasks.a.pod.volumeMounts[0].readOnly: expected true or false, found "true" (write it without quotes: true)',

@@ -152,6 +152,7 @@ export function kubeValueProblems(fields: unknown): ValueProblem[] {
       }
     }
   }
+  out.push(...podRuleProblems(pod));
   if (Array.isArray(pod.volumes)) {
     pod.volumes.forEach((v: unknown, i) => {
       if (!isRecord(v)) return;
@@ -160,6 +161,93 @@ export function kubeValueProblems(fields: unknown): ValueProblem[] {
       if (isRecord(v.configMap)) name(['pod', 'volumes', i, 'configMap', 'name'], v.configMap.name, 'ConfigMap name');
       if (isRecord(v.persistentVolumeClaim)) name(['pod', 'volumes', i, 'persistentVolumeClaim', 'claimName'], v.persistentVolumeClaim.claimName, 'claim name');
     });
+  }
+  return out;
+}
+
+/**
+ * The rules the API server checks inside tolerations and selector requirements (pkg/apis/core/
+ * validation: validateTolerations, validateNodeSelectorRequirement; apimachinery's
+ * ValidateLabelSelectorRequirement), which the schema cannot say: what `operator` asks of `values`
+ * and `value`, that `tolerationSeconds` goes with `effect: NoExecute`, that a required node
+ * affinity has a term. Paths are inside the task (`['pod', 'tolerations', 0, 'value']`).
+ */
+function podRuleProblems(pod: Record<string, unknown>): ValueProblem[] {
+  const out: ValueProblem[] = [];
+  if (Array.isArray(pod.tolerations)) {
+    pod.tolerations.forEach((t: unknown, i) => {
+      if (!isRecord(t)) return;
+      const at = ['pod', 'tolerations', i];
+      const operator = t.operator ?? 'Equal';
+      if (operator === 'Exists' && typeof t.value === 'string' && t.value !== '') {
+        out.push({ path: [...at, 'value'], at: 'value', message: `a toleration with operator Exists takes no value (it tolerates every value of the key); remove value "${t.value}", or use operator Equal` });
+      }
+      if ((t.key === undefined || t.key === '') && operator !== 'Exists') {
+        out.push({ path: [...at, 'operator'], at: t.operator === undefined ? 'key' : 'value', message: 'a toleration without a key must have operator Exists (it then tolerates every taint); give the key of the taint, or operator: Exists' });
+      }
+      if (t.tolerationSeconds !== undefined && t.tolerationSeconds !== null && t.effect !== 'NoExecute') {
+        out.push({ path: [...at, 'tolerationSeconds'], at: 'key', message: `tolerationSeconds goes with effect NoExecute (how long the pod stays once such a taint appears); found effect ${t.effect === undefined ? 'unset' : JSON.stringify(t.effect)}` });
+      }
+    });
+  }
+  const affinity = pod.affinity;
+  if (!isRecord(affinity)) return out;
+  const requirement = (r: unknown, at: (string | number)[], node: boolean) => {
+    if (!isRecord(r) || typeof r.operator !== 'string') return;
+    const values = Array.isArray(r.values) ? r.values : [];
+    const op = r.operator;
+    if ((op === 'In' || op === 'NotIn') && values.length === 0) {
+      out.push({ path: [...at, 'operator'], at: 'value', message: `operator ${op} needs at least one value in values` });
+    } else if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0) {
+      out.push({ path: [...at, 'values'], at: 'value', message: `operator ${op} takes no values; remove them, or use operator In` });
+    } else if (node && (op === 'Gt' || op === 'Lt') && (values.length !== 1 || !/^-?\d+$/.test(String(values[0])))) {
+      out.push({ path: [...at, 'values'], at: 'value', message: `operator ${op} needs exactly one value, a whole number written as a string (e.g. ["4"])` });
+    }
+  };
+  const requirements = (list: unknown, at: (string | number)[], node: boolean) => {
+    if (Array.isArray(list)) list.forEach((r: unknown, i) => requirement(r, [...at, i], node));
+  };
+  const nodeTerm = (term: unknown, at: (string | number)[]) => {
+    if (!isRecord(term)) return;
+    requirements(term.matchExpressions, [...at, 'matchExpressions'], true);
+    requirements(term.matchFields, [...at, 'matchFields'], true);
+  };
+  const nodeAffinity = affinity.nodeAffinity;
+  if (isRecord(nodeAffinity)) {
+    const required = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+    const at = ['pod', 'affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution'];
+    if (isRecord(required)) {
+      if (!Array.isArray(required.nodeSelectorTerms) || required.nodeSelectorTerms.length === 0) {
+        out.push({ path: [...at, 'nodeSelectorTerms'], at: 'key', message: 'a required node affinity needs at least one term in nodeSelectorTerms (a node matching any term qualifies)' });
+      } else {
+        required.nodeSelectorTerms.forEach((term: unknown, i) => nodeTerm(term, [...at, 'nodeSelectorTerms', i]));
+      }
+    }
+    if (Array.isArray(nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution)) {
+      nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.forEach((p: unknown, i) => {
+        if (isRecord(p)) nodeTerm(p.preference, ['pod', 'affinity', 'nodeAffinity', 'preferredDuringSchedulingIgnoredDuringExecution', i, 'preference']);
+      });
+    }
+  }
+  const podTerm = (term: unknown, at: (string | number)[]) => {
+    if (!isRecord(term)) return;
+    for (const selector of ['labelSelector', 'namespaceSelector'] as const) {
+      const sel = term[selector];
+      if (isRecord(sel)) requirements(sel.matchExpressions, [...at, selector, 'matchExpressions'], false);
+    }
+  };
+  for (const kind of ['podAffinity', 'podAntiAffinity'] as const) {
+    const a = affinity[kind];
+    if (!isRecord(a)) continue;
+    const base = ['pod', 'affinity', kind];
+    const required = a.requiredDuringSchedulingIgnoredDuringExecution;
+    if (Array.isArray(required)) required.forEach((term: unknown, i) => podTerm(term, [...base, 'requiredDuringSchedulingIgnoredDuringExecution', i]));
+    const preferred = a.preferredDuringSchedulingIgnoredDuringExecution;
+    if (Array.isArray(preferred)) {
+      preferred.forEach((p: unknown, i) => {
+        if (isRecord(p)) podTerm(p.podAffinityTerm, [...base, 'preferredDuringSchedulingIgnoredDuringExecution', i, 'podAffinityTerm']);
+      });
+    }
   }
   return out;
 }
