@@ -2323,8 +2323,10 @@ class AttemptPod {
     #hash = null;
     /** The pod as sent (with its proof), for comparing with a pod found under its name. */
     #sent = null;
-    /** The uid of the pod whose proof was checked: later events of that pod need no new check. */
+    /** The uid of the pod whose proof was checked (or that our create made): later events of that pod need no new check. */
     #verifiedUid = null;
+    /** The watch has shown the pod of `#verifiedUid`: a pod of another uid under the name now is a replacement, no longer an older one. */
+    #oursSeen = false;
     /** The pod was not known to be ours when adopted (its create's answer was lost): read it whole before trusting it. */
     #readWhole = false;
     /** The pod under our name failed its proof: it is not ours, and nothing is done to it. */
@@ -2368,7 +2370,10 @@ class AttemptPod {
         this.#hash = (0,pod_proof/* podHash */.e4)(manifest);
         for (let round = 1;; round++) {
             try {
-                await api.create(namespace, manifest);
+                const made = (await api.create(namespace, manifest));
+                // Its uid tells it from a pod of that name the watch may still show from before it
+                // (an earlier process's, deleted just before this create): that one's end is not its end.
+                this.#verifiedUid = made?.metadata?.uid ?? null;
                 return { ok: true, adopted: false };
             }
             catch (err) {
@@ -2438,8 +2443,12 @@ class AttemptPod {
      */
     async vet(pod) {
         const uid = pod.metadata?.uid;
-        if (uid !== undefined && uid === this.#verifiedUid)
+        if (uid !== undefined && uid === this.#verifiedUid) {
+            this.#oursSeen = true;
             return null;
+        }
+        if (this.#older(uid))
+            return 'older';
         if (uid !== undefined && this.#verifiedUid !== null && !this.#readWhole)
             return this.#replaced(pod);
         if (this.#readWhole) {
@@ -2519,10 +2528,25 @@ class AttemptPod {
             return (0,errors/* classifyError */.fe)(err).kind === 'not-found' ? 'absent' : 'unknown';
         }
     }
-    /** The watch saw the pod deleted (or it will never exist): its log can no longer be read. */
-    markGone() {
+    /**
+     * A pod of this name from before this attempt's own (known by its uid, not yet shown by the
+     * watch, whose events come in order): an earlier process's pod deleted just before our create.
+     * Nothing of it is this attempt's, and it ends nothing.
+     */
+    #older(uid) {
+        return uid !== undefined && this.#verifiedUid !== null && !this.#oursSeen && !this.#readWhole && uid !== this.#verifiedUid;
+    }
+    /**
+     * The watch saw the pod of this name deleted (`uid`), or it will never exist (no uid): its log
+     * can no longer be read. False, and nothing changes, when the pod deleted is another than this
+     * attempt's (one from before it, or one created after it under its name).
+     */
+    markGone(uid) {
+        if (uid !== undefined && this.#verifiedUid !== null && !this.#readWhole && uid !== this.#verifiedUid)
+            return false;
         this.#gone = true;
         this.#follower?.gone();
+        return true;
     }
     /** Starts following the log (once the container started). Idempotent. */
     followLog() {
@@ -3140,7 +3164,9 @@ class Engine {
         if (!live)
             return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
         if (e.type === 'DELETED') {
-            live.pod.markGone();
+            // The end of another pod of that name (one from before the attempt's own): not its end.
+            if (!live.pod.markGone(e.pod.metadata?.uid))
+                return;
             // Nothing more can happen to a finished attempt whose pod is gone: forget it, so a run
             // holds what runs (and the tails of failures), not every attempt it ever made.
             if (live.finished)
@@ -3157,6 +3183,9 @@ class Engine {
         if (live.pod.foreign)
             return;
         const refused = await live.pod.vet(pod);
+        // A pod of that name from before the attempt's own (an earlier process's, deleted since): wait for ours.
+        if (refused === 'older')
+            return;
         if (refused !== null) {
             await this.#endAttempt(live, refused);
             return;
@@ -4173,7 +4202,14 @@ function classifyPod(pod, ctx) {
     const running = main?.state?.running !== undefined;
     if (!running && (status.phase === 'Pending' || status.phase === undefined) && pending >= ctx.startTimeoutMs) {
         const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
-        const why = sched?.message ?? waiting?.message ?? waiting?.reason ?? 'the pod stayed Pending';
+        // The task's container only says it waits for the others ("PodInitializing", "ContainerCreating"):
+        // a container a webhook added that cannot start (its image cannot be pulled) is the why.
+        const stuck = waiting?.message ? undefined : blockingOther(pod);
+        const why = sched?.message ??
+            (stuck ? `container "${stuck.name}" (added by an admission webhook: the spec has no other containers) is waiting: ${stuck.state.waiting.reason}${stuck.state.waiting.message ? `: ${stuck.state.waiting.message}` : ''}` : null) ??
+            waiting?.message ??
+            waiting?.reason ??
+            'the pod stayed Pending';
         return outcome({
             class: 'timeout',
             reason: sched?.reason ?? waiting?.reason ?? 'StartTimeout',
@@ -4198,6 +4234,13 @@ function recheckAt(pod, ctx) {
     if (waiting?.reason && (IMAGE_PULL_REASONS.has(waiting.reason) || transientConfigError(waiting)))
         at.push(ctx.createdAt + ctx.imagePullGraceMs);
     return Math.min(...at);
+}
+/** Waiting reasons that say only that a container waits its turn, not why it cannot start. */
+const WAITING_ITS_TURN = new Set(['PodInitializing', 'ContainerCreating']);
+/** Another container of the pod (an init container or sidecar a webhook added) waiting for a reason of its own. */
+function blockingOther(pod) {
+    const all = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    return all.find((c) => c.name !== _pod_js__WEBPACK_IMPORTED_MODULE_0__/* .CONTAINER */ .MR && c.state?.waiting?.reason !== undefined && !WAITING_ITS_TURN.has(c.state.waiting.reason));
 }
 /** Whether the task's container has terminated (its log is complete once read to the end). */
 function containerTerminated(pod) {
@@ -5189,10 +5232,38 @@ function sendAsRendered(pod) {
             context.setBody(JSON.stringify(pod));
             return new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context));
         },
-        post: DROP_SUCCESS_BODY.post,
+        post: KEEP_UID_ONLY.post,
     };
     return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
+/**
+ * A created pod's answer read as bytes and dropped but for the pod's uid (found in its first
+ * kilobytes: the API server writes `metadata` first, `uid` after the name and namespace), which
+ * the caller gets as `{ metadata: { uid } }`: it tells the pod it created from any other pod of
+ * that name the watch shows (src/kube/pod-runner.ts).
+ */
+const KEEP_UID_ONLY = {
+    post: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK((async () => {
+        if (context.httpStatusCode < 200 || context.httpStatusCode > 299)
+            return context;
+        const reader = context.body.stream()?.getReader();
+        let head = '';
+        const decoder = new TextDecoder();
+        if (reader) {
+            for (;;) {
+                const { done, value } = await reader.read();
+                if (done)
+                    break;
+                if (head.length < 8192 && value)
+                    head += decoder.decode(value, { stream: true });
+            }
+        }
+        const uid = /"uid":"([^"]+)"/.exec(head)?.[1];
+        const text = uid === undefined ? '{}' : JSON.stringify({ metadata: { uid } });
+        context.body = { text: async () => text, binary: async () => Buffer.from(text), stream: () => null };
+        return context;
+    })()),
+};
 /** What client-node serializes in place of the pod `sendAsRendered` sends (it must not be null). */
 const PLACEHOLDER = {};
 /**

@@ -470,7 +470,8 @@ class Engine {
     const live = this.#live.get(name);
     if (!live) return; // a pod of this run we did not start in this process: adopted on 409 if ever needed
     if (e.type === 'DELETED') {
-      live.pod.markGone();
+      // The end of another pod of that name (one from before the attempt's own): not its end.
+      if (!live.pod.markGone(e.pod.metadata?.uid)) return;
       // Nothing more can happen to a finished attempt whose pod is gone: forget it, so a run
       // holds what runs (and the tails of failures), not every attempt it ever made.
       if (live.finished) this.#live.delete(name);
@@ -485,6 +486,8 @@ class Engine {
     // A pod under the attempt's name that is not this run's: nothing of it is used or touched.
     if (live.pod.foreign) return;
     const refused = await live.pod.vet(pod);
+    // A pod of that name from before the attempt's own (an earlier process's, deleted since): wait for ours.
+    if (refused === 'older') return;
     if (refused !== null) {
       await this.#endAttempt(live, refused);
       return;

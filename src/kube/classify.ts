@@ -262,7 +262,15 @@ export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | 
   const running = main?.state?.running !== undefined;
   if (!running && (status.phase === 'Pending' || status.phase === undefined) && pending >= ctx.startTimeoutMs) {
     const sched = (status.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
-    const why = sched?.message ?? waiting?.message ?? waiting?.reason ?? 'the pod stayed Pending';
+    // The task's container only says it waits for the others ("PodInitializing", "ContainerCreating"):
+    // a container a webhook added that cannot start (its image cannot be pulled) is the why.
+    const stuck = waiting?.message ? undefined : blockingOther(pod);
+    const why =
+      sched?.message ??
+      (stuck ? `container "${stuck.name}" (added by an admission webhook: the spec has no other containers) is waiting: ${stuck.state!.waiting!.reason}${stuck.state!.waiting!.message ? `: ${stuck.state!.waiting!.message}` : ''}` : null) ??
+      waiting?.message ??
+      waiting?.reason ??
+      'the pod stayed Pending';
     return outcome(
       {
         class: 'timeout',
@@ -288,6 +296,15 @@ export function recheckAt(pod: V1Pod, ctx: Omit<ClassifyContext, 'now' | 'delete
   const waiting = main?.state?.waiting;
   if (waiting?.reason && (IMAGE_PULL_REASONS.has(waiting.reason) || transientConfigError(waiting))) at.push(ctx.createdAt + ctx.imagePullGraceMs);
   return Math.min(...at);
+}
+
+/** Waiting reasons that say only that a container waits its turn, not why it cannot start. */
+const WAITING_ITS_TURN = new Set(['PodInitializing', 'ContainerCreating']);
+
+/** Another container of the pod (an init container or sidecar a webhook added) waiting for a reason of its own. */
+function blockingOther(pod: V1Pod): V1ContainerStatus | undefined {
+  const all = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  return all.find((c) => c.name !== CONTAINER && c.state?.waiting?.reason !== undefined && !WAITING_ITS_TURN.has(c.state.waiting.reason));
 }
 
 /** Whether the task's container has terminated (its log is complete once read to the end). */

@@ -50,10 +50,39 @@ function sendAsRendered(pod: V1Pod): ConfigurationOptions {
       context.setBody(JSON.stringify(pod));
       return new Observable(Promise.resolve(context));
     },
-    post: DROP_SUCCESS_BODY.post,
+    post: KEEP_UID_ONLY.post,
   };
   return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
+
+/**
+ * A created pod's answer read as bytes and dropped but for the pod's uid (found in its first
+ * kilobytes: the API server writes `metadata` first, `uid` after the name and namespace), which
+ * the caller gets as `{ metadata: { uid } }`: it tells the pod it created from any other pod of
+ * that name the watch shows (src/kube/pod-runner.ts).
+ */
+const KEEP_UID_ONLY = {
+  post: (context: ResponseContext): Observable<ResponseContext> =>
+    new Observable(
+      (async () => {
+        if (context.httpStatusCode < 200 || context.httpStatusCode > 299) return context;
+        const reader = context.body.stream()?.getReader();
+        let head = '';
+        const decoder = new TextDecoder();
+        if (reader) {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            if (head.length < 8192 && value) head += decoder.decode(value as Uint8Array, { stream: true });
+          }
+        }
+        const uid = /"uid":"([^"]+)"/.exec(head)?.[1];
+        const text = uid === undefined ? '{}' : JSON.stringify({ metadata: { uid } });
+        context.body = { text: async () => text, binary: async () => Buffer.from(text), stream: () => null };
+        return context;
+      })(),
+    ),
+};
 
 /** What client-node serializes in place of the pod `sendAsRendered` sends (it must not be null). */
 const PLACEHOLDER: V1Pod = {};
@@ -99,8 +128,9 @@ export interface PodApi {
   readonly server: string;
   /**
    * Creates the pod; `dryRun` only asks whether the cluster would accept it. Not retried after a
-   * network error unless safe (see the engine). What it resolves to is not read: the watch tells
-   * what became of the pod (the real one drops the created pod the server sends back).
+   * network error unless safe (see the engine). Of what it resolves to only the created pod's
+   * `metadata.uid` is read: the watch tells what became of the pod (the real one drops the rest of
+   * the created pod the server sends back).
    */
   create(namespace: string, pod: V1Pod, options?: { dryRun?: boolean }): Promise<unknown>;
   read(namespace: string, name: string): Promise<V1Pod>;

@@ -89,8 +89,10 @@ export class AttemptPod {
   #hash: string | null = null;
   /** The pod as sent (with its proof), for comparing with a pod found under its name. */
   #sent: V1Pod | null = null;
-  /** The uid of the pod whose proof was checked: later events of that pod need no new check. */
+  /** The uid of the pod whose proof was checked (or that our create made): later events of that pod need no new check. */
   #verifiedUid: string | null = null;
+  /** The watch has shown the pod of `#verifiedUid`: a pod of another uid under the name now is a replacement, no longer an older one. */
+  #oursSeen = false;
   /** The pod was not known to be ours when adopted (its create's answer was lost): read it whole before trusting it. */
   #readWhole = false;
   /** The pod under our name failed its proof: it is not ours, and nothing is done to it. */
@@ -140,7 +142,10 @@ export class AttemptPod {
     this.#hash = podHash(manifest);
     for (let round = 1; ; round++) {
       try {
-        await api.create(namespace, manifest);
+        const made = (await api.create(namespace, manifest)) as V1Pod | undefined;
+        // Its uid tells it from a pod of that name the watch may still show from before it
+        // (an earlier process's, deleted just before this create): that one's end is not its end.
+        this.#verifiedUid = made?.metadata?.uid ?? null;
         return { ok: true, adopted: false };
       } catch (err) {
         const e = classifyError(err);
@@ -205,9 +210,13 @@ export class AttemptPod {
    * (checked once per pod uid), else the attempt's configuration failure (the pod is then `foreign`:
    * not followed, not deleted). A pod adopted without being seen whole is read whole first.
    */
-  async vet(pod: V1Pod): Promise<AttemptOutcome | null> {
+  async vet(pod: V1Pod): Promise<AttemptOutcome | null | 'older'> {
     const uid = pod.metadata?.uid;
-    if (uid !== undefined && uid === this.#verifiedUid) return null;
+    if (uid !== undefined && uid === this.#verifiedUid) {
+      this.#oursSeen = true;
+      return null;
+    }
+    if (this.#older(uid)) return 'older';
     if (uid !== undefined && this.#verifiedUid !== null && !this.#readWhole) return this.#replaced(pod);
     if (this.#readWhole) {
       let seen: V1Pod;
@@ -287,10 +296,25 @@ export class AttemptPod {
     }
   }
 
-  /** The watch saw the pod deleted (or it will never exist): its log can no longer be read. */
-  markGone(): void {
+  /**
+   * A pod of this name from before this attempt's own (known by its uid, not yet shown by the
+   * watch, whose events come in order): an earlier process's pod deleted just before our create.
+   * Nothing of it is this attempt's, and it ends nothing.
+   */
+  #older(uid: string | undefined): boolean {
+    return uid !== undefined && this.#verifiedUid !== null && !this.#oursSeen && !this.#readWhole && uid !== this.#verifiedUid;
+  }
+
+  /**
+   * The watch saw the pod of this name deleted (`uid`), or it will never exist (no uid): its log
+   * can no longer be read. False, and nothing changes, when the pod deleted is another than this
+   * attempt's (one from before it, or one created after it under its name).
+   */
+  markGone(uid?: string): boolean {
+    if (uid !== undefined && this.#verifiedUid !== null && !this.#readWhole && uid !== this.#verifiedUid) return false;
     this.#gone = true;
     this.#follower?.gone();
+    return true;
   }
 
   /** Starts following the log (once the container started). Idempotent. */

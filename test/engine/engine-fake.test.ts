@@ -609,3 +609,62 @@ tasks:
   const exitAt = fake.calls.indexOf(`create ${second}`);
   expect(exitAt).toBeGreaterThan(0);
 });
+
+test('a cancel while a retry waits for the attempt before it to stop ends the run at once, creating nothing more', async () => {
+  const s = spec(`version: 1
+name: fake-overlap-cancel
+tasks:
+  only: {image: busybox, retries: {limit: 0, delay: 1ms, infrastructure: 1}}
+`);
+  const first = name('only', 1, s);
+  const fake = new FakePods((pod, f) => f.start(pod.metadata?.name ?? ''));
+  fake.delete = async () => {};
+  fake.deleteCollection = async () => {};
+  const debug: string[] = [];
+  const controller = new AbortController();
+  const done = go(fake, s, { debug: (l) => debug.push(l), signal: controller.signal });
+  await until(() => fake.calls.includes(`log ${first} follow`), 'attempt 1 running');
+  fake.setStatus(first, { ...fake.get(first)!.status, conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' }] });
+  await until(() => debug.some((l) => l.includes(`waits for pod ${first}`)), 'attempt 2 held');
+  controller.abort();
+  const { state } = await done;
+  expect(attempts(state, 'only')).toEqual(['infrastructure:EvictionByEvictionAPI', 'cancelled:Cancelled']);
+  expect(state.result).toBe('cancelled');
+  expect(fake.calls.filter((c) => c.startsWith('create '))).toEqual([`create ${first}`]);
+});
+
+test('a restart whose create follows the deletion of the crashed process’s pod of that attempt: that pod’s status and DELETED, seen after, are not the new pod’s; the task runs once more, not twice', async () => {
+  const s = spec(`version: 1
+name: fake-older
+tasks:
+  t: {image: busybox, retries: {limit: 0, infrastructure: 2}}
+`);
+  const crashed = new PodProof();
+  const render = (t: string) => renderTemplate(t, { params: {}, outputs: {} });
+  const fake = new FakePods();
+  const older = name('t', 1, s);
+  await fake.create('default', crashed.prove(renderPod(s.tasks[0]!, 1, { spec: s, namespace: 'default', runId: '4242', context: context('4242'), render })));
+  fake.start(older);
+  fake.kubelet = (pod, f) => {
+    const n = pod.metadata?.name ?? '';
+    f.start(n);
+    f.exit(n, 0);
+  };
+  // Someone deletes the crashed process's pod just as the restarted one creates its own: the
+  // watch is away then, and shows the deletion (and the new pod) only after the create answered.
+  let first = true;
+  fake.refuse = () => {
+    if (first) {
+      first = false;
+      fake.endWatches();
+      fake.remove(older);
+    }
+    return null;
+  };
+  fake.calls.length = 0;
+  const restarted = new PodProof();
+  restarted.trust([crashed.publicKey]);
+  const { state } = await go(fake, s, { proof: restarted });
+  expect(attempts(state, 't')).toEqual(['succeeded:Completed']);
+  expect(fake.calls.filter((c) => c.startsWith('create '))).toEqual([`create ${older}`]);
+});

@@ -187,6 +187,17 @@ describe('the task is its own container: others in the pod decide nothing', () =
   });
 });
 
+test('past the start timeout, a sidecar a webhook added whose image cannot be pulled is named as the why', () => {
+  const p = pod({
+    phase: 'Pending',
+    conditions: [{ type: 'PodScheduled', status: 'True' }],
+    initContainerStatuses: [{ name: 'vault-agent-init', ready: false, restartCount: 0, image: 'vault:9', imageID: '', state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "vault:9"' } } }],
+    containerStatuses: [{ name: 'main', ready: false, restartCount: 0, image: 'x', imageID: '', state: { waiting: { reason: 'PodInitializing' } } }],
+  });
+  const got = classifyPod(p, { now: T0 + 301_000, createdAt: T0, startTimeoutMs: 300_000, imagePullGraceMs: 30_000 });
+  expect(got).toMatchObject({ class: 'timeout', message: expect.stringMatching(/container "vault-agent-init" .* is waiting: ImagePullBackOff: Back-off pulling image "vault:9"/) });
+});
+
 describe('a pod deleted by someone else: its container ended by the deletion is no task failure, whatever it exits with', () => {
   const ctx = { now: T0, createdAt: T0, startTimeoutMs: 300_000, imagePullGraceMs: 30_000, deleted: true };
   // Deleted at 02:01:00 with a 30 s grace: the API keeps 02:01:30 as the deletion time.
