@@ -95,7 +95,7 @@ export async function runCli(argv: string[], raw: CliIO): Promise<number> {
     return EXIT.ok;
   }
 
-  const { params, issues } = resolveParams(spec, values.params ?? '');
+  const { params, issues } = resolveParams(spec, values.params ?? '', '--params');
   if (issues.length > 0) {
     io.stderr(issues.map((i) => `--params: ${i}\n`).join(''));
     return EXIT.usage;

@@ -17,9 +17,10 @@ const PARAMS_LIMITS = { maxNodes: 10_000, maxChars: 1024 * 1024, maxDepth: 10 };
 
 /**
  * The value of every declared param: the caller's, else the default. `issues` lists every
- * problem (as complete sentences); when it is non-empty `params` must not be used.
+ * problem (as complete sentences); when it is non-empty `params` must not be used. `where` names
+ * the input the values come from, in the words the caller's user knows (the CLI's `--params`).
  */
-export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string): { params: Record<string, string>; issues: string[] } {
+export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string, where = "the action's params input"): { params: Record<string, string>; issues: string[] } {
   const issues: string[] = [];
   let given: unknown;
   if (input.length > MAX_PARAMS_INPUT) {
@@ -80,8 +81,8 @@ export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string): { p
     else if (!issues.some((i) => i.startsWith(`param "${p.name}"`))) {
       issues.push(
         p.required
-          ? `param "${p.name}" is required; give it in the action's params input (e.g. "${p.name}: value")`
-          : `param "${p.name}" has no default and no value was given; give it in the action's params input`,
+          ? `param "${p.name}" is required; give it in ${where} (e.g. "${p.name}: value")`
+          : `param "${p.name}" has no default and no value was given; give it in ${where}`,
       );
     }
   }

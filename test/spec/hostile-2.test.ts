@@ -239,3 +239,18 @@ describe('security contexts the API server refuses', () => {
     expect(messages(text)).toEqual([]);
   });
 });
+
+describe('a required param not given, from the terminal', () => {
+  it('names --params, not the action input the CLI has not got', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { runCli } = await import('../../src/cli/commands.ts');
+    const cwd = await mkdtemp(path.join(tmpdir(), 'pod-dag-params-'));
+    await writeFile(path.join(cwd, 'dag.yaml'), 'version: 1\nname: x\nparams: {day: {required: true}}\ntasks:\n  a: {image: busybox, args: ["{{ params.day }}"]}\n');
+    let stderr = '';
+    const code = await runCli(['plan', 'dag.yaml'], { cwd, env: {}, stdout: () => {}, stderr: (t) => (stderr += t), signal: new AbortController().signal });
+    expect(code).toBe(2);
+    expect(stderr).toBe('--params: param "day" is required; give it in --params (e.g. "day: value")\n');
+  });
+});
