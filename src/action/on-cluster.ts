@@ -7,7 +7,7 @@ import { describeLeg, effectiveRunId, runClaim, runScope, type KeepPods, type Ru
 import { AmbiguousRunError } from '../dag/rerun.ts';
 import type { RunState } from '../dag/types.ts';
 import type { StoredRunState } from '../dag/rerun.ts';
-import { runDag, type AttemptEnd } from '../engine/index.ts';
+import { runDag, unrecordedWarning, type AttemptEnd, type UnrecordedEnd } from '../engine/index.ts';
 import { connect, preflight } from '../kube/auth.ts';
 import { createClient, type KubeClient } from '../kube/client.ts';
 import { settleEarlierAttempts } from '../kube/earlier-attempts.ts';
@@ -242,6 +242,7 @@ export async function runOnCluster(
     }
     if (session.stored !== null) for (const r of session.plan.rerun) runner.info(`${r.task} runs: ${r.reason}`);
 
+    let unrecorded: UnrecordedEnd[] = [];
     const state: RunState = await withKubeErrors(() =>
       runDag({
         ...common,
@@ -252,11 +253,16 @@ export async function runOnCluster(
         previous: session.plan.previous,
         onAttemptEnd: (end: AttemptEnd, opts: { defer: boolean }) => session.attemptEnded(end, opts),
         flushRecords: () => session.flush(),
+        onUnrecorded: (ends: UnrecordedEnd[]) => void (unrecorded = ends),
         recorded: (task: string, attempt: number) => session.recorded(task, attempt),
         proof,
       }),
     );
-    if (state.result !== null) await session.finished(state.result).catch((err: unknown) => runner.warning(`Could not record the end of the run: ${(err as Error).message}`));
+    let runEnd: Error | null = null;
+    if (state.result !== null) await session.finished(state.result).catch((err: unknown) => void (runEnd = err instanceof Error ? err : new Error(String(err))));
+    // One warning for every record that failed, naming the pods kept in their stead.
+    const unwritten = unrecordedWarning(unrecorded, runEnd);
+    if (unwritten !== null) runner.warning(unwritten);
     const old = await removeOldRuns({
       core: client.core,
       namespace,

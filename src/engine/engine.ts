@@ -39,7 +39,7 @@ import type { TaskValue } from '../spec/expression.ts';
 import type { TaskSpec } from '../spec/types.ts';
 import { renderTemplate, templateExpressions } from '../spec/template.ts';
 import { kubeTimeMs } from '../kube/time.ts';
-import type { RunDagOptions } from './options.ts';
+import type { RunDagOptions, UnrecordedEnd } from './options.ts';
 
 /**
  * How long after its container ended an attempt's log may take to be read to its end before the
@@ -97,6 +97,33 @@ interface Live {
  * (runStarted, decisions, pods, log lines, runFinished). Throws KubeError only when the run cannot
  * go on at all (the watch was refused).
  */
+/**
+ * The one warning for the records a run could not write: the attempts' ends (`unrecorded`, from
+ * `onUnrecorded`) and the run's own end (`runEnd`, the error of writing it), with what becomes of
+ * the pods kept; null when every record was written.
+ */
+export function unrecordedWarning(unrecorded: readonly UnrecordedEnd[], runEnd: Error | null): string | null {
+  if (unrecorded.length === 0) return runEnd === null ? null : `Could not record the end of the run: ${runEnd.message}`;
+  const kept = unrecorded.filter((u) => u.pod !== null);
+  const lost = unrecorded.filter((u) => u.pod === null);
+  const what = `${unrecorded.length} attempt${unrecorded.length === 1 ? '' : 's'} in the run's state`;
+  const head =
+    runEnd === null
+      ? `Could not record the end of ${what} (${unrecorded[0]!.error})`
+      : `Could not record the end of the run (${runEnd.message}), nor the end of ${what} (${unrecorded[0]!.error})`;
+  const parts = [head + '.'];
+  if (kept.length > 0) {
+    parts.push(
+      `Kept, as the only record of how they ended: ${kept.map((u) => `${u.task} attempt ${u.attempt} (pod ${u.pod})`).join(', ')}.` +
+        ' The post step does not delete them, and a re-run of this job records their ends from these pods and reuses what succeeded instead of running it again.',
+    );
+  }
+  if (lost.length > 0) {
+    parts.push(`No pod is left of ${lost.map((u) => `${u.task} attempt ${u.attempt}`).join(', ')}: a re-run runs ${lost.length === 1 ? 'it' : 'them'} again.`);
+  }
+  return parts.join(' ');
+}
+
 export function runEngine(options: RunDagOptions): Promise<RunState> {
   return new Engine(options).run();
 }
@@ -120,6 +147,8 @@ class Engine {
   /** The last attempt of each task (for log tails). */
   readonly #lastAttempt = new Map<string, Live>();
   readonly #pending = new Set<Promise<unknown>>();
+  /** The attempts whose end could not be recorded (their pods are kept): told once, at the run's end. */
+  readonly #unrecorded: UnrecordedEnd[] = [];
   /** Each task's fingerprint annotation, by task id (`#fingerprint`). */
   readonly #fingerprints = new Map<string, string>();
   /** The spec's tasks by id (made when first needed). */
@@ -220,6 +249,7 @@ class Engine {
     }
     await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
     this.#watcher.stop();
+    if (this.#unrecorded.length > 0) o.onUnrecorded?.([...this.#unrecorded].sort((a, b) => (a.task < b.task ? -1 : a.task > b.task ? 1 : a.attempt - b.attempt)));
     const state = this.#scheduler.state();
     const tails: Record<string, string[]> = {};
     // A matrix task's tails are its instances'.
@@ -579,7 +609,11 @@ class Engine {
       const durable = (async () => onAttemptEnd(end, { defer }))().then(
         () => true,
         (err: unknown) => {
-          this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${(err as Error).message}); keeping its pod`);
+          const message = err instanceof Error ? err.message : String(err);
+          this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${message}); keeping its pod`);
+          // Its pod is kept only if it ended (one still running is deleted, a sensor's "not yet"
+          // is no end) and exists (one never created or gone keeps nothing).
+          this.#unrecorded.push({ task: live.task, attempt: live.attempt, pod: hasPod && !stillRunning && !notYet ? live.pod.name : null, error: message });
           return false;
         },
       );

@@ -8,7 +8,8 @@ import { runEngine } from './engine.ts';
 import type { RunDagOptions } from './options.ts';
 
 export { dryRunDag, type DryRunResult } from './dry-run.ts';
-export type { AttemptEnd, KeepPods, RecordedAttempt, RunDagOptions } from './options.ts';
+export type { AttemptEnd, KeepPods, RecordedAttempt, RunDagOptions, UnrecordedEnd } from './options.ts';
+export { unrecordedWarning } from './engine.ts';
 
 /**
  * Runs the DAG (or, in `dry-run`, submits every pod with `dryRun=All`) and returns the final run

@@ -72,6 +72,11 @@ export interface RunDagOptions {
    * the run's end; the run's end waits for the deferred records as for the others.
    */
   flushRecords?: () => Promise<void>;
+  /**
+   * With `onAttemptEnd`: told once, at the run's end (before `runFinished`), of every attempt
+   * whose `onAttemptEnd` rejected, sorted by task and attempt (`unrecordedWarning` words it).
+   */
+  onUnrecorded?: (ends: UnrecordedEnd[]) => void;
   /** How long a finished pod waits for others to be deleted with it; default 30 s (src/kube/reaper.ts REAP_DELAY_MS). */
   reapDelayMs?: number;
   /**
@@ -93,4 +98,14 @@ export interface RunDagOptions {
    * log streams pause until it settles, so a slow reader of our output is not met by buffering.
    */
   logBacklog?: () => Promise<void> | undefined;
+}
+
+/** An attempt whose end the engine could not record (`onAttemptEnd` rejected). */
+export interface UnrecordedEnd {
+  task: string;
+  attempt: number;
+  /** Its ended pod, kept as the only record of how it ended; null when there is none to keep. */
+  pod: string | null;
+  /** Why the record failed. */
+  error: string;
 }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, expect, test, vi } from 'vitest';
 import { Scheduler } from '../../src/dag/scheduler.ts';
-import { dryRunDag } from '../../src/engine/index.ts';
+import { dryRunDag, unrecordedWarning, type UnrecordedEnd } from '../../src/engine/index.ts';
 import { kubePodApi } from '../../src/kube/pod-api.ts';
 import { applyTaskUpdate, emptyRunState } from '../../src/dag/rerun.ts';
 import { PodProof } from '../../src/kube/pod-proof.ts';
@@ -235,11 +235,33 @@ name: unrecorded
 tasks:
   a: {image: sandbox/succeed}
 `);
+  const told: UnrecordedEnd[][] = [];
   const r = await run(cluster, s, {
     onAttemptEnd: () => Promise.reject(new Error('configmap write refused')),
+    onUnrecorded: (ends) => void told.push(ends),
   });
   expect(r.state.result).toBe('success');
   expect(podsOf('unrecorded')).toHaveLength(1);
+  const kept = podsOf('unrecorded')[0]!.metadata.name;
+  // Told once, at the end, naming the pod kept: the action words it as one warning.
+  expect(told).toEqual([[{ task: 'a', attempt: 1, pod: kept, error: 'configmap write refused' }]]);
+  const warning = unrecordedWarning(told[0]!, null)!;
+  expect(warning).toContain(`a attempt 1 (pod ${kept})`);
+  expect(warning).toMatch(/post step does not delete them, and a re-run of this job records their ends/);
+});
+
+test('the warning for unwritten records names the run, the pods kept and the attempts without a pod', () => {
+  const ends: UnrecordedEnd[] = [
+    { task: 'a', attempt: 1, pod: 'd-1-1-a-1', error: 'the server is down' },
+    { task: 'b', attempt: 2, pod: null, error: 'the server is down' },
+  ];
+  expect(unrecordedWarning([], null)).toBeNull();
+  expect(unrecordedWarning([], new Error('gone'))).toBe('Could not record the end of the run: gone');
+  const both = unrecordedWarning(ends, new Error('gone'))!;
+  expect(both).toMatch(/^Could not record the end of the run \(gone\), nor the end of 2 attempts in the run's state \(the server is down\)\./);
+  expect(both).toContain('Kept, as the only record of how they ended: a attempt 1 (pod d-1-1-a-1).');
+  expect(both).toContain('No pod is left of b attempt 2: a re-run runs it again.');
+  expect(both).not.toContain('b attempt 2 (pod');
 });
 
 test('the DAG timeout stops running tasks and the run ends cancelled (timeout)', async () => {
