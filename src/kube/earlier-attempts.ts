@@ -30,6 +30,7 @@ import { taskOfInstance } from '../spec/matrix.ts';
 import { ANNOTATIONS, CONTAINER, LABELS, runSelector } from './pod.ts';
 import { kubePodApi } from './pod-api.ts';
 import type { PodProof } from './pod-proof.ts';
+import { recordedEnd } from './sweep.ts';
 import { PodWatcher } from './watch.ts';
 import { kubeTimeMs } from './time.ts';
 
@@ -131,21 +132,31 @@ export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
     watcher.stop();
   }
 
-  const ends = [...earlier.entries()]
-    .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[LABELS.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[LABELS.taskAttempt]) }))
-    .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
-    .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
+  // One end per attempt: a sensor's attempt ends with its last poke (each poke is a pod), so only
+  // the pod of the highest poke counts, whatever order the list gave (p10 sorts before p9 by name).
+  const last = new Map<string, { name: string; s: Seen; runAttempt: number; attempt: number; poke: number }>();
+  for (const [name, s] of earlier) {
+    const labels = s.pod.metadata?.labels ?? {};
+    const e = { name, s, runAttempt: Number(labels[LABELS.runAttempt]), attempt: Number(labels[LABELS.taskAttempt]), poke: Number(labels[LABELS.poke] ?? 0) };
+    if (!Number.isInteger(e.runAttempt) || !Number.isInteger(e.attempt) || !Number.isInteger(e.poke)) continue;
+    const key = `${labels[LABELS.task] ?? ''}\n${e.runAttempt}\n${e.attempt}`;
+    const before = last.get(key);
+    if (before === undefined || before.poke < e.poke) last.set(key, e);
+  }
+  const ends = [...last.values()].sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
   if (ends.length === 0) return;
   const stored = await o.store.load();
   const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
   const now = (o.now ?? systemClock.now)();
   for (const e of ends) {
+    // The label is the task (or matrix instance) id itself: ids are label-safe and at most 63
+    // characters (src/spec/names.ts, src/spec/matrix.ts `instanceId`), so labelValue never cuts one.
     const taskId = e.s.pod.metadata?.labels?.[LABELS.task] ?? '';
     // A matrix instance is recorded under its own id, with its task's fingerprint.
     const task = tasks.get(taskId) ?? tasks.get(taskOfInstance(taskId));
     if (task === undefined) continue; // a task the spec no longer has: nothing to plan
-    const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId]! : undefined;
-    if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt)))) continue;
+    // Known already (the same test as the post step's sweep), or a later attempt is: nothing to add.
+    if (recordedEnd(stored, e.s.pod) !== null || laterRecorded(stored, taskId, e.runAttempt, e.attempt)) continue;
     const created = kubeTimeMs(e.s.pod.metadata?.creationTimestamp) ?? now;
     const outcome = classifyPod(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
     if (outcome === null) continue;
@@ -168,6 +179,12 @@ export async function settleEarlierAttempts(o: SettleOptions): Promise<void> {
     });
     o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
   }
+}
+
+/** Whether the run's state records a later attempt of `task` than (runAttempt, attempt): an older end must not replace it. */
+function laterRecorded(stored: StoredRunState | null, task: string, runAttempt: number, attempt: number): boolean {
+  const known = stored !== null && Object.hasOwn(stored.tasks, task) ? stored.tasks[task]! : undefined;
+  return known !== undefined && (known.runAttempt > runAttempt || (known.runAttempt === runAttempt && known.attempts.some((a) => a.attempt > attempt)));
 }
 
 /**

@@ -83,9 +83,13 @@ export function sweepSelectors(target: SweepTarget): string[] {
 }
 
 /**
- * How the run's state records the end of the attempt `pod` ran, or null when it does not: matched
- * by the pod's name (each attempt records its pod), or for a sensor's poke (only the attempt's
- * last poke is named) by its task and attempt labels, in the pod's run attempt.
+ * How the run's state records the end of the attempt `pod` ran, or null when it does not: the
+ * record of the pod's task and attempt (its labels) in the pod's run attempt, if it names this pod,
+ * or no pod (the attempt's pod never started), or the pod is a sensor's poke (only the attempt's
+ * last poke is named). Task labels are the ids themselves (a task or matrix instance id is never
+ * cut to fit a label: see src/kube/earlier-attempts.ts); a pod whose task label is no task of the
+ * state (made by a version that cut long ids) is found by its name. The one test of "known" for
+ * the post step's sweep and for a re-run settling the earlier attempts' pods, so both agree.
  */
 export function recordedEnd(stored: StoredRunState | null, pod: V1Pod): AttemptOutcome['class'] | null {
   if (stored === null) return null;
@@ -96,12 +100,10 @@ export function recordedEnd(stored: StoredRunState | null, pod: V1Pod): AttemptO
   const attempt = Number(labels[LABELS.taskAttempt]);
   if (task !== undefined && Object.hasOwn(stored.tasks, task)) {
     const entry = stored.tasks[task]!;
-    if (entry.runAttempt === runAttempt) {
-      const a = entry.attempts.find((x) => x.pod === name || (labels[LABELS.poke] !== undefined && x.attempt === attempt));
-      if (a !== undefined) return a.class;
-    }
+    if (entry.runAttempt !== runAttempt) return null;
+    const poke = labels[LABELS.poke] !== undefined;
+    return entry.attempts.find((x) => x.attempt === attempt && (x.pod === name || x.pod === null || poke))?.class ?? null;
   }
-  // A task id too long for a label (its label is cut and hashed): find the pod by name.
   for (const entry of Object.values(stored.tasks)) {
     if (entry.runAttempt !== runAttempt) continue;
     const a = entry.attempts.find((x) => x.pod === name);

@@ -37,7 +37,7 @@ async function podsOf(fake: FakePods, runId: string, pods: [task: string, exit: 
 const outcome = (cls: AttemptOutcome['class']): AttemptOutcome => ({ class: cls, reason: null, message: null, exitCode: cls === 'succeeded' ? 0 : 1, outputs: {}, node: null });
 
 /** A run's state recording the end of attempt 1 of each `[task, pod, class]`, in run attempt 1. */
-function recording(runId: string, ends: [task: string, pod: string, cls: AttemptOutcome['class']][]): StoredRunState {
+function recording(runId: string, ends: [task: string, pod: string | null, cls: AttemptOutcome['class']][]): StoredRunState {
   let state = emptyRunState(DAG, runId, 0);
   for (const [task, pod, cls] of ends) {
     state = applyTaskUpdate(state, { task, runAttempt: 1, attempt: 1, pod, startedAt: 0, finishedAt: 1, outcome: outcome(cls), fingerprint: { image: 'x', fields: {} } }, 1);
@@ -163,6 +163,12 @@ describe('recordedEnd', () => {
     expect(recordedEnd(state, pod('pod-long-1', 'cut-label'))).toBe('succeeded');
     expect(recordedEnd(state, pod('pod-sensor-1-poke-1', 'sensor', { [LABELS.poke]: '1' }))).toBe('succeeded');
     expect(recordedEnd(state, pod('pod-sensor-1-poke-1', 'sensor'))).toBeNull();
+  });
+
+  test('an attempt recorded without a pod (its pod never started) is known for the pod of that attempt, not of another', () => {
+    const state = recording('7000', [['t', null, 'failed']]);
+    expect(recordedEnd(state, pod('pod-t-1', 't'))).toBe('failed');
+    expect(recordedEnd(state, pod('pod-t-2', 't', { [LABELS.taskAttempt]: '2' }))).toBeNull();
   });
 });
 

@@ -9,7 +9,9 @@ import { planRerun, taskFingerprint } from '../../src/dag/rerun.ts';
 import { connect as connectAuth } from '../../src/kube/auth.ts';
 import { createClient, type KubeClient } from '../../src/kube/client.ts';
 import { settleEarlierAttempts, type RunningEarlierPod } from '../../src/kube/earlier-attempts.ts';
-import { ANNOTATIONS, LABELS, MANAGED_BY } from '../../src/kube/pod.ts';
+import { ANNOTATIONS, LABELS, MANAGED_BY, labelValue, podName } from '../../src/kube/pod.ts';
+import { instanceId } from '../../src/spec/matrix.ts';
+import { MAX_NAME_LENGTH } from '../../src/spec/names.ts';
 import { RunStore } from '../../src/kube/run-store.ts';
 import { PodProof } from '../../src/kube/pod-proof.ts';
 import type { TaskUpdate } from '../../src/dag/rerun.ts';
@@ -101,6 +103,54 @@ describe('settleEarlierAttempts', () => {
     writes.length = 0;
     await settleEarlierAttempts({ client, namespace: NS, spec, params: {}, runId, runAttempt: 2, store: s });
     expect(writes).toEqual([]);
+  });
+
+  it('the longest task id and the longest matrix instance id: their pods (names cut and hashed) are found, recorded under the whole ids and reused', async () => {
+    const runId = '191';
+    const long = 'l'.repeat(MAX_NAME_LENGTH);
+    const fan = 'm'.repeat(MAX_NAME_LENGTH);
+    const instance = instanceId(fan, { os: 'linuxwithaverylongname', v: '1.36' });
+    expect(instance).toHaveLength(63);
+    const longSpec = parseSpec(['version: 1', 'name: settle', 'tasks:', `  ${long}: {image: sandbox/succeed}`, `  ${fan}:`, '    image: sandbox/succeed', '    strategy: {matrix: {os: [linuxwithaverylongname], v: ["1.36"]}}', ''].join('\n'), 'dag.yaml').spec!;
+    expect(longSpec, 'the spec parses').toBeDefined();
+    const names: string[] = [];
+    for (const task of [long, instance]) {
+      const name = podName({ dag: 'settle', runId, runAttempt: 1, task, attempt: 1 });
+      expect(name.length).toBeLessThanOrEqual(63);
+      const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.dag]: 'settle', [LABELS.runId]: runId, [LABELS.runAttempt]: '1', [LABELS.task]: labelValue(task), [LABELS.taskAttempt]: '1' };
+      const body = podManifest(name, { image: 'sandbox/succeed', env: [{ name: 'SANDBOX_TERMINATION_MESSAGE', value: 'rows=9' }] }, {}, labels);
+      body.metadata!.namespace = NS;
+      await client.core.createNamespacedPod({ namespace: NS, body });
+      names.push(name);
+    }
+    await ended(runId, 2);
+    const { store: s, writes } = store(runId);
+    const recorded: string[] = [];
+    await settleEarlierAttempts({ client, namespace: NS, spec: longSpec, params: {}, runId, runAttempt: 2, store: s, onRecorded: (t, ra, at, o) => recorded.push(`${t} ${ra}/${at} ${o.class}`) });
+    expect(recorded.sort()).toEqual([`${long} 1/1 succeeded`, `${instance} 1/1 succeeded`].sort());
+    expect(writes.map((w) => [w.task, w.pod]).sort()).toEqual([[long, names[0]], [instance, names[1]]].sort());
+    const plan = planRerun(longSpec, {}, await s.load(), 'failed', { runAttempt: 2 });
+    expect(Object.keys(plan.previous).sort()).toEqual([long, instance].sort());
+    writes.length = 0;
+    await settleEarlierAttempts({ client, namespace: NS, spec: longSpec, params: {}, runId, runAttempt: 2, store: s });
+    expect(writes).toEqual([]);
+  });
+
+  it("a sensor's attempt ends with its last poke, whatever order the pokes are listed in (p10 after p9)", async () => {
+    const runId = '192';
+    const sensorSpec = parseSpec(['version: 1', 'name: settle', 'tasks:', '  wait:', '    image: sandbox/succeed', '    sensor: {interval: 5m, timeout: 1h}', ''].join('\n'), 'dag.yaml').spec!;
+    for (const [poke, image] of [[9, 'sandbox/exit:1'], [10, 'sandbox/succeed']] as const) {
+      const name = podName({ dag: 'settle', runId, runAttempt: 1, task: 'wait', attempt: 1, poke });
+      const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.dag]: 'settle', [LABELS.runId]: runId, [LABELS.runAttempt]: '1', [LABELS.task]: 'wait', [LABELS.taskAttempt]: '1', [LABELS.poke]: String(poke) };
+      const body = podManifest(name, { image }, {}, labels);
+      body.metadata!.namespace = NS;
+      await client.core.createNamespacedPod({ namespace: NS, body });
+    }
+    await ended(runId, 2);
+    const { store: s } = store(runId);
+    await settleEarlierAttempts({ client, namespace: NS, spec: sensorSpec, params: {}, runId, runAttempt: 2, store: s });
+    const stored = await s.load();
+    expect(stored?.tasks['wait']?.attempts.map((a) => [a.attempt, a.pod, a.class])).toEqual([[1, podName({ dag: 'settle', runId, runAttempt: 1, task: 'wait', attempt: 1, poke: 10 }), 'succeeded']]);
   });
 
   it('a success whose runner died is recorded as the task it ran (its pod says which): a spec changed since does not reuse it', async () => {
