@@ -66,7 +66,12 @@ describe('the post step sweep', () => {
     // The run itself ended normally: bad failed, ok succeeded; only the records are missing.
     expect(main.signal, show(main)).toBeNull();
     expect(main.outputs['result'], show(main)).toBe('failure');
-    expect(main.maskedLog).toMatch(/Could not record the end of the run/);
+    // One warning for every record lost, naming the pods kept in their stead and what comes next.
+    const unwritten = main.commands.filter((c) => c.command === 'warning' && /Could not record the end/.test(c.message));
+    expect(unwritten, show(main)).toHaveLength(1);
+    expect(unwritten[0]!.message).toMatch(/^Could not record the end of the run \(.*\), nor the end of 2 attempts in the run's state/);
+    expect(unwritten[0]!.message).toContain(`bad attempt 1 (pod ${name('bad', 1)}), ok attempt 1 (pod ${name('ok', 1)})`);
+    expect(unwritten[0]!.message).toContain('a re-run of this job records their ends from these pods');
     // The engine kept ok's pod: its end is recorded nowhere else.
     expect(await podsWith(`${dag}-${runId}-`)).toEqual([name('bad', 1), name('ok', 1)].sort());
 
