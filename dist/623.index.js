@@ -65,7 +65,7 @@ async function runLocal(run, given) {
             io.stderr(`warning: ${w}\n`);
         const context = (0,_io_js__WEBPACK_IMPORTED_MODULE_10__/* .localContext */ .N)(io.env);
         const proof = context.runId === null ? undefined : await runKey(io.env, namespace, run.spec.name, context.runId);
-        const state = await (0,_engine_index_js__WEBPACK_IMPORTED_MODULE_3__/* .runDag */ .W)({
+        const state = await (0,_engine_index_js__WEBPACK_IMPORTED_MODULE_3__/* .runDag */ .WP)({
             spec: run.spec,
             params: run.params,
             mode: 'run',

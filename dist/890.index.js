@@ -34,11 +34,175 @@ var matrix = __webpack_require__(966);
 var kube_pod = __webpack_require__(1794);
 // EXTERNAL MODULE: ./lib/kube/pod-api.js
 var pod_api = __webpack_require__(2403);
+;// CONCATENATED MODULE: ./lib/kube/sweep.js
+
+
+
+
+
+/** How many run ids one list's selector names (`run-id in (…)`): keeps its URL far below any server's limit. */
+const SWEEP_CHUNK = 100;
+/** The SweepTarget of the run of `dag` in `context`'s run attempt, or with `runIds`, of those runs. */
+function sweepTarget(dag, context, runIds = [(0,common_run/* effectiveRunId */.gw)(context)], claim = null) {
+    return { dag, scope: (0,common_run/* runScope */.AO)(context), repository: context.repository, runAttempt: context.runAttempt, runIds, claim };
+}
+/**
+ * The public keys a step's sweep trusts when the step stopped before it saved its own: when run
+ * attempt `runAttempt` was started under `claim`, every key the run's state records (this
+ * attempt's processes, and the earlier attempts' whose live pods the sweep also deletes), as the
+ * main step trusts them; null when no process started it under that claim (the step never
+ * started the run: another step that the action cannot tell from it did, or nobody yet). A state
+ * written before claims (no claim recorded) counts as this step's.
+ */
+function claimedKeys(stored, runAttempt, claim) {
+    const attempts = stored?.runAttempts ?? [];
+    const started = attempts.some((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || (0,rerun/* claimDifferences */.Tv)(r.claim, claim).length === 0));
+    return started ? attempts.flatMap((r) => r.keys ?? []) : null;
+}
+/**
+ * The label selectors that together match every pod of the target's runs, of its run attempt and
+ * the earlier ones (a re-run cancelled while it waited for an earlier attempt's pods leaves them
+ * running).
+ */
+function sweepSelectors(target) {
+    const selectors = [];
+    const ids = [...new Set(target.runIds.map(kube_pod/* labelValue */.w))];
+    for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
+        const chunk = ids.slice(i, i + SWEEP_CHUNK);
+        const run = chunk.length === 1 ? `${kube_pod/* LABELS */.kg.runId}=${chunk[0]}` : `${kube_pod/* LABELS */.kg.runId} in (${chunk.join(',')})`;
+        let s = `${kube_pod/* LABELS */.kg.managedBy}=${kube_pod/* MANAGED_BY */.Kf},${kube_pod/* LABELS */.kg.dag}=${(0,kube_pod/* labelValue */.w)(target.dag)},${run}`;
+        if (target.scope)
+            s += `,${kube_pod/* LABELS */.kg.runScope}=${target.scope}`;
+        selectors.push(target.runAttempt === 1 ? `${s},${kube_pod/* LABELS */.kg.runAttempt}=1` : s);
+    }
+    return selectors;
+}
+/**
+ * How the run's state records the end of the attempt `pod` ran, or null when it does not: the
+ * record of the pod's task and attempt (its labels) in the pod's run attempt, if it names this pod,
+ * or no pod (the attempt's pod never started), or the pod is a sensor's poke (only the attempt's
+ * last poke is named). Task labels are the ids themselves (a task or matrix instance id is never
+ * cut to fit a label: see src/kube/earlier-attempts.ts); a pod whose task label is no task of the
+ * state (made by a version that cut long ids) is found by its name. The one test of "known" for
+ * the post step's sweep and for a re-run settling the earlier attempts' pods, so both agree.
+ */
+function recordedEnd(stored, pod) {
+    if (stored === null)
+        return null;
+    const labels = pod.metadata?.labels ?? {};
+    const name = pod.metadata?.name ?? '';
+    const runAttempt = Number(labels[kube_pod/* LABELS */.kg.runAttempt]);
+    const task = labels[kube_pod/* LABELS */.kg.task];
+    const attempt = Number(labels[kube_pod/* LABELS */.kg.taskAttempt]);
+    if (task !== undefined && Object.hasOwn(stored.tasks, task)) {
+        const entry = stored.tasks[task];
+        if (entry.runAttempt !== runAttempt)
+            return null;
+        const poke = labels[kube_pod/* LABELS */.kg.poke] !== undefined;
+        return entry.attempts.find((x) => x.attempt === attempt && (x.pod === name || x.pod === null || poke))?.class ?? null;
+    }
+    for (const entry of Object.values(stored.tasks)) {
+        if (entry.runAttempt !== runAttempt)
+            continue;
+        const a = entry.attempts.find((x) => x.pod === name);
+        if (a !== undefined)
+            return a.class;
+    }
+    return null;
+}
+/**
+ * The post step's sweep: deletes the live pods of `target`'s runs in `namespace` (of its run
+ * attempt, and left running by earlier ones), and its run attempt's ended
+ * ones that `keepPods` does not keep and whose attempts' ends `readState(runId)` (the run's
+ * stored state) records; every other ended pod stays, named in `unrecorded` (without `readState`,
+ * every such pod). With `proof`, a pod that has the labels but not the proof of the run
+ * (src/kube/pod-proof.ts) is not the run's: it is left alone and named in `foreign`, with why.
+ * Never throws: problems come back as warnings for the caller to print.
+ */
+async function cleanupRun(api, namespace, target, options = {}) {
+    const result = { deleted: [], unrecorded: [], warnings: [], foreign: [] };
+    const runIdOf = new Map(target.runIds.map((id) => [(0,kube_pod/* labelValue */.w)(id), id]));
+    // Each run's state, read once and only if one of its ended pods may go.
+    const states = new Map();
+    const stateOf = (runId) => {
+        let s = states.get(runId);
+        if (s === undefined) {
+            const read = options.readState;
+            s = read === undefined ? Promise.resolve(null) : read(runId).catch((err) => (err instanceof Error ? err : new Error(String(err))));
+            states.set(runId, s);
+        }
+        return s;
+    };
+    for (const selector of sweepSelectors(target)) {
+        let pods;
+        try {
+            pods = (await api.list(namespace, selector)).items;
+        }
+        catch (err) {
+            result.warnings.push((0,errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server));
+            continue;
+        }
+        await Promise.all(pods.map((p) => sweepPod(api, namespace, p, target.runAttempt, options, runIdOf, stateOf, result)));
+    }
+    for (const [runId, s] of states) {
+        const state = await s;
+        if (state instanceof Error)
+            result.warnings.push(`Could not read the state of run ${runId} to tell which ended pods it records (${state.message}): they were kept.`);
+    }
+    result.deleted.sort();
+    result.unrecorded.sort();
+    result.foreign.sort((a, b) => (a.name < b.name ? -1 : 1));
+    return result;
+}
+async function sweepPod(api, namespace, p, runAttempt, options, runIdOf, stateOf, result) {
+    const name = p.metadata?.name ?? '';
+    if (p.metadata?.deletionTimestamp)
+        return;
+    const phase = p.status?.phase;
+    const ended = phase === 'Succeeded' || phase === 'Failed' || (0,classify/* containerTerminated */.Xp)(p);
+    // An earlier run attempt's pod: that attempt's sweep judged its ended pods (a later re-run
+    // records them); only one still running goes, as this attempt's own would.
+    const podAttempt = Number(p.metadata?.labels?.[kube_pod/* LABELS */.kg.runAttempt]);
+    if (podAttempt !== runAttempt && (!(podAttempt < runAttempt) || ended))
+        return;
+    const proven = options.proof?.verify(p);
+    if (proven !== undefined && !proven.ok) {
+        result.foreign.push({ name, problem: proven.problem });
+        return;
+    }
+    if (ended) {
+        // Kept on purpose, whatever the state says: every ended pod with always, failed ones with
+        // on-failure (a pod the API calls Failed never held a succeeded attempt).
+        if (options.keepPods === 'always' || (options.keepPods === 'on-failure' && phase === 'Failed'))
+            return;
+        const runId = runIdOf.get(p.metadata?.labels?.[kube_pod/* LABELS */.kg.runId] ?? '');
+        const state = runId === undefined ? null : await stateOf(runId);
+        const recorded = state instanceof Error ? null : recordedEnd(state, p);
+        if (recorded === null) {
+            // Its end is nowhere else: deleting it would make a re-run run a task that may have succeeded.
+            result.unrecorded.push(name);
+            return;
+        }
+        // on-failure keeps the pod of an attempt that did not succeed, as the engine judged it.
+        if (options.keepPods === 'on-failure' && recorded !== 'succeeded')
+            return;
+    }
+    try {
+        await api.delete(namespace, name, { gracePeriodSeconds: 2 });
+        result.deleted.push(name);
+    }
+    catch (err) {
+        if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
+            result.warnings.push((0,errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
+    }
+}
+
 // EXTERNAL MODULE: ./lib/kube/watch.js
 var watch = __webpack_require__(7718);
 // EXTERNAL MODULE: ./lib/kube/time.js
 var time = __webpack_require__(1308);
 ;// CONCATENATED MODULE: ./lib/kube/earlier-attempts.js
+
 
 
 
@@ -109,23 +273,35 @@ async function settleEarlierAttempts(o) {
     finally {
         watcher.stop();
     }
-    const ends = [...earlier.entries()]
-        .map(([name, s]) => ({ name, s, runAttempt: Number(s.pod.metadata?.labels?.[kube_pod/* LABELS */.kg.runAttempt]), attempt: Number(s.pod.metadata?.labels?.[kube_pod/* LABELS */.kg.taskAttempt]) }))
-        .filter((e) => Number.isInteger(e.runAttempt) && Number.isInteger(e.attempt))
-        .sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
+    // One end per attempt: a sensor's attempt ends with its last poke (each poke is a pod), so only
+    // the pod of the highest poke counts, whatever order the list gave (p10 sorts before p9 by name).
+    const last = new Map();
+    for (const [name, s] of earlier) {
+        const labels = s.pod.metadata?.labels ?? {};
+        const e = { name, s, runAttempt: Number(labels[kube_pod/* LABELS */.kg.runAttempt]), attempt: Number(labels[kube_pod/* LABELS */.kg.taskAttempt]), poke: Number(labels[kube_pod/* LABELS */.kg.poke] ?? 0) };
+        if (!Number.isInteger(e.runAttempt) || !Number.isInteger(e.attempt) || !Number.isInteger(e.poke))
+            continue;
+        const key = `${labels[kube_pod/* LABELS */.kg.task] ?? ''}\n${e.runAttempt}\n${e.attempt}`;
+        const before = last.get(key);
+        if (before === undefined || before.poke < e.poke)
+            last.set(key, e);
+    }
+    const ends = [...last.values()].sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
     if (ends.length === 0)
         return;
     const stored = await o.store.load();
     const tasks = new Map(o.spec.tasks.map((t) => [t.id, t]));
     const now = (o.now ?? clock/* systemClock */.ml.now)();
     for (const e of ends) {
+        // The label is the task (or matrix instance) id itself: ids are label-safe and at most 63
+        // characters (src/spec/names.ts, src/spec/matrix.ts `instanceId`), so labelValue never cuts one.
         const taskId = e.s.pod.metadata?.labels?.[kube_pod/* LABELS */.kg.task] ?? '';
         // A matrix instance is recorded under its own id, with its task's fingerprint.
         const task = tasks.get(taskId) ?? tasks.get((0,matrix/* taskOfInstance */.SJ)(taskId));
         if (task === undefined)
             continue; // a task the spec no longer has: nothing to plan
-        const known = stored !== null && Object.hasOwn(stored.tasks, taskId) ? stored.tasks[taskId] : undefined;
-        if (known !== undefined && (known.runAttempt > e.runAttempt || (known.runAttempt === e.runAttempt && known.attempts.some((a) => a.attempt >= e.attempt))))
+        // Known already (the same test as the post step's sweep), or a later attempt is: nothing to add.
+        if (recordedEnd(stored, e.s.pod) !== null || laterRecorded(stored, taskId, e.runAttempt, e.attempt))
             continue;
         const created = (0,time/* kubeTimeMs */.f)(e.s.pod.metadata?.creationTimestamp) ?? now;
         const outcome = (0,classify/* classifyPod */.Eg)(e.s.pod, { now, createdAt: created, startTimeoutMs: Infinity, imagePullGraceMs: Infinity, deleted: e.s.deleted, task: taskId });
@@ -150,6 +326,11 @@ async function settleEarlierAttempts(o) {
         });
         o.onRecorded?.(taskId, e.runAttempt, e.attempt, outcome);
     }
+}
+/** Whether the run's state records a later attempt of `task` than (runAttempt, attempt): an older end must not replace it. */
+function laterRecorded(stored, task, runAttempt, attempt) {
+    const known = stored !== null && Object.hasOwn(stored.tasks, task) ? stored.tasks[task] : undefined;
+    return known !== undefined && (known.runAttempt > runAttempt || (known.runAttempt === runAttempt && known.attempts.some((a) => a.attempt > attempt)));
 }
 /**
  * The fingerprint of the task as the pod ran it, from its annotation (the engine writes it on
@@ -1405,167 +1586,6 @@ async function acquireLease(api, options) {
 var dry_run_checks = __webpack_require__(6740);
 // EXTERNAL MODULE: ./lib/kube/pod-proof.js
 var pod_proof = __webpack_require__(6877);
-;// CONCATENATED MODULE: ./lib/kube/sweep.js
-
-
-
-
-
-/** How many run ids one list's selector names (`run-id in (…)`): keeps its URL far below any server's limit. */
-const SWEEP_CHUNK = 100;
-/** The SweepTarget of the run of `dag` in `context`'s run attempt, or with `runIds`, of those runs. */
-function sweepTarget(dag, context, runIds = [(0,common_run/* effectiveRunId */.gw)(context)], claim = null) {
-    return { dag, scope: (0,common_run/* runScope */.AO)(context), repository: context.repository, runAttempt: context.runAttempt, runIds, claim };
-}
-/**
- * The public keys a step's sweep trusts when the step stopped before it saved its own: when run
- * attempt `runAttempt` was started under `claim`, every key the run's state records (this
- * attempt's processes, and the earlier attempts' whose live pods the sweep also deletes), as the
- * main step trusts them; null when no process started it under that claim (the step never
- * started the run: another step that the action cannot tell from it did, or nobody yet). A state
- * written before claims (no claim recorded) counts as this step's.
- */
-function claimedKeys(stored, runAttempt, claim) {
-    const attempts = stored?.runAttempts ?? [];
-    const started = attempts.some((r) => r.runAttempt === runAttempt && (claim === null || r.claim === undefined || (0,rerun/* claimDifferences */.Tv)(r.claim, claim).length === 0));
-    return started ? attempts.flatMap((r) => r.keys ?? []) : null;
-}
-/**
- * The label selectors that together match every pod of the target's runs, of its run attempt and
- * the earlier ones (a re-run cancelled while it waited for an earlier attempt's pods leaves them
- * running).
- */
-function sweepSelectors(target) {
-    const selectors = [];
-    const ids = [...new Set(target.runIds.map(kube_pod/* labelValue */.w))];
-    for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
-        const chunk = ids.slice(i, i + SWEEP_CHUNK);
-        const run = chunk.length === 1 ? `${kube_pod/* LABELS */.kg.runId}=${chunk[0]}` : `${kube_pod/* LABELS */.kg.runId} in (${chunk.join(',')})`;
-        let s = `${kube_pod/* LABELS */.kg.managedBy}=${kube_pod/* MANAGED_BY */.Kf},${kube_pod/* LABELS */.kg.dag}=${(0,kube_pod/* labelValue */.w)(target.dag)},${run}`;
-        if (target.scope)
-            s += `,${kube_pod/* LABELS */.kg.runScope}=${target.scope}`;
-        selectors.push(target.runAttempt === 1 ? `${s},${kube_pod/* LABELS */.kg.runAttempt}=1` : s);
-    }
-    return selectors;
-}
-/**
- * How the run's state records the end of the attempt `pod` ran, or null when it does not: matched
- * by the pod's name (each attempt records its pod), or for a sensor's poke (only the attempt's
- * last poke is named) by its task and attempt labels, in the pod's run attempt.
- */
-function recordedEnd(stored, pod) {
-    if (stored === null)
-        return null;
-    const labels = pod.metadata?.labels ?? {};
-    const name = pod.metadata?.name ?? '';
-    const runAttempt = Number(labels[kube_pod/* LABELS */.kg.runAttempt]);
-    const task = labels[kube_pod/* LABELS */.kg.task];
-    const attempt = Number(labels[kube_pod/* LABELS */.kg.taskAttempt]);
-    if (task !== undefined && Object.hasOwn(stored.tasks, task)) {
-        const entry = stored.tasks[task];
-        if (entry.runAttempt === runAttempt) {
-            const a = entry.attempts.find((x) => x.pod === name || (labels[kube_pod/* LABELS */.kg.poke] !== undefined && x.attempt === attempt));
-            if (a !== undefined)
-                return a.class;
-        }
-    }
-    // A task id too long for a label (its label is cut and hashed): find the pod by name.
-    for (const entry of Object.values(stored.tasks)) {
-        if (entry.runAttempt !== runAttempt)
-            continue;
-        const a = entry.attempts.find((x) => x.pod === name);
-        if (a !== undefined)
-            return a.class;
-    }
-    return null;
-}
-/**
- * The post step's sweep: deletes the live pods of `target`'s runs in `namespace` (of its run
- * attempt, and left running by earlier ones), and its run attempt's ended
- * ones that `keepPods` does not keep and whose attempts' ends `readState(runId)` (the run's
- * stored state) records; every other ended pod stays, named in `unrecorded` (without `readState`,
- * every such pod). With `proof`, a pod that has the labels but not the proof of the run
- * (src/kube/pod-proof.ts) is not the run's: it is left alone and named in `foreign`, with why.
- * Never throws: problems come back as warnings for the caller to print.
- */
-async function cleanupRun(api, namespace, target, options = {}) {
-    const result = { deleted: [], unrecorded: [], warnings: [], foreign: [] };
-    const runIdOf = new Map(target.runIds.map((id) => [(0,kube_pod/* labelValue */.w)(id), id]));
-    // Each run's state, read once and only if one of its ended pods may go.
-    const states = new Map();
-    const stateOf = (runId) => {
-        let s = states.get(runId);
-        if (s === undefined) {
-            const read = options.readState;
-            s = read === undefined ? Promise.resolve(null) : read(runId).catch((err) => (err instanceof Error ? err : new Error(String(err))));
-            states.set(runId, s);
-        }
-        return s;
-    };
-    for (const selector of sweepSelectors(target)) {
-        let pods;
-        try {
-            pods = (await api.list(namespace, selector)).items;
-        }
-        catch (err) {
-            result.warnings.push((0,errors/* describeError */.Uc)(err, `list the run's pods (${selector}) in namespace ${namespace}`, api.server));
-            continue;
-        }
-        await Promise.all(pods.map((p) => sweepPod(api, namespace, p, target.runAttempt, options, runIdOf, stateOf, result)));
-    }
-    for (const [runId, s] of states) {
-        const state = await s;
-        if (state instanceof Error)
-            result.warnings.push(`Could not read the state of run ${runId} to tell which ended pods it records (${state.message}): they were kept.`);
-    }
-    result.deleted.sort();
-    result.unrecorded.sort();
-    result.foreign.sort((a, b) => (a.name < b.name ? -1 : 1));
-    return result;
-}
-async function sweepPod(api, namespace, p, runAttempt, options, runIdOf, stateOf, result) {
-    const name = p.metadata?.name ?? '';
-    if (p.metadata?.deletionTimestamp)
-        return;
-    const phase = p.status?.phase;
-    const ended = phase === 'Succeeded' || phase === 'Failed' || (0,classify/* containerTerminated */.Xp)(p);
-    // An earlier run attempt's pod: that attempt's sweep judged its ended pods (a later re-run
-    // records them); only one still running goes, as this attempt's own would.
-    const podAttempt = Number(p.metadata?.labels?.[kube_pod/* LABELS */.kg.runAttempt]);
-    if (podAttempt !== runAttempt && (!(podAttempt < runAttempt) || ended))
-        return;
-    const proven = options.proof?.verify(p);
-    if (proven !== undefined && !proven.ok) {
-        result.foreign.push({ name, problem: proven.problem });
-        return;
-    }
-    if (ended) {
-        // Kept on purpose, whatever the state says: every ended pod with always, failed ones with
-        // on-failure (a pod the API calls Failed never held a succeeded attempt).
-        if (options.keepPods === 'always' || (options.keepPods === 'on-failure' && phase === 'Failed'))
-            return;
-        const runId = runIdOf.get(p.metadata?.labels?.[kube_pod/* LABELS */.kg.runId] ?? '');
-        const state = runId === undefined ? null : await stateOf(runId);
-        const recorded = state instanceof Error ? null : recordedEnd(state, p);
-        if (recorded === null) {
-            // Its end is nowhere else: deleting it would make a re-run run a task that may have succeeded.
-            result.unrecorded.push(name);
-            return;
-        }
-        // on-failure keeps the pod of an attempt that did not succeed, as the engine judged it.
-        if (options.keepPods === 'on-failure' && recorded !== 'succeeded')
-            return;
-    }
-    try {
-        await api.delete(namespace, name, { gracePeriodSeconds: 2 });
-        result.deleted.push(name);
-    }
-    catch (err) {
-        if ((0,errors/* classifyError */.fe)(err).kind !== 'not-found')
-            result.warnings.push((0,errors/* describeError */.Uc)(err, `delete pod ${name} in namespace ${namespace}`, api.server));
-    }
-}
-
 // EXTERNAL MODULE: ./lib/report/annotations.js
 var annotations = __webpack_require__(1116);
 // EXTERNAL MODULE: ./lib/report/live-log.js
@@ -1753,7 +1773,7 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
     };
     runner.info(describeDates(dates));
     if (mode === 'dry-run') {
-        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({ ...common, run: dates.run, reporter: reportersFor(''), mode }));
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.WP)({ ...common, run: dates.run, reporter: reportersFor(''), mode }));
         finish(spec, state, mode);
         return;
     }
@@ -1865,7 +1885,8 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
         if (session.stored !== null)
             for (const r of session.plan.rerun)
                 runner.info(`${r.task} runs: ${r.reason}`);
-        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.W)({
+        let unrecorded = [];
+        const state = await (0,action_errors/* withKubeErrors */.$6)(() => (0,engine/* runDag */.WP)({
             ...common,
             reporter,
             run,
@@ -1874,11 +1895,17 @@ async function runOnCluster(spec, params, settings, context, deps, dates) {
             previous: session.plan.previous,
             onAttemptEnd: (end, opts) => session.attemptEnded(end, opts),
             flushRecords: () => session.flush(),
+            onUnrecorded: (ends) => void (unrecorded = ends),
             recorded: (task, attempt) => session.recorded(task, attempt),
             proof,
         }));
+        let runEnd = null;
         if (state.result !== null)
-            await session.finished(state.result).catch((err) => runner.warning(`Could not record the end of the run: ${err.message}`));
+            await session.finished(state.result).catch((err) => void (runEnd = err instanceof Error ? err : new Error(String(err))));
+        // One warning for every record that failed, naming the pods kept in their stead.
+        const unwritten = (0,engine/* unrecordedWarning */["if"])(unrecorded, runEnd);
+        if (unwritten !== null)
+            runner.warning(unwritten);
         const old = await removeOldRuns({
             core: client.core,
             namespace,

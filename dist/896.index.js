@@ -614,7 +614,8 @@ function fitRunState(state, limitBytes) {
 
 // EXPORTS
 __webpack_require__.d(__webpack_exports__, {
-  W: () => (/* binding */ runDag)
+  WP: () => (/* binding */ runDag),
+  "if": () => (/* reexport */ unrecordedWarning)
 });
 
 // UNUSED EXPORTS: dryRunDag
@@ -2782,6 +2783,30 @@ const RETRY_HOLD_MS = 31_000;
  * (runStarted, decisions, pods, log lines, runFinished). Throws KubeError only when the run cannot
  * go on at all (the watch was refused).
  */
+/**
+ * The one warning for the records a run could not write: the attempts' ends (`unrecorded`, from
+ * `onUnrecorded`) and the run's own end (`runEnd`, the error of writing it), with what becomes of
+ * the pods kept; null when every record was written.
+ */
+function unrecordedWarning(unrecorded, runEnd) {
+    if (unrecorded.length === 0)
+        return runEnd === null ? null : `Could not record the end of the run: ${runEnd.message}`;
+    const kept = unrecorded.filter((u) => u.pod !== null);
+    const lost = unrecorded.filter((u) => u.pod === null);
+    const what = `${unrecorded.length} attempt${unrecorded.length === 1 ? '' : 's'} in the run's state`;
+    const head = runEnd === null
+        ? `Could not record the end of ${what} (${unrecorded[0].error})`
+        : `Could not record the end of the run (${runEnd.message}), nor the end of ${what} (${unrecorded[0].error})`;
+    const parts = [head + '.'];
+    if (kept.length > 0) {
+        parts.push(`Kept, as the only record of how they ended: ${kept.map((u) => `${u.task} attempt ${u.attempt} (pod ${u.pod})`).join(', ')}.` +
+            ' The post step does not delete them, and a re-run of this job records their ends from these pods and reuses what succeeded instead of running it again.');
+    }
+    if (lost.length > 0) {
+        parts.push(`No pod is left of ${lost.map((u) => `${u.task} attempt ${u.attempt}`).join(', ')}: a re-run runs ${lost.length === 1 ? 'it' : 'them'} again.`);
+    }
+    return parts.join(' ');
+}
 function runEngine(options) {
     return new Engine(options).run();
 }
@@ -2804,6 +2829,8 @@ class Engine {
     /** The last attempt of each task (for log tails). */
     #lastAttempt = new Map();
     #pending = new Set();
+    /** The attempts whose end could not be recorded (their pods are kept): told once, at the run's end. */
+    #unrecorded = [];
     /** Each task's fingerprint annotation, by task id (`#fingerprint`). */
     #fingerprints = new Map();
     /** The spec's tasks by id (made when first needed). */
@@ -2907,6 +2934,8 @@ class Engine {
         }
         await Promise.allSettled([...this.#live.values()].map((l) => l.pod.logDone));
         this.#watcher.stop();
+        if (this.#unrecorded.length > 0)
+            o.onUnrecorded?.([...this.#unrecorded].sort((a, b) => (a.task < b.task ? -1 : a.task > b.task ? 1 : a.attempt - b.attempt)));
         const state = this.#scheduler.state();
         const tails = {};
         // A matrix task's tails are its instances'.
@@ -3283,7 +3312,11 @@ class Engine {
             const end = { task: live.task, attempt: live.attempt, pod: live.started ? live.pod.name : null, startedAt: live.createdAt, finishedAt: at, outcome, result };
             const defer = keep || reaped;
             const durable = (async () => onAttemptEnd(end, { defer }))().then(() => true, (err) => {
-                this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${err.message}); keeping its pod`);
+                const message = err instanceof Error ? err.message : String(err);
+                this.#o.debug?.(`could not record the end of ${live.task} attempt ${live.attempt} (${message}); keeping its pod`);
+                // Its pod is kept only if it ended (one still running is deleted, a sensor's "not yet"
+                // is no end) and exists (one never created or gone keeps nothing).
+                this.#unrecorded.push({ task: live.task, attempt: live.attempt, pod: hasPod && !stillRunning && !notYet ? live.pod.name : null, error: message });
                 return false;
             });
             live.durable = durable;
@@ -3371,6 +3404,7 @@ function cancelledOutcome(message) {
 }
 
 ;// CONCATENATED MODULE: ./lib/engine/index.js
+
 
 
 
