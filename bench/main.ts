@@ -420,6 +420,7 @@ async function cold(): Promise<void> {
 const BENCHES: Record<string, () => Promise<void>> = { chain, wide, requests, logs, cold };
 
 const started = new Date();
+const loadAtStart = os.loadavg();
 for (const [name, fn] of Object.entries(BENCHES)) {
   if (only && !only.has(name)) continue;
   log(`${name}...`);
@@ -450,6 +451,7 @@ if (write && !failures.length) {
     table: out,
     notes: rows.flatMap((r) => r.notes.map((n) => `${r.id}: ${n}`)),
     started,
+    loadAtStart,
     quick,
     sizes: { ...SIZE, wideTasks: WIDE_SIZES.join(' / ') },
   });

@@ -1,7 +1,7 @@
 /** Writes BENCHMARKS.md: the machine, the table of one run, and what each row measures and how. */
 import { readFile, writeFile } from 'node:fs/promises';
 import { existingSection } from './peers/section.ts';
-import { DEFAULT_BURST, DEFAULT_QPS } from '../src/kube/client.ts';
+import { DEFAULT_BURST, DEFAULT_QPS } from '../src/kube/rate-limit.ts';
 import os from 'node:os';
 
 /** What one run of bench/main.ts produced. */
@@ -9,6 +9,8 @@ export interface BenchRun {
   table: string;
   notes: string[];
   started: Date;
+  /** `os.loadavg()` as the run started: whether other work was running (at the end, the bench's own load counts too). */
+  loadAtStart: number[];
   quick: boolean;
   sizes: Record<string, number | string>;
 }
@@ -18,12 +20,13 @@ export async function writeBenchmarksMd(file: string, run: BenchRun): Promise<vo
   // The head-to-head section is written by `npm run bench -- --peers`; a run of these rows keeps it.
   const peers = existingSection(await readFile(file, 'utf8').catch(() => ''));
   const cpus = os.cpus();
-  const load = os.loadavg().map((l) => l.toFixed(1)).join(', ');
+  const fmtLoad = (l: number[]): string => l.map((x) => x.toFixed(1)).join(', ');
+  const busy = (run.loadAtStart[0] ?? 0) > 1;
   const text = `# Benchmarks
 
 ${run.quick ? '**Quick run** (`--quick`: fewer, smaller repetitions; see the sizes below).\n\n' : ''}Measured by \`npm run bench\` (bench/), ${run.started.toISOString().slice(0, 16).replace('T', ' ')} UTC, on:
 ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, Node ${process.version}, ${os.type()} ${os.release()}.
-Load average at the end of the run: ${load} (${Number(load.split(',')[0]) > 1.5 ? '**the machine was busy** with other work, so absolute times are pessimistic' : 'the machine was otherwise quiet'}); the ratios are
+Load average as the run started: ${fmtLoad(run.loadAtStart)} (${busy ? '**the machine was busy** with other work, so absolute times are pessimistic' : 'nothing else was running'}); at its end: ${fmtLoad(os.loadavg())} (the bench's own load included); the ratios are
 measured in the same run, side by side, and suffer less from other load.
 
 ${run.table}

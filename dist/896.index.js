@@ -335,8 +335,12 @@ function planRerun(spec, params, stored, mode, options = {}) {
         if (stored === null)
             return 'no earlier run attempt recorded it';
         const entry = Object.hasOwn(stored.tasks, key) ? stored.tasks[key] : undefined;
-        if (entry === undefined)
-            return 'no earlier run attempt recorded it';
+        if (entry === undefined) {
+            // Only attempts' ends are recorded: a task skipped (an upstream failed, or its `if:` was
+            // false) or never reached (the run was cancelled) has no entry, though the run attempt ran.
+            const ran = [...stored.runAttempts.map((a) => a.runAttempt), ...Object.values(stored.tasks).map((t) => t.runAttempt)].filter((n) => options.runAttempt === undefined || n < options.runAttempt);
+            return ran.length === 0 ? 'no earlier run attempt recorded it' : `it did not run in run attempt ${Math.max(...ran)} (skipped there, or not reached)`;
+        }
         if (options.runAttempt !== undefined && entry.runAttempt >= options.runAttempt) {
             // Replayed, successes too, not reused: the scheduler must see this attempt's whole history
             // again to decide as it did (a success whose upstream failed does not let its dependants

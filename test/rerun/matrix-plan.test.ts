@@ -75,7 +75,7 @@ describe('planRerun with a matrix task', () => {
             task: 'shard',
             reason: `1 of 3 matrix instances run again ("${P1}": it failed in run attempt 1 (exit code 1)); the 2 that succeeded are reused`,
           },
-          { task: 'merge', reason: 'no earlier run attempt recorded it' },
+          { task: 'merge', reason: 'it did not run in run attempt 1 (skipped there, or not reached)' },
         ]);
 
         // The scheduler then starts only the failed instance.
@@ -97,6 +97,6 @@ describe('planRerun with a matrix task', () => {
     const state = stored(spec, { plan: 'failed', [P0]: 'succeeded' });
     const result = planRerun(spec, {}, state, 'failed', { runAttempt: 2 });
     expect(result.previous).toEqual({});
-    expect(result.rerun.map((r) => r.reason)).toEqual([expect.stringContaining('failed'), 'it needs "plan", which runs again', 'no earlier run attempt recorded it']);
+    expect(result.rerun.map((r) => r.reason)).toEqual([expect.stringContaining('failed'), 'it needs "plan", which runs again', 'it did not run in run attempt 1 (skipped there, or not reached)']);
   });
 });

@@ -60,7 +60,7 @@ describe('re-running a run through the engine', () => {
     const second = await attempt(fixed, runId, 2);
     expect(second.plan.rerun).toEqual([
       { task: 'transform', reason: 'it failed in run attempt 1 (exit code 3)' },
-      { task: 'load', reason: 'no earlier run attempt recorded it' },
+      { task: 'load', reason: 'it did not run in run attempt 1 (skipped there, or not reached)' },
     ]);
     expect(results(second.state)).toEqual({ extract: 'succeeded', transform: 'succeeded', load: 'succeeded' });
     expect(second.state.tasks[0]!.reusedFrom).toEqual({ runAttempt: 1 });
