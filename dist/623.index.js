@@ -58,7 +58,7 @@ async function runLocal(run, given) {
         connection.onNewSecret(() => (redact = (0,_report_escape_js__WEBPACK_IMPORTED_MODULE_8__/* .makeRedactor */ .$u)(connection.secrets)));
         io = { ...given, stdout: (text) => given.stdout(redact(text)), stderr: (text) => given.stderr(redact(text)) };
         const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
-        const client = (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_5__/* .createClient */ .UU)(connection.kubeConfig);
+        const client = (0,_kube_client_js__WEBPACK_IMPORTED_MODULE_5__/* .createClient */ .UU)(connection.kubeConfig, run.api);
         io.stderr(`cluster ${(0,_common_url_credentials_js__WEBPACK_IMPORTED_MODULE_12__/* .withoutUrlCredentials */ .e)(client.server)}, namespace ${namespace}\n`);
         const checked = await (0,_kube_auth_js__WEBPACK_IMPORTED_MODULE_4__/* .preflight */ .Mz)(client, namespace, 'run', { spec: run.spec });
         for (const w of checked.warnings)

@@ -12,6 +12,7 @@ import { serverUrlProblem, shownServer } from '../kube/server-url.ts';
 import { backfillDates, parseLogicalDate, RunDateError, runDates } from '../dag/run-dates.ts';
 import { concurrencyLeaseName } from '../kube/lease-name.ts';
 import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.ts';
+import { parseApiBurst, parseApiQps, parseWholeNumber, wholeNumberExpected } from '../common/input-values.ts';
 
 export type { ConcurrencyPolicy, KeepPods, RerunMode };
 
@@ -120,10 +121,6 @@ export function readIdentityInputs(getInput: (name: string) => string, problems:
 /** The most log lines per failed task the summary may show (`log-tail-lines`). */
 export const MAX_LOG_TAIL_LINES = 1000;
 
-/** The highest `api-qps` and `api-burst` taken (beyond them, `api-qps: 0` says what is meant). */
-export const MAX_API_QPS = 10_000;
-export const MAX_API_BURST = 100_000;
-
 /** A bad input: the message says which input, what was found and what was expected. */
 export class InputError extends UserError {
   override name = 'InputError';
@@ -143,9 +140,9 @@ export function readSettings(getInput: (name: string) => string): Settings {
   const wholeNumber = (name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = getInput(name).trim();
     if (raw === '') return fallback;
-    if (/^\d+$/.test(raw) && Number(raw) <= max) return Number(raw);
-    const bound = /^\d+$/.test(raw) || max < Number.MAX_SAFE_INTEGER ? ` and at most ${max.toLocaleString('en-US')}` : '';
-    problems.push(`Invalid input '${name}': '${raw.slice(0, 100)}'. Expected a whole number >= 0${bound}.`);
+    const n = parseWholeNumber(raw, max);
+    if (n !== null) return n;
+    problems.push(`Invalid input '${name}': '${raw.slice(0, 100)}'. Expected ${wholeNumberExpected(raw, max)}.`);
     return fallback;
   };
   const duration = (name: string, fallback: string): number => {
@@ -193,13 +190,16 @@ export function readSettings(getInput: (name: string) => string): Settings {
   };
   const qps = getInput('api-qps').trim();
   if (qps !== '') {
-    // A rate: decimals are fine (0.5 is one request every 2 s); 0 turns the client's limit off.
-    if (/^\d+(\.\d+)?$/.test(qps) && Number(qps) <= MAX_API_QPS) settings.api.qps = Number(qps) === 0 ? null : Number(qps);
-    else problems.push(`Invalid input 'api-qps': '${qps.slice(0, 100)}'. Expected requests per second, a number from 0 to ${MAX_API_QPS.toLocaleString('en-US')} (e.g. 50, or 0.5), or 0 to send without a client-side limit (the API server's priority and fairness then holds the action back).`);
+    const parsed = parseApiQps(qps);
+    if (parsed.ok) settings.api.qps = parsed.value;
+    else problems.push(`Invalid input 'api-qps': '${qps.slice(0, 100)}'. Expected ${parsed.expected}.`);
   }
-  const burst = wholeNumber('api-burst', DEFAULT_BURST, MAX_API_BURST);
-  if (burst < 1) problems.push(`Invalid input 'api-burst': '0'. Expected a whole number from 1 to ${MAX_API_BURST.toLocaleString('en-US')}: how many requests may go at once before 'api-qps' paces them.`);
-  else settings.api.burst = burst;
+  const burst = getInput('api-burst').trim();
+  if (burst !== '') {
+    const parsed = parseApiBurst(burst, `'api-qps'`);
+    if (parsed.ok) settings.api.burst = parsed.value;
+    else problems.push(`Invalid input 'api-burst': '${burst.slice(0, 100)}'. Expected ${parsed.expected}.`);
+  }
   try {
     if (settings.logicalDate !== null) parseLogicalDate(settings.logicalDate);
     if (settings.schedule !== null) runDates({ start: 0, schedule: settings.schedule, logicalDate: null });

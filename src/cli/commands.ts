@@ -10,6 +10,8 @@ import type { DagSpec, SpecIssue } from '../spec/types.ts';
 import { namespaceProblem } from '../spec/names.ts';
 import { terminalText } from '../report/workflow-commands.ts';
 import { KEEP_PODS, type KeepPods, type RunContext } from '../common/run.ts';
+import { parseApiBurst, parseApiQps, parseWholeNumber, wholeNumberExpected, type Parsed } from '../common/input-values.ts';
+import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.ts';
 import { EXIT, localContext, type CliIO } from './io.ts';
 
 export { EXIT, localContext, type CliIO };
@@ -17,14 +19,16 @@ export { EXIT, localContext, type CliIO };
 const USAGE = `usage:
   pod-dag validate FILE [--allow-outside]
   pod-dag plan FILE [--params YAML|JSON] [--namespace NS] [-o yaml|json] [--allow-outside]
-  pod-dag run FILE [--params YAML|JSON] [--namespace NS] [--context NAME] [--max-parallel N] [--keep-pods never|on-failure|always] [--allow-outside]
+  pod-dag run FILE [--params YAML|JSON] [--namespace NS] [--context NAME] [--max-parallel N] [--keep-pods never|on-failure|always]
+                   [--api-qps N] [--api-burst N] [--allow-outside]
 
 validate  checks the spec and prints every problem as FILE:LINE:COL: message
 plan      renders the pod of every task, as 'kubectl --dry-run=client -o yaml' would print them
 run       runs the DAG against the cluster of the current kubeconfig (KUBECONFIG or ~/.kube/config)
 
 FILE must be a regular file inside the current directory (symlinks resolved), at most 1 MiB;
---allow-outside reads a FILE anywhere.
+--allow-outside reads a FILE anywhere. --max-parallel (default 0: no limit), --api-qps (default
+${DEFAULT_QPS} requests/s; 0: no client-side limit) and --api-burst (default ${DEFAULT_BURST}) are as the action's inputs.
 `;
 
 /** Formats spec issues the way compilers do, so terminals and editors make them clickable. */
@@ -52,7 +56,9 @@ export async function runCli(argv: string[], raw: CliIO): Promise<number> {
         namespace: { type: 'string' },
         output: { type: 'string', short: 'o', default: 'yaml' },
         context: { type: 'string' },
-        'max-parallel': { type: 'string', default: '0' },
+        'max-parallel': { type: 'string' },
+        'api-qps': { type: 'string' },
+        'api-burst': { type: 'string' },
         'keep-pods': { type: 'string', default: 'on-failure' },
         'allow-outside': { type: 'boolean', default: false },
       },
@@ -124,11 +130,23 @@ export async function runCli(argv: string[], raw: CliIO): Promise<number> {
     return EXIT.ok;
   }
 
-  const maxParallel = Number(values['max-parallel']);
-  if (!Number.isInteger(maxParallel) || maxParallel < 0) {
-    io.stderr(`pod-dag run: --max-parallel must be a whole number >= 0, found '${values['max-parallel']}'\n`);
-    return EXIT.usage;
-  }
+  // Numbers are read as the action reads its inputs (src/action/settings.ts): plain digits, so
+  // `1e3` or `0x10` is refused rather than taken as 1000 or 16.
+  const flag = <T>(name: string, raw: string | undefined, fallback: T, parse: (raw: string) => Parsed<T>): T | undefined => {
+    if (raw === undefined) return fallback;
+    const parsed = parse(raw);
+    if (parsed.ok) return parsed.value;
+    io.stderr(`pod-dag run: --${name} must be ${parsed.expected}, found '${raw.slice(0, 100)}'\n`);
+    return undefined;
+  };
+  const wholeNumber = (raw: string): Parsed<number> => {
+    const n = parseWholeNumber(raw);
+    return n === null ? { ok: false, expected: wholeNumberExpected(raw) } : { ok: true, value: n };
+  };
+  const maxParallel = flag('max-parallel', values['max-parallel'], 0, wholeNumber);
+  const qps = flag('api-qps', values['api-qps'], DEFAULT_QPS as number | null, parseApiQps);
+  const burst = flag('api-burst', values['api-burst'], DEFAULT_BURST, (raw) => parseApiBurst(raw, '--api-qps'));
+  if (maxParallel === undefined || qps === undefined || burst === undefined) return EXIT.usage;
   const keepPods = values['keep-pods'];
   if (!isKeepPods(keepPods)) {
     io.stderr(`pod-dag run: --keep-pods must be ${KEEP_PODS.slice(0, -1).join(', ')} or ${KEEP_PODS.at(-1)}, found '${keepPods}'\n`);
@@ -136,7 +154,7 @@ export async function runCli(argv: string[], raw: CliIO): Promise<number> {
   }
   // Loaded only now: the run brings in the Kubernetes client, which validate and plan do without.
   const { runLocal } = await import('./run.ts');
-  return runLocal({ spec, params, namespace: values.namespace ?? null, context: values.context ?? null, maxParallel, keepPods }, io);
+  return runLocal({ spec, params, namespace: values.namespace ?? null, context: values.context ?? null, maxParallel, keepPods, api: { qps, burst } }, io);
 }
 
 function isKeepPods(s: string | undefined): s is KeepPods {

@@ -4,6 +4,7 @@
  *   pod-dag validate FILE
  *   pod-dag plan FILE [--params YAML|JSON] [--namespace NS] [-o yaml|json]
  *   pod-dag run FILE [--params …] [--namespace NS] [--context NAME] [--max-parallel N] [--keep-pods P]
+ *                    [--api-qps N] [--api-burst N]
  *
  * Exit codes: 0 success, 1 the DAG failed or was cancelled, 2 bad usage or an invalid spec.
  */

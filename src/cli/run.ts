@@ -32,6 +32,8 @@ export interface LocalRun {
   context: string | null;
   maxParallel: number;
   keepPods: KeepPods;
+  /** The client's rate limit (`--api-qps`, `--api-burst`): `qps` null sends without a client-side limit. */
+  api: { qps: number | null; burst: number };
 }
 
 /** Runs the DAG; resolves to the exit code (0 success, 1 failed or cancelled, 2 cannot start). */
@@ -47,7 +49,7 @@ export async function runLocal(run: LocalRun, given: CliIO): Promise<number> {
     connection.onNewSecret(() => (redact = makeRedactor(connection.secrets)));
     io = { ...given, stdout: (text) => given.stdout(redact(text)), stderr: (text) => given.stderr(redact(text)) };
     const namespace = run.namespace ?? run.spec.namespace ?? connection.namespace ?? 'default';
-    const client = createClient(connection.kubeConfig);
+    const client = createClient(connection.kubeConfig, run.api);
     io.stderr(`cluster ${withoutUrlCredentials(client.server)}, namespace ${namespace}\n`);
     const checked = await preflight(client, namespace, 'run', { spec: run.spec });
     for (const w of checked.warnings) io.stderr(`warning: ${w}\n`);

@@ -13,7 +13,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import * as z from 'zod';
-import { specSchema } from './schema.ts';
+import { EXTENSION_KEY, specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
 import { ENV_NAME, fixName, imageProblem, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
 import { YAML_LIMITS, yamlLimitProblem } from './yaml-limits.ts';
@@ -303,6 +303,9 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     issues.add({ line: 1, col: 1 }, [], 'the spec is empty; expected a map with version, name and tasks');
     return { spec: null, issues: issues.sorted() };
   }
+  // Extension fields (`x-…`) hold anchors for the rest of the file; what they hold is checked
+  // where an alias uses it, and is otherwise ignored.
+  if (isRecord(raw)) for (const key of Object.keys(raw)) if (EXTENSION_KEY.test(key)) delete raw[key];
 
   const result = specSchema.safeParse(raw, { error: genericError });
   if (!result.success) {
@@ -401,6 +404,8 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
         continue;
       }
       const k = keyText(key);
+      // An extension field's content is checked where an alias puts it, as written there.
+      if (path.length === 0 && EXTENSION_KEY.test(k)) continue;
       // Param and task names have their own, more specific message.
       const named = path.length === 1 && (path[0] === 'params' || path[0] === 'tasks');
       if (k === '__proto__' && !named) issues.add(loc.nodePos(key), [...path, k], `key "__proto__" ${where(path)} ${reservedNameProblem(k)!.slice(`"${k}" `.length)}`);
@@ -620,7 +625,16 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     const needs = rawNeeds(id, task);
     const known: string[] = [];
     const paths = new Map<string, SpecPath>();
+    const listed = new Map<string, SpecPath>();
     for (const { need, path } of needs) {
+      // As actionlint does for GitHub's needs: a repeat is a slip (a copy-paste, a merge), not
+      // a second dependency, and saying nothing would hide which entry was meant.
+      const first = listed.get(need);
+      if (first !== undefined) {
+        issues.add(loc.valuePos(path), path, `task "${id}" lists "${need}" twice in needs (as ${formatPath(first.slice(2))} and ${formatPath(path.slice(2))}); list each task once`);
+        continue;
+      }
+      listed.set(need, path);
       if (Object.hasOwn(tasksRaw, need)) {
         known.push(need);
         if (!paths.has(need)) paths.set(need, path);

@@ -5,8 +5,9 @@
  * editors complete and check specs.
  *
  * Every object is strict (an unknown key is an error: a typo like `need:` must not pass
- * silently). Each leaf schema carries an `error` that states what was expected; parse.ts adds
- * the path, the position and what was found.
+ * silently), but for the top level's `x-` extension fields (`EXTENSION_KEY`). Each leaf schema
+ * carries an `error` that states what was expected; parse.ts adds the path, the position and
+ * what was found.
  *
  * Defaults such as `retries.limit: 0` are NOT applied here: the `defaults:` section must be
  * able to set them, so they are applied after merging (see normalize.ts). They still appear as
@@ -253,11 +254,26 @@ const param = z
   )
   .describe('A default value, or {default, required, description}.');
 
+/**
+ * Top-level keys starting with `x-` are extension fields, ignored (Docker Compose's convention):
+ * a place to define YAML anchors that tasks then use (`x-base: &base …`, `<<: *base`). Only at
+ * the top level: anywhere else a key is a field, and a typo must not pass silently.
+ */
+export const EXTENSION_KEY = /^x-/;
+
 /** The whole spec file. */
 export const specSchema = z
   .strictObject(
     {
-      version: z.literal(1, expected('1 (the only spec version)')).describe('Spec format version; always 1.'),
+      version: z
+        .literal(1, {
+          // `version: "1"` is what Compose files taught many users; say how to fix it.
+          error: (iss) =>
+            typeof iss.input === 'string' && iss.input.trim() !== '' && Number(iss.input) === 1
+              ? `expected the number 1 (the only spec version), found the string ${JSON.stringify(iss.input)}; drop the quotes: version: 1`
+              : 'expected 1 (the only spec version)',
+        })
+        .describe('Spec format version; always 1.'),
       name: z.string(expected('the DAG name (a lowercase DNS label)')).describe('The DAG name: lowercase letters, digits and "-", at most 40 characters. Used in pod names and labels.'),
       namespace: z.string(expected('a namespace name')).optional().describe("Namespace of the pods; else the action's input or the kubeconfig's."),
       params: z.record(z.string(), param, expected('a map of param name → default or {default, required, description}')).optional().describe("Values substituted by {{ params.<name> }}; overridable by the action's params input."),
@@ -267,7 +283,11 @@ export const specSchema = z
     },
     expected('a map with version, name, tasks…'),
   )
-  .describe('A DAG of container tasks run as Kubernetes pods by pod-dag-action.');
+  .meta({
+    description: 'A DAG of container tasks run as Kubernetes pods by pod-dag-action.',
+    // The zod object stays strict: parse.ts sets the extension fields aside before it validates.
+    patternProperties: { [EXTENSION_KEY.source]: { description: 'An extension field, ignored: a place for YAML anchors (x-defaults: &d …), as in Docker Compose.' } },
+  });
 
 /** The spec as written, as zod parsed it. */
 export type RawSpec = z.infer<typeof specSchema>;

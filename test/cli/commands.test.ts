@@ -118,6 +118,18 @@ describe('bad usage: exit 2, the problem and the usage on stderr', () => {
     ['an unknown option', ['plan', HELLO, '--output-format', 'yaml'], /Unknown option '--output-format'/],
     ['-o xml', ['plan', HELLO, '-o', 'xml'], /-o must be yaml or json, found 'xml'/],
     ['a bad --max-parallel', ['run', HELLO, '--max-parallel', 'many'], /--max-parallel must be a whole number >= 0, found 'many'/],
+    // Plain digits, as the action's inputs: Number() would take these as 1000, 16, 5 and 0.
+    ['--max-parallel 1e3', ['run', HELLO, '--max-parallel', '1e3'], /--max-parallel must be a whole number >= 0, found '1e3'/],
+    ['--max-parallel 0x10', ['run', HELLO, '--max-parallel', '0x10'], /--max-parallel must be a whole number >= 0, found '0x10'/],
+    ['--max-parallel " 5 "', ['run', HELLO, '--max-parallel', ' 5 '], /--max-parallel must be a whole number >= 0, found ' 5 '/],
+    ['--max-parallel ""', ['run', HELLO, '--max-parallel', ''], /--max-parallel must be a whole number >= 0, found ''/],
+    ['--max-parallel 2.0', ['run', HELLO, '--max-parallel', '2.0'], /--max-parallel must be a whole number >= 0, found '2.0'/],
+    ['--max-parallel too big', ['run', HELLO, '--max-parallel', '99999999999999999999'], /--max-parallel must be a whole number >= 0 and at most 9,007,199,254,740,991, found '99999999999999999999'/],
+    ['--api-qps 1e3', ['run', HELLO, '--api-qps', '1e3'], /--api-qps must be requests per second, a number from 0 to 10,000 \(e\.g\. 50, or 0\.5\), or 0 to send without a client-side limit .*, found '1e3'/],
+    ['--api-qps -1', ['run', HELLO, '--api-qps=-1'], /--api-qps must be requests per second.*, found '-1'/],
+    ['--api-qps above the bound', ['run', HELLO, '--api-qps', '20000'], /--api-qps must be .*from 0 to 10,000.*, found '20000'/],
+    ['--api-burst 0', ['run', HELLO, '--api-burst', '0'], /--api-burst must be a whole number from 1 to 100,000: how many requests may go at once before --api-qps paces them, found '0'/],
+    ['--api-burst 2.5', ['run', HELLO, '--api-burst', '2.5'], /--api-burst must be a whole number from 1 to 100,000.*, found '2.5'/],
     ['a bad --keep-pods', ['run', HELLO, '--keep-pods', 'sometimes'], /--keep-pods must be never, on-failure or always, found 'sometimes'/],
   ];
   for (const [what, argv, message] of cases) {

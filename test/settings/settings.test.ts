@@ -36,7 +36,7 @@ describe('readSettings', () => {
     expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-qps': 'fast' }))).toThrow(/^Invalid input 'api-qps': 'fast'/);
     expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-qps': '20000' }))).toThrow(/^Invalid input 'api-qps': '20000'/);
     expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-burst': '0' }))).toThrow(/^Invalid input 'api-burst': '0'. Expected a whole number from 1 to 100,000/);
-    expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-burst': '2.5' }))).toThrow(/^Invalid input 'api-burst': '2.5'. Expected a whole number >= 0/);
+    expect(() => readSettings(inputs({ dag: 'a.yaml', 'api-burst': '2.5' }))).toThrow(/^Invalid input 'api-burst': '2.5'. Expected a whole number from 1 to 100,000: how many requests may go at once before 'api-qps' paces them\./);
   });
 
   it('reads the run-date inputs and checks them before anything runs', () => {

@@ -66,6 +66,9 @@ describe('schema/pod-dag.schema.json', () => {
     expect(schema).toMatchObject({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'pod-dag-action DAG spec', additionalProperties: false });
     expect(schema.required).toEqual(['version', 'name', 'tasks']);
     expect(schema.$defs.Task.additionalProperties).toBe(false);
+    // Top-level x- keys are extension fields (anchors), as parseSpec takes them; nothing else is.
+    expect(Object.keys(schema.patternProperties)).toEqual(['^x-']);
+    expect(schema.$defs.Task.patternProperties).toBeUndefined();
     expect(schema.$defs.Retries.properties.limit.default).toBe(0);
   });
 });

@@ -142,6 +142,33 @@ describe('parseSpec edge cases', () => {
       want: ['1:10 version | version: expected 1 (the only spec version), found 2'],
     },
     {
+      name: 'the version as a string says to drop the quotes',
+      text: 'version: "1"\nname: x\ntasks: {a: {image: busybox}}\n',
+      want: ['1:10 version | version: expected the number 1 (the only spec version), found the string "1"; drop the quotes: version: 1'],
+    },
+    {
+      name: 'a task listed twice in needs, at the repeat, known or not',
+      text: 'version: 1\nname: x\ndefaults: {image: busybox}\ntasks:\n  a: {}\n  b:\n    needs: [a, zz, a, zz]\n',
+      want: [
+        '7:16 tasks.b.needs[1] | task "b" needs "zz", which is not a task',
+        '7:20 tasks.b.needs[2] | task "b" lists "a" twice in needs (as needs[0] and needs[2]); list each task once',
+        '7:23 tasks.b.needs[3] | task "b" lists "zz" twice in needs (as needs[1] and needs[3]); list each task once',
+      ],
+    },
+    {
+      name: 'x- extension fields only at the top level; X- and x- inside a task are unknown keys',
+      text: 'version: 1\nname: x\nX-base: {}\ntasks:\n  a:\n    image: busybox\n    x-note: n\n',
+      want: [
+        '3:1 X-base | unknown key "X-base" at the top level; expected one of: version, name, namespace, params, defaults, tasks, timeout',
+        '7:5 tasks.a.x-note | unknown key "x-note" in task "a"; expected one of: needs, if, strategy, sensor, image, command, args, env, envFrom, workingDir, resources, retries, timeout, startTimeout, pod',
+      ],
+    },
+    {
+      name: 'what an x- field holds is checked where an alias uses it',
+      text: 'version: 1\nname: x\nx-pod: &pod\n  nodeselector: {a: b}\ntasks:\n  a:\n    image: busybox\n    pod: *pod\n',
+      want: ['4:3 tasks.a.pod.nodeselector | unknown key "nodeselector" in tasks.a.pod; did you mean "nodeSelector"?'],
+    },
+    {
       name: 'no tasks',
       text: 'version: 1\nname: x\ntasks: {}\n',
       want: ['3:8 tasks | tasks: the DAG has no tasks; expected at least one under "tasks:"'],
@@ -309,6 +336,18 @@ describe('valid specs', () => {
     );
     expect(issues).toEqual([]);
     expect(spec!.tasks[1]).toMatchObject({ id: 'b', image: 'busybox', needs: ['a'], retries: { limit: 1 } });
+  });
+
+  it('ignores top-level x- extension fields, whose anchors tasks use (as in Docker Compose)', () => {
+    const { spec, issues } = parseText(
+      'version: 1\nname: x\nx-notes: "{{ not rendered }}"\nx-base: &base\n  image: busybox\n  args: ["{{ params.p }}"]\nparams: {p: v}\ntasks:\n  a:\n    <<: *base\n  b:\n    <<: *base\n    needs: [a]\n',
+    );
+    expect(issues).toEqual([]);
+    expect(spec!.tasks.map((t) => [t.id, t.image, t.args])).toEqual([
+      ['a', 'busybox', ['{{ params.p }}']],
+      ['b', 'busybox', ['{{ params.p }}']],
+    ]);
+    expect(Object.keys(spec!)).not.toContain('x-base');
   });
 
   it('reads env references and envFrom sources', () => {
