@@ -4322,7 +4322,7 @@ function pendingStatus(pod) {
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   UU: () => (/* binding */ createClient)
 /* harmony export */ });
-/* unused harmony exports reusingConnections, MAX_CONNECTIONS */
+/* unused harmony exports WATCH_IDLE_MS, reusingConnections, MAX_CONNECTIONS */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
 /* harmony import */ var node_https__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(4708);
 /* harmony import */ var node_http__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(7067);
@@ -4347,6 +4347,16 @@ function pendingStatus(pod) {
 
 
 
+/**
+ * A watch that sends no byte for this long is taken for a dead connection (a NAT or load balancer
+ * that dropped it without a FIN or RST, a server that hangs): client-node's Watch aborts it with a
+ * TimeoutError and the watcher resumes from the last resourceVersion (src/kube/watch.ts). A live
+ * watch is never this quiet: the engine asks the server to end each watch after 25 s
+ * (`timeoutSeconds`), and kube-apiserver's watch cache sends a bookmark 2 s before that deadline
+ * (k8s.io/apiserver pkg/storage/cacher/cache_watcher.go `nextBookmarkTime`; otherwise one a
+ * minute). So a dead watch costs at most this long, and one request to resume.
+ */
+const WATCH_IDLE_MS = 30_000;
 /**
  * Builds the bundle. Makes no request.
  *
@@ -4377,6 +4387,10 @@ function createClient(kubeConfig, options = {}) {
     // Agent MAX_CONNECTIONS watches (a wide backfill's runs, each with its watch) would leave the
     // creates and reads none.
     const watch = new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_4__/* .Watch */ .ox1(reusingConnections(kubeConfig, null));
+    // client-node's own default is the same 30 s; set here so the engine's resume bound does not
+    // move with a client-node release. The field is private in its types only (plain JS property;
+    // test/engine/silent-watch.test.ts fails by its deadline if it stops taking effect).
+    watch.requestTimeoutMs = options.watchIdleMs ?? WATCH_IDLE_MS;
     const streamAgent = cluster.proxyUrl ? null : new node_https__WEBPACK_IMPORTED_MODULE_1__.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
     const secureContexts = new SecureContexts();
     return {

@@ -31,6 +31,7 @@ export class Faults {
   #lose: (ShareFault & { then503: number; retryAfterSeconds: number | undefined }) | undefined;
   /** 503s still to answer after a lost answer. */
   #burst = 0;
+  #silence: { left: number; afterEvents: number } | undefined;
   #forget: () => void;
 
   constructor(forgetHistory: () => void) {
@@ -46,6 +47,16 @@ export class Faults {
     this.#dropAfterEvents = opts.afterEvents;
     this.#dropAfterSeconds = opts.afterSeconds;
     this.#dropMode = opts.mode ?? 'end';
+  }
+
+  /**
+   * The next `count` watches opened (every one when not given) go silent after `afterEvents`
+   * events (0: from the start): they stay open and send nothing more, no events, no bookmarks, not
+   * even their end at timeoutSeconds, as a connection a NAT or load balancer dropped without a FIN
+   * or RST, or a server that hangs mid-stream. Only the client can end them.
+   */
+  silenceWatches(opts: { count?: number; afterEvents?: number } = {}): void {
+    this.#silence = { left: opts.count ?? Infinity, afterEvents: opts.afterEvents ?? 0 };
   }
 
   /** Answers `share` (0..1) of matching requests with 429 TooManyRequests and Retry-After. */
@@ -89,6 +100,7 @@ export class Faults {
   clear(): void {
     this.#dropAfterEvents = undefined;
     this.#dropAfterSeconds = undefined;
+    this.#silence = undefined;
     this.#throttle = undefined;
     this.#errors = undefined;
     this.#latencyMs = 0;
@@ -100,6 +112,13 @@ export class Faults {
   /** @internal The watch drop settings now in force. */
   get watchDrop(): { afterEvents?: number; afterSeconds?: number; mode: 'end' | 'reset' } {
     return { afterEvents: this.#dropAfterEvents, afterSeconds: this.#dropAfterSeconds, mode: this.#dropMode };
+  }
+
+  /** @internal For a watch being opened: after how many events it goes silent, or undefined if it does not (counts it against `silenceWatches`' count). */
+  takeWatchSilence(): number | undefined {
+    if (!this.#silence || this.#silence.left <= 0) return undefined;
+    this.#silence.left--;
+    return this.#silence.afterEvents;
   }
 
   /** @internal */

@@ -25,8 +25,11 @@ export function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: S
   res.flushHeaders();
   ctx.streams.add(res);
   const drop = ctx.faults.watchDrop;
+  const silentAfter = ctx.faults.takeWatchSilence();
   let delivered = 0;
   let closed = false;
+  // The silenceWatches fault: from then on nothing reaches the client, and the server never ends it.
+  const silent = (): boolean => silentAfter !== undefined && delivered >= silentAfter;
   const timers: NodeJS.Timeout[] = [];
   let unsubscribe = (): void => {};
   const close = (reset = false): void => {
@@ -41,7 +44,7 @@ export function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: S
   const table = wantsTable(req.headers.accept);
   let columnsSent = false;
   const write = (type: string, object: unknown): void => {
-    if (closed) return;
+    if (closed || silent()) return;
     let out = object;
     if (table && type !== 'ERROR' && type !== 'BOOKMARK') {
       const o = object as KObject;
@@ -92,6 +95,7 @@ export function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: S
   const kindObj = (): unknown => ({ kind: r.res.kind, apiVersion: apiVersionOf(r.res), metadata: { resourceVersion: String(ctx.store.resourceVersion) } });
   if (bookmarks) timers.push(setInterval(() => write('BOOKMARK', kindObj()), ctx.bookmarkIntervalMs));
   timers.push(setTimeout(() => {
+    if (silent()) return;
     if (bookmarks) write('BOOKMARK', kindObj());
     close();
   }, timeoutSeconds * 1000));

@@ -34,7 +34,20 @@ export interface ClientOptions {
   retry?: Omit<RetryOptions, 'signal' | 'retriable'>;
   /** Called once per request sent to the API server (for counting in tests and debug logs). */
   onRequest?: (what: string) => void;
+  /** A watch that sends no byte for this long is cut and resumed (default `WATCH_IDLE_MS`; tests shorten it). */
+  watchIdleMs?: number;
 }
+
+/**
+ * A watch that sends no byte for this long is taken for a dead connection (a NAT or load balancer
+ * that dropped it without a FIN or RST, a server that hangs): client-node's Watch aborts it with a
+ * TimeoutError and the watcher resumes from the last resourceVersion (src/kube/watch.ts). A live
+ * watch is never this quiet: the engine asks the server to end each watch after 25 s
+ * (`timeoutSeconds`), and kube-apiserver's watch cache sends a bookmark 2 s before that deadline
+ * (k8s.io/apiserver pkg/storage/cacher/cache_watcher.go `nextBookmarkTime`; otherwise one a
+ * minute). So a dead watch costs at most this long, and one request to resume.
+ */
+export const WATCH_IDLE_MS = 30_000;
 
 
 /**
@@ -107,6 +120,10 @@ export function createClient(kubeConfig: KubeConfig, options: ClientOptions = {}
   // Agent MAX_CONNECTIONS watches (a wide backfill's runs, each with its watch) would leave the
   // creates and reads none.
   const watch = new Watch(reusingConnections(kubeConfig, null));
+  // client-node's own default is the same 30 s; set here so the engine's resume bound does not
+  // move with a client-node release. The field is private in its types only (plain JS property;
+  // test/engine/silent-watch.test.ts fails by its deadline if it stops taking effect).
+  (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.watchIdleMs ?? WATCH_IDLE_MS;
   const streamAgent = cluster.proxyUrl ? null : new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5000 });
   const secureContexts = new SecureContexts();
   return {

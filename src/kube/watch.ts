@@ -2,8 +2,9 @@
  * ONE watch per run over its pods (a label selector), kept alive like client-go's RetryWatcher:
  *
  * - list, then watch from the list's resourceVersion, with bookmarks;
- * - when the watch ends (the server's timeoutSeconds, client-node's 30 s idle abort, a dropped
- *   connection), watch again from the last resourceVersion seen: nothing is missed, nothing repeated;
+ * - when the watch ends (the server's timeoutSeconds, a dropped connection, or no byte for
+ *   `WATCH_IDLE_MS`: a connection that died silently, src/kube/client.ts), watch again from the
+ *   last resourceVersion seen: nothing is missed, nothing repeated;
  * - 410 Gone (the resourceVersion was compacted away): list again and diff the list against what
  *   we knew, synthesizing the ADDED / MODIFIED / DELETED events we missed;
  * - a pod is known by its uid, not only its name: one deleted and created again under its name
@@ -27,7 +28,7 @@ export interface PodEvent {
 
 /** Options of `PodWatcher`. */
 export interface PodWatcherOptions {
-  /** Seconds after which the server ends each watch request (we then resume); default 25, under client-node's 30 s idle abort. */
+  /** Seconds after which the server ends each watch request (we then resume); default 25, under the client's idle cut (`WATCH_IDLE_MS`, 30 s) with room for the server's bookmark 2 s before it. */
   timeoutSeconds?: number;
   /** Waits between attempts after errors; tests inject a fake. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;

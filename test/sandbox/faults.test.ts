@@ -49,6 +49,38 @@ describe('faults', () => {
     expect(events).toEqual(['BOOKMARK ']);
   });
 
+  it('silences a watch: open, then nothing (no bookmark, no end at timeoutSeconds), until the client cuts it', async () => {
+    sandbox.faults.silenceWatches({ count: 1 });
+    const cm = await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'quiet' } } });
+    const w = new k8s.Watch(admin.kc);
+    // client-node's idle cut (private in its types), shortened: past the watch's 1 s timeout.
+    (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 2500;
+    const events: string[] = [];
+    const err = await new Promise<unknown>((resolve, reject) => {
+      w.watch(`/api/v1/namespaces/${ns}/configmaps`, { resourceVersion: cm.metadata!.resourceVersion!, timeoutSeconds: '1', allowWatchBookmarks: 'true' }, (type) => events.push(type), resolve).catch(reject);
+      void admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'unseen' } } });
+    });
+    expect(events).toEqual([]);
+    expect((err as Error).name).toBe('TimeoutError');
+    // Only `count` watches: the next one is served as usual.
+    expect((await watchUntilEnd({ resourceVersion: cm.metadata!.resourceVersion!, timeoutSeconds: '1' })).events).toEqual(['ADDED unseen']);
+  });
+
+  it('silences a watch mid-stream after N events', async () => {
+    sandbox.faults.silenceWatches({ count: 1, afterEvents: 1 });
+    const list = await admin.core.listNamespacedConfigMap({ namespace: ns });
+    const rv = list.metadata!.resourceVersion!;
+    for (const name of ['s1', 's2']) await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name } } });
+    const w = new k8s.Watch(admin.kc);
+    (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 2500;
+    const events: string[] = [];
+    const err = await new Promise<unknown>((resolve, reject) => {
+      w.watch(`/api/v1/namespaces/${ns}/configmaps`, { resourceVersion: rv, timeoutSeconds: '1' }, (type, obj: k8s.V1ConfigMap) => events.push(`${type} ${obj.metadata?.name ?? ''}`), resolve).catch(reject);
+    });
+    expect(events).toEqual(['ADDED s1']);
+    expect((err as Error).name).toBe('TimeoutError');
+  });
+
   it('answers a share of matching requests with 429 and Retry-After', async () => {
     sandbox.faults.throttle({ share: 0.5, retryAfterSeconds: 3, verbs: ['list'], resources: ['pods'] });
     const first = await raw(sandbox, 'GET', `/api/v1/namespaces/${ns}/pods`);

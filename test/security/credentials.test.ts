@@ -3,12 +3,19 @@
  * log: a failure names the command and how much it printed, not what, when the action connects
  * and when client-node runs the plugin again for a fresh token during the run.
  */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { constants, createReadStream } from 'node:fs';
+import { mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, CredentialPluginError } from '../../src/kube/auth.ts';
 import { runStep } from '../harness/action.ts';
+
+const execFileAsync = promisify(execFile);
+/** include/linux/sched.h: the task is in do_exit (set before it closes its files). */
+const PF_EXITING = 0x4;
 
 const LEAK = 'eyJhbGciOiJSUzI1NiJ9.LEAKED-TOKEN-FROM-PLUGIN';
 
@@ -73,18 +80,55 @@ describe('a credential plugin that never answers', () => {
   it('is stopped after the timeout, with its process group, and the error says what it may wait for', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-cred-'));
     const pidFile = path.join(dir, 'child.pid');
+    // The plugin's child holds a FIFO open for writing: its read end ends (EOF) when the child's
+    // files are closed, that is when it has died. Waiting for that, not reading its state at once,
+    // is what makes the test hold under load: SIGKILL is only queued when kill() returns, and a
+    // child not yet scheduled to die still shows `R`.
+    const fifo = path.join(dir, 'child.fifo');
+    await execFileAsync('mkfifo', [fifo]);
+    // Opening the read end blocks (in libuv's pool) until the child opens the write end.
+    const childGone = new Promise<void>((resolve, reject) => {
+      const r = createReadStream(fifo);
+      r.on('data', () => {});
+      r.on('end', resolve);
+      r.on('error', reject);
+    });
     // A plugin that waits (as for a login prompt), with a child of its own holding the pipes open.
-    const script = `sleep 600 & echo $! > ${pidFile}; echo "${LEAK}" >&2; wait`;
-    const err = await connect({ kubeconfig: kubeconfig(script) }, {}, { credentialPluginTimeoutMs: 300 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CredentialPluginError);
-    expect((err as Error).message).toMatch(/^The kubeconfig's credential plugin `sh` \(user "u"\) did not answer within 300ms and was stopped\./);
-    expect((err as Error).message).not.toContain('LEAKED');
-    // Its child was killed with it: gone, or a zombie nobody reaped yet (no init reaps in a container).
-    const pid = Number((await readFile(pidFile, 'utf8')).trim());
-    const state = await readFile(`/proc/${pid}/stat`, 'utf8').then(
-      (stat) => stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0],
-      () => 'gone',
-    );
-    expect(['gone', 'Z', 'X']).toContain(state);
+    const script = `sleep 600 > ${fifo} & echo $! > ${pidFile}; echo "${LEAK}" >&2; wait`;
+    try {
+      const err = await connect({ kubeconfig: kubeconfig(script) }, {}, { credentialPluginTimeoutMs: 1000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CredentialPluginError);
+      expect((err as Error).message).toMatch(/^The kubeconfig's credential plugin `sh` \(user "u"\) did not answer within 1s and was stopped\./);
+      expect((err as Error).message).not.toContain('LEAKED');
+      // Its child was killed with it: its FIFO closes within the deadline (it would hold it for 600 s).
+      await withDeadline(childGone, 10_000, "the plugin's child to die (its FIFO to close)");
+      // Gone, a zombie nobody reaped yet (no init reaps in a container), or still in the kernel's
+      // exit path: a dying task closes its files (the FIFO's EOF) before it turns zombie, and shows
+      // `R` in between, with PF_EXITING (0x4) among its flags. A live `sleep` has neither.
+      const pid = Number((await readFile(pidFile, 'utf8')).trim());
+      const state = await readFile(`/proc/${pid}/stat`, 'utf8').then(
+        (stat) => {
+          const [s, , , , , , flags] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          return (Number(flags) & PF_EXITING) !== 0 ? 'exiting' : s;
+        },
+        () => 'gone',
+      );
+      expect(['gone', 'Z', 'X', 'exiting']).toContain(state);
+    } finally {
+      // If the child never opened the FIFO, the reader still waits in open(): release it.
+      await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).then(
+        (h) => h.close(),
+        () => {},
+      );
+    }
   });
 });
+
+/** `p`, or a rejection naming `what` after `ms`. */
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
