@@ -25,6 +25,7 @@ interface JsonSchema {
   $ref?: string;
   properties?: Record<string, JsonSchema>;
   additionalProperties?: JsonSchema | boolean;
+  patternProperties?: Record<string, JsonSchema>;
   anyOf?: JsonSchema[];
   default?: unknown;
   $defs?: Record<string, JsonSchema>;
@@ -54,13 +55,18 @@ function resolve(node: JsonSchema): JsonSchema {
 }
 
 /** The properties of an object node of the schema, by a path of property names. */
-function propsAt(...names: string[]): Record<string, JsonSchema> {
+function nodeAt(...names: string[]): JsonSchema {
   let n = resolve(schema);
   for (const name of names) {
     const next = name === '*' ? n.additionalProperties : n.properties?.[name];
     if (next === undefined || typeof next === 'boolean') throw new Error(`the schema has no object at ${names.join('.')}`);
     n = resolve(next);
   }
+  return n;
+}
+
+function propsAt(...names: string[]): Record<string, JsonSchema> {
+  const n = nodeAt(...names);
   if (n.properties === undefined) throw new Error(`the schema node at ${names.join('.') || '(root)'} has no properties`);
   return n.properties;
 }
@@ -120,7 +126,9 @@ describe('the README', () => {
       ['`sensor`', ['tasks', '*', 'sensor']],
     ];
     it.each(cases)('"%s" names exactly the fields of the schema', (title, schemaPath) => {
-      expect([...referenceTable(title).keys()].sort()).toEqual(Object.keys(propsAt(...schemaPath)).sort());
+      // A pattern of keys (`^x-`: extension fields) is a row written as the prefix and an ellipsis.
+      const patterns = Object.keys(nodeAt(...schemaPath).patternProperties ?? {}).map((p) => `${p.replace(/^\^/, '')}…`);
+      expect([...referenceTable(title).keys()].sort()).toEqual([...Object.keys(propsAt(...schemaPath)), ...patterns].sort());
     });
 
     it.each(cases)('"%s" gives the schema\'s default wherever the schema has one', (title, schemaPath) => {
