@@ -6,7 +6,7 @@
 import { EOL } from 'node:os';
 import { format } from 'node:util';
 import * as core from '@actions/core';
-import { encodedForms } from '../report/escape.ts';
+import { encodedForms, replacerOf } from '../report/escape.ts';
 import { stepLogLines, workflowCommand, type CommandName } from '../report/workflow-commands.ts';
 import { urlCredentials } from '../common/url-credentials.ts';
 
@@ -111,19 +111,13 @@ export class StdoutLines {
 export function githubRunner(): Runner {
   const out = new StdoutLines(process.stdout);
   const masked = new Set<string>();
-  /** The masks, longest first (so a mask inside a longer one does not leave part of it). */
-  let longestFirst: string[] = [];
   /**
    * The action's own messages (annotations, debug lines, the summary) with every mask replaced
    * by `***` before they leave: the runner masks an annotation's text only after decoding it, and
    * the summary file as it uploads it; here nothing depends on that. Task log lines (`info`, the
    * hot path) are left to the runner's masking, which sees them exactly as written.
    */
-  const hide = (text: string): string => {
-    let t = text;
-    for (const m of longestFirst) if (t.includes(m)) t = t.split(m).join('***');
-    return t;
-  };
+  let hide = replacerOf([]);
   // Lines printed just before a synchronous process.exit() still go out.
   process.on('exit', () => out.flush());
   const text = (line: string): void => {
@@ -149,7 +143,7 @@ export function githubRunner(): Runner {
       // Each value once: the inputs are masked at the start and again among the connection's secrets.
       if (masked.has(value)) return;
       masked.add(value);
-      if (value.trim() !== '') longestFirst = [...masked].filter((m) => m.trim() !== '').sort((a, b) => b.length - a.length);
+      if (value.trim() !== '') hide = replacerOf([...masked].filter((m) => m.trim() !== ''));
       command('add-mask', {}, value);
     },
     info: text,

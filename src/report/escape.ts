@@ -173,11 +173,19 @@ const IDENTITY = (text: string): string => text;
 
 /** Returns a function that replaces every secret (and its base64 forms) in a string by `***`. */
 export function makeRedactor(secrets: readonly string[]): (text: string) => string {
-  const variants = [...new Set(secrets.flatMap(secretVariants))].sort((a, b) => b.length - a.length);
-  if (variants.length === 0) return IDENTITY;
+  return replacerOf(secrets.flatMap(secretVariants));
+}
+
+/**
+ * Returns a function that replaces each of `strings`, exactly as given, by `***`: longest first,
+ * so that one inside a longer one leaves nothing of it behind.
+ */
+export function replacerOf(strings: readonly string[]): (text: string) => string {
+  const list = [...new Set(strings)].filter((s) => s !== '').sort((a, b) => b.length - a.length);
+  if (list.length === 0) return IDENTITY;
   return (text) => {
     let out = text;
-    for (const v of variants) if (out.includes(v)) out = out.split(v).join(REDACTED);
+    for (const v of list) if (out.includes(v)) out = out.split(v).join(REDACTED);
     return out;
   };
 }
