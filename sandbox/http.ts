@@ -24,8 +24,11 @@ export interface ServerContext {
   counters: Counters;
   /** How often a watch with allowWatchBookmarks gets a BOOKMARK. */
   bookmarkIntervalMs: number;
-  /** Open watch and log streams, ended on close. */
-  streams: Set<ServerResponse>;
+  /**
+   * How to end each open watch and log stream, called on close: each stream's own end, so that
+   * nothing it still hears (a store change, a container's last lines) is written after it.
+   */
+  streams: Set<() => void>;
   kubernetesVersion: { major: string; minor: string; gitVersion: string };
   /** Listeners of `Sandbox.onRequest`. */
   observers: Set<RequestObserver>;

@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ServerResponse } from 'node:http';
 import { stringify } from 'yaml';
 import { applyDefaults, defaultServiceAccount } from './admission.ts';
 import { NodeAgent, type ImageSpec } from './agent.ts';
@@ -111,7 +110,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const users = new Map<string, User>([[adminToken, { name: 'sandbox-admin', groups: ['system:masters'], rules: [{ namespaces: ['*'], verbs: ['*'], resources: ['*'], apiGroups: ['*'] }] }]]);
   const counters = new Counters();
   const faults = new Faults(() => store.forgetHistory());
-  const streams = new Set<ServerResponse>();
+  const streams = new Set<() => void>();
   const sockets = new Set<Socket>();
   let connections = 0;
   const holder: { ctx?: ServerContext } = {};
@@ -241,7 +240,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     list: (resource, namespace) => store.list(resource, namespace),
     close() {
       closed ??= (async () => {
-        for (const s of streams) s.end();
+        for (const end of [...streams]) end();
         streams.clear();
         await agent.close();
         const done = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -289,15 +289,19 @@ export interface LogReadOptions {
   tailLines?: number;
   /** End the response after this many bytes, mid-line if need be (limitBytes); Infinity for none. */
   maxBytes: number;
-  /** Called once when the response ends. */
-  onEnd?: () => void;
+  /**
+   * The server's open streams: this one is in it while open, as the function that ends it. A
+   * server that closes calls those, never `res.end()` itself: lines still arriving would then be
+   * written after the end.
+   */
+  open: Set<() => void>;
 }
 
 /**
  * Writes a container's log to `res` (whose head is already written) as the kubelet serves it:
  * in writes of up to 64 KiB, no faster than the client reads (a write that fills the socket's
  * buffer waits for 'drain', as a kubelet's write blocks on a slow reader), following new lines
- * until the container exits when asked, and ending when the client goes.
+ * until the container exits when asked, and ending when the client goes or the server closes it.
  */
 export function streamLog(req: IncomingMessage, res: ServerResponse, log: ContainerLog, o: LogReadOptions): void {
   const { follow, timestamps, since, maxBytes } = o;
@@ -315,7 +319,7 @@ export function streamLog(req: IncomingMessage, res: ServerResponse, log: Contai
     if (closed) return;
     closed = true;
     unsubscribe();
-    o.onEnd?.();
+    o.open.delete(finish);
     res.end();
   };
   // Lines go out in writes of up to BATCH bytes, not one write (and one HTTP chunk) per line.
@@ -346,20 +350,25 @@ export function streamLog(req: IncomingMessage, res: ServerResponse, log: Contai
         const more = res.write(batch);
         batch = '';
         batchBytes = 0;
-        if (!more) {
-          blocked = true;
-          res.once('drain', () => {
-            blocked = false;
-            pump();
-          });
-          return;
-        }
+        if (!more) return waitForDrain();
       }
     }
-    if (batch) res.write(batch);
-    if (!closed && (!follow || log.done)) finish();
+    const more = batch ? res.write(batch) : true;
+    if (closed) return;
+    if (!follow || log.done) finish();
+    // A smaller last batch fills the buffer too (a follower that stopped reading): wait as well.
+    else if (!more) waitForDrain();
+  };
+  const waitForDrain = (): void => {
+    blocked = true;
+    res.once('drain', () => {
+      blocked = false;
+      pump();
+    });
   };
   req.on('close', finish);
   pump();
-  if (!closed) unsubscribe = log.onChange(pump);
+  if (closed) return;
+  unsubscribe = log.onChange(pump);
+  o.open.add(finish);
 }

@@ -51,13 +51,12 @@ export function podLog(ctx: ServerContext, r: Route, req: IncomingMessage, res: 
   const log = ctx.logs.get(pod.metadata.uid!, container, instance);
   const cut = ctx.faults.cutLogsAfterBytes;
   start();
-  ctx.streams.add(res);
   streamLog(req, res, log, {
     follow: queryBool(q, 'follow') && !previous,
     timestamps: queryBool(q, 'timestamps'),
     since,
     tailLines: tail !== null ? Number(tail) : undefined,
     maxBytes: Math.min(limit !== null ? Number(limit) : Infinity, cut ?? Infinity),
-    onEnd: () => ctx.streams.delete(res),
+    open: ctx.streams,
   });
 }

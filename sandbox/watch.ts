@@ -23,7 +23,6 @@ export function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: S
   const bookmarks = queryBool(q, 'allowWatchBookmarks');
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
-  ctx.streams.add(res);
   const drop = ctx.faults.watchDrop;
   const silentAfter = ctx.faults.takeWatchSilence();
   let delivered = 0;
@@ -37,7 +36,7 @@ export function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: S
     closed = true;
     unsubscribe();
     for (const t of timers) clearTimeout(t);
-    ctx.streams.delete(res);
+    ctx.streams.delete(close);
     if (reset) res.destroy();
     else res.end();
   };
@@ -69,6 +68,7 @@ export function watch(ctx: ServerContext, r: Route, req: IncomingMessage, res: S
       else if (before) write('DELETED', c.object);
     }
   };
+  ctx.streams.add(close);
   req.on('close', () => close());
   if (rvParam === '' || rvParam === '0') {
     for (const o of ctx.store.list(resource, r.res.namespaced ? r.namespace : undefined)) {

@@ -32,7 +32,7 @@ export interface KubeletServer {
 
 /** Starts the kubelet API on 127.0.0.1. */
 export async function startKubeletServer(o: KubeletServerOptions): Promise<KubeletServer> {
-  const streams = new Set<ServerResponse>();
+  const streams = new Set<() => void>();
   const sockets = new Set<Socket>();
   const server: Server = createServer({ cert: o.certPem, key: o.keyPem, ca: o.clientCaPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
     try {
@@ -53,7 +53,8 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<Kubel
   return {
     port: (server.address() as AddressInfo).port,
     close: () => new Promise<void>((resolve) => {
-      for (const r of streams) r.end();
+      // Each log stream ends itself, so lines that arrive later are not written after its end.
+      for (const end of [...streams]) end();
       server.close(() => resolve());
       for (const s of sockets) s.destroy();
     }),
@@ -65,7 +66,7 @@ function plain(res: ServerResponse, code: number, text: string): void {
   res.end(text);
 }
 
-function route(o: KubeletServerOptions, req: IncomingMessage, res: ServerResponse, streams: Set<ServerResponse>): void {
+function route(o: KubeletServerOptions, req: IncomingMessage, res: ServerResponse, streams: Set<() => void>): void {
   const url = new URL(req.url ?? '/', 'https://127.0.0.1');
   if (url.pathname === '/healthz') return plain(res, 200, 'ok');
   const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
@@ -96,13 +97,12 @@ function route(o: KubeletServerOptions, req: IncomingMessage, res: ServerRespons
     return plain(res, 400, previous ? `previous terminated container "${container}" in pod "${name}" not found` : `container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
   }
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
-  streams.add(res);
   streamLog(req, res, o.logs.get(uid, container, instance), {
     follow: q.get('follow') === 'true' && !previous,
     timestamps: q.get('timestamps') === 'true',
     since,
     tailLines: tail !== null ? Number(tail) : undefined,
     maxBytes: limit !== null ? Number(limit) : Infinity,
-    onEnd: () => streams.delete(res),
+    open: streams,
   });
 }

@@ -228,3 +228,49 @@ describe('errors', () => {
     expect(await failure(admin.core.readNamespacedPodLog({ name: 'two', namespace: ns }))).toMatchObject({ code: 400, message: 'a container name must be specified for pod two, choose one of: [main side]' });
   });
 });
+
+describe('closing the sandbox', () => {
+  it('ends each open log and watch stream itself: lines and changes that come after are not written past its end', async () => {
+    const own = await startSandbox({ namespaces: [ns] });
+    const kc = clients(own).kc;
+    const thrown: unknown[] = [];
+    const onError = (err: unknown): void => void thrown.push(err);
+    process.on('uncaughtException', onError);
+    try {
+      // Numbered 10 KB lines, one a millisecond, each arriving as its own small write.
+      const printer = 'let i = 0; setInterval(() => console.log(String(++i).padEnd(10000, ".")), 1);';
+      const created = await clients(own).core.createNamespacedPod({ namespace: ns, body: podManifest('printer', { image: 'local/node', command: [node, '-e', printer] }) });
+      await watchPod(kc, ns, 'printer', (p) => p.status?.phase === 'Running', { fromResourceVersion: created.metadata!.resourceVersion! });
+      // A follower that reads its first bytes and then stops reading: what the server writes to it
+      // stays buffered, so its response cannot finish when the sandbox ends it.
+      const { request } = await import('node:https');
+      let follower!: import('node:http').IncomingMessage;
+      await new Promise<void>((resolve, reject) => {
+        request(new URL(logPath('printer', 'follow=true'), own.url), { ca: own.caPem, headers: { Authorization: `Bearer ${own.adminToken}` } }, (res) => {
+          follower = res;
+          res.once('data', () => {
+            res.pause();
+            resolve();
+          });
+        }).on('error', reject).end();
+      });
+      const followerGone = new Promise<void>((resolve) => follower.once('close', resolve));
+      follower.on('error', () => {});
+      // A watch open at the close, its pod still running (the kill changes the pod's status).
+      const watchEnded = new Promise<void>((resolve) => {
+        void new k8s.Watch(kc).watch(`/api/v1/namespaces/${ns}/pods`, { resourceVersion: created.metadata!.resourceVersion! }, () => {}, () => resolve()).catch(() => resolve());
+      });
+      // 20 MB printed since the follower stopped: more than the sockets' buffers hold.
+      const lineNumber = async (): Promise<number> => Number.parseInt((await raw(own, 'GET', logPath('printer', 'tailLines=1'))).text, 10);
+      const first = await lineNumber();
+      await expect.poll(lineNumber, { timeout: 20_000, interval: 50 }).toBeGreaterThan(first + 2000);
+      await own.close();
+      follower.resume();
+      await Promise.all([followerGone, watchEnded]);
+      expect(thrown).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onError);
+      await own.close();
+    }
+  });
+});
