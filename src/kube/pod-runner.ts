@@ -111,6 +111,11 @@ export class AttemptPod {
     return this.#deletedByUs;
   }
 
+  /** The uid of the pod this attempt's create made or adopted, once known and checked; null before. */
+  get uid(): string | null {
+    return this.#readWhole ? null : this.#verifiedUid;
+  }
+
   /** The pod is gone from the API (DELETED seen, or never to be created). */
   get gone(): boolean {
     return this.#gone;
