@@ -63,6 +63,19 @@ describe('a webhook that changes restartPolicy', () => {
     expect(step.exitCode, show(step)).toBe(1);
     expect(step.maskedLog).toMatch(/would not run: pod rerun-dry-8100002-\S+ has spec\.restartPolicy: "Always"/);
   }, 70_000);
+
+  it('a create whose answer was lost finds its own pod changed by the webhook: the same refusal (RestartPolicyChanged), not a pod "not this run\'s" (sandbox fault)', async () => {
+    const dir = await workspace(['version: 1', 'name: rerun-lost', 'tasks:', '  t: {image: "sandbox/sleep:30"}', ''].join('\n'));
+    sandbox().faults.mutatePods((p) => void (p.spec.restartPolicy = 'OnFailure'));
+    sandbox().faults.loseAnswers({ share: 0, first: 1, verbs: ['create'], resources: ['pods'] });
+    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: sandbox().kubeconfig(), 'keep-pods': 'never' }, env: { GITHUB_RUN_ID: '8100004' }, cwd: dir, deadlineMs: 60_000 });
+    expect(step.exitCode, show(step)).toBe(1);
+    const log = step.maskedLog.split('\n');
+    expect(log.filter((l) => l.startsWith('t attempt ')), show(step)).toEqual([expect.stringMatching(/^t attempt 1 failed on configuration: RestartPolicyChanged: /)]);
+    expect(step.maskedLog).not.toContain('NotOurPod');
+    // Ours, so deleted (a pod not this run's would have been left alone).
+    expect(sandbox().get('pods', 'default', pod('rerun-lost', '8100004', 't'))).toBeUndefined();
+  }, 70_000);
 });
 
 describe('a pod created and deleted while the watch was away', () => {
