@@ -11,12 +11,13 @@
  *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import * as z from 'zod';
 import { EXTENSION_KEY, specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
 import { ENV_NAME, fixName, imageProblem, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
-import { YAML_LIMITS, yamlLimitProblem } from './yaml-limits.ts';
+import { YAML_LIMITS, yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
+import { TextPositions } from './position.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
 import { ExpressionError, parseExpression, RUN_FIELDS, type ExprRefAt, type ParsedExpression } from './expression.ts';
@@ -85,11 +86,11 @@ function where(path: SpecPath): string {
 /** Maps paths and string offsets back to positions in the file. */
 class Locator {
   readonly #doc: Document;
-  readonly #lines: LineCounter;
+  readonly #lines: TextPositions;
   readonly #text: string;
   /** Key → last pair of each map, built on first use: lookups in a map of thousands of tasks stay O(1). */
   readonly #index = new WeakMap<object, Map<string, Pair>>();
-  constructor(doc: Document, lines: LineCounter, text: string) {
+  constructor(doc: Document, lines: TextPositions, text: string) {
     this.#doc = doc;
     this.#lines = lines;
     this.#text = text;
@@ -149,7 +150,7 @@ class Locator {
   }
 
   offsetPos(offset: number): { line: number; col: number } {
-    return this.#lines.linePos(offset);
+    return this.#lines.at(offset);
   }
 
   nodePos(node: Node | null): { line: number; col: number } {
@@ -249,17 +250,28 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   // file is a binary file or a pasted terminal colour, and would reach a pod as it is.
   // eslint-disable-next-line no-control-regex
   const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/.exec(text);
+  const lines = new TextPositions(text);
   if (control !== null) {
-    const before = text.slice(0, control.index);
     const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-    issues.add({ line: before.split('\n').length, col: before.length - before.lastIndexOf('\n') }, [], `the file holds the control character U+${code}, which YAML does not allow; remove it (write it as an escape such as "\\x1b" inside double quotes if a value needs it)`);
+    issues.add(lines.at(control.index), [], `the file holds the control character U+${code}, which YAML does not allow; remove it (write it as an escape such as "\\x1b" inside double quotes if a value needs it)`);
     return { spec: null, issues: issues.sorted() };
   }
-  const lines = new LineCounter();
+  // A carriage return alone ends a line for some tools and not for others (the parser reads the
+  // file as one line), so the lines and columns of every other message would be wrong.
+  const loneCr = /\r(?!\n)/.exec(text);
+  if (loneCr !== null) {
+    const at = lines.at(loneCr.index);
+    issues.add(
+      at,
+      [],
+      `line ${at.line} ends with a lone carriage return (CR, the line end of old Mac files) that YAML tools read differently; save the file with LF (or CRLF) line ends (write "\\r" inside double quotes if a value needs one)`,
+    );
+    return { spec: null, issues: issues.sorted() };
+  }
   // `merge: true` lets users share blocks with anchors and `<<: *anchor`, as in many CI files.
   let doc: Document;
   try {
-    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true, logLevel: 'error' });
+    doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, merge: true, logLevel: 'error' });
   } catch (err) {
     // The parser itself gave up (a string past the engine's length): a file no spec looks like.
     issues.add({ line: 1, col: 1 }, [], `the YAML parser could not read the file (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); is it a DAG spec?`);
@@ -268,15 +280,17 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   const loc = new Locator(doc, lines, text);
 
   for (const err of doc.errors) {
-    const pos = lines.linePos(err.pos[0]);
+    const pos = lines.at(err.pos[0]);
     const what =
       err.code === 'MULTIPLE_DOCS'
         ? 'the file holds more than one YAML document ("---"); a spec is one document'
         : /Maximum call stack/.test(err.message)
           ? `it is nested too deeply to read (a spec is nested at most ${YAML_LIMITS.maxDepth} levels deep)`
-          : err.message;
+          : `${err.message}${syntaxHint(err.code, err.message)}`;
     issues.add(pos, [], `YAML syntax error: ${what}`);
   }
+  if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
+  checkYamlFeatures(doc, text, lines, issues);
   if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
 
   // Before anything walks the data: bounded by what the aliases expand to, not by the file.
@@ -321,6 +335,38 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     taskPos: (id) => loc.keyPos(['tasks', id]),
   });
   return { spec, issues: [] };
+}
+
+/** What to do about a YAML syntax error the parser found, after "; " (or nothing). */
+export function syntaxHint(code: string, message: string): string {
+  switch (code) {
+    case 'TAB_AS_INDENT':
+      return '; indent with spaces (YAML does not allow tabs in indentation: set your editor to insert spaces in YAML files)';
+    case 'MISSING_CHAR':
+      return /quote/.test(message) ? '; a quoted value opened above is never closed: add its closing quote' : '';
+    case 'BAD_INDENT':
+      if (/Flow (sequence|map)/.test(message)) return '; close the bracket, or indent its lines more than the key it belongs to';
+      return '; align this line with the keys above it (the same number of spaces), or indent it more to put it under the key above';
+    case 'BLOCK_AS_IMPLICIT_KEY':
+      return '; a value that holds ": " must be quoted (key: "a: b"), and a map under a key goes on the lines below it, indented';
+    case 'MULTILINE_IMPLICIT_KEY':
+      return '; a key must be on one line: check for a missing ":" at the end of the key above, or a value continued on a line not indented more than its key';
+    case 'UNEXPECTED_TOKEN':
+      return "; check this line's indentation (list items \"- \" and keys \"key:\" of one level start at the same column) and that every bracket and quote opened above is closed";
+    case 'BAD_SCALAR_START':
+      return '; quote the value (YAML reserves this character at the start of a plain value)';
+    case 'BAD_DQ_ESCAPE':
+      return '; inside double quotes a backslash starts an escape: write \\\\ for a backslash, or use single quotes';
+    case 'KEY_OVER_1024_CHARS':
+      return '; a key is at most 1024 characters: check for a missing line break or a quote that is not closed';
+    default:
+      return '';
+  }
+}
+
+/** A problem of yamlFeatureProblems at its line and column. */
+function checkYamlFeatures(doc: Document, text: string, lines: TextPositions, issues: Issues): void {
+  for (const p of yamlFeatureProblems(doc, text, 'a spec')) issues.add(lines.at(p.offset), [], p.message);
 }
 
 /** The message of a zod issue whose schema has no `error` of its own. */
@@ -404,6 +450,14 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
         continue;
       }
       const k = keyText(key);
+      // `010:`, `1.10:` or `True:` as a key is a number or a boolean to YAML, and the key becomes
+      // its JavaScript text ("10", "1.1", "true"): a task, label or matrix key renamed silently.
+      const written = loc.source(key);
+      if ((typeof key.value === 'number' || typeof key.value === 'bigint' || typeof key.value === 'boolean') && written !== k) {
+        const kind = typeof key.value === 'boolean' ? 'the boolean' : 'the number';
+        issues.add(loc.nodePos(key), [...path, k], `key ${written} ${where(path)} is read as ${kind} ${k}, so it would become "${k}"; write it in quotes, "${written.replace(/^["']|["']$/g, '')}", to keep it as written`);
+        continue;
+      }
       // An extension field's content is checked where an alias puts it, as written there.
       if (path.length === 0 && EXTENSION_KEY.test(k)) continue;
       // Param and task names have their own, more specific message.
@@ -599,6 +653,8 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
       issues.add(loc.keyPos(['params', p]), ['params', p], `param name "${p}" is not valid: use letters, digits, "_" and "-", starting with a letter or "_" (it is written {{ params.${p} }})`);
     }
   }
+
+  checkCaseCollisions(params.map((p) => ({ name: p, path: ['params', p] })), 'param', '{{ params.<name> }}', loc, issues);
 
   const tasksRaw = isRecord(raw.tasks) ? raw.tasks : null;
   if (tasksRaw === null) return;
@@ -1017,6 +1073,16 @@ function checkStrategy(id: string, task: Record<string, unknown>, params: string
     return 'dynamic';
   }
   if (!isRecord(matrix) || !Object.values(matrix).every(Array.isArray)) return 'dynamic'; // the schema reported it
+  // Each include entry's keys are matrix keys too; exclude entries name the keys above.
+  const keys = Object.keys(matrix)
+    .filter((k) => k !== 'include' && k !== 'exclude')
+    .map((k) => ({ name: k, path: [...path, k] as SpecPath }));
+  if (Array.isArray(matrix.include)) {
+    matrix.include.forEach((entry, i) => {
+      if (isRecord(entry)) for (const k of Object.keys(entry)) keys.push({ name: k, path: [...path, 'include', i, k] });
+    });
+  }
+  checkCaseCollisions(keys, 'matrix key', '{{ matrix.<key> }}', loc, issues);
   const expansion = expandMatrix(id, matrix);
   if (!expansion.ok) {
     for (const p of expansion.problems) {
@@ -1026,6 +1092,27 @@ function checkStrategy(id: string, task: Record<string, unknown>, params: string
     return 'dynamic';
   }
   return matrixKeys(expansion.instances);
+}
+
+/**
+ * Names that differ only in case (`DB` and `db`): an expression reads them ignoring case, as
+ * GitHub's contexts do, so one of them could never be read. Reported at the second, naming the first.
+ */
+function checkCaseCollisions(names: { name: string; path: SpecPath }[], what: string, written: string, loc: Locator, issues: Issues): void {
+  const first = new Map<string, { name: string; path: SpecPath }>();
+  for (const n of names) {
+    const lower = n.name.toLowerCase();
+    const seen = first.get(lower);
+    if (seen === undefined) first.set(lower, n);
+    else if (seen.name !== n.name) {
+      const at = loc.keyPos(seen.path);
+      issues.add(
+        loc.keyPos(n.path),
+        n.path,
+        `${what} "${n.name}" differs from ${what} "${seen.name}" (line ${at.line}, column ${at.col}) only in case; ${written} ignores case, as GitHub's contexts do, so the two cannot be told apart: rename one of them`,
+      );
+    }
+  }
 }
 
 function checkSensor(task: Record<string, unknown>, path: SpecPath, loc: Locator, issues: Issues): void {
