@@ -170,8 +170,9 @@ class Locator {
   }
 
   /**
-   * Position of character `offset` of the string at `path`. Exact for plain and quoted
-   * one-line scalars written without escapes; otherwise the start of the scalar.
+   * Position of character `offset` of the string at `path`: exact for plain and quoted scalars,
+   * on one line or several, and for block scalars (`|`, `>`), as long as no escape (`\\n`, `''`)
+   * comes before it; otherwise the start of the scalar.
    */
   stringPos(path: SpecPath, offset: number): { line: number; col: number } {
     const node = this.find(path).value;
@@ -182,7 +183,11 @@ class Locator {
     if ((node.type === 'QUOTE_SINGLE' || node.type === 'QUOTE_DOUBLE') && source.slice(1, -1) === value) {
       return this.offsetPos(node.range[0] + 1 + offset);
     }
-    return this.offsetPos(node.range[0]);
+    // The value's text starts after the quote, or on the line after a block scalar's `|` or `>`.
+    const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED';
+    const start = block ? source.indexOf('\n') + 1 : node.type === 'PLAIN' ? 0 : 1;
+    const at = block && start === 0 ? null : alignedOffset(source, start, value, offset, node.type);
+    return this.offsetPos(node.range[0] + (at ?? 0));
   }
 
   /** The text a node was written as in the file. */
@@ -205,6 +210,45 @@ class Locator {
       return (isSeq(from) ? from.items.map((i) => this.resolve(i)) : [from]).flatMap((m) => (isMap(m) ? this.#keys(m, depth + 1) : []));
     });
   }
+}
+
+/**
+ * The index in `source` of character `offset` of `value`, the text YAML read from it starting at
+ * `start`: the two are walked side by side, the line breaks and indentation YAML folded or
+ * removed skipped on either side. Null when they differ otherwise (an escape), so the caller
+ * falls back to the start of the scalar rather than point at a wrong place.
+ */
+function alignedOffset(source: string, start: number, value: string, offset: number, type: Scalar['type']): number | null {
+  const space = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+  let i = 0;
+  let j = start;
+  while (i < offset) {
+    if (j >= source.length) return null;
+    if (type === 'QUOTE_DOUBLE' && source[j] === '\\') {
+      // An escape: `\x41`, `\u00e9`, `\U0001F600` or `\n` is one character (an astral one two
+      // code units); a backslash at the end of a line joins the lines and is nothing.
+      const next = source[j + 1];
+      if (next === '\n' || next === '\r') {
+        j += 2;
+        continue;
+      }
+      const digits = next === 'x' ? 2 : next === 'u' ? 4 : next === 'U' ? 8 : 0;
+      const code = digits === 0 ? 0 : parseInt(source.slice(j + 2, j + 2 + digits), 16);
+      i += code > 0xffff ? 2 : 1;
+      j += 2 + digits;
+    } else if (type === 'QUOTE_SINGLE' && source[j] === "'" && source[j + 1] === "'") {
+      i++;
+      j += 2;
+    } else if (source[j] === value[i]) {
+      i++;
+      j++;
+    } else if (space(value[i])) i++;
+    else if (space(source[j])) j++;
+    else return null;
+  }
+  // Past the indentation of the line the character is on.
+  while (j < source.length && source[j] !== value[offset] && space(source[j])) j++;
+  return j < source.length && source[j] === value[offset] ? j : null;
 }
 
 /** Whether a key is YAML's merge key `<<` (the parser gives it a symbol as its value). */

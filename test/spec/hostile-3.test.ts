@@ -1,0 +1,178 @@
+/**
+ * A third hostile pass over the spec: positions (columns, byte order marks, line ends, block
+ * scalars) and YAML features that change a value without a word (directives, tags, keys that are
+ * numbers, names that differ only in case). Each `describe` is one class of defect, each found
+ * failing before its fix.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSpec } from '../../src/spec/load.ts';
+import { parseSpec } from '../../src/spec/parse.ts';
+import { resolveParams } from '../../src/spec/params.ts';
+import { TextPositions } from '../../src/spec/position.ts';
+
+const parse = (text: string) => parseSpec(text, 'dag.yaml');
+const messages = (text: string) => parse(text).issues.map((i) => `${i.line}:${i.col} ${i.message}`);
+const head = 'version: 1\nname: x\ntasks:\n  a:\n    image: busybox\n';
+
+/** The text at an issue's line and column: what an editor's "go to line:column" shows. */
+function textAt(text: string, line: number, col: number): string {
+  const l = text.replace(/^\ufeff/, '').split(/\r?\n/)[line - 1]!;
+  return [...l].slice(col - 1).join('');
+}
+
+describe('a column counts characters, as an editor and an annotation show them', () => {
+  it.each([
+    ['emoji (two UTF-16 code units each)', '😀😀'],
+    ['CJK (three UTF-8 bytes each)', '日本語'],
+    ['an astral CJK character and a combining accent', '𠜎é'],
+    ['a tab', '\t'],
+  ])('after %s on the same line', (_what, before) => {
+    const text = `${head}    env: {E: "${before}", F: "{{ params.nope }}"}\n`;
+    const [issue] = parse(text).issues;
+    expect(issue).toMatchObject({ line: 6, message: expect.stringContaining('unknown param "nope"') });
+    expect(textAt(text, issue!.line, issue!.col)).toMatch(/^\{\{ params\.nope \}\}/);
+  });
+
+  it('in a YAML syntax error after an emoji', () => {
+    const text = `${head}    env: {A: "😀" B}\n`;
+    const [issue] = parse(text).issues;
+    expect(issue!.message).toMatch(/^YAML syntax error: /);
+    expect(textAt(text, issue!.line, issue!.col)).toBe('B}');
+  });
+
+  it('not counting a UTF-8 byte order mark on line 1 (editors do not show it)', () => {
+    const text = '\ufeffversion: "1"\nname: x\ntasks:\n  a: {image: busybox}\n';
+    expect(messages(text)).toEqual([expect.stringMatching(/^1:10 version: expected the number 1/)]);
+    expect(messages('\ufeffversion: 1\nname: x\ntasks:\n  a: {image: busybox}\n')).toEqual([]);
+  });
+
+  it('with CRLF line ends, as with LF', () => {
+    const lf = `${head}    retries: {limit: abc}\n`;
+    expect(messages(lf.replace(/\n/g, '\r\n'))).toEqual(messages(lf));
+    expect(messages(lf)).toEqual([expect.stringMatching(/^6:22 /)]);
+  });
+
+  it('of a byte that is not UTF-8, after an emoji', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pod-dag-col-'));
+    await writeFile(path.join(dir, 'dag.yaml'), Buffer.concat([Buffer.from(`${head}    env: {A: "😀`), Buffer.from([0xe9]), Buffer.from('"}\n')]));
+    expect((await loadSpec('dag.yaml', dir)).issues.map((i) => `${i.line}:${i.col}`)).toEqual(['6:16']);
+  });
+
+  it('TextPositions: line starts, astral characters, a BOM', () => {
+    const p = new TextPositions('\ufeffab\n😀x\r\nz');
+    expect(p.at(1)).toEqual({ line: 1, col: 1 });
+    expect(p.at(6)).toEqual({ line: 2, col: 2 });
+    expect(p.at(9)).toEqual({ line: 3, col: 1 });
+  });
+});
+
+describe('an error inside a string that spans lines points at its character', () => {
+  it.each([
+    ['a literal block scalar (|) with a comment on its header', '    command:\n      - |  # run it\n        echo hi\n        echo {{ params.nope }}\n', 9, 14],
+    ['a literal block scalar with an indentation indicator', '    command:\n      - |2\n          echo {{ params.nope }}\n', 8, 16],
+    ['a folded block scalar (>) in a condition', '    if: >\n      success() &&\n      params.nope == 1\n', 8, 7],
+    ['a plain scalar folded over two lines', '    env:\n      A: echo one\n        two {{ params.nope }}\n', 8, 13],
+    ['a double-quoted scalar over two lines', '    env:\n      A: "echo one\n        two {{ params.nope }}"\n', 8, 13],
+    ['a double-quoted scalar with escapes before it', '    env:\n      A: "a\\tb\\u00e9\\U0001F600 {{ params.nope }}"\n', 7, 32],
+    ['a single-quoted scalar with a doubled quote before it', "    env:\n      A: 'it''s {{ params.nope }}'\n", 7, 17],
+  ])('in %s', (_what, task, line, col) => {
+    const text = head + task;
+    const [issue] = parse(text).issues;
+    expect(issue).toMatchObject({ line, col, message: expect.stringContaining('"nope"') });
+    expect(textAt(text, line, col)).toMatch(/^(\{\{ )?params\.nope/);
+  });
+});
+
+describe('line ends and indentation', () => {
+  it('refuses lone carriage returns (old Mac line ends), which the parser reads as one line, saying how to save the file', () => {
+    expect(messages('version: 1\rname: x\rtasks:\r  a:\r    image: busybox\r')).toEqual([
+      expect.stringMatching(/^1:11 line 1 ends with a lone carriage return .*save the file with LF \(or CRLF\) line ends/),
+    ]);
+  });
+
+  it('says to indent with spaces where a tab indents', () => {
+    expect(messages('version: 1\nname: x\ntasks:\n  a:\n\timage: busybox\n')).toEqual([
+      expect.stringMatching(/^5:1 YAML syntax error: Tabs are not allowed as indentation; indent with spaces/),
+    ]);
+  });
+
+  it('says what to do about common syntax errors', () => {
+    expect(messages(`${head}    env: {A: "x}\n`).join('\n')).toMatch(/Missing closing "quote; a quoted value opened above is never closed/);
+    expect(messages(`${head}    command: [echo\n`).join('\n')).toMatch(/; close the bracket/);
+    expect(messages(`${head}   command: [echo]\n`).join('\n')).toMatch(/; align this line with the keys above it/);
+    expect(messages(`${head}    env: {A: @x}\n`).join('\n')).toMatch(/; quote the value/);
+  });
+});
+
+describe('YAML features that would change a value without a word', () => {
+  it('refuses a %YAML 1.1 directive (yes would be true, 010 would be 8), at the directive', () => {
+    expect(messages(`%YAML 1.1\n---\n${head}    env: {A: yes}\n`)).toEqual([expect.stringMatching(/^1:1 the "%YAML 1\.1" directive is not supported: a spec is YAML 1\.2 .*remove the directive/)]);
+    expect(messages(`%YAML 1.2\n---\n${head}    env: {A: yes}\n`)).toEqual([]);
+  });
+
+  it.each([
+    ['!!binary (bytes)', '    env: {A: !!binary aGk=}\n', '6:14'],
+    ['!!set (a map of nulls)', '    env: !!set {A, B}\n', '6:10'],
+    ['!!timestamp', '    env: {A: !!timestamp 2024-01-01}\n', '6:14'],
+    ['a custom tag (dropped)', '    env: {A: !secret x}\n', '6:14'],
+    ['a verbatim tag after an anchor', '    env: {A: &v !<tag:x> x}\n', '6:17'],
+  ])('refuses the tag %s at the tag, once, with no message about what it made', (_what, task, at) => {
+    const tag = /!(!?[\w<>:]+)/.exec(task)![0];
+    expect(messages(head + task)).toEqual([`${at} the YAML tag ${tag} is not supported in a spec (only the core ones, such as !!str, are): remove it and write the value itself (in quotes to make it text)`]);
+  });
+
+  it('takes the core tags, which say what a plain value says', () => {
+    const { spec, issues } = parse(`${head}    env: {A: !!str 1.10, B: !!str yes}\n    retries: {limit: !!int 2}\n`);
+    expect(issues).toEqual([]);
+    expect(spec!.tasks[0]!.env).toEqual([
+      { name: 'A', value: '1.10' },
+      { name: 'B', value: 'yes' },
+    ]);
+  });
+
+  it('refuses an alias whose anchor is not set above it, at the alias (a "YAML error" at 1:1 before)', () => {
+    expect(messages('version: 1\nname: x\ntasks:\n  a:\n    image: *img\n  b: {image: &img busybox}\n')).toEqual([
+      '5:12 the alias *img names no anchor: set &img on a value above it (an alias repeats a value written before it, in the same file), or correct the name',
+    ]);
+  });
+
+  it('refuses the same in the params input', () => {
+    const spec = { params: [{ name: 'v', default: 'd', required: false, description: null }] };
+    expect(resolveParams(spec, '%YAML 1.1\n---\nv: yes').issues).toEqual([expect.stringMatching(/^line 1 of the params input: the "%YAML 1\.1" directive is not supported/)]);
+    expect(resolveParams(spec, 'v: !!binary aGk=').issues).toEqual([expect.stringMatching(/^line 1 of the params input: the YAML tag !!binary is not supported/)]);
+    expect(resolveParams(spec, 'v: 2024-01-01').params).toEqual({ v: '2024-01-01' });
+  });
+});
+
+describe('keys YAML reads as numbers or booleans', () => {
+  it.each([
+    ['a task id 010 (it would become task "10")', 'tasks:\n  010: {image: busybox}\n', '4:3', 'key 010 in tasks is read as the number 10, so it would become "10"; write it in quotes, "010"'],
+    ['a label key 1.10', 'tasks:\n  a: {image: busybox, pod: {labels: {1.10: x}}}\n', '4:38', 'key 1.10 in tasks.a.pod.labels is read as the number 1.1'],
+    ['a matrix key True', 'tasks:\n  a: {image: busybox, strategy: {matrix: {True: [1]}}}\n', '4:43', 'key True in tasks.a.strategy.matrix is read as the boolean true'],
+  ])('refuses %s, at the key, saying to quote it', (_what, tail, at, words) => {
+    const [line, col] = at.split(':').map(Number);
+    expect(textAt(`version: 1\nname: x\n${tail}`, line!, col!)).toMatch(/^(010|1\.10|True):/);
+    expect(messages(`version: 1\nname: x\n${tail}`)).toContainEqual(expect.stringMatching(new RegExp(`^${at} ${words.replace(/[[\]().*"]/g, '\\$&')}`)));
+  });
+
+  it('takes keys whose text is the number as written, and quoted ones', () => {
+    expect(messages(`${head}    pod: {labels: {1: x, "010": y}}\n    strategy: {matrix: {2: [a]}}\n`)).toEqual([]);
+  });
+});
+
+describe('names an expression reads ignoring case', () => {
+  it('refuses two params that differ only in case, at the second, naming the first', () => {
+    expect(messages('version: 1\nname: x\nparams:\n  DB: a\n  db: b\ntasks:\n  a: {image: "busybox:{{ params.db }}"}\n')).toEqual([
+      '5:3 param "db" differs from param "DB" (line 4, column 3) only in case; {{ params.<name> }} ignores case, as GitHub\'s contexts do, so the two cannot be told apart: rename one of them',
+    ]);
+  });
+
+  it('refuses two matrix keys that differ only in case, also across include entries', () => {
+    expect(messages(`${head}    strategy: {matrix: {os: [a], OS: [b]}}\n`)).toEqual([expect.stringMatching(/^6:34 matrix key "OS" differs from matrix key "os" \(line 6, column 25\) only in case/)]);
+    expect(messages(`${head}    strategy:\n      matrix:\n        os: [a]\n        include: [{Os: b}]\n`)).toEqual([expect.stringMatching(/^9:20 matrix key "Os" differs from matrix key "os" \(line 8, column 9\)/)]);
+    expect(messages(`${head}    strategy:\n      matrix:\n        os: [a]\n        include: [{os: a, extra: 1}]\n`)).toEqual([]);
+  });
+});
