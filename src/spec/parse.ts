@@ -647,7 +647,20 @@ function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown,
   }
   // Custom checks (durations, env references) word their own message, found value included.
   const showFound = issue.code !== 'custom' && !issue.message.includes(', found ');
-  issues.add(loc.valuePos(path), path, `${formatPath(path) || 'the spec'}: ${issue.message}${showFound ? `, found ${describeValue(found)}` : ''}`);
+  issues.add(loc.valuePos(path), path, `${formatPath(path) || 'the spec'}: ${issue.message}${showFound ? `, found ${describeFound(found, path, loc)}` : ''}`);
+}
+
+/**
+ * The value found at `path`, for "found …": a number or boolean YAML read other than it is
+ * written (`image: 1.10` is 1.1, `name: True` is true) is shown as written, with what YAML made of it.
+ */
+function describeFound(found: unknown, path: SpecPath, loc: Locator): string {
+  const node = loc.find(path).value;
+  if (isScalar(node) && (typeof node.value === 'number' || typeof node.value === 'boolean') && node.value === found) {
+    const written = loc.source(node);
+    if (written !== String(node.value)) return `${written} (which YAML reads as the ${typeof node.value} ${String(node.value)}; write it in quotes if you meant the text "${written}")`;
+  }
+  return describeValue(found);
 }
 
 /** The needs of a raw task as a list of [need, path] pairs, whatever shape it has. */

@@ -176,3 +176,18 @@ describe('names an expression reads ignoring case', () => {
     expect(messages(`${head}    strategy:\n      matrix:\n        os: [a]\n        include: [{os: a, extra: 1}]\n`)).toEqual([]);
   });
 });
+
+describe('a value YAML read as a number or boolean where text was expected', () => {
+  it('is shown as written, with what YAML made of it (it said "found 1.1" for image: 1.10)', () => {
+    expect(messages('version: 1\nname: x\ntasks:\n  a:\n    image: 1.10\n')).toEqual([
+      '5:12 tasks.a.image: expected a container image reference, found 1.10 (which YAML reads as the number 1.1; write it in quotes if you meant the text "1.10")',
+    ]);
+    expect(messages('version: 1\nname: x\ntasks:\n  "010": {image: busybox}\n  b: {image: busybox, needs: [010]}\n')).toEqual([
+      expect.stringMatching(/^5:31 tasks\.b\.needs\[0\]: expected a task id, found 010 \(which YAML reads as the number 10; write it in quotes/),
+    ]);
+  });
+
+  it('a number as written is shown as it is', () => {
+    expect(messages(`${head}    retries: {limit: -1}\n`)).toEqual([expect.stringMatching(/found -1$/)]);
+  });
+});
