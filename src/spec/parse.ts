@@ -14,7 +14,7 @@
 import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import * as z from 'zod';
 import { EXTENSION_KEY, specSchema } from './schema.ts';
-import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
+import { airflowKeyHint, airflowMacroHint, didYouMean as suggest, suggestionBudget, type KeyLevel, type SuggestionBudget } from './suggest.ts';
 import { ENV_NAME, fixName, imageProblem, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
 import { YAML_LIMITS, yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
 import { TextPositions } from './position.ts';
@@ -28,6 +28,14 @@ import { checkPodFields, fieldNames } from './k8s/check.ts';
 import { kubeValueProblems, requestProblems } from './k8s/values.ts';
 import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
+
+/** The budget of the spec being parsed (parseSpec is synchronous: one spec at a time). */
+let budget: SuggestionBudget = suggestionBudget();
+
+/** `; did you mean "x"?` within the budget of the spec being parsed. */
+function didYouMean(word: string, candidates: Iterable<string>): string {
+  return suggest(word, candidates, budget);
+}
 
 /** A path into the document: map keys and list indexes. */
 export type SpecPath = readonly (string | number)[];
@@ -261,6 +269,18 @@ function keyText(key: unknown): string {
   return String(key);
 }
 
+/** The longest run of characters without a space a message shows whole. */
+const MAX_WORD = 300;
+
+/**
+ * A message quotes what the file holds (a key, a name, a value): a 200,000-character key would
+ * make a 200,000-character annotation. Each run longer than MAX_WORD keeps its start and its end
+ * (the closing quote and what follows) around "…".
+ */
+export function shortenLongWords(text: string): string {
+  return text.replace(new RegExp(`\\S{${MAX_WORD + 1},}`, 'g'), (w) => `${[...w].slice(0, 100).join('')}…(${w.length} characters)…${[...w].slice(-30).join('')}`);
+}
+
 /** Collects issues for one file. */
 class Issues {
   readonly list: SpecIssue[] = [];
@@ -269,7 +289,7 @@ class Issues {
     this.#file = file;
   }
   add(pos: { line: number; col: number }, path: SpecPath, message: string): void {
-    this.list.push({ file: this.#file, line: pos.line, col: pos.col, path: formatPath(path), message });
+    this.list.push({ file: this.#file, line: pos.line, col: pos.col, path: shortenLongWords(formatPath(path)), message: shortenLongWords(message) });
   }
   sorted(): SpecIssue[] {
     const seen = new Set<string>();
@@ -290,6 +310,7 @@ class Issues {
  */
 export function parseSpec(text: string, file: string): { spec: DagSpec | null; issues: SpecIssue[] } {
   const issues = new Issues(file);
+  budget = suggestionBudget();
   // YAML allows only printable characters (tab and line breaks aside): a raw NUL or ESC in a
   // file is a binary file or a pasted terminal colour, and would reach a pod as it is.
   // eslint-disable-next-line no-control-regex

@@ -12,6 +12,7 @@ import { loadSpec } from '../../src/spec/load.ts';
 import { parseSpec } from '../../src/spec/parse.ts';
 import { resolveParams } from '../../src/spec/params.ts';
 import { TextPositions } from '../../src/spec/position.ts';
+import { closestMatch, editDistance } from '../../src/spec/suggest.ts';
 
 const parse = (text: string) => parseSpec(text, 'dag.yaml');
 const messages = (text: string) => parse(text).issues.map((i) => `${i.line}:${i.col} ${i.message}`);
@@ -189,5 +190,54 @@ describe('a value YAML read as a number or boolean where text was expected', () 
 
   it('a number as written is shown as it is', () => {
     expect(messages(`${head}    retries: {limit: -1}\n`)).toEqual([expect.stringMatching(/found -1$/)]);
+  });
+});
+
+describe('hostile sizes: what a message quotes, and the work "did you mean" does', () => {
+  const K = 'k'.repeat(200_000);
+  it.each([
+    ['an unknown key', `version: 1\nname: x\ntasks:\n  a: {image: busybox, "${K}": 1}\n`],
+    ['a task id', `version: 1\nname: x\ntasks:\n  ? ${K}\n  : {image: busybox}\n`],
+    ['a needs entry', `${head}    needs: [${K}]\n`],
+    ['a tag', `${head}    env: {A: !${K} x}\n`],
+    ['an alias', `${head}    env: {A: *${K}}\n`],
+  ])('a 200,000-character %s is quoted by its start and end, not whole', (_what, text) => {
+    const { issues } = parse(text);
+    expect(issues.length).toBeGreaterThan(0);
+    for (const i of issues) {
+      expect(i.message.length).toBeLessThan(600);
+      expect(i.path.length).toBeLessThan(600);
+      expect(i.message).toMatch(/k…\(200,?00[0-9] characters\)…k/);
+    }
+  });
+
+  it('reports every one of 2,000 wrong needs among 2,000 near-identical task ids (minutes of edit distances before)', () => {
+    const id = (i: number) => `t${String(i).padStart(5, '0')}-${'x'.repeat(33)}`;
+    const text = 'version: 1\nname: x\ntasks:\n' + Array.from({ length: 2000 }, (_, i) => `  ${id(i)}: {image: busybox, needs: [${id(i).replace('t', 'q')}]}\n`).join('');
+    const { issues } = parse(text);
+    expect(issues).toHaveLength(2000);
+    expect(issues[0]!.message).toContain(`needs "q00000-${'x'.repeat(33)}", which is not a task; did you mean "t00000-`);
+  });
+});
+
+describe('editDistance and closestMatch', () => {
+  it('stop early past a bound, and agree with the full distance within it', () => {
+    for (const [a, b, d] of [
+      ['retries', 'retires', 1],
+      ['needs', 'need', 1],
+      ['abc', '', 3],
+      ['', 'ab', 2],
+      ['kitten', 'sitting', 3],
+    ] as const) {
+      expect(editDistance(a, b)).toBe(d);
+      expect(editDistance(a, b, d)).toBe(d);
+      expect(editDistance(a, b, d - 1)).toBe(d);
+    }
+    expect(editDistance('a'.repeat(50), 'b'.repeat(50), 3)).toBe(4);
+  });
+
+  it('suggest nothing for a word longer than any name', () => {
+    expect(closestMatch('retries'.repeat(20), ['retries'.repeat(20) + 'x'])).toBeNull();
+    expect(closestMatch('retires', ['retries', 'timeout'])).toBe('retries');
   });
 });
