@@ -11,7 +11,7 @@
  *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
-import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import * as z from 'zod';
 import { EXTENSION_KEY, specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean as suggest, suggestionBudget, type KeyLevel, type SuggestionBudget } from './suggest.ts';
@@ -344,7 +344,25 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   }
   const loc = new Locator(doc, lines, text);
 
+  // A quote never closed runs to the end of the file, where the parser notices: the place to
+  // show is where it opens (and what the parser says at the end after it is only its echo).
+  const unclosed = new Map<number, number>();
+  visit(doc, {
+    Scalar(_key, node) {
+      if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && node.range) unclosed.set(node.range[1], node.range[0]);
+    },
+  });
+  const openedAt = new Set<number>();
   for (const err of doc.errors) {
+    if (err.code === 'MISSING_CHAR' && /quote/.test(err.message) && unclosed.has(err.pos[0])) openedAt.add(err.pos[0]);
+  }
+  for (const err of doc.errors) {
+    if (openedAt.has(err.pos[0])) {
+      if (err.code !== 'MISSING_CHAR') continue;
+      const start = unclosed.get(err.pos[0])!;
+      issues.add(lines.at(start), [], `YAML syntax error: ${err.message}: the quote opened here is never closed, so the value runs to the end of the file; add the closing ${text[start]}`);
+      continue;
+    }
     const pos = lines.at(err.pos[0]);
     const what =
       err.code === 'MULTIPLE_DOCS'

@@ -28,6 +28,8 @@ const CASES: [string, string, string, RegExp][] = [
   ['a task id 010 that YAML reads as 10', 'version: 1\nname: hostile\ntasks:\n  010: {image: busybox}\n', '4:3', /key 010 in tasks is read as the number 10.*"010"/],
   ['params that differ only in case', 'version: 1\nname: hostile\nparams:\n  DB: a\n  db: b\ntasks:\n  a: {image: busybox}\n', '5:3', /param "db" differs from param "DB" \(line 4, column 3\) only in case/],
   ['an error inside a literal block scalar', `${head}    command:\n      - |\n        echo hi\n        echo {{ params.nope }}\n`, '9:14', /unknown param "nope"/],
+  ['a quote never closed', 'version: 1\nname: "hostile\ntasks:\n  a:\n    image: busybox\n', '2:7', /the quote opened here is never closed/],
+  ['a value YAML reads as a number where an image was expected', 'version: 1\nname: hostile\ntasks:\n  a:\n    image: 1.10\n', '5:12', /found 1\.10 \(which YAML reads as the number 1\.1; write it in quotes/],
   ['two YAML documents', `${head}---\n${head}`, '6:1', /more than one YAML document/],
   ['an empty file', '', '1:1', /the spec is empty/],
   ['a file that is only a comment', '# nothing here yet\n', '1:1', /the spec is empty/],

@@ -94,6 +94,13 @@ describe('line ends and indentation', () => {
     ]);
   });
 
+  it('points at the quote that is never closed, not at the end of the file where the parser notices (and says nothing more there)', () => {
+    expect(messages('version: 1\nname: "x\ntasks:\n  a:\n    image: busybox\n')).toEqual([
+      '2:7 YAML syntax error: Missing closing "quote: the quote opened here is never closed, so the value runs to the end of the file; add the closing "',
+    ]);
+    expect(messages(`version: 1\nname: x\ntasks:\n  a: {image: 'busybox, needs: [b]}\n  b: {image: busybox}\n`)).toEqual([expect.stringMatching(/^4:14 YAML syntax error: Missing closing 'quote: the quote opened here/)]);
+  });
+
   it('says to indent with spaces where a tab indents', () => {
     expect(messages('version: 1\nname: x\ntasks:\n  a:\n\timage: busybox\n')).toEqual([
       expect.stringMatching(/^5:1 YAML syntax error: Tabs are not allowed as indentation; indent with spaces/),
@@ -101,7 +108,6 @@ describe('line ends and indentation', () => {
   });
 
   it('says what to do about common syntax errors', () => {
-    expect(messages(`${head}    env: {A: "x}\n`).join('\n')).toMatch(/Missing closing "quote; a quoted value opened above is never closed/);
     expect(messages(`${head}    command: [echo\n`).join('\n')).toMatch(/; close the bracket/);
     expect(messages(`${head}   command: [echo]\n`).join('\n')).toMatch(/; align this line with the keys above it/);
     expect(messages(`${head}    env: {A: @x}\n`).join('\n')).toMatch(/; quote the value/);
