@@ -686,7 +686,7 @@ function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown,
   }
   // Custom checks (durations, env references) word their own message, found value included.
   const showFound = issue.code !== 'custom' && !issue.message.includes(', found ');
-  issues.add(loc.valuePos(path), path, `${formatPath(path) || 'the spec'}: ${issue.message}${showFound ? `, found ${describeFound(found, path, loc)}` : ''}`);
+  issues.add(loc.valuePos(path), path, `${formatPath(path) || 'the spec'}: ${issue.message}${showFound ? `, found ${describeFound(found, path, loc)}${quotedHint(issue.message, found)}` : ''}`);
 }
 
 /**
@@ -700,6 +700,22 @@ function describeFound(found: unknown, path: SpecPath, loc: Locator): string {
     if (written !== String(node.value)) return `${written} (which YAML reads as the ${typeof node.value} ${String(node.value)}; write it in quotes if you meant the text "${written}")`;
   }
   return describeValue(found);
+}
+
+/**
+ * What to write instead of text where a number or a boolean is expected: `limit: "3"` is the
+ * text "3" (drop the quotes); `optional: yes` is the text "yes" in YAML 1.2 (write true).
+ */
+function quotedHint(message: string, found: unknown): string {
+  if (typeof found !== 'string') return '';
+  if (/^expected (a|the) (whole )?number/.test(message) && /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(found.trim())) {
+    return ` (write it without quotes: ${found.trim()})`;
+  }
+  if (/^expected true or false/.test(message)) {
+    if (/^(true|false)$/i.test(found)) return ` (write it without quotes: ${found.toLowerCase()})`;
+    if (/^(y|yes|on|n|no|off)$/i.test(found)) return ` (a spec is YAML 1.2, where ${found} is text, not a boolean: write ${/^(y|yes|on)$/i.test(found) ? 'true' : 'false'})`;
+  }
+  return '';
 }
 
 /** The needs of a raw task as a list of [need, path] pairs, whatever shape it has. */

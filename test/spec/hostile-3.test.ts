@@ -247,3 +247,14 @@ describe('editDistance and closestMatch', () => {
     expect(closestMatch('retires', ['retries', 'timeout'])).toBe('retries');
   });
 });
+
+describe('text where a number or a boolean is expected says what to write', () => {
+  it.each([
+    ['a quoted number', '    retries: {limit: "3"}\n', '6:22 tasks.a.retries.limit: expected a whole number >= 0, found "3" (write it without quotes: 3)'],
+    ['a quoted boolean', '    env: {A: {secret: s, key: k, optional: "true"}}\n', '6:44 tasks.a.env.A.optional: expected true or false, found "true" (write it without quotes: true)'],
+    ['yes, a boolean in YAML 1.1 only', '    env: {A: {secret: s, key: k, optional: yes}}\n', '6:44 tasks.a.env.A.optional: expected true or false, found "yes" (a spec is YAML 1.2, where yes is text, not a boolean: write true)'],
+    ['off in a pod field', '    pod: {securityContext: {runAsNonRoot: off}}\n', '6:43 tasks.a.pod.securityContext.runAsNonRoot: expected true or false, found "off" (a spec is YAML 1.2, where off is text, not a boolean: write false)'],
+  ])('%s', (_what, task, want) => {
+    expect(messages(head + task)).toEqual([want]);
+  });
+});
