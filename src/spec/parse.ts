@@ -528,6 +528,12 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
       }
       const key = pair.key as Node | null;
       if (!isScalar(key) || key.value === null || key.value === undefined || (typeof key.value === 'string' && key.value.trim() === '')) {
+        // `null:` or `~:` is YAML's empty value, not the name written.
+        const written = isScalar(key) && key.value === null ? loc.source(key) : '';
+        if (written !== '') {
+          issues.add(loc.nodePos(key), path, `key ${written} ${where(path)} is read as an empty value (YAML's null), not as a name; write it in quotes, "${written}", to use it as a name`);
+          continue;
+        }
         const what = key === null || isScalar(key) ? 'an empty key' : isSeq(key) ? 'a list as a key' : 'a map as a key';
         issues.add(key === null ? loc.nodePos(pair.value as Node | null) : loc.nodePos(key), path, `${what} ${where(path)}; keys must be names (text)`);
         continue;
@@ -772,6 +778,9 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
   if (tasksRaw === null) return;
   const ids = loc.mapKeys(['tasks']).filter((id) => Object.hasOwn(tasksRaw, id));
   if (ids.length === 0) {
+    // Keys that are no task ids (`null:`, a list) were reported as such: the DAG is not empty.
+    const written = loc.find(['tasks']).value;
+    if (isMap(written) && written.items.length > 0) return;
     issues.add(loc.valuePos(['tasks']), ['tasks'], 'tasks: the DAG has no tasks; expected at least one under "tasks:"');
     return;
   }
@@ -1006,6 +1015,8 @@ function checkLiteralImage(text: string, path: SpecPath, loc: Locator, issues: I
 const RESERVED_ENV = 'POD_DAG_OUTPUT';
 
 function checkEnvName(name: string, path: SpecPath, loc: Locator, issues: Issues): void {
+  // An empty key (`"":`, `null:`) was reported where it is written, with what to do.
+  if (name === '') return;
   if (name === RESERVED_ENV) {
     issues.add(loc.keyPos(path), path, `environment variable "${RESERVED_ENV}" is set by pod-dag-action (the file a task writes its outputs to); use another name`);
   } else if (!ENV_NAME.test(name)) {

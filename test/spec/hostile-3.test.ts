@@ -258,3 +258,12 @@ describe('text where a number or a boolean is expected says what to write', () =
     expect(messages(head + task)).toEqual([want]);
   });
 });
+
+describe('null as a key', () => {
+  it('is refused as what YAML reads it (an empty value), saying to quote it, once', () => {
+    expect(messages('version: 1\nname: x\ntasks:\n  null: {image: busybox}\n')).toEqual([
+      `4:3 key null in tasks is read as an empty value (YAML's null), not as a name; write it in quotes, "null", to use it as a name`,
+    ]);
+    expect(messages(`${head}    env: {~: x}\n`)).toEqual([`6:11 key ~ in tasks.a.env is read as an empty value (YAML's null), not as a name; write it in quotes, "~", to use it as a name`]);
+  });
+});
