@@ -281,6 +281,14 @@ export function shortenLongWords(text: string): string {
   return text.replace(new RegExp(`\\S{${MAX_WORD + 1},}`, 'g'), (w) => `${[...w].slice(0, 100).join('')}…(${w.length} characters)…${[...w].slice(-30).join('')}`);
 }
 
+/**
+ * A message is one line: a line break or tab inside a key or value it quotes (`"a\nb": 1`) is
+ * shown as its escape, so the log's list of problems keeps one problem per line.
+ */
+function oneLine(text: string): string {
+  return text.replace(/\r\n|[\r\n\t\u2028\u2029]/g, (c) => ({ '\t': '\\t', '\r': '\\r', '\u2028': '\\u2028', '\u2029': '\\u2029' })[c] ?? '\\n');
+}
+
 /** Collects issues for one file. */
 class Issues {
   readonly list: SpecIssue[] = [];
@@ -289,7 +297,7 @@ class Issues {
     this.#file = file;
   }
   add(pos: { line: number; col: number }, path: SpecPath, message: string): void {
-    this.list.push({ file: this.#file, line: pos.line, col: pos.col, path: shortenLongWords(formatPath(path)), message: shortenLongWords(message) });
+    this.list.push({ file: this.#file, line: pos.line, col: pos.col, path: shortenLongWords(formatPath(path)), message: oneLine(shortenLongWords(message)) });
   }
   sorted(): SpecIssue[] {
     const seen = new Set<string>();

@@ -267,3 +267,11 @@ describe('null as a key', () => {
     expect(messages(`${head}    env: {~: x}\n`)).toEqual([`6:11 key ~ in tasks.a.env is read as an empty value (YAML's null), not as a name; write it in quotes, "~", to use it as a name`]);
   });
 });
+
+describe('a message is one line', () => {
+  it('shows a line break or tab inside a key it quotes as its escape (the log lists one problem per line)', () => {
+    const [message] = parse(`${head}    env: {"B\\n::notice::n\\tx": v}\n`).issues.map((i) => i.message);
+    expect(message).toBe('environment variable name "B\\n::notice::n\\tx" is not valid: use letters, digits, "_", "-" and ".", not starting with a digit');
+    expect(message).not.toMatch(/[\n\t]/);
+  });
+});
