@@ -700,7 +700,7 @@ function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown,
   }
   // Custom checks (durations, env references) word their own message, found value included.
   const showFound = issue.code !== 'custom' && !issue.message.includes(', found ');
-  issues.add(loc.valuePos(path), path, `${formatPath(path) || 'the spec'}: ${issue.message}${showFound ? `, found ${describeFound(found, path, loc)}${quotedHint(issue.message, found)}` : ''}`);
+  issues.add(loc.valuePos(path), path, `${formatPath(path) || 'the spec'}: ${issue.message}${showFound ? `, found ${describeFound(found, path, loc)}${foundHint(issue.message, found, path)}` : ''}`);
 }
 
 /**
@@ -717,10 +717,21 @@ function describeFound(found: unknown, path: SpecPath, loc: Locator): string {
 }
 
 /**
- * What to write instead of text where a number or a boolean is expected: `limit: "3"` is the
- * text "3" (drop the quotes); `optional: yes` is the text "yes" in YAML 1.2 (write true).
+ * What to write instead of what was found: a number or a boolean without quotes (`limit: "3"`),
+ * true for yes (text in YAML 1.2), tasks as a map rather than a list, a command as a list.
  */
-function quotedHint(message: string, found: unknown): string {
+function foundHint(message: string, found: unknown, path: SpecPath): string {
+  const last = path[path.length - 1];
+  // Tasks written as a list, as in Argo or Tekton: the id is the key.
+  if (path.length === 1 && last === 'tasks' && Array.isArray(found)) {
+    return ' (write each task as a key of tasks, its id, e.g. tasks: {extract: {image: …}}, not as a list item with a name)';
+  }
+  // A command line written as one string: the spec never passes values through a shell.
+  if ((last === 'command' || last === 'args') && typeof found === 'string' && /\s/.test(found.trim())) {
+    const words = found.trim().split(/\s+/);
+    const plain = words.every((w) => /^[\w./=:@%+-]+$/.test(w));
+    return ` (write a list${plain ? `, e.g. [${words.join(', ')}]` : ''}, or [sh, -c, ${JSON.stringify(found.trim())}] if it needs a shell)`;
+  }
   if (typeof found !== 'string') return '';
   if (/^expected (a|the) (whole )?number/.test(message) && /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(found.trim())) {
     return ` (write it without quotes: ${found.trim()})`;
@@ -843,7 +854,11 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
   const cycle = findCycle([...graph.values()]);
   if (cycle !== null) {
     const path = needPaths.get(cycle[0]!)!.get(cycle[1]!)!;
-    issues.add(loc.valuePos(path), path, `dependency cycle: ${cycle.join(' → ')} (each task needs the next, so none of them can ever start); remove one of these needs`);
+    const message =
+      cycle.length === 2
+        ? `task "${cycle[0]}" needs itself, so it can never start; remove "${cycle[0]}" from its needs`
+        : `dependency cycle: ${cycle.join(' → ')} (each task needs the next, so none of them can ever start); remove one of these needs`;
+    issues.add(loc.valuePos(path), path, message);
   }
 
   // Templates in defaults apply to every task, so they may only use params and run.
@@ -1172,7 +1187,9 @@ function checkCondition(source: string, path: SpecPath, params: string[], scope:
     expr = parseExpression(source, 'condition');
   } catch (err) {
     if (!(err instanceof ExpressionError)) throw err;
-    issues.add(loc.stringPos(path, err.column - 1), path, `${formatPath(path)}: ${err.message} at column ${err.column} of the expression "${source}"`);
+    // The column in characters, as the rest of the message's positions (an emoji is one).
+    const column = [...source.slice(0, err.column - 1)].length + 1;
+    issues.add(loc.stringPos(path, err.column - 1), path, `${formatPath(path)}: ${err.message} at column ${column} of the expression "${source}"`);
     return;
   }
   for (const { ref, offset } of expr.refs) {

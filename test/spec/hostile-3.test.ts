@@ -275,3 +275,18 @@ describe('a message is one line', () => {
     expect(message).not.toMatch(/[\n\t]/);
   });
 });
+
+describe('shapes from other tools say how to write them here', () => {
+  it('tasks as a list (Argo, Tekton), a command line as one string, a task that needs itself', () => {
+    expect(messages('version: 1\nname: x\ntasks:\n  - name: a\n    image: busybox\n')).toEqual([
+      '4:3 tasks: expected a map of task id → task, found a list (write each task as a key of tasks, its id, e.g. tasks: {extract: {image: …}}, not as a list item with a name)',
+    ]);
+    expect(messages(`${head}    command: echo hi\n`)).toEqual([expect.stringMatching(/found "echo hi" \(write a list, e.g\. \[echo, hi\], or \[sh, -c, "echo hi"\] if it needs a shell\)$/)]);
+    expect(messages(`${head}    args: "a 'b c'"\n`)).toEqual([expect.stringMatching(/\(write a list, or \[sh, -c, "a 'b c'"\] if it needs a shell\)$/)]);
+    expect(messages(`${head}    needs: a\n`)).toEqual(['6:12 task "a" needs itself, so it can never start; remove "a" from its needs']);
+  });
+
+  it('an expression error counts its column in characters', () => {
+    expect(messages(`${head}    if: "'😀' == (params.x"\n`)).toEqual([expect.stringMatching(/at column 17 of the expression/)]);
+  });
+});
