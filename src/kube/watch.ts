@@ -42,6 +42,9 @@ export interface PodWatcherOptions {
   now?: () => number;
 }
 
+/** How many deleted pods' uids the watcher remembers (a create's answer is handled within far fewer deletions). */
+const RECENT_DELETES = 256;
+
 /** Watches the pods matching a selector and reports every change once, in order. */
 export class PodWatcher {
   readonly #api: PodApi;
@@ -58,6 +61,11 @@ export class PodWatcher {
   readonly #unseen = new Map<string, { uid: string; listsBefore: number }>();
   /** Lists started so far (the first at `start`, one per 410 Gone). */
   #listsStarted = 0;
+  /**
+   * The uids of the last pods reported DELETED (at most `RECENT_DELETES`): a pod shown and deleted
+   * before its create's answer was handled is not waited for (nor reported DELETED twice).
+   */
+  readonly #recentlyDeleted = new Set<string>();
   readonly #stop = new AbortController();
   #rv = '';
   #controller: { abort(): void } | null = null;
@@ -67,7 +75,14 @@ export class PodWatcher {
     this.#api = api;
     this.#namespace = namespace;
     this.#selector = selector;
-    this.#onEvent = onEvent;
+    this.#onEvent = (e) => {
+      const uid = e.type === 'DELETED' ? e.pod.metadata?.uid : undefined;
+      if (uid !== undefined) {
+        this.#recentlyDeleted.add(uid);
+        if (this.#recentlyDeleted.size > RECENT_DELETES) this.#recentlyDeleted.delete(this.#recentlyDeleted.values().next().value!);
+      }
+      onEvent(e);
+    };
     this.#options = options;
   }
 
@@ -99,6 +114,7 @@ export class PodWatcher {
    */
   created(name: string, uid: string): void {
     if (this.#cache.get(name)?.metadata?.uid === uid) return; // shown already: the cache's diff covers it
+    if (this.#recentlyDeleted.has(uid)) return; // shown and gone already
     this.#unseen.set(name, { uid, listsBefore: this.#listsStarted });
   }
 

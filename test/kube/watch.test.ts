@@ -247,3 +247,20 @@ test('a created pod the list holds, or one the watch showed, gets no synthesized
   w.stop();
   expect(seen(events)).toEqual(['ADDED a/u1@21', 'ADDED c/u3@41', 'DELETED c/u3@41']);
 });
+
+test('a created pod the watch showed and saw deleted before the create\'s answer was handled: no second DELETED from a later list', async () => {
+  const away = gate();
+  const { client, isHeld } = fakeClient(
+    [{ metadata: { resourceVersion: '10' }, items: [] }, { metadata: { resourceVersion: '30' }, items: [] }],
+    [(cb, done) => (cb('ADDED', podU('a', 'u1', '11')), cb('DELETED', podU('a', 'u1', '12')), void away.promise.then(() => (cb('ERROR', gone410), done(null))))],
+  );
+  const events: PodEvent[] = [];
+  const w = new PodWatcher(client, 'ns', 'x=y', (e) => events.push(e), { sleep: async () => {} });
+  await w.start();
+  await settle(() => events.length === 2);
+  w.created('a', 'u1');
+  away.open();
+  await settle(isHeld);
+  w.stop();
+  expect(seen(events)).toEqual(['ADDED a/u1@11', 'DELETED a/u1@12']);
+});
