@@ -492,6 +492,13 @@ class Engine {
         await this.#cancelAttempt(live);
         return;
       }
+      // The create's answer shows a pod the kubelet would run more than once: refused and
+      // deleted now, whatever the watch has (or has not yet) shown of it.
+      if (created.rerunnable !== undefined) {
+        live.pod.drop();
+        await this.#endAttempt(live, failure('configuration', 'RestartPolicyChanged', `${created.rerunnable}. The pod was deleted`));
+        return;
+      }
       // Events about the pod may have come before the create answered: look at it now.
       const known = this.#watcher?.pods.get(live.pod.name);
       if (known) await this.#observe(live, known, false);
@@ -529,6 +536,7 @@ class Engine {
     // A pod the kubelet may run again is refused before anything of it is read or told.
     const rerunnable = live.finished ? null : restartPolicyChange(pod);
     if (rerunnable !== null) {
+      live.pod.drop();
       await this.#endAttempt(live, failure('configuration', 'RestartPolicyChanged', `${rerunnable}. The pod was deleted`), pod);
       return;
     }

@@ -57,11 +57,17 @@ function sendAsRendered(pod: V1Pod, keepAnswer = false): ConfigurationOptions {
   return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
 
+/** The most of a created pod's answer that is parsed (a pod is a few kilobytes; the API server caps objects near 1.5 MiB). */
+const ANSWER_PARSED_BYTES = 256 * 1024;
+
 /**
- * A created pod's answer read as bytes and dropped but for the pod's uid (found in its first
- * kilobytes: the API server writes `metadata` first, `uid` after the name and namespace), which
- * the caller gets as `{ metadata: { uid } }`: it tells the pod it created from any other pod of
- * that name the watch shows (src/kube/pod-runner.ts).
+ * A created pod's answer read as bytes and dropped but for what the caller reads: the pod's uid,
+ * which tells the pod it created from any other pod of that name the watch shows
+ * (src/kube/pod-runner.ts), and its restart policies as admission left them (`slimPod`'s), so a
+ * pod the kubelet would run more than once is refused as soon as the create answers, before its
+ * container can have run twice. An answer too large to parse keeps only the uid (found in its first
+ * kilobytes: the API server writes `metadata` first, `uid` after the name and namespace); the
+ * watch's first event then shows the policies.
  */
 const KEEP_UID_ONLY = {
   post: (context: ResponseContext): Observable<ResponseContext> =>
@@ -70,16 +76,27 @@ const KEEP_UID_ONLY = {
         if (context.httpStatusCode < 200 || context.httpStatusCode > 299) return context;
         const reader = context.body.stream()?.getReader();
         let head = '';
+        let whole = true;
         const decoder = new TextDecoder();
         if (reader) {
           for (;;) {
             const { done, value } = await reader.read();
             if (done) break;
-            if (head.length < 8192 && value) head += decoder.decode(value as Uint8Array, { stream: true });
+            if (head.length < ANSWER_PARSED_BYTES && value) head += decoder.decode(value as Uint8Array, { stream: true });
+            else whole = false;
           }
         }
-        const uid = /"uid":"([^"]+)"/.exec(head)?.[1];
-        const text = uid === undefined ? '{}' : JSON.stringify({ metadata: { uid } });
+        let kept: V1Pod = {};
+        try {
+          if (!whole) throw new Error('too large');
+          const pod = JSON.parse(head) as V1Pod;
+          const slim = slimPod(pod);
+          kept = { metadata: { uid: pod.metadata?.uid }, ...(slim.spec ? { spec: { containers: slim.spec.containers, restartPolicy: slim.spec.restartPolicy } } : {}) };
+        } catch {
+          const uid = /"uid":"([^"]+)"/.exec(head)?.[1];
+          if (uid !== undefined) kept = { metadata: { uid } };
+        }
+        const text = JSON.stringify(kept);
         context.body = { text: async () => text, binary: async () => Buffer.from(text), stream: () => null };
         return context;
       })(),
@@ -142,8 +159,8 @@ export interface PodApi {
   /**
    * Creates the pod; `dryRun` only asks whether the cluster would accept it. Not retried after a
    * network error unless safe (see the engine). Of what it resolves to only the created pod's
-   * `metadata.uid` is read: the watch tells what became of the pod (the real one drops the rest of
-   * the created pod the server sends back). A dry run resolves to the pod as admission left it
+   * `metadata.uid` and restart policies are read: the watch tells what became of the pod (the real
+   * one drops the rest of the created pod the server sends back). A dry run resolves to the pod as admission left it
    * (its restart policy is checked: src/kube/classify.ts `restartPolicyChange`).
    */
   create(namespace: string, pod: V1Pod, options?: { dryRun?: boolean }): Promise<unknown>;

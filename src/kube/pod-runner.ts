@@ -16,6 +16,7 @@
  * the engine makes to the cluster goes through the same PodApi.
  */
 import type { AttemptOutcome } from '../dag/types.ts';
+import { restartPolicyChange } from './classify.ts';
 import { admissionRefusal, classifyError, describeError, isAdmissionRefusal } from './errors.ts';
 import { LogFollower } from './logs.ts';
 import type { PodApi } from './pod-api.ts';
@@ -46,8 +47,13 @@ export interface AttemptId {
   pod: string;
 }
 
-/** What creating an attempt's pod came to: created, adopted (409, our labels), or a failure of the attempt. */
-export type CreateResult = { ok: true; adopted: boolean } | { ok: false; failure: AttemptOutcome };
+/**
+ * What creating an attempt's pod came to: created, adopted (409, our labels), or a failure of the
+ * attempt. `rerunnable`: the created pod, as the create's answer shows it, would be run more than
+ * once by the kubelet (src/kube/classify.ts `restartPolicyChange`): it exists, and must be refused
+ * and deleted at once.
+ */
+export type CreateResult = { ok: true; adopted: boolean; rerunnable?: string } | { ok: false; failure: AttemptOutcome };
 
 /** Runs the pods of one run's attempts in one namespace. */
 export class PodRunner {
@@ -97,6 +103,8 @@ export class AttemptPod {
   #readWhole = false;
   /** The pod under our name failed its proof: it is not ours, and nothing is done to it. */
   #foreign = false;
+  /** The pod is ours but refused (`drop`): its log is never read. */
+  #refused = false;
 
   constructor(options: PodRunnerOptions & { proof: PodProof }, id: AttemptId, onLine: (text: string, time: string | null) => void) {
     this.#o = options;
@@ -151,7 +159,8 @@ export class AttemptPod {
         // Its uid tells it from a pod of that name the watch may still show from before it
         // (an earlier process's, deleted just before this create): that one's end is not its end.
         this.#verifiedUid = made?.metadata?.uid ?? null;
-        return { ok: true, adopted: false };
+        const rerunnable = made?.spec === undefined ? null : restartPolicyChange(made);
+        return rerunnable === null ? { ok: true, adopted: false } : { ok: true, adopted: false, rerunnable };
       } catch (err) {
         const e = classifyError(err);
         if (e.kind === 'conflict') break;
@@ -324,9 +333,15 @@ export class AttemptPod {
     return true;
   }
 
+  /** Nothing of the pod is to be read any more (it was refused: its restart policy changed): stops its log for good. */
+  drop(): void {
+    this.#refused = true;
+    this.#follower?.stop();
+  }
+
   /** Starts following the log (once the container started). Idempotent. */
   followLog(): void {
-    if (this.#follower || this.#foreign) return;
+    if (this.#follower || this.#foreign || this.#refused) return;
     this.#follower = new LogFollower({
       api: this.#o.api,
       namespace: this.#o.namespace,

@@ -64,6 +64,21 @@ describe('a webhook that changes restartPolicy', () => {
     expect(step.maskedLog).toMatch(/would not run: pod rerun-dry-8100002-\S+ has spec\.restartPolicy: "Always"/);
   }, 70_000);
 
+  it('is refused on the create\'s answer, though the watch never works: the pod deleted, its log never read (sandbox fault)', async () => {
+    const dir = await workspace(
+      ['version: 1', 'name: rerun-blind', 'tasks:', '  t:', '    image: busybox', "    command: [sh, -c, 'echo first words; sleep 1; exit 1']", '    startTimeout: 2m', ''].join('\n'),
+    );
+    sandbox().faults.mutatePods((p) => void (p.spec.restartPolicy = 'Always'));
+    // No watch ever opens: only the create's answer can tell.
+    sandbox().faults.serverErrors({ share: 1, verbs: ['watch'], resources: ['pods'] });
+    const step = await runStep({ inputs: { dag: 'dag.yaml', kubeconfig: sandbox().kubeconfig(), 'keep-pods': 'never' }, env: { GITHUB_RUN_ID: '8100005' }, cwd: dir, deadlineMs: 60_000 });
+    expect(step.exitCode, show(step)).toBe(1);
+    const log = step.maskedLog.split('\n');
+    expect(log.filter((l) => l.startsWith('t attempt ')), show(step)).toEqual([expect.stringMatching(/^t attempt 1 failed on configuration: RestartPolicyChanged: .*spec\.restartPolicy: "Always"/)]);
+    expect(step.maskedLog).not.toContain('first words');
+    expect(sandbox().get('pods', 'default', pod('rerun-blind', '8100005', 't'))).toBeUndefined();
+  }, 70_000);
+
   it('a create whose answer was lost finds its own pod changed by the webhook: the same refusal (RestartPolicyChanged), not a pod "not this run\'s" (sandbox fault)', async () => {
     const dir = await workspace(['version: 1', 'name: rerun-lost', 'tasks:', '  t: {image: "sandbox/sleep:30"}', ''].join('\n'));
     sandbox().faults.mutatePods((p) => void (p.spec.restartPolicy = 'OnFailure'));
