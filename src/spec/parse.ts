@@ -282,11 +282,33 @@ export function shortenLongWords(text: string): string {
 }
 
 /**
- * A message is one line: a line break or tab inside a key or value it quotes (`"a\nb": 1`) is
- * shown as its escape, so the log's list of problems keeps one problem per line.
+ * Characters a reader cannot see: zero-width ones, soft hyphens, bidirectional controls (which
+ * reorder the text around them when displayed), the byte order mark.
+ */
+const INVISIBLE = /[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/g;
+
+/**
+ * A message is one line that shows what it quotes: a line break or tab inside a key or value
+ * (`"a\nb": 1`) is shown as its escape, so the log's list keeps one problem per line, and so is
+ * a character a reader cannot see (`ima\u200bge`), or a key that looks right would look unchanged.
  */
 function oneLine(text: string): string {
-  return text.replace(/\r\n|[\r\n\t\u2028\u2029]/g, (c) => ({ '\t': '\\t', '\r': '\\r', '\u2028': '\\u2028', '\u2029': '\\u2029' })[c] ?? '\\n');
+  return text
+    .replace(/\r\n|[\r\n\t\u2028\u2029]/g, (c) => ({ '\t': '\\t', '\r': '\\r', '\u2028': '\\u2028', '\u2029': '\\u2029' })[c] ?? '\\n')
+    .replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * For an unknown key that holds a character outside ASCII (a Cyrillic "е" in `imagе`): which one,
+ * since the key looks like the one meant. Keys of a spec and of Kubernetes objects are ASCII.
+ */
+function lookalike(key: string): string {
+  const i = [...key].findIndex((c) => c.codePointAt(0)! > 0x7f);
+  if (i < 0) return '';
+  const c = [...key][i]!;
+  const code = c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+  const shown = new RegExp(INVISIBLE.source).test(c) ? 'an invisible character' : `"${c}"`;
+  return ` (character ${i + 1} of the key is ${shown}, U+${code}, not an ASCII letter: retype the key)`;
 }
 
 /** Collects issues for one file. */
@@ -677,7 +699,7 @@ function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown,
       } else {
         const airflow = airflowKeyHint(key, keyLevel(path), allowed);
         const hint = airflow === null ? didYouMean(key, allowed) : `; ${airflow}`;
-        message = `unknown key "${key}" ${where(path)}${hint !== '' ? hint : `; expected one of: ${allowed.join(', ')}`}`;
+        message = `unknown key "${key}" ${where(path)}${hint !== '' ? hint : `; expected one of: ${allowed.join(', ')}`}${lookalike(key)}`;
       }
       issues.add(loc.keyPos(keyPath), keyPath, message);
     }

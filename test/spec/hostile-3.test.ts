@@ -290,3 +290,23 @@ describe('shapes from other tools say how to write them here', () => {
     expect(messages(`${head}    if: "'😀' == (params.x"\n`)).toEqual([expect.stringMatching(/at column 17 of the expression/)]);
   });
 });
+
+describe('characters a reader cannot tell apart', () => {
+  it('an invisible character in a key is shown as its escape, and named', () => {
+    expect(messages(`${head}    ima\u200bge: x\n`)).toEqual([
+      '6:5 unknown key "ima\\u200bge" in task "a"; did you mean "image"? (character 4 of the key is an invisible character, U+200B, not an ASCII letter: retype the key)',
+    ]);
+  });
+
+  it('a look-alike letter (a Cyrillic е in imagе) is named, since the key looks like the one meant', () => {
+    expect(messages(`${head}    imag\u0435: x\n`)).toEqual([
+      '6:5 unknown key "imag\u0435" in task "a"; did you mean "image"? (character 5 of the key is "\u0435", U+0435, not an ASCII letter: retype the key)',
+    ]);
+  });
+
+  it('a bidirectional control in a name is shown as its escape, so it cannot reorder the message', () => {
+    const [message] = parse(`${head}    env: {"A\u202eB": x}\n`).issues.map((i) => i.message);
+    expect(message).toContain('"A\\u202eB"');
+    expect(message).not.toMatch(/\u202e/);
+  });
+});
