@@ -302,13 +302,13 @@ function oneLine(text: string): string {
  * For an unknown key that holds a character outside ASCII (a Cyrillic "е" in `imagе`): which one,
  * since the key looks like the one meant. Keys of a spec and of Kubernetes objects are ASCII.
  */
-function lookalike(key: string): string {
+function lookalike(key: string, what = 'key'): string {
   const i = [...key].findIndex((c) => c.codePointAt(0)! > 0x7f);
   if (i < 0) return '';
   const c = [...key][i]!;
   const code = c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
   const shown = new RegExp(INVISIBLE.source).test(c) ? 'an invisible character' : `"${c}"`;
-  return ` (character ${i + 1} of the key is ${shown}, U+${code}, not an ASCII letter: retype the key)`;
+  return ` (character ${i + 1} of the ${what} is ${shown}, U+${code}, not an ASCII letter: retype the ${what})`;
 }
 
 /** Collects issues for one file. */
@@ -796,7 +796,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     const problem = nameProblem(raw.name);
     if (problem !== null) {
       const fixed = fixName(raw.name);
-      issues.add(loc.valuePos(['name']), ['name'], `DAG name "${raw.name}" is not valid: ${problem} (it is used in pod names and labels)${fixed ? `; try "${fixed}"` : ''}`);
+      issues.add(loc.valuePos(['name']), ['name'], `DAG name "${raw.name}" is not valid: ${problem} (it is used in pod names and labels)${lookalike(raw.name, 'name') || (fixed ? `; try "${fixed}"` : '')}`);
     }
   }
   if (typeof raw.namespace === 'string' && (raw.namespace.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(raw.namespace))) {
@@ -835,7 +835,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     const problem = nameProblem(id);
     if (problem !== null) {
       const fixed = fixName(id);
-      issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id "${id}" is not valid: ${problem} (task ids are used in pod names and label values)${fixed ? `; rename it to "${fixed}"` : ''}`);
+      issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id "${id}" is not valid: ${problem} (task ids are used in pod names and label values)${lookalike(id, 'id') || (fixed ? `; rename it to "${fixed}"` : '')}`);
     }
     const reserved = reservedNameProblem(id);
     if (reserved !== null) issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id ${reserved}`);

@@ -310,3 +310,12 @@ describe('characters a reader cannot tell apart', () => {
     expect(message).not.toMatch(/\u202e/);
   });
 });
+
+describe('look-alike letters in names', () => {
+  it('a task id or DAG name with a Cyrillic letter names it, instead of suggesting a mangled name', () => {
+    expect(messages('version: 1\nname: n\u0430me\ntasks:\n  \u0435xtract: {image: busybox}\n')).toEqual([
+      expect.stringMatching(/^2:7 DAG name "n\u0430me" is not valid: .*\(it is used in pod names and labels\) \(character 2 of the name is "\u0430", U\+0430, not an ASCII letter: retype the name\)$/),
+      expect.stringMatching(/^4:3 task id "\u0435xtract" is not valid: .*label values\) \(character 1 of the id is "\u0435", U\+0435, not an ASCII letter: retype the id\)$/),
+    ]);
+  });
+});
