@@ -319,3 +319,13 @@ describe('look-alike letters in names', () => {
     ]);
   });
 });
+
+describe('a syntax error in the params input', () => {
+  it('says on which line of the input, and what to do', () => {
+    const spec = { params: [{ name: 'v', default: 'd', required: false, description: null }] };
+    expect(resolveParams(spec, 'v: a\n\tw: b').issues).toEqual([
+      'the params input is not valid YAML or JSON: line 2: Tabs are not allowed as indentation; indent with spaces (YAML does not allow tabs in indentation: set your editor to insert spaces in YAML files)',
+    ]);
+    expect(resolveParams(spec, 'v: a: b').issues).toEqual([expect.stringMatching(/^the params input is not valid YAML or JSON: line 1: Nested mappings .*; a value that holds ": " must be quoted/)]);
+  });
+});
