@@ -481,7 +481,7 @@ function checkDuplicateKeys(node: unknown, path: (string | number)[], loc: Locat
       if (prev === undefined) first.set(k, pair.key as Node);
       else {
         const p = loc.nodePos(prev);
-        issues.add(loc.nodePos(pair.key as Node), [...path, k], `duplicate key "${k}" ${where(path)} (first defined at line ${p.line}); YAML keys must be unique`);
+        issues.add(loc.nodePos(pair.key as Node), [...path, k], `duplicate key "${k}" ${where(path)} (first defined at line ${p.line}, column ${p.col}); YAML keys must be unique: remove one, or rename it`);
       }
       checkDuplicateKeys(pair.value, [...path, k], loc, issues);
     }

@@ -329,3 +329,9 @@ describe('a syntax error in the params input', () => {
     expect(resolveParams(spec, 'v: a: b').issues).toEqual([expect.stringMatching(/^the params input is not valid YAML or JSON: line 1: Nested mappings .*; a value that holds ": " must be quoted/)]);
   });
 });
+
+describe('a duplicate key on one line', () => {
+  it('names the column of the first, not only its line', () => {
+    expect(messages(`${head}    env: {A: 1, A: 2}\n`)).toEqual(['6:17 duplicate key "A" in tasks.a.env (first defined at line 6, column 11); YAML keys must be unique: remove one, or rename it']);
+  });
+});
