@@ -447,7 +447,42 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     taskOrder,
     taskPos: (id) => loc.keyPos(['tasks', id]),
   });
+  FIELD_POSITIONS.set(spec, templatePositions(spec, loc));
   return { spec, issues: [] };
+}
+
+/**
+ * Where each rendered field of a spec's tasks is written (`tasks.a.image`, `tasks.a.env.X`,
+ * `tasks.a.if`; from `defaults` when the task takes it from there), for problems found when the
+ * templates are rendered with the params of a run (prerender.ts). Beside the spec, not in it: a
+ * spec's data is what runs and what a re-run compares.
+ */
+const FIELD_POSITIONS = new WeakMap<DagSpec, ReadonlyMap<string, { line: number; col: number }>>();
+
+/** Where the field at `where` (`tasks.a.args[0]`) of a spec parsed by parseSpec is written, if known. */
+export function fieldPosition(spec: DagSpec, where: string): { line: number; col: number } | undefined {
+  return FIELD_POSITIONS.get(spec)?.get(where);
+}
+
+function templatePositions(spec: DagSpec, loc: Locator): Map<string, { line: number; col: number }> {
+  const positions = new Map<string, { line: number; col: number }>();
+  for (const task of spec.tasks) {
+    const add = (rel: SpecPath): void => {
+      for (const base of [['tasks', task.id], ['defaults']]) {
+        const found = loc.find([...base, ...rel]).value;
+        if (found !== null) {
+          positions.set(formatPath(['tasks', task.id, ...rel]), loc.nodePos(found));
+          return;
+        }
+      }
+    };
+    add(['image']);
+    task.command?.forEach((_, i) => add(['command', i]));
+    task.args?.forEach((_, i) => add(['args', i]));
+    for (const e of task.env) if ('value' in e) add(['env', e.name]);
+    if (task.if !== null && task.if !== undefined) add(['if']);
+  }
+  return positions;
 }
 
 /** A problem of yamlFeatureProblems at its line and column. */
