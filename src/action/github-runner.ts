@@ -115,13 +115,17 @@ export function githubRunner(): Runner {
    * The action's own messages (annotations, debug lines, the summary) with every mask replaced
    * by `***` before they leave: the runner masks an annotation's text only after decoding it, and
    * the summary file as it uploads it; here nothing depends on that. Task log lines (`info`, the
-   * hot path) are left to the runner's masking, which sees them exactly as written.
+   * hot path) are left to the runner's masking, which sees them exactly as the viewer shows them
+   * (no escape sequence or invisible character is left in a line), but for a line the inert path
+   * changed (`stepLogLines`).
    */
   let hide = replacerOf([]);
   // Lines printed just before a synchronous process.exit() still go out.
   process.on('exit', () => out.flush());
+  // The runner masks what it is given; only a line whose text the inert path had to change
+  // (`##[`, a leading `::`) is hidden here first, for a mask that spans the change.
   const text = (line: string): void => {
-    for (const l of stepLogLines(line)) out.line(l);
+    for (const l of stepLogLines(line, hide)) out.line(l);
   };
   const command = (name: CommandName, properties: Record<string, string | number | undefined>, data: string): void => {
     out.line(workflowCommand(name, properties, data));
