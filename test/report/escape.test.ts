@@ -136,6 +136,43 @@ describe('secrets', () => {
     expect(dry).toContain(escapeMarkdown('bad ***'));
   });
 
+  /** The summary as GitHub shows it: numeric entities decoded, escape sequences and invisible characters unseen. */
+  const shown = (markdown: string) =>
+    markdown
+      .replace(/&#(\d+);/g, (_m, n: string) => String.fromCodePoint(Number(n)))
+      .replace(/&amp;/g, '&')
+      // eslint-disable-next-line no-control-regex
+      .replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, '')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]|\p{Cf}|\p{Default_Ignorable_Code_Point}/gu, '');
+
+  it.each([
+    ['a colour code', '\u001b[31m'],
+    ['a zero-width space', '\u200b'],
+    ['a zero-width joiner', '\u200d'],
+    ['a variation selector', '\ufe0f'],
+    ['a soft hyphen', '\u00ad'],
+    ['a NUL', '\u0000'],
+  ])('are redacted from the summary when %s splits them (escaping would hide them from a later mask)', (_name, piece) => {
+    const split = `${secret.slice(0, 5)}${piece}${secret.slice(5)}`;
+    const state = f.failureState();
+    state.tasks[2]!.attempts[2]!.outcome!.message = `auth failed for password ${split}`;
+    const tails = { 'migrate-data': [`connecting with ${split}`] };
+    const text = renderRunSummary(f.info(), state, tails, { logTailLines: 50, secrets: [secret] });
+    // The replacer a runner seam applies to the finished Markdown cannot see the escaped form.
+    const after = makeRedactor([secret])(text);
+    expect(shown(after)).not.toContain(secret);
+    expect(text).toContain(escapeMarkdown('auth failed for password ***'));
+    expect(text).toContain('connecting with ***');
+  });
+
+  it('redactor finds a secret through escape sequences and invisible characters, and only a whole one', () => {
+    const redact = makeRedactor([secret]);
+    expect(redact(`a s3cr\u200b3t-\u001b[0mP@ss b`)).toBe('a *** b');
+    expect(redact(`a s3cr\u200b3t b`)).toBe(`a s3cr\u200b3t b`);
+    expect(redact('a 👨\u200d👩 b')).toBe('a 👨\u200d👩 b');
+  });
+
   it('redactor leaves text alone without secrets and ignores empty ones', () => {
     expect(makeRedactor([])('abc')).toBe('abc');
     expect(makeRedactor([''])('abc')).toBe('abc');
