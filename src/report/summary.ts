@@ -372,6 +372,14 @@ function taskEndCell(task: TaskState): string {
   return escapeMarkdown(task.reason ?? (o === null ? '' : outcomeText(o)));
 }
 
+/**
+ * A pod as YAML lines. Long strings are never folded onto several lines: a value (an env var
+ * rendered from a workflow secret) cut by a fold is no longer what the runner masks.
+ */
+function podYaml(pod: unknown): string[] {
+  return stringify(pod, { lineWidth: 0 }).trimEnd().split('\n');
+}
+
 /** One row of the task table. */
 function taskRow(info: RunInfo, state: RunState, task: TaskState, line: number | undefined): string {
   const shown = STATE_LABEL[shownState(task)];
@@ -863,7 +871,7 @@ function buildPlanSummary(info: RunInfo, pods: Record<string, object>, withPods:
       out.push("_The rendered pods are left out to keep this summary under GitHub's 1 MiB limit._");
     } else {
       for (const t of rendered) {
-        out.push(`<details><summary>Pod of ${escapeHtml(t.id)}</summary>`, '', codeBlock(stringify(pods[t.id]).trimEnd().split('\n'), 'yaml'), '', '</details>', '');
+        out.push(`<details><summary>Pod of ${escapeHtml(t.id)}</summary>`, '', codeBlock(podYaml(pods[t.id]), 'yaml'), '', '</details>', '');
       }
       out.pop();
     }

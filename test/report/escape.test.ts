@@ -183,6 +183,13 @@ describe('secrets', () => {
     expect(run).toContain('auth failed for ***'.replace('***', workflowSecret));
   });
 
+  it('leave a long workflow secret in a planned pod on one line, so the runner masks it', () => {
+    const workflowSecret = `correct horse battery staple ${'x'.repeat(90)} end`;
+    const plan = renderPlanSummary(f.info(f.clickhouseSpec(), 'plan'), { report: { env: [{ name: 'NOTE', value: workflowSecret }] } });
+    expect(plan).toContain(`value: ${workflowSecret}`);
+    expect(shown(plan.split(workflowSecret).join('***'))).not.toContain('correct horse');
+  });
+
   it('redactor finds a secret through escape sequences and invisible characters, and only a whole one', () => {
     const redact = makeRedactor([secret]);
     expect(redact(`a s3cr\u200b3t-\u001b[0mP@ss b`)).toBe('a *** b');
