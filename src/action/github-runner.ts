@@ -8,6 +8,7 @@ import { format } from 'node:util';
 import * as core from '@actions/core';
 import { encodedForms, replacerOf } from '../report/escape.ts';
 import { stepLogLines, workflowCommand, type CommandName } from '../report/workflow-commands.ts';
+import { withoutInvisible } from '../report/invisible.ts';
 import { urlCredentials } from '../common/url-credentials.ts';
 
 /** Where an annotation points. */
@@ -203,7 +204,8 @@ const CREDENTIAL_KEY = /token|passw(or)?d|secret|key-data|client-certificate-dat
 /**
  * Registers a secret so that no form of it reaches the log. The runner masks exactly the strings
  * it is told, line by line, so this tells it: the value; its encoded forms (base64 at each byte
- * alignment, URL and JSON escaping: `encodedForms`); for a value of several lines (a kubeconfig,
+ * alignment, URL and JSON escaping: `encodedForms`); the value as the step log prints it (without
+ * invisible characters or escape sequences); for a value of several lines (a kubeconfig,
  * a PEM key) each long line and the credential of each `key: value` line whose key names one; the
  * password of every URL in it (`https://user:password@host`); and for a base64 value that decodes
  * to text (a kubeconfig given as base64) all of that for the decoded text, before anything parses
@@ -223,6 +225,10 @@ function collectMasks(value: string, masks: Set<string>, decode: boolean): void 
   // The runner skips blank values; very short ones would turn the whole log into stars.
   if (trimmed.length < 4) return;
   masks.add(trimmed);
+  // The step log drops invisible characters and escape sequences (stepLogLines): a secret that
+  // holds one is printed without it, and that is the form the runner must find.
+  const seen = withoutInvisible(trimmed);
+  if (seen !== trimmed && seen.trim().length >= 4) collectMasks(seen, masks, decode);
   for (const form of encodedForms(trimmed)) if (form.length >= 6) masks.add(form);
   for (const secret of urlCredentials(trimmed)) if (secret.length >= 4) masks.add(secret);
   if (trimmed.includes('\n') || trimmed.includes('\r')) {

@@ -150,12 +150,16 @@ export function encodedForms(secret: string): string[] {
 }
 
 /**
- * The strings to hide for one secret: the value itself, its encoded forms (`encodedForms`), and
+ * The strings to hide for one secret: the value itself, its encoded forms (`encodedForms`), the
+ * value without its invisible characters (as reports print it), and
  * for a secret of several lines (a PEM key, a kubeconfig) each line and the lines joined by spaces.
  */
 export function secretVariants(secret: string): string[] {
   if (secret === '') return [];
   const variants = new Set<string>([secret, ...encodedForms(secret)]);
+  // As every report prints it: without invisible characters and escape sequences.
+  const seen = withoutInvisible(secret);
+  if (seen !== secret && seen.trim().length >= 4) for (const v of secretVariants(seen)) variants.add(v);
   // Newlines inside a secret (a PEM key) appear in reports as spaces after escaping.
   if (/[\r\n]/.test(secret)) variants.add(secret.replace(/\r\n|\r|\n/g, ' '));
   for (const line of secret.split(/\r\n|\r|\n/)) if (line.trim().length >= 6) variants.add(line);

@@ -16,6 +16,8 @@ import { withoutUrlCredentials } from '../../src/common/url-credentials.ts';
 import { connect } from '../../src/kube/auth.ts';
 import { describeError } from '../../src/kube/errors.ts';
 import { LiveLogReporter } from '../../src/report/live-log.ts';
+import { makeRedactor } from '../../src/report/escape.ts';
+import { stepLogLines } from '../../src/report/workflow-commands.ts';
 import { runStep } from '../harness/action.ts';
 
 /** The values maskSecret registers for `value`. */
@@ -52,6 +54,14 @@ describe('what maskSecret registers for a credential', () => {
       for (const p of ['', 'x', 'xy']) expect(shown).not.toContain(b64(p).slice(8, 24));
       expect(shown).not.toContain(encodeURIComponent(TOKEN));
     }
+  });
+
+  it('covers a credential that holds an invisible character, as the step log prints it (without)', () => {
+    const secret = 'pass\u200bword-\u00adWith-Invisibles';
+    const masks = masksOf(secret);
+    const lines = stepLogLines(`[task] it is ${secret} here`);
+    expect(lines.map((l) => runnerMask(l, masks))).toEqual(['[task] it is *** here']);
+    expect(makeRedactor([secret])('it is password-With-Invisibles here')).toBe('it is *** here');
   });
 
   it('covers the lines and the credentials of a kubeconfig given as base64, before it is parsed', () => {
