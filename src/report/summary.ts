@@ -356,8 +356,8 @@ function outcomeName(task: TaskState | undefined): string {
  * its entities (`&#95;` for `_`) are not the characters the runner masks in the summary file, so a
  * workflow secret the message quotes would be shown; in a code span it stays as written (but `|`).
  */
-function messageSpan(message: string): string {
-  return codeSpan(truncate(stripControl(message).replace(/\s+/g, ' '), 160));
+function messageSpan(message: string, max = 160): string {
+  return codeSpan(truncate(stripControl(message).replace(/\s+/g, ' '), max));
 }
 
 /** The exit code or reason cell of a task: how its last attempt ended, and why when it failed. */
@@ -964,7 +964,7 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], checks: Dr
       continue;
     }
     // The server's message as written (messageSpan); the problems are the action's own words.
-    const why = [...(v.message === null || v.message === '' ? [] : [messageSpan(v.message)]), ...problemsOf(v).map(escapeMarkdown)];
+    const why = [...(v.message === null || v.message === '' ? [] : [messageSpan(v.message, Infinity)]), ...problemsOf(v).map(escapeMarkdown)];
     const verdict = !v.accepted ? '❌ refused' : problemsOf(v).length > 0 ? '❌ would not run' : '✅ accepted';
     out.push(`| ${task} | ${codeSpan(v.pod)} | ${verdict} | ${why.length === 0 ? '—' : why.join('<br/>')} |`);
   }
