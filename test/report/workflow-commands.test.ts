@@ -104,6 +104,25 @@ describe('stepLogLines: text printed to the step log', () => {
     expect(shown).toBe('[task] token *** end');
   });
 
+  it('shows no secret of 5,000 random ones, split by random invisible pieces in random hostile text, once the runner masked it', () => {
+    const random = prng(23);
+    const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const secretChars = ['a', 'Z', '7', '#', '##', '[', ']', ':', '::', '-', '_', '%', '@', ' ', '*', '`', '"', "'", '\\', '/'];
+    const invisible = ['\u001b[31m', '\u001b[0m', '\u001b[8m', '\u001b[1A', '\u001b]8;;x\u0007', '\u009b2K', '\u200b', '\u200d', '\ufe0f', '\u00ad', '\u034f', '\u2060', '\u0000', '\u0007', '\u0085'];
+    for (let i = 0; i < 5_000; i++) {
+      let secret = '';
+      while (secret.length < 8) secret += pick(secretChars);
+      secret = secret.trim() + 'x';
+      const split = Array.from(secret, (c) => c + (random() < 0.3 ? pick(invisible) : '')).join('');
+      const line = `${hostile(random, Math.floor(random() * 4))}${split}${hostile(random, Math.floor(random() * 4))}`;
+      const hide = (t: string) => t.split(secret).join('***');
+      const lines = stepLogLines(line, hide);
+      const shown = viewer(runnerMask(lines, secret).join('\n'));
+      if (shown.includes(secret)) throw new Error(`${JSON.stringify(line)} shows ${JSON.stringify(secret)} as ${JSON.stringify(shown)}`);
+      expect(parseCommands(lines.join('\n'), { anyCommand: true })).toEqual([]);
+    }
+  });
+
   it('hides a known secret first where making the line inert would change it', () => {
     const hide = (t: string) => t.split('pa##[ss:word').join('***');
     expect(stepLogLines('[task] pa##[ss:word and ##[warning]x', hide)).toEqual(['[task] *** and # #[warning]x']);
