@@ -201,6 +201,9 @@ export function ownProcessOutput(runner: Runner): void {
 /** Keys of a kubeconfig (or similar YAML) line whose value is a credential (not the CA's `certificate-authority-data`: public, and long). */
 const CREDENTIAL_KEY = /token|passw(or)?d|secret|key-data|client-certificate-data|credential|authorization/i;
 
+/** A command-line flag that names a credential, and its value (`--token=x`, `--password x`, `"--token", "x"`). */
+const CREDENTIAL_FLAG = /--?[\w-]*(?:token|passw(?:or)?d|secret|api[_-]?key|access[_-]?key|credential)[\w-]*["']?(?:\s*,\s*|[=\s]+)["']?([^\s"',\]]{8,})/gi;
+
 /**
  * Registers a secret so that no form of it reaches the log. The runner masks exactly the strings
  * it is told, line by line, so this tells it: the value; its encoded forms (base64 at each byte
@@ -232,6 +235,7 @@ function collectMasks(value: string, masks: Set<string>, decode: boolean): void 
   for (const form of encodedForms(trimmed)) if (form.length >= 6) masks.add(form);
   for (const secret of urlCredentials(trimmed)) if (secret.length >= 4) masks.add(secret);
   if (trimmed.includes('\n') || trimmed.includes('\r')) {
+    let previous = '';
     for (const line of trimmed.split(/\r\n|\r|\n/)) {
       const l = line.trim();
       // Short, structural lines (`users:`, `- name: x`) are not secret and masking them would
@@ -239,6 +243,13 @@ function collectMasks(value: string, masks: Set<string>, decode: boolean): void 
       if (l.length >= 16) masks.add(l);
       const kv = /^-?\s*"?([\w.-]+)"?\s*:\s*"?([^\s"]{8,})"?$/.exec(l);
       if (kv && CREDENTIAL_KEY.test(kv[1]!)) collectMasks(kv[2]!, masks, true);
+      // An exec plugin's credentials: a flag's value in its args (`--token=x`, `["--token", "x"]`).
+      for (const m of l.matchAll(CREDENTIAL_FLAG)) collectMasks(m[1]!, masks, true);
+      // The value on the line after the one that names it: `- --token` then `- x` (args), or
+      // `- name: AWS_SECRET_ACCESS_KEY` then `value: x` (the plugin's env).
+      const next = /^(?:-|value\s*:)\s*["']?([^\s"',\]]{8,})["']?$/.exec(l);
+      if (next && CREDENTIAL_KEY.test(previous)) collectMasks(next[1]!, masks, true);
+      previous = l;
     }
   }
   if (decode && trimmed.length >= 16 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed.replace(/\s+/g, ''))) {

@@ -64,6 +64,36 @@ describe('what maskSecret registers for a credential', () => {
     expect(makeRedactor([secret])('it is password-With-Invisibles here')).toBe('it is *** here');
   });
 
+  it("covers the credentials in a kubeconfig's exec plugin: its args and its env", () => {
+    const kubeconfig = [
+      'apiVersion: v1',
+      'users:',
+      '- name: flow',
+      '  user:',
+      '    exec: {command: get-token, args: ["--token", "FlowStyleToken-123", "--password=InlinePass-456", "--region", "eu-west-1"]}',
+      '- name: block',
+      '  user:',
+      '    exec:',
+      '      command: aws',
+      '      args:',
+      '      - --token',
+      '      - BlockStyleToken-789',
+      '      - --cluster-name',
+      '      - my-production-cluster',
+      '      env:',
+      '      - name: AWS_SECRET_ACCESS_KEY',
+      '        value: wJalrXUtnFEMI/K7MDENG',
+      '      - name: AWS_REGION',
+      '        value: eu-central-1',
+    ].join('\n');
+    const masks = masksOf(kubeconfig);
+    for (const secret of ['FlowStyleToken-123', 'InlinePass-456', 'BlockStyleToken-789', 'wJalrXUtnFEMI/K7MDENG']) {
+      expect(runnerMask(`the plugin was given ${secret} here`, masks)).toBe('the plugin was given *** here');
+    }
+    // What names no credential stays readable.
+    for (const plain of ['eu-west-1', 'my-production-cluster', 'eu-central-1']) expect(masks).not.toContain(plain);
+  });
+
   it('covers the lines and the credentials of a kubeconfig given as base64, before it is parsed', () => {
     const key = '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5m1pB3Tf7cQr5oAoGCCqGSM49\n-----END EC PRIVATE KEY-----\n';
     const kubeconfig = [
