@@ -22,9 +22,10 @@ export const modules = {
 /* harmony export */   p1: () => (/* binding */ storedRunAttemptSchema)
 /* harmony export */ });
 /* unused harmony exports MESSAGE_LIMIT, fingerprintChange, emptyRunState, applyTaskUpdate, serializeRunState, fitRunState */
-/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(8816);
+/* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(8816);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(3302);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7598);
+/* harmony import */ var _common_canonical_json_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(3130);
 /* harmony import */ var _spec_matrix_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(966);
 /* harmony import */ var _spec_template_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5841);
 /**
@@ -53,6 +54,7 @@ export const modules = {
  * instance, so a re-run of failed tasks runs only its instances that did not succeed and reuses
  * the others; the matrix task counts as reused (rule 6) only when all of its instances are.
  */
+
 
 
 
@@ -116,20 +118,8 @@ function expressionWithParams(text, refs, params) {
     const read = refs.flatMap(({ ref }) => (ref.kind === 'param' ? [`${ref.name}=${Object.hasOwn(params, ref.name) ? params[ref.name] : ''}`] : ref.kind === 'params' ? [JSON.stringify(params)] : []));
     return read.length === 0 ? text : `${text}[${read.join(',')}]`;
 }
-/** JSON with object keys sorted, so equal values always give equal text. */
-function canonical(value) {
-    if (Array.isArray(value))
-        return `[${value.map(canonical).join(',')}]`;
-    if (value !== null && typeof value === 'object') {
-        const entries = Object.entries(value)
-            .filter(([, v]) => v !== undefined)
-            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-    }
-    return JSON.stringify(value) ?? 'null';
-}
 function hash(value) {
-    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(canonical(value)).digest('hex').slice(0, 16);
+    return (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update((0,_common_canonical_json_js__WEBPACK_IMPORTED_MODULE_4__/* .canonicalJson */ .d)(value)).digest('hex').slice(0, 16);
 }
 function envSource(e, params) {
     if ('value' in e)
@@ -499,29 +489,29 @@ function serializeRunState(state) {
 class RunStateFormatError extends _common_errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y {
     name = 'RunStateFormatError';
 }
-const finite = zod__WEBPACK_IMPORTED_MODULE_4__/* .number */ .aig().refine(Number.isFinite, 'not a finite number');
-const text = zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().nullable();
+const finite = zod__WEBPACK_IMPORTED_MODULE_5__/* .number */ .aig().refine(Number.isFinite, 'not a finite number');
+const text = zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().nullable();
 const TASK_RESULTS = ['succeeded', 'failed', 'skipped', 'cancelled', 'not-run'];
 const CLASSES = ['succeeded', 'failed', 'infrastructure', 'configuration', 'timeout', 'cancelled'];
 const RUN_RESULTS = ['success', 'failure', 'cancelled'];
 /** A TaskFingerprint as stored (in the run's state, in a pod's annotation). */
-const fingerprintSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({ image: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), fields: zod__WEBPACK_IMPORTED_MODULE_4__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP()) });
+const fingerprintSchema = zod__WEBPACK_IMPORTED_MODULE_5__/* .object */ .Ikc({ image: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP(), fields: zod__WEBPACK_IMPORTED_MODULE_5__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP()) });
 /** One task's entry in the stored state (the spec's way, zod); the run store's shards hold these too. */
-const storedTaskSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
-    result: zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(TASK_RESULTS).nullable(),
+const storedTaskSchema = zod__WEBPACK_IMPORTED_MODULE_5__/* .object */ .Ikc({
+    result: zod__WEBPACK_IMPORTED_MODULE_5__/* ["enum"] */ .k5n(TASK_RESULTS).nullable(),
     attempt: finite,
     runAttempt: finite,
-    outputs: zod__WEBPACK_IMPORTED_MODULE_4__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP()),
-    outputsDropped: zod__WEBPACK_IMPORTED_MODULE_4__/* .literal */ .euz(true).optional(),
+    outputs: zod__WEBPACK_IMPORTED_MODULE_5__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP()),
+    outputsDropped: zod__WEBPACK_IMPORTED_MODULE_5__/* .literal */ .euz(true).optional(),
     finishedAt: finite,
     fingerprint: fingerprintSchema,
     pod: text,
-    attempts: zod__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
+    attempts: zod__WEBPACK_IMPORTED_MODULE_5__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_5__/* .object */ .Ikc({
         attempt: finite,
         pod: text,
         startedAt: finite,
         finishedAt: finite,
-        class: zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(CLASSES),
+        class: zod__WEBPACK_IMPORTED_MODULE_5__/* ["enum"] */ .k5n(CLASSES),
         reason: text,
         message: text,
         exitCode: finite.nullable(),
@@ -529,22 +519,22 @@ const storedTaskSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
     })),
 });
 /** One run attempt as the stored state records it. */
-const storedRunAttemptSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
+const storedRunAttemptSchema = zod__WEBPACK_IMPORTED_MODULE_5__/* .object */ .Ikc({
     runAttempt: finite,
     startedAt: finite,
     finishedAt: finite.nullable(),
-    result: zod__WEBPACK_IMPORTED_MODULE_4__/* ["enum"] */ .k5n(RUN_RESULTS).nullable(),
-    claim: zod__WEBPACK_IMPORTED_MODULE_4__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP().nullable()).optional(),
-    keys: zod__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP()).optional(),
+    result: zod__WEBPACK_IMPORTED_MODULE_5__/* ["enum"] */ .k5n(RUN_RESULTS).nullable(),
+    claim: zod__WEBPACK_IMPORTED_MODULE_5__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP(), zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP().nullable()).optional(),
+    keys: zod__WEBPACK_IMPORTED_MODULE_5__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP()).optional(),
 });
 /** The stored state's schema: what `parseRunState` accepts, field by field (the spec's way, zod). */
-const storedRunStateSchema = zod__WEBPACK_IMPORTED_MODULE_4__/* .object */ .Ikc({
-    version: zod__WEBPACK_IMPORTED_MODULE_4__/* .literal */ .euz(STATE_VERSION),
-    dag: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(),
-    runId: zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(),
+const storedRunStateSchema = zod__WEBPACK_IMPORTED_MODULE_5__/* .object */ .Ikc({
+    version: zod__WEBPACK_IMPORTED_MODULE_5__/* .literal */ .euz(STATE_VERSION),
+    dag: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP(),
+    runId: zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP(),
     updatedAt: finite,
-    tasks: zod__WEBPACK_IMPORTED_MODULE_4__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_4__/* .string */ .YjP(), storedTaskSchema),
-    runAttempts: zod__WEBPACK_IMPORTED_MODULE_4__/* .array */ .YOg(storedRunAttemptSchema),
+    tasks: zod__WEBPACK_IMPORTED_MODULE_5__/* .record */ .g1P(zod__WEBPACK_IMPORTED_MODULE_5__/* .string */ .YjP(), storedTaskSchema),
+    runAttempts: zod__WEBPACK_IMPORTED_MODULE_5__/* .array */ .YOg(storedRunAttemptSchema),
 });
 /**
  * Parses the JSON text of a stored state. `where` names its origin for messages

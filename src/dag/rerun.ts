@@ -28,6 +28,7 @@ import * as z from 'zod';
 import { UserError } from '../common/errors.ts';
 import type { RerunMode } from '../common/run.ts';
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../common/canonical-json.ts';
 import type { TaskValue } from '../spec/expression.ts';
 import { expandMatrix } from '../spec/matrix.ts';
 import { evaluateTemplateValue, findTemplateRefs, type TemplateMatch } from '../spec/template.ts';
@@ -204,20 +205,8 @@ function expressionWithParams(text: string, refs: TemplateMatch['expression']['r
   return read.length === 0 ? text : `${text}[${read.join(',')}]`;
 }
 
-/** JSON with object keys sorted, so equal values always give equal text. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
 function hash(value: unknown): string {
-  return createHash('sha256').update(canonical(value)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
 }
 
 function envSource(e: EnvVar, params: Record<string, string>): unknown {

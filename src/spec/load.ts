@@ -4,6 +4,7 @@ import { open, readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../common/errors.ts';
 import { parseSpec } from './parse.ts';
+import { positionAfter } from './position.ts';
 import { closestMatch } from './suggest.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
 
@@ -161,8 +162,7 @@ export async function loadSpec(path: string, cwd: string = process.cwd(), option
   if (bad !== null) {
     // Decoding would put U+FFFD in its place, and a value would reach a pod changed.
     const before = bytes.subarray(0, bad).toString('utf8');
-    const line = before.split('\n').length;
-    const col = before.length - before.lastIndexOf('\n');
+    const { line, col } = positionAfter(before);
     const byte = bytes[bad]!.toString(16).toUpperCase().padStart(2, '0');
     return {
       spec: null,

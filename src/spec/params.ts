@@ -4,7 +4,7 @@
  * must be scalars and become strings.
  */
 import { isMap, isScalar, parseDocument } from 'yaml';
-import { yamlLimitProblem } from './yaml-limits.ts';
+import { yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
 import { RESERVED_NAMES } from './names.ts';
 import { didYouMean } from './suggest.ts';
 import type { DagSpec } from './types.ts';
@@ -31,6 +31,8 @@ export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string, wher
     else {
       const doc = parseDocument(input, { prettyErrors: false, logLevel: 'error' });
       if (doc.errors.length > 0) throw doc.errors[0]!;
+      const features = yamlFeatureProblems(doc, input, 'the params input');
+      if (features.length > 0) return { params: {}, issues: features.map((f) => `line ${input.slice(0, f.offset).split('\n').length} of the params input: ${f.message}`) };
       // Bounded by what its aliases expand to before anything is built from it.
       const tooBig = yamlLimitProblem(doc, PARAMS_LIMITS);
       if (tooBig !== null) return { params: {}, issues: [`the params input is too large to read: ${tooBig}`] };

@@ -11,12 +11,13 @@
  *     objects under `pod:` against the pinned release's OpenAPI schema (k8s/check.ts).
  *  5. Only if nothing was found: defaults are merged and the DagSpec is built (normalize.ts).
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import * as z from 'zod';
 import { EXTENSION_KEY, specSchema } from './schema.ts';
-import { airflowKeyHint, airflowMacroHint, didYouMean, type KeyLevel } from './suggest.ts';
+import { airflowKeyHint, airflowMacroHint, didYouMean as suggest, suggestionBudget, type KeyLevel, type SuggestionBudget } from './suggest.ts';
 import { ENV_NAME, fixName, imageProblem, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
-import { YAML_LIMITS, yamlLimitProblem } from './yaml-limits.ts';
+import { YAML_LIMITS, yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
+import { TextPositions } from './position.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
 import { ExpressionError, parseExpression, RUN_FIELDS, type ExprRefAt, type ParsedExpression } from './expression.ts';
@@ -27,6 +28,14 @@ import { checkPodFields, fieldNames } from './k8s/check.ts';
 import { kubeValueProblems, requestProblems } from './k8s/values.ts';
 import { parseDuration } from './duration.ts';
 import type { DagSpec, SpecIssue } from './types.ts';
+
+/** The budget of the spec being parsed (parseSpec is synchronous: one spec at a time). */
+let budget: SuggestionBudget = suggestionBudget();
+
+/** `; did you mean "x"?` within the budget of the spec being parsed. */
+function didYouMean(word: string, candidates: Iterable<string>): string {
+  return suggest(word, candidates, budget);
+}
 
 /** A path into the document: map keys and list indexes. */
 export type SpecPath = readonly (string | number)[];
@@ -85,11 +94,11 @@ function where(path: SpecPath): string {
 /** Maps paths and string offsets back to positions in the file. */
 class Locator {
   readonly #doc: Document;
-  readonly #lines: LineCounter;
+  readonly #lines: TextPositions;
   readonly #text: string;
   /** Key → last pair of each map, built on first use: lookups in a map of thousands of tasks stay O(1). */
   readonly #index = new WeakMap<object, Map<string, Pair>>();
-  constructor(doc: Document, lines: LineCounter, text: string) {
+  constructor(doc: Document, lines: TextPositions, text: string) {
     this.#doc = doc;
     this.#lines = lines;
     this.#text = text;
@@ -149,7 +158,7 @@ class Locator {
   }
 
   offsetPos(offset: number): { line: number; col: number } {
-    return this.#lines.linePos(offset);
+    return this.#lines.at(offset);
   }
 
   nodePos(node: Node | null): { line: number; col: number } {
@@ -169,8 +178,9 @@ class Locator {
   }
 
   /**
-   * Position of character `offset` of the string at `path`. Exact for plain and quoted
-   * one-line scalars written without escapes; otherwise the start of the scalar.
+   * Position of character `offset` of the string at `path`: exact for plain and quoted scalars,
+   * on one line or several, and for block scalars (`|`, `>`), as long as no escape (`\\n`, `''`)
+   * comes before it; otherwise the start of the scalar.
    */
   stringPos(path: SpecPath, offset: number): { line: number; col: number } {
     const node = this.find(path).value;
@@ -181,7 +191,11 @@ class Locator {
     if ((node.type === 'QUOTE_SINGLE' || node.type === 'QUOTE_DOUBLE') && source.slice(1, -1) === value) {
       return this.offsetPos(node.range[0] + 1 + offset);
     }
-    return this.offsetPos(node.range[0]);
+    // The value's text starts after the quote, or on the line after a block scalar's `|` or `>`.
+    const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED';
+    const start = block ? source.indexOf('\n') + 1 : node.type === 'PLAIN' ? 0 : 1;
+    const at = block && start === 0 ? null : alignedOffset(source, start, value, offset, node.type);
+    return this.offsetPos(node.range[0] + (at ?? 0));
   }
 
   /** The text a node was written as in the file. */
@@ -206,6 +220,45 @@ class Locator {
   }
 }
 
+/**
+ * The index in `source` of character `offset` of `value`, the text YAML read from it starting at
+ * `start`: the two are walked side by side, the line breaks and indentation YAML folded or
+ * removed skipped on either side. Null when they differ otherwise (an escape), so the caller
+ * falls back to the start of the scalar rather than point at a wrong place.
+ */
+function alignedOffset(source: string, start: number, value: string, offset: number, type: Scalar['type']): number | null {
+  const space = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+  let i = 0;
+  let j = start;
+  while (i < offset) {
+    if (j >= source.length) return null;
+    if (type === 'QUOTE_DOUBLE' && source[j] === '\\') {
+      // An escape: `\x41`, `\u00e9`, `\U0001F600` or `\n` is one character (an astral one two
+      // code units); a backslash at the end of a line joins the lines and is nothing.
+      const next = source[j + 1];
+      if (next === '\n' || next === '\r') {
+        j += 2;
+        continue;
+      }
+      const digits = next === 'x' ? 2 : next === 'u' ? 4 : next === 'U' ? 8 : 0;
+      const code = digits === 0 ? 0 : parseInt(source.slice(j + 2, j + 2 + digits), 16);
+      i += code > 0xffff ? 2 : 1;
+      j += 2 + digits;
+    } else if (type === 'QUOTE_SINGLE' && source[j] === "'" && source[j + 1] === "'") {
+      i++;
+      j += 2;
+    } else if (source[j] === value[i]) {
+      i++;
+      j++;
+    } else if (space(value[i])) i++;
+    else if (space(source[j])) j++;
+    else return null;
+  }
+  // Past the indentation of the line the character is on.
+  while (j < source.length && source[j] !== value[offset] && space(source[j])) j++;
+  return j < source.length && source[j] === value[offset] ? j : null;
+}
+
 /** Whether a key is YAML's merge key `<<` (the parser gives it a symbol as its value). */
 function isMergeKey(key: unknown): boolean {
   return isScalar(key) && (typeof key.value === 'symbol' || key.value === '<<');
@@ -216,6 +269,26 @@ function keyText(key: unknown): string {
   return String(key);
 }
 
+/** The longest run of characters without a space a message shows whole. */
+const MAX_WORD = 300;
+
+/**
+ * A message quotes what the file holds (a key, a name, a value): a 200,000-character key would
+ * make a 200,000-character annotation. Each run longer than MAX_WORD keeps its start and its end
+ * (the closing quote and what follows) around "…".
+ */
+export function shortenLongWords(text: string): string {
+  return text.replace(new RegExp(`\\S{${MAX_WORD + 1},}`, 'g'), (w) => `${[...w].slice(0, 100).join('')}…(${w.length} characters)…${[...w].slice(-30).join('')}`);
+}
+
+/**
+ * A message is one line: a line break or tab inside a key or value it quotes (`"a\nb": 1`) is
+ * shown as its escape, so the log's list of problems keeps one problem per line.
+ */
+function oneLine(text: string): string {
+  return text.replace(/\r\n|[\r\n\t\u2028\u2029]/g, (c) => ({ '\t': '\\t', '\r': '\\r', '\u2028': '\\u2028', '\u2029': '\\u2029' })[c] ?? '\\n');
+}
+
 /** Collects issues for one file. */
 class Issues {
   readonly list: SpecIssue[] = [];
@@ -224,7 +297,7 @@ class Issues {
     this.#file = file;
   }
   add(pos: { line: number; col: number }, path: SpecPath, message: string): void {
-    this.list.push({ file: this.#file, line: pos.line, col: pos.col, path: formatPath(path), message });
+    this.list.push({ file: this.#file, line: pos.line, col: pos.col, path: shortenLongWords(formatPath(path)), message: oneLine(shortenLongWords(message)) });
   }
   sorted(): SpecIssue[] {
     const seen = new Set<string>();
@@ -245,21 +318,33 @@ class Issues {
  */
 export function parseSpec(text: string, file: string): { spec: DagSpec | null; issues: SpecIssue[] } {
   const issues = new Issues(file);
+  budget = suggestionBudget();
   // YAML allows only printable characters (tab and line breaks aside): a raw NUL or ESC in a
   // file is a binary file or a pasted terminal colour, and would reach a pod as it is.
   // eslint-disable-next-line no-control-regex
   const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/.exec(text);
+  const lines = new TextPositions(text);
   if (control !== null) {
-    const before = text.slice(0, control.index);
     const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-    issues.add({ line: before.split('\n').length, col: before.length - before.lastIndexOf('\n') }, [], `the file holds the control character U+${code}, which YAML does not allow; remove it (write it as an escape such as "\\x1b" inside double quotes if a value needs it)`);
+    issues.add(lines.at(control.index), [], `the file holds the control character U+${code}, which YAML does not allow; remove it (write it as an escape such as "\\x1b" inside double quotes if a value needs it)`);
     return { spec: null, issues: issues.sorted() };
   }
-  const lines = new LineCounter();
+  // A carriage return alone ends a line for some tools and not for others (the parser reads the
+  // file as one line), so the lines and columns of every other message would be wrong.
+  const loneCr = /\r(?!\n)/.exec(text);
+  if (loneCr !== null) {
+    const at = lines.at(loneCr.index);
+    issues.add(
+      at,
+      [],
+      `line ${at.line} ends with a lone carriage return (CR, the line end of old Mac files) that YAML tools read differently; save the file with LF (or CRLF) line ends (write "\\r" inside double quotes if a value needs one)`,
+    );
+    return { spec: null, issues: issues.sorted() };
+  }
   // `merge: true` lets users share blocks with anchors and `<<: *anchor`, as in many CI files.
   let doc: Document;
   try {
-    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, merge: true, logLevel: 'error' });
+    doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, merge: true, logLevel: 'error' });
   } catch (err) {
     // The parser itself gave up (a string past the engine's length): a file no spec looks like.
     issues.add({ line: 1, col: 1 }, [], `the YAML parser could not read the file (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); is it a DAG spec?`);
@@ -267,16 +352,36 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   }
   const loc = new Locator(doc, lines, text);
 
+  // A quote never closed runs to the end of the file, where the parser notices: the place to
+  // show is where it opens (and what the parser says at the end after it is only its echo).
+  const unclosed = new Map<number, number>();
+  visit(doc, {
+    Scalar(_key, node) {
+      if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && node.range) unclosed.set(node.range[1], node.range[0]);
+    },
+  });
+  const openedAt = new Set<number>();
   for (const err of doc.errors) {
-    const pos = lines.linePos(err.pos[0]);
+    if (err.code === 'MISSING_CHAR' && /quote/.test(err.message) && unclosed.has(err.pos[0])) openedAt.add(err.pos[0]);
+  }
+  for (const err of doc.errors) {
+    if (openedAt.has(err.pos[0])) {
+      if (err.code !== 'MISSING_CHAR') continue;
+      const start = unclosed.get(err.pos[0])!;
+      issues.add(lines.at(start), [], `YAML syntax error: ${err.message}: the quote opened here is never closed, so the value runs to the end of the file; add the closing ${text[start]}`);
+      continue;
+    }
+    const pos = lines.at(err.pos[0]);
     const what =
       err.code === 'MULTIPLE_DOCS'
         ? 'the file holds more than one YAML document ("---"); a spec is one document'
         : /Maximum call stack/.test(err.message)
           ? `it is nested too deeply to read (a spec is nested at most ${YAML_LIMITS.maxDepth} levels deep)`
-          : err.message;
+          : `${err.message}${syntaxHint(err.code, err.message)}`;
     issues.add(pos, [], `YAML syntax error: ${what}`);
   }
+  if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
+  checkYamlFeatures(doc, text, lines, issues);
   if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
 
   // Before anything walks the data: bounded by what the aliases expand to, not by the file.
@@ -321,6 +426,38 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     taskPos: (id) => loc.keyPos(['tasks', id]),
   });
   return { spec, issues: [] };
+}
+
+/** What to do about a YAML syntax error the parser found, after "; " (or nothing). */
+export function syntaxHint(code: string, message: string): string {
+  switch (code) {
+    case 'TAB_AS_INDENT':
+      return '; indent with spaces (YAML does not allow tabs in indentation: set your editor to insert spaces in YAML files)';
+    case 'MISSING_CHAR':
+      return /quote/.test(message) ? '; a quoted value opened above is never closed: add its closing quote' : '';
+    case 'BAD_INDENT':
+      if (/Flow (sequence|map)/.test(message)) return '; close the bracket, or indent its lines more than the key it belongs to';
+      return '; align this line with the keys above it (the same number of spaces), or indent it more to put it under the key above';
+    case 'BLOCK_AS_IMPLICIT_KEY':
+      return '; a value that holds ": " must be quoted (key: "a: b"), and a map under a key goes on the lines below it, indented';
+    case 'MULTILINE_IMPLICIT_KEY':
+      return '; a key must be on one line: check for a missing ":" at the end of the key above, or a value continued on a line not indented more than its key';
+    case 'UNEXPECTED_TOKEN':
+      return "; check this line's indentation (list items \"- \" and keys \"key:\" of one level start at the same column) and that every bracket and quote opened above is closed";
+    case 'BAD_SCALAR_START':
+      return '; quote the value (YAML reserves this character at the start of a plain value)';
+    case 'BAD_DQ_ESCAPE':
+      return '; inside double quotes a backslash starts an escape: write \\\\ for a backslash, or use single quotes';
+    case 'KEY_OVER_1024_CHARS':
+      return '; a key is at most 1024 characters: check for a missing line break or a quote that is not closed';
+    default:
+      return '';
+  }
+}
+
+/** A problem of yamlFeatureProblems at its line and column. */
+function checkYamlFeatures(doc: Document, text: string, lines: TextPositions, issues: Issues): void {
+  for (const p of yamlFeatureProblems(doc, text, 'a spec')) issues.add(lines.at(p.offset), [], p.message);
 }
 
 /** The message of a zod issue whose schema has no `error` of its own. */
@@ -399,11 +536,25 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
       }
       const key = pair.key as Node | null;
       if (!isScalar(key) || key.value === null || key.value === undefined || (typeof key.value === 'string' && key.value.trim() === '')) {
+        // `null:` or `~:` is YAML's empty value, not the name written.
+        const written = isScalar(key) && key.value === null ? loc.source(key) : '';
+        if (written !== '') {
+          issues.add(loc.nodePos(key), path, `key ${written} ${where(path)} is read as an empty value (YAML's null), not as a name; write it in quotes, "${written}", to use it as a name`);
+          continue;
+        }
         const what = key === null || isScalar(key) ? 'an empty key' : isSeq(key) ? 'a list as a key' : 'a map as a key';
         issues.add(key === null ? loc.nodePos(pair.value as Node | null) : loc.nodePos(key), path, `${what} ${where(path)}; keys must be names (text)`);
         continue;
       }
       const k = keyText(key);
+      // `010:`, `1.10:` or `True:` as a key is a number or a boolean to YAML, and the key becomes
+      // its JavaScript text ("10", "1.1", "true"): a task, label or matrix key renamed silently.
+      const written = loc.source(key);
+      if ((typeof key.value === 'number' || typeof key.value === 'bigint' || typeof key.value === 'boolean') && written !== k) {
+        const kind = typeof key.value === 'boolean' ? 'the boolean' : 'the number';
+        issues.add(loc.nodePos(key), [...path, k], `key ${written} ${where(path)} is read as ${kind} ${k}, so it would become "${k}"; write it in quotes, "${written.replace(/^["']|["']$/g, '')}", to keep it as written`);
+        continue;
+      }
       // An extension field's content is checked where an alias puts it, as written there.
       if (path.length === 0 && EXTENSION_KEY.test(k)) continue;
       // Param and task names have their own, more specific message.
@@ -549,7 +700,47 @@ function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown,
   }
   // Custom checks (durations, env references) word their own message, found value included.
   const showFound = issue.code !== 'custom' && !issue.message.includes(', found ');
-  issues.add(loc.valuePos(path), path, `${formatPath(path) || 'the spec'}: ${issue.message}${showFound ? `, found ${describeValue(found)}` : ''}`);
+  issues.add(loc.valuePos(path), path, `${formatPath(path) || 'the spec'}: ${issue.message}${showFound ? `, found ${describeFound(found, path, loc)}${foundHint(issue.message, found, path)}` : ''}`);
+}
+
+/**
+ * The value found at `path`, for "found …": a number or boolean YAML read other than it is
+ * written (`image: 1.10` is 1.1, `name: True` is true) is shown as written, with what YAML made of it.
+ */
+function describeFound(found: unknown, path: SpecPath, loc: Locator): string {
+  const node = loc.find(path).value;
+  if (isScalar(node) && (typeof node.value === 'number' || typeof node.value === 'boolean') && node.value === found) {
+    const written = loc.source(node);
+    if (written !== String(node.value)) return `${written} (which YAML reads as the ${typeof node.value} ${String(node.value)}; write it in quotes if you meant the text "${written}")`;
+  }
+  return describeValue(found);
+}
+
+/**
+ * What to write instead of what was found: a number or a boolean without quotes (`limit: "3"`),
+ * true for yes (text in YAML 1.2), tasks as a map rather than a list, a command as a list.
+ */
+function foundHint(message: string, found: unknown, path: SpecPath): string {
+  const last = path[path.length - 1];
+  // Tasks written as a list, as in Argo or Tekton: the id is the key.
+  if (path.length === 1 && last === 'tasks' && Array.isArray(found)) {
+    return ' (write each task as a key of tasks, its id, e.g. tasks: {extract: {image: …}}, not as a list item with a name)';
+  }
+  // A command line written as one string: the spec never passes values through a shell.
+  if ((last === 'command' || last === 'args') && typeof found === 'string' && /\s/.test(found.trim())) {
+    const words = found.trim().split(/\s+/);
+    const plain = words.every((w) => /^[\w./=:@%+-]+$/.test(w));
+    return ` (write a list${plain ? `, e.g. [${words.join(', ')}]` : ''}, or [sh, -c, ${JSON.stringify(found.trim())}] if it needs a shell)`;
+  }
+  if (typeof found !== 'string') return '';
+  if (/^expected (a|the) (whole )?number/.test(message) && /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(found.trim())) {
+    return ` (write it without quotes: ${found.trim()})`;
+  }
+  if (/^expected true or false/.test(message)) {
+    if (/^(true|false)$/i.test(found)) return ` (write it without quotes: ${found.toLowerCase()})`;
+    if (/^(y|yes|on|n|no|off)$/i.test(found)) return ` (a spec is YAML 1.2, where ${found} is text, not a boolean: write ${/^(y|yes|on)$/i.test(found) ? 'true' : 'false'})`;
+  }
+  return '';
 }
 
 /** The needs of a raw task as a list of [need, path] pairs, whatever shape it has. */
@@ -600,10 +791,15 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     }
   }
 
+  checkCaseCollisions(params.map((p) => ({ name: p, path: ['params', p] })), 'param', '{{ params.<name> }}', loc, issues);
+
   const tasksRaw = isRecord(raw.tasks) ? raw.tasks : null;
   if (tasksRaw === null) return;
   const ids = loc.mapKeys(['tasks']).filter((id) => Object.hasOwn(tasksRaw, id));
   if (ids.length === 0) {
+    // Keys that are no task ids (`null:`, a list) were reported as such: the DAG is not empty.
+    const written = loc.find(['tasks']).value;
+    if (isMap(written) && written.items.length > 0) return;
     issues.add(loc.valuePos(['tasks']), ['tasks'], 'tasks: the DAG has no tasks; expected at least one under "tasks:"');
     return;
   }
@@ -658,7 +854,11 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
   const cycle = findCycle([...graph.values()]);
   if (cycle !== null) {
     const path = needPaths.get(cycle[0]!)!.get(cycle[1]!)!;
-    issues.add(loc.valuePos(path), path, `dependency cycle: ${cycle.join(' → ')} (each task needs the next, so none of them can ever start); remove one of these needs`);
+    const message =
+      cycle.length === 2
+        ? `task "${cycle[0]}" needs itself, so it can never start; remove "${cycle[0]}" from its needs`
+        : `dependency cycle: ${cycle.join(' → ')} (each task needs the next, so none of them can ever start); remove one of these needs`;
+    issues.add(loc.valuePos(path), path, message);
   }
 
   // Templates in defaults apply to every task, so they may only use params and run.
@@ -838,6 +1038,8 @@ function checkLiteralImage(text: string, path: SpecPath, loc: Locator, issues: I
 const RESERVED_ENV = 'POD_DAG_OUTPUT';
 
 function checkEnvName(name: string, path: SpecPath, loc: Locator, issues: Issues): void {
+  // An empty key (`"":`, `null:`) was reported where it is written, with what to do.
+  if (name === '') return;
   if (name === RESERVED_ENV) {
     issues.add(loc.keyPos(path), path, `environment variable "${RESERVED_ENV}" is set by pod-dag-action (the file a task writes its outputs to); use another name`);
   } else if (!ENV_NAME.test(name)) {
@@ -985,7 +1187,9 @@ function checkCondition(source: string, path: SpecPath, params: string[], scope:
     expr = parseExpression(source, 'condition');
   } catch (err) {
     if (!(err instanceof ExpressionError)) throw err;
-    issues.add(loc.stringPos(path, err.column - 1), path, `${formatPath(path)}: ${err.message} at column ${err.column} of the expression "${source}"`);
+    // The column in characters, as the rest of the message's positions (an emoji is one).
+    const column = [...source.slice(0, err.column - 1)].length + 1;
+    issues.add(loc.stringPos(path, err.column - 1), path, `${formatPath(path)}: ${err.message} at column ${column} of the expression "${source}"`);
     return;
   }
   for (const { ref, offset } of expr.refs) {
@@ -1017,6 +1221,16 @@ function checkStrategy(id: string, task: Record<string, unknown>, params: string
     return 'dynamic';
   }
   if (!isRecord(matrix) || !Object.values(matrix).every(Array.isArray)) return 'dynamic'; // the schema reported it
+  // Each include entry's keys are matrix keys too; exclude entries name the keys above.
+  const keys = Object.keys(matrix)
+    .filter((k) => k !== 'include' && k !== 'exclude')
+    .map((k) => ({ name: k, path: [...path, k] as SpecPath }));
+  if (Array.isArray(matrix.include)) {
+    matrix.include.forEach((entry, i) => {
+      if (isRecord(entry)) for (const k of Object.keys(entry)) keys.push({ name: k, path: [...path, 'include', i, k] });
+    });
+  }
+  checkCaseCollisions(keys, 'matrix key', '{{ matrix.<key> }}', loc, issues);
   const expansion = expandMatrix(id, matrix);
   if (!expansion.ok) {
     for (const p of expansion.problems) {
@@ -1026,6 +1240,27 @@ function checkStrategy(id: string, task: Record<string, unknown>, params: string
     return 'dynamic';
   }
   return matrixKeys(expansion.instances);
+}
+
+/**
+ * Names that differ only in case (`DB` and `db`): an expression reads them ignoring case, as
+ * GitHub's contexts do, so one of them could never be read. Reported at the second, naming the first.
+ */
+function checkCaseCollisions(names: { name: string; path: SpecPath }[], what: string, written: string, loc: Locator, issues: Issues): void {
+  const first = new Map<string, { name: string; path: SpecPath }>();
+  for (const n of names) {
+    const lower = n.name.toLowerCase();
+    const seen = first.get(lower);
+    if (seen === undefined) first.set(lower, n);
+    else if (seen.name !== n.name) {
+      const at = loc.keyPos(seen.path);
+      issues.add(
+        loc.keyPos(n.path),
+        n.path,
+        `${what} "${n.name}" differs from ${what} "${seen.name}" (line ${at.line}, column ${at.col}) only in case; ${written} ignores case, as GitHub's contexts do, so the two cannot be told apart: rename one of them`,
+      );
+    }
+  }
 }
 
 function checkSensor(task: Record<string, unknown>, path: SpecPath, loc: Locator, issues: Issues): void {

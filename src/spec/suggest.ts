@@ -4,34 +4,80 @@
  * `need` → `needs` and `retires` → `retries` are one edit away.
  */
 
-/** The edit distance between two strings, counting a swap of neighbours as one edit. */
-export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
+/**
+ * The edit distance between two strings, counting a swap of neighbours as one edit. Past `max`
+ * it stops early and returns `max + 1`: a suggestion only needs to know that a word is far.
+ * Three rows of numbers, not a matrix: thousands of comparisons stay cheap.
+ */
+export function editDistance(a: string, b: string, max = Infinity): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  // No distance is more than the longer length: a finite bound the rows can hold.
+  max = Math.min(max, Math.max(a.length, b.length));
   const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
+  let before = new Int32Array(cols);
+  let prev = Int32Array.from({ length: cols }, (_, j) => j);
+  let row = new Int32Array(cols);
+  for (let i = 1; i <= a.length; i++) {
+    row[0] = i;
+    let least = i;
+    // Only cells within `max` of the diagonal can be within `max`: the others are left at max + 1.
+    const from = Math.max(1, i - max);
+    const to = Math.min(cols - 1, i + max);
+    if (from > 1) row[from - 1] = max + 1;
+    if (to + 1 < cols) row[to + 1] = max + 1;
+    for (let j = from; j <= to; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
+      let v = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, before[j - 2]! + 1);
+      row[j] = v;
+      if (v < least) least = v;
     }
+    if (least > max) return max + 1;
+    [before, prev, row] = [prev, row, before];
   }
-  return d[a.length]![b.length]!;
+  return prev[b.length]!;
+}
+
+/** The longest word a suggestion is looked for. */
+const MAX_SUGGESTED_LENGTH = 100;
+
+/**
+ * How many cells of edit-distance rows the suggestions for one spec may compute: about a second.
+ * A spec of thousands of wrong names, each close to thousands of right ones, would otherwise
+ * cost minutes; past the budget its errors come without "did you mean".
+ */
+const SUGGESTION_BUDGET = 100_000_000;
+
+/** What is left of a budget for suggestions, shared by the calls that pass it. */
+export interface SuggestionBudget {
+  cells: number;
+}
+
+/** A fresh budget for the suggestions of one spec or input. */
+export function suggestionBudget(): SuggestionBudget {
+  return { cells: SUGGESTION_BUDGET };
 }
 
 /**
  * The candidate closest to `word`, or `null` when none is close enough to be a likely typo
  * (at most a third of the word's length in edits, minimum 1; case differences are free).
  */
-export function closestMatch(word: string, candidates: Iterable<string>): string | null {
+export function closestMatch(word: string, candidates: Iterable<string>, budget?: SuggestionBudget): string | null {
+  // A name someone typed is short (names are at most 63 characters): a longer word is no typo of
+  // one, and comparing it with thousands of candidates would cost time quadratic in its length.
+  if (word.length > MAX_SUGGESTED_LENGTH) return null;
   const lower = word.toLowerCase();
   const limit = Math.max(1, Math.floor(word.length / 3));
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    if (c === word) continue;
-    const dist = editDistance(lower, c.toLowerCase());
+    // The distance is at least the difference in length.
+    if (c === word || Math.abs(c.length - word.length) > limit) continue;
+    if (budget !== undefined) {
+      budget.cells -= (lower.length + 1) * (2 * limit + 1);
+      if (budget.cells < 0) return best;
+    }
+    const dist = editDistance(lower, c.toLowerCase(), Math.min(limit, bestDistance - 1));
     if (dist <= limit && dist < bestDistance) {
       best = c;
       bestDistance = dist;
@@ -41,8 +87,8 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
 }
 
 /** `; did you mean "x"?` when there is a close match, else the empty string. */
-export function didYouMean(word: string, candidates: Iterable<string>): string {
-  const match = closestMatch(word, candidates);
+export function didYouMean(word: string, candidates: Iterable<string>, budget?: SuggestionBudget): string {
+  const match = closestMatch(word, candidates, budget);
   return match === null ? '' : `; did you mean "${match}"?`;
 }
 

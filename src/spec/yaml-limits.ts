@@ -8,7 +8,7 @@
  * the document once: the expanded size of an anchored node is computed once and added at every
  * alias to it, so the check costs time linear in the file, whatever it expands to.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, visit, type Document } from 'yaml';
 
 /** The limits, and why each value. */
 export const YAML_LIMITS = {
@@ -93,4 +93,48 @@ export function yamlLimitProblem(doc: Document, limits: { maxNodes: number; maxC
     done.set(node, size);
   }
   return null;
+}
+
+/** The tags a document may carry: YAML 1.2's core schema, which states what a plain value already says. */
+const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
+/**
+ * YAML features that would change what a value means without a word, found before the data is
+ * built: a `%YAML 1.1` directive (the parser would then read `yes`, `on` and `010` as YAML 1.1
+ * does, true and 8, where a spec reads them as text and 10), a tag outside the core schema
+ * (`!!binary` makes bytes, `!!set` a map of nulls, `!custom` is dropped), and an alias whose
+ * anchor is not set above it. Each with the offset in `text` it is at; `what` names the document
+ * in messages ("a spec", "the params input").
+ */
+export function yamlFeatureProblems(doc: Document, text: string, what: string): { offset: number; message: string }[] {
+  const problems: { offset: number; message: string }[] = [];
+  const yaml = doc.directives?.yaml;
+  if (yaml?.explicit === true && yaml.version !== '1.2') {
+    problems.push({
+      offset: /^%YAML\b/m.exec(text)?.index ?? 0,
+      message: `the "%YAML ${yaml.version}" directive is not supported: ${what} is YAML 1.2 (where yes, on and no are text and 010 is ten); remove the directive, and write what 1.1 read differently as 1.2 does (true instead of yes, 0o10 for octal)`,
+    });
+  }
+  visit(doc, {
+    Node(_key, node) {
+      if (node.tag !== undefined && !CORE_TAGS.has(node.tag)) {
+        // The node's range starts after its tag: the tag is the last "!…" before it.
+        const start = node.range?.[0] ?? 0;
+        let at = text.lastIndexOf('!', start);
+        while (at > 0 && text[at - 1] === '!') at--;
+        const written = at < 0 ? node.tag : (/^\S+/.exec(text.slice(at))?.[0] ?? node.tag);
+        problems.push({
+          offset: at < 0 ? start : at,
+          message: `the YAML tag ${written} is not supported in ${what} (only the core ones, such as !!str, are): remove it and write the value itself (in quotes to make it text)`,
+        });
+      }
+      if (isAlias(node) && node.resolve(doc) === undefined) {
+        problems.push({
+          offset: node.range?.[0] ?? 0,
+          message: `the alias *${node.source} names no anchor: set &${node.source} on a value above it (an alias repeats a value written before it, in the same file), or correct the name`,
+        });
+      }
+    },
+  });
+  return problems;
 }

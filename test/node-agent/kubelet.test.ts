@@ -193,8 +193,9 @@ describe.skipIf(!built)('the node agent as the kubelet of a real kube-apiserver'
       });
     });
     expect(followed).toEqual({ code: 0, out: 'line 1\nline 2\nline 3\n' });
-    const pod = await core.readNamespacedPod({ name: 'logs', namespace: NS });
-    expect(pod.status!.phase).toBe('Succeeded');
+    // The stream ends with the container; the status that says so reaches the API server after
+    // (a kubelet's status manager too): the pod then succeeds.
+    await watchPod(kc, NS, 'logs', (p) => p.status?.phase === 'Succeeded', { fromResourceVersion: created.metadata!.resourceVersion! });
 
     const stamped = await core.readNamespacedPodLog({ name: 'logs', namespace: NS, timestamps: true });
     const lines = stamped.trimEnd().split('\n');

@@ -232,44 +232,54 @@ describe('errors', () => {
 describe('closing the sandbox', () => {
   it('ends each open log and watch stream itself: lines and changes that come after are not written past its end', async () => {
     const own = await startSandbox({ namespaces: [ns] });
-    const kc = clients(own).kc;
+    const { core, kc } = clients(own);
     const thrown: unknown[] = [];
     const onError = (err: unknown): void => void thrown.push(err);
     process.on('uncaughtException', onError);
+    const { request } = await import('node:https');
+    // A client that reads the first bytes of a stream and then stops reading: what the server
+    // writes to it stays buffered, so its response cannot finish when the sandbox ends it.
+    const stalled = (path: string): Promise<{ gone: Promise<void> }> => new Promise((resolve, reject) => {
+      request(new URL(path, own.url), { ca: own.caPem, headers: { Authorization: `Bearer ${own.adminToken}` } }, (res) => {
+        res.on('error', () => {});
+        const gone = new Promise<void>((done) => res.once('close', done));
+        res.once('data', () => {
+          res.pause();
+          resolve({ gone: gone.then(() => undefined) });
+          // Read again once the sandbox is closed, so the stream can end.
+          void closed.then(() => res.resume());
+        });
+      }).on('error', reject).end();
+    });
+    let markClosed!: () => void;
+    const closed = new Promise<void>((r) => (markClosed = r));
     try {
       // Numbered 10 KB lines, one a millisecond, each arriving as its own small write.
       const printer = 'let i = 0; setInterval(() => console.log(String(++i).padEnd(10000, ".")), 1);';
-      const created = await clients(own).core.createNamespacedPod({ namespace: ns, body: podManifest('printer', { image: 'local/node', command: [node, '-e', printer] }) });
+      const created = await core.createNamespacedPod({ namespace: ns, body: podManifest('printer', { image: 'local/node', command: [node, '-e', printer] }) });
       await watchPod(kc, ns, 'printer', (p) => p.status?.phase === 'Running', { fromResourceVersion: created.metadata!.resourceVersion! });
-      // A follower that reads its first bytes and then stops reading: what the server writes to it
-      // stays buffered, so its response cannot finish when the sandbox ends it.
-      const { request } = await import('node:https');
-      let follower!: import('node:http').IncomingMessage;
-      await new Promise<void>((resolve, reject) => {
-        request(new URL(logPath('printer', 'follow=true'), own.url), { ca: own.caPem, headers: { Authorization: `Bearer ${own.adminToken}` } }, (res) => {
-          follower = res;
-          res.once('data', () => {
-            res.pause();
-            resolve();
-          });
-        }).on('error', reject).end();
-      });
-      const followerGone = new Promise<void>((resolve) => follower.once('close', resolve));
-      follower.on('error', () => {});
-      // A watch open at the close, its pod still running (the kill changes the pod's status).
-      const watchEnded = new Promise<void>((resolve) => {
-        void new k8s.Watch(kc).watch(`/api/v1/namespaces/${ns}/pods`, { resourceVersion: created.metadata!.resourceVersion! }, () => {}, () => resolve()).catch(() => resolve());
-      });
-      // 20 MB printed since the follower stopped: more than the sockets' buffers hold.
+      const follower = await stalled(logPath('printer', 'follow=true'));
+      const watcher = await stalled(`/api/v1/namespaces/${ns}/pods?watch=true`);
+      // 20 MB printed since the follower stopped, and 12 MB of pod changes since the watcher did:
+      // more than the sockets' buffers hold.
       const lineNumber = async (): Promise<number> => Number.parseInt((await raw(own, 'GET', logPath('printer', 'tailLines=1'))).text, 10);
       const first = await lineNumber();
+      const bulky = podManifest('bulky', { image: 'sandbox/sleep:forever' });
+      bulky.metadata!.annotations = { filler: '.'.repeat(200_000) };
+      await core.createNamespacedPod({ namespace: ns, body: bulky });
+      for (let n = 0; n < 60; n++) {
+        const patched = await raw(own, 'PATCH', `/api/v1/namespaces/${ns}/pods/bulky`, { body: { metadata: { labels: { n: String(n) } } }, contentType: 'application/merge-patch+json' });
+        expect(patched.status).toBe(200);
+      }
       await expect.poll(lineNumber, { timeout: 20_000, interval: 50 }).toBeGreaterThan(first + 2000);
+      // The close kills the printer, whose last lines and status change come after the streams' end.
       await own.close();
-      follower.resume();
-      await Promise.all([followerGone, watchEnded]);
-      expect(thrown).toEqual([]);
+      markClosed();
+      await Promise.all([follower.gone, watcher.gone]);
+      expect(thrown.map((e) => (e as Error).stack)).toEqual([]);
     } finally {
       process.off('uncaughtException', onError);
+      markClosed();
       await own.close();
     }
   });

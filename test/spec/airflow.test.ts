@@ -104,7 +104,7 @@ describe('retries: N is {limit: N}', () => {
   test('a negative, fractional or quoted count is an error that says what is expected', () => {
     expect(retriesOf('retries: -1')).toEqual(['6:14 tasks.load.retries: expected a whole number >= 0, found -1']);
     expect(retriesOf('retries: "2"')).toEqual([
-      '6:14 tasks.load.retries: expected a whole number (retries: 2 is {limit: 2}) or a map with limit, delay, backoff, maxDelay, on, infrastructure, found "2"',
+      '6:14 tasks.load.retries: expected a whole number (retries: 2 is {limit: 2}) or a map with limit, delay, backoff, maxDelay, on, infrastructure, found "2" (write it without quotes: 2)',
     ]);
   });
 });

@@ -41,7 +41,7 @@ describe('keys that are not names', () => {
   it.each([
     ['a list', '  ? [b]\n  : {image: x}\n', '5:5 a list as a key'],
     ['a map', '  ? {b: 1}\n  : {image: x}\n', '5:5 a map as a key'],
-    ['empty', '  ~: {image: x}\n', '5:3 an empty key'],
+    ['empty', '  "": {image: x}\n', '5:3 an empty key'],
   ])('refuses %s as a task id at its line, instead of "the DAG has no tasks"', (_what, tasks, words) => {
     const found = messages(`version: 1\nname: x\ntasks:\n  a: {image: x}\n${tasks}`);
     expect(found).toContainEqual(expect.stringMatching(new RegExp(`^${words} in tasks; keys must be names`)));

@@ -24,7 +24,7 @@ const cases: { name: string; file: string; want: string[] }[] = [
   {
     name: 'YAML syntax error, at its position',
     file: 'syntax-error.yaml',
-    want: ['5:12  | YAML syntax error: Nested mappings are not allowed in compact mappings'],
+    want: ['5:12  | YAML syntax error: Nested mappings are not allowed in compact mappings; a value that holds ": " must be quoted (key: "a: b"), and a map under a key goes on the lines below it, indented'],
   },
   {
     name: 'duplicate keys, in a task and among tasks, pointing at the second one',
@@ -47,7 +47,7 @@ const cases: { name: string; file: string; want: string[] }[] = [
     name: 'wrong types say what was expected and what was found',
     file: 'wrong-type.yaml',
     want: [
-      '6:14 tasks.migrate-data.command | tasks.migrate-data.command: expected a list of strings (the entrypoint); values are never passed through a shell, found "echo hello"',
+      '6:14 tasks.migrate-data.command | tasks.migrate-data.command: expected a list of strings (the entrypoint); values are never passed through a shell, found "echo hello" (write a list, e.g. [echo, hello], or [sh, -c, "echo hello"] if it needs a shell)',
       '8:14 tasks.migrate-data.retries.limit | tasks.migrate-data.retries.limit: expected a whole number >= 0, found "two"',
       '9:16 tasks.migrate-data.retries.backoff | tasks.migrate-data.retries.backoff: expected a number >= 1, found 0.5',
       '11:7 tasks.migrate-data.env.DEBUG.key | missing required key "key" in tasks.migrate-data.env.DEBUG; expected the key inside the Secret or ConfigMap',
@@ -186,7 +186,7 @@ describe('parseSpec edge cases', () => {
     {
       name: 'a task that needs itself',
       text: 'version: 1\nname: x\ntasks:\n  a: {image: busybox, needs: a}\n',
-      want: ['4:30 tasks.a.needs | dependency cycle: a → a (each task needs the next, so none of them can ever start); remove one of these needs'],
+      want: ['4:30 tasks.a.needs | task "a" needs itself, so it can never start; remove "a" from its needs'],
     },
     {
       name: 'env reference with both secret and configMap',

@@ -127,6 +127,10 @@ function check(schema: OpenApiSchema, value: unknown, path: (string | number)[],
     if (schema.type === 'string' && (typeof value === 'number' || typeof value === 'boolean')) quote = ` (quote it: "${String(value)}")`;
     else if ((schema.type === 'integer' || schema.type === 'number') && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) quote = ` (write it without quotes: ${value.trim()})`;
     else if (schema.type === 'boolean' && typeof value === 'string' && /^(true|false)$/i.test(value.trim())) quote = ` (write it without quotes: ${value.trim().toLowerCase()})`;
+    // YAML 1.1 (Kubernetes manifests read by older tools) took these as booleans; a spec is 1.2.
+    else if (schema.type === 'boolean' && typeof value === 'string' && /^(y|yes|on|n|no|off)$/i.test(value.trim())) {
+      quote = ` (a spec is YAML 1.2, where ${value.trim()} is text, not a boolean: write ${/^(y|yes|on)$/i.test(value.trim()) ? 'true' : 'false'})`;
+    }
     out.push({ path, at: 'value', kind: 'type', detail: `expected ${expectation(schema, name)}, found ${found(value)}${quote}` });
     return;
   }
