@@ -616,6 +616,8 @@ var common_clock = __webpack_require__(9419);
 var common_run = __webpack_require__(3712);
 // EXTERNAL MODULE: ./lib/dag/run-dates.js + 1 modules
 var run_dates = __webpack_require__(9672);
+// EXTERNAL MODULE: ./lib/kube/classify.js
+var classify = __webpack_require__(2239);
 // EXTERNAL MODULE: ./lib/kube/dry-run-checks.js
 var dry_run_checks = __webpack_require__(6740);
 // EXTERNAL MODULE: ./lib/kube/errors.js
@@ -627,6 +629,7 @@ var kube_pod = __webpack_require__(1794);
  * `dry-run`: every task's pod submitted with `dryRun=All`, so the cluster's RBAC, admission, quota
  * and schema checks speak before anything runs.
  */
+
 
 
 
@@ -673,8 +676,10 @@ async function dryRunDag(options) {
         try {
             if (r.pod === undefined)
                 throw r.error;
-            await o.pods.create(o.namespace, r.pod, { dryRun: true });
-            verdict = { task: r.task, pod: r.name, accepted: true, message: null, problems };
+            const answer = (await o.pods.create(o.namespace, r.pod, { dryRun: true }));
+            // Admitted, but changed so that the run would refuse it (a webhook set its restart policy).
+            const changed = answer?.spec === undefined ? null : (0,classify/* restartPolicyChange */.CF)(answer);
+            verdict = { task: r.task, pod: r.name, accepted: true, message: null, problems: changed === null ? problems : [...problems, changed] };
         }
         catch (err) {
             const e = (0,errors/* classifyError */.fe)(err);
@@ -1933,8 +1938,6 @@ function buildSnapshot(node) {
     };
 }
 
-// EXTERNAL MODULE: ./lib/kube/classify.js
-var classify = __webpack_require__(2239);
 ;// CONCATENATED MODULE: ./lib/kube/logs.js
 
 /**
@@ -2337,6 +2340,10 @@ class AttemptPod {
     get deletedByUs() {
         return this.#deletedByUs;
     }
+    /** The uid of the pod this attempt's create made or adopted, once known and checked; null before. */
+    get uid() {
+        return this.#readWhole ? null : this.#verifiedUid;
+    }
     /** The pod is gone from the API (DELETED seen, or never to be created). */
     get gone() {
         return this.#gone;
@@ -2507,7 +2514,9 @@ class AttemptPod {
             return `carries a proof for another rendering of this attempt's pod (hash ${proven.proof.hash.slice(0, 12)}…, this run renders ${this.#hash?.slice(0, 12)}…): the spec, the params or an upstream output changed`;
         }
         if (whole && this.#sent !== null) {
-            const d = (0,pod_proof/* differsFromRendered */.Fp)(pod, this.#sent);
+            // A restart policy admission changed is ours to refuse as such (src/kube/classify.ts
+            // `restartPolicyChange`, when the pod is first looked at), not a sign of someone else's pod.
+            const d = (0,pod_proof/* differsFromRendered */.Fp)(withRestartPolicyOf(pod, this.#sent), this.#sent);
             if (d !== null)
                 return `is not the pod its proof was made for: ${d}`;
         }
@@ -2605,6 +2614,14 @@ class AttemptPod {
             this.#o.debug?.((0,errors/* describeError */.Uc)(err, `delete pod ${this.name}`, api.server));
         }
     }
+}
+/** `pod` with the restart policy of `sent` (the pod's and its task container's), for comparing the rest. */
+function withRestartPolicyOf(pod, sent) {
+    if (pod.spec === undefined)
+        return pod;
+    const ours = sent.spec?.containers.find((c) => c.name === kube_pod/* CONTAINER */.MR);
+    const containers = pod.spec.containers.map((c) => c.name === kube_pod/* CONTAINER */.MR ? { ...c, restartPolicy: ours?.restartPolicy, restartPolicyRules: ours?.restartPolicyRules } : c);
+    return { ...pod, spec: { ...pod.spec, restartPolicy: sent.spec?.restartPolicy, containers } };
 }
 /** An attempt's failure with no exit code (the pod could not be created, or was never seen). */
 function failure(cls, reason, message) {
@@ -3162,6 +3179,11 @@ class Engine {
             return;
         }
         const adopted = created.adopted;
+        // Now, not in the queue: a list that starts after this and lacks the pod proves it gone
+        // (created and deleted while the watch was away), which no event would ever tell.
+        const uid = live.pod.uid;
+        if (uid !== null)
+            this.#watcher?.created(live.pod.name, uid);
         this.#enqueue(async () => {
             if (live.finished)
                 return;
@@ -3211,6 +3233,12 @@ class Engine {
             return;
         if (refused !== null) {
             await this.#endAttempt(live, refused);
+            return;
+        }
+        // A pod the kubelet may run again is refused before anything of it is read or told.
+        const rerunnable = live.finished ? null : (0,classify/* restartPolicyChange */.CF)(pod);
+        if (rerunnable !== null) {
+            await this.#endAttempt(live, failure('configuration', 'RestartPolicyChanged', `${rerunnable}. The pod was deleted`), pod);
             return;
         }
         const now = this.#clock.now();
@@ -3284,7 +3312,10 @@ class Engine {
         await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
         await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
         const hasPod = live.started && !live.pod.gone;
-        const stillRunning = hasPod && (!pod || !(0,classify/* containerTerminated */.Xp)(pod));
+        // A pod whose container the kubelet may run again (its restart policy changed, or it did
+        // restart) is deleted at once, as one still running, whatever its container's state now.
+        const mayRunAgain = outcome.reason === 'RestartPolicyChanged' || outcome.reason === 'Restarted';
+        const stillRunning = hasPod && (!pod || !(0,classify/* containerTerminated */.Xp)(pod) || mayRunAgain);
         // A sensor's "not yet" is no failure: no pod is kept between pokes.
         const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
         const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);
@@ -4006,6 +4037,7 @@ function preflightMessage(err, server) {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   CF: () => (/* binding */ restartPolicyChange),
 /* harmony export */   Eg: () => (/* binding */ classifyPod),
 /* harmony export */   Xp: () => (/* binding */ containerTerminated),
 /* harmony export */   _L: () => (/* binding */ pendingStatus),
@@ -4143,6 +4175,13 @@ function failedInit(pod) {
 function classifyPod(pod, ctx) {
     const status = pod.status ?? {};
     const main = mainStatus(pod);
+    // Before anything the container did: a pod whose container the kubelet may run again is not
+    // one run of the task, whatever any of its runs said.
+    const policy = restartPolicyChange(pod);
+    if (policy !== null)
+        return outcome({ class: 'configuration', reason: 'RestartPolicyChanged', message: policy }, pod);
+    if ((main?.restartCount ?? 0) > 0)
+        return outcome(restartedOutcome(pod, main), pod);
     const terminated = main?.state?.terminated;
     const disruption = (status.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
     if (terminated) {
@@ -4245,6 +4284,53 @@ function classifyPod(pod, ctx) {
         }, pod);
     }
     return null;
+}
+/**
+ * Why the pod as the API holds it lets the kubelet run the task's container more than once, or
+ * null. pod-dag-action sends `restartPolicy: Never` and no restart policy of the container: a
+ * retry is a new pod, decided by us. A mutating admission webhook or a policy engine (Kyverno,
+ * Gatekeeper's mutation) may change that on create; then a failed run is run again by the kubelet
+ * and a later run's exit 0 could pass for the task's. Read from the pod's spec as the create's
+ * answer, a read or the watch brings it (src/kube/pod-api.ts `slimPod` keeps these fields); a
+ * field absent (a pod seen without its spec) is no evidence. Native sidecars (init containers with
+ * `restartPolicy: Always`) restart by design and are not the task: not looked at.
+ */
+function restartPolicyChange(pod) {
+    const spec = pod.spec;
+    const name = pod.metadata?.name ?? 'the pod';
+    const changed = (field, value) => `pod ${name} has ${field}: ${JSON.stringify(value)}, but pod-dag-action created it with restartPolicy "Never" and nothing else: ` +
+        'something in the cluster changed it on create, most likely a mutating admission webhook or a policy engine (Kyverno, Gatekeeper mutation). ' +
+        "With it the kubelet would run the task's container again after it exits, and a later run's exit code could pass for the task's: no pod of it is used. " +
+        `Exclude pods labelled ${_pod_js__WEBPACK_IMPORTED_MODULE_0__/* .LABELS */ .kg.managedBy}=${_pod_js__WEBPACK_IMPORTED_MODULE_0__/* .MANAGED_BY */ .Kf} from that mutation (kubectl get mutatingwebhookconfigurations; the policy engine's mutate rules)`;
+    if (spec?.restartPolicy !== undefined && spec.restartPolicy !== 'Never')
+        return changed('spec.restartPolicy', spec.restartPolicy);
+    const task = (spec?.containers ?? []).find((c) => c.name === _pod_js__WEBPACK_IMPORTED_MODULE_0__/* .CONTAINER */ .MR);
+    if (task?.restartPolicy !== undefined && task.restartPolicy !== 'Never')
+        return changed(`the restartPolicy of its container "${_pod_js__WEBPACK_IMPORTED_MODULE_0__/* .CONTAINER */ .MR}"`, task.restartPolicy);
+    if (task?.restartPolicyRules !== undefined && task.restartPolicyRules.length > 0)
+        return changed(`restartPolicyRules on its container "${_pod_js__WEBPACK_IMPORTED_MODULE_0__/* .CONTAINER */ .MR}"`, task.restartPolicyRules);
+    return null;
+}
+/**
+ * The outcome of an attempt whose container the kubelet ran more than once (`restartCount > 0`),
+ * whatever its last run says: never a success (a later run's exit 0, or outputs, are not the
+ * task's one run). A failure of the task: the kubelet restarts a container only after it exited
+ * (non-zero, under the restart policies that reach here), so its first run did not succeed.
+ */
+function restartedOutcome(pod, main) {
+    const before = main.lastState?.terminated;
+    const runs = main.restartCount + 1;
+    const prior = before === undefined
+        ? ''
+        : ` after a run that exited with code ${before.exitCode}${before.reason && before.reason !== 'Error' ? ` (${before.reason})` : ''}`;
+    return {
+        class: 'failed',
+        reason: 'Restarted',
+        exitCode: main.restartCount === 1 && before !== undefined ? before.exitCode : null,
+        message: `the task's container ran ${runs} times in pod ${pod.metadata?.name ?? '?'} (restartCount ${main.restartCount}): the kubelet restarted it${prior}. ` +
+            "Only one run is the task's, so no run of it counts as a success, and the pod was deleted. " +
+            `pod-dag-action creates its pods with restartPolicy "Never": find what restarts containers on node ${pod.spec?.nodeName ?? '?'} (a container restart rule, a webhook that changes restart policies)`,
+    };
 }
 /**
  * When `classifyPod` may give a different answer for this pod without any change to it (a grace or
@@ -5238,6 +5324,8 @@ function isAdmissionRefusal(message) {
 /* harmony export */ });
 /* unused harmony export slimPod */
 /* harmony import */ var _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9655);
+/* harmony import */ var _pod_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(1794);
+
 
 /**
  * A success's body read as bytes and dropped, so client-node neither decodes it to text nor
@@ -5268,13 +5356,14 @@ const dropSuccessBody = { middleware: [DROP_SUCCESS_BODY], middlewareMergeStrate
  * field validation would never see it. The caller hands client-node an empty placeholder body,
  * so client-node does not copy the pod through its model only for this to replace it.
  */
-function sendAsRendered(pod) {
+function sendAsRendered(pod, keepAnswer = false) {
     const middleware = {
         pre: (context) => {
             context.setBody(JSON.stringify(pod));
             return new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context));
         },
-        post: KEEP_UID_ONLY.post,
+        // A dry run's answer is read whole: it is the pod as admission left it (one per task, once).
+        post: keepAnswer ? (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context)) : KEEP_UID_ONLY.post,
     };
     return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
@@ -5317,8 +5406,20 @@ const PLACEHOLDER = {};
 function slimPod(pod) {
     const { managedFields: _managedFields, ...metadata } = pod.metadata ?? {};
     const slim = { metadata };
-    if (pod.spec?.nodeName !== undefined)
-        slim.spec = { containers: [], nodeName: pod.spec.nodeName };
+    const spec = pod.spec;
+    if (spec !== undefined) {
+        slim.spec = { containers: [] };
+        if (spec.nodeName !== undefined)
+            slim.spec.nodeName = spec.nodeName;
+        // Whether the kubelet may run the task's container more than once (src/kube/classify.ts
+        // `restartPolicyChange`): a webhook may have changed what we sent.
+        if (spec.restartPolicy !== undefined)
+            slim.spec.restartPolicy = spec.restartPolicy;
+        const task = spec.containers?.find((c) => c.name === _pod_js__WEBPACK_IMPORTED_MODULE_1__/* .CONTAINER */ .MR);
+        if (task !== undefined && (task.restartPolicy !== undefined || task.restartPolicyRules !== undefined)) {
+            slim.spec.containers.push({ name: task.name, restartPolicy: task.restartPolicy, restartPolicyRules: task.restartPolicyRules });
+        }
+    }
     if (pod.status !== undefined)
         slim.status = pod.status;
     return slim;
@@ -5333,7 +5434,7 @@ function kubePodApi(client) {
             // (a misspelt affinity would let the pod run on any node). The spec layer checks the same
             // offline against the pinned release; this catches a cluster of another version.
             const fieldValidation = 'Strict';
-            const asRendered = sendAsRendered(pod);
+            const asRendered = sendAsRendered(pod, options.dryRun === true);
             if (options.dryRun) {
                 return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: PLACEHOLDER, dryRun: 'All', fieldValidation }, asRendered));
             }
@@ -5710,6 +5811,14 @@ class PodWatcher {
     #onEvent;
     #options;
     #cache = new Map();
+    /**
+     * Pods the run created that no list or event has shown yet, by name: their uid and how many
+     * lists had started when the create answered. A list started after that which lacks the pod
+     * proves it gone.
+     */
+    #unseen = new Map();
+    /** Lists started so far (the first at `start`, one per 410 Gone). */
+    #listsStarted = 0;
     #stop = new AbortController();
     #rv = '';
     #controller = null;
@@ -5739,20 +5848,48 @@ class PodWatcher {
     get done() {
         return this.#loop ?? Promise.resolve();
     }
+    /**
+     * The run created pod `name` (its create answered with `uid`): if it is gone before the watch
+     * shows it (created and deleted while the watch was away), the next list that started after
+     * this call reports its DELETED, rather than the run waiting for a pod that no longer exists.
+     */
+    created(name, uid) {
+        if (this.#cache.get(name)?.metadata?.uid === uid)
+            return; // shown already: the cache's diff covers it
+        this.#unseen.set(name, { uid, listsBefore: this.#listsStarted });
+    }
     /** Stops watching; no event is reported after this returns. */
     stop() {
         this.#stop.abort(new Error('watch stopped'));
         this.#controller?.abort();
     }
     async #list() {
+        // Counted before the request goes: a create that answers while it is in flight is not proved
+        // gone by it (the list may have been read before the pod existed).
+        const number = ++this.#listsStarted;
         const list = await this.#api.list(this.#namespace, this.#selector, { signal: this.#stop.signal });
         if (this.#stop.signal.aborted)
             return;
         this.#rv = list.resourceVersion;
         const seen = new Set();
+        const listed = new Map();
+        for (const pod of list.items)
+            listed.set(pod.metadata?.name ?? '', pod.metadata?.uid);
+        for (const [name, u] of [...this.#unseen]) {
+            if (u.listsBefore >= number)
+                continue; // this list may predate the pod: proves nothing
+            this.#unseen.delete(name);
+            // Listed under its uid: it exists, and the loop below reports it ADDED. Absent, or another
+            // pod under its name: ours is gone, never seen.
+            if (listed.get(name) === u.uid || this.#cache.get(name)?.metadata?.uid === u.uid)
+                continue;
+            this.#onEvent({ type: 'DELETED', pod: { metadata: { name, uid: u.uid } }, synthetic: true });
+        }
         for (const pod of list.items) {
             const name = pod.metadata?.name ?? '';
             seen.add(name);
+            if (this.#unseen.get(name)?.uid === pod.metadata?.uid)
+                this.#unseen.delete(name);
             const old = this.#cache.get(name);
             this.#cache.set(name, pod);
             if (old && replaced(old, pod)) {
@@ -5855,6 +5992,8 @@ class PodWatcher {
                 events++;
                 const name = pod.metadata?.name ?? '';
                 const old = this.#cache.get(name);
+                if (this.#unseen.get(name)?.uid === pod.metadata?.uid)
+                    this.#unseen.delete(name);
                 if (type === 'DELETED') {
                     // The end of a pod already replaced under its name (its DELETED was synthesized when the
                     // new one showed): not the end of the pod that has the name now.

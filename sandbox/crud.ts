@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
+import type { MutablePod } from './faults.ts';
 import { admitServiceAccount, applyDefaults, defaultServiceAccount, normalizeLease, randomSuffix, validate } from './admission.ts';
 import { unknownFields } from './fields.ts';
 import { decodeProtobuf } from './protobuf.ts';
@@ -139,6 +140,8 @@ export async function create(ctx: ServerContext, r: Route, req: IncomingMessage,
   } else delete obj.metadata.namespace;
   // Mutating admission runs before the name is generated and before validation (as in kube-apiserver).
   if (r.res.plural === 'pods' && !r.sub) admitServiceAccount(obj, r.namespace!, (sa) => ctx.store.get('serviceaccounts', r.namespace, sa) !== undefined);
+  // Then the mutating webhooks (a test's fault).
+  if (r.res.plural === 'pods' && !r.sub) ctx.faults.podMutation?.(obj as unknown as MutablePod);
   if (!obj.metadata.name && typeof obj.metadata.generateName === 'string' && obj.metadata.generateName) {
     let name: string;
     do name = `${obj.metadata.generateName}${randomSuffix()}`;

@@ -19,6 +19,12 @@ interface ShareFault extends FaultMatch {
   fired: number;
 }
 
+/** A pod as a mutating webhook gets it: plain JSON, changed in place. */
+export interface MutablePod {
+  metadata: Record<string, unknown>;
+  spec: Record<string, unknown> & { containers: Record<string, unknown>[]; initContainers?: Record<string, unknown>[] };
+}
+
 /** Faults that a test can turn on and off while the sandbox runs. */
 export class Faults {
   #dropAfterEvents: number | undefined;
@@ -32,6 +38,7 @@ export class Faults {
   /** 503s still to answer after a lost answer. */
   #burst = 0;
   #silence: { left: number; afterEvents: number } | undefined;
+  #mutatePod: ((pod: MutablePod) => void) | undefined;
   #forget: () => void;
 
   constructor(forgetHistory: () => void) {
@@ -91,6 +98,15 @@ export class Faults {
     this.#cutLogsAfterBytes = opts.afterBytes;
   }
 
+  /**
+   * A mutating admission webhook on pod create (dry runs too): `mutate` changes the pod as sent,
+   * after the built-in mutating admission and before validation, as kube-apiserver calls webhooks.
+   * E.g. `p => { p.spec.restartPolicy = 'OnFailure' }`, as a policy engine's mutate rule might.
+   */
+  mutatePods(mutate: (pod: MutablePod) => void): void {
+    this.#mutatePod = mutate;
+  }
+
   /** Forgets the change history: a watch from any earlier resourceVersion gets 410 Expired. */
   forgetHistory(): void {
     this.#forget();
@@ -107,6 +123,12 @@ export class Faults {
     this.#cutLogsAfterBytes = undefined;
     this.#lose = undefined;
     this.#burst = 0;
+    this.#mutatePod = undefined;
+  }
+
+  /** @internal The mutating webhook now in force, if any. */
+  get podMutation(): ((pod: MutablePod) => void) | undefined {
+    return this.#mutatePod;
   }
 
   /** @internal The watch drop settings now in force. */

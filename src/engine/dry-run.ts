@@ -6,6 +6,8 @@ import { systemClock } from '../common/clock.ts';
 import { effectiveRunId, runScope } from '../common/run.ts';
 import { runContext, runDates } from '../dag/run-dates.ts';
 import type { RunState } from '../dag/types.ts';
+import type { V1Pod } from '@kubernetes/client-node';
+import { restartPolicyChange } from '../kube/classify.ts';
 import { checkPods } from '../kube/dry-run-checks.ts';
 import { classifyError, describeError } from '../kube/errors.ts';
 import { placeholderRender, podName, renderPod } from '../kube/pod.ts';
@@ -56,8 +58,10 @@ export async function dryRunDag(options: Omit<RunDagOptions, 'mode' | 'maxParall
       let verdict: DryRunVerdict;
       try {
         if (r.pod === undefined) throw r.error;
-        await o.pods.create(o.namespace, r.pod, { dryRun: true });
-        verdict = { task: r.task, pod: r.name, accepted: true, message: null, problems };
+        const answer = (await o.pods.create(o.namespace, r.pod, { dryRun: true })) as V1Pod | null | undefined;
+        // Admitted, but changed so that the run would refuse it (a webhook set its restart policy).
+        const changed = answer?.spec === undefined ? null : restartPolicyChange(answer);
+        verdict = { task: r.task, pod: r.name, accepted: true, message: null, problems: changed === null ? problems : [...problems, changed] };
       } catch (err) {
         const e = classifyError(err);
         const message = e.kind === 'unknown' && !e.status ? (err as Error).message : describeError(err, `create pod ${r.name} in namespace ${o.namespace}`, o.pods.server);

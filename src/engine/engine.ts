@@ -29,7 +29,7 @@ import { runContext, runDates } from '../dag/run-dates.ts';
 import { taskFingerprint } from '../dag/rerun.ts';
 import { Scheduler } from '../dag/scheduler.ts';
 import type { AttemptOutcome, Decision, RunState, RunView, SchedulerEvent } from '../dag/types.ts';
-import { classifyPod, containerStarted, containerTerminated, pendingStatus, recheckAt } from '../kube/classify.ts';
+import { classifyPod, containerStarted, containerTerminated, pendingStatus, recheckAt, restartPolicyChange } from '../kube/classify.ts';
 import { KubeError, classifyError, describeError } from '../kube/errors.ts';
 import { PodRunner, failure, type AttemptPod } from '../kube/pod-runner.ts';
 import { ANNOTATIONS, podName, renderPod, runSelector } from '../kube/pod.ts';
@@ -478,6 +478,10 @@ class Engine {
       return;
     }
     const adopted = created.adopted;
+    // Now, not in the queue: a list that starts after this and lacks the pod proves it gone
+    // (created and deleted while the watch was away), which no event would ever tell.
+    const uid = live.pod.uid;
+    if (uid !== null) this.#watcher?.created(live.pod.name, uid);
     this.#enqueue(async () => {
       if (live.finished) return;
       this.#markStarted(live);
@@ -520,6 +524,12 @@ class Engine {
     if (refused === 'older') return;
     if (refused !== null) {
       await this.#endAttempt(live, refused);
+      return;
+    }
+    // A pod the kubelet may run again is refused before anything of it is read or told.
+    const rerunnable = live.finished ? null : restartPolicyChange(pod);
+    if (rerunnable !== null) {
+      await this.#endAttempt(live, failure('configuration', 'RestartPolicyChanged', `${rerunnable}. The pod was deleted`), pod);
       return;
     }
     const now = this.#clock.now();
@@ -589,7 +599,10 @@ class Engine {
     await this.#feed({ type: 'finished', at, task: live.task, attempt: live.attempt, poke: live.poke, ...outcome });
     await this.#o.reporter.attemptFinished?.(live.task, live.attempt, outcome, this.#view);
     const hasPod = live.started && !live.pod.gone;
-    const stillRunning = hasPod && (!pod || !containerTerminated(pod));
+    // A pod whose container the kubelet may run again (its restart policy changed, or it did
+    // restart) is deleted at once, as one still running, whatever its container's state now.
+    const mayRunAgain = outcome.reason === 'RestartPolicyChanged' || outcome.reason === 'Restarted';
+    const stillRunning = hasPod && (!pod || !containerTerminated(pod) || mayRunAgain);
     // A sensor's "not yet" is no failure: no pod is kept between pokes.
     const sensor = live.poke === undefined ? null : this.#scheduler.unit(live.task).spec.sensor;
     const notYet = sensor != null && outcome.class === 'failed' && outcome.exitCode !== null && sensor.notYetExitCodes.includes(outcome.exitCode);

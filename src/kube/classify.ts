@@ -7,7 +7,7 @@
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { AttemptOutcome } from '../dag/types.ts';
 import type { PendingStatus } from '../common/observed.ts';
-import { CONTAINER, parseOutputs } from './pod.ts';
+import { CONTAINER, LABELS, MANAGED_BY, parseOutputs } from './pod.ts';
 
 /** What `classifyPod` needs besides the pod. */
 export interface ClassifyContext {
@@ -163,6 +163,11 @@ function failedInit(pod: V1Pod): V1ContainerStatus | undefined {
 export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | null {
   const status = pod.status ?? {};
   const main = mainStatus(pod);
+  // Before anything the container did: a pod whose container the kubelet may run again is not
+  // one run of the task, whatever any of its runs said.
+  const policy = restartPolicyChange(pod);
+  if (policy !== null) return outcome({ class: 'configuration', reason: 'RestartPolicyChanged', message: policy }, pod);
+  if ((main?.restartCount ?? 0) > 0) return outcome(restartedOutcome(pod, main!), pod);
   const terminated = main?.state?.terminated;
   const disruption = (status.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
 
@@ -281,6 +286,55 @@ export function classifyPod(pod: V1Pod, ctx: ClassifyContext): AttemptOutcome | 
     );
   }
   return null;
+}
+
+/**
+ * Why the pod as the API holds it lets the kubelet run the task's container more than once, or
+ * null. pod-dag-action sends `restartPolicy: Never` and no restart policy of the container: a
+ * retry is a new pod, decided by us. A mutating admission webhook or a policy engine (Kyverno,
+ * Gatekeeper's mutation) may change that on create; then a failed run is run again by the kubelet
+ * and a later run's exit 0 could pass for the task's. Read from the pod's spec as the create's
+ * answer, a read or the watch brings it (src/kube/pod-api.ts `slimPod` keeps these fields); a
+ * field absent (a pod seen without its spec) is no evidence. Native sidecars (init containers with
+ * `restartPolicy: Always`) restart by design and are not the task: not looked at.
+ */
+export function restartPolicyChange(pod: V1Pod): string | null {
+  const spec = pod.spec;
+  const name = pod.metadata?.name ?? 'the pod';
+  const changed = (field: string, value: unknown): string =>
+    `pod ${name} has ${field}: ${JSON.stringify(value)}, but pod-dag-action created it with restartPolicy "Never" and nothing else: ` +
+    'something in the cluster changed it on create, most likely a mutating admission webhook or a policy engine (Kyverno, Gatekeeper mutation). ' +
+    "With it the kubelet would run the task's container again after it exits, and a later run's exit code could pass for the task's: no pod of it is used. " +
+    `Exclude pods labelled ${LABELS.managedBy}=${MANAGED_BY} from that mutation (kubectl get mutatingwebhookconfigurations; the policy engine's mutate rules)`;
+  if (spec?.restartPolicy !== undefined && spec.restartPolicy !== 'Never') return changed('spec.restartPolicy', spec.restartPolicy);
+  const task = (spec?.containers ?? []).find((c) => c.name === CONTAINER);
+  if (task?.restartPolicy !== undefined && task.restartPolicy !== 'Never') return changed(`the restartPolicy of its container "${CONTAINER}"`, task.restartPolicy);
+  if (task?.restartPolicyRules !== undefined && task.restartPolicyRules.length > 0) return changed(`restartPolicyRules on its container "${CONTAINER}"`, task.restartPolicyRules);
+  return null;
+}
+
+/**
+ * The outcome of an attempt whose container the kubelet ran more than once (`restartCount > 0`),
+ * whatever its last run says: never a success (a later run's exit 0, or outputs, are not the
+ * task's one run). A failure of the task: the kubelet restarts a container only after it exited
+ * (non-zero, under the restart policies that reach here), so its first run did not succeed.
+ */
+function restartedOutcome(pod: V1Pod, main: V1ContainerStatus): Partial<AttemptOutcome> & Pick<AttemptOutcome, 'class'> {
+  const before = main.lastState?.terminated;
+  const runs = main.restartCount + 1;
+  const prior =
+    before === undefined
+      ? ''
+      : ` after a run that exited with code ${before.exitCode}${before.reason && before.reason !== 'Error' ? ` (${before.reason})` : ''}`;
+  return {
+    class: 'failed',
+    reason: 'Restarted',
+    exitCode: main.restartCount === 1 && before !== undefined ? before.exitCode : null,
+    message:
+      `the task's container ran ${runs} times in pod ${pod.metadata?.name ?? '?'} (restartCount ${main.restartCount}): the kubelet restarted it${prior}. ` +
+      "Only one run is the task's, so no run of it counts as a success, and the pod was deleted. " +
+      `pod-dag-action creates its pods with restartPolicy "Never": find what restarts containers on node ${pod.spec?.nodeName ?? '?'} (a container restart rule, a webhook that changes restart policies)`,
+  };
 }
 
 /**

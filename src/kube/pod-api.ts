@@ -12,6 +12,7 @@
 import type { Readable } from 'node:stream';
 import { Observable, type ConfigurationOptions, type RequestContext, type ResponseContext, type V1Pod } from '@kubernetes/client-node';
 import type { KubeClient } from './client.ts';
+import { CONTAINER } from './pod.ts';
 
 /**
  * A success's body read as bytes and dropped, so client-node neither decodes it to text nor
@@ -44,13 +45,14 @@ const dropSuccessBody: ConfigurationOptions = { middleware: [DROP_SUCCESS_BODY],
  * field validation would never see it. The caller hands client-node an empty placeholder body,
  * so client-node does not copy the pod through its model only for this to replace it.
  */
-function sendAsRendered(pod: V1Pod): ConfigurationOptions {
+function sendAsRendered(pod: V1Pod, keepAnswer = false): ConfigurationOptions {
   const middleware = {
     pre: (context: RequestContext): Observable<RequestContext> => {
       context.setBody(JSON.stringify(pod));
       return new Observable(Promise.resolve(context));
     },
-    post: KEEP_UID_ONLY.post,
+    // A dry run's answer is read whole: it is the pod as admission left it (one per task, once).
+    post: keepAnswer ? (context: ResponseContext) => new Observable(Promise.resolve(context)) : KEEP_UID_ONLY.post,
   };
   return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
@@ -96,7 +98,18 @@ const PLACEHOLDER: V1Pod = {};
 export function slimPod(pod: V1Pod): V1Pod {
   const { managedFields: _managedFields, ...metadata } = pod.metadata ?? {};
   const slim: V1Pod = { metadata };
-  if (pod.spec?.nodeName !== undefined) slim.spec = { containers: [], nodeName: pod.spec.nodeName };
+  const spec = pod.spec;
+  if (spec !== undefined) {
+    slim.spec = { containers: [] };
+    if (spec.nodeName !== undefined) slim.spec.nodeName = spec.nodeName;
+    // Whether the kubelet may run the task's container more than once (src/kube/classify.ts
+    // `restartPolicyChange`): a webhook may have changed what we sent.
+    if (spec.restartPolicy !== undefined) slim.spec.restartPolicy = spec.restartPolicy;
+    const task = spec.containers?.find((c) => c.name === CONTAINER);
+    if (task !== undefined && (task.restartPolicy !== undefined || task.restartPolicyRules !== undefined)) {
+      slim.spec.containers.push({ name: task.name, restartPolicy: task.restartPolicy, restartPolicyRules: task.restartPolicyRules });
+    }
+  }
   if (pod.status !== undefined) slim.status = pod.status;
   return slim;
 }
@@ -130,7 +143,8 @@ export interface PodApi {
    * Creates the pod; `dryRun` only asks whether the cluster would accept it. Not retried after a
    * network error unless safe (see the engine). Of what it resolves to only the created pod's
    * `metadata.uid` is read: the watch tells what became of the pod (the real one drops the rest of
-   * the created pod the server sends back).
+   * the created pod the server sends back). A dry run resolves to the pod as admission left it
+   * (its restart policy is checked: src/kube/classify.ts `restartPolicyChange`).
    */
   create(namespace: string, pod: V1Pod, options?: { dryRun?: boolean }): Promise<unknown>;
   read(namespace: string, name: string): Promise<V1Pod>;
@@ -171,7 +185,7 @@ export function kubePodApi(client: KubeClient): PodApi {
       // (a misspelt affinity would let the pod run on any node). The spec layer checks the same
       // offline against the pinned release; this catches a cluster of another version.
       const fieldValidation = 'Strict';
-      const asRendered = sendAsRendered(pod);
+      const asRendered = sendAsRendered(pod, options.dryRun === true);
       if (options.dryRun) {
         return client.request(`create pod ${name} (dry run)`, () => client.core.createNamespacedPod({ namespace, body: PLACEHOLDER, dryRun: 'All', fieldValidation }, asRendered));
       }

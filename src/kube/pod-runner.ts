@@ -111,6 +111,11 @@ export class AttemptPod {
     return this.#deletedByUs;
   }
 
+  /** The uid of the pod this attempt's create made or adopted, once known and checked; null before. */
+  get uid(): string | null {
+    return this.#readWhole ? null : this.#verifiedUid;
+  }
+
   /** The pod is gone from the API (DELETED seen, or never to be created). */
   get gone(): boolean {
     return this.#gone;
@@ -280,7 +285,9 @@ export class AttemptPod {
       return `carries a proof for another rendering of this attempt's pod (hash ${proven.proof.hash.slice(0, 12)}…, this run renders ${this.#hash?.slice(0, 12)}…): the spec, the params or an upstream output changed`;
     }
     if (whole && this.#sent !== null) {
-      const d = differsFromRendered(pod, this.#sent);
+      // A restart policy admission changed is ours to refuse as such (src/kube/classify.ts
+      // `restartPolicyChange`, when the pod is first looked at), not a sign of someone else's pod.
+      const d = differsFromRendered(withRestartPolicyOf(pod, this.#sent), this.#sent);
       if (d !== null) return `is not the pod its proof was made for: ${d}`;
     }
     return null;
@@ -379,6 +386,16 @@ export class AttemptPod {
       this.#o.debug?.(describeError(err, `delete pod ${this.name}`, api.server));
     }
   }
+}
+
+/** `pod` with the restart policy of `sent` (the pod's and its task container's), for comparing the rest. */
+function withRestartPolicyOf(pod: V1Pod, sent: V1Pod): V1Pod {
+  if (pod.spec === undefined) return pod;
+  const ours = sent.spec?.containers.find((c) => c.name === CONTAINER);
+  const containers = pod.spec.containers.map((c) =>
+    c.name === CONTAINER ? { ...c, restartPolicy: ours?.restartPolicy, restartPolicyRules: ours?.restartPolicyRules } : c,
+  );
+  return { ...pod, spec: { ...pod.spec, restartPolicy: sent.spec?.restartPolicy, containers } };
 }
 
 /** An attempt's failure with no exit code (the pod could not be created, or was never seen). */

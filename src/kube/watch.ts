@@ -10,6 +10,10 @@
  * - a pod is known by its uid, not only its name: one deleted and created again under its name
  *   (by someone else) is reported as the DELETED of the one we knew, then the new one, so nothing
  *   of the new pod is taken for the old one's;
+ * - a pod the run created (`created`) that a later list does not hold is gone: created and
+ *   deleted while the watch was away (410 Gone), so the cache never knew it, it gets its DELETED
+ *   too. Only a list that started after the create answered proves it: one in flight then may
+ *   have been read before the pod existed;
  * - other errors: back off and resume; 401/403 stop the watcher with the error.
  *
  * No per-pod polling ever: however long a task runs, the run costs one open watch.
@@ -46,6 +50,14 @@ export class PodWatcher {
   readonly #onEvent: (e: PodEvent) => void;
   readonly #options: PodWatcherOptions;
   readonly #cache = new Map<string, V1Pod>();
+  /**
+   * Pods the run created that no list or event has shown yet, by name: their uid and how many
+   * lists had started when the create answered. A list started after that which lacks the pod
+   * proves it gone.
+   */
+  readonly #unseen = new Map<string, { uid: string; listsBefore: number }>();
+  /** Lists started so far (the first at `start`, one per 410 Gone). */
+  #listsStarted = 0;
   readonly #stop = new AbortController();
   #rv = '';
   #controller: { abort(): void } | null = null;
@@ -80,6 +92,16 @@ export class PodWatcher {
     return this.#loop ?? Promise.resolve();
   }
 
+  /**
+   * The run created pod `name` (its create answered with `uid`): if it is gone before the watch
+   * shows it (created and deleted while the watch was away), the next list that started after
+   * this call reports its DELETED, rather than the run waiting for a pod that no longer exists.
+   */
+  created(name: string, uid: string): void {
+    if (this.#cache.get(name)?.metadata?.uid === uid) return; // shown already: the cache's diff covers it
+    this.#unseen.set(name, { uid, listsBefore: this.#listsStarted });
+  }
+
   /** Stops watching; no event is reported after this returns. */
   stop(): void {
     this.#stop.abort(new Error('watch stopped'));
@@ -87,13 +109,27 @@ export class PodWatcher {
   }
 
   async #list(): Promise<void> {
+    // Counted before the request goes: a create that answers while it is in flight is not proved
+    // gone by it (the list may have been read before the pod existed).
+    const number = ++this.#listsStarted;
     const list = await this.#api.list(this.#namespace, this.#selector, { signal: this.#stop.signal });
     if (this.#stop.signal.aborted) return;
     this.#rv = list.resourceVersion;
     const seen = new Set<string>();
+    const listed = new Map<string, string | undefined>();
+    for (const pod of list.items) listed.set(pod.metadata?.name ?? '', pod.metadata?.uid);
+    for (const [name, u] of [...this.#unseen]) {
+      if (u.listsBefore >= number) continue; // this list may predate the pod: proves nothing
+      this.#unseen.delete(name);
+      // Listed under its uid: it exists, and the loop below reports it ADDED. Absent, or another
+      // pod under its name: ours is gone, never seen.
+      if (listed.get(name) === u.uid || this.#cache.get(name)?.metadata?.uid === u.uid) continue;
+      this.#onEvent({ type: 'DELETED', pod: { metadata: { name, uid: u.uid } }, synthetic: true });
+    }
     for (const pod of list.items) {
       const name = pod.metadata?.name ?? '';
       seen.add(name);
+      if (this.#unseen.get(name)?.uid === pod.metadata?.uid) this.#unseen.delete(name);
       const old = this.#cache.get(name);
       this.#cache.set(name, pod);
       if (old && replaced(old, pod)) {
@@ -186,6 +222,7 @@ export class PodWatcher {
         events++;
         const name = pod.metadata?.name ?? '';
         const old = this.#cache.get(name);
+        if (this.#unseen.get(name)?.uid === pod.metadata?.uid) this.#unseen.delete(name);
         if (type === 'DELETED') {
           // The end of a pod already replaced under its name (its DELETED was synthesized when the
           // new one showed): not the end of the pod that has the name now.

@@ -38,6 +38,8 @@ interface Sample {
   deleted?: boolean;
   /** More of the pod's metadata (when someone asked for its deletion). */
   metadata?: object;
+  /** More of the pod's spec (a restart policy a webhook set). */
+  spec?: object;
   /** Several statuses share a reason (StartError with different messages): the row says which. */
   variant?: string;
 }
@@ -114,6 +116,17 @@ const SAMPLES: Record<string, Sample[]> = {
       },
     },
   ],
+  Restarted: [
+    {
+      status: {
+        phase: 'Running',
+        containerStatuses: [
+          { name: 'main', ready: false, restartCount: 1, image: 'x', imageID: '', lastState: { terminated: { exitCode: 1, reason: 'Error' } }, state: { terminated: { exitCode: 0, reason: 'Completed' } } },
+        ],
+      },
+    },
+  ],
+  RestartPolicyChanged: [{ status: running, spec: { restartPolicy: 'OnFailure' } }, { status: terminated(0, 'Completed'), spec: { restartPolicy: 'Always' } }],
 };
 
 interface Row {
@@ -161,7 +174,7 @@ describe('the README reason table matches classifyPod', () => {
     expect(sample, `no sample status for ${key}; add one to SAMPLES`).toBeDefined();
     const pod: V1Pod = {
       metadata: { name: 'p', labels: { 'pod-dag.io/task': 'migrate-data' }, ...sample!.metadata },
-      spec: { containers: [{ name: 'main', image: 'x' }], nodeName: 'node-a' },
+      spec: { containers: [{ name: 'main', image: 'x' }], nodeName: 'node-a', ...sample!.spec },
       status: sample!.status as V1Pod['status'],
     };
     const got = classifyPod(pod, { now: T0 + (sample!.after ?? 0), createdAt: T0, startTimeoutMs: START_TIMEOUT, imagePullGraceMs: GRACE, deleted: sample!.deleted });

@@ -246,3 +246,61 @@ test('containerStarted / containerTerminated read the main container', () => {
   expect(containerStarted(pod(waiting('ContainerCreating', '')))).toBe(false);
   expect(containerTerminated(pod(terminated(1, 'Error')))).toBe(true);
 });
+
+describe('a container run more than once is never the task\'s one run', () => {
+  const ctx = { now: T0, createdAt: T0, startTimeoutMs: 300_000, imagePullGraceMs: 30_000 };
+  const withSpec = (p: V1Pod, spec: object): V1Pod => ({ ...p, spec: { ...p.spec!, ...spec } as V1Pod['spec'] });
+  /** The task's container on its second run (the kubelet restarted it after a run that exited `before`). */
+  const rerun = (state: object, before = 1, restartCount = 1) => ({
+    phase: 'Running',
+    containerStatuses: [
+      { name: 'main', ready: false, restartCount, image: 'x', imageID: '', lastState: { terminated: { exitCode: before, reason: 'Error', finishedAt: '2026-11-24T02:00:30Z' } }, state },
+    ],
+  });
+
+  test('restartPolicy changed on create (a mutating webhook): configuration, naming the field, the likely cause and what to do, whatever the container did', () => {
+    for (const status of [{ phase: 'Pending' }, running, terminated(0, 'Completed', 'rows=1\n')]) {
+      const got = classifyPod(withSpec(pod(status), { restartPolicy: 'OnFailure' }), ctx);
+      expect(got).toMatchObject({ class: 'configuration', reason: 'RestartPolicyChanged' });
+      expect(got!.message).toMatch(/spec\.restartPolicy: "OnFailure", but pod-dag-action created it with restartPolicy "Never"/);
+      expect(got!.message).toMatch(/mutating admission webhook/);
+      expect(got!.message).toMatch(/app\.kubernetes\.io\/managed-by=pod-dag-action/);
+    }
+  });
+
+  test('a restart policy or restart rules set on the task\'s container: configuration too', () => {
+    const container = (extra: object) => ({ containers: [{ name: 'main', image: 'x', ...extra }] });
+    expect(classifyPod(withSpec(pod(running), container({ restartPolicy: 'Always' })), ctx)).toMatchObject({ class: 'configuration', reason: 'RestartPolicyChanged' });
+    const rules = container({ restartPolicy: 'Never', restartPolicyRules: [{ action: 'Restart', exitCodes: { operator: 'In', values: [42] } }] });
+    expect(classifyPod(withSpec(pod(running), rules), ctx)).toMatchObject({ class: 'configuration', message: expect.stringMatching(/restartPolicyRules/) });
+  });
+
+  test('restartPolicy Never, or not in what was seen of the pod: no finding', () => {
+    expect(classifyPod(withSpec(pod(terminated(0, 'Completed')), { restartPolicy: 'Never' }), ctx)).toMatchObject({ class: 'succeeded' });
+    expect(classifyPod(pod(terminated(0, 'Completed')), ctx)).toMatchObject({ class: 'succeeded' });
+  });
+
+  test('exit 0 on a second run (restartCount 1): failed, with the first run\'s exit code, never succeeded nor its outputs used', () => {
+    const got = classifyPod(pod(rerun({ terminated: { exitCode: 0, reason: 'Completed', message: 'rows=42\n', finishedAt: '2026-11-24T02:01:00Z' } }, 3)), ctx);
+    expect(got).toMatchObject({ class: 'failed', reason: 'Restarted', exitCode: 3, outputs: {} });
+    expect(got!.message).toMatch(/the task's container ran 2 times in pod clickhouse-db-sync-123-1-migrate-data-1 \(restartCount 1\): the kubelet restarted it after a run that exited with code 3/);
+  });
+
+  test('running again, or waiting to (CrashLoopBackOff): failed at once, not still going', () => {
+    expect(classifyPod(pod(rerun({ running: { startedAt: '2026-11-24T02:00:40Z' } })), ctx)).toMatchObject({ class: 'failed', reason: 'Restarted' });
+    const backoff = classifyPod(pod(rerun({ waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s' } }, 1, 4)), ctx);
+    // Which run's exit code is the first is not known after several restarts: none is claimed.
+    expect(backoff).toMatchObject({ class: 'failed', reason: 'Restarted', exitCode: null, message: expect.stringMatching(/ran 5 times/) });
+  });
+
+  test('a native sidecar that restarts (restartPolicy Always on an init container) changes nothing', () => {
+    const p = withSpec(
+      pod({
+        ...terminated(0, 'Completed', 'rows=1\n'),
+        initContainerStatuses: [{ name: 'proxy', ready: true, restartCount: 3, image: 'proxy', imageID: '', state: { running: {} }, lastState: { terminated: { exitCode: 1, reason: 'Error' } } }],
+      }),
+      { restartPolicy: 'Never', initContainers: [{ name: 'proxy', image: 'proxy', restartPolicy: 'Always' }] },
+    );
+    expect(classifyPod(p, ctx)).toMatchObject({ class: 'succeeded', outputs: { rows: '1' } });
+  });
+});

@@ -173,3 +173,77 @@ test('a new uid under a known name without the old one’s DELETED: the DELETED 
   expect(events[1]!.synthetic).toBe(true);
   expect(w.pods.get('a')?.metadata?.uid).toBe('u2');
 });
+
+/** A promise and its resolve, to hold a scripted list or watch until the test lets it go. */
+function gate<T = void>(): { promise: Promise<T>; open: (v: T) => void } {
+  let open!: (v: T) => void;
+  const promise = new Promise<T>((r) => (open = r));
+  return { promise, open };
+}
+const gone410 = { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 10 (20)' };
+
+test('410 Gone: a pod the run created that the watch never showed, absent from the next list, is reported DELETED (created and deleted while the watch was away)', async () => {
+  const away = gate();
+  const { client, isHeld } = fakeClient(
+    [{ metadata: { resourceVersion: '10' }, items: [] }, { metadata: { resourceVersion: '30' }, items: [podU('b', 'u9', '29')] }],
+    [(cb, done) => void away.promise.then(() => (cb('ERROR', gone410), done(null)))],
+  );
+  const events: PodEvent[] = [];
+  const w = new PodWatcher(client, 'ns', 'x=y', (e) => events.push(e), { sleep: async () => {} });
+  await w.start();
+  w.created('a', 'u1');
+  away.open();
+  await settle(isHeld);
+  w.stop();
+  expect(seen(events)).toEqual(['DELETED a/u1@undefined', 'ADDED b/u9@29']);
+  expect(events[0]!.synthetic).toBe(true);
+});
+
+test('a list that was in flight when the create answered proves nothing; the next one does', async () => {
+  const secondList = gate<V1PodList>();
+  const secondWatch = gate();
+  const { client, calls, isHeld } = fakeClient(
+    [{ metadata: { resourceVersion: '10' }, items: [] }, secondList.promise as unknown as V1PodList, { metadata: { resourceVersion: '40' }, items: [] }],
+    [(cb, done) => (cb('ERROR', gone410), done(null)), (cb, done) => void secondWatch.promise.then(() => (cb('ERROR', gone410), done(null)))],
+  );
+  const events: PodEvent[] = [];
+  const w = new PodWatcher(client, 'ns', 'x=y', (e) => events.push(e), { sleep: async () => {} });
+  await w.start();
+  // The relist after the first 410 is on its way when the create answers: it may have been read before the pod existed.
+  await settle(() => calls.filter((c) => c === 'list').length === 2);
+  w.created('a', 'u1');
+  secondList.open({ metadata: { resourceVersion: '30' }, items: [] });
+  await settle(() => calls.includes('watch@30'));
+  expect(seen(events)).toEqual([]);
+  secondWatch.open();
+  await settle(isHeld);
+  w.stop();
+  expect(seen(events)).toEqual(['DELETED a/u1@undefined']);
+});
+
+test('a created pod the list holds, or one the watch showed, gets no synthesized DELETED of its own (the cache\'s diff tells its end, once)', async () => {
+  const away = gate();
+  const second = gate();
+  const { client, calls, isHeld } = fakeClient(
+    [
+      { metadata: { resourceVersion: '10' }, items: [] },
+      { metadata: { resourceVersion: '30' }, items: [podU('a', 'u1', '21')] },
+      { metadata: { resourceVersion: '50' }, items: [podU('a', 'u1', '21')] },
+    ],
+    [
+      (cb, done) => void away.promise.then(() => (cb('ERROR', gone410), done(null))),
+      (cb, done) => void second.promise.then(() => (cb('ADDED', podU('c', 'u3', '41')), cb('ERROR', gone410), done(null))),
+    ],
+  );
+  const events: PodEvent[] = [];
+  const w = new PodWatcher(client, 'ns', 'x=y', (e) => events.push(e), { sleep: async () => {} });
+  await w.start();
+  w.created('a', 'u1');
+  away.open();
+  await settle(() => calls.includes('watch@30'));
+  w.created('c', 'u3');
+  second.open();
+  await settle(isHeld);
+  w.stop();
+  expect(seen(events)).toEqual(['ADDED a/u1@21', 'ADDED c/u3@41', 'DELETED c/u3@41']);
+});
