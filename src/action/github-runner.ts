@@ -8,6 +8,7 @@ import { format } from 'node:util';
 import * as core from '@actions/core';
 import { encodedForms, replacerOf } from '../report/escape.ts';
 import { stepLogLines, workflowCommand, type CommandName } from '../report/workflow-commands.ts';
+import { withoutInvisible } from '../report/invisible.ts';
 import { urlCredentials } from '../common/url-credentials.ts';
 
 /** Where an annotation points. */
@@ -115,13 +116,17 @@ export function githubRunner(): Runner {
    * The action's own messages (annotations, debug lines, the summary) with every mask replaced
    * by `***` before they leave: the runner masks an annotation's text only after decoding it, and
    * the summary file as it uploads it; here nothing depends on that. Task log lines (`info`, the
-   * hot path) are left to the runner's masking, which sees them exactly as written.
+   * hot path) are left to the runner's masking, which sees them exactly as the viewer shows them
+   * (no escape sequence or invisible character is left in a line), but for a line the inert path
+   * changed (`stepLogLines`).
    */
   let hide = replacerOf([]);
   // Lines printed just before a synchronous process.exit() still go out.
   process.on('exit', () => out.flush());
+  // The runner masks what it is given; only a line whose text the inert path had to change
+  // (`##[`, a leading `::`) is hidden here first, for a mask that spans the change.
   const text = (line: string): void => {
-    for (const l of stepLogLines(line)) out.line(l);
+    for (const l of stepLogLines(line, hide)) out.line(l);
   };
   const command = (name: CommandName, properties: Record<string, string | number | undefined>, data: string): void => {
     out.line(workflowCommand(name, properties, data));
@@ -196,10 +201,14 @@ export function ownProcessOutput(runner: Runner): void {
 /** Keys of a kubeconfig (or similar YAML) line whose value is a credential (not the CA's `certificate-authority-data`: public, and long). */
 const CREDENTIAL_KEY = /token|passw(or)?d|secret|key-data|client-certificate-data|credential|authorization/i;
 
+/** A command-line flag that names a credential, and its value (`--token=x`, `--password x`, `"--token", "x"`). */
+const CREDENTIAL_FLAG = /--?[\w-]*(?:token|passw(?:or)?d|secret|api[_-]?key|access[_-]?key|credential)[\w-]*["']?(?:\s*,\s*|[=\s]+)["']?([^\s"',\]]{8,})/gi;
+
 /**
  * Registers a secret so that no form of it reaches the log. The runner masks exactly the strings
  * it is told, line by line, so this tells it: the value; its encoded forms (base64 at each byte
- * alignment, URL and JSON escaping: `encodedForms`); for a value of several lines (a kubeconfig,
+ * alignment, URL and JSON escaping: `encodedForms`); the value as the step log prints it (without
+ * invisible characters or escape sequences); for a value of several lines (a kubeconfig,
  * a PEM key) each long line and the credential of each `key: value` line whose key names one; the
  * password of every URL in it (`https://user:password@host`); and for a base64 value that decodes
  * to text (a kubeconfig given as base64) all of that for the decoded text, before anything parses
@@ -219,9 +228,14 @@ function collectMasks(value: string, masks: Set<string>, decode: boolean): void 
   // The runner skips blank values; very short ones would turn the whole log into stars.
   if (trimmed.length < 4) return;
   masks.add(trimmed);
+  // The step log drops invisible characters and escape sequences (stepLogLines): a secret that
+  // holds one is printed without it, and that is the form the runner must find.
+  const seen = withoutInvisible(trimmed);
+  if (seen !== trimmed && seen.trim().length >= 4) collectMasks(seen, masks, decode);
   for (const form of encodedForms(trimmed)) if (form.length >= 6) masks.add(form);
   for (const secret of urlCredentials(trimmed)) if (secret.length >= 4) masks.add(secret);
   if (trimmed.includes('\n') || trimmed.includes('\r')) {
+    let previous = '';
     for (const line of trimmed.split(/\r\n|\r|\n/)) {
       const l = line.trim();
       // Short, structural lines (`users:`, `- name: x`) are not secret and masking them would
@@ -229,6 +243,13 @@ function collectMasks(value: string, masks: Set<string>, decode: boolean): void 
       if (l.length >= 16) masks.add(l);
       const kv = /^-?\s*"?([\w.-]+)"?\s*:\s*"?([^\s"]{8,})"?$/.exec(l);
       if (kv && CREDENTIAL_KEY.test(kv[1]!)) collectMasks(kv[2]!, masks, true);
+      // An exec plugin's credentials: a flag's value in its args (`--token=x`, `["--token", "x"]`).
+      for (const m of l.matchAll(CREDENTIAL_FLAG)) collectMasks(m[1]!, masks, true);
+      // The value on the line after the one that names it: `- --token` then `- x` (args), or
+      // `- name: AWS_SECRET_ACCESS_KEY` then `value: x` (the plugin's env).
+      const next = /^(?:-|value\s*:)\s*["']?([^\s"',\]]{8,})["']?$/.exec(l);
+      if (next && CREDENTIAL_KEY.test(previous)) collectMasks(next[1]!, masks, true);
+      previous = l;
     }
   }
   if (decode && trimmed.length >= 16 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed.replace(/\s+/g, ''))) {

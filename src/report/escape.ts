@@ -6,22 +6,16 @@
  * through one of these functions, so a hostile name or log line cannot close a `<details>`,
  * open a `<script>`, split a table row or break a Mermaid chart.
  */
+import { hasInvisible, lookingThrough, withoutInvisible } from './invisible.ts';
 
-/** Control characters other than tab, and ANSI escape sequences, which a log line may carry. */
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-_]/g;
 /**
- * Control characters (C0 and C1 but tab and the line breaks handled before), the line and
- * paragraph separators, and Unicode format characters (bidirectional overrides and isolates that
- * make text read otherwise than it is, zero-width spaces…) except the zero-width joiner emoji
- * sequences need: as the step log drops them (src/report/workflow-commands.ts).
+ * Strips escape sequences (colours too) and every character that renders as nothing (controls,
+ * bidirectional overrides, zero-width and other invisible characters: invisible.ts), as the step
+ * log does (src/report/workflow-commands.ts); `\r` and `\n` and the line and paragraph separators
+ * become spaces. Tabs stay.
  */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]|(?!\u200d)\p{Cf}/gu;
-
-/** Strips ANSI colour codes, control and invisible format characters (keeps tabs); `\r` and `\n` become spaces. */
 export function stripControl(text: string): string {
-  return text.replace(ANSI, '').replace(/\r\n|\r|\n/g, ' ').replace(CONTROL, '');
+  return withoutInvisible(text).replace(/\r\n|\r|\n|\u2028|\u2029/g, ' ');
 }
 
 const HTML_ENTITIES: Record<string, string> = {
@@ -156,12 +150,16 @@ export function encodedForms(secret: string): string[] {
 }
 
 /**
- * The strings to hide for one secret: the value itself, its encoded forms (`encodedForms`), and
+ * The strings to hide for one secret: the value itself, its encoded forms (`encodedForms`), the
+ * value without its invisible characters (as reports print it), and
  * for a secret of several lines (a PEM key, a kubeconfig) each line and the lines joined by spaces.
  */
 export function secretVariants(secret: string): string[] {
   if (secret === '') return [];
   const variants = new Set<string>([secret, ...encodedForms(secret)]);
+  // As every report prints it: without invisible characters and escape sequences.
+  const seen = withoutInvisible(secret);
+  if (seen !== secret && seen.trim().length >= 4) for (const v of secretVariants(seen)) variants.add(v);
   // Newlines inside a secret (a PEM key) appear in reports as spaces after escaping.
   if (/[\r\n]/.test(secret)) variants.add(secret.replace(/\r\n|\r|\n/g, ' '));
   for (const line of secret.split(/\r\n|\r|\n/)) if (line.trim().length >= 6) variants.add(line);
@@ -178,14 +176,22 @@ export function makeRedactor(secrets: readonly string[]): (text: string) => stri
 
 /**
  * Returns a function that replaces each of `strings`, exactly as given, by `***`: longest first,
- * so that one inside a longer one leaves nothing of it behind.
+ * so that one inside a longer one leaves nothing of it behind. A string is found also with escape
+ * sequences or invisible characters between its characters (a colour code, a zero-width space:
+ * invisible.ts), which every report drops before a reader sees the text; the whole span goes.
  */
 export function replacerOf(strings: readonly string[]): (text: string) => string {
   const list = [...new Set(strings)].filter((s) => s !== '').sort((a, b) => b.length - a.length);
   if (list.length === 0) return IDENTITY;
+  let patterns: RegExp[] | null = null;
   return (text) => {
     let out = text;
     for (const v of list) if (out.includes(v)) out = out.split(v).join(REDACTED);
+    // The slow path only for text that holds something invisible (rare: most text is plain).
+    if (hasInvisible(out)) {
+      patterns ??= list.filter((v) => Array.from(v).length > 1).map(lookingThrough);
+      for (const p of patterns) out = out.replace(p, REDACTED);
+    }
     return out;
   };
 }

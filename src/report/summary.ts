@@ -350,16 +350,34 @@ function outcomeName(task: TaskState | undefined): string {
   return n > 1 ? `${how}, ${n} attempts` : how;
 }
 
+/**
+ * A message from the cluster or a task (a failure's message, a server's refusal) in a table cell:
+ * a code span, which shows the text exactly as written. Escaped Markdown would show it too, but
+ * its entities (`&#95;` for `_`) are not the characters the runner masks in the summary file, so a
+ * workflow secret the message quotes would be shown; in a code span it stays as written (but `|`).
+ */
+function messageSpan(message: string, max = 160): string {
+  return codeSpan(truncate(stripControl(message).replace(/\s+/g, ' '), max));
+}
+
 /** The exit code or reason cell of a task: how its last attempt ended, and why when it failed. */
-function taskEndText(task: TaskState): string {
+function taskEndCell(task: TaskState): string {
   const last = task.attempts[task.attempts.length - 1];
   if (task.reusedFrom !== null) return `reused from run attempt ${task.reusedFrom.runAttempt}`;
   const o = last?.outcome ?? null;
   if (o !== null && (task.result === 'succeeded' || task.result === 'failed' || task.result === 'cancelled')) {
     const extra = task.result === 'failed' ? extraMessage(o) : null;
-    return extra === null ? outcomeText(o) : `${outcomeText(o)} — ${truncate(stripControl(extra).replace(/\s+/g, ' '), 160)}`;
+    return extra === null ? escapeMarkdown(outcomeText(o)) : `${escapeMarkdown(outcomeText(o))} — ${messageSpan(extra)}`;
   }
-  return task.reason ?? (o === null ? '' : outcomeText(o));
+  return escapeMarkdown(task.reason ?? (o === null ? '' : outcomeText(o)));
+}
+
+/**
+ * A pod as YAML lines. Long strings are never folded onto several lines: a value (an env var
+ * rendered from a workflow secret) cut by a fold is no longer what the runner masks.
+ */
+function podYaml(pod: unknown): string[] {
+  return stringify(pod, { lineWidth: 0 }).trimEnd().split('\n');
 }
 
 /** One row of the task table. */
@@ -376,7 +394,7 @@ function taskRow(info: RunInfo, state: RunState, task: TaskState, line: number |
     span === null ? dash : formatClock(span.start),
     last?.pod == null ? dash : codeSpan(last.pod),
     last?.outcome?.node == null ? dash : escapeMarkdown(last.outcome.node),
-    escapeMarkdown(taskEndText(task)) || dash,
+    taskEndCell(task) || dash,
   ]);
 }
 
@@ -393,7 +411,7 @@ function attemptRows(task: TaskState): string[] {
     const o = a.outcome;
     const cls = o === null ? STATE_LABEL.running : o.class === 'succeeded' ? STATE_LABEL.succeeded : { emoji: '✖️', text: o.class };
     const extra = o === null || o.class === 'succeeded' ? null : extraMessage(o);
-    const message = extra === null ? '' : ` — ${truncate(stripControl(extra).replace(/\s+/g, ' '), 160)}`;
+    const message = extra === null ? '' : ` — ${messageSpan(extra)}`;
     return row([
       `↳ attempt ${a.attempt}`,
       `${cls.emoji} ${cls.text}`,
@@ -402,7 +420,7 @@ function attemptRows(task: TaskState): string[] {
       formatClock(a.startedAt),
       a.pod === null ? dash : codeSpan(a.pod),
       o?.node == null ? dash : escapeMarkdown(o.node),
-      o === null ? dash : escapeMarkdown(`${outcomeText(o)}${message}`),
+      o === null ? dash : `${escapeMarkdown(outcomeText(o))}${message}`,
     ]);
   });
 }
@@ -527,7 +545,8 @@ function failedSection(
   const message = o === null ? null : extraMessage(o);
   if (message !== null) {
     out.push('');
-    for (const l of message.split(/\r\n|\r|\n/)) out.push(`> ${escapeMarkdown(l)}`);
+    // As written (a code block): see messageSpan.
+    out.push(codeBlock(message.split(/\r\n|\r|\n/)));
   }
   const lines = lastLines(tail ?? [], Math.min(cap, logTailLines));
   out.push('');
@@ -852,7 +871,7 @@ function buildPlanSummary(info: RunInfo, pods: Record<string, object>, withPods:
       out.push("_The rendered pods are left out to keep this summary under GitHub's 1 MiB limit._");
     } else {
       for (const t of rendered) {
-        out.push(`<details><summary>Pod of ${escapeHtml(t.id)}</summary>`, '', codeBlock(stringify(pods[t.id]).trimEnd().split('\n'), 'yaml'), '', '</details>', '');
+        out.push(`<details><summary>Pod of ${escapeHtml(t.id)}</summary>`, '', codeBlock(podYaml(pods[t.id]), 'yaml'), '', '</details>', '');
       }
       out.pop();
     }
@@ -944,9 +963,10 @@ function buildDryRunSummary(info: RunInfo, verdicts: DryRunVerdict[], checks: Dr
       out.push(`| ${task} | — | ⚪ not checked | — |`);
       continue;
     }
-    const why = [...(v.message === null || v.message === '' ? [] : [v.message]), ...problemsOf(v)];
+    // The server's message as written (messageSpan); the problems are the action's own words.
+    const why = [...(v.message === null || v.message === '' ? [] : [messageSpan(v.message, Infinity)]), ...problemsOf(v).map(escapeMarkdown)];
     const verdict = !v.accepted ? '❌ refused' : problemsOf(v).length > 0 ? '❌ would not run' : '✅ accepted';
-    out.push(`| ${task} | ${codeSpan(v.pod)} | ${verdict} | ${why.length === 0 ? '—' : why.map(escapeMarkdown).join('<br/>')} |`);
+    out.push(`| ${task} | ${codeSpan(v.pod)} | ${verdict} | ${why.length === 0 ? '—' : why.join('<br/>')} |`);
   }
   const params = paramsBlock(info.params);
   if (params !== null) out.push('', params);

@@ -1,7 +1,7 @@
 /**
  * The one choke point between text and the step log: everything the action writes to stdout is
  * either plain text made inert here (`stepLogLines`) or a workflow command built here
- * (`workflowCommand`). src/runner.ts writes nothing else.
+ * (`workflowCommand`). src/action/github-runner.ts writes nothing else.
  *
  * What the GitHub runner reads as a command (actions/runner, src/Runner.Common/ActionCommand.cs
  * and src/Runner.Worker/Handlers/OutputManager.cs; modelled in test/helpers/runner-commands.ts):
@@ -17,27 +17,9 @@
  * points): so the neutralising below looks through those too.
  */
 
-/**
- * Escape sequences: CSI (ESC `[` or C1 0x9B, parameters, one final byte), OSC / DCS / SOS / PM /
- * APC strings (up to BEL or ST, or the end of the text), and the other two-byte ESC sequences.
- */
-const ESCAPE_SEQUENCE =
-  // eslint-disable-next-line no-control-regex
-  /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]|(?:\u001b[\]PX^_]|[\u0090\u0098\u009d\u009e\u009f])[\s\S]*?(?:\u0007|\u001b\\|\u009c|$)|\u001b[ -/]*[0-~]|\u001b/g;
+import { withoutInvisible } from './invisible.ts';
 
-/** A colour or style (SGR) sequence, which GitHub's log viewer renders and the runner ignores. */
-// eslint-disable-next-line no-control-regex
-const SGR = /^\u001b\[[0-9;:]*m$/;
-
-/**
- * Characters removed from every line: C0 and C1 controls but the tab, and Unicode format
- * characters (bidirectional overrides that make a line read otherwise than it is, zero-width
- * spaces…), except the zero-width joiner that emoji sequences need.
- */
-// eslint-disable-next-line no-control-regex
-const STRIPPED = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]|(?!\u200d)\p{Cf}/gu;
-
-/** Characters the runner's culture-sensitive search skips, that may remain after STRIPPED (and ESC in a kept colour code). */
+/** Characters the runner's culture-sensitive search skips that may remain after `withoutInvisible` (the emoji glue). */
 const IGNORABLE = String.raw`[\p{Default_Ignorable_Code_Point}\u001b]`;
 
 /** `##[` with anything the runner's search skips in between: the legacy command prefix. */
@@ -51,21 +33,29 @@ const LINE_BREAK = /\r\n|\r|\n|\u2028|\u2029/;
 
 /**
  * Text as lines of the step log that the runner shows as they are and never runs: split at every
- * line break, escape sequences but colours removed, controls and format characters removed, `##[`
+ * line break, escape sequences (colours too) and invisible characters removed (invisible.ts), `##[`
  * anywhere written `# #[`, and a leading `::` written `: :`. Whatever the text, no line of the
- * result is a workflow command.
+ * result is a workflow command, and what the runner masks in a line is what the log viewer shows
+ * of it: a colour code or a zero-width character inside a secret cannot hide it from the mask.
+ *
+ * Writing `# #[` or `: :` changes the line's text: a secret that holds `##[` (or starts a line with
+ * `::`) would no longer be what the runner masks. `hide` (the masks the caller knows) is applied
+ * to such a line first.
  */
-export function stepLogLines(text: string): string[] {
-  return text.split(LINE_BREAK).map(inertLine);
+export function stepLogLines(text: string, hide?: (text: string) => string): string[] {
+  return text.split(LINE_BREAK).map((line) => inertLine(line, hide));
 }
 
 /** One line (no line break left in it) made inert; see `stepLogLines`. */
-function inertLine(line: string): string {
-  const clean = line
-    .replace(ESCAPE_SEQUENCE, (seq) => (SGR.test(seq) ? seq : ''))
-    // Every ESC left starts a colour code kept above, and stays; every other control goes.
-    .replace(STRIPPED, (c) => (c === '\u001b' ? c : ''));
-  return clean.replace(LEGACY_PREFIX, '# $1#$2[').replace(COMMAND_START, '$1: $2:');
+function inertLine(line: string, hide?: (text: string) => string): string {
+  const clean = withoutInvisible(line);
+  const inert = neutralised(clean);
+  return inert === clean || hide === undefined ? inert : neutralised(hide(clean));
+}
+
+/** `##[` written `# #[`, a leading `::` written `: :`. */
+function neutralised(line: string): string {
+  return line.replace(LEGACY_PREFIX, '# $1#$2[').replace(COMMAND_START, '$1: $2:');
 }
 
 /**
@@ -74,11 +64,7 @@ function inertLine(line: string): string {
  * cursor, rewrite earlier lines, retitle the window or hide text.
  */
 export function terminalText(text: string): string {
-  return text
-    .replace(ESCAPE_SEQUENCE, '')
-    .replace(/\r\n/g, '\n')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]|(?!\u200d)\p{Cf}/gu, '');
+  return withoutInvisible(text).replace(/\r\n/g, '\n').replace(/\r/g, '');
 }
 
 /** A command's data: `%`, CR and LF encoded as the runner decodes them (ActionCommand.UnescapeData). */
@@ -115,6 +101,6 @@ export function workflowCommand(name: CommandName, properties: Record<string, st
 function cleanText(text: string): string {
   return text
     .split(LINE_BREAK)
-    .map((l) => l.replace(ESCAPE_SEQUENCE, '').replace(STRIPPED, ''))
+    .map(withoutInvisible)
     .join('\n');
 }

@@ -86,9 +86,9 @@ async function expectRefused(step: StepResult, name: string, runId: string): Pro
   expect(step.maskedLog).toMatch(why);
   const errors = step.commands.filter((c) => c.command === 'error').map((c) => c.message);
   expect(errors.some((m) => why.test(m) && m.includes('by "evil-bot"') && m.includes('it was not deleted'))).toBe(true);
-  // The summary is HTML: quotes come escaped.
-  expect(step.summary).toContain(`pod ${name} in namespace default is not this run&#39;s pod for attempt 1 of task &#34;extract&#34;`);
-  expect(step.summary).toContain('by &#34;evil-bot&#34;');
+  // The summary shows the message as written (a code block).
+  expect(step.summary).toContain(`pod ${name} in namespace default is not this run's pod for attempt 1 of task "extract"`);
+  expect(step.summary).toContain('by "evil-bot"');
   expect(step.summary).toContain('it was not deleted');
   // Not ours, so not deleted: neither by the run (keep-pods never) nor by the post step's sweep.
   expect(sandbox.get('pods', 'default', name)?.metadata.deletionTimestamp).toBeUndefined();

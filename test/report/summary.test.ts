@@ -106,7 +106,7 @@ describe('run summary content', () => {
 
   it('lists every attempt of a retried task with its class and reason', () => {
     const text = renderRunSummary(f.info(), f.retriesState(), {}, { logTailLines: 50 });
-    expect(text).toMatch(/\| ↳ attempt 1 \| ✖️ failed \|.*OOMKilled, exit 137 — The container used more memory/);
+    expect(text).toMatch(/\| ↳ attempt 1 \| ✖️ failed \|.*OOMKilled, exit 137 — `The container used more memory/);
     expect(text).toMatch(/\| ↳ attempt 2 \| ✅ succeeded \|/);
   });
 
@@ -158,7 +158,7 @@ describe('run summary content', () => {
   it('says why a failed task has no log', () => {
     const text = renderRunSummary(f.info(f.skipsSpec()), f.skipsState(), {}, { logTailLines: 50 });
     expect(text).toContain("_No log lines: the container never started; the cluster's message above says why._");
-    expect(text).toContain('> Failed to pull image &#34;clickhouse/clickhouse-server:24.88&#34;');
+    expect(text).toContain('```text\nFailed to pull image "clickhouse/clickhouse-server:24.88"');
   });
 
   it('renders the same state to the same text', () => {

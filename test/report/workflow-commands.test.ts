@@ -74,9 +74,61 @@ describe('stepLogLines: text printed to the step log', () => {
     expect(parseCommands(out, { anyCommand: true })).toEqual([]);
   });
 
-  it('keeps ordinary text and colours as they are', () => {
-    expect(stepLogLines('[extract] \u001b[32mok\u001b[0m: 3 rows, 1 # comment [x]')).toEqual(['[extract] \u001b[32mok\u001b[0m: 3 rows, 1 # comment [x]']);
+  it('keeps ordinary text and emoji as they are', () => {
+    expect(stepLogLines('[extract] ok: 3 rows, 1 # comment [x] 👨\u200d👩\u200d👧 ❤\ufe0f 👍🏽')).toEqual(['[extract] ok: 3 rows, 1 # comment [x] 👨\u200d👩\u200d👧 ❤\ufe0f 👍🏽']);
     expect(stepLogLines('a\nb')).toEqual(['a', 'b']);
+  });
+
+  /** The step log as a reader sees it: escape sequences rendered (gone), invisible characters unseen. */
+  // eslint-disable-next-line no-control-regex
+  const viewer = (text: string) => text.replace(/\u001b\[[0-?]*[ -/]*[@-~]/g, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]|\p{Cf}|\p{Default_Ignorable_Code_Point}/gu, '');
+  /** A mask applied as the runner applies it: to each line as written, exactly. */
+  const runnerMask = (lines: string[], secret: string) => lines.map((l) => l.split(secret).join('***'));
+
+  it.each([
+    ['a colour code', '\u001b[0m'],
+    ['a colour that conceals', '\u001b[8m'],
+    ['a zero-width space', '\u200b'],
+    ['a zero-width joiner', '\u200d'],
+    ['a variation selector', '\ufe0f'],
+    ['a combining grapheme joiner', '\u034f'],
+    ['a soft hyphen', '\u00ad'],
+    ['a Hangul filler', '\u3164'],
+    ['a NUL', '\u0000'],
+    ['an OSC 8 hyperlink', '\u001b]8;;https://example.com\u001b\\'],
+  ])('leaves the runner a secret split by %s as the reader sees it, so the mask hides it', (_name, piece) => {
+    const secret = 'hunter2-Secret';
+    const lines = stepLogLines(`[task] token ${secret.slice(0, 6)}${piece}${secret.slice(6)} end`);
+    const shown = viewer(runnerMask(lines, secret).join('\n'));
+    expect(shown).not.toContain(secret);
+    expect(shown).toBe('[task] token *** end');
+  });
+
+  it('shows no secret of 5,000 random ones, split by random invisible pieces in random hostile text, once the runner masked it', () => {
+    const random = prng(23);
+    const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const secretChars = ['a', 'Z', '7', '#', '##', '[', ']', ':', '::', '-', '_', '%', '@', ' ', '*', '`', '"', "'", '\\', '/'];
+    const invisible = ['\u001b[31m', '\u001b[0m', '\u001b[8m', '\u001b[1A', '\u001b]8;;x\u0007', '\u009b2K', '\u200b', '\u200d', '\ufe0f', '\u00ad', '\u034f', '\u2060', '\u0000', '\u0007', '\u0085'];
+    for (let i = 0; i < 5_000; i++) {
+      let secret = '';
+      while (secret.length < 8) secret += pick(secretChars);
+      secret = secret.trim() + 'x';
+      const split = Array.from(secret, (c) => c + (random() < 0.3 ? pick(invisible) : '')).join('');
+      const line = `${hostile(random, Math.floor(random() * 4))}${split}${hostile(random, Math.floor(random() * 4))}`;
+      const hide = (t: string) => t.split(secret).join('***');
+      const lines = stepLogLines(line, hide);
+      const shown = viewer(runnerMask(lines, secret).join('\n'));
+      if (shown.includes(secret)) throw new Error(`${JSON.stringify(line)} shows ${JSON.stringify(secret)} as ${JSON.stringify(shown)}`);
+      expect(parseCommands(lines.join('\n'), { anyCommand: true })).toEqual([]);
+    }
+  });
+
+  it('hides a known secret first where making the line inert would change it', () => {
+    const hide = (t: string) => t.split('pa##[ss:word').join('***');
+    expect(stepLogLines('[task] pa##[ss:word and ##[warning]x', hide)).toEqual(['[task] *** and # #[warning]x']);
+    expect(stepLogLines('::pa##[ss:word', hide)).toEqual([': :***']);
+    // Without the mask the line is still inert (the runner's own masks cannot span the change).
+    expect(stepLogLines('[task] pa##[ss:word')).toEqual(['[task] pa# #[ss:word']);
   });
 
   it('leaves no command in 20,000 random strings of hostile pieces', () => {
@@ -102,7 +154,7 @@ describe('workflowCommand: the commands the action issues', () => {
       expect(found[0]).toMatchObject({ command: 'error', form: 'v2' });
       // The runner shows the text as given, less controls and escape sequences; line breaks stay.
       // eslint-disable-next-line no-control-regex
-      const printable = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u200b\u2060\ufeff\u202e\u{e0001}\u2028]*$/u;
+      const printable = /^(?![\s\S]*(?:\u200d|\u034f|\ufe0f))[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u200b\u2060\ufeff\u202e\u{e0001}\u2028]*$/u;
       // eslint-disable-next-line no-control-regex
       expect(found[0]!.data).toMatch(/^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/);
       if (printable.test(message)) expect(found[0]!.data).toBe(message.replace(/\r\n|\r/g, '\n'));

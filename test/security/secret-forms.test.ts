@@ -16,6 +16,8 @@ import { withoutUrlCredentials } from '../../src/common/url-credentials.ts';
 import { connect } from '../../src/kube/auth.ts';
 import { describeError } from '../../src/kube/errors.ts';
 import { LiveLogReporter } from '../../src/report/live-log.ts';
+import { makeRedactor } from '../../src/report/escape.ts';
+import { stepLogLines } from '../../src/report/workflow-commands.ts';
 import { runStep } from '../harness/action.ts';
 
 /** The values maskSecret registers for `value`. */
@@ -52,6 +54,44 @@ describe('what maskSecret registers for a credential', () => {
       for (const p of ['', 'x', 'xy']) expect(shown).not.toContain(b64(p).slice(8, 24));
       expect(shown).not.toContain(encodeURIComponent(TOKEN));
     }
+  });
+
+  it('covers a credential that holds an invisible character, as the step log prints it (without)', () => {
+    const secret = 'pass\u200bword-\u00adWith-Invisibles';
+    const masks = masksOf(secret);
+    const lines = stepLogLines(`[task] it is ${secret} here`);
+    expect(lines.map((l) => runnerMask(l, masks))).toEqual(['[task] it is *** here']);
+    expect(makeRedactor([secret])('it is password-With-Invisibles here')).toBe('it is *** here');
+  });
+
+  it("covers the credentials in a kubeconfig's exec plugin: its args and its env", () => {
+    const kubeconfig = [
+      'apiVersion: v1',
+      'users:',
+      '- name: flow',
+      '  user:',
+      '    exec: {command: get-token, args: ["--token", "FlowStyleToken-123", "--password=InlinePass-456", "--region", "eu-west-1"]}',
+      '- name: block',
+      '  user:',
+      '    exec:',
+      '      command: aws',
+      '      args:',
+      '      - --token',
+      '      - BlockStyleToken-789',
+      '      - --cluster-name',
+      '      - my-production-cluster',
+      '      env:',
+      '      - name: AWS_SECRET_ACCESS_KEY',
+      '        value: wJalrXUtnFEMI/K7MDENG',
+      '      - name: AWS_REGION',
+      '        value: eu-central-1',
+    ].join('\n');
+    const masks = masksOf(kubeconfig);
+    for (const secret of ['FlowStyleToken-123', 'InlinePass-456', 'BlockStyleToken-789', 'wJalrXUtnFEMI/K7MDENG']) {
+      expect(runnerMask(`the plugin was given ${secret} here`, masks)).toBe('the plugin was given *** here');
+    }
+    // What names no credential stays readable.
+    for (const plain of ['eu-west-1', 'my-production-cluster', 'eu-central-1']) expect(masks).not.toContain(plain);
   });
 
   it('covers the lines and the credentials of a kubeconfig given as base64, before it is parsed', () => {

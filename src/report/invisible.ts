@@ -1,0 +1,68 @@
+/**
+ * What a reader never sees: escape sequences (colours included) and characters that render as
+ * nothing. One definition for the step log (workflow-commands.ts), the job summary and the
+ * redaction of secrets (escape.ts).
+ *
+ * Why it matters: the runner masks a secret by finding its exact characters in a line, and the
+ * log viewer then renders escape sequences and drops invisible characters. A secret printed with
+ * a colour code (`\e[0m`), a zero-width space, a soft hyphen, a zero-width joiner or a variation
+ * selector between two of its characters is not found by the mask, yet reads as the secret on
+ * the page. So the text the action writes holds none of them: what the runner masks is what a
+ * reader sees. And redaction (`replacerOf`) finds a secret through them, for text that keeps them.
+ */
+
+/**
+ * Escape sequences: CSI (ESC `[` or C1 0x9B, parameters, one final byte), OSC / DCS / SOS / PM /
+ * APC strings (up to BEL or ST, or the end of the text), the other two-byte ESC sequences, and a
+ * lone ESC.
+ */
+export const ESCAPE_SEQUENCE_SOURCE =
+  // eslint-disable-next-line no-control-regex
+  /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]|(?:\u001b[\]PX^_]|[\u0090\u0098\u009d\u009e\u009f])[\s\S]*?(?:\u0007|\u001b\\|\u009c|$)|\u001b[ -/]*[0-~]|\u001b/.source;
+
+/**
+ * One character that renders as nothing: a C0 or C1 control other than tab, line feed and
+ * carriage return (line breaks are each caller's business), a Unicode format character
+ * (bidirectional overrides, zero-width spaces, the soft hyphen…) or a default-ignorable code
+ * point (variation selectors, the Hangul fillers, tags…).
+ */
+// eslint-disable-next-line no-control-regex
+const INVISIBLE_CHAR_SOURCE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]|\p{Cf}|\p{Default_Ignorable_Code_Point}/u.source;
+
+/**
+ * The exceptions emoji need: a zero-width joiner between two pictographs (👨‍👩‍👧) and a
+ * variation selector 16 after one (❤️). Between letters they are as invisible as the rest.
+ */
+const EMOJI_GLUE = String.raw`(?<=\p{Extended_Pictographic}(?:\p{Emoji_Modifier}|\ufe0f)?)\u200d(?=\p{Extended_Pictographic})|(?<=\p{Extended_Pictographic})\ufe0f`;
+
+/** Every escape sequence and invisible character, but the emoji glue; line breaks and tabs stay. */
+const INVISIBLE = new RegExp(`(?!${EMOJI_GLUE})(?:${ESCAPE_SEQUENCE_SOURCE}|${INVISIBLE_CHAR_SOURCE})`, 'gu');
+
+/**
+ * `text` as a reader sees it: escape sequences and invisible characters removed (keeping the
+ * zero-width joiners and variation selectors of emoji); tabs and line breaks stay.
+ */
+export function withoutInvisible(text: string): string {
+  // Most text holds nothing invisible: one quick scan instead of the replace (the step log's hot path).
+  return hasInvisible(text) ? text.replace(INVISIBLE, '') : text;
+}
+
+/** Any run of what `withoutInvisible` removes (emoji glue included: inside a secret it hides too). */
+const INVISIBLE_RUN = `(?:${ESCAPE_SEQUENCE_SOURCE}|${INVISIBLE_CHAR_SOURCE})*`;
+
+/** Whether `text` holds anything `withoutInvisible` could remove (a quick test before the slow path). */
+export function hasInvisible(text: string): boolean {
+  return ANY_INVISIBLE.test(text);
+}
+// One character class (not an alternation): a scan of plain text stays as fast as a scan can be.
+// eslint-disable-next-line no-control-regex
+const ANY_INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+
+/**
+ * A pattern that finds `value` with any escape sequences or invisible characters between its
+ * characters, as a reader would still read it (global, Unicode).
+ */
+export function lookingThrough(value: string): RegExp {
+  const chars = Array.from(value, (c) => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  return new RegExp(chars.join(INVISIBLE_RUN), 'gu');
+}
