@@ -2286,6 +2286,7 @@ var watch = __webpack_require__(7718);
 
 
 
+
 /** Runs the pods of one run's attempts in one namespace. */
 class PodRunner {
     #o;
@@ -2329,6 +2330,8 @@ class AttemptPod {
     #readWhole = false;
     /** The pod under our name failed its proof: it is not ours, and nothing is done to it. */
     #foreign = false;
+    /** The pod is ours but refused (`drop`): its log is never read. */
+    #refused = false;
     constructor(options, id, onLine) {
         this.#o = options;
         this.task = id.task;
@@ -2376,7 +2379,8 @@ class AttemptPod {
                 // Its uid tells it from a pod of that name the watch may still show from before it
                 // (an earlier process's, deleted just before this create): that one's end is not its end.
                 this.#verifiedUid = made?.metadata?.uid ?? null;
-                return { ok: true, adopted: false };
+                const rerunnable = made?.spec === undefined ? null : (0,classify/* restartPolicyChange */.CF)(made);
+                return rerunnable === null ? { ok: true, adopted: false } : { ok: true, adopted: false, rerunnable };
             }
             catch (err) {
                 const e = (0,errors/* classifyError */.fe)(err);
@@ -2552,9 +2556,14 @@ class AttemptPod {
         this.#follower?.gone();
         return true;
     }
+    /** Nothing of the pod is to be read any more (it was refused: its restart policy changed): stops its log for good. */
+    drop() {
+        this.#refused = true;
+        this.#follower?.stop();
+    }
     /** Starts following the log (once the container started). Idempotent. */
     followLog() {
-        if (this.#follower || this.#foreign)
+        if (this.#follower || this.#foreign || this.#refused)
             return;
         this.#follower = new LogFollower({
             api: this.#o.api,
@@ -3195,6 +3204,13 @@ class Engine {
                 await this.#cancelAttempt(live);
                 return;
             }
+            // The create's answer shows a pod the kubelet would run more than once: refused and
+            // deleted now, whatever the watch has (or has not yet) shown of it.
+            if (created.rerunnable !== undefined) {
+                live.pod.drop();
+                await this.#endAttempt(live, failure('configuration', 'RestartPolicyChanged', `${created.rerunnable}. The pod was deleted`));
+                return;
+            }
             // Events about the pod may have come before the create answered: look at it now.
             const known = this.#watcher?.pods.get(live.pod.name);
             if (known)
@@ -3238,6 +3254,7 @@ class Engine {
         // A pod the kubelet may run again is refused before anything of it is read or told.
         const rerunnable = live.finished ? null : (0,classify/* restartPolicyChange */.CF)(pod);
         if (rerunnable !== null) {
+            live.pod.drop();
             await this.#endAttempt(live, failure('configuration', 'RestartPolicyChanged', `${rerunnable}. The pod was deleted`), pod);
             return;
         }
@@ -5367,11 +5384,16 @@ function sendAsRendered(pod, keepAnswer = false) {
     };
     return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
+/** The most of a created pod's answer that is parsed (a pod is a few kilobytes; the API server caps objects near 1.5 MiB). */
+const ANSWER_PARSED_BYTES = 256 * 1024;
 /**
- * A created pod's answer read as bytes and dropped but for the pod's uid (found in its first
- * kilobytes: the API server writes `metadata` first, `uid` after the name and namespace), which
- * the caller gets as `{ metadata: { uid } }`: it tells the pod it created from any other pod of
- * that name the watch shows (src/kube/pod-runner.ts).
+ * A created pod's answer read as bytes and dropped but for what the caller reads: the pod's uid,
+ * which tells the pod it created from any other pod of that name the watch shows
+ * (src/kube/pod-runner.ts), and its restart policies as admission left them (`slimPod`'s), so a
+ * pod the kubelet would run more than once is refused as soon as the create answers, before its
+ * container can have run twice. An answer too large to parse keeps only the uid (found in its first
+ * kilobytes: the API server writes `metadata` first, `uid` after the name and namespace); the
+ * watch's first event then shows the policies.
  */
 const KEEP_UID_ONLY = {
     post: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK((async () => {
@@ -5379,18 +5401,33 @@ const KEEP_UID_ONLY = {
             return context;
         const reader = context.body.stream()?.getReader();
         let head = '';
+        let whole = true;
         const decoder = new TextDecoder();
         if (reader) {
             for (;;) {
                 const { done, value } = await reader.read();
                 if (done)
                     break;
-                if (head.length < 8192 && value)
+                if (head.length < ANSWER_PARSED_BYTES && value)
                     head += decoder.decode(value, { stream: true });
+                else
+                    whole = false;
             }
         }
-        const uid = /"uid":"([^"]+)"/.exec(head)?.[1];
-        const text = uid === undefined ? '{}' : JSON.stringify({ metadata: { uid } });
+        let kept = {};
+        try {
+            if (!whole)
+                throw new Error('too large');
+            const pod = JSON.parse(head);
+            const slim = slimPod(pod);
+            kept = { metadata: { uid: pod.metadata?.uid }, ...(slim.spec ? { spec: { containers: slim.spec.containers, restartPolicy: slim.spec.restartPolicy } } : {}) };
+        }
+        catch {
+            const uid = /"uid":"([^"]+)"/.exec(head)?.[1];
+            if (uid !== undefined)
+                kept = { metadata: { uid } };
+        }
+        const text = JSON.stringify(kept);
         context.body = { text: async () => text, binary: async () => Buffer.from(text), stream: () => null };
         return context;
     })()),
@@ -5803,6 +5840,8 @@ function kubeTimeMs(t) {
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2474);
 
 
+/** How many deleted pods' uids the watcher remembers (a create's answer is handled within far fewer deletions). */
+const RECENT_DELETES = 256;
 /** Watches the pods matching a selector and reports every change once, in order. */
 class PodWatcher {
     #api;
@@ -5819,6 +5858,11 @@ class PodWatcher {
     #unseen = new Map();
     /** Lists started so far (the first at `start`, one per 410 Gone). */
     #listsStarted = 0;
+    /**
+     * The uids of the last pods reported DELETED (at most `RECENT_DELETES`): a pod shown and deleted
+     * before its create's answer was handled is not waited for (nor reported DELETED twice).
+     */
+    #recentlyDeleted = new Set();
     #stop = new AbortController();
     #rv = '';
     #controller = null;
@@ -5827,7 +5871,15 @@ class PodWatcher {
         this.#api = api;
         this.#namespace = namespace;
         this.#selector = selector;
-        this.#onEvent = onEvent;
+        this.#onEvent = (e) => {
+            const uid = e.type === 'DELETED' ? e.pod.metadata?.uid : undefined;
+            if (uid !== undefined) {
+                this.#recentlyDeleted.add(uid);
+                if (this.#recentlyDeleted.size > RECENT_DELETES)
+                    this.#recentlyDeleted.delete(this.#recentlyDeleted.values().next().value);
+            }
+            onEvent(e);
+        };
         this.#options = options;
     }
     /** The last known state of every pod of the run that exists. */
@@ -5856,6 +5908,8 @@ class PodWatcher {
     created(name, uid) {
         if (this.#cache.get(name)?.metadata?.uid === uid)
             return; // shown already: the cache's diff covers it
+        if (this.#recentlyDeleted.has(uid))
+            return; // shown and gone already
         this.#unseen.set(name, { uid, listsBefore: this.#listsStarted });
     }
     /** Stops watching; no event is reported after this returns. */
