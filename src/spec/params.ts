@@ -3,8 +3,8 @@
  * params the spec declares: unknown names and missing required values are errors, values
  * must be scalars and become strings.
  */
-import { isMap, isScalar, parseDocument } from 'yaml';
-import { yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
+import { isMap, isScalar, parseDocument, YAMLError } from 'yaml';
+import { syntaxHint, yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
 import { RESERVED_NAMES } from './names.ts';
 import { didYouMean } from './suggest.ts';
 import type { DagSpec } from './types.ts';
@@ -49,7 +49,10 @@ export function resolveParams(spec: Pick<DagSpec, 'params'>, input: string, wher
     }
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    const reason = /Maximum call stack/.test(message) ? `it is nested too deeply to read (params are name: value pairs)` : message;
+    // A syntax error says on which line of the input, and what to do.
+    const at = err instanceof YAMLError ? `line ${input.slice(0, err.pos[0]).split('\n').length}: ` : '';
+    const hint = err instanceof YAMLError ? syntaxHint(err.code, err.message) : '';
+    const reason = /Maximum call stack/.test(message) ? `it is nested too deeply to read (params are name: value pairs)` : `${at}${message}${hint}`;
     return { params: {}, issues: [`the params input is not valid YAML or JSON: ${reason}`] };
   }
   if (given === null || given === undefined) given = {};

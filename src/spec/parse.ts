@@ -16,7 +16,7 @@ import * as z from 'zod';
 import { EXTENSION_KEY, specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean as suggest, suggestionBudget, type KeyLevel, type SuggestionBudget } from './suggest.ts';
 import { ENV_NAME, fixName, imageProblem, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
-import { YAML_LIMITS, yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
+import { syntaxHint, YAML_LIMITS, yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
 import { TextPositions } from './position.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
@@ -282,11 +282,33 @@ export function shortenLongWords(text: string): string {
 }
 
 /**
- * A message is one line: a line break or tab inside a key or value it quotes (`"a\nb": 1`) is
- * shown as its escape, so the log's list of problems keeps one problem per line.
+ * Characters a reader cannot see: zero-width ones, soft hyphens, bidirectional controls (which
+ * reorder the text around them when displayed), the byte order mark.
+ */
+const INVISIBLE = /[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/g;
+
+/**
+ * A message is one line that shows what it quotes: a line break or tab inside a key or value
+ * (`"a\nb": 1`) is shown as its escape, so the log's list keeps one problem per line, and so is
+ * a character a reader cannot see (`ima\u200bge`), or a key that looks right would look unchanged.
  */
 function oneLine(text: string): string {
-  return text.replace(/\r\n|[\r\n\t\u2028\u2029]/g, (c) => ({ '\t': '\\t', '\r': '\\r', '\u2028': '\\u2028', '\u2029': '\\u2029' })[c] ?? '\\n');
+  return text
+    .replace(/\r\n|[\r\n\t\u2028\u2029]/g, (c) => ({ '\t': '\\t', '\r': '\\r', '\u2028': '\\u2028', '\u2029': '\\u2029' })[c] ?? '\\n')
+    .replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * For an unknown key that holds a character outside ASCII (a Cyrillic "е" in `imagе`): which one,
+ * since the key looks like the one meant. Keys of a spec and of Kubernetes objects are ASCII.
+ */
+function lookalike(key: string, what = 'key'): string {
+  const i = [...key].findIndex((c) => c.codePointAt(0)! > 0x7f);
+  if (i < 0) return '';
+  const c = [...key][i]!;
+  const code = c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+  const shown = new RegExp(INVISIBLE.source).test(c) ? 'an invisible character' : `"${c}"`;
+  return ` (character ${i + 1} of the ${what} is ${shown}, U+${code}, not an ASCII letter: retype the ${what})`;
 }
 
 /** Collects issues for one file. */
@@ -425,34 +447,42 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     taskOrder,
     taskPos: (id) => loc.keyPos(['tasks', id]),
   });
+  FIELD_POSITIONS.set(spec, templatePositions(spec, loc));
   return { spec, issues: [] };
 }
 
-/** What to do about a YAML syntax error the parser found, after "; " (or nothing). */
-export function syntaxHint(code: string, message: string): string {
-  switch (code) {
-    case 'TAB_AS_INDENT':
-      return '; indent with spaces (YAML does not allow tabs in indentation: set your editor to insert spaces in YAML files)';
-    case 'MISSING_CHAR':
-      return /quote/.test(message) ? '; a quoted value opened above is never closed: add its closing quote' : '';
-    case 'BAD_INDENT':
-      if (/Flow (sequence|map)/.test(message)) return '; close the bracket, or indent its lines more than the key it belongs to';
-      return '; align this line with the keys above it (the same number of spaces), or indent it more to put it under the key above';
-    case 'BLOCK_AS_IMPLICIT_KEY':
-      return '; a value that holds ": " must be quoted (key: "a: b"), and a map under a key goes on the lines below it, indented';
-    case 'MULTILINE_IMPLICIT_KEY':
-      return '; a key must be on one line: check for a missing ":" at the end of the key above, or a value continued on a line not indented more than its key';
-    case 'UNEXPECTED_TOKEN':
-      return "; check this line's indentation (list items \"- \" and keys \"key:\" of one level start at the same column) and that every bracket and quote opened above is closed";
-    case 'BAD_SCALAR_START':
-      return '; quote the value (YAML reserves this character at the start of a plain value)';
-    case 'BAD_DQ_ESCAPE':
-      return '; inside double quotes a backslash starts an escape: write \\\\ for a backslash, or use single quotes';
-    case 'KEY_OVER_1024_CHARS':
-      return '; a key is at most 1024 characters: check for a missing line break or a quote that is not closed';
-    default:
-      return '';
+/**
+ * Where each rendered field of a spec's tasks is written (`tasks.a.image`, `tasks.a.env.X`,
+ * `tasks.a.if`; from `defaults` when the task takes it from there), for problems found when the
+ * templates are rendered with the params of a run (prerender.ts). Beside the spec, not in it: a
+ * spec's data is what runs and what a re-run compares.
+ */
+const FIELD_POSITIONS = new WeakMap<DagSpec, ReadonlyMap<string, { line: number; col: number }>>();
+
+/** Where the field at `where` (`tasks.a.args[0]`) of a spec parsed by parseSpec is written, if known. */
+export function fieldPosition(spec: DagSpec, where: string): { line: number; col: number } | undefined {
+  return FIELD_POSITIONS.get(spec)?.get(where);
+}
+
+function templatePositions(spec: DagSpec, loc: Locator): Map<string, { line: number; col: number }> {
+  const positions = new Map<string, { line: number; col: number }>();
+  for (const task of spec.tasks) {
+    const add = (rel: SpecPath): void => {
+      for (const base of [['tasks', task.id], ['defaults']]) {
+        const found = loc.find([...base, ...rel]).value;
+        if (found !== null) {
+          positions.set(formatPath(['tasks', task.id, ...rel]), loc.nodePos(found));
+          return;
+        }
+      }
+    };
+    add(['image']);
+    task.command?.forEach((_, i) => add(['command', i]));
+    task.args?.forEach((_, i) => add(['args', i]));
+    for (const e of task.env) if ('value' in e) add(['env', e.name]);
+    if (task.if !== null && task.if !== undefined) add(['if']);
   }
+  return positions;
 }
 
 /** A problem of yamlFeatureProblems at its line and column. */
@@ -486,7 +516,7 @@ function checkDuplicateKeys(node: unknown, path: (string | number)[], loc: Locat
       if (prev === undefined) first.set(k, pair.key as Node);
       else {
         const p = loc.nodePos(prev);
-        issues.add(loc.nodePos(pair.key as Node), [...path, k], `duplicate key "${k}" ${where(path)} (first defined at line ${p.line}); YAML keys must be unique`);
+        issues.add(loc.nodePos(pair.key as Node), [...path, k], `duplicate key "${k}" ${where(path)} (first defined at line ${p.line}, column ${p.col}); YAML keys must be unique: remove one, or rename it`);
       }
       checkDuplicateKeys(pair.value, [...path, k], loc, issues);
     }
@@ -677,7 +707,7 @@ function reportZodIssue(issue: z.core.$ZodIssue, prefix: SpecPath, raw: unknown,
       } else {
         const airflow = airflowKeyHint(key, keyLevel(path), allowed);
         const hint = airflow === null ? didYouMean(key, allowed) : `; ${airflow}`;
-        message = `unknown key "${key}" ${where(path)}${hint !== '' ? hint : `; expected one of: ${allowed.join(', ')}`}`;
+        message = `unknown key "${key}" ${where(path)}${hint !== '' ? hint : `; expected one of: ${allowed.join(', ')}`}${lookalike(key)}`;
       }
       issues.add(loc.keyPos(keyPath), keyPath, message);
     }
@@ -774,7 +804,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     const problem = nameProblem(raw.name);
     if (problem !== null) {
       const fixed = fixName(raw.name);
-      issues.add(loc.valuePos(['name']), ['name'], `DAG name "${raw.name}" is not valid: ${problem} (it is used in pod names and labels)${fixed ? `; try "${fixed}"` : ''}`);
+      issues.add(loc.valuePos(['name']), ['name'], `DAG name "${raw.name}" is not valid: ${problem} (it is used in pod names and labels)${lookalike(raw.name, 'name') || (fixed ? `; try "${fixed}"` : '')}`);
     }
   }
   if (typeof raw.namespace === 'string' && (raw.namespace.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(raw.namespace))) {
@@ -813,7 +843,7 @@ function checkSemantics(raw: unknown, loc: Locator, issues: Issues): void {
     const problem = nameProblem(id);
     if (problem !== null) {
       const fixed = fixName(id);
-      issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id "${id}" is not valid: ${problem} (task ids are used in pod names and label values)${fixed ? `; rename it to "${fixed}"` : ''}`);
+      issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id "${id}" is not valid: ${problem} (task ids are used in pod names and label values)${lookalike(id, 'id') || (fixed ? `; rename it to "${fixed}"` : '')}`);
     }
     const reserved = reservedNameProblem(id);
     if (reserved !== null) issues.add(loc.keyPos(['tasks', id]), ['tasks', id], `task id ${reserved}`);

@@ -4,13 +4,13 @@
  * of this run (what only a run knows, an upstream output or a computed matrix, as a placeholder):
  * a `{{ }}` that cannot be rendered (bad JSON in `fromJSON`, a value that is null or a map, a
  * result too large) or an image that is not an image reference is then a spec problem at the
- * task's line, found before any pod is created, in every mode, instead of a task that fails after
+ * field's line (the task's, for a spec not read by parseSpec), found before any pod is created, in every mode, instead of a task that fails after
  * its upstream ran.
  */
 import { findTemplateRefs, renderTemplate, TemplateError } from './template.ts';
 import { imageProblem } from './names.ts';
 import type { DagSpec, JsonValue, SpecIssue, Template } from './types.ts';
-import { formatPath } from './parse.ts';
+import { fieldPosition, formatPath } from './parse.ts';
 import { compileExpression, evaluateExpression, ExpressionEvaluationError } from './expression.ts';
 
 /** Every problem of rendering the spec's templates with these params and run dates. */
@@ -44,13 +44,15 @@ export function templateProblems(spec: DagSpec, params: Record<string, string>, 
         // One matrix leg failing is enough to show; the same problem in every leg is shown once.
         if (seen.has(`${where}\n${problem}`)) continue;
         seen.add(`${where}\n${problem}`);
-        issues.push({ file: spec.file, line: task.pos.line, col: task.pos.col, path: where, message });
+        const at = fieldPosition(spec, where) ?? task.pos;
+        issues.push({ file: spec.file, line: at.line, col: at.col, path: where, message });
       }
     }
     const problem = conditionProblem(task.if?.source ?? null, params, run);
     if (problem !== null) {
       const where = formatPath(['tasks', task.id, 'if']);
-      issues.push({ file: spec.file, line: task.pos.line, col: task.pos.col, path: where, message: `${where}: "${task.if!.source}" cannot be evaluated: ${problem}` });
+      const at = fieldPosition(spec, where) ?? task.pos;
+      issues.push({ file: spec.file, line: at.line, col: at.col, path: where, message: `${where}: "${task.if!.source}" cannot be evaluated: ${problem}` });
     }
   }
   return issues;

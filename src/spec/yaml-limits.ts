@@ -138,3 +138,30 @@ export function yamlFeatureProblems(doc: Document, text: string, what: string): 
   });
   return problems;
 }
+
+/** What to do about a YAML syntax error the parser found, after "; " (or nothing). */
+export function syntaxHint(code: string, message: string): string {
+  switch (code) {
+    case 'TAB_AS_INDENT':
+      return '; indent with spaces (YAML does not allow tabs in indentation: set your editor to insert spaces in YAML files)';
+    case 'MISSING_CHAR':
+      return /quote/.test(message) ? '; a quoted value opened above is never closed: add its closing quote' : '';
+    case 'BAD_INDENT':
+      if (/Flow (sequence|map)/.test(message)) return '; close the bracket, or indent its lines more than the key it belongs to';
+      return '; align this line with the keys above it (the same number of spaces), or indent it more to put it under the key above';
+    case 'BLOCK_AS_IMPLICIT_KEY':
+      return '; a value that holds ": " must be quoted (key: "a: b"), and a map under a key goes on the lines below it, indented';
+    case 'MULTILINE_IMPLICIT_KEY':
+      return '; a key must be on one line: check for a missing ":" at the end of the key above, or a value continued on a line not indented more than its key';
+    case 'UNEXPECTED_TOKEN':
+      return "; check this line's indentation (list items \"- \" and keys \"key:\" of one level start at the same column) and that every bracket and quote opened above is closed";
+    case 'BAD_SCALAR_START':
+      return '; quote the value (YAML reserves this character at the start of a plain value)';
+    case 'BAD_DQ_ESCAPE':
+      return '; inside double quotes a backslash starts an escape: write \\\\ for a backslash, or use single quotes';
+    case 'KEY_OVER_1024_CHARS':
+      return '; a key is at most 1024 characters: check for a missing line break or a quote that is not closed';
+    default:
+      return '';
+  }
+}

@@ -94,7 +94,7 @@ describe('plan mode: text of the spec and params printed to the step log', () =>
     const rendered = await runStep({ cwd, inputs: { dag: 'dag.yaml', mode: 'plan', params: `note: ${q(HOSTILE.join('\n'))}` } });
     expect(rendered.exitCode).toBe(1);
     expect(rendered.stdout).toMatch(/tasks\.b\.image: the image renders to .*, which is not an image reference/);
-    expect(rendered.commands.find((c) => c.command === 'error')?.properties).toMatchObject({ file: 'dag.yaml', line: '8', col: '3' });
+    expect(rendered.commands.find((c) => c.command === 'error')?.properties).toMatchObject({ file: 'dag.yaml', line: '10', col: '12' });
     expectOnlyOurCommands(rendered);
   });
 

@@ -17,10 +17,10 @@ const bomb = Array.from({ length: 7 }).reduce<string>((inner) => `format(''${'{0
 
 /** [what, spec, params input, the error's line:col, words in it]. */
 const CASES: [string, string, string, string, RegExp][] = [
-  ['fromJSON of bad JSON in a template', `${head}params: {x: "{bad"}\ntasks:\n  a:\n    image: busybox\n    args: ["{{ fromJSON(params.x).a }}"]\n`, '', '5:3', /tasks\.a\.args\[0\]: .*JSON/],
-  ['a template that is null with the params given', `${head}params: {x: "{}"}\ntasks:\n  a:\n    image: busybox\n    env: {A: "{{ fromJSON(params.x).b }}"}\n`, '', '5:3', /evaluated to null/],
-  ['nested format() that would make 200 MB', `${head}params: {x: xxxxxxxxxxxxxxxxxxxx}\ntasks:\n  a:\n    image: busybox\n    args: ['{{ ${bomb} }}']\n`, '', '5:3', /more than the 131,072 a value may have/],
-  ['an image rendered from the params input', `${head}params: {img: busybox}\ntasks:\n  a:\n    image: "{{ params.img }}"\n`, 'img: "busybox\\n::error::x"', '5:3', /not an image reference/],
+  ['fromJSON of bad JSON in a template', `${head}params: {x: "{bad"}\ntasks:\n  a:\n    image: busybox\n    args: ["{{ fromJSON(params.x).a }}"]\n`, '', '7:12', /tasks\.a\.args\[0\]: .*JSON/],
+  ['a template that is null with the params given', `${head}params: {x: "{}"}\ntasks:\n  a:\n    image: busybox\n    env: {A: "{{ fromJSON(params.x).b }}"}\n`, '', '7:14', /evaluated to null/],
+  ['nested format() that would make 200 MB', `${head}params: {x: xxxxxxxxxxxxxxxxxxxx}\ntasks:\n  a:\n    image: busybox\n    args: ['{{ ${bomb} }}']\n`, '', '7:12', /more than the 131,072 a value may have/],
+  ['an image rendered from the params input', `${head}params: {img: busybox}\ntasks:\n  a:\n    image: "{{ params.img }}"\n`, 'img: "busybox\\n::error::x"', '6:12', /not an image reference/],
   ['__proto__ as a matrix key', `${head}tasks:\n  a:\n    image: busybox\n    strategy: {matrix: {__proto__: [1, 2]}}\n`, '', '6:25', /key "__proto__" in tasks\.a\.strategy\.matrix is reserved/],
   ['__proto__ as an env variable', `${head}tasks:\n  a:\n    image: busybox\n    env: {__proto__: x}\n`, '', '6:11', /key "__proto__" .* is reserved/],
   ['a template in a nodeSelector', `${head}params: {pool: a}\ntasks:\n  a:\n    image: busybox\n    pod: {nodeSelector: {pool: "{{ params.pool }}"}}\n`, '', '7:33', /not rendered in this value/],

@@ -290,3 +290,48 @@ describe('shapes from other tools say how to write them here', () => {
     expect(messages(`${head}    if: "'😀' == (params.x"\n`)).toEqual([expect.stringMatching(/at column 17 of the expression/)]);
   });
 });
+
+describe('characters a reader cannot tell apart', () => {
+  it('an invisible character in a key is shown as its escape, and named', () => {
+    expect(messages(`${head}    ima\u200bge: x\n`)).toEqual([
+      '6:5 unknown key "ima\\u200bge" in task "a"; did you mean "image"? (character 4 of the key is an invisible character, U+200B, not an ASCII letter: retype the key)',
+    ]);
+  });
+
+  it('a look-alike letter (a Cyrillic е in imagе) is named, since the key looks like the one meant', () => {
+    expect(messages(`${head}    imag\u0435: x\n`)).toEqual([
+      '6:5 unknown key "imag\u0435" in task "a"; did you mean "image"? (character 5 of the key is "\u0435", U+0435, not an ASCII letter: retype the key)',
+    ]);
+  });
+
+  it('a bidirectional control in a name is shown as its escape, so it cannot reorder the message', () => {
+    const [message] = parse(`${head}    env: {"A\u202eB": x}\n`).issues.map((i) => i.message);
+    expect(message).toContain('"A\\u202eB"');
+    expect(message).not.toMatch(/\u202e/);
+  });
+});
+
+describe('look-alike letters in names', () => {
+  it('a task id or DAG name with a Cyrillic letter names it, instead of suggesting a mangled name', () => {
+    expect(messages('version: 1\nname: n\u0430me\ntasks:\n  \u0435xtract: {image: busybox}\n')).toEqual([
+      expect.stringMatching(/^2:7 DAG name "n\u0430me" is not valid: .*\(it is used in pod names and labels\) \(character 2 of the name is "\u0430", U\+0430, not an ASCII letter: retype the name\)$/),
+      expect.stringMatching(/^4:3 task id "\u0435xtract" is not valid: .*label values\) \(character 1 of the id is "\u0435", U\+0435, not an ASCII letter: retype the id\)$/),
+    ]);
+  });
+});
+
+describe('a syntax error in the params input', () => {
+  it('says on which line of the input, and what to do', () => {
+    const spec = { params: [{ name: 'v', default: 'd', required: false, description: null }] };
+    expect(resolveParams(spec, 'v: a\n\tw: b').issues).toEqual([
+      'the params input is not valid YAML or JSON: line 2: Tabs are not allowed as indentation; indent with spaces (YAML does not allow tabs in indentation: set your editor to insert spaces in YAML files)',
+    ]);
+    expect(resolveParams(spec, 'v: a: b').issues).toEqual([expect.stringMatching(/^the params input is not valid YAML or JSON: line 1: Nested mappings .*; a value that holds ": " must be quoted/)]);
+  });
+});
+
+describe('a duplicate key on one line', () => {
+  it('names the column of the first, not only its line', () => {
+    expect(messages(`${head}    env: {A: 1, A: 2}\n`)).toEqual(['6:17 duplicate key "A" in tasks.a.env (first defined at line 6, column 11); YAML keys must be unique: remove one, or rename it']);
+  });
+});

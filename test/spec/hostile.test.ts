@@ -114,15 +114,15 @@ describe('templates rendered before anything runs', () => {
       (i) => `${i.line}:${i.col} ${i.message}`,
     );
 
-  it('reports a fromJSON of bad JSON at the task, instead of an internal error or a task that fails after its upstream ran', () => {
+  it('reports a fromJSON of bad JSON at the field, instead of an internal error or a task that fails after its upstream ran', () => {
     expect(problems('    image: busybox\n    args: ["{{ fromJSON(params.x).a }}"]\n', 'params:\n  x: "{bad"\n')).toEqual([
-      expect.stringMatching(/^8:3 tasks\.a\.args\[0\]: \{\{ fromJSON\(params\.x\)\.a \}\}: .*JSON/),
+      expect.stringMatching(/^11:12 tasks\.a\.args\[0\]: \{\{ fromJSON\(params\.x\)\.a \}\}: .*JSON/),
     ]);
   });
 
   it('reports a value that is null with the params given', () => {
     expect(problems('    image: busybox\n    env: {A: "{{ fromJSON(params.x).missing }}"}\n', 'params:\n  x: "{}"\n')).toEqual([
-      expect.stringMatching(/^8:3 tasks\.a\.env\.A: .*evaluated to null; give a default with \|\|/),
+      expect.stringMatching(/^11:14 tasks\.a\.env\.A: .*evaluated to null; give a default with \|\|/),
     ]);
   });
 
@@ -132,10 +132,10 @@ describe('templates rendered before anything runs', () => {
 
   it('refuses a rendered image that is no image reference (a param with a line break), in each matrix leg that makes one', () => {
     expect(problems('    image: "{{ params.img }}"\n', 'params:\n  img: "busybox\\n::error::x"\n')).toEqual([
-      expect.stringMatching(/^8:3 tasks\.a\.image: the image renders to "busybox\\n::error::x", which is not an image reference: it holds spaces, line breaks or control characters/),
+      expect.stringMatching(/^10:12 tasks\.a\.image: the image renders to "busybox\\n::error::x", which is not an image reference: it holds spaces, line breaks or control characters/),
     ]);
     expect(problems('    image: "{{ matrix.i }}"\n    strategy: {matrix: {i: [busybox, "Bad Image"]}}\n')).toEqual([
-      expect.stringMatching(/^6:3 tasks\.a\.image: the image renders to "Bad Image".*\(matrix \{"i":"Bad Image"\}\)$/),
+      expect.stringMatching(/^8:12 tasks\.a\.image: the image renders to "Bad Image".*\(matrix \{"i":"Bad Image"\}\)$/),
     ]);
   });
 
@@ -238,8 +238,8 @@ describe('conditions that read only params, evaluated before anything runs', () 
     expect(issues).toEqual([]);
     return templateProblems(spec!, { x }).map((i) => `${i.line}:${i.col} ${i.message}`);
   };
-  it('reports bad JSON in fromJSON at the task, also behind a status function', () => {
-    expect(problems('fromJSON(params.x).a', '{bad')).toEqual([expect.stringMatching(/^6:3 tasks\.a\.if: "fromJSON\(params\.x\)\.a" cannot be evaluated: .*JSON/)]);
+  it('reports bad JSON in fromJSON at the condition, also behind a status function', () => {
+    expect(problems('fromJSON(params.x).a', '{bad')).toEqual([expect.stringMatching(/^9:9 tasks\.a\.if: "fromJSON\(params\.x\)\.a" cannot be evaluated: .*JSON/)]);
     expect(problems("failure() && fromJSON(params.x).a == 'y'", '{bad')).toHaveLength(1);
     expect(problems('fromJSON(params.x).a', '{"a": 1}')).toEqual([]);
   });

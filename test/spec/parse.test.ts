@@ -30,8 +30,8 @@ const cases: { name: string; file: string; want: string[] }[] = [
     name: 'duplicate keys, in a task and among tasks, pointing at the second one',
     file: 'duplicate-key.yaml',
     want: [
-      '8:5 tasks.b.image | duplicate key "image" in task "b" (first defined at line 7); YAML keys must be unique',
-      '9:3 tasks.a | duplicate key "a" in tasks (first defined at line 4); YAML keys must be unique',
+      '8:5 tasks.b.image | duplicate key "image" in task "b" (first defined at line 7, column 5); YAML keys must be unique: remove one, or rename it',
+      '9:3 tasks.a | duplicate key "a" in tasks (first defined at line 4, column 3); YAML keys must be unique: remove one, or rename it',
     ],
   },
   {
