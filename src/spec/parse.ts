@@ -422,7 +422,8 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     // aliases) would refuse specs that share many small blocks and let large ones through.
     raw = doc.toJS({ maxAliasCount: -1 });
   } catch (err) {
-    issues.add({ line: 1, col: 1 }, [], `YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    // What the checks above found is why, at its place; otherwise the parser's own words.
+    if (issues.list.length === 0) issues.add({ line: 1, col: 1 }, [], `YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     return { spec: null, issues: issues.sorted() };
   }
   keepNumbersAsWritten(doc.contents, [], raw, loc);
@@ -561,7 +562,17 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
     for (const pair of node.items) {
       if (isMergeKey(pair.key)) {
         const from = loc.resolve(pair.value);
-        for (const source of isSeq(from) ? from.items : [from]) checkKeysAndTemplates(source, path, loc, issues, depth + 1);
+        const sources = isSeq(from) ? from.items : [from];
+        // YAML merges maps only: anything else stops the parser with no place to show.
+        const bad = sources.find((source) => !isMap(loc.resolve(source)));
+        if (bad !== undefined) {
+          const at = (isSeq(from) ? bad : pair.value) as Node | null;
+          const found = loc.resolve(bad);
+          const what = found === null || found === undefined ? 'nothing' : isSeq(found) ? 'a list' : isScalar(found) ? `the value ${describeValue(found.value)}` : 'something else';
+          issues.add(at === null ? loc.nodePos(pair.key as Node) : loc.nodePos(at), path, `the merge key << ${where(path)} takes a map, or an alias of one (<<: *common), or a list of them (<<: [*a, *b]); found ${what}`);
+          continue;
+        }
+        for (const source of sources) checkKeysAndTemplates(source, path, loc, issues, depth + 1);
         continue;
       }
       const key = pair.key as Node | null;
@@ -570,6 +581,10 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
         const written = isScalar(key) && key.value === null ? loc.source(key) : '';
         if (written !== '') {
           issues.add(loc.nodePos(key), path, `key ${written} ${where(path)} is read as an empty value (YAML's null), not as a name; write it in quotes, "${written}", to use it as a name`);
+          continue;
+        }
+        if (isAlias(key)) {
+          issues.add(loc.nodePos(key), path, `an alias as a key (*${key.source}) ${where(path)}; write the key itself: an alias can stand for a value, not for a key`);
           continue;
         }
         const what = key === null || isScalar(key) ? 'an empty key' : isSeq(key) ? 'a list as a key' : 'a map as a key';

@@ -335,3 +335,15 @@ describe('a duplicate key on one line', () => {
     expect(messages(`${head}    env: {A: 1, A: 2}\n`)).toEqual(['6:17 duplicate key "A" in tasks.a.env (first defined at line 6, column 11); YAML keys must be unique: remove one, or rename it']);
   });
 });
+
+describe('merge keys and aliases YAML cannot use', () => {
+  it('a merge key of something else than maps is refused at it (a "YAML error" at 1:1 before)', () => {
+    expect(messages(`${head}    <<: 1\n`)).toEqual(['6:9 the merge key << in task "a" takes a map, or an alias of one (<<: *common), or a list of them (<<: [*a, *b]); found the value 1']);
+    expect(messages(`${head}    <<: [{timeout: 1m}, [x]]\n`)).toEqual([expect.stringMatching(/^6:25 the merge key << in task "a" takes a map.*; found a list$/)]);
+    expect(messages('version: 1\nname: x\nx-s: &s hello\ntasks:\n  a:\n    <<: *s\n    image: busybox\n')).toEqual([expect.stringMatching(/^6:9 .*found the value "hello"$/)]);
+  });
+
+  it('an alias as a key is named as one (it was "a map as a key")', () => {
+    expect(messages('version: 1\nname: x\nx-k: &k image\ntasks:\n  a:\n    *k : busybox\n')).toEqual(['6:5 an alias as a key (*k) in task "a"; write the key itself: an alias can stand for a value, not for a key']);
+  });
+});
