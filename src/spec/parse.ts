@@ -16,7 +16,7 @@ import * as z from 'zod';
 import { EXTENSION_KEY, specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean as suggest, suggestionBudget, type KeyLevel, type SuggestionBudget } from './suggest.ts';
 import { ENV_NAME, fixName, imageProblem, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
-import { syntaxHint, YAML_LIMITS, yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
+import { syntaxHint, YAML_LIMITS, yamlFeatureProblems, yamlLimitProblemAt } from './yaml-limits.ts';
 import { TextPositions } from './position.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
@@ -407,9 +407,9 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
 
   // Before anything walks the data: bounded by what the aliases expand to, not by the file.
-  const tooBig = yamlLimitProblem(doc);
+  const tooBig = yamlLimitProblemAt(doc);
   if (tooBig !== null) {
-    issues.add({ line: 1, col: 1 }, [], `the spec is too large to read: ${tooBig}`);
+    issues.add(lines.at(tooBig.offset), [], `the spec is too large to read: ${tooBig.message}`);
     return { spec: null, issues: issues.sorted() };
   }
 

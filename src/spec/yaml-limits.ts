@@ -26,6 +26,20 @@ export const YAML_LIMITS = {
 
 /** A problem with a document's size or shape, or null when it is within the limits. */
 export function yamlLimitProblem(doc: Document, limits: { maxNodes: number; maxChars: number; maxDepth: number } = YAML_LIMITS): string | null {
+  return yamlLimitProblemAt(doc, limits)?.message ?? null;
+}
+
+/** The offset in the text of a node (0 when it has none). */
+function offsetOf(node: unknown): number {
+  const range = (node as { range?: [number, number, number] } | null)?.range;
+  return range?.[0] ?? 0;
+}
+
+/**
+ * yamlLimitProblem with where it was found: the alias that makes a cycle, the node nested too
+ * deep, the node whose expansion is too large.
+ */
+export function yamlLimitProblemAt(doc: Document, limits: { maxNodes: number; maxChars: number; maxDepth: number } = YAML_LIMITS): { message: string; offset: number } | null {
   interface Size {
     nodes: number;
     chars: number;
@@ -59,8 +73,8 @@ export function yamlLimitProblem(doc: Document, limits: { maxNodes: number; maxC
       for (const child of children(node)) {
         if (child === null || child === undefined || done.has(child)) continue;
         // An alias to a node that contains it makes circular data, which nothing downstream can walk.
-        if (open.has(child)) return 'an alias refers to a node that contains it (a cycle); a spec must be a tree';
-        if (top.level + 1 > limits.maxDepth * 3) return `it is nested more than ${limits.maxDepth} levels deep`;
+        if (open.has(child)) return { message: 'an alias refers to a node that contains it (a cycle); a spec must be a tree', offset: offsetOf(node) };
+        if (top.level + 1 > limits.maxDepth * 3) return { message: `it is nested more than ${limits.maxDepth} levels deep`, offset: offsetOf(child) };
         stack.push({ node: child, expanded: false, level: top.level + 1 });
       }
       continue;
@@ -84,12 +98,12 @@ export function yamlLimitProblem(doc: Document, limits: { maxNodes: number; maxC
     size.depth = isPair(node) || isAlias(node) ? deepest : deepest + 1;
     if (isAlias(node)) size.nodes -= 1;
     if (size.nodes > limits.maxNodes) {
-      return `its aliases expand to more than ${limits.maxNodes.toLocaleString('en-US')} values; write the repeated parts out, or share them through \`defaults\``;
+      return { message: `its aliases expand to more than ${limits.maxNodes.toLocaleString('en-US')} values; write the repeated parts out, or share them through \`defaults\``, offset: offsetOf(node) };
     }
     if (size.chars > limits.maxChars) {
-      return `its aliases expand to more than ${Math.round(limits.maxChars / 1024 / 1024)} MiB of text; write the repeated parts out, or share them through \`defaults\``;
+      return { message: `its aliases expand to more than ${Math.round(limits.maxChars / 1024 / 1024)} MiB of text; write the repeated parts out, or share them through \`defaults\``, offset: offsetOf(node) };
     }
-    if (size.depth > limits.maxDepth) return `it is nested more than ${limits.maxDepth} levels deep`;
+    if (size.depth > limits.maxDepth) return { message: `it is nested more than ${limits.maxDepth} levels deep`, offset: offsetOf(node) };
     done.set(node, size);
   }
   return null;

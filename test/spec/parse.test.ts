@@ -240,7 +240,7 @@ describe('resource limits', () => {
     const { spec, issues } = parseText(`${text}tasks: {a: {image: busybox}}\n`);
     expect(spec).toBeNull();
     expect(issues.map((i) => `${i.line}:${i.col} ${i.message}`)).toEqual([
-      '1:1 the spec is too large to read: its aliases expand to more than 500,000 values; write the repeated parts out, or share them through `defaults`',
+      '9:9 the spec is too large to read: its aliases expand to more than 500,000 values; write the repeated parts out, or share them through `defaults`',
     ]);
   });
 });
