@@ -129,6 +129,16 @@ export function yamlFeatureProblems(doc: Document, text: string, what: string): 
       message: `the "%YAML ${yaml.version}" directive is not supported: ${what} is YAML 1.2 (where yes, on and no are text and 010 is ten); remove the directive, and write what 1.1 read differently as 1.2 does (true instead of yes, 0o10 for octal)`,
     });
   }
+  // A core tag on a value it cannot read (`!!int abc`, `!!float 3`) leaves the value as text.
+  for (const w of doc.warnings) {
+    const core = w.code === 'TAG_RESOLVE_FAILED' ? /tag:yaml\.org,2002:(\w+)/.exec(w.message) : null;
+    if (core !== null && CORE_TAGS.has(`tag:yaml.org,2002:${core[1]}`)) {
+      problems.push({
+        offset: w.pos[0],
+        message: `the YAML tag !!${core[1]} does not fit the value written after it, which is then read as text; remove the tag and write the value itself (in quotes to make it text)`,
+      });
+    }
+  }
   visit(doc, {
     Node(_key, node) {
       if (node.tag !== undefined && !CORE_TAGS.has(node.tag)) {

@@ -347,3 +347,13 @@ describe('merge keys and aliases YAML cannot use', () => {
     expect(messages('version: 1\nname: x\nx-k: &k image\ntasks:\n  a:\n    *k : busybox\n')).toEqual(['6:5 an alias as a key (*k) in task "a"; write the key itself: an alias can stand for a value, not for a key']);
   });
 });
+
+describe('a core tag on a value it cannot read', () => {
+  it('is refused at the tag (the value was silently text: !!bool yes, !!float 3)', () => {
+    expect(messages(`${head}    env: {A: !!bool yes}\n    retries: {limit: !!float 3}\n`)).toEqual([
+      '6:14 the YAML tag !!bool does not fit the value written after it, which is then read as text; remove the tag and write the value itself (in quotes to make it text)',
+      '7:22 the YAML tag !!float does not fit the value written after it, which is then read as text; remove the tag and write the value itself (in quotes to make it text)',
+    ]);
+    expect(messages(`${head}    retries: {limit: !!int "3"}\n`)).toEqual([]);
+  });
+});
