@@ -383,6 +383,7 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     },
   });
   const openedAt = new Set<number>();
+  const errorLines = new Set<number>();
   for (const err of doc.errors) {
     if (err.code === 'MISSING_CHAR' && /quote/.test(err.message) && unclosed.has(err.pos[0])) openedAt.add(err.pos[0]);
   }
@@ -394,6 +395,9 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
       continue;
     }
     const pos = lines.at(err.pos[0]);
+    // The parser's later errors on a line are echoes of its first (each token after it is unexpected).
+    if (errorLines.has(pos.line)) continue;
+    errorLines.add(pos.line);
     const what =
       err.code === 'MULTIPLE_DOCS'
         ? 'the file holds more than one YAML document ("---"); a spec is one document'

@@ -178,6 +178,8 @@ export function syntaxHint(code: string, message: string): string {
     case 'MULTILINE_IMPLICIT_KEY':
       return '; a key must be on one line: check for a missing ":" at the end of the key above, or a value continued on a line not indented more than its key';
     case 'UNEXPECTED_TOKEN':
+      if (/flow-map-end/.test(message)) return '; this "}" closes no "{": remove it, or add the "{" where the map starts';
+      if (/flow-seq-end/.test(message)) return '; this "]" closes no "[": remove it, or add the "[" where the list starts';
       return "; check this line's indentation (list items \"- \" and keys \"key:\" of one level start at the same column) and that every bracket and quote opened above is closed";
     case 'BAD_SCALAR_START':
       return '; quote the value (YAML reserves this character at the start of a plain value)';

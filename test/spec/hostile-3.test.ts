@@ -357,3 +357,12 @@ describe('a core tag on a value it cannot read', () => {
     expect(messages(`${head}    retries: {limit: !!int "3"}\n`)).toEqual([]);
   });
 });
+
+describe('a YAML syntax error is said once per line', () => {
+  it('the first error of a line with what to do; the tokens after it are not each reported again', () => {
+    expect(messages('version: 1\nname: x\ntasks:\n  a: {image: busybox}}\n')).toEqual([
+      '4:22 YAML syntax error: Unexpected flow-map-end token in YAML stream: "}"; this "}" closes no "{": remove it, or add the "{" where the map starts',
+    ]);
+    expect(messages('version: 1\nname: x\ntasks:\n  a: {image: busybox}} ] } x\n')).toEqual([expect.stringMatching(/^4:22 YAML syntax error: Unexpected flow-map-end/)]);
+  });
+});
