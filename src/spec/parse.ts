@@ -394,7 +394,10 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
       issues.add(lines.at(start), [], `YAML syntax error: ${err.message}: the quote opened here is never closed, so the value runs to the end of the file; add the closing ${text[start]}`);
       continue;
     }
-    const pos = lines.at(err.pos[0]);
+    // A misaligned line is shown at its first character, not at the start of its indentation.
+    let offset = err.pos[0];
+    if (err.code === 'BAD_INDENT') while (text[offset] === ' ') offset++;
+    const pos = lines.at(offset);
     // The parser's later errors on a line are echoes of its first (each token after it is unexpected).
     if (errorLines.has(pos.line)) continue;
     errorLines.add(pos.line);

@@ -174,7 +174,7 @@ export function syntaxHint(code: string, message: string): string {
       if (/Flow (sequence|map)/.test(message)) return '; close the bracket, or indent its lines more than the key it belongs to';
       return '; align this line with the keys above it (the same number of spaces), or indent it more to put it under the key above';
     case 'BLOCK_AS_IMPLICIT_KEY':
-      return '; a value that holds ": " must be quoted (key: "a: b"), and a map under a key goes on the lines below it, indented';
+      return '; a value that holds ": " must be quoted (key: "a: b"), a map under a key goes on the lines below it, indented, and a key on the line below that is indented more than this one must be aligned with it';
     case 'MULTILINE_IMPLICIT_KEY':
       return '; a key must be on one line: check for a missing ":" at the end of the key above, or a value continued on a line not indented more than its key';
     case 'UNEXPECTED_TOKEN':

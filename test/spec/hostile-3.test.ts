@@ -366,3 +366,9 @@ describe('a YAML syntax error is said once per line', () => {
     expect(messages('version: 1\nname: x\ntasks:\n  a: {image: busybox}} ] } x\n')).toEqual([expect.stringMatching(/^4:22 YAML syntax error: Unexpected flow-map-end/)]);
   });
 });
+
+describe('a misaligned line', () => {
+  it('is shown at its first character, not at the start of its indentation', () => {
+    expect(messages(`${head}   command: [echo]\n`)).toEqual([expect.stringMatching(/^6:4 YAML syntax error: All mapping items must start at the same column; align this line/)]);
+  });
+});

@@ -24,7 +24,7 @@ const cases: { name: string; file: string; want: string[] }[] = [
   {
     name: 'YAML syntax error, at its position',
     file: 'syntax-error.yaml',
-    want: ['5:12  | YAML syntax error: Nested mappings are not allowed in compact mappings; a value that holds ": " must be quoted (key: "a: b"), and a map under a key goes on the lines below it, indented'],
+    want: ['5:12  | YAML syntax error: Nested mappings are not allowed in compact mappings; a value that holds ": " must be quoted (key: "a: b"), a map under a key goes on the lines below it, indented, and a key on the line below that is indented more than this one must be aligned with it'],
   },
   {
     name: 'duplicate keys, in a task and among tasks, pointing at the second one',
