@@ -6045,7 +6045,9 @@ function replaced(before, now) {
 /* harmony export */ });
 /* unused harmony exports PENDING_LINE_GAP_MS, cutBefore, describeOutcome */
 /* harmony import */ var _common_duration_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(2081);
-/* harmony import */ var _escape_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2527);
+/* harmony import */ var _format_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(7703);
+/* harmony import */ var _escape_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(2527);
+
 
 
 /** At most one line about a waiting pod per attempt in this long; a later change is told then. */
@@ -6173,15 +6175,16 @@ class LiveLogReporter {
     }
     #hidden() {
         if (this.#variants.of !== this.#secrets.length)
-            this.#variants = { of: this.#secrets.length, list: this.#secrets.flatMap(_escape_js__WEBPACK_IMPORTED_MODULE_1__/* .secretVariants */ .J5) };
+            this.#variants = { of: this.#secrets.length, list: this.#secrets.flatMap(_escape_js__WEBPACK_IMPORTED_MODULE_2__/* .secretVariants */ .J5) };
         return this.#variants.list;
     }
     logLine(line) {
         // A carriage return or escape sequence must not rewrite earlier lines of the step log.
         let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
         // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
+        // Between words too: a workflow secret the action does not know must not be cut in two either.
         if (text.length > this.#max)
-            text = `${text.slice(0, cutBefore(text, this.#max, this.#hidden()))}… (line cut at ${this.#max} characters)`;
+            text = `${text.slice(0, Math.min(cutBefore(text, this.#max, this.#hidden()), (0,_format_js__WEBPACK_IMPORTED_MODULE_1__/* .wordCut */ .ju)(text, this.#max)))}… (line cut at ${this.#max} characters)`;
         this.#write(`${label(line.task, line.attempt)} ${text}`);
     }
     logEnded(task, attempt) {

@@ -107,3 +107,25 @@ export function truncate(text: string, max: number): string {
   if (text.length <= max) return text;
   return `${text.slice(0, Math.max(0, max - 1))}…`;
 }
+
+/** How far back `truncateAtWord` looks for a space: longer than any token or password. */
+const WORD_BACKOFF = 256;
+
+/**
+ * Where to cut text from a task or the cluster to at most `max` characters: between words, so a
+ * token cut in two does not show its first part, which the runner's mask (the whole token) would
+ * not find. A word longer than WORD_BACKOFF is cut where it must be.
+ */
+export function wordCut(text: string, max: number): number {
+  if (text.length <= max) return text.length;
+  if (/\s/.test(text[max] ?? ' ') || /\s/.test(text[max - 1] ?? ' ')) return max;
+  const from = Math.max(0, max - WORD_BACKOFF);
+  const space = text.slice(from, max).search(/\s\S*$/);
+  return space === -1 ? max : from + space + 1;
+}
+
+/** Shortens text from a task or the cluster to at most `max` characters between words (`wordCut`), marking the cut with `…`. */
+export function truncateAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, wordCut(text, Math.max(0, max - 1)))}…`;
+}

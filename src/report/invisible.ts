@@ -13,12 +13,12 @@
 
 /**
  * Escape sequences: CSI (ESC `[` or C1 0x9B, parameters, one final byte), OSC / DCS / SOS / PM /
- * APC strings (up to BEL or ST, or the end of the text), the other two-byte ESC sequences, and a
- * lone ESC.
+ * APC strings (up to BEL or ST, or the end of the line: one left open must not hide the lines
+ * after it), the other two-byte ESC sequences, and a lone ESC.
  */
 export const ESCAPE_SEQUENCE_SOURCE =
   // eslint-disable-next-line no-control-regex
-  /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]|(?:\u001b[\]PX^_]|[\u0090\u0098\u009d\u009e\u009f])[\s\S]*?(?:\u0007|\u001b\\|\u009c|$)|\u001b[ -/]*[0-~]|\u001b/.source;
+  /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]|(?:\u001b[\]PX^_]|[\u0090\u0098\u009d\u009e\u009f])[^\r\n]*?(?:\u0007|\u001b\\|\u009c|(?=[\r\n])|$)|\u001b[ -/]*[0-~]|\u001b/.source;
 
 /**
  * One character that renders as nothing: a C0 or C1 control other than tab, line feed and

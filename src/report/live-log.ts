@@ -7,6 +7,7 @@
  */
 import type { AttemptOutcome, Decision, RunResult, RunState, RunView } from '../dag/types.ts';
 import { formatDuration } from '../common/duration.ts';
+import { wordCut } from './format.ts';
 import type { PendingStatus } from '../common/observed.ts';
 import type { DryRunChecks, DryRunVerdict, LogLine, Reporter, RunInfo } from './types.ts';
 import { secretVariants } from './escape.ts';
@@ -171,7 +172,8 @@ export class LiveLogReporter implements Reporter {
     // A carriage return or escape sequence must not rewrite earlier lines of the step log.
     let text = line.text.includes('\r') ? line.text.replace(/\r/g, '') : line.text;
     // "cut at", not a count: the log reader may have cut a longer line already (MAX_LOG_LINE_CHARS).
-    if (text.length > this.#max) text = `${text.slice(0, cutBefore(text, this.#max, this.#hidden()))}… (line cut at ${this.#max} characters)`;
+    // Between words too: a workflow secret the action does not know must not be cut in two either.
+    if (text.length > this.#max) text = `${text.slice(0, Math.min(cutBefore(text, this.#max, this.#hidden()), wordCut(text, this.#max)))}… (line cut at ${this.#max} characters)`;
     this.#write(`${label(line.task, line.attempt)} ${text}`);
   }
 

@@ -39,6 +39,7 @@ import {
   shownState,
   taskSpan,
   truncate,
+  truncateAtWord,
   type ShownState,
 } from './format.ts';
 import { groupSiblings, groupTitle, type TaskGroup } from './groups.ts';
@@ -357,7 +358,7 @@ function outcomeName(task: TaskState | undefined): string {
  * workflow secret the message quotes would be shown; in a code span it stays as written (but `|`).
  */
 function messageSpan(message: string, max = 160): string {
-  return codeSpan(truncate(stripControl(message).replace(/\s+/g, ' '), max));
+  return codeSpan(truncateAtWord(stripControl(message).replace(/\s+/g, ' '), max));
 }
 
 /** The exit code or reason cell of a task: how its last attempt ended, and why when it failed. */
@@ -494,7 +495,7 @@ function runTable(info: RunInfo, state: RunState, compact: boolean): string {
 
 /** The last `n` lines of a tail, each cut to `MAX_LOG_LINE` characters. */
 function lastLines(lines: readonly string[], n: number): string[] {
-  return lines.slice(Math.max(0, lines.length - n)).map((l) => truncate(stripControl(l), MAX_LOG_LINE));
+  return lines.slice(Math.max(0, lines.length - n)).map((l) => truncateAtWord(stripControl(l), MAX_LOG_LINE));
 }
 
 /** Why a failed attempt has no log lines, in words. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codeBlock, codeSpan, escapeMarkdown, escapeMermaidLabel, makeRedactor, mermaidGanttName } from '../../src/report/escape.ts';
+import { codeBlock, codeSpan, escapeMarkdown, escapeMermaidLabel, makeRedactor, mermaidGanttName, stripControl } from '../../src/report/escape.ts';
 import { renderDryRunSummary, renderPlanSummary, renderRunSummary } from '../../src/report/summary.ts';
 import { mermaidBlocks, parseMermaid } from './mermaid-parse.ts';
 import * as f from './fixtures.ts';
@@ -105,6 +105,14 @@ describe('hostile names, messages and log lines', () => {
       await parseMermaid(`flowchart LR\n  t0["${escapeMermaidLabel(h)}"]`);
       await parseMermaid(`gantt\n  dateFormat x\n  section ${mermaidGanttName(h)}\n    ${mermaidGanttName(h)} :b0, 1000, 2000`);
     }
+  });
+});
+
+describe('stripControl', () => {
+  it('removes an escape string left open only up to the end of its line, so it cannot hide the lines after it', () => {
+    expect(stripControl('\u001b]0;title\nthe real error')).toBe(' the real error');
+    expect(stripControl('mojibake \u009d here\nnext line')).toBe('mojibake  next line');
+    expect(stripControl('a \u001b]8;;https://x\u001b\\link\u001b]8;;\u001b\\ b')).toBe('a link b');
   });
 });
 

@@ -16,6 +16,8 @@ import { withoutUrlCredentials } from '../../src/common/url-credentials.ts';
 import { connect } from '../../src/kube/auth.ts';
 import { describeError } from '../../src/kube/errors.ts';
 import { LiveLogReporter } from '../../src/report/live-log.ts';
+import { renderRunSummary } from '../../src/report/summary.ts';
+import { failureState, info } from '../report/fixtures.ts';
 import { makeRedactor } from '../../src/report/escape.ts';
 import { stepLogLines } from '../../src/report/workflow-commands.ts';
 import { runStep } from '../harness/action.ts';
@@ -260,5 +262,27 @@ describe('a long log line cut for the step log', () => {
     expect(lines[0]).toBe(`[t] ${'x'.repeat(40)}… (line cut at 50 characters)`);
     expect(lines[1]).toBe(`[t] ${'y'.repeat(30)}… (line cut at 50 characters)`);
     expect(lines[2]).toBe(`[t] ${'z'.repeat(50)}… (line cut at 50 characters)`);
+  });
+
+  it('is cut between words, so a secret only the runner knows is not cut in two either', () => {
+    const workflowSecret = 'wf-SECRET-abcdef0123456789';
+    const lines: string[] = [];
+    const live = new LiveLogReporter({ write: (l) => lines.push(l), maxLineLength: 50 });
+    live.logLine({ task: 't', attempt: 1, time: null, text: `connecting as admin with ${workflowSecret} now` });
+    expect(lines[0]).toBe('[t] connecting as admin with … (line cut at 50 characters)');
+    expect(runnerMask(lines[0]!, [workflowSecret])).not.toContain('wf-SECRET');
+  });
+});
+
+describe('a long message or log line cut for the job summary', () => {
+  it('is cut between words, so a secret only the runner knows is not cut in two', () => {
+    const workflowSecret = 'wf-SECRET-abcdef0123456789';
+    const words = 'word '.repeat(29); // 145 characters: the secret spans the 160-character cut
+    const state = failureState();
+    state.tasks[2]!.attempts[2]!.outcome!.message = `${words}${workflowSecret} and more`;
+    const tail = { 'migrate-data': [`${'w '.repeat(995)}${workflowSecret} end`] };
+    const text = renderRunSummary(info(), state, tail, { logTailLines: 50 });
+    expect(runnerMask(text, [workflowSecret])).not.toContain('wf-SECRET');
+    expect(text).toContain(`${words}…`);
   });
 });
