@@ -16,7 +16,7 @@ import * as z from 'zod';
 import { EXTENSION_KEY, specSchema } from './schema.ts';
 import { airflowKeyHint, airflowMacroHint, didYouMean as suggest, suggestionBudget, type KeyLevel, type SuggestionBudget } from './suggest.ts';
 import { ENV_NAME, fixName, imageProblem, nameProblem, PARAM_NAME, RESERVED_NAMES, reservedNameProblem } from './names.ts';
-import { syntaxHint, YAML_LIMITS, yamlFeatureProblems, yamlLimitProblem } from './yaml-limits.ts';
+import { syntaxHint, YAML_LIMITS, yamlFeatureProblems, yamlLimitProblemAt } from './yaml-limits.ts';
 import { TextPositions } from './position.ts';
 import { findCycle, reachability, type GraphNode } from './graph.ts';
 import { findTemplateRefs } from './template.ts';
@@ -383,6 +383,7 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     },
   });
   const openedAt = new Set<number>();
+  const errorLines = new Set<number>();
   for (const err of doc.errors) {
     if (err.code === 'MISSING_CHAR' && /quote/.test(err.message) && unclosed.has(err.pos[0])) openedAt.add(err.pos[0]);
   }
@@ -393,7 +394,13 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
       issues.add(lines.at(start), [], `YAML syntax error: ${err.message}: the quote opened here is never closed, so the value runs to the end of the file; add the closing ${text[start]}`);
       continue;
     }
-    const pos = lines.at(err.pos[0]);
+    // A misaligned line is shown at its first character, not at the start of its indentation.
+    let offset = err.pos[0];
+    if (err.code === 'BAD_INDENT') while (text[offset] === ' ') offset++;
+    const pos = lines.at(offset);
+    // The parser's later errors on a line are echoes of its first (each token after it is unexpected).
+    if (errorLines.has(pos.line)) continue;
+    errorLines.add(pos.line);
     const what =
       err.code === 'MULTIPLE_DOCS'
         ? 'the file holds more than one YAML document ("---"); a spec is one document'
@@ -407,9 +414,9 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
   if (issues.list.length > 0) return { spec: null, issues: issues.sorted() };
 
   // Before anything walks the data: bounded by what the aliases expand to, not by the file.
-  const tooBig = yamlLimitProblem(doc);
+  const tooBig = yamlLimitProblemAt(doc);
   if (tooBig !== null) {
-    issues.add({ line: 1, col: 1 }, [], `the spec is too large to read: ${tooBig}`);
+    issues.add(lines.at(tooBig.offset), [], `the spec is too large to read: ${tooBig.message}`);
     return { spec: null, issues: issues.sorted() };
   }
 
@@ -422,7 +429,8 @@ export function parseSpec(text: string, file: string): { spec: DagSpec | null; i
     // aliases) would refuse specs that share many small blocks and let large ones through.
     raw = doc.toJS({ maxAliasCount: -1 });
   } catch (err) {
-    issues.add({ line: 1, col: 1 }, [], `YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    // What the checks above found is why, at its place; otherwise the parser's own words.
+    if (issues.list.length === 0) issues.add({ line: 1, col: 1 }, [], `YAML error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     return { spec: null, issues: issues.sorted() };
   }
   keepNumbersAsWritten(doc.contents, [], raw, loc);
@@ -561,7 +569,17 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
     for (const pair of node.items) {
       if (isMergeKey(pair.key)) {
         const from = loc.resolve(pair.value);
-        for (const source of isSeq(from) ? from.items : [from]) checkKeysAndTemplates(source, path, loc, issues, depth + 1);
+        const sources = isSeq(from) ? from.items : [from];
+        // YAML merges maps only: anything else stops the parser with no place to show.
+        const bad = sources.find((source) => !isMap(loc.resolve(source)));
+        if (bad !== undefined) {
+          const at = (isSeq(from) ? bad : pair.value) as Node | null;
+          const found = loc.resolve(bad);
+          const what = found === null || found === undefined ? 'nothing' : isSeq(found) ? 'a list' : isScalar(found) ? `the value ${describeValue(found.value)}` : 'something else';
+          issues.add(at === null ? loc.nodePos(pair.key as Node) : loc.nodePos(at), path, `the merge key << ${where(path)} takes a map, or an alias of one (<<: *common), or a list of them (<<: [*a, *b]); found ${what}`);
+          continue;
+        }
+        for (const source of sources) checkKeysAndTemplates(source, path, loc, issues, depth + 1);
         continue;
       }
       const key = pair.key as Node | null;
@@ -570,6 +588,10 @@ function checkKeysAndTemplates(node: unknown, path: SpecPath, loc: Locator, issu
         const written = isScalar(key) && key.value === null ? loc.source(key) : '';
         if (written !== '') {
           issues.add(loc.nodePos(key), path, `key ${written} ${where(path)} is read as an empty value (YAML's null), not as a name; write it in quotes, "${written}", to use it as a name`);
+          continue;
+        }
+        if (isAlias(key)) {
+          issues.add(loc.nodePos(key), path, `an alias as a key (*${key.source}) ${where(path)}; write the key itself: an alias can stand for a value, not for a key`);
           continue;
         }
         const what = key === null || isScalar(key) ? 'an empty key' : isSeq(key) ? 'a list as a key' : 'a map as a key';

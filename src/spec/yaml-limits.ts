@@ -26,6 +26,20 @@ export const YAML_LIMITS = {
 
 /** A problem with a document's size or shape, or null when it is within the limits. */
 export function yamlLimitProblem(doc: Document, limits: { maxNodes: number; maxChars: number; maxDepth: number } = YAML_LIMITS): string | null {
+  return yamlLimitProblemAt(doc, limits)?.message ?? null;
+}
+
+/** The offset in the text of a node (0 when it has none). */
+function offsetOf(node: unknown): number {
+  const range = (node as { range?: [number, number, number] } | null)?.range;
+  return range?.[0] ?? 0;
+}
+
+/**
+ * yamlLimitProblem with where it was found: the alias that makes a cycle, the node nested too
+ * deep, the node whose expansion is too large.
+ */
+export function yamlLimitProblemAt(doc: Document, limits: { maxNodes: number; maxChars: number; maxDepth: number } = YAML_LIMITS): { message: string; offset: number } | null {
   interface Size {
     nodes: number;
     chars: number;
@@ -59,8 +73,8 @@ export function yamlLimitProblem(doc: Document, limits: { maxNodes: number; maxC
       for (const child of children(node)) {
         if (child === null || child === undefined || done.has(child)) continue;
         // An alias to a node that contains it makes circular data, which nothing downstream can walk.
-        if (open.has(child)) return 'an alias refers to a node that contains it (a cycle); a spec must be a tree';
-        if (top.level + 1 > limits.maxDepth * 3) return `it is nested more than ${limits.maxDepth} levels deep`;
+        if (open.has(child)) return { message: 'an alias refers to a node that contains it (a cycle); a spec must be a tree', offset: offsetOf(node) };
+        if (top.level + 1 > limits.maxDepth * 3) return { message: `it is nested more than ${limits.maxDepth} levels deep`, offset: offsetOf(child) };
         stack.push({ node: child, expanded: false, level: top.level + 1 });
       }
       continue;
@@ -84,12 +98,12 @@ export function yamlLimitProblem(doc: Document, limits: { maxNodes: number; maxC
     size.depth = isPair(node) || isAlias(node) ? deepest : deepest + 1;
     if (isAlias(node)) size.nodes -= 1;
     if (size.nodes > limits.maxNodes) {
-      return `its aliases expand to more than ${limits.maxNodes.toLocaleString('en-US')} values; write the repeated parts out, or share them through \`defaults\``;
+      return { message: `its aliases expand to more than ${limits.maxNodes.toLocaleString('en-US')} values; write the repeated parts out, or share them through \`defaults\``, offset: offsetOf(node) };
     }
     if (size.chars > limits.maxChars) {
-      return `its aliases expand to more than ${Math.round(limits.maxChars / 1024 / 1024)} MiB of text; write the repeated parts out, or share them through \`defaults\``;
+      return { message: `its aliases expand to more than ${Math.round(limits.maxChars / 1024 / 1024)} MiB of text; write the repeated parts out, or share them through \`defaults\``, offset: offsetOf(node) };
     }
-    if (size.depth > limits.maxDepth) return `it is nested more than ${limits.maxDepth} levels deep`;
+    if (size.depth > limits.maxDepth) return { message: `it is nested more than ${limits.maxDepth} levels deep`, offset: offsetOf(node) };
     done.set(node, size);
   }
   return null;
@@ -114,6 +128,16 @@ export function yamlFeatureProblems(doc: Document, text: string, what: string): 
       offset: /^%YAML\b/m.exec(text)?.index ?? 0,
       message: `the "%YAML ${yaml.version}" directive is not supported: ${what} is YAML 1.2 (where yes, on and no are text and 010 is ten); remove the directive, and write what 1.1 read differently as 1.2 does (true instead of yes, 0o10 for octal)`,
     });
+  }
+  // A core tag on a value it cannot read (`!!int abc`, `!!float 3`) leaves the value as text.
+  for (const w of doc.warnings) {
+    const core = w.code === 'TAG_RESOLVE_FAILED' ? /tag:yaml\.org,2002:(\w+)/.exec(w.message) : null;
+    if (core !== null && CORE_TAGS.has(`tag:yaml.org,2002:${core[1]}`)) {
+      problems.push({
+        offset: w.pos[0],
+        message: `the YAML tag !!${core[1]} does not fit the value written after it, which is then read as text; remove the tag and write the value itself (in quotes to make it text)`,
+      });
+    }
   }
   visit(doc, {
     Node(_key, node) {
@@ -150,10 +174,12 @@ export function syntaxHint(code: string, message: string): string {
       if (/Flow (sequence|map)/.test(message)) return '; close the bracket, or indent its lines more than the key it belongs to';
       return '; align this line with the keys above it (the same number of spaces), or indent it more to put it under the key above';
     case 'BLOCK_AS_IMPLICIT_KEY':
-      return '; a value that holds ": " must be quoted (key: "a: b"), and a map under a key goes on the lines below it, indented';
+      return '; a value that holds ": " must be quoted (key: "a: b"), a map under a key goes on the lines below it, indented, and a key on the line below that is indented more than this one must be aligned with it';
     case 'MULTILINE_IMPLICIT_KEY':
       return '; a key must be on one line: check for a missing ":" at the end of the key above, or a value continued on a line not indented more than its key';
     case 'UNEXPECTED_TOKEN':
+      if (/flow-map-end/.test(message)) return '; this "}" closes no "{": remove it, or add the "{" where the map starts';
+      if (/flow-seq-end/.test(message)) return '; this "]" closes no "[": remove it, or add the "[" where the list starts';
       return "; check this line's indentation (list items \"- \" and keys \"key:\" of one level start at the same column) and that every bracket and quote opened above is closed";
     case 'BAD_SCALAR_START':
       return '; quote the value (YAML reserves this character at the start of a plain value)';

@@ -25,31 +25,31 @@ function doubling(levels: number, leaf: string): string {
 describe('parsing is bounded by what aliases expand to', () => {
   it('refuses aliases used a few times each that double level after level (passes a count of alias uses)', () => {
     expect(messages(doubling(40, 'x'))).toEqual([
-      '1:1 the spec is too large to read: its aliases expand to more than 500,000 values; write the repeated parts out, or share them through `defaults`',
+      '22:13 the spec is too large to read: its aliases expand to more than 500,000 values; write the repeated parts out, or share them through `defaults`',
     ]);
   });
 
   it('refuses a few aliases of a long string (the size in characters counts, not only the values)', () => {
     expect(messages(doubling(12, 'x'.repeat(8192)))).toEqual([
-      '1:1 the spec is too large to read: its aliases expand to more than 16 MiB of text; write the repeated parts out, or share them through `defaults`',
+      '16:13 the spec is too large to read: its aliases expand to more than 16 MiB of text; write the repeated parts out, or share them through `defaults`',
     ]);
   });
 
   it('refuses merge keys that double level after level', () => {
     let text = 'version: 1\nname: x\nparams:\n  m0: &m0 {a: x, b: x}\n';
     for (let i = 1; i <= 40; i++) text += `  m${i}: &m${i} {k: [*m${i - 1}, *m${i - 1}], <<: *m${i - 1}}\n`;
-    expect(messages(text + TASKS)[0]).toMatch(/^1:1 the spec is too large to read: its aliases expand to more than/);
+    expect(messages(text + TASKS)[0]).toMatch(/^14:13 the spec is too large to read: its aliases expand to more than/);
   });
 
   it('refuses an alias inside the node it names (circular data)', () => {
     expect(messages(`version: 1\nname: x\nparams: &p {a: *p}\n${TASKS}`)).toEqual([
-      '1:1 the spec is too large to read: an alias refers to a node that contains it (a cycle); a spec must be a tree',
+      '3:16 the spec is too large to read: an alias refers to a node that contains it (a cycle); a spec must be a tree',
     ]);
   });
 
   it('refuses a spec nested deeper than 100 levels, or thousands of levels, with a message, not a crash', () => {
     expect(messages(`version: 1\nname: x\nparams: {a: ${'['.repeat(150)}${']'.repeat(150)}}\n${TASKS}`)).toEqual([
-      '1:1 the spec is too large to read: it is nested more than 100 levels deep',
+      '3:62 the spec is too large to read: it is nested more than 100 levels deep',
     ]);
     const deep = messages(`version: 1\nname: x\nparams: {a: ${'['.repeat(20000)}${']'.repeat(20000)}}\n${TASKS}`);
     expect(deep).toHaveLength(1);

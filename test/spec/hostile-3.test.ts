@@ -335,3 +335,40 @@ describe('a duplicate key on one line', () => {
     expect(messages(`${head}    env: {A: 1, A: 2}\n`)).toEqual(['6:17 duplicate key "A" in tasks.a.env (first defined at line 6, column 11); YAML keys must be unique: remove one, or rename it']);
   });
 });
+
+describe('merge keys and aliases YAML cannot use', () => {
+  it('a merge key of something else than maps is refused at it (a "YAML error" at 1:1 before)', () => {
+    expect(messages(`${head}    <<: 1\n`)).toEqual(['6:9 the merge key << in task "a" takes a map, or an alias of one (<<: *common), or a list of them (<<: [*a, *b]); found the value 1']);
+    expect(messages(`${head}    <<: [{timeout: 1m}, [x]]\n`)).toEqual([expect.stringMatching(/^6:25 the merge key << in task "a" takes a map.*; found a list$/)]);
+    expect(messages('version: 1\nname: x\nx-s: &s hello\ntasks:\n  a:\n    <<: *s\n    image: busybox\n')).toEqual([expect.stringMatching(/^6:9 .*found the value "hello"$/)]);
+  });
+
+  it('an alias as a key is named as one (it was "a map as a key")', () => {
+    expect(messages('version: 1\nname: x\nx-k: &k image\ntasks:\n  a:\n    *k : busybox\n')).toEqual(['6:5 an alias as a key (*k) in task "a"; write the key itself: an alias can stand for a value, not for a key']);
+  });
+});
+
+describe('a core tag on a value it cannot read', () => {
+  it('is refused at the tag (the value was silently text: !!bool yes, !!float 3)', () => {
+    expect(messages(`${head}    env: {A: !!bool yes}\n    retries: {limit: !!float 3}\n`)).toEqual([
+      '6:14 the YAML tag !!bool does not fit the value written after it, which is then read as text; remove the tag and write the value itself (in quotes to make it text)',
+      '7:22 the YAML tag !!float does not fit the value written after it, which is then read as text; remove the tag and write the value itself (in quotes to make it text)',
+    ]);
+    expect(messages(`${head}    retries: {limit: !!int "3"}\n`)).toEqual([]);
+  });
+});
+
+describe('a YAML syntax error is said once per line', () => {
+  it('the first error of a line with what to do; the tokens after it are not each reported again', () => {
+    expect(messages('version: 1\nname: x\ntasks:\n  a: {image: busybox}}\n')).toEqual([
+      '4:22 YAML syntax error: Unexpected flow-map-end token in YAML stream: "}"; this "}" closes no "{": remove it, or add the "{" where the map starts',
+    ]);
+    expect(messages('version: 1\nname: x\ntasks:\n  a: {image: busybox}} ] } x\n')).toEqual([expect.stringMatching(/^4:22 YAML syntax error: Unexpected flow-map-end/)]);
+  });
+});
+
+describe('a misaligned line', () => {
+  it('is shown at its first character, not at the start of its indentation', () => {
+    expect(messages(`${head}   command: [echo]\n`)).toEqual([expect.stringMatching(/^6:4 YAML syntax error: All mapping items must start at the same column; align this line/)]);
+  });
+});

@@ -24,7 +24,7 @@ const cases: { name: string; file: string; want: string[] }[] = [
   {
     name: 'YAML syntax error, at its position',
     file: 'syntax-error.yaml',
-    want: ['5:12  | YAML syntax error: Nested mappings are not allowed in compact mappings; a value that holds ": " must be quoted (key: "a: b"), and a map under a key goes on the lines below it, indented'],
+    want: ['5:12  | YAML syntax error: Nested mappings are not allowed in compact mappings; a value that holds ": " must be quoted (key: "a: b"), a map under a key goes on the lines below it, indented, and a key on the line below that is indented more than this one must be aligned with it'],
   },
   {
     name: 'duplicate keys, in a task and among tasks, pointing at the second one',
@@ -240,7 +240,7 @@ describe('resource limits', () => {
     const { spec, issues } = parseText(`${text}tasks: {a: {image: busybox}}\n`);
     expect(spec).toBeNull();
     expect(issues.map((i) => `${i.line}:${i.col} ${i.message}`)).toEqual([
-      '1:1 the spec is too large to read: its aliases expand to more than 500,000 values; write the repeated parts out, or share them through `defaults`',
+      '9:9 the spec is too large to read: its aliases expand to more than 500,000 values; write the repeated parts out, or share them through `defaults`',
     ]);
   });
 });
