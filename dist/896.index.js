@@ -6200,6 +6200,7 @@ class LiveLogReporter {
         // A sensor's later pokes were announced by the "not yet" line of the poke before.
         if (poke !== undefined && poke > 1)
             return;
+        this.#tellEnded();
         this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'created pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
     }
     podPending(task, attempt, status, at) {
@@ -6223,7 +6224,7 @@ class LiveLogReporter {
     }
     containerStarted(task, attempt, node, pendingMs) {
         this.#waiting.delete(`${task}#${attempt}`);
-        this.#reading.set(`${task}#${attempt}`, []);
+        this.#reading.set(`${task}#${attempt}`, { held: [], ended: null });
         const after = pendingMs >= 1000 ? ` after ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(pendingMs)} pending` : '';
         this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
     }
@@ -6243,18 +6244,36 @@ class LiveLogReporter {
     }
     logEnded(task, attempt) {
         const key = `${task}#${attempt}`;
-        const held = this.#reading.get(key);
+        const reading = this.#reading.get(key);
         this.#reading.delete(key);
-        for (const line of held ?? [])
+        for (const line of reading?.held ?? [])
             this.#write(line);
     }
-    /** Writes an attempt's result line now, or once its log has ended. */
-    #result(task, attempt, line) {
-        const held = this.#reading.get(`${task}#${attempt}`);
-        if (held)
-            held.push(line);
-        else
-            this.#write(line);
+    /**
+     * Writes an attempt's result line now, or once its log has ended. `ended` says how its
+     * container ended, for the line `#tellEnded` writes meanwhile.
+     */
+    #result(task, attempt, line, ended) {
+        const reading = this.#reading.get(`${task}#${attempt}`);
+        if (!reading)
+            return this.#write(line);
+        if (reading.held.length === 0)
+            reading.ended = `${label(task, attempt)} ${ended} (the last lines of its log follow)`;
+        reading.held.push(line);
+    }
+    /**
+     * The engine moves on as soon as a container ends (it creates the dependants, skips, retries),
+     * while that container's last lines and result line are still to come. Before a line about what
+     * follows, the step log says which containers already ended, so it never reads as if a task
+     * started before the one it needs had finished.
+     */
+    #tellEnded() {
+        for (const reading of this.#reading.values()) {
+            if (reading.ended === null)
+                continue;
+            this.#write(reading.ended);
+            reading.ended = null;
+        }
     }
     attemptFinished(task, attempt, outcome, run) {
         this.#waiting.delete(`${task}#${attempt}`);
@@ -6263,17 +6282,18 @@ class LiveLogReporter {
         const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
         const took = rec && rec.finishedAt !== null ? ` in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
         const outs = Object.keys(outcome.outputs);
-        this.#result(task, attempt, `${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
+        this.#result(task, attempt, `${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`, 'exited 0');
     }
     decision(d) {
         switch (d.type) {
             case 'retry':
-                this.#result(d.task, d.failedAttempt, `${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`);
+                this.#result(d.task, d.failedAttempt, `${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${(0,_common_duration_js__WEBPACK_IMPORTED_MODULE_0__/* .formatDuration */ .a)(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`, `ended: ${describeOutcome(d.outcome)}`);
                 break;
             case 'give-up':
-                this.#result(d.task, d.attempt, `${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
+                this.#result(d.task, d.attempt, `${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`, `ended: ${describeOutcome(d.outcome)}`);
                 break;
             case 'skip':
+                this.#tellEnded();
                 this.#write(`${d.task} skipped: ${d.reason}`);
                 break;
             case 'poke':
@@ -6281,11 +6301,13 @@ class LiveLogReporter {
                 this.#write(`${label(d.task, d.attempt)} not yet (poke ${d.poke}); next poke at ${clockTime(d.at)}`);
                 break;
             case 'expand': {
+                this.#tellEnded();
                 const shown = d.instances.slice(0, 5).join(', ') + (d.instances.length > 5 ? `, … (${d.instances.length - 5} more)` : '');
                 this.#write(`${d.task}: ${d.instances.length} matrix instance${d.instances.length === 1 ? '' : 's'}: ${shown}`);
                 break;
             }
             case 'fail':
+                this.#tellEnded();
                 this.#write(`${d.task} failed: ${d.reason}`);
                 break;
             case 'cancel': {
@@ -6319,8 +6341,8 @@ class LiveLogReporter {
     }
     runFinished(state) {
         // Whatever is still held (a log that never ended) is told before the run's last line.
-        for (const held of this.#reading.values())
-            for (const line of held)
+        for (const reading of this.#reading.values())
+            for (const line of reading.held)
                 this.#write(line);
         this.#reading.clear();
         // A run's `done` decision said how it ended; a dry run has none.

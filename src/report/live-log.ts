@@ -102,6 +102,17 @@ const VERB: Record<AttemptOutcome['class'], string> = {
   cancelled: 'was cancelled',
 };
 
+/** An attempt whose log is still being read (see `LiveLogReporter.#reading`). */
+interface Reading {
+  /** Its result lines, held until its log ends. */
+  held: string[];
+  /**
+   * How its container ended, once the engine knows and until the step log was told: told before
+   * the next line about another pod or task, which the engine may have started because of it.
+   */
+  ended: string | null;
+}
+
 /** The Reporter that prints the run to the step log as it happens. */
 export class LiveLogReporter implements Reporter {
   readonly #write: (line: string) => void;
@@ -118,7 +129,7 @@ export class LiveLogReporter implements Reporter {
    * result lines held until it ends: a task's last lines come before its result, though the
    * engine goes on (creates the dependants, retries) as soon as the container ended.
    */
-  readonly #reading = new Map<string, string[]>();
+  readonly #reading = new Map<string, Reading>();
 
   constructor(options: LiveLogOptions) {
     this.#write = options.write;
@@ -136,6 +147,7 @@ export class LiveLogReporter implements Reporter {
   podCreated(task: string, attempt: number, pod: string, adopted: boolean, poke?: number): void {
     // A sensor's later pokes were announced by the "not yet" line of the poke before.
     if (poke !== undefined && poke > 1) return;
+    this.#tellEnded();
     this.#write(`${label(task, attempt)} ${adopted ? 'adopted existing pod' : 'created pod'} ${pod}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
   }
 
@@ -158,7 +170,7 @@ export class LiveLogReporter implements Reporter {
 
   containerStarted(task: string, attempt: number, node: string | null, pendingMs: number): void {
     this.#waiting.delete(`${task}#${attempt}`);
-    this.#reading.set(`${task}#${attempt}`, []);
+    this.#reading.set(`${task}#${attempt}`, { held: [], ended: null });
     const after = pendingMs >= 1000 ? ` after ${formatDuration(pendingMs)} pending` : '';
     this.#write(`${label(task, attempt)} started${node === null ? '' : ` on ${node}`}${after}`);
   }
@@ -179,16 +191,34 @@ export class LiveLogReporter implements Reporter {
 
   logEnded(task: string, attempt: number): void {
     const key = `${task}#${attempt}`;
-    const held = this.#reading.get(key);
+    const reading = this.#reading.get(key);
     this.#reading.delete(key);
-    for (const line of held ?? []) this.#write(line);
+    for (const line of reading?.held ?? []) this.#write(line);
   }
 
-  /** Writes an attempt's result line now, or once its log has ended. */
-  #result(task: string, attempt: number, line: string): void {
-    const held = this.#reading.get(`${task}#${attempt}`);
-    if (held) held.push(line);
-    else this.#write(line);
+  /**
+   * Writes an attempt's result line now, or once its log has ended. `ended` says how its
+   * container ended, for the line `#tellEnded` writes meanwhile.
+   */
+  #result(task: string, attempt: number, line: string, ended: string): void {
+    const reading = this.#reading.get(`${task}#${attempt}`);
+    if (!reading) return this.#write(line);
+    if (reading.held.length === 0) reading.ended = `${label(task, attempt)} ${ended} (the last lines of its log follow)`;
+    reading.held.push(line);
+  }
+
+  /**
+   * The engine moves on as soon as a container ends (it creates the dependants, skips, retries),
+   * while that container's last lines and result line are still to come. Before a line about what
+   * follows, the step log says which containers already ended, so it never reads as if a task
+   * started before the one it needs had finished.
+   */
+  #tellEnded(): void {
+    for (const reading of this.#reading.values()) {
+      if (reading.ended === null) continue;
+      this.#write(reading.ended);
+      reading.ended = null;
+    }
   }
 
   attemptFinished(task: string, attempt: number, outcome: AttemptOutcome, run: RunView): void {
@@ -197,7 +227,7 @@ export class LiveLogReporter implements Reporter {
     const rec = run.task(task).attempts.find((a) => a.attempt === attempt);
     const took = rec && rec.finishedAt !== null ? ` in ${formatDuration(Math.max(0, rec.finishedAt - rec.startedAt))}` : '';
     const outs = Object.keys(outcome.outputs);
-    this.#result(task, attempt, `${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`);
+    this.#result(task, attempt, `${label(task, attempt)} succeeded${took}${attempt > 1 ? ` (attempt ${attempt})` : ''}${outs.length ? `; outputs: ${outs.join(', ')}` : ''}`, 'exited 0');
   }
 
   decision(d: Decision): void {
@@ -207,12 +237,14 @@ export class LiveLogReporter implements Reporter {
           d.task,
           d.failedAttempt,
           `${d.task} attempt ${d.failedAttempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; retrying in ${formatDuration(d.delayMs)} (attempt ${d.nextAttempt} of ${d.maxAttempts})`,
+          `ended: ${describeOutcome(d.outcome)}`,
         );
         break;
       case 'give-up':
-        this.#result(d.task, d.attempt, `${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`);
+        this.#result(d.task, d.attempt, `${d.task} attempt ${d.attempt} ${VERB[d.outcome.class]}: ${describeOutcome(d.outcome)}; ${d.reason}`, `ended: ${describeOutcome(d.outcome)}`);
         break;
       case 'skip':
+        this.#tellEnded();
         this.#write(`${d.task} skipped: ${d.reason}`);
         break;
       case 'poke':
@@ -220,11 +252,13 @@ export class LiveLogReporter implements Reporter {
         this.#write(`${label(d.task, d.attempt)} not yet (poke ${d.poke}); next poke at ${clockTime(d.at)}`);
         break;
       case 'expand': {
+        this.#tellEnded();
         const shown = d.instances.slice(0, 5).join(', ') + (d.instances.length > 5 ? `, … (${d.instances.length - 5} more)` : '');
         this.#write(`${d.task}: ${d.instances.length} matrix instance${d.instances.length === 1 ? '' : 's'}: ${shown}`);
         break;
       }
       case 'fail':
+        this.#tellEnded();
         this.#write(`${d.task} failed: ${d.reason}`);
         break;
       case 'cancel': {
@@ -257,7 +291,7 @@ export class LiveLogReporter implements Reporter {
 
   runFinished(state: RunState): void {
     // Whatever is still held (a log that never ended) is told before the run's last line.
-    for (const held of this.#reading.values()) for (const line of held) this.#write(line);
+    for (const reading of this.#reading.values()) for (const line of reading.held) this.#write(line);
     this.#reading.clear();
     // A run's `done` decision said how it ended; a dry run has none.
     if (this.#done !== null) {

@@ -137,3 +137,36 @@ test('a started attempt’s result lines (success, retry, give-up) wait for its 
   r.runFinished({ ...st, result: 'failure' });
   expect(lines.slice(7)).toEqual(['c attempt 1 failed: exit code 3; no retries configured', 'DAG clickhouse-db-sync finished: failure (1 succeeded)']);
 });
+
+test('a pod created, a task skipped or a matrix expanded while an ended container\'s log is still read: the step log first says that container ended, once', () => {
+  const { r, lines } = reporter();
+  const ok: AttemptOutcome = { class: 'succeeded', reason: 'Completed', message: null, exitCode: 0, outputs: {}, node: 'n1' };
+  const st: RunState = { ...state, tasks: ['load', 'report'].map((id) => ({ id, result: 'succeeded' as const, attempts: [], outputs: {}, reason: null, reusedFrom: null, retryAt: null })) };
+  r.containerStarted('load', 1, 'n1', 0);
+  r.containerStarted('check', 1, 'n1', 0);
+  r.attemptFinished('load', 1, ok, view(st));
+  r.decision({ type: 'give-up', task: 'check', attempt: 1, reason: 'no retries configured', outcome: failed });
+  // The engine went on at once: the dependant of load is created, the dependant of check skipped.
+  r.podCreated('report', 1, 'pod-report-1', false);
+  r.decision({ type: 'skip', task: 'publish', reason: 'needs "check", which failed' });
+  r.podCreated('other', 1, 'pod-other-1', false);
+  r.logLine({ task: 'load', attempt: 1, text: 'loaded 4 users', time: null });
+  r.logEnded('load', 1);
+  r.logEnded('check', 1);
+  expect(lines.slice(2)).toEqual([
+    '[load] exited 0 (the last lines of its log follow)',
+    '[check] ended: exit code 3 (the last lines of its log follow)',
+    '[report] created pod pod-report-1',
+    'publish skipped: needs "check", which failed',
+    '[other] created pod pod-other-1',
+    '[load] loaded 4 users',
+    '[load] succeeded',
+    'check attempt 1 failed: exit code 3; no retries configured',
+  ]);
+  // A log that ended before the engine moved on needs no such line.
+  r.containerStarted('report', 1, 'n1', 0);
+  r.logEnded('report', 1);
+  r.attemptFinished('report', 1, ok, view(st));
+  r.podCreated('last', 1, 'pod-last-1', false);
+  expect(lines.slice(10)).toEqual(['[report] started on n1', '[report] succeeded', '[last] created pod pod-last-1']);
+});
