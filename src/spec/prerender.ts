@@ -37,7 +37,10 @@ export function templateProblems(spec: DagSpec, params: Record<string, string>, 
         }
         if (problem === null && rendered !== null && path[0] === 'image' && !readsRunOnly(text, values !== null, run !== null)) {
           const bad = imageProblem(rendered);
-          if (bad !== null) problem = `the image renders to ${JSON.stringify(rendered.length > 80 ? `${rendered.slice(0, 77)}...` : rendered)}, which is not an image reference: ${bad}`;
+          // Shown whole or not at all: a part of a value rendered from a param (a credential,
+          // masked by the runner only as a whole) would show.
+          const shown = rendered.length > 256 ? `${rendered.length} characters` : JSON.stringify(rendered);
+          if (bad !== null) problem = `the image renders to ${shown}, which is not an image reference: ${bad}`;
         }
         if (problem === null) continue;
         const message = `${where}: ${problem}${values !== null && Object.keys(values).length > 0 ? ` (matrix ${JSON.stringify(values)})` : ''}`;

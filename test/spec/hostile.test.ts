@@ -139,6 +139,15 @@ describe('templates rendered before anything runs', () => {
     ]);
   });
 
+  it('shows a rendered image whole or not at all: never the first part of a param (a credential the runner masks only whole)', () => {
+    const token = `ghp_${'A1b2C3d4'.repeat(10)}`;
+    const [whole] = problems('    image: "registry.example/{{ params.token }} app"\n', `params:\n  token: "${token}"\n`);
+    expect(whole).toContain(token);
+    const [long] = problems('    image: "registry.example/{{ params.token }}{{ params.token }}{{ params.token }} app"\n', `params:\n  token: "${token}"\n`);
+    expect(long).toMatch(/the image renders to \d{3} characters, which is not an image reference/);
+    expect(long).not.toContain('ghp_');
+  });
+
   it('bounds the text an expression may make: nested format() calls fail with a message, not gigabytes', () => {
     const bomb = Array.from({ length: 7 }).reduce<string>((inner) => `format('${'{0}'.repeat(10)}', ${inner})`, 'params.x');
     expect(problems(`    image: busybox\n    args: ["{{ ${bomb} }}"]\n`, 'params:\n  x: "xxxxxxxxxxxxxxxxxxxx"\n')).toEqual([
