@@ -6,7 +6,7 @@
  * through one of these functions, so a hostile name or log line cannot close a `<details>`,
  * open a `<script>`, split a table row or break a Mermaid chart.
  */
-import { hasInvisible, lookingThrough, withoutInvisible } from './invisible.ts';
+import { hasInvisible, visibleWithOffsets, withoutAnyInvisible, withoutInvisible } from './invisible.ts';
 
 /**
  * Strips escape sequences (colours too) and every character that renders as nothing (controls,
@@ -183,17 +183,49 @@ export function makeRedactor(secrets: readonly string[]): (text: string) => stri
 export function replacerOf(strings: readonly string[]): (text: string) => string {
   const list = [...new Set(strings)].filter((s) => s !== '').sort((a, b) => b.length - a.length);
   if (list.length === 0) return IDENTITY;
-  let patterns: RegExp[] | null = null;
+  // What a reader would read of each (longest first still): searched for in what a reader reads.
+  let seen: string[] | null = null;
   return (text) => {
+    // Text that holds something invisible (rare: most text is plain) is searched as a reader
+    // reads it, in one go: a plain pass first could take a shorter secret out of a longer one
+    // that only the second pass finds, and leave the rest of that one to show.
+    if (hasInvisible(text)) {
+      seen ??= [...new Set(list.map(withoutAnyInvisible))].filter((v) => v !== '').sort((a, b) => b.length - a.length);
+      return redactThrough(text, seen);
+    }
     let out = text;
     for (const v of list) if (out.includes(v)) out = out.split(v).join(REDACTED);
-    // The slow path only for text that holds something invisible (rare: most text is plain).
-    if (hasInvisible(out)) {
-      patterns ??= list.filter((v) => Array.from(v).length > 1).map(lookingThrough);
-      for (const p of patterns) out = out.replace(p, REDACTED);
-    }
     return out;
   };
+}
+
+/**
+ * `text` with each of `strings` (longest first) replaced by `***` where a reader would read it:
+ * found in the text without its escape sequences and invisible characters, and replaced in the
+ * text from its first character to its last, whatever lies between. One pass to map the text,
+ * then a plain search per string: no pattern per secret (a key's base64 is thousands of characters).
+ */
+function redactThrough(text: string, strings: readonly string[]): string {
+  const { visible, at } = visibleWithOffsets(text);
+  const spans: Array<[number, number]> = [];
+  const taken = new Uint8Array(visible.length);
+  for (const v of strings) {
+    for (let i = visible.indexOf(v); i !== -1; i = visible.indexOf(v, i + 1)) {
+      const end = i + v.length;
+      if (taken.subarray(i, end).includes(1)) continue;
+      taken.fill(1, i, end);
+      spans.push([at[i]!, at[end - 1]! + 1]);
+    }
+  }
+  if (spans.length === 0) return text;
+  spans.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let from = 0;
+  for (const [start, end] of spans) {
+    out += text.slice(from, start) + REDACTED;
+    from = end;
+  }
+  return out + text.slice(from);
 }
 
 /** A deep copy of plain data (objects, arrays, strings) with `redact` applied to every string, keys included. */

@@ -47,9 +47,6 @@ export function withoutInvisible(text: string): string {
   return hasInvisible(text) ? text.replace(INVISIBLE, '') : text;
 }
 
-/** Any run of what `withoutInvisible` removes (emoji glue included: inside a secret it hides too). */
-const INVISIBLE_RUN = `(?:${ESCAPE_SEQUENCE_SOURCE}|${INVISIBLE_CHAR_SOURCE})*`;
-
 /** Whether `text` holds anything `withoutInvisible` could remove (a quick test before the slow path). */
 export function hasInvisible(text: string): boolean {
   return ANY_INVISIBLE.test(text);
@@ -58,11 +55,32 @@ export function hasInvisible(text: string): boolean {
 // eslint-disable-next-line no-control-regex
 const ANY_INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
 
+/** Every escape sequence and invisible character, the emoji glue included (global, Unicode). */
+const ANY_INVISIBLE_PIECE = new RegExp(`(?:${ESCAPE_SEQUENCE_SOURCE}|${INVISIBLE_CHAR_SOURCE})`, 'gu');
+
 /**
- * A pattern that finds `value` with any escape sequences or invisible characters between its
- * characters, as a reader would still read it (global, Unicode).
+ * `text` with every escape sequence and invisible character removed (emoji glue too), and where
+ * each of its UTF-16 units was in `text`: what a search for a secret "through" them needs. One
+ * pass over the text, whatever the number of secrets then looked for.
  */
-export function lookingThrough(value: string): RegExp {
-  const chars = Array.from(value, (c) => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
-  return new RegExp(chars.join(INVISIBLE_RUN), 'gu');
+export function visibleWithOffsets(text: string): { visible: string; at: Int32Array } {
+  const at = new Int32Array(text.length);
+  let visible = '';
+  let n = 0;
+  let from = 0;
+  const keep = (end: number): void => {
+    visible += text.slice(from, end);
+    for (let i = from; i < end; i++) at[n++] = i;
+  };
+  for (const m of text.matchAll(ANY_INVISIBLE_PIECE)) {
+    keep(m.index);
+    from = m.index + m[0].length;
+  }
+  keep(text.length);
+  return { visible, at: at.subarray(0, n) };
+}
+
+/** `text` without any escape sequence or invisible character, the emoji glue included. */
+export function withoutAnyInvisible(text: string): string {
+  return hasInvisible(text) ? text.replace(ANY_INVISIBLE_PIECE, '') : text;
 }

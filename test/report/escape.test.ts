@@ -205,6 +205,23 @@ describe('secrets', () => {
     expect(redact('a 👨\u200d👩 b')).toBe('a 👨\u200d👩 b');
   });
 
+  it('redactor finds every secret through invisible pieces: longest first, each occurrence, astral characters, one inside another', () => {
+    const redact = makeRedactor(['ab🔑cd-long-secret', 'cd-long']);
+    expect(redact('x a\u200bb🔑\u001b[31mcd-long-secret y cd-lo\u00adng z a\u200bb🔑cd-long-secret')).toBe('x *** y *** z ***');
+    // Invisible pieces outside a secret stay where they are.
+    expect(redact('\u001b[1mcd-lo\u200bng\u001b[0m!')).toBe('\u001b[1m***\u001b[0m!');
+  });
+
+  it('redactor looks through invisible pieces with a key-sized secret in one pass, not one pattern per secret', () => {
+    // A kubeconfig's client key: its base64 forms are thousands of characters. Before, each became
+    // a pattern with an invisible-run between every two characters, and a 7 KB text with one
+    // zero-width space took over half a second per call (every summary, every coloured log line).
+    const key = Array.from({ length: 1600 }, (_, i) => String.fromCharCode(65 + ((i * 7) % 26))).join('');
+    const redact = makeRedactor([key]);
+    const text = `${'| task | ✅ | 12s |\n'.repeat(400)}key: ${key.slice(0, 800)}\u200b${key.slice(800)}\n`;
+    expect(redact(text)).toBe(`${'| task | ✅ | 12s |\n'.repeat(400)}key: ***\n`);
+  });
+
   it('redactor leaves text alone without secrets and ignores empty ones', () => {
     expect(makeRedactor([])('abc')).toBe('abc');
     expect(makeRedactor([''])('abc')).toBe('abc');
