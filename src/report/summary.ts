@@ -716,7 +716,9 @@ function historyCell(result: string | null | undefined, durationMs: number | nul
  * fails now after succeeding before stands out in bold, with how long it has been failing.
  */
 function historyGrid(info: RunInfo, state: RunState, history: RunHistory): string | null {
-  if (history.unavailable !== null) return `_The history of earlier runs is left out: ${escapeMarkdown(history.unavailable)}._`;
+  // Why, as written (it may quote the server's error): escaped Markdown would not be the
+  // characters the runner masks in the summary, as for every message from the cluster.
+  if (history.unavailable !== null) return `_The history of earlier runs is left out:_ ${codeSpan(history.unavailable)}`;
   if (history.runs.length === 0) return null;
   const runLink = (r: HistoryRun): string => {
     const label = `${new Date(r.startedAt).toISOString().slice(5, 16).replace('T', ' ')}`;
