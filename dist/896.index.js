@@ -5380,7 +5380,7 @@ function sendAsRendered(pod, keepAnswer = false) {
             return new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context));
         },
         // A dry run's answer is read whole: it is the pod as admission left it (one per task, once).
-        post: keepAnswer ? (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context)) : KEEP_UID_ONLY.post,
+        post: keepAnswer ? (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK(Promise.resolve(context)) : KEEP_UID_AND_RESTART_POLICIES.post,
     };
     return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
@@ -5395,7 +5395,7 @@ const ANSWER_PARSED_BYTES = 256 * 1024;
  * kilobytes: the API server writes `metadata` first, `uid` after the name and namespace); the
  * watch's first event then shows the policies.
  */
-const KEEP_UID_ONLY = {
+const KEEP_UID_AND_RESTART_POLICIES = {
     post: (context) => new _kubernetes_client_node__WEBPACK_IMPORTED_MODULE_0__/* .Observable */ .cPK((async () => {
         if (context.httpStatusCode < 200 || context.httpStatusCode > 299)
             return context;

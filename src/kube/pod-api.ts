@@ -52,7 +52,7 @@ function sendAsRendered(pod: V1Pod, keepAnswer = false): ConfigurationOptions {
       return new Observable(Promise.resolve(context));
     },
     // A dry run's answer is read whole: it is the pod as admission left it (one per task, once).
-    post: keepAnswer ? (context: ResponseContext) => new Observable(Promise.resolve(context)) : KEEP_UID_ONLY.post,
+    post: keepAnswer ? (context: ResponseContext) => new Observable(Promise.resolve(context)) : KEEP_UID_AND_RESTART_POLICIES.post,
   };
   return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
@@ -69,7 +69,7 @@ const ANSWER_PARSED_BYTES = 256 * 1024;
  * kilobytes: the API server writes `metadata` first, `uid` after the name and namespace); the
  * watch's first event then shows the policies.
  */
-const KEEP_UID_ONLY = {
+const KEEP_UID_AND_RESTART_POLICIES = {
   post: (context: ResponseContext): Observable<ResponseContext> =>
     new Observable(
       (async () => {
